@@ -1,0 +1,79 @@
+// Shapes of the Kafka RecordBatch v2 (magic 2) codec. All offsets, timestamps and producer ids
+// are JS numbers (exact up to 2^53, which Samsa never exceeds).
+
+export enum Compression {
+  None = 0,
+  Gzip = 1,
+  Snappy = 2,
+  Lz4 = 3,
+  Zstd = 4,
+}
+
+/** Size of the fixed batch header, from baseOffset through recordCount. */
+export const BATCH_HEADER_SIZE = 61;
+/** Bytes before batchLength's payload starts: baseOffset (8) + batchLength (4). */
+export const LOG_OVERHEAD = 12;
+
+export interface RecordHeader {
+  key: string;
+  value: Uint8Array | null;
+}
+
+/** A record as a producer supplies it. */
+export interface RecordInput {
+  key?: Uint8Array | null;
+  value: Uint8Array | null;
+  headers?: RecordHeader[];
+  /** ms since epoch; defaults to the batch's `now`. */
+  timestamp?: number;
+}
+
+/** A record as decoded, with absolute offset and timestamp. */
+export interface DecodedRecord {
+  offset: number;
+  timestamp: number;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: RecordHeader[];
+}
+
+/** The fixed 61-byte batch header, decoded. */
+export interface BatchHeader {
+  baseOffset: number;
+  /** Bytes after the batchLength field: total batch size is batchLength + 12. */
+  batchLength: number;
+  partitionLeaderEpoch: number;
+  magic: number;
+  crc: number;
+  attributes: number;
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+}
+
+export interface EncodeOptions {
+  baseOffset?: number; // default 0
+  partitionLeaderEpoch?: number; // default -1
+  compression?: Compression; // default None
+  producerId?: number; // default -1
+  producerEpoch?: number; // default -1
+  baseSequence?: number; // default -1
+  transactional?: boolean; // default false
+  /** LogAppendTime (attribute bit 3) instead of CreateTime. */
+  logAppendTime?: boolean;
+  /** Timestamp for records without one. Default Date.now(). */
+  now?: number;
+}
+
+/** A batch located inside a buffer by `splitBatches`. */
+export interface BatchSlice {
+  header: BatchHeader;
+  /** Byte position of the batch's first byte (baseOffset) in the buffer. */
+  start: number;
+  /** One past its last byte. */
+  end: number;
+}

@@ -1,0 +1,153 @@
+// The two storage ports every Samsa backend implements. The log engine, consumer groups and
+// jobs only ever talk to these interfaces; adapters (local files + SQLite for embedded mode,
+// S3 + DynamoDB for AWS) live beside this file and are all held to the same contract suites
+// in test/contract/.
+
+// ---------------------------------------------------------------------------------------------
+// ObjectStore: immutable-ish blobs addressed by key (S3 semantics).
+// ---------------------------------------------------------------------------------------------
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** ms since epoch, as reported by the store (S3 LastModified, file mtime). */
+  lastModified: number;
+}
+
+export interface ByteRange {
+  /** first byte, inclusive */
+  start: number;
+  /** last byte + 1 (exclusive). Clamped to the object size. */
+  end: number;
+}
+
+export interface PutOptions {
+  /** Fail with PreconditionFailedError if an object already exists at the key (S3 If-None-Match: *). */
+  ifNoneMatch?: boolean;
+}
+
+export interface ListPage {
+  objects: ObjectInfo[];
+  /** Pass back as `startAfter` for the next page; undefined on the last page. */
+  next?: string;
+}
+
+export interface ObjectStore {
+  /** Durable once the promise resolves. */
+  put(key: string, body: Uint8Array, opts?: PutOptions): Promise<void>;
+  /** Throws ObjectNotFoundError when absent. A range past the end is clamped. */
+  get(key: string, range?: ByteRange): Promise<Uint8Array>;
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Deleting an absent key is not an error. */
+  delete(keys: string[]): Promise<void>;
+  /** Keys in lexicographic (UTF-8 byte) order, at most `limit` (default 1000) per page. */
+  list(prefix: string, opts?: { startAfter?: string; limit?: number }): Promise<ListPage>;
+  /**
+   * Make `key` hold the first `keepBytes` bytes of its current content followed by `body`
+   * (keepBytes = 0 creates or replaces the object). Durable once resolved. Throws
+   * ObjectNotFoundError when keepBytes > 0 and the key is absent, and InvalidRangeError when
+   * the object is shorter than keepBytes. Readers of ranges below keepBytes see the same bytes
+   * before, during and after the call. The local adapter writes in place; S3 composes a new
+   * object with a multipart upload (UploadPartCopy of the kept prefix) so memory stays bounded.
+   */
+  append(key: string, keepBytes: number, body: Uint8Array): Promise<void>;
+  /** Release sockets / file handles. */
+  close?(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// MetaStore: a DynamoDB-shaped item store. Items live under a partition key (pk) and are
+// ordered by a string sort key (sk). Every write may carry a condition; `transact` applies up
+// to `limits.maxTransactItems` writes atomically (all or nothing). Reads are strongly
+// consistent unless `consistent: false` is asked for.
+// ---------------------------------------------------------------------------------------------
+
+export type MetaScalar = string | number | boolean | null | Uint8Array;
+export type MetaValue = MetaScalar | MetaValue[] | { [key: string]: MetaValue };
+
+export interface MetaKey {
+  pk: string;
+  sk: string;
+}
+
+/** An item: its key plus attributes. Attribute names are [A-Za-z0-9_]+, never "pk"/"sk". */
+export type MetaItem = MetaKey & { [attr: string]: MetaValue };
+
+/**
+ * Conditions are evaluated against the item currently stored at the op's key, atomically with
+ * the write. Comparisons on a missing attribute are false (as in DynamoDB).
+ */
+export type Condition =
+  | { op: 'notExists' }
+  | { op: 'exists' }
+  | { op: 'attrExists'; attr: string }
+  | { op: 'attrNotExists'; attr: string }
+  | { op: 'eq' | 'ne'; attr: string; value: MetaScalar }
+  | { op: 'lt' | 'le' | 'gt' | 'ge'; attr: string; value: number | string }
+  | { op: 'and' | 'or'; conds: Condition[] };
+
+export type WriteOp =
+  | { type: 'put'; item: MetaItem; condition?: Condition }
+  /**
+   * Creates the item when absent (as DynamoDB's UpdateItem does). `add` increments numeric
+   * attributes (a missing attribute counts as 0). An attribute may appear in only one of
+   * set/remove/add.
+   */
+  | {
+      type: 'update';
+      key: MetaKey;
+      set?: { [attr: string]: MetaValue };
+      remove?: string[];
+      add?: { [attr: string]: number };
+      condition?: Condition;
+    }
+  | { type: 'delete'; key: MetaKey; condition?: Condition }
+  | { type: 'check'; key: MetaKey; condition: Condition };
+
+export interface QueryOptions {
+  pk: string;
+  /** Sort-key bounds, all optional, combined with AND. */
+  gte?: string;
+  gt?: string;
+  lte?: string;
+  lt?: string;
+  beginsWith?: string;
+  /** Descending sort-key order when true. */
+  reverse?: boolean;
+  /** Maximum items returned (the page may be shorter; follow `next`). */
+  limit?: number;
+  /** Resume after this sort key (exclusive), in the query's direction. */
+  startAfter?: string;
+  consistent?: boolean;
+}
+
+export interface QueryPage {
+  items: MetaItem[];
+  /** Sort key to pass as `startAfter` for the next page; undefined when exhausted. */
+  next?: string;
+}
+
+export interface MetaStoreLimits {
+  /** Operations per transact call (DynamoDB: 100). */
+  maxTransactItems: number;
+  /** Serialized size of one item in bytes (DynamoDB: 400 KiB). */
+  maxItemBytes: number;
+}
+
+export interface MetaStore {
+  readonly limits: MetaStoreLimits;
+  get(key: MetaKey, opts?: { consistent?: boolean }): Promise<MetaItem | undefined>;
+  query(opts: QueryOptions): Promise<QueryPage>;
+  /**
+   * One conditional write. Returns the item as stored after the write (undefined for delete
+   * and check). Throws ConditionFailedError (with the current item) when the condition fails.
+   */
+  write(op: WriteOp): Promise<MetaItem | undefined>;
+  /**
+   * All ops or none. At most one op per key. Throws ConditionFailedError naming the index of
+   * the first failed condition (and the item there, when known); TransactionConflictError when
+   * a concurrent transaction interfered (retriable).
+   */
+  transact(ops: WriteOp[]): Promise<void>;
+  close?(): Promise<void>;
+}
