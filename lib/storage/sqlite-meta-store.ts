@@ -1,0 +1,402 @@
+// MetaStore on SQLite (better-sqlite3) for embedded mode: one WITHOUT ROWID table keyed by
+// (pk, sk), attribute maps stored as v8-serialized blobs, conditions evaluated in JS inside a
+// BEGIN IMMEDIATE transaction. Semantics follow DynamoDB so that code proven against this
+// adapter behaves the same on AWS; see docs/design/0001-embedded-storage.md.
+
+import v8 from 'node:v8';
+import Database from 'better-sqlite3';
+import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors.js';
+import { itemSize } from './counting.js';
+import { compareUtf8, prefixSuccessor } from './local-utf8.js';
+import type {
+  Condition,
+  MetaItem,
+  MetaKey,
+  MetaScalar,
+  MetaStore,
+  MetaStoreLimits,
+  MetaValue,
+  QueryOptions,
+  QueryPage,
+  WriteOp,
+} from './ports.js';
+
+export interface SqliteMetaStoreOptions {
+  /** Database file, or ':memory:'. */
+  path: string;
+  /** How long a write waits for another process's lock before TransactionConflictError. */
+  busyTimeoutMs?: number;
+}
+
+type Attrs = { [attr: string]: MetaValue };
+type Row = { sk: string; value: Buffer };
+
+const ATTR_NAME = /^[A-Za-z0-9_]+$/;
+const MAX_PK_BYTES = 2048; // DynamoDB partition key limit
+const MAX_SK_BYTES = 1024; // DynamoDB sort key limit
+
+export class SqliteMetaStore implements MetaStore {
+  readonly limits: MetaStoreLimits = { maxTransactItems: 100, maxItemBytes: 400 * 1024 };
+  private readonly db: Database.Database;
+  private readonly sGet: Database.Statement<[string, string], { value: Buffer }>;
+  private readonly sPut: Database.Statement<[string, string, Buffer]>;
+  private readonly sDel: Database.Statement<[string, string]>;
+  private readonly queries = new Map<string, Database.Statement<unknown[], Row>>();
+  private readonly txWrite: (op: WriteOp) => MetaItem | undefined;
+  private readonly txMany: (ops: WriteOp[]) => void;
+
+  constructor(opts: SqliteMetaStoreOptions) {
+    this.db = new Database(opts.path);
+    // WAL: readers never block the writer; synchronous=FULL fsyncs the WAL on every commit,
+    // so an acknowledged write survives a process kill and (as far as the disk honours
+    // fsync) power loss. NORMAL would only be safe against process crashes.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (pk, sk)) WITHOUT ROWID',
+    );
+    this.sGet = this.db.prepare('SELECT value FROM items WHERE pk = ? AND sk = ?');
+    this.sPut = this.db.prepare('INSERT OR REPLACE INTO items (pk, sk, value) VALUES (?, ?, ?)');
+    this.sDel = this.db.prepare('DELETE FROM items WHERE pk = ? AND sk = ?');
+    // IMMEDIATE takes the write lock up front: the read that feeds a condition and the write
+    // it guards cannot interleave with another connection's commit.
+    this.txWrite = this.db.transaction((op: WriteOp) => this.apply(op, this.current(op), 0)).immediate;
+    this.txMany = this.db.transaction((ops: WriteOp[]) => {
+      const currents = ops.map((op, i) => {
+        const cur = this.current(op);
+        if (op.condition && !evaluate(op.condition, cur)) throw new ConditionFailedError(i, cur);
+        return cur;
+      });
+      ops.forEach((op, i) => this.apply(op, currents[i], i));
+    }).immediate;
+  }
+
+  async get(key: MetaKey): Promise<MetaItem | undefined> {
+    checkKey(key);
+    return this.read(key.pk, key.sk);
+  }
+
+  async query(opts: QueryOptions): Promise<QueryPage> {
+    checkKey({ pk: opts.pk, sk: 'x' });
+    const { limit, reverse = false } = opts;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+      throw new Error(`query: limit must be a positive integer, got ${limit}`);
+    }
+    // Fold every bound into at most one lower and one upper bound (tightest wins; on a tie
+    // the exclusive one), so a handful of cached statements serve every query shape.
+    let lo: Bound | undefined;
+    let hi: Bound | undefined;
+    const lower = (v: string | undefined, incl: boolean) => {
+      if (v !== undefined) lo = tighter(lo, { v, incl }, 1);
+    };
+    const upper = (v: string | undefined, incl: boolean) => {
+      if (v !== undefined) hi = tighter(hi, { v, incl }, -1);
+    };
+    lower(opts.gte, true);
+    lower(opts.gt, false);
+    upper(opts.lte, true);
+    upper(opts.lt, false);
+    if (opts.beginsWith !== undefined) {
+      lower(opts.beginsWith, true);
+      upper(prefixSuccessor(opts.beginsWith), false);
+    }
+    if (opts.startAfter !== undefined) (reverse ? upper : lower)(opts.startAfter, false);
+
+    let sql = 'SELECT sk, value FROM items WHERE pk = ?';
+    const args: unknown[] = [opts.pk];
+    if (lo) {
+      sql += lo.incl ? ' AND sk >= ?' : ' AND sk > ?';
+      args.push(lo.v);
+    }
+    if (hi) {
+      sql += hi.incl ? ' AND sk <= ?' : ' AND sk < ?';
+      args.push(hi.v);
+    }
+    sql += reverse ? ' ORDER BY sk DESC' : ' ORDER BY sk ASC';
+    if (limit !== undefined) {
+      sql += ' LIMIT ?';
+      args.push(limit + 1); // one extra row tells whether `next` is needed
+    }
+    let stmt = this.queries.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare<unknown[], Row>(sql);
+      this.queries.set(sql, stmt);
+    }
+    const rows = stmt.all(...args);
+    const more = limit !== undefined && rows.length > limit;
+    if (more) rows.length = limit;
+    const items = rows.map((r) => toItem(opts.pk, r.sk, r.value));
+    return more ? { items, next: items[items.length - 1]?.sk } : { items };
+  }
+
+  async write(op: WriteOp): Promise<MetaItem | undefined> {
+    checkOp(op);
+    return this.run(() => this.txWrite(op));
+  }
+
+  async transact(ops: WriteOp[]): Promise<void> {
+    if (ops.length > this.limits.maxTransactItems) {
+      throw new Error(`transact: ${ops.length} ops exceed the limit of ${this.limits.maxTransactItems}`);
+    }
+    const seen = new Set<string>();
+    for (const op of ops) {
+      checkOp(op);
+      const k = keyOf(op);
+      const id = JSON.stringify([k.pk, k.sk]);
+      if (seen.has(id)) throw new Error(`transact: more than one op for key ${id}`);
+      seen.add(id);
+    }
+    if (ops.length === 0) return;
+    this.run(() => this.txMany(ops));
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private read(pk: string, sk: string): MetaItem | undefined {
+    const row = this.sGet.get(pk, sk);
+    return row ? toItem(pk, sk, row.value) : undefined;
+  }
+
+  private current(op: WriteOp): MetaItem | undefined {
+    const k = keyOf(op);
+    return this.read(k.pk, k.sk);
+  }
+
+  /** Checks op's condition against `cur`, then writes. Runs inside a transaction. */
+  private apply(op: WriteOp, cur: MetaItem | undefined, index: number): MetaItem | undefined {
+    if (op.condition && !evaluate(op.condition, cur)) throw new ConditionFailedError(index, cur);
+    switch (op.type) {
+      case 'check':
+        return undefined;
+      case 'delete':
+        this.sDel.run(op.key.pk, op.key.sk);
+        return undefined;
+      case 'put': {
+        const { pk, sk, ...attrs } = op.item;
+        return this.store(pk, sk, attrs);
+      }
+      case 'update': {
+        const { pk, sk } = op.key;
+        const attrs: Attrs = {};
+        if (cur) for (const [k, v] of Object.entries(cur)) if (k !== 'pk' && k !== 'sk') attrs[k] = v;
+        for (const [k, v] of Object.entries(op.set ?? {})) attrs[k] = v;
+        for (const k of op.remove ?? []) delete attrs[k];
+        for (const [k, n] of Object.entries(op.add ?? {})) {
+          const old = attrs[k] ?? 0;
+          if (typeof old !== 'number') {
+            throw new StorageError(`update ${pk}/${sk}: cannot add to ${k}, which is not a number`);
+          }
+          const sum = old + n;
+          if (!Number.isFinite(sum)) throw new StorageError(`update ${pk}/${sk}: ${k} overflows`);
+          attrs[k] = sum;
+        }
+        return this.store(pk, sk, attrs);
+      }
+    }
+  }
+
+  private store(pk: string, sk: string, attrs: Attrs): MetaItem {
+    const item: MetaItem = { pk, sk, ...attrs };
+    const size = itemSize(item);
+    if (size > this.limits.maxItemBytes) {
+      throw new StorageError(`item ${pk}/${sk} is ${size} bytes, over the ${this.limits.maxItemBytes}-byte limit`);
+    }
+    this.sPut.run(pk, sk, v8.serialize(attrs));
+    return item;
+  }
+
+  private run<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED') {
+        throw new TransactionConflictError(`sqlite: ${(e as Error).message}`, { cause: e });
+      }
+      if (e instanceof Error && code?.startsWith('SQLITE_')) {
+        throw new StorageError(`sqlite: ${e.message}`, false, { cause: e });
+      }
+      throw e;
+    }
+  }
+}
+
+// --- conditions ------------------------------------------------------------------------------
+
+function attrOf(item: MetaItem | undefined, attr: string): MetaValue | undefined {
+  return item !== undefined && Object.hasOwn(item, attr) ? item[attr] : undefined;
+}
+
+function scalarEquals(a: MetaValue, b: MetaScalar): boolean {
+  if (a instanceof Uint8Array) return b instanceof Uint8Array && Buffer.compare(a, b) === 0;
+  return a === b; // number vs string (or any type mismatch) is never equal, as in DynamoDB
+}
+
+/** DynamoDB semantics: a missing attribute or a type mismatch makes a comparison false, except `ne`. */
+export function evaluate(c: Condition, item: MetaItem | undefined): boolean {
+  switch (c.op) {
+    case 'exists':
+      return item !== undefined;
+    case 'notExists':
+      return item === undefined;
+    case 'attrExists':
+      return attrOf(item, c.attr) !== undefined;
+    case 'attrNotExists':
+      return attrOf(item, c.attr) === undefined;
+    case 'eq': {
+      const v = attrOf(item, c.attr);
+      return v !== undefined && scalarEquals(v, c.value);
+    }
+    case 'ne': {
+      const v = attrOf(item, c.attr);
+      return v === undefined || !scalarEquals(v, c.value);
+    }
+    case 'lt':
+    case 'le':
+    case 'gt':
+    case 'ge': {
+      const v = attrOf(item, c.attr);
+      let d: number;
+      if (typeof v === 'number' && typeof c.value === 'number') d = v - c.value;
+      else if (typeof v === 'string' && typeof c.value === 'string') d = compareUtf8(v, c.value);
+      else return false;
+      return c.op === 'lt' ? d < 0 : c.op === 'le' ? d <= 0 : c.op === 'gt' ? d > 0 : d >= 0;
+    }
+    case 'and':
+      return c.conds.every((x) => evaluate(x, item));
+    case 'or':
+      return c.conds.some((x) => evaluate(x, item));
+  }
+}
+
+// --- validation: misuse is a plain Error (a bug); data DynamoDB would reject is a StorageError --
+
+function keyOf(op: WriteOp): MetaKey {
+  return op.type === 'put' ? op.item : op.key;
+}
+
+function checkKey(k: MetaKey): void {
+  if (typeof k.pk !== 'string' || typeof k.sk !== 'string') throw new Error('pk and sk must be strings');
+  if (k.pk === '' || k.sk === '') throw new StorageError('pk and sk must be non-empty strings');
+  if (Buffer.byteLength(k.pk) > MAX_PK_BYTES) throw new StorageError(`pk longer than ${MAX_PK_BYTES} bytes`);
+  if (Buffer.byteLength(k.sk) > MAX_SK_BYTES) throw new StorageError(`sk longer than ${MAX_SK_BYTES} bytes`);
+}
+
+function checkName(name: string): void {
+  if (!ATTR_NAME.test(name) || name === 'pk' || name === 'sk' || name === '__proto__') {
+    throw new Error(`invalid attribute name ${JSON.stringify(name)}`);
+  }
+}
+
+function checkValue(v: unknown, where: string): void {
+  if (typeof v === 'string' || typeof v === 'boolean' || v === null || v instanceof Uint8Array) return;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new StorageError(`${where}: numbers must be finite, got ${v}`);
+    return;
+  }
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => checkValue(x, `${where}[${i}]`));
+    return;
+  }
+  if (typeof v === 'object' && v !== undefined && Object.getPrototypeOf(v) === Object.prototype) {
+    for (const [k, x] of Object.entries(v)) checkValue(x, `${where}.${k}`);
+    return;
+  }
+  throw new StorageError(`${where}: unsupported value ${String(v)}`);
+}
+
+function checkCondition(c: Condition): void {
+  switch (c.op) {
+    case 'and':
+    case 'or':
+      if (!Array.isArray(c.conds) || c.conds.length === 0) throw new Error(`condition ${c.op} needs operands`);
+      c.conds.forEach(checkCondition);
+      return;
+    case 'exists':
+    case 'notExists':
+      return;
+    case 'attrExists':
+    case 'attrNotExists':
+      if (typeof c.attr !== 'string' || c.attr === '') throw new Error(`condition ${c.op} needs an attribute`);
+      return;
+    case 'eq':
+    case 'ne':
+      if (typeof c.attr !== 'string' || c.attr === '') throw new Error(`condition ${c.op} needs an attribute`);
+      checkValue(c.value, `condition ${c.op}`);
+      if (typeof c.value === 'object' && c.value !== null && !(c.value instanceof Uint8Array)) {
+        throw new Error(`condition ${c.op} compares scalars only`);
+      }
+      return;
+    case 'lt':
+    case 'le':
+    case 'gt':
+    case 'ge':
+      if (typeof c.attr !== 'string' || c.attr === '') throw new Error(`condition ${c.op} needs an attribute`);
+      if (typeof c.value !== 'string' && !(typeof c.value === 'number' && Number.isFinite(c.value))) {
+        throw new Error(`condition ${c.op} compares a number or a string`);
+      }
+      return;
+    default:
+      throw new Error(`unknown condition ${JSON.stringify(c)}`);
+  }
+}
+
+function checkOp(op: WriteOp): void {
+  checkKey(keyOf(op));
+  if (op.condition !== undefined) checkCondition(op.condition);
+  else if (op.type === 'check') throw new Error('check op needs a condition');
+  switch (op.type) {
+    case 'put':
+      for (const [k, v] of Object.entries(op.item)) {
+        if (k === 'pk' || k === 'sk') continue;
+        checkName(k);
+        checkValue(v, k);
+      }
+      return;
+    case 'update': {
+      const seen = new Set<string>();
+      const once = (k: string) => {
+        checkName(k);
+        if (seen.has(k)) throw new Error(`update: attribute ${k} appears in more than one of set/remove/add`);
+        seen.add(k);
+      };
+      for (const [k, v] of Object.entries(op.set ?? {})) {
+        once(k);
+        checkValue(v, k);
+      }
+      for (const k of op.remove ?? []) once(k);
+      for (const [k, n] of Object.entries(op.add ?? {})) {
+        once(k);
+        if (typeof n !== 'number' || !Number.isFinite(n)) throw new Error(`update: add.${k} must be a finite number`);
+      }
+      return;
+    }
+    case 'delete':
+    case 'check':
+      return;
+    default:
+      throw new Error(`unknown op ${JSON.stringify(op)}`);
+  }
+}
+
+// --- helpers ---------------------------------------------------------------------------------
+
+interface Bound {
+  v: string;
+  incl: boolean;
+}
+
+/** The tighter of two bounds; dir=1 for lower bounds (larger is tighter), -1 for upper. */
+function tighter(a: Bound | undefined, b: Bound, dir: 1 | -1): Bound {
+  if (!a) return b;
+  const d = compareUtf8(a.v, b.v) * dir;
+  if (d !== 0) return d > 0 ? a : b;
+  return a.incl ? b : a;
+}
+
+function toItem(pk: string, sk: string, value: Buffer): MetaItem {
+  return { pk, sk, ...(v8.deserialize(value) as Attrs) };
+}
