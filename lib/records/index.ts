@@ -1,0 +1,20 @@
+// Public face of the records codec: Kafka RecordBatch v2 bytes in and out, CRC32C,
+// compression and Kafka's default partitioner. Pure and synchronous (codecsReady aside).
+
+export * from './types.js';
+export { crc32c } from './crc32c.js';
+export {
+  encodeRecordBatch,
+  readBatchHeader,
+  splitBatches,
+  decodeRecordBatch,
+  decodeBatches,
+  setBaseOffset,
+  setPartitionLeaderEpoch,
+  ATTR_CODEC_MASK,
+  ATTR_LOG_APPEND_TIME,
+  ATTR_TRANSACTIONAL,
+  ATTR_CONTROL,
+} from './batch.js';
+export { compress, decompress, codecsReady, MAX_DECOMPRESSED_BYTES } from './compression.js';
+export { murmur2, toPositive, defaultPartition } from './partitioner.js';
