@@ -123,18 +123,22 @@ function snappyDecompress(data: Uint8Array): Uint8Array {
 
 // --- dispatch ------------------------------------------------------------------------------
 
+/** zlib hands back Buffers; callers get plain Uint8Arrays (a view, no copy) so values compare equal. */
+const plain = (u: Uint8Array): Uint8Array =>
+  u.constructor === Uint8Array ? u : new Uint8Array(u.buffer, u.byteOffset, u.byteLength);
+
 export function compress(codec: Compression, data: Uint8Array): Uint8Array {
   switch (codec) {
     case Compression.None:
       return data;
     case Compression.Gzip:
-      return zlib.gzipSync(data);
+      return plain(zlib.gzipSync(data));
     case Compression.Snappy:
       return snappyCompress(data);
     case Compression.Lz4:
       return lz4CompressFrame(data);
     case Compression.Zstd:
-      return zstdCompress(data);
+      return plain(zstdCompress(data));
     default:
       throw new RangeError(`unknown compression codec ${codec as number}`);
   }
@@ -150,13 +154,13 @@ export function decompress(codec: Compression, data: Uint8Array): Uint8Array {
       return data;
     case Compression.Gzip:
       // unzip accepts gzip and zlib streams, as KafkaJS's reader does.
-      return zlib.unzipSync(data, { maxOutputLength: MAX_DECOMPRESSED_BYTES });
+      return plain(zlib.unzipSync(data, { maxOutputLength: MAX_DECOMPRESSED_BYTES }));
     case Compression.Snappy:
-      return snappyDecompress(data);
+      return plain(snappyDecompress(data));
     case Compression.Lz4:
       return lz4DecompressFrame(data, MAX_DECOMPRESSED_BYTES);
     case Compression.Zstd:
-      return zstdDecompress(data);
+      return plain(zstdDecompress(data));
     default:
       throw new RangeError(`unknown compression codec ${codec as number}`);
   }

@@ -150,10 +150,20 @@ function compressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Ar
   return dpos + litLen;
 }
 
-/** Decompresses one block src[start, end) into dst at dpos; returns the new dst position. */
-function decompressBlock(src: Uint8Array, start: number, end: number, dst: Uint8Array, dpos: number): number {
+/**
+ * Decompresses one block src[start, end) into dst at dpos, writing no further than dEnd;
+ * matches may reach back to windowStart. Returns the new dst position.
+ */
+function decompressBlock(
+  src: Uint8Array,
+  start: number,
+  end: number,
+  dst: Uint8Array,
+  dpos: number,
+  dEnd: number,
+  windowStart: number,
+): number {
   let ip = start;
-  const dEnd = dst.length;
   for (;;) {
     if (ip >= end) throw new Lz4FormatError('lz4 block ends without final literals');
     const token = src[ip++]!;
@@ -167,7 +177,7 @@ function decompressBlock(src: Uint8Array, start: number, end: number, dst: Uint8
       } while (b === 255);
     }
     if (litLen > end - ip) throw new Lz4FormatError('lz4 literals run past the block');
-    if (litLen > dEnd - dpos) throw new Lz4FormatError('lz4 block larger than declared block size');
+    if (litLen > dEnd - dpos) throw new Lz4FormatError('lz4 block output exceeds the block size or output limit');
     dst.set(src.subarray(ip, ip + litLen), dpos);
     ip += litLen;
     dpos += litLen;
@@ -175,7 +185,7 @@ function decompressBlock(src: Uint8Array, start: number, end: number, dst: Uint8
     if (end - ip < 2) throw new Lz4FormatError('lz4 match offset runs past the block');
     const offset = src[ip]! | (src[ip + 1]! << 8);
     ip += 2;
-    if (offset === 0 || offset > dpos) throw new Lz4FormatError('lz4 match offset out of range');
+    if (offset === 0 || offset > dpos - windowStart) throw new Lz4FormatError('lz4 match offset out of range');
     let matchLen = token & 0x0f;
     if (matchLen === 15) {
       let b: number;
@@ -186,7 +196,7 @@ function decompressBlock(src: Uint8Array, start: number, end: number, dst: Uint8
       } while (b === 255);
     }
     matchLen += MIN_MATCH;
-    if (matchLen > dEnd - dpos) throw new Lz4FormatError('lz4 block larger than declared block size');
+    if (matchLen > dEnd - dpos) throw new Lz4FormatError('lz4 block output exceeds the block size or output limit');
     let from = dpos - offset;
     if (offset >= matchLen) {
       dst.copyWithin(dpos, from, from + matchLen);
@@ -252,7 +262,7 @@ export function lz4DecompressFrame(src: Uint8Array, maxOutput: number): Uint8Arr
   const flg = src[4]!;
   const bd = src[5]!;
   if (flg >>> 6 !== 1) throw new Lz4FormatError(`unsupported lz4 frame version ${flg >>> 6}`);
-  if ((flg & 0x20) === 0) throw new Lz4FormatError('lz4 frames with dependent blocks are not supported');
+  const independent = (flg & 0x20) !== 0;
   const blockChecksum = (flg & 0x10) !== 0;
   const hasContentSize = (flg & 0x08) !== 0;
   const contentChecksum = (flg & 0x04) !== 0;
@@ -271,7 +281,6 @@ export function lz4DecompressFrame(src: Uint8Array, maxOutput: number): Uint8Arr
   // Grow the output as blocks arrive rather than trusting sizes an attacker wrote.
   let out = new Uint8Array(Math.min(maxOutput, Math.max(maxBlock, n * 4)));
   let opos = 0;
-  const blockBuf = new Uint8Array(maxBlock);
   for (;;) {
     if (n - pos < 4) throw new Lz4FormatError('truncated lz4 frame: missing end mark');
     const word = u32(src, pos) >>> 0;
@@ -284,17 +293,20 @@ export function lz4DecompressFrame(src: Uint8Array, maxOutput: number): Uint8Arr
     if (blockChecksum && xxh32(src, pos, pos + size) !== u32(src, pos + size) >>> 0) {
       throw new Lz4FormatError('lz4 block checksum mismatch');
     }
-    let produced: number;
-    if (raw) produced = size;
-    else produced = decompressBlock(src, pos, pos + size, blockBuf, 0);
-    if (opos + produced > maxOutput) throw new Lz4FormatError(`lz4 output exceeds ${maxOutput} bytes`);
-    if (opos + produced > out.length) {
-      const grown = new Uint8Array(Math.min(maxOutput, Math.max(out.length * 2, opos + produced)));
+    const dEnd = Math.min(maxOutput, opos + maxBlock);
+    if (dEnd > out.length) {
+      const grown = new Uint8Array(Math.min(maxOutput, Math.max(out.length * 2, dEnd)));
       grown.set(out.subarray(0, opos));
       out = grown;
     }
-    out.set(raw ? src.subarray(pos, pos + size) : blockBuf.subarray(0, produced), opos);
-    opos += produced;
+    if (raw) {
+      if (size > dEnd - opos) throw new Lz4FormatError(`lz4 output exceeds ${maxOutput} bytes`);
+      out.set(src.subarray(pos, pos + size), opos);
+      opos += size;
+    } else {
+      // Dependent blocks (liblz4's default, lz4js's frames) may match into earlier blocks.
+      opos = decompressBlock(src, pos, pos + size, out, opos, dEnd, independent ? opos : 0);
+    }
     pos += size + (blockChecksum ? 4 : 0);
   }
   if (contentChecksum) {
