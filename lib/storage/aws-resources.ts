@@ -1,0 +1,48 @@
+// The single definition of Samsa's AWS resources: the metadata table and the data bucket's
+// lifecycle. Plain data (no SDK imports) so that `npm run setup:aws`, the test harness and the
+// CDK construct all build the same thing. Key layout is explained in
+// docs/design/0002-aws-key-design.md.
+
+export const DEFAULT_BUCKET = 'samsa-data';
+export const DEFAULT_TABLE = 'samsa-meta';
+
+/** Object-key prefixes owned by the storage layout (see the design note). */
+export const S3_PREFIXES = {
+  /** Segments: topics/<topic>/<partition>/<20-digit base>.log|.index|.timeindex */
+  topics: 'topics/',
+  /** Write-ahead objects: short-lived, superseded by segments on flush. */
+  wal: 'wal/',
+} as const;
+
+export const META_TABLE = {
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  /** On-demand: Samsa's load is bursty and idle most of the time. */
+  billingMode: 'PAY_PER_REQUEST',
+  /** Epoch seconds; DynamoDB deletes expired items within days, readers must still check. */
+  ttlAttribute: 'expires_at',
+  pointInTimeRecovery: true,
+} as const;
+
+export interface LifecycleRuleSpec {
+  id: string;
+  /** Key prefix the rule applies to ('' = whole bucket). */
+  prefix: string;
+  expireAfterDays?: number;
+  abortIncompleteMultipartUploadAfterDays?: number;
+}
+
+export const BUCKET_LIFECYCLE_RULES: readonly LifecycleRuleSpec[] = [
+  // An append that crashed between CreateMultipartUpload and Complete leaves billable parts.
+  { id: 'samsa-abort-incomplete-multipart', prefix: '', abortIncompleteMultipartUploadAfterDays: 1 },
+  // WAL objects live minutes; seven days bounds a leak without ever racing a slow flush.
+  { id: 'samsa-expire-wal', prefix: S3_PREFIXES.wal, expireAfterDays: 7 },
+];
+
+export const BUCKET_SECURITY = {
+  blockPublicAccess: true,
+  /** SSE-S3 with bucket keys: no KMS request charges on every GET/PUT. */
+  encryption: 'AES256',
+  bucketKeyEnabled: true,
+  enforceSsl: true,
+} as const;

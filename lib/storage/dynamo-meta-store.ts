@@ -1,0 +1,265 @@
+// MetaStore on one DynamoDB table (string pk HASH, string sk RANGE; see aws-resources.ts).
+// Conditional writes ask for ReturnValuesOnConditionCheckFailure=ALL_OLD, so a failed
+// condition hands the caller the current item without a second read (Powertools style).
+
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type ReturnConsumedCapacity,
+  type TransactWriteItem,
+} from '@aws-sdk/client-dynamodb';
+import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors.js';
+import { sdkError, wrapAwsError } from './aws-errors.js';
+import {
+  conditionExpression,
+  ExpressionContext,
+  inRange,
+  marshalItem,
+  marshalKey,
+  sortKeyCondition,
+  sortKeyRange,
+  unmarshalItem,
+  updateExpression,
+} from './dynamo-marshal.js';
+import type { MetaItem, MetaKey, MetaStore, MetaStoreLimits, QueryOptions, QueryPage, WriteOp } from './ports.js';
+
+export interface DynamoMetaStoreOptions {
+  client: DynamoDBClient;
+  table: string;
+  /** Ask DynamoDB for consumed capacity on every call (feeds awsRequestCounts()). */
+  returnConsumedCapacity?: boolean;
+}
+
+export class DynamoMetaStore implements MetaStore {
+  readonly limits: MetaStoreLimits = { maxTransactItems: 100, maxItemBytes: 400 * 1024 };
+  private readonly client: DynamoDBClient;
+  private readonly table: string;
+  private readonly rcc: { ReturnConsumedCapacity?: ReturnConsumedCapacity };
+
+  constructor(opts: DynamoMetaStoreOptions) {
+    this.client = opts.client;
+    this.table = opts.table;
+    this.rcc = opts.returnConsumedCapacity ? { ReturnConsumedCapacity: 'TOTAL' } : {};
+  }
+
+  async get(key: MetaKey, opts?: { consistent?: boolean }): Promise<MetaItem | undefined> {
+    try {
+      const res = await this.client.send(
+        new GetItemCommand({
+          TableName: this.table,
+          Key: marshalKey(key),
+          ConsistentRead: opts?.consistent ?? true,
+          ...this.rcc,
+        }),
+      );
+      return res.Item ? unmarshalItem(res.Item) : undefined;
+    } catch (err) {
+      throw wrapAwsError(err, `DynamoDB GetItem ${key.pk}/${key.sk}`);
+    }
+  }
+
+  async query(q: QueryOptions): Promise<QueryPage> {
+    if (q.limit !== undefined && (!Number.isInteger(q.limit) || q.limit < 1)) {
+      throw new StorageError(`query limit must be a positive integer, got ${q.limit}`);
+    }
+    // startAfter is folded into the key condition rather than sent as ExclusiveStartKey:
+    // DynamoDB rejects a start key outside the key condition, the port does not.
+    const range = sortKeyRange(q);
+    if (range.empty) return { items: [] };
+    const ctx = new ExpressionContext();
+    const skCond = sortKeyCondition(range, ctx);
+    const keyCondition = `${ctx.name('pk')} = ${ctx.value(q.pk)}${skCond ? ` AND ${skCond}` : ''}`;
+
+    const items: MetaItem[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    for (;;) {
+      const want = q.limit === undefined ? undefined : q.limit - items.length;
+      let res;
+      try {
+        res = await this.client.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: keyCondition,
+            ...ctx.params(),
+            ScanIndexForward: !q.reverse,
+            ConsistentRead: q.consistent ?? true,
+            ...(want !== undefined ? { Limit: want } : {}),
+            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+            ...this.rcc,
+          }),
+        );
+      } catch (err) {
+        throw wrapAwsError(err, `DynamoDB Query ${q.pk}`);
+      }
+      let dropped = false;
+      for (const raw of res.Items ?? []) {
+        const item = unmarshalItem(raw);
+        // BETWEEN is inclusive; an exclusive endpoint is removed here.
+        if (inRange(item.sk, range)) items.push(item);
+        else dropped = true;
+      }
+      const last = res.LastEvaluatedKey;
+      const next = last?.sk?.S;
+      if (!last || next === undefined) return { items };
+      // Refill a page that lost an excluded endpoint, so `limit` items come back when they exist.
+      if (dropped && q.limit !== undefined && items.length < q.limit) {
+        startKey = last;
+        continue;
+      }
+      return { items, next };
+    }
+  }
+
+  async write(op: WriteOp): Promise<MetaItem | undefined> {
+    const what = `DynamoDB ${op.type} ${describeKey(op)}`;
+    try {
+      switch (op.type) {
+        case 'put': {
+          const ctx = new ExpressionContext();
+          const cond = op.condition ? conditionExpression(op.condition, ctx) : undefined;
+          const Item = marshalItem(op.item);
+          await this.client.send(
+            new PutItemCommand({
+              TableName: this.table,
+              Item,
+              ...(cond ? { ConditionExpression: cond, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } : {}),
+              ...ctx.params(),
+              ...this.rcc,
+            }),
+          );
+          return unmarshalItem(Item);
+        }
+        case 'update': {
+          const ctx = new ExpressionContext();
+          const update = updateExpression(op, ctx);
+          const cond = op.condition ? conditionExpression(op.condition, ctx) : undefined;
+          const res = await this.client.send(
+            new UpdateItemCommand({
+              TableName: this.table,
+              Key: marshalKey(op.key),
+              UpdateExpression: update,
+              ...(cond ? { ConditionExpression: cond, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } : {}),
+              ...ctx.params(),
+              ReturnValues: 'ALL_NEW',
+              ...this.rcc,
+            }),
+          );
+          return res.Attributes ? unmarshalItem(res.Attributes) : { pk: op.key.pk, sk: op.key.sk };
+        }
+        case 'delete': {
+          const ctx = new ExpressionContext();
+          const cond = op.condition ? conditionExpression(op.condition, ctx) : undefined;
+          await this.client.send(
+            new DeleteItemCommand({
+              TableName: this.table,
+              Key: marshalKey(op.key),
+              ...(cond ? { ConditionExpression: cond, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } : {}),
+              ...ctx.params(),
+              ...this.rcc,
+            }),
+          );
+          return undefined;
+        }
+        case 'check':
+          // DynamoDB has no standalone condition check: a one-item transaction evaluates it.
+          await this.transact([op]);
+          return undefined;
+        default: {
+          const never: never = op;
+          throw new StorageError(`unknown write op ${JSON.stringify(never)}`);
+        }
+      }
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        throw new ConditionFailedError(0, err.Item ? unmarshalItem(err.Item) : undefined, `${what}: condition failed`);
+      }
+      if (sdkError(err).name === 'TransactionConflictException') {
+        throw new TransactionConflictError(`${what}: conflicts with a concurrent transaction`, { cause: err });
+      }
+      throw wrapAwsError(err, what);
+    }
+  }
+
+  async transact(ops: WriteOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    if (ops.length > this.limits.maxTransactItems) {
+      throw new StorageError(`transaction has ${ops.length} ops, DynamoDB allows ${this.limits.maxTransactItems}`);
+    }
+    const TransactItems = ops.map((op) => this.transactItem(op));
+    try {
+      await this.client.send(new TransactWriteItemsCommand({ TransactItems, ...this.rcc }));
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) throw this.cancellation(err, ops);
+      if (sdkError(err).name === 'TransactionConflictException') {
+        throw new TransactionConflictError('transaction conflicts with a concurrent write', { cause: err });
+      }
+      throw wrapAwsError(err, `DynamoDB TransactWriteItems (${ops.length} ops)`);
+    }
+  }
+
+  private transactItem(op: WriteOp): TransactWriteItem {
+    const ctx = new ExpressionContext();
+    const TableName = this.table;
+    const onFail = { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const;
+    switch (op.type) {
+      case 'put': {
+        const cond = op.condition ? conditionExpression(op.condition, ctx) : undefined;
+        return { Put: { TableName, Item: marshalItem(op.item), ...(cond ? { ConditionExpression: cond, ...onFail } : {}), ...ctx.params() } };
+      }
+      case 'update': {
+        const UpdateExpression = updateExpression(op, ctx);
+        const cond = op.condition ? conditionExpression(op.condition, ctx) : undefined;
+        return {
+          Update: { TableName, Key: marshalKey(op.key), UpdateExpression, ...(cond ? { ConditionExpression: cond, ...onFail } : {}), ...ctx.params() },
+        };
+      }
+      case 'delete': {
+        const cond = op.condition ? conditionExpression(op.condition, ctx) : undefined;
+        return { Delete: { TableName, Key: marshalKey(op.key), ...(cond ? { ConditionExpression: cond, ...onFail } : {}), ...ctx.params() } };
+      }
+      case 'check': {
+        const ConditionExpression = conditionExpression(op.condition, ctx);
+        return { ConditionCheck: { TableName, Key: marshalKey(op.key), ConditionExpression, ...onFail, ...ctx.params() } };
+      }
+      default: {
+        const never: never = op;
+        throw new StorageError(`unknown write op ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** Maps CancellationReasons (one per op, in order) to the most useful Samsa error. */
+  private cancellation(err: TransactionCanceledException, ops: WriteOp[]): Error {
+    const reasons = err.CancellationReasons ?? [];
+    const failed = reasons.findIndex((r) => r.Code === 'ConditionalCheckFailed');
+    if (failed >= 0) {
+      const raw = reasons[failed]?.Item;
+      return new ConditionFailedError(
+        failed,
+        raw ? unmarshalItem(raw) : undefined,
+        `transaction op ${failed} (${ops[failed]?.type} ${ops[failed] ? describeKey(ops[failed]) : ''}): condition failed`,
+      );
+    }
+    const codes = reasons.map((r) => r.Code ?? 'None');
+    if (codes.includes('TransactionConflict')) {
+      return new TransactionConflictError(`transaction conflict (reasons: ${codes.join(', ')})`, { cause: err });
+    }
+    const retriable = codes.some((c) => c === 'ProvisionedThroughputExceeded' || c === 'ThrottlingError' || c === 'RequestLimitExceeded');
+    const bad = reasons.findIndex((r) => r.Code && r.Code !== 'None');
+    const msg = bad >= 0 ? `op ${bad}: ${reasons[bad]?.Code} ${reasons[bad]?.Message ?? ''}` : err.message;
+    return new StorageError(`DynamoDB transaction cancelled: ${msg}`, retriable, { cause: err });
+  }
+}
+
+function describeKey(op: WriteOp): string {
+  const k = op.type === 'put' ? op.item : op.key;
+  return `${k.pk}/${k.sk}`;
+}

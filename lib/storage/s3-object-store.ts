@@ -1,0 +1,290 @@
+// ObjectStore on S3. Keys map 1:1 to object keys under an optional prefix. `append` never
+// streams a large object through Lambda memory: a kept prefix of 5 MiB or more is copied
+// server-side (UploadPartCopy) into a new multipart upload whose last part is the new body.
+
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { InvalidRangeError, ObjectNotFoundError, PreconditionFailedError, StorageError } from '../errors.js';
+import { httpStatusOf, sdkError, wrapAwsError } from './aws-errors.js';
+import type { ByteRange, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
+
+const MiB = 1024 * 1024;
+/** S3's minimum size for every part of a multipart upload but the last. */
+export const MIN_PART_BYTES = 5 * MiB;
+/** S3's maximum part size (and the largest range one UploadPartCopy may copy). */
+export const MAX_PART_BYTES = 5 * 1024 * MiB;
+const MAX_DELETE_BATCH = 1000;
+const MAX_LIST_KEYS = 1000;
+
+export interface S3ObjectStoreOptions {
+  client: S3Client;
+  bucket: string;
+  /** Prepended to every key (e.g. "tenant-a/"); invisible to callers. */
+  prefix?: string;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(opts: S3ObjectStoreOptions) {
+    this.client = opts.client;
+    this.bucket = opts.bucket;
+    this.prefix = opts.prefix ?? '';
+  }
+
+  async put(key: string, body: Uint8Array, opts?: PutOptions): Promise<void> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          Body: body,
+          ContentLength: body.byteLength,
+          ...(opts?.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+        }),
+      );
+    } catch (err) {
+      if (opts?.ifNoneMatch && isPreconditionFailed(err)) throw new PreconditionFailedError(key);
+      throw wrapAwsError(err, `S3 PutObject ${key}`);
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Uint8Array> {
+    if (range) checkRange(key, range);
+    // An empty range still has to say whether the object exists.
+    if (range && range.end <= range.start) {
+      if (!(await this.head(key))) throw new ObjectNotFoundError(key);
+      return new Uint8Array(0);
+    }
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
+        }),
+      );
+      return res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
+    } catch (err) {
+      if (isNotFound(err)) throw new ObjectNotFoundError(key);
+      // 416: the object exists but the range starts at or past its end (S3 clamps only the end).
+      if (range && httpStatusOf(err) === 416) return new Uint8Array(0);
+      throw wrapAwsError(err, `S3 GetObject ${key}`);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified?.getTime() ?? 0 };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw wrapAwsError(err, `S3 HeadObject ${key}`);
+    }
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    const unique = [...new Set(keys)];
+    for (let i = 0; i < unique.length; i += MAX_DELETE_BATCH) {
+      const batch = unique.slice(i, i + MAX_DELETE_BATCH);
+      let errors;
+      try {
+        const res = await this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: batch.map((k) => ({ Key: this.prefix + k })), Quiet: true },
+          }),
+        );
+        errors = res.Errors ?? [];
+      } catch (err) {
+        throw wrapAwsError(err, `S3 DeleteObjects (${batch.length} keys)`);
+      }
+      // DeleteObjects reports per-key failures in a 200 response; absent keys are not failures.
+      const real = errors.filter((e) => e.Code !== 'NoSuchKey');
+      if (real.length > 0) {
+        const first = real[0];
+        const retriable = real.every((e) => e.Code === 'SlowDown' || e.Code === 'InternalError');
+        throw new StorageError(
+          `S3 DeleteObjects failed for ${real.length} key(s), first ${first?.Key}: ${first?.Code} ${first?.Message ?? ''}`,
+          retriable,
+        );
+      }
+    }
+  }
+
+  async list(prefix: string, opts?: { startAfter?: string; limit?: number }): Promise<ListPage> {
+    const limit = Math.max(1, Math.min(opts?.limit ?? MAX_LIST_KEYS, MAX_LIST_KEYS));
+    try {
+      const res = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix + prefix,
+          MaxKeys: limit,
+          ...(opts?.startAfter !== undefined ? { StartAfter: this.prefix + opts.startAfter } : {}),
+        }),
+      );
+      const objects: ObjectInfo[] = (res.Contents ?? []).map((o) => ({
+        key: (o.Key ?? '').slice(this.prefix.length),
+        size: o.Size ?? 0,
+        lastModified: o.LastModified?.getTime() ?? 0,
+      }));
+      const last = objects[objects.length - 1];
+      return res.IsTruncated && last ? { objects, next: last.key } : { objects };
+    } catch (err) {
+      throw wrapAwsError(err, `S3 ListObjectsV2 ${prefix}`);
+    }
+  }
+
+  async append(key: string, keepBytes: number, body: Uint8Array): Promise<void> {
+    if (!Number.isSafeInteger(keepBytes) || keepBytes < 0) {
+      throw new InvalidRangeError(key, `keepBytes must be a non-negative integer, got ${keepBytes}`);
+    }
+    if (keepBytes === 0) return this.put(key, body);
+    if (keepBytes < MIN_PART_BYTES) return this.appendSmall(key, keepBytes, body);
+    return this.appendLarge(key, keepBytes, body);
+  }
+
+  /** Small prefix: read it (≤ 5 MiB) and write prefix + body in one PUT. */
+  private async appendSmall(key: string, keepBytes: number, body: Uint8Array): Promise<void> {
+    const kept = await this.get(key, { start: 0, end: keepBytes });
+    if (kept.byteLength < keepBytes) {
+      throw new InvalidRangeError(key, `object holds ${kept.byteLength} bytes, cannot keep ${keepBytes}`);
+    }
+    const joined = new Uint8Array(keepBytes + body.byteLength);
+    joined.set(kept, 0);
+    joined.set(body, keepBytes);
+    await this.put(key, joined);
+  }
+
+  /** Large prefix: server-side copy of [0, keepBytes) as leading parts, body as the last part. */
+  private async appendLarge(key: string, keepBytes: number, body: Uint8Array): Promise<void> {
+    const info = await this.headWithEtag(key);
+    if (!info) throw new ObjectNotFoundError(key);
+    if (info.size < keepBytes) {
+      throw new InvalidRangeError(key, `object holds ${info.size} bytes, cannot keep ${keepBytes}`);
+    }
+    if (info.size === keepBytes && body.byteLength === 0) return;
+
+    const Key = this.prefix + key;
+    let uploadId: string | undefined;
+    try {
+      const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }));
+      uploadId = created.UploadId;
+      if (!uploadId) throw new StorageError(`S3 CreateMultipartUpload ${key} returned no UploadId`);
+
+      const parts: CompletedPart[] = [];
+      for (const [start, end] of copyRanges(keepBytes)) {
+        const PartNumber = parts.length + 1;
+        const res = await this.client.send(
+          new UploadPartCopyCommand({
+            Bucket: this.bucket,
+            Key,
+            UploadId: uploadId,
+            PartNumber,
+            CopySource: `${this.bucket}/${encodeCopyKey(Key)}`,
+            CopySourceRange: `bytes=${start}-${end - 1}`,
+            // Copy from exactly the version we sized, not a concurrent replacement.
+            ...(info.etag ? { CopySourceIfMatch: info.etag } : {}),
+          }),
+        );
+        parts.push({ PartNumber, ETag: res.CopyPartResult?.ETag });
+      }
+      if (body.byteLength > 0) {
+        const PartNumber = parts.length + 1;
+        const res = await this.client.send(
+          new UploadPartCommand({
+            Bucket: this.bucket,
+            Key,
+            UploadId: uploadId,
+            PartNumber,
+            Body: body,
+            ContentLength: body.byteLength,
+          }),
+        );
+        parts.push({ PartNumber, ETag: res.ETag });
+      }
+      await this.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+      );
+    } catch (err) {
+      if (uploadId) await this.abort(Key, uploadId);
+      if (isNotFound(err)) throw new ObjectNotFoundError(key);
+      if (isPreconditionFailed(err)) {
+        throw new StorageError(`S3 append ${key}: object changed while composing; retry`, true, { cause: err });
+      }
+      throw wrapAwsError(err, `S3 append ${key}`);
+    }
+  }
+
+  private async headWithEtag(key: string): Promise<{ size: number; etag?: string } | undefined> {
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      return { size: res.ContentLength ?? 0, ...(res.ETag ? { etag: res.ETag } : {}) };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw wrapAwsError(err, `S3 HeadObject ${key}`);
+    }
+  }
+
+  /** Best effort: the bucket lifecycle rule aborts anything we leave behind after a day. */
+  private async abort(Key: string, UploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }));
+    } catch {
+      // ignore: the original failure is what the caller needs to see
+    }
+  }
+
+  async close(): Promise<void> {
+    // Clients are shared (see aws-clients.ts); whoever built the client destroys it.
+  }
+}
+
+/**
+ * Splits [0, n) into the fewest parts of at most 5 GiB, of equal size, so that every part
+ * stays above the 5 MiB minimum (n ≥ 5 MiB is the caller's guarantee).
+ */
+export function copyRanges(n: number): Array<[number, number]> {
+  const count = Math.ceil(n / MAX_PART_BYTES);
+  const size = Math.ceil(n / count);
+  const out: Array<[number, number]> = [];
+  for (let start = 0; start < n; start += size) out.push([start, Math.min(n, start + size)]);
+  return out;
+}
+
+/** CopySource is "bucket/key" with the key URL-encoded except for its slashes. */
+function encodeCopyKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+function checkRange(key: string, range: ByteRange): void {
+  if (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0) {
+    throw new InvalidRangeError(key, `invalid byte range [${range.start}, ${range.end})`);
+  }
+}
+
+/** The key is absent (not the bucket, not a multipart upload: those are real failures). */
+function isNotFound(err: unknown): boolean {
+  const name = sdkError(err).name;
+  if (name === 'NoSuchKey' || name === 'NotFound') return true;
+  // HEAD responses carry no body, so some endpoints yield a bare 404 with a generic name.
+  return httpStatusOf(err) === 404 && (name === undefined || name === 'UnknownError' || name === 'Unknown');
+}
+
+function isPreconditionFailed(err: unknown): boolean {
+  return sdkError(err).name === 'PreconditionFailed' || httpStatusOf(err) === 412;
+}
