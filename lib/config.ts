@@ -1,0 +1,57 @@
+// The only place below lib/ that reads the environment. Everything else receives a Config.
+import path from 'node:path';
+import { DEFAULT_BUCKET, DEFAULT_TABLE } from './storage/aws-resources';
+
+export interface Config {
+  storage: 'embedded' | 'aws';
+  host: string;
+  port: number;
+  dataDir: string;
+  bucket: string;
+  table: string;
+  jobIntervalMs: number;
+  maxRequestBytes: number;
+  /** Flush a partition this long after a commit; -1 leaves flushing to the job. */
+  flushDelayMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const int = (name: string, dflt: number, min: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) {
+      problems.push(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+      return dflt;
+    }
+    return n;
+  };
+  const storage = (env.SAMSA_STORAGE ?? 'embedded').toLowerCase();
+  if (storage !== 'embedded' && storage !== 'aws') problems.push(`SAMSA_STORAGE must be "embedded" or "aws", got "${env.SAMSA_STORAGE}"`);
+  const level = (env.SAMSA_LOG_LEVEL ?? 'info').toLowerCase();
+  const cfg: Config = {
+    storage: storage === 'aws' ? 'aws' : 'embedded',
+    host: env.SAMSA_HOST || '127.0.0.1',
+    port: int('PORT', 8080, 0),
+    dataDir: path.resolve(env.SAMSA_DATA_DIR || './data'),
+    bucket: env.SAMSA_BUCKET || DEFAULT_BUCKET,
+    table: env.SAMSA_TABLE || DEFAULT_TABLE,
+    jobIntervalMs: int('SAMSA_JOB_INTERVAL_MS', 10_000, 0),
+    maxRequestBytes: int('SAMSA_MAX_REQUEST_BYTES', 64 * 1024 * 1024, 1024),
+    flushDelayMs: int('SAMSA_FLUSH_DELAY_MS', storage === 'aws' ? -1 : 200, -1),
+    logLevel: (['debug', 'info', 'warn', 'error'].includes(level) ? level : 'info') as Config['logLevel'],
+  };
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  return cfg;
+}

@@ -1,0 +1,350 @@
+// The HTTP API (../shared/API.md) as a Hono app. It knows only Request and Response: the
+// Node server (bin/serve.ts) and the Lambda handler (functions/api.ts) are thin adapters.
+// Every failure leaves through one onError, as a Kafka-style error body.
+import { createRoute, OpenAPIHono, type z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { type ErrorCode, SamsaError } from '../errors';
+import type { LogEngine } from '../log/engine';
+import { renderDocsPage } from './docs';
+import { headerFromJson, recordToJson, toBytes } from './format';
+import * as S from './schemas';
+
+export const RECORD_BATCH_TYPE = 'application/vnd.kafka.record-batch';
+
+export interface AppOptions {
+  engine: LogEngine;
+  /** Largest request body accepted (413 beyond). */
+  maxRequestBytes?: number;
+  /** Extra routes (consumer groups) mounted on the same app. */
+  extend?: (app: OpenAPIHono) => void;
+  version?: string;
+  /** Log unexpected errors (default console.error). */
+  logError?: (err: unknown) => void;
+}
+
+type FieldCodes = Record<string, ErrorCode>;
+
+/** Validation failures become 400s whose code depends on the field (Kafka names them apart). */
+function invalid(fieldCodes: FieldCodes = {}) {
+  return (result: { success: true } | { success: false; error: z.ZodError }, _c: Context): undefined => {
+    if (result.success) return undefined;
+    const issue = result.error.issues[0]!;
+    const field = issue.path.map(String).join('.');
+    const code = fieldCodes[String(issue.path[0])] ?? 'INVALID_REQUEST';
+    const detail = result.error.issues
+      .slice(0, 5)
+      .map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`)
+      .join('; ');
+    throw new SamsaError(code, detail, field ? { field } : {});
+  };
+}
+
+const errorResponses = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [s, { description: DESCRIPTIONS[s] ?? 'Error', content: { 'application/json': { schema: S.ErrorBody } } }]),
+  );
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request (INVALID_REQUEST, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, INVALID_CONFIG, CORRUPT_MESSAGE)',
+  404: 'UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_PRODUCER_ID',
+  409: 'Conflict (TOPIC_ALREADY_EXISTS, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH)',
+  413: 'RECORD_TOO_LARGE: a batch exceeds max.message.bytes or the body exceeds the request limit',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  416: 'OFFSET_OUT_OF_RANGE, with log_start_offset and high_watermark',
+  429: 'THROTTLING: retry later',
+};
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+/** JSON routes parse their body as JSON whatever the Content-Type says, unless it is binary. */
+const jsonBody: MiddlewareHandler = async (c, next) => {
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === RECORD_BATCH_TYPE || type === 'application/octet-stream' || type.startsWith('multipart/')) {
+    throw new SamsaError('UNSUPPORTED_MEDIA_TYPE', `this route takes application/json, not ${type}`);
+  }
+  const hasBody = c.req.header('content-length') !== undefined ? c.req.header('content-length') !== '0' : c.req.header('transfer-encoding') !== undefined;
+  if (type !== 'application/json' && hasBody && (c.req.method === 'POST' || c.req.method === 'PATCH' || c.req.method === 'PUT')) {
+    c.req.raw.headers.set('content-type', 'application/json');
+  }
+  await next();
+};
+
+export function createApp(opts: AppOptions): OpenAPIHono {
+  const { engine } = opts;
+  const maxRequestBytes = opts.maxRequestBytes ?? 64 * 1024 * 1024;
+  const logError = opts.logError ?? ((err: unknown) => console.error('[samsa] unexpected error:', err));
+  const app = new OpenAPIHono({ defaultHook: invalid() });
+
+  app.onError((err, c) => {
+    if (err instanceof SamsaError) {
+      return c.json(err.toJSON(), err.status as 400);
+    }
+    if (err instanceof HTTPException) {
+      // Hono's own 400s (malformed JSON and the like) and 413s.
+      const status = err.status;
+      const code: ErrorCode = status === 413 ? 'RECORD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'INVALID_REQUEST';
+      const message = /malformed json/i.test(err.message) ? `request body is not valid JSON` : err.message || 'invalid request';
+      return c.json({ error_code: code, message }, status);
+    }
+    if (err instanceof SyntaxError) {
+      return c.json({ error_code: 'INVALID_REQUEST', message: `request body is not valid JSON: ${err.message}` }, 400);
+    }
+    logError(err);
+    return c.json({ error_code: 'UNKNOWN_SERVER_ERROR', message: 'internal error; the request may be retried' }, 500);
+  });
+  app.notFound((c) => c.json({ error_code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: maxRequestBytes,
+      onError: () => {
+        throw new SamsaError('RECORD_TOO_LARGE', `request body exceeds the ${maxRequestBytes}-byte limit`, { max_request_bytes: maxRequestBytes });
+      },
+    }),
+  );
+  app.use('/v1/topics', jsonBody);
+  app.use('/v1/topics/:topic', jsonBody);
+  app.use('/v1/topics/:topic/records', jsonBody);
+  app.use('/v1/producers', jsonBody);
+  app.use('/v1/groups/*', jsonBody);
+
+  // --- service ------------------------------------------------------------------------------
+  app.openapi(
+    createRoute({ method: 'get', path: '/healthz', tags: ['service'], summary: 'Liveness', responses: { 200: json(S.HealthBody, 'Up') } }),
+    (c) => c.json({ status: 'ok' as const }, 200),
+  );
+
+  // --- topics -------------------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/topics',
+      tags: ['topics'],
+      summary: 'Create a topic',
+      request: { body: { required: true, content: { 'application/json': { schema: S.CreateTopicBody } } } },
+      responses: { 201: json(S.TopicBody, 'Created'), ...errorResponses(400, 409) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const t = await engine.createTopic(body.name, body.partitions, body.config);
+      return c.json({ name: t.name, partitions: t.partitions, config: t.config }, 201);
+    },
+    invalid({ name: 'INVALID_TOPIC_EXCEPTION', partitions: 'INVALID_PARTITIONS', config: 'INVALID_CONFIG' }),
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/v1/topics', tags: ['topics'], summary: 'List topics', responses: { 200: json(S.TopicList, 'Topics') } }),
+    async (c) => {
+      const topics = await engine.topics.list();
+      return c.json({ topics: topics.map((t) => ({ name: t.name, partitions: t.partitions })) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/topics/{topic}',
+      tags: ['topics'],
+      summary: 'Describe a topic: config and each partition’s offsets',
+      request: { params: S.TopicParam },
+      responses: { 200: json(S.TopicDescription, 'Topic'), ...errorResponses(404) },
+    }),
+    async (c) => {
+      const { topic, partitions } = await engine.describeTopic(c.req.valid('param').topic);
+      return c.json({ name: topic.name, config: topic.config, partitions }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/v1/topics/{topic}',
+      tags: ['topics'],
+      summary: 'Add partitions or change config',
+      request: { params: S.TopicParam, body: { required: true, content: { 'application/json': { schema: S.AlterTopicBody } } } },
+      responses: { 200: json(S.TopicBody, 'Updated'), ...errorResponses(400, 404) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const t = await engine.topics.alter(c.req.valid('param').topic, body);
+      return c.json({ name: t.name, partitions: t.partitions, config: t.config }, 200);
+    },
+    invalid({ partitions: 'INVALID_PARTITIONS', config: 'INVALID_CONFIG' }),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/topics/{topic}',
+      tags: ['topics'],
+      summary: 'Delete a topic (its data is removed in the background)',
+      request: { params: S.TopicParam },
+      responses: { 204: { description: 'Deleted' }, ...errorResponses(404) },
+    }),
+    async (c) => {
+      await engine.deleteTopic(c.req.valid('param').topic);
+      return c.body(null, 204);
+    },
+  );
+
+  // --- produce ------------------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/topics/{topic}/records',
+      tags: ['produce'],
+      summary: 'Produce JSON records',
+      description:
+        "Partition: explicit, else Kafka's default partitioner on the key bytes (murmur2, identical to the Java client), else one sticky partition per request. A 200 means every record is durable.",
+      request: { params: S.TopicParam, body: { required: true, content: { 'application/json': { schema: S.ProduceBody } } } },
+      responses: { 200: json(S.ProduceResponse, 'Offsets, one per record, in request order'), ...errorResponses(400, 404, 409, 413, 415, 429) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const records = body.records.map((r, i) => {
+        if (!('value' in r)) {
+          throw new SamsaError('INVALID_REQUEST', `records.${i}.value is required (null for a tombstone)`, { field: `records.${i}.value` });
+        }
+        return {
+          key: toBytes(r.key, body.key_format, `records.${i}.key`),
+          value: toBytes(r.value, body.value_format, `records.${i}.value`),
+          headers: (r.headers ?? []).map(headerFromJson),
+          ...(r.timestamp !== undefined ? { timestamp: r.timestamp } : {}),
+          ...(r.partition !== undefined ? { partition: r.partition } : {}),
+        };
+      });
+      const offsets = await engine.produce(c.req.valid('param').topic, records, body.producer);
+      return c.json({ offsets }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/topics/{topic}/partitions/{partition}/records',
+      tags: ['produce'],
+      summary: 'Produce Kafka RecordBatch v2 bytes',
+      description: 'One or more concatenated RecordBatch v2 (magic 2) batches. CRC32C is verified; the server assigns offsets and keeps the bytes.',
+      request: {
+        params: S.PartitionParams,
+        body: { required: true, content: { [RECORD_BATCH_TYPE]: { schema: { type: 'string', format: 'binary' } } } },
+      },
+      responses: { 200: json(S.BatchProduceResponse, 'Offsets assigned'), ...errorResponses(400, 404, 409, 413, 415) },
+    }),
+    async (c) => {
+      const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== RECORD_BATCH_TYPE && type !== 'application/octet-stream') {
+        throw new SamsaError('UNSUPPORTED_MEDIA_TYPE', `send record batches as ${RECORD_BATCH_TYPE}${type ? `, not ${type}` : ''}`);
+      }
+      const { topic, partition } = c.req.valid('param');
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      return c.json(await engine.produceBatches(topic, partition, body), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/producers',
+      tags: ['produce'],
+      summary: 'Issue an idempotent producer id, or bump the epoch of one',
+      request: { body: { required: false, content: { 'application/json': { schema: S.ProducerInit } } } },
+      responses: { 200: json(S.ProducerIdentity, 'Producer id and epoch'), ...errorResponses(400, 404) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json') ?? {};
+      return c.json(await engine.producers.init(body.id), 200);
+    },
+  );
+
+  // --- fetch --------------------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/topics/{topic}/partitions/{partition}/records',
+      tags: ['fetch'],
+      summary: 'Fetch records from an offset',
+      description: `Records with offset ≥ offset, in order, never beyond the high watermark. With Accept: ${RECORD_BATCH_TYPE} the body is the stored batches (the first may start before offset) with x-high-watermark, x-log-start-offset and x-next-offset headers.`,
+      request: { params: S.PartitionParams, query: S.FetchQuery },
+      responses: {
+        200: {
+          description: 'Records',
+          content: { 'application/json': { schema: S.FetchResponse }, [RECORD_BATCH_TYPE]: { schema: { type: 'string', format: 'binary' } } },
+        },
+        ...errorResponses(400, 404, 416),
+      },
+    }),
+    async (c) => {
+      const { topic, partition } = c.req.valid('param');
+      const q = c.req.valid('query');
+      const result = await engine.fetch(topic, partition, {
+        ...(q.offset !== undefined ? { offset: q.offset } : {}),
+        ...(q.max_records !== undefined ? { maxRecords: q.max_records } : {}),
+        ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
+        ...(q.wait_ms !== undefined ? { waitMs: q.wait_ms } : {}),
+        signal: c.req.raw.signal,
+      });
+      if ((c.req.header('accept') ?? '').includes(RECORD_BATCH_TYPE)) {
+        const total = result.runs.reduce((a, r) => a + r.bytes.length, 0);
+        const body = new Uint8Array(total);
+        let pos = 0;
+        for (const r of result.runs) {
+          body.set(r.bytes, pos);
+          pos += r.bytes.length;
+        }
+        const next = result.runs.length > 0 ? Math.min(result.runs[result.runs.length - 1]!.last + 1, result.highWatermark) : result.nextOffset;
+        return c.body(body, 200, {
+          'content-type': RECORD_BATCH_TYPE,
+          'x-high-watermark': String(result.highWatermark),
+          'x-log-start-offset': String(result.logStartOffset),
+          'x-next-offset': String(next),
+        }) as never;
+      }
+      const kf = q.key_format ?? 'string';
+      const vf = q.value_format ?? 'json';
+      return c.json(
+        {
+          records: result.records().map((r) => recordToJson(r, kf, vf)),
+          next_offset: result.nextOffset,
+          high_watermark: result.highWatermark,
+          log_start_offset: result.logStartOffset,
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/topics/{topic}/partitions/{partition}/offsets',
+      tags: ['fetch'],
+      summary: 'ListOffsets: earliest, latest, or the first offset at or after a timestamp',
+      request: { params: S.PartitionParams, query: S.OffsetsQuery },
+      responses: { 200: json(S.OffsetResponse, 'Offset'), ...errorResponses(400, 404) },
+    }),
+    async (c) => {
+      const { topic, partition } = c.req.valid('param');
+      const t = c.req.valid('query').timestamp ?? 'latest';
+      const spec = t === 'earliest' || t === 'latest' ? t : Number(t);
+      return c.json(await engine.listOffsets(topic, partition, spec), 200);
+    },
+  );
+
+  opts.extend?.(app);
+
+  // --- documentation ------------------------------------------------------------------------
+  const docConfig = {
+    openapi: '3.1.0',
+    info: {
+      title: 'Samsa',
+      version: opts.version ?? '0.1.0',
+      description: 'A serverless, Kafka-style event log: topics, partitions, offsets, consumer groups and retention over HTTP.',
+    },
+  };
+  app.doc31('/openapi.json', docConfig);
+  app.get('/docs', (c) => c.html(renderDocsPage(app.getOpenAPI31Document(docConfig) as Parameters<typeof renderDocsPage>[0])));
+  return app;
+}

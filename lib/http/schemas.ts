@@ -1,0 +1,172 @@
+// Request and response schemas: the same zod objects validate requests and generate the
+// OpenAPI document, so the two cannot drift apart.
+import { z } from '@hono/zod-openapi';
+
+export const ErrorBody = z
+  .object({
+    error_code: z.string().openapi({ example: 'UNKNOWN_TOPIC_OR_PARTITION' }),
+    message: z.string().openapi({ example: 'topic "orders" does not exist' }),
+  })
+  .catchall(z.unknown())
+  .openapi('Error', { description: 'Every error: a Kafka-style error code, a message naming the problem, and details.' });
+
+export const TopicName = z
+  .string()
+  .min(1)
+  .max(249)
+  .regex(/^[a-zA-Z0-9._-]+$/)
+  .openapi({ example: 'orders', description: "Kafka's rules: 1-249 of [a-zA-Z0-9._-], not '.' or '..'." });
+
+export const TopicConfigBody = z
+  .record(z.string(), z.union([z.number(), z.string()]))
+  .openapi('TopicConfig', {
+    description:
+      'Kafka topic config keys: retention.ms (default 604800000, -1 = forever), retention.bytes (default -1), segment.bytes (default and maximum 1073741824), segment.ms, max.message.bytes (default 1048588), cleanup.policy (delete). Values may be numbers or strings.',
+    example: { 'retention.ms': 86400000, 'segment.bytes': 104857600 },
+  });
+
+export const CreateTopicBody = z
+  .object({
+    name: TopicName,
+    partitions: z.number().int().min(1).openapi({ example: 3 }),
+    config: TopicConfigBody.optional(),
+  })
+  .openapi('CreateTopic');
+
+export const AlterTopicBody = z
+  .object({
+    partitions: z.number().int().min(1).optional().openapi({ description: 'New partition count; can only grow.' }),
+    config: TopicConfigBody.optional(),
+  })
+  .openapi('AlterTopic');
+
+export const TopicSummary = z.object({ name: z.string(), partitions: z.number().int() }).openapi('TopicSummary');
+export const TopicBody = z
+  .object({ name: z.string(), partitions: z.number().int(), config: z.record(z.string(), z.union([z.number(), z.string()])) })
+  .openapi('Topic');
+
+export const PartitionState = z
+  .object({
+    partition: z.number().int(),
+    log_start_offset: z.number().int(),
+    high_watermark: z.number().int(),
+    leader_epoch: z.number().int(),
+  })
+  .openapi('PartitionState');
+
+export const TopicDescription = z
+  .object({
+    name: z.string(),
+    config: z.record(z.string(), z.union([z.number(), z.string()])),
+    partitions: z.array(PartitionState),
+  })
+  .openapi('TopicDescription');
+
+const KeyFormat = z.enum(['string', 'json', 'base64']);
+const ValueFormat = z.enum(['json', 'string', 'base64']);
+
+export const Header = z.object({ key: z.string(), value: z.string().nullable() }).openapi('Header');
+
+export const ProduceRecord = z
+  .object({
+    key: z.unknown().optional().openapi({ description: 'Encoded per key_format; null or absent for no key.' }),
+    value: z.unknown().openapi({ description: 'Encoded per value_format; null for a tombstone.' }),
+    headers: z.array(Header).optional(),
+    partition: z.number().int().min(0).optional().openapi({ description: "Explicit partition; otherwise Kafka's murmur2 partitioner on the key." }),
+    timestamp: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'CreateTime in ms since epoch; default now.' }),
+  })
+  .openapi('ProduceRecord');
+
+export const ProducerRef = z
+  .object({
+    id: z.number().int().min(0),
+    epoch: z.number().int().min(0).max(32767),
+    sequence: z.number().int().min(0).max(2147483647),
+  })
+  .openapi('ProducerRef', { description: 'Idempotent produce: a retry of a committed (id, epoch, sequence) returns the original offsets.' });
+
+export const ProduceBody = z
+  .object({
+    records: z.array(ProduceRecord).min(1),
+    key_format: KeyFormat.optional().default('string'),
+    value_format: ValueFormat.optional().default('json'),
+    producer: ProducerRef.optional(),
+  })
+  .openapi('ProduceRequest');
+
+export const ProduceResponse = z
+  .object({
+    offsets: z.array(z.object({ partition: z.number().int(), offset: z.number().int(), timestamp: z.number().int() })),
+  })
+  .openapi('ProduceResponse');
+
+export const BatchProduceResponse = z
+  .object({ partition: z.number().int(), base_offset: z.number().int(), last_offset: z.number().int() })
+  .openapi('BatchProduceResponse');
+
+const intParam = (name: string, min: number, max: number, description: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a non-negative integer`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`)
+    .optional()
+    .openapi({ param: { name, in: 'query' }, description, type: 'integer' });
+
+export const FetchQuery = z.object({
+  offset: intParam('offset', 0, Number.MAX_SAFE_INTEGER, 'First offset to return (default: the log start offset).'),
+  max_records: intParam('max_records', 1, 10000, 'At most this many records (default 500).'),
+  max_bytes: intParam('max_bytes', 1, 64 * 1024 * 1024, 'About this many bytes of batches (default 1 MiB); at least one batch is returned.'),
+  wait_ms: intParam('wait_ms', 0, 60000, 'At the high watermark, wait up to this long for new records (default 0).'),
+  key_format: KeyFormat.optional().openapi({ param: { name: 'key_format', in: 'query' } }),
+  value_format: ValueFormat.optional().openapi({ param: { name: 'value_format', in: 'query' } }),
+});
+
+export const FetchedRecord = z
+  .object({
+    offset: z.number().int(),
+    timestamp: z.number().int(),
+    key: z.unknown(),
+    value: z.unknown(),
+    headers: z.array(Header),
+    key_encoding: z.literal('base64').optional(),
+    value_encoding: z.literal('base64').optional(),
+  })
+  .openapi('Record');
+
+export const FetchResponse = z
+  .object({
+    records: z.array(FetchedRecord),
+    next_offset: z.number().int(),
+    high_watermark: z.number().int(),
+    log_start_offset: z.number().int(),
+  })
+  .openapi('FetchResponse');
+
+export const OffsetsQuery = z.object({
+  timestamp: z
+    .string()
+    .regex(/^(earliest|latest|\d+)$/, 'timestamp must be "earliest", "latest" or ms since epoch')
+    .optional()
+    .openapi({ param: { name: 'timestamp', in: 'query' }, example: 'earliest' }),
+});
+
+export const OffsetResponse = z
+  .object({ offset: z.number().int(), timestamp: z.number().int().nullable() })
+  .openapi('OffsetLookup');
+
+export const ProducerInit = z.object({ id: z.number().int().min(0).optional() }).openapi('ProducerInit');
+export const ProducerIdentity = z.object({ id: z.number().int(), epoch: z.number().int() }).openapi('ProducerIdentity');
+
+export const TopicParam = z.object({ topic: z.string().openapi({ param: { name: 'topic', in: 'path' } }) });
+export const PartitionParams = z.object({
+  topic: z.string().openapi({ param: { name: 'topic', in: 'path' } }),
+  partition: z
+    .string()
+    .regex(/^\d+$/, 'partition must be a non-negative integer')
+    .transform(Number)
+    .openapi({ param: { name: 'partition', in: 'path' }, type: 'integer' }),
+});
+
+export const HealthBody = z.object({ status: z.literal('ok') }).openapi('Health');
+export const TopicList = z.object({ topics: z.array(TopicSummary) }).openapi('TopicList');

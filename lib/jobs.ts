@@ -1,0 +1,53 @@
+// The background jobs, one pass each: run by the embedded server's loop, by `npm run job:*`,
+// and (in AWS) by scheduled Lambdas. Each pass is safe to run concurrently with another.
+import type { LogEngine } from './log/engine';
+
+export interface JobReport {
+  job: 'flush' | 'retention';
+  ms: number;
+  [detail: string]: unknown;
+}
+
+export async function runFlushJob(engine: LogEngine): Promise<JobReport> {
+  const t0 = Date.now();
+  const stats = await engine.flushAll();
+  return { job: 'flush', ms: Date.now() - t0, ...stats };
+}
+
+export async function runRetentionJob(engine: LogEngine): Promise<JobReport> {
+  const t0 = Date.now();
+  const stats = await engine.retention.runOnce();
+  return { job: 'retention', ms: Date.now() - t0, ...stats };
+}
+
+/** Runs both jobs every `intervalMs` until stopped; a pass never overlaps the previous one. */
+export function startJobLoop(engine: LogEngine, intervalMs: number, log: (msg: string, err?: unknown) => void): { stop(): Promise<void> } {
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const tick = (): void => {
+    running = (async () => {
+      for (const job of [runFlushJob, runRetentionJob]) {
+        if (stopped) return;
+        try {
+          const report = await job(engine);
+          if ((report['steps'] as number) > 0 || (report['deletedSegments'] as number) > 0 || (report['deletedTopics'] as number) > 0) {
+            log(`${report.job}: ${JSON.stringify(report)}`);
+          }
+        } catch (err) {
+          log(`${job.name} failed`, err);
+        }
+      }
+    })().finally(() => {
+      if (!stopped) timer = setTimeout(tick, intervalMs).unref();
+    });
+  };
+  if (intervalMs > 0) timer = setTimeout(tick, Math.min(intervalMs, 1000)).unref();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,517 @@
+// The log engine: Samsa's Kafka semantics over the two storage ports. Everything above it
+// (HTTP routes, Lambda handlers, jobs, consumer groups) calls this; everything below it is a
+// port adapter. One engine per process; any number of processes may share the same stores.
+import { SamsaError } from '../errors';
+import { decodeRecordBatch, defaultPartition, type DecodedRecord, type RecordInput } from '../records';
+import type { MetaStore, MetaValue, ObjectStore } from '../storage/ports';
+import { type Clock, systemClock } from '../util/clock';
+import { Mutex } from '../util/mutex';
+import { type CommitPart, Committer, partitionKey } from './commit';
+import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } from './flush';
+import { headKey } from './keys';
+import { type Head, headFromItem } from './model';
+import { Notifier } from './notifier';
+import { mergePrepared, type Prepared, prepareBinary, prepareRecords } from './prepare';
+import { ProducerRegistry } from './producers';
+import { type BatchRun, LogReader } from './reader';
+import { DEFAULT_RETENTION_OPTIONS, Retention, type RetentionOptions } from './retention';
+import type { TopicConfig } from './topic-config';
+import { type Topic, TopicRegistry } from './topics';
+
+export interface EngineOptions {
+  /** Commit payloads up to this size inline in the metadata store. */
+  inlineMaxBytes: number;
+  /** Cap on one group commit's payload. */
+  maxCommitBytes: number;
+  /** In-process long polls also re-read the head this often (other processes' writes). */
+  longPollRecheckMs: number;
+  /** Flush a partition this long after a commit (undefined: only when the flush job runs). */
+  eagerFlushDelayMs?: number;
+  flush: FlushOptions;
+  retention: RetentionOptions;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  inlineMaxBytes: 128 * 1024,
+  maxCommitBytes: 16 * 1024 * 1024,
+  longPollRecheckMs: 250,
+  flush: DEFAULT_FLUSH_OPTIONS,
+  retention: DEFAULT_RETENTION_OPTIONS,
+};
+
+export interface ProducerRef {
+  id: number;
+  epoch: number;
+  sequence: number;
+}
+
+export interface ProduceRecord extends RecordInput {
+  partition?: number;
+}
+
+export interface RecordOffset {
+  partition: number;
+  offset: number;
+  timestamp: number;
+}
+
+export interface FetchOptions {
+  offset?: number;
+  maxRecords?: number;
+  maxBytes?: number;
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface FetchResult {
+  highWatermark: number;
+  logStartOffset: number;
+  nextOffset: number;
+  /** Whole batches as stored (the first may start before the requested offset). */
+  runs: BatchRun[];
+  /** Decoded records ≥ offset, < high watermark, at most maxRecords (for JSON responses). */
+  records(): DecodedRecord[];
+}
+
+export interface PartitionInfo {
+  partition: number;
+  log_start_offset: number;
+  high_watermark: number;
+  leader_epoch: number;
+}
+
+interface Pending {
+  prep: Prepared;
+  resolve: (bases: number[]) => void;
+  reject: (err: unknown) => void;
+}
+
+export class LogEngine {
+  readonly topics: TopicRegistry;
+  readonly producers: ProducerRegistry;
+  readonly reader: LogReader;
+  readonly flusher: Flusher;
+  readonly retention: Retention;
+  readonly notifier = new Notifier();
+  readonly opts: EngineOptions;
+  private readonly committer: Committer;
+  private readonly locks = new Map<string, Mutex>();
+  private readonly queues = new Map<string, Pending[]>();
+  private readonly draining = new Set<string>();
+  private readonly flushTimers = new Map<string, NodeJS.Timeout>();
+  private readonly flushLocks = new Map<string, Mutex>();
+  private stickyCursor = Math.floor(Math.random() * 1_000_000);
+  private closed = false;
+
+  constructor(
+    readonly meta: MetaStore,
+    readonly objects: ObjectStore,
+    readonly clock: Clock = systemClock,
+    opts: Partial<EngineOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_ENGINE_OPTIONS, ...opts };
+    this.topics = new TopicRegistry(meta, clock);
+    this.producers = new ProducerRegistry(meta);
+    this.reader = new LogReader(meta, objects);
+    this.flusher = new Flusher(meta, objects, this.reader, clock, this.opts.flush);
+    this.retention = new Retention(meta, objects, this.topics, clock, this.opts.retention);
+    this.committer = new Committer(meta, objects, this.notifier, { inlineMaxBytes: Math.min(this.opts.inlineMaxBytes, meta.limits.maxItemBytes - 4096) });
+  }
+
+  // --- topics -------------------------------------------------------------------------------
+
+  createTopic(name: string, partitions: unknown, config?: Record<string, unknown>): Promise<Topic> {
+    return this.topics.create(name, partitions, config);
+  }
+
+  async describeTopic(name: string): Promise<{ topic: Topic; partitions: PartitionInfo[] }> {
+    const topic = await this.topics.get(name, { fresh: true });
+    const heads = await Promise.all(Array.from({ length: topic.partitions }, (_, p) => this.head(topic, p)));
+    return {
+      topic,
+      partitions: heads.map((h, p) => ({ partition: p, log_start_offset: h.logStart, high_watermark: h.nextOffset, leader_epoch: h.leaderEpoch })),
+    };
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    const topic = await this.topics.markDeleted(name);
+    this.committer.forget(topic);
+  }
+
+  async head(topic: Topic, partition: number): Promise<Head> {
+    return headFromItem(await this.meta.get(headKey(topic.id, partition)));
+  }
+
+  // --- produce ------------------------------------------------------------------------------
+
+  /**
+   * Produce records (JSON route). Partition: explicit, else Kafka's murmur2 of the key, else
+   * one sticky partition per request for null keys (KIP-480). Every partition's batches are
+   * prepared before anything is committed, so a bad record stores nothing. With `producer`
+   * the whole request commits atomically with the producer's state (one transaction).
+   */
+  async produce(topicName: string, records: ProduceRecord[], producer?: ProducerRef): Promise<RecordOffset[]> {
+    if (records.length === 0) throw new SamsaError('INVALID_REQUEST', 'records must hold at least one record');
+    const topic = await this.topics.get(topicName);
+    const now = this.clock.now();
+    let sticky: number | undefined;
+    const byPartition = new Map<number, number[]>();
+    const assignment = records.map((r, i) => {
+      let p: number;
+      if (r.partition !== undefined) {
+        if (!Number.isInteger(r.partition) || r.partition < 0 || r.partition >= topic.partitions) {
+          throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `record ${i}: topic "${topicName}" has no partition ${r.partition} (it has ${topic.partitions})`, { topic: topicName, partition: r.partition });
+        }
+        p = r.partition;
+      } else if (r.key) {
+        p = defaultPartition(r.key, topic.partitions);
+      } else {
+        sticky ??= this.stickyCursor++ % topic.partitions;
+        p = sticky;
+      }
+      let list = byPartition.get(p);
+      if (!list) byPartition.set(p, (list = []));
+      list.push(i);
+      return p;
+    });
+    const prepared = new Map<number, Prepared>();
+    for (const [p, idx] of byPartition) {
+      prepared.set(p, prepareRecords(idx.map((i) => records[i]!), topic.config['max.message.bytes'], now, (j) => idx[j]!));
+    }
+
+    let bases: Map<number, number>;
+    if (producer) {
+      const out = await this.produceIdempotent(topic, prepared, producer, '*', producer.sequence, producer.sequence, (b) => ({
+        parts: [...b].map(([p, o]) => [p, o]),
+        assign: runLength(assignment),
+        now,
+      }));
+      if (out.duplicate) {
+        // A retry: answer exactly as the first time (same partitions, offsets, timestamps).
+        const stored = out.duplicate as { assign: number[][]; now: number };
+        const original = stored.assign.flatMap(([p, n]) => Array<number>(n!).fill(p!));
+        if (original.length !== records.length) {
+          throw new SamsaError('INVALID_REQUEST', `sequence ${producer.sequence} was already used for a request of ${original.length} records, this one has ${records.length}`);
+        }
+        return offsetsFor(records, original, out.bases, stored.now);
+      }
+      bases = out.bases;
+    } else {
+      bases = new Map();
+      await Promise.all(
+        [...prepared].map(async ([p, prep]) => {
+          const batchBases = await this.enqueue(topic, p, prep);
+          bases.set(p, batchBases[0]!);
+        }),
+      );
+    }
+    return offsetsFor(records, assignment, bases, now);
+  }
+
+  /** Produce raw RecordBatch v2 bytes to one partition (binary route). */
+  async produceBatches(topicName: string, partition: number, body: Uint8Array): Promise<{ partition: number; base_offset: number; last_offset: number }> {
+    const topic = await this.topics.partition(topicName, partition);
+    const prep = prepareBinary(body, topic.config['max.message.bytes']);
+    let base: number;
+    if (prep.producer) {
+      const pf = prep.producer;
+      const { bases } = await this.produceIdempotent(
+        topic,
+        new Map([[partition, prep]]),
+        { id: pf.producerId, epoch: pf.producerEpoch, sequence: pf.firstSequence },
+        `${topic.id}/${partition}`,
+        pf.firstSequence,
+        pf.lastSequence,
+        (b) => ({ parts: [...b].map(([p, o]) => [p, o]) }),
+      );
+      base = bases.get(partition)!;
+    } else {
+      base = (await this.enqueue(topic, partition, prep))[0]!;
+    }
+    return { partition, base_offset: base, last_offset: base + prep.batchCounts.reduce((a, b) => a + b, 0) - 1 };
+  }
+
+  /** Group commit: requests for one partition arriving while a commit runs share the next one. */
+  private enqueue(topic: Topic, partition: number, prep: Prepared): Promise<number[]> {
+    const key = partitionKey(topic, partition);
+    return new Promise<number[]>((resolve, reject) => {
+      let q = this.queues.get(key);
+      if (!q) this.queues.set(key, (q = []));
+      q.push({ prep, resolve, reject });
+      if (!this.draining.has(key)) void this.drain(topic, partition, key);
+    });
+  }
+
+  private async drain(topic: Topic, partition: number, key: string): Promise<void> {
+    this.draining.add(key);
+    try {
+      for (;;) {
+        const q = this.queues.get(key);
+        if (!q || q.length === 0) break;
+        const group: Pending[] = [];
+        let bytes = 0;
+        while (q.length > 0 && (group.length === 0 || bytes + q[0]!.prep.payload.length <= this.opts.maxCommitBytes)) {
+          const next = q.shift()!;
+          bytes += next.prep.payload.length;
+          group.push(next);
+        }
+        const merged = mergePrepared(group.map((g) => g.prep));
+        try {
+          const [result] = await this.lock(key).run(() =>
+            this.committer.commit([{ topic, partition, payload: merged.payload, batchStarts: merged.batchStarts, batchCounts: merged.batchCounts, maxTs: merged.maxTs }]),
+          );
+          let i = 0;
+          for (const g of group) {
+            g.resolve(result!.batchBases.slice(i, i + g.prep.batchCounts.length));
+            i += g.prep.batchCounts.length;
+          }
+          this.scheduleFlush(topic, partition);
+        } catch (err) {
+          for (const g of group) g.reject(err);
+        }
+      }
+    } finally {
+      this.draining.delete(key);
+      if (this.queues.get(key)?.length === 0) this.queues.delete(key);
+    }
+  }
+
+  private lock(key: string): Mutex {
+    let m = this.locks.get(key);
+    if (!m) this.locks.set(key, (m = new Mutex()));
+    return m;
+  }
+
+  /**
+   * Idempotent commit: under the partitions' locks (taken in a fixed order), check the
+   * producer's sequence, then commit the records and the new producer state in one
+   * transaction. Losing a race on the producer item means another instance committed first:
+   * re-check, which now finds the write remembered and returns its original offsets.
+   */
+  private async produceIdempotent(
+    topic: Topic,
+    prepared: Map<number, Prepared>,
+    producer: ProducerRef,
+    stream: string,
+    first: number,
+    last: number,
+    describe: (bases: Map<number, number>) => MetaValue,
+  ): Promise<{ bases: Map<number, number>; duplicate?: MetaValue }> {
+    type Out = { bases: Map<number, number>; duplicate?: MetaValue };
+    const partitions = [...prepared.keys()].sort((a, b) => a - b);
+    const run = async (): Promise<Out> => {
+      for (let attempt = 0; ; attempt++) {
+        const state = await this.producers.load(producer.id);
+        const check = this.producers.check(state, producer.epoch, stream, first, last);
+        if (check.kind === 'duplicate') {
+          const parts = (check.result as { parts: Array<[number, number]> }).parts;
+          return { bases: new Map(parts), duplicate: check.result };
+        }
+        const parts: CommitPart[] = partitions.map((p) => {
+          const prep = prepared.get(p)!;
+          return { topic, partition: p, payload: prep.payload, batchStarts: prep.batchStarts, batchCounts: prep.batchCounts, maxTs: prep.maxTs };
+        });
+        // The producer state records the offsets, which are only known inside commit().
+        const results = await this.committer
+          .commit(parts, (bases) => [this.producers.recordOp(state, stream, { first, last, result: describe(new Map(partitions.map((p, i) => [p, bases[i]!]))) })])
+          .catch((err: unknown) => {
+            if (err instanceof Error && err.name === 'ConditionFailedError' && attempt < 20) return undefined;
+            throw err;
+          });
+        if (!results) continue;
+        for (const p of partitions) this.scheduleFlush(topic, p);
+        return { bases: new Map(partitions.map((p, i) => [p, results[i]!.batchBases[0]!])) };
+      }
+    };
+    // Take the locks in partition order so two multi-partition requests cannot deadlock.
+    const locked = partitions.reduceRight<() => Promise<Out>>((inner, p) => () => this.lock(partitionKey(topic, p)).run(inner), run);
+    return locked();
+  }
+
+  // --- fetch --------------------------------------------------------------------------------
+
+  async fetch(topicName: string, partition: number, opts: FetchOptions = {}): Promise<FetchResult> {
+    const topic = await this.topics.partition(topicName, partition);
+    let head = await this.head(topic, partition);
+    const offset = opts.offset ?? head.logStart;
+    const maxRecords = opts.maxRecords ?? 500;
+    const maxBytes = opts.maxBytes ?? 1024 * 1024;
+    const outOfRange = (h: Head): SamsaError =>
+      new SamsaError(
+        'OFFSET_OUT_OF_RANGE',
+        `offset ${offset} is outside ${topicName}/${partition}'s log [${h.logStart}, ${h.nextOffset}]`,
+        { log_start_offset: h.logStart, high_watermark: h.nextOffset },
+      );
+    if (offset < head.logStart || offset > head.nextOffset) throw outOfRange(head);
+
+    if (offset === head.nextOffset && (opts.waitMs ?? 0) > 0) {
+      head = await this.waitForData(topic, partition, head, opts.waitMs!, opts.signal);
+    }
+    const empty = (h: Head): FetchResult => ({
+      highWatermark: h.nextOffset,
+      logStartOffset: h.logStart,
+      nextOffset: offset,
+      runs: [],
+      records: () => [],
+    });
+    if (offset >= head.nextOffset) return empty(head);
+
+    for (let attempt = 0; ; attempt++) {
+      let runs: BatchRun[] | undefined;
+      try {
+        runs = await this.reader.read(topic, partition, offset, head.nextOffset, maxBytes);
+      } catch (err) {
+        // A write-ahead object deleted by a flush we raced: the extents moved, look again.
+        if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt < 5) {
+          head = await this.head(topic, partition);
+          continue;
+        }
+        throw err;
+      }
+      if (!runs) {
+        head = await this.head(topic, partition);
+        if (offset < head.logStart) throw outOfRange(head);
+        if (attempt < 5) continue;
+        throw new SamsaError('UNKNOWN_SERVER_ERROR', `no data found for ${topicName}/${partition} at offset ${offset} below the high watermark ${head.nextOffset}`);
+      }
+      const hw = head.nextOffset;
+      let decoded: DecodedRecord[] | undefined;
+      const records = (): DecodedRecord[] => {
+        if (decoded) return decoded;
+        decoded = [];
+        for (const run of runs!) {
+          let p = 0;
+          const dv = new DataView(run.bytes.buffer, run.bytes.byteOffset, run.bytes.byteLength);
+          while (p < run.bytes.length && decoded.length < maxRecords) {
+            const end = p + 12 + dv.getInt32(p + 8);
+            // CRCs were verified as the bytes were read.
+            for (const r of decodeRecordBatch(run.bytes.subarray(p, end), { verifyCrc: false }).records) {
+              if (r.offset >= offset && r.offset < hw && decoded.length < maxRecords) decoded.push(r);
+            }
+            p = end;
+          }
+        }
+        return decoded;
+      };
+      const lastInRuns = runs.length > 0 ? Math.min(runs[runs.length - 1]!.last + 1, hw) : offset;
+      const result: FetchResult = {
+        highWatermark: hw,
+        logStartOffset: head.logStart,
+        get nextOffset() {
+          const rs = records();
+          return rs.length >= maxRecords ? rs[rs.length - 1]!.offset + 1 : lastInRuns;
+        },
+        runs,
+        records,
+      };
+      return result;
+    }
+  }
+
+  private async waitForData(topic: Topic, partition: number, head: Head, waitMs: number, signal?: AbortSignal): Promise<Head> {
+    const deadline = Date.now() + Math.min(waitMs, 60_000);
+    const key = partitionKey(topic, partition);
+    let current = head;
+    while (!this.closed && !signal?.aborted) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      await this.notifier.wait(key, current.nextOffset, Math.min(remaining, this.opts.longPollRecheckMs), signal);
+      current = await this.head(topic, partition);
+      if (current.nextOffset > head.nextOffset) break;
+    }
+    return current;
+  }
+
+  /** Kafka ListOffsets: earliest, latest, or the first offset with timestamp ≥ ms. */
+  async listOffsets(topicName: string, partition: number, spec: 'earliest' | 'latest' | number): Promise<{ offset: number; timestamp: number | null }> {
+    const topic = await this.topics.partition(topicName, partition);
+    const head = await this.head(topic, partition);
+    if (spec === 'earliest') return { offset: head.logStart, timestamp: null };
+    if (spec === 'latest') return { offset: head.nextOffset, timestamp: null };
+    const found = await this.reader.offsetForTimestamp(topic, partition, spec, head, firstAtLeast);
+    return found ?? { offset: head.nextOffset, timestamp: null };
+  }
+
+  // --- flush --------------------------------------------------------------------------------
+
+  private scheduleFlush(topic: Topic, partition: number): void {
+    const delay = this.opts.eagerFlushDelayMs;
+    if (delay === undefined || this.closed) return;
+    const key = partitionKey(topic, partition);
+    if (this.flushTimers.has(key)) return;
+    const timer = setTimeout(() => {
+      this.flushTimers.delete(key);
+      this.flushPartition(topic, partition).catch((err) => console.error(`[samsa] flush of ${topic.name}/${partition} failed:`, err));
+    }, delay);
+    timer.unref?.();
+    this.flushTimers.set(key, timer);
+  }
+
+  /** Flush one partition; serialised per partition within this process. */
+  flushPartition(topic: Topic, partition: number): Promise<FlushStats> {
+    const key = partitionKey(topic, partition);
+    let m = this.flushLocks.get(key);
+    if (!m) this.flushLocks.set(key, (m = new Mutex()));
+    return m.run(() => this.flusher.flushPartition(topic, partition));
+  }
+
+  /** One flush pass over every partition of every topic (the flush job). */
+  async flushAll(): Promise<FlushStats & { partitions: number }> {
+    const total = { bytes: 0, batches: 0, steps: 0, partitions: 0 };
+    for (const topic of await this.topics.list()) {
+      for (let p = 0; p < topic.partitions; p++) {
+        const s = await this.flushPartition(topic, p);
+        if (s.steps > 0) total.partitions++;
+        total.bytes += s.bytes;
+        total.batches += s.batches;
+        total.steps += s.steps;
+      }
+    }
+    return total;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.flushTimers.values()) clearTimeout(t);
+    this.flushTimers.clear();
+    this.notifier.wakeAll();
+    // Let in-flight commits and flushes finish: they are already durable or harmless to stop.
+    await Promise.all([...this.locks.values(), ...this.flushLocks.values()].map((m) => m.run(async () => {})));
+  }
+}
+
+export type { Topic, TopicConfig };
+
+function firstAtLeast(bytes: Uint8Array, ts: number): { offset: number; timestamp: number } | undefined {
+  let p = 0;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  while (p < bytes.length) {
+    const end = p + 12 + dv.getInt32(p + 8);
+    for (const r of decodeRecordBatch(bytes.subarray(p, end)).records) {
+      if (r.timestamp >= ts) return { offset: r.offset, timestamp: r.timestamp };
+    }
+    p = end;
+  }
+  return undefined;
+}
+
+/** Offsets in request order: each partition's records got consecutive offsets from its base. */
+function offsetsFor(records: ProduceRecord[], assignment: number[], bases: Map<number, number>, now: number): RecordOffset[] {
+  const next = new Map(bases);
+  return records.map((r, i) => {
+    const p = assignment[i]!;
+    const offset = next.get(p)!;
+    next.set(p, offset + 1);
+    return { partition: p, offset, timestamp: r.timestamp ?? now };
+  });
+}
+
+function runLength(values: number[]): number[][] {
+  const out: number[][] = [];
+  for (const v of values) {
+    const lastRun = out[out.length - 1];
+    if (lastRun && lastRun[0] === v) lastRun[1]!++;
+    else out.push([v, 1]);
+  }
+  return out;
+}

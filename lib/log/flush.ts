@@ -1,0 +1,250 @@
+// Flush: committed extents (inline or write-ahead) are rewritten into Kafka segment objects
+// — `<base>.log` plus `.index` and `.timeindex` beside it — and the extents re-pointed at them.
+//
+// One step, at batch granularity, bounded in bytes and in metadata ops:
+//   1. read the head and the unflushed extents from `flushed`;
+//   2. pack their batches into the active segment, rolling to a new one at segment.bytes /
+//      segment.ms, writing index entries every index.interval.bytes as Kafka's LogSegment does;
+//   3. append the bytes to the segment objects past their catalogued size (a crashed earlier
+//      step's dead tail is simply overwritten);
+//   4. one transaction: head.flushed moves (conditional on its old value, which fences a racing
+//      flusher), catalog entries grow (conditional on their old size), the consumed extents are
+//      replaced by segment extents (and a remainder extent when a step stops mid-extent);
+//   5. delete the write-ahead objects no extent references any more.
+// A crash between steps leaves either the old extents (still readable) or the new ones.
+import { ConditionFailedError } from '../errors';
+import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
+import type { Clock } from '../util/clock';
+import { extentKey, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { type Extent, extentToItem, headFromItem, type Segment, segmentFromItem, segmentToItem } from './model';
+import type { BatchInfo, LogReader } from './reader';
+import { encodeIndexEntries, encodeTimeIndexEntries } from './segment-index';
+import type { Topic } from './topics';
+
+export interface FlushOptions {
+  /** Bytes of batches moved per step (per metadata transaction). */
+  stepBytes: number;
+  /** Kafka's index.interval.bytes. */
+  indexIntervalBytes: number;
+}
+
+export const DEFAULT_FLUSH_OPTIONS: FlushOptions = { stepBytes: 8 * 1024 * 1024, indexIntervalBytes: 4096 };
+
+const MAX_EXTENTS_PER_STEP = 40;
+const MAX_SEGMENTS_PER_STEP = 20;
+
+interface SegmentPlan {
+  seg: Segment;
+  isNew: boolean;
+  prev: { size: number; indexSize: number; timeIndexSize: number };
+  log: Uint8Array[];
+  index: Array<{ relOffset: number; position: number }>;
+  timeIndex: Array<{ timestamp: number; relOffset: number }>;
+  extents: Array<{ base: number; last: number; pos: number; len: number; maxTs: number }>;
+}
+
+export interface FlushStats {
+  bytes: number;
+  batches: number;
+  steps: number;
+}
+
+export class Flusher {
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly objects: ObjectStore,
+    private readonly reader: LogReader,
+    private readonly clock: Clock,
+    private readonly opts: FlushOptions = DEFAULT_FLUSH_OPTIONS,
+  ) {}
+
+  /** Flush until the partition is caught up (or `maxSteps` steps). */
+  async flushPartition(topic: Topic, partition: number, maxSteps = Number.MAX_SAFE_INTEGER): Promise<FlushStats> {
+    const stats: FlushStats = { bytes: 0, batches: 0, steps: 0 };
+    while (stats.steps < maxSteps) {
+      const step = await this.step(topic, partition);
+      if (!step) break;
+      stats.steps++;
+      stats.bytes += step.bytes;
+      stats.batches += step.batches;
+    }
+    return stats;
+  }
+
+  /** One bounded step; undefined when there was nothing to flush. */
+  async step(topic: Topic, partition: number): Promise<{ bytes: number; batches: number } | undefined> {
+    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    const from = Math.max(head.flushed, head.logStart);
+    if (from >= head.nextOffset) return undefined;
+    const chain = await this.reader.extentsFrom(topic, partition, from, head.nextOffset, MAX_EXTENTS_PER_STEP);
+    if (!chain || chain[0]!.base !== from) {
+      throw new Error(`unflushed extents of ${topic.name}/${partition} do not start at the flushed offset ${from}`);
+    }
+    const now = this.clock.now();
+    const segBytes = topic.config['segment.bytes'];
+    const segMs = topic.config['segment.ms'];
+
+    const lastSeg = await this.meta.query({ pk: partitionPk(topic.id, partition), beginsWith: SEGMENT_PREFIX, reverse: true, limit: 1 });
+    const active = lastSeg.items[0] ? segmentFromItem(lastSeg.items[0]) : undefined;
+
+    const plans: SegmentPlan[] = [];
+    let cur: SegmentPlan | undefined =
+      active && !active.closed
+        ? { seg: { ...active }, isNew: false, prev: { size: active.size, indexSize: active.indexSize, timeIndexSize: active.timeIndexSize }, log: [], index: [], timeIndex: [], extents: [] }
+        : undefined;
+    if (cur) plans.push(cur);
+
+    let moved = 0;
+    let batchCount = 0;
+    const consumed: Extent[] = [];
+    let remainder: { extent: Extent; bytes: Uint8Array; batches: BatchInfo[] } | undefined;
+
+    outer: for (const e of chain) {
+      if (e.kind === 'seg') break; // already flushed (a racing flusher got here first)
+      const { bytes, batches } = await this.reader.readExtent(topic, partition, e);
+      for (let i = 0; i < batches.length; i++) {
+        const b = batches[i]!;
+        const len = b.end - b.start;
+        if (moved > 0 && moved + len > this.opts.stepBytes) {
+          if (i > 0) remainder = { extent: e, bytes, batches: batches.slice(i) };
+          break outer;
+        }
+        const roll = !cur || (cur.seg.size > 0 && (cur.seg.size + len > segBytes || now - cur.seg.createdAt >= segMs));
+        if (roll) {
+          if (plans.length >= MAX_SEGMENTS_PER_STEP) {
+            if (i > 0) remainder = { extent: e, bytes, batches: batches.slice(i) };
+            break outer;
+          }
+          if (cur) cur.seg.closed = true;
+          cur = {
+            seg: {
+              base: b.base, last: b.base - 1, size: 0, indexSize: 0, timeIndexSize: 0, maxTs: -1, maxTsOffset: -1,
+              sinceIndex: 0, timeIndexTs: -1, createdAt: now, closed: false,
+            },
+            isNew: true,
+            prev: { size: 0, indexSize: 0, timeIndexSize: 0 },
+            log: [], index: [], timeIndex: [], extents: [],
+          };
+          plans.push(cur);
+        }
+        const s = cur!.seg;
+        if (b.maxTs > s.maxTs) {
+          s.maxTs = b.maxTs;
+          s.maxTsOffset = b.last;
+        }
+        // Kafka's LogSegment.append: an index entry for this batch once enough bytes passed.
+        if (s.sinceIndex > this.opts.indexIntervalBytes) {
+          cur!.index.push({ relOffset: b.last - s.base, position: s.size });
+          s.indexSize += 8;
+          if (s.maxTs > s.timeIndexTs) {
+            cur!.timeIndex.push({ timestamp: s.maxTs, relOffset: s.maxTsOffset - s.base });
+            s.timeIndexSize += 12;
+            s.timeIndexTs = s.maxTs;
+          }
+          s.sinceIndex = 0;
+        }
+        const ext = cur!.extents[cur!.extents.length - 1];
+        if (ext && ext.last + 1 === b.base && ext.pos + ext.len === s.size) {
+          ext.last = b.last;
+          ext.len += len;
+          ext.maxTs = Math.max(ext.maxTs, b.maxTs);
+        } else {
+          cur!.extents.push({ base: b.base, last: b.last, pos: s.size, len, maxTs: b.maxTs });
+        }
+        cur!.log.push(bytes.subarray(b.start, b.end));
+        s.size += len;
+        s.sinceIndex += len;
+        s.last = b.last;
+        moved += len;
+        batchCount++;
+      }
+      consumed.push(e);
+      if (moved >= this.opts.stepBytes) break;
+    }
+    if (batchCount === 0) return undefined;
+
+    // Objects first: bytes past a segment's catalogued size are invisible until the commit.
+    for (const p of plans) {
+      if (p.log.length === 0 && !p.isNew) continue;
+      const base = p.seg.base;
+      await this.objects.append(segmentObject(topic.name, partition, base, 'log'), p.prev.size, concat(p.log));
+      if (p.isNew || p.index.length > 0) {
+        await this.objects.append(segmentObject(topic.name, partition, base, 'index'), p.prev.indexSize, encodeIndexEntries(p.index));
+      }
+      if (p.isNew || p.timeIndex.length > 0) {
+        await this.objects.append(segmentObject(topic.name, partition, base, 'timeindex'), p.prev.timeIndexSize, encodeTimeIndexEntries(p.timeIndex));
+      }
+    }
+
+    const newFlushed = plans.reduce((m, p) => Math.max(m, p.seg.last), -1) + 1;
+    const ops = new Map<string, WriteOp>();
+    // Fences a racing flusher: only one can move `flushed` from its old value.
+    const flushedCond: Condition =
+      head.flushed === 0
+        ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'flushed' }, { op: 'eq', attr: 'flushed', value: 0 }] }
+        : { op: 'eq', attr: 'flushed', value: head.flushed };
+    ops.set('head', { type: 'update', key: headKey(topic.id, partition), set: { flushed: newFlushed }, condition: flushedCond });
+    for (const p of plans) {
+      const item = segmentToItem(topic.id, partition, p.seg);
+      ops.set(`seg${p.seg.base}`, {
+        type: 'put',
+        item,
+        condition: p.isNew
+          ? { op: 'notExists' }
+          : { op: 'and', conds: [{ op: 'eq', attr: 'size', value: p.prev.size }, { op: 'eq', attr: 'closed', value: false }] },
+      });
+    }
+    // Deletes first: a put of a segment or remainder extent at the same key replaces its delete.
+    for (const e of consumed) ops.set(e.sk, { type: 'delete', key: extentKey(topic.id, partition, e.base) });
+    if (remainder) {
+      const { extent: e, bytes, batches } = remainder;
+      const first = batches[0]!;
+      const rest = bytes.subarray(first.start);
+      ops.set(e.sk, { type: 'delete', key: extentKey(topic.id, partition, e.base) });
+      const item = extentToItem(topic.id, partition, {
+        base: first.base,
+        last: e.last,
+        kind: e.kind,
+        ...(e.kind === 'inline' ? { data: rest } : { obj: e.obj! }),
+        pos: e.kind === 'inline' ? 0 : e.pos + first.start,
+        len: rest.length,
+        // Inline remainders are stored patched; write-ahead bytes keep their original offsets.
+        wb: e.kind === 'inline' ? first.base : first.base - (e.base - e.wb),
+        maxTs: batches.reduce((m, b) => Math.max(m, b.maxTs), -1),
+      });
+      ops.set(item.sk, { type: 'put', item });
+    }
+    for (const p of plans) {
+      for (const x of p.extents) {
+        const item = extentToItem(topic.id, partition, {
+          base: x.base, last: x.last, kind: 'seg', obj: segmentObject(topic.name, partition, p.seg.base, 'log'),
+          pos: x.pos, len: x.len, wb: x.base, maxTs: x.maxTs, seg: p.seg.base,
+        });
+        ops.set(item.sk, { type: 'put', item });
+      }
+    }
+    try {
+      await this.meta.transact([...ops.values()]);
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return undefined; // another flusher moved first
+      throw err;
+    }
+    // Write-ahead objects fully moved into segments are garbage now (a crash here leaves them
+    // for the orphan sweeper).
+    const remainderObj = remainder?.extent.kind === 'wal' ? remainder.extent.obj : undefined;
+    const dead = [...new Set(consumed.filter((e) => e.kind === 'wal' && e.obj !== remainderObj).map((e) => e.obj!))];
+    if (dead.length > 0) await this.objects.delete(dead);
+    return { bytes: moved, batches: batchCount };
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let pos = 0;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.length;
+  }
+  return out;
+}

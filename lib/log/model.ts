@@ -1,0 +1,146 @@
+// The partition's metadata items and their (de)serialisation. A partition is:
+//   head      next_offset (high watermark), log_start, flushed, leader_epoch
+//   x#<base>  extents: contiguous committed batches [base, last], stored inline in the item,
+//             in a write-ahead object, or inside a segment object
+//   seg#<base> the segment catalog: one entry per .log object
+// Invariant: the extents with base ≥ log_start form a chain — each starts at the previous
+// one's last + 1 — ending at next_offset - 1. Flush and retention replace extents atomically.
+import type { MetaItem } from '../storage/ports';
+import { extentSk, headKey, segmentKey } from './keys';
+
+export interface Head {
+  /** False until the first write creates the item. */
+  exists: boolean;
+  /** High watermark: the next offset to assign. */
+  nextOffset: number;
+  logStart: number;
+  /** Every offset below this is in a segment object. */
+  flushed: number;
+  leaderEpoch: number;
+}
+
+export const EMPTY_HEAD: Head = Object.freeze({ exists: false, nextOffset: 0, logStart: 0, flushed: 0, leaderEpoch: 0 });
+
+export function headFromItem(item: MetaItem | undefined): Head {
+  if (!item) return EMPTY_HEAD;
+  return {
+    exists: true,
+    nextOffset: (item['next_offset'] as number | undefined) ?? 0,
+    logStart: (item['log_start'] as number | undefined) ?? 0,
+    flushed: (item['flushed'] as number | undefined) ?? 0,
+    leaderEpoch: (item['leader_epoch'] as number | undefined) ?? 0,
+  };
+}
+
+export type ExtentKind = 'inline' | 'wal' | 'seg';
+
+export interface Extent {
+  sk: string;
+  base: number;
+  /** Last offset in the extent (inclusive). */
+  last: number;
+  kind: ExtentKind;
+  /** Batches, for inline extents. */
+  data?: Uint8Array;
+  /** Object key, for wal and seg extents. */
+  obj?: string;
+  /** Byte range in the object: [pos, pos + len). */
+  pos: number;
+  len: number;
+  /**
+   * The base offset written into the stored bytes. Write-ahead objects are written before
+   * offsets are assigned, so readers patch batch base offsets when wb ≠ base (the base offset
+   * sits outside the batch CRC, so patching keeps the bytes valid).
+   */
+  wb: number;
+  maxTs: number;
+  /** Base offset of the segment, for seg extents. */
+  seg?: number;
+}
+
+export function extentToItem(topicId: string, partition: number, e: Omit<Extent, 'sk'>): MetaItem {
+  const item: MetaItem = {
+    ...headKey(topicId, partition),
+    sk: extentSk(e.base),
+    base: e.base,
+    last: e.last,
+    kind: e.kind,
+    pos: e.pos,
+    len: e.len,
+    wb: e.wb,
+    max_ts: e.maxTs,
+  };
+  if (e.data) item['data'] = e.data;
+  if (e.obj !== undefined) item['obj'] = e.obj;
+  if (e.seg !== undefined) item['seg'] = e.seg;
+  return item;
+}
+
+export function extentFromItem(item: MetaItem): Extent {
+  const e: Extent = {
+    sk: item.sk,
+    base: item['base'] as number,
+    last: item['last'] as number,
+    kind: item['kind'] as ExtentKind,
+    pos: item['pos'] as number,
+    len: item['len'] as number,
+    wb: item['wb'] as number,
+    maxTs: item['max_ts'] as number,
+  };
+  if (item['data'] instanceof Uint8Array) e.data = item['data'];
+  if (typeof item['obj'] === 'string') e.obj = item['obj'];
+  if (typeof item['seg'] === 'number') e.seg = item['seg'];
+  return e;
+}
+
+export interface Segment {
+  base: number;
+  /** Last offset stored (base - 1 while empty). */
+  last: number;
+  /** Bytes of the .log object that are committed (the object may hold a longer, dead tail). */
+  size: number;
+  indexSize: number;
+  timeIndexSize: number;
+  maxTs: number;
+  /** Offset of the batch holding maxTs (Kafka's offsetOfMaxTimestampSoFar). */
+  maxTsOffset: number;
+  /** Bytes appended since the last .index entry (Kafka's index.interval.bytes accounting). */
+  sinceIndex: number;
+  /** Largest timestamp already in the .timeindex. */
+  timeIndexTs: number;
+  createdAt: number;
+  closed: boolean;
+}
+
+export function segmentToItem(topicId: string, partition: number, s: Segment): MetaItem {
+  return {
+    ...segmentKey(topicId, partition, s.base),
+    base: s.base,
+    last: s.last,
+    size: s.size,
+    idx_size: s.indexSize,
+    tidx_size: s.timeIndexSize,
+    max_ts: s.maxTs,
+    max_ts_off: s.maxTsOffset,
+    since_idx: s.sinceIndex,
+    tidx_ts: s.timeIndexTs,
+    created_at: s.createdAt,
+    closed: s.closed,
+  };
+}
+
+export function segmentFromItem(item: MetaItem): Segment {
+  return {
+    base: item['base'] as number,
+    last: item['last'] as number,
+    size: item['size'] as number,
+    indexSize: item['idx_size'] as number,
+    timeIndexSize: item['tidx_size'] as number,
+    maxTs: item['max_ts'] as number,
+    maxTsOffset: item['max_ts_off'] as number,
+    sinceIndex: item['since_idx'] as number,
+    timeIndexTs: item['tidx_ts'] as number,
+    createdAt: item['created_at'] as number,
+    closed: item['closed'] as boolean,
+  };
+}

@@ -1,0 +1,170 @@
+// Turning produce requests into validated batches ready to commit. Binary requests are checked
+// the way Kafka's LogValidator checks magic-2 batches (CRC, offset deltas, sizes) so nothing
+// that could not be read back is ever stored; JSON requests are encoded into batches no larger
+// than the topic's max.message.bytes.
+import { SamsaError } from '../errors';
+import { decodeRecordBatch, encodeRecordBatch, type RecordInput, splitBatches } from '../records';
+
+const TRANSACTIONAL = 0x10;
+const CONTROL = 0x20;
+
+export interface ProducerFields {
+  producerId: number;
+  producerEpoch: number;
+  /** First and last sequence numbers this payload carries. */
+  firstSequence: number;
+  lastSequence: number;
+}
+
+export interface Prepared {
+  payload: Uint8Array;
+  batchStarts: number[];
+  batchCounts: number[];
+  maxTs: number;
+  records: number;
+  /** Present when the batches carry a producer id (Kafka idempotent producer). */
+  producer?: ProducerFields;
+}
+
+export function prepareBinary(body: Uint8Array, maxMessageBytes: number): Prepared {
+  if (body.length === 0) {
+    throw new SamsaError('CORRUPT_MESSAGE', 'request body holds no record batch');
+  }
+  const slices = splitBatches(body, { verifyCrc: true });
+  const prep: Prepared = { payload: body, batchStarts: [], batchCounts: [], maxTs: -1, records: 0 };
+  let producer: ProducerFields | undefined;
+  slices.forEach((slice, i) => {
+    const h = slice.header;
+    const size = slice.end - slice.start;
+    if (size > maxMessageBytes) {
+      throw new SamsaError(
+        'RECORD_TOO_LARGE',
+        `batch ${i} is ${size} bytes, larger than the topic's max.message.bytes (${maxMessageBytes})`,
+        { batch: i, size, max_message_bytes: maxMessageBytes },
+      );
+    }
+    if (h.attributes & (TRANSACTIONAL | CONTROL)) {
+      throw new SamsaError('INVALID_REQUEST', `batch ${i} is transactional or a control batch; Samsa does not support transactions`);
+    }
+    if (h.recordCount < 1 || h.lastOffsetDelta !== h.recordCount - 1) {
+      throw new SamsaError(
+        'CORRUPT_MESSAGE',
+        `batch ${i} has recordCount ${h.recordCount} and lastOffsetDelta ${h.lastOffsetDelta}; a produced batch needs ≥ 1 record with offset deltas 0..n-1`,
+      );
+    }
+    // Decode fully: the bytes are kept as they are, so they must be readable as they are.
+    const { records } = decodeRecordBatch(body.subarray(slice.start, slice.end), { verifyCrc: false });
+    records.forEach((r, j) => {
+      if (r.offset - h.baseOffset !== j) {
+        throw new SamsaError('CORRUPT_MESSAGE', `batch ${i} record ${j} has offset delta ${r.offset - h.baseOffset}, expected ${j}`);
+      }
+    });
+    if (h.producerId >= 0) {
+      if (h.baseSequence < 0) {
+        throw new SamsaError('INVALID_REQUEST', `batch ${i} has producer id ${h.producerId} but no base sequence`);
+      }
+      const last = h.baseSequence + h.recordCount - 1;
+      if (!producer) {
+        producer = { producerId: h.producerId, producerEpoch: h.producerEpoch, firstSequence: h.baseSequence, lastSequence: last };
+      } else if (
+        h.producerId !== producer.producerId ||
+        h.producerEpoch !== producer.producerEpoch ||
+        h.baseSequence !== producer.lastSequence + 1
+      ) {
+        throw new SamsaError('INVALID_REQUEST', `batch ${i}: all batches of one request must come from one producer with consecutive sequences`);
+      } else {
+        producer.lastSequence = last;
+      }
+    } else if (producer) {
+      throw new SamsaError('INVALID_REQUEST', `batch ${i} has no producer id but earlier batches do`);
+    }
+    prep.batchStarts.push(slice.start);
+    prep.batchCounts.push(h.recordCount);
+    prep.records += h.recordCount;
+    if (h.maxTimestamp > prep.maxTs) prep.maxTs = h.maxTimestamp;
+  });
+  if (producer) prep.producer = producer;
+  // The commit rewrites base offsets in place: never scribble on the caller's buffer.
+  prep.payload = new Uint8Array(body);
+  return prep;
+}
+
+/** Per-record framing overhead upper bound, used to split records into batches. */
+const RECORD_OVERHEAD = 32;
+const BATCH_OVERHEAD = 61;
+
+/**
+ * Encode records for one partition into as few batches as fit max.message.bytes. A single
+ * record too large for an empty batch is refused with RECORD_TOO_LARGE (nothing is stored,
+ * since callers prepare every partition before committing any).
+ */
+export function prepareRecords(records: RecordInput[], maxMessageBytes: number, now: number, indexOf: (i: number) => number): Prepared {
+  const batches: Uint8Array[] = [];
+  const counts: number[] = [];
+  let maxTs = -1;
+  let start = 0;
+  while (start < records.length) {
+    let size = BATCH_OVERHEAD;
+    let end = start;
+    while (end < records.length) {
+      const est = estimate(records[end]!);
+      if (end > start && size + est > maxMessageBytes) break;
+      size += est;
+      end++;
+    }
+    let batch = encodeRecordBatch(records.slice(start, end), { now });
+    // The estimate is an upper bound, so only a single huge record can overshoot here.
+    if (batch.length > maxMessageBytes && end - start > 1) {
+      end = start + Math.max(1, Math.floor((end - start) / 2));
+      batch = encodeRecordBatch(records.slice(start, end), { now });
+    }
+    if (batch.length > maxMessageBytes) {
+      throw new SamsaError(
+        'RECORD_TOO_LARGE',
+        `record ${indexOf(start)} encodes to a ${batch.length}-byte batch, larger than the topic's max.message.bytes (${maxMessageBytes})`,
+        { record: indexOf(start), size: batch.length, max_message_bytes: maxMessageBytes },
+      );
+    }
+    for (let i = start; i < end; i++) {
+      const ts = records[i]!.timestamp ?? now;
+      if (ts > maxTs) maxTs = ts;
+    }
+    batches.push(batch);
+    counts.push(end - start);
+    start = end;
+  }
+  const total = batches.reduce((a, b) => a + b.length, 0);
+  const payload = new Uint8Array(total);
+  const starts: number[] = [];
+  let pos = 0;
+  for (const b of batches) {
+    starts.push(pos);
+    payload.set(b, pos);
+    pos += b.length;
+  }
+  return { payload, batchStarts: starts, batchCounts: counts, maxTs, records: records.length };
+}
+
+function estimate(r: RecordInput): number {
+  let n = RECORD_OVERHEAD + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const h of r.headers ?? []) n += 10 + h.key.length * 3 + (h.value?.length ?? 0);
+  return n;
+}
+
+/** Concatenate prepared payloads (group commit). */
+export function mergePrepared(list: Prepared[]): Prepared {
+  if (list.length === 1) return list[0]!;
+  const total = list.reduce((a, p) => a + p.payload.length, 0);
+  const payload = new Uint8Array(total);
+  const out: Prepared = { payload, batchStarts: [], batchCounts: [], maxTs: -1, records: 0 };
+  let pos = 0;
+  for (const p of list) {
+    payload.set(p.payload, pos);
+    for (const s of p.batchStarts) out.batchStarts.push(pos + s);
+    out.batchCounts.push(...p.batchCounts);
+    out.records += p.records;
+    if (p.maxTs > out.maxTs) out.maxTs = p.maxTs;
+    pos += p.payload.length;
+  }
+  return out;
+}

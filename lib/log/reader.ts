@@ -1,0 +1,299 @@
+// The read path. A fetch at offset o: (1) in parallel, the extent covering o (last extent with
+// base ≤ o) and the extents after it, from the metadata store; (2) range reads of their bytes
+// (none for inline extents). Inside a large segment extent the start is found through the
+// segment's .index. Bytes are CRC-checked on every read and base offsets patched where the
+// write-ahead bytes were written before their offsets were known.
+import { SamsaError } from '../errors';
+import { BATCH_HEADER_SIZE, crc32c, readBatchHeader, setBaseOffset } from '../records';
+import type { MetaStore, ObjectStore } from '../storage/ports';
+import { EXTENT_PREFIX, extentSk, partitionPk, SEGMENT_PREFIX } from './keys';
+import { type Extent, extentFromItem, segmentFromItem, type Segment } from './model';
+import { lookupOffset, lookupTimestamp } from './segment-index';
+import type { Topic } from './topics';
+
+/** A run of whole batches with their offsets patched, as stored. */
+export interface BatchRun {
+  bytes: Uint8Array;
+  /** First batch's base offset and the last batch's last offset. */
+  base: number;
+  last: number;
+}
+
+export interface BatchInfo {
+  start: number;
+  end: number;
+  base: number;
+  last: number;
+  maxTs: number;
+  count: number;
+}
+
+const EXTENT_END = 'x$'; // just past every x# key
+const SEEK_THRESHOLD = 64 * 1024; // below this, reading a whole extent beats an index lookup
+const CHAIN_RETRIES = 5;
+
+export class LogReader {
+  private indexCache = new Map<string, { bytes: Uint8Array; at: number }>();
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly objects: ObjectStore,
+  ) {}
+
+  /**
+   * The extents from the one covering `offset` onwards, contiguous, below `hw`. Flush and
+   * retention swap extents while we look, so a broken chain is re-read a few times; it can only
+   * stay broken when `offset` fell below the log start meanwhile (the caller checks).
+   */
+  async extentsFrom(topic: Topic, partition: number, offset: number, hw: number, limit = 16): Promise<Extent[] | undefined> {
+    const pk = partitionPk(topic.id, partition);
+    for (let attempt = 0; attempt < CHAIN_RETRIES; attempt++) {
+      const [cover, after] = await Promise.all([
+        this.meta.query({ pk, gte: EXTENT_PREFIX, lte: extentSk(offset), reverse: true, limit: 1 }),
+        this.meta.query({ pk, gt: extentSk(offset), lt: EXTENT_END, limit }),
+      ]);
+      const first = cover.items[0] && extentFromItem(cover.items[0]);
+      if (first && first.base <= offset && offset <= first.last) {
+        const chain = [first];
+        for (const item of after.items) {
+          const e = extentFromItem(item);
+          if (e.base !== chain[chain.length - 1]!.last + 1 || e.base >= hw) break;
+          chain.push(e);
+        }
+        return chain;
+      }
+      await new Promise((r) => setTimeout(r, 5 * (attempt + 1)));
+    }
+    return undefined;
+  }
+
+  /**
+   * Whole batches from the one containing `offset`, at most about `maxBytes` (but always at
+   * least one batch, as Kafka does), stopping before `hw`.
+   */
+  async read(topic: Topic, partition: number, offset: number, hw: number, maxBytes: number): Promise<BatchRun[] | undefined> {
+    const runs: BatchRun[] = [];
+    let budget = maxBytes;
+    let from = offset;
+    // Pages of the extent chain until the budget or the high watermark is reached.
+    while (from < hw && (budget > 0 || runs.length === 0)) {
+      const chain = await this.extentsFrom(topic, partition, from, hw);
+      if (!chain) return runs.length > 0 ? runs : undefined;
+      for (const e of chain) {
+        const run = await this.extentBytes(topic, partition, e, from, runs.length === 0 ? Math.max(budget, 1) : budget);
+        if (!run) return runs;
+        runs.push(run);
+        budget -= run.bytes.length;
+        from = run.last + 1;
+        if (budget <= 0 || from >= hw) return runs;
+      }
+    }
+    return runs;
+  }
+
+  /** Complete batches of one extent starting at the batch holding `from`, within `budget`. */
+  private async extentBytes(topic: Topic, partition: number, e: Extent, from: number, budget: number): Promise<BatchRun | undefined> {
+    let start = e.pos;
+    const end = e.pos + e.len;
+    if (e.kind === 'seg' && from > e.base && e.len > SEEK_THRESHOLD && e.seg !== undefined && e.obj) {
+      const pos = await this.seek(e.obj, e.seg, e.wb, e.base, from, start);
+      if (pos > start && pos < end) start = pos;
+    }
+    let buf: Uint8Array;
+    if (e.kind === 'inline') {
+      buf = e.data!.subarray(start - e.pos, Math.min(end, start + budget) - e.pos);
+    } else {
+      buf = await this.objects.get(e.obj!, { start, end: Math.min(end, start + budget) });
+    }
+    let complete = wholeBatches(buf);
+    if (complete === 0) {
+      if (budget <= 0 && buf.length === 0) return undefined;
+      // The first batch alone is larger than the budget: return it whole anyway.
+      const header = e.kind === 'inline' ? e.data!.subarray(start - e.pos) : await this.objects.get(e.obj!, { start, end: Math.min(end, start + BATCH_HEADER_SIZE) });
+      if (header.length < 12) throw corrupt(topic, partition, from, 'truncated batch header');
+      const size = new DataView(header.buffer, header.byteOffset).getInt32(8) + 12;
+      if (start + size > end) throw corrupt(topic, partition, from, 'batch runs past the end of its extent');
+      buf = e.kind === 'inline' ? e.data!.subarray(start - e.pos, start - e.pos + size) : await this.objects.get(e.obj!, { start, end: start + size });
+      complete = size;
+    }
+    // Patch before verifying: base offsets sit outside the CRC, the copy is ours to change.
+    buf = e.kind === 'inline' || e.wb !== e.base ? new Uint8Array(buf.subarray(0, complete)) : buf.subarray(0, complete);
+    const shift = e.base - e.wb;
+    const batches = verifiedBatches(buf, topic, partition);
+    if (batches.length === 0) return undefined;
+    if (shift !== 0) for (const b of batches) setBaseOffset(buf, b.start, b.base + shift);
+    // Skip whole batches that end before `from` (a read that started at the extent's head).
+    let firstKept = 0;
+    while (firstKept < batches.length - 1 && batches[firstKept]!.last + shift < from) firstKept++;
+    const startByte = batches[firstKept]!.start;
+    return {
+      bytes: buf.subarray(startByte),
+      base: batches[firstKept]!.base + shift,
+      last: batches[batches.length - 1]!.last + shift,
+    };
+  }
+
+  /** A whole extent's bytes with offsets patched, and its batches (offsets as patched). */
+  async readExtent(topic: Topic, partition: number, e: Extent): Promise<{ bytes: Uint8Array; batches: BatchInfo[] }> {
+    const bytes = e.kind === 'inline' ? new Uint8Array(e.data!) : await this.objects.get(e.obj!, { start: e.pos, end: e.pos + e.len });
+    if (bytes.length !== e.len) throw corrupt(topic, partition, e.base, `extent holds ${bytes.length} bytes, expected ${e.len}`);
+    const batches = verifiedBatches(bytes, topic, partition);
+    const shift = e.base - e.wb;
+    for (const b of batches) {
+      if (shift !== 0) setBaseOffset(bytes, b.start, b.base + shift);
+      b.base += shift;
+      b.last += shift;
+    }
+    if (batches.length === 0 || batches[0]!.base !== e.base || batches[batches.length - 1]!.last !== e.last) {
+      throw corrupt(topic, partition, e.base, 'extent offsets do not match its batches');
+    }
+    return { bytes, batches };
+  }
+
+  /** Position in the segment's .log of the last index entry at or before `from`. */
+  private async seek(logKey: string, segBase: number, wb: number, base: number, from: number, extentPos: number): Promise<number> {
+    const indexKey = logKey.replace(/\.log$/, '.index');
+    // Index entries hold offsets as written (wb-relative within segments they always equal base).
+    const rel = from - (base - wb) - segBase;
+    let cached = this.indexCache.get(indexKey);
+    let hit = cached ? lookupOffset(cached.bytes, rel) : undefined;
+    if (!cached || !hit || hit.position < extentPos) {
+      if (cached && Date.now() - cached.at < 1000) return hit?.position ?? extentPos;
+      try {
+        const bytes = await this.objects.get(indexKey);
+        cached = { bytes, at: Date.now() };
+        if (this.indexCache.size > 256) this.indexCache.delete(this.indexCache.keys().next().value!);
+        this.indexCache.set(indexKey, cached);
+        hit = lookupOffset(bytes, rel);
+      } catch {
+        return extentPos; // no index: read the extent from its start
+      }
+    }
+    return hit?.position ?? extentPos;
+  }
+
+  /** Every segment catalog entry of the partition, in offset order. */
+  async segments(topic: Topic, partition: number): Promise<Segment[]> {
+    const pk = partitionPk(topic.id, partition);
+    const out: Segment[] = [];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk, beginsWith: SEGMENT_PREFIX, startAfter, limit: 500 });
+      for (const item of page.items) out.push(segmentFromItem(item));
+      startAfter = page.next;
+    } while (startAfter);
+    return out;
+  }
+
+  /**
+   * Kafka's ListOffsets by timestamp: the first offset whose record timestamp is ≥ ts. Finds
+   * the first segment whose max timestamp reaches ts, enters it through the .timeindex and
+   * .index, then scans batch headers (skipping whole batches by their max timestamp); offsets
+   * not yet flushed are searched through their extents' max timestamps the same way.
+   */
+  async offsetForTimestamp(
+    topic: Topic,
+    partition: number,
+    ts: number,
+    head: { logStart: number; flushed: number; nextOffset: number },
+    decodeFirstAtLeast: (bytes: Uint8Array, ts: number) => { offset: number; timestamp: number } | undefined,
+  ): Promise<{ offset: number; timestamp: number } | undefined> {
+    const segments = await this.segments(topic, partition);
+    for (const seg of segments) {
+      if (seg.last < head.logStart || seg.maxTs < ts || seg.size === 0) continue;
+      const logKey = segmentKeyFor(topic, partition, seg.base, 'log');
+      let startPos = 0;
+      if (seg.timeIndexSize > 0) {
+        const tidx = await this.objects.get(segmentKeyFor(topic, partition, seg.base, 'timeindex'), { start: 0, end: seg.timeIndexSize });
+        const entry = lookupTimestamp(tidx, ts);
+        if (entry && seg.indexSize > 0) {
+          const idx = await this.objects.get(segmentKeyFor(topic, partition, seg.base, 'index'), { start: 0, end: seg.indexSize });
+          startPos = lookupOffset(idx, entry.relOffset)?.position ?? 0;
+        }
+      }
+      const found = await this.scanForTimestamp(logKey, startPos, seg.size, ts, decodeFirstAtLeast);
+      if (found) return found.offset < head.logStart ? { ...found, offset: head.logStart } : found;
+    }
+    // Offsets not yet in segments.
+    const from = Math.max(head.flushed, head.logStart);
+    if (from >= head.nextOffset) return undefined;
+    const chain = await this.extentsFrom(topic, partition, from, head.nextOffset, 1000);
+    for (const e of chain ?? []) {
+      if (e.maxTs < ts) continue;
+      const run = await this.extentBytes(topic, partition, e, e.base, e.len);
+      if (!run) continue;
+      const found = decodeFirstAtLeast(run.bytes, ts);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  private async scanForTimestamp(
+    logKey: string,
+    startPos: number,
+    size: number,
+    ts: number,
+    decodeFirstAtLeast: (bytes: Uint8Array, ts: number) => { offset: number; timestamp: number } | undefined,
+  ): Promise<{ offset: number; timestamp: number } | undefined> {
+    const CHUNK = 1 << 20;
+    let pos = startPos;
+    while (pos < size) {
+      const buf = await this.objects.get(logKey, { start: pos, end: Math.min(size, pos + CHUNK) });
+      let complete = wholeBatches(buf);
+      let chunk = buf;
+      if (complete === 0) {
+        const len = new DataView(buf.buffer, buf.byteOffset).getInt32(8) + 12;
+        chunk = await this.objects.get(logKey, { start: pos, end: pos + len });
+        complete = len;
+      }
+      let p = 0;
+      while (p < complete) {
+        const h = readBatchHeader(chunk, p);
+        const end = p + h.batchLength + 12;
+        if (h.maxTimestamp >= ts) {
+          const found = decodeFirstAtLeast(chunk.subarray(p, end), ts);
+          if (found) return found;
+        }
+        p = end;
+      }
+      pos += complete;
+    }
+    return undefined;
+  }
+}
+
+function segmentKeyFor(topic: Topic, partition: number, base: number, ext: 'log' | 'index' | 'timeindex'): string {
+  return `topics/${topic.name}/${partition}/${base.toString().padStart(20, '0')}.${ext}`;
+}
+
+/** Bytes of `buf` made of complete batches, by their length fields. */
+export function wholeBatches(buf: Uint8Array): number {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let p = 0;
+  while (p + 12 <= buf.length) {
+    const len = dv.getInt32(p + 8);
+    if (len < 0 || p + 12 + len > buf.length) break;
+    p += 12 + len;
+  }
+  return p;
+}
+
+/** Walk batch headers and check each CRC: stored bytes are verified on every read. */
+export function verifiedBatches(buf: Uint8Array, topic: Topic, partition: number): BatchInfo[] {
+  const out: BatchInfo[] = [];
+  let p = 0;
+  while (p < buf.length) {
+    const h = readBatchHeader(buf, p);
+    const end = p + 12 + h.batchLength;
+    if (end > buf.length) throw corrupt(topic, partition, h.baseOffset, 'truncated batch');
+    if (crc32c(buf, p + 21, end) !== h.crc) throw corrupt(topic, partition, h.baseOffset, 'CRC32C mismatch');
+    out.push({ start: p, end, base: h.baseOffset, last: h.baseOffset + h.lastOffsetDelta, maxTs: h.maxTimestamp, count: h.recordCount });
+    p = end;
+  }
+  return out;
+}
+
+function corrupt(topic: Topic, partition: number, offset: number, what: string): SamsaError {
+  // Stored data failing its checks is the server's fault, not the caller's: a 500 that names it.
+  return new SamsaError('UNKNOWN_SERVER_ERROR', `stored data of ${topic.name}/${partition} near offset ${offset} is corrupt: ${what}`);
+}

@@ -1,0 +1,195 @@
+// Topic registry: one metadata item per topic holding its partition count and config. Reads
+// are cached briefly per process (topic metadata is eventually consistent in Kafka too); every
+// change goes through a conditional write so concurrent admins never lose an update.
+import { ConditionFailedError, SamsaError } from '../errors';
+import type { MetaItem, MetaStore } from '../storage/ports';
+import type { Clock } from '../util/clock';
+import { DELETIONS_PK, topicKey, TOPICS_PK } from './keys';
+import {
+  applyTopicConfig,
+  DEFAULT_TOPIC_CONFIG,
+  type TopicConfig,
+  validatePartitionCount,
+  validateTopicName,
+} from './topic-config';
+
+export interface Topic {
+  name: string;
+  partitions: number;
+  config: TopicConfig;
+  /** Distinguishes a re-created topic from an earlier one of the same name. */
+  id: string;
+  createdAt: number;
+  /** Bumped by every change; the condition of the next change. */
+  version: number;
+}
+
+const CACHE_TTL_MS = 1000;
+
+export class TopicRegistry {
+  private cache = new Map<string, { topic: Topic; at: number }>();
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(name: string, partitions: unknown, config?: Record<string, unknown>): Promise<Topic> {
+    validateTopicName(name);
+    const count = validatePartitionCount(partitions);
+    const cfg = applyTopicConfig(DEFAULT_TOPIC_CONFIG, config);
+    const topic: Topic = {
+      name,
+      partitions: count,
+      config: cfg,
+      id: crypto.randomUUID(),
+      createdAt: this.clock.now(),
+      version: 1,
+    };
+    try {
+      // A topic still being deleted keeps its item (state "deleting") until its data is gone,
+      // so re-creating it early fails here, as in Kafka ("marked for deletion").
+      await this.meta.write({ type: 'put', item: toItem(topic), condition: { op: 'notExists' } });
+    } catch (err) {
+      if (err instanceof ConditionFailedError) {
+        const deleting = err.item?.['state'] === 'deleting';
+        throw new SamsaError(
+          'TOPIC_ALREADY_EXISTS',
+          deleting ? `topic "${name}" is marked for deletion; retry once its data is removed` : `topic "${name}" already exists`,
+          { topic: name },
+        );
+      }
+      throw err;
+    }
+    this.cache.set(name, { topic, at: this.clock.now() });
+    return topic;
+  }
+
+  /** The topic, or undefined when absent or being deleted. */
+  async find(name: string, opts: { fresh?: boolean } = {}): Promise<Topic | undefined> {
+    const hit = this.cache.get(name);
+    if (hit && !opts.fresh && this.clock.now() - hit.at < CACHE_TTL_MS) return hit.topic;
+    const item = await this.meta.get(topicKey(name));
+    const topic = item && item['state'] !== 'deleting' ? fromItem(item) : undefined;
+    if (topic) this.cache.set(name, { topic, at: this.clock.now() });
+    else this.cache.delete(name);
+    return topic;
+  }
+
+  async get(name: string, opts: { fresh?: boolean } = {}): Promise<Topic> {
+    const topic = await this.find(name, opts);
+    if (!topic) {
+      throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" does not exist`, { topic: name });
+    }
+    return topic;
+  }
+
+  /** The topic and a valid partition of it. */
+  async partition(name: string, partition: number): Promise<Topic> {
+    const topic = await this.get(name);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions) {
+      // A stale cache may not know about a just-added partition: confirm before refusing.
+      const fresh = await this.get(name, { fresh: true });
+      if (Number.isInteger(partition) && partition >= 0 && partition < fresh.partitions) return fresh;
+      throw new SamsaError(
+        'UNKNOWN_TOPIC_OR_PARTITION',
+        `topic "${name}" has no partition ${partition} (it has ${fresh.partitions})`,
+        { topic: name, partition },
+      );
+    }
+    return topic;
+  }
+
+  async list(): Promise<Topic[]> {
+    const out: Topic[] = [];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk: TOPICS_PK, startAfter, limit: 1000 });
+      for (const item of page.items) if (item['state'] !== 'deleting') out.push(fromItem(item));
+      startAfter = page.next;
+    } while (startAfter);
+    return out;
+  }
+
+  /** Grow partitions and/or change config. Partitions can only grow, as in Kafka. */
+  async alter(name: string, change: { partitions?: unknown; config?: Record<string, unknown> }): Promise<Topic> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.get(name, { fresh: true });
+      let partitions = current.partitions;
+      if (change.partitions !== undefined) {
+        partitions = validatePartitionCount(change.partitions);
+        if (partitions < current.partitions) {
+          throw new SamsaError(
+            'INVALID_PARTITIONS',
+            `topic "${name}" has ${current.partitions} partitions; the count can only grow (asked for ${partitions})`,
+            { topic: name },
+          );
+        }
+      }
+      const config = applyTopicConfig(current.config, change.config);
+      const next: Topic = { ...current, partitions, config, version: current.version + 1 };
+      try {
+        await this.meta.write({
+          type: 'put',
+          item: toItem(next),
+          condition: { op: 'and', conds: [{ op: 'eq', attr: 'version', value: current.version }, { op: 'ne', attr: 'state', value: 'deleting' }] },
+        });
+        this.cache.set(name, { topic: next, at: this.clock.now() });
+        return next;
+      } catch (err) {
+        if (err instanceof ConditionFailedError && attempt < 10) continue;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Mark the topic deleted: from now on it is unknown to every route. Its data is removed by
+   * the retention job (which finishes the deletion by removing this item), so a deletion that
+   * is interrupted resumes on the next run.
+   */
+  async markDeleted(name: string): Promise<Topic> {
+    const topic = await this.get(name, { fresh: true });
+    await this.meta.transact([
+      {
+        type: 'update',
+        key: topicKey(name),
+        set: { state: 'deleting', deleted_at: this.clock.now() },
+        condition: { op: 'eq', attr: 'id', value: topic.id },
+      },
+      { type: 'put', item: { pk: DELETIONS_PK, sk: name, topic_id: topic.id, partitions: topic.partitions } },
+    ]);
+    this.cache.delete(name);
+    return topic;
+  }
+
+  /** Forget cached metadata (tests, and after admin changes seen elsewhere). */
+  invalidate(name?: string): void {
+    if (name === undefined) this.cache.clear();
+    else this.cache.delete(name);
+  }
+}
+
+function toItem(t: Topic): MetaItem {
+  return {
+    ...topicKey(t.name),
+    name: t.name,
+    partitions: t.partitions,
+    config: { ...t.config },
+    id: t.id,
+    created_at: t.createdAt,
+    version: t.version,
+    state: 'active',
+  };
+}
+
+function fromItem(item: MetaItem): Topic {
+  return {
+    name: item['name'] as string,
+    partitions: item['partitions'] as number,
+    config: { ...DEFAULT_TOPIC_CONFIG, ...(item['config'] as Partial<TopicConfig>) },
+    id: item['id'] as string,
+    createdAt: item['created_at'] as number,
+    version: item['version'] as number,
+  };
+}
