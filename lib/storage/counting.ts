@@ -84,7 +84,7 @@ async function counted<M extends string, R>(c: Counter<M>, m: M, run: () => Prom
   }
 }
 
-export function countingObjectStore(inner: ObjectStore): ObjectStore & { counts: Counting<ObjectStoreMethod> } {
+export function countingObjectStore(inner: ObjectStore): ObjectStore & { counts: Counting<ObjectStoreMethod>; close(): Promise<void> } {
   const c = new Counter<ObjectStoreMethod>();
   return {
     counts: c,
@@ -127,7 +127,7 @@ function opSize(op: WriteOp): number {
   }
 }
 
-export function countingMetaStore(inner: MetaStore): MetaStore & { counts: Counting<MetaStoreMethod> } {
+export function countingMetaStore(inner: MetaStore): MetaStore & { counts: Counting<MetaStoreMethod>; close(): Promise<void> } {
   const c = new Counter<MetaStoreMethod>();
   return {
     counts: c,
