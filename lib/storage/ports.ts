@@ -17,7 +17,7 @@ export interface ObjectInfo {
 export interface ByteRange {
   /** first byte, inclusive */
   start: number;
-  /** last byte + 1 (exclusive). Clamped to the object size. */
+  /** last byte + 1 (exclusive). Clamped to the object size; a start at or past the end reads no bytes. */
   end: number;
 }
 
@@ -75,7 +75,8 @@ export type MetaItem = MetaKey & { [attr: string]: MetaValue };
 
 /**
  * Conditions are evaluated against the item currently stored at the op's key, atomically with
- * the write. Comparisons on a missing attribute are false (as in DynamoDB).
+ * the write. Comparisons on a missing attribute are false (as in DynamoDB), except `ne`, which
+ * is true there (DynamoDB's `<>`); values of different types are never equal.
  */
 export type Condition =
   | { op: 'notExists' }
