@@ -99,8 +99,11 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     '*',
     bodyLimit({
       maxSize: maxRequestBytes,
-      onError: () => {
-        throw new SamsaError('RECORD_TOO_LARGE', `request body exceeds the ${maxRequestBytes}-byte limit`, { max_request_bytes: maxRequestBytes });
+      // The rest of the body is never read, so the connection cannot carry another request:
+      // say so, or a keep-alive client sends its next request into a socket about to close.
+      onError: (c) => {
+        const err = new SamsaError('RECORD_TOO_LARGE', `request body exceeds the ${maxRequestBytes}-byte limit`, { max_request_bytes: maxRequestBytes });
+        return c.json(err.toJSON(), 413, { connection: 'close' });
       },
     }),
   );
