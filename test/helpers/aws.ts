@@ -13,7 +13,7 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { describe, inject } from 'vitest';
+import { beforeAll, beforeEach, describe, inject } from 'vitest';
 import { makeDynamoClient, makeS3Client, type AwsClientConfig } from '../../lib/storage/aws-clients.js';
 import { ensureBucket, ensureTable } from '../../lib/storage/aws-provision.js';
 import { DynamoMetaStore } from '../../lib/storage/dynamo-meta-store.js';
@@ -38,9 +38,49 @@ export function describeAws(name: string, fn: () => void): void {
   describeIf(name, awsEndpoint() ? undefined : (awsSkipReason() ?? 'no AWS endpoint'), fn);
 }
 
-/** `describe` when DynamoDB Local is up; its absence never fails a run (it is optional). */
+/**
+ * `describe` against DynamoDB Local, which global-setup starts without waiting for it: the
+ * suite waits here, and its tests skip with the reason if it never answers. Being optional,
+ * its absence never fails a run.
+ */
 export function describeDynamoLocal(name: string, fn: () => void): void {
-  describeIf(name, dynamoLocalEndpoint() ? undefined : (inject('dynamoLocalSkipReason') ?? 'DynamoDB Local not running'), fn);
+  const endpoint = dynamoLocalEndpoint();
+  if (!endpoint) {
+    describeIf(name, inject('dynamoLocalSkipReason') ?? 'DynamoDB Local not running', fn);
+    return;
+  }
+  describe(name, () => {
+    let status: true | string = 'not probed';
+    beforeAll(async () => {
+      status = await waitForDynamoLocal(endpoint);
+      if (status !== true) console.warn(`[aws] SKIPPING "${name}": ${status}`);
+    }, DYNAMO_LOCAL_WAIT_MS + 5_000);
+    beforeEach((ctx) => {
+      if (status !== true) ctx.skip(`DynamoDB Local unavailable: ${status}`);
+    });
+    fn();
+  });
+}
+
+const DYNAMO_LOCAL_WAIT_MS = 60_000;
+let dynamoLocalReady: Promise<true | string> | undefined;
+
+/** DynamoDB Local answers a bare GET with HTTP 400; any answer means it is listening. */
+function waitForDynamoLocal(endpoint: string): Promise<true | string> {
+  dynamoLocalReady ??= (async () => {
+    const deadline = Date.now() + DYNAMO_LOCAL_WAIT_MS;
+    while (Date.now() < deadline) {
+      try {
+        const res = await fetch(endpoint, { signal: AbortSignal.timeout(1000) });
+        await res.arrayBuffer();
+        return true as const;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    return `no answer from ${endpoint} within ${DYNAMO_LOCAL_WAIT_MS / 1000} s (is Java 17 installed?)`;
+  })();
+  return dynamoLocalReady;
 }
 
 function describeIf(name: string, skipReason: string | undefined, fn: () => void): void {
