@@ -300,8 +300,16 @@ async function writeAll(fh: FileHandle, body: Uint8Array, position: number): Pro
   }
 }
 
+/** fsync a directory so entries added or removed in it are durable. A directory that is gone
+ * (pruned by a concurrent delete) has nothing left to make durable. */
 async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r');
+  let fh: FileHandle;
+  try {
+    fh = await fs.open(dir, 'r');
+  } catch (e) {
+    if (codeOf(e) === 'ENOENT') return;
+    throw e;
+  }
   try {
     await fh.sync();
   } finally {
