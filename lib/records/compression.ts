@@ -95,8 +95,14 @@ function snappyCompress(data: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * A snappy element expands at most ~21x (a 3-byte copy yields 64 bytes), so a claimed length
+ * beyond this is a lie; checking it first stops junk from allocating up to the global cap.
+ */
+const snappyBound = (compressedLength: number, budget: number): number => Math.min(budget, compressedLength * 32 + 64);
+
 function snappyDecompress(data: Uint8Array): Uint8Array {
-  if (!isXerial(data)) return snappy.uncompress(data, MAX_DECOMPRESSED_BYTES);
+  if (!isXerial(data)) return snappy.uncompress(data, snappyBound(data.length, MAX_DECOMPRESSED_BYTES));
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const parts: Uint8Array[] = [];
   let total = 0;
@@ -106,7 +112,7 @@ function snappyDecompress(data: Uint8Array): Uint8Array {
     const len = dv.getInt32(pos);
     pos += 4;
     if (len < 0 || len > data.length - pos) throw new Error(`xerial snappy chunk of ${len} bytes runs past the end`);
-    const part = snappy.uncompress(data.subarray(pos, pos + len), MAX_DECOMPRESSED_BYTES - total);
+    const part = snappy.uncompress(data.subarray(pos, pos + len), snappyBound(len, MAX_DECOMPRESSED_BYTES - total));
     parts.push(part);
     total += part.length;
     pos += len;
