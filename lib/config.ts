@@ -14,6 +14,8 @@ export interface Config {
   /** Flush a partition this long after a commit; -1 leaves flushing to the job. */
   flushDelayMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Embedded mode: fsync before acknowledging (survive power loss, not only kill -9). */
+  fsync: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -37,6 +39,14 @@ export function loadConfig(env: Env = process.env): Config {
     }
     return n;
   };
+  const bool = (name: string, dflt: boolean): boolean => {
+    const raw = (env[name] ?? '').trim().toLowerCase();
+    if (raw === '') return dflt;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name} must be true or false, got "${env[name]}"`);
+    return dflt;
+  };
   const storage = (env.SAMSA_STORAGE ?? 'embedded').toLowerCase();
   if (storage !== 'embedded' && storage !== 'aws') problems.push(`SAMSA_STORAGE must be "embedded" or "aws", got "${env.SAMSA_STORAGE}"`);
   const level = (env.SAMSA_LOG_LEVEL ?? 'info').toLowerCase();
@@ -51,6 +61,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxRequestBytes: int('SAMSA_MAX_REQUEST_BYTES', 64 * 1024 * 1024, 1024),
     flushDelayMs: int('SAMSA_FLUSH_DELAY_MS', storage === 'aws' ? -1 : 200, -1),
     logLevel: (['debug', 'info', 'warn', 'error'].includes(level) ? level : 'info') as Config['logLevel'],
+    fsync: bool('SAMSA_FSYNC', false),
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return cfg;

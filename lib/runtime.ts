@@ -29,9 +29,9 @@ export async function openStores(cfg: Config): Promise<Stores> {
     return { meta, objects, close: async () => void (await Promise.all([objects.close?.(), meta.close?.()])) };
   }
   fs.mkdirSync(cfg.dataDir, { recursive: true });
-  const meta: MetaStore = new SqliteMetaStore({ path: path.join(cfg.dataDir, 'meta.sqlite') });
+  const meta: MetaStore = new SqliteMetaStore({ path: path.join(cfg.dataDir, 'meta.sqlite'), fsync: cfg.fsync });
   // Segment objects live at <data dir>/objects/topics/<topic>/<partition>/..., as in the bucket.
-  const objects: ObjectStore = new LocalObjectStore({ root: path.join(cfg.dataDir, 'objects') });
+  const objects: ObjectStore = new LocalObjectStore({ root: path.join(cfg.dataDir, 'objects'), fsync: cfg.fsync });
   return { meta, objects, close: async () => void (await Promise.all([objects.close?.(), meta.close?.()])) };
 }
 

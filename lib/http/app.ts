@@ -243,7 +243,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       }
       const { topic, partition } = c.req.valid('param');
       const body = new Uint8Array(await c.req.arrayBuffer());
-      return c.json(await engine.produceBatches(topic, partition, body), 200);
+      return c.json(await engine.produceBatches(topic, partition, body, { owned: true }), 200);
     },
   );
 

@@ -209,9 +209,14 @@ export class LogEngine {
   }
 
   /** Produce raw RecordBatch v2 bytes to one partition (binary route). */
-  async produceBatches(topicName: string, partition: number, body: Uint8Array): Promise<{ partition: number; base_offset: number; last_offset: number }> {
+  async produceBatches(
+    topicName: string,
+    partition: number,
+    body: Uint8Array,
+    opts: { owned?: boolean } = {},
+  ): Promise<{ partition: number; base_offset: number; last_offset: number }> {
     const topic = await this.topics.partition(topicName, partition);
-    const prep = prepareBinary(body, topic.config['max.message.bytes']);
+    const prep = prepareBinary(body, topic.config['max.message.bytes'], opts.owned);
     let base: number;
     if (prep.producer) {
       const pf = prep.producer;

@@ -26,7 +26,8 @@ export interface Prepared {
   producer?: ProducerFields;
 }
 
-export function prepareBinary(body: Uint8Array, maxMessageBytes: number): Prepared {
+/** `owned`: the caller hands the buffer over (no defensive copy before offsets are patched). */
+export function prepareBinary(body: Uint8Array, maxMessageBytes: number, owned = false): Prepared {
   if (body.length === 0) {
     throw new SamsaError('CORRUPT_MESSAGE', 'request body holds no record batch');
   }
@@ -84,8 +85,8 @@ export function prepareBinary(body: Uint8Array, maxMessageBytes: number): Prepar
     if (h.maxTimestamp > prep.maxTs) prep.maxTs = h.maxTimestamp;
   });
   if (producer) prep.producer = producer;
-  // The commit rewrites base offsets in place: never scribble on the caller's buffer.
-  prep.payload = new Uint8Array(body);
+  // The commit rewrites base offsets in place: never scribble on a buffer the caller keeps.
+  if (!owned) prep.payload = new Uint8Array(body);
   return prep;
 }
 

@@ -17,6 +17,12 @@ const DEFAULT_LIST_LIMIT = 1000;
 
 export interface LocalObjectStoreOptions {
   root: string;
+  /**
+   * fsync files and directories before a write resolves (default true). Without it a resolved
+   * write has reached the OS, which survives a crash of this process (kill -9) but not of the
+   * machine; Samsa's SAMSA_FSYNC chooses (see docs/design/0004-embedded-durability.md).
+   */
+  fsync?: boolean;
 }
 
 interface NodeError extends Error {
@@ -26,9 +32,15 @@ const codeOf = (e: unknown): string | undefined => (e as NodeError | null)?.code
 
 export class LocalObjectStore implements ObjectStore {
   readonly root: string;
+  private readonly sync: boolean;
 
   constructor(opts: LocalObjectStoreOptions) {
     this.root = path.resolve(opts.root);
+    this.sync = opts.fsync ?? true;
+  }
+
+  private async syncDir(dir: string): Promise<void> {
+    if (this.sync) await fsyncDir(dir);
   }
 
   async put(key: string, body: Uint8Array, opts: PutOptions = {}): Promise<void> {
@@ -56,7 +68,7 @@ export class LocalObjectStore implements ObjectStore {
       // After rename this is a no-op (ENOENT); after link it drops the temp name.
       await fs.unlink(tmp).catch(() => undefined);
     }
-    await fsyncDir(dir);
+    await this.syncDir(dir);
   }
 
   async get(key: string, range?: ByteRange): Promise<Uint8Array> {
@@ -113,7 +125,7 @@ export class LocalObjectStore implements ObjectStore {
     }
     for (const dir of dirs) {
       // Durable delete: a retention pass must not see the object come back after a crash.
-      await fsyncDir(dir);
+      await this.syncDir(dir);
       await this.pruneEmptyDirs(dir);
     }
   }
@@ -196,7 +208,7 @@ export class LocalObjectStore implements ObjectStore {
       const newSize = keepBytes + body.length;
       if (size > newSize) await fh.truncate(newSize);
       // fdatasync also flushes the size change, which is all that is needed to read the data.
-      await fh.datasync();
+      if (this.sync) await fh.datasync();
     } catch (e) {
       if (e instanceof StorageError) throw e;
       throw this.wrap(e, key, 'append');
@@ -238,7 +250,7 @@ export class LocalObjectStore implements ObjectStore {
       }
       try {
         await writeAll(fh, body, 0);
-        await fh.datasync();
+        if (this.sync) await fh.datasync();
       } catch (e) {
         await fh.close().catch(() => undefined);
         await fs.unlink(tmp).catch(() => undefined);
@@ -262,7 +274,7 @@ export class LocalObjectStore implements ObjectStore {
     }
     if (first === undefined) return;
     for (let d = dir; ; d = path.dirname(d)) {
-      await fsyncDir(path.dirname(d));
+      await this.syncDir(path.dirname(d));
       if (d === first || d === this.root || path.dirname(d) === d) break;
     }
   }

@@ -26,6 +26,12 @@ export interface SqliteMetaStoreOptions {
   path: string;
   /** How long a write waits for another process's lock before TransactionConflictError. */
   busyTimeoutMs?: number;
+  /**
+   * fsync the WAL on every commit (synchronous=FULL, default true). false uses NORMAL: a
+   * committed transaction has reached the OS, which survives a crash of this process but not
+   * of the machine (see docs/design/0004-embedded-durability.md).
+   */
+  fsync?: boolean;
 }
 
 type Attrs = { [attr: string]: MetaValue };
@@ -49,9 +55,9 @@ export class SqliteMetaStore implements MetaStore {
     this.db = new Database(opts.path);
     // WAL: readers never block the writer; synchronous=FULL fsyncs the WAL on every commit,
     // so an acknowledged write survives a process kill and (as far as the disk honours
-    // fsync) power loss. NORMAL would only be safe against process crashes.
+    // fsync) power loss. NORMAL is safe against process crashes only.
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma(`synchronous = ${opts.fsync === false ? 'NORMAL' : 'FULL'}`);
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (pk, sk)) WITHOUT ROWID',
