@@ -27,6 +27,13 @@ export interface EngineOptions {
   longPollRecheckMs: number;
   /** Flush a partition this long after a commit (undefined: only when the flush job runs). */
   eagerFlushDelayMs?: number;
+  /**
+   * Instead of flushing in this process, hand the partition to someone who will (AWS: an
+   * async invoke of the flush function). Called at most once per `eagerFlushDelayMs` window
+   * per partition, only when at least `flushTriggerBytes` were committed in that window.
+   */
+  flushTrigger?: (topic: Topic, partition: number) => void | Promise<void>;
+  flushTriggerBytes?: number;
   flush: FlushOptions;
   retention: RetentionOptions;
 }
@@ -270,7 +277,7 @@ export class LogEngine {
             g.resolve(result!.batchBases.slice(i, i + g.prep.batchCounts.length));
             i += g.prep.batchCounts.length;
           }
-          this.scheduleFlush(topic, partition);
+          this.scheduleFlush(topic, partition, merged.payload.length);
         } catch (err) {
           for (const g of group) g.reject(err);
         }
@@ -324,7 +331,7 @@ export class LogEngine {
             throw err;
           });
         if (!results) continue;
-        for (const p of partitions) this.scheduleFlush(topic, p);
+        for (const p of partitions) this.scheduleFlush(topic, p, prepared.get(p)!.payload.length);
         return { bases: new Map(partitions.map((p, i) => [p, results[i]!.batchBases[0]!])) };
       }
     };
@@ -439,14 +446,25 @@ export class LogEngine {
 
   // --- flush --------------------------------------------------------------------------------
 
-  private scheduleFlush(topic: Topic, partition: number): void {
+  private readonly pendingFlushBytes = new Map<string, number>();
+
+  private scheduleFlush(topic: Topic, partition: number, bytes: number): void {
     const delay = this.opts.eagerFlushDelayMs;
     if (delay === undefined || this.closed) return;
     const key = partitionKey(topic, partition);
+    this.pendingFlushBytes.set(key, (this.pendingFlushBytes.get(key) ?? 0) + bytes);
     if (this.flushTimers.has(key)) return;
     const timer = setTimeout(() => {
       this.flushTimers.delete(key);
-      this.flushPartition(topic, partition).catch((err) => console.error(`[samsa] flush of ${topic.name}/${partition} failed:`, err));
+      const pending = this.pendingFlushBytes.get(key) ?? 0;
+      this.pendingFlushBytes.delete(key);
+      const trigger = this.opts.flushTrigger;
+      const work = trigger
+        ? pending >= (this.opts.flushTriggerBytes ?? 0)
+          ? Promise.resolve(trigger(topic, partition))
+          : Promise.resolve()
+        : this.flushPartition(topic, partition);
+      work.catch((err) => console.error(`[samsa] flush of ${topic.name}/${partition} failed:`, err));
     }, delay);
     timer.unref?.();
     this.flushTimers.set(key, timer);
