@@ -85,7 +85,9 @@ export class LogReader {
         runs.push(run);
         budget -= run.bytes.length;
         from = run.last + 1;
-        if (budget <= 0 || from >= hw) return runs;
+        // A run cut short by the budget ends the read: the next extent starts after this one's
+        // end, so going on would skip the batches the budget left out.
+        if (budget <= 0 || from >= hw || run.last < e.last) return runs;
       }
     }
     return runs;
@@ -99,38 +101,48 @@ export class LogReader {
       const pos = await this.seek(e.obj, e.seg, e.wb, e.base, from, start);
       if (pos > start && pos < end) start = pos;
     }
-    let buf: Uint8Array;
-    if (e.kind === 'inline') {
-      buf = e.data!.subarray(start - e.pos, Math.min(end, start + budget) - e.pos);
-    } else {
-      buf = await this.objects.get(e.obj!, { start, end: Math.min(end, start + budget) });
-    }
-    let complete = wholeBatches(buf);
-    if (complete === 0) {
-      if (budget <= 0 && buf.length === 0) return undefined;
-      // The first batch alone is larger than the budget: return it whole anyway.
-      const header = e.kind === 'inline' ? e.data!.subarray(start - e.pos) : await this.objects.get(e.obj!, { start, end: Math.min(end, start + BATCH_HEADER_SIZE) });
-      if (header.length < 12) throw corrupt(topic, partition, from, 'truncated batch header');
-      const size = new DataView(header.buffer, header.byteOffset).getInt32(8) + 12;
-      if (start + size > end) throw corrupt(topic, partition, from, 'batch runs past the end of its extent');
-      buf = e.kind === 'inline' ? e.data!.subarray(start - e.pos, start - e.pos + size) : await this.objects.get(e.obj!, { start, end: start + size });
-      complete = size;
-    }
-    // Patch before verifying: base offsets sit outside the CRC, the copy is ours to change.
-    buf = e.kind === 'inline' || e.wb !== e.base ? new Uint8Array(buf.subarray(0, complete)) : buf.subarray(0, complete);
     const shift = e.base - e.wb;
-    const batches = verifiedBatches(buf, topic, partition);
-    if (batches.length === 0) return undefined;
-    if (shift !== 0) for (const b of batches) setBaseOffset(buf, b.start, b.base + shift);
-    // Skip whole batches that end before `from` (a read that started at the extent's head).
-    let firstKept = 0;
-    while (firstKept < batches.length - 1 && batches[firstKept]!.last + shift < from) firstKept++;
-    const startByte = batches[firstKept]!.start;
-    return {
-      bytes: buf.subarray(startByte),
-      base: batches[firstKept]!.base + shift,
-      last: batches[batches.length - 1]!.last + shift,
-    };
+    // Batches before the one holding `from` are skipped and do not count against the budget:
+    // a read that covers only them moves on past them (else a small max_bytes would return
+    // batches that end before `from`, and the consumer would never advance).
+    for (;;) {
+      let buf: Uint8Array;
+      if (e.kind === 'inline') {
+        buf = e.data!.subarray(start - e.pos, Math.min(end, start + budget) - e.pos);
+      } else {
+        buf = await this.objects.get(e.obj!, { start, end: Math.min(end, start + budget) });
+      }
+      let complete = wholeBatches(buf);
+      if (complete === 0) {
+        if (budget <= 0 && buf.length === 0) return undefined;
+        // The first batch alone is larger than the budget: return it whole anyway.
+        const header = e.kind === 'inline' ? e.data!.subarray(start - e.pos) : await this.objects.get(e.obj!, { start, end: Math.min(end, start + BATCH_HEADER_SIZE) });
+        if (header.length < 12) throw corrupt(topic, partition, from, 'truncated batch header');
+        const size = new DataView(header.buffer, header.byteOffset).getInt32(8) + 12;
+        if (start + size > end) throw corrupt(topic, partition, from, 'batch runs past the end of its extent');
+        buf = e.kind === 'inline' ? e.data!.subarray(start - e.pos, start - e.pos + size) : await this.objects.get(e.obj!, { start, end: start + size });
+        complete = size;
+      }
+      // Patch before verifying: base offsets sit outside the CRC, the copy is ours to change.
+      buf = e.kind === 'inline' || e.wb !== e.base ? new Uint8Array(buf.subarray(0, complete)) : buf.subarray(0, complete);
+      const batches = verifiedBatches(buf, topic, partition);
+      if (batches.length === 0) return undefined;
+      if (shift !== 0) for (const b of batches) setBaseOffset(buf, b.start, b.base + shift);
+      // Skip whole batches that end before `from` (a read that started at the extent's head).
+      let firstKept = 0;
+      while (firstKept < batches.length && batches[firstKept]!.last + shift < from) firstKept++;
+      if (firstKept === batches.length) {
+        start += complete;
+        if (start >= end) return undefined;
+        continue;
+      }
+      const startByte = batches[firstKept]!.start;
+      return {
+        bytes: buf.subarray(startByte),
+        base: batches[firstKept]!.base + shift,
+        last: batches[batches.length - 1]!.last + shift,
+      };
+    }
   }
 
   /** A whole extent's bytes with offsets patched, and its batches (offsets as patched). */
