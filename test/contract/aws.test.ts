@@ -4,7 +4,15 @@
 
 import { inject } from 'vitest';
 import type { MetaStore } from '../../lib/storage/ports.js';
-import { describeAws, describeDynamoLocal, dynamoLocalEndpoint, makeDynamoStore, makeS3Store, type DynamoFixture } from '../helpers/aws.js';
+import {
+  describeAws,
+  describeDynamoLocal,
+  dynamoLocalEndpoint,
+  makeDynamoStore,
+  makeS3Store,
+  perSuite,
+  type DynamoFixture,
+} from '../helpers/aws.js';
 import { metaStoreContract } from './meta-store.contract.js';
 import { objectStoreContract } from './object-store.contract.js';
 
@@ -29,11 +37,12 @@ function asMotoSeesIt(f: DynamoFixture): { store: MetaStore; cleanup(): Promise<
 }
 
 describeAws('AWS adapters on the emulator', () => {
-  objectStoreContract('s3', () => makeS3Store());
-  objectStoreContract('s3 with key prefix', () => makeS3Store({ prefix: 'tenant-1/' }));
-  metaStoreContract('dynamodb', async () => asMotoSeesIt(await makeDynamoStore()));
+  objectStoreContract('s3', perSuite(() => makeS3Store()));
+  objectStoreContract('s3 with key prefix', perSuite(() => makeS3Store({ prefix: 'tenant-1/' })));
+  const dynamo = perSuite(() => makeDynamoStore());
+  metaStoreContract('dynamodb', async () => asMotoSeesIt(await dynamo()));
 });
 
 describeDynamoLocal('AWS adapters on DynamoDB Local', () => {
-  metaStoreContract('dynamodb (DynamoDB Local)', () => makeDynamoStore({ endpoint: dynamoLocalEndpoint() }));
+  metaStoreContract('dynamodb (DynamoDB Local)', perSuite(() => makeDynamoStore({ endpoint: dynamoLocalEndpoint() })));
 });

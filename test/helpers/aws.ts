@@ -13,7 +13,7 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { beforeAll, beforeEach, describe, inject } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, inject } from 'vitest';
 import { makeDynamoClient, makeS3Client, type AwsClientConfig } from '../../lib/storage/aws-clients.js';
 import { ensureBucket, ensureTable } from '../../lib/storage/aws-provision.js';
 import { DynamoMetaStore } from '../../lib/storage/dynamo-meta-store.js';
@@ -176,3 +176,21 @@ async function emptyAndDeleteBucket(client: S3Client, bucket: string): Promise<v
   } while (token);
   await client.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
+
+/**
+ * One bucket/table per suite instead of per test: the contract suites give every test its own
+ * key prefix, so sharing is safe, and creating a table per test dominates the run time.
+ * Call inside a describe body; the resource is removed after the suite.
+ */
+export function perSuite<F extends { cleanup(): Promise<void> }>(factory: () => Promise<F>): () => Promise<F> {
+  let shared: Promise<F> | undefined;
+  afterAll(async () => {
+    if (shared) await (await shared).cleanup();
+  });
+  return async () => {
+    shared ??= factory();
+    const f = await shared;
+    return { ...f, cleanup: async () => {} };
+  };
+}
+
