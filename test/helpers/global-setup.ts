@@ -4,7 +4,8 @@
 // a loud warning, except under CI=true, where it fails the run. Optionally starts DynamoDB
 // Local (from the amplify-dynamodb-simulator package) as a second MetaStore target.
 //
-// Values reach the test workers through provide/inject (see test/helpers/aws.ts).
+// Values reach the test workers through provide/inject (see test/helpers/aws.ts); the standard
+// AWS variables are also pinned to the emulator with test/test credentials.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -31,17 +32,20 @@ const MOTO_START_TIMEOUT_MS = 30_000;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const children: ChildProcess[] = [];
+  let restoreEnv = (): void => {};
   const teardown = async (): Promise<void> => {
+    restoreEnv();
     await Promise.all(children.map(stop));
   };
 
   try {
+    // DynamoDB Local first: its JVM warms up while moto starts.
+    const local = await dynamoLocal(children);
     const aws = await awsEndpoint(children);
+    if (aws.endpoint) restoreEnv = pinEnvToEmulator(aws.endpoint);
     project.provide('awsEndpoint', aws.endpoint);
     project.provide('awsSkipReason', aws.skipReason);
     project.provide('awsEndpointIsMoto', aws.endpoint ? await isMoto(aws.endpoint) : false);
-
-    const local = await dynamoLocal(children);
     project.provide('dynamoLocalEndpoint', local.endpoint);
     project.provide('dynamoLocalSkipReason', local.skipReason);
   } catch (err) {
@@ -160,6 +164,33 @@ async function dynamoLocal(children: ChildProcess[]): Promise<{ endpoint?: strin
   // Not awaited: the JVM needs several seconds, which runs without AWS suites should not pay.
   // describeDynamoLocal waits for it (and skips with the reason if it never answers).
   return { endpoint };
+}
+
+/**
+ * Test workers (forked after this runs) inherit these: any client built from the environment
+ * — e.g. by an end-to-end test in SAMSA_STORAGE=aws mode — talks to the emulator, and with
+ * test/test credentials a call that somehow escaped to real AWS fails authentication instead
+ * of touching an account.
+ */
+const PINNED = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_REGION'];
+
+/** Returns a function restoring the previous values (watch mode may run setup again). */
+function pinEnvToEmulator(endpoint: string): () => void {
+  const saved = Object.fromEntries(PINNED.map((k) => [k, process.env[k]]));
+  process.env.AWS_ENDPOINT_URL = endpoint;
+  delete process.env.AWS_ENDPOINT_URL_S3;
+  delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
+  process.env.AWS_ACCESS_KEY_ID = 'test';
+  process.env.AWS_SECRET_ACCESS_KEY = 'test';
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  process.env.AWS_REGION = 'us-east-1';
+  return () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
 }
 
 async function isMoto(endpoint: string): Promise<boolean> {
