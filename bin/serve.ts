@@ -23,9 +23,14 @@ async function shutdown(signal: string): Promise<void> {
   console.log(`[samsa] ${signal}: shutting down`);
   // Stop accepting, let in-flight requests finish (long polls are woken), then close storage.
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // close() only drops connections idle at that moment; one that answers a request afterwards
+  // (a woken long poll) would sit in keep-alive until its timeout and hold the exit back.
+  const closeIdle = (server as { closeIdleConnections?: () => void }).closeIdleConnections?.bind(server);
+  const idleSweep = setInterval(() => closeIdle?.(), 100);
   await engine.close();
   await jobs.stop();
   await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
+  clearInterval(idleSweep);
   await stores.close();
   process.exit(0);
 }
