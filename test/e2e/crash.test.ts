@@ -222,7 +222,9 @@ describe('SIGTERM', () => {
     const t0 = Date.now();
     const exit = await srv.kill('SIGTERM');
     expect(exit, srv.output()).toEqual({ code: 0, signal: null });
-    expect(Date.now() - t0).toBeLessThan(8000);
+    const exitMs = Date.now() - t0;
+    if (process.env.SAMSA_E2E_VERBOSE) console.log(`SIGTERM exit took ${exitMs} ms`);
+    expect(exitMs).toBeLessThan(2500);
     const res = await poll;
     expect(res.status).toBe(200);
     expect(((await res.json()) as { records: unknown[] }).records).toEqual([]);
