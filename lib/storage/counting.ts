@@ -102,10 +102,10 @@ export function countingObjectStore(inner: ObjectStore): ObjectStore & { counts:
     head: (key) => counted(c, 'head', () => inner.head(key)),
     delete: (keys) => counted(c, 'delete', () => inner.delete(keys)),
     list: (prefix, opts) => counted(c, 'list', () => inner.list(prefix, opts)),
-    append: (key, keep, body) =>
+    append: (key, keep, body, opts) =>
       counted(c, 'append', () => {
         c.in(body.byteLength);
-        return inner.append(key, keep, body);
+        return inner.append(key, keep, body, opts);
       }),
     close: () => counted(c, 'close', async () => inner.close?.()),
   };

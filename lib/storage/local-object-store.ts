@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidRangeError, ObjectNotFoundError, PreconditionFailedError, StorageError } from '../errors.js';
 import { compareUtf8 } from './local-utf8.js';
-import type { ByteRange, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
+import type { AppendOptions, ByteRange, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
 
 /** Temp files live beside their target (same directory → rename is atomic) under this prefix. */
 export const TEMP_PREFIX = '.samsa-tmp-';
@@ -101,9 +101,9 @@ export class LocalObjectStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const st = await fs.stat(this.pathOf(key));
+      const st = await fs.stat(this.pathOf(key), { bigint: true });
       if (!st.isFile()) return undefined;
-      return { key, size: st.size, lastModified: Math.floor(st.mtimeMs) };
+      return { key, size: Number(st.size), lastModified: Number(st.mtimeMs), etag: etagOf(st) };
     } catch (e) {
       const c = codeOf(e);
       if (c === 'ENOENT' || c === 'ENOTDIR') return undefined;
@@ -187,12 +187,21 @@ export class LocalObjectStore implements ObjectStore {
     return { objects };
   }
 
-  async append(key: string, keepBytes: number, body: Uint8Array): Promise<void> {
+  async append(key: string, keepBytes: number, body: Uint8Array, opts: AppendOptions = {}): Promise<{ etag: string }> {
     if (!Number.isInteger(keepBytes) || keepBytes < 0) {
       throw new InvalidRangeError(key, `keepBytes must be a non-negative integer, got ${keepBytes}`);
     }
+    // The ETag check and the write are two steps: atomic against writers in this process (the
+    // log engine serialises them), best effort across processes sharing a data folder.
+    if (opts.ifMatch !== undefined) {
+      const current = await this.head(key);
+      if (!current || current.etag !== opts.ifMatch) throw new PreconditionFailedError(key);
+    }
     // Nothing to keep: replace atomically, so a crash cannot expose a torn first write.
-    if (keepBytes === 0) return this.put(key, body);
+    if (keepBytes === 0) {
+      await this.put(key, body, opts.ifNoneMatch ? { ifNoneMatch: true } : {});
+      return { etag: (await this.head(key))?.etag ?? '' };
+    }
     const file = this.pathOf(key);
     let fh: FileHandle;
     try {
@@ -209,6 +218,7 @@ export class LocalObjectStore implements ObjectStore {
       if (size > newSize) await fh.truncate(newSize);
       // fdatasync also flushes the size change, which is all that is needed to read the data.
       if (this.sync) await fh.datasync();
+      return { etag: etagOf(await fh.stat({ bigint: true })) };
     } catch (e) {
       if (e instanceof StorageError) throw e;
       throw this.wrap(e, key, 'append');
@@ -302,6 +312,11 @@ export class LocalObjectStore implements ObjectStore {
     const hint = c === 'EISDIR' || c === 'ENOTDIR' ? ' (a key cannot be both an object and a folder of other keys)' : '';
     return new StorageError(`local ${op} ${key}: ${(e as Error).message}${hint}`, retriable, { cause: e });
   }
+}
+
+/** A file's identity and version: inode, size and nanosecond mtime change with every write. */
+function etagOf(st: { ino: bigint; size: bigint; mtimeNs: bigint }): string {
+  return `"${st.ino.toString(36)}-${st.size.toString(36)}-${st.mtimeNs.toString(36)}"`;
 }
 
 async function writeAll(fh: FileHandle, body: Uint8Array, position: number): Promise<void> {

@@ -12,6 +12,8 @@ export interface ObjectInfo {
   size: number;
   /** ms since epoch, as reported by the store (S3 LastModified, file mtime). */
   lastModified: number;
+  /** Changes whenever the content changes (S3 ETag). Present from head(). */
+  etag?: string;
 }
 
 export interface ByteRange {
@@ -23,6 +25,17 @@ export interface ByteRange {
 
 export interface PutOptions {
   /** Fail with PreconditionFailedError if an object already exists at the key (S3 If-None-Match: *). */
+  ifNoneMatch?: boolean;
+}
+
+export interface AppendOptions {
+  /**
+   * Only if the object's current ETag is this one (S3 If-Match), else PreconditionFailedError.
+   * This is how a writer whose view is stale (a paused former leader) is kept from replacing
+   * bytes a newer writer committed: object stores cannot check metadata-store conditions.
+   */
+  ifMatch?: string;
+  /** Only if no object exists at the key (with keepBytes = 0), else PreconditionFailedError. */
   ifNoneMatch?: boolean;
 }
 
@@ -49,8 +62,9 @@ export interface ObjectStore {
    * the object is shorter than keepBytes. Readers of ranges below keepBytes see the same bytes
    * before, during and after the call. The local adapter writes in place; S3 composes a new
    * object with a multipart upload (UploadPartCopy of the kept prefix) so memory stays bounded.
+   * Resolves with the object's new ETag.
    */
-  append(key: string, keepBytes: number, body: Uint8Array): Promise<void>;
+  append(key: string, keepBytes: number, body: Uint8Array, opts?: AppendOptions): Promise<{ etag: string }>;
   /** Release sockets / file handles. */
   close?(): Promise<void>;
 }

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { InvalidRangeError, ObjectNotFoundError, PreconditionFailedError, StorageError } from '../errors.js';
 import { httpStatusOf, sdkError, wrapAwsError } from './aws-errors.js';
-import type { ByteRange, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
+import type { AppendOptions, ByteRange, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
 
 const MiB = 1024 * 1024;
 /** S3's minimum size for every part of a multipart upload but the last. */
@@ -47,18 +47,26 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array, opts?: PutOptions): Promise<void> {
+    await this.putObject(key, body, opts ?? {});
+  }
+
+  private async putObject(key: string, body: Uint8Array, opts: AppendOptions): Promise<{ etag: string }> {
     try {
-      await this.client.send(
+      const res = await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: this.prefix + key,
           Body: body,
           ContentLength: body.byteLength,
-          ...(opts?.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+          ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+          ...(opts.ifMatch !== undefined ? { IfMatch: opts.ifMatch } : {}),
         }),
       );
+      return { etag: res.ETag ?? '' };
     } catch (err) {
-      if (opts?.ifNoneMatch && isPreconditionFailed(err)) throw new PreconditionFailedError(key);
+      if ((opts.ifNoneMatch || opts.ifMatch !== undefined) && isPreconditionFailed(err)) throw new PreconditionFailedError(key);
+      // S3 answers If-Match on a missing key with 404.
+      if (opts.ifMatch !== undefined && isNotFound(err)) throw new PreconditionFailedError(key);
       throw wrapAwsError(err, `S3 PutObject ${key}`);
     }
   }
@@ -90,7 +98,7 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
-      return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified?.getTime() ?? 0 };
+      return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified?.getTime() ?? 0, ...(res.ETag ? { etag: res.ETag } : {}) };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw wrapAwsError(err, `S3 HeadObject ${key}`);
@@ -149,17 +157,17 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async append(key: string, keepBytes: number, body: Uint8Array): Promise<void> {
+  async append(key: string, keepBytes: number, body: Uint8Array, opts: AppendOptions = {}): Promise<{ etag: string }> {
     if (!Number.isSafeInteger(keepBytes) || keepBytes < 0) {
       throw new InvalidRangeError(key, `keepBytes must be a non-negative integer, got ${keepBytes}`);
     }
-    if (keepBytes === 0) return this.put(key, body);
-    if (keepBytes < MIN_PART_BYTES) return this.appendSmall(key, keepBytes, body);
-    return this.appendLarge(key, keepBytes, body);
+    if (keepBytes === 0) return this.putObject(key, body, opts);
+    if (keepBytes < MIN_PART_BYTES) return this.appendSmall(key, keepBytes, body, opts);
+    return this.appendLarge(key, keepBytes, body, opts);
   }
 
   /** Small prefix: read it (≤ 5 MiB) and write prefix + body in one PUT. */
-  private async appendSmall(key: string, keepBytes: number, body: Uint8Array): Promise<void> {
+  private async appendSmall(key: string, keepBytes: number, body: Uint8Array, opts: AppendOptions): Promise<{ etag: string }> {
     const kept = await this.get(key, { start: 0, end: keepBytes });
     if (kept.byteLength < keepBytes) {
       throw new InvalidRangeError(key, `object holds ${kept.byteLength} bytes, cannot keep ${keepBytes}`);
@@ -167,17 +175,18 @@ export class S3ObjectStore implements ObjectStore {
     const joined = new Uint8Array(keepBytes + body.byteLength);
     joined.set(kept, 0);
     joined.set(body, keepBytes);
-    await this.put(key, joined);
+    return this.putObject(key, joined, opts);
   }
 
   /** Large prefix: server-side copy of [0, keepBytes) as leading parts, body as the last part. */
-  private async appendLarge(key: string, keepBytes: number, body: Uint8Array): Promise<void> {
+  private async appendLarge(key: string, keepBytes: number, body: Uint8Array, opts: AppendOptions): Promise<{ etag: string }> {
     const info = await this.headWithEtag(key);
     if (!info) throw new ObjectNotFoundError(key);
+    if (opts.ifMatch !== undefined && info.etag !== opts.ifMatch) throw new PreconditionFailedError(key);
     if (info.size < keepBytes) {
       throw new InvalidRangeError(key, `object holds ${info.size} bytes, cannot keep ${keepBytes}`);
     }
-    if (info.size === keepBytes && body.byteLength === 0) return;
+    if (info.size === keepBytes && body.byteLength === 0) return { etag: info.etag ?? '' };
 
     const Key = this.prefix + key;
     let uploadId: string | undefined;
@@ -217,13 +226,23 @@ export class S3ObjectStore implements ObjectStore {
         );
         parts.push({ PartNumber, ETag: res.ETag });
       }
-      await this.client.send(
-        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+      // If-Match on completion (S3, since 2024) makes the replace itself conditional: a stale
+      // writer cannot clobber a newer version between our HEAD and this call.
+      const done = await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          ...(opts.ifMatch !== undefined ? { IfMatch: opts.ifMatch } : {}),
+        }),
       );
+      return { etag: done.ETag ?? '' };
     } catch (err) {
       if (uploadId) await this.abort(Key, uploadId);
       if (isNotFound(err)) throw new ObjectNotFoundError(key);
       if (isPreconditionFailed(err)) {
+        if (opts.ifMatch !== undefined) throw new PreconditionFailedError(key);
         throw new StorageError(`S3 append ${key}: object changed while composing; retry`, true, { cause: err });
       }
       throw wrapAwsError(err, `S3 append ${key}`);

@@ -242,6 +242,43 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       });
     });
 
+    // Fencing a stale writer: the log engine records each segment object's ETag in its fenced
+    // catalog and replaces objects only If-Match that ETag.
+    describe('conditional append (ETags)', () => {
+      it('returns an ETag that head reports and that changes with every write', async () => {
+        const k = `${ns}/etag`;
+        const a = await store.append(k, 0, enc('one'));
+        expect(a.etag).toBeTruthy();
+        expect((await store.head(k))?.etag).toBe(a.etag);
+        const b = await store.append(k, 3, enc('-two'));
+        expect(b.etag).not.toBe(a.etag);
+        expect((await store.head(k))?.etag).toBe(b.etag);
+      });
+
+      it('appends only if the ETag still matches, and changes nothing otherwise', async () => {
+        const k = `${ns}/fenced`;
+        const first = await store.append(k, 0, enc('base'));
+        const second = await store.append(k, 4, enc('+new'), { ifMatch: first.etag });
+        // A writer still holding the first ETag (a paused former leader) is refused.
+        await expect(store.append(k, 4, enc('+old'), { ifMatch: first.etag })).rejects.toBeInstanceOf(PreconditionFailedError);
+        await expect(store.append(k, 0, enc('gone'), { ifMatch: first.etag })).rejects.toBeInstanceOf(PreconditionFailedError);
+        expect(dec(await store.get(k))).toBe('base+new');
+        expect((await store.head(k))?.etag).toBe(second.etag);
+      });
+
+      it('refuses If-Match on an absent key', async () => {
+        await expect(store.append(`${ns}/none`, 0, enc('x'), { ifMatch: '"nope"' })).rejects.toBeInstanceOf(PreconditionFailedError);
+        expect(await store.head(`${ns}/none`)).toBeUndefined();
+      });
+
+      it('creates with ifNoneMatch only when absent', async () => {
+        const k = `${ns}/create`;
+        await store.append(k, 0, enc('first'), { ifNoneMatch: true });
+        await expect(store.append(k, 0, enc('second'), { ifNoneMatch: true })).rejects.toBeInstanceOf(PreconditionFailedError);
+        expect(dec(await store.get(k))).toBe('first');
+      });
+    });
+
     describe('delete', () => {
       it('removes objects, several at once, and ignores absent keys', async () => {
         await putAll([`${ns}/d/1`, `${ns}/d/2`, `${ns}/d/3`]);

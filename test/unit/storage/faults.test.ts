@@ -14,7 +14,10 @@ function memoryStore(): ObjectStore & { data: Map<string, Uint8Array> } {
     head: async (k) => (data.has(k) ? { key: k, size: data.get(k)!.length, lastModified: 0 } : undefined),
     delete: async (ks) => ks.forEach((k) => data.delete(k)),
     list: async () => ({ objects: [] }),
-    append: async (k, keep, b) => void data.set(k, new Uint8Array([...(data.get(k) ?? []).slice(0, keep), ...b])),
+    append: async (k, keep, b) => {
+      data.set(k, new Uint8Array([...(data.get(k) ?? []).slice(0, keep), ...b]));
+      return { etag: String(data.get(k)!.length) };
+    },
   };
 }
 
