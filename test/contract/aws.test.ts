@@ -7,7 +7,6 @@ import type { MetaStore } from '../../lib/storage/ports.js';
 import {
   describeAws,
   describeDynamoLocal,
-  dynamoLocalEndpoint,
   makeDynamoStore,
   makeS3Store,
   perSuite,
@@ -43,6 +42,6 @@ describeAws('AWS adapters on the emulator', () => {
   metaStoreContract('dynamodb', async () => asMotoSeesIt(await dynamo()));
 });
 
-describeDynamoLocal('AWS adapters on DynamoDB Local', () => {
-  metaStoreContract('dynamodb (DynamoDB Local)', perSuite(() => makeDynamoStore({ endpoint: dynamoLocalEndpoint() })));
+describeDynamoLocal('AWS adapters on DynamoDB Local', (endpoint) => {
+  metaStoreContract('dynamodb (DynamoDB Local)', perSuite(() => makeDynamoStore({ endpoint: endpoint() })));
 });

@@ -3,7 +3,12 @@
 // `makeDynamoStore` create a fresh, uniquely named bucket / table from the same definitions
 // `npm run setup:aws` uses, and remove it again in cleanup(). Credentials are always test/test.
 
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import path from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   AbortMultipartUploadCommand,
@@ -29,58 +34,116 @@ export function awsSkipReason(): string | undefined {
   return inject('awsSkipReason');
 }
 
-export function dynamoLocalEndpoint(): string | undefined {
-  return inject('dynamoLocalEndpoint');
-}
-
 /** `describe` when the emulator is up, otherwise `describe.skip` with the reason printed. */
 export function describeAws(name: string, fn: () => void): void {
   describeIf(name, awsEndpoint() ? undefined : (awsSkipReason() ?? 'no AWS endpoint'), fn);
 }
 
 /**
- * `describe` against DynamoDB Local, which global-setup starts without waiting for it: the
- * suite waits here, and its tests skip with the reason if it never answers. Being optional,
- * its absence never fails a run.
+ * `describe` against a private DynamoDB Local (AWS's own engine, from the npm package
+ * amplify-dynamodb-simulator, on Java 17), started for this suite only and stopped after it.
+ * `fn` receives a getter for the endpoint (known once the suite's beforeAll has run). Being an
+ * optional second target, an unavailable DynamoDB Local skips the tests with the reason printed
+ * and never fails a run.
  */
-export function describeDynamoLocal(name: string, fn: () => void): void {
-  const endpoint = dynamoLocalEndpoint();
-  if (!endpoint) {
-    describeIf(name, inject('dynamoLocalSkipReason') ?? 'DynamoDB Local not running', fn);
+export function describeDynamoLocal(name: string, fn: (endpoint: () => string) => void): void {
+  if (process.env.SAMSA_SKIP_DYNAMODB_LOCAL === 'true') {
+    describeIf(name, 'SAMSA_SKIP_DYNAMODB_LOCAL=true', () => fn(() => ''));
     return;
   }
   describe(name, () => {
-    let status: true | string = 'not probed';
+    let local: DynamoLocal | undefined;
+    let reason = 'not started';
     beforeAll(async () => {
-      status = await waitForDynamoLocal(endpoint);
-      if (status !== true) console.warn(`[aws] SKIPPING "${name}": ${status}`);
-    }, DYNAMO_LOCAL_WAIT_MS + 5_000);
-    beforeEach((ctx) => {
-      if (status !== true) ctx.skip(`DynamoDB Local unavailable: ${status}`);
+      const started = await startDynamoLocal();
+      if (typeof started === 'string') {
+        reason = started;
+        console.warn(`[aws] SKIPPING "${name}": ${reason}`);
+      } else {
+        local = started;
+      }
+    }, DYNAMO_LOCAL_WAIT_MS + 10_000);
+    afterAll(async () => {
+      await local?.stop();
     });
-    fn();
+    beforeEach((ctx) => {
+      if (!local) ctx.skip(`DynamoDB Local unavailable: ${reason}`);
+    });
+    fn(() => {
+      if (!local) throw new Error(`DynamoDB Local unavailable: ${reason}`);
+      return local.endpoint;
+    });
   });
 }
 
 const DYNAMO_LOCAL_WAIT_MS = 60_000;
-let dynamoLocalReady: Promise<true | string> | undefined;
 
-/** DynamoDB Local answers a bare GET with HTTP 400; any answer means it is listening. */
-function waitForDynamoLocal(endpoint: string): Promise<true | string> {
-  dynamoLocalReady ??= (async () => {
-    const deadline = Date.now() + DYNAMO_LOCAL_WAIT_MS;
-    while (Date.now() < deadline) {
-      try {
-        const res = await fetch(endpoint, { signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
-        return true as const;
-      } catch {
-        await new Promise((r) => setTimeout(r, 200));
-      }
+interface DynamoLocal {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Starts DynamoDB Local on a free port; resolves to it, or to the reason it cannot run. */
+async function startDynamoLocal(): Promise<DynamoLocal | string> {
+  let dir: string;
+  try {
+    const require = createRequire(import.meta.url);
+    dir = path.join(path.dirname(require.resolve('amplify-dynamodb-simulator/package.json')), 'emulator');
+  } catch {
+    return 'DynamoDB Local not installed (npm package amplify-dynamodb-simulator is absent)';
+  }
+  const jar = path.join(dir, 'DynamoDBLocal.jar');
+  if (!existsSync(jar)) return `DynamoDB Local jar not found at ${jar}`;
+  const java = spawnSync('java', ['-version'], { stdio: 'ignore', timeout: 10_000 });
+  if (java.error || java.status !== 0) {
+    return `DynamoDB Local needs Java: \`java -version\` failed (${java.error?.message ?? `exit ${java.status}`})`;
+  }
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    'java',
+    [`-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`, '-jar', jar, '-inMemory', '-port', String(port)],
+    { cwd: dir, stdio: 'ignore' },
+  );
+  let exited: string | undefined;
+  child.once('error', (err) => (exited = err.message));
+  child.once('exit', (code, signal) => (exited ??= `exited (${signal ?? code})`));
+  // If the worker dies without running afterAll, do not leave a JVM behind.
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const stop = async (): Promise<void> => {
+    process.off('exit', killOnExit);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await gone;
+    clearTimeout(timer);
+  };
+  // DynamoDB Local answers a bare GET with HTTP 400; any answer means it is listening.
+  const deadline = Date.now() + DYNAMO_LOCAL_WAIT_MS;
+  while (Date.now() < deadline && !exited) {
+    try {
+      const res = await fetch(endpoint, { signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      return { endpoint, stop };
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
     }
-    return `no answer from ${endpoint} within ${DYNAMO_LOCAL_WAIT_MS / 1000} s (is Java 17 installed?)`;
-  })();
-  return dynamoLocalReady;
+  }
+  await stop();
+  return `DynamoDB Local did not start: ${exited ?? `no answer from ${endpoint} within ${DYNAMO_LOCAL_WAIT_MS / 1000} s`}`;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
 }
 
 function describeIf(name: string, skipReason: string | undefined, fn: () => void): void {

@@ -1,17 +1,14 @@
 // vitest globalSetup: gives the AWS suites an S3/DynamoDB endpoint. With AWS_ENDPOINT_URL set
 // (LocalStack, a shared moto) that endpoint is used as is; otherwise a private moto_server is
 // started on a free port and stopped at teardown. No endpoint at all skips the AWS suites with
-// a loud warning, except under CI=true, where it fails the run. Optionally starts DynamoDB
-// Local (from the amplify-dynamodb-simulator package) as a second MetaStore target.
+// a loud warning, except under CI=true, where it fails the run. (DynamoDB Local, the optional
+// second MetaStore target, is started by the suite that uses it: see test/helpers/aws.ts.)
 //
 // Values reach the test workers through provide/inject (see test/helpers/aws.ts); the standard
 // AWS variables are also pinned to the emulator with test/test credentials.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -22,9 +19,6 @@ declare module 'vitest' {
     awsSkipReason: string | undefined;
     /** True when the endpoint is moto (tests allow for its documented quirks). */
     awsEndpointIsMoto: boolean;
-    /** DynamoDB Local endpoint (optional second MetaStore target). */
-    dynamoLocalEndpoint: string | undefined;
-    dynamoLocalSkipReason: string | undefined;
   }
 }
 
@@ -39,15 +33,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
 
   try {
-    // DynamoDB Local first: its JVM warms up while moto starts.
-    const local = await dynamoLocal(children);
     const aws = await awsEndpoint(children);
     if (aws.endpoint) restoreEnv = pinEnvToEmulator(aws.endpoint);
     project.provide('awsEndpoint', aws.endpoint);
     project.provide('awsSkipReason', aws.skipReason);
     project.provide('awsEndpointIsMoto', aws.endpoint ? await isMoto(aws.endpoint) : false);
-    project.provide('dynamoLocalEndpoint', local.endpoint);
-    project.provide('dynamoLocalSkipReason', local.skipReason);
   } catch (err) {
     await teardown();
     throw err;
@@ -132,38 +122,6 @@ function threadedMoto(port: number): ChildProcess {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, MOTO_PORT: String(port) },
   });
-}
-
-async function dynamoLocal(children: ChildProcess[]): Promise<{ endpoint?: string; skipReason?: string }> {
-  if (process.env.SAMSA_SKIP_DYNAMODB_LOCAL === 'true') return { skipReason: 'SAMSA_SKIP_DYNAMODB_LOCAL=true' };
-  let dir: string;
-  try {
-    const require = createRequire(import.meta.url);
-    dir = path.join(path.dirname(require.resolve('amplify-dynamodb-simulator/package.json')), 'emulator');
-  } catch {
-    return { skipReason: 'DynamoDB Local not installed (npm package amplify-dynamodb-simulator is absent)' };
-  }
-  const jar = path.join(dir, 'DynamoDBLocal.jar');
-  if (!existsSync(jar)) return { skipReason: `DynamoDB Local jar not found at ${jar}` };
-  const java = spawnSync('java', ['-version'], { stdio: 'ignore', timeout: 10_000 });
-  if (java.error || java.status !== 0) {
-    return { skipReason: `DynamoDB Local needs Java: \`java -version\` failed (${java.error?.message ?? `exit ${java.status}`})` };
-  }
-
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    'java',
-    [`-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`, '-jar', jar, '-inMemory', '-port', String(port)],
-    { cwd: dir, stdio: 'ignore' },
-  );
-  child.on('error', () => {
-    // reported by the suites' readiness probe (describeDynamoLocal)
-  });
-  children.push(child);
-  // Not awaited: the JVM needs several seconds, which runs without AWS suites should not pay.
-  // describeDynamoLocal waits for it (and skips with the reason if it never answers).
-  return { endpoint };
 }
 
 /**
