@@ -1,6 +1,7 @@
 // The log engine: Samsa's Kafka semantics over the two storage ports. Everything above it
 // (HTTP routes, Lambda handlers, jobs, consumer groups) calls this; everything below it is a
 // port adapter. One engine per process; any number of processes may share the same stores.
+import os from 'node:os';
 import { SamsaError } from '../errors';
 import { decodeRecordBatch, defaultPartition, type DecodedRecord, type RecordInput } from '../records';
 import type { MetaStore, MetaValue, ObjectStore } from '../storage/ports';
@@ -9,6 +10,7 @@ import { Mutex } from '../util/mutex';
 import { type CommitPart, Committer, partitionKey } from './commit';
 import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } from './flush';
 import { headKey } from './keys';
+import { DEFAULT_LEASE_MS, LeaseManager } from './lease';
 import { type Head, headFromItem } from './model';
 import { Notifier } from './notifier';
 import { mergePrepared, type Prepared, prepareBinary, prepareRecords } from './prepare';
@@ -36,6 +38,8 @@ export interface EngineOptions {
   flushTriggerBytes?: number;
   flush: FlushOptions;
   retention: RetentionOptions;
+  /** Partition lease duration (flush and retention leadership). */
+  leaseMs: number;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -44,6 +48,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   longPollRecheckMs: 250,
   flush: DEFAULT_FLUSH_OPTIONS,
   retention: DEFAULT_RETENTION_OPTIONS,
+  leaseMs: DEFAULT_LEASE_MS,
 };
 
 export interface ProducerRef {
@@ -99,6 +104,7 @@ export class LogEngine {
   readonly reader: LogReader;
   readonly flusher: Flusher;
   readonly retention: Retention;
+  readonly leases: LeaseManager;
   readonly notifier = new Notifier();
   readonly opts: EngineOptions;
   private readonly committer: Committer;
@@ -121,7 +127,8 @@ export class LogEngine {
     this.producers = new ProducerRegistry(meta);
     this.reader = new LogReader(meta, objects);
     this.flusher = new Flusher(meta, objects, this.reader, clock, this.opts.flush);
-    this.retention = new Retention(meta, objects, this.topics, clock, this.opts.retention);
+    this.leases = new LeaseManager(meta, clock, { durationMs: this.opts.leaseMs, owner: `${os.hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}` });
+    this.retention = new Retention(meta, objects, this.topics, clock, this.leases, this.opts.retention);
     this.committer = new Committer(meta, objects, this.notifier, { inlineMaxBytes: Math.min(this.opts.inlineMaxBytes, meta.limits.maxItemBytes - 4096) });
   }
 
@@ -470,20 +477,32 @@ export class LogEngine {
     this.flushTimers.set(key, timer);
   }
 
-  /** Flush one partition; serialised per partition within this process. */
-  flushPartition(topic: Topic, partition: number): Promise<FlushStats> {
+  /**
+   * Flush one partition as its leader; serialised per partition within this process. A
+   * partition whose lease another live process holds is left to it (`skipped`).
+   */
+  flushPartition(topic: Topic, partition: number): Promise<FlushStats & { skipped: boolean }> {
     const key = partitionKey(topic, partition);
     let m = this.flushLocks.get(key);
     if (!m) this.flushLocks.set(key, (m = new Mutex()));
-    return m.run(() => this.flusher.flushPartition(topic, partition));
+    return m.run(async () => {
+      // Nothing to flush: do not even take the lease (keeps idle partitions free of writes).
+      const head = await this.head(topic, partition);
+      if (Math.max(head.flushed, head.logStart) >= head.nextOffset) return { bytes: 0, batches: 0, steps: 0, skipped: false };
+      const lease = await this.leases.acquire(topic, partition);
+      if (!('epoch' in lease)) return { bytes: 0, batches: 0, steps: 0, skipped: true };
+      const stats = await this.flusher.flushPartition(topic, partition, this.leases.guard(topic, partition, lease.epoch));
+      return { ...stats, skipped: false };
+    });
   }
 
   /** One flush pass over every partition of every topic (the flush job). */
-  async flushAll(): Promise<FlushStats & { partitions: number }> {
-    const total = { bytes: 0, batches: 0, steps: 0, partitions: 0 };
+  async flushAll(): Promise<FlushStats & { partitions: number; skipped: number }> {
+    const total = { bytes: 0, batches: 0, steps: 0, partitions: 0, skipped: 0 };
     for (const topic of await this.topics.list()) {
       for (let p = 0; p < topic.partitions; p++) {
         const s = await this.flushPartition(topic, p);
+        if (s.skipped) total.skipped++;
         if (s.steps > 0) total.partitions++;
         total.bytes += s.bytes;
         total.batches += s.batches;
@@ -500,6 +519,8 @@ export class LogEngine {
     this.notifier.wakeAll();
     // Let in-flight commits and flushes finish: they are already durable or harmless to stop.
     await Promise.all([...this.locks.values(), ...this.flushLocks.values()].map((m) => m.run(async () => {})));
+    // Hand leases back so another process need not wait for them to expire.
+    await this.leases.releaseAll();
   }
 }
 

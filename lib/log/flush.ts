@@ -12,7 +12,7 @@
 //      replaced by segment extents (and a remainder extent when a step stops mid-extent);
 //   5. delete the write-ahead objects no extent references any more.
 // A crash between steps leaves either the old extents (still readable) or the new ones.
-import { ConditionFailedError } from '../errors';
+import { ConditionFailedError, PreconditionFailedError } from '../errors';
 import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { extentKey, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
@@ -43,6 +43,15 @@ interface SegmentPlan {
   extents: Array<{ base: number; last: number; pos: number; len: number; maxTs: number }>;
 }
 
+/** What a flush needs of the partition lease (see lease.ts). */
+export interface LeaseGuard {
+  readonly epoch: number;
+  /** Still safely ours, by this process's own clock (no I/O). */
+  held(): boolean;
+  /** Renew if due; false once the lease is lost. */
+  renew(): Promise<boolean>;
+}
+
 export interface FlushStats {
   bytes: number;
   batches: number;
@@ -58,11 +67,15 @@ export class Flusher {
     private readonly opts: FlushOptions = DEFAULT_FLUSH_OPTIONS,
   ) {}
 
-  /** Flush until the partition is caught up (or `maxSteps` steps). */
-  async flushPartition(topic: Topic, partition: number, maxSteps = Number.MAX_SAFE_INTEGER): Promise<FlushStats> {
+  /**
+   * Flush until the partition is caught up (or `maxSteps` steps), as the leader of `epoch`;
+   * `stillLeader` is asked before every step so a lease that ran out stops the work.
+   */
+  async flushPartition(topic: Topic, partition: number, lease: LeaseGuard, maxSteps = Number.MAX_SAFE_INTEGER): Promise<FlushStats> {
     const stats: FlushStats = { bytes: 0, batches: 0, steps: 0 };
     while (stats.steps < maxSteps) {
-      const step = await this.step(topic, partition);
+      if (stats.steps > 0 && !(await lease.renew())) break;
+      const step = await this.step(topic, partition, lease);
       if (!step) break;
       stats.steps++;
       stats.bytes += step.bytes;
@@ -71,9 +84,39 @@ export class Flusher {
     return stats;
   }
 
-  /** One bounded step; undefined when there was nothing to flush. */
-  async step(topic: Topic, partition: number): Promise<{ bytes: number; batches: number } | undefined> {
+  /**
+   * Write a segment object: create it (If-None-Match) or extend it (If-Match the catalogued
+   * ETag). A new segment's key can hold a leftover of a flush that crashed before its commit;
+   * nothing references it, so it is replaced — conditionally on the leftover's own ETag.
+   */
+  private async write(lease: LeaseGuard, key: string, keep: number, body: Uint8Array, isNew: boolean, etag: string | undefined): Promise<string> {
+    // The lease is checked (in memory, with its safety margin) right before each write.
+    if (!lease.held()) throw new PreconditionFailedError(key);
+    if (!isNew) return (await this.objects.append(key, keep, body, etag ? { ifMatch: etag } : {})).etag;
+    try {
+      return (await this.objects.append(key, 0, body, { ifNoneMatch: true })).etag;
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+      const leftover = await this.objects.head(key);
+      if (!leftover?.etag) throw err;
+      // Already holding exactly our bytes (a retried step): adopt it rather than rewrite it.
+      if (leftover.size >= body.length) {
+        const existing = await this.objects.get(key, { start: 0, end: body.length });
+        if (Buffer.compare(Buffer.from(existing.buffer, existing.byteOffset, existing.byteLength), Buffer.from(body.buffer, body.byteOffset, body.byteLength)) === 0) {
+          if (leftover.size === body.length) return leftover.etag;
+          return (await this.objects.append(key, body.length, new Uint8Array(0), { ifMatch: leftover.etag })).etag;
+        }
+      }
+      if (!lease.held()) throw err;
+      return (await this.objects.append(key, 0, body, { ifMatch: leftover.etag })).etag;
+    }
+  }
+
+  /** One bounded step; undefined when there was nothing to flush (or we are not the leader). */
+  async step(topic: Topic, partition: number, lease: LeaseGuard): Promise<{ bytes: number; batches: number } | undefined> {
+    const epoch = lease.epoch;
     const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    if (head.leaderEpoch !== epoch) return undefined; // a newer leader took over
     const from = Math.max(head.flushed, head.logStart);
     if (from >= head.nextOffset) return undefined;
     const chain = await this.reader.extentsFrom(topic, partition, from, head.nextOffset, MAX_EXTENTS_PER_STEP);
@@ -90,7 +133,7 @@ export class Flusher {
     const plans: SegmentPlan[] = [];
     let cur: SegmentPlan | undefined =
       active && !active.closed
-        ? { seg: { ...active }, isNew: false, prev: { size: active.size, indexSize: active.indexSize, timeIndexSize: active.timeIndexSize }, log: [], index: [], timeIndex: [], extents: [] }
+        ? { seg: { ...active, etags: { ...active.etags } }, isNew: false, prev: { size: active.size, indexSize: active.indexSize, timeIndexSize: active.timeIndexSize }, log: [], index: [], timeIndex: [], extents: [] }
         : undefined;
     if (cur) plans.push(cur);
 
@@ -119,7 +162,7 @@ export class Flusher {
           cur = {
             seg: {
               base: b.base, last: b.base - 1, size: 0, indexSize: 0, timeIndexSize: 0, maxTs: -1, maxTsOffset: -1,
-              sinceIndex: 0, timeIndexTs: -1, createdAt: now, closed: false,
+              sinceIndex: 0, timeIndexTs: -1, createdAt: now, closed: false, etags: {},
             },
             isNew: true,
             prev: { size: 0, indexSize: 0, timeIndexSize: 0 },
@@ -164,25 +207,38 @@ export class Flusher {
     if (batchCount === 0) return undefined;
 
     // Objects first: bytes past a segment's catalogued size are invisible until the commit.
-    for (const p of plans) {
-      if (p.log.length === 0 && !p.isNew) continue;
-      const base = p.seg.base;
-      await this.objects.append(segmentObject(topic.name, partition, base, 'log'), p.prev.size, concat(p.log));
-      if (p.isNew || p.index.length > 0) {
-        await this.objects.append(segmentObject(topic.name, partition, base, 'index'), p.prev.indexSize, encodeIndexEntries(p.index));
+    // Every replace is conditional on the ETag the catalog knows, so a stale flusher (one
+    // whose lease ran out while it was paused) cannot clobber what its successor committed.
+    try {
+      for (const p of plans) {
+        if (p.log.length === 0 && !p.isNew) continue;
+        const base = p.seg.base;
+        p.seg.etags.log = await this.write(lease, segmentObject(topic.name, partition, base, 'log'), p.prev.size, concat(p.log), p.isNew, p.seg.etags.log);
+        if (p.isNew || p.index.length > 0) {
+          p.seg.etags.index = await this.write(lease, segmentObject(topic.name, partition, base, 'index'), p.prev.indexSize, encodeIndexEntries(p.index), p.isNew, p.seg.etags.index);
+        }
+        if (p.isNew || p.timeIndex.length > 0) {
+          p.seg.etags.timeindex = await this.write(lease, segmentObject(topic.name, partition, base, 'timeindex'), p.prev.timeIndexSize, encodeTimeIndexEntries(p.timeIndex), p.isNew, p.seg.etags.timeindex);
+        }
       }
-      if (p.isNew || p.timeIndex.length > 0) {
-        await this.objects.append(segmentObject(topic.name, partition, base, 'timeindex'), p.prev.timeIndexSize, encodeTimeIndexEntries(p.timeIndex));
-      }
+    } catch (err) {
+      if (err instanceof PreconditionFailedError) return undefined; // someone newer wrote it
+      throw err;
     }
 
     const newFlushed = plans.reduce((m, p) => Math.max(m, p.seg.last), -1) + 1;
     const ops = new Map<string, WriteOp>();
-    // Fences a racing flusher: only one can move `flushed` from its old value.
-    const flushedCond: Condition =
-      head.flushed === 0
-        ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'flushed' }, { op: 'eq', attr: 'flushed', value: 0 }] }
-        : { op: 'eq', attr: 'flushed', value: head.flushed };
+    // Fences a racing flusher (only one can move `flushed` from its old value) and a former
+    // leader (the epoch rose when the lease was taken over).
+    const flushedCond: Condition = {
+      op: 'and',
+      conds: [
+        head.flushed === 0
+          ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'flushed' }, { op: 'eq', attr: 'flushed', value: 0 }] }
+          : { op: 'eq', attr: 'flushed', value: head.flushed },
+        { op: 'eq', attr: 'leader_epoch', value: epoch },
+      ],
+    };
     ops.set('head', { type: 'update', key: headKey(topic.id, partition), set: { flushed: newFlushed }, condition: flushedCond });
     for (const p of plans) {
       const item = segmentToItem(topic.id, partition, p.seg);
@@ -223,6 +279,7 @@ export class Flusher {
         ops.set(item.sk, { type: 'put', item });
       }
     }
+    if (!lease.held()) return undefined;
     try {
       await this.meta.transact([...ops.values()]);
     } catch (err) {

@@ -48,6 +48,27 @@ export const PRODUCERS_PK = 'producers';
 export const producerCounterKey: MetaKey = { pk: PRODUCERS_PK, sk: 'next-id' };
 export const producerKey = (id: number): MetaKey => ({ pk: PRODUCERS_PK, sk: `pid#${pad20(id)}` });
 
+/**
+ * Consumer groups (lib/groups). Each group has two partition keys: `group#<g>` holds the group
+ * item (generation, roster, owners) and one item per member (heartbeat version, acknowledged
+ * generation, pending auto-commit) so one query reads everything a heartbeat needs, and
+ * heartbeats of different members never write the same item. `goff#<g>` holds one item per
+ * topic-partition: its owner (the fencing condition of every commit) and its committed offset,
+ * so a commit is a check on the group's generation plus one conditional update.
+ */
+export const GROUPS_PK = 'groups';
+export const groupRegistryKey = (group: string): MetaKey => ({ pk: GROUPS_PK, sk: group });
+export const groupPk = (group: string): string => `group#${group}`;
+export const groupMetaKey = (group: string): MetaKey => ({ pk: groupPk(group), sk: 'meta' });
+export const GROUP_MEMBER_PREFIX = 'm#';
+export const groupMemberKey = (group: string, memberId: string): MetaKey => ({ pk: groupPk(group), sk: `${GROUP_MEMBER_PREFIX}${memberId}` });
+export const groupOffsetsPk = (group: string): string => `goff#${group}`;
+export const GROUP_PARTITION_PREFIX = 'p#';
+export const groupPartitionKey = (group: string, topic: string, partition: number): MetaKey => ({
+  pk: groupOffsetsPk(group),
+  sk: `${GROUP_PARTITION_PREFIX}${topic}#${pad20(partition)}`,
+});
+
 /** Work queue of deleted topics whose data is still being removed. */
 export const DELETIONS_PK = 'deletions';
 

@@ -110,6 +110,11 @@ export interface Segment {
   timeIndexTs: number;
   createdAt: number;
   closed: boolean;
+  /**
+   * ETags of the .log/.index/.timeindex objects as this catalog entry describes them. Object
+   * replaces are conditional on them, which fences a stale flusher's object writes.
+   */
+  etags: { log?: string; index?: string; timeindex?: string };
 }
 
 export function segmentToItem(topicId: string, partition: number, s: Segment): MetaItem {
@@ -126,6 +131,7 @@ export function segmentToItem(topicId: string, partition: number, s: Segment): M
     tidx_ts: s.timeIndexTs,
     created_at: s.createdAt,
     closed: s.closed,
+    etags: { ...s.etags },
   };
 }
 
@@ -142,5 +148,6 @@ export function segmentFromItem(item: MetaItem): Segment {
     timeIndexTs: item['tidx_ts'] as number,
     createdAt: item['created_at'] as number,
     closed: item['closed'] as boolean,
+    etags: { ...((item['etags'] as Segment['etags'] | undefined) ?? {}) },
   };
 }

@@ -11,9 +11,10 @@
 // Work is proportional to what expired, not to history: only catalog prefixes are read, and a
 // pass stops at its time budget; the next pass resumes from what the store says.
 import { ConditionFailedError } from '../errors';
-import type { MetaStore, ObjectStore, WriteOp } from '../storage/ports';
+import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { DELETIONS_PK, EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentKey, segmentObject, topicKey, WAL_PREFIX, TOPICS_PK } from './keys';
+import type { LeaseManager } from './lease';
 import { extentFromItem, headFromItem, type Segment, segmentFromItem } from './model';
 import type { Topic, TopicRegistry } from './topics';
 
@@ -41,6 +42,8 @@ export interface RetentionStats {
   sealedSegments: number;
   deletedTopics: number;
   sweptObjects: number;
+  /** Partitions leased by another live process this pass (their leader handles them). */
+  skippedPartitions: number;
   complete: boolean;
 }
 
@@ -50,12 +53,13 @@ export class Retention {
     private readonly objects: ObjectStore,
     private readonly topics: TopicRegistry,
     private readonly clock: Clock,
+    private readonly leases: LeaseManager,
     private readonly opts: RetentionOptions = DEFAULT_RETENTION_OPTIONS,
   ) {}
 
   async runOnce(): Promise<RetentionStats> {
     const deadline = Date.now() + this.opts.budgetMs;
-    const stats: RetentionStats = { deletedSegments: 0, deletedBytes: 0, sealedSegments: 0, deletedTopics: 0, sweptObjects: 0, complete: false };
+    const stats: RetentionStats = { deletedSegments: 0, deletedBytes: 0, sealedSegments: 0, deletedTopics: 0, sweptObjects: 0, skippedPartitions: 0, complete: false };
     await this.processDeletions(stats, deadline);
     for (const topic of await this.topics.list()) {
       for (let p = 0; p < topic.partitions; p++) {
@@ -68,10 +72,21 @@ export class Retention {
     return stats;
   }
 
-  /** Retention for one partition; returns the new log start offset. */
+  /**
+   * Retention for one partition, as its leader (the lease is taken or renewed first; a
+   * partition leased by another live process is left to it). Returns the log start offset.
+   */
   async applyRetention(topic: Topic, partition: number, stats?: RetentionStats): Promise<number> {
+    const lease = await this.leases.acquire(topic, partition);
+    if (!('epoch' in lease)) {
+      if (stats) stats.skippedPartitions++;
+      return headFromItem(await this.meta.get(headKey(topic.id, partition))).logStart;
+    }
+    const epoch = lease.epoch;
+    const isLeader: Condition = { op: 'eq', attr: 'leader_epoch', value: epoch };
     const now = this.clock.now();
     const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    if (head.leaderEpoch !== epoch) return head.logStart;
     const pk = partitionPk(topic.id, partition);
     const retentionMs = topic.config['retention.ms'];
     const retentionBytes = topic.config['retention.bytes'];
@@ -82,12 +97,15 @@ export class Retention {
     const active = last ? segmentFromItem(last) : undefined;
     if (active && !active.closed && active.size > 0 && now - active.createdAt >= topic.config['segment.ms']) {
       try {
-        await this.meta.write({
-          type: 'update',
-          key: segmentKey(topic.id, partition, active.base),
-          set: { closed: true },
-          condition: { op: 'and', conds: [{ op: 'eq', attr: 'size', value: active.size }, { op: 'eq', attr: 'closed', value: false }] },
-        });
+        await this.meta.transact([
+          { type: 'check', key: headKey(topic.id, partition), condition: isLeader },
+          {
+            type: 'update',
+            key: segmentKey(topic.id, partition, active.base),
+            set: { closed: true },
+            condition: { op: 'and', conds: [{ op: 'eq', attr: 'size', value: active.size }, { op: 'eq', attr: 'closed', value: false }] },
+          },
+        ]);
         active.closed = true;
         if (stats) stats.sealedSegments++;
       } catch (err) {
@@ -126,9 +144,15 @@ export class Retention {
           type: 'update',
           key: headKey(topic.id, partition),
           set: { log_start: logStart },
-          condition: head.logStart === 0
-            ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'log_start' }, { op: 'eq', attr: 'log_start', value: 0 }] }
-            : { op: 'eq', attr: 'log_start', value: head.logStart },
+          condition: {
+            op: 'and',
+            conds: [
+              isLeader,
+              head.logStart === 0
+                ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'log_start' }, { op: 'eq', attr: 'log_start', value: 0 }] }
+                : { op: 'eq', attr: 'log_start', value: head.logStart },
+            ],
+          },
         });
       } catch (err) {
         if (err instanceof ConditionFailedError) return head.logStart; // another pass is at it

@@ -1,0 +1,166 @@
+// Partition leadership: a lease on the partition's head item. The leader is the only process
+// that flushes or applies retention to the partition; every write it makes to the catalog is
+// conditional on its leader epoch, which rises at every takeover, so a paused leader that
+// resumes (a "zombie") is rejected.
+//
+// Expiry does not trust clocks across hosts (as amazon-dynamodb-lock-client): the holder
+// writes a fresh record-version number (RVN) on every renewal; another process may take the
+// lease only after it has itself watched the same RVN for the whole lease duration, measured
+// on its own monotonic clock. A holder renews at a third of the duration and stops using the
+// lease (without writing) once two thirds have passed since its last successful renewal, so
+// it never acts on a lease another process could already have taken — provided the processes'
+// clocks run at roughly the same *rate* (drift well under 30%), the only clock assumption.
+import { ConditionFailedError } from '../errors';
+import type { Condition, MetaStore } from '../storage/ports';
+import type { Clock } from '../util/clock';
+import { headKey } from './keys';
+import type { Topic } from './topics';
+
+export interface LeaseOptions {
+  durationMs: number;
+  /** Identifies this process in the lease item (diagnostics only; safety comes from the RVN). */
+  owner: string;
+}
+
+export const DEFAULT_LEASE_MS = 30_000;
+
+interface Held {
+  epoch: number;
+  rvn: string;
+  /** Monotonic time of the last successful write of `rvn`. */
+  renewedAt: number;
+}
+
+interface Observed {
+  rvn: string;
+  /** Monotonic time this process first saw `rvn`. */
+  since: number;
+}
+
+export type LeaseResult = { epoch: number } | { busy: true; owner: string; retryInMs: number };
+
+export class LeaseManager {
+  private held = new Map<string, Held>();
+  private observed = new Map<string, Observed>();
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly clock: Clock,
+    private readonly opts: LeaseOptions,
+  ) {}
+
+  private mono(): number {
+    return this.clock.monotonic ? this.clock.monotonic() : performance.now();
+  }
+
+  /**
+   * Hold the partition's lease (taking or renewing it as needed). Returns the leader epoch to
+   * fence writes with, or `busy` while another live process holds it.
+   */
+  async acquire(topic: Topic, partition: number): Promise<LeaseResult> {
+    const key = headKey(topic.id, partition);
+    const id = `${topic.id}/${partition}`;
+    const now = this.mono();
+    const mine = this.held.get(id);
+    if (mine && now - mine.renewedAt < this.opts.durationMs / 3) return { epoch: mine.epoch };
+
+    const item = await this.meta.get(key);
+    const epoch = (item?.['leader_epoch'] as number | undefined) ?? 0;
+    const rvn = item?.['lease_rvn'] as string | undefined;
+    const owner = (item?.['lease_owner'] as string | undefined) ?? '';
+
+    if (mine && rvn === mine.rvn && epoch === mine.epoch) {
+      // Nobody wrote since our last renewal: renewing is safe however late it is, because the
+      // write is conditional on our RVN (a process that took over would have changed it).
+      return this.write(id, key, epoch, rvn, false, now);
+    }
+    if (mine) this.held.delete(id); // taken over while we were away
+
+    if (rvn !== undefined && owner !== '') {
+      // Someone holds (or held) it: take over only after watching the same RVN for a whole
+      // lease duration on our own clock.
+      const seen = this.observed.get(id);
+      if (!seen || seen.rvn !== rvn) {
+        this.observed.set(id, { rvn, since: now });
+        return { busy: true, owner, retryInMs: this.opts.durationMs };
+      }
+      const waited = now - seen.since;
+      if (waited < this.opts.durationMs) return { busy: true, owner, retryInMs: this.opts.durationMs - waited };
+    }
+    return this.write(id, key, epoch, rvn, true, now);
+  }
+
+  private async write(id: string, key: { pk: string; sk: string }, epoch: number, rvn: string | undefined, takeover: boolean, now: number): Promise<LeaseResult> {
+    const next = crypto.randomUUID();
+    const newEpoch = takeover ? epoch + 1 : epoch;
+    const cond: Condition[] = [
+      epoch === 0
+        ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'leader_epoch' }, { op: 'eq', attr: 'leader_epoch', value: 0 }] }
+        : { op: 'eq', attr: 'leader_epoch', value: epoch },
+      rvn === undefined ? { op: 'attrNotExists', attr: 'lease_rvn' } : { op: 'eq', attr: 'lease_rvn', value: rvn },
+    ];
+    try {
+      await this.meta.write({
+        type: 'update',
+        key,
+        set: { leader_epoch: newEpoch, lease_rvn: next, lease_owner: this.opts.owner },
+        condition: { op: 'and', conds: cond },
+      });
+    } catch (err) {
+      if (err instanceof ConditionFailedError) {
+        this.held.delete(id);
+        const owner = (err.item?.['lease_owner'] as string | undefined) ?? 'unknown';
+        return { busy: true, owner, retryInMs: this.opts.durationMs };
+      }
+      throw err;
+    }
+    this.held.set(id, { epoch: newEpoch, rvn: next, renewedAt: now });
+    this.observed.delete(id);
+    return { epoch: newEpoch };
+  }
+
+  /** A guard for code that works under the lease (flush, retention) until it is lost. */
+  guard(topic: Topic, partition: number, epoch: number): { readonly epoch: number; held(): boolean; renew(): Promise<boolean> } {
+    return {
+      epoch,
+      held: () => this.stillHeld(topic, partition) && this.held.get(`${topic.id}/${partition}`)?.epoch === epoch,
+      renew: async () => {
+        const r = await this.acquire(topic, partition);
+        return 'epoch' in r && r.epoch === epoch;
+      },
+    };
+  }
+
+  /** Is the lease still safely ours (without a store round trip)? */
+  stillHeld(topic: Topic, partition: number): boolean {
+    const mine = this.held.get(`${topic.id}/${partition}`);
+    return !!mine && this.mono() - mine.renewedAt < (this.opts.durationMs * 2) / 3;
+  }
+
+  /** Give every held lease up (clean shutdown), so others need not wait for expiry. */
+  async releaseAll(): Promise<void> {
+    const entries = [...this.held.entries()];
+    this.held.clear();
+    await Promise.all(
+      entries.map(async ([id, h]) => {
+        const [topicId, partition] = splitId(id);
+        try {
+          await this.meta.write({
+            type: 'update',
+            key: headKey(topicId, partition),
+            set: { lease_owner: '' },
+            remove: ['lease_rvn'],
+            condition: { op: 'and', conds: [{ op: 'eq', attr: 'leader_epoch', value: h.epoch }, { op: 'eq', attr: 'lease_rvn', value: h.rvn }] },
+          });
+        } catch (err) {
+          if (!(err instanceof ConditionFailedError)) throw err;
+        }
+      }),
+    );
+  }
+}
+
+function splitId(id: string): [string, number] {
+  const i = id.lastIndexOf('/');
+  return [id.slice(0, i), Number(id.slice(i + 1))];
+}

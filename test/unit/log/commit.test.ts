@@ -1,0 +1,163 @@
+// The commit protocol under crashes and races: several engines (as separate processes would)
+// share one pair of stores; fault-injecting wrappers fail or lose the ack at every step. The
+// partition must stay contiguous — no hole, no duplicate — and every acknowledged record must
+// read back at its acknowledged offset.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LogEngine } from '../../../lib/log/engine';
+import { codecsReady, encodeRecordBatch } from '../../../lib/records';
+import { faultyMetaStore, faultyObjectStore } from '../../../lib/storage/faults';
+import { LocalObjectStore } from '../../../lib/storage/local-object-store';
+import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
+import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const dec = (b: Uint8Array | null): string => (b ? new TextDecoder().decode(b) : '');
+const crash = (): Error => Object.assign(new Error('injected crash'), { name: 'InjectedCrash' });
+
+let dir: string;
+let meta: MetaStore;
+let objects: ObjectStore;
+
+beforeEach(async () => {
+  await codecsReady();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-commit-'));
+  meta = new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false });
+  objects = new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false });
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** Every record of a partition, in order, with its offset. */
+async function readAll(engine: LogEngine, topic: string, partition: number): Promise<Array<{ offset: number; value: string }>> {
+  const out: Array<{ offset: number; value: string }> = [];
+  let offset = 0;
+  for (;;) {
+    const r = await engine.fetch(topic, partition, { offset, maxRecords: 10_000, maxBytes: 64 << 20 });
+    const recs = r.records();
+    for (const rec of recs) out.push({ offset: rec.offset, value: dec(rec.value) });
+    if (recs.length === 0 || r.nextOffset >= r.highWatermark) break;
+    offset = r.nextOffset;
+  }
+  return out;
+}
+
+function expectContiguous(records: Array<{ offset: number }>, hw: number): void {
+  expect(records.map((r) => r.offset)).toEqual(Array.from({ length: hw }, (_, i) => i));
+}
+
+describe('commit protocol', () => {
+  it('keeps offsets contiguous and unique across independent writers (separate engines)', async () => {
+    const engines = Array.from({ length: 4 }, () => new LogEngine(meta, objects, undefined, { inlineMaxBytes: 512 }));
+    await engines[0]!.createTopic('t', 2);
+    const acks: Array<{ partition: number; offset: number; value: string }> = [];
+    await Promise.all(
+      engines.flatMap((e, w) =>
+        Array.from({ length: 3 }, async (_, lane) => {
+          for (let i = 0; i < 15; i++) {
+            // Sizes straddle the inline limit, so inline and write-ahead commits interleave.
+            const value = `w${w}-l${lane}-${i}-${'x'.repeat((i * 97) % 900)}`;
+            const [o] = await e.produce('t', [{ value: enc(value), partition: i % 2 }]);
+            acks.push({ partition: o!.partition, offset: o!.offset, value });
+          }
+        }),
+      ),
+    );
+    for (const p of [0, 1]) {
+      const head = await engines[0]!.head((await engines[0]!.topics.get('t'))!, p);
+      const records = await readAll(engines[1]!, 't', p);
+      expectContiguous(records, head.nextOffset);
+      const mine = acks.filter((a) => a.partition === p);
+      expect(mine.length).toBe(head.nextOffset);
+      for (const a of mine) expect(records[a.offset]!.value).toBe(a.value);
+    }
+  });
+
+  it.each([
+    ['write-ahead PUT fails', 'objects', 'put', 'fail'],
+    ['write-ahead PUT lands but its ack is lost', 'objects', 'put', 'failAfter'],
+    ['metadata transaction fails', 'meta', 'transact', 'fail'],
+    ['metadata transaction commits but its ack is lost', 'meta', 'transact', 'failAfter'],
+  ] as const)('survives a crash when the %s', async (_name, store, method, kind) => {
+    const fo = faultyObjectStore(objects);
+    const fm = faultyMetaStore(meta);
+    const victim = new LogEngine(fm, fo, undefined, { inlineMaxBytes: 100 });
+    const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100 });
+    await healthy.createTopic('t', 1);
+    for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`before-${i}-${'y'.repeat(200)}`) }]);
+
+    const rule = { method, action: { kind, error: crash() } } as never;
+    if (store === 'objects') fo.faults.add(rule);
+    else fm.faults.add(rule);
+    await expect(victim.produce('t', [{ value: enc(`victim-${'z'.repeat(200)}`) }])).rejects.toThrow('injected crash');
+
+    // The writer that "crashed" is gone; others carry on.
+    for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`after-${i}-${'y'.repeat(200)}`) }]);
+    const topic = await healthy.topics.get('t');
+    const hw = (await healthy.head(topic, 0)).nextOffset;
+    const records = await readAll(healthy, 't', 0);
+    expectContiguous(records, hw);
+    const victimCopies = records.filter((r) => r.value.startsWith('victim-')).length;
+    // Only a commit that reached the metadata store can be visible — exactly once.
+    expect(victimCopies).toBe(kind === 'failAfter' && method === 'transact' ? 1 : 0);
+    expect(hw).toBe(6 + victimCopies);
+  });
+
+  it('an idempotent retry after a lost ack returns the original offsets and writes nothing', async () => {
+    const fm = faultyMetaStore(meta);
+    const a = new LogEngine(fm, objects);
+    const b = new LogEngine(meta, objects); // "another instance" serving the retry
+    await b.createTopic('t', 3);
+    const producer = await b.producers.init();
+    const records = [{ key: enc('k1'), value: enc('v1') }, { key: enc('k2'), value: enc('v2') }, { value: enc('v3'), partition: 2 }];
+    fm.faults.add({ method: 'transact', action: { kind: 'failAfter', error: crash() } });
+    await expect(a.produce('t', records, { ...producer, sequence: 0 })).rejects.toThrow('injected crash');
+    const topic = await b.topics.get('t');
+    const hwBefore = await Promise.all([0, 1, 2].map(async (p) => (await b.head(topic, p)).nextOffset));
+    const retried = await b.produce('t', records, { ...producer, sequence: 0 });
+    const hwAfter = await Promise.all([0, 1, 2].map(async (p) => (await b.head(topic, p)).nextOffset));
+    expect(hwAfter).toEqual(hwBefore);
+    // The offsets point at the records of the first (lost-ack) attempt.
+    for (const [i, o] of retried.entries()) {
+      const got = (await b.fetch('t', o.partition, { offset: o.offset, maxRecords: 1 })).records()[0]!;
+      expect(dec(got.value)).toBe(dec(records[i]!.value));
+    }
+    // And the sequence moves on from there.
+    const next = await b.produce('t', [{ value: enc('v4'), partition: 0 }], { ...producer, sequence: 1 });
+    expect(next[0]!.offset).toBe(hwAfter[0]);
+    await expect(b.produce('t', [{ value: enc('v5') }], { ...producer, sequence: 3 })).rejects.toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
+  });
+
+  it('binary batches from an idempotent Kafka producer are deduplicated per partition', async () => {
+    const e = new LogEngine(meta, objects);
+    await e.createTopic('t', 2);
+    const { id, epoch } = await e.producers.init();
+    const batch = (seq: number, n: number) =>
+      encodeRecordBatch(Array.from({ length: n }, (_, i) => ({ value: enc(`s${seq + i}`) })), { producerId: id, producerEpoch: epoch, baseSequence: seq });
+    const first = await e.produceBatches('t', 1, batch(0, 3));
+    expect(await e.produceBatches('t', 1, batch(0, 3))).toEqual(first);
+    const second = await e.produceBatches('t', 1, batch(3, 2));
+    expect(second.base_offset).toBe(first.last_offset + 1);
+    await expect(e.produceBatches('t', 1, batch(7, 1))).rejects.toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
+    // Sequences are per partition: partition 0 starts at 0 on its own.
+    expect((await e.produceBatches('t', 0, batch(0, 1))).base_offset).toBe(0);
+    const bumped = await e.producers.init(id);
+    await expect(e.produceBatches('t', 1, batch(5, 1))).rejects.toMatchObject({ code: 'INVALID_PRODUCER_EPOCH' });
+    expect(bumped.epoch).toBe(epoch + 1);
+  });
+
+  it('stores nothing when any record of a request is invalid', async () => {
+    const e = new LogEngine(meta, objects);
+    await e.createTopic('t', 2, { 'max.message.bytes': 1000 });
+    await expect(
+      e.produce('t', [{ value: enc('ok'), partition: 0 }, { value: new Uint8Array(5000), partition: 1 }]),
+    ).rejects.toMatchObject({ code: 'RECORD_TOO_LARGE' });
+    const topic = await e.topics.get('t');
+    expect((await e.head(topic, 0)).nextOffset).toBe(0);
+    expect((await e.head(topic, 1)).nextOffset).toBe(0);
+    // Many small records still fit: they are split into several batches, not refused.
+    const offsets = await e.produce('t', Array.from({ length: 50 }, (_, i) => ({ value: enc(`r${i}-${'q'.repeat(60)}`), partition: 0 })));
+    expect(offsets.map((o) => o.offset)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+});
