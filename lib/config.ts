@@ -16,6 +16,13 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Embedded mode: fsync before acknowledging (survive power loss, not only kill -9). */
   fsync: boolean;
+  /**
+   * AWS (Lambda) mode: the flush function to invoke asynchronously when a partition has taken
+   * `flushTriggerBytes` within one `flushDelayMs` window (docs/design/0006-deployment.md).
+   * Unset: this process flushes itself after `flushDelayMs`, or only the job does.
+   */
+  flushFunction: string | undefined;
+  flushTriggerBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -62,6 +69,8 @@ export function loadConfig(env: Env = process.env): Config {
     flushDelayMs: int('SAMSA_FLUSH_DELAY_MS', storage === 'aws' ? -1 : 200, -1),
     logLevel: (['debug', 'info', 'warn', 'error'].includes(level) ? level : 'info') as Config['logLevel'],
     fsync: bool('SAMSA_FSYNC', false),
+    flushFunction: env.SAMSA_FLUSH_FUNCTION?.trim() || undefined,
+    flushTriggerBytes: int('SAMSA_FLUSH_TRIGGER_BYTES', 1024 * 1024, 0),
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return cfg;

@@ -1,0 +1,28 @@
+// The part of the wiring every runtime shares: the Stores handle and the engine options that
+// follow from Config. Kept free of storage adapters so that an entry point pulls in only the
+// adapters it uses (the Lambda bundles must never reach the native SQLite module).
+import type { Config } from './config';
+import { type EngineOptions, LogEngine } from './log/engine';
+import { codecsReady } from './records';
+import type { MetaStore, ObjectStore } from './storage/ports';
+import type { Clock } from './util/clock';
+
+export interface Stores {
+  meta: MetaStore;
+  objects: ObjectStore;
+  close(): Promise<void>;
+}
+
+export function engineOptions(cfg: Config): Partial<EngineOptions> {
+  return {
+    ...(cfg.flushDelayMs >= 0 ? { eagerFlushDelayMs: cfg.flushDelayMs } : {}),
+    // Every AWS-mode instance only sees its own commits; re-check the store while waiting.
+    longPollRecheckMs: cfg.storage === 'aws' ? 200 : 1000,
+  };
+}
+
+/** `extra` lets an entry point add what only it knows (the Lambda API's flush trigger). */
+export async function engineOn(cfg: Config, stores: Stores, clock?: Clock, extra: Partial<EngineOptions> = {}): Promise<LogEngine> {
+  await codecsReady();
+  return new LogEngine(stores.meta, stores.objects, clock, { ...engineOptions(cfg), ...extra });
+}
