@@ -1,0 +1,26 @@
+// Lambda entry point for the HTTP API (Function URL or API Gateway HTTP API, payload v2).
+// Thin wiring: config → AWS stores → engine → the Hono app, built once per execution
+// environment at init (top-level await) and reused by every warm invocation.
+import { defaultIsContentTypeBinary, handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
+import { loadConfig } from '../lib/config';
+import { flushTrigger, lambdaInvoker } from '../lib/flush-trigger';
+import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
+import { openAwsEngine } from '../lib/runtime-aws';
+
+const cfg = loadConfig();
+// Busy partitions are handed to the flush function (async invoke) instead of waiting for the
+// schedule; see docs/design/0006-deployment.md.
+const trigger = cfg.flushFunction && cfg.flushDelayMs >= 0 ? flushTrigger(lambdaInvoker(cfg.flushFunction)) : undefined;
+const { engine } = await openAwsEngine(cfg, trigger ? { flushTrigger: trigger.trigger, flushTriggerBytes: cfg.flushTriggerBytes } : {});
+// TODO(groups): mount consumer-group routes once lib/http/groups.ts lands: extend: (app) => mountGroupRoutes(app, { engine })
+const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes });
+const serve = handle(app, { isContentTypeBinary: (type) => type.startsWith(RECORD_BATCH_TYPE) || defaultIsContentTypeBinary(type) });
+
+export async function handler(event: LambdaEvent, context?: LambdaContext) {
+  try {
+    return await serve(event, context);
+  } finally {
+    // The environment freezes when we return: let flush hand-offs started so far leave first.
+    await trigger?.drain(1500);
+  }
+}
