@@ -1,0 +1,403 @@
+// SamsaLog: everything one Samsa deployment needs — the data bucket, the metadata table, the
+// API / flush / retention functions, their schedules, an authenticated HTTP entry point, alarms
+// and a dashboard. Secure defaults live in SAMSA_DEFAULTS, in one place; props are merged as
+// defaults → user → required (what Samsa cannot work without), in the manner of AWS Solutions
+// Constructs, and invalid props are reported together. Resource shapes (key schema, lifecycle
+// rules, encryption) come from lib/storage/aws-resources.ts, shared with `npm run setup:aws`.
+import path from 'node:path';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../lib/metrics';
+import { BUCKET_LIFECYCLE_RULES, BUCKET_SECURITY, META_TABLE, S3_PREFIXES } from '../lib/storage/aws-resources';
+import { bundlingOptions, PROJECT_ROOT } from './bundling';
+
+export interface FunctionSettings {
+  /** MiB. */
+  memorySize?: number;
+  timeout?: Duration;
+  /**
+   * Reserved concurrency: caps this function (a throttle) and guarantees it capacity. Unset by
+   * default: reserving fails the deploy on accounts whose concurrency quota is still 10.
+   */
+  reservedConcurrency?: number;
+}
+
+export type SamsaAuth =
+  /** Default: a Lambda Function URL with AuthType AWS_IAM — every request is SigV4-signed. */
+  | { type: 'iam' }
+  /**
+   * An API Gateway HTTP API whose routes require a JWT from `issuer` (Cognito, Auth0, Okta...)
+   * with one of `audience`. Adds API Gateway's request charge and its 30 s integration limit.
+   */
+  | { type: 'jwt'; issuer: string; audience: string[]; throttle?: { rateLimit: number; burstLimit: number } };
+
+export interface SamsaLogProps {
+  /** Default { type: 'iam' }. Never public. */
+  auth?: SamsaAuth;
+  /** Principals allowed to call the IAM-authenticated Function URL (lambda:InvokeFunctionUrl). */
+  invokers?: iam.IGrantable[];
+  /** Bucket and table on stack deletion. Default RETAIN: the log is data. */
+  removalPolicy?: RemovalPolicy;
+  /** DynamoDB deletion protection. Default true. */
+  tableDeletionProtection?: boolean;
+  /** S3 server access logs into a dedicated log bucket. Default true. */
+  serverAccessLogs?: boolean;
+  api?: FunctionSettings;
+  flush?: FunctionSettings & {
+    /** Flush pass over every partition. Default every minute. */
+    schedule?: Duration;
+    /** Hand a partition to the flush function once it took this many bytes in one window. Default 1 MiB. */
+    triggerBytes?: number;
+    /** The window, per API instance. Default 5 s. */
+    triggerWindow?: Duration;
+  };
+  retention?: FunctionSettings & { /** Default every 15 minutes. */ schedule?: Duration };
+  /** Function log retention. Default one month. */
+  logRetention?: logs.RetentionDays;
+  /** Alarm when a flush pass leaves more than this many records unflushed (3 periods of 5 min). Default 100000. */
+  flushLagAlarmRecords?: number;
+  /** Where alarms go (an SNS action, say). Default none: the alarms still show on the dashboard. */
+  alarmActions?: cloudwatch.IAlarmAction[];
+}
+
+/** The secure defaults, in one place (docs/design/0006-deployment.md explains the numbers). */
+export const SAMSA_DEFAULTS = {
+  auth: { type: 'iam' } as SamsaAuth,
+  removalPolicy: RemovalPolicy.RETAIN,
+  tableDeletionProtection: true,
+  serverAccessLogs: true,
+  logRetention: logs.RetentionDays.ONE_MONTH,
+  flushLagAlarmRecords: 100_000,
+  // API: CPU scales with memory; 1 GiB keeps CRC32C/compression and cold starts quick. The
+  // timeout covers the longest long poll (wait_ms ≤ 60 s) plus the request around it.
+  api: { memorySize: 1024, timeout: Duration.seconds(70) },
+  // Flush copies up to 8 MiB per step into segments; several steps per invocation.
+  flush: { memorySize: 1024, timeout: Duration.minutes(5), schedule: Duration.minutes(1), triggerBytes: 1024 * 1024, triggerWindow: Duration.seconds(5) },
+  // Retention lists and deletes; it is I/O bound and bounded per pass by its own deadline.
+  retention: { memorySize: 512, timeout: Duration.minutes(5), schedule: Duration.minutes(15) },
+  jwtThrottle: { rateLimit: 1000, burstLimit: 2000 },
+} as const;
+
+type Sized = FunctionSettings & { memorySize: number; timeout: Duration };
+type Resolved = Required<Omit<SamsaLogProps, 'invokers' | 'alarmActions' | 'api' | 'flush' | 'retention'>> & {
+  invokers: iam.IGrantable[];
+  alarmActions: cloudwatch.IAlarmAction[];
+  api: Sized;
+  flush: Sized & { schedule: Duration; triggerBytes: number; triggerWindow: Duration };
+  retention: Sized & { schedule: Duration };
+};
+
+export function resolveProps(props: SamsaLogProps = {}): Resolved {
+  const r: Resolved = {
+    auth: props.auth ?? SAMSA_DEFAULTS.auth,
+    invokers: props.invokers ?? [],
+    removalPolicy: props.removalPolicy ?? SAMSA_DEFAULTS.removalPolicy,
+    tableDeletionProtection: props.tableDeletionProtection ?? SAMSA_DEFAULTS.tableDeletionProtection,
+    serverAccessLogs: props.serverAccessLogs ?? SAMSA_DEFAULTS.serverAccessLogs,
+    logRetention: props.logRetention ?? SAMSA_DEFAULTS.logRetention,
+    flushLagAlarmRecords: props.flushLagAlarmRecords ?? SAMSA_DEFAULTS.flushLagAlarmRecords,
+    alarmActions: props.alarmActions ?? [],
+    api: { ...SAMSA_DEFAULTS.api, ...definedOnly(props.api) },
+    flush: { ...SAMSA_DEFAULTS.flush, ...definedOnly(props.flush) },
+    retention: { ...SAMSA_DEFAULTS.retention, ...definedOnly(props.retention) },
+  };
+  const problems: string[] = [];
+  for (const name of ['api', 'flush', 'retention'] as const) {
+    const f = r[name];
+    if (!Number.isInteger(f.memorySize) || f.memorySize < 128 || f.memorySize > 10240) problems.push(`${name}.memorySize must be an integer in 128..10240 MiB`);
+    if (f.timeout.toSeconds() < 1 || f.timeout.toSeconds() > 900) problems.push(`${name}.timeout must be within 1 s..15 min`);
+    if (f.reservedConcurrency !== undefined && (!Number.isInteger(f.reservedConcurrency) || f.reservedConcurrency < 1)) {
+      problems.push(`${name}.reservedConcurrency must be a positive integer (0 would disable the function)`);
+    }
+  }
+  if (r.api.timeout.toSeconds() < 65) problems.push('api.timeout must be at least 65 s: a long poll may wait 60 s');
+  for (const [name, d] of [['flush.schedule', r.flush.schedule], ['retention.schedule', r.retention.schedule]] as const) {
+    if (d.toMinutes({ integral: false }) < 1) problems.push(`${name} must be at least 1 minute (EventBridge's finest rate)`);
+  }
+  if (r.flush.triggerWindow.toMilliseconds() < 100) problems.push('flush.triggerWindow must be at least 100 ms');
+  if (!Number.isInteger(r.flush.triggerBytes) || r.flush.triggerBytes < 0) problems.push('flush.triggerBytes must be a non-negative integer');
+  if (r.auth.type === 'jwt') {
+    if (!/^https:\/\//.test(r.auth.issuer)) problems.push('auth.issuer must be an https:// URL');
+    if (r.auth.audience.length === 0) problems.push('auth.audience needs at least one audience');
+    if (r.invokers.length > 0) problems.push('invokers apply to the IAM Function URL; with auth.type "jwt" grant access through the identity provider');
+  }
+  if (problems.length > 0) throw new Error(`SamsaLog: invalid props:\n  - ${problems.join('\n  - ')}`);
+  return r;
+}
+
+export class SamsaLog extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly accessLogBucket?: s3.Bucket;
+  readonly table: dynamodb.Table;
+  readonly apiFunction: NodejsFunction;
+  readonly flushFunction: NodejsFunction;
+  readonly retentionFunction: NodejsFunction;
+  /** The HTTPS endpoint: the Function URL (IAM) or the HTTP API's URL (JWT). */
+  readonly apiUrl: string;
+  readonly functionUrl?: lambda.FunctionUrl;
+  readonly httpApi?: apigw.HttpApi;
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: SamsaLogProps = {}) {
+    super(scope, id);
+    const p = resolveProps(props);
+
+    // --- S3: segments and write-ahead objects ---------------------------------------------------
+    const bucketSecurity = {
+      encryption: BUCKET_SECURITY.encryption === 'AES256' ? s3.BucketEncryption.S3_MANAGED : s3.BucketEncryption.KMS_MANAGED,
+      bucketKeyEnabled: BUCKET_SECURITY.bucketKeyEnabled,
+      blockPublicAccess: BUCKET_SECURITY.blockPublicAccess ? s3.BlockPublicAccess.BLOCK_ALL : undefined,
+      enforceSSL: BUCKET_SECURITY.enforceSsl,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    };
+    if (p.serverAccessLogs) {
+      this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
+        ...bucketSecurity,
+        // The log delivery service writes with SSE-S3 only, and needs ACL-free ownership.
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        removalPolicy: p.removalPolicy,
+        lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      });
+      NagSuppressions.addResourceSuppressions(this.accessLogBucket, [
+        { id: 'AwsSolutions-S1', reason: 'This is the server access log bucket itself; logging it into itself would loop and another log bucket would only move the finding.' },
+      ]);
+    }
+    this.bucket = new s3.Bucket(this, 'Data', {
+      ...bucketSecurity,
+      removalPolicy: p.removalPolicy,
+      lifecycleRules: BUCKET_LIFECYCLE_RULES.map((r) => ({
+        id: r.id,
+        ...(r.prefix ? { prefix: r.prefix } : {}),
+        ...(r.expireAfterDays !== undefined ? { expiration: Duration.days(r.expireAfterDays) } : {}),
+        ...(r.abortIncompleteMultipartUploadAfterDays !== undefined
+          ? { abortIncompleteMultipartUploadAfter: Duration.days(r.abortIncompleteMultipartUploadAfterDays) }
+          : {}),
+      })),
+      ...(this.accessLogBucket ? { serverAccessLogsBucket: this.accessLogBucket, serverAccessLogsPrefix: 'data-bucket/' } : {}),
+    });
+    if (!this.accessLogBucket) {
+      NagSuppressions.addResourceSuppressions(this.bucket, [
+        { id: 'AwsSolutions-S1', reason: 'Server access logs were turned off by the deployer (serverAccessLogs: false); CloudTrail data events are the alternative.' },
+      ]);
+    }
+
+    // --- DynamoDB: offsets, extents, topics, producers, groups ---------------------------------
+    this.table = new dynamodb.Table(this, 'Meta', {
+      partitionKey: { name: META_TABLE.partitionKey.name, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: META_TABLE.sortKey.name, type: dynamodb.AttributeType.STRING },
+      billingMode: META_TABLE.billingMode === 'PAY_PER_REQUEST' ? dynamodb.BillingMode.PAY_PER_REQUEST : dynamodb.BillingMode.PROVISIONED,
+      timeToLiveAttribute: META_TABLE.ttlAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: META_TABLE.pointInTimeRecovery },
+      deletionProtection: p.tableDeletionProtection,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: p.removalPolicy,
+    });
+
+    // --- Lambda ----------------------------------------------------------------------------------
+    const common = { SAMSA_STORAGE: 'aws', SAMSA_BUCKET: this.bucket.bucketName, SAMSA_TABLE: this.table.tableName };
+    this.flushFunction = this.samsaFunction('Flush', 'flush.ts', p.flush, p.logRetention, common);
+    this.retentionFunction = this.samsaFunction('Retention', 'retention.ts', p.retention, p.logRetention, common);
+    this.apiFunction = this.samsaFunction('Api', 'api.ts', p.api, p.logRetention, {
+      ...common,
+      SAMSA_FLUSH_FUNCTION: this.flushFunction.functionName,
+      SAMSA_FLUSH_DELAY_MS: String(p.flush.triggerWindow.toMilliseconds()),
+      SAMSA_FLUSH_TRIGGER_BYTES: String(p.flush.triggerBytes),
+    });
+    // A lost hand-off only delays a flush to the next scheduled pass: one retry, short-lived.
+    this.flushFunction.configureAsyncInvoke({ retryAttempts: 1, maxEventAge: Duration.minutes(10) });
+
+    // Least privilege, per function and per key prefix (the S3 actions each one's code calls).
+    const objects = (...prefixes: string[]) => prefixes.map((x) => this.bucket.arnForObjects(`${x}*`));
+    const { topics, wal } = S3_PREFIXES;
+    const tableActions = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'];
+    const allow = (fn: lambda.IFunction, actions: string[], resources: string[]) =>
+      fn.addToRolePolicy(new iam.PolicyStatement({ effect: iam.Effect.ALLOW, actions, resources }));
+    for (const fn of [this.apiFunction, this.flushFunction, this.retentionFunction]) allow(fn, tableActions, [this.table.tableArn]);
+    // API: reads segments and write-ahead objects, writes write-ahead objects.
+    allow(this.apiFunction, ['s3:GetObject'], objects(topics, wal));
+    allow(this.apiFunction, ['s3:PutObject'], objects(wal));
+    // API → flush hand-off: only this function, unqualified.
+    allow(this.apiFunction, ['lambda:InvokeFunction'], [this.flushFunction.functionArn]);
+    // Flush: builds segments by (multipart) append, drops consumed write-ahead objects.
+    allow(this.flushFunction, ['s3:GetObject'], objects(topics, wal));
+    allow(this.flushFunction, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(topics));
+    allow(this.flushFunction, ['s3:DeleteObject'], objects(wal));
+    // Retention: expiry, deleted topics and the orphan sweep list and delete under both prefixes.
+    allow(this.retentionFunction, ['s3:GetObject', 's3:DeleteObject'], objects(topics, wal));
+    this.retentionFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${topics}*`, `${wal}*`] } },
+      }),
+    );
+    for (const fn of [this.apiFunction, this.flushFunction, this.retentionFunction]) {
+      NagSuppressions.addResourceSuppressions(
+        fn.role!,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'Object keys are per topic, partition and offset, so object actions need a key wildcard; it is confined to this bucket and to the topics/ and wal/ prefixes the code writes. No action is a wildcard.',
+            appliesTo: [
+              { regex: `/^Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}\\.Arn>\\/(topics|wal)\\/\\*$/g` },
+            ],
+          },
+        ],
+        true,
+      );
+    }
+
+    // --- HTTP entry point: authenticated, never public -------------------------------------------
+    if (p.auth.type === 'iam') {
+      this.functionUrl = this.apiFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+      for (const who of p.invokers) this.apiFunction.grantInvokeUrl(who);
+      this.apiUrl = this.functionUrl.url;
+    } else {
+      const accessLogs = new logs.LogGroup(this, 'HttpApiAccessLogs', { retention: p.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+      this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
+        description: 'Samsa HTTP API (JWT-authorized)',
+        createDefaultStage: false,
+        defaultIntegration: new HttpLambdaIntegration('Api', this.apiFunction, { payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0 }),
+        defaultAuthorizer: new HttpJwtAuthorizer('Jwt', p.auth.issuer, { jwtAudience: p.auth.audience }),
+      });
+      const stage = new apigw.HttpStage(this, 'HttpApiStage', {
+        httpApi: this.httpApi,
+        stageName: '$default',
+        autoDeploy: true,
+        throttle: p.auth.throttle ?? SAMSA_DEFAULTS.jwtThrottle,
+        accessLogSettings: { destination: new apigw.LogGroupLogDestination(accessLogs) },
+      });
+      this.apiUrl = stage.url;
+    }
+
+    // --- Schedules ---------------------------------------------------------------------------------
+    new events.Rule(this, 'FlushSchedule', {
+      description: 'Samsa: flush committed batches into Kafka segment files',
+      schedule: events.Schedule.rate(p.flush.schedule),
+      targets: [new targets.LambdaFunction(this.flushFunction, { retryAttempts: 0 })],
+    });
+    new events.Rule(this, 'RetentionSchedule', {
+      description: 'Samsa: retention, deleted topics and crash leftovers',
+      schedule: events.Schedule.rate(p.retention.schedule),
+      targets: [new targets.LambdaFunction(this.retentionFunction, { retryAttempts: 0 })],
+    });
+
+    // --- Alarms and dashboard ----------------------------------------------------------------------
+    const fiveMinutes = Duration.minutes(5);
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string, extra: Partial<cloudwatch.AlarmProps> = {}) => {
+      const a = new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+        ...extra,
+      });
+      for (const action of p.alarmActions) a.addAlarmAction(action);
+      this.alarms.push(a);
+      return a;
+    };
+    const fns = { Api: this.apiFunction, Flush: this.flushFunction, Retention: this.retentionFunction };
+    for (const [name, fn] of Object.entries(fns)) {
+      alarm(`${name}Errors`, fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }), 1, `Samsa ${name} function: invocations failed`);
+      alarm(`${name}Throttles`, fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), 1, `Samsa ${name} function: invocations throttled`);
+    }
+    const unflushed = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'UnflushedRecords',
+      dimensionsMap: { Table: this.table.tableName },
+      statistic: 'Minimum',
+      period: fiveMinutes,
+    });
+    // Minimum over a period: a backlog the flush passes never got under. Missing data breaches —
+    // no metric means no successful scheduled flush at all.
+    alarm('FlushLag', unflushed, p.flushLagAlarmRecords, 'Samsa: flush passes leave a growing backlog of unflushed records (or do not run)', {
+      evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    const ddbThrottles = new cloudwatch.MathExpression({
+      expression: 'r + w',
+      usingMetrics: {
+        r: this.table.metric('ReadThrottleEvents', { statistic: 'Sum', period: fiveMinutes }),
+        w: this.table.metric('WriteThrottleEvents', { statistic: 'Sum', period: fiveMinutes }),
+      },
+      label: 'DynamoDB throttle events',
+      period: fiveMinutes,
+    });
+    alarm('DynamoDbThrottles', ddbThrottles, 1, 'Samsa: DynamoDB throttled reads or writes (on-demand limits or a hot partition)');
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({ title: 'Invocations', left: Object.values(fns).map((f) => f.metricInvocations({ period: Duration.minutes(1) })), width: 8 }),
+          new cloudwatch.GraphWidget({ title: 'Errors / throttles', left: Object.values(fns).flatMap((f) => [f.metricErrors(), f.metricThrottles()]), width: 8 }),
+          new cloudwatch.GraphWidget({ title: 'API duration (p50, p99)', left: [this.apiFunction.metricDuration({ statistic: 'p50' }), this.apiFunction.metricDuration({ statistic: 'p99' })], width: 8 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Flush lag (records)', left: [unflushed.with({ statistic: 'Maximum', period: Duration.minutes(1) })], width: 8 }),
+          new cloudwatch.GraphWidget({
+            title: 'DynamoDB',
+            left: [this.table.metricConsumedReadCapacityUnits(), this.table.metricConsumedWriteCapacityUnits()],
+            right: [ddbThrottles],
+            width: 8,
+          }),
+          new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 8 }),
+        ],
+      ],
+    });
+  }
+
+  private samsaFunction(
+    id: string,
+    file: string,
+    settings: Sized,
+    retention: logs.RetentionDays,
+    environment: Record<string, string>,
+  ): NodejsFunction {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY });
+    // Own role without AWS managed policies: logging is granted on this log group only.
+    const role = new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Samsa ${id} function` });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+    const fn = new NodejsFunction(this, id, {
+      entry: path.join(PROJECT_ROOT, 'functions', file),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: settings.memorySize,
+      timeout: settings.timeout,
+      ...(settings.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: settings.reservedConcurrency } : {}),
+      role,
+      logGroup,
+      environment,
+      bundling: bundlingOptions(),
+      description: `Samsa ${id.toLowerCase()} (functions/${file})`,
+    });
+    NagSuppressions.addResourceSuppressions(fn, [
+      { id: 'AwsSolutions-L1', reason: 'Samsa targets nodejs22.x deliberately: the bundles are built and tested for Node 22; moving to a newer runtime is a tested upgrade, not an automatic one.' },
+    ]);
+    return fn;
+  }
+}
+
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
