@@ -1,0 +1,843 @@
+// The group coordinator: consumer groups kept entirely in the metadata store, so any instance
+// serves any member and a restart loses nothing (docs/design/0005-consumer-groups.md). Every
+// request loads the group (one query), expels members whose heartbeat version this instance
+// has watched go stale for their session timeout, takes one cooperative step towards the
+// assignor's target when one is possible, and writes with conditions so that concurrent
+// instances serialise on the group's generation. Offset commits are fenced in the same
+// transaction as the write: a check on the generation plus a condition on the partition's owner.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
+import type { LogEngine } from '../log/engine';
+import {
+  GROUP_MEMBER_PREFIX,
+  GROUP_PARTITION_PREFIX,
+  GROUPS_PK,
+  groupMemberKey,
+  groupMetaKey,
+  groupOffsetsPk,
+  groupPartitionKey,
+  groupPk,
+  groupRegistryKey,
+} from '../log/keys';
+import type { DecodedRecord } from '../records';
+import type { Condition, MetaItem, MetaStore, MetaValue, WriteOp } from '../storage/ports';
+import { type Clock, systemClock } from '../util/clock';
+import { ASSIGNORS, type AssignorName, cmpTp, DEFAULT_ASSIGNOR, parseTp, tpKey } from './assignors';
+import { type MemberState, reconciliationState, transition } from './lifecycle';
+import { LivenessTracker, monotonicClock } from './liveness';
+import { type GroupState, type MemberSpec, reconcile, type Revocation, targetOf } from './reconcile';
+
+export interface CoordinatorOptions {
+  /** Wall clock: only for `committed_at`, never for liveness. */
+  clock?: Clock;
+  /** This process's monotonic clock: liveness decisions. */
+  monotonic?: Clock;
+  /** How often an instance re-reads the partition counts of a group's topics. */
+  topicRefreshMs?: number;
+  defaultSessionTimeoutMs?: number;
+}
+
+export const SESSION_TIMEOUT = { min: 100, max: 3_600_000, default: 45_000 } as const;
+export type OffsetReset = 'earliest' | 'latest';
+export type ResetTarget = 'earliest' | 'latest' | { timestamp: number } | { offset: number };
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface JoinRequest {
+  topics: string[];
+  sessionTimeoutMs?: number;
+  autoOffsetReset?: OffsetReset;
+  memberId?: string;
+  assignor?: AssignorName;
+}
+
+export interface JoinResult {
+  memberId: string;
+  generation: number;
+  assignment: TopicPartition[];
+  heartbeatIntervalMs: number;
+}
+
+export interface OffsetCommit extends TopicPartition {
+  offset: number;
+  metadata?: string | null;
+}
+
+export interface PolledRecord extends DecodedRecord {
+  topic: string;
+  partition: number;
+}
+
+export interface PollOptions {
+  maxRecords?: number;
+  maxBytes?: number;
+  waitMs?: number;
+  autoCommit?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface OffsetInfo extends TopicPartition {
+  /** -1 when the group has committed nothing for the partition (Kafka's OffsetFetch value). */
+  offset: number;
+  metadata: string | null;
+  high_watermark: number;
+  log_start_offset: number;
+  /** high watermark − committed offset; with nothing committed, high watermark − log start. */
+  lag: number;
+}
+
+export interface GroupDescription {
+  group: string;
+  state: 'Empty' | 'Stable' | 'Reconciling';
+  generation: number;
+  assignor: AssignorName;
+  members: Array<{ member_id: string; state: MemberState; topics: string[]; session_timeout_ms: number; assignment: TopicPartition[] }>;
+  lag: number;
+}
+
+const GROUP_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+const MEMBER_ID = /^[A-Za-z0-9._-]{1,128}$/;
+const MAX_METADATA = 4096;
+const MAX_ATTEMPTS = 40;
+
+interface Pending {
+  gen: number;
+  offsets: Array<[string, number, number]>;
+}
+
+interface MemberRecord {
+  hb: string;
+  acked: number;
+  pending?: Pending;
+}
+
+interface Loaded {
+  exists: boolean;
+  deleting: boolean;
+  state: GroupState;
+  members: Map<string, MemberRecord>;
+}
+
+interface PartitionItem {
+  owner?: string;
+  revoking?: string;
+  since?: number;
+  offset?: number;
+  metadata?: string | null;
+}
+
+interface Mutation {
+  /** Add a member, or change a present member's subscription. */
+  put?: { id: string; spec: MemberSpec; hb?: string };
+  /** Members leaving; with `hb`, only if their heartbeat version is still that (expiry). */
+  remove?: Array<{ id: string; hb?: string }>;
+  /** The caller's own member item: new heartbeat version and acknowledged generation. */
+  self?: { id: string; hb: string; acked: number; clearPending?: boolean };
+  assignor?: AssignorName;
+  freshTopics?: boolean;
+}
+
+const emptyState = (): GroupState => ({
+  generation: 0,
+  assignor: DEFAULT_ASSIGNOR,
+  members: new Map(),
+  owners: new Map(),
+  revoking: new Map(),
+  partitions: {},
+});
+
+export class GroupCoordinator {
+  readonly liveness: LivenessTracker;
+  private readonly clock: Clock;
+  private readonly mono: Clock;
+  private readonly topicRefreshMs: number;
+  private readonly defaultSessionTimeoutMs: number;
+  private readonly topicChecks = new Map<string, number>();
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly engine: LogEngine,
+    opts: CoordinatorOptions = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.mono = opts.monotonic ?? monotonicClock;
+    this.liveness = new LivenessTracker(this.mono);
+    this.topicRefreshMs = opts.topicRefreshMs ?? 5000;
+    this.defaultSessionTimeoutMs = opts.defaultSessionTimeoutMs ?? SESSION_TIMEOUT.default;
+  }
+
+  static heartbeatIntervalMs(sessionTimeoutMs: number): number {
+    return Math.min(3000, Math.max(10, Math.floor(sessionTimeoutMs / 3)));
+  }
+
+  // --- membership -----------------------------------------------------------------------------
+
+  async join(group: string, req: JoinRequest): Promise<JoinResult> {
+    checkGroupName(group);
+    const topics = [...new Set(req.topics)].sort();
+    if (topics.length === 0) throw new SamsaError('INVALID_REQUEST', 'topics must name at least one topic', { field: 'topics' });
+    for (const t of topics) await this.engine.topics.get(t, { fresh: true });
+    if (req.memberId !== undefined && !MEMBER_ID.test(req.memberId)) {
+      throw new SamsaError('INVALID_REQUEST', 'member_id must be 1-128 characters of [A-Za-z0-9._-]', { field: 'member_id' });
+    }
+    const timeout = req.sessionTimeoutMs ?? this.defaultSessionTimeoutMs;
+    if (!Number.isInteger(timeout) || timeout < SESSION_TIMEOUT.min || timeout > SESSION_TIMEOUT.max) {
+      throw new SamsaError('INVALID_REQUEST', `session_timeout_ms must be an integer between ${SESSION_TIMEOUT.min} and ${SESSION_TIMEOUT.max}`, { field: 'session_timeout_ms' });
+    }
+    const spec: MemberSpec = { topics, sessionTimeoutMs: timeout, autoOffsetReset: req.autoOffsetReset ?? 'earliest' };
+    const id = req.memberId ?? randomUUID();
+    return this.run(group, async (l) => {
+      const present = l.state.members.get(id);
+      transition(present ? 'stable' : 'unknown', 'join', { group, member: id });
+      if (req.assignor !== undefined && l.state.members.size > 0 && req.assignor !== l.state.assignor) {
+        throw new SamsaError('INVALID_REQUEST', `group "${group}" uses the ${l.state.assignor} assignor; a member cannot join with ${req.assignor}`, { field: 'assignor' });
+      }
+      const hb = token();
+      const changed = !present || present.sessionTimeoutMs !== spec.sessionTimeoutMs || present.autoOffsetReset !== spec.autoOffsetReset || present.topics.join('\0') !== topics.join('\0');
+      const mut: Mutation = { freshTopics: true };
+      if (changed) mut.put = { id, spec, ...(present ? {} : { hb }) };
+      if (present) mut.self = { id, hb, acked: Math.max(l.members.get(id)?.acked ?? 0, l.state.generation) };
+      if (l.state.members.size === 0 && req.assignor !== undefined) mut.assignor = req.assignor;
+      const state = await this.writeGroup(group, l, mut);
+      this.liveness.wrote(group, id, hb);
+      return { memberId: id, generation: state.generation, assignment: assignmentOf(state, id), heartbeatIntervalMs: GroupCoordinator.heartbeatIntervalMs(timeout) };
+    });
+  }
+
+  async heartbeat(group: string, memberId: string, generation: number): Promise<{ generation: number; assignment: TopicPartition[] }> {
+    checkGroupName(group);
+    return this.run(group, async (l) => {
+      this.requireMember(l, group, memberId, 'heartbeat');
+      if (generation > l.state.generation) {
+        throw new SamsaError('ILLEGAL_GENERATION', `generation ${generation} is ahead of group "${group}"'s generation ${l.state.generation}`, { group, generation: l.state.generation });
+      }
+      const hb = token();
+      const acked = Math.max(l.members.get(memberId)!.acked, generation);
+      const state = await this.writeGroup(group, l, { self: { id: memberId, hb, acked } });
+      this.liveness.wrote(group, memberId, hb);
+      return { generation: state.generation, assignment: assignmentOf(state, memberId) };
+    });
+  }
+
+  async leave(group: string, memberId: string): Promise<void> {
+    checkGroupName(group);
+    await this.run(group, async (l) => {
+      this.requireMember(l, group, memberId, 'leave');
+      await this.writeGroup(group, l, { remove: [{ id: memberId }] });
+    });
+  }
+
+  // --- offsets --------------------------------------------------------------------------------
+
+  async commit(group: string, req: { memberId?: string; generation?: number; offsets: OffsetCommit[] }): Promise<OffsetCommit[]> {
+    checkGroupName(group);
+    await this.validateOffsets(req.offsets);
+    return this.run(group, async (l) => {
+      const now = this.clock.now();
+      const limit = this.meta.limits.maxTransactItems - 2;
+      if (req.memberId !== undefined) {
+        const m = req.memberId;
+        this.requireMember(l, group, m, 'commit');
+        if (req.generation === undefined) throw new SamsaError('INVALID_REQUEST', 'a commit with member_id must carry the generation of its assignment', { field: 'generation' });
+        if (req.generation !== l.state.generation) {
+          throw new SamsaError('ILLEGAL_GENERATION', `generation ${req.generation} is not group "${group}"'s current generation ${l.state.generation}; heartbeat for the current assignment`, { group, generation: l.state.generation });
+        }
+        for (const o of req.offsets) {
+          if (!holds(l.state, m, tpKey(o.topic, o.partition))) {
+            throw new SamsaError('ILLEGAL_GENERATION', `${o.topic}/${o.partition} is not assigned to member "${m}" in generation ${l.state.generation}`, { group, topic: o.topic, partition: o.partition });
+          }
+        }
+        // Fencing, atomically with each write: the generation has not moved and the member
+        // still owns (or is giving up, and may still commit) the partition.
+        const owned: Condition = { op: 'or', conds: [{ op: 'eq', attr: 'owner', value: m }, { op: 'eq', attr: 'revoking', value: m }] };
+        for (const chunk of chunks(req.offsets, limit)) {
+          await this.meta.transact([
+            { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } },
+            ...chunk.map((o) => commitOp(group, o, now, owned)),
+          ]);
+        }
+      } else {
+        if (l.state.members.size > 0) {
+          throw new SamsaError('ILLEGAL_GENERATION', `group "${group}" has ${l.state.members.size} member(s); only a member may commit (with member_id and generation)`, { group });
+        }
+        await this.writeMemberless(group, l, req.offsets.map((o) => commitOp(group, o, now, unowned)));
+      }
+      return req.offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null }));
+    });
+  }
+
+  async offsets(group: string): Promise<OffsetInfo[]> {
+    checkGroupName(group);
+    const l = await this.run(group, async (x) => x);
+    if (!l.exists) throw notFound(group);
+    return this.offsetInfo(group, l);
+  }
+
+  async resetOffsets(group: string, topic: string, to: ResetTarget): Promise<Array<TopicPartition & { offset: number }>> {
+    checkGroupName(group);
+    const t = await this.engine.topics.get(topic, { fresh: true });
+    return this.run(group, async (l) => {
+      if (l.state.members.size > 0) throw nonEmpty(group, l.state.members.size, 'reset its offsets');
+      const out: Array<TopicPartition & { offset: number }> = [];
+      for (let p = 0; p < t.partitions; p++) {
+        let offset: number;
+        if (to === 'earliest' || to === 'latest') offset = (await this.engine.listOffsets(topic, p, to)).offset;
+        else if ('timestamp' in to) offset = (await this.engine.listOffsets(topic, p, to.timestamp)).offset;
+        else {
+          // As kafka-consumer-groups --to-offset: clamped into the log's range.
+          const h = await this.engine.head(t, p);
+          offset = Math.min(Math.max(to.offset, h.logStart), h.nextOffset);
+        }
+        out.push({ topic, partition: p, offset });
+      }
+      const now = this.clock.now();
+      await this.writeMemberless(group, l, out.map((o) => commitOp(group, { ...o, metadata: null }, now, unowned)));
+      return out;
+    });
+  }
+
+  // --- poll -----------------------------------------------------------------------------------
+
+  /**
+   * Records from the member's partitions, from the committed offsets (or auto_offset_reset).
+   * A poll is also a heartbeat, and acknowledges the generation it reads under. With
+   * autoCommit it first commits the positions the previous poll returned — kept on the member
+   * item, since any instance may serve the next poll — fenced on the partition still being the
+   * member's, without interruption, since that poll.
+   */
+  async poll(group: string, memberId: string, opts: PollOptions = {}): Promise<{ generation: number; assignment: TopicPartition[]; records: PolledRecord[] }> {
+    checkGroupName(group);
+    const prepared = await this.run(group, async (l) => {
+      this.requireMember(l, group, memberId, 'poll');
+      const parts = await this.loadPartitions(group);
+      const me = l.members.get(memberId)!;
+      const committed = new Map<string, number>();
+      for (const [k, item] of parts) if (item.offset !== undefined) committed.set(k, item.offset);
+      const commits: WriteOp[] = [];
+      const now = this.clock.now();
+      if (opts.autoCommit && me.pending) {
+        const pend = me.pending;
+        const cond: Condition = {
+          op: 'and',
+          conds: [
+            { op: 'or', conds: [{ op: 'eq', attr: 'owner', value: memberId }, { op: 'eq', attr: 'revoking', value: memberId }] },
+            { op: 'le', attr: 'since', value: pend.gen },
+          ],
+        };
+        for (const [topic, partition, offset] of pend.offsets) {
+          const item = parts.get(tpKey(topic, partition));
+          const held = item && (item.owner === memberId || item.revoking === memberId) && (item.since ?? Infinity) <= pend.gen;
+          if (!held || item.offset === offset) continue;
+          commits.push(commitOp(group, { topic, partition, offset, metadata: null }, now, cond));
+          committed.set(tpKey(topic, partition), offset);
+        }
+      }
+      const hb = token();
+      const selfOp: WriteOp = {
+        type: 'update',
+        key: groupMemberKey(group, memberId),
+        set: { hb, acked: Math.max(me.acked, l.state.generation) },
+        remove: ['pending'],
+        condition: { op: 'exists' },
+      };
+      const batches = chunks(commits, this.meta.limits.maxTransactItems - 1);
+      if (batches.length === 0) await this.meta.write(selfOp);
+      else for (const [i, b] of batches.entries()) await this.meta.transact(i === 0 ? [selfOp, ...b] : b);
+      this.liveness.wrote(group, memberId, hb);
+      const acked: Loaded = { ...l, members: new Map(l.members).set(memberId, { hb, acked: Math.max(me.acked, l.state.generation) }) };
+      // Our acknowledgement may have released partitions we were giving up: move them now.
+      const state = await this.writeGroup(group, acked, {});
+      return { state, committed, spec: state.members.get(memberId)! };
+    });
+
+    const { state, committed, spec } = prepared;
+    const assignment = assignmentOf(state, memberId);
+    const maxRecords = opts.maxRecords ?? 500;
+    const maxBytes = opts.maxBytes ?? 1024 * 1024;
+    const positions = new Map<string, number>();
+    for (const tp of assignment) {
+      const key = tpKey(tp.topic, tp.partition);
+      positions.set(key, committed.get(key) ?? (await this.engine.listOffsets(tp.topic, tp.partition, spec.autoOffsetReset)).offset);
+    }
+    const records = await this.fetchMany(assignment, positions, spec.autoOffsetReset, maxRecords, maxBytes, opts.waitMs ?? 0, opts.signal);
+
+    if (opts.autoCommit) {
+      const pending: Pending = { gen: state.generation, offsets: [] };
+      for (const tp of assignment) {
+        const key = tpKey(tp.topic, tp.partition);
+        const next = records.next.get(key) ?? positions.get(key)!;
+        if (committed.get(key) !== next) pending.offsets.push([tp.topic, tp.partition, next]);
+      }
+      if (pending.offsets.length > 0) {
+        try {
+          await this.meta.write({ type: 'update', key: groupMemberKey(group, memberId), set: { pending: pending as unknown as MetaValue }, condition: { op: 'exists' } });
+        } catch (err) {
+          if (err instanceof ConditionFailedError) transition('unknown', 'poll', { group, member: memberId });
+          throw err;
+        }
+      }
+    }
+    return { generation: state.generation, assignment, records: records.records };
+  }
+
+  private async fetchMany(
+    assignment: TopicPartition[],
+    positions: Map<string, number>,
+    reset: OffsetReset,
+    maxRecords: number,
+    maxBytes: number,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ records: PolledRecord[]; next: Map<string, number> }> {
+    if (assignment.length === 0) {
+      if (waitMs > 0) await abortableSleep(Math.min(waitMs, 30_000), signal);
+      return { records: [], next: new Map() };
+    }
+    const one = async (tp: TopicPartition, wait: number, sig?: AbortSignal) => {
+      const key = tpKey(tp.topic, tp.partition);
+      const opts = { maxRecords, maxBytes, waitMs: wait, ...(sig ? { signal: sig } : {}) };
+      try {
+        return await this.engine.fetch(tp.topic, tp.partition, { ...opts, offset: positions.get(key)! });
+      } catch (err) {
+        // Committed offset fell off the log (retention): Kafka's auto.offset.reset applies.
+        if (!(err instanceof SamsaError) || err.code !== 'OFFSET_OUT_OF_RANGE') throw err;
+        const offset = (await this.engine.listOffsets(tp.topic, tp.partition, reset)).offset;
+        positions.set(key, offset);
+        return this.engine.fetch(tp.topic, tp.partition, { ...opts, offset });
+      }
+    };
+    let results = await Promise.all(assignment.map((tp) => one(tp, 0)));
+    if (waitMs > 0 && results.every((r) => r.records().length === 0)) {
+      // Long poll on every partition; the first to see data ends the others' waits.
+      const ac = new AbortController();
+      const onAbort = (): void => ac.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        results = await Promise.all(
+          assignment.map(async (tp) => {
+            const r = await one(tp, waitMs, ac.signal);
+            if (r.records().length > 0) ac.abort();
+            return r;
+          }),
+        );
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    }
+    const records: PolledRecord[] = [];
+    const next = new Map<string, number>();
+    let bytes = 0;
+    // Start at a different partition each poll so a busy one cannot starve the others.
+    const start = Math.floor(Math.random() * assignment.length);
+    for (let i = 0; i < assignment.length; i++) {
+      const idx = (start + i) % assignment.length;
+      const tp = assignment[idx]!;
+      const r = results[idx]!;
+      const rs = r.records();
+      let taken = 0;
+      for (const rec of rs) {
+        const size = (rec.key?.length ?? 0) + (rec.value?.length ?? 0) + 32;
+        if (records.length >= maxRecords || (records.length > 0 && bytes + size > maxBytes)) break;
+        records.push({ ...rec, topic: tp.topic, partition: tp.partition });
+        bytes += size;
+        taken++;
+      }
+      const key = tpKey(tp.topic, tp.partition);
+      if (taken === rs.length) next.set(key, Math.max(r.nextOffset, positions.get(key)!));
+      else next.set(key, rs[taken - 1] ? rs[taken - 1]!.offset + 1 : positions.get(key)!);
+    }
+    return { records, next };
+  }
+
+  // --- admin ----------------------------------------------------------------------------------
+
+  async describe(group: string): Promise<GroupDescription> {
+    checkGroupName(group);
+    // A touch: also take any cooperative step that has become possible.
+    const l = await this.run(group, async (x) => (x.exists ? { ...x, state: await this.writeGroup(group, x, {}) } : x));
+    if (!l.exists) throw notFound(group);
+    const offsets = await this.offsetInfo(group, l);
+    return {
+      ...this.summary(group, l.state),
+      members: this.memberViews(l.state),
+      lag: offsets.reduce((a, o) => a + o.lag, 0),
+    };
+  }
+
+  async list(): Promise<Array<{ group: string; state: GroupDescription['state']; generation: number; members: number }>> {
+    const names: string[] = [];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk: GROUPS_PK, ...(startAfter ? { startAfter } : {}), limit: 1000 });
+      for (const item of page.items) names.push(item.sk);
+      startAfter = page.next;
+    } while (startAfter);
+    const out = [];
+    for (const name of names) {
+      const l = await this.run(name, async (x) => (x.exists ? { ...x, state: await this.writeGroup(name, x, {}) } : x));
+      if (!l.exists) continue;
+      const s = this.summary(name, l.state);
+      out.push({ group: name, state: s.state, generation: s.generation, members: l.state.members.size });
+    }
+    return out;
+  }
+
+  async deleteGroup(group: string): Promise<void> {
+    checkGroupName(group);
+    await this.run(group, async (l) => {
+      if (!l.exists) throw notFound(group);
+      if (l.state.members.size > 0) throw nonEmpty(group, l.state.members.size, 'be deleted');
+      await this.meta.write({
+        type: 'update',
+        key: groupMetaKey(group),
+        set: { deleting: true },
+        condition: { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, { op: 'eq', attr: 'member_count', value: 0 }] },
+      });
+    });
+    await this.finishDelete(group);
+  }
+
+  // --- internals ------------------------------------------------------------------------------
+
+  private summary(group: string, state: GroupState): { group: string; state: GroupDescription['state']; generation: number; assignor: AssignorName } {
+    let s: GroupDescription['state'] = 'Stable';
+    if (state.members.size === 0) s = 'Empty';
+    else {
+      const target = targetOf(state);
+      if (state.revoking.size > 0 || target.size !== state.owners.size || [...target].some(([k, m]) => state.owners.get(k) !== m)) s = 'Reconciling';
+    }
+    return { group, state: s, generation: state.generation, assignor: state.assignor };
+  }
+
+  private memberViews(state: GroupState): GroupDescription['members'] {
+    const target = targetOf(state);
+    return [...state.members.keys()].sort().map((id) => {
+      const spec = state.members.get(id)!;
+      const owns = new Set([...state.owners].filter(([, m]) => m === id).map(([k]) => k));
+      const wants = new Set([...target].filter(([, m]) => m === id).map(([k]) => k));
+      const revoking = [...state.revoking.values()].filter((r) => r.from === id).length;
+      return {
+        member_id: id,
+        state: reconciliationState(owns, wants, revoking),
+        topics: spec.topics,
+        session_timeout_ms: spec.sessionTimeoutMs,
+        assignment: assignmentOf(state, id),
+      };
+    });
+  }
+
+  private async offsetInfo(group: string, l: Loaded): Promise<OffsetInfo[]> {
+    const parts = await this.loadPartitions(group);
+    const keys = new Set<string>();
+    for (const [k, item] of parts) if (item.offset !== undefined) keys.add(k);
+    for (const spec of l.state.members.values()) {
+      for (const t of spec.topics) for (let p = 0; p < (l.state.partitions[t] ?? 0); p++) keys.add(tpKey(t, p));
+    }
+    const out: OffsetInfo[] = [];
+    for (const key of [...keys].sort(cmpTp)) {
+      const { topic, partition } = parseTp(key);
+      const t = await this.engine.topics.find(topic);
+      if (!t || partition >= t.partitions) continue;
+      const h = await this.engine.head(t, partition);
+      const item = parts.get(key);
+      const offset = item?.offset;
+      out.push({
+        topic,
+        partition,
+        offset: offset ?? -1,
+        metadata: item?.metadata ?? null,
+        high_watermark: h.nextOffset,
+        log_start_offset: h.logStart,
+        lag: offset === undefined ? h.nextOffset - h.logStart : Math.max(0, h.nextOffset - Math.max(offset, h.logStart)),
+      });
+    }
+    return out;
+  }
+
+  private requireMember(l: Loaded, group: string, memberId: string, event: 'heartbeat' | 'poll' | 'commit' | 'leave'): void {
+    transition(l.state.members.has(memberId) ? 'stable' : 'unknown', event, { group, member: memberId });
+  }
+
+  private async validateOffsets(offsets: OffsetCommit[]): Promise<void> {
+    if (offsets.length === 0) throw new SamsaError('INVALID_REQUEST', 'offsets must hold at least one entry', { field: 'offsets' });
+    const seen = new Set<string>();
+    for (const [i, o] of offsets.entries()) {
+      const key = tpKey(o.topic, o.partition);
+      if (seen.has(key)) throw new SamsaError('INVALID_REQUEST', `offsets.${i}: ${o.topic}/${o.partition} appears twice`, { field: `offsets.${i}` });
+      seen.add(key);
+      if (o.metadata && Buffer.byteLength(o.metadata) > MAX_METADATA) {
+        throw new SamsaError('INVALID_REQUEST', `offsets.${i}.metadata is longer than ${MAX_METADATA} bytes`, { field: `offsets.${i}.metadata` });
+      }
+      await this.engine.topics.partition(o.topic, o.partition);
+    }
+  }
+
+  /**
+   * Load, expel, act; retried from a fresh load when a conditional write loses a race with
+   * another instance (the generation moved, a member left), so `fn` always acts on a state
+   * that was current when its writes were checked.
+   */
+  private async run<T>(group: string, fn: (l: Loaded) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const l = await this.load(group);
+      if (l.deleting) {
+        await this.finishDelete(group);
+        continue;
+      }
+      try {
+        if (await this.expire(group, l)) continue;
+        return await fn(l);
+      } catch (err) {
+        if ((err instanceof ConditionFailedError || err instanceof TransactionConflictError) && attempt < MAX_ATTEMPTS) {
+          await sleep(Math.random() * Math.min(50, 2 ** attempt));
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Expel the members this instance has watched stay silent for their session timeout. */
+  private async expire(group: string, l: Loaded): Promise<boolean> {
+    const watched = [...l.state.members].map(([id, spec]) => ({ id, version: l.members.get(id)?.hb ?? '', sessionTimeoutMs: spec.sessionTimeoutMs }));
+    const expired = this.liveness.observe(group, watched);
+    if (expired.length === 0) return false;
+    await this.writeGroup(group, l, { remove: expired.map((id) => ({ id, hb: l.members.get(id)?.hb ?? '' })) });
+    return true;
+  }
+
+  /**
+   * Write the group's next generation if the mutation or a possible cooperative step changes
+   * anything, else only the caller's member item. All in one transaction, conditioned on the
+   * generation that was read.
+   */
+  private async writeGroup(group: string, l: Loaded, mut: Mutation): Promise<GroupState> {
+    const members = new Map(l.state.members);
+    let rosterChanged = false;
+    for (const r of mut.remove ?? []) rosterChanged = members.delete(r.id) || rosterChanged;
+    if (mut.put) {
+      members.set(mut.put.id, mut.put.spec);
+      rosterChanged = true;
+    }
+    const partitions = await this.partitionCounts(group, members, l.state.partitions, mut.freshTopics ?? false);
+    const countsChanged = JSON.stringify(partitions) !== JSON.stringify(l.state.partitions);
+    const nextGen = l.state.generation + 1;
+    const acks = new Map([...l.members].map(([id, m]) => [id, m.acked]));
+    if (mut.self) acks.set(mut.self.id, mut.self.acked);
+    const draft: GroupState = { ...l.state, members, partitions, assignor: mut.assignor ?? l.state.assignor };
+
+    const ops: WriteOp[] = [];
+    const selfOp: WriteOp | undefined = mut.self && {
+      type: 'update',
+      key: groupMemberKey(group, mut.self.id),
+      set: { hb: mut.self.hb, acked: mut.self.acked },
+      ...(mut.self.clearPending ? { remove: ['pending'] } : {}),
+      condition: { op: 'exists' },
+    };
+    if (selfOp) ops.push(selfOp);
+    if (mut.put?.hb !== undefined) {
+      ops.push({ type: 'put', item: { ...groupMemberKey(group, mut.put.id), member_id: mut.put.id, hb: mut.put.hb, acked: nextGen }, condition: { op: 'notExists' } });
+    }
+    for (const r of mut.remove ?? []) {
+      if (!l.state.members.has(r.id)) continue;
+      ops.push({ type: 'delete', key: groupMemberKey(group, r.id), ...(r.hb !== undefined ? { condition: { op: 'eq', attr: 'hb', value: r.hb } } : {}) });
+    }
+    const fixed = ops.length + 1 + (l.exists ? 0 : 1);
+    const step = reconcile(draft, acks, nextGen, this.meta.limits.maxTransactItems - fixed);
+    if (!rosterChanged && !countsChanged && step.changes.length === 0 && l.exists && mut.assignor === undefined) {
+      if (selfOp) await this.meta.write(selfOp);
+      return l.state;
+    }
+    const next: GroupState = { ...draft, generation: nextGen, owners: step.owners, revoking: step.revoking };
+    ops.push({ type: 'put', item: metaItem(group, next), condition: l.exists ? { op: 'eq', attr: 'generation', value: l.state.generation } : { op: 'notExists' } });
+    if (!l.exists) ops.push({ type: 'put', item: { ...groupRegistryKey(group), group } });
+    for (const c of step.changes) {
+      const { topic, partition } = parseTp(c.key);
+      const set: Record<string, MetaValue> = { topic, partition };
+      const remove: string[] = [];
+      if (c.owner !== undefined) set.owner = c.owner;
+      else remove.push('owner');
+      if (c.revoking !== undefined) set.revoking = c.revoking;
+      else remove.push('revoking');
+      if (c.since !== undefined) set.since = c.since;
+      ops.push({ type: 'update', key: groupPartitionKey(group, topic, partition), set, remove });
+    }
+    await this.meta.transact(ops);
+    return next;
+  }
+
+  /** Offset writes while the group has no members (memberless commit, reset). */
+  private async writeMemberless(group: string, l: Loaded, writes: WriteOp[]): Promise<void> {
+    const guard: WriteOp = l.exists
+      ? { type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, { op: 'eq', attr: 'member_count', value: 0 }] } }
+      : { type: 'put', item: metaItem(group, emptyState()), condition: { op: 'notExists' } };
+    const first = l.exists ? [guard] : [guard, { type: 'put', item: { ...groupRegistryKey(group), group } } as WriteOp];
+    for (const [i, chunk] of chunks(writes, this.meta.limits.maxTransactItems - 2).entries()) {
+      await this.meta.transact(i === 0 ? [...first, ...chunk] : [{ type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'member_count', value: 0 } }, ...chunk]);
+    }
+  }
+
+  private async finishDelete(group: string): Promise<void> {
+    const pk = groupOffsetsPk(group);
+    for (;;) {
+      const page = await this.meta.query({ pk, limit: this.meta.limits.maxTransactItems - 1 });
+      if (page.items.length === 0) break;
+      await this.meta.transact(page.items.map((i) => ({ type: 'delete', key: { pk: i.pk, sk: i.sk } }) as WriteOp));
+    }
+    try {
+      await this.meta.transact([
+        { type: 'delete', key: groupMetaKey(group), condition: { op: 'eq', attr: 'deleting', value: true } },
+        { type: 'delete', key: groupRegistryKey(group) },
+      ]);
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err; // someone else finished it
+    }
+    this.liveness.forget(group);
+    this.topicChecks.delete(group);
+  }
+
+  private async partitionCounts(group: string, members: Map<string, MemberSpec>, stored: Record<string, number>, force: boolean): Promise<Record<string, number>> {
+    const topics = [...new Set([...members.values()].flatMap((m) => m.topics))].sort();
+    const now = this.mono.now();
+    const last = this.topicChecks.get(group);
+    const stale = force || last === undefined || now - last >= this.topicRefreshMs || topics.some((t) => !(t in stored));
+    const out: Record<string, number> = {};
+    if (!stale) {
+      for (const t of topics) out[t] = stored[t]!;
+      return out;
+    }
+    this.topicChecks.set(group, now);
+    for (const t of topics) out[t] = (await this.engine.topics.find(t, { fresh: force }))?.partitions ?? 0;
+    return out;
+  }
+
+  private async load(group: string): Promise<Loaded> {
+    const items: MetaItem[] = [];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk: groupPk(group), ...(startAfter ? { startAfter } : {}) });
+      items.push(...page.items);
+      startAfter = page.next;
+    } while (startAfter);
+    const metaIt = items.find((i) => i.sk === 'meta');
+    const members = new Map<string, MemberRecord>();
+    for (const i of items) {
+      if (!i.sk.startsWith(GROUP_MEMBER_PREFIX)) continue;
+      const rec: MemberRecord = { hb: i['hb'] as string, acked: i['acked'] as number };
+      if (i['pending']) rec.pending = i['pending'] as unknown as Pending;
+      members.set(i['member_id'] as string, rec);
+    }
+    return { exists: metaIt !== undefined, deleting: metaIt?.['deleting'] === true, state: metaIt ? stateFromItem(metaIt) : emptyState(), members };
+  }
+
+  private async loadPartitions(group: string): Promise<Map<string, PartitionItem>> {
+    const out = new Map<string, PartitionItem>();
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk: groupOffsetsPk(group), beginsWith: GROUP_PARTITION_PREFIX, ...(startAfter ? { startAfter } : {}) });
+      for (const i of page.items) {
+        const item: PartitionItem = {};
+        if (typeof i['owner'] === 'string') item.owner = i['owner'];
+        if (typeof i['revoking'] === 'string') item.revoking = i['revoking'];
+        if (typeof i['since'] === 'number') item.since = i['since'];
+        if (typeof i['offset'] === 'number') item.offset = i['offset'];
+        if (i['metadata'] !== undefined) item.metadata = i['metadata'] as string | null;
+        out.set(tpKey(i['topic'] as string, i['partition'] as number), item);
+      }
+      startAfter = page.next;
+    } while (startAfter);
+    return out;
+  }
+}
+
+// --- item encoding ----------------------------------------------------------------------------
+
+function metaItem(group: string, s: GroupState): MetaItem {
+  const members: Record<string, MetaValue> = {};
+  for (const [id, m] of s.members) members[id] = { topics: m.topics, session_timeout_ms: m.sessionTimeoutMs, auto_offset_reset: m.autoOffsetReset };
+  const revoking: Record<string, MetaValue> = {};
+  for (const [k, r] of s.revoking) revoking[k] = [r.from, r.gen];
+  return {
+    ...groupMetaKey(group),
+    group,
+    generation: s.generation,
+    member_count: s.members.size,
+    assignor: s.assignor,
+    members,
+    owners: Object.fromEntries(s.owners),
+    revoking,
+    partitions: { ...s.partitions },
+  };
+}
+
+function stateFromItem(item: MetaItem): GroupState {
+  const members = new Map<string, MemberSpec>();
+  for (const [id, raw] of Object.entries((item['members'] ?? {}) as Record<string, Record<string, MetaValue>>)) {
+    members.set(id, { topics: raw['topics'] as string[], sessionTimeoutMs: raw['session_timeout_ms'] as number, autoOffsetReset: raw['auto_offset_reset'] as OffsetReset });
+  }
+  const revoking = new Map<string, Revocation>();
+  for (const [k, v] of Object.entries((item['revoking'] ?? {}) as Record<string, [string, number]>)) revoking.set(k, { from: v[0], gen: v[1] });
+  const assignor = item['assignor'] as AssignorName;
+  return {
+    generation: item['generation'] as number,
+    assignor: assignor in ASSIGNORS ? assignor : DEFAULT_ASSIGNOR,
+    members,
+    owners: new Map(Object.entries((item['owners'] ?? {}) as Record<string, string>)),
+    revoking,
+    partitions: { ...((item['partitions'] ?? {}) as Record<string, number>) },
+  };
+}
+
+const unowned: Condition = { op: 'and', conds: [{ op: 'attrNotExists', attr: 'owner' }, { op: 'attrNotExists', attr: 'revoking' }] };
+
+function commitOp(group: string, o: OffsetCommit, now: number, condition: Condition): WriteOp {
+  return {
+    type: 'update',
+    key: groupPartitionKey(group, o.topic, o.partition),
+    set: { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null, committed_at: now },
+    condition,
+  };
+}
+
+/** Whether `member` may commit `key` in this state: its owner, or the member giving it up. */
+export function holds(state: GroupState, member: string, key: string): boolean {
+  return state.owners.get(key) === member || state.revoking.get(key)?.from === member;
+}
+
+function assignmentOf(state: GroupState, member: string): TopicPartition[] {
+  return [...state.owners].filter(([, m]) => m === member).map(([k]) => k).sort(cmpTp).map(parseTp);
+}
+
+function checkGroupName(group: string): void {
+  if (!GROUP_NAME.test(group)) throw new SamsaError('INVALID_REQUEST', 'group names are 1-249 characters of [A-Za-z0-9._-]', { group });
+}
+
+const notFound = (group: string): SamsaError => new SamsaError('GROUP_ID_NOT_FOUND', `group "${group}" does not exist`, { group });
+const nonEmpty = (group: string, n: number, what: string): SamsaError =>
+  new SamsaError('NON_EMPTY_GROUP', `group "${group}" has ${n} member(s); it can only ${what} once they leave or expire`, { group, members: n });
+
+const token = (): string => randomBytes(8).toString('hex');
+
+function chunks<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,339 @@
+// Consumer-group routes (API.md, "Consumer groups"). Thin: validation and rendering here, every
+// decision in lib/groups/coordinator.ts. Mounted through createApp's `extend` by every entry
+// point (bin/serve.ts, the Lambda handler), so embedded and AWS mode serve the same routes.
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { ASSIGNORS, type AssignorName } from '../groups/assignors';
+import { type CoordinatorOptions, GroupCoordinator, SESSION_TIMEOUT } from '../groups/coordinator';
+import type { LogEngine } from '../log/engine';
+import { recordToJson } from './format';
+import { ErrorBody, Header } from './schemas';
+
+export interface GroupRouteDeps {
+  engine: LogEngine;
+  /** A coordinator to share (tests); otherwise one is made over the engine's metadata store. */
+  coordinator?: GroupCoordinator;
+  options?: CoordinatorOptions;
+}
+
+// --- schemas ----------------------------------------------------------------------------------
+
+const GroupName = z.string().openapi({ param: { name: 'group', in: 'path' }, example: 'billing' });
+const MemberIdParam = z.string().openapi({ param: { name: 'member_id', in: 'path' } });
+const GroupParam = z.object({ group: GroupName });
+const MemberParams = z.object({ group: GroupName, member_id: MemberIdParam });
+
+const TopicPartition = z.object({ topic: z.string(), partition: z.number().int() }).openapi('TopicPartition');
+const Generation = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const Offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const assignorNames = Object.keys(ASSIGNORS) as [AssignorName, ...AssignorName[]];
+
+const JoinBody = z
+  .object({
+    topics: z.array(z.string().min(1).max(249)).min(1).max(1000),
+    session_timeout_ms: z.number().int().min(SESSION_TIMEOUT.min).max(SESSION_TIMEOUT.max).optional().openapi({ description: `Default ${SESSION_TIMEOUT.default}.` }),
+    auto_offset_reset: z.enum(['earliest', 'latest']).optional().openapi({ description: 'Where to start a partition the group has no committed offset for (default earliest).' }),
+    member_id: z.string().optional().openapi({ description: 'Rejoin (or join with a client-chosen id, as KIP-848 allows).' }),
+    assignor: z.enum(assignorNames).optional().openapi({ description: 'Assignment strategy, chosen by the first member of an empty group (default sticky).' }),
+  })
+  .openapi('JoinGroup');
+
+const JoinResponse = z
+  .object({ member_id: z.string(), generation: z.number().int(), assignment: z.array(TopicPartition), heartbeat_interval_ms: z.number().int() })
+  .openapi('JoinGroupResponse');
+
+const HeartbeatBody = z.object({ generation: Generation.openapi({ description: 'The generation of the assignment the member holds.' }) }).openapi('Heartbeat');
+const HeartbeatResponse = z.object({ generation: z.number().int(), assignment: z.array(TopicPartition) }).openapi('HeartbeatResponse');
+
+const boolParam = (name: string, description: string) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .optional()
+    .openapi({ param: { name, in: 'query' }, description, type: 'boolean' });
+const intParam = (name: string, min: number, max: number, description: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a non-negative integer`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`)
+    .optional()
+    .openapi({ param: { name, in: 'query' }, description, type: 'integer' });
+
+const PollQuery = z.object({
+  max_records: intParam('max_records', 1, 10000, 'At most this many records (default 500).'),
+  max_bytes: intParam('max_bytes', 1, 64 * 1024 * 1024, 'About this many bytes of keys and values (default 1 MiB); at least one record.'),
+  wait_ms: intParam('wait_ms', 0, 60000, 'When no assigned partition has records, wait up to this long for one to (default 0).'),
+  key_format: z.enum(['string', 'json', 'base64']).optional().openapi({ param: { name: 'key_format', in: 'query' } }),
+  value_format: z.enum(['json', 'string', 'base64']).optional().openapi({ param: { name: 'value_format', in: 'query' } }),
+  auto_commit: boolParam('auto_commit', 'Commit what the previous poll returned before reading (default true, as Kafka’s enable.auto.commit).'),
+});
+
+const PolledRecord = z
+  .object({
+    topic: z.string(),
+    partition: z.number().int(),
+    offset: z.number().int(),
+    timestamp: z.number().int(),
+    key: z.unknown(),
+    value: z.unknown(),
+    headers: z.array(Header),
+    key_encoding: z.literal('base64').optional(),
+    value_encoding: z.literal('base64').optional(),
+  })
+  .openapi('GroupRecord');
+const PollResponse = z
+  .object({ records: z.array(PolledRecord), generation: z.number().int(), assignment: z.array(TopicPartition) })
+  .openapi('GroupPollResponse');
+
+const CommitEntry = z.object({
+  topic: z.string().min(1),
+  partition: z.number().int().min(0),
+  offset: Offset.openapi({ description: 'The next offset to read (last processed + 1), as in Kafka.' }),
+  metadata: z.string().nullable().optional(),
+});
+const CommitBody = z
+  .object({ member_id: z.string().optional(), generation: Generation.optional(), offsets: z.array(CommitEntry).min(1).max(10000) })
+  .openapi('CommitOffsets');
+const CommitResponse = z
+  .object({ offsets: z.array(CommitEntry.extend({ metadata: z.string().nullable() })) })
+  .openapi('CommitOffsetsResponse');
+
+const OffsetRow = z
+  .object({
+    topic: z.string(),
+    partition: z.number().int(),
+    offset: z.number().int().openapi({ description: 'Committed offset; -1 when none.' }),
+    metadata: z.string().nullable(),
+    high_watermark: z.number().int(),
+    log_start_offset: z.number().int(),
+    lag: z.number().int().openapi({ description: 'high_watermark − offset; with no committed offset, high_watermark − log_start_offset.' }),
+  })
+  .openapi('GroupOffset');
+const OffsetsResponse = z.object({ group: z.string(), offsets: z.array(OffsetRow), lag: z.number().int() }).openapi('GroupOffsets');
+
+const GroupState = z.enum(['Empty', 'Stable', 'Reconciling']);
+const GroupList = z
+  .object({ groups: z.array(z.object({ group: z.string(), state: GroupState, generation: z.number().int(), members: z.number().int() })) })
+  .openapi('GroupList');
+const GroupDescription = z
+  .object({
+    group: z.string(),
+    state: GroupState,
+    generation: z.number().int(),
+    assignor: z.string(),
+    members: z.array(
+      z.object({
+        member_id: z.string(),
+        state: z.string(),
+        topics: z.array(z.string()),
+        session_timeout_ms: z.number().int(),
+        assignment: z.array(TopicPartition),
+      }),
+    ),
+    lag: z.number().int(),
+  })
+  .openapi('GroupDescription');
+
+const ResetBody = z
+  .object({
+    topic: z.string().min(1),
+    to: z.union([
+      z.enum(['earliest', 'latest']),
+      z.object({ timestamp: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).strict(),
+      z.object({ offset: Offset }).strict(),
+    ]),
+  })
+  .openapi('ResetOffsets');
+const ResetResponse = z.object({ offsets: z.array(z.object({ topic: z.string(), partition: z.number().int(), offset: z.number().int() })) }).openapi('ResetOffsetsResponse');
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+const err = (status: number, description: string) => ({ [status]: { description, content: { 'application/json': { schema: ErrorBody } } } });
+const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { 'application/json': { schema } } } });
+
+// --- routes -----------------------------------------------------------------------------------
+
+export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupCoordinator {
+  const groups = deps.coordinator ?? new GroupCoordinator(deps.engine.meta, deps.engine, deps.options);
+  const tags = ['consumer groups'];
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/groups/{group}/members',
+      tags,
+      summary: 'Join a group (or rejoin with member_id)',
+      description: 'The service computes the assignment (sticky by default). Partitions move cooperatively: a partition reaches its new owner only after its old owner acknowledged losing it (heartbeat or poll), so heartbeat every heartbeat_interval_ms and use the latest assignment.',
+      request: { params: GroupParam, ...body(JoinBody) },
+      responses: { 200: json(JoinResponse, 'Joined'), ...err(400, 'INVALID_REQUEST'), ...err(404, 'UNKNOWN_TOPIC_OR_PARTITION') },
+    }),
+    async (c) => {
+      const b = c.req.valid('json');
+      const r = await groups.join(c.req.valid('param').group, {
+        topics: b.topics,
+        ...(b.session_timeout_ms !== undefined ? { sessionTimeoutMs: b.session_timeout_ms } : {}),
+        ...(b.auto_offset_reset !== undefined ? { autoOffsetReset: b.auto_offset_reset } : {}),
+        ...(b.member_id !== undefined ? { memberId: b.member_id } : {}),
+        ...(b.assignor !== undefined ? { assignor: b.assignor } : {}),
+      });
+      return c.json({ member_id: r.memberId, generation: r.generation, assignment: r.assignment, heartbeat_interval_ms: r.heartbeatIntervalMs }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/groups/{group}/members/{member_id}/heartbeat',
+      tags,
+      summary: 'Heartbeat: stay in the group and receive the current assignment',
+      request: { params: MemberParams, ...body(HeartbeatBody) },
+      responses: { 200: json(HeartbeatResponse, 'Current generation and this member’s assignment'), ...err(404, 'UNKNOWN_MEMBER_ID: expelled after its session timeout, or left'), ...err(409, 'ILLEGAL_GENERATION: a generation the group never had') },
+    }),
+    async (c) => {
+      const { group, member_id } = c.req.valid('param');
+      return c.json(await groups.heartbeat(group, member_id, c.req.valid('json').generation), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/groups/{group}/members/{member_id}',
+      tags,
+      summary: 'Leave the group (its partitions are reassigned at once)',
+      request: { params: MemberParams },
+      responses: { 204: { description: 'Left' }, ...err(404, 'UNKNOWN_MEMBER_ID') },
+    }),
+    async (c) => {
+      const { group, member_id } = c.req.valid('param');
+      await groups.leave(group, member_id);
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/groups/{group}/members/{member_id}/records',
+      tags,
+      summary: 'Poll records from the member’s partitions',
+      description:
+        'Starts at the group’s committed offsets (or auto_offset_reset). With auto_commit (default true) the poll first commits what the previous poll returned — at-least-once, as Kafka’s auto-commit. A poll also counts as a heartbeat.',
+      request: { params: MemberParams, query: PollQuery },
+      responses: { 200: json(PollResponse, 'Records'), ...err(400, 'INVALID_REQUEST'), ...err(404, 'UNKNOWN_MEMBER_ID') },
+    }),
+    async (c) => {
+      const { group, member_id } = c.req.valid('param');
+      const q = c.req.valid('query');
+      const r = await groups.poll(group, member_id, {
+        ...(q.max_records !== undefined ? { maxRecords: q.max_records } : {}),
+        ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
+        ...(q.wait_ms !== undefined ? { waitMs: q.wait_ms } : {}),
+        autoCommit: q.auto_commit ?? true,
+        signal: c.req.raw.signal,
+      });
+      const kf = q.key_format ?? 'string';
+      const vf = q.value_format ?? 'json';
+      return c.json(
+        {
+          records: r.records.map((rec) => ({ topic: rec.topic, partition: rec.partition, ...recordToJson(rec, kf, vf) })),
+          generation: r.generation,
+          assignment: r.assignment,
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/groups/{group}/offsets',
+      tags,
+      summary: 'Commit offsets (fenced by member, generation and ownership)',
+      description: 'With member_id and generation: accepted only for the current generation and partitions the member owns. Without member_id: accepted only while the group has no members.',
+      request: { params: GroupParam, ...body(CommitBody) },
+      responses: {
+        200: json(CommitResponse, 'Committed'),
+        ...err(400, 'INVALID_REQUEST'),
+        ...err(404, 'UNKNOWN_MEMBER_ID, UNKNOWN_TOPIC_OR_PARTITION'),
+        ...err(409, 'ILLEGAL_GENERATION: stale generation, partition not owned, or memberless commit to a group with members'),
+      },
+    }),
+    async (c) => {
+      const b = c.req.valid('json');
+      const offsets = await groups.commit(c.req.valid('param').group, {
+        ...(b.member_id !== undefined ? { memberId: b.member_id } : {}),
+        ...(b.generation !== undefined ? { generation: b.generation } : {}),
+        offsets: b.offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null })),
+      });
+      return c.json({ offsets: offsets.map((o) => ({ ...o, metadata: o.metadata ?? null })) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/groups/{group}/offsets',
+      tags,
+      summary: 'Committed offsets and lag per partition',
+      request: { params: GroupParam },
+      responses: { 200: json(OffsetsResponse, 'Offsets'), ...err(404, 'GROUP_ID_NOT_FOUND') },
+    }),
+    async (c) => {
+      const group = c.req.valid('param').group;
+      const offsets = await groups.offsets(group);
+      return c.json({ group, offsets, lag: offsets.reduce((a, o) => a + o.lag, 0) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/groups/{group}/offsets/reset',
+      tags,
+      summary: 'Reset a topic’s committed offsets (only while the group has no members)',
+      request: { params: GroupParam, ...body(ResetBody) },
+      responses: { 200: json(ResetResponse, 'New offsets'), ...err(400, 'INVALID_REQUEST'), ...err(404, 'UNKNOWN_TOPIC_OR_PARTITION'), ...err(409, 'NON_EMPTY_GROUP') },
+    }),
+    async (c) => {
+      const b = c.req.valid('json');
+      const to = typeof b.to === 'string' ? b.to : 'timestamp' in b.to ? { timestamp: b.to.timestamp } : { offset: b.to.offset };
+      return c.json({ offsets: await groups.resetOffsets(c.req.valid('param').group, b.topic, to) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/v1/groups', tags, summary: 'List groups', responses: { 200: json(GroupList, 'Groups') } }),
+    async (c) => c.json({ groups: await groups.list() }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/groups/{group}',
+      tags,
+      summary: 'Describe a group: state, generation, members and their assignments, total lag',
+      request: { params: GroupParam },
+      responses: { 200: json(GroupDescription, 'Group'), ...err(404, 'GROUP_ID_NOT_FOUND') },
+    }),
+    async (c) => c.json(await groups.describe(c.req.valid('param').group), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/groups/{group}',
+      tags,
+      summary: 'Delete a group and its committed offsets (only when it has no members)',
+      request: { params: GroupParam },
+      responses: { 204: { description: 'Deleted' }, ...err(404, 'GROUP_ID_NOT_FOUND'), ...err(409, 'NON_EMPTY_GROUP') },
+    }),
+    async (c) => {
+      await groups.deleteGroup(c.req.valid('param').group);
+      return c.body(null, 204);
+    },
+  );
+
+  return groups;
+}
+
