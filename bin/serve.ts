@@ -3,12 +3,13 @@
 import { serve } from '@hono/node-server';
 import { loadConfig } from '../lib/config';
 import { createApp } from '../lib/http/app';
+import { mountGroupRoutes } from '../lib/http/groups';
 import { startJobLoop } from '../lib/jobs';
 import { openEngine } from '../lib/runtime';
 
 const cfg = loadConfig();
 const { engine, stores } = await openEngine(cfg);
-const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes });
+const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, extend: (a) => void mountGroupRoutes(a, { engine }) });
 const jobs = startJobLoop(engine, cfg.jobIntervalMs, (msg, err) => (err ? console.error(`[samsa] ${msg}:`, err) : console.log(`[samsa] ${msg}`)));
 
 const server = serve({ fetch: app.fetch, port: cfg.port, hostname: cfg.host }, (info) => {
