@@ -204,7 +204,7 @@ describe('kill -9 right after an acknowledgement loses nothing', () => {
           pos = end;
         }
       }
-      expect(next, `segment files of partition ${p} hold the whole log`).toBe(hws[p]);
+      expect(next, `segment files of partition ${p} hold the whole log (flush job: ${job.stdout.trim()} ${job.stderr.trim()})`).toBe(hws[p]);
     }
   }, 120_000);
 });

@@ -66,6 +66,11 @@ export function tempDir(prefix = 'samsa-e2e-'): string {
   return d;
 }
 
+// Registered when this module is imported, i.e. while the test file is collected, so the
+// hook belongs to the file's root suite (a hook registered from inside a test or another
+// hook would not run).
+hookCleanup();
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
