@@ -64,7 +64,9 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(env.SAMSA_DATA_DIR || './data'),
     bucket: env.SAMSA_BUCKET || DEFAULT_BUCKET,
     table: env.SAMSA_TABLE || DEFAULT_TABLE,
-    jobIntervalMs: int('SAMSA_JOB_INTERVAL_MS', 10_000, 0),
+    // AWS mode runs its jobs on a schedule (Lambda, or `npm run job:*`); the embedded server
+    // runs them itself.
+    jobIntervalMs: int('SAMSA_JOB_INTERVAL_MS', storage === 'aws' ? 0 : 10_000, 0),
     maxRequestBytes: int('SAMSA_MAX_REQUEST_BYTES', 64 * 1024 * 1024, 1024),
     flushDelayMs: int('SAMSA_FLUSH_DELAY_MS', storage === 'aws' ? -1 : 200, -1),
     logLevel: (['debug', 'info', 'warn', 'error'].includes(level) ? level : 'info') as Config['logLevel'],

@@ -351,6 +351,10 @@ export class LogEngine {
 
   async fetch(topicName: string, partition: number, opts: FetchOptions = {}): Promise<FetchResult> {
     const topic = await this.topics.partition(topicName, partition);
+    // At a known offset, the head and the extent lookups go out together: one metadata round
+    // trip before the object reads.
+    const prefetched = opts.offset !== undefined ? this.reader.queryExtents(topic, partition, opts.offset) : undefined;
+    prefetched?.catch(() => undefined); // consumed (or dropped) below; never an unhandled rejection
     let head = await this.head(topic, partition);
     const offset = opts.offset ?? head.logStart;
     const maxRecords = opts.maxRecords ?? 500;
@@ -363,8 +367,10 @@ export class LogEngine {
       );
     if (offset < head.logStart || offset > head.nextOffset) throw outOfRange(head);
 
+    let firstLookup = prefetched;
     if (offset === head.nextOffset && (opts.waitMs ?? 0) > 0) {
       head = await this.waitForData(topic, partition, head, opts.waitMs!, opts.signal);
+      firstLookup = undefined; // taken before the new data arrived
     }
     const empty = (h: Head): FetchResult => ({
       highWatermark: h.nextOffset,
@@ -378,7 +384,7 @@ export class LogEngine {
     for (let attempt = 0; ; attempt++) {
       let runs: BatchRun[] | undefined;
       try {
-        runs = await this.reader.read(topic, partition, offset, head.nextOffset, maxBytes);
+        runs = await this.reader.read(topic, partition, offset, head.nextOffset, maxBytes, attempt === 0 ? firstLookup : undefined);
       } catch (err) {
         // A write-ahead object deleted by a flush we raced: the extents moved, look again.
         if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt < 5) {

@@ -5,7 +5,7 @@
 // write-ahead bytes were written before their offsets were known.
 import { SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, crc32c, readBatchHeader, setBaseOffset } from '../records';
-import type { MetaStore, ObjectStore } from '../storage/ports';
+import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
 import { EXTENT_PREFIX, extentSk, partitionPk, SEGMENT_PREFIX } from './keys';
 import { type Extent, extentFromItem, segmentFromItem, type Segment } from './model';
 import { lookupOffset, lookupTimestamp } from './segment-index';
@@ -29,6 +29,8 @@ export interface BatchInfo {
 }
 
 const EXTENT_END = 'x$'; // just past every x# key
+
+type ExtentPages = [QueryPage, QueryPage];
 const SEEK_THRESHOLD = 64 * 1024; // below this, reading a whole extent beats an index lookup
 const CHAIN_RETRIES = 5;
 
@@ -45,13 +47,16 @@ export class LogReader {
    * retention swap extents while we look, so a broken chain is re-read a few times; it can only
    * stay broken when `offset` fell below the log start meanwhile (the caller checks).
    */
-  async extentsFrom(topic: Topic, partition: number, offset: number, hw: number, limit = 16): Promise<Extent[] | undefined> {
-    const pk = partitionPk(topic.id, partition);
+  async extentsFrom(
+    topic: Topic,
+    partition: number,
+    offset: number,
+    hw: number,
+    limit = 16,
+    prefetched?: Promise<ExtentPages>,
+  ): Promise<Extent[] | undefined> {
     for (let attempt = 0; attempt < CHAIN_RETRIES; attempt++) {
-      const [cover, after] = await Promise.all([
-        this.meta.query({ pk, gte: EXTENT_PREFIX, lte: extentSk(offset), reverse: true, limit: 1 }),
-        this.meta.query({ pk, gt: extentSk(offset), lt: EXTENT_END, limit }),
-      ]);
+      const [cover, after] = attempt === 0 && prefetched ? await prefetched : await this.queryExtents(topic, partition, offset, limit);
       const first = cover.items[0] && extentFromItem(cover.items[0]);
       if (first && first.base <= offset && offset <= first.last) {
         const chain = [first];
@@ -68,16 +73,29 @@ export class LogReader {
   }
 
   /**
+   * The two extent queries for `offset` — the extent covering it and those after — which
+   * depend on nothing but the offset, so a fetch can run them alongside its head read (one
+   * metadata round trip, then the object reads).
+   */
+  queryExtents(topic: Topic, partition: number, offset: number, limit = 16): Promise<ExtentPages> {
+    const pk = partitionPk(topic.id, partition);
+    return Promise.all([
+      this.meta.query({ pk, gte: EXTENT_PREFIX, lte: extentSk(offset), reverse: true, limit: 1 }),
+      this.meta.query({ pk, gt: extentSk(offset), lt: EXTENT_END, limit }),
+    ]);
+  }
+
+  /**
    * Whole batches from the one containing `offset`, at most about `maxBytes` (but always at
    * least one batch, as Kafka does), stopping before `hw`.
    */
-  async read(topic: Topic, partition: number, offset: number, hw: number, maxBytes: number): Promise<BatchRun[] | undefined> {
+  async read(topic: Topic, partition: number, offset: number, hw: number, maxBytes: number, prefetched?: Promise<ExtentPages>): Promise<BatchRun[] | undefined> {
     const runs: BatchRun[] = [];
     let budget = maxBytes;
     let from = offset;
     // Pages of the extent chain until the budget or the high watermark is reached.
     while (from < hw && (budget > 0 || runs.length === 0)) {
-      const chain = await this.extentsFrom(topic, partition, from, hw);
+      const chain = await this.extentsFrom(topic, partition, from, hw, 16, from === offset ? prefetched : undefined);
       if (!chain) return runs.length > 0 ? runs : undefined;
       for (const e of chain) {
         const run = await this.extentBytes(topic, partition, e, from, runs.length === 0 ? Math.max(budget, 1) : budget);

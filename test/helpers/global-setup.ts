@@ -7,6 +7,7 @@
 // Values reach the test workers through provide/inject (see test/helpers/aws.ts); the standard
 // AWS variables are also pinned to the emulator with test/test credentials.
 
+import { fileURLToPath } from 'node:url';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import type { TestProject } from 'vitest/node';
@@ -99,19 +100,9 @@ async function awsEndpoint(children: ChildProcess[]): Promise<{ endpoint?: strin
   return { skipReason: reason };
 }
 
-const MOTO_SINGLE_THREADED = `
-import sys
-try:
-    from werkzeug.serving import run_simple
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-except ImportError as e:
-    print(f"moto is not importable by this python: {e}", file=sys.stderr)
-    sys.exit(3)
-run_simple("127.0.0.1", int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False)
-`;
-
 function singleThreadedMoto(port: number): ChildProcess {
-  return spawn('python3', ['-c', MOTO_SINGLE_THREADED, String(port)], {
+  // localstack/moto-server.py: the same launcher `npm run emulator` uses.
+  return spawn('python3', [fileURLToPath(new URL('../../localstack/moto-server.py', import.meta.url)), String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, MOTO_PORT: String(port) },
   });
