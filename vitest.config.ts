@@ -10,6 +10,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // The Lambda bundles in cdk.out are loaded by Node itself, as Lambda loads them (test/infra).
+    server: { deps: { external: [/\/cdk\.out\//] } },
     reporters: ['default'],
   },
 });

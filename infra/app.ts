@@ -4,7 +4,8 @@
 //   -c auth=jwt -c jwtIssuer=https://cognito-idp.<region>.amazonaws.com/<pool> -c jwtAudience=<client id>[,<id>...]
 //   -c removalPolicy=destroy      (dev stacks: bucket and table go with the stack; deletion protection off)
 //   -c accessLogs=false
-import { App, RemovalPolicy } from 'aws-cdk-lib';
+import { App, Aspects, RemovalPolicy } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import type { SamsaLogProps } from './samsa-log';
 import { SamsaStack } from './samsa-stack';
 
@@ -23,6 +24,9 @@ if (ctx('removalPolicy') === 'destroy') {
   samsa.tableDeletionProtection = false;
 }
 if (ctx('accessLogs') === 'false') samsa.serverAccessLogs = false;
+
+// cdk-nag on every synth: a new finding fails `cdk synth` (and so CI) until fixed or suppressed with a reason.
+Aspects.of(app).add(new AwsSolutionsChecks());
 
 new SamsaStack(app, ctx('stackName') ?? 'Samsa', {
   description: 'Samsa: a serverless, Kafka-style event log (S3 + DynamoDB + Lambda)',

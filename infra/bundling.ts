@@ -44,8 +44,11 @@ export function bundlingOptions(): BundlingOptions {
     target: 'node22',
     minify: true,
     sourceMap: false,
-    // Bundle the SDK too: reproducible, and smaller to load than Lambda's full copy.
-    externalModules: [],
+    // Bundle the SDK too: reproducible, and smaller to load than Lambda's full copy. The one
+    // exception is zstd's WASM fallback, reached only by a dynamic import on Node < 22.15:
+    // Lambda's nodejs22.x has native zlib zstd, so the bundle does not carry the fallback (it
+    // reads a .wasm file beside its own module, which a single-file bundle cannot provide).
+    externalModules: ['@bokuweb/zstd-wasm'],
     mainFields: ['module', 'main'],
     // CommonJS dependencies inside an ESM bundle still call require() for Node built-ins.
     banner: "import{createRequire as __samsaCreateRequire}from'node:module';const require=__samsaCreateRequire(import.meta.url);",

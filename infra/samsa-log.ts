@@ -155,6 +155,9 @@ export class SamsaLog extends Construct {
   constructor(scope: Construct, id: string, props: SamsaLogProps = {}) {
     super(scope, id);
     const p = resolveProps(props);
+    // Server access logs are delivered by a bucket policy, not the legacy LogDeliveryWrite ACL
+    // (which needs ACLs enabled on the log bucket), whatever the enclosing app's flags say.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
 
     // --- S3: segments and write-ahead objects ---------------------------------------------------
     const bucketSecurity = {

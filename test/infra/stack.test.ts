@@ -1,0 +1,251 @@
+// Template assertions for the SamsaLog construct and the Samsa stack, and cdk-nag's
+// AwsSolutions pack. Bundling is skipped here (context aws:cdk:bundling-stacks = []): the
+// bundles themselves are built by `npm run synth` and exercised in bundles.test.ts.
+import { App, Aspects, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { resolveProps, type SamsaLogProps } from '../../infra/samsa-log';
+import { SamsaStack } from '../../infra/samsa-stack';
+
+function synth(samsa: SamsaLogProps = {}, opts: { nag?: boolean } = {}) {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new SamsaStack(app, 'Test', { samsa });
+  if (opts.nag) Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+  app.synth();
+  return { stack, template: Template.fromStack(stack) };
+}
+
+type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }>;
+
+const JWT: SamsaLogProps = { auth: { type: 'jwt', issuer: 'https://issuer.example.com/', audience: ['samsa-clients'] } };
+
+describe('SamsaLog (default: IAM Function URL)', () => {
+  const { template } = synth();
+  const resources = template.toJSON().Resources as Resources;
+
+  it('data bucket: encrypted, all public access blocked, TLS only, access-logged, lifecycle from aws-resources.ts', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LoggingConfiguration: { DestinationBucketName: Match.anyValue(), LogFilePrefix: 'data-bucket/' },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Id: 'samsa-abort-incomplete-multipart', Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+          Match.objectLike({ Id: 'samsa-expire-wal', Prefix: 'wal/', ExpirationInDays: 7 }),
+        ]),
+      },
+    });
+    // Every bucket (data and access logs) denies plain HTTP.
+    const buckets = Object.keys(template.findResources('AWS::S3::Bucket'));
+    expect(buckets).toHaveLength(2);
+    for (const b of buckets) {
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: b },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+      template.hasResource('AWS::S3::Bucket', { Properties: Match.objectLike({ PublicAccessBlockConfiguration: Match.objectLike({ BlockPublicPolicy: true }) }) });
+    }
+    // Retained by default: the log is data.
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ LifecycleConfiguration: Match.anyValue(), LoggingConfiguration: Match.anyValue() }) });
+  });
+
+  it('table: on-demand, point-in-time recovery, deletion protection, TTL, key schema from aws-resources.ts', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      DeletionProtectionEnabled: true,
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  it('three Node 22 arm64 functions with memory and timeout set deliberately', () => {
+    const fns = Object.values(template.findResources('AWS::Lambda::Function'));
+    expect(fns).toHaveLength(3);
+    for (const fn of fns) {
+      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.Handler).toBe('index.handler');
+      expect(fn.Properties.Environment.Variables).toMatchObject({ SAMSA_STORAGE: 'aws', SAMSA_BUCKET: { Ref: expect.any(String) }, SAMSA_TABLE: { Ref: expect.any(String) } });
+    }
+    const byDesc = (s: string) => fns.find((f) => String(f.Properties.Description).includes(s))!.Properties;
+    expect(byDesc('functions/api.ts')).toMatchObject({ MemorySize: 1024, Timeout: 70 });
+    expect(byDesc('functions/flush.ts')).toMatchObject({ MemorySize: 1024, Timeout: 300 });
+    expect(byDesc('functions/retention.ts')).toMatchObject({ MemorySize: 512, Timeout: 300 });
+    expect(byDesc('functions/api.ts').Environment.Variables).toMatchObject({
+      SAMSA_FLUSH_FUNCTION: { Ref: expect.stringMatching(/Flush/) },
+      SAMSA_FLUSH_DELAY_MS: '5000',
+      SAMSA_FLUSH_TRIGGER_BYTES: String(1024 * 1024),
+    });
+    // No reserved concurrency unless asked (it can fail deploys on fresh accounts).
+    for (const fn of fns) expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 600 });
+  });
+
+  it('HTTP entry point: a Function URL with AWS_IAM auth; nothing invokable by an unauthenticated principal', () => {
+    template.resourceCountIs('AWS::Lambda::Url', 1);
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM' });
+    for (const perm of Object.values(template.findResources('AWS::Lambda::Permission'))) {
+      expect(perm.Properties.Principal).not.toBe('*');
+      expect(perm.Properties.FunctionUrlAuthType).not.toBe('NONE');
+    }
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+  });
+
+  it('EventBridge schedules run flush every minute and retention every 15 minutes', () => {
+    const fnId = (desc: string) => Object.entries(template.findResources('AWS::Lambda::Function')).find(([, f]) => String(f.Properties.Description).includes(desc))![0];
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId('flush.ts'), 'Arn'] } })],
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(15 minutes)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId('retention.ts'), 'Arn'] } })],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', { Principal: 'events.amazonaws.com', SourceArn: Match.anyValue() });
+  });
+
+  it('IAM: no wildcard actions, no statement on Resource "*", no AWS managed policies, data actions scoped to the bucket prefixes and the table', () => {
+    const statements: { Action: string | string[]; Resource: unknown; Effect: string }[] = [];
+    for (const r of Object.values(resources)) {
+      if (r.Type === 'AWS::IAM::Policy') statements.push(...(r.Properties!.PolicyDocument as { Statement: typeof statements }).Statement);
+      if (r.Type === 'AWS::IAM::Role') expect(r.Properties!.ManagedPolicyArns).toBeUndefined();
+    }
+    expect(statements.length).toBeGreaterThan(5);
+    for (const s of statements) {
+      const actions = [s.Action].flat();
+      for (const a of actions) expect(a, JSON.stringify(s)).not.toContain('*');
+      const res = [s.Resource].flat();
+      expect(res, JSON.stringify(s)).not.toContain('*');
+      for (const r of res) {
+        const text = JSON.stringify(r);
+        if (text.includes('*')) expect(text, 'only bucket-prefix object wildcards').toMatch(/\/(topics|wal)\/\*/);
+      }
+    }
+    const all = statements.flatMap((s) => [s.Action].flat());
+    expect(new Set(all)).toEqual(
+      new Set([
+        'logs:CreateLogStream', 'logs:PutLogEvents',
+        'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem',
+        's3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject', 's3:ListBucket',
+        'lambda:InvokeFunction',
+      ]),
+    );
+    // The API may only invoke the flush function, and only it writes nothing but wal/.
+    const api = Object.entries(resources).find(([k, r]) => r.Type === 'AWS::IAM::Policy' && k.includes('ApiRole'))![1];
+    const apiText = JSON.stringify(api.Properties!.PolicyDocument);
+    expect(apiText).not.toContain('s3:DeleteObject');
+    expect(apiText).toMatch(/"Action":"lambda:InvokeFunction","Effect":"Allow","Resource":\{"Fn::GetAtt":\["\w*Flush\w*","Arn"\]\}/);
+  });
+
+  it('alarms for errors, throttles, flush lag and DynamoDB throttling, a dashboard, and outputs', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    expect(alarms.filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda')).toHaveLength(3);
+    expect(alarms.filter((a) => a.MetricName === 'Throttles' && a.Namespace === 'AWS/Lambda')).toHaveLength(3);
+    const lag = alarms.find((a) => a.MetricName === 'UnflushedRecords')!;
+    expect(lag).toMatchObject({ Namespace: 'Samsa', Threshold: 100000, EvaluationPeriods: 3, TreatMissingData: 'breaching', Dimensions: [{ Name: 'Table', Value: { Ref: expect.any(String) } }] });
+    const ddb = alarms.find((a) => Array.isArray(a.Metrics))!;
+    expect(JSON.stringify(ddb.Metrics)).toContain('ReadThrottleEvents');
+    expect(JSON.stringify(ddb.Metrics)).toContain('WriteThrottleEvents');
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    for (const out of ['ApiUrl', 'BucketName', 'TableName']) template.hasOutput(out, Match.anyValue());
+    template.hasOutput('ApiUrl', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('FunctionUrl'), 'FunctionUrl'] } });
+  });
+
+  it('log groups with retention, one per function', () => {
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 3);
+  });
+});
+
+describe('SamsaLog options', () => {
+  it('JWT alternative: an HTTP API whose every route needs a JWT, throttled and access-logged; no Function URL', () => {
+    const { template } = synth(JWT);
+    template.resourceCountIs('AWS::Lambda::Url', 0);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Issuer: 'https://issuer.example.com/', Audience: ['samsa-clients'] },
+    });
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'));
+    expect(routes.length).toBeGreaterThan(0);
+    for (const r of routes) expect(r.Properties.AuthorizationType).toBe('JWT');
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', { Principal: 'apigateway.amazonaws.com', SourceArn: Match.anyValue() });
+  });
+
+  it('knobs: deletion protection off, destroy policy, reserved concurrency, memory, schedules, invokers', () => {
+    const { template } = synth({
+      tableDeletionProtection: false,
+      removalPolicy: RemovalPolicy.DESTROY,
+      serverAccessLogs: false,
+      api: { reservedConcurrency: 20, memorySize: 2048 },
+      flush: { reservedConcurrency: 4, schedule: Duration.minutes(2), triggerBytes: 65536, triggerWindow: Duration.seconds(1) },
+      retention: { schedule: Duration.hours(1) },
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    template.resourceCountIs('AWS::S3::Bucket', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 20, MemorySize: 2048 });
+    template.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 4 });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ SAMSA_FLUSH_DELAY_MS: '1000', SAMSA_FLUSH_TRIGGER_BYTES: '65536' }) } });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 minutes)' });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
+  });
+
+  it('invokers get lambda:InvokeFunctionUrl on the API function, with IAM auth required', () => {
+    const { template } = synth({ invokers: [new iam.AccountPrincipal('123456789012')] });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunctionUrl',
+      Principal: '123456789012',
+      FunctionUrlAuthType: 'AWS_IAM',
+      FunctionName: { 'Fn::GetAtt': [Match.stringLikeRegexp('Api'), 'Arn'] },
+    });
+  });
+
+  it('invalid props are reported together', () => {
+    expect(() =>
+      resolveProps({
+        api: { memorySize: 64, timeout: Duration.seconds(30) },
+        flush: { reservedConcurrency: 0, schedule: Duration.seconds(30) },
+        auth: { type: 'jwt', issuer: 'http://insecure', audience: [] },
+      }),
+    ).toThrow(/api.memorySize[\s\S]*flush.reservedConcurrency[\s\S]*api.timeout must be at least 65 s[\s\S]*flush.schedule[\s\S]*issuer[\s\S]*audience/);
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  for (const [name, props] of [['IAM Function URL (default)', {}], ['JWT HTTP API', JWT], ['no access logs, destroy', { serverAccessLogs: false, removalPolicy: RemovalPolicy.DESTROY }]] as const) {
+    it(`${name}: no unsuppressed errors or warnings, and every suppression has a reason`, () => {
+      const { stack, template } = synth(props as SamsaLogProps, { nag: true });
+      const findings = [
+        ...Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+        ...Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+      ];
+      expect(findings.map((f) => `${f.id}: ${String(f.entry.data).split('\n')[0]}`)).toEqual([]);
+      let suppressions = 0;
+      for (const r of Object.values(template.toJSON().Resources as Resources)) {
+        const rules = (r.Metadata?.['cdk_nag'] as { rules_to_suppress?: { id: string; reason: string }[] } | undefined)?.rules_to_suppress ?? [];
+        for (const rule of rules) {
+          suppressions++;
+          expect(rule.reason.length, `${rule.id} needs a reason`).toBeGreaterThan(40);
+        }
+      }
+      expect(suppressions).toBeGreaterThan(0);
+    });
+  }
+});
