@@ -1,0 +1,351 @@
+// The coordinator's promises, one by one, against in-memory stores with injected clocks:
+// session expiry (never early, only by monotonic observation), commit fencing, poll with
+// auto-commit (exactly once when nothing fails, across a cooperative rebalance), commits racing
+// a rebalance, admin operations, and the cost of a heartbeat.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type GroupCoordinator } from '../../../lib/groups/coordinator';
+import { SamsaError } from '../../../lib/errors';
+import { countingMetaStore } from '../../../lib/storage/counting';
+import type { MetaItem, MetaStore, WriteOp } from '../../../lib/storage/ports';
+import { type Harness, harness } from './harness';
+import { readGroup } from './read-group';
+
+const enc = new TextEncoder();
+let h: Harness;
+let A: GroupCoordinator;
+let B: GroupCoordinator;
+
+beforeEach(async () => {
+  h = await harness({ instances: 2 });
+  [A, B] = h.instances.map((i) => i.coord) as [GroupCoordinator, GroupCoordinator];
+  await h.engine.createTopic('t', 6);
+});
+afterEach(() => h.close());
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'OK';
+  } catch (err) {
+    if (err instanceof SamsaError) return err.code;
+    throw err;
+  }
+}
+
+/** Heartbeat every member through alternating instances until assignments stop changing. */
+async function settle(group: string, members: Array<{ memberId: string; generation: number }>): Promise<Map<string, number[]>> {
+  let last = '';
+  for (let round = 0; round < 10; round++) {
+    const out = new Map<string, number[]>();
+    for (const [i, m] of members.entries()) {
+      const r = await (i % 2 ? B : A).heartbeat(group, m.memberId, m.generation);
+      m.generation = r.generation;
+      out.set(m.memberId, r.assignment.map((x) => x.partition));
+    }
+    const key = JSON.stringify([...out]);
+    if (key === last) return out;
+    last = key;
+  }
+  throw new Error('group did not settle');
+}
+
+async function produce(n: number, from = 0): Promise<void> {
+  await h.engine.produce('t', Array.from({ length: n }, (_, i) => ({ key: null, value: enc.encode(String(from + i)), headers: [], partition: (from + i) % 6 })));
+}
+
+describe('assignment', () => {
+  it('three members split six partitions two each, disjoint and complete', async () => {
+    const ms = [];
+    for (let i = 0; i < 3; i++) ms.push(await (i % 2 ? B : A).join('g', { topics: ['t'], sessionTimeoutMs: 1000 }));
+    const split = await settle('g', ms);
+    const all = [...split.values()].flat().sort();
+    expect(all).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const parts of split.values()) expect(parts).toHaveLength(2);
+    expect((await A.describe('g')).state).toBe('Stable');
+  });
+
+  it('a new member gets nothing another member still holds until that member acknowledges', async () => {
+    const a = await A.join('g', { topics: ['t'] });
+    const b = await B.join('g', { topics: ['t'] });
+    expect(b.assignment).toEqual([]);
+    const g = await readGroup(h.meta, 'g');
+    expect(g!.state.revoking.size).toBe(3);
+    expect((await A.describe('g')).state).toBe('Reconciling');
+    // a learns of generation 2 (without the revoked partitions) and acknowledges it next time.
+    const r1 = await A.heartbeat('g', a.memberId, a.generation);
+    expect(r1.assignment).toHaveLength(3);
+    expect((await B.heartbeat('g', b.memberId, b.generation)).assignment).toEqual([]);
+    await A.heartbeat('g', a.memberId, r1.generation);
+    expect((await B.heartbeat('g', b.memberId, b.generation)).assignment).toHaveLength(3);
+  });
+
+  it('range and round-robin are available by name; the first member chooses', async () => {
+    const a = await A.join('r', { topics: ['t'], assignor: 'range' });
+    const b = await A.join('r', { topics: ['t'] });
+    expect((await A.describe('r')).assignor).toBe('range');
+    const split = await settle('r', [a, b]);
+    expect([...split.values()].sort()).toEqual([[0, 1, 2], [3, 4, 5]]);
+    expect(await code(A.join('r', { topics: ['t'], assignor: 'roundrobin' }))).toBe('INVALID_REQUEST');
+  });
+
+  it('added partitions are assigned once an instance re-reads the topic', async () => {
+    const a = await A.join('g', { topics: ['t'] });
+    await h.engine.topics.alter('t', { partitions: 8 });
+    h.engine.topics.invalidate();
+    h.advance(2000);
+    expect((await A.heartbeat('g', a.memberId, a.generation)).assignment).toHaveLength(8);
+  });
+});
+
+describe('liveness', () => {
+  it('expels a silent member after its session timeout, not before; its partitions move', async () => {
+    const a = await A.join('g', { topics: ['t'], sessionTimeoutMs: 1000 });
+    const b = await B.join('g', { topics: ['t'], sessionTimeoutMs: 1000 });
+    await settle('g', [a, b]);
+    // b goes silent; a keeps heartbeating through both instances.
+    for (let t = 0; t < 9; t++) {
+      h.advance(100);
+      await (t % 2 ? B : A).heartbeat('g', a.memberId, a.generation).then((r) => (a.generation = r.generation));
+    }
+    expect((await readGroup(h.meta, 'g'))!.state.members.has(b.memberId)).toBe(true);
+    h.advance(99); // 999 ms since b's last heartbeat, which instance B wrote
+    for (const c of [A, B]) await c.heartbeat('g', a.memberId, a.generation).then((r) => (a.generation = r.generation));
+    expect((await readGroup(h.meta, 'g'))!.state.members.has(b.memberId)).toBe(true);
+    h.advance(1);
+    const r = await B.heartbeat('g', a.memberId, a.generation);
+    expect(r.assignment).toHaveLength(6);
+    expect(await code(B.heartbeat('g', b.memberId, b.generation))).toBe('UNKNOWN_MEMBER_ID');
+  });
+
+  it('wall-clock jumps expel nobody: only an instance’s own monotonic observations count', async () => {
+    const a = await A.join('g', { topics: ['t'], sessionTimeoutMs: 1000 });
+    h.wall.advance(3_600_000);
+    // B has never seen a's heartbeat version: it starts watching now, whatever the wall says.
+    h.instances[1]!.mono.advance(10_000);
+    await B.describe('g');
+    h.instances[1]!.mono.advance(999);
+    expect((await B.describe('g')).members.map((m) => m.member_id)).toEqual([a.memberId]);
+    h.instances[1]!.mono.advance(1);
+    expect((await B.describe('g')).members).toEqual([]);
+  });
+
+  it('a heartbeat landing between the expiry decision and the expel saves the member', async () => {
+    let hook: (() => Promise<void>) | undefined;
+    await h.close();
+    h = await harness({
+      instances: 2,
+      wrap: (inner) => ({
+        ...inner,
+        limits: inner.limits,
+        get: (k, o) => inner.get(k, o),
+        query: (o) => inner.query(o),
+        write: (op) => inner.write(op),
+        transact: async (ops) => {
+          if (hook && ops.some((op) => op.type === 'delete' && op.key.sk.startsWith('m#'))) {
+            const run = hook;
+            hook = undefined;
+            await run();
+          }
+          return inner.transact(ops);
+        },
+      }),
+    });
+    [A, B] = h.instances.map((i) => i.coord) as [GroupCoordinator, GroupCoordinator];
+    await h.engine.createTopic('t', 6);
+    const a = await A.join('g', { topics: ['t'], sessionTimeoutMs: 1000 });
+    await B.describe('g'); // B starts watching a's version
+    h.instances[1]!.mono.advance(1500); // only B's clock: A has just heard from a
+    hook = async () => void (await A.heartbeat('g', a.memberId, a.generation));
+    expect((await B.describe('g')).members.map((m) => m.member_id)).toEqual([a.memberId]);
+    expect(hook).toBeUndefined();
+  });
+});
+
+describe('fencing', () => {
+  async function twoMembers() {
+    const a = await A.join('g', { topics: ['t'] });
+    const b = await B.join('g', { topics: ['t'] });
+    const split = await settle('g', [a, b]);
+    return { a, b, pa: split.get(a.memberId)!, pb: split.get(b.memberId)! };
+  }
+  const stored = async (p: number) => (await readGroup(h.meta, 'g'))!.partitions.get(`t#${p}`)?.offset;
+
+  it('accepts the owner in the current generation', async () => {
+    const { a, pa } = await twoMembers();
+    await A.commit('g', { memberId: a.memberId, generation: a.generation, offsets: [{ topic: 't', partition: pa[0]!, offset: 7, metadata: 'm' }] });
+    expect(await stored(pa[0]!)).toBe(7);
+    expect((await A.offsets('g')).find((o) => o.partition === pa[0])!.metadata).toBe('m');
+  });
+
+  it('refuses stale generations, other members’ partitions, unknown members and memberless commits, changing nothing', async () => {
+    const { a, pa, pb } = await twoMembers();
+    const before = JSON.stringify([...(await readGroup(h.meta, 'g'))!.partitions]);
+    expect(await code(A.commit('g', { memberId: a.memberId, generation: a.generation - 1, offsets: [{ topic: 't', partition: pa[0]!, offset: 1 }] }))).toBe('ILLEGAL_GENERATION');
+    expect(await code(A.commit('g', { memberId: a.memberId, generation: a.generation + 1, offsets: [{ topic: 't', partition: pa[0]!, offset: 1 }] }))).toBe('ILLEGAL_GENERATION');
+    expect(await code(B.commit('g', { memberId: a.memberId, generation: a.generation, offsets: [{ topic: 't', partition: pa[0]!, offset: 1 }, { topic: 't', partition: pb[0]!, offset: 1 }] }))).toBe('ILLEGAL_GENERATION');
+    expect(await code(A.commit('g', { memberId: 'nobody', generation: a.generation, offsets: [{ topic: 't', partition: pa[0]!, offset: 1 }] }))).toBe('UNKNOWN_MEMBER_ID');
+    expect(await code(A.commit('g', { offsets: [{ topic: 't', partition: pa[0]!, offset: 1 }] }))).toBe('ILLEGAL_GENERATION');
+    expect(await code(A.commit('g', { memberId: a.memberId, generation: a.generation, offsets: [{ topic: 'nope', partition: 0, offset: 1 }] }))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    expect(JSON.stringify([...(await readGroup(h.meta, 'g'))!.partitions])).toBe(before);
+  });
+
+  it('accepts memberless commits only while the group is empty', async () => {
+    await A.commit('solo', { offsets: [{ topic: 't', partition: 0, offset: 3 }] });
+    const m = await A.join('solo', { topics: ['t'] });
+    expect(await code(A.commit('solo', { offsets: [{ topic: 't', partition: 0, offset: 4 }] }))).toBe('ILLEGAL_GENERATION');
+    await A.leave('solo', m.memberId);
+    await A.commit('solo', { offsets: [{ topic: 't', partition: 0, offset: 5 }] });
+    expect((await A.offsets('solo')).find((o) => o.partition === 0)!.offset).toBe(5);
+  });
+
+  it('commits racing a rebalance: every accepted commit came from the owner of the generation it named', async () => {
+    // Record the owners of every generation as they are written.
+    const history = new Map<number, MetaItem>();
+    const spy = (inner: MetaStore): MetaStore => ({
+      ...inner,
+      limits: inner.limits,
+      get: (k, o) => inner.get(k, o),
+      query: (o) => inner.query(o),
+      write: (op) => inner.write(op),
+      transact: async (ops: WriteOp[]) => {
+        await inner.transact(ops);
+        for (const op of ops) if (op.type === 'put' && op.item.sk === 'meta') history.set(op.item['generation'] as number, op.item);
+      },
+    });
+    await h.close();
+    h = await harness({ instances: 2, wrap: spy });
+    [A, B] = h.instances.map((i) => i.coord) as [GroupCoordinator, GroupCoordinator];
+    await h.engine.createTopic('t', 6);
+
+    const a = await A.join('race', { topics: ['t'] });
+    const accepted: Array<{ gen: number; p: number; offset: number }> = [];
+    let n = 0;
+    let stop = false;
+    const committer = (async () => {
+      while (!stop) {
+        const r = await A.heartbeat('race', a.memberId, a.generation).catch(() => undefined);
+        if (r) a.generation = r.generation;
+        for (const p of [0, 1, 2, 3, 4, 5]) {
+          const offset = ++n;
+          const gen = a.generation;
+          if ((await code(B.commit('race', { memberId: a.memberId, generation: gen, offsets: [{ topic: 't', partition: p, offset }] }))) === 'OK') accepted.push({ gen, p, offset });
+        }
+      }
+    })();
+    const others = [];
+    for (let i = 0; i < 3; i++) others.push(await (i % 2 ? A : B).join('race', { topics: ['t'] }));
+    await settle('race', [a, ...others]);
+    await B.leave('race', others[0]!.memberId);
+    await settle('race', [a, ...others.slice(1)]);
+    stop = true;
+    await committer;
+
+    expect(accepted.length).toBeGreaterThan(0);
+    for (const c of accepted) {
+      const owners = history.get(c.gen)!['owners'] as Record<string, string>;
+      const revoking = history.get(c.gen)!['revoking'] as Record<string, [string, number]>;
+      expect(owners[`t#${c.p}`] === a.memberId || revoking[`t#${c.p}`]?.[0] === a.memberId, `commit gen ${c.gen} p${c.p}`).toBe(true);
+    }
+    // Refused commits changed nothing: each stored offset is the last accepted one.
+    const g = await readGroup(h.meta, 'race');
+    for (let p = 0; p < 6; p++) {
+      const mine = accepted.filter((c) => c.p === p);
+      expect(g!.partitions.get(`t#${p}`)?.offset).toBe(mine.length ? mine[mine.length - 1]!.offset : undefined);
+    }
+  });
+});
+
+describe('poll', () => {
+  it('auto-commit delivers every record exactly once across a cooperative rebalance, then lag is zero', async () => {
+    await produce(60);
+    const a = await A.join('p', { topics: ['t'], autoOffsetReset: 'earliest' });
+    const seen: string[] = [];
+    const poll = async (c: GroupCoordinator, id: string) => {
+      const r = await c.poll('p', id, { autoCommit: true, maxRecords: 7 });
+      for (const rec of r.records) seen.push(`${rec.partition}:${rec.offset}`);
+      return r;
+    };
+    await poll(A, a.memberId);
+    const b = await B.join('p', { topics: ['t'], autoOffsetReset: 'earliest' });
+    for (let i = 0; i < 20; i++) {
+      await poll(i % 2 ? A : B, a.memberId);
+      await poll(i % 2 ? B : A, b.memberId);
+      if (i === 5) await produce(30, 60);
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toHaveLength(90);
+    // The records of the last polls are committed by the next ones.
+    await poll(A, a.memberId);
+    await poll(A, b.memberId);
+    expect((await A.describe('p')).lag).toBe(0);
+    await produce(5, 90);
+    expect((await B.offsets('p')).reduce((x, o) => x + o.lag, 0)).toBe(5);
+  });
+
+  it('without auto-commit a poll starts again at the committed offsets', async () => {
+    await produce(6);
+    const a = await A.join('q', { topics: ['t'] });
+    const first = await A.poll('q', a.memberId, { autoCommit: false });
+    const again = await A.poll('q', a.memberId, { autoCommit: false });
+    expect(again.records.map((r) => r.offset)).toEqual(first.records.map((r) => r.offset));
+  });
+
+  it('latest starts at the end and remembers that position through the next poll', async () => {
+    await produce(6);
+    const a = await A.join('l', { topics: ['t'], autoOffsetReset: 'latest' });
+    expect((await A.poll('l', a.memberId, { autoCommit: true })).records).toEqual([]);
+    await produce(6, 6);
+    expect((await A.poll('l', a.memberId, { autoCommit: true })).records.map((r) => new TextDecoder().decode(r.value!)).sort()).toEqual(['10', '11', '6', '7', '8', '9']);
+  });
+
+  it('long-polls across partitions and returns once any has data', async () => {
+    const a = await A.join('w', { topics: ['t'] });
+    await A.poll('w', a.memberId, {});
+    const started = Date.now();
+    const pending = A.poll('w', a.memberId, { waitMs: 5000 });
+    setTimeout(() => void produce(1, 3), 100);
+    const r = await pending;
+    expect(r.records).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+});
+
+describe('admin', () => {
+  it('describe, list, reset and delete (the last two only once members are gone)', async () => {
+    await produce(12);
+    const a = await A.join('adm', { topics: ['t'] });
+    expect((await A.list()).find((g) => g.group === 'adm')).toMatchObject({ state: 'Stable', members: 1 });
+    expect(await code(A.resetOffsets('adm', 't', 'earliest'))).toBe('NON_EMPTY_GROUP');
+    expect(await code(A.deleteGroup('adm'))).toBe('NON_EMPTY_GROUP');
+    await A.leave('adm', a.memberId);
+    expect((await B.describe('adm')).state).toBe('Empty');
+    expect((await A.resetOffsets('adm', 't', 'latest')).map((o) => o.offset)).toEqual([2, 2, 2, 2, 2, 2]);
+    expect((await A.describe('adm')).lag).toBe(0);
+    await A.resetOffsets('adm', 't', { offset: 1 });
+    expect((await A.describe('adm')).lag).toBe(6);
+    await A.resetOffsets('adm', 't', { offset: 99 });
+    expect((await A.offsets('adm')).map((o) => o.offset)).toEqual([2, 2, 2, 2, 2, 2]);
+    await A.deleteGroup('adm');
+    expect(await code(B.describe('adm'))).toBe('GROUP_ID_NOT_FOUND');
+    expect((await B.list()).find((g) => g.group === 'adm')).toBeUndefined();
+    expect(await code(A.deleteGroup('adm'))).toBe('GROUP_ID_NOT_FOUND');
+    // A new group of the same name starts from nothing.
+    await A.join('adm', { topics: ['t'] });
+    expect((await A.offsets('adm')).every((o) => o.offset === -1)).toBe(true);
+  });
+});
+
+it('a steady-state heartbeat costs one read and one conditional write', async () => {
+  await h.close();
+  let counted: ReturnType<typeof countingMetaStore> | undefined;
+  h = await harness({ wrap: (m) => (counted = countingMetaStore(m)) });
+  const c = h.instances[0]!.coord;
+  (c as unknown as { topicRefreshMs: number }).topicRefreshMs = 60_000;
+  await h.engine.createTopic('t', 6);
+  const ms = [];
+  for (let i = 0; i < 3; i++) ms.push(await c.join('hb', { topics: ['t'] }));
+  for (let i = 0; i < 3; i++) for (const m of ms) m.generation = (await c.heartbeat('hb', m.memberId, m.generation)).generation;
+  counted!.counts.reset();
+  for (const m of ms) await c.heartbeat('hb', m.memberId, m.generation);
+  expect(counted!.counts.snapshot().calls).toEqual({ query: 3, write: 3 });
+});
