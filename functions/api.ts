@@ -5,6 +5,7 @@ import { defaultIsContentTypeBinary, handle, type LambdaContext, type LambdaEven
 import { loadConfig } from '../lib/config';
 import { flushTrigger, lambdaInvoker } from '../lib/flush-trigger';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
+import { mountGroupRoutes } from '../lib/http/groups';
 import { openAwsEngine } from '../lib/runtime-aws';
 
 const cfg = loadConfig();
@@ -12,8 +13,7 @@ const cfg = loadConfig();
 // schedule; see docs/design/0006-deployment.md.
 const trigger = cfg.flushFunction && cfg.flushDelayMs >= 0 ? flushTrigger(lambdaInvoker(cfg.flushFunction)) : undefined;
 const { engine } = await openAwsEngine(cfg, trigger ? { flushTrigger: trigger.trigger, flushTriggerBytes: cfg.flushTriggerBytes } : {});
-// TODO(groups): mount consumer-group routes once lib/http/groups.ts lands: extend: (app) => mountGroupRoutes(app, { engine })
-const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes });
+const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, extend: (a) => void mountGroupRoutes(a, { engine }) });
 const serve = handle(app, { isContentTypeBinary: (type) => type.startsWith(RECORD_BATCH_TYPE) || defaultIsContentTypeBinary(type) });
 
 export async function handler(event: LambdaEvent, context?: LambdaContext) {

@@ -226,6 +226,17 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
     expect(listed.json['topics']).toEqual(expect.arrayContaining([{ name: topic, partitions: 2 }]));
   });
 
+  it('API bundle: consumer-group routes are mounted (join, poll, describe)', async () => {
+    const joined = await call(urlEvent('POST', '/v1/groups/billing/members', { topics: [topic] }));
+    expect(joined.statusCode, joined.body).toBe(200);
+    const member = joined.json['member_id'] as string;
+    expect(joined.json['assignment']).toEqual(expect.arrayContaining([{ topic, partition: 0 }]));
+    const polled = await call(urlEvent('GET', `/v1/groups/billing/members/${member}/records?max_records=10`));
+    expect(polled.statusCode, polled.body).toBe(200);
+    expect((polled.json['records'] as unknown[]).length).toBeGreaterThan(0);
+    expect((await call(urlEvent('DELETE', `/v1/groups/billing/members/${member}`))).statusCode).toBe(204);
+  });
+
   it('API bundle: busy partitions are handed to the flush function by an async invoke', async () => {
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && !invokes.some((i) => i.payload['partition'] === 1)) await new Promise((r) => setTimeout(r, 50));
