@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { awsEndpoint, describeAws, makeDynamoStore, makeS3Store, TEST_REGION, type DynamoFixture, type S3Fixture } from '../helpers/aws';
 import { ensureSynth, functionBundle } from './synth';
 
