@@ -22,7 +22,7 @@ import {
 import type { DecodedRecord } from '../records';
 import type { Condition, MetaItem, MetaStore, MetaValue, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
-import { ASSIGNORS, type AssignorName, cmpTp, DEFAULT_ASSIGNOR, parseTp, tpKey } from './assignors';
+import { ASSIGNORS, type AssignorName, cmpTp, DEFAULT_ASSIGNOR, type Owners, parseTp, tpKey } from './assignors';
 import { type MemberState, reconciliationState, transition } from './lifecycle';
 import { LivenessTracker, monotonicClock } from './liveness';
 import { type GroupState, type MemberSpec, reconcile, type Revocation, targetOf } from './reconcile';
@@ -156,6 +156,8 @@ export class GroupCoordinator {
   private readonly topicRefreshMs: number;
   private readonly defaultSessionTimeoutMs: number;
   private readonly topicChecks = new Map<string, number>();
+  /** The assignor's target per group, for the roster/counts/owners it was computed from. */
+  private readonly targets = new Map<string, { key: string; target: Owners }>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -646,7 +648,7 @@ export class GroupCoordinator {
       ops.push({ type: 'delete', key: groupMemberKey(group, r.id), ...(r.hb !== undefined ? { condition: { op: 'eq', attr: 'hb', value: r.hb } } : {}) });
     }
     const fixed = ops.length + 1 + (l.exists ? 0 : 1);
-    const step = reconcile(draft, acks, nextGen, this.meta.limits.maxTransactItems - fixed);
+    const step = reconcile(draft, acks, nextGen, this.meta.limits.maxTransactItems - fixed, this.targetFor(group, draft));
     if (!rosterChanged && !countsChanged && step.changes.length === 0 && l.exists && mut.assignor === undefined) {
       if (selfOp) await this.meta.write(selfOp);
       return l.state;
@@ -667,6 +669,20 @@ export class GroupCoordinator {
     }
     await this.meta.transact(ops);
     return next;
+  }
+
+  /**
+   * Steady-state heartbeats ask for the same target again and again: it is a pure function of
+   * the assignor, roster, partition counts and owners, all fixed within one generation.
+   */
+  private targetFor(group: string, state: GroupState): Owners {
+    const key = JSON.stringify([state.generation, state.assignor, state.partitions, [...state.members].map(([id, m]) => [id, m.topics])]);
+    const hit = this.targets.get(group);
+    if (hit?.key === key) return hit.target;
+    const target = targetOf(state);
+    if (this.targets.size > 10_000) this.targets.clear();
+    this.targets.set(group, { key, target });
+    return target;
   }
 
   /** Offset writes while the group has no members (memberless commit, reset). */
@@ -697,6 +713,7 @@ export class GroupCoordinator {
     }
     this.liveness.forget(group);
     this.topicChecks.delete(group);
+    this.targets.delete(group);
   }
 
   private async partitionCounts(group: string, members: Map<string, MemberSpec>, stored: Record<string, number>, force: boolean): Promise<Record<string, number>> {

@@ -57,8 +57,7 @@ export function targetOf(state: Pick<GroupState, 'assignor' | 'members' | 'parti
  * is the generation the step will be written as; at most `maxChanges` partitions change
  * (removals before assignments; the rest follow in later steps).
  */
-export function reconcile(state: GroupState, acks: ReadonlyMap<string, number>, nextGen: number, maxChanges = Infinity): Step {
-  const target = targetOf(state);
+export function reconcile(state: GroupState, acks: ReadonlyMap<string, number>, nextGen: number, maxChanges = Infinity, target: Owners = targetOf(state)): Step {
   const keys = new Set<string>([...state.owners.keys(), ...state.revoking.keys(), ...target.keys()]);
   type Slot = { owner?: string; rev?: Revocation };
   const after = new Map<string, Slot>();
