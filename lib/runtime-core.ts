@@ -18,6 +18,9 @@ export function engineOptions(cfg: Config): Partial<EngineOptions> {
     ...(cfg.flushDelayMs >= 0 ? { eagerFlushDelayMs: cfg.flushDelayMs } : {}),
     // Every AWS-mode instance only sees its own commits; re-check the store while waiting.
     longPollRecheckMs: cfg.storage === 'aws' ? 200 : 1000,
+    // Embedded: every process that can open the data folder runs on this host, so a lease
+    // left by a killed process is taken at once (restart after kill -9 flushes right away).
+    singleHost: cfg.storage === 'embedded',
   };
 }
 

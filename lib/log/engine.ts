@@ -10,7 +10,7 @@ import { Mutex } from '../util/mutex';
 import { type CommitPart, Committer, partitionKey } from './commit';
 import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } from './flush';
 import { headKey } from './keys';
-import { DEFAULT_LEASE_MS, LeaseManager } from './lease';
+import { DEFAULT_LEASE_MS, deadOnThisHost, LeaseManager } from './lease';
 import { type Head, headFromItem } from './model';
 import { Notifier } from './notifier';
 import { mergePrepared, type Prepared, prepareBinary, prepareRecords } from './prepare';
@@ -40,6 +40,8 @@ export interface EngineOptions {
   retention: RetentionOptions;
   /** Partition lease duration (flush and retention leadership). */
   leaseMs: number;
+  /** All processes share this host (embedded): a dead owner's lease is taken at once. */
+  singleHost?: boolean;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -127,7 +129,11 @@ export class LogEngine {
     this.producers = new ProducerRegistry(meta);
     this.reader = new LogReader(meta, objects);
     this.flusher = new Flusher(meta, objects, this.reader, clock, this.opts.flush);
-    this.leases = new LeaseManager(meta, clock, { durationMs: this.opts.leaseMs, owner: `${os.hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}` });
+    this.leases = new LeaseManager(meta, clock, {
+      durationMs: this.opts.leaseMs,
+      owner: `${os.hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`,
+      ...(this.opts.singleHost ? { ownerIsDead: deadOnThisHost(os.hostname()) } : {}),
+    });
     this.retention = new Retention(meta, objects, this.topics, clock, this.leases, this.opts.retention);
     this.committer = new Committer(meta, objects, this.notifier, { inlineMaxBytes: Math.min(this.opts.inlineMaxBytes, meta.limits.maxItemBytes - 4096) });
   }

@@ -18,8 +18,29 @@ import type { Topic } from './topics';
 
 export interface LeaseOptions {
   durationMs: number;
-  /** Identifies this process in the lease item (diagnostics only; safety comes from the RVN). */
+  /** Identifies this process in the lease item: `<host>/<pid>/<random>`. */
   owner: string;
+  /**
+   * True only when the owner is certainly gone (a process on this host whose pid no longer
+   * exists): its lease is taken at once instead of after a full duration. Used where every
+   * process shares one host (embedded mode), so a restart after kill -9 flushes immediately.
+   */
+  ownerIsDead?: (owner: string) => boolean;
+}
+
+/** `ownerIsDead` for processes on this host: a pid that does not exist is dead (a reused pid just waits). */
+export function deadOnThisHost(hostname: string): (owner: string) => boolean {
+  return (owner) => {
+    const [host, pidText] = owner.split('/');
+    const pid = Number(pidText);
+    if (host !== hostname || !Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  };
 }
 
 export const DEFAULT_LEASE_MS = 30_000;
@@ -76,7 +97,7 @@ export class LeaseManager {
     }
     if (mine) this.held.delete(id); // taken over while we were away
 
-    if (rvn !== undefined && owner !== '') {
+    if (rvn !== undefined && owner !== '' && !this.opts.ownerIsDead?.(owner)) {
       // Someone holds (or held) it: take over only after watching the same RVN for a whole
       // lease duration on our own clock.
       const seen = this.observed.get(id);

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
-import { segmentObject } from '../../../lib/log/keys';
+import { headKey, segmentObject } from '../../../lib/log/keys';
 import { codecsReady, readBatchHeader, splitBatches } from '../../../lib/records';
 import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
@@ -86,6 +86,25 @@ describe('partition leadership', () => {
     const b = engine();
     await produceMany(b, 't', 3, 3);
     expect((await b.flushPartition(topic, 0)).skipped).toBe(false);
+  });
+
+  it('on one host (embedded), takes a lease at once from a process that no longer exists', async () => {
+    const a = engine();
+    await a.createTopic('t', 1);
+    await produceMany(a, 't', 3);
+    const topic = await a.topics.get('t');
+    // As a kill -9'd server leaves it: a lease owned by a pid that is gone.
+    await meta.write({ type: 'update', key: headKey(topic.id, 0), set: { leader_epoch: 7, lease_rvn: 'rvn-of-the-dead', lease_owner: `${os.hostname()}/2147483646/dead` } });
+    expect((await a.flushPartition(topic, 0)).skipped).toBe(true); // not single-host: must wait
+    const restarted = new LogEngine(meta, objects, clock, { leaseMs: LEASE, singleHost: true });
+    const r = await restarted.flushPartition(topic, 0);
+    expect(r.skipped).toBe(false);
+    expect(r.steps).toBeGreaterThan(0);
+    expect((await restarted.head(topic, 0)).leaderEpoch).toBe(8);
+    // A live owner on this host (ourselves, as another engine) is still respected.
+    await produceMany(a, 't', 2, 3);
+    const other = new LogEngine(meta, objects, clock, { leaseMs: LEASE, singleHost: true });
+    expect((await other.flushPartition(topic, 0)).skipped).toBe(true);
   });
 
   it('rejects the zombie: a leader paused past its lease cannot commit after a new leader took over', async () => {
