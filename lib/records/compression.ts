@@ -52,8 +52,42 @@ function zstdCompress(data: Uint8Array): Uint8Array {
   return wasmCompress(data, ZSTD_LEVEL);
 }
 
+/**
+ * fzstd allocates the frame's declared content size (or, without one, its window size) up front
+ * and zero-fills it: a mutated header byte can make a 1 KiB payload cost half a gigabyte and a
+ * second of CPU. Refuse sizes beyond the cap, and large ones no real batch would reach from so
+ * little input (only above 8 MiB, and only past a 1024:1 ratio).
+ */
+function checkZstdFrameHeader(data: Uint8Array): void {
+  if (data.length < 6 || data[0] !== 0x28 || data[1] !== 0xb5 || data[2] !== 0x2f || data[3] !== 0xfd) return;
+  const fhd = data[4]!;
+  const singleSegment = (fhd >> 5) & 1;
+  const fcsFlag = fhd >> 6;
+  let pos = 5;
+  let window = 0;
+  if (!singleSegment) {
+    const wd = data[pos++]!;
+    const base = 2 ** (10 + (wd >> 3));
+    window = base + (base / 8) * (wd & 7);
+  }
+  pos += [0, 1, 2, 4][fhd & 3]!;
+  const fcsBytes = fcsFlag === 0 ? singleSegment : 1 << fcsFlag;
+  let contentSize = 0;
+  if (fcsBytes > 0) {
+    if (data.length < pos + fcsBytes) throw new Error('truncated zstd frame header');
+    for (let i = fcsBytes - 1; i >= 0; i--) contentSize = contentSize * 256 + data[pos + i]!;
+    if (fcsBytes === 2) contentSize += 256;
+  }
+  const alloc = contentSize || window;
+  if (alloc > MAX_DECOMPRESSED_BYTES) throw new Error(`zstd frame declares ${alloc} bytes, over the ${MAX_DECOMPRESSED_BYTES} cap`);
+  if (alloc > 8 * 1024 * 1024 && alloc > data.length * 1024) {
+    throw new Error(`zstd frame declares ${alloc} bytes from ${data.length} bytes of input`);
+  }
+}
+
 function zstdDecompress(data: Uint8Array): Uint8Array {
   if (nativeZstd) return nativeZstd.zstdDecompressSync(data, { maxOutputLength: MAX_DECOMPRESSED_BYTES });
+  checkZstdFrameHeader(data);
   const out = fzstdDecompress(data);
   if (out.length > MAX_DECOMPRESSED_BYTES) throw new Error(`zstd output exceeds ${MAX_DECOMPRESSED_BYTES} bytes`);
   return out;

@@ -169,6 +169,17 @@ describe('corrupted batches', () => {
     }
   });
 
+  it('a zstd frame declaring a huge window or content size is refused quickly, not allocated', () => {
+    // Found by the mutation property below: one flipped header byte made fzstd zero-fill 512 MiB.
+    const hugeWindow = Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x98, 0x01, 0x00, 0x00, 0x41]);
+    const hugeContent = Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0x00, 0x00, 0x00, 0x40, 0x01, 0x00, 0x00, 0x41]);
+    for (const frame of [hugeWindow, hugeContent]) {
+      const started = performance.now();
+      expectCorrupt(() => decodeRecordBatch(batchAround(frame, 1, Compression.Zstd)), /cannot decompress Zstd/);
+      expect(performance.now() - started).toBeLessThan(200);
+    }
+  });
+
   it('arbitrary bytes never throw anything but CorruptRecordError', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (junk) => {
