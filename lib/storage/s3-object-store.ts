@@ -180,9 +180,10 @@ export class S3ObjectStore implements ObjectStore {
 
   /** Large prefix: server-side copy of [0, keepBytes) as leading parts, body as the last part. */
   private async appendLarge(key: string, keepBytes: number, body: Uint8Array, opts: AppendOptions): Promise<{ etag: string }> {
-    const info = await this.headWithEtag(key);
+    // With If-Match the caller already knows the version (and that it holds keepBytes): the
+    // copy is pinned to that ETag and the completion is conditional on it, so no HEAD is needed.
+    const info = opts.ifMatch !== undefined ? { size: keepBytes, etag: opts.ifMatch } : await this.headWithEtag(key);
     if (!info) throw new ObjectNotFoundError(key);
-    if (opts.ifMatch !== undefined && info.etag !== opts.ifMatch) throw new PreconditionFailedError(key);
     if (info.size < keepBytes) {
       throw new InvalidRangeError(key, `object holds ${info.size} bytes, cannot keep ${keepBytes}`);
     }
@@ -240,7 +241,7 @@ export class S3ObjectStore implements ObjectStore {
       return { etag: done.ETag ?? '' };
     } catch (err) {
       if (uploadId) await this.abort(Key, uploadId);
-      if (isNotFound(err)) throw new ObjectNotFoundError(key);
+      if (isNotFound(err)) throw opts.ifMatch !== undefined ? new PreconditionFailedError(key) : new ObjectNotFoundError(key);
       if (isPreconditionFailed(err)) {
         if (opts.ifMatch !== undefined) throw new PreconditionFailedError(key);
         throw new StorageError(`S3 append ${key}: object changed while composing; retry`, true, { cause: err });

@@ -1,0 +1,224 @@
+// `npm run bench:cost`: AWS requests per MiB produced and consumed, and dollars per GiB, from a
+// real workload against an S3/DynamoDB emulator (AWS_ENDPOINT_URL, or a private moto started
+// here). Request counts come from the SDK middleware (lib/storage/aws-clients.ts): every HTTP
+// attempt the SDK makes. DynamoDB capacity units are computed from the items written and read
+// with DynamoDB's on-demand rules (emulators do not bill like DynamoDB):
+//   write: ceil(item KB) WRU per item, doubled inside TransactWriteItems;
+//   strongly consistent read: ceil(KB / 4) RRU per GetItem, per Query on the summed item sizes.
+// Lambda is priced per HTTP request ($0.20 per million) plus GB-seconds (arm64, $0.0000133334)
+// at the memory the CDK construct sets, with the duration measured here (an emulator on
+// loopback is faster than AWS, so this part is a lower bound; it is reported separately).
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { LogEngine } from '../lib/log/engine';
+import { codecsReady, encodeRecordBatch } from '../lib/records';
+import { awsConfigFromEnv, awsRequestCounts, makeDynamoClient, makeS3Client, resetAwsRequestCounts } from '../lib/storage/aws-clients';
+import { ensureBucket, ensureTable } from '../lib/storage/aws-provision';
+import { itemSize } from '../lib/storage/counting';
+import { DynamoMetaStore } from '../lib/storage/dynamo-meta-store';
+import type { MetaItem, MetaStore, WriteOp } from '../lib/storage/ports';
+import { S3ObjectStore } from '../lib/storage/s3-object-store';
+
+const PRICE = {
+  s3Tier1: 0.005 / 1000, // PUT, COPY, POST, LIST (UploadPart, UploadPartCopy, multipart calls)
+  s3Tier2: 0.0004 / 1000, // GET, HEAD
+  wru: 0.625 / 1e6,
+  rru: 0.125 / 1e6,
+  lambdaRequest: 0.2 / 1e6,
+  lambdaGbSecond: 0.0000133334, // arm64
+};
+const LAMBDA_GB = 1; // the API function's memory in the CDK construct (1024 MB)
+const KINESIS_ON_DEMAND_PER_GB = 0.08 + 0.04; // ingest + retrieval, us-east-1
+
+const S3_TIER1 = new Set(['PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'ListObjectsV2']);
+const S3_FREE = new Set(['DeleteObject', 'DeleteObjects', 'AbortMultipartUpload']);
+
+/** DynamoDB on-demand capacity units of what passes through, by DynamoDB's rules. */
+function capacityModel(inner: MetaStore): MetaStore & { units: { wru: number; rru: number } } {
+  const units = { wru: 0, rru: 0 };
+  const kb = (n: number, per: number): number => Math.max(1, Math.ceil(n / per));
+  const opSize = (op: WriteOp): number => (op.type === 'put' ? itemSize(op.item) : op.type === 'update' ? itemSize({ ...op.key, ...(op.set ?? {}) } as MetaItem) + 256 : 100);
+  return {
+    units,
+    limits: inner.limits,
+    async get(key, opts) {
+      const item = await inner.get(key, opts);
+      units.rru += kb(item ? itemSize(item) : 1, 4096);
+      return item;
+    },
+    async query(q) {
+      const page = await inner.query(q);
+      units.rru += kb(page.items.reduce((a, i) => a + itemSize(i), 0), 4096);
+      return page;
+    },
+    async write(op) {
+      units.wru += kb(opSize(op), 1024);
+      return inner.write(op);
+    },
+    async transact(ops) {
+      for (const op of ops) units.wru += 2 * kb(opSize(op), 1024);
+      return inner.transact(ops);
+    },
+  };
+}
+
+interface Measure {
+  label: string;
+  mib: number;
+  httpRequests: number;
+  seconds: number;
+  byCommand: Record<string, number>;
+  wru: number;
+  rru: number;
+}
+
+function price(m: Measure): { s3: number; ddb: number; lambda: number; requests: number } {
+  let s3 = 0;
+  let requests = 0;
+  for (const [key, n] of Object.entries(m.byCommand)) {
+    requests += n;
+    const [svc, cmd = ''] = key.split('.');
+    if (svc !== 'S3' || S3_FREE.has(cmd)) continue;
+    s3 += n * (S3_TIER1.has(cmd) ? PRICE.s3Tier1 : PRICE.s3Tier2);
+  }
+  const ddb = m.wru * PRICE.wru + m.rru * PRICE.rru;
+  const lambda = m.httpRequests * PRICE.lambdaRequest + m.seconds * LAMBDA_GB * PRICE.lambdaGbSecond;
+  return { s3, ddb, lambda, requests };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function emulator(): Promise<{ endpoint: string; proc?: ChildProcess }> {
+  if (process.env.AWS_ENDPOINT_URL) return { endpoint: process.env.AWS_ENDPOINT_URL };
+  const port = await freePort();
+  const proc = spawn('python3', ['localstack/moto-server.py', String(port)], { stdio: 'ignore' });
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${endpoint}/moto-api/`)).ok) return { endpoint, proc };
+    } catch {
+      /* starting */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('could not start moto (localstack/moto-server.py)');
+}
+
+async function main(): Promise<void> {
+  await codecsReady();
+  const { endpoint, proc } = await emulator();
+  process.env.AWS_ENDPOINT_URL = endpoint;
+  process.env.AWS_ACCESS_KEY_ID ??= 'test';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  process.env.AWS_REGION ??= 'us-east-1';
+  const cfg = awsConfigFromEnv();
+  const s3c = makeS3Client(cfg);
+  const ddbc = makeDynamoClient(cfg);
+  const bucket = `samsa-cost-${Date.now()}`;
+  const table = `samsa-cost-${Date.now()}`;
+  await ensureBucket(s3c, bucket, cfg.region);
+  await ensureTable(ddbc, table);
+  const meta = capacityModel(new DynamoMetaStore({ client: ddbc, table }));
+  const objects = new S3ObjectStore({ client: s3c, bucket });
+  // Each HTTP request is its own Lambda invocation: no group commit across requests.
+  const engine = new LogEngine(meta, objects);
+  const results: Measure[] = [];
+
+  async function measure(label: string, mib: number, fn: () => Promise<number>): Promise<void> {
+    resetAwsRequestCounts();
+    meta.units.wru = meta.units.rru = 0;
+    const t0 = performance.now();
+    const httpRequests = await fn();
+    const seconds = (performance.now() - t0) / 1000;
+    results.push({ label, mib, httpRequests, seconds, byCommand: awsRequestCounts().byCommand, wru: meta.units.wru, rru: meta.units.rru });
+  }
+
+  async function consumeAll(topic: string, partitions: number, maxBytes: number): Promise<number> {
+    let requests = 0;
+    for (let p = 0; p < partitions; p++) {
+      let offset = 0;
+      for (;;) {
+        const r = await engine.fetch(topic, p, { offset, maxBytes, maxRecords: 100_000 });
+        requests++;
+        const last = r.runs[r.runs.length - 1];
+        if (!last || last.last + 1 >= r.highWatermark) break;
+        offset = last.last + 1;
+      }
+    }
+    return requests;
+  }
+
+  // --- 1 MiB produce requests (1 KiB records, 1024 per request) ---------------------------
+  const MIB_REQUESTS = Number(process.env.COST_MIB_REQUESTS ?? 128);
+  await engine.createTopic('big', 4);
+  const value = new Uint8Array(1024).fill(7);
+  const batch = encodeRecordBatch(Array.from({ length: 1000 }, () => ({ value })));
+  const mib = (MIB_REQUESTS * batch.length) / 2 ** 20;
+  await measure('produce, 1 MiB requests', mib, async () => {
+    for (let i = 0; i < MIB_REQUESTS; i++) await engine.produceBatches('big', i % 4, new Uint8Array(batch), { owned: true });
+    return MIB_REQUESTS;
+  });
+  await measure('flush into segments (job)', mib, async () => {
+    await engine.flushAll();
+    return 1;
+  });
+  // Lambda responses are capped at 6 MB: consumers read 4 MiB per request.
+  await measure('consume once, 4 MiB fetches', mib, () => consumeAll('big', 4, 4 << 20));
+
+  // --- 1 KiB single-record requests --------------------------------------------------------
+  const SMALL = Number(process.env.COST_SMALL_REQUESTS ?? 2000);
+  await engine.createTopic('small', 4);
+  const kib = new TextEncoder().encode('x'.repeat(1024));
+  const smallMib = (SMALL * 1024) / 2 ** 20;
+  await measure('produce, 1 KiB single-record requests', smallMib, async () => {
+    for (let i = 0; i < SMALL; i++) await engine.produce('small', [{ value: kib }]);
+    return SMALL;
+  });
+  await measure('flush into segments (job)', smallMib, async () => {
+    await engine.flushAll();
+    return 1;
+  });
+  await measure('consume once, 1 MiB fetches', smallMib, () => consumeAll('small', 4, 1 << 20));
+
+  await engine.close();
+  proc?.kill();
+
+  // --- report ------------------------------------------------------------------------------
+  const perGiB = (m: Measure, usd: number): number => (usd / m.mib) * 1024;
+  console.log(`Emulator: ${endpoint}. Per-GiB figures scale the measured workload linearly.\n`);
+  console.log('| workload | MiB | AWS requests | per MiB | S3 $/GiB | DynamoDB $/GiB | AWS $/GiB | Lambda $/GiB (lower bound) |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  const totals = { big: 0, small: 0, bigLambda: 0, smallLambda: 0 };
+  results.forEach((m, i) => {
+    const p = price(m);
+    const aws = p.s3 + p.ddb;
+    console.log(
+      `| ${m.label} | ${m.mib.toFixed(1)} | ${p.requests} | ${(p.requests / m.mib).toFixed(2)} | ${perGiB(m, p.s3).toFixed(5)} | ${perGiB(m, p.ddb).toFixed(5)} | ${perGiB(m, aws).toFixed(5)} | ${perGiB(m, p.lambda).toFixed(5)} |`,
+    );
+    if (i < 3) {
+      totals.big += perGiB(m, aws);
+      totals.bigLambda += perGiB(m, p.lambda);
+    } else {
+      totals.small += perGiB(m, aws);
+      totals.smallLambda += perGiB(m, p.lambda);
+    }
+  });
+  console.log('');
+  console.log('| scenario (produce + flush + consume once) | AWS $/GiB | with Lambda | Kinesis on-demand $/GB (in + out) | ratio (Samsa with Lambda / Kinesis) |');
+  console.log('| --- | --- | --- | --- | --- |');
+  const row = (name: string, aws: number, lambda: number) =>
+    console.log(`| ${name} | ${aws.toFixed(4)} | ${(aws + lambda).toFixed(4)} | ${KINESIS_ON_DEMAND_PER_GB.toFixed(2)} | ${((aws + lambda) / KINESIS_ON_DEMAND_PER_GB).toFixed(3)} |`);
+  row('1 MiB requests', totals.big, totals.bigLambda);
+  row('1 KiB single-record requests', totals.small, totals.smallLambda);
+  console.log('\nRequests by command (last scenario run):');
+  for (const m of results) console.log(`- ${m.label}: ${JSON.stringify(m.byCommand)}; WRU ${m.wru}, RRU ${m.rru}`);
+}
+
+await main();
