@@ -128,7 +128,8 @@ async function main(): Promise<void> {
   const meta = capacityModel(new DynamoMetaStore({ client: ddbc, table }));
   const objects = new S3ObjectStore({ client: s3c, bucket });
   // Each HTTP request is its own Lambda invocation: no group commit across requests.
-  const engine = new LogEngine(meta, objects);
+  const inlineMaxBytes = Number(process.env.COST_INLINE_BYTES ?? 4096); // AWS mode's default (lib/runtime-core.ts)
+  const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes });
   const results: Measure[] = [];
 
   async function measure(label: string, mib: number, fn: () => Promise<number>): Promise<void> {
@@ -190,9 +191,19 @@ async function main(): Promise<void> {
   await engine.close();
   proc?.kill();
 
+  // --- 16 KiB requests: where inline (DynamoDB) vs write-ahead (S3) matters -----------------
+  const MID = Number(process.env.COST_MID_REQUESTS ?? 400);
+  await engine.createTopic('mid', 4);
+  const mid16 = new Uint8Array(16 * 1024).fill(3);
+  const midBatch = encodeRecordBatch([{ value: mid16 }]);
+  await measure(`produce, 16 KiB requests (inline ≤ ${inlineMaxBytes} B)`, (MID * midBatch.length) / 2 ** 20, async () => {
+    for (let i = 0; i < MID; i++) await engine.produceBatches('mid', i % 4, new Uint8Array(midBatch), { owned: true });
+    return MID;
+  });
+
   // --- report ------------------------------------------------------------------------------
   const perGiB = (m: Measure, usd: number): number => (usd / m.mib) * 1024;
-  console.log(`Emulator: ${endpoint}. Per-GiB figures scale the measured workload linearly.\n`);
+  console.log(`Emulator: ${endpoint}. Inline threshold ${inlineMaxBytes} B. Per-GiB figures scale the measured workload linearly.\n`);
   console.log('| workload | MiB | AWS requests | per MiB | S3 $/GiB | DynamoDB $/GiB | AWS $/GiB | Lambda $/GiB (lower bound) |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   const totals = { big: 0, small: 0, bigLambda: 0, smallLambda: 0 };
@@ -205,7 +216,7 @@ async function main(): Promise<void> {
     if (i < 3) {
       totals.big += perGiB(m, aws);
       totals.bigLambda += perGiB(m, p.lambda);
-    } else {
+    } else if (i < 6) {
       totals.small += perGiB(m, aws);
       totals.smallLambda += perGiB(m, p.lambda);
     }

@@ -18,6 +18,10 @@ export function engineOptions(cfg: Config): Partial<EngineOptions> {
     ...(cfg.flushDelayMs >= 0 ? { eagerFlushDelayMs: cfg.flushDelayMs } : {}),
     // Every AWS-mode instance only sees its own commits; re-check the store while waiting.
     longPollRecheckMs: cfg.storage === 'aws' ? 200 : 1000,
+    // DynamoDB bills 1 KB write units (twice inside a transaction), S3 a flat $0.005 per 1,000
+    // PUTs: inline bytes are cheaper only below ~5 KB (bench/RESULTS.md, bench:cost). SQLite
+    // has no such price, so embedded mode keeps bigger commits inline and skips the file.
+    inlineMaxBytes: cfg.storage === 'aws' ? 4096 : 128 * 1024,
     // Embedded: every process that can open the data folder runs on this host, so a lease
     // left by a killed process is taken at once (restart after kill -9 flushes right away).
     singleHost: cfg.storage === 'embedded',

@@ -79,6 +79,6 @@ describeAws('npm run dev:localstack against an emulator endpoint', () => {
     const created = await fetch(`${base}/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'dev', partitions: 1 }) });
     expect(created.status).toBe(201);
     const produced = await fetch(`${base}/v1/topics/dev/records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ records: [{ value: { hello: 'localstack' } }] }) });
-    expect((await produced.json()).offsets[0].offset).toBe(0);
+    expect(((await produced.json()) as { offsets: Array<{ offset: number }> }).offsets[0]!.offset).toBe(0);
   }, 90_000);
 });
