@@ -1,0 +1,216 @@
+// Admin: topics, groups and offsets, KafkaJS's Admin in spirit with Samsa's own shapes where
+// the HTTP API offers more (config and partition state in one describe, lag with the offsets).
+import type { HttpClient } from './http';
+import { seg } from './http';
+import { SamsaClientError } from './errors';
+
+export type TopicConfig = Record<string, string | number>;
+
+export interface TopicSummary {
+  name: string;
+  partitions: number;
+}
+export interface PartitionState {
+  partition: number;
+  logStartOffset: number;
+  highWatermark: number;
+  leaderEpoch: number;
+}
+export interface TopicDescription {
+  name: string;
+  config: TopicConfig;
+  partitions: PartitionState[];
+}
+export interface NewTopic {
+  topic: string;
+  numPartitions?: number;
+  /** Kafka's `configEntries` shape, or a plain object. */
+  configEntries?: Array<{ name: string; value: string }>;
+  config?: TopicConfig;
+}
+export interface GroupSummary {
+  group: string;
+  state: string;
+  generation: number;
+  members: number;
+}
+export interface GroupMember {
+  memberId: string;
+  state: string;
+  topics: string[];
+  sessionTimeoutMs: number;
+  assignment: Array<{ topic: string; partition: number }>;
+}
+export interface GroupDescription {
+  group: string;
+  state: string;
+  generation: number;
+  assignor: string;
+  members: GroupMember[];
+  lag: number;
+}
+export interface GroupOffset {
+  topic: string;
+  partition: number;
+  /** Committed offset; -1 when none. */
+  offset: number;
+  metadata: string | null;
+  highWatermark: number;
+  logStartOffset: number;
+  lag: number;
+}
+export type ResetTarget = 'earliest' | 'latest' | { timestamp: number } | { offset: number };
+
+interface RawPartition {
+  partition: number;
+  log_start_offset: number;
+  high_watermark: number;
+  leader_epoch: number;
+}
+interface RawOffset {
+  topic: string;
+  partition: number;
+  offset: number;
+  metadata: string | null;
+  high_watermark: number;
+  log_start_offset: number;
+  lag: number;
+}
+
+export class Admin {
+  constructor(private readonly http: HttpClient) {}
+
+  /** Kept for KafkaJS parity: the API is stateless, there is nothing to open. */
+  async connect(): Promise<void> {
+    await this.http.json('GET', '/healthz', { what: 'health check' });
+  }
+  async disconnect(): Promise<void> {}
+
+  /** Creates one topic; TOPIC_ALREADY_EXISTS and bad configs throw. */
+  async createTopic(t: NewTopic): Promise<TopicSummary & { config: TopicConfig }> {
+    const config: TopicConfig = { ...Object.fromEntries((t.configEntries ?? []).map((e) => [e.name, e.value])), ...t.config };
+    return this.http.json('POST', '/v1/topics', {
+      json: { name: t.topic, partitions: t.numPartitions ?? 1, ...(Object.keys(config).length ? { config } : {}) },
+      retry: { retries: 0 },
+      what: `create topic "${t.topic}"`,
+    });
+  }
+
+  /** KafkaJS semantics: true when every topic was created, false when some already existed. */
+  async createTopics(opts: { topics: NewTopic[] }): Promise<boolean> {
+    let all = true;
+    for (const t of opts.topics) {
+      try {
+        await this.createTopic(t);
+      } catch (err) {
+        if (err instanceof SamsaClientError && err.code === 'TOPIC_ALREADY_EXISTS') all = false;
+        else throw err;
+      }
+    }
+    return all;
+  }
+
+  /** Topic names, as KafkaJS's listTopics. */
+  async listTopics(): Promise<string[]> {
+    return (await this.listTopicsWithPartitions()).map((t) => t.name);
+  }
+
+  async listTopicsWithPartitions(): Promise<TopicSummary[]> {
+    return (await this.http.json<{ topics: TopicSummary[] }>('GET', '/v1/topics', { what: 'list topics' })).topics;
+  }
+
+  async describeTopic(topic: string): Promise<TopicDescription> {
+    const r = await this.http.json<{ name: string; config: TopicConfig; partitions: RawPartition[] }>('GET', `/v1/topics/${seg(topic)}`, { what: `describe topic "${topic}"` });
+    return {
+      name: r.name,
+      config: r.config,
+      partitions: r.partitions.map((p) => ({ partition: p.partition, logStartOffset: p.log_start_offset, highWatermark: p.high_watermark, leaderEpoch: p.leader_epoch })),
+    };
+  }
+
+  /** Grow partitions and/or change config keys. */
+  async alterTopic(topic: string, change: { partitions?: number; config?: TopicConfig }): Promise<void> {
+    await this.http.json('PATCH', `/v1/topics/${seg(topic)}`, { json: change, what: `alter topic "${topic}"` });
+  }
+
+  async deleteTopic(topic: string): Promise<void> {
+    await this.http.json('DELETE', `/v1/topics/${seg(topic)}`, { what: `delete topic "${topic}"` });
+  }
+
+  async deleteTopics(opts: { topics: string[] }): Promise<void> {
+    for (const t of opts.topics) await this.deleteTopic(t);
+  }
+
+  /** Per partition: earliest (`low`) and latest (`high`, the high watermark), as KafkaJS's. */
+  async fetchTopicOffsets(topic: string): Promise<Array<{ partition: number; offset: number; low: number; high: number }>> {
+    const d = await this.describeTopic(topic);
+    return d.partitions.map((p) => ({ partition: p.partition, offset: p.highWatermark, low: p.logStartOffset, high: p.highWatermark }));
+  }
+
+  /** First offset per partition whose timestamp is ≥ `timestamp` (the high watermark if none). */
+  async fetchTopicOffsetsByTimestamp(topic: string, timestamp: number): Promise<Array<{ partition: number; offset: number }>> {
+    const d = await this.describeTopic(topic);
+    return Promise.all(
+      d.partitions.map(async (p) => {
+        const r = await this.http.json<{ offset: number }>('GET', `/v1/topics/${seg(topic)}/partitions/${p.partition}/offsets`, { query: { timestamp } });
+        return { partition: p.partition, offset: r.offset };
+      }),
+    );
+  }
+
+  async listGroups(): Promise<GroupSummary[]> {
+    return (await this.http.json<{ groups: GroupSummary[] }>('GET', '/v1/groups', { what: 'list groups' })).groups;
+  }
+
+  async describeGroup(group: string): Promise<GroupDescription> {
+    const r = await this.http.json<{
+      group: string;
+      state: string;
+      generation: number;
+      assignor: string;
+      lag: number;
+      members: Array<{ member_id: string; state: string; topics: string[]; session_timeout_ms: number; assignment: Array<{ topic: string; partition: number }> }>;
+    }>('GET', `/v1/groups/${seg(group)}`, { what: `describe group "${group}"` });
+    return {
+      group: r.group,
+      state: r.state,
+      generation: r.generation,
+      assignor: r.assignor,
+      lag: r.lag,
+      members: r.members.map((m) => ({ memberId: m.member_id, state: m.state, topics: m.topics, sessionTimeoutMs: m.session_timeout_ms, assignment: m.assignment })),
+    };
+  }
+
+  /** Committed offsets with high watermark and lag, optionally for some topics only. */
+  async fetchOffsets(opts: { groupId: string; topics?: string[] }): Promise<GroupOffset[]> {
+    const r = await this.http.json<{ offsets: RawOffset[] }>('GET', `/v1/groups/${seg(opts.groupId)}/offsets`, { what: `offsets of group "${opts.groupId}"` });
+    return r.offsets
+      .filter((o) => !opts.topics || opts.topics.includes(o.topic))
+      .map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata, highWatermark: o.high_watermark, logStartOffset: o.log_start_offset, lag: o.lag }));
+  }
+
+  /** Moves a topic's committed offsets (the group must have no members: NON_EMPTY_GROUP otherwise). */
+  async resetOffsets(opts: { groupId: string; topic: string; to: ResetTarget }): Promise<Array<{ topic: string; partition: number; offset: number }>> {
+    const r = await this.http.json<{ offsets: Array<{ topic: string; partition: number; offset: number }> }>('POST', `/v1/groups/${seg(opts.groupId)}/offsets/reset`, {
+      json: { topic: opts.topic, to: opts.to },
+      what: `reset offsets of group "${opts.groupId}"`,
+    });
+    return r.offsets;
+  }
+
+  /** Sets explicit offsets (KafkaJS's setOffsets); only while the group has no members. */
+  async setOffsets(opts: { groupId: string; topic: string; partitions: Array<{ partition: number; offset: number | string }> }): Promise<void> {
+    await this.http.json('POST', `/v1/groups/${seg(opts.groupId)}/offsets`, {
+      json: { offsets: opts.partitions.map((p) => ({ topic: opts.topic, partition: p.partition, offset: Number(p.offset) })) },
+      what: `set offsets of group "${opts.groupId}"`,
+    });
+  }
+
+  async deleteGroup(group: string): Promise<void> {
+    await this.http.json('DELETE', `/v1/groups/${seg(group)}`, { what: `delete group "${group}"` });
+  }
+
+  async deleteGroups(groups: string[]): Promise<void> {
+    for (const g of groups) await this.deleteGroup(g);
+  }
+}

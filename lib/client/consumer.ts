@@ -1,0 +1,607 @@
+// Consumer: a member of a server-side consumer group. Membership, assignment and fencing come
+// from the group routes (join, heartbeat, commit, leave); records are read straight from the
+// assigned partitions with client-side positions. The group's poll route always starts at the
+// committed offsets, which cannot express seek, pause or "commit every N" — so the client keeps
+// its own position per partition, as KafkaJS does, and commits what it has resolved.
+//
+// Rebalances are cooperative: the heartbeat (a background, unref'd timer at the server's
+// heartbeat_interval_ms) delivers the latest generation and assignment; the run loop applies it
+// between batches — commits and drops revoked partitions, loads positions for new ones — and
+// only then acknowledges the generation, so a partition reaches its next owner only after this
+// member stopped reading it. Delivery is at-least-once.
+import { EventEmitter } from 'node:events';
+import { SamsaClientError } from './errors';
+import { fetchPartition, lookupOffset, type PartitionFetch } from './fetch';
+import { type HttpClient, seg } from './http';
+import type { ConsumedMessage } from './messages';
+import { backoff, DEFAULT_RETRY, type RetryOptions, sleep } from './retry';
+
+export interface ConsumerConfig {
+  groupId: string;
+  /** The group expels a member that has not heartbeated for this long (default 30000). */
+  sessionTimeout?: number;
+  /** Overrides the server's heartbeat_interval_ms. */
+  heartbeatInterval?: number;
+  /** At most about this many bytes per partition per fetch (default 1 MiB). */
+  maxBytesPerPartition?: number;
+  /** Long-poll wait when every partition is caught up (default 1000 ms). */
+  maxWaitTimeInMs?: number;
+  /** Backoff for failing handlers and fetches; `retries` handler failures in a row crash the consumer. */
+  retry?: RetryOptions;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+export interface TopicPartitionOffset extends TopicPartition {
+  /** The next offset to read (last processed + 1), as in Kafka. Strings accepted, as KafkaJS. */
+  offset: number | string;
+}
+
+export interface EachMessagePayload {
+  topic: string;
+  partition: number;
+  message: ConsumedMessage;
+  heartbeat(): Promise<void>;
+  /** Pauses this partition; returns a function that resumes it. */
+  pause(): () => void;
+}
+
+export interface Batch {
+  topic: string;
+  partition: number;
+  highWatermark: number;
+  messages: ConsumedMessage[];
+  isEmpty(): boolean;
+  firstOffset(): number | null;
+  lastOffset(): number;
+  /** highWatermark − 1 − last offset of the batch. */
+  offsetLag(): number;
+}
+
+export interface EachBatchPayload {
+  batch: Batch;
+  /** Marks `offset` processed: the next commit stores offset + 1. */
+  resolveOffset(offset: number | string): void;
+  heartbeat(): Promise<void>;
+  commitOffsetsIfNecessary(offsets?: TopicPartitionOffset[]): Promise<void>;
+  uncommittedOffsets(): TopicPartitionOffset[];
+  isRunning(): boolean;
+  /** True once a seek or a rebalance made the rest of this batch obsolete. */
+  isStale(): boolean;
+  pause(): () => void;
+}
+
+export interface RunConfig {
+  eachMessage?: (payload: EachMessagePayload) => Promise<void>;
+  eachBatch?: (payload: EachBatchPayload) => Promise<void>;
+  /** Commit resolved offsets automatically (default true). */
+  autoCommit?: boolean;
+  /** Commit at most this often, ms (default: after every fetch round). */
+  autoCommitInterval?: number;
+  /** Commit once this many messages were resolved since the last commit. */
+  autoCommitThreshold?: number;
+  /** eachBatch: resolve the batch's last offset when the handler returns (default true). */
+  eachBatchAutoResolve?: boolean;
+}
+
+export type ConsumerEvent = 'group_join' | 'rebalance' | 'commit' | 'error' | 'crash' | 'stop';
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  /** Next offset to fetch; undefined while unknown. */
+  position: number | undefined;
+  /** Next offset to commit (last resolved + 1). */
+  resolved: number | undefined;
+  committed: number | undefined;
+  /** Bumped by seek: a batch fetched before it is stale. */
+  epoch: number;
+}
+
+interface Assignment {
+  generation: number;
+  assignment: TopicPartition[];
+}
+
+const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+const isAbort = (err: unknown): boolean => (err as { name?: string })?.name === 'AbortError';
+
+export class Consumer extends EventEmitter {
+  readonly groupId: string;
+  private topics: Array<string | RegExp> = [];
+  private fromBeginning = false;
+  private memberId: string | undefined;
+  private heartbeatMs = 3000;
+  private latest: Assignment = { generation: -1, assignment: [] };
+  private applied: Assignment = { generation: -1, assignment: [] };
+  private readonly states = new Map<string, PartitionState>();
+  private readonly pendingSeeks = new Map<string, number>();
+  private readonly pausedTopics = new Set<string>();
+  private readonly pausedPartitions = new Set<string>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeatInFlight: Promise<void> | undefined;
+  private rejoinNeeded = false;
+  private wakeup = new AbortController();
+  private run_: Required<Pick<RunConfig, 'autoCommit' | 'eachBatchAutoResolve'>> & RunConfig = { autoCommit: true, eachBatchAutoResolve: true };
+  private lastCommitAt = 0;
+  private resolvedSinceCommit = 0;
+  private handlerFailures = 0;
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly config: ConsumerConfig,
+  ) {
+    super();
+    if (!config.groupId) throw new SamsaClientError('INVALID_CONFIG', 'a consumer needs a groupId');
+    this.groupId = config.groupId;
+  }
+
+  /** Kept for KafkaJS parity; checks the server answers. */
+  async connect(): Promise<void> {
+    await this.http.json('GET', '/healthz', { what: 'health check' });
+  }
+
+  /** Topics (names or patterns, matched at join) to consume; call before run. */
+  async subscribe(opts: { topic?: string | RegExp; topics?: Array<string | RegExp>; fromBeginning?: boolean }): Promise<void> {
+    if (this.running) throw new SamsaClientError('INVALID_REQUEST', 'subscribe before run()');
+    const add = [...(opts.topics ?? []), ...(opts.topic !== undefined ? [opts.topic] : [])];
+    if (add.length === 0) throw new SamsaClientError('INVALID_REQUEST', 'subscribe: give a topic or topics');
+    this.topics.push(...add);
+    if (opts.fromBeginning !== undefined) this.fromBeginning = opts.fromBeginning;
+  }
+
+  /** Joins the group and starts consuming in the background; resolves once joined. */
+  async run(config: RunConfig): Promise<void> {
+    if (this.running) throw new SamsaClientError('INVALID_REQUEST', 'the consumer is already running');
+    if (!config.eachMessage === !config.eachBatch) throw new SamsaClientError('INVALID_REQUEST', 'run: give exactly one of eachMessage and eachBatch');
+    if (this.topics.length === 0) throw new SamsaClientError('INVALID_REQUEST', 'run: subscribe to a topic first');
+    this.run_ = { ...config, autoCommit: config.autoCommit ?? true, eachBatchAutoResolve: config.eachBatchAutoResolve ?? true };
+    this.running = true;
+    this.wakeup = new AbortController();
+    try {
+      await this.join();
+    } catch (err) {
+      this.running = false;
+      throw err;
+    }
+    this.loop = this.consumeLoop();
+  }
+
+  /** Stops consuming (and commits what was resolved) but stays in the group until disconnect. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wakeup.abort();
+    await this.loop;
+    this.loop = undefined;
+    if (this.run_.autoCommit) await this.commitResolved().catch((err) => this.emit('error', err));
+    this.emit('stop');
+  }
+
+  /** Stops, commits, and leaves the group so its partitions move at once. */
+  async disconnect(): Promise<void> {
+    await this.stop();
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    await this.heartbeatInFlight;
+    const id = this.memberId;
+    this.memberId = undefined;
+    this.states.clear();
+    this.applied = this.latest = { generation: -1, assignment: [] };
+    if (id) {
+      try {
+        await this.http.json('DELETE', `/v1/groups/${seg(this.groupId)}/members/${seg(id)}`, { what: `leave group "${this.groupId}"` });
+      } catch (err) {
+        if (!(err instanceof SamsaClientError && err.code === 'UNKNOWN_MEMBER_ID')) throw err;
+      }
+    }
+  }
+
+  /** Commits explicit offsets (next offset to read) for partitions this member holds. */
+  async commitOffsets(offsets: TopicPartitionOffset[]): Promise<void> {
+    await this.commit(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) })));
+  }
+
+  /**
+   * Moves the local position: the next fetch of that partition starts at `offset`, and (as in
+   * KafkaJS) the next commit stores it. For a partition not (yet) assigned, the seek applies
+   * when it is. To move a group's offsets with no member running, use Admin.resetOffsets.
+   */
+  seek(tpo: TopicPartitionOffset): void {
+    const offset = Number(tpo.offset);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new SamsaClientError('INVALID_REQUEST', `seek: offset must be a non-negative integer, got ${tpo.offset}`);
+    const s = this.states.get(tpKey(tpo.topic, tpo.partition));
+    if (s) {
+      s.position = offset;
+      s.resolved = offset;
+      s.epoch++;
+      this.wake();
+    } else this.pendingSeeks.set(tpKey(tpo.topic, tpo.partition), offset);
+  }
+
+  pause(topics: Array<{ topic: string; partitions?: number[] }>): void {
+    for (const t of topics) {
+      if (t.partitions) for (const p of t.partitions) this.pausedPartitions.add(tpKey(t.topic, p));
+      else this.pausedTopics.add(t.topic);
+    }
+    this.wake();
+  }
+
+  resume(topics: Array<{ topic: string; partitions?: number[] }>): void {
+    for (const t of topics) {
+      if (t.partitions) for (const p of t.partitions) this.pausedPartitions.delete(tpKey(t.topic, p));
+      else {
+        this.pausedTopics.delete(t.topic);
+        for (const k of [...this.pausedPartitions]) if (k.startsWith(`${t.topic}\u0000`)) this.pausedPartitions.delete(k);
+      }
+    }
+    this.wake();
+  }
+
+  paused(): Array<{ topic: string; partitions: number[] }> {
+    const out = new Map<string, number[]>();
+    for (const s of this.states.values()) if (this.isPaused(s.topic, s.partition)) out.set(s.topic, [...(out.get(s.topic) ?? []), s.partition]);
+    return [...out].map(([topic, partitions]) => ({ topic, partitions }));
+  }
+
+  /** The partitions this member currently reads. */
+  assignment(): TopicPartition[] {
+    return [...this.applied.assignment];
+  }
+
+  get member(): { memberId: string | undefined; generation: number } {
+    return { memberId: this.memberId, generation: this.applied.generation };
+  }
+
+  // --- membership ------------------------------------------------------------------------------
+
+  private async join(): Promise<void> {
+    const topics = await this.resolveTopics();
+    const r = await this.http.json<{ member_id: string; generation: number; assignment: TopicPartition[]; heartbeat_interval_ms: number }>(
+      'POST',
+      `/v1/groups/${seg(this.groupId)}/members`,
+      {
+        json: { topics, session_timeout_ms: this.config.sessionTimeout ?? 30_000, auto_offset_reset: this.fromBeginning ? 'earliest' : 'latest' },
+        what: `join group "${this.groupId}"`,
+      },
+    );
+    this.memberId = r.member_id;
+    this.heartbeatMs = this.config.heartbeatInterval ?? r.heartbeat_interval_ms;
+    this.latest = { generation: r.generation, assignment: r.assignment };
+    // Holding nothing yet, this member can truthfully acknowledge the join generation.
+    this.applied = { generation: r.generation, assignment: [] };
+    this.states.clear();
+    this.rejoinNeeded = false;
+    this.emit('group_join', { memberId: r.member_id, generation: r.generation, assignment: r.assignment });
+    this.scheduleHeartbeat();
+  }
+
+  private async resolveTopics(): Promise<string[]> {
+    const names = this.topics.filter((t): t is string => typeof t === 'string');
+    const patterns = this.topics.filter((t): t is RegExp => t instanceof RegExp);
+    if (patterns.length > 0) {
+      const all = (await this.http.json<{ topics: Array<{ name: string }> }>('GET', '/v1/topics', { what: 'list topics' })).topics.map((t) => t.name);
+      for (const n of all) if (patterns.some((p) => p.test(n)) && !names.includes(n)) names.push(n);
+    }
+    if (names.length === 0) throw new SamsaClientError('UNKNOWN_TOPIC_OR_PARTITION', `no topic matches ${this.topics.map(String).join(', ')}`);
+    return names;
+  }
+
+  private scheduleHeartbeat(): void {
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = setTimeout(() => {
+      void this.heartbeat()
+        .catch(() => undefined)
+        .finally(() => {
+          if (this.memberId) this.scheduleHeartbeat();
+        });
+    }, this.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** One heartbeat (shared when one is already in flight): acknowledges the applied generation. */
+  heartbeat(): Promise<void> {
+    if (this.heartbeatInFlight) return this.heartbeatInFlight;
+    const id = this.memberId;
+    if (!id || this.rejoinNeeded) return Promise.resolve();
+    const p = (async () => {
+      try {
+        const r = await this.http.json<Assignment>('POST', `/v1/groups/${seg(this.groupId)}/members/${seg(id)}/heartbeat`, {
+          json: { generation: this.applied.generation },
+          retry: { retries: 0 },
+          what: `heartbeat to group "${this.groupId}"`,
+        });
+        if (id !== this.memberId) return;
+        this.latest = r;
+        if (r.generation !== this.applied.generation || !sameAssignment(r.assignment, this.applied.assignment)) this.wake();
+      } catch (err) {
+        if (err instanceof SamsaClientError && err.code === 'UNKNOWN_MEMBER_ID' && id === this.memberId) {
+          this.rejoinNeeded = true;
+          this.wake();
+        }
+        this.emit('error', err);
+      }
+    })().finally(() => {
+      this.heartbeatInFlight = undefined;
+    });
+    this.heartbeatInFlight = p;
+    return p;
+  }
+
+  private wake(): void {
+    this.wakeup.abort();
+  }
+
+  /** Applies the latest assignment: revoke (commit, drop), then add (load positions), then ack. */
+  private async applyAssignment(): Promise<void> {
+    const target = this.latest;
+    if (target.generation === this.applied.generation && sameAssignment(target.assignment, this.applied.assignment)) return;
+    const keep = new Set(target.assignment.map((tp) => tpKey(tp.topic, tp.partition)));
+    const revoked = this.applied.assignment.filter((tp) => !keep.has(tpKey(tp.topic, tp.partition)));
+    if (revoked.length > 0 && this.run_.autoCommit) {
+      await this.commitResolved(revoked).catch((err) => this.emit('error', err));
+    }
+    for (const tp of revoked) this.states.delete(tpKey(tp.topic, tp.partition));
+    const added = target.assignment.filter((tp) => !this.states.has(tpKey(tp.topic, tp.partition)));
+    if (added.length > 0) {
+      const committed = await this.committedOffsets();
+      await Promise.all(
+        added.map(async (tp) => {
+          const k = tpKey(tp.topic, tp.partition);
+          const seek = this.pendingSeeks.get(k);
+          this.pendingSeeks.delete(k);
+          const c = committed.get(k);
+          const position = seek ?? (c !== undefined && c >= 0 ? c : await lookupOffset(this.http, tp.topic, tp.partition, this.fromBeginning ? 'earliest' : 'latest'));
+          this.states.set(k, { topic: tp.topic, partition: tp.partition, position, resolved: seek, committed: c !== undefined && c >= 0 ? c : undefined, epoch: 0 });
+        }),
+      );
+    }
+    this.applied = { generation: target.generation, assignment: target.assignment };
+    this.emit('rebalance', { generation: target.generation, assigned: added, revoked });
+    await this.heartbeat();
+  }
+
+  private async committedOffsets(): Promise<Map<string, number>> {
+    try {
+      const r = await this.http.json<{ offsets: Array<{ topic: string; partition: number; offset: number }> }>('GET', `/v1/groups/${seg(this.groupId)}/offsets`, {
+        what: `offsets of group "${this.groupId}"`,
+      });
+      return new Map(r.offsets.map((o) => [tpKey(o.topic, o.partition), o.offset]));
+    } catch (err) {
+      if (err instanceof SamsaClientError && err.code === 'GROUP_ID_NOT_FOUND') return new Map();
+      throw err;
+    }
+  }
+
+  // --- commits ---------------------------------------------------------------------------------
+
+  private async commitResolved(only?: TopicPartition[]): Promise<void> {
+    const pick = only ? new Set(only.map((tp) => tpKey(tp.topic, tp.partition))) : undefined;
+    const offsets = [...this.states.values()]
+      .filter((s) => s.resolved !== undefined && s.resolved !== s.committed && (!pick || pick.has(tpKey(s.topic, s.partition))))
+      .map((s) => ({ topic: s.topic, partition: s.partition, offset: s.resolved! }));
+    this.lastCommitAt = Date.now();
+    this.resolvedSinceCommit = 0;
+    if (offsets.length > 0) await this.commit(offsets);
+  }
+
+  /** Commits with the newest generation; a stale one is refreshed by a heartbeat and retried. */
+  private async commit(offsets: Array<{ topic: string; partition: number; offset: number }>): Promise<void> {
+    if (!this.memberId) throw new SamsaClientError('UNKNOWN_MEMBER_ID', `not a member of group "${this.groupId}": run() first`);
+    let todo = offsets;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.http.json('POST', `/v1/groups/${seg(this.groupId)}/offsets`, {
+          json: { member_id: this.memberId, generation: this.latest.generation, offsets: todo },
+          what: `commit offsets of group "${this.groupId}"`,
+        });
+        for (const o of todo) {
+          const s = this.states.get(tpKey(o.topic, o.partition));
+          if (s) s.committed = o.offset;
+        }
+        this.emit('commit', { offsets: todo });
+        return;
+      } catch (err) {
+        if (err instanceof SamsaClientError && err.code === 'UNKNOWN_MEMBER_ID') {
+          this.rejoinNeeded = true;
+          this.wake();
+        }
+        if (!(err instanceof SamsaClientError && err.code === 'ILLEGAL_GENERATION') || attempt >= 3) throw err;
+        await this.heartbeat();
+        // Still ours (held, or being given up and not yet acknowledged): retry those only.
+        const held = new Set([...this.latest.assignment, ...this.applied.assignment].map((tp) => tpKey(tp.topic, tp.partition)));
+        todo = todo.filter((o) => held.has(tpKey(o.topic, o.partition)));
+        if (todo.length === 0) return;
+      }
+    }
+  }
+
+  // --- the loop --------------------------------------------------------------------------------
+
+  private isPaused(topic: string, partition: number): boolean {
+    return this.pausedTopics.has(topic) || this.pausedPartitions.has(tpKey(topic, partition));
+  }
+
+  private async consumeLoop(): Promise<void> {
+    const retry = { ...DEFAULT_RETRY, ...this.config.retry };
+    let fetchFailures = 0;
+    while (this.running) {
+      if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
+      try {
+        if (this.rejoinNeeded) {
+          this.states.clear();
+          this.applied = { generation: -1, assignment: [] };
+          await this.join();
+        }
+        await this.applyAssignment();
+        const results = await this.fetchRound();
+        fetchFailures = 0;
+        for (const { state, epoch, fetched } of results) {
+          if (!this.running || this.rejoinNeeded) break;
+          if (this.states.get(tpKey(state.topic, state.partition)) !== state || state.epoch !== epoch) continue;
+          await this.process(state, fetched);
+          if (this.run_.autoCommit && this.run_.autoCommitThreshold && this.resolvedSinceCommit >= this.run_.autoCommitThreshold) await this.commitResolved();
+        }
+        if (this.run_.autoCommit && Date.now() - this.lastCommitAt >= (this.run_.autoCommitInterval ?? 0)) await this.commitResolved();
+        this.handlerFailures = 0;
+      } catch (err) {
+        if (err instanceof HandlerError) {
+          this.handlerFailures++;
+          this.emit('error', err.cause);
+          if (this.handlerFailures > retry.retries) {
+            this.running = false;
+            this.emit('crash', { error: err.cause, groupId: this.groupId });
+            // As KafkaJS: a crashed consumer leaves, so its partitions go to the others.
+            void this.disconnect().catch((e) => this.emit('error', e));
+            break;
+          }
+          await sleep(backoff(retry, this.handlerFailures - 1));
+        } else {
+          this.emit('error', err);
+          fetchFailures++;
+          await sleep(backoff(retry, Math.min(fetchFailures - 1, 8)));
+        }
+      }
+    }
+  }
+
+  /** Fetches every active partition; when all are caught up, long-polls until one has data. */
+  private async fetchRound(): Promise<Array<{ state: PartitionState; epoch: number; fetched: PartitionFetch }>> {
+    const active = [...this.states.values()].filter((s) => s.position !== undefined && !this.isPaused(s.topic, s.partition));
+    const wait = this.config.maxWaitTimeInMs ?? 1000;
+    if (active.length === 0) {
+      await abortableSleep(Math.min(wait, 200), this.wakeup.signal);
+      return [];
+    }
+    const once = async (waitMs: number, signal?: AbortSignal, onData?: () => void) => {
+      const out: Array<{ state: PartitionState; epoch: number; fetched: PartitionFetch }> = [];
+      await Promise.all(
+        active.map(async (state) => {
+          const epoch = state.epoch;
+          try {
+            const fetched = await fetchPartition(this.http, state.topic, state.partition, state.position!, {
+              maxBytes: this.config.maxBytesPerPartition ?? 1024 * 1024,
+              waitMs,
+              ...(signal ? { signal } : {}),
+            });
+            out.push({ state, epoch, fetched });
+            if (fetched.messages.length > 0) onData?.();
+          } catch (err) {
+            if (isAbort(err)) return;
+            if (err instanceof SamsaClientError && err.code === 'OFFSET_OUT_OF_RANGE' && state.epoch === epoch) {
+              const d = err.details as { log_start_offset?: number; high_watermark?: number };
+              const to = this.fromBeginning ? d.log_start_offset : d.high_watermark;
+              if (typeof to === 'number') {
+                state.position = to;
+                return;
+              }
+            }
+            throw err;
+          }
+        }),
+      );
+      return out;
+    };
+    const first = await once(0);
+    for (const r of first) if (r.state.epoch === r.epoch) r.state.position = Math.max(r.state.position!, r.fetched.messages.length === 0 ? r.fetched.nextOffset : r.state.position!);
+    if (first.some((r) => r.fetched.messages.length > 0) || !this.running) return first;
+    const ctrl = new AbortController();
+    const signal = AbortSignal.any([ctrl.signal, this.wakeup.signal]);
+    return once(wait, signal, () => ctrl.abort());
+  }
+
+  private async process(state: PartitionState, fetched: PartitionFetch): Promise<void> {
+    const { topic, partition } = state;
+    const epoch = state.epoch;
+    const messages = fetched.messages;
+    const stale = () => state.epoch !== epoch || this.states.get(tpKey(topic, partition)) !== state || this.rejoinNeeded;
+    const resolve = (offset: number) => {
+      if (stale()) return;
+      state.resolved = offset + 1;
+      this.resolvedSinceCommit++;
+    };
+    const pause = () => {
+      this.pause([{ topic, partitions: [partition] }]);
+      return () => this.resume([{ topic, partitions: [partition] }]);
+    };
+    if (messages.length === 0) {
+      if (!stale()) state.position = fetched.nextOffset;
+      return;
+    }
+    const restart = state.resolved ?? state.position!;
+    try {
+      if (this.run_.eachBatch) {
+        const last = messages[messages.length - 1]!.offset;
+        const batch: Batch = {
+          topic,
+          partition,
+          highWatermark: fetched.highWatermark,
+          messages,
+          isEmpty: () => messages.length === 0,
+          firstOffset: () => messages[0]?.offset ?? null,
+          lastOffset: () => last,
+          offsetLag: () => Math.max(0, fetched.highWatermark - 1 - last),
+        };
+        await this.run_.eachBatch({
+          batch,
+          resolveOffset: (o) => resolve(Number(o)),
+          heartbeat: () => this.heartbeat(),
+          commitOffsetsIfNecessary: async (offsets) => {
+            if (offsets) await this.commitOffsets(offsets);
+            else if (this.run_.autoCommit) await this.commitResolved();
+          },
+          uncommittedOffsets: () =>
+            [...this.states.values()].filter((s) => s.resolved !== undefined && s.resolved !== s.committed).map((s) => ({ topic: s.topic, partition: s.partition, offset: s.resolved! })),
+          isRunning: () => this.running,
+          isStale: stale,
+          pause,
+        });
+        if (!stale()) {
+          if (this.run_.eachBatchAutoResolve) resolve(last);
+          state.position = fetched.nextOffset;
+        }
+      } else {
+        for (const message of messages) {
+          if (!this.running || stale() || this.isPaused(topic, partition)) break;
+          await this.run_.eachMessage!({ topic, partition, message, heartbeat: () => this.heartbeat(), pause });
+          resolve(message.offset);
+          if (!stale()) state.position = message.offset + 1;
+        }
+        if (!stale() && state.position === messages[messages.length - 1]!.offset + 1) state.position = Math.max(state.position, fetched.nextOffset);
+      }
+    } catch (err) {
+      // Redeliver from the last resolved offset after a backoff (KafkaJS's behaviour).
+      if (!stale()) state.position = state.resolved ?? restart;
+      throw new HandlerError(err);
+    }
+  }
+}
+
+class HandlerError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`message handler failed: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+function sameAssignment(a: TopicPartition[], b: TopicPartition[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a.map((tp) => tpKey(tp.topic, tp.partition)));
+  return b.every((tp) => s.has(tpKey(tp.topic, tp.partition)));
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}

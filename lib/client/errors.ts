@@ -1,0 +1,45 @@
+// Errors the client raises. Like KafkaJS's, every error says whether retrying the same request
+// may succeed (`retriable`); the retry loop (retry.ts) looks at nothing else. Server errors keep
+// the API's Kafka-style code, HTTP status and body details; failures to reach the server at all
+// are SamsaConnectionError, so callers (the CLI's exit codes) can tell "refused" from "unreachable".
+
+export class SamsaClientError extends Error {
+  /** Kafka-style code from the server (`UNKNOWN_TOPIC_OR_PARTITION`, ...) or a client code. */
+  readonly code: string;
+  /** HTTP status, when the server answered. */
+  readonly status: number | undefined;
+  /** The error body's other fields (`log_start_offset`, `expected_sequence`, ...). */
+  readonly details: Record<string, unknown>;
+  readonly retriable: boolean;
+
+  constructor(code: string, message: string, opts: { status?: number; details?: Record<string, unknown>; retriable?: boolean; cause?: unknown } = {}) {
+    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
+    this.name = 'SamsaClientError';
+    this.code = code;
+    this.status = opts.status;
+    this.details = opts.details ?? {};
+    this.retriable = opts.retriable ?? false;
+  }
+}
+
+/** The server could not be reached (refused, reset, DNS, timeout): retriable. */
+export class SamsaConnectionError extends SamsaClientError {
+  constructor(message: string, cause?: unknown) {
+    super('NETWORK_EXCEPTION', message, { retriable: true, cause });
+    this.name = 'SamsaConnectionError';
+  }
+}
+
+/** Retriable statuses: throttling and server-side failures. Every other 4xx is final. */
+export function isRetriableStatus(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+/** Builds the error for a non-2xx response from its Kafka-style body (or whatever came back). */
+export function errorFromResponse(status: number, body: unknown, what: string): SamsaClientError {
+  const obj = body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+  const { error_code, message, ...details } = obj;
+  const code = typeof error_code === 'string' ? error_code : status >= 500 ? 'UNKNOWN_SERVER_ERROR' : `HTTP_${status}`;
+  const text = typeof message === 'string' ? message : typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`;
+  return new SamsaClientError(code, `${what}: ${text}`, { status, details, retriable: isRetriableStatus(status) });
+}

@@ -1,0 +1,62 @@
+// Reading one partition from an offset, as stored batches (Accept: record-batch): values come
+// back as the exact bytes produced, decoded and CRC-checked by the shared codec. Used by the
+// group consumer and by the CLI's group-less consume.
+import { ATTR_CONTROL, decodeBatches } from '../records';
+import { type HttpClient, RECORD_BATCH_TYPE, seg } from './http';
+import { type ConsumedMessage, toBuffer } from './messages';
+
+export interface FetchOptions {
+  /** About this many bytes of batches (default 1 MiB; at least one batch comes back). */
+  maxBytes?: number;
+  /** At the high watermark, wait up to this long for new records (default 0). */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface PartitionFetch {
+  messages: ConsumedMessage[];
+  /** Where the next fetch starts. */
+  nextOffset: number;
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+export async function fetchPartition(http: HttpClient, topic: string, partition: number, offset: number, opts: FetchOptions = {}): Promise<PartitionFetch> {
+  const waitMs = opts.waitMs ?? 0;
+  const res = await http.raw('GET', `/v1/topics/${seg(topic)}/partitions/${partition}/records`, {
+    query: { offset, max_bytes: opts.maxBytes, wait_ms: waitMs > 0 ? waitMs : undefined },
+    accept: RECORD_BATCH_TYPE,
+    extraTimeoutMs: waitMs,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    what: `fetch ${topic}/${partition}`,
+  });
+  const highWatermark = Number(res.headers.get('x-high-watermark') ?? NaN);
+  const logStartOffset = Number(res.headers.get('x-log-start-offset') ?? NaN);
+  const messages: ConsumedMessage[] = [];
+  let next = offset;
+  for (const { header, records } of decodeBatches(res.bytes)) {
+    next = Math.max(next, header.baseOffset + header.lastOffsetDelta + 1);
+    if (header.attributes & ATTR_CONTROL) continue;
+    for (const r of records) {
+      if (r.offset < offset) continue;
+      messages.push({
+        offset: r.offset,
+        timestamp: r.timestamp,
+        key: toBuffer(r.key),
+        value: toBuffer(r.value),
+        headers: Object.fromEntries(r.headers.map((h) => [h.key, toBuffer(h.value)])),
+      });
+    }
+  }
+  const hinted = Number(res.headers.get('x-next-offset') ?? NaN);
+  if (Number.isFinite(hinted)) next = Math.max(next, hinted);
+  if (Number.isFinite(highWatermark)) next = Math.min(next, highWatermark);
+  next = Math.max(next, offset);
+  return { messages, nextOffset: next, highWatermark, logStartOffset };
+}
+
+/** `earliest` / `latest` / a timestamp → an offset (ListOffsets). */
+export async function lookupOffset(http: HttpClient, topic: string, partition: number, at: 'earliest' | 'latest' | number): Promise<number> {
+  const r = await http.json<{ offset: number }>('GET', `/v1/topics/${seg(topic)}/partitions/${partition}/offsets`, { query: { timestamp: at }, what: `offsets of ${topic}/${partition}` });
+  return r.offset;
+}

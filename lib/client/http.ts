@@ -1,0 +1,134 @@
+// The client's one way to the server: fetch (Node 20's, so it runs in Node and in a Lambda
+// alike), an optional request signer (SigV4 for the deployed API), Kafka-style error bodies
+// turned into SamsaClientError, and retries of what is retriable.
+import { errorFromResponse, SamsaClientError, SamsaConnectionError } from './errors';
+import { type RetryHooks, type RetryOptions, withRetry } from './retry';
+
+export const RECORD_BATCH_TYPE = 'application/vnd.kafka.record-batch';
+
+/** What a signer sees: the request about to be sent. Returns headers to add. */
+export interface SignableRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body?: Uint8Array | string;
+}
+export type Signer = (req: SignableRequest) => Promise<Record<string, string>>;
+
+export interface ClientConfig {
+  /** Base URL of the Samsa API (`http://localhost:8080`, a Function URL, an API Gateway stage). */
+  url: string;
+  signer?: Signer;
+  retry?: RetryOptions;
+  /** Per-attempt timeout, ms (default 30000; long polls add their wait). */
+  requestTimeout?: number;
+  /** Extra headers on every request (an Authorization for a JWT-protected API, ...). */
+  headers?: Record<string, string>;
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  json?: unknown;
+  body?: Uint8Array;
+  contentType?: string;
+  accept?: string;
+  signal?: AbortSignal;
+  /** Added to the per-attempt timeout (long polls). */
+  extraTimeoutMs?: number;
+  /** Override the client's retry options for this call (0 retries for non-idempotent calls). */
+  retry?: RetryOptions;
+  /** Named in error messages, e.g. `create topic "orders"`. */
+  what?: string;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  bytes: Uint8Array;
+}
+
+export class HttpClient {
+  readonly base: URL;
+  readonly config: ClientConfig;
+  /** For tests: injected randomness and sleep. */
+  hooks: RetryHooks = {};
+
+  constructor(config: ClientConfig) {
+    if (!config.url) throw new SamsaClientError('INVALID_CONFIG', 'the Samsa URL is required (e.g. http://localhost:8080)');
+    let base: URL;
+    try {
+      base = new URL(config.url.endsWith('/') ? config.url : `${config.url}/`);
+    } catch {
+      throw new SamsaClientError('INVALID_CONFIG', `"${config.url}" is not a valid URL`);
+    }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new SamsaClientError('INVALID_CONFIG', `"${config.url}" is not an http(s) URL`);
+    this.base = base;
+    this.config = config;
+  }
+
+  url(path: string, query?: RequestOptions['query']): URL {
+    const u = new URL(path.replace(/^\//, ''), this.base);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u;
+  }
+
+  /** A JSON call: resolves with the parsed body (undefined for 204). */
+  async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.raw(method, path, opts);
+    if (res.status === 204 || res.bytes.length === 0) return undefined as T;
+    return JSON.parse(Buffer.from(res.bytes).toString('utf8')) as T;
+  }
+
+  /** Any call, retried while retriable; non-2xx answers throw SamsaClientError. */
+  raw(method: string, path: string, opts: RequestOptions = {}): Promise<RawResponse> {
+    const retry = { ...this.config.retry, ...opts.retry };
+    return withRetry(() => this.once(method, path, opts), retry, this.hooks);
+  }
+
+  private async once(method: string, path: string, opts: RequestOptions): Promise<RawResponse> {
+    const url = this.url(path, opts.query);
+    const what = opts.what ?? `${method} ${url.pathname}`;
+    const headers: Record<string, string> = { ...this.config.headers };
+    let body: Uint8Array | string | undefined;
+    if (opts.json !== undefined) {
+      body = JSON.stringify(opts.json);
+      headers['content-type'] = 'application/json';
+    } else if (opts.body !== undefined) {
+      body = opts.body;
+      headers['content-type'] = opts.contentType ?? 'application/octet-stream';
+    }
+    if (opts.accept) headers['accept'] = opts.accept;
+    if (this.config.signer) Object.assign(headers, await this.config.signer({ method, url, headers: { ...headers, host: url.host }, ...(body !== undefined ? { body } : {}) }));
+    const timeout = AbortSignal.timeout((this.config.requestTimeout ?? 30_000) + (opts.extraTimeoutMs ?? 0));
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    let res: Response;
+    let bytes: Uint8Array;
+    try {
+      res = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}), signal });
+      bytes = new Uint8Array(await res.arrayBuffer());
+    } catch (err) {
+      if (opts.signal?.aborted) throw err; // the caller's own abort: not a network failure
+      throw new SamsaConnectionError(`cannot reach Samsa at ${this.base.origin}: ${describeNetworkError(err)}`, err);
+    }
+    if (res.status >= 200 && res.status < 300) return { status: res.status, headers: res.headers, bytes };
+    const text = Buffer.from(bytes).toString('utf8');
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON (a proxy's page): keep the text
+    }
+    throw errorFromResponse(res.status, parsed, what);
+  }
+}
+
+function describeNetworkError(err: unknown): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError') return 'request timed out';
+  const cause = e?.cause;
+  if (cause?.code) return `${cause.code}${cause.message && !cause.message.includes(cause.code) ? ` (${cause.message})` : ''}`;
+  return cause?.message ?? e?.message ?? String(err);
+}
+
+/** Topic and group names go into paths: encode them (the server validates them). */
+export const seg = (s: string): string => encodeURIComponent(s);

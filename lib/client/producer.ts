@@ -1,0 +1,308 @@
+// Producer: per-partition accumulators that batch by lingerMs/batchSize, one RecordBatch v2 per
+// request (POST /v1/topics/{t}/partitions/{p}/records), compressed by the shared codec, and
+// idempotent by default — the batch header carries the producer id/epoch and a per-partition
+// base sequence, so a retry of an acknowledged-but-unanswered batch is deduplicated by the
+// server (KIP-98). One request in flight per partition keeps sequences in order. Partitions are
+// chosen exactly as the server and the Java client choose them (murmur2 on the key bytes).
+import { codecsReady, Compression, defaultPartition, encodeRecordBatch, type RecordInput } from '../records';
+import { SamsaClientError } from './errors';
+import { type HttpClient, RECORD_BATCH_TYPE, seg } from './http';
+import { type Message, toBytes } from './messages';
+import type { RetryOptions } from './retry';
+
+export type CompressionName = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+
+export interface ProducerConfig {
+  /** How long a partition's batch waits for more records before it is sent (default 5 ms). */
+  lingerMs?: number;
+  /** Send a partition's batch once its records reach about this many bytes (default 1 MiB). */
+  batchSize?: number;
+  /** Default codec for every send (default none). */
+  compression?: Compression | CompressionName;
+  /** Producer id + sequences so retries never duplicate (default true). */
+  idempotent?: boolean;
+  /** Overrides the client's retry options for produce requests. */
+  retry?: RetryOptions;
+  /** Re-read a topic's partition count after this long (default 5 minutes). */
+  metadataMaxAge?: number;
+}
+
+export interface ProducerRecord {
+  topic: string;
+  messages: Message[];
+  /** Codec for this send's records (batches are per partition: the first send's codec wins for a mixed batch). */
+  compression?: Compression | CompressionName;
+}
+
+/** One per message, in the order given. */
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+interface Pending {
+  record: RecordInput;
+  size: number;
+  compression: Compression;
+  resolve: (m: RecordMetadata) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Accumulator {
+  topic: string;
+  partition: number;
+  queue: Pending[];
+  bytes: number;
+  timer: NodeJS.Timeout | undefined;
+  inflight: Promise<void> | undefined;
+  /** Next base sequence, valid for `epoch`. */
+  seq: number;
+  epoch: number;
+}
+
+interface Identity {
+  id: number;
+  epoch: number;
+}
+
+const CODECS: Record<CompressionName, Compression> = { none: Compression.None, gzip: Compression.Gzip, snappy: Compression.Snappy, lz4: Compression.Lz4, zstd: Compression.Zstd };
+export function compressionOf(c: Compression | CompressionName | undefined): Compression {
+  if (c === undefined) return Compression.None;
+  if (typeof c === 'number') return c;
+  const v = CODECS[c];
+  if (v === undefined) throw new SamsaClientError('INVALID_CONFIG', `unknown compression "${c}" (none, gzip, snappy, lz4, zstd)`);
+  return v;
+}
+
+/** Fixed RecordBatch header, and a generous per-record allowance for varints and attributes. */
+const BATCH_OVERHEAD = 61;
+const RECORD_OVERHEAD = 32;
+const MAX_SEQUENCE = 0x7fffffff;
+
+export class Producer {
+  private readonly lingerMs: number;
+  private readonly batchSize: number;
+  private readonly compression: Compression;
+  private readonly idempotent: boolean;
+  private readonly metadataMaxAge: number;
+  private readonly accs = new Map<string, Accumulator>();
+  private readonly partitionCounts = new Map<string, { count: Promise<number>; at: number }>();
+  private readonly sticky = new Map<string, number>();
+  private identity: Promise<Identity> | undefined;
+  private bumpNeeded = false;
+  private closed = false;
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly config: ProducerConfig = {},
+  ) {
+    this.lingerMs = config.lingerMs ?? 5;
+    this.batchSize = config.batchSize ?? 1024 * 1024;
+    this.compression = compressionOf(config.compression);
+    this.idempotent = config.idempotent ?? true;
+    this.metadataMaxAge = config.metadataMaxAge ?? 300_000;
+    if (!(this.lingerMs >= 0)) throw new SamsaClientError('INVALID_CONFIG', `lingerMs must be ≥ 0, got ${config.lingerMs}`);
+    if (!(this.batchSize > 0)) throw new SamsaClientError('INVALID_CONFIG', `batchSize must be > 0, got ${config.batchSize}`);
+  }
+
+  /** Fetches a producer id now (otherwise the first send does). */
+  async connect(): Promise<void> {
+    if (this.idempotent) await this.currentIdentity();
+    await codecsReady();
+  }
+
+  /** Queues the messages; resolves with one RecordMetadata per message once all are acknowledged. */
+  async send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    if (this.closed) throw new SamsaClientError('PRODUCER_DISCONNECTED', 'the producer is disconnected');
+    if (!record.topic) throw new SamsaClientError('INVALID_REQUEST', 'send: topic is required');
+    if (!Array.isArray(record.messages) || record.messages.length === 0) throw new SamsaClientError('INVALID_REQUEST', `send to "${record.topic}": messages must be a non-empty array`);
+    const compression = record.compression !== undefined ? compressionOf(record.compression) : this.compression;
+    if (compression === Compression.Zstd) await codecsReady();
+    let count = await this.partitionCount(record.topic);
+    if (record.messages.some((m) => m.partition !== undefined && m.partition >= count)) count = await this.partitionCount(record.topic, true);
+
+    const promises: Array<Promise<RecordMetadata>> = [];
+    const touched = new Set<Accumulator>();
+    for (const [i, m] of record.messages.entries()) {
+      const key = toBytes(m.key);
+      const value = toBytes(m.value);
+      const headers = Object.entries(m.headers ?? {})
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => ({ key: k, value: toBytes(v) }));
+      let partition: number;
+      if (m.partition !== undefined) {
+        if (!Number.isInteger(m.partition) || m.partition < 0 || m.partition >= count) {
+          throw new SamsaClientError('UNKNOWN_TOPIC_OR_PARTITION', `messages[${i}]: topic "${record.topic}" has no partition ${m.partition} (it has ${count})`);
+        }
+        partition = m.partition;
+      } else if (key !== null) {
+        partition = defaultPartition(key, count);
+      } else {
+        partition = this.stickyPartition(record.topic, count);
+      }
+      const timestamp = m.timestamp === undefined ? undefined : Number(m.timestamp);
+      if (timestamp !== undefined && !(Number.isSafeInteger(timestamp) && timestamp >= 0)) {
+        throw new SamsaClientError('INVALID_REQUEST', `messages[${i}].timestamp must be ms since epoch, got ${m.timestamp}`);
+      }
+      const input: RecordInput = { key, value, headers, ...(timestamp !== undefined ? { timestamp } : {}) };
+      const size = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0) + headers.reduce((a, h) => a + h.key.length * 3 + (h.value?.length ?? 0) + 10, 0);
+      const acc = this.accumulator(record.topic, partition);
+      promises.push(new Promise<RecordMetadata>((resolve, reject) => acc.queue.push({ record: input, size, compression, resolve, reject })));
+      acc.bytes += size;
+      touched.add(acc);
+    }
+    for (const acc of touched) this.schedule(acc);
+    return Promise.all(promises);
+  }
+
+  /** Sends every queued record now; resolves when each has been acknowledged or has failed. */
+  async flush(): Promise<void> {
+    for (;;) {
+      const busy = [...this.accs.values()].filter((a) => a.queue.length > 0 || a.inflight);
+      if (busy.length === 0) return;
+      for (const a of busy) this.kick(a);
+      await Promise.all(busy.map((a) => a.inflight));
+    }
+  }
+
+  /** Flushes, then refuses further sends. */
+  async disconnect(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  /** The partition count, cached (UNKNOWN_TOPIC_OR_PARTITION when the topic does not exist). */
+  partitionCount(topic: string, fresh = false): Promise<number> {
+    const cached = this.partitionCounts.get(topic);
+    if (cached && !fresh && Date.now() - cached.at < this.metadataMaxAge) return cached.count;
+    // Concurrent sends share one metadata request.
+    const p = this.http
+      .json<{ partitions: unknown[] }>('GET', `/v1/topics/${seg(topic)}`, { what: `topic "${topic}"` })
+      .then((t) => t.partitions.length);
+    this.partitionCounts.set(topic, { count: p, at: Date.now() });
+    p.catch(() => {
+      if (this.partitionCounts.get(topic)?.count === p) this.partitionCounts.delete(topic);
+    });
+    return p;
+  }
+
+  // --- batching ---------------------------------------------------------------------------------
+
+  private accumulator(topic: string, partition: number): Accumulator {
+    const k = `${topic}\u0000${partition}`;
+    let acc = this.accs.get(k);
+    if (!acc) {
+      acc = { topic, partition, queue: [], bytes: 0, timer: undefined, inflight: undefined, seq: 0, epoch: -1 };
+      this.accs.set(k, acc);
+    }
+    return acc;
+  }
+
+  /** Kafka's sticky partitioner for null keys: one partition until its batch goes out. */
+  private stickyPartition(topic: string, count: number): number {
+    let p = this.sticky.get(topic);
+    if (p === undefined || p >= count) {
+      p = Math.floor(Math.random() * count);
+      this.sticky.set(topic, p);
+    }
+    return p;
+  }
+
+  private schedule(acc: Accumulator): void {
+    if (acc.bytes + BATCH_OVERHEAD >= this.batchSize) this.kick(acc);
+    else if (!acc.timer && !acc.inflight) {
+      acc.timer = setTimeout(() => this.kick(acc), this.lingerMs);
+    }
+  }
+
+  private kick(acc: Accumulator): void {
+    if (acc.timer) {
+      clearTimeout(acc.timer);
+      acc.timer = undefined;
+    }
+    if (acc.inflight || acc.queue.length === 0) return;
+    acc.inflight = this.drain(acc).finally(() => {
+      acc.inflight = undefined;
+      // Records that arrived during the request have waited at least one round trip already.
+      if (acc.queue.length > 0) this.kick(acc);
+    });
+  }
+
+  /** Sends the queue in batches of about batchSize, one request at a time. */
+  private async drain(acc: Accumulator): Promise<void> {
+    if (this.sticky.get(acc.topic) === acc.partition) this.sticky.delete(acc.topic);
+    while (acc.queue.length > 0) {
+      let bytes = BATCH_OVERHEAD;
+      let n = 0;
+      const codec = acc.queue[0]!.compression;
+      while (n < acc.queue.length && acc.queue[n]!.compression === codec && (n === 0 || bytes + acc.queue[n]!.size <= this.batchSize)) {
+        bytes += acc.queue[n]!.size;
+        n++;
+      }
+      const items = acc.queue.splice(0, n);
+      acc.bytes -= bytes - BATCH_OVERHEAD;
+      await this.sendBatch(acc, items, codec);
+    }
+    acc.bytes = 0;
+  }
+
+  private async sendBatch(acc: Accumulator, items: Pending[], codec: Compression): Promise<void> {
+    try {
+      let res: { base_offset: number } | undefined;
+      for (let fenced = 0; ; fenced++) {
+        const id = this.idempotent ? await this.currentIdentity() : undefined;
+        if (id && acc.epoch !== id.epoch) {
+          acc.epoch = id.epoch;
+          acc.seq = 0;
+        }
+        const body = encodeRecordBatch(
+          items.map((i) => i.record),
+          { compression: codec, ...(id ? { producerId: id.id, producerEpoch: id.epoch, baseSequence: acc.seq } : {}) },
+        );
+        try {
+          res = await this.http.json<{ base_offset: number }>('POST', `/v1/topics/${seg(acc.topic)}/partitions/${acc.partition}/records`, {
+            body,
+            contentType: RECORD_BATCH_TYPE,
+            ...(this.config.retry ? { retry: this.config.retry } : {}),
+            what: `produce to ${acc.topic}/${acc.partition}`,
+          });
+          break;
+        } catch (err) {
+          // Our own epoch bump (after another partition's failure) fenced this batch before it
+          // was written: send it again under the new epoch.
+          const current = this.identity ? await this.identity.catch(() => undefined) : undefined;
+          if (id && fenced === 0 && err instanceof SamsaClientError && err.code === 'INVALID_PRODUCER_EPOCH' && current && current.epoch > id.epoch) continue;
+          throw err;
+        }
+      }
+      if (this.idempotent) acc.seq = (acc.seq + items.length) % (MAX_SEQUENCE + 1);
+      items.forEach((it, i) => it.resolve({ topic: acc.topic, partition: acc.partition, offset: res!.base_offset + i }));
+    } catch (err) {
+      if (err instanceof SamsaClientError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.partitionCounts.delete(acc.topic);
+      // Whether the server wrote the batch is unknown (retries ran out) or the sequence state
+      // disagrees with ours: a new epoch restarts every partition's sequence at 0 (Kafka's fix).
+      if (this.idempotent && err instanceof SamsaClientError && (err.retriable || SEQUENCE_ERRORS.has(err.code))) this.bumpNeeded = true;
+      for (const it of items) it.reject(err);
+    }
+  }
+
+  private currentIdentity(): Promise<Identity> {
+    if (this.bumpNeeded && this.identity) {
+      this.bumpNeeded = false;
+      const prev = this.identity;
+      this.identity = prev
+        .catch(() => undefined)
+        .then((p) => this.http.json<Identity>('POST', '/v1/producers', { json: p ? { id: p.id } : {}, what: 'bump producer epoch' }));
+    }
+    if (!this.identity) this.identity = this.http.json<Identity>('POST', '/v1/producers', { json: {}, what: 'get a producer id' });
+    const current = this.identity;
+    // A failed request must not poison every later send.
+    current.catch(() => {
+      if (this.identity === current) this.identity = undefined;
+    });
+    return current;
+  }
+}
+
+const SEQUENCE_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'INVALID_PRODUCER_EPOCH', 'UNKNOWN_PRODUCER_ID']);
