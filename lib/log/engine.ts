@@ -393,8 +393,10 @@ export class LogEngine {
         runs = await this.reader.read(topic, partition, offset, head.nextOffset, maxBytes, attempt === 0 ? firstLookup : undefined);
       } catch (err) {
         // A write-ahead object deleted by a flush we raced: the extents moved, look again.
+        // Or a segment retention deleted: the log start moved past the offset first.
         if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt < 5) {
           head = await this.head(topic, partition);
+          if (offset < head.logStart) throw outOfRange(head);
           continue;
         }
         throw err;

@@ -1,42 +1,86 @@
-// Retention and lifecycle, one bounded pass at a time:
-//   - deleted topics: their metadata and objects are removed, then the topic item itself;
+// Retention and lifecycle, one bounded pass at a time (design note 0007):
+//   - deleted topics: their metadata and objects are removed, then the topic item itself, so
+//     the name is free again;
 //   - segment.ms: an idle active segment older than segment.ms is sealed, so it can expire;
 //   - retention.ms / retention.bytes, as Kafka applies them: closed segments only, oldest
 //     first, a prefix of the log. The log start offset moves atomically in the metadata store
 //     BEFORE anything is deleted, so a racing fetch either reads the data or gets
-//     OFFSET_OUT_OF_RANGE — never a half-deleted segment;
+//     OFFSET_OUT_OF_RANGE — never a half-deleted segment. Deletion then goes extents →
+//     objects → catalog entries, so a crash anywhere leaves catalog entries below the log
+//     start, which the next pass finishes;
 //   - orphans: write-ahead and segment objects no metadata references, older than a grace
-//     period longer than any commit can take (commits re-write write-ahead objects older than
-//     COMMIT_MAX_WAL_AGE_MS, and SigV4 requests expire after 15 minutes).
-// Work is proportional to what expired, not to history: only catalog prefixes are read, and a
-// pass stops at its time budget; the next pass resumes from what the store says.
+//     period longer than any commit or flush can keep an unreferenced object it will still
+//     reference (see MIN_ORPHAN_GRACE_MS).
+// Work is proportional to what expired, not to history: the head carries a running summary of
+// the closed segments (ret_upto, ret_bytes, ret_segs) that each pass only extends by the
+// segments closed since the last one; only the expiring prefix of the catalog is read; a pass
+// visits at most `partitionsPerRun` partitions from a stored cursor and stops at its time
+// budget, and the next pass resumes from what the store says.
 import { ConditionFailedError } from '../errors';
 import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
-import { DELETIONS_PK, EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentKey, segmentObject, topicKey, WAL_PREFIX, TOPICS_PK } from './keys';
+import { COMMIT_MAX_WAL_AGE_MS } from './commit';
+import {
+  DELETIONS_PK,
+  EXTENT_PREFIX,
+  extentSk,
+  headKey,
+  partitionPk,
+  SEGMENT_PREFIX,
+  segmentKey,
+  segmentObject,
+  segmentSk,
+  topicKey,
+  TOPICS_PK,
+  WAL_PREFIX,
+} from './keys';
 import type { LeaseManager } from './lease';
-import { extentFromItem, headFromItem, type Segment, segmentFromItem } from './model';
-import type { Topic, TopicRegistry } from './topics';
+import { extentFromItem, type Head, headFromItem, type Segment, segmentFromItem } from './model';
+import { type Topic, topicFromItem, type TopicRegistry } from './topics';
 
 export interface RetentionOptions {
   /** Delete a deleted topic's data only this long after the deletion (in-flight writes end). */
   deletionGraceMs: number;
-  /** Unreferenced objects younger than this are never swept. */
+  /** Unreferenced objects younger than this are never swept (at least MIN_ORPHAN_GRACE_MS). */
   orphanGraceMs: number;
   /** Stop a pass after this long; the next pass resumes. */
   budgetMs: number;
+  /** Partitions a pass examines at most; the next pass starts after the last one. */
+  partitionsPerRun: number;
+  /** Segments deleted per log-start move (one bounded step; a partition may take several). */
+  segmentsPerStep: number;
 }
+
+/**
+ * SigV4-signed requests are accepted up to 15 minutes after signing, so a metadata write can
+ * land that long after its sender last looked at anything. A commit re-writes a write-ahead
+ * object older than COMMIT_MAX_WAL_AGE_MS before (re)trying its transaction, and a flush
+ * commits a new segment object within its lease (seconds); an unreferenced object older than
+ * this bound can therefore never become referenced.
+ */
+export const SIGV4_VALIDITY_MS = 15 * 60 * 1000;
+export const MIN_ORPHAN_GRACE_MS = COMMIT_MAX_WAL_AGE_MS + SIGV4_VALIDITY_MS + 10 * 60 * 1000;
 
 export const DEFAULT_RETENTION_OPTIONS: RetentionOptions = {
   deletionGraceMs: 5_000,
   orphanGraceMs: 60 * 60 * 1000,
   budgetMs: 60_000,
+  partitionsPerRun: 2_000,
+  segmentsPerStep: 500,
 };
 
-const SWEEP_CURSOR = { pk: 'sweeper', sk: 'cursor' };
+export const SWEEP_CURSOR = { pk: 'sweeper', sk: 'cursor' };
+export const RETENTION_CURSOR = { pk: 'retention', sk: 'cursor' };
 const SWEEP_PAGES = 5;
+/** Catalog pages of new closed segments summed per partition per pass (the rest next pass). */
+const TAIL_PAGES = 20;
+/** Write the summary alone (no deletion due) once this many segments were added to it. */
+const SUMMARY_WRITE_MIN = 16;
+const PARALLEL = 16;
 
 export interface RetentionStats {
+  /** Partitions examined this pass. */
+  partitions: number;
   deletedSegments: number;
   deletedBytes: number;
   sealedSegments: number;
@@ -44,7 +88,32 @@ export interface RetentionStats {
   sweptObjects: number;
   /** Partitions leased by another live process this pass (their leader handles them). */
   skippedPartitions: number;
+  /** Partitions whose retention failed this pass (logged; retried next pass). */
+  failedPartitions: number;
+  /** Every partition was visited and the pass ended within its budget. */
   complete: boolean;
+}
+
+/** The retention summary kept on the head item (see the file comment). */
+interface Summary {
+  /** Every catalog segment with base < upto is closed and counted (or below the log start). */
+  upto: number;
+  /** Bytes of the counted segments at or above the log start. */
+  bytes: number;
+  segs: number;
+}
+
+interface Plan {
+  head: Head;
+  old: Summary & { present: boolean };
+  summary: Summary;
+  /** Segments added to the summary by this plan. */
+  added: number;
+  active?: Segment;
+  sealable: boolean;
+  /** The expiring prefix of the catalog, oldest first (at most segmentsPerStep). */
+  doomed: Segment[];
+  newLogStart: number;
 }
 
 export class Retention {
@@ -55,154 +124,306 @@ export class Retention {
     private readonly clock: Clock,
     private readonly leases: LeaseManager,
     private readonly opts: RetentionOptions = DEFAULT_RETENTION_OPTIONS,
-  ) {}
+  ) {
+    if (opts.orphanGraceMs < MIN_ORPHAN_GRACE_MS) {
+      throw new Error(`orphanGraceMs must be at least ${MIN_ORPHAN_GRACE_MS} ms (COMMIT_MAX_WAL_AGE_MS + SigV4 validity + slack), got ${opts.orphanGraceMs}`);
+    }
+  }
 
   async runOnce(): Promise<RetentionStats> {
     const deadline = Date.now() + this.opts.budgetMs;
-    const stats: RetentionStats = { deletedSegments: 0, deletedBytes: 0, sealedSegments: 0, deletedTopics: 0, sweptObjects: 0, skippedPartitions: 0, complete: false };
+    const stats: RetentionStats = {
+      partitions: 0, deletedSegments: 0, deletedBytes: 0, sealedSegments: 0, deletedTopics: 0,
+      sweptObjects: 0, skippedPartitions: 0, failedPartitions: 0, complete: false,
+    };
     await this.processDeletions(stats, deadline);
-    for (const topic of await this.topics.list()) {
-      for (let p = 0; p < topic.partitions; p++) {
-        if (Date.now() > deadline) return stats;
-        await this.applyRetention(topic, p, stats);
-      }
-    }
+    const visitedAll = await this.retainPartitions(stats, deadline);
     if (Date.now() < deadline) await this.sweepOrphans(stats, deadline);
-    stats.complete = Date.now() <= deadline;
+    stats.complete = visitedAll && Date.now() <= deadline;
     return stats;
   }
 
-  /**
-   * Retention for one partition, as its leader (the lease is taken or renewed first; a
-   * partition leased by another live process is left to it). Returns the log start offset.
-   */
-  async applyRetention(topic: Topic, partition: number, stats?: RetentionStats): Promise<number> {
-    const lease = await this.leases.acquire(topic, partition);
-    if (!('epoch' in lease)) {
-      if (stats) stats.skippedPartitions++;
-      return headFromItem(await this.meta.get(headKey(topic.id, partition))).logStart;
-    }
-    const epoch = lease.epoch;
-    const isLeader: Condition = { op: 'eq', attr: 'leader_epoch', value: epoch };
-    const now = this.clock.now();
-    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
-    if (head.leaderEpoch !== epoch) return head.logStart;
-    const pk = partitionPk(topic.id, partition);
-    const retentionMs = topic.config['retention.ms'];
-    const retentionBytes = topic.config['retention.bytes'];
+  // --- partitions, from a stored cursor ---------------------------------------------------------
 
-    // Seal an idle active segment past segment.ms, so it can expire (Kafka rolls on append;
-    // here nobody may append for days).
-    const last = (await this.meta.query({ pk, beginsWith: SEGMENT_PREFIX, reverse: true, limit: 1 })).items[0];
-    const active = last ? segmentFromItem(last) : undefined;
-    if (active && !active.closed && active.size > 0 && now - active.createdAt >= topic.config['segment.ms']) {
-      try {
-        await this.meta.transact([
-          { type: 'check', key: headKey(topic.id, partition), condition: isLeader },
-          {
-            type: 'update',
-            key: segmentKey(topic.id, partition, active.base),
-            set: { closed: true },
-            condition: { op: 'and', conds: [{ op: 'eq', attr: 'size', value: active.size }, { op: 'eq', attr: 'closed', value: false }] },
-          },
-        ]);
-        active.closed = true;
-        if (stats) stats.sealedSegments++;
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError)) throw err; // a flush appended meanwhile
+  /** Visits partitions from the cursor on (wrapping once); true when it got round them all. */
+  private async retainPartitions(stats: RetentionStats, deadline: number): Promise<boolean> {
+    const cur = await this.meta.get(RETENTION_CURSOR);
+    const startTopic = (cur?.['topic'] as string | undefined) ?? '';
+    const startPartition = (cur?.['partition'] as number | undefined) ?? 0;
+    let next: { topic: string; partition: number } | undefined;
+    let all = true;
+    const visit = async (topic: Topic, from: number, to: number): Promise<boolean> => {
+      for (let p = from; p < to; p++) {
+        if (stats.partitions >= this.opts.partitionsPerRun || Date.now() > deadline) {
+          next = { topic: topic.name, partition: p };
+          return false;
+        }
+        stats.partitions++;
+        try {
+          await this.applyRetention(topic, p, stats);
+        } catch (err) {
+          stats.failedPartitions++;
+          console.error(`[samsa] retention of ${topic.name}/${p} failed:`, err);
+        }
       }
-    }
-
-    // Segments already below the log start (a previous pass stopped after moving it).
-    const doomed: Segment[] = [];
-    let logStart = head.logStart;
-    if (retentionMs >= 0 || retentionBytes >= 0 || head.logStart > 0) {
-      let total = retentionBytes >= 0 ? await this.logBytes(topic, partition, head) : 0;
+      return true;
+    };
+    // From the cursor to the end of the topic list, then from the start up to the cursor.
+    scan: for (const round of [0, 1] as const) {
       let startAfter: string | undefined;
-      scan: for (;;) {
-        const page = await this.meta.query({ pk, beginsWith: SEGMENT_PREFIX, startAfter, limit: 100 });
+      let first = true;
+      for (;;) {
+        const page = await this.meta.query({
+          pk: TOPICS_PK,
+          ...(round === 0 && first && startTopic ? { gte: startTopic } : {}),
+          ...(round === 1 && startTopic ? { lte: startTopic } : {}),
+          startAfter,
+          limit: 500,
+        });
+        first = false;
         for (const item of page.items) {
-          const seg = segmentFromItem(item);
-          const belowStart = seg.last < head.logStart;
-          const expiredByTime = retentionMs >= 0 && seg.closed && seg.maxTs >= 0 && now - seg.maxTs > retentionMs;
-          const expiredBySize = retentionBytes >= 0 && seg.closed && total - seg.size >= retentionBytes;
-          if (!belowStart && !expiredByTime && !expiredBySize) break scan;
-          doomed.push(seg);
-          total -= seg.size;
-          logStart = Math.max(logStart, seg.last + 1);
+          if (item['state'] === 'deleting') continue;
+          const topic = topicFromItem(item);
+          let from = 0;
+          let to = topic.partitions;
+          if (round === 0 && topic.name === startTopic) from = startPartition;
+          if (round === 1 && topic.name === startTopic) to = Math.min(startPartition, topic.partitions);
+          if (!(await visit(topic, from, to))) {
+            all = false;
+            break scan;
+          }
         }
         if (!page.next) break;
         startAfter = page.next;
       }
+      if (!startTopic) break; // round 0 covered everything
     }
-    if (doomed.length === 0) return head.logStart;
-
-    if (logStart > head.logStart) {
-      // Step 1: the log start moves first, atomically, fencing readers off the doomed range.
-      try {
-        await this.meta.write({
-          type: 'update',
-          key: headKey(topic.id, partition),
-          set: { log_start: logStart },
-          condition: {
-            op: 'and',
-            conds: [
-              isLeader,
-              head.logStart === 0
-                ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'log_start' }, { op: 'eq', attr: 'log_start', value: 0 }] }
-                : { op: 'eq', attr: 'log_start', value: head.logStart },
-            ],
-          },
-        });
-      } catch (err) {
-        if (err instanceof ConditionFailedError) return head.logStart; // another pass is at it
-        throw err;
-      }
+    const wanted = next ?? { topic: '', partition: 0 };
+    if (wanted.topic !== startTopic || wanted.partition !== startPartition) {
+      await this.meta.write({ type: 'put', item: { ...RETENTION_CURSOR, ...wanted } });
     }
-    // Step 2: metadata of the doomed segments (extents, then catalog); step 3: their objects.
-    for (const seg of doomed) {
-      await this.deleteRange(pk, extentSk(seg.base), extentSk(seg.last), EXTENT_PREFIX);
-      await this.meta.write({ type: 'delete', key: segmentKey(topic.id, partition, seg.base) });
-      await this.objects.delete((['log', 'index', 'timeindex'] as const).map((ext) => segmentObject(topic.name, partition, seg.base, ext)));
-      if (stats) {
-        stats.deletedSegments++;
-        stats.deletedBytes += seg.size;
-      }
-    }
-    return logStart;
+    return all;
   }
 
-  /** Bytes in the partition from the log start: segments plus unflushed extents. */
-  private async logBytes(topic: Topic, partition: number, head: { flushed: number; nextOffset: number }): Promise<number> {
+  // --- one partition ----------------------------------------------------------------------------
+
+  /**
+   * Retention for one partition, as its leader: the plan is read without the lease, which is
+   * taken (or renewed) only when there is something to write — a partition leased by another
+   * live process is left to it. Returns the log start offset.
+   */
+  async applyRetention(topic: Topic, partition: number, stats?: RetentionStats): Promise<number> {
+    let plan = await this.plan(topic, partition);
+    if (!this.hasWork(plan)) return plan.head.logStart;
+    const lease = await this.leases.acquire(topic, partition);
+    if (!('epoch' in lease)) {
+      if (stats) stats.skippedPartitions++;
+      return plan.head.logStart;
+    }
+    const guard = this.leases.guard(topic, partition, lease.epoch);
+    const isLeader: Condition = { op: 'eq', attr: 'leader_epoch', value: lease.epoch };
+    for (let step = 0; step < 1000; step++) {
+      // Taking the lease wrote the head (its epoch); every step works from a fresh plan.
+      plan = await this.plan(topic, partition);
+      if (plan.head.leaderEpoch !== lease.epoch || !guard.held()) return plan.head.logStart;
+      if (!this.hasWork(plan)) return plan.head.logStart;
+
+      if (plan.sealable && plan.active) {
+        // Kafka rolls on append; here nobody may append for days, so the idle active segment
+        // is sealed and can expire. Conditional on its size: a flush that appended wins.
+        const a = plan.active;
+        try {
+          await this.meta.transact([
+            { type: 'check', key: headKey(topic.id, partition), condition: isLeader },
+            {
+              type: 'update',
+              key: segmentKey(topic.id, partition, a.base),
+              set: { closed: true },
+              condition: { op: 'and', conds: [{ op: 'eq', attr: 'size', value: a.size }, { op: 'eq', attr: 'closed', value: false }] },
+            },
+          ]);
+          if (stats) stats.sealedSegments++;
+        } catch (err) {
+          if (!(err instanceof ConditionFailedError)) throw err;
+        }
+        continue; // re-plan: the sealed segment joins the summary and may expire now
+      }
+
+      // Step 1: the log start (and the summary) move first, atomically, under our epoch —
+      // from here on readers get OFFSET_OUT_OF_RANGE below it. Segments already below the
+      // log start (a pass that stopped after this write) were subtracted then.
+      const subtract = plan.doomed.filter((s) => s.last >= plan.head.logStart && s.base < plan.summary.upto);
+      const summary: Summary = {
+        upto: plan.summary.upto,
+        bytes: plan.summary.bytes - subtract.reduce((a, s) => a + s.size, 0),
+        segs: plan.summary.segs - subtract.length,
+      };
+      const moves = plan.newLogStart > plan.head.logStart;
+      if (moves || plan.added > 0) {
+        try {
+          await this.meta.write({
+            type: 'update',
+            key: headKey(topic.id, partition),
+            set: { ...(moves ? { log_start: plan.newLogStart } : {}), ret_upto: summary.upto, ret_bytes: summary.bytes, ret_segs: summary.segs },
+            condition: {
+              op: 'and',
+              conds: [
+                isLeader,
+                plan.head.logStart === 0
+                  ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'log_start' }, { op: 'eq', attr: 'log_start', value: 0 }] }
+                  : { op: 'eq', attr: 'log_start', value: plan.head.logStart },
+                plan.old.present ? { op: 'eq', attr: 'ret_upto', value: plan.old.upto } : { op: 'attrNotExists', attr: 'ret_upto' },
+              ],
+            },
+          });
+        } catch (err) {
+          if (err instanceof ConditionFailedError) return plan.head.logStart; // lost the lease, or raced
+          throw err;
+        }
+      }
+      if (plan.doomed.length === 0) return plan.newLogStart;
+
+      // Steps 2–4: extents, objects, catalog entries — all below the log start now, so no
+      // reader can reach them; a crash between steps leaves catalog entries the next pass
+      // finds below the log start and finishes.
+      await this.deleteDoomed(topic, partition, plan.doomed, plan.newLogStart, isLeader);
+      if (stats) {
+        stats.deletedSegments += plan.doomed.length;
+        stats.deletedBytes += subtract.reduce((a, s) => a + s.size, 0);
+      }
+      if (plan.doomed.length < this.opts.segmentsPerStep) return plan.newLogStart;
+    }
+    return plan.head.logStart;
+  }
+
+  private hasWork(plan: Plan): boolean {
+    return plan.sealable || plan.doomed.length > 0 || plan.added >= SUMMARY_WRITE_MIN;
+  }
+
+  /**
+   * What retention would do to the partition now, from reads only: the head; the catalog from
+   * the summary's end (segments closed since the last pass, and the active one); the catalog's
+   * first entries (the expiring prefix); for retention.bytes, the unflushed extents.
+   */
+  private async plan(topic: Topic, partition: number): Promise<Plan> {
     const pk = partitionPk(topic.id, partition);
-    let total = 0;
+    const headItem = await this.meta.get(headKey(topic.id, partition));
+    const head = headFromItem(headItem);
+    const old = {
+      present: typeof headItem?.['ret_upto'] === 'number',
+      upto: (headItem?.['ret_upto'] as number | undefined) ?? 0,
+      bytes: (headItem?.['ret_bytes'] as number | undefined) ?? 0,
+      segs: (headItem?.['ret_segs'] as number | undefined) ?? 0,
+    };
+    const now = this.clock.now();
+    const retentionMs = topic.config['retention.ms'];
+    const retentionBytes = topic.config['retention.bytes'];
+
+    // The tail: closed segments not yet in the summary, then the active segment.
+    const summary: Summary = { ...old };
+    let added = 0;
+    let active: Segment | undefined;
+    let tailBytes = 0; // the active segment, and closed ones the page cap left uncounted
+    let startAfter: string | undefined;
+    let complete = false;
+    for (let pages = 0; pages < TAIL_PAGES; pages++) {
+      const page = await this.meta.query({ pk, gte: segmentSk(old.upto), lt: 'seg$', startAfter, limit: 100 });
+      for (const item of page.items) {
+        const seg = segmentFromItem(item);
+        if (!seg.closed) {
+          active = seg;
+          tailBytes += seg.size;
+          continue;
+        }
+        if (active) continue; // never: only the last segment is open
+        summary.upto = seg.base + 1;
+        if (seg.last >= head.logStart) {
+          summary.bytes += seg.size;
+          summary.segs++;
+        }
+        added++;
+      }
+      startAfter = page.next;
+      if (!startAfter) {
+        complete = true;
+        break;
+      }
+    }
+
+    const sealable = !!active && active.size > 0 && now - active.createdAt >= topic.config['segment.ms'];
+
+    // Bytes in the partition from the log start, as Kafka counts them for retention.bytes:
+    // every segment (the active one included) and the batches not yet flushed. A lower bound
+    // when a page cap cut the reading short, which only makes retention delete less.
+    let total = summary.bytes + tailBytes;
+    if (retentionBytes >= 0 && head.flushed < head.nextOffset) {
+      const page = await this.meta.query({ pk, gte: extentSk(Math.max(head.flushed, head.logStart)), lt: 'x$', limit: 500 });
+      for (const item of page.items) total += extentFromItem(item).len;
+    }
+    const overBytes = retentionBytes >= 0 && complete && total > retentionBytes;
+
+    // The prefix: leftovers below the log start, then closed segments past retention.ms, or
+    // that retention.bytes can spare, oldest first, stopping at the first one to keep.
+    const doomed: Segment[] = [];
+    let newLogStart = head.logStart;
+    startAfter = undefined;
+    let limit = 10;
+    scan: for (;;) {
+      const page = await this.meta.query({ pk, beginsWith: SEGMENT_PREFIX, startAfter, limit });
+      for (const item of page.items) {
+        if (doomed.length >= this.opts.segmentsPerStep) break scan;
+        const seg = segmentFromItem(item);
+        const belowStart = seg.last < head.logStart;
+        const ts = seg.maxTs >= 0 ? seg.maxTs : seg.createdAt;
+        const byTime = retentionMs >= 0 && seg.closed && now - ts > retentionMs;
+        const bySize = overBytes && seg.closed && total - seg.size >= retentionBytes;
+        if (!belowStart && !byTime && !bySize) break scan;
+        doomed.push(seg);
+        if (!belowStart) total -= seg.size;
+        newLogStart = Math.max(newLogStart, seg.last + 1);
+      }
+      if (!page.next) break;
+      startAfter = page.next;
+      limit = 100;
+    }
+    return { head, old, summary, added, ...(active ? { active } : {}), sealable, doomed, newLogStart };
+  }
+
+  /** Extents, then objects, then catalog entries of segments wholly below `logStart`. */
+  private async deleteDoomed(topic: Topic, partition: number, doomed: Segment[], logStart: number, isLeader: Condition): Promise<void> {
+    const pk = partitionPk(topic.id, partition);
+    const hk = headKey(topic.id, partition);
+    const lastOffset = doomed[doomed.length - 1]!.last;
+    // Extents of the doomed range (and any leftovers below it).
+    const extentKeys: string[] = [];
     let startAfter: string | undefined;
     do {
-      const page = await this.meta.query({ pk, beginsWith: SEGMENT_PREFIX, startAfter, limit: 500 });
-      for (const item of page.items) total += segmentFromItem(item).size;
+      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lte: extentSk(lastOffset), startAfter, limit: 500 });
+      for (const item of page.items) if ((item['last'] as number) < logStart) extentKeys.push(item.sk);
       startAfter = page.next;
     } while (startAfter);
-    if (head.flushed < head.nextOffset) {
-      let after: string | undefined = head.flushed > 0 ? extentSk(head.flushed - 1) : undefined;
-      for (;;) {
-        const page = await this.meta.query({ pk, gt: after ?? EXTENT_PREFIX, lt: 'x$', limit: 500 });
-        for (const item of page.items) total += extentFromItem(item).len;
-        if (!page.next) break;
-        after = page.next;
-      }
-    }
-    return total;
+    await this.deleteItems(pk, extentKeys, { key: hk, condition: isLeader });
+    const keys = doomed.flatMap((s) => (['log', 'index', 'timeindex'] as const).map((ext) => segmentObject(topic.name, partition, s.base, ext)));
+    for (let i = 0; i < keys.length; i += 999) await this.objects.delete(keys.slice(i, i + 999));
+    await this.deleteItems(pk, doomed.map((s) => segmentSk(s.base)), { key: hk, condition: isLeader });
   }
 
-  /** Delete every item of `pk` with sort key in [from, to] (prefix-bounded), in chunks. */
-  private async deleteRange(pk: string, from: string, to: string, _prefix: string): Promise<void> {
-    for (;;) {
-      const page = await this.meta.query({ pk, gte: from, lte: to, limit: this.meta.limits.maxTransactItems });
-      if (page.items.length === 0) return;
-      await Promise.all(page.items.map((item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } })));
-      if (!page.next) return;
+  /**
+   * Delete items of `pk` in transactions of up to maxTransactItems ops, each with `fence` (a
+   * check on the head's leader epoch) when given: a deposed leader deletes nothing.
+   */
+  private async deleteItems(pk: string, sks: string[], fence?: { key: { pk: string; sk: string }; condition: Condition }): Promise<void> {
+    const per = this.meta.limits.maxTransactItems - (fence ? 1 : 0);
+    const chunks: WriteOp[][] = [];
+    for (let i = 0; i < sks.length; i += per) {
+      const ops: WriteOp[] = sks.slice(i, i + per).map((sk) => ({ type: 'delete', key: { pk, sk } }));
+      if (fence) ops.unshift({ type: 'check', key: fence.key, condition: fence.condition });
+      chunks.push(ops);
     }
+    await inParallel(chunks, (ops) => this.meta.transact(ops));
   }
+
+  // --- deleted topics ---------------------------------------------------------------------------
 
   private async processDeletions(stats: RetentionStats, deadline: number): Promise<void> {
     const page = await this.meta.query({ pk: DELETIONS_PK, limit: 50 });
@@ -212,76 +433,69 @@ export class Retention {
       const topicId = marker['topic_id'] as string;
       const partitions = marker['partitions'] as number;
       const topicItem = await this.meta.get(topicKey(name));
+      const ours = topicItem?.['id'] === topicId;
       const deletedAt = (topicItem?.['deleted_at'] as number | undefined) ?? 0;
-      if (topicItem && topicItem['id'] === topicId && this.clock.now() - deletedAt < this.opts.deletionGraceMs) continue;
+      if (ours && this.clock.now() - deletedAt < this.opts.deletionGraceMs) continue;
+      // Metadata first, then objects, then the topic item and the marker: an interrupted
+      // deletion is resumed by the next pass from the marker.
       for (let p = 0; p < partitions; p++) {
         const pk = partitionPk(topicId, p);
         for (;;) {
-          const items = await this.meta.query({ pk, limit: 100 });
+          if (Date.now() > deadline) return;
+          const items = await this.meta.query({ pk, limit: 500 });
           if (items.items.length === 0) break;
-          await Promise.all(items.items.map((item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } })));
+          await this.deleteItems(pk, items.items.map((i) => i.sk));
         }
       }
-      await this.deletePrefix(`topics/${name}/`);
-      await this.deletePrefix(`${WAL_PREFIX}${topicId}/`);
+      // The name's objects are this incarnation's while its item is (a re-created topic cannot
+      // exist before the item and this marker go, together).
+      if ((ours || !topicItem) && !(await this.deletePrefix(`topics/${name}/`, deadline))) return;
+      if (!(await this.deletePrefix(`${WAL_PREFIX}${topicId}/`, deadline))) return;
       const ops: WriteOp[] = [{ type: 'delete', key: { pk: DELETIONS_PK, sk: name } }];
-      if (topicItem && topicItem['id'] === topicId) {
-        ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: 'id', value: topicId } });
-      }
+      if (ours) ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: 'id', value: topicId } });
       await this.meta.transact(ops);
       this.topics.invalidate(name);
       stats.deletedTopics++;
     }
   }
 
-  private async deletePrefix(prefix: string): Promise<void> {
+  private async deletePrefix(prefix: string, deadline: number): Promise<boolean> {
     for (;;) {
+      if (Date.now() > deadline) return false;
       const page = await this.objects.list(prefix, { limit: 1000 });
-      if (page.objects.length === 0) return;
+      if (page.objects.length === 0) return true;
       await this.objects.delete(page.objects.map((o) => o.key));
-      if (!page.next) return;
+      if (!page.next) return true;
     }
   }
 
+  // --- orphans ----------------------------------------------------------------------------------
+
   /**
    * Crash leftovers: write-ahead objects no extent references, and segment objects absent from
-   * the catalog, older than the grace period. Objects of topics that no longer exist go too.
+   * the catalog, older than the grace period; objects of topics that no longer exist go too.
+   * Keys that are not Samsa's are left alone. A cursor in the metadata store bounds each pass
+   * (SWEEP_PAGES listing pages per prefix): the sweep wraps around over many passes.
    */
   private async sweepOrphans(stats: RetentionStats, deadline: number): Promise<void> {
     const now = this.clock.now();
-    const topicsById = new Map<string, Topic>();
-    const topicsByName = new Map<string, Topic>();
+    const byId = new Map<string, Topic>();
+    const byName = new Map<string, Topic>();
     const deleting = new Set<string>();
-    for (const item of (await this.meta.query({ pk: TOPICS_PK, limit: 1000 })).items) {
-      if (item['state'] === 'deleting') deleting.add(item['name'] as string);
-    }
-    for (const t of await this.topics.list()) {
-      topicsById.set(t.id, t);
-      topicsByName.set(t.name, t);
-    }
-    const referenced = new Map<string, Set<string>>(); // partition pk → referenced keys
-    const refs = async (t: Topic, p: number, kind: 'wal' | 'seg'): Promise<Set<string>> => {
-      const k = `${kind}:${t.id}:${p}`;
-      let set = referenced.get(k);
-      if (set) return set;
-      set = new Set();
-      const pk = partitionPk(t.id, p);
-      let startAfter: string | undefined;
-      do {
-        const page = kind === 'wal'
-          ? await this.meta.query({ pk, beginsWith: EXTENT_PREFIX, startAfter, limit: 500 })
-          : await this.meta.query({ pk, beginsWith: SEGMENT_PREFIX, startAfter, limit: 500 });
-        for (const item of page.items) {
-          if (kind === 'wal' && typeof item['obj'] === 'string') set.add(item['obj']);
-          if (kind === 'seg') for (const ext of ['log', 'index', 'timeindex'] as const) set.add(segmentObject(t.name, p, item['base'] as number, ext));
+    let after: string | undefined;
+    do {
+      const page = await this.meta.query({ pk: TOPICS_PK, startAfter: after, limit: 1000 });
+      for (const item of page.items) {
+        if (item['state'] === 'deleting') deleting.add(item['name'] as string);
+        else {
+          const t = topicFromItem(item);
+          byId.set(t.id, t);
+          byName.set(t.name, t);
         }
-        startAfter = page.next;
-      } while (startAfter);
-      referenced.set(k, set);
-      return set;
-    };
-    // A cursor in the metadata store bounds each pass (SWEEP_PAGES pages per prefix); the
-    // sweep wraps around over many passes instead of listing the whole bucket every time.
+      }
+      after = page.next;
+    } while (after);
+
     const cursorItem = await this.meta.get(SWEEP_CURSOR);
     const cursor: Record<string, string> = { ...((cursorItem?.['after'] as Record<string, string> | undefined) ?? {}) };
     for (const prefix of [WAL_PREFIX, 'topics/']) {
@@ -290,21 +504,33 @@ export class Retention {
       do {
         if (Date.now() > deadline || pages++ >= SWEEP_PAGES) break;
         const page = await this.objects.list(prefix, { ...(startAfter ? { startAfter } : {}), limit: 1000 });
+        // Candidates: old enough, and Samsa's; grouped by partition.
+        const groups = new Map<string, { topic?: Topic; partition: number; keys: Array<{ key: string; id: string | number }> }>();
         const dead: string[] = [];
         for (const o of page.objects) {
           if (now - o.lastModified < this.opts.orphanGraceMs) continue;
-          const parts = o.key.split('/');
-          const [, owner, part] = parts;
-          const p = Number(part);
+          const m = prefix === WAL_PREFIX ? WAL_KEY.exec(o.key) : SEGMENT_KEY.exec(o.key);
+          if (!m) continue;
+          const [, owner, part, id] = m;
+          if (prefix !== WAL_PREFIX && deleting.has(owner!)) continue; // processDeletions owns these
+          const topic = prefix === WAL_PREFIX ? byId.get(owner!) : byName.get(owner!);
+          const partition = Number(part);
+          if (!topic || partition >= topic.partitions) {
+            dead.push(o.key);
+            continue;
+          }
+          const g = `${topic.id}/${partition}`;
+          let group = groups.get(g);
+          if (!group) groups.set(g, (group = { topic, partition, keys: [] }));
+          group.keys.push({ key: o.key, id: prefix === WAL_PREFIX ? id! : Number(id) });
+        }
+        for (const g of groups.values()) {
           if (prefix === WAL_PREFIX) {
-            const t = topicsById.get(owner!);
-            if (!t) dead.push(o.key);
-            else if (!(await refs(t, p, 'wal')).has(o.key)) dead.push(o.key);
+            const refs = await this.walRefs(g.topic!, g.partition);
+            for (const k of g.keys) if (!refs.has(k.key)) dead.push(k.key);
           } else {
-            if (deleting.has(owner!)) continue; // processDeletions owns these
-            const t = topicsByName.get(owner!);
-            if (!t) dead.push(o.key);
-            else if (!(await refs(t, p, 'seg')).has(o.key)) dead.push(o.key);
+            const { flushed, refs } = await this.segmentRefs(g.topic!, g.partition, g.keys.map((k) => k.id as number));
+            for (const k of g.keys) if ((k.id as number) < flushed && !refs.has(k.id as number)) dead.push(k.key);
           }
         }
         if (dead.length > 0) {
@@ -315,6 +541,60 @@ export class Retention {
       } while (startAfter);
       cursor[prefix] = startAfter ?? '';
     }
-    await this.meta.write({ type: 'put', item: { ...SWEEP_CURSOR, after: cursor } });
+    if (JSON.stringify(cursor) !== JSON.stringify(cursorItem?.['after'] ?? {})) {
+      await this.meta.write({ type: 'put', item: { ...SWEEP_CURSOR, after: cursor } });
+    }
+  }
+
+  /**
+   * Write-ahead objects the partition's unflushed extents reference. Extents below `flushed`
+   * all point into segments (a flush replaces what it consumed in its commit), so only the
+   * unflushed part of the log is read.
+   */
+  private async walRefs(topic: Topic, partition: number): Promise<Set<string>> {
+    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    const pk = partitionPk(topic.id, partition);
+    const refs = new Set<string>();
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk, gte: extentSk(Math.max(head.flushed, head.logStart)), lt: 'x$', startAfter, limit: 500 });
+      for (const item of page.items) if (typeof item['obj'] === 'string') refs.add(item['obj']);
+      startAfter = page.next;
+    } while (startAfter);
+    return refs;
+  }
+
+  /**
+   * Base offsets among `bases` that the partition's catalog holds (one range query), and the
+   * flushed offset read BEFORE it. A segment object at a base at or above `flushed` may be a
+   * crashed flush step's leftover that the next step adopts (flush.ts keeps one holding exactly
+   * its bytes without rewriting it), so it is never swept: the next flush at that base
+   * replaces it, or it falls below `flushed` and is swept then. Below `flushed`, no future
+   * commit can add a catalog entry (flush commits move `flushed` from its current value), so
+   * an object absent from the catalog there is garbage for good.
+   */
+  private async segmentRefs(topic: Topic, partition: number, bases: number[]): Promise<{ flushed: number; refs: Set<number> }> {
+    const { flushed } = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    const pk = partitionPk(topic.id, partition);
+    const refs = new Set<number>();
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk, gte: segmentSk(Math.min(...bases)), lte: segmentSk(Math.max(...bases)), startAfter, limit: 500 });
+      for (const item of page.items) refs.add(item['base'] as number);
+      startAfter = page.next;
+    } while (startAfter);
+    return { flushed, refs };
   }
 }
+
+const WAL_KEY = /^wal\/([^/]+)\/(\d+)\/([^/]+)$/;
+const SEGMENT_KEY = /^topics\/([^/]+)\/(\d+)\/(\d{20})\.(?:log|index|timeindex)$/;
+
+async function inParallel<T>(items: T[], fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
+}
+

@@ -70,7 +70,7 @@ export class TopicRegistry {
     const hit = this.cache.get(name);
     if (hit && !opts.fresh && this.clock.now() - hit.at < CACHE_TTL_MS) return hit.topic;
     const item = await this.meta.get(topicKey(name));
-    const topic = item && item['state'] !== 'deleting' ? fromItem(item) : undefined;
+    const topic = item && item['state'] !== 'deleting' ? topicFromItem(item) : undefined;
     if (topic) this.cache.set(name, { topic, at: this.clock.now() });
     else this.cache.delete(name);
     return topic;
@@ -105,7 +105,7 @@ export class TopicRegistry {
     let startAfter: string | undefined;
     do {
       const page = await this.meta.query({ pk: TOPICS_PK, startAfter, limit: 1000 });
-      for (const item of page.items) if (item['state'] !== 'deleting') out.push(fromItem(item));
+      for (const item of page.items) if (item['state'] !== 'deleting') out.push(topicFromItem(item));
       startAfter = page.next;
     } while (startAfter);
     return out;
@@ -183,7 +183,8 @@ function toItem(t: Topic): MetaItem {
   };
 }
 
-function fromItem(item: MetaItem): Topic {
+/** A topic item as a Topic (callers skip items in state "deleting"). */
+export function topicFromItem(item: MetaItem): Topic {
   return {
     name: item['name'] as string,
     partitions: item['partitions'] as number,
