@@ -35,7 +35,11 @@ export interface LifecycleRuleSpec {
 export const BUCKET_LIFECYCLE_RULES: readonly LifecycleRuleSpec[] = [
   // An append that crashed between CreateMultipartUpload and Complete leaves billable parts.
   { id: 'samsa-abort-incomplete-multipart', prefix: '', abortIncompleteMultipartUploadAfterDays: 1 },
-  // WAL objects live minutes; seven days bounds a leak without ever racing a slow flush.
+  // A write-ahead object lives until a flush moves its batches into a segment (seconds to
+  // minutes); an unreferenced one is swept by retention after its orphan grace (1 h). Seven
+  // days outlasts both with room to spare (test/infra/lifecycle.test.ts holds it above
+  // COMMIT_MAX_WAL_AGE_MS + SigV4 validity + orphan grace + a day), so it only bounds a leak
+  // if sweeping stops; a flush stalled for days would be alarmed on (flush lag) long before.
   { id: 'samsa-expire-wal', prefix: S3_PREFIXES.wal, expireAfterDays: 7 },
 ];
 
