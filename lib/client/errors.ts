@@ -40,6 +40,7 @@ export function errorFromResponse(status: number, body: unknown, what: string): 
   const obj = body && typeof body === 'object' ? (body as Record<string, unknown>) : {};
   const { error_code, message, ...details } = obj;
   const code = typeof error_code === 'string' ? error_code : status >= 500 ? 'UNKNOWN_SERVER_ERROR' : `HTTP_${status}`;
-  const text = typeof message === 'string' ? message : typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`;
-  return new SamsaClientError(code, `${what}: ${text}`, { status, details, retriable: isRetriableStatus(status) });
+  // The server's messages name the problem already ("topic \"orders\" does not exist").
+  const text = typeof message === 'string' ? message : `${what}: ${typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`}`;
+  return new SamsaClientError(code, text, { status, details, retriable: isRetriableStatus(status) });
 }

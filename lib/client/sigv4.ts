@@ -53,7 +53,7 @@ export function sigv4Signer(opts: SigV4Options): Signer {
     const c = credentials;
     return typeof c === 'function' ? c() : c;
   };
-  const signer = new SignatureV4({ service: opts.service ?? 'lambda', region: opts.region, credentials: provider, sha256: NodeSha256, uriEscapePath: true, applyChecksum: true });
+  const signer = new SignatureV4({ service: opts.service ?? 'lambda', region: opts.region, credentials: provider, sha256: NodeSha256, uriEscapePath: true, applyChecksum: false });
   return async (req: SignableRequest) => {
     const query: Record<string, string | string[]> = {};
     for (const [k, v] of req.url.searchParams) {
@@ -61,6 +61,9 @@ export function sigv4Signer(opts: SigV4Options): Signer {
       query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
     }
     const headers: Record<string, string> = { ...req.headers, host: req.url.host };
+    // Function URLs behind CloudFront OAC need the payload hash as a header; bodiless requests
+    // sign exactly as AWS's test suite expects (no extra header).
+    if (req.body !== undefined) headers['x-amz-content-sha256'] = createHash('sha256').update(req.body).digest('hex');
     const signed = await signer.sign(
       {
         method: req.method,
@@ -76,7 +79,7 @@ export function sigv4Signer(opts: SigV4Options): Signer {
     );
     // fetch sets Host itself; return everything the signature added.
     const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(signed.headers)) if (k.toLowerCase() !== 'host' && headers[k] !== v) out[k] = v;
+    for (const [k, v] of Object.entries(signed.headers)) if (k.toLowerCase() !== 'host' && req.headers[k] !== v) out[k] = v;
     return out;
   };
 }
