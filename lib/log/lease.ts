@@ -158,26 +158,35 @@ export class LeaseManager {
     return !!mine && this.mono() - mine.renewedAt < (this.opts.durationMs * 2) / 3;
   }
 
+  /** Give one partition's lease up (work that took it only for itself is done). */
+  async release(topic: Topic, partition: number): Promise<void> {
+    const id = `${topic.id}/${partition}`;
+    const h = this.held.get(id);
+    if (!h) return;
+    this.held.delete(id);
+    await this.releaseHeld(id, h);
+  }
+
   /** Give every held lease up (clean shutdown), so others need not wait for expiry. */
   async releaseAll(): Promise<void> {
     const entries = [...this.held.entries()];
     this.held.clear();
-    await Promise.all(
-      entries.map(async ([id, h]) => {
-        const [topicId, partition] = splitId(id);
-        try {
-          await this.meta.write({
-            type: 'update',
-            key: headKey(topicId, partition),
-            set: { lease_owner: '' },
-            remove: ['lease_rvn'],
-            condition: { op: 'and', conds: [{ op: 'eq', attr: 'leader_epoch', value: h.epoch }, { op: 'eq', attr: 'lease_rvn', value: h.rvn }] },
-          });
-        } catch (err) {
-          if (!(err instanceof ConditionFailedError)) throw err;
-        }
-      }),
-    );
+    await Promise.all(entries.map(([id, h]) => this.releaseHeld(id, h)));
+  }
+
+  private async releaseHeld(id: string, h: Held): Promise<void> {
+    const [topicId, partition] = splitId(id);
+    try {
+      await this.meta.write({
+        type: 'update',
+        key: headKey(topicId, partition),
+        set: { lease_owner: '' },
+        remove: ['lease_rvn'],
+        condition: { op: 'and', conds: [{ op: 'eq', attr: 'leader_epoch', value: h.epoch }, { op: 'eq', attr: 'lease_rvn', value: h.rvn }] },
+      });
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+    }
   }
 }
 

@@ -213,18 +213,33 @@ export class Retention {
    * live process is left to it. Returns the log start offset.
    */
   async applyRetention(topic: Topic, partition: number, stats?: RetentionStats): Promise<number> {
-    let plan = await this.plan(topic, partition);
+    const plan = await this.plan(topic, partition);
     if (!this.hasWork(plan)) return plan.head.logStart;
+    // A lease taken only for this work is handed back after it, so that another process's
+    // flush need not wait for it to expire (one already held, e.g. by this process's
+    // flushes, is kept).
+    const heldBefore = this.leases.stillHeld(topic, partition);
     const lease = await this.leases.acquire(topic, partition);
     if (!('epoch' in lease)) {
       if (stats) stats.skippedPartitions++;
       return plan.head.logStart;
     }
+    try {
+      return await this.asLeader(topic, partition, lease.epoch, stats);
+    } finally {
+      if (!heldBefore) await this.leases.release(topic, partition);
+    }
+  }
+
+  private async asLeader(topic: Topic, partition: number, epoch: number, stats?: RetentionStats): Promise<number> {
+    const lease = { epoch };
+    let lastStart = 0;
     const guard = this.leases.guard(topic, partition, lease.epoch);
     const isLeader: Condition = { op: 'eq', attr: 'leader_epoch', value: lease.epoch };
     for (let step = 0; step < 1000; step++) {
       // Taking the lease wrote the head (its epoch); every step works from a fresh plan.
-      plan = await this.plan(topic, partition);
+      const plan = await this.plan(topic, partition);
+      lastStart = plan.head.logStart;
       if (plan.head.leaderEpoch !== lease.epoch || !guard.held()) return plan.head.logStart;
       if (!this.hasWork(plan)) return plan.head.logStart;
 
@@ -293,7 +308,7 @@ export class Retention {
       }
       if (plan.doomed.length < this.opts.segmentsPerStep) return plan.newLogStart;
     }
-    return plan.head.logStart;
+    return lastStart;
   }
 
   private hasWork(plan: Plan): boolean {
