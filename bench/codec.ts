@@ -16,7 +16,7 @@ import {
 } from '../lib/records/index.js';
 
 const require = createRequire(import.meta.url);
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 const Long: any = require('kafkajs/src/utils/long');
 const Decoder: any = require('kafkajs/src/protocol/decoder');
 const { RecordBatch }: any = require('kafkajs/src/protocol/recordBatch/v0');

@@ -7,7 +7,7 @@ import type { RecordHeader } from '../../../lib/records/index.js';
 
 const require = createRequire(import.meta.url);
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 const Long: any = require('kafkajs/src/utils/long');
 const Encoder: any = require('kafkajs/src/protocol/encoder');
 const Decoder: any = require('kafkajs/src/protocol/decoder');
