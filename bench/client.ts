@@ -4,11 +4,11 @@
 //   npx tsx bench/client.ts        [CLIENT_BENCH_RECORDS=50000 CLIENT_BENCH_SINGLE=2000]
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Producer, Samsa } from '../lib/client';
+import { freePort } from './lib';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RECORDS = Number(process.env.CLIENT_BENCH_RECORDS ?? 50_000);
@@ -16,14 +16,6 @@ const SINGLE = Number(process.env.CLIENT_BENCH_SINGLE ?? 2_000);
 const PARTITIONS = 6;
 const VALUE = Buffer.alloc(1024, 'x');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function startServer(): Promise<{ url: string; child: ChildProcess; dir: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-bench-client-'));

@@ -8,8 +8,6 @@
 // Lambda is priced per HTTP request ($0.20 per million) plus GB-seconds (arm64, $0.0000133334)
 // at the memory the CDK construct sets, with the duration measured here (an emulator on
 // loopback is faster than AWS, so this part is a lower bound; it is reported separately).
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { LogEngine } from '../lib/log/engine';
 import { codecsReady, encodeRecordBatch } from '../lib/records';
 import { awsConfigFromEnv, awsRequestCounts, makeDynamoClient, makeS3Client, resetAwsRequestCounts } from '../lib/storage/aws-clients';
@@ -18,6 +16,7 @@ import { itemSize } from '../lib/storage/counting';
 import { DynamoMetaStore } from '../lib/storage/dynamo-meta-store';
 import type { MetaItem, MetaStore, WriteOp } from '../lib/storage/ports';
 import { S3ObjectStore } from '../lib/storage/s3-object-store';
+import { emulator } from './lib';
 
 const PRICE = {
   s3Tier1: 0.005 / 1000, // PUT, COPY, POST, LIST (UploadPart, UploadPartCopy, multipart calls)
@@ -86,38 +85,11 @@ function price(m: Measure): { s3: number; ddb: number; lambda: number; requests:
   return { s3, ddb, lambda, requests };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-async function emulator(): Promise<{ endpoint: string; proc?: ChildProcess }> {
-  if (process.env.AWS_ENDPOINT_URL) return { endpoint: process.env.AWS_ENDPOINT_URL };
-  const port = await freePort();
-  const proc = spawn('python3', ['localstack/moto-server.py', String(port)], { stdio: 'ignore' });
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${endpoint}/moto-api/`)).ok) return { endpoint, proc };
-    } catch {
-      /* starting */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('could not start moto (localstack/moto-server.py)');
-}
 
 async function main(): Promise<void> {
   await codecsReady();
-  const { endpoint, proc } = await emulator();
-  process.env.AWS_ENDPOINT_URL = endpoint;
-  process.env.AWS_ACCESS_KEY_ID ??= 'test';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
-  process.env.AWS_REGION ??= 'us-east-1';
+  const { endpoint, stop } = await emulator();
   const cfg = awsConfigFromEnv();
   const s3c = makeS3Client(cfg);
   const ddbc = makeDynamoClient(cfg);
@@ -189,7 +161,7 @@ async function main(): Promise<void> {
   await measure('consume once, 1 MiB fetches', smallMib, () => consumeAll('small', 4, 1 << 20));
 
   await engine.close();
-  proc?.kill();
+  stop();
 
   // --- 16 KiB requests: where inline (DynamoDB) vs write-ahead (S3) matters -----------------
   const MID = Number(process.env.COST_MID_REQUESTS ?? 400);

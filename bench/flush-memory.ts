@@ -6,9 +6,7 @@
 //
 //   npx tsx bench/flush-memory.ts                      # local store, 1024 MiB
 //   FLUSH_STORE=s3 FLUSH_MIB=256 npx tsx bench/flush-memory.ts   # S3/DynamoDB on moto
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { LogEngine } from '../lib/log/engine';
@@ -16,6 +14,7 @@ import { codecsReady, encodeRecordBatch } from '../lib/records';
 import { LocalObjectStore } from '../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../lib/storage/ports';
 import { SqliteMetaStore } from '../lib/storage/sqlite-meta-store';
+import { emulator } from './lib';
 
 const MIB = Number(process.env.FLUSH_MIB ?? 1024);
 const STORE = process.env.FLUSH_STORE ?? 'local';
@@ -29,27 +28,7 @@ async function stores(): Promise<{ meta: MetaStore; objects: ObjectStore; done()
       done: async () => fs.rmSync(dir, { recursive: true, force: true }),
     };
   }
-  let proc: ChildProcess | undefined;
-  if (!process.env.AWS_ENDPOINT_URL) {
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    proc = spawn('python3', ['localstack/moto-server.py', String(port)], { stdio: 'ignore' });
-    process.env.AWS_ENDPOINT_URL = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
-      try {
-        if ((await fetch(`${process.env.AWS_ENDPOINT_URL}/moto-api/`)).ok) break;
-      } catch {
-        /* starting */
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  process.env.AWS_ACCESS_KEY_ID ??= 'test';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  const emu = await emulator();
   const { awsConfigFromEnv, makeDynamoClient, makeS3Client } = await import('../lib/storage/aws-clients');
   const { ensureBucket, ensureTable } = await import('../lib/storage/aws-provision');
   const { DynamoMetaStore } = await import('../lib/storage/dynamo-meta-store');
@@ -63,7 +42,7 @@ async function stores(): Promise<{ meta: MetaStore; objects: ObjectStore; done()
   return {
     meta: new DynamoMetaStore({ client: ddb, table: name }),
     objects: new S3ObjectStore({ client: s3, bucket: name }),
-    done: async () => void proc?.kill(),
+    done: async () => emu.stop(),
   };
 }
 

@@ -5,23 +5,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { encodeRecordBatch } from '../lib/records';
+import { freePort } from './lib';
 
 const RECORD = 1024;
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 6) * 1000;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function request(port: number, method: string, p: string, body?: Uint8Array | string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {

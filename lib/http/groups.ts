@@ -6,7 +6,7 @@ import { ASSIGNORS, type AssignorName } from '../groups/assignors';
 import { type CoordinatorOptions, GroupCoordinator, SESSION_TIMEOUT } from '../groups/coordinator';
 import type { LogEngine } from '../log/engine';
 import { recordToJson } from './format';
-import { ErrorBody, Header } from './schemas';
+import { ErrorBody, FetchedRecord } from './schemas';
 
 export interface GroupRouteDeps {
   engine: LogEngine;
@@ -68,18 +68,8 @@ const PollQuery = z.object({
   auto_commit: boolParam('auto_commit', 'Commit what the previous poll returned before reading (default true, as Kafka’s enable.auto.commit).'),
 });
 
-const PolledRecord = z
-  .object({
-    topic: z.string(),
-    partition: z.number().int(),
-    offset: z.number().int(),
-    timestamp: z.number().int(),
-    key: z.unknown(),
-    value: z.unknown(),
-    headers: z.array(Header),
-    key_encoding: z.literal('base64').optional(),
-    value_encoding: z.literal('base64').optional(),
-  })
+// A fetched record (the fetch route's schema) plus where it came from.
+const PolledRecord = FetchedRecord.extend({ topic: z.string(), partition: z.number().int() })
   .openapi('GroupRecord');
 const PollResponse = z
   .object({ records: z.array(PolledRecord), generation: z.number().int(), assignment: z.array(TopicPartition) })

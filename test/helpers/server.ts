@@ -6,11 +6,11 @@
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { freePort } from './net';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -59,6 +59,8 @@ function hookCleanup(): void {
 }
 
 /** A new temporary directory, removed after the suite. */
+export { freePort };
+
 export function tempDir(prefix = 'samsa-e2e-'): string {
   hookCleanup();
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -71,17 +73,6 @@ export function tempDir(prefix = 'samsa-e2e-'): string {
 // hook would not run).
 hookCleanup();
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** `node --import tsx <script>` from the repository root (what `npm start` runs, minus npm). */
 function nodeArgs(script: string, args: string[] = []): string[] {
