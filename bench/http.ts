@@ -53,7 +53,12 @@ async function runFor(concurrency: number, ms: number, op: () => Promise<number>
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) units += await op();
+      while (performance.now() < end) {
+        // Not `units += await op()`: that reads `units` before the await and loses the
+        // other workers' additions.
+        const n = await op();
+        units += n;
+      }
     }),
   );
   return { units, seconds: (performance.now() - t0) / 1000 };

@@ -1,6 +1,13 @@
-// Every property test is bounded in time, shrinking included: a property that keeps finding
-// (or shrinking) a failure past the limit is reported as a failure with its seed, instead of
-// holding a test worker forever (vitest cannot interrupt synchronous code).
+// Property tests run from a fixed seed, so CI sees the same thousands of cases every run and a
+// failure reproduces exactly; `FC_SEED=<n>` (or `FC_SEED=random`) explores others locally.
+// Every property is also bounded in time, shrinking included: past the limit fast-check
+// reports a failure with its seed instead of holding a worker (vitest cannot interrupt
+// synchronous code).
+//
+// Known open issue (bench/RESULTS.md, the issue notes): a rare random input makes some codec
+// path loop in the records corruption properties; found under random seeds, not yet isolated.
 import fc from 'fast-check';
 
-fc.configureGlobal({ interruptAfterTimeLimit: 30_000, markInterruptAsFailure: true });
+const raw = process.env.FC_SEED;
+const seed = raw === 'random' ? undefined : raw ? Number(raw) : 20261123;
+fc.configureGlobal({ ...(seed === undefined ? {} : { seed }), interruptAfterTimeLimit: 30_000, markInterruptAsFailure: true });
