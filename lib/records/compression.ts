@@ -7,6 +7,7 @@ import * as snappy from 'snappyjs';
 import { decompress as fzstdDecompress } from 'fzstd';
 import { Compression } from './types.js';
 import { lz4CompressFrame, lz4DecompressFrame } from './lz4.js';
+import { snappyUncompressRaw } from './snappy.js';
 
 /**
  * Upper bound on one batch's decompressed records. A hostile batch of a few KiB could otherwise
@@ -136,7 +137,7 @@ function snappyCompress(data: Uint8Array): Uint8Array {
 const snappyBound = (compressedLength: number, budget: number): number => Math.min(budget, compressedLength * 32 + 64);
 
 function snappyDecompress(data: Uint8Array): Uint8Array {
-  if (!isXerial(data)) return snappy.uncompress(data, snappyBound(data.length, MAX_DECOMPRESSED_BYTES));
+  if (!isXerial(data)) return snappyUncompressRaw(data, snappyBound(data.length, MAX_DECOMPRESSED_BYTES));
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const parts: Uint8Array[] = [];
   let total = 0;
@@ -146,7 +147,7 @@ function snappyDecompress(data: Uint8Array): Uint8Array {
     const len = dv.getInt32(pos);
     pos += 4;
     if (len < 0 || len > data.length - pos) throw new Error(`xerial snappy chunk of ${len} bytes runs past the end`);
-    const part = snappy.uncompress(data.subarray(pos, pos + len), snappyBound(len, MAX_DECOMPRESSED_BYTES - total));
+    const part = snappyUncompressRaw(data.subarray(pos, pos + len), snappyBound(len, MAX_DECOMPRESSED_BYTES - total));
     parts.push(part);
     total += part.length;
     pos += len;
