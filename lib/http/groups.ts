@@ -6,7 +6,7 @@ import { ASSIGNORS, type AssignorName } from '../groups/assignors';
 import { type CoordinatorOptions, GroupCoordinator, SESSION_TIMEOUT } from '../groups/coordinator';
 import type { LogEngine } from '../log/engine';
 import { recordToJson } from './format';
-import { ErrorBody, FetchedRecord } from './schemas';
+import { ErrorBody, FetchedRecord, intParam } from './schemas';
 
 export interface GroupRouteDeps {
   engine: LogEngine;
@@ -50,14 +50,6 @@ const boolParam = (name: string, description: string) =>
     .transform((v) => v === 'true' || v === '1')
     .optional()
     .openapi({ param: { name, in: 'query' }, description, type: 'boolean' });
-const intParam = (name: string, min: number, max: number, description: string) =>
-  z
-    .string()
-    .regex(/^\d+$/, `${name} must be a non-negative integer`)
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`)
-    .optional()
-    .openapi({ param: { name, in: 'query' }, description, type: 'integer' });
 
 const PollQuery = z.object({
   max_records: intParam('max_records', 1, 10000, 'At most this many records (default 500).'),

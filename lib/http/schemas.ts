@@ -104,7 +104,8 @@ export const BatchProduceResponse = z
   .object({ partition: z.number().int(), base_offset: z.number().int(), last_offset: z.number().int() })
   .openapi('BatchProduceResponse');
 
-const intParam = (name: string, min: number, max: number, description: string) =>
+/** An optional integer query parameter in [min, max], validated from its string form. */
+export const intParam = (name: string, min: number, max: number, description: string) =>
   z
     .string()
     .regex(/^\d+$/, `${name} must be a non-negative integer`)
