@@ -94,7 +94,20 @@ export class Flusher {
   private async write(lease: LeaseGuard, key: string, keep: number, body: Uint8Array, isNew: boolean, etag: string | undefined): Promise<string> {
     // The lease is checked (in memory, with its safety margin) right before each write.
     if (!lease.held()) throw new PreconditionFailedError(key);
-    if (!isNew) return (await this.objects.append(key, keep, body, etag ? { ifMatch: etag } : {})).etag;
+    if (!isNew) {
+      try {
+        return (await this.objects.append(key, keep, body, etag ? { ifMatch: etag } : {})).etag;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+        // The object changed since the catalog recorded its ETag. Every successful write is
+        // conditional on the then-current ETag and keeps at least the catalogued size, so the
+        // committed prefix is intact: what changed is a dead tail from a flush that crashed
+        // before its commit. As the leader (checked again), extend from the current version.
+        const current = await this.objects.head(key);
+        if (!current?.etag || current.size < keep || !lease.held()) throw err;
+        return (await this.objects.append(key, keep, body, { ifMatch: current.etag })).etag;
+      }
+    }
     try {
       return (await this.objects.append(key, 0, body, { ifNoneMatch: true })).etag;
     } catch (err) {

@@ -241,3 +241,33 @@ describe('flush into segments', () => {
     expect(await e.listOffsets('t', 0, 2_000_000)).toEqual({ offset: 50, timestamp: null });
   });
 });
+
+describe('flush after a crash between its object writes and its commit', () => {
+  it('extends the segment from its current version, so the partition keeps flushing', async () => {
+    const fm = faultyMetaStore(meta);
+    const crashed = engine(fm);
+    await crashed.createTopic('t', 1, { 'segment.bytes': 1 << 20 });
+    await produceMany(crashed, 't', 6);
+    const topic = await crashed.topics.get('t');
+    await crashed.flushPartition(topic, 0); // segment 0 exists, catalogued with its ETag
+    await produceMany(crashed, 't', 6, 6);
+    // The next flush appends to the segment objects, then dies before its catalog commit.
+    fm.faults.add({ method: 'transact', action: { kind: 'fail', error: new Error('killed before the commit') } });
+    await expect(crashed.flushPartition(topic, 0)).rejects.toThrow('killed before the commit');
+    const key = segmentObject('t', 0, 0, 'log');
+    const catalogued = (await crashed.reader.segments(topic, 0))[0]!;
+    expect((await objects.head(key))!.etag).not.toBe(catalogued.etags.log); // the object moved on
+
+    // A restarted process (the dead one's lease is taken at once on this host) flushes on.
+    await meta.write({ type: 'update', key: headKey(topic.id, 0), set: { lease_owner: `${os.hostname()}/2147483646/dead` } });
+    const restarted = new LogEngine(meta, objects, clock, { leaseMs: LEASE, singleHost: true, inlineMaxBytes: 256, flush: { stepBytes: 2048, indexIntervalBytes: 256 } });
+    await produceMany(restarted, 't', 4, 12);
+    const r = await restarted.flushPartition(topic, 0);
+    expect(r.skipped).toBe(false);
+    expect((await restarted.head(topic, 0)).flushed).toBe(16);
+    const bytes = new Uint8Array(fs.readFileSync(path.join(dir, 'objects', key)));
+    const offsets = splitBatches(bytes).flatMap((b) => Array.from({ length: b.header.lastOffsetDelta + 1 }, (_, i) => b.header.baseOffset + i));
+    expect(offsets).toEqual(Array.from({ length: 16 }, (_, i) => i)); // whole, contiguous, no dead tail
+    expect(await values(restarted, 't')).toHaveLength(16);
+  });
+});
