@@ -6,7 +6,7 @@
 import { SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, crc32c, readBatchHeader, setBaseOffset } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
-import { EXTENT_PREFIX, extentSk, partitionPk, SEGMENT_PREFIX } from './keys';
+import { EXTENT_PREFIX, extentSk, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
 import { type Extent, extentFromItem, segmentFromItem, type Segment } from './model';
 import { lookupOffset, lookupTimestamp } from './segment-index';
 import type { Topic } from './topics';
@@ -231,13 +231,13 @@ export class LogReader {
     const segments = await this.segments(topic, partition);
     for (const seg of segments) {
       if (seg.last < head.logStart || seg.maxTs < ts || seg.size === 0) continue;
-      const logKey = segmentKeyFor(topic, partition, seg.base, 'log');
+      const logKey = segmentObject(topic.name, partition, seg.base, 'log');
       let startPos = 0;
       if (seg.timeIndexSize > 0) {
-        const tidx = await this.objects.get(segmentKeyFor(topic, partition, seg.base, 'timeindex'), { start: 0, end: seg.timeIndexSize });
+        const tidx = await this.objects.get(segmentObject(topic.name, partition, seg.base, 'timeindex'), { start: 0, end: seg.timeIndexSize });
         const entry = lookupTimestamp(tidx, ts);
         if (entry && seg.indexSize > 0) {
-          const idx = await this.objects.get(segmentKeyFor(topic, partition, seg.base, 'index'), { start: 0, end: seg.indexSize });
+          const idx = await this.objects.get(segmentObject(topic.name, partition, seg.base, 'index'), { start: 0, end: seg.indexSize });
           startPos = lookupOffset(idx, entry.relOffset)?.position ?? 0;
         }
       }
@@ -292,9 +292,6 @@ export class LogReader {
   }
 }
 
-function segmentKeyFor(topic: Topic, partition: number, base: number, ext: 'log' | 'index' | 'timeindex'): string {
-  return `topics/${topic.name}/${partition}/${base.toString().padStart(20, '0')}.${ext}`;
-}
 
 /** Bytes of `buf` made of complete batches, by their length fields. */
 export function wholeBatches(buf: Uint8Array): number {
