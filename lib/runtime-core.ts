@@ -3,7 +3,6 @@
 // adapters it uses (the Lambda bundles must never reach the native SQLite module).
 import type { Config } from './config';
 import { type EngineOptions, LogEngine } from './log/engine';
-import { codecsReady } from './records';
 import type { MetaStore, ObjectStore } from './storage/ports';
 import type { Clock } from './util/clock';
 
@@ -28,8 +27,14 @@ export function engineOptions(cfg: Config): Partial<EngineOptions> {
   };
 }
 
-/** `extra` lets an entry point add what only it knows (the Lambda API's flush trigger). */
+/**
+ * `extra` lets an entry point add what only it knows (the Lambda API's flush trigger).
+ *
+ * No codecsReady() here: the server only decompresses (fzstd or native zlib, both synchronous)
+ * and writes uncompressed batches, so it never needs the zstd WASM compressor; loading it at
+ * init cost every Node < 22.15 cold start ~30 ms. Code that compresses (the client producer)
+ * awaits codecsReady() itself.
+ */
 export async function engineOn(cfg: Config, stores: Stores, clock?: Clock, extra: Partial<EngineOptions> = {}): Promise<LogEngine> {
-  await codecsReady();
   return new LogEngine(stores.meta, stores.objects, clock, { ...engineOptions(cfg), ...extra });
 }
