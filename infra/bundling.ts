@@ -1,11 +1,19 @@
-// How the Lambda bundles are built: NodejsFunction's local esbuild (no Docker), ESM, minified,
-// everything bundled including @aws-sdk/* (Lambda's built-in SDK version is not pinned; the
-// bundle is what the tests exercise). One definition for every function.
+// How the Lambda bundles are built: the project's esbuild, run locally (no Docker), ESM,
+// minified, everything bundled including @aws-sdk/* (Lambda's built-in SDK version is not
+// pinned; the bundle is what the tests exercise), and split into chunks so that code reached
+// only through a dynamic import() is neither parsed nor compiled at cold start. One definition
+// for every function.
+//
+// Why not NodejsFunction: it passes --outfile, and esbuild's code splitting needs --outdir.
+// This is the same local-bundling hook NodejsFunction uses (Code.fromAsset on the project root,
+// asset hash from the output), minus that one restriction.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { AssetHashType, DockerImage, type ILocalBundling } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { BuildOptions } from 'esbuild';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -38,21 +46,64 @@ export function zodWithoutLocales(): string {
   return out;
 }
 
-export function bundlingOptions(): BundlingOptions {
+/** The handler file every bundle exposes: `index.mjs`, so the Lambda handler is `index.handler`. */
+export const BUNDLE_HANDLER = 'index.handler';
+
+/**
+ * esbuild options for one function. The entry becomes `index.mjs`; modules reached only through
+ * `import()` (the Lambda client of the flush hand-off, the SDK's SSO/STS/INI/IMDS credential
+ * providers, which Lambda's environment credentials never need) become chunks loaded on first
+ * use. Chunks are `.mjs` too: the asset has no package.json to declare `"type": "module"`.
+ */
+export function esbuildOptions(entry: string, outdir: string): BuildOptions {
   return {
-    format: OutputFormat.ESM,
+    entryPoints: { index: entry },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
     target: 'node22',
     minify: true,
-    sourceMap: false,
+    sourcemap: false,
+    splitting: true,
+    outdir,
+    outExtension: { '.js': '.mjs' },
     // Bundle the SDK too: reproducible, and smaller to load than Lambda's full copy. The one
     // exception is zstd's WASM fallback, reached only by a dynamic import on Node < 22.15:
     // Lambda's nodejs22.x has native zlib zstd, so the bundle does not carry the fallback (it
-    // reads a .wasm file beside its own module, which a single-file bundle cannot provide).
-    externalModules: ['@bokuweb/zstd-wasm'],
+    // reads a .wasm file beside its own module, which a bundle cannot provide).
+    external: ['@bokuweb/zstd-wasm'],
     mainFields: ['module', 'main'],
-    // CommonJS dependencies inside an ESM bundle still call require() for Node built-ins.
-    banner: "import{createRequire as __samsaCreateRequire}from'node:module';const require=__samsaCreateRequire(import.meta.url);",
-    esbuildArgs: { '--alias:zod': zodWithoutLocales(), '--log-level': 'warning' },
-    forceDockerBundling: false,
+    // CommonJS dependencies inside an ESM bundle still call require() for Node built-ins
+    // (every chunk gets the banner: each is its own module scope).
+    banner: { js: "import{createRequire as __samsaCreateRequire}from'node:module';const require=__samsaCreateRequire(import.meta.url);" },
+    alias: { zod: zodWithoutLocales() },
+    logLevel: 'warning',
   };
+}
+
+/**
+ * Local bundling of one entry. A class, not an object literal: CDK keys its in-process asset
+ * cache on the bundling options' JSON, where a function does not show but `entry` does, so
+ * each function gets its own bundle.
+ */
+class LocalEsbuild implements ILocalBundling {
+  constructor(readonly entry: string) {}
+
+  tryBundle(outputDir: string): boolean {
+    const esbuild = createRequire(path.join(PROJECT_ROOT, 'package.json'))('esbuild') as typeof import('esbuild');
+    esbuild.buildSync(esbuildOptions(path.join(PROJECT_ROOT, this.entry), outputDir));
+    return true;
+  }
+}
+
+/**
+ * The Lambda code asset for `functions/<file>`, bundled at synth time by the installed esbuild
+ * (it comes with tsx, a dependency; NodejsFunction found and ran the same copy), so synth stays
+ * offline. The Docker image is never used: local bundling either succeeds or throws.
+ */
+export function functionCode(file: string): lambda.Code {
+  return lambda.Code.fromAsset(PROJECT_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: { image: DockerImage.fromRegistry('samsa-bundles-locally'), local: new LocalEsbuild(path.join('functions', file)) },
+  });
 }
