@@ -21,6 +21,9 @@ export function engineOptions(cfg: Config): Partial<EngineOptions> {
     // PUTs: inline bytes are cheaper only below ~5 KB (bench/RESULTS.md, bench:cost). SQLite
     // has no such price, so embedded mode keeps bigger commits inline and skips the file.
     inlineMaxBytes: cfg.storage === 'aws' ? 4096 : 128 * 1024,
+    // DynamoDB bills a transaction's writes double: commit with two plain writes there
+    // (lib/log/commit.ts). SQLite commits a transaction as cheaply as one write.
+    headOnlyCommits: cfg.storage === 'aws',
     // Embedded: every process that can open the data folder runs on this host, so a lease
     // left by a killed process is taken at once (restart after kill -9 flushes right away).
     singleHost: cfg.storage === 'embedded',

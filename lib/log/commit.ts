@@ -2,21 +2,31 @@
 //
 //   1. Payloads too large to keep inline are written first to a write-ahead object under a
 //      fresh unique key (conditional create), so a crash leaves garbage, never a gap.
-//   2. One metadata transaction per commit: the partition head's next_offset moves from the
-//      expected value b to b + n (conditional on next_offset == b), and the extent item
-//      x#b pointing at the bytes is created (conditional on absence). Several partitions
-//      (and a producer-state update) can share the transaction.
-//   3. Acknowledge only after the transaction.
+//   2. The commit itself is one conditional write to the partition head: next_offset moves from
+//      the expected value b to b + n (conditional on next_offset == b) and the head's `tail`
+//      becomes the new extent [b, b + n - 1]. Before that, the previous tail gets its own
+//      commit-extent item x#<base> (an idempotent put: the tail a head at next_offset == b
+//      holds is the one commit that ended at b - 1, so every writer writes the same item).
+//      Two plain writes instead of a transaction: DynamoDB bills a transaction's writes twice.
+//   3. Acknowledge only after the head write.
+//
+// Commits that span partitions or carry a producer-state update (and every commit on a store
+// where transactions cost nothing extra, like SQLite) use one transaction instead: per
+// partition the previous tail's item, the new extent's item and the head update (which then
+// removes `tail`), plus the extra ops.
 //
 // A writer that loses the race for next_offset learns the current head from the failed
 // condition and retries; its write-ahead object is still valid because the extent records the
 // base offset written into the bytes (wb), which readers patch when it differs. Offsets are
-// therefore contiguous — no holes, no duplicates — whatever crashes between steps.
+// therefore contiguous — no holes, no duplicates — whatever crashes between steps: a crash
+// before the head write leaves at most a commit-extent item for an extent that was already
+// committed. A stale writer (one that read the head long ago) can write such an item after
+// flush removed it; it sits below `flushed`, where readers never look (see model.ts).
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import { setBaseOffset } from '../records';
-import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
-import { headKey, walObject } from './keys';
-import { extentToItem, type Head, headFromItem } from './model';
+import type { Condition, MetaItem, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
+import { extentSk, headKey, walObject } from './keys';
+import { type Extent, extentFields, extentToItem, type Head, headFromItem } from './model';
 import type { Notifier } from './notifier';
 import type { Topic } from './topics';
 
@@ -39,8 +49,14 @@ export interface CommitResult {
 }
 
 export interface CommitOptions {
-  /** Payloads up to this size are stored inside the extent item (no object write). */
+  /** Payloads up to this size are stored inline (in the extent; no object write). */
   inlineMaxBytes: number;
+  /**
+   * Commit a single partition with two plain writes (the previous tail's item, then the
+   * conditional head update) rather than a transaction. Right for DynamoDB, which bills
+   * transactional writes double; SQLite commits a transaction as cheaply as one write.
+   */
+  headOnlyCommits?: boolean;
 }
 
 const MAX_ATTEMPTS = 50;
@@ -108,50 +124,88 @@ export class Committer {
         }
       }
       const heads = await Promise.all(parts.map((p) => this.knownHead(p.topic, p.partition)));
-      const ops: WriteOp[] = [];
-      parts.forEach((part, i) => {
+      const extents = parts.map((part, i): Omit<Extent, 'sk'> => {
         const base = heads[i]!.nextOffset;
         const w = wal[i];
         if (!w) patchBases(part, base);
-        ops.push({
-          type: 'update',
-          key: headKey(part.topic.id, part.partition),
-          set: { next_offset: base + totals[i]! },
-          condition: expectNext(base),
-        });
-        ops.push({
-          type: 'put',
-          item: extentToItem(part.topic.id, part.partition, {
-            base,
-            last: base + totals[i]! - 1,
-            kind: w ? 'wal' : 'inline',
-            ...(w ? { obj: w.key } : { data: part.payload }),
-            pos: 0,
-            len: part.payload.length,
-            wb: w ? w.wb : base,
-            maxTs: part.maxTs,
-          }),
-          condition: { op: 'notExists' },
-        });
+        return {
+          base,
+          last: base + totals[i]! - 1,
+          kind: w ? 'wal' : 'inline',
+          ...(w ? { obj: w.key } : { data: part.payload }),
+          pos: 0,
+          len: part.payload.length,
+          wb: w ? w.wb : base,
+          maxTs: part.maxTs,
+        };
       });
+      // The previous tail's own item, unless flush already moved past its start.
+      const tailPut = (i: number): WriteOp | undefined => {
+        const { tail, flushed } = heads[i]!;
+        const part = parts[i]!;
+        return tail && tail.base >= flushed ? { type: 'put', item: extentToItem(part.topic.id, part.partition, tail) } : undefined;
+      };
+      const headOnly = this.opts.headOnlyCommits && parts.length === 1 && typeof extra !== 'function' && extra.length === 0;
       try {
-        const extraOps = typeof extra === 'function' ? extra(heads.map((h) => h.nextOffset)) : extra;
-        await this.meta.transact([...ops, ...extraOps]);
-      } catch (err) {
-        if (err instanceof ConditionFailedError && err.index < ops.length) {
-          // Someone else appended (or the extent key is taken, which only a stale head can
-          // cause): learn the current head and try again at the new end of the log.
-          const part = parts[Math.floor(err.index / 2)]!;
-          if (err.index % 2 === 0 && err.item) {
-            this.heads.set(partitionKey(part.topic, part.partition), headFromItem(err.item));
-          } else {
-            await this.readHead(part.topic, part.partition);
+        if (headOnly) {
+          const part = parts[0]!;
+          const put = tailPut(0);
+          if (put) await this.meta.write(put);
+          await this.meta
+            .write({
+              type: 'update',
+              key: headKey(part.topic.id, part.partition),
+              set: { next_offset: extents[0]!.last + 1, tail: extentFields(extents[0]!) },
+              condition: expectNext(extents[0]!.base),
+            })
+            .catch((err: unknown) => {
+              throw err instanceof ConditionFailedError ? new PartConflict(0, err.item) : err;
+            });
+        } else {
+          const ops: WriteOp[] = [];
+          /** Which part each op belongs to, for mapping a failed condition back. */
+          const owner: number[] = [];
+          parts.forEach((part, i) => {
+            const put = tailPut(i);
+            if (put) {
+              ops.push(put);
+              owner.push(i);
+            }
+            ops.push({ type: 'put', item: extentToItem(part.topic.id, part.partition, extents[i]!), condition: { op: 'notExists' } });
+            owner.push(i);
+            ops.push({
+              type: 'update',
+              key: headKey(part.topic.id, part.partition),
+              set: { next_offset: extents[i]!.last + 1 },
+              remove: ['tail'],
+              condition: expectNext(extents[i]!.base),
+            });
+            owner.push(-1 - i); // the head update
+          });
+          const extraOps = typeof extra === 'function' ? extra(heads.map((h) => h.nextOffset)) : extra;
+          try {
+            await this.meta.transact([...ops, ...extraOps]);
+          } catch (err) {
+            if (err instanceof ConditionFailedError && err.index >= ops.length) {
+              throw new ConditionFailedError(err.index - ops.length, err.item, err.message);
+            }
+            if (err instanceof ConditionFailedError) {
+              const o = owner[err.index]!;
+              // A failed head condition carries the current head; a taken extent key (which
+              // only a stale head can cause) does not.
+              throw new PartConflict(o < 0 ? -1 - o : o, o < 0 ? err.item : undefined);
+            }
+            throw err;
           }
+        }
+      } catch (err) {
+        if (err instanceof PartConflict) {
+          // Someone else appended: learn the current head and try again at the new end of the log.
+          const part = parts[err.index]!;
+          if (err.item) this.heads.set(partitionKey(part.topic, part.partition), headFromItem(err.item));
+          else await this.readHead(part.topic, part.partition);
           if (attempt < MAX_ATTEMPTS) continue;
           throw new SamsaError('THROTTLING', 'too much contention on the partition; retry the request', {}, true);
-        }
-        if (err instanceof ConditionFailedError) {
-          throw new ConditionFailedError(err.index - ops.length, err.item, err.message);
         }
         if (err instanceof TransactionConflictError && attempt < MAX_ATTEMPTS) {
           await sleep(Math.random() * Math.min(100, 2 ** attempt));
@@ -164,8 +218,9 @@ export class Committer {
         const base = heads[i]!.nextOffset;
         const nextOffset = base + totals[i]!;
         const key = partitionKey(part.topic, part.partition);
-        const prev = this.heads.get(key)!;
-        this.heads.set(key, { ...prev, exists: true, nextOffset });
+        const prev = this.heads.get(key) ?? heads[i]!;
+        const { tail: _replaced, ...rest } = prev;
+        this.heads.set(key, headOnly ? { ...rest, exists: true, nextOffset, tail: { sk: extentSk(extents[i]!.base), ...extents[i]! } } : { ...rest, exists: true, nextOffset });
         this.notifier.notify(key, nextOffset);
         const batchBases: number[] = [];
         let o = base;
@@ -182,6 +237,16 @@ export class Committer {
   forget(topic?: Topic): void {
     if (!topic) this.heads.clear();
     else for (const k of [...this.heads.keys()]) if (k.startsWith(`${topic.id}/`)) this.heads.delete(k);
+  }
+}
+
+/** A commit lost the race for a part's head (which `item` holds, when known). */
+class PartConflict extends Error {
+  constructor(
+    readonly index: number,
+    readonly item: MetaItem | undefined,
+  ) {
+    super('partition head moved');
   }
 }
 

@@ -23,6 +23,8 @@ import { type Topic, TopicRegistry } from './topics';
 export interface EngineOptions {
   /** Commit payloads up to this size inline in the metadata store. */
   inlineMaxBytes: number;
+  /** Single-partition commits as plain writes, not a transaction (see commit.ts). */
+  headOnlyCommits?: boolean;
   /** Cap on one group commit's payload. */
   maxCommitBytes: number;
   /** In-process long polls also re-read the head this often (other processes' writes). */
@@ -135,7 +137,10 @@ export class LogEngine {
       ...(this.opts.singleHost ? { ownerIsDead: deadOnThisHost(os.hostname()) } : {}),
     });
     this.retention = new Retention(meta, objects, this.topics, clock, this.leases, this.opts.retention);
-    this.committer = new Committer(meta, objects, this.notifier, { inlineMaxBytes: Math.min(this.opts.inlineMaxBytes, meta.limits.maxItemBytes - 4096) });
+    this.committer = new Committer(meta, objects, this.notifier, {
+      inlineMaxBytes: Math.min(this.opts.inlineMaxBytes, meta.limits.maxItemBytes - 4096),
+      headOnlyCommits: this.opts.headOnlyCommits ?? false,
+    });
   }
 
   // --- topics -------------------------------------------------------------------------------
@@ -390,7 +395,7 @@ export class LogEngine {
     for (let attempt = 0; ; attempt++) {
       let runs: BatchRun[] | undefined;
       try {
-        runs = await this.reader.read(topic, partition, offset, head.nextOffset, maxBytes, attempt === 0 ? firstLookup : undefined);
+        runs = await this.reader.read(topic, partition, offset, head, maxBytes, attempt === 0 ? firstLookup : undefined);
       } catch (err) {
         // A write-ahead object deleted by a flush we raced: the extents moved, look again.
         // Or a segment retention deleted: the log start moved past the offset first.

@@ -1,21 +1,24 @@
 // Flush: committed extents (inline or write-ahead) are rewritten into Kafka segment objects
-// — `<base>.log` plus `.index` and `.timeindex` beside it — and the extents re-pointed at them.
+// — `<base>.log` plus `.index` and `.timeindex` beside it — described by segment extents.
 //
 // One step, at batch granularity, bounded in bytes and in metadata ops:
-//   1. read the head and the unflushed extents from `flushed`;
+//   1. read the head and the unflushed commit extents from `flushed` (the last may be the
+//      head's tail);
 //   2. pack their batches into the active segment, rolling to a new one at segment.bytes /
 //      segment.ms, writing index entries every index.interval.bytes as Kafka's LogSegment does;
 //   3. append the bytes to the segment objects past their catalogued size (a crashed earlier
 //      step's dead tail is simply overwritten);
-//   4. one transaction: head.flushed moves (conditional on its old value, which fences a racing
-//      flusher), catalog entries grow (conditional on their old size), the consumed extents are
-//      replaced by segment extents (and a remainder extent when a step stops mid-extent);
-//   5. delete the write-ahead objects no extent references any more.
+//   4. one transaction: head.flushed moves (conditional on its old value and the leader epoch,
+//      which fences a racing flusher and a deposed leader), catalog entries grow (conditional
+//      on their old size), segment extents appear (and a remainder commit extent when a step
+//      stops mid-extent);
+//   5. delete the commit extents below the new `flushed` — readers already ignore them — then
+//      the write-ahead objects no extent references any more.
 // A crash between steps leaves either the old extents (still readable) or the new ones.
 import { ConditionFailedError, PreconditionFailedError } from '../errors';
 import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
-import { extentKey, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
 import { type Extent, extentToItem, headFromItem, type Segment, segmentFromItem, segmentToItem } from './model';
 import type { BatchInfo, LogReader } from './reader';
 import { encodeIndexEntries, encodeTimeIndexEntries } from './segment-index';
@@ -33,6 +36,9 @@ export interface FlushOptions {
 export const DEFAULT_FLUSH_OPTIONS: FlushOptions = { stepBytes: 32 * 1024 * 1024, indexIntervalBytes: 4096 };
 
 const MAX_EXTENTS_PER_STEP = 40;
+/** Stale commit extents deleted after a step (leftovers beyond this wait for the next one). */
+const DELETES_PER_STEP = 200;
+const DELETE_CONCURRENCY = 16;
 const MAX_SEGMENTS_PER_STEP = 20;
 
 interface SegmentPlan {
@@ -134,7 +140,8 @@ export class Flusher {
     if (head.leaderEpoch !== epoch) return undefined; // a newer leader took over
     const from = Math.max(head.flushed, head.logStart);
     if (from >= head.nextOffset) return undefined;
-    const chain = await this.reader.extentsFrom(topic, partition, from, head.nextOffset, MAX_EXTENTS_PER_STEP);
+    const chain = await this.reader.extentsFrom(topic, partition, from, head, MAX_EXTENTS_PER_STEP);
+    if (chain?.[0]?.kind === 'seg') return undefined; // a racing flusher got here first
     if (!chain || chain[0]!.base !== from) {
       throw new Error(`unflushed extents of ${topic.name}/${partition} do not start at the flushed offset ${from}`);
     }
@@ -265,13 +272,12 @@ export class Flusher {
           : { op: 'and', conds: [{ op: 'eq', attr: 'size', value: p.prev.size }, { op: 'eq', attr: 'closed', value: false }] },
       });
     }
-    // Deletes first: a put of a segment or remainder extent at the same key replaces its delete.
-    for (const e of consumed) ops.set(e.sk, { type: 'delete', key: extentKey(topic.id, partition, e.base) });
     if (remainder) {
+      // The consumed part's commit extent lies below the new `flushed` (garbage); the rest of
+      // it gets an extent of its own at the new `flushed`.
       const { extent: e, bytes, batches } = remainder;
       const first = batches[0]!;
       const rest = bytes.subarray(first.start);
-      ops.set(e.sk, { type: 'delete', key: extentKey(topic.id, partition, e.base) });
       const item = extentToItem(topic.id, partition, {
         base: first.base,
         last: e.last,
@@ -301,12 +307,24 @@ export class Flusher {
       if (err instanceof ConditionFailedError) return undefined; // another flusher moved first
       throw err;
     }
+    // Commit extents below the new `flushed` are garbage now: readers skip them. Deleted outside
+    // the transaction (plain deletes cost half); a crash here leaves them to the next step,
+    // which deletes whatever lies below `flushed`, including items a stale committer wrote late.
+    await this.deleteCommitExtentsBelow(topic, partition, newFlushed);
     // Write-ahead objects fully moved into segments are garbage now (a crash here leaves them
     // for the orphan sweeper).
     const remainderObj = remainder?.extent.kind === 'wal' ? remainder.extent.obj : undefined;
     const dead = [...new Set(consumed.filter((e) => e.kind === 'wal' && e.obj !== remainderObj).map((e) => e.obj!))];
     if (dead.length > 0) await this.objects.delete(dead);
     return { bytes: moved, batches: batchCount };
+  }
+
+  private async deleteCommitExtentsBelow(topic: Topic, partition: number, flushed: number): Promise<void> {
+    const pk = partitionPk(topic.id, partition);
+    const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: DELETES_PER_STEP });
+    for (let i = 0; i < page.items.length; i += DELETE_CONCURRENCY) {
+      await Promise.all(page.items.slice(i, i + DELETE_CONCURRENCY).map((item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } })));
+    }
   }
 }
 

@@ -25,8 +25,9 @@ export const headKey = (topicId: string, partition: number): MetaKey => ({
 });
 
 /**
- * Extents: contiguous runs of committed batches. Sort key = base offset, so "the extent
- * covering offset o" is the last extent with sk ≤ x#o.
+ * Commit extents: one per commit, pointing at its batches (inline or in a write-ahead object).
+ * Sort key = base offset, so "the extent covering offset o" is the last extent with sk ≤ x#o.
+ * Only those at or above the head's `flushed` offset mean anything (see model.ts).
  */
 export const EXTENT_PREFIX = 'x#';
 export const extentSk = (baseOffset: number): string => `${EXTENT_PREFIX}${pad20(baseOffset)}`;
@@ -34,6 +35,17 @@ export const extentKey = (topicId: string, partition: number, baseOffset: number
   pk: partitionPk(topicId, partition),
   sk: extentSk(baseOffset),
 });
+/** Just past every commit-extent key. */
+export const EXTENT_END = 'x$';
+
+/**
+ * Segment extents: runs of flushed batches inside a segment object, written by flush. A key
+ * space of their own, so flushing never has to delete commit extents atomically with writing
+ * these (the commit extents below `flushed` are simply ignored, then deleted at leisure).
+ */
+export const SEG_EXTENT_PREFIX = 'sx#';
+export const segExtentSk = (baseOffset: number): string => `${SEG_EXTENT_PREFIX}${pad20(baseOffset)}`;
+export const SEG_EXTENT_END = 'sx$';
 
 /** Segment catalog entries: one per `.log` object. */
 export const SEGMENT_PREFIX = 'seg#';

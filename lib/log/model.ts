@@ -1,12 +1,16 @@
 // The partition's metadata items and their (de)serialisation. A partition is:
-//   head      next_offset (high watermark), log_start, flushed, leader_epoch
-//   x#<base>  extents: contiguous committed batches [base, last], stored inline in the item,
-//             in a write-ahead object, or inside a segment object
+//   head       next_offset (high watermark), log_start, flushed, leader_epoch, and `tail`: the
+//              extent of the latest commit (see commit.ts)
+//   x#<base>   commit extents: committed batches [base, last], stored inline in the item or in
+//              a write-ahead object
+//   sx#<base>  segment extents: flushed batches [base, last] inside a segment object
 //   seg#<base> the segment catalog: one entry per .log object
-// Invariant: the extents with base ≥ log_start form a chain — each starts at the previous
-// one's last + 1 — ending at next_offset - 1. Flush and retention replace extents atomically.
-import type { MetaItem } from '../storage/ports';
-import { extentSk, headKey, segmentKey } from './keys';
+// Invariant: the log [log_start, next_offset) is covered, without gaps, by the segment extents
+// below `flushed`, then by the commit extents with base ≥ flushed, the last of which may live
+// only in the head's `tail`. Commit extents below `flushed` are garbage (flushed, or written
+// late by a stale committer) that readers ignore and flush and retention delete.
+import type { MetaItem, MetaValue } from '../storage/ports';
+import { extentSk, headKey, segExtentSk, segmentKey } from './keys';
 
 export interface Head {
   /** False until the first write creates the item. */
@@ -17,19 +21,29 @@ export interface Head {
   /** Every offset below this is in a segment object. */
   flushed: number;
   leaderEpoch: number;
+  /**
+   * The latest commit's extent, when it was committed by a head-only write and may not have a
+   * commit-extent item yet (the next commit writes one before replacing the tail).
+   */
+  tail?: Extent;
 }
 
 export const EMPTY_HEAD: Head = Object.freeze({ exists: false, nextOffset: 0, logStart: 0, flushed: 0, leaderEpoch: 0 });
 
 export function headFromItem(item: MetaItem | undefined): Head {
   if (!item) return EMPTY_HEAD;
-  return {
+  const head: Head = {
     exists: true,
     nextOffset: (item['next_offset'] as number | undefined) ?? 0,
     logStart: (item['log_start'] as number | undefined) ?? 0,
     flushed: (item['flushed'] as number | undefined) ?? 0,
     leaderEpoch: (item['leader_epoch'] as number | undefined) ?? 0,
   };
+  const tail = item['tail'];
+  if (tail && typeof tail === 'object' && !(tail instanceof Uint8Array) && !Array.isArray(tail)) {
+    head.tail = extentFromFields(extentSk(tail['base'] as number), tail);
+  }
+  return head;
 }
 
 export type ExtentKind = 'inline' | 'wal' | 'seg';
@@ -58,10 +72,9 @@ export interface Extent {
   seg?: number;
 }
 
-export function extentToItem(topicId: string, partition: number, e: Omit<Extent, 'sk'>): MetaItem {
-  const item: MetaItem = {
-    ...headKey(topicId, partition),
-    sk: extentSk(e.base),
+/** An extent's attributes, as stored in its own item or in the head's `tail`. */
+export function extentFields(e: Omit<Extent, 'sk'>): { [attr: string]: MetaValue } {
+  const f: { [attr: string]: MetaValue } = {
     base: e.base,
     last: e.last,
     kind: e.kind,
@@ -70,26 +83,39 @@ export function extentToItem(topicId: string, partition: number, e: Omit<Extent,
     wb: e.wb,
     max_ts: e.maxTs,
   };
-  if (e.data) item['data'] = e.data;
-  if (e.obj !== undefined) item['obj'] = e.obj;
-  if (e.seg !== undefined) item['seg'] = e.seg;
-  return item;
+  if (e.data) f['data'] = e.data;
+  if (e.obj !== undefined) f['obj'] = e.obj;
+  if (e.seg !== undefined) f['seg'] = e.seg;
+  return f;
+}
+
+/** The item of an extent: a segment extent (kind seg) under sx#, any other under x#. */
+export function extentToItem(topicId: string, partition: number, e: Omit<Extent, 'sk'>): MetaItem {
+  return {
+    ...headKey(topicId, partition),
+    sk: e.kind === 'seg' ? segExtentSk(e.base) : extentSk(e.base),
+    ...extentFields(e),
+  };
 }
 
 export function extentFromItem(item: MetaItem): Extent {
+  return extentFromFields(item.sk, item);
+}
+
+function extentFromFields(sk: string, f: { [attr: string]: MetaValue }): Extent {
   const e: Extent = {
-    sk: item.sk,
-    base: item['base'] as number,
-    last: item['last'] as number,
-    kind: item['kind'] as ExtentKind,
-    pos: item['pos'] as number,
-    len: item['len'] as number,
-    wb: item['wb'] as number,
-    maxTs: item['max_ts'] as number,
+    sk,
+    base: f['base'] as number,
+    last: f['last'] as number,
+    kind: f['kind'] as ExtentKind,
+    pos: f['pos'] as number,
+    len: f['len'] as number,
+    wb: f['wb'] as number,
+    maxTs: f['max_ts'] as number,
   };
-  if (item['data'] instanceof Uint8Array) e.data = item['data'];
-  if (typeof item['obj'] === 'string') e.obj = item['obj'];
-  if (typeof item['seg'] === 'number') e.seg = item['seg'];
+  if (f['data'] instanceof Uint8Array) e.data = f['data'];
+  if (typeof f['obj'] === 'string') e.obj = f['obj'];
+  if (typeof f['seg'] === 'number') e.seg = f['seg'];
   return e;
 }
 

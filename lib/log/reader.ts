@@ -1,13 +1,14 @@
-// The read path. A fetch at offset o: (1) in parallel, the extent covering o (last extent with
-// base ≤ o) and the extents after it, from the metadata store; (2) range reads of their bytes
-// (none for inline extents). Inside a large segment extent the start is found through the
-// segment's .index. Bytes are CRC-checked on every read and base offsets patched where the
-// write-ahead bytes were written before their offsets were known.
+// The read path. A fetch at offset o: (1) in parallel with the head read, the extents covering
+// o and after it — segment extents (flushed) and commit extents (not yet flushed) — from the
+// metadata store; (2) range reads of their bytes (none for inline extents). Inside a large
+// segment extent the start is found through the segment's .index. Bytes are CRC-checked on
+// every read and base offsets patched where the write-ahead bytes were written before their
+// offsets were known.
 import { SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, crc32c, readBatchHeader, setBaseOffset } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
-import { EXTENT_PREFIX, extentSk, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
-import { type Extent, extentFromItem, segmentFromItem, type Segment } from './model';
+import { EXTENT_END, EXTENT_PREFIX, extentSk, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { type Extent, extentFromItem, type Head, segmentFromItem, type Segment } from './model';
 import { lookupOffset, lookupTimestamp } from './segment-index';
 import type { Topic } from './topics';
 
@@ -28,9 +29,10 @@ export interface BatchInfo {
   count: number;
 }
 
-const EXTENT_END = 'x$'; // just past every x# key
-
-type ExtentPages = [QueryPage, QueryPage];
+/** Segment extents covering and after an offset, then commit extents covering and after it. */
+export type ExtentPages = [QueryPage, QueryPage, QueryPage, QueryPage];
+/** What the read path needs of the partition head. */
+export type ReadHead = Pick<Head, 'nextOffset' | 'flushed' | 'tail'>;
 const SEEK_THRESHOLD = 64 * 1024; // below this, reading a whole extent beats an index lookup
 const CHAIN_RETRIES = 5;
 
@@ -43,43 +45,44 @@ export class LogReader {
   ) {}
 
   /**
-   * The extents from the one covering `offset` onwards, contiguous, below `hw`. Flush and
-   * retention swap extents while we look, so a broken chain is re-read a few times; it can only
-   * stay broken when `offset` fell below the log start meanwhile (the caller checks).
+   * The extents from the one covering `offset` onwards, contiguous, below the high watermark.
+   * At each position a segment extent wins (flush writes them before anything else changes),
+   * then a commit extent at or above the head's `flushed` (below it they are garbage), then the
+   * head's tail. The head and the queries are not one snapshot: a chain broken by a flush or a
+   * commit in between is re-read a few times; it can only stay broken when `offset` fell below
+   * the log start meanwhile (the caller checks).
    */
-  async extentsFrom(
-    topic: Topic,
-    partition: number,
-    offset: number,
-    hw: number,
-    limit = 16,
-    prefetched?: Promise<ExtentPages>,
-  ): Promise<Extent[] | undefined> {
+  async extentsFrom(topic: Topic, partition: number, offset: number, head: ReadHead, limit = 16, prefetched?: Promise<ExtentPages>): Promise<Extent[] | undefined> {
+    const hw = head.nextOffset;
     for (let attempt = 0; attempt < CHAIN_RETRIES; attempt++) {
-      const [cover, after] = attempt === 0 && prefetched ? await prefetched : await this.queryExtents(topic, partition, offset, limit);
-      const first = cover.items[0] && extentFromItem(cover.items[0]);
-      if (first && first.base <= offset && offset <= first.last) {
-        const chain = [first];
-        for (const item of after.items) {
-          const e = extentFromItem(item);
-          if (e.base !== chain[chain.length - 1]!.last + 1 || e.base >= hw) break;
-          chain.push(e);
-        }
-        return chain;
+      const pages = attempt === 0 && prefetched ? await prefetched : await this.queryExtents(topic, partition, offset, limit);
+      const segs = [...pages[0].items, ...pages[1].items].map(extentFromItem);
+      const commits = [...pages[2].items, ...pages[3].items].map(extentFromItem).filter((e) => e.base >= head.flushed);
+      if (head.tail && head.tail.base >= head.flushed) commits.push(head.tail);
+      const at = (pos: number): Extent | undefined =>
+        segs.find((e) => e.base <= pos && pos <= e.last) ?? commits.find((e) => e.base <= pos && pos <= e.last);
+      const chain: Extent[] = [];
+      let pos = offset;
+      for (let e = at(pos); e && pos < hw && chain.length < limit; e = at(pos)) {
+        chain.push(e);
+        pos = e.last + 1;
       }
+      if (chain.length > 0) return chain;
       await new Promise((r) => setTimeout(r, 5 * (attempt + 1)));
     }
     return undefined;
   }
 
   /**
-   * The two extent queries for `offset` — the extent covering it and those after — which
-   * depend on nothing but the offset, so a fetch can run them alongside its head read (one
-   * metadata round trip, then the object reads).
+   * The extent queries for `offset` — for segment and for commit extents, the one covering it
+   * and those after — which depend on nothing but the offset, so a fetch can run them alongside
+   * its head read (one metadata round trip, then the object reads).
    */
   queryExtents(topic: Topic, partition: number, offset: number, limit = 16): Promise<ExtentPages> {
     const pk = partitionPk(topic.id, partition);
     return Promise.all([
+      this.meta.query({ pk, gte: SEG_EXTENT_PREFIX, lte: segExtentSk(offset), reverse: true, limit: 1 }),
+      this.meta.query({ pk, gt: segExtentSk(offset), lt: SEG_EXTENT_END, limit }),
       this.meta.query({ pk, gte: EXTENT_PREFIX, lte: extentSk(offset), reverse: true, limit: 1 }),
       this.meta.query({ pk, gt: extentSk(offset), lt: EXTENT_END, limit }),
     ]);
@@ -89,13 +92,14 @@ export class LogReader {
    * Whole batches from the one containing `offset`, at most about `maxBytes` (but always at
    * least one batch, as Kafka does), stopping before `hw`.
    */
-  async read(topic: Topic, partition: number, offset: number, hw: number, maxBytes: number, prefetched?: Promise<ExtentPages>): Promise<BatchRun[] | undefined> {
+  async read(topic: Topic, partition: number, offset: number, head: ReadHead, maxBytes: number, prefetched?: Promise<ExtentPages>): Promise<BatchRun[] | undefined> {
+    const hw = head.nextOffset;
     const runs: BatchRun[] = [];
     let budget = maxBytes;
     let from = offset;
     // Pages of the extent chain until the budget or the high watermark is reached.
     while (from < hw && (budget > 0 || runs.length === 0)) {
-      const chain = await this.extentsFrom(topic, partition, from, hw, 16, from === offset ? prefetched : undefined);
+      const chain = await this.extentsFrom(topic, partition, from, head, 16, from === offset ? prefetched : undefined);
       if (!chain) return runs.length > 0 ? runs : undefined;
       for (const e of chain) {
         const run = await this.extentBytes(topic, partition, e, from, runs.length === 0 ? Math.max(budget, 1) : budget);
@@ -225,7 +229,7 @@ export class LogReader {
     topic: Topic,
     partition: number,
     ts: number,
-    head: { logStart: number; flushed: number; nextOffset: number },
+    head: ReadHead & { logStart: number },
     decodeFirstAtLeast: (bytes: Uint8Array, ts: number) => { offset: number; timestamp: number } | undefined,
   ): Promise<{ offset: number; timestamp: number } | undefined> {
     const segments = await this.segments(topic, partition);
@@ -247,7 +251,7 @@ export class LogReader {
     // Offsets not yet in segments.
     const from = Math.max(head.flushed, head.logStart);
     if (from >= head.nextOffset) return undefined;
-    const chain = await this.extentsFrom(topic, partition, from, head.nextOffset, 1000);
+    const chain = await this.extentsFrom(topic, partition, from, head, 1000);
     for (const e of chain ?? []) {
       if (e.maxTs < ts) continue;
       const run = await this.extentBytes(topic, partition, e, e.base, e.len);

@@ -22,12 +22,15 @@ import type { Clock } from '../util/clock';
 import { COMMIT_MAX_WAL_AGE_MS } from './commit';
 import {
   DELETIONS_PK,
+  EXTENT_END,
   EXTENT_PREFIX,
   extentSk,
   headKey,
   partitionPk,
   SEGMENT_PREFIX,
   segmentKey,
+  SEG_EXTENT_PREFIX,
+  segExtentSk,
   segmentObject,
   segmentSk,
   topicKey,
@@ -372,8 +375,11 @@ export class Retention {
     // when a page cap cut the reading short, which only makes retention delete less.
     let total = summary.bytes + tailBytes;
     if (retentionBytes >= 0 && head.flushed < head.nextOffset) {
-      const page = await this.meta.query({ pk, gte: extentSk(Math.max(head.flushed, head.logStart)), lt: 'x$', limit: 500 });
-      for (const item of page.items) total += extentFromItem(item).len;
+      const from = Math.max(head.flushed, head.logStart);
+      const page = await this.meta.query({ pk, gte: extentSk(from), lt: EXTENT_END, limit: 500 });
+      const unflushed = new Map(page.items.map((item) => [item['base'] as number, extentFromItem(item).len]));
+      if (head.tail && head.tail.base >= from) unflushed.set(head.tail.base, head.tail.len);
+      for (const len of unflushed.values()) total += len;
     }
     const overBytes = retentionBytes >= 0 && complete && total > retentionBytes;
 
@@ -409,14 +415,16 @@ export class Retention {
     const pk = partitionPk(topic.id, partition);
     const hk = headKey(topic.id, partition);
     const lastOffset = doomed[doomed.length - 1]!.last;
-    // Extents of the doomed range (and any leftovers below it).
+    // Segment extents of the doomed range, and commit extents below it (stale leftovers).
     const extentKeys: string[] = [];
-    let startAfter: string | undefined;
-    do {
-      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lte: extentSk(lastOffset), startAfter, limit: 500 });
-      for (const item of page.items) if ((item['last'] as number) < logStart) extentKeys.push(item.sk);
-      startAfter = page.next;
-    } while (startAfter);
+    for (const [prefix, sk] of [[SEG_EXTENT_PREFIX, segExtentSk], [EXTENT_PREFIX, extentSk]] as const) {
+      let startAfter: string | undefined;
+      do {
+        const page = await this.meta.query({ pk, gte: prefix, lte: sk(lastOffset), startAfter, limit: 500 });
+        for (const item of page.items) if ((item['last'] as number) < logStart) extentKeys.push(item.sk);
+        startAfter = page.next;
+      } while (startAfter);
+    }
     await this.deleteItems(pk, extentKeys, { key: hk, condition: isLeader });
     const keys = doomed.flatMap((s) => (['log', 'index', 'timeindex'] as const).map((ext) => segmentObject(topic.name, partition, s.base, ext)));
     for (let i = 0; i < keys.length; i += 999) await this.objects.delete(keys.slice(i, i + 999));
@@ -562,17 +570,18 @@ export class Retention {
   }
 
   /**
-   * Write-ahead objects the partition's unflushed extents reference. Extents below `flushed`
-   * all point into segments (a flush replaces what it consumed in its commit), so only the
-   * unflushed part of the log is read.
+   * Write-ahead objects the partition's unflushed extents reference: the commit extents from
+   * `flushed` on and the head's tail. Commit extents below `flushed` are garbage (their bytes
+   * are in segments), so only the unflushed part of the log is read.
    */
   private async walRefs(topic: Topic, partition: number): Promise<Set<string>> {
     const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
     const pk = partitionPk(topic.id, partition);
     const refs = new Set<string>();
+    if (head.tail?.obj) refs.add(head.tail.obj);
     let startAfter: string | undefined;
     do {
-      const page = await this.meta.query({ pk, gte: extentSk(Math.max(head.flushed, head.logStart)), lt: 'x$', startAfter, limit: 500 });
+      const page = await this.meta.query({ pk, gte: extentSk(Math.max(head.flushed, head.logStart)), lt: EXTENT_END, startAfter, limit: 500 });
       for (const item of page.items) if (typeof item['obj'] === 'string') refs.add(item['obj']);
       startAfter = page.next;
     } while (startAfter);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
-import { faultyMetaStore, faultyObjectStore } from '../../../lib/storage/faults';
+import { type CallOf, faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
@@ -47,9 +47,17 @@ function expectContiguous(records: Array<{ offset: number }>, hw: number): void 
   expect(records.map((r) => r.offset)).toEqual(Array.from({ length: hw }, (_, i) => i));
 }
 
-describe('commit protocol', () => {
+// Both commit shapes: one transaction (SQLite's default), and the head-only commit DynamoDB
+// uses (the previous tail's item, then the conditional head write — commit.ts).
+describe.each([
+  { mode: 'transaction', headOnlyCommits: false },
+  { mode: 'head-only writes', headOnlyCommits: true },
+])('commit protocol ($mode)', ({ headOnlyCommits }) => {
+  const isTailPut = (c: CallOf<MetaStore>): boolean => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.sk.startsWith('x#');
+  const isHeadWrite = (c: CallOf<MetaStore>): boolean => c.method === 'write' && c.args[0].type === 'update' && c.args[0].key.sk === 'head';
+
   it('keeps offsets contiguous and unique across independent writers (separate engines)', async () => {
-    const engines = Array.from({ length: 4 }, () => new LogEngine(meta, objects, undefined, { inlineMaxBytes: 512 }));
+    const engines = Array.from({ length: 4 }, () => new LogEngine(meta, objects, undefined, { inlineMaxBytes: 512, headOnlyCommits }));
     await engines[0]!.createTopic('t', 2);
     const acks: Array<{ partition: number; offset: number; value: string }> = [];
     await Promise.all(
@@ -74,22 +82,32 @@ describe('commit protocol', () => {
     }
   });
 
-  it.each([
-    ['write-ahead PUT fails', 'objects', 'put', 'fail'],
-    ['write-ahead PUT lands but its ack is lost', 'objects', 'put', 'failAfter'],
-    ['metadata transaction fails', 'meta', 'transact', 'fail'],
-    ['metadata transaction commits but its ack is lost', 'meta', 'transact', 'failAfter'],
-  ] as const)('survives a crash when the %s', async (_name, store, method, kind) => {
+  type Step = readonly [string, 'objects' | 'meta', ((c: CallOf<MetaStore>) => boolean) | undefined, 'fail' | 'failAfter'];
+  const commitStep: Step[] = headOnlyCommits
+    ? [
+        ['previous tail item write fails', 'meta', isTailPut, 'fail'],
+        ['previous tail item write lands but its ack is lost', 'meta', isTailPut, 'failAfter'],
+        ['head write fails', 'meta', isHeadWrite, 'fail'],
+        ['head write commits but its ack is lost', 'meta', isHeadWrite, 'failAfter'],
+      ]
+    : [
+        ['metadata transaction fails', 'meta', (c: CallOf<MetaStore>) => c.method === 'transact', 'fail'],
+        ['metadata transaction commits but its ack is lost', 'meta', (c: CallOf<MetaStore>) => c.method === 'transact', 'failAfter'],
+      ];
+  it.each<Step>([
+    ['write-ahead PUT fails', 'objects', undefined, 'fail'],
+    ['write-ahead PUT lands but its ack is lost', 'objects', undefined, 'failAfter'],
+    ...commitStep,
+  ])('survives a crash when the %s', async (name, store, when, kind) => {
     const fo = faultyObjectStore(objects);
     const fm = faultyMetaStore(meta);
-    const victim = new LogEngine(fm, fo, undefined, { inlineMaxBytes: 100 });
-    const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100 });
+    const victim = new LogEngine(fm, fo, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
     await healthy.createTopic('t', 1);
     for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`before-${i}-${'y'.repeat(200)}`) }]);
 
-    const rule = { method, action: { kind, error: crash() } } as never;
-    if (store === 'objects') fo.faults.add(rule);
-    else fm.faults.add(rule);
+    if (store === 'objects') fo.faults.add({ method: 'put', action: { kind, error: crash() } });
+    else fm.faults.add({ when, action: { kind, error: crash() } });
     await expect(victim.produce('t', [{ value: enc(`victim-${'z'.repeat(200)}`) }])).rejects.toThrow('injected crash');
 
     // The writer that "crashed" is gone; others carry on.
@@ -100,14 +118,15 @@ describe('commit protocol', () => {
     expectContiguous(records, hw);
     const victimCopies = records.filter((r) => r.value.startsWith('victim-')).length;
     // Only a commit that reached the metadata store can be visible — exactly once.
-    expect(victimCopies).toBe(kind === 'failAfter' && method === 'transact' ? 1 : 0);
+    const committed = kind === 'failAfter' && /transaction|head write/.test(name);
+    expect(victimCopies).toBe(committed ? 1 : 0);
     expect(hw).toBe(6 + victimCopies);
   });
 
   it('an idempotent retry after a lost ack returns the original offsets and writes nothing', async () => {
     const fm = faultyMetaStore(meta);
-    const a = new LogEngine(fm, objects);
-    const b = new LogEngine(meta, objects); // "another instance" serving the retry
+    const a = new LogEngine(fm, objects, undefined, { headOnlyCommits });
+    const b = new LogEngine(meta, objects, undefined, { headOnlyCommits }); // "another instance" serving the retry
     await b.createTopic('t', 3);
     const producer = await b.producers.init();
     const records = [{ key: enc('k1'), value: enc('v1') }, { key: enc('k2'), value: enc('v2') }, { value: enc('v3'), partition: 2 }];
@@ -130,7 +149,7 @@ describe('commit protocol', () => {
   });
 
   it('binary batches from an idempotent Kafka producer are deduplicated per partition', async () => {
-    const e = new LogEngine(meta, objects);
+    const e = new LogEngine(meta, objects, undefined, { headOnlyCommits });
     await e.createTopic('t', 2);
     const { id, epoch } = await e.producers.init();
     const batch = (seq: number, n: number) =>
@@ -147,8 +166,41 @@ describe('commit protocol', () => {
     expect(bumped.epoch).toBe(epoch + 1);
   });
 
+  it('a writer frozen inside its commit resumes after others appended and a flush ran: no hole, no duplicate, its late write is ignored', async () => {
+    const fm = faultyMetaStore(meta);
+    const victim = new LogEngine(fm, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    await healthy.createTopic('t', 1);
+    for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`before-${i}-${'y'.repeat(150)}`) }]);
+
+    // Freeze the victim at its first metadata write: it has read the head (offset 3 next).
+    const gate = new Gate();
+    fm.faults.add({ when: (c) => (headOnlyCommits ? isTailPut(c) : c.method === 'transact'), action: { kind: 'hang', gate } });
+    const frozen = victim.produce('t', [{ value: enc(`victim-${'z'.repeat(150)}`) }]);
+    await gate.reached;
+
+    // Meanwhile the log moves on and is flushed: the extents the victim saw are gone.
+    for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`after-${i}-${'y'.repeat(150)}`) }]);
+    const topic = await healthy.topics.get('t');
+    await healthy.flushPartition(topic, 0);
+    expect((await healthy.head(topic, 0)).flushed).toBe(6);
+    gate.release();
+    const [ack] = await frozen;
+    expect(ack!.offset).toBe(6); // the stale attempt was refused; the retry landed at the end
+
+    const records = await readAll(healthy, 't', 0);
+    expectContiguous(records, 7);
+    expect(records.map((r) => r.value.split('-')[0])).toEqual(['before', 'before', 'before', 'after', 'after', 'after', 'victim']);
+    // Whatever the late write left below the flushed offset goes with the next flush.
+    await healthy.produce('t', [{ value: enc('last') }]);
+    await healthy.flushPartition(topic, 0);
+    const below = await meta.query({ pk: `log#${topic.id}#0`, gte: 'x#', lt: 'x$' });
+    expect(below.items.filter((i) => (i['last'] as number) < 8)).toEqual([]);
+    expect((await readAll(healthy, 't', 0)).map((r) => r.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
   it('stores nothing when any record of a request is invalid', async () => {
-    const e = new LogEngine(meta, objects);
+    const e = new LogEngine(meta, objects, undefined, { headOnlyCommits });
     await e.createTopic('t', 2, { 'max.message.bytes': 1000 });
     await expect(
       e.produce('t', [{ value: enc('ok'), partition: 0 }, { value: new Uint8Array(5000), partition: 1 }]),

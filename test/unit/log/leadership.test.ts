@@ -31,8 +31,10 @@ beforeEach(async () => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+/** Both commit shapes (commit.ts): the flush must read the head's tail as well as extent items. */
+let headOnlyCommits = false;
 const engine = (m: MetaStore = meta, o: ObjectStore = objects) =>
-  new LogEngine(m, o, clock, { leaseMs: LEASE, inlineMaxBytes: 256, flush: { stepBytes: 2048, indexIntervalBytes: 256 } });
+  new LogEngine(m, o, clock, { leaseMs: LEASE, inlineMaxBytes: 256, headOnlyCommits, flush: { stepBytes: 2048, indexIntervalBytes: 256 } });
 
 async function produceMany(e: LogEngine, topic: string, n: number, from = 0): Promise<void> {
   for (let i = from; i < from + n; i++) await e.produce(topic, [{ value: enc(`rec-${i}-${'p'.repeat(i % 50)}`), partition: 0 }]);
@@ -53,7 +55,14 @@ async function values(e: LogEngine, topic: string): Promise<string[]> {
   }
 }
 
-describe('partition leadership', () => {
+describe.each([false, true])('partition leadership (head-only commits: %s)', (headOnly) => {
+  beforeEach(() => {
+    headOnlyCommits = headOnly;
+  });
+  afterEach(() => {
+    headOnlyCommits = false;
+  });
+
   it('leaves a partition leased by a live process alone, and takes it after the lease runs out unrenewed', async () => {
     const a = engine();
     const b = engine();
@@ -96,14 +105,14 @@ describe('partition leadership', () => {
     // As a kill -9'd server leaves it: a lease owned by a pid that is gone.
     await meta.write({ type: 'update', key: headKey(topic.id, 0), set: { leader_epoch: 7, lease_rvn: 'rvn-of-the-dead', lease_owner: `${os.hostname()}/2147483646/dead` } });
     expect((await a.flushPartition(topic, 0)).skipped).toBe(true); // not single-host: must wait
-    const restarted = new LogEngine(meta, objects, clock, { leaseMs: LEASE, singleHost: true });
+    const restarted = new LogEngine(meta, objects, clock, { leaseMs: LEASE, singleHost: true, headOnlyCommits });
     const r = await restarted.flushPartition(topic, 0);
     expect(r.skipped).toBe(false);
     expect(r.steps).toBeGreaterThan(0);
     expect((await restarted.head(topic, 0)).leaderEpoch).toBe(8);
     // A live owner on this host (ourselves, as another engine) is still respected.
     await produceMany(a, 't', 2, 3);
-    const other = new LogEngine(meta, objects, clock, { leaseMs: LEASE, singleHost: true });
+    const other = new LogEngine(meta, objects, clock, { leaseMs: LEASE, singleHost: true, headOnlyCommits });
     expect((await other.flushPartition(topic, 0)).skipped).toBe(true);
   });
 
@@ -172,7 +181,14 @@ describe('partition leadership', () => {
   });
 });
 
-describe('flush into segments', () => {
+describe.each([false, true])('flush into segments (head-only commits: %s)', (headOnly) => {
+  beforeEach(() => {
+    headOnlyCommits = headOnly;
+  });
+  afterEach(() => {
+    headOnlyCommits = false;
+  });
+
   it('rolls at segment.bytes, writes Kafka index entries, and reads the same before and after', async () => {
     const e = engine();
     await e.createTopic('t', 1, { 'segment.bytes': 1500 });
@@ -260,7 +276,7 @@ describe('flush after a crash between its object writes and its commit', () => {
 
     // A restarted process (the dead one's lease is taken at once on this host) flushes on.
     await meta.write({ type: 'update', key: headKey(topic.id, 0), set: { lease_owner: `${os.hostname()}/2147483646/dead` } });
-    const restarted = new LogEngine(meta, objects, clock, { leaseMs: LEASE, singleHost: true, inlineMaxBytes: 256, flush: { stepBytes: 2048, indexIntervalBytes: 256 } });
+    const restarted = new LogEngine(meta, objects, clock, { leaseMs: LEASE, singleHost: true, headOnlyCommits, inlineMaxBytes: 256, flush: { stepBytes: 2048, indexIntervalBytes: 256 } });
     await produceMany(restarted, 't', 4, 12);
     const r = await restarted.flushPartition(topic, 0);
     expect(r.skipped).toBe(false);
