@@ -3,7 +3,8 @@
 // environment at init (top-level await) and reused by every warm invocation.
 import { defaultIsContentTypeBinary, handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
 import { loadConfig } from '../lib/config';
-import { flushTrigger, lambdaInvoker } from '../lib/flush-trigger';
+import { lambdaInvoker } from '../lib/flush-invoker';
+import { flushTrigger } from '../lib/flush-trigger';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
 import { mountGroupRoutes } from '../lib/http/groups';
 import { openAwsEngine } from '../lib/runtime-aws';

@@ -1,7 +1,7 @@
 // Flush hand-off for the Lambda deployment: the API function's engine calls `trigger` when a
 // partition has taken enough bytes (EngineOptions.flushTrigger); the request goes to the
-// flush function as an asynchronous invoke, so the producer's response never waits for a
-// flush. Why an async invoke rather than a queue: docs/design/0006-deployment.md.
+// flush function as an asynchronous invoke (lib/flush-invoker.ts), so the producer's response
+// never waits for a flush. Why an async invoke rather than a queue: docs/design/0006-deployment.md.
 //
 // Lambda freezes the process as soon as a handler returns, so an invoke still in flight then
 // would stall until the next request thaws it. `drain()` is awaited by the handler before it
@@ -57,31 +57,6 @@ export function flushTrigger(invoke: Invoker, log: (msg: string, err?: unknown) 
       await Promise.race([Promise.all(inFlight), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
       clearTimeout(timer);
     },
-  };
-}
-
-/**
- * An Invoker that sends `InvocationType: Event` to `functionName`. The SDK client is loaded on
- * the first trigger: most API cold starts never need it. Endpoint and region come from the
- * SDK's standard variables (AWS_ENDPOINT_URL_LAMBDA, AWS_REGION).
- */
-export function lambdaInvoker(functionName: string, opts: { requestTimeoutMs?: number } = {}): Invoker {
-  let ready: Promise<(payload: FlushRequest) => Promise<void>> | undefined;
-  const load = async () => {
-    const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
-    const client = new LambdaClient({ maxAttempts: 2, requestHandler: { requestTimeout: opts.requestTimeoutMs ?? 2000 } });
-    const encoder = new TextEncoder();
-    return async (payload: FlushRequest) => {
-      const out = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: encoder.encode(JSON.stringify(payload)) }));
-      if (out.StatusCode !== 202) throw new Error(`async invoke of ${functionName} answered ${out.StatusCode}`);
-    };
-  };
-  return async (payload) => {
-    ready ??= load().catch((err: unknown) => {
-      ready = undefined;
-      throw err;
-    });
-    await (await ready)(payload);
   };
 }
 
