@@ -3,30 +3,33 @@
 //   1. Payloads too large to keep inline are written first to a write-ahead object under a
 //      fresh unique key (conditional create), so a crash leaves garbage, never a gap.
 //   2. The commit itself is one conditional write to the partition head: next_offset moves from
-//      the expected value b to b + n (conditional on next_offset == b) and the head's `tail`
-//      becomes the new extent [b, b + n - 1]. Before that, the previous tail gets its own
-//      commit-extent item x#<base> (an idempotent put: the tail a head at next_offset == b
-//      holds is the one commit that ended at b - 1, so every writer writes the same item).
-//      Two plain writes instead of a transaction: DynamoDB bills a transaction's writes twice.
+//      the expected value b to b + n (conditional on next_offset == b) and the new extent
+//      [b, b + n - 1] joins the head's `tails`, the latest commits' extents. When the head
+//      would outgrow one DynamoDB write unit, the tails first go to a commit page of their own
+//      (x#<last offset>, a conditional create; the tails a head at next_offset == b holds are
+//      the same for every writer that sees it, so a page that exists already holds them — or
+//      is flush's remainder, which covers what of them is unflushed) and the head keeps only
+//      the new extent. So a commit costs one 1 KB write, plus a page write every few commits,
+//      and no transaction: DynamoDB bills a transaction's writes twice.
 //   3. Acknowledge only after the head write.
 //
 // Commits that span partitions or carry a producer-state update (and every commit on a store
 // where transactions cost nothing extra, like SQLite) use one transaction instead: per
-// partition the previous tail's item, the new extent's item and the head update (which then
-// removes `tail`), plus the extra ops.
+// partition a page holding the tails and the new extent, and the head update (which then
+// empties `tails`), plus the extra ops.
 //
 // A writer that loses the race for next_offset learns the current head from the failed
 // condition and retries; its write-ahead object is still valid because the extent records the
 // base offset written into the bytes (wb), which readers patch when it differs. Offsets are
 // therefore contiguous — no holes, no duplicates — whatever crashes between steps: a crash
-// before the head write leaves at most a commit-extent item for an extent that was already
-// committed. A stale writer (one that read the head long ago) can write such an item after
-// flush removed it; it sits below `flushed`, where readers never look (see model.ts).
+// before the head write leaves at most a page of extents that were already committed. A
+// stale writer (one that read the head long ago) can write such a page after flush passed
+// it; its extents lie below `flushed`, where readers never look (see model.ts).
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import { setBaseOffset } from '../records';
 import type { Condition, MetaItem, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
-import { extentSk, headKey, walObject } from './keys';
-import { type Extent, extentFields, extentToItem, type Head, headFromItem } from './model';
+import { headKey, walObject } from './keys';
+import { commitPageToItem, type Extent, extentFields, type Head, headFromItem, tailsSize } from './model';
 import type { Notifier } from './notifier';
 import type { Topic } from './topics';
 
@@ -52,14 +55,20 @@ export interface CommitOptions {
   /** Payloads up to this size are stored inline (in the extent; no object write). */
   inlineMaxBytes: number;
   /**
-   * Commit a single partition with two plain writes (the previous tail's item, then the
-   * conditional head update) rather than a transaction. Right for DynamoDB, which bills
-   * transactional writes double; SQLite commits a transaction as cheaply as one write.
+   * Commit a single partition with a conditional head write (and a commit page every few
+   * commits) rather than a transaction. Right for DynamoDB, which bills transactional writes
+   * double; SQLite commits a transaction as cheaply as one write.
    */
   headOnlyCommits?: boolean;
 }
 
 const MAX_ATTEMPTS = 50;
+/**
+ * The head stays within one DynamoDB write unit (1 KB) while it collects tails; a little under,
+ * since sizes here are DynamoDB's published rules applied by hand (lib/storage/counting.ts).
+ */
+const HEAD_BUDGET_BYTES = 1000;
+const MAX_TAILS = 16;
 /**
  * A write-ahead object older than this is written again before it is committed: the orphan
  * sweeper removes unreferenced objects only well after this age (see retention.ts), so a commit
@@ -139,48 +148,47 @@ export class Committer {
           maxTs: part.maxTs,
         };
       });
-      // The previous tail's own item, unless flush already moved past its start.
-      const tailPut = (i: number): WriteOp | undefined => {
-        const { tail, flushed } = heads[i]!;
-        const part = parts[i]!;
-        return tail && tail.base >= flushed ? { type: 'put', item: extentToItem(part.topic.id, part.partition, tail) } : undefined;
-      };
+      // The tails still to keep: flush may have moved past some (their bytes are in segments).
+      const live = heads.map((h) => (h.tails ?? []).filter((e) => e.base >= h.flushed));
       const headOnly = this.opts.headOnlyCommits && parts.length === 1 && typeof extra !== 'function' && extra.length === 0;
+      let newTails: Array<Omit<Extent, 'sk'>> | undefined;
       try {
         if (headOnly) {
           const part = parts[0]!;
-          const put = tailPut(0);
-          if (put) await this.meta.write(put);
+          const n = extents[0]!;
+          const next = nextTails(heads[0]!, n);
+          if (next.page) {
+            // A page that exists already holds these tails, or is a flush remainder covering
+            // their unflushed part (see above): either way they are safe to drop from the head.
+            await this.meta
+              .write({ type: 'put', item: commitPageToItem(part.topic.id, part.partition, next.page), condition: { op: 'notExists' } })
+              .catch((err: unknown) => {
+                if (!(err instanceof ConditionFailedError)) throw err;
+              });
+          }
+          newTails = next.tails;
           await this.meta
             .write({
               type: 'update',
               key: headKey(part.topic.id, part.partition),
-              set: { next_offset: extents[0]!.last + 1, tail: extentFields(extents[0]!) },
-              condition: expectNext(extents[0]!.base),
+              set: { next_offset: n.last + 1, tails: newTails.map(extentFields) },
+              condition: expectNext(n.base),
             })
             .catch((err: unknown) => {
               throw err instanceof ConditionFailedError ? new PartConflict(0, err.item) : err;
             });
         } else {
           const ops: WriteOp[] = [];
-          /** Which part each op belongs to, for mapping a failed condition back. */
-          const owner: number[] = [];
           parts.forEach((part, i) => {
-            const put = tailPut(i);
-            if (put) {
-              ops.push(put);
-              owner.push(i);
-            }
-            ops.push({ type: 'put', item: extentToItem(part.topic.id, part.partition, extents[i]!), condition: { op: 'notExists' } });
-            owner.push(i);
+            // The page's key (the new extent's last offset) is past every existing page.
+            ops.push({ type: 'put', item: commitPageToItem(part.topic.id, part.partition, [...live[i]!, extents[i]!]), condition: { op: 'notExists' } });
             ops.push({
               type: 'update',
               key: headKey(part.topic.id, part.partition),
               set: { next_offset: extents[i]!.last + 1 },
-              remove: ['tail'],
+              remove: ['tails'],
               condition: expectNext(extents[i]!.base),
             });
-            owner.push(-1 - i); // the head update
           });
           const extraOps = typeof extra === 'function' ? extra(heads.map((h) => h.nextOffset)) : extra;
           try {
@@ -190,10 +198,10 @@ export class Committer {
               throw new ConditionFailedError(err.index - ops.length, err.item, err.message);
             }
             if (err instanceof ConditionFailedError) {
-              const o = owner[err.index]!;
-              // A failed head condition carries the current head; a taken extent key (which
-              // only a stale head can cause) does not.
-              throw new PartConflict(o < 0 ? -1 - o : o, o < 0 ? err.item : undefined);
+              // A failed head condition carries the current head; a taken page key (which only
+              // a stale head can cause) does not.
+              const onHead = err.index % 2 === 1;
+              throw new PartConflict(Math.floor(err.index / 2), onHead ? err.item : undefined);
             }
             throw err;
           }
@@ -218,9 +226,8 @@ export class Committer {
         const base = heads[i]!.nextOffset;
         const nextOffset = base + totals[i]!;
         const key = partitionKey(part.topic, part.partition);
-        const prev = this.heads.get(key) ?? heads[i]!;
-        const { tail: _replaced, ...rest } = prev;
-        this.heads.set(key, headOnly ? { ...rest, exists: true, nextOffset, tail: { sk: extentSk(extents[i]!.base), ...extents[i]! } } : { ...rest, exists: true, nextOffset });
+        const { tails: _replaced, ...rest } = this.heads.get(key) ?? heads[i]!;
+        this.heads.set(key, newTails ? { ...rest, exists: true, nextOffset, tails: newTails.map((e) => ({ sk: 'head', ...e })) } : { ...rest, exists: true, nextOffset });
         this.notifier.notify(key, nextOffset);
         const batchBases: number[] = [];
         let o = base;
@@ -238,6 +245,18 @@ export class Committer {
     if (!topic) this.heads.clear();
     else for (const k of [...this.heads.keys()]) if (k.startsWith(`${topic.id}/`)) this.heads.delete(k);
   }
+}
+
+/**
+ * The head's tails after a head-only commit of `n`, and the tails that must first go to a page
+ * (when keeping them would grow the head past one write unit): those flush has not passed.
+ */
+export function nextTails(head: Head, n: Omit<Extent, 'sk'>): { page?: Array<Omit<Extent, 'sk'>>; tails: Array<Omit<Extent, 'sk'>> } {
+  const live = (head.tails ?? []).filter((e) => e.base >= head.flushed);
+  const tails = [...live, n];
+  const headBytes = (head.bytesWithoutTails ?? 0) + tailsSize(tails);
+  if (live.length > 0 && (headBytes > HEAD_BUDGET_BYTES || tails.length > MAX_TAILS)) return { page: live, tails: [n] };
+  return { tails };
 }
 
 /** A commit lost the race for a part's head (which `item` holds, when known). */

@@ -2,24 +2,24 @@
 // — `<base>.log` plus `.index` and `.timeindex` beside it — described by segment extents.
 //
 // One step, at batch granularity, bounded in bytes and in metadata ops:
-//   1. read the head and the unflushed commit extents from `flushed` (the last may be the
-//      head's tail);
+//   1. read the head and the unflushed commit extents from `flushed` (from commit pages and
+//      the head's tails);
 //   2. pack their batches into the active segment, rolling to a new one at segment.bytes /
 //      segment.ms, writing index entries every index.interval.bytes as Kafka's LogSegment does;
 //   3. append the bytes to the segment objects past their catalogued size (a crashed earlier
 //      step's dead tail is simply overwritten);
 //   4. one transaction: head.flushed moves (conditional on its old value and the leader epoch,
 //      which fences a racing flusher and a deposed leader), catalog entries grow (conditional
-//      on their old size), segment extents appear (and a remainder commit extent when a step
+//      on their old size), segment extents appear (and a remainder commit page when a step
 //      stops mid-extent);
-//   5. delete the commit extents below the new `flushed` — readers already ignore them — then
+//   5. delete the commit pages below the new `flushed` — readers already ignore them — then
 //      the write-ahead objects no extent references any more.
 // A crash between steps leaves either the old extents (still readable) or the new ones.
 import { ConditionFailedError, PreconditionFailedError } from '../errors';
 import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
-import { type Extent, extentToItem, headFromItem, type Segment, segmentFromItem, segmentToItem } from './model';
+import { commitPageToItem, type Extent, headFromItem, segExtentToItem, type Segment, segmentFromItem, segmentToItem } from './model';
 import type { BatchInfo, LogReader } from './reader';
 import { encodeIndexEntries, encodeTimeIndexEntries } from './segment-index';
 import type { Topic } from './topics';
@@ -35,7 +35,12 @@ export interface FlushOptions {
 // step's bytes (held twice at most: read, then concatenated) keep the heap well under 256 MiB.
 export const DEFAULT_FLUSH_OPTIONS: FlushOptions = { stepBytes: 32 * 1024 * 1024, indexIntervalBytes: 4096 };
 
-const MAX_EXTENTS_PER_STEP = 40;
+/**
+ * Commit extents read per step. The step's transaction does not touch them (they are deleted
+ * after it), so this bounds only the reads; small commits are flushed 1,000 at a time rather
+ * than rewriting the segment objects every few dozen.
+ */
+const MAX_EXTENTS_PER_STEP = 1000;
 /** Stale commit extents deleted after a step (leftovers beyond this wait for the next one). */
 const DELETES_PER_STEP = 200;
 const DELETE_CONCURRENCY = 16;
@@ -274,11 +279,13 @@ export class Flusher {
     }
     if (remainder) {
       // The consumed part's commit extent lies below the new `flushed` (garbage); the rest of
-      // it gets an extent of its own at the new `flushed`.
+      // it gets a page of its own, keyed by its last offset like the page it came from, which
+      // it replaces when they share that key (a later commit page never overwrites it: those
+      // are conditional creates).
       const { extent: e, bytes, batches } = remainder;
       const first = batches[0]!;
       const rest = bytes.subarray(first.start);
-      const item = extentToItem(topic.id, partition, {
+      const item = commitPageToItem(topic.id, partition, [{
         base: first.base,
         last: e.last,
         kind: e.kind,
@@ -288,12 +295,12 @@ export class Flusher {
         // Inline remainders are stored patched; write-ahead bytes keep their original offsets.
         wb: e.kind === 'inline' ? first.base : first.base - (e.base - e.wb),
         maxTs: batches.reduce((m, b) => Math.max(m, b.maxTs), -1),
-      });
+      }]);
       ops.set(item.sk, { type: 'put', item });
     }
     for (const p of plans) {
       for (const x of p.extents) {
-        const item = extentToItem(topic.id, partition, {
+        const item = segExtentToItem(topic.id, partition, {
           base: x.base, last: x.last, kind: 'seg', obj: segmentObject(topic.name, partition, p.seg.base, 'log'),
           pos: x.pos, len: x.len, wb: x.base, maxTs: x.maxTs, seg: p.seg.base,
         });
@@ -307,9 +314,10 @@ export class Flusher {
       if (err instanceof ConditionFailedError) return undefined; // another flusher moved first
       throw err;
     }
-    // Commit extents below the new `flushed` are garbage now: readers skip them. Deleted outside
-    // the transaction (plain deletes cost half); a crash here leaves them to the next step,
-    // which deletes whatever lies below `flushed`, including items a stale committer wrote late.
+    // Commit pages wholly below the new `flushed` are garbage now: readers skip them. Deleted
+    // outside the transaction (plain deletes cost half); a crash here leaves them to the next
+    // step, which deletes whatever lies below `flushed`, including pages a stale committer
+    // wrote late.
     await this.deleteCommitExtentsBelow(topic, partition, newFlushed);
     // Write-ahead objects fully moved into segments are garbage now (a crash here leaves them
     // for the orphan sweeper).
@@ -321,6 +329,7 @@ export class Flusher {
 
   private async deleteCommitExtentsBelow(topic: Topic, partition: number, flushed: number): Promise<void> {
     const pk = partitionPk(topic.id, partition);
+    // Keyed by their last offset: every page with sk < x#flushed lies wholly below it.
     const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: DELETES_PER_STEP });
     for (let i = 0; i < page.items.length; i += DELETE_CONCURRENCY) {
       await Promise.all(page.items.slice(i, i + DELETE_CONCURRENCY).map((item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } })));

@@ -25,16 +25,13 @@ export const headKey = (topicId: string, partition: number): MetaKey => ({
 });
 
 /**
- * Commit extents: one per commit, pointing at its batches (inline or in a write-ahead object).
- * Sort key = base offset, so "the extent covering offset o" is the last extent with sk ≤ x#o.
- * Only those at or above the head's `flushed` offset mean anything (see model.ts).
+ * Commit pages: contiguous commit extents (one per commit, pointing at its batches inline or in
+ * a write-ahead object), keyed by the page's LAST offset, so "the page that can cover offset
+ * o" is the first page with sk ≥ x#o. Only extents at or above the head's `flushed` offset
+ * mean anything (see model.ts).
  */
 export const EXTENT_PREFIX = 'x#';
-export const extentSk = (baseOffset: number): string => `${EXTENT_PREFIX}${pad20(baseOffset)}`;
-export const extentKey = (topicId: string, partition: number, baseOffset: number): MetaKey => ({
-  pk: partitionPk(topicId, partition),
-  sk: extentSk(baseOffset),
-});
+export const extentSk = (offset: number): string => `${EXTENT_PREFIX}${pad20(offset)}`;
 /** Just past every commit-extent key. */
 export const EXTENT_END = 'x$';
 

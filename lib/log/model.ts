@@ -1,14 +1,16 @@
 // The partition's metadata items and their (de)serialisation. A partition is:
-//   head       next_offset (high watermark), log_start, flushed, leader_epoch, and `tail`: the
-//              extent of the latest commit (see commit.ts)
-//   x#<base>   commit extents: committed batches [base, last], stored inline in the item or in
-//              a write-ahead object
+//   head       next_offset (high watermark), log_start, flushed, leader_epoch, and `tails`: the
+//              extents of the latest commits that have no commit page yet (see commit.ts)
+//   x#<last>   commit pages: one or more contiguous commit extents — committed batches stored
+//              inline or in a write-ahead object — keyed by the page's LAST offset, so "the
+//              page that can cover offset o" is the first page with sk ≥ x#o
 //   sx#<base>  segment extents: flushed batches [base, last] inside a segment object
 //   seg#<base> the segment catalog: one entry per .log object
 // Invariant: the log [log_start, next_offset) is covered, without gaps, by the segment extents
-// below `flushed`, then by the commit extents with base ≥ flushed, the last of which may live
-// only in the head's `tail`. Commit extents below `flushed` are garbage (flushed, or written
-// late by a stale committer) that readers ignore and flush and retention delete.
+// below `flushed`, then by the commit extents with base ≥ flushed, found in the pages or the
+// head's tails. A commit extent with base < flushed means nothing (flushed, or written late by
+// a stale committer); readers ignore it, and flush and retention delete the pages below.
+import { itemSize, valueSize } from '../storage/counting';
 import type { MetaItem, MetaValue } from '../storage/ports';
 import { extentSk, headKey, segExtentSk, segmentKey } from './keys';
 
@@ -22,10 +24,12 @@ export interface Head {
   flushed: number;
   leaderEpoch: number;
   /**
-   * The latest commit's extent, when it was committed by a head-only write and may not have a
-   * commit-extent item yet (the next commit writes one before replacing the tail).
+   * The latest commits' extents, oldest first, ending at next_offset - 1, when they were
+   * committed by head-only writes and are not in a commit page yet.
    */
-  tail?: Extent;
+  tails?: Extent[];
+  /** DynamoDB size of the stored head item without its tails (what a head write is billed for). */
+  bytesWithoutTails?: number;
 }
 
 export const EMPTY_HEAD: Head = Object.freeze({ exists: false, nextOffset: 0, logStart: 0, flushed: 0, leaderEpoch: 0 });
@@ -39,16 +43,23 @@ export function headFromItem(item: MetaItem | undefined): Head {
     flushed: (item['flushed'] as number | undefined) ?? 0,
     leaderEpoch: (item['leader_epoch'] as number | undefined) ?? 0,
   };
-  const tail = item['tail'];
-  if (tail && typeof tail === 'object' && !(tail instanceof Uint8Array) && !Array.isArray(tail)) {
-    head.tail = extentFromFields(extentSk(tail['base'] as number), tail);
+  const tails = item['tails'];
+  const size = itemSize(item);
+  if (Array.isArray(tails)) {
+    head.tails = tails.map((f) => extentFromFields('head', f as Fields));
+    head.bytesWithoutTails = size - 'tails'.length - valueSize(tails);
+  } else {
+    head.bytesWithoutTails = size;
   }
   return head;
 }
 
+type Fields = { [attr: string]: MetaValue };
+
 export type ExtentKind = 'inline' | 'wal' | 'seg';
 
 export interface Extent {
+  /** Sort key of the item it came from ('head' for the head's tails). */
   sk: string;
   base: number;
   /** Last offset in the extent (inclusive). */
@@ -72,9 +83,9 @@ export interface Extent {
   seg?: number;
 }
 
-/** An extent's attributes, as stored in its own item or in the head's `tail`. */
-export function extentFields(e: Omit<Extent, 'sk'>): { [attr: string]: MetaValue } {
-  const f: { [attr: string]: MetaValue } = {
+/** An extent's attributes, as stored in a page, a segment-extent item or the head's tails. */
+export function extentFields(e: Omit<Extent, 'sk'>): Fields {
+  const f: Fields = {
     base: e.base,
     last: e.last,
     kind: e.kind,
@@ -89,20 +100,28 @@ export function extentFields(e: Omit<Extent, 'sk'>): { [attr: string]: MetaValue
   return f;
 }
 
-/** The item of an extent: a segment extent (kind seg) under sx#, any other under x#. */
-export function extentToItem(topicId: string, partition: number, e: Omit<Extent, 'sk'>): MetaItem {
-  return {
-    ...headKey(topicId, partition),
-    sk: e.kind === 'seg' ? segExtentSk(e.base) : extentSk(e.base),
-    ...extentFields(e),
-  };
+/** DynamoDB size of a list of extents as the head's `tails` attribute (name included). */
+export const tailsSize = (extents: Array<Omit<Extent, 'sk'>>): number => 'tails'.length + valueSize(extents.map(extentFields));
+
+/** A segment extent's item, under sx#<base>. */
+export function segExtentToItem(topicId: string, partition: number, e: Omit<Extent, 'sk'>): MetaItem {
+  return { ...headKey(topicId, partition), sk: segExtentSk(e.base), ...extentFields(e) };
 }
 
-export function extentFromItem(item: MetaItem): Extent {
-  return extentFromFields(item.sk, item);
+/** A commit page: contiguous commit extents, under x#<last offset>. */
+export function commitPageToItem(topicId: string, partition: number, extents: Array<Omit<Extent, 'sk'>>): MetaItem {
+  const last = extents[extents.length - 1]!.last;
+  return { ...headKey(topicId, partition), sk: extentSk(last), base: extents[0]!.base, last, exts: extents.map(extentFields) };
 }
 
-function extentFromFields(sk: string, f: { [attr: string]: MetaValue }): Extent {
+/** The extents an item holds: one for a segment extent, one or more for a commit page. */
+export function extentsFromItem(item: MetaItem): Extent[] {
+  const exts = item['exts'];
+  if (Array.isArray(exts)) return exts.map((f) => extentFromFields(item.sk, f as Fields));
+  return [extentFromFields(item.sk, item)];
+}
+
+function extentFromFields(sk: string, f: Fields): Extent {
   const e: Extent = {
     sk,
     base: f['base'] as number,

@@ -7,8 +7,8 @@
 import { SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, crc32c, readBatchHeader, setBaseOffset } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
-import { EXTENT_END, EXTENT_PREFIX, extentSk, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
-import { type Extent, extentFromItem, type Head, segmentFromItem, type Segment } from './model';
+import { EXTENT_END, extentSk, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { type Extent, extentsFromItem, type Head, segmentFromItem, type Segment } from './model';
 import { lookupOffset, lookupTimestamp } from './segment-index';
 import type { Topic } from './topics';
 
@@ -29,10 +29,10 @@ export interface BatchInfo {
   count: number;
 }
 
-/** Segment extents covering and after an offset, then commit extents covering and after it. */
-export type ExtentPages = [QueryPage, QueryPage, QueryPage, QueryPage];
+/** Segment extents covering and after an offset, then the commit pages from it on. */
+export type ExtentPages = [QueryPage, QueryPage, QueryPage];
 /** What the read path needs of the partition head. */
-export type ReadHead = Pick<Head, 'nextOffset' | 'flushed' | 'tail'>;
+export type ReadHead = Pick<Head, 'nextOffset' | 'flushed' | 'tails'>;
 const SEEK_THRESHOLD = 64 * 1024; // below this, reading a whole extent beats an index lookup
 const CHAIN_RETRIES = 5;
 
@@ -47,8 +47,8 @@ export class LogReader {
   /**
    * The extents from the one covering `offset` onwards, contiguous, below the high watermark.
    * At each position a segment extent wins (flush writes them before anything else changes),
-   * then a commit extent at or above the head's `flushed` (below it they are garbage), then the
-   * head's tail. The head and the queries are not one snapshot: a chain broken by a flush or a
+   * else a commit extent — from a page or the head's tails — at or above the head's `flushed`
+   * (below it they are garbage). The head and the queries are not one snapshot: a chain broken by a flush or a
    * commit in between is re-read a few times; it can only stay broken when `offset` fell below
    * the log start meanwhile (the caller checks).
    */
@@ -56,9 +56,8 @@ export class LogReader {
     const hw = head.nextOffset;
     for (let attempt = 0; attempt < CHAIN_RETRIES; attempt++) {
       const pages = attempt === 0 && prefetched ? await prefetched : await this.queryExtents(topic, partition, offset, limit);
-      const segs = [...pages[0].items, ...pages[1].items].map(extentFromItem);
-      const commits = [...pages[2].items, ...pages[3].items].map(extentFromItem).filter((e) => e.base >= head.flushed);
-      if (head.tail && head.tail.base >= head.flushed) commits.push(head.tail);
+      const segs = [...pages[0].items, ...pages[1].items].flatMap(extentsFromItem);
+      const commits = [...pages[2].items.flatMap(extentsFromItem), ...(head.tails ?? [])].filter((e) => e.base >= head.flushed);
       const at = (pos: number): Extent | undefined =>
         segs.find((e) => e.base <= pos && pos <= e.last) ?? commits.find((e) => e.base <= pos && pos <= e.last);
       const chain: Extent[] = [];
@@ -74,17 +73,17 @@ export class LogReader {
   }
 
   /**
-   * The extent queries for `offset` — for segment and for commit extents, the one covering it
-   * and those after — which depend on nothing but the offset, so a fetch can run them alongside
-   * its head read (one metadata round trip, then the object reads).
+   * The extent queries for `offset` — the segment extent covering it and those after, and the
+   * commit pages from the one that can cover it on — which depend on nothing but the offset,
+   * so a fetch can run them alongside its head read (one metadata round trip, then the object
+   * reads).
    */
   queryExtents(topic: Topic, partition: number, offset: number, limit = 16): Promise<ExtentPages> {
     const pk = partitionPk(topic.id, partition);
     return Promise.all([
       this.meta.query({ pk, gte: SEG_EXTENT_PREFIX, lte: segExtentSk(offset), reverse: true, limit: 1 }),
       this.meta.query({ pk, gt: segExtentSk(offset), lt: SEG_EXTENT_END, limit }),
-      this.meta.query({ pk, gte: EXTENT_PREFIX, lte: extentSk(offset), reverse: true, limit: 1 }),
-      this.meta.query({ pk, gt: extentSk(offset), lt: EXTENT_END, limit }),
+      this.meta.query({ pk, gte: extentSk(offset), lt: EXTENT_END, limit }),
     ]);
   }
 

@@ -38,7 +38,7 @@ import {
   WAL_PREFIX,
 } from './keys';
 import type { LeaseManager } from './lease';
-import { extentFromItem, type Head, headFromItem, type Segment, segmentFromItem } from './model';
+import { extentsFromItem, type Head, headFromItem, type Segment, segmentFromItem } from './model';
 import { type Topic, topicFromItem, type TopicRegistry } from './topics';
 
 export interface RetentionOptions {
@@ -376,9 +376,11 @@ export class Retention {
     let total = summary.bytes + tailBytes;
     if (retentionBytes >= 0 && head.flushed < head.nextOffset) {
       const from = Math.max(head.flushed, head.logStart);
+      // Commit pages are keyed by their last offset; an extent can sit in a page and in the
+      // head's tails (or in two pages) at once, so count each base once.
       const page = await this.meta.query({ pk, gte: extentSk(from), lt: EXTENT_END, limit: 500 });
-      const unflushed = new Map(page.items.map((item) => [item['base'] as number, extentFromItem(item).len]));
-      if (head.tail && head.tail.base >= from) unflushed.set(head.tail.base, head.tail.len);
+      const unflushed = new Map<number, number>();
+      for (const e of [...page.items.flatMap(extentsFromItem), ...(head.tails ?? [])]) if (e.base >= from) unflushed.set(e.base, e.len);
       for (const len of unflushed.values()) total += len;
     }
     const overBytes = retentionBytes >= 0 && complete && total > retentionBytes;
@@ -415,7 +417,8 @@ export class Retention {
     const pk = partitionPk(topic.id, partition);
     const hk = headKey(topic.id, partition);
     const lastOffset = doomed[doomed.length - 1]!.last;
-    // Segment extents of the doomed range, and commit extents below it (stale leftovers).
+    // Segment extents of the doomed range, and commit pages below it (stale leftovers; keyed by
+    // their last offset).
     const extentKeys: string[] = [];
     for (const [prefix, sk] of [[SEG_EXTENT_PREFIX, segExtentSk], [EXTENT_PREFIX, extentSk]] as const) {
       let startAfter: string | undefined;
@@ -570,19 +573,20 @@ export class Retention {
   }
 
   /**
-   * Write-ahead objects the partition's unflushed extents reference: the commit extents from
-   * `flushed` on and the head's tail. Commit extents below `flushed` are garbage (their bytes
+   * Write-ahead objects the partition's unflushed extents reference: the commit pages from
+   * `flushed` on and the head's tails. Commit extents below `flushed` are garbage (their bytes
    * are in segments), so only the unflushed part of the log is read.
    */
   private async walRefs(topic: Topic, partition: number): Promise<Set<string>> {
     const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
     const pk = partitionPk(topic.id, partition);
     const refs = new Set<string>();
-    if (head.tail?.obj) refs.add(head.tail.obj);
+    for (const e of head.tails ?? []) if (e.obj) refs.add(e.obj);
     let startAfter: string | undefined;
     do {
+      // Every page holding an extent not wholly flushed (pages are keyed by their last offset).
       const page = await this.meta.query({ pk, gte: extentSk(Math.max(head.flushed, head.logStart)), lt: EXTENT_END, startAfter, limit: 500 });
-      for (const item of page.items) if (typeof item['obj'] === 'string') refs.add(item['obj']);
+      for (const e of page.items.flatMap(extentsFromItem)) if (e.obj) refs.add(e.obj);
       startAfter = page.next;
     } while (startAfter);
     return refs;

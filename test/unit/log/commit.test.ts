@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { nextTails } from '../../../lib/log/commit';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { type CallOf, faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
@@ -48,12 +49,12 @@ function expectContiguous(records: Array<{ offset: number }>, hw: number): void 
 }
 
 // Both commit shapes: one transaction (SQLite's default), and the head-only commit DynamoDB
-// uses (the previous tail's item, then the conditional head write — commit.ts).
+// uses (the conditional head write, after a commit page every few commits — commit.ts).
 describe.each([
   { mode: 'transaction', headOnlyCommits: false },
   { mode: 'head-only writes', headOnlyCommits: true },
 ])('commit protocol ($mode)', ({ headOnlyCommits }) => {
-  const isTailPut = (c: CallOf<MetaStore>): boolean => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.sk.startsWith('x#');
+  const isPagePut = (c: CallOf<MetaStore>): boolean => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.sk.startsWith('x#');
   const isHeadWrite = (c: CallOf<MetaStore>): boolean => c.method === 'write' && c.args[0].type === 'update' && c.args[0].key.sk === 'head';
 
   it('keeps offsets contiguous and unique across independent writers (separate engines)', async () => {
@@ -85,8 +86,8 @@ describe.each([
   type Step = readonly [string, 'objects' | 'meta', ((c: CallOf<MetaStore>) => boolean) | undefined, 'fail' | 'failAfter'];
   const commitStep: Step[] = headOnlyCommits
     ? [
-        ['previous tail item write fails', 'meta', isTailPut, 'fail'],
-        ['previous tail item write lands but its ack is lost', 'meta', isTailPut, 'failAfter'],
+        ['commit page write fails', 'meta', isPagePut, 'fail'],
+        ['commit page write lands but its ack is lost', 'meta', isPagePut, 'failAfter'],
         ['head write fails', 'meta', isHeadWrite, 'fail'],
         ['head write commits but its ack is lost', 'meta', isHeadWrite, 'failAfter'],
       ]
@@ -94,6 +95,18 @@ describe.each([
         ['metadata transaction fails', 'meta', (c: CallOf<MetaStore>) => c.method === 'transact', 'fail'],
         ['metadata transaction commits but its ack is lost', 'meta', (c: CallOf<MetaStore>) => c.method === 'transact', 'failAfter'],
       ];
+  /** Produce through `e` until the next head-only commit of a like record writes a commit page. */
+  async function fillTails(e: LogEngine, value: (i: number) => string): Promise<void> {
+    const topic = await e.topics.get('t');
+    for (let i = 0; i < 64; i++) {
+      const head = await e.head(topic, 0);
+      const last = head.tails?.[head.tails.length - 1];
+      if (last && nextTails(head, { ...last, base: head.nextOffset, last: head.nextOffset }).page) return;
+      await e.produce('t', [{ value: enc(value(i)) }]);
+    }
+    throw new Error('the head never filled up');
+  }
+
   it.each<Step>([
     ['write-ahead PUT fails', 'objects', undefined, 'fail'],
     ['write-ahead PUT lands but its ack is lost', 'objects', undefined, 'failAfter'],
@@ -105,6 +118,9 @@ describe.each([
     const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
     await healthy.createTopic('t', 1);
     for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`before-${i}-${'y'.repeat(200)}`) }]);
+    // Head-only commits write a page only when the head is full: make the victim's commit one.
+    if (headOnlyCommits) await fillTails(healthy, (i) => `before-more-${i}-${'y'.repeat(200)}`);
+    const before = (await healthy.head(await healthy.topics.get('t'), 0)).nextOffset;
 
     if (store === 'objects') fo.faults.add({ method: 'put', action: { kind, error: crash() } });
     else fm.faults.add({ when, action: { kind, error: crash() } });
@@ -120,7 +136,7 @@ describe.each([
     // Only a commit that reached the metadata store can be visible — exactly once.
     const committed = kind === 'failAfter' && /transaction|head write/.test(name);
     expect(victimCopies).toBe(committed ? 1 : 0);
-    expect(hw).toBe(6 + victimCopies);
+    expect(hw).toBe(before + 3 + victimCopies);
   });
 
   it('an idempotent retry after a lost ack returns the original offsets and writes nothing', async () => {
@@ -172,31 +188,33 @@ describe.each([
     const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
     await healthy.createTopic('t', 1);
     for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`before-${i}-${'y'.repeat(150)}`) }]);
+    if (headOnlyCommits) await fillTails(healthy, (i) => `before-${i + 3}-${'y'.repeat(150)}`);
+    const topic = await healthy.topics.get('t');
+    const before = (await healthy.head(topic, 0)).nextOffset;
 
-    // Freeze the victim at its first metadata write: it has read the head (offset 3 next).
+    // Freeze the victim at its first metadata write: it has read the head (`before` next).
     const gate = new Gate();
-    fm.faults.add({ when: (c) => (headOnlyCommits ? isTailPut(c) : c.method === 'transact'), action: { kind: 'hang', gate } });
+    fm.faults.add({ when: (c) => (headOnlyCommits ? isPagePut(c) : c.method === 'transact'), action: { kind: 'hang', gate } });
     const frozen = victim.produce('t', [{ value: enc(`victim-${'z'.repeat(150)}`) }]);
     await gate.reached;
 
     // Meanwhile the log moves on and is flushed: the extents the victim saw are gone.
     for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`after-${i}-${'y'.repeat(150)}`) }]);
-    const topic = await healthy.topics.get('t');
     await healthy.flushPartition(topic, 0);
-    expect((await healthy.head(topic, 0)).flushed).toBe(6);
+    expect((await healthy.head(topic, 0)).flushed).toBe(before + 3);
     gate.release();
     const [ack] = await frozen;
-    expect(ack!.offset).toBe(6); // the stale attempt was refused; the retry landed at the end
+    expect(ack!.offset).toBe(before + 3); // the stale attempt was refused; the retry landed at the end
 
     const records = await readAll(healthy, 't', 0);
-    expectContiguous(records, 7);
-    expect(records.map((r) => r.value.split('-')[0])).toEqual(['before', 'before', 'before', 'after', 'after', 'after', 'victim']);
+    expectContiguous(records, before + 4);
+    expect(records.map((r) => r.value.split('-')[0])).toEqual([...Array<string>(before).fill('before'), 'after', 'after', 'after', 'victim']);
     // Whatever the late write left below the flushed offset goes with the next flush.
     await healthy.produce('t', [{ value: enc('last') }]);
     await healthy.flushPartition(topic, 0);
-    const below = await meta.query({ pk: `log#${topic.id}#0`, gte: 'x#', lt: 'x$' });
-    expect(below.items.filter((i) => (i['last'] as number) < 8)).toEqual([]);
-    expect((await readAll(healthy, 't', 0)).map((r) => r.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const pages = await meta.query({ pk: `log#${topic.id}#0`, gte: 'x#', lt: 'x$' });
+    expect(pages.items.filter((i) => (i['last'] as number) < before + 5)).toEqual([]);
+    expect((await readAll(healthy, 't', 0)).map((r) => r.offset)).toEqual(Array.from({ length: before + 5 }, (_, i) => i));
   });
 
   it('stores nothing when any record of a request is invalid', async () => {
