@@ -32,31 +32,63 @@ const KINESIS_ON_DEMAND_PER_GB = 0.08 + 0.04; // ingest + retrieval, us-east-1
 const S3_TIER1 = new Set(['PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'ListObjectsV2']);
 const S3_FREE = new Set(['DeleteObject', 'DeleteObjects', 'AbortMultipartUpload']);
 
-/** DynamoDB on-demand capacity units of what passes through, by DynamoDB's rules. */
+/**
+ * DynamoDB on-demand capacity units of what passes through, by DynamoDB's rules: a write
+ * costs the larger of the item's size before and after (1 KB units, doubled in a transaction),
+ * a delete the size of the item it removes; reads 4 KB units. Item sizes come from what the
+ * store returned (reads, and UpdateItem's ALL_NEW), so updates of a large item are charged for
+ * the whole item, not just the attributes they set.
+ */
 function capacityModel(inner: MetaStore): MetaStore & { units: { wru: number; rru: number } } {
   const units = { wru: 0, rru: 0 };
   const kb = (n: number, per: number): number => Math.max(1, Math.ceil(n / per));
-  const opSize = (op: WriteOp): number => (op.type === 'put' ? itemSize(op.item) : op.type === 'update' ? itemSize({ ...op.key, ...(op.set ?? {}) } as MetaItem) + 256 : 100);
+  const sizes = new Map<string, number>();
+  const id = (k: { pk: string; sk: string }): string => `${k.pk}\u0000${k.sk}`;
+  const seen = (item: MetaItem): void => void sizes.set(id(item), itemSize(item));
+  /** Bytes billed for one write op; `after` is the stored item when the store returned it. */
+  const billed = (op: WriteOp, after?: MetaItem): number => {
+    if (op.type === 'put') return Math.max(sizes.get(id(op.item)) ?? 0, itemSize(op.item));
+    if (op.type === 'delete' || op.type === 'check') return sizes.get(id(op.key)) ?? 100;
+    const before = sizes.get(id(op.key)) ?? 0;
+    const estimate = after ? itemSize(after) : before + itemSize({ ...op.key, ...(op.set ?? {}) } as MetaItem);
+    return Math.max(before, estimate);
+  };
+  const record = (op: WriteOp, after?: MetaItem): void => {
+    if (op.type === 'put') seen(op.item);
+    else if (op.type === 'delete') sizes.delete(id(op.key));
+    else if (op.type === 'update') {
+      if (after) seen(after);
+      else sizes.set(id(op.key), billed(op));
+    }
+  };
   return {
     units,
     limits: inner.limits,
     async get(key, opts) {
       const item = await inner.get(key, opts);
+      if (item) seen(item);
       units.rru += kb(item ? itemSize(item) : 1, 4096);
       return item;
     },
     async query(q) {
       const page = await inner.query(q);
+      page.items.forEach(seen);
       units.rru += kb(page.items.reduce((a, i) => a + itemSize(i), 0), 4096);
       return page;
     },
     async write(op) {
-      units.wru += kb(opSize(op), 1024);
-      return inner.write(op);
+      const after = await inner.write(op);
+      units.wru += kb(billed(op, after), 1024);
+      record(op, after);
+      return after;
     },
     async transact(ops) {
-      for (const op of ops) units.wru += 2 * kb(opSize(op), 1024);
-      return inner.transact(ops);
+      await inner.transact(ops);
+      for (const op of ops) {
+        // A condition check in a transaction costs like a write of its item (DynamoDB).
+        units.wru += 2 * kb(billed(op), 1024);
+        record(op);
+      }
     },
   };
 }
@@ -100,8 +132,9 @@ async function main(): Promise<void> {
   const meta = capacityModel(new DynamoMetaStore({ client: ddbc, table }));
   const objects = new S3ObjectStore({ client: s3c, bucket });
   // Each HTTP request is its own Lambda invocation: no group commit across requests.
-  const inlineMaxBytes = Number(process.env.COST_INLINE_BYTES ?? 4096); // AWS mode's default (lib/runtime-core.ts)
-  const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes });
+  // AWS mode's commit settings (lib/runtime-core.ts): inline ≤ 4 KiB, head-only commits.
+  const inlineMaxBytes = Number(process.env.COST_INLINE_BYTES ?? 4096);
+  const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes, headOnlyCommits: process.env.COST_TRANSACTIONS !== '1' });
   const results: Measure[] = [];
 
   async function measure(label: string, mib: number, fn: () => Promise<number>): Promise<void> {
@@ -160,9 +193,6 @@ async function main(): Promise<void> {
   });
   await measure('consume once, 1 MiB fetches', smallMib, () => consumeAll('small', 4, 1 << 20));
 
-  await engine.close();
-  stop();
-
   // --- 16 KiB requests: where inline (DynamoDB) vs write-ahead (S3) matters -----------------
   const MID = Number(process.env.COST_MID_REQUESTS ?? 400);
   await engine.createTopic('mid', 4);
@@ -172,6 +202,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < MID; i++) await engine.produceBatches('mid', i % 4, new Uint8Array(midBatch), { owned: true });
     return MID;
   });
+
+  await engine.close();
+  stop();
 
   // --- report ------------------------------------------------------------------------------
   const perGiB = (m: Measure, usd: number): number => (usd / m.mib) * 1024;
