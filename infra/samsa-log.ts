@@ -82,8 +82,11 @@ export const SAMSA_DEFAULTS = {
   // API: CPU scales with memory; 1 GiB keeps CRC32C/compression and cold starts quick. The
   // timeout covers the longest long poll (wait_ms ≤ 60 s) plus the request around it.
   api: { memorySize: 1024, timeout: Duration.seconds(70) },
-  // Flush copies up to 8 MiB per step into segments; several steps per invocation.
-  flush: { memorySize: 1024, timeout: Duration.minutes(5), schedule: Duration.minutes(1), triggerBytes: 1024 * 1024, triggerWindow: Duration.seconds(5) },
+  // Flush moves up to 32 MiB per step into segments; several steps per invocation. The API
+  // hands a partition to it once an instance committed 32 MiB there (one full step): each
+  // flush extends the segment objects at a fixed request cost, so smaller hand-offs cost more
+  // than the data (bench/RESULTS.md, steady-state flush rows).
+  flush: { memorySize: 1024, timeout: Duration.minutes(5), schedule: Duration.minutes(1), triggerBytes: 32 * 1024 * 1024, triggerWindow: Duration.seconds(5) },
   // Retention lists and deletes; it is I/O bound and bounded per pass by its own deadline.
   retention: { memorySize: 512, timeout: Duration.minutes(5), schedule: Duration.minutes(15) },
   jwtThrottle: { rateLimit: 1000, burstLimit: 2000 },

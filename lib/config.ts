@@ -17,8 +17,9 @@ export interface Config {
   /** Embedded mode: fsync before acknowledging (survive power loss, not only kill -9). */
   fsync: boolean;
   /**
-   * AWS (Lambda) mode: the flush function to invoke asynchronously when a partition has taken
-   * `flushTriggerBytes` within one `flushDelayMs` window (docs/design/0006-deployment.md).
+   * AWS (Lambda) mode: the flush function to invoke asynchronously once this instance has
+   * committed `flushTriggerBytes` to a partition since its last hand-off (checked at most once
+   * per `flushDelayMs` window; docs/design/0006-deployment.md).
    * Unset: this process flushes itself after `flushDelayMs`, or only the job does.
    */
   flushFunction: string | undefined;
@@ -72,7 +73,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: (['debug', 'info', 'warn', 'error'].includes(level) ? level : 'info') as Config['logLevel'],
     fsync: bool('SAMSA_FSYNC', false),
     flushFunction: env.SAMSA_FLUSH_FUNCTION?.trim() || undefined,
-    flushTriggerBytes: int('SAMSA_FLUSH_TRIGGER_BYTES', 1024 * 1024, 0),
+    flushTriggerBytes: int('SAMSA_FLUSH_TRIGGER_BYTES', 32 * 1024 * 1024, 0),
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return cfg;

@@ -41,8 +41,8 @@ export const DEFAULT_FLUSH_OPTIONS: FlushOptions = { stepBytes: 32 * 1024 * 1024
  * than rewriting the segment objects every few dozen.
  */
 const MAX_EXTENTS_PER_STEP = 1000;
-/** Stale commit extents deleted after a step (leftovers beyond this wait for the next one). */
-const DELETES_PER_STEP = 200;
+/** Commit pages deleted after a step, at most (leftovers beyond this wait for the next one). */
+const DELETES_PER_STEP = 2000;
 const DELETE_CONCURRENCY = 16;
 const MAX_SEGMENTS_PER_STEP = 20;
 
@@ -329,10 +329,15 @@ export class Flusher {
 
   private async deleteCommitExtentsBelow(topic: Topic, partition: number, flushed: number): Promise<void> {
     const pk = partitionPk(topic.id, partition);
-    // Keyed by their last offset: every page with sk < x#flushed lies wholly below it.
-    const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: DELETES_PER_STEP });
-    for (let i = 0; i < page.items.length; i += DELETE_CONCURRENCY) {
-      await Promise.all(page.items.slice(i, i + DELETE_CONCURRENCY).map((item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } })));
+    let deleted = 0;
+    while (deleted < DELETES_PER_STEP) {
+      // Keyed by their last offset: every page with sk < x#flushed lies wholly below it.
+      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: 500 });
+      for (let i = 0; i < page.items.length; i += DELETE_CONCURRENCY) {
+        await Promise.all(page.items.slice(i, i + DELETE_CONCURRENCY).map((item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } })));
+      }
+      deleted += page.items.length;
+      if (!page.next) break;
     }
   }
 }

@@ -86,7 +86,7 @@ describe('SamsaLog (default: IAM Function URL)', () => {
     expect(byDesc('functions/api.ts').Environment.Variables).toMatchObject({
       SAMSA_FLUSH_FUNCTION: { Ref: expect.stringMatching(/Flush/) },
       SAMSA_FLUSH_DELAY_MS: '5000',
-      SAMSA_FLUSH_TRIGGER_BYTES: String(1024 * 1024),
+      SAMSA_FLUSH_TRIGGER_BYTES: String(32 * 1024 * 1024),
     });
     // No reserved concurrency unless asked (it can fail deploys on fresh accounts).
     for (const fn of fns) expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
