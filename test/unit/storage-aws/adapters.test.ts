@@ -49,6 +49,31 @@ describeAws('S3ObjectStore on the emulator', () => {
     expect(Buffer.compare(Buffer.from(got), Buffer.concat([prefix, tail]))).toBe(0);
   });
 
+  // S3 refuses a stale fenced append of a ≥ 5 MiB object at two points: the copy of the kept
+  // prefix (x-amz-copy-source-if-match) and the completion (If-Match). The emulator enforces
+  // neither (moto 5.2.1), so what can be checked here is that both go out on the wire, pinned to
+  // the ETag the caller holds — and nothing is fetched to learn it.
+  it('sends a fenced large append pinned to the caller’s ETag on the copy and on the completion', async () => {
+    const prefix = randomBytes(5 * MiB + 7);
+    const { etag } = await f.store.append('fenced.log', 0, prefix);
+    const sent: Array<{ command: string; headers: Record<string, string> }> = [];
+    const capture = (next: (a: unknown) => Promise<unknown>, ctx: { commandName?: string }) => async (args: unknown) => {
+      const req = (args as { request?: { headers?: Record<string, string> } }).request;
+      if (req?.headers) sent.push({ command: ctx.commandName ?? '?', headers: { ...req.headers } });
+      return next(args);
+    };
+    f.client.middlewareStack.add(capture as never, { step: 'finalizeRequest', name: 'captureFencingHeaders' });
+    try {
+      await f.store.append('fenced.log', prefix.length, randomBytes(10), { ifMatch: etag });
+    } finally {
+      f.client.middlewareStack.remove('captureFencingHeaders');
+    }
+    const header = (command: string, name: string) => sent.find((r) => r.command === command)?.headers[name];
+    expect(sent.map((r) => r.command)).not.toContain('HeadObjectCommand');
+    expect(header('UploadPartCopyCommand', 'x-amz-copy-source-if-match')).toBe(etag);
+    expect(header('CompleteMultipartUploadCommand', 'if-match')).toBe(etag);
+  });
+
   it('truncates a large object with a copy-only upload when the body is empty', async () => {
     const data = randomBytes(6 * MiB);
     await f.store.put('trunc.log', data);
