@@ -9,6 +9,7 @@
 // at the memory the CDK construct sets, with the duration measured here (an emulator on
 // loopback is faster than AWS, so this part is a lower bound; it is reported separately).
 import { LogEngine } from '../lib/log/engine';
+import { AWS_INLINE_MAX_BYTES } from '../lib/runtime-core';
 import { codecsReady, encodeRecordBatch } from '../lib/records';
 import { awsConfigFromEnv, awsRequestCounts, makeDynamoClient, makeS3Client, resetAwsRequestCounts } from '../lib/storage/aws-clients';
 import { ensureBucket, ensureTable } from '../lib/storage/aws-provision';
@@ -132,8 +133,8 @@ async function main(): Promise<void> {
   const meta = capacityModel(new DynamoMetaStore({ client: ddbc, table }));
   const objects = new S3ObjectStore({ client: s3c, bucket });
   // Each HTTP request is its own Lambda invocation: no group commit across requests.
-  // AWS mode's commit settings (lib/runtime-core.ts): inline ≤ 4 KiB, head-only commits.
-  const inlineMaxBytes = Number(process.env.COST_INLINE_BYTES ?? 4096);
+  // AWS mode's commit settings (lib/runtime-core.ts): its inline threshold, head-only commits.
+  const inlineMaxBytes = Number(process.env.COST_INLINE_BYTES ?? AWS_INLINE_MAX_BYTES);
   const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes, headOnlyCommits: process.env.COST_TRANSACTIONS !== '1' });
   const results: Measure[] = [];
 
@@ -208,15 +209,23 @@ async function main(): Promise<void> {
   });
   await measure('consume once, 1 MiB fetches', smallMib, () => consumeAll('small', 4, 1 << 20));
 
-  // --- 16 KiB requests: where inline (DynamoDB) vs write-ahead (S3) matters -----------------
+  // --- mid-sized requests: where inline (DynamoDB) vs write-ahead (S3) matters -------------
+  // COST_MID_BYTES sets the record size, COST_INLINE_BYTES the threshold: run both sides of it.
   const MID = Number(process.env.COST_MID_REQUESTS ?? 400);
+  const MID_BYTES = Number(process.env.COST_MID_BYTES ?? 16 * 1024);
   await engine.createTopic('mid', 4);
-  const mid16 = new Uint8Array(16 * 1024).fill(3);
-  const midBatch = encodeRecordBatch([{ value: mid16 }]);
-  await measure(`produce, 16 KiB requests (inline ≤ ${inlineMaxBytes} B)`, (MID * midBatch.length) / 2 ** 20, async () => {
+  const midBatch = encodeRecordBatch([{ value: new Uint8Array(MID_BYTES).fill(3) }]);
+  const midMib = (MID * midBatch.length) / 2 ** 20;
+  const midLabel = `${(MID_BYTES / 1024).toFixed(0)} KiB requests, ${midBatch.length <= inlineMaxBytes ? 'inline' : 'write-ahead'}`;
+  await measure(`produce, ${midLabel}`, midMib, async () => {
     for (let i = 0; i < MID; i++) await engine.produceBatches('mid', i % 4, new Uint8Array(midBatch), { owned: true });
     return MID;
   });
+  await measure(`flush the ${midLabel} data (job, once)`, midMib, async () => {
+    await flushTopic('mid');
+    return 1;
+  });
+  await measure(`consume the ${midLabel} data, 1 MiB fetches`, midMib, () => consumeAll('mid', 4, 1 << 20));
 
   // --- steady state: flushes that each find only a few MiB per partition -----------------
   // The one-shot flush above is the best case. Under sustained load a partition is flushed
@@ -269,6 +278,7 @@ async function main(): Promise<void> {
   row('1 MiB requests, flushed once', [...big, 'flush into segments (job, once)']);
   row('1 MiB requests, flushed every 8 MiB', [...big, steadyLabel(8)]);
   row('1 KiB single-record requests, flushed once', ['produce, 1 KiB single-record requests', 'flush the 1 KiB-request data (job, once)', 'consume once, 1 MiB fetches']);
+  row(`${midLabel}, flushed once`, [`produce, ${midLabel}`, `flush the ${midLabel} data (job, once)`, `consume the ${midLabel} data, 1 MiB fetches`]);
   console.log('\nRequests by command (last scenario run):');
   for (const m of results) console.log(`- ${m.label}: ${JSON.stringify(m.byCommand)}; WRU ${m.wru}, RRU ${m.rru}`);
 }

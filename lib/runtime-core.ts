@@ -12,15 +12,22 @@ export interface Stores {
   close(): Promise<void>;
 }
 
+/**
+ * AWS mode keeps commits up to this size inline in DynamoDB. Inline bytes are billed in 1 KB
+ * write units three times (the head, the commit page, its delete at flush); a write-ahead
+ * object costs a flat $0.005 per 1,000 PUTs plus a GET at flush. Measured end to end with
+ * bench:cost (produce, flush, consume): 2 KiB records are cheaper inline, 3 KiB ones written
+ * ahead (bench/RESULTS.md). SQLite has no such price, so embedded mode keeps bigger commits
+ * inline and skips the file.
+ */
+export const AWS_INLINE_MAX_BYTES = 2560;
+
 export function engineOptions(cfg: Config): Partial<EngineOptions> {
   return {
     ...(cfg.flushDelayMs >= 0 ? { eagerFlushDelayMs: cfg.flushDelayMs } : {}),
     // Every AWS-mode instance only sees its own commits; re-check the store while waiting.
     longPollRecheckMs: cfg.storage === 'aws' ? 200 : 1000,
-    // DynamoDB bills 1 KB write units (twice inside a transaction), S3 a flat $0.005 per 1,000
-    // PUTs: inline bytes are cheaper only below ~5 KB (bench/RESULTS.md, bench:cost). SQLite
-    // has no such price, so embedded mode keeps bigger commits inline and skips the file.
-    inlineMaxBytes: cfg.storage === 'aws' ? 4096 : 128 * 1024,
+    inlineMaxBytes: cfg.storage === 'aws' ? AWS_INLINE_MAX_BYTES : 128 * 1024,
     // DynamoDB bills a transaction's writes double: commit with two plain writes there
     // (lib/log/commit.ts). SQLite commits a transaction as cheaply as one write.
     headOnlyCommits: cfg.storage === 'aws',
