@@ -2,7 +2,7 @@
 // gzipped as a rough zip size) and the in-process init time — a fresh `node` process imports the
 // bundle (module evaluation plus its top-level await: config, SDK clients, engine), N times,
 // median reported. No AWS calls happen during init, so no endpoint is needed.
-// A bundle is index.mjs plus chunks (infra/bundling.ts splits code reached only by import()):
+// A bundle is index.mjs plus chunks (infra/esbuild.ts splits code reached only by import()):
 // "at init" counts index.mjs and the chunks it imports statically, "asset" every file.
 //   npm run bench:coldstart [-- --runs 15]
 // Runs `npm run synth` first when cdk.out is missing or stale.
