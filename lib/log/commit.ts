@@ -67,7 +67,7 @@ const MAX_ATTEMPTS = 50;
  * The head stays within one DynamoDB write unit (1 KB) while it collects tails; a little under,
  * since sizes here are DynamoDB's published rules applied by hand (lib/storage/counting.ts).
  */
-const HEAD_BUDGET_BYTES = 1000;
+export const HEAD_BUDGET_BYTES = 1000;
 const MAX_TAILS = 16;
 /**
  * A write-ahead object older than this is written again before it is committed: the orphan
@@ -152,6 +152,8 @@ export class Committer {
       const live = heads.map((h) => (h.tails ?? []).filter((e) => e.base >= h.flushed));
       const headOnly = this.opts.headOnlyCommits && parts.length === 1 && typeof extra !== 'function' && extra.length === 0;
       let newTails: Array<Omit<Extent, 'sk'>> | undefined;
+      /** The head as the head-only write left it (the store returns it). */
+      let written: MetaItem | undefined;
       try {
         if (headOnly) {
           const part = parts[0]!;
@@ -167,7 +169,7 @@ export class Committer {
               });
           }
           newTails = next.tails;
-          await this.meta
+          written = await this.meta
             .write({
               type: 'update',
               key: headKey(part.topic.id, part.partition),
@@ -226,8 +228,13 @@ export class Committer {
         const base = heads[i]!.nextOffset;
         const nextOffset = base + totals[i]!;
         const key = partitionKey(part.topic, part.partition);
-        const { tails: _replaced, ...rest } = this.heads.get(key) ?? heads[i]!;
-        this.heads.set(key, newTails ? { ...rest, exists: true, nextOffset, tails: newTails.map((e) => ({ sk: 'head', ...e })) } : { ...rest, exists: true, nextOffset });
+        // The stored head, when the write returned it: its size must stay current (lease and
+        // retention fields grow it) so the next commit pages its tails out in time.
+        if (written) this.heads.set(key, headFromItem(written));
+        else {
+          const { tails: _replaced, ...rest } = this.heads.get(key) ?? heads[i]!;
+          this.heads.set(key, newTails ? { ...rest, exists: true, nextOffset, tails: newTails.map((e) => ({ sk: 'head', ...e })) } : { ...rest, exists: true, nextOffset });
+        }
         this.notifier.notify(key, nextOffset);
         const batchBases: number[] = [];
         let o = base;

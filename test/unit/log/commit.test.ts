@@ -6,9 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { nextTails } from '../../../lib/log/commit';
+import { HEAD_BUDGET_BYTES, nextTails } from '../../../lib/log/commit';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
+import { itemSize } from '../../../lib/storage/counting';
 import { type CallOf, faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
@@ -215,6 +216,25 @@ describe.each([
     const pages = await meta.query({ pk: `log#${topic.id}#0`, gte: 'x#', lt: 'x$' });
     expect(pages.items.filter((i) => (i['last'] as number) < before + 5)).toEqual([]);
     expect((await readAll(healthy, 't', 0)).map((r) => r.offset)).toEqual(Array.from({ length: before + 5 }, (_, i) => i));
+  });
+
+  it.runIf(headOnlyCommits)('keeps the head within one 1 KB write unit as commits, flushes and the lease grow it', async () => {
+    const e = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    await e.createTopic('t', 1);
+    const topic = await e.topics.get('t');
+    const sizes: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      await e.produce('t', [{ value: enc(`r${i}-${'w'.repeat(300)}`) }]);
+      // Flushes take the lease and move `flushed`: fields the committer's cached head lacks.
+      if (i % 10 === 5) await e.flushPartition(topic, 0);
+      sizes.push(itemSize((await meta.get({ pk: `log#${topic.id}#0`, sk: 'head' }))!));
+    }
+    // Over the committer's budget (a little under DynamoDB's 1,024-byte write unit) only in the
+    // commit right after a flush grew the head behind its back: it learns the real size from
+    // the write and pages out on the next one.
+    expect(sizes.filter((n) => n > HEAD_BUDGET_BYTES).length).toBeLessThanOrEqual(4);
+    expect(Math.max(...sizes)).toBeLessThan(1024 + 200);
+    expect((await readAll(e, 't', 0)).map((r) => r.offset)).toEqual(Array.from({ length: 40 }, (_, i) => i));
   });
 
   it('stores nothing when any record of a request is invalid', async () => {
