@@ -70,6 +70,9 @@ const jsonBody: MiddlewareHandler = async (c, next) => {
   await next();
 };
 
+/** How far past the request limit a declared body is still read (and discarded) before a 413. */
+const DRAIN_BEYOND_LIMIT_BYTES = 16 * 1024 * 1024;
+
 export function createApp(opts: AppOptions): OpenAPIHono {
   const { engine } = opts;
   const maxRequestBytes = opts.maxRequestBytes ?? 64 * 1024 * 1024;
@@ -99,10 +102,25 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     '*',
     bodyLimit({
       maxSize: maxRequestBytes,
-      // The rest of the body is never read, so the connection cannot carry another request:
-      // say so, or a keep-alive client sends its next request into a socket about to close.
-      onError: (c) => {
+      onError: async (c) => {
         const err = new SamsaError('RECORD_TOO_LARGE', `request body exceeds the ${maxRequestBytes}-byte limit`, { max_request_bytes: maxRequestBytes });
+        // A client still sending the body would see its connection reset (EPIPE) rather than
+        // this answer if we replied and closed at once. Read and discard a body of declared
+        // length up to a bound, then answer on a connection that stays usable; beyond the bound
+        // (or with no declared length) the rest is never read, so say the connection closes,
+        // or a keep-alive client sends its next request into a socket about to close.
+        const declared = Number(c.req.header('content-length'));
+        const body = c.req.raw.body;
+        if (Number.isSafeInteger(declared) && declared <= maxRequestBytes + DRAIN_BEYOND_LIMIT_BYTES && body && !c.req.raw.bodyUsed) {
+          try {
+            for await (const _chunk of body) {
+              // discarded
+            }
+            return c.json(err.toJSON(), 413);
+          } catch {
+            // the client went away mid-body: fall through
+          }
+        }
         return c.json(err.toJSON(), 413, { connection: 'close' });
       },
     }),
