@@ -41,8 +41,9 @@ beforeEach(async () => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const engine = (m: MetaStore = meta, o: ObjectStore = objects, retention: Partial<RetentionOptions> = {}) =>
+const engine = (m: MetaStore = meta, o: ObjectStore = objects, retention: Partial<RetentionOptions> = {}, headOnlyCommits = false) =>
   new LogEngine(m, o, clock, {
+    headOnlyCommits,
     leaseMs: 30_000,
     inlineMaxBytes: 1024,
     flush: { stepBytes: 64 * 1024, indexIntervalBytes: 256 },
@@ -201,9 +202,9 @@ describe('retention.ms', () => {
 });
 
 describe('retention.bytes', () => {
-  it('keeps between retention.bytes minus a segment and plus one, as the log grows, with an exact running summary', async () => {
+  it.each([false, true])('keeps between retention.bytes minus a segment and plus one, as the log grows, with an exact running summary (head-only commits: %s)', async (headOnly) => {
     const RET = 4096;
-    const e = engine();
+    const e = engine(meta, objects, {}, headOnly);
     await e.createTopic('sized', 1, { 'retention.bytes': RET, 'segment.bytes': SEG });
     let n = 0;
     for (let round = 0; round < 6; round++) {
@@ -479,8 +480,10 @@ describe('orphan sweeper', () => {
     expect(() => engine(meta, objects, { orphanGraceMs: COMMIT_MAX_WAL_AGE_MS })).toThrow(/orphanGraceMs/);
   });
 
-  it('sweeps unreferenced objects past the grace period, and nothing referenced or younger', async () => {
-    const e = engine();
+  // With head-only commits (AWS mode) the unflushed write-ahead object is referenced from the
+  // head's tails, not from a commit page.
+  it.each([false, true])('sweeps unreferenced objects past the grace period, and nothing referenced or younger (head-only commits: %s)', async (headOnly) => {
+    const e = engine(meta, objects, {}, headOnly);
     await e.createTopic('s', 1, { 'segment.bytes': SEG });
     await produce(e, 's', 0, 12);
     await flush(e, 's');
