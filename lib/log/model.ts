@@ -10,9 +10,10 @@
 // below `flushed`, then by the commit extents with base ≥ flushed, found in the pages or the
 // head's tails. A commit extent with base < flushed means nothing (flushed, or written late by
 // a stale committer); readers ignore it, and flush and retention delete the pages below.
+import { SamsaError } from '../errors';
 import { itemSize, valueSize } from '../storage/counting';
 import type { MetaItem, MetaValue } from '../storage/ports';
-import { extentSk, headKey, segExtentSk, segmentKey } from './keys';
+import { EXTENT_PREFIX, extentSk, headKey, segExtentSk, segmentKey } from './keys';
 
 export interface Head {
   /** False until the first write creates the item. */
@@ -118,6 +119,14 @@ export function commitPageToItem(topicId: string, partition: number, extents: Ar
 export function extentsFromItem(item: MetaItem): Extent[] {
   const exts = item['exts'];
   if (Array.isArray(exts)) return exts.map((f) => extentFromFields(item.sk, f as Fields));
+  if (item.sk.startsWith(EXTENT_PREFIX)) {
+    // Before commit pages (2026-11-23), x# held single extents keyed by their base offset, and
+    // segment extents too: read with today's rules they would be misplaced. Refuse loudly.
+    throw new SamsaError(
+      'UNKNOWN_SERVER_ERROR',
+      `metadata item ${item.pk}/${item.sk} is in the extent layout of an earlier Samsa build, which this one does not read; start from a fresh data directory (embedded) or table (AWS)`,
+    );
+  }
   return [extentFromFields(item.sk, item)];
 }
 

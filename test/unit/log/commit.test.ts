@@ -237,6 +237,16 @@ describe.each([
     expect((await readAll(e, 't', 0)).map((r) => r.offset)).toEqual(Array.from({ length: 40 }, (_, i) => i));
   });
 
+  it('refuses, by name, extent items in the layout of an earlier build rather than misreading them', async () => {
+    const e = new LogEngine(meta, objects, undefined, { headOnlyCommits });
+    await e.createTopic('t', 1);
+    const topic = await e.topics.get('t');
+    // The pre-page layout: a single extent under x#<base>, no `exts`.
+    await meta.write({ type: 'put', item: { pk: `log#${topic.id}#0`, sk: 'x#00000000000000000000', base: 0, last: 0, kind: 'inline', pos: 0, len: 1, wb: 0, max_ts: 0 } });
+    await meta.write({ type: 'update', key: { pk: `log#${topic.id}#0`, sk: 'head' }, set: { next_offset: 1 } });
+    await expect(e.fetch('t', 0, { offset: 0 })).rejects.toThrow(/layout of an earlier Samsa build/);
+  });
+
   it('stores nothing when any record of a request is invalid', async () => {
     const e = new LogEngine(meta, objects, undefined, { headOnlyCommits });
     await e.createTopic('t', 2, { 'max.message.bytes': 1000 });
