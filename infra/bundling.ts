@@ -1,49 +1,39 @@
-// How the Lambda bundles are built: infra/esbuild.ts (the project's esbuild, run locally, no
-// Docker; ESM, minified, split into chunks) behind CDK's local-bundling hook. One definition for
-// every function.
+// How the Lambda bundles are built: NodejsFunction's local bundling (esbuild on this machine,
+// no Docker), finished by infra/esbuild.ts in NodejsFunction's afterBundling hook. One
+// definition for every function.
 //
-// Why not NodejsFunction: it passes --outfile, and esbuild's code splitting needs --outdir; and
-// its esbuild runs without plugins. This is the same hook NodejsFunction uses (Code.fromAsset on
-// the project root, asset hash from the output), minus those two restrictions.
-import { spawnSync } from 'node:child_process';
+// NodejsFunction runs esbuild with --outfile and without plugins; the bundle Samsa ships needs
+// code splitting (--outdir) and a plugin (the SDK schema keys), which cut the API function's
+// init from ~160 to ~133 ms (bench/RESULTS.md). So NodejsFunction bundles as usual and the hook
+// then rebuilds the same entry into the same directory: `index.mjs` (which NodejsFunction's
+// handler `index.handler` names) plus its chunks. The asset hash is taken from that output.
 import path from 'node:path';
-import { AssetHashType, DockerImage, type ILocalBundling } from 'aws-cdk-lib';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { type BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { PROJECT_ROOT } from './esbuild';
 
-/** The handler file every bundle exposes: `index.mjs`, so the Lambda handler is `index.handler`. */
-export const BUNDLE_HANDLER = 'index.handler';
+export { PROJECT_ROOT };
 
-/**
- * Local bundling of one entry. A class, not an object literal: CDK keys its in-process asset
- * cache on the bundling options' JSON, where a function does not show but `entry` does, so
- * each function gets its own bundle.
- *
- * CDK calls tryBundle synchronously and esbuild plugins need esbuild's asynchronous API, so the
- * build runs in a child Node process (as NodejsFunction runs the esbuild binary).
- */
-class LocalEsbuild implements ILocalBundling {
-  constructor(readonly entry: string) {}
-
-  tryBundle(outputDir: string): boolean {
-    const res = spawnSync(process.execPath, ['--import', 'tsx', path.join('infra', 'esbuild.ts'), this.entry, outputDir], {
-      cwd: PROJECT_ROOT,
-      stdio: ['ignore', process.stderr, 'inherit'],
-    });
-    if (res.error) throw res.error;
-    if (res.status !== 0) throw new Error(`bundling ${this.entry} failed (${res.status ?? res.signal})`);
-    return true;
-  }
-}
-
-/**
- * The Lambda code asset for `functions/<file>`, bundled at synth time by the installed esbuild
- * (it comes with tsx, a dependency; NodejsFunction found and ran the same copy), so synth stays
- * offline. The Docker image is never used: local bundling either succeeds or throws.
- */
-export function functionCode(file: string): lambda.Code {
-  return lambda.Code.fromAsset(PROJECT_ROOT, {
-    assetHashType: AssetHashType.OUTPUT,
-    bundling: { image: DockerImage.fromRegistry('samsa-bundles-locally'), local: new LocalEsbuild(path.join('functions', file)) },
-  });
+/** NodejsFunction bundling options for `functions/<file>`. */
+export function bundlingOptions(file: string): BundlingOptions {
+  const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  return {
+    format: OutputFormat.ESM,
+    target: 'node22',
+    minify: true,
+    sourceMap: false,
+    // The first pass is replaced by the hook; keep it from resolving zstd's WASM fallback,
+    // which the final bundle leaves out too (infra/esbuild.ts).
+    externalModules: ['@bokuweb/zstd-wasm'],
+    mainFields: ['module', 'main'],
+    esbuildArgs: { '--log-level': 'warning' },
+    forceDockerBundling: false,
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      // The same Node that runs synth, with tsx (a dependency) to load the TypeScript.
+      afterBundling: (_inputDir: string, outputDir: string) => [
+        `${quote(process.execPath)} --import tsx ${quote(path.join(PROJECT_ROOT, 'infra', 'esbuild.ts'))} ${quote(path.join(PROJECT_ROOT, 'functions', file))} ${quote(outputDir)}`,
+      ],
+    },
+  };
 }

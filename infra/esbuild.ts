@@ -1,6 +1,6 @@
 // The esbuild side of the Lambda bundles, apart from the CDK wiring (infra/bundling.ts) so that
-// it runs without loading aws-cdk-lib: CDK's local bundling hook is synchronous, esbuild plugins
-// need esbuild's asynchronous API, so synth runs this file as a child process:
+// it runs without loading aws-cdk-lib: NodejsFunction's afterBundling hook runs it as a command
+// (esbuild plugins need esbuild's asynchronous API, which a synchronous synth cannot await):
 //   node --import tsx infra/esbuild.ts <entry> <outdir>
 // ESM, minified, everything bundled including @aws-sdk/* (Lambda's built-in SDK version is not
 // pinned; the bundle is what the tests exercise), split into chunks so that code reached only

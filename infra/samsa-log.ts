@@ -4,6 +4,7 @@
 // defaults → user → required (what Samsa cannot work without), in the manner of AWS Solutions
 // Constructs, and invalid props are reported together. Resource shapes (key schema, lifecycle
 // rules, encryption) come from lib/storage/aws-resources.ts, shared with `npm run setup:aws`.
+import path from 'node:path';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -14,13 +15,14 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lib/metrics';
 import { BUCKET_LIFECYCLE_RULES, BUCKET_SECURITY, META_TABLE, S3_PREFIXES } from '../lib/storage/aws-resources';
-import { BUNDLE_HANDLER, functionCode } from './bundling';
+import { bundlingOptions, PROJECT_ROOT } from './bundling';
 
 export interface FunctionSettings {
   /** MiB. */
@@ -143,9 +145,9 @@ export class SamsaLog extends Construct {
   readonly bucket: s3.Bucket;
   readonly accessLogBucket?: s3.Bucket;
   readonly table: dynamodb.Table;
-  readonly apiFunction: lambda.Function;
-  readonly flushFunction: lambda.Function;
-  readonly retentionFunction: lambda.Function;
+  readonly apiFunction: NodejsFunction;
+  readonly flushFunction: NodejsFunction;
+  readonly retentionFunction: NodejsFunction;
   /** The HTTPS endpoint: the Function URL (IAM) or the HTTP API's URL (JWT). */
   readonly apiUrl: string;
   readonly functionUrl?: lambda.FunctionUrl;
@@ -374,14 +376,16 @@ export class SamsaLog extends Construct {
     settings: Sized,
     retention: logs.RetentionDays,
     environment: Record<string, string>,
-  ): lambda.Function {
+  ): NodejsFunction {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY });
     // Own role without AWS managed policies: logging is granted on this log group only.
     const role = new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Samsa ${id} function` });
     role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
-    const fn = new lambda.Function(this, id, {
-      code: functionCode(file),
-      handler: BUNDLE_HANDLER,
+    const fn = new NodejsFunction(this, id, {
+      entry: path.join(PROJECT_ROOT, 'functions', file),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: settings.memorySize,
@@ -390,6 +394,7 @@ export class SamsaLog extends Construct {
       role,
       logGroup,
       environment,
+      bundling: bundlingOptions(file),
       description: `Samsa ${id.toLowerCase()} (functions/${file})`,
     });
     NagSuppressions.addResourceSuppressions(fn, [
