@@ -194,6 +194,22 @@ async function main(): Promise<void> {
   // Lambda responses are capped at 6 MB: consumers read 4 MiB per request.
   await measure('consume once, 4 MiB fetches', mib, () => consumeAll('big', 4, 4 << 20));
 
+  // The same requests from an idempotent producer (the Samsa client's default, as KIP-98 batches
+  // with a producer id and per-partition sequences): the producer state must move with the
+  // records, so these commits are transactions (lib/log/commit.ts).
+  await engine.createTopic('idem', 4);
+  const { id: pid, epoch } = await engine.producers.init();
+  const seqs = [0, 0, 0, 0];
+  await measure('produce, 1 MiB requests, idempotent producer', mib, async () => {
+    for (let i = 0; i < MIB_REQUESTS; i++) {
+      const p = i % 4;
+      const b = encodeRecordBatch(Array.from({ length: 1000 }, () => ({ value })), { producerId: pid, producerEpoch: epoch, baseSequence: seqs[p] });
+      seqs[p]! += 1000;
+      await engine.produceBatches('idem', p, b, { owned: true });
+    }
+    return MIB_REQUESTS;
+  });
+
   // --- 1 KiB single-record requests --------------------------------------------------------
   const SMALL = Number(process.env.COST_SMALL_REQUESTS ?? 2000);
   await engine.createTopic('small', 4);
@@ -277,6 +293,7 @@ async function main(): Promise<void> {
   row('1 MiB requests, flushed every 32 MiB (sustained load, the default hand-off)', [...big, steadyLabel(32)]);
   row('1 MiB requests, flushed once', [...big, 'flush into segments (job, once)']);
   row('1 MiB requests, flushed every 8 MiB', [...big, steadyLabel(8)]);
+  row('1 MiB requests from an idempotent producer, flushed every 32 MiB', ['produce, 1 MiB requests, idempotent producer', 'consume once, 4 MiB fetches', steadyLabel(32)]);
   row('1 KiB single-record requests, flushed once', ['produce, 1 KiB single-record requests', 'flush the 1 KiB-request data (job, once)', 'consume once, 1 MiB fetches']);
   row(`${midLabel}, flushed once`, [`produce, ${midLabel}`, `flush the ${midLabel} data (job, once)`, `consume the ${midLabel} data, 1 MiB fetches`]);
   console.log('\nRequests by command (last scenario run):');
