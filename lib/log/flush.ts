@@ -18,6 +18,7 @@
 import { ConditionFailedError, PreconditionFailedError } from '../errors';
 import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
+import { inParallel } from '../util/parallel';
 import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
 import { commitPageToItem, type Extent, headFromItem, segExtentToItem, type Segment, segmentFromItem, segmentToItem } from './model';
 import type { BatchInfo, LogReader } from './reader';
@@ -333,9 +334,7 @@ export class Flusher {
     while (deleted < DELETES_PER_STEP) {
       // Keyed by their last offset: every page with sk < x#flushed lies wholly below it.
       const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: 500 });
-      for (let i = 0; i < page.items.length; i += DELETE_CONCURRENCY) {
-        await Promise.all(page.items.slice(i, i + DELETE_CONCURRENCY).map((item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } })));
-      }
+      await inParallel(page.items, DELETE_CONCURRENCY, (item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } }));
       deleted += page.items.length;
       if (!page.next) break;
     }

@@ -19,6 +19,7 @@
 import { ConditionFailedError } from '../errors';
 import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
+import { inParallel } from '../util/parallel';
 import { COMMIT_MAX_WAL_AGE_MS } from './commit';
 import {
   DELETIONS_PK,
@@ -446,7 +447,7 @@ export class Retention {
       if (fence) ops.unshift({ type: 'check', key: fence.key, condition: fence.condition });
       chunks.push(ops);
     }
-    await inParallel(chunks, (ops) => this.meta.transact(ops));
+    await inParallel(chunks, PARALLEL, (ops) => this.meta.transact(ops));
   }
 
   // --- deleted topics ---------------------------------------------------------------------------
@@ -618,11 +619,4 @@ export class Retention {
 const WAL_KEY = /^wal\/([^/]+)\/(\d+)\/([^/]+)$/;
 const SEGMENT_KEY = /^topics\/([^/]+)\/(\d+)\/(\d{20})\.(?:log|index|timeindex)$/;
 
-async function inParallel<T>(items: T[], fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
-}
 
