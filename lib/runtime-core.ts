@@ -28,7 +28,7 @@ export function engineOptions(cfg: Config): Partial<EngineOptions> {
     // Every AWS-mode instance only sees its own commits; re-check the store while waiting.
     longPollRecheckMs: cfg.storage === 'aws' ? 200 : 1000,
     inlineMaxBytes: cfg.storage === 'aws' ? AWS_INLINE_MAX_BYTES : 128 * 1024,
-    // DynamoDB bills a transaction's writes double: commit with two plain writes there
+    // DynamoDB bills a transaction's writes double: commit with a conditional head write there
     // (lib/log/commit.ts). SQLite commits a transaction as cheaply as one write.
     headOnlyCommits: cfg.storage === 'aws',
     // Embedded: every process that can open the data folder runs on this host, so a lease

@@ -29,7 +29,8 @@ import { ConditionFailedError, SamsaError, TransactionConflictError } from '../e
 import { setBaseOffset } from '../records';
 import type { Condition, MetaItem, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import { headKey, walObject } from './keys';
-import { commitPageToItem, type Extent, extentFields, type Head, headFromItem, tailsSize } from './model';
+import { itemSize, valueSize } from '../storage/counting';
+import { commitPageToItem, type Extent, extentFields, type Head, headFromItem, liveTails, tailsSize } from './model';
 import type { Notifier } from './notifier';
 import type { Topic } from './topics';
 
@@ -78,9 +79,18 @@ export const COMMIT_MAX_WAL_AGE_MS = 5 * 60 * 1000;
 
 export const partitionKey = (topic: Topic, partition: number): string => `${topic.id}/${partition}`;
 
+/** A head as the committer knows it: with the stored item's size (what a head write is billed for) less its tails. */
+export type CommitHead = Head & { bytesWithoutTails: number };
+
+export function commitHeadFromItem(item: MetaItem | undefined): CommitHead {
+  const tails = item?.['tails'];
+  const tailBytes = tails === undefined ? 0 : 'tails'.length + valueSize(tails);
+  return { ...headFromItem(item), bytesWithoutTails: item ? itemSize(item) - tailBytes : 0 };
+}
+
 export class Committer {
   /** Last known head per partition: a guess that saves a read; a stale guess only costs a retry. */
-  private heads = new Map<string, Head>();
+  private heads = new Map<string, CommitHead>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -89,13 +99,13 @@ export class Committer {
     private readonly opts: CommitOptions,
   ) {}
 
-  async readHead(topic: Topic, partition: number): Promise<Head> {
-    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+  async readHead(topic: Topic, partition: number): Promise<CommitHead> {
+    const head = commitHeadFromItem(await this.meta.get(headKey(topic.id, partition)));
     this.heads.set(partitionKey(topic, partition), head);
     return head;
   }
 
-  private async knownHead(topic: Topic, partition: number): Promise<Head> {
+  private async knownHead(topic: Topic, partition: number): Promise<CommitHead> {
     return this.heads.get(partitionKey(topic, partition)) ?? this.readHead(topic, partition);
   }
 
@@ -148,10 +158,7 @@ export class Committer {
           maxTs: part.maxTs,
         };
       });
-      // The tails still to keep: flush may have moved past some (their bytes are in segments).
-      const live = heads.map((h) => (h.tails ?? []).filter((e) => e.base >= h.flushed));
       const headOnly = this.opts.headOnlyCommits && parts.length === 1 && typeof extra !== 'function' && extra.length === 0;
-      let newTails: Array<Omit<Extent, 'sk'>> | undefined;
       /** The head as the head-only write left it (the store returns it). */
       let written: MetaItem | undefined;
       try {
@@ -168,12 +175,11 @@ export class Committer {
                 if (!(err instanceof ConditionFailedError)) throw err;
               });
           }
-          newTails = next.tails;
           written = await this.meta
             .write({
               type: 'update',
               key: headKey(part.topic.id, part.partition),
-              set: { next_offset: n.last + 1, tails: newTails.map(extentFields) },
+              set: { next_offset: n.last + 1, tails: next.tails.map(extentFields) },
               condition: expectNext(n.base),
             })
             .catch((err: unknown) => {
@@ -183,7 +189,7 @@ export class Committer {
           const ops: WriteOp[] = [];
           parts.forEach((part, i) => {
             // The page's key (the new extent's last offset) is past every existing page.
-            ops.push({ type: 'put', item: commitPageToItem(part.topic.id, part.partition, [...live[i]!, extents[i]!]), condition: { op: 'notExists' } });
+            ops.push({ type: 'put', item: commitPageToItem(part.topic.id, part.partition, [...liveTails(heads[i]!), extents[i]!]), condition: { op: 'notExists' } });
             ops.push({
               type: 'update',
               key: headKey(part.topic.id, part.partition),
@@ -212,7 +218,7 @@ export class Committer {
         if (err instanceof PartConflict) {
           // Someone else appended: learn the current head and try again at the new end of the log.
           const part = parts[err.index]!;
-          if (err.item) this.heads.set(partitionKey(part.topic, part.partition), headFromItem(err.item));
+          if (err.item) this.heads.set(partitionKey(part.topic, part.partition), commitHeadFromItem(err.item));
           else await this.readHead(part.topic, part.partition);
           if (attempt < MAX_ATTEMPTS) continue;
           throw new SamsaError('THROTTLING', 'too much contention on the partition; retry the request', {}, true);
@@ -228,12 +234,13 @@ export class Committer {
         const base = heads[i]!.nextOffset;
         const nextOffset = base + totals[i]!;
         const key = partitionKey(part.topic, part.partition);
-        // The stored head, when the write returned it: its size must stay current (lease and
-        // retention fields grow it) so the next commit pages its tails out in time.
-        if (written) this.heads.set(key, headFromItem(written));
+        // A head-only write returns the stored head: its size must stay current (lease and
+        // retention fields grow it) so the next commit pages its tails out in time. After a
+        // transaction the head has no tails.
+        if (written) this.heads.set(key, commitHeadFromItem(written));
         else {
-          const { tails: _replaced, ...rest } = this.heads.get(key) ?? heads[i]!;
-          this.heads.set(key, newTails ? { ...rest, exists: true, nextOffset, tails: newTails.map((e) => ({ sk: 'head', ...e })) } : { ...rest, exists: true, nextOffset });
+          const { tails: _removed, ...rest } = this.heads.get(key) ?? heads[i]!;
+          this.heads.set(key, { ...rest, exists: true, nextOffset });
         }
         this.notifier.notify(key, nextOffset);
         const batchBases: number[] = [];
@@ -258,10 +265,10 @@ export class Committer {
  * The head's tails after a head-only commit of `n`, and the tails that must first go to a page
  * (when keeping them would grow the head past one write unit): those flush has not passed.
  */
-export function nextTails(head: Head, n: Omit<Extent, 'sk'>): { page?: Array<Omit<Extent, 'sk'>>; tails: Array<Omit<Extent, 'sk'>> } {
-  const live = (head.tails ?? []).filter((e) => e.base >= head.flushed);
+export function nextTails(head: CommitHead, n: Omit<Extent, 'sk'>): { page?: Array<Omit<Extent, 'sk'>>; tails: Array<Omit<Extent, 'sk'>> } {
+  const live = liveTails(head);
   const tails = [...live, n];
-  const headBytes = (head.bytesWithoutTails ?? 0) + tailsSize(tails);
+  const headBytes = head.bytesWithoutTails + tailsSize(tails);
   if (live.length > 0 && (headBytes > HEAD_BUDGET_BYTES || tails.length > MAX_TAILS)) return { page: live, tails: [n] };
   return { tails };
 }

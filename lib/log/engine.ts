@@ -483,14 +483,13 @@ export class LogEngine {
     if (this.flushTimers.has(key)) return;
     const timer = setTimeout(() => {
       this.flushTimers.delete(key);
-      const pending = this.pendingFlushBytes.get(key) ?? 0;
       const trigger = this.opts.flushTrigger;
       // A hand-off waits until this instance committed `flushTriggerBytes` since its last one
       // (across windows): every flush extends the segment objects at a fixed request cost, so
       // flushing a few MiB at a time would cost more than the data (bench:cost, steady state).
-      const due = !trigger || pending >= (this.opts.flushTriggerBytes ?? 0);
-      if (due) this.pendingFlushBytes.delete(key);
-      const work = trigger ? (due ? Promise.resolve(trigger(topic, partition)) : Promise.resolve()) : this.flushPartition(topic, partition);
+      if (trigger && (this.pendingFlushBytes.get(key) ?? 0) < (this.opts.flushTriggerBytes ?? 0)) return;
+      this.pendingFlushBytes.delete(key);
+      const work = trigger ? Promise.resolve(trigger(topic, partition)) : this.flushPartition(topic, partition);
       work.catch((err) => console.error(`[samsa] flush of ${topic.name}/${partition} failed:`, err));
     }, delay);
     timer.unref?.();

@@ -11,7 +11,7 @@
 // head's tails. A commit extent with base < flushed means nothing (flushed, or written late by
 // a stale committer); readers ignore it, and flush and retention delete the pages below.
 import { SamsaError } from '../errors';
-import { itemSize, valueSize } from '../storage/counting';
+import { valueSize } from '../storage/counting';
 import type { MetaItem, MetaValue } from '../storage/ports';
 import { EXTENT_PREFIX, extentSk, headKey, segExtentSk, segmentKey } from './keys';
 
@@ -29,8 +29,6 @@ export interface Head {
    * committed by head-only writes and are not in a commit page yet.
    */
   tails?: Extent[];
-  /** DynamoDB size of the stored head item without its tails (what a head write is billed for). */
-  bytesWithoutTails?: number;
 }
 
 export const EMPTY_HEAD: Head = Object.freeze({ exists: false, nextOffset: 0, logStart: 0, flushed: 0, leaderEpoch: 0 });
@@ -45,15 +43,12 @@ export function headFromItem(item: MetaItem | undefined): Head {
     leaderEpoch: (item['leader_epoch'] as number | undefined) ?? 0,
   };
   const tails = item['tails'];
-  const size = itemSize(item);
-  if (Array.isArray(tails)) {
-    head.tails = tails.map((f) => extentFromFields('head', f as Fields));
-    head.bytesWithoutTails = size - 'tails'.length - valueSize(tails);
-  } else {
-    head.bytesWithoutTails = size;
-  }
+  if (Array.isArray(tails)) head.tails = tails.map((f) => extentFromFields('head', f as Fields));
   return head;
 }
+
+/** The head's tails that still mean something: flush may have moved past some. */
+export const liveTails = (head: Pick<Head, 'tails' | 'flushed'>): Extent[] => (head.tails ?? []).filter((e) => e.base >= head.flushed);
 
 type Fields = { [attr: string]: MetaValue };
 

@@ -8,7 +8,7 @@ import { SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, crc32c, readBatchHeader, setBaseOffset } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
 import { EXTENT_END, extentSk, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
-import { type Extent, extentsFromItem, type Head, segmentFromItem, type Segment } from './model';
+import { type Extent, extentsFromItem, type Head, liveTails, segmentFromItem, type Segment } from './model';
 import { lookupOffset, lookupTimestamp } from './segment-index';
 import type { Topic } from './topics';
 
@@ -48,16 +48,16 @@ export class LogReader {
    * The extents from the one covering `offset` onwards, contiguous, below the high watermark.
    * At each position a segment extent wins (flush writes them before anything else changes),
    * else a commit extent — from a page or the head's tails — at or above the head's `flushed`
-   * (below it they are garbage). The head and the queries are not one snapshot: a chain broken by a flush or a
-   * commit in between is re-read a few times; it can only stay broken when `offset` fell below
-   * the log start meanwhile (the caller checks).
+   * (below it they are garbage). The head and the queries are not one snapshot: a chain broken
+   * by a flush or a commit in between is re-read a few times; it can only stay broken when
+   * `offset` fell below the log start meanwhile (the caller checks).
    */
   async extentsFrom(topic: Topic, partition: number, offset: number, head: ReadHead, limit = 16, prefetched?: Promise<ExtentPages>): Promise<Extent[] | undefined> {
     const hw = head.nextOffset;
     for (let attempt = 0; attempt < CHAIN_RETRIES; attempt++) {
       const pages = attempt === 0 && prefetched ? await prefetched : await this.queryExtents(topic, partition, offset, limit);
       const segs = [...pages[0].items, ...pages[1].items].flatMap(extentsFromItem);
-      const commits = [...pages[2].items.flatMap(extentsFromItem), ...(head.tails ?? [])].filter((e) => e.base >= head.flushed);
+      const commits = [...pages[2].items.flatMap(extentsFromItem).filter((e) => e.base >= head.flushed), ...liveTails(head)];
       const at = (pos: number): Extent | undefined =>
         segs.find((e) => e.base <= pos && pos <= e.last) ?? commits.find((e) => e.base <= pos && pos <= e.last);
       const chain: Extent[] = [];
