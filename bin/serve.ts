@@ -4,24 +4,28 @@ import { serve } from '@hono/node-server';
 import { loadConfig } from '../lib/config';
 import { createApp } from '../lib/http/app';
 import { mountGroupRoutes } from '../lib/http/groups';
-import { startJobLoop } from '../lib/jobs';
+import { measureFlushLag, startJobLoop } from '../lib/jobs';
+import { appendCounter, createSamsaMetrics } from '../lib/obs/instruments';
+import { createLogger } from '../lib/obs/logger';
 import { openEngine } from '../lib/runtime';
 
 const cfg = loadConfig();
-const { engine, stores } = await openEngine(cfg);
-const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, extend: (a) => void mountGroupRoutes(a, { engine }) });
-const jobs = startJobLoop(engine, cfg.jobIntervalMs, (msg, err) => (err ? console.error(`[samsa] ${msg}:`, err) : console.log(`[samsa] ${msg}`)));
+const logger = createLogger({ level: cfg.logLevel, bindings: { service: 'samsa' } });
+const metrics = createSamsaMetrics({ flushLag: async () => (await measureFlushLag(engine)).unflushedRecords });
+const { engine, stores } = await openEngine(cfg, undefined, { onAppend: appendCounter(metrics) });
+const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, logger, metrics, metricsRoute: true, extend: (a) => void mountGroupRoutes(a, { engine }) });
+const jobs = startJobLoop(engine, cfg.jobIntervalMs, logger.child({ component: 'jobs' }), metrics);
 
 const server = serve({ fetch: app.fetch, port: cfg.port, hostname: cfg.host }, (info) => {
   const where = cfg.storage === 'aws' ? `bucket ${cfg.bucket}, table ${cfg.table}` : `data in ${cfg.dataDir}`;
-  console.log(`[samsa] listening on http://${cfg.host}:${info.port} (${cfg.storage}; ${where})`);
+  logger.info(`listening on http://${cfg.host}:${info.port} (${cfg.storage}; ${where})`, { host: cfg.host, port: info.port, storage: cfg.storage });
 });
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  console.log(`[samsa] ${signal}: shutting down`);
+  logger.info(`${signal}: shutting down`, { signal });
   // Stop accepting, let in-flight requests finish (long polls are woken), then close storage.
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // close() only drops connections idle at that moment; one that answers a request afterwards

@@ -7,14 +7,23 @@ import { lambdaInvoker } from '../lib/flush-invoker';
 import { flushTrigger } from '../lib/flush-trigger';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
 import { mountGroupRoutes } from '../lib/http/groups';
+import { appendCounter, createSamsaMetrics } from '../lib/obs/instruments';
+import { createLogger } from '../lib/obs/logger';
 import { openAwsEngine } from '../lib/runtime-aws';
 
 const cfg = loadConfig();
+// JSON lines on stdout: CloudWatch Logs keeps them as they are, and turns the EMF lines that
+// follow each invocation into metrics (lib/obs/metrics.ts).
+const logger = createLogger({ level: cfg.logLevel, bindings: { service: 'samsa-api' } });
+const metrics = createSamsaMetrics();
 // Busy partitions are handed to the flush function (async invoke) instead of waiting for the
 // schedule; see docs/design/0006-deployment.md.
 const trigger = cfg.flushFunction && cfg.flushDelayMs >= 0 ? flushTrigger(lambdaInvoker(cfg.flushFunction)) : undefined;
-const { engine } = await openAwsEngine(cfg, trigger ? { flushTrigger: trigger.trigger, flushTriggerBytes: cfg.flushTriggerBytes } : {});
-const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, extend: (a) => void mountGroupRoutes(a, { engine }) });
+const { engine } = await openAwsEngine(cfg, {
+  onAppend: appendCounter(metrics),
+  ...(trigger ? { flushTrigger: trigger.trigger, flushTriggerBytes: cfg.flushTriggerBytes } : {}),
+});
+const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, logger, metrics, extend: (a) => void mountGroupRoutes(a, { engine }) });
 const serve = handle(app, { isContentTypeBinary: (type) => type.startsWith(RECORD_BATCH_TYPE) || defaultIsContentTypeBinary(type) });
 
 export async function handler(event: LambdaEvent, context?: LambdaContext) {
@@ -23,5 +32,7 @@ export async function handler(event: LambdaEvent, context?: LambdaContext) {
   } finally {
     // The environment freezes when we return: let flush hand-offs started so far leave first.
     await trigger?.drain(1500);
+    const lines = metrics.registry.emfLines();
+    if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
   }
 }

@@ -1,6 +1,8 @@
 // The background jobs, one pass each: run by the embedded server's loop, by `npm run job:*`,
 // and (in AWS) by scheduled Lambdas. Each pass is safe to run concurrently with another.
 import type { LogEngine } from './log/engine';
+import type { SamsaMetrics } from './obs/instruments';
+import type { Logger } from './obs/logger';
 
 export interface JobReport {
   job: 'flush' | 'retention';
@@ -21,7 +23,7 @@ export async function runRetentionJob(engine: LogEngine): Promise<JobReport> {
 }
 
 /** Runs both jobs every `intervalMs` until stopped; a pass never overlaps the previous one. */
-export function startJobLoop(engine: LogEngine, intervalMs: number, log: (msg: string, err?: unknown) => void): { stop(): Promise<void> } {
+export function startJobLoop(engine: LogEngine, intervalMs: number, log: Logger, metrics?: SamsaMetrics): { stop(): Promise<void> } {
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
@@ -29,13 +31,19 @@ export function startJobLoop(engine: LogEngine, intervalMs: number, log: (msg: s
     running = (async () => {
       for (const job of [runFlushJob, runRetentionJob]) {
         if (stopped) return;
+        const name = job === runFlushJob ? 'flush' : 'retention';
+        const t0 = performance.now();
         try {
           const report = await job(engine);
-          if ((report['steps'] as number) > 0 || (report['deletedSegments'] as number) > 0 || (report['deletedTopics'] as number) > 0) {
-            log(`${report.job}: ${JSON.stringify(report)}`);
-          }
+          metrics?.jobPasses.inc({ job: name, outcome: 'ok' });
+          const worked = (report['steps'] as number) > 0 || (report['deletedSegments'] as number) > 0 || (report['deletedTopics'] as number) > 0;
+          // Idle passes every few seconds would drown the log: they are debug lines.
+          (worked ? log.info : log.debug)(`${name} pass`, { ...report });
         } catch (err) {
-          log(`${job.name} failed`, err);
+          metrics?.jobPasses.inc({ job: name, outcome: 'error' });
+          log.error(`${name} pass failed`, { job: name }, err);
+        } finally {
+          metrics?.jobDuration.observe({ job: name }, (performance.now() - t0) / 1000);
         }
       }
     })().finally(() => {

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config';
-import type { LogEngine } from './log/engine';
+import type { EngineOptions, LogEngine } from './log/engine';
 import { engineOn, type Stores } from './runtime-core';
 import { LocalObjectStore } from './storage/local-object-store';
 import type { MetaStore, ObjectStore } from './storage/ports';
@@ -26,7 +26,7 @@ export async function openStores(cfg: Config): Promise<Stores> {
   return { meta, objects, close: async () => void (await Promise.all([objects.close?.(), meta.close?.()])) };
 }
 
-export async function openEngine(cfg: Config, clock?: Clock): Promise<{ engine: LogEngine; stores: Stores }> {
+export async function openEngine(cfg: Config, clock?: Clock, extra: Partial<EngineOptions> = {}): Promise<{ engine: LogEngine; stores: Stores }> {
   const stores = await openStores(cfg);
-  return { engine: await engineOn(cfg, stores, clock), stores };
+  return { engine: await engineOn(cfg, stores, clock, extra), stores };
 }

@@ -7,8 +7,11 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { type ErrorCode, SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
+import type { SamsaMetrics } from '../obs/instruments';
+import { createLogger, type Logger } from '../obs/logger';
 import { renderDocsPage } from './docs';
 import { headerFromJson, recordToJson, toBytes } from './format';
+import { observe } from './observe';
 import * as S from './schemas';
 
 export const RECORD_BATCH_TYPE = 'application/vnd.kafka.record-batch';
@@ -20,8 +23,12 @@ export interface AppOptions {
   /** Extra routes (consumer groups) mounted on the same app. */
   extend?: (app: OpenAPIHono) => void;
   version?: string;
-  /** Log unexpected errors (default console.error). */
-  logError?: (err: unknown) => void;
+  /** Access log and unexpected errors (default: JSON lines on stdout at info). */
+  logger?: Logger;
+  /** Request, produce and fetch instruments (lib/obs). */
+  metrics?: SamsaMetrics;
+  /** Serve the metrics registry at GET /metrics in Prometheus' text format (Node server). */
+  metricsRoute?: boolean;
 }
 
 type FieldCodes = Record<string, ErrorCode>;
@@ -76,27 +83,36 @@ const DRAIN_BEYOND_LIMIT_BYTES = 16 * 1024 * 1024;
 export function createApp(opts: AppOptions): OpenAPIHono {
   const { engine } = opts;
   const maxRequestBytes = opts.maxRequestBytes ?? 64 * 1024 * 1024;
-  const logError = opts.logError ?? ((err: unknown) => console.error('[samsa] unexpected error:', err));
+  const logger = opts.logger ?? createLogger();
+  const { metrics } = opts;
   const app = new OpenAPIHono({ defaultHook: invalid() });
 
+  /** The error answer, with its code left on the context for the access log and metrics. */
+  const fail = (c: Context, code: ErrorCode | string, body: Record<string, unknown>, status: number): Response => {
+    c.set('errorCode' as never, code as never);
+    return c.json(body, status as 400);
+  };
   app.onError((err, c) => {
     if (err instanceof SamsaError) {
-      return c.json(err.toJSON(), err.status as 400);
+      return fail(c, err.code, err.toJSON(), err.status);
     }
     if (err instanceof HTTPException) {
       // Hono's own 400s (malformed JSON and the like) and 413s.
       const status = err.status;
       const code: ErrorCode = status === 413 ? 'RECORD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'INVALID_REQUEST';
       const message = /malformed json/i.test(err.message) ? `request body is not valid JSON` : err.message || 'invalid request';
-      return c.json({ error_code: code, message }, status);
+      return fail(c, code, { error_code: code, message }, status);
     }
     if (err instanceof SyntaxError) {
-      return c.json({ error_code: 'INVALID_REQUEST', message: `request body is not valid JSON: ${err.message}` }, 400);
+      return fail(c, 'INVALID_REQUEST', { error_code: 'INVALID_REQUEST', message: `request body is not valid JSON: ${err.message}` }, 400);
     }
-    logError(err);
-    return c.json({ error_code: 'UNKNOWN_SERVER_ERROR', message: 'internal error; the request may be retried' }, 500);
+    const log = (c.get('log' as never) as Logger | undefined) ?? logger;
+    log.error('unexpected error', { method: c.req.method, path: c.req.path }, err);
+    return fail(c, 'UNKNOWN_SERVER_ERROR', { error_code: 'UNKNOWN_SERVER_ERROR', message: 'internal error; the request may be retried' }, 500);
   });
-  app.notFound((c) => c.json({ error_code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.notFound((c) => fail(c, 'NOT_FOUND', { error_code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+
+  app.use('*', observe({ logger, ...(metrics ? { metrics } : {}) }));
 
   app.use(
     '*',
@@ -307,8 +323,10 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         ...(q.wait_ms !== undefined ? { waitMs: q.wait_ms } : {}),
         signal: c.req.raw.signal,
       });
+      const total = result.runs.reduce((a, r) => a + r.bytes.length, 0);
+      if (metrics) metrics.fetchedBytes.inc({ topic }, total);
       if ((c.req.header('accept') ?? '').includes(RECORD_BATCH_TYPE)) {
-        const total = result.runs.reduce((a, r) => a + r.bytes.length, 0);
+        metrics?.fetchedRecords.inc({ topic }, result.runs.reduce((a, r) => a + (r.last - r.base + 1), 0));
         const body = new Uint8Array(total);
         let pos = 0;
         for (const r of result.runs) {
@@ -325,9 +343,11 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       }
       const kf = q.key_format ?? 'string';
       const vf = q.value_format ?? 'json';
+      const records = result.records();
+      metrics?.fetchedRecords.inc({ topic }, records.length);
       return c.json(
         {
-          records: result.records().map((r) => recordToJson(r, kf, vf)),
+          records: records.map((r) => recordToJson(r, kf, vf)),
           next_offset: result.nextOffset,
           high_watermark: result.highWatermark,
           log_start_offset: result.logStartOffset,
@@ -355,6 +375,11 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   );
 
   opts.extend?.(app);
+
+  if (metrics && opts.metricsRoute) {
+    // Not in the OpenAPI document: it is the operator's endpoint, in Prometheus' format.
+    app.get('/metrics', async (c) => c.body(await metrics.registry.renderPrometheus(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
+  }
 
   // --- documentation ------------------------------------------------------------------------
   const docConfig = {

@@ -45,6 +45,8 @@ export interface EngineOptions {
   leaseMs: number;
   /** All processes share this host (embedded): a dead owner's lease is taken at once. */
   singleHost?: boolean;
+  /** Told of every acknowledged append: records and record-batch bytes (metrics). */
+  onAppend?: (topic: string, records: number, bytes: number) => void;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -231,6 +233,7 @@ export class LogEngine {
         }),
       );
     }
+    this.opts.onAppend?.(topic.name, records.length, [...prepared.values()].reduce((a, p) => a + p.payload.length, 0));
     return offsetsFor(records, assignment, bases, now);
   }
 
@@ -259,7 +262,9 @@ export class LogEngine {
     } else {
       base = (await this.enqueue(topic, partition, prep))[0]!;
     }
-    return { partition, base_offset: base, last_offset: base + prep.batchCounts.reduce((a, b) => a + b, 0) - 1 };
+    const count = prep.batchCounts.reduce((a, b) => a + b, 0);
+    this.opts.onAppend?.(topic.name, count, prep.payload.length);
+    return { partition, base_offset: base, last_offset: base + count - 1 };
   }
 
   /** Group commit: requests for one partition arriving while a commit runs share the next one. */

@@ -1,0 +1,99 @@
+// Structured logs: one JSON object per line, on stdout, in every mode. CloudWatch Logs stores
+// the Lambda functions' lines as they are (and turns the EMF ones into metrics); on a server
+// they pipe into any log shipper. Hand-written rather than pino or Powertools Logger: all Samsa
+// needs is a level filter, bound fields and error cause chains, and this costs the Lambda
+// cold start nothing (docs/architecture.md, "Operations").
+//
+// What is never logged: record keys, values or headers, request bodies, and credentials. The
+// callers pass only names, numbers and codes; `redact` is the last line of defence for fields
+// whose name says they hold a secret.
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  readonly level: LogLevel;
+  enabled(level: LogLevel): boolean;
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields, err?: unknown): void;
+  error(msg: string, fields?: LogFields, err?: unknown): void;
+  /** A logger that adds `bindings` to every line (request id, job name...). */
+  child(bindings: LogFields): Logger;
+}
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Where a finished line goes (default: stdout). */
+  write?: (line: string) => void;
+  now?: () => number;
+  bindings?: LogFields;
+}
+
+const SECRET_FIELD = /authorization|secret|password|token|api[_-]?key|credential/i;
+/** How deep a cause chain is followed: a cycle or a pathological chain must not hang a log call. */
+const MAX_CAUSES = 5;
+
+export function parseLogLevel(raw: string | undefined, dflt: LogLevel = 'info'): LogLevel {
+  const l = (raw ?? '').trim().toLowerCase();
+  return l in RANK ? (l as LogLevel) : dflt;
+}
+
+/** An Error (and its `cause` chain) as plain JSON: name, message, code, stack. */
+export function serializeError(err: unknown, depth = 0): LogFields {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const out: LogFields = { name: err.name, message: err.message };
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') out.code = code;
+  if (err.stack) out.stack = err.stack;
+  if (err.cause !== undefined && depth < MAX_CAUSES) out.cause = serializeError(err.cause, depth + 1);
+  return out;
+}
+
+function redact(fields: LogFields): LogFields {
+  let out: LogFields | undefined;
+  for (const k of Object.keys(fields)) {
+    if (SECRET_FIELD.test(k)) {
+      out ??= { ...fields };
+      out[k] = '[redacted]';
+    }
+  }
+  return out ?? fields;
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const level = opts.level ?? 'info';
+  const write = opts.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const now = opts.now ?? Date.now;
+  const bindings = opts.bindings ? redact(opts.bindings) : {};
+  const min = RANK[level];
+
+  const emit = (lvl: LogLevel, msg: string, fields?: LogFields, err?: unknown): void => {
+    if (RANK[lvl] < min) return;
+    const line: LogFields = { level: lvl, time: new Date(now()).toISOString(), msg, ...bindings, ...(fields ? redact(fields) : {}) };
+    if (err !== undefined) line.err = serializeError(err);
+    let text: string;
+    try {
+      text = JSON.stringify(line);
+    } catch {
+      // A field that cannot be serialised (a cycle, a BigInt) must not turn a log call into a crash.
+      text = JSON.stringify({ level: lvl, time: line.time, msg, ...bindings, note: 'fields not serialisable' });
+    }
+    write(text);
+  };
+
+  return {
+    level,
+    enabled: (lvl) => RANK[lvl] >= min,
+    debug: (msg, fields) => emit('debug', msg, fields),
+    info: (msg, fields) => emit('info', msg, fields),
+    warn: (msg, fields, err) => emit('warn', msg, fields, err),
+    error: (msg, fields, err) => emit('error', msg, fields, err),
+    child: (more) => createLogger({ level, write, now, bindings: { ...bindings, ...more } }),
+  };
+}
+
+/** A logger that drops everything (library defaults, tests that do not look at logs). */
+export const silentLogger: Logger = createLogger({ level: 'error', write: () => {} });
