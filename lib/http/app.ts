@@ -9,6 +9,7 @@ import { type ErrorCode, SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
 import type { SamsaMetrics } from '../obs/instruments';
 import { createLogger, type Logger } from '../obs/logger';
+import { mountConsole } from './console';
 import { renderDocsPage } from './docs';
 import { headerFromJson, recordToJson, toBytes } from './format';
 import { observe } from './observe';
@@ -185,11 +186,11 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       path: '/v1/topics/{topic}',
       tags: ['topics'],
       summary: 'Describe a topic: config and each partition’s offsets',
-      request: { params: S.TopicParam },
-      responses: { 200: json(S.TopicDescription, 'Topic'), ...errorResponses(404) },
+      request: { params: S.TopicParam, query: S.DescribeQuery },
+      responses: { 200: json(S.TopicDescription, 'Topic'), ...errorResponses(400, 404) },
     }),
     async (c) => {
-      const { topic, partitions } = await engine.describeTopic(c.req.valid('param').topic);
+      const { topic, partitions } = await engine.describeTopic(c.req.valid('param').topic, { stats: c.req.valid('query').stats === 'true' });
       return c.json({ name: topic.name, config: topic.config, partitions }, 200);
     },
   );
@@ -392,5 +393,6 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   };
   app.doc31('/openapi.json', docConfig);
   app.get('/docs', (c) => c.html(renderDocsPage(app.getOpenAPI31Document(docConfig) as Parameters<typeof renderDocsPage>[0])));
+  mountConsole(app);
   return app;
 }

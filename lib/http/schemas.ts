@@ -51,8 +51,17 @@ export const PartitionState = z
     log_start_offset: z.number().int(),
     high_watermark: z.number().int(),
     leader_epoch: z.number().int(),
+    segments: z.number().int().optional().openapi({ description: 'With stats=true: segment objects holding records at or above the log start.' }),
+    size_bytes: z.number().int().optional().openapi({ description: 'With stats=true: their bytes (records not yet flushed are not counted).' }),
   })
   .openapi('PartitionState');
+
+export const DescribeQuery = z.object({
+  stats: z
+    .enum(['true', 'false'])
+    .optional()
+    .openapi({ param: { name: 'stats', in: 'query' }, description: 'Also count each partition’s segments and bytes (one catalog query per partition).' }),
+});
 
 export const TopicDescription = z
   .object({

@@ -97,6 +97,10 @@ export interface PartitionInfo {
   log_start_offset: number;
   high_watermark: number;
   leader_epoch: number;
+  /** With `stats`: segment objects holding records at or above the log start. */
+  segments?: number;
+  /** With `stats`: their bytes (records not yet flushed to a segment are not counted). */
+  size_bytes?: number;
 }
 
 interface Pending {
@@ -152,12 +156,31 @@ export class LogEngine {
     return this.topics.create(name, partitions, config);
   }
 
-  async describeTopic(name: string): Promise<{ topic: Topic; partitions: PartitionInfo[] }> {
+  /**
+   * A topic's config and each partition's offsets; with `stats`, also the segment objects that
+   * hold records at or above the log start and their bytes (one catalog query per partition,
+   * so only on request: the console asks, clients don't).
+   */
+  async describeTopic(name: string, opts: { stats?: boolean } = {}): Promise<{ topic: Topic; partitions: PartitionInfo[] }> {
     const topic = await this.topics.get(name, { fresh: true });
     const heads = await Promise.all(Array.from({ length: topic.partitions }, (_, p) => this.head(topic, p)));
+    const stats = opts.stats
+      ? await Promise.all(
+          heads.map(async (h, p) => {
+            const live = (await this.reader.segments(topic, p)).filter((s) => s.last >= h.logStart);
+            return { segments: live.length, size_bytes: live.reduce((a, s) => a + s.size, 0) };
+          }),
+        )
+      : undefined;
     return {
       topic,
-      partitions: heads.map((h, p) => ({ partition: p, log_start_offset: h.logStart, high_watermark: h.nextOffset, leader_epoch: h.leaderEpoch })),
+      partitions: heads.map((h, p) => ({
+        partition: p,
+        log_start_offset: h.logStart,
+        high_watermark: h.nextOffset,
+        leader_epoch: h.leaderEpoch,
+        ...stats?.[p],
+      })),
     };
   }
 
