@@ -4,7 +4,7 @@
 import { loadConfig } from '../lib/config';
 import { isFlushRequest } from '../lib/flush-trigger';
 import { measureFlushLag, runFlushJob } from '../lib/jobs';
-import { emfLine } from '../lib/metrics';
+import { emfLine } from '../lib/obs/emf';
 import { openAwsEngine } from '../lib/runtime-aws';
 
 const cfg = loadConfig();

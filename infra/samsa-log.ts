@@ -20,7 +20,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '../lib/metrics';
+import { METRICS_NAMESPACE } from '../lib/obs/emf';
 import { BUCKET_LIFECYCLE_RULES, BUCKET_SECURITY, META_TABLE, S3_PREFIXES } from '../lib/storage/aws-resources';
 import { bundlingOptions, PROJECT_ROOT } from './bundling';
 
@@ -59,7 +59,7 @@ export interface SamsaLogProps {
   flush?: FunctionSettings & {
     /** Flush pass over every partition. Default every minute. */
     schedule?: Duration;
-    /** Hand a partition to the flush function once it took this many bytes in one window. Default 1 MiB. */
+    /** Hand a partition to the flush function once an API instance committed this many bytes to it. Default 32 MiB. */
     triggerBytes?: number;
     /** The window, per API instance. Default 5 s. */
     triggerWindow?: Duration;
@@ -69,6 +69,11 @@ export interface SamsaLogProps {
   logRetention?: logs.RetentionDays;
   /** Alarm when a flush pass leaves more than this many records unflushed (3 periods of 5 min). Default 100000. */
   flushLagAlarmRecords?: number;
+  /**
+   * Alarm when the oldest record some consumer group has not consumed is older than this
+   * (seconds, measured by each scheduled flush pass). Default 3600.
+   */
+  consumerLagAlarmSeconds?: number;
   /** Where alarms go (an SNS action, say). Default none: the alarms still show on the dashboard. */
   alarmActions?: cloudwatch.IAlarmAction[];
 }
@@ -81,6 +86,7 @@ export const SAMSA_DEFAULTS = {
   serverAccessLogs: true,
   logRetention: logs.RetentionDays.ONE_MONTH,
   flushLagAlarmRecords: 100_000,
+  consumerLagAlarmSeconds: 3600,
   // API: CPU scales with memory; 1 GiB keeps CRC32C/compression and cold starts quick. The
   // timeout covers the longest long poll (wait_ms ≤ 60 s) plus the request around it.
   api: { memorySize: 1024, timeout: Duration.seconds(70) },
@@ -112,6 +118,7 @@ export function resolveProps(props: SamsaLogProps = {}): Resolved {
     serverAccessLogs: props.serverAccessLogs ?? SAMSA_DEFAULTS.serverAccessLogs,
     logRetention: props.logRetention ?? SAMSA_DEFAULTS.logRetention,
     flushLagAlarmRecords: props.flushLagAlarmRecords ?? SAMSA_DEFAULTS.flushLagAlarmRecords,
+    consumerLagAlarmSeconds: props.consumerLagAlarmSeconds ?? SAMSA_DEFAULTS.consumerLagAlarmSeconds,
     alarmActions: props.alarmActions ?? [],
     api: { ...SAMSA_DEFAULTS.api, ...definedOnly(props.api) },
     flush: { ...SAMSA_DEFAULTS.flush, ...definedOnly(props.flush) },
@@ -349,6 +356,15 @@ export class SamsaLog extends Construct {
     });
     alarm('DynamoDbThrottles', ddbThrottles, 1, 'Samsa: DynamoDB throttled reads or writes (on-demand limits or a hot partition)');
 
+    // Samsa's own instruments (lib/obs), published as EMF by the functions: each also without
+    // dimensions, which is what alarms and the totals below read.
+    const samsa = (metricName: string, statistic = 'Sum', period = fiveMinutes) => new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, statistic, period });
+    alarm('ProduceErrors', samsa('samsa_produce_failures_total'), 1, 'Samsa: produce requests failed with a server error (records were not acknowledged)');
+    const oldestUnconsumed = samsa('samsa_oldest_unconsumed_age_seconds', 'Maximum');
+    alarm('ConsumerLagAge', oldestUnconsumed, p.consumerLagAlarmSeconds, 'Samsa: a consumer group has not consumed a record older than the threshold (falling behind, or stopped)', {
+      evaluationPeriods: 2,
+    });
+
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       widgets: [
         [
@@ -365,6 +381,30 @@ export class SamsaLog extends Construct {
             width: 8,
           }),
           new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 8 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Throughput (records/min)',
+            left: [samsa('samsa_produced_records_total', 'Sum', Duration.minutes(1)), samsa('samsa_fetched_records_total', 'Sum', Duration.minutes(1))],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Request duration (ms, p50 / p99)',
+            left: [samsa('samsa_request_duration_ms', 'p50', Duration.minutes(1)), samsa('samsa_request_duration_ms', 'p99', Duration.minutes(1))],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Errors by code / oldest unconsumed record (s)',
+            left: [
+              new cloudwatch.MathExpression({
+                expression: `SEARCH('{${METRICS_NAMESPACE},error_code} MetricName="samsa_errors_total"', 'Sum', 60)`,
+                label: 'errors',
+                period: Duration.minutes(1),
+              }),
+            ],
+            right: [oldestUnconsumed.with({ period: Duration.minutes(1) })],
+            width: 8,
+          }),
         ],
       ],
     });

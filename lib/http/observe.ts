@@ -62,6 +62,7 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
       const errorCode = c.get('errorCode' as never) as string | undefined;
       metrics?.requestDuration.observe({ route: `${c.req.method} ${route}`, status: String(status) }, seconds);
       if (errorCode) metrics?.errors.inc({ error_code: errorCode });
+      if (status >= 500 && c.req.method === 'POST' && route.endsWith('/records')) metrics?.produceFailures.inc();
       if (logger.enabled('info')) {
         const path = c.req.path;
         const t = TOPIC_PATH.exec(path);

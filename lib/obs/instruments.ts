@@ -21,6 +21,8 @@ export interface SamsaMetrics {
   readonly fetchedBytes: Counter<'topic'>;
   readonly requestDuration: Histogram<'route' | 'status'>;
   readonly errors: Counter<'error_code'>;
+  /** Produce requests the server failed (5xx): what the produce-errors alarm watches. */
+  readonly produceFailures: Counter;
   readonly commitConflicts: Counter;
   readonly commitRetries: Counter;
   readonly jobPasses: Counter<'job' | 'outcome'>;
@@ -55,6 +57,7 @@ export function createSamsaMetrics(sources: MetricsSources = {}): SamsaMetrics {
     fetchedBytes: r.counter('samsa_fetched_bytes_total', 'Record batch bytes returned by fetches and group polls', ['topic'], 'Bytes'),
     requestDuration: r.histogram('samsa_request_duration_seconds', 'HTTP request duration by route pattern and status', ['route', 'status']),
     errors: r.counter('samsa_errors_total', 'Error responses by Kafka-style error code', ['error_code']),
+    produceFailures: r.counter('samsa_produce_failures_total', 'Produce requests answered with a server error (5xx)'),
     commitConflicts: r.counter('samsa_commit_conflicts_total', 'Commits whose conditional head write lost to another writer'),
     commitRetries: r.counter('samsa_commit_retries_total', 'Commit attempts retried after a conflict or a retriable storage error'),
     jobPasses: r.counter('samsa_job_passes_total', 'Flush and retention passes by outcome', ['job', 'outcome']),

@@ -5,7 +5,7 @@
 //
 // Label values are bounded by construction: topics and groups that exist, route patterns (never
 // raw paths), status codes and error codes.
-import { emfLine, type MetricUnit } from '../metrics';
+import { emfLine, type MetricUnit } from './emf';
 
 type Labels = Record<string, string>;
 
@@ -185,20 +185,14 @@ export class Registry {
     const lines: string[] = [];
     for (const i of this.instruments) {
       if (i instanceof Counter) {
-        for (const d of i.takeDeltas()) lines.push(emfLine(d.labels, { [i.name]: { value: d.value, unit: i.unit } }, now));
+        for (const d of i.takeDeltas()) lines.push(emfLine(d.labels, { [i.name]: { value: d.value, unit: i.unit } }, now, { aggregate: true }));
       } else if (i instanceof Histogram) {
         for (const p of i.takePending()) {
-          lines.push(emfArrayLine(p.labels, i.name.replace(/_seconds$/, '_ms'), p.values.map((v) => v * 1000), now));
+          const name = i.name.replace(/_seconds$/, '_ms');
+          lines.push(emfLine(p.labels, { [name]: { value: p.values.map((v) => v * 1000), unit: 'Milliseconds' } }, now, { aggregate: true }));
         }
       }
     }
     return lines;
   }
-}
-
-/** EMF allows an array of up to 100 values for one metric in one line. */
-function emfArrayLine(dimensions: Labels, name: string, values: number[], now: number): string {
-  const line = JSON.parse(emfLine(dimensions, { [name]: { value: 0, unit: 'Milliseconds' } }, now)) as Record<string, unknown>;
-  line[name] = values;
-  return JSON.stringify(line);
 }

@@ -159,7 +159,12 @@ describe('SamsaLog (default: IAM Function URL)', () => {
     const ddb = alarms.find((a) => Array.isArray(a.Metrics))!;
     expect(JSON.stringify(ddb.Metrics)).toContain('ReadThrottleEvents');
     expect(JSON.stringify(ddb.Metrics)).toContain('WriteThrottleEvents');
+    // Samsa's own EMF instruments: produce failures and the oldest unconsumed record's age.
+    expect(alarms.find((a) => a.MetricName === 'samsa_produce_failures_total')).toMatchObject({ Namespace: 'Samsa', Statistic: 'Sum', Threshold: 1 });
+    expect(alarms.find((a) => a.MetricName === 'samsa_oldest_unconsumed_age_seconds')).toMatchObject({ Namespace: 'Samsa', Statistic: 'Maximum', Threshold: 3600 });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody);
+    for (const m of ['samsa_produced_records_total', 'samsa_request_duration_ms', 'samsa_errors_total', 'samsa_oldest_unconsumed_age_seconds']) expect(body).toContain(m);
     for (const out of ['ApiUrl', 'BucketName', 'TableName']) template.hasOutput(out, Match.anyValue());
     template.hasOutput('ApiUrl', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('FunctionUrl'), 'FunctionUrl'] } });
   });

@@ -93,7 +93,8 @@ describe('metrics registry', () => {
     expect(produced.topic).toBe('orders');
     expect((produced._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> }).CloudWatchMetrics[0]).toMatchObject({
       Namespace: 'Samsa',
-      Dimensions: [['topic']],
+      // per topic, and the total (an empty dimension set) for alarms
+      Dimensions: [['topic'], []],
     });
     const duration = first.find((l) => 'samsa_request_duration_ms' in l)!;
     expect(duration.samsa_request_duration_ms).toEqual([4]);

@@ -7,11 +7,17 @@ export const METRICS_NAMESPACE = 'Samsa';
 
 export type MetricUnit = 'Count' | 'Bytes' | 'Milliseconds' | 'None';
 
+/**
+ * One EMF line. With `aggregate`, the metrics are also published without dimensions (an empty
+ * dimension set), so alarms can watch the total of, say, every topic's produce errors.
+ */
 export function emfLine(
   dimensions: Record<string, string>,
-  metrics: Record<string, { value: number; unit: MetricUnit }>,
+  metrics: Record<string, { value: number | number[]; unit: MetricUnit }>,
   timestamp: number = Date.now(),
+  opts: { aggregate?: boolean } = {},
 ): string {
+  const keys = Object.keys(dimensions);
   const values = Object.fromEntries(Object.entries(metrics).map(([k, m]) => [k, m.value]));
   return JSON.stringify({
     _aws: {
@@ -19,7 +25,7 @@ export function emfLine(
       CloudWatchMetrics: [
         {
           Namespace: METRICS_NAMESPACE,
-          Dimensions: [Object.keys(dimensions)],
+          Dimensions: opts.aggregate && keys.length > 0 ? [keys, []] : [keys],
           Metrics: Object.entries(metrics).map(([name, m]) => ({ Name: name, Unit: m.unit })),
         },
       ],
