@@ -137,13 +137,20 @@ export class Flusher {
       const leftover = await this.objects.head(key);
       if (!leftover?.etag) throw err;
       // Already starting with exactly our bytes (a retried step, or a flush of the same
-      // batches that never committed): adopt it without writing. Anything past our length
-      // stays as a dead tail beyond the catalogued size — invisible to readers, overwritten by
-      // the next extension — so adopting never cuts an object another flusher may own.
+      // batches that never committed): adopt it rather than rewrite it.
       if (leftover.size >= body.length) {
         const existing = await this.objects.get(key, { start: 0, end: body.length });
         if (Buffer.compare(Buffer.from(existing.buffer, existing.byteOffset, existing.byteLength), Buffer.from(body.buffer, body.byteOffset, body.byteLength)) === 0) {
-          return leftover.etag;
+          if (leftover.size === body.length) return leftover.etag;
+          // Longer: the rest may be a successor's catalogued bytes, not a dead tail. Never cut
+          // it on an ETag read here without proving we still lead (a paused flusher whose
+          // successor extended this segment used to erase the successor's records so).
+          await this.proveLeader(topic, partition, lease, key);
+          // A .log's tail past the catalogued size is invisible to readers and overwritten by
+          // the next extension: keep it rather than copy the object. Index files are read
+          // whole (the reader's seek), so theirs is cut.
+          if (key.endsWith('.log')) return leftover.etag;
+          return (await this.objects.append(key, body.length, new Uint8Array(0), { ifMatch: leftover.etag })).etag;
         }
       }
       await this.proveLeader(topic, partition, lease, key);
