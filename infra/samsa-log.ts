@@ -251,13 +251,20 @@ export class SamsaLog extends Construct {
     allow(this.flushFunction, ['s3:DeleteObject'], objects(wal));
     // Retention: expiry, deleted topics and the orphan sweep list and delete under both prefixes.
     allow(this.retentionFunction, ['s3:GetObject', 's3:DeleteObject'], objects(topics, wal));
-    this.retentionFunction.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:ListBucket'],
-        resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${topics}*`, `${wal}*`] } },
-      }),
-    );
+    // ListBucket for all three, on Samsa's prefixes only: retention lists; the API and flush never
+    // list, but without ListBucket S3 answers a GET/HEAD of a missing key with 403 instead of 404,
+    // and the read path relies on not-found (a fetch racing a flush's deletes retries; one below
+    // the log start gets 416). The S3 adapter also reads a bare AccessDenied as not-found, for
+    // deployments whose policies are narrower than this one.
+    for (const fn of [this.apiFunction, this.flushFunction, this.retentionFunction]) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [this.bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${topics}*`, `${wal}*`] } },
+        }),
+      );
+    }
     for (const fn of [this.apiFunction, this.flushFunction, this.retentionFunction]) {
       NagSuppressions.addResourceSuppressions(
         fn.role!,

@@ -1,6 +1,7 @@
 // The only place below lib/ that reads the environment. Everything else receives a Config.
 import path from 'node:path';
 import { DEFAULT_BUCKET, DEFAULT_TABLE } from './storage/aws-resources';
+import { DEFAULT_LEASE_MS } from './log/lease';
 
 export interface Config {
   storage: 'embedded' | 'aws';
@@ -24,6 +25,11 @@ export interface Config {
    */
   flushFunction: string | undefined;
   flushTriggerBytes: number;
+  /**
+   * Partition lease duration (flush and retention leadership). Every process sharing the
+   * storage must use the same value: expiry is judged with the reader's duration.
+   */
+  leaseMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -74,6 +80,7 @@ export function loadConfig(env: Env = process.env): Config {
     fsync: bool('SAMSA_FSYNC', false),
     flushFunction: env.SAMSA_FLUSH_FUNCTION?.trim() || undefined,
     flushTriggerBytes: int('SAMSA_FLUSH_TRIGGER_BYTES', 32 * 1024 * 1024, 0),
+    leaseMs: int('SAMSA_LEASE_MS', DEFAULT_LEASE_MS, 100),
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return cfg;

@@ -34,6 +34,7 @@ export function engineOptions(cfg: Config): Partial<EngineOptions> {
     // Embedded: every process that can open the data folder runs on this host, so a lease
     // left by a killed process is taken at once (restart after kill -9 flushes right away).
     singleHost: cfg.storage === 'embedded',
+    leaseMs: cfg.leaseMs,
   };
 }
 

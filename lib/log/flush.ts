@@ -100,10 +100,19 @@ export class Flusher {
 
   /**
    * Write a segment object: create it (If-None-Match) or extend it (If-Match the catalogued
-   * ETag). A new segment's key can hold a leftover of a flush that crashed before its commit;
-   * nothing references it, so it is replaced — conditionally on the leftover's own ETag.
+   * ETag). A new segment's key can hold a leftover of a flush that never committed; nothing
+   * references it, so it is adopted as is or replaced.
+   *
+   * A write conditioned on an ETag the flusher read from the object itself (not from the
+   * catalog) is safe only if that version is not a successor's: the successor may already
+   * have catalogued it. So such a write first proves, by a strongly consistent read of the
+   * head *after* reading the ETag, that our epoch still leads: a successor writes objects
+   * only after its takeover raised the epoch, so the version we read predates any successor,
+   * and If-Match makes the write fail if anyone wrote since. A deleted topic's head is gone
+   * (processDeletions removes it before the objects), so the same proof stops a flusher of a
+   * deleted incarnation from writing into a re-created topic's objects, which share its keys.
    */
-  private async write(lease: LeaseGuard, key: string, keep: number, body: Uint8Array, isNew: boolean, etag: string | undefined): Promise<string> {
+  private async write(topic: Topic, partition: number, lease: LeaseGuard, key: string, keep: number, body: Uint8Array, isNew: boolean, etag: string | undefined): Promise<string> {
     // The lease is checked (in memory, with its safety margin) right before each write.
     if (!lease.held()) throw new PreconditionFailedError(key);
     if (!isNew) {
@@ -113,10 +122,11 @@ export class Flusher {
         if (!(err instanceof PreconditionFailedError)) throw err;
         // The object changed since the catalog recorded its ETag. Every successful write is
         // conditional on the then-current ETag and keeps at least the catalogued size, so the
-        // committed prefix is intact: what changed is a dead tail from a flush that crashed
-        // before its commit. As the leader (checked again), extend from the current version.
+        // committed prefix is intact: what changed is a dead tail from a flush that never
+        // committed — or a successor's extension, which the proof below rules out.
         const current = await this.objects.head(key);
-        if (!current?.etag || current.size < keep || !lease.held()) throw err;
+        if (!current?.etag || current.size < keep) throw err;
+        await this.proveLeader(topic, partition, lease, key);
         return (await this.objects.append(key, keep, body, { ifMatch: current.etag })).etag;
       }
     }
@@ -126,17 +136,35 @@ export class Flusher {
       if (!(err instanceof PreconditionFailedError)) throw err;
       const leftover = await this.objects.head(key);
       if (!leftover?.etag) throw err;
-      // Already holding exactly our bytes (a retried step): adopt it rather than rewrite it.
+      // Already starting with exactly our bytes (a retried step, or a flush of the same
+      // batches that never committed): adopt it rather than rewrite it.
       if (leftover.size >= body.length) {
         const existing = await this.objects.get(key, { start: 0, end: body.length });
         if (Buffer.compare(Buffer.from(existing.buffer, existing.byteOffset, existing.byteLength), Buffer.from(body.buffer, body.byteOffset, body.byteLength)) === 0) {
           if (leftover.size === body.length) return leftover.etag;
+          // Longer: the rest may be a successor's catalogued bytes, not a dead tail. Never cut
+          // it on an ETag read here without proving we still lead (a paused flusher whose
+          // successor extended this segment used to erase the successor's records so).
+          await this.proveLeader(topic, partition, lease, key);
+          // A .log's tail past the catalogued size is invisible to readers and overwritten by
+          // the next extension: keep it rather than copy the object. Index files are read
+          // whole (the reader's seek), so theirs is cut.
+          if (key.endsWith('.log')) return leftover.etag;
           return (await this.objects.append(key, body.length, new Uint8Array(0), { ifMatch: leftover.etag })).etag;
         }
       }
-      if (!lease.held()) throw err;
+      await this.proveLeader(topic, partition, lease, key);
       return (await this.objects.append(key, 0, body, { ifMatch: leftover.etag })).etag;
     }
+  }
+
+  /**
+   * Our epoch still leads the partition of this topic incarnation, read (strongly consistent)
+   * from its head: the fence for writes conditioned on an object's ETag (see write()).
+   */
+  private async proveLeader(topic: Topic, partition: number, lease: LeaseGuard, key: string): Promise<void> {
+    const item = await this.meta.get(headKey(topic.id, partition));
+    if (!item || item['leader_epoch'] !== lease.epoch || !lease.held()) throw new PreconditionFailedError(key);
   }
 
   /** One bounded step; undefined when there was nothing to flush (or we are not the leader). */
@@ -241,12 +269,12 @@ export class Flusher {
       for (const p of plans) {
         if (p.log.length === 0 && !p.isNew) continue;
         const base = p.seg.base;
-        p.seg.etags.log = await this.write(lease, segmentObject(topic.name, partition, base, 'log'), p.prev.size, concat(p.log), p.isNew, p.seg.etags.log);
+        p.seg.etags.log = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'log'), p.prev.size, concat(p.log), p.isNew, p.seg.etags.log);
         if (p.isNew || p.index.length > 0) {
-          p.seg.etags.index = await this.write(lease, segmentObject(topic.name, partition, base, 'index'), p.prev.indexSize, encodeIndexEntries(p.index), p.isNew, p.seg.etags.index);
+          p.seg.etags.index = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'index'), p.prev.indexSize, encodeIndexEntries(p.index), p.isNew, p.seg.etags.index);
         }
         if (p.isNew || p.timeIndex.length > 0) {
-          p.seg.etags.timeindex = await this.write(lease, segmentObject(topic.name, partition, base, 'timeindex'), p.prev.timeIndexSize, encodeTimeIndexEntries(p.timeIndex), p.isNew, p.seg.etags.timeindex);
+          p.seg.etags.timeindex = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'timeindex'), p.prev.timeIndexSize, encodeTimeIndexEntries(p.timeIndex), p.isNew, p.seg.etags.timeindex);
         }
       }
     } catch (err) {

@@ -1,15 +1,26 @@
 // Partition leadership: a lease on the partition's head item. The leader is the only process
 // that flushes or applies retention to the partition; every write it makes to the catalog is
 // conditional on its leader epoch, which rises at every takeover, so a paused leader that
-// resumes (a "zombie") is rejected.
+// resumes (a "zombie") is rejected. The lease only decides who *tries*: correctness rests on
+// the epoch fence (and, for objects, on ETags proved against it — flush.ts), never on expiry.
 //
-// Expiry does not trust clocks across hosts (as amazon-dynamodb-lock-client): the holder
-// writes a fresh record-version number (RVN) on every renewal; another process may take the
-// lease only after it has itself watched the same RVN for the whole lease duration, measured
-// on its own monotonic clock. A holder renews at a third of the duration and stops using the
-// lease (without writing) once two thirds have passed since its last successful renewal, so
-// it never acts on a lease another process could already have taken — provided the processes'
-// clocks run at roughly the same *rate* (drift well under 30%), the only clock assumption.
+// Expiry, two ways, whichever comes first:
+// - by watching (as amazon-dynamodb-lock-client): the holder writes a fresh record-version
+//   number (RVN) on every renewal; another process may take the lease once it has itself
+//   watched the same RVN for a whole lease duration on its own monotonic clock;
+// - by the written deadline: every renewal also stores `lease_until`, the holder's wall time
+//   plus the duration; any process whose wall clock is past it by a skew margin (half a
+//   duration) may take it at once. Without this, a process that never watched — a job run
+//   by `npm run job:*` or a scheduled Lambda, which lives for one pass — could never take a
+//   lease whose holder went silent without releasing it (kept after its last flush, or killed):
+//   it would see a fresh RVN on every pass and skip the partition forever.
+// A holder renews at a third of the duration and stops using the lease (without writing) once
+// two thirds have passed since its last successful renewal. A takeover by deadline therefore
+// happens 1.5 durations after the last renewal at the earliest, i.e. 5/6 of a duration after
+// the holder stopped acting, provided the hosts' wall clocks agree within that (25 s for the
+// default 30 s; NTP-synced hosts agree within milliseconds); watching needs only that clocks
+// run at roughly the same rate. Either way a silent holder's lease is takeable by any process
+// within two durations of its last renewal.
 import { ConditionFailedError } from '../errors';
 import type { Condition, MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
@@ -44,6 +55,9 @@ export function deadOnThisHost(hostname: string): (owner: string) => boolean {
 }
 
 export const DEFAULT_LEASE_MS = 30_000;
+
+/** Slack on `lease_until` for wall clocks that disagree (a fraction of the duration; see above). */
+export const LEASE_SKEW_FRACTION = 0.5;
 
 interface Held {
   epoch: number;
@@ -89,6 +103,7 @@ export class LeaseManager {
     const epoch = (item?.['leader_epoch'] as number | undefined) ?? 0;
     const rvn = item?.['lease_rvn'] as string | undefined;
     const owner = (item?.['lease_owner'] as string | undefined) ?? '';
+    const until = item?.['lease_until'] as number | undefined;
 
     if (mine && rvn === mine.rvn && epoch === mine.epoch) {
       // Nobody wrote since our last renewal: renewing is safe however late it is, because the
@@ -98,15 +113,21 @@ export class LeaseManager {
     if (mine) this.held.delete(id); // taken over while we were away
 
     if (rvn !== undefined && owner !== '' && !this.opts.ownerIsDead?.(owner)) {
-      // Someone holds (or held) it: take over only after watching the same RVN for a whole
-      // lease duration on our own clock.
-      const seen = this.observed.get(id);
-      if (!seen || seen.rvn !== rvn) {
-        this.observed.set(id, { rvn, since: now });
-        return { busy: true, owner, retryInMs: this.opts.durationMs };
+      // Someone holds (or held) it: take over once its written deadline is past by the skew
+      // margin on our wall clock, or after watching the same RVN for a whole lease duration on
+      // our own monotonic clock. (A lease written before `lease_until` existed can only be
+      // watched out.)
+      const wall = this.clock.now();
+      const deadline = until === undefined ? Infinity : until + this.opts.durationMs * LEASE_SKEW_FRACTION;
+      if (wall <= deadline) {
+        const seen = this.observed.get(id);
+        if (!seen || seen.rvn !== rvn) {
+          this.observed.set(id, { rvn, since: now });
+          return { busy: true, owner, retryInMs: Math.min(this.opts.durationMs, deadline - wall + 1) };
+        }
+        const waited = now - seen.since;
+        if (waited < this.opts.durationMs) return { busy: true, owner, retryInMs: Math.min(this.opts.durationMs - waited, deadline - wall + 1) };
       }
-      const waited = now - seen.since;
-      if (waited < this.opts.durationMs) return { busy: true, owner, retryInMs: this.opts.durationMs - waited };
     }
     return this.write(id, key, epoch, rvn, true, now);
   }
@@ -124,7 +145,8 @@ export class LeaseManager {
       await this.meta.write({
         type: 'update',
         key,
-        set: { leader_epoch: newEpoch, lease_rvn: next, lease_owner: this.opts.owner },
+        // lease_until is the holder's own wall clock: only ever compared with a skew margin.
+        set: { leader_epoch: newEpoch, lease_rvn: next, lease_owner: this.opts.owner, lease_until: this.clock.now() + this.opts.durationMs },
         condition: { op: 'and', conds: cond },
       });
     } catch (err) {
@@ -181,7 +203,7 @@ export class LeaseManager {
         type: 'update',
         key: headKey(topicId, partition),
         set: { lease_owner: '' },
-        remove: ['lease_rvn'],
+        remove: ['lease_rvn', 'lease_until'],
         condition: { op: 'and', conds: [{ op: 'eq', attr: 'leader_epoch', value: h.epoch }, { op: 'eq', attr: 'lease_rvn', value: h.rvn }] },
       });
     } catch (err) {

@@ -3,7 +3,7 @@
 // that could not be read back is ever stored; JSON requests are encoded into batches no larger
 // than the topic's max.message.bytes.
 import { SamsaError } from '../errors';
-import { decodeRecordBatch, encodeRecordBatch, type RecordInput, splitBatches } from '../records';
+import { ATTR_LOG_APPEND_TIME, decodeRecordBatch, encodeRecordBatch, type RecordInput, setCreateTimeMaxTimestamp, splitBatches } from '../records';
 
 const TRANSACTIONAL = 0x10;
 const CONTROL = 0x20;
@@ -32,7 +32,10 @@ export function prepareBinary(body: Uint8Array, maxMessageBytes: number, owned =
     throw new SamsaError('CORRUPT_MESSAGE', 'request body holds no record batch');
   }
   const slices = splitBatches(body, { verifyCrc: true });
-  const prep: Prepared = { payload: body, batchStarts: [], batchCounts: [], maxTs: -1, records: 0 };
+  // The commit rewrites base offsets, and this function max timestamps, in place: never
+  // scribble on a buffer the caller keeps.
+  const payload = owned ? body : new Uint8Array(body);
+  const prep: Prepared = { payload, batchStarts: [], batchCounts: [], maxTs: -1, records: 0 };
   let producer: ProducerFields | undefined;
   slices.forEach((slice, i) => {
     const h = slice.header;
@@ -53,13 +56,25 @@ export function prepareBinary(body: Uint8Array, maxMessageBytes: number, owned =
         `batch ${i} has recordCount ${h.recordCount} and lastOffsetDelta ${h.lastOffsetDelta}; a produced batch needs ≥ 1 record with offset deltas 0..n-1`,
       );
     }
+    // Topics keep CreateTime (Samsa has no message.timestamp.type): a LogAppendTime flag from
+    // the producer would make readers take every record's timestamp from maxTimestamp, so it is
+    // cleared first and the records' own timestamps decoded.
+    const batch = payload.subarray(slice.start, slice.end);
+    if (h.attributes & ATTR_LOG_APPEND_TIME) batch[22] = batch[22]! & ~ATTR_LOG_APPEND_TIME;
     // Decode fully: the bytes are kept as they are, so they must be readable as they are.
-    const { records } = decodeRecordBatch(body.subarray(slice.start, slice.end), { verifyCrc: false });
+    const { records } = decodeRecordBatch(batch, { verifyCrc: false });
+    let maxTs = -1;
     records.forEach((r, j) => {
       if (r.offset - h.baseOffset !== j) {
         throw new SamsaError('CORRUPT_MESSAGE', `batch ${i} record ${j} has offset delta ${r.offset - h.baseOffset}, expected ${j}`);
       }
+      if (r.timestamp > maxTs) maxTs = r.timestamp;
     });
+    // The batch's maxTimestamp is what retention, ListOffsets by time and the time index go by,
+    // so it must not be the producer's word: as Kafka's LogValidator does for CreateTime, it is
+    // recomputed from the records and written back (CRC recomputed) rather than the batch
+    // refused — a client that got it wrong still has valid records.
+    if (maxTs !== h.maxTimestamp || h.attributes & ATTR_LOG_APPEND_TIME) setCreateTimeMaxTimestamp(batch, 0, maxTs);
     if (h.producerId >= 0) {
       if (h.baseSequence < 0) {
         throw new SamsaError('INVALID_REQUEST', `batch ${i} has producer id ${h.producerId} but no base sequence`);
@@ -82,11 +97,9 @@ export function prepareBinary(body: Uint8Array, maxMessageBytes: number, owned =
     prep.batchStarts.push(slice.start);
     prep.batchCounts.push(h.recordCount);
     prep.records += h.recordCount;
-    if (h.maxTimestamp > prep.maxTs) prep.maxTs = h.maxTimestamp;
+    if (maxTs > prep.maxTs) prep.maxTs = maxTs;
   });
   if (producer) prep.producer = producer;
-  // The commit rewrites base offsets in place: never scribble on a buffer the caller keeps.
-  if (!owned) prep.payload = new Uint8Array(body);
   return prep;
 }
 

@@ -450,7 +450,7 @@ export function decodeBatches(
   return out;
 }
 
-// --- in-place patches (both fields sit before the CRC-covered region) ------------------------
+// --- in-place patches ----------------------------------------------------------------------------
 
 function checkPatchable(buf: Uint8Array, batchStart: number, what: string): void {
   if (batchStart < 0 || buf.length - batchStart < BATCH_HEADER_SIZE) {
@@ -467,4 +467,20 @@ export function setBaseOffset(buf: Uint8Array, batchStart: number, baseOffset: n
 export function setPartitionLeaderEpoch(buf: Uint8Array, batchStart: number, epoch: number): void {
   checkPatchable(buf, batchStart, 'setPartitionLeaderEpoch');
   writeInt32(buf, batchStart + 12, epoch);
+}
+
+/**
+ * Rewrites maxTimestamp as a CreateTime batch's (timestampType bit cleared), as Kafka's
+ * DefaultRecordBatch.setMaxTimestamp does. Unlike the two patches above these fields lie inside
+ * the CRC region, so the CRC is recomputed over the batch (`batchStart` .. its declared end).
+ */
+export function setCreateTimeMaxTimestamp(buf: Uint8Array, batchStart: number, maxTimestamp: number): void {
+  checkPatchable(buf, batchStart, 'setCreateTimeMaxTimestamp');
+  const end = batchStart + LOG_OVERHEAD + readInt32(buf, batchStart + 8);
+  if (end > buf.length) throw new RangeError(`setCreateTimeMaxTimestamp: batch at byte ${batchStart} runs past the buffer`);
+  const attributes = readInt16(buf, batchStart + ATTRIBUTES_OFFSET) & ~ATTR_LOG_APPEND_TIME;
+  buf[batchStart + ATTRIBUTES_OFFSET] = attributes >>> 8;
+  buf[batchStart + ATTRIBUTES_OFFSET + 1] = attributes;
+  writeInt64(buf, batchStart + 35, maxTimestamp);
+  writeInt32(buf, batchStart + CRC_OFFSET, crc32c(buf, batchStart + ATTRIBUTES_OFFSET, end));
 }

@@ -11,6 +11,7 @@ export {
   decodeBatches,
   setBaseOffset,
   setPartitionLeaderEpoch,
+  setCreateTimeMaxTimestamp,
   ATTR_CODEC_MASK,
   ATTR_LOG_APPEND_TIME,
   ATTR_TRANSACTIONAL,

@@ -88,7 +88,7 @@ export class S3ObjectStore implements ObjectStore {
       );
       return res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
     } catch (err) {
-      if (isNotFound(err)) throw new ObjectNotFoundError(key);
+      if (isNotFound(err) || isMissingKeyDenial(err)) throw new ObjectNotFoundError(key);
       // 416: the object exists but the range starts at or past its end (S3 clamps only the end).
       if (range && httpStatusOf(err) === 416) return new Uint8Array(0);
       throw wrapAwsError(err, `S3 GetObject ${key}`);
@@ -100,8 +100,22 @@ export class S3ObjectStore implements ObjectStore {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
       return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified?.getTime() ?? 0, ...(res.ETag ? { etag: res.ETag } : {}) };
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (isNotFound(err) || (httpStatusOf(err) === 403 && (await this.absentBehind403(key)))) return undefined;
       throw wrapAwsError(err, `S3 HeadObject ${key}`);
+    }
+  }
+
+  /**
+   * A HEAD answered 403 has no body to say why, and a missing key looks like that to a role
+   * without s3:ListBucket. Ask again with a one-byte GET, whose error body does say.
+   */
+  private async absentBehind403(key: string): Promise<boolean> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: 'bytes=0-0' }));
+      await res.Body?.transformToByteArray();
+      return false;
+    } catch (err) {
+      return isNotFound(err) || isMissingKeyDenial(err);
     }
   }
 
@@ -255,7 +269,7 @@ export class S3ObjectStore implements ObjectStore {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
       return { size: res.ContentLength ?? 0, ...(res.ETag ? { etag: res.ETag } : {}) };
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (isNotFound(err) || (httpStatusOf(err) === 403 && (await this.absentBehind403(key)))) return undefined;
       throw wrapAwsError(err, `S3 HeadObject ${key}`);
     }
   }
@@ -303,6 +317,24 @@ function isNotFound(err: unknown): boolean {
   if (name === 'NoSuchKey' || name === 'NotFound') return true;
   // HEAD responses carry no body, so some endpoints yield a bare 404 with a generic name.
   return httpStatusOf(err) === 404 && (name === undefined || name === 'UnknownError' || name === 'Unknown');
+}
+
+/**
+ * S3 answers a GET of a missing key with 403 AccessDenied instead of 404 when the caller lacks
+ * s3:ListBucket (so that the answer does not reveal whether the key exists). The deployment
+ * grants ListBucket on Samsa's prefixes, but a narrower policy (or an SCP) would turn every
+ * not-found the read path relies on — a fetch racing a flush's deletes, an offset below the
+ * log start — into a 500. So AccessDenied on reading a key means "absent", unless the message
+ * names another denied action: S3 names it in same-account messages ("… is not authorized to
+ * perform: s3:GetObject …"), and a role that may not read at all must fail loudly, not look
+ * like an empty store. Expired or wrong credentials have codes of their own (ExpiredToken,
+ * InvalidAccessKeyId, SignatureDoesNotMatch) and stay errors.
+ */
+export function isMissingKeyDenial(err: unknown): boolean {
+  const { name, message } = sdkError(err);
+  if (httpStatusOf(err) !== 403 || name !== 'AccessDenied') return false;
+  const action = /not authorized to perform:?\s*(s3:[A-Za-z]+)/.exec(message ?? '')?.[1];
+  return action === undefined || action === 's3:ListBucket';
 }
 
 function isPreconditionFailed(err: unknown): boolean {

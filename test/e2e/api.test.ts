@@ -717,6 +717,51 @@ describe('ListOffsets', () => {
   });
 });
 
+describe('producer timestamps (issue 11 item 8)', () => {
+  /** `batch` with its maxTimestamp (and, when asked, the LogAppendTime flag) set to a lie, CRC made valid again. */
+  function lie(batch: Uint8Array, maxTimestamp: number, logAppendTime = false): Uint8Array {
+    const out = new Uint8Array(batch);
+    const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    dv.setBigInt64(35, BigInt(maxTimestamp));
+    if (logAppendTime) dv.setInt16(21, dv.getInt16(21) | 0x08);
+    dv.setUint32(17, kafkajsCrc32C(Buffer.from(out.buffer, out.byteOffset + 21, out.byteLength - 21)));
+    return out;
+  }
+
+  it('a batch maxTimestamp is recomputed from its records (as Kafka\'s LogValidator does), so ListOffsets and the stored bytes do not take the producer\'s word', async () => {
+    const name = uniq('ts');
+    await createTopic(name, 1);
+    const rec = (v: string, timestamp: number): KjsRecord => ({ key: null, value: Buffer.from(v), headers: [], timestamp });
+    // Understated: records up to 9000 in a batch that claims 1000 (ListOffsets would skip it).
+    const low = lie(await kafkajsEncode([rec('a', 1000), rec('b', 9000), rec('c', 4000)]), 1000);
+    // Overstated and flagged LogAppendTime: readers would take every record's time from the
+    // far-future maxTimestamp, which would also pin retention.
+    const high = lie(await kafkajsEncode([rec('d', 2000)]), 9_000_000_000_000, true);
+    for (const b of [low, high]) {
+      const r = await post(`/v1/topics/${name}/partitions/0/records`, b, { 'content-type': RECORD_BATCH });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    }
+    const q = async (t: string) => (await get(`/v1/topics/${name}/partitions/0/offsets?timestamp=${t}`)).body;
+    const check = async (): Promise<void> => {
+      expect(await q('5000')).toEqual({ offset: 1, timestamp: 9000 });
+      expect(await q('9001')).toEqual({ offset: 4, timestamp: null });
+      const bin = await get(`/v1/topics/${name}/partitions/0/records?offset=0`, { accept: RECORD_BATCH });
+      const batches = splitBatches(bin.raw);
+      expect(batches.length).toBe(2);
+      batches.forEach(expectValidCrc);
+      const [d0, d1] = [await kafkajsDecode(batches[0]!), await kafkajsDecode(batches[1]!)];
+      expect([Number(d0.maxTimestamp), Number(d1.maxTimestamp)]).toEqual([9000, 2000]);
+      expect(new DataView(batches[1]!.buffer, batches[1]!.byteOffset).getInt16(21) & 0x08, 'timestamp type').toBe(0);
+      const json = await get(`/v1/topics/${name}/partitions/0/records?offset=0`);
+      expect(json.body.records.map((r: { timestamp: number }) => r.timestamp)).toEqual([1000, 9000, 4000, 2000]);
+    };
+    await check();
+    // Segments and their time index are built from the same (corrected) batches.
+    await waitForFlushed(name, 0, 4);
+    await check();
+  });
+});
+
 describe('error codes and bounds', () => {
   it('fetch: unknown topic/partition → 404; offset past the high watermark → 416 with bounds; bad parameters → 400', async () => {
     const name = uniq('err');

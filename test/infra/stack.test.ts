@@ -150,6 +150,23 @@ describe('SamsaLog (default: IAM Function URL)', () => {
     expect(apiText).toMatch(/"Action":"lambda:InvokeFunction","Effect":"Allow","Resource":\{"Fn::GetAtt":\["\w*Flush\w*","Arn"\]\}/);
   });
 
+  it('IAM: every function may list the bucket, under topics/ and wal/ only, so S3 answers a missing key 404 (not 403)', () => {
+    const dataBucket = Object.entries(resources).find(([k, r]) => r.Type === 'AWS::S3::Bucket' && !/Log/i.test(k))![0];
+    for (const fn of ['Api', 'Flush', 'Retention']) {
+      const [, policy] = Object.entries(resources).find(([k, r]) => r.Type === 'AWS::IAM::Policy' && k.includes(`${fn}Role`))!;
+      const statements = [(policy.Properties!.PolicyDocument as { Statement: unknown }).Statement].flat() as Array<Record<string, unknown>>;
+      const list = statements.filter((st) => [st['Action']].flat().includes('s3:ListBucket'));
+      expect(list, fn).toEqual([
+        {
+          Action: 's3:ListBucket',
+          Effect: 'Allow',
+          Resource: { 'Fn::GetAtt': [dataBucket, 'Arn'] },
+          Condition: { StringLike: { 's3:prefix': ['topics/*', 'wal/*'] } },
+        },
+      ]);
+    }
+  });
+
   it('alarms for errors, throttles, flush lag and DynamoDB throttling, a dashboard, and outputs', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
     expect(alarms.filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda')).toHaveLength(3);

@@ -11,6 +11,7 @@ import {
   encodeRecordBatch,
   readBatchHeader,
   setBaseOffset,
+  setCreateTimeMaxTimestamp,
   setPartitionLeaderEpoch,
   splitBatches,
   type RecordInput,
@@ -151,7 +152,28 @@ describe('in-place patches', () => {
     expect(splitBatches(bytes)[0]!.header.partitionLeaderEpoch).toBe(2 ** 31 - 1);
   });
 
+  it('setCreateTimeMaxTimestamp rewrites maxTimestamp inside the CRC region, clears LogAppendTime and recomputes the CRC', () => {
+    fc.assert(
+      fc.property(records, codec, fc.boolean(), fc.integer({ min: -1, max: 2 ** 52 }), (recs, c, logAppendTime, ts) => {
+        const one = encodeRecordBatch(recs, { compression: c, now: NOW, logAppendTime });
+        const other = encodeRecordBatch([{ value: null }], { now: 1 });
+        const all = new Uint8Array(Buffer.concat([other, one]));
+        const created = decodeRecordBatch(encodeRecordBatch(recs, { compression: c, now: NOW })).records.map((r) => r.timestamp);
+        setCreateTimeMaxTimestamp(all, other.length, ts);
+        const [first, second] = splitBatches(all, { verifyCrc: true }); // both CRCs verify
+        expect(Buffer.compare(all.subarray(0, other.length), other)).toBe(0);
+        expect(second!.header.maxTimestamp).toBe(ts);
+        expect(second!.header.attributes & 0x08).toBe(0);
+        expect(first!.header.maxTimestamp).toBe(1);
+        // CreateTime again: every record reads its own timestamp.
+        expect(decodeRecordBatch(all.subarray(second!.start, second!.end)).records.map((r) => r.timestamp)).toEqual(created);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('refuses to patch where no batch header fits', () => {
     expect(() => setBaseOffset(new Uint8Array(60), 0, 1)).toThrow(RangeError);
+    expect(() => setCreateTimeMaxTimestamp(new Uint8Array(60), 0, 1)).toThrow(RangeError);
   });
 });
