@@ -13,6 +13,7 @@ import { mountConsole } from './console';
 import { renderDocsPage } from './docs';
 import { headerFromJson, recordToJson, toBytes } from './format';
 import { observe } from './observe';
+import { mountSegmentRoutes } from './segments';
 import * as S from './schemas';
 
 export const RECORD_BATCH_TYPE = 'application/vnd.kafka.record-batch';
@@ -375,6 +376,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     },
   );
 
+  mountSegmentRoutes(app, { engine });
   opts.extend?.(app);
 
   if (metrics && opts.metricsRoute) {

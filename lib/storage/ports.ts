@@ -65,6 +65,13 @@ export interface ObjectStore {
    * Resolves with the object's new ETag.
    */
   append(key: string, keepBytes: number, body: Uint8Array, opts?: AppendOptions): Promise<{ etag: string }>;
+  /**
+   * A URL that lets its bearer GET exactly `range` of `key` for `expiresInSeconds`, with no
+   * other credential (S3: a presigned GetObject whose signature covers the Range header). Only
+   * stores reachable from outside the process have one; the embedded server serves such reads
+   * itself.
+   */
+  presignGet?(key: string, range: ByteRange, expiresInSeconds: number): Promise<string>;
   /** Release sockets / file handles. */
   close?(): Promise<void>;
 }

@@ -95,6 +95,16 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async presignGet(key: string, range: ByteRange, expiresInSeconds: number): Promise<string> {
+    checkRange(key, range);
+    // Loaded on first use: only the segments route presigns, and the API's init stays lean.
+    const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
+    const command = new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: `bytes=${range.start}-${range.end - 1}` });
+    // The Range header is signed (not hoisted into the query): the URL grants these bytes and
+    // no others, and the caller must send exactly that header.
+    return getSignedUrl(this.client, command, { expiresIn: expiresInSeconds, signableHeaders: new Set(['range']) });
+  }
+
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
