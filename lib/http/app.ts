@@ -14,6 +14,7 @@ import { renderDocsPage } from './docs';
 import { headerFromJson, recordToJson, toBytes } from './format';
 import { observe } from './observe';
 import { mountSegmentRoutes } from './segments';
+import { tailMiddleware } from './tail';
 import * as S from './schemas';
 
 export const RECORD_BATCH_TYPE = 'application/vnd.kafka.record-batch';
@@ -31,6 +32,8 @@ export interface AppOptions {
   metrics?: SamsaMetrics;
   /** Serve the metrics registry at GET /metrics in Prometheus' text format (Node server). */
   metricsRoute?: boolean;
+  /** Longest live-tail (SSE) session; Lambda sets it below the function timeout. Default 15 min. */
+  tailSessionMs?: number;
 }
 
 type FieldCodes = Record<string, ErrorCode>;
@@ -299,6 +302,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   );
 
   // --- fetch --------------------------------------------------------------------------------
+  app.use('/v1/topics/:topic/partitions/:partition/records', tailMiddleware({ engine, maxSessionMs: opts.tailSessionMs ?? 15 * 60_000 }));
   app.openapi(
     createRoute({
       method: 'get',
@@ -310,7 +314,17 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       responses: {
         200: {
           description: 'Records',
-          content: { 'application/json': { schema: S.FetchResponse }, [RECORD_BATCH_TYPE]: { schema: { type: 'string', format: 'binary' } } },
+          content: {
+            'application/json': { schema: S.FetchResponse },
+            [RECORD_BATCH_TYPE]: { schema: { type: 'string', format: 'binary' } },
+            'text/event-stream': {
+              schema: {
+                type: 'string',
+                description:
+                  'With follow=true: Server-Sent Events. `records` events carry {records, next_offset, high_watermark} with id = the next offset (reconnect with Last-Event-ID to resume); an `end` event closes the session after max_session_ms; comments keep the connection alive.',
+              },
+            },
+          },
         },
         ...errorResponses(400, 404, 416),
       },

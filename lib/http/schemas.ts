@@ -130,6 +130,11 @@ export const FetchQuery = z.object({
   wait_ms: intParam('wait_ms', 0, 60000, 'At the high watermark, wait up to this long for new records (default 0).'),
   key_format: KeyFormat.optional().openapi({ param: { name: 'key_format', in: 'query' } }),
   value_format: ValueFormat.optional().openapi({ param: { name: 'value_format', in: 'query' } }),
+  follow: z
+    .enum(['true', 'false'])
+    .optional()
+    .openapi({ param: { name: 'follow', in: 'query' }, description: 'With Accept: text/event-stream, keep the response open and stream records as they arrive (Server-Sent Events).' }),
+  max_session_ms: intParam('max_session_ms', 1000, 24 * 3600_000, 'With follow: end the stream after this long (capped by the server; default 15 min, less on Lambda).'),
 });
 
 export const FetchedRecord = z

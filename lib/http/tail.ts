@@ -1,0 +1,91 @@
+// A live tail: the fetch route with `follow=true` and `Accept: text/event-stream` answers with
+// Server-Sent Events, one `records` event per fetched batch of records whose `id:` is the next
+// offset, so a client that reconnects with `Last-Event-ID` resumes exactly where it stopped.
+// The session ends cleanly (an `end` event) after `max_session_ms`, before a Lambda timeout or
+// an idle proxy would cut it; between records a comment keeps intermediaries from timing out.
+// Registered ahead of the plain fetch route and passing every other request through.
+import type { MiddlewareHandler } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { SamsaError } from '../errors';
+import type { LogEngine } from '../log/engine';
+import { type KeyFormat, recordToJson, type ValueFormat } from './format';
+
+export interface TailOptions {
+  engine: LogEngine;
+  /** Longest session (a Lambda deployment sets it below the function timeout). */
+  maxSessionMs: number;
+}
+
+/** How long one wait inside the session lasts before a keep-alive comment. */
+const WAIT_MS = 15_000;
+const KEY_FORMATS = new Set(['string', 'json', 'base64']);
+const VALUE_FORMATS = new Set(['json', 'string', 'base64']);
+
+function intOf(raw: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new SamsaError('INVALID_REQUEST', `${name} must be an integer between ${min} and ${max}`, { field: name });
+  }
+  return Number(raw);
+}
+
+export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
+  const { engine } = opts;
+  return async (c, next) => {
+    if (c.req.method !== 'GET' || c.req.query('follow') !== 'true' || !(c.req.header('accept') ?? '').includes('text/event-stream')) {
+      return next();
+    }
+    const topicName = c.req.param('topic')!;
+    const partition = intOf(c.req.param('partition'), 'partition', 0, 1_000_000);
+    if (partition === undefined) throw new SamsaError('INVALID_REQUEST', 'partition must be a non-negative integer', { field: 'partition' });
+    // Last-Event-ID (a reconnect) wins over the offset the original URL carried.
+    const resume = intOf(c.req.header('last-event-id'), 'Last-Event-ID', 0, Number.MAX_SAFE_INTEGER);
+    const offset = resume ?? intOf(c.req.query('offset'), 'offset', 0, Number.MAX_SAFE_INTEGER);
+    const maxRecords = intOf(c.req.query('max_records'), 'max_records', 1, 10_000) ?? 500;
+    const maxBytes = intOf(c.req.query('max_bytes'), 'max_bytes', 1, 8 * 1024 * 1024) ?? 1024 * 1024;
+    const sessionMs = Math.min(intOf(c.req.query('max_session_ms'), 'max_session_ms', 1000, 24 * 3600_000) ?? opts.maxSessionMs, opts.maxSessionMs);
+    const kf = c.req.query('key_format') ?? 'string';
+    const vf = c.req.query('value_format') ?? 'json';
+    if (!KEY_FORMATS.has(kf)) throw new SamsaError('INVALID_REQUEST', 'key_format must be string, json or base64', { field: 'key_format' });
+    if (!VALUE_FORMATS.has(vf)) throw new SamsaError('INVALID_REQUEST', 'value_format must be json, string or base64', { field: 'value_format' });
+
+    // Errors before the stream opens (no topic, offset out of range) are ordinary JSON answers.
+    const first = await engine.fetch(topicName, partition, { ...(offset !== undefined ? { offset } : {}), maxRecords, maxBytes, signal: c.req.raw.signal });
+    const deadline = Date.now() + sessionMs;
+    return streamSSE(c, async (stream) => {
+      const aborted = new AbortController();
+      stream.onAbort(() => aborted.abort());
+      let result = first;
+      let next = first.nextOffset;
+      for (;;) {
+        const records = result.records();
+        if (records.length > 0) {
+          next = result.nextOffset;
+          await stream.writeSSE({
+            id: String(next),
+            event: 'records',
+            data: JSON.stringify({
+              records: records.map((r) => recordToJson(r, kf as KeyFormat, vf as ValueFormat)),
+              next_offset: next,
+              high_watermark: result.highWatermark,
+            }),
+          });
+        } else {
+          await stream.write(': waiting\n\n');
+        }
+        const left = deadline - Date.now();
+        if (aborted.signal.aborted || left <= 0) break;
+        try {
+          result = await engine.fetch(topicName, partition, { offset: next, maxRecords, maxBytes, waitMs: Math.min(WAIT_MS, left), signal: aborted.signal });
+        } catch (err) {
+          if (aborted.signal.aborted) return;
+          // Retention passed the tail, or the topic went away: say so, then end the session.
+          const e = err instanceof SamsaError ? err.toJSON() : { error_code: 'UNKNOWN_SERVER_ERROR', message: 'the tail failed; reconnect with Last-Event-ID' };
+          await stream.writeSSE({ event: 'error', data: JSON.stringify(e) });
+          return;
+        }
+      }
+      if (!aborted.signal.aborted) await stream.writeSSE({ event: 'end', id: String(next), data: JSON.stringify({ next_offset: next, reason: 'session limit; reconnect with Last-Event-ID' }) });
+    });
+  };
+}
