@@ -140,6 +140,36 @@ describe.each([
     expect(hw).toBe(before + 3 + victimCopies);
   });
 
+  // An SDK retries a write whose response was lost; the retry finds its own write already
+  // applied and fails its condition. The commit must recognise its own write (not read the
+  // failure as "someone else appended") and must not commit the payload a second time.
+  const repeatSteps: Array<readonly [string, (c: CallOf<MetaStore>) => boolean]> = headOnlyCommits
+    ? [
+        ['commit page write', isPagePut],
+        ['head write', isHeadWrite],
+      ]
+    : [['metadata transaction', (c: CallOf<MetaStore>) => c.method === 'transact']];
+  it.each(repeatSteps)('commits once when the %s applies, its response is lost and the SDK sends it again', async (_name, when) => {
+    const fm = faultyMetaStore(meta);
+    const victim = new LogEngine(fm, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    await healthy.createTopic('t', 1);
+    for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`before-${i}-${'y'.repeat(200)}`) }]);
+    if (headOnlyCommits) await fillTails(healthy, (i) => `before-more-${i}-${'y'.repeat(200)}`);
+    // Both an inline and a write-ahead payload.
+    for (const [n, size] of [[0, 10], [1, 300]] as const) {
+      fm.faults.clear();
+      fm.faults.add({ when, action: { kind: 'repeat' } });
+      const value = `victim${n}-${'z'.repeat(size)}`;
+      const [ack] = await victim.produce('t', [{ value: enc(value) }]);
+      expect(fm.faults.fired(0)).toBe(1);
+      const records = await readAll(healthy, 't', 0);
+      expectContiguous(records, (await healthy.head(await healthy.topics.get('t'), 0)).nextOffset);
+      expect(records.filter((r) => r.value === value).map((r) => r.offset)).toEqual([ack!.offset]);
+      if (headOnlyCommits) await fillTails(healthy, (i) => `between-${n}-${i}-${'y'.repeat(200)}`);
+    }
+  });
+
   it('an idempotent retry after a lost ack returns the original offsets and writes nothing', async () => {
     const fm = faultyMetaStore(meta);
     const a = new LogEngine(fm, objects, undefined, { headOnlyCommits });
@@ -147,8 +177,12 @@ describe.each([
     await b.createTopic('t', 3);
     const producer = await b.producers.init();
     const records = [{ key: enc('k1'), value: enc('v1') }, { key: enc('k2'), value: enc('v2') }, { value: enc('v3'), partition: 2 }];
-    fm.faults.add({ method: 'transact', action: { kind: 'failAfter', error: crash() } });
+    // Each partition's batch commits on its own (a transaction, or one head write): the first
+    // lands but reports failure, the others land; the request fails.
+    fm.faults.add({ when: headOnlyCommits ? isHeadWrite : (c) => c.method === 'transact', action: { kind: 'failAfter', error: crash() } });
     await expect(a.produce('t', records, { ...producer, sequence: 0 })).rejects.toThrow('injected crash');
+    expect(fm.faults.fired(0)).toBe(1);
+    await a.close(); // let its other partitions' commits finish
     const topic = await b.topics.get('t');
     const hwBefore = await Promise.all([0, 1, 2].map(async (p) => (await b.head(topic, p)).nextOffset));
     const retried = await b.produce('t', records, { ...producer, sequence: 0 });
