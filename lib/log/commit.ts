@@ -25,7 +25,7 @@
 // before the head write leaves at most a page of extents that were already committed. A
 // stale writer (one that read the head long ago) can write such a page after flush passed
 // it; its extents lie below `flushed`, where readers never look (see model.ts).
-import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
+import { ConditionFailedError, PreconditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import { setBaseOffset } from '../records';
 import type { Condition, MetaItem, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import { itemSize, valueSize } from '../storage/counting';
@@ -153,7 +153,7 @@ export class Committer {
       const guess = (await this.knownHead(part.topic, part.partition)).nextOffset;
       patchBases(part, guess);
       const key = walObject(part.topic.id, part.partition, crypto.randomUUID());
-      await this.objects.put(key, part.payload, { ifNoneMatch: true });
+      await this.putWal(key, part.payload);
       wal.push({ key, wb: guess, at: performance.now() });
     }
     return retryOnConflict(() => this.attempt(parts, totals, cids, wal), (err) => err instanceof PartConflict || err instanceof TransactionConflictError, {
@@ -174,7 +174,7 @@ export class Committer {
         const part = parts[i]!;
         const key = walObject(part.topic.id, part.partition, crypto.randomUUID());
         patchBases(part, w.wb);
-        await this.objects.put(key, part.payload, { ifNoneMatch: true });
+        await this.putWal(key, part.payload);
         wal[i] = { key, wb: w.wb, at: performance.now() };
       }
     }
@@ -333,6 +333,16 @@ export class Committer {
       throw new SamsaError('REQUEST_TIMED_OUT', `the outcome of the commit to ${part.topic.name}/${part.partition} is unknown (its write may have been applied); retry the request`, {}, true);
     }
     return false;
+  }
+
+  /**
+   * Create a write-ahead object under a fresh random key. A taken key can only be our own
+   * write, applied once already (the store's client sent it again after a lost response).
+   */
+  private async putWal(key: string, payload: Uint8Array): Promise<void> {
+    await this.objects.put(key, payload, { ifNoneMatch: true }).catch((err: unknown) => {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+    });
   }
 
   /** Drop cached heads (after a topic is deleted, or when a test swaps stores). */

@@ -14,6 +14,7 @@ import { type CallOf, faultyMetaStore, faultyObjectStore, Gate } from '../../../
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
+import { describeAws, makeDynamoStore, perSuite } from '../../helpers/aws';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | null): string => (b ? new TextDecoder().decode(b) : '');
@@ -143,26 +144,33 @@ describe.each([
   // An SDK retries a write whose response was lost; the retry finds its own write already
   // applied and fails its condition. The commit must recognise its own write (not read the
   // failure as "someone else appended") and must not commit the payload a second time.
-  const repeatSteps: Array<readonly [string, (c: CallOf<MetaStore>) => boolean]> = headOnlyCommits
-    ? [
-        ['commit page write', isPagePut],
-        ['head write', isHeadWrite],
-      ]
-    : [['metadata transaction', (c: CallOf<MetaStore>) => c.method === 'transact']];
+  const repeatSteps: Array<readonly [string, ((c: CallOf<MetaStore>) => boolean) | undefined]> = [
+    ['write-ahead PUT', undefined],
+    ...(headOnlyCommits
+      ? ([
+          ['commit page write', isPagePut],
+          ['head write', isHeadWrite],
+        ] as const)
+      : ([['metadata transaction', (c: CallOf<MetaStore>) => c.method === 'transact']] as const)),
+  ];
   it.each(repeatSteps)('commits once when the %s applies, its response is lost and the SDK sends it again', async (_name, when) => {
     const fm = faultyMetaStore(meta);
-    const victim = new LogEngine(fm, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    const fo = faultyObjectStore(objects);
+    const victim = new LogEngine(fm, fo, undefined, { inlineMaxBytes: 100, headOnlyCommits });
     const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
     await healthy.createTopic('t', 1);
     for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`before-${i}-${'y'.repeat(200)}`) }]);
     if (headOnlyCommits) await fillTails(healthy, (i) => `before-more-${i}-${'y'.repeat(200)}`);
     // Both an inline and a write-ahead payload.
     for (const [n, size] of [[0, 10], [1, 300]] as const) {
+      if (n === 0 && !when) continue; // an inline commit writes no object
       fm.faults.clear();
-      fm.faults.add({ when, action: { kind: 'repeat' } });
+      fo.faults.clear();
+      if (when) fm.faults.add({ when, action: { kind: 'repeat' } });
+      else fo.faults.add({ method: 'put', action: { kind: 'repeat' } });
       const value = `victim${n}-${'z'.repeat(size)}`;
       const [ack] = await victim.produce('t', [{ value: enc(value) }]);
-      expect(fm.faults.fired(0)).toBe(1);
+      expect((when ? fm : fo).faults.fired(0)).toBe(1);
       const records = await readAll(healthy, 't', 0);
       expectContiguous(records, (await healthy.head(await healthy.topics.get('t'), 0)).nextOffset);
       expect(records.filter((r) => r.value === value).map((r) => r.offset)).toEqual([ack!.offset]);
@@ -293,5 +301,38 @@ describe.each([
     // Many small records still fit: they are split into several batches, not refused.
     const offsets = await e.produce('t', Array.from({ length: 50 }, (_, i) => ({ value: enc(`r${i}-${'q'.repeat(60)}`), partition: 0 })));
     expect(offsets.map((o) => o.offset)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+});
+
+// The same lost-response repeat against DynamoDB's own condition failures (moto), where the
+// failed condition returns the head as ALL_OLD: the committer must find its commit id there
+// (or in the page its tails moved to) rather than commit the payload a second time.
+describeAws('commit protocol on DynamoDB (moto): an applied write whose response was lost, sent again', () => {
+  const table = perSuite(() => makeDynamoStore());
+  it.each([
+    ['head write', (c: CallOf<MetaStore>) => c.method === 'write' && c.args[0].type === 'update' && c.args[0].key.sk === 'head'],
+    ['commit page write', (c: CallOf<MetaStore>) => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.sk.startsWith('x#')],
+  ] as const)('commits once when the %s is repeated', async (_name, when) => {
+    const { store } = await table();
+    const fm = faultyMetaStore(store);
+    const victim = new LogEngine(fm, objects, undefined, { inlineMaxBytes: 2560, headOnlyCommits: true });
+    const healthy = new LogEngine(store, objects, undefined, { inlineMaxBytes: 2560, headOnlyCommits: true });
+    const name = `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    await healthy.createTopic(name, 1);
+    const topic = await healthy.topics.get(name);
+    const acks: Array<{ value: string; offset: number }> = [];
+    fm.faults.add({ when, times: Infinity, action: { kind: 'repeat' } });
+    // Enough commits that some of them page their tails out, so both writes get repeated.
+    for (let i = 0; i < 24; i++) {
+      const value = `v${i}-${'p'.repeat(i % 2 ? 3000 : 120)}`;
+      const [o] = await (i % 3 === 0 ? healthy : victim).produce(name, [{ value: enc(value) }]);
+      acks.push({ value, offset: o!.offset });
+    }
+    expect(fm.faults.fired(0)).toBeGreaterThan(0);
+    const hw = (await healthy.head(topic, 0)).nextOffset;
+    expect(hw).toBe(acks.length);
+    const records = await readAll(healthy, name, 0);
+    expectContiguous(records, hw);
+    for (const a of acks) expect(records[a.offset]!.value).toBe(a.value);
   });
 });
