@@ -13,13 +13,17 @@
 //      and no transaction: DynamoDB bills a transaction's writes twice.
 //   3. Acknowledge only after the head write.
 //
-// Commits that span partitions or carry a producer-state update (and every commit on a store
-// where transactions cost nothing extra, like SQLite) use one transaction instead: per
-// partition a page holding the tails and the new extent, and the head update (which then
-// empties `tails`), plus the extra ops.
+// Commits that span partitions (and every commit on a store where transactions cost nothing
+// extra, like SQLite) use one transaction instead: per partition a page holding the tails and
+// the new extent, and the head update (which then empties `tails`). An idempotent producer's
+// sequence state rides in the same head write (producers.ts), so it costs nothing extra.
 //
-// A writer that loses the race for next_offset learns the current head from the failed
-// condition and retries; its write-ahead object is still valid because the extent records the
+// A failed condition may mean our own write was applied and only its response lost (the
+// store's client sent it again): every commit writes a random id into its extent, and the
+// committer looks for it before it concludes it lost the race (landed()). A writer that did
+// lose the race for next_offset learns the current head from the failed condition and
+// retries (with jittered backoff after the first retry); its write-ahead object is still
+// valid because the extent records the
 // base offset written into the bytes (wb), which readers patch when it differs. Offsets are
 // therefore contiguous — no holes, no duplicates — whatever crashes between steps: a crash
 // before the head write leaves at most a page of extents that were already committed. A
