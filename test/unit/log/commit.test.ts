@@ -178,6 +178,42 @@ describe.each([
     }
   });
 
+  it('when its write is applied but flush deletes every trace of its id before the repeat fails, the commit reports an unknown outcome — no false ack, no second copy', async () => {
+    const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    await healthy.createTopic('t', 1);
+    const topic = await healthy.topics.get('t');
+    for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`before-${i}`) }]);
+    // The store client applies the victim's commit, then (its response lost) waits while the log
+    // moves on and is flushed past it, then sends the write again.
+    let armed = true;
+    const isCommitWrite = (op: Parameters<MetaStore['transact']>[0]): boolean => (headOnlyCommits ? op[0]!.type === 'update' && op[0]!.key.sk === 'head' : true);
+    const interleave = async (): Promise<void> => {
+      for (let i = 0; i < 40; i++) await healthy.produce('t', [{ value: enc(`after-${i}-${'y'.repeat(150)}`) }]);
+      await healthy.flushPartition(topic, 0);
+    };
+    const slow: MetaStore = new Proxy(meta, {
+      get(target, prop, recv) {
+        if (prop === 'write' || prop === 'transact') {
+          return async (arg: never) => {
+            const run = (): Promise<unknown> => (prop === 'write' ? target.write(arg) : target.transact(arg));
+            if (armed && isCommitWrite(prop === 'write' ? [arg] : arg)) {
+              armed = false;
+              await run();
+              await interleave();
+            }
+            return run();
+          };
+        }
+        return Reflect.get(target, prop, recv) as unknown;
+      },
+    });
+    const victim = new LogEngine(slow, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    await expect(victim.produce('t', [{ value: enc('victim') }])).rejects.toMatchObject({ code: 'REQUEST_TIMED_OUT', retriable: true });
+    const records = await readAll(healthy, 't', 0);
+    expectContiguous(records, (await healthy.head(topic, 0)).nextOffset);
+    expect(records.filter((r) => r.value === 'victim')).toHaveLength(1);
+  });
+
   it('an idempotent retry after a lost ack returns the original offsets and writes nothing', async () => {
     const fm = faultyMetaStore(meta);
     const a = new LogEngine(fm, objects, undefined, { headOnlyCommits });
