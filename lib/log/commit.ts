@@ -29,7 +29,7 @@
 // before the head write leaves at most a page of extents that were already committed. A
 // stale writer (one that read the head long ago) can write such a page after flush passed
 // it; its extents lie below `flushed`, where readers never look (see model.ts).
-import { ConditionFailedError, PreconditionFailedError, SamsaError, TransactionConflictError } from '../errors';
+import { ConditionFailedError, PreconditionFailedError, SamsaError, StorageError, TransactionConflictError } from '../errors';
 import { setBaseOffset } from '../records';
 import type { Condition, MetaItem, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import { itemSize, valueSize } from '../storage/counting';
@@ -79,6 +79,8 @@ export interface CommitOptions {
 }
 
 const MAX_ATTEMPTS = 50;
+/** Retriable storage failures of a commit's writes (outcome unknown) retried before giving up. */
+const MAX_AMBIGUOUS_RETRIES = 3;
 /**
  * The head stays within one DynamoDB write unit (1 KB) while it collects tails; a little under,
  * since sizes here are DynamoDB's published rules applied by hand (lib/storage/counting.ts).
@@ -160,7 +162,8 @@ export class Committer {
       await this.putWal(key, part.payload);
       wal.push({ key, wb: guess, at: performance.now() });
     }
-    return retryOnConflict(() => this.attempt(parts, totals, cids, wal), (err) => err instanceof PartConflict || err instanceof TransactionConflictError, {
+    const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
+    return retryOnConflict(() => this.attempt(parts, totals, cids, wal, ambiguity), (err) => err instanceof PartConflict || err instanceof TransactionConflictError, {
       maxAttempts: MAX_ATTEMPTS,
       ...this.opts.backoff,
       exhausted: () => new SamsaError('THROTTLING', 'too much contention on the partition; retry the request', {}, true),
@@ -172,6 +175,7 @@ export class Committer {
     totals: number[],
     cids: number[],
     wal: Array<{ key: string; wb: number; at: number } | undefined>,
+    ambiguity: { left: number },
   ): Promise<CommitResult[]> {
     for (const [i, w] of wal.entries()) {
       if (w && performance.now() - w.at > COMMIT_MAX_WAL_AGE_MS) {
@@ -270,7 +274,16 @@ export class Committer {
           throw err;
         }
       }
-    } catch (err) {
+    } catch (caught) {
+      let err = caught;
+      if (err instanceof StorageError && err.retriable && !(err instanceof TransactionConflictError)) {
+        // A timeout, a dropped connection or a server fault: the write may or may not have
+        // been applied (or may still be). Find out as after a failed condition; a write still
+        // in flight can land only at the same base as our retry would, with the same id, so
+        // either way one copy is committed.
+        if (ambiguity.left-- <= 0) throw err;
+        err = new PartConflict(0, undefined, false);
+      }
       if (err instanceof PartConflict) {
         const part = parts[err.index]!;
         const item = err.knownHead ? err.item : await this.meta.get(headKey(part.topic.id, part.partition));
@@ -281,7 +294,7 @@ export class Committer {
         // one head write covers every part.
         if (await this.landed(part, extents[err.index]!, item, !headOnly)) {
           return parts.map((p, i) => {
-            if (i !== err.index) this.heads.delete(partitionKey(p.topic, p.partition));
+            if (i !== (err as PartConflict).index) this.heads.delete(partitionKey(p.topic, p.partition));
             const r = resultAt(p, extents[i]!.base, totals[i]!);
             this.notifier.notify(partitionKey(p.topic, p.partition), r.nextOffset);
             return r;

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StorageError } from '../../../lib/errors';
 import { commitHeadFromItem, HEAD_BUDGET_BYTES, nextTails } from '../../../lib/log/commit';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
@@ -103,7 +104,9 @@ describe.each([
     for (let i = 0; i < 64; i++) {
       const head = commitHeadFromItem(await meta.get({ pk: `log#${topic.id}#0`, sk: 'head' }));
       const last = head.tails?.[head.tails.length - 1];
-      if (last && nextTails(head, { ...last, base: head.nextOffset, last: head.nextOffset }).page) return;
+      // Sized with the smallest timestamp (a number's size depends on its digits): a like
+      // record committed next needs a page even if its own timestamp stores smaller.
+      if (last && nextTails(head, { ...last, base: head.nextOffset, last: head.nextOffset, maxTs: 0 }).page) return;
       await e.produce('t', [{ value: enc(value(i)) }]);
     }
     throw new Error('the head never filled up');
@@ -177,6 +180,33 @@ describe.each([
       if (headOnlyCommits) await fillTails(healthy, (i) => `between-${n}-${i}-${'y'.repeat(200)}`);
     }
   });
+
+  // A timeout or a dropped connection (a retriable storage error): the write may have been
+  // applied or not. The committer finds out by its commit id and finishes the commit once.
+  const ambiguousSteps = repeatSteps.filter(([, when]) => when !== undefined) as Array<readonly [string, (c: CallOf<MetaStore>) => boolean]>;
+  it.each(ambiguousSteps.flatMap(([name, when]) => (['fail', 'failAfter'] as const).map((kind) => [name, kind, when] as const)))(
+    'acknowledges exactly one copy when the %s times out (%s)',
+    async (_name, kind, when) => {
+      const fm = faultyMetaStore(meta);
+      const victim = new LogEngine(fm, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+      const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+      await healthy.createTopic('t', 1);
+      for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`before-${i}-${'y'.repeat(200)}`) }]);
+      if (headOnlyCommits) await fillTails(healthy, (i) => `before-more-${i}-${'y'.repeat(200)}`);
+      const timeout = new StorageError('DynamoDB UpdateItem: socket hang up', true);
+      fm.faults.add({ when, action: { kind, error: timeout } });
+      const [ack] = await victim.produce('t', [{ value: enc(`victim-${'z'.repeat(200)}`) }]);
+      expect(fm.faults.fired(0)).toBe(1);
+      const records = await readAll(healthy, 't', 0);
+      expectContiguous(records, (await healthy.head(await healthy.topics.get('t'), 0)).nextOffset);
+      expect(records.filter((r) => r.value.startsWith('victim-')).map((r) => r.offset)).toEqual([ack!.offset]);
+      // A store that keeps failing: the error, after a few tries, and nothing written.
+      if (headOnlyCommits) await fillTails(healthy, (i) => `between-${i}-${'y'.repeat(200)}`);
+      fm.faults.add({ when, times: Infinity, action: { kind: 'fail', error: timeout } });
+      await expect(victim.produce('t', [{ value: enc(`never-${'z'.repeat(200)}`) }])).rejects.toBe(timeout);
+      expect((await readAll(healthy, 't', 0)).filter((r) => r.value.startsWith('never-'))).toEqual([]);
+    },
+  );
 
   it('when its write is applied but flush deletes every trace of its id before the repeat fails, the commit reports an unknown outcome — no false ack, no second copy', async () => {
     const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
