@@ -92,7 +92,13 @@ export const ProducerRef = z
     epoch: z.number().int().min(0).max(32767),
     sequence: z.number().int().min(0).max(2147483647),
   })
-  .openapi('ProducerRef', { description: 'Idempotent produce: a retry of a committed (id, epoch, sequence) returns the original offsets.' });
+  .openapi('ProducerRef', {
+    description:
+      'Idempotent produce. `sequence` numbers this producer\'s JSON requests (0, 1, 2, ... across all topics), not records. ' +
+      'A retry of a request (same sequence, topic and record count) returns the original offsets and writes nothing, and completes any partition a failed attempt left out; ' +
+      'a sequence used by another request (another topic or record count), a gap, or one older than the last 5 → 409 OUT_OF_ORDER_SEQUENCE_NUMBER; an epoch other than the current → 409 INVALID_PRODUCER_EPOCH. ' +
+      'A request is atomic per partition, not across partitions.',
+  });
 
 export const ProduceBody = z
   .object({

@@ -13,25 +13,31 @@
 //      and no transaction: DynamoDB bills a transaction's writes twice.
 //   3. Acknowledge only after the head write.
 //
-// Commits that span partitions or carry a producer-state update (and every commit on a store
-// where transactions cost nothing extra, like SQLite) use one transaction instead: per
-// partition a page holding the tails and the new extent, and the head update (which then
-// empties `tails`), plus the extra ops.
+// Commits that span partitions (and every commit on a store where transactions cost nothing
+// extra, like SQLite) use one transaction instead: per partition a page holding the tails and
+// the new extent, and the head update (which then empties `tails`). An idempotent producer's
+// sequence state rides in the same head write (producers.ts), so it costs nothing extra.
 //
-// A writer that loses the race for next_offset learns the current head from the failed
-// condition and retries; its write-ahead object is still valid because the extent records the
+// A failed condition may mean our own write was applied and only its response lost (the
+// store's client sent it again): every commit writes a random id into its extent, and the
+// committer looks for it before it concludes it lost the race (landed()). A writer that did
+// lose the race for next_offset learns the current head from the failed condition and
+// retries (with jittered backoff after the first retry); its write-ahead object is still
+// valid because the extent records the
 // base offset written into the bytes (wb), which readers patch when it differs. Offsets are
 // therefore contiguous — no holes, no duplicates — whatever crashes between steps: a crash
 // before the head write leaves at most a page of extents that were already committed. A
 // stale writer (one that read the head long ago) can write such a page after flush passed
 // it; its extents lie below `flushed`, where readers never look (see model.ts).
-import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
+import { ConditionFailedError, PreconditionFailedError, SamsaError, StorageError, TransactionConflictError } from '../errors';
 import { setBaseOffset } from '../records';
 import type { Condition, MetaItem, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
-import { headKey, walObject } from './keys';
 import { itemSize, valueSize } from '../storage/counting';
-import { commitPageToItem, type Extent, extentFields, type Head, headFromItem, liveTails, tailsSize } from './model';
+import { type BackoffOptions, retryOnConflict } from '../util/retry';
+import { EXTENT_END, extentSk, headKey, partitionPk, walObject } from './keys';
+import { commitPageToItem, type Extent, extentFields, extentsFromItem, type Head, headFromItem, liveTails, tailsSize } from './model';
 import type { Notifier } from './notifier';
+import { decideProducer, type PartitionProducers, type ProducerBatch, type ProducerDecision, producersFromValue, producersToValue } from './producers';
 import type { Topic } from './topics';
 
 export interface CommitPart {
@@ -43,6 +49,11 @@ export interface CommitPart {
   batchStarts: number[];
   batchCounts: number[];
   maxTs: number;
+  /**
+   * An idempotent producer's write: checked against, and recorded in, the partition head's
+   * producer state by the same conditional head write (producers.ts). Such a part commits alone.
+   */
+  producer?: ProducerBatch;
 }
 
 export interface CommitResult {
@@ -50,6 +61,8 @@ export interface CommitResult {
   batchBases: number[];
   /** One past the last offset written: the new high watermark this commit produced. */
   nextOffset: number;
+  /** A producer's retry of a write the head remembers: its original offsets, nothing written. */
+  duplicate?: boolean;
 }
 
 export interface CommitOptions {
@@ -61,9 +74,13 @@ export interface CommitOptions {
    * double; SQLite commits a transaction as cheaply as one write.
    */
   headOnlyCommits?: boolean;
+  /** Pauses between attempts that lost the race for a head (tests inject sleep and random). */
+  backoff?: BackoffOptions;
 }
 
 const MAX_ATTEMPTS = 50;
+/** Retriable storage failures of a commit's writes (outcome unknown) retried before giving up. */
+const MAX_AMBIGUOUS_RETRIES = 3;
 /**
  * The head stays within one DynamoDB write unit (1 KB) while it collects tails; a little under,
  * since sizes here are DynamoDB's published rules applied by hand (lib/storage/counting.ts).
@@ -79,14 +96,26 @@ export const COMMIT_MAX_WAL_AGE_MS = 5 * 60 * 1000;
 
 export const partitionKey = (topic: Topic, partition: number): string => `${topic.id}/${partition}`;
 
-/** A head as the committer knows it: with the stored item's size (what a head write is billed for) less its tails. */
-export type CommitHead = Head & { bytesWithoutTails: number };
+/**
+ * A head as the committer knows it: with the stored item's size (what a head write is billed
+ * for) less its tails, the part of that size its producer state takes, and that state.
+ */
+export type CommitHead = Head & { bytesWithoutTails: number; producerBytes: number; producers: PartitionProducers; recent?: number[] };
 
 export function commitHeadFromItem(item: MetaItem | undefined): CommitHead {
   const tails = item?.['tails'];
   const tailBytes = tails === undefined ? 0 : 'tails'.length + valueSize(tails);
-  return { ...headFromItem(item), bytesWithoutTails: item ? itemSize(item) - tailBytes : 0 };
+  const producers = item?.['producers'];
+  return {
+    ...headFromItem(item),
+    bytesWithoutTails: item ? itemSize(item) - tailBytes : 0,
+    producerBytes: producers === undefined ? 0 : 'producers'.length + valueSize(producers),
+    producers: producersFromValue(producers),
+    ...(Array.isArray(item?.['recent']) ? { recent: item['recent'] as number[] } : {}),
+  };
 }
+
+type NewExtent = Omit<Extent, 'sk'>;
 
 export class Committer {
   /** Last known head per partition: a guess that saves a read; a stale guess only costs a retry. */
@@ -110,14 +139,16 @@ export class Committer {
   }
 
   /**
-   * Commit every part atomically, together with `extra` ops (e.g. a producer-state update;
-   * given as a function of the parts' base offsets when the ops must record them).
-   * Callers hold the partitions' locks, so in-process writers never race each other; other
-   * processes are handled by the conditions. A failed condition on an `extra` op is rethrown
-   * (with its index relative to `extra`) for the caller to re-validate.
+   * Commit every part atomically. Callers hold the partitions' locks, so in-process writers
+   * never race each other; other processes are handled by the conditions, and a lost race is
+   * retried (after a jittered pause from the second retry on) at the new end of the log.
    */
-  async commit(parts: CommitPart[], extra: WriteOp[] | ((bases: number[]) => WriteOp[]) = []): Promise<CommitResult[]> {
+  async commit(parts: CommitPart[]): Promise<CommitResult[]> {
+    if (parts.length > 1 && parts.some((p) => p.producer)) throw new Error('an idempotent producer part commits alone');
     const totals = parts.map((p) => p.batchCounts.reduce((a, b) => a + b, 0));
+    // Every attempt of this commit writes its extents with these ids: a write that was applied
+    // but reported failed (a lost response the SDK retried) is then recognisable as ours.
+    const cids = parts.map(() => randomCid());
     // Write-ahead objects: written once, valid for every retry.
     const wal: Array<{ key: string; wb: number; at: number } | undefined> = [];
     for (const part of parts) {
@@ -128,130 +159,207 @@ export class Committer {
       const guess = (await this.knownHead(part.topic, part.partition)).nextOffset;
       patchBases(part, guess);
       const key = walObject(part.topic.id, part.partition, crypto.randomUUID());
-      await this.objects.put(key, part.payload, { ifNoneMatch: true });
+      await this.putWal(key, part.payload);
       wal.push({ key, wb: guess, at: performance.now() });
     }
+    const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
+    return retryOnConflict(() => this.attempt(parts, totals, cids, wal, ambiguity), (err) => err instanceof PartConflict || err instanceof TransactionConflictError, {
+      maxAttempts: MAX_ATTEMPTS,
+      ...this.opts.backoff,
+      exhausted: () => new SamsaError('THROTTLING', 'too much contention on the partition; retry the request', {}, true),
+    });
+  }
 
-    for (let attempt = 1; ; attempt++) {
-      for (const [i, w] of wal.entries()) {
-        if (w && performance.now() - w.at > COMMIT_MAX_WAL_AGE_MS) {
-          const part = parts[i]!;
-          const key = walObject(part.topic.id, part.partition, crypto.randomUUID());
-          patchBases(part, w.wb);
-          await this.objects.put(key, part.payload, { ifNoneMatch: true });
-          wal[i] = { key, wb: w.wb, at: performance.now() };
+  private async attempt(
+    parts: CommitPart[],
+    totals: number[],
+    cids: number[],
+    wal: Array<{ key: string; wb: number; at: number } | undefined>,
+    ambiguity: { left: number },
+  ): Promise<CommitResult[]> {
+    for (const [i, w] of wal.entries()) {
+      if (w && performance.now() - w.at > COMMIT_MAX_WAL_AGE_MS) {
+        const part = parts[i]!;
+        const key = walObject(part.topic.id, part.partition, crypto.randomUUID());
+        patchBases(part, w.wb);
+        await this.putWal(key, part.payload);
+        wal[i] = { key, wb: w.wb, at: performance.now() };
+      }
+    }
+    const heads = await Promise.all(parts.map((p) => this.knownHead(p.topic, p.partition)));
+    // An idempotent part: new, a retry of a remembered write, or refused. Parts commit alone.
+    let decision: ProducerDecision | undefined;
+    const pb = parts[0]!.producer;
+    if (pb) {
+      try {
+        decision = decideProducer(heads[0]!.producers, pb);
+      } catch {
+        // Our cached head may be stale (the producer wrote through another process since):
+        // refuse only on the current head.
+        heads[0] = await this.readHead(parts[0]!.topic, parts[0]!.partition);
+        decision = decideProducer(heads[0].producers, pb);
+      }
+      if (decision.kind === 'duplicate') return [{ ...resultAt(parts[0]!, decision.base, totals[0]!), duplicate: true }];
+    }
+    const extents = parts.map((part, i): NewExtent => {
+      const base = heads[i]!.nextOffset;
+      const w = wal[i];
+      if (!w) patchBases(part, base);
+      return {
+        base,
+        last: base + totals[i]! - 1,
+        kind: w ? 'wal' : 'inline',
+        ...(w ? { obj: w.key } : { data: part.payload }),
+        pos: 0,
+        len: part.payload.length,
+        wb: w ? w.wb : base,
+        maxTs: part.maxTs,
+        cid: cids[i]!,
+      };
+    });
+    const producers = decision?.kind === 'new' ? producersToValue(decision.record(extents[0]!.base)) : undefined;
+    const headOnly = this.opts.headOnlyCommits && parts.length === 1;
+    /** The head as the head-only write left it (the store returns it). */
+    let written: MetaItem | undefined;
+    try {
+      if (headOnly) {
+        const part = parts[0]!;
+        const n = extents[0]!;
+        const next = nextTails(heads[0]!, n, producers === undefined ? undefined : 'producers'.length + valueSize(producers));
+        if (next.page) {
+          // A page that exists already holds these tails, or is a flush remainder covering
+          // their unflushed part (see above): either way they are safe to drop from the head.
+          await this.meta
+            .write({ type: 'put', item: commitPageToItem(part.topic.id, part.partition, next.page), condition: { op: 'notExists' } })
+            .catch((err: unknown) => {
+              if (!(err instanceof ConditionFailedError)) throw err;
+            });
+        }
+        written = await this.meta
+          .write({
+            type: 'update',
+            key: headKey(part.topic.id, part.partition),
+            set: { next_offset: n.last + 1, tails: next.tails.map(extentFields), ...(producers !== undefined ? { producers } : {}) },
+            condition: expectNext(n.base),
+          })
+          .catch((err: unknown) => {
+            throw err instanceof ConditionFailedError ? new PartConflict(0, err.item, true) : err;
+          });
+      } else {
+        const ops: WriteOp[] = [];
+        parts.forEach((part, i) => {
+          // The page's key (the new extent's last offset) is past every existing page.
+          ops.push({ type: 'put', item: commitPageToItem(part.topic.id, part.partition, [...liveTails(heads[i]!), extents[i]!]), condition: { op: 'notExists' } });
+          ops.push({
+            type: 'update',
+            key: headKey(part.topic.id, part.partition),
+            set: {
+              next_offset: extents[i]!.last + 1,
+              recent: [...recentCommits(heads[i]!).slice(-2 * (RECENT_COMMITS - 1)), extents[i]!.base, cids[i]!],
+              ...(i === 0 && producers !== undefined ? { producers } : {}),
+            },
+            remove: ['tails'],
+            condition: expectNext(extents[i]!.base),
+          });
+        });
+        try {
+          await this.meta.transact(ops);
+        } catch (err) {
+          if (err instanceof ConditionFailedError) {
+            // A failed head condition carries the current head; a taken page key (a stale
+            // head, or our own transaction applied once already) does not.
+            const onHead = err.index % 2 === 1;
+            throw new PartConflict(Math.floor(err.index / 2), onHead ? err.item : undefined, onHead);
+          }
+          throw err;
         }
       }
-      const heads = await Promise.all(parts.map((p) => this.knownHead(p.topic, p.partition)));
-      const extents = parts.map((part, i): Omit<Extent, 'sk'> => {
-        const base = heads[i]!.nextOffset;
-        const w = wal[i];
-        if (!w) patchBases(part, base);
-        return {
-          base,
-          last: base + totals[i]! - 1,
-          kind: w ? 'wal' : 'inline',
-          ...(w ? { obj: w.key } : { data: part.payload }),
-          pos: 0,
-          len: part.payload.length,
-          wb: w ? w.wb : base,
-          maxTs: part.maxTs,
-        };
-      });
-      const headOnly = this.opts.headOnlyCommits && parts.length === 1 && typeof extra !== 'function' && extra.length === 0;
-      /** The head as the head-only write left it (the store returns it). */
-      let written: MetaItem | undefined;
-      try {
-        if (headOnly) {
-          const part = parts[0]!;
-          const n = extents[0]!;
-          const next = nextTails(heads[0]!, n);
-          if (next.page) {
-            // A page that exists already holds these tails, or is a flush remainder covering
-            // their unflushed part (see above): either way they are safe to drop from the head.
-            await this.meta
-              .write({ type: 'put', item: commitPageToItem(part.topic.id, part.partition, next.page), condition: { op: 'notExists' } })
-              .catch((err: unknown) => {
-                if (!(err instanceof ConditionFailedError)) throw err;
-              });
-          }
-          written = await this.meta
-            .write({
-              type: 'update',
-              key: headKey(part.topic.id, part.partition),
-              set: { next_offset: n.last + 1, tails: next.tails.map(extentFields) },
-              condition: expectNext(n.base),
-            })
-            .catch((err: unknown) => {
-              throw err instanceof ConditionFailedError ? new PartConflict(0, err.item) : err;
-            });
-        } else {
-          const ops: WriteOp[] = [];
-          parts.forEach((part, i) => {
-            // The page's key (the new extent's last offset) is past every existing page.
-            ops.push({ type: 'put', item: commitPageToItem(part.topic.id, part.partition, [...liveTails(heads[i]!), extents[i]!]), condition: { op: 'notExists' } });
-            ops.push({
-              type: 'update',
-              key: headKey(part.topic.id, part.partition),
-              set: { next_offset: extents[i]!.last + 1 },
-              remove: ['tails'],
-              condition: expectNext(extents[i]!.base),
-            });
+    } catch (caught) {
+      let err = caught;
+      if (err instanceof StorageError && err.retriable && !(err instanceof TransactionConflictError)) {
+        // A timeout, a dropped connection or a server fault: the write may or may not have
+        // been applied (or may still be). Find out as after a failed condition; a write still
+        // in flight can land only at the same base as our retry would, with the same id, so
+        // either way one copy is committed.
+        if (ambiguity.left-- <= 0) throw err;
+        err = new PartConflict(0, undefined, false);
+      }
+      if (err instanceof PartConflict) {
+        const part = parts[err.index]!;
+        const item = err.knownHead ? err.item : await this.meta.get(headKey(part.topic.id, part.partition));
+        this.heads.set(partitionKey(part.topic, part.partition), commitHeadFromItem(item));
+        // A failed condition usually means someone else appended (retry at the new end); but
+        // if our own write was applied and only its response lost (the store's client sent it
+        // again, and the repeat failed its condition), the commit is done: one transaction or
+        // one head write covers every part.
+        if (await this.landed(part, extents[err.index]!, item, !headOnly)) {
+          return parts.map((p, i) => {
+            if (i !== (err as PartConflict).index) this.heads.delete(partitionKey(p.topic, p.partition));
+            const r = resultAt(p, extents[i]!.base, totals[i]!);
+            this.notifier.notify(partitionKey(p.topic, p.partition), r.nextOffset);
+            return r;
           });
-          const extraOps = typeof extra === 'function' ? extra(heads.map((h) => h.nextOffset)) : extra;
-          try {
-            await this.meta.transact([...ops, ...extraOps]);
-          } catch (err) {
-            if (err instanceof ConditionFailedError && err.index >= ops.length) {
-              throw new ConditionFailedError(err.index - ops.length, err.item, err.message);
-            }
-            if (err instanceof ConditionFailedError) {
-              // A failed head condition carries the current head; a taken page key (which only
-              // a stale head can cause) does not.
-              const onHead = err.index % 2 === 1;
-              throw new PartConflict(Math.floor(err.index / 2), onHead ? err.item : undefined);
-            }
-            throw err;
-          }
-        }
-      } catch (err) {
-        if (err instanceof PartConflict) {
-          // Someone else appended: learn the current head and try again at the new end of the log.
-          const part = parts[err.index]!;
-          if (err.item) this.heads.set(partitionKey(part.topic, part.partition), commitHeadFromItem(err.item));
-          else await this.readHead(part.topic, part.partition);
-          if (attempt < MAX_ATTEMPTS) continue;
-          throw new SamsaError('THROTTLING', 'too much contention on the partition; retry the request', {}, true);
-        }
-        if (err instanceof TransactionConflictError && attempt < MAX_ATTEMPTS) {
-          await sleep(Math.random() * Math.min(100, 2 ** attempt));
-          for (const p of parts) this.heads.delete(partitionKey(p.topic, p.partition));
-          continue;
         }
         throw err;
       }
-      return parts.map((part, i) => {
-        const base = heads[i]!.nextOffset;
-        const nextOffset = base + totals[i]!;
-        const key = partitionKey(part.topic, part.partition);
-        // A head-only write returns the stored head: its size must stay current (lease and
-        // retention fields grow it) so the next commit pages its tails out in time. After a
-        // transaction the head has no tails.
-        if (written) this.heads.set(key, commitHeadFromItem(written));
-        else {
-          const { tails: _removed, ...rest } = this.heads.get(key) ?? heads[i]!;
-          this.heads.set(key, { ...rest, exists: true, nextOffset });
-        }
-        this.notifier.notify(key, nextOffset);
-        const batchBases: number[] = [];
-        let o = base;
-        for (const c of part.batchCounts) {
-          batchBases.push(o);
-          o += c;
-        }
-        return { batchBases, nextOffset };
-      });
+      if (err instanceof TransactionConflictError) for (const p of parts) this.heads.delete(partitionKey(p.topic, p.partition));
+      throw err;
     }
+    return parts.map((part, i) => {
+      const r = resultAt(part, extents[i]!.base, totals[i]!);
+      const key = partitionKey(part.topic, part.partition);
+      // A head-only write returns the stored head: its size must stay current (lease and
+      // retention fields grow it) so the next commit pages its tails out in time. After a
+      // transaction the head has no tails.
+      if (written) this.heads.set(key, commitHeadFromItem(written));
+      else {
+        const { tails: _removed, ...rest } = this.heads.get(key) ?? heads[i]!;
+        const prevRecent = recentCommits(this.heads.get(key) ?? heads[i]!).slice(-2 * (RECENT_COMMITS - 1));
+        const known: CommitHead = { ...rest, exists: true, nextOffset: r.nextOffset, recent: [...prevRecent, r.batchBases[0]!, cids[i]!] };
+        if (i === 0 && producers !== undefined) Object.assign(known, { producers: producersFromValue(producers), producerBytes: 'producers'.length + valueSize(producers) });
+        this.heads.set(key, known);
+      }
+      this.notifier.notify(key, r.nextOffset);
+      return r;
+    });
+  }
+
+  /**
+   * Whether the extent `ext` we tried to commit is in the log, by its commit id: among the
+   * head's tails, the commits a transaction records in the head (`recent`), or in the commit
+   * page that covers its base. Throws (retriable, nothing acknowledged) when none of these
+   * reaches back to its base any more — flush moved past it and deleted its page — so that
+   * its outcome cannot be known.
+   */
+  private async landed(part: CommitPart, ext: NewExtent, item: MetaItem | undefined, viaTransaction: boolean): Promise<boolean> {
+    const head = commitHeadFromItem(item);
+    if (head.nextOffset <= ext.base) return false;
+    const inTails = head.tails?.find((e) => e.base === ext.base);
+    if (inTails) return inTails.cid === ext.cid;
+    if (viaTransaction) {
+      // Every transaction records its (base, id) in the head: if ours applied, it is there
+      // unless RECENT_COMMITS later transactions pushed it out.
+      const recent = recentCommits(head);
+      for (let i = 0; i < recent.length; i += 2) if (recent[i] === ext.base) return recent[i + 1] === ext.cid;
+      if (recent.length > 0 && recent[0]! <= ext.base) return false;
+    }
+    const page = await this.meta.query({ pk: partitionPk(part.topic.id, part.partition), gte: extentSk(ext.base), lt: EXTENT_END, limit: 1 });
+    const found = page.items.flatMap(extentsFromItem).find((e) => e.base === ext.base);
+    if (found) return found.cid === ext.cid;
+    if (head.flushed > ext.base) {
+      throw new SamsaError('REQUEST_TIMED_OUT', `the outcome of the commit to ${part.topic.name}/${part.partition} is unknown (its write may have been applied); retry the request`, {}, true);
+    }
+    return false;
+  }
+
+  /**
+   * Create a write-ahead object under a fresh random key. A taken key can only be our own
+   * write, applied once already (the store's client sent it again after a lost response).
+   */
+  private async putWal(key: string, payload: Uint8Array): Promise<void> {
+    await this.objects.put(key, payload, { ifNoneMatch: true }).catch((err: unknown) => {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+    });
   }
 
   /** Drop cached heads (after a topic is deleted, or when a test swaps stores). */
@@ -261,14 +369,44 @@ export class Committer {
   }
 }
 
+/** Transactions record their last few commits in the head as [base, id, base, id, ...]. */
+const RECENT_COMMITS = 8;
+const recentCommits = (head: CommitHead): number[] => head.recent ?? [];
+
+/** The offsets of a part committed (or remembered) at `base`. */
+function resultAt(part: CommitPart, base: number, total: number): CommitResult {
+  const batchBases: number[] = [];
+  let o = base;
+  for (const c of part.batchCounts) {
+    batchBases.push(o);
+    o += c;
+  }
+  return { batchBases, nextOffset: base + total };
+}
+
+/**
+ * A random commit id: a safe integer in [2^52, 2^53) not ending in 0, so always 16 significant
+ * digits — the same size in every head (the committer sizes heads to the byte).
+ */
+function randomCid(): number {
+  const [hi, lo] = crypto.getRandomValues(new Uint32Array(2));
+  const cid = 2 ** 52 + (hi! & 0xfffff) * 2 ** 32 + lo!;
+  return cid % 10 === 0 ? cid + 1 : cid;
+}
+
 /**
  * The head's tails after a head-only commit of `n`, and the tails that must first go to a page
  * (when keeping them would grow the head past one write unit): those flush has not passed.
  */
-export function nextTails(head: CommitHead, n: Omit<Extent, 'sk'>): { page?: Array<Omit<Extent, 'sk'>>; tails: Array<Omit<Extent, 'sk'>> } {
+export function nextTails(
+  head: CommitHead,
+  n: Omit<Extent, 'sk'>,
+  /** Size of the producer state the write sets (default: it keeps the head's). */
+  producerBytes = head.producerBytes,
+): { page?: Array<Omit<Extent, 'sk'>>; tails: Array<Omit<Extent, 'sk'>> } {
   const live = liveTails(head);
   const tails = [...live, n];
-  const headBytes = head.bytesWithoutTails + tailsSize(tails);
+  const headBytes = head.bytesWithoutTails - head.producerBytes + producerBytes + tailsSize(tails);
   if (live.length > 0 && (headBytes > HEAD_BUDGET_BYTES || tails.length > MAX_TAILS)) return { page: live, tails: [n] };
   return { tails };
 }
@@ -278,6 +416,8 @@ class PartConflict extends Error {
   constructor(
     readonly index: number,
     readonly item: MetaItem | undefined,
+    /** `item` is the head as the failed condition saw it (absent: the head did not exist). */
+    readonly knownHead: boolean,
   ) {
     super('partition head moved');
   }
@@ -297,4 +437,3 @@ function patchBases(part: CommitPart, base: number): void {
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -4,17 +4,17 @@
 import os from 'node:os';
 import { SamsaError } from '../errors';
 import { decodeRecordBatch, defaultPartition, type DecodedRecord, type RecordInput } from '../records';
-import type { MetaStore, MetaValue, ObjectStore } from '../storage/ports';
+import type { MetaStore, ObjectStore } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { Mutex } from '../util/mutex';
-import { type CommitPart, Committer, partitionKey } from './commit';
+import { Committer, partitionKey } from './commit';
 import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } from './flush';
 import { headKey } from './keys';
 import { DEFAULT_LEASE_MS, deadOnThisHost, LeaseManager } from './lease';
 import { type Head, headFromItem } from './model';
 import { Notifier } from './notifier';
 import { mergePrepared, type Prepared, prepareBinary, prepareRecords } from './prepare';
-import { ProducerRegistry } from './producers';
+import { binaryStream, DEFAULT_PRODUCER_ID_EXPIRATION_MS, jsonStream, type ProducerBatch, ProducerRegistry } from './producers';
 import { type BatchRun, LogReader } from './reader';
 import { DEFAULT_RETENTION_OPTIONS, Retention, type RetentionOptions } from './retention';
 import type { TopicConfig } from './topic-config';
@@ -45,7 +45,9 @@ export interface EngineOptions {
   leaseMs: number;
   /** All processes share this host (embedded): a dead owner's lease is taken at once. */
   singleHost?: boolean;
-  /** Told of every acknowledged append: records and record-batch bytes (metrics). */
+  /** A producer's state leaves a partition head after this long without a write to it (Kafka's producer.id.expiration.ms). */
+  producerIdExpirationMs: number;
+  /** Told of every append once committed: records and record-batch bytes (metrics). Not of a retry that wrote nothing. */
   onAppend?: (topic: string, records: number, bytes: number) => void;
 }
 
@@ -56,6 +58,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   flush: DEFAULT_FLUSH_OPTIONS,
   retention: DEFAULT_RETENTION_OPTIONS,
   leaseMs: DEFAULT_LEASE_MS,
+  producerIdExpirationMs: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
 };
 
 export interface ProducerRef {
@@ -198,27 +201,69 @@ export class LogEngine {
   /**
    * Produce records (JSON route). Partition: explicit, else Kafka's murmur2 of the key, else
    * one sticky partition per request for null keys (KIP-480). Every partition's batches are
-   * prepared before anything is committed, so a bad record stores nothing. With `producer`
-   * the whole request commits atomically with the producer's state (one transaction).
+   * prepared before anything is committed, so a bad record stores nothing. With `producer` the
+   * request first claims its sequence in the producer's registry item, then each partition's
+   * batch commits with the producer state in that partition's head (producers.ts): a retry
+   * answers with the original offsets and completes any partition a failed attempt left out.
    */
   async produce(topicName: string, records: ProduceRecord[], producer?: ProducerRef): Promise<RecordOffset[]> {
     if (records.length === 0) throw new SamsaError('INVALID_REQUEST', 'records must hold at least one record');
     const topic = await this.topics.get(topicName);
-    const now = this.clock.now();
-    let sticky: number | undefined;
+    let now = this.clock.now();
+    let sticky = records.some((r) => r.partition === undefined && !r.key) ? this.stickyCursor++ % topic.partitions : undefined;
+    let plan = this.planProduce(topic, records, now, sticky);
+
+    if (!producer) {
+      const bases = new Map<number, number>();
+      await Promise.all(
+        [...plan.prepared].map(async ([p, prep]) => {
+          const batchBases = await this.enqueue(topic, p, prep);
+          bases.set(p, batchBases[0]!);
+        }),
+      );
+      return offsetsFor(records, plan.assignment, bases, now);
+    }
+
+    // Validated and prepared before the sequence is claimed: a bad request uses no sequence.
+    const { claim, retry } = await this.producers.claim(producer.id, producer.epoch, {
+      sequence: producer.sequence,
+      topicId: topic.id,
+      records: records.length,
+      now,
+      ...(sticky !== undefined ? { sticky } : {}),
+    });
+    if (retry && (claim.now !== now || claim.sticky !== sticky)) {
+      // A retry commits exactly the first attempt's batches: same time, same sticky partition.
+      now = claim.now;
+      sticky = claim.sticky;
+      plan = this.planProduce(topic, records, now, sticky);
+    }
+    const bases = new Map<number, number>();
+    await Promise.all(
+      [...plan.prepared].map(async ([p, prep]) => {
+        const count = prep.batchCounts.reduce((a, b) => a + b, 0);
+        const seq = producer.sequence;
+        const base = await this.commitIdempotent(topic, p, prep, { stream: jsonStream(producer.id), producerId: producer.id, epoch: producer.epoch, firstSeq: seq, lastSeq: seq, count, requestSequence: true });
+        bases.set(p, base);
+      }),
+    );
+    return offsetsFor(records, plan.assignment, bases, now);
+  }
+
+  /** Each record's partition, and each partition's prepared batches. Throws on any bad record. */
+  private planProduce(topic: Topic, records: ProduceRecord[], now: number, sticky: number | undefined): { assignment: number[]; prepared: Map<number, Prepared> } {
     const byPartition = new Map<number, number[]>();
     const assignment = records.map((r, i) => {
       let p: number;
       if (r.partition !== undefined) {
         if (!Number.isInteger(r.partition) || r.partition < 0 || r.partition >= topic.partitions) {
-          throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `record ${i}: topic "${topicName}" has no partition ${r.partition} (it has ${topic.partitions})`, { topic: topicName, partition: r.partition });
+          throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `record ${i}: topic "${topic.name}" has no partition ${r.partition} (it has ${topic.partitions})`, { topic: topic.name, partition: r.partition });
         }
         p = r.partition;
       } else if (r.key) {
         p = defaultPartition(r.key, topic.partitions);
       } else {
-        sticky ??= this.stickyCursor++ % topic.partitions;
-        p = sticky;
+        p = sticky!;
       }
       let list = byPartition.get(p);
       if (!list) byPartition.set(p, (list = []));
@@ -229,35 +274,7 @@ export class LogEngine {
     for (const [p, idx] of byPartition) {
       prepared.set(p, prepareRecords(idx.map((i) => records[i]!), topic.config['max.message.bytes'], now, (j) => idx[j]!));
     }
-
-    let bases: Map<number, number>;
-    if (producer) {
-      const out = await this.produceIdempotent(topic, prepared, producer, '*', producer.sequence, producer.sequence, (b) => ({
-        parts: [...b].map(([p, o]) => [p, o]),
-        assign: runLength(assignment),
-        now,
-      }));
-      if (out.duplicate) {
-        // A retry: answer exactly as the first time (same partitions, offsets, timestamps).
-        const stored = out.duplicate as { assign: number[][]; now: number };
-        const original = stored.assign.flatMap(([p, n]) => Array<number>(n!).fill(p!));
-        if (original.length !== records.length) {
-          throw new SamsaError('INVALID_REQUEST', `sequence ${producer.sequence} was already used for a request of ${original.length} records, this one has ${records.length}`);
-        }
-        return offsetsFor(records, original, out.bases, stored.now);
-      }
-      bases = out.bases;
-    } else {
-      bases = new Map();
-      await Promise.all(
-        [...prepared].map(async ([p, prep]) => {
-          const batchBases = await this.enqueue(topic, p, prep);
-          bases.set(p, batchBases[0]!);
-        }),
-      );
-    }
-    this.opts.onAppend?.(topic.name, records.length, [...prepared.values()].reduce((a, p) => a + p.payload.length, 0));
-    return offsetsFor(records, assignment, bases, now);
+    return { assignment, prepared };
   }
 
   /** Produce raw RecordBatch v2 bytes to one partition (binary route). */
@@ -269,24 +286,25 @@ export class LogEngine {
   ): Promise<{ partition: number; base_offset: number; last_offset: number }> {
     const topic = await this.topics.partition(topicName, partition);
     const prep = prepareBinary(body, topic.config['max.message.bytes'], opts.owned);
+    const count = prep.batchCounts.reduce((a, b) => a + b, 0);
     let base: number;
     if (prep.producer) {
       const pf = prep.producer;
-      const { bases } = await this.produceIdempotent(
-        topic,
-        new Map([[partition, prep]]),
-        { id: pf.producerId, epoch: pf.producerEpoch, sequence: pf.firstSequence },
-        `${topic.id}/${partition}`,
-        pf.firstSequence,
-        pf.lastSequence,
-        (b) => ({ parts: [...b].map(([p, o]) => [p, o]) }),
-      );
-      base = bases.get(partition)!;
+      // The registry item holds the current epoch: a bumped epoch fences the old one on every
+      // partition, including those its producer state still shows at the old epoch.
+      this.producers.checkEpoch(await this.producers.load(pf.producerId), pf.producerEpoch);
+      base = await this.commitIdempotent(topic, partition, prep, {
+        stream: binaryStream(pf.producerId),
+        producerId: pf.producerId,
+        epoch: pf.producerEpoch,
+        firstSeq: pf.firstSequence,
+        lastSeq: pf.lastSequence,
+        count,
+        requestSequence: false,
+      });
     } else {
       base = (await this.enqueue(topic, partition, prep))[0]!;
     }
-    const count = prep.batchCounts.reduce((a, b) => a + b, 0);
-    this.opts.onAppend?.(topic.name, count, prep.payload.length);
     return { partition, base_offset: base, last_offset: base + count - 1 };
   }
 
@@ -324,6 +342,7 @@ export class LogEngine {
             g.resolve(result!.batchBases.slice(i, i + g.prep.batchCounts.length));
             i += g.prep.batchCounts.length;
           }
+          this.opts.onAppend?.(topic.name, merged.batchCounts.reduce((a, b) => a + b, 0), merged.payload.length);
           this.scheduleFlush(topic, partition, merged.payload.length);
         } catch (err) {
           for (const g of group) g.reject(err);
@@ -342,49 +361,29 @@ export class LogEngine {
   }
 
   /**
-   * Idempotent commit: under the partitions' locks (taken in a fixed order), check the
-   * producer's sequence, then commit the records and the new producer state in one
-   * transaction. Losing a race on the producer item means another instance committed first:
-   * re-check, which now finds the write remembered and returns its original offsets.
+   * Idempotent commit of one partition's batches: under the partition's lock, one commit whose
+   * head write checks and records the producer's sequence (commit.ts, producers.ts). Returns
+   * the base offset — the original one when the head remembers the write (a retry).
    */
-  private async produceIdempotent(
-    topic: Topic,
-    prepared: Map<number, Prepared>,
-    producer: ProducerRef,
-    stream: string,
-    first: number,
-    last: number,
-    describe: (bases: Map<number, number>) => MetaValue,
-  ): Promise<{ bases: Map<number, number>; duplicate?: MetaValue }> {
-    type Out = { bases: Map<number, number>; duplicate?: MetaValue };
-    const partitions = [...prepared.keys()].sort((a, b) => a - b);
-    const run = async (): Promise<Out> => {
-      for (let attempt = 0; ; attempt++) {
-        const state = await this.producers.load(producer.id);
-        const check = this.producers.check(state, producer.epoch, stream, first, last);
-        if (check.kind === 'duplicate') {
-          const parts = (check.result as { parts: Array<[number, number]> }).parts;
-          return { bases: new Map(parts), duplicate: check.result };
-        }
-        const parts: CommitPart[] = partitions.map((p) => {
-          const prep = prepared.get(p)!;
-          return { topic, partition: p, payload: prep.payload, batchStarts: prep.batchStarts, batchCounts: prep.batchCounts, maxTs: prep.maxTs };
-        });
-        // The producer state records the offsets, which are only known inside commit().
-        const results = await this.committer
-          .commit(parts, (bases) => [this.producers.recordOp(state, stream, { first, last, result: describe(new Map(partitions.map((p, i) => [p, bases[i]!]))) })])
-          .catch((err: unknown) => {
-            if (err instanceof Error && err.name === 'ConditionFailedError' && attempt < 20) return undefined;
-            throw err;
-          });
-        if (!results) continue;
-        for (const p of partitions) this.scheduleFlush(topic, p, prepared.get(p)!.payload.length);
-        return { bases: new Map(partitions.map((p, i) => [p, results[i]!.batchBases[0]!])) };
-      }
-    };
-    // Take the locks in partition order so two multi-partition requests cannot deadlock.
-    const locked = partitions.reduceRight<() => Promise<Out>>((inner, p) => () => this.lock(partitionKey(topic, p)).run(inner), run);
-    return locked();
+  private async commitIdempotent(topic: Topic, partition: number, prep: Prepared, batch: Omit<ProducerBatch, 'now' | 'expirationMs'>): Promise<number> {
+    const [result] = await this.lock(partitionKey(topic, partition)).run(() =>
+      this.committer.commit([
+        {
+          topic,
+          partition,
+          payload: prep.payload,
+          batchStarts: prep.batchStarts,
+          batchCounts: prep.batchCounts,
+          maxTs: prep.maxTs,
+          producer: { ...batch, now: this.clock.now(), expirationMs: this.opts.producerIdExpirationMs },
+        },
+      ]),
+    );
+    if (!result!.duplicate) {
+      this.opts.onAppend?.(topic.name, prep.batchCounts.reduce((a, b) => a + b, 0), prep.payload.length);
+      this.scheduleFlush(topic, partition, prep.payload.length);
+    }
+    return result!.batchBases[0]!;
   }
 
   // --- fetch --------------------------------------------------------------------------------
@@ -597,12 +596,3 @@ function offsetsFor(records: ProduceRecord[], assignment: number[], bases: Map<n
   });
 }
 
-function runLength(values: number[]): number[][] {
-  const out: number[][] = [];
-  for (const v of values) {
-    const lastRun = out[out.length - 1];
-    if (lastRun && lastRun[0] === v) lastRun[1]!++;
-    else out.push([v, 1]);
-  }
-  return out;
-}

@@ -1,6 +1,7 @@
 // The partition's metadata items and their (de)serialisation. A partition is:
-//   head       next_offset (high watermark), log_start, flushed, leader_epoch, and `tails`: the
-//              extents of the latest commits that have no commit page yet (see commit.ts)
+//   head       next_offset (high watermark), log_start, flushed, leader_epoch, `tails`: the
+//              extents of the latest commits that have no commit page yet (see commit.ts), and
+//              `producers`: idempotent producers' sequence state (producers.ts)
 //   x#<last>   commit pages: one or more contiguous commit extents — committed batches stored
 //              inline or in a write-ahead object — keyed by the page's LAST offset, so "the
 //              page that can cover offset o" is the first page with sk ≥ x#o
@@ -77,6 +78,11 @@ export interface Extent {
   maxTs: number;
   /** Base offset of the segment, for seg extents. */
   seg?: number;
+  /**
+   * Commit extents: the random id of the commit that wrote it, so a committer whose write was
+   * applied but reported failed (a lost response, retried) can recognise its own commit.
+   */
+  cid?: number;
 }
 
 /** An extent's attributes, as stored in a page, a segment-extent item or the head's tails. */
@@ -93,6 +99,7 @@ export function extentFields(e: Omit<Extent, 'sk'>): Fields {
   if (e.data) f['data'] = e.data;
   if (e.obj !== undefined) f['obj'] = e.obj;
   if (e.seg !== undefined) f['seg'] = e.seg;
+  if (e.cid !== undefined) f['cid'] = e.cid;
   return f;
 }
 
@@ -139,6 +146,7 @@ function extentFromFields(sk: string, f: Fields): Extent {
   if (f['data'] instanceof Uint8Array) e.data = f['data'];
   if (typeof f['obj'] === 'string') e.obj = f['obj'];
   if (typeof f['seg'] === 'number') e.seg = f['seg'];
+  if (typeof f['cid'] === 'number') e.cid = f['cid'];
   return e;
 }
 

@@ -1,35 +1,173 @@
-// Idempotent producers, after Kafka's KIP-98. A producer id is issued by the store; each
-// (id, epoch) writes numbered sequences on "streams" — one per partition for binary batches
-// (Kafka's record sequences), and one per producer for JSON requests (a sequence per request).
-// The state item remembers the last MAX_REMEMBERED writes of each stream with their results,
-// so a retry through any instance returns the original offsets and writes nothing. The state
-// update commits in the same transaction as the records (see Committer.commit's `extra`).
+// Idempotent producers, after Kafka's KIP-98. A producer id is issued by the store, and its
+// current epoch lives in the producer's registry item. Sequence state lives with each
+// partition, as in Kafka: the partition head keeps, per producer stream, the epoch, the last
+// sequence and the last MAX_REMEMBERED batches (first/last sequence, base/last offset), so a
+// retry through any instance returns the original offsets and writes nothing, and recording a
+// write is part of the commit's one conditional head write (commit.ts). Entries expire after
+// `producer.id.expiration.ms` without a write (7 days, Kafka's default), which bounds the head.
+//
+// Two kinds of stream per producer and partition:
+//   `<id>`   binary RecordBatches: Kafka's record sequences, contiguous per partition;
+//   `<id>j`  JSON requests: one sequence per request, for every partition the request touches.
+//            Request sequences are per producer across topics: the registry item claims each
+//            sequence for one request (topic, record count), so a sequence reused on another
+//            topic is refused rather than answered with the first request's offsets.
 import { ConditionFailedError, SamsaError } from '../errors';
-import type { MetaItem, MetaStore, MetaValue, WriteOp } from '../storage/ports';
+import type { MetaItem, MetaStore, MetaValue } from '../storage/ports';
 import { producerCounterKey, producerKey } from './keys';
 
 export const MAX_REMEMBERED = 5;
+/** Kafka's producer.id.expiration.ms default. */
+export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * Producer streams one head keeps at most (the least recently written go first): a bound on
+ * the head item whatever the number of producers (DynamoDB items stop at 400 KB; an entry is
+ * well under 100 bytes).
+ */
+export const MAX_PRODUCERS_PER_PARTITION = 500;
 
-export interface RememberedWrite {
-  first: number;
+/** A batch a producer stream wrote to the partition, as Kafka's BatchMetadata. */
+export interface RememberedBatch {
+  firstSeq: number;
+  lastSeq: number;
+  base: number;
   last: number;
-  /** Whatever the caller needs to rebuild its original response. */
-  result: MetaValue;
 }
 
-interface Stream {
-  last: number;
-  recent: RememberedWrite[];
+/** One producer stream's state in one partition (Kafka's ProducerStateEntry). */
+export interface StreamState {
+  epoch: number;
+  /** Clock time of its last write, for expiry. */
+  touched: number;
+  /** Oldest first; the last one ends at the stream's last sequence. */
+  batches: RememberedBatch[];
+}
+
+export type PartitionProducers = Record<string, StreamState>;
+
+/** The producer fields of one commit part. */
+export interface ProducerBatch {
+  stream: string;
+  producerId: number;
+  epoch: number;
+  firstSeq: number;
+  lastSeq: number;
+  /** Offsets the part takes. */
+  count: number;
+  /** Request sequences (JSON): per partition they only increase; the registry checks gaps. */
+  requestSequence: boolean;
+  now: number;
+  expirationMs: number;
+}
+
+export type ProducerDecision = { kind: 'new'; record: (base: number) => PartitionProducers } | { kind: 'duplicate'; base: number };
+
+export const binaryStream = (id: number): string => `${id}`;
+export const jsonStream = (id: number): string => `${id}j`;
+
+/**
+ * Whether `batch` is new on a partition whose producer state is `states`, a retry of a
+ * remembered batch (with its base offset), or refused (thrown, 409). Pure: the caller commits
+ * `record(base)` with the records, conditional on the head it read `states` from.
+ */
+export function decideProducer(states: PartitionProducers, batch: ProducerBatch): ProducerDecision {
+  const live = (s: StreamState | undefined): s is StreamState => s !== undefined && s.touched + batch.expirationMs > batch.now;
+  const cur = states[batch.stream];
+  const entry = live(cur) ? cur : undefined;
+  const who = `producer ${batch.producerId}`;
+  if (entry && batch.epoch < entry.epoch) {
+    throw new SamsaError('INVALID_PRODUCER_EPOCH', `${who} epoch ${batch.epoch} is fenced by a newer epoch ${entry.epoch}`, {
+      producer_id: batch.producerId,
+      epoch: entry.epoch,
+    });
+  }
+  const same = entry && entry.epoch === batch.epoch ? entry : undefined;
+  const lastSeq = same ? same.batches[same.batches.length - 1]!.lastSeq : -1;
+  if (same) {
+    const seen = same.batches.find((b) => b.firstSeq === batch.firstSeq);
+    if (seen) {
+      // A retry must be the same write: same sequence range, same number of records.
+      if (seen.lastSeq === batch.lastSeq && seen.last - seen.base + 1 === batch.count) return { kind: 'duplicate', base: seen.base };
+      throw new SamsaError(
+        'OUT_OF_ORDER_SEQUENCE_NUMBER',
+        `sequence ${batch.firstSeq} of ${who} was already used on this partition for sequences ${seen.firstSeq}..${seen.lastSeq} (${seen.last - seen.base + 1} records); this write has ${batch.firstSeq}..${batch.lastSeq} (${batch.count} records)`,
+        { producer_id: batch.producerId, expected_sequence: lastSeq + 1 },
+      );
+    }
+  }
+  const inOrder = batch.requestSequence ? batch.firstSeq > lastSeq : batch.firstSeq === lastSeq + 1;
+  if (!inOrder) {
+    throw new SamsaError(
+      'OUT_OF_ORDER_SEQUENCE_NUMBER',
+      batch.firstSeq <= lastSeq
+        ? `sequence ${batch.firstSeq} of ${who} is older than the last ${MAX_REMEMBERED} remembered writes to this partition (last was ${lastSeq})`
+        : `sequence ${batch.firstSeq} of ${who} leaves a gap: expected ${lastSeq + 1}`,
+      { producer_id: batch.producerId, expected_sequence: lastSeq + 1 },
+    );
+  }
+  return {
+    kind: 'new',
+    record: (base) => {
+      const next: PartitionProducers = {};
+      for (const [k, s] of Object.entries(states)) if (k !== batch.stream && live(s)) next[k] = s;
+      const kept = same ? same.batches : [];
+      next[batch.stream] = {
+        epoch: batch.epoch,
+        touched: batch.now,
+        batches: [...kept, { firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, base, last: base + batch.count - 1 }].slice(-MAX_REMEMBERED),
+      };
+      const keys = Object.keys(next);
+      if (keys.length > MAX_PRODUCERS_PER_PARTITION) {
+        keys.sort((a, b) => next[a]!.touched - next[b]!.touched);
+        for (const k of keys.slice(0, keys.length - MAX_PRODUCERS_PER_PARTITION)) delete next[k];
+      }
+      return next;
+    },
+  };
+}
+
+// Stored compactly in the head's `producers` map — one list of numbers per stream,
+// [epoch, touched, then per batch: firstSeq, lastSeq − firstSeq, base, last − base] — since
+// every byte of the head is paid for on every commit.
+export function producersToValue(states: PartitionProducers): MetaValue {
+  const out: Record<string, MetaValue> = {};
+  for (const [k, s] of Object.entries(states)) {
+    out[k] = [s.epoch, s.touched, ...s.batches.flatMap((b) => [b.firstSeq, b.lastSeq - b.firstSeq, b.base, b.last - b.base])];
+  }
+  return out;
+}
+
+export function producersFromValue(v: MetaValue | undefined): PartitionProducers {
+  const out: PartitionProducers = {};
+  if (!v || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) return out;
+  for (const [k, raw] of Object.entries(v)) {
+    if (!Array.isArray(raw) || raw.length < 6) continue;
+    const n = raw as number[];
+    const batches: RememberedBatch[] = [];
+    for (let i = 2; i + 3 < n.length; i += 4) batches.push({ firstSeq: n[i]!, lastSeq: n[i]! + n[i + 1]!, base: n[i + 2]!, last: n[i + 2]! + n[i + 3]! });
+    out[k] = { epoch: n[0]!, touched: n[1]!, batches };
+  }
+  return out;
+}
+
+/** A JSON request that claimed a sequence: what a retry must match, and what it must reuse. */
+export interface RequestClaim {
+  sequence: number;
+  topicId: string;
+  records: number;
+  /** The request's clock time (timestamps of records sent without one). */
+  now: number;
+  /** The partition chosen for records with neither key nor partition, if any. */
+  sticky?: number;
 }
 
 export interface ProducerState {
   id: number;
   epoch: number;
   version: number;
-  streams: Record<string, Stream>;
+  /** The last MAX_REMEMBERED JSON requests of this epoch (in no particular order). */
+  claims: RequestClaim[];
 }
-
-export type SequenceCheck = { kind: 'new' } | { kind: 'duplicate'; result: MetaValue };
 
 export class ProducerRegistry {
   constructor(private readonly meta: MetaStore) {}
@@ -42,7 +180,7 @@ export class ProducerRegistry {
         try {
           await this.meta.write({
             type: 'put',
-            item: toItem({ id, epoch: state.epoch + 1, version: state.version + 1, streams: {} }),
+            item: toItem({ id, epoch: state.epoch + 1, version: state.version + 1, claims: [] }),
             condition: { op: 'eq', attr: 'version', value: state.version },
           });
           return { id, epoch: state.epoch + 1 };
@@ -55,77 +193,120 @@ export class ProducerRegistry {
     const newId = (counter!['value'] as number) - 1;
     await this.meta.write({
       type: 'put',
-      item: toItem({ id: newId, epoch: 0, version: 1, streams: {} }),
+      item: toItem({ id: newId, epoch: 0, version: 1, claims: [] }),
       condition: { op: 'notExists' },
     });
     return { id: newId, epoch: 0 };
   }
 
   async load(id: number): Promise<ProducerState> {
-    if (!Number.isSafeInteger(id) || id < 0) {
-      throw new SamsaError('UNKNOWN_PRODUCER_ID', `producer id ${id} is not valid; get one from POST /v1/producers`);
-    }
+    validId(id);
     const item = await this.meta.get(producerKey(id));
-    if (!item) {
-      throw new SamsaError('UNKNOWN_PRODUCER_ID', `producer id ${id} is unknown; get one from POST /v1/producers`, { producer_id: id });
-    }
+    if (!item) throw unknownProducer(id);
     return fromItem(item);
   }
 
-  /** Decide whether a write is new, a retry of a remembered one, or out of order. */
-  check(state: ProducerState, epoch: number, stream: string, first: number, last: number): SequenceCheck {
-    if (epoch !== state.epoch) {
-      throw new SamsaError(
-        'INVALID_PRODUCER_EPOCH',
-        epoch < state.epoch
-          ? `producer ${state.id} epoch ${epoch} is fenced by a newer epoch ${state.epoch}`
-          : `producer ${state.id} epoch ${epoch} is newer than its registered epoch ${state.epoch}`,
-        { producer_id: state.id, epoch: state.epoch },
-      );
-    }
-    const s = state.streams[stream] ?? { last: -1, recent: [] };
-    const seen = s.recent.find((w) => w.first === first && w.last === last);
-    if (seen) return { kind: 'duplicate', result: seen.result };
-    if (first !== s.last + 1) {
-      throw new SamsaError(
-        'OUT_OF_ORDER_SEQUENCE_NUMBER',
-        first <= s.last
-          ? `sequence ${first} of producer ${state.id} is older than the last ${MAX_REMEMBERED} remembered writes (last was ${s.last})`
-          : `sequence ${first} of producer ${state.id} leaves a gap: expected ${s.last + 1}`,
-        { producer_id: state.id, expected_sequence: s.last + 1 },
-      );
-    }
-    return { kind: 'new' };
+  /** The registered epoch must be the writer's: an older one is fenced, a newer one unknown. */
+  checkEpoch(state: Pick<ProducerState, 'id' | 'epoch'>, epoch: number): void {
+    if (epoch === state.epoch) return;
+    throw new SamsaError(
+      'INVALID_PRODUCER_EPOCH',
+      epoch < state.epoch
+        ? `producer ${state.id} epoch ${epoch} is fenced by a newer epoch ${state.epoch}`
+        : `producer ${state.id} epoch ${epoch} is newer than its registered epoch ${state.epoch}`,
+      { producer_id: state.id, epoch: state.epoch },
+    );
   }
 
-  /** The conditional write recording a new write; fails if anyone changed the state meanwhile. */
-  recordOp(state: ProducerState, stream: string, write: RememberedWrite): WriteOp {
-    const s = state.streams[stream] ?? { last: -1, recent: [] };
-    const next: Stream = { last: write.last, recent: [...s.recent, write].slice(-MAX_REMEMBERED) };
-    return {
-      type: 'update',
-      key: producerKey(state.id),
-      set: { streams: { ...toStreamsValue(state.streams), [stream]: streamValue(next) }, version: state.version + 1 },
-      condition: { op: 'eq', attr: 'version', value: state.version },
-    };
+  /**
+   * Claim a JSON request's sequence for this request: one conditional write to the registry
+   * item (epoch current, the previous sequence the last claimed), no read. Each claim goes to
+   * slot `c<sequence mod MAX_REMEMBERED>`, so the item keeps the last few claims without a
+   * read-modify-write. A request that claimed it already (a retry: same topic, same record
+   * count) gets its original claim back, whose time and sticky partition make the retry commit
+   * exactly the same batches.
+   */
+  async claim(id: number, epoch: number, want: RequestClaim): Promise<{ claim: RequestClaim; retry: boolean }> {
+    validId(id);
+    const s = want.sequence;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.meta.write({
+          type: 'update',
+          key: producerKey(id),
+          set: { claim_seq: s, [claimSlot(s)]: claimValue(want) },
+          condition: {
+            op: 'and',
+            conds: [{ op: 'eq', attr: 'epoch', value: epoch }, s === 0 ? { op: 'attrNotExists', attr: 'claim_seq' } : { op: 'eq', attr: 'claim_seq', value: s - 1 }],
+          },
+        });
+        return { claim: want, retry: false };
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+        if (!err.item) throw unknownProducer(id);
+        const state = fromItem(err.item);
+        this.checkEpoch(state, epoch);
+        const last = (err.item['claim_seq'] as number | undefined) ?? -1;
+        const seen = state.claims.find((c) => c.sequence === s);
+        if (seen) {
+          if (seen.topicId === want.topicId && seen.records === want.records) return { claim: seen, retry: true };
+          throw new SamsaError(
+            'OUT_OF_ORDER_SEQUENCE_NUMBER',
+            `sequence ${s} of producer ${id} was already used for another request (${seen.records} records${seen.topicId === want.topicId ? '' : ' to another topic'}); this one has ${want.records} records`,
+            { producer_id: id, expected_sequence: last + 1 },
+          );
+        }
+        // The item as returned allows the claim: it changed between the condition and the read
+        // (a racing init or claim). Try again.
+        if (s === last + 1 && attempt < 5) continue;
+        throw new SamsaError(
+          'OUT_OF_ORDER_SEQUENCE_NUMBER',
+          s <= last
+            ? `sequence ${s} of producer ${id} is older than the last ${MAX_REMEMBERED} remembered requests (last was ${last})`
+            : `sequence ${s} of producer ${id} leaves a gap: expected ${last + 1}`,
+          { producer_id: id, expected_sequence: last + 1 },
+        );
+      }
+    }
   }
 }
 
-function streamValue(s: Stream): MetaValue {
-  return { last: s.last, recent: s.recent.map((w) => ({ first: w.first, last: w.last, result: w.result })) };
+const claimSlot = (sequence: number): string => `c${sequence % MAX_REMEMBERED}`;
+
+function validId(id: number): void {
+  if (!Number.isSafeInteger(id) || id < 0) {
+    throw new SamsaError('UNKNOWN_PRODUCER_ID', `producer id ${id} is not valid; get one from POST /v1/producers`);
+  }
 }
 
-function toStreamsValue(streams: Record<string, Stream>): Record<string, MetaValue> {
-  return Object.fromEntries(Object.entries(streams).map(([k, v]) => [k, streamValue(v)]));
+function unknownProducer(id: number): SamsaError {
+  return new SamsaError('UNKNOWN_PRODUCER_ID', `producer id ${id} is unknown; get one from POST /v1/producers`, { producer_id: id });
+}
+
+function claimValue(c: RequestClaim): MetaValue {
+  return { seq: c.sequence, topic: c.topicId, n: c.records, now: c.now, ...(c.sticky !== undefined ? { sticky: c.sticky } : {}) };
 }
 
 function toItem(s: ProducerState): MetaItem {
-  return { ...producerKey(s.id), id: s.id, epoch: s.epoch, version: s.version, streams: toStreamsValue(s.streams) };
+  const item: MetaItem = { ...producerKey(s.id), id: s.id, epoch: s.epoch, version: s.version };
+  for (const c of s.claims) item[claimSlot(c.sequence)] = claimValue(c);
+  return item;
 }
 
 function fromItem(item: MetaItem): ProducerState {
-  const raw = (item['streams'] ?? {}) as unknown as Record<string, { last: number; recent: RememberedWrite[] }>;
-  const streams: Record<string, Stream> = {};
-  for (const [k, v] of Object.entries(raw)) streams[k] = { last: v.last, recent: v.recent ?? [] };
-  return { id: item['id'] as number, epoch: item['epoch'] as number, version: item['version'] as number, streams };
+  const raw: Array<Record<string, MetaValue>> = [];
+  for (let i = 0; i < MAX_REMEMBERED; i++) {
+    const c = item[`c${i}`];
+    if (c && typeof c === 'object' && !Array.isArray(c) && !(c instanceof Uint8Array)) raw.push(c);
+  }
+  const claims = raw.map(
+    (c): RequestClaim => ({
+      sequence: c['seq'] as number,
+      topicId: c['topic'] as string,
+      records: c['n'] as number,
+      now: c['now'] as number,
+      ...(typeof c['sticky'] === 'number' ? { sticky: c['sticky'] } : {}),
+    }),
+  );
+  return { id: item['id'] as number, epoch: item['epoch'] as number, version: item['version'] as number, claims };
 }

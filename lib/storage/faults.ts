@@ -1,7 +1,8 @@
 // Fault-injecting wrappers around the storage ports, for crash-between-steps tests (as SlateDB
 // wraps its object store). A plan picks calls — the Nth call of a method, or any call a
 // predicate matches — and makes them fail before running, fail after running (the write
-// happened but the ack was lost), or freeze until released (a paused process / zombie writer).
+// happened but the ack was lost), run twice (an SDK retry of a write whose response was lost),
+// or freeze until released (a paused process / zombie writer).
 
 import type { MetaStore, ObjectStore } from './ports.js';
 
@@ -16,6 +17,12 @@ export type FaultAction =
   | { kind: 'fail'; error: unknown }
   /** Call the store, then reject anyway: the effect is durable but the caller never learns it. */
   | { kind: 'failAfter'; error: unknown }
+  /**
+   * Call the store, lose the response, and call it again — what an SDK does when a request
+   * applied but its response never arrived. The caller sees only the second call's outcome
+   * (typically a failed condition, since the first call already moved the item on).
+   */
+  | { kind: 'repeat' }
   /** Park the call until `gate.release()`, then run it (a frozen process waking up); never if no gate. */
   | { kind: 'hang'; gate?: Gate };
 
@@ -116,6 +123,9 @@ class Injector<T> implements FaultControl<T> {
       case 'failAfter':
         await invoke();
         throw action.error;
+      case 'repeat':
+        await invoke();
+        return invoke();
       case 'hang':
         await (action.gate ? action.gate.wait() : new Promise<never>(() => undefined));
         return invoke();

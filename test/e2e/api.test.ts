@@ -1202,6 +1202,18 @@ describe('idempotent produce', () => {
     expect(unknown.status).toBeLessThan(500);
   });
 
+  it('a sequence reused on another topic is refused with 409 and writes nothing there', async () => {
+    const [xa, xb] = [uniq('xa'), uniq('xb')];
+    await createTopic(xa, 1);
+    await createTopic(xb, 1);
+    const { id, epoch } = (await post('/v1/producers', {})).body;
+    const a = await post(`/v1/topics/${xa}/records`, { producer: { id, epoch, sequence: 0 }, records: [{ value: 'a' }] });
+    expect(a.status).toBe(200);
+    expectError(await post(`/v1/topics/${xb}/records`, { producer: { id, epoch, sequence: 0 }, records: [{ value: 'b' }] }), 409, 'OUT_OF_ORDER_SEQUENCE_NUMBER');
+    expect(await hws(xb)).toEqual([0]);
+    expect((await post(`/v1/topics/${xb}/records`, { producer: { id, epoch, sequence: 1 }, records: [{ value: 'b' }] })).body.offsets[0].offset).toBe(0);
+  });
+
   it('binary batches with a producer id: a retried batch returns its original offsets', async () => {
     const name = uniq('idembin');
     await createTopic(name, 1);

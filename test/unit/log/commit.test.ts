@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StorageError } from '../../../lib/errors';
 import { commitHeadFromItem, HEAD_BUDGET_BYTES, nextTails } from '../../../lib/log/commit';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
@@ -14,6 +15,7 @@ import { type CallOf, faultyMetaStore, faultyObjectStore, Gate } from '../../../
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
+import { describeAws, makeDynamoStore, perSuite } from '../../helpers/aws';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | null): string => (b ? new TextDecoder().decode(b) : '');
@@ -102,7 +104,9 @@ describe.each([
     for (let i = 0; i < 64; i++) {
       const head = commitHeadFromItem(await meta.get({ pk: `log#${topic.id}#0`, sk: 'head' }));
       const last = head.tails?.[head.tails.length - 1];
-      if (last && nextTails(head, { ...last, base: head.nextOffset, last: head.nextOffset }).page) return;
+      // Sized with the smallest timestamp (a number's size depends on its digits): a like
+      // record committed next needs a page even if its own timestamp stores smaller.
+      if (last && nextTails(head, { ...last, base: head.nextOffset, last: head.nextOffset, maxTs: 0 }).page) return;
       await e.produce('t', [{ value: enc(value(i)) }]);
     }
     throw new Error('the head never filled up');
@@ -140,6 +144,106 @@ describe.each([
     expect(hw).toBe(before + 3 + victimCopies);
   });
 
+  // An SDK retries a write whose response was lost; the retry finds its own write already
+  // applied and fails its condition. The commit must recognise its own write (not read the
+  // failure as "someone else appended") and must not commit the payload a second time.
+  const repeatSteps: Array<readonly [string, ((c: CallOf<MetaStore>) => boolean) | undefined]> = [
+    ['write-ahead PUT', undefined],
+    ...(headOnlyCommits
+      ? ([
+          ['commit page write', isPagePut],
+          ['head write', isHeadWrite],
+        ] as const)
+      : ([['metadata transaction', (c: CallOf<MetaStore>) => c.method === 'transact']] as const)),
+  ];
+  it.each(repeatSteps)('commits once when the %s applies, its response is lost and the SDK sends it again', async (_name, when) => {
+    const fm = faultyMetaStore(meta);
+    const fo = faultyObjectStore(objects);
+    const victim = new LogEngine(fm, fo, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    await healthy.createTopic('t', 1);
+    for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`before-${i}-${'y'.repeat(200)}`) }]);
+    if (headOnlyCommits) await fillTails(healthy, (i) => `before-more-${i}-${'y'.repeat(200)}`);
+    // Both an inline and a write-ahead payload.
+    for (const [n, size] of [[0, 10], [1, 300]] as const) {
+      if (n === 0 && !when) continue; // an inline commit writes no object
+      fm.faults.clear();
+      fo.faults.clear();
+      if (when) fm.faults.add({ when, action: { kind: 'repeat' } });
+      else fo.faults.add({ method: 'put', action: { kind: 'repeat' } });
+      const value = `victim${n}-${'z'.repeat(size)}`;
+      const [ack] = await victim.produce('t', [{ value: enc(value) }]);
+      expect((when ? fm : fo).faults.fired(0)).toBe(1);
+      const records = await readAll(healthy, 't', 0);
+      expectContiguous(records, (await healthy.head(await healthy.topics.get('t'), 0)).nextOffset);
+      expect(records.filter((r) => r.value === value).map((r) => r.offset)).toEqual([ack!.offset]);
+      if (headOnlyCommits) await fillTails(healthy, (i) => `between-${n}-${i}-${'y'.repeat(200)}`);
+    }
+  });
+
+  // A timeout or a dropped connection (a retriable storage error): the write may have been
+  // applied or not. The committer finds out by its commit id and finishes the commit once.
+  const ambiguousSteps = repeatSteps.filter(([, when]) => when !== undefined) as Array<readonly [string, (c: CallOf<MetaStore>) => boolean]>;
+  it.each(ambiguousSteps.flatMap(([name, when]) => (['fail', 'failAfter'] as const).map((kind) => [name, kind, when] as const)))(
+    'acknowledges exactly one copy when the %s times out (%s)',
+    async (_name, kind, when) => {
+      const fm = faultyMetaStore(meta);
+      const victim = new LogEngine(fm, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+      const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+      await healthy.createTopic('t', 1);
+      for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`before-${i}-${'y'.repeat(200)}`) }]);
+      if (headOnlyCommits) await fillTails(healthy, (i) => `before-more-${i}-${'y'.repeat(200)}`);
+      const timeout = new StorageError('DynamoDB UpdateItem: socket hang up', true);
+      fm.faults.add({ when, action: { kind, error: timeout } });
+      const [ack] = await victim.produce('t', [{ value: enc(`victim-${'z'.repeat(200)}`) }]);
+      expect(fm.faults.fired(0)).toBe(1);
+      const records = await readAll(healthy, 't', 0);
+      expectContiguous(records, (await healthy.head(await healthy.topics.get('t'), 0)).nextOffset);
+      expect(records.filter((r) => r.value.startsWith('victim-')).map((r) => r.offset)).toEqual([ack!.offset]);
+      // A store that keeps failing: the error, after a few tries, and nothing written.
+      if (headOnlyCommits) await fillTails(healthy, (i) => `between-${i}-${'y'.repeat(200)}`);
+      fm.faults.add({ when, times: Infinity, action: { kind: 'fail', error: timeout } });
+      await expect(victim.produce('t', [{ value: enc(`never-${'z'.repeat(200)}`) }])).rejects.toBe(timeout);
+      expect((await readAll(healthy, 't', 0)).filter((r) => r.value.startsWith('never-'))).toEqual([]);
+    },
+  );
+
+  it('when its write is applied but flush deletes every trace of its id before the repeat fails, the commit reports an unknown outcome — no false ack, no second copy', async () => {
+    const healthy = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    await healthy.createTopic('t', 1);
+    const topic = await healthy.topics.get('t');
+    for (let i = 0; i < 3; i++) await healthy.produce('t', [{ value: enc(`before-${i}`) }]);
+    // The store client applies the victim's commit, then (its response lost) waits while the log
+    // moves on and is flushed past it, then sends the write again.
+    let armed = true;
+    const isCommitWrite = (op: Parameters<MetaStore['transact']>[0]): boolean => (headOnlyCommits ? op[0]!.type === 'update' && op[0]!.key.sk === 'head' : true);
+    const interleave = async (): Promise<void> => {
+      for (let i = 0; i < 40; i++) await healthy.produce('t', [{ value: enc(`after-${i}-${'y'.repeat(150)}`) }]);
+      await healthy.flushPartition(topic, 0);
+    };
+    const slow: MetaStore = new Proxy(meta, {
+      get(target, prop, recv) {
+        if (prop === 'write' || prop === 'transact') {
+          return async (arg: never) => {
+            const run = (): Promise<unknown> => (prop === 'write' ? target.write(arg) : target.transact(arg));
+            if (armed && isCommitWrite(prop === 'write' ? [arg] : arg)) {
+              armed = false;
+              await run();
+              await interleave();
+            }
+            return run();
+          };
+        }
+        return Reflect.get(target, prop, recv) as unknown;
+      },
+    });
+    const victim = new LogEngine(slow, objects, undefined, { inlineMaxBytes: 100, headOnlyCommits });
+    await expect(victim.produce('t', [{ value: enc('victim') }])).rejects.toMatchObject({ code: 'REQUEST_TIMED_OUT', retriable: true });
+    const records = await readAll(healthy, 't', 0);
+    expectContiguous(records, (await healthy.head(topic, 0)).nextOffset);
+    expect(records.filter((r) => r.value === 'victim')).toHaveLength(1);
+  });
+
   it('an idempotent retry after a lost ack returns the original offsets and writes nothing', async () => {
     const fm = faultyMetaStore(meta);
     const a = new LogEngine(fm, objects, undefined, { headOnlyCommits });
@@ -147,8 +251,12 @@ describe.each([
     await b.createTopic('t', 3);
     const producer = await b.producers.init();
     const records = [{ key: enc('k1'), value: enc('v1') }, { key: enc('k2'), value: enc('v2') }, { value: enc('v3'), partition: 2 }];
-    fm.faults.add({ method: 'transact', action: { kind: 'failAfter', error: crash() } });
+    // Each partition's batch commits on its own (a transaction, or one head write): the first
+    // lands but reports failure, the others land; the request fails.
+    fm.faults.add({ when: headOnlyCommits ? isHeadWrite : (c) => c.method === 'transact', action: { kind: 'failAfter', error: crash() } });
     await expect(a.produce('t', records, { ...producer, sequence: 0 })).rejects.toThrow('injected crash');
+    expect(fm.faults.fired(0)).toBe(1);
+    await a.close(); // let its other partitions' commits finish
     const topic = await b.topics.get('t');
     const hwBefore = await Promise.all([0, 1, 2].map(async (p) => (await b.head(topic, p)).nextOffset));
     const retried = await b.produce('t', records, { ...producer, sequence: 0 });
@@ -259,5 +367,38 @@ describe.each([
     // Many small records still fit: they are split into several batches, not refused.
     const offsets = await e.produce('t', Array.from({ length: 50 }, (_, i) => ({ value: enc(`r${i}-${'q'.repeat(60)}`), partition: 0 })));
     expect(offsets.map((o) => o.offset)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+});
+
+// The same lost-response repeat against DynamoDB's own condition failures (moto), where the
+// failed condition returns the head as ALL_OLD: the committer must find its commit id there
+// (or in the page its tails moved to) rather than commit the payload a second time.
+describeAws('commit protocol on DynamoDB (moto): an applied write whose response was lost, sent again', () => {
+  const table = perSuite(() => makeDynamoStore());
+  it.each([
+    ['head write', (c: CallOf<MetaStore>) => c.method === 'write' && c.args[0].type === 'update' && c.args[0].key.sk === 'head'],
+    ['commit page write', (c: CallOf<MetaStore>) => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.sk.startsWith('x#')],
+  ] as const)('commits once when the %s is repeated', async (_name, when) => {
+    const { store } = await table();
+    const fm = faultyMetaStore(store);
+    const victim = new LogEngine(fm, objects, undefined, { inlineMaxBytes: 2560, headOnlyCommits: true });
+    const healthy = new LogEngine(store, objects, undefined, { inlineMaxBytes: 2560, headOnlyCommits: true });
+    const name = `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    await healthy.createTopic(name, 1);
+    const topic = await healthy.topics.get(name);
+    const acks: Array<{ value: string; offset: number }> = [];
+    fm.faults.add({ when, times: Infinity, action: { kind: 'repeat' } });
+    // Enough commits that some of them page their tails out, so both writes get repeated.
+    for (let i = 0; i < 24; i++) {
+      const value = `v${i}-${'p'.repeat(i % 2 ? 3000 : 120)}`;
+      const [o] = await (i % 3 === 0 ? healthy : victim).produce(name, [{ value: enc(value) }]);
+      acks.push({ value, offset: o!.offset });
+    }
+    expect(fm.faults.fired(0)).toBeGreaterThan(0);
+    const hw = (await healthy.head(topic, 0)).nextOffset;
+    expect(hw).toBe(acks.length);
+    const records = await readAll(healthy, name, 0);
+    expectContiguous(records, hw);
+    for (const a of acks) expect(records[a.offset]!.value).toBe(a.value);
   });
 });
