@@ -5,14 +5,14 @@ import { loadConfig } from '../lib/config';
 import { createApp } from '../lib/http/app';
 import { mountGroupRoutes } from '../lib/http/groups';
 import { measureFlushLag, startJobLoop } from '../lib/jobs';
-import { appendCounter, createSamsaMetrics } from '../lib/obs/instruments';
+import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger } from '../lib/obs/logger';
 import { openEngine } from '../lib/runtime';
 
 const cfg = loadConfig();
 const logger = createLogger({ level: cfg.logLevel, bindings: { service: 'samsa' } });
 const metrics = createSamsaMetrics({ flushLag: async () => (await measureFlushLag(engine)).unflushedRecords });
-const { engine, stores } = await openEngine(cfg, undefined, { onAppend: appendCounter(metrics) });
+const { engine, stores } = await openEngine(cfg, undefined, engineHooks(metrics));
 const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, logger, metrics, metricsRoute: true, extend: (a) => void mountGroupRoutes(a, { engine }) });
 const jobs = startJobLoop(engine, cfg.jobIntervalMs, logger.child({ component: 'jobs' }), metrics);
 

@@ -7,7 +7,7 @@ import { lambdaInvoker } from '../lib/flush-invoker';
 import { flushTrigger } from '../lib/flush-trigger';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
 import { mountGroupRoutes } from '../lib/http/groups';
-import { appendCounter, createSamsaMetrics } from '../lib/obs/instruments';
+import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger } from '../lib/obs/logger';
 import { openAwsEngine } from '../lib/runtime-aws';
 
@@ -20,7 +20,7 @@ const metrics = createSamsaMetrics();
 // schedule; see docs/design/0006-deployment.md.
 const trigger = cfg.flushFunction && cfg.flushDelayMs >= 0 ? flushTrigger(lambdaInvoker(cfg.flushFunction)) : undefined;
 const { engine } = await openAwsEngine(cfg, {
-  onAppend: appendCounter(metrics),
+  ...engineHooks(metrics),
   ...(trigger ? { flushTrigger: trigger.trigger, flushTriggerBytes: cfg.flushTriggerBytes } : {}),
 });
 const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, logger, metrics, extend: (a) => void mountGroupRoutes(a, { engine }) });

@@ -76,6 +76,8 @@ export interface CommitOptions {
   headOnlyCommits?: boolean;
   /** Pauses between attempts that lost the race for a head (tests inject sleep and random). */
   backoff?: BackoffOptions;
+  /** Told of every attempt that lost the race for a head (metrics). */
+  onConflict?: () => void;
 }
 
 const MAX_ATTEMPTS = 50;
@@ -163,7 +165,12 @@ export class Committer {
       wal.push({ key, wb: guess, at: performance.now() });
     }
     const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
-    return retryOnConflict(() => this.attempt(parts, totals, cids, wal, ambiguity), (err) => err instanceof PartConflict || err instanceof TransactionConflictError, {
+    const lost = (err: unknown): boolean => {
+      const conflict = err instanceof PartConflict || err instanceof TransactionConflictError;
+      if (conflict) this.opts.onConflict?.();
+      return conflict;
+    };
+    return retryOnConflict(() => this.attempt(parts, totals, cids, wal, ambiguity), lost, {
       maxAttempts: MAX_ATTEMPTS,
       ...this.opts.backoff,
       exhausted: () => new SamsaError('THROTTLING', 'too much contention on the partition; retry the request', {}, true),

@@ -49,6 +49,9 @@ export interface EngineOptions {
   producerIdExpirationMs: number;
   /** Told of every append once committed: records and record-batch bytes (metrics). Not of a retry that wrote nothing. */
   onAppend?: (topic: string, records: number, bytes: number) => void;
+  /** Told of every commit attempt that lost the race for a partition head, and of every retry (metrics). */
+  onCommitConflict?: () => void;
+  onCommitRetry?: () => void;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -150,6 +153,8 @@ export class LogEngine {
     this.committer = new Committer(meta, objects, this.notifier, {
       inlineMaxBytes: Math.min(this.opts.inlineMaxBytes, meta.limits.maxItemBytes - 4096),
       headOnlyCommits: this.opts.headOnlyCommits ?? false,
+      ...(this.opts.onCommitConflict ? { onConflict: this.opts.onCommitConflict } : {}),
+      ...(this.opts.onCommitRetry ? { backoff: { onRetry: this.opts.onCommitRetry } } : {}),
     });
   }
 

@@ -74,10 +74,18 @@ export function createSamsaMetrics(sources: MetricsSources = {}): SamsaMetrics {
   };
 }
 
-/** The engine's `onAppend` hook feeding the produce counters. */
-export function appendCounter(m: SamsaMetrics): (topic: string, records: number, bytes: number) => void {
-  return (topic, records, bytes) => {
-    m.producedRecords.inc({ topic }, records);
-    m.producedBytes.inc({ topic }, bytes);
+/** The engine hooks that feed the produce and commit counters. */
+export function engineHooks(m: SamsaMetrics): {
+  onAppend: (topic: string, records: number, bytes: number) => void;
+  onCommitConflict: () => void;
+  onCommitRetry: () => void;
+} {
+  return {
+    onAppend: (topic, records, bytes) => {
+      m.producedRecords.inc({ topic }, records);
+      m.producedBytes.inc({ topic }, bytes);
+    },
+    onCommitConflict: () => m.commitConflicts.inc(),
+    onCommitRetry: () => m.commitRetries.inc(),
   };
 }

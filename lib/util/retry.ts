@@ -14,6 +14,8 @@ export interface BackoffOptions {
   /** Uniform in [0, 1) (default Math.random). */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Told of each conflict that will be retried (metrics). */
+  onRetry?: (attempt: number, err: unknown) => void;
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -47,6 +49,7 @@ export async function retryOnConflict<T>(
     } catch (err) {
       if (!isConflict(err)) throw err;
       if (n >= max) throw opts.exhausted ? opts.exhausted(err) : err;
+      opts.onRetry?.(n, err);
     }
   }
 }

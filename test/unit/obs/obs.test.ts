@@ -118,3 +118,44 @@ describe('metrics registry', () => {
     await expect(broken.registry.renderPrometheus()).resolves.not.toContain('samsa_flush_lag_records ');
   });
 });
+
+describe('engine instruments', () => {
+  it('count appended records and bytes once, and commits that lost the race for a head', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { LogEngine } = await import('../../../lib/log/engine');
+    const { SqliteMetaStore } = await import('../../../lib/storage/sqlite-meta-store');
+    const { LocalObjectStore } = await import('../../../lib/storage/local-object-store');
+    const { engineHooks } = await import('../../../lib/obs/instruments');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-obs-'));
+    const meta = new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false });
+    const objects = new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false });
+    const m = createSamsaMetrics();
+    // Two engines on one store: two writers whose cached heads go stale under each other.
+    const a = new LogEngine(meta, objects, undefined, engineHooks(m));
+    const b = new LogEngine(meta, objects, undefined, engineHooks(m));
+    try {
+      await a.createTopic('race', 1);
+      const v = new TextEncoder().encode('0123456789');
+      await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).produce('race', [{ value: v, partition: 0 }])));
+      expect(m.producedRecords.get({ topic: 'race' })).toBe(40);
+      expect(m.commitConflicts.get()).toBeGreaterThan(0);
+      expect(m.commitRetries.get()).toBeGreaterThan(0);
+      expect(m.commitRetries.get()).toBeLessThanOrEqual(m.commitConflicts.get());
+      // Idempotent retries that write nothing are not appends.
+      const id = await a.producers.init();
+      const rec = [{ value: v, partition: 0 }];
+      await a.produce('race', rec, { id: id.id, epoch: id.epoch, sequence: 0 });
+      await a.produce('race', rec, { id: id.id, epoch: id.epoch, sequence: 0 });
+      expect(m.producedRecords.get({ topic: 'race' })).toBe(41);
+      const hw = (await a.describeTopic('race')).partitions[0]!.high_watermark;
+      expect(hw).toBe(41);
+    } finally {
+      await a.close();
+      await b.close();
+      await meta.close?.();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
