@@ -11,6 +11,7 @@ import type { SamsaMetrics } from '../obs/instruments';
 import { createLogger, type Logger } from '../obs/logger';
 import { renderDocsPage } from './docs';
 import { headerFromJson, recordToJson, toBytes } from './format';
+import { type AuthOptions, authz, mountAclRoutes } from './authz';
 import { observe } from './observe';
 import * as S from './schemas';
 
@@ -29,6 +30,8 @@ export interface AppOptions {
   metrics?: SamsaMetrics;
   /** Serve the metrics registry at GET /metrics in Prometheus' text format (Node server). */
   metricsRoute?: boolean;
+  /** Principals, ACLs and quotas (lib/http/authz.ts); absent: no checks and no /v1/acls routes. */
+  auth?: AuthOptions;
 }
 
 type FieldCodes = Record<string, ErrorCode>;
@@ -141,6 +144,8 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       },
     }),
   );
+  // After the body limit (it reads group and topic names from bodies), before every route.
+  if (opts.auth) app.use('*', authz(opts.auth));
   app.use('/v1/topics', jsonBody);
   app.use('/v1/topics/:topic', jsonBody);
   app.use('/v1/topics/:topic/records', jsonBody);
@@ -374,6 +379,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     },
   );
 
+  if (opts.auth) mountAclRoutes(app, opts.auth);
   opts.extend?.(app);
 
   if (metrics && opts.metricsRoute) {

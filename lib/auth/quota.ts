@@ -1,0 +1,165 @@
+// Per-principal quotas (Kafka's producer_byte_rate, consumer_byte_rate, and a request rate),
+// enforced across every instance that serves the principal — Lambda scales out, so a limit
+// kept in one process's memory would multiply by the number of instances.
+//
+// The shared state is one item per principal and kind in the metadata store holding a GCRA
+// "theoretical arrival time" (tat, ms): the moment the bucket would be full again if nothing
+// more were drawn. Drawing n units moves tat forward by n / rate seconds, allowed while tat
+// stays within BURST_S of now; an idle bucket (tat in the past) restarts from now. That is a
+// single conditional update per draw, no read first: a failed condition returns the stored
+// tat (ConditionFailedError.item), which says whether the bucket was idle or how long to wait.
+//
+// Instances draw in chunks of CHUNK_S seconds of rate and spend them locally, so a busy
+// principal costs one metadata write per chunk, not per request (docs/design/0009). A chunk
+// held by an instance that goes away is simply lost capacity for at most CHUNK_S. Bytes known
+// only after the response (fetches) are charged afterwards: the local balance goes negative and
+// the next request of that principal on that instance must first pay the debt.
+import { ConditionFailedError } from '../errors';
+import type { MetaItem, MetaStore } from '../storage/ports';
+import type { Clock } from '../util/clock';
+import { quotaBucketKey, quotaKey, QUOTAS_PK } from './keys';
+
+export interface QuotaSettings {
+  principal: string;
+  /** Bytes per second of produce request bodies. */
+  producer_byte_rate?: number;
+  /** Bytes per second of fetch and poll responses. */
+  consumer_byte_rate?: number;
+  /** Requests per second, any route. */
+  request_rate?: number;
+}
+
+export type QuotaKind = 'producer_byte_rate' | 'consumer_byte_rate' | 'request_rate';
+export const QUOTA_KINDS: readonly QuotaKind[] = ['producer_byte_rate', 'consumer_byte_rate', 'request_rate'];
+
+/** How much a principal may use at once after being idle: one second of its rate. */
+export const BURST_S = 1;
+/** What an instance draws from the shared bucket at a time. */
+export const CHUNK_S = 0.25;
+export const QUOTA_CACHE_TTL_MS = 5000;
+
+export type Admission = { ok: true } | { ok: false; retryAfterMs: number };
+
+/** Quota settings in the metadata store, cached briefly per instance like the ACLs. */
+export class QuotaStore {
+  private cached: { byPrincipal: Map<string, QuotaSettings>; at: number } | undefined;
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly clock: Clock,
+    private readonly ttlMs = QUOTA_CACHE_TTL_MS,
+  ) {}
+
+  /** The principal's quotas, else the default (User:*), else none. */
+  async of(principal: string): Promise<QuotaSettings | undefined> {
+    const now = this.clock.now();
+    if (!this.cached || now - this.cached.at >= this.ttlMs) {
+      const byPrincipal = new Map((await this.list()).map((q) => [q.principal, q]));
+      this.cached = { byPrincipal, at: now };
+    }
+    return this.cached.byPrincipal.get(principal) ?? this.cached.byPrincipal.get('User:*');
+  }
+
+  async list(): Promise<QuotaSettings[]> {
+    const out: QuotaSettings[] = [];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk: QUOTAS_PK, limit: 1000, ...(startAfter ? { startAfter } : {}) });
+      for (const item of page.items) out.push(fromItem(item));
+      startAfter = page.next;
+    } while (startAfter);
+    return out;
+  }
+
+  /** Replaces the principal's quotas; with no rate given, removes them. */
+  async put(q: QuotaSettings): Promise<void> {
+    const rates = Object.fromEntries(QUOTA_KINDS.filter((k) => q[k] !== undefined).map((k) => [k, q[k]!]));
+    if (Object.keys(rates).length === 0) await this.meta.write({ type: 'delete', key: quotaKey(q.principal) });
+    else await this.meta.write({ type: 'put', item: { ...quotaKey(q.principal), principal: q.principal, ...rates } });
+    this.cached = undefined;
+  }
+}
+
+function fromItem(item: MetaItem): QuotaSettings {
+  const q: QuotaSettings = { principal: item.sk };
+  for (const k of QUOTA_KINDS) if (typeof item[k] === 'number') q[k] = item[k];
+  return q;
+}
+
+/** The shared token buckets, with this instance's local balances. */
+export class QuotaLimiter {
+  private readonly local = new Map<string, number>();
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Takes `amount` units (and any debt) if the principal's bucket allows; never waits. */
+  async admit(principal: string, kind: QuotaKind, rate: number, amount: number): Promise<Admission> {
+    const id = `${kind}#${principal}`;
+    const balance = this.local.get(id) ?? 0;
+    const need = amount - balance;
+    if (need <= 0) {
+      this.local.set(id, balance - amount);
+      return { ok: true };
+    }
+    const chunk = rate * CHUNK_S;
+    let result = chunk > need ? await this.draw(principal, kind, rate, chunk) : undefined;
+    let drawn = chunk;
+    if (!result?.ok) {
+      // Not a whole chunk left: what this request needs may still be.
+      result = await this.draw(principal, kind, rate, need);
+      drawn = need;
+    }
+    if (!result.ok) return result;
+    this.local.set(id, balance + drawn - amount);
+    return { ok: true };
+  }
+
+  /** Charges units already spent (response bytes): paid back by the principal's next admission. */
+  charge(principal: string, kind: QuotaKind, amount: number): void {
+    const id = `${kind}#${principal}`;
+    this.local.set(id, (this.local.get(id) ?? 0) - amount);
+  }
+
+  private async draw(principal: string, kind: QuotaKind, rate: number, units: number): Promise<Admission> {
+    const key = quotaBucketKey(principal, kind);
+    const burstMs = BURST_S * 1000;
+    const incMs = (units / rate) * 1000;
+    // A draw larger than the burst passes only from a full bucket and leaves the debt in tat.
+    const slack = burstMs - Math.min(incMs, burstMs);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const now = this.clock.now();
+      try {
+        await this.meta.write({
+          type: 'update',
+          key,
+          add: { tat: incMs },
+          condition: { op: 'and', conds: [{ op: 'ge', attr: 'tat', value: now }, { op: 'le', attr: 'tat', value: now + slack }] },
+        });
+        return { ok: true };
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+        const tat = typeof err.item?.['tat'] === 'number' ? err.item['tat'] : undefined;
+        if (tat !== undefined && tat > now + slack) return { ok: false, retryAfterMs: tat - (now + slack) };
+        // Within reach after all: another instance moved tat between our clock read and the write.
+        if (tat !== undefined && tat >= now) continue;
+      }
+      // Idle (or never used): the bucket restarts full at now.
+      try {
+        await this.meta.write({
+          type: 'update',
+          key,
+          set: { tat: now + incMs },
+          condition: { op: 'or', conds: [{ op: 'attrNotExists', attr: 'tat' }, { op: 'lt', attr: 'tat', value: now }] },
+        });
+        return { ok: true };
+      } catch (err) {
+        // Another instance drew in between: look again.
+        if (!(err instanceof ConditionFailedError)) throw err;
+      }
+    }
+    return { ok: false, retryAfterMs: 1000 };
+  }
+}
