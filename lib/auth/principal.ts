@@ -80,6 +80,23 @@ export function jwtAuthenticator(claim: string): Authenticator {
   };
 }
 
+/**
+ * Lambda: the identity AWS verified in front of the function — the IAM caller of an AWS_IAM
+ * Function URL, else the JWT claim of an API Gateway JWT authorizer. Both arrive in the
+ * requestContext that AWS builds; a caller of the URL cannot write into it. (Only a direct
+ * lambda:InvokeFunction can hand the function any event; the construct grants that to no one
+ * but the flush hand-off, which targets the flush function — docs/design/0009.)
+ */
+export function lambdaAuthenticator(claim: string): Authenticator {
+  const jwt = jwtAuthenticator(claim);
+  return (req) => {
+    const authorizer = requestContext(req.lambdaEvent)?.['authorizer'] as { iam?: unknown; jwt?: unknown } | undefined;
+    if (authorizer?.iam !== undefined) return iamAuthenticator(req);
+    if (authorizer?.jwt !== undefined) return jwt(req);
+    throw fail('no verified identity on the request: the Function URL must use AuthType AWS_IAM, or API Gateway a JWT authorizer');
+  };
+}
+
 export const anonymousAuthenticator: Authenticator = () => ANONYMOUS;
 
 /** `User:alice=secret,User:bob=secret`: a principal never holds '=', so the first one ends it (a secret may hold more). */

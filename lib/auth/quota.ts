@@ -89,6 +89,12 @@ function fromItem(item: MetaItem): QuotaSettings {
 /** The shared token buckets, with this instance's local balances. */
 export class QuotaLimiter {
   private readonly local = new Map<string, number>();
+  /**
+   * After a refusal, the moment the shared bucket can next have room. Until then this instance
+   * refuses on its own: a client hammering past its quota must not cost a (failed, yet billed)
+   * conditional write per request.
+   */
+  private readonly blockedUntil = new Map<string, number>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -104,15 +110,21 @@ export class QuotaLimiter {
       this.local.set(id, balance - amount);
       return { ok: true };
     }
-    const chunk = rate * CHUNK_S;
-    let result = chunk > need ? await this.draw(principal, kind, rate, chunk) : undefined;
-    let drawn = chunk;
-    if (!result?.ok) {
-      // Not a whole chunk left: what this request needs may still be.
-      result = await this.draw(principal, kind, rate, need);
-      drawn = need;
+    const blocked = this.blockedUntil.get(id);
+    if (blocked !== undefined) {
+      const wait = blocked - this.clock.now();
+      if (wait > 0) return { ok: false, retryAfterMs: wait };
+      this.blockedUntil.delete(id);
     }
-    if (!result.ok) return result;
+    // Always a whole chunk (or the need, if larger): were an instance to take whatever little
+    // room the bucket has, a saturated principal would cost a write per request.
+    const drawn = Math.max(rate * CHUNK_S, need);
+    const result = await this.draw(principal, kind, rate, drawn);
+    if (!result.ok) {
+      if (this.blockedUntil.size > 10_000) this.blockedUntil.clear();
+      this.blockedUntil.set(id, this.clock.now() + result.retryAfterMs);
+      return result;
+    }
     this.local.set(id, balance + drawn - amount);
     return { ok: true };
   }

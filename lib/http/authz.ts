@@ -25,7 +25,7 @@ import {
   WILDCARD,
 } from '../auth/acl';
 import { AclStore } from '../auth/acl-store';
-import { anonymousAuthenticator, apiKeyAuthenticator, type Authenticator, type AuthMode, iamAuthenticator, jwtAuthenticator } from '../auth/principal';
+import { anonymousAuthenticator, apiKeyAuthenticator, type Authenticator, type AuthMode, lambdaAuthenticator } from '../auth/principal';
 import { type QuotaKind, QuotaLimiter, type QuotaSettings, QuotaStore } from '../auth/quota';
 import { groupMetaKey } from '../log/keys';
 import type { Logger } from '../obs/logger';
@@ -46,8 +46,8 @@ export interface AuthOptions {
 }
 
 export function authFromConfig(cfg: Config, meta: MetaStore, clock: Clock = systemClock): AuthOptions {
-  const authenticate =
-    cfg.auth === 'keys' ? apiKeyAuthenticator(cfg.apiKeys) : cfg.auth === 'iam' ? iamAuthenticator : cfg.auth === 'jwt' ? jwtAuthenticator(cfg.jwtClaim) : anonymousAuthenticator;
+  // iam and jwt both trust only what AWS verified in front of the function (principal.ts).
+  const authenticate = cfg.auth === 'keys' ? apiKeyAuthenticator(cfg.apiKeys) : cfg.auth === 'none' ? anonymousAuthenticator : lambdaAuthenticator(cfg.jwtClaim);
   return {
     mode: cfg.auth,
     authenticate,
