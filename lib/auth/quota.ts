@@ -95,6 +95,8 @@ export class QuotaLimiter {
    * conditional write per request.
    */
   private readonly blockedUntil = new Map<string, number>();
+  /** Per bucket: the tat this instance last saw, and which conditional write last succeeded. */
+  private readonly last = new Map<string, { tat: number; idle: boolean }>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -135,41 +137,51 @@ export class QuotaLimiter {
     this.local.set(id, (this.local.get(id) ?? 0) - amount);
   }
 
+  /**
+   * One conditional write in the common case, if it guesses which of the two writes fits: tat
+   * never decreases, so a tat seen in the future means the bucket is still running; otherwise
+   * the write that last succeeded here is the better guess (a lone instance under its quota
+   * mostly finds the bucket idle, instances sharing a busy principal find it running). A wrong
+   * guess costs one failed write, whose returned item says which write fits.
+   */
   private async draw(principal: string, kind: QuotaKind, rate: number, units: number): Promise<Admission> {
     const key = quotaBucketKey(principal, kind);
+    const id = `${kind}#${principal}`;
     const burstMs = BURST_S * 1000;
     const incMs = (units / rate) * 1000;
     // A draw larger than the burst passes only from a full bucket and leaves the debt in tat.
     const slack = burstMs - Math.min(incMs, burstMs);
-    for (let attempt = 0; attempt < 5; attempt++) {
+    const before = this.last.get(id);
+    let idle = before === undefined || (before.tat < this.clock.now() && before.idle);
+    for (let attempt = 0; attempt < 6; attempt++) {
       const now = this.clock.now();
       try {
-        await this.meta.write({
-          type: 'update',
-          key,
-          add: { tat: incMs },
-          condition: { op: 'and', conds: [{ op: 'ge', attr: 'tat', value: now }, { op: 'le', attr: 'tat', value: now + slack }] },
-        });
+        let after;
+        if (idle) {
+          // Idle (or never used): the bucket restarts full at now.
+          after = await this.meta.write({
+            type: 'update',
+            key,
+            set: { tat: now + incMs },
+            condition: { op: 'or', conds: [{ op: 'attrNotExists', attr: 'tat' }, { op: 'lt', attr: 'tat', value: now }] },
+          });
+        } else {
+          after = await this.meta.write({
+            type: 'update',
+            key,
+            add: { tat: incMs },
+            condition: { op: 'and', conds: [{ op: 'ge', attr: 'tat', value: now }, { op: 'le', attr: 'tat', value: now + slack }] },
+          });
+        }
+        if (this.last.size > 10_000) this.last.clear();
+        this.last.set(id, { tat: typeof after?.['tat'] === 'number' ? after['tat'] : now + incMs, idle });
         return { ok: true };
       } catch (err) {
         if (!(err instanceof ConditionFailedError)) throw err;
         const tat = typeof err.item?.['tat'] === 'number' ? err.item['tat'] : undefined;
         if (tat !== undefined && tat > now + slack) return { ok: false, retryAfterMs: tat - (now + slack) };
-        // Within reach after all: another instance moved tat between our clock read and the write.
-        if (tat !== undefined && tat >= now) continue;
-      }
-      // Idle (or never used): the bucket restarts full at now.
-      try {
-        await this.meta.write({
-          type: 'update',
-          key,
-          set: { tat: now + incMs },
-          condition: { op: 'or', conds: [{ op: 'attrNotExists', attr: 'tat' }, { op: 'lt', attr: 'tat', value: now }] },
-        });
-        return { ok: true };
-      } catch (err) {
-        // Another instance drew in between: look again.
-        if (!(err instanceof ConditionFailedError)) throw err;
+        // The other write fits (or another instance moved tat in between): go again.
+        idle = tat === undefined || tat < now;
       }
     }
     return { ok: false, retryAfterMs: 1000 };
