@@ -136,13 +136,13 @@ const ERROR_OF: Record<ResourceType, ErrorCode> = {
   cluster: 'CLUSTER_AUTHORIZATION_FAILED',
 };
 
-/** The route Hono matched for this request (the last non-middleware entry), e.g. `/v1/topics/:topic`. */
+/**
+ * The route that will answer, as Hono spells its pattern (e.g. `/v1/topics/:topic`): the first
+ * matched entry that is not middleware — Hono runs handlers in registration order, so a
+ * catch-all registered later never shadows the route that answers.
+ */
 function matchedPattern(c: Context): string | undefined {
-  const routes = c.req.matchedRoutes;
-  for (let i = routes.length - 1; i >= 0; i--) {
-    const r = routes[i]!;
-    if (r.method !== 'ALL') return r.path;
-  }
+  for (const r of c.req.matchedRoutes) if (r.method !== 'ALL') return r.path;
   return undefined;
 }
 
@@ -262,7 +262,9 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
 
   return async (c, next) => {
     const pattern = matchedPattern(c);
-    const key = pattern === undefined ? undefined : `${c.req.method} ${pattern}`;
+    // Hono answers HEAD with the GET route: it needs what the GET needs.
+    const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+    const key = pattern === undefined ? undefined : `${method} ${pattern}`;
     if (key !== undefined && OPEN.has(key)) return next();
 
     let principal: string;

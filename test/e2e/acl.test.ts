@@ -83,6 +83,11 @@ describe('authentication', () => {
     expect((await call(undefined, 'GET', '/healthz')).status).toBe(200);
     expect((await call(undefined, 'GET', '/openapi.json')).status).toBe(200);
     expect((await call(undefined, 'GET', '/metrics')).status).toBe(401);
+    // HEAD is answered by the GET route, so it is checked like the GET.
+    expect((await call(undefined, 'HEAD', '/healthz')).status).toBe(200);
+    expect((await call(undefined, 'HEAD', '/v1/topics/payments')).status).toBe(401);
+    expect((await call(KEYS.consumer, 'HEAD', '/v1/topics/orders.eu')).status).toBe(200);
+    expect((await call(KEYS.consumer, 'HEAD', '/v1/topics/payments')).status).toBe(403);
     await new Promise((r) => setTimeout(r, 100));
     expect(auditLines().some((l) => l.audit === 'authentication' && l.decision === 'deny')).toBe(true);
     for (const secret of [...Object.values(KEYS), 'not-a-key-hunter2']) expect(server.output()).not.toContain(secret);
