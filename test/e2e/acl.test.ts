@@ -281,6 +281,40 @@ describe('quotas', () => {
   }, 60_000);
 });
 
+describe('consumer and request quotas', () => {
+  it('charges fetched bytes after the response and refuses further fetches until paid, and caps the request rate', async () => {
+    // ~16 KiB records to fetch: the consumer may read 20 KiB/s.
+    await admin('POST', '/v1/topics/orders.eu/records', { records: Array.from({ length: 8 }, () => ({ value: 'c'.repeat(16 * 1024), partition: 1 })) });
+    expect((await admin('PUT', '/v1/quotas', { principal: 'User:consumer', consumer_byte_rate: 20 * 1024 })).status).toBe(200);
+    const statuses: number[] = [];
+    let fetched = 0;
+    for (let i = 0; i < 8; i++) {
+      const r = await consumer('GET', '/v1/topics/orders.eu/partitions/1/records?offset=0&max_bytes=65536');
+      statuses.push(r.status);
+      if (r.status === 200) fetched += JSON.stringify(r.body).length;
+      else {
+        expect(r.body.error_code).toBe('THROTTLING_QUOTA_EXCEEDED');
+        expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      }
+    }
+    // A fetch (~48 KiB) is charged once its size is known. The first debt is paid from the
+    // full bucket when the next fetch arrives; that one's debt (over two seconds' worth) is not.
+    expect(statuses.slice(0, 2)).toEqual([200, 200]);
+    expect(statuses.slice(2).every((s) => s === 429)).toBe(true);
+    expect(fetched).toBeGreaterThan(2 * 40 * 1024);
+    // Producing is not fetching: the producer-side routes of another principal are unaffected.
+    expect((await producer('POST', '/v1/topics/orders.eu/records', { records: [{ value: 1 }] })).status).toBe(200);
+
+    expect((await admin('PUT', '/v1/quotas', { principal: 'User:consumer', request_rate: 5 })).status).toBe(200);
+    const burst = await Promise.all(Array.from({ length: 30 }, () => consumer('GET', '/v1/topics/orders.eu')));
+    const ok = burst.filter((r) => r.status === 200).length;
+    expect(ok).toBeGreaterThanOrEqual(5);
+    expect(ok).toBeLessThanOrEqual(12);
+    expect(burst.filter((r) => r.status === 429).length).toBe(30 - ok);
+    await admin('PUT', '/v1/quotas', { principal: 'User:consumer' });
+  }, 30_000);
+});
+
 describe('start-up', () => {
   it('refuses SAMSA_HOST=0.0.0.0 with SAMSA_AUTH=none', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/serve.ts')], {
