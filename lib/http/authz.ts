@@ -79,7 +79,7 @@ interface Rule {
   /** Charge response bytes to consumer_byte_rate. */
   consume?: boolean;
   /** Keep only the list entries the caller may describe. */
-  filter?: 'topics' | 'groups';
+  filter?: 'topics' | 'groups' | 'offsets';
 }
 
 const P_TOPIC = { param: 'topic' } as const;
@@ -110,7 +110,7 @@ export const RULES: Record<string, Rule> = {
   'DELETE /v1/groups/:group/members/:member_id': { needs: [group('read')] },
   'GET /v1/groups/:group/members/:member_id/records': { needs: [group('read'), { resource: 'topic', name: { member: true }, op: 'read' }], consume: true },
   'POST /v1/groups/:group/offsets': { needs: [group('read'), { resource: 'topic', name: { body: 'commit.topics' }, op: 'read' }] },
-  'GET /v1/groups/:group/offsets': { needs: [group('describe')] },
+  'GET /v1/groups/:group/offsets': { needs: [group('describe')], filter: 'offsets' },
   'POST /v1/groups/:group/offsets/reset': { needs: [group('delete')] },
   'DELETE /v1/groups/:group/offsets': { needs: [group('delete')] },
   'GET /v1/acls': { needs: [cluster('describe')] },
@@ -310,15 +310,20 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
     if (enforcing && key === 'POST /v1/topics' && c.res.status === 409) await hideExistence(c, principal);
   };
 
-  /** Lists show only what the caller may describe (Kafka's Metadata and ListGroups do the same). */
-  async function filterList(c: Context, principal: string, what: 'topics' | 'groups'): Promise<void> {
+  /**
+   * Lists show only what the caller may describe (Kafka's Metadata and ListGroups do the same;
+   * OffsetFetch leaves out topics the caller may not describe, and so does the group's lag).
+   */
+  async function filterList(c: Context, principal: string, what: 'topics' | 'groups' | 'offsets'): Promise<void> {
     if (opts.superUsers.has(principal)) return;
     const acls = await opts.acls.all();
     const body = (await c.res.json()) as Record<string, unknown>;
-    const type: ResourceType = what === 'topics' ? 'topic' : 'group';
-    const field = what === 'topics' ? 'name' : 'group';
+    const type: ResourceType = what === 'groups' ? 'group' : 'topic';
+    const field = what === 'topics' ? 'name' : what === 'groups' ? 'group' : 'topic';
     const entries = Array.isArray(body[what]) ? (body[what] as Array<Record<string, unknown>>) : [];
-    body[what] = entries.filter((e) => authorize(acls, opts.superUsers, principal, 'describe', { type, name: String(e[field]) }).allowed);
+    const kept = entries.filter((e) => authorize(acls, opts.superUsers, principal, 'describe', { type, name: String(e[field]) }).allowed);
+    body[what] = kept;
+    if (what === 'offsets' && typeof body['lag'] === 'number') body['lag'] = kept.reduce((a, e) => a + (typeof e['lag'] === 'number' ? e['lag'] : 0), 0);
     c.res = new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
   }
 

@@ -188,6 +188,22 @@ describe('ACLs', () => {
     // Another principal cannot poll through this member, nor reset the group.
     expect((await producer('GET', `/v1/groups/billing/members/${member}/records`)).body.error_code).toBe('GROUP_AUTHORIZATION_FAILED');
     expect((await consumer('POST', '/v1/groups/billing/offsets/reset', { topic: 'orders.eu', to: 'earliest' })).body.error_code).toBe('GROUP_AUTHORIZATION_FAILED');
+    // Committed offsets show only the topics the caller may describe, and the lag is theirs.
+    const committed = await admin('POST', '/v1/groups/mixed/offsets', {
+      offsets: [
+        { topic: 'orders.eu', partition: 0, offset: 0 },
+        { topic: 'payments', partition: 0, offset: 0 },
+      ],
+    });
+    expect(committed.status, JSON.stringify(committed.body)).toBe(200);
+    await grant({ principal: 'User:consumer', resource_type: 'group', resource_name: 'mixed', operation: 'describe' });
+    const all = await admin('GET', '/v1/groups/mixed/offsets');
+    expect(new Set(all.body.offsets.map((o: Json) => o.topic))).toEqual(new Set(['orders.eu', 'payments']));
+    const mine = await consumer('GET', '/v1/groups/mixed/offsets');
+    expect(mine.status).toBe(200);
+    expect(new Set(mine.body.offsets.map((o: Json) => o.topic))).toEqual(new Set(['orders.eu']));
+    expect(mine.body.lag).toBe(mine.body.offsets.reduce((a: number, o: Json) => a + o.lag, 0));
+    await admin('DELETE', '/v1/acls', { principal: 'User:consumer', resource_name: 'mixed' });
     // Group lists are filtered like topic lists.
     expect((await consumer('GET', '/v1/groups')).body.groups.map((g: Json) => g.group)).toEqual(['billing']);
     expect((await producer('GET', '/v1/groups')).body.groups).toEqual([]);
