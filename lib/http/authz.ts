@@ -101,6 +101,8 @@ export const RULES: Record<string, Rule> = {
   'GET /v1/topics/:topic/partitions/:partition/records': { needs: [topic('read')], consume: true },
   'GET /v1/topics/:topic/partitions/:partition/offsets': { needs: [topic('read')] },
   'GET /v1/topics/:topic/partitions/:partition/segments': { needs: [topic('read')] },
+  // Embedded mode's stand-in for a presigned S3 URL: the segment bytes themselves.
+  'GET /v1/topics/:topic/partitions/:partition/segments/:base/log': { needs: [topic('read')], consume: true },
   'POST /v1/producers': { needs: [{ anyTopicWrite: true }] },
   'GET /v1/groups': { needs: [], filter: 'groups' },
   'GET /v1/groups/:group': { needs: [group('describe')] },
@@ -112,7 +114,6 @@ export const RULES: Record<string, Rule> = {
   'POST /v1/groups/:group/offsets': { needs: [group('read'), { resource: 'topic', name: { body: 'commit.topics' }, op: 'read' }] },
   'GET /v1/groups/:group/offsets': { needs: [group('describe')], filter: 'offsets' },
   'POST /v1/groups/:group/offsets/reset': { needs: [group('delete')] },
-  'DELETE /v1/groups/:group/offsets': { needs: [group('delete')] },
   'GET /v1/acls': { needs: [cluster('describe')] },
   'POST /v1/acls': { needs: [cluster('alter')] },
   'DELETE /v1/acls': { needs: [cluster('alter')] },
@@ -121,8 +122,19 @@ export const RULES: Record<string, Rule> = {
   'GET /metrics': { needs: [cluster('describe')] },
 };
 
-/** Served to anyone, authenticated or not: liveness, the API description, the static console. */
-const OPEN = new Set(['GET /healthz', 'GET /openapi.json', 'GET /docs', 'GET /console']);
+/**
+ * Served to anyone, authenticated or not: liveness, the API description, the console's static
+ * page and assets (it calls the API with the user's own credential, checked like any other).
+ */
+export const OPEN_ROUTES: ReadonlySet<string> = new Set([
+  'GET /healthz',
+  'GET /openapi.json',
+  'GET /docs',
+  'GET /console',
+  'GET /console/',
+  'GET /console/app.js',
+  'GET /console/app.css',
+]);
 
 /**
  * A route that has a handler but no rule (one added later without a row here) is an admin
@@ -265,7 +277,7 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
     // Hono answers HEAD with the GET route: it needs what the GET needs.
     const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
     const key = pattern === undefined ? undefined : `${method} ${pattern}`;
-    if (key !== undefined && OPEN.has(key)) return next();
+    if (key !== undefined && OPEN_ROUTES.has(key)) return next();
 
     let principal: string;
     try {
