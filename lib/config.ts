@@ -128,6 +128,8 @@ export function isLoopbackHost(host: string): boolean {
 
 /** Why the Node server must not start with this configuration, if it must not. */
 export function unsafeListenReason(cfg: Config): string | undefined {
+  // iam and jwt read identities AWS verified in a Lambda event: a Node server has none, so every request would be a 401.
+  if (cfg.auth === 'iam' || cfg.auth === 'jwt') return `SAMSA_AUTH=${cfg.auth} identifies Lambda callers; the Node server takes SAMSA_AUTH=none or keys`;
   if (cfg.auth !== 'none' || cfg.allowAnonymous || isLoopbackHost(cfg.host)) return undefined;
   return `refusing to listen on ${cfg.host} with SAMSA_AUTH=none: anyone who reaches it could read, write and delete every topic. Set SAMSA_AUTH=keys (with SAMSA_API_KEYS), bind SAMSA_HOST=127.0.0.1, or set SAMSA_ALLOW_ANONYMOUS=true to accept the risk.`;
 }

@@ -286,7 +286,7 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
       if (err instanceof SamsaError) {
         // The reason names what was missing or wrong, never the credential itself.
         log(c).warn('authentication failed', { audit: 'authentication', decision: 'deny', reason: err.message, method: c.req.method, path: c.req.path });
-        c.header('www-authenticate', opts.mode === 'keys' ? 'Bearer realm="samsa"' : 'AWS4-HMAC-SHA256');
+        c.header('www-authenticate', opts.mode === 'iam' ? 'AWS4-HMAC-SHA256' : 'Bearer realm="samsa"');
       }
       throw err;
     }

@@ -59,6 +59,8 @@ describe('configuration', () => {
     expect(unsafeListenReason(loadConfig({ SAMSA_HOST: '0.0.0.0', SAMSA_ALLOW_ANONYMOUS: 'true' }))).toBeUndefined();
     for (const host of ['127.0.0.1', 'localhost', '::1', '[::1]']) expect(unsafeListenReason(loadConfig({ SAMSA_HOST: host }))).toBeUndefined();
     expect(unsafeListenReason(loadConfig({ SAMSA_HOST: '::' }))).toMatch(/refusing/);
+    // The Lambda modes have no meaning on the Node server.
+    expect(unsafeListenReason(loadConfig({ SAMSA_AUTH: 'iam' }))).toMatch(/Node server takes SAMSA_AUTH=none or keys/);
   });
   it('refuses keys mode without keys, and never echoes a secret in its message', () => {
     expect(() => loadConfig({ SAMSA_AUTH: 'keys' })).toThrow(ConfigError);
