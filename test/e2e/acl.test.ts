@@ -290,6 +290,9 @@ describe('quotas', () => {
     expect(accepted).toBeLessThanOrEqual(100 * 1024 * (seconds + 1 + 0.25) + size);
     expect(accepted).toBeGreaterThan(100 * 1024 * seconds * 0.5);
     expect(otherOk).toBe(128);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(auditLines().find((l) => l.audit === 'quota' && l.change === 'set')).toMatchObject({ principal: 'User:admin', quota: { principal: 'User:producer', producer_byte_rate: 102400 } });
+    expect(auditLines().some((l) => l.audit === 'quota' && l.decision === 'throttle' && l.principal === 'User:producer')).toBe(true);
     // Throttled requests stored nothing: the topic holds exactly what was acknowledged.
     expect((await hwSum()) - before).toBe(statuses.filter((s) => s === 200).length + otherOk);
     await admin('PUT', '/v1/quotas', { principal: 'User:producer' });

@@ -1,4 +1,7 @@
 // Principals per mode: API keys, the IAM caller of a Function URL, a JWT claim.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { apiKeyAuthenticator, lambdaAuthenticator, normaliseIamArn, parseApiKeys } from '../../../lib/auth/principal';
 import { ConfigError, loadConfig, unsafeListenReason } from '../../../lib/config';
@@ -62,6 +65,19 @@ describe('configuration', () => {
     // The Lambda modes have no meaning on the Node server.
     expect(unsafeListenReason(loadConfig({ SAMSA_AUTH: 'iam' }))).toMatch(/Node server takes SAMSA_AUTH=none or keys/);
   });
+  it('reads SAMSA_API_KEYS_FILE (a JSON object principal → secret) and refuses a malformed one', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-keys-'));
+    const file = path.join(dir, 'keys.json');
+    fs.writeFileSync(file, JSON.stringify({ 'User:alice': 'from-file-1', 'User:bob': 'from-file-2' }));
+    const cfg = loadConfig({ SAMSA_AUTH: 'keys', SAMSA_API_KEYS_FILE: file });
+    expect(apiKeyAuthenticator(cfg.apiKeys)(req({ authorization: 'Bearer from-file-2' }))).toBe('User:bob');
+    fs.writeFileSync(file, '{"User:alice": "unterminated');
+    expect(() => loadConfig({ SAMSA_AUTH: 'keys', SAMSA_API_KEYS_FILE: file })).toThrow(/SAMSA_API_KEYS_FILE is not valid JSON/);
+    fs.writeFileSync(file, JSON.stringify({ alice: 'x' }));
+    expect(() => loadConfig({ SAMSA_AUTH: 'keys', SAMSA_API_KEYS_FILE: file })).toThrow(/User:<name>/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('refuses keys mode without keys, and never echoes a secret in its message', () => {
     expect(() => loadConfig({ SAMSA_AUTH: 'keys' })).toThrow(ConfigError);
     expect(() => loadConfig({ SAMSA_AUTH: 'maybe' })).toThrow(/SAMSA_AUTH/);
