@@ -4,6 +4,7 @@
 import readline from 'node:readline';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { registerAccessCommands } from './samsa-acls';
 import { type Admin, type ConsumedMessage, fetchPartition, lookupOffset, Samsa, SamsaClientError, SamsaConnectionError } from '../lib/client';
 
 const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
@@ -490,6 +491,8 @@ groups
     await admin().deleteGroup(group);
     out(`Deleted group "${group}".\n`);
   });
+
+registerAccessCommands(program, admin, out);
 
 // --- run ----------------------------------------------------------------------------------------
 

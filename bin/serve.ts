@@ -1,8 +1,9 @@
 // `npm start`: the Samsa HTTP server on Node — embedded (files + SQLite under SAMSA_DATA_DIR)
 // or against S3/DynamoDB with SAMSA_STORAGE=aws. A thin adapter around the Hono app.
 import { serve } from '@hono/node-server';
-import { loadConfig } from '../lib/config';
+import { loadConfig, unsafeListenReason } from '../lib/config';
 import { createApp } from '../lib/http/app';
+import { authFromConfig } from '../lib/http/authz';
 import { mountGroupRoutes } from '../lib/http/groups';
 import { measureFlushLag, startJobLoop } from '../lib/jobs';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
@@ -11,9 +12,14 @@ import { openEngine } from '../lib/runtime';
 
 const cfg = loadConfig();
 const logger = createLogger({ level: cfg.logLevel, bindings: { service: 'samsa' } });
+const unsafe = unsafeListenReason(cfg);
+if (unsafe) {
+  logger.error(unsafe, { host: cfg.host, auth: cfg.auth });
+  process.exit(2);
+}
 const metrics = createSamsaMetrics({ flushLag: async () => (await measureFlushLag(engine)).unflushedRecords });
 const { engine, stores } = await openEngine(cfg, undefined, engineHooks(metrics));
-const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, logger, metrics, metricsRoute: true, extend: (a) => void mountGroupRoutes(a, { engine }) });
+const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, logger, metrics, metricsRoute: true, auth: authFromConfig(cfg, engine.meta), extend: (a) => void mountGroupRoutes(a, { engine }) });
 const jobs = startJobLoop(engine, cfg.jobIntervalMs, logger.child({ component: 'jobs' }), metrics);
 
 const server = serve({ fetch: app.fetch, port: cfg.port, hostname: cfg.host }, (info) => {

@@ -6,6 +6,7 @@ import { loadConfig } from '../lib/config';
 import { lambdaInvoker } from '../lib/flush-invoker';
 import { flushTrigger } from '../lib/flush-trigger';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
+import { authFromConfig } from '../lib/http/authz';
 import { mountGroupRoutes } from '../lib/http/groups';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger } from '../lib/obs/logger';
@@ -23,7 +24,8 @@ const { engine } = await openAwsEngine(cfg, {
   ...engineHooks(metrics),
   ...(trigger ? { flushTrigger: trigger.trigger, flushTriggerBytes: cfg.flushTriggerBytes } : {}),
 });
-const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, logger, metrics, extend: (a) => void mountGroupRoutes(a, { engine }) });
+// The principal is the IAM caller (Function URL) or a JWT claim (API Gateway): SAMSA_AUTH, set by the construct.
+const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, logger, metrics, auth: authFromConfig(cfg, engine.meta), extend: (a) => void mountGroupRoutes(a, { engine }) });
 const serve = handle(app, { isContentTypeBinary: (type) => type.startsWith(RECORD_BATCH_TYPE) || defaultIsContentTypeBinary(type) });
 
 export async function handler(event: LambdaEvent, context?: LambdaContext) {

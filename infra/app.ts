@@ -4,6 +4,8 @@
 //   -c auth=jwt -c jwtIssuer=https://cognito-idp.<region>.amazonaws.com/<pool> -c jwtAudience=<client id>[,<id>...]
 //   -c removalPolicy=destroy      (dev stacks: bucket and table go with the stack; deletion protection off)
 //   -c accessLogs=false
+//   -c superUsers=User:arn:aws:iam::<account>:role/<admin role>[,...]   (default: the CDK deploy role)
+//   -c authorization=false        (no ACLs: every invoker may do everything)
 import { App, Aspects, RemovalPolicy } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { SamsaLogProps } from './samsa-log';
@@ -24,6 +26,8 @@ if (ctx('removalPolicy') === 'destroy') {
   samsa.tableDeletionProtection = false;
 }
 if (ctx('accessLogs') === 'false') samsa.serverAccessLogs = false;
+if (ctx('superUsers')) samsa.superUsers = ctx('superUsers')!.split(',').map((s) => s.trim()).filter(Boolean);
+if (ctx('authorization') === 'false') samsa.authorization = false;
 
 // cdk-nag on every synth: a new finding fails `cdk synth` (and so CI) until fixed or suppressed with a reason.
 Aspects.of(app).add(new AwsSolutionsChecks());

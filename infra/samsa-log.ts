@@ -5,7 +5,7 @@
 // Constructs, and invalid props are reported together. Resource shapes (key schema, lifecycle
 // rules, encryption) come from lib/storage/aws-resources.ts, shared with `npm run setup:aws`.
 import path from 'node:path';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { DefaultStackSynthesizer, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -49,6 +49,23 @@ export interface SamsaLogProps {
   auth?: SamsaAuth;
   /** Principals allowed to call the IAM-authenticated Function URL (lambda:InvokeFunctionUrl). */
   invokers?: iam.IGrantable[];
+  /**
+   * Kafka-style ACLs on every request (docs/design/0009-threat-model.md). Default true: an
+   * invoker holds only what ACLs grant it. False: every invoker may do everything.
+   */
+  authorization?: boolean;
+  /**
+   * Principals that bypass ACLs and administer them: `User:<IAM ARN>` (roles as
+   * arn:aws:iam::<account>:role/<name>, whatever the session), or `User:<claim>` with JWT.
+   * Default: the CDK deploy role of the stack's bootstrap (IAM auth), none with JWT.
+   *
+   * To let a team read every `orders.*` topic, a super user adds (with `samsa acls add` or
+   * POST /v1/acls) `{"principal":"User:arn:aws:iam::<account>:role/OrdersTeam",
+   * "resource_type":"topic","pattern_type":"prefixed","resource_name":"orders.",
+   * "operation":"read"}` — and, to consume through a group, read on that group too — then
+   * lists the role in `invokers` so it may call the URL at all.
+   */
+  superUsers?: string[];
   /** Bucket and table on stack deletion. Default RETAIN: the log is data. */
   removalPolicy?: RemovalPolicy;
   /** DynamoDB deletion protection. Default true. */
@@ -81,6 +98,7 @@ export interface SamsaLogProps {
 /** The secure defaults, in one place (docs/design/0006-deployment.md explains the numbers). */
 export const SAMSA_DEFAULTS = {
   auth: { type: 'iam' } as SamsaAuth,
+  authorization: true,
   removalPolicy: RemovalPolicy.RETAIN,
   tableDeletionProtection: true,
   serverAccessLogs: true,
@@ -101,8 +119,9 @@ export const SAMSA_DEFAULTS = {
 } as const;
 
 type Sized = FunctionSettings & { memorySize: number; timeout: Duration };
-type Resolved = Required<Omit<SamsaLogProps, 'invokers' | 'alarmActions' | 'api' | 'flush' | 'retention'>> & {
+type Resolved = Required<Omit<SamsaLogProps, 'invokers' | 'alarmActions' | 'api' | 'flush' | 'retention' | 'superUsers'>> & {
   invokers: iam.IGrantable[];
+  superUsers: string[] | undefined;
   alarmActions: cloudwatch.IAlarmAction[];
   api: Sized;
   flush: Sized & { schedule: Duration; triggerBytes: number; triggerWindow: Duration };
@@ -113,6 +132,8 @@ export function resolveProps(props: SamsaLogProps = {}): Resolved {
   const r: Resolved = {
     auth: props.auth ?? SAMSA_DEFAULTS.auth,
     invokers: props.invokers ?? [],
+    authorization: props.authorization ?? SAMSA_DEFAULTS.authorization,
+    superUsers: props.superUsers,
     removalPolicy: props.removalPolicy ?? SAMSA_DEFAULTS.removalPolicy,
     tableDeletionProtection: props.tableDeletionProtection ?? SAMSA_DEFAULTS.tableDeletionProtection,
     serverAccessLogs: props.serverAccessLogs ?? SAMSA_DEFAULTS.serverAccessLogs,
@@ -144,6 +165,7 @@ export function resolveProps(props: SamsaLogProps = {}): Resolved {
     if (r.auth.audience.length === 0) problems.push('auth.audience needs at least one audience');
     if (r.invokers.length > 0) problems.push('invokers apply to the IAM Function URL; with auth.type "jwt" grant access through the identity provider');
   }
+  for (const u of r.superUsers ?? []) if (!/^User:[^\s,]+$/.test(u)) problems.push(`superUsers entries look like User:<IAM ARN or JWT claim>, got "${u}"`);
   if (problems.length > 0) throw new Error(`SamsaLog: invalid props:\n  - ${problems.join('\n  - ')}`);
   return r;
 }
@@ -229,6 +251,8 @@ export class SamsaLog extends Construct {
       SAMSA_FLUSH_FUNCTION: this.flushFunction.functionName,
       SAMSA_FLUSH_DELAY_MS: String(p.flush.triggerWindow.toMilliseconds()),
       SAMSA_FLUSH_TRIGGER_BYTES: String(p.flush.triggerBytes),
+      SAMSA_AUTH: p.authorization ? p.auth.type : 'none',
+      ...(p.authorization ? { SAMSA_SUPER_USERS: this.superUsers(p) } : {}),
     });
     // A lost hand-off only delays a flush to the next scheduled pass: one retry, short-lived.
     this.flushFunction.configureAsyncInvoke({ retryAttempts: 1, maxEventAge: Duration.minutes(10) });
@@ -415,6 +439,14 @@ export class SamsaLog extends Construct {
         ],
       ],
     });
+  }
+
+  /** The configured super users, else the bootstrap's deploy role (the identity that deployed Samsa). */
+  private superUsers(p: Resolved): string {
+    if (p.superUsers !== undefined) return p.superUsers.join(',');
+    const synth = Stack.of(this).synthesizer;
+    if (p.auth.type === 'iam' && synth instanceof DefaultStackSynthesizer) return Fn.sub(`User:${synth.deployRoleArn}`);
+    return '';
   }
 
   private samsaFunction(

@@ -1,5 +1,7 @@
 // The only place below lib/ that reads the environment. Everything else receives a Config.
+import fs from 'node:fs';
 import path from 'node:path';
+import { type AuthMode, parseApiKeys } from './auth/principal';
 import { DEFAULT_BUCKET, DEFAULT_TABLE } from './storage/aws-resources';
 import { DEFAULT_LEASE_MS } from './log/lease';
 
@@ -30,6 +32,16 @@ export interface Config {
    * storage must use the same value: expiry is judged with the reader's duration.
    */
   leaseMs: number;
+  /** Who is calling (lib/auth/principal.ts); anything but none turns ACL checks on. */
+  auth: AuthMode;
+  /** SAMSA_API_KEYS or SAMSA_API_KEYS_FILE: principal → secret (auth=keys). */
+  apiKeys: Map<string, string>;
+  /** Principals that bypass ACLs. */
+  superUsers: string[];
+  /** Let auth=none listen on a non-loopback address anyway. */
+  allowAnonymous: boolean;
+  /** auth=jwt: the claim that names the principal. */
+  jwtClaim: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -81,7 +93,50 @@ export function loadConfig(env: Env = process.env): Config {
     flushFunction: env.SAMSA_FLUSH_FUNCTION?.trim() || undefined,
     flushTriggerBytes: int('SAMSA_FLUSH_TRIGGER_BYTES', 32 * 1024 * 1024, 0),
     leaseMs: int('SAMSA_LEASE_MS', DEFAULT_LEASE_MS, 100),
+    auth: 'none',
+    apiKeys: new Map(),
+    superUsers: [],
+    allowAnonymous: false,
+    jwtClaim: 'sub',
   };
+  const auth = (env.SAMSA_AUTH ?? 'none').trim().toLowerCase() || 'none';
+  if (!['none', 'keys', 'iam', 'jwt'].includes(auth)) problems.push(`SAMSA_AUTH must be none, keys, iam or jwt, got "${env.SAMSA_AUTH}"`);
+  let apiKeys = new Map<string, string>();
+  try {
+    if (env.SAMSA_API_KEYS) apiKeys = parseApiKeys(env.SAMSA_API_KEYS);
+    if (env.SAMSA_API_KEYS_FILE) {
+      const parsed: unknown = JSON.parse(fs.readFileSync(env.SAMSA_API_KEYS_FILE, 'utf8'));
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('SAMSA_API_KEYS_FILE must hold a JSON object principal → secret');
+      for (const [p, secret] of Object.entries(parsed)) {
+        if (typeof secret !== 'string' || secret === '') throw new Error(`SAMSA_API_KEYS_FILE: the secret of ${p} must be a non-empty string`);
+        apiKeys.set(p, secret);
+      }
+    }
+  } catch (err) {
+    // The message names the variable, never a secret.
+    problems.push(err instanceof SyntaxError ? 'SAMSA_API_KEYS_FILE is not valid JSON' : (err as Error).message);
+  }
+  for (const p of apiKeys.keys()) if (!/^User:[^\s,=]+$/.test(p)) problems.push(`API key principals look like User:<name>, got "${p}"`);
+  if (auth === 'keys' && apiKeys.size === 0) problems.push('SAMSA_AUTH=keys needs SAMSA_API_KEYS or SAMSA_API_KEYS_FILE');
+  cfg.auth = auth as AuthMode;
+  cfg.apiKeys = apiKeys;
+  cfg.superUsers = (env.SAMSA_SUPER_USERS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  cfg.allowAnonymous = bool('SAMSA_ALLOW_ANONYMOUS', false);
+  cfg.jwtClaim = env.SAMSA_JWT_CLAIM?.trim() || 'sub';
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return cfg;
+}
+
+/** Whether a listen address is reachable from this host only. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Why the Node server must not start with this configuration, if it must not. */
+export function unsafeListenReason(cfg: Config): string | undefined {
+  // iam and jwt read identities AWS verified in a Lambda event: a Node server has none, so every request would be a 401.
+  if (cfg.auth === 'iam' || cfg.auth === 'jwt') return `SAMSA_AUTH=${cfg.auth} identifies Lambda callers; the Node server takes SAMSA_AUTH=none or keys`;
+  if (cfg.auth !== 'none' || cfg.allowAnonymous || isLoopbackHost(cfg.host)) return undefined;
+  return `refusing to listen on ${cfg.host} with SAMSA_AUTH=none: anyone who reaches it could read, write and delete every topic. Set SAMSA_AUTH=keys (with SAMSA_API_KEYS), bind SAMSA_HOST=127.0.0.1, or set SAMSA_ALLOW_ANONYMOUS=true to accept the risk.`;
 }

@@ -213,4 +213,50 @@ export class Admin {
   async deleteGroups(groups: string[]): Promise<void> {
     for (const g of groups) await this.deleteGroup(g);
   }
+  // --- access control (issue 16): Kafka's CreateAcls / DescribeAcls / DeleteAcls, and quotas ---
+
+  /** Adds ACL bindings (adding one that exists changes nothing). Needs alter on the cluster. */
+  async createAcls(acls: AclBinding[]): Promise<void> {
+    for (const acl of acls) await this.http.json('POST', '/v1/acls', { json: acl, what: `add ACL for ${acl.principal}` });
+  }
+
+  /** ACL bindings matching every given field. Needs describe on the cluster. */
+  async describeAcls(filter: { principal?: string; resource_type?: AclBinding['resource_type']; resource_name?: string } = {}): Promise<Required<AclBinding>[]> {
+    const r = await this.http.json<{ acls: Required<AclBinding>[] }>('GET', '/v1/acls', { query: filter, what: 'list ACLs' });
+    return r.acls;
+  }
+
+  /** Deletes the bindings a filter selects (at least one field); resolves with how many. */
+  async deleteAcls(filter: Partial<AclBinding>): Promise<number> {
+    const r = await this.http.json<{ deleted: number }>('DELETE', '/v1/acls', { json: filter, what: 'delete ACLs' });
+    return r.deleted;
+  }
+
+  /** Replaces a principal's quotas (a rate left out is unlimited; none removes them). */
+  async setQuota(q: Quota): Promise<Quota> {
+    return this.http.json<Quota>('PUT', '/v1/quotas', { json: q, what: `set quotas of ${q.principal}` });
+  }
+
+  async describeQuotas(principal?: string): Promise<Quota[]> {
+    const r = await this.http.json<{ quotas: Quota[] }>('GET', '/v1/quotas', { query: { principal }, what: 'list quotas' });
+    return r.quotas;
+  }
+}
+
+export interface AclBinding {
+  /** `User:<name>`, or `User:*` for everyone. */
+  principal: string;
+  resource_type: 'topic' | 'group' | 'cluster';
+  /** Topic or group name or prefix; omitted for the cluster. */
+  resource_name?: string;
+  pattern_type?: 'literal' | 'prefixed';
+  operation: 'read' | 'write' | 'create' | 'delete' | 'alter' | 'describe' | 'all';
+  permission?: 'allow' | 'deny';
+}
+
+export interface Quota {
+  principal: string;
+  producer_byte_rate?: number;
+  consumer_byte_rate?: number;
+  request_rate?: number;
 }

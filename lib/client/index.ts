@@ -45,3 +45,4 @@ export type { RetryOptions } from './retry';
 export { sigv4Signer } from './sigv4';
 export type { SigV4Options } from './sigv4';
 export { Compression, defaultPartition } from '../records';
+export type { AclBinding, Quota } from './admin';

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../obs/logger';
 import { mountConsole } from './console';
 import { renderDocsPage } from './docs';
 import { headerFromJson, recordToJson, toBytes } from './format';
+import { type AuthOptions, authz, mountAclRoutes } from './authz';
 import { observe } from './observe';
 import { mountSegmentRoutes } from './segments';
 import { tailMiddleware } from './tail';
@@ -34,6 +35,8 @@ export interface AppOptions {
   metricsRoute?: boolean;
   /** Longest live-tail (SSE) session; Lambda sets it below the function timeout. Default 15 min. */
   tailSessionMs?: number;
+  /** Principals, ACLs and quotas (lib/http/authz.ts); absent: no checks and no /v1/acls routes. */
+  auth?: AuthOptions;
 }
 
 type FieldCodes = Record<string, ErrorCode>;
@@ -146,6 +149,8 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       },
     }),
   );
+  // After the body limit (it reads group and topic names from bodies), before every route.
+  if (opts.auth) app.use('*', authz(opts.auth));
   app.use('/v1/topics', jsonBody);
   app.use('/v1/topics/:topic', jsonBody);
   app.use('/v1/topics/:topic/records', jsonBody);
@@ -391,6 +396,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   );
 
   mountSegmentRoutes(app, { engine });
+  if (opts.auth) mountAclRoutes(app, opts.auth);
   opts.extend?.(app);
 
   if (metrics && opts.metricsRoute) {

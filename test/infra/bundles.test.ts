@@ -30,6 +30,11 @@ interface Invoke {
   payload: Record<string, unknown>;
 }
 
+const PSEUDO: Record<string, string> = { Partition: 'aws', AccountId: '123456789012', Region: TEST_REGION };
+const isSub = (v: unknown): v is { 'Fn::Sub': string } => typeof (v as { 'Fn::Sub'?: unknown } | null)?.['Fn::Sub'] === 'string';
+/** What the construct makes the super user by default: the bootstrap's deploy role, here in a session. */
+const DEPLOYER_SESSION = 'arn:aws:sts::123456789012:assumed-role/cdk-hnb659fds-deploy-role-123456789012-us-east-1/deployer';
+
 describeAws('Lambda bundles from cdk.out, in-process against the emulator', () => {
   let s3: S3Fixture;
   let ddb: DynamoFixture;
@@ -48,6 +53,7 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
       else if (k === 'SAMSA_BUCKET') env[k] = s3.bucket;
       else if (k === 'SAMSA_TABLE') env[k] = ddb.table;
       else if (k === 'SAMSA_FLUSH_FUNCTION') env[k] = FLUSH_FUNCTION;
+      else if (isSub(v)) env[k] = v['Fn::Sub'].replace(/\$\{AWS::(Partition|AccountId|Region)\}/g, (_, x: string) => PSEUDO[x]!);
       else throw new Error(`${b.logicalId}: no test value for ${k}=${JSON.stringify(v)}`);
     }
     expect(env).toMatchObject({ SAMSA_STORAGE: 'aws', SAMSA_BUCKET: s3.bucket, SAMSA_TABLE: ddb.table });
@@ -88,6 +94,15 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
     });
     delete process.env.AWS_PROFILE;
     api = await load('api');
+    // Authorization is on by default: the deployer grants the callers of the tests below
+    // everything, as an operator would grant a team its topics.
+    for (const principal of ['User:arn:aws:iam::123456789012:user/producer', 'User:user-1']) {
+      for (const resource_type of ['topic', 'group', 'cluster'] as const) {
+        const acl = { principal, resource_type, operation: 'all', ...(resource_type === 'cluster' ? {} : { resource_name: '*' }) };
+        const res = await call(urlEvent('POST', '/v1/acls', acl, {}, DEPLOYER_SESSION));
+        expect(res.statusCode, res.body).toBe(201);
+      }
+    }
   }, 300_000);
 
   afterAll(async () => {
@@ -97,7 +112,7 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
   });
 
   /** A Lambda Function URL event (payload format 2.0) for a SigV4-authenticated caller. */
-  function urlEvent(method: string, target: string, body?: unknown, headers: Record<string, string> = {}) {
+  function urlEvent(method: string, target: string, body?: unknown, headers: Record<string, string> = {}, userArn = 'arn:aws:iam::123456789012:user/producer') {
     const [rawPath, rawQueryString = ''] = target.split('?') as [string, string?];
     const isBuffer = body instanceof Uint8Array;
     return {
@@ -115,7 +130,7 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
       requestContext: {
         accountId: '123456789012',
         apiId: 'abcdefgh',
-        authorizer: { iam: { accessKey: 'AKIATEST', accountId: '123456789012', callerId: 'AIDATEST', userArn: 'arn:aws:iam::123456789012:user/producer', userId: 'AIDATEST' } },
+        authorizer: { iam: { accessKey: 'AKIATEST', accountId: '123456789012', callerId: 'AIDATEST', userArn, userId: 'AIDATEST' } },
         domainName: 'abcdefgh.lambda-url.us-east-1.on.aws',
         domainPrefix: 'abcdefgh',
         http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'samsa-test' },
@@ -235,6 +250,36 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
     expect(polled.statusCode, polled.body).toBe(200);
     expect((polled.json['records'] as unknown[]).length).toBeGreaterThan(0);
     expect((await call(urlEvent('DELETE', `/v1/groups/billing/members/${member}`))).statusCode).toBe(204);
+  });
+
+  it('API bundle: ACLs per IAM identity — a role session gets what its role was granted, another caller nothing', async () => {
+    const ANALYST = 'arn:aws:sts::123456789012:assumed-role/Analytics/alice';
+    const INTRUDER = 'arn:aws:iam::123456789012:user/intruder';
+    const grant = await call(
+      urlEvent('POST', '/v1/acls', { principal: 'User:arn:aws:iam::123456789012:role/Analytics', resource_type: 'topic', pattern_type: 'prefixed', resource_name: 'orders-', operation: 'read' }, {}, DEPLOYER_SESSION),
+    );
+    expect(grant.statusCode, grant.body).toBe(201);
+    const as = (arn: string, method: string, target: string, body?: unknown) => call(urlEvent(method, target, body, {}, arn));
+
+    const read = await as(ANALYST, 'GET', `/v1/topics/${topic}/partitions/0/records?offset=0`);
+    expect(read.statusCode, read.body).toBe(200);
+    expect((read.json['records'] as unknown[]).length).toBe(2);
+    expect((await as(ANALYST, 'GET', '/v1/topics')).json['topics']).toEqual([{ name: topic, partitions: 2 }]);
+    const write = await as(ANALYST, 'POST', `/v1/topics/${topic}/records`, { records: [{ value: 1 }] });
+    expect([write.statusCode, write.json['error_code']]).toEqual([403, 'TOPIC_AUTHORIZATION_FAILED']);
+    expect((await as(ANALYST, 'POST', '/v1/acls', { principal: 'User:x', resource_type: 'topic', resource_name: '*', operation: 'all' })).json['error_code']).toBe('CLUSTER_AUTHORIZATION_FAILED');
+
+    for (const [method, target] of [['GET', `/v1/topics/${topic}/partitions/0/records?offset=0`], ['DELETE', `/v1/topics/${topic}`], ['GET', `/v1/topics/${topic}`], ['GET', '/v1/topics/no-such-topic']] as const) {
+      const r = await as(INTRUDER, method, target);
+      expect([r.statusCode, r.json['error_code']]).toEqual([403, 'TOPIC_AUTHORIZATION_FAILED']);
+    }
+    expect((await as(INTRUDER, 'GET', '/v1/topics')).json['topics']).toEqual([]);
+    // Still there, untouched by the refused delete.
+    expect((await as(ANALYST, 'GET', `/v1/topics/${topic}`)).statusCode).toBe(200);
+    // A Function URL without IAM context (AuthType NONE) is refused outright.
+    const anonymous = urlEvent('GET', '/v1/topics');
+    delete (anonymous.requestContext as { authorizer?: unknown }).authorizer;
+    expect((await call(anonymous)).statusCode).toBe(401);
   });
 
   it('API bundle: busy partitions are handed to the flush function by an async invoke', async () => {

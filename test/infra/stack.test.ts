@@ -239,6 +239,24 @@ describe('SamsaLog options', () => {
     });
   });
 
+  it('authorization: on by default with the deploy role as super user; a prop names others; JWT and opt-out', () => {
+    const apiEnv = (props: SamsaLogProps) => {
+      const fns = Object.values(synth(props).template.toJSON().Resources as Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+      const api = fns.find((f) => String(f.Properties!['Description']).includes('functions/api.ts'))!;
+      return (api.Properties!['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    };
+    expect(apiEnv({})).toMatchObject({
+      SAMSA_AUTH: 'iam',
+      SAMSA_SUPER_USERS: { 'Fn::Sub': 'User:arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-deploy-role-${AWS::AccountId}-${AWS::Region}' },
+    });
+    expect(apiEnv({ superUsers: ['User:arn:aws:iam::123456789012:role/Admins'] })).toMatchObject({ SAMSA_AUTH: 'iam', SAMSA_SUPER_USERS: 'User:arn:aws:iam::123456789012:role/Admins' });
+    expect(apiEnv(JWT)).toMatchObject({ SAMSA_AUTH: 'jwt', SAMSA_SUPER_USERS: '' });
+    const off = apiEnv({ authorization: false });
+    expect(off['SAMSA_AUTH']).toBe('none');
+    expect(off['SAMSA_SUPER_USERS']).toBeUndefined();
+    expect(() => resolveProps({ superUsers: ['alice'] })).toThrow(/superUsers entries look like User:/);
+  });
+
   it('invalid props are reported together', () => {
     expect(() =>
       resolveProps({

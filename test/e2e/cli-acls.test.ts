@@ -1,0 +1,66 @@
+// `samsa acls` and `samsa quotas` against the real server: what the CLI adds is what the API
+// lists, removal takes a filter, and bad usage exits 2.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
+
+let server: ServerHandle;
+beforeAll(async () => {
+  server = await startServer();
+}, 60_000);
+afterAll(async () => {
+  await server?.stop();
+});
+
+function samsa(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/samsa.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, SAMSA_URL: server.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('samsa acls / quotas', () => {
+  it('adds, lists and removes ACLs', async () => {
+    const add = await samsa(['acls', 'add', '--principal', 'User:orders-team', '--topic', 'orders.', '--prefixed', '--operation', 'read', '--operation', 'describe']);
+    expect(add.stderr).toBe('');
+    expect(add.stdout).toBe('Added 2 ACLs.\n');
+    expect((await samsa(['acls', 'add', '--principal', 'User:ops', '--cluster', '--operation', 'alter', '--deny'])).code).toBe(0);
+    const list = await samsa(['acls', 'list', '--principal', 'User:orders-team']);
+    expect(list.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/))).toEqual([
+      ['PRINCIPAL', 'RESOURCE-TYPE', 'RESOURCE', 'PATTERN', 'OPERATION', 'PERMISSION'],
+      ['User:orders-team', 'topic', 'orders.', 'prefixed', 'describe', 'allow'],
+      ['User:orders-team', 'topic', 'orders.', 'prefixed', 'read', 'allow'],
+    ]);
+    const cluster = await (await fetch(`${server.url}/v1/acls?resource_type=cluster`)).json();
+    expect(cluster).toEqual({ acls: [{ principal: 'User:ops', resource_type: 'cluster', resource_name: 'samsa-cluster', pattern_type: 'literal', operation: 'alter', permission: 'deny' }] });
+    expect((await samsa(['acls', 'remove', '--principal', 'User:orders-team', '--operation', 'read'])).stdout).toBe('Removed 1 ACL.\n');
+    expect((await samsa(['acls', 'remove', '--principal', 'User:orders-team'])).stdout).toBe('Removed 1 ACL.\n');
+    const empty = await samsa(['acls', 'remove']);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/empty filter/);
+    expect((await samsa(['acls', 'add', '--principal', 'User:x', '--operation', 'read'])).code).toBe(2);
+    const bad = await samsa(['acls', 'add', '--principal', 'nobody', '--topic', 't', '--operation', 'read']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/INVALID_REQUEST|principal/);
+  });
+
+  it('sets and lists quotas', async () => {
+    expect((await samsa(['quotas', 'set', '--principal', 'User:bulk', '--producer-byte-rate', '102400', '--request-rate', '50'])).stdout).toBe('Set quotas of User:bulk.\n');
+    const list = await samsa(['quotas']);
+    expect(list.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/))).toEqual([
+      ['PRINCIPAL', 'PRODUCER-BYTE-RATE', 'CONSUMER-BYTE-RATE', 'REQUEST-RATE'],
+      ['User:bulk', '102400', '-', '50'],
+    ]);
+    expect((await samsa(['quotas', 'set', '--principal', 'User:bulk', '--request-rate', '0'])).code).toBe(2);
+  });
+});
