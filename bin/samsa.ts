@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // `samsa`: the command-line tool, Kafka's kafka-topics / console-producer / console-consumer /
 // consumer-groups in one command, built on the client (lib/client). Data goes to stdout (one
 // value per line), everything else to stderr; exit codes tell refused, usage and unreachable apart.
