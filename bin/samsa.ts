@@ -5,7 +5,7 @@
 import readline from 'node:readline';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { type Admin, type ConsumedMessage, fetchPartition, lookupOffset, Samsa, SamsaClientError, SamsaConnectionError } from '../lib/client';
+import { type Admin, AUTH_MODES, type AuthConfig, type AuthMode, type ConsumedMessage, fetchPartition, lookupOffset, Samsa, SamsaClientError, SamsaConnectionError } from '../lib/client';
 
 const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
 const DEFAULT_URL = 'http://localhost:8080';
@@ -99,6 +99,9 @@ const program = new Command('samsa');
 program
   .description('Samsa command-line tool: topics, produce, consume and consumer groups against a Samsa server.')
   .option('--url <url>', `server URL (default: $SAMSA_URL, else ${DEFAULT_URL})`)
+  .addOption(new Option('--auth <mode>', 'authentication: none, sigv4 (IAM Function URL) or bearer (JWT / API key) (default: $SAMSA_AUTH_MODE, else bearer when a token is set, else none)').choices(AUTH_MODES))
+  .option('--region <region>', 'SigV4 region (default: $AWS_REGION, else the region in the Function URL host)')
+  .option('--token <token>', 'bearer token (prefer $SAMSA_TOKEN: arguments show in the process list)')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
   .configureOutput({ outputError: (str, write) => write(`samsa: ${str.replace(/^error: /, '')}`) })
@@ -106,7 +109,11 @@ program
     'after',
     `
 Environment:
-  SAMSA_URL   server URL, when --url is not given
+  SAMSA_URL         server URL, when --url is not given
+  SAMSA_AUTH_MODE   none | sigv4 | bearer, when --auth is not given
+  SAMSA_TOKEN       bearer token, when --token is not given
+  AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, ...
+                    SigV4 region and credentials (the AWS SDK's chain: env, profile, SSO, IMDS)
 
 Exit codes:
   0  success
@@ -120,14 +127,33 @@ Examples:
   samsa consume orders --from-beginning --max-messages 10
   samsa consume orders --group billing --timeout-ms 5000
   samsa groups describe billing
-  samsa groups reset-offsets billing --topic orders --to-earliest`,
+  samsa groups reset-offsets billing --topic orders --to-earliest
+  samsa --url https://<id>.lambda-url.eu-west-1.on.aws --auth sigv4 topics list`,
   );
+
+/** The --auth / --region / --token choice (or their environment variables) as the client's AuthConfig. */
+function authFromOptions(): AuthConfig {
+  const o = program.opts<{ auth?: AuthMode; region?: string; token?: string }>();
+  const token = o.token ?? process.env.SAMSA_TOKEN;
+  const envMode = process.env.SAMSA_AUTH_MODE?.trim().toLowerCase() || undefined;
+  if (o.auth === undefined && envMode !== undefined && !(AUTH_MODES as readonly string[]).includes(envMode)) {
+    throw new UsageError(`SAMSA_AUTH_MODE must be one of ${AUTH_MODES.join(', ')} (got "${process.env.SAMSA_AUTH_MODE}")`);
+  }
+  const mode = o.auth ?? (envMode as AuthMode | undefined) ?? (token ? 'bearer' : 'none');
+  if (o.region !== undefined && mode !== 'sigv4') throw new UsageError(`--region is for --auth sigv4 (the auth mode is ${mode})`);
+  if (mode === 'bearer') {
+    if (!token) throw new UsageError('--auth bearer needs a token: --token <token> or SAMSA_TOKEN');
+    return { mode, token };
+  }
+  if (mode === 'sigv4') return { mode, ...(o.region ? { region: o.region } : {}) };
+  return { mode: 'none' };
+}
 
 function connect(): Samsa {
   const url = program.opts<{ url?: string }>().url ?? process.env.SAMSA_URL ?? DEFAULT_URL;
   try {
     // The CLI should fail fast on an unreachable server: two quick retries.
-    return new Samsa({ url, retry: { retries: 2, initialRetryTime: 100 } });
+    return new Samsa({ url, auth: authFromOptions(), retry: { retries: 2, initialRetryTime: 100 } });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -512,7 +538,9 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.unreachable;
     }
     if (err instanceof SamsaClientError) {
-      info(`samsa: ${err.message}${err.code.startsWith('HTTP_') || err.message.includes(err.code) ? '' : ` (${err.code})`}`);
+      // A bare 403 (not Samsa's own Kafka-style body) is AWS refusing an unsigned request.
+      const hint = err.code === 'HTTP_403' && !program.opts<{ auth?: string }>().auth && !process.env.SAMSA_AUTH_MODE ? ' (a Function URL with IAM auth needs --auth sigv4)' : '';
+      info(`samsa: ${err.message}${err.code.startsWith('HTTP_') || err.message.includes(err.code) ? '' : ` (${err.code})`}${hint}`);
       return EXIT.refused;
     }
     info(`samsa: ${(err as Error)?.message ?? String(err)}`);

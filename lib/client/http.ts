@@ -1,6 +1,7 @@
 // The client's one way to the server: fetch (Node 20's, so it runs in Node and in a Lambda
 // alike), an optional request signer (SigV4 for the deployed API), Kafka-style error bodies
 // turned into SamsaClientError, and retries of what is retriable.
+import { type AuthConfig, signerFor } from './auth';
 import { errorFromResponse, SamsaClientError, SamsaConnectionError } from './errors';
 import { type RetryHooks, type RetryOptions, withRetry } from './retry';
 
@@ -18,6 +19,9 @@ export type Signer = (req: SignableRequest) => Promise<Record<string, string>>;
 export interface ClientConfig {
   /** Base URL of the Samsa API (`http://localhost:8080`, a Function URL, an API Gateway stage). */
   url: string;
+  /** How to authenticate: `{ mode: 'sigv4' }` for an IAM Function URL, `{ mode: 'bearer', token }`, or none (default). */
+  auth?: AuthConfig;
+  /** A custom signer instead of `auth` (gets each request, returns headers to add). */
   signer?: Signer;
   retry?: RetryOptions;
   /** Per-attempt timeout, ms (default 30000; long polls add their wait). */
@@ -50,6 +54,7 @@ export interface RawResponse {
 export class HttpClient {
   readonly base: URL;
   readonly config: ClientConfig;
+  private readonly signer: Signer | undefined;
   /** For tests: injected randomness and sleep. */
   hooks: RetryHooks = {};
 
@@ -64,6 +69,8 @@ export class HttpClient {
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new SamsaClientError('INVALID_CONFIG', `"${config.url}" is not an http(s) URL`);
     this.base = base;
     this.config = config;
+    if (config.signer && config.auth && config.auth.mode !== 'none') throw new SamsaClientError('INVALID_CONFIG', 'give either auth or signer, not both');
+    this.signer = config.signer ?? (config.auth ? signerFor(config.auth, base) : undefined);
   }
 
   url(path: string, query?: RequestOptions['query']): URL {
@@ -98,7 +105,7 @@ export class HttpClient {
       headers['content-type'] = opts.contentType ?? 'application/octet-stream';
     }
     if (opts.accept) headers['accept'] = opts.accept;
-    if (this.config.signer) Object.assign(headers, await this.config.signer({ method, url, headers: { ...headers, host: url.host }, ...(body !== undefined ? { body } : {}) }));
+    if (this.signer) Object.assign(headers, await this.sign({ method, url, headers: { ...headers, host: url.host }, ...(body !== undefined ? { body } : {}) }));
     const timeout = AbortSignal.timeout((this.config.requestTimeout ?? 30_000) + (opts.extraTimeoutMs ?? 0));
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     let res: Response;
@@ -119,6 +126,16 @@ export class HttpClient {
       // not JSON (a proxy's page): keep the text
     }
     throw errorFromResponse(res.status, parsed, what);
+  }
+
+  /** Runs the signer; a failure (no credentials found, a token callback that threw) names itself and is final. */
+  private async sign(req: SignableRequest): Promise<Record<string, string>> {
+    try {
+      return await this.signer!(req);
+    } catch (err) {
+      if (err instanceof SamsaClientError) throw err;
+      throw new SamsaClientError('AUTHENTICATION_FAILED', `cannot authenticate the request to ${this.base.origin}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    }
   }
 }
 
