@@ -56,7 +56,7 @@ function sourcesOf(dir: string): string {
 describe('the repository stands on its own', () => {
   const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: REPO_ROOT, encoding: 'utf8' })
     .split('\0')
-    .filter((f) => f && !f.startsWith('node_modules/') && f !== 'package-lock.json' && fs.existsSync(path.join(REPO_ROOT, f)));
+    .filter((f) => f && !f.startsWith('node_modules/') && f !== 'package-lock.json' && fs.statSync(path.join(REPO_ROOT, f), { throwIfNoEntry: false })?.isFile());
 
   it('no file refers to a path outside the repository', () => {
     const offenders: string[] = [];
