@@ -20,8 +20,19 @@ const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, root, undefine
 if (parsed.errors.length) fail(parsed.errors);
 
 const outDir = parsed.options.outDir;
-fs.rmSync(outDir, { recursive: true, force: true });
-const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options });
+const stamp = path.join(outDir, '.build-stamp');
+// Up to date (npm start after npm start, the tests' second pack): nothing to do, unless --force.
+const inputs = [...parsed.fileNames, configPath, path.join(root, 'tsconfig.json'), path.join(root, 'package.json'), new URL(import.meta.url).pathname];
+const newest = Math.max(...inputs.map((f) => fs.statSync(f).mtimeMs));
+if (!process.argv.includes('--force') && (fs.statSync(stamp, { throwIfNoEntry: false })?.mtimeMs ?? 0) > newest) {
+  console.log(`build: ${path.relative(root, outDir)}/ is up to date`);
+  process.exit(0);
+}
+// Emit into a fresh sibling folder and swap it in at the end, so that a process running or
+// packing dist/ meanwhile (a server, a parallel test) never sees it half-written or missing.
+const staging = `${outDir}.tmp-${process.pid}`;
+fs.rmSync(staging, { recursive: true, force: true });
+const program = ts.createProgram({ rootNames: parsed.fileNames, options: { ...parsed.options, outDir: staging } });
 const unresolved = [];
 
 /** The emitted specifier for `spec` imported from `fromFile` (a source path), or `spec` itself. */
@@ -65,13 +76,19 @@ const specifiers = (ctx) => (sf) => {
 const diagnostics = [...ts.getPreEmitDiagnostics(program)];
 const emitted = program.emit(undefined, undefined, undefined, false, { after: [specifiers], afterDeclarations: [specifiers] });
 diagnostics.push(...emitted.diagnostics);
+if (diagnostics.length || unresolved.length) fs.rmSync(staging, { recursive: true, force: true });
 if (diagnostics.length) fail(diagnostics);
 if (unresolved.length) {
   console.error(`build: ${unresolved.length} relative import(s) did not resolve:\n  ${unresolved.join('\n  ')}`);
   process.exit(1);
 }
 // The CLI is the package's `bin`: npm links it, and the shebang (kept by tsc) runs it with node.
-fs.chmodSync(path.join(outDir, 'bin', 'samsa.js'), 0o755);
+fs.chmodSync(path.join(staging, 'bin', 'samsa.js'), 0o755);
+fs.writeFileSync(path.join(staging, '.build-stamp'), `${new Date().toISOString()}\n`);
+const old = `${outDir}.old-${process.pid}`;
+if (fs.existsSync(outDir)) fs.renameSync(outDir, old);
+fs.renameSync(staging, outDir);
+fs.rmSync(old, { recursive: true, force: true });
 console.log(`build: ${parsed.fileNames.length} files → ${path.relative(root, outDir)}/`);
 
 function fail(diags) {
