@@ -97,7 +97,7 @@ describe('samsa CLI', () => {
     r = await samsa(['groups', 'list']);
     expect(r.stdout).toContain(group);
 
-    r = await samsa(['groups', 'reset-offsets', group, '--topic', topic, '--to-earliest']);
+    r = await samsa(['groups', 'reset-offsets', group, '--topic', topic, '--to-earliest', '--execute']);
     expect(r.code, r.stderr).toBe(0);
     r = await samsa(['groups', 'describe', group]);
     expect(r.stdout).toMatch(/total lag 500/);
