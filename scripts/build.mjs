@@ -10,9 +10,21 @@
 // gets linked; a specifier it cannot resolve fails the build.
 import fs from 'node:fs';
 import path from 'node:path';
-import ts from 'typescript';
-
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+// `prepare` runs this on every `npm ci`, including `npm ci --omit=dev` where the compiler is
+// absent: then an existing dist/ is what runs, and only a missing one is an error.
+let ts;
+try {
+  ts = (await import('typescript')).default;
+} catch {
+  if (fs.existsSync(path.join(root, 'dist', 'bin', 'samsa.js'))) {
+    console.log('build: typescript is not installed (production install?); keeping dist/ as it is');
+    process.exit(0);
+  }
+  console.error('build: typescript is not installed and there is no dist/ yet: run npm ci (with dev dependencies) first');
+  process.exit(1);
+}
 const configPath = path.join(root, 'tsconfig.build.json');
 const read = ts.readConfigFile(configPath, ts.sys.readFile);
 if (read.error) fail([read.error]);
