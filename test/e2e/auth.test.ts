@@ -8,10 +8,11 @@ import { spawn } from 'node:child_process';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Samsa, SamsaClientError } from '../../lib/client';
-import { REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
+import { REPO_ROOT, type ServerHandle, startServer, tempDir } from '../helpers/server';
 
 const KEY = { id: 'AKIDSAMSATEST', secret: 'c2Ftc2Egc2VjcmV0IGZvciB0ZXN0cw/EXAMPLEKEY', token: 'FwoGZXIvYXdzEXAMPLESESSION' };
 const REGION = 'eu-west-3';
@@ -200,6 +201,16 @@ describe('samsa --auth sigv4 against a SigV4-verifying endpoint', () => {
     expect(r.code, r.stderr + rejected.join('\n')).toBe(0);
     expect(rejected).toEqual([]);
     mode = { kind: 'sigv4', region: REGION };
+  });
+
+  it('reads credentials from a shared credentials file profile (the rest of the AWS chain)', async () => {
+    mode = { kind: 'sigv4', region: REGION };
+    rejected.length = 0;
+    const dir = tempDir('samsa-aws-');
+    fs.writeFileSync(path.join(dir, 'credentials'), `[samsa-test]\naws_access_key_id = ${KEY.id}\naws_secret_access_key = ${KEY.secret}\n`);
+    const r = await samsa(['--auth', 'sigv4', 'topics', 'list'], { AWS_PROFILE: 'samsa-test', AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'credentials'), AWS_REGION: REGION });
+    expect(r.code, r.stderr + rejected.join('\n')).toBe(0);
+    expect(rejected).toEqual([]);
   });
 
   it('names what is wrong: a bad key, no credentials, no region, unsigned', async () => {
