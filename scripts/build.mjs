@@ -98,8 +98,15 @@ if (unresolved.length) {
 fs.chmodSync(path.join(staging, 'bin', 'samsa.js'), 0o755);
 fs.writeFileSync(path.join(staging, '.build-stamp'), `${new Date().toISOString()}\n`);
 const old = `${outDir}.old-${process.pid}`;
-if (fs.existsSync(outDir)) fs.renameSync(outDir, old);
-fs.renameSync(staging, outDir);
+try {
+  if (fs.existsSync(outDir)) fs.renameSync(outDir, old);
+  fs.renameSync(staging, outDir);
+} catch (err) {
+  // A parallel build (two test files starting at once) swapped its identical output in at the
+  // same moment: keep that one.
+  fs.rmSync(staging, { recursive: true, force: true });
+  if (!fs.existsSync(stamp)) throw err;
+}
 fs.rmSync(old, { recursive: true, force: true });
 console.log(`build: ${parsed.fileNames.length} files → ${path.relative(root, outDir)}/`);
 
