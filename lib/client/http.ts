@@ -75,7 +75,13 @@ export class HttpClient {
 
   url(path: string, query?: RequestOptions['query']): URL {
     const u = new URL(path.replace(/^\//, ''), this.base);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    // RFC 3986 encoding (a space is %20, never the form encoding's '+'), so the query on the wire
+    // is byte for byte the one SigV4 canonicalises and signs: a verifier reading '+' literally
+    // would otherwise reject the signature.
+    const pairs = Object.entries(query ?? {})
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${rfc3986(k)}=${rfc3986(String(v))}`);
+    if (pairs.length) u.search = pairs.join('&');
     return u;
   }
 
@@ -146,6 +152,8 @@ function describeNetworkError(err: unknown): string {
   if (cause?.code) return `${cause.code}${cause.message && !cause.message.includes(cause.code) ? ` (${cause.message})` : ''}`;
   return cause?.message ?? e?.message ?? String(err);
 }
+
+const rfc3986 = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** Topic and group names go into paths: encode them (the server validates them). */
 export const seg = (s: string): string => encodeURIComponent(s);

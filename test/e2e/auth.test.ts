@@ -66,7 +66,8 @@ function sigv4Problem(req: http.IncomingMessage, body: Buffer, expect: { region:
     .filter((p) => p !== '')
     .map((p) => {
       const i = p.indexOf('=');
-      const dec = (s: string) => decodeURIComponent(s.replace(/\+/g, '%20'));
+      // As AWS reads a query: percent-decoding only, a '+' stays a plus.
+      const dec = (s: string) => decodeURIComponent(s);
       return [uriEncode(dec(i < 0 ? p : p.slice(0, i))), uriEncode(dec(i < 0 ? '' : p.slice(i + 1)))] as const;
     })
     .sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) : a[0] < b[0] ? -1 : 1))
@@ -251,6 +252,9 @@ describe('samsa --auth sigv4 against a SigV4-verifying endpoint', () => {
     const page = await samsa.http.json<{ records: Array<{ value: string }> }>('GET', `/v1/topics/${topic}/partitions/0/records`, { query: { value_format: 'string', offset: 0, max_records: 5, key_format: 'string' } });
     expect(page.records.map((r) => r.value)).toEqual(['binary batch through SigV4']);
     expect(seen.at(-1)!.query).toBe('value_format=string&offset=0&max_records=5&key_format=string');
+    // Characters that form encoding would turn into '+' or leave bare: sent as %XX, signed alike.
+    await samsa.http.json('GET', `/v1/topics/${topic}/partitions/0/records`, { query: { offset: 0, note: "a b+c/d*e'(f)" } });
+    expect(seen.at(-1)!.query).toBe('offset=0&note=a%20b%2Bc%2Fd%2Ae%27%28f%29');
     // A path segment that needs escaping (the verifier encodes it once more, as SigV4 does for non-S3 services).
     // It passes the verifier and reaches Samsa, which refuses the name itself.
     await expect(samsa.admin().fetchOffsets({ groupId: 'billing team/2' })).rejects.toMatchObject({ code: 'INVALID_REQUEST', status: 400 });
