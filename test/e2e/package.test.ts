@@ -120,7 +120,7 @@ console.log(JSON.stringify({ partition, offset, value: got.messages[0].value.toS
     expect(cjs.stdout.trim()).toBe('function,function,function');
   });
 
-  it('type-checks a TypeScript consumer under NodeNext, strict, skipLibCheck false', async () => {
+  it('type-checks a TypeScript consumer (and the README examples) under NodeNext, strict, skipLibCheck false', async () => {
     const tsconfig = {
       compilerOptions: {
         module: 'NodeNext',
@@ -151,13 +151,19 @@ export async function main(): Promise<number> {
 }
 `,
     );
+    // The README's TypeScript examples, as a user pastes them into their project.
+    const readmeExamples = [...fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8').matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+    expect(readmeExamples.length).toBeGreaterThanOrEqual(2);
+    readmeExamples.forEach((code, i) => fs.writeFileSync(path.join(app, `readme-${i}.ts`), code));
+    tsconfig.files.push(...readmeExamples.map((_, i) => `readme-${i}.ts`));
+    fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify(tsconfig));
     const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     const good = await run(process.execPath, [tsc, '-p', '.'], { cwd: app, timeout: 120_000 });
     expect(good.stdout + good.stderr).toBe('');
     expect(good.code).toBe(0);
     // The types are real, not `any`: a misuse is caught.
     fs.writeFileSync(path.join(app, 'bad.ts'), `import { Samsa } from 'samsa/client';\nexport const n: number = new Samsa({ url: 'http://x' }).admin();\n`);
-    fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({ ...tsconfig, files: ['good.ts', 'bad.ts'] }));
+    fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({ ...tsconfig, files: [...tsconfig.files, 'bad.ts'] }));
     const caught = await run(process.execPath, [tsc, '-p', '.'], { cwd: app, timeout: 120_000 });
     expect(caught.code).not.toBe(0);
     expect(caught.stdout).toMatch(/bad\.ts\(2,14\): error TS2322: Type 'Admin' is not assignable to type 'number'/);
