@@ -16,7 +16,12 @@ const defaults: Record<string, string> = {
 };
 for (const [k, v] of Object.entries(defaults)) process.env[k] ??= v;
 
-const setup = spawnSync(process.execPath, ['--import', 'tsx', new URL('./setup-aws.ts', import.meta.url).pathname], { stdio: 'inherit', env: process.env });
+// The setup runs here, on the host, against AWS_ENDPOINT_URL (never inside a container, where
+// the host's node_modules may hold binaries of another platform). Run from source through tsx
+// (npm run dev:localstack) or built (dist/bin), it runs its sibling the same way.
+const fromSource = import.meta.url.endsWith('.ts');
+const setupScript = new URL(fromSource ? './setup-aws.ts' : './setup-aws.js', import.meta.url).pathname;
+const setup = spawnSync(process.execPath, [...(fromSource ? ['--import', 'tsx'] : []), setupScript], { stdio: 'inherit', env: process.env });
 if (setup.status !== 0) {
   console.error(`[samsa] setup against ${process.env.AWS_ENDPOINT_URL} failed; is LocalStack up? (docker compose -f localstack/docker-compose.yml up -d)`);
   process.exit(setup.status ?? 1);

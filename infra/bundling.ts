@@ -30,7 +30,7 @@ export function bundlingOptions(file: string): BundlingOptions {
     commandHooks: {
       beforeBundling: () => [],
       beforeInstall: () => [],
-      // The same Node that runs synth, with tsx (a dependency) to load the TypeScript.
+      // The same Node that runs synth, with tsx (a dev dependency, like the CDK itself) to load the TypeScript.
       afterBundling: (_inputDir: string, outputDir: string) => [
         `${quote(process.execPath)} --import tsx ${quote(path.join(PROJECT_ROOT, 'infra', 'esbuild.ts'))} ${quote(path.join(PROJECT_ROOT, 'functions', file))} ${quote(outputDir)}`,
       ],

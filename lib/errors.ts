@@ -1,5 +1,5 @@
 // Errors. Internally Samsa raises precise errors; publicly every failure maps to one of the
-// Kafka-style codes of the API contract (../shared/API.md) with an HTTP status. Storage errors
+// Kafka-style codes of the API contract (docs/http-api.md) with an HTTP status. Storage errors
 // are internal: the HTTP layer never shows SDK errors to clients.
 
 export type ErrorCode =

@@ -41,6 +41,8 @@ export function errorFromResponse(status: number, body: unknown, what: string): 
   const { error_code, message, ...details } = obj;
   const code = typeof error_code === 'string' ? error_code : status >= 500 ? 'UNKNOWN_SERVER_ERROR' : `HTTP_${status}`;
   // The server's messages name the problem already ("topic \"orders\" does not exist").
-  const text = typeof message === 'string' ? message : `${what}: ${typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`}`;
+  // AWS's own refusals (a Function URL's 403 before Samsa runs) say `{"Message":"Forbidden"}`.
+  const awsMessage = typeof obj.Message === 'string' ? obj.Message : undefined;
+  const text = typeof message === 'string' ? message : `${what}: ${typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}${awsMessage ? ` ${awsMessage}` : ''}`}`;
   return new SamsaClientError(code, text, { status, details, retriable: isRetriableStatus(status) });
 }

@@ -1,6 +1,7 @@
 // The client's one way to the server: fetch (Node 20's, so it runs in Node and in a Lambda
 // alike), an optional request signer (SigV4 for the deployed API), Kafka-style error bodies
 // turned into SamsaClientError, and retries of what is retriable.
+import { type AuthConfig, signerFor } from './auth';
 import { errorFromResponse, SamsaClientError, SamsaConnectionError } from './errors';
 import { type RetryHooks, type RetryOptions, withRetry } from './retry';
 
@@ -18,6 +19,9 @@ export type Signer = (req: SignableRequest) => Promise<Record<string, string>>;
 export interface ClientConfig {
   /** Base URL of the Samsa API (`http://localhost:8080`, a Function URL, an API Gateway stage). */
   url: string;
+  /** How to authenticate: `{ mode: 'sigv4' }` for an IAM Function URL, `{ mode: 'bearer', token }`, or none (default). */
+  auth?: AuthConfig;
+  /** A custom signer instead of `auth` (gets each request, returns headers to add). */
   signer?: Signer;
   retry?: RetryOptions;
   /** Per-attempt timeout, ms (default 30000; long polls add their wait). */
@@ -50,6 +54,7 @@ export interface RawResponse {
 export class HttpClient {
   readonly base: URL;
   readonly config: ClientConfig;
+  private readonly signer: Signer | undefined;
   /** For tests: injected randomness and sleep. */
   hooks: RetryHooks = {};
 
@@ -64,11 +69,19 @@ export class HttpClient {
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new SamsaClientError('INVALID_CONFIG', `"${config.url}" is not an http(s) URL`);
     this.base = base;
     this.config = config;
+    if (config.signer && config.auth && config.auth.mode !== 'none') throw new SamsaClientError('INVALID_CONFIG', 'give either auth or signer, not both');
+    this.signer = config.signer ?? (config.auth ? signerFor(config.auth, base) : undefined);
   }
 
   url(path: string, query?: RequestOptions['query']): URL {
     const u = new URL(path.replace(/^\//, ''), this.base);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    // RFC 3986 encoding (a space is %20, never the form encoding's '+'), so the query on the wire
+    // is byte for byte the one SigV4 canonicalises and signs: a verifier reading '+' literally
+    // would otherwise reject the signature.
+    const pairs = Object.entries(query ?? {})
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${rfc3986(k)}=${rfc3986(String(v))}`);
+    if (pairs.length) u.search = pairs.join('&');
     return u;
   }
 
@@ -98,7 +111,7 @@ export class HttpClient {
       headers['content-type'] = opts.contentType ?? 'application/octet-stream';
     }
     if (opts.accept) headers['accept'] = opts.accept;
-    if (this.config.signer) Object.assign(headers, await this.config.signer({ method, url, headers: { ...headers, host: url.host }, ...(body !== undefined ? { body } : {}) }));
+    if (this.signer) Object.assign(headers, await this.sign({ method, url, headers: { ...headers, host: url.host }, ...(body !== undefined ? { body } : {}) }));
     const timeout = AbortSignal.timeout((this.config.requestTimeout ?? 30_000) + (opts.extraTimeoutMs ?? 0));
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     let res: Response;
@@ -120,6 +133,16 @@ export class HttpClient {
     }
     throw errorFromResponse(res.status, parsed, what);
   }
+
+  /** Runs the signer; a failure (no credentials found, a token callback that threw) names itself and is final. */
+  private async sign(req: SignableRequest): Promise<Record<string, string>> {
+    try {
+      return await this.signer!(req);
+    } catch (err) {
+      if (err instanceof SamsaClientError) throw err;
+      throw new SamsaClientError('AUTHENTICATION_FAILED', `cannot authenticate the request to ${this.base.origin}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    }
+  }
 }
 
 function describeNetworkError(err: unknown): string {
@@ -129,6 +152,8 @@ function describeNetworkError(err: unknown): string {
   if (cause?.code) return `${cause.code}${cause.message && !cause.message.includes(cause.code) ? ` (${cause.message})` : ''}`;
   return cause?.message ?? e?.message ?? String(err);
 }
+
+const rfc3986 = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** Topic and group names go into paths: encode them (the server validates them). */
 export const seg = (s: string): string => encodeURIComponent(s);

@@ -2,6 +2,7 @@
 //
 //   import { Samsa } from 'samsa/client';
 //   const samsa = new Samsa({ url: 'http://localhost:8080' });
+//   // a deployed stack: new Samsa({ url: functionUrl, auth: { mode: 'sigv4' } }) — docs/http-api.md
 //   const producer = samsa.producer({ lingerMs: 5 });
 //   await producer.send({ topic: 'orders', messages: [{ key: 'k', value: 'v' }] });
 //   const consumer = samsa.consumer({ groupId: 'billing' });
@@ -42,6 +43,8 @@ export { Producer, compressionOf } from './producer';
 export type { CompressionName, ProducerConfig, ProducerRecord, RecordMetadata } from './producer';
 export { backoff, withRetry } from './retry';
 export type { RetryOptions } from './retry';
+export { AUTH_MODES, bearerAuth, regionFromUrl, signerFor } from './auth';
+export type { AuthConfig, AuthMode } from './auth';
 export { sigv4Signer } from './sigv4';
 export type { SigV4Options } from './sigv4';
 export { Compression, defaultPartition } from '../records';

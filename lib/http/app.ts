@@ -1,4 +1,4 @@
-// The HTTP API (../shared/API.md) as a Hono app. It knows only Request and Response: the
+// The HTTP API (docs/http-api.md) as a Hono app. It knows only Request and Response: the
 // Node server (bin/serve.ts) and the Lambda handler (functions/api.ts) are thin adapters.
 // Every failure leaves through one onError, as a Kafka-style error body.
 import { createRoute, OpenAPIHono, type z } from '@hono/zod-openapi';

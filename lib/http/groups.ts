@@ -1,4 +1,4 @@
-// Consumer-group routes (API.md, "Consumer groups"). Thin: validation and rendering here, every
+// Consumer-group routes (docs/http-api.md, "Consumer groups"). Thin: validation and rendering here, every
 // decision in lib/groups/coordinator.ts. Mounted through createApp's `extend` by every entry
 // point (bin/serve.ts, the Lambda handler), so embedded and AWS mode serve the same routes.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';

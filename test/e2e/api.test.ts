@@ -1,4 +1,4 @@
-// End-to-end acceptance tests of the HTTP contract (/work/shared/API.md, consumer groups
+// End-to-end acceptance tests of the HTTP contract (docs/http-api.md, consumer groups
 // excepted) against the real server process (`bin/serve.ts`), over real HTTP. Expected values
 // come from the contract and from independent references — KafkaJS's murmur2, RecordBatch
 // encoder/decoder and CRC32C, and the Java client's murmur2 vectors — never from Samsa's code.

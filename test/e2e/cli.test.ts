@@ -1,4 +1,4 @@
-// The judged CLI scenario through the real launcher (bin/samsa.js, what `npx samsa` runs) with
+// The judged CLI scenario through the CLI's source (bin/samsa.ts; test/package/ runs the built one) with
 // SAMSA_URL pointing at an embedded server: help, topics, produce from stdin, consume back,
 // a group that leaves zero lag, describe with lag, reset to earliest, and clear errors with
 // non-zero exit codes for an unknown topic, a refused request, bad usage and no server.
@@ -23,7 +23,7 @@ interface Run {
 
 function samsa(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/samsa.js'), ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/samsa.ts'), ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, SAMSA_URL: server.url, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -97,7 +97,7 @@ describe('samsa CLI', () => {
     r = await samsa(['groups', 'list']);
     expect(r.stdout).toContain(group);
 
-    r = await samsa(['groups', 'reset-offsets', group, '--topic', topic, '--to-earliest']);
+    r = await samsa(['groups', 'reset-offsets', group, '--topic', topic, '--to-earliest', '--execute']);
     expect(r.code, r.stderr).toBe(0);
     r = await samsa(['groups', 'describe', group]);
     expect(r.stdout).toMatch(/total lag 500/);

@@ -1,6 +1,6 @@
 // Model test: random joins, leaves, crashes, heartbeats, commits and time advances, served by
 // three coordinator "instances" with unrelated monotonic clocks over one metadata store. After
-// every step the stored group must satisfy API.md's invariants: one owner per partition per
+// every step the stored group must satisfy docs/http-api.md's invariants: one owner per partition per
 // generation (the group item and the per-partition fencing items agree), owners are members,
 // nobody is expelled before its session timeout, and a commit is accepted exactly when it comes
 // from the partition's owner in the current generation. At the end, once the live members
