@@ -397,6 +397,7 @@ function checkPolls(
     }
     if (op.f !== 'poll' || op.type !== 'ok' || op.generation === undefined) continue;
     const p = op as PollOp;
+    const generation = op.generation;
     const byTp = new Map<string, Obs[]>();
     for (const r of p.records ?? []) {
       const k = `${r.topic}/${r.partition}`;
@@ -415,8 +416,8 @@ function checkPolls(
         state.delete(k);
         continue;
       }
-      if (!st || st.generation !== p.generation || st.inc !== inc) {
-        st = { generation: p.generation, inc };
+      if (!st || st.generation !== generation || st.inc !== inc) {
+        st = { generation, inc };
         state.set(k, st);
       }
       const recs = byTp.get(`${tp.topic}/${tp.partition}`);
