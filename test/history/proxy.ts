@@ -84,7 +84,8 @@ export async function startProxy(
             sendError(res, req);
             return;
           }
-          if (hit(r.delay)) {
+          // Its own roll: a delay combines with any other fault (or none).
+          if (random() < (r.delay ?? 0)) {
             bump('delay');
             const [lo, hi] = r.delayMs ?? [500, 3000];
             await new Promise((s) => setTimeout(s, lo + random() * (hi - lo)));
