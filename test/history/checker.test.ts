@@ -232,4 +232,16 @@ describe('history checker', () => {
     h.fetch('r9', 'c', 0, 0, [[0, 'x']], { at: del.time - 5, dur: 100 });
     expect(only(check(h.ops))).toEqual({});
   });
+
+  it("does not let a straddling poll's old-incarnation offsets stretch the new incarnation's coverage", () => {
+    const h = clean();
+    const del = h.ops.find((o) => o.f === 'delete-topic')!;
+    // Offset 7 of the old `c` (read across the re-creation) says nothing about how far the
+    // group got in the new `c`, which has one record.
+    h.ops.push(
+      { f: 'poll', process: 'm9', group: 'g', member: 'Q', mode: 'auto', type: 'invoke', id: 90_000, time: del.time - 5, index: h.ops.length } as unknown as Op,
+      { f: 'poll', process: 'm9', group: 'g', member: 'Q', mode: 'auto', type: 'ok', id: 90_000, time: del.time + 100, index: h.ops.length + 1, generation: 3, assignment: [{ topic: 'c', partition: 0 }], records: [{ topic: 'c', partition: 0, offset: 7, value: 'x' }] } as unknown as Op,
+    );
+    expect(only(check(h.ops))).toEqual({});
+  });
 });

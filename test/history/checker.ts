@@ -305,15 +305,21 @@ export function check(ops: Op[], opts: { maxExamples?: number } = {}): CheckResu
 
   // Group coverage: every offset below the highest one a group received was received by some
   // member (at-least-once); after the final drain, every offset below the high watermark.
+  // A poll straddling a re-creation counts as delivering its records to every incarnation it
+  // could have read, but only attributed polls set how far a group got: an old incarnation's
+  // high offsets must not make a new incarnation's unread tail look skipped.
   const delivered = new Map<string, Set<number>>(); // `${group}|${topic}#${inc}/${p}`
+  const highest = new Map<string, number>();
   for (const op of completions) {
     if (op.f !== 'poll' || op.type !== 'ok') continue;
     for (const r of op.records ?? []) {
+      const attributed = attribute(r.topic, span(op));
       for (const inc of candidates(r.topic, span(op))) {
         const k = `${op.group}|${r.topic}#${inc}/${r.partition}`;
         const s = delivered.get(k) ?? new Set<number>();
         delivered.set(k, s);
         s.add(r.offset);
+        if (attributed === inc) highest.set(k, Math.max(highest.get(k) ?? -1, r.offset));
       }
     }
   }
@@ -334,7 +340,7 @@ export function check(ops: Op[], opts: { maxExamples?: number } = {}): CheckResu
     const partition = Number(rest.slice(rest.lastIndexOf('/') + 1));
     const s = delivered.get(k) ?? new Set<number>();
     let from = 0;
-    let upTo = s.size > 0 ? Math.max(...s) : -1; // inclusive
+    let upTo = highest.get(k) ?? -1; // inclusive
     const fr = finalReads.get(`${topic}/${partition}`);
     if (inc === lastInc(topic) && fr?.type === 'ok') {
       from = fr.log_start_offset ?? 0;
@@ -348,7 +354,7 @@ export function check(ops: Op[], opts: { maxExamples?: number } = {}): CheckResu
         if (missing.length < 10) missing.push(o);
       }
     }
-    if (nMissing > 0) report('group-skip', { group, topic, incarnation: inc, partition, missingCount: nMissing, firstMissing: missing, highestDelivered: s.size ? Math.max(...s) : null });
+    if (nMissing > 0) report('group-skip', { group, topic, incarnation: inc, partition, missingCount: nMissing, firstMissing: missing, highestDelivered: highest.get(k) ?? null, drained: drained.has(group) });
   }
   bump('groups', groups.size);
 
