@@ -66,6 +66,7 @@ class Http {
     private readonly rec: Recorder,
     readonly endpoints: () => string[],
     private readonly random: () => number,
+    private readonly timeoutMs = CLIENT_TIMEOUT_MS,
   ) {}
 
   pick(): string {
@@ -84,7 +85,7 @@ class Http {
       payload = JSON.stringify(body);
     }
     try {
-      const res = await fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(opts.timeoutMs ?? CLIENT_TIMEOUT_MS) });
+      const res = await fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs) });
       const text = await res.text();
       let json: any;
       try {
@@ -476,7 +477,9 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
       }
       summary['jobs'] = jobs.stats;
     }
-    const fin = new Http(rec, direct, sub());
+    // The healed cluster may still be slow (a single-threaded emulator catching up): the final
+    // phase waits longer than the clients did.
+    const fin = new Http(rec, direct, sub(), 30_000);
     for (const t of TOPICS) {
       for (let p = 0; p < t.partitions; p++) {
         let last: Record<string, unknown> = {};
@@ -523,7 +526,8 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
       rec.add({ f: 'final-group', group: g.name, type: 'invoke', id, process: 'final' } as never);
       const d = await fin.request(0, 'GET', `${fin.pick()}/v1/groups/${g.name}`);
       for (const m of (d.json?.members ?? []) as Array<{ member_id: string }>) await fin.op('final', { f: 'leave', group: g.name, member: m.member_id }, 'DELETE', `/v1/groups/${g.name}/members/${encodeURIComponent(m.member_id)}`);
-      const member = await join(fin, 'final', g.name);
+      let member: string | undefined;
+      for (let attempt = 0; attempt < 5 && !member; attempt++) member = await join(fin, 'final', g.name);
       let drained = false;
       let committed: Array<{ topic: string; partition: number; offset: number }> = [];
       if (member) {
