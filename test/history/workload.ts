@@ -530,21 +530,26 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
       for (let attempt = 0; attempt < 5 && !member; attempt++) member = await join(fin, 'final', g.name);
       let drained = false;
       let committed: Array<{ topic: string; partition: number; offset: number }> = [];
+      // Drained: the group's committed offsets reach every high watermark of the final read.
+      const isDrained = async (): Promise<boolean> => {
+        const off = await fin.request(0, 'GET', `${fin.pick()}/v1/groups/${g.name}/offsets`);
+        if (off.type !== 'ok') return false;
+        committed = (off.json.offsets as Array<{ topic: string; partition: number; offset: number }>).map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset }));
+        return [...hwm].every(([k, h]) => h === undefined || h === 0 || committed.some((c) => `${c.topic}/${c.partition}` === k && c.offset >= h));
+      };
       if (member) {
+        // Poll until the committed offsets reach the high watermarks; a member whose removal
+        // timed out still holds partitions until its session expires, hence the patience.
         const t0 = Date.now();
-        let empty = 0;
-        while (Date.now() - t0 < 120_000 && empty < 3) {
+        while (Date.now() - t0 < 120_000) {
           const got = await pollOnce(fin, 'final', g.name, member, 'explicit');
           if (got === null) break;
-          empty = got.length === 0 ? empty + 1 : 0;
+          if (got.length === 0) {
+            if ((drained = await isDrained())) break;
+            await sleep(500);
+          }
         }
         await fin.op('final', { f: 'leave', group: g.name, member }, 'DELETE', `/v1/groups/${g.name}/members/${encodeURIComponent(member)}`);
-        // Drained: the group's committed offsets reach every high watermark of the final read.
-        const off = await fin.request(0, 'GET', `${fin.pick()}/v1/groups/${g.name}/offsets`);
-        if (off.type === 'ok') {
-          committed = (off.json.offsets as Array<{ topic: string; partition: number; offset: number }>).map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset }));
-          drained = [...hwm].every(([k, h]) => h === undefined || h === 0 || committed.some((c) => `${c.topic}/${c.partition}` === k && c.offset >= h));
-        }
       }
       rec.add({ f: 'final-group', group: g.name, committed, type: drained ? 'ok' : 'info', id, process: 'final', ...(drained ? {} : { error: 'group not drained to the high watermarks (its missing offsets still count as group-skip below the highest delivered one)' }) } as never);
     }
