@@ -24,11 +24,12 @@ const program = new Command('test:history')
   .option('--duration-ms <ms>', 'stop the clients after this long even if --ops were not reached', int('--duration-ms'), 30 * 60_000)
   .option('--pause-ms <ms>', 'SIGSTOP length (default: 35000 in aws mode, longer than the 30 s lease; 3000 embedded)', int('--pause-ms'))
   .option('--nemesis-ms <ms>', 'mean gap between nemesis actions', int('--nemesis-ms'), 3000)
+  .option('--client-timeout-ms <ms>', 'client request timeout (default: 10000 in aws mode, where the emulator is slow; 5000 embedded)', int('--client-timeout-ms'))
   .option('--out <dir>', 'where to write history-<mode>-<seed>.jsonl', path.join(os.tmpdir(), 'samsa-history'))
   .option('--check <file>', 'only check an existing history file')
   .parse();
 
-const opts = program.opts<{ ops: number; seed: number; mode: string; durationMs: number; pauseMs?: number; nemesisMs: number; out: string; check?: string }>();
+const opts = program.opts<{ ops: number; seed: number; mode: string; durationMs: number; pauseMs?: number; nemesisMs: number; clientTimeoutMs?: number; out: string; check?: string }>();
 
 function printResult(label: string, ops: ReturnType<typeof readHistory>): boolean {
   const result = check(ops);
@@ -56,6 +57,7 @@ if (opts.check) {
       durationMs: opts.durationMs,
       pauseMs: opts.pauseMs ?? (mode === 'aws' ? 35_000 : 3_000),
       nemesisIntervalMs: opts.nemesisMs,
+      clientTimeoutMs: opts.clientTimeoutMs ?? (mode === 'aws' ? 10_000 : 5_000),
       historyFile,
       log: (l) => console.log(l),
     });

@@ -22,6 +22,8 @@ export interface RunOptions {
   pauseMs: number;
   /** Mean gap between nemesis actions. */
   nemesisIntervalMs: number;
+  /** A client gives up on a request after this long (an indeterminate op). */
+  clientTimeoutMs: number;
   historyFile: string;
   log: (line: string) => void;
 }
@@ -37,7 +39,6 @@ const GROUPS = [
   { name: 'g-auto', mode: 'auto' as const, members: 2 },
 ];
 const SESSION_TIMEOUT_MS = 10_000;
-const CLIENT_TIMEOUT_MS = 5_000;
 
 /** mulberry32: small, seedable, good enough for schedules. */
 export function rng(seed: number): () => number {
@@ -66,7 +67,7 @@ class Http {
     private readonly rec: Recorder,
     readonly endpoints: () => string[],
     private readonly random: () => number,
-    private readonly timeoutMs = CLIENT_TIMEOUT_MS,
+    private readonly timeoutMs: number,
   ) {}
 
   pick(): string {
@@ -180,7 +181,7 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
       cleanups.push(() => p.close());
     }
     const direct = (): string[] => servers.filter((s) => s.alive && !s.paused).map((s) => s.url);
-    const admin = new Http(rec, () => (direct().length ? direct() : servers.map((s) => s.url)), sub());
+    const admin = new Http(rec, () => (direct().length ? direct() : servers.map((s) => s.url)), sub(), o.clientTimeoutMs);
     for (const t of TOPICS) {
       const r = await admin.request(0, 'POST', `${admin.pick()}/v1/topics`, { name: t.name, partitions: t.partitions, config: TOPIC_CONFIG });
       if (r.status !== 201) throw new Error(`creating ${t.name}: ${r.status} ${JSON.stringify(r.json)}`);
@@ -198,7 +199,7 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
     const uniq = (proc: string): string => `${proc}-${++seq}`;
 
     const jsonProducer = async (proc: string, r: () => number): Promise<void> => {
-      const http = new Http(rec, endpoints, r);
+      const http = new Http(rec, endpoints, r, o.clientTimeoutMs);
       while (more()) {
         const t = TOPICS[Math.floor(r() * TOPICS.length)]!;
         const n = 1 + Math.floor(r() * 3);
@@ -215,7 +216,7 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
     };
 
     const binaryProducer = async (proc: string, r: () => number): Promise<void> => {
-      const http = new Http(rec, endpoints, r);
+      const http = new Http(rec, endpoints, r, o.clientTimeoutMs);
       while (more()) {
         const t = TOPICS[Math.floor(r() * TOPICS.length)]!;
         const p = Math.floor(r() * t.partitions);
@@ -238,7 +239,7 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
     // indeterminate attempt is retried with the same sequence (through any server) until a
     // definite answer; a refusal or too many attempts starts a fresh producer id.
     const idempotentProducer = async (proc: string, r: () => number, topic: (typeof TOPICS)[number], partition: number): Promise<void> => {
-      const http = new Http(rec, endpoints, r);
+      const http = new Http(rec, endpoints, r, o.clientTimeoutMs);
       let producer: { id: number; epoch: number } | undefined;
       let sequence = 0;
       while (more()) {
@@ -279,7 +280,7 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
     };
 
     const fetcher = async (proc: string, r: () => number): Promise<void> => {
-      const http = new Http(rec, endpoints, r);
+      const http = new Http(rec, endpoints, r, o.clientTimeoutMs);
       const cursor = new Map<string, number>();
       while (more()) {
         const t = TOPICS[Math.floor(r() * TOPICS.length)]!;
@@ -327,7 +328,7 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
 
     const members = new Map<string, { group: string; member: string }>();
     const groupMember = async (proc: string, r: () => number, group: string, mode: 'auto' | 'explicit'): Promise<void> => {
-      const http = new Http(rec, endpoints, r);
+      const http = new Http(rec, endpoints, r, o.clientTimeoutMs);
       let member: string | undefined;
       while (more()) {
         if (!member) {
