@@ -12,6 +12,9 @@ const children = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
+// Ctrl-C or a CI timeout: exit through the handler above, so no server, job or emulator
+// (paused ones included: SIGKILL needs no SIGCONT) outlives the run.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
 function nodeScript(script: string, args: string[], env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script), ...args], {
