@@ -14,17 +14,24 @@ import { REPO_ROOT } from '../helpers/server';
 import { describeAws } from '../helpers/aws';
 
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-history-ci-'));
+const running = new Set<ReturnType<typeof spawn>>();
 afterAll(() => {
+  // A timed-out test leaves its run behind: SIGTERM makes the CLI kill its servers and jobs.
+  for (const c of running) c.kill('SIGTERM');
   if (process.env.SAMSA_KEEP_TEST_DATA !== '1') fs.rmSync(out, { recursive: true, force: true });
 });
 
 function runChecker(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/history/run.ts'), ...args, '--out', out], { cwd: REPO_ROOT, env: process.env });
+    running.add(child);
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
-    child.on('exit', (code) => resolve({ code, output }));
+    child.on('exit', (code) => {
+      running.delete(child);
+      resolve({ code, output });
+    });
   });
 }
 
