@@ -474,6 +474,7 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
       await Promise.race([jobs.stop(), sleep(90_000)]);
       for (const which of ['flush', 'retention'] as const) {
         const res = await jobs.once(which);
+        summary[`final-${which}`] = res.out.trim().split('\n').slice(-1)[0] ?? '';
         o.log(`[history] final ${which} job: exit ${res.code} ${res.out.trim().split('\n').slice(-1)[0] ?? ''}`);
       }
       summary['jobs'] = jobs.stats;
