@@ -7,21 +7,28 @@
 // transaction as the write: a check on the generation plus a condition on the partition's owner.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
-import type { LogEngine } from '../log/engine';
+import type { FetchResult, LogEngine } from '../log/engine';
+import { partitionKey } from '../log/commit';
 import {
   GROUP_MEMBER_PREFIX,
+  GROUP_OWNER_CHUNK,
+  GROUP_OWNER_PREFIX,
   GROUP_PARTITION_PREFIX,
   GROUPS_PK,
   groupMemberKey,
   groupMetaKey,
   groupOffsetsPk,
+  groupOwnerKey,
   groupPartitionKey,
   groupPk,
   groupRegistryKey,
 } from '../log/keys';
+import type { Topic } from '../log/topics';
+import { itemSize } from '../storage/counting';
 import type { DecodedRecord } from '../records';
 import type { Condition, MetaItem, MetaStore, MetaValue, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
+import { inParallel } from '../util/parallel';
 import { ASSIGNORS, type AssignorName, cmpTp, DEFAULT_ASSIGNOR, type Owners, parseTp, tpKey } from './assignors';
 import { type MemberState, reconciliationState, transition } from './lifecycle';
 import { LivenessTracker, monotonicClock } from './liveness';
@@ -75,8 +82,36 @@ export interface PollOptions {
   maxRecords?: number;
   maxBytes?: number;
   waitMs?: number;
-  autoCommit?: boolean;
+  /**
+   * Positions the member has processed (next offset to read), committed before reading —
+   * the only way a poll commits anything (at-least-once). Fenced per partition: the member
+   * must hold it, without interruption since `ackGeneration`.
+   */
+  acks?: OffsetCommit[];
+  /** The generation of the poll whose records the acks cover (required with acks). */
+  ackGeneration?: number;
+  /** Where to read instead of the committed offsets (the client's own positions: seek, manual commit). */
+  from?: Map<string, number>;
+  /** Partitions (tpKey) not to read this time (paused by the client). */
+  paused?: Set<string>;
   signal?: AbortSignal;
+}
+
+export interface PollPosition extends TopicPartition {
+  /** Where this poll started reading the partition. */
+  offset: number;
+  /** Where the next read continues after the records returned. */
+  next_offset: number;
+  high_watermark: number;
+}
+
+export interface PollResult {
+  generation: number;
+  assignment: TopicPartition[];
+  records: PolledRecord[];
+  /** The acks that were committed (the others were for partitions the member does not hold). */
+  committed: OffsetCommit[];
+  positions: PollPosition[];
 }
 
 export interface OffsetInfo extends TopicPartition {
@@ -99,19 +134,21 @@ export interface GroupDescription {
 }
 
 const GROUP_NAME = /^[A-Za-z0-9._-]{1,249}$/;
-const MEMBER_ID = /^[A-Za-z0-9._-]{1,128}$/;
+export const MEMBER_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+const MEMBER_ID = MEMBER_ID_PATTERN;
 const MAX_METADATA = 4096;
 const MAX_ATTEMPTS = 40;
-
-interface Pending {
-  gen: number;
-  offsets: Array<[string, number, number]>;
-}
+/**
+ * Budget for the group item's partition-count map (topic name → count), well under
+ * DynamoDB's 400 KiB so the fixed attributes always fit: thousands of subscribed topics.
+ */
+const MAX_META_BYTES = 256 * 1024;
+/** Long polls re-read the heads for other processes' commits at this interval, doubling up to the cap. */
+const MAX_RECHECK_MS = 2000;
 
 interface MemberRecord {
   hb: string;
   acked: number;
-  pending?: Pending;
 }
 
 interface Loaded {
@@ -119,6 +156,8 @@ interface Loaded {
   deleting: boolean;
   state: GroupState;
   members: Map<string, MemberRecord>;
+  /** Sort keys of the ownership shards as stored. */
+  shards: Set<string>;
 }
 
 interface PartitionItem {
@@ -127,10 +166,12 @@ interface PartitionItem {
   since?: number;
   offset?: number;
   metadata?: string | null;
+  /** Incarnation of the topic the offset was committed on (absent on items older than the field). */
+  topicId?: string;
 }
 
 interface Mutation {
-  /** Add a member, or change a present member's subscription. */
+  /** Add a member (with `hb`), or change a present member's subscription. */
   put?: { id: string; spec: MemberSpec; hb?: string };
   /** Members leaving; with `hb`, only if their heartbeat version is still that (expiry). */
   remove?: Array<{ id: string; hb?: string }>;
@@ -236,7 +277,7 @@ export class GroupCoordinator {
 
   async commit(group: string, req: { memberId?: string; generation?: number; offsets: OffsetCommit[] }): Promise<OffsetCommit[]> {
     checkGroupName(group);
-    await this.validateOffsets(req.offsets);
+    const ids = await this.validateOffsets(req.offsets);
     return this.run(group, async (l) => {
       const now = this.clock.now();
       const limit = this.meta.limits.maxTransactItems - 2;
@@ -258,14 +299,14 @@ export class GroupCoordinator {
         for (const chunk of chunks(req.offsets, limit)) {
           await this.meta.transact([
             { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } },
-            ...chunk.map((o) => commitOp(group, o, now, owned)),
+            ...chunk.map((o) => commitOp(group, o, ids.get(o.topic)!, now, owned)),
           ]);
         }
       } else {
         if (l.state.members.size > 0) {
           throw new SamsaError('ILLEGAL_GENERATION', `group "${group}" has ${l.state.members.size} member(s); only a member may commit (with member_id and generation)`, { group });
         }
-        await this.writeMemberless(group, l, req.offsets.map((o) => commitOp(group, o, now, unowned)));
+        await this.writeMemberless(group, l, req.offsets.map((o) => commitOp(group, o, ids.get(o.topic)!, now, unowned)));
       }
       return req.offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null }));
     });
@@ -296,7 +337,7 @@ export class GroupCoordinator {
         out.push({ topic, partition: p, offset });
       }
       const now = this.clock.now();
-      await this.writeMemberless(group, l, out.map((o) => commitOp(group, { ...o, metadata: null }, now, unowned)));
+      await this.writeMemberless(group, l, out.map((o) => commitOp(group, { ...o, metadata: null }, t.id, now, unowned)));
       return out;
     });
   }
@@ -304,85 +345,106 @@ export class GroupCoordinator {
   // --- poll -----------------------------------------------------------------------------------
 
   /**
-   * Records from the member's partitions, from the committed offsets (or auto_offset_reset).
-   * A poll is also a heartbeat, and acknowledges the generation it reads under. With
-   * autoCommit it first commits the positions the previous poll returned — kept on the member
-   * item, since any instance may serve the next poll — fenced on the partition still being the
-   * member's, without interruption, since that poll.
+   * Records from the member's partitions, from the committed offsets (or auto_offset_reset, or
+   * the member's own `from` positions). A poll is also a heartbeat, and acknowledges the
+   * generation it reads under. It commits only what the member acknowledged (`acks`: the
+   * positions it has processed), never what it sends: a response lost on the way is read again
+   * by the next poll, and two polls racing each other can repeat records, never skip them.
    */
-  async poll(group: string, memberId: string, opts: PollOptions = {}): Promise<{ generation: number; assignment: TopicPartition[]; records: PolledRecord[] }> {
+  async poll(group: string, memberId: string, opts: PollOptions = {}): Promise<PollResult> {
     checkGroupName(group);
+    const acks = opts.acks ?? [];
+    if (acks.length > 0 && opts.ackGeneration === undefined) {
+      throw new SamsaError('INVALID_REQUEST', 'acks must carry the generation of the poll that returned the records (generation)', { field: 'generation' });
+    }
+    const ids = acks.length > 0 ? await this.validateOffsets(acks) : new Map<string, string>();
     const prepared = await this.run(group, async (l) => {
       this.requireMember(l, group, memberId, 'poll');
       const parts = await this.loadPartitions(group);
       const me = l.members.get(memberId)!;
-      const committed = new Map<string, number>();
-      for (const [k, item] of parts) if (item.offset !== undefined) committed.set(k, item.offset);
       const commits: WriteOp[] = [];
+      const committedAcks: OffsetCommit[] = [];
       const now = this.clock.now();
-      if (opts.autoCommit && me.pending) {
-        const pend = me.pending;
-        const cond: Condition = {
-          op: 'and',
-          conds: [
-            { op: 'or', conds: [{ op: 'eq', attr: 'owner', value: memberId }, { op: 'eq', attr: 'revoking', value: memberId }] },
-            { op: 'le', attr: 'since', value: pend.gen },
-          ],
-        };
-        for (const [topic, partition, offset] of pend.offsets) {
-          const item = parts.get(tpKey(topic, partition));
-          const held = item && (item.owner === memberId || item.revoking === memberId) && (item.since ?? Infinity) <= pend.gen;
-          if (!held || item.offset === offset) continue;
-          commits.push(commitOp(group, { topic, partition, offset, metadata: null }, now, cond));
-          committed.set(tpKey(topic, partition), offset);
-        }
+      const ackGen = opts.ackGeneration ?? 0;
+      // Fencing of an ack: the member holds the partition (or is giving it up and has not yet
+      // acknowledged that) and has held it without interruption since the generation of the
+      // poll that returned the records: one that lost the partition and got it back cannot
+      // rewind the progress its interim owner committed.
+      const cond: Condition = {
+        op: 'and',
+        conds: [
+          { op: 'or', conds: [{ op: 'eq', attr: 'owner', value: memberId }, { op: 'eq', attr: 'revoking', value: memberId }] },
+          { op: 'le', attr: 'since', value: ackGen },
+        ],
+      };
+      for (const a of acks) {
+        const item = parts.get(tpKey(a.topic, a.partition));
+        const held = item && (item.owner === memberId || item.revoking === memberId) && (item.since ?? Infinity) <= ackGen;
+        if (!held) continue;
+        committedAcks.push({ topic: a.topic, partition: a.partition, offset: a.offset, metadata: a.metadata ?? null });
+        if (currentOffset(item, ids.get(a.topic)) === a.offset && item.topicId === ids.get(a.topic)) continue;
+        commits.push(commitOp(group, a, ids.get(a.topic)!, now, cond));
       }
       const hb = token();
-      const selfOp: WriteOp = {
-        type: 'update',
-        key: groupMemberKey(group, memberId),
-        set: { hb, acked: Math.max(me.acked, l.state.generation) },
-        remove: ['pending'],
-        condition: { op: 'exists' },
-      };
+      const acked = Math.max(me.acked, l.state.generation);
+      const selfOp: WriteOp = { type: 'update', key: groupMemberKey(group, memberId), set: { hb, acked }, condition: { op: 'exists' } };
       const batches = chunks(commits, this.meta.limits.maxTransactItems - 1);
       if (batches.length === 0) await this.meta.write(selfOp);
       else for (const [i, b] of batches.entries()) await this.meta.transact(i === 0 ? [selfOp, ...b] : b);
       this.liveness.wrote(group, memberId, hb);
-      const acked: Loaded = { ...l, members: new Map(l.members).set(memberId, { hb, acked: Math.max(me.acked, l.state.generation) }) };
+      for (const a of committedAcks) {
+        const k = tpKey(a.topic, a.partition);
+        parts.set(k, { ...parts.get(k), offset: a.offset, topicId: ids.get(a.topic)! });
+      }
+      const withAck: Loaded = { ...l, members: new Map(l.members).set(memberId, { hb, acked }) };
       // Our acknowledgement may have released partitions we were giving up: move them now.
-      const state = await this.writeGroup(group, acked, {});
-      return { state, committed, spec: state.members.get(memberId)! };
+      const state = await this.writeGroup(group, withAck, {});
+      return { state, parts, committedAcks, spec: state.members.get(memberId)! };
     });
 
-    const { state, committed, spec } = prepared;
+    const { state, parts, committedAcks, spec } = prepared;
     const assignment = assignmentOf(state, memberId);
+    const reading = assignment.filter((tp) => !opts.paused?.has(tpKey(tp.topic, tp.partition)));
     const maxRecords = opts.maxRecords ?? 500;
     const maxBytes = opts.maxBytes ?? 1024 * 1024;
     const positions = new Map<string, number>();
-    for (const tp of assignment) {
+    await inParallel(reading, 32, async (tp) => {
       const key = tpKey(tp.topic, tp.partition);
-      positions.set(key, committed.get(key) ?? (await this.engine.listOffsets(tp.topic, tp.partition, spec.autoOffsetReset)).offset);
-    }
-    const records = await this.fetchMany(assignment, positions, spec.autoOffsetReset, maxRecords, maxBytes, opts.waitMs ?? 0, opts.signal);
+      const from = opts.from?.get(key);
+      if (from !== undefined) return void positions.set(key, from);
+      const topic = await this.engine.topics.partition(tp.topic, tp.partition);
+      const item = parts.get(key);
+      const committed = currentOffset(item, topic.id);
+      if (committed !== undefined) return void positions.set(key, committed);
+      const offset = (await this.engine.listOffsets(tp.topic, tp.partition, spec.autoOffsetReset)).offset;
+      positions.set(key, offset);
+      // `latest` must mean the end at the member's first poll, not at every poll until a record
+      // arrives: store that starting position (it covers no record, so nothing is skipped).
+      if (spec.autoOffsetReset === 'latest') await this.storeStart(group, memberId, tp, topic.id, offset, item);
+    });
+    const fetched = await this.fetchMany(reading, positions, spec.autoOffsetReset, maxRecords, maxBytes, opts.waitMs ?? 0, opts.signal);
+    const out: PollPosition[] = reading.map((tp) => {
+      const key = tpKey(tp.topic, tp.partition);
+      const start = positions.get(key)!;
+      return { ...tp, offset: start, next_offset: fetched.next.get(key) ?? start, high_watermark: fetched.hw.get(key) ?? start };
+    });
+    return { generation: state.generation, assignment, records: fetched.records, committed: committedAcks, positions: out };
+  }
 
-    if (opts.autoCommit) {
-      const pending: Pending = { gen: state.generation, offsets: [] };
-      for (const tp of assignment) {
-        const key = tpKey(tp.topic, tp.partition);
-        const next = records.next.get(key) ?? positions.get(key)!;
-        if (committed.get(key) !== next) pending.offsets.push([tp.topic, tp.partition, next]);
-      }
-      if (pending.offsets.length > 0) {
-        try {
-          await this.meta.write({ type: 'update', key: groupMemberKey(group, memberId), set: { pending: pending as unknown as MetaValue }, condition: { op: 'exists' } });
-        } catch (err) {
-          if (err instanceof ConditionFailedError) transition('unknown', 'poll', { group, member: memberId });
-          throw err;
-        }
-      }
+  /** Record the position a `latest` member starts from, unless an offset got there first. */
+  private async storeStart(group: string, memberId: string, tp: TopicPartition, topicId: string, offset: number, item: PartitionItem | undefined): Promise<void> {
+    const none: Condition =
+      item?.offset === undefined ? { op: 'attrNotExists', attr: 'offset' } : item.topicId === undefined ? { op: 'attrNotExists', attr: 'topic_id' } : { op: 'eq', attr: 'topic_id', value: item.topicId };
+    try {
+      await this.meta.write(
+        commitOp(group, { ...tp, offset, metadata: null }, topicId, this.clock.now(), {
+          op: 'and',
+          conds: [{ op: 'or', conds: [{ op: 'eq', attr: 'owner', value: memberId }, { op: 'eq', attr: 'revoking', value: memberId }] }, none],
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err; // someone committed (or took it) meanwhile
     }
-    return { generation: state.generation, assignment, records: records.records };
   }
 
   private async fetchMany(
@@ -393,14 +455,14 @@ export class GroupCoordinator {
     maxBytes: number,
     waitMs: number,
     signal?: AbortSignal,
-  ): Promise<{ records: PolledRecord[]; next: Map<string, number> }> {
+  ): Promise<{ records: PolledRecord[]; next: Map<string, number>; hw: Map<string, number> }> {
     if (assignment.length === 0) {
       if (waitMs > 0) await abortableSleep(Math.min(waitMs, 30_000), signal);
-      return { records: [], next: new Map() };
+      return { records: [], next: new Map(), hw: new Map() };
     }
-    const one = async (tp: TopicPartition, wait: number, sig?: AbortSignal) => {
+    const one = async (tp: TopicPartition) => {
       const key = tpKey(tp.topic, tp.partition);
-      const opts = { maxRecords, maxBytes, waitMs: wait, ...(sig ? { signal: sig } : {}) };
+      const opts = { maxRecords, maxBytes };
       try {
         return await this.engine.fetch(tp.topic, tp.partition, { ...opts, offset: positions.get(key)! });
       } catch (err) {
@@ -411,26 +473,16 @@ export class GroupCoordinator {
         return this.engine.fetch(tp.topic, tp.partition, { ...opts, offset });
       }
     };
-    let results = await Promise.all(assignment.map((tp) => one(tp, 0)));
-    if (waitMs > 0 && results.every((r) => r.records().length === 0)) {
-      // Long poll on every partition; the first to see data ends the others' waits.
-      const ac = new AbortController();
-      const onAbort = (): void => ac.abort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        results = await Promise.all(
-          assignment.map(async (tp) => {
-            const r = await one(tp, waitMs, ac.signal);
-            if (r.records().length > 0) ac.abort();
-            return r;
-          }),
-        );
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-      }
-    }
+    const fetchAll = async () => {
+      const out: Array<Awaited<ReturnType<typeof one>>> = new Array(assignment.length);
+      await inParallel([...assignment.keys()], 32, async (i) => void (out[i] = await one(assignment[i]!)));
+      return out;
+    };
+    let results = await fetchAll();
+    if (waitMs > 0 && results.every((r) => r.records().length === 0) && (await this.waitForAny(assignment, results, waitMs, signal))) results = await fetchAll();
     const records: PolledRecord[] = [];
     const next = new Map<string, number>();
+    const hw = new Map<string, number>();
     let bytes = 0;
     // Start at a different partition each poll so a busy one cannot starve the others.
     const start = Math.floor(Math.random() * assignment.length);
@@ -450,8 +502,45 @@ export class GroupCoordinator {
       const key = tpKey(tp.topic, tp.partition);
       if (taken === rs.length) next.set(key, Math.max(r.nextOffset, positions.get(key)!));
       else next.set(key, rs[taken - 1] ? rs[taken - 1]!.offset + 1 : positions.get(key)!);
+      hw.set(key, r.highWatermark);
     }
-    return { records, next };
+    return { records, next, hw };
+  }
+
+  /**
+   * The long poll of a group member: one waiter for all its partitions. Commits in this process
+   * wake it at once (the engine's notifier); commits by other processes are found by re-reading
+   * the heads, first after the engine's recheck interval and then ever less often, doubling up
+   * to MAX_RECHECK_MS — an idle member on P partitions reads at most P heads per MAX_RECHECK_MS,
+   * not P every 200 ms. True when some partition has new data.
+   */
+  private async waitForAny(assignment: TopicPartition[], first: FetchResult[], waitMs: number, signal?: AbortSignal): Promise<boolean> {
+    const topics = await Promise.all(assignment.map((tp) => this.engine.topics.partition(tp.topic, tp.partition)));
+    const hws = first.map((r) => r.highWatermark);
+    const deadline = Date.now() + Math.min(waitMs, 60_000);
+    let interval = Math.min(this.engine.opts.longPollRecheckMs, MAX_RECHECK_MS);
+    while (!signal?.aborted) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return false;
+      const ac = new AbortController();
+      const onAbort = (): void => ac.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        const woken = await Promise.race(assignment.map((tp, i) => this.engine.notifier.wait(partitionKey(topics[i]!, tp.partition), hws[i]!, Math.min(interval, remaining), ac.signal)));
+        if (woken !== undefined) return true;
+      } finally {
+        ac.abort();
+        signal?.removeEventListener('abort', onAbort);
+      }
+      if (signal?.aborted) return false;
+      let moved = false;
+      await inParallel([...assignment.keys()], 32, async (i) => {
+        if ((await this.engine.head(topics[i]!, assignment[i]!.partition)).nextOffset > hws[i]!) moved = true;
+      });
+      if (moved) return true;
+      interval = Math.min(interval * 2, MAX_RECHECK_MS);
+    }
+    return false;
   }
 
   // --- admin ----------------------------------------------------------------------------------
@@ -535,22 +624,28 @@ export class GroupCoordinator {
     const parts = await this.loadPartitions(group);
     const keys = new Set<string>();
     for (const [k, item] of parts) if (item.offset !== undefined) keys.add(k);
+    const topics = new Map<string, Topic | undefined>();
+    const subscribed = new Set<string>();
     for (const spec of l.state.members.values()) {
-      for (const t of spec.topics) for (let p = 0; p < (l.state.partitions[t] ?? 0); p++) keys.add(tpKey(t, p));
+      for (const t of spec.topics) for (let p = 0; p < (l.state.partitions[t] ?? 0); p++) subscribed.add(tpKey(t, p));
     }
+    for (const k of subscribed) keys.add(k);
     const out: OffsetInfo[] = [];
     for (const key of [...keys].sort(cmpTp)) {
       const { topic, partition } = parseTp(key);
-      const t = await this.engine.topics.find(topic);
+      if (!topics.has(topic)) topics.set(topic, await this.engine.topics.find(topic));
+      const t = topics.get(topic);
       if (!t || partition >= t.partitions) continue;
-      const h = await this.engine.head(t, partition);
       const item = parts.get(key);
-      const offset = item?.offset;
+      const offset = currentOffset(item, t.id);
+      // A stale offset (of a deleted incarnation) of a partition nobody subscribes to: not listed.
+      if (offset === undefined && !subscribed.has(key)) continue;
+      const h = await this.engine.head(t, partition);
       out.push({
         topic,
         partition,
         offset: offset ?? -1,
-        metadata: item?.metadata ?? null,
+        metadata: offset === undefined ? null : (item?.metadata ?? null),
         high_watermark: h.nextOffset,
         log_start_offset: h.logStart,
         lag: offset === undefined ? h.nextOffset - h.logStart : Math.max(0, h.nextOffset - Math.max(offset, h.logStart)),
@@ -563,9 +658,11 @@ export class GroupCoordinator {
     transition(l.state.members.has(memberId) ? 'stable' : 'unknown', event, { group, member: memberId });
   }
 
-  private async validateOffsets(offsets: OffsetCommit[]): Promise<void> {
+  /** Checks the entries; returns the current incarnation id of every topic they name. */
+  private async validateOffsets(offsets: OffsetCommit[]): Promise<Map<string, string>> {
     if (offsets.length === 0) throw new SamsaError('INVALID_REQUEST', 'offsets must hold at least one entry', { field: 'offsets' });
     const seen = new Set<string>();
+    const ids = new Map<string, string>();
     for (const [i, o] of offsets.entries()) {
       const key = tpKey(o.topic, o.partition);
       if (seen.has(key)) throw new SamsaError('INVALID_REQUEST', `offsets.${i}: ${o.topic}/${o.partition} appears twice`, { field: `offsets.${i}` });
@@ -573,8 +670,9 @@ export class GroupCoordinator {
       if (o.metadata && Buffer.byteLength(o.metadata) > MAX_METADATA) {
         throw new SamsaError('INVALID_REQUEST', `offsets.${i}.metadata is longer than ${MAX_METADATA} bytes`, { field: `offsets.${i}.metadata` });
       }
-      await this.engine.topics.partition(o.topic, o.partition);
+      ids.set(o.topic, (await this.engine.topics.partition(o.topic, o.partition)).id);
     }
+    return ids;
   }
 
   /**
@@ -632,30 +730,57 @@ export class GroupCoordinator {
     const draft: GroupState = { ...l.state, members, partitions, assignor: mut.assignor ?? l.state.assignor };
 
     const ops: WriteOp[] = [];
+    // A present member's new subscription rides on its own item's update (it lives there, not
+    // in the group item, so the group item does not grow with the members).
+    const respec = mut.put && mut.put.hb === undefined ? mut.put : undefined;
     const selfOp: WriteOp | undefined = mut.self && {
       type: 'update',
       key: groupMemberKey(group, mut.self.id),
-      set: { hb: mut.self.hb, acked: mut.self.acked },
-      ...(mut.self.clearPending ? { remove: ['pending'] } : {}),
+      set: { hb: mut.self.hb, acked: mut.self.acked, ...(respec?.id === mut.self.id ? specAttrs(respec.spec) : {}) },
       condition: { op: 'exists' },
     };
     if (selfOp) ops.push(selfOp);
+    if (respec && respec.id !== mut.self?.id) {
+      ops.push({ type: 'update', key: groupMemberKey(group, respec.id), set: specAttrs(respec.spec), condition: { op: 'exists' } });
+    }
     if (mut.put?.hb !== undefined) {
-      ops.push({ type: 'put', item: { ...groupMemberKey(group, mut.put.id), member_id: mut.put.id, hb: mut.put.hb, acked: nextGen }, condition: { op: 'notExists' } });
+      ops.push({
+        type: 'put',
+        item: { ...groupMemberKey(group, mut.put.id), member_id: mut.put.id, hb: mut.put.hb, acked: nextGen, ...specAttrs(mut.put.spec) },
+        condition: { op: 'notExists' },
+      });
     }
     for (const r of mut.remove ?? []) {
       if (!l.state.members.has(r.id)) continue;
       ops.push({ type: 'delete', key: groupMemberKey(group, r.id), ...(r.hb !== undefined ? { condition: { op: 'eq', attr: 'hb', value: r.hb } } : {}) });
     }
     const fixed = ops.length + 1 + (l.exists ? 0 : 1);
-    const step = reconcile(draft, acks, nextGen, this.meta.limits.maxTransactItems - fixed, this.targetFor(group, draft));
+    const target = this.targetFor(group, draft);
+    // Each changed partition costs its own item plus a share of its shard's rewrite: shrink the
+    // step until both fit in one transaction.
+    const room = this.meta.limits.maxTransactItems - fixed;
+    let max = room - 1;
+    let step = reconcile(draft, acks, nextGen, max, target);
+    while (max > 1 && step.changes.length + shardsOf(step.changes).size > room) {
+      max = Math.max(1, Math.min(max - 1, room - shardsOf(step.changes).size));
+      step = reconcile(draft, acks, nextGen, max, target);
+    }
     if (!rosterChanged && !countsChanged && step.changes.length === 0 && l.exists && mut.assignor === undefined) {
       if (selfOp) await this.meta.write(selfOp);
       return l.state;
     }
     const next: GroupState = { ...draft, generation: nextGen, owners: step.owners, revoking: step.revoking };
-    ops.push({ type: 'put', item: metaItem(group, next), condition: l.exists ? { op: 'eq', attr: 'generation', value: l.state.generation } : { op: 'notExists' } });
+    const meta = metaItem(group, next);
+    if (itemSize(meta) > MAX_META_BYTES) {
+      throw new SamsaError('INVALID_REQUEST', `group "${group}" would subscribe to too many topics (${Object.keys(partitions).length}) for its group item; subscribe to fewer`, { group });
+    }
+    ops.push({ type: 'put', item: meta, condition: l.exists ? { op: 'eq', attr: 'generation', value: l.state.generation } : { op: 'notExists' } });
     if (!l.exists) ops.push({ type: 'put', item: { ...groupRegistryKey(group), group } });
+    for (const shard of shardsOf(step.changes).values()) {
+      const item = shardItem(group, shard.topic, shard.chunk, next);
+      if (item) ops.push({ type: 'put', item });
+      else if (l.shards.has(groupOwnerKey(group, shard.topic, shard.chunk).sk)) ops.push({ type: 'delete', key: groupOwnerKey(group, shard.topic, shard.chunk) });
+    }
     for (const c of step.changes) {
       const { topic, partition } = parseTp(c.key);
       const set: Record<string, MetaValue> = { topic, partition };
@@ -740,14 +865,17 @@ export class GroupCoordinator {
       startAfter = page.next;
     } while (startAfter);
     const metaIt = items.find((i) => i.sk === 'meta');
+    const memberItems = items.filter((i) => i.sk.startsWith(GROUP_MEMBER_PREFIX));
+    const shardItems = items.filter((i) => i.sk.startsWith(GROUP_OWNER_PREFIX));
     const members = new Map<string, MemberRecord>();
-    for (const i of items) {
-      if (!i.sk.startsWith(GROUP_MEMBER_PREFIX)) continue;
-      const rec: MemberRecord = { hb: i['hb'] as string, acked: i['acked'] as number };
-      if (i['pending']) rec.pending = i['pending'] as unknown as Pending;
-      members.set(i['member_id'] as string, rec);
-    }
-    return { exists: metaIt !== undefined, deleting: metaIt?.['deleting'] === true, state: metaIt ? stateFromItem(metaIt) : emptyState(), members };
+    for (const i of memberItems) members.set(i['member_id'] as string, { hb: i['hb'] as string, acked: i['acked'] as number });
+    return {
+      exists: metaIt !== undefined,
+      deleting: metaIt?.['deleting'] === true,
+      state: metaIt ? stateFromItems(metaIt, memberItems, shardItems) : emptyState(),
+      members,
+      shards: new Set(shardItems.map((i) => i.sk)),
+    };
   }
 
   private async loadPartitions(group: string): Promise<Map<string, PartitionItem>> {
@@ -762,6 +890,7 @@ export class GroupCoordinator {
         if (typeof i['since'] === 'number') item.since = i['since'];
         if (typeof i['offset'] === 'number') item.offset = i['offset'];
         if (i['metadata'] !== undefined) item.metadata = i['metadata'] as string | null;
+        if (typeof i['topic_id'] === 'string') item.topicId = i['topic_id'];
         out.set(tpKey(i['topic'] as string, i['partition'] as number), item);
       }
       startAfter = page.next;
@@ -771,52 +900,114 @@ export class GroupCoordinator {
 }
 
 // --- item encoding ----------------------------------------------------------------------------
+//
+// The group item holds only what does not grow with partitions or members (generation,
+// assignor, member count, partition counts); each member's subscription is on its own item and
+// ownership is in shards of GROUP_OWNER_CHUNK partitions: `ids` lists the shard's distinct
+// member ids once, `own[i]` is the index of partition chunk·C+i's owner (-1: none), `rev` maps a
+// partition to [index of the member it is being revoked from, generation of the revocation].
 
 function metaItem(group: string, s: GroupState): MetaItem {
-  const members: Record<string, MetaValue> = {};
-  for (const [id, m] of s.members) members[id] = { topics: m.topics, session_timeout_ms: m.sessionTimeoutMs, auto_offset_reset: m.autoOffsetReset };
-  const revoking: Record<string, MetaValue> = {};
-  for (const [k, r] of s.revoking) revoking[k] = [r.from, r.gen];
   return {
     ...groupMetaKey(group),
     group,
     generation: s.generation,
     member_count: s.members.size,
     assignor: s.assignor,
-    members,
-    owners: Object.fromEntries(s.owners),
-    revoking,
     partitions: { ...s.partitions },
   };
 }
 
-function stateFromItem(item: MetaItem): GroupState {
-  const members = new Map<string, MemberSpec>();
-  for (const [id, raw] of Object.entries((item['members'] ?? {}) as Record<string, Record<string, MetaValue>>)) {
-    members.set(id, { topics: raw['topics'] as string[], sessionTimeoutMs: raw['session_timeout_ms'] as number, autoOffsetReset: raw['auto_offset_reset'] as OffsetReset });
+function specAttrs(spec: MemberSpec): Record<string, MetaValue> {
+  return { topics: spec.topics, session_timeout_ms: spec.sessionTimeoutMs, auto_offset_reset: spec.autoOffsetReset };
+}
+
+function specFromItem(item: MetaItem): MemberSpec {
+  return { topics: item['topics'] as string[], sessionTimeoutMs: item['session_timeout_ms'] as number, autoOffsetReset: item['auto_offset_reset'] as OffsetReset };
+}
+
+function shardsOf(changes: Array<{ key: string }>): Map<string, { topic: string; chunk: number }> {
+  const out = new Map<string, { topic: string; chunk: number }>();
+  for (const c of changes) {
+    const { topic, partition } = parseTp(c.key);
+    const chunk = Math.floor(partition / GROUP_OWNER_CHUNK);
+    out.set(`${topic}#${chunk}`, { topic, chunk });
   }
+  return out;
+}
+
+/** The shard's item as it must be in state `s`, or undefined when it holds nothing. */
+function shardItem(group: string, topic: string, chunk: number, s: GroupState): MetaItem | undefined {
+  const ids: string[] = [];
+  const index = new Map<string, number>();
+  const idx = (m: string): number => {
+    let i = index.get(m);
+    if (i === undefined) index.set(m, (i = ids.push(m) - 1));
+    return i;
+  };
+  const own: number[] = [];
+  const rev: Record<string, MetaValue> = {};
+  const base = chunk * GROUP_OWNER_CHUNK;
+  for (let i = 0; i < GROUP_OWNER_CHUNK; i++) {
+    const key = tpKey(topic, base + i);
+    const o = s.owners.get(key);
+    own.push(o === undefined ? -1 : idx(o));
+    const r = s.revoking.get(key);
+    if (r) rev[String(base + i)] = [idx(r.from), r.gen];
+  }
+  while (own.length > 0 && own[own.length - 1] === -1) own.pop();
+  if (own.length === 0 && Object.keys(rev).length === 0) return undefined;
+  return { ...groupOwnerKey(group, topic, chunk), topic, chunk, ids, own, rev };
+}
+
+function readShard(item: MetaItem, owners: Owners, revoking: Map<string, Revocation>): void {
+  const topic = item['topic'] as string;
+  const base = (item['chunk'] as number) * GROUP_OWNER_CHUNK;
+  const ids = item['ids'] as string[];
+  (item['own'] as number[]).forEach((i, p) => {
+    if (i >= 0) owners.set(tpKey(topic, base + p), ids[i]!);
+  });
+  for (const [p, [i, gen]] of Object.entries(item['rev'] as Record<string, [number, number]>)) revoking.set(tpKey(topic, Number(p)), { from: ids[i]!, gen });
+}
+
+function stateFromItems(metaIt: MetaItem, memberItems: MetaItem[], shardItems: MetaItem[]): GroupState {
+  const members = new Map<string, MemberSpec>();
+  for (const m of memberItems) members.set(m['member_id'] as string, specFromItem(m));
+  const owners: Owners = new Map();
   const revoking = new Map<string, Revocation>();
-  for (const [k, v] of Object.entries((item['revoking'] ?? {}) as Record<string, [string, number]>)) revoking.set(k, { from: v[0], gen: v[1] });
-  const assignor = item['assignor'] as AssignorName;
+  for (const sh of shardItems) readShard(sh, owners, revoking);
+  const assignor = metaIt['assignor'] as AssignorName;
   return {
-    generation: item['generation'] as number,
+    generation: metaIt['generation'] as number,
     assignor: assignor in ASSIGNORS ? assignor : DEFAULT_ASSIGNOR,
     members,
-    owners: new Map(Object.entries((item['owners'] ?? {}) as Record<string, string>)),
+    owners,
     revoking,
-    partitions: { ...((item['partitions'] ?? {}) as Record<string, number>) },
+    partitions: { ...((metaIt['partitions'] ?? {}) as Record<string, number>) },
   };
 }
 
 const unowned: Condition = { op: 'and', conds: [{ op: 'attrNotExists', attr: 'owner' }, { op: 'attrNotExists', attr: 'revoking' }] };
 
-function commitOp(group: string, o: OffsetCommit, now: number, condition: Condition): WriteOp {
+/**
+ * An offset write. It carries the incarnation id of the topic it was made on: an offset of a
+ * deleted topic means nothing to a re-created one of the same name (its offsets restart at 0),
+ * so readers treat an offset with another id as absent.
+ */
+function commitOp(group: string, o: OffsetCommit, topicId: string, now: number, condition: Condition): WriteOp {
   return {
     type: 'update',
     key: groupPartitionKey(group, o.topic, o.partition),
-    set: { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null, committed_at: now },
+    set: { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null, committed_at: now, topic_id: topicId },
     condition,
   };
+}
+
+/** The committed offset of a partition item, if it was committed on the topic's current incarnation. */
+function currentOffset(item: PartitionItem | undefined, topicId: string | undefined): number | undefined {
+  if (item?.offset === undefined) return undefined;
+  if (item.topicId !== undefined && item.topicId !== topicId) return undefined;
+  return item.offset;
 }
 
 /** Whether `member` may commit `key` in this state: its owner, or the member giving it up. */

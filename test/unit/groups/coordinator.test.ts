@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type GroupCoordinator } from '../../../lib/groups/coordinator';
 import { SamsaError } from '../../../lib/errors';
+import { GROUP_OWNER_PREFIX } from '../../../lib/log/keys';
 import { countingMetaStore } from '../../../lib/storage/counting';
 import type { MetaItem, MetaStore, WriteOp } from '../../../lib/storage/ports';
 import { type Harness, harness } from './harness';
@@ -199,8 +200,10 @@ describe('fencing', () => {
   });
 
   it('commits racing a rebalance: every accepted commit came from the owner of the generation it named', async () => {
-    // Record the owners of every generation as they are written.
-    const history = new Map<number, MetaItem>();
+    // Record the owners of every generation as they are written: the ownership shards, kept
+    // up to date from each successful transaction (generations commit one after another).
+    const history = new Map<number, { owners: Map<string, string>; revoking: Map<string, string> }>();
+    const shards = new Map<string, MetaItem>();
     const spy = (inner: MetaStore): MetaStore => ({
       ...inner,
       limits: inner.limits,
@@ -209,7 +212,20 @@ describe('fencing', () => {
       write: (op) => inner.write(op),
       transact: async (ops: WriteOp[]) => {
         await inner.transact(ops);
-        for (const op of ops) if (op.type === 'put' && op.item.sk === 'meta') history.set(op.item['generation'] as number, op.item);
+        for (const op of ops) {
+          if (op.type === 'put' && op.item.sk.startsWith(GROUP_OWNER_PREFIX)) shards.set(op.item.sk, op.item);
+          if (op.type === 'delete' && op.key.sk.startsWith(GROUP_OWNER_PREFIX)) shards.delete(op.key.sk);
+        }
+        const meta = ops.find((op) => op.type === 'put' && op.item.sk === 'meta');
+        if (meta?.type !== 'put') return;
+        const owners = new Map<string, string>();
+        const revoking = new Map<string, string>();
+        for (const sh of shards.values()) {
+          const ids = sh['ids'] as string[];
+          (sh['own'] as number[]).forEach((i, p) => i >= 0 && owners.set(`t#${p}`, ids[i]!));
+          for (const [p, [i]] of Object.entries(sh['rev'] as Record<string, [number, number]>)) revoking.set(`t#${p}`, ids[i]!);
+        }
+        history.set(meta.item['generation'] as number, { owners, revoking });
       },
     });
     await h.close();
@@ -242,9 +258,8 @@ describe('fencing', () => {
 
     expect(accepted.length).toBeGreaterThan(0);
     for (const c of accepted) {
-      const owners = history.get(c.gen)!['owners'] as Record<string, string>;
-      const revoking = history.get(c.gen)!['revoking'] as Record<string, [string, number]>;
-      expect(owners[`t#${c.p}`] === a.memberId || revoking[`t#${c.p}`]?.[0] === a.memberId, `commit gen ${c.gen} p${c.p}`).toBe(true);
+      const { owners, revoking } = history.get(c.gen)!;
+      expect(owners.get(`t#${c.p}`) === a.memberId || revoking.get(`t#${c.p}`) === a.memberId, `commit gen ${c.gen} p${c.p}`).toBe(true);
     }
     // Refused commits changed nothing: each stored offset is the last accepted one.
     const g = await readGroup(h.meta, 'race');
@@ -256,13 +271,17 @@ describe('fencing', () => {
 });
 
 describe('poll', () => {
-  it('auto-commit delivers every record exactly once across a cooperative rebalance, then lag is zero', async () => {
+  it('acknowledging each poll with the next delivers every record exactly once across a cooperative rebalance, then lag is zero', async () => {
     await produce(60);
     const a = await A.join('p', { topics: ['t'], autoOffsetReset: 'earliest' });
     const seen: string[] = [];
+    // What each member processed from its last poll, acknowledged by its next one.
+    const acks = new Map<string, { gen: number; acks: Array<{ topic: string; partition: number; offset: number }> }>();
     const poll = async (c: GroupCoordinator, id: string) => {
-      const r = await c.poll('p', id, { autoCommit: true, maxRecords: 7 });
+      const prev = acks.get(id);
+      const r = await c.poll('p', id, { maxRecords: 7, ...(prev ? { acks: prev.acks, ackGeneration: prev.gen } : {}) });
       for (const rec of r.records) seen.push(`${rec.partition}:${rec.offset}`);
+      acks.set(id, { gen: r.generation, acks: r.positions.filter((p) => p.next_offset !== p.offset).map((p) => ({ topic: p.topic, partition: p.partition, offset: p.next_offset })) });
       return r;
     };
     await poll(A, a.memberId);
@@ -282,20 +301,22 @@ describe('poll', () => {
     expect((await B.offsets('p')).reduce((x, o) => x + o.lag, 0)).toBe(5);
   });
 
-  it('without auto-commit a poll starts again at the committed offsets', async () => {
+  it('a poll without acks starts again at the committed offsets: sending commits nothing', async () => {
     await produce(6);
     const a = await A.join('q', { topics: ['t'] });
-    const first = await A.poll('q', a.memberId, { autoCommit: false });
-    const again = await A.poll('q', a.memberId, { autoCommit: false });
+    const first = await A.poll('q', a.memberId, {});
+    const again = await A.poll('q', a.memberId, {});
+    expect(first.records).toHaveLength(6);
     expect(again.records.map((r) => r.offset)).toEqual(first.records.map((r) => r.offset));
+    expect((await A.offsets('q')).every((o) => o.offset === -1)).toBe(true);
   });
 
   it('latest starts at the end and remembers that position through the next poll', async () => {
     await produce(6);
     const a = await A.join('l', { topics: ['t'], autoOffsetReset: 'latest' });
-    expect((await A.poll('l', a.memberId, { autoCommit: true })).records).toEqual([]);
+    expect((await A.poll('l', a.memberId, {})).records).toEqual([]);
     await produce(6, 6);
-    expect((await A.poll('l', a.memberId, { autoCommit: true })).records.map((r) => new TextDecoder().decode(r.value!)).sort()).toEqual(['10', '11', '6', '7', '8', '9']);
+    expect((await A.poll('l', a.memberId, {})).records.map((r) => new TextDecoder().decode(r.value!)).sort()).toEqual(['10', '11', '6', '7', '8', '9']);
   });
 
   it('long-polls across partitions and returns once any has data', async () => {
