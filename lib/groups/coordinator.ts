@@ -22,7 +22,9 @@ import {
   groupPartitionKey,
   groupPk,
   groupRegistryKey,
+  headKey,
 } from '../log/keys';
+import { type Head, headFromItem } from '../log/model';
 import type { Topic } from '../log/topics';
 import { itemSize } from '../storage/counting';
 import type { DecodedRecord } from '../records';
@@ -158,12 +160,12 @@ interface Loaded {
   members: Map<string, MemberRecord>;
   /** Sort keys of the ownership shards as stored. */
   shards: Set<string>;
+  /** Per owned partition, the generation its owner's uninterrupted ownership began. */
+  since: Map<string, number>;
 }
 
+/** A `goff#` item: the committed offset of one partition (ownership lives in the shards). */
 interface PartitionItem {
-  owner?: string;
-  revoking?: string;
-  since?: number;
   offset?: number;
   metadata?: string | null;
   /** Incarnation of the topic the offset was committed on (absent on items older than the field). */
@@ -293,20 +295,20 @@ export class GroupCoordinator {
             throw new SamsaError('ILLEGAL_GENERATION', `${o.topic}/${o.partition} is not assigned to member "${m}" in generation ${l.state.generation}`, { group, topic: o.topic, partition: o.partition });
           }
         }
-        // Fencing, atomically with each write: the generation has not moved and the member
-        // still owns (or is giving up, and may still commit) the partition.
-        const owned: Condition = { op: 'or', conds: [{ op: 'eq', attr: 'owner', value: m }, { op: 'eq', attr: 'revoking', value: m }] };
+        // Fencing, atomically with each write: the generation has not moved. Ownership changes
+        // only with the generation, so the member still owns (or is giving up, and may still
+        // commit) every partition it held in the generation just read.
         for (const chunk of chunks(req.offsets, limit)) {
           await this.meta.transact([
             { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } },
-            ...chunk.map((o) => commitOp(group, o, ids.get(o.topic)!, now, owned)),
+            ...chunk.map((o) => commitOp(group, o, ids.get(o.topic)!, now)),
           ]);
         }
       } else {
         if (l.state.members.size > 0) {
           throw new SamsaError('ILLEGAL_GENERATION', `group "${group}" has ${l.state.members.size} member(s); only a member may commit (with member_id and generation)`, { group });
         }
-        await this.writeMemberless(group, l, req.offsets.map((o) => commitOp(group, o, ids.get(o.topic)!, now, unowned)));
+        await this.writeMemberless(group, l, req.offsets.map((o) => commitOp(group, o, ids.get(o.topic)!, now)));
       }
       return req.offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null }));
     });
@@ -337,7 +339,7 @@ export class GroupCoordinator {
         out.push({ topic, partition: p, offset });
       }
       const now = this.clock.now();
-      await this.writeMemberless(group, l, out.map((o) => commitOp(group, { ...o, metadata: null }, t.id, now, unowned)));
+      await this.writeMemberless(group, l, out.map((o) => commitOp(group, { ...o, metadata: null }, t.id, now)));
       return out;
     });
   }
@@ -368,29 +370,26 @@ export class GroupCoordinator {
       const ackGen = opts.ackGeneration ?? 0;
       // Fencing of an ack: the member holds the partition (or is giving it up and has not yet
       // acknowledged that) and has held it without interruption since the generation of the
-      // poll that returned the records: one that lost the partition and got it back cannot
-      // rewind the progress its interim owner committed.
-      const cond: Condition = {
-        op: 'and',
-        conds: [
-          { op: 'or', conds: [{ op: 'eq', attr: 'owner', value: memberId }, { op: 'eq', attr: 'revoking', value: memberId }] },
-          { op: 'le', attr: 'since', value: ackGen },
-        ],
-      };
+      // poll that returned the records — one that lost the partition and got it back cannot
+      // rewind the progress its interim owner committed. Checked on the generation just read;
+      // the transaction's check on that generation makes it hold at the write (ownership
+      // changes only with the generation; a moved generation retries from a fresh read).
       for (const a of acks) {
-        const item = parts.get(tpKey(a.topic, a.partition));
-        const held = item && (item.owner === memberId || item.revoking === memberId) && (item.since ?? Infinity) <= ackGen;
+        const key = tpKey(a.topic, a.partition);
+        const held = holds(l.state, memberId, key) && (l.since.get(key) ?? Infinity) <= ackGen;
         if (!held) continue;
         committedAcks.push({ topic: a.topic, partition: a.partition, offset: a.offset, metadata: a.metadata ?? null });
-        if (currentOffset(item, ids.get(a.topic)) === a.offset && item.topicId === ids.get(a.topic)) continue;
-        commits.push(commitOp(group, a, ids.get(a.topic)!, now, cond));
+        const item = parts.get(key);
+        if (item?.offset === a.offset && item.topicId === ids.get(a.topic)) continue;
+        commits.push(commitOp(group, a, ids.get(a.topic)!, now));
       }
       const hb = token();
       const acked = Math.max(me.acked, l.state.generation);
       const selfOp: WriteOp = { type: 'update', key: groupMemberKey(group, memberId), set: { hb, acked }, condition: { op: 'exists' } };
-      const batches = chunks(commits, this.meta.limits.maxTransactItems - 1);
+      const genCheck: WriteOp = { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } };
+      const batches = chunks(commits, this.meta.limits.maxTransactItems - 2);
       if (batches.length === 0) await this.meta.write(selfOp);
-      else for (const [i, b] of batches.entries()) await this.meta.transact(i === 0 ? [selfOp, ...b] : b);
+      else for (const [i, b] of batches.entries()) await this.meta.transact(i === 0 ? [genCheck, selfOp, ...b] : [genCheck, ...b]);
       this.liveness.wrote(group, memberId, hb);
       for (const a of committedAcks) {
         const k = tpKey(a.topic, a.partition);
@@ -420,7 +419,7 @@ export class GroupCoordinator {
       positions.set(key, offset);
       // `latest` must mean the end at the member's first poll, not at every poll until a record
       // arrives: store that starting position (it covers no record, so nothing is skipped).
-      if (spec.autoOffsetReset === 'latest') await this.storeStart(group, memberId, tp, topic.id, offset, item);
+      if (spec.autoOffsetReset === 'latest') await this.storeStart(group, state.generation, tp, topic.id, offset, item);
     });
     const fetched = await this.fetchMany(reading, positions, spec.autoOffsetReset, maxRecords, maxBytes, opts.waitMs ?? 0, opts.signal);
     const out: PollPosition[] = reading.map((tp) => {
@@ -432,18 +431,18 @@ export class GroupCoordinator {
   }
 
   /** Record the position a `latest` member starts from, unless an offset got there first. */
-  private async storeStart(group: string, memberId: string, tp: TopicPartition, topicId: string, offset: number, item: PartitionItem | undefined): Promise<void> {
+  private async storeStart(group: string, generation: number, tp: TopicPartition, topicId: string, offset: number, item: PartitionItem | undefined): Promise<void> {
     const none: Condition =
       item?.offset === undefined ? { op: 'attrNotExists', attr: 'offset' } : item.topicId === undefined ? { op: 'attrNotExists', attr: 'topic_id' } : { op: 'eq', attr: 'topic_id', value: item.topicId };
     try {
-      await this.meta.write(
-        commitOp(group, { ...tp, offset, metadata: null }, topicId, this.clock.now(), {
-          op: 'and',
-          conds: [{ op: 'or', conds: [{ op: 'eq', attr: 'owner', value: memberId }, { op: 'eq', attr: 'revoking', value: memberId }] }, none],
-        }),
-      );
+      await this.meta.transact([
+        // Still the generation in which this member was found to hold the partition.
+        { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: generation } },
+        commitOp(group, { ...tp, offset, metadata: null }, topicId, this.clock.now(), none),
+      ]);
     } catch (err) {
-      if (!(err instanceof ConditionFailedError)) throw err; // someone committed (or took it) meanwhile
+      // Someone committed, or the group moved on: the next poll decides again.
+      if (!(err instanceof ConditionFailedError || err instanceof TransactionConflictError)) throw err;
     }
   }
 
@@ -533,11 +532,8 @@ export class GroupCoordinator {
         signal?.removeEventListener('abort', onAbort);
       }
       if (signal?.aborted) return false;
-      let moved = false;
-      await inParallel([...assignment.keys()], 32, async (i) => {
-        if ((await this.engine.head(topics[i]!, assignment[i]!.partition)).nextOffset > hws[i]!) moved = true;
-      });
-      if (moved) return true;
+      const heads = await this.readHeads(assignment.map((tp, i) => ({ topic: topics[i]!, partition: tp.partition })));
+      if (heads.some((h, i) => h.nextOffset > hws[i]!)) return true;
       interval = Math.min(interval * 2, MAX_RECHECK_MS);
     }
     return false;
@@ -630,18 +626,24 @@ export class GroupCoordinator {
       for (const t of spec.topics) for (let p = 0; p < (l.state.partitions[t] ?? 0); p++) subscribed.add(tpKey(t, p));
     }
     for (const k of subscribed) keys.add(k);
-    const out: OffsetInfo[] = [];
-    for (const key of [...keys].sort(cmpTp)) {
+    const sorted = [...keys].sort(cmpTp);
+    for (const t of new Set(sorted.map((k) => parseTp(k).topic))) topics.set(t, await this.engine.topics.find(t));
+    const listed: Array<{ key: string; topic: Topic; partition: number; offset: number | undefined }> = [];
+    for (const key of sorted) {
       const { topic, partition } = parseTp(key);
-      if (!topics.has(topic)) topics.set(topic, await this.engine.topics.find(topic));
       const t = topics.get(topic);
       if (!t || partition >= t.partitions) continue;
-      const item = parts.get(key);
-      const offset = currentOffset(item, t.id);
+      const offset = currentOffset(parts.get(key), t.id);
       // A stale offset (of a deleted incarnation) of a partition nobody subscribes to: not listed.
       if (offset === undefined && !subscribed.has(key)) continue;
-      const h = await this.engine.head(t, partition);
-      out.push({
+      listed.push({ key, topic: t, partition, offset });
+    }
+    const heads = await this.readHeads(listed);
+    return listed.map(({ key, topic: t, partition, offset }, i) => {
+      const h = heads[i]!;
+      const item = parts.get(key);
+      const topic = t.name;
+      return {
         topic,
         partition,
         offset: offset ?? -1,
@@ -649,8 +651,19 @@ export class GroupCoordinator {
         high_watermark: h.nextOffset,
         log_start_offset: h.logStart,
         lag: offset === undefined ? h.nextOffset - h.logStart : Math.max(0, h.nextOffset - Math.max(offset, h.logStart)),
-      });
-    }
+      };
+    });
+  }
+
+  /**
+   * Partition heads, in order: a group may span thousands of partitions, so in batches where
+   * the store has them (DynamoDB: 100 per request), else a few gets at a time.
+   */
+  private async readHeads(tps: Array<{ topic: Topic; partition: number }>): Promise<Head[]> {
+    const keys = tps.map((tp) => headKey(tp.topic.id, tp.partition));
+    if (this.meta.batchGet) return (await this.meta.batchGet(keys)).map(headFromItem);
+    const out: Head[] = new Array(tps.length);
+    await inParallel([...tps.keys()], 32, async (i) => void (out[i] = headFromItem(await this.meta.get(keys[i]!))));
     return out;
   }
 
@@ -756,14 +769,20 @@ export class GroupCoordinator {
     }
     const fixed = ops.length + 1 + (l.exists ? 0 : 1);
     const target = this.targetFor(group, draft);
-    // Each changed partition costs its own item plus a share of its shard's rewrite: shrink the
-    // step until both fit in one transaction.
+    // A step rewrites the shards its changes fall in, whatever their number: a whole topic of
+    // 10,000 partitions moves in one step of ten shard writes. Only changes spread over more
+    // shards than one transaction holds (many small topics) are cut down to what fits.
     const room = this.meta.limits.maxTransactItems - fixed;
-    let max = room - 1;
-    let step = reconcile(draft, acks, nextGen, max, target);
-    while (max > 1 && step.changes.length + shardsOf(step.changes).size > room) {
-      max = Math.max(1, Math.min(max - 1, room - shardsOf(step.changes).size));
-      step = reconcile(draft, acks, nextGen, max, target);
+    let step = reconcile(draft, acks, nextGen, Infinity, target);
+    if (shardsOf(step.changes).size > room) {
+      let lo = 1;
+      let hi = step.changes.length;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (shardsOf(reconcile(draft, acks, nextGen, mid, target).changes).size <= room) lo = mid;
+        else hi = mid - 1;
+      }
+      step = reconcile(draft, acks, nextGen, lo, target);
     }
     if (!rosterChanged && !countsChanged && step.changes.length === 0 && l.exists && mut.assignor === undefined) {
       if (selfOp) await this.meta.write(selfOp);
@@ -776,21 +795,16 @@ export class GroupCoordinator {
     }
     ops.push({ type: 'put', item: meta, condition: l.exists ? { op: 'eq', attr: 'generation', value: l.state.generation } : { op: 'notExists' } });
     if (!l.exists) ops.push({ type: 'put', item: { ...groupRegistryKey(group), group } });
+    const since = new Map(l.since);
+    // A member giving a partition up keeps its `since` until the hand-over: it may still ack.
+    for (const c of step.changes) {
+      if (c.owner === undefined && c.revoking === undefined) since.delete(c.key);
+      else if (c.since !== undefined) since.set(c.key, c.since);
+    }
     for (const shard of shardsOf(step.changes).values()) {
-      const item = shardItem(group, shard.topic, shard.chunk, next);
+      const item = shardItem(group, shard.topic, shard.chunk, next, since);
       if (item) ops.push({ type: 'put', item });
       else if (l.shards.has(groupOwnerKey(group, shard.topic, shard.chunk).sk)) ops.push({ type: 'delete', key: groupOwnerKey(group, shard.topic, shard.chunk) });
-    }
-    for (const c of step.changes) {
-      const { topic, partition } = parseTp(c.key);
-      const set: Record<string, MetaValue> = { topic, partition };
-      const remove: string[] = [];
-      if (c.owner !== undefined) set.owner = c.owner;
-      else remove.push('owner');
-      if (c.revoking !== undefined) set.revoking = c.revoking;
-      else remove.push('revoking');
-      if (c.since !== undefined) set.since = c.since;
-      ops.push({ type: 'update', key: groupPartitionKey(group, topic, partition), set, remove });
     }
     await this.meta.transact(ops);
     return next;
@@ -822,11 +836,14 @@ export class GroupCoordinator {
   }
 
   private async finishDelete(group: string): Promise<void> {
-    const pk = groupOffsetsPk(group);
-    for (;;) {
-      const page = await this.meta.query({ pk, limit: this.meta.limits.maxTransactItems - 1 });
-      if (page.items.length === 0) break;
-      await this.meta.transact(page.items.map((i) => ({ type: 'delete', key: { pk: i.pk, sk: i.sk } }) as WriteOp));
+    // Offsets, then any ownership shard left over (a memberless group owns nothing, but a step
+    // cut short for room may have left an empty shard behind).
+    for (const q of [{ pk: groupOffsetsPk(group) }, { pk: groupPk(group), beginsWith: GROUP_OWNER_PREFIX }]) {
+      for (;;) {
+        const page = await this.meta.query({ ...q, limit: this.meta.limits.maxTransactItems - 1 });
+        if (page.items.length === 0) break;
+        await this.meta.transact(page.items.map((i) => ({ type: 'delete', key: { pk: i.pk, sk: i.sk } }) as WriteOp));
+      }
     }
     try {
       await this.meta.transact([
@@ -869,12 +886,14 @@ export class GroupCoordinator {
     const shardItems = items.filter((i) => i.sk.startsWith(GROUP_OWNER_PREFIX));
     const members = new Map<string, MemberRecord>();
     for (const i of memberItems) members.set(i['member_id'] as string, { hb: i['hb'] as string, acked: i['acked'] as number });
+    const since = new Map<string, number>();
     return {
       exists: metaIt !== undefined,
       deleting: metaIt?.['deleting'] === true,
-      state: metaIt ? stateFromItems(metaIt, memberItems, shardItems) : emptyState(),
+      state: metaIt ? stateFromItems(metaIt, memberItems, shardItems, since) : emptyState(),
       members,
       shards: new Set(shardItems.map((i) => i.sk)),
+      since,
     };
   }
 
@@ -885,9 +904,6 @@ export class GroupCoordinator {
       const page = await this.meta.query({ pk: groupOffsetsPk(group), beginsWith: GROUP_PARTITION_PREFIX, ...(startAfter ? { startAfter } : {}) });
       for (const i of page.items) {
         const item: PartitionItem = {};
-        if (typeof i['owner'] === 'string') item.owner = i['owner'];
-        if (typeof i['revoking'] === 'string') item.revoking = i['revoking'];
-        if (typeof i['since'] === 'number') item.since = i['since'];
         if (typeof i['offset'] === 'number') item.offset = i['offset'];
         if (i['metadata'] !== undefined) item.metadata = i['metadata'] as string | null;
         if (typeof i['topic_id'] === 'string') item.topicId = i['topic_id'];
@@ -904,8 +920,13 @@ export class GroupCoordinator {
 // The group item holds only what does not grow with partitions or members (generation,
 // assignor, member count, partition counts); each member's subscription is on its own item and
 // ownership is in shards of GROUP_OWNER_CHUNK partitions: `ids` lists the shard's distinct
-// member ids once, `own[i]` is the index of partition chunk·C+i's owner (-1: none), `rev` maps a
-// partition to [index of the member it is being revoked from, generation of the revocation].
+// member ids once; `own` holds, per partition chunk·C+i, the index of its owner in `ids`
+// (uint16 little-endian, 0xffff: none); `since` the generation its owner's (or revoking
+// member's) uninterrupted ownership began (float64 LE, 0: none); `rev` maps a partition to
+// [index of the member it is being revoked from, generation of the revocation]. The two arrays
+// are binary attributes: a few bytes per partition, one attribute value each to (de)serialise.
+
+const NO_OWNER = 0xffff; // GROUP_OWNER_CHUNK < 0xffff: an index never reaches it
 
 function metaItem(group: string, s: GroupState): MetaItem {
   return {
@@ -937,7 +958,7 @@ function shardsOf(changes: Array<{ key: string }>): Map<string, { topic: string;
 }
 
 /** The shard's item as it must be in state `s`, or undefined when it holds nothing. */
-function shardItem(group: string, topic: string, chunk: number, s: GroupState): MetaItem | undefined {
+function shardItem(group: string, topic: string, chunk: number, s: GroupState, sinceOf: ReadonlyMap<string, number>): MetaItem | undefined {
   const ids: string[] = [];
   const index = new Map<string, number>();
   const idx = (m: string): number => {
@@ -946,6 +967,7 @@ function shardItem(group: string, topic: string, chunk: number, s: GroupState): 
     return i;
   };
   const own: number[] = [];
+  const since: number[] = [];
   const rev: Record<string, MetaValue> = {};
   const base = chunk * GROUP_OWNER_CHUNK;
   for (let i = 0; i < GROUP_OWNER_CHUNK; i++) {
@@ -953,29 +975,43 @@ function shardItem(group: string, topic: string, chunk: number, s: GroupState): 
     const o = s.owners.get(key);
     own.push(o === undefined ? -1 : idx(o));
     const r = s.revoking.get(key);
+    since.push(o === undefined && r === undefined ? 0 : (sinceOf.get(key) ?? 0));
     if (r) rev[String(base + i)] = [idx(r.from), r.gen];
   }
-  while (own.length > 0 && own[own.length - 1] === -1) own.pop();
-  if (own.length === 0 && Object.keys(rev).length === 0) return undefined;
-  return { ...groupOwnerKey(group, topic, chunk), topic, chunk, ids, own, rev };
+  let n = own.length;
+  while (n > 0 && own[n - 1] === -1 && since[n - 1] === 0) n--;
+  if (n === 0 && Object.keys(rev).length === 0) return undefined;
+  const ownBytes = Buffer.alloc(n * 2);
+  const sinceBytes = Buffer.alloc(n * 8);
+  for (let i = 0; i < n; i++) {
+    ownBytes.writeUInt16LE(own[i] === -1 ? NO_OWNER : own[i]!, i * 2);
+    sinceBytes.writeDoubleLE(since[i]!, i * 8);
+  }
+  return { ...groupOwnerKey(group, topic, chunk), topic, chunk, ids, own: new Uint8Array(ownBytes), since: new Uint8Array(sinceBytes), rev };
 }
 
-function readShard(item: MetaItem, owners: Owners, revoking: Map<string, Revocation>): void {
+function readShard(item: MetaItem, owners: Owners, revoking: Map<string, Revocation>, since: Map<string, number>): void {
   const topic = item['topic'] as string;
   const base = (item['chunk'] as number) * GROUP_OWNER_CHUNK;
   const ids = item['ids'] as string[];
-  (item['own'] as number[]).forEach((i, p) => {
-    if (i >= 0) owners.set(tpKey(topic, base + p), ids[i]!);
-  });
+  const own = Buffer.from(item['own'] as Uint8Array);
+  const sinces = Buffer.from(item['since'] as Uint8Array);
+  for (let p = 0; p < own.length / 2; p++) {
+    const i = own.readUInt16LE(p * 2);
+    if (i !== NO_OWNER) owners.set(tpKey(topic, base + p), ids[i]!);
+    // Owned, or being given up by a member that may still ack it.
+    const gen = sinces.readDoubleLE(p * 8);
+    if (gen > 0) since.set(tpKey(topic, base + p), gen);
+  }
   for (const [p, [i, gen]] of Object.entries(item['rev'] as Record<string, [number, number]>)) revoking.set(tpKey(topic, Number(p)), { from: ids[i]!, gen });
 }
 
-function stateFromItems(metaIt: MetaItem, memberItems: MetaItem[], shardItems: MetaItem[]): GroupState {
+function stateFromItems(metaIt: MetaItem, memberItems: MetaItem[], shardItems: MetaItem[], since: Map<string, number>): GroupState {
   const members = new Map<string, MemberSpec>();
   for (const m of memberItems) members.set(m['member_id'] as string, specFromItem(m));
   const owners: Owners = new Map();
   const revoking = new Map<string, Revocation>();
-  for (const sh of shardItems) readShard(sh, owners, revoking);
+  for (const sh of shardItems) readShard(sh, owners, revoking, since);
   const assignor = metaIt['assignor'] as AssignorName;
   return {
     generation: metaIt['generation'] as number,
@@ -987,19 +1023,17 @@ function stateFromItems(metaIt: MetaItem, memberItems: MetaItem[], shardItems: M
   };
 }
 
-const unowned: Condition = { op: 'and', conds: [{ op: 'attrNotExists', attr: 'owner' }, { op: 'attrNotExists', attr: 'revoking' }] };
-
 /**
  * An offset write. It carries the incarnation id of the topic it was made on: an offset of a
  * deleted topic means nothing to a re-created one of the same name (its offsets restart at 0),
  * so readers treat an offset with another id as absent.
  */
-function commitOp(group: string, o: OffsetCommit, topicId: string, now: number, condition: Condition): WriteOp {
+function commitOp(group: string, o: OffsetCommit, topicId: string, now: number, condition?: Condition): WriteOp {
   return {
     type: 'update',
     key: groupPartitionKey(group, o.topic, o.partition),
     set: { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null, committed_at: now, topic_id: topicId },
-    condition,
+    ...(condition ? { condition } : {}),
   };
 }
 

@@ -222,7 +222,8 @@ describe('fencing', () => {
         const revoking = new Map<string, string>();
         for (const sh of shards.values()) {
           const ids = sh['ids'] as string[];
-          (sh['own'] as number[]).forEach((i, p) => i >= 0 && owners.set(`t#${p}`, ids[i]!));
+          const own = Buffer.from(sh['own'] as Uint8Array);
+          for (let p = 0; p < own.length / 2; p++) if (own.readUInt16LE(2 * p) !== 0xffff) owners.set(`t#${p}`, ids[own.readUInt16LE(2 * p)]!);
           for (const [p, [i]] of Object.entries(sh['rev'] as Record<string, [number, number]>)) revoking.set(`t#${p}`, ids[i]!);
         }
         history.set(meta.item['generation'] as number, { owners, revoking });

@@ -6,9 +6,6 @@ import type { GroupState } from '../../../lib/groups/reconcile';
 import type { MetaItem, MetaStore } from '../../../lib/storage/ports';
 
 export interface StoredPartition {
-  owner?: string;
-  revoking?: string;
-  since?: number;
   offset?: number;
 }
 
@@ -23,7 +20,10 @@ async function all(meta: MetaStore, pk: string, beginsWith?: string): Promise<Me
   return out;
 }
 
-export async function readGroup(meta: MetaStore, group: string): Promise<{ state: GroupState; partitions: Map<string, StoredPartition>; acked: Map<string, number> } | undefined> {
+export async function readGroup(
+  meta: MetaStore,
+  group: string,
+): Promise<{ state: GroupState; since: Map<string, number>; partitions: Map<string, StoredPartition>; acked: Map<string, number> } | undefined> {
   const item = await meta.get(groupMetaKey(group));
   if (!item) return undefined;
   const memberItems = await all(meta, groupPk(group), GROUP_MEMBER_PREFIX);
@@ -35,12 +35,18 @@ export async function readGroup(meta: MetaStore, group: string): Promise<{ state
   );
   const owners = new Map<string, string>();
   const revoking = new Map<string, { from: string; gen: number }>();
+  const since = new Map<string, number>();
   for (const sh of await all(meta, groupPk(group), GROUP_OWNER_PREFIX)) {
     const ids = sh['ids'] as string[];
     const base = (sh['chunk'] as number) * GROUP_OWNER_CHUNK;
-    (sh['own'] as number[]).forEach((i, p) => {
-      if (i >= 0) owners.set(`${sh['topic'] as string}#${base + p}`, ids[i]!);
-    });
+    const own = Buffer.from(sh['own'] as Uint8Array);
+    const sinces = Buffer.from(sh['since'] as Uint8Array);
+    for (let p = 0; p < own.length / 2; p++) {
+      const i = own.readUInt16LE(2 * p);
+      if (i !== 0xffff) owners.set(`${sh['topic'] as string}#${base + p}`, ids[i]!);
+      const s = sinces.readDoubleLE(8 * p);
+      if (s > 0) since.set(`${sh['topic'] as string}#${base + p}`, s);
+    }
     for (const [p, [i, gen]] of Object.entries(sh['rev'] as Record<string, [number, number]>)) revoking.set(`${sh['topic'] as string}#${p}`, { from: ids[i]!, gen });
   }
   const state: GroupState = {
@@ -54,13 +60,10 @@ export async function readGroup(meta: MetaStore, group: string): Promise<{ state
   const partitions = new Map<string, StoredPartition>();
   for (const i of await all(meta, groupOffsetsPk(group))) {
     const p: StoredPartition = {};
-    if (typeof i['owner'] === 'string') p.owner = i['owner'];
-    if (typeof i['revoking'] === 'string') p.revoking = i['revoking'];
-    if (typeof i['since'] === 'number') p.since = i['since'];
     if (typeof i['offset'] === 'number') p.offset = i['offset'];
     partitions.set(`${i['topic'] as string}#${i['partition'] as number}`, p);
   }
   const acked = new Map<string, number>();
   for (const i of memberItems) acked.set(i['member_id'] as string, i['acked'] as number);
-  return { state, partitions, acked };
+  return { state, since, partitions, acked };
 }
