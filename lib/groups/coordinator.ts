@@ -407,16 +407,26 @@ export class GroupCoordinator {
     const maxRecords = opts.maxRecords ?? 500;
     const maxBytes = opts.maxBytes ?? 1024 * 1024;
     const positions = new Map<string, number>();
-    await inParallel(reading, 32, async (tp) => {
+    const toReset: Array<{ tp: TopicPartition; topic: Topic; item: PartitionItem | undefined }> = [];
+    for (const tp of reading) {
       const key = tpKey(tp.topic, tp.partition);
       const from = opts.from?.get(key);
-      if (from !== undefined) return void positions.set(key, from);
+      if (from !== undefined) {
+        positions.set(key, from);
+        continue;
+      }
       const topic = await this.engine.topics.partition(tp.topic, tp.partition);
       const item = parts.get(key);
       const committed = currentOffset(item, topic.id);
-      if (committed !== undefined) return void positions.set(key, committed);
-      const offset = (await this.engine.listOffsets(tp.topic, tp.partition, spec.autoOffsetReset)).offset;
-      positions.set(key, offset);
+      if (committed !== undefined) positions.set(key, committed);
+      else toReset.push({ tp, topic, item });
+    }
+    // auto_offset_reset from the heads (log start or high watermark), read in batches.
+    const heads = await this.readHeads(toReset.map((r) => ({ topic: r.topic, partition: r.tp.partition })));
+    await inParallel([...toReset.keys()], 32, async (i) => {
+      const { tp, topic, item } = toReset[i]!;
+      const offset = spec.autoOffsetReset === 'latest' ? heads[i]!.nextOffset : heads[i]!.logStart;
+      positions.set(tpKey(tp.topic, tp.partition), offset);
       // `latest` must mean the end at the member's first poll, not at every poll until a record
       // arrives: store that starting position (it covers no record, so nothing is skipped).
       if (spec.autoOffsetReset === 'latest') await this.storeStart(group, state.generation, tp, topic.id, offset, item);
@@ -472,13 +482,21 @@ export class GroupCoordinator {
         return this.engine.fetch(tp.topic, tp.partition, { ...opts, offset });
       }
     };
-    const fetchAll = async () => {
-      const out: Array<Awaited<ReturnType<typeof one>>> = new Array(assignment.length);
-      await inParallel([...assignment.keys()], 32, async (i) => void (out[i] = await one(assignment[i]!)));
+    const topics = await Promise.all(assignment.map((tp) => this.engine.topics.partition(tp.topic, tp.partition)));
+    // Heads first, in batches: only partitions with something to read (or a position out of
+    // range, which the fetch resets) cost a fetch — an idle member's poll is a few requests.
+    const fetchAll = async (): Promise<FetchResult[]> => {
+      const heads = await this.readHeads(assignment.map((tp, i) => ({ topic: topics[i]!, partition: tp.partition })));
+      const out: FetchResult[] = new Array(assignment.length);
+      await inParallel([...assignment.keys()], 32, async (i) => {
+        const h = heads[i]!;
+        const at = positions.get(tpKey(assignment[i]!.topic, assignment[i]!.partition))!;
+        out[i] = at === h.nextOffset ? { highWatermark: h.nextOffset, logStartOffset: h.logStart, nextOffset: at, runs: [], records: () => [] } : await one(assignment[i]!);
+      });
       return out;
     };
     let results = await fetchAll();
-    if (waitMs > 0 && results.every((r) => r.records().length === 0) && (await this.waitForAny(assignment, results, waitMs, signal))) results = await fetchAll();
+    if (waitMs > 0 && results.every((r) => r.records().length === 0) && (await this.waitForAny(assignment, topics, results, waitMs, signal))) results = await fetchAll();
     const records: PolledRecord[] = [];
     const next = new Map<string, number>();
     const hw = new Map<string, number>();
@@ -513,8 +531,7 @@ export class GroupCoordinator {
    * to MAX_RECHECK_MS — an idle member on P partitions reads at most P heads per MAX_RECHECK_MS,
    * not P every 200 ms. True when some partition has new data.
    */
-  private async waitForAny(assignment: TopicPartition[], first: FetchResult[], waitMs: number, signal?: AbortSignal): Promise<boolean> {
-    const topics = await Promise.all(assignment.map((tp) => this.engine.topics.partition(tp.topic, tp.partition)));
+  private async waitForAny(assignment: TopicPartition[], topics: Topic[], first: FetchResult[], waitMs: number, signal?: AbortSignal): Promise<boolean> {
     const hws = first.map((r) => r.highWatermark);
     const deadline = Date.now() + Math.min(waitMs, 60_000);
     let interval = Math.min(this.engine.opts.longPollRecheckMs, MAX_RECHECK_MS);

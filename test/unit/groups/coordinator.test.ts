@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type GroupCoordinator } from '../../../lib/groups/coordinator';
 import { SamsaError } from '../../../lib/errors';
+import { LogEngine } from '../../../lib/log/engine';
 import { GROUP_OWNER_PREFIX } from '../../../lib/log/keys';
 import { countingMetaStore } from '../../../lib/storage/counting';
 import type { MetaItem, MetaStore, WriteOp } from '../../../lib/storage/ports';
@@ -370,4 +371,35 @@ it('a steady-state heartbeat costs one read and one conditional write', async ()
   counted!.counts.reset();
   for (const m of ms) await c.heartbeat('hb', m.memberId, m.generation);
   expect(counted!.counts.snapshot().calls).toEqual({ query: 3, write: 3 });
+});
+
+it('an idle long poll re-reads the heads ever less often, and still sees another process’s commit', async () => {
+  await h.close();
+  let counted: ReturnType<typeof countingMetaStore> | undefined;
+  h = await harness({ wrap: (m) => (counted = countingMetaStore(m)) });
+  // AWS mode's recheck interval: what other processes' commits are found by.
+  (h.engine.opts as { longPollRecheckMs: number }).longPollRecheckMs = 200;
+  const c = h.instances[0]!.coord;
+  await h.engine.createTopic('idle', 20);
+  const m = await c.join('idle', { topics: ['idle'] });
+  await c.poll('idle', m.memberId, {});
+  counted!.counts.reset();
+  const idle = await c.poll('idle', m.memberId, { waitMs: 3000 });
+  expect(idle.records).toEqual([]);
+  // Old behaviour: every partition's head every 200 ms (20 × 15 = 300 gets). Now: two passes at
+  // the start (reset positions, then what to fetch), then after 0.2, 0.6, 1.4 and 3 s.
+  expect(counted!.counts.snapshot().calls.get ?? 0).toBeLessThanOrEqual(6 * 20 + 10);
+
+  // A commit this process's notifier never hears of (another engine on the same store).
+  const other = new LogEngine(h.meta, h.engine.objects, h.wall);
+  try {
+    const started = Date.now();
+    const waiting = c.poll('idle', m.memberId, { waitMs: 10_000 });
+    setTimeout(() => void other.produce('idle', [{ key: null, value: enc.encode('x'), headers: [], partition: 7 }]), 300);
+    const r = await waiting;
+    expect(r.records.map((x) => x.partition)).toEqual([7]);
+    expect(Date.now() - started).toBeLessThan(4000);
+  } finally {
+    await other.close();
+  }
 });
