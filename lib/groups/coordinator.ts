@@ -3,8 +3,9 @@
 // request loads the group (one query), expels members whose heartbeat version this instance
 // has watched go stale for their session timeout, takes one cooperative step towards the
 // assignor's target when one is possible, and writes with conditions so that concurrent
-// instances serialise on the group's generation. Offset commits are fenced in the same
-// transaction as the write: a check on the generation plus a condition on the partition's owner.
+// instances serialise on the group's generation. Ownership changes only with the generation, so
+// offset commits are fenced by a check on the generation in the same transaction as the write.
+// The poll commits only what the member acknowledges (at-least-once), never what it sends.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { FetchResult, LogEngine } from '../log/engine';

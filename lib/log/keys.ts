@@ -62,9 +62,8 @@ export const producerKey = (id: number): MetaKey => ({ pk: PRODUCERS_PK, sk: `pi
  * item (generation, assignor, partition counts), one item per member (subscription, heartbeat
  * version, acknowledged generation) and the ownership shards, so one query reads everything a
  * heartbeat needs, and heartbeats of different members never write the same item. `goff#<g>`
- * holds one item per topic-partition: its owner (the fencing condition of every commit) and its
- * committed offset with the incarnation id of the topic it was committed on,
- * so a commit is a check on the group's generation plus one conditional update.
+ * holds one item per topic-partition: its committed offset with the incarnation id of the topic
+ * it was committed on, so a commit is a check on the group's generation plus one update.
  */
 export const GROUPS_PK = 'groups';
 export const groupRegistryKey = (group: string): MetaKey => ({ pk: GROUPS_PK, sk: group });
