@@ -360,7 +360,7 @@ export class GroupCoordinator {
     if (acks.length > 0 && opts.ackGeneration === undefined) {
       throw new SamsaError('INVALID_REQUEST', 'acks must carry the generation of the poll that returned the records (generation)', { field: 'generation' });
     }
-    const ids = acks.length > 0 ? await this.validateOffsets(acks) : new Map<string, string>();
+    const ids = await this.ackTopics(acks);
     const prepared = await this.run(group, async (l) => {
       this.requireMember(l, group, memberId, 'poll');
       const parts = await this.loadPartitions(group);
@@ -377,7 +377,7 @@ export class GroupCoordinator {
       // changes only with the generation; a moved generation retries from a fresh read).
       for (const a of acks) {
         const key = tpKey(a.topic, a.partition);
-        const held = holds(l.state, memberId, key) && (l.since.get(key) ?? Infinity) <= ackGen;
+        const held = ids.has(a.topic) && holds(l.state, memberId, key) && (l.since.get(key) ?? Infinity) <= ackGen;
         if (!held) continue;
         committedAcks.push({ topic: a.topic, partition: a.partition, offset: a.offset, metadata: a.metadata ?? null });
         const item = parts.get(key);
@@ -439,6 +439,25 @@ export class GroupCoordinator {
       return { ...tp, offset: start, next_offset: fetched.next.get(key) ?? start, high_watermark: fetched.hw.get(key) ?? start };
     });
     return { generation: state.generation, assignment, records: fetched.records, committed: committedAcks, positions: out };
+  }
+
+  /**
+   * The current incarnation ids of the topics acks name. Unlike a commit, an ack of a topic that
+   * is gone is dropped, not refused: a member acknowledging what it read before the topic was
+   * deleted must not have every later poll fail.
+   */
+  private async ackTopics(acks: OffsetCommit[]): Promise<Map<string, string>> {
+    const ids = new Map<string, string>();
+    const seen = new Set<string>();
+    for (const [i, a] of acks.entries()) {
+      const key = tpKey(a.topic, a.partition);
+      if (seen.has(key)) throw new SamsaError('INVALID_REQUEST', `ack: ${a.topic}/${a.partition} appears twice`, { field: `ack.${i}` });
+      seen.add(key);
+      if (ids.has(a.topic)) continue;
+      const t = await this.engine.topics.find(a.topic);
+      if (t) ids.set(a.topic, t.id);
+    }
+    return ids;
   }
 
   /** Record the position a `latest` member starts from, unless an offset got there first. */
