@@ -163,6 +163,8 @@ interface Loaded {
   shards: Set<string>;
   /** Per owned partition, the generation its owner's uninterrupted ownership began. */
   since: Map<string, number>;
+  /** Stored in the layout before the shards (roster and owners inside the group item). */
+  legacy: boolean;
 }
 
 /** A `goff#` item: the committed offset of one partition (ownership lives in the shards). */
@@ -821,7 +823,14 @@ export class GroupCoordinator {
       }
       step = reconcile(draft, acks, nextGen, lo, target);
     }
-    if (!rosterChanged && !countsChanged && step.changes.length === 0 && l.exists && mut.assignor === undefined) {
+    if (l.legacy) {
+      // Move a group stored in the old layout to the new one with its next write: every member
+      // item gets its subscription, every owner its shard (all in this one transaction).
+      for (const [id, spec] of members) if (l.members.has(id) && id !== mut.self?.id && id !== respec?.id) ops.push({ type: 'update', key: groupMemberKey(group, id), set: specAttrs(spec), condition: { op: 'exists' } });
+      if (selfOp?.type === 'update' && members.has(selfOp.key.sk.slice(GROUP_MEMBER_PREFIX.length))) Object.assign(selfOp.set!, specAttrs(members.get(selfOp.key.sk.slice(GROUP_MEMBER_PREFIX.length))!));
+    }
+    const touched = shardsOf(l.legacy ? [...step.changes, ...[...step.owners.keys(), ...step.revoking.keys()].map((key) => ({ key }))] : step.changes);
+    if (!l.legacy && !rosterChanged && !countsChanged && step.changes.length === 0 && l.exists && mut.assignor === undefined) {
       if (selfOp) await this.meta.write(selfOp);
       return l.state;
     }
@@ -838,7 +847,7 @@ export class GroupCoordinator {
       if (c.owner === undefined && c.revoking === undefined) since.delete(c.key);
       else if (c.since !== undefined) since.set(c.key, c.since);
     }
-    for (const shard of shardsOf(step.changes).values()) {
+    for (const shard of touched.values()) {
       const item = shardItem(group, shard.topic, shard.chunk, next, since);
       if (item) ops.push({ type: 'put', item });
       else if (l.shards.has(groupOwnerKey(group, shard.topic, shard.chunk).sk)) ops.push({ type: 'delete', key: groupOwnerKey(group, shard.topic, shard.chunk) });
@@ -924,13 +933,15 @@ export class GroupCoordinator {
     const members = new Map<string, MemberRecord>();
     for (const i of memberItems) members.set(i['member_id'] as string, { hb: i['hb'] as string, acked: i['acked'] as number });
     const since = new Map<string, number>();
+    const legacy = metaIt !== undefined && metaIt['owners'] !== undefined;
     return {
       exists: metaIt !== undefined,
       deleting: metaIt?.['deleting'] === true,
-      state: metaIt ? stateFromItems(metaIt, memberItems, shardItems, since) : emptyState(),
+      state: metaIt ? (legacy ? legacyState(metaIt, since) : stateFromItems(metaIt, memberItems, shardItems, since)) : emptyState(),
       members,
       shards: new Set(shardItems.map((i) => i.sk)),
       since,
+      legacy,
     };
   }
 
@@ -1041,6 +1052,29 @@ function readShard(item: MetaItem, owners: Owners, revoking: Map<string, Revocat
     if (gen > 0) since.set(tpKey(topic, base + p), gen);
   }
   for (const [p, [i, gen]] of Object.entries(item['rev'] as Record<string, [number, number]>)) revoking.set(tpKey(topic, Number(p)), { from: ids[i]!, gen });
+}
+
+/**
+ * A group item of the layout before the shards: roster and owners inside it. Ownership start
+ * generations were on the offset items; taking the current generation instead can only make an
+ * ack be dropped (a redelivery), never accepted where it should not be.
+ */
+function legacyState(item: MetaItem, since: Map<string, number>): GroupState {
+  const members = new Map<string, MemberSpec>();
+  for (const [id, raw] of Object.entries((item['members'] ?? {}) as Record<string, MetaItem>)) members.set(id, specFromItem(raw));
+  const owners: Owners = new Map(Object.entries((item['owners'] ?? {}) as Record<string, string>));
+  const revoking = new Map<string, Revocation>();
+  for (const [k, v] of Object.entries((item['revoking'] ?? {}) as Record<string, [string, number]>)) revoking.set(k, { from: v[0], gen: v[1] });
+  for (const k of [...owners.keys(), ...revoking.keys()]) since.set(k, item['generation'] as number);
+  const assignor = item['assignor'] as AssignorName;
+  return {
+    generation: item['generation'] as number,
+    assignor: assignor in ASSIGNORS ? assignor : DEFAULT_ASSIGNOR,
+    members,
+    owners,
+    revoking,
+    partitions: { ...((item['partitions'] ?? {}) as Record<string, number>) },
+  };
 }
 
 function stateFromItems(metaIt: MetaItem, memberItems: MetaItem[], shardItems: MetaItem[], since: Map<string, number>): GroupState {

@@ -403,3 +403,36 @@ it('an idle long poll re-reads the heads ever less often, and still sees another
     await other.close();
   }
 });
+
+it('a group stored in the layout before the shards keeps working and moves to the new layout', async () => {
+  // As wave 1 stored it: roster, owners and revocations inside the group item.
+  await h.meta.transact([
+    {
+      type: 'put',
+      item: {
+        pk: 'group#old',
+        sk: 'meta',
+        group: 'old',
+        generation: 7,
+        member_count: 2,
+        assignor: 'sticky',
+        members: { ma: { topics: ['t'], session_timeout_ms: 60_000, auto_offset_reset: 'earliest' }, mb: { topics: ['t'], session_timeout_ms: 60_000, auto_offset_reset: 'earliest' } },
+        owners: { 't#0': 'ma', 't#1': 'ma', 't#2': 'ma', 't#3': 'mb', 't#4': 'mb', 't#5': 'mb' },
+        revoking: {},
+        partitions: { t: 6 },
+      },
+    },
+    { type: 'put', item: { pk: 'group#old', sk: 'm#ma', member_id: 'ma', hb: 'x', acked: 7 } },
+    { type: 'put', item: { pk: 'group#old', sk: 'm#mb', member_id: 'mb', hb: 'y', acked: 7 } },
+    { type: 'put', item: { pk: 'groups', sk: 'old', group: 'old' } },
+    { type: 'put', item: { pk: 'goff#old', sk: 'p#t#00000000000000000000', topic: 't', partition: 0, offset: 3, owner: 'ma', since: 2 } },
+  ]);
+  const hb = await A.heartbeat('old', 'ma', 7);
+  expect(hb.assignment.map((x) => x.partition)).toEqual([0, 1, 2]);
+  expect((await B.heartbeat('old', 'mb', hb.generation)).assignment.map((x) => x.partition)).toEqual([3, 4, 5]);
+  const g = await readGroup(h.meta, 'old');
+  expect(g!.state.owners.size).toBe(6);
+  expect(g!.state.members.get('mb')).toEqual({ topics: ['t'], sessionTimeoutMs: 60_000, autoOffsetReset: 'earliest' });
+  expect((await h.meta.get({ pk: 'group#old', sk: 'meta' }))!['owners']).toBeUndefined();
+  expect((await A.offsets('old')).find((o) => o.partition === 0)!.offset).toBe(3);
+});
