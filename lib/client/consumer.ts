@@ -550,6 +550,8 @@ export class Consumer extends EventEmitter {
       const seen = epochs.get(k);
       const state = this.states.get(k);
       if (!state || (seen && (seen.state !== state || seen.epoch !== state.epoch))) continue;
+      // Paused since the request went out (or a list too long to send): read again on resume.
+      if (this.isPaused(p.topic, p.partition)) continue;
       const messages = byPartition.get(k) ?? [];
       // Where the server read from is now this member's position (it resolved the start).
       if (state.position === undefined || messages.length === 0) state.position = messages.length === 0 ? p.next_offset : p.offset;
