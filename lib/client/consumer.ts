@@ -1,17 +1,19 @@
-// Consumer: a member of a server-side consumer group. Membership, assignment and fencing come
-// from the group routes (join, heartbeat, commit, leave); records are read straight from the
-// assigned partitions with client-side positions. The group's poll route always starts at the
-// committed offsets, which cannot express seek, pause or "commit every N" — so the client keeps
-// its own position per partition, as KafkaJS does, and commits what it has resolved.
+// Consumer: a member of a server-side consumer group. Membership and fencing come from the group
+// routes (join, heartbeat, commit, leave); records come from the group poll route — one waiting
+// request for all the member's partitions, however many it holds. The client keeps its own
+// position per partition, as KafkaJS does: each poll carries the positions it resolved (`ack`,
+// committed by the server before it reads — at-least-once), the positions it reads from where
+// they differ from the committed ones (`from`: seek, manual commits) and its paused partitions.
 //
-// Rebalances are cooperative: the heartbeat (a background, unref'd timer at the server's
-// heartbeat_interval_ms) delivers the latest generation and assignment; the run loop applies it
-// between batches — commits and drops revoked partitions, loads positions for new ones — and
-// only then acknowledges the generation, so a partition reaches its next owner only after this
-// member stopped reading it. Delivery is at-least-once.
+// Rebalances are cooperative: a poll answers with the current generation and assignment and
+// acknowledges it; the run loop polls only once it has handled the previous poll's records, so
+// a partition reaches its next owner only after this member stopped reading it (and acked what
+// it processed of it). A background heartbeat (an unref'd timer at heartbeat_interval_ms) keeps
+// the member alive while handlers run long and wakes the loop when the assignment changes; it
+// is skipped while polls come often enough. Delivery is at-least-once.
 import { EventEmitter } from 'node:events';
 import { SamsaClientError } from './errors';
-import { fetchPartition, lookupOffset, type PartitionFetch } from './fetch';
+import type { PartitionFetch } from './fetch';
 import { type HttpClient, seg } from './http';
 import type { ConsumedMessage } from './messages';
 import { backoff, DEFAULT_RETRY, type RetryOptions, sleep } from './retry';
@@ -105,6 +107,23 @@ interface Assignment {
   assignment: TopicPartition[];
 }
 
+interface PollResponse extends Assignment {
+  records: Array<{
+    topic: string;
+    partition: number;
+    offset: number;
+    timestamp: number;
+    key: string | null;
+    value: string | null;
+    headers: Array<{ key: string; value: string | null; value_encoding?: 'base64' }>;
+  }>;
+  committed: Array<{ topic: string; partition: number; offset: number }>;
+  positions: Array<{ topic: string; partition: number; offset: number; next_offset: number; high_watermark: number }>;
+}
+
+/** Lists on the poll's query string stay far inside URL limits; beyond, commit explicitly. */
+const MAX_QUERY_LIST = 6000;
+
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 const isAbort = (err: unknown): boolean => (err as { name?: string })?.name === 'AbortError';
 
@@ -128,6 +147,8 @@ export class Consumer extends EventEmitter {
   private wakeup = new AbortController();
   private run_: Required<Pick<RunConfig, 'autoCommit' | 'eachBatchAutoResolve'>> & RunConfig = { autoCommit: true, eachBatchAutoResolve: true };
   private lastCommitAt = 0;
+  /** When the last poll (which is also a heartbeat) was sent. */
+  private lastPollAt = 0;
   private resolvedSinceCommit = 0;
   private handlerFailures = 0;
 
@@ -294,13 +315,19 @@ export class Consumer extends EventEmitter {
   private scheduleHeartbeat(): void {
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = setTimeout(() => {
-      void this.heartbeat()
+      void this.scheduledHeartbeat()
         .catch(() => undefined)
         .finally(() => {
           if (this.memberId) this.scheduleHeartbeat();
         });
     }, this.heartbeatMs);
     this.heartbeatTimer.unref();
+  }
+
+  private scheduledHeartbeat(): Promise<void> {
+    // A poll sent within the interval was a heartbeat already.
+    if (Date.now() - this.lastPollAt < this.heartbeatMs) return Promise.resolve();
+    return this.heartbeat();
   }
 
   /** One heartbeat (shared when one is already in flight): acknowledges the applied generation. */
@@ -336,45 +363,27 @@ export class Consumer extends EventEmitter {
     this.wakeup.abort();
   }
 
-  /** Applies the latest assignment: revoke (commit, drop), then add (load positions), then ack. */
-  private async applyAssignment(): Promise<void> {
-    const target = this.latest;
-    if (target.generation === this.applied.generation && sameAssignment(target.assignment, this.applied.assignment)) return;
+  /**
+   * Adopts the assignment a poll answered with. The poll itself acknowledged that generation,
+   * and it carried the acks of everything this member resolved, so revoked partitions are
+   * simply dropped; added ones start where the server reads them (committed offset,
+   * auto_offset_reset) unless a seek is waiting for them.
+   */
+  private adoptAssignment(target: Assignment): void {
     const keep = new Set(target.assignment.map((tp) => tpKey(tp.topic, tp.partition)));
     const revoked = this.applied.assignment.filter((tp) => !keep.has(tpKey(tp.topic, tp.partition)));
-    if (revoked.length > 0 && this.run_.autoCommit) {
-      await this.commitResolved(revoked).catch((err) => this.emit('error', err));
-    }
     for (const tp of revoked) this.states.delete(tpKey(tp.topic, tp.partition));
     const added = target.assignment.filter((tp) => !this.states.has(tpKey(tp.topic, tp.partition)));
-    if (added.length > 0) {
-      const committed = await this.committedOffsets();
-      await Promise.all(
-        added.map(async (tp) => {
-          const k = tpKey(tp.topic, tp.partition);
-          const seek = this.pendingSeeks.get(k);
-          this.pendingSeeks.delete(k);
-          const c = committed.get(k);
-          const position = seek ?? (c !== undefined && c >= 0 ? c : await lookupOffset(this.http, tp.topic, tp.partition, this.fromBeginning ? 'earliest' : 'latest'));
-          this.states.set(k, { topic: tp.topic, partition: tp.partition, position, resolved: seek, committed: c !== undefined && c >= 0 ? c : undefined, epoch: 0 });
-        }),
-      );
+    for (const tp of added) {
+      const k = tpKey(tp.topic, tp.partition);
+      const seek = this.pendingSeeks.get(k);
+      this.pendingSeeks.delete(k);
+      this.states.set(k, { topic: tp.topic, partition: tp.partition, position: seek, resolved: seek, committed: undefined, epoch: 0 });
     }
+    const changed = target.generation !== this.applied.generation || revoked.length > 0 || added.length > 0;
+    this.latest = target;
     this.applied = { generation: target.generation, assignment: target.assignment };
-    this.emit('rebalance', { generation: target.generation, assigned: added, revoked });
-    await this.heartbeat();
-  }
-
-  private async committedOffsets(): Promise<Map<string, number>> {
-    try {
-      const r = await this.http.json<{ offsets: Array<{ topic: string; partition: number; offset: number }> }>('GET', `/v1/groups/${seg(this.groupId)}/offsets`, {
-        what: `offsets of group "${this.groupId}"`,
-      });
-      return new Map(r.offsets.map((o) => [tpKey(o.topic, o.partition), o.offset]));
-    } catch (err) {
-      if (err instanceof SamsaClientError && err.code === 'GROUP_ID_NOT_FOUND') return new Map();
-      throw err;
-    }
+    if (changed) this.emit('rebalance', { generation: target.generation, assigned: added, revoked });
   }
 
   // --- commits ---------------------------------------------------------------------------------
@@ -437,8 +446,7 @@ export class Consumer extends EventEmitter {
           this.applied = { generation: -1, assignment: [] };
           await this.join();
         }
-        await this.applyAssignment();
-        const results = await this.fetchRound();
+        const results = await this.poll();
         fetchFailures = 0;
         for (const { state, epoch, fetched } of results) {
           if (!this.running || this.rejoinNeeded) break;
@@ -446,7 +454,6 @@ export class Consumer extends EventEmitter {
           await this.process(state, fetched);
           if (this.run_.autoCommit && this.run_.autoCommitThreshold && this.resolvedSinceCommit >= this.run_.autoCommitThreshold) await this.commitResolved();
         }
-        if (this.run_.autoCommit && Date.now() - this.lastCommitAt >= (this.run_.autoCommitInterval ?? 0)) await this.commitResolved();
         this.handlerFailures = 0;
       } catch (err) {
         if (err instanceof HandlerError) {
@@ -461,6 +468,8 @@ export class Consumer extends EventEmitter {
           }
           await sleep(backoff(retry, this.handlerFailures - 1));
         } else {
+          if (isAbort(err) && this.wakeup.signal.aborted) continue; // woken on purpose (seek, pause, new assignment)
+          if (err instanceof SamsaClientError && err.code === 'UNKNOWN_MEMBER_ID') this.rejoinNeeded = true;
           this.emit('error', err);
           fetchFailures++;
           await sleep(backoff(retry, Math.min(fetchFailures - 1, 8)));
@@ -469,49 +478,86 @@ export class Consumer extends EventEmitter {
     }
   }
 
-  /** Fetches every active partition; when all are caught up, long-polls until one has data. */
-  private async fetchRound(): Promise<Array<{ state: PartitionState; epoch: number; fetched: PartitionFetch }>> {
-    const active = [...this.states.values()].filter((s) => s.position !== undefined && !this.isPaused(s.topic, s.partition));
+  /**
+   * One group poll for every partition this member holds: acknowledges what was resolved,
+   * reads from the local positions where they differ from what the server would use, skips
+   * paused partitions, and long-polls until one has data. Returns the records per partition.
+   */
+  private async poll(): Promise<Array<{ state: PartitionState; epoch: number; fetched: PartitionFetch }>> {
+    const id = this.memberId!;
     const wait = this.config.maxWaitTimeInMs ?? 1000;
-    if (active.length === 0) {
-      await abortableSleep(Math.min(wait, 200), this.wakeup.signal);
-      return [];
+    // Acks: resolved positions not yet committed (every poll, or every autoCommitInterval).
+    let acks: Array<{ topic: string; partition: number; offset: number }> = [];
+    if (this.run_.autoCommit && Date.now() - this.lastCommitAt >= (this.run_.autoCommitInterval ?? 0)) {
+      acks = [...this.states.values()].filter((s) => s.resolved !== undefined && s.resolved !== s.committed).map((s) => ({ topic: s.topic, partition: s.partition, offset: s.resolved! }));
+      this.lastCommitAt = Date.now();
+      this.resolvedSinceCommit = 0;
     }
-    const once = async (waitMs: number, signal?: AbortSignal, onData?: () => void) => {
-      const out: Array<{ state: PartitionState; epoch: number; fetched: PartitionFetch }> = [];
-      await Promise.all(
-        active.map(async (state) => {
-          const epoch = state.epoch;
-          try {
-            const fetched = await fetchPartition(this.http, state.topic, state.partition, state.position!, {
-              maxBytes: this.config.maxBytesPerPartition ?? 1024 * 1024,
-              waitMs,
-              ...(signal ? { signal } : {}),
-            });
-            out.push({ state, epoch, fetched });
-            if (fetched.messages.length > 0) onData?.();
-          } catch (err) {
-            if (isAbort(err)) return;
-            if (err instanceof SamsaClientError && err.code === 'OFFSET_OUT_OF_RANGE' && state.epoch === epoch) {
-              const d = err.details as { log_start_offset?: number; high_watermark?: number };
-              const to = this.fromBeginning ? d.log_start_offset : d.high_watermark;
-              if (typeof to === 'number') {
-                state.position = to;
-                return;
-              }
-            }
-            throw err;
-          }
-        }),
-      );
-      return out;
-    };
-    const first = await once(0);
-    for (const r of first) if (r.state.epoch === r.epoch) r.state.position = Math.max(r.state.position!, r.fetched.messages.length === 0 ? r.fetched.nextOffset : r.state.position!);
-    if (first.some((r) => r.fetched.messages.length > 0) || !this.running) return first;
-    const ctrl = new AbortController();
-    const signal = AbortSignal.any([ctrl.signal, this.wakeup.signal]);
-    return once(wait, signal, () => ctrl.abort());
+    let ack = acks.map((o) => `${o.topic}:${o.partition}:${o.offset}`).join(',');
+    if (ack.length > MAX_QUERY_LIST) {
+      await this.commit(acks);
+      ack = '';
+    }
+    const acked = new Map(acks.map((o) => [tpKey(o.topic, o.partition), o.offset]));
+    const from = [...this.states.values()]
+      .filter((s) => s.position !== undefined && s.position !== (acked.get(tpKey(s.topic, s.partition)) ?? s.committed))
+      .map((s) => `${s.topic}:${s.partition}:${s.position}`)
+      .join(',');
+    const paused = [...this.states.values()].filter((s) => this.isPaused(s.topic, s.partition)).map((s) => `${s.topic}:${s.partition}`).join(',');
+    // Partitions read as of this request: a seek during it makes their records stale.
+    const epochs = new Map([...this.states].map(([k, s]) => [k, { state: s, epoch: s.epoch }]));
+    const allPaused = this.states.size > 0 && [...this.states.values()].every((s) => this.isPaused(s.topic, s.partition));
+    this.lastPollAt = Date.now();
+    const r = await this.http.json<PollResponse>('GET', `/v1/groups/${seg(this.groupId)}/members/${seg(id)}/records`, {
+      query: {
+        max_bytes: this.config.maxBytesPerPartition ?? 1024 * 1024,
+        wait_ms: this.running ? (allPaused ? Math.min(wait, 200) : wait) : 0,
+        key_format: 'base64',
+        value_format: 'base64',
+        generation: ack ? this.applied.generation : undefined,
+        ack: ack || undefined,
+        from: from && from.length <= MAX_QUERY_LIST ? from : undefined,
+        paused: paused && paused.length <= MAX_QUERY_LIST ? paused : undefined,
+      },
+      extraTimeoutMs: wait,
+      signal: this.wakeup.signal,
+      what: `poll group "${this.groupId}"`,
+    });
+    if (id !== this.memberId) return [];
+    for (const c of r.committed) {
+      const s = this.states.get(tpKey(c.topic, c.partition));
+      if (s) s.committed = c.offset;
+    }
+    if (r.committed.length > 0) this.emit('commit', { offsets: r.committed });
+    this.adoptAssignment({ generation: r.generation, assignment: r.assignment });
+
+    const byPartition = new Map<string, ConsumedMessage[]>();
+    for (const rec of r.records) {
+      const k = tpKey(rec.topic, rec.partition);
+      let list = byPartition.get(k);
+      if (!list) byPartition.set(k, (list = []));
+      list.push({
+        offset: rec.offset,
+        timestamp: rec.timestamp,
+        key: rec.key === null ? null : Buffer.from(rec.key, 'base64'),
+        value: rec.value === null ? null : Buffer.from(rec.value, 'base64'),
+        headers: Object.fromEntries(rec.headers.map((h) => [h.key, h.value === null ? null : Buffer.from(h.value, h.value_encoding === 'base64' ? 'base64' : 'utf8')])),
+      });
+    }
+    const out: Array<{ state: PartitionState; epoch: number; fetched: PartitionFetch }> = [];
+    for (const p of r.positions) {
+      const k = tpKey(p.topic, p.partition);
+      const seen = epochs.get(k);
+      const state = this.states.get(k);
+      if (!state || (seen && (seen.state !== state || seen.epoch !== state.epoch))) continue;
+      // Paused since the request went out (or a list too long to send): read again on resume.
+      if (this.isPaused(p.topic, p.partition)) continue;
+      const messages = byPartition.get(k) ?? [];
+      // Where the server read from is now this member's position (it resolved the start).
+      if (state.position === undefined || messages.length === 0) state.position = messages.length === 0 ? p.next_offset : p.offset;
+      if (messages.length > 0) out.push({ state, epoch: state.epoch, fetched: { messages, nextOffset: p.next_offset, highWatermark: p.high_watermark, logStartOffset: Number.NaN } });
+    }
+    return out;
   }
 
   private async process(state: PartitionState, fetched: PartitionFetch): Promise<void> {
@@ -591,17 +637,4 @@ function sameAssignment(a: TopicPartition[], b: TopicPartition[]): boolean {
   if (a.length !== b.length) return false;
   const s = new Set(a.map((tp) => tpKey(tp.topic, tp.partition)));
   return b.every((tp) => s.has(tpKey(tp.topic, tp.partition)));
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 }

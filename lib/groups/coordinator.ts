@@ -3,25 +3,35 @@
 // request loads the group (one query), expels members whose heartbeat version this instance
 // has watched go stale for their session timeout, takes one cooperative step towards the
 // assignor's target when one is possible, and writes with conditions so that concurrent
-// instances serialise on the group's generation. Offset commits are fenced in the same
-// transaction as the write: a check on the generation plus a condition on the partition's owner.
+// instances serialise on the group's generation. Ownership changes only with the generation, so
+// offset commits are fenced by a check on the generation in the same transaction as the write.
+// The poll commits only what the member acknowledges (at-least-once), never what it sends.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
-import type { LogEngine } from '../log/engine';
+import type { FetchResult, LogEngine } from '../log/engine';
+import { partitionKey } from '../log/commit';
 import {
   GROUP_MEMBER_PREFIX,
+  GROUP_OWNER_CHUNK,
+  GROUP_OWNER_PREFIX,
   GROUP_PARTITION_PREFIX,
   GROUPS_PK,
   groupMemberKey,
   groupMetaKey,
   groupOffsetsPk,
+  groupOwnerKey,
   groupPartitionKey,
   groupPk,
   groupRegistryKey,
+  headKey,
 } from '../log/keys';
+import { type Head, headFromItem } from '../log/model';
+import type { Topic } from '../log/topics';
+import { itemSize } from '../storage/counting';
 import type { DecodedRecord } from '../records';
 import type { Condition, MetaItem, MetaStore, MetaValue, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
+import { inParallel } from '../util/parallel';
 import { ASSIGNORS, type AssignorName, cmpTp, DEFAULT_ASSIGNOR, type Owners, parseTp, tpKey } from './assignors';
 import { type MemberState, reconciliationState, transition } from './lifecycle';
 import { LivenessTracker, monotonicClock } from './liveness';
@@ -75,8 +85,36 @@ export interface PollOptions {
   maxRecords?: number;
   maxBytes?: number;
   waitMs?: number;
-  autoCommit?: boolean;
+  /**
+   * Positions the member has processed (next offset to read), committed before reading —
+   * the only way a poll commits anything (at-least-once). Fenced per partition: the member
+   * must hold it, without interruption since `ackGeneration`.
+   */
+  acks?: OffsetCommit[];
+  /** The generation of the poll whose records the acks cover (required with acks). */
+  ackGeneration?: number;
+  /** Where to read instead of the committed offsets (the client's own positions: seek, manual commit). */
+  from?: Map<string, number>;
+  /** Partitions (tpKey) not to read this time (paused by the client). */
+  paused?: Set<string>;
   signal?: AbortSignal;
+}
+
+export interface PollPosition extends TopicPartition {
+  /** Where this poll started reading the partition. */
+  offset: number;
+  /** Where the next read continues after the records returned. */
+  next_offset: number;
+  high_watermark: number;
+}
+
+export interface PollResult {
+  generation: number;
+  assignment: TopicPartition[];
+  records: PolledRecord[];
+  /** The acks that were committed (the others were for partitions the member does not hold). */
+  committed: OffsetCommit[];
+  positions: PollPosition[];
 }
 
 export interface OffsetInfo extends TopicPartition {
@@ -99,19 +137,21 @@ export interface GroupDescription {
 }
 
 const GROUP_NAME = /^[A-Za-z0-9._-]{1,249}$/;
-const MEMBER_ID = /^[A-Za-z0-9._-]{1,128}$/;
+export const MEMBER_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+const MEMBER_ID = MEMBER_ID_PATTERN;
 const MAX_METADATA = 4096;
 const MAX_ATTEMPTS = 40;
-
-interface Pending {
-  gen: number;
-  offsets: Array<[string, number, number]>;
-}
+/**
+ * Budget for the group item's partition-count map (topic name → count), well under
+ * DynamoDB's 400 KiB so the fixed attributes always fit: thousands of subscribed topics.
+ */
+const MAX_META_BYTES = 256 * 1024;
+/** Long polls re-read the heads for other processes' commits at this interval, doubling up to the cap. */
+const MAX_RECHECK_MS = 2000;
 
 interface MemberRecord {
   hb: string;
   acked: number;
-  pending?: Pending;
 }
 
 interface Loaded {
@@ -119,18 +159,24 @@ interface Loaded {
   deleting: boolean;
   state: GroupState;
   members: Map<string, MemberRecord>;
+  /** Sort keys of the ownership shards as stored. */
+  shards: Set<string>;
+  /** Per owned partition, the generation its owner's uninterrupted ownership began. */
+  since: Map<string, number>;
+  /** Stored in the layout before the shards (roster and owners inside the group item). */
+  legacy: boolean;
 }
 
+/** A `goff#` item: the committed offset of one partition (ownership lives in the shards). */
 interface PartitionItem {
-  owner?: string;
-  revoking?: string;
-  since?: number;
   offset?: number;
   metadata?: string | null;
+  /** Incarnation of the topic the offset was committed on (absent on items older than the field). */
+  topicId?: string;
 }
 
 interface Mutation {
-  /** Add a member, or change a present member's subscription. */
+  /** Add a member (with `hb`), or change a present member's subscription. */
   put?: { id: string; spec: MemberSpec; hb?: string };
   /** Members leaving; with `hb`, only if their heartbeat version is still that (expiry). */
   remove?: Array<{ id: string; hb?: string }>;
@@ -236,7 +282,7 @@ export class GroupCoordinator {
 
   async commit(group: string, req: { memberId?: string; generation?: number; offsets: OffsetCommit[] }): Promise<OffsetCommit[]> {
     checkGroupName(group);
-    await this.validateOffsets(req.offsets);
+    const ids = await this.validateOffsets(req.offsets);
     return this.run(group, async (l) => {
       const now = this.clock.now();
       const limit = this.meta.limits.maxTransactItems - 2;
@@ -252,20 +298,20 @@ export class GroupCoordinator {
             throw new SamsaError('ILLEGAL_GENERATION', `${o.topic}/${o.partition} is not assigned to member "${m}" in generation ${l.state.generation}`, { group, topic: o.topic, partition: o.partition });
           }
         }
-        // Fencing, atomically with each write: the generation has not moved and the member
-        // still owns (or is giving up, and may still commit) the partition.
-        const owned: Condition = { op: 'or', conds: [{ op: 'eq', attr: 'owner', value: m }, { op: 'eq', attr: 'revoking', value: m }] };
+        // Fencing, atomically with each write: the generation has not moved. Ownership changes
+        // only with the generation, so the member still owns (or is giving up, and may still
+        // commit) every partition it held in the generation just read.
         for (const chunk of chunks(req.offsets, limit)) {
           await this.meta.transact([
             { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } },
-            ...chunk.map((o) => commitOp(group, o, now, owned)),
+            ...chunk.map((o) => commitOp(group, o, ids.get(o.topic)!, now)),
           ]);
         }
       } else {
         if (l.state.members.size > 0) {
           throw new SamsaError('ILLEGAL_GENERATION', `group "${group}" has ${l.state.members.size} member(s); only a member may commit (with member_id and generation)`, { group });
         }
-        await this.writeMemberless(group, l, req.offsets.map((o) => commitOp(group, o, now, unowned)));
+        await this.writeMemberless(group, l, req.offsets.map((o) => commitOp(group, o, ids.get(o.topic)!, now)));
       }
       return req.offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null }));
     });
@@ -296,7 +342,7 @@ export class GroupCoordinator {
         out.push({ topic, partition: p, offset });
       }
       const now = this.clock.now();
-      await this.writeMemberless(group, l, out.map((o) => commitOp(group, { ...o, metadata: null }, now, unowned)));
+      await this.writeMemberless(group, l, out.map((o) => commitOp(group, { ...o, metadata: null }, t.id, now)));
       return out;
     });
   }
@@ -304,85 +350,132 @@ export class GroupCoordinator {
   // --- poll -----------------------------------------------------------------------------------
 
   /**
-   * Records from the member's partitions, from the committed offsets (or auto_offset_reset).
-   * A poll is also a heartbeat, and acknowledges the generation it reads under. With
-   * autoCommit it first commits the positions the previous poll returned — kept on the member
-   * item, since any instance may serve the next poll — fenced on the partition still being the
-   * member's, without interruption, since that poll.
+   * Records from the member's partitions, from the committed offsets (or auto_offset_reset, or
+   * the member's own `from` positions). A poll is also a heartbeat, and acknowledges the
+   * generation it reads under. It commits only what the member acknowledged (`acks`: the
+   * positions it has processed), never what it sends: a response lost on the way is read again
+   * by the next poll, and two polls racing each other can repeat records, never skip them.
    */
-  async poll(group: string, memberId: string, opts: PollOptions = {}): Promise<{ generation: number; assignment: TopicPartition[]; records: PolledRecord[] }> {
+  async poll(group: string, memberId: string, opts: PollOptions = {}): Promise<PollResult> {
     checkGroupName(group);
+    const acks = opts.acks ?? [];
+    if (acks.length > 0 && opts.ackGeneration === undefined) {
+      throw new SamsaError('INVALID_REQUEST', 'acks must carry the generation of the poll that returned the records (generation)', { field: 'generation' });
+    }
+    const ids = await this.ackTopics(acks);
     const prepared = await this.run(group, async (l) => {
       this.requireMember(l, group, memberId, 'poll');
       const parts = await this.loadPartitions(group);
       const me = l.members.get(memberId)!;
-      const committed = new Map<string, number>();
-      for (const [k, item] of parts) if (item.offset !== undefined) committed.set(k, item.offset);
       const commits: WriteOp[] = [];
+      const committedAcks: OffsetCommit[] = [];
       const now = this.clock.now();
-      if (opts.autoCommit && me.pending) {
-        const pend = me.pending;
-        const cond: Condition = {
-          op: 'and',
-          conds: [
-            { op: 'or', conds: [{ op: 'eq', attr: 'owner', value: memberId }, { op: 'eq', attr: 'revoking', value: memberId }] },
-            { op: 'le', attr: 'since', value: pend.gen },
-          ],
-        };
-        for (const [topic, partition, offset] of pend.offsets) {
-          const item = parts.get(tpKey(topic, partition));
-          const held = item && (item.owner === memberId || item.revoking === memberId) && (item.since ?? Infinity) <= pend.gen;
-          if (!held || item.offset === offset) continue;
-          commits.push(commitOp(group, { topic, partition, offset, metadata: null }, now, cond));
-          committed.set(tpKey(topic, partition), offset);
-        }
+      const ackGen = opts.ackGeneration ?? 0;
+      // Fencing of an ack: the member holds the partition (or is giving it up and has not yet
+      // acknowledged that) and has held it without interruption since the generation of the
+      // poll that returned the records — one that lost the partition and got it back cannot
+      // rewind the progress its interim owner committed. Checked on the generation just read;
+      // the transaction's check on that generation makes it hold at the write (ownership
+      // changes only with the generation; a moved generation retries from a fresh read).
+      for (const a of acks) {
+        const key = tpKey(a.topic, a.partition);
+        const held = ids.has(a.topic) && holds(l.state, memberId, key) && (l.since.get(key) ?? Infinity) <= ackGen;
+        if (!held) continue;
+        committedAcks.push({ topic: a.topic, partition: a.partition, offset: a.offset, metadata: a.metadata ?? null });
+        const item = parts.get(key);
+        if (item?.offset === a.offset && item.topicId === ids.get(a.topic)) continue;
+        commits.push(commitOp(group, a, ids.get(a.topic)!, now));
       }
       const hb = token();
-      const selfOp: WriteOp = {
-        type: 'update',
-        key: groupMemberKey(group, memberId),
-        set: { hb, acked: Math.max(me.acked, l.state.generation) },
-        remove: ['pending'],
-        condition: { op: 'exists' },
-      };
-      const batches = chunks(commits, this.meta.limits.maxTransactItems - 1);
+      const acked = Math.max(me.acked, l.state.generation);
+      const selfOp: WriteOp = { type: 'update', key: groupMemberKey(group, memberId), set: { hb, acked }, condition: { op: 'exists' } };
+      const genCheck: WriteOp = { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } };
+      const batches = chunks(commits, this.meta.limits.maxTransactItems - 2);
       if (batches.length === 0) await this.meta.write(selfOp);
-      else for (const [i, b] of batches.entries()) await this.meta.transact(i === 0 ? [selfOp, ...b] : b);
+      else for (const [i, b] of batches.entries()) await this.meta.transact(i === 0 ? [genCheck, selfOp, ...b] : [genCheck, ...b]);
       this.liveness.wrote(group, memberId, hb);
-      const acked: Loaded = { ...l, members: new Map(l.members).set(memberId, { hb, acked: Math.max(me.acked, l.state.generation) }) };
+      for (const a of committedAcks) {
+        const k = tpKey(a.topic, a.partition);
+        parts.set(k, { ...parts.get(k), offset: a.offset, topicId: ids.get(a.topic)! });
+      }
+      const withAck: Loaded = { ...l, members: new Map(l.members).set(memberId, { hb, acked }) };
       // Our acknowledgement may have released partitions we were giving up: move them now.
-      const state = await this.writeGroup(group, acked, {});
-      return { state, committed, spec: state.members.get(memberId)! };
+      const state = await this.writeGroup(group, withAck, {});
+      return { state, parts, committedAcks, spec: state.members.get(memberId)! };
     });
 
-    const { state, committed, spec } = prepared;
+    const { state, parts, committedAcks, spec } = prepared;
     const assignment = assignmentOf(state, memberId);
+    const reading = assignment.filter((tp) => !opts.paused?.has(tpKey(tp.topic, tp.partition)));
     const maxRecords = opts.maxRecords ?? 500;
     const maxBytes = opts.maxBytes ?? 1024 * 1024;
     const positions = new Map<string, number>();
-    for (const tp of assignment) {
+    const toReset: Array<{ tp: TopicPartition; topic: Topic; item: PartitionItem | undefined }> = [];
+    for (const tp of reading) {
       const key = tpKey(tp.topic, tp.partition);
-      positions.set(key, committed.get(key) ?? (await this.engine.listOffsets(tp.topic, tp.partition, spec.autoOffsetReset)).offset);
+      const from = opts.from?.get(key);
+      if (from !== undefined) {
+        positions.set(key, from);
+        continue;
+      }
+      const topic = await this.engine.topics.partition(tp.topic, tp.partition);
+      const item = parts.get(key);
+      const committed = currentOffset(item, topic.id);
+      if (committed !== undefined) positions.set(key, committed);
+      else toReset.push({ tp, topic, item });
     }
-    const records = await this.fetchMany(assignment, positions, spec.autoOffsetReset, maxRecords, maxBytes, opts.waitMs ?? 0, opts.signal);
+    // auto_offset_reset from the heads (log start or high watermark), read in batches.
+    const heads = await this.readHeads(toReset.map((r) => ({ topic: r.topic, partition: r.tp.partition })));
+    await inParallel([...toReset.keys()], 32, async (i) => {
+      const { tp, topic, item } = toReset[i]!;
+      const offset = spec.autoOffsetReset === 'latest' ? heads[i]!.nextOffset : heads[i]!.logStart;
+      positions.set(tpKey(tp.topic, tp.partition), offset);
+      // `latest` must mean the end at the member's first poll, not at every poll until a record
+      // arrives: store that starting position (it covers no record, so nothing is skipped).
+      if (spec.autoOffsetReset === 'latest') await this.storeStart(group, state.generation, tp, topic.id, offset, item);
+    });
+    const fetched = await this.fetchMany(reading, positions, spec.autoOffsetReset, maxRecords, maxBytes, opts.waitMs ?? 0, opts.signal);
+    const out: PollPosition[] = reading.map((tp) => {
+      const key = tpKey(tp.topic, tp.partition);
+      const start = positions.get(key)!;
+      return { ...tp, offset: start, next_offset: fetched.next.get(key) ?? start, high_watermark: fetched.hw.get(key) ?? start };
+    });
+    return { generation: state.generation, assignment, records: fetched.records, committed: committedAcks, positions: out };
+  }
 
-    if (opts.autoCommit) {
-      const pending: Pending = { gen: state.generation, offsets: [] };
-      for (const tp of assignment) {
-        const key = tpKey(tp.topic, tp.partition);
-        const next = records.next.get(key) ?? positions.get(key)!;
-        if (committed.get(key) !== next) pending.offsets.push([tp.topic, tp.partition, next]);
-      }
-      if (pending.offsets.length > 0) {
-        try {
-          await this.meta.write({ type: 'update', key: groupMemberKey(group, memberId), set: { pending: pending as unknown as MetaValue }, condition: { op: 'exists' } });
-        } catch (err) {
-          if (err instanceof ConditionFailedError) transition('unknown', 'poll', { group, member: memberId });
-          throw err;
-        }
-      }
+  /**
+   * The current incarnation ids of the topics acks name. Unlike a commit, an ack of a topic that
+   * is gone is dropped, not refused: a member acknowledging what it read before the topic was
+   * deleted must not have every later poll fail.
+   */
+  private async ackTopics(acks: OffsetCommit[]): Promise<Map<string, string>> {
+    const ids = new Map<string, string>();
+    const seen = new Set<string>();
+    for (const [i, a] of acks.entries()) {
+      const key = tpKey(a.topic, a.partition);
+      if (seen.has(key)) throw new SamsaError('INVALID_REQUEST', `ack: ${a.topic}/${a.partition} appears twice`, { field: `ack.${i}` });
+      seen.add(key);
+      if (ids.has(a.topic)) continue;
+      const t = await this.engine.topics.find(a.topic);
+      if (t) ids.set(a.topic, t.id);
     }
-    return { generation: state.generation, assignment, records: records.records };
+    return ids;
+  }
+
+  /** Record the position a `latest` member starts from, unless an offset got there first. */
+  private async storeStart(group: string, generation: number, tp: TopicPartition, topicId: string, offset: number, item: PartitionItem | undefined): Promise<void> {
+    const none: Condition =
+      item?.offset === undefined ? { op: 'attrNotExists', attr: 'offset' } : item.topicId === undefined ? { op: 'attrNotExists', attr: 'topic_id' } : { op: 'eq', attr: 'topic_id', value: item.topicId };
+    try {
+      await this.meta.transact([
+        // Still the generation in which this member was found to hold the partition.
+        { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: generation } },
+        commitOp(group, { ...tp, offset, metadata: null }, topicId, this.clock.now(), none),
+      ]);
+    } catch (err) {
+      // Someone committed, or the group moved on: the next poll decides again.
+      if (!(err instanceof ConditionFailedError || err instanceof TransactionConflictError)) throw err;
+    }
   }
 
   private async fetchMany(
@@ -393,14 +486,14 @@ export class GroupCoordinator {
     maxBytes: number,
     waitMs: number,
     signal?: AbortSignal,
-  ): Promise<{ records: PolledRecord[]; next: Map<string, number> }> {
+  ): Promise<{ records: PolledRecord[]; next: Map<string, number>; hw: Map<string, number> }> {
     if (assignment.length === 0) {
       if (waitMs > 0) await abortableSleep(Math.min(waitMs, 30_000), signal);
-      return { records: [], next: new Map() };
+      return { records: [], next: new Map(), hw: new Map() };
     }
-    const one = async (tp: TopicPartition, wait: number, sig?: AbortSignal) => {
+    const one = async (tp: TopicPartition) => {
       const key = tpKey(tp.topic, tp.partition);
-      const opts = { maxRecords, maxBytes, waitMs: wait, ...(sig ? { signal: sig } : {}) };
+      const opts = { maxRecords, maxBytes };
       try {
         return await this.engine.fetch(tp.topic, tp.partition, { ...opts, offset: positions.get(key)! });
       } catch (err) {
@@ -411,26 +504,24 @@ export class GroupCoordinator {
         return this.engine.fetch(tp.topic, tp.partition, { ...opts, offset });
       }
     };
-    let results = await Promise.all(assignment.map((tp) => one(tp, 0)));
-    if (waitMs > 0 && results.every((r) => r.records().length === 0)) {
-      // Long poll on every partition; the first to see data ends the others' waits.
-      const ac = new AbortController();
-      const onAbort = (): void => ac.abort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        results = await Promise.all(
-          assignment.map(async (tp) => {
-            const r = await one(tp, waitMs, ac.signal);
-            if (r.records().length > 0) ac.abort();
-            return r;
-          }),
-        );
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-      }
-    }
+    const topics = await Promise.all(assignment.map((tp) => this.engine.topics.partition(tp.topic, tp.partition)));
+    // Heads first, in batches: only partitions with something to read (or a position out of
+    // range, which the fetch resets) cost a fetch — an idle member's poll is a few requests.
+    const fetchAll = async (): Promise<FetchResult[]> => {
+      const heads = await this.readHeads(assignment.map((tp, i) => ({ topic: topics[i]!, partition: tp.partition })));
+      const out: FetchResult[] = new Array(assignment.length);
+      await inParallel([...assignment.keys()], 32, async (i) => {
+        const h = heads[i]!;
+        const at = positions.get(tpKey(assignment[i]!.topic, assignment[i]!.partition))!;
+        out[i] = at === h.nextOffset ? { highWatermark: h.nextOffset, logStartOffset: h.logStart, nextOffset: at, runs: [], records: () => [] } : await one(assignment[i]!);
+      });
+      return out;
+    };
+    let results = await fetchAll();
+    if (waitMs > 0 && results.every((r) => r.records().length === 0) && (await this.waitForAny(assignment, topics, results, waitMs, signal))) results = await fetchAll();
     const records: PolledRecord[] = [];
     const next = new Map<string, number>();
+    const hw = new Map<string, number>();
     let bytes = 0;
     // Start at a different partition each poll so a busy one cannot starve the others.
     const start = Math.floor(Math.random() * assignment.length);
@@ -450,8 +541,41 @@ export class GroupCoordinator {
       const key = tpKey(tp.topic, tp.partition);
       if (taken === rs.length) next.set(key, Math.max(r.nextOffset, positions.get(key)!));
       else next.set(key, rs[taken - 1] ? rs[taken - 1]!.offset + 1 : positions.get(key)!);
+      hw.set(key, r.highWatermark);
     }
-    return { records, next };
+    return { records, next, hw };
+  }
+
+  /**
+   * The long poll of a group member: one waiter for all its partitions. Commits in this process
+   * wake it at once (the engine's notifier); commits by other processes are found by re-reading
+   * the heads, first after the engine's recheck interval and then ever less often, doubling up
+   * to MAX_RECHECK_MS — an idle member on P partitions reads at most P heads per MAX_RECHECK_MS,
+   * not P every 200 ms. True when some partition has new data.
+   */
+  private async waitForAny(assignment: TopicPartition[], topics: Topic[], first: FetchResult[], waitMs: number, signal?: AbortSignal): Promise<boolean> {
+    const hws = first.map((r) => r.highWatermark);
+    const deadline = Date.now() + Math.min(waitMs, 60_000);
+    let interval = Math.min(this.engine.opts.longPollRecheckMs, MAX_RECHECK_MS);
+    while (!signal?.aborted) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return false;
+      const ac = new AbortController();
+      const onAbort = (): void => ac.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        const woken = await Promise.race(assignment.map((tp, i) => this.engine.notifier.wait(partitionKey(topics[i]!, tp.partition), hws[i]!, Math.min(interval, remaining), ac.signal)));
+        if (woken !== undefined) return true;
+      } finally {
+        ac.abort();
+        signal?.removeEventListener('abort', onAbort);
+      }
+      if (signal?.aborted) return false;
+      const heads = await this.readHeads(assignment.map((tp, i) => ({ topic: topics[i]!, partition: tp.partition })));
+      if (heads.some((h, i) => h.nextOffset > hws[i]!)) return true;
+      interval = Math.min(interval * 2, MAX_RECHECK_MS);
+    }
+    return false;
   }
 
   // --- admin ----------------------------------------------------------------------------------
@@ -535,27 +659,50 @@ export class GroupCoordinator {
     const parts = await this.loadPartitions(group);
     const keys = new Set<string>();
     for (const [k, item] of parts) if (item.offset !== undefined) keys.add(k);
+    const topics = new Map<string, Topic | undefined>();
+    const subscribed = new Set<string>();
     for (const spec of l.state.members.values()) {
-      for (const t of spec.topics) for (let p = 0; p < (l.state.partitions[t] ?? 0); p++) keys.add(tpKey(t, p));
+      for (const t of spec.topics) for (let p = 0; p < (l.state.partitions[t] ?? 0); p++) subscribed.add(tpKey(t, p));
     }
-    const out: OffsetInfo[] = [];
-    for (const key of [...keys].sort(cmpTp)) {
+    for (const k of subscribed) keys.add(k);
+    const sorted = [...keys].sort(cmpTp);
+    for (const t of new Set(sorted.map((k) => parseTp(k).topic))) topics.set(t, await this.engine.topics.find(t));
+    const listed: Array<{ key: string; topic: Topic; partition: number; offset: number | undefined }> = [];
+    for (const key of sorted) {
       const { topic, partition } = parseTp(key);
-      const t = await this.engine.topics.find(topic);
+      const t = topics.get(topic);
       if (!t || partition >= t.partitions) continue;
-      const h = await this.engine.head(t, partition);
+      const offset = currentOffset(parts.get(key), t.id);
+      // A stale offset (of a deleted incarnation) of a partition nobody subscribes to: not listed.
+      if (offset === undefined && !subscribed.has(key)) continue;
+      listed.push({ key, topic: t, partition, offset });
+    }
+    const heads = await this.readHeads(listed);
+    return listed.map(({ key, topic: t, partition, offset }, i) => {
+      const h = heads[i]!;
       const item = parts.get(key);
-      const offset = item?.offset;
-      out.push({
+      const topic = t.name;
+      return {
         topic,
         partition,
         offset: offset ?? -1,
-        metadata: item?.metadata ?? null,
+        metadata: offset === undefined ? null : (item?.metadata ?? null),
         high_watermark: h.nextOffset,
         log_start_offset: h.logStart,
         lag: offset === undefined ? h.nextOffset - h.logStart : Math.max(0, h.nextOffset - Math.max(offset, h.logStart)),
-      });
-    }
+      };
+    });
+  }
+
+  /**
+   * Partition heads, in order: a group may span thousands of partitions, so in batches where
+   * the store has them (DynamoDB: 100 per request), else a few gets at a time.
+   */
+  private async readHeads(tps: Array<{ topic: Topic; partition: number }>): Promise<Head[]> {
+    const keys = tps.map((tp) => headKey(tp.topic.id, tp.partition));
+    if (this.meta.batchGet) return (await this.meta.batchGet(keys)).map(headFromItem);
+    const out: Head[] = new Array(tps.length);
+    await inParallel([...tps.keys()], 32, async (i) => void (out[i] = headFromItem(await this.meta.get(keys[i]!))));
     return out;
   }
 
@@ -563,9 +710,11 @@ export class GroupCoordinator {
     transition(l.state.members.has(memberId) ? 'stable' : 'unknown', event, { group, member: memberId });
   }
 
-  private async validateOffsets(offsets: OffsetCommit[]): Promise<void> {
+  /** Checks the entries; returns the current incarnation id of every topic they name. */
+  private async validateOffsets(offsets: OffsetCommit[]): Promise<Map<string, string>> {
     if (offsets.length === 0) throw new SamsaError('INVALID_REQUEST', 'offsets must hold at least one entry', { field: 'offsets' });
     const seen = new Set<string>();
+    const ids = new Map<string, string>();
     for (const [i, o] of offsets.entries()) {
       const key = tpKey(o.topic, o.partition);
       if (seen.has(key)) throw new SamsaError('INVALID_REQUEST', `offsets.${i}: ${o.topic}/${o.partition} appears twice`, { field: `offsets.${i}` });
@@ -573,8 +722,9 @@ export class GroupCoordinator {
       if (o.metadata && Buffer.byteLength(o.metadata) > MAX_METADATA) {
         throw new SamsaError('INVALID_REQUEST', `offsets.${i}.metadata is longer than ${MAX_METADATA} bytes`, { field: `offsets.${i}.metadata` });
       }
-      await this.engine.topics.partition(o.topic, o.partition);
+      ids.set(o.topic, (await this.engine.topics.partition(o.topic, o.partition)).id);
     }
+    return ids;
   }
 
   /**
@@ -632,40 +782,75 @@ export class GroupCoordinator {
     const draft: GroupState = { ...l.state, members, partitions, assignor: mut.assignor ?? l.state.assignor };
 
     const ops: WriteOp[] = [];
+    // A present member's new subscription rides on its own item's update (it lives there, not
+    // in the group item, so the group item does not grow with the members).
+    const respec = mut.put && mut.put.hb === undefined ? mut.put : undefined;
     const selfOp: WriteOp | undefined = mut.self && {
       type: 'update',
       key: groupMemberKey(group, mut.self.id),
-      set: { hb: mut.self.hb, acked: mut.self.acked },
-      ...(mut.self.clearPending ? { remove: ['pending'] } : {}),
+      set: { hb: mut.self.hb, acked: mut.self.acked, ...(respec?.id === mut.self.id ? specAttrs(respec.spec) : {}) },
       condition: { op: 'exists' },
     };
     if (selfOp) ops.push(selfOp);
+    if (respec && respec.id !== mut.self?.id) {
+      ops.push({ type: 'update', key: groupMemberKey(group, respec.id), set: specAttrs(respec.spec), condition: { op: 'exists' } });
+    }
     if (mut.put?.hb !== undefined) {
-      ops.push({ type: 'put', item: { ...groupMemberKey(group, mut.put.id), member_id: mut.put.id, hb: mut.put.hb, acked: nextGen }, condition: { op: 'notExists' } });
+      ops.push({
+        type: 'put',
+        item: { ...groupMemberKey(group, mut.put.id), member_id: mut.put.id, hb: mut.put.hb, acked: nextGen, ...specAttrs(mut.put.spec) },
+        condition: { op: 'notExists' },
+      });
     }
     for (const r of mut.remove ?? []) {
       if (!l.state.members.has(r.id)) continue;
       ops.push({ type: 'delete', key: groupMemberKey(group, r.id), ...(r.hb !== undefined ? { condition: { op: 'eq', attr: 'hb', value: r.hb } } : {}) });
     }
     const fixed = ops.length + 1 + (l.exists ? 0 : 1);
-    const step = reconcile(draft, acks, nextGen, this.meta.limits.maxTransactItems - fixed, this.targetFor(group, draft));
-    if (!rosterChanged && !countsChanged && step.changes.length === 0 && l.exists && mut.assignor === undefined) {
+    const target = this.targetFor(group, draft);
+    // A step rewrites the shards its changes fall in, whatever their number: a whole topic of
+    // 10,000 partitions moves in one step of ten shard writes. Only changes spread over more
+    // shards than one transaction holds (many small topics) are cut down to what fits.
+    const room = this.meta.limits.maxTransactItems - fixed;
+    let step = reconcile(draft, acks, nextGen, Infinity, target);
+    if (shardsOf(step.changes).size > room) {
+      let lo = 1;
+      let hi = step.changes.length;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (shardsOf(reconcile(draft, acks, nextGen, mid, target).changes).size <= room) lo = mid;
+        else hi = mid - 1;
+      }
+      step = reconcile(draft, acks, nextGen, lo, target);
+    }
+    if (l.legacy) {
+      // Move a group stored in the old layout to the new one with its next write: every member
+      // item gets its subscription, every owner its shard (all in this one transaction).
+      for (const [id, spec] of members) if (l.members.has(id) && id !== mut.self?.id && id !== respec?.id) ops.push({ type: 'update', key: groupMemberKey(group, id), set: specAttrs(spec), condition: { op: 'exists' } });
+      if (selfOp?.type === 'update' && members.has(selfOp.key.sk.slice(GROUP_MEMBER_PREFIX.length))) Object.assign(selfOp.set!, specAttrs(members.get(selfOp.key.sk.slice(GROUP_MEMBER_PREFIX.length))!));
+    }
+    const touched = shardsOf(l.legacy ? [...step.changes, ...[...step.owners.keys(), ...step.revoking.keys()].map((key) => ({ key }))] : step.changes);
+    if (!l.legacy && !rosterChanged && !countsChanged && step.changes.length === 0 && l.exists && mut.assignor === undefined) {
       if (selfOp) await this.meta.write(selfOp);
       return l.state;
     }
     const next: GroupState = { ...draft, generation: nextGen, owners: step.owners, revoking: step.revoking };
-    ops.push({ type: 'put', item: metaItem(group, next), condition: l.exists ? { op: 'eq', attr: 'generation', value: l.state.generation } : { op: 'notExists' } });
+    const meta = metaItem(group, next);
+    if (itemSize(meta) > MAX_META_BYTES) {
+      throw new SamsaError('INVALID_REQUEST', `group "${group}" would subscribe to too many topics (${Object.keys(partitions).length}) for its group item; subscribe to fewer`, { group });
+    }
+    ops.push({ type: 'put', item: meta, condition: l.exists ? { op: 'eq', attr: 'generation', value: l.state.generation } : { op: 'notExists' } });
     if (!l.exists) ops.push({ type: 'put', item: { ...groupRegistryKey(group), group } });
+    const since = new Map(l.since);
+    // A member giving a partition up keeps its `since` until the hand-over: it may still ack.
     for (const c of step.changes) {
-      const { topic, partition } = parseTp(c.key);
-      const set: Record<string, MetaValue> = { topic, partition };
-      const remove: string[] = [];
-      if (c.owner !== undefined) set.owner = c.owner;
-      else remove.push('owner');
-      if (c.revoking !== undefined) set.revoking = c.revoking;
-      else remove.push('revoking');
-      if (c.since !== undefined) set.since = c.since;
-      ops.push({ type: 'update', key: groupPartitionKey(group, topic, partition), set, remove });
+      if (c.owner === undefined && c.revoking === undefined) since.delete(c.key);
+      else if (c.since !== undefined) since.set(c.key, c.since);
+    }
+    for (const shard of touched.values()) {
+      const item = shardItem(group, shard.topic, shard.chunk, next, since);
+      if (item) ops.push({ type: 'put', item });
+      else if (l.shards.has(groupOwnerKey(group, shard.topic, shard.chunk).sk)) ops.push({ type: 'delete', key: groupOwnerKey(group, shard.topic, shard.chunk) });
     }
     await this.meta.transact(ops);
     return next;
@@ -697,11 +882,14 @@ export class GroupCoordinator {
   }
 
   private async finishDelete(group: string): Promise<void> {
-    const pk = groupOffsetsPk(group);
-    for (;;) {
-      const page = await this.meta.query({ pk, limit: this.meta.limits.maxTransactItems - 1 });
-      if (page.items.length === 0) break;
-      await this.meta.transact(page.items.map((i) => ({ type: 'delete', key: { pk: i.pk, sk: i.sk } }) as WriteOp));
+    // Offsets, then any ownership shard left over (a memberless group owns nothing, but a step
+    // cut short for room may have left an empty shard behind).
+    for (const q of [{ pk: groupOffsetsPk(group) }, { pk: groupPk(group), beginsWith: GROUP_OWNER_PREFIX }]) {
+      for (;;) {
+        const page = await this.meta.query({ ...q, limit: this.meta.limits.maxTransactItems - 1 });
+        if (page.items.length === 0) break;
+        await this.meta.transact(page.items.map((i) => ({ type: 'delete', key: { pk: i.pk, sk: i.sk } }) as WriteOp));
+      }
     }
     try {
       await this.meta.transact([
@@ -740,14 +928,21 @@ export class GroupCoordinator {
       startAfter = page.next;
     } while (startAfter);
     const metaIt = items.find((i) => i.sk === 'meta');
+    const memberItems = items.filter((i) => i.sk.startsWith(GROUP_MEMBER_PREFIX));
+    const shardItems = items.filter((i) => i.sk.startsWith(GROUP_OWNER_PREFIX));
     const members = new Map<string, MemberRecord>();
-    for (const i of items) {
-      if (!i.sk.startsWith(GROUP_MEMBER_PREFIX)) continue;
-      const rec: MemberRecord = { hb: i['hb'] as string, acked: i['acked'] as number };
-      if (i['pending']) rec.pending = i['pending'] as unknown as Pending;
-      members.set(i['member_id'] as string, rec);
-    }
-    return { exists: metaIt !== undefined, deleting: metaIt?.['deleting'] === true, state: metaIt ? stateFromItem(metaIt) : emptyState(), members };
+    for (const i of memberItems) members.set(i['member_id'] as string, { hb: i['hb'] as string, acked: i['acked'] as number });
+    const since = new Map<string, number>();
+    const legacy = metaIt !== undefined && metaIt['owners'] !== undefined;
+    return {
+      exists: metaIt !== undefined,
+      deleting: metaIt?.['deleting'] === true,
+      state: metaIt ? (legacy ? legacyState(metaIt, since) : stateFromItems(metaIt, memberItems, shardItems, since)) : emptyState(),
+      members,
+      shards: new Set(shardItems.map((i) => i.sk)),
+      since,
+      legacy,
+    };
   }
 
   private async loadPartitions(group: string): Promise<Map<string, PartitionItem>> {
@@ -757,11 +952,9 @@ export class GroupCoordinator {
       const page = await this.meta.query({ pk: groupOffsetsPk(group), beginsWith: GROUP_PARTITION_PREFIX, ...(startAfter ? { startAfter } : {}) });
       for (const i of page.items) {
         const item: PartitionItem = {};
-        if (typeof i['owner'] === 'string') item.owner = i['owner'];
-        if (typeof i['revoking'] === 'string') item.revoking = i['revoking'];
-        if (typeof i['since'] === 'number') item.since = i['since'];
         if (typeof i['offset'] === 'number') item.offset = i['offset'];
         if (i['metadata'] !== undefined) item.metadata = i['metadata'] as string | null;
+        if (typeof i['topic_id'] === 'string') item.topicId = i['topic_id'];
         out.set(tpKey(i['topic'] as string, i['partition'] as number), item);
       }
       startAfter = page.next;
@@ -771,52 +964,155 @@ export class GroupCoordinator {
 }
 
 // --- item encoding ----------------------------------------------------------------------------
+//
+// The group item holds only what does not grow with partitions or members (generation,
+// assignor, member count, partition counts); each member's subscription is on its own item and
+// ownership is in shards of GROUP_OWNER_CHUNK partitions: `ids` lists the shard's distinct
+// member ids once; `own` holds, per partition chunk·C+i, the index of its owner in `ids`
+// (uint16 little-endian, 0xffff: none); `since` the generation its owner's (or revoking
+// member's) uninterrupted ownership began (float64 LE, 0: none); `rev` maps a partition to
+// [index of the member it is being revoked from, generation of the revocation]. The two arrays
+// are binary attributes: a few bytes per partition, one attribute value each to (de)serialise.
+
+const NO_OWNER = 0xffff; // GROUP_OWNER_CHUNK < 0xffff: an index never reaches it
 
 function metaItem(group: string, s: GroupState): MetaItem {
-  const members: Record<string, MetaValue> = {};
-  for (const [id, m] of s.members) members[id] = { topics: m.topics, session_timeout_ms: m.sessionTimeoutMs, auto_offset_reset: m.autoOffsetReset };
-  const revoking: Record<string, MetaValue> = {};
-  for (const [k, r] of s.revoking) revoking[k] = [r.from, r.gen];
   return {
     ...groupMetaKey(group),
     group,
     generation: s.generation,
     member_count: s.members.size,
     assignor: s.assignor,
-    members,
-    owners: Object.fromEntries(s.owners),
-    revoking,
     partitions: { ...s.partitions },
   };
 }
 
-function stateFromItem(item: MetaItem): GroupState {
-  const members = new Map<string, MemberSpec>();
-  for (const [id, raw] of Object.entries((item['members'] ?? {}) as Record<string, Record<string, MetaValue>>)) {
-    members.set(id, { topics: raw['topics'] as string[], sessionTimeoutMs: raw['session_timeout_ms'] as number, autoOffsetReset: raw['auto_offset_reset'] as OffsetReset });
+function specAttrs(spec: MemberSpec): Record<string, MetaValue> {
+  return { topics: spec.topics, session_timeout_ms: spec.sessionTimeoutMs, auto_offset_reset: spec.autoOffsetReset };
+}
+
+function specFromItem(item: MetaItem): MemberSpec {
+  return { topics: item['topics'] as string[], sessionTimeoutMs: item['session_timeout_ms'] as number, autoOffsetReset: item['auto_offset_reset'] as OffsetReset };
+}
+
+function shardsOf(changes: Array<{ key: string }>): Map<string, { topic: string; chunk: number }> {
+  const out = new Map<string, { topic: string; chunk: number }>();
+  for (const c of changes) {
+    const { topic, partition } = parseTp(c.key);
+    const chunk = Math.floor(partition / GROUP_OWNER_CHUNK);
+    out.set(`${topic}#${chunk}`, { topic, chunk });
   }
+  return out;
+}
+
+/** The shard's item as it must be in state `s`, or undefined when it holds nothing. */
+function shardItem(group: string, topic: string, chunk: number, s: GroupState, sinceOf: ReadonlyMap<string, number>): MetaItem | undefined {
+  const ids: string[] = [];
+  const index = new Map<string, number>();
+  const idx = (m: string): number => {
+    let i = index.get(m);
+    if (i === undefined) index.set(m, (i = ids.push(m) - 1));
+    return i;
+  };
+  const own: number[] = [];
+  const since: number[] = [];
+  const rev: Record<string, MetaValue> = {};
+  const base = chunk * GROUP_OWNER_CHUNK;
+  for (let i = 0; i < GROUP_OWNER_CHUNK; i++) {
+    const key = tpKey(topic, base + i);
+    const o = s.owners.get(key);
+    own.push(o === undefined ? -1 : idx(o));
+    const r = s.revoking.get(key);
+    since.push(o === undefined && r === undefined ? 0 : (sinceOf.get(key) ?? 0));
+    if (r) rev[String(base + i)] = [idx(r.from), r.gen];
+  }
+  let n = own.length;
+  while (n > 0 && own[n - 1] === -1 && since[n - 1] === 0) n--;
+  if (n === 0 && Object.keys(rev).length === 0) return undefined;
+  const ownBytes = Buffer.alloc(n * 2);
+  const sinceBytes = Buffer.alloc(n * 8);
+  for (let i = 0; i < n; i++) {
+    ownBytes.writeUInt16LE(own[i] === -1 ? NO_OWNER : own[i]!, i * 2);
+    sinceBytes.writeDoubleLE(since[i]!, i * 8);
+  }
+  return { ...groupOwnerKey(group, topic, chunk), topic, chunk, ids, own: new Uint8Array(ownBytes), since: new Uint8Array(sinceBytes), rev };
+}
+
+function readShard(item: MetaItem, owners: Owners, revoking: Map<string, Revocation>, since: Map<string, number>): void {
+  const topic = item['topic'] as string;
+  const base = (item['chunk'] as number) * GROUP_OWNER_CHUNK;
+  const ids = item['ids'] as string[];
+  const own = Buffer.from(item['own'] as Uint8Array);
+  const sinces = Buffer.from(item['since'] as Uint8Array);
+  for (let p = 0; p < own.length / 2; p++) {
+    const i = own.readUInt16LE(p * 2);
+    if (i !== NO_OWNER) owners.set(tpKey(topic, base + p), ids[i]!);
+    // Owned, or being given up by a member that may still ack it.
+    const gen = sinces.readDoubleLE(p * 8);
+    if (gen > 0) since.set(tpKey(topic, base + p), gen);
+  }
+  for (const [p, [i, gen]] of Object.entries(item['rev'] as Record<string, [number, number]>)) revoking.set(tpKey(topic, Number(p)), { from: ids[i]!, gen });
+}
+
+/**
+ * A group item of the layout before the shards: roster and owners inside it. Ownership start
+ * generations were on the offset items; taking the current generation instead can only make an
+ * ack be dropped (a redelivery), never accepted where it should not be.
+ */
+function legacyState(item: MetaItem, since: Map<string, number>): GroupState {
+  const members = new Map<string, MemberSpec>();
+  for (const [id, raw] of Object.entries((item['members'] ?? {}) as Record<string, MetaItem>)) members.set(id, specFromItem(raw));
+  const owners: Owners = new Map(Object.entries((item['owners'] ?? {}) as Record<string, string>));
   const revoking = new Map<string, Revocation>();
   for (const [k, v] of Object.entries((item['revoking'] ?? {}) as Record<string, [string, number]>)) revoking.set(k, { from: v[0], gen: v[1] });
+  for (const k of [...owners.keys(), ...revoking.keys()]) since.set(k, item['generation'] as number);
   const assignor = item['assignor'] as AssignorName;
   return {
     generation: item['generation'] as number,
     assignor: assignor in ASSIGNORS ? assignor : DEFAULT_ASSIGNOR,
     members,
-    owners: new Map(Object.entries((item['owners'] ?? {}) as Record<string, string>)),
+    owners,
     revoking,
     partitions: { ...((item['partitions'] ?? {}) as Record<string, number>) },
   };
 }
 
-const unowned: Condition = { op: 'and', conds: [{ op: 'attrNotExists', attr: 'owner' }, { op: 'attrNotExists', attr: 'revoking' }] };
+function stateFromItems(metaIt: MetaItem, memberItems: MetaItem[], shardItems: MetaItem[], since: Map<string, number>): GroupState {
+  const members = new Map<string, MemberSpec>();
+  for (const m of memberItems) members.set(m['member_id'] as string, specFromItem(m));
+  const owners: Owners = new Map();
+  const revoking = new Map<string, Revocation>();
+  for (const sh of shardItems) readShard(sh, owners, revoking, since);
+  const assignor = metaIt['assignor'] as AssignorName;
+  return {
+    generation: metaIt['generation'] as number,
+    assignor: assignor in ASSIGNORS ? assignor : DEFAULT_ASSIGNOR,
+    members,
+    owners,
+    revoking,
+    partitions: { ...((metaIt['partitions'] ?? {}) as Record<string, number>) },
+  };
+}
 
-function commitOp(group: string, o: OffsetCommit, now: number, condition: Condition): WriteOp {
+/**
+ * An offset write. It carries the incarnation id of the topic it was made on: an offset of a
+ * deleted topic means nothing to a re-created one of the same name (its offsets restart at 0),
+ * so readers treat an offset with another id as absent.
+ */
+function commitOp(group: string, o: OffsetCommit, topicId: string, now: number, condition?: Condition): WriteOp {
   return {
     type: 'update',
     key: groupPartitionKey(group, o.topic, o.partition),
-    set: { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null, committed_at: now },
-    condition,
+    set: { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null, committed_at: now, topic_id: topicId },
+    ...(condition ? { condition } : {}),
   };
+}
+
+/** The committed offset of a partition item, if it was committed on the topic's current incarnation. */
+function currentOffset(item: PartitionItem | undefined, topicId: string | undefined): number | undefined {
+  if (item?.offset === undefined) return undefined;
+  if (item.topicId !== undefined && item.topicId !== topicId) return undefined;
+  return item.offset;
 }
 
 /** Whether `member` may commit `key` in this state: its owner, or the member giving it up. */

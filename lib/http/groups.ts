@@ -2,8 +2,8 @@
 // decision in lib/groups/coordinator.ts. Mounted through createApp's `extend` by every entry
 // point (bin/serve.ts, the Lambda handler), so embedded and AWS mode serve the same routes.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { ASSIGNORS, type AssignorName } from '../groups/assignors';
-import { type CoordinatorOptions, GroupCoordinator, SESSION_TIMEOUT } from '../groups/coordinator';
+import { ASSIGNORS, type AssignorName, tpKey } from '../groups/assignors';
+import { type CoordinatorOptions, GroupCoordinator, MEMBER_ID_PATTERN, SESSION_TIMEOUT } from '../groups/coordinator';
 import type { LogEngine } from '../log/engine';
 import { recordToJson } from './format';
 import { ErrorBody, FetchedRecord, intParam } from './schemas';
@@ -18,7 +18,11 @@ export interface GroupRouteDeps {
 // --- schemas ----------------------------------------------------------------------------------
 
 const GroupName = z.string().openapi({ param: { name: 'group', in: 'path' }, example: 'billing' });
-const MemberIdParam = z.string().openapi({ param: { name: 'member_id', in: 'path' } });
+// Member ids are keys of stored items: bounded and plain, whether chosen by the server or the client.
+const MemberId = z
+  .string()
+  .regex(MEMBER_ID_PATTERN, 'member ids are 1-128 characters of [A-Za-z0-9._-]');
+const MemberIdParam = MemberId.openapi({ param: { name: 'member_id', in: 'path' } });
 const GroupParam = z.object({ group: GroupName });
 const MemberParams = z.object({ group: GroupName, member_id: MemberIdParam });
 
@@ -32,7 +36,7 @@ const JoinBody = z
     topics: z.array(z.string().min(1).max(249)).min(1).max(1000),
     session_timeout_ms: z.number().int().min(SESSION_TIMEOUT.min).max(SESSION_TIMEOUT.max).optional().openapi({ description: `Default ${SESSION_TIMEOUT.default}.` }),
     auto_offset_reset: z.enum(['earliest', 'latest']).optional().openapi({ description: 'Where to start a partition the group has no committed offset for (default earliest).' }),
-    member_id: z.string().optional().openapi({ description: 'Rejoin (or join with a client-chosen id, as KIP-848 allows).' }),
+    member_id: MemberId.optional().openapi({ description: 'Rejoin (or join with a client-chosen id, as KIP-848 allows); 1-128 characters of [A-Za-z0-9._-].' }),
     assignor: z.enum(assignorNames).optional().openapi({ description: 'Assignment strategy, chosen by the first member of an empty group (default sticky).' }),
   })
   .openapi('JoinGroup');
@@ -43,6 +47,24 @@ const JoinResponse = z
 
 const HeartbeatBody = z.object({ generation: Generation.openapi({ description: 'The generation of the assignment the member holds.' }) }).openapi('Heartbeat');
 const HeartbeatResponse = z.object({ generation: z.number().int(), assignment: z.array(TopicPartition) }).openapi('HeartbeatResponse');
+
+// Query lists stay well inside URL limits (Node's 16 KiB header budget); a member with more to
+// acknowledge commits with POST /offsets.
+const MAX_LIST_CHARS = 8192;
+const positionList = (name: string, description: string) =>
+  z
+    .string()
+    .max(MAX_LIST_CHARS)
+    .regex(/^([A-Za-z0-9._-]+:\d{1,10}:\d{1,16})(,[A-Za-z0-9._-]+:\d{1,10}:\d{1,16})*$/, `${name} is a comma-separated list of topic:partition:offset`)
+    .optional()
+    .openapi({ param: { name, in: 'query' }, description });
+
+function parsePositions(list: string): Array<{ topic: string; partition: number; offset: number }> {
+  return list.split(',').map((e) => {
+    const [topic, partition, offset] = e.split(':') as [string, string, string];
+    return { topic, partition: Number(partition), offset: Number(offset) };
+  });
+}
 
 const boolParam = (name: string, description: string) =>
   z
@@ -57,14 +79,44 @@ const PollQuery = z.object({
   wait_ms: intParam('wait_ms', 0, 60000, 'When no assigned partition has records, wait up to this long for one to (default 0).'),
   key_format: z.enum(['string', 'json', 'base64']).optional().openapi({ param: { name: 'key_format', in: 'query' } }),
   value_format: z.enum(['json', 'string', 'base64']).optional().openapi({ param: { name: 'value_format', in: 'query' } }),
-  auto_commit: boolParam('auto_commit', 'Commit what the previous poll returned before reading (default true, as Kafka’s enable.auto.commit).'),
+  generation: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .openapi({ param: { name: 'generation', in: 'query' }, description: 'The generation of the poll whose records `ack` covers (the `generation` it answered). Required with `ack`.', type: 'integer' }),
+  ack: positionList('ack', 'Positions this member has processed, committed before reading: `topic:partition:offset` entries (offset = last processed + 1), comma-separated. The only way a poll commits: records are committed once acknowledged, never because they were sent, so a lost response is redelivered. Acks for partitions the member no longer holds (or lost and got back since `generation`) are ignored; the response lists the ones committed.'),
+  from: positionList('from', 'Read these partitions from these offsets instead of the committed ones (`topic:partition:offset`, comma-separated): the member’s own positions after a seek, or ahead of its commits.'),
+  paused: z
+    .string()
+    .max(MAX_LIST_CHARS)
+    .regex(/^([A-Za-z0-9._-]+:\d{1,10})(,[A-Za-z0-9._-]+:\d{1,10})*$/, 'paused is a comma-separated list of topic:partition')
+    .optional()
+    .openapi({ param: { name: 'paused', in: 'query' }, description: 'Partitions not to read this time (`topic:partition`, comma-separated).' }),
+  auto_commit: boolParam('auto_commit', 'Ignored; kept so older clients are not refused. A poll never commits what it sends — acknowledge with `ack` or commit explicitly.'),
 });
 
 // A fetched record (the fetch route's schema) plus where it came from.
 const PolledRecord = FetchedRecord.extend({ topic: z.string(), partition: z.number().int() })
   .openapi('GroupRecord');
+const PollPosition = z
+  .object({
+    topic: z.string(),
+    partition: z.number().int(),
+    offset: z.number().int().openapi({ description: 'Where this poll started reading.' }),
+    next_offset: z.number().int().openapi({ description: 'Where reading continues after the records returned.' }),
+    high_watermark: z.number().int(),
+  })
+  .openapi('GroupPollPosition');
 const PollResponse = z
-  .object({ records: z.array(PolledRecord), generation: z.number().int(), assignment: z.array(TopicPartition) })
+  .object({
+    records: z.array(PolledRecord),
+    generation: z.number().int().openapi({ description: 'Pass it back as `generation` with the `ack` of these records.' }),
+    assignment: z.array(TopicPartition),
+    committed: z.array(z.object({ topic: z.string(), partition: z.number().int(), offset: z.number().int() })).openapi({ description: 'The acks of this request that were committed.' }),
+    positions: z.array(PollPosition).openapi({ description: 'Every partition read by this poll.' }),
+  })
   .openapi('GroupPollResponse');
 
 const CommitEntry = z.object({
@@ -74,7 +126,7 @@ const CommitEntry = z.object({
   metadata: z.string().nullable().optional(),
 });
 const CommitBody = z
-  .object({ member_id: z.string().optional(), generation: Generation.optional(), offsets: z.array(CommitEntry).min(1).max(10000) })
+  .object({ member_id: MemberId.optional(), generation: Generation.optional(), offsets: z.array(CommitEntry).min(1).max(10000) })
   .openapi('CommitOffsets');
 const CommitResponse = z
   .object({ offsets: z.array(CommitEntry.extend({ metadata: z.string().nullable() })) })
@@ -199,7 +251,7 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       tags,
       summary: 'Poll records from the member’s partitions',
       description:
-        'Starts at the group’s committed offsets (or auto_offset_reset). With auto_commit (default true) the poll first commits what the previous poll returned — at-least-once, as Kafka’s auto-commit. A poll also counts as a heartbeat.',
+        'One request for all the member’s partitions: starts at the group’s committed offsets (or auto_offset_reset, or `from`), and with wait_ms waits for whichever partition gets data first. At-least-once: the poll first commits the positions listed in `ack` — what the member has processed — and nothing else, so records whose response was lost come again. A poll also counts as a heartbeat and acknowledges the generation it answers.',
       request: { params: MemberParams, query: PollQuery },
       responses: { 200: json(PollResponse, 'Records'), ...err(400, 'INVALID_REQUEST'), ...err(404, 'UNKNOWN_MEMBER_ID') },
     }),
@@ -210,7 +262,10 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
         ...(q.max_records !== undefined ? { maxRecords: q.max_records } : {}),
         ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
         ...(q.wait_ms !== undefined ? { waitMs: q.wait_ms } : {}),
-        autoCommit: q.auto_commit ?? true,
+        ...(q.ack !== undefined ? { acks: parsePositions(q.ack) } : {}),
+        ...(q.generation !== undefined ? { ackGeneration: q.generation } : {}),
+        ...(q.from !== undefined ? { from: new Map(parsePositions(q.from).map((p) => [tpKey(p.topic, p.partition), p.offset])) } : {}),
+        ...(q.paused !== undefined ? { paused: new Set(q.paused.split(',').map((e) => tpKey(e.slice(0, e.lastIndexOf(':')), Number(e.slice(e.lastIndexOf(':') + 1))))) } : {}),
         signal: c.req.raw.signal,
       });
       const kf = q.key_format ?? 'string';
@@ -220,6 +275,8 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
           records: r.records.map((rec) => ({ topic: rec.topic, partition: rec.partition, ...recordToJson(rec, kf, vf) })),
           generation: r.generation,
           assignment: r.assignment,
+          committed: r.committed.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
+          positions: r.positions,
         },
         200,
       );

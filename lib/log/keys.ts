@@ -59,17 +59,29 @@ export const producerKey = (id: number): MetaKey => ({ pk: PRODUCERS_PK, sk: `pi
 
 /**
  * Consumer groups (lib/groups). Each group has two partition keys: `group#<g>` holds the group
- * item (generation, roster, owners) and one item per member (heartbeat version, acknowledged
- * generation, pending auto-commit) so one query reads everything a heartbeat needs, and
- * heartbeats of different members never write the same item. `goff#<g>` holds one item per
- * topic-partition: its owner (the fencing condition of every commit) and its committed offset,
- * so a commit is a check on the group's generation plus one conditional update.
+ * item (generation, assignor, partition counts), one item per member (subscription, heartbeat
+ * version, acknowledged generation) and the ownership shards, so one query reads everything a
+ * heartbeat needs, and heartbeats of different members never write the same item. `goff#<g>`
+ * holds one item per topic-partition: its committed offset with the incarnation id of the topic
+ * it was committed on, so a commit is a check on the group's generation plus one update.
  */
 export const GROUPS_PK = 'groups';
 export const groupRegistryKey = (group: string): MetaKey => ({ pk: GROUPS_PK, sk: group });
 export const groupPk = (group: string): string => `group#${group}`;
 export const groupMetaKey = (group: string): MetaKey => ({ pk: groupPk(group), sk: 'meta' });
 export const GROUP_MEMBER_PREFIX = 'm#';
+/**
+ * Ownership shards: the owners and pending revocations of `GROUP_OWNER_CHUNK` consecutive
+ * partitions of one topic per item, beside the group item (so the heartbeat's one query still
+ * reads them) but out of it, so no item grows with the partition or member count beyond one
+ * chunk (docs/design/0005-consumer-groups.md, "Layout").
+ */
+export const GROUP_OWNER_PREFIX = 'o#';
+export const GROUP_OWNER_CHUNK = 1000;
+export const groupOwnerKey = (group: string, topic: string, chunk: number): MetaKey => ({
+  pk: groupPk(group),
+  sk: `${GROUP_OWNER_PREFIX}${topic}#${chunk.toString().padStart(6, '0')}`,
+});
 export const groupMemberKey = (group: string, memberId: string): MetaKey => ({ pk: groupPk(group), sk: `${GROUP_MEMBER_PREFIX}${memberId}` });
 export const groupOffsetsPk = (group: string): string => `goff#${group}`;
 export const GROUP_PARTITION_PREFIX = 'p#';

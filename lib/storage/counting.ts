@@ -2,7 +2,7 @@
 // bills per request and byte, DynamoDB per item size). Also home of `itemSize`, DynamoDB's
 // item-size measure, which the embedded MetaStore uses to enforce the same 400 KiB limit.
 
-import type { MetaItem, MetaStore, MetaValue, ObjectStore, WriteOp } from './ports.js';
+import type { MetaItem, MetaKey, MetaStore, MetaValue, ObjectStore, WriteOp } from './ports.js';
 
 const utf8Len = (s: string): number => Buffer.byteLength(s, 'utf8');
 
@@ -140,6 +140,16 @@ export function countingMetaStore(inner: MetaStore): MetaStore & { counts: Count
         if (item) c.out(itemSize(item));
         return item;
       }),
+    ...(inner.batchGet
+      ? {
+          batchGet: (keys: MetaKey[]) =>
+            counted(c, 'batchGet', async () => {
+              const items = await inner.batchGet!(keys);
+              for (const item of items) if (item) c.out(itemSize(item));
+              return items;
+            }),
+        }
+      : {}),
     query: (opts) =>
       counted(c, 'query', async () => {
         const page = await inner.query(opts);

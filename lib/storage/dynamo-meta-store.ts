@@ -3,6 +3,7 @@
 // condition hands the caller the current item without a second read (Powertools style).
 
 import {
+  BatchGetItemCommand,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   GetItemCommand,
@@ -64,6 +65,33 @@ export class DynamoMetaStore implements MetaStore {
     } catch (err) {
       throw wrapAwsError(err, `DynamoDB GetItem ${key.pk}/${key.sk}`);
     }
+  }
+
+  async batchGet(keys: MetaKey[]): Promise<Array<MetaItem | undefined>> {
+    const found = new Map<string, MetaItem>();
+    const id = (k: { pk: string; sk: string }): string => `${k.pk}\u0000${k.sk}`;
+    for (let i = 0; i < keys.length; i += 100) {
+      let todo: Array<Record<string, AttributeValue>> = keys.slice(i, i + 100).map(marshalKey);
+      // DynamoDB may leave keys unprocessed under load: ask again for those, backing off.
+      for (let attempt = 0; todo.length > 0; attempt++) {
+        let res;
+        try {
+          res = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: todo, ConsistentRead: true } }, ...this.rcc }));
+        } catch (err) {
+          throw wrapAwsError(err, `DynamoDB BatchGetItem (${todo.length} keys)`);
+        }
+        for (const raw of res.Responses?.[this.table] ?? []) {
+          const item = unmarshalItem(raw);
+          found.set(id(item), item);
+        }
+        todo = res.UnprocessedKeys?.[this.table]?.Keys ?? [];
+        if (todo.length > 0) {
+          if (attempt >= 10) throw new StorageError(`DynamoDB BatchGetItem left ${todo.length} keys unprocessed after ${attempt + 1} attempts`);
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(1000, 25 * 2 ** attempt)));
+        }
+      }
+    }
+    return keys.map((k) => found.get(id(k)));
   }
 
   async query(q: QueryOptions): Promise<QueryPage> {

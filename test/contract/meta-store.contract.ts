@@ -52,6 +52,20 @@ export function metaStoreContract(name: string, make: () => Promise<MetaStoreFix
         expect(await store.get(key('none'))).toBeUndefined();
       });
 
+      it('batchGet (where offered) returns items in key order, undefined where absent, past 100 keys', async () => {
+        if (!store.batchGet) return; // optional: callers fall back to get
+        const keys = Array.from({ length: 150 }, (_, i) => key(`b${i}`, `bp${i % 7}`));
+        await store.transact(keys.filter((_, i) => i % 3 === 0 && i < 99).map((k, i) => ({ type: 'put', item: { ...k, n: i } })));
+        await store.write({ type: 'put', item: { ...keys[149]!, n: -1 } });
+        const got = await store.batchGet(keys);
+        expect(got).toHaveLength(150);
+        got.forEach((item, i) => {
+          if (i % 3 === 0 && i < 99) expect(item).toMatchObject({ ...keys[i], n: i / 3 });
+          else if (i === 149) expect(item).toMatchObject({ ...keys[149], n: -1 });
+          else expect(item).toBeUndefined();
+        });
+      });
+
       it('round-trips every value type, nested, with binary as bytes', async () => {
         const item: MetaItem = {
           ...key('all'),

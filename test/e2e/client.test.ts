@@ -127,4 +127,46 @@ describe('client', () => {
     await c.disconnect();
     await producer.disconnect();
   });
+
+  it('an idle consumer holds one request for all its partitions, not one per partition', async () => {
+    const topic = `ci-${Date.now().toString(36)}`;
+    await samsa.admin().createTopic({ topic, numPartitions: 8 });
+    // Count the client's requests (it uses the global fetch) and how many are open at once.
+    const real = globalThis.fetch;
+    let open = 0;
+    let maxOpen = 0;
+    let reads = 0;
+    let counting = false;
+    globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (!counting || !url.startsWith(server.url)) return real(input, init);
+      if (url.includes('/records')) reads++;
+      maxOpen = Math.max(maxOpen, ++open);
+      try {
+        return await real(input, init);
+      } finally {
+        open--;
+      }
+    }) as typeof fetch;
+    const c = samsa.consumer({ groupId: `g-${topic}`, maxWaitTimeInMs: 1000 });
+    try {
+      await c.subscribe({ topic, fromBeginning: true });
+      let got = 0;
+      await c.run({ eachMessage: async () => void got++ });
+      await until('all eight partitions', 10_000, () => c.assignment().length === 8);
+      await new Promise((r) => setTimeout(r, 300));
+      counting = true;
+      await new Promise((r) => setTimeout(r, 2500));
+      counting = false;
+      expect(maxOpen).toBe(1);
+      // About one long poll per maxWaitTimeInMs, for all eight partitions together.
+      expect(reads).toBeGreaterThanOrEqual(1);
+      expect(reads).toBeLessThanOrEqual(5);
+      expect(got).toBe(0);
+    } finally {
+      counting = false;
+      globalThis.fetch = real;
+      await c.disconnect();
+    }
+  });
 });

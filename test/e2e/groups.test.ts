@@ -76,16 +76,19 @@ function scenario(urls: () => string[], output: () => string, SESSION_MS: number
     expect(d0.body).toMatchObject({ group, state: 'Stable', generation: members[0]!.gen });
     expect(d0.body.members).toHaveLength(3);
 
-    // --- poll with auto-commit: every record exactly once, then zero lag -------------------------
+    // --- poll, acknowledging each poll's records with the next: every record exactly once, then zero lag
     const N = 60;
     const produced = await call('POST', `/v1/topics/${topic}/records`, { records: Array.from({ length: N }, (_, i) => ({ value: i, partition: i % PARTITIONS })) });
     expect(produced.status).toBe(200);
     const seen: number[] = [];
+    const acks = new Map<string, string>();
     const poll = async (m: (typeof members)[number], extra = ''): Promise<Res> => {
       const sent = Date.now();
-      const r = await call('GET', `/v1/groups/${group}/members/${m.id}/records?auto_commit=true&max_records=7${extra}`);
+      const r = await call('GET', `/v1/groups/${group}/members/${m.id}/records?max_records=7${acks.get(m.id) ?? ''}${extra}`);
       expect(r.status, JSON.stringify(r.body)).toBe(200);
       m.lastBeatSent = sent;
+      const done = r.body.positions.filter((p: Json) => p.next_offset !== p.offset).map((p: Json) => `${p.topic}:${p.partition}:${p.next_offset}`);
+      acks.set(m.id, done.length > 0 ? `&generation=${r.body.generation}&ack=${done.join(',')}` : '');
       for (const rec of r.body.records) {
         expect(m.parts).toContain(rec.partition);
         expect(rec.topic).toBe(topic);
@@ -98,7 +101,7 @@ function scenario(urls: () => string[], output: () => string, SESSION_MS: number
       return seen.length >= N ? true : undefined;
     });
     expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: N }, (_, i) => i));
-    for (const r of await Promise.all(members.map((m) => poll(m)))) expect(r.body.records).toEqual([]); // commits the last batch
+    for (const r of await Promise.all(members.map((m) => poll(m)))) expect(r.body.records).toEqual([]); // acknowledges the last batch
     const offs = await call('GET', `/v1/groups/${group}/offsets`);
     expect(offs.status).toBe(200);
     expect(offs.body.offsets).toHaveLength(PARTITIONS);

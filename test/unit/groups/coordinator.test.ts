@@ -5,6 +5,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type GroupCoordinator } from '../../../lib/groups/coordinator';
 import { SamsaError } from '../../../lib/errors';
+import { LogEngine } from '../../../lib/log/engine';
+import { GROUP_OWNER_PREFIX } from '../../../lib/log/keys';
 import { countingMetaStore } from '../../../lib/storage/counting';
 import type { MetaItem, MetaStore, WriteOp } from '../../../lib/storage/ports';
 import { type Harness, harness } from './harness';
@@ -199,8 +201,10 @@ describe('fencing', () => {
   });
 
   it('commits racing a rebalance: every accepted commit came from the owner of the generation it named', async () => {
-    // Record the owners of every generation as they are written.
-    const history = new Map<number, MetaItem>();
+    // Record the owners of every generation as they are written: the ownership shards, kept
+    // up to date from each successful transaction (generations commit one after another).
+    const history = new Map<number, { owners: Map<string, string>; revoking: Map<string, string> }>();
+    const shards = new Map<string, MetaItem>();
     const spy = (inner: MetaStore): MetaStore => ({
       ...inner,
       limits: inner.limits,
@@ -209,7 +213,21 @@ describe('fencing', () => {
       write: (op) => inner.write(op),
       transact: async (ops: WriteOp[]) => {
         await inner.transact(ops);
-        for (const op of ops) if (op.type === 'put' && op.item.sk === 'meta') history.set(op.item['generation'] as number, op.item);
+        for (const op of ops) {
+          if (op.type === 'put' && op.item.sk.startsWith(GROUP_OWNER_PREFIX)) shards.set(op.item.sk, op.item);
+          if (op.type === 'delete' && op.key.sk.startsWith(GROUP_OWNER_PREFIX)) shards.delete(op.key.sk);
+        }
+        const meta = ops.find((op) => op.type === 'put' && op.item.sk === 'meta');
+        if (meta?.type !== 'put') return;
+        const owners = new Map<string, string>();
+        const revoking = new Map<string, string>();
+        for (const sh of shards.values()) {
+          const ids = sh['ids'] as string[];
+          const own = Buffer.from(sh['own'] as Uint8Array);
+          for (let p = 0; p < own.length / 2; p++) if (own.readUInt16LE(2 * p) !== 0xffff) owners.set(`t#${p}`, ids[own.readUInt16LE(2 * p)]!);
+          for (const [p, [i]] of Object.entries(sh['rev'] as Record<string, [number, number]>)) revoking.set(`t#${p}`, ids[i]!);
+        }
+        history.set(meta.item['generation'] as number, { owners, revoking });
       },
     });
     await h.close();
@@ -242,9 +260,8 @@ describe('fencing', () => {
 
     expect(accepted.length).toBeGreaterThan(0);
     for (const c of accepted) {
-      const owners = history.get(c.gen)!['owners'] as Record<string, string>;
-      const revoking = history.get(c.gen)!['revoking'] as Record<string, [string, number]>;
-      expect(owners[`t#${c.p}`] === a.memberId || revoking[`t#${c.p}`]?.[0] === a.memberId, `commit gen ${c.gen} p${c.p}`).toBe(true);
+      const { owners, revoking } = history.get(c.gen)!;
+      expect(owners.get(`t#${c.p}`) === a.memberId || revoking.get(`t#${c.p}`) === a.memberId, `commit gen ${c.gen} p${c.p}`).toBe(true);
     }
     // Refused commits changed nothing: each stored offset is the last accepted one.
     const g = await readGroup(h.meta, 'race');
@@ -256,13 +273,17 @@ describe('fencing', () => {
 });
 
 describe('poll', () => {
-  it('auto-commit delivers every record exactly once across a cooperative rebalance, then lag is zero', async () => {
+  it('acknowledging each poll with the next delivers every record exactly once across a cooperative rebalance, then lag is zero', async () => {
     await produce(60);
     const a = await A.join('p', { topics: ['t'], autoOffsetReset: 'earliest' });
     const seen: string[] = [];
+    // What each member processed from its last poll, acknowledged by its next one.
+    const acks = new Map<string, { gen: number; acks: Array<{ topic: string; partition: number; offset: number }> }>();
     const poll = async (c: GroupCoordinator, id: string) => {
-      const r = await c.poll('p', id, { autoCommit: true, maxRecords: 7 });
+      const prev = acks.get(id);
+      const r = await c.poll('p', id, { maxRecords: 7, ...(prev ? { acks: prev.acks, ackGeneration: prev.gen } : {}) });
       for (const rec of r.records) seen.push(`${rec.partition}:${rec.offset}`);
+      acks.set(id, { gen: r.generation, acks: r.positions.filter((p) => p.next_offset !== p.offset).map((p) => ({ topic: p.topic, partition: p.partition, offset: p.next_offset })) });
       return r;
     };
     await poll(A, a.memberId);
@@ -282,20 +303,22 @@ describe('poll', () => {
     expect((await B.offsets('p')).reduce((x, o) => x + o.lag, 0)).toBe(5);
   });
 
-  it('without auto-commit a poll starts again at the committed offsets', async () => {
+  it('a poll without acks starts again at the committed offsets: sending commits nothing', async () => {
     await produce(6);
     const a = await A.join('q', { topics: ['t'] });
-    const first = await A.poll('q', a.memberId, { autoCommit: false });
-    const again = await A.poll('q', a.memberId, { autoCommit: false });
+    const first = await A.poll('q', a.memberId, {});
+    const again = await A.poll('q', a.memberId, {});
+    expect(first.records).toHaveLength(6);
     expect(again.records.map((r) => r.offset)).toEqual(first.records.map((r) => r.offset));
+    expect((await A.offsets('q')).every((o) => o.offset === -1)).toBe(true);
   });
 
   it('latest starts at the end and remembers that position through the next poll', async () => {
     await produce(6);
     const a = await A.join('l', { topics: ['t'], autoOffsetReset: 'latest' });
-    expect((await A.poll('l', a.memberId, { autoCommit: true })).records).toEqual([]);
+    expect((await A.poll('l', a.memberId, {})).records).toEqual([]);
     await produce(6, 6);
-    expect((await A.poll('l', a.memberId, { autoCommit: true })).records.map((r) => new TextDecoder().decode(r.value!)).sort()).toEqual(['10', '11', '6', '7', '8', '9']);
+    expect((await A.poll('l', a.memberId, {})).records.map((r) => new TextDecoder().decode(r.value!)).sort()).toEqual(['10', '11', '6', '7', '8', '9']);
   });
 
   it('long-polls across partitions and returns once any has data', async () => {
@@ -348,4 +371,68 @@ it('a steady-state heartbeat costs one read and one conditional write', async ()
   counted!.counts.reset();
   for (const m of ms) await c.heartbeat('hb', m.memberId, m.generation);
   expect(counted!.counts.snapshot().calls).toEqual({ query: 3, write: 3 });
+});
+
+it('an idle long poll re-reads the heads ever less often, and still sees another process’s commit', async () => {
+  await h.close();
+  let counted: ReturnType<typeof countingMetaStore> | undefined;
+  h = await harness({ wrap: (m) => (counted = countingMetaStore(m)) });
+  // AWS mode's recheck interval: what other processes' commits are found by.
+  (h.engine.opts as { longPollRecheckMs: number }).longPollRecheckMs = 200;
+  const c = h.instances[0]!.coord;
+  await h.engine.createTopic('idle', 20);
+  const m = await c.join('idle', { topics: ['idle'] });
+  await c.poll('idle', m.memberId, {});
+  counted!.counts.reset();
+  const idle = await c.poll('idle', m.memberId, { waitMs: 3000 });
+  expect(idle.records).toEqual([]);
+  // Old behaviour: every partition's head every 200 ms (20 × 15 = 300 gets). Now: two passes at
+  // the start (reset positions, then what to fetch), then after 0.2, 0.6, 1.4 and 3 s.
+  expect(counted!.counts.snapshot().calls.get ?? 0).toBeLessThanOrEqual(6 * 20 + 10);
+
+  // A commit this process's notifier never hears of (another engine on the same store).
+  const other = new LogEngine(h.meta, h.engine.objects, h.wall);
+  try {
+    const started = Date.now();
+    const waiting = c.poll('idle', m.memberId, { waitMs: 10_000 });
+    setTimeout(() => void other.produce('idle', [{ key: null, value: enc.encode('x'), headers: [], partition: 7 }]), 300);
+    const r = await waiting;
+    expect(r.records.map((x) => x.partition)).toEqual([7]);
+    expect(Date.now() - started).toBeLessThan(4000);
+  } finally {
+    await other.close();
+  }
+});
+
+it('a group stored in the layout before the shards keeps working and moves to the new layout', async () => {
+  // As wave 1 stored it: roster, owners and revocations inside the group item.
+  await h.meta.transact([
+    {
+      type: 'put',
+      item: {
+        pk: 'group#old',
+        sk: 'meta',
+        group: 'old',
+        generation: 7,
+        member_count: 2,
+        assignor: 'sticky',
+        members: { ma: { topics: ['t'], session_timeout_ms: 60_000, auto_offset_reset: 'earliest' }, mb: { topics: ['t'], session_timeout_ms: 60_000, auto_offset_reset: 'earliest' } },
+        owners: { 't#0': 'ma', 't#1': 'ma', 't#2': 'ma', 't#3': 'mb', 't#4': 'mb', 't#5': 'mb' },
+        revoking: {},
+        partitions: { t: 6 },
+      },
+    },
+    { type: 'put', item: { pk: 'group#old', sk: 'm#ma', member_id: 'ma', hb: 'x', acked: 7 } },
+    { type: 'put', item: { pk: 'group#old', sk: 'm#mb', member_id: 'mb', hb: 'y', acked: 7 } },
+    { type: 'put', item: { pk: 'groups', sk: 'old', group: 'old' } },
+    { type: 'put', item: { pk: 'goff#old', sk: 'p#t#00000000000000000000', topic: 't', partition: 0, offset: 3, owner: 'ma', since: 2 } },
+  ]);
+  const hb = await A.heartbeat('old', 'ma', 7);
+  expect(hb.assignment.map((x) => x.partition)).toEqual([0, 1, 2]);
+  expect((await B.heartbeat('old', 'mb', hb.generation)).assignment.map((x) => x.partition)).toEqual([3, 4, 5]);
+  const g = await readGroup(h.meta, 'old');
+  expect(g!.state.owners.size).toBe(6);
+  expect(g!.state.members.get('mb')).toEqual({ topics: ['t'], sessionTimeoutMs: 60_000, autoOffsetReset: 'earliest' });
+  expect((await h.meta.get({ pk: 'group#old', sk: 'meta' }))!['owners']).toBeUndefined();
+  expect((await A.offsets('old')).find((o) => o.partition === 0)!.offset).toBe(3);
 });

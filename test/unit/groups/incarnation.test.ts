@@ -1,0 +1,87 @@
+// Group offsets do not survive their topic (issue 11, item 4): an offset committed on a topic
+// that was deleted and re-created under the same name belongs to the old incarnation; the new
+// topic's offsets restart at 0, so the group must read it from auto_offset_reset, not resume
+// at the old position and skip the new topic's first records. Written once, run on the
+// embedded SQLite store and on DynamoDB (the emulator).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GroupCoordinator } from '../../../lib/groups/coordinator';
+import { LogEngine } from '../../../lib/log/engine';
+import { codecsReady } from '../../../lib/records';
+import { LocalObjectStore } from '../../../lib/storage/local-object-store';
+import type { MetaStore } from '../../../lib/storage/ports';
+import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
+import { ManualClock } from '../../../lib/util/clock';
+import { describeAws, makeDynamoStore } from '../../helpers/aws';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function scenario(store: () => Promise<{ meta: MetaStore; cleanup(): Promise<void> }>): void {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it('a re-created topic is read from its beginning by a group that committed on its predecessor', async () => {
+    await codecsReady();
+    const { meta, cleanup } = await store();
+    cleanups.push(cleanup);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-reinc-'));
+    cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    const wall = new ManualClock(Date.now());
+    const engine = new LogEngine(meta, new LocalObjectStore({ root: dir }), wall);
+    cleanups.push(() => engine.close());
+    const coord = new GroupCoordinator(meta, engine, { clock: wall, topicRefreshMs: 0 });
+    const topic = `re${Date.now().toString(36)}`;
+    const produce = (prefix: string) => engine.produce(topic, Array.from({ length: 7 }, (_, i) => ({ key: null, value: enc.encode(`${prefix}${i}`), headers: [], partition: 0 })));
+
+    await engine.createTopic(topic, 1);
+    await produce('old');
+    const m = await coord.join('g', { topics: [topic] });
+    await coord.commit('g', { memberId: m.memberId, generation: m.generation, offsets: [{ topic, partition: 0, offset: 5 }] });
+    await coord.leave('g', m.memberId);
+    expect((await coord.offsets('g')).map((o) => o.offset)).toEqual([5]);
+
+    await engine.deleteTopic(topic);
+    // Retention removes the deleted topic's data after its grace period, which frees the name.
+    for (let i = 0; ; i++) {
+      wall.advance(60_000);
+      await engine.retention.runOnce();
+      try {
+        await engine.createTopic(topic, 1);
+        break;
+      } catch (err) {
+        if (i > 5) throw err;
+      }
+    }
+    await produce('new');
+
+    // The old incarnation's offset is not this topic's: not listed, not resumed from.
+    expect((await coord.offsets('g')).filter((o) => o.offset >= 0)).toEqual([]);
+    const again = await coord.join('g', { topics: [topic], autoOffsetReset: 'earliest' });
+    const rows = await coord.offsets('g');
+    expect(rows).toEqual([expect.objectContaining({ topic, partition: 0, offset: -1, lag: 7 })]);
+    const r = await coord.poll('g', again.memberId, { maxRecords: 100 });
+    expect(r.records.map((x) => dec.decode(x.value!))).toEqual(['new0', 'new1', 'new2', 'new3', 'new4', 'new5', 'new6']);
+    // Committing on the new incarnation works as usual.
+    await coord.poll('g', again.memberId, { acks: [{ topic, partition: 0, offset: 7 }], ackGeneration: r.generation });
+    expect((await coord.offsets('g')).map((o) => [o.offset, o.lag])).toEqual([[7, 0]]);
+  });
+}
+
+describe('group offsets across topic re-creation: embedded (SQLite)', () => {
+  scenario(async () => {
+    const meta = new SqliteMetaStore({ path: ':memory:' });
+    return { meta, cleanup: async () => meta.close?.() };
+  });
+});
+
+describeAws('group offsets across topic re-creation: DynamoDB (emulator)', () => {
+  scenario(async () => {
+    const f = await makeDynamoStore();
+    return { meta: f.store, cleanup: () => f.cleanup() };
+  });
+});
