@@ -54,6 +54,9 @@ export interface EngineOptions {
   onCommitRetry?: () => void;
 }
 
+/** How often an eager flush that found the lease taken tries again (each after half a lease). */
+const EAGER_FLUSH_RETRIES = 5;
+
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   inlineMaxBytes: 128 * 1024,
   maxCommitBytes: 16 * 1024 * 1024,
@@ -521,9 +524,26 @@ export class LogEngine {
       // flushing a few MiB at a time would cost more than the data (bench:cost, steady state).
       if (trigger && (this.pendingFlushBytes.get(key) ?? 0) < (this.opts.flushTriggerBytes ?? 0)) return;
       this.pendingFlushBytes.delete(key);
-      const work = trigger ? Promise.resolve(trigger(topic, partition)) : this.flushPartition(topic, partition);
+      const work = trigger ? Promise.resolve(trigger(topic, partition)) : this.flushPartition(topic, partition).then((r) => this.retryIfSkipped(topic, partition, key, r.skipped, 0));
       work.catch((err) => console.error(`[samsa] flush of ${topic.name}/${partition} failed:`, err));
     }, delay);
+    timer.unref?.();
+    this.flushTimers.set(key, timer);
+  }
+
+  /**
+   * An eager flush that found the lease held elsewhere tries again after half a lease, a few
+   * times: if the holder went silent (a job killed mid-pass, a paused process), this process
+   * takes over once the lease lapses instead of leaving the partition to the next job pass.
+   */
+  private retryIfSkipped(topic: Topic, partition: number, key: string, skipped: boolean, attempt: number): void {
+    if (!skipped || this.closed || attempt >= EAGER_FLUSH_RETRIES || this.flushTimers.has(key)) return;
+    const timer = setTimeout(() => {
+      this.flushTimers.delete(key);
+      this.flushPartition(topic, partition)
+        .then((r) => this.retryIfSkipped(topic, partition, key, r.skipped, attempt + 1))
+        .catch((err) => console.error(`[samsa] flush of ${topic.name}/${partition} failed:`, err));
+    }, this.opts.leaseMs / 2);
     timer.unref?.();
     this.flushTimers.set(key, timer);
   }

@@ -15,7 +15,7 @@ afterAll(async () => {
 
 function samsa(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/samsa.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, SAMSA_URL: server.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/samsa.ts'), ...args], { cwd: REPO_ROOT, env: { ...process.env, SAMSA_URL: server.url }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -28,6 +28,7 @@ const SKIPPED: Record<string, string> = {
   'Deploy on AWS': 'needs an AWS account',
   'Calling the API': 'needs a deployed stack; test/e2e/auth.test.ts signs the same requests for a SigV4-verifying endpoint',
   'Tear down': 'needs an AWS account',
+  'Who may do what': 'runs against a deployed stack as its super user; test/e2e/cli-acls.test.ts runs samsa acls add (prefixed) / list / remove and quotas set / list against a keys-mode server',
   LocalStack: 'needs a container engine',
 };
 
