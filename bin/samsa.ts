@@ -710,11 +710,30 @@ groups
     out(`Group "${d.group}": ${d.state}, generation ${d.generation}, ${d.members.length} member${d.members.length === 1 ? '' : 's'}, total lag ${d.lag}\n\n`);
     out(
       table([
-        ['TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'CONSUMER-ID'],
-        ...offsets.map((x) => [x.topic, x.partition, x.offset < 0 ? '-' : x.offset, x.highWatermark, x.lag, owner.get(`${x.topic}/${x.partition}`) ?? '-']),
+        ['TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'LAG-TIME', 'EXPIRY-RISK', 'CONSUMER-ID'],
+        ...offsets.map((x) => [
+          x.topic,
+          x.partition,
+          x.offset < 0 ? '-' : x.offset,
+          x.highWatermark,
+          x.lag,
+          formatLagTime(x.lagMs),
+          x.expiryRisk ? 'YES' : 'no',
+          owner.get(`${x.topic}/${x.partition}`) ?? '-',
+        ]),
       ]),
     );
   });
+
+/** A lag in time for people: 0s, 850ms, 12.5s, 3.2m, 4.1h, 2.0d. */
+function formatLagTime(ms: number): string {
+  if (ms <= 0) return '0s';
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)}s`;
+  if (ms < 7_200_000) return `${(ms / 60_000).toFixed(1)}m`;
+  if (ms < 172_800_000) return `${(ms / 3_600_000).toFixed(1)}h`;
+  return `${(ms / 86_400_000).toFixed(1)}d`;
+}
 
 /** ISO 8601 duration (PnDTnHnMnS, as kafka-consumer-groups --by-duration) → ms. */
 function parseDuration(v: string): number {

@@ -4,6 +4,8 @@ import { serve } from '@hono/node-server';
 import { loadConfig, unsafeListenReason } from '../lib/config';
 import { createApp } from '../lib/http/app';
 import { authFromConfig } from '../lib/http/authz';
+import { GroupCoordinator } from '../lib/groups/coordinator';
+import { groupLag } from '../lib/groups/lag';
 import { mountGroupRoutes } from '../lib/http/groups';
 import { measureFlushLag, startJobLoop } from '../lib/jobs';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
@@ -17,9 +19,22 @@ if (unsafe) {
   logger.error(unsafe, { host: cfg.host, auth: cfg.auth });
   process.exit(2);
 }
-const metrics = createSamsaMetrics({ flushLag: async () => (await measureFlushLag(engine)).unflushedRecords });
+// Gauges are read at scrape time: flush backlog and every group's lag.
+const metrics = createSamsaMetrics({
+  flushLag: async () => (await measureFlushLag(engine)).unflushedRecords,
+  consumerLag: () => groupLag(groups),
+});
 const { engine, stores } = await openEngine(cfg, undefined, engineHooks(metrics));
-const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, logger, metrics, metricsRoute: true, auth: authFromConfig(cfg, engine.meta), extend: (a) => void mountGroupRoutes(a, { engine }) });
+const groups = new GroupCoordinator(engine.meta, engine);
+const app = createApp({
+  engine,
+  maxRequestBytes: cfg.maxRequestBytes,
+  logger,
+  metrics,
+  metricsRoute: true,
+  auth: authFromConfig(cfg, engine.meta),
+  extend: (a) => void mountGroupRoutes(a, { engine, coordinator: groups }),
+});
 const jobs = startJobLoop(engine, cfg.jobIntervalMs, logger.child({ component: 'jobs' }), metrics);
 
 const server = serve({ fetch: app.fetch, port: cfg.port, hostname: cfg.host }, (info) => {

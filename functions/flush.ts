@@ -3,6 +3,8 @@
 // lag as a CloudWatch metric) and the API function's async hand-off of one busy partition.
 import { loadConfig } from '../lib/config';
 import { isFlushRequest } from '../lib/flush-trigger';
+import { GroupCoordinator } from '../lib/groups/coordinator';
+import { groupLag, oldestUnconsumedSeconds } from '../lib/groups/lag';
 import { measureFlushLag, runFlushJob } from '../lib/jobs';
 import { emfLine } from '../lib/obs/emf';
 import { openAwsEngine } from '../lib/runtime-aws';
@@ -23,6 +25,8 @@ export async function handler(event: unknown): Promise<Record<string, unknown>> 
   }
   const report = await runFlushJob(engine);
   const lag = await measureFlushLag(engine);
+  // The consumer-lag alarm's input: how old the oldest record some group has not consumed is.
+  const oldest = oldestUnconsumedSeconds(await groupLag(new GroupCoordinator(engine.meta, engine)).catch(() => []));
   // Raw stdout, not console.log: Lambda prefixes console lines, and EMF must be bare JSON.
   process.stdout.write(
     `${emfLine(
@@ -31,10 +35,14 @@ export async function handler(event: unknown): Promise<Record<string, unknown>> 
         UnflushedRecords: { value: lag.unflushedRecords, unit: 'Count' },
         MaxPartitionUnflushedRecords: { value: lag.maxUnflushedRecords, unit: 'Count' },
         FlushedBytes: { value: report['bytes'] as number, unit: 'Bytes' },
+        samsa_oldest_unconsumed_age_seconds: { value: oldest, unit: 'Seconds' },
       },
+      Date.now(),
+      // Also without the Table dimension: the construct's consumer-lag alarm reads the total.
+      { aggregate: true },
     )}\n`,
   );
-  const out = { ...report, ...lag };
+  const out = { ...report, ...lag, oldestUnconsumedSeconds: oldest };
   console.log(JSON.stringify(out));
   return out;
 }

@@ -58,6 +58,10 @@ export interface GroupOffset {
   highWatermark: number;
   logStartOffset: number;
   lag: number;
+  /** Age of the oldest record the group has not consumed, in ms (0 when caught up). */
+  lagMs: number;
+  /** Retention will delete (or has deleted) records the group has not consumed, at its current pace. */
+  expiryRisk: boolean;
 }
 export type ResetTarget = 'earliest' | 'latest' | { timestamp: number } | { offset: number };
 
@@ -75,6 +79,9 @@ interface RawOffset {
   high_watermark: number;
   log_start_offset: number;
   lag: number;
+  /** Absent from servers older than lag in time. */
+  lag_ms?: number;
+  expiry_risk?: boolean;
 }
 
 export class Admin {
@@ -186,7 +193,7 @@ export class Admin {
     const r = await this.http.json<{ offsets: RawOffset[] }>('GET', `/v1/groups/${seg(opts.groupId)}/offsets`, { what: `offsets of group "${opts.groupId}"` });
     return r.offsets
       .filter((o) => !opts.topics || opts.topics.includes(o.topic))
-      .map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata, highWatermark: o.high_watermark, logStartOffset: o.log_start_offset, lag: o.lag }));
+      .map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata, highWatermark: o.high_watermark, logStartOffset: o.log_start_offset, lag: o.lag, lagMs: o.lag_ms ?? 0, expiryRisk: o.expiry_risk ?? false }));
   }
 
   /** Moves a topic's committed offsets (the group must have no members: NON_EMPTY_GROUP otherwise). */

@@ -125,6 +125,14 @@ export interface OffsetInfo extends TopicPartition {
   log_start_offset: number;
   /** high watermark − committed offset; with nothing committed, high watermark − log start. */
   lag: number;
+  /** Age of the oldest record the group has not consumed, in ms (0 when caught up). */
+  lag_ms: number;
+  /**
+   * The oldest unconsumed record is (or will be) deleted by retention before the group gets
+   * to it: the committed offset is already below the log start, or the record's time left under
+   * retention.ms is shorter than the group has gone without committing (its current pace).
+   */
+  expiry_risk: boolean;
 }
 
 export interface GroupDescription {
@@ -171,6 +179,8 @@ interface Loaded {
 interface PartitionItem {
   offset?: number;
   metadata?: string | null;
+  /** When the offset was last written (ms). */
+  committedAt?: number;
   /** Incarnation of the topic the offset was committed on (absent on items older than the field). */
   topicId?: string;
 }
@@ -678,7 +688,8 @@ export class GroupCoordinator {
       listed.push({ key, topic: t, partition, offset });
     }
     const heads = await this.readHeads(listed);
-    return listed.map(({ key, topic: t, partition, offset }, i) => {
+    const now = this.clock.now();
+    const rows = listed.map(({ key, topic: t, partition, offset }, i) => {
       const h = heads[i]!;
       const item = parts.get(key);
       const topic = t.name;
@@ -690,8 +701,34 @@ export class GroupCoordinator {
         high_watermark: h.nextOffset,
         log_start_offset: h.logStart,
         lag: offset === undefined ? h.nextOffset - h.logStart : Math.max(0, h.nextOffset - Math.max(offset, h.logStart)),
+        lag_ms: 0,
+        expiry_risk: offset !== undefined && offset < h.logStart,
       };
     });
+    // Lag in time: the timestamp of the oldest unconsumed record, one small read per lagging
+    // partition (bounded in parallel; a group on 10,000 partitions does not fan out at once).
+    await inParallel(
+      rows.map((r, i) => ({ r, l: listed[i]! })).filter((x) => x.r.lag > 0),
+      16,
+      async ({ r, l }) => {
+        const from = Math.max(r.offset, r.log_start_offset);
+        const ts = await this.engine
+          .fetch(r.topic, r.partition, { offset: from, maxRecords: 1, maxBytes: 1 })
+          .then((f) => f.records()[0]?.timestamp)
+          .catch(() => undefined); // deleted or truncated meanwhile: the next read says more
+        if (ts === undefined) return;
+        r.lag_ms = Math.max(0, now - ts);
+        const retention = l.topic.config['retention.ms'];
+        if (retention < 0 || r.expiry_risk) return;
+        const timeLeft = ts + retention - now;
+        // Idle for longer than the record has left: at this pace retention deletes it first. A
+        // group that never committed here has been idle since the record was written.
+        const committedAt = r.offset >= 0 ? parts.get(l.key)?.committedAt : undefined;
+        const idle = committedAt !== undefined ? now - committedAt : r.lag_ms;
+        r.expiry_risk = timeLeft <= idle;
+      },
+    );
+    return rows;
   }
 
   /**
@@ -955,6 +992,7 @@ export class GroupCoordinator {
         if (typeof i['offset'] === 'number') item.offset = i['offset'];
         if (i['metadata'] !== undefined) item.metadata = i['metadata'] as string | null;
         if (typeof i['topic_id'] === 'string') item.topicId = i['topic_id'];
+        if (typeof i['committed_at'] === 'number') item.committedAt = i['committed_at'];
         out.set(tpKey(i['topic'] as string, i['partition'] as number), item);
       }
       startAfter = page.next;

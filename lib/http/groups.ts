@@ -141,6 +141,11 @@ const OffsetRow = z
     high_watermark: z.number().int(),
     log_start_offset: z.number().int(),
     lag: z.number().int().openapi({ description: 'high_watermark − offset; with no committed offset, high_watermark − log_start_offset.' }),
+    lag_ms: z.number().int().openapi({ description: 'Age of the oldest record the group has not consumed, in ms; 0 when caught up.' }),
+    expiry_risk: z.boolean().openapi({
+      description:
+        'True when retention deletes (or has deleted) a record before the group consumes it: the committed offset is below the log start, or the oldest unconsumed record has less time left under retention.ms than the group has gone without committing.',
+    }),
   })
   .openapi('GroupOffset');
 const OffsetsResponse = z.object({ group: z.string(), offsets: z.array(OffsetRow), lag: z.number().int() }).openapi('GroupOffsets');

@@ -5,7 +5,7 @@
 
 export const METRICS_NAMESPACE = 'Samsa';
 
-export type MetricUnit = 'Count' | 'Bytes' | 'Milliseconds' | 'None';
+export type MetricUnit = 'Count' | 'Bytes' | 'Milliseconds' | 'Seconds' | 'None';
 
 /**
  * One EMF line. With `aggregate`, the metrics are also published without dimensions (an empty
