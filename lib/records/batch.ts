@@ -49,6 +49,9 @@ import {
   BATCH_HEADER_SIZE,
   Compression,
   LOG_OVERHEAD,
+  MAX_HEADERS_PER_BATCH,
+  MAX_HEADERS_PER_RECORD,
+  MAX_RECORDS_PER_BATCH,
   type BatchHeader,
   type BatchSlice,
   type DecodedRecord,
@@ -357,6 +360,7 @@ function decodeAt(
   verifyCrc: boolean,
 ): { header: BatchHeader; records: DecodedRecord[]; end: number } {
   const { header, end } = frameBatch(buf, pos, label, verifyCrc);
+  checkRecordCount(header.recordCount, label);
   const codec = header.attributes & ATTR_CODEC_MASK;
   if (codec > Compression.Zstd) {
     throw new CorruptRecordError(`${label}: unknown compression codec ${codec}`, { position: pos });
@@ -381,6 +385,7 @@ function decodeAt(
   const logAppend = (header.attributes & ATTR_LOG_APPEND_TIME) !== 0;
   const { baseOffset, baseTimestamp, maxTimestamp, recordCount } = header;
   const records: DecodedRecord[] = [];
+  let batchHeaders = 0;
   for (let i = 0; i < recordCount; i++) {
     if (r.pos >= stop) r.fail(`only ${i} of ${recordCount} records present`);
     const len = r.readVarint();
@@ -394,6 +399,17 @@ function decodeAt(
     const value = r.readBytes('record value');
     const headerCount = r.readVarint();
     if (headerCount < 0) r.fail(`record ${i} has negative header count ${headerCount}`);
+    // Counted before the header array is allocated: the count is what costs memory.
+    batchHeaders += headerCount;
+    if (headerCount > MAX_HEADERS_PER_RECORD || batchHeaders > MAX_HEADERS_PER_BATCH) {
+      throw tooMany(
+        label,
+        headerCount > MAX_HEADERS_PER_RECORD
+          ? `record ${i} has ${headerCount} headers; the limit is ${MAX_HEADERS_PER_RECORD} per record`
+          : `its records carry more than ${MAX_HEADERS_PER_BATCH} headers, the limit per batch`,
+        headerCount > MAX_HEADERS_PER_RECORD ? { max_headers_per_record: MAX_HEADERS_PER_RECORD } : { max_headers_per_batch: MAX_HEADERS_PER_BATCH },
+      );
+    }
     let headers: RecordHeader[];
     if (headerCount === 0) headers = [];
     else {
@@ -420,6 +436,22 @@ function decodeAt(
   }
   if (r.pos !== stop) r.fail(`${stop - r.pos} bytes left after ${recordCount} records`);
   return { header, records, end };
+}
+
+function tooMany(label: string, what: string, limit: Record<string, number>): SamsaError {
+  return new SamsaError('RECORD_TOO_LARGE', `${label}: ${what}`, limit);
+}
+
+/**
+ * Refuses a batch claiming more records than MAX_RECORDS_PER_BATCH, from its header alone
+ * (before any decompression), so a lying recordCount costs nothing.
+ */
+export function checkRecordCount(recordCount: number, label: string): void {
+  if (recordCount > MAX_RECORDS_PER_BATCH) {
+    throw tooMany(label, `recordCount ${recordCount} exceeds the limit of ${MAX_RECORDS_PER_BATCH} records per batch`, {
+      max_records_per_batch: MAX_RECORDS_PER_BATCH,
+    });
+  }
 }
 
 /**
