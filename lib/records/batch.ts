@@ -43,7 +43,7 @@
 
 import { CorruptRecordError, SamsaError } from '../errors.js';
 import { crc32c } from './crc32c.js';
-import { compress, decompress } from './compression.js';
+import { compress, decompress, MAX_DECOMPRESSED_BYTES } from './compression.js';
 import { Reader, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
 import {
   BATCH_HEADER_SIZE,
@@ -372,6 +372,13 @@ function decodeAt(
     try {
       data = decompress(codec, buf.subarray(start, end));
     } catch (err) {
+      if (overDecompressionLimit(err)) {
+        throw new SamsaError(
+          'RECORD_TOO_LARGE',
+          `${label}: ${Compression[codec]} records decompress to more than ${MAX_DECOMPRESSED_BYTES} bytes, the limit per batch (max_decompressed_bytes)`,
+          { max_decompressed_bytes: MAX_DECOMPRESSED_BYTES },
+        );
+      }
       throw new CorruptRecordError(
         `${label}: cannot decompress ${Compression[codec]} records: ${(err as Error).message}`,
         { position: pos },
@@ -436,6 +443,13 @@ function decodeAt(
   }
   if (r.pos !== stop) r.fail(`${stop - r.pos} bytes left after ${recordCount} records`);
   return { header, records, end };
+}
+
+/** The codecs' ways of saying "this would exceed MAX_DECOMPRESSED_BYTES" (not corrupt, just too big). */
+function overDecompressionLimit(err: unknown): boolean {
+  if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return true; // zlib / native zstd maxOutputLength
+  const m = (err as Error).message ?? '';
+  return /^lz4 output exceeds \d+ bytes|^zstd output exceeds|^zstd frame declares \d+ bytes, over/.test(m);
 }
 
 function tooMany(label: string, what: string, limit: Record<string, number>): SamsaError {
