@@ -4,12 +4,19 @@ import { serve } from '@hono/node-server';
 import { loadConfig } from '../lib/config';
 import { createApp } from '../lib/http/app';
 import { mountGroupRoutes } from '../lib/http/groups';
+import { hostGuard, hostGuardOptions } from '../lib/http/host-guard';
 import { startJobLoop } from '../lib/jobs';
 import { openEngine } from '../lib/runtime';
 
 const cfg = loadConfig();
 const { engine, stores } = await openEngine(cfg);
-const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, extend: (a) => void mountGroupRoutes(a, { engine }) });
+const app = createApp({
+  engine,
+  maxRequestBytes: cfg.maxRequestBytes,
+  // Host/Origin checks before any route: a local server must not take orders from web pages.
+  guards: [hostGuard(hostGuardOptions(cfg.host, process.env))],
+  extend: (a) => void mountGroupRoutes(a, { engine }),
+});
 const jobs = startJobLoop(engine, cfg.jobIntervalMs, (msg, err) => (err ? console.error(`[samsa] ${msg}:`, err) : console.log(`[samsa] ${msg}`)));
 
 const server = serve({ fetch: app.fetch, port: cfg.port, hostname: cfg.host }, (info) => {
