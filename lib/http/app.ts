@@ -296,7 +296,8 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       path: '/v1/topics/{topic}/partitions/{partition}/records',
       tags: ['produce'],
       summary: 'Produce Kafka RecordBatch v2 bytes',
-      description: 'One or more concatenated RecordBatch v2 (magic 2) batches. CRC32C is verified; the server assigns offsets and keeps the bytes.',
+      description:
+        'One or more concatenated RecordBatch v2 (magic 2) batches. CRC32C is verified; the server assigns offsets and keeps the bytes. Limits (413 RECORD_TOO_LARGE naming the limit): each batch ≤ max.message.bytes as stored, ≤ 32 MiB decompressed (max_decompressed_bytes), ≤ 100000 records (max_records_per_batch), ≤ 1000 headers per record (max_headers_per_record) and ≤ 100000 per batch (max_headers_per_batch); the body ≤ the server\'s request limit (max_request_bytes, default 64 MiB).',
       request: {
         params: S.PartitionParams,
         body: { required: true, content: { [RECORD_BATCH_TYPE]: { schema: { type: 'string', format: 'binary' } } } },
@@ -411,7 +412,11 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     info: {
       title: 'Samsa',
       version: opts.version ?? '0.1.0',
-      description: 'A serverless, Kafka-style event log: topics, partitions, offsets, consumer groups and retention over HTTP.',
+      description:
+        'A serverless, Kafka-style event log: topics, partitions, offsets, consumer groups and retention over HTTP.\n\n' +
+        'Limits (docs/limits.md): JSON bodies ≤ 6 MiB (413 RECORD_TOO_LARGE, max_json_request_bytes) and ≤ 64 levels of nesting (400 INVALID_REQUEST, max_json_depth), sent as application/json (415 UNSUPPORTED_MEDIA_TYPE otherwise); ' +
+        'a JSON produce ≤ 10000 records and ≤ 1000 headers per record; topic names 1-249 of [a-zA-Z0-9._-], not "." or ".." (400 INVALID_TOPIC_EXCEPTION); group and member ids 1-249 printable characters; ' +
+        'record batches: see the binary produce route.',
     },
   };
   app.doc31('/openapi.json', docConfig);
