@@ -168,6 +168,12 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     validateGroupName(c.req.param('group') ?? '');
     await next();
   });
+  for (const route of ['/v1/groups/:group/members/:member_id', '/v1/groups/:group/members/:member_id/*']) {
+    app.use(route, async (c, next) => {
+      validateGroupName(c.req.param('member_id') ?? '', 'member_id');
+      await next();
+    });
+  }
 
   // --- service ------------------------------------------------------------------------------
   app.openapi(
