@@ -9,7 +9,7 @@ import { type ErrorCode, SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
 import { validateGroupName } from '../log/topic-config';
 import { renderDocsPage } from './docs';
-import { headerFromJson, jsonDepth, recordToJson, toBytes } from './format';
+import { headerFromJson, jsonDepth, MAX_JSON_FETCH_DECODED_BYTES, recordToJson, toBytes } from './format';
 import * as S from './schemas';
 
 export const RECORD_BATCH_TYPE = 'application/vnd.kafka.record-batch';
@@ -356,14 +356,18 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     async (c) => {
       const { topic, partition } = c.req.valid('param');
       const q = c.req.valid('query');
+      const binary = (c.req.header('accept') ?? '').includes(RECORD_BATCH_TYPE);
       const result = await engine.fetch(topic, partition, {
         ...(q.offset !== undefined ? { offset: q.offset } : {}),
         ...(q.max_records !== undefined ? { maxRecords: q.max_records } : {}),
         ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
+        // Rendering decoded records as JSON costs several times their bytes (objects, escapes):
+        // a JSON response decodes at most MAX_JSON_FETCH_DECODED_BYTES (docs/limits.md).
+        ...(binary ? {} : { maxDecodedBytes: Math.min(q.max_bytes ?? 1024 * 1024, MAX_JSON_FETCH_DECODED_BYTES) }),
         ...(q.wait_ms !== undefined ? { waitMs: q.wait_ms } : {}),
         signal: c.req.raw.signal,
       });
-      if ((c.req.header('accept') ?? '').includes(RECORD_BATCH_TYPE)) {
+      if (binary) {
         const total = result.runs.reduce((a, r) => a + r.bytes.length, 0);
         const body = new Uint8Array(total);
         let pos = 0;

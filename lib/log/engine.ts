@@ -80,6 +80,8 @@ export interface FetchOptions {
   offset?: number;
   maxRecords?: number;
   maxBytes?: number;
+  /** Stop decoding records once they hold this many bytes (default maxBytes); at least one is returned. */
+  maxDecodedBytes?: number;
   waitMs?: number;
   signal?: AbortSignal;
 }
@@ -423,6 +425,7 @@ export class LogEngine {
       // larger than the stored bytes max_bytes counted. Stop once the decoded bytes reach
       // max_bytes, so a decoded fetch holds at most max_bytes plus one batch (docs/limits.md).
       let truncated = false;
+      const maxDecoded = opts.maxDecodedBytes ?? maxBytes;
       const records = (): DecodedRecord[] => {
         if (decoded) return decoded;
         decoded = [];
@@ -434,12 +437,14 @@ export class LogEngine {
             const end = p + 12 + dv.getInt32(p + 8);
             // CRCs were verified as the bytes were read.
             for (const r of decodeRecordBatch(run.bytes.subarray(p, end), { verifyCrc: false }).records) {
-              if (r.offset >= offset && r.offset < hw && decoded.length < maxRecords) {
-                decoded.push(r);
-                decodedBytes += decodedSize(r);
+              if (r.offset < offset || r.offset >= hw || decoded.length >= maxRecords) continue;
+              decoded.push(r);
+              decodedBytes += decodedSize(r);
+              if (decodedBytes >= maxDecoded) {
+                truncated = true;
+                break;
               }
             }
-            if (decodedBytes >= maxBytes && decoded.length > 0) truncated = true;
             p = end;
           }
           if (truncated) break;
