@@ -426,7 +426,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         'A serverless, Kafka-style event log: topics, partitions, offsets, consumer groups and retention over HTTP.\n\n' +
         'Limits (docs/limits.md): JSON bodies ≤ 6 MiB (413 RECORD_TOO_LARGE, max_json_request_bytes) and ≤ 64 levels of nesting (400 INVALID_REQUEST, max_json_depth), sent as application/json (415 UNSUPPORTED_MEDIA_TYPE otherwise); ' +
         'a JSON produce ≤ 10000 records and ≤ 1000 headers per record; topic names 1-249 of [a-zA-Z0-9._-], not "." or ".." (400 INVALID_TOPIC_EXCEPTION); group and member ids 1-249 printable characters; ' +
-        'record batches: see the binary produce route.',
+        'record batches: see the binary produce route. JSON fetches decode at most min(max_bytes, 4 MiB) of records (after the first) and return keys, values and headers over 1 MiB as base64 (value_encoding).',
     },
   };
   app.doc31('/openapi.json', docConfig);
