@@ -7,6 +7,7 @@ import { authFromConfig } from '../lib/http/authz';
 import { GroupCoordinator } from '../lib/groups/coordinator';
 import { groupLag } from '../lib/groups/lag';
 import { mountGroupRoutes } from '../lib/http/groups';
+import { hostGuard, hostGuardOptions } from '../lib/http/host-guard';
 import { measureFlushLag, startJobLoop } from '../lib/jobs';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger } from '../lib/obs/logger';
@@ -32,6 +33,8 @@ const app = createApp({
   logger,
   metrics,
   metricsRoute: true,
+  // Host/Origin checks before any route: a local server must not take orders from web pages.
+  guards: [hostGuard(hostGuardOptions(cfg.host, process.env))],
   auth: authFromConfig(cfg, engine.meta),
   extend: (a) => void mountGroupRoutes(a, { engine, coordinator: groups }),
 });

@@ -29,10 +29,13 @@ export interface FunctionSettings {
   memorySize?: number;
   timeout?: Duration;
   /**
-   * Reserved concurrency: caps this function (a throttle) and guarantees it capacity. Unset by
-   * default: reserving fails the deploy on accounts whose concurrency quota is still 10.
+   * Reserved concurrency: caps this function (a throttle) and guarantees it capacity. The API
+   * reserves SAMSA_DEFAULTS.api.reservedConcurrency by default, so long polls (each holds an
+   * instance up to 60 s) cannot take the whole account pool and starve the flush function;
+   * 'none' leaves a function unreserved (needed on accounts whose quota is still 10, where any
+   * reservation fails the deploy). Flush and retention are unreserved unless asked.
    */
-  reservedConcurrency?: number;
+  reservedConcurrency?: number | 'none';
 }
 
 export type SamsaAuth =
@@ -107,7 +110,7 @@ export const SAMSA_DEFAULTS = {
   consumerLagAlarmSeconds: 3600,
   // API: CPU scales with memory; 1 GiB keeps CRC32C/compression and cold starts quick. The
   // timeout covers the longest long poll (wait_ms ≤ 60 s) plus the request around it.
-  api: { memorySize: 1024, timeout: Duration.seconds(70) },
+  api: { memorySize: 1024, timeout: Duration.seconds(70), reservedConcurrency: 100 } as FunctionSettings & { memorySize: number; timeout: Duration },
   // Flush moves up to 32 MiB per step into segments; several steps per invocation. The API
   // hands a partition to it once an instance committed 32 MiB there (one full step): each
   // flush extends the segment objects at a fixed request cost, so smaller hand-offs cost more
@@ -150,7 +153,7 @@ export function resolveProps(props: SamsaLogProps = {}): Resolved {
     const f = r[name];
     if (!Number.isInteger(f.memorySize) || f.memorySize < 128 || f.memorySize > 10240) problems.push(`${name}.memorySize must be an integer in 128..10240 MiB`);
     if (f.timeout.toSeconds() < 1 || f.timeout.toSeconds() > 900) problems.push(`${name}.timeout must be within 1 s..15 min`);
-    if (f.reservedConcurrency !== undefined && (!Number.isInteger(f.reservedConcurrency) || f.reservedConcurrency < 1)) {
+    if (f.reservedConcurrency !== undefined && f.reservedConcurrency !== 'none' && (!Number.isInteger(f.reservedConcurrency) || f.reservedConcurrency < 1)) {
       problems.push(`${name}.reservedConcurrency must be a positive integer (0 would disable the function)`);
     }
   }
@@ -469,7 +472,7 @@ export class SamsaLog extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: settings.memorySize,
       timeout: settings.timeout,
-      ...(settings.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: settings.reservedConcurrency } : {}),
+      ...(typeof settings.reservedConcurrency === 'number' ? { reservedConcurrentExecutions: settings.reservedConcurrency } : {}),
       role,
       logGroup,
       environment,

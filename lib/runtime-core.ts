@@ -27,6 +27,8 @@ export function engineOptions(cfg: Config): Partial<EngineOptions> {
     ...(cfg.flushDelayMs >= 0 ? { eagerFlushDelayMs: cfg.flushDelayMs } : {}),
     // Every AWS-mode instance only sees its own commits; re-check the store while waiting.
     longPollRecheckMs: cfg.storage === 'aws' ? 200 : 1000,
+    // ...backing off to one read per 2 s while nothing moves (an idle poller's metadata bill).
+    longPollMaxRecheckMs: 2000,
     inlineMaxBytes: cfg.storage === 'aws' ? AWS_INLINE_MAX_BYTES : 128 * 1024,
     // DynamoDB bills a transaction's writes double: commit with a conditional head write there
     // (lib/log/commit.ts). SQLite commits a transaction as cheaply as one write.

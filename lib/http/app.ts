@@ -11,11 +11,12 @@ import type { SamsaMetrics } from '../obs/instruments';
 import { createLogger, type Logger } from '../obs/logger';
 import { mountConsole } from './console';
 import { renderDocsPage } from './docs';
-import { headerFromJson, recordToJson, toBytes } from './format';
+import { headerFromJson, jsonDepth, MAX_JSON_FETCH_DECODED_BYTES, recordToJson, toBytes } from './format';
 import { type AuthOptions, authz, mountAclRoutes } from './authz';
 import { observe } from './observe';
 import { mountSegmentRoutes } from './segments';
 import { tailMiddleware } from './tail';
+import { validateGroupName } from '../log/topic-config';
 import * as S from './schemas';
 
 export const RECORD_BATCH_TYPE = 'application/vnd.kafka.record-batch';
@@ -24,6 +25,8 @@ export interface AppOptions {
   engine: LogEngine;
   /** Largest request body accepted (413 beyond). */
   maxRequestBytes?: number;
+  /** Middleware run before everything else (the Node server's Host/Origin checks). */
+  guards?: MiddlewareHandler[];
   /** Extra routes (consumer groups) mounted on the same app. */
   extend?: (app: OpenAPIHono) => void;
   version?: string;
@@ -43,11 +46,13 @@ type FieldCodes = Record<string, ErrorCode>;
 
 /** Validation failures become 400s whose code depends on the field (Kafka names them apart). */
 function invalid(fieldCodes: FieldCodes = {}) {
-  return (result: { success: true } | { success: false; error: z.ZodError }, _c: Context): undefined => {
+  return (result: { success: true } | { success: false; error: z.ZodError }, c: Context): undefined => {
     if (result.success) return undefined;
     const issue = result.error.issues[0]!;
     const field = issue.path.map(String).join('.');
-    const code = fieldCodes[String(issue.path[0])] ?? 'INVALID_REQUEST';
+    // A path's topic name is a topic name wherever it fails (Kafka: INVALID_TOPIC_EXCEPTION).
+    const inPath = field === 'topic' && c.req.param('topic') !== undefined;
+    const code = fieldCodes[String(issue.path[0])] ?? (inPath ? 'INVALID_TOPIC_EXCEPTION' : 'INVALID_REQUEST');
     const detail = result.error.issues
       .slice(0, 5)
       .map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`)
@@ -72,15 +77,35 @@ const DESCRIPTIONS: Record<number, string> = {
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
-/** JSON routes parse their body as JSON whatever the Content-Type says, unless it is binary. */
+const mediaType = (c: Context): string => (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+/** application/json and its +json variants, as Hono's JSON validator reads them. */
+const JSON_TYPE = /^application\/([\w.-]+\+)?json$/;
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The binary produce route: the only one whose body is not JSON. */
+const isBatchProduce = (c: Context): boolean => c.req.method === 'POST' && /^\/v1\/topics\/[^/]+\/partitions\/[^/]+\/records\/?$/.test(c.req.path);
+
+/**
+ * JSON routes take only JSON bodies: anything else is 415, including the types a web page may
+ * send cross-site without a preflight (text/plain, forms), which used to be parsed as JSON.
+ * The body is read here (within the JSON size limit) and its nesting bounded before it is
+ * parsed, so a deeply nested value is a 400 naming the limit, not a stack overflow later.
+ */
 const jsonBody: MiddlewareHandler = async (c, next) => {
-  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === RECORD_BATCH_TYPE || type === 'application/octet-stream' || type.startsWith('multipart/')) {
-    throw new SamsaError('UNSUPPORTED_MEDIA_TYPE', `this route takes application/json, not ${type}`);
+  if (!BODY_METHODS.has(c.req.method) || isBatchProduce(c)) return next();
+  const type = mediaType(c);
+  const declared = c.req.header('content-length');
+  const hasBody = declared !== undefined ? declared !== '0' : c.req.header('transfer-encoding') !== undefined;
+  if (type === '' && !hasBody) return next();
+  if (!JSON_TYPE.test(type)) {
+    throw new SamsaError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      type === '' ? 'this route takes application/json; the request has a body but no Content-Type' : `this route takes application/json, not ${type}`,
+    );
   }
-  const hasBody = c.req.header('content-length') !== undefined ? c.req.header('content-length') !== '0' : c.req.header('transfer-encoding') !== undefined;
-  if (type !== 'application/json' && hasBody && (c.req.method === 'POST' || c.req.method === 'PATCH' || c.req.method === 'PUT')) {
-    c.req.raw.headers.set('content-type', 'application/json');
+  const depth = jsonDepth(await c.req.text(), S.MAX_JSON_DEPTH);
+  if (depth > S.MAX_JSON_DEPTH) {
+    throw new SamsaError('INVALID_REQUEST', `request body nests JSON deeper than ${S.MAX_JSON_DEPTH} levels (max_json_depth)`, { max_json_depth: S.MAX_JSON_DEPTH });
   }
   await next();
 };
@@ -88,11 +113,40 @@ const jsonBody: MiddlewareHandler = async (c, next) => {
 /** How far past the request limit a declared body is still read (and discarded) before a 413. */
 const DRAIN_BEYOND_LIMIT_BYTES = 16 * 1024 * 1024;
 
+/** A 413 for bodies over `maxSize`, answered on a connection that stays usable where it can. */
+function limitBody(maxSize: number, what: string, limitName: string): MiddlewareHandler {
+  return bodyLimit({
+    maxSize,
+    onError: async (c) => {
+      const err = new SamsaError('RECORD_TOO_LARGE', `${what} exceeds the ${maxSize}-byte limit (${limitName})`, { [limitName]: maxSize });
+      // A client still sending the body would see its connection reset (EPIPE) rather than
+      // this answer if we replied and closed at once. Read and discard a body of declared
+      // length up to a bound, then answer on a connection that stays usable; beyond the bound
+      // (or with no declared length) the rest is never read, so say the connection closes,
+      // or a keep-alive client sends its next request into a socket about to close.
+      const declared = Number(c.req.header('content-length'));
+      const body = c.req.raw.body;
+      if (Number.isSafeInteger(declared) && declared <= maxSize + DRAIN_BEYOND_LIMIT_BYTES && body && !c.req.raw.bodyUsed) {
+        try {
+          for await (const _chunk of body) {
+            // discarded
+          }
+          return c.json(err.toJSON(), 413);
+        } catch {
+          // the client went away mid-body: fall through
+        }
+      }
+      return c.json(err.toJSON(), 413, { connection: 'close' });
+    },
+  });
+}
+
 export function createApp(opts: AppOptions): OpenAPIHono {
   const { engine } = opts;
   const maxRequestBytes = opts.maxRequestBytes ?? 64 * 1024 * 1024;
   const logger = opts.logger ?? createLogger();
   const { metrics } = opts;
+  const maxJsonBytes = Math.min(maxRequestBytes, S.MAX_JSON_REQUEST_BYTES);
   const app = new OpenAPIHono({ defaultHook: invalid() });
 
   /** The error answer, with its code left on the context for the access log and metrics. */
@@ -122,40 +176,30 @@ export function createApp(opts: AppOptions): OpenAPIHono {
 
   app.use('*', observe({ logger, ...(metrics ? { metrics } : {}) }));
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: maxRequestBytes,
-      onError: async (c) => {
-        const err = new SamsaError('RECORD_TOO_LARGE', `request body exceeds the ${maxRequestBytes}-byte limit`, { max_request_bytes: maxRequestBytes });
-        // A client still sending the body would see its connection reset (EPIPE) rather than
-        // this answer if we replied and closed at once. Read and discard a body of declared
-        // length up to a bound, then answer on a connection that stays usable; beyond the bound
-        // (or with no declared length) the rest is never read, so say the connection closes,
-        // or a keep-alive client sends its next request into a socket about to close.
-        const declared = Number(c.req.header('content-length'));
-        const body = c.req.raw.body;
-        if (Number.isSafeInteger(declared) && declared <= maxRequestBytes + DRAIN_BEYOND_LIMIT_BYTES && body && !c.req.raw.bodyUsed) {
-          try {
-            for await (const _chunk of body) {
-              // discarded
-            }
-            return c.json(err.toJSON(), 413);
-          } catch {
-            // the client went away mid-body: fall through
-          }
-        }
-        return c.json(err.toJSON(), 413, { connection: 'close' });
-      },
-    }),
-  );
-  // After the body limit (it reads group and topic names from bodies), before every route.
+  for (const guard of opts.guards ?? []) app.use('*', guard);
+  // Binary batches may use the whole request limit; a JSON body costs several times its size
+  // once parsed, so it gets the smaller of that and MAX_JSON_REQUEST_BYTES (docs/limits.md).
+  const binaryLimit = limitBody(maxRequestBytes, 'request body', 'max_request_bytes');
+  const jsonLimit = limitBody(maxJsonBytes, 'JSON request body', 'max_json_request_bytes');
+  app.use('*', (c, next) => (isBatchProduce(c) ? binaryLimit(c, next) : jsonLimit(c, next)));
+  // After the body limits (it reads group and topic names from bodies), before every route.
   if (opts.auth) app.use('*', authz(opts.auth));
-  app.use('/v1/topics', jsonBody);
-  app.use('/v1/topics/:topic', jsonBody);
-  app.use('/v1/topics/:topic/records', jsonBody);
-  app.use('/v1/producers', jsonBody);
-  app.use('/v1/groups/*', jsonBody);
+  app.use('/v1/*', jsonBody);
+  // Group ids become storage keys: bound them where they enter, for every group route.
+  app.use('/v1/groups/:group/*', async (c, next) => {
+    validateGroupName(c.req.param('group') ?? '');
+    await next();
+  });
+  app.use('/v1/groups/:group', async (c, next) => {
+    validateGroupName(c.req.param('group') ?? '');
+    await next();
+  });
+  for (const route of ['/v1/groups/:group/members/:member_id', '/v1/groups/:group/members/:member_id/*']) {
+    app.use(route, async (c, next) => {
+      validateGroupName(c.req.param('member_id') ?? '', 'member_id');
+      await next();
+    });
+  }
 
   // --- service ------------------------------------------------------------------------------
   app.openapi(
@@ -250,17 +294,28 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     }),
     async (c) => {
       const body = c.req.valid('json');
+      // Encoding can grow a value (1e20 re-serialises as 21 digits): bound the total as it is
+      // made, so a request never holds more than about its body limit of record bytes.
+      let decoded = 0;
       const records = body.records.map((r, i) => {
         if (!('value' in r)) {
           throw new SamsaError('INVALID_REQUEST', `records.${i}.value is required (null for a tombstone)`, { field: `records.${i}.value` });
         }
-        return {
+        const rec = {
           key: toBytes(r.key, body.key_format, `records.${i}.key`),
           value: toBytes(r.value, body.value_format, `records.${i}.value`),
           headers: (r.headers ?? []).map(headerFromJson),
           ...(r.timestamp !== undefined ? { timestamp: r.timestamp } : {}),
           ...(r.partition !== undefined ? { partition: r.partition } : {}),
         };
+        decoded += (rec.key?.length ?? 0) + (rec.value?.length ?? 0);
+        for (const h of rec.headers) decoded += h.key.length + (h.value?.length ?? 0);
+        if (decoded > maxJsonBytes) {
+          throw new SamsaError('RECORD_TOO_LARGE', `the request's records encode to more than ${maxJsonBytes} bytes (max_json_request_bytes)`, {
+            max_json_request_bytes: maxJsonBytes,
+          });
+        }
+        return rec;
       });
       const offsets = await engine.produce(c.req.valid('param').topic, records, body.producer);
       return c.json({ offsets }, 200);
@@ -273,7 +328,8 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       path: '/v1/topics/{topic}/partitions/{partition}/records',
       tags: ['produce'],
       summary: 'Produce Kafka RecordBatch v2 bytes',
-      description: 'One or more concatenated RecordBatch v2 (magic 2) batches. CRC32C is verified; the server assigns offsets and keeps the bytes.',
+      description:
+        'One or more concatenated RecordBatch v2 (magic 2) batches. CRC32C is verified; the server assigns offsets and keeps the bytes. Limits (413 RECORD_TOO_LARGE naming the limit): each batch ≤ max.message.bytes as stored, ≤ 32 MiB decompressed (max_decompressed_bytes), ≤ 100000 records (max_records_per_batch), ≤ 1000 headers per record (max_headers_per_record) and ≤ 100000 per batch (max_headers_per_batch); the body ≤ the server\'s request limit (max_request_bytes, default 64 MiB).',
       request: {
         params: S.PartitionParams,
         body: { required: true, content: { [RECORD_BATCH_TYPE]: { schema: { type: 'string', format: 'binary' } } } },
@@ -337,16 +393,20 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     async (c) => {
       const { topic, partition } = c.req.valid('param');
       const q = c.req.valid('query');
+      const binary = (c.req.header('accept') ?? '').includes(RECORD_BATCH_TYPE);
       const result = await engine.fetch(topic, partition, {
         ...(q.offset !== undefined ? { offset: q.offset } : {}),
         ...(q.max_records !== undefined ? { maxRecords: q.max_records } : {}),
         ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
+        // Rendering decoded records as JSON costs several times their bytes (objects, escapes):
+        // a JSON response decodes at most MAX_JSON_FETCH_DECODED_BYTES (docs/limits.md).
+        ...(binary ? {} : { maxDecodedBytes: Math.min(q.max_bytes ?? 1024 * 1024, MAX_JSON_FETCH_DECODED_BYTES) }),
         ...(q.wait_ms !== undefined ? { waitMs: q.wait_ms } : {}),
         signal: c.req.raw.signal,
       });
-      const total = result.runs.reduce((a, r) => a + r.bytes.length, 0);
-      if (metrics) metrics.fetchedBytes.inc({ topic }, total);
-      if ((c.req.header('accept') ?? '').includes(RECORD_BATCH_TYPE)) {
+      if (binary) {
+        const total = result.runs.reduce((a, r) => a + r.bytes.length, 0);
+        metrics?.fetchedBytes.inc({ topic }, total);
         metrics?.fetchedRecords.inc({ topic }, result.runs.reduce((a, r) => a + (r.last - r.base + 1), 0));
         const body = new Uint8Array(total);
         let pos = 0;
@@ -366,6 +426,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       const vf = q.value_format ?? 'json';
       const records = result.records();
       metrics?.fetchedRecords.inc({ topic }, records.length);
+      metrics?.fetchedBytes.inc({ topic }, result.runs.reduce((a, r) => a + r.bytes.length, 0));
       return c.json(
         {
           records: records.map((r) => recordToJson(r, kf, vf)),
@@ -410,7 +471,11 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     info: {
       title: 'Samsa',
       version: opts.version ?? '0.1.0',
-      description: 'A serverless, Kafka-style event log: topics, partitions, offsets, consumer groups and retention over HTTP.',
+      description:
+        'A serverless, Kafka-style event log: topics, partitions, offsets, consumer groups and retention over HTTP.\n\n' +
+        'Limits (docs/limits.md): JSON bodies ≤ 6 MiB (413 RECORD_TOO_LARGE, max_json_request_bytes) and ≤ 64 levels of nesting (400 INVALID_REQUEST, max_json_depth), sent as application/json (415 UNSUPPORTED_MEDIA_TYPE otherwise); ' +
+        'a JSON produce ≤ 10000 records and ≤ 1000 headers per record; topic names 1-249 of [a-zA-Z0-9._-], not "." or ".." (400 INVALID_TOPIC_EXCEPTION); group and member ids 1-249 printable characters; ' +
+        'record batches: see the binary produce route. JSON fetches decode at most min(max_bytes, 4 MiB) of records (after the first) and return keys, values and headers over 1 MiB as base64 (value_encoding).',
     },
   };
   app.doc31('/openapi.json', docConfig);

@@ -1,8 +1,10 @@
 // Key/value formats of the JSON API. On the way in a value is turned into bytes (never
-// guessed); on the way out bytes that are not valid in the requested format come back as
-// base64 with `<field>_encoding: "base64"` — never an error, never altered bytes.
+// guessed); on the way out bytes that are not valid in the requested format — or too costly
+// to render in it (over 1 MiB, or nested deeper than 64 levels) — come back as base64 with
+// `<field>_encoding: "base64"`: never an error, never altered bytes.
 import { SamsaError } from '../errors';
 import type { DecodedRecord, RecordHeader } from '../records';
+import { MAX_JSON_DEPTH } from './schemas';
 
 export type KeyFormat = 'string' | 'json' | 'base64';
 export type ValueFormat = 'json' | 'string' | 'base64';
@@ -29,11 +31,47 @@ export function toBytes(value: unknown, format: KeyFormat | ValueFormat, what: s
   }
 }
 
+/**
+ * The deepest nesting of arrays and objects in JSON text, counting no further than `stop` + 1
+ * (so the scan can end early). Brackets inside strings do not count. Linear, no recursion.
+ */
+export function jsonDepth(text: string, stop = Infinity): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c) i++; // backslash: skip the escaped character
+      else if (ch === 0x22) inString = false;
+    } else if (ch === 0x22) inString = true;
+    else if (ch === 0x5b || ch === 0x7b) {
+      if (++depth > max) {
+        max = depth;
+        if (max > stop) return max;
+      }
+    } else if (ch === 0x5d || ch === 0x7d) depth--;
+  }
+  return max;
+}
+
+/** Stored values nested deeper than the JSON limit come back as base64: serialising them could overflow the stack. */
+const MAX_RENDER_DEPTH = MAX_JSON_DEPTH;
+/**
+ * Keys, values and header values larger than this come back as base64 in JSON responses,
+ * whatever the format asked: parsing 1 MiB of `{},` makes ~350,000 objects, and a string of
+ * control characters escapes to 6 bytes each, while base64 costs 4/3 and no parse.
+ */
+export const MAX_RENDERED_FIELD_BYTES = 1024 * 1024;
+/** Decoded record bytes one JSON fetch response renders (after at least one record). */
+export const MAX_JSON_FETCH_DECODED_BYTES = 4 * 1024 * 1024;
+
 type Rendered = { value: unknown; base64: boolean };
 
 export function render(bytes: Uint8Array | null, format: KeyFormat | ValueFormat): Rendered {
   if (bytes === null) return { value: null, base64: false };
   if (format === 'base64') return { value: b64(bytes), base64: false };
+  if (bytes.length > MAX_RENDERED_FIELD_BYTES) return { value: b64(bytes), base64: true };
   let text: string;
   try {
     text = strictUtf8.decode(bytes);
@@ -41,6 +79,7 @@ export function render(bytes: Uint8Array | null, format: KeyFormat | ValueFormat
     return { value: b64(bytes), base64: true };
   }
   if (format === 'string') return { value: text, base64: false };
+  if (jsonDepth(text, MAX_RENDER_DEPTH) > MAX_RENDER_DEPTH) return { value: b64(bytes), base64: true };
   try {
     return { value: JSON.parse(text), base64: false };
   } catch {

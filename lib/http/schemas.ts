@@ -1,6 +1,7 @@
 // Request and response schemas: the same zod objects validate requests and generate the
 // OpenAPI document, so the two cannot drift apart.
 import { z } from '@hono/zod-openapi';
+import { MAX_NAME_LENGTH } from '../log/topic-config';
 
 export const ErrorBody = z
   .object({
@@ -10,12 +11,34 @@ export const ErrorBody = z
   .catchall(z.unknown())
   .openapi('Error', { description: 'Every error: a Kafka-style error code, a message naming the problem, and details.' });
 
+// --- limits (docs/limits.md) ---------------------------------------------------------------
+
+/** JSON request bodies: the Lambda Function URL carries at most 6 MB, so nothing larger is portable. */
+export const MAX_JSON_REQUEST_BYTES = 6 * 1024 * 1024;
+/** Nesting of any JSON body or JSON value (V8 serialises recursively; 5,000 levels threw). */
+export const MAX_JSON_DEPTH = 64;
+/** Records in one JSON produce request, as fetch's max_records. */
+export const MAX_RECORDS_PER_REQUEST = 10_000;
+
+/**
+ * Topic names, as validateTopicName (lib/log/topic-config.ts) states the rule for the engine:
+ * the same bounds here put them in /openapi.json and refuse a bad name before any work.
+ */
 export const TopicName = z
   .string()
   .min(1)
-  .max(249)
-  .regex(/^[a-zA-Z0-9._-]+$/)
+  .max(MAX_NAME_LENGTH)
+  .regex(/^[a-zA-Z0-9._-]+$/, "a topic name may contain only ASCII letters, digits, '.', '_' and '-'")
+  .refine((n) => n !== '.' && n !== '..', 'a topic name cannot be "." or ".."')
   .openapi({ example: 'orders', description: "Kafka's rules: 1-249 of [a-zA-Z0-9._-], not '.' or '..'." });
+
+/** Group ids and member ids: 1-249 printable characters (validateGroupName). */
+export const GroupId = z
+  .string()
+  .min(1)
+  .max(MAX_NAME_LENGTH)
+  .regex(/^[^\p{Cc}\p{Cs}]+$/u, 'must be printable (no control characters)')
+  .openapi({ description: '1-249 printable characters.' });
 
 export const TopicConfigBody = z
   .record(z.string(), z.union([z.number(), z.string()]))
@@ -80,7 +103,7 @@ export const ProduceRecord = z
   .object({
     key: z.unknown().optional().openapi({ description: 'Encoded per key_format; null or absent for no key.' }),
     value: z.unknown().openapi({ description: 'Encoded per value_format; null for a tombstone.' }),
-    headers: z.array(Header).optional(),
+    headers: z.array(Header).max(1000, 'at most 1000 headers per record (max_headers_per_record)').optional(),
     partition: z.number().int().min(0).optional().openapi({ description: "Explicit partition; otherwise Kafka's murmur2 partitioner on the key." }),
     timestamp: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'CreateTime in ms since epoch; default now.' }),
   })
@@ -102,7 +125,10 @@ export const ProducerRef = z
 
 export const ProduceBody = z
   .object({
-    records: z.array(ProduceRecord).min(1),
+    records: z
+      .array(ProduceRecord)
+      .min(1)
+      .max(MAX_RECORDS_PER_REQUEST, `at most ${MAX_RECORDS_PER_REQUEST} records per request (max_records_per_request)`),
     key_format: KeyFormat.optional().default('string'),
     value_format: ValueFormat.optional().default('json'),
     producer: ProducerRef.optional(),
@@ -179,9 +205,9 @@ export const OffsetResponse = z
 export const ProducerInit = z.object({ id: z.number().int().min(0).optional() }).openapi('ProducerInit');
 export const ProducerIdentity = z.object({ id: z.number().int(), epoch: z.number().int() }).openapi('ProducerIdentity');
 
-export const TopicParam = z.object({ topic: z.string().openapi({ param: { name: 'topic', in: 'path' } }) });
+export const TopicParam = z.object({ topic: TopicName.openapi({ param: { name: 'topic', in: 'path' } }) });
 export const PartitionParams = z.object({
-  topic: z.string().openapi({ param: { name: 'topic', in: 'path' } }),
+  topic: TopicName.openapi({ param: { name: 'topic', in: 'path' } }),
   partition: z
     .string()
     .regex(/^\d+$/, 'partition must be a non-negative integer')

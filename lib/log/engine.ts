@@ -27,8 +27,12 @@ export interface EngineOptions {
   headOnlyCommits?: boolean;
   /** Cap on one group commit's payload. */
   maxCommitBytes: number;
-  /** In-process long polls also re-read the head this often (other processes' writes). */
+  /** In-process long polls also re-read the head (other processes' writes) after this long at first... */
   longPollRecheckMs: number;
+  /** ...doubling after every quiet re-read up to this (default: longPollRecheckMs, no backoff). */
+  longPollMaxRecheckMs?: number;
+  /** Bound on the bytes of segment indexes the reader caches (default DEFAULT_INDEX_CACHE_BYTES). */
+  indexCacheBytes?: number;
   /** Flush a partition this long after a commit (undefined: only when the flush job runs). */
   eagerFlushDelayMs?: number;
   /**
@@ -87,6 +91,8 @@ export interface FetchOptions {
   offset?: number;
   maxRecords?: number;
   maxBytes?: number;
+  /** Stop decoding records once they hold this many bytes (default maxBytes); at least one is returned. */
+  maxDecodedBytes?: number;
   waitMs?: number;
   signal?: AbortSignal;
 }
@@ -145,7 +151,7 @@ export class LogEngine {
     this.opts = { ...DEFAULT_ENGINE_OPTIONS, ...opts };
     this.topics = new TopicRegistry(meta, clock);
     this.producers = new ProducerRegistry(meta);
-    this.reader = new LogReader(meta, objects);
+    this.reader = new LogReader(meta, objects, this.opts.indexCacheBytes !== undefined ? { indexCacheBytes: this.opts.indexCacheBytes } : {});
     this.flusher = new Flusher(meta, objects, this.reader, clock, this.opts.flush);
     this.leases = new LeaseManager(meta, clock, {
       durationMs: this.opts.leaseMs,
@@ -450,20 +456,33 @@ export class LogEngine {
       }
       const hw = head.nextOffset;
       let decoded: DecodedRecord[] | undefined;
+      // Decoded records hold their (decompressed) bytes, which a compressed batch can make far
+      // larger than the stored bytes max_bytes counted. Stop once the decoded bytes reach
+      // max_bytes, so a decoded fetch holds at most max_bytes plus one batch (docs/limits.md).
+      let truncated = false;
+      const maxDecoded = opts.maxDecodedBytes ?? maxBytes;
       const records = (): DecodedRecord[] => {
         if (decoded) return decoded;
         decoded = [];
+        let decodedBytes = 0;
         for (const run of runs!) {
           let p = 0;
           const dv = new DataView(run.bytes.buffer, run.bytes.byteOffset, run.bytes.byteLength);
-          while (p < run.bytes.length && decoded.length < maxRecords) {
+          while (p < run.bytes.length && decoded.length < maxRecords && !truncated) {
             const end = p + 12 + dv.getInt32(p + 8);
             // CRCs were verified as the bytes were read.
             for (const r of decodeRecordBatch(run.bytes.subarray(p, end), { verifyCrc: false }).records) {
-              if (r.offset >= offset && r.offset < hw && decoded.length < maxRecords) decoded.push(r);
+              if (r.offset < offset || r.offset >= hw || decoded.length >= maxRecords) continue;
+              decoded.push(r);
+              decodedBytes += decodedSize(r);
+              if (decodedBytes >= maxDecoded) {
+                truncated = true;
+                break;
+              }
             }
             p = end;
           }
+          if (truncated) break;
         }
         return decoded;
       };
@@ -473,7 +492,7 @@ export class LogEngine {
         logStartOffset: head.logStart,
         get nextOffset() {
           const rs = records();
-          return rs.length >= maxRecords ? rs[rs.length - 1]!.offset + 1 : lastInRuns;
+          return rs.length >= maxRecords || truncated ? rs[rs.length - 1]!.offset + 1 : lastInRuns;
         },
         runs,
         records,
@@ -482,16 +501,27 @@ export class LogEngine {
     }
   }
 
+  /**
+   * Waits for the head to move past `head`. A commit in this process wakes the waiter at once
+   * (Notifier); other processes' commits are only seen by re-reading the head, on a backoff
+   * schedule — longPollRecheckMs, doubling up to longPollMaxRecheckMs — so an idle long poll
+   * costs a few metadata reads per wait, not one every longPollRecheckMs (issue 12).
+   */
   private async waitForData(topic: Topic, partition: number, head: Head, waitMs: number, signal?: AbortSignal): Promise<Head> {
     const deadline = Date.now() + Math.min(waitMs, 60_000);
     const key = partitionKey(topic, partition);
     let current = head;
+    let interval = this.opts.longPollRecheckMs;
+    const maxInterval = Math.max(interval, this.opts.longPollMaxRecheckMs ?? interval);
     while (!this.closed && !signal?.aborted) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
-      await this.notifier.wait(key, current.nextOffset, Math.min(remaining, this.opts.longPollRecheckMs), signal);
+      const woken = await this.notifier.wait(key, current.nextOffset, Math.min(remaining, interval), signal);
+      // A client that went away is waiting for nothing: skip the read.
+      if (woken === undefined && signal?.aborted) break;
       current = await this.head(topic, partition);
       if (current.nextOffset > head.nextOffset) break;
+      interval = Math.min(interval * 2, maxInterval);
     }
     return current;
   }
@@ -596,6 +626,13 @@ export class LogEngine {
 }
 
 export type { Topic, TopicConfig };
+
+/** Bytes a decoded record holds on to, plus a little per object (fetch's decoded budget). */
+function decodedSize(r: DecodedRecord): number {
+  let n = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const h of r.headers) n += 48 + h.key.length + (h.value?.length ?? 0);
+  return n;
+}
 
 function firstAtLeast(bytes: Uint8Array, ts: number): { offset: number; timestamp: number } | undefined {
   let p = 0;

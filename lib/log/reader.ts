@@ -36,13 +36,52 @@ export type ReadHead = Pick<Head, 'nextOffset' | 'flushed' | 'tails'>;
 const SEEK_THRESHOLD = 64 * 1024; // below this, reading a whole extent beats an index lookup
 const CHAIN_RETRIES = 5;
 
+/**
+ * Default bytes of `.index` objects kept in memory per process. A 1 GiB segment's index is
+ * about 2 MiB (one 8-byte entry per 4 KiB), so this holds the indexes of the ~16 segments
+ * being read most recently; a count bound alone let 257 of them pin ~512 MiB.
+ */
+export const DEFAULT_INDEX_CACHE_BYTES = 32 * 1024 * 1024;
+
+export interface ReaderOptions {
+  /** Bound on the bytes of cached segment indexes (least recently used go first). */
+  indexCacheBytes?: number;
+}
+
 export class LogReader {
+  /** Least recently used first (a Map iterates in insertion order; a hit re-inserts). */
   private indexCache = new Map<string, { bytes: Uint8Array; at: number }>();
+  private indexCacheSize = 0;
+  private readonly indexCacheMax: number;
 
   constructor(
     private readonly meta: MetaStore,
     private readonly objects: ObjectStore,
-  ) {}
+    opts: ReaderOptions = {},
+  ) {
+    this.indexCacheMax = opts.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES;
+  }
+
+  /** Bytes of segment indexes held right now (always ≤ the configured bound). */
+  get indexCacheBytes(): number {
+    return this.indexCacheSize;
+  }
+
+  private cacheIndex(key: string, entry: { bytes: Uint8Array; at: number }): void {
+    this.dropIndex(key);
+    // An index larger than the whole budget is used once and not kept.
+    if (entry.bytes.length > this.indexCacheMax) return;
+    while (this.indexCacheSize + entry.bytes.length > this.indexCacheMax) this.dropIndex(this.indexCache.keys().next().value!);
+    this.indexCache.set(key, entry);
+    this.indexCacheSize += entry.bytes.length;
+  }
+
+  private dropIndex(key: string): void {
+    const old = this.indexCache.get(key);
+    if (!old) return;
+    this.indexCache.delete(key);
+    this.indexCacheSize -= old.bytes.length;
+  }
 
   /**
    * The extents from the one covering `offset` onwards, contiguous, below the high watermark.
@@ -189,14 +228,18 @@ export class LogReader {
     // Index entries hold offsets as written (wb-relative within segments they always equal base).
     const rel = from - (base - wb) - segBase;
     let cached = this.indexCache.get(indexKey);
+    if (cached) {
+      // Mark it most recently used.
+      this.indexCache.delete(indexKey);
+      this.indexCache.set(indexKey, cached);
+    }
     let hit = cached ? lookupOffset(cached.bytes, rel) : undefined;
     if (!cached || !hit || hit.position < extentPos) {
       if (cached && Date.now() - cached.at < 1000) return hit?.position ?? extentPos;
       try {
         const bytes = await this.objects.get(indexKey);
         cached = { bytes, at: Date.now() };
-        if (this.indexCache.size > 256) this.indexCache.delete(this.indexCache.keys().next().value!);
-        this.indexCache.set(indexKey, cached);
+        this.cacheIndex(indexKey, cached);
         hit = lookupOffset(bytes, rel);
       } catch {
         return extentPos; // no index: read the extent from its start

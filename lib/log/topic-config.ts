@@ -40,10 +40,21 @@ const NUMERIC: Record<Exclude<keyof TopicConfig, 'cleanup.policy'>, NumericRule>
 };
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
+/** Kafka's bound on topic names (and Samsa's on group and member ids). */
+export const MAX_NAME_LENGTH = 249;
 
+/** A name for an error message: hostile names can be megabytes long. */
+const shown = (name: string): string => (name.length > 64 ? `${name.slice(0, 64)}…` : name);
+
+/**
+ * The one rule for topic names wherever they enter (paths, bodies, the engine's registry):
+ * Kafka's — 1-249 of [a-zA-Z0-9._-], not "." or "..". Throws INVALID_TOPIC_EXCEPTION.
+ */
 export function validateTopicName(name: string): void {
-  if (name.length === 0 || name.length > 249) {
-    throw new SamsaError('INVALID_TOPIC_EXCEPTION', `topic name must be 1-249 characters, got ${name.length}`, { topic: name });
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    throw new SamsaError('INVALID_TOPIC_EXCEPTION', `topic name must be 1-${MAX_NAME_LENGTH} characters, got ${typeof name === 'string' ? name.length : typeof name}`, {
+      topic: typeof name === 'string' ? shown(name) : null,
+    });
   }
   if (name === '.' || name === '..') {
     throw new SamsaError('INVALID_TOPIC_EXCEPTION', `topic name cannot be "${name}"`, { topic: name });
@@ -51,8 +62,25 @@ export function validateTopicName(name: string): void {
   if (!TOPIC_NAME.test(name)) {
     throw new SamsaError(
       'INVALID_TOPIC_EXCEPTION',
-      `topic name "${name}" is illegal: it may contain only ASCII letters, digits, '.', '_' and '-'`,
-      { topic: name },
+      `topic name "${shown(name)}" is illegal: it may contain only ASCII letters, digits, '.', '_' and '-'`,
+      { topic: shown(name) },
+    );
+  }
+}
+
+/** Printable: no control characters (C0, DEL, C1) and no lone surrogates. */
+const PRINTABLE = /^(?:[^\p{Cc}\p{Cs}])+$/u;
+
+/**
+ * Consumer group ids and member ids: Kafka leaves them free-form, but they become storage
+ * keys, so Samsa bounds them to 1-249 printable characters. Throws INVALID_REQUEST.
+ */
+export function validateGroupName(name: string, what: 'group' | 'member_id' = 'group'): void {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH || !PRINTABLE.test(name)) {
+    throw new SamsaError(
+      'INVALID_REQUEST',
+      `${what} must be 1-${MAX_NAME_LENGTH} printable characters${typeof name === 'string' ? ` (got ${name.length})` : ''}`,
+      { field: what },
     );
   }
 }

@@ -43,12 +43,15 @@
 
 import { CorruptRecordError, SamsaError } from '../errors.js';
 import { crc32c } from './crc32c.js';
-import { compress, decompress } from './compression.js';
+import { compress, decompress, MAX_DECOMPRESSED_BYTES } from './compression.js';
 import { Reader, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
 import {
   BATCH_HEADER_SIZE,
   Compression,
   LOG_OVERHEAD,
+  MAX_HEADERS_PER_BATCH,
+  MAX_HEADERS_PER_RECORD,
+  MAX_RECORDS_PER_BATCH,
   type BatchHeader,
   type BatchSlice,
   type DecodedRecord,
@@ -357,6 +360,7 @@ function decodeAt(
   verifyCrc: boolean,
 ): { header: BatchHeader; records: DecodedRecord[]; end: number } {
   const { header, end } = frameBatch(buf, pos, label, verifyCrc);
+  checkRecordCount(header.recordCount, label);
   const codec = header.attributes & ATTR_CODEC_MASK;
   if (codec > Compression.Zstd) {
     throw new CorruptRecordError(`${label}: unknown compression codec ${codec}`, { position: pos });
@@ -368,6 +372,13 @@ function decodeAt(
     try {
       data = decompress(codec, buf.subarray(start, end));
     } catch (err) {
+      if (overDecompressionLimit(err)) {
+        throw new SamsaError(
+          'RECORD_TOO_LARGE',
+          `${label}: ${Compression[codec]} records decompress to more than ${MAX_DECOMPRESSED_BYTES} bytes, the limit per batch (max_decompressed_bytes)`,
+          { max_decompressed_bytes: MAX_DECOMPRESSED_BYTES },
+        );
+      }
       throw new CorruptRecordError(
         `${label}: cannot decompress ${Compression[codec]} records: ${(err as Error).message}`,
         { position: pos },
@@ -381,6 +392,7 @@ function decodeAt(
   const logAppend = (header.attributes & ATTR_LOG_APPEND_TIME) !== 0;
   const { baseOffset, baseTimestamp, maxTimestamp, recordCount } = header;
   const records: DecodedRecord[] = [];
+  let batchHeaders = 0;
   for (let i = 0; i < recordCount; i++) {
     if (r.pos >= stop) r.fail(`only ${i} of ${recordCount} records present`);
     const len = r.readVarint();
@@ -394,6 +406,17 @@ function decodeAt(
     const value = r.readBytes('record value');
     const headerCount = r.readVarint();
     if (headerCount < 0) r.fail(`record ${i} has negative header count ${headerCount}`);
+    // Counted before the header array is allocated: the count is what costs memory.
+    batchHeaders += headerCount;
+    if (headerCount > MAX_HEADERS_PER_RECORD || batchHeaders > MAX_HEADERS_PER_BATCH) {
+      throw tooMany(
+        label,
+        headerCount > MAX_HEADERS_PER_RECORD
+          ? `record ${i} has ${headerCount} headers; the limit is ${MAX_HEADERS_PER_RECORD} per record`
+          : `its records carry more than ${MAX_HEADERS_PER_BATCH} headers, the limit per batch`,
+        headerCount > MAX_HEADERS_PER_RECORD ? { max_headers_per_record: MAX_HEADERS_PER_RECORD } : { max_headers_per_batch: MAX_HEADERS_PER_BATCH },
+      );
+    }
     let headers: RecordHeader[];
     if (headerCount === 0) headers = [];
     else {
@@ -420,6 +443,29 @@ function decodeAt(
   }
   if (r.pos !== stop) r.fail(`${stop - r.pos} bytes left after ${recordCount} records`);
   return { header, records, end };
+}
+
+/** The codecs' ways of saying "this would exceed MAX_DECOMPRESSED_BYTES" (not corrupt, just too big). */
+function overDecompressionLimit(err: unknown): boolean {
+  if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return true; // zlib / native zstd maxOutputLength
+  const m = (err as Error).message ?? '';
+  return /^lz4 output exceeds \d+ bytes|^zstd output exceeds|^zstd frame declares \d+ bytes, over/.test(m);
+}
+
+function tooMany(label: string, what: string, limit: Record<string, number>): SamsaError {
+  return new SamsaError('RECORD_TOO_LARGE', `${label}: ${what}`, limit);
+}
+
+/**
+ * Refuses a batch claiming more records than MAX_RECORDS_PER_BATCH, from its header alone
+ * (before any decompression), so a lying recordCount costs nothing.
+ */
+export function checkRecordCount(recordCount: number, label: string): void {
+  if (recordCount > MAX_RECORDS_PER_BATCH) {
+    throw tooMany(label, `recordCount ${recordCount} exceeds the limit of ${MAX_RECORDS_PER_BATCH} records per batch`, {
+      max_records_per_batch: MAX_RECORDS_PER_BATCH,
+    });
+  }
 }
 
 /**

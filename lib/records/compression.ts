@@ -13,7 +13,7 @@ import { snappyUncompressRaw } from './snappy.js';
  * Upper bound on one batch's decompressed records. A hostile batch of a few KiB could otherwise
  * claim (or really expand to) gigabytes; Kafka's own fetch limits are far below this.
  */
-export const MAX_DECOMPRESSED_BYTES = 128 * 1024 * 1024;
+export const MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024;
 
 // --- zstd: native zlib on Node >= 22.15 (Lambda's runtime), else WASM / pure JS -------------
 

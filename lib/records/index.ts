@@ -9,6 +9,7 @@ export {
   splitBatches,
   decodeRecordBatch,
   decodeBatches,
+  checkRecordCount,
   setBaseOffset,
   setPartitionLeaderEpoch,
   setCreateTimeMaxTimestamp,

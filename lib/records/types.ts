@@ -14,6 +14,17 @@ export const BATCH_HEADER_SIZE = 61;
 /** Bytes before batchLength's payload starts: baseOffset (8) + batchLength (4). */
 export const LOG_OVERHEAD = 12;
 
+// Decode limits. Kafka bounds a batch only by its stored size (max.message.bytes), but here
+// every decoded record and header becomes a JavaScript object, so a few KiB of gzip holding
+// millions of two-byte headers would cost gigabytes. These bounds are checked from the counts
+// on the wire, before the objects they protect are made (docs/limits.md).
+/** Records in one batch (a 1 MiB batch of realistic records holds a few thousand). */
+export const MAX_RECORDS_PER_BATCH = 100_000;
+/** Headers on one record. */
+export const MAX_HEADERS_PER_RECORD = 1_000;
+/** Headers over all records of one batch. */
+export const MAX_HEADERS_PER_BATCH = 100_000;
+
 export interface RecordHeader {
   key: string;
   value: Uint8Array | null;

@@ -88,8 +88,11 @@ describe('SamsaLog (default: IAM Function URL)', () => {
       SAMSA_FLUSH_DELAY_MS: '5000',
       SAMSA_FLUSH_TRIGGER_BYTES: String(32 * 1024 * 1024),
     });
-    // No reserved concurrency unless asked (it can fail deploys on fresh accounts).
-    for (const fn of fns) expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    // The API reserves (and is capped at) 100 concurrent instances, so long polls cannot take
+    // the account's whole pool from flush; flush and retention draw on the unreserved rest.
+    expect(byDesc('functions/api.ts').ReservedConcurrentExecutions).toBe(100);
+    expect(byDesc('functions/flush.ts').ReservedConcurrentExecutions).toBeUndefined();
+    expect(byDesc('functions/retention.ts').ReservedConcurrentExecutions).toBeUndefined();
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 600 });
   });
 
@@ -255,6 +258,11 @@ describe('SamsaLog options', () => {
     expect(off['SAMSA_AUTH']).toBe('none');
     expect(off['SAMSA_SUPER_USERS']).toBeUndefined();
     expect(() => resolveProps({ superUsers: ['alice'] })).toThrow(/superUsers entries look like User:/);
+  });
+
+  it("api.reservedConcurrency 'none' leaves the API unreserved (accounts whose quota is still 10)", () => {
+    const { template } = synth({ api: { reservedConcurrency: 'none' } });
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
   it('invalid props are reported together', () => {
