@@ -828,6 +828,22 @@ groups
   });
 
 groups
+  .command('delete-offsets')
+  .description("forget a topic's committed offsets (kafka-consumer-groups --delete-offsets); refused while a member subscribes to the topic")
+  .argument('<group>')
+  .requiredOption('--topic <topic[:p,p...]>', 'the topic, optionally with partitions (orders, or orders:0,2)')
+  .action(async (group: string, o: { topic: string }) => {
+    const i = o.topic.lastIndexOf(':');
+    const topic = i < 0 ? o.topic : o.topic.slice(0, i);
+    const parts = i < 0 ? undefined : o.topic.slice(i + 1).split(',').map((x) => {
+      if (!/^\d+$/.test(x)) throw new UsageError(`--topic: "${x}" is not a partition number (use orders or orders:0,2)`);
+      return Number(x);
+    });
+    const deleted = await admin().deleteOffsets({ groupId: group, topic, ...(parts ? { partitions: parts } : {}) });
+    out(deleted.length === 0 ? `Group "${group}" had no committed offsets of "${topic}".\n` : table([['GROUP', 'TOPIC', 'PARTITION', 'STATUS'], ...deleted.map((d) => [group, d.topic, d.partition, 'deleted'])]));
+  });
+
+groups
   .command('delete')
   .description('delete a group and its committed offsets (only when it has no members)')
   .argument('<group>')

@@ -213,6 +213,15 @@ export class Admin {
     });
   }
 
+  /** Kafka's OffsetDelete: forget a topic's committed offsets (not while a member subscribes to it). */
+  async deleteOffsets(opts: { groupId: string; topic: string; partitions?: number[] }): Promise<Array<{ topic: string; partition: number }>> {
+    const r = await this.http.json<{ deleted: Array<{ topic: string; partition: number }> }>('DELETE', `/v1/groups/${seg(opts.groupId)}/offsets`, {
+      json: { topic: opts.topic, ...(opts.partitions ? { partitions: opts.partitions } : {}) },
+      what: `delete offsets of group "${opts.groupId}"`,
+    });
+    return r.deleted;
+  }
+
   async deleteGroup(group: string): Promise<void> {
     await this.http.json('DELETE', `/v1/groups/${seg(group)}`, { what: `delete group "${group}"` });
   }

@@ -357,6 +357,30 @@ export class GroupCoordinator {
     });
   }
 
+  /**
+   * Kafka's OffsetDelete: forget the group's committed offsets of a topic (all its partitions,
+   * or some). Refused while a member subscribes to the topic (Kafka's GROUP_SUBSCRIBED_TO_TOPIC);
+   * the deletes are fenced on the group's generation, so a member that subscribes meanwhile
+   * makes them fail rather than lose its starting point.
+   */
+  async deleteOffsets(group: string, topic: string, partitions?: number[]): Promise<TopicPartition[]> {
+    checkGroupName(group);
+    return this.run(group, async (l) => {
+      for (const spec of l.state.members.values()) {
+        if (spec.topics.includes(topic)) throw new SamsaError('NON_EMPTY_GROUP', `group "${group}" has members subscribed to "${topic}": its offsets of that topic stay while they do`, { group, topic });
+      }
+      const keys = [...(await this.loadPartitions(group)).keys()]
+        .map(parseTp)
+        .filter((tp) => tp.topic === topic && (partitions === undefined || partitions.includes(tp.partition)))
+        .sort((a, b) => a.partition - b.partition);
+      const deletes: WriteOp[] = keys.map((tp) => ({ type: 'delete', key: groupPartitionKey(group, tp.topic, tp.partition) }));
+      for (const chunk of chunks(deletes, this.meta.limits.maxTransactItems - 1)) {
+        await this.meta.transact(l.exists ? [{ type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } }, ...chunk] : chunk);
+      }
+      return keys;
+    });
+  }
+
   // --- poll -----------------------------------------------------------------------------------
 
   /**

@@ -114,6 +114,7 @@ export const RULES: Record<string, Rule> = {
   'POST /v1/groups/:group/offsets': { needs: [group('read'), { resource: 'topic', name: { body: 'commit.topics' }, op: 'read' }] },
   'GET /v1/groups/:group/offsets': { needs: [group('describe')], filter: 'offsets' },
   'POST /v1/groups/:group/offsets/reset': { needs: [group('delete')] },
+  'DELETE /v1/groups/:group/offsets': { needs: [group('delete')] },
   'GET /v1/acls': { needs: [cluster('describe')] },
   'POST /v1/acls': { needs: [cluster('alter')] },
   'DELETE /v1/acls': { needs: [cluster('alter')] },

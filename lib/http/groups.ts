@@ -148,6 +148,13 @@ const OffsetRow = z
     }),
   })
   .openapi('GroupOffset');
+const DeleteOffsetsBody = z
+  .object({
+    topic: z.string().min(1).max(249),
+    partitions: z.array(z.number().int().min(0)).min(1).max(10000).optional().openapi({ description: 'Only these partitions (default: every partition with an offset).' }),
+  })
+  .openapi('DeleteOffsets');
+const DeleteOffsetsResponse = z.object({ deleted: z.array(TopicPartition) }).openapi('DeletedOffsets');
 const OffsetsResponse = z.object({ group: z.string(), offsets: z.array(OffsetRow), lag: z.number().int() }).openapi('GroupOffsets');
 
 const GroupState = z.enum(['Empty', 'Stable', 'Reconciling']);
@@ -343,6 +350,22 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       const b = c.req.valid('json');
       const to = typeof b.to === 'string' ? b.to : 'timestamp' in b.to ? { timestamp: b.to.timestamp } : { offset: b.to.offset };
       return c.json({ offsets: await groups.resetOffsets(c.req.valid('param').group, b.topic, to) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/groups/{group}/offsets',
+      tags,
+      summary: 'Delete a topic’s committed offsets (Kafka’s OffsetDelete; not while a member subscribes to it)',
+      request: { params: GroupParam, ...body(DeleteOffsetsBody) },
+      responses: { 200: json(DeleteOffsetsResponse, 'Deleted'), ...err(400, 'INVALID_REQUEST'), ...err(409, 'NON_EMPTY_GROUP') },
+    }),
+    async (c) => {
+      const b = c.req.valid('json');
+      const deleted = await groups.deleteOffsets(c.req.valid('param').group, b.topic, b.partitions);
+      return c.json({ deleted }, 200);
     },
   );
 
