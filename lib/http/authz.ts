@@ -27,7 +27,7 @@ import {
 import { AclStore } from '../auth/acl-store';
 import { anonymousAuthenticator, apiKeyAuthenticator, type Authenticator, type AuthMode, lambdaAuthenticator } from '../auth/principal';
 import { type QuotaKind, QuotaLimiter, type QuotaSettings, QuotaStore } from '../auth/quota';
-import { groupMetaKey } from '../log/keys';
+import { groupMemberKey, groupMetaKey } from '../log/keys';
 import type { Logger } from '../obs/logger';
 import type { MetaStore } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
@@ -206,10 +206,16 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
     const key = JSON.stringify([groupName, memberId]);
     const hit = memberTopics.get(key);
     if (hit && opts.clock.now() - hit.at < MEMBER_TOPICS_TTL_MS) return hit.topics;
-    const item = await opts.meta.get(groupMetaKey(groupName));
-    const members = item?.['members'];
-    const spec = members && typeof members === 'object' && !Array.isArray(members) ? (members as Record<string, unknown>)[memberId] : undefined;
-    const topics = strings((spec as { topics?: unknown } | undefined)?.topics);
+    // A member's subscription lives in its member item; groups still in the layout before the
+    // ownership shards kept it in the group item's roster.
+    const own = await opts.meta.get(groupMemberKey(groupName, memberId));
+    let topics = strings(own?.['topics']);
+    if (topics.length === 0) {
+      const item = await opts.meta.get(groupMetaKey(groupName));
+      const members = item?.['members'];
+      const spec = members && typeof members === 'object' && !Array.isArray(members) ? (members as Record<string, unknown>)[memberId] : undefined;
+      topics = strings((spec as { topics?: unknown } | undefined)?.topics);
+    }
     if (memberTopics.size > 10_000) memberTopics.clear();
     memberTopics.set(key, { topics, at: opts.clock.now() });
     return topics;

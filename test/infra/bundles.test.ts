@@ -317,9 +317,22 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
     const emf = written.map((l) => l.trim()).filter((l) => l.startsWith('{"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(emf).toHaveLength(1);
     expect(emf[0]).toMatchObject({
-      _aws: { CloudWatchMetrics: [{ Namespace: 'Samsa', Dimensions: [['Table']], Metrics: expect.arrayContaining([{ Name: 'UnflushedRecords', Unit: 'Count' }]) }] },
+      // Per table, and without dimensions for the consumer-lag alarm.
+      _aws: {
+        CloudWatchMetrics: [
+          {
+            Namespace: 'Samsa',
+            Dimensions: [['Table'], []],
+            Metrics: expect.arrayContaining([
+              { Name: 'UnflushedRecords', Unit: 'Count' },
+              { Name: 'samsa_oldest_unconsumed_age_seconds', Unit: 'Seconds' },
+            ]),
+          },
+        ],
+      },
       Table: ddb.table,
       UnflushedRecords: 0,
+      samsa_oldest_unconsumed_age_seconds: expect.any(Number),
     });
 
     const objects = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `topics/${topic}/` }));
