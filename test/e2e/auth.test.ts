@@ -4,7 +4,6 @@
 // string to sign, signing key), sharing no code with the signer — for service `lambda`, the
 // expected region and the credentials given in the environment. Anything else gets AWS's bare
 // 403. The same proxy in bearer mode checks `Authorization: Bearer <token>`.
-import { spawn } from 'node:child_process';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Samsa, SamsaClientError } from '../../lib/client';
-import { REPO_ROOT, type ServerHandle, startServer, tempDir } from '../helpers/server';
+import { type CliRun, runSamsa } from '../helpers/cli';
+import { type ServerHandle, startServer, tempDir } from '../helpers/server';
 
 const KEY = { id: 'AKIDSAMSATEST', secret: 'c2Ftc2Egc2VjcmV0IGZvciB0ZXN0cw/EXAMPLEKEY', token: 'FwoGZXIvYXdzEXAMPLESESSION' };
 const REGION = 'eu-west-3';
@@ -137,34 +137,16 @@ afterAll(async () => {
   await upstream?.stop();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The CLI as a user runs it, with a clean AWS environment plus what the test gives. */
-function samsa(args: string[], env: Record<string, string> = {}, input = ''): Promise<Run> {
+function samsa(args: string[], env: Record<string, string> = {}, input = ''): Promise<CliRun> {
   const base: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(AWS_|SAMSA_)/.test(k)) base[k] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/samsa.ts'), ...args], {
-      cwd: REPO_ROOT,
-      // No shared config or credentials files: the environment is the only credential source.
-      env: { ...base, SAMSA_URL: proxyUrl, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
+  return runSamsa(args, {
+    baseEnv: base,
+    url: proxyUrl,
+    // No shared config or credentials files: the environment is the only credential source.
+    env: { AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true', ...env },
+    input,
   });
 }
 

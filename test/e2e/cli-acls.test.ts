@@ -1,9 +1,8 @@
 // `samsa acls` and `samsa quotas` against the real server: what the CLI adds is what the API
 // lists, removal takes a filter, and bad usage exits 2.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
+import { type CliRun, runSamsa } from '../helpers/cli';
+import { type ServerHandle, startServer } from '../helpers/server';
 
 let server: ServerHandle;
 beforeAll(async () => {
@@ -13,20 +12,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function samsa(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/samsa.ts'), ...args], { cwd: REPO_ROOT, env: { ...process.env, SAMSA_URL: server.url }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function samsa(args: string[]): Promise<CliRun> {
+  return runSamsa(args, { url: server.url });
 }
 
 describe('samsa acls / quotas', () => {

@@ -3,11 +3,11 @@
 // values, kcat format strings, the last N records, exit at end, offsets by time, reset-offsets
 // that only shows its plan until --execute, group member and state views, idempotent topic
 // creation and config deletion, JSON output. Against a real embedded server.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, type ServerHandle, startServer, tempDir } from '../helpers/server';
+import { type CliRun, runSamsa } from '../helpers/cli';
+import { type ServerHandle, startServer, tempDir } from '../helpers/server';
 
 let server: ServerHandle;
 beforeAll(async () => {
@@ -17,34 +17,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+function samsa(args: string[], input = ''): Promise<CliRun> {
+  return runSamsa(args, { url: server.url, input });
 }
 
-function samsa(args: string[], input = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/samsa.ts'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, SAMSA_URL: server.url },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
-
-const ok = (r: Run): Run => {
+const ok = (r: CliRun): CliRun => {
   expect(r.code, r.stderr).toBe(0);
   return r;
 };

@@ -2,10 +2,9 @@
 // SAMSA_URL pointing at an embedded server: help, topics, produce from stdin, consume back,
 // a group that leaves zero lag, describe with lag, reset to earliest, and clear errors with
 // non-zero exit codes for an unknown topic, a refused request, bad usage and no server.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
+import { type CliRun, runSamsa } from '../helpers/cli';
+import { freePort, type ServerHandle, startServer } from '../helpers/server';
 
 let server: ServerHandle;
 beforeAll(async () => {
@@ -15,31 +14,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function samsa(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/samsa.ts'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, SAMSA_URL: server.url, ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
+function samsa(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
+  return runSamsa(args, { url: server.url, ...opts });
 }
 
 describe('samsa CLI', () => {

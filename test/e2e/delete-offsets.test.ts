@@ -1,10 +1,9 @@
 // Kafka's OffsetDelete over HTTP and as `samsa groups delete-offsets` (kafka-consumer-groups
 // --delete-offsets): a topic's committed offsets go, others stay, and a topic a member
 // subscribes to keeps its offsets (409).
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
+import { type CliRun, runSamsa } from '../helpers/cli';
+import { type ServerHandle, startServer } from '../helpers/server';
 
 let server: ServerHandle;
 beforeAll(async () => {
@@ -19,15 +18,8 @@ async function call(method: string, p: string, body?: unknown): Promise<{ status
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
-function samsa(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/samsa.ts'), ...args], { cwd: REPO_ROOT, env: { ...process.env, SAMSA_URL: server.url } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function samsa(args: string[]): Promise<CliRun> {
+  return runSamsa(args, { url: server.url });
 }
 const committed = async () =>
   (await call('GET', '/v1/groups/g/offsets')).json.offsets.filter((o: any) => o.offset >= 0).map((o: any) => `${o.topic}:${o.partition}@${o.offset}`);

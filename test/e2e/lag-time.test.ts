@@ -1,10 +1,9 @@
 // Lag in time (issue 17): a group's offsets say how old its oldest unconsumed record is and
 // whether retention will delete records before the group gets to them — against the real
 // server, with a short retention.ms and the server's own retention loop.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
+import { runSamsa } from '../helpers/cli';
+import { type ServerHandle, startServer } from '../helpers/server';
 
 let server: ServerHandle;
 const RETENTION_MS = 6000;
@@ -59,12 +58,7 @@ describe('lag in time and expiry risk', () => {
     expect(gone.expiry_risk).toBe(true);
 
     // `samsa groups describe` shows both columns.
-    const out = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin/samsa.ts'), 'groups', 'describe', 'slow'], { cwd: REPO_ROOT, env: { ...process.env, SAMSA_URL: server.url } });
-      let text = '';
-      child.stdout.on('data', (d) => (text += d));
-      child.on('exit', () => resolve(text));
-    });
+    const out = (await runSamsa(['groups', 'describe', 'slow'], { url: server.url })).stdout;
     expect(out).toMatch(/LAG-TIME\s+EXPIRY-RISK/);
     expect(out).toMatch(/aging\s+0\s+1\s+3\s+\d+\s+\S+\s+YES/);
   }, 60_000);
