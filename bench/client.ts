@@ -2,15 +2,12 @@
 // batching (lingerMs 5, batchSize 1 MiB, many sends in flight) versus single-record sends (one
 // request per record, each awaited), 1 KiB values, keyed over 6 partitions. Prints a markdown table.
 //   npx tsx bench/client.ts        [CLIENT_BENCH_RECORDS=50000 CLIENT_BENCH_SINGLE=2000]
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Producer, Samsa } from '../lib/client';
-import { freePort } from './lib';
+import { startSamsa } from './lib';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RECORDS = Number(process.env.CLIENT_BENCH_RECORDS ?? 50_000);
 const SINGLE = Number(process.env.CLIENT_BENCH_SINGLE ?? 2_000);
 const PARTITIONS = 6;
@@ -18,24 +15,7 @@ const VALUE = Buffer.alloc(1024, 'x');
 
 
 async function startServer(): Promise<{ url: string; child: ChildProcess; dir: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-bench-client-'));
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin/serve.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), SAMSA_HOST: '127.0.0.1', SAMSA_DATA_DIR: dir, SAMSA_STORAGE: 'embedded' },
-    stdio: 'ignore',
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { url, child, dir };
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('server did not start');
+  return startSamsa();
 }
 
 interface Row {

@@ -6,11 +6,10 @@
 //     partitions through the coordinator with AWS mode's 200 ms head recheck, on SQLite, and on
 //     DynamoDB when AWS_ENDPOINT_URL is set (there heads are read 100 per BatchGetItem).
 //   npx tsx bench/group-idle.ts          [GROUP_IDLE_SECONDS=10]
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Samsa } from '../lib/client';
 import { GroupCoordinator } from '../lib/groups/coordinator';
 import { LogEngine } from '../lib/log/engine';
@@ -19,30 +18,12 @@ import { countingMetaStore } from '../lib/storage/counting';
 import { LocalObjectStore } from '../lib/storage/local-object-store';
 import type { MetaStore } from '../lib/storage/ports';
 import { SqliteMetaStore } from '../lib/storage/sqlite-meta-store';
-import { freePort } from './lib';
+import { startSamsa } from './lib';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.GROUP_IDLE_SECONDS ?? 10);
 
 async function startServer(): Promise<{ url: string; child: ChildProcess; dir: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-bench-idle-'));
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin/serve.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), SAMSA_HOST: '127.0.0.1', SAMSA_DATA_DIR: dir, SAMSA_STORAGE: 'embedded' },
-    stdio: 'ignore',
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { url, child, dir };
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('server did not start');
+  return startSamsa();
 }
 
 async function idleConsumer(): Promise<string> {

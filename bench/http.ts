@@ -2,49 +2,16 @@
 // records/s, binary fetch MB/s, and single-record produce latency (p50/p99). The server runs in
 // its own process (as `npm start` does) with its flush loop on, so the numbers include the
 // durability work (fsync) and the background flush competing for the same two cores.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { encodeRecordBatch } from '../lib/records';
-import { freePort } from './lib';
+import { closeConnections, request, startSamsa } from './lib';
 
 const RECORD = 1024;
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 6) * 1000;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-
-function request(port: number, method: string, p: string, body?: Uint8Array | string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: p, agent, headers: { ...headers, ...(body ? { 'content-length': String(Buffer.byteLength(body as string)) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), headers: res.headers }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    if (body) req.end(body);
-    else req.end();
-  });
-}
-
 async function startServer(): Promise<{ port: number; proc: ChildProcess; dir: string }> {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-bench-'));
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'bin/serve.ts'], {
-    env: { ...process.env, PORT: String(port), SAMSA_DATA_DIR: dir, SAMSA_JOB_INTERVAL_MS: '10000' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await request(port, 'GET', '/healthz')).status === 200) return { port, proc, dir };
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not start');
+  const { port, child, dir } = await startSamsa({ SAMSA_JOB_INTERVAL_MS: '10000' });
+  return { port, proc: child, dir };
 }
 
 async function runFor(concurrency: number, ms: number, op: () => Promise<number>): Promise<{ units: number; seconds: number }> {
@@ -140,7 +107,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     };
   } finally {
     proc.kill('SIGTERM');
-    agent.destroy();
+    closeConnections();
     await new Promise((r) => proc.once('exit', r));
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,11 @@
-// What the benchmarks share: a free loopback port and an S3/DynamoDB emulator endpoint.
+// What the benchmarks share: a free loopback port, an S3/DynamoDB emulator endpoint, a Samsa
+// server process and a kept-alive HTTP request helper.
 import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -37,4 +42,53 @@ export async function emulator(): Promise<{ endpoint: string; stop(): void }> {
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
   process.env.AWS_REGION ??= 'us-east-1';
   return { endpoint, stop: () => void proc?.kill() };
+}
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+/**
+ * A real Samsa server (`bin/serve.ts`, embedded, on a free loopback port and a fresh data
+ * directory), as the load generators of the benchmarks talk to it; resolves once /healthz
+ * answers. `env` adds to (or overrides) the defaults.
+ */
+export async function startSamsa(env: Record<string, string> = {}): Promise<{ url: string; port: number; child: ChildProcess; dir: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-bench-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin/serve.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), SAMSA_HOST: '127.0.0.1', SAMSA_DATA_DIR: dir, SAMSA_STORAGE: 'embedded', SAMSA_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { url, port, child, dir };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('the Samsa server did not start');
+}
+
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** One HTTP request over a kept-alive loopback connection (lighter than fetch for load loops). */
+export function request(port: number, method: string, p: string, body?: Uint8Array | string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: p, agent: keepAlive, headers: { ...headers, ...(body ? { 'content-length': String(Buffer.byteLength(body as string)) } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Drop the kept-alive connections, so a benchmark process can exit. */
+export function closeConnections(): void {
+  keepAlive.destroy();
 }

@@ -7,13 +7,12 @@
 // skipped. Seconds per workload: BENCH_SECONDS (default 5).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { connect as natsConnect, type JetStreamClient, type NatsConnection, RetentionPolicy, StorageType } from 'nats';
 import { encodeRecordBatch } from '../lib/records';
-import { freePort } from './lib';
+import { closeConnections, freePort, request, startSamsa } from './lib';
 
 const RECORD = 1024;
 const BATCH = 1000; // records per batched request / pipeline / publish window
@@ -104,19 +103,6 @@ async function measure(peer: Peer): Promise<Row> {
 
 // --- Samsa --------------------------------------------------------------------------------------
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-function request(port: number, method: string, p: string, body?: Uint8Array | string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: p, agent, headers: { ...headers, ...(body ? { 'content-length': String(Buffer.byteLength(body as string)) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), headers: res.headers }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 async function waitFor(probe: () => Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -130,14 +116,8 @@ async function waitFor(probe: () => Promise<boolean>, what: string): Promise<voi
   throw new Error(`${what} did not start`);
 }
 
-async function samsa(dir: string): Promise<Peer & { proc: ChildProcess }> {
-  const port = await freePort();
-  const entry = fs.existsSync('dist/bin/serve.js') ? ['dist/bin/serve.js'] : ['--import', 'tsx', 'bin/serve.ts'];
-  const proc = spawn(process.execPath, entry, {
-    env: { ...process.env, PORT: String(port), SAMSA_DATA_DIR: dir, SAMSA_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  await waitFor(async () => (await request(port, 'GET', '/healthz')).status === 200, 'samsa');
+async function samsa(): Promise<Peer & { proc: ChildProcess }> {
+  const { port, child: proc, dir } = await startSamsa();
   const created = await request(port, 'POST', '/v1/topics', JSON.stringify({ name: 'peers', partitions: 1 }), { 'content-type': 'application/json' });
   if (created.status !== 201) throw new Error(`create topic: ${created.status} ${created.body}`);
   const batches = new Map<number, Uint8Array>();
@@ -169,6 +149,7 @@ async function samsa(dir: string): Promise<Peer & { proc: ChildProcess }> {
     async close() {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -423,6 +404,7 @@ async function main(): Promise<void> {
   const svg = path.join('bench', 'peers.svg');
   fs.writeFileSync(svg, `${svgChart(rows)}\n`);
   console.log(`\nchart: ${svg}`);
+  closeConnections();
 }
 
 await main();
