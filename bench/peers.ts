@@ -323,9 +323,13 @@ async function jetstream(dir: string): Promise<Peer | undefined> {
 
 // --- report ---------------------------------------------------------------------------------------
 
+/** A white outline, so a label stays readable where it crosses a bar. */
+const HALO = ' paint-order="stroke" stroke="#fff" stroke-width="3"';
+
 function svgChart(rows: Array<[string, Row]>): string {
-  // Each workload's value relative to Samsa (Samsa = 1), as grouped bars; latency inverted so
-  // that longer bars are better everywhere.
+  // Each workload as the peer's result relative to Samsa's, on a log scale centred on 1×
+  // (bars to the right: better than Samsa; left: worse). Latency is inverted so that right is
+  // better everywhere. Ratios here span four orders of magnitude, hence the log scale.
   const base = rows[0]![1];
   const metrics: Array<[string, (r: Row) => number]> = [
     ['batched produce', (r) => r.batchedRecordsPerSec / base.batchedRecordsPerSec],
@@ -334,25 +338,36 @@ function svgChart(rows: Array<[string, Row]>): string {
     ['latency p99 (inverse)', (r) => base.latency.p99 / r.latency.p99],
     ['consume', (r) => r.consumeRecordsPerSec / base.consumeRecordsPerSec],
   ];
-  const colors = ['#0b5cad', '#c23b22', '#2e8b57'];
-  const W = 760;
-  const rowH = 22 * rows.length + 14;
-  const H = 40 + metrics.length * rowH + 30;
-  const max = Math.max(2, ...metrics.flatMap(([, f]) => rows.map(([, r]) => f(r))));
-  const x = (v: number) => 190 + (v / max) * (W - 220);
+  const peers = rows.slice(1);
+  const colors = ['#c23b22', '#2e8b57', '#7a4fb5'];
+  const W = 820;
+  const left = 180;
+  const right = W - 20;
+  const rowH = 20 * Math.max(1, peers.length) + 16;
+  const H = 70 + metrics.length * rowH + 40;
+  const decades = 2; // 0.01× … 100×
+  const x = (v: number) => left + ((Math.max(-decades, Math.min(decades, Math.log10(v))) + decades) / (2 * decades)) * (right - left);
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`];
-  out.push(`<text x="10" y="20" font-size="14" font-weight="bold">Relative to Samsa (= 1.0), same run, 1 KiB records; longer is better</text>`);
+  out.push('<rect width="100%" height="100%" fill="#fff"/>');
+  out.push(`<text x="10" y="20" font-size="14" font-weight="bold">Peers relative to Samsa (= 1×), same run, 1 KiB records; right of the line is better than Samsa</text>`);
+  for (const t of [0.01, 0.1, 1, 10, 100]) {
+    out.push(`<line x1="${x(t).toFixed(1)}" y1="40" x2="${x(t).toFixed(1)}" y2="${H - 36}" stroke="${t === 1 ? '#333' : '#ddd'}"${t === 1 ? '' : ' stroke-dasharray="3 3"'}/>`);
+    out.push(`<text x="${x(t).toFixed(1)}" y="${H - 22}" text-anchor="middle" fill="#555">${t}×</text>`);
+  }
   metrics.forEach(([label, f], i) => {
-    const y0 = 40 + i * rowH;
+    const y0 = 50 + i * rowH;
     out.push(`<text x="10" y="${y0 + rowH / 2}">${label}</text>`);
-    rows.forEach(([name, r], j) => {
+    peers.forEach(([name, r], j) => {
       const v = f(r);
-      out.push(`<rect x="190" y="${y0 + j * 22}" width="${Math.max(1, x(v) - 190).toFixed(1)}" height="18" fill="${colors[j % colors.length]}"/>`);
-      out.push(`<text x="${(x(v) + 4).toFixed(1)}" y="${y0 + j * 22 + 13}">${name} ${v.toFixed(2)}×</text>`);
+      const a = Math.min(x(1), x(v));
+      const w = Math.max(1, Math.abs(x(v) - x(1)));
+      const y = y0 + j * 20;
+      out.push(`<rect x="${a.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="16" fill="${colors[j % colors.length]}"/>`);
+      const labelX = v >= 1 ? Math.min(x(v) + 4, right - 150) : Math.max(x(v) - 4, left + 150);
+      out.push(`<text x="${labelX.toFixed(1)}" y="${y + 12}"${v >= 1 ? '' : ' text-anchor="end"'}${HALO}>${name} ${v >= 10 ? v.toFixed(0) : v.toFixed(2)}×</text>`);
     });
   });
-  out.push(`<line x1="${x(1)}" y1="32" x2="${x(1)}" y2="${H - 24}" stroke="#888" stroke-dasharray="4 3"/>`);
-  out.push(`<text x="10" y="${H - 8}" fill="#555">${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}</text>`);
+  out.push(`<text x="10" y="${H - 6}" fill="#555">${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}</text>`);
   out.push('</svg>');
   return out.join('\n');
 }
