@@ -4,6 +4,7 @@ import http from 'node:http';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c } from '../../lib/records';
+import { zigzag } from '../helpers/records';
 import { type ServerHandle, startServer } from '../helpers/server';
 
 const RECORD_BATCH = 'application/vnd.kafka.record-batch';
@@ -75,25 +76,13 @@ async function topicNames(): Promise<string[]> {
   return (await raw('GET', '/v1/topics')).body.topics.map((t: { name: string }) => t.name).sort();
 }
 
-/** zigzag varint. */
-function varint(v: number): number[] {
-  let z = v >= 0 ? v * 2 : -v * 2 - 1;
-  const out: number[] = [];
-  while (z >= 0x80) {
-    out.push((z & 0x7f) | 0x80);
-    z = Math.floor(z / 128);
-  }
-  out.push(z);
-  return out;
-}
-
 /** A gzip RecordBatch v2 holding one record with `headers` empty headers, CRC correct. */
 function headerFlood(headers: number): Uint8Array {
-  const body = [0, 0, 0, 1, 1, ...varint(headers)];
+  const body = [0, 0, 0, 1, 1, ...zigzag(headers)];
   const len = body.length + headers * 2;
-  const rec = Buffer.alloc(varint(len).length + len);
-  Buffer.from([...varint(len), ...body]).copy(rec);
-  for (let i = varint(len).length + body.length; i < rec.length; i += 2) rec[i + 1] = 1;
+  const rec = Buffer.alloc(zigzag(len).length + len);
+  Buffer.from([...zigzag(len), ...body]).copy(rec);
+  for (let i = zigzag(len).length + body.length; i < rec.length; i += 2) rec[i + 1] = 1;
   const blob = zlib.gzipSync(rec, { level: 9 });
   const out = Buffer.alloc(61 + blob.length);
   out.writeBigInt64BE(0n, 0);

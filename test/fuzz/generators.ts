@@ -5,6 +5,7 @@
 // types and content types, huge numbers, slow bodies. Everything is drawn from a seeded PRNG,
 // so a request is replayed exactly from (seed, index).
 import { Compression, compress, crc32c, encodeRecordBatch } from '../../lib/records';
+import { zigzag } from '../helpers/records';
 
 // --- PRNG -------------------------------------------------------------------------------------
 
@@ -345,17 +346,6 @@ function writeI32(b: Uint8Array, at: number, v: number): void {
 function reseal(b: Uint8Array): Uint8Array {
   if (b.length >= 61) new DataView(b.buffer, b.byteOffset, b.byteLength).setUint32(17, crc32c(b, 21, b.length));
   return b;
-}
-
-function zigzag(v: number): number[] {
-  let z = v >= 0 ? v * 2 : -v * 2 - 1;
-  const out: number[] = [];
-  while (z >= 0x80) {
-    out.push((z & 0x7f) | 0x80);
-    z = Math.floor(z / 128);
-  }
-  out.push(z);
-  return out;
 }
 
 /** A batch around raw record bytes, codec applied, CRC valid; `count` may lie. */

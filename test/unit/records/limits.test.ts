@@ -14,24 +14,13 @@ import {
   MAX_HEADERS_PER_RECORD,
   MAX_RECORDS_PER_BATCH,
 } from '../../../lib/records';
-
-/** zigzag varint, as the record grammar writes lengths and counts. */
-function varint(v: number): number[] {
-  let z = v >= 0 ? v * 2 : -v * 2 - 1;
-  const out: number[] = [];
-  while (z >= 0x80) {
-    out.push((z & 0x7f) | 0x80);
-    z = Math.floor(z / 128);
-  }
-  out.push(z);
-  return out;
-}
+import { zigzag } from '../../helpers/records';
 
 /** One record with no key, no value and `headers` empty headers (2 bytes each on the wire). */
 function recordBytes(offsetDelta: number, headers: number): Uint8Array {
-  const body = [0, ...varint(0), ...varint(offsetDelta), 1, 1, ...varint(headers)];
+  const body = [0, ...zigzag(0), ...zigzag(offsetDelta), 1, 1, ...zigzag(headers)];
   const len = body.length + headers * 2;
-  const prefix = varint(len);
+  const prefix = zigzag(len);
   const out = new Uint8Array(prefix.length + len);
   out.set(prefix, 0);
   out.set(body, prefix.length);
