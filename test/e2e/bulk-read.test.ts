@@ -3,24 +3,15 @@
 // the server in embedded mode. What those URLs return must decode with KafkaJS into exactly the
 // records of the log, in order, continuing where the previous answer stopped, and never
 // anything below the log start.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app';
 import { LogEngine } from '../../lib/log/engine';
 import { codecsReady, splitBatches } from '../../lib/records';
-import { LocalObjectStore } from '../../lib/storage/local-object-store';
-import type { MetaStore, ObjectStore } from '../../lib/storage/ports';
-import { SqliteMetaStore } from '../../lib/storage/sqlite-meta-store';
-import { describeAws, makeDynamoStore, makeS3Store } from '../helpers/aws';
+import { describeAws } from '../helpers/aws';
+import { awsStores, localStores, type TestStores } from '../helpers/stores';
 import { kafkajsDecode } from '../unit/records/kafkajs';
 
-interface Stores {
-  meta: MetaStore;
-  objects: ObjectStore;
-  cleanup(): Promise<void>;
-}
+type Stores = TestStores;
 
 interface SegmentsAnswer {
   segments: Array<{ base_offset: number; last_offset: number; bytes: number; url: string; range: string }>;
@@ -142,24 +133,10 @@ function suite(open: () => Promise<Stores>, presigned: boolean): void {
 }
 
 describe('bulk reads, embedded (files + SQLite)', () => {
-  suite(async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-bulk-'));
-    const meta = new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false });
-    const objects = new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false });
-    return {
-      meta,
-      objects,
-      cleanup: async () => {
-        await meta.close?.();
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }, false);
+  suite(() => localStores('samsa-bulk-'), false);
 
   it('the embedded segment route refuses a missing or out-of-segment Range', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-bulk-'));
-    const meta = new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false });
-    const objects = new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false });
+    const { meta, objects, cleanup } = await localStores('samsa-bulk-');
     const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 256, flush: { stepBytes: 64 * 1024, indexIntervalBytes: 256 } });
     const app = createApp({ engine, logger: (await import('../../lib/obs/logger')).silentLogger });
     try {
@@ -174,15 +151,11 @@ describe('bulk reads, embedded (files + SQLite)', () => {
       expect((await app.request(url, { headers: { range: `bytes=0-${seg.size - 1}` } })).status).toBe(206);
     } finally {
       await engine.close();
-      await meta.close?.();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await cleanup();
     }
   });
 });
 
 describeAws('bulk reads, S3 + DynamoDB (emulator): presigned URLs', () => {
-  suite(async () => {
-    const [s3, ddb] = await Promise.all([makeS3Store(), makeDynamoStore()]);
-    return { meta: ddb.store, objects: s3.store, cleanup: async () => void (await Promise.all([s3.cleanup(), ddb.cleanup()])) };
-  }, true);
+  suite(awsStores, true);
 });

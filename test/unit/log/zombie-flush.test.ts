@@ -3,29 +3,21 @@
 // topic's name, so the new incarnation's objects sit at the keys the paused one was writing).
 // Whatever it does on waking must leave the committed records readable. Run on the local
 // adapters and on S3 + DynamoDB (the emulator), for both commit shapes.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady } from '../../../lib/records';
 import { type FaultRule, faultyObjectStore, Gate } from '../../../lib/storage/faults';
-import { LocalObjectStore } from '../../../lib/storage/local-object-store';
-import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
-import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
 import { ManualClock } from '../../../lib/util/clock';
-import { describeAws, makeDynamoStore, makeS3Store } from '../../helpers/aws';
+import type { ObjectStore } from '../../../lib/storage/ports';
+import { describeAws } from '../../helpers/aws';
+import { awsStores, localStores, type TestStores } from '../../helpers/stores';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | null): string => (b ? new TextDecoder().decode(b) : '');
 const LEASE = 30_000;
 const GRACE = 5_000;
 
-interface Stores {
-  meta: MetaStore;
-  objects: ObjectStore;
-  cleanup(): Promise<void>;
-}
+type Stores = TestStores;
 
 /** The first conditional create of a `.log` segment object: where the paused flusher stops. */
 const firstLogCreate: FaultRule<ObjectStore>['when'] = (c) => c.method === 'append' && c.args[0].endsWith('.log') && c.args[3]?.ifNoneMatch === true;
@@ -145,30 +137,9 @@ function suite(open: () => Promise<Stores>): void {
 }
 
 describe('paused flusher on local storage', () => {
-  suite(async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-zombie-'));
-    const meta = new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false });
-    const objects = new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false });
-    return {
-      meta,
-      objects,
-      cleanup: async () => {
-        await meta.close?.();
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  });
+  suite(() => localStores('samsa-zombie-'));
 });
 
 describeAws('paused flusher on S3 + DynamoDB (emulator)', () => {
-  suite(async () => {
-    const [s3, ddb] = await Promise.all([makeS3Store(), makeDynamoStore()]);
-    return {
-      meta: ddb.store,
-      objects: s3.store,
-      cleanup: async () => {
-        await Promise.all([s3.cleanup(), ddb.cleanup()]);
-      },
-    };
-  });
+  suite(awsStores);
 });

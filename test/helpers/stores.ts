@@ -1,0 +1,35 @@
+// Storage for engine-level tests, both kinds behind the ports: a fresh SQLite file and object
+// folder, or a fresh bucket and table on the emulator. Each comes with its own cleanup.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LocalObjectStore } from '../../lib/storage/local-object-store';
+import type { MetaStore, ObjectStore } from '../../lib/storage/ports';
+import { SqliteMetaStore } from '../../lib/storage/sqlite-meta-store';
+import { makeDynamoStore, makeS3Store } from './aws';
+
+export interface TestStores {
+  meta: MetaStore;
+  objects: ObjectStore;
+  cleanup(): Promise<void>;
+}
+
+export async function localStores(prefix = 'samsa-test-'): Promise<TestStores> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const meta = new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false });
+  const objects = new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false });
+  return {
+    meta,
+    objects,
+    cleanup: async () => {
+      await meta.close?.();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A new bucket and table on the emulator (call inside describeAws). */
+export async function awsStores(): Promise<TestStores> {
+  const [s3, ddb] = await Promise.all([makeS3Store(), makeDynamoStore()]);
+  return { meta: ddb.store, objects: s3.store, cleanup: async () => void (await Promise.all([s3.cleanup(), ddb.cleanup()])) };
+}
