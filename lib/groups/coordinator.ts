@@ -525,12 +525,21 @@ export class GroupCoordinator {
       if (waitMs > 0) await abortableSleep(Math.min(waitMs, 30_000), signal);
       return { records: [], next: new Map(), hw: new Map() };
     }
-    const one = async (tp: TopicPartition) => {
+    const topics = await Promise.all(assignment.map((tp) => this.engine.topics.partition(tp.topic, tp.partition)));
+    const one = async (i: number): Promise<FetchResult> => {
+      const tp = assignment[i]!;
       const key = tpKey(tp.topic, tp.partition);
-      const opts = { maxRecords, maxBytes };
+      // Every read of this poll is of the incarnation its positions were computed for: a poll
+      // that waits across a delete + re-create must not read the new log at the old positions.
+      const opts = { maxRecords, maxBytes, topic: topics[i]! };
+      const at = positions.get(key)!;
+      const nothing = (): FetchResult => ({ highWatermark: at, logStartOffset: at, nextOffset: at, runs: [], records: () => [] });
       try {
-        return await this.engine.fetch(tp.topic, tp.partition, { ...opts, offset: positions.get(key)! });
+        return await this.engine.fetch(tp.topic, tp.partition, { ...opts, offset: at });
       } catch (err) {
+        // The topic was deleted under the poll: nothing of it is delivered; the next poll
+        // resolves the name again (and an old incarnation's offsets count as absent).
+        if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') return nothing();
         // Committed offset fell off the log (retention): Kafka's auto.offset.reset applies.
         if (!(err instanceof SamsaError) || err.code !== 'OFFSET_OUT_OF_RANGE') throw err;
         const offset = (await this.engine.listOffsets(tp.topic, tp.partition, reset)).offset;
@@ -538,7 +547,6 @@ export class GroupCoordinator {
         return this.engine.fetch(tp.topic, tp.partition, { ...opts, offset });
       }
     };
-    const topics = await Promise.all(assignment.map((tp) => this.engine.topics.partition(tp.topic, tp.partition)));
     // Heads first, in batches: only partitions with something to read (or a position out of
     // range, which the fetch resets) cost a fetch — an idle member's poll is a few requests.
     const fetchAll = async (): Promise<FetchResult[]> => {
@@ -547,7 +555,7 @@ export class GroupCoordinator {
       await inParallel([...assignment.keys()], 32, async (i) => {
         const h = heads[i]!;
         const at = positions.get(tpKey(assignment[i]!.topic, assignment[i]!.partition))!;
-        out[i] = at === h.nextOffset ? { highWatermark: h.nextOffset, logStartOffset: h.logStart, nextOffset: at, runs: [], records: () => [] } : await one(assignment[i]!);
+        out[i] = at === h.nextOffset && !h.deleted ? { highWatermark: h.nextOffset, logStartOffset: h.logStart, nextOffset: at, runs: [], records: () => [] } : await one(i);
       });
       return out;
     };

@@ -38,6 +38,7 @@ import { EXTENT_END, extentSk, headKey, partitionPk, walObject } from './keys';
 import { commitPageToItem, type Extent, extentFields, extentsFromItem, type Head, headFromItem, liveTails, tailsSize } from './model';
 import type { Notifier } from './notifier';
 import { decideProducer, type PartitionProducers, type ProducerBatch, type ProducerDecision, producersFromValue, producersToValue } from './producers';
+import { deletedTopicError } from './tombstones';
 import type { Topic } from './topics';
 
 export interface CommitPart {
@@ -307,6 +308,10 @@ export class Committer {
             return r;
           });
         }
+        if (item?.['deleted'] === true) {
+          this.forget(part.topic);
+          throw deletedTopicError(part.topic, part.partition);
+        }
         throw err;
       }
       if (err instanceof TransactionConflictError) for (const p of parts) this.heads.delete(partitionKey(p.topic, p.partition));
@@ -430,10 +435,15 @@ class PartConflict extends Error {
   }
 }
 
-/** next_offset == base, where a head that was never written counts as 0. */
+/**
+ * next_offset == base, where a head that was never written counts as 0 — and the head is not a
+ * deleted incarnation's tombstone (tombstones.ts): a committer that still holds a deleted
+ * topic fails here rather than acknowledging an unreadable write.
+ */
 function expectNext(base: number): Condition {
   const eq: Condition = { op: 'eq', attr: 'next_offset', value: base };
-  return base === 0 ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'next_offset' }, eq] } : eq;
+  const at: Condition = base === 0 ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'next_offset' }, eq] } : eq;
+  return { op: 'and', conds: [{ op: 'attrNotExists', attr: 'deleted' }, at] };
 }
 
 function patchBases(part: CommitPart, base: number): void {

@@ -12,6 +12,7 @@ import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } fr
 import { headKey } from './keys';
 import { DEFAULT_LEASE_MS, deadOnThisHost, LeaseManager } from './lease';
 import { type Head, headFromItem } from './model';
+import { deletedTopicError } from './tombstones';
 import { Notifier } from './notifier';
 import { mergePrepared, type Prepared, prepareBinary, prepareRecords } from './prepare';
 import { binaryStream, DEFAULT_PRODUCER_ID_EXPIRATION_MS, jsonStream, type ProducerBatch, ProducerRegistry } from './producers';
@@ -95,6 +96,12 @@ export interface FetchOptions {
   maxDecodedBytes?: number;
   waitMs?: number;
   signal?: AbortSignal;
+  /**
+   * The topic incarnation the caller resolved (a group poll reads every partition of one
+   * incarnation). Without it the name is resolved now. A deleted incarnation's heads are
+   * tombstones: reading one answers UNKNOWN_TOPIC_OR_PARTITION, never another log's records.
+   */
+  topic?: Topic;
 }
 
 export interface FetchResult {
@@ -208,6 +215,16 @@ export class LogEngine {
 
   async head(topic: Topic, partition: number): Promise<Head> {
     return headFromItem(await this.meta.get(headKey(topic.id, partition)));
+  }
+
+  /** The head, refusing a deleted incarnation's tombstone (a caller holding a stale topic). */
+  private async liveHead(topic: Topic, partition: number): Promise<Head> {
+    const head = await this.head(topic, partition);
+    if (head.deleted) {
+      this.topics.invalidate(topic.name);
+      throw deletedTopicError(topic, partition);
+    }
+    return head;
   }
 
   // --- produce ------------------------------------------------------------------------------
@@ -403,12 +420,12 @@ export class LogEngine {
   // --- fetch --------------------------------------------------------------------------------
 
   async fetch(topicName: string, partition: number, opts: FetchOptions = {}): Promise<FetchResult> {
-    const topic = await this.topics.partition(topicName, partition);
+    const topic = opts.topic ?? (await this.topics.partition(topicName, partition));
     // At a known offset, the head and the extent lookups go out together: one metadata round
     // trip before the object reads.
     const prefetched = opts.offset !== undefined ? this.reader.queryExtents(topic, partition, opts.offset) : undefined;
     prefetched?.catch(() => undefined); // consumed (or dropped) below; never an unhandled rejection
-    let head = await this.head(topic, partition);
+    let head = await this.liveHead(topic, partition);
     const offset = opts.offset ?? head.logStart;
     const maxRecords = opts.maxRecords ?? 500;
     const maxBytes = opts.maxBytes ?? 1024 * 1024;
@@ -442,14 +459,14 @@ export class LogEngine {
         // A write-ahead object deleted by a flush we raced: the extents moved, look again.
         // Or a segment retention deleted: the log start moved past the offset first.
         if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt < 5) {
-          head = await this.head(topic, partition);
+          head = await this.liveHead(topic, partition);
           if (offset < head.logStart) throw outOfRange(head);
           continue;
         }
         throw err;
       }
       if (!runs) {
-        head = await this.head(topic, partition);
+        head = await this.liveHead(topic, partition);
         if (offset < head.logStart) throw outOfRange(head);
         if (attempt < 5) continue;
         throw new SamsaError('UNKNOWN_SERVER_ERROR', `no data found for ${topicName}/${partition} at offset ${offset} below the high watermark ${head.nextOffset}`);
@@ -519,7 +536,7 @@ export class LogEngine {
       const woken = await this.notifier.wait(key, current.nextOffset, Math.min(remaining, interval), signal);
       // A client that went away is waiting for nothing: skip the read.
       if (woken === undefined && signal?.aborted) break;
-      current = await this.head(topic, partition);
+      current = await this.liveHead(topic, partition);
       if (current.nextOffset > head.nextOffset) break;
       interval = Math.min(interval * 2, maxInterval);
     }
@@ -529,7 +546,7 @@ export class LogEngine {
   /** Kafka ListOffsets: earliest, latest, or the first offset with timestamp ≥ ms. */
   async listOffsets(topicName: string, partition: number, spec: 'earliest' | 'latest' | number): Promise<{ offset: number; timestamp: number | null }> {
     const topic = await this.topics.partition(topicName, partition);
-    const head = await this.head(topic, partition);
+    const head = await this.liveHead(topic, partition);
     if (spec === 'earliest') return { offset: head.logStart, timestamp: null };
     if (spec === 'latest') return { offset: head.nextOffset, timestamp: null };
     const found = await this.reader.offsetForTimestamp(topic, partition, spec, head, firstAtLeast);
@@ -589,7 +606,7 @@ export class LogEngine {
     return m.run(async () => {
       // Nothing to flush: do not even take the lease (keeps idle partitions free of writes).
       const head = await this.head(topic, partition);
-      if (Math.max(head.flushed, head.logStart) >= head.nextOffset) return { bytes: 0, batches: 0, steps: 0, skipped: false };
+      if (head.deleted || Math.max(head.flushed, head.logStart) >= head.nextOffset) return { bytes: 0, batches: 0, steps: 0, skipped: false };
       const lease = await this.leases.acquire(topic, partition);
       if (!('epoch' in lease)) return { bytes: 0, batches: 0, steps: 0, skipped: true };
       const stats = await this.flusher.flushPartition(topic, partition, this.leases.guard(topic, partition, lease.epoch));

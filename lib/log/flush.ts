@@ -164,7 +164,9 @@ export class Flusher {
    */
   private async proveLeader(topic: Topic, partition: number, lease: LeaseGuard, key: string): Promise<void> {
     const item = await this.meta.get(headKey(topic.id, partition));
-    if (!item || item['leader_epoch'] !== lease.epoch || !lease.held()) throw new PreconditionFailedError(key);
+    // A tombstoned head (a deleted incarnation, tombstones.ts) keeps its epoch: refuse it too,
+    // or a flusher of a deleted topic could write into the objects of one re-created under its name.
+    if (!item || item['leader_epoch'] !== lease.epoch || item['deleted'] === true || !lease.held()) throw new PreconditionFailedError(key);
   }
 
   /** One bounded step; undefined when there was nothing to flush (or we are not the leader). */
@@ -172,6 +174,7 @@ export class Flusher {
     const epoch = lease.epoch;
     const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
     if (head.leaderEpoch !== epoch) return undefined; // a newer leader took over
+    if (head.deleted) return undefined; // a deleted incarnation: its data is retention's to remove
     const from = Math.max(head.flushed, head.logStart);
     if (from >= head.nextOffset) return undefined;
     const chain = await this.reader.extentsFrom(topic, partition, from, head, MAX_EXTENTS_PER_STEP);
@@ -285,7 +288,7 @@ export class Flusher {
     const newFlushed = plans.reduce((m, p) => Math.max(m, p.seg.last), -1) + 1;
     const ops = new Map<string, WriteOp>();
     // Fences a racing flusher (only one can move `flushed` from its old value) and a former
-    // leader (the epoch rose when the lease was taken over).
+    // leader (the epoch rose when the lease was taken over), and a deleted incarnation.
     const flushedCond: Condition = {
       op: 'and',
       conds: [
@@ -293,6 +296,7 @@ export class Flusher {
           ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'flushed' }, { op: 'eq', attr: 'flushed', value: 0 }] }
           : { op: 'eq', attr: 'flushed', value: head.flushed },
         { op: 'eq', attr: 'leader_epoch', value: epoch },
+        { op: 'attrNotExists', attr: 'deleted' },
       ],
     };
     ops.set('head', { type: 'update', key: headKey(topic.id, partition), set: { flushed: newFlushed }, condition: flushedCond });

@@ -30,6 +30,11 @@ export interface Head {
    * committed by head-only writes and are not in a commit page yet.
    */
   tails?: Extent[];
+  /**
+   * The head of a deleted topic incarnation (a tombstone, lib/log/tombstones.ts): no commit,
+   * flush or read may use it. Set when the topic is deleted, before the deletion is answered.
+   */
+  deleted?: true;
 }
 
 export const EMPTY_HEAD: Head = Object.freeze({ exists: false, nextOffset: 0, logStart: 0, flushed: 0, leaderEpoch: 0 });
@@ -45,6 +50,7 @@ export function headFromItem(item: MetaItem | undefined): Head {
   };
   const tails = item['tails'];
   if (Array.isArray(tails)) head.tails = tails.map((f) => extentFromFields('head', f as Fields));
+  if (item['deleted'] === true) head.deleted = true;
   return head;
 }
 

@@ -40,6 +40,7 @@ import {
 } from './keys';
 import type { LeaseManager } from './lease';
 import { extentsFromItem, type Head, headFromItem, type Segment, segmentFromItem } from './model';
+import { bareTombstone, tombstoneHeads } from './tombstones';
 import { type Topic, topicFromItem, type TopicRegistry } from './topics';
 
 export interface RetentionOptions {
@@ -463,16 +464,23 @@ export class Retention {
       const ours = topicItem?.['id'] === topicId;
       const deletedAt = (topicItem?.['deleted_at'] as number | undefined) ?? 0;
       if (ours && this.clock.now() - deletedAt < this.opts.deletionGraceMs) continue;
-      // Metadata first, then objects, then the topic item and the marker: an interrupted
-      // deletion is resumed by the next pass from the marker.
+      // Tombstones first (again: a deletion interrupted before its heads were marked), then
+      // the rest of the metadata, then objects, then the topic item and the marker: an
+      // interrupted deletion is resumed by the next pass from the marker. The heads stay, as
+      // tombstones, so a process still holding this incarnation can never write to it again
+      // (tombstones.ts); DynamoDB's TTL removes them long after.
+      await tombstoneHeads(this.meta, topicId, partitions, this.clock.now());
       for (let p = 0; p < partitions; p++) {
         const pk = partitionPk(topicId, p);
+        const head = headKey(topicId, p).sk;
         for (;;) {
           if (Date.now() > deadline) return;
           const items = await this.meta.query({ pk, limit: 500 });
-          if (items.items.length === 0) break;
-          await this.deleteItems(pk, items.items.map((i) => i.sk));
+          const doomed = items.items.map((i) => i.sk).filter((sk) => sk !== head);
+          if (doomed.length === 0) break;
+          await this.deleteItems(pk, doomed);
         }
+        await bareTombstone(this.meta, topicId, p, this.clock.now());
       }
       // The name's objects are this incarnation's while its item is (a re-created topic cannot
       // exist before the item and this marker go, together).

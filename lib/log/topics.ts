@@ -5,6 +5,7 @@ import { ConditionFailedError, SamsaError } from '../errors';
 import type { MetaItem, MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { DELETIONS_PK, topicKey, TOPICS_PK } from './keys';
+import { tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
   DEFAULT_TOPIC_CONFIG,
@@ -163,6 +164,10 @@ export class TopicRegistry {
       { type: 'put', item: { pk: DELETIONS_PK, sk: name, topic_id: topic.id, partitions: topic.partitions } },
     ]);
     this.cache.delete(name);
+    // Before answering: from here on no process still holding this incarnation can commit to,
+    // flush or read it (tombstones.ts). A crash before this completes leaves the marker, and
+    // the retention job writes the tombstones before it removes anything.
+    await tombstoneHeads(this.meta, topic.id, topic.partitions, this.clock.now());
     return topic;
   }
 

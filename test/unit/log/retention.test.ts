@@ -464,7 +464,10 @@ describe('topic deletion', () => {
     expect((await e.retention.runOnce()).deletedTopics).toBe(1);
     expect((await objects.list('topics/gone/')).objects).toEqual([]);
     expect((await objects.list(`wal/${t.id}/`)).objects).toEqual([]);
-    for (const p of [0, 1]) expect((await meta.query({ pk: partitionPk(t.id, p) })).items).toEqual([]);
+    // Each partition keeps only a bare tombstone head (lib/log/tombstones.ts), which expires.
+    for (const p of [0, 1]) {
+      expect((await meta.query({ pk: partitionPk(t.id, p) })).items).toEqual([{ pk: partitionPk(t.id, p), sk: 'head', deleted: true, expires_at: expect.any(Number) }]);
+    }
     expect((await meta.query({ pk: 'deletions' })).items).toEqual([]);
 
     const again = await e.createTopic('gone', 1);

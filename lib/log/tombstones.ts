@@ -1,0 +1,53 @@
+// Tombstones: how a deleted topic incarnation stops accepting writes everywhere at once.
+//
+// Every partition head of an incarnation lives under `log#<topic id>#<p>`, and a re-created
+// topic gets a new id, so nothing of the new log is ever written through the old keys. What
+// the keys alone do not stop is a process that still holds the *old* topic (a server paused
+// across the deletion, a request that resolved the name just before it): its commit is a
+// conditional write to the old head, which succeeds, is acknowledged — and is unreadable, since
+// no route resolves the old id any more. Before tombstones, a paused server resuming after
+// retention had removed the old heads even re-created one at offset 0 (design note 0003,
+// "Deletion").
+//
+// So deleting a topic writes `deleted: true` into every partition head of the incarnation,
+// creating the heads that were never written, before the deletion is answered; the retention
+// job writes them again before it removes anything (an interrupted deletion), and keeps them
+// when it removes the partition's other items. Every commit's head condition requires the mark
+// to be absent (commit.ts), the flusher's fences do too (flush.ts), and a read that meets a
+// tombstone refuses (engine.ts). A tombstone carries `expires_at` (DynamoDB's TTL attribute),
+// well past any plausible pause; SQLite keeps the few bytes forever.
+import { SamsaError } from '../errors';
+import type { MetaStore } from '../storage/ports';
+import { inParallel } from '../util/parallel';
+import { headKey } from './keys';
+
+/** How long a tombstone outlives its deletion (as Kafka keeps producer ids: 7 days). */
+export const TOMBSTONE_TTL_MS = 7 * 24 * 3600 * 1000;
+const PARALLEL = 16;
+
+/** Mark every partition head of a topic incarnation deleted (idempotent; creates absent heads). */
+export async function tombstoneHeads(meta: MetaStore, topicId: string, partitions: number, now: number): Promise<void> {
+  const expiresAt = Math.ceil((now + TOMBSTONE_TTL_MS) / 1000);
+  await inParallel(Array.from({ length: partitions }, (_, p) => p), PARALLEL, (p) =>
+    meta.write({ type: 'update', key: headKey(topicId, p), set: { deleted: true, expires_at: expiresAt } }),
+  );
+}
+
+/**
+ * Replace a tombstoned head by a bare one (no tails, no producer state: nothing of the deleted
+ * log's data stays in the table). Only after `tombstoneHeads`: no commit can change the head
+ * any more, so an unconditional put loses nothing.
+ */
+export async function bareTombstone(meta: MetaStore, topicId: string, partition: number, now: number): Promise<void> {
+  await meta.write({ type: 'put', item: { ...headKey(topicId, partition), deleted: true, expires_at: Math.ceil((now + TOMBSTONE_TTL_MS) / 1000) } });
+}
+
+/** What a commit, flush or read that meets a tombstone answers. */
+export function deletedTopicError(topic: { name: string }, partition: number): SamsaError {
+  return new SamsaError(
+    'UNKNOWN_TOPIC_OR_PARTITION',
+    `topic "${topic.name}" was deleted while this request was in flight (partition ${partition}); nothing was written — retry to reach the topic now under that name, if any`,
+    { topic: topic.name, partition },
+    true,
+  );
+}
