@@ -6,6 +6,7 @@ import { createApp } from '../lib/http/app';
 import { authFromConfig } from '../lib/http/authz';
 import { GroupCoordinator } from '../lib/groups/coordinator';
 import { groupLag } from '../lib/groups/lag';
+import { answerClientErrors } from '../lib/http/client-errors';
 import { mountGroupRoutes } from '../lib/http/groups';
 import { hostGuard, hostGuardOptions } from '../lib/http/host-guard';
 import { measureFlushLag, startJobLoop } from '../lib/jobs';
@@ -44,6 +45,7 @@ const server = serve({ fetch: app.fetch, port: cfg.port, hostname: cfg.host }, (
   const where = cfg.storage === 'aws' ? `bucket ${cfg.bucket}, table ${cfg.table}` : `data in ${cfg.dataDir}`;
   logger.info(`listening on http://${cfg.host}:${info.port} (${cfg.storage}; ${where})`, { host: cfg.host, port: info.port, storage: cfg.storage });
 });
+answerClientErrors(server);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

@@ -1,6 +1,7 @@
 // Hostile input against the real server process (bin/serve.ts) over real HTTP: each input of
 // issue 12 gets a clear 4xx naming the limit, the server stays up, and nothing is stored.
 import http from 'node:http';
+import net from 'node:net';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c } from '../../lib/records';
@@ -103,6 +104,24 @@ function headerFlood(headers: number): Uint8Array {
 }
 
 describe('hostile input → 4xx, nothing stored', () => {
+  // Node's parser refuses these before any route runs; they used to get a bare 431/400.
+  it.each([
+    ['headers over 16 KiB', `GET /v1/topics HTTP/1.1\r\nHost: 127.0.0.1\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+    ['a malformed request line', 'GARBAGE\r\n\r\n', 400],
+  ])('%s get a JSON error with an error_code, and the server stays up', async (_what, request, status) => {
+    const text = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(srv.port, '127.0.0.1', () => sock.write(request));
+      let out = '';
+      sock.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      sock.on('end', () => resolve(out));
+      sock.on('error', reject);
+    });
+    expect(text.split('\r\n')[0]).toBe(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}`);
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+    expect(body).toMatchObject({ error_code: 'INVALID_REQUEST', message: expect.stringMatching(status === 431 ? /16 KiB/ : /malformed/) });
+    expect((await raw('GET', '/healthz')).status).toBe(200);
+  });
+
   it('header floods in a few KiB of gzip are refused (2 million and 30 million headers)', async () => {
     const name = uniq('flood');
     await createTopic(name);
