@@ -484,7 +484,13 @@ export class Retention {
       }
       // The name's objects are this incarnation's while its item is (a re-created topic cannot
       // exist before the item and this marker go, together).
-      if ((ours || !topicItem) && !(await this.deletePrefix(`topics/${name}/`, deadline))) return;
+      // Objects under the name are shared by every incarnation of it; before each page of
+      // deletes, confirm this deletion is still pending (its marker is ours): a pass paused
+      // here while another finished the deletion and the name was re-created must not delete
+      // the new topic's segments. (The marker goes in the same transaction as the topic item,
+      // and the name can be re-created only after both.)
+      const pending = async (): Promise<boolean> => (await this.meta.get({ pk: DELETIONS_PK, sk: name }))?.['topic_id'] === topicId;
+      if ((ours || !topicItem) && !(await this.deletePrefix(`topics/${name}/`, deadline, pending))) return;
       if (!(await this.deletePrefix(`${WAL_PREFIX}${topicId}/`, deadline))) return;
       const ops: WriteOp[] = [{ type: 'delete', key: { pk: DELETIONS_PK, sk: name } }];
       if (ours) ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: 'id', value: topicId } });
@@ -494,11 +500,13 @@ export class Retention {
     }
   }
 
-  private async deletePrefix(prefix: string, deadline: number): Promise<boolean> {
+  /** Delete every object under `prefix`; false when out of time or no longer `allowed`. */
+  private async deletePrefix(prefix: string, deadline: number, allowed?: () => Promise<boolean>): Promise<boolean> {
     for (;;) {
       if (Date.now() > deadline) return false;
       const page = await this.objects.list(prefix, { limit: 1000 });
       if (page.objects.length === 0) return true;
+      if (allowed && !(await allowed())) return false;
       await this.objects.delete(page.objects.map((o) => o.key));
       if (!page.next) return true;
     }

@@ -476,6 +476,41 @@ describe('topic deletion', () => {
   });
 });
 
+describe('topic deletion paused mid-way', () => {
+  // A retention pass paused after the deleted topic's metadata went, before its objects (a
+  // frozen Lambda), while another pass finishes the deletion and the name is re-created and
+  // flushed: the paused pass must not delete the new topic's segments, which sit under the
+  // same name. It used to: the check that the objects were its incarnation's ran before the pause.
+  it('a paused pass wakes to a re-created topic and deletes none of its objects', async () => {
+    const fo = faultyObjectStore(objects);
+    const paused = engine(meta, fo);
+    const e = engine();
+    await e.createTopic('rc', 1, { 'segment.bytes': SEG });
+    await produce(e, 'rc', 0, 8);
+    await flush(e, 'rc');
+    await e.deleteTopic('rc');
+    clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+
+    const gate = new Gate();
+    fo.faults.add({ method: 'list', when: (c) => c.method === 'list' && c.args[0] === 'topics/rc/', action: { kind: 'hang', gate } });
+    const pass = paused.retention.runOnce();
+    await gate.reached;
+    expect((await e.retention.runOnce()).deletedTopics).toBe(1);
+    await e.createTopic('rc', 1, { 'segment.bytes': SEG });
+    await produce(e, 'rc', 100, 8);
+    await flush(e, 'rc');
+    const before = (await objects.list('topics/rc/')).objects.map((o) => o.key).sort();
+    expect(before.length).toBeGreaterThan(0);
+
+    gate.release();
+    await pass;
+    expect((await objects.list('topics/rc/')).objects.map((o) => o.key).sort()).toEqual(before);
+    const got = (await e.fetch('rc', 0, { offset: 0, maxRecords: 100 })).records().map((r) => dec(r.value));
+    expect(got).toEqual(Array.from({ length: 8 }, (_, i) => value(100 + i)));
+    await paused.close();
+  });
+});
+
 describe('orphan sweeper', () => {
   it('its grace outlasts any commit or flush that could still reference an object', () => {
     expect(MIN_ORPHAN_GRACE_MS).toBeGreaterThan(COMMIT_MAX_WAL_AGE_MS + SIGV4_VALIDITY_MS);
