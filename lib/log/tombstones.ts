@@ -46,7 +46,7 @@ export async function bareTombstone(meta: MetaStore, topicId: string, partition:
 export function deletedTopicError(topic: { name: string }, partition: number): SamsaError {
   return new SamsaError(
     'UNKNOWN_TOPIC_OR_PARTITION',
-    `topic "${topic.name}" was deleted while this request was in flight (partition ${partition}); nothing was written — retry to reach the topic now under that name, if any`,
+    `topic "${topic.name}" was deleted while this request was in flight (partition ${partition}); nothing was written to any live topic — retry to reach the topic now under that name, if any`,
     { topic: topic.name, partition },
     true,
   );
