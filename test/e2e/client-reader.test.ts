@@ -1,0 +1,157 @@
+// The client reads a partition the cheapest way the server allows (issue 15), over real HTTP
+// against the real app: bulk reads through the segments route's URLs when far behind (served by
+// the embedded server, or presigned S3 GETs on the emulator), the fetch route for the unsealed
+// tail, and, once caught up and following, the live tail (SSE) — or fetches with wait_ms where
+// the deployment cannot stream (a buffered Lambda's limits).
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HttpClient, readPartition, type ReadChunk } from '../../lib/client';
+import { createApp } from '../../lib/http/app';
+import { lambdaLimits, type RuntimeLimits } from '../../lib/http/limits';
+import { LogEngine } from '../../lib/log/engine';
+import { silentLogger } from '../../lib/obs/logger';
+import { codecsReady } from '../../lib/records';
+import { describeAws } from '../helpers/aws';
+import { awsStores, localStores, type TestStores } from '../helpers/stores';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+interface Harness {
+  engine: LogEngine;
+  http: HttpClient;
+  /** Requests the server saw, by route kind. */
+  seen: string[];
+  close(): Promise<void>;
+}
+
+async function start(stores: TestStores, limits?: RuntimeLimits): Promise<Harness> {
+  await codecsReady();
+  const engine = new LogEngine(stores.meta, stores.objects, undefined, { inlineMaxBytes: 256, flush: { stepBytes: 64 * 1024, indexIntervalBytes: 256 } });
+  const app = createApp({ engine, logger: silentLogger, ...(limits ? { limits } : {}) });
+  const seen: string[] = [];
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve(
+      {
+        fetch: (req) => {
+          const u = new URL(req.url);
+          seen.push(`${u.pathname.replace(/^\/v1\/topics\/[^/]+\/partitions\/\d+\//, '')}${u.searchParams.get('follow') === 'true' ? '?follow' : ''}`);
+          return app.fetch(req);
+        },
+        port: 0,
+        hostname: '127.0.0.1',
+      },
+      () => resolve(s),
+    );
+  });
+  const http = new HttpClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  return {
+    engine,
+    http,
+    seen,
+    close: async () => {
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await new Promise((r) => server.close(r));
+      await engine.close();
+      await stores.cleanup();
+    },
+  };
+}
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function fill(engine: LogEngine, n: number): Promise<void> {
+  await engine.createTopic('t', 1, { 'segment.bytes': 4096 });
+  for (let i = 0; i < n; i += 10) await engine.produce('t', Array.from({ length: 10 }, (_, j) => ({ key: null, value: enc(`v${i + j}`), headers: [{ key: 'h', value: enc(String(i + j)) }], partition: 0 })));
+  await engine.flushAll();
+  // Records after the flush stay in the unsealed tail: the fetch route's part.
+  await engine.produce('t', [{ key: enc('k'), value: enc(`v${n}`), headers: [], partition: 0 }]);
+}
+
+async function collect(gen: AsyncGenerator<ReadChunk>, stopAt?: number): Promise<{ values: string[]; sources: Set<string>; offsets: number[] }> {
+  const values: string[] = [];
+  const offsets: number[] = [];
+  const sources = new Set<string>();
+  for await (const c of gen) {
+    if (c.messages.length > 0) sources.add(c.source);
+    for (const m of c.messages) {
+      values.push(m.value!.toString());
+      offsets.push(m.offset);
+    }
+    if (stopAt !== undefined && values.length >= stopAt) break;
+  }
+  return { values, sources, offsets };
+}
+
+function bulkSuite(open: () => Promise<TestStores>, presigned: boolean): void {
+  it('far behind: bulk reads of the sealed segments, then fetches of the unsealed tail — exactly the log, in order', async () => {
+    h = await start(await open());
+    const N = 600;
+    await fill(h.engine, N);
+    const got = await collect(readPartition(h.http, 't', 0, 7, { bulkThresholdRecords: 100, maxBytes: 512 }));
+    expect(got.offsets).toEqual(Array.from({ length: N + 1 - 7 }, (_, i) => i + 7));
+    expect(got.values).toEqual(Array.from({ length: N + 1 - 7 }, (_, i) => `v${i + 7}`));
+    expect(got.sources).toEqual(new Set(['fetch', 'bulk']));
+    expect(h.seen.filter((s) => s === 'segments').length).toBeGreaterThan(0);
+    // Presigned ranges go to the object store, not through the server; embedded ones do.
+    expect(h.seen.some((s) => /^segments\/\d+\/log$/.test(s))).toBe(!presigned);
+  });
+
+  it('not far behind (or bulk off): the fetch route only', async () => {
+    h = await start(await open());
+    await fill(h.engine, 200);
+    const got = await collect(readPartition(h.http, 't', 0, 150, { bulkThresholdRecords: 100 }));
+    expect(got.offsets[0]).toBe(150);
+    expect(got.values.at(-1)).toBe('v200');
+    expect(got.sources).toEqual(new Set(['fetch']));
+    expect(h.seen.filter((s) => s === 'segments')).toEqual([]);
+  });
+}
+
+describe('client reads, embedded server', () => {
+  bulkSuite(() => localStores('samsa-reader-'), false);
+
+  it('following: records produced after the tail opened arrive over SSE, and the tail resumes where it stopped', async () => {
+    h = await start(await localStores('samsa-reader-'));
+    await h.engine.createTopic('t', 1);
+    const abort = new AbortController();
+    const gen = readPartition(h.http, 't', 0, 0, { follow: true, tailSessionMs: 1000, signal: abort.signal });
+    const produced = (async () => {
+      // Wait until the tail is open, then produce across several 1 s sessions.
+      while (!h!.seen.includes('records?follow')) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 3; i++) {
+        await h!.engine.produce('t', [{ key: null, value: enc(`live-${i}`), headers: [], partition: 0 }]);
+        await new Promise((r) => setTimeout(r, 700));
+      }
+    })();
+    const got = await collect(gen, 3);
+    abort.abort();
+    await produced;
+    expect(got.values).toEqual(['live-0', 'live-1', 'live-2']);
+    expect(got.offsets).toEqual([0, 1, 2]);
+    expect(got.sources).toEqual(new Set(['tail']));
+    // More than one session: each reconnect resumed from the last event id, nothing twice.
+    expect(h.seen.filter((s) => s === 'records?follow').length).toBeGreaterThan(1);
+  });
+
+  it('following on a deployment that cannot stream (buffered Lambda limits): falls back to fetches that wait', async () => {
+    h = await start(await localStores('samsa-reader-'), lambdaLimits('function-url-buffered', { maxRequestBytes: 64 << 20, maxJsonRequestBytes: 6 << 20 }, 70_000));
+    await h.engine.createTopic('t', 1);
+    const abort = new AbortController();
+    const gen = readPartition(h.http, 't', 0, 0, { follow: true, signal: abort.signal });
+    setTimeout(() => void h!.engine.produce('t', [{ key: null, value: enc('late'), headers: [], partition: 0 }]), 300);
+    const got = await collect(gen, 1);
+    abort.abort();
+    expect(got.values).toEqual(['late']);
+    expect(got.sources).toEqual(new Set(['fetch']));
+    expect(h.seen.filter((s) => s === 'records?follow')).toHaveLength(1);
+  });
+});
+
+describeAws('client reads, emulator (presigned S3 URLs)', () => {
+  bulkSuite(awsStores, true);
+});
