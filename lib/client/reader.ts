@@ -6,13 +6,24 @@
 //     are decoded by the project's codec (lib/records);
 //   - otherwise, and for the unsealed tail the segments do not cover: the fetch route;
 //   - caught up and following: the live tail (SSE, one event per batch, resumed from the last
-//     event id), or, where the deployment cannot stream (a buffered Lambda answers 400 on
-//     `follow`), fetches that wait with wait_ms.
+//     event id), or short polls (a fetch every pollIntervalMs), which is also what happens where
+//     the deployment cannot stream (a buffered Lambda answers 400 on `follow`).
 import { ATTR_CONTROL, decodeBatches } from '../records';
 import { SamsaClientError } from './errors';
 import { fetchPartition, type PartitionFetch } from './fetch';
 import { type HttpClient, RECORD_BATCH_TYPE, seg } from './http';
 import type { ConsumedMessage } from './messages';
+
+const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 
 /** Bulk reads from this many records behind: below it a fetch or two is as quick and cheaper. */
 export const DEFAULT_BULK_THRESHOLD_RECORDS = 10_000;
@@ -26,8 +37,13 @@ export interface ReadOptions {
   maxBytes?: number;
   /** Once caught up, keep reading as records arrive (default false: stop at the end). */
   follow?: boolean;
-  /** How a follower waits: the live tail (default), or fetches with wait_ms. */
+  /** How a follower waits: the live tail (default), or short polls. */
   followWith?: 'tail' | 'poll';
+  /**
+   * Polling: the pause between fetches that found nothing (default 1000 ms). Fetches do not wait
+   * at the server: on Lambda a waiting request bills its whole wait (README, cost).
+   */
+  pollIntervalMs?: number;
   /** With follow: the longest tail session asked for (the server may end it sooner). */
   tailSessionMs?: number;
   signal?: AbortSignal;
@@ -193,14 +209,6 @@ export async function* readPartition(http: HttpClient, topic: string, partition:
         else throw err;
       }
     }
-    const waited = await fetchPartition(http, topic, partition, pos, { waitMs: 1000, ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }).catch((err: unknown) => {
-      if (opts.signal?.aborted) return undefined;
-      throw err;
-    });
-    if (!waited) return;
-    if (waited.nextOffset > pos || waited.messages.length > 0) {
-      pos = waited.nextOffset;
-      yield { ...waited, source: 'fetch' };
-    }
+    await abortableSleep(opts.pollIntervalMs ?? 1000, opts.signal);
   }
 }

@@ -13,6 +13,7 @@ import { LogEngine } from '../../lib/log/engine';
 import { silentLogger } from '../../lib/obs/logger';
 import { codecsReady } from '../../lib/records';
 import { describeAws } from '../helpers/aws';
+import { runSamsa } from '../helpers/cli';
 import { awsStores, localStores, type TestStores } from '../helpers/stores';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -138,7 +139,7 @@ describe('client reads, embedded server', () => {
     expect(h.seen.filter((s) => s === 'records?follow').length).toBeGreaterThan(1);
   });
 
-  it('following on a deployment that cannot stream (buffered Lambda limits): falls back to fetches that wait', async () => {
+  it('following on a deployment that cannot stream (buffered Lambda limits): falls back to short polls', async () => {
     h = await start(await localStores('samsa-reader-'), lambdaLimits('function-url-buffered', { maxRequestBytes: 64 << 20, maxJsonRequestBytes: 6 << 20 }, 70_000));
     await h.engine.createTopic('t', 1);
     const abort = new AbortController();
@@ -150,6 +151,22 @@ describe('client reads, embedded server', () => {
     expect(got.sources).toEqual(new Set(['fetch']));
     expect(h.seen.filter((s) => s === 'records?follow')).toHaveLength(1);
   });
+});
+
+describe('samsa consume --follow', () => {
+  it('prints records produced after it started, received over the live tail', async () => {
+    h = await start(await localStores('samsa-reader-'));
+    await h.engine.createTopic('t', 2);
+    const run = runSamsa(['consume', 't', '--follow', '--max-messages', '2', '--print-offset'], { url: h.http.base.origin });
+    // Both partitions' tails open (the CLI starts at the end, as Kafka's console consumer).
+    while (h.seen.filter((x) => x === 'records?follow').length < 2) await new Promise((r) => setTimeout(r, 50));
+    await h.engine.produce('t', [{ key: null, value: enc('a'), headers: [], partition: 0 }]);
+    await h.engine.produce('t', [{ key: null, value: enc('b'), headers: [], partition: 1 }]);
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').sort()).toEqual(['0:0\ta', '1:0\tb']);
+    expect(r.stderr).toContain('Processed a total of 2 messages');
+  }, 45_000);
 });
 
 describeAws('client reads, emulator (presigned S3 URLs)', () => {
