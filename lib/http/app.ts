@@ -214,6 +214,11 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.notFound((c) => fail(c, 'NOT_FOUND', { error_code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
   app.use('*', observe({ logger, ...(metrics ? { metrics } : {}) }));
+  // Where this app runs, so clients can pick how to wait (a Lambda bills a waiting request).
+  app.use('*', async (c, next) => {
+    c.header('x-samsa-runtime', limits.kind);
+    await next();
+  });
 
   for (const guard of opts.guards ?? []) app.use('*', guard);
   // Binary batches may use the whole request limit; a JSON body costs several times its size

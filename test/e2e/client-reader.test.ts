@@ -6,8 +6,9 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpClient, readPartition, type ReadChunk } from '../../lib/client';
+import { HttpClient, readPartition, type ReadChunk, Samsa } from '../../lib/client';
 import { createApp } from '../../lib/http/app';
+import { mountGroupRoutes } from '../../lib/http/groups';
 import { lambdaLimits, type RuntimeLimits } from '../../lib/http/limits';
 import { LogEngine } from '../../lib/log/engine';
 import { silentLogger } from '../../lib/obs/logger';
@@ -29,14 +30,15 @@ interface Harness {
 async function start(stores: TestStores, limits?: RuntimeLimits): Promise<Harness> {
   await codecsReady();
   const engine = new LogEngine(stores.meta, stores.objects, undefined, { inlineMaxBytes: 256, flush: { stepBytes: 64 * 1024, indexIntervalBytes: 256 } });
-  const app = createApp({ engine, logger: silentLogger, ...(limits ? { limits } : {}) });
+  const app = createApp({ engine, logger: silentLogger, ...(limits ? { limits } : {}), extend: (a) => void mountGroupRoutes(a, { engine }) });
   const seen: string[] = [];
   const server: ServerType = await new Promise((resolve) => {
     const s = serve(
       {
         fetch: (req) => {
           const u = new URL(req.url);
-          seen.push(`${u.pathname.replace(/^\/v1\/topics\/[^/]+\/partitions\/\d+\//, '')}${u.searchParams.get('follow') === 'true' ? '?follow' : ''}`);
+          if (/^\/v1\/groups\/[^/]+\/members\/[^/]+\/records$/.test(u.pathname)) seen.push(`poll wait_ms=${u.searchParams.get('wait_ms')}`);
+          else seen.push(`${u.pathname.replace(/^\/v1\/topics\/[^/]+\/partitions\/\d+\//, '')}${u.searchParams.get('follow') === 'true' ? '?follow' : ''}`);
           return app.fetch(req);
         },
         port: 0,
@@ -151,6 +153,39 @@ describe('client reads, embedded server', () => {
     expect(got.sources).toEqual(new Set(['fetch']));
     expect(h.seen.filter((s) => s === 'records?follow')).toHaveLength(1);
   });
+});
+
+describe('group consumer: how an idle member waits follows the runtime', () => {
+  const BUFFERED = lambdaLimits('function-url-buffered', { maxRequestBytes: 64 << 20, maxJsonRequestBytes: 6 << 20 }, 70_000);
+  for (const [name, limits, expectWait] of [['Lambda (x-samsa-runtime: function-url-buffered): short polls, wait_ms=0 once a second', BUFFERED, '0'], ['Node server: long polls at the server', undefined, '1000']] as const) {
+    it(name, async () => {
+      h = await start(await localStores('samsa-reader-'), limits);
+      await h.engine.createTopic('t', 6);
+      const consumer = new Samsa({ url: h.http.base.origin }).consumer({ groupId: 'g' });
+      await consumer.subscribe({ topic: 't' });
+      const got: Array<{ value: string; at: number }> = [];
+      await consumer.run({ eachMessage: async ({ message }) => void got.push({ value: message.value!.toString(), at: Date.now() }) });
+      try {
+        // Idle: let the member settle, then count its polls over 3 s.
+        await new Promise((r) => setTimeout(r, 1500));
+        const before = h.seen.length;
+        await new Promise((r) => setTimeout(r, 3000));
+        const polls = h.seen.slice(before).filter((x) => x.startsWith('poll '));
+        expect(new Set(polls)).toEqual(new Set([`poll wait_ms=${expectWait}`]));
+        // Short polls: about one a second (not a busy loop); long polls: about one a wait.
+        expect(polls.length).toBeGreaterThanOrEqual(2);
+        expect(polls.length).toBeLessThanOrEqual(5);
+        // A record produced at idle is delivered within about a second either way.
+        const producedAt = Date.now();
+        await h.engine.produce('t', [{ key: null, value: enc('hello'), headers: [], partition: 4 }]);
+        while (got.length === 0 && Date.now() - producedAt < 5000) await new Promise((r) => setTimeout(r, 20));
+        expect(got.map((g) => g.value)).toEqual(['hello']);
+        expect(got[0]!.at - producedAt).toBeLessThan(1500);
+      } finally {
+        await consumer.disconnect();
+      }
+    }, 30_000);
+  }
 });
 
 describe('samsa consume --follow', () => {
