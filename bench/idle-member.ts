@@ -54,8 +54,13 @@ export const STRATEGIES: Strategy[] = [
 ];
 
 /** DynamoDB capacity of the calls that pass through, by DynamoDB's on-demand rules. */
-function capacity(inner: MetaStore): MetaStore & { units: { rru: number; wru: number; calls: number } } {
-  const units = { rru: 0, wru: 0, calls: 0 };
+type Units = { rru: number; wru: number; calls: number; byOp: Record<string, number> };
+function capacity(inner: MetaStore): MetaStore & { units: Units } {
+  const units: Units = { rru: 0, wru: 0, calls: 0, byOp: {} };
+  const op = (name: string) => {
+    units.calls++;
+    units.byOp[name] = (units.byOp[name] ?? 0) + 1;
+  };
   const read = (bytes: number, consistent: boolean) => (units.rru += Math.max(1, Math.ceil(bytes / 4096)) * (consistent ? 1 : 0.5));
   const size = (items: Array<MetaItem | undefined>) => items.reduce((a, i) => a + (i ? itemSize(i) : 0), 0);
   return {
@@ -64,7 +69,7 @@ function capacity(inner: MetaStore): MetaStore & { units: { rru: number; wru: nu
       return inner.limits;
     },
     async get(key, opts) {
-      units.calls++;
+      op('get');
       const item = await inner.get(key, opts);
       read(item ? itemSize(item) : 0, opts?.consistent !== false);
       return item;
@@ -72,7 +77,8 @@ function capacity(inner: MetaStore): MetaStore & { units: { rru: number; wru: nu
     ...(inner.batchGet
       ? {
           async batchGet(keys: Parameters<NonNullable<MetaStore['batchGet']>>[0]) {
-            units.calls++;
+            if (keys.length === 0) return [];
+            op('batchGet');
             const items = await inner.batchGet!(keys);
             for (const i of items) read(i ? itemSize(i) : 0, true);
             return items;
@@ -80,24 +86,24 @@ function capacity(inner: MetaStore): MetaStore & { units: { rru: number; wru: nu
         }
       : {}),
     async query(opts) {
-      units.calls++;
+      op('query');
       const page = await inner.query(opts);
       read(size(page.items), true);
       return page;
     },
-    async write(op) {
-      units.calls++;
-      const bytes = op.type === 'put' ? itemSize(op.item) : op.type === 'update' ? itemSize({ ...op.key, ...(op.set ?? {}) } as MetaItem) : 100;
+    async write(w) {
+      op('write');
+      const bytes = w.type === 'put' ? itemSize(w.item) : w.type === 'update' ? itemSize({ ...w.key, ...(w.set ?? {}) } as MetaItem) : 100;
       units.wru += Math.max(1, Math.ceil(bytes / 1024));
-      return inner.write(op);
+      return inner.write(w);
     },
     async transact(ops) {
-      units.calls++;
+      op('transact');
       for (const op of ops) units.wru += 2 * Math.max(1, Math.ceil((op.type === 'put' ? itemSize(op.item) : 100) / 1024));
       return inner.transact(ops);
     },
     close: async () => inner.close?.(),
-  } as MetaStore & { units: { rru: number; wru: number; calls: number } };
+  } as MetaStore & { units: Units };
 }
 
 interface Row {
@@ -106,6 +112,8 @@ interface Row {
   busyFraction: number;
   rruPerS: number;
   wruPerS: number;
+  /** Store calls per poll, by method. */
+  perPoll: string;
   latencies: number[];
 }
 
@@ -133,7 +141,9 @@ export async function main(): Promise<Row[]> {
   await producer.createTopic('idle', PARTITIONS);
 
   const rows: Row[] = [];
+  const only = process.env.IDLE_ONLY;
   for (const [n, strategy] of STRATEGIES.entries()) {
+    if (only && !strategy.label.includes(only)) continue;
     const group = `g${n}`;
     const joined = (await (await app.request(`/v1/groups/${group}/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topics: ['idle'], auto_offset_reset: 'latest' }) })).json()) as { member_id: string };
     const positions = new Map<number, number>();
@@ -159,13 +169,14 @@ export async function main(): Promise<Row[]> {
     stopAt = performance.now() + 1;
     await loop();
     meta.units.rru = meta.units.wru = meta.units.calls = 0;
+    meta.units.byOp = {};
     busyMs = 0;
     requests = 0;
     const t0 = performance.now();
     stopAt = t0 + IDLE_SECONDS * 1000;
     await loop();
     const idleS = (performance.now() - t0) / 1000;
-    const row: Row = { strategy, requestsPerS: requests / idleS, busyFraction: busyMs / 1000 / idleS, rruPerS: meta.units.rru / idleS, wruPerS: meta.units.wru / idleS, latencies: [] };
+    const row: Row = { strategy, requestsPerS: requests / idleS, busyFraction: busyMs / 1000 / idleS, rruPerS: meta.units.rru / idleS, wruPerS: meta.units.wru / idleS, latencies: [], perPoll: Object.entries(meta.units.byOp).map(([k, v]) => `${(v / requests).toFixed(1)} ${k}`).join(', ') };
 
     // Probes: one record at a random moment, to a random partition; the member keeps polling.
     stopAt = Number.POSITIVE_INFINITY;
@@ -212,6 +223,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       `| ${r.strategy.label} | ${fmt(m.requests)} | ${fmt(m.gbSeconds)} | ${fmt(m.rru)} / ${fmt(m.wru)} | ${m.lambda.toFixed(2)} | ${m.dynamo.toFixed(2)} | **${m.total.toFixed(2)}** | ${median.toFixed(0)} ms / ${Math.max(...sorted).toFixed(0)} ms |`,
     );
   }
+  console.log(`\nStore calls per poll: ${rows.map((r) => `${r.strategy.label}: ${r.perPoll}`).join('; ')}`);
   // An SSE tail per partition holds an invocation open all the time: wall-clock billing.
   const tail = PARTITIONS * MONTH_S * LAMBDA_GB * PRICE.gbSecond;
   console.log(`| SSE tail per partition (${PARTITIONS} invocations always open; not measured: billed wall-clock) | ${fmt((PARTITIONS * MONTH_S) / 65)} | ${fmt(PARTITIONS * MONTH_S)} | — | ${tail.toFixed(2)} | — | **${tail.toFixed(2)}** | one batch as it commits |`);
