@@ -12,8 +12,9 @@
 // A month is 30 days; prices are us-east-1 list prices: Lambda arm64 (as the construct
 // deploys) $0.0000133334 per GB-s at 1 GB, $0.20 per million requests; DynamoDB on-demand
 // $0.125 per million RRU, $0.625 per million WRU. The handler time is measured against a local
-// emulator, so the GB-s column is a lower bound; the request and DynamoDB columns are exact
-// for the code as it runs.
+// emulator (moto answers a call in several ms, more on a loaded machine; DynamoDB in-region in a
+// few), so the GB-s column is an estimate, likely high; the request and DynamoDB columns are
+// exact for the code as it runs.
 //   npx tsx bench/idle-member.ts [idle seconds per strategy] [probes per strategy]
 import { createApp } from '../lib/http/app';
 import { mountGroupRoutes } from '../lib/http/groups';
