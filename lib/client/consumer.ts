@@ -16,6 +16,7 @@ import { SamsaClientError } from './errors';
 import type { PartitionFetch } from './fetch';
 import { type HttpClient, seg } from './http';
 import type { ConsumedMessage } from './messages';
+import { bulkRead, DEFAULT_BULK_THRESHOLD_RECORDS } from './reader';
 import { backoff, DEFAULT_RETRY, type RetryOptions, sleep } from './retry';
 
 const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -49,6 +50,11 @@ export interface ConsumerConfig {
   idleWait?: 'auto' | 'long-poll' | 'short-poll';
   /** Short polls: the pause after a poll that found nothing (default 1000 ms). */
   pollIntervalMs?: number;
+  /**
+   * A partition at least this many records behind its high watermark is caught up with bulk
+   * reads (presigned segment URLs, past the API) between polls (default 10000; Infinity: never).
+   */
+  bulkThresholdRecords?: number;
   /** Backoff for failing handlers and fetches; `retries` handler failures in a row crash the consumer. */
   retry?: RetryOptions;
 }
@@ -121,6 +127,10 @@ interface PartitionState {
   committed: number | undefined;
   /** Bumped by seek: a batch fetched before it is stale. */
   epoch: number;
+  /** The partition's high watermark as the last poll saw it. */
+  highWatermark?: number;
+  /** A position from which no sealed segment was found (the rest is unflushed): poll it. */
+  bulkDryAt?: number;
 }
 
 interface Assignment {
@@ -480,6 +490,7 @@ export class Consumer extends EventEmitter {
           await this.process(state, fetched);
           if (this.run_.autoCommit && this.run_.autoCommitThreshold && this.resolvedSinceCommit >= this.run_.autoCommitThreshold) await this.commitResolved();
         }
+        await this.catchUp();
         this.handlerFailures = 0;
       } catch (err) {
         if (err instanceof HandlerError) {
@@ -580,12 +591,34 @@ export class Consumer extends EventEmitter {
       if (!state || (seen && (seen.state !== state || seen.epoch !== state.epoch))) continue;
       // Paused since the request went out (or a list too long to send): read again on resume.
       if (this.isPaused(p.topic, p.partition)) continue;
+      state.highWatermark = p.high_watermark;
       const messages = byPartition.get(k) ?? [];
       // Where the server read from is now this member's position (it resolved the start).
       if (state.position === undefined || messages.length === 0) state.position = messages.length === 0 ? p.next_offset : p.offset;
       if (messages.length > 0) out.push({ state, epoch: state.epoch, fetched: { messages, nextOffset: p.next_offset, highWatermark: p.high_watermark, logStartOffset: Number.NaN } });
     }
     return out;
+  }
+
+  /**
+   * Far-behind partitions read sealed segments straight from their URLs (lib/client/reader.ts)
+   * instead of through the poll route: one segments call (up to 64 MiB) per partition between
+   * polls, so the member still polls — and heartbeats — between rounds. Records go through the
+   * same handler path as polled ones; the next poll reads on from the new position (`from`).
+   */
+  private async catchUp(): Promise<void> {
+    const threshold = this.config.bulkThresholdRecords ?? DEFAULT_BULK_THRESHOLD_RECORDS;
+    for (const state of [...this.states.values()]) {
+      if (!this.running || this.rejoinNeeded) return;
+      const at = state.position;
+      if (at === undefined || state.highWatermark === undefined || state.highWatermark - at < threshold || state.bulkDryAt === at || this.isPaused(state.topic, state.partition)) continue;
+      const epoch = state.epoch;
+      state.bulkDryAt = at; // until a range is read from here
+      for await (const chunk of bulkRead(this.http, state.topic, state.partition, at, this.wakeup.signal, 1)) {
+        if (!this.running || this.rejoinNeeded || state.epoch !== epoch || this.states.get(tpKey(state.topic, state.partition)) !== state || this.isPaused(state.topic, state.partition)) break;
+        await this.process(state, chunk);
+      }
+    }
   }
 
   /** Whether a caught-up member waits between polls (client side) instead of at the server. */

@@ -28,7 +28,7 @@ const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 /** Bulk reads from this many records behind: below it a fetch or two is as quick and cheaper. */
 export const DEFAULT_BULK_THRESHOLD_RECORDS = 10_000;
 /** Bytes asked of one segments call (its URLs are fetched one after another). */
-const BULK_CALL_BYTES = 64 * 1024 * 1024;
+export const BULK_CALL_BYTES = 64 * 1024 * 1024;
 
 export interface ReadOptions {
   /** Switch to bulk reads when at least this many records behind (default 10000; Infinity: never). */
@@ -94,10 +94,13 @@ async function getRange(http: HttpClient, url: string, range: string, signal?: A
   return new Uint8Array(await res.arrayBuffer());
 }
 
-/** Reads sealed segments from `offset` until none is left; yields a chunk per range. */
-async function* bulkRead(http: HttpClient, topic: string, partition: number, offset: number, signal?: AbortSignal): AsyncGenerator<ReadChunk> {
+/**
+ * Reads sealed segments from `offset` until none is left (or after `maxCalls` segments calls);
+ * yields a chunk per range.
+ */
+export async function* bulkRead(http: HttpClient, topic: string, partition: number, offset: number, signal?: AbortSignal, maxCalls = Infinity): AsyncGenerator<ReadChunk> {
   let pos = offset;
-  for (;;) {
+  for (let call = 0; call < maxCalls; call++) {
     const answer = await http.json<SegmentsAnswer>('GET', `/v1/topics/${seg(topic)}/partitions/${partition}/segments`, {
       query: { offset: pos, max_bytes: BULK_CALL_BYTES },
       ...(signal ? { signal } : {}),

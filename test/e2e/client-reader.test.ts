@@ -188,6 +188,41 @@ describe('group consumer: how an idle member waits follows the runtime', () => {
   }
 });
 
+describe('group consumer far behind: bulk reads between polls', () => {
+  for (const [name, open, presigned] of [['embedded', () => localStores('samsa-reader-'), false], ['emulator, presigned S3 URLs', awsStores, true]] as const) {
+    it(`${name}: every record once, in order, most of them from the segments`, async (ctx) => {
+      if (presigned && !process.env.AWS_ENDPOINT_URL) return ctx.skip();
+      h = await start(await open());
+      const N = 600;
+      await fill(h.engine, N);
+      const consumer = new Samsa({ url: h.http.base.origin }).consumer({ groupId: 'bulk', bulkThresholdRecords: 100, maxBytesPerPartition: 512 });
+      await consumer.subscribe({ topic: 't', fromBeginning: true });
+      const offsets: number[] = [];
+      const values: string[] = [];
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          offsets.push(Number(message.offset));
+          values.push(message.value!.toString());
+        },
+      });
+      try {
+        const until = Date.now() + 20_000;
+        while (offsets.length < N + 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        await consumer.disconnect();
+      }
+      expect(offsets).toEqual(Array.from({ length: N + 1 }, (_, i) => i));
+      expect(values.at(-1)).toBe(`v${N}`);
+      const segmentCalls = h.seen.filter((x) => x === 'segments').length;
+      const polls = h.seen.filter((x) => x.startsWith('poll ')).length;
+      expect(segmentCalls).toBeGreaterThan(0);
+      // 600 records at 512 bytes a poll would take dozens of polls; bulk reads take a few.
+      expect(polls).toBeLessThan(20);
+      expect(h.seen.some((x) => /^segments\/\d+\/log$/.test(x))).toBe(!presigned);
+    }, 40_000);
+  }
+});
+
 describe('samsa consume --follow', () => {
   it('prints records produced after it started, received over the live tail', async () => {
     h = await start(await localStores('samsa-reader-'));
