@@ -50,7 +50,7 @@ const app = createApp({
   logger,
   metrics,
   auth: authFromConfig(cfg, engine.meta),
-  extend: (a) => void mountGroupRoutes(a, { engine }),
+  extend: (a) => void mountGroupRoutes(a, { engine, ...(limits.maxWaitMs !== undefined ? { maxWaitMs: limits.maxWaitMs } : {}) }),
 });
 const serve = handle(app, { isContentTypeBinary: (type) => type.startsWith(RECORD_BATCH_TYPE) || defaultIsContentTypeBinary(type) });
 

@@ -453,7 +453,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         // Rendering decoded records as JSON costs several times their bytes (objects, escapes):
         // a JSON response decodes at most MAX_JSON_FETCH_DECODED_BYTES (docs/limits.md).
         ...(binary ? {} : { maxDecodedBytes: Math.min(maxBytes, MAX_JSON_FETCH_DECODED_BYTES) }),
-        ...(q.wait_ms !== undefined ? { waitMs: q.wait_ms } : {}),
+        ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, limits.maxWaitMs ?? q.wait_ms) } : {}),
         signal: c.req.raw.signal,
       });
       if (binary) {

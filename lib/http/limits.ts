@@ -21,6 +21,8 @@ export interface RuntimeLimits {
   streaming: boolean;
   /** Longest live-tail session; the Lambda wiring lowers it per invocation to the time left. */
   maxSessionMs: number;
+  /** Longest server-side wait of a long poll (undefined: the route's own 60 s bound). */
+  maxWaitMs?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -64,7 +66,9 @@ export function lambdaLimits(kind: Exclude<RuntimeKind, 'node'>, configured: { m
     // Streamed bodies are sent as they are, not base64.
     return { kind, maxRequestBytes, maxJsonRequestBytes, maxBinaryResponseBytes: LAMBDA_STREAM_RESPONSE_BYTES - LAMBDA_ENVELOPE_BYTES, maxJsonResponseBytes: LAMBDA_STREAM_RESPONSE_BYTES - LAMBDA_ENVELOPE_BYTES, streaming: true, maxSessionMs };
   }
-  return { kind, maxRequestBytes, maxJsonRequestBytes, maxBinaryResponseBytes: base64Raw(BUFFERED_BODY), maxJsonResponseBytes: BUFFERED_BODY, streaming: false, maxSessionMs };
+  // API Gateway answers 504 at 30 s whatever the function does: a long poll returns before.
+  const wait = kind === 'api-gateway' ? { maxWaitMs: API_GATEWAY_TIMEOUT_MS - 5000 } : {};
+  return { kind, maxRequestBytes, maxJsonRequestBytes, maxBinaryResponseBytes: base64Raw(BUFFERED_BODY), maxJsonResponseBytes: BUFFERED_BODY, streaming: false, maxSessionMs, ...wait };
 }
 
 /** SAMSA_INVOKE_MODE as the construct sets it: which Lambda front the function sits behind. */

@@ -6,6 +6,7 @@
 // tail is refused where responses cannot stream and ends inside the invocation's time left.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app';
+import { mountGroupRoutes } from '../../lib/http/groups';
 import { lambdaLimits, type RuntimeLimits } from '../../lib/http/limits';
 import { LogEngine } from '../../lib/log/engine';
 import { silentLogger } from '../../lib/obs/logger';
@@ -143,6 +144,33 @@ describe('fetches clamped to what the response carries', () => {
     const rest = (await (await apps.get('buffered')!.request(`/v1/topics/small/partitions/0/records?offset=${body.next_offset}&max_records=40`)).json()) as { records: unknown[]; clamped?: unknown };
     expect(rest.records.length).toBe(40 - body.records.length);
     expect(rest.clamped).toBeUndefined();
+  });
+});
+
+describe('long polls end before the front gives up', () => {
+  it('API Gateway (30 s integration limit): wait_ms is cut to 25 s; Function URLs keep 60 s', () => {
+    expect(lambdaLimits('api-gateway', configured, 70_000).maxWaitMs).toBe(25_000);
+    expect(buffered.maxWaitMs).toBeUndefined();
+    expect(streamed.maxWaitMs).toBeUndefined();
+  });
+
+  it('a fetch asking to wait longer than the runtime allows returns at its bound, empty', async () => {
+    const short: RuntimeLimits = { ...lambdaLimits('api-gateway', configured, 70_000), maxWaitMs: 300 };
+    const started = Date.now();
+    const res = await app(short).request('/v1/topics/small/partitions/0/records?offset=40&wait_ms=5000');
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { records: unknown[] }).records).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('so does a group poll, with the bound the Lambda wiring passes to the group routes', async () => {
+    const a = app(undefined, { extend: (x) => void mountGroupRoutes(x, { engine, maxWaitMs: 300 }) });
+    const joined = (await (await a.request('/v1/groups/waiters/members', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topics: ['small'], auto_offset_reset: 'latest' }) })).json()) as { member_id: string };
+    await a.request(`/v1/groups/waiters/members/${joined.member_id}/records`);
+    const started = Date.now();
+    const res = await a.request(`/v1/groups/waiters/members/${joined.member_id}/records?wait_ms=5000`);
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 });
 
