@@ -8,7 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import cliProgress from 'cli-progress';
 import { registerAccessCommands } from './samsa-acls';
 import { DEFAULT_TOPIC_CONFIG } from '../lib/log/topic-config';
-import { type Admin, AUTH_MODES, type AuthConfig, type AuthMode, type ConsumedMessage, fetchPartition, lookupOffset, type Message, type ResetTarget, Samsa, SamsaClientError, SamsaConnectionError } from '../lib/client';
+import { type Admin, AUTH_MODES, type AuthConfig, type AuthMode, type ConsumedMessage, lookupOffset, readPartition, type Message, type ResetTarget, Samsa, SamsaClientError, SamsaConnectionError } from '../lib/client';
 
 const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
 const DEFAULT_URL = 'http://localhost:8080';
@@ -466,6 +466,7 @@ interface ConsumeOpts {
   maxMessages?: number;
   timeoutMs?: number;
   exitAtEnd?: boolean;
+  follow?: boolean;
   valueFormat: ValueFormat | 'hex';
   format: string;
   printKey?: boolean;
@@ -488,6 +489,7 @@ program
   .option('-n, --max-messages <n>', 'exit after this many records', int('--max-messages', 1))
   .option('--timeout-ms <ms>', 'exit when no record arrives for this long', int('--timeout-ms', 1))
   .option('-e, --exit-at-end', 'exit once every partition is read up to its end (kcat -e)')
+  .option('-f, --follow', 'once caught up, receive records over a live tail (Server-Sent Events) as they are written, instead of polling every second; falls back to polling where the server cannot stream')
   .addOption(new Option('--value-format <format>', 'how values are printed').choices(['string', 'json', 'base64', 'hex']).default('string'))
   .option('--format <format>', '"value" (the value alone), "json" (one JSON object per record), or a kcat format such as \'%k=%v (%p/%o @%T) %h\\n\'', 'value')
   .option('--print-key', 'print the key before the value')
@@ -502,6 +504,7 @@ program
     if (starts > 1) throw new UsageError('give one of --from-beginning, --from-time, --offset');
     if (o.group && (o.partition !== undefined || o.offset !== undefined || o.fromTime !== undefined)) throw new UsageError('--group cannot be combined with --partition/--offset/--from-time (the group assigns partitions and resumes from its committed offsets)');
     if (o.group && o.exitAtEnd) throw new UsageError('--exit-at-end reads partitions directly; with --group use --timeout-ms');
+    if (o.follow && (o.group || o.exitAtEnd)) throw new UsageError('--follow tails partitions directly; it excludes --group and --exit-at-end');
     if (o.fromBeginning && o.fromLatest) throw new UsageError('--from-beginning and --from-latest exclude each other');
     if (o.fromTime !== undefined) parseTime(o.fromTime, '--from-time');
     let count = 0;
@@ -544,51 +547,57 @@ async function consumePartitions(samsa: Samsa, topic: string, o: ConsumeOpts, pr
     ends.set(p, state.highWatermark);
   }
   const { stopped, dispose } = stopSignals();
-  let stop: EndReason | undefined;
-  void stopped.then((r) => (stop = r));
   const abort = new AbortController();
-  void stopped.then(() => abort.abort());
+  let reason: EndReason | undefined;
+  const finish = (r: EndReason): void => {
+    reason ??= r;
+    abort.abort();
+  };
+  void stopped.then(finish);
   let count = 0;
   let lastAt = Date.now();
-  try {
-    while (!stop) {
-      const idleLeft = o.timeoutMs !== undefined ? o.timeoutMs - (Date.now() - lastAt) : Infinity;
-      if (idleLeft <= 0) return 'timeout';
-      const results = await Promise.all(
-        parts.map(async (p) => {
-          try {
-            return { p, r: await fetchPartition(samsa.http, topic, p, positions.get(p)!, { waitMs: 0, signal: abort.signal }) };
-          } catch (err) {
-            if ((err as Error).name === 'AbortError') return undefined;
-            throw err;
-          }
-        }),
-      );
-      let got = 0;
-      for (const x of results) {
-        if (!x) continue;
-        let chunk = '';
-        for (const m of x.r.messages) {
-          if (o.maxMessages !== undefined && count >= o.maxMessages) break;
-          chunk += formatMessage(topic, x.p, m, o);
-          count++;
-          got++;
-        }
-        positions.set(x.p, x.r.nextOffset);
-        if (Number.isFinite(x.r.highWatermark)) ends.set(x.p, x.r.highWatermark);
-        if (chunk && !out(chunk)) await new Promise((r) => process.stdout.once('drain', r));
-        progress(count);
-        if (o.maxMessages !== undefined && count >= o.maxMessages) return 'max';
+  const idle =
+    o.timeoutMs !== undefined
+      ? setInterval(() => {
+          if (Date.now() - lastAt >= o.timeoutMs!) finish('timeout');
+        }, Math.min(100, o.timeoutMs))
+      : undefined;
+  // One reader per partition (lib/client/reader.ts): bulk reads past the API when far behind,
+  // fetches for the rest, and once caught up either the end (-e), the live tail (--follow), or
+  // a short poll every second — the cheap way to wait on Lambda (README, cost).
+  const readOne = async (p: number): Promise<void> => {
+    const chunks = readPartition(samsa.http, topic, p, positions.get(p)!, {
+      follow: !o.exitAtEnd,
+      followWith: o.follow ? 'tail' : 'poll',
+      signal: abort.signal,
+    });
+    for await (const c of chunks) {
+      let chunk = '';
+      for (const m of c.messages) {
+        if (o.maxMessages !== undefined && count >= o.maxMessages) break;
+        chunk += formatMessage(topic, p, m, o);
+        count++;
       }
-      if (o.exitAtEnd && parts.every((p) => positions.get(p)! >= ends.get(p)!)) return 'end';
-      if (got > 0) lastAt = Date.now();
-      else if (!stop) {
-        // Caught up everywhere: long-poll one partition (round robin) for a bounded while.
-        await new Promise((r) => setTimeout(r, Math.min(100, Math.max(0, idleLeft))));
-      }
+      if (c.messages.length > 0) lastAt = Date.now();
+      if (chunk && !out(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+      progress(count);
+      if (o.maxMessages !== undefined && count >= o.maxMessages) return finish('max');
+      if (o.exitAtEnd && c.nextOffset >= ends.get(p)!) return;
     }
-    return stop;
+  };
+  try {
+    await Promise.all(
+      parts.map((p) =>
+        readOne(p).catch((err: unknown) => {
+          if (abort.signal.aborted) return; // a stop (max, timeout, signal) ends the reads
+          throw err;
+        }),
+      ),
+    );
+    return reason ?? 'end';
   } finally {
+    if (idle) clearInterval(idle);
+    abort.abort();
     dispose();
   }
 }

@@ -1,11 +1,14 @@
 // Lambda entry point for the HTTP API (Function URL or API Gateway HTTP API, payload v2).
 // Thin wiring: config → AWS stores → engine → the Hono app, built once per execution
 // environment at init (top-level await) and reused by every warm invocation.
-import { defaultIsContentTypeBinary, handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
+import { type Context, Hono } from 'hono';
+import { defaultIsContentTypeBinary, handle, type LambdaContext, type LambdaEvent, streamHandle } from 'hono/aws-lambda';
 import { loadConfig } from '../lib/config';
 import { lambdaInvoker } from '../lib/flush-invoker';
 import { flushTrigger } from '../lib/flush-trigger';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
+import { lambdaKind, lambdaLimits } from '../lib/http/limits';
+import { MAX_JSON_REQUEST_BYTES } from '../lib/http/schemas';
 import { authFromConfig } from '../lib/http/authz';
 import { mountGroupRoutes } from '../lib/http/groups';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
@@ -25,16 +28,68 @@ const { engine } = await openAwsEngine(cfg, {
   ...(trigger ? { flushTrigger: trigger.trigger, flushTriggerBytes: cfg.flushTriggerBytes } : {}),
 });
 // The principal is the IAM caller (Function URL) or a JWT claim (API Gateway): SAMSA_AUTH, set by the construct.
-const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, logger, metrics, auth: authFromConfig(cfg, engine.meta), extend: (a) => void mountGroupRoutes(a, { engine }) });
+// What the front of this function carries (6 MB buffered, base64 for binary; 20 MB streamed),
+// fixed by the deployment: the construct sets SAMSA_INVOKE_MODE and the timeout it chose.
+const limits = lambdaLimits(
+  lambdaKind(cfg.invokeMode, cfg.auth),
+  { maxRequestBytes: cfg.maxRequestBytes, maxJsonRequestBytes: Math.min(cfg.maxRequestBytes, MAX_JSON_REQUEST_BYTES) },
+  cfg.functionTimeoutMs || 15 * 60_000,
+);
+/** A tail ends this long before the invocation would be cut, so its `end` event gets out. */
+const SESSION_MARGIN_MS = 5000;
+const app = createApp({
+  engine,
+  limits,
+  // Per invocation, the time Lambda still gives this one (a warm function's timeout is fixed,
+  // but an invocation's remaining time is what actually bounds the response).
+  sessionBudgetMs: (c: Context) => {
+    const ctx = (c.env as { context?: { getRemainingTimeInMillis?: () => number } } | undefined)?.context;
+    const left = ctx?.getRemainingTimeInMillis?.();
+    return left === undefined ? undefined : left - SESSION_MARGIN_MS;
+  },
+  logger,
+  metrics,
+  auth: authFromConfig(cfg, engine.meta),
+  extend: (a) => void mountGroupRoutes(a, { engine, ...(limits.maxWaitMs !== undefined ? { maxWaitMs: limits.maxWaitMs } : {}) }),
+});
 const serve = handle(app, { isContentTypeBinary: (type) => type.startsWith(RECORD_BATCH_TYPE) || defaultIsContentTypeBinary(type) });
 
+/** Before the environment freezes: flush hand-offs started so far leave, metrics are written. */
+async function afterInvocation(): Promise<void> {
+  await trigger?.drain(1500);
+  const lines = metrics.registry.emfLines();
+  if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Buffered invoke mode (and API Gateway): the whole response is returned at once. */
 export async function handler(event: LambdaEvent, context?: LambdaContext) {
   try {
     return await serve(event, context);
   } finally {
-    // The environment freezes when we return: let flush hand-offs started so far leave first.
-    await trigger?.drain(1500);
-    const lines = metrics.registry.emfLines();
-    if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
+    await afterInvocation();
   }
 }
+
+// --- RESPONSE_STREAM invoke mode -------------------------------------------------------------
+// Hono's streamHandle wraps the app in Lambda's `streamifyResponse` (a global of Lambda's Node
+// runtime) and writes the status and headers through `HttpResponseStream.from` ahead of the
+// body, which then leaves as the app produces it: binary fetches without base64, a live tail
+// event by event. The outer app only holds the end of the invocation until the body is out,
+// so hand-offs and metrics are written before Lambda freezes the environment.
+const streamed = new Hono();
+streamed.all('*', async (c) => {
+  const res = await app.fetch(c.req.raw, c.env as object);
+  if (!res.body) {
+    await afterInvocation();
+    return res;
+  }
+  const body = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: () => afterInvocation() }));
+  return new Response(body, { status: res.status, headers: res.headers });
+});
+
+/**
+ * The RESPONSE_STREAM handler (the construct points the function at it when it deploys the
+ * Function URL with that invoke mode). Undefined outside Lambda's runtime, where nothing
+ * provides the `awslambda` global.
+ */
+export const streamHandler = (globalThis as { awslambda?: unknown }).awslambda ? streamHandle(streamed) : undefined;

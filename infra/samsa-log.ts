@@ -53,6 +53,13 @@ export interface SamsaLogProps {
   /** Principals allowed to call the IAM-authenticated Function URL (lambda:InvokeFunctionUrl). */
   invokers?: iam.IGrantable[];
   /**
+   * The Function URL's invoke mode (IAM auth only; API Gateway is always buffered). Default
+   * RESPONSE_STREAM: responses up to 20 MB instead of 6 MB, binary fetches without base64
+   * (4.4 MB of batches per response buffered, ~20 MB streamed), and live tails (SSE). Requests are 6 MB
+   * either way. docs/limits.md, "Runtime limits".
+   */
+  invokeMode?: 'BUFFERED' | 'RESPONSE_STREAM';
+  /**
    * Kafka-style ACLs on every request (docs/design/0009-threat-model.md). Default true: an
    * invoker holds only what ACLs grant it. False: every invoker may do everything.
    */
@@ -101,6 +108,7 @@ export interface SamsaLogProps {
 /** The secure defaults, in one place (docs/design/0006-deployment.md explains the numbers). */
 export const SAMSA_DEFAULTS = {
   auth: { type: 'iam' } as SamsaAuth,
+  invokeMode: 'RESPONSE_STREAM' as 'BUFFERED' | 'RESPONSE_STREAM',
   authorization: true,
   removalPolicy: RemovalPolicy.RETAIN,
   tableDeletionProtection: true,
@@ -134,6 +142,7 @@ type Resolved = Required<Omit<SamsaLogProps, 'invokers' | 'alarmActions' | 'api'
 export function resolveProps(props: SamsaLogProps = {}): Resolved {
   const r: Resolved = {
     auth: props.auth ?? SAMSA_DEFAULTS.auth,
+    invokeMode: props.invokeMode ?? SAMSA_DEFAULTS.invokeMode,
     invokers: props.invokers ?? [],
     authorization: props.authorization ?? SAMSA_DEFAULTS.authorization,
     superUsers: props.superUsers,
@@ -249,14 +258,19 @@ export class SamsaLog extends Construct {
     const common = { SAMSA_STORAGE: 'aws', SAMSA_BUCKET: this.bucket.bucketName, SAMSA_TABLE: this.table.tableName };
     this.flushFunction = this.samsaFunction('Flush', 'flush.ts', p.flush, p.logRetention, common);
     this.retentionFunction = this.samsaFunction('Retention', 'retention.ts', p.retention, p.logRetention, common);
+    // Streaming exists only behind a Function URL; API Gateway's HTTP API buffers.
+    const streaming = p.auth.type === 'iam' && p.invokeMode === 'RESPONSE_STREAM';
     this.apiFunction = this.samsaFunction('Api', 'api.ts', p.api, p.logRetention, {
       ...common,
+      // The app's limits follow the front (lib/http/limits.ts); live tails end before the timeout.
+      SAMSA_INVOKE_MODE: streaming ? 'RESPONSE_STREAM' : 'BUFFERED',
+      SAMSA_FUNCTION_TIMEOUT_MS: String(p.api.timeout.toMilliseconds()),
       SAMSA_FLUSH_FUNCTION: this.flushFunction.functionName,
       SAMSA_FLUSH_DELAY_MS: String(p.flush.triggerWindow.toMilliseconds()),
       SAMSA_FLUSH_TRIGGER_BYTES: String(p.flush.triggerBytes),
       SAMSA_AUTH: p.authorization ? p.auth.type : 'none',
       ...(p.authorization ? { SAMSA_SUPER_USERS: this.superUsers(p) } : {}),
-    });
+    }, streaming ? 'streamHandler' : 'handler');
     // A lost hand-off only delays a flush to the next scheduled pass: one retry, short-lived.
     this.flushFunction.configureAsyncInvoke({ retryAttempts: 1, maxEventAge: Duration.minutes(10) });
 
@@ -311,7 +325,10 @@ export class SamsaLog extends Construct {
 
     // --- HTTP entry point: authenticated, never public -------------------------------------------
     if (p.auth.type === 'iam') {
-      this.functionUrl = this.apiFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+      this.functionUrl = this.apiFunction.addFunctionUrl({
+        authType: lambda.FunctionUrlAuthType.AWS_IAM,
+        invokeMode: streaming ? lambda.InvokeMode.RESPONSE_STREAM : lambda.InvokeMode.BUFFERED,
+      });
       for (const who of p.invokers) this.apiFunction.grantInvokeUrl(who);
       this.apiUrl = this.functionUrl.url;
     } else {
@@ -458,6 +475,7 @@ export class SamsaLog extends Construct {
     settings: Sized,
     retention: logs.RetentionDays,
     environment: Record<string, string>,
+    handler = 'handler',
   ): NodejsFunction {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY });
     // Own role without AWS managed policies: logging is granted on this log group only.
@@ -465,7 +483,7 @@ export class SamsaLog extends Construct {
     role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
     const fn = new NodejsFunction(this, id, {
       entry: path.join(PROJECT_ROOT, 'functions', file),
-      handler: 'handler',
+      handler,
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       runtime: lambda.Runtime.NODEJS_22_X,

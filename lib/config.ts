@@ -42,6 +42,10 @@ export interface Config {
   allowAnonymous: boolean;
   /** auth=jwt: the claim that names the principal. */
   jwtClaim: string;
+  /** Lambda: the Function URL's invoke mode, as the construct deployed it (lib/http/limits.ts). */
+  invokeMode: 'BUFFERED' | 'RESPONSE_STREAM';
+  /** Lambda: the function's timeout, which bounds live-tail sessions (0: unknown). */
+  functionTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -98,7 +102,12 @@ export function loadConfig(env: Env = process.env): Config {
     superUsers: [],
     allowAnonymous: false,
     jwtClaim: 'sub',
+    invokeMode: 'BUFFERED',
+    functionTimeoutMs: int('SAMSA_FUNCTION_TIMEOUT_MS', 0, 0),
   };
+  const invokeMode = (env.SAMSA_INVOKE_MODE ?? 'BUFFERED').trim().toUpperCase() || 'BUFFERED';
+  if (invokeMode !== 'BUFFERED' && invokeMode !== 'RESPONSE_STREAM') problems.push(`SAMSA_INVOKE_MODE must be BUFFERED or RESPONSE_STREAM, got "${env.SAMSA_INVOKE_MODE}"`);
+  else cfg.invokeMode = invokeMode;
   const auth = (env.SAMSA_AUTH ?? 'none').trim().toLowerCase() || 'none';
   if (!['none', 'keys', 'iam', 'jwt'].includes(auth)) problems.push(`SAMSA_AUTH must be none, keys, iam or jwt, got "${env.SAMSA_AUTH}"`);
   let apiKeys = new Map<string, string>();

@@ -16,7 +16,19 @@ import { SamsaClientError } from './errors';
 import type { PartitionFetch } from './fetch';
 import { type HttpClient, seg } from './http';
 import type { ConsumedMessage } from './messages';
+import { bulkRead, DEFAULT_BULK_THRESHOLD_RECORDS } from './reader';
 import { backoff, DEFAULT_RETRY, type RetryOptions, sleep } from './retry';
+
+const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 
 export interface ConsumerConfig {
   groupId: string;
@@ -28,6 +40,21 @@ export interface ConsumerConfig {
   maxBytesPerPartition?: number;
   /** Long-poll wait when every partition is caught up (default 1000 ms). */
   maxWaitTimeInMs?: number;
+  /**
+   * How a caught-up member waits. 'long-poll': the poll waits at the server (maxWaitTimeInMs).
+   * 'short-poll': the poll returns at once and the member polls again after pollIntervalMs —
+   * on Lambda a waiting request bills its whole wait, so an idle member costs ~5x less this
+   * way at ≤ 1 s delivery (README, cost; bench/idle-member.ts). Default 'auto': short polls
+   * when the server says it runs on Lambda (x-samsa-runtime), long polls otherwise.
+   */
+  idleWait?: 'auto' | 'long-poll' | 'short-poll';
+  /** Short polls: the pause after a poll that found nothing (default 1000 ms). */
+  pollIntervalMs?: number;
+  /**
+   * A partition at least this many records behind its high watermark is caught up with bulk
+   * reads (presigned segment URLs, past the API) between polls (default 10000; Infinity: never).
+   */
+  bulkThresholdRecords?: number;
   /** Backoff for failing handlers and fetches; `retries` handler failures in a row crash the consumer. */
   retry?: RetryOptions;
 }
@@ -100,6 +127,10 @@ interface PartitionState {
   committed: number | undefined;
   /** Bumped by seek: a batch fetched before it is stale. */
   epoch: number;
+  /** The partition's high watermark as the last poll saw it. */
+  highWatermark?: number;
+  /** A position from which no sealed segment was found (the rest is unflushed): poll it. */
+  bulkDryAt?: number;
 }
 
 interface Assignment {
@@ -145,6 +176,8 @@ export class Consumer extends EventEmitter {
   private heartbeatInFlight: Promise<void> | undefined;
   private rejoinNeeded = false;
   private wakeup = new AbortController();
+  /** What the server said it runs on (x-samsa-runtime), from its last poll answer. */
+  private serverRuntime: string | undefined;
   private run_: Required<Pick<RunConfig, 'autoCommit' | 'eachBatchAutoResolve'>> & RunConfig = { autoCommit: true, eachBatchAutoResolve: true };
   private lastCommitAt = 0;
   /** When the last poll (which is also a heartbeat) was sent. */
@@ -448,12 +481,16 @@ export class Consumer extends EventEmitter {
         }
         const results = await this.poll();
         fetchFailures = 0;
+        // Short polls: nothing came, so wait here (wakeable by seek, pause or disconnect)
+        // rather than at the server, where a Lambda would bill the wait.
+        if (results.length === 0 && this.running && this.shortPolls()) await abortableSleep(this.config.pollIntervalMs ?? 1000, this.wakeup.signal);
         for (const { state, epoch, fetched } of results) {
           if (!this.running || this.rejoinNeeded) break;
           if (this.states.get(tpKey(state.topic, state.partition)) !== state || state.epoch !== epoch) continue;
           await this.process(state, fetched);
           if (this.run_.autoCommit && this.run_.autoCommitThreshold && this.resolvedSinceCommit >= this.run_.autoCommitThreshold) await this.commitResolved();
         }
+        await this.catchUp();
         this.handlerFailures = 0;
       } catch (err) {
         if (err instanceof HandlerError) {
@@ -485,7 +522,7 @@ export class Consumer extends EventEmitter {
    */
   private async poll(): Promise<Array<{ state: PartitionState; epoch: number; fetched: PartitionFetch }>> {
     const id = this.memberId!;
-    const wait = this.config.maxWaitTimeInMs ?? 1000;
+    const wait = this.shortPolls() ? 0 : (this.config.maxWaitTimeInMs ?? 1000);
     // Acks: resolved positions not yet committed (every poll, or every autoCommitInterval).
     let acks: Array<{ topic: string; partition: number; offset: number }> = [];
     if (this.run_.autoCommit && Date.now() - this.lastCommitAt >= (this.run_.autoCommitInterval ?? 0)) {
@@ -508,7 +545,7 @@ export class Consumer extends EventEmitter {
     const epochs = new Map([...this.states].map(([k, s]) => [k, { state: s, epoch: s.epoch }]));
     const allPaused = this.states.size > 0 && [...this.states.values()].every((s) => this.isPaused(s.topic, s.partition));
     this.lastPollAt = Date.now();
-    const r = await this.http.json<PollResponse>('GET', `/v1/groups/${seg(this.groupId)}/members/${seg(id)}/records`, {
+    const res = await this.http.raw('GET', `/v1/groups/${seg(this.groupId)}/members/${seg(id)}/records`, {
       query: {
         max_bytes: this.config.maxBytesPerPartition ?? 1024 * 1024,
         wait_ms: this.running ? (allPaused ? Math.min(wait, 200) : wait) : 0,
@@ -523,6 +560,8 @@ export class Consumer extends EventEmitter {
       signal: this.wakeup.signal,
       what: `poll group "${this.groupId}"`,
     });
+    this.serverRuntime = res.headers.get('x-samsa-runtime') ?? undefined;
+    const r = JSON.parse(Buffer.from(res.bytes).toString('utf8')) as PollResponse;
     if (id !== this.memberId) return [];
     for (const c of r.committed) {
       const s = this.states.get(tpKey(c.topic, c.partition));
@@ -552,12 +591,42 @@ export class Consumer extends EventEmitter {
       if (!state || (seen && (seen.state !== state || seen.epoch !== state.epoch))) continue;
       // Paused since the request went out (or a list too long to send): read again on resume.
       if (this.isPaused(p.topic, p.partition)) continue;
+      state.highWatermark = p.high_watermark;
       const messages = byPartition.get(k) ?? [];
       // Where the server read from is now this member's position (it resolved the start).
       if (state.position === undefined || messages.length === 0) state.position = messages.length === 0 ? p.next_offset : p.offset;
       if (messages.length > 0) out.push({ state, epoch: state.epoch, fetched: { messages, nextOffset: p.next_offset, highWatermark: p.high_watermark, logStartOffset: Number.NaN } });
     }
     return out;
+  }
+
+  /**
+   * Far-behind partitions read sealed segments straight from their URLs (lib/client/reader.ts)
+   * instead of through the poll route: one segments call (up to 64 MiB) per partition between
+   * polls, so the member still polls — and heartbeats — between rounds. Records go through the
+   * same handler path as polled ones; the next poll reads on from the new position (`from`).
+   */
+  private async catchUp(): Promise<void> {
+    const threshold = this.config.bulkThresholdRecords ?? DEFAULT_BULK_THRESHOLD_RECORDS;
+    for (const state of [...this.states.values()]) {
+      if (!this.running || this.rejoinNeeded) return;
+      const at = state.position;
+      if (at === undefined || state.highWatermark === undefined || state.highWatermark - at < threshold || state.bulkDryAt === at || this.isPaused(state.topic, state.partition)) continue;
+      const epoch = state.epoch;
+      state.bulkDryAt = at; // until a range is read from here
+      for await (const chunk of bulkRead(this.http, state.topic, state.partition, at, this.wakeup.signal, 1)) {
+        if (!this.running || this.rejoinNeeded || state.epoch !== epoch || this.states.get(tpKey(state.topic, state.partition)) !== state || this.isPaused(state.topic, state.partition)) break;
+        await this.process(state, chunk);
+      }
+    }
+  }
+
+  /** Whether a caught-up member waits between polls (client side) instead of at the server. */
+  private shortPolls(): boolean {
+    const mode = this.config.idleWait ?? 'auto';
+    if (mode !== 'auto') return mode === 'short-poll';
+    // Until the first answer says otherwise: long polls (a Node server waits for free).
+    return this.serverRuntime !== undefined && this.serverRuntime !== 'node';
   }
 
   private async process(state: PartitionState, fetched: PartitionFetch): Promise<void> {

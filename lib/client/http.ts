@@ -134,6 +134,33 @@ export class HttpClient {
     throw errorFromResponse(res.status, parsed, what);
   }
 
+  /**
+   * One call whose body is read by the caller as it arrives (a live tail): signed as any other,
+   * not retried; a non-2xx answer throws SamsaClientError as `raw` does.
+   */
+  async open(method: string, path: string, opts: Omit<RequestOptions, 'json' | 'body' | 'retry' | 'extraTimeoutMs'> & { headers?: Record<string, string> } = {}): Promise<Response> {
+    const url = this.url(path, opts.query);
+    const headers: Record<string, string> = { ...this.config.headers, ...opts.headers };
+    if (opts.accept) headers['accept'] = opts.accept;
+    if (this.signer) Object.assign(headers, await this.sign({ method, url, headers: { ...headers, host: url.host } }));
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, ...(opts.signal ? { signal: opts.signal } : {}) });
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      throw new SamsaConnectionError(`cannot reach Samsa at ${this.base.origin}: ${describeNetworkError(err)}`, err);
+    }
+    if (res.status >= 200 && res.status < 300) return res;
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON (a proxy's page): keep the text
+    }
+    throw errorFromResponse(res.status, parsed, opts.what ?? `${method} ${url.pathname}`);
+  }
+
   /** Runs the signer; a failure (no credentials found, a token callback that threw) names itself and is final. */
   private async sign(req: SignableRequest): Promise<Record<string, string>> {
     try {

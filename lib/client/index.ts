@@ -49,3 +49,5 @@ export { sigv4Signer } from './sigv4';
 export type { SigV4Options } from './sigv4';
 export { Compression, defaultPartition } from '../records';
 export type { AclBinding, Quota } from './admin';
+export { DEFAULT_BULK_THRESHOLD_RECORDS, readPartition } from './reader';
+export type { ReadChunk, ReadOptions } from './reader';

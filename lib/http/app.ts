@@ -7,6 +7,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { type ErrorCode, SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
+import type { BatchRun } from '../log/reader';
 import type { SamsaMetrics } from '../obs/instruments';
 import { createLogger, type Logger } from '../obs/logger';
 import { mountConsole } from './console';
@@ -16,6 +17,7 @@ import { type AuthOptions, authz, mountAclRoutes } from './authz';
 import { observe } from './observe';
 import { mountSegmentRoutes } from './segments';
 import { tailMiddleware } from './tail';
+import { nodeLimits, type RuntimeLimits } from './limits';
 import { validateGroupName } from '../log/topic-config';
 import * as S from './schemas';
 
@@ -40,6 +42,13 @@ export interface AppOptions {
   tailSessionMs?: number;
   /** Principals, ACLs and quotas (lib/http/authz.ts); absent: no checks and no /v1/acls routes. */
   auth?: AuthOptions;
+  /**
+   * What the runtime in front of the app carries (lib/http/limits.ts), chosen by the wiring.
+   * Absent: the Node server's (maxRequestBytes, no response bound, tailSessionMs).
+   */
+  limits?: RuntimeLimits;
+  /** Per request: the longest tail session the platform still allows (Lambda: time left). */
+  sessionBudgetMs?: (c: Context) => number | undefined;
 }
 
 type FieldCodes = Record<string, ErrorCode>;
@@ -114,11 +123,12 @@ const jsonBody: MiddlewareHandler = async (c, next) => {
 const DRAIN_BEYOND_LIMIT_BYTES = 16 * 1024 * 1024;
 
 /** A 413 for bodies over `maxSize`, answered on a connection that stays usable where it can. */
-function limitBody(maxSize: number, what: string, limitName: string): MiddlewareHandler {
+function limitBody(maxSize: number, what: string, limitName: string, limits: RuntimeLimits): MiddlewareHandler {
+  const where = limits.kind === 'node' ? '' : ` of this deployment (${limits.kind})`;
   return bodyLimit({
     maxSize,
     onError: async (c) => {
-      const err = new SamsaError('RECORD_TOO_LARGE', `${what} exceeds the ${maxSize}-byte limit (${limitName})`, { [limitName]: maxSize });
+      const err = new SamsaError('RECORD_TOO_LARGE', `${what} exceeds the ${maxSize}-byte limit${where} (${limitName})`, { [limitName]: maxSize, runtime: limits.kind });
       // A client still sending the body would see its connection reset (EPIPE) rather than
       // this answer if we replied and closed at once. Read and discard a body of declared
       // length up to a bound, then answer on a connection that stays usable; beyond the bound
@@ -141,12 +151,41 @@ function limitBody(maxSize: number, what: string, limitName: string): Middleware
   });
 }
 
+/** Whole batches of `runs`, in order, within `limit` bytes; the first batch always. */
+function withinBytes(runs: BatchRun[], limit: number): BatchRun[] {
+  let total = 0;
+  const out: BatchRun[] = [];
+  for (const run of runs) {
+    if (total + run.bytes.length <= limit) {
+      out.push(run);
+      total += run.bytes.length;
+      continue;
+    }
+    // Walk this run's batches (length at byte 8, last offset delta at 23) up to the limit.
+    const dv = new DataView(run.bytes.buffer, run.bytes.byteOffset, run.bytes.byteLength);
+    let p = 0;
+    let last = -1;
+    while (p < run.bytes.length) {
+      const size = 12 + dv.getInt32(p + 8);
+      if (total + size > limit && (out.length > 0 || p > 0)) break;
+      last = Number(dv.getBigInt64(p)) + dv.getInt32(p + 23);
+      total += size;
+      p += size;
+    }
+    if (p > 0) out.push({ bytes: run.bytes.subarray(0, p), base: run.base, last });
+    break;
+  }
+  return out;
+}
+
 export function createApp(opts: AppOptions): OpenAPIHono {
   const { engine } = opts;
-  const maxRequestBytes = opts.maxRequestBytes ?? 64 * 1024 * 1024;
+  const configuredRequestBytes = opts.maxRequestBytes ?? 64 * 1024 * 1024;
+  const limits = opts.limits ?? nodeLimits(configuredRequestBytes, Math.min(configuredRequestBytes, S.MAX_JSON_REQUEST_BYTES), opts.tailSessionMs ?? 15 * 60_000);
+  const maxRequestBytes = limits.maxRequestBytes;
   const logger = opts.logger ?? createLogger();
   const { metrics } = opts;
-  const maxJsonBytes = Math.min(maxRequestBytes, S.MAX_JSON_REQUEST_BYTES);
+  const maxJsonBytes = Math.min(limits.maxJsonRequestBytes, S.MAX_JSON_REQUEST_BYTES);
   const app = new OpenAPIHono({ defaultHook: invalid() });
 
   /** The error answer, with its code left on the context for the access log and metrics. */
@@ -175,12 +214,18 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.notFound((c) => fail(c, 'NOT_FOUND', { error_code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
   app.use('*', observe({ logger, ...(metrics ? { metrics } : {}) }));
+  // Where this app runs, so clients can pick how to wait (a Lambda bills a waiting request).
+  app.use('*', async (c, next) => {
+    c.header('x-samsa-runtime', limits.kind);
+    await next();
+  });
 
   for (const guard of opts.guards ?? []) app.use('*', guard);
   // Binary batches may use the whole request limit; a JSON body costs several times its size
   // once parsed, so it gets the smaller of that and MAX_JSON_REQUEST_BYTES (docs/limits.md).
-  const binaryLimit = limitBody(maxRequestBytes, 'request body', 'max_request_bytes');
-  const jsonLimit = limitBody(maxJsonBytes, 'JSON request body', 'max_json_request_bytes');
+  // Content-Length is checked first, then the bytes are counted as they are read (bodyLimit).
+  const binaryLimit = limitBody(maxRequestBytes, 'request body', 'max_request_bytes', limits);
+  const jsonLimit = limitBody(maxJsonBytes, 'JSON request body', 'max_json_request_bytes', limits);
   app.use('*', (c, next) => (isBatchProduce(c) ? binaryLimit(c, next) : jsonLimit(c, next)));
   // After the body limits (it reads group and topic names from bodies), before every route.
   if (opts.auth) app.use('*', authz(opts.auth));
@@ -363,7 +408,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   );
 
   // --- fetch --------------------------------------------------------------------------------
-  app.use('/v1/topics/:topic/partitions/:partition/records', tailMiddleware({ engine, maxSessionMs: opts.tailSessionMs ?? 15 * 60_000 }));
+  app.use('/v1/topics/:topic/partitions/:partition/records', tailMiddleware({ engine, maxSessionMs: limits.maxSessionMs, streaming: limits.streaming, ...(opts.sessionBudgetMs ? { sessionBudgetMs: opts.sessionBudgetMs } : {}) }));
   app.openapi(
     createRoute({
       method: 'get',
@@ -394,32 +439,46 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       const { topic, partition } = c.req.valid('param');
       const q = c.req.valid('query');
       const binary = (c.req.header('accept') ?? '').includes(RECORD_BATCH_TYPE);
+      // Never ask for more than the response can carry (a Lambda response is 6 MB, base64 for
+      // binary): the read is clamped and says so. The reader still returns the first batch
+      // whole when it alone is larger, as Kafka does, so a consumer always moves on.
+      const wanted = q.max_bytes ?? 1024 * 1024;
+      const carry = limits.maxBinaryResponseBytes;
+      let clamped = carry !== undefined && wanted > carry;
+      const maxBytes = clamped ? carry! : wanted;
       const result = await engine.fetch(topic, partition, {
         ...(q.offset !== undefined ? { offset: q.offset } : {}),
         ...(q.max_records !== undefined ? { maxRecords: q.max_records } : {}),
-        ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
+        ...(q.max_bytes !== undefined || clamped ? { maxBytes } : {}),
         // Rendering decoded records as JSON costs several times their bytes (objects, escapes):
         // a JSON response decodes at most MAX_JSON_FETCH_DECODED_BYTES (docs/limits.md).
-        ...(binary ? {} : { maxDecodedBytes: Math.min(q.max_bytes ?? 1024 * 1024, MAX_JSON_FETCH_DECODED_BYTES) }),
-        ...(q.wait_ms !== undefined ? { waitMs: q.wait_ms } : {}),
+        ...(binary ? {} : { maxDecodedBytes: Math.min(maxBytes, MAX_JSON_FETCH_DECODED_BYTES) }),
+        ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, limits.maxWaitMs ?? q.wait_ms) } : {}),
         signal: c.req.raw.signal,
       });
       if (binary) {
-        const total = result.runs.reduce((a, r) => a + r.bytes.length, 0);
+        // The reader's budget is "about" max_bytes (each extent may add a whole batch): where
+        // the response has a hard size, cut to whole batches within it, keeping the first.
+        let runs = result.runs;
+        if (carry !== undefined) runs = withinBytes(runs, carry);
+        const total = runs.reduce((a, r) => a + r.bytes.length, 0);
         metrics?.fetchedBytes.inc({ topic }, total);
-        metrics?.fetchedRecords.inc({ topic }, result.runs.reduce((a, r) => a + (r.last - r.base + 1), 0));
+        metrics?.fetchedRecords.inc({ topic }, runs.reduce((a, r) => a + (r.last - r.base + 1), 0));
         const body = new Uint8Array(total);
         let pos = 0;
-        for (const r of result.runs) {
+        for (const r of runs) {
           body.set(r.bytes, pos);
           pos += r.bytes.length;
         }
-        const next = result.runs.length > 0 ? Math.min(result.runs[result.runs.length - 1]!.last + 1, result.highWatermark) : result.nextOffset;
+        const next = runs.length > 0 ? Math.min(runs[runs.length - 1]!.last + 1, result.highWatermark) : result.nextOffset;
+        // Say so only when the lower bound actually left records behind.
+        clamped &&= next < result.highWatermark;
         return c.body(body, 200, {
           'content-type': RECORD_BATCH_TYPE,
           'x-high-watermark': String(result.highWatermark),
           'x-log-start-offset': String(result.logStartOffset),
           'x-next-offset': String(next),
+          ...(clamped ? { 'x-samsa-clamped': `max_bytes=${maxBytes}; runtime=${limits.kind}` } : {}),
         }) as never;
       }
       const kf = q.key_format ?? 'string';
@@ -427,12 +486,34 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       const records = result.records();
       metrics?.fetchedRecords.inc({ topic }, records.length);
       metrics?.fetchedBytes.inc({ topic }, result.runs.reduce((a, r) => a + r.bytes.length, 0));
+      let rendered = records.map((r) => recordToJson(r, kf, vf));
+      let nextOffset = result.nextOffset;
+      clamped &&= nextOffset < result.highWatermark;
+      // Rendered JSON can outgrow the stored bytes (escapes, base64): keep the records that fit
+      // the response (always the first) and continue after the last one kept.
+      const room = limits.maxJsonResponseBytes;
+      if (room !== undefined && rendered.length > 1) {
+        let size = 256;
+        let keep = 0;
+        for (const r of rendered) {
+          size += Buffer.byteLength(JSON.stringify(r)) + 1;
+          if (size > room && keep > 0) break;
+          keep++;
+        }
+        if (keep < rendered.length) {
+          rendered = rendered.slice(0, keep);
+          nextOffset = records[keep - 1]!.offset + 1;
+          clamped = true;
+        }
+      }
+      if (clamped) c.header('x-samsa-clamped', `max_bytes=${maxBytes}; runtime=${limits.kind}`);
       return c.json(
         {
-          records: records.map((r) => recordToJson(r, kf, vf)),
-          next_offset: result.nextOffset,
+          records: rendered,
+          next_offset: nextOffset,
           high_watermark: result.highWatermark,
           log_start_offset: result.logStartOffset,
+          ...(clamped ? { clamped: { max_bytes: maxBytes, runtime: limits.kind } } : {}),
         },
         200,
       );

@@ -13,6 +13,8 @@ export interface GroupRouteDeps {
   /** A coordinator to share (tests); otherwise one is made over the engine's metadata store. */
   coordinator?: GroupCoordinator;
   options?: CoordinatorOptions;
+  /** Longest server-side wait of a poll where the front cuts requests short (API Gateway: 25 s). */
+  maxWaitMs?: number;
 }
 
 // --- schemas ----------------------------------------------------------------------------------
@@ -273,7 +275,7 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       const r = await groups.poll(group, member_id, {
         ...(q.max_records !== undefined ? { maxRecords: q.max_records } : {}),
         ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
-        ...(q.wait_ms !== undefined ? { waitMs: q.wait_ms } : {}),
+        ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, deps.maxWaitMs ?? q.wait_ms) } : {}),
         ...(q.ack !== undefined ? { acks: parsePositions(q.ack) } : {}),
         ...(q.generation !== undefined ? { ackGeneration: q.generation } : {}),
         ...(q.from !== undefined ? { from: new Map(parsePositions(q.from).map((p) => [tpKey(p.topic, p.partition), p.offset])) } : {}),

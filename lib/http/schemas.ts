@@ -187,6 +187,10 @@ export const FetchResponse = z
     next_offset: z.number().int(),
     high_watermark: z.number().int(),
     log_start_offset: z.number().int(),
+    clamped: z
+      .object({ max_bytes: z.number().int(), runtime: z.string() })
+      .optional()
+      .openapi({ description: 'Present when the read was cut to what this deployment’s response can carry (also the x-samsa-clamped header); continue from next_offset.' }),
   })
   .openapi('FetchResponse');
 

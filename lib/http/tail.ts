@@ -4,7 +4,7 @@
 // The session ends cleanly (an `end` event) after `max_session_ms`, before a Lambda timeout or
 // an idle proxy would cut it; between records a comment keeps intermediaries from timing out.
 // Registered ahead of the plain fetch route and passing every other request through.
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
@@ -14,6 +14,10 @@ export interface TailOptions {
   engine: LogEngine;
   /** Longest session (a Lambda deployment sets it below the function timeout). */
   maxSessionMs: number;
+  /** Whether the runtime streams responses; a buffered one would hold the events to the end. */
+  streaming?: boolean;
+  /** Per request: how long the platform still lets this response run (Lambda: the time left). */
+  sessionBudgetMs?: (c: Context) => number | undefined;
 }
 
 /** How long one wait inside the session lasts before a keep-alive comment. */
@@ -35,6 +39,11 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
     if (c.req.method !== 'GET' || c.req.query('follow') !== 'true' || !(c.req.header('accept') ?? '').includes('text/event-stream')) {
       return next();
     }
+    if (opts.streaming === false) {
+      // A buffered Lambda response is sent only when the handler returns: the events would
+      // arrive all at once at the session's end. Say what works instead.
+      throw new SamsaError('INVALID_REQUEST', 'live tails need a streaming deployment (Function URL InvokeMode RESPONSE_STREAM); poll with wait_ms instead', { field: 'follow' });
+    }
     const topicName = c.req.param('topic')!;
     const partition = intOf(c.req.param('partition'), 'partition', 0, 1_000_000);
     if (partition === undefined) throw new SamsaError('INVALID_REQUEST', 'partition must be a non-negative integer', { field: 'partition' });
@@ -43,7 +52,11 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
     const offset = resume ?? intOf(c.req.query('offset'), 'offset', 0, Number.MAX_SAFE_INTEGER);
     const maxRecords = intOf(c.req.query('max_records'), 'max_records', 1, 10_000) ?? 500;
     const maxBytes = intOf(c.req.query('max_bytes'), 'max_bytes', 1, 8 * 1024 * 1024) ?? 1024 * 1024;
-    const sessionMs = Math.min(intOf(c.req.query('max_session_ms'), 'max_session_ms', 1000, 24 * 3600_000) ?? opts.maxSessionMs, opts.maxSessionMs);
+    // The session ends before the platform would cut it: within the configured bound and,
+    // on Lambda, a margin inside the invocation's remaining time, so the client sees `end`.
+    const budget = opts.sessionBudgetMs?.(c);
+    const cap = budget !== undefined ? Math.max(1000, Math.min(opts.maxSessionMs, budget)) : opts.maxSessionMs;
+    const sessionMs = Math.min(intOf(c.req.query('max_session_ms'), 'max_session_ms', 1000, 24 * 3600_000) ?? cap, cap);
     const kf = c.req.query('key_format') ?? 'string';
     const vf = c.req.query('value_format') ?? 'json';
     if (!KEY_FORMATS.has(kf)) throw new SamsaError('INVALID_REQUEST', 'key_format must be string, json or base64', { field: 'key_format' });

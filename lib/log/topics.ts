@@ -29,6 +29,13 @@ const CACHE_TTL_MS = 1000;
 
 export class TopicRegistry {
   private cache = new Map<string, { topic: Topic; at: number }>();
+  /**
+   * Lookups in flight: concurrent readers of one topic share one metadata read. A group poll
+   * looks its topic up once per partition at once, and with a poll a second the cache has
+   * always expired: six partitions were six reads per poll, the largest read cost of an idle
+   * member (bench/idle-member.ts).
+   */
+  private loading = new Map<string, Promise<Topic | undefined>>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -73,11 +80,23 @@ export class TopicRegistry {
     validateTopicName(name);
     const hit = this.cache.get(name);
     if (hit && !opts.fresh && this.clock.now() - hit.at < CACHE_TTL_MS) return hit.topic;
-    const item = await this.meta.get(topicKey(name));
-    const topic = item && item['state'] !== 'deleting' ? topicFromItem(item) : undefined;
-    if (topic) this.cache.set(name, { topic, at: this.clock.now() });
-    else this.cache.delete(name);
-    return topic;
+    // A fresh lookup must see writes made since any read already in flight: it reads alone.
+    const shared = opts.fresh ? undefined : this.loading.get(name);
+    if (shared) return shared;
+    const load = (async () => {
+      const item = await this.meta.get(topicKey(name));
+      const topic = item && item['state'] !== 'deleting' ? topicFromItem(item) : undefined;
+      if (topic) this.cache.set(name, { topic, at: this.clock.now() });
+      else this.cache.delete(name);
+      return topic;
+    })();
+    if (opts.fresh) return load;
+    this.loading.set(name, load);
+    try {
+      return await load;
+    } finally {
+      if (this.loading.get(name) === load) this.loading.delete(name);
+    }
   }
 
   async get(name: string, opts: { fresh?: boolean } = {}): Promise<Topic> {

@@ -6,10 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { awsEndpoint, describeAws, makeDynamoStore, makeS3Store, TEST_REGION, type DynamoFixture, type S3Fixture } from '../helpers/aws';
+import { codecsReady, encodeRecordBatch, splitBatches } from '../../lib/records';
 import { ensureSynth, functionBundle } from './synth';
 
 type Handler = (event: unknown, context?: unknown) => Promise<Record<string, unknown>>;
@@ -35,17 +37,114 @@ const isSub = (v: unknown): v is { 'Fn::Sub': string } => typeof (v as { 'Fn::Su
 /** What the construct makes the super user by default: the bootstrap's deploy role, here in a session. */
 const DEPLOYER_SESSION = 'arn:aws:sts::123456789012:assumed-role/cdk-hnb659fds-deploy-role-123456789012-us-east-1/deployer';
 
+/**
+ * What Lambda's Node runtime gives a RESPONSE_STREAM function, as the runtime does it:
+ * `streamifyResponse` marks the handler (the runtime then calls it with a response stream
+ * instead of waiting for a return value), and `HttpResponseStream.from` sets the stream's
+ * content type to the HTTP integration type and writes the status and headers as a JSON prelude
+ * followed by 8 NUL bytes ahead of the body, which the Function URL turns back into an HTTP
+ * response.
+ */
+const PRELUDE_TYPE = 'application/vnd.awslambda.http-integration-response';
+class StubResponseStream extends Writable {
+  contentType = 'application/octet-stream';
+  readonly chunks: Buffer[] = [];
+  private waiters: Array<() => void> = [];
+  setContentType(type: string): void {
+    this.contentType = type;
+  }
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
+    this.chunks.push(Buffer.from(chunk));
+    for (const w of this.waiters.splice(0)) w();
+    cb();
+  }
+  override _final(cb: () => void): void {
+    for (const w of this.waiters.splice(0)) w();
+    cb();
+  }
+  /** Resolves at the next write or the end. */
+  changed(): Promise<void> {
+    return new Promise((r) => this.waiters.push(r));
+  }
+}
+function installAwsLambdaStub(): void {
+  (globalThis as Record<string, unknown>)['awslambda'] = {
+    streamifyResponse: (fn: (...args: unknown[]) => unknown) => Object.assign(fn, { [Symbol.for('aws.lambda.runtime.handler.streaming')]: 'response' }),
+    HttpResponseStream: {
+      from(stream: StubResponseStream, prelude: Record<string, unknown>): StubResponseStream {
+        stream.setContentType(PRELUDE_TYPE);
+        stream.write(JSON.stringify(prelude));
+        stream.write(new Uint8Array(8));
+        return stream;
+      },
+    },
+  };
+}
+
+/** A streamed invocation as the Function URL sees it: prelude (status, headers), then body bytes as they come. */
+class StreamedInvocation {
+  readonly stream = new StubResponseStream();
+  readonly done: Promise<unknown>;
+  constructor(handler: Handler, event: unknown, remainingMs: number) {
+    const deadline = Date.now() + remainingMs;
+    this.done = (handler as unknown as (e: unknown, s: unknown, c: unknown) => Promise<unknown>)(event, this.stream, {
+      awsRequestId: randomUUID(),
+      functionName: 'Samsa-Api',
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    });
+  }
+  private split(): { prelude?: { statusCode: number; headers: Record<string, string> }; body: Buffer } {
+    const all = Buffer.concat(this.stream.chunks);
+    const cut = all.indexOf(Buffer.alloc(8));
+    if (cut < 0) return { body: Buffer.alloc(0) };
+    return { prelude: JSON.parse(all.subarray(0, cut).toString('utf8')) as { statusCode: number; headers: Record<string, string> }, body: all.subarray(cut + 8) };
+  }
+  async result(): Promise<{ statusCode: number; headers: Record<string, string>; body: Buffer }> {
+    await this.done;
+    expect(this.stream.contentType).toBe(PRELUDE_TYPE);
+    expect(this.stream.writableEnded).toBe(true);
+    const { prelude, body } = this.split();
+    return { statusCode: prelude!.statusCode, headers: prelude!.headers, body };
+  }
+  /** Waits until the body so far satisfies `until` (or the invocation ends), and returns it as text. */
+  async bodyUntil(until: (text: string) => boolean, timeoutMs = 15_000): Promise<string> {
+    const end = Date.now() + timeoutMs;
+    let ended = false;
+    void this.done.then(() => (ended = true));
+    for (;;) {
+      const text = this.split().body.toString('utf8');
+      if (until(text) || ended) return text;
+      if (Date.now() > end) throw new Error(`timed out; body so far: ${text.slice(0, 500)}`);
+      await Promise.race([this.stream.changed(), new Promise((r) => setTimeout(r, 100))]);
+    }
+  }
+}
+
+/** `records` events of an SSE body: [id, record values]. */
+function sseRecords(text: string): Array<{ id: number; values: unknown[] }> {
+  return text
+    .split('\n\n')
+    .filter((block) => /^event: records$/m.test(block))
+    .map((block) => ({
+      id: Number(/^id: (\d+)$/m.exec(block)![1]),
+      values: (JSON.parse(/^data: (.*)$/m.exec(block)![1]!) as { records: Array<{ value: unknown }> }).records.map((r) => r.value),
+    }));
+}
+
 describeAws('Lambda bundles from cdk.out, in-process against the emulator', () => {
   let s3: S3Fixture;
   let ddb: DynamoFixture;
   let fakeLambda: http.Server;
   const invokes: Invoke[] = [];
   const savedEnv = { ...process.env };
+  /** The buffered handler (`handler`, SAMSA_INVOKE_MODE=BUFFERED: API Gateway, or a buffered Function URL). */
   let api: Handler;
+  /** The handler the template deploys: RESPONSE_STREAM's `streamHandler`. */
+  let streamApi: Handler;
   const FLUSH_FUNCTION = 'samsa-test-flush';
   const topic = `orders-${randomUUID().slice(0, 8)}`;
 
-  async function load(name: 'api' | 'flush' | 'retention'): Promise<Handler> {
+  async function load(name: 'api' | 'flush' | 'retention', variant?: { invokeMode: 'BUFFERED'; handler: 'handler' }): Promise<Handler> {
     const b = functionBundle(name);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(b.environment)) {
@@ -63,9 +162,12 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
       process.env.SAMSA_FLUSH_DELAY_MS = '0';
       process.env.SAMSA_FLUSH_TRIGGER_BYTES = '1';
     }
-    const mod = await nativeImport(pathToFileURL(b.file).href);
-    expect(typeof mod[b.handler]).toBe('function');
-    return mod[b.handler] as Handler;
+    if (variant) process.env.SAMSA_INVOKE_MODE = variant.invokeMode;
+    // Another instance of the same bundle (as another deployment would run it): a module per URL.
+    const mod = await nativeImport(`${pathToFileURL(b.file).href}${variant ? `?mode=${variant.invokeMode}` : ''}`);
+    const handler = variant?.handler ?? b.handler;
+    expect(typeof mod[handler]).toBe('function');
+    return mod[handler] as Handler;
   }
 
   beforeAll(async () => {
@@ -93,7 +195,12 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
       AWS_MAX_ATTEMPTS: '2',
     });
     delete process.env.AWS_PROFILE;
-    api = await load('api');
+    await codecsReady();
+    // Lambda's runtime provides `awslambda` before the bundle loads; the streaming handler is built at init.
+    installAwsLambdaStub();
+    expect(functionBundle('api')).toMatchObject({ handler: 'streamHandler', environment: expect.objectContaining({ SAMSA_INVOKE_MODE: 'RESPONSE_STREAM', SAMSA_FUNCTION_TIMEOUT_MS: '70000' }) });
+    streamApi = await load('api');
+    api = await load('api', { invokeMode: 'BUFFERED', handler: 'handler' });
     // Authorization is on by default: the deployer grants the callers of the tests below
     // everything, as an operator would grant a team its topics.
     for (const principal of ['User:arn:aws:iam::123456789012:user/producer', 'User:user-1']) {
@@ -107,6 +214,7 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
 
   afterAll(async () => {
     process.env = savedEnv;
+    delete (globalThis as Record<string, unknown>)['awslambda'];
     await new Promise((r) => fakeLambda?.close(r));
     await Promise.all([s3?.cleanup(), ddb?.cleanup()]);
   });
@@ -351,4 +459,83 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
     expect(report).toMatchObject({ job: 'retention' });
     expect(await retention(scheduledEvent())).toMatchObject({ job: 'retention' });
   });
+  it('API bundle at the limits: a 5 MB binary produce is 413 in either mode; a 64 MiB fetch is clamped to what the buffered response carries', async () => {
+    const big = `limits-${topic}`;
+    expect((await call(urlEvent('POST', '/v1/topics', { name: big, partitions: 1 }))).statusCode).toBe(201);
+    // 5 MB of batch bytes travel as ~6.7 MB of base64: more than Lambda's 6 MB event.
+    const tooBig = new Uint8Array(5 * 1000 * 1000);
+    for (const invoke of [call, async (e: unknown) => (await new StreamedInvocation(streamApi, e, 60_000).result())] as const) {
+      const res = await invoke(urlEvent('POST', `/v1/topics/${big}/partitions/0/records`, tooBig, { 'content-type': 'application/vnd.kafka.record-batch' }));
+      expect(res.statusCode).toBe(413);
+      const body = JSON.parse(Buffer.isBuffer(res.body) ? res.body.toString('utf8') : res.body) as Record<string, unknown>;
+      expect(body).toMatchObject({ error_code: 'RECORD_TOO_LARGE', max_request_bytes: expect.any(Number), message: expect.stringMatching(/exceeds the \d+-byte limit of this deployment/) });
+      expect(body['max_request_bytes']).toBeLessThan(4.7e6);
+    }
+    // 10 batches of 600 KiB (6.1 MB): each fits a request, all together no buffered response.
+    for (let i = 0; i < 10; i++) {
+      const one = encodeRecordBatch([{ key: null, value: new Uint8Array(600 * 1024).fill(i + 1), headers: [] }]);
+      const res = await call(urlEvent('POST', `/v1/topics/${big}/partitions/0/records`, one, { 'content-type': 'application/vnd.kafka.record-batch' }));
+      expect(res.statusCode, res.body).toBe(200);
+    }
+    const buffered = await call(urlEvent('GET', `/v1/topics/${big}/partitions/0/records?offset=0&max_bytes=${64 * 1024 * 1024}`, undefined, { accept: 'application/vnd.kafka.record-batch' }));
+    expect(buffered.statusCode).toBe(200);
+    expect(buffered.isBase64Encoded).toBe(true);
+    // The whole result, base64 body included, fits Lambda's 6 MB response.
+    expect(JSON.stringify({ ...buffered, json: undefined }).length).toBeLessThan(6 * 1024 * 1024);
+    expect(buffered.headers['x-samsa-clamped']).toMatch(/^max_bytes=\d+; runtime=function-url-buffered$/);
+    const got = splitBatches(new Uint8Array(Buffer.from(buffered.body, 'base64')));
+    expect(got.length).toBeGreaterThan(0);
+    expect(got.length).toBeLessThan(10);
+    expect(buffered.headers['x-next-offset']).toBe(String(got.length));
+
+    // Streamed, the same fetch carries all 6.1 MB, raw (no base64), unclamped.
+    const streamed = await new StreamedInvocation(streamApi, urlEvent('GET', `/v1/topics/${big}/partitions/0/records?offset=0&max_bytes=${64 * 1024 * 1024}`, undefined, { accept: 'application/vnd.kafka.record-batch' }), 60_000).result();
+    expect(streamed.statusCode).toBe(200);
+    expect(streamed.headers['content-type']).toBe('application/vnd.kafka.record-batch');
+    expect(streamed.headers['x-samsa-clamped']).toBeUndefined();
+    expect(streamed.headers['x-next-offset']).toBe('10');
+    expect(splitBatches(new Uint8Array(streamed.body)).map((b) => Number(b.header.baseOffset))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // A JSON fetch over the buffered handler is answered in its response limit too.
+    const json = await call(urlEvent('GET', `/v1/topics/${big}/partitions/0/records?offset=0&max_bytes=${64 * 1024 * 1024}&value_format=base64`));
+    expect(json.statusCode).toBe(200);
+    // What Lambda returns is the result object without the test's parsed copy.
+    expect(JSON.stringify({ ...json, json: undefined }).length).toBeLessThan(6 * 1024 * 1024);
+    expect(json.json['clamped']).toMatchObject({ runtime: 'function-url-buffered' });
+    // A live tail needs the streaming handler: the buffered one says so.
+    const refused = await call(urlEvent('GET', `/v1/topics/${big}/partitions/0/records?offset=0&follow=true`, undefined, { accept: 'text/event-stream' }));
+    expect([refused.statusCode, refused.json['error_code']]).toEqual([400, 'INVALID_REQUEST']);
+  });
+
+  it('API bundle, streamed: an SSE tail delivers records produced after it opened, ends before the time left runs out, and resumes from Last-Event-ID', async () => {
+    const live = `live-${topic}`;
+    expect((await call(urlEvent('POST', '/v1/topics', { name: live, partitions: 1 }))).statusCode).toBe(201);
+    const sse = { accept: 'text/event-stream' };
+    // 9 s left in the invocation: the session ends ~5 s before, so about 4 s.
+    const started = Date.now();
+    const tail = new StreamedInvocation(streamApi, urlEvent('GET', `/v1/topics/${live}/partitions/0/records?offset=0&follow=true`, undefined, sse), 9000);
+    await tail.bodyUntil((t) => t.includes(': waiting'));
+    const produce = async (values: number[]) =>
+      expect((await call(urlEvent('POST', `/v1/topics/${live}/records`, { records: values.map((v) => ({ value: v, partition: 0 })) }))).statusCode).toBe(200);
+    await produce([1, 2]);
+    const first = await tail.bodyUntil((t) => sseRecords(t).flatMap((e) => e.values).length >= 2);
+    expect(sseRecords(first).flatMap((e) => e.values)).toEqual([1, 2]);
+    expect(sseRecords(first).at(-1)!.id).toBe(2);
+    const head = await tail.result();
+    const took = Date.now() - started;
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['content-type']).toMatch(/^text\/event-stream/);
+    const text = head.body.toString('utf8');
+    expect(text).toMatch(/event: end\ndata: [^\n]*\nid: 2\n/);
+    expect(took).toBeGreaterThan(3000);
+    expect(took).toBeLessThan(9000);
+
+    // Records produced while no tail was open arrive on the reconnect from Last-Event-ID.
+    await produce([3]);
+    const again = new StreamedInvocation(streamApi, urlEvent('GET', `/v1/topics/${live}/partitions/0/records?offset=0&follow=true`, undefined, { ...sse, 'last-event-id': '2' }), 7000);
+    const resumed = await again.bodyUntil((t) => sseRecords(t).length > 0);
+    expect(sseRecords(resumed)).toEqual([{ id: 3, values: [3] }]);
+    await produce([4]);
+    expect(sseRecords(await again.bodyUntil((t) => sseRecords(t).length > 1)).flatMap((e) => e.values)).toEqual([3, 4]);
+    await again.result();
+  }, 60_000);
 });

@@ -76,7 +76,8 @@ describe('SamsaLog (default: IAM Function URL)', () => {
     for (const fn of fns) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
-      expect(fn.Properties.Handler).toBe('index.handler');
+      // The API answers through Lambda's response streaming (streamHandler), the jobs return.
+      expect(fn.Properties.Handler).toBe(String(fn.Properties.Description).includes('functions/api.ts') ? 'index.streamHandler' : 'index.handler');
       expect(fn.Properties.Environment.Variables).toMatchObject({ SAMSA_STORAGE: 'aws', SAMSA_BUCKET: { Ref: expect.any(String) }, SAMSA_TABLE: { Ref: expect.any(String) } });
     }
     const byDesc = (s: string) => fns.find((f) => String(f.Properties.Description).includes(s))!.Properties;
@@ -87,6 +88,9 @@ describe('SamsaLog (default: IAM Function URL)', () => {
       SAMSA_FLUSH_FUNCTION: { Ref: expect.stringMatching(/Flush/) },
       SAMSA_FLUSH_DELAY_MS: '5000',
       SAMSA_FLUSH_TRIGGER_BYTES: String(32 * 1024 * 1024),
+      // The app's limits follow the front, and live tails end inside the 70 s timeout.
+      SAMSA_INVOKE_MODE: 'RESPONSE_STREAM',
+      SAMSA_FUNCTION_TIMEOUT_MS: '70000',
     });
     // The API reserves (and is capped at) 100 concurrent instances, so long polls cannot take
     // the account's whole pool from flush; flush and retention draw on the unreserved rest.
@@ -98,7 +102,8 @@ describe('SamsaLog (default: IAM Function URL)', () => {
 
   it('HTTP entry point: a Function URL with AWS_IAM auth; nothing invokable by an unauthenticated principal', () => {
     template.resourceCountIs('AWS::Lambda::Url', 1);
-    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM' });
+    // Streamed responses: up to 20 MB, binary without base64, live tails (docs/limits.md).
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM' });
     for (const perm of Object.values(template.findResources('AWS::Lambda::Permission'))) {
       expect(perm.Properties.Principal).not.toBe('*');
       expect(perm.Properties.FunctionUrlAuthType).not.toBe('NONE');
@@ -150,6 +155,18 @@ describe('SamsaLog (default: IAM Function URL)', () => {
     const api = Object.entries(resources).find(([k, r]) => r.Type === 'AWS::IAM::Policy' && k.includes('ApiRole'))![1];
     const apiText = JSON.stringify(api.Properties!.PolicyDocument);
     expect(apiText).not.toContain('s3:DeleteObject');
+    // The segments route presigns GETs with the API's own credentials: a URL can grant no more
+    // than the role's s3:GetObject, which covers the object prefixes only (never the bucket).
+    const dataBucket = Object.entries(resources).find(([k, r]) => r.Type === 'AWS::S3::Bucket' && !/Log/i.test(k))![0];
+    const apiStatements = [(api.Properties!.PolicyDocument as { Statement: unknown }).Statement].flat() as Array<Record<string, unknown>>;
+    const gets = apiStatements.filter((st) => [st['Action']].flat().includes('s3:GetObject'));
+    expect(gets).toEqual([
+      {
+        Action: 's3:GetObject',
+        Effect: 'Allow',
+        Resource: ['topics/*', 'wal/*'].map((prefix) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [dataBucket, 'Arn'] }, `/${prefix}`]] })),
+      },
+    ]);
     expect(apiText).toMatch(/"Action":"lambda:InvokeFunction","Effect":"Allow","Resource":\{"Fn::GetAtt":\["\w*Flush\w*","Arn"\]\}/);
   });
 
@@ -198,6 +215,12 @@ describe('SamsaLog options', () => {
   it('JWT alternative: an HTTP API whose every route needs a JWT, throttled and access-logged; no Function URL', () => {
     const { template } = synth(JWT);
     template.resourceCountIs('AWS::Lambda::Url', 0);
+    // API Gateway buffers: the function returns its response, with the buffered limits.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('functions/api.ts'),
+      Handler: 'index.handler',
+      Environment: { Variables: Match.objectLike({ SAMSA_INVOKE_MODE: 'BUFFERED' }) },
+    });
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',
       JwtConfiguration: { Issuer: 'https://issuer.example.com/', Audience: ['samsa-clients'] },
@@ -258,6 +281,16 @@ describe('SamsaLog options', () => {
     expect(off['SAMSA_AUTH']).toBe('none');
     expect(off['SAMSA_SUPER_USERS']).toBeUndefined();
     expect(() => resolveProps({ superUsers: ['alice'] })).toThrow(/superUsers entries look like User:/);
+  });
+
+  it('invokeMode BUFFERED: a buffered Function URL and the returning handler', () => {
+    const { template } = synth({ invokeMode: 'BUFFERED' });
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM', InvokeMode: 'BUFFERED' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('functions/api.ts'),
+      Handler: 'index.handler',
+      Environment: { Variables: Match.objectLike({ SAMSA_INVOKE_MODE: 'BUFFERED' }) },
+    });
   });
 
   it("api.reservedConcurrency 'none' leaves the API unreserved (accounts whose quota is still 10)", () => {

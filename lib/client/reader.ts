@@ -1,0 +1,217 @@
+// Reading one partition from an offset the cheapest way the server allows (issue 15):
+//   - far behind (at least `bulkThresholdRecords` below the high watermark): bulk reads. The
+//     segments route hands out byte ranges of sealed segments with a URL each — a presigned S3
+//     GET on AWS, which the client fetches directly (no function in the path, no 6 MB response
+//     limit), or a route of the server in embedded mode — and the bytes, plain RecordBatch v2,
+//     are decoded by the project's codec (lib/records);
+//   - otherwise, and for the unsealed tail the segments do not cover: the fetch route;
+//   - caught up and following: the live tail (SSE, one event per batch, resumed from the last
+//     event id), or short polls (a fetch every pollIntervalMs), which is also what happens where
+//     the deployment cannot stream (a buffered Lambda answers 400 on `follow`).
+import { ATTR_CONTROL, decodeBatches } from '../records';
+import { SamsaClientError } from './errors';
+import { fetchPartition, type PartitionFetch } from './fetch';
+import { type HttpClient, RECORD_BATCH_TYPE, seg } from './http';
+import type { ConsumedMessage } from './messages';
+
+const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** Bulk reads from this many records behind: below it a fetch or two is as quick and cheaper. */
+export const DEFAULT_BULK_THRESHOLD_RECORDS = 10_000;
+/** Bytes asked of one segments call (its URLs are fetched one after another). */
+export const BULK_CALL_BYTES = 64 * 1024 * 1024;
+
+export interface ReadOptions {
+  /** Switch to bulk reads when at least this many records behind (default 10000; Infinity: never). */
+  bulkThresholdRecords?: number;
+  /** Bytes per fetch (default 1 MiB). */
+  maxBytes?: number;
+  /** Once caught up, keep reading as records arrive (default false: stop at the end). */
+  follow?: boolean;
+  /** How a follower waits: the live tail (default), or short polls. */
+  followWith?: 'tail' | 'poll';
+  /**
+   * Polling: the pause between fetches that found nothing (default 1000 ms). Fetches do not wait
+   * at the server: on Lambda a waiting request bills its whole wait (README, cost).
+   */
+  pollIntervalMs?: number;
+  /** With follow: the longest tail session asked for (the server may end it sooner). */
+  tailSessionMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ReadChunk extends PartitionFetch {
+  /** How these records came: a bulk read past the API, the fetch route, or the live tail. */
+  source: 'bulk' | 'fetch' | 'tail';
+}
+
+function toMessages(bytes: Uint8Array, from: number): { messages: ConsumedMessage[]; next: number } {
+  const messages: ConsumedMessage[] = [];
+  let next = from;
+  for (const { header, records } of decodeBatches(bytes)) {
+    next = Math.max(next, header.baseOffset + header.lastOffsetDelta + 1);
+    if (header.attributes & ATTR_CONTROL) continue;
+    for (const r of records) {
+      if (r.offset < from) continue;
+      messages.push({
+        offset: r.offset,
+        timestamp: r.timestamp,
+        key: r.key === null ? null : Buffer.from(r.key),
+        value: r.value === null ? null : Buffer.from(r.value),
+        headers: Object.fromEntries(r.headers.map((h) => [h.key, h.value === null ? null : Buffer.from(h.value)])),
+      });
+    }
+  }
+  return { messages, next };
+}
+
+interface SegmentsAnswer {
+  segments: Array<{ base_offset: number; last_offset: number; url: string; range: string }>;
+  next_offset: number;
+  log_start_offset: number;
+  high_watermark: number;
+}
+
+/** GET one bulk URL: through the client (signed) when it is the server's, directly when presigned. */
+async function getRange(http: HttpClient, url: string, range: string, signal?: AbortSignal): Promise<Uint8Array> {
+  const u = new URL(url);
+  if (u.origin === http.base.origin) {
+    const res = await http.open('GET', u.pathname, { headers: { range }, accept: RECORD_BATCH_TYPE, ...(signal ? { signal } : {}), what: `bulk read ${u.pathname}` });
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  // A presigned URL carries its own authorization; the client's credentials stay home.
+  const res = await fetch(url, { headers: { range }, ...(signal ? { signal } : {}) });
+  if (res.status !== 206 && res.status !== 200) throw new SamsaClientError('BULK_READ_FAILED', `bulk read answered ${res.status}: ${(await res.text()).slice(0, 200)}`, { status: res.status, retriable: res.status >= 500 });
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/**
+ * Reads sealed segments from `offset` until none is left (or after `maxCalls` segments calls);
+ * yields a chunk per range.
+ */
+export async function* bulkRead(http: HttpClient, topic: string, partition: number, offset: number, signal?: AbortSignal, maxCalls = Infinity): AsyncGenerator<ReadChunk> {
+  let pos = offset;
+  for (let call = 0; call < maxCalls; call++) {
+    const answer = await http.json<SegmentsAnswer>('GET', `/v1/topics/${seg(topic)}/partitions/${partition}/segments`, {
+      query: { offset: pos, max_bytes: BULK_CALL_BYTES },
+      ...(signal ? { signal } : {}),
+      what: `segments of ${topic}/${partition}`,
+    });
+    if (answer.segments.length === 0) return;
+    for (const s of answer.segments) {
+      const { messages, next } = toMessages(await getRange(http, s.url, s.range, signal), pos);
+      // A range always ends on a batch boundary at s.last_offset.
+      pos = Math.max(pos, next, s.last_offset + 1);
+      yield { messages, nextOffset: pos, highWatermark: answer.high_watermark, logStartOffset: answer.log_start_offset, source: 'bulk' };
+    }
+  }
+}
+
+interface TailEvent {
+  records: Array<{ offset: number; timestamp: number; key: string | null; value: string | null; headers: Array<{ key: string; value: string | null; value_encoding?: string }> }>;
+  next_offset: number;
+  high_watermark: number;
+}
+
+const b64 = (s: string | null): Buffer | null => (s === null ? null : Buffer.from(s, 'base64'));
+
+/**
+ * One live-tail session from `offset`: yields a chunk per `records` event; returns the offset to
+ * resume from when the server ends the session. Throws SamsaClientError (400, field follow)
+ * where the deployment cannot stream.
+ */
+async function* tailSession(http: HttpClient, topic: string, partition: number, offset: number, opts: ReadOptions): AsyncGenerator<ReadChunk, number> {
+  const res = await http.open('GET', `/v1/topics/${seg(topic)}/partitions/${partition}/records`, {
+    query: { offset, follow: 'true', key_format: 'base64', value_format: 'base64', max_session_ms: opts.tailSessionMs },
+    accept: 'text/event-stream',
+    headers: { 'last-event-id': String(offset) },
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    what: `tail ${topic}/${partition}`,
+  });
+  let pos = offset;
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return pos;
+      buf += value;
+      for (let cut = buf.indexOf('\n\n'); cut >= 0; cut = buf.indexOf('\n\n')) {
+        const block = buf.slice(0, cut);
+        buf = buf.slice(cut + 2);
+        const fields = new Map<string, string>();
+        for (const line of block.split('\n')) {
+          if (line.startsWith(':')) continue; // keep-alive comment
+          const colon = line.indexOf(':');
+          if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).replace(/^ /, ''));
+        }
+        const event = fields.get('event');
+        if (event === 'records') {
+          const data = JSON.parse(fields.get('data') ?? '{}') as TailEvent;
+          const messages: ConsumedMessage[] = data.records.map((r) => ({
+            offset: r.offset,
+            timestamp: r.timestamp,
+            key: b64(r.key),
+            value: b64(r.value),
+            headers: Object.fromEntries(r.headers.map((h) => [h.key, h.value === null ? null : Buffer.from(h.value, h.value_encoding === 'base64' ? 'base64' : 'utf8')])),
+          }));
+          pos = Math.max(pos, data.next_offset);
+          yield { messages, nextOffset: pos, highWatermark: data.high_watermark, logStartOffset: NaN, source: 'tail' };
+        } else if (event === 'end') {
+          return pos;
+        } else if (event === 'error') {
+          const e = JSON.parse(fields.get('data') ?? '{}') as { error_code?: string; message?: string };
+          throw new SamsaClientError(e.error_code ?? 'UNKNOWN_SERVER_ERROR', e.message ?? 'the tail failed', { details: e as Record<string, unknown> });
+        }
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+/**
+ * The records of one partition from `offset` on, in order, as chunks. Stops at the end unless
+ * `follow`; stops when `signal` aborts.
+ */
+export async function* readPartition(http: HttpClient, topic: string, partition: number, offset: number, opts: ReadOptions = {}): AsyncGenerator<ReadChunk> {
+  const threshold = opts.bulkThresholdRecords ?? DEFAULT_BULK_THRESHOLD_RECORDS;
+  let pos = offset;
+  let tail = (opts.followWith ?? 'tail') === 'tail';
+  while (!opts.signal?.aborted) {
+    const r = await fetchPartition(http, topic, partition, pos, { ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    if (r.nextOffset > pos || r.messages.length > 0) {
+      pos = r.nextOffset;
+      yield { ...r, source: 'fetch' };
+      if (Number.isFinite(r.highWatermark) && r.highWatermark - pos >= threshold) {
+        for await (const chunk of bulkRead(http, topic, partition, pos, opts.signal)) {
+          pos = chunk.nextOffset;
+          yield chunk;
+        }
+      }
+      continue;
+    }
+    // Caught up.
+    if (!opts.follow) return;
+    if (tail) {
+      try {
+        pos = yield* tailSession(http, topic, partition, pos, opts);
+        continue;
+      } catch (err) {
+        // A deployment that cannot stream says so once; the rest of the read polls.
+        if (err instanceof SamsaClientError && err.status === 400 && err.details['field'] === 'follow') tail = false;
+        else throw err;
+      }
+    }
+    await abortableSleep(opts.pollIntervalMs ?? 1000, opts.signal);
+  }
+}

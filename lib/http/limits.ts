@@ -1,0 +1,78 @@
+// What the runtime in front of the app can carry. The wiring knows where it runs (the Node
+// server, a Lambda Function URL in buffered or streaming invoke mode, or API Gateway's HTTP API)
+// and passes one of these to createApp, so a request the platform would refuse with its own
+// error page (or a response it would drop) is answered by Samsa first: 413 RECORD_TOO_LARGE
+// naming the limit for bodies, and fetches clamped to what the response can hold
+// (docs/limits.md, "Runtime limits").
+
+export type RuntimeKind = 'node' | 'function-url-buffered' | 'function-url-streaming' | 'api-gateway';
+
+export interface RuntimeLimits {
+  kind: RuntimeKind;
+  /** Largest binary (RecordBatch) request body, raw bytes. */
+  maxRequestBytes: number;
+  /** Largest JSON request body. */
+  maxJsonRequestBytes: number;
+  /** Largest binary fetch body, raw bytes (undefined: only the route's own max_bytes bound). */
+  maxBinaryResponseBytes?: number;
+  /** Largest JSON response body, as serialised (undefined: unbounded). */
+  maxJsonResponseBytes?: number;
+  /** Whether the response may be streamed (live tails need it). */
+  streaming: boolean;
+  /** Longest live-tail session; the Lambda wiring lowers it per invocation to the time left. */
+  maxSessionMs: number;
+  /** Longest server-side wait of a long poll (undefined: the route's own 60 s bound). */
+  maxWaitMs?: number;
+}
+
+const MiB = 1024 * 1024;
+/**
+ * Lambda's synchronous invoke payload limit, request and response alike: 6 MB, counted over the
+ * whole event or result JSON (AWS documents 6 MB; the service counts 6,291,456 bytes).
+ */
+export const LAMBDA_PAYLOAD_BYTES = 6 * MiB;
+/**
+ * What the event or result JSON carries besides the body: headers, request context, query.
+ * Function URL headers are capped well below this; the margin keeps a body at the limit safe.
+ */
+export const LAMBDA_ENVELOPE_BYTES = 128 * 1024;
+/** A streamed Function URL response (RESPONSE_STREAM): AWS's documented default limit, 20 MB. */
+export const LAMBDA_STREAM_RESPONSE_BYTES = 20 * MiB;
+/** API Gateway's HTTP API gives up on an integration after 30 s. */
+export const API_GATEWAY_TIMEOUT_MS = 30_000;
+
+/** Binary bodies travel base64-encoded in Lambda's event and result: 4 characters per 3 bytes. */
+const base64Raw = (chars: number): number => Math.floor(chars / 4) * 3;
+const BUFFERED_BODY = LAMBDA_PAYLOAD_BYTES - LAMBDA_ENVELOPE_BYTES;
+
+/** The Node server: only the configured request limit; responses are streamed by Node. */
+export function nodeLimits(maxRequestBytes: number, maxJsonRequestBytes: number, maxSessionMs = 15 * 60_000): RuntimeLimits {
+  return { kind: 'node', maxRequestBytes, maxJsonRequestBytes, streaming: true, maxSessionMs };
+}
+
+/**
+ * A Lambda behind a Function URL or API Gateway. `configured` is the operator's request limit
+ * (SAMSA_MAX_REQUEST_BYTES), which only ever lowers the platform's; `timeoutMs` the function's.
+ */
+export function lambdaLimits(kind: Exclude<RuntimeKind, 'node'>, configured: { maxRequestBytes: number; maxJsonRequestBytes: number }, timeoutMs: number): RuntimeLimits {
+  // Requests are buffered in every mode (streaming is for responses only): 6 MB of event,
+  // binary bodies base64-encoded inside it.
+  const maxRequestBytes = Math.min(configured.maxRequestBytes, base64Raw(BUFFERED_BODY));
+  const maxJsonRequestBytes = Math.min(configured.maxJsonRequestBytes, BUFFERED_BODY);
+  // A tail ends a few seconds before the platform would cut it, so the client sees `end`.
+  const platformMs = kind === 'api-gateway' ? Math.min(timeoutMs, API_GATEWAY_TIMEOUT_MS) : timeoutMs;
+  const maxSessionMs = Math.max(1000, platformMs - 5000);
+  if (kind === 'function-url-streaming') {
+    // Streamed bodies are sent as they are, not base64.
+    return { kind, maxRequestBytes, maxJsonRequestBytes, maxBinaryResponseBytes: LAMBDA_STREAM_RESPONSE_BYTES - LAMBDA_ENVELOPE_BYTES, maxJsonResponseBytes: LAMBDA_STREAM_RESPONSE_BYTES - LAMBDA_ENVELOPE_BYTES, streaming: true, maxSessionMs };
+  }
+  // API Gateway answers 504 at 30 s whatever the function does: a long poll returns before.
+  const wait = kind === 'api-gateway' ? { maxWaitMs: API_GATEWAY_TIMEOUT_MS - 5000 } : {};
+  return { kind, maxRequestBytes, maxJsonRequestBytes, maxBinaryResponseBytes: base64Raw(BUFFERED_BODY), maxJsonResponseBytes: BUFFERED_BODY, streaming: false, maxSessionMs, ...wait };
+}
+
+/** SAMSA_INVOKE_MODE as the construct sets it: which Lambda front the function sits behind. */
+export function lambdaKind(invokeMode: string | undefined, auth: string | undefined): Exclude<RuntimeKind, 'node'> {
+  if (auth === 'jwt') return 'api-gateway';
+  return invokeMode === 'RESPONSE_STREAM' ? 'function-url-streaming' : 'function-url-buffered';
+}

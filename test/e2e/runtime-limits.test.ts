@@ -1,0 +1,196 @@
+// Runtime-aware limits (issue 15): the wiring tells the app what its front carries, and the app
+// answers what the platform would otherwise refuse with its own error page. Against the real
+// app and engine on embedded storage: bodies over the runtime's limit are 413 RECORD_TOO_LARGE
+// naming the limit before anything is written, fetches are clamped to what the response can
+// carry (header, and a field in JSON), always returning at least one whole batch, and a live
+// tail is refused where responses cannot stream and ends inside the invocation's time left.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../lib/http/app';
+import { mountGroupRoutes } from '../../lib/http/groups';
+import { lambdaLimits, type RuntimeLimits } from '../../lib/http/limits';
+import { LogEngine } from '../../lib/log/engine';
+import { silentLogger } from '../../lib/obs/logger';
+import { codecsReady, encodeRecordBatch, splitBatches } from '../../lib/records';
+import { localStores, type TestStores } from '../helpers/stores';
+
+const MiB = 1024 * 1024;
+const BATCH_TYPE = 'application/vnd.kafka.record-batch';
+const configured = { maxRequestBytes: 64 * MiB, maxJsonRequestBytes: 6 * MiB };
+const buffered = lambdaLimits('function-url-buffered', configured, 70_000);
+const streamed = lambdaLimits('function-url-streaming', configured, 70_000);
+
+let s: TestStores;
+let engine: LogEngine;
+const apps = new Map<string, ReturnType<typeof createApp>>();
+const app = (limits?: RuntimeLimits, extra: Partial<Parameters<typeof createApp>[0]> = {}) => createApp({ engine, logger: silentLogger, ...(limits ? { limits } : {}), ...extra });
+
+/** A batch of one record whose value is `bytes` long (incompressible enough: no compression). */
+const batch = (bytes: number, fill = 7): Uint8Array => encodeRecordBatch([{ key: null, value: new Uint8Array(bytes).fill(fill), headers: [] }]);
+
+beforeAll(async () => {
+  await codecsReady();
+  s = await localStores();
+  engine = new LogEngine(s.meta, s.objects);
+  for (const [name, limits] of [['buffered', buffered], ['streamed', streamed], ['node', undefined]] as const) apps.set(name, app(limits));
+  await engine.createTopic('big', 1, { 'max.message.bytes': String(2 * MiB) });
+  await engine.createTopic('small', 1);
+  // 14 batches of ~600 KiB: ~8.4 MB in all, more than a buffered response can carry.
+  for (let i = 0; i < 14; i++) await engine.produceBatches('big', 0, batch(600 * 1024, i), { owned: true });
+  for (let i = 0; i < 40; i++) await engine.produce('small', [{ key: null, value: new TextEncoder().encode(JSON.stringify({ i, pad: 'x'.repeat(200) })), headers: [], partition: 0 }]);
+}, 120_000);
+afterAll(async () => {
+  await engine?.close();
+  await s?.cleanup();
+});
+
+describe('request bodies over the runtime limit', () => {
+  it('buffered Function URL: a 5 MB binary produce is 413 RECORD_TOO_LARGE with the limit, and nothing is written', async () => {
+    // Base64 in a 6 MB event leaves about 4.4 MB of raw batch bytes.
+    expect(buffered.maxRequestBytes).toBeGreaterThan(4.3 * 1000 * 1000);
+    expect(buffered.maxRequestBytes).toBeLessThan(4.7 * 1000 * 1000);
+    const body = new Uint8Array(5 * 1000 * 1000);
+    const res = await apps.get('buffered')!.request('/v1/topics/small/partitions/0/records', { method: 'POST', headers: { 'content-type': BATCH_TYPE, 'content-length': String(body.length) }, body });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error_code: 'RECORD_TOO_LARGE', max_request_bytes: buffered.maxRequestBytes, runtime: 'function-url-buffered', message: expect.stringContaining('function-url-buffered') });
+    expect((await engine.listOffsets('small', 0, 'latest')).offset).toBe(40);
+  });
+
+  it('without a Content-Length the bytes are counted as they are read', async () => {
+    const chunk = new Uint8Array(MiB);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent >= 6) return c.close();
+        sent++;
+        c.enqueue(chunk);
+      },
+    });
+    const res = await apps.get('buffered')!.request('/v1/topics/small/partitions/0/records', { method: 'POST', headers: { 'content-type': BATCH_TYPE }, body, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error_code: string }).error_code).toBe('RECORD_TOO_LARGE');
+  });
+
+  it('the same body is accepted where the runtime carries it (Node server)', async () => {
+    const one = batch(1500 * 1024);
+    // 1.5 MB is over small's default max.message.bytes (1 MiB): the body limit passed, the topic's refused it.
+    const res = await apps.get('node')!.request('/v1/topics/small/partitions/0/records', { method: 'POST', headers: { 'content-type': BATCH_TYPE }, body: one });
+    expect(res.status).toBe(413);
+    expect(await res.json()).not.toHaveProperty('max_request_bytes');
+  });
+
+  it('a JSON body over the buffered JSON limit is 413 with max_json_request_bytes', async () => {
+    const body = JSON.stringify({ records: [{ value: 'y'.repeat(buffered.maxJsonRequestBytes) }] });
+    const res = await apps.get('buffered')!.request('/v1/topics/small/records', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error_code: 'RECORD_TOO_LARGE', max_json_request_bytes: buffered.maxJsonRequestBytes });
+  });
+});
+
+describe('fetches clamped to what the response carries', () => {
+  const fetchBinary = (name: string, query: string) => apps.get(name)!.request(`/v1/topics/big/partitions/0/records?${query}`, { headers: { accept: BATCH_TYPE } });
+
+  it('buffered: asking for 64 MiB returns at most the buffered response limit, whole batches, and says it was clamped', async () => {
+    const res = await fetchBinary('buffered', `offset=0&max_bytes=${64 * MiB}`);
+    expect(res.status).toBe(200);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    expect(bytes.length).toBeLessThanOrEqual(buffered.maxBinaryResponseBytes!);
+    expect(res.headers.get('x-samsa-clamped')).toBe(`max_bytes=${buffered.maxBinaryResponseBytes}; runtime=function-url-buffered`);
+    const batches = splitBatches(bytes);
+    expect(batches.length).toBeGreaterThan(1);
+    expect(batches.length).toBeLessThan(14);
+    expect(Number(res.headers.get('x-next-offset'))).toBe(batches.length);
+    // Base64 of the body still fits Lambda's 6 MB result.
+    expect(Math.ceil(bytes.length / 3) * 4).toBeLessThan(6 * MiB);
+  });
+
+  it('streamed: the same request gets everything (8.4 MB < 20 MB) and no clamp; the Node server never clamps', async () => {
+    for (const name of ['streamed', 'node']) {
+      const res = await fetchBinary(name, `offset=0&max_bytes=${64 * MiB}`);
+      expect(res.headers.get('x-samsa-clamped'), name).toBeNull();
+      expect(splitBatches(new Uint8Array(await res.arrayBuffer())).length, name).toBe(14);
+    }
+    const clamped = await fetchBinary('streamed', `offset=0&max_bytes=${64 * MiB}`);
+    expect(clamped.headers.get('x-next-offset')).toBe('14');
+  });
+
+  it('a request within the limit is not clamped', async () => {
+    const res = await fetchBinary('buffered', `offset=0&max_bytes=${MiB}`);
+    expect(res.headers.get('x-samsa-clamped')).toBeNull();
+  });
+
+  it("a first batch larger than the response limit is still returned whole (Kafka's rule)", async () => {
+    const tiny: RuntimeLimits = { ...buffered, maxBinaryResponseBytes: 100 * 1024 };
+    const res = await app(tiny).request(`/v1/topics/big/partitions/0/records?offset=3&max_bytes=${MiB}`, { headers: { accept: BATCH_TYPE } });
+    const batches = splitBatches(new Uint8Array(await res.arrayBuffer()));
+    expect(batches).toHaveLength(1);
+    expect(res.headers.get('x-samsa-clamped')).toContain('max_bytes=102400');
+    expect(res.headers.get('x-next-offset')).toBe('4');
+  });
+
+  it('JSON: records that would overflow the response are left for the next fetch, with a clamped field', async () => {
+    const tiny: RuntimeLimits = { ...buffered, maxJsonResponseBytes: 4096 };
+    const res = await app(tiny).request('/v1/topics/small/partitions/0/records?offset=0&max_records=40');
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text.length).toBeLessThanOrEqual(4096);
+    const body = JSON.parse(text) as { records: Array<{ offset: number; value: { i: number } }>; next_offset: number; clamped?: unknown };
+    expect(body.records.length).toBeGreaterThan(1);
+    expect(body.records.length).toBeLessThan(40);
+    expect(body.records.map((r) => r.value.i)).toEqual(body.records.map((_, i) => i));
+    expect(body.next_offset).toBe(body.records.length);
+    expect(body.clamped).toEqual({ max_bytes: MiB, runtime: 'function-url-buffered' });
+    expect(res.headers.get('x-samsa-clamped')).not.toBeNull();
+    // The rest follows from next_offset, unclamped.
+    const rest = (await (await apps.get('buffered')!.request(`/v1/topics/small/partitions/0/records?offset=${body.next_offset}&max_records=40`)).json()) as { records: unknown[]; clamped?: unknown };
+    expect(rest.records.length).toBe(40 - body.records.length);
+    expect(rest.clamped).toBeUndefined();
+  });
+});
+
+describe('long polls end before the front gives up', () => {
+  it('API Gateway (30 s integration limit): wait_ms is cut to 25 s; Function URLs keep 60 s', () => {
+    expect(lambdaLimits('api-gateway', configured, 70_000).maxWaitMs).toBe(25_000);
+    expect(buffered.maxWaitMs).toBeUndefined();
+    expect(streamed.maxWaitMs).toBeUndefined();
+  });
+
+  it('a fetch asking to wait longer than the runtime allows returns at its bound, empty', async () => {
+    const short: RuntimeLimits = { ...lambdaLimits('api-gateway', configured, 70_000), maxWaitMs: 300 };
+    const started = Date.now();
+    const res = await app(short).request('/v1/topics/small/partitions/0/records?offset=40&wait_ms=5000');
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { records: unknown[] }).records).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('so does a group poll, with the bound the Lambda wiring passes to the group routes', async () => {
+    const a = app(undefined, { extend: (x) => void mountGroupRoutes(x, { engine, maxWaitMs: 300 }) });
+    const joined = (await (await a.request('/v1/groups/waiters/members', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topics: ['small'], auto_offset_reset: 'latest' }) })).json()) as { member_id: string };
+    await a.request(`/v1/groups/waiters/members/${joined.member_id}/records`);
+    const started = Date.now();
+    const res = await a.request(`/v1/groups/waiters/members/${joined.member_id}/records?wait_ms=5000`);
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
+describe('live tails follow the runtime', () => {
+  it('a buffered deployment refuses follow=true with a 400 that says what works', async () => {
+    const res = await apps.get('buffered')!.request('/v1/topics/small/partitions/0/records?offset=0&follow=true', { headers: { accept: 'text/event-stream' } });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error_code: 'INVALID_REQUEST', field: 'follow', message: expect.stringContaining('RESPONSE_STREAM') });
+  });
+
+  it("a streamed tail ends with an `end` event inside the invocation's remaining time", async () => {
+    const a = app(streamed, { sessionBudgetMs: () => 1200 });
+    const started = Date.now();
+    const res = await a.request('/v1/topics/small/partitions/0/records?offset=40&follow=true', { headers: { accept: 'text/event-stream' } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const took = Date.now() - started;
+    expect(text).toContain('event: end');
+    expect(text).toContain('id: 40');
+    expect(took).toBeGreaterThanOrEqual(1100);
+    expect(took).toBeLessThan(5000);
+  });
+});
