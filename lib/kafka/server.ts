@@ -46,6 +46,8 @@ export interface KafkaListener {
   port: number;
   node: Node;
   groups: KafkaGroups;
+  /** Connections whose reading is paused right now (back-pressure), for tests and metrics. */
+  pausedConnections(): number;
   close(): Promise<void>;
 }
 
@@ -247,6 +249,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
       return node;
     },
     groups,
+    pausedConnections: () => [...sockets].filter((s) => s.isPaused()).length,
     close: async () => {
       closing.abort();
       groups.close();
