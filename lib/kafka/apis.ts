@@ -77,7 +77,9 @@ const metadata: Api = {
     }
     const w = new Writer();
     if (v >= 3) w.int32(0);
-    w.array([ctx.node], (x, n) => {
+    // Every live instance is a broker; this one leads every partition in its own answer (any
+    // instance serves any partition from the shared log).
+    w.array(await ctx.cluster.brokers(), (x, n) => {
       x.int32(n.id).string(n.host).int32(n.port);
       if (v >= 1) x.string(null);
     });
@@ -397,14 +399,16 @@ const findCoordinator: Api = {
   max: 2,
   async handle(ctx, _s, h, r) {
     const v = h.apiVersion;
-    r.string();
+    const key = r.string();
     const keyType = v >= 1 ? r.int8() : 0;
     const error = keyType === 1 ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED : ErrorCode.NONE;
+    // The instance holding the group's coordinator lease (cluster.ts), claimed here when free.
+    const node = error === ErrorCode.NONE ? await ctx.cluster.coordinator(key) : ctx.node;
     const w = new Writer();
     if (v >= 1) w.int32(0);
     w.int16(error);
     if (v >= 1) w.string(error === ErrorCode.NONE ? null : 'transactions are not supported');
-    return w.int32(ctx.node.id).string(ctx.node.host).int32(ctx.node.port);
+    return w.int32(node.id).string(node.host).int32(node.port);
   },
 };
 

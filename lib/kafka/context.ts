@@ -3,6 +3,7 @@
 import { SamsaError } from '../errors';
 import type { GroupCoordinator } from '../groups/coordinator';
 import type { LogEngine } from '../log/engine';
+import type { KafkaCluster } from './cluster';
 import type { KafkaGroups } from './groups';
 import { ErrorCode, kafkaErrorCode, type Reader, type RequestHeader, type Writer } from './protocol';
 
@@ -30,6 +31,8 @@ export interface Context {
   engine: LogEngine;
   coordinator: GroupCoordinator;
   groups: KafkaGroups;
+  /** Other instances on the same stores, and which one coordinates a group. */
+  cluster: KafkaCluster;
   node: Node;
   clusterId: string;
   authorize: Authorizer;

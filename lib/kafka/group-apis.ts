@@ -54,6 +54,7 @@ const joinGroup: Api = {
     const fail = (errorCode: number): Writer => answer({ errorCode, generation: -1, protocolName: '', leader: '', memberId, members: [] });
     if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
     if (!(await groupAllowed(ctx, s, 'read', groupId))) return fail(ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    if (!(await ctx.cluster.owns(groupId))) return fail(ErrorCode.NOT_COORDINATOR);
     if ((await httpMembers(ctx, groupId)) > 0) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     const res = await ctx.groups.join({ groupId, memberId, clientId: h.clientId ?? '', clientHost: s.clientHost, sessionTimeoutMs, rebalanceTimeoutMs, protocolType, protocols });
     return answer(res);
@@ -75,9 +76,11 @@ const syncGroup: Api = {
     const memberId = r.string();
     if (v >= 3) r.nullableString();
     const assignments = r.array((x) => ({ memberId: x.string(), assignment: x.bytes() }), 6);
-    const res = (await groupAllowed(ctx, s, 'read', groupId))
-      ? await ctx.groups.sync({ groupId, memberId, generation, assignments })
-      : { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, assignment: new Uint8Array(0) };
+    const res = !(await groupAllowed(ctx, s, 'read', groupId))
+      ? { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, assignment: new Uint8Array(0) }
+      : !(await ctx.cluster.owns(groupId))
+        ? { errorCode: ErrorCode.NOT_COORDINATOR, assignment: new Uint8Array(0) }
+        : await ctx.groups.sync({ groupId, memberId, generation, assignments });
     const w = new Writer();
     if (v >= 1) w.int32(0);
     return w.int16(res.errorCode).bytes(res.assignment);
@@ -96,7 +99,11 @@ const heartbeat: Api = {
     const generation = r.int32();
     const memberId = r.string();
     if (h.apiVersion >= 3) r.nullableString();
-    const code = (await groupAllowed(ctx, s, 'read', groupId)) ? ctx.groups.heartbeat(groupId, memberId, generation) : ErrorCode.GROUP_AUTHORIZATION_FAILED;
+    const code = !(await groupAllowed(ctx, s, 'read', groupId))
+      ? ErrorCode.GROUP_AUTHORIZATION_FAILED
+      : !(await ctx.cluster.owns(groupId))
+        ? ErrorCode.NOT_COORDINATOR
+        : ctx.groups.heartbeat(groupId, memberId, generation);
     const w = new Writer();
     if (h.apiVersion >= 1) w.int32(0);
     return w.int16(code);
@@ -113,7 +120,11 @@ const leaveGroup: Api = {
   async handle(ctx, s, h, r) {
     const groupId = r.string();
     const memberId = r.string();
-    const code = (await groupAllowed(ctx, s, 'read', groupId)) ? ctx.groups.leave(groupId, memberId) : ErrorCode.GROUP_AUTHORIZATION_FAILED;
+    const code = !(await groupAllowed(ctx, s, 'read', groupId))
+      ? ErrorCode.GROUP_AUTHORIZATION_FAILED
+      : !(await ctx.cluster.owns(groupId))
+        ? ErrorCode.NOT_COORDINATOR
+        : ctx.groups.leave(groupId, memberId);
     const w = new Writer();
     if (h.apiVersion >= 1) w.int32(0);
     return w.int16(code);
@@ -154,7 +165,9 @@ const offsetCommit: Api = {
     let code: number = ErrorCode.NONE;
     if (!(await groupAllowed(ctx, s, 'read', groupId))) code = ErrorCode.GROUP_AUTHORIZATION_FAILED;
     else if (topics.length > 0) {
-      code = ctx.groups.checkCommit(groupId, memberId, generation);
+      // A member's commit goes to the coordinator of its generation; a standalone commit
+      // (generation -1) may be written by any instance.
+      code = generation >= 0 && !(await ctx.cluster.owns(groupId)) ? ErrorCode.NOT_COORDINATOR : ctx.groups.checkCommit(groupId, memberId, generation);
       for (const t of topics) if (code === ErrorCode.NONE && !(await ctx.authorize(s, 'read', 'topic', t.name))) code = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
     }
     if (code === ErrorCode.NONE && topics.length > 0) {

@@ -16,6 +16,7 @@ import type { LogEngine } from '../log/engine';
 import type { Logger } from '../obs/logger';
 import { APIS, apiVersionsBody } from './apis';
 import type { Authorizer, Context, Node, Session } from './context';
+import { KafkaCluster } from './cluster';
 import { KafkaGroups } from './groups';
 import { ErrorCode, MalformedFrame, Reader, readRequestHeader, Writer } from './protocol';
 
@@ -101,10 +102,12 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     : undefined;
 
   let node: Node = { id: 0, host: opts.host, port: opts.port };
+  let cluster: KafkaCluster | undefined;
   const ctxBase = (): Context => ({
     engine: opts.engine,
     coordinator: opts.coordinator,
     groups,
+    cluster: cluster!,
     node,
     clusterId: opts.clusterId ?? 'samsa',
     authorize: authorizer,
@@ -243,6 +246,8 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
   const port = (server.address() as net.AddressInfo).port;
   const adv = parseAdvertised(opts.advertised ?? `127.0.0.1:${port}`, port);
   node = { id: nodeIdFor(`${adv.host}:${adv.port}`), host: adv.host, port: adv.port };
+  cluster = new KafkaCluster(opts.engine.meta, node, () => groups.list().map((g) => g.groupId));
+  await cluster.start();
   return {
     port,
     get node() {
@@ -253,6 +258,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     close: async () => {
       closing.abort();
       groups.close();
+      await cluster!.stop();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await done;

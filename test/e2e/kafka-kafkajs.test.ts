@@ -185,7 +185,7 @@ describe('KafkaJS against the listener', () => {
     const c = kafka.consumer({ groupId: 'mixedgroup', retry: { retries: 0 } });
     await c.connect();
     await c.subscribe({ topic: 'mixed' });
-    const failed = new Promise<string>((resolve) => c.on(c.events.CRASH, (e) => resolve(String(e.payload.error.type ?? e.payload.error.message))));
+    const failed = new Promise<string>((resolve) => c.on(c.events.CRASH, (e) => resolve(String((e.payload.error as Error & { type?: string }).type ?? e.payload.error.message))));
     await c.run({ eachMessage: async () => {} });
     expect(await failed).toBe('INCONSISTENT_GROUP_PROTOCOL');
     await c.disconnect();
