@@ -13,6 +13,7 @@ import { measureFlushLag, startJobLoop } from '../lib/jobs';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger } from '../lib/obs/logger';
 import { openEngine } from '../lib/runtime';
+import { kafkaGroupGuard } from '../lib/kafka/cluster';
 import { type KafkaListener, startKafkaListener } from '../lib/kafka/server';
 
 const cfg = loadConfig();
@@ -38,7 +39,8 @@ const app = createApp({
   // Host/Origin checks before any route: a local server must not take orders from web pages.
   guards: [hostGuard(hostGuardOptions(cfg.host, process.env))],
   auth: authFromConfig(cfg, engine.meta),
-  extend: (a) => void mountGroupRoutes(a, { engine, coordinator: groups }),
+  // With a Kafka listener, a group Kafka members hold takes no HTTP members (docs/kafka.md).
+  extend: (a) => void mountGroupRoutes(a, { engine, coordinator: groups, ...(cfg.kafka ? { beforeJoin: kafkaGroupGuard(engine.meta) } : {}) }),
 });
 // The Kafka listener (SAMSA_KAFKA_PORT): same engine, same offset store, same ACLs as HTTP.
 let kafka: KafkaListener | undefined;

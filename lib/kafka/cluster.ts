@@ -5,7 +5,11 @@
 // whose in-memory state machine (groups.ts) runs the group.
 //
 //   kafka-nodes / <host:port>   node_id, host, port, until     (renewed every RENEW_MS)
-//   kafka-coord / <group>       owner <host:port>, until       (claimed by conditional write)
+//   kafka-coord / <group>       owner <host:port>, until, active (claimed by conditional write)
+//
+// `active` says Kafka members are in the group: the HTTP API refuses to let its own members
+// join such a group (409 INCONSISTENT_GROUP_PROTOCOL, `kafkaGroupGuard`), whichever instance
+// it reaches; the owner clears it when the last Kafka member leaves.
 //
 // A coordinator lease is taken when absent, expired (its `until` is in the past on the taker's
 // wall clock) or already ours, with a conditional write, so two instances never both claim it
@@ -14,7 +18,7 @@
 // FindCoordinator again, and the next instance claims the group); the members re-join there,
 // as they would after a Kafka coordinator failover. Fencing of offsets does not rest on the
 // lease: a commit still needs the generation the member got from the coordinator it talks to.
-import { ConditionFailedError } from '../errors';
+import { ConditionFailedError, SamsaError } from '../errors';
 import type { MetaStore } from '../storage/ports';
 import type { Node } from './context';
 
@@ -25,6 +29,8 @@ const RENEW_MS = 10_000;
 
 export class KafkaCluster {
   private readonly owned = new Map<string, number>();
+  /** Groups whose lease item says `active` (as last written by us). */
+  private readonly marked = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private readonly self: string;
 
@@ -61,7 +67,8 @@ export class KafkaCluster {
     await this.register();
     const active = new Set(this.active());
     for (const g of [...this.owned.keys()]) {
-      if (active.has(g)) await this.claim(g).catch(() => undefined);
+      if (active.has(g)) await this.claim(g, true).catch(() => undefined);
+      else if (this.marked.has(g)) await this.claim(g, false).catch(() => undefined);
       else if ((this.owned.get(g) ?? 0) < this.now()) this.owned.delete(g);
     }
   }
@@ -101,24 +108,46 @@ export class KafkaCluster {
     return (await this.claim(group)) === this.self;
   }
 
+  /** Records that Kafka members joined `group` (this instance owns it). */
+  async markActive(group: string): Promise<void> {
+    if (!this.marked.has(group)) await this.claim(group, true);
+  }
+
   /** Take or renew the lease when free or ours; the owner's address either way. */
-  private async claim(group: string): Promise<string> {
+  private async claim(group: string, active = this.marked.has(group)): Promise<string> {
     const now = this.now();
     const until = now + LEASE_MS;
     try {
       await this.meta.write({
         type: 'put',
-        item: { pk: COORD_PK, sk: group, owner: this.self, until },
+        item: { pk: COORD_PK, sk: group, owner: this.self, until, active },
         condition: { op: 'or', conds: [{ op: 'notExists' }, { op: 'eq', attr: 'owner', value: this.self }, { op: 'lt', attr: 'until', value: now }] },
       });
       this.owned.set(group, until);
+      if (active) this.marked.add(group);
+      else this.marked.delete(group);
       return this.self;
     } catch (err) {
       if (!(err instanceof ConditionFailedError)) throw err;
       this.owned.delete(group);
+      this.marked.delete(group);
       const item = await this.meta.get({ pk: COORD_PK, sk: group }, { consistent: true });
       if (!item) return this.claim(group);
       return String(item['owner']);
     }
   }
+}
+
+/**
+ * The HTTP side of the mixed-protocol rule: a group Kafka members hold (a live lease marked
+ * active, on any instance) takes no HTTP members. The Kafka side refuses the other way round
+ * (JoinGroup answers INCONSISTENT_GROUP_PROTOCOL while the group has HTTP members).
+ */
+export function kafkaGroupGuard(meta: MetaStore, now: () => number = Date.now): (group: string) => Promise<void> {
+  return async (group) => {
+    const item = await meta.get({ pk: COORD_PK, sk: group }, { consistent: true });
+    if (item && item['active'] === true && typeof item['until'] === 'number' && item['until'] >= now()) {
+      throw new SamsaError('INCONSISTENT_GROUP_PROTOCOL', `group "${group}" has Kafka-protocol members (via ${String(item['owner'])}); a group is either HTTP-managed or Kafka-managed at one time`, { group });
+    }
+  };
 }

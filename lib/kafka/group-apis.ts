@@ -55,6 +55,9 @@ const joinGroup: Api = {
     if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
     if (!(await groupAllowed(ctx, s, 'read', groupId))) return fail(ErrorCode.GROUP_AUTHORIZATION_FAILED);
     if (!(await ctx.cluster.owns(groupId))) return fail(ErrorCode.NOT_COORDINATOR);
+    // Marked first, then the HTTP members checked: an HTTP join racing this one sees one or
+    // the other (the HTTP side checks the mark before it joins).
+    await ctx.cluster.markActive(groupId);
     if ((await httpMembers(ctx, groupId)) > 0) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     const res = await ctx.groups.join({ groupId, memberId, clientId: h.clientId ?? '', clientHost: s.clientHost, sessionTimeoutMs, rebalanceTimeoutMs, protocolType, protocols });
     return answer(res);

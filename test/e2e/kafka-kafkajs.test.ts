@@ -143,6 +143,10 @@ describe('KafkaJS against the listener', () => {
     while ((!settled() || got.size < 60) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     expect(settled(), JSON.stringify([...assignments])).toBe(true);
     expect(got.size).toBe(60);
+    // While Kafka members hold the group, an HTTP member may not join it.
+    const refused = await fetch(`${server.url}/v1/groups/kgroup/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topics: ['grp'] }) });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error_code: string }).error_code).toBe('INCONSISTENT_GROUP_PROTOCOL');
 
     // One leaves: the other two take over its partitions.
     await consumers[0]!.disconnect();
