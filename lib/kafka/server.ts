@@ -101,14 +101,14 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
       }
     : undefined;
 
-  let node: Node = { id: 0, host: opts.host, port: opts.port };
-  let cluster: KafkaCluster | undefined;
+  // Known once the port is bound (port 0 picks one); connections only arrive after that.
+  const bound: { node: Node; cluster?: KafkaCluster } = { node: { id: 0, host: opts.host, port: opts.port } };
   const ctxBase = (): Context => ({
     engine: opts.engine,
     coordinator: opts.coordinator,
     groups,
-    cluster: cluster!,
-    node,
+    cluster: bound.cluster!,
+    node: bound.node,
     clusterId: opts.clusterId ?? 'samsa',
     authorize: authorizer,
     ...(authenticatePlain ? { authenticatePlain } : {}),
@@ -245,20 +245,19 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
   });
   const port = (server.address() as net.AddressInfo).port;
   const adv = parseAdvertised(opts.advertised ?? `127.0.0.1:${port}`, port);
-  node = { id: nodeIdFor(`${adv.host}:${adv.port}`), host: adv.host, port: adv.port };
-  cluster = new KafkaCluster(opts.engine.meta, node, () => groups.list().map((g) => g.groupId));
+  const node: Node = { id: nodeIdFor(`${adv.host}:${adv.port}`), host: adv.host, port: adv.port };
+  const cluster = new KafkaCluster(opts.engine.meta, node, () => groups.list().map((g) => g.groupId));
+  Object.assign(bound, { node, cluster });
   await cluster.start();
   return {
     port,
-    get node() {
-      return node;
-    },
+    node,
     groups,
     pausedConnections: () => [...sockets].filter((s) => s.isPaused()).length,
     close: async () => {
       closing.abort();
       groups.close();
-      await cluster!.stop();
+      await cluster.stop();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await done;
