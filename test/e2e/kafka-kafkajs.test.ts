@@ -102,6 +102,25 @@ describe('KafkaJS against the listener', () => {
     }
   });
 
+  it('ListOffsets: earliest, latest and by timestamp, as the HTTP API answers them', async () => {
+    await http('POST', '/v1/topics', { name: 'times', partitions: 1 });
+    const base = Date.now() - 100_000;
+    await http('POST', '/v1/topics/times/records', { records: Array.from({ length: 10 }, (_, i) => ({ partition: 0, value: i, timestamp: base + i * 1000 })) });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [o] = await admin.fetchTopicOffsets('times');
+      expect([o!.low, o!.high]).toEqual(['0', '10']);
+      // The first record at or after base + 4.5 s is offset 5.
+      const [t] = await admin.fetchTopicOffsetsByTimestamp('times', base + 4500);
+      expect(t!.offset).toBe('5');
+      const viaHttp = await http<{ offset: number }>('GET', `/v1/topics/times/partitions/0/offsets?timestamp=${base + 4500}`);
+      expect(viaHttp.offset).toBe(5);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('an idempotent producer gets a producer id and its sequences are checked by the same producer state', async () => {
     await http('POST', '/v1/topics', { name: 'idem', partitions: 1 });
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
