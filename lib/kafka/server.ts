@@ -10,6 +10,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { allowedOnAny, ANONYMOUS, authorize, CLUSTER_NAME } from '../auth/acl';
 import { apiKeyAuthenticator } from '../auth/principal';
+import type { QuotaKind } from '../auth/quota';
 import type { GroupCoordinator } from '../groups/coordinator';
 import type { AuthOptions } from '../http/authz';
 import type { LogEngine } from '../log/engine';
@@ -25,6 +26,10 @@ export const DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024;
 /** Requests of one connection being worked on at once before it stops reading (back-pressure). */
 const MAX_IN_FLIGHT = 32;
 const API_VERSIONS = 18;
+const PRODUCE = 0;
+const FETCH = 1;
+/** Longest a request is held back for quota (Kafka caps throttle time at the quota window too). */
+const MAX_THROTTLE_MS = 30_000;
 
 export interface KafkaListenerOptions {
   engine: LogEngine;
@@ -86,6 +91,43 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     }
     if (type === 'topic' && op === 'create' && authorize(acls, a.superUsers, principal, 'create', { type: 'cluster', name: CLUSTER_NAME }).allowed) return true;
     return authorize(acls, a.superUsers, principal, op, { type, name }).allowed;
+  };
+
+  /**
+   * The HTTP API's quotas (lib/auth/quota.ts), the same shared buckets: request_rate per
+   * request, producer_byte_rate by Produce frame size, consumer_byte_rate by Fetch response
+   * size (charged afterwards, paid by the next Fetch). Where HTTP refuses with 429, Kafka
+   * throttles instead (KIP-219): the request waits until the bucket has room, then runs. After
+   * MAX_THROTTLE_MS it runs anyway and the units are owed. A waiting request also holds back
+   * the connection's later answers (they leave in order).
+   */
+  const quotaDelay = async (s: Session, apiKey: number, frameBytes: number): Promise<void> => {
+    const a = opts.auth;
+    if (!a) return;
+    const principal = s.principal ?? ANONYMOUS;
+    const q = await a.quotas.of(principal);
+    if (!q) return;
+    const deadline = Date.now() + MAX_THROTTLE_MS;
+    const take = async (kind: QuotaKind, amount: number): Promise<void> => {
+      const rate = q[kind];
+      if (rate === undefined) return;
+      for (;;) {
+        const r = await a.limiter.admit(principal, kind, rate, amount);
+        if (r.ok) return;
+        const left = deadline - Date.now();
+        if (left <= 0 || closing.signal.aborted) {
+          a.limiter.charge(principal, kind, amount);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(r.retryAfterMs, 10), left)));
+      }
+    };
+    await take('request_rate', 1);
+    if (apiKey === PRODUCE) await take('producer_byte_rate', frameBytes);
+    if (apiKey === FETCH) await take('consumer_byte_rate', 0);
+  };
+  const chargeFetch = (s: Session, bytes: number): void => {
+    if (opts.auth) void opts.auth.quotas.of(s.principal ?? ANONYMOUS).then((q) => q?.consumer_byte_rate !== undefined && opts.auth!.limiter.charge(s.principal ?? ANONYMOUS, 'consumer_byte_rate', bytes)).catch(() => undefined);
   };
 
   const keyCheck = opts.apiKeys && opts.apiKeys.size > 0 ? apiKeyAuthenticator(opts.apiKeys) : undefined;
@@ -171,7 +213,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         } catch {
           return kill('malformed request header');
         }
-        work = api.handle(ctx, session, header, r);
+        work = api.preAuth ? api.handle(ctx, session, header, r) : quotaDelay(session, header.apiKey, frame.length).then(() => api.handle(ctx, session, header, r));
       }
       inFlight++;
       throttle();
@@ -193,6 +235,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         if (dead) return;
         if (body !== null) {
           const b = body.finish();
+          if (header.apiKey === FETCH) chargeFetch(session, b.length);
           // ApiVersions answers with header v0 whatever its version (KIP-511).
           const tagged = flexible && header.apiKey !== API_VERSIONS;
           const head = Buffer.allocUnsafe(tagged ? 9 : 8);

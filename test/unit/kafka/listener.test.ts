@@ -13,6 +13,7 @@ import type { AuthOptions } from '../../../lib/http/authz';
 import { startKafkaListener, type KafkaListener } from '../../../lib/kafka/server';
 import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { LogEngine } from '../../../lib/log/engine';
+import { encodeRecordBatch } from '../../../lib/records';
 import { systemClock } from '../../../lib/util/clock';
 import { localStores, type TestStores } from '../../helpers/stores';
 
@@ -346,4 +347,47 @@ describe('SASL/PLAIN with the HTTP API keys', () => {
     expect(await metadataError(remote2)).toBe(ErrorCode.NONE);
     remote2.end();
   });
+});
+
+describe('quotas', () => {
+  it("the HTTP API's producer_byte_rate throttles Kafka produce (requests wait, none is refused)", async () => {
+    const quotas = new QuotaStore(engine.meta, systemClock);
+    const auth: AuthOptions = {
+      mode: 'none',
+      authenticate: anonymousAuthenticator,
+      superUsers: new Set(),
+      acls: new AclStore(engine.meta, systemClock),
+      quotas,
+      limiter: new QuotaLimiter(engine.meta, systemClock),
+      meta: engine.meta,
+      clock: systemClock,
+    };
+    await engine.createTopic('quota', 1);
+    await quotas.put({ principal: 'User:ANONYMOUS', producer_byte_rate: 20_000 });
+    try {
+      const l = await listener({ auth });
+      const c = await RawClient.connect(l.port);
+      const batch = encodeRecordBatch([{ value: new Uint8Array(10_000).fill(1) }]);
+      const t0 = Date.now();
+      // 6 × ~10 KB at 20 KB/s with a one-second burst: at least ~2 s, where unthrottled takes milliseconds.
+      for (let i = 0; i < 6; i++) {
+        const body = new Writer().string(null).int16(1).int32(5000);
+        body.array(['quota'], (w, t) => void w.string(t).array([0], (x) => void x.int32(0).bytes(batch)));
+        c.request(0, 3, i, body);
+      }
+      const errors: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const r = new Reader((await c.response(20_000))!);
+        r.int32();
+        r.array((x) => (x.string(), x.array((y) => (y.int32(), errors.push(y.int16()), y.int64(), y.int64()), 22)), 6);
+      }
+      const elapsed = Date.now() - t0;
+      expect(errors).toEqual([0, 0, 0, 0, 0, 0]);
+      expect(elapsed).toBeGreaterThanOrEqual(1500);
+      expect((await engine.describeTopic('quota')).partitions[0]!.high_watermark).toBe(6);
+      c.end();
+    } finally {
+      await quotas.put({ principal: 'User:ANONYMOUS' });
+    }
+  }, 30_000);
 });
