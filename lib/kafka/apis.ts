@@ -241,10 +241,17 @@ const fetchApi: Api = {
             continue;
           }
           try {
+            if (budget <= 0) {
+              // The response is full: offsets only, no read (the client asks again).
+              const topic = await ctx.engine.topics.partition(t.topic, p.partition);
+              const head = await ctx.engine.head(topic, p.partition);
+              parts.push({ partition: p.partition, error: ErrorCode.NONE, hw: head.nextOffset, logStart: head.logStart, records: new Uint8Array(0) });
+              continue;
+            }
             // At least one batch comes back even past the budget (Kafka's rule, so that a batch
             // bigger than max_bytes still makes progress); after that, the budget bounds it.
-            const res = await ctx.engine.fetch(t.topic, p.partition, { offset: p.offset, maxBytes: Math.max(1, Math.min(p.maxBytes, budget)) });
-            const bytes = budget > 0 ? concat(res.runs.map((x) => x.bytes)) : new Uint8Array(0);
+            const res = await ctx.engine.fetch(t.topic, p.partition, { offset: p.offset, maxBytes: Math.min(p.maxBytes, budget) });
+            const bytes = concat(res.runs.map((x) => x.bytes));
             budget -= bytes.length;
             parts.push({ partition: p.partition, error: ErrorCode.NONE, hw: res.highWatermark, logStart: res.logStartOffset, records: bytes });
           } catch (err) {

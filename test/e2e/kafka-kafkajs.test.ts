@@ -132,6 +132,24 @@ describe('KafkaJS against the listener', () => {
     expect(recs.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
+  it('a transactional producer is refused as Kafka refuses an unauthorized transactional id, and nothing is written', async () => {
+    await http('POST', '/v1/topics', { name: 'txn', partitions: 1 });
+    const producer = kafka.producer({ transactionalId: 'tx-1', idempotent: true, maxInFlightRequests: 1, retry: { retries: 1, initialRetryTime: 50 } });
+    await producer.connect();
+    // The transaction coordinator lookup / InitProducerId answer TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+    const err = (await producer.transaction().then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error | undefined;
+    // KafkaJS reports the transaction coordinator lookup's TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    // as a coordinator that cannot be found, without the cause (the codes are checked raw in
+    // test/unit/kafka/listener.test.ts).
+    expect(err?.name).toBe('KafkaJSGroupCoordinatorNotFound');
+    await producer.disconnect();
+    const d = await http<{ partitions: Array<{ high_watermark: number }> }>('GET', '/v1/topics/txn');
+    expect(d.partitions[0]!.high_watermark).toBe(0);
+  });
+
   it('a consumer group of three members rebalances as members come and go, and its commits are the HTTP offsets', async () => {
     await http('POST', '/v1/topics', { name: 'grp', partitions: 6 });
     await http('POST', '/v1/topics/grp/records', { records: Array.from({ length: 60 }, (_, i) => ({ partition: i % 6, value: `m${i}` })) });

@@ -349,6 +349,111 @@ describe('SASL/PLAIN with the HTTP API keys', () => {
   });
 });
 
+describe('transactions', () => {
+  it('a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED from FindCoordinator, InitProducerId and Produce', async () => {
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    c.request(10, 1, 1, new Writer().string('tx').int8(1));
+    let r = new Reader((await c.response())!);
+    r.int32();
+    r.int32();
+    expect(r.int16()).toBe(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    c.request(22, 1, 2, new Writer().string('tx').int32(60_000));
+    r = new Reader((await c.response())!);
+    r.int32();
+    r.int32();
+    expect(r.int16()).toBe(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    const batch = encodeRecordBatch([{ value: new Uint8Array([1]) }]);
+    const body = new Writer().string('tx').int16(-1).int32(5000);
+    body.array(['t'], (w, t) => void w.string(t).array([0], (x) => void x.int32(0).bytes(batch)));
+    c.request(0, 3, 3, body);
+    r = new Reader((await c.response())!);
+    r.int32();
+    const codes = r
+      .array((x) => {
+        x.string();
+        return x.array((y) => {
+          y.int32();
+          const code = y.int16();
+          y.int64();
+          y.int64();
+          return code;
+        }, 22);
+      }, 6)
+      .flat();
+    r.int32();
+    expect(codes).toEqual([ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED]);
+    expect((await engine.describeTopic('t')).partitions[0]!.high_watermark).toBe(0);
+    c.end();
+  });
+});
+
+describe('Fetch', () => {
+  /** Fetch v4 for partitions of one topic; per partition: error, high watermark, record bytes. */
+  function fetchBody(topic: string, parts: Array<[number, number]>, maxWait: number, minBytes: number, maxBytes: number, partMax: number): Writer {
+    const w = new Writer().int32(-1).int32(maxWait).int32(minBytes).int32(maxBytes).int8(0);
+    return w.array([topic], (x, t) => void x.string(t).array(parts, (y, [p, o]) => void y.int32(p).int64(o).int32(partMax)));
+  }
+  function readFetch(res: Buffer): Array<{ partition: number; error: number; hw: number; bytes: number }> {
+    const r = new Reader(res);
+    r.int32();
+    r.int32();
+    return r
+      .array((x) => {
+        x.string();
+        return x.array((y) => {
+          const partition = y.int32();
+          const error = y.int16();
+          const hw = y.int64();
+          y.int64();
+          y.nullableArray((z) => [z.int64(), z.int64()], 16);
+          return { partition, error, hw, bytes: y.nullableBytes()?.length ?? 0 };
+        }, 30);
+      }, 6)
+      .flat();
+  }
+
+  it('waits up to max_wait_ms at the end of the log, and a produce wakes it early', async () => {
+    await engine.createTopic('fw', 1);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    let t0 = Date.now();
+    c.request(1, 4, 1, fetchBody('fw', [[0, 0]], 400, 1, 1 << 20, 1 << 20));
+    expect(readFetch((await c.response())!)).toEqual([{ partition: 0, error: 0, hw: 0, bytes: 0 }]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(350);
+    t0 = Date.now();
+    c.request(1, 4, 2, fetchBody('fw', [[0, 0]], 10_000, 1, 1 << 20, 1 << 20));
+    setTimeout(() => void engine.produce('fw', [{ partition: 0, value: new Uint8Array([1, 2, 3]) }]), 200);
+    const got = readFetch((await c.response())!);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(got[0]!.hw).toBe(1);
+    expect(got[0]!.bytes).toBeGreaterThan(0);
+    c.end();
+  });
+
+  it('max_bytes bounds the response after the first batch; an offset past the end is OFFSET_OUT_OF_RANGE', async () => {
+    await engine.createTopic('fb', 2);
+    for (let i = 0; i < 5; i++) {
+      await engine.produce('fb', [{ partition: 0, value: new Uint8Array(2000).fill(i) }]);
+      await engine.produce('fb', [{ partition: 1, value: new Uint8Array(2000).fill(i) }]);
+    }
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    // max_bytes 1: still one batch (progress), the other partition gets none.
+    c.request(1, 4, 1, fetchBody('fb', [[0, 0], [1, 0]], 0, 1, 1, 1 << 20));
+    const small = readFetch((await c.response())!);
+    expect(small[0]!.bytes).toBeGreaterThan(2000);
+    expect(small[0]!.bytes).toBeLessThan(4000);
+    expect(small[1]).toEqual({ partition: 1, error: 0, hw: 5, bytes: 0 });
+    c.request(1, 4, 2, fetchBody('fb', [[0, 0], [1, 0]], 0, 1, 1 << 20, 1 << 20));
+    const all = readFetch((await c.response())!);
+    expect(all.map((p) => p.bytes > 10_000)).toEqual([true, true]);
+    c.request(1, 4, 3, fetchBody('fb', [[0, 99]], 0, 1, 1 << 20, 1 << 20));
+    expect(readFetch((await c.response())!)[0]!.error).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+    c.end();
+  });
+});
+
 describe('quotas', () => {
   it("the HTTP API's producer_byte_rate throttles Kafka produce (requests wait, none is refused)", async () => {
     const quotas = new QuotaStore(engine.meta, systemClock);
