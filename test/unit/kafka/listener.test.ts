@@ -388,6 +388,34 @@ describe('transactions', () => {
   });
 });
 
+describe('Produce acks', () => {
+  it('acks=0 sends no answer but the records are durable; the next request is answered in order', async () => {
+    await engine.createTopic('acks', 1);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    const batch = encodeRecordBatch([{ value: new Uint8Array([1]) }, { value: new Uint8Array([2]) }]);
+    for (const [i, acks] of [0, 1, -1].entries()) {
+      const body = new Writer().string(null).int16(acks).int32(5000);
+      body.array(['acks'], (w, t) => void w.string(t).array([0], (x) => void x.int32(0).bytes(batch)));
+      c.request(0, 3, 10 + i, body);
+    }
+    c.request(18, 0, 99);
+    // No answer for correlation id 10 (acks=0): the first one is acks=1's, then acks=-1's. The
+    // three run concurrently, so which batch took which offsets is not fixed.
+    const bases: number[] = [];
+    for (const id of [11, 12]) {
+      const r = new Reader((await c.response())!);
+      expect(r.int32()).toBe(id);
+      r.array((x) => (x.string(), x.array((y) => (y.int32(), expect(y.int16()).toBe(0), bases.push(y.int64()), y.int64()), 22)), 6);
+    }
+    expect(new Set(bases).size).toBe(2);
+    for (const b of bases) expect([0, 2, 4]).toContain(b);
+    expect(new Reader((await c.response())!).int32()).toBe(99);
+    expect((await engine.describeTopic('acks')).partitions[0]!.high_watermark).toBe(6);
+    c.end();
+  });
+});
+
 describe('Fetch', () => {
   /** Fetch v4 for partitions of one topic; per partition: error, high watermark, record bytes. */
   function fetchBody(topic: string, parts: Array<[number, number]>, maxWait: number, minBytes: number, maxBytes: number, partMax: number): Writer {
