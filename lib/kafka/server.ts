@@ -30,6 +30,7 @@ const PRODUCE = 0;
 const FETCH = 1;
 /** Longest a request is held back for quota (Kafka caps throttle time at the quota window too). */
 const MAX_THROTTLE_MS = 30_000;
+const IDLE_MS = 10 * 60 * 1000;
 
 export interface KafkaListenerOptions {
   engine: LogEngine;
@@ -160,6 +161,8 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
   const onConnection = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.setNoDelay(true);
+    // Kafka's connections.max.idle.ms: a connection silent this long is closed (clients reconnect).
+    socket.setTimeout(IDLE_MS, () => kill('idle'));
     const remote = socket.remoteAddress;
     // Anonymous only on loopback when auth is on: others must authenticate with SASL first.
     const session: Session = { principal: enforcing ? undefined : ANONYMOUS, clientHost: remote ?? '', authenticated: !enforcing || isLoopback(remote) };
