@@ -58,10 +58,20 @@ class Group {
   leader = '';
   members = new Map<string, Member>();
   rebalanceTimer: NodeJS.Timeout | undefined;
+  /** When the group last became Empty (pruning). */
+  emptySince = 0;
   constructor(readonly id: string) {}
 }
 
 const SESSION_MIN_MS = 1000;
+/** Members one group may hold (memory bound; Kafka's group.max.size is unbounded by default). */
+export const MAX_MEMBERS_PER_GROUP = 1000;
+/**
+ * An Empty group is forgotten after this long. Safe for fencing: a commit must also name a
+ * member the group knows, and member ids are random, so no member of a forgotten group can
+ * commit into a new one; the committed offsets live in the offset store, not here.
+ */
+export const EMPTY_GROUP_TTL_MS = 10 * 60 * 1000;
 const SESSION_MAX_MS = 30 * 60 * 1000;
 
 export class KafkaGroups {
@@ -111,6 +121,7 @@ export class KafkaGroups {
       return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     }
     if (!m) {
+      if (g.members.size >= MAX_MEMBERS_PER_GROUP) return fail(ErrorCode.GROUP_MAX_SIZE_REACHED);
       m = {
         id: `${req.clientId || 'member'}-${randomUUID()}`,
         clientId: req.clientId,
@@ -223,8 +234,16 @@ export class KafkaGroups {
 
   private group(id: string): Group {
     let g = this.groups.get(id);
-    if (!g) this.groups.set(id, (g = new Group(id)));
+    if (!g) {
+      this.groups.set(id, (g = new Group(id)));
+      g.emptySince = this.now();
+    }
     return g;
+  }
+
+  /** Groups held in memory (tests: pruning). */
+  get size(): number {
+    return this.groups.size;
   }
 
   private commonProtocol(g: Group, offered: Protocol[]): boolean {
@@ -297,13 +316,18 @@ export class KafkaGroups {
     if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
     g.rebalanceTimer = undefined;
     g.state = 'Empty';
+    g.emptySince = this.now();
     // The generation survives an empty group, as Kafka's does, so stale commits stay fenced.
     g.leader = '';
   }
 
   private expire(): void {
     const now = this.now();
-    for (const g of this.groups.values()) {
+    for (const g of [...this.groups.values()]) {
+      if (g.state === 'Empty' && g.members.size === 0 && now - g.emptySince > EMPTY_GROUP_TTL_MS) {
+        this.groups.delete(g.id);
+        continue;
+      }
       for (const m of [...g.members.values()]) {
         // A member parked in JoinGroup is waiting on us, not silent.
         if (!m.join && now - m.lastSeen > m.sessionTimeoutMs) this.remove(g, m.id);

@@ -2,7 +2,7 @@
 // election, assignment hand-out, rebalance triggers (join, leave, session expiry, rebalance
 // timeout) and the generation fencing of heartbeats and commits.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { KafkaGroups } from '../../../lib/kafka/groups';
+import { EMPTY_GROUP_TTL_MS, KafkaGroups, MAX_MEMBERS_PER_GROUP } from '../../../lib/kafka/groups';
 import { ErrorCode } from '../../../lib/kafka/protocol';
 
 const proto = [{ name: 'range', metadata: Uint8Array.from([1]) }];
@@ -92,5 +92,22 @@ describe('KafkaGroups', () => {
     expect(other.errorCode).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     expect((await join(groups, '', 10)).errorCode).toBe(ErrorCode.INVALID_SESSION_TIMEOUT);
     expect((await join(groups, 'made-up')).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+  });
+
+  it('memory is bounded: members per group are capped, and an Empty group is forgotten after a while', async () => {
+    const joins = Array.from({ length: MAX_MEMBERS_PER_GROUP }, () => join(groups));
+    expect((await join(groups)).errorCode).toBe(ErrorCode.GROUP_MAX_SIZE_REACHED);
+    // The first member completed generation 1 alone and never re-joins: the rebalance timeout
+    // drops it and completes the others.
+    await vi.advanceTimersByTimeAsync(5_001);
+    const results = await Promise.all(joins);
+    for (const r of results) groups.leave('g', r.memberId);
+    expect(groups.describe('g').state).toBe('Empty');
+    expect(groups.size).toBe(1);
+    await vi.advanceTimersByTimeAsync(EMPTY_GROUP_TTL_MS + 1_000);
+    expect(groups.size).toBe(0);
+    // A member of the forgotten group cannot commit into a new one.
+    const fresh = await join(groups);
+    expect(groups.checkCommit('g', results[0]!.memberId, fresh.generation)).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
   });
 });
