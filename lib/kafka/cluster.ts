@@ -114,7 +114,7 @@ export class KafkaCluster {
   }
 
   /** Take or renew the lease when free or ours; the owner's address either way. */
-  private async claim(group: string, active = this.marked.has(group)): Promise<string> {
+  private async claim(group: string, active = this.marked.has(group), attempt = 0): Promise<string> {
     const now = this.now();
     const until = now + LEASE_MS;
     try {
@@ -132,7 +132,9 @@ export class KafkaCluster {
       this.owned.delete(group);
       this.marked.delete(group);
       const item = await this.meta.get({ pk: COORD_PK, sk: group }, { consistent: true });
-      if (!item) return this.claim(group);
+      // Released between our write and read: try again (a few times; then say it is ours to
+      // ask again — the next request re-claims).
+      if (!item) return attempt < 3 ? this.claim(group, active, attempt + 1) : this.self;
       return String(item['owner']);
     }
   }
