@@ -92,7 +92,7 @@ export class KafkaCluster {
   /** The instance that coordinates `group`: this one if it holds (or could take) the lease. */
   async coordinator(group: string): Promise<Node> {
     const owner = await this.claim(group);
-    if (owner === this.self) return this.node;
+    if (owner === this.self || owner === '') return this.node;
     const item = await this.meta.get({ pk: NODES_PK, sk: owner });
     if (item) return { id: Number(item['node_id']), host: String(item['host']), port: Number(item['port']) };
     // The owner's node record is gone (it stopped): its lease will lapse; until then, name it.
@@ -132,9 +132,9 @@ export class KafkaCluster {
       this.owned.delete(group);
       this.marked.delete(group);
       const item = await this.meta.get({ pk: COORD_PK, sk: group }, { consistent: true });
-      // Released between our write and read: try again (a few times; then say it is ours to
-      // ask again — the next request re-claims).
-      if (!item) return attempt < 3 ? this.claim(group, active, attempt + 1) : this.self;
+      // Released between our write and read: try again a few times, then answer "nobody"
+      // (owns() is false; the client asks again and the next request claims it).
+      if (!item) return attempt < 3 ? this.claim(group, active, attempt + 1) : '';
       return String(item['owner']);
     }
   }
