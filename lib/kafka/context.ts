@@ -18,6 +18,8 @@ export interface Session {
   /** Authenticated principal (User:name), or undefined before SASL on a listener that needs it. */
   principal: string | undefined;
   clientHost: string;
+  /** Set by SaslHandshake v0: the next frame is a bare SASL token, not a request. */
+  saslRawNext?: boolean;
   /** Set by SaslHandshake: the next request is a SaslAuthenticate. */
   saslMechanism?: string;
   /** Whether the connection may run APIs other than ApiVersions/SASL yet. */

@@ -18,6 +18,7 @@ import type { Logger } from '../obs/logger';
 import { APIS, apiVersionsBody } from './apis';
 import type { Authorizer, Context, Node, Session } from './context';
 import { KafkaCluster } from './cluster';
+import { plainLogin } from './sasl';
 import { KafkaGroups } from './groups';
 import { ErrorCode, MalformedFrame, Reader, readRequestHeader, Writer } from './protocol';
 
@@ -193,6 +194,19 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     });
 
     const handleFrame = (frame: Buffer): void => {
+      if (session.saslRawNext) {
+        // After a v0 SaslHandshake the next frame is the bare SASL token, not a request
+        // (KIP-43): answered with an empty token on success; a failure closes the connection.
+        session.saslRawNext = false;
+        const failure = plainLogin(ctx, session, frame);
+        const prev = tail;
+        tail = prev.then(() => {
+          if (dead) return;
+          if (failure !== null) return kill(`SASL/PLAIN v0: ${failure}`);
+          socket.write(Buffer.alloc(4));
+        });
+        return;
+      }
       let header: ReturnType<typeof readRequestHeader>;
       const r = new Reader(frame);
       try {

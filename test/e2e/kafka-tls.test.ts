@@ -1,7 +1,8 @@
 // The Kafka listener with TLS (SAMSA_KAFKA_TLS_CERT/KEY) and SASL/PLAIN against the HTTP API's
 // keys (SAMSA_AUTH=keys): KafkaJS over SASL_SSL produces and reads back, a wrong password is
 // refused, and ACLs decide what an authenticated principal may do — the same ones HTTP uses.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,4 +90,24 @@ describe('TLS + SASL/PLAIN', () => {
     const plain = new Kafka({ brokers: [broker], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2000, requestTimeout: 2000 });
     await expect(plain.admin().connect()).rejects.toThrow();
   });
+
+  // librdkafka's SASL_SSL too (kcat, when installed; required under CI=true like the kcat suite).
+  const KCAT = process.env.SAMSA_KCAT ?? '/usr/bin/kcat';
+  it.skipIf(!fs.existsSync(KCAT) && process.env.CI !== 'true')('kcat over SASL_SSL lists the topic as alice and is refused with a wrong password', async () => {
+    const run = (password: string): Promise<{ code: number | null; out: string }> =>
+      new Promise((resolve) => {
+        const args = ['-b', broker, '-L', '-J', '-m', '5', '-X', 'security.protocol=SASL_SSL', '-X', 'sasl.mechanisms=PLAIN', '-X', 'sasl.username=alice', '-X', `sasl.password=${password}`, '-X', 'enable.ssl.certificate.verification=false'];
+        const child = spawn(KCAT, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        child.on('close', (code) => resolve({ code, out }));
+      });
+    const ok = await run('alice-secret');
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.out).toContain('"topic":"secure"');
+    const bad = await run('wrong');
+    expect(bad.code).not.toBe(0);
+    expect(bad.out).toMatch(/Authentication failed|SASL/i);
+  }, 30_000);
 });

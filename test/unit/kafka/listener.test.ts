@@ -326,6 +326,32 @@ describe('SASL/PLAIN with the HTTP API keys', () => {
     admin.end();
   });
 
+  it('SaslHandshake v0: the next frame is the bare PLAIN token, answered with an empty frame; a bad one closes the connection', async () => {
+    const l = await listener({ auth: keysAuth(), apiKeys: keys });
+    const raw = (token: string): Buffer => {
+      const b = Buffer.from(token);
+      const f = Buffer.alloc(4 + b.length);
+      f.writeInt32BE(b.length);
+      b.copy(f, 4);
+      return f;
+    };
+    const good = await RawClient.connect(l.port);
+    good.request(17, 0, 1, new Writer().string('PLAIN'));
+    const hs = new Reader((await good.response())!);
+    hs.int32();
+    expect(hs.int16()).toBe(ErrorCode.NONE);
+    good.send(raw('\u0000admin\u0000admin-secret'));
+    expect((await good.response())!.length).toBe(0);
+    expect(await metadataError(good)).toBe(ErrorCode.NONE);
+    good.end();
+    const bad = await RawClient.connect(l.port);
+    bad.request(17, 0, 1, new Writer().string('PLAIN'));
+    await bad.response();
+    bad.send(raw('\u0000admin\u0000nope'));
+    expect(await bad.response()).toBeUndefined();
+    expect(bad.closed).toBe(true);
+  });
+
   it('anonymous is allowed only on loopback: from another address, any API but ApiVersions/SASL before authentication closes the connection', async () => {
     const nonLoopback = Object.values((await import('node:os')).networkInterfaces())
       .flat()
