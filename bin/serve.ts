@@ -1,5 +1,6 @@
 // `npm start`: the Samsa HTTP server on Node — embedded (files + SQLite under SAMSA_DATA_DIR)
 // or against S3/DynamoDB with SAMSA_STORAGE=aws. A thin adapter around the Hono app.
+import fs from 'node:fs';
 import { serve } from '@hono/node-server';
 import { loadConfig, unsafeListenReason } from '../lib/config';
 import { createApp } from '../lib/http/app';
@@ -13,6 +14,8 @@ import { measureFlushLag, startJobLoop } from '../lib/jobs';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger } from '../lib/obs/logger';
 import { openEngine } from '../lib/runtime';
+import { kafkaGroupGuard } from '../lib/kafka/cluster';
+import { type KafkaListener, startKafkaListener } from '../lib/kafka/server';
 
 const cfg = loadConfig();
 const logger = createLogger({ level: cfg.logLevel, bindings: { service: 'samsa' } });
@@ -37,8 +40,27 @@ const app = createApp({
   // Host/Origin checks before any route: a local server must not take orders from web pages.
   guards: [hostGuard(hostGuardOptions(cfg.host, process.env))],
   auth: authFromConfig(cfg, engine.meta),
-  extend: (a) => void mountGroupRoutes(a, { engine, coordinator: groups }),
+  // With a Kafka listener, a group Kafka members hold takes no HTTP members (docs/kafka.md).
+  extend: (a) => void mountGroupRoutes(a, { engine, coordinator: groups, ...(cfg.kafka ? { beforeJoin: kafkaGroupGuard(engine.meta) } : {}) }),
 });
+// The Kafka listener (SAMSA_KAFKA_PORT): same engine, same offset store, same ACLs as HTTP.
+let kafka: KafkaListener | undefined;
+if (cfg.kafka) {
+  const k = cfg.kafka;
+  kafka = await startKafkaListener({
+    engine,
+    coordinator: groups,
+    port: k.port,
+    host: cfg.host,
+    ...(k.advertised ? { advertised: k.advertised } : {}),
+    maxRequestBytes: k.maxRequestBytes,
+    auth: authFromConfig(cfg, engine.meta),
+    apiKeys: cfg.apiKeys,
+    ...(k.tlsCert && k.tlsKey ? { tls: { cert: fs.readFileSync(k.tlsCert), key: fs.readFileSync(k.tlsKey) } } : {}),
+    logger: logger.child({ component: 'kafka' }),
+  });
+  logger.info(`kafka listener on ${cfg.host}:${kafka.port} (advertised ${kafka.node.host}:${kafka.node.port}, node ${kafka.node.id})`, { kafka_port: kafka.port });
+}
 const jobs = startJobLoop(engine, cfg.jobIntervalMs, logger.child({ component: 'jobs' }), metrics);
 
 const server = serve({ fetch: app.fetch, port: cfg.port, hostname: cfg.host }, (info) => {
@@ -58,6 +80,7 @@ async function shutdown(signal: string): Promise<void> {
   // (a woken long poll) would sit in keep-alive until its timeout and hold the exit back.
   const closeIdle = (server as { closeIdleConnections?: () => void }).closeIdleConnections?.bind(server);
   const idleSweep = setInterval(() => closeIdle?.(), 100);
+  await kafka?.close();
   await engine.close();
   await jobs.stop();
   await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);

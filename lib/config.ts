@@ -46,6 +46,11 @@ export interface Config {
   invokeMode: 'BUFFERED' | 'RESPONSE_STREAM';
   /** Lambda: the function's timeout, which bounds live-tail sessions (0: unknown). */
   functionTimeoutMs: number;
+  /**
+   * The Kafka wire-protocol listener (docs/kafka.md): port (undefined: none), the host:port
+   * Metadata advertises, socket.request.max.bytes, and TLS files (both or neither).
+   */
+  kafka?: { port: number; advertised: string | undefined; maxRequestBytes: number; tlsCert: string | undefined; tlsKey: string | undefined };
 }
 
 type Env = Record<string, string | undefined>;
@@ -132,6 +137,18 @@ export function loadConfig(env: Env = process.env): Config {
   cfg.superUsers = (env.SAMSA_SUPER_USERS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   cfg.allowAnonymous = bool('SAMSA_ALLOW_ANONYMOUS', false);
   cfg.jwtClaim = env.SAMSA_JWT_CLAIM?.trim() || 'sub';
+  if (env.SAMSA_KAFKA_PORT !== undefined && env.SAMSA_KAFKA_PORT.trim() !== '') {
+    const tlsCert = env.SAMSA_KAFKA_TLS_CERT?.trim() || undefined;
+    const tlsKey = env.SAMSA_KAFKA_TLS_KEY?.trim() || undefined;
+    if ((tlsCert === undefined) !== (tlsKey === undefined)) problems.push('SAMSA_KAFKA_TLS_CERT and SAMSA_KAFKA_TLS_KEY go together');
+    cfg.kafka = {
+      port: int('SAMSA_KAFKA_PORT', 9092, 0),
+      advertised: env.SAMSA_KAFKA_ADVERTISED?.trim() || undefined,
+      maxRequestBytes: int('SAMSA_KAFKA_MAX_REQUEST_BYTES', 100 * 1024 * 1024, 1024),
+      tlsCert,
+      tlsKey,
+    };
+  }
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return cfg;
 }

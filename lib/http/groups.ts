@@ -15,6 +15,8 @@ export interface GroupRouteDeps {
   options?: CoordinatorOptions;
   /** Longest server-side wait of a poll where the front cuts requests short (API Gateway: 25 s). */
   maxWaitMs?: number;
+  /** Refuses an HTTP join (throws), e.g. while Kafka-protocol members hold the group (lib/kafka/cluster.ts). */
+  beforeJoin?: (group: string) => Promise<void>;
 }
 
 // --- schemas ----------------------------------------------------------------------------------
@@ -212,10 +214,11 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       summary: 'Join a group (or rejoin with member_id)',
       description: 'The service computes the assignment (sticky by default). Partitions move cooperatively: a partition reaches its new owner only after its old owner acknowledged losing it (heartbeat or poll), so heartbeat every heartbeat_interval_ms and use the latest assignment.',
       request: { params: GroupParam, ...body(JoinBody) },
-      responses: { 200: json(JoinResponse, 'Joined'), ...err(400, 'INVALID_REQUEST'), ...err(404, 'UNKNOWN_TOPIC_OR_PARTITION') },
+      responses: { 200: json(JoinResponse, 'Joined'), ...err(400, 'INVALID_REQUEST'), ...err(404, 'UNKNOWN_TOPIC_OR_PARTITION'), ...err(409, 'INCONSISTENT_GROUP_PROTOCOL') },
     }),
     async (c) => {
       const b = c.req.valid('json');
+      await deps.beforeJoin?.(c.req.valid('param').group);
       const r = await groups.join(c.req.valid('param').group, {
         topics: b.topics,
         ...(b.session_timeout_ms !== undefined ? { sessionTimeoutMs: b.session_timeout_ms } : {}),

@@ -1,0 +1,59 @@
+// What every Kafka API handler is given: the engine and stores it serves from, this node's
+// identity, and the connection's session (principal, SASL state).
+import { SamsaError } from '../errors';
+import type { GroupCoordinator } from '../groups/coordinator';
+import type { LogEngine } from '../log/engine';
+import type { KafkaCluster } from './cluster';
+import type { KafkaGroups } from './groups';
+import { ErrorCode, kafkaErrorCode, type Reader, type RequestHeader, type Writer } from './protocol';
+
+export interface Node {
+  id: number;
+  host: string;
+  port: number;
+}
+
+/** What a handler may see of its connection. */
+export interface Session {
+  /** Authenticated principal (User:name), or undefined before SASL on a listener that needs it. */
+  principal: string | undefined;
+  clientHost: string;
+  /** Set by SaslHandshake v0: the next frame is a bare SASL token, not a request. */
+  saslRawNext?: boolean;
+  /** Set by SaslHandshake: the next request is a SaslAuthenticate. */
+  saslMechanism?: string;
+  /** Whether the connection may run APIs other than ApiVersions/SASL yet. */
+  authenticated: boolean;
+}
+
+/** Checks an operation on a resource for the session; a refusal is the error code to answer. */
+export type Authorizer = (s: Session, op: 'read' | 'write' | 'create' | 'delete' | 'alter' | 'describe', type: 'topic' | 'group' | 'cluster', name: string) => Promise<boolean>;
+
+export interface Context {
+  engine: LogEngine;
+  coordinator: GroupCoordinator;
+  groups: KafkaGroups;
+  /** Other instances on the same stores, and which one coordinates a group. */
+  cluster: KafkaCluster;
+  node: Node;
+  clusterId: string;
+  authorize: Authorizer;
+  /** SASL/PLAIN: principal for a user name and password, or undefined. */
+  authenticatePlain?: (user: string, password: string) => string | undefined;
+  /** Bound on Fetch's max_wait_ms (tests shorten it; shutdown wakes it). */
+  signal?: AbortSignal;
+}
+
+export interface Api {
+  name: string;
+  min: number;
+  max: number;
+  /** First flexible version (request header v2 / tagged fields), if any in range. */
+  flexibleFrom?: number;
+  /** Allowed before SASL authentication completes. */
+  preAuth?: boolean;
+  /** The response body, or null for no response (Produce with acks=0). */
+  handle(ctx: Context, s: Session, h: RequestHeader, r: Reader): Promise<Writer | null>;
+}
+
+export const errOf = (err: unknown): number => (err instanceof SamsaError ? kafkaErrorCode(err.code) : ErrorCode.UNKNOWN_SERVER_ERROR);

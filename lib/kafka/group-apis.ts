@@ -1,0 +1,310 @@
+// The group APIs: membership through the classic-protocol state machine (groups.ts), offsets
+// through the HTTP API's own offset store (GroupCoordinator.commit / offsets), so a commit made
+// over Kafka is what `GET /v1/groups/{g}/offsets` shows, and the other way round.
+import { SamsaError } from '../errors';
+import { type Api, type Context, errOf, type Session } from './context';
+import { ErrorCode, Writer } from './protocol';
+
+/**
+ * A group with HTTP members is managed by Samsa's own coordinator; Kafka members may not join
+ * it at the same time (Kafka answers a protocol clash with INCONSISTENT_GROUP_PROTOCOL).
+ */
+async function httpMembers(ctx: Context, group: string): Promise<number> {
+  try {
+    return (await ctx.coordinator.describe(group)).members.length;
+  } catch (err) {
+    if (err instanceof SamsaError && (err.code === 'GROUP_ID_NOT_FOUND' || err.code === 'NOT_FOUND')) return 0;
+    throw err;
+  }
+}
+
+const groupAllowed = (ctx: Context, s: Session, op: 'read' | 'describe', group: string): Promise<boolean> => ctx.authorize(s, op, 'group', group);
+
+// --- JoinGroup (11) -----------------------------------------------------------------------
+// Request v0-5: group_id STRING, session_timeout_ms INT32, rebalance_timeout_ms INT32 (v1+),
+//   member_id STRING, group_instance_id NULLABLE_STRING (v5+), protocol_type STRING,
+//   protocols [name STRING, metadata BYTES]
+// Response: throttle_time_ms INT32 (v2+), error_code INT16, generation_id INT32,
+//   protocol_name STRING, leader STRING, member_id STRING,
+//   members [member_id STRING, group_instance_id NULLABLE_STRING (v5+), metadata BYTES]
+// A new member gets its id at once (no MEMBER_ID_REQUIRED round trip, which v4+ allows).
+const joinGroup: Api = {
+  name: 'JoinGroup',
+  min: 0,
+  max: 5,
+  async handle(ctx, s, h, r) {
+    const v = h.apiVersion;
+    const groupId = r.string();
+    const sessionTimeoutMs = r.int32();
+    const rebalanceTimeoutMs = v >= 1 ? r.int32() : sessionTimeoutMs;
+    const memberId = r.string();
+    if (v >= 5) r.nullableString();
+    const protocolType = r.string();
+    const protocols = r.array((x) => ({ name: x.string(), metadata: x.bytes() }), 6);
+    const answer = (res: { errorCode: number; generation: number; protocolName: string; leader: string; memberId: string; members: Array<{ memberId: string; metadata: Uint8Array }> }): Writer => {
+      const w = new Writer();
+      if (v >= 2) w.int32(0);
+      w.int16(res.errorCode).int32(res.generation).string(res.protocolName).string(res.leader).string(res.memberId);
+      return w.array(res.members, (x, m) => {
+        x.string(m.memberId);
+        if (v >= 5) x.string(null);
+        x.bytes(m.metadata);
+      });
+    };
+    const fail = (errorCode: number): Writer => answer({ errorCode, generation: -1, protocolName: '', leader: '', memberId, members: [] });
+    if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
+    if (!(await groupAllowed(ctx, s, 'read', groupId))) return fail(ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    if (!(await ctx.cluster.owns(groupId))) return fail(ErrorCode.NOT_COORDINATOR);
+    // Marked first, then the HTTP members checked: an HTTP join racing this one sees one or
+    // the other (the HTTP side checks the mark before it joins).
+    await ctx.cluster.markActive(groupId);
+    if ((await httpMembers(ctx, groupId)) > 0) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    const res = await ctx.groups.join({ groupId, memberId, clientId: h.clientId ?? '', clientHost: s.clientHost, sessionTimeoutMs, rebalanceTimeoutMs, protocolType, protocols });
+    return answer(res);
+  },
+};
+
+// --- SyncGroup (14) -----------------------------------------------------------------------
+// Request v0-3: group_id STRING, generation_id INT32, member_id STRING,
+//   group_instance_id NULLABLE_STRING (v3+), assignments [member_id STRING, assignment BYTES]
+// Response: throttle_time_ms INT32 (v1+), error_code INT16, assignment BYTES
+const syncGroup: Api = {
+  name: 'SyncGroup',
+  min: 0,
+  max: 3,
+  async handle(ctx, s, h, r) {
+    const v = h.apiVersion;
+    const groupId = r.string();
+    const generation = r.int32();
+    const memberId = r.string();
+    if (v >= 3) r.nullableString();
+    const assignments = r.array((x) => ({ memberId: x.string(), assignment: x.bytes() }), 6);
+    const res = !(await groupAllowed(ctx, s, 'read', groupId))
+      ? { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, assignment: new Uint8Array(0) }
+      : !(await ctx.cluster.owns(groupId))
+        ? { errorCode: ErrorCode.NOT_COORDINATOR, assignment: new Uint8Array(0) }
+        : await ctx.groups.sync({ groupId, memberId, generation, assignments });
+    const w = new Writer();
+    if (v >= 1) w.int32(0);
+    return w.int16(res.errorCode).bytes(res.assignment);
+  },
+};
+
+// --- Heartbeat (12) -----------------------------------------------------------------------
+// Request v0-3: group_id STRING, generation_id INT32, member_id STRING, group_instance_id NULLABLE_STRING (v3+)
+// Response: throttle_time_ms INT32 (v1+), error_code INT16
+const heartbeat: Api = {
+  name: 'Heartbeat',
+  min: 0,
+  max: 3,
+  async handle(ctx, s, h, r) {
+    const groupId = r.string();
+    const generation = r.int32();
+    const memberId = r.string();
+    if (h.apiVersion >= 3) r.nullableString();
+    const code = !(await groupAllowed(ctx, s, 'read', groupId))
+      ? ErrorCode.GROUP_AUTHORIZATION_FAILED
+      : !(await ctx.cluster.owns(groupId))
+        ? ErrorCode.NOT_COORDINATOR
+        : ctx.groups.heartbeat(groupId, memberId, generation);
+    const w = new Writer();
+    if (h.apiVersion >= 1) w.int32(0);
+    return w.int16(code);
+  },
+};
+
+// --- LeaveGroup (13) ----------------------------------------------------------------------
+// Request v0-2: group_id STRING, member_id STRING
+// Response: throttle_time_ms INT32 (v1+), error_code INT16
+const leaveGroup: Api = {
+  name: 'LeaveGroup',
+  min: 0,
+  max: 2,
+  async handle(ctx, s, h, r) {
+    const groupId = r.string();
+    const memberId = r.string();
+    const code = !(await groupAllowed(ctx, s, 'read', groupId))
+      ? ErrorCode.GROUP_AUTHORIZATION_FAILED
+      : !(await ctx.cluster.owns(groupId))
+        ? ErrorCode.NOT_COORDINATOR
+        : ctx.groups.leave(groupId, memberId);
+    const w = new Writer();
+    if (h.apiVersion >= 1) w.int32(0);
+    return w.int16(code);
+  },
+};
+
+// --- OffsetCommit (8) ---------------------------------------------------------------------
+// Request v2-7: group_id STRING, generation_id INT32, member_id STRING,
+//   retention_time_ms INT64 (v2-4), group_instance_id NULLABLE_STRING (v7+),
+//   topics [name STRING, partitions [partition_index INT32, committed_offset INT64,
+//           committed_leader_epoch INT32 (v6+), committed_metadata NULLABLE_STRING]]
+// Response: throttle_time_ms INT32 (v3+), topics [name STRING, partitions [partition_index INT32, error_code INT16]]
+// Fenced here by the Kafka generation (groups.ts), then written as a memberless commit of the
+// offset store — which the store itself refuses while the group has HTTP members.
+const offsetCommit: Api = {
+  name: 'OffsetCommit',
+  min: 2,
+  max: 7,
+  async handle(ctx, s, h, r) {
+    const v = h.apiVersion;
+    const groupId = r.string();
+    const generation = r.int32();
+    const memberId = r.string();
+    if (v <= 4) r.int64();
+    if (v >= 7) r.nullableString();
+    const topics = r.array(
+      (x) => ({
+        name: x.string(),
+        partitions: x.array((y) => {
+          const index = y.int32();
+          const offset = y.int64();
+          if (v >= 6) y.int32();
+          return { index, offset, metadata: y.nullableString() };
+        }, 14),
+      }),
+      6,
+    );
+    let code: number = ErrorCode.NONE;
+    if (!(await groupAllowed(ctx, s, 'read', groupId))) code = ErrorCode.GROUP_AUTHORIZATION_FAILED;
+    else if (topics.length > 0) {
+      // A member's commit goes to the coordinator of its generation; a standalone commit
+      // (generation -1) may be written by any instance.
+      code = generation >= 0 && !(await ctx.cluster.owns(groupId)) ? ErrorCode.NOT_COORDINATOR : ctx.groups.checkCommit(groupId, memberId, generation);
+      for (const t of topics) if (code === ErrorCode.NONE && !(await ctx.authorize(s, 'read', 'topic', t.name))) code = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+    }
+    if (code === ErrorCode.NONE && topics.length > 0) {
+      try {
+        await ctx.coordinator.commit(groupId, { offsets: topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata }))) });
+      } catch (err) {
+        // A memberless commit is refused with ILLEGAL_GENERATION while HTTP members hold the group.
+        code = err instanceof SamsaError && err.code === 'ILLEGAL_GENERATION' ? ErrorCode.INCONSISTENT_GROUP_PROTOCOL : errOf(err);
+      }
+    }
+    const w = new Writer();
+    if (v >= 3) w.int32(0);
+    return w.array(topics, (x, t) => {
+      x.string(t.name);
+      x.array(t.partitions, (y, p) => void y.int32(p.index).int16(code));
+    });
+  },
+};
+
+// --- OffsetFetch (9) ----------------------------------------------------------------------
+// Request v1-5: group_id STRING, topics [name STRING, partition_indexes [INT32]] (nullable = all, v2+)
+// Response: throttle_time_ms INT32 (v3+), topics [name STRING, partitions [partition_index INT32,
+//   committed_offset INT64, committed_leader_epoch INT32 (v5+), metadata NULLABLE_STRING,
+//   error_code INT16]], error_code INT16 (v2+)
+const offsetFetch: Api = {
+  name: 'OffsetFetch',
+  min: 1,
+  max: 5,
+  async handle(ctx, s, h, r) {
+    const v = h.apiVersion;
+    const groupId = r.string();
+    const requested = r.nullableArray((x) => ({ name: x.string(), partitions: x.array((y) => y.int32(), 4) }), 6);
+    let top: number = ErrorCode.NONE;
+    let committed = new Map<string, { offset: number; metadata: string | null }>();
+    if (!(await groupAllowed(ctx, s, 'describe', groupId))) top = ErrorCode.GROUP_AUTHORIZATION_FAILED;
+    else {
+      try {
+        committed = new Map((await ctx.coordinator.offsets(groupId)).map((o) => [`${o.topic}\u0000${o.partition}`, { offset: o.offset, metadata: o.metadata }]));
+      } catch (err) {
+        // A group that never committed has no offsets: -1 everywhere, as Kafka answers.
+        if (!(err instanceof SamsaError && (err.code === 'GROUP_ID_NOT_FOUND' || err.code === 'NOT_FOUND'))) top = errOf(err);
+      }
+    }
+    let topics: Array<{ name: string; partitions: number[] }>;
+    if (requested) topics = requested;
+    else {
+      const byTopic = new Map<string, number[]>();
+      for (const k of committed.keys()) {
+        const [t, p] = k.split('\u0000') as [string, string];
+        if (!byTopic.has(t)) byTopic.set(t, []);
+        byTopic.get(t)!.push(Number(p));
+      }
+      topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));
+    }
+    const w = new Writer();
+    if (v >= 3) w.int32(0);
+    w.array(topics, (x, t) => {
+      x.string(t.name);
+      x.array(t.partitions, (y, p) => {
+        const c = committed.get(`${t.name}\u0000${p}`);
+        y.int32(p).int64(c && c.offset >= 0 ? c.offset : -1);
+        if (v >= 5) y.int32(-1);
+        y.string(c?.metadata ?? '').int16(v < 2 ? top : ErrorCode.NONE);
+      });
+    });
+    if (v >= 2) w.int16(top);
+    return w;
+  },
+};
+
+// --- ListGroups (16) ----------------------------------------------------------------------
+// Request v0-2: (empty)
+// Response: throttle_time_ms INT32 (v1+), error_code INT16, groups [group_id STRING, protocol_type STRING]
+// Kafka-protocol groups with members, and every group of the offset store (HTTP groups and
+// Kafka groups with committed offsets but no members now) as protocol type "consumer".
+const listGroups: Api = {
+  name: 'ListGroups',
+  min: 0,
+  max: 2,
+  async handle(ctx, s, h) {
+    const seen = new Map<string, string>();
+    let code: number = ErrorCode.NONE;
+    for (const g of ctx.groups.list()) seen.set(g.groupId, g.protocolType);
+    try {
+      for (const g of await ctx.coordinator.list()) if (!seen.has(g.group)) seen.set(g.group, 'consumer');
+    } catch (err) {
+      code = errOf(err);
+    }
+    const visible: Array<[string, string]> = [];
+    for (const e of seen) if (await groupAllowed(ctx, s, 'describe', e[0])) visible.push(e);
+    const w = new Writer();
+    if (h.apiVersion >= 1) w.int32(0);
+    return w.int16(code).array(visible, (x, [id, type]) => void x.string(id).string(type));
+  },
+};
+
+// --- DescribeGroups (15) ------------------------------------------------------------------
+// Request v0-2: groups [STRING]
+// Response: throttle_time_ms INT32 (v1+), groups [error_code INT16, group_id STRING,
+//   group_state STRING, protocol_type STRING, protocol_data STRING,
+//   members [member_id STRING, client_id STRING, client_host STRING, member_metadata BYTES, member_assignment BYTES]]
+const describeGroups: Api = {
+  name: 'DescribeGroups',
+  min: 0,
+  max: 2,
+  async handle(ctx, s, h, r) {
+    const ids = r.array((x) => x.string(), 2);
+    const out = await Promise.all(
+      ids.map(async (id) => {
+        if (!(await groupAllowed(ctx, s, 'describe', id))) return { id, error: ErrorCode.GROUP_AUTHORIZATION_FAILED, d: ctx.groups.describe('') };
+        const d = ctx.groups.describe(id);
+        if (d.state === 'Dead' && (await httpMembers(ctx, id).catch(() => 0)) > 0) {
+          // Managed by the HTTP coordinator: Kafka tools see a stable group of another protocol type.
+          return { id, error: ErrorCode.NONE, d: { ...d, state: 'Stable' as const, protocolType: 'samsa-http' } };
+        }
+        return { id, error: ErrorCode.NONE, d };
+      }),
+    );
+    const w = new Writer();
+    if (h.apiVersion >= 1) w.int32(0);
+    return w.array(out, (x, g) => {
+      x.int16(g.error).string(g.id).string(g.d.state).string(g.d.protocolType).string(g.d.protocol);
+      x.array(g.d.members, (y, m) => void y.string(m.memberId).string(m.clientId).string(m.clientHost).bytes(m.metadata).bytes(m.assignment));
+    });
+  },
+};
+
+export const groupApis: Array<[number, Api]> = [
+  [8, offsetCommit],
+  [9, offsetFetch],
+  [11, joinGroup],
+  [12, heartbeat],
+  [13, leaveGroup],
+  [14, syncGroup],
+  [15, describeGroups],
+  [16, listGroups],
+];

@@ -1,0 +1,337 @@
+// Kafka's classic group protocol (JoinGroup/SyncGroup/Heartbeat/LeaveGroup, client-side
+// assignment) as an explicit state machine. Samsa's own coordinator (lib/groups) assigns on the
+// server and cannot carry a protocol whose assignment is opaque bytes chosen by a member, so the
+// membership lives here; committed offsets do NOT: they go through GroupCoordinator.commit, the
+// same offset items `GET /v1/groups/{g}/offsets` reads, as a memberless commit. That commit is
+// refused while HTTP members are in the group, which is the mixed-protocol rule (docs/kafka.md):
+// a group is either HTTP-managed or Kafka-managed at any one time.
+//
+// Membership is kept in this process's memory: every member must reach the same listener
+// (FindCoordinator names this node). See docs/kafka.md for what that means with two instances.
+//
+// States (Kafka's GroupCoordinator):
+//   Empty ──join──▶ PreparingRebalance ──all joined / timeout──▶ CompletingRebalance
+//   CompletingRebalance ──leader's SyncGroup──▶ Stable ──join / leave / expiry──▶ PreparingRebalance
+import { randomUUID } from 'node:crypto';
+import { ErrorCode } from './protocol';
+
+export type GroupStateName = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
+
+export interface Protocol {
+  name: string;
+  metadata: Uint8Array;
+}
+
+interface Member {
+  id: string;
+  clientId: string;
+  clientHost: string;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  protocolType: string;
+  protocols: Protocol[];
+  assignment: Uint8Array;
+  lastSeen: number;
+  join?: (r: JoinResult) => void;
+  sync?: (r: SyncResult) => void;
+}
+
+export interface JoinResult {
+  errorCode: number;
+  generation: number;
+  protocolName: string;
+  leader: string;
+  memberId: string;
+  members: Array<{ memberId: string; metadata: Uint8Array }>;
+}
+
+export interface SyncResult {
+  errorCode: number;
+  assignment: Uint8Array;
+}
+
+class Group {
+  state: GroupStateName = 'Empty';
+  generation = 0;
+  protocolType = '';
+  protocol = '';
+  leader = '';
+  members = new Map<string, Member>();
+  rebalanceTimer: NodeJS.Timeout | undefined;
+  /** When the group last became Empty (pruning). */
+  emptySince = 0;
+  constructor(readonly id: string) {}
+}
+
+const SESSION_MIN_MS = 1000;
+/** Members one group may hold (memory bound; Kafka's group.max.size is unbounded by default). */
+export const MAX_MEMBERS_PER_GROUP = 1000;
+/**
+ * An Empty group is forgotten after this long. Safe for fencing: a commit must also name a
+ * member the group knows, and member ids are random, so no member of a forgotten group can
+ * commit into a new one; the committed offsets live in the offset store, not here.
+ */
+export const EMPTY_GROUP_TTL_MS = 10 * 60 * 1000;
+const SESSION_MAX_MS = 30 * 60 * 1000;
+
+export class KafkaGroups {
+  private readonly groups = new Map<string, Group>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly now: () => number = Date.now) {
+    // Session expiry: a member silent for its session timeout leaves, and the others rebalance.
+    this.sweeper = setInterval(() => this.expire(), 500);
+    this.sweeper.unref();
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const g of this.groups.values()) {
+      if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
+      for (const m of g.members.values()) {
+        m.join?.({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, generation: -1, protocolName: '', leader: '', memberId: m.id, members: [] });
+        m.sync?.({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, assignment: new Uint8Array(0) });
+      }
+    }
+  }
+
+  /** Whether Kafka members are in the group right now (the HTTP side's mixed-protocol check). */
+  active(groupId: string): boolean {
+    return (this.groups.get(groupId)?.members.size ?? 0) > 0;
+  }
+
+  join(req: {
+    groupId: string;
+    memberId: string;
+    clientId: string;
+    clientHost: string;
+    sessionTimeoutMs: number;
+    rebalanceTimeoutMs: number;
+    protocolType: string;
+    protocols: Protocol[];
+  }): Promise<JoinResult> {
+    const fail = (errorCode: number): Promise<JoinResult> => Promise.resolve({ errorCode, generation: -1, protocolName: '', leader: '', memberId: req.memberId, members: [] });
+    if (req.sessionTimeoutMs < SESSION_MIN_MS || req.sessionTimeoutMs > SESSION_MAX_MS) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
+    if (req.protocols.length === 0 || req.protocolType === '') return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    const g = this.group(req.groupId);
+    let m = req.memberId === '' ? undefined : g.members.get(req.memberId);
+    if (req.memberId !== '' && !m) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+    // Every member must share the protocol type and at least one protocol with the group.
+    if (g.members.size > 0 && (req.protocolType !== g.protocolType || !this.commonProtocol(g, req.protocols))) {
+      return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    }
+    if (!m) {
+      if (g.members.size >= MAX_MEMBERS_PER_GROUP) return fail(ErrorCode.GROUP_MAX_SIZE_REACHED);
+      m = {
+        id: `${req.clientId || 'member'}-${randomUUID()}`,
+        clientId: req.clientId,
+        clientHost: req.clientHost,
+        sessionTimeoutMs: req.sessionTimeoutMs,
+        rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+        protocolType: req.protocolType,
+        protocols: req.protocols,
+        assignment: new Uint8Array(0),
+        lastSeen: this.now(),
+      };
+      g.members.set(m.id, m);
+    } else {
+      m.protocols = req.protocols;
+      m.sessionTimeoutMs = req.sessionTimeoutMs;
+      m.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+      m.lastSeen = this.now();
+      // A member re-joining while its earlier join is still parked answers the old one first.
+      m.join?.({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, generation: -1, protocolName: '', leader: '', memberId: m.id, members: [] });
+    }
+    g.protocolType = req.protocolType;
+    const member = m;
+    const result = new Promise<JoinResult>((resolve) => (member.join = resolve));
+    if (g.state !== 'PreparingRebalance') this.prepareRebalance(g);
+    this.maybeCompleteJoin(g);
+    return result;
+  }
+
+  sync(req: { groupId: string; memberId: string; generation: number; assignments: Array<{ memberId: string; assignment: Uint8Array }> }): Promise<SyncResult> {
+    const empty = new Uint8Array(0);
+    const g = this.groups.get(req.groupId);
+    const m = g?.members.get(req.memberId);
+    if (!g || !m) return Promise.resolve({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, assignment: empty });
+    if (req.generation !== g.generation) return Promise.resolve({ errorCode: ErrorCode.ILLEGAL_GENERATION, assignment: empty });
+    if (g.state === 'PreparingRebalance') return Promise.resolve({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS, assignment: empty });
+    m.lastSeen = this.now();
+    if (g.state === 'Stable') return Promise.resolve({ errorCode: ErrorCode.NONE, assignment: m.assignment });
+    const result = new Promise<SyncResult>((resolve) => (m.sync = resolve));
+    if (req.memberId === g.leader) {
+      const given = new Map(req.assignments.map((a) => [a.memberId, a.assignment]));
+      for (const x of g.members.values()) {
+        x.assignment = given.get(x.id) ?? empty;
+        const done = x.sync;
+        x.sync = undefined;
+        done?.({ errorCode: ErrorCode.NONE, assignment: x.assignment });
+      }
+      g.state = 'Stable';
+    }
+    return result;
+  }
+
+  heartbeat(groupId: string, memberId: string, generation: number): number {
+    const g = this.groups.get(groupId);
+    const m = g?.members.get(memberId);
+    if (!g || !m) return ErrorCode.UNKNOWN_MEMBER_ID;
+    m.lastSeen = this.now();
+    if (generation !== g.generation) return ErrorCode.ILLEGAL_GENERATION;
+    if (g.state === 'PreparingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS;
+    return ErrorCode.NONE;
+  }
+
+  leave(groupId: string, memberId: string): number {
+    const g = this.groups.get(groupId);
+    if (!g || !g.members.has(memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
+    this.remove(g, memberId);
+    return ErrorCode.NONE;
+  }
+
+  /**
+   * Fencing for OffsetCommit: a commit with a generation must come from a member of that
+   * generation (Kafka: ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS while the
+   * assignment is being handed out). Generation -1 is a standalone commit (no group membership).
+   */
+  checkCommit(groupId: string, memberId: string, generation: number): number {
+    const g = this.groups.get(groupId);
+    if (generation < 0) return g && g.members.size > 0 ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.NONE;
+    const m = g?.members.get(memberId);
+    if (!g || !m) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (generation !== g.generation) return ErrorCode.ILLEGAL_GENERATION;
+    if (g.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS;
+    m.lastSeen = this.now();
+    return ErrorCode.NONE;
+  }
+
+  describe(groupId: string): {
+    state: GroupStateName;
+    protocolType: string;
+    protocol: string;
+    members: Array<{ memberId: string; clientId: string; clientHost: string; metadata: Uint8Array; assignment: Uint8Array }>;
+  } {
+    const g = this.groups.get(groupId);
+    if (!g) return { state: 'Dead', protocolType: '', protocol: '', members: [] };
+    return {
+      state: g.state,
+      protocolType: g.protocolType,
+      protocol: g.state === 'Stable' || g.state === 'CompletingRebalance' ? g.protocol : '',
+      members: [...g.members.values()].map((m) => ({
+        memberId: m.id,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        metadata: m.protocols.find((p) => p.name === g.protocol)?.metadata ?? new Uint8Array(0),
+        assignment: m.assignment,
+      })),
+    };
+  }
+
+  list(): Array<{ groupId: string; protocolType: string }> {
+    return [...this.groups.values()].filter((g) => g.members.size > 0).map((g) => ({ groupId: g.id, protocolType: g.protocolType }));
+  }
+
+  private group(id: string): Group {
+    let g = this.groups.get(id);
+    if (!g) {
+      this.groups.set(id, (g = new Group(id)));
+      g.emptySince = this.now();
+    }
+    return g;
+  }
+
+  /** Groups held in memory (tests: pruning). */
+  get size(): number {
+    return this.groups.size;
+  }
+
+  private commonProtocol(g: Group, offered: Protocol[]): boolean {
+    const names = new Set(offered.map((p) => p.name));
+    return [...g.members.values()].every((m) => m.protocols.some((p) => names.has(p.name)));
+  }
+
+  private prepareRebalance(g: Group): void {
+    g.state = 'PreparingRebalance';
+    // Members still waiting on SyncGroup of the old generation must re-join.
+    for (const m of g.members.values()) {
+      const s = m.sync;
+      m.sync = undefined;
+      s?.({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS, assignment: new Uint8Array(0) });
+    }
+    if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
+    // Members that have not re-joined within the rebalance timeout are dropped (Kafka's rule).
+    const timeout = Math.max(...[...g.members.values()].map((m) => m.rebalanceTimeoutMs), 1000);
+    g.rebalanceTimer = setTimeout(() => {
+      g.rebalanceTimer = undefined;
+      for (const m of [...g.members.values()]) if (!m.join) g.members.delete(m.id);
+      this.maybeCompleteJoin(g);
+    }, timeout);
+    g.rebalanceTimer.unref();
+  }
+
+  private maybeCompleteJoin(g: Group): void {
+    if (g.state !== 'PreparingRebalance') return;
+    const members = [...g.members.values()];
+    if (members.length === 0) {
+      this.toEmpty(g);
+      return;
+    }
+    if (members.some((m) => !m.join)) return;
+    if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
+    g.rebalanceTimer = undefined;
+    g.generation++;
+    g.state = 'CompletingRebalance';
+    if (!g.members.has(g.leader)) g.leader = members[0]!.id;
+    const leader = g.members.get(g.leader)!;
+    // The leader's most preferred protocol that every member supports.
+    g.protocol = leader.protocols.find((p) => members.every((m) => m.protocols.some((q) => q.name === p.name)))?.name ?? leader.protocols[0]!.name;
+    for (const m of members) {
+      const done = m.join!;
+      m.join = undefined;
+      m.lastSeen = this.now();
+      done({
+        errorCode: ErrorCode.NONE,
+        generation: g.generation,
+        protocolName: g.protocol,
+        leader: g.leader,
+        memberId: m.id,
+        members: m.id === g.leader ? members.map((x) => ({ memberId: x.id, metadata: x.protocols.find((p) => p.name === g.protocol)?.metadata ?? new Uint8Array(0) })) : [],
+      });
+    }
+  }
+
+  private remove(g: Group, memberId: string): void {
+    const m = g.members.get(memberId);
+    if (!m) return;
+    g.members.delete(memberId);
+    m.join?.({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, generation: -1, protocolName: '', leader: '', memberId, members: [] });
+    m.sync?.({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, assignment: new Uint8Array(0) });
+    if (g.members.size === 0) this.toEmpty(g);
+    else if (g.state === 'PreparingRebalance') this.maybeCompleteJoin(g);
+    else this.prepareRebalance(g);
+  }
+
+  private toEmpty(g: Group): void {
+    if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
+    g.rebalanceTimer = undefined;
+    g.state = 'Empty';
+    g.emptySince = this.now();
+    // The generation survives an empty group, as Kafka's does, so stale commits stay fenced.
+    g.leader = '';
+  }
+
+  private expire(): void {
+    const now = this.now();
+    for (const g of [...this.groups.values()]) {
+      if (g.state === 'Empty' && g.members.size === 0 && now - g.emptySince > EMPTY_GROUP_TTL_MS) {
+        this.groups.delete(g.id);
+        continue;
+      }
+      for (const m of [...g.members.values()]) {
+        // A member parked in JoinGroup is waiting on us, not silent.
+        if (!m.join && now - m.lastSeen > m.sessionTimeoutMs) this.remove(g, m.id);
+      }
+    }
+  }
+}

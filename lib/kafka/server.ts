@@ -1,0 +1,326 @@
+// The Kafka listener: a TCP (or TLS) server that reads size-prefixed request frames, answers
+// each through the API table (apis.ts) and writes the responses in request order, as Kafka
+// clients require. Anything that does not parse — a truncated header, a length past
+// socket.request.max.bytes, an API or version it does not speak — closes that connection
+// only; nothing a client sends can throw past the connection handler.
+//
+//   Request  => Size INT32, RequestHeader, body      (Size counts what follows it)
+//   Response => Size INT32, correlation_id INT32, [TAG_BUFFER if flexible], body
+import net from 'node:net';
+import tls from 'node:tls';
+import { allowedOnAny, ANONYMOUS, authorize, CLUSTER_NAME } from '../auth/acl';
+import { apiKeyAuthenticator } from '../auth/principal';
+import type { QuotaKind } from '../auth/quota';
+import type { GroupCoordinator } from '../groups/coordinator';
+import type { AuthOptions } from '../http/authz';
+import type { LogEngine } from '../log/engine';
+import type { Logger } from '../obs/logger';
+import { APIS, apiVersionsBody } from './apis';
+import type { Authorizer, Context, Node, Session } from './context';
+import { KafkaCluster } from './cluster';
+import { plainLogin } from './sasl';
+import { KafkaGroups } from './groups';
+import { ErrorCode, MalformedFrame, Reader, readRequestHeader, Writer } from './protocol';
+
+/** Kafka's socket.request.max.bytes default. */
+export const DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024;
+/** Requests of one connection being worked on at once before it stops reading (back-pressure). */
+const MAX_IN_FLIGHT = 32;
+const API_VERSIONS = 18;
+const PRODUCE = 0;
+const FETCH = 1;
+/** Longest a request is held back for quota (Kafka caps throttle time at the quota window too). */
+const MAX_THROTTLE_MS = 30_000;
+const IDLE_MS = 10 * 60 * 1000;
+
+export interface KafkaListenerOptions {
+  engine: LogEngine;
+  coordinator: GroupCoordinator;
+  port: number;
+  host: string;
+  /** host:port Metadata and FindCoordinator name (default host:port of the listener). */
+  advertised?: string;
+  maxRequestBytes?: number;
+  /** The HTTP API's auth: same principals, same ACLs. Undefined or mode none: everyone may do anything. */
+  auth?: AuthOptions;
+  /** API keys (principal → secret) for SASL/PLAIN, when auth is keys. */
+  apiKeys?: ReadonlyMap<string, string>;
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  logger?: Logger;
+  clusterId?: string;
+}
+
+export interface KafkaListener {
+  port: number;
+  node: Node;
+  groups: KafkaGroups;
+  /** Connections whose reading is paused right now (back-pressure), for tests and metrics. */
+  pausedConnections(): number;
+  close(): Promise<void>;
+}
+
+/** A stable node id for an advertised address: every instance advertises itself as one broker. */
+export function nodeIdFor(advertised: string): number {
+  let h = 0;
+  for (const c of advertised) h = (Math.imul(h, 31) + c.charCodeAt(0)) | 0;
+  return h & 0x7fffffff;
+}
+
+export function parseAdvertised(spec: string, fallbackPort: number): { host: string; port: number } {
+  const m = /^(.*):(\d{1,5})$/.exec(spec.trim());
+  if (!m) return { host: spec.trim(), port: fallbackPort };
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+}
+
+const isLoopback = (addr: string | undefined): boolean => addr !== undefined && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
+
+export async function startKafkaListener(opts: KafkaListenerOptions): Promise<KafkaListener> {
+  const groups = new KafkaGroups();
+  const maxBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const enforcing = opts.auth !== undefined && opts.auth.mode !== 'none';
+  const closing = new AbortController();
+  const sockets = new Set<net.Socket>();
+
+  const authorizer: Authorizer = async (s, op, type, name) => {
+    if (!enforcing) return true;
+    const a = opts.auth!;
+    const principal = s.principal ?? ANONYMOUS;
+    if (a.superUsers.has(principal)) return true;
+    const acls = await a.acls.all();
+    if (type === 'cluster' && op === 'write') {
+      // IdempotentWrite: implied by write on any topic (KIP-679), as for POST /v1/producers.
+      return allowedOnAny(acls, a.superUsers, principal, 'write', 'topic') || authorize(acls, a.superUsers, principal, 'write', { type: 'cluster', name: CLUSTER_NAME }).allowed;
+    }
+    if (type === 'topic' && op === 'create' && authorize(acls, a.superUsers, principal, 'create', { type: 'cluster', name: CLUSTER_NAME }).allowed) return true;
+    return authorize(acls, a.superUsers, principal, op, { type, name }).allowed;
+  };
+
+  /**
+   * The HTTP API's quotas (lib/auth/quota.ts), the same shared buckets: request_rate per
+   * request, producer_byte_rate by Produce frame size, consumer_byte_rate by Fetch response
+   * size (charged afterwards, paid by the next Fetch). Where HTTP refuses with 429, Kafka
+   * throttles instead (KIP-219): the request waits until the bucket has room, then runs. After
+   * MAX_THROTTLE_MS it runs anyway and the units are owed. A waiting request also holds back
+   * the connection's later answers (they leave in order).
+   */
+  const quotaDelay = async (s: Session, apiKey: number, frameBytes: number): Promise<void> => {
+    const a = opts.auth;
+    if (!a) return;
+    const principal = s.principal ?? ANONYMOUS;
+    const q = await a.quotas.of(principal);
+    if (!q) return;
+    const deadline = Date.now() + MAX_THROTTLE_MS;
+    const take = async (kind: QuotaKind, amount: number): Promise<void> => {
+      const rate = q[kind];
+      if (rate === undefined) return;
+      for (;;) {
+        const r = await a.limiter.admit(principal, kind, rate, amount);
+        if (r.ok) return;
+        const left = deadline - Date.now();
+        if (left <= 0 || closing.signal.aborted) {
+          a.limiter.charge(principal, kind, amount);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(r.retryAfterMs, 10), left)));
+      }
+    };
+    await take('request_rate', 1);
+    if (apiKey === PRODUCE) await take('producer_byte_rate', frameBytes);
+    if (apiKey === FETCH) await take('consumer_byte_rate', 0);
+  };
+  const chargeFetch = (s: Session, bytes: number): void => {
+    if (opts.auth) void opts.auth.quotas.of(s.principal ?? ANONYMOUS).then((q) => q?.consumer_byte_rate !== undefined && opts.auth!.limiter.charge(s.principal ?? ANONYMOUS, 'consumer_byte_rate', bytes)).catch(() => undefined);
+  };
+
+  const keyCheck = opts.apiKeys && opts.apiKeys.size > 0 ? apiKeyAuthenticator(opts.apiKeys) : undefined;
+  const authenticatePlain = keyCheck
+    ? (user: string, password: string): string | undefined => {
+        try {
+          const principal = keyCheck({ header: (n) => (n === 'authorization' ? `Bearer ${password}` : undefined) });
+          // The secret names the principal; the user name must be that principal.
+          return principal === user || principal === `User:${user}` ? principal : undefined;
+        } catch {
+          return undefined;
+        }
+      }
+    : undefined;
+
+  // Known once the port is bound (port 0 picks one); connections only arrive after that.
+  const bound: { node: Node; cluster?: KafkaCluster } = { node: { id: 0, host: opts.host, port: opts.port } };
+  const ctxBase = (): Context => ({
+    engine: opts.engine,
+    coordinator: opts.coordinator,
+    groups,
+    cluster: bound.cluster!,
+    node: bound.node,
+    clusterId: opts.clusterId ?? 'samsa',
+    authorize: authorizer,
+    ...(authenticatePlain ? { authenticatePlain } : {}),
+    signal: closing.signal,
+  });
+
+  const onConnection = (socket: net.Socket): void => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    // Kafka's connections.max.idle.ms: a connection silent this long is closed (clients reconnect).
+    socket.setTimeout(IDLE_MS, () => kill('idle'));
+    const remote = socket.remoteAddress;
+    // Anonymous only on loopback when auth is on: others must authenticate with SASL first.
+    const session: Session = { principal: enforcing ? undefined : ANONYMOUS, clientHost: remote ?? '', authenticated: !enforcing || isLoopback(remote) };
+    if (enforcing && session.authenticated) session.principal = ANONYMOUS;
+    const ctx = ctxBase();
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let inFlight = 0;
+    let tail: Promise<void> = Promise.resolve();
+    let dead = false;
+
+    const kill = (why: string): void => {
+      if (dead) return;
+      dead = true;
+      opts.logger?.debug('kafka connection closed', { remote, reason: why });
+      socket.destroy();
+    };
+    const throttle = (): void => {
+      if (dead) return;
+      if (inFlight >= MAX_IN_FLIGHT || socket.writableNeedDrain) socket.pause();
+      else socket.resume();
+    };
+    socket.on('drain', throttle);
+    socket.on('error', () => kill('socket error'));
+    socket.on('close', () => {
+      dead = true;
+      sockets.delete(socket);
+    });
+
+    const handleFrame = (frame: Buffer): void => {
+      if (session.saslRawNext) {
+        // After a v0 SaslHandshake the next frame is the bare SASL token, not a request
+        // (KIP-43): answered with an empty token on success; a failure closes the connection.
+        session.saslRawNext = false;
+        const failure = plainLogin(ctx, session, frame);
+        const prev = tail;
+        tail = prev.then(() => {
+          if (dead) return;
+          if (failure !== null) return kill(`SASL/PLAIN v0: ${failure}`);
+          socket.write(Buffer.alloc(4));
+        });
+        return;
+      }
+      let header: ReturnType<typeof readRequestHeader>;
+      const r = new Reader(frame);
+      try {
+        header = readRequestHeader(r);
+      } catch {
+        return kill('malformed request header');
+      }
+      const api = APIS.get(header.apiKey);
+      let work: Promise<Writer | null>;
+      let flexible = false;
+      if (!api || header.apiVersion < api.min || header.apiVersion > api.max) {
+        if (header.apiKey !== API_VERSIONS) return kill(`unsupported api ${header.apiKey} v${header.apiVersion}`);
+        // An ApiVersions newer than ours: answer v0 with UNSUPPORTED_VERSION and our ranges,
+        // so the client retries with a version we speak (KIP-511).
+        work = Promise.resolve(apiVersionsBody(0, ErrorCode.UNSUPPORTED_VERSION));
+      } else {
+        flexible = api.flexibleFrom !== undefined && header.apiVersion >= api.flexibleFrom;
+        if (!session.authenticated && !api.preAuth) return kill(`${api.name} before SASL authentication`);
+        try {
+          if (flexible) r.taggedFields();
+        } catch {
+          return kill('malformed request header');
+        }
+        work = api.preAuth ? api.handle(ctx, session, header, r) : quotaDelay(session, header.apiKey, frame.length).then(() => api.handle(ctx, session, header, r));
+      }
+      inFlight++;
+      throttle();
+      // Responses leave in request order whatever order the handlers finish in.
+      const prev = tail;
+      tail = (async () => {
+        let body: Writer | null;
+        try {
+          body = await work;
+        } catch (err) {
+          await prev;
+          inFlight--;
+          if (err instanceof MalformedFrame) return kill(`malformed ${api?.name ?? 'request'}: ${err.message}`);
+          opts.logger?.warn('kafka request failed', { remote, api: api?.name, error: String((err as Error)?.stack ?? err) });
+          return kill('request failed');
+        }
+        await prev;
+        inFlight--;
+        if (dead) return;
+        if (body !== null) {
+          const b = body.finish();
+          if (header.apiKey === FETCH) chargeFetch(session, b.length);
+          // ApiVersions answers with header v0 whatever its version (KIP-511).
+          const tagged = flexible && header.apiKey !== API_VERSIONS;
+          const head = Buffer.allocUnsafe(tagged ? 9 : 8);
+          head.writeInt32BE(b.length + head.length - 4, 0);
+          head.writeInt32BE(header.correlationId, 4);
+          if (tagged) head[8] = 0;
+          socket.write(head);
+          socket.write(b);
+        }
+        throttle();
+      })();
+    };
+
+    // Bytes the frame being received needs in all (0: its size is not read yet), so a large
+    // frame arriving in many chunks is joined once, not once per chunk.
+    let needed = 0;
+    socket.on('data', (chunk: Buffer) => {
+      if (dead) return;
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      while (pendingBytes >= 4 && pendingBytes >= needed) {
+        let buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+        const size = buf.readInt32BE(0);
+        // Kafka's own bound, checked before anything is buffered for the frame.
+        if (size < 0 || size > maxBytes) return kill(`frame of ${size} bytes (socket.request.max.bytes ${maxBytes})`);
+        if (buf.length < 4 + size) {
+          pending = [buf];
+          needed = 4 + size;
+          return;
+        }
+        needed = 0;
+        const frame = Buffer.from(buf.subarray(4, 4 + size));
+        buf = buf.subarray(4 + size);
+        pending = buf.length > 0 ? [buf] : [];
+        pendingBytes = buf.length;
+        handleFrame(frame);
+        if (dead) return;
+      }
+    });
+  };
+
+  const server = opts.tls ? tls.createServer({ cert: opts.tls.cert, key: opts.tls.key }, onConnection) : net.createServer(onConnection);
+  server.on('error', (err) => opts.logger?.error('kafka listener error', { error: String(err) }));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const adv = parseAdvertised(opts.advertised ?? `127.0.0.1:${port}`, port);
+  const node: Node = { id: nodeIdFor(`${adv.host}:${adv.port}`), host: adv.host, port: adv.port };
+  const cluster = new KafkaCluster(opts.engine.meta, node, () => groups.list().map((g) => g.groupId));
+  Object.assign(bound, { node, cluster });
+  await cluster.start();
+  return {
+    port,
+    node,
+    groups,
+    pausedConnections: () => [...sockets].filter((s) => s.isPaused()).length,
+    close: async () => {
+      closing.abort();
+      groups.close();
+      await cluster.stop();
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await done;
+    },
+  };
+}
