@@ -1,14 +1,14 @@
 // `npm start`: the Samsa HTTP server on Node — embedded (files + SQLite under SAMSA_DATA_DIR)
 // or against S3/DynamoDB with SAMSA_STORAGE=aws. A thin adapter around the Hono app.
 import { serve } from '@hono/node-server';
-import { loadConfig, unsafeListenReason } from '../lib/config';
+import { loadConfig, unsafeListenReason } from '../lib/runtime/config';
 import { createApp } from '../lib/http/app';
 import { authFromConfig } from '../lib/http/authz';
 import { GroupCoordinator } from '../lib/groups/coordinator';
 import { groupLag } from '../lib/groups/lag';
 import { mountGroupRoutes } from '../lib/http/groups';
 import { hostGuard, hostGuardOptions } from '../lib/http/host-guard';
-import { measureFlushLag, startJobLoop } from '../lib/jobs';
+import { measureFlushLag, startJobLoop } from '../lib/runtime/jobs';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger } from '../lib/obs/logger';
 import { openEngine } from '../lib/runtime';

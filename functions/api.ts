@@ -2,15 +2,15 @@
 // Thin wiring: config → AWS stores → engine → the Hono app, built once per execution
 // environment at init (top-level await) and reused by every warm invocation.
 import { defaultIsContentTypeBinary, handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
-import { loadConfig } from '../lib/config';
-import { lambdaInvoker } from '../lib/flush-invoker';
-import { flushTrigger } from '../lib/flush-trigger';
+import { loadConfig } from '../lib/runtime/config';
+import { lambdaInvoker } from '../lib/runtime/lambda/flush-invoker';
+import { flushTrigger } from '../lib/runtime/lambda/flush-trigger';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
 import { authFromConfig } from '../lib/http/authz';
 import { mountGroupRoutes } from '../lib/http/groups';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger } from '../lib/obs/logger';
-import { openAwsEngine } from '../lib/runtime-aws';
+import { openAwsEngine } from '../lib/runtime/aws';
 
 const cfg = loadConfig();
 // JSON lines on stdout: CloudWatch Logs keeps them as they are, and turns the EMF lines that

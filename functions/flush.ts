@@ -1,13 +1,13 @@
 // Lambda entry point for flushing: committed batches → Kafka segment objects in S3.
 // Two kinds of event: the EventBridge schedule (one pass over every partition, then the flush
 // lag as a CloudWatch metric) and the API function's async hand-off of one busy partition.
-import { loadConfig } from '../lib/config';
-import { isFlushRequest } from '../lib/flush-trigger';
+import { loadConfig } from '../lib/runtime/config';
+import { isFlushRequest } from '../lib/runtime/lambda/flush-trigger';
 import { GroupCoordinator } from '../lib/groups/coordinator';
 import { groupLag, oldestUnconsumedSeconds } from '../lib/groups/lag';
-import { measureFlushLag, runFlushJob } from '../lib/jobs';
+import { measureFlushLag, runFlushJob } from '../lib/runtime/jobs';
 import { emfLine } from '../lib/obs/emf';
-import { openAwsEngine } from '../lib/runtime-aws';
+import { openAwsEngine } from '../lib/runtime/aws';
 
 const cfg = loadConfig();
 const { engine } = await openAwsEngine(cfg);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../lib/config';
+import { loadConfig } from '../../../lib/runtime/config';
 import { createApp } from '../../../lib/http/app';
 import { authFromConfig, OPEN_ROUTES, RULES } from '../../../lib/http/authz';
 import { mountGroupRoutes } from '../../../lib/http/groups';

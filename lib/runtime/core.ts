@@ -2,9 +2,9 @@
 // follow from Config. Kept free of storage adapters so that an entry point pulls in only the
 // adapters it uses (the Lambda bundles must never reach the native SQLite module).
 import type { Config } from './config';
-import { type EngineOptions, LogEngine } from './log/engine';
-import type { MetaStore, ObjectStore } from './storage/ports';
-import type { Clock } from './util/clock';
+import { type EngineOptions, LogEngine } from '../log/engine';
+import type { MetaStore, ObjectStore } from '../storage/ports';
+import type { Clock } from '../util/clock';
 
 export interface Stores {
   meta: MetaStore;

@@ -1,9 +1,9 @@
 // The only place below lib/ that reads the environment. Everything else receives a Config.
 import fs from 'node:fs';
 import path from 'node:path';
-import { type AuthMode, parseApiKeys } from './auth/principal';
-import { DEFAULT_BUCKET, DEFAULT_TABLE } from './storage/aws-resources';
-import { DEFAULT_LEASE_MS } from './log/lease';
+import { type AuthMode, parseApiKeys } from '../auth/principal';
+import { DEFAULT_BUCKET, DEFAULT_TABLE } from '../storage/aws-resources';
+import { DEFAULT_LEASE_MS } from '../log/lease';
 
 export interface Config {
   storage: 'embedded' | 'aws';
