@@ -4,9 +4,7 @@ import { serve } from '@hono/node-server';
 import { loadConfig, unsafeListenReason } from '../lib/runtime/config';
 import { createApp } from '../lib/http/app';
 import { authFromConfig } from '../lib/http/authz';
-import { GroupCoordinator } from '../lib/groups/coordinator';
 import { groupLag } from '../lib/groups/lag';
-import { mountGroupRoutes } from '../lib/http/groups';
 import { hostGuard, hostGuardOptions } from '../lib/http/host-guard';
 import { measureFlushLag, startJobLoop } from '../lib/runtime/jobs';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
@@ -25,8 +23,7 @@ const metrics = createSamsaMetrics({
   flushLag: async () => (await measureFlushLag(engine)).unflushedRecords,
   consumerLag: () => groupLag(groups),
 });
-const { engine, stores } = await openEngine(cfg, undefined, engineHooks(metrics));
-const groups = new GroupCoordinator(engine.meta, engine);
+const { engine, stores, groups } = await openEngine(cfg, undefined, engineHooks(metrics));
 const app = createApp({
   engine,
   maxRequestBytes: cfg.maxRequestBytes,
@@ -36,7 +33,7 @@ const app = createApp({
   // Host/Origin checks before any route: a local server must not take orders from web pages.
   guards: [hostGuard(hostGuardOptions(cfg.host, process.env))],
   auth: authFromConfig(cfg, engine.meta),
-  extend: (a) => void mountGroupRoutes(a, { engine, coordinator: groups }),
+  groups,
 });
 const jobs = startJobLoop(engine, cfg.jobIntervalMs, logger.child({ component: 'jobs' }), metrics);
 

@@ -7,10 +7,10 @@ import { lambdaInvoker } from '../lib/runtime/lambda/flush-invoker';
 import { flushTrigger } from '../lib/runtime/lambda/flush-trigger';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
 import { authFromConfig } from '../lib/http/authz';
-import { mountGroupRoutes } from '../lib/http/groups';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger } from '../lib/obs/logger';
 import { openAwsEngine } from '../lib/runtime/aws';
+import { flushSchedulerOption } from '../lib/runtime/core';
 
 const cfg = loadConfig();
 // JSON lines on stdout: CloudWatch Logs keeps them as they are, and turns the EMF lines that
@@ -19,13 +19,10 @@ const logger = createLogger({ level: cfg.logLevel, bindings: { service: 'samsa-a
 const metrics = createSamsaMetrics();
 // Busy partitions are handed to the flush function (async invoke) instead of waiting for the
 // schedule; see docs/design/0006-deployment.md.
-const trigger = cfg.flushFunction && cfg.flushDelayMs >= 0 ? flushTrigger(lambdaInvoker(cfg.flushFunction)) : undefined;
-const { engine } = await openAwsEngine(cfg, {
-  ...engineHooks(metrics),
-  ...(trigger ? { flushTrigger: trigger.trigger, flushTriggerBytes: cfg.flushTriggerBytes } : {}),
-});
+const trigger = cfg.flushFunction && cfg.flushTriggerWindowMs >= 0 ? flushTrigger(lambdaInvoker(cfg.flushFunction)) : undefined;
+const { engine, groups } = await openAwsEngine(cfg, { ...engineHooks(metrics), ...flushSchedulerOption(cfg, trigger?.trigger) });
 // The principal is the IAM caller (Function URL) or a JWT claim (API Gateway): SAMSA_AUTH, set by the construct.
-const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, logger, metrics, auth: authFromConfig(cfg, engine.meta), extend: (a) => void mountGroupRoutes(a, { engine }) });
+const app = createApp({ engine, maxRequestBytes: cfg.maxRequestBytes, logger, metrics, auth: authFromConfig(cfg, engine.meta), groups });
 const serve = handle(app, { isContentTypeBinary: (type) => type.startsWith(RECORD_BATCH_TYPE) || defaultIsContentTypeBinary(type) });
 
 export async function handler(event: LambdaEvent, context?: LambdaContext) {

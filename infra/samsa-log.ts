@@ -252,7 +252,7 @@ export class SamsaLog extends Construct {
     this.apiFunction = this.samsaFunction('Api', 'api.ts', p.api, p.logRetention, {
       ...common,
       SAMSA_FLUSH_FUNCTION: this.flushFunction.functionName,
-      SAMSA_FLUSH_DELAY_MS: String(p.flush.triggerWindow.toMilliseconds()),
+      SAMSA_FLUSH_TRIGGER_WINDOW_MS: String(p.flush.triggerWindow.toMilliseconds()),
       SAMSA_FLUSH_TRIGGER_BYTES: String(p.flush.triggerBytes),
       SAMSA_AUTH: p.authorization ? p.auth.type : 'none',
       ...(p.authorization ? { SAMSA_SUPER_USERS: this.superUsers(p) } : {}),

@@ -6,6 +6,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { type ErrorCode, SamsaError } from '../errors';
+import type { GroupCoordinator } from '../groups/coordinator';
 import type { LogEngine } from '../log/engine';
 import type { SamsaMetrics } from '../obs/instruments';
 import { createLogger, type Logger } from '../obs/logger';
@@ -14,6 +15,7 @@ import { renderDocsPage } from './docs';
 import { headerFromJson, jsonDepth, MAX_JSON_FETCH_DECODED_BYTES, recordToJson, toBytes } from './format';
 import { type AuthOptions, authz, mountAclRoutes } from './authz';
 import { observe } from './observe';
+import { mountGroupRoutes } from './groups';
 import { mountSegmentRoutes } from './segments';
 import { tailMiddleware } from './tail';
 import { validateGroupName } from '../log/topic-config';
@@ -27,7 +29,9 @@ export interface AppOptions {
   maxRequestBytes?: number;
   /** Middleware run before everything else (the Node server's Host/Origin checks). */
   guards?: MiddlewareHandler[];
-  /** Extra routes (consumer groups) mounted on the same app. */
+  /** The consumer-group coordinator the runtime built: its /v1/groups routes are mounted. */
+  groups?: GroupCoordinator;
+  /** Extra routes mounted on the same app. */
   extend?: (app: OpenAPIHono) => void;
   version?: string;
   /** Access log and unexpected errors (default: JSON lines on stdout at info). */
@@ -458,6 +462,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
 
   mountSegmentRoutes(app, { engine });
   if (opts.auth) mountAclRoutes(app, opts.auth);
+  if (opts.groups) mountGroupRoutes(app, { engine, coordinator: opts.groups });
   opts.extend?.(app);
 
   if (metrics && opts.metricsRoute) {

@@ -9,6 +9,7 @@ import { type Clock, systemClock } from '../util/clock';
 import { Mutex } from '../util/mutex';
 import { Committer, partitionKey } from './commit';
 import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } from './flush';
+import type { FlushScheduler, FlushSchedulerFactory } from './flush-scheduler';
 import { headKey } from './keys';
 import { DEFAULT_LEASE_MS, deadOnThisHost, LeaseManager } from './lease';
 import { type Head, headFromItem } from './model';
@@ -33,16 +34,12 @@ export interface EngineOptions {
   longPollMaxRecheckMs?: number;
   /** Bound on the bytes of segment indexes the reader caches (default DEFAULT_INDEX_CACHE_BYTES). */
   indexCacheBytes?: number;
-  /** Flush a partition this long after a commit (undefined: only when the flush job runs). */
-  eagerFlushDelayMs?: number;
   /**
-   * Instead of flushing in this process, hand the partition to someone who will (AWS: an
-   * async invoke of the flush function). Called at most once per `eagerFlushDelayMs` window
-   * per partition, once this process committed at least `flushTriggerBytes` to it since the
-   * last call.
+   * When a partition this process committed to gets flushed outside the flush job
+   * (lib/log/flush-scheduler.ts: in this process after a delay, or handed to a flush
+   * function). Undefined: only when the flush job runs.
    */
-  flushTrigger?: (topic: Topic, partition: number) => void | Promise<void>;
-  flushTriggerBytes?: number;
+  flushScheduler?: FlushSchedulerFactory;
   flush: FlushOptions;
   retention: RetentionOptions;
   /** Partition lease duration (flush and retention leadership). */
@@ -57,9 +54,6 @@ export interface EngineOptions {
   onCommitConflict?: () => void;
   onCommitRetry?: () => void;
 }
-
-/** How often an eager flush that found the lease taken tries again (each after half a lease). */
-const EAGER_FLUSH_RETRIES = 5;
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   inlineMaxBytes: 128 * 1024,
@@ -137,7 +131,7 @@ export class LogEngine {
   private readonly locks = new Map<string, Mutex>();
   private readonly queues = new Map<string, Pending[]>();
   private readonly draining = new Set<string>();
-  private readonly flushTimers = new Map<string, NodeJS.Timeout>();
+  private readonly flushScheduler: FlushScheduler | undefined;
   private readonly flushLocks = new Map<string, Mutex>();
   private stickyCursor = Math.floor(Math.random() * 1_000_000);
   private closed = false;
@@ -165,6 +159,7 @@ export class LogEngine {
       ...(this.opts.onCommitConflict ? { onConflict: this.opts.onCommitConflict } : {}),
       ...(this.opts.onCommitRetry ? { backoff: { onRetry: this.opts.onCommitRetry } } : {}),
     });
+    this.flushScheduler = this.opts.flushScheduler?.((topic, partition) => this.flushPartition(topic, partition));
   }
 
   // --- topics -------------------------------------------------------------------------------
@@ -357,7 +352,7 @@ export class LogEngine {
             i += g.prep.batchCounts.length;
           }
           this.opts.onAppend?.(topic.name, merged.batchCounts.reduce((a, b) => a + b, 0), merged.payload.length);
-          this.scheduleFlush(topic, partition, merged.payload.length);
+          this.flushScheduler?.committed(topic, partition, merged.payload.length);
         } catch (err) {
           for (const g of group) g.reject(err);
         }
@@ -395,7 +390,7 @@ export class LogEngine {
     );
     if (!result!.duplicate) {
       this.opts.onAppend?.(topic.name, prep.batchCounts.reduce((a, b) => a + b, 0), prep.payload.length);
-      this.scheduleFlush(topic, partition, prep.payload.length);
+      this.flushScheduler?.committed(topic, partition, prep.payload.length);
     }
     return result!.batchBases[0]!;
   }
@@ -538,46 +533,6 @@ export class LogEngine {
 
   // --- flush --------------------------------------------------------------------------------
 
-  private readonly pendingFlushBytes = new Map<string, number>();
-
-  private scheduleFlush(topic: Topic, partition: number, bytes: number): void {
-    const delay = this.opts.eagerFlushDelayMs;
-    if (delay === undefined || this.closed) return;
-    const key = partitionKey(topic, partition);
-    this.pendingFlushBytes.set(key, (this.pendingFlushBytes.get(key) ?? 0) + bytes);
-    if (this.flushTimers.has(key)) return;
-    const timer = setTimeout(() => {
-      this.flushTimers.delete(key);
-      const trigger = this.opts.flushTrigger;
-      // A hand-off waits until this instance committed `flushTriggerBytes` since its last one
-      // (across windows): every flush extends the segment objects at a fixed request cost, so
-      // flushing a few MiB at a time would cost more than the data (bench:cost, steady state).
-      if (trigger && (this.pendingFlushBytes.get(key) ?? 0) < (this.opts.flushTriggerBytes ?? 0)) return;
-      this.pendingFlushBytes.delete(key);
-      const work = trigger ? Promise.resolve(trigger(topic, partition)) : this.flushPartition(topic, partition).then((r) => this.retryIfSkipped(topic, partition, key, r.skipped, 0));
-      work.catch((err) => console.error(`[samsa] flush of ${topic.name}/${partition} failed:`, err));
-    }, delay);
-    timer.unref?.();
-    this.flushTimers.set(key, timer);
-  }
-
-  /**
-   * An eager flush that found the lease held elsewhere tries again after half a lease, a few
-   * times: if the holder went silent (a job killed mid-pass, a paused process), this process
-   * takes over once the lease lapses instead of leaving the partition to the next job pass.
-   */
-  private retryIfSkipped(topic: Topic, partition: number, key: string, skipped: boolean, attempt: number): void {
-    if (!skipped || this.closed || attempt >= EAGER_FLUSH_RETRIES || this.flushTimers.has(key)) return;
-    const timer = setTimeout(() => {
-      this.flushTimers.delete(key);
-      this.flushPartition(topic, partition)
-        .then((r) => this.retryIfSkipped(topic, partition, key, r.skipped, attempt + 1))
-        .catch((err) => console.error(`[samsa] flush of ${topic.name}/${partition} failed:`, err));
-    }, this.opts.leaseMs / 2);
-    timer.unref?.();
-    this.flushTimers.set(key, timer);
-  }
-
   /**
    * Flush one partition as its leader; serialised per partition within this process. A
    * partition whose lease another live process holds is left to it (`skipped`).
@@ -615,8 +570,7 @@ export class LogEngine {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of this.flushTimers.values()) clearTimeout(t);
-    this.flushTimers.clear();
+    this.flushScheduler?.close();
     this.notifier.wakeAll();
     // Let in-flight commits and flushes finish: they are already durable or harmless to stop.
     await Promise.all([...this.locks.values(), ...this.flushLocks.values()].map((m) => m.run(async () => {})));

@@ -1,8 +1,8 @@
 // AWS-mode wiring (S3 + DynamoDB) with no embedded adapters in its import graph: the Lambda
 // handlers build on this module, and `lib/runtime/index.ts` loads it only when SAMSA_STORAGE=aws.
 import type { Config } from './config';
-import type { EngineOptions, LogEngine } from '../log/engine';
-import { engineOn, type Stores } from './core';
+import type { EngineOptions } from '../log/engine';
+import { type Runtime, runtimeOn, type Stores } from './core';
 import { makeDynamoClient, makeS3Client } from '../storage/aws-clients';
 import { DynamoMetaStore } from '../storage/dynamo-meta-store';
 import type { MetaStore, ObjectStore } from '../storage/ports';
@@ -15,7 +15,6 @@ export function openAwsStores(cfg: Config): Stores {
   return { meta, objects, close: async () => void (await Promise.all([objects.close?.(), meta.close?.()])) };
 }
 
-export async function openAwsEngine(cfg: Config, extra: Partial<EngineOptions> = {}, clock?: Clock): Promise<{ engine: LogEngine; stores: Stores }> {
-  const stores = openAwsStores(cfg);
-  return { engine: await engineOn(cfg, stores, clock, extra), stores };
+export async function openAwsEngine(cfg: Config, extra: Partial<EngineOptions> = {}, clock?: Clock): Promise<Runtime> {
+  return runtimeOn(cfg, openAwsStores(cfg), clock, extra);
 }

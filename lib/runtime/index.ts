@@ -4,14 +4,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config';
-import type { EngineOptions, LogEngine } from '../log/engine';
-import { engineOn, type Stores } from './core';
+import type { EngineOptions } from '../log/engine';
+import { type Runtime, runtimeOn, type Stores } from './core';
 import { LocalObjectStore } from '../storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../storage/ports';
 import { SqliteMetaStore } from '../storage/sqlite-meta-store';
 import type { Clock } from '../util/clock';
 
-export type { Stores } from './core';
+export type { Runtime, Stores } from './core';
 
 export async function openStores(cfg: Config): Promise<Stores> {
   if (cfg.storage === 'aws') {
@@ -26,7 +26,6 @@ export async function openStores(cfg: Config): Promise<Stores> {
   return { meta, objects, close: async () => void (await Promise.all([objects.close?.(), meta.close?.()])) };
 }
 
-export async function openEngine(cfg: Config, clock?: Clock, extra: Partial<EngineOptions> = {}): Promise<{ engine: LogEngine; stores: Stores }> {
-  const stores = await openStores(cfg);
-  return { engine: await engineOn(cfg, stores, clock, extra), stores };
+export async function openEngine(cfg: Config, clock?: Clock, extra: Partial<EngineOptions> = {}): Promise<Runtime> {
+  return runtimeOn(cfg, await openStores(cfg), clock, extra);
 }

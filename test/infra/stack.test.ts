@@ -85,7 +85,7 @@ describe('SamsaLog (default: IAM Function URL)', () => {
     expect(byDesc('functions/retention.ts')).toMatchObject({ MemorySize: 512, Timeout: 300 });
     expect(byDesc('functions/api.ts').Environment.Variables).toMatchObject({
       SAMSA_FLUSH_FUNCTION: { Ref: expect.stringMatching(/Flush/) },
-      SAMSA_FLUSH_DELAY_MS: '5000',
+      SAMSA_FLUSH_TRIGGER_WINDOW_MS: '5000',
       SAMSA_FLUSH_TRIGGER_BYTES: String(32 * 1024 * 1024),
     });
     // The API reserves (and is capped at) 100 concurrent instances, so long polls cannot take
@@ -227,7 +227,7 @@ describe('SamsaLog options', () => {
     template.resourceCountIs('AWS::S3::Bucket', 1);
     template.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 20, MemorySize: 2048 });
     template.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 4 });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ SAMSA_FLUSH_DELAY_MS: '1000', SAMSA_FLUSH_TRIGGER_BYTES: '65536' }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ SAMSA_FLUSH_TRIGGER_WINDOW_MS: '1000', SAMSA_FLUSH_TRIGGER_BYTES: '65536' }) } });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 minutes)' });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
   });
