@@ -9,6 +9,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { FetchResult, LogEngine } from '../log/engine';
+import { emptyFetchResult } from '../log/reader';
 import { partitionKey } from '../log/commit';
 import {
   GROUP_MEMBER_PREFIX,
@@ -547,7 +548,7 @@ export class GroupCoordinator {
       await inParallel([...assignment.keys()], 32, async (i) => {
         const h = heads[i]!;
         const at = positions.get(tpKey(assignment[i]!.topic, assignment[i]!.partition))!;
-        out[i] = at === h.nextOffset ? { highWatermark: h.nextOffset, logStartOffset: h.logStart, nextOffset: at, runs: [], records: () => [] } : await one(assignment[i]!);
+        out[i] = at === h.nextOffset ? emptyFetchResult(h, at) : await one(assignment[i]!);
       });
       return out;
     };

@@ -418,12 +418,11 @@ export function createApp(opts: AppOptions): OpenAPIHono {
           body.set(r.bytes, pos);
           pos += r.bytes.length;
         }
-        const next = result.runs.length > 0 ? Math.min(result.runs[result.runs.length - 1]!.last + 1, result.highWatermark) : result.nextOffset;
         return c.body(body, 200, {
           'content-type': RECORD_BATCH_TYPE,
           'x-high-watermark': String(result.highWatermark),
           'x-log-start-offset': String(result.logStartOffset),
-          'x-next-offset': String(next),
+          'x-next-offset': String(result.nextBatchOffset),
         }) as never;
       }
       const kf = q.key_format ?? 'string';

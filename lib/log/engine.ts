@@ -3,20 +3,19 @@
 // port adapter. One engine per process; any number of processes may share the same stores.
 import os from 'node:os';
 import { SamsaError } from '../errors';
-import { decodeRecordBatch, defaultPartition, type DecodedRecord, type RecordInput } from '../records';
+import { defaultPartition, type RecordInput } from '../records';
 import type { MetaStore, ObjectStore } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { Mutex } from '../util/mutex';
 import { Committer, partitionKey } from './commit';
 import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } from './flush';
 import type { FlushScheduler, FlushSchedulerFactory } from './flush-scheduler';
-import { headKey } from './keys';
 import { DEFAULT_LEASE_MS, deadOnThisHost, LeaseManager } from './lease';
-import { type Head, headFromItem } from './model';
+import type { Head } from './model';
 import { Notifier } from './notifier';
 import { mergePrepared, type Prepared, prepareBinary, prepareRecords } from './prepare';
 import { binaryStream, DEFAULT_PRODUCER_ID_EXPIRATION_MS, jsonStream, type ProducerBatch, ProducerRegistry } from './producers';
-import { type BatchRun, LogReader } from './reader';
+import { type FetchOptions, type FetchResult, LogReader } from './reader';
 import { DEFAULT_RETENTION_OPTIONS, Retention, type RetentionOptions } from './retention';
 import type { TopicConfig } from './topic-config';
 import { type Topic, TopicRegistry } from './topics';
@@ -79,26 +78,6 @@ export interface RecordOffset {
   partition: number;
   offset: number;
   timestamp: number;
-}
-
-export interface FetchOptions {
-  offset?: number;
-  maxRecords?: number;
-  maxBytes?: number;
-  /** Stop decoding records once they hold this many bytes (default maxBytes); at least one is returned. */
-  maxDecodedBytes?: number;
-  waitMs?: number;
-  signal?: AbortSignal;
-}
-
-export interface FetchResult {
-  highWatermark: number;
-  logStartOffset: number;
-  nextOffset: number;
-  /** Whole batches as stored (the first may start before the requested offset). */
-  runs: BatchRun[];
-  /** Decoded records ≥ offset, < high watermark, at most maxRecords (for JSON responses). */
-  records(): DecodedRecord[];
 }
 
 export interface PartitionInfo {
@@ -201,8 +180,8 @@ export class LogEngine {
     this.committer.forget(topic);
   }
 
-  async head(topic: Topic, partition: number): Promise<Head> {
-    return headFromItem(await this.meta.get(headKey(topic.id, partition)));
+  head(topic: Topic, partition: number): Promise<Head> {
+    return this.reader.head(topic, partition);
   }
 
   // --- produce ------------------------------------------------------------------------------
@@ -397,103 +376,10 @@ export class LogEngine {
 
   // --- fetch --------------------------------------------------------------------------------
 
+  /** Kafka Fetch: the read path is the reader's (LogReader.fetch); the engine adds the long poll. */
   async fetch(topicName: string, partition: number, opts: FetchOptions = {}): Promise<FetchResult> {
     const topic = await this.topics.partition(topicName, partition);
-    // At a known offset, the head and the extent lookups go out together: one metadata round
-    // trip before the object reads.
-    const prefetched = opts.offset !== undefined ? this.reader.queryExtents(topic, partition, opts.offset) : undefined;
-    prefetched?.catch(() => undefined); // consumed (or dropped) below; never an unhandled rejection
-    let head = await this.head(topic, partition);
-    const offset = opts.offset ?? head.logStart;
-    const maxRecords = opts.maxRecords ?? 500;
-    const maxBytes = opts.maxBytes ?? 1024 * 1024;
-    const outOfRange = (h: Head): SamsaError =>
-      new SamsaError(
-        'OFFSET_OUT_OF_RANGE',
-        `offset ${offset} is outside ${topicName}/${partition}'s log [${h.logStart}, ${h.nextOffset}]`,
-        { log_start_offset: h.logStart, high_watermark: h.nextOffset },
-      );
-    if (offset < head.logStart || offset > head.nextOffset) throw outOfRange(head);
-
-    let firstLookup = prefetched;
-    if (offset === head.nextOffset && (opts.waitMs ?? 0) > 0) {
-      head = await this.waitForData(topic, partition, head, opts.waitMs!, opts.signal);
-      firstLookup = undefined; // taken before the new data arrived
-    }
-    const empty = (h: Head): FetchResult => ({
-      highWatermark: h.nextOffset,
-      logStartOffset: h.logStart,
-      nextOffset: offset,
-      runs: [],
-      records: () => [],
-    });
-    if (offset >= head.nextOffset) return empty(head);
-
-    for (let attempt = 0; ; attempt++) {
-      let runs: BatchRun[] | undefined;
-      try {
-        runs = await this.reader.read(topic, partition, offset, head, maxBytes, attempt === 0 ? firstLookup : undefined);
-      } catch (err) {
-        // A write-ahead object deleted by a flush we raced: the extents moved, look again.
-        // Or a segment retention deleted: the log start moved past the offset first.
-        if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt < 5) {
-          head = await this.head(topic, partition);
-          if (offset < head.logStart) throw outOfRange(head);
-          continue;
-        }
-        throw err;
-      }
-      if (!runs) {
-        head = await this.head(topic, partition);
-        if (offset < head.logStart) throw outOfRange(head);
-        if (attempt < 5) continue;
-        throw new SamsaError('UNKNOWN_SERVER_ERROR', `no data found for ${topicName}/${partition} at offset ${offset} below the high watermark ${head.nextOffset}`);
-      }
-      const hw = head.nextOffset;
-      let decoded: DecodedRecord[] | undefined;
-      // Decoded records hold their (decompressed) bytes, which a compressed batch can make far
-      // larger than the stored bytes max_bytes counted. Stop once the decoded bytes reach
-      // max_bytes, so a decoded fetch holds at most max_bytes plus one batch (docs/limits.md).
-      let truncated = false;
-      const maxDecoded = opts.maxDecodedBytes ?? maxBytes;
-      const records = (): DecodedRecord[] => {
-        if (decoded) return decoded;
-        decoded = [];
-        let decodedBytes = 0;
-        for (const run of runs!) {
-          let p = 0;
-          const dv = new DataView(run.bytes.buffer, run.bytes.byteOffset, run.bytes.byteLength);
-          while (p < run.bytes.length && decoded.length < maxRecords && !truncated) {
-            const end = p + 12 + dv.getInt32(p + 8);
-            // CRCs were verified as the bytes were read.
-            for (const r of decodeRecordBatch(run.bytes.subarray(p, end), { verifyCrc: false }).records) {
-              if (r.offset < offset || r.offset >= hw || decoded.length >= maxRecords) continue;
-              decoded.push(r);
-              decodedBytes += decodedSize(r);
-              if (decodedBytes >= maxDecoded) {
-                truncated = true;
-                break;
-              }
-            }
-            p = end;
-          }
-          if (truncated) break;
-        }
-        return decoded;
-      };
-      const lastInRuns = runs.length > 0 ? Math.min(runs[runs.length - 1]!.last + 1, hw) : offset;
-      const result: FetchResult = {
-        highWatermark: hw,
-        logStartOffset: head.logStart,
-        get nextOffset() {
-          const rs = records();
-          return rs.length >= maxRecords || truncated ? rs[rs.length - 1]!.offset + 1 : lastInRuns;
-        },
-        runs,
-        records,
-      };
-      return result;
-    }
+    return this.reader.fetch(topic, partition, opts, (head) => this.waitForData(topic, partition, head, opts.waitMs!, opts.signal));
   }
 
   /**
@@ -527,7 +413,7 @@ export class LogEngine {
     const head = await this.head(topic, partition);
     if (spec === 'earliest') return { offset: head.logStart, timestamp: null };
     if (spec === 'latest') return { offset: head.nextOffset, timestamp: null };
-    const found = await this.reader.offsetForTimestamp(topic, partition, spec, head, firstAtLeast);
+    const found = await this.reader.offsetForTimestamp(topic, partition, spec, head);
     return found ?? { offset: head.nextOffset, timestamp: null };
   }
 
@@ -579,27 +465,7 @@ export class LogEngine {
   }
 }
 
-export type { Topic, TopicConfig };
-
-/** Bytes a decoded record holds on to, plus a little per object (fetch's decoded budget). */
-function decodedSize(r: DecodedRecord): number {
-  let n = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  for (const h of r.headers) n += 48 + h.key.length + (h.value?.length ?? 0);
-  return n;
-}
-
-function firstAtLeast(bytes: Uint8Array, ts: number): { offset: number; timestamp: number } | undefined {
-  let p = 0;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  while (p < bytes.length) {
-    const end = p + 12 + dv.getInt32(p + 8);
-    for (const r of decodeRecordBatch(bytes.subarray(p, end)).records) {
-      if (r.timestamp >= ts) return { offset: r.offset, timestamp: r.timestamp };
-    }
-    p = end;
-  }
-  return undefined;
-}
+export type { FetchOptions, FetchResult, Topic, TopicConfig };
 
 /** Offsets in request order: each partition's records got consecutive offsets from its base. */
 function offsetsFor(records: ProduceRecord[], assignment: number[], bases: Map<number, number>, now: number): RecordOffset[] {
