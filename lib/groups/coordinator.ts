@@ -13,7 +13,6 @@ import { emptyFetchResult } from '../log/reader';
 import { partitionKey } from '../log/commit';
 import {
   GROUP_MEMBER_PREFIX,
-  GROUP_OWNER_CHUNK,
   GROUP_OWNER_PREFIX,
   GROUP_PARTITION_PREFIX,
   GROUPS_PK,
@@ -30,13 +29,32 @@ import { type Head, headFromItem } from '../log/model';
 import type { Topic } from '../log/topics';
 import { itemSize } from '../storage/counting';
 import type { DecodedRecord } from '../records';
-import type { Condition, MetaItem, MetaStore, MetaValue, WriteOp } from '../storage/ports';
+import type { Condition, MetaItem, MetaStore, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { inParallel } from '../util/parallel';
-import { ASSIGNORS, type AssignorName, cmpTp, DEFAULT_ASSIGNOR, type Owners, parseTp, tpKey } from './assignors';
+import { type AssignorName, cmpTp, type Owners, parseTp, tpKey } from './assignors';
 import { type MemberState, reconciliationState, transition } from './lifecycle';
 import { LivenessTracker, monotonicClock } from './liveness';
-import { type GroupState, type MemberSpec, reconcile, type Revocation, targetOf } from './reconcile';
+import {
+  commitOp,
+  currentOffset,
+  emptyState,
+  groupFromItems,
+  groupMetaItem,
+  type Loaded,
+  memberAckAttrs,
+  memberItem,
+  type OffsetCommit,
+  type OffsetReset,
+  type PartitionItem,
+  partitionFromItem,
+  shardItem,
+  shardsOf,
+  specAttrs,
+} from './items';
+import { type GroupState, type MemberSpec, reconcile, targetOf } from './reconcile';
+
+export type { OffsetCommit, OffsetReset } from './items';
 
 export interface CoordinatorOptions {
   /** Wall clock: only for `committed_at`, never for liveness. */
@@ -49,7 +67,6 @@ export interface CoordinatorOptions {
 }
 
 export const SESSION_TIMEOUT = { min: 100, max: 3_600_000, default: 45_000 } as const;
-export type OffsetReset = 'earliest' | 'latest';
 export type ResetTarget = 'earliest' | 'latest' | { timestamp: number } | { offset: number };
 
 export interface TopicPartition {
@@ -70,11 +87,6 @@ export interface JoinResult {
   generation: number;
   assignment: TopicPartition[];
   heartbeatIntervalMs: number;
-}
-
-export interface OffsetCommit extends TopicPartition {
-  offset: number;
-  metadata?: string | null;
 }
 
 export interface PolledRecord extends DecodedRecord {
@@ -158,34 +170,6 @@ const MAX_META_BYTES = 256 * 1024;
 /** Long polls re-read the heads for other processes' commits at this interval, doubling up to the cap. */
 const MAX_RECHECK_MS = 2000;
 
-interface MemberRecord {
-  hb: string;
-  acked: number;
-}
-
-interface Loaded {
-  exists: boolean;
-  deleting: boolean;
-  state: GroupState;
-  members: Map<string, MemberRecord>;
-  /** Sort keys of the ownership shards as stored. */
-  shards: Set<string>;
-  /** Per owned partition, the generation its owner's uninterrupted ownership began. */
-  since: Map<string, number>;
-  /** Stored in the layout before the shards (roster and owners inside the group item). */
-  legacy: boolean;
-}
-
-/** A `goff#` item: the committed offset of one partition (ownership lives in the shards). */
-interface PartitionItem {
-  offset?: number;
-  metadata?: string | null;
-  /** When the offset was last written (ms). */
-  committedAt?: number;
-  /** Incarnation of the topic the offset was committed on (absent on items older than the field). */
-  topicId?: string;
-}
-
 interface Mutation {
   /** Add a member (with `hb`), or change a present member's subscription. */
   put?: { id: string; spec: MemberSpec; hb?: string };
@@ -196,15 +180,6 @@ interface Mutation {
   assignor?: AssignorName;
   freshTopics?: boolean;
 }
-
-const emptyState = (): GroupState => ({
-  generation: 0,
-  assignor: DEFAULT_ASSIGNOR,
-  members: new Map(),
-  owners: new Map(),
-  revoking: new Map(),
-  partitions: {},
-});
 
 export class GroupCoordinator {
   readonly liveness: LivenessTracker;
@@ -850,7 +825,7 @@ export class GroupCoordinator {
     const selfOp: WriteOp | undefined = mut.self && {
       type: 'update',
       key: groupMemberKey(group, mut.self.id),
-      set: { hb: mut.self.hb, acked: mut.self.acked, ...(respec?.id === mut.self.id ? specAttrs(respec.spec) : {}) },
+      set: { ...memberAckAttrs(mut.self.hb, mut.self.acked), ...(respec?.id === mut.self.id ? specAttrs(respec.spec) : {}) },
       condition: { op: 'exists' },
     };
     if (selfOp) ops.push(selfOp);
@@ -860,7 +835,7 @@ export class GroupCoordinator {
     if (mut.put?.hb !== undefined) {
       ops.push({
         type: 'put',
-        item: { ...groupMemberKey(group, mut.put.id), member_id: mut.put.id, hb: mut.put.hb, acked: nextGen, ...specAttrs(mut.put.spec) },
+        item: memberItem(group, mut.put.id, mut.put.hb, nextGen, mut.put.spec),
         condition: { op: 'notExists' },
       });
     }
@@ -897,7 +872,7 @@ export class GroupCoordinator {
       return l.state;
     }
     const next: GroupState = { ...draft, generation: nextGen, owners: step.owners, revoking: step.revoking };
-    const meta = metaItem(group, next);
+    const meta = groupMetaItem(group, next);
     if (itemSize(meta) > MAX_META_BYTES) {
       throw new SamsaError('INVALID_REQUEST', `group "${group}" would subscribe to too many topics (${Object.keys(partitions).length}) for its group item; subscribe to fewer`, { group });
     }
@@ -936,7 +911,7 @@ export class GroupCoordinator {
   private async writeMemberless(group: string, l: Loaded, writes: WriteOp[]): Promise<void> {
     const guard: WriteOp = l.exists
       ? { type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, { op: 'eq', attr: 'member_count', value: 0 }] } }
-      : { type: 'put', item: metaItem(group, emptyState()), condition: { op: 'notExists' } };
+      : { type: 'put', item: groupMetaItem(group, emptyState()), condition: { op: 'notExists' } };
     const first = l.exists ? [guard] : [guard, { type: 'put', item: { ...groupRegistryKey(group), group } } as WriteOp];
     for (const [i, chunk] of chunks(writes, this.meta.limits.maxTransactItems - 2).entries()) {
       await this.meta.transact(i === 0 ? [...first, ...chunk] : [{ type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'member_count', value: 0 } }, ...chunk]);
@@ -989,22 +964,7 @@ export class GroupCoordinator {
       items.push(...page.items);
       startAfter = page.next;
     } while (startAfter);
-    const metaIt = items.find((i) => i.sk === 'meta');
-    const memberItems = items.filter((i) => i.sk.startsWith(GROUP_MEMBER_PREFIX));
-    const shardItems = items.filter((i) => i.sk.startsWith(GROUP_OWNER_PREFIX));
-    const members = new Map<string, MemberRecord>();
-    for (const i of memberItems) members.set(i['member_id'] as string, { hb: i['hb'] as string, acked: i['acked'] as number });
-    const since = new Map<string, number>();
-    const legacy = metaIt !== undefined && metaIt['owners'] !== undefined;
-    return {
-      exists: metaIt !== undefined,
-      deleting: metaIt?.['deleting'] === true,
-      state: metaIt ? (legacy ? legacyState(metaIt, since) : stateFromItems(metaIt, memberItems, shardItems, since)) : emptyState(),
-      members,
-      shards: new Set(shardItems.map((i) => i.sk)),
-      since,
-      legacy,
-    };
+    return groupFromItems(items);
   }
 
   private async loadPartitions(group: string): Promise<Map<string, PartitionItem>> {
@@ -1013,169 +973,13 @@ export class GroupCoordinator {
     do {
       const page = await this.meta.query({ pk: groupOffsetsPk(group), beginsWith: GROUP_PARTITION_PREFIX, ...(startAfter ? { startAfter } : {}) });
       for (const i of page.items) {
-        const item: PartitionItem = {};
-        if (typeof i['offset'] === 'number') item.offset = i['offset'];
-        if (i['metadata'] !== undefined) item.metadata = i['metadata'] as string | null;
-        if (typeof i['topic_id'] === 'string') item.topicId = i['topic_id'];
-        if (typeof i['committed_at'] === 'number') item.committedAt = i['committed_at'];
-        out.set(tpKey(i['topic'] as string, i['partition'] as number), item);
+        const { topic, partition, item } = partitionFromItem(i);
+        out.set(tpKey(topic, partition), item);
       }
       startAfter = page.next;
     } while (startAfter);
     return out;
   }
-}
-
-// --- item encoding ----------------------------------------------------------------------------
-//
-// The group item holds only what does not grow with partitions or members (generation,
-// assignor, member count, partition counts); each member's subscription is on its own item and
-// ownership is in shards of GROUP_OWNER_CHUNK partitions: `ids` lists the shard's distinct
-// member ids once; `own` holds, per partition chunk·C+i, the index of its owner in `ids`
-// (uint16 little-endian, 0xffff: none); `since` the generation its owner's (or revoking
-// member's) uninterrupted ownership began (float64 LE, 0: none); `rev` maps a partition to
-// [index of the member it is being revoked from, generation of the revocation]. The two arrays
-// are binary attributes: a few bytes per partition, one attribute value each to (de)serialise.
-
-const NO_OWNER = 0xffff; // GROUP_OWNER_CHUNK < 0xffff: an index never reaches it
-
-function metaItem(group: string, s: GroupState): MetaItem {
-  return {
-    ...groupMetaKey(group),
-    group,
-    generation: s.generation,
-    member_count: s.members.size,
-    assignor: s.assignor,
-    partitions: { ...s.partitions },
-  };
-}
-
-function specAttrs(spec: MemberSpec): Record<string, MetaValue> {
-  return { topics: spec.topics, session_timeout_ms: spec.sessionTimeoutMs, auto_offset_reset: spec.autoOffsetReset };
-}
-
-function specFromItem(item: MetaItem): MemberSpec {
-  return { topics: item['topics'] as string[], sessionTimeoutMs: item['session_timeout_ms'] as number, autoOffsetReset: item['auto_offset_reset'] as OffsetReset };
-}
-
-function shardsOf(changes: Array<{ key: string }>): Map<string, { topic: string; chunk: number }> {
-  const out = new Map<string, { topic: string; chunk: number }>();
-  for (const c of changes) {
-    const { topic, partition } = parseTp(c.key);
-    const chunk = Math.floor(partition / GROUP_OWNER_CHUNK);
-    out.set(`${topic}#${chunk}`, { topic, chunk });
-  }
-  return out;
-}
-
-/** The shard's item as it must be in state `s`, or undefined when it holds nothing. */
-function shardItem(group: string, topic: string, chunk: number, s: GroupState, sinceOf: ReadonlyMap<string, number>): MetaItem | undefined {
-  const ids: string[] = [];
-  const index = new Map<string, number>();
-  const idx = (m: string): number => {
-    let i = index.get(m);
-    if (i === undefined) index.set(m, (i = ids.push(m) - 1));
-    return i;
-  };
-  const own: number[] = [];
-  const since: number[] = [];
-  const rev: Record<string, MetaValue> = {};
-  const base = chunk * GROUP_OWNER_CHUNK;
-  for (let i = 0; i < GROUP_OWNER_CHUNK; i++) {
-    const key = tpKey(topic, base + i);
-    const o = s.owners.get(key);
-    own.push(o === undefined ? -1 : idx(o));
-    const r = s.revoking.get(key);
-    since.push(o === undefined && r === undefined ? 0 : (sinceOf.get(key) ?? 0));
-    if (r) rev[String(base + i)] = [idx(r.from), r.gen];
-  }
-  let n = own.length;
-  while (n > 0 && own[n - 1] === -1 && since[n - 1] === 0) n--;
-  if (n === 0 && Object.keys(rev).length === 0) return undefined;
-  const ownBytes = Buffer.alloc(n * 2);
-  const sinceBytes = Buffer.alloc(n * 8);
-  for (let i = 0; i < n; i++) {
-    ownBytes.writeUInt16LE(own[i] === -1 ? NO_OWNER : own[i]!, i * 2);
-    sinceBytes.writeDoubleLE(since[i]!, i * 8);
-  }
-  return { ...groupOwnerKey(group, topic, chunk), topic, chunk, ids, own: new Uint8Array(ownBytes), since: new Uint8Array(sinceBytes), rev };
-}
-
-function readShard(item: MetaItem, owners: Owners, revoking: Map<string, Revocation>, since: Map<string, number>): void {
-  const topic = item['topic'] as string;
-  const base = (item['chunk'] as number) * GROUP_OWNER_CHUNK;
-  const ids = item['ids'] as string[];
-  const own = Buffer.from(item['own'] as Uint8Array);
-  const sinces = Buffer.from(item['since'] as Uint8Array);
-  for (let p = 0; p < own.length / 2; p++) {
-    const i = own.readUInt16LE(p * 2);
-    if (i !== NO_OWNER) owners.set(tpKey(topic, base + p), ids[i]!);
-    // Owned, or being given up by a member that may still ack it.
-    const gen = sinces.readDoubleLE(p * 8);
-    if (gen > 0) since.set(tpKey(topic, base + p), gen);
-  }
-  for (const [p, [i, gen]] of Object.entries(item['rev'] as Record<string, [number, number]>)) revoking.set(tpKey(topic, Number(p)), { from: ids[i]!, gen });
-}
-
-/**
- * A group item of the layout before the shards: roster and owners inside it. Ownership start
- * generations were on the offset items; taking the current generation instead can only make an
- * ack be dropped (a redelivery), never accepted where it should not be.
- */
-function legacyState(item: MetaItem, since: Map<string, number>): GroupState {
-  const members = new Map<string, MemberSpec>();
-  for (const [id, raw] of Object.entries((item['members'] ?? {}) as Record<string, MetaItem>)) members.set(id, specFromItem(raw));
-  const owners: Owners = new Map(Object.entries((item['owners'] ?? {}) as Record<string, string>));
-  const revoking = new Map<string, Revocation>();
-  for (const [k, v] of Object.entries((item['revoking'] ?? {}) as Record<string, [string, number]>)) revoking.set(k, { from: v[0], gen: v[1] });
-  for (const k of [...owners.keys(), ...revoking.keys()]) since.set(k, item['generation'] as number);
-  const assignor = item['assignor'] as AssignorName;
-  return {
-    generation: item['generation'] as number,
-    assignor: assignor in ASSIGNORS ? assignor : DEFAULT_ASSIGNOR,
-    members,
-    owners,
-    revoking,
-    partitions: { ...((item['partitions'] ?? {}) as Record<string, number>) },
-  };
-}
-
-function stateFromItems(metaIt: MetaItem, memberItems: MetaItem[], shardItems: MetaItem[], since: Map<string, number>): GroupState {
-  const members = new Map<string, MemberSpec>();
-  for (const m of memberItems) members.set(m['member_id'] as string, specFromItem(m));
-  const owners: Owners = new Map();
-  const revoking = new Map<string, Revocation>();
-  for (const sh of shardItems) readShard(sh, owners, revoking, since);
-  const assignor = metaIt['assignor'] as AssignorName;
-  return {
-    generation: metaIt['generation'] as number,
-    assignor: assignor in ASSIGNORS ? assignor : DEFAULT_ASSIGNOR,
-    members,
-    owners,
-    revoking,
-    partitions: { ...((metaIt['partitions'] ?? {}) as Record<string, number>) },
-  };
-}
-
-/**
- * An offset write. It carries the incarnation id of the topic it was made on: an offset of a
- * deleted topic means nothing to a re-created one of the same name (its offsets restart at 0),
- * so readers treat an offset with another id as absent.
- */
-function commitOp(group: string, o: OffsetCommit, topicId: string, now: number, condition?: Condition): WriteOp {
-  return {
-    type: 'update',
-    key: groupPartitionKey(group, o.topic, o.partition),
-    set: { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null, committed_at: now, topic_id: topicId },
-    ...(condition ? { condition } : {}),
-  };
-}
-
-/** The committed offset of a partition item, if it was committed on the topic's current incarnation. */
-function currentOffset(item: PartitionItem | undefined, topicId: string | undefined): number | undefined {
-  if (item?.offset === undefined) return undefined;
-  if (item.topicId !== undefined && item.topicId !== topicId) return undefined;
-  return item.offset;
 }
 
 /** Whether `member` may commit `key` in this state: its owner, or the member giving it up. */
