@@ -238,7 +238,6 @@ export class SamsaLog extends Construct {
       partitionKey: { name: META_TABLE.partitionKey.name, type: dynamodb.AttributeType.STRING },
       sortKey: { name: META_TABLE.sortKey.name, type: dynamodb.AttributeType.STRING },
       billingMode: META_TABLE.billingMode === 'PAY_PER_REQUEST' ? dynamodb.BillingMode.PAY_PER_REQUEST : dynamodb.BillingMode.PROVISIONED,
-      timeToLiveAttribute: META_TABLE.ttlAttribute,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: META_TABLE.pointInTimeRecovery },
       deletionProtection: p.tableDeletionProtection,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,

@@ -91,7 +91,7 @@ const isBatchProduce = (c: Context): boolean => c.req.method === 'POST' && /^\/v
 
 /**
  * JSON routes take only JSON bodies: anything else is 415, including the types a web page may
- * send cross-site without a preflight (text/plain, forms), which used to be parsed as JSON.
+ * send cross-site without a preflight (text/plain, forms), which would otherwise be parsed as JSON.
  * The body is read here (within the JSON size limit) and its nesting bounded before it is
  * parsed, so a deeply nested value is a 400 naming the limit, not a stack overflow later.
  */

@@ -386,7 +386,7 @@ export class LogEngine {
    * Waits for the head to move past `head`. A commit in this process wakes the waiter at once
    * (Notifier); other processes' commits are only seen by re-reading the head, on a backoff
    * schedule — longPollRecheckMs, doubling up to longPollMaxRecheckMs — so an idle long poll
-   * costs a few metadata reads per wait, not one every longPollRecheckMs (issue 12).
+   * costs a few metadata reads per wait, not one every longPollRecheckMs.
    */
   private async waitForData(topic: Topic, partition: number, head: Head, waitMs: number, signal?: AbortSignal): Promise<Head> {
     const deadline = Date.now() + Math.min(waitMs, 60_000);

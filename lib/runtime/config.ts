@@ -33,7 +33,7 @@ export interface Config {
   /**
    * With a flush function: how often at most a partition's committed bytes are compared with
    * `flushTriggerBytes`; -1 turns the hand-off off. SAMSA_FLUSH_TRIGGER_WINDOW_MS, else (the
-   * one variable deployments used to set for both) SAMSA_FLUSH_DELAY_MS.
+   * variable older deployments set for both) SAMSA_FLUSH_DELAY_MS.
    */
   flushTriggerWindowMs: number;
   /**
