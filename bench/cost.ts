@@ -9,7 +9,7 @@
 // at the memory the CDK construct sets, with the duration measured here (an emulator on
 // loopback is faster than AWS, so this part is a lower bound; it is reported separately).
 import { LogEngine } from '../lib/log/engine';
-import { AWS_INLINE_MAX_BYTES } from '../lib/runtime-core';
+import { AWS_INLINE_MAX_BYTES } from '../lib/runtime/core';
 import { codecsReady, encodeRecordBatch } from '../lib/records';
 import { awsConfigFromEnv, awsRequestCounts, makeDynamoClient, makeS3Client, resetAwsRequestCounts } from '../lib/storage/aws-clients';
 import { ensureBucket, ensureTable } from '../lib/storage/aws-provision';
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   const meta = capacityModel(new DynamoMetaStore({ client: ddbc, table }));
   const objects = new S3ObjectStore({ client: s3c, bucket });
   // Each HTTP request is its own Lambda invocation: no group commit across requests.
-  // AWS mode's commit settings (lib/runtime-core.ts): its inline threshold, head-only commits.
+  // AWS mode's commit settings (lib/runtime/core.ts): its inline threshold, head-only commits.
   const inlineMaxBytes = Number(process.env.COST_INLINE_BYTES ?? AWS_INLINE_MAX_BYTES);
   const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes, headOnlyCommits: process.env.COST_TRANSACTIONS !== '1' });
   const results: Measure[] = [];

@@ -68,7 +68,7 @@ async function idleConsumer(): Promise<string> {
 async function idleMember(store: string, raw: MetaStore, dir: string): Promise<string> {
   const PARTITIONS = 100;
   const meta = countingMetaStore(raw);
-  // AWS mode's recheck interval for commits made by other processes (lib/runtime-core.ts).
+  // AWS mode's recheck interval for commits made by other processes (lib/runtime/core.ts).
   const engine = new LogEngine(meta, new LocalObjectStore({ root: dir }), undefined, { longPollRecheckMs: 200 });
   const coord = new GroupCoordinator(meta, engine, { topicRefreshMs: 60_000 });
   const topic = `idle${Date.now().toString(36)}`;

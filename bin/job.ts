@@ -1,7 +1,7 @@
 // `npm run job:flush` / `npm run job:retention`: one pass of a background job against the
 // configured storage (embedded or AWS), then exit. Prints a JSON report.
-import { loadConfig } from '../lib/config';
-import { runFlushJob, runRetentionJob } from '../lib/jobs';
+import { loadConfig } from '../lib/runtime/config';
+import { runFlushJob, runRetentionJob } from '../lib/runtime/jobs';
 import { openEngine } from '../lib/runtime';
 
 const which = process.argv[2];

@@ -2,15 +2,13 @@
 // or against S3/DynamoDB with SAMSA_STORAGE=aws. A thin adapter around the Hono app.
 import fs from 'node:fs';
 import { serve } from '@hono/node-server';
-import { loadConfig, unsafeListenReason } from '../lib/config';
+import { loadConfig, unsafeListenReason } from '../lib/runtime/config';
 import { createApp } from '../lib/http/app';
 import { authFromConfig } from '../lib/http/authz';
-import { GroupCoordinator } from '../lib/groups/coordinator';
 import { groupLag } from '../lib/groups/lag';
 import { answerClientErrors } from '../lib/http/client-errors';
-import { mountGroupRoutes } from '../lib/http/groups';
 import { hostGuard, hostGuardOptions } from '../lib/http/host-guard';
-import { measureFlushLag, startJobLoop } from '../lib/jobs';
+import { measureFlushLag, startJobLoop } from '../lib/runtime/jobs';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger } from '../lib/obs/logger';
 import { openEngine } from '../lib/runtime';
@@ -29,8 +27,7 @@ const metrics = createSamsaMetrics({
   flushLag: async () => (await measureFlushLag(engine)).unflushedRecords,
   consumerLag: () => groupLag(groups),
 });
-const { engine, stores } = await openEngine(cfg, undefined, engineHooks(metrics));
-const groups = new GroupCoordinator(engine.meta, engine);
+const { engine, stores, groups } = await openEngine(cfg, undefined, engineHooks(metrics));
 const app = createApp({
   engine,
   maxRequestBytes: cfg.maxRequestBytes,
@@ -40,8 +37,9 @@ const app = createApp({
   // Host/Origin checks before any route: a local server must not take orders from web pages.
   guards: [hostGuard(hostGuardOptions(cfg.host, process.env))],
   auth: authFromConfig(cfg, engine.meta),
+  groups,
   // With a Kafka listener, a group Kafka members hold takes no HTTP members (docs/kafka.md).
-  extend: (a) => void mountGroupRoutes(a, { engine, coordinator: groups, ...(cfg.kafka ? { beforeJoin: kafkaGroupGuard(engine.meta) } : {}) }),
+  ...(cfg.kafka ? { beforeGroupJoin: kafkaGroupGuard(engine.meta) } : {}),
 });
 // The Kafka listener (SAMSA_KAFKA_PORT): same engine, same offset store, same ACLs as HTTP.
 let kafka: KafkaListener | undefined;

@@ -3,17 +3,17 @@
 // environment at init (top-level await) and reused by every warm invocation.
 import { type Context, Hono } from 'hono';
 import { defaultIsContentTypeBinary, handle, type LambdaContext, type LambdaEvent, streamHandle } from 'hono/aws-lambda';
-import { loadConfig } from '../lib/config';
-import { lambdaInvoker } from '../lib/flush-invoker';
-import { flushTrigger } from '../lib/flush-trigger';
+import { loadConfig } from '../lib/runtime/config';
+import { lambdaInvoker } from '../lib/runtime/lambda/flush-invoker';
+import { flushTrigger } from '../lib/runtime/lambda/flush-trigger';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
 import { lambdaKind, lambdaLimits } from '../lib/http/limits';
 import { MAX_JSON_REQUEST_BYTES } from '../lib/http/schemas';
 import { authFromConfig } from '../lib/http/authz';
-import { mountGroupRoutes } from '../lib/http/groups';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger } from '../lib/obs/logger';
-import { openAwsEngine } from '../lib/runtime-aws';
+import { openAwsEngine } from '../lib/runtime/aws';
+import { flushSchedulerOption } from '../lib/runtime/core';
 
 const cfg = loadConfig();
 // JSON lines on stdout: CloudWatch Logs keeps them as they are, and turns the EMF lines that
@@ -22,11 +22,8 @@ const logger = createLogger({ level: cfg.logLevel, bindings: { service: 'samsa-a
 const metrics = createSamsaMetrics();
 // Busy partitions are handed to the flush function (async invoke) instead of waiting for the
 // schedule; see docs/design/0006-deployment.md.
-const trigger = cfg.flushFunction && cfg.flushDelayMs >= 0 ? flushTrigger(lambdaInvoker(cfg.flushFunction)) : undefined;
-const { engine } = await openAwsEngine(cfg, {
-  ...engineHooks(metrics),
-  ...(trigger ? { flushTrigger: trigger.trigger, flushTriggerBytes: cfg.flushTriggerBytes } : {}),
-});
+const trigger = cfg.flushFunction && cfg.flushTriggerWindowMs >= 0 ? flushTrigger(lambdaInvoker(cfg.flushFunction)) : undefined;
+const { engine, groups } = await openAwsEngine(cfg, { ...engineHooks(metrics), ...flushSchedulerOption(cfg, trigger?.trigger) });
 // The principal is the IAM caller (Function URL) or a JWT claim (API Gateway): SAMSA_AUTH, set by the construct.
 // What the front of this function carries (6 MB buffered, base64 for binary; 20 MB streamed),
 // fixed by the deployment: the construct sets SAMSA_INVOKE_MODE and the timeout it chose.
@@ -50,7 +47,7 @@ const app = createApp({
   logger,
   metrics,
   auth: authFromConfig(cfg, engine.meta),
-  extend: (a) => void mountGroupRoutes(a, { engine, ...(limits.maxWaitMs !== undefined ? { maxWaitMs: limits.maxWaitMs } : {}) }),
+  groups,
 });
 const serve = handle(app, { isContentTypeBinary: (type) => type.startsWith(RECORD_BATCH_TYPE) || defaultIsContentTypeBinary(type) });
 

@@ -1,16 +1,15 @@
 // Lambda entry point for flushing: committed batches → Kafka segment objects in S3.
 // Two kinds of event: the EventBridge schedule (one pass over every partition, then the flush
 // lag as a CloudWatch metric) and the API function's async hand-off of one busy partition.
-import { loadConfig } from '../lib/config';
-import { isFlushRequest } from '../lib/flush-trigger';
-import { GroupCoordinator } from '../lib/groups/coordinator';
+import { loadConfig } from '../lib/runtime/config';
+import { isFlushRequest } from '../lib/runtime/lambda/flush-trigger';
 import { groupLag, oldestUnconsumedSeconds } from '../lib/groups/lag';
-import { measureFlushLag, runFlushJob } from '../lib/jobs';
+import { measureFlushLag, runFlushJob } from '../lib/runtime/jobs';
 import { emfLine } from '../lib/obs/emf';
-import { openAwsEngine } from '../lib/runtime-aws';
+import { openAwsEngine } from '../lib/runtime/aws';
 
 const cfg = loadConfig();
-const { engine } = await openAwsEngine(cfg);
+const { engine, groups } = await openAwsEngine(cfg);
 
 export async function handler(event: unknown): Promise<Record<string, unknown>> {
   if (isFlushRequest(event)) {
@@ -26,7 +25,7 @@ export async function handler(event: unknown): Promise<Record<string, unknown>> 
   const report = await runFlushJob(engine);
   const lag = await measureFlushLag(engine);
   // The consumer-lag alarm's input: how old the oldest record some group has not consumed is.
-  const oldest = oldestUnconsumedSeconds(await groupLag(new GroupCoordinator(engine.meta, engine)).catch(() => []));
+  const oldest = oldestUnconsumedSeconds(await groupLag(groups).catch(() => []));
   // Raw stdout, not console.log: Lambda prefixes console lines, and EMF must be bare JSON.
   process.stdout.write(
     `${emfLine(

@@ -6,6 +6,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { type ErrorCode, SamsaError } from '../errors';
+import type { GroupCoordinator } from '../groups/coordinator';
 import type { LogEngine } from '../log/engine';
 import type { BatchRun } from '../log/reader';
 import type { SamsaMetrics } from '../obs/instruments';
@@ -15,6 +16,7 @@ import { renderDocsPage } from './docs';
 import { headerFromJson, jsonDepth, MAX_JSON_FETCH_DECODED_BYTES, recordToJson, toBytes } from './format';
 import { type AuthOptions, authz, mountAclRoutes } from './authz';
 import { observe } from './observe';
+import { mountGroupRoutes } from './groups';
 import { mountSegmentRoutes } from './segments';
 import { tailMiddleware } from './tail';
 import { nodeLimits, type RuntimeLimits } from './limits';
@@ -29,7 +31,11 @@ export interface AppOptions {
   maxRequestBytes?: number;
   /** Middleware run before everything else (the Node server's Host/Origin checks). */
   guards?: MiddlewareHandler[];
-  /** Extra routes (consumer groups) mounted on the same app. */
+  /** The consumer-group coordinator the runtime built: its /v1/groups routes are mounted. */
+  groups?: GroupCoordinator;
+  /** Refuses an HTTP join (throws), e.g. while Kafka-protocol members hold the group (lib/kafka/cluster.ts). */
+  beforeGroupJoin?: (group: string) => Promise<void>;
+  /** Extra routes mounted on the same app. */
   extend?: (app: OpenAPIHono) => void;
   version?: string;
   /** Access log and unexpected errors (default: JSON lines on stdout at info). */
@@ -96,7 +102,7 @@ const isBatchProduce = (c: Context): boolean => c.req.method === 'POST' && /^\/v
 
 /**
  * JSON routes take only JSON bodies: anything else is 415, including the types a web page may
- * send cross-site without a preflight (text/plain, forms), which used to be parsed as JSON.
+ * send cross-site without a preflight (text/plain, forms), which would otherwise be parsed as JSON.
  * The body is read here (within the JSON size limit) and its nesting bounded before it is
  * parsed, so a deeply nested value is a 400 naming the limit, not a stack overflow later.
  */
@@ -470,7 +476,8 @@ export function createApp(opts: AppOptions): OpenAPIHono {
           body.set(r.bytes, pos);
           pos += r.bytes.length;
         }
-        const next = runs.length > 0 ? Math.min(runs[runs.length - 1]!.last + 1, result.highWatermark) : result.nextOffset;
+        // The reader's continuation, unless the cut above left some of its batches out.
+        const next = runs === result.runs ? result.nextBatchOffset : runs.length > 0 ? Math.min(runs[runs.length - 1]!.last + 1, result.highWatermark) : result.nextOffset;
         // Say so only when the lower bound actually left records behind.
         clamped &&= next < result.highWatermark;
         return c.body(body, 200, {
@@ -539,6 +546,14 @@ export function createApp(opts: AppOptions): OpenAPIHono {
 
   mountSegmentRoutes(app, { engine });
   if (opts.auth) mountAclRoutes(app, opts.auth);
+  if (opts.groups) {
+    mountGroupRoutes(app, {
+      engine,
+      coordinator: opts.groups,
+      ...(limits.maxWaitMs !== undefined ? { maxWaitMs: limits.maxWaitMs } : {}),
+      ...(opts.beforeGroupJoin ? { beforeJoin: opts.beforeGroupJoin } : {}),
+    });
+  }
   opts.extend?.(app);
 
   if (metrics && opts.metricsRoute) {

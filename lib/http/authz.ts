@@ -6,7 +6,7 @@
 // what each mode trusts.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import { type Config, unsafeListenReason } from '../config';
+import { type Config, unsafeListenReason } from '../runtime/config';
 import { type ErrorCode, SamsaError } from '../errors';
 import {
   type AclBinding,

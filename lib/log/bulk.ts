@@ -6,16 +6,13 @@
 // a batch and that batch's position) plus a few small header reads; the .log itself is never
 // read whole here.
 import { SamsaError } from '../errors';
-import { readBatchHeader } from '../records';
+import { BATCH_HEADER_SIZE, batchFrames, batchSize, readBatchHeader } from '../records';
 import type { ObjectStore } from '../storage/ports';
 import { segmentObject } from './keys';
 import type { Segment } from './model';
 import { INDEX_ENTRY, lookupOffset } from './segment-index';
 import type { Topic } from './topics';
 
-/** A RecordBatch v2 header: everything up to and including the record count. */
-const BATCH_HEADER = 61;
-const HEADER_BYTES = BATCH_HEADER;
 /** How much of the .log after an index point is read at once to find the batch holding an offset. */
 const SCAN_CHUNK = 64 * 1024;
 
@@ -39,9 +36,9 @@ interface Sources {
 }
 
 async function headerAt(objects: ObjectStore, key: string, pos: number): Promise<{ base: number; last: number; length: number }> {
-  const bytes = await objects.get(key, { start: pos, end: pos + HEADER_BYTES });
+  const bytes = await objects.get(key, { start: pos, end: pos + BATCH_HEADER_SIZE });
   const h = readBatchHeader(bytes, 0);
-  return { base: h.baseOffset, last: h.baseOffset + h.lastOffsetDelta, length: 12 + h.batchLength };
+  return { base: h.baseOffset, last: h.baseOffset + h.lastOffsetDelta, length: batchSize(h) };
 }
 
 /** Byte position of the batch holding `offset` in a segment, found through its index. */
@@ -51,10 +48,9 @@ async function batchHolding(objects: ObjectStore, key: string, seg: Segment, ind
     const chunk = await objects.get(key, { start: pos, end: Math.min(seg.size, pos + SCAN_CHUNK) });
     let p = 0;
     // Only headers are needed: a batch may run past the chunk, its successor is read next.
-    while (p + BATCH_HEADER <= chunk.length) {
-      const h = readBatchHeader(chunk, p);
-      if (h.baseOffset + h.lastOffsetDelta >= offset) return { pos: pos + p, base: h.baseOffset };
-      p += 12 + h.batchLength;
+    for (const f of batchFrames(chunk, { headersOnly: true })) {
+      if (f.lastOffset >= offset) return { pos: pos + f.start, base: f.baseOffset };
+      p = f.end;
     }
     if (p === 0 || pos + p >= seg.size) throw new SamsaError('OFFSET_OUT_OF_RANGE', `offset ${offset} is not in segment ${seg.base}`);
     pos += p;

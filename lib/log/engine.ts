@@ -3,20 +3,20 @@
 // port adapter. One engine per process; any number of processes may share the same stores.
 import os from 'node:os';
 import { SamsaError } from '../errors';
-import { decodeRecordBatch, defaultPartition, type DecodedRecord, type RecordInput } from '../records';
+import { defaultPartition, type RecordInput } from '../records';
 import type { MetaStore, ObjectStore } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { Mutex } from '../util/mutex';
 import { Committer, partitionKey } from './commit';
 import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } from './flush';
-import { headKey } from './keys';
+import type { FlushScheduler, FlushSchedulerFactory } from './flush-scheduler';
 import { DEFAULT_LEASE_MS, deadOnThisHost, LeaseManager } from './lease';
-import { type Head, headFromItem } from './model';
+import type { Head } from './model';
 import { deletedTopicError } from './tombstones';
 import { Notifier } from './notifier';
 import { mergePrepared, type Prepared, prepareBinary, prepareRecords } from './prepare';
 import { binaryStream, DEFAULT_PRODUCER_ID_EXPIRATION_MS, jsonStream, type ProducerBatch, ProducerRegistry } from './producers';
-import { type BatchRun, LogReader } from './reader';
+import { type FetchOptions, type FetchResult, LogReader } from './reader';
 import { DEFAULT_RETENTION_OPTIONS, Retention, type RetentionOptions } from './retention';
 import type { TopicConfig } from './topic-config';
 import { type Topic, TopicRegistry } from './topics';
@@ -34,16 +34,12 @@ export interface EngineOptions {
   longPollMaxRecheckMs?: number;
   /** Bound on the bytes of segment indexes the reader caches (default DEFAULT_INDEX_CACHE_BYTES). */
   indexCacheBytes?: number;
-  /** Flush a partition this long after a commit (undefined: only when the flush job runs). */
-  eagerFlushDelayMs?: number;
   /**
-   * Instead of flushing in this process, hand the partition to someone who will (AWS: an
-   * async invoke of the flush function). Called at most once per `eagerFlushDelayMs` window
-   * per partition, once this process committed at least `flushTriggerBytes` to it since the
-   * last call.
+   * When a partition this process committed to gets flushed outside the flush job
+   * (lib/log/flush-scheduler.ts: in this process after a delay, or handed to a flush
+   * function). Undefined: only when the flush job runs.
    */
-  flushTrigger?: (topic: Topic, partition: number) => void | Promise<void>;
-  flushTriggerBytes?: number;
+  flushScheduler?: FlushSchedulerFactory;
   flush: FlushOptions;
   retention: RetentionOptions;
   /** Partition lease duration (flush and retention leadership). */
@@ -58,9 +54,6 @@ export interface EngineOptions {
   onCommitConflict?: () => void;
   onCommitRetry?: () => void;
 }
-
-/** How often an eager flush that found the lease taken tries again (each after half a lease). */
-const EAGER_FLUSH_RETRIES = 5;
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   inlineMaxBytes: 128 * 1024,
@@ -86,32 +79,6 @@ export interface RecordOffset {
   partition: number;
   offset: number;
   timestamp: number;
-}
-
-export interface FetchOptions {
-  offset?: number;
-  maxRecords?: number;
-  maxBytes?: number;
-  /** Stop decoding records once they hold this many bytes (default maxBytes); at least one is returned. */
-  maxDecodedBytes?: number;
-  waitMs?: number;
-  signal?: AbortSignal;
-  /**
-   * The topic incarnation the caller resolved (a group poll reads every partition of one
-   * incarnation). Without it the name is resolved now. A deleted incarnation's heads are
-   * tombstones: reading one answers UNKNOWN_TOPIC_OR_PARTITION, never another log's records.
-   */
-  topic?: Topic;
-}
-
-export interface FetchResult {
-  highWatermark: number;
-  logStartOffset: number;
-  nextOffset: number;
-  /** Whole batches as stored (the first may start before the requested offset). */
-  runs: BatchRun[];
-  /** Decoded records ≥ offset, < high watermark, at most maxRecords (for JSON responses). */
-  records(): DecodedRecord[];
 }
 
 export interface PartitionInfo {
@@ -144,7 +111,7 @@ export class LogEngine {
   private readonly locks = new Map<string, Mutex>();
   private readonly queues = new Map<string, Pending[]>();
   private readonly draining = new Set<string>();
-  private readonly flushTimers = new Map<string, NodeJS.Timeout>();
+  private readonly flushScheduler: FlushScheduler | undefined;
   private readonly flushLocks = new Map<string, Mutex>();
   private stickyCursor = Math.floor(Math.random() * 1_000_000);
   private closed = false;
@@ -172,6 +139,7 @@ export class LogEngine {
       ...(this.opts.onCommitConflict ? { onConflict: this.opts.onCommitConflict } : {}),
       ...(this.opts.onCommitRetry ? { backoff: { onRetry: this.opts.onCommitRetry } } : {}),
     });
+    this.flushScheduler = this.opts.flushScheduler?.((topic, partition) => this.flushPartition(topic, partition));
   }
 
   // --- topics -------------------------------------------------------------------------------
@@ -213,8 +181,8 @@ export class LogEngine {
     this.committer.forget(topic);
   }
 
-  async head(topic: Topic, partition: number): Promise<Head> {
-    return headFromItem(await this.meta.get(headKey(topic.id, partition)));
+  head(topic: Topic, partition: number): Promise<Head> {
+    return this.reader.head(topic, partition);
   }
 
   /** The head, refusing a deleted incarnation's tombstone (a caller holding a stale topic). */
@@ -374,7 +342,7 @@ export class LogEngine {
             i += g.prep.batchCounts.length;
           }
           this.opts.onAppend?.(topic.name, merged.batchCounts.reduce((a, b) => a + b, 0), merged.payload.length);
-          this.scheduleFlush(topic, partition, merged.payload.length);
+          this.flushScheduler?.committed(topic, partition, merged.payload.length);
         } catch (err) {
           for (const g of group) g.reject(err);
         }
@@ -412,109 +380,22 @@ export class LogEngine {
     );
     if (!result!.duplicate) {
       this.opts.onAppend?.(topic.name, prep.batchCounts.reduce((a, b) => a + b, 0), prep.payload.length);
-      this.scheduleFlush(topic, partition, prep.payload.length);
+      this.flushScheduler?.committed(topic, partition, prep.payload.length);
     }
     return result!.batchBases[0]!;
   }
 
   // --- fetch --------------------------------------------------------------------------------
 
+  /** Kafka Fetch: the read path is the reader's (LogReader.fetch); the engine adds the long poll. */
   async fetch(topicName: string, partition: number, opts: FetchOptions = {}): Promise<FetchResult> {
     const topic = opts.topic ?? (await this.topics.partition(topicName, partition));
-    // At a known offset, the head and the extent lookups go out together: one metadata round
-    // trip before the object reads.
-    const prefetched = opts.offset !== undefined ? this.reader.queryExtents(topic, partition, opts.offset) : undefined;
-    prefetched?.catch(() => undefined); // consumed (or dropped) below; never an unhandled rejection
-    let head = await this.liveHead(topic, partition);
-    const offset = opts.offset ?? head.logStart;
-    const maxRecords = opts.maxRecords ?? 500;
-    const maxBytes = opts.maxBytes ?? 1024 * 1024;
-    const outOfRange = (h: Head): SamsaError =>
-      new SamsaError(
-        'OFFSET_OUT_OF_RANGE',
-        `offset ${offset} is outside ${topicName}/${partition}'s log [${h.logStart}, ${h.nextOffset}]`,
-        { log_start_offset: h.logStart, high_watermark: h.nextOffset },
-      );
-    if (offset < head.logStart || offset > head.nextOffset) throw outOfRange(head);
-
-    let firstLookup = prefetched;
-    if (offset === head.nextOffset && (opts.waitMs ?? 0) > 0) {
-      head = await this.waitForData(topic, partition, head, opts.waitMs!, opts.signal);
-      firstLookup = undefined; // taken before the new data arrived
-    }
-    const empty = (h: Head): FetchResult => ({
-      highWatermark: h.nextOffset,
-      logStartOffset: h.logStart,
-      nextOffset: offset,
-      runs: [],
-      records: () => [],
-    });
-    if (offset >= head.nextOffset) return empty(head);
-
-    for (let attempt = 0; ; attempt++) {
-      let runs: BatchRun[] | undefined;
-      try {
-        runs = await this.reader.read(topic, partition, offset, head, maxBytes, attempt === 0 ? firstLookup : undefined);
-      } catch (err) {
-        // A write-ahead object deleted by a flush we raced: the extents moved, look again.
-        // Or a segment retention deleted: the log start moved past the offset first.
-        if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt < 5) {
-          head = await this.liveHead(topic, partition);
-          if (offset < head.logStart) throw outOfRange(head);
-          continue;
-        }
-        throw err;
-      }
-      if (!runs) {
-        head = await this.liveHead(topic, partition);
-        if (offset < head.logStart) throw outOfRange(head);
-        if (attempt < 5) continue;
-        throw new SamsaError('UNKNOWN_SERVER_ERROR', `no data found for ${topicName}/${partition} at offset ${offset} below the high watermark ${head.nextOffset}`);
-      }
-      const hw = head.nextOffset;
-      let decoded: DecodedRecord[] | undefined;
-      // Decoded records hold their (decompressed) bytes, which a compressed batch can make far
-      // larger than the stored bytes max_bytes counted. Stop once the decoded bytes reach
-      // max_bytes, so a decoded fetch holds at most max_bytes plus one batch (docs/limits.md).
-      let truncated = false;
-      const maxDecoded = opts.maxDecodedBytes ?? maxBytes;
-      const records = (): DecodedRecord[] => {
-        if (decoded) return decoded;
-        decoded = [];
-        let decodedBytes = 0;
-        for (const run of runs!) {
-          let p = 0;
-          const dv = new DataView(run.bytes.buffer, run.bytes.byteOffset, run.bytes.byteLength);
-          while (p < run.bytes.length && decoded.length < maxRecords && !truncated) {
-            const end = p + 12 + dv.getInt32(p + 8);
-            // CRCs were verified as the bytes were read.
-            for (const r of decodeRecordBatch(run.bytes.subarray(p, end), { verifyCrc: false }).records) {
-              if (r.offset < offset || r.offset >= hw || decoded.length >= maxRecords) continue;
-              decoded.push(r);
-              decodedBytes += decodedSize(r);
-              if (decodedBytes >= maxDecoded) {
-                truncated = true;
-                break;
-              }
-            }
-            p = end;
-          }
-          if (truncated) break;
-        }
-        return decoded;
-      };
-      const lastInRuns = runs.length > 0 ? Math.min(runs[runs.length - 1]!.last + 1, hw) : offset;
-      const result: FetchResult = {
-        highWatermark: hw,
-        logStartOffset: head.logStart,
-        get nextOffset() {
-          const rs = records();
-          return rs.length >= maxRecords || truncated ? rs[rs.length - 1]!.offset + 1 : lastInRuns;
-        },
-        runs,
-        records,
-      };
-      return result;
+    try {
+      return await this.reader.fetch(topic, partition, opts, (head) => this.waitForData(topic, partition, head, opts.waitMs!, opts.signal));
+    } catch (err) {
+      // The reader met a tombstone (a stale topic): the next lookup of the name reads it again.
+      if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.topics.invalidate(topic.name);
+      throw err;
     }
   }
 
@@ -522,7 +403,7 @@ export class LogEngine {
    * Waits for the head to move past `head`. A commit in this process wakes the waiter at once
    * (Notifier); other processes' commits are only seen by re-reading the head, on a backoff
    * schedule — longPollRecheckMs, doubling up to longPollMaxRecheckMs — so an idle long poll
-   * costs a few metadata reads per wait, not one every longPollRecheckMs (issue 12).
+   * costs a few metadata reads per wait, not one every longPollRecheckMs.
    */
   private async waitForData(topic: Topic, partition: number, head: Head, waitMs: number, signal?: AbortSignal): Promise<Head> {
     const deadline = Date.now() + Math.min(waitMs, 60_000);
@@ -549,51 +430,11 @@ export class LogEngine {
     const head = await this.liveHead(topic, partition);
     if (spec === 'earliest') return { offset: head.logStart, timestamp: null };
     if (spec === 'latest') return { offset: head.nextOffset, timestamp: null };
-    const found = await this.reader.offsetForTimestamp(topic, partition, spec, head, firstAtLeast);
+    const found = await this.reader.offsetForTimestamp(topic, partition, spec, head);
     return found ?? { offset: head.nextOffset, timestamp: null };
   }
 
   // --- flush --------------------------------------------------------------------------------
-
-  private readonly pendingFlushBytes = new Map<string, number>();
-
-  private scheduleFlush(topic: Topic, partition: number, bytes: number): void {
-    const delay = this.opts.eagerFlushDelayMs;
-    if (delay === undefined || this.closed) return;
-    const key = partitionKey(topic, partition);
-    this.pendingFlushBytes.set(key, (this.pendingFlushBytes.get(key) ?? 0) + bytes);
-    if (this.flushTimers.has(key)) return;
-    const timer = setTimeout(() => {
-      this.flushTimers.delete(key);
-      const trigger = this.opts.flushTrigger;
-      // A hand-off waits until this instance committed `flushTriggerBytes` since its last one
-      // (across windows): every flush extends the segment objects at a fixed request cost, so
-      // flushing a few MiB at a time would cost more than the data (bench:cost, steady state).
-      if (trigger && (this.pendingFlushBytes.get(key) ?? 0) < (this.opts.flushTriggerBytes ?? 0)) return;
-      this.pendingFlushBytes.delete(key);
-      const work = trigger ? Promise.resolve(trigger(topic, partition)) : this.flushPartition(topic, partition).then((r) => this.retryIfSkipped(topic, partition, key, r.skipped, 0));
-      work.catch((err) => console.error(`[samsa] flush of ${topic.name}/${partition} failed:`, err));
-    }, delay);
-    timer.unref?.();
-    this.flushTimers.set(key, timer);
-  }
-
-  /**
-   * An eager flush that found the lease held elsewhere tries again after half a lease, a few
-   * times: if the holder went silent (a job killed mid-pass, a paused process), this process
-   * takes over once the lease lapses instead of leaving the partition to the next job pass.
-   */
-  private retryIfSkipped(topic: Topic, partition: number, key: string, skipped: boolean, attempt: number): void {
-    if (!skipped || this.closed || attempt >= EAGER_FLUSH_RETRIES || this.flushTimers.has(key)) return;
-    const timer = setTimeout(() => {
-      this.flushTimers.delete(key);
-      this.flushPartition(topic, partition)
-        .then((r) => this.retryIfSkipped(topic, partition, key, r.skipped, attempt + 1))
-        .catch((err) => console.error(`[samsa] flush of ${topic.name}/${partition} failed:`, err));
-    }, this.opts.leaseMs / 2);
-    timer.unref?.();
-    this.flushTimers.set(key, timer);
-  }
 
   /**
    * Flush one partition as its leader; serialised per partition within this process. A
@@ -632,8 +473,7 @@ export class LogEngine {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of this.flushTimers.values()) clearTimeout(t);
-    this.flushTimers.clear();
+    this.flushScheduler?.close();
     this.notifier.wakeAll();
     // Let in-flight commits and flushes finish: they are already durable or harmless to stop.
     await Promise.all([...this.locks.values(), ...this.flushLocks.values()].map((m) => m.run(async () => {})));
@@ -642,27 +482,7 @@ export class LogEngine {
   }
 }
 
-export type { Topic, TopicConfig };
-
-/** Bytes a decoded record holds on to, plus a little per object (fetch's decoded budget). */
-function decodedSize(r: DecodedRecord): number {
-  let n = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  for (const h of r.headers) n += 48 + h.key.length + (h.value?.length ?? 0);
-  return n;
-}
-
-function firstAtLeast(bytes: Uint8Array, ts: number): { offset: number; timestamp: number } | undefined {
-  let p = 0;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  while (p < bytes.length) {
-    const end = p + 12 + dv.getInt32(p + 8);
-    for (const r of decodeRecordBatch(bytes.subarray(p, end)).records) {
-      if (r.timestamp >= ts) return { offset: r.offset, timestamp: r.timestamp };
-    }
-    p = end;
-  }
-  return undefined;
-}
+export type { FetchOptions, FetchResult, Topic, TopicConfig };
 
 /** Offsets in request order: each partition's records got consecutive offsets from its base. */
 function offsetsFor(records: ProduceRecord[], assignment: number[], bases: Map<number, number>, now: number): RecordOffset[] {

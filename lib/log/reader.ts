@@ -1,15 +1,19 @@
-// The read path. A fetch at offset o: (1) in parallel with the head read, the extents covering
-// o and after it — segment extents (flushed) and commit extents (not yet flushed) — from the
-// metadata store; (2) range reads of their bytes (none for inline extents). Inside a large
-// segment extent the start is found through the segment's .index. Bytes are CRC-checked on
-// every read and base offsets patched where the write-ahead bytes were written before their
-// offsets were known.
+// The read path, in one place. A fetch at offset o (`LogReader.fetch`): (1) in parallel with
+// the head read, the extents covering o and after it — segment extents (flushed) and commit
+// extents (not yet flushed) — from the metadata store; (2) range reads of their bytes (none
+// for inline extents), retried against a fresh head when a flush or retention moved them;
+// (3) a result that says what was read: the head's offsets, the batches as stored, the
+// decoded records on demand and the offset to continue from (the HTTP layer only formats it).
+// Inside a large segment extent the start is found through the segment's .index. Bytes are
+// CRC-checked on every read and base offsets patched where the write-ahead bytes were written
+// before their offsets were known.
 import { SamsaError } from '../errors';
-import { BATCH_HEADER_SIZE, crc32c, readBatchHeader, setBaseOffset } from '../records';
+import { BATCH_HEADER_SIZE, batchFrames, batchSizeAt, crc32c, type DecodedRecord, decodeRecordBatch, readBatchHeader, setBaseOffset, wholeBatchBytes } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
-import { EXTENT_END, extentSk, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
-import { type Extent, extentsFromItem, type Head, liveTails, segmentFromItem, type Segment } from './model';
+import { EXTENT_END, extentSk, headKey, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { type Extent, extentsFromItem, type Head, headFromItem, liveTails, segmentFromItem, type Segment } from './model';
 import { lookupOffset, lookupTimestamp } from './segment-index';
+import { deletedTopicError } from './tombstones';
 import type { Topic } from './topics';
 
 /** A run of whole batches with their offsets patched, as stored. */
@@ -28,6 +32,41 @@ export interface BatchInfo {
   maxTs: number;
   count: number;
 }
+
+export interface FetchOptions {
+  offset?: number;
+  maxRecords?: number;
+  maxBytes?: number;
+  /** Stop decoding records once they hold this many bytes (default maxBytes); at least one is returned. */
+  maxDecodedBytes?: number;
+  waitMs?: number;
+  signal?: AbortSignal;
+  /**
+   * The topic incarnation the caller resolved (a group poll reads every partition of one
+   * incarnation). Without it the name is resolved now. A deleted incarnation's heads are
+   * tombstones: reading one answers UNKNOWN_TOPIC_OR_PARTITION, never another log's records.
+   */
+  topic?: Topic;
+}
+
+export interface FetchResult {
+  highWatermark: number;
+  logStartOffset: number;
+  /** Where a reader of `records()` continues: after the last record it holds, else after the runs. */
+  nextOffset: number;
+  /** Where a reader of the raw `runs` continues: after their last batch (at most the high watermark). */
+  nextBatchOffset: number;
+  /** Whole batches as stored (the first may start before the requested offset). */
+  runs: BatchRun[];
+  /** Decoded records ≥ offset, < high watermark, at most maxRecords (for JSON responses). */
+  records(): DecodedRecord[];
+}
+
+/** How a fetch at the high watermark waits for new data (the engine's long poll); the newer head. */
+export type WaitForData = (head: Head) => Promise<Head>;
+
+/** How many times a fetch re-reads the head and its extents after a flush or retention moved them. */
+const FETCH_RETRIES = 5;
 
 /** Segment extents covering and after an offset, then the commit pages from it on. */
 export type ExtentPages = [QueryPage, QueryPage, QueryPage];
@@ -83,6 +122,73 @@ export class LogReader {
     this.indexCacheSize -= old.bytes.length;
   }
 
+  /** The partition head as stored now. */
+  async head(topic: Topic, partition: number): Promise<Head> {
+    return headFromItem(await this.meta.get(headKey(topic.id, partition)));
+  }
+
+  /** The head, refusing a deleted incarnation's tombstone (a caller holding a stale topic). */
+  private async liveHead(topic: Topic, partition: number): Promise<Head> {
+    const head = await this.head(topic, partition);
+    if (head.deleted) throw deletedTopicError(topic, partition);
+    return head;
+  }
+
+  /**
+   * Kafka Fetch of one partition: records from `opts.offset` (default: the log start), at most
+   * about `maxBytes` of whole batches and `maxRecords` decoded records, below the high
+   * watermark. At the high watermark with `waitMs`, waits through `wait` first. The head and
+   * the extent queries are not one snapshot: a write-ahead object a flush deleted, or extents
+   * a flush or retention moved, send the read round again from a fresh head (the one retry
+   * loop of the read path); an offset that fell below the log start meanwhile is out of range.
+   */
+  async fetch(topic: Topic, partition: number, opts: FetchOptions = {}, wait?: WaitForData): Promise<FetchResult> {
+    // At a known offset, the head and the extent lookups go out together: one metadata round
+    // trip before the object reads.
+    const prefetched = opts.offset !== undefined ? this.queryExtents(topic, partition, opts.offset) : undefined;
+    prefetched?.catch(() => undefined); // consumed (or dropped) below; never an unhandled rejection
+    let head = await this.liveHead(topic, partition);
+    const offset = opts.offset ?? head.logStart;
+    const maxRecords = opts.maxRecords ?? 500;
+    const maxBytes = opts.maxBytes ?? 1024 * 1024;
+    const outOfRange = (h: Head): SamsaError =>
+      new SamsaError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside ${topic.name}/${partition}'s log [${h.logStart}, ${h.nextOffset}]`, {
+        log_start_offset: h.logStart,
+        high_watermark: h.nextOffset,
+      });
+    if (offset < head.logStart || offset > head.nextOffset) throw outOfRange(head);
+
+    let firstLookup = prefetched;
+    if (offset === head.nextOffset && (opts.waitMs ?? 0) > 0 && wait) {
+      head = await wait(head);
+      firstLookup = undefined; // taken before the new data arrived
+    }
+    if (offset >= head.nextOffset) return emptyFetchResult(head, offset);
+
+    for (let attempt = 0; ; attempt++) {
+      let runs: BatchRun[] | undefined;
+      try {
+        runs = await this.read(topic, partition, offset, head, maxBytes, attempt === 0 ? firstLookup : undefined);
+      } catch (err) {
+        // A write-ahead object deleted by a flush we raced: the extents moved, look again.
+        // Or a segment retention deleted: the log start moved past the offset first.
+        if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt < FETCH_RETRIES) {
+          head = await this.liveHead(topic, partition);
+          if (offset < head.logStart) throw outOfRange(head);
+          continue;
+        }
+        throw err;
+      }
+      if (!runs) {
+        head = await this.liveHead(topic, partition);
+        if (offset < head.logStart) throw outOfRange(head);
+        if (attempt < FETCH_RETRIES) continue;
+        throw new SamsaError('UNKNOWN_SERVER_ERROR', `no data found for ${topic.name}/${partition} at offset ${offset} below the high watermark ${head.nextOffset}`);
+      }
+      return readResult(head, offset, runs, maxRecords, opts.maxDecodedBytes ?? maxBytes);
+    }
+  }
+
   /**
    * The extents from the one covering `offset` onwards, contiguous, below the high watermark.
    * At each position a segment extent wins (flush writes them before anything else changes),
@@ -128,9 +234,10 @@ export class LogReader {
 
   /**
    * Whole batches from the one containing `offset`, at most about `maxBytes` (but always at
-   * least one batch, as Kafka does), stopping before `hw`.
+   * least one batch, as Kafka does), stopping before `hw`. Undefined when the extents do not
+   * chain from `offset` (moved since `head` was read: `fetch` retries).
    */
-  async read(topic: Topic, partition: number, offset: number, head: ReadHead, maxBytes: number, prefetched?: Promise<ExtentPages>): Promise<BatchRun[] | undefined> {
+  private async read(topic: Topic, partition: number, offset: number, head: ReadHead, maxBytes: number, prefetched?: Promise<ExtentPages>): Promise<BatchRun[] | undefined> {
     const hw = head.nextOffset;
     const runs: BatchRun[] = [];
     let budget = maxBytes;
@@ -172,13 +279,13 @@ export class LogReader {
       } else {
         buf = await this.objects.get(e.obj!, { start, end: Math.min(end, start + budget) });
       }
-      let complete = wholeBatches(buf);
+      let complete = wholeBatchBytes(buf);
       if (complete === 0) {
         if (budget <= 0 && buf.length === 0) return undefined;
         // The first batch alone is larger than the budget: return it whole anyway.
         const header = e.kind === 'inline' ? e.data!.subarray(start - e.pos) : await this.objects.get(e.obj!, { start, end: Math.min(end, start + BATCH_HEADER_SIZE) });
-        if (header.length < 12) throw corrupt(topic, partition, from, 'truncated batch header');
-        const size = new DataView(header.buffer, header.byteOffset).getInt32(8) + 12;
+        const size = batchSizeAt(header);
+        if (size === undefined) throw corrupt(topic, partition, from, header.length < 12 ? 'truncated batch header' : 'negative batch length');
         if (start + size > end) throw corrupt(topic, partition, from, 'batch runs past the end of its extent');
         buf = e.kind === 'inline' ? e.data!.subarray(start - e.pos, start - e.pos + size) : await this.objects.get(e.obj!, { start, end: start + size });
         complete = size;
@@ -272,7 +379,6 @@ export class LogReader {
     partition: number,
     ts: number,
     head: ReadHead & { logStart: number },
-    decodeFirstAtLeast: (bytes: Uint8Array, ts: number) => { offset: number; timestamp: number } | undefined,
   ): Promise<{ offset: number; timestamp: number } | undefined> {
     const segments = await this.segments(topic, partition);
     for (const seg of segments) {
@@ -287,7 +393,7 @@ export class LogReader {
           startPos = lookupOffset(idx, entry.relOffset)?.position ?? 0;
         }
       }
-      const found = await this.scanForTimestamp(logKey, startPos, seg.size, ts, decodeFirstAtLeast);
+      const found = await this.scanForTimestamp(logKey, startPos, seg.size, ts);
       if (found) return found.offset < head.logStart ? { ...found, offset: head.logStart } : found;
     }
     // Offsets not yet in segments.
@@ -298,7 +404,7 @@ export class LogReader {
       if (e.maxTs < ts) continue;
       const run = await this.extentBytes(topic, partition, e, e.base, e.len);
       if (!run) continue;
-      const found = decodeFirstAtLeast(run.bytes, ts);
+      const found = firstAtLeast(run.bytes, ts);
       if (found) return found;
     }
     return undefined;
@@ -309,28 +415,24 @@ export class LogReader {
     startPos: number,
     size: number,
     ts: number,
-    decodeFirstAtLeast: (bytes: Uint8Array, ts: number) => { offset: number; timestamp: number } | undefined,
   ): Promise<{ offset: number; timestamp: number } | undefined> {
     const CHUNK = 1 << 20;
     let pos = startPos;
     while (pos < size) {
       const buf = await this.objects.get(logKey, { start: pos, end: Math.min(size, pos + CHUNK) });
-      let complete = wholeBatches(buf);
-      let chunk = buf;
+      let complete = wholeBatchBytes(buf);
+      let chunk = buf.subarray(0, complete);
       if (complete === 0) {
-        const len = new DataView(buf.buffer, buf.byteOffset).getInt32(8) + 12;
+        // One batch larger than the chunk: read it whole.
+        const len = batchSizeAt(buf);
+        if (len === undefined) return undefined;
         chunk = await this.objects.get(logKey, { start: pos, end: pos + len });
         complete = len;
       }
-      let p = 0;
-      while (p < complete) {
-        const h = readBatchHeader(chunk, p);
-        const end = p + h.batchLength + 12;
-        if (h.maxTimestamp >= ts) {
-          const found = decodeFirstAtLeast(chunk.subarray(p, end), ts);
-          if (found) return found;
-        }
-        p = end;
+      for (const f of batchFrames(chunk)) {
+        if (f.header.maxTimestamp < ts) continue;
+        const found = firstAtLeast(chunk.subarray(f.start, f.end), ts);
+        if (found) return found;
       }
       pos += complete;
     }
@@ -338,32 +440,91 @@ export class LogReader {
   }
 }
 
-
-/** Bytes of `buf` made of complete batches, by their length fields. */
-export function wholeBatches(buf: Uint8Array): number {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let p = 0;
-  while (p + 12 <= buf.length) {
-    const len = dv.getInt32(p + 8);
-    if (len < 0 || p + 12 + len > buf.length) break;
-    p += 12 + len;
-  }
-  return p;
-}
-
 /** Walk batch headers and check each CRC: stored bytes are verified on every read. */
 export function verifiedBatches(buf: Uint8Array, topic: Topic, partition: number): BatchInfo[] {
   const out: BatchInfo[] = [];
-  let p = 0;
-  while (p < buf.length) {
-    const h = readBatchHeader(buf, p);
-    const end = p + 12 + h.batchLength;
-    if (end > buf.length) throw corrupt(topic, partition, h.baseOffset, 'truncated batch');
-    if (crc32c(buf, p + 21, end) !== h.crc) throw corrupt(topic, partition, h.baseOffset, 'CRC32C mismatch');
-    out.push({ start: p, end, base: h.baseOffset, last: h.baseOffset + h.lastOffsetDelta, maxTs: h.maxTimestamp, count: h.recordCount });
-    p = end;
+  let at = 0;
+  for (const f of batchFrames(buf, { headersOnly: true })) {
+    const h = f.header;
+    if (f.end > buf.length) throw corrupt(topic, partition, f.baseOffset, 'truncated batch');
+    if (crc32c(buf, f.start + 21, f.end) !== h.crc) throw corrupt(topic, partition, f.baseOffset, 'CRC32C mismatch');
+    out.push({ start: f.start, end: f.end, base: f.baseOffset, last: f.lastOffset, maxTs: h.maxTimestamp, count: h.recordCount });
+    at = f.end;
+  }
+  // What is left is not a whole batch header (readBatchHeader says why), or claims a negative length.
+  if (at < buf.length) {
+    readBatchHeader(buf, at);
+    throw corrupt(topic, partition, out.at(-1)?.last ?? -1, 'truncated batch');
   }
   return out;
+}
+
+/** A fetch at the high watermark `head` shows: nothing to read, continue at `offset`. */
+export function emptyFetchResult(head: Pick<Head, 'nextOffset' | 'logStart'>, offset: number): FetchResult {
+  return readResult(head, offset, [], 1, Infinity);
+}
+
+/**
+ * What a fetch returns for the runs it read against `head`. Decoding is lazy (a binary fetch
+ * never decodes). Decoded records hold their (decompressed) bytes, which a compressed batch
+ * can make far larger than the stored bytes max_bytes counted: decoding stops once they reach
+ * `maxDecoded`, so a decoded fetch holds at most that plus one batch (docs/limits.md).
+ */
+function readResult(head: Pick<Head, 'nextOffset' | 'logStart'>, offset: number, runs: BatchRun[], maxRecords: number, maxDecoded: number): FetchResult {
+  const hw = head.nextOffset;
+  let decoded: DecodedRecord[] | undefined;
+  let truncated = false;
+  const records = (): DecodedRecord[] => {
+    if (decoded) return decoded;
+    decoded = [];
+    let decodedBytes = 0;
+    for (const run of runs) {
+      for (const f of batchFrames(run.bytes)) {
+        if (decoded.length >= maxRecords || truncated) break;
+        // CRCs were verified as the bytes were read.
+        for (const r of decodeRecordBatch(run.bytes.subarray(f.start, f.end), { verifyCrc: false }).records) {
+          if (r.offset < offset || r.offset >= hw || decoded.length >= maxRecords) continue;
+          decoded.push(r);
+          decodedBytes += decodedSize(r);
+          if (decodedBytes >= maxDecoded) {
+            truncated = true;
+            break;
+          }
+        }
+      }
+      if (truncated) break;
+    }
+    return decoded;
+  };
+  const nextBatchOffset = runs.length > 0 ? Math.min(runs[runs.length - 1]!.last + 1, hw) : offset;
+  return {
+    highWatermark: hw,
+    logStartOffset: head.logStart,
+    get nextOffset() {
+      const rs = records();
+      return rs.length >= maxRecords || truncated ? rs[rs.length - 1]!.offset + 1 : nextBatchOffset;
+    },
+    nextBatchOffset,
+    runs,
+    records,
+  };
+}
+
+/** Bytes a decoded record holds on to, plus a little per object (fetch's decoded budget). */
+function decodedSize(r: DecodedRecord): number {
+  let n = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const h of r.headers) n += 48 + h.key.length + (h.value?.length ?? 0);
+  return n;
+}
+
+/** The first record of `bytes` (whole batches) with a timestamp ≥ ts. */
+function firstAtLeast(bytes: Uint8Array, ts: number): { offset: number; timestamp: number } | undefined {
+  for (const f of batchFrames(bytes)) {
+    for (const r of decodeRecordBatch(bytes.subarray(f.start, f.end)).records) {
+      if (r.timestamp >= ts) return { offset: r.offset, timestamp: r.timestamp };
+    }
+  }
+  return undefined;
 }
 
 function corrupt(topic: Topic, partition: number, offset: number, what: string): SamsaError {

@@ -76,7 +76,7 @@ export class TopicRegistry {
   /** The topic, or undefined when absent or being deleted. */
   async find(name: string, opts: { fresh?: boolean } = {}): Promise<Topic | undefined> {
     // Every route reaches topics through here: an illegal name is refused before it becomes a
-    // storage key (a 2,000-character one used to fail in DynamoDB with a 500).
+    // storage key (a 2,000-character one would fail in DynamoDB with a 500).
     validateTopicName(name);
     const hit = this.cache.get(name);
     if (hit && !opts.fresh && this.clock.now() - hit.at < CACHE_TTL_MS) return hit.topic;

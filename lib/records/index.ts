@@ -18,5 +18,6 @@ export {
   ATTR_TRANSACTIONAL,
   ATTR_CONTROL,
 } from './batch.js';
+export { batchFrames, batchSize, batchSizeAt, wholeBatchBytes, type BatchFrame } from './frames.js';
 export { compress, decompress, codecsReady, MAX_DECOMPRESSED_BYTES } from './compression.js';
 export { murmur2, toPositive, defaultPartition } from './partitioner.js';

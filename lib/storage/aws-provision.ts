@@ -6,8 +6,6 @@
 import {
   CreateTableCommand,
   DescribeTableCommand,
-  DescribeTimeToLiveCommand,
-  UpdateTimeToLiveCommand,
   waitUntilTableExists,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
@@ -202,23 +200,7 @@ export async function ensureTable(ddb: DynamoDBClient, table: string, opts: { ma
     { TableName: table },
   );
   if (waited.state !== 'SUCCESS') throw new Error(`table ${table} did not become ACTIVE: ${waited.state}`);
-  out.push(await optional('ttl', () => ensureTtl(ddb, table)));
   return out;
-}
-
-async function ensureTtl(ddb: DynamoDBClient, table: string): Promise<StepReport> {
-  const d = await ddb.send(new DescribeTimeToLiveCommand({ TableName: table }));
-  const status = d.TimeToLiveDescription?.TimeToLiveStatus;
-  if ((status === 'ENABLED' || status === 'ENABLING') && d.TimeToLiveDescription?.AttributeName === META_TABLE.ttlAttribute) {
-    return { step: 'ttl', outcome: 'unchanged', detail: META_TABLE.ttlAttribute };
-  }
-  await ddb.send(
-    new UpdateTimeToLiveCommand({
-      TableName: table,
-      TimeToLiveSpecification: { AttributeName: META_TABLE.ttlAttribute, Enabled: true },
-    }),
-  );
-  return { step: 'ttl', outcome: 'created', detail: META_TABLE.ttlAttribute };
 }
 
 /** Runs a step an emulator may not implement; "not implemented" becomes a skipped step. */

@@ -19,8 +19,10 @@ export const META_TABLE = {
   sortKey: { name: 'sk', type: 'S' },
   /** On-demand: Samsa's load is bursty and idle most of the time. */
   billingMode: 'PAY_PER_REQUEST',
-  /** Epoch seconds; DynamoDB deletes expired items within days, readers must still check. */
-  ttlAttribute: 'expires_at',
+  // No TTL attribute: nothing Samsa stores expires by wall time alone. Producer state leaves a
+  // head in the conditional write that also fences it, members leave when an instance watched
+  // their heartbeat go stale, and embedded SQLite has no TTL: expiry decided by DynamoDB would
+  // race those writes and behave differently per mode (design note 0002).
   pointInTimeRecovery: true,
 } as const;
 

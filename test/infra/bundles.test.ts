@@ -158,8 +158,8 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
     expect(env).toMatchObject({ SAMSA_STORAGE: 'aws', SAMSA_BUCKET: s3.bucket, SAMSA_TABLE: ddb.table });
     Object.assign(process.env, env);
     if (name === 'api') {
-      // Hand off at once and for any amount: the deployed window (5 s, 1 MiB) is asserted in stack.test.ts.
-      process.env.SAMSA_FLUSH_DELAY_MS = '0';
+      // Hand off at once and for any amount: the deployed window (5 s, 32 MiB) is asserted in stack.test.ts.
+      process.env.SAMSA_FLUSH_TRIGGER_WINDOW_MS = '0';
       process.env.SAMSA_FLUSH_TRIGGER_BYTES = '1';
     }
     if (variant) process.env.SAMSA_INVOKE_MODE = variant.invokeMode;

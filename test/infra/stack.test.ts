@@ -55,13 +55,13 @@ describe('SamsaLog (default: IAM Function URL)', () => {
     template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ LifecycleConfiguration: Match.anyValue(), LoggingConfiguration: Match.anyValue() }) });
   });
 
-  it('table: on-demand, point-in-time recovery, deletion protection, TTL, key schema from aws-resources.ts', () => {
+  it('table: on-demand, point-in-time recovery, deletion protection, no TTL (nothing writes one), key schema from aws-resources.ts', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       DeletionProtectionEnabled: true,
-      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      TimeToLiveSpecification: Match.absent(),
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },
@@ -86,7 +86,7 @@ describe('SamsaLog (default: IAM Function URL)', () => {
     expect(byDesc('functions/retention.ts')).toMatchObject({ MemorySize: 512, Timeout: 300 });
     expect(byDesc('functions/api.ts').Environment.Variables).toMatchObject({
       SAMSA_FLUSH_FUNCTION: { Ref: expect.stringMatching(/Flush/) },
-      SAMSA_FLUSH_DELAY_MS: '5000',
+      SAMSA_FLUSH_TRIGGER_WINDOW_MS: '5000',
       SAMSA_FLUSH_TRIGGER_BYTES: String(32 * 1024 * 1024),
       // The app's limits follow the front, and live tails end inside the 70 s timeout.
       SAMSA_INVOKE_MODE: 'RESPONSE_STREAM',
@@ -250,7 +250,7 @@ describe('SamsaLog options', () => {
     template.resourceCountIs('AWS::S3::Bucket', 1);
     template.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 20, MemorySize: 2048 });
     template.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 4 });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ SAMSA_FLUSH_DELAY_MS: '1000', SAMSA_FLUSH_TRIGGER_BYTES: '65536' }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ SAMSA_FLUSH_TRIGGER_WINDOW_MS: '1000', SAMSA_FLUSH_TRIGGER_BYTES: '65536' }) } });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 minutes)' });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
   });

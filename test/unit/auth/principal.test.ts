@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { apiKeyAuthenticator, lambdaAuthenticator, normaliseIamArn, parseApiKeys } from '../../../lib/auth/principal';
-import { ConfigError, loadConfig, unsafeListenReason } from '../../../lib/config';
+import { ConfigError, loadConfig, unsafeListenReason } from '../../../lib/runtime/config';
 import { SamsaError } from '../../../lib/errors';
 
 const req = (headers: Record<string, string>, lambdaEvent?: unknown) => ({ header: (n: string) => headers[n.toLowerCase()], lambdaEvent });

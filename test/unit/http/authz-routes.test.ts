@@ -5,16 +5,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../lib/config';
+import { loadConfig } from '../../../lib/runtime/config';
 import { createApp } from '../../../lib/http/app';
 import { authFromConfig, OPEN_ROUTES, RULES } from '../../../lib/http/authz';
-import { mountGroupRoutes } from '../../../lib/http/groups';
 import { silentLogger } from '../../../lib/obs/logger';
 import { openEngine } from '../../../lib/runtime';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-authz-'));
 const cfg = loadConfig({ SAMSA_DATA_DIR: dir, SAMSA_AUTH: 'keys', SAMSA_API_KEYS: 'User:a=secret-a' });
-const { engine, stores } = await openEngine(cfg);
+const { engine, stores, groups } = await openEngine(cfg);
 afterAll(async () => {
   await engine.close();
   await stores.close();
@@ -23,7 +22,7 @@ afterAll(async () => {
 
 describe('the authorization table', () => {
   it('covers every route the app serves', () => {
-    const app = createApp({ engine, logger: silentLogger, auth: authFromConfig(cfg, engine.meta), extend: (a) => void mountGroupRoutes(a, { engine }) });
+    const app = createApp({ engine, logger: silentLogger, auth: authFromConfig(cfg, engine.meta), groups });
     const served = new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`));
     const uncovered = [...served].filter((k) => !(k in RULES) && !OPEN_ROUTES.has(k));
     expect(uncovered).toEqual([]);

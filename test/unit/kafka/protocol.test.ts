@@ -3,7 +3,7 @@
 // reading past the frame or allocating what the count claims.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../lib/config';
+import { loadConfig } from '../../../lib/runtime/config';
 import { ErrorCode, kafkaErrorCode, MalformedFrame, Reader, Writer } from '../../../lib/kafka/protocol';
 import { nodeIdFor, parseAdvertised } from '../../../lib/kafka/server';
 

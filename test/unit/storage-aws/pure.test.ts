@@ -283,8 +283,9 @@ describe('copyRanges', () => {
 });
 
 describe('resource definitions', () => {
-  it('define the table key schema, on-demand billing and TTL attribute', () => {
-    expect(META_TABLE).toMatchObject({ partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'sk', type: 'S' }, billingMode: 'PAY_PER_REQUEST', ttlAttribute: 'expires_at' });
+  it('define the table key schema and on-demand billing, and no TTL attribute', () => {
+    expect(META_TABLE).toMatchObject({ partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'sk', type: 'S' }, billingMode: 'PAY_PER_REQUEST' });
+    expect(META_TABLE).not.toHaveProperty('ttlAttribute');
   });
 
   it('expire wal/ after 7 days and abort incomplete uploads after 1 day', () => {

@@ -1,22 +1,22 @@
 // Wiring: config → storage adapters → engine. Shared by the Node server and the job runners,
-// so every entry point builds Samsa the same way. The Lambda handlers use runtime-aws.ts
+// so every entry point builds Samsa the same way. The Lambda handlers use aws.ts
 // directly: this module imports the embedded adapters (native SQLite) statically.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config';
-import type { EngineOptions, LogEngine } from './log/engine';
-import { engineOn, type Stores } from './runtime-core';
-import { LocalObjectStore } from './storage/local-object-store';
-import type { MetaStore, ObjectStore } from './storage/ports';
-import { SqliteMetaStore } from './storage/sqlite-meta-store';
-import type { Clock } from './util/clock';
+import type { EngineOptions } from '../log/engine';
+import { type Runtime, runtimeOn, type Stores } from './core';
+import { LocalObjectStore } from '../storage/local-object-store';
+import type { MetaStore, ObjectStore } from '../storage/ports';
+import { SqliteMetaStore } from '../storage/sqlite-meta-store';
+import type { Clock } from '../util/clock';
 
-export type { Stores } from './runtime-core';
+export type { Runtime, Stores } from './core';
 
 export async function openStores(cfg: Config): Promise<Stores> {
   if (cfg.storage === 'aws') {
     // Loaded only in AWS mode: the SDK costs embedded start-up time it does not need.
-    const { openAwsStores } = await import('./runtime-aws');
+    const { openAwsStores } = await import('./aws');
     return openAwsStores(cfg);
   }
   fs.mkdirSync(cfg.dataDir, { recursive: true });
@@ -26,7 +26,6 @@ export async function openStores(cfg: Config): Promise<Stores> {
   return { meta, objects, close: async () => void (await Promise.all([objects.close?.(), meta.close?.()])) };
 }
 
-export async function openEngine(cfg: Config, clock?: Clock, extra: Partial<EngineOptions> = {}): Promise<{ engine: LogEngine; stores: Stores }> {
-  const stores = await openStores(cfg);
-  return { engine: await engineOn(cfg, stores, clock, extra), stores };
+export async function openEngine(cfg: Config, clock?: Clock, extra: Partial<EngineOptions> = {}): Promise<Runtime> {
+  return runtimeOn(cfg, await openStores(cfg), clock, extra);
 }

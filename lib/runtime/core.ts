@@ -2,9 +2,12 @@
 // follow from Config. Kept free of storage adapters so that an entry point pulls in only the
 // adapters it uses (the Lambda bundles must never reach the native SQLite module).
 import type { Config } from './config';
-import { type EngineOptions, LogEngine } from './log/engine';
-import type { MetaStore, ObjectStore } from './storage/ports';
-import type { Clock } from './util/clock';
+import { GroupCoordinator } from '../groups/coordinator';
+import { type EngineOptions, LogEngine } from '../log/engine';
+import { type FlushSchedulerFactory, handOffFlushes, inProcessFlushes } from '../log/flush-scheduler';
+import type { Topic } from '../log/topics';
+import type { MetaStore, ObjectStore } from '../storage/ports';
+import type { Clock } from '../util/clock';
 
 export interface Stores {
   meta: MetaStore;
@@ -24,7 +27,7 @@ export const AWS_INLINE_MAX_BYTES = 2560;
 
 export function engineOptions(cfg: Config): Partial<EngineOptions> {
   return {
-    ...(cfg.flushDelayMs >= 0 ? { eagerFlushDelayMs: cfg.flushDelayMs } : {}),
+    ...flushSchedulerOption(cfg),
     // Every AWS-mode instance only sees its own commits; re-check the store while waiting.
     longPollRecheckMs: cfg.storage === 'aws' ? 200 : 1000,
     // ...backing off to one read per 2 s while nothing moves (an idle poller's metadata bill).
@@ -41,6 +44,17 @@ export function engineOptions(cfg: Config): Partial<EngineOptions> {
 }
 
 /**
+ * Who flushes a partition between flush-job passes. Given a hand-off (the Lambda API: an
+ * async invoke of the flush function) and a trigger window, partitions are handed over;
+ * otherwise this process flushes them itself `flushDelayMs` after a commit, if that is ≥ 0.
+ */
+export function flushSchedulerOption(cfg: Config, handOff?: (topic: Topic, partition: number) => void | Promise<void>): { flushScheduler?: FlushSchedulerFactory } {
+  if (handOff && cfg.flushTriggerWindowMs >= 0) return { flushScheduler: handOffFlushes({ windowMs: cfg.flushTriggerWindowMs, triggerBytes: cfg.flushTriggerBytes, handOff }) };
+  if (cfg.flushDelayMs >= 0) return { flushScheduler: inProcessFlushes({ delayMs: cfg.flushDelayMs, retryAfterMs: cfg.leaseMs / 2 }) };
+  return {};
+}
+
+/**
  * `extra` lets an entry point add what only it knows (the Lambda API's flush trigger).
  *
  * No codecsReady() here: the server only decompresses (fzstd or native zlib, both synchronous)
@@ -50,4 +64,16 @@ export function engineOptions(cfg: Config): Partial<EngineOptions> {
  */
 export async function engineOn(cfg: Config, stores: Stores, clock?: Clock, extra: Partial<EngineOptions> = {}): Promise<LogEngine> {
   return new LogEngine(stores.meta, stores.objects, clock, { ...engineOptions(cfg), ...extra });
+}
+
+/** What an entry point serves: the engine on its stores, and the consumer-group coordinator over both. */
+export interface Runtime {
+  engine: LogEngine;
+  stores: Stores;
+  groups: GroupCoordinator;
+}
+
+export async function runtimeOn(cfg: Config, stores: Stores, clock?: Clock, extra: Partial<EngineOptions> = {}): Promise<Runtime> {
+  const engine = await engineOn(cfg, stores, clock, extra);
+  return { engine, stores, groups: new GroupCoordinator(engine.meta, engine) };
 }

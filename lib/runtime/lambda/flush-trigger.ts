@@ -1,12 +1,12 @@
 // Flush hand-off for the Lambda deployment: the API function's engine calls `trigger` when a
 // partition has taken enough bytes (EngineOptions.flushTrigger); the request goes to the
-// flush function as an asynchronous invoke (lib/flush-invoker.ts), so the producer's response
+// flush function as an asynchronous invoke (lib/runtime/lambda/flush-invoker.ts), so the producer's response
 // never waits for a flush. Why an async invoke rather than a queue: docs/design/0006-deployment.md.
 //
 // Lambda freezes the process as soon as a handler returns, so an invoke still in flight then
 // would stall until the next request thaws it. `drain()` is awaited by the handler before it
 // returns: a trigger costs that one request a few milliseconds, never a lost hand-off.
-import type { Topic } from './log/engine';
+import type { Topic } from '../../log/engine';
 
 /** The payload the flush function receives from the API function. */
 export interface FlushRequest {

@@ -1,5 +1,5 @@
 // The flush hand-off's transport on Lambda: an asynchronous invoke of the flush function.
-// Its own module, apart from lib/flush-trigger.ts, because the flush function imports that one
+// Its own module, apart from lib/runtime/lambda/flush-trigger.ts, because the flush function imports that one
 // (isFlushRequest): with code splitting, esbuild emits a chunk for every import() in a module
 // it bundles, even one in a function it then drops, so the flush bundle would ship the Lambda
 // client it never loads.

@@ -1,9 +1,9 @@
 // The only place below lib/ that reads the environment. Everything else receives a Config.
 import fs from 'node:fs';
 import path from 'node:path';
-import { type AuthMode, parseApiKeys } from './auth/principal';
-import { DEFAULT_BUCKET, DEFAULT_TABLE } from './storage/aws-resources';
-import { DEFAULT_LEASE_MS } from './log/lease';
+import { type AuthMode, parseApiKeys } from '../auth/principal';
+import { DEFAULT_BUCKET, DEFAULT_TABLE } from '../storage/aws-resources';
+import { DEFAULT_LEASE_MS } from '../log/lease';
 
 export interface Config {
   storage: 'embedded' | 'aws';
@@ -14,7 +14,10 @@ export interface Config {
   table: string;
   jobIntervalMs: number;
   maxRequestBytes: number;
-  /** Flush a partition this long after a commit; -1 leaves flushing to the job. */
+  /**
+   * Without a flush function: this process flushes a partition this long after a commit;
+   * -1 leaves flushing to the job.
+   */
   flushDelayMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Embedded mode: fsync before acknowledging (survive power loss, not only kill -9). */
@@ -22,11 +25,17 @@ export interface Config {
   /**
    * AWS (Lambda) mode: the flush function to invoke asynchronously once this instance has
    * committed `flushTriggerBytes` to a partition since its last hand-off (checked at most once
-   * per `flushDelayMs` window; docs/design/0006-deployment.md).
+   * per `flushTriggerWindowMs`; docs/design/0006-deployment.md).
    * Unset: this process flushes itself after `flushDelayMs`, or only the job does.
    */
   flushFunction: string | undefined;
   flushTriggerBytes: number;
+  /**
+   * With a flush function: how often at most a partition's committed bytes are compared with
+   * `flushTriggerBytes`; -1 turns the hand-off off. SAMSA_FLUSH_TRIGGER_WINDOW_MS, else (the
+   * variable older deployments set for both) SAMSA_FLUSH_DELAY_MS.
+   */
+  flushTriggerWindowMs: number;
   /**
    * Partition lease duration (flush and retention leadership). Every process sharing the
    * storage must use the same value: expiry is judged with the reader's duration.
@@ -101,6 +110,7 @@ export function loadConfig(env: Env = process.env): Config {
     fsync: bool('SAMSA_FSYNC', false),
     flushFunction: env.SAMSA_FLUSH_FUNCTION?.trim() || undefined,
     flushTriggerBytes: int('SAMSA_FLUSH_TRIGGER_BYTES', 32 * 1024 * 1024, 0),
+    flushTriggerWindowMs: int(env.SAMSA_FLUSH_TRIGGER_WINDOW_MS !== undefined ? 'SAMSA_FLUSH_TRIGGER_WINDOW_MS' : 'SAMSA_FLUSH_DELAY_MS', -1, -1),
     leaseMs: int('SAMSA_LEASE_MS', DEFAULT_LEASE_MS, 100),
     auth: 'none',
     apiKeys: new Map(),

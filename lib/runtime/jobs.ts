@@ -1,8 +1,8 @@
 // The background jobs, one pass each: run by the embedded server's loop, by `npm run job:*`,
 // and (in AWS) by scheduled Lambdas. Each pass is safe to run concurrently with another.
-import type { LogEngine } from './log/engine';
-import type { SamsaMetrics } from './obs/instruments';
-import type { Logger } from './obs/logger';
+import type { LogEngine } from '../log/engine';
+import type { SamsaMetrics } from '../obs/instruments';
+import type { Logger } from '../obs/logger';
 
 export interface JobReport {
   job: 'flush' | 'retention';

@@ -1,0 +1,294 @@
+// The group store: how a group is loaded, changed and written back in the metadata store —
+// one query loads it (items.ts decodes), every change is one conditional transaction on its
+// generation retried on conflict (\`run\`), members whose heartbeat went stale are expelled
+// first (\`expire\`), and each write takes one cooperative step towards the assignor's target
+// (\`writeGroup\`). The membership calls (coordinator.ts), the poll (poll.ts) and the admin
+// calls (admin.ts) all go through it; its methods are the parts' shared internals.
+import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
+import type { LogEngine } from '../log/engine';
+import { GROUP_MEMBER_PREFIX, GROUP_OWNER_PREFIX, GROUP_PARTITION_PREFIX, groupMemberKey, groupMetaKey, groupOffsetsPk, groupOwnerKey, groupPk, groupRegistryKey, headKey } from '../log/keys';
+import { type Head, headFromItem } from '../log/model';
+import type { Topic } from '../log/topics';
+import { itemSize } from '../storage/counting';
+import type { MetaItem, MetaStore, WriteOp } from '../storage/ports';
+import { type Clock, systemClock } from '../util/clock';
+import { inParallel } from '../util/parallel';
+import { type Owners, tpKey } from './assignors';
+import { emptyState, groupFromItems, groupMetaItem, type Loaded, memberAckAttrs, memberItem, type PartitionItem, partitionFromItem, shardItem, shardsOf, specAttrs } from './items';
+import { transition } from './lifecycle';
+import { LivenessTracker, monotonicClock } from './liveness';
+import { type GroupState, type MemberSpec, reconcile, targetOf } from './reconcile';
+import { chunks, type CoordinatorOptions, MAX_ATTEMPTS, MAX_META_BYTES, MAX_METADATA, type Mutation, type OffsetCommit, SESSION_TIMEOUT, sleep } from './types';
+
+export class GroupStore {
+  readonly liveness: LivenessTracker;
+  readonly clock: Clock;
+  readonly mono: Clock;
+  readonly topicRefreshMs: number;
+  readonly defaultSessionTimeoutMs: number;
+  private readonly topicChecks = new Map<string, number>();
+  /** Per group, the assignor's target for the state it was computed from (see targetFor). */
+  private readonly targets = new Map<string, { key: string; target: Owners }>();
+
+  constructor(
+    readonly meta: MetaStore,
+    readonly engine: LogEngine,
+    opts: CoordinatorOptions = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.mono = opts.monotonic ?? monotonicClock;
+    this.liveness = new LivenessTracker(this.mono);
+    this.topicRefreshMs = opts.topicRefreshMs ?? 5000;
+    this.defaultSessionTimeoutMs = opts.defaultSessionTimeoutMs ?? SESSION_TIMEOUT.default;
+  }
+
+  /**
+   * Partition heads, in order: a group may span thousands of partitions, so in batches where
+   * the store has them (DynamoDB: 100 per request), else a few gets at a time.
+   */
+  async readHeads(tps: Array<{ topic: Topic; partition: number }>): Promise<Head[]> {
+    const keys = tps.map((tp) => headKey(tp.topic.id, tp.partition));
+    if (this.meta.batchGet) return (await this.meta.batchGet(keys)).map(headFromItem);
+    const out: Head[] = new Array(tps.length);
+    await inParallel([...tps.keys()], 32, async (i) => void (out[i] = headFromItem(await this.meta.get(keys[i]!))));
+    return out;
+  }
+
+  requireMember(l: Loaded, group: string, memberId: string, event: 'heartbeat' | 'poll' | 'commit' | 'leave'): void {
+    transition(l.state.members.has(memberId) ? 'stable' : 'unknown', event, { group, member: memberId });
+  }
+
+  /** Checks the entries; returns the current incarnation id of every topic they name. */
+  async validateOffsets(offsets: OffsetCommit[]): Promise<Map<string, string>> {
+    if (offsets.length === 0) throw new SamsaError('INVALID_REQUEST', 'offsets must hold at least one entry', { field: 'offsets' });
+    const seen = new Set<string>();
+    const ids = new Map<string, string>();
+    for (const [i, o] of offsets.entries()) {
+      const key = tpKey(o.topic, o.partition);
+      if (seen.has(key)) throw new SamsaError('INVALID_REQUEST', `offsets.${i}: ${o.topic}/${o.partition} appears twice`, { field: `offsets.${i}` });
+      seen.add(key);
+      if (o.metadata && Buffer.byteLength(o.metadata) > MAX_METADATA) {
+        throw new SamsaError('INVALID_REQUEST', `offsets.${i}.metadata is longer than ${MAX_METADATA} bytes`, { field: `offsets.${i}.metadata` });
+      }
+      ids.set(o.topic, (await this.engine.topics.partition(o.topic, o.partition)).id);
+    }
+    return ids;
+  }
+
+  /**
+   * Load, expel, act; retried from a fresh load when a conditional write loses a race with
+   * another instance (the generation moved, a member left), so `fn` always acts on a state
+   * that was current when its writes were checked.
+   */
+  async run<T>(group: string, fn: (l: Loaded) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const l = await this.load(group);
+      if (l.deleting) {
+        await this.finishDelete(group);
+        continue;
+      }
+      try {
+        if (await this.expire(group, l)) continue;
+        return await fn(l);
+      } catch (err) {
+        if ((err instanceof ConditionFailedError || err instanceof TransactionConflictError) && attempt < MAX_ATTEMPTS) {
+          await sleep(Math.random() * Math.min(50, 2 ** attempt));
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Expel the members this instance has watched stay silent for their session timeout. */
+  async expire(group: string, l: Loaded): Promise<boolean> {
+    const watched = [...l.state.members].map(([id, spec]) => ({ id, version: l.members.get(id)?.hb ?? '', sessionTimeoutMs: spec.sessionTimeoutMs }));
+    const expired = this.liveness.observe(group, watched);
+    if (expired.length === 0) return false;
+    await this.writeGroup(group, l, { remove: expired.map((id) => ({ id, hb: l.members.get(id)?.hb ?? '' })) });
+    return true;
+  }
+
+  /**
+   * Write the group's next generation if the mutation or a possible cooperative step changes
+   * anything, else only the caller's member item. All in one transaction, conditioned on the
+   * generation that was read.
+   */
+  async writeGroup(group: string, l: Loaded, mut: Mutation): Promise<GroupState> {
+    const members = new Map(l.state.members);
+    let rosterChanged = false;
+    for (const r of mut.remove ?? []) rosterChanged = members.delete(r.id) || rosterChanged;
+    if (mut.put) {
+      members.set(mut.put.id, mut.put.spec);
+      rosterChanged = true;
+    }
+    const partitions = await this.partitionCounts(group, members, l.state.partitions, mut.freshTopics ?? false);
+    const countsChanged = JSON.stringify(partitions) !== JSON.stringify(l.state.partitions);
+    const nextGen = l.state.generation + 1;
+    const acks = new Map([...l.members].map(([id, m]) => [id, m.acked]));
+    if (mut.self) acks.set(mut.self.id, mut.self.acked);
+    const draft: GroupState = { ...l.state, members, partitions, assignor: mut.assignor ?? l.state.assignor };
+
+    const ops: WriteOp[] = [];
+    // A present member's new subscription rides on its own item's update (it lives there, not
+    // in the group item, so the group item does not grow with the members).
+    const respec = mut.put && mut.put.hb === undefined ? mut.put : undefined;
+    const selfOp: WriteOp | undefined = mut.self && {
+      type: 'update',
+      key: groupMemberKey(group, mut.self.id),
+      set: { ...memberAckAttrs(mut.self.hb, mut.self.acked), ...(respec?.id === mut.self.id ? specAttrs(respec.spec) : {}) },
+      condition: { op: 'exists' },
+    };
+    if (selfOp) ops.push(selfOp);
+    if (respec && respec.id !== mut.self?.id) {
+      ops.push({ type: 'update', key: groupMemberKey(group, respec.id), set: specAttrs(respec.spec), condition: { op: 'exists' } });
+    }
+    if (mut.put?.hb !== undefined) {
+      ops.push({
+        type: 'put',
+        item: memberItem(group, mut.put.id, mut.put.hb, nextGen, mut.put.spec),
+        condition: { op: 'notExists' },
+      });
+    }
+    for (const r of mut.remove ?? []) {
+      if (!l.state.members.has(r.id)) continue;
+      ops.push({ type: 'delete', key: groupMemberKey(group, r.id), ...(r.hb !== undefined ? { condition: { op: 'eq', attr: 'hb', value: r.hb } } : {}) });
+    }
+    const fixed = ops.length + 1 + (l.exists ? 0 : 1);
+    const target = this.targetFor(group, draft);
+    // A step rewrites the shards its changes fall in, whatever their number: a whole topic of
+    // 10,000 partitions moves in one step of ten shard writes. Only changes spread over more
+    // shards than one transaction holds (many small topics) are cut down to what fits.
+    const room = this.meta.limits.maxTransactItems - fixed;
+    let step = reconcile(draft, acks, nextGen, Infinity, target);
+    if (shardsOf(step.changes).size > room) {
+      let lo = 1;
+      let hi = step.changes.length;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (shardsOf(reconcile(draft, acks, nextGen, mid, target).changes).size <= room) lo = mid;
+        else hi = mid - 1;
+      }
+      step = reconcile(draft, acks, nextGen, lo, target);
+    }
+    if (l.legacy) {
+      // Move a group stored in the old layout to the new one with its next write: every member
+      // item gets its subscription, every owner its shard (all in this one transaction).
+      for (const [id, spec] of members) if (l.members.has(id) && id !== mut.self?.id && id !== respec?.id) ops.push({ type: 'update', key: groupMemberKey(group, id), set: specAttrs(spec), condition: { op: 'exists' } });
+      if (selfOp?.type === 'update' && members.has(selfOp.key.sk.slice(GROUP_MEMBER_PREFIX.length))) Object.assign(selfOp.set!, specAttrs(members.get(selfOp.key.sk.slice(GROUP_MEMBER_PREFIX.length))!));
+    }
+    const touched = shardsOf(l.legacy ? [...step.changes, ...[...step.owners.keys(), ...step.revoking.keys()].map((key) => ({ key }))] : step.changes);
+    if (!l.legacy && !rosterChanged && !countsChanged && step.changes.length === 0 && l.exists && mut.assignor === undefined) {
+      if (selfOp) await this.meta.write(selfOp);
+      return l.state;
+    }
+    const next: GroupState = { ...draft, generation: nextGen, owners: step.owners, revoking: step.revoking };
+    const meta = groupMetaItem(group, next);
+    if (itemSize(meta) > MAX_META_BYTES) {
+      throw new SamsaError('INVALID_REQUEST', `group "${group}" would subscribe to too many topics (${Object.keys(partitions).length}) for its group item; subscribe to fewer`, { group });
+    }
+    ops.push({ type: 'put', item: meta, condition: l.exists ? { op: 'eq', attr: 'generation', value: l.state.generation } : { op: 'notExists' } });
+    if (!l.exists) ops.push({ type: 'put', item: { ...groupRegistryKey(group), group } });
+    const since = new Map(l.since);
+    // A member giving a partition up keeps its `since` until the hand-over: it may still ack.
+    for (const c of step.changes) {
+      if (c.owner === undefined && c.revoking === undefined) since.delete(c.key);
+      else if (c.since !== undefined) since.set(c.key, c.since);
+    }
+    for (const shard of touched.values()) {
+      const item = shardItem(group, shard.topic, shard.chunk, next, since);
+      if (item) ops.push({ type: 'put', item });
+      else if (l.shards.has(groupOwnerKey(group, shard.topic, shard.chunk).sk)) ops.push({ type: 'delete', key: groupOwnerKey(group, shard.topic, shard.chunk) });
+    }
+    await this.meta.transact(ops);
+    return next;
+  }
+
+  /**
+   * Steady-state heartbeats ask for the same target again and again: it is a pure function of
+   * the assignor, roster, partition counts and owners, all fixed within one generation.
+   */
+  private targetFor(group: string, state: GroupState): Owners {
+    const key = JSON.stringify([state.generation, state.assignor, state.partitions, [...state.members].map(([id, m]) => [id, m.topics])]);
+    const hit = this.targets.get(group);
+    if (hit?.key === key) return hit.target;
+    const target = targetOf(state);
+    if (this.targets.size > 10_000) this.targets.clear();
+    this.targets.set(group, { key, target });
+    return target;
+  }
+
+  /** Offset writes while the group has no members (memberless commit, reset). */
+  async writeMemberless(group: string, l: Loaded, writes: WriteOp[]): Promise<void> {
+    const guard: WriteOp = l.exists
+      ? { type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, { op: 'eq', attr: 'member_count', value: 0 }] } }
+      : { type: 'put', item: groupMetaItem(group, emptyState()), condition: { op: 'notExists' } };
+    const first = l.exists ? [guard] : [guard, { type: 'put', item: { ...groupRegistryKey(group), group } } as WriteOp];
+    for (const [i, chunk] of chunks(writes, this.meta.limits.maxTransactItems - 2).entries()) {
+      await this.meta.transact(i === 0 ? [...first, ...chunk] : [{ type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'member_count', value: 0 } }, ...chunk]);
+    }
+  }
+
+  async finishDelete(group: string): Promise<void> {
+    // Offsets, then any ownership shard left over (a memberless group owns nothing, but a step
+    // cut short for room may have left an empty shard behind).
+    for (const q of [{ pk: groupOffsetsPk(group) }, { pk: groupPk(group), beginsWith: GROUP_OWNER_PREFIX }]) {
+      for (;;) {
+        const page = await this.meta.query({ ...q, limit: this.meta.limits.maxTransactItems - 1 });
+        if (page.items.length === 0) break;
+        await this.meta.transact(page.items.map((i) => ({ type: 'delete', key: { pk: i.pk, sk: i.sk } }) as WriteOp));
+      }
+    }
+    try {
+      await this.meta.transact([
+        { type: 'delete', key: groupMetaKey(group), condition: { op: 'eq', attr: 'deleting', value: true } },
+        { type: 'delete', key: groupRegistryKey(group) },
+      ]);
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err; // someone else finished it
+    }
+    this.liveness.forget(group);
+    this.topicChecks.delete(group);
+    this.targets.delete(group);
+  }
+
+  private async partitionCounts(group: string, members: Map<string, MemberSpec>, stored: Record<string, number>, force: boolean): Promise<Record<string, number>> {
+    const topics = [...new Set([...members.values()].flatMap((m) => m.topics))].sort();
+    const now = this.mono.now();
+    const last = this.topicChecks.get(group);
+    const stale = force || last === undefined || now - last >= this.topicRefreshMs || topics.some((t) => !(t in stored));
+    const out: Record<string, number> = {};
+    if (!stale) {
+      for (const t of topics) out[t] = stored[t]!;
+      return out;
+    }
+    this.topicChecks.set(group, now);
+    for (const t of topics) out[t] = (await this.engine.topics.find(t, { fresh: force }))?.partitions ?? 0;
+    return out;
+  }
+
+  async load(group: string): Promise<Loaded> {
+    const items: MetaItem[] = [];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk: groupPk(group), ...(startAfter ? { startAfter } : {}) });
+      items.push(...page.items);
+      startAfter = page.next;
+    } while (startAfter);
+    return groupFromItems(items);
+  }
+
+  async loadPartitions(group: string): Promise<Map<string, PartitionItem>> {
+    const out = new Map<string, PartitionItem>();
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk: groupOffsetsPk(group), beginsWith: GROUP_PARTITION_PREFIX, ...(startAfter ? { startAfter } : {}) });
+      for (const i of page.items) {
+        const { topic, partition, item } = partitionFromItem(i);
+        out.set(tpKey(topic, partition), item);
+      }
+      startAfter = page.next;
+    } while (startAfter);
+    return out;
+  }
+}
