@@ -25,7 +25,8 @@ import {
   groupRegistryKey,
   headKey,
 } from '../log/keys';
-import { type Head, headFromItem } from '../log/model';
+import { headFromItem } from '../log/items';
+import type { Head } from '../log/model';
 import type { Topic } from '../log/topics';
 import { itemSize } from '../storage/counting';
 import type { DecodedRecord } from '../records';

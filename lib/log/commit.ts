@@ -35,9 +35,10 @@ import type { Condition, MetaItem, MetaStore, ObjectStore, WriteOp } from '../st
 import { itemSize, valueSize } from '../storage/counting';
 import { type BackoffOptions, retryOnConflict } from '../util/retry';
 import { EXTENT_END, extentSk, headKey, partitionPk, walObject } from './keys';
-import { commitPageToItem, type Extent, extentFields, extentsFromItem, type Head, headFromItem, liveTails, tailsSize } from './model';
+import { commitPageToItem, extentsFromItem, type Fields, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, storedHeadField } from './items';
+import { type Extent, type Head, liveTails } from './model';
 import type { Notifier } from './notifier';
-import { decideProducer, type PartitionProducers, type ProducerBatch, type ProducerDecision, producersFromValue, producersToValue } from './producers';
+import { decideProducer, type ProducerBatch, type ProducerDecision } from './producers';
 import type { Topic } from './topics';
 
 export interface CommitPart {
@@ -102,20 +103,23 @@ export const partitionKey = (topic: Topic, partition: number): string => `${topi
  * A head as the committer knows it: with the stored item's size (what a head write is billed
  * for) less its tails, the part of that size its producer state takes, and that state.
  */
-export type CommitHead = Head & { bytesWithoutTails: number; producerBytes: number; producers: PartitionProducers; recent?: number[] };
+export type CommitHead = Head & { bytesWithoutTails: number; producerBytes: number };
+
+/** Size of stored attributes, names included, as the item-size rules count them. */
+const fieldsSize = (f: Fields): number => Object.entries(f).reduce((n, [k, v]) => n + k.length + valueSize(v), 0);
 
 export function commitHeadFromItem(item: MetaItem | undefined): CommitHead {
-  const tails = item?.['tails'];
-  const tailBytes = tails === undefined ? 0 : 'tails'.length + valueSize(tails);
-  const producers = item?.['producers'];
+  const head = headFromItem(item);
+  // Measured on the attributes as stored (absent ones cost nothing).
   return {
-    ...headFromItem(item),
-    bytesWithoutTails: item ? itemSize(item) - tailBytes : 0,
-    producerBytes: producers === undefined ? 0 : 'producers'.length + valueSize(producers),
-    producers: producersFromValue(producers),
-    ...(Array.isArray(item?.['recent']) ? { recent: item['recent'] as number[] } : {}),
+    ...head,
+    bytesWithoutTails: item ? itemSize(item) - fieldsSize(storedHeadField(item, 'tails')) : 0,
+    producerBytes: fieldsSize(storedHeadField(item, 'producers')),
   };
 }
+
+/** DynamoDB size of a list of extents as the head's `tails` attribute (name included). */
+export const tailsSize = (extents: Array<Omit<Extent, 'sk'>>): number => fieldsSize(headFieldFields('tails', extents.map((e) => ({ ...e, sk: 'head' }))));
 
 type NewExtent = Omit<Extent, 'sk'>;
 
@@ -224,7 +228,8 @@ export class Committer {
         cid: cids[i]!,
       };
     });
-    const producers = decision?.kind === 'new' ? producersToValue(decision.record(extents[0]!.base)) : undefined;
+    const producers = decision?.kind === 'new' ? decision.record(extents[0]!.base) : undefined;
+    const producerBytes = producers === undefined ? undefined : fieldsSize(headFieldFields('producers', producers));
     const headOnly = this.opts.headOnlyCommits && parts.length === 1;
     /** The head as the head-only write left it (the store returns it). */
     let written: MetaItem | undefined;
@@ -232,7 +237,7 @@ export class Committer {
       if (headOnly) {
         const part = parts[0]!;
         const n = extents[0]!;
-        const next = nextTails(heads[0]!, n, producers === undefined ? undefined : 'producers'.length + valueSize(producers));
+        const next = nextTails(heads[0]!, n, producerBytes);
         if (next.page) {
           // A page that exists already holds these tails, or is a flush remainder covering
           // their unflushed part (see above): either way they are safe to drop from the head.
@@ -246,7 +251,7 @@ export class Committer {
           .write({
             type: 'update',
             key: headKey(part.topic.id, part.partition),
-            set: { next_offset: n.last + 1, tails: next.tails.map(extentFields), ...(producers !== undefined ? { producers } : {}) },
+            ...headUpdate({ nextOffset: n.last + 1, tails: next.tails.map((e) => ({ ...e, sk: 'head' })), ...(producers !== undefined ? { producers } : {}) }),
             condition: expectNext(n.base),
           })
           .catch((err: unknown) => {
@@ -260,12 +265,12 @@ export class Committer {
           ops.push({
             type: 'update',
             key: headKey(part.topic.id, part.partition),
-            set: {
-              next_offset: extents[i]!.last + 1,
+            ...headUpdate({
+              nextOffset: extents[i]!.last + 1,
               recent: [...recentCommits(heads[i]!).slice(-2 * (RECENT_COMMITS - 1)), extents[i]!.base, cids[i]!],
               ...(i === 0 && producers !== undefined ? { producers } : {}),
-            },
-            remove: ['tails'],
+              tails: undefined, // the page holds them now
+            }),
             condition: expectNext(extents[i]!.base),
           });
         });
@@ -323,7 +328,7 @@ export class Committer {
         const { tails: _removed, ...rest } = this.heads.get(key) ?? heads[i]!;
         const prevRecent = recentCommits(this.heads.get(key) ?? heads[i]!).slice(-2 * (RECENT_COMMITS - 1));
         const known: CommitHead = { ...rest, exists: true, nextOffset: r.nextOffset, recent: [...prevRecent, r.batchBases[0]!, cids[i]!] };
-        if (i === 0 && producers !== undefined) Object.assign(known, { producers: producersFromValue(producers), producerBytes: 'producers'.length + valueSize(producers) });
+        if (i === 0 && producers !== undefined) Object.assign(known, { producers, producerBytes });
         this.heads.set(key, known);
       }
       this.notifier.notify(key, r.nextOffset);
@@ -432,8 +437,8 @@ class PartConflict extends Error {
 
 /** next_offset == base, where a head that was never written counts as 0. */
 function expectNext(base: number): Condition {
-  const eq: Condition = { op: 'eq', attr: 'next_offset', value: base };
-  return base === 0 ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'next_offset' }, eq] } : eq;
+  const eq: Condition = { op: 'eq', attr: HEAD_ATTR.nextOffset, value: base };
+  return base === 0 ? { op: 'or', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.nextOffset }, eq] } : eq;
 }
 
 function patchBases(part: CommitPart, base: number): void {

@@ -20,7 +20,8 @@ import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/port
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
-import { commitPageToItem, type Extent, headFromItem, segExtentToItem, type Segment, segmentFromItem, segmentToItem } from './model';
+import { commitPageToItem, HEAD_ATTR, headFromItem, headUpdate, SEGMENT_COND_ATTR, segExtentToItem, segmentFromItem, segmentToItem } from './items';
+import type { Extent, Segment } from './model';
 import type { BatchInfo, LogReader } from './reader';
 import { encodeIndexEntries, encodeTimeIndexEntries } from './segment-index';
 import type { Topic } from './topics';
@@ -164,7 +165,7 @@ export class Flusher {
    */
   private async proveLeader(topic: Topic, partition: number, lease: LeaseGuard, key: string): Promise<void> {
     const item = await this.meta.get(headKey(topic.id, partition));
-    if (!item || item['leader_epoch'] !== lease.epoch || !lease.held()) throw new PreconditionFailedError(key);
+    if (!item || headFromItem(item).leaderEpoch !== lease.epoch || !lease.held()) throw new PreconditionFailedError(key);
   }
 
   /** One bounded step; undefined when there was nothing to flush (or we are not the leader). */
@@ -290,12 +291,12 @@ export class Flusher {
       op: 'and',
       conds: [
         head.flushed === 0
-          ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'flushed' }, { op: 'eq', attr: 'flushed', value: 0 }] }
-          : { op: 'eq', attr: 'flushed', value: head.flushed },
-        { op: 'eq', attr: 'leader_epoch', value: epoch },
+          ? { op: 'or', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.flushed }, { op: 'eq', attr: HEAD_ATTR.flushed, value: 0 }] }
+          : { op: 'eq', attr: HEAD_ATTR.flushed, value: head.flushed },
+        { op: 'eq', attr: HEAD_ATTR.leaderEpoch, value: epoch },
       ],
     };
-    ops.set('head', { type: 'update', key: headKey(topic.id, partition), set: { flushed: newFlushed }, condition: flushedCond });
+    ops.set('head', { type: 'update', key: headKey(topic.id, partition), ...headUpdate({ flushed: newFlushed }), condition: flushedCond });
     for (const p of plans) {
       const item = segmentToItem(topic.id, partition, p.seg);
       ops.set(`seg${p.seg.base}`, {
@@ -303,7 +304,7 @@ export class Flusher {
         item,
         condition: p.isNew
           ? { op: 'notExists' }
-          : { op: 'and', conds: [{ op: 'eq', attr: 'size', value: p.prev.size }, { op: 'eq', attr: 'closed', value: false }] },
+          : { op: 'and', conds: [{ op: 'eq', attr: SEGMENT_COND_ATTR.size, value: p.prev.size }, { op: 'eq', attr: SEGMENT_COND_ATTR.closed, value: false }] },
       });
     }
     if (remainder) {

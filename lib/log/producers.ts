@@ -13,7 +13,8 @@
 //            sequence for one request (topic, record count), so a sequence reused on another
 //            topic is refused rather than answered with the first request's offsets.
 import { ConditionFailedError, SamsaError } from '../errors';
-import type { MetaItem, MetaStore, MetaValue } from '../storage/ports';
+import type { MetaStore } from '../storage/ports';
+import { CLAIM_SEQ_ATTR, claimSlot, claimValue, counterValue, COUNTER_ATTR, PRODUCER_EPOCH_ATTR, PRODUCER_VERSION_ATTR, producerFromItem, producerToItem } from './items';
 import { producerCounterKey, producerKey } from './keys';
 
 export const MAX_REMEMBERED = 5;
@@ -126,30 +127,6 @@ export function decideProducer(states: PartitionProducers, batch: ProducerBatch)
   };
 }
 
-// Stored compactly in the head's `producers` map — one list of numbers per stream,
-// [epoch, touched, then per batch: firstSeq, lastSeq − firstSeq, base, last − base] — since
-// every byte of the head is paid for on every commit.
-export function producersToValue(states: PartitionProducers): MetaValue {
-  const out: Record<string, MetaValue> = {};
-  for (const [k, s] of Object.entries(states)) {
-    out[k] = [s.epoch, s.touched, ...s.batches.flatMap((b) => [b.firstSeq, b.lastSeq - b.firstSeq, b.base, b.last - b.base])];
-  }
-  return out;
-}
-
-export function producersFromValue(v: MetaValue | undefined): PartitionProducers {
-  const out: PartitionProducers = {};
-  if (!v || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) return out;
-  for (const [k, raw] of Object.entries(v)) {
-    if (!Array.isArray(raw) || raw.length < 6) continue;
-    const n = raw as number[];
-    const batches: RememberedBatch[] = [];
-    for (let i = 2; i + 3 < n.length; i += 4) batches.push({ firstSeq: n[i]!, lastSeq: n[i]! + n[i + 1]!, base: n[i + 2]!, last: n[i + 2]! + n[i + 3]! });
-    out[k] = { epoch: n[0]!, touched: n[1]!, batches };
-  }
-  return out;
-}
-
 /** A JSON request that claimed a sequence: what a retry must match, and what it must reuse. */
 export interface RequestClaim {
   sequence: number;
@@ -180,8 +157,8 @@ export class ProducerRegistry {
         try {
           await this.meta.write({
             type: 'put',
-            item: toItem({ id, epoch: state.epoch + 1, version: state.version + 1, claims: [] }),
-            condition: { op: 'eq', attr: 'version', value: state.version },
+            item: producerToItem({ id, epoch: state.epoch + 1, version: state.version + 1, claims: [] }, MAX_REMEMBERED),
+            condition: { op: 'eq', attr: PRODUCER_VERSION_ATTR, value: state.version },
           });
           return { id, epoch: state.epoch + 1 };
         } catch (err) {
@@ -189,11 +166,11 @@ export class ProducerRegistry {
         }
       }
     }
-    const counter = await this.meta.write({ type: 'update', key: producerCounterKey, add: { value: 1 } });
-    const newId = (counter!['value'] as number) - 1;
+    const counter = await this.meta.write({ type: 'update', key: producerCounterKey, add: { [COUNTER_ATTR]: 1 } });
+    const newId = counterValue(counter) - 1;
     await this.meta.write({
       type: 'put',
-      item: toItem({ id: newId, epoch: 0, version: 1, claims: [] }),
+      item: producerToItem({ id: newId, epoch: 0, version: 1, claims: [] }, MAX_REMEMBERED),
       condition: { op: 'notExists' },
     });
     return { id: newId, epoch: 0 };
@@ -203,7 +180,7 @@ export class ProducerRegistry {
     validId(id);
     const item = await this.meta.get(producerKey(id));
     if (!item) throw unknownProducer(id);
-    return fromItem(item);
+    return producerFromItem(item, MAX_REMEMBERED);
   }
 
   /** The registered epoch must be the writer's: an older one is fenced, a newer one unknown. */
@@ -234,19 +211,19 @@ export class ProducerRegistry {
         await this.meta.write({
           type: 'update',
           key: producerKey(id),
-          set: { claim_seq: s, [claimSlot(s)]: claimValue(want) },
+          set: { [CLAIM_SEQ_ATTR]: s, [claimSlot(s, MAX_REMEMBERED)]: claimValue(want) },
           condition: {
             op: 'and',
-            conds: [{ op: 'eq', attr: 'epoch', value: epoch }, s === 0 ? { op: 'attrNotExists', attr: 'claim_seq' } : { op: 'eq', attr: 'claim_seq', value: s - 1 }],
+            conds: [{ op: 'eq', attr: PRODUCER_EPOCH_ATTR, value: epoch }, s === 0 ? { op: 'attrNotExists', attr: CLAIM_SEQ_ATTR } : { op: 'eq', attr: CLAIM_SEQ_ATTR, value: s - 1 }],
           },
         });
         return { claim: want, retry: false };
       } catch (err) {
         if (!(err instanceof ConditionFailedError)) throw err;
         if (!err.item) throw unknownProducer(id);
-        const state = fromItem(err.item);
+        const state = producerFromItem(err.item, MAX_REMEMBERED);
         this.checkEpoch(state, epoch);
-        const last = (err.item['claim_seq'] as number | undefined) ?? -1;
+        const last = state.claimSeq;
         const seen = state.claims.find((c) => c.sequence === s);
         if (seen) {
           if (seen.topicId === want.topicId && seen.records === want.records) return { claim: seen, retry: true };
@@ -271,8 +248,6 @@ export class ProducerRegistry {
   }
 }
 
-const claimSlot = (sequence: number): string => `c${sequence % MAX_REMEMBERED}`;
-
 function validId(id: number): void {
   if (!Number.isSafeInteger(id) || id < 0) {
     throw new SamsaError('UNKNOWN_PRODUCER_ID', `producer id ${id} is not valid; get one from POST /v1/producers`);
@@ -281,32 +256,4 @@ function validId(id: number): void {
 
 function unknownProducer(id: number): SamsaError {
   return new SamsaError('UNKNOWN_PRODUCER_ID', `producer id ${id} is unknown; get one from POST /v1/producers`, { producer_id: id });
-}
-
-function claimValue(c: RequestClaim): MetaValue {
-  return { seq: c.sequence, topic: c.topicId, n: c.records, now: c.now, ...(c.sticky !== undefined ? { sticky: c.sticky } : {}) };
-}
-
-function toItem(s: ProducerState): MetaItem {
-  const item: MetaItem = { ...producerKey(s.id), id: s.id, epoch: s.epoch, version: s.version };
-  for (const c of s.claims) item[claimSlot(c.sequence)] = claimValue(c);
-  return item;
-}
-
-function fromItem(item: MetaItem): ProducerState {
-  const raw: Array<Record<string, MetaValue>> = [];
-  for (let i = 0; i < MAX_REMEMBERED; i++) {
-    const c = item[`c${i}`];
-    if (c && typeof c === 'object' && !Array.isArray(c) && !(c instanceof Uint8Array)) raw.push(c);
-  }
-  const claims = raw.map(
-    (c): RequestClaim => ({
-      sequence: c['seq'] as number,
-      topicId: c['topic'] as string,
-      records: c['n'] as number,
-      now: c['now'] as number,
-      ...(typeof c['sticky'] === 'number' ? { sticky: c['sticky'] } : {}),
-    }),
-  );
-  return { id: item['id'] as number, epoch: item['epoch'] as number, version: item['version'] as number, claims };
 }

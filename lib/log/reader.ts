@@ -8,7 +8,8 @@ import { SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, crc32c, readBatchHeader, setBaseOffset } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
 import { EXTENT_END, extentSk, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
-import { type Extent, extentsFromItem, type Head, liveTails, segmentFromItem, type Segment } from './model';
+import { extentsFromItem, segmentFromItem } from './items';
+import { type Extent, type Head, liveTails, type Segment } from './model';
 import { lookupOffset, lookupTimestamp } from './segment-index';
 import type { Topic } from './topics';
 

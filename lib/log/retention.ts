@@ -22,25 +22,53 @@ import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { COMMIT_MAX_WAL_AGE_MS } from './commit';
 import {
+  deletionKey,
   DELETIONS_PK,
   EXTENT_END,
   EXTENT_PREFIX,
   extentSk,
   headKey,
+  parseSegmentObject,
+  parseWalObject,
   partitionPk,
-  SEGMENT_PREFIX,
-  segmentKey,
+  RETENTION_CURSOR,
   SEG_EXTENT_PREFIX,
   segExtentSk,
+  SEGMENT_END,
+  SEGMENT_FILES,
+  SEGMENT_PREFIX,
+  segmentKey,
   segmentObject,
   segmentSk,
+  SWEEP_CURSOR,
   topicKey,
+  topicPrefix,
   TOPICS_PK,
+  TOPICS_PREFIX,
   WAL_PREFIX,
+  walPrefix,
 } from './keys';
 import type { LeaseManager } from './lease';
-import { extentsFromItem, type Head, headFromItem, type Segment, segmentFromItem } from './model';
-import { type Topic, topicFromItem, type TopicRegistry } from './topics';
+import {
+  deletionMarkerFromItem,
+  extentItemLast,
+  extentsFromItem,
+  HEAD_ATTR,
+  headFromItem,
+  headUpdate,
+  RETENTION_ATTR,
+  retentionCursorFromItem,
+  retentionCursorToItem,
+  SEGMENT_COND_ATTR,
+  segmentFromItem,
+  segmentItemBase,
+  sweepCursorFromItem,
+  sweepCursorToItem,
+  TOPIC_ID_ATTR,
+  topicItemFromItem,
+} from './items';
+import type { Head, RetentionSummary, Segment } from './model';
+import type { Topic, TopicRegistry } from './topics';
 
 export interface RetentionOptions {
   /** Delete a deleted topic's data only this long after the deletion (in-flight writes end). */
@@ -73,8 +101,6 @@ export const DEFAULT_RETENTION_OPTIONS: RetentionOptions = {
   segmentsPerStep: 500,
 };
 
-export const SWEEP_CURSOR = { pk: 'sweeper', sk: 'cursor' };
-export const RETENTION_CURSOR = { pk: 'retention', sk: 'cursor' };
 const SWEEP_PAGES = 5;
 /** Catalog pages of new closed segments summed per partition per pass (the rest next pass). */
 const TAIL_PAGES = 20;
@@ -99,13 +125,7 @@ export interface RetentionStats {
 }
 
 /** The retention summary kept on the head item (see the file comment). */
-interface Summary {
-  /** Every catalog segment with base < upto is closed and counted (or below the log start). */
-  upto: number;
-  /** Bytes of the counted segments at or above the log start. */
-  bytes: number;
-  segs: number;
-}
+type Summary = RetentionSummary;
 
 interface Plan {
   head: Head;
@@ -151,9 +171,7 @@ export class Retention {
 
   /** Visits partitions from the cursor on (wrapping once); true when it got round them all. */
   private async retainPartitions(stats: RetentionStats, deadline: number): Promise<boolean> {
-    const cur = await this.meta.get(RETENTION_CURSOR);
-    const startTopic = (cur?.['topic'] as string | undefined) ?? '';
-    const startPartition = (cur?.['partition'] as number | undefined) ?? 0;
+    const { topic: startTopic, partition: startPartition } = retentionCursorFromItem(await this.meta.get(RETENTION_CURSOR));
     let next: { topic: string; partition: number } | undefined;
     let all = true;
     const visit = async (topic: Topic, from: number, to: number): Promise<boolean> => {
@@ -186,8 +204,8 @@ export class Retention {
         });
         first = false;
         for (const item of page.items) {
-          if (item['state'] === 'deleting') continue;
-          const topic = topicFromItem(item);
+          const { topic, deleting } = topicItemFromItem(item);
+          if (deleting) continue;
           let from = 0;
           let to = topic.partitions;
           if (round === 0 && topic.name === startTopic) from = startPartition;
@@ -204,7 +222,7 @@ export class Retention {
     }
     const wanted = next ?? { topic: '', partition: 0 };
     if (wanted.topic !== startTopic || wanted.partition !== startPartition) {
-      await this.meta.write({ type: 'put', item: { ...RETENTION_CURSOR, ...wanted } });
+      await this.meta.write({ type: 'put', item: retentionCursorToItem(RETENTION_CURSOR, wanted) });
     }
     return all;
   }
@@ -239,7 +257,7 @@ export class Retention {
     const lease = { epoch };
     let lastStart = 0;
     const guard = this.leases.guard(topic, partition, lease.epoch);
-    const isLeader: Condition = { op: 'eq', attr: 'leader_epoch', value: lease.epoch };
+    const isLeader: Condition = { op: 'eq', attr: HEAD_ATTR.leaderEpoch, value: lease.epoch };
     for (let step = 0; step < 1000; step++) {
       // Taking the lease wrote the head (its epoch); every step works from a fresh plan.
       const plan = await this.plan(topic, partition);
@@ -258,7 +276,7 @@ export class Retention {
               type: 'update',
               key: segmentKey(topic.id, partition, a.base),
               set: { closed: true },
-              condition: { op: 'and', conds: [{ op: 'eq', attr: 'size', value: a.size }, { op: 'eq', attr: 'closed', value: false }] },
+              condition: { op: 'and', conds: [{ op: 'eq', attr: SEGMENT_COND_ATTR.size, value: a.size }, { op: 'eq', attr: SEGMENT_COND_ATTR.closed, value: false }] },
             },
           ]);
           if (stats) stats.sealedSegments++;
@@ -283,15 +301,15 @@ export class Retention {
           await this.meta.write({
             type: 'update',
             key: headKey(topic.id, partition),
-            set: { ...(moves ? { log_start: plan.newLogStart } : {}), ret_upto: summary.upto, ret_bytes: summary.bytes, ret_segs: summary.segs },
+            ...headUpdate({ ...(moves ? { logStart: plan.newLogStart } : {}), retention: summary }),
             condition: {
               op: 'and',
               conds: [
                 isLeader,
                 plan.head.logStart === 0
-                  ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'log_start' }, { op: 'eq', attr: 'log_start', value: 0 }] }
-                  : { op: 'eq', attr: 'log_start', value: plan.head.logStart },
-                plan.old.present ? { op: 'eq', attr: 'ret_upto', value: plan.old.upto } : { op: 'attrNotExists', attr: 'ret_upto' },
+                  ? { op: 'or', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.logStart }, { op: 'eq', attr: HEAD_ATTR.logStart, value: 0 }] }
+                  : { op: 'eq', attr: HEAD_ATTR.logStart, value: plan.head.logStart },
+                plan.old.present ? { op: 'eq', attr: RETENTION_ATTR.upto, value: plan.old.upto } : { op: 'attrNotExists', attr: RETENTION_ATTR.upto },
               ],
             },
           });
@@ -326,14 +344,8 @@ export class Retention {
    */
   private async plan(topic: Topic, partition: number): Promise<Plan> {
     const pk = partitionPk(topic.id, partition);
-    const headItem = await this.meta.get(headKey(topic.id, partition));
-    const head = headFromItem(headItem);
-    const old = {
-      present: typeof headItem?.['ret_upto'] === 'number',
-      upto: (headItem?.['ret_upto'] as number | undefined) ?? 0,
-      bytes: (headItem?.['ret_bytes'] as number | undefined) ?? 0,
-      segs: (headItem?.['ret_segs'] as number | undefined) ?? 0,
-    };
+    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    const old = { present: head.retention !== undefined, ...(head.retention ?? { upto: 0, bytes: 0, segs: 0 }) };
     const now = this.clock.now();
     const retentionMs = topic.config['retention.ms'];
     const retentionBytes = topic.config['retention.bytes'];
@@ -346,7 +358,7 @@ export class Retention {
     let startAfter: string | undefined;
     let complete = false;
     for (let pages = 0; pages < TAIL_PAGES; pages++) {
-      const page = await this.meta.query({ pk, gte: segmentSk(old.upto), lt: 'seg$', startAfter, limit: 100 });
+      const page = await this.meta.query({ pk, gte: segmentSk(old.upto), lt: SEGMENT_END, startAfter, limit: 100 });
       for (const item of page.items) {
         const seg = segmentFromItem(item);
         if (!seg.closed) {
@@ -425,12 +437,12 @@ export class Retention {
       let startAfter: string | undefined;
       do {
         const page = await this.meta.query({ pk, gte: prefix, lte: sk(lastOffset), startAfter, limit: 500 });
-        for (const item of page.items) if ((item['last'] as number) < logStart) extentKeys.push(item.sk);
+        for (const item of page.items) if (extentItemLast(item) < logStart) extentKeys.push(item.sk);
         startAfter = page.next;
       } while (startAfter);
     }
     await this.deleteItems(pk, extentKeys, { key: hk, condition: isLeader });
-    const keys = doomed.flatMap((s) => (['log', 'index', 'timeindex'] as const).map((ext) => segmentObject(topic.name, partition, s.base, ext)));
+    const keys = doomed.flatMap((s) => SEGMENT_FILES.map((ext) => segmentObject(topic.name, partition, s.base, ext)));
     for (let i = 0; i < keys.length; i += 999) await this.objects.delete(keys.slice(i, i + 999));
     await this.deleteItems(pk, doomed.map((s) => segmentSk(s.base)), { key: hk, condition: isLeader });
   }
@@ -456,12 +468,11 @@ export class Retention {
     const page = await this.meta.query({ pk: DELETIONS_PK, limit: 50 });
     for (const marker of page.items) {
       if (Date.now() > deadline) return;
-      const name = marker.sk;
-      const topicId = marker['topic_id'] as string;
-      const partitions = marker['partitions'] as number;
-      const topicItem = await this.meta.get(topicKey(name));
-      const ours = topicItem?.['id'] === topicId;
-      const deletedAt = (topicItem?.['deleted_at'] as number | undefined) ?? 0;
+      const { name, topicId, partitions } = deletionMarkerFromItem(marker);
+      const stored = await this.meta.get(topicKey(name));
+      const topicItem = stored && topicItemFromItem(stored);
+      const ours = topicItem?.topic.id === topicId;
+      const deletedAt = topicItem?.deletedAt ?? 0;
       if (ours && this.clock.now() - deletedAt < this.opts.deletionGraceMs) continue;
       // Metadata first, then objects, then the topic item and the marker: an interrupted
       // deletion is resumed by the next pass from the marker.
@@ -476,10 +487,10 @@ export class Retention {
       }
       // The name's objects are this incarnation's while its item is (a re-created topic cannot
       // exist before the item and this marker go, together).
-      if ((ours || !topicItem) && !(await this.deletePrefix(`topics/${name}/`, deadline))) return;
-      if (!(await this.deletePrefix(`${WAL_PREFIX}${topicId}/`, deadline))) return;
-      const ops: WriteOp[] = [{ type: 'delete', key: { pk: DELETIONS_PK, sk: name } }];
-      if (ours) ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: 'id', value: topicId } });
+      if ((ours || !topicItem) && !(await this.deletePrefix(topicPrefix(name), deadline))) return;
+      if (!(await this.deletePrefix(walPrefix(topicId), deadline))) return;
+      const ops: WriteOp[] = [{ type: 'delete', key: deletionKey(name) }];
+      if (ours) ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topicId } });
       await this.meta.transact(ops);
       this.topics.invalidate(name);
       stats.deletedTopics++;
@@ -513,9 +524,9 @@ export class Retention {
     do {
       const page = await this.meta.query({ pk: TOPICS_PK, startAfter: after, limit: 1000 });
       for (const item of page.items) {
-        if (item['state'] === 'deleting') deleting.add(item['name'] as string);
+        const { topic: t, deleting: isDeleting } = topicItemFromItem(item);
+        if (isDeleting) deleting.add(t.name);
         else {
-          const t = topicFromItem(item);
           byId.set(t.id, t);
           byName.set(t.name, t);
         }
@@ -523,9 +534,9 @@ export class Retention {
       after = page.next;
     } while (after);
 
-    const cursorItem = await this.meta.get(SWEEP_CURSOR);
-    const cursor: Record<string, string> = { ...((cursorItem?.['after'] as Record<string, string> | undefined) ?? {}) };
-    for (const prefix of [WAL_PREFIX, 'topics/']) {
+    const stored = sweepCursorFromItem(await this.meta.get(SWEEP_CURSOR));
+    const cursor = { ...stored };
+    for (const prefix of [WAL_PREFIX, TOPICS_PREFIX]) {
       let startAfter: string | undefined = cursor[prefix] || undefined;
       let pages = 0;
       do {
@@ -536,12 +547,12 @@ export class Retention {
         const dead: string[] = [];
         for (const o of page.objects) {
           if (now - o.lastModified < this.opts.orphanGraceMs) continue;
-          const m = prefix === WAL_PREFIX ? WAL_KEY.exec(o.key) : SEGMENT_KEY.exec(o.key);
-          if (!m) continue;
-          const [, owner, part, id] = m;
-          if (prefix !== WAL_PREFIX && deleting.has(owner!)) continue; // processDeletions owns these
-          const topic = prefix === WAL_PREFIX ? byId.get(owner!) : byName.get(owner!);
-          const partition = Number(part);
+          const wal = prefix === WAL_PREFIX ? parseWalObject(o.key) : undefined;
+          const seg = prefix === WAL_PREFIX ? undefined : parseSegmentObject(o.key);
+          if (!wal && !seg) continue;
+          if (seg && deleting.has(seg.topic)) continue; // processDeletions owns these
+          const topic = wal ? byId.get(wal.topicId) : byName.get(seg!.topic);
+          const partition = wal ? wal.partition : seg!.partition;
           if (!topic || partition >= topic.partitions) {
             dead.push(o.key);
             continue;
@@ -549,7 +560,7 @@ export class Retention {
           const g = `${topic.id}/${partition}`;
           let group = groups.get(g);
           if (!group) groups.set(g, (group = { topic, partition, keys: [] }));
-          group.keys.push({ key: o.key, id: prefix === WAL_PREFIX ? id! : Number(id) });
+          group.keys.push({ key: o.key, id: wal ? wal.id : seg!.base });
         }
         for (const g of groups.values()) {
           if (prefix === WAL_PREFIX) {
@@ -568,8 +579,8 @@ export class Retention {
       } while (startAfter);
       cursor[prefix] = startAfter ?? '';
     }
-    if (JSON.stringify(cursor) !== JSON.stringify(cursorItem?.['after'] ?? {})) {
-      await this.meta.write({ type: 'put', item: { ...SWEEP_CURSOR, after: cursor } });
+    if (JSON.stringify(cursor) !== JSON.stringify(stored)) {
+      await this.meta.write({ type: 'put', item: sweepCursorToItem(SWEEP_CURSOR, cursor) });
     }
   }
 
@@ -609,14 +620,11 @@ export class Retention {
     let startAfter: string | undefined;
     do {
       const page = await this.meta.query({ pk, gte: segmentSk(Math.min(...bases)), lte: segmentSk(Math.max(...bases)), startAfter, limit: 500 });
-      for (const item of page.items) refs.add(item['base'] as number);
+      for (const item of page.items) refs.add(segmentItemBase(item));
       startAfter = page.next;
     } while (startAfter);
     return { flushed, refs };
   }
 }
-
-const WAL_KEY = /^wal\/([^/]+)\/(\d+)\/([^/]+)$/;
-const SEGMENT_KEY = /^topics\/([^/]+)\/(\d+)\/(\d{20})\.(?:log|index|timeindex)$/;
 
 

@@ -2,9 +2,10 @@
 // are cached briefly per process (topic metadata is eventually consistent in Kafka too); every
 // change goes through a conditional write so concurrent admins never lose an update.
 import { ConditionFailedError, SamsaError } from '../errors';
-import type { MetaItem, MetaStore } from '../storage/ports';
+import type { MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
-import { DELETIONS_PK, topicKey, TOPICS_PK } from './keys';
+import { deletionMarkerToItem, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
+import { topicKey, TOPICS_PK } from './keys';
 import {
   applyTopicConfig,
   DEFAULT_TOPIC_CONFIG,
@@ -49,10 +50,10 @@ export class TopicRegistry {
     try {
       // A topic still being deleted keeps its item (state "deleting") until its data is gone,
       // so re-creating it early fails here, as in Kafka ("marked for deletion").
-      await this.meta.write({ type: 'put', item: toItem(topic), condition: { op: 'notExists' } });
+      await this.meta.write({ type: 'put', item: topicToItem(topic), condition: { op: 'notExists' } });
     } catch (err) {
       if (err instanceof ConditionFailedError) {
-        const deleting = err.item?.['state'] === 'deleting';
+        const deleting = err.item !== undefined && isDeletingTopicItem(err.item);
         throw new SamsaError(
           'TOPIC_ALREADY_EXISTS',
           deleting ? `topic "${name}" is marked for deletion; retry once its data is removed` : `topic "${name}" already exists`,
@@ -73,7 +74,7 @@ export class TopicRegistry {
     const hit = this.cache.get(name);
     if (hit && !opts.fresh && this.clock.now() - hit.at < CACHE_TTL_MS) return hit.topic;
     const item = await this.meta.get(topicKey(name));
-    const topic = item && item['state'] !== 'deleting' ? topicFromItem(item) : undefined;
+    const topic = item && !isDeletingTopicItem(item) ? topicFromItem(item) : undefined;
     if (topic) this.cache.set(name, { topic, at: this.clock.now() });
     else this.cache.delete(name);
     return topic;
@@ -108,7 +109,7 @@ export class TopicRegistry {
     let startAfter: string | undefined;
     do {
       const page = await this.meta.query({ pk: TOPICS_PK, startAfter, limit: 1000 });
-      for (const item of page.items) if (item['state'] !== 'deleting') out.push(topicFromItem(item));
+      for (const item of page.items) if (!isDeletingTopicItem(item)) out.push(topicFromItem(item));
       startAfter = page.next;
     } while (startAfter);
     return out;
@@ -134,8 +135,8 @@ export class TopicRegistry {
       try {
         await this.meta.write({
           type: 'put',
-          item: toItem(next),
-          condition: { op: 'and', conds: [{ op: 'eq', attr: 'version', value: current.version }, { op: 'ne', attr: 'state', value: 'deleting' }] },
+          item: topicToItem(next),
+          condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_VERSION_ATTR, value: current.version }, TOPIC_NOT_DELETING] },
         });
         this.cache.set(name, { topic: next, at: this.clock.now() });
         return next;
@@ -157,10 +158,10 @@ export class TopicRegistry {
       {
         type: 'update',
         key: topicKey(name),
-        set: { state: 'deleting', deleted_at: this.clock.now() },
-        condition: { op: 'eq', attr: 'id', value: topic.id },
+        set: topicDeletingSet(this.clock.now()),
+        condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topic.id },
       },
-      { type: 'put', item: { pk: DELETIONS_PK, sk: name, topic_id: topic.id, partitions: topic.partitions } },
+      { type: 'put', item: deletionMarkerToItem({ name, topicId: topic.id, partitions: topic.partitions }) },
     ]);
     this.cache.delete(name);
     return topic;
@@ -171,29 +172,4 @@ export class TopicRegistry {
     if (name === undefined) this.cache.clear();
     else this.cache.delete(name);
   }
-}
-
-function toItem(t: Topic): MetaItem {
-  return {
-    ...topicKey(t.name),
-    name: t.name,
-    partitions: t.partitions,
-    config: { ...t.config },
-    id: t.id,
-    created_at: t.createdAt,
-    version: t.version,
-    state: 'active',
-  };
-}
-
-/** A topic item as a Topic (callers skip items in state "deleting"). */
-export function topicFromItem(item: MetaItem): Topic {
-  return {
-    name: item['name'] as string,
-    partitions: item['partitions'] as number,
-    config: { ...DEFAULT_TOPIC_CONFIG, ...(item['config'] as Partial<TopicConfig>) },
-    id: item['id'] as string,
-    createdAt: item['created_at'] as number,
-    version: item['version'] as number,
-  };
 }
