@@ -31,8 +31,7 @@
 // it; its extents lie below `flushed`, where readers never look (see model.ts).
 import { ConditionFailedError, PreconditionFailedError, SamsaError, StorageError, TransactionConflictError } from '../errors';
 import { setBaseOffset } from '../records';
-import type { Condition, MetaItem, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
-import { itemSize, valueSize } from '../storage/counting';
+import type { Condition, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
 import { type BackoffOptions, retryOnConflict } from '../util/retry';
 import { EXTENT_END, extentSk, headKey, partitionPk, walObject } from './keys';
 import { commitPageToItem, extentsFromItem, type Fields, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, storedHeadField } from './items';
@@ -85,10 +84,12 @@ const MAX_ATTEMPTS = 50;
 /** Retriable storage failures of a commit's writes (outcome unknown) retried before giving up. */
 const MAX_AMBIGUOUS_RETRIES = 3;
 /**
- * The head stays within one DynamoDB write unit (1 KB) while it collects tails; a little under,
- * since sizes here are DynamoDB's published rules applied by hand (lib/storage/counting.ts).
+ * The head stays within one of the store's write units while it collects tails; a little
+ * under (this much), since item sizes are the store's published rules applied by hand.
  */
-export const HEAD_BUDGET_BYTES = 1000;
+const HEAD_BUDGET_SLACK_BYTES = 24;
+/** The head's size budget on a store (DynamoDB: 1000 of its 1 KB write unit). */
+export const headBudgetBytes = (traits: MetaStoreTraits): number => traits.writeUnitBytes - HEAD_BUDGET_SLACK_BYTES;
 const MAX_TAILS = 16;
 /**
  * A write-ahead object older than this is written again before it is committed: the orphan
@@ -105,21 +106,19 @@ export const partitionKey = (topic: Topic, partition: number): string => `${topi
  */
 export type CommitHead = Head & { bytesWithoutTails: number; producerBytes: number };
 
-/** Size of stored attributes, names included, as the item-size rules count them. */
-const fieldsSize = (f: Fields): number => Object.entries(f).reduce((n, [k, v]) => n + k.length + valueSize(v), 0);
-
-export function commitHeadFromItem(item: MetaItem | undefined): CommitHead {
+/** A head as the committer knows it, its sizes measured by the store's rules. */
+export function commitHeadFromItem(item: MetaItem | undefined, traits: MetaStoreTraits): CommitHead {
   const head = headFromItem(item);
   // Measured on the attributes as stored (absent ones cost nothing).
   return {
     ...head,
-    bytesWithoutTails: item ? itemSize(item) - fieldsSize(storedHeadField(item, 'tails')) : 0,
-    producerBytes: fieldsSize(storedHeadField(item, 'producers')),
+    bytesWithoutTails: item ? traits.sizeOf(item) - traits.sizeOf(storedHeadField(item, 'tails')) : 0,
+    producerBytes: traits.sizeOf(storedHeadField(item, 'producers')),
   };
 }
 
-/** DynamoDB size of a list of extents as the head's `tails` attribute (name included). */
-export const tailsSize = (extents: Array<Omit<Extent, 'sk'>>): number => fieldsSize(headFieldFields('tails', extents.map((e) => ({ ...e, sk: 'head' }))));
+/** Size of a list of extents as the head's `tails` attribute (name included). */
+const tailsSize = (extents: Array<Omit<Extent, 'sk'>>, traits: MetaStoreTraits): number => traits.sizeOf(headFieldFields('tails', extents.map((e) => ({ ...e, sk: 'head' }))));
 
 type NewExtent = Omit<Extent, 'sk'>;
 
@@ -135,7 +134,7 @@ export class Committer {
   ) {}
 
   async readHead(topic: Topic, partition: number): Promise<CommitHead> {
-    const head = commitHeadFromItem(await this.meta.get(headKey(topic.id, partition)));
+    const head = commitHeadFromItem(await this.meta.get(headKey(topic.id, partition)), this.meta.traits);
     this.heads.set(partitionKey(topic, partition), head);
     return head;
   }
@@ -229,7 +228,7 @@ export class Committer {
       };
     });
     const producers = decision?.kind === 'new' ? decision.record(extents[0]!.base) : undefined;
-    const producerBytes = producers === undefined ? undefined : fieldsSize(headFieldFields('producers', producers));
+    const producerBytes = producers === undefined ? undefined : this.meta.traits.sizeOf(headFieldFields('producers', producers));
     const headOnly = this.opts.headOnlyCommits && parts.length === 1;
     /** The head as the head-only write left it (the store returns it). */
     let written: MetaItem | undefined;
@@ -237,7 +236,7 @@ export class Committer {
       if (headOnly) {
         const part = parts[0]!;
         const n = extents[0]!;
-        const next = nextTails(heads[0]!, n, producerBytes);
+        const next = nextTails(heads[0]!, n, this.meta.traits, producerBytes);
         if (next.page) {
           // A page that exists already holds these tails, or is a flush remainder covering
           // their unflushed part (see above): either way they are safe to drop from the head.
@@ -299,7 +298,7 @@ export class Committer {
       if (err instanceof PartConflict) {
         const part = parts[err.index]!;
         const item = err.knownHead ? err.item : await this.meta.get(headKey(part.topic.id, part.partition));
-        this.heads.set(partitionKey(part.topic, part.partition), commitHeadFromItem(item));
+        this.heads.set(partitionKey(part.topic, part.partition), commitHeadFromItem(item, this.meta.traits));
         // A failed condition usually means someone else appended (retry at the new end); but
         // if our own write was applied and only its response lost (the store's client sent it
         // again, and the repeat failed its condition), the commit is done: one transaction or
@@ -323,7 +322,7 @@ export class Committer {
       // A head-only write returns the stored head: its size must stay current (lease and
       // retention fields grow it) so the next commit pages its tails out in time. After a
       // transaction the head has no tails.
-      if (written) this.heads.set(key, commitHeadFromItem(written));
+      if (written) this.heads.set(key, commitHeadFromItem(written, this.meta.traits));
       else {
         const { tails: _removed, ...rest } = this.heads.get(key) ?? heads[i]!;
         const prevRecent = recentCommits(this.heads.get(key) ?? heads[i]!).slice(-2 * (RECENT_COMMITS - 1));
@@ -344,7 +343,7 @@ export class Committer {
    * its outcome cannot be known.
    */
   private async landed(part: CommitPart, ext: NewExtent, item: MetaItem | undefined, viaTransaction: boolean): Promise<boolean> {
-    const head = commitHeadFromItem(item);
+    const head = commitHeadFromItem(item, this.meta.traits);
     if (head.nextOffset <= ext.base) return false;
     const inTails = head.tails?.find((e) => e.base === ext.base);
     if (inTails) return inTails.cid === ext.cid;
@@ -413,13 +412,15 @@ function randomCid(): number {
 export function nextTails(
   head: CommitHead,
   n: Omit<Extent, 'sk'>,
+  /** The store's sizes and write unit. */
+  traits: MetaStoreTraits,
   /** Size of the producer state the write sets (default: it keeps the head's). */
   producerBytes = head.producerBytes,
 ): { page?: Array<Omit<Extent, 'sk'>>; tails: Array<Omit<Extent, 'sk'>> } {
   const live = liveTails(head);
   const tails = [...live, n];
-  const headBytes = head.bytesWithoutTails - head.producerBytes + producerBytes + tailsSize(tails);
-  if (live.length > 0 && (headBytes > HEAD_BUDGET_BYTES || tails.length > MAX_TAILS)) return { page: live, tails: [n] };
+  const headBytes = head.bytesWithoutTails - head.producerBytes + producerBytes + tailsSize(tails, traits);
+  if (live.length > 0 && (headBytes > headBudgetBytes(traits) || tails.length > MAX_TAILS)) return { page: live, tails: [n] };
   return { tails };
 }
 
