@@ -34,7 +34,7 @@ import { setBaseOffset } from '../records';
 import type { Condition, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
 import { type BackoffOptions, retryOnConflict } from '../util/retry';
 import { EXTENT_END, extentSk, headKey, partitionPk, walObject } from './keys';
-import { commitPageToItem, extentsFromItem, type Fields, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, storedHeadField } from './items';
+import { commitPageToItem, extentsFromItem, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, storedHeadField } from './items';
 import { type Extent, type Head, liveTails } from './model';
 import type { Notifier } from './notifier';
 import { decideProducer, type ProducerBatch, type ProducerDecision } from './producers';
