@@ -32,6 +32,7 @@
 import { ConditionFailedError, PreconditionFailedError, SamsaError, StorageError, TransactionConflictError } from '../errors';
 import { setBaseOffset } from '../records';
 import type { Condition, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
+import { type Clock, systemClock } from '../util/clock';
 import { type BackoffOptions, retryOnConflict } from '../util/retry';
 import { EXTENT_END, extentSk, headKey, partitionPk, walObject } from './keys';
 import { commitPageToItem, extentsFromItem, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, storedHeadField } from './items';
@@ -78,6 +79,8 @@ export interface CommitOptions {
   backoff?: BackoffOptions;
   /** Told of every attempt that lost the race for a head (metrics). */
   onConflict?: () => void;
+  /** Measures write-ahead objects' age (COMMIT_MAX_WAL_AGE_MS) on its monotonic time. */
+  clock?: Clock;
 }
 
 const MAX_ATTEMPTS = 50;
@@ -125,13 +128,16 @@ type NewExtent = Omit<Extent, 'sk'>;
 export class Committer {
   /** Last known head per partition: a guess that saves a read; a stale guess only costs a retry. */
   private heads = new Map<string, CommitHead>();
+  private readonly clock: Clock;
 
   constructor(
     private readonly meta: MetaStore,
     private readonly objects: ObjectStore,
     private readonly notifier: Notifier,
     private readonly opts: CommitOptions,
-  ) {}
+  ) {
+    this.clock = opts.clock ?? systemClock;
+  }
 
   async readHead(topic: Topic, partition: number): Promise<CommitHead> {
     const head = commitHeadFromItem(await this.meta.get(headKey(topic.id, partition)), this.meta.traits);
@@ -165,7 +171,7 @@ export class Committer {
       patchBases(part, guess);
       const key = walObject(part.topic.id, part.partition, crypto.randomUUID());
       await this.putWal(key, part.payload);
-      wal.push({ key, wb: guess, at: performance.now() });
+      wal.push({ key, wb: guess, at: this.clock.monotonic() });
     }
     const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
     const lost = (err: unknown): boolean => {
@@ -188,12 +194,12 @@ export class Committer {
     ambiguity: { left: number },
   ): Promise<CommitResult[]> {
     for (const [i, w] of wal.entries()) {
-      if (w && performance.now() - w.at > COMMIT_MAX_WAL_AGE_MS) {
+      if (w && this.clock.monotonic() - w.at > COMMIT_MAX_WAL_AGE_MS) {
         const part = parts[i]!;
         const key = walObject(part.topic.id, part.partition, crypto.randomUUID());
         patchBases(part, w.wb);
         await this.putWal(key, part.payload);
-        wal[i] = { key, wb: w.wb, at: performance.now() };
+        wal[i] = { key, wb: w.wb, at: this.clock.monotonic() };
       }
     }
     const heads = await Promise.all(parts.map((p) => this.knownHead(p.topic, p.partition)));

@@ -86,7 +86,7 @@ export class LeaseManager {
   ) {}
 
   private mono(): number {
-    return this.clock.monotonic ? this.clock.monotonic() : performance.now();
+    return this.clock.monotonic();
   }
 
   /**

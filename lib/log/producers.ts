@@ -14,6 +14,7 @@
 //            topic is refused rather than answered with the first request's offsets.
 import { ConditionFailedError, SamsaError } from '../errors';
 import type { MetaStore } from '../storage/ports';
+import { retryOnConflict } from '../util/retry';
 import { CLAIM_SEQ_ATTR, claimSlot, claimValue, counterValue, COUNTER_ATTR, PRODUCER_EPOCH_ATTR, PRODUCER_VERSION_ATTR, producerFromItem, producerToItem } from './items';
 import { producerCounterKey, producerKey } from './keys';
 
@@ -152,19 +153,21 @@ export class ProducerRegistry {
   /** Issue a new producer id (epoch 0), or bump the epoch of an existing one. */
   async init(id?: number): Promise<{ id: number; epoch: number }> {
     if (id !== undefined) {
-      for (;;) {
-        const state = await this.load(id);
-        try {
+      // Lost to a racing init or claim: re-read and bump again. Every loss is another writer's
+      // progress, so this is not capped.
+      return retryOnConflict(
+        async () => {
+          const state = await this.load(id);
           await this.meta.write({
             type: 'put',
             item: producerToItem({ id, epoch: state.epoch + 1, version: state.version + 1, claims: [] }, MAX_REMEMBERED),
             condition: { op: 'eq', attr: PRODUCER_VERSION_ATTR, value: state.version },
           });
           return { id, epoch: state.epoch + 1 };
-        } catch (err) {
-          if (!(err instanceof ConditionFailedError)) throw err;
-        }
-      }
+        },
+        (err) => err instanceof ConditionFailedError,
+        { maxAttempts: Infinity },
+      );
     }
     const counter = await this.meta.write({ type: 'update', key: producerCounterKey, add: { [COUNTER_ATTR]: 1 } });
     const newId = counterValue(counter) - 1;
@@ -205,46 +208,62 @@ export class ProducerRegistry {
    */
   async claim(id: number, epoch: number, want: RequestClaim): Promise<{ claim: RequestClaim; retry: boolean }> {
     validId(id);
+    return retryOnConflict(() => this.claimOnce(id, epoch, want), (err) => err instanceof ClaimRaced, {
+      maxAttempts: CLAIM_ATTEMPTS,
+      exhausted: (last) => (last as ClaimRaced).refusal,
+    });
+  }
+
+  private async claimOnce(id: number, epoch: number, want: RequestClaim): Promise<{ claim: RequestClaim; retry: boolean }> {
     const s = want.sequence;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.meta.write({
-          type: 'update',
-          key: producerKey(id),
-          set: { [CLAIM_SEQ_ATTR]: s, [claimSlot(s, MAX_REMEMBERED)]: claimValue(want) },
-          condition: {
-            op: 'and',
-            conds: [{ op: 'eq', attr: PRODUCER_EPOCH_ATTR, value: epoch }, s === 0 ? { op: 'attrNotExists', attr: CLAIM_SEQ_ATTR } : { op: 'eq', attr: CLAIM_SEQ_ATTR, value: s - 1 }],
-          },
-        });
-        return { claim: want, retry: false };
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError)) throw err;
-        if (!err.item) throw unknownProducer(id);
-        const state = producerFromItem(err.item, MAX_REMEMBERED);
-        this.checkEpoch(state, epoch);
-        const last = state.claimSeq;
-        const seen = state.claims.find((c) => c.sequence === s);
-        if (seen) {
-          if (seen.topicId === want.topicId && seen.records === want.records) return { claim: seen, retry: true };
-          throw new SamsaError(
-            'OUT_OF_ORDER_SEQUENCE_NUMBER',
-            `sequence ${s} of producer ${id} was already used for another request (${seen.records} records${seen.topicId === want.topicId ? '' : ' to another topic'}); this one has ${want.records} records`,
-            { producer_id: id, expected_sequence: last + 1 },
-          );
-        }
-        // The item as returned allows the claim: it changed between the condition and the read
-        // (a racing init or claim). Try again.
-        if (s === last + 1 && attempt < 5) continue;
+    try {
+      await this.meta.write({
+        type: 'update',
+        key: producerKey(id),
+        set: { [CLAIM_SEQ_ATTR]: s, [claimSlot(s, MAX_REMEMBERED)]: claimValue(want) },
+        condition: {
+          op: 'and',
+          conds: [{ op: 'eq', attr: PRODUCER_EPOCH_ATTR, value: epoch }, s === 0 ? { op: 'attrNotExists', attr: CLAIM_SEQ_ATTR } : { op: 'eq', attr: CLAIM_SEQ_ATTR, value: s - 1 }],
+        },
+      });
+      return { claim: want, retry: false };
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+      if (!err.item) throw unknownProducer(id);
+      const state = producerFromItem(err.item, MAX_REMEMBERED);
+      this.checkEpoch(state, epoch);
+      const last = state.claimSeq;
+      const seen = state.claims.find((c) => c.sequence === s);
+      if (seen) {
+        if (seen.topicId === want.topicId && seen.records === want.records) return { claim: seen, retry: true };
         throw new SamsaError(
           'OUT_OF_ORDER_SEQUENCE_NUMBER',
-          s <= last
-            ? `sequence ${s} of producer ${id} is older than the last ${MAX_REMEMBERED} remembered requests (last was ${last})`
-            : `sequence ${s} of producer ${id} leaves a gap: expected ${last + 1}`,
+          `sequence ${s} of producer ${id} was already used for another request (${seen.records} records${seen.topicId === want.topicId ? '' : ' to another topic'}); this one has ${want.records} records`,
           { producer_id: id, expected_sequence: last + 1 },
         );
       }
+      const refusal = new SamsaError(
+        'OUT_OF_ORDER_SEQUENCE_NUMBER',
+        s <= last
+          ? `sequence ${s} of producer ${id} is older than the last ${MAX_REMEMBERED} remembered requests (last was ${last})`
+          : `sequence ${s} of producer ${id} leaves a gap: expected ${last + 1}`,
+        { producer_id: id, expected_sequence: last + 1 },
+      );
+      // The item as returned allows the claim: it changed between the condition and the read
+      // (a racing init or claim). Try again (refused after CLAIM_ATTEMPTS).
+      if (s === last + 1) throw new ClaimRaced(refusal);
+      throw refusal;
     }
+  }
+}
+
+/** Claims tried before a sequence that keeps racing is refused. */
+const CLAIM_ATTEMPTS = 5;
+
+/** A claim whose condition failed on an item that allows it: retried; `refusal` once out of attempts. */
+class ClaimRaced extends Error {
+  constructor(readonly refusal: SamsaError) {
+    super('producer item changed during the claim');
   }
 }
 

@@ -4,6 +4,7 @@
 import { ConditionFailedError, SamsaError } from '../errors';
 import type { MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
+import { retryOnConflict } from '../util/retry';
 import { deletionMarkerToItem, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
 import { topicKey, TOPICS_PK } from './keys';
 import {
@@ -26,6 +27,8 @@ export interface Topic {
 }
 
 const CACHE_TTL_MS = 1000;
+/** Conditional writes an alter tries before it gives up on a topic under constant change. */
+const ALTER_ATTEMPTS = 11;
 
 export class TopicRegistry {
   private cache = new Map<string, { topic: Topic; at: number }>();
@@ -117,34 +120,32 @@ export class TopicRegistry {
 
   /** Grow partitions and/or change config. Partitions can only grow, as in Kafka. */
   async alter(name: string, change: { partitions?: unknown; config?: Record<string, unknown> }): Promise<Topic> {
-    for (let attempt = 0; ; attempt++) {
-      const current = await this.get(name, { fresh: true });
-      let partitions = current.partitions;
-      if (change.partitions !== undefined) {
-        partitions = validatePartitionCount(change.partitions);
-        if (partitions < current.partitions) {
-          throw new SamsaError(
-            'INVALID_PARTITIONS',
-            `topic "${name}" has ${current.partitions} partitions; the count can only grow (asked for ${partitions})`,
-            { topic: name },
-          );
-        }
-      }
-      const config = applyTopicConfig(current.config, change.config);
-      const next: Topic = { ...current, partitions, config, version: current.version + 1 };
-      try {
-        await this.meta.write({
-          type: 'put',
-          item: topicToItem(next),
-          condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_VERSION_ATTR, value: current.version }, TOPIC_NOT_DELETING] },
-        });
-        this.cache.set(name, { topic: next, at: this.clock.now() });
-        return next;
-      } catch (err) {
-        if (err instanceof ConditionFailedError && attempt < 10) continue;
-        throw err;
+    // A racing admin changed the topic since we read it: apply the change again on top of theirs.
+    return retryOnConflict(() => this.alterOnce(name, change), (err) => err instanceof ConditionFailedError, { maxAttempts: ALTER_ATTEMPTS });
+  }
+
+  private async alterOnce(name: string, change: { partitions?: unknown; config?: Record<string, unknown> }): Promise<Topic> {
+    const current = await this.get(name, { fresh: true });
+    let partitions = current.partitions;
+    if (change.partitions !== undefined) {
+      partitions = validatePartitionCount(change.partitions);
+      if (partitions < current.partitions) {
+        throw new SamsaError(
+          'INVALID_PARTITIONS',
+          `topic "${name}" has ${current.partitions} partitions; the count can only grow (asked for ${partitions})`,
+          { topic: name },
+        );
       }
     }
+    const config = applyTopicConfig(current.config, change.config);
+    const next: Topic = { ...current, partitions, config, version: current.version + 1 };
+    await this.meta.write({
+      type: 'put',
+      item: topicToItem(next),
+      condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_VERSION_ATTR, value: current.version }, TOPIC_NOT_DELETING] },
+    });
+    this.cache.set(name, { topic: next, at: this.clock.now() });
+    return next;
   }
 
   /**
