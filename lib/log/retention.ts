@@ -1,6 +1,8 @@
-// Retention and lifecycle, one bounded pass at a time (design note 0007):
+// Retention and lifecycle, one bounded pass at a time (design note 0007). This file holds the
+// pass and partition retention; topic deletion is topic-deletion.ts, the sweeper
+// orphan-sweeper.ts. A pass:
 //   - deleted topics: their metadata and objects are removed, then the topic item itself, so
-//     the name is free again;
+//     the name is free again (topic-deletion.ts);
 //   - segment.ms: an idle active segment older than segment.ms is sealed, so it can expire;
 //   - retention.ms / retention.bytes, as Kafka applies them: closed segments only, oldest
 //     first, a prefix of the log. The log start offset moves atomically in the metadata store
@@ -10,26 +12,21 @@
 //     start, which the next pass finishes;
 //   - orphans: write-ahead and segment objects no metadata references, older than a grace
 //     period longer than any commit or flush can keep an unreferenced object it will still
-//     reference (see MIN_ORPHAN_GRACE_MS).
+//     reference (see MIN_ORPHAN_GRACE_MS; orphan-sweeper.ts).
 // Work is proportional to what expired, not to history: the head carries a running summary of
 // the closed segments (ret_upto, ret_bytes, ret_segs) that each pass only extends by the
 // segments closed since the last one; only the expiring prefix of the catalog is read; a pass
 // visits at most `partitionsPerRun` partitions from a stored cursor and stops at its time
 // budget, and the next pass resumes from what the store says.
 import { ConditionFailedError } from '../errors';
-import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
+import type { Condition, MetaStore, ObjectStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
-import { inParallel } from '../util/parallel';
 import { COMMIT_MAX_WAL_AGE_MS } from './commit';
 import {
-  deletionKey,
-  DELETIONS_PK,
   EXTENT_END,
   EXTENT_PREFIX,
   extentSk,
   headKey,
-  parseSegmentObject,
-  parseWalObject,
   partitionPk,
   RETENTION_CURSOR,
   SEG_EXTENT_PREFIX,
@@ -40,17 +37,12 @@ import {
   segmentKey,
   segmentObject,
   segmentSk,
-  SWEEP_CURSOR,
-  topicKey,
-  topicPrefix,
   TOPICS_PK,
-  TOPICS_PREFIX,
-  WAL_PREFIX,
-  walPrefix,
 } from './keys';
 import type { LeaseManager } from './lease';
+import { OrphanSweeper } from './orphan-sweeper';
+import { deleteItems, TopicDeletion } from './topic-deletion';
 import {
-  deletionMarkerFromItem,
   extentItemLast,
   extentsFromItem,
   HEAD_ATTR,
@@ -61,10 +53,6 @@ import {
   retentionCursorToItem,
   SEGMENT_COND_ATTR,
   segmentFromItem,
-  segmentItemBase,
-  sweepCursorFromItem,
-  sweepCursorToItem,
-  TOPIC_ID_ATTR,
   topicItemFromItem,
 } from './items';
 import type { Head, RetentionSummary, Segment } from './model';
@@ -101,12 +89,10 @@ export const DEFAULT_RETENTION_OPTIONS: RetentionOptions = {
   segmentsPerStep: 500,
 };
 
-const SWEEP_PAGES = 5;
 /** Catalog pages of new closed segments summed per partition per pass (the rest next pass). */
 const TAIL_PAGES = 20;
 /** Write the summary alone (no deletion due) once this many segments were added to it. */
 const SUMMARY_WRITE_MIN = 16;
-const PARALLEL = 16;
 
 export interface RetentionStats {
   /** Partitions examined this pass. */
@@ -141,6 +127,9 @@ interface Plan {
 }
 
 export class Retention {
+  private readonly deletions: TopicDeletion;
+  private readonly sweeper: OrphanSweeper;
+
   constructor(
     private readonly meta: MetaStore,
     private readonly objects: ObjectStore,
@@ -152,18 +141,20 @@ export class Retention {
     if (opts.orphanGraceMs < MIN_ORPHAN_GRACE_MS) {
       throw new Error(`orphanGraceMs must be at least ${MIN_ORPHAN_GRACE_MS} ms (COMMIT_MAX_WAL_AGE_MS + SigV4 validity + slack), got ${opts.orphanGraceMs}`);
     }
+    this.deletions = new TopicDeletion(meta, objects, topics, clock, opts);
+    this.sweeper = new OrphanSweeper(meta, objects, clock, opts);
   }
 
   async runOnce(): Promise<RetentionStats> {
-    const deadline = Date.now() + this.opts.budgetMs;
+    const deadline = this.clock.monotonic() + this.opts.budgetMs;
     const stats: RetentionStats = {
       partitions: 0, deletedSegments: 0, deletedBytes: 0, sealedSegments: 0, deletedTopics: 0,
       sweptObjects: 0, skippedPartitions: 0, failedPartitions: 0, complete: false,
     };
-    await this.processDeletions(stats, deadline);
+    await this.deletions.run(stats, deadline);
     const visitedAll = await this.retainPartitions(stats, deadline);
-    if (Date.now() < deadline) await this.sweepOrphans(stats, deadline);
-    stats.complete = visitedAll && Date.now() <= deadline;
+    if (this.clock.monotonic() < deadline) await this.sweeper.run(stats, deadline);
+    stats.complete = visitedAll && this.clock.monotonic() <= deadline;
     return stats;
   }
 
@@ -176,7 +167,7 @@ export class Retention {
     let all = true;
     const visit = async (topic: Topic, from: number, to: number): Promise<boolean> => {
       for (let p = from; p < to; p++) {
-        if (stats.partitions >= this.opts.partitionsPerRun || Date.now() > deadline) {
+        if (stats.partitions >= this.opts.partitionsPerRun || this.clock.monotonic() > deadline) {
           next = { topic: topic.name, partition: p };
           return false;
         }
@@ -441,189 +432,10 @@ export class Retention {
         startAfter = page.next;
       } while (startAfter);
     }
-    await this.deleteItems(pk, extentKeys, { key: hk, condition: isLeader });
+    await deleteItems(this.meta, pk, extentKeys, { key: hk, condition: isLeader });
     const keys = doomed.flatMap((s) => SEGMENT_FILES.map((ext) => segmentObject(topic.name, partition, s.base, ext)));
     for (let i = 0; i < keys.length; i += 999) await this.objects.delete(keys.slice(i, i + 999));
-    await this.deleteItems(pk, doomed.map((s) => segmentSk(s.base)), { key: hk, condition: isLeader });
-  }
-
-  /**
-   * Delete items of `pk` in transactions of up to maxTransactItems ops, each with `fence` (a
-   * check on the head's leader epoch) when given: a deposed leader deletes nothing.
-   */
-  private async deleteItems(pk: string, sks: string[], fence?: { key: { pk: string; sk: string }; condition: Condition }): Promise<void> {
-    const per = this.meta.limits.maxTransactItems - (fence ? 1 : 0);
-    const chunks: WriteOp[][] = [];
-    for (let i = 0; i < sks.length; i += per) {
-      const ops: WriteOp[] = sks.slice(i, i + per).map((sk) => ({ type: 'delete', key: { pk, sk } }));
-      if (fence) ops.unshift({ type: 'check', key: fence.key, condition: fence.condition });
-      chunks.push(ops);
-    }
-    await inParallel(chunks, PARALLEL, (ops) => this.meta.transact(ops));
-  }
-
-  // --- deleted topics ---------------------------------------------------------------------------
-
-  private async processDeletions(stats: RetentionStats, deadline: number): Promise<void> {
-    const page = await this.meta.query({ pk: DELETIONS_PK, limit: 50 });
-    for (const marker of page.items) {
-      if (Date.now() > deadline) return;
-      const { name, topicId, partitions } = deletionMarkerFromItem(marker);
-      const stored = await this.meta.get(topicKey(name));
-      const topicItem = stored && topicItemFromItem(stored);
-      const ours = topicItem?.topic.id === topicId;
-      const deletedAt = topicItem?.deletedAt ?? 0;
-      if (ours && this.clock.now() - deletedAt < this.opts.deletionGraceMs) continue;
-      // Metadata first, then objects, then the topic item and the marker: an interrupted
-      // deletion is resumed by the next pass from the marker.
-      for (let p = 0; p < partitions; p++) {
-        const pk = partitionPk(topicId, p);
-        for (;;) {
-          if (Date.now() > deadline) return;
-          const items = await this.meta.query({ pk, limit: 500 });
-          if (items.items.length === 0) break;
-          await this.deleteItems(pk, items.items.map((i) => i.sk));
-        }
-      }
-      // The name's objects are this incarnation's while its item is (a re-created topic cannot
-      // exist before the item and this marker go, together).
-      if ((ours || !topicItem) && !(await this.deletePrefix(topicPrefix(name), deadline))) return;
-      if (!(await this.deletePrefix(walPrefix(topicId), deadline))) return;
-      const ops: WriteOp[] = [{ type: 'delete', key: deletionKey(name) }];
-      if (ours) ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topicId } });
-      await this.meta.transact(ops);
-      this.topics.invalidate(name);
-      stats.deletedTopics++;
-    }
-  }
-
-  private async deletePrefix(prefix: string, deadline: number): Promise<boolean> {
-    for (;;) {
-      if (Date.now() > deadline) return false;
-      const page = await this.objects.list(prefix, { limit: 1000 });
-      if (page.objects.length === 0) return true;
-      await this.objects.delete(page.objects.map((o) => o.key));
-      if (!page.next) return true;
-    }
-  }
-
-  // --- orphans ----------------------------------------------------------------------------------
-
-  /**
-   * Crash leftovers: write-ahead objects no extent references, and segment objects absent from
-   * the catalog, older than the grace period; objects of topics that no longer exist go too.
-   * Keys that are not Samsa's are left alone. A cursor in the metadata store bounds each pass
-   * (SWEEP_PAGES listing pages per prefix): the sweep wraps around over many passes.
-   */
-  private async sweepOrphans(stats: RetentionStats, deadline: number): Promise<void> {
-    const now = this.clock.now();
-    const byId = new Map<string, Topic>();
-    const byName = new Map<string, Topic>();
-    const deleting = new Set<string>();
-    let after: string | undefined;
-    do {
-      const page = await this.meta.query({ pk: TOPICS_PK, startAfter: after, limit: 1000 });
-      for (const item of page.items) {
-        const { topic: t, deleting: isDeleting } = topicItemFromItem(item);
-        if (isDeleting) deleting.add(t.name);
-        else {
-          byId.set(t.id, t);
-          byName.set(t.name, t);
-        }
-      }
-      after = page.next;
-    } while (after);
-
-    const stored = sweepCursorFromItem(await this.meta.get(SWEEP_CURSOR));
-    const cursor = { ...stored };
-    for (const prefix of [WAL_PREFIX, TOPICS_PREFIX]) {
-      let startAfter: string | undefined = cursor[prefix] || undefined;
-      let pages = 0;
-      do {
-        if (Date.now() > deadline || pages++ >= SWEEP_PAGES) break;
-        const page = await this.objects.list(prefix, { ...(startAfter ? { startAfter } : {}), limit: 1000 });
-        // Candidates: old enough, and Samsa's; grouped by partition.
-        const groups = new Map<string, { topic?: Topic; partition: number; keys: Array<{ key: string; id: string | number }> }>();
-        const dead: string[] = [];
-        for (const o of page.objects) {
-          if (now - o.lastModified < this.opts.orphanGraceMs) continue;
-          const wal = prefix === WAL_PREFIX ? parseWalObject(o.key) : undefined;
-          const seg = prefix === WAL_PREFIX ? undefined : parseSegmentObject(o.key);
-          if (!wal && !seg) continue;
-          if (seg && deleting.has(seg.topic)) continue; // processDeletions owns these
-          const topic = wal ? byId.get(wal.topicId) : byName.get(seg!.topic);
-          const partition = wal ? wal.partition : seg!.partition;
-          if (!topic || partition >= topic.partitions) {
-            dead.push(o.key);
-            continue;
-          }
-          const g = `${topic.id}/${partition}`;
-          let group = groups.get(g);
-          if (!group) groups.set(g, (group = { topic, partition, keys: [] }));
-          group.keys.push({ key: o.key, id: wal ? wal.id : seg!.base });
-        }
-        for (const g of groups.values()) {
-          if (prefix === WAL_PREFIX) {
-            const refs = await this.walRefs(g.topic!, g.partition);
-            for (const k of g.keys) if (!refs.has(k.key)) dead.push(k.key);
-          } else {
-            const { flushed, refs } = await this.segmentRefs(g.topic!, g.partition, g.keys.map((k) => k.id as number));
-            for (const k of g.keys) if ((k.id as number) < flushed && !refs.has(k.id as number)) dead.push(k.key);
-          }
-        }
-        if (dead.length > 0) {
-          await this.objects.delete(dead);
-          stats.sweptObjects += dead.length;
-        }
-        startAfter = page.next;
-      } while (startAfter);
-      cursor[prefix] = startAfter ?? '';
-    }
-    if (JSON.stringify(cursor) !== JSON.stringify(stored)) {
-      await this.meta.write({ type: 'put', item: sweepCursorToItem(SWEEP_CURSOR, cursor) });
-    }
-  }
-
-  /**
-   * Write-ahead objects the partition's unflushed extents reference: the commit pages from
-   * `flushed` on and the head's tails. Commit extents below `flushed` are garbage (their bytes
-   * are in segments), so only the unflushed part of the log is read.
-   */
-  private async walRefs(topic: Topic, partition: number): Promise<Set<string>> {
-    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
-    const pk = partitionPk(topic.id, partition);
-    const refs = new Set<string>();
-    for (const e of head.tails ?? []) if (e.obj) refs.add(e.obj);
-    let startAfter: string | undefined;
-    do {
-      // Every page holding an extent not wholly flushed (pages are keyed by their last offset).
-      const page = await this.meta.query({ pk, gte: extentSk(Math.max(head.flushed, head.logStart)), lt: EXTENT_END, startAfter, limit: 500 });
-      for (const e of page.items.flatMap(extentsFromItem)) if (e.obj) refs.add(e.obj);
-      startAfter = page.next;
-    } while (startAfter);
-    return refs;
-  }
-
-  /**
-   * Base offsets among `bases` that the partition's catalog holds (one range query), and the
-   * flushed offset read BEFORE it. A segment object at a base at or above `flushed` may be a
-   * crashed flush step's leftover that the next step adopts (flush.ts keeps one holding exactly
-   * its bytes without rewriting it), so it is never swept: the next flush at that base
-   * replaces it, or it falls below `flushed` and is swept then. Below `flushed`, no future
-   * commit can add a catalog entry (flush commits move `flushed` from its current value), so
-   * an object absent from the catalog there is garbage for good.
-   */
-  private async segmentRefs(topic: Topic, partition: number, bases: number[]): Promise<{ flushed: number; refs: Set<number> }> {
-    const { flushed } = headFromItem(await this.meta.get(headKey(topic.id, partition)));
-    const pk = partitionPk(topic.id, partition);
-    const refs = new Set<number>();
-    let startAfter: string | undefined;
-    do {
-      const page = await this.meta.query({ pk, gte: segmentSk(Math.min(...bases)), lte: segmentSk(Math.max(...bases)), startAfter, limit: 500 });
-      for (const item of page.items) refs.add(segmentItemBase(item));
-      startAfter = page.next;
-    } while (startAfter);
-    return { flushed, refs };
+    await deleteItems(this.meta, pk, doomed.map((s) => segmentSk(s.base)), { key: hk, condition: isLeader });
   }
 }
 
