@@ -106,7 +106,7 @@ const HEAD_CODEC: { [K in keyof StoredHead]-?: FieldCodec<StoredHead[K]> } = {
   },
 };
 
-export const EMPTY_HEAD: Head = Object.freeze({ exists: false, nextOffset: 0, logStart: 0, flushed: 0, leaderEpoch: 0, producers: {}, lease: { owner: '' } });
+export const EMPTY_HEAD: Head = Object.freeze({ exists: false, nextOffset: 0, logStart: 0, flushed: 0, leaderEpoch: 0, producers: Object.freeze({}), lease: Object.freeze({ owner: '' }) });
 
 export function headFromItem(item: MetaItem | undefined): Head {
   if (!item) return EMPTY_HEAD;
