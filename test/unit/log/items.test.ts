@@ -1,5 +1,5 @@
 // The item codecs of lib/log/items.ts invert: every domain value written as an item reads back
-// equal, in memory and through a real MetaStore (SQLite), and a head update written with
+// equal, in memory and through real MetaStores (SQLite, DynamoDB on the emulator), and a head update written with
 // headUpdate changes exactly the fields it names.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,10 @@ import type { PartitionProducers, ProducerState } from '../../../lib/log/produce
 import { DEFAULT_TOPIC_CONFIG } from '../../../lib/log/topic-config';
 import type { Topic } from '../../../lib/log/topics';
 import type { MetaItem } from '../../../lib/storage/ports';
-import { localStores, type TestStores } from '../../helpers/stores';
+import { describeAws } from '../../helpers/aws';
+import { awsStores, localStores, type TestStores } from '../../helpers/stores';
+
+const describeStore = (kind: string): ((name: string, fn: () => void) => void) => (kind === 'SQLite' ? describe : describeAws);
 
 const off = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const small = fc.integer({ min: 0, max: 1_000_000 });
@@ -224,38 +227,43 @@ describe('item codecs invert (in memory)', () => {
   });
 });
 
-describe('item codecs invert through a real MetaStore', () => {
-  let stores: TestStores;
-  beforeAll(async () => {
-    stores = await localStores('samsa-items-');
-  });
-  afterAll(() => stores.cleanup());
+for (const [kind, open] of [
+  ['SQLite', () => localStores('samsa-items-')],
+  ['DynamoDB (emulator)', awsStores],
+] as const) {
+  describeStore(kind)(`item codecs invert through a real MetaStore: ${kind}`, () => {
+    let stores: TestStores;
+    beforeAll(async () => {
+      stores = await open();
+    });
+    afterAll(() => stores.cleanup());
 
-  it('heads and head updates as SQLite stores them', async () => {
-    let n = 0;
-    await fc.assert(
-      fc.asyncProperty(head, fc.record({ flushed: off, lease: fc.record({ owner: fc.string() }) }, { requiredKeys: [] }), async (h, p) => {
-        const key = headKey(`t${n++}`, 0);
-        await stores.meta.write({ type: 'put', item: { ...headToItem('x', 0, h), ...key } });
-        expect(headFromItem(await stores.meta.get(key))).toEqual(h);
-        await stores.meta.write({ type: 'update', key, ...headUpdate(p) });
-        expect(headFromItem(await stores.meta.get(key))).toEqual({ ...h, ...p });
-      }),
-      { numRuns: 60 },
-    );
-  });
+    it('heads and head updates as the store keeps them', async () => {
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(head, fc.record({ flushed: off, lease: fc.record({ owner: fc.string() }) }, { requiredKeys: [] }), async (h, p) => {
+          const key = headKey(`t${n++}`, 0);
+          await stores.meta.write({ type: 'put', item: { ...headToItem('x', 0, h), ...key } });
+          expect(headFromItem(await stores.meta.get(key))).toEqual(h);
+          await stores.meta.write({ type: 'update', key, ...headUpdate(p) });
+          expect(headFromItem(await stores.meta.get(key))).toEqual({ ...h, ...p });
+        }),
+        { numRuns: 60 },
+      );
+    });
 
-  it('segments and commit pages as SQLite stores them', async () => {
-    await fc.assert(
-      fc.asyncProperty(segment, fc.array(extent('x'), { minLength: 1, maxLength: 4 }), async (s, exts) => {
-        const item = segmentToItem('t', 0, s);
-        await stores.meta.write({ type: 'put', item });
-        expect(segmentFromItem((await stores.meta.get(item))!)).toEqual(s);
-        const page = commitPageToItem('t', 0, exts);
-        await stores.meta.write({ type: 'put', item: page });
-        expect(extentsFromItem((await stores.meta.get(page))!)).toEqual(exts.map((e) => ({ ...e, sk: page.sk })));
-      }),
-      { numRuns: 40 },
-    );
+    it('segments and commit pages as the store keeps them', async () => {
+      await fc.assert(
+        fc.asyncProperty(segment, fc.array(extent('x'), { minLength: 1, maxLength: 4 }), async (s, exts) => {
+          const item = segmentToItem('t', 0, s);
+          await stores.meta.write({ type: 'put', item });
+          expect(segmentFromItem((await stores.meta.get(item))!)).toEqual(s);
+          const page = commitPageToItem('t', 0, exts);
+          await stores.meta.write({ type: 'put', item: page });
+          expect(extentsFromItem((await stores.meta.get(page))!)).toEqual(exts.map((e) => ({ ...e, sk: page.sk })));
+        }),
+        { numRuns: 40 },
+      );
+    });
   });
-});
+}
