@@ -9,12 +9,11 @@
 // at the memory the CDK construct sets, with the duration measured here (an emulator on
 // loopback is faster than AWS, so this part is a lower bound; it is reported separately).
 import { LogEngine } from '../lib/log/engine';
-import { AWS_INLINE_MAX_BYTES } from '../lib/runtime/core';
 import { codecsReady, encodeRecordBatch } from '../lib/records';
 import { awsConfigFromEnv, awsRequestCounts, makeDynamoClient, makeS3Client, resetAwsRequestCounts } from '../lib/storage/aws-clients';
 import { ensureBucket, ensureTable } from '../lib/storage/aws-provision';
 import { itemSize } from '../lib/storage/counting';
-import { DynamoMetaStore } from '../lib/storage/dynamo-meta-store';
+import { DYNAMODB_TRAITS, DynamoMetaStore } from '../lib/storage/dynamo-meta-store';
 import type { MetaItem, MetaStore, WriteOp } from '../lib/storage/ports';
 import { S3ObjectStore } from '../lib/storage/s3-object-store';
 import { emulator } from './lib';
@@ -65,6 +64,7 @@ function capacityModel(inner: MetaStore): MetaStore & { units: { wru: number; rr
   return {
     units,
     limits: inner.limits,
+    traits: inner.traits,
     async get(key, opts) {
       const item = await inner.get(key, opts);
       if (item) seen(item);
@@ -133,8 +133,8 @@ async function main(): Promise<void> {
   const meta = capacityModel(new DynamoMetaStore({ client: ddbc, table }));
   const objects = new S3ObjectStore({ client: s3c, bucket });
   // Each HTTP request is its own Lambda invocation: no group commit across requests.
-  // AWS mode's commit settings (lib/runtime/core.ts): its inline threshold, head-only commits.
-  const inlineMaxBytes = Number(process.env.COST_INLINE_BYTES ?? AWS_INLINE_MAX_BYTES);
+  // AWS mode's commit settings (lib/runtime/core.ts, the DynamoDB store's traits): its inline threshold, head-only commits.
+  const inlineMaxBytes = Number(process.env.COST_INLINE_BYTES ?? DYNAMODB_TRAITS.inlineMaxBytes);
   const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes, headOnlyCommits: process.env.COST_TRANSACTIONS !== '1' });
   const results: Measure[] = [];
 

@@ -20,7 +20,7 @@ import { createApp } from '../lib/http/app';
 import { mountGroupRoutes } from '../lib/http/groups';
 import { LogEngine } from '../lib/log/engine';
 import { silentLogger } from '../lib/obs/logger';
-import { AWS_INLINE_MAX_BYTES } from '../lib/runtime/core';
+import { DYNAMODB_TRAITS } from '../lib/storage/dynamo-meta-store';
 import { codecsReady } from '../lib/records';
 import { awsConfigFromEnv, makeDynamoClient, makeS3Client } from '../lib/storage/aws-clients';
 import { ensureBucket, ensureTable } from '../lib/storage/aws-provision';
@@ -134,7 +134,7 @@ export async function main(): Promise<Row[]> {
   const objects = new S3ObjectStore({ client: s3c, bucket });
   const meta = capacity(raw);
   // The API function's engine (AWS mode settings of lib/runtime/core.ts) and, apart, a producer.
-  const awsOpts = { inlineMaxBytes: AWS_INLINE_MAX_BYTES, longPollRecheckMs: 200, longPollMaxRecheckMs: 2000 };
+  const awsOpts = { inlineMaxBytes: DYNAMODB_TRAITS.inlineMaxBytes, longPollRecheckMs: 200, longPollMaxRecheckMs: 2000 };
   const engine = new LogEngine(meta, objects, undefined, awsOpts);
   const producer = new LogEngine(raw, objects, undefined, awsOpts);
   const app = createApp({ engine, logger: silentLogger });

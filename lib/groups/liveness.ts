@@ -5,9 +5,9 @@
 // after the read or write that revealed it completed, i.e. after it was written, so a member is
 // never expelled early; it may outlive its timeout by up to one interval between touches of
 // the group by the instance that expels it. Process-local, and only ever delays expiry.
-import type { Clock } from '../util/clock';
+import { type Clock, systemClock } from '../util/clock';
 
-export const monotonicClock: Clock = { now: () => performance.now() };
+export const monotonicClock: Clock = { ...systemClock, now: () => performance.now() };
 
 interface Seen {
   version: string;

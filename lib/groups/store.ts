@@ -7,7 +7,8 @@
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { LogEngine } from '../log/engine';
 import { GROUP_MEMBER_PREFIX, GROUP_OWNER_PREFIX, GROUP_PARTITION_PREFIX, groupMemberKey, groupMetaKey, groupOffsetsPk, groupOwnerKey, groupPk, groupRegistryKey, headKey } from '../log/keys';
-import { type Head, headFromItem } from '../log/model';
+import { headFromItem } from '../log/items';
+import type { Head } from '../log/model';
 import type { Topic } from '../log/topics';
 import { itemSize } from '../storage/counting';
 import type { MetaItem, MetaStore, WriteOp } from '../storage/ports';

@@ -31,13 +31,14 @@
 // it; its extents lie below `flushed`, where readers never look (see model.ts).
 import { ConditionFailedError, PreconditionFailedError, SamsaError, StorageError, TransactionConflictError } from '../errors';
 import { setBaseOffset } from '../records';
-import type { Condition, MetaItem, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
-import { itemSize, valueSize } from '../storage/counting';
+import type { Condition, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
+import { type Clock, systemClock } from '../util/clock';
 import { type BackoffOptions, retryOnConflict } from '../util/retry';
 import { EXTENT_END, extentSk, headKey, partitionPk, walObject } from './keys';
-import { commitPageToItem, type Extent, extentFields, extentsFromItem, type Head, headFromItem, liveTails, tailsSize } from './model';
+import { commitPageToItem, extentsFromItem, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, storedHeadField } from './items';
+import { type Extent, type Head, liveTails } from './model';
 import type { Notifier } from './notifier';
-import { decideProducer, type PartitionProducers, type ProducerBatch, type ProducerDecision, producersFromValue, producersToValue } from './producers';
+import { decideProducer, type ProducerBatch, type ProducerDecision } from './producers';
 import { deletedTopicError } from './tombstones';
 import type { Topic } from './topics';
 
@@ -79,16 +80,20 @@ export interface CommitOptions {
   backoff?: BackoffOptions;
   /** Told of every attempt that lost the race for a head (metrics). */
   onConflict?: () => void;
+  /** Measures write-ahead objects' age (COMMIT_MAX_WAL_AGE_MS) on its monotonic time. */
+  clock?: Clock;
 }
 
 const MAX_ATTEMPTS = 50;
 /** Retriable storage failures of a commit's writes (outcome unknown) retried before giving up. */
 const MAX_AMBIGUOUS_RETRIES = 3;
 /**
- * The head stays within one DynamoDB write unit (1 KB) while it collects tails; a little under,
- * since sizes here are DynamoDB's published rules applied by hand (lib/storage/counting.ts).
+ * The head stays within one of the store's write units while it collects tails; a little
+ * under (this much), since item sizes are the store's published rules applied by hand.
  */
-export const HEAD_BUDGET_BYTES = 1000;
+const HEAD_BUDGET_SLACK_BYTES = 24;
+/** The head's size budget on a store (DynamoDB: 1000 of its 1 KB write unit). */
+export const headBudgetBytes = (traits: MetaStoreTraits): number => traits.writeUnitBytes - HEAD_BUDGET_SLACK_BYTES;
 const MAX_TAILS = 16;
 /**
  * A write-ahead object older than this is written again before it is committed: the orphan
@@ -103,36 +108,40 @@ export const partitionKey = (topic: Topic, partition: number): string => `${topi
  * A head as the committer knows it: with the stored item's size (what a head write is billed
  * for) less its tails, the part of that size its producer state takes, and that state.
  */
-export type CommitHead = Head & { bytesWithoutTails: number; producerBytes: number; producers: PartitionProducers; recent?: number[] };
+export type CommitHead = Head & { bytesWithoutTails: number; producerBytes: number };
 
-export function commitHeadFromItem(item: MetaItem | undefined): CommitHead {
-  const tails = item?.['tails'];
-  const tailBytes = tails === undefined ? 0 : 'tails'.length + valueSize(tails);
-  const producers = item?.['producers'];
+/** A head as the committer knows it, its sizes measured by the store's rules. */
+export function commitHeadFromItem(item: MetaItem | undefined, traits: MetaStoreTraits): CommitHead {
+  const head = headFromItem(item);
+  // Measured on the attributes as stored (absent ones cost nothing).
   return {
-    ...headFromItem(item),
-    bytesWithoutTails: item ? itemSize(item) - tailBytes : 0,
-    producerBytes: producers === undefined ? 0 : 'producers'.length + valueSize(producers),
-    producers: producersFromValue(producers),
-    ...(Array.isArray(item?.['recent']) ? { recent: item['recent'] as number[] } : {}),
+    ...head,
+    bytesWithoutTails: item ? traits.sizeOf(item) - traits.sizeOf(storedHeadField(item, 'tails')) : 0,
+    producerBytes: traits.sizeOf(storedHeadField(item, 'producers')),
   };
 }
+
+/** Size of a list of extents as the head's `tails` attribute (name included). */
+const tailsSize = (extents: Array<Omit<Extent, 'sk'>>, traits: MetaStoreTraits): number => traits.sizeOf(headFieldFields('tails', extents.map((e) => ({ ...e, sk: 'head' }))));
 
 type NewExtent = Omit<Extent, 'sk'>;
 
 export class Committer {
   /** Last known head per partition: a guess that saves a read; a stale guess only costs a retry. */
   private heads = new Map<string, CommitHead>();
+  private readonly clock: Clock;
 
   constructor(
     private readonly meta: MetaStore,
     private readonly objects: ObjectStore,
     private readonly notifier: Notifier,
     private readonly opts: CommitOptions,
-  ) {}
+  ) {
+    this.clock = opts.clock ?? systemClock;
+  }
 
   async readHead(topic: Topic, partition: number): Promise<CommitHead> {
-    const head = commitHeadFromItem(await this.meta.get(headKey(topic.id, partition)));
+    const head = commitHeadFromItem(await this.meta.get(headKey(topic.id, partition)), this.meta.traits);
     this.heads.set(partitionKey(topic, partition), head);
     return head;
   }
@@ -163,7 +172,7 @@ export class Committer {
       patchBases(part, guess);
       const key = walObject(part.topic.id, part.partition, crypto.randomUUID());
       await this.putWal(key, part.payload);
-      wal.push({ key, wb: guess, at: performance.now() });
+      wal.push({ key, wb: guess, at: this.clock.monotonic() });
     }
     const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
     const lost = (err: unknown): boolean => {
@@ -186,12 +195,12 @@ export class Committer {
     ambiguity: { left: number },
   ): Promise<CommitResult[]> {
     for (const [i, w] of wal.entries()) {
-      if (w && performance.now() - w.at > COMMIT_MAX_WAL_AGE_MS) {
+      if (w && this.clock.monotonic() - w.at > COMMIT_MAX_WAL_AGE_MS) {
         const part = parts[i]!;
         const key = walObject(part.topic.id, part.partition, crypto.randomUUID());
         patchBases(part, w.wb);
         await this.putWal(key, part.payload);
-        wal[i] = { key, wb: w.wb, at: performance.now() };
+        wal[i] = { key, wb: w.wb, at: this.clock.monotonic() };
       }
     }
     const heads = await Promise.all(parts.map((p) => this.knownHead(p.topic, p.partition)));
@@ -225,7 +234,8 @@ export class Committer {
         cid: cids[i]!,
       };
     });
-    const producers = decision?.kind === 'new' ? producersToValue(decision.record(extents[0]!.base)) : undefined;
+    const producers = decision?.kind === 'new' ? decision.record(extents[0]!.base) : undefined;
+    const producerBytes = producers === undefined ? undefined : this.meta.traits.sizeOf(headFieldFields('producers', producers));
     const headOnly = this.opts.headOnlyCommits && parts.length === 1;
     /** The head as the head-only write left it (the store returns it). */
     let written: MetaItem | undefined;
@@ -233,7 +243,7 @@ export class Committer {
       if (headOnly) {
         const part = parts[0]!;
         const n = extents[0]!;
-        const next = nextTails(heads[0]!, n, producers === undefined ? undefined : 'producers'.length + valueSize(producers));
+        const next = nextTails(heads[0]!, n, this.meta.traits, producerBytes);
         if (next.page) {
           // A page that exists already holds these tails, or is a flush remainder covering
           // their unflushed part (see above): either way they are safe to drop from the head.
@@ -247,7 +257,7 @@ export class Committer {
           .write({
             type: 'update',
             key: headKey(part.topic.id, part.partition),
-            set: { next_offset: n.last + 1, tails: next.tails.map(extentFields), ...(producers !== undefined ? { producers } : {}) },
+            ...headUpdate({ nextOffset: n.last + 1, tails: next.tails.map((e) => ({ ...e, sk: 'head' })), ...(producers !== undefined ? { producers } : {}) }),
             condition: expectNext(n.base),
           })
           .catch((err: unknown) => {
@@ -261,12 +271,12 @@ export class Committer {
           ops.push({
             type: 'update',
             key: headKey(part.topic.id, part.partition),
-            set: {
-              next_offset: extents[i]!.last + 1,
+            ...headUpdate({
+              nextOffset: extents[i]!.last + 1,
               recent: [...recentCommits(heads[i]!).slice(-2 * (RECENT_COMMITS - 1)), extents[i]!.base, cids[i]!],
               ...(i === 0 && producers !== undefined ? { producers } : {}),
-            },
-            remove: ['tails'],
+              tails: undefined, // the page holds them now
+            }),
             condition: expectNext(extents[i]!.base),
           });
         });
@@ -295,7 +305,7 @@ export class Committer {
       if (err instanceof PartConflict) {
         const part = parts[err.index]!;
         const item = err.knownHead ? err.item : await this.meta.get(headKey(part.topic.id, part.partition));
-        this.heads.set(partitionKey(part.topic, part.partition), commitHeadFromItem(item));
+        this.heads.set(partitionKey(part.topic, part.partition), commitHeadFromItem(item, this.meta.traits));
         // A failed condition usually means someone else appended (retry at the new end); but
         // if our own write was applied and only its response lost (the store's client sent it
         // again, and the repeat failed its condition), the commit is done: one transaction or
@@ -308,7 +318,7 @@ export class Committer {
             return r;
           });
         }
-        if (item?.['deleted'] === true) {
+        if (headFromItem(item).deleted) {
           this.forget(part.topic);
           throw deletedTopicError(part.topic, part.partition);
         }
@@ -323,12 +333,12 @@ export class Committer {
       // A head-only write returns the stored head: its size must stay current (lease and
       // retention fields grow it) so the next commit pages its tails out in time. After a
       // transaction the head has no tails.
-      if (written) this.heads.set(key, commitHeadFromItem(written));
+      if (written) this.heads.set(key, commitHeadFromItem(written, this.meta.traits));
       else {
         const { tails: _removed, ...rest } = this.heads.get(key) ?? heads[i]!;
         const prevRecent = recentCommits(this.heads.get(key) ?? heads[i]!).slice(-2 * (RECENT_COMMITS - 1));
         const known: CommitHead = { ...rest, exists: true, nextOffset: r.nextOffset, recent: [...prevRecent, r.batchBases[0]!, cids[i]!] };
-        if (i === 0 && producers !== undefined) Object.assign(known, { producers: producersFromValue(producers), producerBytes: 'producers'.length + valueSize(producers) });
+        if (i === 0 && producers !== undefined) Object.assign(known, { producers, producerBytes });
         this.heads.set(key, known);
       }
       this.notifier.notify(key, r.nextOffset);
@@ -344,7 +354,7 @@ export class Committer {
    * its outcome cannot be known.
    */
   private async landed(part: CommitPart, ext: NewExtent, item: MetaItem | undefined, viaTransaction: boolean): Promise<boolean> {
-    const head = commitHeadFromItem(item);
+    const head = commitHeadFromItem(item, this.meta.traits);
     if (head.nextOffset <= ext.base) return false;
     const inTails = head.tails?.find((e) => e.base === ext.base);
     if (inTails) return inTails.cid === ext.cid;
@@ -413,13 +423,15 @@ function randomCid(): number {
 export function nextTails(
   head: CommitHead,
   n: Omit<Extent, 'sk'>,
+  /** The store's sizes and write unit. */
+  traits: MetaStoreTraits,
   /** Size of the producer state the write sets (default: it keeps the head's). */
   producerBytes = head.producerBytes,
 ): { page?: Array<Omit<Extent, 'sk'>>; tails: Array<Omit<Extent, 'sk'>> } {
   const live = liveTails(head);
   const tails = [...live, n];
-  const headBytes = head.bytesWithoutTails - head.producerBytes + producerBytes + tailsSize(tails);
-  if (live.length > 0 && (headBytes > HEAD_BUDGET_BYTES || tails.length > MAX_TAILS)) return { page: live, tails: [n] };
+  const headBytes = head.bytesWithoutTails - head.producerBytes + producerBytes + tailsSize(tails, traits);
+  if (live.length > 0 && (headBytes > headBudgetBytes(traits) || tails.length > MAX_TAILS)) return { page: live, tails: [n] };
   return { tails };
 }
 
@@ -441,9 +453,9 @@ class PartConflict extends Error {
  * topic fails here rather than acknowledging an unreadable write.
  */
 function expectNext(base: number): Condition {
-  const eq: Condition = { op: 'eq', attr: 'next_offset', value: base };
-  const at: Condition = base === 0 ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'next_offset' }, eq] } : eq;
-  return { op: 'and', conds: [{ op: 'attrNotExists', attr: 'deleted' }, at] };
+  const eq: Condition = { op: 'eq', attr: HEAD_ATTR.nextOffset, value: base };
+  const at: Condition = base === 0 ? { op: 'or', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.nextOffset }, eq] } : eq;
+  return { op: 'and', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.deleted }, at] };
 }
 
 function patchBases(part: CommitPart, base: number): void {

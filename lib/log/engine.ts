@@ -136,6 +136,7 @@ export class LogEngine {
     this.committer = new Committer(meta, objects, this.notifier, {
       inlineMaxBytes: Math.min(this.opts.inlineMaxBytes, meta.limits.maxItemBytes - 4096),
       headOnlyCommits: this.opts.headOnlyCommits ?? false,
+      clock,
       ...(this.opts.onCommitConflict ? { onConflict: this.opts.onCommitConflict } : {}),
       ...(this.opts.onCommitRetry ? { backoff: { onRetry: this.opts.onCommitRetry } } : {}),
     });

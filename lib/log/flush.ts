@@ -15,13 +15,16 @@
 //   5. delete the commit pages below the new `flushed` — readers already ignore them — then
 //      the write-ahead objects no extent references any more.
 // A crash between steps leaves either the old extents (still readable) or the new ones.
+// Steps 2 and 4 are decided on plain data by flush-plan.ts; this file is the executor: it
+// reads, writes the objects (fenced as write() explains), commits and cleans up.
 import { ConditionFailedError, PreconditionFailedError } from '../errors';
-import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
+import type { MetaStore, ObjectStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
-import { commitPageToItem, type Extent, headFromItem, segExtentToItem, type Segment, segmentFromItem, segmentToItem } from './model';
-import type { BatchInfo, LogReader } from './reader';
+import { deadWalObjects, StepPacker, stepWrites } from './flush-plan';
+import { headFromItem, segmentFromItem } from './items';
+import type { LogReader } from './reader';
 import { encodeIndexEntries, encodeTimeIndexEntries } from './segment-index';
 import type { Topic } from './topics';
 
@@ -46,16 +49,6 @@ const MAX_EXTENTS_PER_STEP = 1000;
 const DELETES_PER_STEP = 2000;
 const DELETE_CONCURRENCY = 16;
 const MAX_SEGMENTS_PER_STEP = 20;
-
-interface SegmentPlan {
-  seg: Segment;
-  isNew: boolean;
-  prev: { size: number; indexSize: number; timeIndexSize: number };
-  log: Uint8Array[];
-  index: Array<{ relOffset: number; position: number }>;
-  timeIndex: Array<{ timestamp: number; relOffset: number }>;
-  extents: Array<{ base: number; last: number; pos: number; len: number; maxTs: number }>;
-}
 
 /** What a flush needs of the partition lease (see lease.ts). */
 export interface LeaseGuard {
@@ -108,9 +101,10 @@ export class Flusher {
    * have catalogued it. So such a write first proves, by a strongly consistent read of the
    * head *after* reading the ETag, that our epoch still leads: a successor writes objects
    * only after its takeover raised the epoch, so the version we read predates any successor,
-   * and If-Match makes the write fail if anyone wrote since. A deleted topic's head is gone
-   * (processDeletions removes it before the objects), so the same proof stops a flusher of a
-   * deleted incarnation from writing into a re-created topic's objects, which share its keys.
+   * and If-Match makes the write fail if anyone wrote since. A deleted topic's heads are
+   * tombstones from the moment its deletion is answered (tombstones.ts), so the same proof
+   * stops a flusher of a deleted incarnation from writing into a re-created topic's objects,
+   * which share its keys.
    */
   private async write(topic: Topic, partition: number, lease: LeaseGuard, key: string, keep: number, body: Uint8Array, isNew: boolean, etag: string | undefined): Promise<string> {
     // The lease is checked (in memory, with its safety margin) right before each write.
@@ -166,7 +160,8 @@ export class Flusher {
     const item = await this.meta.get(headKey(topic.id, partition));
     // A tombstoned head (a deleted incarnation, tombstones.ts) keeps its epoch: refuse it too,
     // or a flusher of a deleted topic could write into the objects of one re-created under its name.
-    if (!item || item['leader_epoch'] !== lease.epoch || item['deleted'] === true || !lease.held()) throw new PreconditionFailedError(key);
+    const head = headFromItem(item);
+    if (!item || head.leaderEpoch !== lease.epoch || head.deleted || !lease.held()) throw new PreconditionFailedError(key);
   }
 
   /** One bounded step; undefined when there was nothing to flush (or we are not the leader). */
@@ -182,94 +177,28 @@ export class Flusher {
     if (!chain || chain[0]!.base !== from) {
       throw new Error(`unflushed extents of ${topic.name}/${partition} do not start at the flushed offset ${from}`);
     }
-    const now = this.clock.now();
-    const segBytes = topic.config['segment.bytes'];
-    const segMs = topic.config['segment.ms'];
-
     const lastSeg = await this.meta.query({ pk: partitionPk(topic.id, partition), beginsWith: SEGMENT_PREFIX, reverse: true, limit: 1 });
     const active = lastSeg.items[0] ? segmentFromItem(lastSeg.items[0]) : undefined;
-
-    const plans: SegmentPlan[] = [];
-    let cur: SegmentPlan | undefined =
-      active && !active.closed
-        ? { seg: { ...active, etags: { ...active.etags } }, isNew: false, prev: { size: active.size, indexSize: active.indexSize, timeIndexSize: active.timeIndexSize }, log: [], index: [], timeIndex: [], extents: [] }
-        : undefined;
-    if (cur) plans.push(cur);
-
-    let moved = 0;
-    let batchCount = 0;
-    const consumed: Extent[] = [];
-    let remainder: { extent: Extent; bytes: Uint8Array; batches: BatchInfo[] } | undefined;
-
-    outer: for (const e of chain) {
+    const packer = new StepPacker(active, this.clock.now(), {
+      stepBytes: this.opts.stepBytes,
+      indexIntervalBytes: this.opts.indexIntervalBytes,
+      maxSegments: MAX_SEGMENTS_PER_STEP,
+      segmentBytes: topic.config['segment.bytes'],
+      segmentMs: topic.config['segment.ms'],
+    });
+    for (const e of chain) {
       if (e.kind === 'seg') break; // already flushed (a racing flusher got here first)
       const { bytes, batches } = await this.reader.readExtent(topic, partition, e);
-      for (let i = 0; i < batches.length; i++) {
-        const b = batches[i]!;
-        const len = b.end - b.start;
-        if (moved > 0 && moved + len > this.opts.stepBytes) {
-          if (i > 0) remainder = { extent: e, bytes, batches: batches.slice(i) };
-          break outer;
-        }
-        const roll = !cur || (cur.seg.size > 0 && (cur.seg.size + len > segBytes || now - cur.seg.createdAt >= segMs));
-        if (roll) {
-          if (plans.length >= MAX_SEGMENTS_PER_STEP) {
-            if (i > 0) remainder = { extent: e, bytes, batches: batches.slice(i) };
-            break outer;
-          }
-          if (cur) cur.seg.closed = true;
-          cur = {
-            seg: {
-              base: b.base, last: b.base - 1, size: 0, indexSize: 0, timeIndexSize: 0, maxTs: -1, maxTsOffset: -1,
-              sinceIndex: 0, timeIndexTs: -1, createdAt: now, closed: false, etags: {},
-            },
-            isNew: true,
-            prev: { size: 0, indexSize: 0, timeIndexSize: 0 },
-            log: [], index: [], timeIndex: [], extents: [],
-          };
-          plans.push(cur);
-        }
-        const s = cur!.seg;
-        if (b.maxTs > s.maxTs) {
-          s.maxTs = b.maxTs;
-          s.maxTsOffset = b.last;
-        }
-        // Kafka's LogSegment.append: an index entry for this batch once enough bytes passed.
-        if (s.sinceIndex > this.opts.indexIntervalBytes) {
-          cur!.index.push({ relOffset: b.last - s.base, position: s.size });
-          s.indexSize += 8;
-          if (s.maxTs > s.timeIndexTs) {
-            cur!.timeIndex.push({ timestamp: s.maxTs, relOffset: s.maxTsOffset - s.base });
-            s.timeIndexSize += 12;
-            s.timeIndexTs = s.maxTs;
-          }
-          s.sinceIndex = 0;
-        }
-        const ext = cur!.extents[cur!.extents.length - 1];
-        if (ext && ext.last + 1 === b.base && ext.pos + ext.len === s.size) {
-          ext.last = b.last;
-          ext.len += len;
-          ext.maxTs = Math.max(ext.maxTs, b.maxTs);
-        } else {
-          cur!.extents.push({ base: b.base, last: b.last, pos: s.size, len, maxTs: b.maxTs });
-        }
-        cur!.log.push(bytes.subarray(b.start, b.end));
-        s.size += len;
-        s.sinceIndex += len;
-        s.last = b.last;
-        moved += len;
-        batchCount++;
-      }
-      consumed.push(e);
-      if (moved >= this.opts.stepBytes) break;
+      if (!packer.add(e, bytes, batches)) break;
     }
-    if (batchCount === 0) return undefined;
+    const plan = packer.plan();
+    if (!plan) return undefined;
 
     // Objects first: bytes past a segment's catalogued size are invisible until the commit.
     // Every replace is conditional on the ETag the catalog knows, so a stale flusher (one
     // whose lease ran out while it was paused) cannot clobber what its successor committed.
     try {
-      for (const p of plans) {
+      for (const p of plan.segments) {
         if (p.log.length === 0 && !p.isNew) continue;
         const base = p.seg.base;
         p.seg.etags.log = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'log'), p.prev.size, concat(p.log), p.isNew, p.seg.etags.log);
@@ -285,64 +214,10 @@ export class Flusher {
       throw err;
     }
 
-    const newFlushed = plans.reduce((m, p) => Math.max(m, p.seg.last), -1) + 1;
-    const ops = new Map<string, WriteOp>();
-    // Fences a racing flusher (only one can move `flushed` from its old value) and a former
-    // leader (the epoch rose when the lease was taken over), and a deleted incarnation.
-    const flushedCond: Condition = {
-      op: 'and',
-      conds: [
-        head.flushed === 0
-          ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'flushed' }, { op: 'eq', attr: 'flushed', value: 0 }] }
-          : { op: 'eq', attr: 'flushed', value: head.flushed },
-        { op: 'eq', attr: 'leader_epoch', value: epoch },
-        { op: 'attrNotExists', attr: 'deleted' },
-      ],
-    };
-    ops.set('head', { type: 'update', key: headKey(topic.id, partition), set: { flushed: newFlushed }, condition: flushedCond });
-    for (const p of plans) {
-      const item = segmentToItem(topic.id, partition, p.seg);
-      ops.set(`seg${p.seg.base}`, {
-        type: 'put',
-        item,
-        condition: p.isNew
-          ? { op: 'notExists' }
-          : { op: 'and', conds: [{ op: 'eq', attr: 'size', value: p.prev.size }, { op: 'eq', attr: 'closed', value: false }] },
-      });
-    }
-    if (remainder) {
-      // The consumed part's commit extent lies below the new `flushed` (garbage); the rest of
-      // it gets a page of its own, keyed by its last offset like the page it came from, which
-      // it replaces when they share that key (a later commit page never overwrites it: those
-      // are conditional creates).
-      const { extent: e, bytes, batches } = remainder;
-      const first = batches[0]!;
-      const rest = bytes.subarray(first.start);
-      const item = commitPageToItem(topic.id, partition, [{
-        base: first.base,
-        last: e.last,
-        kind: e.kind,
-        ...(e.kind === 'inline' ? { data: rest } : { obj: e.obj! }),
-        pos: e.kind === 'inline' ? 0 : e.pos + first.start,
-        len: rest.length,
-        // Inline remainders are stored patched; write-ahead bytes keep their original offsets.
-        wb: e.kind === 'inline' ? first.base : first.base - (e.base - e.wb),
-        maxTs: batches.reduce((m, b) => Math.max(m, b.maxTs), -1),
-      }]);
-      ops.set(item.sk, { type: 'put', item });
-    }
-    for (const p of plans) {
-      for (const x of p.extents) {
-        const item = segExtentToItem(topic.id, partition, {
-          base: x.base, last: x.last, kind: 'seg', obj: segmentObject(topic.name, partition, p.seg.base, 'log'),
-          pos: x.pos, len: x.len, wb: x.base, maxTs: x.maxTs, seg: p.seg.base,
-        });
-        ops.set(item.sk, { type: 'put', item });
-      }
-    }
+    const ops = stepWrites(topic, partition, head.flushed, epoch, plan);
     if (!lease.held()) return undefined;
     try {
-      await this.meta.transact([...ops.values()]);
+      await this.meta.transact(ops);
     } catch (err) {
       if (err instanceof ConditionFailedError) return undefined; // another flusher moved first
       throw err;
@@ -351,13 +226,12 @@ export class Flusher {
     // outside the transaction (plain deletes cost half); a crash here leaves them to the next
     // step, which deletes whatever lies below `flushed`, including pages a stale committer
     // wrote late.
-    await this.deleteCommitExtentsBelow(topic, partition, newFlushed);
+    await this.deleteCommitExtentsBelow(topic, partition, plan.newFlushed);
     // Write-ahead objects fully moved into segments are garbage now (a crash here leaves them
     // for the orphan sweeper).
-    const remainderObj = remainder?.extent.kind === 'wal' ? remainder.extent.obj : undefined;
-    const dead = [...new Set(consumed.filter((e) => e.kind === 'wal' && e.obj !== remainderObj).map((e) => e.obj!))];
+    const dead = deadWalObjects(plan);
     if (dead.length > 0) await this.objects.delete(dead);
-    return { bytes: moved, batches: batchCount };
+    return { bytes: plan.bytes, batches: plan.batches };
   }
 
   private async deleteCommitExtentsBelow(topic: Topic, partition: number, flushed: number): Promise<void> {

@@ -1,9 +1,16 @@
 // Every metadata key and object key Samsa uses, in one place (as SlateDB's paths.rs), so the
-// layout can be read — and changed — without hunting through the engine. Offsets are zero
+// layout can be read — and changed — without hunting through the engine: each key is built and
+// parsed side by side (test/unit/log/keys.test.ts checks that the two invert). Offsets are zero
 // padded to 20 digits so lexicographic order is numeric order, as in Kafka's file names.
+import { OBJECT_PREFIXES } from '../storage/layout';
 import type { MetaKey } from '../storage/ports';
 
 export const pad20 = (n: number): string => n.toString().padStart(20, '0');
+
+/** A 20-digit zero-padded offset back to its number (undefined when `s` is not one). */
+const unpad20 = (s: string): number | undefined => (/^\d{20}$/.test(s) && Number.isSafeInteger(Number(s)) ? Number(s) : undefined);
+/** `s` without `prefix`, or undefined when it does not start with it. */
+const after = (s: string, prefix: string): string | undefined => (s.startsWith(prefix) ? s.slice(prefix.length) : undefined);
 
 // --- metadata ---------------------------------------------------------------------------------
 
@@ -17,6 +24,10 @@ export const topicKey = (topic: string): MetaKey => ({ pk: TOPICS_PK, sk: topic 
  * of) its predecessor.
  */
 export const partitionPk = (topicId: string, partition: number): string => `log#${topicId}#${partition}`;
+export function parsePartitionPk(pk: string): { topicId: string; partition: number } | undefined {
+  const m = /^log#(.+)#(0|[1-9]\d*)$/.exec(pk);
+  return m ? { topicId: m[1]!, partition: Number(m[2]) } : undefined;
+}
 
 /** The partition head: high watermark, log start, flushed offset, leader epoch. */
 export const headKey = (topicId: string, partition: number): MetaKey => ({
@@ -34,6 +45,8 @@ export const EXTENT_PREFIX = 'x#';
 export const extentSk = (offset: number): string => `${EXTENT_PREFIX}${pad20(offset)}`;
 /** Just past every commit-extent key. */
 export const EXTENT_END = 'x$';
+/** The last offset a commit page's sort key names. */
+export const parseExtentSk = (sk: string): number | undefined => unpad20(after(sk, EXTENT_PREFIX) ?? '');
 
 /**
  * Segment extents: runs of flushed batches inside a segment object, written by flush. A key
@@ -43,10 +56,14 @@ export const EXTENT_END = 'x$';
 export const SEG_EXTENT_PREFIX = 'sx#';
 export const segExtentSk = (baseOffset: number): string => `${SEG_EXTENT_PREFIX}${pad20(baseOffset)}`;
 export const SEG_EXTENT_END = 'sx$';
+export const parseSegExtentSk = (sk: string): number | undefined => unpad20(after(sk, SEG_EXTENT_PREFIX) ?? '');
 
 /** Segment catalog entries: one per `.log` object. */
 export const SEGMENT_PREFIX = 'seg#';
 export const segmentSk = (baseOffset: number): string => `${SEGMENT_PREFIX}${pad20(baseOffset)}`;
+/** Just past every catalog key. */
+export const SEGMENT_END = 'seg$';
+export const parseSegmentSk = (sk: string): number | undefined => unpad20(after(sk, SEGMENT_PREFIX) ?? '');
 export const segmentKey = (topicId: string, partition: number, baseOffset: number): MetaKey => ({
   pk: partitionPk(topicId, partition),
   sk: segmentSk(baseOffset),
@@ -56,6 +73,7 @@ export const segmentKey = (topicId: string, partition: number, baseOffset: numbe
 export const PRODUCERS_PK = 'producers';
 export const producerCounterKey: MetaKey = { pk: PRODUCERS_PK, sk: 'next-id' };
 export const producerKey = (id: number): MetaKey => ({ pk: PRODUCERS_PK, sk: `pid#${pad20(id)}` });
+export const parseProducerKey = (key: MetaKey): number | undefined => (key.pk === PRODUCERS_PK ? unpad20(after(key.sk, 'pid#') ?? '') : undefined);
 
 /**
  * Consumer groups (lib/groups). Each group has two partition keys: `group#<g>` holds the group
@@ -90,17 +108,45 @@ export const groupPartitionKey = (group: string, topic: string, partition: numbe
   sk: `${GROUP_PARTITION_PREFIX}${topic}#${pad20(partition)}`,
 });
 
-/** Work queue of deleted topics whose data is still being removed. */
+/** Work queue of deleted topics whose data is still being removed: one item per topic name. */
 export const DELETIONS_PK = 'deletions';
+export const deletionKey = (topic: string): MetaKey => ({ pk: DELETIONS_PK, sk: topic });
+/**
+ * Tombstones to remove (tombstones.ts): one item per deleted incarnation whose data is gone,
+ * sorted by when its tombstone heads may go, so a pass reads only the ones due.
+ */
+export const TOMBSTONES_PK = 'tombstones';
+export const tombstoneDueKey = (dueMs: number, topicId: string): MetaKey => ({ pk: TOMBSTONES_PK, sk: `${pad20(dueMs)}#${topicId}` });
+/** Everything due at or before `nowMs` sorts below this. */
+export const tombstoneDueBefore = (nowMs: number): string => `${pad20(nowMs + 1)}`;
+
+/** Where the background jobs resume (retention.ts): one item each. */
+export const RETENTION_CURSOR: MetaKey = { pk: 'retention', sk: 'cursor' };
+export const SWEEP_CURSOR: MetaKey = { pk: 'sweeper', sk: 'cursor' };
 
 // --- objects ----------------------------------------------------------------------------------
 
-export const topicPrefix = (topic: string): string => `topics/${topic}/`;
-export const partitionPrefix = (topic: string, partition: number): string => `topics/${topic}/${partition}/`;
-export const segmentObject = (topic: string, partition: number, base: number, ext: 'log' | 'index' | 'timeindex'): string =>
+/** Segment objects, by topic NAME (as Kafka's log directories); see storage/layout.ts. */
+export const TOPICS_PREFIX = OBJECT_PREFIXES.topics;
+export const topicPrefix = (topic: string): string => `${TOPICS_PREFIX}${topic}/`;
+export const partitionPrefix = (topic: string, partition: number): string => `${topicPrefix(topic)}${partition}/`;
+export type SegmentFile = 'log' | 'index' | 'timeindex';
+export const SEGMENT_FILES: readonly SegmentFile[] = ['log', 'index', 'timeindex'];
+export const segmentObject = (topic: string, partition: number, base: number, ext: SegmentFile): string =>
   `${partitionPrefix(topic, partition)}${pad20(base)}.${ext}`;
+export function parseSegmentObject(key: string): { topic: string; partition: number; base: number; ext: SegmentFile } | undefined {
+  const m = /^([^/]+)\/(\d+)\/(\d{20})\.(log|index|timeindex)$/.exec(after(key, TOPICS_PREFIX) ?? '');
+  return m ? { topic: m[1]!, partition: Number(m[2]), base: Number(m[3]), ext: m[4] as SegmentFile } : undefined;
+}
 
-/** Write-ahead objects hold committed-but-not-yet-flushed batches too large to keep inline. */
-export const WAL_PREFIX = 'wal/';
-export const walObject = (topicId: string, partition: number, id: string): string =>
-  `${WAL_PREFIX}${topicId}/${partition}/${id}`;
+/**
+ * Write-ahead objects hold committed-but-not-yet-flushed batches too large to keep inline; by
+ * topic incarnation id, so a re-created topic's commits never meet its predecessor's.
+ */
+export const WAL_PREFIX = OBJECT_PREFIXES.wal;
+export const walPrefix = (topicId: string): string => `${WAL_PREFIX}${topicId}/`;
+export const walObject = (topicId: string, partition: number, id: string): string => `${walPrefix(topicId)}${partition}/${id}`;
+export function parseWalObject(key: string): { topicId: string; partition: number; id: string } | undefined {
+  const m = /^([^/]+)\/(\d+)\/([^/]+)$/.exec(after(key, WAL_PREFIX) ?? '');
+  return m ? { topicId: m[1]!, partition: Number(m[2]), id: m[3]! } : undefined;
+}

@@ -24,6 +24,7 @@
 import { ConditionFailedError } from '../errors';
 import type { Condition, MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
+import { HEAD_ATTR, headFromItem, headUpdate, LEASE_ATTR } from './items';
 import { headKey } from './keys';
 import type { Topic } from './topics';
 
@@ -85,7 +86,7 @@ export class LeaseManager {
   ) {}
 
   private mono(): number {
-    return this.clock.monotonic ? this.clock.monotonic() : performance.now();
+    return this.clock.monotonic();
   }
 
   /**
@@ -99,11 +100,10 @@ export class LeaseManager {
     const mine = this.held.get(id);
     if (mine && now - mine.renewedAt < this.opts.durationMs / 3) return { epoch: mine.epoch };
 
-    const item = await this.meta.get(key);
-    const epoch = (item?.['leader_epoch'] as number | undefined) ?? 0;
-    const rvn = item?.['lease_rvn'] as string | undefined;
-    const owner = (item?.['lease_owner'] as string | undefined) ?? '';
-    const until = item?.['lease_until'] as number | undefined;
+    const {
+      leaderEpoch: epoch,
+      lease: { rvn, owner, until },
+    } = headFromItem(await this.meta.get(key));
 
     if (mine && rvn === mine.rvn && epoch === mine.epoch) {
       // Nobody wrote since our last renewal: renewing is safe however late it is, because the
@@ -137,22 +137,22 @@ export class LeaseManager {
     const newEpoch = takeover ? epoch + 1 : epoch;
     const cond: Condition[] = [
       epoch === 0
-        ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'leader_epoch' }, { op: 'eq', attr: 'leader_epoch', value: 0 }] }
-        : { op: 'eq', attr: 'leader_epoch', value: epoch },
-      rvn === undefined ? { op: 'attrNotExists', attr: 'lease_rvn' } : { op: 'eq', attr: 'lease_rvn', value: rvn },
+        ? { op: 'or', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.leaderEpoch }, { op: 'eq', attr: HEAD_ATTR.leaderEpoch, value: 0 }] }
+        : { op: 'eq', attr: HEAD_ATTR.leaderEpoch, value: epoch },
+      rvn === undefined ? { op: 'attrNotExists', attr: LEASE_ATTR.rvn } : { op: 'eq', attr: LEASE_ATTR.rvn, value: rvn },
     ];
     try {
       await this.meta.write({
         type: 'update',
         key,
         // lease_until is the holder's own wall clock: only ever compared with a skew margin.
-        set: { leader_epoch: newEpoch, lease_rvn: next, lease_owner: this.opts.owner, lease_until: this.clock.now() + this.opts.durationMs },
+        ...headUpdate({ leaderEpoch: newEpoch, lease: { rvn: next, owner: this.opts.owner, until: this.clock.now() + this.opts.durationMs } }),
         condition: { op: 'and', conds: cond },
       });
     } catch (err) {
       if (err instanceof ConditionFailedError) {
         this.held.delete(id);
-        const owner = (err.item?.['lease_owner'] as string | undefined) ?? 'unknown';
+        const owner = headFromItem(err.item).lease.owner || 'unknown';
         return { busy: true, owner, retryInMs: this.opts.durationMs };
       }
       throw err;
@@ -202,9 +202,9 @@ export class LeaseManager {
       await this.meta.write({
         type: 'update',
         key: headKey(topicId, partition),
-        set: { lease_owner: '' },
-        remove: ['lease_rvn', 'lease_until'],
-        condition: { op: 'and', conds: [{ op: 'eq', attr: 'leader_epoch', value: h.epoch }, { op: 'eq', attr: 'lease_rvn', value: h.rvn }] },
+        // Owner '' and no rvn or deadline: released.
+        ...headUpdate({ lease: { owner: '' } }),
+        condition: { op: 'and', conds: [{ op: 'eq', attr: HEAD_ATTR.leaderEpoch, value: h.epoch }, { op: 'eq', attr: LEASE_ATTR.rvn, value: h.rvn }] },
       });
     } catch (err) {
       if (!(err instanceof ConditionFailedError)) throw err;

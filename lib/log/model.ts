@@ -1,7 +1,8 @@
-// The partition's metadata items and their (de)serialisation. A partition is:
+// The partition's metadata, as types (their stored form is items.ts's alone). A partition is:
 //   head       next_offset (high watermark), log_start, flushed, leader_epoch, `tails`: the
-//              extents of the latest commits that have no commit page yet (see commit.ts), and
-//              `producers`: idempotent producers' sequence state (producers.ts)
+//              extents of the latest commits that have no commit page yet (see commit.ts),
+//              `producers`: idempotent producers' sequence state (producers.ts), the lease
+//              (lease.ts) and retention's running summary (retention.ts)
 //   x#<last>   commit pages: one or more contiguous commit extents — committed batches stored
 //              inline or in a write-ahead object — keyed by the page's LAST offset, so "the
 //              page that can cover offset o" is the first page with sk ≥ x#o
@@ -11,10 +12,7 @@
 // below `flushed`, then by the commit extents with base ≥ flushed, found in the pages or the
 // head's tails. A commit extent with base < flushed means nothing (flushed, or written late by
 // a stale committer); readers ignore it, and flush and retention delete the pages below.
-import { SamsaError } from '../errors';
-import { valueSize } from '../storage/counting';
-import type { MetaItem, MetaValue } from '../storage/ports';
-import { EXTENT_PREFIX, extentSk, headKey, segExtentSk, segmentKey } from './keys';
+import type { PartitionProducers } from './producers';
 
 export interface Head {
   /** False until the first write creates the item. */
@@ -30,6 +28,14 @@ export interface Head {
    * committed by head-only writes and are not in a commit page yet.
    */
   tails?: Extent[];
+  /** Idempotent producers' sequence state (producers.ts); empty when none wrote. */
+  producers: PartitionProducers;
+  /** The last few transactional commits as [base, id, base, id, ...] (commit.ts). */
+  recent?: number[];
+  /** Who holds the partition's lease (lease.ts); owner '' when nobody does. */
+  lease: LeaseState;
+  /** Retention's running summary of the closed segments (retention.ts), once written. */
+  retention?: RetentionSummary;
   /**
    * The head of a deleted topic incarnation (a tombstone, lib/log/tombstones.ts): no commit,
    * flush or read may use it. Set when the topic is deleted, before the deletion is answered.
@@ -37,27 +43,25 @@ export interface Head {
   deleted?: true;
 }
 
-export const EMPTY_HEAD: Head = Object.freeze({ exists: false, nextOffset: 0, logStart: 0, flushed: 0, leaderEpoch: 0 });
+export interface LeaseState {
+  /** `<host>/<pid>/<random>` of the holder; '' when released or never taken. */
+  owner: string;
+  /** Record-version number the holder rewrites on every renewal. */
+  rvn?: string;
+  /** The holder's wall-clock deadline (absent on leases written before it existed). */
+  until?: number;
+}
 
-export function headFromItem(item: MetaItem | undefined): Head {
-  if (!item) return EMPTY_HEAD;
-  const head: Head = {
-    exists: true,
-    nextOffset: (item['next_offset'] as number | undefined) ?? 0,
-    logStart: (item['log_start'] as number | undefined) ?? 0,
-    flushed: (item['flushed'] as number | undefined) ?? 0,
-    leaderEpoch: (item['leader_epoch'] as number | undefined) ?? 0,
-  };
-  const tails = item['tails'];
-  if (Array.isArray(tails)) head.tails = tails.map((f) => extentFromFields('head', f as Fields));
-  if (item['deleted'] === true) head.deleted = true;
-  return head;
+export interface RetentionSummary {
+  /** Every catalog segment with base < upto is closed and counted (or below the log start). */
+  upto: number;
+  /** Bytes of the counted segments at or above the log start. */
+  bytes: number;
+  segs: number;
 }
 
 /** The head's tails that still mean something: flush may have moved past some. */
 export const liveTails = (head: Pick<Head, 'tails' | 'flushed'>): Extent[] => (head.tails ?? []).filter((e) => e.base >= head.flushed);
-
-type Fields = { [attr: string]: MetaValue };
 
 export type ExtentKind = 'inline' | 'wal' | 'seg';
 
@@ -91,71 +95,6 @@ export interface Extent {
   cid?: number;
 }
 
-/** An extent's attributes, as stored in a page, a segment-extent item or the head's tails. */
-export function extentFields(e: Omit<Extent, 'sk'>): Fields {
-  const f: Fields = {
-    base: e.base,
-    last: e.last,
-    kind: e.kind,
-    pos: e.pos,
-    len: e.len,
-    wb: e.wb,
-    max_ts: e.maxTs,
-  };
-  if (e.data) f['data'] = e.data;
-  if (e.obj !== undefined) f['obj'] = e.obj;
-  if (e.seg !== undefined) f['seg'] = e.seg;
-  if (e.cid !== undefined) f['cid'] = e.cid;
-  return f;
-}
-
-/** DynamoDB size of a list of extents as the head's `tails` attribute (name included). */
-export const tailsSize = (extents: Array<Omit<Extent, 'sk'>>): number => 'tails'.length + valueSize(extents.map(extentFields));
-
-/** A segment extent's item, under sx#<base>. */
-export function segExtentToItem(topicId: string, partition: number, e: Omit<Extent, 'sk'>): MetaItem {
-  return { ...headKey(topicId, partition), sk: segExtentSk(e.base), ...extentFields(e) };
-}
-
-/** A commit page: contiguous commit extents, under x#<last offset>. */
-export function commitPageToItem(topicId: string, partition: number, extents: Array<Omit<Extent, 'sk'>>): MetaItem {
-  const last = extents[extents.length - 1]!.last;
-  return { ...headKey(topicId, partition), sk: extentSk(last), base: extents[0]!.base, last, exts: extents.map(extentFields) };
-}
-
-/** The extents an item holds: one for a segment extent, one or more for a commit page. */
-export function extentsFromItem(item: MetaItem): Extent[] {
-  const exts = item['exts'];
-  if (Array.isArray(exts)) return exts.map((f) => extentFromFields(item.sk, f as Fields));
-  if (item.sk.startsWith(EXTENT_PREFIX)) {
-    // Before commit pages (2026-11-23), x# held single extents keyed by their base offset, and
-    // segment extents too: read with today's rules they would be misplaced. Refuse loudly.
-    throw new SamsaError(
-      'UNKNOWN_SERVER_ERROR',
-      `metadata item ${item.pk}/${item.sk} is in the extent layout of an earlier Samsa build, which this one does not read; start from a fresh data directory (embedded) or table (AWS)`,
-    );
-  }
-  return [extentFromFields(item.sk, item)];
-}
-
-function extentFromFields(sk: string, f: Fields): Extent {
-  const e: Extent = {
-    sk,
-    base: f['base'] as number,
-    last: f['last'] as number,
-    kind: f['kind'] as ExtentKind,
-    pos: f['pos'] as number,
-    len: f['len'] as number,
-    wb: f['wb'] as number,
-    maxTs: f['max_ts'] as number,
-  };
-  if (f['data'] instanceof Uint8Array) e.data = f['data'];
-  if (typeof f['obj'] === 'string') e.obj = f['obj'];
-  if (typeof f['seg'] === 'number') e.seg = f['seg'];
-  if (typeof f['cid'] === 'number') e.cid = f['cid'];
-  return e;
-}
-
 export interface Segment {
   base: number;
   /** Last offset stored (base - 1 while empty). */
@@ -178,39 +117,4 @@ export interface Segment {
    * replaces are conditional on them, which fences a stale flusher's object writes.
    */
   etags: { log?: string; index?: string; timeindex?: string };
-}
-
-export function segmentToItem(topicId: string, partition: number, s: Segment): MetaItem {
-  return {
-    ...segmentKey(topicId, partition, s.base),
-    base: s.base,
-    last: s.last,
-    size: s.size,
-    idx_size: s.indexSize,
-    tidx_size: s.timeIndexSize,
-    max_ts: s.maxTs,
-    max_ts_off: s.maxTsOffset,
-    since_idx: s.sinceIndex,
-    tidx_ts: s.timeIndexTs,
-    created_at: s.createdAt,
-    closed: s.closed,
-    etags: { ...s.etags },
-  };
-}
-
-export function segmentFromItem(item: MetaItem): Segment {
-  return {
-    base: item['base'] as number,
-    last: item['last'] as number,
-    size: item['size'] as number,
-    indexSize: item['idx_size'] as number,
-    timeIndexSize: item['tidx_size'] as number,
-    maxTs: item['max_ts'] as number,
-    maxTsOffset: item['max_ts_off'] as number,
-    sinceIndex: item['since_idx'] as number,
-    timeIndexTs: item['tidx_ts'] as number,
-    createdAt: item['created_at'] as number,
-    closed: item['closed'] as boolean,
-    etags: { ...((item['etags'] as Segment['etags'] | undefined) ?? {}) },
-  };
 }

@@ -13,7 +13,9 @@
 //            sequence for one request (topic, record count), so a sequence reused on another
 //            topic is refused rather than answered with the first request's offsets.
 import { ConditionFailedError, SamsaError } from '../errors';
-import type { MetaItem, MetaStore, MetaValue } from '../storage/ports';
+import type { MetaStore } from '../storage/ports';
+import { retryOnConflict } from '../util/retry';
+import { CLAIM_SEQ_ATTR, claimSlot, claimValue, counterValue, COUNTER_ATTR, PRODUCER_EPOCH_ATTR, PRODUCER_VERSION_ATTR, producerFromItem, producerToItem } from './items';
 import { producerCounterKey, producerKey } from './keys';
 
 export const MAX_REMEMBERED = 5;
@@ -126,30 +128,6 @@ export function decideProducer(states: PartitionProducers, batch: ProducerBatch)
   };
 }
 
-// Stored compactly in the head's `producers` map — one list of numbers per stream,
-// [epoch, touched, then per batch: firstSeq, lastSeq − firstSeq, base, last − base] — since
-// every byte of the head is paid for on every commit.
-export function producersToValue(states: PartitionProducers): MetaValue {
-  const out: Record<string, MetaValue> = {};
-  for (const [k, s] of Object.entries(states)) {
-    out[k] = [s.epoch, s.touched, ...s.batches.flatMap((b) => [b.firstSeq, b.lastSeq - b.firstSeq, b.base, b.last - b.base])];
-  }
-  return out;
-}
-
-export function producersFromValue(v: MetaValue | undefined): PartitionProducers {
-  const out: PartitionProducers = {};
-  if (!v || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) return out;
-  for (const [k, raw] of Object.entries(v)) {
-    if (!Array.isArray(raw) || raw.length < 6) continue;
-    const n = raw as number[];
-    const batches: RememberedBatch[] = [];
-    for (let i = 2; i + 3 < n.length; i += 4) batches.push({ firstSeq: n[i]!, lastSeq: n[i]! + n[i + 1]!, base: n[i + 2]!, last: n[i + 2]! + n[i + 3]! });
-    out[k] = { epoch: n[0]!, touched: n[1]!, batches };
-  }
-  return out;
-}
-
 /** A JSON request that claimed a sequence: what a retry must match, and what it must reuse. */
 export interface RequestClaim {
   sequence: number;
@@ -175,25 +153,27 @@ export class ProducerRegistry {
   /** Issue a new producer id (epoch 0), or bump the epoch of an existing one. */
   async init(id?: number): Promise<{ id: number; epoch: number }> {
     if (id !== undefined) {
-      for (;;) {
-        const state = await this.load(id);
-        try {
+      // Lost to a racing init or claim: re-read and bump again. Every loss is another writer's
+      // progress, so this is not capped.
+      return retryOnConflict(
+        async () => {
+          const state = await this.load(id);
           await this.meta.write({
             type: 'put',
-            item: toItem({ id, epoch: state.epoch + 1, version: state.version + 1, claims: [] }),
-            condition: { op: 'eq', attr: 'version', value: state.version },
+            item: producerToItem({ id, epoch: state.epoch + 1, version: state.version + 1, claims: [] }, MAX_REMEMBERED),
+            condition: { op: 'eq', attr: PRODUCER_VERSION_ATTR, value: state.version },
           });
           return { id, epoch: state.epoch + 1 };
-        } catch (err) {
-          if (!(err instanceof ConditionFailedError)) throw err;
-        }
-      }
+        },
+        (err) => err instanceof ConditionFailedError,
+        { maxAttempts: Infinity },
+      );
     }
-    const counter = await this.meta.write({ type: 'update', key: producerCounterKey, add: { value: 1 } });
-    const newId = (counter!['value'] as number) - 1;
+    const counter = await this.meta.write({ type: 'update', key: producerCounterKey, add: { [COUNTER_ATTR]: 1 } });
+    const newId = counterValue(counter) - 1;
     await this.meta.write({
       type: 'put',
-      item: toItem({ id: newId, epoch: 0, version: 1, claims: [] }),
+      item: producerToItem({ id: newId, epoch: 0, version: 1, claims: [] }, MAX_REMEMBERED),
       condition: { op: 'notExists' },
     });
     return { id: newId, epoch: 0 };
@@ -203,7 +183,7 @@ export class ProducerRegistry {
     validId(id);
     const item = await this.meta.get(producerKey(id));
     if (!item) throw unknownProducer(id);
-    return fromItem(item);
+    return producerFromItem(item, MAX_REMEMBERED);
   }
 
   /** The registered epoch must be the writer's: an older one is fenced, a newer one unknown. */
@@ -228,50 +208,64 @@ export class ProducerRegistry {
    */
   async claim(id: number, epoch: number, want: RequestClaim): Promise<{ claim: RequestClaim; retry: boolean }> {
     validId(id);
+    return retryOnConflict(() => this.claimOnce(id, epoch, want), (err) => err instanceof ClaimRaced, {
+      maxAttempts: CLAIM_ATTEMPTS,
+      exhausted: (last) => (last as ClaimRaced).refusal,
+    });
+  }
+
+  private async claimOnce(id: number, epoch: number, want: RequestClaim): Promise<{ claim: RequestClaim; retry: boolean }> {
     const s = want.sequence;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.meta.write({
-          type: 'update',
-          key: producerKey(id),
-          set: { claim_seq: s, [claimSlot(s)]: claimValue(want) },
-          condition: {
-            op: 'and',
-            conds: [{ op: 'eq', attr: 'epoch', value: epoch }, s === 0 ? { op: 'attrNotExists', attr: 'claim_seq' } : { op: 'eq', attr: 'claim_seq', value: s - 1 }],
-          },
-        });
-        return { claim: want, retry: false };
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError)) throw err;
-        if (!err.item) throw unknownProducer(id);
-        const state = fromItem(err.item);
-        this.checkEpoch(state, epoch);
-        const last = (err.item['claim_seq'] as number | undefined) ?? -1;
-        const seen = state.claims.find((c) => c.sequence === s);
-        if (seen) {
-          if (seen.topicId === want.topicId && seen.records === want.records) return { claim: seen, retry: true };
-          throw new SamsaError(
-            'OUT_OF_ORDER_SEQUENCE_NUMBER',
-            `sequence ${s} of producer ${id} was already used for another request (${seen.records} records${seen.topicId === want.topicId ? '' : ' to another topic'}); this one has ${want.records} records`,
-            { producer_id: id, expected_sequence: last + 1 },
-          );
-        }
-        // The item as returned allows the claim: it changed between the condition and the read
-        // (a racing init or claim). Try again.
-        if (s === last + 1 && attempt < 5) continue;
+    try {
+      await this.meta.write({
+        type: 'update',
+        key: producerKey(id),
+        set: { [CLAIM_SEQ_ATTR]: s, [claimSlot(s, MAX_REMEMBERED)]: claimValue(want) },
+        condition: {
+          op: 'and',
+          conds: [{ op: 'eq', attr: PRODUCER_EPOCH_ATTR, value: epoch }, s === 0 ? { op: 'attrNotExists', attr: CLAIM_SEQ_ATTR } : { op: 'eq', attr: CLAIM_SEQ_ATTR, value: s - 1 }],
+        },
+      });
+      return { claim: want, retry: false };
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+      if (!err.item) throw unknownProducer(id);
+      const state = producerFromItem(err.item, MAX_REMEMBERED);
+      this.checkEpoch(state, epoch);
+      const last = state.claimSeq;
+      const seen = state.claims.find((c) => c.sequence === s);
+      if (seen) {
+        if (seen.topicId === want.topicId && seen.records === want.records) return { claim: seen, retry: true };
         throw new SamsaError(
           'OUT_OF_ORDER_SEQUENCE_NUMBER',
-          s <= last
-            ? `sequence ${s} of producer ${id} is older than the last ${MAX_REMEMBERED} remembered requests (last was ${last})`
-            : `sequence ${s} of producer ${id} leaves a gap: expected ${last + 1}`,
+          `sequence ${s} of producer ${id} was already used for another request (${seen.records} records${seen.topicId === want.topicId ? '' : ' to another topic'}); this one has ${want.records} records`,
           { producer_id: id, expected_sequence: last + 1 },
         );
       }
+      const refusal = new SamsaError(
+        'OUT_OF_ORDER_SEQUENCE_NUMBER',
+        s <= last
+          ? `sequence ${s} of producer ${id} is older than the last ${MAX_REMEMBERED} remembered requests (last was ${last})`
+          : `sequence ${s} of producer ${id} leaves a gap: expected ${last + 1}`,
+        { producer_id: id, expected_sequence: last + 1 },
+      );
+      // The item as returned allows the claim: it changed between the condition and the read
+      // (a racing init or claim). Try again (refused after CLAIM_ATTEMPTS).
+      if (s === last + 1) throw new ClaimRaced(refusal);
+      throw refusal;
     }
   }
 }
 
-const claimSlot = (sequence: number): string => `c${sequence % MAX_REMEMBERED}`;
+/** Claims tried before a sequence that keeps racing is refused. */
+const CLAIM_ATTEMPTS = 5;
+
+/** A claim whose condition failed on an item that allows it: retried; `refusal` once out of attempts. */
+class ClaimRaced extends Error {
+  constructor(readonly refusal: SamsaError) {
+    super('producer item changed during the claim');
+  }
+}
 
 function validId(id: number): void {
   if (!Number.isSafeInteger(id) || id < 0) {
@@ -281,32 +275,4 @@ function validId(id: number): void {
 
 function unknownProducer(id: number): SamsaError {
   return new SamsaError('UNKNOWN_PRODUCER_ID', `producer id ${id} is unknown; get one from POST /v1/producers`, { producer_id: id });
-}
-
-function claimValue(c: RequestClaim): MetaValue {
-  return { seq: c.sequence, topic: c.topicId, n: c.records, now: c.now, ...(c.sticky !== undefined ? { sticky: c.sticky } : {}) };
-}
-
-function toItem(s: ProducerState): MetaItem {
-  const item: MetaItem = { ...producerKey(s.id), id: s.id, epoch: s.epoch, version: s.version };
-  for (const c of s.claims) item[claimSlot(c.sequence)] = claimValue(c);
-  return item;
-}
-
-function fromItem(item: MetaItem): ProducerState {
-  const raw: Array<Record<string, MetaValue>> = [];
-  for (let i = 0; i < MAX_REMEMBERED; i++) {
-    const c = item[`c${i}`];
-    if (c && typeof c === 'object' && !Array.isArray(c) && !(c instanceof Uint8Array)) raw.push(c);
-  }
-  const claims = raw.map(
-    (c): RequestClaim => ({
-      sequence: c['seq'] as number,
-      topicId: c['topic'] as string,
-      records: c['n'] as number,
-      now: c['now'] as number,
-      ...(typeof c['sticky'] === 'number' ? { sticky: c['sticky'] } : {}),
-    }),
-  );
-  return { id: item['id'] as number, epoch: item['epoch'] as number, version: item['version'] as number, claims };
 }

@@ -1,6 +1,8 @@
-// Retention and lifecycle, one bounded pass at a time (design note 0007):
+// Retention and lifecycle, one bounded pass at a time (design note 0007). This file holds the
+// pass and partition retention; topic deletion is topic-deletion.ts, the sweeper
+// orphan-sweeper.ts. A pass:
 //   - deleted topics: their metadata and objects are removed, then the topic item itself, so
-//     the name is free again;
+//     the name is free again (topic-deletion.ts);
 //   - segment.ms: an idle active segment older than segment.ms is sealed, so it can expire;
 //   - retention.ms / retention.bytes, as Kafka applies them: closed segments only, oldest
 //     first, a prefix of the log. The log start offset moves atomically in the metadata store
@@ -10,38 +12,51 @@
 //     start, which the next pass finishes;
 //   - orphans: write-ahead and segment objects no metadata references, older than a grace
 //     period longer than any commit or flush can keep an unreferenced object it will still
-//     reference (see MIN_ORPHAN_GRACE_MS).
+//     reference (see MIN_ORPHAN_GRACE_MS; orphan-sweeper.ts).
 // Work is proportional to what expired, not to history: the head carries a running summary of
 // the closed segments (ret_upto, ret_bytes, ret_segs) that each pass only extends by the
 // segments closed since the last one; only the expiring prefix of the catalog is read; a pass
 // visits at most `partitionsPerRun` partitions from a stored cursor and stops at its time
 // budget, and the next pass resumes from what the store says.
 import { ConditionFailedError } from '../errors';
-import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
+import type { Condition, MetaStore, ObjectStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
-import { inParallel } from '../util/parallel';
 import { COMMIT_MAX_WAL_AGE_MS } from './commit';
 import {
-  DELETIONS_PK,
   EXTENT_END,
   EXTENT_PREFIX,
   extentSk,
   headKey,
   partitionPk,
-  SEGMENT_PREFIX,
-  segmentKey,
+  RETENTION_CURSOR,
   SEG_EXTENT_PREFIX,
   segExtentSk,
+  SEGMENT_END,
+  SEGMENT_FILES,
+  SEGMENT_PREFIX,
+  segmentKey,
   segmentObject,
   segmentSk,
-  topicKey,
   TOPICS_PK,
-  WAL_PREFIX,
 } from './keys';
 import type { LeaseManager } from './lease';
-import { extentsFromItem, type Head, headFromItem, type Segment, segmentFromItem } from './model';
-import { bareTombstone, tombstoneHeads } from './tombstones';
-import { type Topic, topicFromItem, type TopicRegistry } from './topics';
+import { OrphanSweeper } from './orphan-sweeper';
+import { deleteItems, TopicDeletion } from './topic-deletion';
+import {
+  extentItemLast,
+  extentsFromItem,
+  HEAD_ATTR,
+  headFromItem,
+  headUpdate,
+  RETENTION_ATTR,
+  retentionCursorFromItem,
+  retentionCursorToItem,
+  SEGMENT_COND_ATTR,
+  segmentFromItem,
+  topicItemFromItem,
+} from './items';
+import type { Head, RetentionSummary, Segment } from './model';
+import type { Topic, TopicRegistry } from './topics';
 
 export interface RetentionOptions {
   /** Delete a deleted topic's data only this long after the deletion (in-flight writes end). */
@@ -74,14 +89,10 @@ export const DEFAULT_RETENTION_OPTIONS: RetentionOptions = {
   segmentsPerStep: 500,
 };
 
-export const SWEEP_CURSOR = { pk: 'sweeper', sk: 'cursor' };
-export const RETENTION_CURSOR = { pk: 'retention', sk: 'cursor' };
-const SWEEP_PAGES = 5;
 /** Catalog pages of new closed segments summed per partition per pass (the rest next pass). */
 const TAIL_PAGES = 20;
 /** Write the summary alone (no deletion due) once this many segments were added to it. */
 const SUMMARY_WRITE_MIN = 16;
-const PARALLEL = 16;
 
 export interface RetentionStats {
   /** Partitions examined this pass. */
@@ -100,13 +111,7 @@ export interface RetentionStats {
 }
 
 /** The retention summary kept on the head item (see the file comment). */
-interface Summary {
-  /** Every catalog segment with base < upto is closed and counted (or below the log start). */
-  upto: number;
-  /** Bytes of the counted segments at or above the log start. */
-  bytes: number;
-  segs: number;
-}
+type Summary = RetentionSummary;
 
 interface Plan {
   head: Head;
@@ -122,6 +127,9 @@ interface Plan {
 }
 
 export class Retention {
+  private readonly deletions: TopicDeletion;
+  private readonly sweeper: OrphanSweeper;
+
   constructor(
     private readonly meta: MetaStore,
     private readonly objects: ObjectStore,
@@ -133,18 +141,20 @@ export class Retention {
     if (opts.orphanGraceMs < MIN_ORPHAN_GRACE_MS) {
       throw new Error(`orphanGraceMs must be at least ${MIN_ORPHAN_GRACE_MS} ms (COMMIT_MAX_WAL_AGE_MS + SigV4 validity + slack), got ${opts.orphanGraceMs}`);
     }
+    this.deletions = new TopicDeletion(meta, objects, topics, clock, opts);
+    this.sweeper = new OrphanSweeper(meta, objects, clock, opts);
   }
 
   async runOnce(): Promise<RetentionStats> {
-    const deadline = Date.now() + this.opts.budgetMs;
+    const deadline = this.clock.monotonic() + this.opts.budgetMs;
     const stats: RetentionStats = {
       partitions: 0, deletedSegments: 0, deletedBytes: 0, sealedSegments: 0, deletedTopics: 0,
       sweptObjects: 0, skippedPartitions: 0, failedPartitions: 0, complete: false,
     };
-    await this.processDeletions(stats, deadline);
+    await this.deletions.run(stats, deadline);
     const visitedAll = await this.retainPartitions(stats, deadline);
-    if (Date.now() < deadline) await this.sweepOrphans(stats, deadline);
-    stats.complete = visitedAll && Date.now() <= deadline;
+    if (this.clock.monotonic() < deadline) await this.sweeper.run(stats, deadline);
+    stats.complete = visitedAll && this.clock.monotonic() <= deadline;
     return stats;
   }
 
@@ -152,14 +162,12 @@ export class Retention {
 
   /** Visits partitions from the cursor on (wrapping once); true when it got round them all. */
   private async retainPartitions(stats: RetentionStats, deadline: number): Promise<boolean> {
-    const cur = await this.meta.get(RETENTION_CURSOR);
-    const startTopic = (cur?.['topic'] as string | undefined) ?? '';
-    const startPartition = (cur?.['partition'] as number | undefined) ?? 0;
+    const { topic: startTopic, partition: startPartition } = retentionCursorFromItem(await this.meta.get(RETENTION_CURSOR));
     let next: { topic: string; partition: number } | undefined;
     let all = true;
     const visit = async (topic: Topic, from: number, to: number): Promise<boolean> => {
       for (let p = from; p < to; p++) {
-        if (stats.partitions >= this.opts.partitionsPerRun || Date.now() > deadline) {
+        if (stats.partitions >= this.opts.partitionsPerRun || this.clock.monotonic() > deadline) {
           next = { topic: topic.name, partition: p };
           return false;
         }
@@ -187,8 +195,8 @@ export class Retention {
         });
         first = false;
         for (const item of page.items) {
-          if (item['state'] === 'deleting') continue;
-          const topic = topicFromItem(item);
+          const { topic, deleting } = topicItemFromItem(item);
+          if (deleting) continue;
           let from = 0;
           let to = topic.partitions;
           if (round === 0 && topic.name === startTopic) from = startPartition;
@@ -205,7 +213,7 @@ export class Retention {
     }
     const wanted = next ?? { topic: '', partition: 0 };
     if (wanted.topic !== startTopic || wanted.partition !== startPartition) {
-      await this.meta.write({ type: 'put', item: { ...RETENTION_CURSOR, ...wanted } });
+      await this.meta.write({ type: 'put', item: retentionCursorToItem(RETENTION_CURSOR, wanted) });
     }
     return all;
   }
@@ -240,7 +248,7 @@ export class Retention {
     const lease = { epoch };
     let lastStart = 0;
     const guard = this.leases.guard(topic, partition, lease.epoch);
-    const isLeader: Condition = { op: 'eq', attr: 'leader_epoch', value: lease.epoch };
+    const isLeader: Condition = { op: 'eq', attr: HEAD_ATTR.leaderEpoch, value: lease.epoch };
     for (let step = 0; step < 1000; step++) {
       // Taking the lease wrote the head (its epoch); every step works from a fresh plan.
       const plan = await this.plan(topic, partition);
@@ -259,7 +267,7 @@ export class Retention {
               type: 'update',
               key: segmentKey(topic.id, partition, a.base),
               set: { closed: true },
-              condition: { op: 'and', conds: [{ op: 'eq', attr: 'size', value: a.size }, { op: 'eq', attr: 'closed', value: false }] },
+              condition: { op: 'and', conds: [{ op: 'eq', attr: SEGMENT_COND_ATTR.size, value: a.size }, { op: 'eq', attr: SEGMENT_COND_ATTR.closed, value: false }] },
             },
           ]);
           if (stats) stats.sealedSegments++;
@@ -284,15 +292,15 @@ export class Retention {
           await this.meta.write({
             type: 'update',
             key: headKey(topic.id, partition),
-            set: { ...(moves ? { log_start: plan.newLogStart } : {}), ret_upto: summary.upto, ret_bytes: summary.bytes, ret_segs: summary.segs },
+            ...headUpdate({ ...(moves ? { logStart: plan.newLogStart } : {}), retention: summary }),
             condition: {
               op: 'and',
               conds: [
                 isLeader,
                 plan.head.logStart === 0
-                  ? { op: 'or', conds: [{ op: 'attrNotExists', attr: 'log_start' }, { op: 'eq', attr: 'log_start', value: 0 }] }
-                  : { op: 'eq', attr: 'log_start', value: plan.head.logStart },
-                plan.old.present ? { op: 'eq', attr: 'ret_upto', value: plan.old.upto } : { op: 'attrNotExists', attr: 'ret_upto' },
+                  ? { op: 'or', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.logStart }, { op: 'eq', attr: HEAD_ATTR.logStart, value: 0 }] }
+                  : { op: 'eq', attr: HEAD_ATTR.logStart, value: plan.head.logStart },
+                plan.old.present ? { op: 'eq', attr: RETENTION_ATTR.upto, value: plan.old.upto } : { op: 'attrNotExists', attr: RETENTION_ATTR.upto },
               ],
             },
           });
@@ -327,14 +335,8 @@ export class Retention {
    */
   private async plan(topic: Topic, partition: number): Promise<Plan> {
     const pk = partitionPk(topic.id, partition);
-    const headItem = await this.meta.get(headKey(topic.id, partition));
-    const head = headFromItem(headItem);
-    const old = {
-      present: typeof headItem?.['ret_upto'] === 'number',
-      upto: (headItem?.['ret_upto'] as number | undefined) ?? 0,
-      bytes: (headItem?.['ret_bytes'] as number | undefined) ?? 0,
-      segs: (headItem?.['ret_segs'] as number | undefined) ?? 0,
-    };
+    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    const old = { present: head.retention !== undefined, ...(head.retention ?? { upto: 0, bytes: 0, segs: 0 }) };
     const now = this.clock.now();
     const retentionMs = topic.config['retention.ms'];
     const retentionBytes = topic.config['retention.bytes'];
@@ -347,7 +349,7 @@ export class Retention {
     let startAfter: string | undefined;
     let complete = false;
     for (let pages = 0; pages < TAIL_PAGES; pages++) {
-      const page = await this.meta.query({ pk, gte: segmentSk(old.upto), lt: 'seg$', startAfter, limit: 100 });
+      const page = await this.meta.query({ pk, gte: segmentSk(old.upto), lt: SEGMENT_END, startAfter, limit: 100 });
       for (const item of page.items) {
         const seg = segmentFromItem(item);
         if (!seg.closed) {
@@ -426,213 +428,15 @@ export class Retention {
       let startAfter: string | undefined;
       do {
         const page = await this.meta.query({ pk, gte: prefix, lte: sk(lastOffset), startAfter, limit: 500 });
-        for (const item of page.items) if ((item['last'] as number) < logStart) extentKeys.push(item.sk);
+        for (const item of page.items) if (extentItemLast(item) < logStart) extentKeys.push(item.sk);
         startAfter = page.next;
       } while (startAfter);
     }
-    await this.deleteItems(pk, extentKeys, { key: hk, condition: isLeader });
-    const keys = doomed.flatMap((s) => (['log', 'index', 'timeindex'] as const).map((ext) => segmentObject(topic.name, partition, s.base, ext)));
+    await deleteItems(this.meta, pk, extentKeys, { key: hk, condition: isLeader });
+    const keys = doomed.flatMap((s) => SEGMENT_FILES.map((ext) => segmentObject(topic.name, partition, s.base, ext)));
     for (let i = 0; i < keys.length; i += 999) await this.objects.delete(keys.slice(i, i + 999));
-    await this.deleteItems(pk, doomed.map((s) => segmentSk(s.base)), { key: hk, condition: isLeader });
-  }
-
-  /**
-   * Delete items of `pk` in transactions of up to maxTransactItems ops, each with `fence` (a
-   * check on the head's leader epoch) when given: a deposed leader deletes nothing.
-   */
-  private async deleteItems(pk: string, sks: string[], fence?: { key: { pk: string; sk: string }; condition: Condition }): Promise<void> {
-    const per = this.meta.limits.maxTransactItems - (fence ? 1 : 0);
-    const chunks: WriteOp[][] = [];
-    for (let i = 0; i < sks.length; i += per) {
-      const ops: WriteOp[] = sks.slice(i, i + per).map((sk) => ({ type: 'delete', key: { pk, sk } }));
-      if (fence) ops.unshift({ type: 'check', key: fence.key, condition: fence.condition });
-      chunks.push(ops);
-    }
-    await inParallel(chunks, PARALLEL, (ops) => this.meta.transact(ops));
-  }
-
-  // --- deleted topics ---------------------------------------------------------------------------
-
-  private async processDeletions(stats: RetentionStats, deadline: number): Promise<void> {
-    const page = await this.meta.query({ pk: DELETIONS_PK, limit: 50 });
-    for (const marker of page.items) {
-      if (Date.now() > deadline) return;
-      const name = marker.sk;
-      const topicId = marker['topic_id'] as string;
-      const partitions = marker['partitions'] as number;
-      const topicItem = await this.meta.get(topicKey(name));
-      const ours = topicItem?.['id'] === topicId;
-      const deletedAt = (topicItem?.['deleted_at'] as number | undefined) ?? 0;
-      if (ours && this.clock.now() - deletedAt < this.opts.deletionGraceMs) continue;
-      // Tombstones first (again: a deletion interrupted before its heads were marked), then
-      // the rest of the metadata, then objects, then the topic item and the marker: an
-      // interrupted deletion is resumed by the next pass from the marker. The heads stay, as
-      // tombstones, so a process still holding this incarnation can never write to it again
-      // (tombstones.ts); DynamoDB's TTL removes them long after.
-      await tombstoneHeads(this.meta, topicId, partitions, this.clock.now());
-      for (let p = 0; p < partitions; p++) {
-        const pk = partitionPk(topicId, p);
-        const head = headKey(topicId, p).sk;
-        for (;;) {
-          if (Date.now() > deadline) return;
-          const items = await this.meta.query({ pk, limit: 500 });
-          const doomed = items.items.map((i) => i.sk).filter((sk) => sk !== head);
-          if (doomed.length === 0) break;
-          await this.deleteItems(pk, doomed);
-        }
-        await bareTombstone(this.meta, topicId, p, this.clock.now());
-      }
-      // The name's objects are this incarnation's while its item is (a re-created topic cannot
-      // exist before the item and this marker go, together).
-      // Objects under the name are shared by every incarnation of it; before each page of
-      // deletes, confirm this deletion is still pending (its marker is ours): a pass paused
-      // here while another finished the deletion and the name was re-created must not delete
-      // the new topic's segments. (The marker goes in the same transaction as the topic item,
-      // and the name can be re-created only after both.)
-      const pending = async (): Promise<boolean> => (await this.meta.get({ pk: DELETIONS_PK, sk: name }))?.['topic_id'] === topicId;
-      if ((ours || !topicItem) && !(await this.deletePrefix(`topics/${name}/`, deadline, pending))) return;
-      if (!(await this.deletePrefix(`${WAL_PREFIX}${topicId}/`, deadline))) return;
-      const ops: WriteOp[] = [{ type: 'delete', key: { pk: DELETIONS_PK, sk: name } }];
-      if (ours) ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: 'id', value: topicId } });
-      await this.meta.transact(ops);
-      this.topics.invalidate(name);
-      stats.deletedTopics++;
-    }
-  }
-
-  /** Delete every object under `prefix`; false when out of time or no longer `allowed`. */
-  private async deletePrefix(prefix: string, deadline: number, allowed?: () => Promise<boolean>): Promise<boolean> {
-    for (;;) {
-      if (Date.now() > deadline) return false;
-      const page = await this.objects.list(prefix, { limit: 1000 });
-      if (page.objects.length === 0) return true;
-      if (allowed && !(await allowed())) return false;
-      await this.objects.delete(page.objects.map((o) => o.key));
-      if (!page.next) return true;
-    }
-  }
-
-  // --- orphans ----------------------------------------------------------------------------------
-
-  /**
-   * Crash leftovers: write-ahead objects no extent references, and segment objects absent from
-   * the catalog, older than the grace period; objects of topics that no longer exist go too.
-   * Keys that are not Samsa's are left alone. A cursor in the metadata store bounds each pass
-   * (SWEEP_PAGES listing pages per prefix): the sweep wraps around over many passes.
-   */
-  private async sweepOrphans(stats: RetentionStats, deadline: number): Promise<void> {
-    const now = this.clock.now();
-    const byId = new Map<string, Topic>();
-    const byName = new Map<string, Topic>();
-    const deleting = new Set<string>();
-    let after: string | undefined;
-    do {
-      const page = await this.meta.query({ pk: TOPICS_PK, startAfter: after, limit: 1000 });
-      for (const item of page.items) {
-        if (item['state'] === 'deleting') deleting.add(item['name'] as string);
-        else {
-          const t = topicFromItem(item);
-          byId.set(t.id, t);
-          byName.set(t.name, t);
-        }
-      }
-      after = page.next;
-    } while (after);
-
-    const cursorItem = await this.meta.get(SWEEP_CURSOR);
-    const cursor: Record<string, string> = { ...((cursorItem?.['after'] as Record<string, string> | undefined) ?? {}) };
-    for (const prefix of [WAL_PREFIX, 'topics/']) {
-      let startAfter: string | undefined = cursor[prefix] || undefined;
-      let pages = 0;
-      do {
-        if (Date.now() > deadline || pages++ >= SWEEP_PAGES) break;
-        const page = await this.objects.list(prefix, { ...(startAfter ? { startAfter } : {}), limit: 1000 });
-        // Candidates: old enough, and Samsa's; grouped by partition.
-        const groups = new Map<string, { topic?: Topic; partition: number; keys: Array<{ key: string; id: string | number }> }>();
-        const dead: string[] = [];
-        for (const o of page.objects) {
-          if (now - o.lastModified < this.opts.orphanGraceMs) continue;
-          const m = prefix === WAL_PREFIX ? WAL_KEY.exec(o.key) : SEGMENT_KEY.exec(o.key);
-          if (!m) continue;
-          const [, owner, part, id] = m;
-          if (prefix !== WAL_PREFIX && deleting.has(owner!)) continue; // processDeletions owns these
-          const topic = prefix === WAL_PREFIX ? byId.get(owner!) : byName.get(owner!);
-          const partition = Number(part);
-          if (!topic || partition >= topic.partitions) {
-            dead.push(o.key);
-            continue;
-          }
-          const g = `${topic.id}/${partition}`;
-          let group = groups.get(g);
-          if (!group) groups.set(g, (group = { topic, partition, keys: [] }));
-          group.keys.push({ key: o.key, id: prefix === WAL_PREFIX ? id! : Number(id) });
-        }
-        for (const g of groups.values()) {
-          if (prefix === WAL_PREFIX) {
-            const refs = await this.walRefs(g.topic!, g.partition);
-            for (const k of g.keys) if (!refs.has(k.key)) dead.push(k.key);
-          } else {
-            const { flushed, refs } = await this.segmentRefs(g.topic!, g.partition, g.keys.map((k) => k.id as number));
-            for (const k of g.keys) if ((k.id as number) < flushed && !refs.has(k.id as number)) dead.push(k.key);
-          }
-        }
-        if (dead.length > 0) {
-          await this.objects.delete(dead);
-          stats.sweptObjects += dead.length;
-        }
-        startAfter = page.next;
-      } while (startAfter);
-      cursor[prefix] = startAfter ?? '';
-    }
-    if (JSON.stringify(cursor) !== JSON.stringify(cursorItem?.['after'] ?? {})) {
-      await this.meta.write({ type: 'put', item: { ...SWEEP_CURSOR, after: cursor } });
-    }
-  }
-
-  /**
-   * Write-ahead objects the partition's unflushed extents reference: the commit pages from
-   * `flushed` on and the head's tails. Commit extents below `flushed` are garbage (their bytes
-   * are in segments), so only the unflushed part of the log is read.
-   */
-  private async walRefs(topic: Topic, partition: number): Promise<Set<string>> {
-    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
-    const pk = partitionPk(topic.id, partition);
-    const refs = new Set<string>();
-    for (const e of head.tails ?? []) if (e.obj) refs.add(e.obj);
-    let startAfter: string | undefined;
-    do {
-      // Every page holding an extent not wholly flushed (pages are keyed by their last offset).
-      const page = await this.meta.query({ pk, gte: extentSk(Math.max(head.flushed, head.logStart)), lt: EXTENT_END, startAfter, limit: 500 });
-      for (const e of page.items.flatMap(extentsFromItem)) if (e.obj) refs.add(e.obj);
-      startAfter = page.next;
-    } while (startAfter);
-    return refs;
-  }
-
-  /**
-   * Base offsets among `bases` that the partition's catalog holds (one range query), and the
-   * flushed offset read BEFORE it. A segment object at a base at or above `flushed` may be a
-   * crashed flush step's leftover that the next step adopts (flush.ts keeps one holding exactly
-   * its bytes without rewriting it), so it is never swept: the next flush at that base
-   * replaces it, or it falls below `flushed` and is swept then. Below `flushed`, no future
-   * commit can add a catalog entry (flush commits move `flushed` from its current value), so
-   * an object absent from the catalog there is garbage for good.
-   */
-  private async segmentRefs(topic: Topic, partition: number, bases: number[]): Promise<{ flushed: number; refs: Set<number> }> {
-    const { flushed } = headFromItem(await this.meta.get(headKey(topic.id, partition)));
-    const pk = partitionPk(topic.id, partition);
-    const refs = new Set<number>();
-    let startAfter: string | undefined;
-    do {
-      const page = await this.meta.query({ pk, gte: segmentSk(Math.min(...bases)), lte: segmentSk(Math.max(...bases)), startAfter, limit: 500 });
-      for (const item of page.items) refs.add(item['base'] as number);
-      startAfter = page.next;
-    } while (startAfter);
-    return { flushed, refs };
+    await deleteItems(this.meta, pk, doomed.map((s) => segmentSk(s.base)), { key: hk, condition: isLeader });
   }
 }
-
-const WAL_KEY = /^wal\/([^/]+)\/(\d+)\/([^/]+)$/;
-const SEGMENT_KEY = /^topics\/([^/]+)\/(\d+)\/(\d{20})\.(?:log|index|timeindex)$/;
 
 

@@ -7,30 +7,31 @@
 // conditional write to the old head, which succeeds, is acknowledged — and is unreadable, since
 // no route resolves the old id any more. Before tombstones, a paused server resuming after
 // retention had removed the old heads even re-created one at offset 0 (design note 0003,
-// "Deletion").
+// "Deleted incarnations: tombstones").
 //
 // So deleting a topic writes `deleted: true` into every partition head of the incarnation,
 // creating the heads that were never written, before the deletion is answered; the retention
-// job writes them again before it removes anything (an interrupted deletion), and keeps them
-// when it removes the partition's other items. Every commit's head condition requires the mark
-// to be absent (commit.ts), the flusher's fences do too (flush.ts), and a read that meets a
-// tombstone refuses (engine.ts). A tombstone carries `expires_at` (DynamoDB's TTL attribute),
-// well past any plausible pause; SQLite keeps the few bytes forever.
+// job writes them again before it removes anything (an interrupted deletion), and keeps them,
+// stripped to the mark, when it removes the partition's other items. Every commit's head
+// condition requires the mark to be absent (commit.ts), the flusher's fences do too (flush.ts,
+// flush-plan.ts), and a read that meets a tombstone refuses (reader.ts). The bare tombstones
+// are removed by the retention job once TOMBSTONE_TTL_MS has passed (a queue item per deleted
+// incarnation, `tombstones` in keys.ts) — the same in both modes, with no store-side expiry.
 import { SamsaError } from '../errors';
 import type { MetaStore } from '../storage/ports';
 import { inParallel } from '../util/parallel';
+import { headUpdate } from './items';
 import { headKey } from './keys';
 
 /** How long a tombstone outlives its deletion (as Kafka keeps producer ids: 7 days). */
 export const TOMBSTONE_TTL_MS = 7 * 24 * 3600 * 1000;
 const PARALLEL = 16;
 
+const partitionsOf = (n: number): number[] => Array.from({ length: n }, (_, p) => p);
+
 /** Mark every partition head of a topic incarnation deleted (idempotent; creates absent heads). */
-export async function tombstoneHeads(meta: MetaStore, topicId: string, partitions: number, now: number): Promise<void> {
-  const expiresAt = Math.ceil((now + TOMBSTONE_TTL_MS) / 1000);
-  await inParallel(Array.from({ length: partitions }, (_, p) => p), PARALLEL, (p) =>
-    meta.write({ type: 'update', key: headKey(topicId, p), set: { deleted: true, expires_at: expiresAt } }),
-  );
+export async function tombstoneHeads(meta: MetaStore, topicId: string, partitions: number): Promise<void> {
+  await inParallel(partitionsOf(partitions), PARALLEL, (p) => meta.write({ type: 'update', key: headKey(topicId, p), ...headUpdate({ deleted: true }) }));
 }
 
 /**
@@ -38,8 +39,13 @@ export async function tombstoneHeads(meta: MetaStore, topicId: string, partition
  * log's data stays in the table). Only after `tombstoneHeads`: no commit can change the head
  * any more, so an unconditional put loses nothing.
  */
-export async function bareTombstone(meta: MetaStore, topicId: string, partition: number, now: number): Promise<void> {
-  await meta.write({ type: 'put', item: { ...headKey(topicId, partition), deleted: true, expires_at: Math.ceil((now + TOMBSTONE_TTL_MS) / 1000) } });
+export async function bareTombstone(meta: MetaStore, topicId: string, partition: number): Promise<void> {
+  await meta.write({ type: 'put', item: { ...headKey(topicId, partition), ...headUpdate({ deleted: true }).set } });
+}
+
+/** Remove the bare tombstones of an incarnation whose time is up. */
+export async function removeTombstones(meta: MetaStore, topicId: string, partitions: number): Promise<void> {
+  await inParallel(partitionsOf(partitions), PARALLEL, (p) => meta.write({ type: 'delete', key: headKey(topicId, p) }));
 }
 
 /** What a commit, flush or read that meets a tombstone answers. */

@@ -2,9 +2,11 @@
 // are cached briefly per process (topic metadata is eventually consistent in Kafka too); every
 // change goes through a conditional write so concurrent admins never lose an update.
 import { ConditionFailedError, SamsaError } from '../errors';
-import type { MetaItem, MetaStore } from '../storage/ports';
+import type { MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
-import { DELETIONS_PK, topicKey, TOPICS_PK } from './keys';
+import { retryOnConflict } from '../util/retry';
+import { deletionMarkerToItem, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
+import { topicKey, TOPICS_PK } from './keys';
 import { tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
@@ -26,6 +28,8 @@ export interface Topic {
 }
 
 const CACHE_TTL_MS = 1000;
+/** Conditional writes an alter tries before it gives up on a topic under constant change. */
+const ALTER_ATTEMPTS = 11;
 
 export class TopicRegistry {
   private cache = new Map<string, { topic: Topic; at: number }>();
@@ -57,10 +61,10 @@ export class TopicRegistry {
     try {
       // A topic still being deleted keeps its item (state "deleting") until its data is gone,
       // so re-creating it early fails here, as in Kafka ("marked for deletion").
-      await this.meta.write({ type: 'put', item: toItem(topic), condition: { op: 'notExists' } });
+      await this.meta.write({ type: 'put', item: topicToItem(topic), condition: { op: 'notExists' } });
     } catch (err) {
       if (err instanceof ConditionFailedError) {
-        const deleting = err.item?.['state'] === 'deleting';
+        const deleting = err.item !== undefined && isDeletingTopicItem(err.item);
         throw new SamsaError(
           'TOPIC_ALREADY_EXISTS',
           deleting ? `topic "${name}" is marked for deletion; retry once its data is removed` : `topic "${name}" already exists`,
@@ -85,7 +89,7 @@ export class TopicRegistry {
     if (shared) return shared;
     const load = (async () => {
       const item = await this.meta.get(topicKey(name));
-      const topic = item && item['state'] !== 'deleting' ? topicFromItem(item) : undefined;
+      const topic = item && !isDeletingTopicItem(item) ? topicFromItem(item) : undefined;
       if (topic) this.cache.set(name, { topic, at: this.clock.now() });
       else this.cache.delete(name);
       return topic;
@@ -128,7 +132,7 @@ export class TopicRegistry {
     let startAfter: string | undefined;
     do {
       const page = await this.meta.query({ pk: TOPICS_PK, startAfter, limit: 1000 });
-      for (const item of page.items) if (item['state'] !== 'deleting') out.push(topicFromItem(item));
+      for (const item of page.items) if (!isDeletingTopicItem(item)) out.push(topicFromItem(item));
       startAfter = page.next;
     } while (startAfter);
     return out;
@@ -136,34 +140,32 @@ export class TopicRegistry {
 
   /** Grow partitions and/or change config. Partitions can only grow, as in Kafka. */
   async alter(name: string, change: { partitions?: unknown; config?: Record<string, unknown> }): Promise<Topic> {
-    for (let attempt = 0; ; attempt++) {
-      const current = await this.get(name, { fresh: true });
-      let partitions = current.partitions;
-      if (change.partitions !== undefined) {
-        partitions = validatePartitionCount(change.partitions);
-        if (partitions < current.partitions) {
-          throw new SamsaError(
-            'INVALID_PARTITIONS',
-            `topic "${name}" has ${current.partitions} partitions; the count can only grow (asked for ${partitions})`,
-            { topic: name },
-          );
-        }
-      }
-      const config = applyTopicConfig(current.config, change.config);
-      const next: Topic = { ...current, partitions, config, version: current.version + 1 };
-      try {
-        await this.meta.write({
-          type: 'put',
-          item: toItem(next),
-          condition: { op: 'and', conds: [{ op: 'eq', attr: 'version', value: current.version }, { op: 'ne', attr: 'state', value: 'deleting' }] },
-        });
-        this.cache.set(name, { topic: next, at: this.clock.now() });
-        return next;
-      } catch (err) {
-        if (err instanceof ConditionFailedError && attempt < 10) continue;
-        throw err;
+    // A racing admin changed the topic since we read it: apply the change again on top of theirs.
+    return retryOnConflict(() => this.alterOnce(name, change), (err) => err instanceof ConditionFailedError, { maxAttempts: ALTER_ATTEMPTS });
+  }
+
+  private async alterOnce(name: string, change: { partitions?: unknown; config?: Record<string, unknown> }): Promise<Topic> {
+    const current = await this.get(name, { fresh: true });
+    let partitions = current.partitions;
+    if (change.partitions !== undefined) {
+      partitions = validatePartitionCount(change.partitions);
+      if (partitions < current.partitions) {
+        throw new SamsaError(
+          'INVALID_PARTITIONS',
+          `topic "${name}" has ${current.partitions} partitions; the count can only grow (asked for ${partitions})`,
+          { topic: name },
+        );
       }
     }
+    const config = applyTopicConfig(current.config, change.config);
+    const next: Topic = { ...current, partitions, config, version: current.version + 1 };
+    await this.meta.write({
+      type: 'put',
+      item: topicToItem(next),
+      condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_VERSION_ATTR, value: current.version }, TOPIC_NOT_DELETING] },
+    });
+    this.cache.set(name, { topic: next, at: this.clock.now() });
+    return next;
   }
 
   /**
@@ -177,16 +179,16 @@ export class TopicRegistry {
       {
         type: 'update',
         key: topicKey(name),
-        set: { state: 'deleting', deleted_at: this.clock.now() },
-        condition: { op: 'eq', attr: 'id', value: topic.id },
+        set: topicDeletingSet(this.clock.now()),
+        condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topic.id },
       },
-      { type: 'put', item: { pk: DELETIONS_PK, sk: name, topic_id: topic.id, partitions: topic.partitions } },
+      { type: 'put', item: deletionMarkerToItem({ name, topicId: topic.id, partitions: topic.partitions }) },
     ]);
     this.cache.delete(name);
     // Before answering: from here on no process still holding this incarnation can commit to,
     // flush or read it (tombstones.ts). A crash before this completes leaves the marker, and
     // the retention job writes the tombstones before it removes anything.
-    await tombstoneHeads(this.meta, topic.id, topic.partitions, this.clock.now());
+    await tombstoneHeads(this.meta, topic.id, topic.partitions);
     return topic;
   }
 
@@ -195,29 +197,4 @@ export class TopicRegistry {
     if (name === undefined) this.cache.clear();
     else this.cache.delete(name);
   }
-}
-
-function toItem(t: Topic): MetaItem {
-  return {
-    ...topicKey(t.name),
-    name: t.name,
-    partitions: t.partitions,
-    config: { ...t.config },
-    id: t.id,
-    created_at: t.createdAt,
-    version: t.version,
-    state: 'active',
-  };
-}
-
-/** A topic item as a Topic (callers skip items in state "deleting"). */
-export function topicFromItem(item: MetaItem): Topic {
-  return {
-    name: item['name'] as string,
-    partitions: item['partitions'] as number,
-    config: { ...DEFAULT_TOPIC_CONFIG, ...(item['config'] as Partial<TopicConfig>) },
-    id: item['id'] as string,
-    createdAt: item['created_at'] as number,
-    version: item['version'] as number,
-  };
 }

@@ -6,7 +6,7 @@ import { GroupCoordinator } from '../groups/coordinator';
 import { type EngineOptions, LogEngine } from '../log/engine';
 import { type FlushSchedulerFactory, handOffFlushes, inProcessFlushes } from '../log/flush-scheduler';
 import type { Topic } from '../log/topics';
-import type { MetaStore, ObjectStore } from '../storage/ports';
+import type { MetaStore, MetaStoreTraits, ObjectStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
 
 export interface Stores {
@@ -15,30 +15,22 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-/**
- * AWS mode keeps commits up to this size inline in DynamoDB. Inline bytes are billed in 1 KB
- * write units three times (the head, the commit page, its delete at flush); a write-ahead
- * object costs a flat $0.005 per 1,000 PUTs plus a GET at flush. Measured end to end with
- * bench:cost (produce, flush, consume): 2 KiB records are cheaper inline, 3 KiB ones written
- * ahead (bench/RESULTS.md). SQLite has no such price, so embedded mode keeps bigger commits
- * inline and skips the file.
- */
-export const AWS_INLINE_MAX_BYTES = 2560;
-
-export function engineOptions(cfg: Config): Partial<EngineOptions> {
+/** The engine options that follow from the config and from what the metadata store says of itself. */
+export function engineOptions(cfg: Config, traits: MetaStoreTraits): Partial<EngineOptions> {
   return {
     ...flushSchedulerOption(cfg),
-    // Every AWS-mode instance only sees its own commits; re-check the store while waiting.
-    longPollRecheckMs: cfg.storage === 'aws' ? 200 : 1000,
+    // A process sees only its own commits when others elsewhere share the store (every AWS
+    // instance): re-check the store while waiting.
+    longPollRecheckMs: traits.sharedAcrossHosts ? 200 : 1000,
     // ...backing off to one read per 2 s while nothing moves (an idle poller's metadata bill).
     longPollMaxRecheckMs: 2000,
-    inlineMaxBytes: cfg.storage === 'aws' ? AWS_INLINE_MAX_BYTES : 128 * 1024,
-    // DynamoDB bills a transaction's writes double: commit with a conditional head write there
-    // (lib/log/commit.ts). SQLite commits a transaction as cheaply as one write.
-    headOnlyCommits: cfg.storage === 'aws',
-    // Embedded: every process that can open the data folder runs on this host, so a lease
-    // left by a killed process is taken at once (restart after kill -9 flushes right away).
-    singleHost: cfg.storage === 'embedded',
+    inlineMaxBytes: traits.inlineMaxBytes,
+    // Where a transaction's writes cost double, commit with a conditional head write
+    // (lib/log/commit.ts).
+    headOnlyCommits: traits.transactionsCostDouble,
+    // Every process that can open the store runs on this host (embedded), so a lease left by
+    // a killed process is taken at once (restart after kill -9 flushes right away).
+    singleHost: !traits.sharedAcrossHosts,
     leaseMs: cfg.leaseMs,
   };
 }
@@ -63,7 +55,7 @@ export function flushSchedulerOption(cfg: Config, handOff?: (topic: Topic, parti
  * awaits codecsReady() itself.
  */
 export async function engineOn(cfg: Config, stores: Stores, clock?: Clock, extra: Partial<EngineOptions> = {}): Promise<LogEngine> {
-  return new LogEngine(stores.meta, stores.objects, clock, { ...engineOptions(cfg), ...extra });
+  return new LogEngine(stores.meta, stores.objects, clock, { ...engineOptions(cfg, stores.meta.traits), ...extra });
 }
 
 /** What an entry point serves: the engine on its stores, and the consumer-group coordinator over both. */

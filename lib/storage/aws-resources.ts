@@ -2,17 +2,13 @@
 // lifecycle. Plain data (no SDK imports) so that `npm run setup:aws`, the test harness and the
 // CDK construct all build the same thing. Key layout is explained in
 // docs/design/0002-aws-key-design.md.
+import { OBJECT_PREFIXES } from './layout';
 
 export const DEFAULT_BUCKET = 'samsa-data';
 export const DEFAULT_TABLE = 'samsa-meta';
 
-/** Object-key prefixes owned by the storage layout (see the design note). */
-export const S3_PREFIXES = {
-  /** Segments: topics/<topic>/<partition>/<20-digit base>.log|.index|.timeindex */
-  topics: 'topics/',
-  /** Write-ahead objects: short-lived, superseded by segments on flush. */
-  wal: 'wal/',
-} as const;
+/** Object-key prefixes of the storage layout (layout.ts; keys in lib/log/keys.ts). */
+export const S3_PREFIXES = OBJECT_PREFIXES;
 
 export const META_TABLE = {
   partitionKey: { name: 'pk', type: 'S' },

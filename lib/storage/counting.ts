@@ -1,37 +1,11 @@
 // Call and byte accounting around the storage ports, for benchmarks and cost estimates (S3
-// bills per request and byte, DynamoDB per item size). Also home of `itemSize`, DynamoDB's
-// item-size measure, which the embedded MetaStore uses to enforce the same 400 KiB limit.
+// bills per request and byte, DynamoDB per item size). Sizes are DynamoDB's measure
+// (item-size.ts), re-exported here for the benchmarks that count with them.
 
-import type { MetaItem, MetaKey, MetaStore, MetaValue, ObjectStore, WriteOp } from './ports.js';
+import { itemSize, utf8Len, valueSize } from './item-size.js';
+import type { MetaKey, MetaStore, ObjectStore, WriteOp } from './ports.js';
 
-const utf8Len = (s: string): number => Buffer.byteLength(s, 'utf8');
-
-/** Approximate DynamoDB size of one attribute value (see "Item sizes and formats" in the DynamoDB guide). */
-export function valueSize(v: MetaValue): number {
-  if (typeof v === 'string') return utf8Len(v);
-  if (typeof v === 'number') {
-    // ~1 byte per two significant digits, plus one.
-    const digits = String(Math.abs(v)).replace(/e.*$/i, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
-    return Math.ceil(Math.max(digits.length, 1) / 2) + 1;
-  }
-  if (typeof v === 'boolean' || v === null) return 1;
-  if (v instanceof Uint8Array) return v.byteLength;
-  if (Array.isArray(v)) {
-    let n = 3;
-    for (const x of v) n += 1 + valueSize(x);
-    return n;
-  }
-  let n = 3;
-  for (const [k, x] of Object.entries(v)) n += 1 + utf8Len(k) + valueSize(x);
-  return n;
-}
-
-/** Approximate DynamoDB size of an item: every attribute's name plus value, keys included. */
-export function itemSize(item: MetaItem): number {
-  let n = 0;
-  for (const [k, v] of Object.entries(item)) n += utf8Len(k) + valueSize(v);
-  return n;
-}
+export { itemSize, valueSize } from './item-size.js';
 
 type MethodOf<T> = { [K in keyof T]-?: NonNullable<T[K]> extends (...a: never[]) => unknown ? K : never }[keyof T];
 export type ObjectStoreMethod = MethodOf<ObjectStore>;
@@ -133,6 +107,9 @@ export function countingMetaStore(inner: MetaStore): MetaStore & { counts: Count
     counts: c,
     get limits() {
       return inner.limits;
+    },
+    get traits() {
+      return inner.traits;
     },
     get: (key, opts) =>
       counted(c, 'get', async () => {

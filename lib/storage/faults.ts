@@ -160,6 +160,9 @@ export function faultyMetaStore(
     get limits() {
       return inner.limits;
     },
+    get traits() {
+      return inner.traits;
+    },
     get: (...args) => f.run({ method: 'get', args }, () => inner.get(...args)),
     query: (...args) => f.run({ method: 'query', args }, () => inner.query(...args)),
     write: (...args) => f.run({ method: 'write', args }, () => inner.write(...args)),

@@ -156,8 +156,32 @@ export interface MetaStoreLimits {
   maxItemBytes: number;
 }
 
+/**
+ * What a store's writes cost and how it is shared: the engine sizes and shapes its writes by
+ * these (commit.ts), so the wiring needs no switch on which store it built.
+ */
+export interface MetaStoreTraits {
+  /** Size of stored attributes, names included, as the store's item limit and billing count it. */
+  sizeOf(attrs: { [attr: string]: MetaValue }): number;
+  /** Writes are billed per started unit of this many bytes of item (DynamoDB: 1 KB). */
+  writeUnitBytes: number;
+  /** A transaction's writes cost twice a plain write's (DynamoDB), so avoid them where one write does. */
+  transactionsCostDouble: boolean;
+  /**
+   * Commits up to this size are cheaper kept inline in items than written ahead to an object
+   * (beyond it, the item bytes cost more than the object's requests).
+   */
+  inlineMaxBytes: number;
+  /**
+   * Processes on other hosts may use the store: their writes are seen only by reading it, and
+   * a lease owner cannot be checked for liveness locally.
+   */
+  sharedAcrossHosts: boolean;
+}
+
 export interface MetaStore {
   readonly limits: MetaStoreLimits;
+  readonly traits: MetaStoreTraits;
   get(key: MetaKey, opts?: { consistent?: boolean }): Promise<MetaItem | undefined>;
   /**
    * Optional: many strongly consistent gets in few requests (DynamoDB BatchGetItem, 100 keys

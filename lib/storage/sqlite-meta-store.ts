@@ -6,7 +6,7 @@
 import v8 from 'node:v8';
 import Database from 'better-sqlite3';
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors.js';
-import { itemSize } from './counting.js';
+import { attributesSize, itemSize } from './item-size.js';
 import { compareUtf8, prefixSuccessor } from './local-utf8.js';
 import type {
   Condition,
@@ -15,11 +15,27 @@ import type {
   MetaScalar,
   MetaStore,
   MetaStoreLimits,
+  MetaStoreTraits,
   MetaValue,
   QueryOptions,
   QueryPage,
   WriteOp,
 } from './ports.js';
+
+/**
+ * One file on one host: nothing is billed, a transaction costs what one write does, and every
+ * process that opens the file runs beside this one. Items are sized by DynamoDB's rules (the
+ * limit is enforced with them, so data moves to AWS unchanged), and by its 1 KB write unit
+ * where a protocol sizes by it (a head-only commit, which tests run here too, behaves alike).
+ * Commits up to 128 KiB stay inline: no object write, one fsync.
+ */
+export const SQLITE_TRAITS: MetaStoreTraits = Object.freeze({
+  sizeOf: attributesSize,
+  writeUnitBytes: 1024,
+  transactionsCostDouble: false,
+  inlineMaxBytes: 128 * 1024,
+  sharedAcrossHosts: false,
+});
 
 export interface SqliteMetaStoreOptions {
   /** Database file, or ':memory:'. */
@@ -43,6 +59,7 @@ const MAX_SK_BYTES = 1024; // DynamoDB sort key limit
 
 export class SqliteMetaStore implements MetaStore {
   readonly limits: MetaStoreLimits = { maxTransactItems: 100, maxItemBytes: 400 * 1024 };
+  readonly traits: MetaStoreTraits = SQLITE_TRAITS;
   private readonly db: Database.Database;
   private readonly sGet: Database.Statement<[string, string], { value: Buffer }>;
   private readonly sPut: Database.Statement<[string, string, Buffer]>;

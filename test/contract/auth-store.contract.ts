@@ -79,7 +79,7 @@ export function authStoreContract(name: string, factory: Factory): void {
     it('holds a principal to its rate across instances, says when to retry, and restarts an idle bucket full', async () => {
       const { store: inner, cleanup } = await factory();
       let writes = 0;
-      const store: MetaStore = { limits: inner.limits, get: (k, o) => inner.get(k, o), query: (q) => inner.query(q), write: (op) => (writes++, inner.write(op)), transact: (ops) => inner.transact(ops) };
+      const store: MetaStore = { limits: inner.limits, traits: inner.traits, get: (k, o) => inner.get(k, o), query: (q) => inner.query(q), write: (op) => (writes++, inner.write(op)), transact: (ops) => inner.transact(ops) };
       const clock = new ManualClock();
       const instances = [new QuotaLimiter(store, clock), new QuotaLimiter(store, clock), new QuotaLimiter(store, clock)];
       const p = `User:${Math.random().toString(36).slice(2)}`;

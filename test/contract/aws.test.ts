@@ -27,6 +27,7 @@ function asMotoSeesIt(f: DynamoFixture): { store: MetaStore; cleanup(): Promise<
   const s = f.store;
   const store: MetaStore = {
     limits: { ...s.limits, maxItemBytes: MOTO_MAX_ITEM_BYTES },
+    traits: s.traits,
     get: (k, o) => s.get(k, o),
     query: (q) => s.query(q),
     write: (op) => s.write(op),

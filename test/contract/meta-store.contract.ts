@@ -5,6 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../../lib/errors.js';
+import { countingMetaStore } from '../../lib/storage/counting.js';
+import { faultyMetaStore } from '../../lib/storage/faults.js';
 import type { Condition, MetaItem, MetaKey, MetaStore, MetaValue, QueryOptions, WriteOp } from '../../lib/storage/ports.js';
 
 export interface MetaStoreFixture {
@@ -579,6 +581,42 @@ export function metaStoreContract(name: string, make: () => Promise<MetaStoreFix
           .catch((x: unknown) => x);
         expect(e).toBeInstanceOf(StorageError);
         expect(await store.get(key('ok'))).toBeUndefined();
+      });
+    });
+
+    describe('traits', () => {
+      it('describe a store the engine can size its writes by', () => {
+        const t = store.traits;
+        expect(t.writeUnitBytes).toBeGreaterThan(0);
+        expect(t.writeUnitBytes).toBeLessThan(store.limits.maxItemBytes);
+        // An inline commit is an item (with its key and extent fields): it must fit, with room.
+        expect(t.inlineMaxBytes).toBeGreaterThan(0);
+        expect(t.inlineMaxBytes).toBeLessThanOrEqual(store.limits.maxItemBytes - 4096);
+        expect(typeof t.transactionsCostDouble).toBe('boolean');
+        expect(typeof t.sharedAcrossHosts).toBe('boolean');
+      });
+
+      it('size attributes with their names, and the same after the store round-trips them', async () => {
+        const t = store.traits;
+        expect(t.sizeOf({})).toBe(0);
+        expect(t.sizeOf({ d: randomBytes(1000) })).toBeGreaterThanOrEqual(1001);
+        const item: MetaItem = { ...key('sized'), n: 12345, s: 'héllo', b: true, l: [1, 'x'], m: { k: randomBytes(10) } };
+        expect(t.sizeOf(item)).toBeGreaterThan(t.sizeOf({ ...item, m: {} }));
+        await store.write({ type: 'put', item });
+        expect(t.sizeOf((await store.get(key('sized')))!)).toBe(t.sizeOf(item));
+      });
+
+      it('an item sized under the limit by them is stored', async () => {
+        const item: MetaItem = { ...key('fits'), data: randomBytes(100) };
+        item['data'] = randomBytes(store.limits.maxItemBytes - store.traits.sizeOf(item) + 100 - 64);
+        expect(store.traits.sizeOf(item)).toBeLessThanOrEqual(store.limits.maxItemBytes);
+        await store.write({ type: 'put', item });
+        expect(await store.get(key('fits'))).toBeDefined();
+      });
+
+      it('are forwarded by the counting and fault-injecting wrappers', () => {
+        expect(countingMetaStore(store).traits).toBe(store.traits);
+        expect(faultyMetaStore(store).traits).toBe(store.traits);
       });
     });
   });

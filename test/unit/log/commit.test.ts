@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../../lib/errors';
-import { commitHeadFromItem, HEAD_BUDGET_BYTES, nextTails } from '../../../lib/log/commit';
+import { commitHeadFromItem, headBudgetBytes, nextTails } from '../../../lib/log/commit';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { itemSize } from '../../../lib/storage/counting';
@@ -102,11 +102,11 @@ describe.each([
   async function fillTails(e: LogEngine, value: (i: number) => string): Promise<void> {
     const topic = await e.topics.get('t');
     for (let i = 0; i < 64; i++) {
-      const head = commitHeadFromItem(await meta.get({ pk: `log#${topic.id}#0`, sk: 'head' }));
+      const head = commitHeadFromItem(await meta.get({ pk: `log#${topic.id}#0`, sk: 'head' }), meta.traits);
       const last = head.tails?.[head.tails.length - 1];
       // Sized with the smallest timestamp (a number's size depends on its digits): a like
       // record committed next needs a page even if its own timestamp stores smaller.
-      if (last && nextTails(head, { ...last, base: head.nextOffset, last: head.nextOffset, maxTs: 0 }).page) return;
+      if (last && nextTails(head, { ...last, base: head.nextOffset, last: head.nextOffset, maxTs: 0 }, meta.traits).page) return;
       await e.produce('t', [{ value: enc(value(i)) }]);
     }
     throw new Error('the head never filled up');
@@ -340,7 +340,7 @@ describe.each([
     // Over the committer's budget (a little under DynamoDB's 1,024-byte write unit) only in the
     // commit right after a flush grew the head behind its back: it learns the real size from
     // the write and pages out on the next one.
-    expect(sizes.filter((n) => n > HEAD_BUDGET_BYTES).length).toBeLessThanOrEqual(4);
+    expect(sizes.filter((n) => n > headBudgetBytes(meta.traits)).length).toBeLessThanOrEqual(4);
     expect(Math.max(...sizes)).toBeLessThan(1024 + 200);
     expect((await readAll(e, 't', 0)).map((r) => r.offset)).toEqual(Array.from({ length: 40 }, (_, i) => i));
   });

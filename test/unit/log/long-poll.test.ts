@@ -8,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../lib/runtime/config';
 import { LogEngine } from '../../../lib/log/engine';
 import { engineOptions } from '../../../lib/runtime/core';
+import { DYNAMODB_TRAITS } from '../../../lib/storage/dynamo-meta-store';
+import { SQLITE_TRAITS } from '../../../lib/storage/sqlite-meta-store';
 import { countingMetaStore } from '../../../lib/storage/counting';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
@@ -64,9 +66,16 @@ describe('long-poll re-reads', () => {
   });
 
   it('is wired for production: 200 ms (AWS) or 1 s (embedded), backing off to 2 s', () => {
-    const aws = engineOptions(loadConfig({ SAMSA_STORAGE: 'aws', SAMSA_BUCKET: 'b', SAMSA_TABLE: 't' }));
+    const aws = engineOptions(loadConfig({ SAMSA_STORAGE: 'aws', SAMSA_BUCKET: 'b', SAMSA_TABLE: 't' }), DYNAMODB_TRAITS);
     expect(aws).toMatchObject({ longPollRecheckMs: 200, longPollMaxRecheckMs: 2000 });
-    const embedded = engineOptions(loadConfig({ SAMSA_STORAGE: 'embedded', SAMSA_DATA_DIR: dir }));
+    const embedded = engineOptions(loadConfig({ SAMSA_STORAGE: 'embedded', SAMSA_DATA_DIR: dir }), SQLITE_TRAITS);
     expect(embedded).toMatchObject({ longPollRecheckMs: 1000, longPollMaxRecheckMs: 2000 });
+  });
+
+  it('takes cost and sharing from the store it is wired to, not from the storage mode', () => {
+    const cfg = loadConfig({ SAMSA_STORAGE: 'embedded', SAMSA_DATA_DIR: dir });
+    // DynamoDB: transactions cost double, bytes past 2.5 KiB are cheaper in S3, other hosts share it.
+    expect(engineOptions(cfg, DYNAMODB_TRAITS)).toMatchObject({ inlineMaxBytes: 2560, headOnlyCommits: true, singleHost: false, longPollRecheckMs: 200 });
+    expect(engineOptions(cfg, SQLITE_TRAITS)).toMatchObject({ inlineMaxBytes: 128 * 1024, headOnlyCommits: false, singleHost: true, longPollRecheckMs: 1000 });
   });
 });

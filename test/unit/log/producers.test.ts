@@ -96,7 +96,7 @@ describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, aws 
     // a head holds this producer's last MAX_REMEMBERED batches.
     expect(itemSize((await meta.get(producerKey(p.id)))!)).toBeLessThan(1024);
     for (let i = 0; i < 16; i++) {
-      const head = commitHeadFromItem(await meta.get(headKey(topic.id, i)));
+      const head = commitHeadFromItem(await meta.get(headKey(topic.id, i)), meta.traits);
       expect(head.producers[`${p.id}j`]!.batches).toHaveLength(MAX_REMEMBERED);
       expect(head.producerBytes).toBeLessThan(150);
     }
@@ -200,7 +200,7 @@ describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, aws 
       if (headOnlyCommits) expect(itemSize(item)).toBeLessThanOrEqual(1024);
       clock.advance(DEFAULT_PRODUCER_ID_EXPIRATION_MS / 7);
     }
-    const head = commitHeadFromItem(await meta.get(headKey(topic.id, 0)));
+    const head = commitHeadFromItem(await meta.get(headKey(topic.id, 0)), meta.traits);
     expect(Object.keys(head.producers).sort()).toEqual(busy.map((b) => `${b.id}`).sort());
     // Its state gone, the idle producer's next sequence is refused (Kafka: unknown producer).
     await expect(e.produceBatches(t, 0, bin(idle.id, 3))).rejects.toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });

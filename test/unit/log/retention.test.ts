@@ -9,9 +9,11 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SamsaError } from '../../../lib/errors';
 import { COMMIT_MAX_WAL_AGE_MS } from '../../../lib/log/commit';
+import { TOMBSTONE_TTL_MS } from '../../../lib/log/tombstones';
 import { LogEngine } from '../../../lib/log/engine';
-import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject, walObject } from '../../../lib/log/keys';
-import { type Segment, segmentFromItem } from '../../../lib/log/model';
+import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject, TOMBSTONES_PK, walObject } from '../../../lib/log/keys';
+import { segmentFromItem } from '../../../lib/log/items';
+import type { Segment } from '../../../lib/log/model';
 import { DEFAULT_RETENTION_OPTIONS, MIN_ORPHAN_GRACE_MS, type RetentionOptions, SIGV4_VALIDITY_MS } from '../../../lib/log/retention';
 import { codecsReady } from '../../../lib/records';
 import { countingMetaStore, countingObjectStore } from '../../../lib/storage/counting';
@@ -464,15 +466,24 @@ describe('topic deletion', () => {
     expect((await e.retention.runOnce()).deletedTopics).toBe(1);
     expect((await objects.list('topics/gone/')).objects).toEqual([]);
     expect((await objects.list(`wal/${t.id}/`)).objects).toEqual([]);
-    // Each partition keeps only a bare tombstone head (lib/log/tombstones.ts), which expires.
+    // Each partition keeps only a bare tombstone head (lib/log/tombstones.ts)...
     for (const p of [0, 1]) {
-      expect((await meta.query({ pk: partitionPk(t.id, p) })).items).toEqual([{ pk: partitionPk(t.id, p), sk: 'head', deleted: true, expires_at: expect.any(Number) }]);
+      expect((await meta.query({ pk: partitionPk(t.id, p) })).items).toEqual([{ pk: partitionPk(t.id, p), sk: 'head', deleted: true }]);
     }
     expect((await meta.query({ pk: 'deletions' })).items).toEqual([]);
 
     const again = await e.createTopic('gone', 1);
     expect(again.id).not.toBe(t.id);
     expect((await e.describeTopic('gone')).partitions[0]).toMatchObject({ log_start_offset: 0, high_watermark: 0 });
+
+    // ...until its time is up: a pass 7 days on removes the tombstones and their queue entry.
+    clock.advance(TOMBSTONE_TTL_MS - 1000);
+    await e.retention.runOnce();
+    expect((await meta.query({ pk: partitionPk(t.id, 0) })).items).toHaveLength(1);
+    clock.advance(2000);
+    await e.retention.runOnce();
+    for (const p of [0, 1]) expect((await meta.query({ pk: partitionPk(t.id, p) })).items).toEqual([]);
+    expect((await meta.query({ pk: TOMBSTONES_PK })).items).toEqual([]);
   });
 });
 

@@ -4,7 +4,8 @@
 import { TransactionCanceledException, type AttributeValue as ddbAttr } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../../../lib/errors.js';
-import { awsConfigFromEnv, estimateAwsRequestCostUsd } from '../../../lib/storage/aws-clients.js';
+import { estimateAwsRequestCostUsd } from '../../../bench/aws-prices.js';
+import { awsConfigFromEnv } from '../../../lib/storage/aws-clients.js';
 import { isRetriable, wrapAwsError } from '../../../lib/storage/aws-errors.js';
 import { BUCKET_LIFECYCLE_RULES, META_TABLE } from '../../../lib/storage/aws-resources.js';
 import { lifecycleRules } from '../../../lib/storage/aws-provision.js';

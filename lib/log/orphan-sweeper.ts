@@ -1,0 +1,139 @@
+// The orphan sweeper, the last step of a retention pass (design note 0007): crash leftovers —
+// write-ahead and segment objects no metadata references — are deleted once older than a
+// grace period longer than any commit or flush can keep an unreferenced object it will still
+// reference (MIN_ORPHAN_GRACE_MS in retention.ts), so a live write never loses its object.
+import type { MetaStore, ObjectStore } from '../storage/ports';
+import type { Clock } from '../util/clock';
+import { extentsFromItem, headFromItem, segmentItemBase, sweepCursorFromItem, sweepCursorToItem, topicItemFromItem } from './items';
+import { EXTENT_END, extentSk, headKey, parseSegmentObject, parseWalObject, partitionPk, segmentSk, SWEEP_CURSOR, TOPICS_PK, TOPICS_PREFIX, WAL_PREFIX } from './keys';
+import type { RetentionStats } from './retention';
+import type { Topic } from './topics';
+
+/** Listing pages per prefix a pass sweeps at most (the sweep wraps around over many passes). */
+const SWEEP_PAGES = 5;
+
+export class OrphanSweeper {
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly objects: ObjectStore,
+    private readonly clock: Clock,
+    private readonly opts: { orphanGraceMs: number },
+  ) {}
+
+  /**
+   * Crash leftovers: write-ahead objects no extent references, and segment objects absent from
+   * the catalog, older than the grace period; objects of topics that no longer exist go too.
+   * Keys that are not Samsa's are left alone. A cursor in the metadata store bounds each pass
+   * (SWEEP_PAGES listing pages per prefix): the sweep wraps around over many passes.
+   */
+  async run(stats: Pick<RetentionStats, 'sweptObjects'>, deadline: number): Promise<void> {
+    const now = this.clock.now();
+    const byId = new Map<string, Topic>();
+    const byName = new Map<string, Topic>();
+    const deleting = new Set<string>();
+    let after: string | undefined;
+    do {
+      const page = await this.meta.query({ pk: TOPICS_PK, startAfter: after, limit: 1000 });
+      for (const item of page.items) {
+        const { topic: t, deleting: isDeleting } = topicItemFromItem(item);
+        if (isDeleting) deleting.add(t.name);
+        else {
+          byId.set(t.id, t);
+          byName.set(t.name, t);
+        }
+      }
+      after = page.next;
+    } while (after);
+
+    const stored = sweepCursorFromItem(await this.meta.get(SWEEP_CURSOR));
+    const cursor = { ...stored };
+    for (const prefix of [WAL_PREFIX, TOPICS_PREFIX]) {
+      let startAfter: string | undefined = cursor[prefix] || undefined;
+      let pages = 0;
+      do {
+        if (this.clock.monotonic() > deadline || pages++ >= SWEEP_PAGES) break;
+        const page = await this.objects.list(prefix, { ...(startAfter ? { startAfter } : {}), limit: 1000 });
+        // Candidates: old enough, and Samsa's; grouped by partition.
+        const groups = new Map<string, { topic?: Topic; partition: number; keys: Array<{ key: string; id: string | number }> }>();
+        const dead: string[] = [];
+        for (const o of page.objects) {
+          if (now - o.lastModified < this.opts.orphanGraceMs) continue;
+          const wal = prefix === WAL_PREFIX ? parseWalObject(o.key) : undefined;
+          const seg = prefix === WAL_PREFIX ? undefined : parseSegmentObject(o.key);
+          if (!wal && !seg) continue;
+          if (seg && deleting.has(seg.topic)) continue; // processDeletions owns these
+          const topic = wal ? byId.get(wal.topicId) : byName.get(seg!.topic);
+          const partition = wal ? wal.partition : seg!.partition;
+          if (!topic || partition >= topic.partitions) {
+            dead.push(o.key);
+            continue;
+          }
+          const g = `${topic.id}/${partition}`;
+          let group = groups.get(g);
+          if (!group) groups.set(g, (group = { topic, partition, keys: [] }));
+          group.keys.push({ key: o.key, id: wal ? wal.id : seg!.base });
+        }
+        for (const g of groups.values()) {
+          if (prefix === WAL_PREFIX) {
+            const refs = await this.walRefs(g.topic!, g.partition);
+            for (const k of g.keys) if (!refs.has(k.key)) dead.push(k.key);
+          } else {
+            const { flushed, refs } = await this.segmentRefs(g.topic!, g.partition, g.keys.map((k) => k.id as number));
+            for (const k of g.keys) if ((k.id as number) < flushed && !refs.has(k.id as number)) dead.push(k.key);
+          }
+        }
+        if (dead.length > 0) {
+          await this.objects.delete(dead);
+          stats.sweptObjects += dead.length;
+        }
+        startAfter = page.next;
+      } while (startAfter);
+      cursor[prefix] = startAfter ?? '';
+    }
+    if (JSON.stringify(cursor) !== JSON.stringify(stored)) {
+      await this.meta.write({ type: 'put', item: sweepCursorToItem(SWEEP_CURSOR, cursor) });
+    }
+  }
+
+  /**
+   * Write-ahead objects the partition's unflushed extents reference: the commit pages from
+   * `flushed` on and the head's tails. Commit extents below `flushed` are garbage (their bytes
+   * are in segments), so only the unflushed part of the log is read.
+   */
+  private async walRefs(topic: Topic, partition: number): Promise<Set<string>> {
+    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    const pk = partitionPk(topic.id, partition);
+    const refs = new Set<string>();
+    for (const e of head.tails ?? []) if (e.obj) refs.add(e.obj);
+    let startAfter: string | undefined;
+    do {
+      // Every page holding an extent not wholly flushed (pages are keyed by their last offset).
+      const page = await this.meta.query({ pk, gte: extentSk(Math.max(head.flushed, head.logStart)), lt: EXTENT_END, startAfter, limit: 500 });
+      for (const e of page.items.flatMap(extentsFromItem)) if (e.obj) refs.add(e.obj);
+      startAfter = page.next;
+    } while (startAfter);
+    return refs;
+  }
+
+  /**
+   * Base offsets among `bases` that the partition's catalog holds (one range query), and the
+   * flushed offset read BEFORE it. A segment object at a base at or above `flushed` may be a
+   * crashed flush step's leftover that the next step adopts (flush.ts keeps one holding exactly
+   * its bytes without rewriting it), so it is never swept: the next flush at that base
+   * replaces it, or it falls below `flushed` and is swept then. Below `flushed`, no future
+   * commit can add a catalog entry (flush commits move `flushed` from its current value), so
+   * an object absent from the catalog there is garbage for good.
+   */
+  private async segmentRefs(topic: Topic, partition: number, bases: number[]): Promise<{ flushed: number; refs: Set<number> }> {
+    const { flushed } = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    const pk = partitionPk(topic.id, partition);
+    const refs = new Set<number>();
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk, gte: segmentSk(Math.min(...bases)), lte: segmentSk(Math.max(...bases)), startAfter, limit: 500 });
+      for (const item of page.items) refs.add(segmentItemBase(item));
+      startAfter = page.next;
+    } while (startAfter);
+    return { flushed, refs };
+  }
+}

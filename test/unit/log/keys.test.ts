@@ -1,0 +1,91 @@
+// lib/log/keys.ts builds and parses every key: the two invert, and keys sort as their offsets.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  EXTENT_END,
+  extentSk,
+  headKey,
+  parseExtentSk,
+  parsePartitionPk,
+  parseProducerKey,
+  parseSegExtentSk,
+  parseSegmentObject,
+  parseSegmentSk,
+  parseWalObject,
+  partitionPk,
+  producerKey,
+  SEG_EXTENT_END,
+  segExtentSk,
+  SEGMENT_END,
+  SEGMENT_FILES,
+  segmentObject,
+  segmentSk,
+  TOPICS_PREFIX,
+  WAL_PREFIX,
+  walObject,
+} from '../../../lib/log/keys';
+import { BUCKET_LIFECYCLE_RULES, S3_PREFIXES } from '../../../lib/storage/aws-resources';
+
+const off = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+const partition = fc.integer({ min: 0, max: 9_999 });
+/** Topic names as validateTopicName allows them. */
+const topicName = fc.stringMatching(/^[A-Za-z0-9._-]{1,249}$/).filter((s) => s !== '.' && s !== '..');
+
+describe('keys: build and parse invert', () => {
+  it('partition keys and sort keys', () => {
+    fc.assert(
+      fc.property(fc.uuid(), partition, (id, p) => {
+        expect(parsePartitionPk(partitionPk(id, p))).toEqual({ topicId: id, partition: p });
+        expect(parsePartitionPk(headKey(id, p).pk)).toEqual({ topicId: id, partition: p });
+      }),
+    );
+    fc.assert(
+      fc.property(off, (o) => {
+        expect(parseExtentSk(extentSk(o))).toBe(o);
+        expect(parseSegExtentSk(segExtentSk(o))).toBe(o);
+        expect(parseSegmentSk(segmentSk(o))).toBe(o);
+        expect(parseProducerKey(producerKey(o))).toBe(o);
+        // Each key space parses only its own keys.
+        expect(parseExtentSk(segExtentSk(o))).toBeUndefined();
+        expect(parseSegmentSk(extentSk(o))).toBeUndefined();
+        expect(parseSegExtentSk(segmentSk(o))).toBeUndefined();
+      }),
+    );
+  });
+
+  it('sort keys order as their offsets, and below their END bounds', () => {
+    fc.assert(
+      fc.property(off, off, (a, b) => {
+        for (const sk of [extentSk, segExtentSk, segmentSk]) expect(Math.sign(sk(a).localeCompare(sk(b), 'en', { numeric: false }))).toBe(Math.sign(a - b));
+        expect(extentSk(a) < EXTENT_END && segExtentSk(a) < SEG_EXTENT_END && segmentSk(a) < SEGMENT_END).toBe(true);
+      }),
+    );
+  });
+
+  it('object keys', () => {
+    fc.assert(
+      fc.property(topicName, partition, off, fc.constantFrom(...SEGMENT_FILES), (t, p, base, ext) => {
+        expect(parseSegmentObject(segmentObject(t, p, base, ext))).toEqual({ topic: t, partition: p, base, ext });
+        expect(parseWalObject(segmentObject(t, p, base, ext))).toBeUndefined();
+      }),
+    );
+    fc.assert(
+      fc.property(fc.uuid(), partition, fc.uuid(), (id, p, rid) => {
+        expect(parseWalObject(walObject(id, p, rid))).toEqual({ topicId: id, partition: p, id: rid });
+        expect(parseSegmentObject(walObject(id, p, rid))).toBeUndefined();
+      }),
+    );
+  });
+
+  it('keys that are not Samsa’s parse as nothing', () => {
+    for (const k of ['topics/t/0/12.log', 'topics/t/0/00000000000000000012.txt', 'topics/t/00000000000000000012.log', 'wal/a/b/c', 'wal/a/0/c/d', 'other/x']) {
+      expect(parseSegmentObject(k) ?? parseWalObject(k)).toBeUndefined();
+    }
+  });
+
+  it('the bucket layout the infrastructure scopes its rules by is the one keys.ts builds under', () => {
+    expect(S3_PREFIXES).toEqual({ topics: TOPICS_PREFIX, wal: WAL_PREFIX });
+    expect(segmentObject('t', 0, 0, 'log').startsWith(S3_PREFIXES.topics)).toBe(true);
+    expect(walObject('id', 0, 'x').startsWith(BUCKET_LIFECYCLE_RULES.find((r) => r.id === 'samsa-expire-wal')!.prefix)).toBe(true);
+  });
+});
