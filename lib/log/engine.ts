@@ -150,7 +150,7 @@ export class LogEngine {
   ) {
     this.opts = { ...DEFAULT_ENGINE_OPTIONS, ...opts };
     this.topics = new TopicRegistry(meta, clock);
-    this.producers = new ProducerRegistry(meta);
+    this.producers = new ProducerRegistry(meta, clock);
     this.reader = new LogReader(meta, objects, this.opts.indexCacheBytes !== undefined ? { indexCacheBytes: this.opts.indexCacheBytes } : {});
     this.flusher = new Flusher(meta, objects, this.reader, clock, this.opts.flush);
     this.leases = new LeaseManager(meta, clock, {
@@ -305,8 +305,9 @@ export class LogEngine {
     if (prep.producer) {
       const pf = prep.producer;
       // The registry item holds the current epoch: a bumped epoch fences the old one on every
-      // partition, including those its producer state still shows at the old epoch.
-      this.producers.checkEpoch(await this.producers.load(pf.producerId), pf.producerEpoch);
+      // partition, including those its producer state still shows at the old epoch — within
+      // the registry's epoch cache window when bumped through another instance (producers.ts).
+      await this.producers.checkCurrentEpoch(pf.producerId, pf.producerEpoch);
       base = await this.commitIdempotent(topic, partition, prep, {
         stream: binaryStream(pf.producerId),
         producerId: pf.producerId,
