@@ -42,8 +42,18 @@ export function jsonDepth(text: string, stop = Infinity): number {
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (inString) {
-      if (ch === 0x5c) i++; // backslash: skip the escaped character
-      else if (ch === 0x22) inString = false;
+      // Skip to the string's closing quote with indexOf (native, and most of a produce body
+      // is string contents): a quote preceded by an odd run of backslashes is escaped.
+      for (;;) {
+        const q = text.indexOf('"', i);
+        if (q < 0) return max; // unterminated: JSON.parse refuses it
+        let bs = 0;
+        while (text.charCodeAt(q - 1 - bs) === 0x5c) bs++;
+        i = q;
+        if (bs % 2 === 0) break;
+        i = q + 1;
+      }
+      inString = false;
     } else if (ch === 0x22) inString = true;
     else if (ch === 0x5b || ch === 0x7b) {
       if (++depth > max) {
