@@ -152,7 +152,7 @@ export class LogEngine {
     this.topics = new TopicRegistry(meta, clock);
     this.producers = new ProducerRegistry(meta, clock);
     this.reader = new LogReader(meta, objects, this.opts.indexCacheBytes !== undefined ? { indexCacheBytes: this.opts.indexCacheBytes } : {});
-    this.flusher = new Flusher(meta, objects, this.reader, clock, this.opts.flush);
+    this.flusher = new Flusher(meta, objects, this.reader, clock, { ...this.opts.flush, ...(this.opts.headOnlyCommits ? {} : { transactDeletes: true }) });
     this.leases = new LeaseManager(meta, clock, {
       durationMs: this.opts.leaseMs,
       owner: `${os.hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`,

@@ -30,6 +30,13 @@ export interface FlushOptions {
   stepBytes: number;
   /** Kafka's index.interval.bytes. */
   indexIntervalBytes: number;
+  /**
+   * Delete flushed commit pages in transactions of up to the store's limit, yielding to the
+   * event loop between them: right where a transaction costs what one write does (SQLite,
+   * whose writes are synchronous — one at a time, 2,000 of them held the loop for tens of ms,
+   * issue 18). Off on DynamoDB, which bills a transaction's writes twice.
+   */
+  transactDeletes?: boolean;
 }
 
 // 32 MiB steps: fewer object compositions and catalog transactions per GiB (cost), while a
@@ -362,7 +369,15 @@ export class Flusher {
     while (deleted < DELETES_PER_STEP) {
       // Keyed by their last offset: every page with sk < x#flushed lies wholly below it.
       const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: 500 });
-      await inParallel(page.items, DELETE_CONCURRENCY, (item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } }));
+      if (this.opts.transactDeletes) {
+        const per = this.meta.limits.maxTransactItems;
+        for (let i = 0; i < page.items.length; i += per) {
+          await this.meta.transact(page.items.slice(i, i + per).map((item): WriteOp => ({ type: 'delete', key: { pk, sk: item.sk } })));
+          await new Promise((r) => setImmediate(r)); // let commits in between
+        }
+      } else {
+        await inParallel(page.items, DELETE_CONCURRENCY, (item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } }));
+      }
       deleted += page.items.length;
       if (!page.next) break;
     }
