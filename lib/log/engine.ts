@@ -336,7 +336,13 @@ export class LogEngine {
       let q = this.queues.get(key);
       if (!q) this.queues.set(key, (q = []));
       q.push({ prep, resolve, reject });
-      if (!this.draining.has(key)) void this.drain(topic, partition, key);
+      if (!this.draining.has(key)) {
+        // Start the commit once the event loop has taken in every request that arrived with
+        // this one: SQLite commits synchronously, so a drain begun at once would commit each
+        // concurrent request alone (issue 18: 8 clients, one partition, ~1k records/s).
+        this.draining.add(key);
+        setImmediate(() => void this.drain(topic, partition, key));
+      }
     });
   }
 
@@ -655,6 +661,8 @@ export class LogEngine {
     this.flushTimers.clear();
     this.notifier.wakeAll();
     // Let in-flight commits and flushes finish: they are already durable or harmless to stop.
+    // A group commit waits one turn of the event loop before it takes its lock (enqueue).
+    await new Promise((r) => setImmediate(r));
     await Promise.all([...this.locks.values(), ...this.flushLocks.values()].map((m) => m.run(async () => {})));
     // Hand leases back so another process need not wait for them to expire.
     await this.leases.releaseAll();

@@ -70,4 +70,17 @@ describe('JSON produce over several partitions, embedded', () => {
     await engine.produce('h', Array.from({ length: 8 }, (_, i) => ({ value: enc(`v${i}`), partition: i % 4 })));
     expect(commits() - before).toBe(4);
   });
+
+  it('group-commits concurrent single-partition requests that arrive together (one transaction)', async () => {
+    const { engine, commits } = open();
+    await engine.createTopic('g', 1);
+    const before = commits();
+    const res = await Promise.all(Array.from({ length: 8 }, (_, i) => engine.produceBatches('g', 0, encodeRecordBatch([{ value: enc(`r${i}`) }]))));
+    expect(commits() - before).toBe(1);
+    expect(res.map((r) => r.base_offset).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const got = (await engine.fetch('g', 0, { offset: 0 })).records();
+    expect(got.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // Each request's offset holds its own record.
+    for (const [i, r] of res.entries()) expect(new TextDecoder().decode(got[r.base_offset]!.value!)).toBe(`r${i}`);
+  });
 });
