@@ -31,10 +31,11 @@ export interface FlushOptions {
   /** Kafka's index.interval.bytes. */
   indexIntervalBytes: number;
   /**
-   * Delete flushed commit pages in transactions of up to the store's limit, yielding to the
-   * event loop between them: right where a transaction costs what one write does (SQLite,
-   * whose writes are synchronous — one at a time, 2,000 of them held the loop for tens of ms,
-   * issue 18). Off on DynamoDB, which bills a transaction's writes twice.
+   * Delete flushed commit pages in transactions of up to the store's limit, and read a step's
+   * extents, yielding to the event loop every so often: right where a transaction costs what
+   * one write does and every call is synchronous (SQLite: 2,000 one-at-a-time deletes held
+   * the loop for tens of ms, issue 18). Off on DynamoDB, which bills a transaction's writes
+   * twice and whose calls yield anyway.
    */
   transactDeletes?: boolean;
 }
@@ -205,8 +206,13 @@ export class Flusher {
     const consumed: Extent[] = [];
     let remainder: { extent: Extent; bytes: Uint8Array; batches: BatchInfo[] } | undefined;
 
+    let sinceYield = 0;
     outer: for (const e of chain) {
       if (e.kind === 'seg') break; // already flushed (a racing flusher got here first)
+      // Inline extents are read without I/O, so a step over many small commits would run to its
+      // end without letting requests in (issue 18: the single-record p99). Reading a
+      // write-ahead object yields the same way; nothing here depends on not yielding.
+      if (this.opts.transactDeletes && ++sinceYield % 64 === 0) await new Promise((r) => setImmediate(r));
       const { bytes, batches } = await this.reader.readExtent(topic, partition, e);
       for (let i = 0; i < batches.length; i++) {
         const b = batches[i]!;
@@ -368,7 +374,8 @@ export class Flusher {
     let deleted = 0;
     while (deleted < DELETES_PER_STEP) {
       // Keyed by their last offset: every page with sk < x#flushed lies wholly below it.
-      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: 500 });
+      // SQLite reads a page of results synchronously, inline bytes and all: smaller pages there.
+      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: this.opts.transactDeletes ? this.meta.limits.maxTransactItems : 500 });
       if (this.opts.transactDeletes) {
         const per = this.meta.limits.maxTransactItems;
         for (let i = 0; i < page.items.length; i += per) {
