@@ -1,7 +1,8 @@
 // After a flush step, the commit pages below `flushed` go: on SQLite in transactions of up to
 // 100 deletes with the event loop free between them (2,000 one-at-a-time synchronous deletes
 // held it for tens of ms, the single-record p99 of issue 18); on DynamoDB one plain delete
-// each (a transaction would bill them twice).
+// each (a transaction would bill them twice). And a step over many inline commits (read with
+// no I/O) lets the event loop run every 64 of them.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
 import { EXTENT_PREFIX, partitionPk } from '../../../lib/log/keys';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
-import { faultyMetaStore } from '../../../lib/storage/faults';
+import { faultyMetaStore, faultyObjectStore } from '../../../lib/storage/faults';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
 
@@ -50,5 +51,40 @@ describe.each([
     // Everything is still readable from the segment.
     const got = (await engine.fetch('t', 0, { offset: 0, maxRecords: 1000, maxBytes: 1 << 20 })).records();
     expect(got.map((r) => r.offset)).toEqual(Array.from({ length: 250 }, (_, i) => i));
+  });
+});
+
+describe('a flush step over many inline commits, SQLite', () => {
+  it('lets the event loop run while it reads them, before its first segment write', async () => {
+    const meta = new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false });
+    let turns = 0;
+    let turnsAtFirstWrite: number | undefined;
+    const objects = faultyObjectStore(new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false }), [
+      {
+        when: (c) => {
+          if ((c.method === 'append' || c.method === 'put') && turnsAtFirstWrite === undefined) turnsAtFirstWrite = turns;
+          return false;
+        },
+        action: { kind: 'fail', error: new Error('never') },
+      },
+    ]);
+    const engine = new LogEngine(meta, objects);
+    await engine.createTopic('y', 1);
+    const topic = await engine.topics.get('y');
+    for (let i = 0; i < 300; i++) await engine.produceBatches('y', 0, encodeRecordBatch([{ value: new Uint8Array(100).fill(i) }]));
+    let running = true;
+    const ticker = (async () => {
+      while (running) {
+        await new Promise((r) => setImmediate(r));
+        turns++;
+      }
+    })();
+    const start = turns;
+    await engine.flushPartition(topic, 0);
+    running = false;
+    await ticker;
+    // 300 extents read without I/O: at least one turn every 64 of them.
+    expect(turnsAtFirstWrite! - start).toBeGreaterThanOrEqual(4);
+    expect((await engine.fetch('y', 0, { offset: 0, maxRecords: 1000 })).records()).toHaveLength(300);
   });
 });
