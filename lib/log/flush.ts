@@ -18,7 +18,7 @@
 // Steps 2 and 4 are decided on plain data by flush-plan.ts; this file is the executor: it
 // reads, writes the objects (fenced as write() explains), commits and cleans up.
 import { ConditionFailedError, PreconditionFailedError } from '../errors';
-import type { MetaStore, ObjectStore } from '../storage/ports';
+import type { MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
@@ -33,6 +33,14 @@ export interface FlushOptions {
   stepBytes: number;
   /** Kafka's index.interval.bytes. */
   indexIntervalBytes: number;
+  /**
+   * Delete flushed commit pages in transactions of up to the store's limit, and read a step's
+   * extents, yielding to the event loop every so often: right where a transaction costs what
+   * one write does and every call is synchronous (SQLite: 2,000 one-at-a-time deletes held
+   * the loop for tens of ms, issue 18). Off on DynamoDB, which bills a transaction's writes
+   * twice and whose calls yield anyway.
+   */
+  transactDeletes?: boolean;
 }
 
 // 32 MiB steps: fewer object compositions and catalog transactions per GiB (cost), while a
@@ -186,8 +194,13 @@ export class Flusher {
       segmentBytes: topic.config['segment.bytes'],
       segmentMs: topic.config['segment.ms'],
     });
+    let sinceYield = 0;
     for (const e of chain) {
       if (e.kind === 'seg') break; // already flushed (a racing flusher got here first)
+      // Inline extents are read without I/O, so a step over many small commits would run to its
+      // end without letting requests in (issue 18: the single-record p99). Reading a
+      // write-ahead object yields the same way; nothing here depends on not yielding.
+      if (this.opts.transactDeletes && ++sinceYield % 64 === 0) await new Promise((r) => setImmediate(r));
       const { bytes, batches } = await this.reader.readExtent(topic, partition, e);
       if (!packer.add(e, bytes, batches)) break;
     }
@@ -239,8 +252,17 @@ export class Flusher {
     let deleted = 0;
     while (deleted < DELETES_PER_STEP) {
       // Keyed by their last offset: every page with sk < x#flushed lies wholly below it.
-      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: 500 });
-      await inParallel(page.items, DELETE_CONCURRENCY, (item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } }));
+      // SQLite reads a page of results synchronously, inline bytes and all: smaller pages there.
+      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: this.opts.transactDeletes ? this.meta.limits.maxTransactItems : 500 });
+      if (this.opts.transactDeletes) {
+        const per = this.meta.limits.maxTransactItems;
+        for (let i = 0; i < page.items.length; i += per) {
+          await this.meta.transact(page.items.slice(i, i + per).map((item): WriteOp => ({ type: 'delete', key: { pk, sk: item.sk } })));
+          await new Promise((r) => setImmediate(r)); // let commits in between
+        }
+      } else {
+        await inParallel(page.items, DELETE_CONCURRENCY, (item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } }));
+      }
       deleted += page.items.length;
       if (!page.next) break;
     }

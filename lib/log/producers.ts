@@ -14,6 +14,7 @@
 //            topic is refused rather than answered with the first request's offsets.
 import { ConditionFailedError, SamsaError } from '../errors';
 import type { MetaStore } from '../storage/ports';
+import { type Clock, systemClock } from '../util/clock';
 import { retryOnConflict } from '../util/retry';
 import { CLAIM_SEQ_ATTR, claimSlot, claimValue, counterValue, COUNTER_ATTR, PRODUCER_EPOCH_ATTR, PRODUCER_VERSION_ATTR, producerFromItem, producerToItem } from './items';
 import { producerCounterKey, producerKey } from './keys';
@@ -27,6 +28,12 @@ export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 7 * 24 * 60 * 60 * 1000;
  * well under 100 bytes).
  */
 export const MAX_PRODUCERS_PER_PARTITION = 500;
+/**
+ * How long an instance trusts a registered epoch it read (binary produce's fencing check): a
+ * bump made through another instance fences the old epoch here at most this much later on
+ * partitions the new epoch has not written yet (design note 0003, "Fencing window").
+ */
+export const DEFAULT_EPOCH_CACHE_MS = 1000;
 
 /** A batch a producer stream wrote to the partition, as Kafka's BatchMetadata. */
 export interface RememberedBatch {
@@ -148,7 +155,43 @@ export interface ProducerState {
 }
 
 export class ProducerRegistry {
-  constructor(private readonly meta: MetaStore) {}
+  /** Registered epochs this instance read or wrote, with when (monotonic ms): see epochCacheMs. */
+  private readonly epochs = new Map<number, { epoch: number; at: number }>();
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly clock: Clock = systemClock,
+    private readonly epochCacheMs = DEFAULT_EPOCH_CACHE_MS,
+  ) {}
+
+  private monotonic(): number {
+    return this.clock.monotonic?.() ?? performance.now();
+  }
+
+  private remember(id: number, epoch: number): void {
+    const known = this.epochs.get(id);
+    // Epochs only grow: never let a late read replace a newer epoch this instance saw.
+    if (known && known.epoch > epoch) return;
+    this.epochs.set(id, { epoch, at: this.monotonic() });
+    if (this.epochs.size > 10_000) this.epochs.delete(this.epochs.keys().next().value!);
+  }
+
+  /**
+   * Binary produce's fencing check: the writer's epoch must be the registered one. An epoch
+   * this instance read or set less than epochCacheMs ago is trusted without a read (the only
+   * read of an idempotent binary commit, issue 18); an older entry, or any answer that would
+   * refuse the writer as *newer* than the cache says, is decided on a fresh read. An epoch
+   * below a cached one is refused at once: epochs only grow.
+   */
+  async checkCurrentEpoch(id: number, epoch: number): Promise<void> {
+    validId(id);
+    const known = this.epochs.get(id);
+    if (known && (known.epoch > epoch || (known.epoch === epoch && this.monotonic() - known.at < this.epochCacheMs))) {
+      this.checkEpoch({ id, epoch: known.epoch }, epoch);
+      return;
+    }
+    this.checkEpoch(await this.load(id), epoch);
+  }
 
   /** Issue a new producer id (epoch 0), or bump the epoch of an existing one. */
   async init(id?: number): Promise<{ id: number; epoch: number }> {
@@ -163,6 +206,7 @@ export class ProducerRegistry {
             item: producerToItem({ id, epoch: state.epoch + 1, version: state.version + 1, claims: [] }, MAX_REMEMBERED),
             condition: { op: 'eq', attr: PRODUCER_VERSION_ATTR, value: state.version },
           });
+          this.remember(id, state.epoch + 1);
           return { id, epoch: state.epoch + 1 };
         },
         (err) => err instanceof ConditionFailedError,
@@ -176,6 +220,7 @@ export class ProducerRegistry {
       item: producerToItem({ id: newId, epoch: 0, version: 1, claims: [] }, MAX_REMEMBERED),
       condition: { op: 'notExists' },
     });
+    this.remember(newId, 0);
     return { id: newId, epoch: 0 };
   }
 
@@ -183,7 +228,9 @@ export class ProducerRegistry {
     validId(id);
     const item = await this.meta.get(producerKey(id));
     if (!item) throw unknownProducer(id);
-    return producerFromItem(item, MAX_REMEMBERED);
+    const state = producerFromItem(item, MAX_REMEMBERED);
+    this.remember(id, state.epoch);
+    return state;
   }
 
   /** The registered epoch must be the writer's: an older one is fenced, a newer one unknown. */
@@ -231,6 +278,7 @@ export class ProducerRegistry {
       if (!(err instanceof ConditionFailedError)) throw err;
       if (!err.item) throw unknownProducer(id);
       const state = producerFromItem(err.item, MAX_REMEMBERED);
+      this.remember(id, state.epoch);
       this.checkEpoch(state, epoch);
       const last = state.claimSeq;
       const seen = state.claims.find((c) => c.sequence === s);

@@ -73,6 +73,10 @@ export class SqliteMetaStore implements MetaStore {
     // WAL: readers never block the writer; synchronous=FULL fsyncs the WAL on every commit,
     // so an acknowledged write survives a process kill and (as far as the disk honours
     // fsync) power loss. NORMAL is safe against process crashes only.
+    // 16 KiB pages for a new database (an existing one keeps its own): inline commits of tens
+    // of KiB span a quarter of the overflow pages and WAL frames they did at 4 KiB, which cut
+    // a keyed 500-record JSON request's system time by about half (issue 18).
+    this.db.pragma('page_size = 16384');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.fsync === false ? 'NORMAL' : 'FULL'}`);
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { commitHeadFromItem } from '../../../lib/log/commit';
 import { LogEngine } from '../../../lib/log/engine';
 import { headKey, producerKey } from '../../../lib/log/keys';
-import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, MAX_REMEMBERED } from '../../../lib/log/producers';
+import { DEFAULT_EPOCH_CACHE_MS, DEFAULT_PRODUCER_ID_EXPIRATION_MS, MAX_REMEMBERED } from '../../../lib/log/producers';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { itemSize } from '../../../lib/storage/counting';
 import { type CallOf, faultyMetaStore } from '../../../lib/storage/faults';
@@ -180,6 +180,33 @@ describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, aws 
     await expect(e.produce(t, [{ value: enc('x'), partition: 0 }], { id: p.id, epoch: bumped.epoch + 1, sequence: 1 })).rejects.toMatchObject({
       code: 'INVALID_PRODUCER_EPOCH',
     });
+  });
+
+  it.skipIf(skip)('binary produce reads the registry at most once per epoch-cache window; a bump elsewhere fences within it', async () => {
+    const meta = metaStore();
+    const clock = new ManualClock();
+    const counted = faultyMetaStore(meta);
+    const a = engine(counted, clock);
+    const other = engine(meta, clock);
+    const t = uniq('ecache');
+    await a.createTopic(t, 2);
+    const p = await other.producers.init();
+    const registryKey = producerKey(p.id);
+    const reads = (): number => counted.faults.log.filter(({ call }) => call.method === 'get' && call.args[0].pk === registryKey.pk && call.args[0].sk === registryKey.sk).length;
+    const bin = (ep: number, seq: number): Uint8Array => encodeRecordBatch([{ value: enc(`v${seq}`) }], { producerId: p.id, producerEpoch: ep, baseSequence: seq });
+    for (let s = 0; s < 5; s++) await a.produceBatches(t, 0, bin(p.epoch, s));
+    expect(reads()).toBe(1); // the first write read the epoch; the next four trusted it
+    await other.producers.init(p.id); // bumped through another instance
+    // Within the window, partition 1 (never written by the new epoch) still takes the old
+    // epoch from this instance: the documented weakening (design note 0003).
+    await a.produceBatches(t, 1, bin(p.epoch, 0));
+    clock.advance(DEFAULT_EPOCH_CACHE_MS);
+    await expect(a.produceBatches(t, 1, bin(p.epoch, 1))).rejects.toMatchObject({ code: 'INVALID_PRODUCER_EPOCH' });
+    expect(reads()).toBe(2);
+    // Once seen, the old epoch is refused without a read; the new one is accepted after one.
+    await expect(a.produceBatches(t, 0, bin(p.epoch, 5))).rejects.toMatchObject({ code: 'INVALID_PRODUCER_EPOCH' });
+    expect(reads()).toBe(2);
+    expect((await a.produceBatches(t, 0, bin(p.epoch + 1, 0))).base_offset).toBe(5);
   });
 
   it.skipIf(skip)('forgets a producer after producer.id.expiration.ms without writes, and keeps the head within its write unit', async () => {
