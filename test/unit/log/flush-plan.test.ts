@@ -71,7 +71,7 @@ describe('flush step plan', () => {
 
     const ops = stepWrites({ id: 'id', name: 't' }, 0, 0, 7, plan);
     const head = ops.find((o) => o.type === 'update')!;
-    expect(head).toMatchObject({ set: { flushed: 3 }, condition: { op: 'and', conds: [expect.anything(), { op: 'eq', attr: 'leader_epoch', value: 7 }] } });
+    expect(head).toMatchObject({ set: { flushed: 3 }, condition: { op: 'and', conds: [expect.anything(), { op: 'eq', attr: 'leader_epoch', value: 7 }, { op: 'attrNotExists', attr: 'deleted' }] } });
     const page = ops.find((o) => o.type === 'put' && o.item.sk.startsWith('x#'));
     // The remainder page points into the same object past the moved batches, at their original offsets.
     expect(page).toMatchObject({ item: { base: 3, last: 4, exts: [{ base: 3, last: 4, kind: 'wal', obj: 'wal/t/0/b', pos: 100, len: 600, wb: 3 }] } });
