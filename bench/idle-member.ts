@@ -77,11 +77,11 @@ function capacity(inner: MetaStore): MetaStore & { units: Units } {
     },
     ...(inner.batchGet
       ? {
-          async batchGet(keys: Parameters<NonNullable<MetaStore['batchGet']>>[0]) {
+          async batchGet(keys: Parameters<NonNullable<MetaStore['batchGet']>>[0], opts?: { consistent?: boolean }) {
             if (keys.length === 0) return [];
             op('batchGet');
-            const items = await inner.batchGet!(keys);
-            for (const i of items) read(i ? itemSize(i) : 0, true);
+            const items = await inner.batchGet!(keys, opts);
+            for (const i of items) read(i ? itemSize(i) : 0, opts?.consistent !== false);
             return items;
           },
         }

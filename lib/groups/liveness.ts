@@ -12,6 +12,8 @@ export const monotonicClock: Clock = { ...systemClock, now: () => performance.no
 interface Seen {
   version: string;
   since: number;
+  /** This instance wrote this version (at `since`), rather than read it. */
+  ours?: boolean;
 }
 
 export class LivenessTracker {
@@ -46,7 +48,16 @@ export class LivenessTracker {
   wrote(group: string, member: string, version: string): void {
     let g = this.groups.get(group);
     if (!g) this.groups.set(group, (g = new Map()));
-    g.set(member, { version, since: this.mono.now() });
+    g.set(member, { version, since: this.mono.now(), ours: true });
+  }
+
+  /**
+   * Whether this instance wrote the member's `version` itself less than `ms` ago (by its
+   * monotonic clock): then no instance has seen that version for longer than that.
+   */
+  wroteWithin(group: string, member: string, version: string, ms: number): boolean {
+    const seen = this.groups.get(group)?.get(member);
+    return seen !== undefined && seen.ours === true && seen.version === version && this.mono.now() - seen.since < ms;
   }
 
   forget(group: string): void {

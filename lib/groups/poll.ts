@@ -55,14 +55,24 @@ export class GroupPoller {
         if (item?.offset === a.offset && item.topicId === ids.get(a.topic)) continue;
         commits.push(commitOp(group, a, ids.get(a.topic)!, now));
       }
-      const hb = token();
       const acked = Math.max(me.acked, l.state.generation);
+      // A poll is a heartbeat, but an idle member polling every second need not write one each
+      // time: when this instance itself wrote the member's current version less than a third
+      // of its session ago (Kafka's heartbeat.interval.ms default) and nothing else changes,
+      // the write is skipped. Every instance expels only after seeing one version for a whole
+      // session, and the version stays ours, so the session is renewed in time (liveness.ts).
+      const spec0 = l.state.members.get(memberId);
+      const skipHeartbeat =
+        commits.length === 0 && acked === me.acked && spec0 !== undefined && this.store.liveness.wroteWithin(group, memberId, me.hb, spec0.sessionTimeoutMs / 3);
+      const hb = skipHeartbeat ? me.hb : token();
       const selfOp: WriteOp = { type: 'update', key: groupMemberKey(group, memberId), set: { hb, acked }, condition: { op: 'exists' } };
       const genCheck: WriteOp = { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } };
       const batches = chunks(commits, this.store.meta.limits.maxTransactItems - 2);
-      if (batches.length === 0) await this.store.meta.write(selfOp);
-      else for (const [i, b] of batches.entries()) await this.store.meta.transact(i === 0 ? [genCheck, selfOp, ...b] : [genCheck, ...b]);
-      this.store.liveness.wrote(group, memberId, hb);
+      if (!skipHeartbeat) {
+        if (batches.length === 0) await this.store.meta.write(selfOp);
+        else for (const [i, b] of batches.entries()) await this.store.meta.transact(i === 0 ? [genCheck, selfOp, ...b] : [genCheck, ...b]);
+        this.store.liveness.wrote(group, memberId, hb);
+      }
       for (const a of committedAcks) {
         const k = tpKey(a.topic, a.partition);
         parts.set(k, { ...parts.get(k), offset: a.offset, topicId: ids.get(a.topic)! });
@@ -184,7 +194,10 @@ export class GroupPoller {
     // Heads first, in batches: only partitions with something to read (or a position out of
     // range, which the fetch resets) cost a fetch — an idle member's poll is a few requests.
     const fetchAll = async (): Promise<FetchResult[]> => {
-      const heads = await this.store.readHeads(assignment.map((tp, i) => ({ topic: topics[i]!, partition: tp.partition })));
+      // Eventually consistent (half the read price on DynamoDB): a stale head only says "nothing
+      // new" for a moment longer — the record comes with the next poll — and every partition
+      // with something to read is read from a strongly consistent head (engine.fetch).
+      const heads = await this.store.readHeads(assignment.map((tp, i) => ({ topic: topics[i]!, partition: tp.partition })), { consistent: false });
       const out: FetchResult[] = new Array(assignment.length);
       await inParallel([...assignment.keys()], 32, async (i) => {
         const h = heads[i]!;
@@ -247,7 +260,7 @@ export class GroupPoller {
         signal?.removeEventListener('abort', onAbort);
       }
       if (signal?.aborted) return false;
-      const heads = await this.store.readHeads(assignment.map((tp, i) => ({ topic: topics[i]!, partition: tp.partition })));
+      const heads = await this.store.readHeads(assignment.map((tp, i) => ({ topic: topics[i]!, partition: tp.partition })), { consistent: false });
       if (heads.some((h, i) => h.nextOffset > hws[i]!)) return true;
       interval = Math.min(interval * 2, MAX_RECHECK_MS);
     }

@@ -47,11 +47,11 @@ export class GroupStore {
    * Partition heads, in order: a group may span thousands of partitions, so in batches where
    * the store has them (DynamoDB: 100 per request), else a few gets at a time.
    */
-  async readHeads(tps: Array<{ topic: Topic; partition: number }>): Promise<Head[]> {
+  async readHeads(tps: Array<{ topic: Topic; partition: number }>, opts: { consistent?: boolean } = {}): Promise<Head[]> {
     const keys = tps.map((tp) => headKey(tp.topic.id, tp.partition));
-    if (this.meta.batchGet) return (await this.meta.batchGet(keys)).map(headFromItem);
+    if (this.meta.batchGet) return (await this.meta.batchGet(keys, opts)).map(headFromItem);
     const out: Head[] = new Array(tps.length);
-    await inParallel([...tps.keys()], 32, async (i) => void (out[i] = headFromItem(await this.meta.get(keys[i]!))));
+    await inParallel([...tps.keys()], 32, async (i) => void (out[i] = headFromItem(await this.meta.get(keys[i]!, opts))));
     return out;
   }
 

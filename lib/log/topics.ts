@@ -88,7 +88,14 @@ export class TopicRegistry {
     const shared = opts.fresh ? undefined : this.loading.get(name);
     if (shared) return shared;
     const load = (async () => {
-      const item = await this.meta.get(topicKey(name));
+      // A cached lookup reads eventually consistently (half the price on DynamoDB: an idle
+      // consumer's poll pays it every second). Topic metadata is eventually consistent in
+      // Kafka too; what a stale read could cost is guarded elsewhere — an out-of-range
+      // partition is confirmed fresh (partition()), a deleted incarnation's heads refuse
+      // writes and reads (tombstones.ts) — and a miss is confirmed strongly here, so a topic
+      // just created elsewhere is never reported missing.
+      let item = await this.meta.get(topicKey(name), opts.fresh ? undefined : { consistent: false });
+      if (!opts.fresh && (!item || isDeletingTopicItem(item))) item = await this.meta.get(topicKey(name));
       const topic = item && !isDeletingTopicItem(item) ? topicFromItem(item) : undefined;
       if (topic) this.cache.set(name, { topic, at: this.clock.now() });
       else this.cache.delete(name);

@@ -119,9 +119,9 @@ export function countingMetaStore(inner: MetaStore): MetaStore & { counts: Count
       }),
     ...(inner.batchGet
       ? {
-          batchGet: (keys: MetaKey[]) =>
+          batchGet: (keys: MetaKey[], opts?: { consistent?: boolean }) =>
             counted(c, 'batchGet', async () => {
-              const items = await inner.batchGet!(keys);
+              const items = await inner.batchGet!(keys, opts);
               for (const item of items) if (item) c.out(itemSize(item));
               return items;
             }),

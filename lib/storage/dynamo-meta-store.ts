@@ -84,7 +84,7 @@ export class DynamoMetaStore implements MetaStore {
     }
   }
 
-  async batchGet(keys: MetaKey[]): Promise<Array<MetaItem | undefined>> {
+  async batchGet(keys: MetaKey[], opts?: { consistent?: boolean }): Promise<Array<MetaItem | undefined>> {
     const found = new Map<string, MetaItem>();
     const id = (k: { pk: string; sk: string }): string => `${k.pk}\u0000${k.sk}`;
     for (let i = 0; i < keys.length; i += 100) {
@@ -93,7 +93,7 @@ export class DynamoMetaStore implements MetaStore {
       for (let attempt = 0; todo.length > 0; attempt++) {
         let res;
         try {
-          res = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: todo, ConsistentRead: true } }, ...this.rcc }));
+          res = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: todo, ConsistentRead: opts?.consistent !== false } }, ...this.rcc }));
         } catch (err) {
           throw wrapAwsError(err, `DynamoDB BatchGetItem (${todo.length} keys)`);
         }

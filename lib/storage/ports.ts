@@ -184,10 +184,11 @@ export interface MetaStore {
   readonly traits: MetaStoreTraits;
   get(key: MetaKey, opts?: { consistent?: boolean }): Promise<MetaItem | undefined>;
   /**
-   * Optional: many strongly consistent gets in few requests (DynamoDB BatchGetItem, 100 keys
-   * each). Items in key order, undefined where absent. Callers fall back to `get` without it.
+   * Optional: many gets in few requests (DynamoDB BatchGetItem, 100 keys each), strongly
+   * consistent unless `consistent: false` (half the read price on DynamoDB). Items in key
+   * order, undefined where absent. Callers fall back to `get` without it.
    */
-  batchGet?(keys: MetaKey[]): Promise<Array<MetaItem | undefined>>;
+  batchGet?(keys: MetaKey[], opts?: { consistent?: boolean }): Promise<Array<MetaItem | undefined>>;
   query(opts: QueryOptions): Promise<QueryPage>;
   /**
    * One conditional write. Returns the item as stored after the write (undefined for delete

@@ -35,9 +35,30 @@ it('six concurrent partition lookups after the cache expired make one read; fres
   meta.counts.reset();
   await Promise.all([topics.find('t'), topics.find('t', { fresh: true }), topics.find('t')]);
   expect(meta.counts.snapshot().calls.get).toBe(2);
-  // A missing topic is not remembered: the next lookup reads again.
+  // A missing topic is not remembered: the next lookup reads again — each miss twice, since
+  // an eventually consistent "absent" is confirmed by a strongly consistent read.
   meta.counts.reset();
   await Promise.all([topics.find('nope'), topics.find('nope')]);
   await topics.find('nope');
-  expect(meta.counts.snapshot().calls.get).toBe(2);
+  expect(meta.counts.snapshot().calls.get).toBe(4);
+});
+
+it('a cached lookup reads eventually consistently (half price on DynamoDB); a miss and a fresh lookup read strongly', async () => {
+  const clock = new ManualClock();
+  const reads: Array<boolean | undefined> = [];
+  const spy = Object.assign(Object.create(store) as SqliteMetaStore, {
+    get: (key: Parameters<SqliteMetaStore['get']>[0], opts?: { consistent?: boolean }) => {
+      reads.push(opts?.consistent);
+      return store.get(key, opts);
+    },
+  });
+  const topics = new TopicRegistry(spy, clock);
+  await topics.create('t', 1);
+  clock.advance(5000);
+  await topics.find('t');
+  expect(reads).toEqual([false]);
+  reads.length = 0;
+  await topics.find('t', { fresh: true });
+  await topics.find('gone');
+  expect(reads).toEqual([undefined, false, undefined]);
 });
