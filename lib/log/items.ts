@@ -327,7 +327,9 @@ export interface DeletionMarker {
   partitions: number;
 }
 
-export const deletionMarkerToItem = (m: DeletionMarker): MetaItem => ({ ...deletionKey(m.name), topic_id: m.topicId, partitions: m.partitions });
+/** Stored name of the incarnation a deletion marker is for (its removal is conditional on it). */
+export const DELETION_TOPIC_ID_ATTR = 'topic_id';
+export const deletionMarkerToItem = (m: DeletionMarker): MetaItem => ({ ...deletionKey(m.name), [DELETION_TOPIC_ID_ATTR]: m.topicId, partitions: m.partitions });
 export const deletionMarkerFromItem = (item: MetaItem): DeletionMarker => ({ name: item.sk, topicId: item['topic_id'] as string, partitions: item['partitions'] as number });
 
 /** A deleted incarnation whose tombstone heads may be removed from `dueMs` on (tombstones.ts). */

@@ -4,10 +4,11 @@
 // removes the incarnation's other metadata (keeping bare tombstones), then its objects, then the
 // topic item and the marker together — queueing the tombstones' own removal TOMBSTONE_TTL_MS
 // later — so the name is free again. An interrupted deletion resumes from its marker.
+import { ConditionFailedError, TransactionConflictError } from '../errors';
 import type { MetaKey, MetaStore, ObjectStore, Condition, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
-import { deletionMarkerFromItem, TOPIC_ID_ATTR, tombstoneDueFromItem, tombstoneDueToItem, topicItemFromItem } from './items';
+import { DELETION_TOPIC_ID_ATTR, deletionMarkerFromItem, TOPIC_ID_ATTR, tombstoneDueFromItem, tombstoneDueToItem, topicItemFromItem } from './items';
 import { deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, topicKey, topicPrefix, walPrefix } from './keys';
 import type { RetentionStats } from './retention';
 import { bareTombstone, removeTombstones, TOMBSTONE_TTL_MS, tombstoneHeads } from './tombstones';
@@ -65,11 +66,21 @@ export class TopicDeletion {
       if ((ours || !topicItem) && !(await this.deletePrefix(topicPrefix(name), deadline, pending))) return;
       if (!(await this.deletePrefix(walPrefix(topicId), deadline))) return;
       const ops: WriteOp[] = [
-        { type: 'delete', key: deletionKey(name) },
+        // Only this incarnation's marker: a pass that read it long ago (paused before its topic
+        // read, so `ours` came out false) must not remove the marker of a later incarnation
+        // deleted meanwhile under the same name — that deletion would never finish, and the
+        // name would stay "marked for deletion" for good (seen by the history checker).
+        { type: 'delete', key: deletionKey(name), condition: { op: 'eq', attr: DELETION_TOPIC_ID_ATTR, value: topicId } },
         { type: 'put', item: tombstoneDueToItem({ dueMs: this.clock.now() + TOMBSTONE_TTL_MS, topicId, partitions }) },
       ];
       if (ours) ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topicId } });
-      await this.meta.transact(ops);
+      try {
+        await this.meta.transact(ops);
+      } catch (err) {
+        // Finished by another pass, or the marker is another incarnation's now: not ours to end.
+        if (err instanceof ConditionFailedError || err instanceof TransactionConflictError) continue;
+        throw err;
+      }
       this.topics.invalidate(name);
       stats.deletedTopics++;
     }

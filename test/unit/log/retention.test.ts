@@ -11,7 +11,7 @@ import { SamsaError } from '../../../lib/errors';
 import { COMMIT_MAX_WAL_AGE_MS } from '../../../lib/log/commit';
 import { TOMBSTONE_TTL_MS } from '../../../lib/log/tombstones';
 import { LogEngine } from '../../../lib/log/engine';
-import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject, TOMBSTONES_PK, walObject } from '../../../lib/log/keys';
+import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject, TOMBSTONES_PK, topicKey, walObject } from '../../../lib/log/keys';
 import { segmentFromItem } from '../../../lib/log/items';
 import type { Segment } from '../../../lib/log/model';
 import { DEFAULT_RETENTION_OPTIONS, MIN_ORPHAN_GRACE_MS, type RetentionOptions, SIGV4_VALIDITY_MS } from '../../../lib/log/retention';
@@ -518,6 +518,44 @@ describe('topic deletion paused mid-way', () => {
     expect((await objects.list('topics/rc/')).objects.map((o) => o.key).sort()).toEqual(before);
     const got = (await e.fetch('rc', 0, { offset: 0, maxRecords: 100 })).records().map((r) => dec(r.value));
     expect(got).toEqual(Array.from({ length: 8 }, (_, i) => value(100 + i)));
+    await paused.close();
+  });
+});
+
+describe('topic deletion by a pass that read its marker long ago', () => {
+  // A pass reads the deletion queue, then pauses before it reads the topic item. Meanwhile
+  // another pass finishes that deletion; the name is re-created and deleted again. The paused
+  // pass wakes, finds no topic item of its incarnation, finishes "its" deletion — and used to
+  // remove the queue marker, which by then was the new incarnation's: that deletion never
+  // finished, and the name stayed "marked for deletion" for good (the history checker's AWS run
+  // hung there, re-creating `churn` forever).
+  it("does not remove a later incarnation's marker; that deletion still completes", async () => {
+    const fm = faultyMetaStore(meta);
+    const paused = engine(fm, objects);
+    const e = engine();
+    await e.createTopic('mk', 1, { 'segment.bytes': SEG });
+    await produce(e, 'mk', 0, 4);
+    await e.deleteTopic('mk');
+    clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+
+    const readTopic = new Gate();
+    const finish = new Gate();
+    fm.faults.add({ method: 'get', when: (c) => c.method === 'get' && c.args[0].pk === topicKey('mk').pk && c.args[0].sk === 'mk', action: { kind: 'hang', gate: readTopic } });
+    fm.faults.add({ method: 'transact', when: (c) => c.method === 'transact' && c.args[0].some((op) => op.type === 'delete' && op.key.pk === 'deletions'), action: { kind: 'hang', gate: finish } });
+    const pass = paused.retention.runOnce();
+    await readTopic.reached;
+    expect((await e.retention.runOnce()).deletedTopics).toBe(1); // the other pass finishes it
+    readTopic.release();
+    await finish.reached; // the paused pass, about to end the deletion it thinks is pending
+    await e.createTopic('mk', 1, { 'segment.bytes': SEG });
+    await e.deleteTopic('mk');
+    finish.release();
+    await pass;
+
+    clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+    expect((await e.retention.runOnce()).deletedTopics).toBe(1);
+    const again = await e.createTopic('mk', 1);
+    expect((await e.describeTopic('mk')).topic.id).toBe(again.id);
     await paused.close();
   });
 });

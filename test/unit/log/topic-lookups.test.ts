@@ -49,7 +49,7 @@ it('a cached lookup reads eventually consistently (half price on DynamoDB); a mi
   const spy = Object.assign(Object.create(store) as SqliteMetaStore, {
     get: (key: Parameters<SqliteMetaStore['get']>[0], opts?: { consistent?: boolean }) => {
       reads.push(opts?.consistent);
-      return store.get(key, opts);
+      return store.get(key);
     },
   });
   const topics = new TopicRegistry(spy, clock);
