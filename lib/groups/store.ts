@@ -14,12 +14,13 @@ import { itemSize } from '../storage/counting';
 import type { MetaItem, MetaStore, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { inParallel } from '../util/parallel';
+import { retryOnConflict } from '../util/retry';
 import { type Owners, tpKey } from './assignors';
 import { emptyState, groupFromItems, groupMetaItem, type Loaded, memberAckAttrs, memberItem, type PartitionItem, partitionFromItem, shardItem, shardsOf, specAttrs } from './items';
 import { transition } from './lifecycle';
 import { LivenessTracker, monotonicClock } from './liveness';
 import { type GroupState, type MemberSpec, reconcile, targetOf } from './reconcile';
-import { chunks, type CoordinatorOptions, MAX_ATTEMPTS, MAX_META_BYTES, MAX_METADATA, type Mutation, type OffsetCommit, SESSION_TIMEOUT, sleep } from './types';
+import { chunks, type CoordinatorOptions, MAX_ATTEMPTS, MAX_META_BYTES, MAX_METADATA, type Mutation, type OffsetCommit, SESSION_TIMEOUT } from './types';
 
 export class GroupStore {
   readonly liveness: LivenessTracker;
@@ -82,23 +83,22 @@ export class GroupStore {
    * that was current when its writes were checked.
    */
   async run<T>(group: string, fn: (l: Loaded) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      const l = await this.load(group);
-      if (l.deleting) {
-        await this.finishDelete(group);
-        continue;
-      }
-      try {
-        if (await this.expire(group, l)) continue;
-        return await fn(l);
-      } catch (err) {
-        if ((err instanceof ConditionFailedError || err instanceof TransactionConflictError) && attempt < MAX_ATTEMPTS) {
-          await sleep(Math.random() * Math.min(50, 2 ** attempt));
-          continue;
+    return retryOnConflict(
+      async () => {
+        // A deletion finished or members expelled first: read again (not a lost race).
+        for (;;) {
+          const l = await this.load(group);
+          if (l.deleting) {
+            await this.finishDelete(group);
+            continue;
+          }
+          if (await this.expire(group, l)) continue;
+          return await fn(l);
         }
-        throw err;
-      }
-    }
+      },
+      (err) => err instanceof ConditionFailedError || err instanceof TransactionConflictError,
+      { maxAttempts: MAX_ATTEMPTS + 1, maxMs: 50 },
+    );
   }
 
   /** Expel the members this instance has watched stay silent for their session timeout. */
