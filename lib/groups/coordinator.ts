@@ -151,6 +151,21 @@ export class GroupCoordinator extends GroupStore {
             throw new SamsaError('ILLEGAL_GENERATION', `${o.topic}/${o.partition} is not assigned to member "${m}" in generation ${l.state.generation}`, { group, topic: o.topic, partition: o.partition });
           }
         }
+        // The topic was deleted and re-created since this generation's assignment: the offsets
+        // are positions in the old log, and would skip the new one's first records. The group
+        // moves to a generation that knows the new incarnation; the member polls it again.
+        const moved = req.offsets.find((o) => {
+          const known = l.state.incarnations?.[o.topic];
+          return known !== undefined && known.id !== ids.get(o.topic);
+        });
+        if (moved) {
+          const state = await this.writeGroup(group, l, { freshTopics: true });
+          throw new SamsaError(
+            'ILLEGAL_GENERATION',
+            `topic "${moved.topic}" was deleted and re-created since generation ${l.state.generation}; its offsets there belong to the old topic (group "${group}" is now at generation ${state.generation})`,
+            { group, topic: moved.topic, generation: state.generation },
+          );
+        }
         // Fencing, atomically with each write: the generation has not moved. Ownership changes
         // only with the generation, so the member still owns (or is giving up, and may still
         // commit) every partition it held in the generation just read.

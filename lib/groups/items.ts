@@ -84,7 +84,16 @@ export function groupMetaItem(group: string, s: GroupState): MetaItem {
     member_count: s.members.size,
     assignor: s.assignor,
     partitions: { ...s.partitions },
+    ...(s.incarnations ? { incarnations: Object.fromEntries(Object.entries(s.incarnations).map(([t, i]) => [t, [i.id, i.since]])) } : {}),
   };
+}
+
+function incarnationsFromItem(item: MetaItem): GroupState['incarnations'] {
+  const raw = item['incarnations'];
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw) || raw instanceof Uint8Array) return undefined;
+  const out: NonNullable<GroupState['incarnations']> = {};
+  for (const [t, v] of Object.entries(raw)) if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'number') out[t] = { id: v[0], since: v[1] };
+  return out;
 }
 
 export function specAttrs(spec: MemberSpec): Record<string, MetaValue> {
@@ -174,6 +183,7 @@ function legacyState(item: MetaItem, since: Map<string, number>): GroupState {
     owners,
     revoking,
     partitions: { ...((item['partitions'] ?? {}) as Record<string, number>) },
+    ...(incarnationsFromItem(item) ? { incarnations: incarnationsFromItem(item)! } : {}),
   };
 }
 
@@ -194,6 +204,7 @@ function stateFromItems(metaIt: MetaItem, memberItems: MetaItem[], shardItems: M
     owners,
     revoking,
     partitions: { ...((metaIt['partitions'] ?? {}) as Record<string, number>) },
+    ...(incarnationsFromItem(metaIt) ? { incarnations: incarnationsFromItem(metaIt)! } : {}),
   };
 }
 

@@ -48,7 +48,11 @@ export class GroupPoller {
       // changes only with the generation; a moved generation retries from a fresh read).
       for (const a of acks) {
         const key = tpKey(a.topic, a.partition);
-        const held = ids.has(a.topic) && holds(l.state, memberId, key) && (l.since.get(key) ?? Infinity) <= ackGen;
+        // ...and of the topic incarnation the group knew at that generation: an ack of records
+        // of a topic deleted and re-created since is dropped, not applied to the new log.
+        const inc = l.state.incarnations?.[a.topic];
+        const sameLog = inc === undefined || (inc.id === ids.get(a.topic) && inc.since <= ackGen);
+        const held = ids.has(a.topic) && sameLog && holds(l.state, memberId, key) && (l.since.get(key) ?? Infinity) <= ackGen;
         if (!held) continue;
         committedAcks.push({ topic: a.topic, partition: a.partition, offset: a.offset, metadata: a.metadata ?? null });
         const item = parts.get(key);

@@ -27,6 +27,12 @@ export interface GroupState {
   revoking: Map<string, Revocation>;
   /** Partition counts of the subscribed topics (0 or absent: the topic is gone). */
   partitions: Record<string, number>;
+  /**
+   * The incarnation of each subscribed topic the group knows, and the generation from which it
+   * knows it. A topic deleted and re-created under its name is a new log: offsets acknowledged
+   * or committed for the old one must not land on the new one (poll.ts, coordinator.ts).
+   */
+  incarnations?: Record<string, { id: string; since: number }>;
 }
 
 /** What one partition's ownership item must become. */

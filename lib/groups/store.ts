@@ -123,12 +123,20 @@ export class GroupStore {
       members.set(mut.put.id, mut.put.spec);
       rosterChanged = true;
     }
-    const partitions = await this.partitionCounts(group, members, l.state.partitions, mut.freshTopics ?? false);
-    const countsChanged = JSON.stringify(partitions) !== JSON.stringify(l.state.partitions);
+    const { partitions, ids } = await this.partitionCounts(group, members, l.state.partitions, l.state.incarnations, mut.freshTopics ?? false);
     const nextGen = l.state.generation + 1;
+    // A topic whose incarnation changed (deleted and re-created) starts a new generation, from
+    // which acknowledgements and commits of it count (poll.ts, coordinator.ts).
+    const incarnations: NonNullable<GroupState['incarnations']> = {};
+    for (const [t, id] of Object.entries(ids)) {
+      const known = l.state.incarnations?.[t];
+      incarnations[t] = known && known.id === id ? known : { id, since: nextGen };
+    }
+    const countsChanged =
+      JSON.stringify(partitions) !== JSON.stringify(l.state.partitions) || JSON.stringify(incarnations) !== JSON.stringify(l.state.incarnations ?? {});
     const acks = new Map([...l.members].map(([id, m]) => [id, m.acked]));
     if (mut.self) acks.set(mut.self.id, mut.self.acked);
-    const draft: GroupState = { ...l.state, members, partitions, assignor: mut.assignor ?? l.state.assignor };
+    const draft: GroupState = { ...l.state, members, partitions, incarnations, assignor: mut.assignor ?? l.state.assignor };
 
     const ops: WriteOp[] = [];
     // A present member's new subscription rides on its own item's update (it lives there, not
@@ -253,19 +261,36 @@ export class GroupStore {
     this.targets.delete(group);
   }
 
-  private async partitionCounts(group: string, members: Map<string, MemberSpec>, stored: Record<string, number>, force: boolean): Promise<Record<string, number>> {
+  /** Partition counts and incarnation ids of the members' topics (an absent topic: 0, no id). */
+  private async partitionCounts(
+    group: string,
+    members: Map<string, MemberSpec>,
+    stored: Record<string, number>,
+    storedIds: GroupState['incarnations'],
+    force: boolean,
+  ): Promise<{ partitions: Record<string, number>; ids: Record<string, string> }> {
     const topics = [...new Set([...members.values()].flatMap((m) => m.topics))].sort();
     const now = this.mono.now();
     const last = this.topicChecks.get(group);
-    const stale = force || last === undefined || now - last >= this.topicRefreshMs || topics.some((t) => !(t in stored));
-    const out: Record<string, number> = {};
+    const stale =
+      force || last === undefined || now - last >= this.topicRefreshMs || topics.some((t) => !(t in stored) || (stored[t]! > 0 && storedIds?.[t] === undefined));
+    const partitions: Record<string, number> = {};
+    const ids: Record<string, string> = {};
     if (!stale) {
-      for (const t of topics) out[t] = stored[t]!;
-      return out;
+      for (const t of topics) {
+        partitions[t] = stored[t]!;
+        const id = storedIds?.[t]?.id;
+        if (id !== undefined) ids[t] = id;
+      }
+      return { partitions, ids };
     }
     this.topicChecks.set(group, now);
-    for (const t of topics) out[t] = (await this.engine.topics.find(t, { fresh: force }))?.partitions ?? 0;
-    return out;
+    for (const t of topics) {
+      const topic = await this.engine.topics.find(t, { fresh: force });
+      partitions[t] = topic?.partitions ?? 0;
+      if (topic) ids[t] = topic.id;
+    }
+    return { partitions, ids };
   }
 
   async load(group: string): Promise<Loaded> {

@@ -71,6 +71,51 @@ function scenario(store: () => Promise<{ meta: MetaStore; cleanup(): Promise<voi
     expect((await coord.offsets('g')).map((o) => [o.offset, o.lag])).toEqual([[7, 0]]);
   });
 
+  // A member read the old topic's records, the topic was deleted and re-created, and then the
+  // member's commit (or ack) of its position in the old log arrives. Taken as a position in the
+  // new log it skipped the new topic's first records (the AWS history run's last group-skip:
+  // g-explicit, churn offsets 0-3). It is refused (a commit) or dropped (an ack), and the
+  // group reads the new topic from its beginning.
+  it.each(['commit', 'ack'] as const)('a %s of a position in the deleted topic does not skip the re-created one', async (how) => {
+    await codecsReady();
+    const { meta, cleanup } = await store();
+    cleanups.push(cleanup);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-reinc-'));
+    cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    const wall = new ManualClock(Date.now());
+    const engine = new LogEngine(meta, new LocalObjectStore({ root: dir }), wall);
+    cleanups.push(() => engine.close());
+    const coord = new GroupCoordinator(meta, engine, { clock: new ManualClock(Date.now()), topicRefreshMs: 0 });
+    const topic = `rc${Date.now().toString(36)}`;
+    const produce = (prefix: string, n: number) => engine.produce(topic, Array.from({ length: n }, (_, i) => ({ key: null, value: enc.encode(`${prefix}${i}`), headers: [], partition: 0 })));
+
+    await engine.createTopic(topic, 1);
+    await produce('old', 7);
+    const m = await coord.join('g', { topics: [topic], autoOffsetReset: 'earliest' });
+    const first = await coord.poll('g', m.memberId, { maxRecords: 4 });
+    expect(first.records.map((x) => dec.decode(x.value!))).toEqual(['old0', 'old1', 'old2', 'old3']);
+    await engine.deleteTopic(topic);
+    for (let i = 0; ; i++) {
+      wall.advance(60_000);
+      await engine.retention.runOnce();
+      try {
+        await engine.createTopic(topic, 1);
+        break;
+      } catch (err) {
+        if (i > 5) throw err;
+      }
+    }
+    await produce('new', 10);
+    const late = [{ topic, partition: 0, offset: 4 }];
+    if (how === 'commit') {
+      await expect(coord.commit('g', { memberId: m.memberId, generation: first.generation, offsets: late })).rejects.toMatchObject({ code: 'ILLEGAL_GENERATION' });
+    } else {
+      await coord.poll('g', m.memberId, { acks: late, ackGeneration: first.generation, maxRecords: 1 });
+    }
+    const next = await coord.poll('g', m.memberId, { maxRecords: 100 });
+    expect(next.records.map((x) => dec.decode(x.value!))).toEqual(Array.from({ length: 10 }, (_, i) => `new${i}`));
+  });
+
   // The poll that waits across the delete + re-create: its positions were computed on the old
   // incarnation, so it must not read the new log at them. It returns nothing; the next poll
   // starts the new topic from its beginning. (A regression guard: the code before tombstones
