@@ -12,7 +12,6 @@ import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } fr
 import type { FlushScheduler, FlushSchedulerFactory } from './flush-scheduler';
 import { DEFAULT_LEASE_MS, deadOnThisHost, LeaseManager } from './lease';
 import type { Head } from './model';
-import { deletedTopicError } from './tombstones';
 import { Notifier } from './notifier';
 import { mergePrepared, type Prepared, prepareBinary, prepareRecords } from './prepare';
 import { binaryStream, DEFAULT_PRODUCER_ID_EXPIRATION_MS, jsonStream, type ProducerBatch, ProducerRegistry } from './producers';
@@ -186,14 +185,21 @@ export class LogEngine {
     return this.reader.head(topic, partition);
   }
 
-  /** The head, refusing a deleted incarnation's tombstone (a caller holding a stale topic). */
-  private async liveHead(topic: Topic, partition: number): Promise<Head> {
-    const head = await this.head(topic, partition);
-    if (head.deleted) {
-      this.topics.invalidate(topic.name);
-      throw deletedTopicError(topic, partition);
+  /**
+   * The reader's live head (a tombstone refuses); a refusal also drops the stale topic from the
+   * cache, so the next lookup of the name reads it again.
+   */
+  private liveHead(topic: Topic, partition: number): Promise<Head> {
+    return this.forgettingDeleted(topic, () => this.reader.liveHead(topic, partition));
+  }
+
+  private async forgettingDeleted<T>(topic: Topic, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.topics.invalidate(topic.name);
+      throw err;
     }
-    return head;
   }
 
   // --- produce ------------------------------------------------------------------------------
@@ -433,13 +439,7 @@ export class LogEngine {
   /** Kafka Fetch: the read path is the reader's (LogReader.fetch); the engine adds the long poll. */
   async fetch(topicName: string, partition: number, opts: FetchOptions = {}): Promise<FetchResult> {
     const topic = opts.topic ?? (await this.topics.partition(topicName, partition));
-    try {
-      return await this.reader.fetch(topic, partition, opts, (head) => this.waitForData(topic, partition, head, opts.waitMs!, opts.signal));
-    } catch (err) {
-      // The reader met a tombstone (a stale topic): the next lookup of the name reads it again.
-      if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.topics.invalidate(topic.name);
-      throw err;
-    }
+    return this.forgettingDeleted(topic, () => this.reader.fetch(topic, partition, opts, (head) => this.waitForData(topic, partition, head, opts.waitMs!, opts.signal)));
   }
 
   /**

@@ -129,7 +129,7 @@ export class LogReader {
   }
 
   /** The head, refusing a deleted incarnation's tombstone (a caller holding a stale topic). */
-  private async liveHead(topic: Topic, partition: number): Promise<Head> {
+  async liveHead(topic: Topic, partition: number): Promise<Head> {
     const head = await this.head(topic, partition);
     if (head.deleted) throw deletedTopicError(topic, partition);
     return head;
