@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { CompressionTypes, Kafka, logLevel, type Consumer } from 'kafkajs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { awsEndpoint, describeAws, uniqueName } from '../helpers/aws';
-import { freePort, REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
+import { freePort, jsonRequest, REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
 
 function setup(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -19,16 +19,7 @@ function setup(env: Record<string, string>): Promise<{ code: number | null; out:
   });
 }
 
-async function http<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(base + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : {}) as T;
-}
+const http = jsonRequest;
 
 describeAws('Kafka listeners on two AWS-mode instances sharing one bucket and table', () => {
   const servers: ServerHandle[] = [];

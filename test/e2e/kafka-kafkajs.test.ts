@@ -3,7 +3,7 @@
 // rebalances, and committed offsets — each checked against the HTTP API's view of the same log.
 import { CompressionTypes, Kafka, logLevel, type Consumer, type EachMessagePayload } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type ServerHandle, startServer } from '../helpers/server';
+import { freePort, jsonRequest, type ServerHandle, startServer } from '../helpers/server';
 
 let server: ServerHandle;
 let kafka: Kafka;
@@ -17,16 +17,7 @@ interface HttpRecord {
   value_encoding?: string;
 }
 
-async function http<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : {}) as T;
-}
+const http = <T>(method: string, path: string, body?: unknown): Promise<T> => jsonRequest<T>(server.url, method, path, body);
 
 async function httpRecords(topic: string, partition: number): Promise<HttpRecord[]> {
   const r = await http<{ records: HttpRecord[] }>('GET', `/v1/topics/${topic}/partitions/${partition}/records?offset=0&max_records=1000`);

@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type ServerHandle, startServer } from '../helpers/server';
+import { freePort, jsonRequest, type ServerHandle, startServer } from '../helpers/server';
 
 const KCAT = process.env.SAMSA_KCAT ?? '/usr/bin/kcat';
 const available = fs.existsSync(KCAT);
@@ -35,16 +35,7 @@ function kcat(args: string[], input?: string, timeoutMs = 30_000): Promise<{ cod
   });
 }
 
-async function http<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : {}) as T;
-}
+const http = <T>(method: string, path: string, body?: unknown): Promise<T> => jsonRequest<T>(server.url, method, path, body);
 
 interface HttpRecord {
   offset: number;

@@ -180,3 +180,15 @@ export function runJob(job: 'flush' | 'retention', dataDir: string, env: Record<
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** A JSON request to a server under test; throws with the status and body on anything but 2xx. */
+export async function jsonRequest<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(base + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return (text ? JSON.parse(text) : {}) as T;
+}
