@@ -25,7 +25,12 @@ function scenario(store: () => Promise<{ meta: MetaStore; cleanup(): Promise<voi
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  it('a re-created topic is read from its beginning by a group that committed on its predecessor', async () => {
+  /**
+   * An engine on `store` whose retention runs on `wall` (the deletion grace passes when it is
+   * advanced), a coordinator (on `wall` too, or on a clock of its own so that advancing `wall`
+   * never expires its members), a topic name, and the steps every case repeats.
+   */
+  async function setup(prefix: string, coordinatorClock: 'wall' | 'own') {
     await codecsReady();
     const { meta, cleanup } = await store();
     cleanups.push(cleanup);
@@ -34,30 +39,39 @@ function scenario(store: () => Promise<{ meta: MetaStore; cleanup(): Promise<voi
     const wall = new ManualClock(Date.now());
     const engine = new LogEngine(meta, new LocalObjectStore({ root: dir }), wall);
     cleanups.push(() => engine.close());
-    const coord = new GroupCoordinator(meta, engine, { clock: wall, topicRefreshMs: 0 });
-    const topic = `re${Date.now().toString(36)}`;
-    const produce = (prefix: string) => engine.produce(topic, Array.from({ length: 7 }, (_, i) => ({ key: null, value: enc.encode(`${prefix}${i}`), headers: [], partition: 0 })));
+    const coord = new GroupCoordinator(meta, engine, { clock: coordinatorClock === 'wall' ? wall : new ManualClock(Date.now()), topicRefreshMs: 0 });
+    const topic = `${prefix}${Date.now().toString(36)}`;
+    const produce = (valuePrefix: string, n = 7) =>
+      engine.produce(topic, Array.from({ length: n }, (_, i) => ({ key: null, value: enc.encode(`${valuePrefix}${i}`), headers: [], partition: 0 })));
+    /** Delete the topic; retention removes its data after the grace period, which frees the name. */
+    const recreate = async (): Promise<void> => {
+      await engine.deleteTopic(topic);
+      for (let i = 0; ; i++) {
+        wall.advance(60_000);
+        await engine.retention.runOnce();
+        try {
+          await engine.createTopic(topic, 1);
+          return;
+        } catch (err) {
+          if (i > 5) throw err;
+        }
+      }
+    };
+    return { engine, coord, topic, produce, recreate };
+  }
+
+  it('a re-created topic is read from its beginning by a group that committed on its predecessor', async () => {
+    const { engine, coord, topic, produce, recreate } = await setup('re', 'wall');
 
     await engine.createTopic(topic, 1);
-    await produce('old');
+    await produce('old', 7);
     const m = await coord.join('g', { topics: [topic] });
     await coord.commit('g', { memberId: m.memberId, generation: m.generation, offsets: [{ topic, partition: 0, offset: 5 }] });
     await coord.leave('g', m.memberId);
     expect((await coord.offsets('g')).map((o) => o.offset)).toEqual([5]);
 
-    await engine.deleteTopic(topic);
-    // Retention removes the deleted topic's data after its grace period, which frees the name.
-    for (let i = 0; ; i++) {
-      wall.advance(60_000);
-      await engine.retention.runOnce();
-      try {
-        await engine.createTopic(topic, 1);
-        break;
-      } catch (err) {
-        if (i > 5) throw err;
-      }
-    }
-    await produce('new');
+    await recreate();
+    await produce('new', 7);
 
     // The old incarnation's offset is not this topic's: not listed, not resumed from.
     expect((await coord.offsets('g')).filter((o) => o.offset >= 0)).toEqual([]);
@@ -77,34 +91,14 @@ function scenario(store: () => Promise<{ meta: MetaStore; cleanup(): Promise<voi
   // g-explicit, churn offsets 0-3). It is refused (a commit) or dropped (an ack), and the
   // group reads the new topic from its beginning.
   it.each(['commit', 'ack'] as const)('a %s of a position in the deleted topic does not skip the re-created one', async (how) => {
-    await codecsReady();
-    const { meta, cleanup } = await store();
-    cleanups.push(cleanup);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-reinc-'));
-    cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
-    const wall = new ManualClock(Date.now());
-    const engine = new LogEngine(meta, new LocalObjectStore({ root: dir }), wall);
-    cleanups.push(() => engine.close());
-    const coord = new GroupCoordinator(meta, engine, { clock: new ManualClock(Date.now()), topicRefreshMs: 0 });
-    const topic = `rc${Date.now().toString(36)}`;
-    const produce = (prefix: string, n: number) => engine.produce(topic, Array.from({ length: n }, (_, i) => ({ key: null, value: enc.encode(`${prefix}${i}`), headers: [], partition: 0 })));
+    const { engine, coord, topic, produce, recreate } = await setup('rc', 'own');
 
     await engine.createTopic(topic, 1);
     await produce('old', 7);
     const m = await coord.join('g', { topics: [topic], autoOffsetReset: 'earliest' });
     const first = await coord.poll('g', m.memberId, { maxRecords: 4 });
     expect(first.records.map((x) => dec.decode(x.value!))).toEqual(['old0', 'old1', 'old2', 'old3']);
-    await engine.deleteTopic(topic);
-    for (let i = 0; ; i++) {
-      wall.advance(60_000);
-      await engine.retention.runOnce();
-      try {
-        await engine.createTopic(topic, 1);
-        break;
-      } catch (err) {
-        if (i > 5) throw err;
-      }
-    }
+    await recreate();
     await produce('new', 10);
     const late = [{ topic, partition: 0, offset: 4 }];
     if (how === 'commit') {
@@ -124,18 +118,7 @@ function scenario(store: () => Promise<{ meta: MetaStore; cleanup(): Promise<voi
   // which a process paused between computing positions and reading would read the new log;
   // that window needs a pause inside one call, which this test cannot place.)
   it('a poll waiting across a delete and re-create delivers nothing of either log at the old positions', async () => {
-    await codecsReady();
-    const { meta, cleanup } = await store();
-    cleanups.push(cleanup);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-reinc-'));
-    cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
-    // Retention's grace passes on the engine's clock; the member's session on another.
-    const wall = new ManualClock(Date.now());
-    const engine = new LogEngine(meta, new LocalObjectStore({ root: dir }), wall);
-    cleanups.push(() => engine.close());
-    const coord = new GroupCoordinator(meta, engine, { clock: new ManualClock(Date.now()), topicRefreshMs: 0 });
-    const topic = `rw${Date.now().toString(36)}`;
-    const produce = (prefix: string, n: number) => engine.produce(topic, Array.from({ length: n }, (_, i) => ({ key: null, value: enc.encode(`${prefix}${i}`), headers: [], partition: 0 })));
+    const { engine, coord, topic, produce, recreate } = await setup('rw', 'own');
 
     await engine.createTopic(topic, 1);
     await produce('old', 7);
@@ -145,17 +128,7 @@ function scenario(store: () => Promise<{ meta: MetaStore; cleanup(): Promise<voi
     // Acknowledge everything; the member now waits at the end of the old log.
     const waiting = coord.poll('g', m.memberId, { acks: [{ topic, partition: 0, offset: 7 }], ackGeneration: first.generation, waitMs: 4000 });
     await new Promise((r) => setTimeout(r, 200));
-    await engine.deleteTopic(topic);
-    for (let i = 0; ; i++) {
-      wall.advance(60_000);
-      await engine.retention.runOnce();
-      try {
-        await engine.createTopic(topic, 1);
-        break;
-      } catch (err) {
-        if (i > 5) throw err;
-      }
-    }
+    await recreate();
     await produce('new', 10);
     expect((await waiting).records.map((x) => dec.decode(x.value!))).toEqual([]);
     const next = await coord.poll('g', m.memberId, { maxRecords: 100 });
