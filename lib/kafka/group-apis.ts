@@ -20,6 +20,16 @@ async function httpMembers(ctx: Context, group: string): Promise<number> {
 
 const groupAllowed = (ctx: Context, s: Session, op: 'read' | 'describe', group: string): Promise<boolean> => ctx.authorize(s, op, 'group', group);
 
+/**
+ * What a membership request (join, sync, heartbeat, leave) must pass first, as Kafka checks it:
+ * READ on the group, then this instance coordinating it. The error code, or undefined.
+ */
+async function membershipRefusal(ctx: Context, s: Session, groupId: string): Promise<number | undefined> {
+  if (!(await groupAllowed(ctx, s, 'read', groupId))) return ErrorCode.GROUP_AUTHORIZATION_FAILED;
+  if (!(await ctx.cluster.owns(groupId))) return ErrorCode.NOT_COORDINATOR;
+  return undefined;
+}
+
 // --- JoinGroup (11) -----------------------------------------------------------------------
 // Request v0-5: group_id STRING, session_timeout_ms INT32, rebalance_timeout_ms INT32 (v1+),
 //   member_id STRING, group_instance_id NULLABLE_STRING (v5+), protocol_type STRING,
@@ -53,8 +63,8 @@ const joinGroup: Api = {
     };
     const fail = (errorCode: number): Writer => answer({ errorCode, generation: -1, protocolName: '', leader: '', memberId, members: [] });
     if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
-    if (!(await groupAllowed(ctx, s, 'read', groupId))) return fail(ErrorCode.GROUP_AUTHORIZATION_FAILED);
-    if (!(await ctx.cluster.owns(groupId))) return fail(ErrorCode.NOT_COORDINATOR);
+    const refused = await membershipRefusal(ctx, s, groupId);
+    if (refused !== undefined) return fail(refused);
     // Marked first, then the HTTP members checked: an HTTP join racing this one sees one or
     // the other (the HTTP side checks the mark before it joins).
     await ctx.cluster.markActive(groupId);
@@ -79,11 +89,8 @@ const syncGroup: Api = {
     const memberId = r.string();
     if (v >= 3) r.nullableString();
     const assignments = r.array((x) => ({ memberId: x.string(), assignment: x.bytes() }), 6);
-    const res = !(await groupAllowed(ctx, s, 'read', groupId))
-      ? { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, assignment: new Uint8Array(0) }
-      : !(await ctx.cluster.owns(groupId))
-        ? { errorCode: ErrorCode.NOT_COORDINATOR, assignment: new Uint8Array(0) }
-        : await ctx.groups.sync({ groupId, memberId, generation, assignments });
+    const refused = await membershipRefusal(ctx, s, groupId);
+    const res = refused !== undefined ? { errorCode: refused, assignment: new Uint8Array(0) } : await ctx.groups.sync({ groupId, memberId, generation, assignments });
     const w = new Writer();
     if (v >= 1) w.int32(0);
     return w.int16(res.errorCode).bytes(res.assignment);
@@ -102,11 +109,7 @@ const heartbeat: Api = {
     const generation = r.int32();
     const memberId = r.string();
     if (h.apiVersion >= 3) r.nullableString();
-    const code = !(await groupAllowed(ctx, s, 'read', groupId))
-      ? ErrorCode.GROUP_AUTHORIZATION_FAILED
-      : !(await ctx.cluster.owns(groupId))
-        ? ErrorCode.NOT_COORDINATOR
-        : ctx.groups.heartbeat(groupId, memberId, generation);
+    const code = (await membershipRefusal(ctx, s, groupId)) ?? ctx.groups.heartbeat(groupId, memberId, generation);
     const w = new Writer();
     if (h.apiVersion >= 1) w.int32(0);
     return w.int16(code);
@@ -123,11 +126,7 @@ const leaveGroup: Api = {
   async handle(ctx, s, h, r) {
     const groupId = r.string();
     const memberId = r.string();
-    const code = !(await groupAllowed(ctx, s, 'read', groupId))
-      ? ErrorCode.GROUP_AUTHORIZATION_FAILED
-      : !(await ctx.cluster.owns(groupId))
-        ? ErrorCode.NOT_COORDINATOR
-        : ctx.groups.leave(groupId, memberId);
+    const code = (await membershipRefusal(ctx, s, groupId)) ?? ctx.groups.leave(groupId, memberId);
     const w = new Writer();
     if (h.apiVersion >= 1) w.int32(0);
     return w.int16(code);
