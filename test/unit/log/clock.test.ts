@@ -1,9 +1,6 @@
 // Time that decides something comes from the injected Clock (lib/util/clock.ts), so it can be
 // moved by hand: here the write-ahead age bound the orphan sweeper relies on, the sweeper's
 // grace, and lease expiry, with no real waiting.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransactionConflictError } from '../../../lib/errors';
 import { COMMIT_MAX_WAL_AGE_MS } from '../../../lib/log/commit';
@@ -12,29 +9,27 @@ import { walPrefix } from '../../../lib/log/keys';
 import { codecsReady } from '../../../lib/records';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import { faultyMetaStore } from '../../../lib/storage/faults';
-import { LocalObjectStore } from '../../../lib/storage/local-object-store';
-import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
+import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
 import { ManualClock } from '../../../lib/util/clock';
+import { localStores, type TestStores } from '../../helpers/stores';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const LEASE = 30_000;
 
-let dir: string;
-let meta: SqliteMetaStore;
-let objects: LocalObjectStore;
+let stores: TestStores;
+let meta: MetaStore;
+let objects: ObjectStore;
 let clock: ManualClock;
 
 beforeEach(async () => {
   await codecsReady();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-clock-'));
-  meta = new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false });
-  objects = new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false });
+  stores = await localStores('samsa-clock-');
+  ({ meta, objects } = stores);
   // Object stores stamp real time; the sweeper compares it with this clock.
   clock = new ManualClock(Date.now());
 });
 afterEach(async () => {
-  await meta.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await stores.cleanup();
 });
 
 describe('ManualClock', () => {

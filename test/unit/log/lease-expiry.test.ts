@@ -3,37 +3,31 @@
 // holder that went silent — it kept its lease after flushing, or it was killed mid-flush —
 // must not keep such passes from flushing and applying retention for more than two lease
 // durations. Each "process" below is a fresh engine (its own LeaseManager, nothing observed).
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
 import { headKey } from '../../../lib/log/keys';
 import { codecsReady } from '../../../lib/records';
 import { faultyMetaStore, Gate } from '../../../lib/storage/faults';
-import { LocalObjectStore } from '../../../lib/storage/local-object-store';
-import type { MetaStore } from '../../../lib/storage/ports';
-import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
+import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
 import { ManualClock } from '../../../lib/util/clock';
+import { localStores, type TestStores } from '../../helpers/stores';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const LEASE = 30_000;
 
-let dir: string;
-let meta: SqliteMetaStore;
-let objects: LocalObjectStore;
+let stores: TestStores;
+let meta: MetaStore;
+let objects: ObjectStore;
 let clock: ManualClock;
 
 beforeEach(async () => {
   await codecsReady();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-lease-'));
-  meta = new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false });
-  objects = new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false });
+  stores = await localStores('samsa-lease-');
+  ({ meta, objects } = stores);
   clock = new ManualClock();
 });
 afterEach(async () => {
-  await meta.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await stores.cleanup();
 });
 
 /** A process as AWS mode runs it: many hosts, so no "owner is dead" shortcut. */
