@@ -12,9 +12,9 @@ import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
 import { ManualClock } from '../../../lib/util/clock';
+import { partitionValues } from '../../helpers/log';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const dec = (b: Uint8Array | null): string => (b ? new TextDecoder().decode(b) : '');
 const LEASE = 30_000;
 
 let dir: string;
@@ -40,20 +40,6 @@ async function produceMany(e: LogEngine, topic: string, n: number, from = 0): Pr
   for (let i = from; i < from + n; i++) await e.produce(topic, [{ value: enc(`rec-${i}-${'p'.repeat(i % 50)}`), partition: 0 }]);
 }
 
-async function values(e: LogEngine, topic: string): Promise<string[]> {
-  const out: string[] = [];
-  let offset = 0;
-  for (;;) {
-    const r = await e.fetch(topic, 0, { offset, maxRecords: 10_000, maxBytes: 64 << 20 });
-    const recs = r.records();
-    recs.forEach((rec, i) => {
-      expect(rec.offset).toBe(offset + i);
-      out.push(dec(rec.value));
-    });
-    if (recs.length === 0 || r.nextOffset >= r.highWatermark) return out;
-    offset = r.nextOffset;
-  }
-}
 
 describe.each([false, true])('partition leadership (head-only commits: %s)', (headOnly) => {
   beforeEach(() => {
@@ -138,7 +124,7 @@ describe.each([false, true])('partition leadership (head-only commits: %s)', (he
     const took = await successor.flushPartition(topic, 0);
     expect(took.skipped).toBe(false);
     expect((await successor.head(topic, 0)).leaderEpoch).toBe(2);
-    const before = await values(successor, 't');
+    const before = await partitionValues(successor, 't');
 
     // The zombie wakes up: its commit carries epoch 1 and is refused; it changes nothing.
     gate.release();
@@ -147,7 +133,7 @@ describe.each([false, true])('partition leadership (head-only commits: %s)', (he
     const head = await successor.head(topic, 0);
     expect(head.leaderEpoch).toBe(2);
     expect(head.flushed).toBe(16);
-    expect(await values(successor, 't')).toEqual(before);
+    expect(await partitionValues(successor, 't')).toEqual(before);
     expect(before).toHaveLength(16);
   });
 
@@ -177,7 +163,7 @@ describe.each([false, true])('partition leadership (head-only commits: %s)', (he
     await frozen;
     // The zombie's stale append (If-Match its old ETag) was refused: the file is untouched.
     expect(Buffer.compare(fs.readFileSync(path.join(dir, 'objects', key)), extended)).toBe(0);
-    expect(await values(successor, 't')).toHaveLength(20);
+    expect(await partitionValues(successor, 't')).toHaveLength(20);
   });
 });
 
@@ -194,10 +180,10 @@ describe.each([false, true])('flush into segments (head-only commits: %s)', (hea
     await e.createTopic('t', 1, { 'segment.bytes': 1500 });
     // Mixed sizes and group commits of several requests.
     await Promise.all(Array.from({ length: 6 }, (_, w) => produceMany(e, 't', 10, w * 10)));
-    const before = await values(e, 't');
+    const before = await partitionValues(e, 't');
     const topic = await e.topics.get('t');
     await e.flushPartition(topic, 0);
-    expect(await values(e, 't')).toEqual(before);
+    expect(await partitionValues(e, 't')).toEqual(before);
 
     const folder = path.join(dir, 'objects', 'topics', 't', '0');
     const logs = fs.readdirSync(folder).filter((f) => f.endsWith('.log')).sort();
@@ -284,6 +270,6 @@ describe('flush after a crash between its object writes and its commit', () => {
     const bytes = new Uint8Array(fs.readFileSync(path.join(dir, 'objects', key)));
     const offsets = splitBatches(bytes).flatMap((b) => Array.from({ length: b.header.lastOffsetDelta + 1 }, (_, i) => b.header.baseOffset + i));
     expect(offsets).toEqual(Array.from({ length: 16 }, (_, i) => i)); // whole, contiguous, no dead tail
-    expect(await values(restarted, 't')).toHaveLength(16);
+    expect(await partitionValues(restarted, 't')).toHaveLength(16);
   });
 });

@@ -11,9 +11,9 @@ import { ManualClock } from '../../../lib/util/clock';
 import type { ObjectStore } from '../../../lib/storage/ports';
 import { describeAws } from '../../helpers/aws';
 import { awsStores, localStores, type TestStores } from '../../helpers/stores';
+import { partitionValues } from '../../helpers/log';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const dec = (b: Uint8Array | null): string => (b ? new TextDecoder().decode(b) : '');
 const LEASE = 30_000;
 const GRACE = 5_000;
 
@@ -48,20 +48,6 @@ function suite(open: () => Promise<Stores>): void {
       for (let i = from; i < from + n; i++) await e.produce(topic, [{ value: enc(`${tag}-${i}-${'p'.repeat(i % 40)}`), partition: 0 }]);
     }
 
-    async function values(e: LogEngine, topic: string): Promise<string[]> {
-      const out: string[] = [];
-      let offset = 0;
-      for (;;) {
-        const r = await e.fetch(topic, 0, { offset, maxRecords: 10_000, maxBytes: 64 << 20 });
-        const recs = r.records();
-        recs.forEach((rec, i) => {
-          expect(rec.offset).toBe(offset + i);
-          out.push(dec(rec.value));
-        });
-        if (recs.length === 0 || r.nextOffset >= r.highWatermark) return out;
-        offset = r.nextOffset;
-      }
-    }
 
     it('a flusher paused on its first segment create cannot cut the segment its successor extended', async () => {
       const gate = new Gate();
@@ -85,18 +71,18 @@ function suite(open: () => Promise<Stores>): void {
       expect(took.skipped).toBe(false);
       expect((await successor.head(topic, 0)).leaderEpoch).toBe(2);
       expect((await successor.head(topic, 0)).flushed).toBe(16);
-      const before = await values(successor, 't');
+      const before = await partitionValues(successor, 't');
       expect(before).toHaveLength(16);
 
       // The zombie's create fails; it must not "adopt" the longer object by cutting it to its own length.
       gate.release();
       await frozen;
-      expect(await values(engine(), 't')).toEqual(before);
+      expect(await partitionValues(engine(), 't')).toEqual(before);
       // And the partition keeps flushing.
       await produceMany(successor, 't', 4, 16);
       expect((await successor.flushPartition(topic, 0)).steps).toBeGreaterThan(0);
-      expect(await values(engine(), 't')).toEqual([...before, ...(await values(successor, 't')).slice(16)]);
-      expect(await values(engine(), 't')).toHaveLength(20);
+      expect(await partitionValues(engine(), 't')).toEqual([...before, ...(await partitionValues(successor, 't')).slice(16)]);
+      expect(await partitionValues(engine(), 't')).toHaveLength(20);
     });
 
     it('a flusher paused across its topic’s deletion and re-creation cannot write into the new topic’s segments', async () => {
@@ -122,16 +108,16 @@ function suite(open: () => Promise<Stores>): void {
       const fresh = await admin.topics.get('re');
       expect(fresh.id).not.toBe(old.id);
       expect((await admin.flushPartition(fresh, 0)).steps).toBeGreaterThan(0);
-      const before = await values(admin, 're');
+      const before = await partitionValues(admin, 're');
       expect(before).toEqual(Array.from({ length: 12 }, (_, i) => `new-${i}-${'p'.repeat(i % 40)}`));
 
       gate.release();
       await frozen;
       const reader = engine();
-      expect(await values(reader, 're')).toEqual(before);
+      expect(await partitionValues(reader, 're')).toEqual(before);
       await produceMany(admin, 're', 3, 12, 'new');
       expect((await admin.flushPartition(fresh, 0)).steps).toBeGreaterThan(0);
-      expect(await values(engine(), 're')).toEqual(Array.from({ length: 15 }, (_, i) => `new-${i}-${'p'.repeat(i % 40)}`));
+      expect(await partitionValues(engine(), 're')).toEqual(Array.from({ length: 15 }, (_, i) => `new-${i}-${'p'.repeat(i % 40)}`));
     });
   });
 }
