@@ -18,17 +18,8 @@ import { type HttpClient, seg } from './http';
 import type { ConsumedMessage } from './messages';
 import { bulkRead, DEFAULT_BULK_THRESHOLD_RECORDS } from './reader';
 import { backoff, DEFAULT_RETRY, type RetryOptions, sleep } from './retry';
+import { abortableSleep } from '../util/sleep';
 
-const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 export interface ConsumerConfig {
   groupId: string;

@@ -13,17 +13,8 @@ import { SamsaClientError } from './errors';
 import { fetchPartition, type PartitionFetch } from './fetch';
 import { type HttpClient, RECORD_BATCH_TYPE, seg } from './http';
 import type { ConsumedMessage } from './messages';
+import { abortableSleep } from '../util/sleep';
 
-const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /** Bulk reads from this many records behind: below it a fetch or two is as quick and cheaper. */
 export const DEFAULT_BULK_THRESHOLD_RECORDS = 10_000;

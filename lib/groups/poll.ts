@@ -10,10 +10,11 @@ import { emptyFetchResult } from '../log/reader';
 import type { Topic } from '../log/topics';
 import type { Condition, WriteOp } from '../storage/ports';
 import { inParallel } from '../util/parallel';
+import { abortableSleep } from '../util/sleep';
 import { tpKey } from './assignors';
 import { commitOp, currentOffset, type Loaded, type OffsetReset, type PartitionItem } from './items';
 import type { GroupStore } from './store';
-import { abortableSleep, assignmentOf, checkGroupName, chunks, token, holds, MAX_RECHECK_MS, type OffsetCommit, type PolledRecord, type PollOptions, type PollPosition, type PollResult, type TopicPartition } from './types';
+import { assignmentOf, checkGroupName, chunks, token, holds, MAX_RECHECK_MS, type OffsetCommit, type PolledRecord, type PollOptions, type PollPosition, type PollResult, type TopicPartition } from './types';
 
 export class GroupPoller {
   constructor(private readonly store: GroupStore) {}
