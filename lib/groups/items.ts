@@ -175,16 +175,7 @@ function legacyState(item: MetaItem, since: Map<string, number>): GroupState {
   const revoking = new Map<string, Revocation>();
   for (const [k, v] of Object.entries((item['revoking'] ?? {}) as Record<string, [string, number]>)) revoking.set(k, { from: v[0], gen: v[1] });
   for (const k of [...owners.keys(), ...revoking.keys()]) since.set(k, item['generation'] as number);
-  const assignor = item['assignor'] as AssignorName;
-  return {
-    generation: item['generation'] as number,
-    assignor: assignor in ASSIGNORS ? assignor : DEFAULT_ASSIGNOR,
-    members,
-    owners,
-    revoking,
-    partitions: { ...((item['partitions'] ?? {}) as Record<string, number>) },
-    ...(incarnationsFromItem(item) ? { incarnations: incarnationsFromItem(item)! } : {}),
-  };
+  return { ...metaFromItem(item), members, owners, revoking };
 }
 
 function stateFromItems(metaIt: MetaItem, memberItems: MetaItem[], shardItems: MetaItem[], since: Map<string, number>): GroupState {
@@ -196,15 +187,18 @@ function stateFromItems(metaIt: MetaItem, memberItems: MetaItem[], shardItems: M
   const owners: Owners = new Map();
   const revoking = new Map<string, Revocation>();
   for (const sh of shardItems) readShard(sh, owners, revoking, since);
-  const assignor = metaIt['assignor'] as AssignorName;
+  return { ...metaFromItem(metaIt), members, owners, revoking };
+}
+
+/** The group item's own fields (generation, assignor, partition counts, incarnations), in either layout. */
+function metaFromItem(item: MetaItem): Pick<GroupState, 'generation' | 'assignor' | 'partitions' | 'incarnations'> {
+  const assignor = item['assignor'] as AssignorName;
+  const incarnations = incarnationsFromItem(item);
   return {
-    generation: metaIt['generation'] as number,
+    generation: item['generation'] as number,
     assignor: assignor in ASSIGNORS ? assignor : DEFAULT_ASSIGNOR,
-    members,
-    owners,
-    revoking,
-    partitions: { ...((metaIt['partitions'] ?? {}) as Record<string, number>) },
-    ...(incarnationsFromItem(metaIt) ? { incarnations: incarnationsFromItem(metaIt)! } : {}),
+    partitions: { ...((item['partitions'] ?? {}) as Record<string, number>) },
+    ...(incarnations ? { incarnations } : {}),
   };
 }
 
