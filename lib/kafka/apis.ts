@@ -10,6 +10,7 @@ import { type Api, type Context, errOf } from './context';
 import { groupApis } from './group-apis';
 import { ErrorCode, Writer } from './protocol';
 import { saslApis } from './sasl';
+import { concatBytes } from '../util/bytes';
 
 // --- ApiVersions (18) ---------------------------------------------------------------------
 // Request v0-2: (empty)   v3+: client_software_name COMPACT_STRING, client_software_version COMPACT_STRING, TAG_BUFFER
@@ -251,7 +252,7 @@ const fetchApi: Api = {
             // At least one batch comes back even past the budget (Kafka's rule, so that a batch
             // bigger than max_bytes still makes progress); after that, the budget bounds it.
             const res = await ctx.engine.fetch(t.topic, p.partition, { offset: p.offset, maxBytes: Math.min(p.maxBytes, budget) });
-            const bytes = concat(res.runs.map((x) => x.bytes));
+            const bytes = concatBytes(res.runs.map((x) => x.bytes));
             budget -= bytes.length;
             parts.push({ partition: p.partition, error: ErrorCode.NONE, hw: res.highWatermark, logStart: res.logStartOffset, records: bytes });
           } catch (err) {
@@ -304,10 +305,6 @@ const fetchApi: Api = {
   },
 };
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  return Buffer.concat(parts);
-}
 
 // --- ListOffsets (2) ----------------------------------------------------------------------
 // Request v1-5: replica_id INT32, isolation_level INT8 (v2+),

@@ -20,6 +20,7 @@
 import { ConditionFailedError, PreconditionFailedError } from '../errors';
 import type { MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
+import { concatBytes } from '../util/bytes';
 import { inParallel } from '../util/parallel';
 import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
 import { deadWalObjects, StepPacker, stepWrites } from './flush-plan';
@@ -214,7 +215,7 @@ export class Flusher {
       for (const p of plan.segments) {
         if (p.log.length === 0 && !p.isNew) continue;
         const base = p.seg.base;
-        p.seg.etags.log = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'log'), p.prev.size, concat(p.log), p.isNew, p.seg.etags.log);
+        p.seg.etags.log = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'log'), p.prev.size, concatBytes(p.log), p.isNew, p.seg.etags.log);
         if (p.isNew || p.index.length > 0) {
           p.seg.etags.index = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'index'), p.prev.indexSize, encodeIndexEntries(p.index), p.isNew, p.seg.etags.index);
         }
@@ -269,13 +270,3 @@ export class Flusher {
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
-}
