@@ -100,16 +100,7 @@ export class KafkaGroups {
     return (this.groups.get(groupId)?.members.size ?? 0) > 0;
   }
 
-  join(req: {
-    groupId: string;
-    memberId: string;
-    clientId: string;
-    clientHost: string;
-    sessionTimeoutMs: number;
-    rebalanceTimeoutMs: number;
-    protocolType: string;
-    protocols: Protocol[];
-  }): Promise<JoinResult> {
+  join(req: { groupId: string; memberId: string } & Pick<Member, 'clientId' | 'clientHost' | 'sessionTimeoutMs' | 'rebalanceTimeoutMs' | 'protocolType' | 'protocols'>): Promise<JoinResult> {
     const fail = (errorCode: number): Promise<JoinResult> => Promise.resolve({ errorCode, generation: -1, protocolName: '', leader: '', memberId: req.memberId, members: [] });
     if (req.sessionTimeoutMs < SESSION_MIN_MS || req.sessionTimeoutMs > SESSION_MAX_MS) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
     if (req.protocols.length === 0 || req.protocolType === '') return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
