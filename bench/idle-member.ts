@@ -148,6 +148,7 @@ export async function main(): Promise<Row[]> {
     const group = `g${n}`;
     const joined = (await (await app.request(`/v1/groups/${group}/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topics: ['idle'], auto_offset_reset: 'latest' }) })).json()) as { member_id: string };
     const positions = new Map<number, number>();
+    let generation = 0;
     let busyMs = 0;
     let requests = 0;
     const delivered: Array<{ value: number; at: number }> = [];
@@ -156,8 +157,9 @@ export async function main(): Promise<Row[]> {
       while (performance.now() < stopAt) {
         const from = [...positions].map(([p, o]) => `idle:${p}:${o}`).join(',');
         const t0 = performance.now();
-        const res = await app.request(`/v1/groups/${group}/members/${joined.member_id}/records?wait_ms=${strategy.waitMs}&max_records=100${from ? `&from=${from}` : ''}`);
-        const body = (await res.json()) as { records: Array<{ partition: number; value: number }>; positions: Array<{ partition: number; next_offset: number }> };
+        const res = await app.request(`/v1/groups/${group}/members/${joined.member_id}/records?wait_ms=${strategy.waitMs}&max_records=100${from ? `&from=${from}&generation=${generation}` : ''}`);
+        const body = (await res.json()) as { generation: number; records: Array<{ partition: number; value: number }>; positions: Array<{ partition: number; next_offset: number }> };
+        generation = body.generation;
         const at = performance.now();
         busyMs += Math.ceil(at - t0); // Lambda bills whole milliseconds
         requests++;

@@ -223,7 +223,7 @@ export class Consumer extends EventEmitter {
     this.wakeup.abort();
     await this.loop;
     this.loop = undefined;
-    if (this.run_.autoCommit) await this.commitResolved().catch((err) => this.emit('error', err));
+    if (this.run_.autoCommit) await this.commitResolved().catch((err) => this.report(err));
     this.emit('stop');
   }
 
@@ -374,7 +374,7 @@ export class Consumer extends EventEmitter {
           this.rejoinNeeded = true;
           this.wake();
         }
-        this.emit('error', err);
+        this.report(err);
       }
     })().finally(() => {
       this.heartbeatInFlight = undefined;
@@ -453,6 +453,16 @@ export class Consumer extends EventEmitter {
     }
   }
 
+  /**
+   * An error the consumer recovers from by itself (it retries, rejoins, or redelivers): told
+   * to 'error' listeners. Without one it is not re-thrown — an EventEmitter's unheard 'error'
+   * throws, which inside the loop was an unhandled rejection that ended the application's
+   * process over a retriable 404 while a topic was being re-created.
+   */
+  private report(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
   // --- the loop --------------------------------------------------------------------------------
 
   private isPaused(topic: string, partition: number): boolean {
@@ -486,19 +496,19 @@ export class Consumer extends EventEmitter {
       } catch (err) {
         if (err instanceof HandlerError) {
           this.handlerFailures++;
-          this.emit('error', err.cause);
+          this.report(err.cause);
           if (this.handlerFailures > retry.retries) {
             this.running = false;
             this.emit('crash', { error: err.cause, groupId: this.groupId });
             // As KafkaJS: a crashed consumer leaves, so its partitions go to the others.
-            void this.disconnect().catch((e) => this.emit('error', e));
+            void this.disconnect().catch((e) => this.report(e));
             break;
           }
           await sleep(backoff(retry, this.handlerFailures - 1));
         } else {
           if (isAbort(err) && this.wakeup.signal.aborted) continue; // woken on purpose (seek, pause, new assignment)
           if (err instanceof SamsaClientError && err.code === 'UNKNOWN_MEMBER_ID') this.rejoinNeeded = true;
-          this.emit('error', err);
+          this.report(err);
           fetchFailures++;
           await sleep(backoff(retry, Math.min(fetchFailures - 1, 8)));
         }
@@ -526,11 +536,22 @@ export class Consumer extends EventEmitter {
       await this.commit(acks);
       ack = '';
     }
+    // Every known position goes in `from`, not only those ahead of the commits: a poll whose
+    // `from` covers all its partitions and acks nothing does not read the group's committed
+    // offsets (an idle member's poll is then one group read and one read of the heads). With
+    // `generation`, the server ignores positions in a log deleted and re-created since.
     const acked = new Map(acks.map((o) => [tpKey(o.topic, o.partition), o.offset]));
-    const from = [...this.states.values()]
-      .filter((s) => s.position !== undefined && s.position !== (acked.get(tpKey(s.topic, s.partition)) ?? s.committed))
-      .map((s) => `${s.topic}:${s.partition}:${s.position}`)
-      .join(',');
+    const listed = (all: boolean) =>
+      [...this.states.values()].filter((s) => s.position !== undefined && !this.isPaused(s.topic, s.partition) && (all || s.position !== (acked.get(tpKey(s.topic, s.partition)) ?? s.committed)));
+    // Too many to list them all: only those the server would not find committed.
+    let sent = listed(true);
+    let from = sent.map((s) => `${s.topic}:${s.partition}:${s.position}`).join(',');
+    if (from.length > MAX_QUERY_LIST) {
+      sent = listed(false);
+      from = sent.map((s) => `${s.topic}:${s.partition}:${s.position}`).join(',');
+    }
+    if (from.length > MAX_QUERY_LIST) sent = [];
+    const asked = new Map(sent.map((s) => [tpKey(s.topic, s.partition), s.position!]));
     const paused = [...this.states.values()].filter((s) => this.isPaused(s.topic, s.partition)).map((s) => `${s.topic}:${s.partition}`).join(',');
     // Partitions read as of this request: a seek during it makes their records stale.
     const epochs = new Map([...this.states].map(([k, s]) => [k, { state: s, epoch: s.epoch }]));
@@ -542,9 +563,9 @@ export class Consumer extends EventEmitter {
         wait_ms: this.running ? (allPaused ? Math.min(wait, 200) : wait) : 0,
         key_format: 'base64',
         value_format: 'base64',
-        generation: ack ? this.applied.generation : undefined,
+        generation: ack || sent.length > 0 ? this.applied.generation : undefined,
         ack: ack || undefined,
-        from: from && from.length <= MAX_QUERY_LIST ? from : undefined,
+        from: sent.length > 0 ? from : undefined,
         paused: paused && paused.length <= MAX_QUERY_LIST ? paused : undefined,
       },
       extraTimeoutMs: wait,
@@ -583,6 +604,13 @@ export class Consumer extends EventEmitter {
       // Paused since the request went out (or a list too long to send): read again on resume.
       if (this.isPaused(p.topic, p.partition)) continue;
       state.highWatermark = p.high_watermark;
+      // The server read elsewhere than asked: the topic was re-created (our position is in the
+      // old log) or our position fell below the log start. Its start is ours now, and what we
+      // resolved there is nothing to acknowledge in this log.
+      if (asked.has(k) && asked.get(k) !== p.offset) {
+        state.position = p.offset;
+        state.resolved = undefined;
+      }
       const messages = byPartition.get(k) ?? [];
       // Where the server read from is now this member's position (it resolved the start).
       if (state.position === undefined || messages.length === 0) state.position = messages.length === 0 ? p.next_offset : p.offset;

@@ -7,7 +7,7 @@ import type { FetchResult } from '../log/engine';
 import { partitionKey } from '../log/commit';
 import { groupMemberKey, groupMetaKey } from '../log/keys';
 import { emptyFetchResult } from '../log/reader';
-import type { Topic } from '../log/topics';
+import { TOPIC_CACHE_MS, type Topic } from '../log/topics';
 import type { Condition, WriteOp } from '../storage/ports';
 import { inParallel } from '../util/parallel';
 import { abortableSleep } from '../util/sleep';
@@ -33,9 +33,22 @@ export class GroupPoller {
       throw new SamsaError('INVALID_REQUEST', 'acks must carry the generation of the poll that returned the records (generation)', { field: 'generation' });
     }
     const ids = await this.ackTopics(acks);
+    // The committed offsets: acks need them (an ack equal to the stored offset writes nothing),
+    // and so does every partition read from its committed offset. A member that sends its
+    // positions (`from`) and no acks — an idle member — needs none of them: the query is left
+    // out, and made later only for a partition `from` does not cover. When they are needed,
+    // they are read beside the group, not after it: an idle poll's handler time (what Lambda
+    // bills) is its round trips. Nothing fences this read either way — a position read a
+    // moment early can only be lower (the member's own acks are merged in below, and only this
+    // member or a memberless reset moves its partitions' offsets), so a racing poll may repeat
+    // records, never skip them. A retry after a lost race reads again.
+    const covered = acks.length === 0 && (opts.from?.size ?? 0) > 0;
+    let early: Promise<Map<string, PartitionItem>> | undefined = covered ? undefined : this.store.loadPartitions(group);
+    early?.catch(() => undefined); // awaited below; a failure surfaces there, not as unhandled
     const prepared = await this.store.run(group, async (l) => {
       this.store.requireMember(l, group, memberId, 'poll');
-      const parts = await this.store.loadPartitions(group);
+      const parts = covered ? undefined : await (early ?? this.store.loadPartitions(group));
+      early = undefined;
       const me = l.members.get(memberId)!;
       const commits: WriteOp[] = [];
       const committedAcks: OffsetCommit[] = [];
@@ -56,7 +69,7 @@ export class GroupPoller {
         const held = ids.has(a.topic) && sameLog && holds(l.state, memberId, key) && (l.since.get(key) ?? Infinity) <= ackGen;
         if (!held) continue;
         committedAcks.push({ topic: a.topic, partition: a.partition, offset: a.offset, metadata: a.metadata ?? null });
-        const item = parts.get(key);
+        const item = parts!.get(key);
         if (item?.offset === a.offset && item.topicId === ids.get(a.topic)) continue;
         commits.push(commitOp(group, a, ids.get(a.topic)!, now));
       }
@@ -80,7 +93,7 @@ export class GroupPoller {
       }
       for (const a of committedAcks) {
         const k = tpKey(a.topic, a.partition);
-        parts.set(k, { ...parts.get(k), offset: a.offset, topicId: ids.get(a.topic)! });
+        parts!.set(k, { ...parts!.get(k), offset: a.offset, topicId: ids.get(a.topic)! });
       }
       const withAck: Loaded = { ...l, members: new Map(l.members).set(memberId, { hb, acked }) };
       // Our acknowledgement may have released partitions we were giving up: move them now.
@@ -88,7 +101,8 @@ export class GroupPoller {
       return { state, parts, committedAcks, spec: state.members.get(memberId)! };
     });
 
-    const { state, parts, committedAcks, spec } = prepared;
+    const { state, committedAcks, spec } = prepared;
+    let parts = prepared.parts;
     const assignment = assignmentOf(state, memberId);
     const reading = assignment.filter((tp) => !opts.paused?.has(tpKey(tp.topic, tp.partition)));
     const maxRecords = opts.maxRecords ?? 500;
@@ -98,11 +112,16 @@ export class GroupPoller {
     for (const tp of reading) {
       const key = tpKey(tp.topic, tp.partition);
       const from = opts.from?.get(key);
-      if (from !== undefined) {
+      // A position taken before the topic was re-created is one in the old log: read the new
+      // log from its committed offset (or auto_offset_reset) instead.
+      const since = state.incarnations?.[tp.topic]?.since;
+      const oldLog = opts.fromGeneration !== undefined && since !== undefined && since > opts.fromGeneration;
+      if (from !== undefined && !oldLog) {
         positions.set(key, from);
         continue;
       }
-      const topic = await this.store.engine.topics.partition(tp.topic, tp.partition);
+      const topic = await this.topicOf(state, tp);
+      parts ??= await this.store.loadPartitions(group);
       const item = parts.get(key);
       const committed = currentOffset(item, topic.id);
       if (committed !== undefined) positions.set(key, committed);
@@ -118,7 +137,8 @@ export class GroupPoller {
       // arrives: store that starting position (it covers no record, so nothing is skipped).
       if (spec.autoOffsetReset === 'latest') await this.storeStart(group, state.generation, tp, topic.id, offset, item);
     });
-    const fetched = await this.fetchMany(reading, positions, spec.autoOffsetReset, maxRecords, maxBytes, opts.waitMs ?? 0, opts.signal);
+    const topics = await Promise.all(reading.map((tp) => this.topicOf(state, tp)));
+    const fetched = await this.fetchMany(reading, topics, positions, spec.autoOffsetReset, maxRecords, maxBytes, opts.waitMs ?? 0, opts.signal);
     const out: PollPosition[] = reading.map((tp) => {
       const key = tpKey(tp.topic, tp.partition);
       const start = positions.get(key)!;
@@ -162,8 +182,24 @@ export class GroupPoller {
     }
   }
 
+  /**
+   * The topic of a partition the member reads. A poll a second would otherwise read the topic
+   * item every poll (the registry caches for a second): here a lookup is reused for as long as
+   * the group itself trusts its view of its topics (topicRefreshMs), because both ways a cached
+   * topic can mislead are caught — an incarnation other than the one the group knows is looked
+   * up again, and a deleted incarnation's heads carry its mark (fetchMany reads them first and
+   * a deleted head is read through the engine, which answers 404 and drops the cached topic).
+   */
+  private async topicOf(state: { incarnations?: Record<string, { id: string }> }, tp: TopicPartition): Promise<Topic> {
+    const topics = this.store.engine.topics;
+    const t = await topics.partition(tp.topic, tp.partition, { maxAgeMs: Math.max(this.store.topicRefreshMs, TOPIC_CACHE_MS) });
+    const known = state.incarnations?.[tp.topic]?.id;
+    return known === undefined || known === t.id ? t : topics.partition(tp.topic, tp.partition);
+  }
+
   private async fetchMany(
     assignment: TopicPartition[],
+    topics: Topic[],
     positions: Map<string, number>,
     reset: OffsetReset,
     maxRecords: number,
@@ -175,7 +211,6 @@ export class GroupPoller {
       if (waitMs > 0) await abortableSleep(Math.min(waitMs, 30_000), signal);
       return { records: [], next: new Map(), hw: new Map() };
     }
-    const topics = await Promise.all(assignment.map((tp) => this.store.engine.topics.partition(tp.topic, tp.partition)));
     const one = async (i: number): Promise<FetchResult> => {
       const tp = assignment[i]!;
       const key = tpKey(tp.topic, tp.partition);

@@ -63,8 +63,16 @@ export interface PollOptions {
   acks?: OffsetCommit[];
   /** The generation of the poll whose records the acks cover (required with acks). */
   ackGeneration?: number;
-  /** Where to read instead of the committed offsets (the client's own positions: seek, manual commit). */
+  /**
+   * Where to read instead of the committed offsets (the client's own positions: seek, manual
+   * commit, or simply where it is — then the poll need not read the committed offsets).
+   */
   from?: Map<string, number>;
+  /**
+   * The generation of the poll whose answer these positions follow. An entry for a topic
+   * deleted and re-created since then is ignored: it is a position in the old log.
+   */
+  fromGeneration?: number;
   /** Partitions (tpKey) not to read this time (paused by the client). */
   paused?: Set<string>;
   signal?: AbortSignal;

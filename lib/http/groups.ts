@@ -89,9 +89,9 @@ const PollQuery = z.object({
     .min(0)
     .max(Number.MAX_SAFE_INTEGER)
     .optional()
-    .openapi({ param: { name: 'generation', in: 'query' }, description: 'The generation of the poll whose records `ack` covers (the `generation` it answered). Required with `ack`.', type: 'integer' }),
+    .openapi({ param: { name: 'generation', in: 'query' }, description: 'The generation of the poll whose records `ack` covers (the `generation` it answered). Required with `ack`. With `from`, the generation its positions follow: entries for a topic deleted and re-created since are ignored.', type: 'integer' }),
   ack: positionList('ack', 'Positions this member has processed, committed before reading: `topic:partition:offset` entries (offset = last processed + 1), comma-separated. The only way a poll commits: records are committed once acknowledged, never because they were sent, so a lost response is redelivered. Acks for partitions the member no longer holds (or lost and got back since `generation`) are ignored; the response lists the ones committed.'),
-  from: positionList('from', 'Read these partitions from these offsets instead of the committed ones (`topic:partition:offset`, comma-separated): the member’s own positions after a seek, or ahead of its commits.'),
+  from: positionList('from', 'Read these partitions from these offsets instead of the committed ones (`topic:partition:offset`, comma-separated): the member’s own positions after a seek, ahead of its commits, or simply where it is — a poll whose `from` covers every partition and that acks nothing does not read the committed offsets at all (cheaper). With `generation`, entries for a topic re-created since that generation are ignored.'),
   paused: z
     .string()
     .max(MAX_LIST_CHARS)
@@ -280,7 +280,7 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
         ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
         ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, deps.maxWaitMs ?? q.wait_ms) } : {}),
         ...(q.ack !== undefined ? { acks: parsePositions(q.ack) } : {}),
-        ...(q.generation !== undefined ? { ackGeneration: q.generation } : {}),
+        ...(q.generation !== undefined ? { ackGeneration: q.generation, fromGeneration: q.generation } : {}),
         ...(q.from !== undefined ? { from: new Map(parsePositions(q.from).map((p) => [tpKey(p.topic, p.partition), p.offset])) } : {}),
         ...(q.paused !== undefined ? { paused: new Set(q.paused.split(',').map((e) => tpKey(e.slice(0, e.lastIndexOf(':')), Number(e.slice(e.lastIndexOf(':') + 1))))) } : {}),
         signal: c.req.raw.signal,

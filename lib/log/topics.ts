@@ -27,7 +27,15 @@ export interface Topic {
   version: number;
 }
 
-const CACHE_TTL_MS = 1000;
+/** How old a cached topic lookup may be by default. */
+export const TOPIC_CACHE_MS = 1000;
+
+export interface TopicLookup {
+  /** Read the item strongly consistently, bypassing the cache. */
+  fresh?: boolean;
+  /** The oldest cached lookup accepted (default TOPIC_CACHE_MS). */
+  maxAgeMs?: number;
+}
 /** Conditional writes an alter tries before it gives up on a topic under constant change. */
 const ALTER_ATTEMPTS = 11;
 
@@ -77,13 +85,17 @@ export class TopicRegistry {
     return topic;
   }
 
-  /** The topic, or undefined when absent or being deleted. */
-  async find(name: string, opts: { fresh?: boolean } = {}): Promise<Topic | undefined> {
+  /**
+   * The topic, or undefined when absent or being deleted. A cached lookup is at most
+   * `maxAgeMs` old (default one second); callers that detect a stale incarnation by other
+   * means may accept an older one (the group poll: see poll.ts).
+   */
+  async find(name: string, opts: TopicLookup = {}): Promise<Topic | undefined> {
     // Every route reaches topics through here: an illegal name is refused before it becomes a
     // storage key (a 2,000-character one would fail in DynamoDB with a 500).
     validateTopicName(name);
     const hit = this.cache.get(name);
-    if (hit && !opts.fresh && this.clock.now() - hit.at < CACHE_TTL_MS) return hit.topic;
+    if (hit && !opts.fresh && this.clock.now() - hit.at < (opts.maxAgeMs ?? TOPIC_CACHE_MS)) return hit.topic;
     // A fresh lookup must see writes made since any read already in flight: it reads alone.
     const shared = opts.fresh ? undefined : this.loading.get(name);
     if (shared) return shared;
@@ -110,7 +122,7 @@ export class TopicRegistry {
     }
   }
 
-  async get(name: string, opts: { fresh?: boolean } = {}): Promise<Topic> {
+  async get(name: string, opts: TopicLookup = {}): Promise<Topic> {
     const topic = await this.find(name, opts);
     if (!topic) {
       throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" does not exist`, { topic: name });
@@ -119,8 +131,8 @@ export class TopicRegistry {
   }
 
   /** The topic and a valid partition of it. */
-  async partition(name: string, partition: number): Promise<Topic> {
-    const topic = await this.get(name);
+  async partition(name: string, partition: number, opts: Pick<TopicLookup, 'maxAgeMs'> = {}): Promise<Topic> {
+    const topic = await this.get(name, opts);
     if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions) {
       // A stale cache may not know about a just-added partition: confirm before refusing.
       const fresh = await this.get(name, { fresh: true });

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import { tpKey } from '../../../lib/groups/assignors';
 import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady } from '../../../lib/records';
@@ -71,4 +72,37 @@ it('another instance never expels a member that keeps polling, and expels one th
     await b.describe('g');
   }
   expect(await present()).toBe(false);
+});
+
+it('a poll whose from covers every partition and acks nothing reads no committed offsets, and still delivers', async () => {
+  const { meta, a, m } = await setup();
+  const first = await a.poll('g', m.memberId);
+  const from = new Map(first.positions.map((p) => [tpKey(p.topic, p.partition), p.next_offset]));
+  const pks: string[] = [];
+  const query = meta.query.bind(meta);
+  meta.query = async (q) => {
+    if (/^(group|goff)#/.test(q.pk)) pks.push(q.pk); // the group's items (the fetch reads the log's)
+    return query(q);
+  };
+  expect((await a.poll('g', m.memberId, { from, fromGeneration: first.generation })).records).toEqual([]);
+  expect(pks).toEqual(['group#g']);
+
+  // Data arrives: the same cheap poll returns it.
+  await a.engine.produce('idle', [{ key: null, value: new TextEncoder().encode('x'), headers: [], partition: 2 }]);
+  pks.length = 0;
+  const got = await a.poll('g', m.memberId, { from, fromGeneration: first.generation });
+  expect(got.records.map((r) => [r.partition, r.offset])).toEqual([[2, 0]]);
+  expect(pks).toEqual(['group#g']);
+
+  // A partition `from` leaves out is read from its committed offset: only then is it queried.
+  from.delete(tpKey('idle', 2));
+  pks.length = 0;
+  const again = await a.poll('g', m.memberId, { from, fromGeneration: first.generation });
+  expect(again.records.map((r) => [r.partition, r.offset])).toEqual([[2, 0]]); // nothing acked yet
+  expect(pks.sort()).toEqual(['goff#g', 'group#g']);
+
+  // Without `from` the committed offsets are read as before.
+  pks.length = 0;
+  await a.poll('g', m.memberId);
+  expect(pks.sort()).toEqual(['goff#g', 'group#g']);
 });

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { tpKey as tpKeyOf } from '../../../lib/groups/assignors';
 import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady } from '../../../lib/records';
@@ -108,6 +109,28 @@ function scenario(store: () => Promise<{ meta: MetaStore; cleanup(): Promise<voi
     }
     const next = await coord.poll('g', m.memberId, { maxRecords: 100 });
     expect(next.records.map((x) => dec.decode(x.value!))).toEqual(Array.from({ length: 10 }, (_, i) => `new${i}`));
+  });
+
+  // A member that sends its positions with every poll (`from`, as the client does so that an
+  // idle poll need not read the committed offsets) still holds its position in the old log
+  // when the topic is re-created. Sent with the generation its positions follow, that position
+  // is ignored: the new log is read from its beginning, and the answer's positions say so.
+  it('a position in the deleted topic, sent as from with its generation, does not skip the re-created one', async () => {
+    const { engine, coord, topic, produce, recreate } = await setup('rf', 'own');
+
+    await engine.createTopic(topic, 1);
+    await produce('old', 7);
+    const m = await coord.join('g', { topics: [topic], autoOffsetReset: 'earliest' });
+    const first = await coord.poll('g', m.memberId, { maxRecords: 4 });
+    expect(first.positions).toEqual([expect.objectContaining({ offset: 0, next_offset: 4 })]);
+    await recreate();
+    await produce('new', 10);
+    const next = await coord.poll('g', m.memberId, { from: new Map([[tpKeyOf(topic, 0), 4]]), fromGeneration: first.generation, maxRecords: 100 });
+    expect(next.records.map((x) => dec.decode(x.value!))).toEqual(Array.from({ length: 10 }, (_, i) => `new${i}`));
+    expect(next.positions).toEqual([expect.objectContaining({ offset: 0, next_offset: 10 })]);
+    // Positions that follow the new generation are the member's own again (a seek).
+    const seek = await coord.poll('g', m.memberId, { from: new Map([[tpKeyOf(topic, 0), 8]]), fromGeneration: next.generation, maxRecords: 100 });
+    expect(seek.records.map((x) => dec.decode(x.value!))).toEqual(['new8', 'new9']);
   });
 
   // The poll that waits across the delete + re-create: its positions were computed on the old
