@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Samsa } from '../../lib/client';
 import { type ServerHandle, startServer } from '../helpers/server';
+import { until as waitUntil } from '../helpers/wait';
 
 let server: ServerHandle;
 let samsa: Samsa;
@@ -18,13 +19,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function until(what: string, ms: number, ok: () => boolean | Promise<boolean>): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${server.output().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, ms: number, ok: () => boolean | Promise<boolean>): Promise<void> => waitUntil(what, ms, ok, () => server.output().slice(-2000));
 
 it('a consumer reads a re-created topic from its beginning, not from its position in the old one', async () => {
   const topic = `rc-${Date.now().toString(36)}`;

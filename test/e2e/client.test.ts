@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Consumer, Samsa } from '../../lib/client';
 import { type ServerHandle, startServer } from '../helpers/server';
+import { until as waitUntil } from '../helpers/wait';
 
 let server: ServerHandle;
 let samsa: Samsa;
@@ -16,13 +17,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function until(what: string, ms: number, ok: () => boolean | Promise<boolean>): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${server.output().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, ms: number, ok: () => boolean | Promise<boolean>): Promise<void> => waitUntil(what, ms, ok, () => server.output().slice(-2000));
 
 describe('client', () => {
   it('three consumers share six partitions; one stops mid-way; all processed, zero lag', async () => {
