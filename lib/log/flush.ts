@@ -24,6 +24,8 @@ import { concatBytes } from '../util/bytes';
 import { inParallel } from '../util/parallel';
 import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
 import { deadWalObjects, StepPacker, stepWrites } from './flush-plan';
+import { partitionKey } from './commit';
+import type { InlineCache } from './inline-cache';
 import { headFromItem, segmentFromItem } from './items';
 import type { Extent } from './model';
 import type { LogReader } from './reader';
@@ -82,6 +84,8 @@ export class Flusher {
     private readonly reader: LogReader,
     private readonly clock: Clock,
     private readonly opts: FlushOptions = DEFAULT_FLUSH_OPTIONS,
+    /** The committer's recent inline extents (inline-cache.ts): read from memory when there. */
+    private readonly inlineCache?: InlineCache,
   ) {}
 
   /**
@@ -197,13 +201,16 @@ export class Flusher {
       segmentMs: topic.config['segment.ms'],
     });
     let sinceYield = 0;
+    const cacheKey = partitionKey(topic, partition);
     for (const e of chain) {
       if (e.kind === 'seg') break; // already flushed (a racing flusher got here first)
       // Inline extents are read without I/O, so a step over many small commits would run to its
       // end without letting requests in (issue 18: the single-record p99). Reading a
       // write-ahead object yields the same way; nothing here depends on not yielding.
       if (this.opts.transactDeletes && ++sinceYield % 64 === 0) await new Promise((r) => setImmediate(r));
-      const { bytes, batches } = await this.reader.readExtent(topic, partition, e);
+      // This process's own recent inline commit: its bytes as committed, no copy and no second
+      // CRC pass (inline-cache.ts); anything else is read (and verified) from the store.
+      const { bytes, batches } = this.inlineCache?.take(cacheKey, e) ?? (await this.reader.readExtent(topic, partition, e));
       if (!packer.add(e, bytes, batches)) break;
     }
     const plan = packer.plan();
