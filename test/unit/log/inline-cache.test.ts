@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
-import { InlineCache } from '../../../lib/log/inline-cache';
+import { INLINE_CACHE_MAX_AGE_MS, InlineCache } from '../../../lib/log/inline-cache';
 import type { Extent } from '../../../lib/log/model';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
@@ -116,12 +116,23 @@ describe('InlineCache', () => {
     expect(c.size).toBe(0);
   });
 
-  it('stays within its byte bound, dropping the oldest', () => {
-    const b = batch(0, 1);
-    const c = new InlineCache(b.length * 3);
-    for (let i = 0; i < 10; i++) c.put('t/0', i * 100, i, b);
-    expect(c.size).toBe(b.length * 3);
-    expect(c.take('t/0', extent(600, b, 6, 600))).toBeUndefined();
-    expect(c.take('t/0', { ...extent(900, b, 9, 900) })).toBeUndefined(); // frames say base 0: refused
+  it('stays within its byte bound, keeping the oldest (what flush takes first), and drops what expired', () => {
+    let now = 0;
+    const c = new InlineCache(batch(0, 1).length * 3, () => now);
+    for (let i = 0; i < 10; i++) c.put('t/0', i, i, batch(i, 1));
+    expect(c.size).toBe(batch(0, 1).length * 3);
+    expect(c.take('t/0', extent(5, batch(5, 1), 5, 5))).toBeUndefined(); // not kept: it was full
+    expect(c.take('t/0', extent(0, batch(0, 1), 0, 0))?.batches[0]?.base).toBe(0);
+    c.put('t/0', 10, 10, batch(10, 1)); // room again
+    expect(c.take('t/0', extent(10, batch(10, 1), 10, 10))).toBeDefined();
+    // Entries nobody took (another process flushed them) age out, and make room.
+    now += INLINE_CACHE_MAX_AGE_MS;
+    c.put('t/0', 11, 11, batch(11, 1));
+    expect(c.size).toBe(batch(0, 1).length);
+    expect(c.take('t/0', extent(1, batch(1, 1), 1, 1))).toBeUndefined();
+    expect(c.take('t/0', extent(11, batch(11, 1), 11, 11))).toBeDefined();
+    // Bytes whose frames disagree with the stored extent are refused.
+    c.put('t/0', 900, 9, batch(0, 1));
+    expect(c.take('t/0', extent(900, batch(0, 1), 9, 900))).toBeUndefined();
   });
 });
