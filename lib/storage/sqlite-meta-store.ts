@@ -92,10 +92,10 @@ export class SqliteMetaStore implements MetaStore {
     this.sDel = this.db.prepare('DELETE FROM items WHERE pk = ? AND sk = ?');
     // IMMEDIATE takes the write lock up front: the read that feeds a condition and the write
     // it guards cannot interleave with another connection's commit.
-    this.txWrite = this.db.transaction((op: WriteOp) => this.apply(op, this.current(op), 0)).immediate;
+    this.txWrite = this.db.transaction((op: WriteOp) => this.apply(op, this.currentFor(op), 0)).immediate;
     this.txMany = this.db.transaction((ops: WriteOp[]) => {
       const currents = ops.map((op, i) => {
-        const cur = this.current(op);
+        const cur = this.currentFor(op);
         if (op.condition && !evaluate(op.condition, cur)) throw new ConditionFailedError(i, cur);
         return cur;
       });
@@ -194,6 +194,15 @@ export class SqliteMetaStore implements MetaStore {
   private current(op: WriteOp): MetaItem | undefined {
     const k = keyOf(op);
     return this.read(k.pk, k.sk);
+  }
+
+  /**
+   * The stored item an op needs: for its condition, or to update. A plain put or delete needs
+   * none, and reading one would fetch and deserialize its whole value only to drop it (issue 18:
+   * a flush's deletes of inline commit pages read every page's bytes once more so).
+   */
+  private currentFor(op: WriteOp): MetaItem | undefined {
+    return op.condition !== undefined || op.type === 'update' ? this.current(op) : undefined;
   }
 
   /** Checks op's condition against `cur`, then writes. Runs inside a transaction. */

@@ -90,6 +90,36 @@ describe('SqliteMetaStore', () => {
     await s.close();
   });
 
+  it('deletes and puts without a condition read no stored item (issue 18)', async () => {
+    const s = new SqliteMetaStore({ path: file });
+    const big = new Uint8Array(64 * 1024).fill(1);
+    await s.transact(Array.from({ length: 10 }, (_, i): WriteOp => ({ type: 'put', item: { pk: 'p', sk: `x#${i}`, data: big } })));
+    await s.write({ type: 'put', item: { pk: 'p', sk: 'c', v: 1 } });
+    const sGet = (s as unknown as { sGet: { get: (...a: unknown[]) => unknown } }).sGet;
+    const get = sGet.get.bind(sGet);
+    let reads = 0;
+    sGet.get = (...a: unknown[]) => {
+      reads++;
+      return get(...a);
+    };
+    await s.transact(Array.from({ length: 5 }, (_, i): WriteOp => ({ type: 'delete', key: { pk: 'p', sk: `x#${i}` } })));
+    await s.write({ type: 'delete', key: { pk: 'p', sk: 'x#5' } });
+    await s.write({ type: 'put', item: { pk: 'p', sk: 'x#6', data: new Uint8Array(1) } });
+    expect(reads).toBe(0);
+    // Conditions and updates still see the stored item.
+    await expect(s.write({ type: 'delete', key: { pk: 'p', sk: 'c' }, condition: { op: 'eq', attr: 'v', value: 2 } })).rejects.toBeInstanceOf(ConditionFailedError);
+    await s.write({ type: 'update', key: { pk: 'p', sk: 'c' }, add: { v: 1 } });
+    expect((await s.get({ pk: 'p', sk: 'c' }))?.v).toBe(2);
+    expect(reads).toBe(3);
+    expect((await s.query({ pk: 'p', beginsWith: 'x#' })).items.map((i) => [i.sk, (i.data as Uint8Array).length])).toEqual([
+      ['x#6', 1],
+      ['x#7', big.length],
+      ['x#8', big.length],
+      ['x#9', big.length],
+    ]);
+    await s.close();
+  });
+
   it('still serves a database made with the older WITHOUT ROWID table', async () => {
     const raw = new Database(file);
     raw.pragma('journal_mode = WAL');
