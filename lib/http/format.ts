@@ -3,7 +3,7 @@
 // to render in it (over 1 MiB, or nested deeper than 64 levels) — come back as base64 with
 // `<field>_encoding: "base64"`: never an error, never altered bytes.
 import { SamsaError } from '../errors';
-import type { DecodedRecord, RecordHeader } from '../records';
+import { type DecodedRecord, type RecordBytes, type RecordHeader, Utf8 } from '../records';
 import { MAX_JSON_DEPTH } from './schemas';
 
 export type KeyFormat = 'string' | 'json' | 'base64';
@@ -13,19 +13,19 @@ const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-export function toBytes(value: unknown, format: KeyFormat | ValueFormat, what: string): Uint8Array | null {
+export function toBytes(value: unknown, format: KeyFormat | ValueFormat, what: string): RecordBytes | null {
   if (value === null || value === undefined) return null;
   switch (format) {
-    // Buffer.from over TextEncoder: the same bytes (lone surrogates become U+FFFD either way),
-    // 2-3× faster for small strings, which Node slices from a shared pool (issue 18: a keyed
-    // JSON request encodes 1,000 of them). The bytes are only read, then copied into a batch.
+    // Text stays text (Utf8, its UTF-8 length measured): the batch encoder writes it into the
+    // batch as UTF-8 in place — TextEncoder's bytes, lone surrogates as U+FFFD — with no
+    // buffer per key and value in between (issue 18: a keyed JSON request has 1,000 of them).
     case 'json':
-      return Buffer.from(JSON.stringify(value), 'utf8');
+      return new Utf8(JSON.stringify(value));
     case 'string':
       if (typeof value !== 'string') {
         throw new SamsaError('INVALID_REQUEST', `${what} must be a string when its format is "string" (got ${typeof value}); use format "json" for JSON values`);
       }
-      return Buffer.from(value, 'utf8');
+      return new Utf8(value);
     case 'base64':
       if (typeof value !== 'string' || !BASE64.test(value)) {
         throw new SamsaError('INVALID_REQUEST', `${what} is not valid base64`);

@@ -39,6 +39,7 @@ import { commitPageToItem, extentsFromItem, HEAD_ATTR, headFieldFields, headFrom
 import { type Extent, type Head, liveTails } from './model';
 import type { Notifier } from './notifier';
 import { decideProducer, type ProducerBatch, type ProducerDecision } from './producers';
+import type { InlineCache } from './inline-cache';
 import { deletedTopicError } from './tombstones';
 import type { Topic } from './topics';
 
@@ -82,6 +83,8 @@ export interface CommitOptions {
   onConflict?: () => void;
   /** Measures write-ahead objects' age (COMMIT_MAX_WAL_AGE_MS) on its monotonic time. */
   clock?: Clock;
+  /** Where committed inline extents are filed for this process's flush (inline-cache.ts). */
+  inlineCache?: InlineCache;
 }
 
 const MAX_ATTEMPTS = 50;
@@ -311,6 +314,7 @@ export class Committer {
         // again, and the repeat failed its condition), the commit is done: one transaction or
         // one head write covers every part.
         if (await this.landed(part, extents[err.index]!, item, !headOnly)) {
+          this.fileInline(parts, extents);
           return parts.map((p, i) => {
             if (i !== (err as PartConflict).index) this.heads.delete(partitionKey(p.topic, p.partition));
             const r = resultAt(p, extents[i]!.base, totals[i]!);
@@ -327,6 +331,7 @@ export class Committer {
       if (err instanceof TransactionConflictError) for (const p of parts) this.heads.delete(partitionKey(p.topic, p.partition));
       throw err;
     }
+    this.fileInline(parts, extents);
     return parts.map((part, i) => {
       const r = resultAt(part, extents[i]!.base, totals[i]!);
       const key = partitionKey(part.topic, part.partition);
@@ -343,6 +348,15 @@ export class Committer {
       }
       this.notifier.notify(key, r.nextOffset);
       return r;
+    });
+  }
+
+  /** A commit landed: its inline extents' bytes, as stored, go to the flush's cache. */
+  private fileInline(parts: CommitPart[], extents: NewExtent[]): void {
+    const cache = this.opts.inlineCache;
+    if (!cache) return;
+    extents.forEach((e, i) => {
+      if (e.kind === 'inline' && e.cid !== undefined) cache.put(partitionKey(parts[i]!.topic, parts[i]!.partition), e.base, e.cid, parts[i]!.payload);
     });
   }
 

@@ -12,6 +12,7 @@ import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } fr
 import type { FlushScheduler, FlushSchedulerFactory } from './flush-scheduler';
 import { DEFAULT_LEASE_MS, deadOnThisHost, LeaseManager } from './lease';
 import type { Head } from './model';
+import { DEFAULT_INLINE_CACHE_BYTES, InlineCache } from './inline-cache';
 import { Notifier } from './notifier';
 import { mergePrepared, type Prepared, prepareBinary, prepareRecords } from './prepare';
 import { binaryStream, DEFAULT_PRODUCER_ID_EXPIRATION_MS, jsonStream, type ProducerBatch, ProducerRegistry } from './producers';
@@ -33,6 +34,8 @@ export interface EngineOptions {
   longPollMaxRecheckMs?: number;
   /** Bound on the bytes of segment indexes the reader caches (default DEFAULT_INDEX_CACHE_BYTES). */
   indexCacheBytes?: number;
+  /** Bound on the bytes of recent inline commits kept for this process's flush (default DEFAULT_INLINE_CACHE_BYTES, none with headOnlyCommits; 0: none). */
+  inlineCacheBytes?: number;
   /**
    * When a partition this process committed to gets flushed outside the flush job
    * (lib/log/flush-scheduler.ts: in this process after a delay, or handed to a flush
@@ -125,7 +128,11 @@ export class LogEngine {
     this.topics = new TopicRegistry(meta, clock);
     this.producers = new ProducerRegistry(meta, clock);
     this.reader = new LogReader(meta, objects, this.opts.indexCacheBytes !== undefined ? { indexCacheBytes: this.opts.indexCacheBytes } : {});
-    this.flusher = new Flusher(meta, objects, this.reader, clock, { ...this.opts.flush, ...(this.opts.headOnlyCommits ? {} : { transactDeletes: true }) });
+    // Where this process flushes what it commits (embedded): on DynamoDB inline commits are a
+    // few KiB and usually flushed by another function, which the cache would not reach.
+    const inlineCacheBytes = this.opts.inlineCacheBytes ?? (this.opts.headOnlyCommits ? 0 : DEFAULT_INLINE_CACHE_BYTES);
+    const inlineCache = inlineCacheBytes > 0 ? new InlineCache(inlineCacheBytes) : undefined;
+    this.flusher = new Flusher(meta, objects, this.reader, clock, { ...this.opts.flush, ...(this.opts.headOnlyCommits ? {} : { transactDeletes: true }) }, inlineCache);
     this.leases = new LeaseManager(meta, clock, {
       durationMs: this.opts.leaseMs,
       owner: `${os.hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`,
@@ -136,6 +143,7 @@ export class LogEngine {
       inlineMaxBytes: Math.min(this.opts.inlineMaxBytes, meta.limits.maxItemBytes - 4096),
       headOnlyCommits: this.opts.headOnlyCommits ?? false,
       clock,
+      ...(inlineCache ? { inlineCache } : {}),
       ...(this.opts.onCommitConflict ? { onConflict: this.opts.onCommitConflict } : {}),
       ...(this.opts.onCommitRetry ? { backoff: { onRetry: this.opts.onCommitRetry } } : {}),
     });

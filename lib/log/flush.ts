@@ -24,7 +24,10 @@ import { concatBytes } from '../util/bytes';
 import { inParallel } from '../util/parallel';
 import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
 import { deadWalObjects, StepPacker, stepWrites } from './flush-plan';
+import { partitionKey } from './commit';
+import type { InlineCache } from './inline-cache';
 import { headFromItem, segmentFromItem } from './items';
+import type { Extent } from './model';
 import type { LogReader } from './reader';
 import { encodeIndexEntries, encodeTimeIndexEntries } from './segment-index';
 import type { Topic } from './topics';
@@ -81,6 +84,8 @@ export class Flusher {
     private readonly reader: LogReader,
     private readonly clock: Clock,
     private readonly opts: FlushOptions = DEFAULT_FLUSH_OPTIONS,
+    /** The committer's recent inline extents (inline-cache.ts): read from memory when there. */
+    private readonly inlineCache?: InlineCache,
   ) {}
 
   /**
@@ -196,13 +201,16 @@ export class Flusher {
       segmentMs: topic.config['segment.ms'],
     });
     let sinceYield = 0;
+    const cacheKey = partitionKey(topic, partition);
     for (const e of chain) {
       if (e.kind === 'seg') break; // already flushed (a racing flusher got here first)
       // Inline extents are read without I/O, so a step over many small commits would run to its
       // end without letting requests in (issue 18: the single-record p99). Reading a
       // write-ahead object yields the same way; nothing here depends on not yielding.
       if (this.opts.transactDeletes && ++sinceYield % 64 === 0) await new Promise((r) => setImmediate(r));
-      const { bytes, batches } = await this.reader.readExtent(topic, partition, e);
+      // This process's own recent inline commit: its bytes as committed, no copy and no second
+      // CRC pass (inline-cache.ts); anything else is read (and verified) from the store.
+      const { bytes, batches } = this.inlineCache?.take(cacheKey, e) ?? (await this.reader.readExtent(topic, partition, e));
       if (!packer.add(e, bytes, batches)) break;
     }
     const plan = packer.plan();
@@ -240,7 +248,7 @@ export class Flusher {
     // outside the transaction (plain deletes cost half); a crash here leaves them to the next
     // step, which deletes whatever lies below `flushed`, including pages a stale committer
     // wrote late.
-    await this.deleteCommitExtentsBelow(topic, partition, plan.newFlushed);
+    await this.deleteCommitExtentsBelow(topic, partition, plan.newFlushed, chain);
     // Write-ahead objects fully moved into segments are garbage now (a crash here leaves them
     // for the orphan sweeper).
     const dead = deadWalObjects(plan);
@@ -248,24 +256,40 @@ export class Flusher {
     return { bytes: plan.bytes, batches: plan.batches };
   }
 
-  private async deleteCommitExtentsBelow(topic: Topic, partition: number, flushed: number): Promise<void> {
+  /** `read`: the extents the step read, whose pages are deleted first by key where transactions are cheap. */
+  private async deleteCommitExtentsBelow(topic: Topic, partition: number, flushed: number, read: Extent[]): Promise<void> {
     const pk = partitionPk(topic.id, partition);
     let deleted = 0;
+    const below = extentSk(flushed);
+    if (this.opts.transactDeletes) {
+      // The pages this step read are known by key: delete those first, so that the sweep below
+      // finds only strays (pages a stale committer wrote late), usually none. A SQLite query
+      // returns whole items, and these pages are the step's inline bytes (issue 18: reading
+      // them all a second time only to learn their keys was a tenth of a keyed request's flush).
+      const known = [...new Set(read.map((e) => e.sk))].filter((sk) => sk.startsWith(EXTENT_PREFIX) && sk < below);
+      await this.deletePages(pk, known);
+      deleted += known.length;
+    }
     while (deleted < DELETES_PER_STEP) {
       // Keyed by their last offset: every page with sk < x#flushed lies wholly below it.
       // SQLite reads a page of results synchronously, inline bytes and all: smaller pages there.
-      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: this.opts.transactDeletes ? this.meta.limits.maxTransactItems : 500 });
+      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: below, limit: this.opts.transactDeletes ? this.meta.limits.maxTransactItems : 500 });
       if (this.opts.transactDeletes) {
-        const per = this.meta.limits.maxTransactItems;
-        for (let i = 0; i < page.items.length; i += per) {
-          await this.meta.transact(page.items.slice(i, i + per).map((item): WriteOp => ({ type: 'delete', key: { pk, sk: item.sk } })));
-          await new Promise((r) => setImmediate(r)); // let commits in between
-        }
+        await this.deletePages(pk, page.items.map((item) => item.sk));
       } else {
         await inParallel(page.items, DELETE_CONCURRENCY, (item) => this.meta.write({ type: 'delete', key: { pk, sk: item.sk } }));
       }
       deleted += page.items.length;
       if (!page.next) break;
+    }
+  }
+
+  /** Deletes pages by key in transactions of up to the store's limit, letting commits in between. */
+  private async deletePages(pk: string, sks: string[]): Promise<void> {
+    const per = this.meta.limits.maxTransactItems;
+    for (let i = 0; i < sks.length; i += per) {
+      await this.meta.transact(sks.slice(i, i + per).map((sk): WriteOp => ({ type: 'delete', key: { pk, sk } })));
+      await new Promise((r) => setImmediate(r)); // let commits in between
     }
   }
 }

@@ -147,6 +147,9 @@ export function prepareRecords(records: RecordInput[], maxMessageBytes: number, 
     counts.push(end - start);
     start = end;
   }
+  // One batch (the usual case: a request's records for a partition fit max.message.bytes) is
+  // the payload itself, fresh from the encoder and not shared: no copy.
+  if (batches.length === 1) return { payload: batches[0]!, batchStarts: [0], batchCounts: counts, maxTs, records: records.length };
   const total = batches.reduce((a, b) => a + b.length, 0);
   const payload = new Uint8Array(total);
   const starts: number[] = [];

@@ -45,6 +45,7 @@ import { CorruptRecordError, SamsaError } from '../errors.js';
 import { crc32c } from './crc32c.js';
 import { compress, decompress, MAX_DECOMPRESSED_BYTES } from './compression.js';
 import { Reader, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
+import type { RecordBytes } from './utf8.js';
 import {
   BATCH_HEADER_SIZE,
   Compression,
@@ -129,6 +130,15 @@ function writeUtf8(b: Uint8Array, pos: number, s: string, len: number): number {
   return pos + len;
 }
 
+/** Writes a key's or value's bytes (its text as UTF-8) at `pos`; the end. */
+function writeBytes(buf: Buffer, pos: number, b: RecordBytes): number {
+  if (b instanceof Uint8Array) {
+    buf.set(b, pos);
+    return pos + b.length;
+  }
+  return b.writeInto(buf, pos);
+}
+
 /** Encodes `records` as one RecordBatch v2. Throws on an empty list. */
 export function encodeRecordBatch(records: RecordInput[], opts: EncodeOptions = {}): Uint8Array {
   const n = records.length;
@@ -179,8 +189,10 @@ export function encodeRecordBatch(records: RecordInput[], opts: EncodeOptions = 
   if (opts.logAppendTime) maxTimestamp = now;
 
   // Pass 2: write records straight into the batch when uncompressed, else into a scratch blob.
+  // Not zero-filled: every byte is written below (checked at the end), and a Buffer over it
+  // lets text be written in place (Utf8).
   const direct = codec === Compression.None;
-  const recBuf = direct ? new Uint8Array(BATCH_HEADER_SIZE + recordsSize) : new Uint8Array(recordsSize);
+  const recBuf = Buffer.allocUnsafeSlow(direct ? BATCH_HEADER_SIZE + recordsSize : recordsSize);
   let pos = direct ? BATCH_HEADER_SIZE : 0;
   let hi = 0;
   for (let i = 0; i < n; i++) {
@@ -191,18 +203,10 @@ export function encodeRecordBatch(records: RecordInput[], opts: EncodeOptions = 
     pos = writeVarint(recBuf, pos, i);
     const key = r.key;
     if (key == null) recBuf[pos++] = 1; // zigzag(-1)
-    else {
-      pos = writeVarint(recBuf, pos, key.length);
-      recBuf.set(key, pos);
-      pos += key.length;
-    }
+    else pos = writeBytes(recBuf, writeVarint(recBuf, pos, key.length), key);
     const value = r.value;
     if (value == null) recBuf[pos++] = 1;
-    else {
-      pos = writeVarint(recBuf, pos, value.length);
-      recBuf.set(value, pos);
-      pos += value.length;
-    }
+    else pos = writeBytes(recBuf, writeVarint(recBuf, pos, value.length), value);
     const headers = r.headers ?? EMPTY_HEADERS;
     pos = writeVarint(recBuf, pos, headers.length);
     for (let h = 0; h < headers.length; h++) {
@@ -220,9 +224,12 @@ export function encodeRecordBatch(records: RecordInput[], opts: EncodeOptions = 
     }
   }
 
+  // The sizes of pass 1 must be what pass 2 wrote: a shortfall would leave stale memory in the batch.
+  if (pos !== recBuf.length) throw new Error(`encodeRecordBatch: wrote ${pos} of ${recBuf.length} bytes`);
   let out: Uint8Array;
   if (direct) {
-    out = recBuf;
+    // A plain Uint8Array over the same memory, as callers have always had.
+    out = new Uint8Array(recBuf.buffer, recBuf.byteOffset, recBuf.length);
   } else {
     const blob = compress(codec, recBuf);
     out = new Uint8Array(BATCH_HEADER_SIZE + blob.length);

@@ -2,6 +2,7 @@
 // compression and Kafka's default partitioner. Pure and synchronous (codecsReady aside).
 
 export * from './types.js';
+export { Utf8, type RecordBytes } from './utf8.js';
 export { crc32c } from './crc32c.js';
 export {
   encodeRecordBatch,

@@ -1,6 +1,8 @@
 // Shapes of the Kafka RecordBatch v2 (magic 2) codec. All offsets, timestamps and producer ids
 // are JS numbers (exact up to 2^53, which Samsa never exceeds).
 
+import type { RecordBytes } from './utf8.js';
+
 export enum Compression {
   None = 0,
   Gzip = 1,
@@ -30,10 +32,10 @@ export interface RecordHeader {
   value: Uint8Array | null;
 }
 
-/** A record as a producer supplies it. */
+/** A record as a producer supplies it (text in a Utf8 is encoded into the batch as UTF-8). */
 export interface RecordInput {
-  key?: Uint8Array | null;
-  value: Uint8Array | null;
+  key?: RecordBytes | null;
+  value: RecordBytes | null;
   headers?: RecordHeader[];
   /** ms since epoch; defaults to the batch's `now`. */
   timestamp?: number;

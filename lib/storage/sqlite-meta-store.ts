@@ -1,5 +1,4 @@
-// MetaStore on SQLite (better-sqlite3) for embedded mode: one WITHOUT ROWID table keyed by
-// (pk, sk), attribute maps stored as v8-serialized blobs, conditions evaluated in JS inside a
+// MetaStore on SQLite (better-sqlite3) for embedded mode: one table keyed by (pk, sk), attribute maps stored as v8-serialized blobs, conditions evaluated in JS inside a
 // BEGIN IMMEDIATE transaction. Semantics follow DynamoDB so that code proven against this
 // adapter behaves the same on AWS; see docs/design/0001-embedded-storage.md.
 
@@ -80,18 +79,23 @@ export class SqliteMetaStore implements MetaStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.fsync === false ? 'NORMAL' : 'FULL'}`);
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
-    this.db.exec(
-      'CREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (pk, sk)) WITHOUT ROWID',
-    );
+    // A rowid table with (pk, sk) as its unique index, for a new database (an existing one keeps
+    // the WITHOUT ROWID table it was made with; every statement below works on both). In a
+    // WITHOUT ROWID table the whole row is the b-tree key, and SQLite compares a key that
+    // overflows its page only after reading all of it: every lookup and insert near inline
+    // commit pages of tens of KiB read several of them whole. The index holds only (pk, sk),
+    // so a seek reads no value it does not return (issue 18: a keyed JSON request's commit
+    // spent more time in those reads than in writing its pages).
+    this.db.exec('CREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (pk, sk))');
     this.sGet = this.db.prepare('SELECT value FROM items WHERE pk = ? AND sk = ?');
     this.sPut = this.db.prepare('INSERT OR REPLACE INTO items (pk, sk, value) VALUES (?, ?, ?)');
     this.sDel = this.db.prepare('DELETE FROM items WHERE pk = ? AND sk = ?');
     // IMMEDIATE takes the write lock up front: the read that feeds a condition and the write
     // it guards cannot interleave with another connection's commit.
-    this.txWrite = this.db.transaction((op: WriteOp) => this.apply(op, this.current(op), 0)).immediate;
+    this.txWrite = this.db.transaction((op: WriteOp) => this.apply(op, this.currentFor(op), 0)).immediate;
     this.txMany = this.db.transaction((ops: WriteOp[]) => {
       const currents = ops.map((op, i) => {
-        const cur = this.current(op);
+        const cur = this.currentFor(op);
         if (op.condition && !evaluate(op.condition, cur)) throw new ConditionFailedError(i, cur);
         return cur;
       });
@@ -190,6 +194,15 @@ export class SqliteMetaStore implements MetaStore {
   private current(op: WriteOp): MetaItem | undefined {
     const k = keyOf(op);
     return this.read(k.pk, k.sk);
+  }
+
+  /**
+   * The stored item an op needs: for its condition, or to update. A plain put or delete needs
+   * none, and reading one would fetch and deserialize its whole value only to drop it (issue 18:
+   * a flush's deletes of inline commit pages read every page's bytes once more so).
+   */
+  private currentFor(op: WriteOp): MetaItem | undefined {
+    return op.condition !== undefined || op.type === 'update' ? this.current(op) : undefined;
   }
 
   /** Checks op's condition against `cur`, then writes. Runs inside a transaction. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { defaultPartition, murmur2, toPositive } from '../../../lib/records/index.js';
+import { defaultPartition, murmur2, toPositive, Utf8 } from '../../../lib/records/index.js';
 import { kafkajsMurmur2 } from './kafkajs.js';
 import { JAVA_MURMUR2_VECTORS } from './murmur2-vectors';
 
@@ -17,6 +17,16 @@ describe('murmur2 / default partitioner', () => {
         expect(murmur2(key)).toBe(kafkajsMurmur2(Buffer.from(key)));
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('partitions a text key (the JSON route hands keys over as Utf8) by its UTF-8 bytes, as KafkaJS does', () => {
+    for (const [key] of JAVA_MURMUR2_VECTORS) expect(defaultPartition(new Utf8(key), 1000), key).toBe(toPositive(kafkajsMurmur2(Buffer.from(key))) % 1000);
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 20 }), fc.string({ unit: 'grapheme-ascii', maxLength: 20 })), fc.integer({ min: 1, max: 1000 }), (key, n) => {
+        expect(defaultPartition(new Utf8(key), n)).toBe(toPositive(kafkajsMurmur2(Buffer.from(key, 'utf8'))) % n);
+      }),
+      { numRuns: 2000 },
     );
   });
 

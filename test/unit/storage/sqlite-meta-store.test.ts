@@ -1,7 +1,7 @@
 // SQLite-adapter specifics the shared contract cannot assume: pragmas, persistence across
 // reopen, lock conflicts between connections, and input validation.
 
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -69,6 +69,76 @@ describe('SqliteMetaStore', () => {
     await b.close();
   });
 
+  // Issue 18: in the WITHOUT ROWID table older databases have, the whole row is the b-tree key,
+  // and SQLite reads an overflowing key whole to compare it — so finding a small item (a head)
+  // beside inline commit pages of tens of KiB read several pages' values each time.
+  it('finds a small item beside large ones without reading their values (bytes read from the file)', async () => {
+    if (!readChars()) return; // /proc/self/io is Linux's
+    const a = new SqliteMetaStore({ path: file });
+    const big = new Uint8Array(100 * 1024).fill(7);
+    await a.transact(Array.from({ length: 40 }, (_, i): WriteOp => ({ type: 'put', item: { pk: 'p', sk: `x#${String(i).padStart(4, '0')}`, data: big } })));
+    await a.write({ type: 'put', item: { pk: 'p', sk: 'head', n: 1 } });
+    await a.close();
+    const s = new SqliteMetaStore({ path: file });
+    // The smallest page cache SQLite allows, so reads reach the file (through the OS's cache).
+    (s as unknown as { db: Database.Database }).db.pragma('cache_size = 10');
+    const before = readChars()!;
+    for (let i = 0; i < 20; i++) expect((await s.get({ pk: 'p', sk: 'head' }))?.n).toBe(1);
+    const read = readChars()! - before;
+    // Twenty lookups of a tiny item: a few index pages each at most, not 100 KiB values.
+    expect(read).toBeLessThan(20 * 100 * 1024);
+    await s.close();
+  });
+
+  it('deletes and puts without a condition read no stored item (issue 18)', async () => {
+    const s = new SqliteMetaStore({ path: file });
+    const big = new Uint8Array(64 * 1024).fill(1);
+    await s.transact(Array.from({ length: 10 }, (_, i): WriteOp => ({ type: 'put', item: { pk: 'p', sk: `x#${i}`, data: big } })));
+    await s.write({ type: 'put', item: { pk: 'p', sk: 'c', v: 1 } });
+    const sGet = (s as unknown as { sGet: { get: (...a: unknown[]) => unknown } }).sGet;
+    const get = sGet.get.bind(sGet);
+    let reads = 0;
+    sGet.get = (...a: unknown[]) => {
+      reads++;
+      return get(...a);
+    };
+    await s.transact(Array.from({ length: 5 }, (_, i): WriteOp => ({ type: 'delete', key: { pk: 'p', sk: `x#${i}` } })));
+    await s.write({ type: 'delete', key: { pk: 'p', sk: 'x#5' } });
+    await s.write({ type: 'put', item: { pk: 'p', sk: 'x#6', data: new Uint8Array(1) } });
+    expect(reads).toBe(0);
+    // Conditions and updates still see the stored item.
+    await expect(s.write({ type: 'delete', key: { pk: 'p', sk: 'c' }, condition: { op: 'eq', attr: 'v', value: 2 } })).rejects.toBeInstanceOf(ConditionFailedError);
+    await s.write({ type: 'update', key: { pk: 'p', sk: 'c' }, add: { v: 1 } });
+    expect((await s.get({ pk: 'p', sk: 'c' }))?.v).toBe(2);
+    expect(reads).toBe(3);
+    expect((await s.query({ pk: 'p', beginsWith: 'x#' })).items.map((i) => [i.sk, (i.data as Uint8Array).length])).toEqual([
+      ['x#6', 1],
+      ['x#7', big.length],
+      ['x#8', big.length],
+      ['x#9', big.length],
+    ]);
+    await s.close();
+  });
+
+  it('still serves a database made with the older WITHOUT ROWID table', async () => {
+    const raw = new Database(file);
+    raw.pragma('journal_mode = WAL');
+    raw.exec('CREATE TABLE items (pk TEXT NOT NULL, sk TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (pk, sk)) WITHOUT ROWID');
+    raw.close();
+    const s = new SqliteMetaStore({ path: file });
+    await s.write({ type: 'put', item: { pk: 'p', sk: 'b', v: 2 } });
+    await s.write({ type: 'put', item: { pk: 'p', sk: 'a', v: 1 } });
+    await s.write({ type: 'update', key: { pk: 'p', sk: 'a' }, set: { v: 3 }, condition: { op: 'eq', attr: 'v', value: 1 } });
+    expect((await s.query({ pk: 'p' })).items.map((i) => [i.sk, i.v])).toEqual([
+      ['a', 3],
+      ['b', 2],
+    ]);
+    await s.close();
+    const check = new Database(file);
+    expect(check.prepare("SELECT sql FROM sqlite_master WHERE name = 'items'").pluck().get()).toMatch(/WITHOUT ROWID/);
+    check.close();
+  });
+
   describe('validation', () => {
     const s = new SqliteMetaStore({ path: ':memory:' });
     const bug = (op: WriteOp) => async () => {
@@ -93,3 +163,13 @@ describe('SqliteMetaStore', () => {
     });
   });
 });
+
+/** Bytes this process has read through read(2)/pread(2) so far (Linux), else undefined. */
+function readChars(): number | undefined {
+  try {
+    const m = /^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
