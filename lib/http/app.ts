@@ -8,7 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import { type ErrorCode, SamsaError } from '../errors';
 import type { GroupCoordinator } from '../groups/coordinator';
 import type { LogEngine } from '../log/engine';
-import type { BatchRun } from '../log/reader';
+import { type BatchRun, STREAM_CHUNK } from '../log/reader';
 import type { SamsaMetrics } from '../obs/instruments';
 import { createLogger, type Logger } from '../obs/logger';
 import { mountConsole } from './console';
@@ -496,11 +496,13 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       const carry = limits.maxBinaryResponseBytes;
       let clamped = carry !== undefined && wanted > carry;
       const maxBytes = clamped ? carry! : wanted;
-      if (binary && limits.streaming) {
+      if (binary && limits.streaming && maxBytes > STREAM_CHUNK) {
         // Streamed: the plan fixes the headers (x-next-offset included) before any batch is
         // read, and the body reads the planned ranges a chunk at a time as the client takes
         // them, so memory stays bounded whatever max_bytes is. The same batches as the
-        // buffered answer below (carry's hard cut included).
+        // buffered answer below (carry's hard cut included). A fetch within one chunk (the
+        // default 1 MiB) stays buffered: it holds no more than a chunk anyway, and planning
+        // costs a header read or two that a single ranged read does not.
         const plan = await engine.planFetch(topic, partition, {
           ...(q.offset !== undefined ? { offset: q.offset } : {}),
           ...(q.max_bytes !== undefined || clamped ? { maxBytes } : {}),

@@ -20,7 +20,8 @@ import { silentLogger } from '../../lib/obs/logger';
 import { codecsReady, encodeRecordBatch, splitBatches } from '../../lib/records';
 import { faultyObjectStore, Gate } from '../../lib/storage/faults';
 import type { ObjectStore } from '../../lib/storage/ports';
-import { localStores, type TestStores } from '../helpers/stores';
+import { describeAws } from '../helpers/aws';
+import { awsStores, localStores, type TestStores } from '../helpers/stores';
 
 const MiB = 1024 * 1024;
 const BATCH_TYPE = 'application/vnd.kafka.record-batch';
@@ -99,7 +100,7 @@ function rng(seed: number): () => number {
   };
 }
 
-async function produceSome(bytes: number, random: () => number): Promise<void> {
+async function produceSome(bytes: number, random: () => number, into: { engine: LogEngine; values: Buffer[] } = { engine, values: produced }): Promise<void> {
   let done = 0;
   while (done < bytes) {
     const group: Uint8Array[] = [];
@@ -111,11 +112,11 @@ async function produceSome(bytes: number, random: () => number): Promise<void> {
       const values = Array.from({ length: n }, () => randomBytes(big ? Math.floor(STREAM_CHUNK * (0.6 + random())) : 50 + Math.floor(random() * 6000)));
       const batch = encodeRecordBatch(values.map((value) => ({ key: null, value, headers: [] })));
       largestBatch = Math.max(largestBatch, batch.length);
-      produced.push(...values);
+      into.values.push(...values);
       group.push(batch);
       groupBytes += batch.length;
     }
-    await engine.produceBatches(TOPIC, 0, Buffer.concat(group), { owned: true });
+    await into.engine.produceBatches(TOPIC, 0, Buffer.concat(group), { owned: true });
     done += groupBytes;
   }
 }
@@ -129,10 +130,10 @@ beforeAll(async () => {
   engine = new LogEngine(stores.meta, faulty, undefined, { inlineMaxBytes: 4096, flush: { stepBytes: 8 * MiB, indexIntervalBytes: 4096 } });
   await engine.createTopic(TOPIC, 1, { 'segment.bytes': String(3 * MiB), 'max.message.bytes': String(4 * MiB) });
   const random = rng(15);
-  await produceSome(24 * MiB, random);
+  await produceSome(24 * MiB, random, { engine, values: produced });
   await engine.flushAll();
   // An unflushed tail after the segments.
-  await produceSome(3 * MiB, random);
+  await produceSome(3 * MiB, random, { engine, values: produced });
   const streamedLambda = lambdaLimits('function-url-streaming', { maxRequestBytes: 64 * MiB, maxJsonRequestBytes: 6 * MiB }, 70_000);
   await listen('node', nodeLimits(64 * MiB, 6 * MiB));
   // The oracle: the same runtime, answered buffered (the route's code from before streaming).
@@ -241,6 +242,59 @@ describe('a streamed binary fetch answers what the buffered one did', () => {
     }
     expect(seen).toEqual(produced.map((_, i) => i));
   }, 120_000);
+});
+
+/**
+ * The reader alone, for budgets of any size (the HTTP route streams only fetches above a chunk):
+ * a plan streamed in small chunks (windows that cut batches, batches larger than a window) is
+ * the runs `fetch` reads, and the plan's next offset is theirs.
+ */
+async function planMatchesFetch(eng: LogEngine, hw: number, seed: number, samples: number): Promise<number> {
+  const topic = await eng.topics.partition(TOPIC, 0);
+  const random = rng(seed);
+  const segments = await eng.reader.segments(topic, 0);
+  const offsets = new Set<number>([0, hw - 1, ...segments.flatMap((s) => [s.base, s.last]).filter((o) => o < hw)]);
+  while (offsets.size < samples) offsets.add(Math.floor(random() * hw));
+  let compared = 0;
+  for (const offset of offsets) {
+    for (const maxBytes of [1, 100, 5000, 70_000, 2 * MiB + 5]) {
+      const r = await eng.reader.fetch(topic, 0, { offset, maxBytes });
+      const plan = await eng.reader.planFetch(topic, 0, { offset, maxBytes });
+      const parts: Uint8Array[] = [];
+      for await (const chunk of eng.reader.streamPlan(plan, 50_000)) parts.push(chunk);
+      expect({ offset, maxBytes, next: plan.nextBatchOffset, hw: plan.highWatermark }).toEqual({ offset, maxBytes, next: r.nextBatchOffset, hw: r.highWatermark });
+      const want = Buffer.concat(r.runs.map((x) => x.bytes));
+      expect(Buffer.concat(parts).equals(want), `offset ${offset} max_bytes ${maxBytes}`).toBe(true);
+      expect(plan.bytes).toBe(want.length);
+      compared++;
+    }
+  }
+  return compared;
+}
+
+describe('the reader: a plan streamed is what fetch reads', () => {
+  it('embedded storage: files and SQLite', async () => {
+    expect(await planMatchesFetch(engine, produced.length, 3, 40)).toBeGreaterThan(150);
+  }, 120_000);
+
+  describeAws('on the emulator: S3 ranged GETs and DynamoDB extents', () => {
+    it('the same, on a smaller log', async () => {
+      const aws = await awsStores();
+      const eng = new LogEngine(aws.meta, aws.objects, undefined, { inlineMaxBytes: 4096, flush: { stepBytes: 2 * MiB, indexIntervalBytes: 4096 } });
+      try {
+        await eng.createTopic(TOPIC, 1, { 'segment.bytes': String(MiB), 'max.message.bytes': String(4 * MiB) });
+        const values: Buffer[] = [];
+        const random = rng(99);
+        await produceSome(5 * MiB, random, { engine: eng, values });
+        await eng.flushAll();
+        await produceSome(MiB, random, { engine: eng, values });
+        expect(await planMatchesFetch(eng, values.length, 5, 12)).toBeGreaterThan(50);
+      } finally {
+        await eng.close();
+        await aws.cleanup();
+      }
+    }, 240_000);
+  });
 });
 
 describe('a failure after the headers breaks the response', () => {
