@@ -100,7 +100,7 @@ function rng(seed: number): () => number {
   };
 }
 
-async function produceSome(bytes: number, random: () => number, into: { engine: LogEngine; values: Buffer[] } = { engine, values: produced }): Promise<void> {
+async function produceSome(bytes: number, random: () => number, into: { engine: LogEngine; values: Buffer[]; topic?: string } = { engine, values: produced }): Promise<void> {
   let done = 0;
   while (done < bytes) {
     const group: Uint8Array[] = [];
@@ -116,7 +116,7 @@ async function produceSome(bytes: number, random: () => number, into: { engine: 
       group.push(batch);
       groupBytes += batch.length;
     }
-    await into.engine.produceBatches(TOPIC, 0, Buffer.concat(group), { owned: true });
+    await into.engine.produceBatches(into.topic ?? TOPIC, 0, Buffer.concat(group), { owned: true });
     done += groupBytes;
   }
 }
@@ -337,7 +337,32 @@ describe('a failure after the headers breaks the response', () => {
     faulty.faults.clear();
   }, 60_000);
 
-  it('a segment that vanished mid-stream (retention): the response is cut, not completed short', async () => {
+  it('retention deletes the segments being sent: the response is cut, and the retry is 416', async () => {
+    faulty.faults.clear();
+    await engine.createTopic('kept', 1, { 'segment.bytes': String(MiB), 'retention.bytes': String(2 * MiB), 'max.message.bytes': String(4 * MiB) });
+    const values: Buffer[] = [];
+    const random = rng(21);
+    await produceSome(6 * MiB, random, { engine, values, topic: 'kept' });
+    // This topic only: the write-ahead test below needs the other one's tail unflushed.
+    await engine.flushPartition(await engine.topics.partition('kept', 0), 0);
+    // The second segment read of the body waits while a retention pass deletes the oldest segments.
+    const gate = new Gate();
+    faulty.faults.add({ method: 'get', when: (c) => c.method === 'get' && c.args[0].startsWith('topics/kept/') && isLog(c.args[0]), nth: 2, action: { kind: 'hang', gate } });
+    const res = await fetch(`${urls.node}/v1/topics/kept/partitions/0/records?offset=0&max_bytes=${4 * MiB}`, { headers: { accept: BATCH_TYPE } });
+    expect(res.status).toBe(200);
+    const body = res.arrayBuffer();
+    body.catch(() => undefined);
+    await gate.reached;
+    faulty.faults.clear();
+    expect((await engine.retention.runOnce()).deletedSegments).toBeGreaterThan(0);
+    gate.release();
+    await expect(body).rejects.toThrow();
+    const again = await fetch(`${urls.node}/v1/topics/kept/partitions/0/records?offset=0&max_bytes=${4 * MiB}`, { headers: { accept: BATCH_TYPE } });
+    expect(again.status).toBe(416);
+    expect(await again.json()).toMatchObject({ error_code: 'OFFSET_OUT_OF_RANGE' });
+  }, 60_000);
+
+  it('a segment object that cannot be found at all: the response is cut, not completed short', async () => {
     faulty.faults.clear();
     const { ObjectNotFoundError } = await import('../../lib/errors');
     // From the 2nd read of a .log on, every one finds nothing (re-reads through the extents too).
