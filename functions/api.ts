@@ -114,7 +114,11 @@ streamed.all('*', async (c) => {
     },
     { highWaterMark: 0 },
   );
-  return new Response(body, { status: res.status, headers: res.headers });
+  // The Function URL sends a streamed body chunked: a Content-Length beside that would make a
+  // malformed response for strict clients. Truncation shows as a chunked body left unfinished.
+  const headers = new Headers(res.headers);
+  headers.delete('content-length');
+  return new Response(body, { status: res.status, headers });
 });
 
 type StreamingHandler = (event: LambdaEvent, responseStream: { destroy(err?: Error): unknown }, context: LambdaContext) => Promise<void>;
