@@ -316,9 +316,34 @@ export class LogReader {
    * least one batch, as Kafka does), stopping before `hw`. Undefined when the extents do not
    * chain from `offset` (moved since `head` was read: `fetch` retries).
    */
-  private async read(topic: Topic, partition: number, offset: number, head: ReadHead, maxBytes: number, prefetched?: Promise<ExtentPages>): Promise<BatchRun[] | undefined> {
+  private read(topic: Topic, partition: number, offset: number, head: ReadHead, maxBytes: number, prefetched?: Promise<ExtentPages>): Promise<BatchRun[] | undefined> {
+    return this.walkChain(topic, partition, offset, head, maxBytes, prefetched, (e, from, budget) => this.extentBytes(topic, partition, e, from, budget), (r) => r.bytes.length);
+  }
+
+  /**
+   * `read`, planned: the same walk over the extent chain with the same budget, but each run is
+   * a piece (where its batches lie) instead of bytes. Undefined as `read` is.
+   */
+  private planRead(topic: Topic, partition: number, offset: number, head: ReadHead, maxBytes: number, prefetched?: Promise<ExtentPages>): Promise<PlannedPiece[] | undefined> {
+    return this.walkChain(topic, partition, offset, head, maxBytes, prefetched, (e, from, budget) => this.planExtent(topic, partition, e, from, budget), pieceBytes);
+  }
+
+  /**
+   * The walk `read` and `planRead` share: extent by extent from `offset`, one run each (`take`:
+   * its bytes, or where they lie), until the budget or the high watermark is reached.
+   */
+  private async walkChain<R extends { last: number }>(
+    topic: Topic,
+    partition: number,
+    offset: number,
+    head: ReadHead,
+    maxBytes: number,
+    prefetched: Promise<ExtentPages> | undefined,
+    take: (e: Extent, from: number, budget: number) => Promise<R | undefined>,
+    size: (run: R) => number,
+  ): Promise<R[] | undefined> {
     const hw = head.nextOffset;
-    const runs: BatchRun[] = [];
+    const runs: R[] = [];
     let budget = maxBytes;
     let from = offset;
     // Pages of the extent chain until the budget or the high watermark is reached.
@@ -326,10 +351,10 @@ export class LogReader {
       const chain = await this.extentsFrom(topic, partition, from, head, 16, from === offset ? prefetched : undefined);
       if (!chain) return runs.length > 0 ? runs : undefined;
       for (const e of chain) {
-        const run = await this.extentBytes(topic, partition, e, from, runs.length === 0 ? Math.max(budget, 1) : budget);
+        const run = await take(e, from, runs.length === 0 ? Math.max(budget, 1) : budget);
         if (!run) return runs;
         runs.push(run);
-        budget -= run.bytes.length;
+        budget -= size(run);
         from = run.last + 1;
         // A run cut short by the budget ends the read: the next extent starts after this one's
         // end, so going on would skip the batches the budget left out.
@@ -337,30 +362,6 @@ export class LogReader {
       }
     }
     return runs;
-  }
-
-  /**
-   * `read`, planned: the same walk over the extent chain with the same budget, but each run is
-   * a piece (where its batches lie) instead of bytes. Undefined as `read` is.
-   */
-  private async planRead(topic: Topic, partition: number, offset: number, head: ReadHead, maxBytes: number, prefetched?: Promise<ExtentPages>): Promise<PlannedPiece[] | undefined> {
-    const hw = head.nextOffset;
-    const pieces: PlannedPiece[] = [];
-    let budget = maxBytes;
-    let from = offset;
-    while (from < hw && (budget > 0 || pieces.length === 0)) {
-      const chain = await this.extentsFrom(topic, partition, from, head, 16, from === offset ? prefetched : undefined);
-      if (!chain) return pieces.length > 0 ? pieces : undefined;
-      for (const e of chain) {
-        const piece = await this.planExtent(topic, partition, e, from, pieces.length === 0 ? Math.max(budget, 1) : budget);
-        if (!piece) return pieces;
-        pieces.push(piece);
-        budget -= pieceBytes(piece);
-        from = piece.last + 1;
-        if (budget <= 0 || from >= hw || piece.last < e.last) return pieces;
-      }
-    }
-    return pieces;
   }
 
   /**
