@@ -6,7 +6,9 @@
 // decoded records on demand and the offset to continue from (the HTTP layer only formats it).
 // Inside a large segment extent the start is found through the segment's .index. Bytes are
 // CRC-checked on every read and base offsets patched where the write-ahead bytes were written
-// before their offsets were known.
+// before their offsets were known. A streamed binary fetch (`planFetch`, `streamPlan`) walks the
+// same chain but plans instead of reading: its headers are known before its bytes, which are
+// then read a bounded chunk at a time as the response goes out.
 import { SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, batchFrames, batchSizeAt, crc32c, type DecodedRecord, decodeRecordBatch, readBatchHeader, setBaseOffset, wholeBatchBytes } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
