@@ -242,6 +242,22 @@ describe('a streamed binary fetch answers what the buffered one did', () => {
     }
     expect(seen).toEqual(produced.map((_, i) => i));
   }, 120_000);
+
+  it('a streamed fetch at the high watermark long-polls, then streams what was produced meanwhile', async () => {
+    await engine.createTopic('waiting', 1, { 'max.message.bytes': String(4 * MiB) });
+    const first = encodeRecordBatch([{ key: null, value: randomBytes(1000), headers: [] }]);
+    await engine.produceBatches('waiting', 0, first, { owned: true });
+    const pending = fetch(`${urls.node}/v1/topics/waiting/partitions/0/records?offset=1&max_bytes=${8 * MiB}&wait_ms=10000`, { headers: { accept: BATCH_TYPE } });
+    await new Promise((r) => setTimeout(r, 300));
+    const later = encodeRecordBatch([{ key: null, value: randomBytes(2 * MiB), headers: [] }]);
+    await engine.produceBatches('waiting', 0, later, { owned: true });
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-next-offset')).toBe('2');
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(splitBatches(new Uint8Array(body)).map((b) => [Number(b.header.baseOffset), b.header.recordCount])).toEqual([[1, 1]]);
+    expect(body.length).toBe(later.length);
+  }, 30_000);
 });
 
 /**
