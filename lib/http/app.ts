@@ -465,7 +465,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       path: '/v1/topics/{topic}/partitions/{partition}/records',
       tags: ['fetch'],
       summary: 'Fetch records from an offset',
-      description: `Records with offset ≥ offset, in order, never beyond the high watermark. With Accept: ${RECORD_BATCH_TYPE} the body is the stored batches (the first may start before offset) with x-high-watermark, x-log-start-offset and x-next-offset headers.`,
+      description: `Records with offset ≥ offset, in order, never beyond the high watermark. With Accept: ${RECORD_BATCH_TYPE} the body is the stored batches (the first may start before offset) with x-high-watermark, x-log-start-offset and x-next-offset headers; above 1 MiB it is streamed where the runtime streams, and a failure after the headers breaks the connection (treat a short body as a failed request, never as a complete one).`,
       request: { params: S.PartitionParams, query: S.FetchQuery },
       responses: {
         200: {
