@@ -74,19 +74,71 @@ export async function handler(event: LambdaEvent, context?: LambdaContext) {
 // event by event. The outer app only holds the end of the invocation until the body is out,
 // so hand-offs and metrics are written before Lambda freezes the environment.
 const streamed = new Hono();
+/**
+ * A streamed body that fails after its headers went out (a binary fetch whose object vanished,
+ * a storage failure) must not end like a complete one. Hono's streamHandle would catch the
+ * error, write "Internal Server Error" into the body and end it normally; instead the response
+ * stream of the invocation is destroyed and the invocation fails, so the Function URL cuts the
+ * response and the client sees a broken body, not a shorter one that looks whole.
+ */
+const invocations = new WeakMap<object, { stream: { destroy(err?: Error): unknown }; failed?: unknown }>();
 streamed.all('*', async (c) => {
   const res = await app.fetch(c.req.raw, c.env as object);
   if (!res.body) {
     await afterInvocation();
     return res;
   }
-  const body = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: () => afterInvocation() }));
-  return new Response(body, { status: res.status, headers: res.headers });
+  const invocation = invocations.get((c.env as { context?: object }).context ?? {});
+  const reader = res.body.getReader();
+  // Pulled only as the response stream takes it: no read-ahead beyond what Lambda is sending.
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let next: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          next = await reader.read();
+        } catch (err) {
+          if (invocation) {
+            invocation.failed = err;
+            invocation.stream.destroy(err instanceof Error ? err : new Error(String(err)));
+          }
+          await afterInvocation();
+          controller.error(err);
+          return;
+        }
+        if (!next.done) return controller.enqueue(next.value);
+        await afterInvocation();
+        controller.close();
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+  // The Function URL sends a streamed body chunked: a Content-Length beside that would make a
+  // malformed response for strict clients. Truncation shows as a chunked body left unfinished.
+  const headers = new Headers(res.headers);
+  headers.delete('content-length');
+  return new Response(body, { status: res.status, headers });
 });
+
+type StreamingHandler = (event: LambdaEvent, responseStream: { destroy(err?: Error): unknown }, context: LambdaContext) => Promise<void>;
+const awslambda = (globalThis as { awslambda?: { streamifyResponse(fn: StreamingHandler): StreamingHandler } }).awslambda;
 
 /**
  * The RESPONSE_STREAM handler (the construct points the function at it when it deploys the
  * Function URL with that invoke mode). Undefined outside Lambda's runtime, where nothing
  * provides the `awslambda` global.
  */
-export const streamHandler = (globalThis as { awslambda?: unknown }).awslambda ? streamHandle(streamed) : undefined;
+export const streamHandler = awslambda
+  ? (() => {
+      // Lambda's streamifyResponse marks the function and returns it: Hono's handler is called
+      // from ours, with the invocation's response stream registered for the failure path above.
+      const hono = streamHandle(streamed) as unknown as StreamingHandler;
+      return awslambda.streamifyResponse(async (event, responseStream, context) => {
+        const invocation: { stream: typeof responseStream; failed?: unknown } = { stream: responseStream };
+        invocations.set(context, invocation);
+        await hono(event, responseStream, context);
+        if (invocation.failed !== undefined) throw invocation.failed;
+      });
+    })()
+  : undefined;

@@ -8,7 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import { type ErrorCode, SamsaError } from '../errors';
 import type { GroupCoordinator } from '../groups/coordinator';
 import type { LogEngine } from '../log/engine';
-import type { BatchRun } from '../log/reader';
+import { type BatchRun, STREAM_CHUNK } from '../log/reader';
 import type { SamsaMetrics } from '../obs/instruments';
 import { createLogger, type Logger } from '../obs/logger';
 import { mountConsole } from './console';
@@ -159,6 +159,33 @@ function limitBody(maxSize: number, what: string, limitName: string, limits: Run
 }
 
 /** Whole batches of `runs`, in order, within `limit` bytes; the first batch always. */
+/**
+ * A body read from `chunks` only as the client takes it (pull, no read-ahead). A failure after
+ * the headers went out errors the stream: the Node server then destroys the connection and the
+ * Lambda streaming wrapper fails the invocation, so the client sees a broken response, never a
+ * shorter one that looks complete. A client that goes away stops the reads.
+ */
+function abortingStream(chunks: AsyncGenerator<Uint8Array>, onError: (err: unknown) => void): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const next = await chunks.next();
+          if (next.done) controller.close();
+          else controller.enqueue(next.value);
+        } catch (err) {
+          onError(err);
+          controller.error(err);
+        }
+      },
+      async cancel() {
+        await chunks.return(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
 function withinBytes(runs: BatchRun[], limit: number): BatchRun[] {
   let total = 0;
   const out: BatchRun[] = [];
@@ -438,7 +465,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       path: '/v1/topics/{topic}/partitions/{partition}/records',
       tags: ['fetch'],
       summary: 'Fetch records from an offset',
-      description: `Records with offset ≥ offset, in order, never beyond the high watermark. With Accept: ${RECORD_BATCH_TYPE} the body is the stored batches (the first may start before offset) with x-high-watermark, x-log-start-offset and x-next-offset headers.`,
+      description: `Records with offset ≥ offset, in order, never beyond the high watermark. With Accept: ${RECORD_BATCH_TYPE} the body is the stored batches (the first may start before offset) with x-high-watermark, x-log-start-offset and x-next-offset headers; above 1 MiB it is streamed where the runtime streams, and a failure after the headers breaks the connection (treat a short body as a failed request, never as a complete one).`,
       request: { params: S.PartitionParams, query: S.FetchQuery },
       responses: {
         200: {
@@ -469,6 +496,34 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       const carry = limits.maxBinaryResponseBytes;
       let clamped = carry !== undefined && wanted > carry;
       const maxBytes = clamped ? carry! : wanted;
+      if (binary && limits.streaming && maxBytes > STREAM_CHUNK) {
+        // Streamed: the plan fixes the headers (x-next-offset included) before any batch is
+        // read, and the body reads the planned ranges a chunk at a time as the client takes
+        // them, so memory stays bounded whatever max_bytes is. The same batches as the
+        // buffered answer below (carry's hard cut included). A fetch within one chunk (the
+        // default 1 MiB) stays buffered: it holds no more than a chunk anyway, and planning
+        // costs a header read or two that a single ranged read does not.
+        const plan = await engine.planFetch(topic, partition, {
+          ...(q.offset !== undefined ? { offset: q.offset } : {}),
+          ...(q.max_bytes !== undefined || clamped ? { maxBytes } : {}),
+          ...(carry !== undefined ? { limitBytes: carry } : {}),
+          ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, limits.maxWaitMs ?? q.wait_ms) } : {}),
+          signal: c.req.raw.signal,
+        });
+        metrics?.fetchedBytes.inc({ topic }, plan.bytes);
+        metrics?.fetchedRecords.inc({ topic }, plan.pieces.reduce((a, p) => a + (p.last - p.base + 1), 0));
+        clamped &&= plan.nextBatchOffset < plan.highWatermark;
+        return c.body(abortingStream(engine.reader.streamPlan(plan), (err) => logger.warn('binary fetch aborted mid-stream', { topic, partition }, err)), 200, {
+          'content-type': RECORD_BATCH_TYPE,
+          // The exact length: a client whose connection breaks early sees a short body, never
+          // a complete-looking one (docs/http-api.md, "Fetch").
+          'content-length': String(plan.bytes),
+          'x-high-watermark': String(plan.highWatermark),
+          'x-log-start-offset': String(plan.logStartOffset),
+          'x-next-offset': String(plan.nextBatchOffset),
+          ...(clamped ? { 'x-samsa-clamped': `max_bytes=${maxBytes}; runtime=${limits.kind}` } : {}),
+        }) as never;
+      }
       const result = await engine.fetch(topic, partition, {
         ...(q.offset !== undefined ? { offset: q.offset } : {}),
         ...(q.max_records !== undefined ? { maxRecords: q.max_records } : {}),

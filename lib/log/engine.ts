@@ -16,7 +16,7 @@ import { DEFAULT_INLINE_CACHE_BYTES, InlineCache } from './inline-cache';
 import { Notifier } from './notifier';
 import { mergePrepared, type Prepared, prepareBinary, prepareRecords } from './prepare';
 import { binaryStream, DEFAULT_PRODUCER_ID_EXPIRATION_MS, jsonStream, type ProducerBatch, ProducerRegistry } from './producers';
-import { type FetchOptions, type FetchResult, LogReader } from './reader';
+import { type FetchOptions, type FetchPlan, type FetchResult, LogReader } from './reader';
 import { DEFAULT_RETENTION_OPTIONS, Retention, type RetentionOptions } from './retention';
 import type { TopicConfig } from './topic-config';
 import { type Topic, TopicRegistry } from './topics';
@@ -448,6 +448,15 @@ export class LogEngine {
   async fetch(topicName: string, partition: number, opts: FetchOptions = {}): Promise<FetchResult> {
     const topic = opts.topic ?? (await this.topics.partition(topicName, partition));
     return this.forgettingDeleted(topic, () => this.reader.fetch(topic, partition, opts, (head) => this.waitForData(topic, partition, head, opts.waitMs!, opts.signal)));
+  }
+
+  /**
+   * A binary fetch planned for streaming (LogReader.planFetch: the headers now, the bytes
+   * through `reader.streamPlan`), with the same long poll as `fetch`.
+   */
+  async planFetch(topicName: string, partition: number, opts: FetchOptions & { limitBytes?: number } = {}): Promise<FetchPlan> {
+    const topic = opts.topic ?? (await this.topics.partition(topicName, partition));
+    return this.forgettingDeleted(topic, () => this.reader.planFetch(topic, partition, opts, (head) => this.waitForData(topic, partition, head, opts.waitMs!, opts.signal)));
   }
 
   /**

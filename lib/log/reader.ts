@@ -6,14 +6,17 @@
 // decoded records on demand and the offset to continue from (the HTTP layer only formats it).
 // Inside a large segment extent the start is found through the segment's .index. Bytes are
 // CRC-checked on every read and base offsets patched where the write-ahead bytes were written
-// before their offsets were known.
+// before their offsets were known. A streamed binary fetch (`planFetch`, `streamPlan`) walks the
+// same chain but plans instead of reading: its headers are known before its bytes, which are
+// then read a bounded chunk at a time as the response goes out.
 import { SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, batchFrames, batchSizeAt, crc32c, type DecodedRecord, decodeRecordBatch, readBatchHeader, setBaseOffset, wholeBatchBytes } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
 import { EXTENT_END, extentSk, headKey, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
 import { extentsFromItem, headFromItem, segmentFromItem } from './items';
 import { type Extent, type Head, liveTails, type Segment } from './model';
-import { lookupOffset, lookupTimestamp } from './segment-index';
+import { lookupOffset, lookupTimestamp, positionBefore } from './segment-index';
+import { concatBytes } from '../util/bytes';
 import { deletedTopicError } from './tombstones';
 import type { Topic } from './topics';
 
@@ -62,6 +65,43 @@ export interface FetchResult {
   /** Decoded records ≥ offset, < high watermark, at most maxRecords (for JSON responses). */
   records(): DecodedRecord[];
 }
+
+/**
+ * One run of a planned (streamed) fetch: whole batches at a known place. `bytes`: an inline
+ * extent's, in memory already (patched and verified). `object`: [start, end) of an object,
+ * whose batches are base..last once their offsets are shifted by `shift` (write-ahead bytes).
+ */
+export type PlannedPiece =
+  | { kind: 'bytes'; bytes: Uint8Array; base: number; last: number }
+  | { kind: 'object'; obj: string; wal: boolean; start: number; end: number; shift: number; base: number; last: number };
+
+/** A binary fetch decided before its bytes are read: everything its headers say, and where the body lies. */
+export interface FetchPlan {
+  topic: Topic;
+  partition: number;
+  highWatermark: number;
+  logStartOffset: number;
+  /** After the last planned batch (at most the high watermark). */
+  nextBatchOffset: number;
+  pieces: PlannedPiece[];
+  /** Body size. */
+  bytes: number;
+}
+
+const pieceBytes = (p: PlannedPiece): number => (p.kind === 'bytes' ? p.bytes.length : p.end - p.start);
+
+/** A batch's place in an object and its offsets as stored. */
+interface Frame {
+  start: number;
+  end: number;
+  base: number;
+  last: number;
+}
+
+/** Bytes a streamed fetch reads from an object at a time (a batch larger than this is read whole). */
+export const STREAM_CHUNK = 1024 * 1024;
+/** Bytes read at a time while walking batch headers to plan a streamed fetch. */
+const WALK_WINDOW = 64 * 1024;
 
 /** How a fetch at the high watermark waits for new data (the engine's long poll); the newer head. */
 export type WaitForData = (head: Head) => Promise<Head>;
@@ -144,13 +184,53 @@ export class LogReader {
    * loop of the read path); an offset that fell below the log start meanwhile is out of range.
    */
   async fetch(topic: Topic, partition: number, opts: FetchOptions = {}, wait?: WaitForData): Promise<FetchResult> {
+    const { head, offset, got } = await this.fetchRound(topic, partition, opts, wait, (offset, head, maxBytes, prefetched) =>
+      this.read(topic, partition, offset, head, maxBytes, prefetched),
+    );
+    if (!got) return emptyFetchResult(head, offset);
+    return readResult(head, offset, got, opts.maxRecords ?? 500, opts.maxDecodedBytes ?? opts.maxBytes ?? 1024 * 1024);
+  }
+
+  /**
+   * A binary fetch that streams: the same batches `fetch` would return (byte for byte), but
+   * planned instead of read — where each run lies (object byte ranges ending on batch
+   * boundaries, found through the segment `.index` and short header walks; inline extents as
+   * they are) — so the response headers, the next offset included, are known before any batch
+   * is read. `streamPlan` then reads the pieces a bounded chunk at a time. `limitBytes` is a
+   * hard bound on the whole (a response that cannot carry more): the plan keeps whole batches
+   * within it, and always the first.
+   */
+  async planFetch(topic: Topic, partition: number, opts: FetchOptions & { limitBytes?: number } = {}, wait?: WaitForData): Promise<FetchPlan> {
+    const { head, offset, got } = await this.fetchRound(topic, partition, opts, wait, (offset, head, maxBytes, prefetched) =>
+      this.planRead(topic, partition, offset, head, maxBytes, prefetched),
+    );
+    let pieces = got ?? [];
+    if (opts.limitBytes !== undefined) pieces = await this.withinBytes(topic, partition, pieces, opts.limitBytes);
+    const bytes = pieces.reduce((a, p) => a + pieceBytes(p), 0);
+    const nextBatchOffset = pieces.length > 0 ? Math.min(pieces[pieces.length - 1]!.last + 1, head.nextOffset) : offset;
+    return { topic, partition, highWatermark: head.nextOffset, logStartOffset: head.logStart, nextBatchOffset, pieces, bytes };
+  }
+
+  /**
+   * What `fetch` and `planFetch` share: the head (read alongside the extent lookups), the range
+   * check, the long poll, and the one retry loop of the read path. The head and the extent
+   * queries are not one snapshot: a write-ahead object a flush deleted, or extents a flush or
+   * retention moved, send the read round again from a fresh head; an offset that fell below
+   * the log start meanwhile is out of range. `got` is undefined at the high watermark.
+   */
+  private async fetchRound<T>(
+    topic: Topic,
+    partition: number,
+    opts: FetchOptions,
+    wait: WaitForData | undefined,
+    readOnce: (offset: number, head: Head, maxBytes: number, prefetched?: Promise<ExtentPages>) => Promise<T | undefined>,
+  ): Promise<{ head: Head; offset: number; got: T | undefined }> {
     // At a known offset, the head and the extent lookups go out together: one metadata round
     // trip before the object reads.
     const prefetched = opts.offset !== undefined ? this.queryExtents(topic, partition, opts.offset) : undefined;
     prefetched?.catch(() => undefined); // consumed (or dropped) below; never an unhandled rejection
     let head = await this.liveHead(topic, partition);
     const offset = opts.offset ?? head.logStart;
-    const maxRecords = opts.maxRecords ?? 500;
     const maxBytes = opts.maxBytes ?? 1024 * 1024;
     const outOfRange = (h: Head): SamsaError =>
       new SamsaError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside ${topic.name}/${partition}'s log [${h.logStart}, ${h.nextOffset}]`, {
@@ -164,12 +244,12 @@ export class LogReader {
       head = await wait(head);
       firstLookup = undefined; // taken before the new data arrived
     }
-    if (offset >= head.nextOffset) return emptyFetchResult(head, offset);
+    if (offset >= head.nextOffset) return { head, offset, got: undefined };
 
     for (let attempt = 0; ; attempt++) {
-      let runs: BatchRun[] | undefined;
+      let got: T | undefined;
       try {
-        runs = await this.read(topic, partition, offset, head, maxBytes, attempt === 0 ? firstLookup : undefined);
+        got = await readOnce(offset, head, maxBytes, attempt === 0 ? firstLookup : undefined);
       } catch (err) {
         // A write-ahead object deleted by a flush we raced: the extents moved, look again.
         // Or a segment retention deleted: the log start moved past the offset first.
@@ -180,13 +260,13 @@ export class LogReader {
         }
         throw err;
       }
-      if (!runs) {
+      if (got === undefined) {
         head = await this.liveHead(topic, partition);
         if (offset < head.logStart) throw outOfRange(head);
         if (attempt < FETCH_RETRIES) continue;
         throw new SamsaError('UNKNOWN_SERVER_ERROR', `no data found for ${topic.name}/${partition} at offset ${offset} below the high watermark ${head.nextOffset}`);
       }
-      return readResult(head, offset, runs, maxRecords, opts.maxDecodedBytes ?? maxBytes);
+      return { head, offset, got };
     }
   }
 
@@ -238,9 +318,34 @@ export class LogReader {
    * least one batch, as Kafka does), stopping before `hw`. Undefined when the extents do not
    * chain from `offset` (moved since `head` was read: `fetch` retries).
    */
-  private async read(topic: Topic, partition: number, offset: number, head: ReadHead, maxBytes: number, prefetched?: Promise<ExtentPages>): Promise<BatchRun[] | undefined> {
+  private read(topic: Topic, partition: number, offset: number, head: ReadHead, maxBytes: number, prefetched?: Promise<ExtentPages>): Promise<BatchRun[] | undefined> {
+    return this.walkChain(topic, partition, offset, head, maxBytes, prefetched, (e, from, budget) => this.extentBytes(topic, partition, e, from, budget), (r) => r.bytes.length);
+  }
+
+  /**
+   * `read`, planned: the same walk over the extent chain with the same budget, but each run is
+   * a piece (where its batches lie) instead of bytes. Undefined as `read` is.
+   */
+  private planRead(topic: Topic, partition: number, offset: number, head: ReadHead, maxBytes: number, prefetched?: Promise<ExtentPages>): Promise<PlannedPiece[] | undefined> {
+    return this.walkChain(topic, partition, offset, head, maxBytes, prefetched, (e, from, budget) => this.planExtent(topic, partition, e, from, budget), pieceBytes);
+  }
+
+  /**
+   * The walk `read` and `planRead` share: extent by extent from `offset`, one run each (`take`:
+   * its bytes, or where they lie), until the budget or the high watermark is reached.
+   */
+  private async walkChain<R extends { last: number }>(
+    topic: Topic,
+    partition: number,
+    offset: number,
+    head: ReadHead,
+    maxBytes: number,
+    prefetched: Promise<ExtentPages> | undefined,
+    take: (e: Extent, from: number, budget: number) => Promise<R | undefined>,
+    size: (run: R) => number,
+  ): Promise<R[] | undefined> {
     const hw = head.nextOffset;
-    const runs: BatchRun[] = [];
+    const runs: R[] = [];
     let budget = maxBytes;
     let from = offset;
     // Pages of the extent chain until the budget or the high watermark is reached.
@@ -248,10 +353,10 @@ export class LogReader {
       const chain = await this.extentsFrom(topic, partition, from, head, 16, from === offset ? prefetched : undefined);
       if (!chain) return runs.length > 0 ? runs : undefined;
       for (const e of chain) {
-        const run = await this.extentBytes(topic, partition, e, from, runs.length === 0 ? Math.max(budget, 1) : budget);
+        const run = await take(e, from, runs.length === 0 ? Math.max(budget, 1) : budget);
         if (!run) return runs;
         runs.push(run);
-        budget -= run.bytes.length;
+        budget -= size(run);
         from = run.last + 1;
         // A run cut short by the budget ends the read: the next extent starts after this one's
         // end, so going on would skip the batches the budget left out.
@@ -259,6 +364,262 @@ export class LogReader {
       }
     }
     return runs;
+  }
+
+  /**
+   * `extentBytes`, planned: the same batches, found from batch headers instead of read. An
+   * inline extent is in memory already (its piece is its bytes). For an object, the walk
+   * replays `extentBytes`' windows — [s, s + budget) from the `.index` seek position, a window
+   * holding no whole batch taking its first batch whole, batches ending before `from` skipped
+   * — reading only headers: the first kept batch is found by walking from the seek position
+   * (at most an index interval away), the last by jumping through the `.index` close to the
+   * window's end. An extent taken whole from its start needs no read at all.
+   */
+  private async planExtent(topic: Topic, partition: number, e: Extent, from: number, budget: number): Promise<PlannedPiece | undefined> {
+    if (e.kind === 'inline') {
+      const run = await this.extentBytes(topic, partition, e, from, budget);
+      return run && { kind: 'bytes', bytes: run.bytes, base: run.base, last: run.last };
+    }
+    const end = e.pos + e.len;
+    const shift = e.base - e.wb;
+    const piece = (start: number, stop: number, base: number, last: number): PlannedPiece => ({ kind: 'object', obj: e.obj!, wal: e.kind === 'wal', start, end: stop, shift, base, last });
+    if (from <= e.base && e.len <= budget) return piece(e.pos, end, e.base, e.last);
+    let start = e.pos;
+    if (e.kind === 'seg' && from > e.base && e.len > SEEK_THRESHOLD && e.seg !== undefined) {
+      const pos = await this.seek(e.obj!, e.seg, e.wb, e.base, from, start);
+      if (pos > start && pos < end) start = pos;
+    }
+    if (budget <= 0) return undefined;
+    let s = start; // the window's start, as extentBytes would have moved it
+    for await (const f of this.frames(topic, partition, e, start)) {
+      if (f.end > Math.min(end, s + budget)) {
+        // The window [s, s + budget) ends before this batch: the next window starts at it.
+        s = f.start;
+        if (f.end > Math.min(end, s + budget)) {
+          // Alone larger than the window: taken whole (Kafka's rule), or skipped whole.
+          if (f.last + shift >= from) return piece(f.start, f.end, f.base + shift, f.last + shift);
+          s = f.end;
+          continue;
+        }
+      }
+      if (f.last + shift < from) continue;
+      // The first batch kept; the run goes on to the last whole batch inside the window.
+      const limit = Math.min(end, s + budget);
+      if (limit === end) return piece(f.start, end, f.base + shift, e.last);
+      const tail = await this.lastBatchWithin(topic, partition, e, f, limit);
+      return piece(f.start, tail.end, f.base + shift, tail.last + shift);
+    }
+    return undefined;
+  }
+
+  /**
+   * The last whole batch of `e` ending at or before `limit`, from batch `first` (which does):
+   * through the `.index`, the walk starts at the entry before the last one at or before
+   * `limit` (so at least one whole batch lies between it and `limit`), else at `first`.
+   */
+  private async lastBatchWithin(topic: Topic, partition: number, e: Extent, first: Frame, limit: number): Promise<Frame> {
+    let walkFrom = first.start;
+    if (e.kind === 'seg' && e.seg !== undefined && limit - first.start > SEEK_THRESHOLD) {
+      const index = await this.indexOf(e.obj!);
+      const jump = index && positionBefore(index, limit);
+      if (jump !== undefined && jump > walkFrom) walkFrom = jump;
+    }
+    let last: Frame | undefined = walkFrom === first.start ? first : undefined;
+    for await (const f of this.frames(topic, partition, e, walkFrom)) {
+      if (f.end > limit) break;
+      last = f;
+    }
+    // An index entry that is not a batch start of this extent (it cannot be, but the bytes
+    // decide): walk from the first batch instead.
+    if (!last) {
+      last = first;
+      for await (const f of this.frames(topic, partition, e, first.start)) {
+        if (f.end > limit) break;
+        last = f;
+      }
+    }
+    return last;
+  }
+
+  /**
+   * The batch headers of an object extent from `pos` (a batch start) on, read in windows of
+   * WALK_WINDOW bytes (a batch larger than a window costs one small read of its header).
+   */
+  private async *frames(topic: Topic, partition: number, e: Extent, pos: number): AsyncGenerator<Frame> {
+    const end = e.pos + e.len;
+    while (pos < end) {
+      const buf = await this.objects.get(e.obj!, { start: pos, end: Math.min(end, pos + WALK_WINDOW) });
+      let next = pos;
+      for (const f of batchFrames(buf, { headersOnly: true })) {
+        if (pos + f.end > end) throw corrupt(topic, partition, f.baseOffset, 'batch runs past the end of its extent');
+        yield { start: pos + f.start, end: pos + f.end, base: f.baseOffset, last: f.lastOffset };
+        next = pos + f.end;
+      }
+      if (next === pos) throw corrupt(topic, partition, e.base, buf.length < BATCH_HEADER_SIZE ? 'truncated batch header' : 'negative batch length');
+      pos = next;
+    }
+  }
+
+  /**
+   * `withinBytes` of the HTTP route, for a plan: whole batches within `limit` bytes in all,
+   * always the first. A piece that crosses the limit is cut at its last batch inside it.
+   */
+  private async withinBytes(topic: Topic, partition: number, pieces: PlannedPiece[], limit: number): Promise<PlannedPiece[]> {
+    const out: PlannedPiece[] = [];
+    let total = 0;
+    for (const p of pieces) {
+      const size = pieceBytes(p);
+      if (total + size <= limit) {
+        out.push(p);
+        total += size;
+        continue;
+      }
+      const room = limit - total;
+      if (p.kind === 'bytes') {
+        const frames = [...batchFrames(p.bytes)];
+        let n = 0;
+        while (n < frames.length && (frames[n]!.end <= room || (n === 0 && out.length === 0))) n++;
+        if (n > 0) out.push({ kind: 'bytes', bytes: p.bytes.subarray(0, frames[n - 1]!.end), base: p.base, last: frames[n - 1]!.lastOffset });
+      } else {
+        const e: Extent = { sk: '', kind: p.wal ? 'wal' : 'seg', obj: p.obj, pos: p.start, len: p.end - p.start, base: p.base, last: p.last, wb: p.base - p.shift, maxTs: 0 };
+        const [first] = await this.frames(topic, partition, e, p.start).next().then((r) => (r.done ? [] : [r.value]));
+        if (first && (first.end - p.start <= room || out.length === 0)) {
+          const tail = first.end - p.start <= room ? await this.lastBatchWithin(topic, partition, e, first, p.start + room) : first;
+          out.push({ ...p, end: tail.end, last: tail.last + p.shift });
+        }
+      }
+      break;
+    }
+    return out;
+  }
+
+  /**
+   * The bytes of a plan, in order, at most about `chunkBytes` at a time (plus one batch when a
+   * single batch is larger): each chunk is whole batches, CRC-checked and offsets patched as
+   * `fetch` does, and checked against the plan (the first and last offsets it promised). An
+   * object that vanished under a piece — a write-ahead object a flush moved into a segment —
+   * is read on through the extents as they are now, up to the same last offset; one below the
+   * log start (retention), or any other failure, throws: the caller has sent its headers and
+   * must abort the response, not end it as if complete.
+   */
+  async *streamPlan(plan: FetchPlan, chunkBytes = STREAM_CHUNK): AsyncGenerator<Uint8Array> {
+    const { topic, partition } = plan;
+    for (const p of plan.pieces) {
+      if (p.kind === 'bytes') {
+        yield p.bytes;
+        continue;
+      }
+      let expect = p.base; // offset of the next batch this piece must deliver
+      let pos = p.start;
+      let carry: Uint8Array | undefined; // a partial batch from the previous window
+      let firstBatch = true;
+      while (pos < p.end) {
+        let buf: Uint8Array;
+        try {
+          buf = await this.objects.get(p.obj, { start: pos, end: Math.min(p.end, pos + chunkBytes) });
+        } catch (err) {
+          if (!(err instanceof Error && err.name === 'ObjectNotFoundError')) throw err;
+          // `expect` is a batch boundary: the batches from it on, wherever they are now.
+          yield* this.streamRange(topic, partition, expect, p.last, chunkBytes);
+          expect = p.last + 1;
+          break;
+        }
+        pos += buf.length;
+        if (buf.length === 0) throw corrupt(topic, partition, expect, `object ${p.obj} ends before its extent`);
+        if (carry) buf = concatBytes([carry, buf]);
+        carry = undefined;
+        let complete = wholeBatchBytes(buf);
+        if (complete === 0) {
+          // One batch larger than the window: read the rest of it.
+          const size = batchSizeAt(buf);
+          if (size === undefined) {
+            if (buf.length < 12 && pos < p.end) {
+              carry = buf;
+              continue;
+            }
+            throw corrupt(topic, partition, expect, 'negative batch length');
+          }
+          if (pos - buf.length + size > p.end) throw corrupt(topic, partition, expect, 'batch runs past the end of its extent');
+          const rest = await this.objects.get(p.obj, { start: pos, end: pos - buf.length + size });
+          pos += rest.length;
+          buf = concatBytes([buf, rest]);
+          complete = size;
+        }
+        if (complete < buf.length) carry = buf.slice(complete);
+        const out = p.shift !== 0 ? new Uint8Array(buf.subarray(0, complete)) : buf.subarray(0, complete);
+        const batches = verifiedBatches(out, topic, partition);
+        for (const b of batches) {
+          // The piece starts at its planned batch, and offsets only go up from there.
+          const base = b.base + p.shift;
+          if (firstBatch ? base !== p.base : base < expect) {
+            throw corrupt(topic, partition, expect, `batch at ${base} where the plan expected ${expect}`);
+          }
+          if (p.shift !== 0) setBaseOffset(out, b.start, base);
+          expect = b.last + p.shift + 1;
+          firstBatch = false;
+        }
+        yield out;
+      }
+      if (carry) throw corrupt(topic, partition, expect, 'truncated batch');
+      if (expect !== p.last + 1) throw corrupt(topic, partition, expect, `piece ended at ${expect - 1}, planned to end at ${p.last}`);
+    }
+  }
+
+  /**
+   * Batches [from, last] read afresh through the extents (a bounded `read` at a time): what a
+   * stream falls back on when the object it planned to read is gone. Offsets below the log
+   * start now are gone for good: OFFSET_OUT_OF_RANGE.
+   */
+  private async *streamRange(topic: Topic, partition: number, from: number, last: number, chunkBytes: number): AsyncGenerator<Uint8Array> {
+    let next = from;
+    for (let attempt = 0; next <= last; ) {
+      const head = await this.liveHead(topic, partition);
+      if (next < head.logStart) {
+        throw new SamsaError('OFFSET_OUT_OF_RANGE', `offset ${next} of ${topic.name}/${partition} was deleted while it was being sent (log start ${head.logStart})`);
+      }
+      let runs: BatchRun[] | undefined;
+      try {
+        runs = await this.read(topic, partition, next, head, chunkBytes);
+      } catch (err) {
+        if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt++ < FETCH_RETRIES) continue;
+        throw err;
+      }
+      if (!runs || runs.length === 0) {
+        if (attempt++ < FETCH_RETRIES) continue;
+        throw new SamsaError('UNKNOWN_SERVER_ERROR', `no data found for ${topic.name}/${partition} at offset ${next} while streaming`);
+      }
+      for (const run of runs) {
+        // Keep whole batches from `next` to `last`: the same boundaries as planned.
+        let keepFrom = -1;
+        let keepTo = 0;
+        for (const f of batchFrames(run.bytes)) {
+          if (f.baseOffset < next) continue;
+          if (f.lastOffset > last) break;
+          if (keepFrom < 0) {
+            if (f.baseOffset !== next) throw corrupt(topic, partition, next, `batch at ${f.baseOffset} where ${next} was expected`);
+            keepFrom = f.start;
+          }
+          keepTo = f.end;
+          next = f.lastOffset + 1;
+        }
+        if (keepFrom >= 0) yield run.bytes.subarray(keepFrom, keepTo);
+        if (next > last) return;
+      }
+    }
+  }
+
+  /** The `.index` of a segment `.log` (cached), or undefined when it cannot be read. */
+  private async indexOf(logKey: string): Promise<Uint8Array | undefined> {
+    const indexKey = logKey.replace(/\.log$/, '.index');
+    const cached = this.indexCache.get(indexKey);
+    if (cached) return cached.bytes;
+    try {
+      const bytes = await this.objects.get(indexKey);
+      this.cacheIndex(indexKey, { bytes, at: Date.now() });
+      return bytes;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Complete batches of one extent starting at the batch holding `from`, within `budget`. */

@@ -63,3 +63,25 @@ export function lookupTimestamp(timeIndex: Uint8Array, target: number): { timest
   }
   return found;
 }
+
+/**
+ * The position of the entry before the last one whose position is ≤ `limit`: a batch start
+ * from which at least one whole batch ends at or before `limit` (the batch there ends at or
+ * before the next entry's position). Undefined when fewer than two entries qualify.
+ */
+export function positionBefore(index: Uint8Array, limit: number): number | undefined {
+  const dv = new DataView(index.buffer, index.byteOffset, index.byteLength);
+  let lo = 0;
+  let hi = Math.floor(index.length / INDEX_ENTRY) - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (dv.getInt32(mid * INDEX_ENTRY + 4) <= limit) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found >= 1 ? dv.getInt32((found - 1) * INDEX_ENTRY + 4) : undefined;
+}

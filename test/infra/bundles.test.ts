@@ -81,11 +81,32 @@ function installAwsLambdaStub(): void {
   };
 }
 
+/** A response stream whose first body write (the one after the prelude's two) is held until `release()`: Lambda not taking bytes. */
+class HeldResponseStream extends StubResponseStream {
+  private held?: () => void;
+  private readonly gate = new Promise<void>((r) => (this.held = r));
+  private writes = 0;
+  /** Resolves when the held write arrives. */
+  readonly reached: Promise<void>;
+  private arrived!: () => void;
+  constructor() {
+    super();
+    this.reached = new Promise((r) => (this.arrived = r));
+  }
+  release(): void {
+    this.held!();
+  }
+  override _write(chunk: Buffer | string, enc: BufferEncoding, cb: () => void): void {
+    if (++this.writes !== 3) return super._write(chunk, enc, cb);
+    this.arrived();
+    void this.gate.then(() => super._write(chunk, enc, cb));
+  }
+}
+
 /** A streamed invocation as the Function URL sees it: prelude (status, headers), then body bytes as they come. */
 class StreamedInvocation {
-  readonly stream = new StubResponseStream();
   readonly done: Promise<unknown>;
-  constructor(handler: Handler, event: unknown, remainingMs: number) {
+  constructor(handler: Handler, event: unknown, remainingMs: number, readonly stream = new StubResponseStream()) {
     const deadline = Date.now() + remainingMs;
     this.done = (handler as unknown as (e: unknown, s: unknown, c: unknown) => Promise<unknown>)(event, this.stream, {
       awsRequestId: randomUUID(),
@@ -504,6 +525,50 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
     // A live tail needs the streaming handler: the buffered one says so.
     const refused = await call(urlEvent('GET', `/v1/topics/${big}/partitions/0/records?offset=0&follow=true`, undefined, { accept: 'text/event-stream' }));
     expect([refused.statusCode, refused.json['error_code']]).toEqual([400, 'INVALID_REQUEST']);
+  });
+
+  it('API bundle, streamed: a binary fetch leaves in chunks as it is read, and a failure after the headers fails the invocation instead of ending the body short', async () => {
+    const cut = `cut-${topic}`;
+    expect((await call(urlEvent('POST', '/v1/topics', { name: cut, partitions: 1 }))).statusCode).toBe(201);
+    const walKeys = async () => new Set(((await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'wal/' }))).Contents ?? []).map((o) => o.Key!));
+    const before = await walKeys();
+    // Eight write-ahead objects of ~1.5 MiB each: 12 MiB, more than a stream chunk many times over.
+    for (let i = 0; i < 8; i++) {
+      const batches = Buffer.concat([0, 1, 2].map((j) => encodeRecordBatch([{ key: null, value: new Uint8Array(500 * 1024).fill(i * 3 + j + 1), headers: [] }])));
+      expect((await call(urlEvent('POST', `/v1/topics/${cut}/partitions/0/records`, batches, { 'content-type': 'application/vnd.kafka.record-batch' }))).statusCode).toBe(200);
+    }
+    const target = `/v1/topics/${cut}/partitions/0/records?offset=0&max_bytes=${64 * 1024 * 1024}`;
+    const accept = { accept: 'application/vnd.kafka.record-batch' };
+    const whole = new StreamedInvocation(streamApi, urlEvent('GET', target, undefined, accept), 60_000);
+    const ok = await whole.result();
+    expect(ok.statusCode).toBe(200);
+    expect(ok.headers['x-next-offset']).toBe('24');
+    // Chunked through the Function URL: no Content-Length beside it.
+    expect(ok.headers['content-length']).toBeUndefined();
+    expect(splitBatches(new Uint8Array(ok.body)).map((b) => Number(b.header.baseOffset))).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    // Written as read: many writes, none larger than a stream chunk (1 MiB), after the prelude's two.
+    const bodyWrites = whole.stream.chunks.slice(2).map((c) => c.length);
+    expect(bodyWrites.length).toBeGreaterThanOrEqual(8);
+    expect(Math.max(...bodyWrites)).toBeLessThanOrEqual(1024 * 1024);
+
+    // Now the write-ahead objects vanish while Lambda holds the first body chunk: the rest
+    // cannot be read, and the response must not end as if it were whole.
+    const held = new HeldResponseStream();
+    const broken = new StreamedInvocation(streamApi, urlEvent('GET', target, undefined, accept), 60_000, held);
+    await held.reached;
+    const gone = [...(await walKeys())].filter((k) => !before.has(k));
+    expect(gone.length).toBe(8);
+    for (const key of gone) await s3.store.delete([key]);
+    held.release();
+    await expect(broken.done).rejects.toThrow();
+    expect(held.destroyed).toBe(true);
+    const all = Buffer.concat(held.chunks);
+    const cutAt = all.indexOf(Buffer.alloc(8));
+    const prelude = JSON.parse(all.subarray(0, cutAt).toString('utf8')) as { statusCode: number; headers: Record<string, string> };
+    expect(prelude.statusCode).toBe(200);
+    const body = all.subarray(cutAt + 8);
+    expect(body.length).toBeLessThan(ok.body.length);
+    expect(body.includes('Internal Server Error')).toBe(false);
   });
 
   it('API bundle, streamed: an SSE tail delivers records produced after it opened, ends before the time left runs out, and resumes from Last-Event-ID', async () => {
