@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors.js';
 import { attributesSize, itemSize } from './item-size.js';
 import { compareUtf8, prefixSuccessor } from './local-utf8.js';
+import { type CheckpointStats, WalCheckpointer } from './sqlite-checkpointer.js';
 import type {
   Condition,
   MetaItem,
@@ -48,7 +49,20 @@ export interface SqliteMetaStoreOptions {
    * of the machine (see docs/design/0004-embedded-durability.md).
    */
   fsync?: boolean;
+  /**
+   * A file database's WAL is checkpointed from a worker thread this often (ms; default 100)
+   * rather than inside the commit that fills it (sqlite-checkpointer.ts); 0 leaves it to
+   * SQLite's automatic checkpoint, in the commit.
+   */
+  checkpointIntervalMs?: number;
 }
+
+/**
+ * With the checkpoint worker, the commit checkpoints only once the WAL holds this many pages
+ * (SQLite's default is 1,000): a backstop that keeps the WAL bounded should the worker fall
+ * behind or stop, never reached while it keeps up.
+ */
+const BACKSTOP_CHECKPOINT_PAGES = 4000;
 
 type Attrs = { [attr: string]: MetaValue };
 type Row = { sk: string; value: Buffer };
@@ -67,6 +81,9 @@ export class SqliteMetaStore implements MetaStore {
   private readonly queries = new Map<string, Database.Statement<unknown[], Row>>();
   private readonly txWrite: (op: WriteOp) => MetaItem | undefined;
   private readonly txMany: (ops: WriteOp[]) => void;
+  /** Started by the first write (a read-only user never needs one); undefined without one. */
+  private checkpointer: WalCheckpointer | undefined;
+  private checkpointIntervalMs: number;
 
   constructor(opts: SqliteMetaStoreOptions) {
     this.db = new Database(opts.path);
@@ -80,6 +97,8 @@ export class SqliteMetaStore implements MetaStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.fsync === false ? 'NORMAL' : 'FULL'}`);
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    this.checkpointIntervalMs = this.db.memory ? 0 : Math.max(0, Math.floor(opts.checkpointIntervalMs ?? 100));
+    if (this.checkpointIntervalMs > 0) this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (pk, sk)) WITHOUT ROWID',
     );
@@ -159,6 +178,7 @@ export class SqliteMetaStore implements MetaStore {
 
   async write(op: WriteOp): Promise<MetaItem | undefined> {
     checkOp(op);
+    this.startCheckpointer();
     return this.run(() => this.txWrite(op));
   }
 
@@ -175,11 +195,31 @@ export class SqliteMetaStore implements MetaStore {
       seen.add(id);
     }
     if (ops.length === 0) return;
+    this.startCheckpointer();
     this.run(() => this.txMany(ops));
   }
 
+  /** What the checkpoint worker last saw (undefined: no worker; tests and diagnostics). */
+  checkpointStats(): CheckpointStats | undefined {
+    return this.checkpointer?.read();
+  }
+
   async close(): Promise<void> {
+    const checkpointer = this.checkpointer;
+    this.checkpointer = undefined;
+    await checkpointer?.close();
     if (this.db.open) this.db.close();
+  }
+
+  private startCheckpointer(): void {
+    if (this.checkpointer || this.checkpointIntervalMs === 0 || !this.db.open) return;
+    this.checkpointer = new WalCheckpointer(this.db.name, this.checkpointIntervalMs, () => {
+      // The worker stopped on its own (it could not open the file, a native failure): the
+      // commit checkpoints again as SQLite does by default, and no new worker is started.
+      this.checkpointer = undefined;
+      this.checkpointIntervalMs = 0;
+      if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+    });
   }
 
   private read(pk: string, sk: string): MetaItem | undefined {
