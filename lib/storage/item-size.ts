@@ -11,6 +11,15 @@ export function valueSize(v: MetaValue): number {
   if (typeof v === 'string') return utf8Len(v);
   if (typeof v === 'number') {
     // ~1 byte per two significant digits, plus one.
+    if (Number.isSafeInteger(v)) {
+      // The same count without the string (every stored offset and timestamp comes here).
+      let n = Math.abs(v);
+      if (n === 0) return 2;
+      while (n % 10 === 0) n /= 10;
+      let digits = 0;
+      for (; n >= 1; n = Math.floor(n / 10)) digits++;
+      return Math.ceil(digits / 2) + 1;
+    }
     const digits = String(Math.abs(v)).replace(/e.*$/i, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
     return Math.ceil(Math.max(digits.length, 1) / 2) + 1;
   }
@@ -22,20 +31,21 @@ export function valueSize(v: MetaValue): number {
     return n;
   }
   let n = 3;
-  for (const [k, x] of Object.entries(v)) n += 1 + utf8Len(k) + valueSize(x);
+  for (const k in v) if (Object.hasOwn(v, k)) n += 1 + utf8Len(k) + valueSize(v[k]!);
   return n;
 }
 
 /** Approximate DynamoDB size of an item: every attribute's name plus value, keys included. */
 export function itemSize(item: MetaItem): number {
+  // for-in, not Object.entries: every write sizes its item, and the pairs were garbage (issue 18).
   let n = 0;
-  for (const [k, v] of Object.entries(item)) n += utf8Len(k) + valueSize(v);
+  for (const k in item) if (Object.hasOwn(item, k)) n += utf8Len(k) + valueSize(item[k]!);
   return n;
 }
 
 /** Size of some attributes, names included (an item's size without its keys). */
 export function attributesSize(attrs: { [attr: string]: MetaValue }): number {
   let n = 0;
-  for (const [k, v] of Object.entries(attrs)) n += utf8Len(k) + valueSize(v);
+  for (const k in attrs) if (Object.hasOwn(attrs, k)) n += utf8Len(k) + valueSize(attrs[k]!);
   return n;
 }

@@ -358,7 +358,24 @@ function checkName(name: string): void {
   }
 }
 
+/** Whether checkValue accepts `v`, without building the path strings it names a bad value with. */
+function validValue(v: unknown): boolean {
+  if (typeof v === 'string' || typeof v === 'boolean' || v === null || v instanceof Uint8Array) return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (Array.isArray(v)) {
+    for (const x of v) if (!validValue(x)) return false;
+    return true;
+  }
+  if (typeof v === 'object' && v !== undefined && Object.getPrototypeOf(v) === Object.prototype) {
+    for (const k in v) if (Object.hasOwn(v, k) && !validValue((v as Record<string, unknown>)[k])) return false;
+    return true;
+  }
+  return false;
+}
+
 function checkValue(v: unknown, where: string): void {
+  // Every write checks every value: the common (valid) case allocates nothing (issue 18).
+  if (validValue(v)) return;
   if (typeof v === 'string' || typeof v === 'boolean' || v === null || v instanceof Uint8Array) return;
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new StorageError(`${where}: numbers must be finite, got ${v}`);

@@ -61,4 +61,16 @@ describe('itemSize (DynamoDB item-size estimate)', () => {
     expect(valueSize([1, 'ab'])).toBe(3 + (1 + 2) + (1 + 2));
     expect(valueSize({ k: 'v' })).toBe(3 + 1 + 1 + 1);
   });
+
+  it('sizes integers by arithmetic exactly as by their decimal string (the former method)', () => {
+    const byString = (v: number) => {
+      const digits = String(Math.abs(v)).replace(/e.*$/i, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+      return Math.ceil(Math.max(digits.length, 1) / 2) + 1;
+    };
+    const xs = [0, -0, 1, -1, 9, 10, 99, 100, 101, 120, 1_200_300, 1_764_500_000_000, 1e15, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+    for (let d = 0; d < 16; d++) for (let m = 1; m < 1e6; m = m * 7 + 3) if (Number.isSafeInteger(m * 10 ** d)) xs.push(m * 10 ** d, -m * 10 ** d);
+    for (const x of xs) expect([x, valueSize(x)]).toEqual([x, byString(x)]);
+    expect(valueSize(0.5)).toBe(byString(0.5));
+    expect(valueSize(1.25e-7)).toBe(byString(1.25e-7));
+  });
 });
