@@ -50,7 +50,7 @@ describe('an eager flush, SQLite', () => {
     await engine.close();
   });
 
-  it('reads at most 256 commit pages in one call, and moves 600 single-record commits in three steps', async () => {
+  it('reads at most 128 commit pages in one call, and moves 600 single-record commits in five steps', async () => {
     const meta = faultyMetaStore(new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false }));
     const engine = new LogEngine(meta, new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false }));
     await engine.createTopic('t', 1);
@@ -59,10 +59,10 @@ describe('an eager flush, SQLite', () => {
     const from = meta.faults.log.length;
     const stats = await engine.flushPartition(topic, 0);
     expect(stats.batches).toBe(600);
-    expect(stats.steps).toBe(3);
+    expect(stats.steps).toBe(5);
     const limits = meta.faults.log.slice(from).flatMap((l) => (l.call.method === 'query' ? [l.call.args[0].limit ?? Infinity] : []));
     expect(limits.length).toBeGreaterThan(0);
-    expect(Math.max(...limits)).toBeLessThanOrEqual(256);
+    expect(Math.max(...limits)).toBeLessThanOrEqual(128);
     const got = (await engine.fetch('t', 0, { offset: 0, maxRecords: 1000, maxBytes: 8 << 20 })).records();
     expect(got).toHaveLength(600);
     await engine.close();
