@@ -63,6 +63,11 @@ export interface SqliteMetaStoreOptions {
  * behind or stop, never reached while it keeps up.
  */
 const BACKSTOP_CHECKPOINT_PAGES = 4000;
+/**
+ * Write transactions before the checkpoint worker starts: a store that writes little (a CLI
+ * command, most tests) never pays for a thread; until then the backstop checkpoints.
+ */
+const WRITES_BEFORE_CHECKPOINTER = 256;
 
 type Attrs = { [attr: string]: MetaValue };
 type Row = { sk: string; value: Buffer };
@@ -81,8 +86,9 @@ export class SqliteMetaStore implements MetaStore {
   private readonly queries = new Map<string, Database.Statement<unknown[], Row>>();
   private readonly txWrite: (op: WriteOp) => MetaItem | undefined;
   private readonly txMany: (ops: WriteOp[]) => void;
-  /** Started by the first write (a read-only user never needs one); undefined without one. */
+  /** Started once the store has written a little (WRITES_BEFORE_CHECKPOINTER); undefined until then. */
   private checkpointer: WalCheckpointer | undefined;
+  private writes = 0;
   private checkpointIntervalMs: number;
 
   constructor(opts: SqliteMetaStoreOptions) {
@@ -212,7 +218,7 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   private startCheckpointer(): void {
-    if (this.checkpointer || this.checkpointIntervalMs === 0 || !this.db.open) return;
+    if (this.checkpointer || this.checkpointIntervalMs === 0 || ++this.writes < WRITES_BEFORE_CHECKPOINTER || !this.db.open) return;
     this.checkpointer = new WalCheckpointer(this.db.name, this.checkpointIntervalMs, () => {
       // The worker stopped on its own (it could not open the file, a native failure): the
       // commit checkpoints again as SQLite does by default, and no new worker is started.
