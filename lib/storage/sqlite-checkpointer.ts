@@ -15,32 +15,30 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.module);
 const db = new Database(workerData.path, { fileMustExist: true });
 const stats = new Float64Array(workerData.stats);
-// Returns the frames the WAL held at the last pass.
+// Whether the WAL is left wholly copied (or the pass could not run: the next tick retries).
 const checkpoint = () => {
   // The WAL is written from its start again only once a checkpoint has copied all of it; one
   // that a commit overlapped left that commit's frames, so go again at once (each pass copies
   // only what was added meanwhile, and is quick) a few times before waiting for the next tick.
-  let log = 0;
   for (let pass = 0; pass < 4; pass++) {
     try {
       const [r] = db.pragma('wal_checkpoint(PASSIVE)');
       stats[0]++;
-      stats[1] = log = r.log;
+      stats[1] = r.log;
       stats[2] = r.checkpointed;
-      if (r.busy || r.checkpointed >= r.log) break;
+      if (r.busy || r.checkpointed >= r.log) return true;
     } catch (err) {
-      stats[3]++; // SQLITE_BUSY and the like: the next tick tries again
-      break;
+      stats[3]++; // SQLITE_BUSY and the like
+      return true;
     }
   }
-  return log;
+  return false;
 };
-// A busy writer fills the WAL faster than one pass per interval drains it: come back soon
-// while it holds more than a few hundred pages.
+// A busy writer can keep every pass from finishing: come back soon rather than let the WAL
+// grow for a whole interval. Idle, a pass that copies nothing costs a read of the WAL index.
 let timer;
 const tick = () => {
-  const log = checkpoint();
-  timer = setTimeout(tick, log > workerData.busyFrames ? Math.min(5, workerData.intervalMs) : workerData.intervalMs);
+  timer = setTimeout(tick, checkpoint() ? workerData.intervalMs : Math.min(5, workerData.intervalMs));
 };
 timer = setTimeout(tick, workerData.intervalMs);
 parentPort.on('message', (m) => {
@@ -50,9 +48,6 @@ parentPort.on('message', (m) => {
   parentPort.close();
 });
 `;
-
-/** A WAL holding more frames than this at a checkpoint is checkpointed again 5 ms later. */
-const BUSY_FRAMES = 256;
 
 /** Frames counts are what the last checkpoint saw (SQLite's wal_checkpoint result). */
 export interface CheckpointStats {
@@ -74,7 +69,7 @@ export class WalCheckpointer {
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
       // Resolved here: an eval worker's require() would resolve from the working directory.
-      workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path, intervalMs, busyFrames: BUSY_FRAMES, stats: this.stats.buffer },
+      workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path, intervalMs, stats: this.stats.buffer },
       // Not the parent's loader flags (tsx in development): the worker needs none of them.
       execArgv: [],
       stdout: false,
