@@ -55,14 +55,12 @@ export const DEFAULT_FLUSH_OPTIONS: FlushOptions = { stepBytes: 32 * 1024 * 1024
  */
 const MAX_EXTENTS_PER_STEP = 1000;
 /**
- * On a synchronous store (transactDeletes), a step reads at most this many extents and deletes
- * pages this many to a transaction: reading 1,000 inline pages (with their bytes) held the
- * event loop 4–5 ms (128: 0.6 ms), deleting 100 in one transaction 1–2.5 ms, between
- * single-record requests (issue 18). A 200 ms eager flush of a steady 1,000 records/s of
- * single-record requests takes two steps.
+ * On a synchronous store (transactDeletes), a step reads at most this many extents: reading
+ * 1,000 inline pages (with their bytes) held the event loop 4–5 ms, 128 hold it 0.6 ms,
+ * between single-record requests (issue 18). A 200 ms eager flush of a steady 1,000
+ * records/s of single-record requests takes two steps.
  */
 const SYNC_EXTENTS_PER_STEP = 128;
-const SYNC_DELETES_PER_CALL = 25;
 /** Commit pages deleted after a step, at most (leftovers beyond this wait for the next one). */
 const DELETES_PER_STEP = 2000;
 const DELETE_CONCURRENCY = 16;
@@ -271,9 +269,9 @@ export class Flusher {
     while (deleted < DELETES_PER_STEP) {
       // Keyed by their last offset: every page with sk < x#flushed lies wholly below it.
       // SQLite reads a page of results synchronously, inline bytes and all: smaller pages there.
-      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: this.opts.transactDeletes ? SYNC_DELETES_PER_CALL : 500 });
+      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: extentSk(flushed), limit: this.opts.transactDeletes ? this.meta.limits.maxTransactItems : 500 });
       if (this.opts.transactDeletes) {
-        const per = Math.min(SYNC_DELETES_PER_CALL, this.meta.limits.maxTransactItems);
+        const per = this.meta.limits.maxTransactItems;
         for (let i = 0; i < page.items.length; i += per) {
           await this.meta.transact(page.items.slice(i, i + per).map((item): WriteOp => ({ type: 'delete', key: { pk, sk: item.sk } })));
           await new Promise((r) => setImmediate(r)); // let commits in between

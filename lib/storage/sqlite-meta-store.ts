@@ -103,8 +103,6 @@ export class SqliteMetaStore implements MetaStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.fsync === false ? 'NORMAL' : 'FULL'}`);
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
-    this.checkpointIntervalMs = this.db.memory ? 0 : Math.max(0, Math.floor(opts.checkpointIntervalMs ?? 100));
-    if (this.checkpointIntervalMs > 0) this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (pk, sk)) WITHOUT ROWID',
     );
@@ -122,6 +120,9 @@ export class SqliteMetaStore implements MetaStore {
       });
       ops.forEach((op, i) => this.apply(op, currents[i], i));
     }).immediate;
+    // WAL checkpoints from a worker thread, the commit's own only as a backstop (sqlite-checkpointer.ts).
+    this.checkpointIntervalMs = this.db.memory ? 0 : Math.max(0, Math.floor(opts.checkpointIntervalMs ?? 100));
+    if (this.checkpointIntervalMs > 0) this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
   }
 
   async get(key: MetaKey): Promise<MetaItem | undefined> {

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { countingMetaStore, countingObjectStore, itemSize, valueSize } from '../../../lib/storage/counting.js';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store.js';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store.js';
@@ -62,15 +63,21 @@ describe('itemSize (DynamoDB item-size estimate)', () => {
     expect(valueSize({ k: 'v' })).toBe(3 + 1 + 1 + 1);
   });
 
-  it('sizes integers by arithmetic exactly as by their decimal string (the former method)', () => {
-    const byString = (v: number) => {
+  it('sizes integers as the digit-string rule does, without making strings (issue 18)', () => {
+    // The rule as it reads: significant digits of the decimal string, halved, plus one.
+    const byString = (v: number): number => {
       const digits = String(Math.abs(v)).replace(/e.*$/i, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
       return Math.ceil(Math.max(digits.length, 1) / 2) + 1;
     };
-    const xs = [0, -0, 1, -1, 9, 10, 99, 100, 101, 120, 1_200_300, 1_764_500_000_000, 1e15, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
-    for (let d = 0; d < 16; d++) for (let m = 1; m < 1e6; m = m * 7 + 3) if (Number.isSafeInteger(m * 10 ** d)) xs.push(m * 10 ** d, -m * 10 ** d);
-    for (const x of xs) expect([x, valueSize(x)]).toEqual([x, byString(x)]);
-    expect(valueSize(0.5)).toBe(byString(0.5));
-    expect(valueSize(1.25e-7)).toBe(byString(1.25e-7));
+    const cases = [0, -0, 1, 9, 10, 11, 99, 100, 101, 12345, 1000, 2 ** 52 + 1, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1_700_000_000_000, 4503599627370497, 9_000_000_000_000_000];
+    for (const v of cases) expect(valueSize(v), String(v)).toBe(byString(v));
+    fc.assert(
+      fc.property(fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.maxSafeInteger().map((x) => -x), fc.tuple(fc.integer({ min: -99999, max: 99999 }), fc.integer({ min: 0, max: 10 })).map(([m, e]) => m * 10 ** e)), (v) => {
+        expect(valueSize(v)).toBe(byString(v));
+      }),
+      { numRuns: 5000 },
+    );
+    // Non-integers keep the string rule.
+    for (const v of [0.5, 1.25, 1e21, 1.5e-7, -3.0001]) expect(valueSize(v), String(v)).toBe(byString(v));
   });
 });
