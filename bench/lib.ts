@@ -49,12 +49,12 @@ const ROOT = new URL('..', import.meta.url).pathname;
 /**
  * A real Samsa server (`bin/serve.ts`, embedded, on a free loopback port and a fresh data
  * directory), as the load generators of the benchmarks talk to it; resolves once /healthz
- * answers. `env` adds to (or overrides) the defaults.
+ * answers. `env` adds to (or overrides) the defaults; `nodeArgs` go to node (e.g. --cpu-prof).
  */
-export async function startSamsa(env: Record<string, string> = {}): Promise<{ url: string; port: number; child: ChildProcess; dir: string }> {
+export async function startSamsa(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<{ url: string; port: number; child: ChildProcess; dir: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-bench-'));
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin/serve.ts')], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'bin/serve.ts')], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), SAMSA_HOST: '127.0.0.1', SAMSA_DATA_DIR: dir, SAMSA_STORAGE: 'embedded', SAMSA_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

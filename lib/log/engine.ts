@@ -510,7 +510,8 @@ export class LogEngine {
       if (head.deleted || Math.max(head.flushed, head.logStart) >= head.nextOffset) return { bytes: 0, batches: 0, steps: 0, skipped: false };
       const lease = await this.leases.acquire(topic, partition);
       if (!('epoch' in lease)) return { bytes: 0, batches: 0, steps: 0, skipped: true };
-      const stats = await this.flusher.flushPartition(topic, partition, this.leases.guard(topic, partition, lease.epoch));
+      // Up to what is committed now: later commits are the next flush's (Flusher.flushPartition).
+      const stats = await this.flusher.flushPartition(topic, partition, this.leases.guard(topic, partition, lease.epoch), undefined, head.nextOffset);
       return { ...stats, skipped: false };
     });
   }

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors.js';
 import { attributesSize, itemSize } from './item-size.js';
 import { compareUtf8, prefixSuccessor } from './local-utf8.js';
+import { type CheckpointStats, WalCheckpointer } from './sqlite-checkpointer.js';
 import type {
   Condition,
   MetaItem,
@@ -47,7 +48,25 @@ export interface SqliteMetaStoreOptions {
    * of the machine (see docs/design/0004-embedded-durability.md).
    */
   fsync?: boolean;
+  /**
+   * A file database's WAL is checkpointed from a worker thread this often (ms; default 100)
+   * rather than inside the commit that fills it (sqlite-checkpointer.ts); 0 leaves it to
+   * SQLite's automatic checkpoint, in the commit.
+   */
+  checkpointIntervalMs?: number;
 }
+
+/**
+ * With the checkpoint worker, the commit checkpoints only once the WAL holds this many pages
+ * (SQLite's default is 1,000): a backstop that keeps the WAL bounded should the worker fall
+ * behind or stop, never reached while it keeps up.
+ */
+const BACKSTOP_CHECKPOINT_PAGES = 4000;
+/**
+ * Write transactions before the checkpoint worker starts: a store that writes little (a CLI
+ * command, most tests) never pays for a thread; until then the backstop checkpoints.
+ */
+const WRITES_BEFORE_CHECKPOINTER = 256;
 
 type Attrs = { [attr: string]: MetaValue };
 type Row = { sk: string; value: Buffer };
@@ -66,6 +85,10 @@ export class SqliteMetaStore implements MetaStore {
   private readonly queries = new Map<string, Database.Statement<unknown[], Row>>();
   private readonly txWrite: (op: WriteOp) => MetaItem | undefined;
   private readonly txMany: (ops: WriteOp[]) => void;
+  /** Started once the store has written a little (WRITES_BEFORE_CHECKPOINTER); undefined until then. */
+  private checkpointer: WalCheckpointer | undefined;
+  private writes = 0;
+  private checkpointIntervalMs: number;
 
   constructor(opts: SqliteMetaStoreOptions) {
     this.db = new Database(opts.path);
@@ -101,6 +124,9 @@ export class SqliteMetaStore implements MetaStore {
       });
       ops.forEach((op, i) => this.apply(op, currents[i], i));
     }).immediate;
+    // WAL checkpoints from a worker thread, the commit's own only as a backstop (sqlite-checkpointer.ts).
+    this.checkpointIntervalMs = this.db.memory ? 0 : Math.max(0, Math.floor(opts.checkpointIntervalMs ?? 100));
+    if (this.checkpointIntervalMs > 0) this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
   }
 
   async get(key: MetaKey): Promise<MetaItem | undefined> {
@@ -163,6 +189,7 @@ export class SqliteMetaStore implements MetaStore {
 
   async write(op: WriteOp): Promise<MetaItem | undefined> {
     checkOp(op);
+    this.startCheckpointer();
     return this.run(() => this.txWrite(op));
   }
 
@@ -179,11 +206,31 @@ export class SqliteMetaStore implements MetaStore {
       seen.add(id);
     }
     if (ops.length === 0) return;
+    this.startCheckpointer();
     this.run(() => this.txMany(ops));
   }
 
+  /** What the checkpoint worker last saw (undefined: no worker; tests and diagnostics). */
+  checkpointStats(): CheckpointStats | undefined {
+    return this.checkpointer?.read();
+  }
+
   async close(): Promise<void> {
+    const checkpointer = this.checkpointer;
+    this.checkpointer = undefined;
+    await checkpointer?.close();
     if (this.db.open) this.db.close();
+  }
+
+  private startCheckpointer(): void {
+    if (this.checkpointer || this.checkpointIntervalMs === 0 || ++this.writes < WRITES_BEFORE_CHECKPOINTER || !this.db.open) return;
+    this.checkpointer = new WalCheckpointer(this.db.name, this.checkpointIntervalMs, () => {
+      // The worker stopped on its own (it could not open the file, a native failure): the
+      // commit checkpoints again as SQLite does by default, and no new worker is started.
+      this.checkpointer = undefined;
+      this.checkpointIntervalMs = 0;
+      if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+    });
   }
 
   private read(pk: string, sk: string): MetaItem | undefined {
@@ -331,7 +378,24 @@ function checkName(name: string): void {
   }
 }
 
+/** Whether checkValue accepts `v`, without building the path strings it names a bad value with. */
+function validValue(v: unknown): boolean {
+  if (typeof v === 'string' || typeof v === 'boolean' || v === null || v instanceof Uint8Array) return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (Array.isArray(v)) {
+    for (const x of v) if (!validValue(x)) return false;
+    return true;
+  }
+  if (typeof v === 'object' && v !== undefined && Object.getPrototypeOf(v) === Object.prototype) {
+    for (const k in v) if (Object.hasOwn(v, k) && !validValue((v as Record<string, unknown>)[k])) return false;
+    return true;
+  }
+  return false;
+}
+
 function checkValue(v: unknown, where: string): void {
+  // Every write checks every value: the common (valid) case allocates nothing (issue 18).
+  if (validValue(v)) return;
   if (typeof v === 'string' || typeof v === 'boolean' || v === null || v instanceof Uint8Array) return;
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new StorageError(`${where}: numbers must be finite, got ${v}`);

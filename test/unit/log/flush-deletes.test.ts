@@ -47,7 +47,9 @@ describe.each([
     } else {
       expect(plainDeletes).toBe(0);
       expect(deleteTxs.reduce((a, c) => a + (c.method === 'transact' ? c.args[0].length : 0), 0)).toBe(before);
-      expect(deleteTxs.length).toBe(Math.ceil(before / 100));
+      // 100 at most per transaction (each step's last one may hold fewer).
+      expect(deleteTxs.length).toBeGreaterThanOrEqual(Math.ceil(before / 100));
+      expect(Math.max(...deleteTxs.map((c) => (c.method === 'transact' ? c.args[0].length : 0)))).toBeLessThanOrEqual(100);
     }
     // Everything is still readable from the segment.
     const got = (await engine.fetch('t', 0, { offset: 0, maxRecords: 1000, maxBytes: 1 << 20 })).records();
@@ -118,8 +120,9 @@ describe('a flush step over many inline commits, SQLite', () => {
     await engine.flushPartition(topic, 0);
     running = false;
     await ticker;
-    // 300 extents read without I/O: at least one turn every 64 of them.
-    expect(turnsAtFirstWrite! - start).toBeGreaterThanOrEqual(4);
+    // The first step's 128 extents (flush.ts: SYNC_EXTENTS_PER_STEP) read without I/O: at
+    // least one turn every 64 of them.
+    expect(turnsAtFirstWrite! - start).toBeGreaterThanOrEqual(2);
     expect((await engine.fetch('y', 0, { offset: 0, maxRecords: 1000 })).records()).toHaveLength(300);
   });
 });

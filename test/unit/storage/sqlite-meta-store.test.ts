@@ -158,6 +158,10 @@ describe('SqliteMetaStore', () => {
     it('rejects an over-long sort key', rejected({ type: 'put', item: { pk: 'p', sk: 'x'.repeat(1025) } }));
     it('rejects non-finite numbers', rejected({ type: 'put', item: { pk: 'p', sk: 's', n: Infinity } }));
     it('rejects unsupported values', rejected({ type: 'put', item: { pk: 'p', sk: 's', d: new Date() as never } }));
+    it('names where a nested bad value sits', async () => {
+      await expect(s.write({ type: 'put', item: { pk: 'p', sk: 's', a: [1, { b: Number.NaN }] } })).rejects.toThrow(/a\[1\]\.b: numbers must be finite/);
+      await expect(s.write({ type: 'update', key: { pk: 'p', sk: 's' }, set: { m: { x: ['ok', new Map() as never] } } })).rejects.toThrow(/m\.x\[1\]: unsupported value/);
+    });
     it('refuses a bad query limit', async () => {
       await expect(s.query({ pk: 'p', limit: 0 })).rejects.toThrow(/limit/);
     });

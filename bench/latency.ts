@@ -1,0 +1,115 @@
+// `npm run bench -- latency`: one 1 KiB record per request, acknowledged durable, over loopback
+// HTTP to an embedded Samsa server with default settings, as bench/peers.ts measures it (idle,
+// and under a steady 1,000 records/s background load), next to its floor: a bare node:http
+// server that reads the same request and answers a small JSON body, over the same client. Also
+// the server's CPU time per request (from /proc), which a shared machine disturbs far less
+// than latency: compare same-run pairs.
+// Env: BENCH_LATENCY_SAMPLES (default 2000), BENCH_LATENCY_ROUNDS (default 1), BENCH_NO_FLOOR,
+// BENCH_SERVER_ENV ("K=V K=V": server settings), BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof").
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import { encodeRecordBatch } from '../lib/records';
+import { closeConnections, freePort, request, startSamsa } from './lib';
+
+const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 2000);
+const ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 1);
+const ONE = encodeRecordBatch([{ key: null, value: Buffer.alloc(1024, 'x') }]);
+const CT = { 'content-type': 'application/vnd.kafka.record-batch' };
+
+type Q = { p50: number; p99: number; p999: number };
+function quantiles(samples: number[]): Q {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  return { p50: q(0.5), p99: q(0.99), p999: q(0.999) };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuOf(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+async function latency(one: () => Promise<void>, batch: (n: number) => Promise<void>, background: boolean): Promise<Q> {
+  let stop = false;
+  const bg = background
+    ? (async () => {
+        const t0 = performance.now();
+        let sent = 0;
+        while (!stop) {
+          const due = Math.floor(performance.now() - t0) - sent;
+          if (due > 0) {
+            await batch(Math.min(due, 50));
+            sent += Math.min(due, 50);
+          } else await new Promise((r) => setTimeout(r, 1));
+        }
+      })()
+    : Promise.resolve();
+  const samples: number[] = [];
+  for (let i = 0; i < 50; i++) await one();
+  for (let i = 0; i < SAMPLES; i++) {
+    const t = performance.now();
+    await one();
+    samples.push(performance.now() - t);
+  }
+  stop = true;
+  await bg;
+  return quantiles(samples);
+}
+
+const f = (q: Q) => `${q.p50.toFixed(2)} / ${q.p99.toFixed(2)} / ${q.p999.toFixed(2)}`;
+
+async function floor(): Promise<void> {
+  const port = await freePort();
+  // The floor: the same request read to its end and answered with a small JSON body.
+  const child = spawn(process.execPath, ['-e', `
+    require('node:http').createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const body = JSON.stringify({ partition: 0, base_offset: 1, last_offset: 1 });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+    }).listen(${port}, '127.0.0.1', () => process.send ? process.send('up') : console.log('up'));
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((r) => child.stdout!.once('data', r));
+  const one = async () => void (await request(port, 'POST', '/', ONE, CT));
+  const cpu0 = cpuOf(child.pid!);
+  const q = await latency(one, async () => void (await request(port, 'POST', '/', encodeRecordBatch(Array.from({ length: 1 }, () => ({ key: null, value: Buffer.alloc(1024) }))), CT)), false);
+  const cpu = cpuOf(child.pid!) - cpu0;
+  console.log(`| bare node:http (floor) | ${f(q)} | — | ${((cpu / (SAMPLES + 50)) * 1e6).toFixed(0)} |`);
+  child.kill();
+}
+
+async function samsa(): Promise<void> {
+  const { port, child, dir } = await startSamsa(Object.fromEntries((process.env.BENCH_SERVER_ENV ?? '').split(' ').filter(Boolean).map((kv) => kv.split('=') as [string, string])), (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean));
+  const created = await request(port, 'POST', '/v1/topics', JSON.stringify({ name: 'lat', partitions: 1 }), { 'content-type': 'application/json' });
+  if (created.status !== 201) throw new Error(`create topic: ${created.status} ${created.body}`);
+  const batches = new Map<number, Uint8Array>();
+  const produce = async (n: number) => {
+    let b = batches.get(n);
+    if (!b) batches.set(n, (b = encodeRecordBatch(Array.from({ length: n }, () => ({ key: null, value: Buffer.alloc(1024, 'x') })))));
+    const r = await request(port, 'POST', '/v1/topics/lat/partitions/0/records', b, CT);
+    if (r.status !== 200) throw new Error(`produce: ${r.status} ${r.body}`);
+  };
+  const one = () => produce(1);
+  const c0 = cpuOf(child.pid!);
+  const idle = await latency(one, produce, false);
+  const c1 = cpuOf(child.pid!);
+  const loaded = await latency(one, produce, true);
+  console.log(`| Samsa (embedded, defaults) | ${f(idle)} | ${f(loaded)} | ${(((c1 - c0) / (SAMPLES + 50)) * 1e6).toFixed(0)} |`);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+console.log(`${SAMPLES} samples per measure, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+console.log('| server | latency p50 / p99 / p999 ms | same, under 1,000 rec/s | server CPU µs per request (idle) |');
+console.log('| --- | ---: | ---: | ---: |');
+for (let r = 0; r < ROUNDS; r++) {
+  if (!process.env.BENCH_NO_FLOOR) await floor();
+  await samsa();
+}
+console.log(`\nload after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+closeConnections();
