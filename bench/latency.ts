@@ -4,7 +4,11 @@
 // server that reads the same request and answers a small JSON body, over the same client. Also
 // the server's CPU time per request (from /proc), which a shared machine disturbs far less
 // than latency: compare same-run pairs.
+// Both servers are warmed up first (BENCH_LATENCY_WARMUP requests, default 3000, from 8 clients)
+// so the JIT has compiled the hot path: bench/peers.ts measures latency after its throughput
+// workloads, and a cold server's numbers (p50 about 2x higher) would not compare with those.
 // Env: BENCH_LATENCY_SAMPLES (default 2000), BENCH_LATENCY_ROUNDS (default 1), BENCH_NO_FLOOR,
+// BENCH_LATENCY_WARMUP,
 // BENCH_SERVER_ENV ("K=V K=V": server settings), BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof").
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,6 +18,7 @@ import { closeConnections, freePort, request, startSamsa } from './lib';
 
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 2000);
 const ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 1);
+const WARMUP = Number(process.env.BENCH_LATENCY_WARMUP ?? 3000);
 const ONE = encodeRecordBatch([{ key: null, value: Buffer.alloc(1024, 'x') }]);
 const CT = { 'content-type': 'application/vnd.kafka.record-batch' };
 
@@ -57,6 +62,15 @@ async function latency(one: () => Promise<void>, batch: (n: number) => Promise<v
   return quantiles(samples);
 }
 
+/** `WARMUP` requests from 8 concurrent clients, then a short pause so the last ones' work settles. */
+async function warmUp(one: () => Promise<void>): Promise<void> {
+  let left = WARMUP;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (left-- > 0) await one();
+  }));
+  await new Promise((r) => setTimeout(r, 250));
+}
+
 const f = (q: Q) => `${q.p50.toFixed(2)} / ${q.p99.toFixed(2)} / ${q.p999.toFixed(2)}`;
 
 async function floor(): Promise<void> {
@@ -75,6 +89,7 @@ async function floor(): Promise<void> {
   `], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise((r) => child.stdout!.once('data', r));
   const one = async () => void (await request(port, 'POST', '/', ONE, CT));
+  await warmUp(one);
   const cpu0 = cpuOf(child.pid!);
   const q = await latency(one, async () => void (await request(port, 'POST', '/', encodeRecordBatch(Array.from({ length: 1 }, () => ({ key: null, value: Buffer.alloc(1024) }))), CT)), false);
   const cpu = cpuOf(child.pid!) - cpu0;
@@ -94,6 +109,7 @@ async function samsa(): Promise<void> {
     if (r.status !== 200) throw new Error(`produce: ${r.status} ${r.body}`);
   };
   const one = () => produce(1);
+  await warmUp(one);
   const c0 = cpuOf(child.pid!);
   const idle = await latency(one, produce, false);
   const c1 = cpuOf(child.pid!);
