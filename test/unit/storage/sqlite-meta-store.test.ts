@@ -1,7 +1,7 @@
 // SQLite-adapter specifics the shared contract cannot assume: pragmas, persistence across
 // reopen, lock conflicts between connections, and input validation.
 
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -117,6 +117,31 @@ describe('SqliteMetaStore', () => {
       ['x#8', big.length],
       ['x#9', big.length],
     ]);
+    await s.close();
+  });
+
+  // Issue 18 item 1: a put of an existing key updates the row where it is. INSERT OR REPLACE
+  // deleted it and inserted it again under a new rowid at the table's right edge, so a
+  // single-record commit (rewrite the head, add one commit page) wrote 4.7 16 KiB WAL frames
+  // here; in place it writes 3.2 (the head's leaf, the right-most leaf, one index leaf).
+  it('rewrites an existing item in place: a head rewrite plus one new page costs about three WAL frames, not five', async () => {
+    const s = new SqliteMetaStore({ path: file, checkpointIntervalMs: 0 });
+    // No checkpoint in between, so the WAL's growth counts every frame written.
+    (s as unknown as { db: Database.Database }).db.pragma('wal_autocheckpoint = 0');
+    const head = (n: number): WriteOp => ({ type: 'put', item: { pk: 't#0', sk: 'head', n, recent: new Uint8Array(3000).fill(n % 256) } });
+    const page = (i: number): WriteOp => ({ type: 'put', item: { pk: 't#0', sk: `page#${String(i).padStart(12, '0')}`, data: new Uint8Array(1200).fill(1) } });
+    for (let i = 0; i < 200; i++) await s.transact([head(i), page(i)]);
+    const raw = new Database(file, { readonly: true });
+    const rowid = () => raw.prepare("SELECT rowid FROM items WHERE pk = 't#0' AND sk = 'head'").pluck().get();
+    const before = { wal: statSync(`${file}-wal`).size, rowid: rowid() };
+    const N = 50;
+    for (let i = 200; i < 200 + N; i++) await s.transact([head(i), page(i)]);
+    const frames = (statSync(`${file}-wal`).size - before.wal) / (16384 + 24);
+    expect(rowid()).toBe(before.rowid);
+    expect(frames / N).toBeLessThan(4);
+    expect((await s.get({ pk: 't#0', sk: 'head' }))?.n).toBe(200 + N - 1);
+    expect((await s.query({ pk: 't#0', beginsWith: 'page#' })).items).toHaveLength(200 + N);
+    raw.close();
     await s.close();
   });
 
