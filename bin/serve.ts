@@ -10,13 +10,17 @@ import { answerClientErrors } from '../lib/http/client-errors';
 import { hostGuard, hostGuardOptions } from '../lib/http/host-guard';
 import { measureFlushLag, startJobLoop } from '../lib/runtime/jobs';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
-import { createLogger } from '../lib/obs/logger';
+import { createLogger, deferredWriter } from '../lib/obs/logger';
 import { openEngine } from '../lib/runtime';
 import { kafkaGroupGuard } from '../lib/kafka/cluster';
 import { type KafkaListener, startKafkaListener } from '../lib/kafka/server';
 
 const cfg = loadConfig();
-const logger = createLogger({ level: cfg.logLevel, bindings: { service: 'samsa' } });
+// Lines are written after the turn's responses, not in front of them (deferredWriter: the
+// access log at info is one line per request); what is still held is written at exit.
+const logLines = deferredWriter();
+process.on('exit', () => logLines.flush());
+const logger = createLogger({ level: cfg.logLevel, bindings: { service: 'samsa' }, write: logLines.write });
 const unsafe = unsafeListenReason(cfg);
 if (unsafe) {
   logger.error(unsafe, { host: cfg.host, auth: cfg.auth });

@@ -26,8 +26,8 @@ export interface Logger {
 
 export interface LoggerOptions {
   level?: LogLevel;
-  /** Where a finished line goes (default: stdout). */
-  write?: (line: string) => void;
+  /** Where a finished line goes (default: stdout, one write per line). */
+  write?: (line: string, level: LogLevel) => void;
   now?: () => number;
   bindings?: LogFields;
 }
@@ -65,7 +65,7 @@ function redact(fields: LogFields): LogFields {
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? 'info';
-  const write = opts.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const write = opts.write ?? ((line: string): void => void process.stdout.write(`${line}\n`));
   const now = opts.now ?? Date.now;
   const bindings = opts.bindings ? redact(opts.bindings) : {};
   const min = RANK[level];
@@ -81,7 +81,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       // A field that cannot be serialised (a cycle, a BigInt) must not turn a log call into a crash.
       text = JSON.stringify({ level: lvl, time: line.time, msg, ...bindings, note: 'fields not serialisable' });
     }
-    write(text);
+    write(text, lvl);
   };
 
   return {
@@ -97,3 +97,55 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 
 /** A logger that drops everything (library defaults, tests that do not look at logs). */
 export const silentLogger: Logger = createLogger({ level: 'error', write: () => {} });
+
+export interface DeferredWriter {
+  write: (line: string, level: LogLevel) => void;
+  /** Writes what is held now, synchronously (process exit, tests). */
+  flush: () => void;
+}
+
+/**
+ * A line writer for the long-running server (bin/serve.ts): info and debug lines — the access
+ * log, one line per request at the default level — are held and written together once the
+ * event loop has finished the current turn's I/O callbacks (setImmediate), so a request's
+ * line goes out after its response rather than in front of it, and lines of one turn share
+ * one write. Each line is formatted when it is logged (content and time as before); only the
+ * write moves. warn and error lines are never held: they write what is held, then themselves.
+ * Held bytes are bounded (`maxBytes`: past it the lines are written at once), and the holder
+ * of the writer flushes on process exit; a SIGKILL loses at most the current turn's info lines.
+ * Not for Lambda: a function may be frozen before a setImmediate runs (functions/ write per line).
+ */
+export function deferredWriter(out: (text: string) => void = (text) => void process.stdout.write(text), maxBytes = 64 * 1024): DeferredWriter {
+  let held: string[] = [];
+  let bytes = 0;
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (held.length === 0) return;
+    const text = `${held.join('\n')}\n`;
+    held = [];
+    bytes = 0;
+    out(text);
+  };
+  const onImmediate = (): void => {
+    if (scheduled) flush();
+  };
+  return {
+    write: (line, level) => {
+      if (level === 'warn' || level === 'error') {
+        flush();
+        out(`${line}\n`);
+        return;
+      }
+      held.push(line);
+      bytes += line.length + 1;
+      if (bytes >= maxBytes) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        // Not unref'd: a held line keeps the process until it is written (exit flushes anyway).
+        setImmediate(onImmediate);
+      }
+    },
+    flush,
+  };
+}
