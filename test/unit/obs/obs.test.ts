@@ -18,6 +18,22 @@ describe('logger', () => {
     expect(lines).toEqual([{ level: 'info', time: '2026-11-30T00:00:00.000Z', msg: 'request', request_id: 'r-1', status: 200 }]);
   });
 
+  it('a child binds its fields on its first line, also through a detached method, and nests', () => {
+    const { log, lines } = capture('info');
+    const child = log.child({ request_id: 'r-2' });
+    expect(lines).toEqual([]);
+    child.debug('below the level');
+    const info = child.info; // detached, as lib/runtime/jobs.ts calls it
+    info('first', { n: 1 });
+    child.child({ job: 'flush' }).warn('nested');
+    expect(lines).toEqual([
+      { level: 'info', time: '2026-11-30T00:00:00.000Z', msg: 'first', request_id: 'r-2', n: 1 },
+      { level: 'warn', time: '2026-11-30T00:00:00.000Z', msg: 'nested', request_id: 'r-2', job: 'flush' },
+    ]);
+    expect(child.enabled('debug')).toBe(false);
+    expect(child.level).toBe('info');
+  });
+
   it('filters below its level, as SAMSA_LOG_LEVEL sets it', () => {
     const { log, lines } = capture(parseLogLevel('WARN'));
     log.debug('d');
