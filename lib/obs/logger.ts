@@ -65,7 +65,7 @@ function redact(fields: LogFields): LogFields {
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? 'info';
-  const write = opts.write ?? ((line: string): void => void process.stdout.write(`${line}\n`));
+  const write = opts.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
   const now = opts.now ?? Date.now;
   const bindings = opts.bindings ? redact(opts.bindings) : {};
   const min = RANK[level];
@@ -115,6 +115,9 @@ function lazyChild(min: number, level: LogLevel, make: () => Logger): Logger {
     child: (more) => get().child(more),
   };
 }
+
+/** A logger that drops everything (library defaults, tests that do not look at logs). */
+export const silentLogger: Logger = createLogger({ level: 'error', write: () => {} });
 
 export interface DeferredWriter {
   write: (line: string, level: LogLevel) => void;
