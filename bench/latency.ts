@@ -8,7 +8,8 @@
 // so the JIT has compiled the hot path: bench/peers.ts measures latency after its throughput
 // workloads, and a cold server's numbers (p50 about 2x higher) would not compare with those.
 // Env: BENCH_LATENCY_SAMPLES (default 2000), BENCH_LATENCY_ROUNDS (default 1), BENCH_NO_FLOOR,
-// BENCH_LATENCY_WARMUP,
+// BENCH_LATENCY_WARMUP, BENCH_LATENCY_PROBE=1 (load bench/latency-probe.mjs into the server: per
+// phase, on stderr, the event-loop delay, GC pauses, loop holds and the server's own time per request),
 // BENCH_SERVER_ENV ("K=V K=V": server settings), BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof").
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,7 +36,7 @@ function cpuOf(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
-async function latency(one: () => Promise<void>, batch: (n: number) => Promise<void>, background: boolean): Promise<Q> {
+async function latency(one: () => Promise<void>, batch: (n: number) => Promise<void>, background: boolean, mark: () => void = () => {}): Promise<Q> {
   let stop = false;
   const bg = background
     ? (async () => {
@@ -52,11 +53,13 @@ async function latency(one: () => Promise<void>, batch: (n: number) => Promise<v
     : Promise.resolve();
   const samples: number[] = [];
   for (let i = 0; i < 50; i++) await one();
+  mark();
   for (let i = 0; i < SAMPLES; i++) {
     const t = performance.now();
     await one();
     samples.push(performance.now() - t);
   }
+  mark();
   stop = true;
   await bg;
   return quantiles(samples);
@@ -98,7 +101,10 @@ async function floor(): Promise<void> {
 }
 
 async function samsa(): Promise<void> {
-  const { port, child, dir } = await startSamsa(Object.fromEntries((process.env.BENCH_SERVER_ENV ?? '').split(' ').filter(Boolean).map((kv) => kv.split('=') as [string, string])), (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean));
+  const probe = process.env.BENCH_LATENCY_PROBE ? ['--import', new URL('./latency-probe.mjs', import.meta.url).pathname] : [];
+  const { port, child, dir } = await startSamsa(Object.fromEntries((process.env.BENCH_SERVER_ENV ?? '').split(' ').filter(Boolean).map((kv) => kv.split('=') as [string, string])), [...probe, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)]);
+  // The probe reports each measured phase (the background load's requests count in the second).
+  const mark = probe.length ? () => void child.kill('SIGUSR2') : undefined;
   const created = await request(port, 'POST', '/v1/topics', JSON.stringify({ name: 'lat', partitions: 1 }), { 'content-type': 'application/json' });
   if (created.status !== 201) throw new Error(`create topic: ${created.status} ${created.body}`);
   const batches = new Map<number, Uint8Array>();
@@ -111,9 +117,9 @@ async function samsa(): Promise<void> {
   const one = () => produce(1);
   await warmUp(one);
   const c0 = cpuOf(child.pid!);
-  const idle = await latency(one, produce, false);
+  const idle = await latency(one, produce, false, mark);
   const c1 = cpuOf(child.pid!);
-  const loaded = await latency(one, produce, true);
+  const loaded = await latency(one, produce, true, mark);
   console.log(`| Samsa (embedded, defaults) | ${f(idle)} | ${f(loaded)} | ${(((c1 - c0) / (SAMPLES + 50)) * 1e6).toFixed(0)} |`);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
