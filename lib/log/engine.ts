@@ -235,7 +235,7 @@ export class LogEngine {
         for (const [p, base] of await this.commitTogether(topic, plan.prepared)) bases.set(p, base);
         return offsetsFor(records, plan.assignment, bases, now);
       }
-      await Promise.all(
+      await everyPartition(
         [...plan.prepared].map(async ([p, prep]) => {
           const batchBases = await this.enqueue(topic, p, prep);
           bases.set(p, batchBases[0]!);
@@ -259,7 +259,7 @@ export class LogEngine {
       plan = this.planProduce(topic, records, now, sticky);
     }
     const bases = new Map<number, number>();
-    await Promise.all(
+    await everyPartition(
       [...plan.prepared].map(async ([p, prep]) => {
         const count = prep.batchCounts.reduce((a, b) => a + b, 0);
         const seq = producer.sequence;
@@ -558,3 +558,29 @@ function offsetsFor(records: ProduceRecord[], assignment: number[], bases: Map<n
   });
 }
 
+/**
+ * A request's partitions, committed each on its own where each commit is its own conditional
+ * write (DynamoDB; any idempotent request). Waits for all of them, so the answer never goes out
+ * while a commit is still in flight. A 4xx promises that nothing was written, so a refusal is
+ * passed on only when every partition was refused: when some partition committed (or failed in
+ * a way that may have written it) and another was refused — its topic deleted under the request,
+ * a fenced epoch — the request was partly written, and the answer says so with a retriable 5xx.
+ * (The AWS history run found a 404 "nothing was written" for a request whose other partition
+ * had committed before the deletion, and whose records a poll had read.)
+ */
+async function everyPartition(commits: Array<Promise<void>>): Promise<void> {
+  const settled = await Promise.allSettled(commits);
+  const refused = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (refused.length === 0) return;
+  const definite = (e: unknown): e is SamsaError => e instanceof SamsaError && e.status < 500;
+  const unsure = refused.find((e) => !definite(e));
+  if (unsure !== undefined) throw unsure;
+  const first = refused[0] as SamsaError;
+  if (refused.length === settled.length) throw first;
+  throw new SamsaError(
+    'UNKNOWN_SERVER_ERROR',
+    `the request was partly written: ${settled.length - refused.length} of its ${settled.length} partitions committed, then ${first.message}`,
+    { ...first.details, partially_written: true, cause_code: first.code },
+    true,
+  );
+}
