@@ -26,7 +26,7 @@ import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentO
 import { deadWalObjects, StepPacker, stepWrites } from './flush-plan';
 import { partitionKey } from './commit';
 import type { InlineCache } from './inline-cache';
-import { headFromItem, segmentFromItem } from './items';
+import { extentsFromItem, headFromItem, segmentFromItem } from './items';
 import type { Extent } from './model';
 import type { LogReader } from './reader';
 import { encodeIndexEntries, encodeTimeIndexEntries } from './segment-index';
@@ -201,7 +201,11 @@ export class Flusher {
     if (head.deleted) return undefined; // a deleted incarnation: its data is retention's to remove
     const from = Math.max(head.flushed, head.logStart);
     if (from >= head.nextOffset) return undefined;
-    const chain = await this.reader.extentsFrom(topic, partition, from, head, this.opts.transactDeletes ? SYNC_EXTENTS_PER_STEP : MAX_EXTENTS_PER_STEP);
+    // With an inline cache (embedded), the commit pages are read without their bytes: the cache
+    // holds nearly all of them, and reading them back (64 KiB pages of a keyed JSON request)
+    // was the flush's largest cost after the segment write (issue 18). A miss reads its page.
+    const withoutBinary = this.inlineCache !== undefined;
+    const chain = await this.reader.extentsFrom(topic, partition, from, head, this.opts.transactDeletes ? SYNC_EXTENTS_PER_STEP : MAX_EXTENTS_PER_STEP, undefined, withoutBinary);
     if (chain?.[0]?.kind === 'seg') return undefined; // a racing flusher got here first
     if (!chain || chain[0]!.base !== from) {
       throw new Error(`unflushed extents of ${topic.name}/${partition} do not start at the flushed offset ${from}`);
@@ -225,8 +229,15 @@ export class Flusher {
       if (this.opts.transactDeletes && ++sinceYield % 64 === 0) await new Promise((r) => setImmediate(r));
       // This process's own recent inline commit: its bytes as committed, no copy and no second
       // CRC pass (inline-cache.ts); anything else is read (and verified) from the store.
-      const { bytes, batches } = this.inlineCache?.take(cacheKey, e) ?? (await this.reader.readExtent(topic, partition, e));
-      if (!packer.add(e, bytes, batches)) break;
+      let read = this.inlineCache?.take(cacheKey, e);
+      if (!read) {
+        const stored = await this.withBytes(topic, partition, e);
+        // Its page is gone since the chain was read: a racing flusher moved it (and this
+        // step's transaction would fail on `flushed`). Flush what came before it, if anything.
+        if (!stored) break;
+        read = await this.reader.readExtent(topic, partition, stored);
+      }
+      if (!packer.add(e, read.bytes, read.batches)) break;
     }
     const plan = packer.plan();
     if (!plan) return undefined;
@@ -269,6 +280,18 @@ export class Flusher {
     const dead = deadWalObjects(plan);
     if (dead.length > 0) await this.objects.delete(dead);
     return { bytes: plan.bytes, batches: plan.batches, flushed: plan.newFlushed };
+  }
+
+  /**
+   * Inline extent `e` with its bytes: itself when it has them (a tail of the head, or a page read
+   * whole), else from its page, read again (`e` came from a query withoutBinary and missed the
+   * inline cache). Undefined when the page no longer holds that extent.
+   */
+  private async withBytes(topic: Topic, partition: number, e: Extent): Promise<Extent | undefined> {
+    if (e.kind !== 'inline' || e.data) return e;
+    const page = await this.meta.get({ pk: partitionPk(topic.id, partition), sk: e.sk });
+    if (!page) return undefined;
+    return extentsFromItem(page).find((x) => x.kind === 'inline' && x.base === e.base && x.cid === e.cid && x.len === e.len && x.wb === e.wb && x.data);
   }
 
   /** `read`: the extents the step read, whose pages are deleted first by key where transactions are cheap. */

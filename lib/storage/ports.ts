@@ -141,6 +141,14 @@ export interface QueryOptions {
   /** Resume after this sort key (exclusive), in the query's direction. */
   startAfter?: string;
   consistent?: boolean;
+  /**
+   * Leave binary values (Uint8Array, at any depth) out of the returned items: a map loses the
+   * attribute, a list the element. For a caller that needs everything of an item but its bytes
+   * (the flush of inline commit pages whose bytes it holds in memory, issue 18): SQLite then
+   * never reads them; DynamoDB, which cannot project nested values out, drops them after the
+   * read (same result, no saving).
+   */
+  withoutBinary?: boolean;
 }
 
 export interface QueryPage {
