@@ -135,10 +135,13 @@ export class Flusher {
    * stops a flusher of a deleted incarnation from writing into a re-created topic's objects,
    * which share its keys.
    */
-  private async write(topic: Topic, partition: number, lease: LeaseGuard, key: string, keep: number, body: Uint8Array, isNew: boolean, etag: string | undefined): Promise<string> {
+  private async write(topic: Topic, partition: number, lease: LeaseGuard, key: string, keep: number, parts: Uint8Array | Uint8Array[], isNew: boolean, etag: string | undefined): Promise<string> {
     // The lease is checked (in memory, with its safety margin) right before each write.
     if (!lease.held()) throw new PreconditionFailedError(key);
     if (!isNew) {
+      // Extending a segment (most steps): the batches go as they lie in memory, not first
+      // copied into one array (issue 18: that copy was ~3% of a keyed JSON server profile).
+      const body = parts;
       try {
         return (await this.objects.append(key, keep, body, etag ? { ifMatch: etag } : {})).etag;
       } catch (err) {
@@ -153,6 +156,7 @@ export class Flusher {
         return (await this.objects.append(key, keep, body, { ifMatch: current.etag })).etag;
       }
     }
+    const body = parts instanceof Uint8Array ? parts : concatBytes(parts);
     try {
       return (await this.objects.append(key, 0, body, { ifNoneMatch: true })).etag;
     } catch (err) {
@@ -249,7 +253,7 @@ export class Flusher {
       for (const p of plan.segments) {
         if (p.log.length === 0 && !p.isNew) continue;
         const base = p.seg.base;
-        p.seg.etags.log = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'log'), p.prev.size, concatBytes(p.log), p.isNew, p.seg.etags.log);
+        p.seg.etags.log = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'log'), p.prev.size, p.log, p.isNew, p.seg.etags.log);
         if (p.isNew || p.index.length > 0) {
           p.seg.etags.index = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'index'), p.prev.indexSize, encodeIndexEntries(p.index), p.isNew, p.seg.etags.index);
         }

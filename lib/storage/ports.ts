@@ -62,9 +62,11 @@ export interface ObjectStore {
    * the object is shorter than keepBytes. Readers of ranges below keepBytes see the same bytes
    * before, during and after the call. The local adapter writes in place; S3 composes a new
    * object with a multipart upload (UploadPartCopy of the kept prefix) so memory stays bounded.
-   * Resolves with the object's new ETag.
+   * Resolves with the object's new ETag. `body` may come in parts, written end to end: the
+   * flush appends a step's batches as they lie in memory (the local adapter writes them with
+   * one writev instead of first copying them into one array, issue 18).
    */
-  append(key: string, keepBytes: number, body: Uint8Array, opts?: AppendOptions): Promise<{ etag: string }>;
+  append(key: string, keepBytes: number, body: Uint8Array | readonly Uint8Array[], opts?: AppendOptions): Promise<{ etag: string }>;
   /**
    * A URL that lets its bearer GET exactly `range` of `key` for `expiresInSeconds`, with no
    * other credential (S3: a presigned GetObject whose signature covers the Range header). Only
