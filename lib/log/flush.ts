@@ -315,7 +315,8 @@ export class Flusher {
     while (deleted < DELETES_PER_STEP) {
       // Keyed by their last offset: every page with sk < x#flushed lies wholly below it.
       // SQLite reads a page of results synchronously, inline bytes and all: smaller pages there.
-      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: below, limit: this.opts.transactDeletes ? this.meta.limits.maxTransactItems : 500 });
+      // Keys only are needed: the bytes stay unread where the store can leave them (SQLite).
+      const page = await this.meta.query({ pk, gte: EXTENT_PREFIX, lt: below, limit: this.opts.transactDeletes ? this.meta.limits.maxTransactItems : 500, withoutBinary: true });
       if (this.opts.transactDeletes) {
         await this.deletePages(pk, page.items.map((item) => item.sk));
       } else {
