@@ -119,7 +119,14 @@ export class SqliteMetaStore implements MetaStore {
     // before gets the column added; its rows (bin NULL) hold everything in `value`, as then.
     this.db.exec('CREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, value BLOB NOT NULL, bin BLOB, PRIMARY KEY (pk, sk))');
     const columns = this.db.prepare<[], { name: string }>('PRAGMA table_info(items)').all();
-    if (!columns.some((c) => c.name === 'bin')) this.db.exec('ALTER TABLE items ADD COLUMN bin BLOB');
+    if (!columns.some((c) => c.name === 'bin')) {
+      try {
+        this.db.exec('ALTER TABLE items ADD COLUMN bin BLOB');
+      } catch (e) {
+        // Another process opening the same file added it first.
+        if (!/duplicate column/i.test((e as Error).message)) throw e;
+      }
+    }
     this.sGet = this.db.prepare('SELECT value, bin FROM items WHERE pk = ? AND sk = ?');
     this.sPut = this.db.prepare('INSERT OR REPLACE INTO items (pk, sk, value, bin) VALUES (?, ?, ?, ?)');
     this.sDel = this.db.prepare('DELETE FROM items WHERE pk = ? AND sk = ?');
