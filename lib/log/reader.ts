@@ -277,11 +277,14 @@ export class LogReader {
    * (below it they are garbage). The head and the queries are not one snapshot: a chain broken
    * by a flush or a commit in between is re-read a few times; it can only stay broken when
    * `offset` fell below the log start meanwhile (the caller checks).
+   *
+   * `withoutBinary`: the commit pages are read without their bytes (QueryOptions.withoutBinary),
+   * so inline extents from them come without `data` (the flush takes them from memory).
    */
-  async extentsFrom(topic: Topic, partition: number, offset: number, head: ReadHead, limit = 16, prefetched?: Promise<ExtentPages>): Promise<Extent[] | undefined> {
+  async extentsFrom(topic: Topic, partition: number, offset: number, head: ReadHead, limit = 16, prefetched?: Promise<ExtentPages>, withoutBinary = false): Promise<Extent[] | undefined> {
     const hw = head.nextOffset;
     for (let attempt = 0; attempt < CHAIN_RETRIES; attempt++) {
-      const pages = attempt === 0 && prefetched ? await prefetched : await this.queryExtents(topic, partition, offset, limit);
+      const pages = attempt === 0 && prefetched ? await prefetched : await this.queryExtents(topic, partition, offset, limit, withoutBinary);
       const segs = [...pages[0].items, ...pages[1].items].flatMap(extentsFromItem);
       const commits = [...pages[2].items.flatMap(extentsFromItem).filter((e) => e.base >= head.flushed), ...liveTails(head)];
       const at = (pos: number): Extent | undefined =>
@@ -304,12 +307,12 @@ export class LogReader {
    * so a fetch can run them alongside its head read (one metadata round trip, then the object
    * reads).
    */
-  queryExtents(topic: Topic, partition: number, offset: number, limit = 16): Promise<ExtentPages> {
+  queryExtents(topic: Topic, partition: number, offset: number, limit = 16, withoutBinary = false): Promise<ExtentPages> {
     const pk = partitionPk(topic.id, partition);
     return Promise.all([
       this.meta.query({ pk, gte: SEG_EXTENT_PREFIX, lte: segExtentSk(offset), reverse: true, limit: 1 }),
       this.meta.query({ pk, gt: segExtentSk(offset), lt: SEG_EXTENT_END, limit }),
-      this.meta.query({ pk, gte: extentSk(offset), lt: EXTENT_END, limit }),
+      this.meta.query({ pk, gte: extentSk(offset), lt: EXTENT_END, limit, ...(withoutBinary ? { withoutBinary } : {}) }),
     ]);
   }
 

@@ -381,8 +381,9 @@ export class Retention {
     if (retentionBytes >= 0 && head.flushed < head.nextOffset) {
       const from = Math.max(head.flushed, head.logStart);
       // Commit pages are keyed by their last offset; an extent can sit in a page and in the
-      // head's tails (or in two pages) at once, so count each base once.
-      const page = await this.meta.query({ pk, gte: extentSk(from), lt: EXTENT_END, limit: 500 });
+      // head's tails (or in two pages) at once, so count each base once. Lengths only: the
+      // pages' inline bytes are not read (on SQLite; issue 18).
+      const page = await this.meta.query({ pk, gte: extentSk(from), lt: EXTENT_END, limit: 500, withoutBinary: true });
       const unflushed = new Map<number, number>();
       for (const e of [...page.items.flatMap(extentsFromItem), ...(head.tails ?? [])]) if (e.base >= from) unflushed.set(e.base, e.len);
       for (const len of unflushed.values()) total += len;

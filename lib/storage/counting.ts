@@ -78,7 +78,7 @@ export function countingObjectStore(inner: ObjectStore): ObjectStore & { counts:
     list: (prefix, opts) => counted(c, 'list', () => inner.list(prefix, opts)),
     append: (key, keep, body, opts) =>
       counted(c, 'append', () => {
-        c.in(body.byteLength);
+        c.in(bodyBytes(body));
         return inner.append(key, keep, body, opts);
       }),
     close: () => counted(c, 'close', async () => inner.close?.()),
@@ -145,4 +145,12 @@ export function countingMetaStore(inner: MetaStore): MetaStore & { counts: Count
       }),
     close: () => counted(c, 'close', async () => inner.close?.()),
   };
+}
+
+/** Bytes of an append's body, whole or in parts. */
+function bodyBytes(body: Uint8Array | readonly Uint8Array[]): number {
+  if (body instanceof Uint8Array) return body.byteLength;
+  let n = 0;
+  for (const p of body) n += p.byteLength;
+  return n;
 }

@@ -32,6 +32,7 @@ import {
 } from './dynamo-marshal.js';
 import { attributesSize } from './item-size.js';
 import type { MetaItem, MetaKey, MetaStore, MetaStoreLimits, MetaStoreTraits, QueryOptions, QueryPage, WriteOp } from './ports.js';
+import { stripBinary } from './strip-binary.js';
 
 /**
  * On-demand DynamoDB: writes billed per 1 KB write unit, transactional ones twice. Inline
@@ -147,8 +148,10 @@ export class DynamoMetaStore implements MetaStore {
       let dropped = false;
       for (const raw of res.Items ?? []) {
         const item = unmarshalItem(raw);
-        // BETWEEN is inclusive; an exclusive endpoint is removed here.
-        if (inRange(item.sk, range)) items.push(item);
+        // BETWEEN is inclusive; an exclusive endpoint is removed here. A ProjectionExpression
+        // names top-level attributes and list elements by index, so it cannot leave out the
+        // bytes nested in a commit page's extents: withoutBinary drops them here.
+        if (inRange(item.sk, range)) items.push(q.withoutBinary ? stripBinary(item) : item);
         else dropped = true;
       }
       const last = res.LastEvaluatedKey;

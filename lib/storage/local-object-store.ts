@@ -8,6 +8,7 @@ import { promises as fs, constants as fsc } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidRangeError, ObjectNotFoundError, PreconditionFailedError, StorageError } from '../errors.js';
+import { concatBytes } from '../util/bytes.js';
 import { compareUtf8 } from './local-utf8.js';
 import type { AppendOptions, ByteRange, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
 
@@ -187,7 +188,10 @@ export class LocalObjectStore implements ObjectStore {
     return { objects };
   }
 
-  async append(key: string, keepBytes: number, body: Uint8Array, opts: AppendOptions = {}): Promise<{ etag: string }> {
+  async append(key: string, keepBytes: number, parts: Uint8Array | readonly Uint8Array[], opts: AppendOptions = {}): Promise<{ etag: string }> {
+    const body: readonly Uint8Array[] = parts instanceof Uint8Array ? [parts] : parts;
+    let length = 0;
+    for (const p of body) length += p.length;
     if (!Number.isInteger(keepBytes) || keepBytes < 0) {
       throw new InvalidRangeError(key, `keepBytes must be a non-negative integer, got ${keepBytes}`);
     }
@@ -199,7 +203,7 @@ export class LocalObjectStore implements ObjectStore {
     }
     // Nothing to keep: replace atomically, so a crash cannot expose a torn first write.
     if (keepBytes === 0) {
-      await this.put(key, body, opts.ifNoneMatch ? { ifNoneMatch: true } : {});
+      await this.put(key, concatBytes([...body]), opts.ifNoneMatch ? { ifNoneMatch: true } : {});
       return { etag: (await this.head(key))?.etag ?? '' };
     }
     const file = this.pathOf(key);
@@ -213,8 +217,8 @@ export class LocalObjectStore implements ObjectStore {
       const size = (await fh.stat()).size;
       if (size < keepBytes) throw new InvalidRangeError(key, `object has ${size} bytes, cannot keep ${keepBytes}`);
       // Bytes below keepBytes are never written, so concurrent readers of that range are safe.
-      await writeAll(fh, body, keepBytes);
-      const newSize = keepBytes + body.length;
+      await writevAll(fh, body, keepBytes);
+      const newSize = keepBytes + length;
       if (size > newSize) await fh.truncate(newSize);
       // fdatasync also flushes the size change, which is all that is needed to read the data.
       if (this.sync) await fh.datasync();
@@ -326,6 +330,25 @@ async function writeAll(fh: FileHandle, body: Uint8Array, position: number): Pro
     done += bytesWritten;
   }
 }
+
+/** `parts` end to end from `position`, with as few writev calls as the system takes. */
+async function writevAll(fh: FileHandle, parts: readonly Uint8Array[], position: number): Promise<void> {
+  let pending = parts.filter((p) => p.length > 0);
+  while (pending.length > 0) {
+    const batch = pending.slice(0, MAX_IOVECS);
+    let { bytesWritten } = await fh.writev(batch, position);
+    if (bytesWritten <= 0) throw new Error(`writev wrote nothing at ${position}`);
+    position += bytesWritten;
+    // Drop what was written; a part written in part keeps its rest.
+    let i = 0;
+    while (i < pending.length && bytesWritten >= pending[i]!.length) bytesWritten -= pending[i++]!.length;
+    pending = pending.slice(i);
+    if (bytesWritten > 0) pending[0] = pending[0]!.subarray(bytesWritten);
+  }
+}
+
+/** Parts per writev: Linux's IOV_MAX. */
+const MAX_IOVECS = 1024;
 
 /** fsync a directory so entries added or removed in it are durable. A directory that is gone
  * (pruned by a concurrent delete) has nothing left to make durable. */

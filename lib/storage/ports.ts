@@ -62,9 +62,11 @@ export interface ObjectStore {
    * the object is shorter than keepBytes. Readers of ranges below keepBytes see the same bytes
    * before, during and after the call. The local adapter writes in place; S3 composes a new
    * object with a multipart upload (UploadPartCopy of the kept prefix) so memory stays bounded.
-   * Resolves with the object's new ETag.
+   * Resolves with the object's new ETag. `body` may come in parts, written end to end: the
+   * flush appends a step's batches as they lie in memory (the local adapter writes them with
+   * one writev instead of first copying them into one array, issue 18).
    */
-  append(key: string, keepBytes: number, body: Uint8Array, opts?: AppendOptions): Promise<{ etag: string }>;
+  append(key: string, keepBytes: number, body: Uint8Array | readonly Uint8Array[], opts?: AppendOptions): Promise<{ etag: string }>;
   /**
    * A URL that lets its bearer GET exactly `range` of `key` for `expiresInSeconds`, with no
    * other credential (S3: a presigned GetObject whose signature covers the Range header). Only
@@ -141,6 +143,14 @@ export interface QueryOptions {
   /** Resume after this sort key (exclusive), in the query's direction. */
   startAfter?: string;
   consistent?: boolean;
+  /**
+   * Leave binary values (Uint8Array, at any depth) out of the returned items: a map loses the
+   * attribute, a list the element. For a caller that needs everything of an item but its bytes
+   * (the flush of inline commit pages whose bytes it holds in memory, issue 18): SQLite then
+   * never reads them; DynamoDB, which cannot project nested values out, drops them after the
+   * read (same result, no saving).
+   */
+  withoutBinary?: boolean;
 }
 
 export interface QueryPage {

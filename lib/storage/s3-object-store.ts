@@ -17,6 +17,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { InvalidRangeError, ObjectNotFoundError, PreconditionFailedError, StorageError } from '../errors.js';
+import { concatBytes } from '../util/bytes.js';
 import { httpStatusOf, sdkError, wrapAwsError } from './aws-errors.js';
 import type { AppendOptions, ByteRange, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
 
@@ -181,10 +182,12 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async append(key: string, keepBytes: number, body: Uint8Array, opts: AppendOptions = {}): Promise<{ etag: string }> {
+  async append(key: string, keepBytes: number, parts: Uint8Array | readonly Uint8Array[], opts: AppendOptions = {}): Promise<{ etag: string }> {
     if (!Number.isSafeInteger(keepBytes) || keepBytes < 0) {
       throw new InvalidRangeError(key, `keepBytes must be a non-negative integer, got ${keepBytes}`);
     }
+    // A request body is one array here anyway.
+    const body = parts instanceof Uint8Array ? parts : concatBytes([...parts]);
     if (keepBytes === 0) return this.putObject(key, body, opts);
     if (keepBytes < MIN_PART_BYTES) return this.appendSmall(key, keepBytes, body, opts);
     return this.appendLarge(key, keepBytes, body, opts);

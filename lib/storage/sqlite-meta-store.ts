@@ -8,6 +8,7 @@ import { ConditionFailedError, StorageError, TransactionConflictError } from '..
 import { attributesSize, itemSize } from './item-size.js';
 import { compareUtf8, prefixSuccessor } from './local-utf8.js';
 import { type CheckpointStats, WalCheckpointer } from './sqlite-checkpointer.js';
+import { stripBinary } from './strip-binary.js';
 import type {
   Condition,
   MetaItem,
@@ -69,7 +70,8 @@ const BACKSTOP_CHECKPOINT_PAGES = 4000;
 const WRITES_BEFORE_CHECKPOINTER = 256;
 
 type Attrs = { [attr: string]: MetaValue };
-type Row = { sk: string; value: Buffer };
+type Row = { sk: string; value: Buffer; bin: Buffer | null };
+type KeyRow = { sk: string; value: Buffer; binLen: number | null };
 
 const ATTR_NAME = /^[A-Za-z0-9_]+$/;
 const MAX_PK_BYTES = 2048; // DynamoDB partition key limit
@@ -79,10 +81,10 @@ export class SqliteMetaStore implements MetaStore {
   readonly limits: MetaStoreLimits = { maxTransactItems: 100, maxItemBytes: 400 * 1024 };
   readonly traits: MetaStoreTraits = SQLITE_TRAITS;
   private readonly db: Database.Database;
-  private readonly sGet: Database.Statement<[string, string], { value: Buffer }>;
-  private readonly sPut: Database.Statement<[string, string, Buffer]>;
+  private readonly sGet: Database.Statement<[string, string], { value: Buffer; bin: Buffer | null }>;
+  private readonly sPut: Database.Statement<[string, string, Buffer, Buffer | null]>;
   private readonly sDel: Database.Statement<[string, string]>;
-  private readonly queries = new Map<string, Database.Statement<unknown[], Row>>();
+  private readonly queries = new Map<string, Database.Statement<unknown[], Row | KeyRow>>();
   private readonly txWrite: (op: WriteOp) => MetaItem | undefined;
   private readonly txMany: (ops: WriteOp[]) => void;
   /** Started once the store has written a little (WRITES_BEFORE_CHECKPOINTER); undefined until then. */
@@ -109,8 +111,23 @@ export class SqliteMetaStore implements MetaStore {
     // commit pages of tens of KiB read several of them whole. The index holds only (pk, sk),
     // so a seek reads no value it does not return (issue 18: a keyed JSON request's commit
     // spent more time in those reads than in writing its pages).
-    this.db.exec('CREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (pk, sk))');
-    this.sGet = this.db.prepare('SELECT value FROM items WHERE pk = ? AND sk = ?');
+    // An item's binary values (Uint8Array, at any depth) are stored apart from the rest of it,
+    // in `bin`, the row's last column: a query that does not want them (withoutBinary: the
+    // flush, whose inline commit pages' bytes it holds in memory) reads `value` from the row's
+    // own page and never the overflow pages that hold the bytes, and a write serializes the
+    // attributes without copying the bytes into the blob first (issue 18). A database made
+    // before gets the column added; its rows (bin NULL) hold everything in `value`, as then.
+    this.db.exec('CREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, value BLOB NOT NULL, bin BLOB, PRIMARY KEY (pk, sk))');
+    const columns = this.db.prepare<[], { name: string }>('PRAGMA table_info(items)').all();
+    if (!columns.some((c) => c.name === 'bin')) {
+      try {
+        this.db.exec('ALTER TABLE items ADD COLUMN bin BLOB');
+      } catch (e) {
+        // Another process opening the same file added it first.
+        if (!/duplicate column/i.test((e as Error).message)) throw e;
+      }
+    }
+    this.sGet = this.db.prepare('SELECT value, bin FROM items WHERE pk = ? AND sk = ?');
     // An upsert, not INSERT OR REPLACE: REPLACE deletes the old row and inserts a new one under a
     // new rowid at the table's right edge, so rewriting a partition head dirtied the head's old
     // leaf, the right-most leaf and index leaves for both keys: 4.7 WAL frames of 16 KiB for a
@@ -118,7 +135,7 @@ export class SqliteMetaStore implements MetaStore {
     // is — WAL bytes written in every acknowledged produce and copied again by the checkpoint
     // (issue 18 item 1: in-process single-record request CPU about -10%). Same result on a
     // WITHOUT ROWID table.
-    this.sPut = this.db.prepare('INSERT INTO items (pk, sk, value) VALUES (?, ?, ?) ON CONFLICT (pk, sk) DO UPDATE SET value = excluded.value');
+    this.sPut = this.db.prepare('INSERT INTO items (pk, sk, value, bin) VALUES (?, ?, ?, ?) ON CONFLICT (pk, sk) DO UPDATE SET value = excluded.value, bin = excluded.bin');
     this.sDel = this.db.prepare('DELETE FROM items WHERE pk = ? AND sk = ?');
     // IMMEDIATE takes the write lock up front: the read that feeds a condition and the write
     // it guards cannot interleave with another connection's commit.
@@ -167,7 +184,8 @@ export class SqliteMetaStore implements MetaStore {
     }
     if (opts.startAfter !== undefined) (reverse ? upper : lower)(opts.startAfter, false);
 
-    let sql = 'SELECT sk, value FROM items WHERE pk = ?';
+    // length(bin) is answered from the row's header: the bytes themselves are not read.
+    let sql = opts.withoutBinary ? 'SELECT sk, value, length(bin) AS binLen FROM items WHERE pk = ?' : 'SELECT sk, value, bin FROM items WHERE pk = ?';
     const args: unknown[] = [opts.pk];
     if (lo) {
       sql += lo.incl ? ' AND sk >= ?' : ' AND sk > ?';
@@ -184,13 +202,15 @@ export class SqliteMetaStore implements MetaStore {
     }
     let stmt = this.queries.get(sql);
     if (!stmt) {
-      stmt = this.db.prepare<unknown[], Row>(sql);
+      stmt = this.db.prepare<unknown[], Row | KeyRow>(sql);
       this.queries.set(sql, stmt);
     }
     const rows = stmt.all(...args);
     const more = limit !== undefined && rows.length > limit;
     if (more) rows.length = limit;
-    const items = rows.map((r) => toItem(opts.pk, r.sk, r.value));
+    const items = opts.withoutBinary
+      ? (rows as KeyRow[]).map((r) => stripBinary(toItem(opts.pk, r.sk, r.value, r.binLen === null ? null : undefined)))
+      : (rows as Row[]).map((r) => toItem(opts.pk, r.sk, r.value, r.bin));
     return more ? { items, next: items[items.length - 1]?.sk } : { items };
   }
 
@@ -242,7 +262,7 @@ export class SqliteMetaStore implements MetaStore {
 
   private read(pk: string, sk: string): MetaItem | undefined {
     const row = this.sGet.get(pk, sk);
-    return row ? toItem(pk, sk, row.value) : undefined;
+    return row ? toItem(pk, sk, row.value, row.bin) : undefined;
   }
 
   private current(op: WriteOp): MetaItem | undefined {
@@ -298,7 +318,10 @@ export class SqliteMetaStore implements MetaStore {
     if (size > this.limits.maxItemBytes) {
       throw new StorageError(`item ${pk}/${sk} is ${size} bytes, over the ${this.limits.maxItemBytes}-byte limit`);
     }
-    this.sPut.run(pk, sk, v8.serialize(attrs));
+    const ser = new BinarySerializer();
+    ser.writeHeader();
+    ser.writeValue(attrs);
+    this.sPut.run(pk, sk, ser.releaseBuffer(), ser.bin());
     return item;
   }
 
@@ -508,6 +531,67 @@ function tighter(a: Bound | undefined, b: Bound, dir: 1 | -1): Bound {
   return a.incl ? b : a;
 }
 
-function toItem(pk: string, sk: string, value: Buffer): MetaItem {
-  return { pk, sk, ...(v8.deserialize(value) as Attrs) };
+/**
+ * The item of a row. `bin`: the row's binary column; null for a row that has none (everything
+ * is in `value`, v8's own format); undefined when the query left it unread (withoutBinary),
+ * whose binary values then come back as an empty array for the caller to strip.
+ */
+function toItem(pk: string, sk: string, value: Buffer, bin: Buffer | null | undefined): MetaItem {
+  if (bin === null) return { pk, sk, ...(v8.deserialize(value) as Attrs) };
+  const des = new BinaryDeserializer(value, bin);
+  des.readHeader();
+  return { pk, sk, ...(des.readValue() as Attrs) };
+}
+
+const UNREAD = new Uint8Array(0);
+
+/**
+ * v8 serialization with each binary value written as (offset, length) into `bin()` instead of
+ * into the blob. An item with a single binary value (a commit page of one extent) stores that
+ * very array: no copy.
+ */
+class BinarySerializer extends v8.DefaultSerializer {
+  private readonly parts: Uint8Array[] = [];
+  private length = 0;
+
+  _writeHostObject(view: NodeJS.ArrayBufferView): void {
+    // MetaValue's only binary type is Uint8Array (checkOp refuses the rest).
+    const bytes = view as Uint8Array;
+    // A Buffer comes back a Buffer and a plain Uint8Array a plain one, as v8.serialize keeps them.
+    this.writeUint32(Buffer.isBuffer(bytes) ? 1 : 0);
+    this.writeUint32(this.length);
+    this.writeUint32(bytes.byteLength);
+    this.parts.push(bytes);
+    this.length += bytes.byteLength;
+  }
+
+  /**
+   * The binary column: null when the item holds no binary value (the blob is then exactly
+   * v8.serialize's). Never an empty blob, which a driver may bind as NULL: an item whose binary
+   * values are all empty stores one unused byte.
+   */
+  bin(): Buffer | null {
+    if (this.parts.length === 0) return null;
+    if (this.length === 0) return Buffer.alloc(1);
+    const one = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+    return Buffer.from(one.buffer, one.byteOffset, one.byteLength);
+  }
+}
+
+class BinaryDeserializer extends v8.DefaultDeserializer {
+  constructor(
+    value: Buffer,
+    private readonly binary: Buffer | undefined,
+  ) {
+    super(value);
+  }
+
+  _readHostObject(): Uint8Array {
+    const isBuffer = this.readUint32() === 1;
+    const offset = this.readUint32();
+    const length = this.readUint32();
+    if (!this.binary) return UNREAD;
+    const at = this.binary.byteOffset + offset;
+    return isBuffer ? Buffer.from(this.binary.buffer, at, length) : new Uint8Array(this.binary.buffer, at, length);
+  }
 }

@@ -473,6 +473,35 @@ export function metaStoreContract(name: string, make: () => Promise<MetaStoreFix
         expect(page.items[0]).toEqual({ ...key('a'), sk_copy: 'a' });
       });
 
+      it('leaves binary values out with withoutBinary, at any depth, and nothing else', async () => {
+        const bytes = (n: number) => new Uint8Array(n).fill(7);
+        const full: MetaItem = {
+          ...key('bin'),
+          top: bytes(3000),
+          empty: bytes(0),
+          n: 1,
+          exts: [
+            { base: 0, data: bytes(40_000), kind: 'inline' },
+            { base: 5, obj: 'w/1', kind: 'wal' },
+          ],
+          map: { a: bytes(2), s: 'x', list: [bytes(1), 'y', null] },
+        };
+        await store.write({ type: 'put', item: full });
+        await store.write({ type: 'put', item: { ...key('plain'), n: 2, tags: ['a'] } });
+        const page = await store.query({ pk: key('').pk, withoutBinary: true });
+        expect(page.items).toEqual([
+          { ...key('bin'), n: 1, exts: [{ base: 0, kind: 'inline' }, { base: 5, obj: 'w/1', kind: 'wal' }], map: { s: 'x', list: ['y', null] } },
+          { ...key('plain'), n: 2, tags: ['a'] },
+        ]);
+        // The item itself is unchanged, read whole by get and by a plain query.
+        expect(plain(await store.get(key('bin')))).toEqual(plain(full));
+        expect(plain((await store.query({ pk: key('').pk, beginsWith: 'bin' })).items)).toEqual([plain(full)]);
+        // Rewritten (replaced, then updated), the bytes follow the item.
+        await store.write({ type: 'update', key: key('bin'), set: { top: bytes(5) }, remove: ['empty'] });
+        const { empty: _e, ...rest } = full;
+        expect(plain(await store.get(key('bin')))).toEqual(plain({ ...rest, top: bytes(5) }));
+      });
+
       it('returns nothing for an empty partition', async () => {
         expect(await store.query({ pk: key('', 'empty').pk })).toEqual({ items: [] });
       });

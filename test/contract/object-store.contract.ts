@@ -192,6 +192,22 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
         expect((await store.head(`${ns}/a`))?.size).toBe(12);
       });
 
+      it('writes a body given in parts end to end, creating, extending and cutting', async () => {
+        const whole = enc('0123456789abcdefghij');
+        await store.append(`${ns}/p`, 0, [whole.subarray(0, 3), new Uint8Array(0), whole.subarray(3, 10)]);
+        expect(dec(await store.get(`${ns}/p`))).toBe('0123456789');
+        // Over a thousand parts (more than one writev may take), some of them empty.
+        const many = Array.from({ length: 1500 }, (_, i) => (i % 3 === 2 ? new Uint8Array(0) : enc(String.fromCharCode(97 + (i % 26)))));
+        const expected = many.map(dec).join('');
+        await store.append(`${ns}/p`, 10, many);
+        expect(dec(await store.get(`${ns}/p`))).toBe(`0123456789${expected}`);
+        await store.append(`${ns}/p`, 4, [enc('x'), enc('yz')]);
+        expect(dec(await store.get(`${ns}/p`))).toBe('0123xyz');
+        expect((await store.head(`${ns}/p`))?.size).toBe(7);
+        await store.append(`${ns}/p`, 7, []);
+        expect(dec(await store.get(`${ns}/p`))).toBe('0123xyz');
+      });
+
       it('keeps the prefix and replaces the tail (shorter, longer and empty bodies)', async () => {
         await store.put(`${ns}/a`, enc('hello world'));
         await store.append(`${ns}/a`, 5, enc('!!'));

@@ -15,7 +15,8 @@ function memoryStore(): ObjectStore & { data: Map<string, Uint8Array> } {
     delete: async (ks) => ks.forEach((k) => data.delete(k)),
     list: async () => ({ objects: [] }),
     append: async (k, keep, b) => {
-      data.set(k, new Uint8Array([...(data.get(k) ?? []).slice(0, keep), ...b]));
+      const parts = b instanceof Uint8Array ? [b] : b;
+      data.set(k, new Uint8Array([...(data.get(k) ?? []).slice(0, keep), ...parts.flatMap((p) => [...p])]));
       return { etag: String(data.get(k)!.length) };
     },
   };

@@ -4,6 +4,7 @@
 import { promises as fs, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../../../lib/errors.js';
@@ -162,6 +163,24 @@ describe('SqliteMetaStore', () => {
     const check = new Database(file);
     expect(check.prepare("SELECT sql FROM sqlite_master WHERE name = 'items'").pluck().get()).toMatch(/WITHOUT ROWID/);
     check.close();
+  });
+
+  it('reads rows written before binary values had a column of their own, whole and withoutBinary', async () => {
+    const raw = new Database(file);
+    raw.pragma('journal_mode = WAL');
+    raw.exec('CREATE TABLE items (pk TEXT NOT NULL, sk TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (pk, sk))');
+    const data = new Uint8Array([1, 2, 3]);
+    raw.prepare('INSERT INTO items (pk, sk, value) VALUES (?, ?, ?)').run('p', 'x#1', v8.serialize({ last: 1, exts: [{ base: 0, data }] }));
+    raw.close();
+    const s = new SqliteMetaStore({ path: file });
+    await s.write({ type: 'put', item: { pk: 'p', sk: 'x#2', last: 2, exts: [{ base: 2, data }] } });
+    const whole = (await s.query({ pk: 'p' })).items.map((i) => (i.exts as Array<{ data: Uint8Array }>).map((e) => Array.from(e.data)));
+    expect(whole).toEqual([[[1, 2, 3]], [[1, 2, 3]]]);
+    expect((await s.query({ pk: 'p', withoutBinary: true })).items).toEqual([
+      { pk: 'p', sk: 'x#1', last: 1, exts: [{ base: 0 }] },
+      { pk: 'p', sk: 'x#2', last: 2, exts: [{ base: 2 }] },
+    ]);
+    await s.close();
   });
 
   describe('validation', () => {
