@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { encodeRecordBatch } from '../lib/records';
-import { closeConnections, freePort, request, startSamsa } from './lib';
+import { closeConnections, freePort, latency, type Quantiles, request, startSamsa } from './lib';
 
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 2000);
 const ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 1);
@@ -23,46 +23,12 @@ const WARMUP = Number(process.env.BENCH_LATENCY_WARMUP ?? 3000);
 const ONE = encodeRecordBatch([{ key: null, value: Buffer.alloc(1024, 'x') }]);
 const CT = { 'content-type': 'application/vnd.kafka.record-batch' };
 
-type Q = { p50: number; p99: number; p999: number };
-function quantiles(samples: number[]): Q {
-  const s = [...samples].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  return { p50: q(0.5), p99: q(0.99), p999: q(0.999) };
-}
+type Q = Quantiles;
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
 function cpuOf(pid: number): number {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
-
-async function latency(one: () => Promise<void>, batch: (n: number) => Promise<void>, background: boolean, mark: () => void = () => {}): Promise<Q> {
-  let stop = false;
-  const bg = background
-    ? (async () => {
-        const t0 = performance.now();
-        let sent = 0;
-        while (!stop) {
-          const due = Math.floor(performance.now() - t0) - sent;
-          if (due > 0) {
-            await batch(Math.min(due, 50));
-            sent += Math.min(due, 50);
-          } else await new Promise((r) => setTimeout(r, 1));
-        }
-      })()
-    : Promise.resolve();
-  const samples: number[] = [];
-  for (let i = 0; i < 50; i++) await one();
-  mark();
-  for (let i = 0; i < SAMPLES; i++) {
-    const t = performance.now();
-    await one();
-    samples.push(performance.now() - t);
-  }
-  mark();
-  stop = true;
-  await bg;
-  return quantiles(samples);
 }
 
 /** `WARMUP` requests from 8 concurrent clients, then a short pause so the last ones' work settles. */
@@ -94,7 +60,7 @@ async function floor(): Promise<void> {
   const one = async () => void (await request(port, 'POST', '/', ONE, CT));
   await warmUp(one);
   const cpu0 = cpuOf(child.pid!);
-  const q = await latency(one, async () => void (await request(port, 'POST', '/', encodeRecordBatch(Array.from({ length: 1 }, () => ({ key: null, value: Buffer.alloc(1024) }))), CT)), false);
+  const q = await latency(one, async () => void (await request(port, 'POST', '/', encodeRecordBatch(Array.from({ length: 1 }, () => ({ key: null, value: Buffer.alloc(1024) }))), CT)), { samples: SAMPLES, background: false });
   const cpu = cpuOf(child.pid!) - cpu0;
   console.log(`| bare node:http (floor) | ${f(q)} | — | ${((cpu / (SAMPLES + 50)) * 1e6).toFixed(0)} |`);
   child.kill();
@@ -117,9 +83,9 @@ async function samsa(): Promise<void> {
   const one = () => produce(1);
   await warmUp(one);
   const c0 = cpuOf(child.pid!);
-  const idle = await latency(one, produce, false, mark);
+  const idle = await latency(one, produce, { samples: SAMPLES, background: false, mark });
   const c1 = cpuOf(child.pid!);
-  const loaded = await latency(one, produce, true, mark);
+  const loaded = await latency(one, produce, { samples: SAMPLES, background: true, mark });
   console.log(`| Samsa (embedded, defaults) | ${f(idle)} | ${f(loaded)} | ${(((c1 - c0) / (SAMPLES + 50)) * 1e6).toFixed(0)} |`);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));

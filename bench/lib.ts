@@ -92,3 +92,49 @@ export function request(port: number, method: string, p: string, body?: Uint8Arr
 export function closeConnections(): void {
   keepAlive.destroy();
 }
+
+export type Quantiles = { p50: number; p99: number; p999: number };
+
+export function quantiles(samples: number[]): Quantiles {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  return { p50: q(0.5), p99: q(0.99), p999: q(0.999) };
+}
+
+/**
+ * Single-record latency: `samples` sequential calls of `one`, after 50 unmeasured ones; with
+ * `background`, beside a load paced at 1,000 records/s (one record per millisecond tick on
+ * average, sent through `batch`). `mark` is called as measuring starts and ends.
+ */
+export async function latency(
+  one: () => Promise<void>,
+  batch: (n: number) => Promise<void>,
+  opts: { samples: number; background: boolean; mark?: () => void },
+): Promise<Quantiles> {
+  let stop = false;
+  const bg = opts.background
+    ? (async () => {
+        const t0 = performance.now();
+        let sent = 0;
+        while (!stop) {
+          const due = Math.floor(performance.now() - t0) - sent;
+          if (due > 0) {
+            await batch(Math.min(due, 50));
+            sent += Math.min(due, 50);
+          } else await new Promise((r) => setTimeout(r, 1));
+        }
+      })()
+    : Promise.resolve();
+  const samples: number[] = [];
+  for (let i = 0; i < 50; i++) await one(); // warm the path
+  opts.mark?.();
+  for (let i = 0; i < opts.samples; i++) {
+    const t = performance.now();
+    await one();
+    samples.push(performance.now() - t);
+  }
+  opts.mark?.();
+  stop = true;
+  await bg;
+  return quantiles(samples);
+}

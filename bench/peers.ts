@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect as natsConnect, type JetStreamClient, type NatsConnection, RetentionPolicy, StorageType } from 'nats';
 import { encodeRecordBatch } from '../lib/records';
-import { closeConnections, freePort, request, startSamsa } from './lib';
+import { closeConnections, freePort, latency, request, startSamsa } from './lib';
 
 const RECORD = 1024;
 const BATCH = 1000; // records per batched request / pipeline / publish window
@@ -56,45 +56,11 @@ async function runFor(concurrency: number, ms: number, op: () => Promise<number>
   return units / ((performance.now() - t0) / 1000);
 }
 
-function quantiles(samples: number[]): { p50: number; p99: number; p999: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  return { p50: q(0.5), p99: q(0.99), p999: q(0.999) };
-}
-
-async function latency(peer: Peer, background: boolean): Promise<{ p50: number; p99: number; p999: number }> {
-  // The background load is paced at 1,000 records/s, one record per millisecond tick on average.
-  let stop = false;
-  const bg = background
-    ? (async () => {
-        const t0 = performance.now();
-        let sent = 0;
-        while (!stop) {
-          const due = Math.floor(performance.now() - t0) - sent;
-          if (due > 0) {
-            await peer.produceBatch(Math.min(due, 50));
-            sent += Math.min(due, 50);
-          } else await new Promise((r) => setTimeout(r, 1));
-        }
-      })()
-    : Promise.resolve();
-  const samples: number[] = [];
-  for (let i = 0; i < 50; i++) await peer.produceOne(); // warm the path
-  for (let i = 0; i < LATENCY_SAMPLES; i++) {
-    const t = performance.now();
-    await peer.produceOne();
-    samples.push(performance.now() - t);
-  }
-  stop = true;
-  await bg;
-  return quantiles(samples);
-}
-
 async function measure(peer: Peer): Promise<Row> {
   const batchedRecordsPerSec = await runFor(CONCURRENCY, SECONDS * 1000, async () => (await peer.produceBatch(BATCH), BATCH));
   const perRecordPerSec = await runFor(CONCURRENCY, SECONDS * 1000, async () => (await peer.produceOne(), 1));
-  const lat = await latency(peer, false);
-  const latLoaded = await latency(peer, true);
+  const lat = await latency(() => peer.produceOne(), (n) => peer.produceBatch(n), { samples: LATENCY_SAMPLES, background: false });
+  const latLoaded = await latency(() => peer.produceOne(), (n) => peer.produceBatch(n), { samples: LATENCY_SAMPLES, background: true });
   const t0 = performance.now();
   const n = await peer.consumeAll();
   const consumeRecordsPerSec = n / ((performance.now() - t0) / 1000);
