@@ -59,7 +59,17 @@ describe('SqliteMetaStore WAL checkpoints', () => {
       // backstop threshold — with the loop free between them, as under a steady load.
       for (let burst = 0; burst < 40; burst++) {
         for (let i = 0; i < 100; i++) await put();
+        // The loop free until the worker has completed a pass over this burst (at least 60 ms;
+        // longer on a loaded machine, where a fixed pause let the worker fall behind and the
+        // bound below fail although nothing was wrong).
+        const before = store.checkpointStats()!.checkpoints;
+        const until = Date.now() + 1000;
         await sleep(60);
+        for (;;) {
+          const s = store.checkpointStats()!;
+          if ((s.checkpoints > before && s.checkpointedFrames === s.walFrames) || Date.now() > until) break;
+          await sleep(10);
+        }
       }
       const stats = store.checkpointStats()!;
       expect(stats.checkpointedFrames).toBeGreaterThan(0);
