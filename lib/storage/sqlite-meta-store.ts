@@ -1,4 +1,4 @@
-// MetaStore on SQLite (better-sqlite3) for embedded mode: one table keyed by (pk, sk), attribute maps stored as v8-serialized blobs, conditions evaluated in JS inside a
+// MetaStore on SQLite (better-sqlite3) for embedded mode: one table keyed by (pk, sk), attribute maps stored as JSON text (binary values apart, in `bin`), conditions evaluated in JS inside a
 // BEGIN IMMEDIATE transaction. Semantics follow DynamoDB so that code proven against this
 // adapter behaves the same on AWS; see docs/design/0001-embedded-storage.md.
 
@@ -70,8 +70,9 @@ const BACKSTOP_CHECKPOINT_PAGES = 4000;
 const WRITES_BEFORE_CHECKPOINTER = 256;
 
 type Attrs = { [attr: string]: MetaValue };
-type Row = { sk: string; value: Buffer; bin: Buffer | null };
-type KeyRow = { sk: string; value: Buffer; binLen: number | null };
+/** `value`: JSON text (rows written since the JSON encoding), or a v8-serialized blob (older rows). */
+type Row = { sk: string; value: string | Buffer; bin: Buffer | null };
+type KeyRow = { sk: string; value: string | Buffer; binLen: number | null };
 
 const ATTR_NAME = /^[A-Za-z0-9_]+$/;
 const MAX_PK_BYTES = 2048; // DynamoDB partition key limit
@@ -81,8 +82,8 @@ export class SqliteMetaStore implements MetaStore {
   readonly limits: MetaStoreLimits = { maxTransactItems: 100, maxItemBytes: 400 * 1024 };
   readonly traits: MetaStoreTraits = SQLITE_TRAITS;
   private readonly db: Database.Database;
-  private readonly sGet: Database.Statement<[string, string], { value: Buffer; bin: Buffer | null }>;
-  private readonly sPut: Database.Statement<[string, string, Buffer, Buffer | null]>;
+  private readonly sGet: Database.Statement<[string, string], { value: string | Buffer; bin: Buffer | null }>;
+  private readonly sPut: Database.Statement<[string, string, string, Buffer | null]>;
   private readonly sDel: Database.Statement<[string, string]>;
   private readonly queries = new Map<string, Database.Statement<unknown[], Row | KeyRow>>();
   private readonly txWrite: (op: WriteOp) => MetaItem | undefined;
@@ -318,10 +319,8 @@ export class SqliteMetaStore implements MetaStore {
     if (size > this.limits.maxItemBytes) {
       throw new StorageError(`item ${pk}/${sk} is ${size} bytes, over the ${this.limits.maxItemBytes}-byte limit`);
     }
-    const ser = new BinarySerializer();
-    ser.writeHeader();
-    ser.writeValue(attrs);
-    this.sPut.run(pk, sk, ser.releaseBuffer(), ser.bin());
+    const enc = encodeAttrs(attrs);
+    this.sPut.run(pk, sk, enc.json, enc.bin);
     return item;
   }
 
@@ -532,11 +531,17 @@ function tighter(a: Bound | undefined, b: Bound, dir: 1 | -1): Bound {
 }
 
 /**
- * The item of a row. `bin`: the row's binary column; null for a row that has none (everything
- * is in `value`, v8's own format); undefined when the query left it unread (withoutBinary),
- * whose binary values then come back as an empty array for the caller to strip.
+ * The item of a row. `bin`: the row's binary column; null for a row that has none; undefined
+ * when the query left it unread (withoutBinary), whose binary values then come back as an empty
+ * array for the caller to strip. `value` is JSON text, or for rows written before the JSON
+ * encoding a v8-serialized blob (with `bin` holding the binary values by host-object reference,
+ * or, when null, everything inline).
  */
-function toItem(pk: string, sk: string, value: Buffer, bin: Buffer | null | undefined): MetaItem {
+function toItem(pk: string, sk: string, value: string | Buffer, bin: Buffer | null | undefined): MetaItem {
+  if (typeof value === 'string') {
+    const attrs = JSON.parse(value) as Attrs;
+    return { pk, sk, ...(bin === null ? attrs : (withBinary(attrs, bin) as Attrs)) };
+  }
   if (bin === null) return { pk, sk, ...(v8.deserialize(value) as Attrs) };
   const des = new BinaryDeserializer(value, bin);
   des.readHeader();
@@ -546,38 +551,87 @@ function toItem(pk: string, sk: string, value: Buffer, bin: Buffer | null | unde
 const UNREAD = new Uint8Array(0);
 
 /**
- * v8 serialization with each binary value written as (offset, length) into `bin()` instead of
- * into the blob. An item with a single binary value (a commit page of one extent) stores that
- * very array: no copy.
+ * A binary value's place in the JSON: `{"\u0000b": [isBuffer, offset, length]}` into the row's
+ * `bin` column. NUL appears in no attribute name or key this store is given (names are
+ * [A-Za-z0-9_], nested keys topic, member and config names), so the marker is unambiguous.
  */
-class BinarySerializer extends v8.DefaultSerializer {
-  private readonly parts: Uint8Array[] = [];
-  private length = 0;
+const BIN = '\u0000b';
 
-  _writeHostObject(view: NodeJS.ArrayBufferView): void {
-    // MetaValue's only binary type is Uint8Array (checkOp refuses the rest).
-    const bytes = view as Uint8Array;
-    // A Buffer comes back a Buffer and a plain Uint8Array a plain one, as v8.serialize keeps them.
-    this.writeUint32(Buffer.isBuffer(bytes) ? 1 : 0);
-    this.writeUint32(this.length);
-    this.writeUint32(bytes.byteLength);
-    this.parts.push(bytes);
-    this.length += bytes.byteLength;
-  }
-
-  /**
-   * The binary column: null when the item holds no binary value (the blob is then exactly
-   * v8.serialize's). Never an empty blob, which a driver may bind as NULL: an item whose binary
-   * values are all empty stores one unused byte.
-   */
-  bin(): Buffer | null {
-    if (this.parts.length === 0) return null;
-    if (this.length === 0) return Buffer.alloc(1);
-    const one = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
-    return Buffer.from(one.buffer, one.byteOffset, one.byteLength);
-  }
+/**
+ * An item's attributes as JSON text plus its binary values, concatenated, for the `bin` column
+ * (null when it has none; never an empty blob, which a driver may bind as NULL). JSON, not v8
+ * serialization: every v8 (De)Serializer is a native object behind a weak handle, and a commit
+ * made about four of them — each young-generation collection then spent part of its pause on
+ * those handles, the largest in-server share of the single-record p99 (issue 18). An item with
+ * a single binary value (a commit page of one extent) stores that very array: no copy.
+ */
+function encodeAttrs(attrs: Attrs): { json: string; bin: Buffer | null } {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  const ref = (bytes: Uint8Array): Record<string, number[]> => {
+    const r = { [BIN]: [Buffer.isBuffer(bytes) ? 1 : 0, length, bytes.byteLength] };
+    parts.push(bytes);
+    length += bytes.byteLength;
+    return r;
+  };
+  // Copies only the containers on the way to a binary value; the rest is shared as it is.
+  const swap = (v: MetaValue): unknown => {
+    if (v instanceof Uint8Array) return ref(v);
+    if (Array.isArray(v)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i]!;
+        if (x === null || typeof x !== 'object') continue;
+        const y = swap(x);
+        if (y !== x) (out ??= v.slice())[i] = y;
+      }
+      return out ?? v;
+    }
+    if (v !== null && typeof v === 'object') {
+      let out: Record<string, unknown> | undefined;
+      for (const k in v) {
+        const x = v[k]!;
+        if (x === null || typeof x !== 'object') continue;
+        const y = swap(x);
+        if (y !== x) (out ??= { ...v })[k] = y;
+      }
+      return out ?? v;
+    }
+    return v;
+  };
+  const json = JSON.stringify(swap(attrs as MetaValue));
+  if (parts.length === 0) return { json, bin: null };
+  if (length === 0) return { json, bin: Buffer.alloc(1) };
+  const one = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return { json, bin: Buffer.from(one.buffer, one.byteOffset, one.byteLength) };
 }
 
+/** Parsed JSON with its binary markers replaced by views of `bin` (or UNREAD when unread). */
+function withBinary(v: unknown, bin: Buffer | undefined): unknown {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (x !== null && typeof x === 'object') v[i] = withBinary(x, bin);
+    }
+    return v;
+  }
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const r = o[BIN] as [number, number, number] | undefined;
+    if (r !== undefined) {
+      if (!bin) return UNREAD;
+      const at = bin.byteOffset + r[1];
+      return r[0] === 1 ? Buffer.from(bin.buffer, at, r[2]) : new Uint8Array(bin.buffer, at, r[2]);
+    }
+    for (const k in o) {
+      const x = o[k];
+      if (x !== null && typeof x === 'object') o[k] = withBinary(x, bin);
+    }
+  }
+  return v;
+}
+
+/** Rows written before the JSON encoding: v8 serialization with binary values in `bin`. */
 class BinaryDeserializer extends v8.DefaultDeserializer {
   constructor(
     value: Buffer,

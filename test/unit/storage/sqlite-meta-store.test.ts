@@ -183,6 +183,40 @@ describe('SqliteMetaStore', () => {
     await s.close();
   });
 
+  it('stores attributes as JSON text with binary values apart, and reads the v8 rows of earlier builds', async () => {
+    const s = new SqliteMetaStore({ path: file });
+    const buf = Buffer.from([9, 8, 7]);
+    const arr = new Uint8Array([1, 2]);
+    await s.write({ type: 'put', item: { pk: 'p', sk: 'n', cfg: { 'retention.ms': 5, list: [1, 'two', null, true, { deep: [arr] }] }, b: buf, e: new Uint8Array(0) } });
+    const got = (await s.get({ pk: 'p', sk: 'n' }))!;
+    expect(got).toEqual({ pk: 'p', sk: 'n', cfg: { 'retention.ms': 5, list: [1, 'two', null, true, { deep: [arr] }] }, b: buf, e: new Uint8Array(0) });
+    expect(Buffer.isBuffer(got.b)).toBe(true); // a Buffer stays a Buffer, a Uint8Array a plain one
+    expect(Buffer.isBuffer(((got.cfg as { list: Array<{ deep: Uint8Array[] }> }).list[4]!).deep[0])).toBe(false);
+    // Earlier builds: v8 serialization, binary values referenced into `bin` as host objects.
+    class OldSerializer extends v8.DefaultSerializer {
+      parts: Buffer[] = [];
+      at = 0;
+      _writeHostObject(view: NodeJS.ArrayBufferView): void {
+        const bytes = view as Uint8Array;
+        this.writeUint32(Buffer.isBuffer(bytes) ? 1 : 0);
+        this.writeUint32(this.at);
+        this.writeUint32(bytes.byteLength);
+        this.parts.push(Buffer.from(bytes));
+        this.at += bytes.byteLength;
+      }
+    }
+    const old = new OldSerializer();
+    old.writeHeader();
+    old.writeValue({ last: 4, exts: [{ base: 3, data: new Uint8Array([5, 6]) }] });
+    const raw = new Database(file);
+    raw.prepare('INSERT INTO items (pk, sk, value, bin) VALUES (?, ?, ?, ?)').run('p', 'o', old.releaseBuffer(), Buffer.concat(old.parts));
+    expect(raw.prepare("SELECT typeof(value) FROM items WHERE pk = 'p' AND sk = 'n'").pluck().get()).toBe('text');
+    raw.close();
+    expect(await s.get({ pk: 'p', sk: 'o' })).toEqual({ pk: 'p', sk: 'o', last: 4, exts: [{ base: 3, data: new Uint8Array([5, 6]) }] });
+    expect((await s.query({ pk: 'p', withoutBinary: true })).items.find((i) => i.sk === 'o')).toEqual({ pk: 'p', sk: 'o', last: 4, exts: [{ base: 3 }] });
+    await s.close();
+  });
+
   describe('validation', () => {
     const s = new SqliteMetaStore({ path: ':memory:' });
     const bug = (op: WriteOp) => async () => {
