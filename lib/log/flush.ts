@@ -141,9 +141,8 @@ export class Flusher {
     if (!isNew) {
       // Extending a segment (most steps): the batches go as they lie in memory, not first
       // copied into one array (issue 18: that copy was ~3% of a keyed JSON server profile).
-      const body = parts;
       try {
-        return (await this.objects.append(key, keep, body, etag ? { ifMatch: etag } : {})).etag;
+        return (await this.objects.append(key, keep, parts, etag ? { ifMatch: etag } : {})).etag;
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
         // The object changed since the catalog recorded its ETag. Every successful write is
@@ -153,7 +152,7 @@ export class Flusher {
         const current = await this.objects.head(key);
         if (!current?.etag || current.size < keep) throw err;
         await this.proveLeader(topic, partition, lease, key);
-        return (await this.objects.append(key, keep, body, { ifMatch: current.etag })).etag;
+        return (await this.objects.append(key, keep, parts, { ifMatch: current.etag })).etag;
       }
     }
     const body = parts instanceof Uint8Array ? parts : concatBytes(parts);

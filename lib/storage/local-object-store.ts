@@ -203,7 +203,7 @@ export class LocalObjectStore implements ObjectStore {
     }
     // Nothing to keep: replace atomically, so a crash cannot expose a torn first write.
     if (keepBytes === 0) {
-      await this.put(key, concatBytes([...body]), opts.ifNoneMatch ? { ifNoneMatch: true } : {});
+      await this.put(key, concatBytes(body), opts.ifNoneMatch ? { ifNoneMatch: true } : {});
       return { etag: (await this.head(key))?.etag ?? '' };
     }
     const file = this.pathOf(key);

@@ -187,7 +187,7 @@ export class S3ObjectStore implements ObjectStore {
       throw new InvalidRangeError(key, `keepBytes must be a non-negative integer, got ${keepBytes}`);
     }
     // A request body is one array here anyway.
-    const body = parts instanceof Uint8Array ? parts : concatBytes([...parts]);
+    const body = parts instanceof Uint8Array ? parts : concatBytes(parts);
     if (keepBytes === 0) return this.putObject(key, body, opts);
     if (keepBytes < MIN_PART_BYTES) return this.appendSmall(key, keepBytes, body, opts);
     return this.appendLarge(key, keepBytes, body, opts);

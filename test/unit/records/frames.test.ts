@@ -3,20 +3,11 @@
 // range read cut anywhere it yields only what the buffer holds.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { concatBytes } from '../../../lib/util/bytes.js';
 import { BATCH_HEADER_SIZE, batchFrames, batchSizeAt, encodeRecordBatch, splitBatches, wholeBatchBytes } from '../../../lib/records/index.js';
 import { records } from './arbitraries.js';
 
-const concat = (parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
-};
-
-const batches = fc.array(fc.tuple(records, fc.integer({ min: 0, max: 2 ** 40 })), { minLength: 1, maxLength: 6 }).map((bs) => concat(bs.map(([recs, base]) => encodeRecordBatch(recs, { baseOffset: base }))));
+const batches = fc.array(fc.tuple(records, fc.integer({ min: 0, max: 2 ** 40 })), { minLength: 1, maxLength: 6 }).map((bs) => concatBytes(bs.map(([recs, base]) => encodeRecordBatch(recs, { baseOffset: base }))));
 
 describe('batchFrames', () => {
   it('walks the same batches as splitBatches, with their offsets', () => {

@@ -14,6 +14,7 @@ import {
   MAX_HEADERS_PER_RECORD,
   MAX_RECORDS_PER_BATCH,
 } from '../../../lib/records';
+import { concatBytes } from '../../../lib/util/bytes';
 import { zigzag } from '../../helpers/records';
 
 /** One record with no key, no value and `headers` empty headers (2 bytes each on the wire). */
@@ -53,16 +54,6 @@ function batch(records: Uint8Array, recordCount: number, codec: Compression, las
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
-}
-
 function refusal(fn: () => unknown): SamsaError {
   try {
     fn();
@@ -94,7 +85,7 @@ describe('decode limits', () => {
   it.each([Compression.Gzip, Compression.Snappy, Compression.Lz4, Compression.Zstd])('bounds headers over a whole batch (codec %i)', (codec) => {
     // Each record stays within the per-record limit; together they pass the per-batch one.
     const n = Math.floor(MAX_HEADERS_PER_BATCH / MAX_HEADERS_PER_RECORD) + 1;
-    const recs = concat(Array.from({ length: n }, (_, i) => recordBytes(i, MAX_HEADERS_PER_RECORD)));
+    const recs = concatBytes(Array.from({ length: n }, (_, i) => recordBytes(i, MAX_HEADERS_PER_RECORD)));
     const err = refusal(() => prepareBinary(batch(recs, n, codec), 10 * 1024 * 1024));
     expect(err.code).toBe('RECORD_TOO_LARGE');
     expect(err.details).toMatchObject({ max_headers_per_batch: MAX_HEADERS_PER_BATCH });
@@ -103,7 +94,7 @@ describe('decode limits', () => {
   it('refuses a recordCount above the limit from the header alone, before decompressing', () => {
     // Records that would really decode: the count must be refused for what it claims.
     const n = MAX_RECORDS_PER_BATCH + 1;
-    const recs = concat(Array.from({ length: n }, (_, i) => recordBytes(i, 0)));
+    const recs = concatBytes(Array.from({ length: n }, (_, i) => recordBytes(i, 0)));
     const err = refusal(() => prepareBinary(batch(recs, n, Compression.Gzip), 10 * 1024 * 1024));
     expect(err.code).toBe('RECORD_TOO_LARGE');
     expect(err.details).toMatchObject({ max_records_per_batch: MAX_RECORDS_PER_BATCH });
