@@ -424,7 +424,7 @@ export class LogReader {
     let walkFrom = first.start;
     if (e.kind === 'seg' && e.seg !== undefined && limit - first.start > SEEK_THRESHOLD) {
       const index = await this.indexOf(e.obj!);
-      const jump = index && positionBefore(index, limit);
+      const jump = index && positionBefore(index.bytes, limit);
       if (jump !== undefined && jump > walkFrom) walkFrom = jump;
     }
     let last: Frame | undefined = walkFrom === first.start ? first : undefined;
@@ -611,15 +611,22 @@ export class LogReader {
     }
   }
 
-  /** The `.index` of a segment `.log` (cached), or undefined when it cannot be read. */
-  private async indexOf(logKey: string): Promise<Uint8Array | undefined> {
+  /**
+   * The `.index` of a segment `.log`: the cached one (marked most recently used) unless
+   * `reload`, else read and cached; undefined when it cannot be read.
+   */
+  private async indexOf(logKey: string, reload = false): Promise<{ bytes: Uint8Array; at: number } | undefined> {
     const indexKey = logKey.replace(/\.log$/, '.index');
     const cached = this.indexCache.get(indexKey);
-    if (cached) return cached.bytes;
+    if (cached && !reload) {
+      this.indexCache.delete(indexKey);
+      this.indexCache.set(indexKey, cached);
+      return cached;
+    }
     try {
-      const bytes = await this.objects.get(indexKey);
-      this.cacheIndex(indexKey, { bytes, at: Date.now() });
-      return bytes;
+      const entry = { bytes: await this.objects.get(indexKey), at: Date.now() };
+      this.cacheIndex(indexKey, entry);
+      return entry;
     } catch {
       return undefined;
     }
@@ -696,28 +703,17 @@ export class LogReader {
 
   /** Position in the segment's .log of the last index entry at or before `from`. */
   private async seek(logKey: string, segBase: number, wb: number, base: number, from: number, extentPos: number): Promise<number> {
-    const indexKey = logKey.replace(/\.log$/, '.index');
     // Index entries hold offsets as written (wb-relative within segments they always equal base).
     const rel = from - (base - wb) - segBase;
-    let cached = this.indexCache.get(indexKey);
-    if (cached) {
-      // Mark it most recently used.
-      this.indexCache.delete(indexKey);
-      this.indexCache.set(indexKey, cached);
+    let index = await this.indexOf(logKey);
+    let hit = index ? lookupOffset(index.bytes, rel) : undefined;
+    // A cached index that does not reach this extent yet may be older than the segment's last
+    // flush: read it again, at most once a second.
+    if (index && (!hit || hit.position < extentPos) && Date.now() - index.at >= 1000) {
+      index = await this.indexOf(logKey, true);
+      hit = index ? lookupOffset(index.bytes, rel) : undefined;
     }
-    let hit = cached ? lookupOffset(cached.bytes, rel) : undefined;
-    if (!cached || !hit || hit.position < extentPos) {
-      if (cached && Date.now() - cached.at < 1000) return hit?.position ?? extentPos;
-      try {
-        const bytes = await this.objects.get(indexKey);
-        cached = { bytes, at: Date.now() };
-        this.cacheIndex(indexKey, cached);
-        hit = lookupOffset(bytes, rel);
-      } catch {
-        return extentPos; // no index: read the extent from its start
-      }
-    }
-    return hit?.position ?? extentPos;
+    return hit?.position ?? extentPos; // no index: read the extent from its start
   }
 
   /** Every segment catalog entry of the partition, in offset order. */
