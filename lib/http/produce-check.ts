@@ -4,11 +4,9 @@
 // and answers `undefined` for anything else, so that the route falls through to the zod
 // validator, which refuses it with the same error text as always (or accepts the odd body this
 // check was too strict for). The schema stays the one source for OpenAPI and for error messages.
-import { MAX_NAME_LENGTH } from '../log/topic-config';
+import { isTopicName } from '../log/topic-config';
+import type { KeyFormat, ValueFormat } from './format';
 import * as S from './schemas';
-
-export type KeyFormat = 'string' | 'json' | 'base64';
-export type ValueFormat = KeyFormat;
 
 export interface CheckedHeader {
   key: string;
@@ -31,7 +29,6 @@ export interface CheckedProduceBody {
 }
 
 const FORMATS = new Set(['string', 'json', 'base64']);
-const TOPIC = /^[a-zA-Z0-9._-]+$/;
 const MAX_HEADERS = 1000;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -40,8 +37,7 @@ const intIn = (v: unknown, min: number, max: number): v is number => Number.isSa
 
 /** The path's topic name as S.TopicName would accept it, else undefined. */
 export function checkTopicName(name: string | undefined): string | undefined {
-  if (name === undefined || name.length < 1 || name.length > MAX_NAME_LENGTH || !TOPIC.test(name) || name === '.' || name === '..') return undefined;
-  return name;
+  return name !== undefined && isTopicName(name) ? name : undefined;
 }
 
 /** The body as S.ProduceBody would parse it (defaults applied), or undefined: let zod decide. */

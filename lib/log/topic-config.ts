@@ -43,6 +43,11 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
 /** Kafka's bound on topic names (and Samsa's on group and member ids). */
 export const MAX_NAME_LENGTH = 249;
 
+/** Whether `name` passes validateTopicName (for a caller that falls back rather than refuses). */
+export function isTopicName(name: string): boolean {
+  return name.length > 0 && name.length <= MAX_NAME_LENGTH && name !== '.' && name !== '..' && TOPIC_NAME.test(name);
+}
+
 /** A name for an error message: hostile names can be megabytes long. */
 const shown = (name: string): string => (name.length > 64 ? `${name.slice(0, 64)}…` : name);
 
