@@ -50,13 +50,15 @@ const ROOT = new URL('..', import.meta.url).pathname;
  * A real Samsa server (`bin/serve.ts`, embedded, on a free loopback port and a fresh data
  * directory), as the load generators of the benchmarks talk to it; resolves once /healthz
  * answers. `env` adds to (or overrides) the defaults; `nodeArgs` go to node (e.g. --cpu-prof).
+ * The server logs at warn (no access log) unless SAMSA_LOG_LEVEL says otherwise: `npm start`'s
+ * default is info, so `SAMSA_LOG_LEVEL=info npm run bench -- peers` measures it with the access log.
  */
 export async function startSamsa(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<{ url: string; port: number; child: ChildProcess; dir: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-bench-'));
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'bin/serve.ts')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), SAMSA_HOST: '127.0.0.1', SAMSA_DATA_DIR: dir, SAMSA_STORAGE: 'embedded', SAMSA_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, PORT: String(port), SAMSA_HOST: '127.0.0.1', SAMSA_DATA_DIR: dir, SAMSA_STORAGE: 'embedded', SAMSA_LOG_LEVEL: process.env.SAMSA_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
