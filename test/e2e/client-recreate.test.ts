@@ -4,7 +4,7 @@
 // poll carries the generation the positions follow) and the member reads the new log from its
 // beginning: no record of the new topic is skipped.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Samsa } from '../../lib/client';
+import { fetchPartition, Samsa } from '../../lib/client';
 import { type ServerHandle, startServer } from '../helpers/server';
 import { until as waitUntil } from '../helpers/wait';
 
@@ -53,5 +53,48 @@ it('a consumer reads a re-created topic from its beginning, not from its positio
   } finally {
     await consumer.disconnect();
     await producer.disconnect?.();
+  }
+});
+
+// The idempotent producer's sequences belong to the incarnation it wrote: the re-created
+// topic's heads know no producer state, so its next batch (sequence ≠ 0) is refused with
+// OUT_OF_ORDER_SEQUENCE_NUMBER. A refusal is final (nothing was written): the producer bumps its
+// epoch (sequences restart at 0) and resends the batch itself, so no send() fails.
+it('an idempotent producer keeps sending across its topic re-creation: every send resolves, each record once', async () => {
+  const topic = `rp-${Date.now().toString(36)}`;
+  const admin = samsa.admin();
+  await admin.createTopic({ topic, numPartitions: 2 });
+  const producer = samsa.producer({ lingerMs: 0 });
+  try {
+    // Keys spread over both partitions, so both advance their sequences in the old incarnation.
+    const keys = Array.from({ length: 6 }, (_, i) => `k${i}`);
+    await producer.send({ topic, messages: keys.map((key) => ({ key, value: `old-${key}` })) });
+    await producer.send({ topic, messages: keys.map((key) => ({ key, value: `old2-${key}` })) });
+    await admin.deleteTopic(topic);
+    await until('the topic re-created', 30_000, async () => {
+      try {
+        await admin.createTopic({ topic, numPartitions: 2 });
+        return true;
+      } catch {
+        return false; // 409 while the deletion is still finishing
+      }
+    });
+    // One send that touches both partitions (both refused at once: one bump serves both), then
+    // more sends under the new epoch.
+    const sent: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const values = keys.map((key) => `new${round}-${key}`);
+      const meta = await producer.send({ topic, messages: keys.map((key, i) => ({ key, value: values[i]! })) });
+      expect(meta).toHaveLength(keys.length);
+      sent.push(...values);
+    }
+    const read: string[] = [];
+    for (const partition of [0, 1]) {
+      const f = await fetchPartition(samsa.http, topic, partition, 0);
+      read.push(...f.messages.map((m) => m.value!.toString()));
+    }
+    expect(read.sort()).toEqual(sent.sort());
+  } finally {
+    await producer.disconnect();
   }
 });
