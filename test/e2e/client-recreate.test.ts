@@ -64,7 +64,7 @@ it('an idempotent producer keeps sending across its topic re-creation: every sen
   const topic = `rp-${Date.now().toString(36)}`;
   const admin = samsa.admin();
   await admin.createTopic({ topic, numPartitions: 2 });
-  const producer = samsa.producer({ lingerMs: 0 });
+  const producer = samsa.producer({ lingerMs: 0, batchSize: 1 });
   try {
     // Keys spread over both partitions, so both advance their sequences in the old incarnation.
     const keys = Array.from({ length: 6 }, (_, i) => `k${i}`);
@@ -79,21 +79,25 @@ it('an idempotent producer keeps sending across its topic re-creation: every sen
         return false; // 409 while the deletion is still finishing
       }
     });
-    // One send that touches both partitions (both refused at once: one bump serves both), then
-    // more sends under the new epoch.
-    const sent: string[] = [];
+    // Sends that touch both partitions (both refused at once: one bump serves both). One record
+    // per batch (batchSize 1), so the refused batch has batches queued behind it on its
+    // partition, which must not overtake its resend: each partition reads in the order sent.
+    const expected: string[][] = [[], []];
+    const offsets: number[][] = [[], []];
     for (let round = 0; round < 3; round++) {
       const values = keys.map((key) => `new${round}-${key}`);
       const meta = await producer.send({ topic, messages: keys.map((key, i) => ({ key, value: values[i]! })) });
       expect(meta).toHaveLength(keys.length);
-      sent.push(...values);
+      meta.forEach((m, i) => {
+        expected[m.partition]!.push(values[i]!);
+        offsets[m.partition]!.push(m.offset);
+      });
     }
-    const read: string[] = [];
     for (const partition of [0, 1]) {
       const f = await fetchPartition(samsa.http, topic, partition, 0);
-      read.push(...f.messages.map((m) => m.value!.toString()));
+      expect(f.messages.map((m) => m.value!.toString())).toEqual(expected[partition]);
+      expect(f.messages.map((m) => m.offset)).toEqual(offsets[partition]); // the offsets send() reported
     }
-    expect(read.sort()).toEqual(sent.sort());
   } finally {
     await producer.disconnect();
   }
