@@ -327,7 +327,10 @@ export class Producer {
         .catch(() => undefined)
         .then((p) => this.http.json<Identity>('POST', '/v1/producers', { json: p ? { id: p.id } : {}, what: 'bump producer epoch' }));
     }
-    if (!this.identity) this.identity = this.http.json<Identity>('POST', '/v1/producers', { json: {}, what: 'get a producer id' });
+    if (!this.identity) {
+      this.bumpNeeded = false; // a new id's sequences start at 0 on every partition already
+      this.identity = this.http.json<Identity>('POST', '/v1/producers', { json: {}, what: 'get a producer id' });
+    }
     const current = this.identity;
     // A failed request must not poison every later send.
     current.catch(() => {
