@@ -2,8 +2,11 @@
 // request (POST /v1/topics/{t}/partitions/{p}/records), compressed by the shared codec, and
 // idempotent by default — the batch header carries the producer id/epoch and a per-partition
 // base sequence, so a retry of an acknowledged-but-unanswered batch is deduplicated by the
-// server (KIP-98). One request in flight per partition keeps sequences in order. Partitions are
-// chosen exactly as the server and the Java client choose them (murmur2 on the key bytes).
+// server (KIP-98). One request in flight per partition keeps sequences in order. A batch the
+// server refuses over its producer state (nothing written: a re-created topic's partitions know
+// no producer) goes again once under a bumped epoch; one with an unknown outcome never does
+// (design note 0003). Partitions are chosen exactly as the server and the Java client choose
+// them (murmur2 on the key bytes).
 import { codecsReady, Compression, defaultPartition, encodeRecordBatch, type RecordInput } from '../records';
 import { SamsaClientError } from './errors';
 import { type HttpClient, RECORD_BATCH_TYPE, seg } from './http';
@@ -19,7 +22,10 @@ export interface ProducerConfig {
   batchSize?: number;
   /** Default codec for every send (default none). */
   compression?: Compression | CompressionName;
-  /** Producer id + sequences so retries never duplicate (default true). */
+  /**
+   * Producer id + sequences so retries never duplicate (default true). A batch refused over its
+   * producer state (after a topic re-creation, say) is sent again once under a new epoch.
+   */
   idempotent?: boolean;
   /** Overrides the client's retry options for produce requests. */
   retry?: RetryOptions;
