@@ -43,7 +43,7 @@ it('a consumer reads a re-created topic from its beginning, not from its positio
         return false; // 409 while the deletion is still finishing
       }
     });
-    // A new producer: an idempotent one's sequences belong to the old incarnation.
+    // A new producer (the old one would resend its first refused batch: the test below).
     const again = samsa.producer({ lingerMs: 0 });
     await again.send({ topic, messages: Array.from({ length: 3 }, (_, i) => ({ value: `new${i}` })) });
     await again.disconnect?.();
