@@ -41,6 +41,12 @@ export interface RequestOptions {
   extraTimeoutMs?: number;
   /** Override the client's retry options for this call (0 retries for non-idempotent calls). */
   retry?: RetryOptions;
+  /**
+   * Hears of each failed attempt that is retried (the last attempt's error is thrown instead):
+   * a caller that must know whether the server may have acted already (the producer) learns that
+   * an attempt's outcome was unknown even when a later attempt's answer is final.
+   */
+  onRetry?: (err: unknown) => void;
   /** Named in error messages, e.g. `create topic "orders"`. */
   what?: string;
 }
@@ -95,7 +101,16 @@ export class HttpClient {
   /** Any call, retried while retriable; non-2xx answers throw SamsaClientError. */
   raw(method: string, path: string, opts: RequestOptions = {}): Promise<RawResponse> {
     const retry = { ...this.config.retry, ...opts.retry };
-    return withRetry(() => this.once(method, path, opts), retry, this.hooks);
+    const hooks: RetryHooks = opts.onRetry
+      ? {
+          ...this.hooks,
+          onRetry: (err, attempt, waitMs) => {
+            opts.onRetry!(err);
+            this.hooks.onRetry?.(err, attempt, waitMs);
+          },
+        }
+      : this.hooks;
+    return withRetry(() => this.once(method, path, opts), retry, hooks);
   }
 
   private async once(method: string, path: string, opts: RequestOptions): Promise<RawResponse> {

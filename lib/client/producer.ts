@@ -2,8 +2,11 @@
 // request (POST /v1/topics/{t}/partitions/{p}/records), compressed by the shared codec, and
 // idempotent by default — the batch header carries the producer id/epoch and a per-partition
 // base sequence, so a retry of an acknowledged-but-unanswered batch is deduplicated by the
-// server (KIP-98). One request in flight per partition keeps sequences in order. Partitions are
-// chosen exactly as the server and the Java client choose them (murmur2 on the key bytes).
+// server (KIP-98). One request in flight per partition keeps sequences in order. A batch the
+// server refuses over its producer state (nothing written: a re-created topic's partitions know
+// no producer) goes again once under a bumped epoch; one with an unknown outcome never does
+// (design note 0003). Partitions are chosen exactly as the server and the Java client choose
+// them (murmur2 on the key bytes).
 import { codecsReady, Compression, defaultPartition, encodeRecordBatch, type RecordInput } from '../records';
 import { SamsaClientError } from './errors';
 import { type HttpClient, RECORD_BATCH_TYPE, seg } from './http';
@@ -19,7 +22,10 @@ export interface ProducerConfig {
   batchSize?: number;
   /** Default codec for every send (default none). */
   compression?: Compression | CompressionName;
-  /** Producer id + sequences so retries never duplicate (default true). */
+  /**
+   * Producer id + sequences so retries never duplicate (default true). A batch refused over its
+   * producer state (after a topic re-creation, say) is sent again once under a new epoch.
+   */
   idempotent?: boolean;
   /** Overrides the client's retry options for produce requests. */
   retry?: RetryOptions;
@@ -56,8 +62,9 @@ interface Accumulator {
   bytes: number;
   timer: NodeJS.Timeout | undefined;
   inflight: Promise<void> | undefined;
-  /** Next base sequence, valid for `epoch`. */
+  /** Next base sequence, valid for `producerId` at `epoch`. */
   seq: number;
+  producerId: number;
   epoch: number;
 }
 
@@ -193,7 +200,7 @@ export class Producer {
     const k = `${topic}\u0000${partition}`;
     let acc = this.accs.get(k);
     if (!acc) {
-      acc = { topic, partition, queue: [], bytes: 0, timer: undefined, inflight: undefined, seq: 0, epoch: -1 };
+      acc = { topic, partition, queue: [], bytes: 0, timer: undefined, inflight: undefined, seq: 0, producerId: -1, epoch: -1 };
       this.accs.set(k, acc);
     }
     return acc;
@@ -250,9 +257,15 @@ export class Producer {
   private async sendBatch(acc: Accumulator, items: Pending[], codec: Compression): Promise<void> {
     try {
       let res: { base_offset: number } | undefined;
-      for (let fenced = 0; ; fenced++) {
+      // Whether some attempt of this batch may have been written: a retriable failure (a lost
+      // response, a timeout, a 5xx) leaves that unknown, and a later attempt's refusal does not
+      // settle it (a bump between the two refuses the retry of a batch the first attempt wrote).
+      let maybeWritten = false;
+      for (let resent = false; ; resent = true) {
         const id = this.idempotent ? await this.currentIdentity() : undefined;
-        if (id && acc.epoch !== id.epoch) {
+        if (id && (acc.producerId !== id.id || acc.epoch !== id.epoch)) {
+          // A new epoch (or a new id) starts every partition's sequence at 0.
+          acc.producerId = id.id;
           acc.epoch = id.epoch;
           acc.seq = 0;
         }
@@ -265,15 +278,21 @@ export class Producer {
             body,
             contentType: RECORD_BATCH_TYPE,
             ...(this.config.retry ? { retry: this.config.retry } : {}),
+            onRetry: () => void (maybeWritten = true),
             what: `produce to ${acc.topic}/${acc.partition}`,
           });
           break;
         } catch (err) {
-          // Our own epoch bump (after another partition's failure) fenced this batch before it
-          // was written: send it again under the new epoch.
-          const current = this.identity ? await this.identity.catch(() => undefined) : undefined;
-          if (id && fenced === 0 && err instanceof SamsaClientError && err.code === 'INVALID_PRODUCER_EPOCH' && current && current.epoch > id.epoch) continue;
-          throw err;
+          // The server refused the batch over its producer state (a re-created topic's heads
+          // know none; our own bump for another partition fenced it; the id is gone): a 4xx,
+          // so nothing was written, and the same records under a new epoch, whose sequences
+          // restart at 0, cannot duplicate anything. Once: a second refusal is the user's.
+          // The queue behind this batch waits (one request in flight per partition), so the
+          // resend keeps the partition's order.
+          if (!id || resent || maybeWritten || !isSequenceRefusal(err)) throw err;
+          await this.renewIdentity(id, err.code).catch(() => {
+            throw err; // no new identity to resend under: the batch's own refusal is the answer
+          });
         }
       }
       if (this.idempotent) acc.seq = (acc.seq + items.length) % (MAX_SEQUENCE + 1);
@@ -282,9 +301,28 @@ export class Producer {
       if (err instanceof SamsaClientError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.partitionCounts.delete(acc.topic);
       // Whether the server wrote the batch is unknown (retries ran out) or the sequence state
       // disagrees with ours: a new epoch restarts every partition's sequence at 0 (Kafka's fix).
+      // An unknown outcome is never resent under it (that could write the batch twice): the
+      // user hears of the failure, and the next batches go out under the new epoch.
       if (this.idempotent && err instanceof SamsaClientError && (err.retriable || SEQUENCE_ERRORS.has(err.code))) this.bumpNeeded = true;
       for (const it of items) it.reject(err);
     }
+  }
+
+  /**
+   * A new identity after `stale` was refused: a bumped epoch, or a new id when the server does not
+   * know ours. Partitions refused together share one bump: whoever finds the identity already
+   * past `stale` uses that one (a second bump would fence the first one's resends).
+   */
+  private async renewIdentity(stale: Identity, code: string): Promise<Identity> {
+    const p = this.identity;
+    const cur = p ? await p.catch(() => undefined) : undefined;
+    if (this.identity === p && cur?.id === stale.id && cur.epoch === stale.epoch) {
+      if (code === 'UNKNOWN_PRODUCER_ID') {
+        this.identity = undefined; // a bump names the id, which the server refuses: take a new one
+        this.bumpNeeded = false;
+      } else this.bumpNeeded = true;
+    }
+    return this.currentIdentity();
   }
 
   private currentIdentity(): Promise<Identity> {
@@ -295,7 +333,10 @@ export class Producer {
         .catch(() => undefined)
         .then((p) => this.http.json<Identity>('POST', '/v1/producers', { json: p ? { id: p.id } : {}, what: 'bump producer epoch' }));
     }
-    if (!this.identity) this.identity = this.http.json<Identity>('POST', '/v1/producers', { json: {}, what: 'get a producer id' });
+    if (!this.identity) {
+      this.bumpNeeded = false; // a new id's sequences start at 0 on every partition already
+      this.identity = this.http.json<Identity>('POST', '/v1/producers', { json: {}, what: 'get a producer id' });
+    }
     const current = this.identity;
     // A failed request must not poison every later send.
     current.catch(() => {
@@ -303,6 +344,11 @@ export class Producer {
     });
     return current;
   }
+}
+
+/** A final answer from the server about the batch's producer state (nothing was written). */
+function isSequenceRefusal(err: unknown): err is SamsaClientError {
+  return err instanceof SamsaClientError && err.status !== undefined && !err.retriable && SEQUENCE_ERRORS.has(err.code);
 }
 
 const SEQUENCE_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'INVALID_PRODUCER_EPOCH', 'UNKNOWN_PRODUCER_ID']);

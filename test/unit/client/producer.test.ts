@@ -113,3 +113,92 @@ describe('batching', () => {
     await expect(p.send({ topic: 't', messages: [{ value: 'q' }] })).rejects.toMatchObject({ code: 'PRODUCER_DISCONNECTED' });
   });
 });
+
+describe('refused batches', () => {
+  const unreachable = () => new SamsaClientError('NETWORK_EXCEPTION', 'cannot reach Samsa', { retriable: true });
+
+  it('after a re-creation, partitions refused together share one bump and each resends its batch once, from sequence 0', async () => {
+    // Requests take 20 ms: both partitions' refused batches are in flight together.
+    const { http, sent, producerRequests, recreate } = fakeHttp({ t: 2 }, { latencyMs: 20 });
+    const p = new Producer(http, { lingerMs: 0 });
+    const both = [{ partition: 0, value: 'a' }, { partition: 1, value: 'b' }];
+    await p.send({ topic: 't', messages: both });
+    await p.send({ topic: 't', messages: both });
+    recreate('t');
+    const meta = await p.send({ topic: 't', messages: both });
+    expect(meta.map((m) => [m.partition, m.offset])).toEqual([[0, 0], [1, 0]]);
+    expect(producerRequests).toEqual([{}, { id: 7 }]);
+    const after = sent.slice(4).map((b) => [b.partition, b.producerEpoch, b.baseSequence, b.written]);
+    expect(after.filter(([, epoch]) => epoch === 0)).toEqual(expect.arrayContaining([[0, 0, 2, false], [1, 0, 2, false]]));
+    expect(after.filter(([, epoch]) => epoch === 1)).toEqual(expect.arrayContaining([[0, 1, 0, true], [1, 1, 0, true]]));
+    expect(after).toHaveLength(4);
+  });
+
+  it('the batches queued behind a refused one wait for its resend: the partition keeps the order sent', async () => {
+    const { http, sent, recreate } = fakeHttp({ t: 1 });
+    // batchSize 1: one record per batch, so the later records queue behind the first.
+    const p = new Producer(http, { lingerMs: 0, batchSize: 1 });
+    await p.send({ topic: 't', messages: [{ value: 'old' }] });
+    recreate('t');
+    const meta = await p.send({ topic: 't', messages: ['n0', 'n1', 'n2', 'n3'].map((value) => ({ value })) });
+    expect(meta.map((m) => m.offset)).toEqual([0, 1, 2, 3]);
+    expect(sent.filter((b) => b.written).map((b) => [b.values[0], b.producerEpoch, b.baseSequence])).toEqual([
+      ['old', 0, 0],
+      ['n0', 1, 0],
+      ['n1', 1, 1],
+      ['n2', 1, 2],
+      ['n3', 1, 3],
+    ]);
+  });
+
+  it('a refusal of the resend is the user\'s: one resend, then the send rejects and the next one bumps again', async () => {
+    const refused = () => new SamsaClientError('OUT_OF_ORDER_SEQUENCE_NUMBER', 'gap', { status: 409 });
+    const { http, sent, producerRequests } = fakeHttp({ t: 1 }, { failures: [refused, refused] });
+    const p = new Producer(http, { lingerMs: 0 });
+    await expect(p.send({ topic: 't', messages: [{ value: 'a' }] })).rejects.toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
+    expect(sent.map((b) => [b.producerEpoch, b.baseSequence])).toEqual([[0, 0], [1, 0]]);
+    await p.send({ topic: 't', messages: [{ value: 'b' }] });
+    expect(producerRequests).toEqual([{}, { id: 7 }, { id: 7 }]);
+    expect(sent.filter((b) => b.written).map((b) => [b.values[0], b.producerEpoch, b.baseSequence])).toEqual([['b', 2, 0]]);
+  });
+
+  it('an unknown outcome is not resent: the send rejects and the next batch goes out under a new epoch', async () => {
+    const { http, sent, producerRequests } = fakeHttp({ t: 1 }, { failures: [unreachable] });
+    const p = new Producer(http, { lingerMs: 0 });
+    await expect(p.send({ topic: 't', messages: [{ value: 'a' }] })).rejects.toMatchObject({ code: 'NETWORK_EXCEPTION' });
+    expect(sent).toHaveLength(1);
+    await p.send({ topic: 't', messages: [{ value: 'b' }] });
+    expect(producerRequests).toEqual([{}, { id: 7 }]);
+    expect(sent.map((b) => [b.values[0], b.producerEpoch, b.baseSequence])).toEqual([['a', 0, 0], ['b', 1, 0]]);
+  });
+
+  it('UNKNOWN_PRODUCER_ID: the batch is resent under a new id (a bump would name the unknown one)', async () => {
+    const unknown = () => new SamsaClientError('UNKNOWN_PRODUCER_ID', 'producer id 7 is unknown', { status: 404 });
+    const { http, sent, producerRequests } = fakeHttp({ t: 1 }, { failures: [unknown] });
+    const p = new Producer(http, { lingerMs: 0 });
+    const [m] = await p.send({ topic: 't', messages: [{ value: 'a' }] });
+    expect(m!.offset).toBe(0);
+    expect(producerRequests).toEqual([{}, {}]);
+    expect(sent.map((b) => [b.producerId, b.producerEpoch, b.baseSequence, b.written])).toEqual([[7, 0, 0, false], [8, 0, 0, true]]);
+  });
+
+  it('a new id restarts the sequences although its epoch number is the old one\'s (after a failed bump)', async () => {
+    // 'a' is lost (unknown outcome: bump for the next send); the bump cannot reach the server,
+    // so 'b' fails and 'c' takes a new id, whose epoch is 0 like the old id's.
+    const { http, sent, producerRequests } = fakeHttp({ t: 1 }, { failures: [undefined, unreachable], producerFailures: [undefined, unreachable] });
+    const p = new Producer(http, { lingerMs: 0 });
+    await p.send({ topic: 't', messages: [{ value: 'w' }] });
+    await expect(p.send({ topic: 't', messages: [{ value: 'a' }] })).rejects.toMatchObject({ code: 'NETWORK_EXCEPTION' });
+    await expect(p.send({ topic: 't', messages: [{ value: 'b' }] })).rejects.toMatchObject({ code: 'NETWORK_EXCEPTION' });
+    await p.send({ topic: 't', messages: [{ value: 'c' }] });
+    await p.send({ topic: 't', messages: [{ value: 'd' }] });
+    // A new id needs no bump on top.
+    expect(producerRequests).toEqual([{}, { id: 7 }, {}]);
+    expect(sent.map((b) => [b.values[0], b.producerId, b.producerEpoch, b.baseSequence, b.written])).toEqual([
+      ['w', 7, 0, 0, true],
+      ['a', 7, 0, 1, false],
+      ['c', 8, 0, 0, true],
+      ['d', 8, 0, 1, true],
+    ]);
+  });
+});
