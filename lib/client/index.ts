@@ -39,7 +39,7 @@ export type { FetchOptions, PartitionFetch } from './fetch';
 export { HttpClient, RECORD_BATCH_TYPE } from './http';
 export type { ClientConfig, SignableRequest, Signer } from './http';
 export type { Bytes, ConsumedMessage, Message, MessageHeaders } from './messages';
-export { Producer, compressionOf } from './producer';
+export { DEFAULT_MAX_REQUEST_SIZE, Producer, compressionOf } from './producer';
 export type { CompressionName, ProducerConfig, ProducerRecord, RecordMetadata } from './producer';
 export { backoff, withRetry } from './retry';
 export type { RetryOptions } from './retry';

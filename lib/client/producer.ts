@@ -18,8 +18,18 @@ export type CompressionName = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 export interface ProducerConfig {
   /** How long a partition's batch waits for more records before it is sent (default 5 ms). */
   lingerMs?: number;
-  /** Send a partition's batch once its records reach about this many bytes (default 1 MiB). */
+  /**
+   * Send a partition's batch once its records reach about this many bytes (default 1 MiB, the
+   * topic default `max.message.bytes` less the batch header).
+   */
   batchSize?: number;
+  /**
+   * The most bytes of batches one request carries (default 4 MiB; Kafka's max.request.size).
+   * While a partition's request is in flight its records queue up; the next request takes up
+   * to this many bytes of them as consecutive batches of at most batchSize. On AWS each request
+   * is a write-ahead PUT and a Lambda invocation, so fuller requests cost less per GiB.
+   */
+  maxRequestSize?: number;
   /** Default codec for every send (default none). */
   compression?: Compression | CompressionName;
   /**
@@ -84,12 +94,19 @@ export function compressionOf(c: Compression | CompressionName | undefined): Com
 
 /** Fixed RecordBatch header, and a generous per-record allowance for varints and attributes. */
 const BATCH_OVERHEAD = 61;
+/**
+ * 4 MiB: a quarter of the per-request cost of 1 MiB requests on AWS (bench/RESULTS.md), and
+ * 10% under the largest binary body a Lambda Function URL carries (4,620,288 B after base64,
+ * docs/limits.md), room for the per-record size estimate's error.
+ */
+export const DEFAULT_MAX_REQUEST_SIZE = 4 * 1024 * 1024;
 const RECORD_OVERHEAD = 32;
 const MAX_SEQUENCE = 0x7fffffff;
 
 export class Producer {
   private readonly lingerMs: number;
   private readonly batchSize: number;
+  private readonly maxRequestSize: number;
   private readonly compression: Compression;
   private readonly idempotent: boolean;
   private readonly metadataMaxAge: number;
@@ -106,11 +123,13 @@ export class Producer {
   ) {
     this.lingerMs = config.lingerMs ?? 5;
     this.batchSize = config.batchSize ?? 1024 * 1024;
+    this.maxRequestSize = config.maxRequestSize ?? DEFAULT_MAX_REQUEST_SIZE;
     this.compression = compressionOf(config.compression);
     this.idempotent = config.idempotent ?? true;
     this.metadataMaxAge = config.metadataMaxAge ?? 300_000;
     if (!(this.lingerMs >= 0)) throw new SamsaClientError('INVALID_CONFIG', `lingerMs must be ≥ 0, got ${config.lingerMs}`);
     if (!(this.batchSize > 0)) throw new SamsaClientError('INVALID_CONFIG', `batchSize must be > 0, got ${config.batchSize}`);
+    if (!(this.maxRequestSize > 0)) throw new SamsaClientError('INVALID_CONFIG', `maxRequestSize must be > 0, got ${config.maxRequestSize}`);
   }
 
   /** Fetches a producer id now (otherwise the first send does). */
@@ -236,25 +255,42 @@ export class Producer {
     });
   }
 
-  /** Sends the queue in batches of about batchSize, one request at a time. */
+  /**
+   * Sends the queue one request at a time, each up to maxRequestSize of batches of about
+   * batchSize (one codec per request).
+   */
   private async drain(acc: Accumulator): Promise<void> {
     if (this.sticky.get(acc.topic) === acc.partition) this.sticky.delete(acc.topic);
     while (acc.queue.length > 0) {
-      let bytes = BATCH_OVERHEAD;
-      let n = 0;
       const codec = acc.queue[0]!.compression;
-      while (n < acc.queue.length && acc.queue[n]!.compression === codec && (n === 0 || bytes + acc.queue[n]!.size <= this.batchSize)) {
-        bytes += acc.queue[n]!.size;
-        n++;
+      const counts: number[] = [];
+      let requestBytes = 0;
+      let recordBytes = 0;
+      let n = 0;
+      while (n < acc.queue.length && acc.queue[n]!.compression === codec) {
+        let bytes = BATCH_OVERHEAD;
+        let k = 0;
+        while (n + k < acc.queue.length && acc.queue[n + k]!.compression === codec && (k === 0 || bytes + acc.queue[n + k]!.size <= this.batchSize)) {
+          bytes += acc.queue[n + k]!.size;
+          k++;
+        }
+        // The first batch always goes; another only if it fits, and only while the request's
+        // sequences stay consecutive (the server takes a request's batches as one sequence run).
+        if (counts.length > 0 && (requestBytes + bytes > this.maxRequestSize || acc.seq + n + k - 1 > MAX_SEQUENCE)) break;
+        counts.push(k);
+        requestBytes += bytes;
+        recordBytes += bytes - BATCH_OVERHEAD;
+        n += k;
       }
       const items = acc.queue.splice(0, n);
-      acc.bytes -= bytes - BATCH_OVERHEAD;
-      await this.sendBatch(acc, items, codec);
+      acc.bytes -= recordBytes;
+      await this.sendBatch(acc, items, codec, counts);
     }
     acc.bytes = 0;
   }
 
-  private async sendBatch(acc: Accumulator, items: Pending[], codec: Compression): Promise<void> {
+  /** One request: `items` as consecutive batches of `counts[i]` records each. */
+  private async sendBatch(acc: Accumulator, items: Pending[], codec: Compression, counts: number[] = [items.length]): Promise<void> {
     try {
       let res: { base_offset: number } | undefined;
       // Whether some attempt of this batch may have been written: a retriable failure (a lost
@@ -269,10 +305,12 @@ export class Producer {
           acc.epoch = id.epoch;
           acc.seq = 0;
         }
-        const body = encodeRecordBatch(
-          items.map((i) => i.record),
-          { compression: codec, ...(id ? { producerId: id.id, producerEpoch: id.epoch, baseSequence: acc.seq } : {}) },
-        );
+        const batches: Uint8Array[] = [];
+        for (let i = 0, from = 0; i < counts.length; from += counts[i]!, i++) {
+          const records = items.slice(from, from + counts[i]!).map((it) => it.record);
+          batches.push(encodeRecordBatch(records, { compression: codec, ...(id ? { producerId: id.id, producerEpoch: id.epoch, baseSequence: acc.seq + from } : {}) }));
+        }
+        const body = batches.length === 1 ? batches[0]! : Buffer.concat(batches);
         try {
           res = await this.http.json<{ base_offset: number }>('POST', `/v1/topics/${seg(acc.topic)}/partitions/${acc.partition}/records`, {
             body,

@@ -3,7 +3,7 @@
 // processed at least once, committed offsets reach the end and the lag is zero — and a single
 // consumer's seek, pause/resume and explicit commits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Consumer, Samsa } from '../../lib/client';
+import { type Consumer, fetchPartition, Samsa } from '../../lib/client';
 import { type ServerHandle, startServer } from '../helpers/server';
 import { until as waitUntil } from '../helpers/wait';
 
@@ -121,6 +121,25 @@ describe('client', () => {
     await until('resume', 10_000, () => got.includes(100));
     await c.disconnect();
     await producer.disconnect();
+  });
+
+  it('a producer request of several batches lands whole and in order, compressed or not', async () => {
+    const topic = `mb-${Date.now().toString(36)}`;
+    await samsa.admin().createTopic({ topic, numPartitions: 1 });
+    // 16 KiB batches, 64 KiB requests: a 400 KB send goes out as requests of four batches each.
+    const producer = samsa.producer({ lingerMs: 0, batchSize: 16 * 1024, maxRequestSize: 64 * 1024 });
+    const value = (i: number): string => `${i}:`.padEnd(1000, 'x');
+    const plain = await producer.send({ topic, messages: Array.from({ length: 400 }, (_, i) => ({ value: value(i) })) });
+    const zipped = await producer.send({ topic, compression: 'gzip', messages: Array.from({ length: 400 }, (_, i) => ({ value: value(400 + i) })) });
+    expect([...plain, ...zipped].map((m) => m.offset)).toEqual(Array.from({ length: 800 }, (_, i) => i));
+    await producer.disconnect();
+    const got: string[] = [];
+    for (let offset = 0; offset < 800; ) {
+      const res = await fetchPartition(samsa.http, topic, 0, offset, { maxBytes: 1 << 20 });
+      for (const m of res.messages) got.push(m.value!.toString());
+      offset = res.nextOffset;
+    }
+    expect(got).toEqual(Array.from({ length: 800 }, (_, i) => value(i)));
   });
 
   it('an idle consumer holds one request for all its partitions, not one per partition', async () => {

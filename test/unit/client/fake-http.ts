@@ -16,6 +16,8 @@ export interface SentBatch {
   compression: number;
   keys: Array<string | null>;
   values: string[];
+  /** Records per RecordBatch of the request (a request may carry consecutive batches). */
+  batchCounts: number[];
   bytes: Uint8Array;
   /** Whether the fake server wrote it (false: refused or failed by an injected failure). */
   written: boolean;
@@ -70,7 +72,9 @@ export function fakeHttp(partitions: Record<string, number>, opts: FakeOptions =
         const topic = decodeURIComponent(m[1]!);
         const partition = Number(m[2]);
         const h = readBatchHeader(o.body!);
-        const [b] = decodeBatches(o.body!);
+        const bs = decodeBatches(o.body!);
+        const records = bs.flatMap((b) => b.records);
+        const recordCount = records.length;
         const batch: SentBatch = {
           topic,
           partition,
@@ -78,8 +82,9 @@ export function fakeHttp(partitions: Record<string, number>, opts: FakeOptions =
           producerEpoch: h.producerEpoch,
           baseSequence: h.baseSequence,
           compression: h.attributes & 7,
-          keys: b!.records.map((r) => (r.key ? Buffer.from(r.key).toString() : null)),
-          values: b!.records.map((r) => Buffer.from(r.value!).toString()),
+          keys: records.map((r) => (r.key ? Buffer.from(r.key).toString() : null)),
+          values: records.map((r) => Buffer.from(r.value!).toString()),
+          batchCounts: bs.map((b) => b.records.length),
           bytes: o.body!,
           written: false,
         };
@@ -97,12 +102,17 @@ export function fakeHttp(partitions: Record<string, number>, opts: FakeOptions =
           const s = byId.get(h.producerId);
           const expected = s && s.epoch === h.producerEpoch ? s.next : 0;
           if (h.baseSequence !== expected) throw conflict('OUT_OF_ORDER_SEQUENCE_NUMBER', `sequence ${h.baseSequence}: expected ${expected}`);
-          byId.set(h.producerId, { epoch: h.producerEpoch, next: expected + h.recordCount });
+          // As the server: a request's batches come from one producer with consecutive sequences.
+          for (let i = 1, next = expected + bs[0]!.records.length; i < bs.length; next += bs[i]!.records.length, i++) {
+            const hi = bs[i]!.header;
+            if (hi.producerId !== h.producerId || hi.producerEpoch !== h.producerEpoch || hi.baseSequence !== next) throw new SamsaClientError('INVALID_REQUEST', `batch ${i}: sequences are not consecutive`, { status: 400 });
+          }
+          byId.set(h.producerId, { epoch: h.producerEpoch, next: expected + recordCount });
         }
         batch.written = true;
         const base = offsets.get(k) ?? 0;
-        offsets.set(k, base + h.recordCount);
-        return { partition, base_offset: base, last_offset: base + h.recordCount - 1 };
+        offsets.set(k, base + recordCount);
+        return { partition, base_offset: base, last_offset: base + recordCount - 1 };
       }
       throw new Error(`fake http: no route ${method} ${path}`);
     },

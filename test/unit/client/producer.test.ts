@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { Compression, defaultPartition, Producer, SamsaClientError } from '../../../lib/client';
+import { Compression, DEFAULT_MAX_REQUEST_SIZE, defaultPartition, Producer, SamsaClientError } from '../../../lib/client';
 import { fakeHttp } from './fake-http';
 
 const kafkajsPartition = Partitioners.DefaultPartitioner();
@@ -66,7 +66,7 @@ describe('batching', () => {
   it('a full batch goes out without waiting for lingerMs, and no batch exceeds batchSize', async () => {
     const { http, sent } = fakeHttp({ t: 1 });
     const batchSize = 16 * 1024;
-    const p = new Producer(http, { lingerMs: 60_000, batchSize });
+    const p = new Producer(http, { lingerMs: 60_000, batchSize, maxRequestSize: batchSize });
     const value = 'x'.repeat(1000);
     const t0 = Date.now();
     const meta = await p.send({ topic: 't', messages: Array.from({ length: 100 }, () => ({ value })) });
@@ -74,6 +74,35 @@ describe('batching', () => {
     expect(meta.map((m) => m.offset)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(sent.length).toBeGreaterThanOrEqual(Math.ceil((100 * 1000) / batchSize));
     for (const b of sent) expect(b.bytes.length).toBeLessThanOrEqual(batchSize);
+  });
+
+  it('records queued behind an in-flight request go out as one request of several batches, up to maxRequestSize', async () => {
+    const { http, sent } = fakeHttp({ t: 1 }, { latencyMs: 50 });
+    const p = new Producer(http);
+    const value = 'x'.repeat(1000);
+    const first = p.send({ topic: 't', messages: [{ value: 'first' }] });
+    await new Promise((r) => setTimeout(r, 10)); // the first request is in flight
+    // 6,000 KB queue up behind it: the next requests carry consecutive batches of at most
+    // batchSize (1 MiB), at most maxRequestSize (4 MiB) each.
+    const rest = p.send({ topic: 't', messages: Array.from({ length: 6000 }, () => ({ value })) });
+    const meta = [...(await first), ...(await rest)];
+    expect(meta.map((m) => m.offset)).toEqual(Array.from({ length: 6001 }, (_, i) => i));
+    expect(sent.map((s) => s.batchCounts.length)).toEqual([1, 4, 2]);
+    for (const s of sent) {
+      expect(s.written).toBe(true);
+      expect(s.bytes.length).toBeLessThanOrEqual(DEFAULT_MAX_REQUEST_SIZE);
+    }
+    // Sequences run on across the batches of a request and across requests.
+    expect(sent.map((s) => s.baseSequence)).toEqual([0, 1, 1 + sent[1]!.values.length]);
+  });
+
+  it('maxRequestSize bounds a request to whole batches (one batch per request when it is batchSize)', async () => {
+    const { http, sent } = fakeHttp({ t: 1 }, { latencyMs: 20 });
+    const p = new Producer(http, { batchSize: 16 * 1024, maxRequestSize: 16 * 1024 });
+    const value = 'x'.repeat(1000);
+    await Promise.all([p.send({ topic: 't', messages: [{ value }] }), p.send({ topic: 't', messages: Array.from({ length: 100 }, () => ({ value })) })]);
+    for (const s of sent) expect(s.batchCounts).toHaveLength(1);
+    expect(() => new Producer(http, { maxRequestSize: 0 })).toThrow(/maxRequestSize/);
   });
 
   it('idempotent batches carry the producer id and consecutive sequences per partition', async () => {
@@ -136,8 +165,8 @@ describe('refused batches', () => {
 
   it('the batches queued behind a refused one wait for its resend: the partition keeps the order sent', async () => {
     const { http, sent, recreate } = fakeHttp({ t: 1 });
-    // batchSize 1: one record per batch, so the later records queue behind the first.
-    const p = new Producer(http, { lingerMs: 0, batchSize: 1 });
+    // batchSize 1 and maxRequestSize 1: one record per request, so the later records queue behind the first.
+    const p = new Producer(http, { lingerMs: 0, batchSize: 1, maxRequestSize: 1 });
     await p.send({ topic: 't', messages: [{ value: 'old' }] });
     recreate('t');
     const meta = await p.send({ topic: 't', messages: ['n0', 'n1', 'n2', 'n3'].map((value) => ({ value })) });

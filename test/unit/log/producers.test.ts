@@ -102,6 +102,27 @@ describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, aws 
     }
   });
 
+  it.skipIf(skip)('a binary request of consecutive batches (the client fills a request with several) commits as one run; its retry writes nothing', async () => {
+    const e = engine(metaStore());
+    const t = uniq('multi');
+    await e.createTopic(t, 1);
+    const p = await e.producers.init();
+    const id = { producerId: p.id, producerEpoch: p.epoch };
+    const batch = (from: number, n: number): Uint8Array =>
+      encodeRecordBatch(Array.from({ length: n }, (_, i) => ({ value: enc(`m${from + i}`) })), { ...id, baseSequence: from });
+    const request = (): Uint8Array => Buffer.concat([batch(0, 3), batch(3, 2), batch(5, 4)]);
+    const first = await e.produceBatches(t, 0, request());
+    expect(first).toEqual({ partition: 0, base_offset: 0, last_offset: 8 });
+    // The same request again (its response was lost): the original offsets, nothing written.
+    expect(await e.produceBatches(t, 0, request())).toEqual(first);
+    const topic = await e.topics.get(t);
+    expect((await e.head(topic, 0)).nextOffset).toBe(9);
+    // The next request continues the sequence after the last batch of the first.
+    expect(await e.produceBatches(t, 0, batch(9, 1))).toEqual({ partition: 0, base_offset: 9, last_offset: 9 });
+    const read = await e.fetch(t, 0, { offset: 0, maxBytes: 1 << 20, maxRecords: 100 });
+    expect(read.records().map((x) => dec(x.value))).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+  });
+
   it.skipIf(skip)('commits one idempotent request over 61 partitions, and answers its retry with the same offsets', async () => {
     const e = engine(metaStore());
     const t = uniq('wide');
