@@ -215,6 +215,37 @@ async function main(): Promise<void> {
     return MIB_REQUESTS;
   });
 
+  // --- 4 MiB requests: the Samsa client's default under sustained load ---------------------
+  // An idempotent producer whose records queue up behind the partition's request in flight
+  // sends up to maxRequestSize (4 MiB, lib/client/producer.ts) of consecutive 1 MiB batches
+  // (each under the topic's max.message.bytes) per request. Flushed every 32 MiB, as the API hands off.
+  const big4Label = 'produce, 4 MiB requests (the client default under load)';
+  await engine.createTopic('big4', 1);
+  const big4Requests = Math.max(8, Math.floor(MIB_REQUESTS / 4));
+  const p4 = await engine.producers.init();
+  let seq4 = 0;
+  const request4 = (): Uint8Array => {
+    const parts = Array.from({ length: 4 }, (_, i) => encodeRecordBatch(Array.from({ length: 1000 }, () => ({ value })), { producerId: p4.id, producerEpoch: p4.epoch, baseSequence: seq4 + i * 1000 }));
+    seq4 += 4000;
+    return Buffer.concat(parts);
+  };
+  const request4Bytes = request4().length;
+  seq4 = 0;
+  for (let done = 0; done < big4Requests; ) {
+    const n = Math.min(8, big4Requests - done);
+    const bodies = Array.from({ length: n }, request4);
+    await measure(big4Label, (n * request4Bytes) / 2 ** 20, async () => {
+      for (const body of bodies) await engine.produceBatches('big4', 0, body, { owned: true });
+      return n;
+    });
+    done += n;
+    await measure('flush every 32 MiB, 4 MiB requests', (n * request4Bytes) / 2 ** 20, async () => {
+      await flushTopic('big4');
+      return 1;
+    });
+  }
+  await measure('consume once, 4 MiB fetches (4 MiB requests)', (big4Requests * request4Bytes) / 2 ** 20, () => consumeAll('big4', 1, 4 << 20));
+
   // --- 1 KiB single-record requests --------------------------------------------------------
   const SMALL = Number(process.env.COST_SMALL_REQUESTS ?? 2000);
   await engine.createTopic('small', 4);
@@ -299,6 +330,7 @@ async function main(): Promise<void> {
   row('1 MiB requests, flushed once', [...big, 'flush into segments (job, once)']);
   row('1 MiB requests, flushed every 8 MiB', [...big, steadyLabel(8)]);
   row('1 MiB requests from an idempotent producer, flushed every 32 MiB', ['produce, 1 MiB requests, idempotent producer', 'consume once, 4 MiB fetches', steadyLabel(32)]);
+  row('4 MiB requests from an idempotent producer (the client\'s default under load), flushed every 32 MiB', [big4Label, 'flush every 32 MiB, 4 MiB requests', 'consume once, 4 MiB fetches (4 MiB requests)']);
   row('1 KiB single-record requests, flushed once', ['produce, 1 KiB single-record requests', 'flush the 1 KiB-request data (job, once)', 'consume once, 1 MiB fetches']);
   row(`${midLabel}, flushed once`, [`produce, ${midLabel}`, `flush the ${midLabel} data (job, once)`, `consume the ${midLabel} data, 1 MiB fetches`]);
   console.log('\nRequests by command (last scenario run):');
