@@ -25,6 +25,12 @@ export interface Topic {
   createdAt: number;
   /** Bumped by every change; the condition of the next change. */
   version: number;
+  /**
+   * 'items': every commit is one item of its own, written once (commit-items.ts), decided when
+   * the incarnation is created and never changed; absent: commits go through the partition
+   * head (commit.ts).
+   */
+  commit?: 'items';
 }
 
 /** How old a cached topic lookup may be by default. */
@@ -54,7 +60,7 @@ export class TopicRegistry {
     private readonly clock: Clock,
   ) {}
 
-  async create(name: string, partitions: unknown, config?: Record<string, unknown>): Promise<Topic> {
+  async create(name: string, partitions: unknown, config?: Record<string, unknown>, mode: { itemCommits?: boolean } = {}): Promise<Topic> {
     validateTopicName(name);
     const count = validatePartitionCount(partitions);
     const cfg = applyTopicConfig(DEFAULT_TOPIC_CONFIG, config);
@@ -65,6 +71,7 @@ export class TopicRegistry {
       id: crypto.randomUUID(),
       createdAt: this.clock.now(),
       version: 1,
+      ...(mode.itemCommits ? { commit: 'items' as const } : {}),
     };
     try {
       // A topic still being deleted keeps its item (state "deleting") until its data is gone,

@@ -1,0 +1,231 @@
+// Items mode (lib/log/commit-items.ts): every commit is one put of an item c#<base>, conditional
+// on its absence, at the end of the log. Several engines on one pair of stores stand for
+// separate processes; fault-injecting wrappers fail, lose the ack of, or repeat the put. The
+// partition must stay contiguous — no hole, no duplicate — and every acknowledged record must
+// read back at its acknowledged offset, before and after flush. On SQLite (the code is the
+// same; production uses it on DynamoDB only) and on the emulator (DynamoDB's own condition
+// failures, ALL_OLD included).
+import { afterEach, describe, expect, it } from 'vitest';
+import { StorageError } from '../../../lib/errors';
+import { END_CACHE_MS } from '../../../lib/log/commit-items';
+import { LogEngine } from '../../../lib/log/engine';
+import { commitItemFromItem } from '../../../lib/log/items';
+import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, partitionPk } from '../../../lib/log/keys';
+import { codecsReady } from '../../../lib/records';
+import { type CallOf, faultyMetaStore } from '../../../lib/storage/faults';
+import type { MetaItem, MetaStore } from '../../../lib/storage/ports';
+import { ManualClock } from '../../../lib/util/clock';
+import { describeAws } from '../../helpers/aws';
+import { awsStores, localStores, type TestStores } from '../../helpers/stores';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const dec = (b: Uint8Array | null): string => (b ? new TextDecoder().decode(b) : '');
+const crash = (): Error => Object.assign(new Error('injected crash'), { name: 'InjectedCrash' });
+const isItemPut = (c: CallOf<MetaStore>): boolean => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.sk.startsWith(COMMIT_ITEM_PREFIX);
+const opts = (extra: object = {}) => ({ itemCommits: true, headOnlyCommits: true, inlineMaxBytes: 512, ...extra });
+
+async function readAll(engine: LogEngine, topic: string, partition: number): Promise<Array<{ offset: number; value: string }>> {
+  const out: Array<{ offset: number; value: string }> = [];
+  let offset = 0;
+  for (;;) {
+    const r = await engine.fetch(topic, partition, { offset, maxRecords: 10_000, maxBytes: 64 << 20 });
+    const recs = r.records();
+    for (const rec of recs) out.push({ offset: rec.offset, value: dec(rec.value) });
+    if (recs.length === 0 || r.nextOffset >= r.highWatermark) break;
+    offset = r.nextOffset;
+  }
+  return out;
+}
+
+/** The partition's commit items, in offset order. */
+async function items(meta: MetaStore, topicId: string, partition = 0): Promise<MetaItem[]> {
+  const out: MetaItem[] = [];
+  let startAfter: string | undefined;
+  do {
+    const page = await meta.query({ pk: partitionPk(topicId, partition), gte: COMMIT_ITEM_PREFIX, lt: COMMIT_ITEM_END, startAfter, limit: 500 });
+    out.push(...page.items);
+    startAfter = page.next;
+  } while (startAfter);
+  return out;
+}
+
+function scenario(stores: () => Promise<TestStores>): void {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  async function setup(): Promise<TestStores & { name: string }> {
+    await codecsReady();
+    const s = await stores();
+    cleanups.push(s.cleanup);
+    return { ...s, name: `it${Math.random().toString(36).slice(2, 8)}` };
+  }
+  const engine = (s: TestStores, meta: MetaStore = s.meta, objects = s.objects, clock?: ManualClock, extra: object = {}): LogEngine => {
+    const e = new LogEngine(meta, objects, clock, opts(extra));
+    cleanups.push(() => e.close());
+    return e;
+  };
+
+  /** Contiguous offsets 0..hw-1, each acknowledged value at its offset, and the items chain. */
+  async function expectLog(e: LogEngine, s: TestStores, name: string, acks: Array<{ offset: number; value: string }>, partition = 0): Promise<void> {
+    const topic = await e.topics.get(name);
+    const hw = (await e.head(topic, partition)).nextOffset;
+    const records = await readAll(e, name, partition);
+    expect(records.map((r) => r.offset)).toEqual(Array.from({ length: hw }, (_, i) => i));
+    for (const a of acks) expect(records[a.offset]?.value).toBe(a.value);
+    // The items form a chain: each starts where the one before ends, the last ends at hw.
+    let end = 0;
+    for (const item of await items(s.meta, topic.id, partition)) {
+      const c = commitItemFromItem(item);
+      if (c.kind !== 'commit') continue;
+      expect(c.extent.base).toBe(end);
+      end = c.extent.last + 1;
+    }
+    expect(end).toBe(hw);
+  }
+
+  it('creates the topic in items mode and commits with one put per commit, no head write', async () => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const e = engine(s, fm);
+    const topic = await e.createTopic(s.name, 1);
+    expect(topic.commit).toBe('items');
+    expect((await e.topics.get(s.name, { fresh: true })).commit).toBe('items');
+    const before = fm.faults.log.length;
+    const [o] = await e.produce(s.name, [{ value: enc('a') }]);
+    expect(o!.offset).toBe(0);
+    const writes = fm.faults.log.slice(before).filter((l) => l.call.method === 'write' || l.call.method === 'transact');
+    expect(writes.map((l) => (l.call.method === 'write' ? `${l.call.args[0].type} ${l.call.args[0].type === 'put' ? l.call.args[0].item.sk.slice(0, 2) : ''}` : 'transact'))).toEqual(['put c#']);
+    await e.produce(s.name, [{ value: enc('b') }]);
+    await expectLog(e, s, s.name, [{ offset: 0, value: 'a' }, { offset: 1, value: 'b' }]);
+    // The head was never written by a commit.
+    expect(await s.meta.get({ pk: partitionPk(topic.id, 0), sk: 'head' })).toBeUndefined();
+  });
+
+  it('keeps offsets contiguous and unique across independent writers (separate engines)', async () => {
+    const s = await setup();
+    const engines = Array.from({ length: 4 }, () => engine(s));
+    await engines[0]!.createTopic(s.name, 2);
+    const acks: Array<{ partition: number; offset: number; value: string }> = [];
+    await Promise.all(
+      engines.flatMap((e, w) =>
+        Array.from({ length: 3 }, async (_, lane) => {
+          for (let i = 0; i < 12; i++) {
+            // Sizes straddle the inline limit, so inline and write-ahead commits interleave.
+            const value = `w${w}-l${lane}-${i}-${'x'.repeat((i * 97) % 900)}`;
+            const [o] = await e.produce(s.name, [{ value: enc(value), partition: i % 2 }]);
+            acks.push({ partition: o!.partition, offset: o!.offset, value });
+          }
+        }),
+      ),
+    );
+    for (const p of [0, 1]) {
+      const mine = acks.filter((a) => a.partition === p);
+      await expectLog(engines[1]!, s, s.name, mine, p);
+      const topic = await engines[0]!.topics.get(s.name);
+      expect((await engines[0]!.head(topic, p)).nextOffset).toBe(mine.length);
+    }
+  });
+
+  it.each([
+    ['the put fails before it is applied', 'fail', 0],
+    ['the put is applied but its ack is lost (the writer crashes)', 'failAfter', 1],
+  ] as const)('survives a crash when %s', async (_name, kind, copies) => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const victim = engine(s, fm);
+    const healthy = engine(s);
+    await healthy.createTopic(s.name, 1);
+    const acks: Array<{ offset: number; value: string }> = [];
+    for (let i = 0; i < 3; i++) acks.push({ value: `before-${i}`, offset: (await healthy.produce(s.name, [{ value: enc(`before-${i}`) }]))[0]!.offset });
+    fm.faults.add({ when: isItemPut, action: { kind, error: crash() } });
+    await expect(victim.produce(s.name, [{ value: enc('victim') }])).rejects.toThrow('injected crash');
+    for (let i = 0; i < 3; i++) acks.push({ value: `after-${i}`, offset: (await healthy.produce(s.name, [{ value: enc(`after-${i}`) }]))[0]!.offset });
+    await expectLog(healthy, s, s.name, acks);
+    expect((await readAll(healthy, s.name, 0)).filter((r) => r.value === 'victim')).toHaveLength(copies);
+  });
+
+  it.each([
+    ['inline', 'v'],
+    ['write-ahead', 'w'.repeat(2000)],
+  ])('commits once when an applied %s put is sent again (a lost response the client retried)', async (_name, payload) => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const victim = engine(s, fm);
+    const healthy = engine(s);
+    await healthy.createTopic(s.name, 1);
+    fm.faults.add({ when: isItemPut, times: Infinity, action: { kind: 'repeat' } });
+    const acks: Array<{ offset: number; value: string }> = [];
+    for (let i = 0; i < 8; i++) {
+      const value = `${i}-${payload}`;
+      const [o] = await (i % 3 === 0 ? healthy : victim).produce(s.name, [{ value: enc(value) }]);
+      acks.push({ offset: o!.offset, value });
+    }
+    expect(fm.faults.fired(0)).toBeGreaterThan(0);
+    await expectLog(healthy, s, s.name, acks);
+    expect(acks.map((a) => a.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it.each([
+    ['before the put is applied', 'fail'],
+    ['after the put is applied', 'failAfter'],
+  ] as const)('commits once after a timeout %s', async (_name, kind) => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const victim = engine(s, fm);
+    const healthy = engine(s);
+    await healthy.createTopic(s.name, 1);
+    await healthy.produce(s.name, [{ value: enc('first') }]);
+    fm.faults.add({ when: isItemPut, action: { kind, error: new StorageError('socket timeout', true) } });
+    const [o] = await victim.produce(s.name, [{ value: enc('once') }]);
+    expect(o!.offset).toBe(1);
+    await healthy.produce(s.name, [{ value: enc('last') }]);
+    await expectLog(healthy, s, s.name, [{ offset: 0, value: 'first' }, { offset: 1, value: 'once' }, { offset: 2, value: 'last' }]);
+  });
+
+  it('a stale cached end costs one failed put, then one query to the real end; past END_CACHE_MS the end is read afresh', async () => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const clock = new ManualClock(Date.now());
+    const stale = engine(s, fm, s.objects, clock);
+    const other = engine(s);
+    await other.createTopic(s.name, 1);
+    await stale.produce(s.name, [{ value: enc('s0') }]); // caches end 1
+    for (let i = 0; i < 5; i++) await other.produce(s.name, [{ value: enc(`o${i}`) }]);
+    let from = fm.faults.log.length;
+    const [o] = await stale.produce(s.name, [{ value: enc('s1') }]);
+    expect(o!.offset).toBe(6);
+    const calls = fm.faults.log.slice(from).map((l) => l.call);
+    expect(calls.filter(isItemPut)).toHaveLength(2); // at the cached end 1 (taken), then at 6
+    expect(calls.filter((c) => c.method === 'query')).toHaveLength(1); // the jump to the end
+    // An end seen longer ago than END_CACHE_MS is not trusted: learned before the put.
+    await other.produce(s.name, [{ value: enc('o5') }]);
+    clock.advance(END_CACHE_MS + 1);
+    from = fm.faults.log.length;
+    const [o2] = await stale.produce(s.name, [{ value: enc('s2') }]);
+    expect(o2!.offset).toBe(8);
+    expect(fm.faults.log.slice(from).map((l) => l.call).filter(isItemPut)).toHaveLength(1);
+    await expectLog(other, s, s.name, [{ offset: 0, value: 's0' }, { offset: 6, value: 's1' }, { offset: 8, value: 's2' }]);
+  });
+
+  it('a write-ahead commit is an item naming its object; one written at a stale guess reads back at its real offsets', async () => {
+    const s = await setup();
+    const big = 'B'.repeat(3000);
+    const victim = engine(s);
+    const other = engine(s);
+    await other.createTopic(s.name, 1);
+    await victim.produce(s.name, [{ value: enc('v0') }]); // the victim's cached end: 1
+    // Others commit meanwhile: the victim writes its object at the guess 1, then commits at 4.
+    for (let i = 0; i < 3; i++) await other.produce(s.name, [{ value: enc(`o${i}`) }]);
+    const [o] = await victim.produce(s.name, [{ value: enc(`big-${big}`) }, { value: enc(`big2-${big}`) }]);
+    expect(o!.offset).toBe(4);
+    const topic = await other.topics.get(s.name);
+    const last = commitItemFromItem((await items(s.meta, topic.id)).at(-1)!);
+    expect(last.kind === 'commit' && last.extent.kind).toBe('wal');
+    expect(last.kind === 'commit' && [last.extent.base, last.extent.wb]).toEqual([4, 1]);
+    await expectLog(other, s, s.name, [{ offset: 0, value: 'v0' }, { offset: 4, value: `big-${big}` }, { offset: 5, value: `big2-${big}` }]);
+  });
+}
+
+describe('items-mode commits on SQLite', () => scenario(() => localStores('samsa-items-')));
+describeAws('items-mode commits on S3 + DynamoDB (emulator)', () => scenario(awsStores));
