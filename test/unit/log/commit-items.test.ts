@@ -11,7 +11,9 @@ import { END_CACHE_MS } from '../../../lib/log/commit-items';
 import { LogEngine } from '../../../lib/log/engine';
 import { commitItemFromItem } from '../../../lib/log/items';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, partitionPk } from '../../../lib/log/keys';
-import { codecsReady } from '../../../lib/records';
+import { codecsReady, encodeRecordBatch } from '../../../lib/records';
+import { concatBytes } from '../../../lib/util/bytes';
+import { ITEM_DELETE_MIN_AGE_MS } from '../../../lib/log/flush';
 import { type CallOf, faultyMetaStore } from '../../../lib/storage/faults';
 import type { MetaItem, MetaStore } from '../../../lib/storage/ports';
 import { ManualClock } from '../../../lib/util/clock';
@@ -73,15 +75,16 @@ function scenario(stores: () => Promise<TestStores>): void {
     const records = await readAll(e, name, partition);
     expect(records.map((r) => r.offset)).toEqual(Array.from({ length: hw }, (_, i) => i));
     for (const a of acks) expect(records[a.offset]?.value).toBe(a.value);
-    // The items form a chain: each starts where the one before ends, the last ends at hw.
-    let end = 0;
+    // The items form a chain: each starts where the one before ends, the last ends at hw
+    // (the first is at 0 unless flush deleted those below it: topics without TTL).
+    let end: number | undefined;
     for (const item of await items(s.meta, topic.id, partition)) {
       const c = commitItemFromItem(item);
       if (c.kind !== 'commit') continue;
-      expect(c.extent.base).toBe(end);
+      expect(c.extent.base).toBe(end ?? (c.ttl !== undefined ? 0 : c.extent.base));
       end = c.extent.last + 1;
     }
-    expect(end).toBe(hw);
+    expect(end ?? 0).toBe(hw);
   }
 
   it('creates the topic in items mode and commits with one put per commit, no head write', async () => {
@@ -224,6 +227,113 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect(last.kind === 'commit' && last.extent.kind).toBe('wal');
     expect(last.kind === 'commit' && [last.extent.base, last.extent.wb]).toEqual([4, 1]);
     await expectLog(other, s, s.name, [{ offset: 0, value: 'v0' }, { offset: 4, value: `big-${big}` }, { offset: 5, value: `big2-${big}` }]);
+  });
+
+  describe('reader and flush', () => {
+    const three = (tag: string) => concatBytes([0, 1, 2].map((i) => encodeRecordBatch([{ value: enc(`${tag}${i}-${'r'.repeat(900)}`) }])));
+    const flushOpts = { flush: { stepBytes: 1500, indexIntervalBytes: 256 } };
+
+    it('produce, flush, fetch: segments take over below flushed, items stay (TTL removes them), write-ahead objects go', async () => {
+      const s = await setup();
+      const e = engine(s, s.meta, s.objects, undefined, flushOpts);
+      await e.createTopic(s.name, 1);
+      const acks: Array<{ offset: number; value: string }> = [];
+      for (let i = 0; i < 6; i++) {
+        const value = `${i}-${i % 2 ? 'w'.repeat(1200) : 'i'}`; // inline and write-ahead
+        acks.push({ offset: (await e.produce(s.name, [{ value: enc(value) }]))[0]!.offset, value });
+      }
+      const topic = await e.topics.get(s.name);
+      const wal = async () => (await s.objects.list('wal/')).objects.length;
+      expect(await wal()).toBe(3);
+      const stats = await e.flushPartition(topic, 0);
+      expect(stats.batches).toBe(6);
+      const head = await e.head(topic, 0);
+      expect([head.flushed, head.nextOffset]).toEqual([6, 6]);
+      expect(await wal()).toBe(0);
+      // Flush deleted no item: they expire by TTL, each carrying one.
+      const left = (await items(s.meta, topic.id)).map(commitItemFromItem);
+      expect(left).toHaveLength(6);
+      for (const c of left) expect(c.kind === 'commit' && c.ttl).toBeGreaterThan(Date.now() / 1000 + 7 * 86400);
+      await expectLog(e, s, s.name, acks);
+      // And on from there.
+      acks.push({ offset: (await e.produce(s.name, [{ value: enc('after') }]))[0]!.offset, value: 'after' });
+      await expectLog(e, s, s.name, acks);
+    });
+
+    it('reads and flushes across a flushed offset inside a commit item (a step stopped mid-item, no remainder written)', async () => {
+      const s = await setup();
+      const e = engine(s, s.meta, s.objects, undefined, { ...flushOpts, inlineMaxBytes: 8192 });
+      await e.createTopic(s.name, 1);
+      const topic = await e.topics.get(s.name);
+      await e.produceBatches(s.name, 0, three('a')); // one item, offsets 0..2, three batches
+      await e.produceBatches(s.name, 0, three('b')); // 3..5
+      // One step of 1500 bytes moves one ~1 KB batch and stops inside the first item.
+      const leader = await e.leases.acquire(topic, 0);
+      if (!('epoch' in leader)) throw new Error('no lease');
+      const step = await e.flusher.step(topic, 0, e.leases.guard(topic, 0, leader.epoch));
+      expect(step?.flushed).toBe(1);
+      const pagesBefore = await s.meta.query({ pk: partitionPk(topic.id, 0), beginsWith: 'x#' });
+      expect(pagesBefore.items).toHaveLength(0); // no remainder page
+      const values = ['a0', 'a1', 'a2', 'b0', 'b1', 'b2'];
+      for (let from = 0; from < 6; from++) {
+        const got = (await e.fetch(s.name, 0, { offset: from, maxRecords: 100, maxBytes: 1 << 20 })).records();
+        expect(got.map((r) => [r.offset, dec(r.value).split('-')[0]])).toEqual(values.slice(from).map((v, i) => [from + i, v]));
+      }
+      // A streamed (planned) fetch reads the same bytes.
+      const plan = await e.reader.planFetch(topic, 0, { offset: 1, maxBytes: 1 << 20 });
+      expect(plan.pieces[0]!.base).toBe(1);
+      // The next steps go on from inside the item.
+      const rest = await e.flushPartition(topic, 0);
+      expect(rest.batches).toBe(5);
+      expect((await e.head(topic, 0)).flushed).toBe(6);
+      const all = (await e.fetch(s.name, 0, { offset: 0, maxRecords: 100, maxBytes: 1 << 20 })).records();
+      expect(all.map((r) => dec(r.value).split('-')[0])).toEqual(values);
+      const segs = await e.reader.segments(topic, 0);
+      expect(segs.reduce((n, sg) => n + sg.last - sg.base + 1, 0)).toBe(6);
+    });
+
+    it('topics that keep records forever: items carry no TTL; flush deletes those a day old wholly below flushed, never the last', async () => {
+      const s = await setup();
+      const clock = new ManualClock(Date.now());
+      const e = engine(s, s.meta, s.objects, clock);
+      await e.createTopic(s.name, 1, { 'retention.ms': -1 });
+      const topic = await e.topics.get(s.name);
+      for (let i = 0; i < 4; i++) await e.produce(s.name, [{ value: enc(`r${i}`) }]);
+      await e.flushPartition(topic, 0);
+      let left = (await items(s.meta, topic.id)).map(commitItemFromItem);
+      expect(left).toHaveLength(4); // too young
+      expect(left.every((c) => c.kind === 'commit' && c.ttl === undefined && c.at !== undefined)).toBe(true);
+      clock.advance(ITEM_DELETE_MIN_AGE_MS + 1);
+      await e.produce(s.name, [{ value: enc('r4') }]);
+      await e.flushPartition(topic, 0);
+      left = (await items(s.meta, topic.id)).map(commitItemFromItem);
+      // Offsets 0..3 are a day old and below flushed (5); 3 ends at 4, below 5 too; 4 ends at
+      // flushed and stays, so the end of the log is still one query away.
+      expect(left.map((c) => (c.kind === 'commit' ? c.extent.base : -1))).toEqual([4]);
+      const [o] = await engine(s).produce(s.name, [{ value: enc('r5') }]);
+      expect(o!.offset).toBe(5);
+      await expectLog(e, s, s.name, [0, 1, 2, 3, 4, 5].map((i) => ({ offset: i, value: `r${i}` })));
+    });
+
+    it('the orphan sweep keeps write-ahead objects of unflushed items, also one straddling flushed', async () => {
+      const s = await setup();
+      const clock = new ManualClock(Date.now());
+      const e = engine(s, s.meta, s.objects, clock, { ...flushOpts, inlineMaxBytes: 100 });
+      await e.createTopic(s.name, 1);
+      const topic = await e.topics.get(s.name);
+      await e.produceBatches(s.name, 0, three('a'));
+      await e.produce(s.name, [{ value: enc(`b-${'w'.repeat(500)}`) }]);
+      const leader = await e.leases.acquire(topic, 0);
+      if (!('epoch' in leader)) throw new Error('no lease');
+      expect((await e.flusher.step(topic, 0, e.leases.guard(topic, 0, leader.epoch)))?.flushed).toBe(1);
+      await e.leases.release(topic, 0);
+      expect((await s.objects.list('wal/')).objects).toHaveLength(2);
+      clock.advance(48 * 3600 * 1000);
+      await e.retention.runOnce();
+      expect((await s.objects.list('wal/')).objects).toHaveLength(2);
+      const got = (await e.fetch(s.name, 0, { offset: 0, maxRecords: 100, maxBytes: 1 << 20 })).records();
+      expect(got.map((r) => dec(r.value).split('-')[0])).toEqual(['a0', 'a1', 'a2', 'b']);
+    });
   });
 }
 
