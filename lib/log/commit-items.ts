@@ -139,7 +139,7 @@ export class ItemLog {
   }
 
   /** Whose item holds the key we tried: ours, a fence (refused), or another commit's. */
-  private judge(topic: Topic, partition: number, found: ReturnType<typeof commitItemFromItem> | undefined, cid: number): PutOutcome {
+  judge(topic: Topic, partition: number, found: ReturnType<typeof commitItemFromItem> | undefined, cid: number): PutOutcome {
     if (found?.kind === 'fence') {
       this.forget(topic);
       throw deletedTopicError(topic, partition);
@@ -154,7 +154,8 @@ export class ItemLog {
     return { kind: 'taken' };
   }
 
-  private saw(topic: Topic, partition: number, end: number): void {
+  /** Remember the end of the log as just seen (our own commit, or a key found free). */
+  saw(topic: Topic, partition: number, end: number): void {
     this.ends.set(endKey(topic, partition), { end, at: this.clock.monotonic() });
   }
 

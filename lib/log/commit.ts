@@ -34,12 +34,12 @@ import { setBaseOffset } from '../records';
 import type { Condition, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { type BackoffOptions, retryOnConflict } from '../util/retry';
-import { ambiguous, ItemLog } from './commit-items';
+import { ambiguous, commitTtl, ItemLog, type PutOutcome } from './commit-items';
 import { EXTENT_END, extentSk, headKey, partitionPk, walObject } from './keys';
-import { commitPageToItem, extentsFromItem, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, storedHeadField } from './items';
+import { commitItemFromItem, commitItemToItem, commitPageToItem, extentsFromItem, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, headUpdateOp, storedHeadField } from './items';
 import { type Extent, type Head, liveTails } from './model';
 import type { Notifier } from './notifier';
-import { decideProducer, type ProducerBatch, type ProducerDecision } from './producers';
+import { decideProducer, type PartitionProducers, type ProducerBatch, type ProducerDecision } from './producers';
 import type { InlineCache } from './inline-cache';
 import { deletedTopicError } from './tombstones';
 import type { Topic } from './topics';
@@ -136,6 +136,8 @@ export class Committer {
   private readonly clock: Clock;
   /** Items-mode partitions' log ends (commit-items.ts). */
   private readonly items: ItemLog;
+  /** Items-mode partitions' heads as last seen: their producer state (idempotent commits). */
+  private itemHeads = new Map<string, Head>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -168,7 +170,6 @@ export class Committer {
     // transaction over several would cost double on the only stores that use the mode.
     if (parts.some((p) => p.topic.commit === 'items')) {
       if (parts.length > 1) return Promise.all(parts.map(async (p) => (await this.commit([p]))[0]!));
-      if (parts[0]!.producer) throw new Error('idempotent commits in items mode are not implemented yet');
       return this.commitItem(parts[0]!);
     }
     const totals = parts.map((p) => p.batchCounts.reduce((a, b) => a + b, 0));
@@ -233,6 +234,22 @@ export class Committer {
   private async attemptItem(part: CommitPart, total: number, cid: number, wal: Array<{ key: string; wb: number; at: number } | undefined>, ambiguity: { left: number }): Promise<CommitResult[]> {
     const { topic, partition } = part;
     await this.refreshWal([part], wal);
+    // An idempotent producer's commit: decided against the head's producer state, and written
+    // with it in one transaction (commitItemIdempotent).
+    let decision: ProducerDecision | undefined;
+    let head: Head | undefined;
+    if (part.producer) {
+      head = this.itemHeads.get(partitionKey(topic, partition)) ?? (await this.readItemHead(topic, partition));
+      try {
+        decision = decideProducer(head.producers, part.producer);
+      } catch {
+        // Our cached head may be stale (the producer wrote through another process since):
+        // refuse only on the current head.
+        head = await this.readItemHead(topic, partition);
+        decision = decideProducer(head.producers, part.producer);
+      }
+      if (decision.kind === 'duplicate') return [{ ...resultAt(part, decision.base, total), duplicate: true }];
+    }
     const base = await this.items.end(topic, partition);
     const w = wal[0];
     if (!w) patchBases(part, base);
@@ -249,7 +266,7 @@ export class Committer {
     };
     let outcome;
     try {
-      outcome = await this.items.put(topic, partition, extent, cid);
+      outcome = decision?.kind === 'new' ? await this.putIdempotent(part, extent, cid, head!, decision.record(base)) : await this.items.put(topic, partition, extent, cid);
     } catch (err) {
       // Outcome unknown: look at the key. Ours → done; another commit's → the end moved;
       // nothing → the same put again (same key, same id: a first write still in flight and
@@ -262,6 +279,51 @@ export class Committer {
     const r = resultAt(part, base, total);
     this.notifier.notify(partitionKey(topic, partition), r.nextOffset);
     return [r];
+  }
+
+  /** An items-mode partition's head as stored now (its producer state), cached for the next commit. */
+  private async readItemHead(topic: Topic, partition: number): Promise<Head> {
+    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    if (head.deleted) {
+      this.forget(topic);
+      throw deletedTopicError(topic, partition);
+    }
+    this.itemHeads.set(partitionKey(topic, partition), head);
+    return head;
+  }
+
+  /**
+   * An idempotent items-mode commit: the commit item's put (condition: absent) and the head's
+   * producer state (condition: the version it was decided on, and no tombstone) in one
+   * transaction, so the state shows a batch remembered exactly when its item is in the log.
+   */
+  private async putIdempotent(part: CommitPart, extent: NewExtent, cid: number, head: Head, producers: PartitionProducers): Promise<PutOutcome> {
+    const { topic, partition } = part;
+    const key = partitionKey(topic, partition);
+    const version = head.producerVersion ?? 0;
+    const now = this.clock.now();
+    const ttl = commitTtl(topic, now);
+    const versionIs: Condition = version === 0 ? { op: 'attrNotExists', attr: HEAD_ATTR.producerVersion } : { op: 'eq', attr: HEAD_ATTR.producerVersion, value: version };
+    try {
+      await this.meta.transact([
+        { type: 'put', item: commitItemToItem(topic.id, partition, extent, ttl !== undefined ? { ttl } : { at: now }), condition: { op: 'notExists' } },
+        headUpdateOp(topic.id, partition, { producers, producerVersion: version + 1 }, { op: 'and', conds: [versionIs, { op: 'attrNotExists', attr: HEAD_ATTR.deleted }] }),
+      ]);
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+      if (err.index === 0) return this.items.judge(topic, partition, err.item && commitItemFromItem(err.item), cid);
+      // The head moved (another idempotent commit) or is a tombstone: decide again on it.
+      const moved = headFromItem(err.item);
+      this.itemHeads.set(key, moved);
+      if (moved.deleted) {
+        this.forget(topic);
+        throw deletedTopicError(topic, partition);
+      }
+      return { kind: 'taken' };
+    }
+    this.itemHeads.set(key, { ...head, exists: true, producers, producerVersion: version + 1 });
+    this.items.saw(topic, partition, extent.last + 1);
+    return { kind: 'committed' };
   }
 
   /** Write-ahead objects about to outlive COMMIT_MAX_WAL_AGE_MS are written again (see there). */
@@ -480,8 +542,10 @@ export class Committer {
   /** Drop cached heads (after a topic is deleted, or when a test swaps stores). */
   forget(topic?: Topic): void {
     this.items.forget(topic);
-    if (!topic) this.heads.clear();
-    else for (const k of [...this.heads.keys()]) if (k.startsWith(`${topic.id}/`)) this.heads.delete(k);
+    for (const cache of [this.heads, this.itemHeads]) {
+      if (!topic) cache.clear();
+      else for (const k of [...cache.keys()]) if (k.startsWith(`${topic.id}/`)) cache.delete(k);
+    }
   }
 }
 

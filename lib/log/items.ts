@@ -52,6 +52,7 @@ export const HEAD_ATTR = {
   tails: 'tails',
   producers: 'producers',
   recent: 'recent',
+  producerVersion: 'pv',
   deleted: 'deleted',
 } as const satisfies Record<Exclude<keyof StoredHead, 'lease' | 'retention'>, string>;
 
@@ -82,6 +83,11 @@ const HEAD_CODEC: { [K in keyof StoredHead]-?: FieldCodec<StoredHead[K]> } = {
       const recent = f[HEAD_ATTR.recent];
       return Array.isArray(recent) ? recent.filter((x): x is number => typeof x === 'number') : undefined;
     },
+  },
+  producerVersion: {
+    attrs: [HEAD_ATTR.producerVersion],
+    encode: (v) => ({ [HEAD_ATTR.producerVersion]: v }),
+    decode: (f) => num(f[HEAD_ATTR.producerVersion]),
   },
   // A deleted incarnation's tombstone (tombstones.ts): present only as `true`.
   deleted: {

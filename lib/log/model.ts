@@ -32,6 +32,11 @@ export interface Head {
   producers: PartitionProducers;
   /** The last few transactional commits as [base, id, base, id, ...] (commit.ts). */
   recent?: number[];
+  /**
+   * Items mode (commit-items.ts): bumped by every idempotent commit, whose transaction is
+   * conditional on it, so producer state is decided against the head it replaces.
+   */
+  producerVersion?: number;
   /** Who holds the partition's lease (lease.ts); owner '' when nobody does. */
   lease: LeaseState;
   /** Retention's running summary of the closed segments (retention.ts), once written. */
