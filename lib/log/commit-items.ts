@@ -61,8 +61,10 @@ export type PutOutcome =
 /** The end of one partition's log, as learned from its items (and head). */
 export interface LogEnd {
   end: number;
-  /** The partition's head is a deleted incarnation's tombstone (tombstones.ts). */
+  /** A deleted incarnation's: the last item is its fence, or the head its tombstone (tombstones.ts). */
   deleted: boolean;
+  /** The last item is the deletion's fence. */
+  fenced: boolean;
 }
 
 /**
@@ -73,16 +75,16 @@ export interface LogEnd {
  * that ends at or straddles its flushed offset (flush.ts), and TTL takes items days after
  * they were flushed.
  */
-export async function learnItemEnd(meta: MetaStore, topic: Topic, partition: number, opts: { consistent?: boolean } = {}): Promise<LogEnd> {
+export async function learnItemEnd(meta: MetaStore, topic: Pick<Topic, 'id'>, partition: number, opts: { consistent?: boolean } = {}): Promise<LogEnd> {
   const pk = partitionPk(topic.id, partition);
   const consistent = opts.consistent === false ? { consistent: false } : {};
   const { items } = await meta.query({ pk, gte: COMMIT_ITEM_PREFIX, lt: COMMIT_ITEM_END, reverse: true, limit: 1, ...consistent });
   if (items[0]) {
     const last = commitItemFromItem(items[0]);
-    return { end: commitItemEnd(last), deleted: last.kind === 'fence' };
+    return { end: commitItemEnd(last), deleted: last.kind === 'fence', fenced: last.kind === 'fence' };
   }
   const head = headFromItem(await meta.get(headKey(topic.id, partition), consistent));
-  return { end: Math.max(head.flushed, head.logStart), deleted: head.deleted === true };
+  return { end: Math.max(head.flushed, head.logStart), deleted: head.deleted === true, fenced: false };
 }
 
 /** The log ends of items-mode partitions, and the commit point (one conditional put). */

@@ -375,12 +375,24 @@ export interface DeletionMarker {
   name: string;
   topicId: string;
   partitions: number;
+  /** The incarnation's commit mode (items mode: its logs are fenced, tombstones.ts). */
+  commit?: 'items';
 }
 
 /** Stored name of the incarnation a deletion marker is for (its removal is conditional on it). */
 export const DELETION_TOPIC_ID_ATTR = 'topic_id';
-export const deletionMarkerToItem = (m: DeletionMarker): MetaItem => ({ ...deletionKey(m.name), [DELETION_TOPIC_ID_ATTR]: m.topicId, partitions: m.partitions });
-export const deletionMarkerFromItem = (item: MetaItem): DeletionMarker => ({ name: item.sk, topicId: item['topic_id'] as string, partitions: item['partitions'] as number });
+export const deletionMarkerToItem = (m: DeletionMarker): MetaItem => ({
+  ...deletionKey(m.name),
+  [DELETION_TOPIC_ID_ATTR]: m.topicId,
+  partitions: m.partitions,
+  ...(m.commit ? { [TOPIC_COMMIT_ATTR]: m.commit } : {}),
+});
+export const deletionMarkerFromItem = (item: MetaItem): DeletionMarker => ({
+  name: item.sk,
+  topicId: item['topic_id'] as string,
+  partitions: item['partitions'] as number,
+  ...(item[TOPIC_COMMIT_ATTR] === 'items' ? { commit: 'items' as const } : {}),
+});
 
 /** A deleted incarnation whose tombstone heads may be removed from `dueMs` on (tombstones.ts). */
 export interface TombstoneDue {

@@ -7,7 +7,7 @@ import type { Clock } from '../util/clock';
 import { retryOnConflict } from '../util/retry';
 import { deletionMarkerToItem, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
 import { topicKey, TOPICS_PK } from './keys';
-import { tombstoneHeads } from './tombstones';
+import { fenceItemLogs, tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
   DEFAULT_TOPIC_CONFIG,
@@ -208,13 +208,15 @@ export class TopicRegistry {
         set: topicDeletingSet(this.clock.now()),
         condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topic.id },
       },
-      { type: 'put', item: deletionMarkerToItem({ name, topicId: topic.id, partitions: topic.partitions }) },
+      { type: 'put', item: deletionMarkerToItem({ name, topicId: topic.id, partitions: topic.partitions, ...(topic.commit ? { commit: topic.commit } : {}) }) },
     ]);
     this.cache.delete(name);
     // Before answering: from here on no process still holding this incarnation can commit to,
     // flush or read it (tombstones.ts). A crash before this completes leaves the marker, and
     // the retention job writes the tombstones before it removes anything.
     await tombstoneHeads(this.meta, topic.id, topic.partitions);
+    // Items-mode commits never write the head: each partition's log also ends in a fence.
+    await fenceItemLogs(this.meta, topic);
     return topic;
   }
 

@@ -14,7 +14,8 @@ import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, partitionPk } from '../../../lib/l
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { concatBytes } from '../../../lib/util/bytes';
 import { ITEM_DELETE_MIN_AGE_MS } from '../../../lib/log/flush';
-import { type CallOf, faultyMetaStore } from '../../../lib/storage/faults';
+import { TOMBSTONE_TTL_MS } from '../../../lib/log/tombstones';
+import { type CallOf, faultyMetaStore, Gate } from '../../../lib/storage/faults';
 import type { MetaItem, MetaStore } from '../../../lib/storage/ports';
 import { ManualClock } from '../../../lib/util/clock';
 import { describeAws } from '../../helpers/aws';
@@ -227,6 +228,51 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect(last.kind === 'commit' && last.extent.kind).toBe('wal');
     expect(last.kind === 'commit' && [last.extent.base, last.extent.wb]).toEqual([4, 1]);
     await expectLog(other, s, s.name, [{ offset: 0, value: 'v0' }, { offset: 4, value: `big-${big}` }, { offset: 5, value: `big2-${big}` }]);
+  });
+
+  it('a deletion fences the log: a commit whose put landed before it is acknowledged, any commit after it is refused', async () => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const gate = new Gate();
+    const stale = engine(s);
+    const victim = engine(s, fm);
+    const admin = engine(s);
+    await admin.createTopic(s.name, 1);
+    const topic = await admin.topics.get(s.name);
+    await stale.produce(s.name, [{ value: enc('v0') }]); // the stale writer's cached end: 1
+    // The victim's put lands but times out; before it looks at the key, the topic is deleted.
+    fm.faults.add({ when: isItemPut, action: { kind: 'failAfter', error: new StorageError('socket timeout', true) } });
+    fm.faults.add({ when: (c) => c.method === 'get' && c.args[0].sk.startsWith(COMMIT_ITEM_PREFIX), action: { kind: 'hang', gate } });
+    const landed = victim.produce(s.name, [{ value: enc('v1') }]);
+    await gate.reached;
+    await admin.deleteTopic(s.name);
+    gate.release();
+    expect((await landed)[0]!.offset).toBe(1);
+    // After the deletion: at a key below the fence (taken, then the end is the fence) and at
+    // the fence's own key. Refused as a deleted topic, retriable, nothing written.
+    await expect(stale.produce(s.name, [{ value: enc('late-stale') }])).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION', status: 404 });
+    await expect(victim.produce(s.name, [{ value: enc('late-victim') }])).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION', status: 404 });
+    const all = (await items(s.meta, topic.id)).map(commitItemFromItem);
+    expect(all.map((c) => (c.kind === 'fence' ? `fence@${c.base}` : c.extent.base))).toEqual([0, 1, 'fence@2']);
+  });
+
+  it('retention keeps the fence with the tombstone while it removes the deleted log, and removes both together later', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const admin = engine(s, s.meta, s.objects, clock);
+    await admin.createTopic(s.name, 1);
+    const topic = await admin.topics.get(s.name);
+    for (let i = 0; i < 3; i++) await admin.produce(s.name, [{ value: enc(`d${i}`) }]);
+    await admin.deleteTopic(s.name);
+    const all = async () => (await s.meta.query({ pk: partitionPk(topic.id, 0), limit: 100 })).items;
+    for (let i = 0; i < 5 && (await all()).length > 2; i++) {
+      clock.advance(60_000);
+      await admin.retention.runOnce();
+    }
+    expect((await all()).map((i) => (i.sk.startsWith(COMMIT_ITEM_PREFIX) ? commitItemFromItem(i).kind : i.sk))).toEqual(['fence', 'head']);
+    clock.advance(TOMBSTONE_TTL_MS + 60_000);
+    await admin.retention.runOnce();
+    expect(await all()).toEqual([]);
   });
 
   describe('reader and flush', () => {
