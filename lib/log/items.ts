@@ -228,7 +228,7 @@ export function extentsFromItem(item: MetaItem): Extent[] {
 
 // --- commit items (items mode, commit-items.ts) -------------------------------------------------
 
-/** Stored name of a commit item's expiry (epoch seconds): the table's TTL attribute. */
+/** Stored name of a commit item's expiry (epoch seconds): the table's TTL attribute (aws-resources.ts META_TABLE). */
 export const COMMIT_TTL_ATTR = 'ttl';
 /** Stored name of a commit item's commit time (ms), on items without a TTL (flush deletes those). */
 export const COMMIT_AT_ATTR = 'at';

@@ -7,6 +7,9 @@
 import { ConditionalCheckFailedException, DescribeTimeToLiveCommand, PutItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { expect, it } from 'vitest';
 import { ConditionFailedError } from '../../../lib/errors';
+import { COMMIT_TTL_ATTR } from '../../../lib/log/items';
+import { ensureTable } from '../../../lib/storage/aws-provision';
+import { META_TABLE } from '../../../lib/storage/aws-resources';
 import { describeAws, makeDynamoStore, perSuite } from '../../helpers/aws';
 
 describeAws('DynamoDB (moto) does what items-mode commits need', () => {
@@ -75,5 +78,21 @@ describeAws('DynamoDB (moto) does what items-mode commits need', () => {
     // AWS refuses a repeat (ValidationException "TimeToLive is already enabled"); moto 5.2.1
     // accepts it. Provisioning checks DescribeTimeToLive first and tolerates the refusal.
     expect(['accepted', 'ValidationException']).toContain(again);
+  });
+});
+
+// Provisioning (aws-provision.ts) turns TTL on for the attribute commit items carry, once.
+describeAws('provisioning turns on TTL for the commit items attribute', () => {
+  it('enables it on a new table, reports it unchanged on the next run, and names the attribute items.ts writes', async () => {
+    expect(META_TABLE.timeToLiveAttribute).toBe(COMMIT_TTL_ATTR);
+    const { client, table: name, cleanup } = await makeDynamoStore();
+    try {
+      const desc = await client.send(new DescribeTimeToLiveCommand({ TableName: name }));
+      expect(desc.TimeToLiveDescription?.AttributeName).toBe(COMMIT_TTL_ATTR);
+      const again = await ensureTable(client, name);
+      expect(again.find((r) => r.step.startsWith('time to live'))?.outcome).toBe('unchanged');
+    } finally {
+      await cleanup();
+    }
   });
 });

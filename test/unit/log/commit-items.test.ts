@@ -7,7 +7,8 @@
 // failures, ALL_OLD included).
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../../lib/errors';
-import { END_CACHE_MS } from '../../../lib/log/commit-items';
+import { commitTtl, END_CACHE_MS } from '../../../lib/log/commit-items';
+import { DEFAULT_TOPIC_CONFIG } from '../../../lib/log/topic-config';
 import { LogEngine } from '../../../lib/log/engine';
 import { commitItemFromItem } from '../../../lib/log/items';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, partitionPk } from '../../../lib/log/keys';
@@ -382,6 +383,16 @@ function scenario(stores: () => Promise<TestStores>): void {
     });
   });
 }
+
+describe('commit items expire', () => {
+  const day = 24 * 3600 * 1000;
+  const at = (retentionMs: number) => commitTtl({ config: { ...DEFAULT_TOPIC_CONFIG, 'retention.ms': retentionMs } }, 1_000_000_000_000);
+  it('at commit time + max(7 days, retention.ms) + 1 day, in epoch seconds; never on topics that keep records forever', () => {
+    expect(at(3600_000)).toBe((1_000_000_000_000 + 8 * day) / 1000);
+    expect(at(30 * day)).toBe((1_000_000_000_000 + 31 * day) / 1000);
+    expect(at(-1)).toBeUndefined();
+  });
+});
 
 describe('items-mode commits on SQLite', () => scenario(() => localStores('samsa-items-')));
 describeAws('items-mode commits on S3 + DynamoDB (emulator)', () => scenario(awsStores));
