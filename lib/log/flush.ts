@@ -246,8 +246,8 @@ export class Flusher {
         // step's transaction would fail on `flushed`). Flush what came before it, if anything.
         if (!stored) break;
         read = await this.reader.readExtent(topic, partition, stored);
-        if (e.base < from) read = fromOffset(read, from, topic, partition);
       }
+      if (e.base < from) read = fromOffset(read, from, topic, partition);
       if (!packer.add(e, read.bytes, read.batches)) break;
     }
     const plan = packer.plan();
