@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../../lib/errors';
 import { commitTtl, END_CACHE_MS } from '../../../lib/log/commit-items';
 import { DEFAULT_TOPIC_CONFIG } from '../../../lib/log/topic-config';
+import { GroupStore } from '../../../lib/groups/store';
 import { LogEngine } from '../../../lib/log/engine';
 import { commitItemFromItem } from '../../../lib/log/items';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, partitionPk } from '../../../lib/log/keys';
@@ -274,6 +275,19 @@ function scenario(stores: () => Promise<TestStores>): void {
     clock.advance(TOMBSTONE_TTL_MS + 60_000);
     await admin.retention.runOnce();
     expect(await all()).toEqual([]);
+  });
+
+  it('group reads of many heads (lag, poll, resets) see the end of the last item as the high watermark', async () => {
+    const s = await setup();
+    const e = engine(s);
+    await e.createTopic(s.name, 3);
+    const topic = await e.topics.get(s.name);
+    await e.produce(s.name, [{ value: enc('a'), partition: 0 }, { value: enc('b'), partition: 0 }, { value: enc('c'), partition: 2 }]);
+    const store = new GroupStore(s.meta, e);
+    for (const consistent of [true, false]) {
+      const heads = await store.readHeads([0, 1, 2].map((partition) => ({ topic, partition })), { consistent });
+      expect(heads.map((h) => h.nextOffset)).toEqual([2, 0, 1]);
+    }
   });
 
   describe('reader and flush', () => {
