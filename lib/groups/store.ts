@@ -7,8 +7,8 @@
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { LogEngine } from '../log/engine';
 import { GROUP_MEMBER_PREFIX, GROUP_OWNER_PREFIX, GROUP_PARTITION_PREFIX, groupMemberKey, groupMetaKey, groupOffsetsPk, groupOwnerKey, groupPk, groupRegistryKey, headKey } from '../log/keys';
-import { learnItemEnd } from '../log/commit-items';
-import { headFromItem } from '../log/items';
+import { lastCommitItem } from '../log/commit-items';
+import { commitItemEnd, headFromItem } from '../log/items';
 import type { Head } from '../log/model';
 import type { Topic } from '../log/topics';
 import { itemSize } from '../storage/counting';
@@ -61,8 +61,9 @@ export class GroupStore {
     // it is the end of their last commit item, one query each.
     const items = [...tps.keys()].filter((i) => tps[i]!.topic.commit === 'items');
     await inParallel(items, 32, async (i) => {
-      const { end } = await learnItemEnd(this.meta, tps[i]!.topic, tps[i]!.partition, opts);
-      out[i] = { ...out[i]!, nextOffset: Math.max(out[i]!.nextOffset, end) };
+      const last = await lastCommitItem(this.meta, tps[i]!.topic, tps[i]!.partition, opts);
+      const h = out[i]!;
+      out[i] = { ...h, nextOffset: Math.max(h.flushed, h.logStart, last ? commitItemEnd(last) : 0) };
     });
     return out;
   }

@@ -11,8 +11,8 @@
 //
 // Why the offsets stay contiguous. A writer puts at E, the end of the log as it knows it: the
 // end (base + count) of the last item it saw — learned with a strongly consistent descending
-// query, or cached from its own last commit for at most END_CACHE_MS — or, when no item is
-// left, the head's flushed offset / log start. So every key tried is the end of an existing
+// query (beside a read of the head), or cached from its own last commit for at most
+// END_CACHE_MS — or the head's flushed offset / log start where that is further. So every key tried is the end of an existing
 // item (or of the flushed log): the items form a chain. Two puts at the same b cannot both
 // succeed (the condition), so no offset is assigned twice; a put at b succeeds only where the
 // chain ends, so none is skipped. A put whose condition fails gets the item in its way back
@@ -25,7 +25,7 @@
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors';
 import type { MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
-import { commitItemEnd, commitItemFromItem, commitItemToItem, headFromItem } from './items';
+import { type CommitItem, commitItemEnd, commitItemFromItem, commitItemToItem, headFromItem } from './items';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, headKey, partitionPk } from './keys';
 import type { Extent } from './model';
 import { deletedTopicError } from './tombstones';
@@ -68,23 +68,33 @@ export interface LogEnd {
 }
 
 /**
- * Where an items-mode log ends (its high watermark), from the last commit item (one query,
- * descending, limit 1; strongly consistent unless asked otherwise); from the head only when
- * there is no item (a new partition, or every item expired after its flush). The head is not
- * read otherwise: the last item ends at or above flushed, since flush never deletes the item
- * that ends at or straddles its flushed offset (flush.ts), and TTL takes items days after
- * they were flushed.
+ * Where an items-mode log ends (its high watermark): the end of the last commit item (one
+ * query, descending, limit 1), or the head's flushed offset / log start when that is further
+ * — both read at once (strongly consistent unless asked otherwise), one round trip. The head
+ * matters when no item is left (a new partition, or every item expired after its flush), and
+ * whenever TTL removed the last item before an older one (writers' wall clocks disagree): the
+ * older item's end then lies below `flushed`, and a put there could take a key whose item is
+ * gone, below the flushed log. `flushed` never passes the end of what is committed.
  */
 export async function learnItemEnd(meta: MetaStore, topic: Pick<Topic, 'id'>, partition: number, opts: { consistent?: boolean } = {}): Promise<LogEnd> {
-  const pk = partitionPk(topic.id, partition);
   const consistent = opts.consistent === false ? { consistent: false } : {};
-  const { items } = await meta.query({ pk, gte: COMMIT_ITEM_PREFIX, lt: COMMIT_ITEM_END, reverse: true, limit: 1, ...consistent });
-  if (items[0]) {
-    const last = commitItemFromItem(items[0]);
-    return { end: commitItemEnd(last), deleted: last.kind === 'fence', fenced: last.kind === 'fence' };
-  }
-  const head = headFromItem(await meta.get(headKey(topic.id, partition), consistent));
-  return { end: Math.max(head.flushed, head.logStart), deleted: head.deleted === true, fenced: false };
+  const [last, headItem] = await Promise.all([lastCommitItem(meta, topic, partition, opts), meta.get(headKey(topic.id, partition), consistent)]);
+  const head = headFromItem(headItem);
+  const fenced = last?.kind === 'fence';
+  return { end: Math.max(last ? commitItemEnd(last) : 0, head.flushed, head.logStart), deleted: fenced || head.deleted === true, fenced };
+}
+
+/** The partition's last commit item (or fence): one query, descending, limit 1. */
+export async function lastCommitItem(meta: MetaStore, topic: Pick<Topic, 'id'>, partition: number, opts: { consistent?: boolean } = {}): Promise<CommitItem | undefined> {
+  const { items } = await meta.query({
+    pk: partitionPk(topic.id, partition),
+    gte: COMMIT_ITEM_PREFIX,
+    lt: COMMIT_ITEM_END,
+    reverse: true,
+    limit: 1,
+    ...(opts.consistent === false ? { consistent: false } : {}),
+  });
+  return items[0] && commitItemFromItem(items[0]);
 }
 
 /** The log ends of items-mode partitions, and the commit point (one conditional put). */

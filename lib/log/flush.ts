@@ -310,10 +310,10 @@ export class Flusher {
    * Items mode: commit items expire by the table's TTL, free (commit-items.ts), so flush
    * deletes none — except on topics that keep records forever, whose items carry no TTL. There
    * it deletes the items wholly below `flushed` that are older than ITEM_DELETE_MIN_AGE_MS, and
-   * never the one ending at `flushed`, so the last item always ends at or above it (how a
-   * committer learns the end with one query). The age bound is what keeps a deleted key from
-   * being taken again: a committer puts only at the end of an item it saw at most END_CACHE_MS
-   * ago, and a key freed by this delete is the base of an item older than a day.
+   * never the one ending at `flushed`, so the last item still shows where the log ends. The
+   * age bound is what keeps a deleted key from being taken again: a committer puts only at the
+   * end of an item it saw at most END_CACHE_MS ago (or at `flushed`), and a key freed by this
+   * delete is the base of an item older than a day.
    */
   private async deleteCommitItemsBelow(topic: Topic, partition: number, flushed: number): Promise<void> {
     if (commitTtl(topic, 0) !== undefined) return;

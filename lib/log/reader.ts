@@ -13,6 +13,7 @@ import { SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, batchFrames, batchSizeAt, crc32c, type DecodedRecord, decodeRecordBatch, readBatchHeader, setBaseOffset, wholeBatchBytes } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_END, extentSk, headKey, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { lastCommitItem } from './commit-items';
 import { commitItemEnd, commitItemFromItem, extentsFromItem, headFromItem, segmentFromItem } from './items';
 import { type Extent, type Head, liveTails, type Segment } from './model';
 import { lookupOffset, lookupTimestamp, positionBefore } from './segment-index';
@@ -170,14 +171,9 @@ export class LogReader {
    */
   async head(topic: Topic, partition: number): Promise<Head> {
     if (topic.commit !== 'items') return headFromItem(await this.meta.get(headKey(topic.id, partition)));
-    const pk = partitionPk(topic.id, partition);
-    const [item, last] = await Promise.all([
-      this.meta.get(headKey(topic.id, partition)),
-      this.meta.query({ pk, gte: COMMIT_ITEM_PREFIX, lt: COMMIT_ITEM_END, reverse: true, limit: 1 }),
-    ]);
+    const [item, last] = await Promise.all([this.meta.get(headKey(topic.id, partition)), lastCommitItem(this.meta, topic, partition)]);
     const head = headFromItem(item);
-    const end = last.items[0] ? commitItemEnd(commitItemFromItem(last.items[0])) : 0;
-    return { ...head, nextOffset: Math.max(head.flushed, head.logStart, end) };
+    return { ...head, nextOffset: Math.max(head.flushed, head.logStart, last ? commitItemEnd(last) : 0) };
   }
 
   /** The head, refusing a deleted incarnation's tombstone (a caller holding a stale topic). */

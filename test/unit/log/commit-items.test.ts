@@ -12,7 +12,7 @@ import { DEFAULT_TOPIC_CONFIG } from '../../../lib/log/topic-config';
 import { GroupStore } from '../../../lib/groups/store';
 import { LogEngine } from '../../../lib/log/engine';
 import { commitItemFromItem } from '../../../lib/log/items';
-import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, partitionPk } from '../../../lib/log/keys';
+import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, partitionPk } from '../../../lib/log/keys';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { concatBytes } from '../../../lib/util/bytes';
 import { ITEM_DELETE_MIN_AGE_MS } from '../../../lib/log/flush';
@@ -359,6 +359,21 @@ function scenario(stores: () => Promise<TestStores>): void {
       expect(all.map((r) => dec(r.value).split('-')[0])).toEqual(values);
       const segs = await e.reader.segments(topic, 0);
       expect(segs.reduce((n, sg) => n + sg.last - sg.base + 1, 0)).toBe(6);
+    });
+
+    it('a last item TTL removed before an older one (writers\' clocks disagree) does not send a commit below flushed', async () => {
+      const s = await setup();
+      const e = engine(s);
+      await e.createTopic(s.name, 1);
+      const topic = await e.topics.get(s.name);
+      for (let i = 0; i < 4; i++) await e.produce(s.name, [{ value: enc(`t${i}`) }]);
+      await e.flushPartition(topic, 0);
+      // DynamoDB's TTL takes the item at 3 first; the one at 2 (ending at 3) is still there.
+      await s.meta.write({ type: 'delete', key: { pk: partitionPk(topic.id, 0), sk: commitItemSk(3) } });
+      const [o] = await engine(s).produce(s.name, [{ value: enc('t4') }]);
+      expect(o!.offset).toBe(4);
+      const got = (await e.fetch(s.name, 0, { offset: 0, maxRecords: 100 })).records();
+      expect(got.map((r) => [r.offset, dec(r.value)])).toEqual([0, 1, 2, 3, 4].map((i) => [i, `t${i}`]));
     });
 
     it('topics that keep records forever: items carry no TTL; flush deletes those a day old wholly below flushed, never the last', async () => {
