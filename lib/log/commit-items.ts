@@ -12,8 +12,8 @@
 // Why the offsets stay contiguous. A writer puts at E, the end of the log as it knows it: the
 // end (base + count) of the last item it saw — learned with a strongly consistent descending
 // query (beside a read of the head), or cached from its own last commit for at most
-// END_CACHE_MS — or the head's flushed offset / log start where that is further. So every key tried is the end of an existing
-// item (or of the flushed log): the items form a chain. Two puts at the same b cannot both
+// END_CACHE_MS — or the head's flushed offset / log start where that is further. So every key
+// tried is the end of an existing item (or of the flushed log): the items form a chain. Two puts at the same b cannot both
 // succeed (the condition), so no offset is assigned twice; a put at b succeeds only where the
 // chain ends, so none is skipped. A put whose condition fails gets the item in its way back
 // (ALL_OLD): ours (our commit id: an applied write whose response was lost) is done; a fence
@@ -21,7 +21,10 @@
 //
 // What bounds the cache: an item only disappears by TTL (days, commitTtl) or, on topics that
 // keep records forever, by flush long after it was flushed (flush.ts). A cached end older than
-// END_CACHE_MS is learned again, so a put never targets a key whose item may be gone.
+// END_CACHE_MS is learned again, so a put never targets a key whose item may be gone. The
+// residual: a process frozen between reading its cache and sending the put for longer than an
+// item lives (8 days; a day for the deleted items of topics without TTL) could put below the
+// flushed log — the same class as a writer frozen past its tombstone (tombstones.ts).
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors';
 import type { MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
