@@ -258,6 +258,35 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect(all.map((c) => (c.kind === 'fence' ? `fence@${c.base}` : c.extent.base))).toEqual([0, 1, 'fence@2']);
   });
 
+  it('a commit that takes the end while the deletion puts its fence moves the fence on, past it', async () => {
+    const s = await setup();
+    const writer = engine(s);
+    let racing: Promise<unknown> | undefined;
+    // Right before the fence's put, another process commits at the same end: the put waits
+    // until that commit is acknowledged.
+    const gate = new Gate();
+    const fm = faultyMetaStore(s.meta);
+    fm.faults.add({
+      when: (c) => {
+        if (!racing && c.method === 'write' && c.args[0].type === 'put' && c.args[0].item['fence'] === true) {
+          racing = writer.produce(s.name, [{ value: enc('racer') }]);
+          void racing.then(() => gate.release());
+          return true;
+        }
+        return false;
+      },
+      action: { kind: 'hang', gate },
+    });
+    const admin = engine(s, fm);
+    await admin.createTopic(s.name, 1);
+    const topic = await admin.topics.get(s.name);
+    await writer.produce(s.name, [{ value: enc('w0') }]);
+    await admin.deleteTopic(s.name);
+    expect(await racing!).toEqual([expect.objectContaining({ offset: 1 })]);
+    const all = (await items(s.meta, topic.id)).map(commitItemFromItem);
+    expect(all.map((c) => (c.kind === 'fence' ? `fence@${c.base}` : c.extent.base))).toEqual([0, 1, 'fence@2']);
+  });
+
   it('retention keeps the fence with the tombstone while it removes the deleted log, and removes both together later', async () => {
     const s = await setup();
     const clock = new ManualClock(Date.now());
