@@ -43,24 +43,32 @@ const S3_FREE = new Set(['DeleteObject', 'DeleteObjects', 'AbortMultipartUpload'
 function capacityModel(inner: MetaStore): MetaStore & { units: { wru: number; rru: number } } {
   const units = { wru: 0, rru: 0 };
   const kb = (n: number, per: number): number => Math.max(1, Math.ceil(n / per));
-  const sizes = new Map<string, number>();
+  // The last known state of every item seen (sizes come from it): an update inside a
+  // transaction returns nothing, so its result is computed by applying the update to it.
+  const items = new Map<string, MetaItem>();
   const id = (k: { pk: string; sk: string }): string => `${k.pk}\u0000${k.sk}`;
-  const seen = (item: MetaItem): void => void sizes.set(id(item), itemSize(item));
+  const seen = (item: MetaItem): void => void items.set(id(item), item);
+  const sizeOf = (k: { pk: string; sk: string }): number | undefined => {
+    const item = items.get(id(k));
+    return item ? itemSize(item) : undefined;
+  };
+  /** An update applied to the item as last known (or to a new one). */
+  const applied = (op: Extract<WriteOp, { type: 'update' }>): MetaItem => {
+    const next: MetaItem = { ...(items.get(id(op.key)) ?? op.key), ...(op.set ?? {}) };
+    for (const a of op.remove ?? []) delete next[a];
+    for (const [a, n] of Object.entries(op.add ?? {})) next[a] = ((next[a] as number | undefined) ?? 0) + n;
+    return next;
+  };
   /** Bytes billed for one write op; `after` is the stored item when the store returned it. */
   const billed = (op: WriteOp, after?: MetaItem): number => {
-    if (op.type === 'put') return Math.max(sizes.get(id(op.item)) ?? 0, itemSize(op.item));
-    if (op.type === 'delete' || op.type === 'check') return sizes.get(id(op.key)) ?? 100;
-    const before = sizes.get(id(op.key)) ?? 0;
-    const estimate = after ? itemSize(after) : before + itemSize({ ...op.key, ...(op.set ?? {}) } as MetaItem);
-    return Math.max(before, estimate);
+    if (op.type === 'put') return Math.max(sizeOf(op.item) ?? 0, itemSize(op.item));
+    if (op.type === 'delete' || op.type === 'check') return sizeOf(op.key) ?? 100;
+    return Math.max(sizeOf(op.key) ?? 0, itemSize(after ?? applied(op)));
   };
   const record = (op: WriteOp, after?: MetaItem): void => {
     if (op.type === 'put') seen(op.item);
-    else if (op.type === 'delete') sizes.delete(id(op.key));
-    else if (op.type === 'update') {
-      if (after) seen(after);
-      else sizes.set(id(op.key), billed(op));
-    }
+    else if (op.type === 'delete') items.delete(id(op.key));
+    else if (op.type === 'update') seen(after ?? applied(op));
   };
   return {
     units,
@@ -138,9 +146,11 @@ async function main(): Promise<void> {
   const meta = capacityModel(new DynamoMetaStore({ client: ddbc, table }));
   const objects = new S3ObjectStore({ client: s3c, bucket });
   // Each HTTP request is its own Lambda invocation: no group commit across requests.
-  // AWS mode's commit settings (lib/runtime/core.ts, the DynamoDB store's traits): its inline threshold, head-only commits.
+  // AWS mode's commit settings (lib/runtime/core.ts, the DynamoDB store's traits): its inline threshold, head-only commits, items mode.
   const inlineMaxBytes = Number(process.env.COST_INLINE_BYTES ?? DYNAMODB_TRAITS.inlineMaxBytes);
-  const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes, headOnlyCommits: process.env.COST_TRANSACTIONS !== '1' });
+  // Items mode (write-once commit items, lib/log/commit-items.ts) unless COST_ITEMS=0, which
+  // measures the head-only commit that topics created before it keep.
+  const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes, headOnlyCommits: process.env.COST_TRANSACTIONS !== '1', itemCommits: process.env.COST_ITEMS !== '0' });
   const results: Measure[] = [];
 
   async function measure(label: string, mib: number, fn: () => Promise<number>): Promise<void> {

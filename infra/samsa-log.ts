@@ -248,6 +248,8 @@ export class SamsaLog extends Construct {
       sortKey: { name: META_TABLE.sortKey.name, type: dynamodb.AttributeType.STRING },
       billingMode: META_TABLE.billingMode === 'PAY_PER_REQUEST' ? dynamodb.BillingMode.PAY_PER_REQUEST : dynamodb.BillingMode.PROVISIONED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: META_TABLE.pointInTimeRecovery },
+      // Commit items expire by TTL once flushed (lib/log/commit-items.ts): free deletes.
+      timeToLiveAttribute: META_TABLE.timeToLiveAttribute,
       deletionProtection: p.tableDeletionProtection,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: p.removalPolicy,

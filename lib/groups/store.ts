@@ -7,7 +7,8 @@
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { LogEngine } from '../log/engine';
 import { GROUP_MEMBER_PREFIX, GROUP_OWNER_PREFIX, GROUP_PARTITION_PREFIX, groupMemberKey, groupMetaKey, groupOffsetsPk, groupOwnerKey, groupPk, groupRegistryKey, headKey } from '../log/keys';
-import { headFromItem } from '../log/items';
+import { lastCommitItem } from '../log/commit-items';
+import { commitItemEnd, headFromItem } from '../log/items';
 import type { Head } from '../log/model';
 import type { Topic } from '../log/topics';
 import { itemSize } from '../storage/counting';
@@ -50,9 +51,20 @@ export class GroupStore {
    */
   async readHeads(tps: Array<{ topic: Topic; partition: number }>, opts: { consistent?: boolean } = {}): Promise<Head[]> {
     const keys = tps.map((tp) => headKey(tp.topic.id, tp.partition));
-    if (this.meta.batchGet) return (await this.meta.batchGet(keys, opts)).map(headFromItem);
-    const out: Head[] = new Array(tps.length);
-    await inParallel([...tps.keys()], 32, async (i) => void (out[i] = headFromItem(await this.meta.get(keys[i]!, opts))));
+    let out: Head[];
+    if (this.meta.batchGet) out = (await this.meta.batchGet(keys, opts)).map(headFromItem);
+    else {
+      out = new Array(tps.length);
+      await inParallel([...tps.keys()], 32, async (i) => void (out[i] = headFromItem(await this.meta.get(keys[i]!, opts))));
+    }
+    // Items-mode partitions (lib/log/commit-items.ts) keep their high watermark out of the head:
+    // it is the end of their last commit item, one query each.
+    const items = [...tps.keys()].filter((i) => tps[i]!.topic.commit === 'items');
+    await inParallel(items, 32, async (i) => {
+      const last = await lastCommitItem(this.meta, tps[i]!.topic, tps[i]!.partition, opts);
+      const h = out[i]!;
+      out[i] = { ...h, nextOffset: Math.max(h.flushed, h.logStart, last ? commitItemEnd(last) : 0) };
+    });
     return out;
   }
 

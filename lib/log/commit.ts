@@ -34,11 +34,12 @@ import { setBaseOffset } from '../records';
 import type { Condition, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { type BackoffOptions, retryOnConflict } from '../util/retry';
+import { ambiguous, commitTtl, ItemLog, type PutOutcome } from './commit-items';
 import { EXTENT_END, extentSk, headKey, partitionPk, walObject } from './keys';
-import { commitPageToItem, extentsFromItem, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, storedHeadField } from './items';
+import { commitItemFromItem, commitItemToItem, commitPageToItem, extentsFromItem, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, headUpdateOp, storedHeadField } from './items';
 import { type Extent, type Head, liveTails } from './model';
 import type { Notifier } from './notifier';
-import { decideProducer, type ProducerBatch, type ProducerDecision } from './producers';
+import { decideProducer, type PartitionProducers, type ProducerBatch, type ProducerDecision } from './producers';
 import type { InlineCache } from './inline-cache';
 import { deletedTopicError } from './tombstones';
 import type { Topic } from './topics';
@@ -133,6 +134,10 @@ export class Committer {
   /** Last known head per partition: a guess that saves a read; a stale guess only costs a retry. */
   private heads = new Map<string, CommitHead>();
   private readonly clock: Clock;
+  /** Items-mode partitions' log ends (commit-items.ts). */
+  private readonly items: ItemLog;
+  /** Items-mode partitions' heads as last seen: their producer state (idempotent commits). */
+  private itemHeads = new Map<string, Head>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -141,6 +146,7 @@ export class Committer {
     private readonly opts: CommitOptions,
   ) {
     this.clock = opts.clock ?? systemClock;
+    this.items = new ItemLog(meta, this.clock);
   }
 
   async readHead(topic: Topic, partition: number): Promise<CommitHead> {
@@ -160,6 +166,12 @@ export class Committer {
    */
   async commit(parts: CommitPart[]): Promise<CommitResult[]> {
     if (parts.length > 1 && parts.some((p) => p.producer)) throw new Error('an idempotent producer part commits alone');
+    // Items-mode partitions commit one by one, each with its own put (commit-items.ts): a
+    // transaction over several would cost double on the only stores that use the mode.
+    if (parts.some((p) => p.topic.commit === 'items')) {
+      if (parts.length > 1) return Promise.all(parts.map(async (p) => (await this.commit([p]))[0]!));
+      return this.commitItem(parts[0]!);
+    }
     const totals = parts.map((p) => p.batchCounts.reduce((a, b) => a + b, 0));
     // Every attempt of this commit writes its extents with these ids: a write that was applied
     // but reported failed (a lost response the SDK retried) is then recognisable as ours.
@@ -190,13 +202,132 @@ export class Committer {
     });
   }
 
-  private async attempt(
-    parts: CommitPart[],
-    totals: number[],
-    cids: number[],
-    wal: Array<{ key: string; wb: number; at: number } | undefined>,
-    ambiguity: { left: number },
-  ): Promise<CommitResult[]> {
+  /**
+   * An items-mode commit (commit-items.ts): one put of its item at the end of the log, retried
+   * at the new end when another commit took the key.
+   */
+  private async commitItem(part: CommitPart): Promise<CommitResult[]> {
+    const { topic, partition } = part;
+    const total = part.batchCounts.reduce((a, b) => a + b, 0);
+    const cid = randomCid();
+    const wal: Array<{ key: string; wb: number; at: number } | undefined> = [undefined];
+    if (part.payload.length > this.opts.inlineMaxBytes) {
+      const guess = await this.items.end(topic, partition);
+      patchBases(part, guess);
+      const key = walObject(topic.id, partition, crypto.randomUUID());
+      await this.putWal(key, part.payload);
+      wal[0] = { key, wb: guess, at: this.clock.monotonic() };
+    }
+    const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
+    const lost = (err: unknown): boolean => {
+      const conflict = err instanceof PartConflict || err instanceof TransactionConflictError;
+      if (conflict) this.opts.onConflict?.();
+      return conflict;
+    };
+    return retryOnConflict(() => this.attemptItem(part, total, cid, wal, ambiguity), lost, {
+      maxAttempts: MAX_ATTEMPTS,
+      ...this.opts.backoff,
+      exhausted: () => new SamsaError('THROTTLING', 'too much contention on the partition; retry the request', {}, true),
+    });
+  }
+
+  private async attemptItem(part: CommitPart, total: number, cid: number, wal: Array<{ key: string; wb: number; at: number } | undefined>, ambiguity: { left: number }): Promise<CommitResult[]> {
+    const { topic, partition } = part;
+    await this.refreshWal([part], wal);
+    // An idempotent producer's commit: decided against the head's producer state, and written
+    // with it in one transaction (commitItemIdempotent).
+    let decision: ProducerDecision | undefined;
+    let head: Head | undefined;
+    if (part.producer) {
+      head = this.itemHeads.get(partitionKey(topic, partition)) ?? (await this.readItemHead(topic, partition));
+      try {
+        decision = decideProducer(head.producers, part.producer);
+      } catch {
+        // Our cached head may be stale (the producer wrote through another process since):
+        // refuse only on the current head.
+        head = await this.readItemHead(topic, partition);
+        decision = decideProducer(head.producers, part.producer);
+      }
+      if (decision.kind === 'duplicate') return [{ ...resultAt(part, decision.base, total), duplicate: true }];
+    }
+    const base = await this.items.end(topic, partition);
+    const w = wal[0];
+    if (!w) patchBases(part, base);
+    const extent: NewExtent = {
+      base,
+      last: base + total - 1,
+      kind: w ? 'wal' : 'inline',
+      ...(w ? { obj: w.key } : { data: part.payload }),
+      pos: 0,
+      len: part.payload.length,
+      wb: w ? w.wb : base,
+      maxTs: part.maxTs,
+      cid,
+    };
+    let outcome;
+    try {
+      outcome = decision?.kind === 'new' ? await this.putIdempotent(part, extent, cid, head!, decision.record(base)) : await this.items.put(topic, partition, extent, cid);
+    } catch (err) {
+      // Outcome unknown: look at the key. Ours → done; another commit's → the end moved;
+      // nothing → the same put again (same key, same id: a first write still in flight and
+      // the retry cannot both land, and whichever does is found by its id).
+      if (!ambiguous(err) || ambiguity.left-- <= 0) throw err;
+      outcome = (await this.items.lookAt(topic, partition, base, cid)) ?? { kind: 'taken' as const };
+    }
+    if (outcome.kind === 'taken') throw new PartConflict(0, undefined, false);
+    this.fileInline([part], [extent]);
+    const r = resultAt(part, base, total);
+    this.notifier.notify(partitionKey(topic, partition), r.nextOffset);
+    return [r];
+  }
+
+  /** An items-mode partition's head as stored now (its producer state), cached for the next commit. */
+  private async readItemHead(topic: Topic, partition: number): Promise<Head> {
+    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    if (head.deleted) {
+      this.forget(topic);
+      throw deletedTopicError(topic, partition);
+    }
+    this.itemHeads.set(partitionKey(topic, partition), head);
+    return head;
+  }
+
+  /**
+   * An idempotent items-mode commit: the commit item's put (condition: absent) and the head's
+   * producer state (condition: the version it was decided on, and no tombstone) in one
+   * transaction, so the state shows a batch remembered exactly when its item is in the log.
+   */
+  private async putIdempotent(part: CommitPart, extent: NewExtent, cid: number, head: Head, producers: PartitionProducers): Promise<PutOutcome> {
+    const { topic, partition } = part;
+    const key = partitionKey(topic, partition);
+    const version = head.producerVersion ?? 0;
+    const now = this.clock.now();
+    const ttl = commitTtl(topic, now);
+    const versionIs: Condition = version === 0 ? { op: 'attrNotExists', attr: HEAD_ATTR.producerVersion } : { op: 'eq', attr: HEAD_ATTR.producerVersion, value: version };
+    try {
+      await this.meta.transact([
+        { type: 'put', item: commitItemToItem(topic.id, partition, extent, ttl !== undefined ? { ttl } : { at: now }), condition: { op: 'notExists' } },
+        headUpdateOp(topic.id, partition, { producers, producerVersion: version + 1 }, { op: 'and', conds: [versionIs, { op: 'attrNotExists', attr: HEAD_ATTR.deleted }] }),
+      ]);
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+      if (err.index === 0) return this.items.judge(topic, partition, err.item && commitItemFromItem(err.item), cid);
+      // The head moved (another idempotent commit) or is a tombstone: decide again on it.
+      const moved = headFromItem(err.item);
+      this.itemHeads.set(key, moved);
+      if (moved.deleted) {
+        this.forget(topic);
+        throw deletedTopicError(topic, partition);
+      }
+      return { kind: 'taken' };
+    }
+    this.itemHeads.set(key, { ...head, exists: true, producers, producerVersion: version + 1 });
+    this.items.saw(topic, partition, extent.last + 1);
+    return { kind: 'committed' };
+  }
+
+  /** Write-ahead objects about to outlive COMMIT_MAX_WAL_AGE_MS are written again (see there). */
+  private async refreshWal(parts: CommitPart[], wal: Array<{ key: string; wb: number; at: number } | undefined>): Promise<void> {
     for (const [i, w] of wal.entries()) {
       if (w && this.clock.monotonic() - w.at > COMMIT_MAX_WAL_AGE_MS) {
         const part = parts[i]!;
@@ -206,6 +337,16 @@ export class Committer {
         wal[i] = { key, wb: w.wb, at: this.clock.monotonic() };
       }
     }
+  }
+
+  private async attempt(
+    parts: CommitPart[],
+    totals: number[],
+    cids: number[],
+    wal: Array<{ key: string; wb: number; at: number } | undefined>,
+    ambiguity: { left: number },
+  ): Promise<CommitResult[]> {
+    await this.refreshWal(parts, wal);
     const heads = await Promise.all(parts.map((p) => this.knownHead(p.topic, p.partition)));
     // An idempotent part: new, a retry of a remembered write, or refused. Parts commit alone.
     let decision: ProducerDecision | undefined;
@@ -400,8 +541,11 @@ export class Committer {
 
   /** Drop cached heads (after a topic is deleted, or when a test swaps stores). */
   forget(topic?: Topic): void {
-    if (!topic) this.heads.clear();
-    else for (const k of [...this.heads.keys()]) if (k.startsWith(`${topic.id}/`)) this.heads.delete(k);
+    this.items.forget(topic);
+    for (const cache of [this.heads, this.itemHeads]) {
+      if (!topic) cache.clear();
+      else for (const k of [...cache.keys()]) if (k.startsWith(`${topic.id}/`)) cache.delete(k);
+    }
   }
 }
 

@@ -26,6 +26,11 @@ export interface EngineOptions {
   inlineMaxBytes: number;
   /** Single-partition commits as plain writes, not a transaction (see commit.ts). */
   headOnlyCommits?: boolean;
+  /**
+   * Topics created from now on commit in items mode: one write-once item per commit
+   * (commit-items.ts). Topics created before keep the mode they were created with.
+   */
+  itemCommits?: boolean;
   /** Cap on one group commit's payload. */
   maxCommitBytes: number;
   /** In-process long polls also re-read the head (other processes' writes) after this long at first... */
@@ -153,7 +158,7 @@ export class LogEngine {
   // --- topics -------------------------------------------------------------------------------
 
   createTopic(name: string, partitions: unknown, config?: Record<string, unknown>): Promise<Topic> {
-    return this.topics.create(name, partitions, config);
+    return this.topics.create(name, partitions, config, { itemCommits: this.opts.itemCommits ?? false });
   }
 
   /**

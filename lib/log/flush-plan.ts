@@ -161,7 +161,18 @@ export class StepPacker {
  * The step's transaction, once its segment objects are written (the plan's etags filled in):
  * from the head's `flushed` as read and the leader epoch that fences it.
  */
-export function stepWrites(topic: { id: string; name: string }, partition: number, flushed: number, epoch: number, plan: StepPlan): WriteOp[] {
+export function stepWrites(
+  topic: { id: string; name: string },
+  partition: number,
+  flushed: number,
+  epoch: number,
+  plan: StepPlan,
+  /**
+   * Write the unmoved rest of an extent the step stopped inside as a page of its own (head
+   * mode); items mode leaves the commit item as it is, and readers use it from `flushed` on.
+   */
+  opts: { remainderPage: boolean } = { remainderPage: true },
+): WriteOp[] {
   const ops = new Map<string, WriteOp>();
   // Fences a racing flusher (only one can move `flushed` from its old value) and a former
   // leader (the epoch rose when the lease was taken over), and a deleted incarnation.
@@ -186,7 +197,7 @@ export function stepWrites(topic: { id: string; name: string }, partition: numbe
         : { op: 'and', conds: [{ op: 'eq', attr: SEGMENT_COND_ATTR.size, value: p.prev.size }, { op: 'eq', attr: SEGMENT_COND_ATTR.closed, value: false }] },
     });
   }
-  if (plan.remainder) {
+  if (plan.remainder && opts.remainderPage) {
     // The consumed part's commit extent lies below the new `flushed` (garbage); the rest of
     // it gets a page of its own, keyed by its last offset like the page it came from, which
     // it replaces when they share that key (a later commit page never overwrites it: those

@@ -22,13 +22,14 @@ import type { MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { concatBytes } from '../util/bytes';
 import { inParallel } from '../util/parallel';
-import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { commitTtl } from './commit-items';
 import { deadWalObjects, StepPacker, stepWrites } from './flush-plan';
 import { partitionKey } from './commit';
 import type { InlineCache } from './inline-cache';
-import { extentsFromItem, headFromItem, segmentFromItem } from './items';
+import { commitItemFromItem, extentsFromItem, headFromItem, segmentFromItem } from './items';
 import type { Extent } from './model';
-import type { LogReader } from './reader';
+import type { BatchInfo, LogReader } from './reader';
 import { encodeIndexEntries, encodeTimeIndexEntries } from './segment-index';
 import type { Topic } from './topics';
 
@@ -68,6 +69,8 @@ const SYNC_EXTENTS_PER_STEP = 128;
 const DELETES_PER_STEP = 2000;
 const DELETE_CONCURRENCY = 16;
 const MAX_SEGMENTS_PER_STEP = 20;
+/** Items mode, topics without a TTL: a commit item flushed and this old may be deleted (see deleteCommitItemsBelow). */
+export const ITEM_DELETE_MIN_AGE_MS = 24 * 3600 * 1000;
 
 /** What a flush needs of the partition lease (see lease.ts). */
 export interface LeaseGuard {
@@ -199,7 +202,8 @@ export class Flusher {
   /** One bounded step; undefined when there was nothing to flush (or we are not the leader). */
   async step(topic: Topic, partition: number, lease: LeaseGuard): Promise<{ bytes: number; batches: number; flushed: number } | undefined> {
     const epoch = lease.epoch;
-    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    // Items mode: the head with the end of the last commit item as its high watermark.
+    const head = await this.reader.head(topic, partition);
     if (head.leaderEpoch !== epoch) return undefined; // a newer leader took over
     if (head.deleted) return undefined; // a deleted incarnation: its data is retention's to remove
     const from = Math.max(head.flushed, head.logStart);
@@ -210,7 +214,10 @@ export class Flusher {
     const withoutBinary = this.inlineCache !== undefined;
     const chain = await this.reader.extentsFrom(topic, partition, from, head, this.opts.transactDeletes ? SYNC_EXTENTS_PER_STEP : MAX_EXTENTS_PER_STEP, undefined, withoutBinary);
     if (chain?.[0]?.kind === 'seg') return undefined; // a racing flusher got here first
-    if (!chain || chain[0]!.base !== from) {
+    // In items mode the first item may straddle `from` (an earlier step stopped inside it and
+    // wrote no remainder): its batches below `from` are skipped when it is read.
+    const items = topic.commit === 'items';
+    if (!chain || (items ? !(chain[0]!.base <= from && from <= chain[0]!.last) : chain[0]!.base !== from)) {
       throw new Error(`unflushed extents of ${topic.name}/${partition} do not start at the flushed offset ${from}`);
     }
     const lastSeg = await this.meta.query({ pk: partitionPk(topic.id, partition), beginsWith: SEGMENT_PREFIX, reverse: true, limit: 1 });
@@ -240,6 +247,7 @@ export class Flusher {
         if (!stored) break;
         read = await this.reader.readExtent(topic, partition, stored);
       }
+      if (e.base < from) read = fromOffset(read, from, topic, partition);
       if (!packer.add(e, read.bytes, read.batches)) break;
     }
     const plan = packer.plan();
@@ -265,7 +273,7 @@ export class Flusher {
       throw err;
     }
 
-    const ops = stepWrites(topic, partition, head.flushed, epoch, plan);
+    const ops = stepWrites(topic, partition, head.flushed, epoch, plan, { remainderPage: !items });
     if (!lease.held()) return undefined;
     try {
       await this.meta.transact(ops);
@@ -277,7 +285,8 @@ export class Flusher {
     // outside the transaction (plain deletes cost half); a crash here leaves them to the next
     // step, which deletes whatever lies below `flushed`, including pages a stale committer
     // wrote late.
-    await this.deleteCommitExtentsBelow(topic, partition, plan.newFlushed, chain);
+    if (items) await this.deleteCommitItemsBelow(topic, partition, plan.newFlushed);
+    else await this.deleteCommitExtentsBelow(topic, partition, plan.newFlushed, chain);
     // Write-ahead objects fully moved into segments are garbage now (a crash here leaves them
     // for the orphan sweeper).
     const dead = deadWalObjects(plan);
@@ -295,6 +304,32 @@ export class Flusher {
     const page = await this.meta.get({ pk: partitionPk(topic.id, partition), sk: e.sk });
     if (!page) return undefined;
     return extentsFromItem(page).find((x) => x.kind === 'inline' && x.base === e.base && x.cid === e.cid && x.len === e.len && x.wb === e.wb && x.data);
+  }
+
+  /**
+   * Items mode: commit items expire by the table's TTL, free (commit-items.ts), so flush
+   * deletes none — except on topics that keep records forever, whose items carry no TTL. There
+   * it deletes the items wholly below `flushed` that are older than ITEM_DELETE_MIN_AGE_MS, and
+   * never the one ending at `flushed`, so the last item still shows where the log ends. The
+   * age bound is what keeps a deleted key from being taken again: a committer puts only at the
+   * end of an item it saw at most END_CACHE_MS ago (or at `flushed`), and a key freed by this
+   * delete is the base of an item older than a day.
+   */
+  private async deleteCommitItemsBelow(topic: Topic, partition: number, flushed: number): Promise<void> {
+    if (commitTtl(topic, 0) !== undefined) return;
+    const pk = partitionPk(topic.id, partition);
+    const oldest = this.clock.now() - ITEM_DELETE_MIN_AGE_MS;
+    // Oldest first: the scan stops at the first item too young to go (items are written in
+    // offset order, so the rest are younger, give or take the writers' clocks).
+    const page = await this.meta.query({ pk, gte: COMMIT_ITEM_PREFIX, lt: commitItemSk(flushed), limit: 100, consistent: false, withoutBinary: true });
+    const doomed: string[] = [];
+    for (const item of page.items) {
+      const c = commitItemFromItem(item);
+      if (c.kind !== 'commit' || c.extent.last + 1 >= flushed) break;
+      if (c.at === undefined || c.at > oldest) break;
+      doomed.push(item.sk);
+    }
+    await inParallel(doomed, DELETE_CONCURRENCY, (sk) => this.meta.write({ type: 'delete', key: { pk, sk } }));
   }
 
   /** `read`: the extents the step read, whose pages are deleted first by key where transactions are cheap. */
@@ -336,3 +371,13 @@ export class Flusher {
   }
 }
 
+/**
+ * The batches of an extent's bytes from offset `from` on (a batch boundary: flush moves whole
+ * batches), re-based to start at byte 0 — an items-mode commit item flush already moved in part.
+ */
+function fromOffset(read: { bytes: Uint8Array; batches: BatchInfo[] }, from: number, topic: Topic, partition: number): { bytes: Uint8Array; batches: BatchInfo[] } {
+  const i = read.batches.findIndex((b) => b.base === from);
+  if (i < 0) throw new Error(`no batch of ${topic.name}/${partition} starts at the flushed offset ${from}`);
+  const cut = read.batches[i]!.start;
+  return { bytes: read.bytes.subarray(cut), batches: read.batches.slice(i).map((b) => ({ ...b, start: b.start - cut, end: b.end - cut })) };
+}

@@ -6,7 +6,7 @@
 // tests (test/unit/log/items.test.ts) check that every codec round-trips.
 import { SamsaError } from '../errors';
 import type { Condition, MetaItem, MetaKey, MetaValue, WriteOp } from '../storage/ports';
-import { deletionKey, EXTENT_PREFIX, extentSk, headKey, producerKey, segExtentSk, segmentKey, tombstoneDueKey, topicKey } from './keys';
+import { commitItemSk, deletionKey, EXTENT_PREFIX, extentSk, headKey, producerKey, segExtentSk, segmentKey, tombstoneDueKey, topicKey } from './keys';
 import type { Extent, ExtentKind, Head, LeaseState, RetentionSummary, Segment } from './model';
 import type { PartitionProducers, ProducerState, RequestClaim, RememberedBatch } from './producers';
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from './topic-config';
@@ -52,6 +52,7 @@ export const HEAD_ATTR = {
   tails: 'tails',
   producers: 'producers',
   recent: 'recent',
+  producerVersion: 'pv',
   deleted: 'deleted',
 } as const satisfies Record<Exclude<keyof StoredHead, 'lease' | 'retention'>, string>;
 
@@ -82,6 +83,11 @@ const HEAD_CODEC: { [K in keyof StoredHead]-?: FieldCodec<StoredHead[K]> } = {
       const recent = f[HEAD_ATTR.recent];
       return Array.isArray(recent) ? recent.filter((x): x is number => typeof x === 'number') : undefined;
     },
+  },
+  producerVersion: {
+    attrs: [HEAD_ATTR.producerVersion],
+    encode: (v) => ({ [HEAD_ATTR.producerVersion]: v }),
+    decode: (f) => num(f[HEAD_ATTR.producerVersion]),
   },
   // A deleted incarnation's tombstone (tombstones.ts): present only as `true`.
   deleted: {
@@ -220,6 +226,43 @@ export function extentsFromItem(item: MetaItem): Extent[] {
   return [extentFromFields(item.sk, item)];
 }
 
+// --- commit items (items mode, commit-items.ts) -------------------------------------------------
+
+/** Stored name of a commit item's expiry (epoch seconds): the table's TTL attribute (aws-resources.ts META_TABLE). */
+export const COMMIT_TTL_ATTR = 'ttl';
+/** Stored name of a commit item's commit time (ms), on items without a TTL (flush deletes those). */
+export const COMMIT_AT_ATTR = 'at';
+const FENCE_ATTR = 'fence';
+
+/** One item of the commit-item key space: a commit, or a deleted incarnation's fence. */
+export type CommitItem =
+  | { kind: 'commit'; extent: Extent; ttl?: number; at?: number }
+  | { kind: 'fence'; base: number };
+
+/** A commit's item, under c#<base>: its extent, and when it may expire (`ttl`) or was written (`at`). */
+export function commitItemToItem(topicId: string, partition: number, e: Omit<Extent, 'sk'>, expiry: { ttl?: number; at?: number }): MetaItem {
+  return {
+    ...headKey(topicId, partition),
+    sk: commitItemSk(e.base),
+    ...extentFields(e),
+    ...(expiry.ttl !== undefined ? { [COMMIT_TTL_ATTR]: expiry.ttl } : {}),
+    ...(expiry.at !== undefined ? { [COMMIT_AT_ATTR]: expiry.at } : {}),
+  };
+}
+
+/** The fence a topic deletion puts at a partition's end: no commit can land at or after it. */
+export const fenceItem = (topicId: string, partition: number, at: number): MetaItem => ({ ...headKey(topicId, partition), sk: commitItemSk(at), base: at, [FENCE_ATTR]: true });
+
+export function commitItemFromItem(item: MetaItem): CommitItem {
+  if (item[FENCE_ATTR] === true) return { kind: 'fence', base: item['base'] as number };
+  const ttl = num(item[COMMIT_TTL_ATTR]);
+  const at = num(item[COMMIT_AT_ATTR]);
+  return { kind: 'commit', extent: extentFromFields(item.sk, item), ...(ttl !== undefined ? { ttl } : {}), ...(at !== undefined ? { at } : {}) };
+}
+
+/** Where the log ends after a commit item (a fence ends nothing: the log ends where it stands). */
+export const commitItemEnd = (c: CommitItem): number => (c.kind === 'fence' ? c.base : c.extent.last + 1);
+
 /** The last offset a commit page or segment extent covers (both store it as `last`). */
 export const extentItemLast = (item: MetaItem): number => item['last'] as number;
 
@@ -290,6 +333,7 @@ export function topicToItem(t: Topic): MetaItem {
     created_at: t.createdAt,
     version: t.version,
     state: 'active',
+    ...(t.commit !== undefined ? { [TOPIC_COMMIT_ATTR]: t.commit } : {}),
   };
 }
 
@@ -302,8 +346,14 @@ export function topicFromItem(item: MetaItem): Topic {
     id: item['id'] as string,
     createdAt: item['created_at'] as number,
     version: item['version'] as number,
+    // Decided at creation for the incarnation's life: a topic item written before items mode
+    // existed (or on a store without it) commits through the head.
+    ...(item[TOPIC_COMMIT_ATTR] === 'items' ? { commit: 'items' as const } : {}),
   };
 }
+
+/** Stored name of a topic incarnation's commit mode (items mode: commit-items.ts). */
+export const TOPIC_COMMIT_ATTR = 'commit';
 
 export function topicItemFromItem(item: MetaItem): TopicItem {
   const deletedAt = num(item['deleted_at']);
@@ -325,12 +375,24 @@ export interface DeletionMarker {
   name: string;
   topicId: string;
   partitions: number;
+  /** The incarnation's commit mode (items mode: its logs are fenced, tombstones.ts). */
+  commit?: 'items';
 }
 
 /** Stored name of the incarnation a deletion marker is for (its removal is conditional on it). */
 export const DELETION_TOPIC_ID_ATTR = 'topic_id';
-export const deletionMarkerToItem = (m: DeletionMarker): MetaItem => ({ ...deletionKey(m.name), [DELETION_TOPIC_ID_ATTR]: m.topicId, partitions: m.partitions });
-export const deletionMarkerFromItem = (item: MetaItem): DeletionMarker => ({ name: item.sk, topicId: item['topic_id'] as string, partitions: item['partitions'] as number });
+export const deletionMarkerToItem = (m: DeletionMarker): MetaItem => ({
+  ...deletionKey(m.name),
+  [DELETION_TOPIC_ID_ATTR]: m.topicId,
+  partitions: m.partitions,
+  ...(m.commit ? { [TOPIC_COMMIT_ATTR]: m.commit } : {}),
+});
+export const deletionMarkerFromItem = (item: MetaItem): DeletionMarker => ({
+  name: item.sk,
+  topicId: item['topic_id'] as string,
+  partitions: item['partitions'] as number,
+  ...(item[TOPIC_COMMIT_ATTR] === 'items' ? { commit: 'items' as const } : {}),
+});
 
 /** A deleted incarnation whose tombstone heads may be removed from `dueMs` on (tombstones.ts). */
 export interface TombstoneDue {

@@ -49,6 +49,18 @@ export const EXTENT_END = 'x$';
 export const parseExtentSk = (sk: string): number | undefined => unpad20(after(sk, EXTENT_PREFIX) ?? '');
 
 /**
+ * Commit items (items mode, commit-items.ts): one per commit, keyed by its BASE offset, so that
+ * "commit at b" is "create c#<b> if absent" — the put's condition is the whole commit point —
+ * and the item covering offset o is the last one with sk ≤ c#o. Also the deletion fence of a
+ * deleted incarnation (an item at the log's end that no commit can pass).
+ */
+export const COMMIT_ITEM_PREFIX = 'c#';
+export const commitItemSk = (base: number): string => `${COMMIT_ITEM_PREFIX}${pad20(base)}`;
+/** Just past every commit-item key. */
+export const COMMIT_ITEM_END = 'c$';
+export const parseCommitItemSk = (sk: string): number | undefined => unpad20(after(sk, COMMIT_ITEM_PREFIX) ?? '');
+
+/**
  * Segment extents: runs of flushed batches inside a segment object, written by flush. A key
  * space of their own, so flushing never has to delete commit extents atomically with writing
  * these (the commit extents below `flushed` are simply ignored, then deleted at leisure).

@@ -6,11 +6,16 @@
 //   x#<last>   commit pages: one or more contiguous commit extents — committed batches stored
 //              inline or in a write-ahead object — keyed by the page's LAST offset, so "the
 //              page that can cover offset o" is the first page with sk ≥ x#o
+//   c#<base>   items mode (commit-items.ts; topics created with Topic.commit = 'items'): one
+//              commit item per commit, keyed by its BASE offset, written once and expired by
+//              TTL; the last one's end is the high watermark (the head's next_offset is not
+//              written), and a deleted incarnation's log ends in a fence item
 //   sx#<base>  segment extents: flushed batches [base, last] inside a segment object
 //   seg#<base> the segment catalog: one entry per .log object
 // Invariant: the log [log_start, next_offset) is covered, without gaps, by the segment extents
 // below `flushed`, then by the commit extents with base ≥ flushed, found in the pages or the
-// head's tails. A commit extent with base < flushed means nothing (flushed, or written late by
+// head's tails (items mode: by the commit items reaching `flushed` or beyond, the first of
+// which may straddle it). A commit extent with base < flushed means nothing (flushed, or written late by
 // a stale committer); readers ignore it, and flush and retention delete the pages below.
 import type { PartitionProducers } from './producers';
 
@@ -32,6 +37,11 @@ export interface Head {
   producers: PartitionProducers;
   /** The last few transactional commits as [base, id, base, id, ...] (commit.ts). */
   recent?: number[];
+  /**
+   * Items mode (commit-items.ts): bumped by every idempotent commit, whose transaction is
+   * conditional on it, so producer state is decided against the head it replaces.
+   */
+  producerVersion?: number;
   /** Who holds the partition's lease (lease.ts); owner '' when nobody does. */
   lease: LeaseState;
   /** Retention's running summary of the closed segments (retention.ts), once written. */

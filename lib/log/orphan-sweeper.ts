@@ -5,7 +5,8 @@
 import type { MetaStore, ObjectStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { extentsFromItem, headFromItem, segmentItemBase, sweepCursorFromItem, sweepCursorToItem, topicItemFromItem } from './items';
-import { EXTENT_END, extentSk, headKey, parseSegmentObject, parseWalObject, partitionPk, segmentSk, SWEEP_CURSOR, TOPICS_PK, TOPICS_PREFIX, WAL_PREFIX } from './keys';
+import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_END, extentSk, headKey, parseSegmentObject, parseWalObject, partitionPk, segmentSk, SWEEP_CURSOR, TOPICS_PK, TOPICS_PREFIX, WAL_PREFIX } from './keys';
+import { unflushedItems } from './reader';
 import type { RetentionStats } from './retention';
 import type { Topic } from './topics';
 
@@ -106,9 +107,22 @@ export class OrphanSweeper {
     const refs = new Set<string>();
     for (const e of head.tails ?? []) if (e.obj) refs.add(e.obj);
     let startAfter: string | undefined;
+    const from = Math.max(head.flushed, head.logStart);
+    if (topic.commit === 'items') {
+      // Items mode (commit-items.ts): the commit items from the one covering `from` (keyed
+      // by their base, so the last at or below it) on.
+      const covering = await this.meta.query({ pk, gte: COMMIT_ITEM_PREFIX, lte: commitItemSk(from), reverse: true, limit: 1, withoutBinary: true });
+      for (const e of unflushedItems(covering, from)) if (e.obj) refs.add(e.obj);
+      do {
+        const page = await this.meta.query({ pk, gt: commitItemSk(from), lt: COMMIT_ITEM_END, startAfter, limit: 500, withoutBinary: true });
+        for (const e of unflushedItems(page, from)) if (e.obj) refs.add(e.obj);
+        startAfter = page.next;
+      } while (startAfter);
+      return refs;
+    }
     do {
       // Every page holding an extent not wholly flushed (pages are keyed by their last offset).
-      const page = await this.meta.query({ pk, gte: extentSk(Math.max(head.flushed, head.logStart)), lt: EXTENT_END, startAfter, limit: 500 });
+      const page = await this.meta.query({ pk, gte: extentSk(from), lt: EXTENT_END, startAfter, limit: 500 });
       for (const e of page.items.flatMap(extentsFromItem)) if (e.obj) refs.add(e.obj);
       startAfter = page.next;
     } while (startAfter);

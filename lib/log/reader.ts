@@ -12,8 +12,9 @@
 import { SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, batchFrames, batchSizeAt, crc32c, type DecodedRecord, decodeRecordBatch, readBatchHeader, setBaseOffset, wholeBatchBytes } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
-import { EXTENT_END, extentSk, headKey, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
-import { extentsFromItem, headFromItem, segmentFromItem } from './items';
+import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_END, extentSk, headKey, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { lastCommitItem } from './commit-items';
+import { commitItemEnd, commitItemFromItem, extentsFromItem, headFromItem, segmentFromItem } from './items';
 import { type Extent, type Head, liveTails, type Segment } from './model';
 import { lookupOffset, lookupTimestamp, positionBefore } from './segment-index';
 import { concatBytes } from '../util/bytes';
@@ -163,9 +164,16 @@ export class LogReader {
     this.indexCacheSize -= old.bytes.length;
   }
 
-  /** The partition head as stored now. */
+  /**
+   * The partition head as stored now. In items mode (commit-items.ts) commits leave the head
+   * alone: its high watermark is the end of the last commit item, read (strongly consistent)
+   * alongside it — or the flushed offset / log start when no item is left.
+   */
   async head(topic: Topic, partition: number): Promise<Head> {
-    return headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    if (topic.commit !== 'items') return headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    const [item, last] = await Promise.all([this.meta.get(headKey(topic.id, partition)), lastCommitItem(this.meta, topic, partition)]);
+    const head = headFromItem(item);
+    return { ...head, nextOffset: Math.max(head.flushed, head.logStart, last ? commitItemEnd(last) : 0) };
   }
 
   /** The head, refusing a deleted incarnation's tombstone (a caller holding a stale topic). */
@@ -286,7 +294,7 @@ export class LogReader {
     for (let attempt = 0; attempt < CHAIN_RETRIES; attempt++) {
       const pages = attempt === 0 && prefetched ? await prefetched : await this.queryExtents(topic, partition, offset, limit, withoutBinary);
       const segs = [...pages[0].items, ...pages[1].items].flatMap(extentsFromItem);
-      const commits = [...pages[2].items.flatMap(extentsFromItem).filter((e) => e.base >= head.flushed), ...liveTails(head)];
+      const commits = topic.commit === 'items' ? unflushedItems(pages[2], head.flushed) : [...pages[2].items.flatMap(extentsFromItem).filter((e) => e.base >= head.flushed), ...liveTails(head)];
       const at = (pos: number): Extent | undefined =>
         segs.find((e) => e.base <= pos && pos <= e.last) ?? commits.find((e) => e.base <= pos && pos <= e.last);
       const chain: Extent[] = [];
@@ -309,10 +317,18 @@ export class LogReader {
    */
   queryExtents(topic: Topic, partition: number, offset: number, limit = 16, withoutBinary = false): Promise<ExtentPages> {
     const pk = partitionPk(topic.id, partition);
+    const binary = withoutBinary ? { withoutBinary } : {};
     return Promise.all([
       this.meta.query({ pk, gte: SEG_EXTENT_PREFIX, lte: segExtentSk(offset), reverse: true, limit: 1 }),
       this.meta.query({ pk, gt: segExtentSk(offset), lt: SEG_EXTENT_END, limit }),
-      this.meta.query({ pk, gte: extentSk(offset), lt: EXTENT_END, limit, ...(withoutBinary ? { withoutBinary } : {}) }),
+      topic.commit === 'items'
+        ? // Commit items are keyed by their base: the one covering `offset` is the last at or
+          // below it, then those after it.
+          Promise.all([
+            this.meta.query({ pk, gte: COMMIT_ITEM_PREFIX, lte: commitItemSk(offset), reverse: true, limit: 1, ...binary }),
+            this.meta.query({ pk, gt: commitItemSk(offset), lt: COMMIT_ITEM_END, limit, ...binary }),
+          ]).then(([covering, after]): QueryPage => ({ items: [...covering.items, ...after.items] }))
+        : this.meta.query({ pk, gte: extentSk(offset), lt: EXTENT_END, limit, ...binary }),
     ]);
   }
 
@@ -799,6 +815,20 @@ export class LogReader {
     }
     return undefined;
   }
+}
+
+/**
+ * The commits of items-mode items that reach `flushed` or beyond (fences carry none). An item
+ * straddling `flushed` counts: flush moved only its first batches into segments (it writes no
+ * remainder in items mode), and a read from `flushed` skips those within the extent.
+ */
+export function unflushedItems(page: QueryPage, flushed: number): Extent[] {
+  const out: Extent[] = [];
+  for (const item of page.items) {
+    const c = commitItemFromItem(item);
+    if (c.kind === 'commit' && c.extent.last >= flushed) out.push(c.extent);
+  }
+  return out;
 }
 
 /** Walk batch headers and check each CRC: stored bytes are verified on every read. */

@@ -23,6 +23,8 @@ import type { Condition, MetaStore, ObjectStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { COMMIT_MAX_WAL_AGE_MS } from './commit';
 import {
+  COMMIT_ITEM_END,
+  commitItemSk,
   EXTENT_END,
   EXTENT_PREFIX,
   extentSk,
@@ -41,6 +43,7 @@ import {
 } from './keys';
 import type { LeaseManager } from './lease';
 import { OrphanSweeper } from './orphan-sweeper';
+import { unflushedItems } from './reader';
 import { deleteItems, TopicDeletion } from './topic-deletion';
 import {
   extentItemLast,
@@ -378,7 +381,13 @@ export class Retention {
     // every segment (the active one included) and the batches not yet flushed. A lower bound
     // when a page cap cut the reading short, which only makes retention delete less.
     let total = summary.bytes + tailBytes;
-    if (retentionBytes >= 0 && head.flushed < head.nextOffset) {
+    if (retentionBytes >= 0 && topic.commit === 'items') {
+      // Items mode: the head does not know the high watermark; the commit items from the
+      // flushed offset on are the unflushed bytes (one straddling it is left out: a lower bound).
+      const from = Math.max(head.flushed, head.logStart);
+      const page = await this.meta.query({ pk, gte: commitItemSk(from), lt: COMMIT_ITEM_END, limit: 500, withoutBinary: true });
+      for (const e of unflushedItems(page, from)) total += e.len;
+    } else if (retentionBytes >= 0 && head.flushed < head.nextOffset) {
       const from = Math.max(head.flushed, head.logStart);
       // Commit pages are keyed by their last offset; an extent can sit in a page and in the
       // head's tails (or in two pages) at once, so count each base once. Lengths only: the

@@ -20,8 +20,10 @@
 import { SamsaError } from '../errors';
 import type { MetaStore } from '../storage/ports';
 import { inParallel } from '../util/parallel';
-import { headUpdate } from './items';
-import { headKey } from './keys';
+import { ConditionFailedError } from '../errors';
+import { learnItemEnd } from './commit-items';
+import { commitItemFromItem, fenceItem, headUpdate } from './items';
+import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, headKey, partitionPk } from './keys';
 
 /** How long a tombstone outlives its deletion (as Kafka keeps producer ids: 7 days). */
 export const TOMBSTONE_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -35,6 +37,31 @@ export async function tombstoneHeads(meta: MetaStore, topicId: string, partition
 }
 
 /**
+ * Items mode (commit-items.ts): commits never write the head, so its mark alone stops none of
+ * them. Each partition also gets a fence, an item at the end of its log: a commit puts only at
+ * the end of an item it saw, so its key is the fence's (taken) or below it (taken, and the
+ * end it then learns is the fence), and none can land at or after it. The loop runs until the
+ * fence itself lands at the end: a commit that takes the key first just moves the end on. Run
+ * after tombstoneHeads, before the deletion is answered; idempotent.
+ */
+export async function fenceItemLogs(meta: MetaStore, topic: { id: string; partitions: number; commit?: 'items' }): Promise<void> {
+  if (topic.commit !== 'items') return;
+  await inParallel(partitionsOf(topic.partitions), PARALLEL, async (p) => {
+    for (;;) {
+      const { end, fenced } = await learnItemEnd(meta, topic, p);
+      if (fenced) return;
+      try {
+        await meta.write({ type: 'put', item: fenceItem(topic.id, p, end), condition: { op: 'notExists' } });
+        return;
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+        if (err.item && commitItemFromItem(err.item).kind === 'fence') return;
+      }
+    }
+  });
+}
+
+/**
  * Replace a tombstoned head by a bare one (no tails, no producer state: nothing of the deleted
  * log's data stays in the table). Only after `tombstoneHeads`: no commit can change the head
  * any more, so an unconditional put loses nothing.
@@ -43,9 +70,14 @@ export async function bareTombstone(meta: MetaStore, topicId: string, partition:
   await meta.write({ type: 'put', item: { ...headKey(topicId, partition), ...headUpdate({ deleted: true }).set } });
 }
 
-/** Remove the bare tombstones of an incarnation whose time is up. */
+/** Remove the bare tombstones of an incarnation whose time is up, and its fences (items mode). */
 export async function removeTombstones(meta: MetaStore, topicId: string, partitions: number): Promise<void> {
-  await inParallel(partitionsOf(partitions), PARALLEL, (p) => meta.write({ type: 'delete', key: headKey(topicId, p) }));
+  await inParallel(partitionsOf(partitions), PARALLEL, async (p) => {
+    // The partition's other items are gone already (topic-deletion.ts keeps only these).
+    const fences = await meta.query({ pk: partitionPk(topicId, p), gte: COMMIT_ITEM_PREFIX, lt: COMMIT_ITEM_END, limit: 100 });
+    for (const f of fences.items) await meta.write({ type: 'delete', key: { pk: f.pk, sk: f.sk } });
+    await meta.write({ type: 'delete', key: headKey(topicId, p) });
+  });
 }
 
 /** What a commit, flush or read that meets a tombstone answers. */

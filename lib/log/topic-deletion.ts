@@ -5,13 +5,13 @@
 // topic item and the marker together — queueing the tombstones' own removal TOMBSTONE_TTL_MS
 // later — so the name is free again. An interrupted deletion resumes from its marker.
 import { ConditionFailedError, TransactionConflictError } from '../errors';
-import type { MetaKey, MetaStore, ObjectStore, Condition, WriteOp } from '../storage/ports';
+import type { MetaItem, MetaKey, MetaStore, ObjectStore, Condition, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
-import { DELETION_TOPIC_ID_ATTR, deletionMarkerFromItem, TOPIC_ID_ATTR, tombstoneDueFromItem, tombstoneDueToItem, topicItemFromItem } from './items';
-import { deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, topicKey, topicPrefix, walPrefix } from './keys';
+import { commitItemFromItem, DELETION_TOPIC_ID_ATTR, deletionMarkerFromItem, TOPIC_ID_ATTR, tombstoneDueFromItem, tombstoneDueToItem, topicItemFromItem } from './items';
+import { COMMIT_ITEM_PREFIX, deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, topicKey, topicPrefix, walPrefix } from './keys';
 import type { RetentionStats } from './retention';
-import { bareTombstone, removeTombstones, TOMBSTONE_TTL_MS, tombstoneHeads } from './tombstones';
+import { bareTombstone, fenceItemLogs, removeTombstones, TOMBSTONE_TTL_MS, tombstoneHeads } from './tombstones';
 import type { TopicRegistry } from './topics';
 
 /** Item deletes run this many transactions at once. */
@@ -31,7 +31,7 @@ export class TopicDeletion {
     const page = await this.meta.query({ pk: DELETIONS_PK, limit: 50 });
     for (const marker of page.items) {
       if (this.clock.monotonic() > deadline) return;
-      const { name, topicId, partitions } = deletionMarkerFromItem(marker);
+      const { name, topicId, partitions, commit } = deletionMarkerFromItem(marker);
       const stored = await this.meta.get(topicKey(name));
       const topicItem = stored && topicItemFromItem(stored);
       const ours = topicItem?.topic.id === topicId;
@@ -42,13 +42,15 @@ export class TopicDeletion {
       // interrupted deletion is resumed by the next pass from the marker. The heads stay, as
       // bare tombstones, so a process still holding this incarnation can never write to it.
       await tombstoneHeads(this.meta, topicId, partitions);
+      await fenceItemLogs(this.meta, { id: topicId, partitions, ...(commit ? { commit } : {}) });
       for (let p = 0; p < partitions; p++) {
         const pk = partitionPk(topicId, p);
         const head = headKey(topicId, p).sk;
         for (;;) {
           if (this.clock.monotonic() > deadline) return;
           const items = await this.meta.query({ pk, limit: 500 });
-          const doomed = items.items.map((i) => i.sk).filter((sk) => sk !== head);
+          // The tombstone and, in items mode, the fence stay (removed with the tombstones).
+          const doomed = items.items.filter((i) => i.sk !== head && !isFence(i)).map((i) => i.sk);
           if (doomed.length === 0) break;
           await deleteItems(this.meta, pk, doomed);
         }
@@ -125,3 +127,5 @@ export async function deleteItems(meta: MetaStore, pk: string, sks: string[], fe
   }
   await inParallel(chunks, PARALLEL, (ops) => meta.transact(ops));
 }
+
+const isFence = (item: MetaItem): boolean => item.sk.startsWith(COMMIT_ITEM_PREFIX) && commitItemFromItem(item).kind === 'fence';

@@ -7,7 +7,7 @@ import type { Clock } from '../util/clock';
 import { retryOnConflict } from '../util/retry';
 import { deletionMarkerToItem, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
 import { topicKey, TOPICS_PK } from './keys';
-import { tombstoneHeads } from './tombstones';
+import { fenceItemLogs, tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
   DEFAULT_TOPIC_CONFIG,
@@ -25,6 +25,12 @@ export interface Topic {
   createdAt: number;
   /** Bumped by every change; the condition of the next change. */
   version: number;
+  /**
+   * 'items': every commit is one item of its own, written once (commit-items.ts), decided when
+   * the incarnation is created and never changed; absent: commits go through the partition
+   * head (commit.ts).
+   */
+  commit?: 'items';
 }
 
 /** How old a cached topic lookup may be by default. */
@@ -54,7 +60,7 @@ export class TopicRegistry {
     private readonly clock: Clock,
   ) {}
 
-  async create(name: string, partitions: unknown, config?: Record<string, unknown>): Promise<Topic> {
+  async create(name: string, partitions: unknown, config?: Record<string, unknown>, mode: { itemCommits?: boolean } = {}): Promise<Topic> {
     validateTopicName(name);
     const count = validatePartitionCount(partitions);
     const cfg = applyTopicConfig(DEFAULT_TOPIC_CONFIG, config);
@@ -65,6 +71,7 @@ export class TopicRegistry {
       id: crypto.randomUUID(),
       createdAt: this.clock.now(),
       version: 1,
+      ...(mode.itemCommits ? { commit: 'items' as const } : {}),
     };
     try {
       // A topic still being deleted keeps its item (state "deleting") until its data is gone,
@@ -201,13 +208,15 @@ export class TopicRegistry {
         set: topicDeletingSet(this.clock.now()),
         condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topic.id },
       },
-      { type: 'put', item: deletionMarkerToItem({ name, topicId: topic.id, partitions: topic.partitions }) },
+      { type: 'put', item: deletionMarkerToItem({ name, topicId: topic.id, partitions: topic.partitions, ...(topic.commit ? { commit: topic.commit } : {}) }) },
     ]);
     this.cache.delete(name);
     // Before answering: from here on no process still holding this incarnation can commit to,
     // flush or read it (tombstones.ts). A crash before this completes leaves the marker, and
     // the retention job writes the tombstones before it removes anything.
     await tombstoneHeads(this.meta, topic.id, topic.partitions);
+    // Items-mode commits never write the head: each partition's log also ends in a fence.
+    await fenceItemLogs(this.meta, topic);
     return topic;
   }
 

@@ -28,6 +28,9 @@ export function engineOptions(cfg: Config, traits: MetaStoreTraits): Partial<Eng
     // Where a transaction's writes cost double, commit with a conditional head write
     // (lib/log/commit.ts).
     headOnlyCommits: traits.transactionsCostDouble,
+    // ...and topics created from now on commit once per commit, as an item of its own that
+    // expires by TTL (lib/log/commit-items.ts); topics created before keep head-only commits.
+    itemCommits: traits.transactionsCostDouble,
     // Every process that can open the store runs on this host (embedded), so a lease left by
     // a killed process is taken at once (restart after kill -9 flushes right away).
     singleHost: !traits.sharedAcrossHosts,

@@ -6,6 +6,8 @@
 import {
   CreateTableCommand,
   DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  UpdateTimeToLiveCommand,
   waitUntilTableExists,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
@@ -200,7 +202,27 @@ export async function ensureTable(ddb: DynamoDBClient, table: string, opts: { ma
     { TableName: table },
   );
   if (waited.state !== 'SUCCESS') throw new Error(`table ${table} did not become ACTIVE: ${waited.state}`);
+  out.push(await optional(`time to live on ${table}.${META_TABLE.timeToLiveAttribute}`, () => ensureTimeToLive(ddb, table)));
   return out;
+}
+
+/**
+ * TTL on the commit items' attribute (lib/log/commit-items.ts). DynamoDB refuses to enable it
+ * again ("TimeToLive is already enabled") and while it is being changed: both read as done.
+ */
+async function ensureTimeToLive(ddb: DynamoDBClient, table: string): Promise<StepReport> {
+  const step = `time to live on ${table}.${META_TABLE.timeToLiveAttribute}`;
+  const cur = (await ddb.send(new DescribeTimeToLiveCommand({ TableName: table }))).TimeToLiveDescription;
+  const on = cur?.TimeToLiveStatus === 'ENABLED' || cur?.TimeToLiveStatus === 'ENABLING';
+  if (on && cur?.AttributeName === META_TABLE.timeToLiveAttribute) return { step, outcome: 'unchanged' };
+  if (on) throw new Error(`table ${table} has TTL on attribute ${cur?.AttributeName}, expected ${META_TABLE.timeToLiveAttribute}; refusing to change it`);
+  try {
+    await ddb.send(new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: META_TABLE.timeToLiveAttribute, Enabled: true } }));
+  } catch (err) {
+    if (sdkError(err).name === 'ValidationException' && /already enabled/i.test(sdkError(err).message ?? '')) return { step, outcome: 'unchanged' };
+    throw err;
+  }
+  return { step, outcome: 'created' };
 }
 
 /** Runs a step an emulator may not implement; "not implemented" becomes a skipped step. */

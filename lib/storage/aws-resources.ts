@@ -15,10 +15,14 @@ export const META_TABLE = {
   sortKey: { name: 'sk', type: 'S' },
   /** On-demand: Samsa's load is bursty and idle most of the time. */
   billingMode: 'PAY_PER_REQUEST',
-  // No TTL attribute: nothing Samsa stores expires by wall time alone. Producer state leaves a
-  // head in the conditional write that also fences it, members leave when an instance watched
-  // their heartbeat go stale, and embedded SQLite has no TTL: expiry decided by DynamoDB would
-  // race those writes and behave differently per mode (design note 0002).
+  /**
+   * TTL attribute (epoch seconds): only items-mode commit items carry it (lib/log/commit-items.ts;
+   * items.ts COMMIT_TTL_ATTR), days after their records were flushed into segments; DynamoDB's
+   * TTL deletes are free where flush's deletes were billed. Nothing else expires by wall time:
+   * producer state leaves a head in the conditional write that also fences it, members leave
+   * when an instance watched their heartbeat go stale (design note 0002).
+   */
+  timeToLiveAttribute: 'ttl',
   pointInTimeRecovery: true,
 } as const;
 

@@ -55,13 +55,13 @@ describe('SamsaLog (default: IAM Function URL)', () => {
     template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ LifecycleConfiguration: Match.anyValue(), LoggingConfiguration: Match.anyValue() }) });
   });
 
-  it('table: on-demand, point-in-time recovery, deletion protection, no TTL (nothing writes one), key schema from aws-resources.ts', () => {
+  it('table: on-demand, point-in-time recovery, deletion protection, TTL on the commit items\' attribute, key schema from aws-resources.ts', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       DeletionProtectionEnabled: true,
-      TimeToLiveSpecification: Match.absent(),
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
         { AttributeName: 'sk', KeyType: 'RANGE' },

@@ -88,6 +88,7 @@ const head: fc.Arbitrary<Head> = fc
     tails: fc.option(fc.array(extent('head'), { maxLength: 4 }), { nil: undefined }),
     producers,
     recent: fc.option(fc.array(off, { maxLength: 16 }), { nil: undefined }),
+    producerVersion: fc.option(off, { nil: undefined }),
     lease: fc.record({ owner: fc.string(), rvn: fc.option(fc.uuid(), { nil: undefined }), until: fc.option(off, { nil: undefined }) }),
     retention: fc.option(fc.record({ upto: off, bytes: off, segs: small }), { nil: undefined }),
   })
@@ -95,6 +96,7 @@ const head: fc.Arbitrary<Head> = fc
     const out: Head = { exists: true, nextOffset: h.nextOffset, logStart: h.logStart, flushed: h.flushed, leaderEpoch: h.leaderEpoch, producers: h.producers, lease: { owner: h.lease.owner } };
     if (h.tails) out.tails = h.tails;
     if (h.recent) out.recent = h.recent;
+    if (h.producerVersion !== undefined) out.producerVersion = h.producerVersion;
     if (h.lease.rvn !== undefined) out.lease.rvn = h.lease.rvn;
     if (h.lease.until !== undefined) out.lease.until = h.lease.until;
     if (h.retention) out.retention = h.retention;

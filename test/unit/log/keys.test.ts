@@ -2,9 +2,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  COMMIT_ITEM_END,
+  commitItemSk,
   EXTENT_END,
   extentSk,
   headKey,
+  parseCommitItemSk,
   parseExtentSk,
   parsePartitionPk,
   parseProducerKey,
@@ -42,6 +45,9 @@ describe('keys: build and parse invert', () => {
     fc.assert(
       fc.property(off, (o) => {
         expect(parseExtentSk(extentSk(o))).toBe(o);
+        expect(parseCommitItemSk(commitItemSk(o))).toBe(o);
+        expect(parseCommitItemSk(extentSk(o))).toBeUndefined();
+        expect(commitItemSk(o) < COMMIT_ITEM_END).toBe(true);
         expect(parseSegExtentSk(segExtentSk(o))).toBe(o);
         expect(parseSegmentSk(segmentSk(o))).toBe(o);
         expect(parseProducerKey(producerKey(o))).toBe(o);

@@ -43,15 +43,18 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const backends = [
-  { name: 'SQLite, transactions', headOnlyCommits: false, aws: false },
-  { name: 'SQLite, head-only writes', headOnlyCommits: true, aws: false },
-  { name: 'DynamoDB (moto), head-only writes', headOnlyCommits: true, aws: true },
+  { name: 'SQLite, transactions', headOnlyCommits: false, itemCommits: false, aws: false },
+  { name: 'SQLite, head-only writes', headOnlyCommits: true, itemCommits: false, aws: false },
+  { name: 'DynamoDB (moto), head-only writes', headOnlyCommits: true, itemCommits: false, aws: true },
+  // Items mode (commit-items.ts): the commit item and the head's producer state in one transaction.
+  { name: 'SQLite, items mode', headOnlyCommits: true, itemCommits: true, aws: false },
+  { name: 'DynamoDB (moto), items mode', headOnlyCommits: true, itemCommits: true, aws: true },
 ];
 
-describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, aws }) => {
+describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, itemCommits, aws }) => {
   const skip = aws && !awsEndpoint();
   const metaStore = (): MetaStore => (aws ? dynamo!.store : new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false }));
-  const engine = (meta: MetaStore, clock?: ManualClock): LogEngine => new LogEngine(meta, objects, clock, { headOnlyCommits, inlineMaxBytes: aws ? 2560 : 128 * 1024 });
+  const engine = (meta: MetaStore, clock?: ManualClock): LogEngine => new LogEngine(meta, objects, clock, { headOnlyCommits, itemCommits, inlineMaxBytes: aws ? 2560 : 128 * 1024 });
 
   it.skipIf(skip)('refuses a sequence reused on another topic (409) and writes nothing there', async () => {
     const e = engine(metaStore());
@@ -146,7 +149,7 @@ describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, aws 
     const p = await b.producers.init();
     const records = [0, 1, 2, 3, 0, 2].map((part, i) => ({ value: enc(`r${i}`), partition: part, timestamp: undefined }));
     // One partition's commit lands but its response is lost; another's never happens.
-    const headOrTx = (c: CallOf<MetaStore>): boolean => (headOnlyCommits ? isHeadWrite(c) : c.method === 'transact');
+    const headOrTx = (c: CallOf<MetaStore>): boolean => (headOnlyCommits && !itemCommits ? isHeadWrite(c) : c.method === 'transact');
     fm.faults.add({ when: headOrTx, action: { kind: 'failAfter', error: crash() } });
     fm.faults.add({ when: headOrTx, action: { kind: 'fail', error: crash() } });
     await expect(a.produce(t, records, { ...p, sequence: 0 })).rejects.toThrow('injected crash');
@@ -175,7 +178,7 @@ describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, aws 
     const { id, epoch } = await e.producers.init();
     const batch = (seq: number): Uint8Array => encodeRecordBatch([{ value: enc(`s${seq}`) }], { producerId: id, producerEpoch: epoch, baseSequence: seq });
     await e.produceBatches(t, 0, batch(0));
-    fm.faults.add({ when: (c) => (headOnlyCommits ? isHeadWrite(c) : c.method === 'transact'), action: { kind: 'repeat' } });
+    fm.faults.add({ when: (c) => (headOnlyCommits && !itemCommits ? isHeadWrite(c) : c.method === 'transact'), action: { kind: 'repeat' } });
     const r = await e.produceBatches(t, 0, batch(1));
     expect(fm.faults.fired(0)).toBe(1);
     expect(r).toEqual({ partition: 0, base_offset: 1, last_offset: 1 });

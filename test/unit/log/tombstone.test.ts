@@ -23,14 +23,19 @@ function scenario(stores: () => Promise<TestStores>): void {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  describe.each([false, true])('head-only commits: %s', (headOnlyCommits) => {
+  describe.each([
+    { mode: 'transactions', headOnlyCommits: false, itemCommits: false },
+    { mode: 'head-only commits', headOnlyCommits: true, itemCommits: false },
+    // Items mode (commit-items.ts): commits never write the head; the deletion's fence refuses them.
+    { mode: 'items mode', headOnlyCommits: true, itemCommits: true },
+  ])('$mode', ({ headOnlyCommits, itemCommits }) => {
     async function setup() {
       await codecsReady();
       const s = await stores();
       cleanups.push(s.cleanup);
       const frozen = new ManualClock(Date.now());
       const wall = new ManualClock(Date.now());
-      const opts = { headOnlyCommits, eagerFlushDelayMs: undefined };
+      const opts = { headOnlyCommits, itemCommits, eagerFlushDelayMs: undefined };
       const stale = new LogEngine(s.meta, s.objects, frozen, opts);
       const admin = new LogEngine(s.meta, s.objects, wall, opts);
       cleanups.push(() => stale.close(), () => admin.close());

@@ -256,7 +256,8 @@ describeAws('npm run setup:aws', () => {
     expect(first).toMatch(new RegExp(`created\\s+bucket ${name}`));
     expect(first).toMatch(new RegExp(`created\\s+table ${name}`));
     expect(first).toMatch(/created\s+lifecycle/);
-    expect(first).not.toMatch(/\bttl\b/);
+    // TTL on the commit items' attribute (items mode, lib/log/commit-items.ts).
+    expect(first).toMatch(new RegExp(`created\\s+time to live on ${name}\\.ttl`));
     const second = await once();
     const steps = second.split('\n').filter((l) => /^\s{2}\w/.test(l));
     expect(steps.length).toBeGreaterThanOrEqual(5);

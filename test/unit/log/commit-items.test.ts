@@ -1,0 +1,470 @@
+// Items mode (lib/log/commit-items.ts): every commit is one put of an item c#<base>, conditional
+// on its absence, at the end of the log. Several engines on one pair of stores stand for
+// separate processes; fault-injecting wrappers fail, lose the ack of, or repeat the put. The
+// partition must stay contiguous — no hole, no duplicate — and every acknowledged record must
+// read back at its acknowledged offset, before and after flush. On SQLite (the code is the
+// same; production uses it on DynamoDB only) and on the emulator (DynamoDB's own condition
+// failures, ALL_OLD included).
+import { afterEach, describe, expect, it } from 'vitest';
+import { StorageError } from '../../../lib/errors';
+import { commitTtl, END_CACHE_MS } from '../../../lib/log/commit-items';
+import { DEFAULT_TOPIC_CONFIG } from '../../../lib/log/topic-config';
+import { GroupStore } from '../../../lib/groups/store';
+import { LogEngine } from '../../../lib/log/engine';
+import { commitItemFromItem } from '../../../lib/log/items';
+import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, partitionPk } from '../../../lib/log/keys';
+import { batchFrames, codecsReady, decodeRecordBatch, encodeRecordBatch } from '../../../lib/records';
+import { concatBytes } from '../../../lib/util/bytes';
+import { ITEM_DELETE_MIN_AGE_MS } from '../../../lib/log/flush';
+import { TOMBSTONE_TTL_MS } from '../../../lib/log/tombstones';
+import { type CallOf, faultyMetaStore, Gate } from '../../../lib/storage/faults';
+import type { MetaItem, MetaStore } from '../../../lib/storage/ports';
+import { ManualClock } from '../../../lib/util/clock';
+import { describeAws } from '../../helpers/aws';
+import { awsStores, localStores, type TestStores } from '../../helpers/stores';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const dec = (b: Uint8Array | null): string => (b ? new TextDecoder().decode(b) : '');
+const crash = (): Error => Object.assign(new Error('injected crash'), { name: 'InjectedCrash' });
+const isItemPut = (c: CallOf<MetaStore>): boolean => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.sk.startsWith(COMMIT_ITEM_PREFIX);
+const opts = (extra: object = {}) => ({ itemCommits: true, headOnlyCommits: true, inlineMaxBytes: 512, ...extra });
+
+async function readAll(engine: LogEngine, topic: string, partition: number): Promise<Array<{ offset: number; value: string }>> {
+  const out: Array<{ offset: number; value: string }> = [];
+  let offset = 0;
+  for (;;) {
+    const r = await engine.fetch(topic, partition, { offset, maxRecords: 10_000, maxBytes: 64 << 20 });
+    const recs = r.records();
+    for (const rec of recs) out.push({ offset: rec.offset, value: dec(rec.value) });
+    if (recs.length === 0 || r.nextOffset >= r.highWatermark) break;
+    offset = r.nextOffset;
+  }
+  return out;
+}
+
+/** The partition's commit items, in offset order. */
+async function items(meta: MetaStore, topicId: string, partition = 0): Promise<MetaItem[]> {
+  const out: MetaItem[] = [];
+  let startAfter: string | undefined;
+  do {
+    const page = await meta.query({ pk: partitionPk(topicId, partition), gte: COMMIT_ITEM_PREFIX, lt: COMMIT_ITEM_END, startAfter, limit: 500 });
+    out.push(...page.items);
+    startAfter = page.next;
+  } while (startAfter);
+  return out;
+}
+
+function scenario(stores: () => Promise<TestStores>): void {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  async function setup(): Promise<TestStores & { name: string }> {
+    await codecsReady();
+    const s = await stores();
+    cleanups.push(s.cleanup);
+    return { ...s, name: `it${Math.random().toString(36).slice(2, 8)}` };
+  }
+  const engine = (s: TestStores, meta: MetaStore = s.meta, objects = s.objects, clock?: ManualClock, extra: object = {}): LogEngine => {
+    const e = new LogEngine(meta, objects, clock, opts(extra));
+    cleanups.push(() => e.close());
+    return e;
+  };
+
+  /** Contiguous offsets 0..hw-1, each acknowledged value at its offset, and the items chain. */
+  async function expectLog(e: LogEngine, s: TestStores, name: string, acks: Array<{ offset: number; value: string }>, partition = 0): Promise<void> {
+    const topic = await e.topics.get(name);
+    const hw = (await e.head(topic, partition)).nextOffset;
+    const records = await readAll(e, name, partition);
+    expect(records.map((r) => r.offset)).toEqual(Array.from({ length: hw }, (_, i) => i));
+    for (const a of acks) expect(records[a.offset]?.value).toBe(a.value);
+    // The items form a chain: each starts where the one before ends, the last ends at hw
+    // (the first is at 0 unless flush deleted those below it: topics without TTL).
+    let end: number | undefined;
+    for (const item of await items(s.meta, topic.id, partition)) {
+      const c = commitItemFromItem(item);
+      if (c.kind !== 'commit') continue;
+      expect(c.extent.base).toBe(end ?? (c.ttl !== undefined ? 0 : c.extent.base));
+      end = c.extent.last + 1;
+    }
+    expect(end ?? 0).toBe(hw);
+  }
+
+  it('creates the topic in items mode and commits with one put per commit, no head write', async () => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const e = engine(s, fm);
+    const topic = await e.createTopic(s.name, 1);
+    expect(topic.commit).toBe('items');
+    expect((await e.topics.get(s.name, { fresh: true })).commit).toBe('items');
+    const before = fm.faults.log.length;
+    const [o] = await e.produce(s.name, [{ value: enc('a') }]);
+    expect(o!.offset).toBe(0);
+    const writes = fm.faults.log.slice(before).filter((l) => l.call.method === 'write' || l.call.method === 'transact');
+    expect(writes.map((l) => (l.call.method === 'write' ? `${l.call.args[0].type} ${l.call.args[0].type === 'put' ? l.call.args[0].item.sk.slice(0, 2) : ''}` : 'transact'))).toEqual(['put c#']);
+    await e.produce(s.name, [{ value: enc('b') }]);
+    await expectLog(e, s, s.name, [{ offset: 0, value: 'a' }, { offset: 1, value: 'b' }]);
+    // The head was never written by a commit.
+    expect(await s.meta.get({ pk: partitionPk(topic.id, 0), sk: 'head' })).toBeUndefined();
+  });
+
+  it('keeps offsets contiguous and unique across independent writers (separate engines)', async () => {
+    const s = await setup();
+    const engines = Array.from({ length: 4 }, () => engine(s));
+    await engines[0]!.createTopic(s.name, 2);
+    const acks: Array<{ partition: number; offset: number; value: string }> = [];
+    await Promise.all(
+      engines.flatMap((e, w) =>
+        Array.from({ length: 3 }, async (_, lane) => {
+          for (let i = 0; i < 12; i++) {
+            // Sizes straddle the inline limit, so inline and write-ahead commits interleave.
+            const value = `w${w}-l${lane}-${i}-${'x'.repeat((i * 97) % 900)}`;
+            const [o] = await e.produce(s.name, [{ value: enc(value), partition: i % 2 }]);
+            acks.push({ partition: o!.partition, offset: o!.offset, value });
+          }
+        }),
+      ),
+    );
+    for (const p of [0, 1]) {
+      const mine = acks.filter((a) => a.partition === p);
+      await expectLog(engines[1]!, s, s.name, mine, p);
+      const topic = await engines[0]!.topics.get(s.name);
+      expect((await engines[0]!.head(topic, p)).nextOffset).toBe(mine.length);
+    }
+  });
+
+  it.each([
+    ['the put fails before it is applied', 'fail', 0],
+    ['the put is applied but its ack is lost (the writer crashes)', 'failAfter', 1],
+  ] as const)('survives a crash when %s', async (_name, kind, copies) => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const victim = engine(s, fm);
+    const healthy = engine(s);
+    await healthy.createTopic(s.name, 1);
+    const acks: Array<{ offset: number; value: string }> = [];
+    for (let i = 0; i < 3; i++) acks.push({ value: `before-${i}`, offset: (await healthy.produce(s.name, [{ value: enc(`before-${i}`) }]))[0]!.offset });
+    fm.faults.add({ when: isItemPut, action: { kind, error: crash() } });
+    await expect(victim.produce(s.name, [{ value: enc('victim') }])).rejects.toThrow('injected crash');
+    for (let i = 0; i < 3; i++) acks.push({ value: `after-${i}`, offset: (await healthy.produce(s.name, [{ value: enc(`after-${i}`) }]))[0]!.offset });
+    await expectLog(healthy, s, s.name, acks);
+    expect((await readAll(healthy, s.name, 0)).filter((r) => r.value === 'victim')).toHaveLength(copies);
+  });
+
+  it.each([
+    ['inline', 'v'],
+    ['write-ahead', 'w'.repeat(2000)],
+  ])('commits once when an applied %s put is sent again (a lost response the client retried)', async (_name, payload) => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const victim = engine(s, fm);
+    const healthy = engine(s);
+    await healthy.createTopic(s.name, 1);
+    fm.faults.add({ when: isItemPut, times: Infinity, action: { kind: 'repeat' } });
+    const acks: Array<{ offset: number; value: string }> = [];
+    for (let i = 0; i < 8; i++) {
+      const value = `${i}-${payload}`;
+      const [o] = await (i % 3 === 0 ? healthy : victim).produce(s.name, [{ value: enc(value) }]);
+      acks.push({ offset: o!.offset, value });
+    }
+    expect(fm.faults.fired(0)).toBeGreaterThan(0);
+    await expectLog(healthy, s, s.name, acks);
+    expect(acks.map((a) => a.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it.each([
+    ['before the put is applied', 'fail'],
+    ['after the put is applied', 'failAfter'],
+  ] as const)('commits once after a timeout %s', async (_name, kind) => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const victim = engine(s, fm);
+    const healthy = engine(s);
+    await healthy.createTopic(s.name, 1);
+    await healthy.produce(s.name, [{ value: enc('first') }]);
+    fm.faults.add({ when: isItemPut, action: { kind, error: new StorageError('socket timeout', true) } });
+    const [o] = await victim.produce(s.name, [{ value: enc('once') }]);
+    expect(o!.offset).toBe(1);
+    await healthy.produce(s.name, [{ value: enc('last') }]);
+    await expectLog(healthy, s, s.name, [{ offset: 0, value: 'first' }, { offset: 1, value: 'once' }, { offset: 2, value: 'last' }]);
+  });
+
+  it('a stale cached end costs one failed put, then one query to the real end; past END_CACHE_MS the end is read afresh', async () => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const clock = new ManualClock(Date.now());
+    const stale = engine(s, fm, s.objects, clock);
+    const other = engine(s);
+    await other.createTopic(s.name, 1);
+    await stale.produce(s.name, [{ value: enc('s0') }]); // caches end 1
+    for (let i = 0; i < 5; i++) await other.produce(s.name, [{ value: enc(`o${i}`) }]);
+    let from = fm.faults.log.length;
+    const [o] = await stale.produce(s.name, [{ value: enc('s1') }]);
+    expect(o!.offset).toBe(6);
+    const calls = fm.faults.log.slice(from).map((l) => l.call);
+    expect(calls.filter(isItemPut)).toHaveLength(2); // at the cached end 1 (taken), then at 6
+    expect(calls.filter((c) => c.method === 'query')).toHaveLength(1); // the jump to the end
+    // An end seen longer ago than END_CACHE_MS is not trusted: learned before the put.
+    await other.produce(s.name, [{ value: enc('o5') }]);
+    clock.advance(END_CACHE_MS + 1);
+    from = fm.faults.log.length;
+    const [o2] = await stale.produce(s.name, [{ value: enc('s2') }]);
+    expect(o2!.offset).toBe(8);
+    expect(fm.faults.log.slice(from).map((l) => l.call).filter(isItemPut)).toHaveLength(1);
+    await expectLog(other, s, s.name, [{ offset: 0, value: 's0' }, { offset: 6, value: 's1' }, { offset: 8, value: 's2' }]);
+  });
+
+  it('a write-ahead commit is an item naming its object; one written at a stale guess reads back at its real offsets', async () => {
+    const s = await setup();
+    const big = 'B'.repeat(3000);
+    const victim = engine(s);
+    const other = engine(s);
+    await other.createTopic(s.name, 1);
+    await victim.produce(s.name, [{ value: enc('v0') }]); // the victim's cached end: 1
+    // Others commit meanwhile: the victim writes its object at the guess 1, then commits at 4.
+    for (let i = 0; i < 3; i++) await other.produce(s.name, [{ value: enc(`o${i}`) }]);
+    const [o] = await victim.produce(s.name, [{ value: enc(`big-${big}`) }, { value: enc(`big2-${big}`) }]);
+    expect(o!.offset).toBe(4);
+    const topic = await other.topics.get(s.name);
+    const last = commitItemFromItem((await items(s.meta, topic.id)).at(-1)!);
+    expect(last.kind === 'commit' && last.extent.kind).toBe('wal');
+    expect(last.kind === 'commit' && [last.extent.base, last.extent.wb]).toEqual([4, 1]);
+    await expectLog(other, s, s.name, [{ offset: 0, value: 'v0' }, { offset: 4, value: `big-${big}` }, { offset: 5, value: `big2-${big}` }]);
+  });
+
+  it('a deletion fences the log: a commit whose put landed before it is acknowledged, any commit after it is refused', async () => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const gate = new Gate();
+    const stale = engine(s);
+    const victim = engine(s, fm);
+    const admin = engine(s);
+    await admin.createTopic(s.name, 1);
+    const topic = await admin.topics.get(s.name);
+    await stale.produce(s.name, [{ value: enc('v0') }]); // the stale writer's cached end: 1
+    // The victim's put lands but times out; before it looks at the key, the topic is deleted.
+    fm.faults.add({ when: isItemPut, action: { kind: 'failAfter', error: new StorageError('socket timeout', true) } });
+    fm.faults.add({ when: (c) => c.method === 'get' && c.args[0].sk.startsWith(COMMIT_ITEM_PREFIX), action: { kind: 'hang', gate } });
+    const landed = victim.produce(s.name, [{ value: enc('v1') }]);
+    await gate.reached;
+    await admin.deleteTopic(s.name);
+    gate.release();
+    expect((await landed)[0]!.offset).toBe(1);
+    // After the deletion: at a key below the fence (taken, then the end is the fence) and at
+    // the fence's own key. Refused as a deleted topic, retriable, nothing written.
+    await expect(stale.produce(s.name, [{ value: enc('late-stale') }])).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION', status: 404 });
+    await expect(victim.produce(s.name, [{ value: enc('late-victim') }])).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION', status: 404 });
+    const all = (await items(s.meta, topic.id)).map(commitItemFromItem);
+    expect(all.map((c) => (c.kind === 'fence' ? `fence@${c.base}` : c.extent.base))).toEqual([0, 1, 'fence@2']);
+  });
+
+  it('a commit that takes the end while the deletion puts its fence moves the fence on, past it', async () => {
+    const s = await setup();
+    const writer = engine(s);
+    let racing: Promise<unknown> | undefined;
+    // Right before the fence's put, another process commits at the same end: the put waits
+    // until that commit is acknowledged.
+    const gate = new Gate();
+    const fm = faultyMetaStore(s.meta);
+    fm.faults.add({
+      when: (c) => {
+        if (!racing && c.method === 'write' && c.args[0].type === 'put' && c.args[0].item['fence'] === true) {
+          racing = writer.produce(s.name, [{ value: enc('racer') }]);
+          void racing.then(() => gate.release());
+          return true;
+        }
+        return false;
+      },
+      action: { kind: 'hang', gate },
+    });
+    const admin = engine(s, fm);
+    await admin.createTopic(s.name, 1);
+    const topic = await admin.topics.get(s.name);
+    await writer.produce(s.name, [{ value: enc('w0') }]);
+    await admin.deleteTopic(s.name);
+    expect(await racing!).toEqual([expect.objectContaining({ offset: 1 })]);
+    const all = (await items(s.meta, topic.id)).map(commitItemFromItem);
+    expect(all.map((c) => (c.kind === 'fence' ? `fence@${c.base}` : c.extent.base))).toEqual([0, 1, 'fence@2']);
+  });
+
+  it('retention keeps the fence with the tombstone while it removes the deleted log, and removes both together later', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const admin = engine(s, s.meta, s.objects, clock);
+    await admin.createTopic(s.name, 1);
+    const topic = await admin.topics.get(s.name);
+    for (let i = 0; i < 3; i++) await admin.produce(s.name, [{ value: enc(`d${i}`) }]);
+    await admin.deleteTopic(s.name);
+    const all = async () => (await s.meta.query({ pk: partitionPk(topic.id, 0), limit: 100 })).items;
+    for (let i = 0; i < 5 && (await all()).length > 2; i++) {
+      clock.advance(60_000);
+      await admin.retention.runOnce();
+    }
+    expect((await all()).map((i) => (i.sk.startsWith(COMMIT_ITEM_PREFIX) ? commitItemFromItem(i).kind : i.sk))).toEqual(['fence', 'head']);
+    clock.advance(TOMBSTONE_TTL_MS + 60_000);
+    await admin.retention.runOnce();
+    expect(await all()).toEqual([]);
+  });
+
+  it('group reads of many heads (lag, poll, resets) see the end of the last item as the high watermark', async () => {
+    const s = await setup();
+    const e = engine(s);
+    await e.createTopic(s.name, 3);
+    const topic = await e.topics.get(s.name);
+    await e.produce(s.name, [{ value: enc('a'), partition: 0 }, { value: enc('b'), partition: 0 }, { value: enc('c'), partition: 2 }]);
+    const store = new GroupStore(s.meta, e);
+    for (const consistent of [true, false]) {
+      const heads = await store.readHeads([0, 1, 2].map((partition) => ({ topic, partition })), { consistent });
+      expect(heads.map((h) => h.nextOffset)).toEqual([2, 0, 1]);
+    }
+  });
+
+  describe('reader and flush', () => {
+    const three = (tag: string) => concatBytes([0, 1, 2].map((i) => encodeRecordBatch([{ value: enc(`${tag}${i}-${'r'.repeat(900)}`) }])));
+    const flushOpts = { flush: { stepBytes: 1500, indexIntervalBytes: 256 } };
+
+    it('produce, flush, fetch: segments take over below flushed, items stay (TTL removes them), write-ahead objects go', async () => {
+      const s = await setup();
+      const e = engine(s, s.meta, s.objects, undefined, flushOpts);
+      await e.createTopic(s.name, 1);
+      const acks: Array<{ offset: number; value: string }> = [];
+      for (let i = 0; i < 6; i++) {
+        const value = `${i}-${i % 2 ? 'w'.repeat(1200) : 'i'}`; // inline and write-ahead
+        acks.push({ offset: (await e.produce(s.name, [{ value: enc(value) }]))[0]!.offset, value });
+      }
+      const topic = await e.topics.get(s.name);
+      const wal = async () => (await s.objects.list('wal/')).objects.length;
+      expect(await wal()).toBe(3);
+      const stats = await e.flushPartition(topic, 0);
+      expect(stats.batches).toBe(6);
+      const head = await e.head(topic, 0);
+      expect([head.flushed, head.nextOffset]).toEqual([6, 6]);
+      expect(await wal()).toBe(0);
+      // Flush deleted no item: they expire by TTL, each carrying one.
+      const left = (await items(s.meta, topic.id)).map(commitItemFromItem);
+      expect(left).toHaveLength(6);
+      for (const c of left) expect(c.kind === 'commit' && c.ttl).toBeGreaterThan(Date.now() / 1000 + 7 * 86400);
+      await expectLog(e, s, s.name, acks);
+      // And on from there.
+      acks.push({ offset: (await e.produce(s.name, [{ value: enc('after') }]))[0]!.offset, value: 'after' });
+      await expectLog(e, s, s.name, acks);
+    });
+
+    // Also with this process's inline cache (embedded engines keep one; flush then takes the
+    // straddling item's bytes from memory, whole).
+    it.each([
+      ['', {}],
+      [', with the inline cache', { headOnlyCommits: false }],
+      [', written ahead to an object', { inlineMaxBytes: 100 }],
+    ])('reads and flushes across a flushed offset inside a commit item (a step stopped mid-item, no remainder written)%s', async (_name, extra) => {
+      const s = await setup();
+      const e = engine(s, s.meta, s.objects, undefined, { ...flushOpts, inlineMaxBytes: 8192, ...extra });
+      await e.createTopic(s.name, 1);
+      const topic = await e.topics.get(s.name);
+      await e.produceBatches(s.name, 0, three('a')); // one item, offsets 0..2, three batches
+      await e.produceBatches(s.name, 0, three('b')); // 3..5
+      // One step of 1500 bytes moves one ~1 KB batch and stops inside the first item — taken
+      // by another process, so `e` still holds the whole item in its inline cache (if any).
+      const other = engine(s, s.meta, s.objects, undefined, { ...flushOpts, inlineMaxBytes: 8192 });
+      const leader = await other.leases.acquire(topic, 0);
+      if (!('epoch' in leader)) throw new Error('no lease');
+      const step = await other.flusher.step(topic, 0, other.leases.guard(topic, 0, leader.epoch));
+      expect(step?.flushed).toBe(1);
+      await other.leases.release(topic, 0);
+      const pagesBefore = await s.meta.query({ pk: partitionPk(topic.id, 0), beginsWith: 'x#' });
+      expect(pagesBefore.items).toHaveLength(0); // no remainder page
+      const values = ['a0', 'a1', 'a2', 'b0', 'b1', 'b2'];
+      for (let from = 0; from < 6; from++) {
+        const got = (await e.fetch(s.name, 0, { offset: from, maxRecords: 100, maxBytes: 1 << 20 })).records();
+        expect(got.map((r) => [r.offset, dec(r.value).split('-')[0]])).toEqual(values.slice(from).map((v, i) => [from + i, v]));
+      }
+      // A streamed (planned) fetch reads the same bytes.
+      const plan = await e.reader.planFetch(topic, 0, { offset: 1, maxBytes: 1 << 20 });
+      expect(plan.pieces[0]!.base).toBe(1);
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of e.reader.streamPlan(plan)) chunks.push(chunk);
+      const body = concatBytes(chunks);
+      const streamed = [...batchFrames(body)].flatMap((f) => decodeRecordBatch(body.subarray(f.start, f.end)).records);
+      expect(streamed.map((r) => [r.offset, dec(r.value).split('-')[0]])).toEqual(values.slice(1).map((v, i) => [1 + i, v]));
+      // The next steps go on from inside the item.
+      const rest = await e.flushPartition(topic, 0);
+      expect(rest.batches).toBe(5);
+      expect((await e.head(topic, 0)).flushed).toBe(6);
+      const all = (await e.fetch(s.name, 0, { offset: 0, maxRecords: 100, maxBytes: 1 << 20 })).records();
+      expect(all.map((r) => dec(r.value).split('-')[0])).toEqual(values);
+      const segs = await e.reader.segments(topic, 0);
+      expect(segs.reduce((n, sg) => n + sg.last - sg.base + 1, 0)).toBe(6);
+    });
+
+    it('a last item TTL removed before an older one (writers\' clocks disagree) does not send a commit below flushed', async () => {
+      const s = await setup();
+      const e = engine(s);
+      await e.createTopic(s.name, 1);
+      const topic = await e.topics.get(s.name);
+      for (let i = 0; i < 4; i++) await e.produce(s.name, [{ value: enc(`t${i}`) }]);
+      await e.flushPartition(topic, 0);
+      // DynamoDB's TTL takes the item at 3 first; the one at 2 (ending at 3) is still there.
+      await s.meta.write({ type: 'delete', key: { pk: partitionPk(topic.id, 0), sk: commitItemSk(3) } });
+      const [o] = await engine(s).produce(s.name, [{ value: enc('t4') }]);
+      expect(o!.offset).toBe(4);
+      const got = (await e.fetch(s.name, 0, { offset: 0, maxRecords: 100 })).records();
+      expect(got.map((r) => [r.offset, dec(r.value)])).toEqual([0, 1, 2, 3, 4].map((i) => [i, `t${i}`]));
+    });
+
+    it('topics that keep records forever: items carry no TTL; flush deletes those a day old wholly below flushed, never the last', async () => {
+      const s = await setup();
+      const clock = new ManualClock(Date.now());
+      const e = engine(s, s.meta, s.objects, clock);
+      await e.createTopic(s.name, 1, { 'retention.ms': -1 });
+      const topic = await e.topics.get(s.name);
+      for (let i = 0; i < 4; i++) await e.produce(s.name, [{ value: enc(`r${i}`) }]);
+      await e.flushPartition(topic, 0);
+      let left = (await items(s.meta, topic.id)).map(commitItemFromItem);
+      expect(left).toHaveLength(4); // too young
+      expect(left.every((c) => c.kind === 'commit' && c.ttl === undefined && c.at !== undefined)).toBe(true);
+      clock.advance(ITEM_DELETE_MIN_AGE_MS + 1);
+      await e.produce(s.name, [{ value: enc('r4') }]);
+      await e.flushPartition(topic, 0);
+      left = (await items(s.meta, topic.id)).map(commitItemFromItem);
+      // Offsets 0..3 are a day old and below flushed (5); 3 ends at 4, below 5 too; 4 ends at
+      // flushed and stays, so the end of the log is still one query away.
+      expect(left.map((c) => (c.kind === 'commit' ? c.extent.base : -1))).toEqual([4]);
+      const [o] = await engine(s).produce(s.name, [{ value: enc('r5') }]);
+      expect(o!.offset).toBe(5);
+      await expectLog(e, s, s.name, [0, 1, 2, 3, 4, 5].map((i) => ({ offset: i, value: `r${i}` })));
+    });
+
+    it('the orphan sweep keeps write-ahead objects of unflushed items, also one straddling flushed', async () => {
+      const s = await setup();
+      const clock = new ManualClock(Date.now());
+      const e = engine(s, s.meta, s.objects, clock, { ...flushOpts, inlineMaxBytes: 100 });
+      await e.createTopic(s.name, 1);
+      const topic = await e.topics.get(s.name);
+      await e.produceBatches(s.name, 0, three('a'));
+      await e.produce(s.name, [{ value: enc(`b-${'w'.repeat(500)}`) }]);
+      const leader = await e.leases.acquire(topic, 0);
+      if (!('epoch' in leader)) throw new Error('no lease');
+      expect((await e.flusher.step(topic, 0, e.leases.guard(topic, 0, leader.epoch)))?.flushed).toBe(1);
+      await e.leases.release(topic, 0);
+      expect((await s.objects.list('wal/')).objects).toHaveLength(2);
+      clock.advance(48 * 3600 * 1000);
+      await e.retention.runOnce();
+      expect((await s.objects.list('wal/')).objects).toHaveLength(2);
+      const got = (await e.fetch(s.name, 0, { offset: 0, maxRecords: 100, maxBytes: 1 << 20 })).records();
+      expect(got.map((r) => dec(r.value).split('-')[0])).toEqual(['a0', 'a1', 'a2', 'b']);
+    });
+  });
+}
+
+describe('commit items expire', () => {
+  const day = 24 * 3600 * 1000;
+  const at = (retentionMs: number) => commitTtl({ config: { ...DEFAULT_TOPIC_CONFIG, 'retention.ms': retentionMs } }, 1_000_000_000_000);
+  it('at commit time + max(7 days, retention.ms) + 1 day, in epoch seconds; never on topics that keep records forever', () => {
+    expect(at(3600_000)).toBe((1_000_000_000_000 + 8 * day) / 1000);
+    expect(at(30 * day)).toBe((1_000_000_000_000 + 31 * day) / 1000);
+    expect(at(-1)).toBeUndefined();
+  });
+});
+
+describe('items-mode commits on SQLite', () => scenario(() => localStores('samsa-items-')));
+describeAws('items-mode commits on S3 + DynamoDB (emulator)', () => scenario(awsStores));
