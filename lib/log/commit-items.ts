@@ -100,8 +100,8 @@ export class ItemLog {
   /** The end to commit at: the cached one while fresh, else learned (a fence refuses). */
   async end(topic: Topic, partition: number): Promise<number> {
     const key = endKey(topic, partition);
-    const cached = this.ends.get(key);
-    if (cached && this.clock.monotonic() - cached.at < END_CACHE_MS) return cached.end;
+    const cached = this.known(topic, partition);
+    if (cached !== undefined) return cached;
     const learned = await learnItemEnd(this.meta, topic, partition);
     if (learned.deleted) {
       this.forget(topic);
@@ -109,6 +109,12 @@ export class ItemLog {
     }
     this.ends.set(key, { end: learned.end, at: this.clock.monotonic() });
     return learned.end;
+  }
+
+  /** The end this process saw less than END_CACHE_MS ago, if any (no I/O). */
+  known(topic: Topic, partition: number): number | undefined {
+    const cached = this.ends.get(endKey(topic, partition));
+    return cached && this.clock.monotonic() - cached.at < END_CACHE_MS ? cached.end : undefined;
   }
 
   /** The commit point: put `e`'s item at its base if no item is there. */

@@ -29,6 +29,7 @@ import { partitionKey } from './commit';
 import type { InlineCache } from './inline-cache';
 import { commitItemFromItem, extentsFromItem, headFromItem, segmentFromItem } from './items';
 import type { Extent } from './model';
+import { applyItem, DEFAULT_PRODUCER_ID_EXPIRATION_MS, type PartitionProducers, pruneExpired } from './producers';
 import type { BatchInfo, LogReader } from './reader';
 import { encodeIndexEntries, encodeTimeIndexEntries } from './segment-index';
 import type { Topic } from './topics';
@@ -46,6 +47,8 @@ export interface FlushOptions {
    * twice and whose calls yield anyway.
    */
   transactDeletes?: boolean;
+  /** Items mode: producer streams idle this long leave the head's snapshot (default Kafka's 7 days). */
+  producerIdExpirationMs?: number;
 }
 
 // 32 MiB steps: fewer object compositions and catalog transactions per GiB (cost), while a
@@ -273,7 +276,22 @@ export class Flusher {
       throw err;
     }
 
-    const ops = stepWrites(topic, partition, head.flushed, epoch, plan, { remainderPage: !items });
+    // Items mode: the head's producer state is a snapshot as of `flushed` (producer-view.ts),
+    // moved with it in this transaction: the old snapshot with the idempotent batches of every
+    // item below the new `flushed` applied (the one straddling the old `flushed` is in it
+    // already: applying it again changes nothing), and streams expired by now dropped.
+    let producers: PartitionProducers | undefined;
+    if (items) {
+      const expirationMs = this.opts.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
+      let state = head.producers;
+      for (const e of chain) {
+        if (e.kind === 'seg' || e.base >= plan.newFlushed) break;
+        if (e.producer) state = applyItem(state, e.producer, e.base, e.last, expirationMs);
+      }
+      state = pruneExpired(state, this.clock.now(), expirationMs);
+      if (state !== head.producers) producers = state;
+    }
+    const ops = stepWrites(topic, partition, head.flushed, epoch, plan, { remainderPage: !items, ...(producers ? { producers } : {}) });
     if (!lease.held()) return undefined;
     try {
       await this.meta.transact(ops);
