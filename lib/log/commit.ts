@@ -57,6 +57,8 @@ export interface CommitPart {
   /**
    * An idempotent producer's write: checked against, and recorded in, the partition head's
    * producer state by the same conditional head write (producers.ts). Such a part commits alone.
+   * Items mode: decided against the committer's view of the state, recorded in its commit item
+   * (producer-view.ts).
    */
   producer?: ProducerBatch;
 }

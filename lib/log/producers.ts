@@ -5,6 +5,9 @@
 // retry through any instance returns the original offsets and writes nothing, and recording a
 // write is part of the commit's one conditional head write (commit.ts). Entries expire after
 // `producer.id.expiration.ms` without a write (7 days, Kafka's default), which bounds the head.
+// Items mode (commit-items.ts) writes no head on commit: there the state is a snapshot in the
+// head as of `flushed` plus the producer fields every idempotent commit item carries, replayed
+// by applyItem (producer-view.ts); the decision is decideProducer's all the same.
 //
 // Two kinds of stream per producer and partition:
 //   `<id>`   binary RecordBatches: Kafka's record sequences, contiguous per partition;

@@ -10,7 +10,7 @@ import { StorageError } from '../../../lib/errors';
 import { END_CACHE_MS } from '../../../lib/log/commit-items';
 import { LogEngine } from '../../../lib/log/engine';
 import { commitItemFromItem, headFromItem } from '../../../lib/log/items';
-import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, headKey, partitionPk } from '../../../lib/log/keys';
+import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, headKey, partitionPk } from '../../../lib/log/keys';
 import { applyItem, DEFAULT_EPOCH_CACHE_MS, DEFAULT_PRODUCER_ID_EXPIRATION_MS, type ItemProducer, type PartitionProducers, pruneExpired } from '../../../lib/log/producers';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { type CallOf, faultyMetaStore, Gate } from '../../../lib/storage/faults';
@@ -250,6 +250,28 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect((await a.produceBatches(s.name, 0, bin(p.id, p.epoch, 2))).base_offset).toBe(2);
     expect(counted.faults.log.slice(from).map(({ call }) => call.method)).toEqual(['query', 'write']);
     expect(await values(a, s.name)).toEqual(['s0', 's1', 's2']);
+  });
+
+  it('a view idle past END_CACHE_MS whose end item expired is built again from the snapshot, never continued across the gap', async () => {
+    const s = await setup();
+    const clock = new ManualClock();
+    const a = engine(s, s.meta, clock);
+    const b = engine(s, s.meta, clock);
+    await a.createTopic(s.name, 1);
+    const topic = await a.topics.get(s.name);
+    const p = await a.producers.init();
+    await a.produceBatches(s.name, 0, bin(p.id, p.epoch, 0)); // a's view ends at 1
+    for (let seq = 1; seq <= 5; seq++) await b.produceBatches(s.name, 0, bin(p.id, p.epoch, seq));
+    await b.flushPartition(topic, 0);
+    // TTL takes the items at 1..3 (below flushed): a's view cannot be continued from its end.
+    for (let o = 1; o <= 3; o++) await s.meta.write({ type: 'delete', key: { pk: partitionPk(topic.id, 0), sk: commitItemSk(o) } });
+    clock.advance(END_CACHE_MS);
+    // A new producer's batch lands at the end, not at the freed key 1 the view ended at.
+    const q = await a.producers.init();
+    expect((await a.produceBatches(s.name, 0, bin(q.id, q.epoch, 0, 'q0'))).base_offset).toBe(6);
+    expect(await s.meta.get({ pk: partitionPk(topic.id, 0), sk: commitItemSk(1) })).toBeUndefined();
+    // A retry of a batch in the gap is still a retry (the snapshot has it), not a 409.
+    expect(await a.produceBatches(s.name, 0, bin(p.id, p.epoch, 2))).toEqual({ partition: 0, base_offset: 2, last_offset: 2 });
   });
 
   it('the view forgets a producer idle past producer.id.expiration.ms, as the snapshot does', async () => {
