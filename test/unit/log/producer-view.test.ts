@@ -125,6 +125,12 @@ function scenario(stores: () => Promise<TestStores>): void {
     // Both go on from there.
     expect((await a.produceBatches(s.name, 0, bin(p.id, p.epoch, 2))).base_offset).toBe(2);
     expect((await b.produceBatches(s.name, 0, bin(p.id, p.epoch, 3))).base_offset).toBe(3);
+    // A JSON request (its `<id>j` stream) sent to both at once: one claim, one commit.
+    const json = await Promise.all([a, b].map((e) => e.produce(s.name, [{ value: enc('j0'), partition: 0 }], { ...p, sequence: 0 })));
+    expect(json[0]![0]!.offset).toBe(4);
+    expect(json[1]).toEqual(json[0]);
+    expect((await items(s.meta, topic.id)).length).toBe(5);
+    expect(await values(a, s.name)).toEqual(['s0', 's1', 's2', 's3', 'j0']);
   });
 
   it('a cold instance after a flush answers retries from the snapshot (before the flush) and from the items (after it)', async () => {
