@@ -7,7 +7,9 @@
 // absence; nothing else is written, and the item expires by the table's TTL (free) rather than
 // by a delete. Topics choose this mode at creation (Topic.commit), on stores where
 // transactions cost double (DynamoDB); the rest of the engine reads it through the reader
-// (the high watermark is the end of the last item) and the flusher.
+// (the high watermark is the end of the last item) and the flusher. An idempotent producer's
+// commit is the same put, at the end of the log as its producer-state view knows it
+// (producer-view.ts).
 //
 // Why the offsets stay contiguous. A writer puts at E, the end of the log as it knows it: the
 // end (base + count) of the last item it saw — learned with a strongly consistent descending

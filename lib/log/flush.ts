@@ -11,7 +11,8 @@
 //   4. one transaction: head.flushed moves (conditional on its old value and the leader epoch,
 //      which fences a racing flusher and a deposed leader), catalog entries grow (conditional
 //      on their old size), segment extents appear (and a remainder commit page when a step
-//      stops mid-extent);
+//      stops mid-extent; in items mode, instead, the head's producer-state snapshot moves
+//      with `flushed`: producer-view.ts);
 //   5. delete the commit pages below the new `flushed` — readers already ignore them — then
 //      the write-ahead objects no extent references any more.
 // A crash between steps leaves either the old extents (still readable) or the new ones.
