@@ -7,7 +7,9 @@
 // absence; nothing else is written, and the item expires by the table's TTL (free) rather than
 // by a delete. Topics choose this mode at creation (Topic.commit), on stores where
 // transactions cost double (DynamoDB); the rest of the engine reads it through the reader
-// (the high watermark is the end of the last item) and the flusher.
+// (the high watermark is the end of the last item) and the flusher. An idempotent producer's
+// commit is the same put, at the end of the log as its producer-state view knows it
+// (producer-view.ts).
 //
 // Why the offsets stay contiguous. A writer puts at E, the end of the log as it knows it: the
 // end (base + count) of the last item it saw — learned with a strongly consistent descending
@@ -113,8 +115,8 @@ export class ItemLog {
   /** The end to commit at: the cached one while fresh, else learned (a fence refuses). */
   async end(topic: Topic, partition: number): Promise<number> {
     const key = endKey(topic, partition);
-    const cached = this.ends.get(key);
-    if (cached && this.clock.monotonic() - cached.at < END_CACHE_MS) return cached.end;
+    const cached = this.known(topic, partition);
+    if (cached !== undefined) return cached;
     const learned = await learnItemEnd(this.meta, topic, partition);
     if (learned.deleted) {
       this.forget(topic);
@@ -122,6 +124,12 @@ export class ItemLog {
     }
     this.ends.set(key, { end: learned.end, at: this.clock.monotonic() });
     return learned.end;
+  }
+
+  /** The end this process saw less than END_CACHE_MS ago, if any (no I/O). */
+  known(topic: Topic, partition: number): number | undefined {
+    const cached = this.ends.get(endKey(topic, partition));
+    return cached && this.clock.monotonic() - cached.at < END_CACHE_MS ? cached.end : undefined;
   }
 
   /** The commit point: put `e`'s item at its base if no item is there. */

@@ -34,12 +34,13 @@ import { setBaseOffset } from '../records';
 import type { Condition, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { type BackoffOptions, retryOnConflict } from '../util/retry';
-import { ambiguous, commitTtl, ItemLog, type PutOutcome } from './commit-items';
+import { ambiguous, ItemLog } from './commit-items';
 import { EXTENT_END, extentSk, headKey, partitionPk, walObject } from './keys';
-import { commitItemFromItem, commitItemToItem, commitPageToItem, extentsFromItem, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, headUpdateOp, storedHeadField } from './items';
+import { commitPageToItem, extentsFromItem, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, storedHeadField } from './items';
 import { type Extent, type Head, liveTails } from './model';
 import type { Notifier } from './notifier';
-import { decideProducer, type PartitionProducers, type ProducerBatch, type ProducerDecision } from './producers';
+import { decideProducer, type ProducerBatch, type ProducerDecision } from './producers';
+import { ProducerViews } from './producer-view';
 import type { InlineCache } from './inline-cache';
 import { deletedTopicError } from './tombstones';
 import type { Topic } from './topics';
@@ -56,6 +57,8 @@ export interface CommitPart {
   /**
    * An idempotent producer's write: checked against, and recorded in, the partition head's
    * producer state by the same conditional head write (producers.ts). Such a part commits alone.
+   * Items mode: decided against the committer's view of the state, recorded in its commit item
+   * (producer-view.ts).
    */
   producer?: ProducerBatch;
 }
@@ -136,8 +139,8 @@ export class Committer {
   private readonly clock: Clock;
   /** Items-mode partitions' log ends (commit-items.ts). */
   private readonly items: ItemLog;
-  /** Items-mode partitions' heads as last seen: their producer state (idempotent commits). */
-  private itemHeads = new Map<string, Head>();
+  /** Items-mode partitions' producer state, as of the end of the log last seen (producer-view.ts). */
+  private readonly views: ProducerViews;
 
   constructor(
     private readonly meta: MetaStore,
@@ -147,6 +150,7 @@ export class Committer {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.items = new ItemLog(meta, this.clock);
+    this.views = new ProducerViews(meta, this.items, this.clock);
   }
 
   async readHead(topic: Topic, partition: number): Promise<CommitHead> {
@@ -234,23 +238,29 @@ export class Committer {
   private async attemptItem(part: CommitPart, total: number, cid: number, wal: Array<{ key: string; wb: number; at: number } | undefined>, ambiguity: { left: number }): Promise<CommitResult[]> {
     const { topic, partition } = part;
     await this.refreshWal([part], wal);
-    // An idempotent producer's commit: decided against the head's producer state, and written
-    // with it in one transaction (commitItemIdempotent).
+    // An idempotent producer's commit: decided against this process's view of the producer
+    // state (producer-view.ts), then the same single put at the view's end as a plain commit.
+    const pb = part.producer;
     let decision: ProducerDecision | undefined;
-    let head: Head | undefined;
-    if (part.producer) {
-      head = this.itemHeads.get(partitionKey(topic, partition)) ?? (await this.readItemHead(topic, partition));
+    let base: number;
+    if (pb) {
+      const got = await this.views.get(topic, partition, pb.expirationMs);
+      let view = got.view;
       try {
-        decision = decideProducer(head.producers, part.producer);
-      } catch {
-        // Our cached head may be stale (the producer wrote through another process since):
-        // refuse only on the current head.
-        head = await this.readItemHead(topic, partition);
-        decision = decideProducer(head.producers, part.producer);
+        decision = decideProducer(view.state, pb);
+      } catch (refusal) {
+        // A refusal is decided only on a view brought to the end of the log just now: the
+        // producer may have written through another process since this one last looked.
+        if (got.current) throw refusal;
+        await this.views.catchUp(topic, partition, pb.expirationMs);
+        ({ view } = await this.views.get(topic, partition, pb.expirationMs));
+        decision = decideProducer(view.state, pb);
       }
       if (decision.kind === 'duplicate') return [{ ...resultAt(part, decision.base, total), duplicate: true }];
+      base = view.end;
+    } else {
+      base = await this.items.end(topic, partition);
     }
-    const base = await this.items.end(topic, partition);
     const w = wal[0];
     if (!w) patchBases(part, base);
     const extent: NewExtent = {
@@ -263,10 +273,11 @@ export class Committer {
       wb: w ? w.wb : base,
       maxTs: part.maxTs,
       cid,
+      ...(pb ? { producer: { stream: pb.stream, epoch: pb.epoch, firstSeq: pb.firstSeq, lastSeq: pb.lastSeq, now: pb.now } } : {}),
     };
     let outcome;
     try {
-      outcome = decision?.kind === 'new' ? await this.putIdempotent(part, extent, cid, head!, decision.record(base)) : await this.items.put(topic, partition, extent, cid);
+      outcome = await this.items.put(topic, partition, extent, cid);
     } catch (err) {
       // Outcome unknown: look at the key. Ours → done; another commit's → the end moved;
       // nothing → the same put again (same key, same id: a first write still in flight and
@@ -274,56 +285,17 @@ export class Committer {
       if (!ambiguous(err) || ambiguity.left-- <= 0) throw err;
       outcome = (await this.items.lookAt(topic, partition, base, cid)) ?? { kind: 'taken' as const };
     }
-    if (outcome.kind === 'taken') throw new PartConflict(0, undefined, false);
+    if (outcome.kind === 'taken') {
+      // Another item holds the key: the view applies it and what follows before the next
+      // attempt decides again (a racing instance may have committed this very batch).
+      if (pb) await this.views.catchUp(topic, partition, pb.expirationMs);
+      throw new PartConflict(0, undefined, false);
+    }
+    this.views.committed(topic, partition, extent, decision?.kind === 'new' ? decision.record(base) : undefined);
     this.fileInline([part], [extent]);
     const r = resultAt(part, base, total);
     this.notifier.notify(partitionKey(topic, partition), r.nextOffset);
     return [r];
-  }
-
-  /** An items-mode partition's head as stored now (its producer state), cached for the next commit. */
-  private async readItemHead(topic: Topic, partition: number): Promise<Head> {
-    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
-    if (head.deleted) {
-      this.forget(topic);
-      throw deletedTopicError(topic, partition);
-    }
-    this.itemHeads.set(partitionKey(topic, partition), head);
-    return head;
-  }
-
-  /**
-   * An idempotent items-mode commit: the commit item's put (condition: absent) and the head's
-   * producer state (condition: the version it was decided on, and no tombstone) in one
-   * transaction, so the state shows a batch remembered exactly when its item is in the log.
-   */
-  private async putIdempotent(part: CommitPart, extent: NewExtent, cid: number, head: Head, producers: PartitionProducers): Promise<PutOutcome> {
-    const { topic, partition } = part;
-    const key = partitionKey(topic, partition);
-    const version = head.producerVersion ?? 0;
-    const now = this.clock.now();
-    const ttl = commitTtl(topic, now);
-    const versionIs: Condition = version === 0 ? { op: 'attrNotExists', attr: HEAD_ATTR.producerVersion } : { op: 'eq', attr: HEAD_ATTR.producerVersion, value: version };
-    try {
-      await this.meta.transact([
-        { type: 'put', item: commitItemToItem(topic.id, partition, extent, ttl !== undefined ? { ttl } : { at: now }), condition: { op: 'notExists' } },
-        headUpdateOp(topic.id, partition, { producers, producerVersion: version + 1 }, { op: 'and', conds: [versionIs, { op: 'attrNotExists', attr: HEAD_ATTR.deleted }] }),
-      ]);
-    } catch (err) {
-      if (!(err instanceof ConditionFailedError)) throw err;
-      if (err.index === 0) return this.items.judge(topic, partition, err.item && commitItemFromItem(err.item), cid);
-      // The head moved (another idempotent commit) or is a tombstone: decide again on it.
-      const moved = headFromItem(err.item);
-      this.itemHeads.set(key, moved);
-      if (moved.deleted) {
-        this.forget(topic);
-        throw deletedTopicError(topic, partition);
-      }
-      return { kind: 'taken' };
-    }
-    this.itemHeads.set(key, { ...head, exists: true, producers, producerVersion: version + 1 });
-    this.items.saw(topic, partition, extent.last + 1);
-    return { kind: 'committed' };
   }
 
   /** Write-ahead objects about to outlive COMMIT_MAX_WAL_AGE_MS are written again (see there). */
@@ -542,10 +514,9 @@ export class Committer {
   /** Drop cached heads (after a topic is deleted, or when a test swaps stores). */
   forget(topic?: Topic): void {
     this.items.forget(topic);
-    for (const cache of [this.heads, this.itemHeads]) {
-      if (!topic) cache.clear();
-      else for (const k of [...cache.keys()]) if (k.startsWith(`${topic.id}/`)) cache.delete(k);
-    }
+    this.views.forget(topic);
+    if (!topic) this.heads.clear();
+    else for (const k of [...this.heads.keys()]) if (k.startsWith(`${topic.id}/`)) this.heads.delete(k);
   }
 }
 

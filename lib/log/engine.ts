@@ -137,7 +137,7 @@ export class LogEngine {
     // few KiB and usually flushed by another function, which the cache would not reach.
     const inlineCacheBytes = this.opts.inlineCacheBytes ?? (this.opts.headOnlyCommits ? 0 : DEFAULT_INLINE_CACHE_BYTES);
     const inlineCache = inlineCacheBytes > 0 ? new InlineCache(inlineCacheBytes) : undefined;
-    this.flusher = new Flusher(meta, objects, this.reader, clock, { ...this.opts.flush, ...(this.opts.headOnlyCommits ? {} : { transactDeletes: true }) }, inlineCache);
+    this.flusher = new Flusher(meta, objects, this.reader, clock, { ...this.opts.flush, ...(this.opts.headOnlyCommits ? {} : { transactDeletes: true }), producerIdExpirationMs: this.opts.producerIdExpirationMs }, inlineCache);
     this.leases = new LeaseManager(meta, clock, {
       durationMs: this.opts.leaseMs,
       owner: `${os.hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`,

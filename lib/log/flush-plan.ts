@@ -11,6 +11,7 @@ import type { Condition, WriteOp } from '../storage/ports';
 import { commitPageToItem, HEAD_ATTR, headUpdate, SEGMENT_COND_ATTR, segExtentToItem, segmentToItem } from './items';
 import { headKey, segmentObject } from './keys';
 import type { Extent, Segment } from './model';
+import type { PartitionProducers } from './producers';
 import type { BatchInfo } from './reader';
 
 export interface PackOptions {
@@ -171,7 +172,11 @@ export function stepWrites(
    * Write the unmoved rest of an extent the step stopped inside as a page of its own (head
    * mode); items mode leaves the commit item as it is, and readers use it from `flushed` on.
    */
-  opts: { remainderPage: boolean } = { remainderPage: true },
+  opts: {
+    remainderPage: boolean;
+    /** Items mode: the head's producer-state snapshot as of the new `flushed` (producer-view.ts), when it changed. */
+    producers?: PartitionProducers;
+  } = { remainderPage: true },
 ): WriteOp[] {
   const ops = new Map<string, WriteOp>();
   // Fences a racing flusher (only one can move `flushed` from its old value) and a former
@@ -186,7 +191,8 @@ export function stepWrites(
       { op: 'attrNotExists', attr: HEAD_ATTR.deleted },
     ],
   };
-  ops.set('head', { type: 'update', key: headKey(topic.id, partition), ...headUpdate({ flushed: plan.newFlushed }), condition: flushedCond });
+  const snapshot = opts.producers ? { producers: opts.producers } : {};
+  ops.set('head', { type: 'update', key: headKey(topic.id, partition), ...headUpdate({ flushed: plan.newFlushed, ...snapshot }), condition: flushedCond });
   for (const p of plan.segments) {
     const item = segmentToItem(topic.id, partition, p.seg);
     ops.set(`seg${p.seg.base}`, {

@@ -11,7 +11,8 @@
 //   4. one transaction: head.flushed moves (conditional on its old value and the leader epoch,
 //      which fences a racing flusher and a deposed leader), catalog entries grow (conditional
 //      on their old size), segment extents appear (and a remainder commit page when a step
-//      stops mid-extent);
+//      stops mid-extent; in items mode, instead, the head's producer-state snapshot moves
+//      with `flushed`: producer-view.ts);
 //   5. delete the commit pages below the new `flushed` — readers already ignore them — then
 //      the write-ahead objects no extent references any more.
 // A crash between steps leaves either the old extents (still readable) or the new ones.
@@ -29,6 +30,7 @@ import { partitionKey } from './commit';
 import type { InlineCache } from './inline-cache';
 import { commitItemFromItem, extentsFromItem, headFromItem, segmentFromItem } from './items';
 import type { Extent } from './model';
+import { applyItem, DEFAULT_PRODUCER_ID_EXPIRATION_MS, type PartitionProducers, pruneExpired } from './producers';
 import type { BatchInfo, LogReader } from './reader';
 import { encodeIndexEntries, encodeTimeIndexEntries } from './segment-index';
 import type { Topic } from './topics';
@@ -46,6 +48,8 @@ export interface FlushOptions {
    * twice and whose calls yield anyway.
    */
   transactDeletes?: boolean;
+  /** Items mode: producer streams idle this long leave the head's snapshot (default Kafka's 7 days). */
+  producerIdExpirationMs?: number;
 }
 
 // 32 MiB steps: fewer object compositions and catalog transactions per GiB (cost), while a
@@ -273,7 +277,22 @@ export class Flusher {
       throw err;
     }
 
-    const ops = stepWrites(topic, partition, head.flushed, epoch, plan, { remainderPage: !items });
+    // Items mode: the head's producer state is a snapshot as of `flushed` (producer-view.ts),
+    // moved with it in this transaction: the old snapshot with the idempotent batches of every
+    // item below the new `flushed` applied (the one straddling the old `flushed` is in it
+    // already: applying it again changes nothing), and streams expired by now dropped.
+    let producers: PartitionProducers | undefined;
+    if (items) {
+      const expirationMs = this.opts.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
+      let state = head.producers;
+      for (const e of chain) {
+        if (e.kind === 'seg' || e.base >= plan.newFlushed) break;
+        if (e.producer) state = applyItem(state, e.producer, e.base, e.last, expirationMs);
+      }
+      state = pruneExpired(state, this.clock.now(), expirationMs);
+      if (state !== head.producers) producers = state;
+    }
+    const ops = stepWrites(topic, partition, head.flushed, epoch, plan, { remainderPage: !items, ...(producers ? { producers } : {}) });
     if (!lease.held()) return undefined;
     try {
       await this.meta.transact(ops);

@@ -8,7 +8,7 @@ import { SamsaError } from '../errors';
 import type { Condition, MetaItem, MetaKey, MetaValue, WriteOp } from '../storage/ports';
 import { commitItemSk, deletionKey, EXTENT_PREFIX, extentSk, headKey, producerKey, segExtentSk, segmentKey, tombstoneDueKey, topicKey } from './keys';
 import type { Extent, ExtentKind, Head, LeaseState, RetentionSummary, Segment } from './model';
-import type { PartitionProducers, ProducerState, RequestClaim, RememberedBatch } from './producers';
+import type { ItemProducer, PartitionProducers, ProducerState, RequestClaim, RememberedBatch } from './producers';
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from './topic-config';
 import type { Topic } from './topics';
 
@@ -52,7 +52,6 @@ export const HEAD_ATTR = {
   tails: 'tails',
   producers: 'producers',
   recent: 'recent',
-  producerVersion: 'pv',
   deleted: 'deleted',
 } as const satisfies Record<Exclude<keyof StoredHead, 'lease' | 'retention'>, string>;
 
@@ -83,11 +82,6 @@ const HEAD_CODEC: { [K in keyof StoredHead]-?: FieldCodec<StoredHead[K]> } = {
       const recent = f[HEAD_ATTR.recent];
       return Array.isArray(recent) ? recent.filter((x): x is number => typeof x === 'number') : undefined;
     },
-  },
-  producerVersion: {
-    attrs: [HEAD_ATTR.producerVersion],
-    encode: (v) => ({ [HEAD_ATTR.producerVersion]: v }),
-    decode: (f) => num(f[HEAD_ATTR.producerVersion]),
   },
   // A deleted incarnation's tombstone (tombstones.ts): present only as `true`.
   deleted: {
@@ -179,6 +173,7 @@ export function extentFields(e: Omit<Extent, 'sk'>): Fields {
   if (e.obj !== undefined) f['obj'] = e.obj;
   if (e.seg !== undefined) f['seg'] = e.seg;
   if (e.cid !== undefined) f['cid'] = e.cid;
+  if (e.producer) f[PRODUCER_ATTR] = itemProducerValue(e.producer);
   return f;
 }
 
@@ -197,6 +192,8 @@ function extentFromFields(sk: string, f: Fields): Extent {
   if (typeof f['obj'] === 'string') e.obj = f['obj'];
   if (typeof f['seg'] === 'number') e.seg = f['seg'];
   if (typeof f['cid'] === 'number') e.cid = f['cid'];
+  const producer = itemProducerFromValue(f[PRODUCER_ATTR]);
+  if (producer) e.producer = producer;
   return e;
 }
 
@@ -427,6 +424,19 @@ export function producersFromValue(v: MetaValue | undefined): PartitionProducers
     out[k] = { epoch: n[0]!, touched: n[1]!, batches };
   }
   return out;
+}
+
+/**
+ * An idempotent batch's producer fields on its commit item (items mode), as one list:
+ * [stream, epoch, firstSeq, lastSeq − firstSeq, commit time].
+ */
+const PRODUCER_ATTR = 'prod';
+const itemProducerValue = (p: ItemProducer): MetaValue => [p.stream, p.epoch, p.firstSeq, p.lastSeq - p.firstSeq, p.now];
+
+function itemProducerFromValue(v: MetaValue | undefined): ItemProducer | undefined {
+  if (!Array.isArray(v) || v.length !== 5 || typeof v[0] !== 'string' || !v.slice(1).every((x) => typeof x === 'number')) return undefined;
+  const [stream, epoch, firstSeq, span, now] = v as [string, number, number, number, number];
+  return { stream, epoch, firstSeq, lastSeq: firstSeq + span, now };
 }
 
 /** Request claims live in `c<slot>` attributes of the producer's registry item. */

@@ -17,7 +17,7 @@
 // head's tails (items mode: by the commit items reaching `flushed` or beyond, the first of
 // which may straddle it). A commit extent with base < flushed means nothing (flushed, or written late by
 // a stale committer); readers ignore it, and flush and retention delete the pages below.
-import type { PartitionProducers } from './producers';
+import type { ItemProducer, PartitionProducers } from './producers';
 
 export interface Head {
   /** False until the first write creates the item. */
@@ -37,11 +37,6 @@ export interface Head {
   producers: PartitionProducers;
   /** The last few transactional commits as [base, id, base, id, ...] (commit.ts). */
   recent?: number[];
-  /**
-   * Items mode (commit-items.ts): bumped by every idempotent commit, whose transaction is
-   * conditional on it, so producer state is decided against the head it replaces.
-   */
-  producerVersion?: number;
   /** Who holds the partition's lease (lease.ts); owner '' when nobody does. */
   lease: LeaseState;
   /** Retention's running summary of the closed segments (retention.ts), once written. */
@@ -103,6 +98,11 @@ export interface Extent {
    * applied but reported failed (a lost response, retried) can recognise its own commit.
    */
   cid?: number;
+  /**
+   * Items mode: the idempotent producer batch a commit item holds (producers.ts applyItem), so
+   * that flush and a cold committer rebuild the producer state from the log (commit-items.ts).
+   */
+  producer?: ItemProducer;
 }
 
 export interface Segment {

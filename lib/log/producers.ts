@@ -5,6 +5,9 @@
 // retry through any instance returns the original offsets and writes nothing, and recording a
 // write is part of the commit's one conditional head write (commit.ts). Entries expire after
 // `producer.id.expiration.ms` without a write (7 days, Kafka's default), which bounds the head.
+// Items mode (commit-items.ts) writes no head on commit: there the state is a snapshot in the
+// head as of `flushed` plus the producer fields every idempotent commit item carries, replayed
+// by applyItem (producer-view.ts); the decision is decideProducer's all the same.
 //
 // Two kinds of stream per producer and partition:
 //   `<id>`   binary RecordBatches: Kafka's record sequences, contiguous per partition;
@@ -116,23 +119,72 @@ export function decideProducer(states: PartitionProducers, batch: ProducerBatch)
   }
   return {
     kind: 'new',
-    record: (base) => {
-      const next: PartitionProducers = {};
-      for (const [k, s] of Object.entries(states)) if (k !== batch.stream && live(s)) next[k] = s;
-      const kept = same ? same.batches : [];
-      next[batch.stream] = {
-        epoch: batch.epoch,
-        touched: batch.now,
-        batches: [...kept, { firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, base, last: base + batch.count - 1 }].slice(-MAX_REMEMBERED),
-      };
-      const keys = Object.keys(next);
-      if (keys.length > MAX_PRODUCERS_PER_PARTITION) {
-        keys.sort((a, b) => next[a]!.touched - next[b]!.touched);
-        for (const k of keys.slice(0, keys.length - MAX_PRODUCERS_PER_PARTITION)) delete next[k];
-      }
-      return next;
-    },
+    record: (base) =>
+      rememberBatch(states, { stream: batch.stream, epoch: batch.epoch, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, now: batch.now }, base, base + batch.count - 1, batch.expirationMs),
   };
+}
+
+/**
+ * The producer fields an idempotent batch's commit item carries (items mode, commit-items.ts):
+ * with the item's base and last offset, what `rememberBatch` needs to rebuild the state.
+ */
+export interface ItemProducer {
+  stream: string;
+  epoch: number;
+  firstSeq: number;
+  lastSeq: number;
+  /** The commit's clock time: the stream's `touched` once the batch is applied. */
+  now: number;
+}
+
+/**
+ * `states` with the batch (first..lastSeq at base..last) recorded as its stream's latest write,
+ * streams expired at `b.now` dropped and at most MAX_PRODUCERS_PER_PARTITION kept. What an
+ * accepted idempotent commit records, and what replaying a commit item applies.
+ */
+function rememberBatch(states: PartitionProducers, b: ItemProducer, base: number, last: number, expirationMs: number): PartitionProducers {
+  const live = (s: StreamState | undefined): s is StreamState => s !== undefined && s.touched + expirationMs > b.now;
+  const cur = states[b.stream];
+  const same = live(cur) && cur.epoch === b.epoch ? cur : undefined;
+  const next: PartitionProducers = {};
+  for (const [k, s] of Object.entries(states)) if (k !== b.stream && live(s)) next[k] = s;
+  const kept = same ? same.batches : [];
+  next[b.stream] = {
+    epoch: b.epoch,
+    touched: b.now,
+    batches: [...kept, { firstSeq: b.firstSeq, lastSeq: b.lastSeq, base, last }].slice(-MAX_REMEMBERED),
+  };
+  const keys = Object.keys(next);
+  if (keys.length > MAX_PRODUCERS_PER_PARTITION) {
+    keys.sort((x, y) => next[x]!.touched - next[y]!.touched);
+    for (const k of keys.slice(0, keys.length - MAX_PRODUCERS_PER_PARTITION)) delete next[k];
+  }
+  return next;
+}
+
+/**
+ * Items mode: the state after a commit item of the log (an idempotent batch at base..last),
+ * applied in offset order onto a state built from the snapshot and the items before it. The
+ * item is in the log, so it was accepted: nothing is decided, it is recorded — unless the state
+ * already has it or something later of its stream (the same epoch at this base or beyond, or
+ * a newer epoch), which makes applying an item twice (one straddling the snapshot's offset,
+ * read again) a no-op. Returns `states` itself when nothing changed.
+ */
+export function applyItem(states: PartitionProducers, p: ItemProducer, base: number, last: number, expirationMs: number): PartitionProducers {
+  const cur = states[p.stream];
+  if (cur && cur.touched + expirationMs > p.now) {
+    if (cur.epoch > p.epoch) return states;
+    if (cur.epoch === p.epoch && cur.batches[cur.batches.length - 1]!.base >= base) return states;
+  }
+  return rememberBatch(states, p, base, last, expirationMs);
+}
+
+/** `states` without the streams not written for `expirationMs` by `now` (`states` itself if none). */
+export function pruneExpired(states: PartitionProducers, now: number, expirationMs: number): PartitionProducers {
+  const keys = Object.keys(states);
+  const live = keys.filter((k) => states[k]!.touched + expirationMs > now);
+  if (live.length === keys.length) return states;
+  return Object.fromEntries(live.map((k) => [k, states[k]!]));
 }
 
 /** A JSON request that claimed a sequence: what a retry must match, and what it must reuse. */

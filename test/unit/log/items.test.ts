@@ -56,6 +56,7 @@ const extent = (sk: string): fc.Arbitrary<Extent> =>
       obj: fc.option(name, { nil: undefined }),
       seg: fc.option(off, { nil: undefined }),
       cid: fc.option(off, { nil: undefined }),
+      producer: fc.option(fc.record({ stream: fc.constantFrom('7', '7j', '123456'), epoch: small, firstSeq: small, lastSeq: small, now: off }), { nil: undefined }),
     })
     .map((e) => {
       const out: Extent = { sk, base: e.base, last: e.last, kind: e.kind, pos: e.pos, len: e.len, wb: e.wb, maxTs: e.maxTs };
@@ -63,6 +64,7 @@ const extent = (sk: string): fc.Arbitrary<Extent> =>
       if (e.obj !== undefined) out.obj = e.obj;
       if (e.seg !== undefined) out.seg = e.seg;
       if (e.cid !== undefined) out.cid = e.cid;
+      if (e.producer) out.producer = { ...e.producer, lastSeq: e.producer.firstSeq + e.producer.lastSeq };
       return out;
     });
 
@@ -88,7 +90,6 @@ const head: fc.Arbitrary<Head> = fc
     tails: fc.option(fc.array(extent('head'), { maxLength: 4 }), { nil: undefined }),
     producers,
     recent: fc.option(fc.array(off, { maxLength: 16 }), { nil: undefined }),
-    producerVersion: fc.option(off, { nil: undefined }),
     lease: fc.record({ owner: fc.string(), rvn: fc.option(fc.uuid(), { nil: undefined }), until: fc.option(off, { nil: undefined }) }),
     retention: fc.option(fc.record({ upto: off, bytes: off, segs: small }), { nil: undefined }),
   })
@@ -96,7 +97,6 @@ const head: fc.Arbitrary<Head> = fc
     const out: Head = { exists: true, nextOffset: h.nextOffset, logStart: h.logStart, flushed: h.flushed, leaderEpoch: h.leaderEpoch, producers: h.producers, lease: { owner: h.lease.owner } };
     if (h.tails) out.tails = h.tails;
     if (h.recent) out.recent = h.recent;
-    if (h.producerVersion !== undefined) out.producerVersion = h.producerVersion;
     if (h.lease.rvn !== undefined) out.lease.rvn = h.lease.rvn;
     if (h.lease.until !== undefined) out.lease.until = h.lease.until;
     if (h.retention) out.retention = h.retention;

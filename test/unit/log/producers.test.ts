@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { commitHeadFromItem } from '../../../lib/log/commit';
 import { LogEngine } from '../../../lib/log/engine';
-import { headKey, producerKey } from '../../../lib/log/keys';
+import { COMMIT_ITEM_PREFIX, headKey, producerKey } from '../../../lib/log/keys';
 import { DEFAULT_EPOCH_CACHE_MS, DEFAULT_PRODUCER_ID_EXPIRATION_MS, MAX_REMEMBERED } from '../../../lib/log/producers';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { itemSize } from '../../../lib/storage/counting';
@@ -24,6 +24,8 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | null): string => (b ? new TextDecoder().decode(b) : '');
 const crash = (): Error => Object.assign(new Error('injected crash'), { name: 'InjectedCrash' });
 const isHeadWrite = (c: CallOf<MetaStore>): boolean => c.method === 'write' && c.args[0].type === 'update' && c.args[0].key.sk === 'head';
+/** Items mode's commit point: the put of a commit item (commit-items.ts). */
+const isItemPut = (c: CallOf<MetaStore>): boolean => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.sk.startsWith(COMMIT_ITEM_PREFIX);
 
 let dir: string;
 let objects: ObjectStore;
@@ -46,7 +48,8 @@ const backends = [
   { name: 'SQLite, transactions', headOnlyCommits: false, itemCommits: false, aws: false },
   { name: 'SQLite, head-only writes', headOnlyCommits: true, itemCommits: false, aws: false },
   { name: 'DynamoDB (moto), head-only writes', headOnlyCommits: true, itemCommits: false, aws: true },
-  // Items mode (commit-items.ts): the commit item and the head's producer state in one transaction.
+  // Items mode (commit-items.ts): one put of the commit item, which carries the batch's producer
+  // fields; the head holds a snapshot of the state as of its flushed offset (producer-view.ts).
   { name: 'SQLite, items mode', headOnlyCommits: true, itemCommits: true, aws: false },
   { name: 'DynamoDB (moto), items mode', headOnlyCommits: true, itemCommits: true, aws: true },
 ];
@@ -54,6 +57,8 @@ const backends = [
 describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, itemCommits, aws }) => {
   const skip = aws && !awsEndpoint();
   const metaStore = (): MetaStore => (aws ? dynamo!.store : new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false }));
+  /** Each commit's one write that decides it (the fault tests' target). */
+  const commitPoint = (c: CallOf<MetaStore>): boolean => (itemCommits ? isItemPut(c) : headOnlyCommits ? isHeadWrite(c) : c.method === 'transact');
   const engine = (meta: MetaStore, clock?: ManualClock): LogEngine => new LogEngine(meta, objects, clock, { headOnlyCommits, itemCommits, inlineMaxBytes: aws ? 2560 : 128 * 1024 });
 
   it.skipIf(skip)('refuses a sequence reused on another topic (409) and writes nothing there', async () => {
@@ -93,6 +98,8 @@ describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, item
       total += perRequest;
     }
     const topic = await e.topics.get(t);
+    // Items mode: the head's producer state is a snapshot that flush writes.
+    if (itemCommits) await e.flushAll();
     const hws = await Promise.all(Array.from({ length: 16 }, async (_, i) => (await e.head(topic, i)).nextOffset));
     expect(hws.reduce((a, b) => a + b, 0)).toBe(total);
     // Bounded whatever the requests touched: the registry item holds the last few claims, and
@@ -149,9 +156,8 @@ describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, item
     const p = await b.producers.init();
     const records = [0, 1, 2, 3, 0, 2].map((part, i) => ({ value: enc(`r${i}`), partition: part, timestamp: undefined }));
     // One partition's commit lands but its response is lost; another's never happens.
-    const headOrTx = (c: CallOf<MetaStore>): boolean => (headOnlyCommits && !itemCommits ? isHeadWrite(c) : c.method === 'transact');
-    fm.faults.add({ when: headOrTx, action: { kind: 'failAfter', error: crash() } });
-    fm.faults.add({ when: headOrTx, action: { kind: 'fail', error: crash() } });
+    fm.faults.add({ when: commitPoint, action: { kind: 'failAfter', error: crash() } });
+    fm.faults.add({ when: commitPoint, action: { kind: 'fail', error: crash() } });
     await expect(a.produce(t, records, { ...p, sequence: 0 })).rejects.toThrow('injected crash');
     await a.close();
     const topic = await b.topics.get(t);
@@ -178,7 +184,7 @@ describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, item
     const { id, epoch } = await e.producers.init();
     const batch = (seq: number): Uint8Array => encodeRecordBatch([{ value: enc(`s${seq}`) }], { producerId: id, producerEpoch: epoch, baseSequence: seq });
     await e.produceBatches(t, 0, batch(0));
-    fm.faults.add({ when: (c) => (headOnlyCommits && !itemCommits ? isHeadWrite(c) : c.method === 'transact'), action: { kind: 'repeat' } });
+    fm.faults.add({ when: commitPoint, action: { kind: 'repeat' } });
     const r = await e.produceBatches(t, 0, batch(1));
     expect(fm.faults.fired(0)).toBe(1);
     expect(r).toEqual({ partition: 0, base_offset: 1, last_offset: 1 });
@@ -247,9 +253,13 @@ describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, item
     const busy = await Promise.all([0, 1, 2].map(() => e.producers.init()));
     for (let s = 0; s < 8; s++) {
       for (const b of busy) await e.produceBatches(t, 0, bin(b.id, s));
-      const item = (await meta.get(headKey(topic.id, 0)))!;
-      if (headOnlyCommits) expect(itemSize(item)).toBeLessThanOrEqual(1024);
+      // (Items mode writes the head only at flush: below.)
+      if (headOnlyCommits && !itemCommits) expect(itemSize((await meta.get(headKey(topic.id, 0)))!)).toBeLessThanOrEqual(1024);
       clock.advance(DEFAULT_PRODUCER_ID_EXPIRATION_MS / 7);
+    }
+    if (itemCommits) {
+      await e.flushAll(); // the snapshot drops expired streams as flush writes it
+      expect(itemSize((await meta.get(headKey(topic.id, 0)))!)).toBeLessThanOrEqual(1024);
     }
     const head = commitHeadFromItem(await meta.get(headKey(topic.id, 0)), meta.traits);
     expect(Object.keys(head.producers).sort()).toEqual(busy.map((b) => `${b.id}`).sort());
