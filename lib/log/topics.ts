@@ -4,9 +4,10 @@
 import { ConditionFailedError, SamsaError } from '../errors';
 import type { MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
+import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
-import { deletionMarkerToItem, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
-import { topicKey, TOPICS_PK } from './keys';
+import { deletionMarkerToItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
+import { headKey, topicKey, TOPICS_PK } from './keys';
 import { fenceItemLogs, tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
@@ -32,6 +33,12 @@ export interface Topic {
    */
   commit?: 'items';
 }
+
+/**
+ * The next_offset an items-mode partition head holds from creation: not a number, so no
+ * head-mode commit condition can hold on it (topics.ts create).
+ */
+export const ITEMS_MODE_MARKER = 'items';
 
 /** How old a cached topic lookup may be by default. */
 export const TOPIC_CACHE_MS = 1000;
@@ -73,6 +80,17 @@ export class TopicRegistry {
       version: 1,
       ...(mode.itemCommits ? { commit: 'items' as const } : {}),
     };
+    // Items mode: every partition head first gets a next_offset no head-mode committer can
+    // match (a string: its condition is `next_offset = b`, or absent at b = 0), so an instance
+    // of a build without items mode, still running during a deploy, is refused instead of
+    // committing through the head beside the items (design note 0010). Written before the topic
+    // item, under the new incarnation id that nothing reads yet: a crash in between leaves a
+    // few unreferenced heads, never a visible partition without its marker.
+    if (topic.commit === 'items') {
+      await inParallel(Array.from({ length: count }, (_, p) => p), 16, (p) =>
+        this.meta.write({ type: 'put', item: { ...headKey(topic.id, p), [HEAD_ATTR.nextOffset]: ITEMS_MODE_MARKER }, condition: { op: 'notExists' } }),
+      );
+    }
     try {
       // A topic still being deleted keeps its item (state "deleting") until its data is gone,
       // so re-creating it early fails here, as in Kafka ("marked for deletion").

@@ -10,7 +10,11 @@ import { StorageError } from '../../../lib/errors';
 import { commitTtl, END_CACHE_MS } from '../../../lib/log/commit-items';
 import { DEFAULT_TOPIC_CONFIG } from '../../../lib/log/topic-config';
 import { GroupStore } from '../../../lib/groups/store';
+import { Committer } from '../../../lib/log/commit';
 import { LogEngine } from '../../../lib/log/engine';
+import { Notifier } from '../../../lib/log/notifier';
+import { prepareBinary } from '../../../lib/log/prepare';
+import { ITEMS_MODE_MARKER } from '../../../lib/log/topics';
 import { commitItemFromItem } from '../../../lib/log/items';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, partitionPk } from '../../../lib/log/keys';
 import { batchFrames, codecsReady, decodeRecordBatch, encodeRecordBatch } from '../../../lib/records';
@@ -104,8 +108,28 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect(writes.map((l) => (l.call.method === 'write' ? `${l.call.args[0].type} ${l.call.args[0].type === 'put' ? l.call.args[0].item.sk.slice(0, 2) : ''}` : 'transact'))).toEqual(['put c#']);
     await e.produce(s.name, [{ value: enc('b') }]);
     await expectLog(e, s, s.name, [{ offset: 0, value: 'a' }, { offset: 1, value: 'b' }]);
-    // The head was never written by a commit.
-    expect(await s.meta.get({ pk: partitionPk(topic.id, 0), sk: 'head' })).toBeUndefined();
+    // No commit wrote the head: it holds only the marker the topic's creation put there.
+    const head = await s.meta.get({ pk: partitionPk(topic.id, 0), sk: 'head' });
+    expect(Object.keys(head!).sort()).toEqual(['next_offset', 'pk', 'sk']);
+    expect(head!['next_offset']).toBe(ITEMS_MODE_MARKER);
+  });
+
+  it('a build without items mode, still running during a deploy, is refused on an items-mode partition and writes nothing', async () => {
+    const s = await setup();
+    const e = engine(s);
+    const topic = await e.createTopic(s.name, 2);
+    await e.produce(s.name, [{ value: enc('a'), partition: 0 }]);
+    // The previous build reads the topic item without the mode and commits through the head.
+    const old = new Committer(s.meta, s.objects, new Notifier(), { inlineMaxBytes: 512, headOnlyCommits: true, backoff: { maxAttempts: 5, sleep: async () => {} } });
+    const legacy = { ...topic, commit: undefined };
+    for (const partition of [0, 1]) {
+      const prep = prepareBinary(encodeRecordBatch([{ value: enc(`old${partition}`) }]), DEFAULT_TOPIC_CONFIG['max.message.bytes']);
+      await expect(old.commit([{ topic: legacy, partition, payload: prep.payload, batchStarts: prep.batchStarts, batchCounts: prep.batchCounts, maxTs: prep.maxTs }])).rejects.toMatchObject({ code: 'THROTTLING' });
+    }
+    await expectLog(e, s, s.name, [{ offset: 0, value: 'a' }]);
+    expect((await e.head(topic, 1)).nextOffset).toBe(0);
+    // The items-mode log goes on as if the old build had never tried.
+    expect((await e.produce(s.name, [{ value: enc('b'), partition: 0 }]))[0]!.offset).toBe(1);
   });
 
   it('keeps offsets contiguous and unique across independent writers (separate engines)', async () => {
