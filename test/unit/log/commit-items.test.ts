@@ -312,11 +312,22 @@ function scenario(stores: () => Promise<TestStores>): void {
     await e.createTopic(s.name, 3);
     const topic = await e.topics.get(s.name);
     await e.produce(s.name, [{ value: enc('a'), partition: 0 }, { value: enc('b'), partition: 0 }, { value: enc('c'), partition: 2 }]);
-    const store = new GroupStore(s.meta, e);
-    for (const consistent of [true, false]) {
-      const heads = await store.readHeads([0, 1, 2].map((partition) => ({ topic, partition })), { consistent });
-      expect(heads.map((h) => h.nextOffset)).toEqual([2, 0, 1]);
-    }
+    const fm = faultyMetaStore(s.meta);
+    const store = new GroupStore(fm, e);
+    const tps = [0, 1, 2].map((partition) => ({ topic, partition }));
+    for (const consistent of [true, false]) expect((await store.readHeads(tps, { consistent })).map((h) => h.nextOffset)).toEqual([2, 0, 1]);
+    // An idle member's next eventually consistent reads check only the item at each end: no
+    // query, no head read — and see a commit (its item is that one) and a deletion (its fence).
+    const queries = () => fm.faults.log.filter((l) => l.call.method === 'query').length;
+    let before = queries();
+    expect((await store.readHeads(tps, { consistent: false })).map((h) => h.nextOffset)).toEqual([2, 0, 1]);
+    expect(queries()).toBe(before);
+    await e.produce(s.name, [{ value: enc('d'), partition: 1 }]);
+    before = queries();
+    expect((await store.readHeads(tps, { consistent: false })).map((h) => h.nextOffset)).toEqual([2, 1, 1]);
+    expect(queries()).toBe(before + 1); // partition 1 only, read afresh
+    await e.deleteTopic(s.name);
+    expect((await store.readHeads(tps, { consistent: false })).every((h) => h.deleted)).toBe(true);
   });
 
   describe('reader and flush', () => {
