@@ -330,6 +330,24 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect((await store.readHeads(tps, { consistent: false })).every((h) => h.deleted)).toBe(true);
   });
 
+  it('a long poll sees another process\'s commit; while it waits it reads only the item key at the end', async () => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const waiter = engine(s, fm, s.objects, undefined, { longPollRecheckMs: 40, longPollMaxRecheckMs: 40 });
+    const other = engine(s);
+    await other.createTopic(s.name, 1);
+    await other.produce(s.name, [{ value: enc('r0') }]);
+    const polled = waiter.fetch(s.name, 0, { offset: 1, waitMs: 5000 });
+    await new Promise((r) => setTimeout(r, 400));
+    const during = fm.faults.log.map((l) => l.call.method);
+    await other.produce(s.name, [{ value: enc('r1') }]);
+    const got = (await polled).records();
+    expect(got.map((r) => [r.offset, dec(r.value)])).toEqual([[1, 'r1']]);
+    // ~10 rechecks in 400 ms, each one get of c#1: the queries are the fetch's own, before it waited.
+    expect(during.filter((m) => m === 'get').length).toBeGreaterThan(4);
+    expect(during.filter((m) => m === 'query').length).toBeLessThanOrEqual(5);
+  });
+
   describe('reader and flush', () => {
     const three = (tag: string) => concatBytes([0, 1, 2].map((i) => encodeRecordBatch([{ value: enc(`${tag}${i}-${'r'.repeat(900)}`) }])));
     const flushOpts = { flush: { stepBytes: 1500, indexIntervalBytes: 256 } };
