@@ -4,9 +4,10 @@
 import { ConditionFailedError, SamsaError } from '../errors';
 import type { MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
+import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
-import { deletionMarkerToItem, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
-import { topicKey, TOPICS_PK } from './keys';
+import { deletionMarkerToItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
+import { headKey, topicKey, TOPICS_PK } from './keys';
 import { fenceItemLogs, tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
@@ -88,6 +89,9 @@ export class TopicRegistry {
       }
       throw err;
     }
+    // Before answering: an items-mode incarnation's heads are marked so that no head-mode
+    // commit can land in them (see markItemsHeads).
+    if (topic.commit === 'items') await markItemsHeads(this.meta, topic);
     this.cache.set(name, { topic, at: this.clock.now() });
     return topic;
   }
@@ -190,6 +194,8 @@ export class TopicRegistry {
       item: topicToItem(next),
       condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_VERSION_ATTR, value: current.version }, TOPIC_NOT_DELETING] },
     });
+    // Partitions added to an items-mode topic are marked as its first ones were (see markItemsHeads).
+    if (next.commit === 'items' && partitions > current.partitions) await markItemsHeads(this.meta, next, current.partitions);
     this.cache.set(name, { topic: next, at: this.clock.now() });
     return next;
   }
@@ -225,4 +231,20 @@ export class TopicRegistry {
     if (name === undefined) this.cache.clear();
     else this.cache.delete(name);
   }
+}
+
+/**
+ * An items-mode topic's partition heads get a `next_offset` no head-mode commit can satisfy:
+ * that commit's condition is `next_offset = b`, or absent at b = 0 (commit.ts), and a string
+ * equals no number. A process of a build before items mode — still running during a rolling
+ * deploy — ignores the topic item's commit mode, and would otherwise commit through the head at
+ * offset 0 beside the commit items; now its commit fails its condition on every attempt and is
+ * refused, retriable. Readers decode the marker as no offset (items.ts), and nothing of this
+ * build conditions on it: items mode reads the high watermark from the items (commit-items.ts).
+ */
+export const ITEMS_HEAD_MARKER = 'items';
+export async function markItemsHeads(meta: MetaStore, topic: Pick<Topic, 'id' | 'partitions'>, fromPartition = 0): Promise<void> {
+  await inParallel(Array.from({ length: topic.partitions - fromPartition }, (_, i) => fromPartition + i), 16, (p) =>
+    meta.write({ type: 'update', key: headKey(topic.id, p), set: { [HEAD_ATTR.nextOffset]: ITEMS_HEAD_MARKER } }),
+  );
 }

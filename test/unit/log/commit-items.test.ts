@@ -7,10 +7,13 @@
 // failures, ALL_OLD included).
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../../lib/errors';
+import { Committer } from '../../../lib/log/commit';
 import { commitTtl, END_CACHE_MS } from '../../../lib/log/commit-items';
 import { DEFAULT_TOPIC_CONFIG } from '../../../lib/log/topic-config';
 import { GroupStore } from '../../../lib/groups/store';
 import { LogEngine } from '../../../lib/log/engine';
+import { Notifier } from '../../../lib/log/notifier';
+import { prepareRecords } from '../../../lib/log/prepare';
 import { commitItemFromItem } from '../../../lib/log/items';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, partitionPk } from '../../../lib/log/keys';
 import { batchFrames, codecsReady, decodeRecordBatch, encodeRecordBatch } from '../../../lib/records';
@@ -104,8 +107,27 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect(writes.map((l) => (l.call.method === 'write' ? `${l.call.args[0].type} ${l.call.args[0].type === 'put' ? l.call.args[0].item.sk.slice(0, 2) : ''}` : 'transact'))).toEqual(['put c#']);
     await e.produce(s.name, [{ value: enc('b') }]);
     await expectLog(e, s, s.name, [{ offset: 0, value: 'a' }, { offset: 1, value: 'b' }]);
-    // The head was never written by a commit.
-    expect(await s.meta.get({ pk: partitionPk(topic.id, 0), sk: 'head' })).toBeUndefined();
+    // The head was never written by a commit: it holds only the mark creation left there.
+    expect(await s.meta.get({ pk: partitionPk(topic.id, 0), sk: 'head' })).toEqual({ pk: partitionPk(topic.id, 0), sk: 'head', next_offset: 'items' });
+  });
+
+  it('refuses, retriable, a head-mode commit by a build before items mode (it ignores the topic\'s mode), also on a partition added later', async () => {
+    const s = await setup();
+    const e = engine(s);
+    await e.createTopic(s.name, 2);
+    await e.topics.alter(s.name, { partitions: 3 });
+    const { commit: _mode, ...asOldBuildSeesIt } = await e.topics.get(s.name, { fresh: true });
+    await e.produce(s.name, [{ value: enc('new'), partition: 0 }]);
+    const old = new Committer(s.meta, s.objects, new Notifier(), { inlineMaxBytes: 2560, headOnlyCommits: true, backoff: { sleep: async () => {}, maxAttempts: 4 } });
+    for (const partition of [0, 1, 2]) {
+      const prep = prepareRecords([{ value: enc('old-build') }], 1 << 20, Date.now(), () => 0);
+      const part = { topic: asOldBuildSeesIt, partition, payload: prep.payload, batchStarts: prep.batchStarts, batchCounts: prep.batchCounts, maxTs: prep.maxTs };
+      await expect(old.commit([part])).rejects.toMatchObject({ code: 'THROTTLING', retriable: true });
+    }
+    expect((await readAll(e, s.name, 0)).map((r) => r.value)).toEqual(['new']);
+    for (const partition of [1, 2]) expect(await readAll(e, s.name, partition)).toEqual([]);
+    const [o] = await e.produce(s.name, [{ value: enc('still'), partition: 2 }]);
+    expect(o!.offset).toBe(0);
   });
 
   it('keeps offsets contiguous and unique across independent writers (separate engines)', async () => {
