@@ -462,6 +462,24 @@ function scenario(stores: () => Promise<TestStores>): void {
       expect(got.map((r) => [r.offset, dec(r.value)])).toEqual([0, 1, 2, 3, 4].map((i) => [i, `t${i}`]));
     });
 
+    it('unflushed items TTL removed (flush stalled past their life): flush starts the log at the first item left, readers below it are out of range', async () => {
+      const s = await setup();
+      const e = engine(s);
+      await e.createTopic(s.name, 1);
+      const topic = await e.topics.get(s.name);
+      for (let i = 0; i < 4; i++) await e.produce(s.name, [{ value: enc(`g${i}`) }]);
+      for (const base of [0, 1]) await s.meta.write({ type: 'delete', key: { pk: partitionPk(topic.id, 0), sk: commitItemSk(base) } });
+      const stats = await e.flushPartition(topic, 0);
+      expect(stats.batches).toBe(2);
+      const head = await e.head(topic, 0);
+      expect([head.logStart, head.flushed, head.nextOffset]).toEqual([2, 4, 4]);
+      await expect(e.fetch(s.name, 0, { offset: 0 })).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE' });
+      const got = (await e.fetch(s.name, 0, { offset: 2, maxRecords: 10 })).records();
+      expect(got.map((r) => [r.offset, dec(r.value)])).toEqual([[2, 'g2'], [3, 'g3']]);
+      const [o] = await e.produce(s.name, [{ value: enc('g4') }]);
+      expect(o!.offset).toBe(4);
+    });
+
     it('topics that keep records forever: items carry no TTL; flush deletes those a day old wholly below flushed, never the last', async () => {
       const s = await setup();
       const clock = new ManualClock(Date.now());
