@@ -18,17 +18,17 @@
 // Steps 2 and 4 are decided on plain data by flush-plan.ts; this file is the executor: it
 // reads, writes the objects (fenced as write() explains), commits and cleans up.
 import { ConditionFailedError, PreconditionFailedError } from '../errors';
-import type { Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
+import type { MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { concatBytes } from '../util/bytes';
 import { inParallel } from '../util/parallel';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
 import { commitTtl } from './commit-items';
-import { deadWalObjects, StepPacker, stepWrites } from './flush-plan';
+import { deadWalObjects, gapSkipWrite, StepPacker, stepWrites } from './flush-plan';
 import { partitionKey } from './commit';
 import type { InlineCache } from './inline-cache';
-import { commitItemFromItem, extentsFromItem, HEAD_ATTR, headFromItem, headUpdate, segmentFromItem } from './items';
-import type { Extent, Head } from './model';
+import { commitItemFromItem, extentsFromItem, headFromItem, segmentFromItem } from './items';
+import type { Extent } from './model';
 import type { BatchInfo, LogReader } from './reader';
 import { encodeIndexEntries, encodeTimeIndexEntries } from './segment-index';
 import type { Topic } from './topics';
@@ -320,7 +320,14 @@ export class Flusher {
    * tombstone), and readers below it get OFFSET_OUT_OF_RANGE instead of a chain that never
    * closes. Undefined when an item after `from` cannot be found (nothing to skip to).
    */
-  private async skipExpiredItems(topic: Topic, partition: number, from: number, head: Head, epoch: number, lease: LeaseGuard): Promise<{ bytes: number; batches: number; flushed: number } | undefined> {
+  private async skipExpiredItems(
+    topic: Topic,
+    partition: number,
+    from: number,
+    head: { flushed: number; logStart: number },
+    epoch: number,
+    lease: LeaseGuard,
+  ): Promise<{ bytes: number; batches: number; flushed: number } | undefined> {
     const pk = partitionPk(topic.id, partition);
     const [covering, after] = await Promise.all([
       this.meta.query({ pk, gte: COMMIT_ITEM_PREFIX, lte: commitItemSk(from), reverse: true, limit: 1 }),
@@ -331,18 +338,9 @@ export class Flusher {
     const next = after.items[0] && commitItemFromItem(after.items[0]);
     if (next?.kind !== 'commit') return undefined;
     const to = next.extent.base;
-    const flushedIs: Condition =
-      head.flushed === 0
-        ? { op: 'or', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.flushed }, { op: 'eq', attr: HEAD_ATTR.flushed, value: 0 }] }
-        : { op: 'eq', attr: HEAD_ATTR.flushed, value: head.flushed };
     if (!lease.held()) return undefined;
     try {
-      await this.meta.write({
-        type: 'update',
-        key: headKey(topic.id, partition),
-        ...headUpdate({ flushed: to, logStart: Math.max(head.logStart, to) }),
-        condition: { op: 'and', conds: [flushedIs, { op: 'eq', attr: HEAD_ATTR.leaderEpoch, value: epoch }, { op: 'attrNotExists', attr: HEAD_ATTR.deleted }] },
-      });
+      await this.meta.write(gapSkipWrite(topic, partition, head, epoch, to));
     } catch (err) {
       if (err instanceof ConditionFailedError) return undefined; // another flusher moved first
       throw err;
