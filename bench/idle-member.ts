@@ -134,7 +134,9 @@ export async function main(): Promise<Row[]> {
   const objects = new S3ObjectStore({ client: s3c, bucket });
   const meta = capacity(raw);
   // The API function's engine (AWS mode settings of lib/runtime/core.ts) and, apart, a producer.
-  const awsOpts = { inlineMaxBytes: DYNAMODB_TRAITS.inlineMaxBytes, longPollRecheckMs: 200, longPollMaxRecheckMs: 2000 };
+  // Items mode (lib/log/commit-items.ts) unless IDLE_ITEMS=0: the topic's high watermarks are
+  // then the ends of their last commit items, one query per partition beside the head reads.
+  const awsOpts = { inlineMaxBytes: DYNAMODB_TRAITS.inlineMaxBytes, longPollRecheckMs: 200, longPollMaxRecheckMs: 2000, headOnlyCommits: true, itemCommits: process.env.IDLE_ITEMS !== '0' };
   const engine = new LogEngine(meta, objects, undefined, awsOpts);
   const producer = new LogEngine(raw, objects, undefined, awsOpts);
   const app = createApp({ engine, logger: silentLogger });

@@ -6,7 +6,7 @@
 // calls (admin.ts) all go through it; its methods are the parts' shared internals.
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { LogEngine } from '../log/engine';
-import { GROUP_MEMBER_PREFIX, GROUP_OWNER_PREFIX, GROUP_PARTITION_PREFIX, groupMemberKey, groupMetaKey, groupOffsetsPk, groupOwnerKey, groupPk, groupRegistryKey, headKey } from '../log/keys';
+import { commitItemSk, GROUP_MEMBER_PREFIX, GROUP_OWNER_PREFIX, GROUP_PARTITION_PREFIX, groupMemberKey, groupMetaKey, groupOffsetsPk, groupOwnerKey, groupPk, groupRegistryKey, headKey, partitionPk } from '../log/keys';
 import { lastCommitItem } from '../log/commit-items';
 import { commitItemEnd, headFromItem } from '../log/items';
 import type { Head } from '../log/model';
@@ -23,6 +23,9 @@ import { LivenessTracker, monotonicClock } from './liveness';
 import { type GroupState, type MemberSpec, reconcile, targetOf } from './reconcile';
 import { chunks, type CoordinatorOptions, MAX_ATTEMPTS, MAX_META_BYTES, MAX_METADATA, type Mutation, type OffsetCommit, SESSION_TIMEOUT } from './types';
 
+/** How long readHeads trusts an items-mode partition's head it read, checking only its end item. */
+const ITEM_HINT_MS = 60_000;
+
 export class GroupStore {
   readonly liveness: LivenessTracker;
   readonly clock: Clock;
@@ -32,6 +35,8 @@ export class GroupStore {
   private readonly topicChecks = new Map<string, number>();
   /** Per group, the assignor's target for the state it was computed from (see targetFor). */
   private readonly targets = new Map<string, { key: string; target: Owners }>();
+  /** Items-mode partitions' heads as readHeads last read them, and when (monotonic; see there). */
+  private readonly itemHints = new Map<string, { head: Head; at: number }>();
 
   constructor(
     readonly meta: MetaStore,
@@ -48,22 +53,45 @@ export class GroupStore {
   /**
    * Partition heads, in order: a group may span thousands of partitions, so in batches where
    * the store has them (DynamoDB: 100 per request), else a few gets at a time.
+   *
+   * Items-mode partitions (lib/log/commit-items.ts) keep their high watermark out of the head:
+   * it is the end of their last commit item, one query each. An idle member's polls read
+   * eventually consistent heads every second or two, and a query per partition beside each
+   * head doubled what they cost (bench/idle-member.ts). So such a read, for a partition whose
+   * head and high watermark hw were read here less than ITEM_HINT_MS ago, reads only the item
+   * key c#<hw> instead (in the same batches): every commit after hw — and a deletion's fence —
+   * creates exactly that item (the items form a chain from the end), so its absence means the
+   * log still ends at hw, and the head is the one read then. Present, the partition is read
+   * afresh. Strongly consistent reads (lag, offset resets) always read afresh.
    */
   async readHeads(tps: Array<{ topic: Topic; partition: number }>, opts: { consistent?: boolean } = {}): Promise<Head[]> {
-    const keys = tps.map((tp) => headKey(tp.topic.id, tp.partition));
-    let out: Head[];
-    if (this.meta.batchGet) out = (await this.meta.batchGet(keys, opts)).map(headFromItem);
+    const now = this.mono.monotonic();
+    const hintKey = (tp: { topic: Topic; partition: number }): string => `${tp.topic.id}/${tp.partition}`;
+    const hints = tps.map((tp) => {
+      if (opts.consistent !== false || tp.topic.commit !== 'items') return undefined;
+      const h = this.itemHints.get(hintKey(tp));
+      return h && now - h.at < ITEM_HINT_MS ? h.head : undefined;
+    });
+    const keys = tps.map((tp, i) => (hints[i] ? { pk: partitionPk(tp.topic.id, tp.partition), sk: commitItemSk(hints[i].nextOffset) } : headKey(tp.topic.id, tp.partition)));
+    let items: Array<MetaItem | undefined>;
+    if (this.meta.batchGet) items = await this.meta.batchGet(keys, opts);
     else {
-      out = new Array(tps.length);
-      await inParallel([...tps.keys()], 32, async (i) => void (out[i] = headFromItem(await this.meta.get(keys[i]!, opts))));
+      items = new Array(tps.length);
+      await inParallel([...tps.keys()], 32, async (i) => void (items[i] = await this.meta.get(keys[i]!, opts)));
     }
-    // Items-mode partitions (lib/log/commit-items.ts) keep their high watermark out of the head:
-    // it is the end of their last commit item, one query each.
-    const items = [...tps.keys()].filter((i) => tps[i]!.topic.commit === 'items');
-    await inParallel(items, 32, async (i) => {
-      const last = await lastCommitItem(this.meta, tps[i]!.topic, tps[i]!.partition, opts);
-      const h = out[i]!;
+    const out: Head[] = items.map((item, i) => (hints[i] ? hints[i] : headFromItem(item)));
+    // Items-mode partitions read afresh: their head (again, where a hint's item turned up) and
+    // the end of their last item.
+    const fresh = [...tps.keys()].filter((i) => tps[i]!.topic.commit === 'items' && (!hints[i] || items[i] !== undefined));
+    await inParallel(fresh, 32, async (i) => {
+      const tp = tps[i]!;
+      const [item, last] = await Promise.all([
+        hints[i] ? this.meta.get(headKey(tp.topic.id, tp.partition), opts) : Promise.resolve(items[i]),
+        lastCommitItem(this.meta, tp.topic, tp.partition, opts),
+      ]);
+      const h = headFromItem(item);
       out[i] = { ...h, nextOffset: Math.max(h.flushed, h.logStart, last ? commitItemEnd(last) : 0) };
+      this.itemHints.set(hintKey(tp), { head: out[i], at: now });
     });
     return out;
   }

@@ -13,6 +13,10 @@
 //      and no transaction: DynamoDB bills a transaction's writes twice.
 //   3. Acknowledge only after the head write.
 //
+// Topics created in items mode (Topic.commit = 'items', AWS mode) commit differently: one
+// write-once item per commit, conditional on its absence, and no head write (commit-items.ts;
+// commitItem below).
+//
 // Commits that span partitions (and every commit on a store where transactions cost nothing
 // extra, like SQLite) use one transaction instead: per partition a page holding the tails and
 // the new extent, and the head update (which then empties `tails`). An idempotent producer's

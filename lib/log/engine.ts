@@ -13,6 +13,7 @@ import type { FlushScheduler, FlushSchedulerFactory } from './flush-scheduler';
 import { DEFAULT_LEASE_MS, deadOnThisHost, LeaseManager } from './lease';
 import type { Head } from './model';
 import { DEFAULT_INLINE_CACHE_BYTES, InlineCache } from './inline-cache';
+import { commitItemSk, partitionPk } from './keys';
 import { Notifier } from './notifier';
 import { mergePrepared, type Prepared, prepareBinary, prepareRecords } from './prepare';
 import { binaryStream, DEFAULT_PRODUCER_ID_EXPIRATION_MS, jsonStream, type ProducerBatch, ProducerRegistry } from './producers';
@@ -489,6 +490,13 @@ export class LogEngine {
       const woken = await this.notifier.wait(key, current.nextOffset, Math.min(remaining, interval), signal);
       // A client that went away is waiting for nothing: skip the read.
       if (woken === undefined && signal?.aborted) break;
+      // Items mode: the log grows only by an item at its end (a deletion's fence too), so
+      // while none is there the head need not be read again — one get instead of the head
+      // and a query (commit-items.ts).
+      if (woken === undefined && topic.commit === 'items' && !(await this.meta.get({ pk: partitionPk(topic.id, partition), sk: commitItemSk(current.nextOffset) }))) {
+        interval = Math.min(interval * 2, maxInterval);
+        continue;
+      }
       current = await this.liveHead(topic, partition);
       if (current.nextOffset > head.nextOffset) break;
       interval = Math.min(interval * 2, maxInterval);

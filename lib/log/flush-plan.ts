@@ -241,3 +241,21 @@ export function deadWalObjects(plan: StepPlan): string[] {
   const remainderObj = plan.remainder?.extent.kind === 'wal' ? plan.remainder.extent.obj : undefined;
   return [...new Set(plan.consumed.filter((e) => e.kind === 'wal' && e.obj !== remainderObj).map((e) => e.obj!))];
 }
+
+/**
+ * Items mode, a flush over commit items TTL removed before they were flushed (flush.ts,
+ * skipExpiredItems): `flushed` and the log start move to `to`, the first item left, under a
+ * step's conditions — `flushed` as read, our leader epoch, no tombstone.
+ */
+export function gapSkipWrite(topic: { id: string }, partition: number, head: { flushed: number; logStart: number }, epoch: number, to: number): WriteOp {
+  const flushedIs: Condition =
+    head.flushed === 0
+      ? { op: 'or', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.flushed }, { op: 'eq', attr: HEAD_ATTR.flushed, value: 0 }] }
+      : { op: 'eq', attr: HEAD_ATTR.flushed, value: head.flushed };
+  return {
+    type: 'update',
+    key: headKey(topic.id, partition),
+    ...headUpdate({ flushed: to, logStart: Math.max(head.logStart, to) }),
+    condition: { op: 'and', conds: [flushedIs, { op: 'eq', attr: HEAD_ATTR.leaderEpoch, value: epoch }, { op: 'attrNotExists', attr: HEAD_ATTR.deleted }] },
+  };
+}

@@ -23,9 +23,9 @@ import type { MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { concatBytes } from '../util/bytes';
 import { inParallel } from '../util/parallel';
-import { COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
 import { commitTtl } from './commit-items';
-import { deadWalObjects, StepPacker, stepWrites } from './flush-plan';
+import { deadWalObjects, gapSkipWrite, StepPacker, stepWrites } from './flush-plan';
 import { partitionKey } from './commit';
 import type { InlineCache } from './inline-cache';
 import { commitItemFromItem, extentsFromItem, headFromItem, segmentFromItem } from './items';
@@ -221,6 +221,10 @@ export class Flusher {
     // In items mode the first item may straddle `from` (an earlier step stopped inside it and
     // wrote no remainder): its batches below `from` are skipped when it is read.
     const items = topic.commit === 'items';
+    if (items && (!chain || chain[0]!.base > from)) {
+      const skipped = await this.skipExpiredItems(topic, partition, from, head, epoch, lease);
+      if (skipped !== undefined) return skipped;
+    }
     if (!chain || (items ? !(chain[0]!.base <= from && from <= chain[0]!.last) : chain[0]!.base !== from)) {
       throw new Error(`unflushed extents of ${topic.name}/${partition} do not start at the flushed offset ${from}`);
     }
@@ -323,6 +327,44 @@ export class Flusher {
     const page = await this.meta.get({ pk: partitionPk(topic.id, partition), sk: e.sk });
     if (!page) return undefined;
     return extentsFromItem(page).find((x) => x.kind === 'inline' && x.base === e.base && x.cid === e.cid && x.len === e.len && x.wb === e.wb && x.data);
+  }
+
+  /**
+   * Items mode: no commit item covers `from`, below the high watermark. Items are only ever
+   * created at the end of the log, so the ones that covered it are gone: DynamoDB's TTL removed
+   * them because flush made no progress for longer than they live (max(7 days, retention.ms) +
+   * 1 day, commit-items.ts) — records time retention would have removed by now. The log then
+   * starts, as retention would leave it, at the first item left: `flushed` and the log start
+   * move there together, under the same conditions as a step's (flushed as read, our epoch, no
+   * tombstone), and readers below it get OFFSET_OUT_OF_RANGE instead of a chain that never
+   * closes. Undefined when an item after `from` cannot be found (nothing to skip to).
+   */
+  private async skipExpiredItems(
+    topic: Topic,
+    partition: number,
+    from: number,
+    head: { flushed: number; logStart: number },
+    epoch: number,
+    lease: LeaseGuard,
+  ): Promise<{ bytes: number; batches: number; flushed: number } | undefined> {
+    const pk = partitionPk(topic.id, partition);
+    const [covering, after] = await Promise.all([
+      this.meta.query({ pk, gte: COMMIT_ITEM_PREFIX, lte: commitItemSk(from), reverse: true, limit: 1 }),
+      this.meta.query({ pk, gt: commitItemSk(from), lt: COMMIT_ITEM_END, limit: 1 }),
+    ]);
+    const cover = covering.items[0] && commitItemFromItem(covering.items[0]);
+    if (cover?.kind === 'commit' && cover.extent.last >= from) return undefined; // there after all: a moving chain
+    const next = after.items[0] && commitItemFromItem(after.items[0]);
+    if (next?.kind !== 'commit') return undefined;
+    const to = next.extent.base;
+    if (!lease.held()) return undefined;
+    try {
+      await this.meta.write(gapSkipWrite(topic, partition, head, epoch, to));
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return undefined; // another flusher moved first
+      throw err;
+    }
+    return { bytes: 0, batches: 0, flushed: to };
   }
 
   /**

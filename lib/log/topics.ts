@@ -34,12 +34,6 @@ export interface Topic {
   commit?: 'items';
 }
 
-/**
- * The next_offset an items-mode partition head holds from creation: not a number, so no
- * head-mode commit condition can hold on it (topics.ts create).
- */
-export const ITEMS_MODE_MARKER = 'items';
-
 /** How old a cached topic lookup may be by default. */
 export const TOPIC_CACHE_MS = 1000;
 
@@ -80,17 +74,11 @@ export class TopicRegistry {
       version: 1,
       ...(mode.itemCommits ? { commit: 'items' as const } : {}),
     };
-    // Items mode: every partition head first gets a next_offset no head-mode committer can
-    // match (a string: its condition is `next_offset = b`, or absent at b = 0), so an instance
-    // of a build without items mode, still running during a deploy, is refused instead of
-    // committing through the head beside the items (design note 0010). Written before the topic
-    // item, under the new incarnation id that nothing reads yet: a crash in between leaves a
-    // few unreferenced heads, never a visible partition without its marker.
-    if (topic.commit === 'items') {
-      await inParallel(Array.from({ length: count }, (_, p) => p), 16, (p) =>
-        this.meta.write({ type: 'put', item: { ...headKey(topic.id, p), [HEAD_ATTR.nextOffset]: ITEMS_MODE_MARKER }, condition: { op: 'notExists' } }),
-      );
-    }
+    // Items mode: the heads are marked (markItemsHeads) before the topic item exists, under the
+    // new incarnation id that nothing reads yet: no moment in which a process of an earlier build
+    // can resolve the topic and find an unmarked head. A crash in between leaves a few heads
+    // nothing references.
+    if (topic.commit === 'items') await markItemsHeads(this.meta, topic);
     try {
       // A topic still being deleted keeps its item (state "deleting") until its data is gone,
       // so re-creating it early fails here, as in Kafka ("marked for deletion").
@@ -203,6 +191,9 @@ export class TopicRegistry {
     }
     const config = applyTopicConfig(current.config, change.config);
     const next: Topic = { ...current, partitions, config, version: current.version + 1 };
+    // Partitions added to an items-mode topic are marked as its first ones were, before the
+    // topic item names them (see create and markItemsHeads).
+    if (next.commit === 'items' && partitions > current.partitions) await markItemsHeads(this.meta, next, current.partitions);
     await this.meta.write({
       type: 'put',
       item: topicToItem(next),
@@ -243,4 +234,20 @@ export class TopicRegistry {
     if (name === undefined) this.cache.clear();
     else this.cache.delete(name);
   }
+}
+
+/**
+ * An items-mode topic's partition heads get a `next_offset` no head-mode commit can satisfy:
+ * that commit's condition is `next_offset = b`, or absent at b = 0 (commit.ts), and a string
+ * equals no number. A process of a build before items mode — still running during a rolling
+ * deploy — ignores the topic item's commit mode, and would otherwise commit through the head at
+ * offset 0 beside the commit items; now its commit fails its condition on every attempt and is
+ * refused, retriable. Readers decode the marker as no offset (items.ts), and nothing of this
+ * build conditions on it: items mode reads the high watermark from the items (commit-items.ts).
+ */
+export const ITEMS_HEAD_MARKER = 'items';
+export async function markItemsHeads(meta: MetaStore, topic: Pick<Topic, 'id' | 'partitions'>, fromPartition = 0): Promise<void> {
+  await inParallel(Array.from({ length: topic.partitions - fromPartition }, (_, i) => fromPartition + i), 16, (p) =>
+    meta.write({ type: 'update', key: headKey(topic.id, p), set: { [HEAD_ATTR.nextOffset]: ITEMS_HEAD_MARKER } }),
+  );
 }

@@ -7,14 +7,13 @@
 // failures, ALL_OLD included).
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../../lib/errors';
+import { Committer } from '../../../lib/log/commit';
 import { commitTtl, END_CACHE_MS } from '../../../lib/log/commit-items';
 import { DEFAULT_TOPIC_CONFIG } from '../../../lib/log/topic-config';
 import { GroupStore } from '../../../lib/groups/store';
-import { Committer } from '../../../lib/log/commit';
 import { LogEngine } from '../../../lib/log/engine';
 import { Notifier } from '../../../lib/log/notifier';
-import { prepareBinary } from '../../../lib/log/prepare';
-import { ITEMS_MODE_MARKER } from '../../../lib/log/topics';
+import { prepareRecords } from '../../../lib/log/prepare';
 import { commitItemFromItem } from '../../../lib/log/items';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, partitionPk } from '../../../lib/log/keys';
 import { batchFrames, codecsReady, decodeRecordBatch, encodeRecordBatch } from '../../../lib/records';
@@ -108,28 +107,27 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect(writes.map((l) => (l.call.method === 'write' ? `${l.call.args[0].type} ${l.call.args[0].type === 'put' ? l.call.args[0].item.sk.slice(0, 2) : ''}` : 'transact'))).toEqual(['put c#']);
     await e.produce(s.name, [{ value: enc('b') }]);
     await expectLog(e, s, s.name, [{ offset: 0, value: 'a' }, { offset: 1, value: 'b' }]);
-    // No commit wrote the head: it holds only the marker the topic's creation put there.
-    const head = await s.meta.get({ pk: partitionPk(topic.id, 0), sk: 'head' });
-    expect(Object.keys(head!).sort()).toEqual(['next_offset', 'pk', 'sk']);
-    expect(head!['next_offset']).toBe(ITEMS_MODE_MARKER);
+    // The head was never written by a commit: it holds only the mark creation left there.
+    expect(await s.meta.get({ pk: partitionPk(topic.id, 0), sk: 'head' })).toEqual({ pk: partitionPk(topic.id, 0), sk: 'head', next_offset: 'items' });
   });
 
-  it('a build without items mode, still running during a deploy, is refused on an items-mode partition and writes nothing', async () => {
+  it('refuses, retriable, a head-mode commit by a build before items mode (it ignores the topic\'s mode), also on a partition added later', async () => {
     const s = await setup();
     const e = engine(s);
-    const topic = await e.createTopic(s.name, 2);
-    await e.produce(s.name, [{ value: enc('a'), partition: 0 }]);
-    // The previous build reads the topic item without the mode and commits through the head.
-    const old = new Committer(s.meta, s.objects, new Notifier(), { inlineMaxBytes: 512, headOnlyCommits: true, backoff: { maxAttempts: 5, sleep: async () => {} } });
-    const legacy = { ...topic, commit: undefined };
-    for (const partition of [0, 1]) {
-      const prep = prepareBinary(encodeRecordBatch([{ value: enc(`old${partition}`) }]), DEFAULT_TOPIC_CONFIG['max.message.bytes']);
-      await expect(old.commit([{ topic: legacy, partition, payload: prep.payload, batchStarts: prep.batchStarts, batchCounts: prep.batchCounts, maxTs: prep.maxTs }])).rejects.toMatchObject({ code: 'THROTTLING' });
+    await e.createTopic(s.name, 2);
+    await e.topics.alter(s.name, { partitions: 3 });
+    const { commit: _mode, ...asOldBuildSeesIt } = await e.topics.get(s.name, { fresh: true });
+    await e.produce(s.name, [{ value: enc('new'), partition: 0 }]);
+    const old = new Committer(s.meta, s.objects, new Notifier(), { inlineMaxBytes: 2560, headOnlyCommits: true, backoff: { sleep: async () => {}, maxAttempts: 4 } });
+    for (const partition of [0, 1, 2]) {
+      const prep = prepareRecords([{ value: enc('old-build') }], 1 << 20, Date.now(), () => 0);
+      const part = { topic: asOldBuildSeesIt, partition, payload: prep.payload, batchStarts: prep.batchStarts, batchCounts: prep.batchCounts, maxTs: prep.maxTs };
+      await expect(old.commit([part])).rejects.toMatchObject({ code: 'THROTTLING', retriable: true });
     }
-    await expectLog(e, s, s.name, [{ offset: 0, value: 'a' }]);
-    expect((await e.head(topic, 1)).nextOffset).toBe(0);
-    // The items-mode log goes on as if the old build had never tried.
-    expect((await e.produce(s.name, [{ value: enc('b'), partition: 0 }]))[0]!.offset).toBe(1);
+    expect((await readAll(e, s.name, 0)).map((r) => r.value)).toEqual(['new']);
+    for (const partition of [1, 2]) expect(await readAll(e, s.name, partition)).toEqual([]);
+    const [o] = await e.produce(s.name, [{ value: enc('still'), partition: 2 }]);
+    expect(o!.offset).toBe(0);
   });
 
   it('keeps offsets contiguous and unique across independent writers (separate engines)', async () => {
@@ -336,11 +334,40 @@ function scenario(stores: () => Promise<TestStores>): void {
     await e.createTopic(s.name, 3);
     const topic = await e.topics.get(s.name);
     await e.produce(s.name, [{ value: enc('a'), partition: 0 }, { value: enc('b'), partition: 0 }, { value: enc('c'), partition: 2 }]);
-    const store = new GroupStore(s.meta, e);
-    for (const consistent of [true, false]) {
-      const heads = await store.readHeads([0, 1, 2].map((partition) => ({ topic, partition })), { consistent });
-      expect(heads.map((h) => h.nextOffset)).toEqual([2, 0, 1]);
-    }
+    const fm = faultyMetaStore(s.meta);
+    const store = new GroupStore(fm, e);
+    const tps = [0, 1, 2].map((partition) => ({ topic, partition }));
+    for (const consistent of [true, false]) expect((await store.readHeads(tps, { consistent })).map((h) => h.nextOffset)).toEqual([2, 0, 1]);
+    // An idle member's next eventually consistent reads check only the item at each end: no
+    // query, no head read — and see a commit (its item is that one) and a deletion (its fence).
+    const queries = () => fm.faults.log.filter((l) => l.call.method === 'query').length;
+    let before = queries();
+    expect((await store.readHeads(tps, { consistent: false })).map((h) => h.nextOffset)).toEqual([2, 0, 1]);
+    expect(queries()).toBe(before);
+    await e.produce(s.name, [{ value: enc('d'), partition: 1 }]);
+    before = queries();
+    expect((await store.readHeads(tps, { consistent: false })).map((h) => h.nextOffset)).toEqual([2, 1, 1]);
+    expect(queries()).toBe(before + 1); // partition 1 only, read afresh
+    await e.deleteTopic(s.name);
+    expect((await store.readHeads(tps, { consistent: false })).every((h) => h.deleted)).toBe(true);
+  });
+
+  it('a long poll sees another process\'s commit; while it waits it reads only the item key at the end', async () => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const waiter = engine(s, fm, s.objects, undefined, { longPollRecheckMs: 40, longPollMaxRecheckMs: 40 });
+    const other = engine(s);
+    await other.createTopic(s.name, 1);
+    await other.produce(s.name, [{ value: enc('r0') }]);
+    const polled = waiter.fetch(s.name, 0, { offset: 1, waitMs: 5000 });
+    await new Promise((r) => setTimeout(r, 400));
+    const during = fm.faults.log.map((l) => l.call.method);
+    await other.produce(s.name, [{ value: enc('r1') }]);
+    const got = (await polled).records();
+    expect(got.map((r) => [r.offset, dec(r.value)])).toEqual([[1, 'r1']]);
+    // ~10 rechecks in 400 ms, each one get of c#1: the queries are the fetch's own, before it waited.
+    expect(during.filter((m) => m === 'get').length).toBeGreaterThan(4);
+    expect(during.filter((m) => m === 'query').length).toBeLessThanOrEqual(5);
   });
 
   describe('reader and flush', () => {
@@ -433,6 +460,24 @@ function scenario(stores: () => Promise<TestStores>): void {
       expect(o!.offset).toBe(4);
       const got = (await e.fetch(s.name, 0, { offset: 0, maxRecords: 100 })).records();
       expect(got.map((r) => [r.offset, dec(r.value)])).toEqual([0, 1, 2, 3, 4].map((i) => [i, `t${i}`]));
+    });
+
+    it('unflushed items TTL removed (flush stalled past their life): flush starts the log at the first item left, readers below it are out of range', async () => {
+      const s = await setup();
+      const e = engine(s);
+      await e.createTopic(s.name, 1);
+      const topic = await e.topics.get(s.name);
+      for (let i = 0; i < 4; i++) await e.produce(s.name, [{ value: enc(`g${i}`) }]);
+      for (const base of [0, 1]) await s.meta.write({ type: 'delete', key: { pk: partitionPk(topic.id, 0), sk: commitItemSk(base) } });
+      const stats = await e.flushPartition(topic, 0);
+      expect(stats.batches).toBe(2);
+      const head = await e.head(topic, 0);
+      expect([head.logStart, head.flushed, head.nextOffset]).toEqual([2, 4, 4]);
+      await expect(e.fetch(s.name, 0, { offset: 0 })).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE' });
+      const got = (await e.fetch(s.name, 0, { offset: 2, maxRecords: 10 })).records();
+      expect(got.map((r) => [r.offset, dec(r.value)])).toEqual([[2, 'g2'], [3, 'g3']]);
+      const [o] = await e.produce(s.name, [{ value: enc('g4') }]);
+      expect(o!.offset).toBe(4);
     });
 
     it('topics that keep records forever: items carry no TTL; flush deletes those a day old wholly below flushed, never the last', async () => {
