@@ -198,12 +198,20 @@ export class Committer {
       wal.push({ key, wb: guess, at: this.clock.monotonic() });
     }
     const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
+    return this.untilWon(() => this.attempt(parts, totals, cids, wal, ambiguity));
+  }
+
+  /**
+   * Attempts until one wins the race for the log's end: a lost race (another commit took it)
+   * is retried with backoff, counted for metrics; too many is THROTTLING, retriable.
+   */
+  private untilWon<T>(attempt: () => Promise<T>): Promise<T> {
     const lost = (err: unknown): boolean => {
       const conflict = err instanceof PartConflict || err instanceof TransactionConflictError;
       if (conflict) this.opts.onConflict?.();
       return conflict;
     };
-    return retryOnConflict(() => this.attempt(parts, totals, cids, wal, ambiguity), lost, {
+    return retryOnConflict(attempt, lost, {
       maxAttempts: MAX_ATTEMPTS,
       ...this.opts.backoff,
       exhausted: () => new SamsaError('THROTTLING', 'too much contention on the partition; retry the request', {}, true),
@@ -227,16 +235,7 @@ export class Committer {
       wal[0] = { key, wb: guess, at: this.clock.monotonic() };
     }
     const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
-    const lost = (err: unknown): boolean => {
-      const conflict = err instanceof PartConflict || err instanceof TransactionConflictError;
-      if (conflict) this.opts.onConflict?.();
-      return conflict;
-    };
-    return retryOnConflict(() => this.attemptItem(part, total, cid, wal, ambiguity), lost, {
-      maxAttempts: MAX_ATTEMPTS,
-      ...this.opts.backoff,
-      exhausted: () => new SamsaError('THROTTLING', 'too much contention on the partition; retry the request', {}, true),
-    });
+    return this.untilWon(() => this.attemptItem(part, total, cid, wal, ambiguity));
   }
 
   private async attemptItem(part: CommitPart, total: number, cid: number, wal: Array<{ key: string; wb: number; at: number } | undefined>, ambiguity: { left: number }): Promise<CommitResult[]> {

@@ -2,6 +2,8 @@
 // log holds after faults: every offset from 0 to the high watermark, contiguous.
 import { expect } from 'vitest';
 import type { LogEngine } from '../../lib/log/engine';
+import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, partitionPk } from '../../lib/log/keys';
+import type { MetaItem, MetaStore } from '../../lib/storage/ports';
 
 const decoder = new TextDecoder();
 
@@ -19,4 +21,16 @@ export async function partitionValues(e: LogEngine, topic: string): Promise<stri
     if (recs.length === 0 || r.nextOffset >= r.highWatermark) return out;
     offset = r.nextOffset;
   }
+}
+
+/** A partition's commit items (items mode, design note 0010) as stored, in offset order. */
+export async function commitItems(meta: MetaStore, topicId: string, partition = 0): Promise<MetaItem[]> {
+  const out: MetaItem[] = [];
+  let startAfter: string | undefined;
+  do {
+    const page = await meta.query({ pk: partitionPk(topicId, partition), gte: COMMIT_ITEM_PREFIX, lt: COMMIT_ITEM_END, startAfter, limit: 500 });
+    out.push(...page.items);
+    startAfter = page.next;
+  } while (startAfter);
+  return out;
 }

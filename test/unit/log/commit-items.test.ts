@@ -5,6 +5,7 @@
 // read back at its acknowledged offset, before and after flush. On SQLite (the code is the
 // same; production uses it on DynamoDB only) and on the emulator (DynamoDB's own condition
 // failures, ALL_OLD included).
+import { commitItems } from '../../helpers/log';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../../lib/errors';
 import { Committer } from '../../../lib/log/commit';
@@ -15,13 +16,13 @@ import { LogEngine } from '../../../lib/log/engine';
 import { Notifier } from '../../../lib/log/notifier';
 import { prepareRecords } from '../../../lib/log/prepare';
 import { commitItemFromItem } from '../../../lib/log/items';
-import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, partitionPk } from '../../../lib/log/keys';
+import { COMMIT_ITEM_PREFIX, commitItemSk, partitionPk } from '../../../lib/log/keys';
 import { batchFrames, codecsReady, decodeRecordBatch, encodeRecordBatch } from '../../../lib/records';
 import { concatBytes } from '../../../lib/util/bytes';
 import { ITEM_DELETE_MIN_AGE_MS } from '../../../lib/log/flush';
 import { TOMBSTONE_TTL_MS } from '../../../lib/log/tombstones';
 import { type CallOf, faultyMetaStore, Gate } from '../../../lib/storage/faults';
-import type { MetaItem, MetaStore } from '../../../lib/storage/ports';
+import type { MetaStore } from '../../../lib/storage/ports';
 import { ManualClock } from '../../../lib/util/clock';
 import { describeAws } from '../../helpers/aws';
 import { awsStores, localStores, type TestStores } from '../../helpers/stores';
@@ -45,17 +46,7 @@ async function readAll(engine: LogEngine, topic: string, partition: number): Pro
   return out;
 }
 
-/** The partition's commit items, in offset order. */
-async function items(meta: MetaStore, topicId: string, partition = 0): Promise<MetaItem[]> {
-  const out: MetaItem[] = [];
-  let startAfter: string | undefined;
-  do {
-    const page = await meta.query({ pk: partitionPk(topicId, partition), gte: COMMIT_ITEM_PREFIX, lt: COMMIT_ITEM_END, startAfter, limit: 500 });
-    out.push(...page.items);
-    startAfter = page.next;
-  } while (startAfter);
-  return out;
-}
+const items = commitItems;
 
 function scenario(stores: () => Promise<TestStores>): void {
   const cleanups: Array<() => Promise<void>> = [];

@@ -5,16 +5,17 @@
 // pair of stores stand for separate Lambda instances; a counting wrapper (faults.ts, no rules)
 // counts a commit's metadata calls, and fault rules lose or delay the put. On SQLite and on
 // the emulator.
+import { commitItems } from '../../helpers/log';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../../lib/errors';
 import { END_CACHE_MS } from '../../../lib/log/commit-items';
 import { LogEngine } from '../../../lib/log/engine';
 import { commitItemFromItem, headFromItem } from '../../../lib/log/items';
-import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, headKey, partitionPk } from '../../../lib/log/keys';
+import { COMMIT_ITEM_PREFIX, commitItemSk, headKey, partitionPk } from '../../../lib/log/keys';
 import { applyItem, DEFAULT_EPOCH_CACHE_MS, DEFAULT_PRODUCER_ID_EXPIRATION_MS, type ItemProducer, type PartitionProducers, pruneExpired } from '../../../lib/log/producers';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { type CallOf, faultyMetaStore, Gate } from '../../../lib/storage/faults';
-import type { MetaItem, MetaStore } from '../../../lib/storage/ports';
+import type { MetaStore } from '../../../lib/storage/ports';
 import { concatBytes } from '../../../lib/util/bytes';
 import { ManualClock } from '../../../lib/util/clock';
 import { describeAws } from '../../helpers/aws';
@@ -26,17 +27,7 @@ const crash = (): Error => Object.assign(new Error('injected crash'), { name: 'I
 const isItemPut = (c: CallOf<MetaStore>): boolean => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.sk.startsWith(COMMIT_ITEM_PREFIX);
 const READS = new Set(['get', 'batchGet', 'query']);
 
-/** The partition's commit items, in offset order. */
-async function items(meta: MetaStore, topicId: string, partition = 0): Promise<MetaItem[]> {
-  const out: MetaItem[] = [];
-  let startAfter: string | undefined;
-  do {
-    const page = await meta.query({ pk: partitionPk(topicId, partition), gte: COMMIT_ITEM_PREFIX, lt: COMMIT_ITEM_END, startAfter, limit: 500 });
-    out.push(...page.items);
-    startAfter = page.next;
-  } while (startAfter);
-  return out;
-}
+const items = commitItems;
 
 function scenario(stores: () => Promise<TestStores>): void {
   const cleanups: Array<() => Promise<void>> = [];
