@@ -267,15 +267,7 @@ export class Committer {
     const w = wal[0];
     if (!w) patchBases(part, base);
     const extent: NewExtent = {
-      base,
-      last: base + total - 1,
-      kind: w ? 'wal' : 'inline',
-      ...(w ? { obj: w.key } : { data: part.payload }),
-      pos: 0,
-      len: part.payload.length,
-      wb: w ? w.wb : base,
-      maxTs: part.maxTs,
-      cid,
+      ...newExtent(part, base, total, w, cid),
       ...(pb ? { producer: { stream: pb.stream, epoch: pb.epoch, firstSeq: pb.firstSeq, lastSeq: pb.lastSeq, now: pb.now } } : {}),
     };
     let outcome;
@@ -341,17 +333,7 @@ export class Committer {
       const base = heads[i]!.nextOffset;
       const w = wal[i];
       if (!w) patchBases(part, base);
-      return {
-        base,
-        last: base + totals[i]! - 1,
-        kind: w ? 'wal' : 'inline',
-        ...(w ? { obj: w.key } : { data: part.payload }),
-        pos: 0,
-        len: part.payload.length,
-        wb: w ? w.wb : base,
-        maxTs: part.maxTs,
-        cid: cids[i]!,
-      };
+      return newExtent(part, base, totals[i]!, w, cids[i]!);
     });
     const producers = decision?.kind === 'new' ? decision.record(extents[0]!.base) : undefined;
     const producerBytes = producers === undefined ? undefined : this.meta.traits.sizeOf(headFieldFields('producers', producers));
@@ -598,6 +580,21 @@ function expectNext(base: number): Condition {
   const eq: Condition = { op: 'eq', attr: HEAD_ATTR.nextOffset, value: base };
   const at: Condition = base === 0 ? { op: 'or', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.nextOffset }, eq] } : eq;
   return { op: 'and', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.deleted }, at] };
+}
+
+/** The extent of `part` committed at `base`: its bytes inline, or the write-ahead object `w` holding them. */
+function newExtent(part: CommitPart, base: number, total: number, w: { key: string; wb: number } | undefined, cid: number): NewExtent {
+  return {
+    base,
+    last: base + total - 1,
+    kind: w ? 'wal' : 'inline',
+    ...(w ? { obj: w.key } : { data: part.payload }),
+    pos: 0,
+    len: part.payload.length,
+    wb: w ? w.wb : base,
+    maxTs: part.maxTs,
+    cid,
+  };
 }
 
 function patchBases(part: CommitPart, base: number): void {

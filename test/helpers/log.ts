@@ -34,3 +34,17 @@ export async function commitItems(meta: MetaStore, topicId: string, partition = 
   } while (startAfter);
   return out;
 }
+
+/** Every record of a partition, in offset order, with its offset and its value as text. */
+export async function partitionRecords(engine: LogEngine, topic: string, partition: number): Promise<Array<{ offset: number; value: string }>> {
+  const out: Array<{ offset: number; value: string }> = [];
+  let offset = 0;
+  for (;;) {
+    const r = await engine.fetch(topic, partition, { offset, maxRecords: 10_000, maxBytes: 64 << 20 });
+    const recs = r.records();
+    for (const rec of recs) out.push({ offset: rec.offset, value: rec.value ? decoder.decode(rec.value) : '' });
+    if (recs.length === 0 || r.nextOffset >= r.highWatermark) break;
+    offset = r.nextOffset;
+  }
+  return out;
+}

@@ -5,7 +5,7 @@
 // read back at its acknowledged offset, before and after flush. On SQLite (the code is the
 // same; production uses it on DynamoDB only) and on the emulator (DynamoDB's own condition
 // failures, ALL_OLD included).
-import { commitItems } from '../../helpers/log';
+import { commitItems, partitionRecords } from '../../helpers/log';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../../lib/errors';
 import { Committer } from '../../../lib/log/commit';
@@ -33,18 +33,7 @@ const crash = (): Error => Object.assign(new Error('injected crash'), { name: 'I
 const isItemPut = (c: CallOf<MetaStore>): boolean => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.sk.startsWith(COMMIT_ITEM_PREFIX);
 const opts = (extra: object = {}) => ({ itemCommits: true, headOnlyCommits: true, inlineMaxBytes: 512, ...extra });
 
-async function readAll(engine: LogEngine, topic: string, partition: number): Promise<Array<{ offset: number; value: string }>> {
-  const out: Array<{ offset: number; value: string }> = [];
-  let offset = 0;
-  for (;;) {
-    const r = await engine.fetch(topic, partition, { offset, maxRecords: 10_000, maxBytes: 64 << 20 });
-    const recs = r.records();
-    for (const rec of recs) out.push({ offset: rec.offset, value: dec(rec.value) });
-    if (recs.length === 0 || r.nextOffset >= r.highWatermark) break;
-    offset = r.nextOffset;
-  }
-  return out;
-}
+const readAll = partitionRecords;
 
 const items = commitItems;
 

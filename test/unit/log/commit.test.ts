@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { partitionRecords } from '../../helpers/log';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../../lib/errors';
 import { commitHeadFromItem, headBudgetBytes, nextTails } from '../../../lib/log/commit';
@@ -33,19 +34,7 @@ beforeEach(async () => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** Every record of a partition, in order, with its offset. */
-async function readAll(engine: LogEngine, topic: string, partition: number): Promise<Array<{ offset: number; value: string }>> {
-  const out: Array<{ offset: number; value: string }> = [];
-  let offset = 0;
-  for (;;) {
-    const r = await engine.fetch(topic, partition, { offset, maxRecords: 10_000, maxBytes: 64 << 20 });
-    const recs = r.records();
-    for (const rec of recs) out.push({ offset: rec.offset, value: dec(rec.value) });
-    if (recs.length === 0 || r.nextOffset >= r.highWatermark) break;
-    offset = r.nextOffset;
-  }
-  return out;
-}
+const readAll = partitionRecords;
 
 function expectContiguous(records: Array<{ offset: number }>, hw: number): void {
   expect(records.map((r) => r.offset)).toEqual(Array.from({ length: hw }, (_, i) => i));
