@@ -3,6 +3,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'vitest';
+import { codecsReady } from '../../lib/records';
 import { LocalObjectStore } from '../../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../../lib/storage/ports';
 import { SqliteMetaStore } from '../../lib/storage/sqlite-meta-store';
@@ -32,4 +34,31 @@ export async function localStores(prefix = 'samsa-test-'): Promise<TestStores> {
 export async function awsStores(): Promise<TestStores> {
   const [s3, ddb] = await Promise.all([makeS3Store(), makeDynamoStore()]);
   return { meta: ddb.store, objects: s3.store, cleanup: async () => void (await Promise.all([s3.cleanup(), ddb.cleanup()])) };
+}
+
+/**
+ * For a describe block of engine-level tests: `setup()` gives each test fresh stores and a
+ * random topic name, `closing(x)` registers what the test opened; all of it is closed after
+ * each test, last opened first.
+ */
+export function freshStoresEachTest(stores: () => Promise<TestStores>, namePrefix: string): {
+  setup(): Promise<TestStores & { name: string }>;
+  closing<T extends { close(): Promise<void> }>(x: T): T;
+} {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return {
+    async setup() {
+      await codecsReady();
+      const s = await stores();
+      cleanups.push(s.cleanup);
+      return { ...s, name: `${namePrefix}${Math.random().toString(36).slice(2, 8)}` };
+    },
+    closing(x) {
+      cleanups.push(() => x.close());
+      return x;
+    },
+  };
 }

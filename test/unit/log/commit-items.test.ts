@@ -6,7 +6,7 @@
 // same; production uses it on DynamoDB only) and on the emulator (DynamoDB's own condition
 // failures, ALL_OLD included).
 import { commitItems, partitionRecords } from '../../helpers/log';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../../lib/errors';
 import { Committer } from '../../../lib/log/commit';
 import { commitTtl, END_CACHE_MS } from '../../../lib/log/commit-items';
@@ -17,7 +17,7 @@ import { Notifier } from '../../../lib/log/notifier';
 import { prepareRecords } from '../../../lib/log/prepare';
 import { commitItemFromItem } from '../../../lib/log/items';
 import { COMMIT_ITEM_PREFIX, commitItemSk, partitionPk } from '../../../lib/log/keys';
-import { batchFrames, codecsReady, decodeRecordBatch, encodeRecordBatch } from '../../../lib/records';
+import { batchFrames, decodeRecordBatch, encodeRecordBatch } from '../../../lib/records';
 import { concatBytes } from '../../../lib/util/bytes';
 import { ITEM_DELETE_MIN_AGE_MS } from '../../../lib/log/flush';
 import { TOMBSTONE_TTL_MS } from '../../../lib/log/tombstones';
@@ -25,7 +25,7 @@ import { type CallOf, faultyMetaStore, Gate } from '../../../lib/storage/faults'
 import type { MetaStore } from '../../../lib/storage/ports';
 import { ManualClock } from '../../../lib/util/clock';
 import { describeAws } from '../../helpers/aws';
-import { awsStores, localStores, type TestStores } from '../../helpers/stores';
+import { awsStores, freshStoresEachTest, localStores, type TestStores } from '../../helpers/stores';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | null): string => (b ? new TextDecoder().decode(b) : '');
@@ -38,20 +38,10 @@ const readAll = partitionRecords;
 const items = commitItems;
 
 function scenario(stores: () => Promise<TestStores>): void {
-  const cleanups: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  async function setup(): Promise<TestStores & { name: string }> {
-    await codecsReady();
-    const s = await stores();
-    cleanups.push(s.cleanup);
-    return { ...s, name: `it${Math.random().toString(36).slice(2, 8)}` };
-  }
+  const { setup, closing } = freshStoresEachTest(stores, 'it');
   const engine = (s: TestStores, meta: MetaStore = s.meta, objects = s.objects, clock?: ManualClock, extra: object = {}): LogEngine => {
     const e = new LogEngine(meta, objects, clock, opts(extra));
-    cleanups.push(() => e.close());
-    return e;
+    return closing(e);
   };
 
   /** Contiguous offsets 0..hw-1, each acknowledged value at its offset, and the items chain. */

@@ -6,20 +6,20 @@
 // counts a commit's metadata calls, and fault rules lose or delay the put. On SQLite and on
 // the emulator.
 import { commitItems } from '../../helpers/log';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../../lib/errors';
 import { END_CACHE_MS } from '../../../lib/log/commit-items';
 import { LogEngine } from '../../../lib/log/engine';
 import { commitItemFromItem, headFromItem } from '../../../lib/log/items';
 import { COMMIT_ITEM_PREFIX, commitItemSk, headKey, partitionPk } from '../../../lib/log/keys';
 import { applyItem, DEFAULT_EPOCH_CACHE_MS, DEFAULT_PRODUCER_ID_EXPIRATION_MS, type ItemProducer, type PartitionProducers, pruneExpired } from '../../../lib/log/producers';
-import { codecsReady, encodeRecordBatch } from '../../../lib/records';
+import { encodeRecordBatch } from '../../../lib/records';
 import { type CallOf, faultyMetaStore, Gate } from '../../../lib/storage/faults';
 import type { MetaStore } from '../../../lib/storage/ports';
 import { concatBytes } from '../../../lib/util/bytes';
 import { ManualClock } from '../../../lib/util/clock';
 import { describeAws } from '../../helpers/aws';
-import { awsStores, localStores, type TestStores } from '../../helpers/stores';
+import { awsStores, freshStoresEachTest, localStores, type TestStores } from '../../helpers/stores';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | null): string => (b ? new TextDecoder().decode(b) : '');
@@ -30,20 +30,10 @@ const READS = new Set(['get', 'batchGet', 'query']);
 const items = commitItems;
 
 function scenario(stores: () => Promise<TestStores>): void {
-  const cleanups: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  async function setup(): Promise<TestStores & { name: string }> {
-    await codecsReady();
-    const s = await stores();
-    cleanups.push(s.cleanup);
-    return { ...s, name: `pv${Math.random().toString(36).slice(2, 8)}` };
-  }
+  const { setup, closing } = freshStoresEachTest(stores, 'pv');
   const engine = (s: TestStores, meta: MetaStore = s.meta, clock?: ManualClock, extra: object = {}): LogEngine => {
     const e = new LogEngine(meta, s.objects, clock, { itemCommits: true, headOnlyCommits: true, inlineMaxBytes: 512, ...extra });
-    cleanups.push(() => e.close());
-    return e;
+    return closing(e);
   };
   /** A binary batch of one record, sequence `seq` of producer `id` at `epoch`. */
   const bin = (id: number, epoch: number, seq: number, tag = `s${seq}`): Uint8Array => encodeRecordBatch([{ value: enc(tag) }], { producerId: id, producerEpoch: epoch, baseSequence: seq });
