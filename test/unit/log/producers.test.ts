@@ -110,7 +110,7 @@ describe.each(backends)('idempotent producers ($name)', ({ headOnlyCommits, item
       expect(head.producers[`${p.id}j`]!.batches).toHaveLength(MAX_REMEMBERED);
       expect(head.producerBytes).toBeLessThan(150);
     }
-  });
+  }, 180_000); // 320 partition commits and their claims on the emulator: 4-8 s alone, far more on a loaded machine
 
   it.skipIf(skip)('a binary request of consecutive batches (the client fills a request with several) commits as one run; its retry writes nothing', async () => {
     const e = engine(metaStore());
