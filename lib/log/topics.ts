@@ -2,7 +2,7 @@
 // are cached briefly per process (topic metadata is eventually consistent in Kafka too); every
 // change goes through a conditional write so concurrent admins never lose an update.
 import { ConditionFailedError, SamsaError } from '../errors';
-import type { MetaStore } from '../storage/ports';
+import type { MetaItem, MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
@@ -74,24 +74,29 @@ export class TopicRegistry {
       version: 1,
       ...(mode.itemCommits ? { commit: 'items' as const } : {}),
     };
-    // Items mode: the heads are marked (markItemsHeads) before the topic item exists, under the
-    // new incarnation id that nothing reads yet: no moment in which a process of an earlier build
-    // can resolve the topic and find an unmarked head. A crash in between leaves a few heads
-    // nothing references.
-    if (topic.commit === 'items') await markItemsHeads(this.meta, topic);
+    // A topic still being deleted keeps its item (state "deleting") until its data is gone, so
+    // re-creating it early fails, as in Kafka ("marked for deletion").
+    const exists = (item: MetaItem | undefined): SamsaError =>
+      new SamsaError(
+        'TOPIC_ALREADY_EXISTS',
+        item !== undefined && isDeletingTopicItem(item) ? `topic "${name}" is marked for deletion; retry once its data is removed` : `topic "${name}" already exists`,
+        { topic: name },
+      );
+    if (topic.commit === 'items') {
+      // Items mode: the heads are marked (markItemsHeads) before the topic item exists, under the
+      // new incarnation id that nothing reads yet: no moment in which a process of an earlier
+      // build can resolve the topic and find an unmarked head. An existing name is refused
+      // first (one strongly consistent read), so "create if absent" clients do not leave a
+      // partition count of heads behind at each attempt; only a crash, or a create racing
+      // another for the same name, leaves heads that nothing references.
+      const current = await this.meta.get(topicKey(name));
+      if (current) throw exists(current);
+      await markItemsHeads(this.meta, topic);
+    }
     try {
-      // A topic still being deleted keeps its item (state "deleting") until its data is gone,
-      // so re-creating it early fails here, as in Kafka ("marked for deletion").
       await this.meta.write({ type: 'put', item: topicToItem(topic), condition: { op: 'notExists' } });
     } catch (err) {
-      if (err instanceof ConditionFailedError) {
-        const deleting = err.item !== undefined && isDeletingTopicItem(err.item);
-        throw new SamsaError(
-          'TOPIC_ALREADY_EXISTS',
-          deleting ? `topic "${name}" is marked for deletion; retry once its data is removed` : `topic "${name}" already exists`,
-          { topic: name },
-        );
-      }
+      if (err instanceof ConditionFailedError) throw exists(err.item);
       throw err;
     }
     this.cache.set(name, { topic, at: this.clock.now() });

@@ -81,6 +81,17 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect(await s.meta.get({ pk: partitionPk(topic.id, 0), sk: 'head' })).toEqual({ pk: partitionPk(topic.id, 0), sk: 'head', next_offset: 'items' });
   });
 
+  it('creating a name that exists writes nothing: no heads marked under an incarnation that will never be', async () => {
+    const s = await setup();
+    const fm = faultyMetaStore(s.meta);
+    const e = engine(s, fm);
+    await e.createTopic(s.name, 8);
+    const before = fm.faults.log.length;
+    // A "create if absent" client at every start-up.
+    for (let i = 0; i < 3; i++) await expect(e.createTopic(s.name, 8)).rejects.toMatchObject({ code: 'TOPIC_ALREADY_EXISTS' });
+    expect(fm.faults.log.slice(before).filter((l) => l.call.method === 'write' || l.call.method === 'transact')).toEqual([]);
+  });
+
   it('refuses, retriable, a head-mode commit by a build before items mode (it ignores the topic\'s mode), also on a partition added later', async () => {
     const s = await setup();
     const e = engine(s);
