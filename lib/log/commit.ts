@@ -185,17 +185,13 @@ export class Committer {
     // but reported failed (a lost response the SDK retried) is then recognisable as ours.
     const cids = parts.map(() => randomCid());
     // Write-ahead objects: written once, valid for every retry.
-    const wal: Array<{ key: string; wb: number; at: number } | undefined> = [];
+    const wal: Array<WalRef | undefined> = [];
     for (const part of parts) {
       if (part.payload.length <= this.opts.inlineMaxBytes) {
         wal.push(undefined);
         continue;
       }
-      const guess = (await this.knownHead(part.topic, part.partition)).nextOffset;
-      patchBases(part, guess);
-      const key = walObject(part.topic.id, part.partition, crypto.randomUUID());
-      await this.putWal(key, part.payload);
-      wal.push({ key, wb: guess, at: this.clock.monotonic() });
+      wal.push(await this.writeAhead(part, (await this.knownHead(part.topic, part.partition)).nextOffset));
     }
     const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
     return this.untilWon(() => this.attempt(parts, totals, cids, wal, ambiguity));
@@ -226,19 +222,12 @@ export class Committer {
     const { topic, partition } = part;
     const total = part.batchCounts.reduce((a, b) => a + b, 0);
     const cid = randomCid();
-    const wal: Array<{ key: string; wb: number; at: number } | undefined> = [undefined];
-    if (part.payload.length > this.opts.inlineMaxBytes) {
-      const guess = await this.items.end(topic, partition);
-      patchBases(part, guess);
-      const key = walObject(topic.id, partition, crypto.randomUUID());
-      await this.putWal(key, part.payload);
-      wal[0] = { key, wb: guess, at: this.clock.monotonic() };
-    }
+    const wal: Array<WalRef | undefined> = [part.payload.length > this.opts.inlineMaxBytes ? await this.writeAhead(part, await this.items.end(topic, partition)) : undefined];
     const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
     return this.untilWon(() => this.attemptItem(part, total, cid, wal, ambiguity));
   }
 
-  private async attemptItem(part: CommitPart, total: number, cid: number, wal: Array<{ key: string; wb: number; at: number } | undefined>, ambiguity: { left: number }): Promise<CommitResult[]> {
+  private async attemptItem(part: CommitPart, total: number, cid: number, wal: Array<WalRef | undefined>, ambiguity: { left: number }): Promise<CommitResult[]> {
     const { topic, partition } = part;
     await this.refreshWal([part], wal);
     // An idempotent producer's commit: decided against this process's view of the producer
@@ -294,23 +283,28 @@ export class Committer {
   }
 
   /** Write-ahead objects about to outlive COMMIT_MAX_WAL_AGE_MS are written again (see there). */
-  private async refreshWal(parts: CommitPart[], wal: Array<{ key: string; wb: number; at: number } | undefined>): Promise<void> {
+  private async refreshWal(parts: CommitPart[], wal: Array<WalRef | undefined>): Promise<void> {
     for (const [i, w] of wal.entries()) {
-      if (w && this.clock.monotonic() - w.at > COMMIT_MAX_WAL_AGE_MS) {
-        const part = parts[i]!;
-        const key = walObject(part.topic.id, part.partition, crypto.randomUUID());
-        patchBases(part, w.wb);
-        await this.putWal(key, part.payload);
-        wal[i] = { key, wb: w.wb, at: this.clock.monotonic() };
-      }
+      if (w && this.clock.monotonic() - w.at > COMMIT_MAX_WAL_AGE_MS) wal[i] = await this.writeAhead(parts[i]!, w.wb);
     }
+  }
+
+  /**
+   * The part's payload, its batches based at `wb` (a guess at its offset: readers add the real
+   * base − wb), written to a fresh write-ahead object; valid for every attempt of the commit.
+   */
+  private async writeAhead(part: CommitPart, wb: number): Promise<WalRef> {
+    patchBases(part, wb);
+    const key = walObject(part.topic.id, part.partition, crypto.randomUUID());
+    await this.putWal(key, part.payload);
+    return { key, wb, at: this.clock.monotonic() };
   }
 
   private async attempt(
     parts: CommitPart[],
     totals: number[],
     cids: number[],
-    wal: Array<{ key: string; wb: number; at: number } | undefined>,
+    wal: Array<WalRef | undefined>,
     ambiguity: { left: number },
   ): Promise<CommitResult[]> {
     await this.refreshWal(parts, wal);
@@ -581,6 +575,9 @@ function expectNext(base: number): Condition {
   const at: Condition = base === 0 ? { op: 'or', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.nextOffset }, eq] } : eq;
   return { op: 'and', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.deleted }, at] };
 }
+
+/** A commit's write-ahead object: its key, the base offset its bytes were written with, and when (monotonic). */
+type WalRef = { key: string; wb: number; at: number };
 
 /** The extent of `part` committed at `base`: its bytes inline, or the write-ahead object `w` holding them. */
 function newExtent(part: CommitPart, base: number, total: number, w: { key: string; wb: number } | undefined, cid: number): NewExtent {
