@@ -6,9 +6,9 @@
 // calls (admin.ts) all go through it; its methods are the parts' shared internals.
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { LogEngine } from '../log/engine';
-import { commitItemSk, GROUP_MEMBER_PREFIX, GROUP_OWNER_PREFIX, GROUP_PARTITION_PREFIX, groupMemberKey, groupMetaKey, groupOffsetsPk, groupOwnerKey, groupPk, groupRegistryKey, headKey, partitionPk } from '../log/keys';
-import { lastCommitItem } from '../log/commit-items';
-import { commitItemEnd, headFromItem } from '../log/items';
+import { commitItemKey, GROUP_MEMBER_PREFIX, GROUP_OWNER_PREFIX, GROUP_PARTITION_PREFIX, groupMemberKey, groupMetaKey, groupOffsetsPk, groupOwnerKey, groupPk, groupRegistryKey, headKey } from '../log/keys';
+import { itemLogEnd, lastCommitItem } from '../log/commit-items';
+import { headFromItem } from '../log/items';
 import type { Head } from '../log/model';
 import type { Topic } from '../log/topics';
 import { itemSize } from '../storage/counting';
@@ -72,7 +72,7 @@ export class GroupStore {
       const h = this.itemHints.get(hintKey(tp));
       return h && now - h.at < ITEM_HINT_MS ? h.head : undefined;
     });
-    const keys = tps.map((tp, i) => (hints[i] ? { pk: partitionPk(tp.topic.id, tp.partition), sk: commitItemSk(hints[i].nextOffset) } : headKey(tp.topic.id, tp.partition)));
+    const keys = tps.map((tp, i) => (hints[i] ? commitItemKey(tp.topic.id, tp.partition, hints[i].nextOffset) : headKey(tp.topic.id, tp.partition)));
     let items: Array<MetaItem | undefined>;
     if (this.meta.batchGet) items = await this.meta.batchGet(keys, opts);
     else {
@@ -90,7 +90,7 @@ export class GroupStore {
         lastCommitItem(this.meta, tp.topic, tp.partition, opts),
       ]);
       const h = headFromItem(item);
-      out[i] = { ...h, nextOffset: Math.max(h.flushed, h.logStart, last ? commitItemEnd(last) : 0) };
+      out[i] = { ...h, nextOffset: itemLogEnd(h, last) };
       this.itemHints.set(hintKey(tp), { head: out[i], at: now });
     });
     return out;

@@ -28,11 +28,11 @@
 // item lives (8 days; a day for the deleted items of topics without TTL) could put below the
 // flushed log — the same class as a writer frozen past its tombstone (tombstones.ts).
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors';
-import type { MetaStore } from '../storage/ports';
+import type { MetaStore, QueryOptions, QueryPage } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { type CommitItem, commitItemEnd, commitItemFromItem, commitItemToItem, headFromItem } from './items';
-import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, headKey, partitionPk } from './keys';
-import type { Extent } from './model';
+import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemKey, commitItemSk, headKey, partitionPk } from './keys';
+import type { Extent, Head } from './model';
 import { deletedTopicError } from './tombstones';
 import type { Topic } from './topics';
 
@@ -86,7 +86,21 @@ export async function learnItemEnd(meta: MetaStore, topic: Pick<Topic, 'id'>, pa
   const [last, headItem] = await Promise.all([lastCommitItem(meta, topic, partition, opts), meta.get(headKey(topic.id, partition), consistent)]);
   const head = headFromItem(headItem);
   const fenced = last?.kind === 'fence';
-  return { end: Math.max(last ? commitItemEnd(last) : 0, head.flushed, head.logStart), deleted: fenced || head.deleted === true, fenced };
+  return { end: itemLogEnd(head, last), deleted: fenced || head.deleted === true, fenced };
+}
+
+/**
+ * An items-mode partition's high watermark from its head and its last commit item (see
+ * learnItemEnd for why the head's flushed offset and log start count too).
+ */
+export const itemLogEnd = (head: Pick<Head, 'flushed' | 'logStart'>, last: CommitItem | undefined): number => Math.max(head.flushed, head.logStart, last ? commitItemEnd(last) : 0);
+
+/**
+ * The commit item covering `offset` — keyed by their base, it is the last at or below it — as a
+ * page of at most one item (none when every item there is gone, or the log is empty).
+ */
+export function queryCoveringItem(meta: MetaStore, topicId: string, partition: number, offset: number, opts: Pick<QueryOptions, 'withoutBinary' | 'consistent'> = {}): Promise<QueryPage> {
+  return meta.query({ pk: partitionPk(topicId, partition), gte: COMMIT_ITEM_PREFIX, lte: commitItemSk(offset), reverse: true, limit: 1, ...opts });
 }
 
 /** The partition's last commit item (or fence): one query, descending, limit 1. */
@@ -153,7 +167,7 @@ export class ItemLog {
    * same id, so the first write, if it still lands, makes the retry fail on an item of ours.
    */
   async lookAt(topic: Topic, partition: number, base: number, cid: number): Promise<PutOutcome | undefined> {
-    const item = await this.meta.get({ pk: partitionPk(topic.id, partition), sk: commitItemSk(base) });
+    const item = await this.meta.get(commitItemKey(topic.id, partition, base));
     if (!item) {
       this.saw(topic, partition, base);
       return undefined;

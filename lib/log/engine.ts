@@ -13,7 +13,7 @@ import type { FlushScheduler, FlushSchedulerFactory } from './flush-scheduler';
 import { DEFAULT_LEASE_MS, deadOnThisHost, LeaseManager } from './lease';
 import type { Head } from './model';
 import { DEFAULT_INLINE_CACHE_BYTES, InlineCache } from './inline-cache';
-import { commitItemSk, partitionPk } from './keys';
+import { commitItemKey } from './keys';
 import { Notifier } from './notifier';
 import { mergePrepared, type Prepared, prepareBinary, prepareRecords } from './prepare';
 import { binaryStream, DEFAULT_PRODUCER_ID_EXPIRATION_MS, jsonStream, type ProducerBatch, ProducerRegistry } from './producers';
@@ -493,7 +493,7 @@ export class LogEngine {
       // Items mode: the log grows only by an item at its end (a deletion's fence too), so
       // while none is there the head need not be read again — one get instead of the head
       // and a query (commit-items.ts).
-      if (woken === undefined && topic.commit === 'items' && !(await this.meta.get({ pk: partitionPk(topic.id, partition), sk: commitItemSk(current.nextOffset) }))) {
+      if (woken === undefined && topic.commit === 'items' && !(await this.meta.get(commitItemKey(topic.id, partition, current.nextOffset)))) {
         interval = Math.min(interval * 2, maxInterval);
         continue;
       }

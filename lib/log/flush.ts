@@ -24,7 +24,7 @@ import type { Clock } from '../util/clock';
 import { concatBytes } from '../util/bytes';
 import { inParallel } from '../util/parallel';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
-import { commitTtl } from './commit-items';
+import { commitTtl, queryCoveringItem } from './commit-items';
 import { deadWalObjects, gapSkipWrite, StepPacker, stepWrites } from './flush-plan';
 import { partitionKey } from './commit';
 import type { InlineCache } from './inline-cache';
@@ -349,7 +349,7 @@ export class Flusher {
   ): Promise<{ bytes: number; batches: number; flushed: number } | undefined> {
     const pk = partitionPk(topic.id, partition);
     const [covering, after] = await Promise.all([
-      this.meta.query({ pk, gte: COMMIT_ITEM_PREFIX, lte: commitItemSk(from), reverse: true, limit: 1 }),
+      queryCoveringItem(this.meta, topic.id, partition, from),
       this.meta.query({ pk, gt: commitItemSk(from), lt: COMMIT_ITEM_END, limit: 1 }),
     ]);
     const cover = covering.items[0] && commitItemFromItem(covering.items[0]);

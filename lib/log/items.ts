@@ -6,7 +6,7 @@
 // tests (test/unit/log/items.test.ts) check that every codec round-trips.
 import { SamsaError } from '../errors';
 import type { Condition, MetaItem, MetaKey, MetaValue, WriteOp } from '../storage/ports';
-import { commitItemSk, deletionKey, EXTENT_PREFIX, extentSk, headKey, producerKey, segExtentSk, segmentKey, tombstoneDueKey, topicKey } from './keys';
+import { commitItemKey, deletionKey, EXTENT_PREFIX, extentSk, headKey, producerKey, segExtentSk, segmentKey, tombstoneDueKey, topicKey } from './keys';
 import type { Extent, ExtentKind, Head, LeaseState, RetentionSummary, Segment } from './model';
 import type { ItemProducer, PartitionProducers, ProducerState, RequestClaim, RememberedBatch } from './producers';
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from './topic-config';
@@ -239,8 +239,7 @@ export type CommitItem =
 /** A commit's item, under c#<base>: its extent, and when it may expire (`ttl`) or was written (`at`). */
 export function commitItemToItem(topicId: string, partition: number, e: Omit<Extent, 'sk'>, expiry: { ttl?: number; at?: number }): MetaItem {
   return {
-    ...headKey(topicId, partition),
-    sk: commitItemSk(e.base),
+    ...commitItemKey(topicId, partition, e.base),
     ...extentFields(e),
     ...(expiry.ttl !== undefined ? { [COMMIT_TTL_ATTR]: expiry.ttl } : {}),
     ...(expiry.at !== undefined ? { [COMMIT_AT_ATTR]: expiry.at } : {}),
@@ -248,7 +247,7 @@ export function commitItemToItem(topicId: string, partition: number, e: Omit<Ext
 }
 
 /** The fence a topic deletion puts at a partition's end: no commit can land at or after it. */
-export const fenceItem = (topicId: string, partition: number, at: number): MetaItem => ({ ...headKey(topicId, partition), sk: commitItemSk(at), base: at, [FENCE_ATTR]: true });
+export const fenceItem = (topicId: string, partition: number, at: number): MetaItem => ({ ...commitItemKey(topicId, partition, at), base: at, [FENCE_ATTR]: true });
 
 export function commitItemFromItem(item: MetaItem): CommitItem {
   if (item[FENCE_ATTR] === true) return { kind: 'fence', base: item['base'] as number };

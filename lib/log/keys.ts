@@ -59,6 +59,8 @@ export const commitItemSk = (base: number): string => `${COMMIT_ITEM_PREFIX}${pa
 /** Just past every commit-item key. */
 export const COMMIT_ITEM_END = 'c$';
 export const parseCommitItemSk = (sk: string): number | undefined => unpad20(after(sk, COMMIT_ITEM_PREFIX) ?? '');
+/** The key of the commit item (or fence) at `base` in a partition. */
+export const commitItemKey = (topicId: string, partition: number, base: number): MetaKey => ({ pk: partitionPk(topicId, partition), sk: commitItemSk(base) });
 
 /**
  * Segment extents: runs of flushed batches inside a segment object, written by flush. A key

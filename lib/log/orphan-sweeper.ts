@@ -5,7 +5,8 @@
 import type { MetaStore, ObjectStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { extentsFromItem, headFromItem, segmentItemBase, sweepCursorFromItem, sweepCursorToItem, topicItemFromItem } from './items';
-import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_END, extentSk, headKey, parseSegmentObject, parseWalObject, partitionPk, segmentSk, SWEEP_CURSOR, TOPICS_PK, TOPICS_PREFIX, WAL_PREFIX } from './keys';
+import { COMMIT_ITEM_END, commitItemSk, EXTENT_END, extentSk, headKey, parseSegmentObject, parseWalObject, partitionPk, segmentSk, SWEEP_CURSOR, TOPICS_PK, TOPICS_PREFIX, WAL_PREFIX } from './keys';
+import { queryCoveringItem } from './commit-items';
 import { unflushedItems } from './reader';
 import type { RetentionStats } from './retention';
 import type { Topic } from './topics';
@@ -111,7 +112,7 @@ export class OrphanSweeper {
     if (topic.commit === 'items') {
       // Items mode (commit-items.ts): the commit items from the one covering `from` (keyed
       // by their base, so the last at or below it) on.
-      const covering = await this.meta.query({ pk, gte: COMMIT_ITEM_PREFIX, lte: commitItemSk(from), reverse: true, limit: 1, withoutBinary: true });
+      const covering = await queryCoveringItem(this.meta, topic.id, partition, from, { withoutBinary: true });
       for (const e of unflushedItems(covering, from)) if (e.obj) refs.add(e.obj);
       do {
         const page = await this.meta.query({ pk, gt: commitItemSk(from), lt: COMMIT_ITEM_END, startAfter, limit: 500, withoutBinary: true });

@@ -28,9 +28,9 @@
 import { SamsaError } from '../errors';
 import type { MetaItem, MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
-import type { ItemLog } from './commit-items';
+import { type ItemLog, queryCoveringItem } from './commit-items';
 import { commitItemEnd, commitItemFromItem, headFromItem } from './items';
-import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, headKey, partitionPk } from './keys';
+import { COMMIT_ITEM_END, commitItemSk, headKey, partitionPk } from './keys';
 import type { Extent } from './model';
 import { applyItem, type PartitionProducers, pruneExpired } from './producers';
 import { deletedTopicError } from './tombstones';
@@ -126,7 +126,7 @@ export class ProducerViews {
     // (TTL removes them days later; topics without TTL lose only day-old ones), so the items
     // from the head's `flushed` are all there.
     const from = head.flushed;
-    const covering = await this.meta.query({ pk, gte: COMMIT_ITEM_PREFIX, lte: commitItemSk(from), reverse: true, limit: 1 });
+    const covering = await queryCoveringItem(this.meta, topic.id, partition, from);
     let state = head.producers;
     let pos = Math.max(head.flushed, head.logStart);
     const first = covering.items[0];

@@ -12,9 +12,9 @@
 import { SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, batchFrames, batchSizeAt, crc32c, type DecodedRecord, decodeRecordBatch, readBatchHeader, setBaseOffset, wholeBatchBytes } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
-import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_END, extentSk, headKey, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
-import { lastCommitItem } from './commit-items';
-import { commitItemEnd, commitItemFromItem, extentsFromItem, headFromItem, segmentFromItem } from './items';
+import { COMMIT_ITEM_END, commitItemSk, EXTENT_END, extentSk, headKey, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { itemLogEnd, lastCommitItem, queryCoveringItem } from './commit-items';
+import { commitItemFromItem, extentsFromItem, headFromItem, segmentFromItem } from './items';
 import { type Extent, type Head, liveTails, type Segment } from './model';
 import { lookupOffset, lookupTimestamp, positionBefore } from './segment-index';
 import { concatBytes } from '../util/bytes';
@@ -173,7 +173,7 @@ export class LogReader {
     if (topic.commit !== 'items') return headFromItem(await this.meta.get(headKey(topic.id, partition)));
     const [item, last] = await Promise.all([this.meta.get(headKey(topic.id, partition)), lastCommitItem(this.meta, topic, partition)]);
     const head = headFromItem(item);
-    return { ...head, nextOffset: Math.max(head.flushed, head.logStart, last ? commitItemEnd(last) : 0) };
+    return { ...head, nextOffset: itemLogEnd(head, last) };
   }
 
   /** The head, refusing a deleted incarnation's tombstone (a caller holding a stale topic). */
@@ -325,7 +325,7 @@ export class LogReader {
         ? // Commit items are keyed by their base: the one covering `offset` is the last at or
           // below it, then those after it.
           Promise.all([
-            this.meta.query({ pk, gte: COMMIT_ITEM_PREFIX, lte: commitItemSk(offset), reverse: true, limit: 1, ...binary }),
+            queryCoveringItem(this.meta, topic.id, partition, offset, binary),
             this.meta.query({ pk, gt: commitItemSk(offset), lt: COMMIT_ITEM_END, limit, ...binary }),
           ]).then(([covering, after]): QueryPage => ({ items: [...covering.items, ...after.items] }))
         : this.meta.query({ pk, gte: extentSk(offset), lt: EXTENT_END, limit, ...binary }),
