@@ -18,6 +18,7 @@ import type { MetaItem, MetaStore, WriteOp } from '../lib/storage/ports';
 import { S3ObjectStore } from '../lib/storage/s3-object-store';
 import { stripBinary } from '../lib/storage/strip-binary';
 import { emulator } from './lib';
+import { jsonEvent, randomValue, seeded } from './payloads';
 
 const PRICE = {
   s3Tier1: 0.005 / 1000, // PUT, COPY, POST, LIST (UploadPart, UploadPartCopy, multipart calls)
@@ -257,19 +258,28 @@ async function main(): Promise<void> {
   await measure('consume once, 4 MiB fetches (4 MiB requests)', (big4Requests * request4Bytes) / 2 ** 20, () => consumeAll('big4', 1, 4 << 20));
 
   // --- 1 KiB single-record requests --------------------------------------------------------
+  // Two payloads (bench/payloads.ts): JSON events, which items mode stores deflated (~1.8x: one
+  // 1 KB write unit instead of two), and random bytes, which no store can shrink.
   const SMALL = Number(process.env.COST_SMALL_REQUESTS ?? 2000);
-  await engine.createTopic('small', 4);
-  const kib = new TextEncoder().encode('x'.repeat(1024));
   const smallMib = (SMALL * 1024) / 2 ** 20;
-  await measure('produce, 1 KiB single-record requests', smallMib, async () => {
-    for (let i = 0; i < SMALL; i++) await engine.produce('small', [{ value: kib }]);
-    return SMALL;
-  });
-  await measure('flush the 1 KiB-request data (job, once)', smallMib, async () => {
-    await flushTopic('small');
-    return 1;
-  });
-  await measure('consume once, 1 MiB fetches', smallMib, () => consumeAll('small', 4, 1 << 20));
+  const smallPayloads = [
+    { name: 'JSON events', topic: 'small', value: jsonEvent },
+    { name: 'random bytes', topic: 'small-random', value: randomValue },
+  ];
+  for (const p of smallPayloads) {
+    await engine.createTopic(p.topic, 4);
+    const r = seeded(18);
+    const values = Array.from({ length: SMALL }, () => p.value(r, 1024));
+    await measure(`produce, 1 KiB single-record requests (${p.name})`, smallMib, async () => {
+      for (const value of values) await engine.produce(p.topic, [{ value }]);
+      return SMALL;
+    });
+    await measure(`flush the 1 KiB-request data (${p.name}; job, once)`, smallMib, async () => {
+      await flushTopic(p.topic);
+      return 1;
+    });
+    await measure(`consume once, 1 MiB fetches (1 KiB ${p.name})`, smallMib, () => consumeAll(p.topic, 4, 1 << 20));
+  }
 
   // --- mid-sized requests: where inline (DynamoDB) vs write-ahead (S3) matters -------------
   // COST_MID_BYTES sets the record size, COST_INLINE_BYTES the threshold: run both sides of it.
@@ -341,7 +351,7 @@ async function main(): Promise<void> {
   row('1 MiB requests, flushed every 8 MiB', [...big, steadyLabel(8)]);
   row('1 MiB requests from an idempotent producer, flushed every 32 MiB', ['produce, 1 MiB requests, idempotent producer', 'consume once, 4 MiB fetches', steadyLabel(32)]);
   row('4 MiB requests from an idempotent producer (the client\'s default under load), flushed every 32 MiB', [big4Label, 'flush every 32 MiB, 4 MiB requests', 'consume once, 4 MiB fetches (4 MiB requests)']);
-  row('1 KiB single-record requests, flushed once', ['produce, 1 KiB single-record requests', 'flush the 1 KiB-request data (job, once)', 'consume once, 1 MiB fetches']);
+  for (const p of smallPayloads) row(`1 KiB single-record requests (${p.name}), flushed once`, [`produce, 1 KiB single-record requests (${p.name})`, `flush the 1 KiB-request data (${p.name}; job, once)`, `consume once, 1 MiB fetches (1 KiB ${p.name})`]);
   row(`${midLabel}, flushed once`, [`produce, ${midLabel}`, `flush the ${midLabel} data (job, once)`, `consume the ${midLabel} data, 1 MiB fetches`]);
   console.log('\nRequests by command (last scenario run):');
   for (const m of results) console.log(`- ${m.label}: ${JSON.stringify(m.byCommand)}; WRU ${m.wru}, RRU ${m.rru}`);

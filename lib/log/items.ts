@@ -4,6 +4,7 @@
 // else in lib/log reads an attribute by name. The head's codec is a table with one entry per
 // Head field, typed so that a field added to Head without a codec entry does not compile; the
 // tests (test/unit/log/items.test.ts) check that every codec round-trips.
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { SamsaError } from '../errors';
 import type { Condition, MetaItem, MetaKey, MetaValue, WriteOp } from '../storage/ports';
 import { commitItemKey, deletionKey, EXTENT_PREFIX, extentSk, headKey, producerKey, segExtentSk, segmentKey, tombstoneDueKey, topicKey } from './keys';
@@ -189,6 +190,7 @@ function extentFromFields(sk: string, f: Fields): Extent {
     maxTs: f['max_ts'] as number,
   };
   if (f['data'] instanceof Uint8Array) e.data = f['data'];
+  else if (f[COMMIT_DEFLATED_ATTR] instanceof Uint8Array) e.data = inflateCommitData(sk, f[COMMIT_DEFLATED_ATTR], e.len);
   if (typeof f['obj'] === 'string') e.obj = f['obj'];
   if (typeof f['seg'] === 'number') e.seg = f['seg'];
   if (typeof f['cid'] === 'number') e.cid = f['cid'];
@@ -236,14 +238,56 @@ export type CommitItem =
   | { kind: 'commit'; extent: Extent; ttl?: number; at?: number }
   | { kind: 'fence'; base: number };
 
+/**
+ * Stored name of an inline commit item's batch bytes when they are kept deflated (raw DEFLATE,
+ * RFC 1951) instead of as `data`. DynamoDB bills a write per started 1 KB of the whole item and
+ * a read per started 4 KB: a 1 KiB record with its batch header and the item's keys is ~1.25 KB,
+ * two write units, and deflated JSON of that size is well under one (design note 0010).
+ */
+export const COMMIT_DEFLATED_ATTR = 'dz';
+/** Deflating must save at least this much of an item's bytes to be kept (else the raw bytes are stored). */
+const DEFLATE_MIN_SAVING_BYTES = 64;
+
+/**
+ * The batch bytes deflated, when that is worth it: `undefined` for bytes that do not shrink by
+ * DEFLATE_MIN_SAVING_BYTES (already-compressed batches, random payloads, tiny records), which
+ * are stored as they are and cost no inflate on every read.
+ */
+export function deflateCommitData(data: Uint8Array): Uint8Array | undefined {
+  if (data.length <= DEFLATE_MIN_SAVING_BYTES) return undefined;
+  const z = deflateRawSync(data);
+  return z.length + DEFLATE_MIN_SAVING_BYTES <= data.length ? new Uint8Array(z.buffer, z.byteOffset, z.length) : undefined;
+}
+
 /** A commit's item, under c#<base>: its extent, and when it may expire (`ttl`) or was written (`at`). */
 export function commitItemToItem(topicId: string, partition: number, e: Omit<Extent, 'sk'>, expiry: { ttl?: number; at?: number }): MetaItem {
+  const fields = extentFields(e);
+  const z = e.data && deflateCommitData(e.data);
+  if (z) {
+    delete fields['data'];
+    fields[COMMIT_DEFLATED_ATTR] = z;
+  }
   return {
     ...commitItemKey(topicId, partition, e.base),
-    ...extentFields(e),
+    ...fields,
     ...(expiry.ttl !== undefined ? { [COMMIT_TTL_ATTR]: expiry.ttl } : {}),
     ...(expiry.at !== undefined ? { [COMMIT_AT_ATTR]: expiry.at } : {}),
   };
+}
+
+/**
+ * A deflated commit item's batch bytes, inflated: exactly the extent's `len` bytes, or a loud
+ * error (a damaged item must not be served as records, nor inflate without bound).
+ */
+function inflateCommitData(sk: string, z: Uint8Array, len: number): Uint8Array {
+  let out: Buffer;
+  try {
+    out = inflateRawSync(z, { maxOutputLength: Math.max(1, len) });
+  } catch (err) {
+    throw new SamsaError('UNKNOWN_SERVER_ERROR', `commit item ${sk}: its deflated batch bytes do not inflate (${(err as Error).message})`);
+  }
+  if (out.length !== len) throw new SamsaError('UNKNOWN_SERVER_ERROR', `commit item ${sk}: its deflated batch bytes inflate to ${out.length} bytes, not the ${len} it records`);
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 /** The fence a topic deletion puts at a partition's end: no commit can land at or after it. */

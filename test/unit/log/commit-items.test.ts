@@ -15,7 +15,9 @@ import { GroupStore } from '../../../lib/groups/store';
 import { LogEngine } from '../../../lib/log/engine';
 import { Notifier } from '../../../lib/log/notifier';
 import { prepareRecords } from '../../../lib/log/prepare';
-import { commitItemFromItem } from '../../../lib/log/items';
+import { COMMIT_DEFLATED_ATTR, commitItemFromItem } from '../../../lib/log/items';
+import { itemSize } from '../../../lib/storage/counting';
+import { randomBytes } from 'node:crypto';
 import { COMMIT_ITEM_PREFIX, commitItemSk, partitionPk } from '../../../lib/log/keys';
 import { batchFrames, decodeRecordBatch, encodeRecordBatch } from '../../../lib/records';
 import { concatBytes } from '../../../lib/util/bytes';
@@ -354,6 +356,37 @@ function scenario(stores: () => Promise<TestStores>): void {
   describe('reader and flush', () => {
     const three = (tag: string) => concatBytes([0, 1, 2].map((i) => encodeRecordBatch([{ value: enc(`${tag}${i}-${'r'.repeat(900)}`) }])));
     const flushOpts = { flush: { stepBytes: 1500, indexIntervalBytes: 256 } };
+
+    it('a 1 KiB JSON record commits as an item under one 1 KB write unit (its batch deflated), a random one as it is; both read back byte for byte, before and after flush', async () => {
+      const s = await setup();
+      const e = engine(s, s.meta, s.objects, undefined, { ...flushOpts, inlineMaxBytes: 2560 });
+      await e.createTopic(s.name, 1);
+      const topic = await e.topics.get(s.name);
+      let text = '';
+      for (let i = 0; text.length < 1024; i++) text += `${JSON.stringify({ id: `evt-${i}`, type: 'checkout', cart: { sku: `SKU-${(i * 7919) % 10007}`, qty: (i % 5) + 1 }, at: 1764547200000 + i })}\n`;
+      const values = [enc(text.slice(0, 1024)), new Uint8Array(randomBytes(1024))];
+      for (const v of values) await e.produce(s.name, [{ value: v }]);
+      const [json, random] = (await items(s.meta, topic.id)).filter((i) => commitItemFromItem(i).kind === 'commit');
+      // DynamoDB bills a write per started 1 KB of the item, keys and attribute names included.
+      expect(json![COMMIT_DEFLATED_ATTR]).toBeInstanceOf(Uint8Array);
+      expect(json!['data']).toBeUndefined();
+      expect(Math.ceil(itemSize(json!) / 1024)).toBe(1);
+      expect(random![COMMIT_DEFLATED_ATTR]).toBeUndefined();
+      expect(Math.ceil(itemSize(random!) / 1024)).toBe(2);
+      const read = async () => (await e.fetch(s.name, 0, { offset: 0, maxRecords: 10, maxBytes: 1 << 20 })).records().map((r) => Buffer.from(r.value!));
+      expect(await read()).toEqual(values.map((v) => Buffer.from(v)));
+      await e.flushPartition(topic, 0);
+      expect((await e.head(topic, 0)).flushed).toBe(2);
+      expect(await read()).toEqual(values.map((v) => Buffer.from(v)));
+      // A damaged item is refused loudly, never served as records.
+      await e.createTopic(`${s.name}-x`, 1);
+      await e.produce(`${s.name}-x`, [{ value: values[0]! }]);
+      const x = await e.topics.get(`${s.name}-x`);
+      const [stored] = await items(s.meta, x.id);
+      const z = stored![COMMIT_DEFLATED_ATTR] as Uint8Array;
+      await s.meta.write({ type: 'put', item: { ...stored!, [COMMIT_DEFLATED_ATTR]: z.subarray(0, z.length >> 1) } });
+      await expect(engine(s).fetch(`${s.name}-x`, 0, { offset: 0, maxRecords: 10, maxBytes: 1 << 20 })).rejects.toThrow(/deflated batch bytes/);
+    });
 
     it('produce, flush, fetch: segments take over below flushed, items stay (TTL removes them), write-ahead objects go', async () => {
       const s = await setup();
