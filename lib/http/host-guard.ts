@@ -51,15 +51,18 @@ export function hostGuard(opts: HostGuardOptions = {}): MiddlewareHandler {
   const anyOrigin = origins.has('*');
   const refuse = (message: string, details: Record<string, unknown>) => ({ error_code: 'NOT_AUTHORIZED', message, ...details });
 
+  // The last Host accepted: a client sends the same one on every request, and deciding it again
+  // (trim, lower-case, slice: new strings each time) was per-request garbage (issue 18).
+  let lastAllowedHost: string | undefined;
   return async (c, next) => {
     const host = c.req.header('host') ?? '';
-    const name = hostName(host);
-    if (!anyHost && !hosts.has(name)) {
+    if (host !== lastAllowedHost && !anyHost && !hosts.has(hostName(host))) {
       return c.json(
         refuse(`Host "${host.slice(0, 100)}" is not served here; add it to SAMSA_ALLOWED_HOSTS to allow it`, { reason: 'host_not_allowed' }),
         403,
       );
     }
+    lastAllowedHost = host;
     const origin = c.req.header('origin');
     if (origin !== undefined && !anyOrigin) {
       const o = origin.trim().toLowerCase().replace(/\/+$/, '');
