@@ -5,6 +5,7 @@
 // runtime header, access-log fields and the request-duration series — and leave everything it
 // does not accept to the validated route, whose error bodies are pinned here byte for byte.
 import http from 'node:http';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRecordBatch } from '../../lib/records';
 import { type ServerHandle, startServer } from '../helpers/server';
@@ -139,5 +140,72 @@ describe('binary single-record produce over HTTP', () => {
     const r = await raw('POST', '/v1/topics/f%61st/partitions/0/records', ONE, { 'content-type': 'application/octet-stream' });
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body)).toMatchObject({ partition: 0 });
+  });
+  // The body is taken from the request stream when it arrived whole with the headers; every other
+  // way a body can arrive still reads through the adapter. Each stores exactly the bytes sent.
+  const valueAt = async (partition: number, offset: number): Promise<string> => {
+    const res = await fetch(`${server.url}/v1/topics/fast/partitions/${partition}/records?offset=${offset}&max_records=1&value_format=string`);
+    return ((await res.json()) as { records: Array<{ value: string }> }).records[0]!.value;
+  };
+  const batchOf = (value: string) => encodeRecordBatch([{ key: null, value: Buffer.from(value) }]);
+
+  /** Raw bytes on a socket, in parts with pauses between them; the response's status line and body. */
+  function sendInParts(parts: Array<Buffer | string>, pauseMs: number): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const u = new URL(server.url);
+      const sock = net.connect(Number(u.port), u.hostname);
+      let got = '';
+      sock.on('data', (d) => {
+        got += d.toString('latin1');
+        const head = got.indexOf('\r\n\r\n');
+        const len = /content-length: (\d+)/i.exec(got)?.[1];
+        if (head >= 0 && len !== undefined && got.length >= head + 4 + Number(len)) {
+          sock.destroy();
+          resolve({ status: Number(got.slice(9, 12)), body: got.slice(head + 4, head + 4 + Number(len)) });
+        }
+      });
+      sock.on('error', reject);
+      sock.on('connect', async () => {
+        for (const p of parts) {
+          sock.write(p);
+          await new Promise((r) => setTimeout(r, pauseMs));
+        }
+      });
+    });
+  }
+
+  it('stores a body that arrives after its headers, in pieces', async () => {
+    const batch = batchOf('arrived-late-' + 'y'.repeat(500));
+    const head = `POST /v1/topics/fast/partitions/0/records HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${RB}\r\nContent-Length: ${batch.length}\r\nConnection: close\r\n\r\n`;
+    const r = await sendInParts([head, Buffer.from(batch.subarray(0, 100)), Buffer.from(batch.subarray(100, 300)), Buffer.from(batch.subarray(300))], 30);
+    expect(r.status).toBe(200);
+    const { base_offset } = JSON.parse(r.body) as { base_offset: number };
+    expect(await valueAt(0, base_offset)).toBe('arrived-late-' + 'y'.repeat(500));
+  });
+
+  it('stores a small body that came in two packets before the handler ran, and a chunked one', async () => {
+    const batch = batchOf('two-packets');
+    const head = `POST /v1/topics/fast/partitions/0/records HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${RB}\r\nContent-Length: ${batch.length}\r\nConnection: close\r\n\r\n`;
+    const two = await sendInParts([Buffer.concat([Buffer.from(head), Buffer.from(batch.subarray(0, 20))]), Buffer.from(batch.subarray(20))], 5);
+    expect(two.status).toBe(200);
+    expect(await valueAt(0, (JSON.parse(two.body) as { base_offset: number }).base_offset)).toBe('two-packets');
+
+    const chunked = batchOf('chunked-body');
+    const r = await sendInParts(
+      [`POST /v1/topics/fast/partitions/0/records HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${RB}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`, `${chunked.length.toString(16)}\r\n`, Buffer.from(chunked), '\r\n0\r\n\r\n'],
+      10,
+    );
+    expect(r.status).toBe(200);
+    expect(await valueAt(0, (JSON.parse(r.body) as { base_offset: number }).base_offset)).toBe('chunked-body');
+  });
+
+  it('stores a batch larger than one socket read, and answers an empty body as before', async () => {
+    const big = 'z'.repeat(300_000);
+    const r = await raw('POST', '/v1/topics/fast/partitions/1/records', batchOf(big), { 'content-type': RB });
+    expect(r.status).toBe(200);
+    expect(await valueAt(1, (JSON.parse(r.body) as { base_offset: number }).base_offset)).toBe(big);
+    const empty = await raw('POST', '/v1/topics/fast/partitions/1/records', '', { 'content-type': RB });
+    expect(empty.status).toBe(400);
+    expect(JSON.parse(empty.body)).toMatchObject({ error_code: 'CORRUPT_MESSAGE' });
   });
 });
