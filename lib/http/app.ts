@@ -108,23 +108,36 @@ async function batchBody(c: Context): Promise<Uint8Array> {
       throw new SamsaError('UNSUPPORTED_MEDIA_TYPE', `send record batches as ${RECORD_BATCH_TYPE}${type ? `, not ${type}` : ''}`);
     }
   }
+  // The middleware before this may all have run synchronously, inside the parser's 'request'
+  // event: the bytes that came in the same packet as the headers are pushed right after it
+  // returns, before any microtask runs. Look once that has happened.
+  await undefined;
   return bufferedBody(c) ?? new Uint8Array(await c.req.arrayBuffer());
 }
 
 /**
- * On the Node server, a small body has usually arrived whole with the headers and sits in the
- * request stream's buffer by the time the handler runs: take it from there as it is. The
- * adapter's own read copies it into a fresh ArrayBuffer (and builds a promise and listeners
- * around it), a tenth of the HTTP side's CPU for a single-record produce (issue 18). Anything
- * else — a body still arriving, one something else has started to read (the chunked-body limit,
- * a quota count), Lambda, in-process requests — reads through the adapter as before.
+ * On the Node server, a small body has usually arrived with the headers and sits in the request
+ * stream's buffer by the time the handler runs: take it from there as it is. The adapter's own
+ * read copies it into a fresh ArrayBuffer and waits for the stream's end through a promise and
+ * four listeners, a tenth of the HTTP side's CPU for a single-record produce (issue 18).
+ * Anything else — a body still arriving, one without a declared length (chunked: the body limit
+ * reads it), one something else has started to read (a quota count), Lambda, in-process
+ * requests — reads through the adapter as before.
  */
 function bufferedBody(c: Context): Uint8Array | undefined {
   const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
   if (!(incoming instanceof IncomingMessage)) return undefined;
-  // complete: the parser has pushed every byte and the end; nobody reads or listens yet.
-  if (!incoming.complete || incoming.readableDidRead || incoming.readableFlowing !== null || incoming.destroyed || incoming.readableEncoding !== null) return undefined;
-  const chunk = incoming.read() as Buffer | null;
+  const declared = incoming.headers['content-length'];
+  if (declared === undefined || incoming.headers['transfer-encoding'] !== undefined) return undefined;
+  const length = Number(declared);
+  // Every declared byte is buffered and nobody reads or listens yet.
+  if (incoming.readableLength !== length || incoming.readableDidRead || incoming.readableFlowing !== null || incoming.destroyed || incoming.readableEncoding !== null) {
+    return undefined;
+  }
+  const chunk = length === 0 ? null : (incoming.read(length) as Buffer | null);
+  // Let the stream run to its end (nothing is left to read), so the adapter and the server see
+  // the request consumed, as after their own read.
+  incoming.resume();
   if (chunk === null) return new Uint8Array(0);
   // The engine keeps what it is given (owned): a plain Uint8Array over the chunk's own memory
   // (as the adapter's ArrayBuffer was), never a view that would pin a larger (pooled) buffer.
