@@ -157,8 +157,13 @@ const isBatchProduce = (c: Context): boolean => c.req.method === 'POST' && /^\/v
  * The body is read here (within the JSON size limit) and its nesting bounded before it is
  * parsed, so a deeply nested value is a 400 naming the limit, not a stack overflow later.
  */
-const jsonBody: MiddlewareHandler = async (c, next) => {
+const jsonBody: MiddlewareHandler = (c, next) => {
+  // Not async for what it passes untouched (the binary produce route, GETs): no promise of its own.
   if (!BODY_METHODS.has(c.req.method) || isBatchProduce(c)) return next();
+  return checkJsonBody(c, next);
+};
+
+const checkJsonBody: MiddlewareHandler = async (c, next) => {
   const type = mediaType(c);
   const declared = c.req.header('content-length');
   const hasBody = declared !== undefined ? declared !== '0' : c.req.header('transfer-encoding') !== undefined;

@@ -306,7 +306,7 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
     return d;
   };
 
-  return async (c, next) => {
+  return (c, next) => {
     const pattern = matchedPattern(c);
     // Hono answers HEAD with the GET route: it needs what the GET needs.
     const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
@@ -328,12 +328,18 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
     if (route === undefined) return next(); // no route: the 404 tells nothing a caller could not guess
 
     const { key, rule } = route;
-    // Without ACLs to check (mode none, a super user) nothing is awaited or parsed here.
-    if (enforcing && !opts.superUsers.has(principal)) await check(c, principal, rule, paramsOf(pattern!, c.req.path));
+    const checked = enforcing && !opts.superUsers.has(principal);
+    // The cached quota settings when fresh, without a promise; null when they must be read.
+    const cachedQuota = opts.quotas.cachedOf(principal);
+    // Nothing to check, charge or rewrite (mode none or a super user, no quota, a route whose
+    // answer is not filtered): the request goes on without a promise or a parse of its own here.
+    if (!checked && cachedQuota === undefined && !rule.filter && key !== 'POST /v1/topics') return next();
+    return guarded(c, next, principal, pattern!, key, rule, checked, cachedQuota);
+  };
 
-    // The cached settings when fresh, without a promise per request; else read them.
-    let q = opts.quotas.cachedOf(principal);
-    if (q === null) q = await opts.quotas.of(principal);
+  async function guarded(c: Context, next: () => Promise<void>, principal: string, pattern: string, key: string, rule: Rule, checked: boolean, cachedQuota: QuotaSettings | undefined | null): Promise<void> {
+    if (checked) await check(c, principal, rule, paramsOf(pattern, c.req.path));
+    const q = cachedQuota === null ? await opts.quotas.of(principal) : cachedQuota;
     if (q) {
       await admit(c, principal, q, 'request_rate', 1);
       if (rule.produce && q.producer_byte_rate !== undefined) {
@@ -356,7 +362,7 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
     }
     if (enforcing && rule.filter && c.res.status === 200) await filterList(c, principal, rule.filter);
     if (enforcing && key === 'POST /v1/topics' && c.res.status === 409) await hideExistence(c, principal);
-  };
+  }
 
   /**
    * Lists show only what the caller may describe (Kafka's Metadata and ListGroups do the same;

@@ -59,6 +59,8 @@ function decode(s: string): string {
  */
 class RequestLogger implements Logger {
   #real: Logger | undefined;
+  /** The answer preparedJson built for this request: its headers are already in it. */
+  prepared: Response | undefined;
   constructor(
     private readonly parent: Logger,
     readonly requestId: string,
@@ -109,9 +111,6 @@ export function observe(opts: ObserveOptions): MiddlewareHandler {
   return observer(opts).middleware;
 }
 
-/** The response a handler built with preparedJson: its headers are already in it. */
-const PREPARED = 'samsaPrepared';
-
 export function observer(opts: ObserveOptions): Observer {
   const { logger, metrics, runtime } = opts;
   // The duration series by route pattern, method and status, without building the labels
@@ -135,7 +134,7 @@ export function observer(opts: ObserveOptions): Observer {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': log.requestId };
     if (runtime !== undefined) headers['x-samsa-runtime'] = runtime;
     const res = new Response(text, { status, headers });
-    c.set(PREPARED as never, res as never);
+    log.prepared = res;
     return res;
   };
 
@@ -151,7 +150,7 @@ export function observer(opts: ObserveOptions): Observer {
     } finally {
       const res = c.res;
       const status = res.status;
-      if (res !== (c.get(PREPARED as never) as Response | undefined)) {
+      if (res !== log.prepared) {
         res.headers.set('x-request-id', requestId);
         if (runtime !== undefined) res.headers.set('x-samsa-runtime', runtime);
       }

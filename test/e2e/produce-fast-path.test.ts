@@ -209,3 +209,34 @@ describe('binary single-record produce over HTTP', () => {
     expect(JSON.parse(empty.body)).toMatchObject({ error_code: 'CORRUPT_MESSAGE' });
   });
 });
+
+describe('binary produce under a quota, with authentication off', () => {
+  let quoted: ServerHandle;
+  beforeAll(async () => {
+    quoted = await startServer({});
+    const post = (path: string, method: string, body: unknown) => fetch(`${quoted.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post('/v1/topics', 'POST', { name: 'q', partitions: 1 })).status).toBe(201);
+    expect((await post('/v1/quotas', 'PUT', { principal: 'User:ANONYMOUS', request_rate: 2 })).status).toBe(200);
+  });
+  afterAll(async () => {
+    await quoted?.stop();
+  });
+
+  it('still throttles every request of the anonymous principal (429 with Retry-After)', async () => {
+    const statuses: number[] = [];
+    let throttled: Response | undefined;
+    for (let i = 0; i < 12; i++) {
+      const res = await fetch(`${quoted.url}/v1/topics/q/partitions/0/records`, { method: 'POST', headers: { 'content-type': RB }, body: ONE });
+      statuses.push(res.status);
+      if (res.status === 429) throttled ??= res;
+      else await res.arrayBuffer();
+    }
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThan(6);
+    expect(throttled).toBeDefined();
+    expect(await throttled!.json()).toMatchObject({ error_code: 'THROTTLING_QUOTA_EXCEEDED' });
+    expect(Number(throttled!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(throttled!.headers.get('x-samsa-runtime')).toBe('node');
+    expect(throttled!.headers.get('x-request-id')).toBeTruthy();
+  });
+});
