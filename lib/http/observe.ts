@@ -167,7 +167,10 @@ export function observer(opts: ObserveOptions): Observer {
         const path = c.req.path;
         const t = TOPIC_PATH.exec(path);
         const g = t ? undefined : GROUP_PATH.exec(path);
-        log.info('request', {
+        // The app's logger with the request id as the first field: the same line the request's
+        // bound logger would write, without building that logger for it.
+        logger.info('request', {
+          request_id: requestId,
           method,
           route,
           ...(t ? { topic: decode(t[1]!) } : {}),
