@@ -469,7 +469,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     if (topic === undefined || body === undefined) return next();
     const offsets = produceJson(topic, body);
     body = undefined; // nor kept by this frame while the commit runs (engine.produce says why)
-    return c.json({ offsets: await offsets }, 200);
+    return obs.preparedJson(c, JSON.stringify({ offsets: await offsets }), 200);
   });
   app.openapi(
     createRoute({

@@ -83,6 +83,15 @@ describe('binary single-record produce over HTTP', () => {
     expect(line.error_code).toBeUndefined();
   });
 
+  it('answers the JSON produce route with the same headers', async () => {
+    const r = await raw('POST', '/v1/topics/fast/records', JSON.stringify({ records: [{ value: { a: 1 }, partition: 1 }] }), { 'content-type': 'application/json', 'x-request-id': 'fast-json-1' });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toEqual({ offsets: [{ partition: 1, offset: 1, timestamp: expect.any(Number) }] });
+    const h = headerMap(r.headers);
+    expect(Object.keys(h).sort()).toEqual(['connection', 'content-length', 'content-type', 'date', 'keep-alive', 'x-request-id', 'x-samsa-runtime']);
+    expect(h).toMatchObject({ 'content-type': 'application/json', 'x-request-id': 'fast-json-1', 'x-samsa-runtime': 'node', 'content-length': String(Buffer.byteLength(r.body)) });
+  });
+
   it('gives a request without a sane id a fresh UUID, and offsets go on', async () => {
     const ids = new Set<string>();
     for (let i = 0; i < 3; i++) {
