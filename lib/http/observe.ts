@@ -103,6 +103,8 @@ export interface Observer {
    * still set needs a Headers object built, filled, sorted and copied out again (issue 18, the
    * hot produce route). Every other response gets its headers from the middleware as before,
    * including one that middleware puts in place of this one after the handler (c.res = ...).
+   * Headers set with c.header() before it are not in it: answer with it only where none are
+   * (the produce routes set none on success; a throttle's Retry-After leaves as an error).
    */
   preparedJson(c: Context, text: string, status: number): Response;
 }
