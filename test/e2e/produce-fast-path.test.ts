@@ -103,6 +103,8 @@ describe('binary single-record produce over HTTP', () => {
       ids.add(id);
     }
     expect(ids.size).toBe(3);
+    // The bytes stored are the bytes sent (a body that came with its headers: taken from the buffer).
+    for (let i = 0; i < 3; i++) expect(await valueAt(0, i)).toBe('x'.repeat(1024));
   });
 
   it('counts every answer in the request-duration series of the route pattern, by status', async () => {
