@@ -60,6 +60,15 @@ export class QuotaStore {
     return this.cached.byPrincipal.get(principal) ?? this.cached.byPrincipal.get('User:*');
   }
 
+  /**
+   * What of() answers, while the cached settings are fresh; null when of() must read them. The
+   * HTTP layer asks this first on every request, so a fresh cache costs no promise (issue 18).
+   */
+  cachedOf(principal: string): QuotaSettings | undefined | null {
+    if (!this.cached || this.clock.now() - this.cached.at >= this.ttlMs) return null;
+    return this.cached.byPrincipal.get(principal) ?? this.cached.byPrincipal.get('User:*');
+  }
+
   async list(): Promise<QuotaSettings[]> {
     const out: QuotaSettings[] = [];
     let startAfter: string | undefined;

@@ -25,7 +25,7 @@ import {
   WILDCARD,
 } from '../auth/acl';
 import { AclStore } from '../auth/acl-store';
-import { anonymousAuthenticator, apiKeyAuthenticator, type Authenticator, type AuthMode, lambdaAuthenticator } from '../auth/principal';
+import { anonymousAuthenticator, apiKeyAuthenticator, type Authenticator, type AuthMode, type AuthRequest, lambdaAuthenticator } from '../auth/principal';
 import { type QuotaKind, QuotaLimiter, type QuotaSettings, QuotaStore } from '../auth/quota';
 import { groupMemberKey, groupMetaKey } from '../log/keys';
 import type { Logger } from '../obs/logger';
@@ -192,6 +192,17 @@ async function jsonBody(c: Context): Promise<unknown> {
   }
 }
 
+/** The request as an authenticator sees it: one small object, no closures (it is made per request). */
+class ContextAuthRequest implements AuthRequest {
+  constructor(private readonly c: Context) {}
+  header(name: string): string | undefined {
+    return this.c.req.header(name);
+  }
+  get lambdaEvent(): unknown {
+    return (this.c.env as { event?: unknown } | undefined)?.event;
+  }
+}
+
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
@@ -279,16 +290,32 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
     throw new SamsaError('THROTTLING_QUOTA_EXCEEDED', `${principal} is over its ${kind} quota of ${rate}/s; retry in ${seconds} s`, { quota: kind, retry_after_ms: Math.ceil(a.retryAfterMs) }, true);
   }
 
-  return async (c, next) => {
+  // What a route needs, decided once per route pattern and method rather than per request
+  // (issue 18: the key string and table lookups were per-request garbage on the hot path).
+  const decided = new Map<string, Map<string, { key: string; rule: Rule; open: boolean }>>();
+  const decide = (method: string, pattern: string): { key: string; rule: Rule; open: boolean } => {
+    let byMethod = decided.get(pattern);
+    if (!byMethod) decided.set(pattern, (byMethod = new Map()));
+    let d = byMethod.get(method);
+    if (!d) {
+      const key = `${method} ${pattern}`;
+      // Methods are what callers send: an unknown one is decided afresh, not remembered.
+      d = { key, rule: RULES[key] ?? UNLISTED, open: OPEN_ROUTES.has(key) };
+      if (byMethod.size < 16) byMethod.set(method, d);
+    }
+    return d;
+  };
+
+  return (c, next) => {
     const pattern = matchedPattern(c);
     // Hono answers HEAD with the GET route: it needs what the GET needs.
     const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
-    const key = pattern === undefined ? undefined : `${method} ${pattern}`;
-    if (key !== undefined && OPEN_ROUTES.has(key)) return next();
+    const route = pattern === undefined ? undefined : decide(method, pattern);
+    if (route?.open) return next();
 
     let principal: string;
     try {
-      principal = opts.authenticate({ header: (n) => c.req.header(n), lambdaEvent: (c.env as { event?: unknown } | undefined)?.event });
+      principal = opts.authenticate(new ContextAuthRequest(c));
     } catch (err) {
       if (err instanceof SamsaError) {
         // The reason names what was missing or wrong, never the credential itself.
@@ -298,13 +325,21 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
       throw err;
     }
     c.set('principal' as never, principal as never);
-    if (key === undefined) return next(); // no route: the 404 tells nothing a caller could not guess
+    if (route === undefined) return next(); // no route: the 404 tells nothing a caller could not guess
 
-    const rule = RULES[key] ?? UNLISTED;
-    const params = paramsOf(pattern!, c.req.path);
-    await check(c, principal, rule, params);
+    const { key, rule } = route;
+    const checked = enforcing && !opts.superUsers.has(principal);
+    // The cached quota settings when fresh, without a promise; null when they must be read.
+    const cachedQuota = opts.quotas.cachedOf(principal);
+    // Nothing to check, charge or rewrite (mode none or a super user, no quota, a route whose
+    // answer is not filtered): the request goes on without a promise or a parse of its own here.
+    if (!checked && cachedQuota === undefined && !rule.filter && key !== 'POST /v1/topics') return next();
+    return guarded(c, next, principal, pattern!, key, rule, checked, cachedQuota);
+  };
 
-    const q = await opts.quotas.of(principal);
+  async function guarded(c: Context, next: () => Promise<void>, principal: string, pattern: string, key: string, rule: Rule, checked: boolean, cachedQuota: QuotaSettings | undefined | null): Promise<void> {
+    if (checked) await check(c, principal, rule, paramsOf(pattern, c.req.path));
+    const q = cachedQuota === null ? await opts.quotas.of(principal) : cachedQuota;
     if (q) {
       await admit(c, principal, q, 'request_rate', 1);
       if (rule.produce && q.producer_byte_rate !== undefined) {
@@ -327,7 +362,7 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
     }
     if (enforcing && rule.filter && c.res.status === 200) await filterList(c, principal, rule.filter);
     if (enforcing && key === 'POST /v1/topics' && c.res.status === 409) await hideExistence(c, principal);
-  };
+  }
 
   /**
    * Lists show only what the caller may describe (Kafka's Metadata and ListGroups do the same;

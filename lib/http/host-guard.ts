@@ -51,15 +51,19 @@ export function hostGuard(opts: HostGuardOptions = {}): MiddlewareHandler {
   const anyOrigin = origins.has('*');
   const refuse = (message: string, details: Record<string, unknown>) => ({ error_code: 'NOT_AUTHORIZED', message, ...details });
 
-  return async (c, next) => {
+  // The last Host accepted: a client sends the same one on every request, and deciding it again
+  // (trim, lower-case, slice: new strings each time) was per-request garbage (issue 18).
+  let lastAllowedHost: string | undefined;
+  // Not async: a request that passes (all of them, nearly) costs no promise of its own here;
+  // a refusal is answered as a resolved promise, as an async middleware would have.
+  return (c, next) => {
     const host = c.req.header('host') ?? '';
-    const name = hostName(host);
-    if (!anyHost && !hosts.has(name)) {
-      return c.json(
-        refuse(`Host "${host.slice(0, 100)}" is not served here; add it to SAMSA_ALLOWED_HOSTS to allow it`, { reason: 'host_not_allowed' }),
-        403,
+    if (host !== lastAllowedHost && !anyHost && !hosts.has(hostName(host))) {
+      return Promise.resolve(
+        c.json(refuse(`Host "${host.slice(0, 100)}" is not served here; add it to SAMSA_ALLOWED_HOSTS to allow it`, { reason: 'host_not_allowed' }), 403),
       );
     }
+    lastAllowedHost = host;
     const origin = c.req.header('origin');
     if (origin !== undefined && !anyOrigin) {
       const o = origin.trim().toLowerCase().replace(/\/+$/, '');
@@ -71,14 +75,11 @@ export function hostGuard(opts: HostGuardOptions = {}): MiddlewareHandler {
         sameOrigin = false;
       }
       if (!sameOrigin && !origins.has(o)) {
-        return c.json(
-          refuse(`cross-site request from Origin "${origin.slice(0, 100)}" refused; add it to SAMSA_ALLOWED_ORIGINS to allow it`, {
-            reason: 'origin_not_allowed',
-          }),
-          403,
+        return Promise.resolve(
+          c.json(refuse(`cross-site request from Origin "${origin.slice(0, 100)}" refused; add it to SAMSA_ALLOWED_ORIGINS to allow it`, { reason: 'origin_not_allowed' }), 403),
         );
       }
     }
-    await next();
+    return next();
   };
 }

@@ -52,10 +52,24 @@ export function serializeError(err: unknown, depth = 0): LogFields {
   return out;
 }
 
+/** Field names already tested against SECRET_FIELD: the same few names recur on every line. */
+const secretName = new Map<string, boolean>();
+
+function isSecretName(k: string): boolean {
+  let secret = secretName.get(k);
+  if (secret === undefined) {
+    secret = SECRET_FIELD.test(k);
+    // Names come from the code, not from requests; the bound is a guard, not a working limit.
+    if (secretName.size < 1024) secretName.set(k, secret);
+  }
+  return secret;
+}
+
 function redact(fields: LogFields): LogFields {
   let out: LogFields | undefined;
-  for (const k of Object.keys(fields)) {
-    if (SECRET_FIELD.test(k)) {
+  for (const k in fields) {
+    if (!Object.hasOwn(fields, k)) continue;
+    if (isSecretName(k)) {
       out ??= { ...fields };
       out[k] = '[redacted]';
     }
@@ -70,9 +84,21 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const bindings = opts.bindings ? redact(opts.bindings) : {};
   const min = RANK[level];
 
+  // The time of the last line, formatted: lines written within the same millisecond (an access
+  // line per request, under load) share one Date and one string.
+  let lastMs = Number.NaN;
+  let lastTime = '';
+  const timeOf = (ms: number): string => {
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastTime = new Date(ms).toISOString();
+    }
+    return lastTime;
+  };
+
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields, err?: unknown): void => {
     if (RANK[lvl] < min) return;
-    const line: LogFields = { level: lvl, time: new Date(now()).toISOString(), msg, ...bindings, ...(fields ? redact(fields) : {}) };
+    const line: LogFields = { level: lvl, time: timeOf(now()), msg, ...bindings, ...(fields ? redact(fields) : {}) };
     if (err !== undefined) line.err = serializeError(err);
     let text: string;
     try {

@@ -121,6 +121,26 @@ describe('metrics registry', () => {
     expect(second[0]!.samsa_produced_records_total).toBe(2);
   });
 
+  it('observes through a bound series exactly as with labels: same series, buckets, sum and EMF values', async () => {
+    const r = new Registry();
+    const h = r.histogram('b_seconds', 'durations', ['route', 'status'], [0.1, 1]);
+    const bound = h.bind({ route: 'POST /x', status: '200' });
+    bound.observe(0.05);
+    h.observe({ route: 'POST /x', status: '200' }, 0.5);
+    bound.observe(Number.NaN); // ignored, as observe() ignores it
+    bound.observe(5);
+    expect(h.count({ route: 'POST /x', status: '200' })).toBe(3);
+    const text = await r.renderPrometheus();
+    expect(text.match(/^b_seconds_count.*$/gm)).toEqual(['b_seconds_count{route="POST /x",status="200"} 3']);
+    expect(text).toContain('b_seconds_bucket{route="POST /x",status="200",le="0.1"} 1');
+    expect(text).toContain('b_seconds_bucket{route="POST /x",status="200",le="1"} 2');
+    expect(text).toContain('b_seconds_sum{route="POST /x",status="200"} 5.55');
+    // A handle outlives an EMF flush: what it observes next is the next flush's.
+    expect(JSON.parse(r.emfLines(1)[0]!).b_ms).toEqual([50, 500, 5000]);
+    bound.observe(0.002);
+    expect(JSON.parse(r.emfLines(2)[0]!).b_ms).toEqual([2]);
+  });
+
   it('reads gauges at scrape time and leaves out a source that fails', async () => {
     const m = createSamsaMetrics({
       flushLag: async () => 12,
