@@ -338,7 +338,9 @@ export class Committer {
     ambiguity: { left: number },
   ): Promise<CommitResult[]> {
     if (wal.some((w) => w !== undefined)) await this.refreshWal(parts, wal);
-    const heads = await this.knownHeads(parts);
+    // Known heads (every commit but a partition's first) without a turn of the event loop.
+    const known = this.knownHeads(parts);
+    const heads = Array.isArray(known) ? known : await known;
     // An idempotent part: new, a retry of a remembered write, or refused. Parts commit alone.
     let decision: ProducerDecision | undefined;
     const pb = parts[0]!.producer;
