@@ -375,9 +375,11 @@ export class LogEngine {
         // A request alone (the common case at low rates) is its own group: nothing to merge or split.
         const merged = group.length === 1 ? group[0]!.prep : mergePrepared(group.map((g) => g.prep));
         try {
-          const [result] = await this.lock(key).run(() =>
-            this.committer.commit([{ topic, partition, payload: merged.payload, batchStarts: merged.batchStarts, batchCounts: merged.batchCounts, maxTs: merged.maxTs }]),
-          );
+          const result = (
+            await this.lock(key).run(() =>
+              this.committer.commit([{ topic, partition, payload: merged.payload, batchStarts: merged.batchStarts, batchCounts: merged.batchCounts, maxTs: merged.maxTs }]),
+            )
+          )[0];
           if (group.length === 1) group[0]!.resolve(result!.batchBases);
           else {
             let i = 0;

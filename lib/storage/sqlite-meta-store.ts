@@ -221,7 +221,7 @@ export class SqliteMetaStore implements MetaStore {
     const more = limit !== undefined && rows.length > limit;
     if (more) rows.length = limit;
     const items = opts.withoutBinary
-      ? (rows as KeyRow[]).map((r) => stripBinary(toItem(opts.pk, r.sk, r.value, r.binLen === null ? null : undefined)))
+      ? (rows as KeyRow[]).map((r) => withoutBinaryItem(opts.pk, r.sk, r.value, r.binLen))
       : (rows as Row[]).map((r) => toItem(opts.pk, r.sk, r.value, r.bin));
     return more ? { items, next: items[items.length - 1]?.sk } : { items };
   }
@@ -316,17 +316,18 @@ export class SqliteMetaStore implements MetaStore {
         const item = op.item;
         const create = op.condition?.op === 'notExists';
         if (!create) this.check(op, index);
-        const attrs: Attrs = {};
-        for (const k in item) if (k !== 'pk' && k !== 'sk') attrs[k] = item[k]!;
         const size = itemSize(item);
         if (size > this.limits.maxItemBytes) {
           if (create) this.check(op, index); // a taken key fails its condition first, as it did
           throw tooLarge(item.pk, item.sk, size, this.limits.maxItemBytes);
         }
-        const enc = encodeAttrs(attrs);
+        const enc = encodeAttrs(item);
         if (!create) this.sPut.run(item.pk, item.sk, enc.json, enc.bin);
         else if (this.sCreate.run(item.pk, item.sk, enc.json, enc.bin).changes === 0) this.check(op, index);
-        return result ? { pk: item.pk, sk: item.sk, ...attrs } : undefined;
+        if (!result) return undefined;
+        const stored: MetaItem = { pk: item.pk, sk: item.sk };
+        for (const k in item) if (k !== 'pk' && k !== 'sk') stored[k] = item[k]!;
+        return stored;
       }
       case 'update': {
         const { pk, sk } = op.key;
@@ -614,6 +615,47 @@ function toItem(pk: string, sk: string, value: string | Buffer, bin: Buffer | nu
 const UNREAD = new Uint8Array(0);
 
 /**
+ * A row read withoutBinary (its `bin` column unread; `binLen` null when it has none). JSON rows
+ * lose their binary markers while parsed, in the fresh objects JSON.parse made: what
+ * stripBinary would leave of the item, without a second walk and copy (issue 18: the flush
+ * reads every commit page so).
+ */
+function withoutBinaryItem(pk: string, sk: string, value: string | Buffer, binLen: number | null): MetaItem {
+  if (typeof value !== 'string') return stripBinary(toItem(pk, sk, value, binLen === null ? null : undefined));
+  const attrs = JSON.parse(value) as Attrs;
+  if (binLen !== null) dropMarkers(attrs);
+  return { pk, sk, ...attrs };
+}
+
+/** Removes binary markers from parsed JSON in place: a map loses the attribute, a list the element (as stripBinary). */
+function dropMarkers(v: unknown): void {
+  if (Array.isArray(v)) {
+    let w = 0;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (x !== null && typeof x === 'object') {
+        if (isMarker(x)) continue;
+        dropMarkers(x);
+      }
+      v[w++] = x;
+    }
+    v.length = w;
+    return;
+  }
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const x = o[k];
+      if (x === null || typeof x !== 'object') continue;
+      if (isMarker(x)) delete o[k];
+      else dropMarkers(x);
+    }
+  }
+}
+
+const isMarker = (x: object): boolean => !Array.isArray(x) && Object.hasOwn(x, BIN);
+
+/**
  * A binary value's place in the JSON: `{"\u0000b": [isBuffer, offset, length]}` into the row's
  * `bin` column. NUL appears in no attribute name or key this store is given (names are
  * [A-Za-z0-9_], nested keys topic, member and config names), so the marker is unambiguous.
@@ -628,9 +670,17 @@ const BIN = '\u0000b';
  * those handles, the largest in-server share of the single-record p99 (issue 18). An item with
  * a single binary value (a commit page of one extent) stores that very array: no copy.
  */
-function encodeAttrs(attrs: Attrs): { json: string; bin: Buffer | null } {
+function encodeAttrs(attrs: Attrs | MetaItem): { json: string; bin: Buffer | null } {
   const found: BinaryParts = { parts: [], length: 0 };
-  const json = JSON.stringify(swapBinary(attrs as MetaValue, found));
+  // The top level is copied (without an item's pk and sk, which are columns of their own), in
+  // its key order; below it only the containers on the way to a binary value.
+  const top: Record<string, unknown> = {};
+  for (const k in attrs) {
+    if (k === 'pk' || k === 'sk') continue;
+    const x = attrs[k]!;
+    top[k] = x !== null && typeof x === 'object' ? swapBinary(x, found) : x;
+  }
+  const json = JSON.stringify(top);
   const { parts, length } = found;
   if (parts.length === 0) return { json, bin: null };
   if (length === 0) return { json, bin: Buffer.alloc(1) };
