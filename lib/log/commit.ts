@@ -635,9 +635,13 @@ class PartConflict extends Error {
  */
 function expectNext(base: number): Condition {
   const eq: Condition = { op: 'eq', attr: HEAD_ATTR.nextOffset, value: base };
-  const at: Condition = base === 0 ? { op: 'or', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.nextOffset }, eq] } : eq;
-  return { op: 'and', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.deleted }, at] };
+  const at: Condition = base === 0 ? { op: 'or', conds: [NO_NEXT_OFFSET, eq] } : eq;
+  return { op: 'and', conds: [NOT_DELETED, at] };
 }
+
+// expectNext's parts that are the same in every commit (stores only read conditions).
+const NOT_DELETED: Condition = Object.freeze({ op: 'attrNotExists', attr: HEAD_ATTR.deleted });
+const NO_NEXT_OFFSET: Condition = Object.freeze({ op: 'attrNotExists', attr: HEAD_ATTR.nextOffset });
 
 /** A commit's write-ahead object: its key, the base offset its bytes were written with, and when (monotonic). */
 type WalRef = { key: string; wb: number; at: number };

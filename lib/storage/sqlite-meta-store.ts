@@ -229,7 +229,7 @@ export class SqliteMetaStore implements MetaStore {
   async write(op: WriteOp): Promise<MetaItem | undefined> {
     checkOp(op);
     this.startCheckpointer();
-    return this.run(() => this.txWrite(op));
+    return this.run(this.txWrite, op);
   }
 
   async transact(ops: WriteOp[]): Promise<void> {
@@ -248,7 +248,7 @@ export class SqliteMetaStore implements MetaStore {
     }
     if (ops.length === 0) return;
     this.startCheckpointer();
-    this.run(() => this.txMany(ops));
+    this.run(this.txMany, ops);
   }
 
   /** What the checkpoint worker last saw (undefined: no worker; tests and diagnostics). */
@@ -360,9 +360,9 @@ export class SqliteMetaStore implements MetaStore {
     }
   }
 
-  private run<T>(f: () => T): T {
+  private run<A, T>(f: (a: A) => T, a: A): T {
     try {
-      return f();
+      return f(a);
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED') {
