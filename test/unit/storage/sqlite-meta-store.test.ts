@@ -162,9 +162,13 @@ describe('SqliteMetaStore', () => {
     await s.write({ type: 'put', item: { pk: 'p', sk: 'b', v: 2 } });
     await s.write({ type: 'put', item: { pk: 'p', sk: 'a', v: 1 } });
     await s.write({ type: 'update', key: { pk: 'p', sk: 'a' }, set: { v: 3 }, condition: { op: 'eq', attr: 'v', value: 1 } });
+    // A create-if-absent is an insert that does nothing on a taken key, on this table too.
+    await s.transact([{ type: 'put', item: { pk: 'p', sk: 'c', v: 4 }, condition: { op: 'notExists' } }]);
+    await expect(s.transact([{ type: 'put', item: { pk: 'p', sk: 'c', v: 5 }, condition: { op: 'notExists' } }])).rejects.toMatchObject({ index: 0, item: { pk: 'p', sk: 'c', v: 4 } });
     expect((await s.query({ pk: 'p' })).items.map((i) => [i.sk, i.v])).toEqual([
       ['a', 3],
       ['b', 2],
+      ['c', 4],
     ]);
     await s.close();
     const check = new Database(file);
@@ -221,6 +225,9 @@ describe('SqliteMetaStore', () => {
     raw.close();
     expect(await s.get({ pk: 'p', sk: 'o' })).toEqual({ pk: 'p', sk: 'o', last: 4, exts: [{ base: 3, data: new Uint8Array([5, 6]) }] });
     expect((await s.query({ pk: 'p', withoutBinary: true })).items.find((i) => i.sk === 'o')).toEqual({ pk: 'p', sk: 'o', last: 4, exts: [{ base: 3 }] });
+    // An update of such a row keeps its attributes, binary values included, and writes JSON.
+    await s.write({ type: 'update', key: { pk: 'p', sk: 'o' }, set: { n: 1 }, condition: { op: 'eq', attr: 'last', value: 4 } });
+    expect(await s.get({ pk: 'p', sk: 'o' })).toEqual({ pk: 'p', sk: 'o', last: 4, exts: [{ base: 3, data: new Uint8Array([5, 6]) }], n: 1 });
     await s.close();
   });
 
