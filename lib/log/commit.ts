@@ -167,23 +167,44 @@ export class Committer {
     return this.heads.get(partitionKey(topic, partition)) ?? this.readHead(topic, partition);
   }
 
+  /** knownHead of every part; when all are known (every commit but a partition's first), without a promise each. */
+  private knownHeads(parts: CommitPart[]): CommitHead[] | Promise<CommitHead[]> {
+    const heads: CommitHead[] = [];
+    for (const p of parts) {
+      const h = this.heads.get(partitionKey(p.topic, p.partition));
+      if (!h) return Promise.all(parts.map((q) => this.knownHead(q.topic, q.partition)));
+      heads.push(h);
+    }
+    return heads;
+  }
+
   /**
    * Commit every part atomically. Callers hold the partitions' locks, so in-process writers
    * never race each other; other processes are handled by the conditions, and a lost race is
    * retried (after a jittered pause from the second retry on) at the new end of the log.
    */
   async commit(parts: CommitPart[]): Promise<CommitResult[]> {
-    if (parts.length > 1 && parts.some((p) => p.producer)) throw new Error('an idempotent producer part commits alone');
+    // Plain loops on this path: it runs once per commit, most often for a single record
+    // (issue 18 item 1).
+    let items = false;
+    for (const p of parts) {
+      if (p.producer && parts.length > 1) throw new Error('an idempotent producer part commits alone');
+      if (p.topic.commit === 'items') items = true;
+    }
     // Items-mode partitions commit one by one, each with its own put (commit-items.ts): a
     // transaction over several would cost double on the only stores that use the mode.
-    if (parts.some((p) => p.topic.commit === 'items')) {
+    if (items) {
       if (parts.length > 1) return Promise.all(parts.map(async (p) => (await this.commit([p]))[0]!));
       return this.commitItem(parts[0]!);
     }
-    const totals = parts.map((p) => p.batchCounts.reduce((a, b) => a + b, 0));
+    const totals: number[] = [];
     // Every attempt of this commit writes its extents with these ids: a write that was applied
     // but reported failed (a lost response the SDK retried) is then recognisable as ours.
-    const cids = parts.map(() => randomCid());
+    const cids: number[] = [];
+    for (const p of parts) {
+      totals.push(recordsOf(p));
+      cids.push(randomCid());
+    }
     // Write-ahead objects: written once, valid for every retry.
     const wal: Array<WalRef | undefined> = [];
     for (const part of parts) {
@@ -202,17 +223,26 @@ export class Committer {
    * is retried with backoff, counted for metrics; too many is THROTTLING, retriable.
    */
   private untilWon<T>(attempt: () => Promise<T>): Promise<T> {
-    const lost = (err: unknown): boolean => {
-      const conflict = err instanceof PartConflict || err instanceof TransactionConflictError;
-      if (conflict) this.opts.onConflict?.();
-      return conflict;
-    };
-    return retryOnConflict(attempt, lost, {
+    return retryOnConflict(attempt, this.lost, this.retryOptions);
+  }
+
+  /** Whether an attempt lost the race for a head (counted for metrics). */
+  private readonly lost = (err: unknown): boolean => {
+    const conflict = err instanceof PartConflict || err instanceof TransactionConflictError;
+    if (conflict) this.opts.onConflict?.();
+    return conflict;
+  };
+
+  /** untilWon's retry policy: the same for every commit, built once. */
+  private get retryOptions(): Parameters<typeof retryOnConflict>[2] {
+    return (this.retryPolicy ??= {
       maxAttempts: MAX_ATTEMPTS,
       ...this.opts.backoff,
       exhausted: () => new SamsaError('THROTTLING', 'too much contention on the partition; retry the request', {}, true),
     });
   }
+
+  private retryPolicy: Parameters<typeof retryOnConflict>[2] | undefined;
 
   /**
    * An items-mode commit (commit-items.ts): one put of its item at the end of the log, retried
@@ -220,7 +250,7 @@ export class Committer {
    */
   private async commitItem(part: CommitPart): Promise<CommitResult[]> {
     const { topic, partition } = part;
-    const total = part.batchCounts.reduce((a, b) => a + b, 0);
+    const total = recordsOf(part);
     const cid = randomCid();
     const wal: Array<WalRef | undefined> = [part.payload.length > this.opts.inlineMaxBytes ? await this.writeAhead(part, await this.items.end(topic, partition)) : undefined];
     const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
@@ -229,7 +259,7 @@ export class Committer {
 
   private async attemptItem(part: CommitPart, total: number, cid: number, wal: Array<WalRef | undefined>, ambiguity: { left: number }): Promise<CommitResult[]> {
     const { topic, partition } = part;
-    await this.refreshWal([part], wal);
+    if (wal[0]) await this.refreshWal([part], wal);
     // An idempotent producer's commit: decided against this process's view of the producer
     // state (producer-view.ts), then the same single put at the view's end as a plain commit.
     const pb = part.producer;
@@ -307,8 +337,10 @@ export class Committer {
     wal: Array<WalRef | undefined>,
     ambiguity: { left: number },
   ): Promise<CommitResult[]> {
-    await this.refreshWal(parts, wal);
-    const heads = await Promise.all(parts.map((p) => this.knownHead(p.topic, p.partition)));
+    if (wal.some((w) => w !== undefined)) await this.refreshWal(parts, wal);
+    // Known heads (every commit but a partition's first) without a turn of the event loop.
+    const known = this.knownHeads(parts);
+    const heads = Array.isArray(known) ? known : await known;
     // An idempotent part: new, a retry of a remembered write, or refused. Parts commit alone.
     let decision: ProducerDecision | undefined;
     const pb = parts[0]!.producer;
@@ -323,17 +355,20 @@ export class Committer {
       }
       if (decision.kind === 'duplicate') return [{ ...resultAt(parts[0]!, decision.base, totals[0]!), duplicate: true }];
     }
-    const extents = parts.map((part, i): NewExtent => {
+    const extents: NewExtent[] = [];
+    for (let i = 0; i < parts.length; i++) {
       const base = heads[i]!.nextOffset;
       const w = wal[i];
-      if (!w) patchBases(part, base);
-      return newExtent(part, base, totals[i]!, w, cids[i]!);
-    });
+      if (!w) patchBases(parts[i]!, base);
+      extents.push(newExtent(parts[i]!, base, totals[i]!, w, cids[i]!));
+    }
     const producers = decision?.kind === 'new' ? decision.record(extents[0]!.base) : undefined;
     const producerBytes = producers === undefined ? undefined : this.meta.traits.sizeOf(headFieldFields('producers', producers));
     const headOnly = this.opts.headOnlyCommits && parts.length === 1;
     /** The head as the head-only write left it (the store returns it). */
     let written: MetaItem | undefined;
+    /** Each part's `recent` as the transaction wrote it. */
+    let recents: number[][] | undefined;
     try {
       if (headOnly) {
         const part = parts[0]!;
@@ -360,21 +395,27 @@ export class Committer {
           });
       } else {
         const ops: WriteOp[] = [];
-        parts.forEach((part, i) => {
+        recents = [];
+        for (let i = 0; i < parts.length; i++) {
+          const part = parts[i]!;
+          const head = heads[i]!;
+          const recent = nextRecent(head, extents[i]!.base, cids[i]!);
+          recents.push(recent);
           // The page's key (the new extent's last offset) is past every existing page.
-          ops.push({ type: 'put', item: commitPageToItem(part.topic.id, part.partition, [...liveTails(heads[i]!), extents[i]!]), condition: { op: 'notExists' } });
+          const tails = head.tails === undefined ? [extents[i]!] : [...liveTails(head), extents[i]!];
+          ops.push({ type: 'put', item: commitPageToItem(part.topic.id, part.partition, tails), condition: { op: 'notExists' } });
           ops.push({
             type: 'update',
             key: headKey(part.topic.id, part.partition),
             ...headUpdate({
               nextOffset: extents[i]!.last + 1,
-              recent: [...recentCommits(heads[i]!).slice(-2 * (RECENT_COMMITS - 1)), extents[i]!.base, cids[i]!],
+              recent,
               ...(i === 0 && producers !== undefined ? { producers } : {}),
               tails: undefined, // the page holds them now
             }),
             condition: expectNext(extents[i]!.base),
           });
-        });
+        }
         try {
           await this.meta.transact(ops);
         } catch (err) {
@@ -424,32 +465,37 @@ export class Committer {
       throw err;
     }
     this.fileInline(parts, extents);
-    return parts.map((part, i) => {
+    const results: CommitResult[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
       const r = resultAt(part, extents[i]!.base, totals[i]!);
       const key = partitionKey(part.topic, part.partition);
       // A head-only write returns the stored head: its size must stay current (lease and
       // retention fields grow it) so the next commit pages its tails out in time. After a
-      // transaction the head has no tails.
+      // transaction the head has no tails, and `recent` is what it wrote (the head this
+      // attempt started from is the one cached: the partition's lock keeps other commits of
+      // this process out, and any other change is caught by the next write's condition).
       if (written) this.heads.set(key, commitHeadFromItem(written, this.meta.traits));
       else {
-        const { tails: _removed, ...rest } = this.heads.get(key) ?? heads[i]!;
-        const prevRecent = recentCommits(this.heads.get(key) ?? heads[i]!).slice(-2 * (RECENT_COMMITS - 1));
-        const known: CommitHead = { ...rest, exists: true, nextOffset: r.nextOffset, recent: [...prevRecent, r.batchBases[0]!, cids[i]!] };
+        const { tails: _removed, ...rest } = heads[i]!;
+        const known: CommitHead = { ...rest, exists: true, nextOffset: r.nextOffset, recent: recents![i]! };
         if (i === 0 && producers !== undefined) Object.assign(known, { producers, producerBytes });
         this.heads.set(key, known);
       }
       this.notifier.notify(key, r.nextOffset);
-      return r;
-    });
+      results.push(r);
+    }
+    return results;
   }
 
   /** A commit landed: its inline extents' bytes, as stored, go to the flush's cache. */
   private fileInline(parts: CommitPart[], extents: NewExtent[]): void {
     const cache = this.opts.inlineCache;
     if (!cache) return;
-    extents.forEach((e, i) => {
+    for (let i = 0; i < extents.length; i++) {
+      const e = extents[i]!;
       if (e.kind === 'inline' && e.cid !== undefined) cache.put(partitionKey(parts[i]!.topic, parts[i]!.partition), e.base, e.cid, parts[i]!.payload);
-    });
+    }
   }
 
   /**
@@ -502,6 +548,23 @@ export class Committer {
 /** Transactions record their last few commits in the head as [base, id, base, id, ...]. */
 const RECENT_COMMITS = 8;
 const recentCommits = (head: CommitHead): number[] => head.recent ?? [];
+
+/** The head's `recent` after a transaction commits (base, cid): the last RECENT_COMMITS, oldest dropped. */
+function nextRecent(head: CommitHead, base: number, cid: number): number[] {
+  const prev = recentCommits(head);
+  const from = Math.max(0, prev.length - 2 * (RECENT_COMMITS - 1));
+  const out: number[] = [];
+  for (let i = from; i < prev.length; i++) out.push(prev[i]!);
+  out.push(base, cid);
+  return out;
+}
+
+/** Records a part carries (offsets it takes). */
+function recordsOf(part: CommitPart): number {
+  let n = 0;
+  for (const c of part.batchCounts) n += c;
+  return n;
+}
 
 /** The offsets of a part committed (or remembered) at `base`. */
 function resultAt(part: CommitPart, base: number, total: number): CommitResult {
@@ -572,33 +635,32 @@ class PartConflict extends Error {
  */
 function expectNext(base: number): Condition {
   const eq: Condition = { op: 'eq', attr: HEAD_ATTR.nextOffset, value: base };
-  const at: Condition = base === 0 ? { op: 'or', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.nextOffset }, eq] } : eq;
-  return { op: 'and', conds: [{ op: 'attrNotExists', attr: HEAD_ATTR.deleted }, at] };
+  const at: Condition = base === 0 ? { op: 'or', conds: [NO_NEXT_OFFSET, eq] } : eq;
+  return { op: 'and', conds: [NOT_DELETED, at] };
 }
+
+// expectNext's parts that are the same in every commit (stores only read conditions).
+const NOT_DELETED: Condition = Object.freeze({ op: 'attrNotExists', attr: HEAD_ATTR.deleted });
+const NO_NEXT_OFFSET: Condition = Object.freeze({ op: 'attrNotExists', attr: HEAD_ATTR.nextOffset });
 
 /** A commit's write-ahead object: its key, the base offset its bytes were written with, and when (monotonic). */
 type WalRef = { key: string; wb: number; at: number };
 
 /** The extent of `part` committed at `base`: its bytes inline, or the write-ahead object `w` holding them. */
 function newExtent(part: CommitPart, base: number, total: number, w: { key: string; wb: number } | undefined, cid: number): NewExtent {
-  return {
-    base,
-    last: base + total - 1,
-    kind: w ? 'wal' : 'inline',
-    ...(w ? { obj: w.key } : { data: part.payload }),
-    pos: 0,
-    len: part.payload.length,
-    wb: w ? w.wb : base,
-    maxTs: part.maxTs,
-    cid,
-  };
+  const last = base + total - 1;
+  const len = part.payload.length;
+  // Two literals, not one with a spread: the key order (what extentFields writes) is the same.
+  return w
+    ? { base, last, kind: 'wal', obj: w.key, pos: 0, len, wb: w.wb, maxTs: part.maxTs, cid }
+    : { base, last, kind: 'inline', data: part.payload, pos: 0, len, wb: base, maxTs: part.maxTs, cid };
 }
 
 function patchBases(part: CommitPart, base: number): void {
   let o = base;
-  part.batchStarts.forEach((start, i) => {
-    setBaseOffset(part.payload, start, o);
+  for (let i = 0; i < part.batchStarts.length; i++) {
+    setBaseOffset(part.payload, part.batchStarts[i]!, o);
     o += part.batchCounts[i]!;
-  });
+  }
 }
 

@@ -11,6 +11,8 @@ import type { Extent } from './model';
 import type { BatchInfo } from './reader';
 
 interface Entry {
+  /** Its key in the cache: `${key}@${base}`. */
+  id: string;
   key: string;
   base: number;
   cid: number;
@@ -46,9 +48,10 @@ export class InlineCache {
    */
   put(key: string, base: number, cid: number, bytes: Uint8Array): void {
     const now = this.now();
-    for (const [k, e] of this.entries) {
+    // Values, not [key, value] pairs: this runs on every commit (issue 18 item 1).
+    for (const e of this.entries.values()) {
       if (now - e.at < INLINE_CACHE_MAX_AGE_MS) break;
-      this.entries.delete(k);
+      this.entries.delete(e.id);
       this.bytes -= e.bytes.length;
     }
     const id = `${key}@${base}`;
@@ -58,7 +61,7 @@ export class InlineCache {
       this.bytes -= old.bytes.length;
     }
     if (this.bytes + bytes.length > this.maxBytes) return;
-    this.entries.set(id, { key, base, cid, bytes, at: now });
+    this.entries.set(id, { id, key, base, cid, bytes, at: now });
     this.bytes += bytes.length;
   }
 

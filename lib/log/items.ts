@@ -7,7 +7,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { SamsaError } from '../errors';
 import type { Condition, MetaItem, MetaKey, MetaValue, WriteOp } from '../storage/ports';
-import { commitItemKey, deletionKey, EXTENT_PREFIX, extentSk, headKey, producerKey, segExtentSk, segmentKey, tombstoneDueKey, topicKey } from './keys';
+import { commitItemKey, deletionKey, EXTENT_PREFIX, extentSk, headKey, partitionPk, producerKey, segExtentSk, segmentKey, tombstoneDueKey, topicKey } from './keys';
 import type { Extent, ExtentKind, Head, LeaseState, RetentionSummary, Segment } from './model';
 import type { ItemProducer, PartitionProducers, ProducerState, RequestClaim, RememberedBatch } from './producers';
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from './topic-config';
@@ -169,6 +169,10 @@ export const headFieldFields = <K extends keyof StoredHead>(field: K, v: NonNull
 
 /** An extent's attributes, as stored in a page, a segment-extent item or the head's tails. */
 export function extentFields(e: Omit<Extent, 'sk'>): Fields {
+  // An inline commit's extent (every embedded commit) as one literal, in the key order below.
+  if (e.data && e.obj === undefined && e.seg === undefined && e.cid !== undefined && !e.producer) {
+    return { base: e.base, last: e.last, kind: e.kind, pos: e.pos, len: e.len, wb: e.wb, max_ts: e.maxTs, data: e.data, cid: e.cid };
+  }
   const f: Fields = { base: e.base, last: e.last, kind: e.kind, pos: e.pos, len: e.len, wb: e.wb, max_ts: e.maxTs };
   if (e.data) f['data'] = e.data;
   if (e.obj !== undefined) f['obj'] = e.obj;
@@ -207,7 +211,9 @@ export function segExtentToItem(topicId: string, partition: number, e: Omit<Exte
 /** A commit page: contiguous commit extents, under x#<last offset>. */
 export function commitPageToItem(topicId: string, partition: number, extents: Array<Omit<Extent, 'sk'>>): MetaItem {
   const last = extents[extents.length - 1]!.last;
-  return { ...headKey(topicId, partition), sk: extentSk(last), base: extents[0]!.base, last, exts: extents.map(extentFields) };
+  const exts: Fields[] = [];
+  for (const e of extents) exts.push(extentFields(e));
+  return { pk: partitionPk(topicId, partition), sk: extentSk(last), base: extents[0]!.base, last, exts };
 }
 
 /** The extents an item holds: one for a segment extent, one or more for a commit page. */

@@ -112,8 +112,8 @@ export class TopicRegistry {
     // Every route reaches topics through here: an illegal name is refused before it becomes a
     // storage key (a 2,000-character one would fail in DynamoDB with a 500).
     validateTopicName(name);
-    const hit = this.cache.get(name);
-    if (hit && !opts.fresh && this.clock.now() - hit.at < (opts.maxAgeMs ?? TOPIC_CACHE_MS)) return hit.topic;
+    const hit = this.cached(name, opts);
+    if (hit) return hit;
     // A fresh lookup must see writes made since any read already in flight: it reads alone.
     const shared = opts.fresh ? undefined : this.loading.get(name);
     if (shared) return shared;
@@ -140,6 +140,12 @@ export class TopicRegistry {
     }
   }
 
+  /** find()'s cache hit, if it has one for these options. */
+  private cached(name: string, opts: TopicLookup): Topic | undefined {
+    const hit = this.cache.get(name);
+    return hit && !opts.fresh && this.clock.now() - hit.at < (opts.maxAgeMs ?? TOPIC_CACHE_MS) ? hit.topic : undefined;
+  }
+
   async get(name: string, opts: TopicLookup = {}): Promise<Topic> {
     const topic = await this.find(name, opts);
     if (!topic) {
@@ -150,7 +156,10 @@ export class TopicRegistry {
 
   /** The topic and a valid partition of it. */
   async partition(name: string, partition: number, opts: Pick<TopicLookup, 'maxAgeMs'> = {}): Promise<Topic> {
-    const topic = await this.get(name, opts);
+    // A cache hit (every produce but the first of a second) without get's and find's promises
+    // (issue 18 item 1); find validates the name, as here.
+    validateTopicName(name);
+    const topic = this.cached(name, opts) ?? (await this.get(name, opts));
     if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions) {
       // A stale cache may not know about a just-added partition: confirm before refusing.
       const fresh = await this.get(name, { fresh: true });

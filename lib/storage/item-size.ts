@@ -21,11 +21,12 @@ export function valueSize(v: MetaValue): number {
   if (v instanceof Uint8Array) return v.byteLength;
   if (Array.isArray(v)) {
     let n = 3;
-    for (const x of v) n += 1 + valueSize(x);
+    // Index loops: an iterator per list was allocated on every write (issue 18 item 1).
+    for (let i = 0; i < v.length; i++) n += 1 + valueSize(v[i]!);
     return n;
   }
   let n = 3;
-  for (const [k, x] of Object.entries(v)) n += 1 + utf8Len(k) + valueSize(x);
+  for (const k in v) n += 1 + utf8Len(k) + valueSize(v[k]!);
   return n;
 }
 
@@ -42,13 +43,15 @@ function integerSize(v: number): number {
 /** Approximate DynamoDB size of an item: every attribute's name plus value, keys included. */
 export function itemSize(item: MetaItem): number {
   let n = 0;
-  for (const [k, v] of Object.entries(item)) n += utf8Len(k) + valueSize(v);
+  for (const k in item) n += utf8Len(k) + valueSize(item[k]!);
   return n;
 }
 
 /** Size of some attributes, names included (an item's size without its keys). */
 export function attributesSize(attrs: { [attr: string]: MetaValue }): number {
   let n = 0;
-  for (const [k, v] of Object.entries(attrs)) n += utf8Len(k) + valueSize(v);
+  // for-in, not Object.entries: no pair arrays (sized on every write, issue 18 item 1). The
+  // values are plain JSON-like maps, whose inherited properties are none.
+  for (const k in attrs) n += utf8Len(k) + valueSize(attrs[k]!);
   return n;
 }

@@ -5,7 +5,7 @@
 import v8 from 'node:v8';
 import Database from 'better-sqlite3';
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors.js';
-import { attributesSize, itemSize } from './item-size.js';
+import { attributesSize, itemSize, utf8Len } from './item-size.js';
 import { compareUtf8, prefixSuccessor } from './local-utf8.js';
 import { type CheckpointStats, WalCheckpointer } from './sqlite-checkpointer.js';
 import { stripBinary } from './strip-binary.js';
@@ -84,6 +84,7 @@ export class SqliteMetaStore implements MetaStore {
   private readonly db: Database.Database;
   private readonly sGet: Database.Statement<[string, string], { value: string | Buffer; bin: Buffer | null }>;
   private readonly sPut: Database.Statement<[string, string, string, Buffer | null]>;
+  private readonly sCreate: Database.Statement<[string, string, string, Buffer | null]>;
   private readonly sDel: Database.Statement<[string, string]>;
   private readonly queries = new Map<string, Database.Statement<unknown[], Row | KeyRow>>();
   private readonly txWrite: (op: WriteOp) => MetaItem | undefined;
@@ -137,17 +138,27 @@ export class SqliteMetaStore implements MetaStore {
     // (issue 18 item 1: in-process single-record request CPU about -10%). Same result on a
     // WITHOUT ROWID table.
     this.sPut = this.db.prepare('INSERT INTO items (pk, sk, value, bin) VALUES (?, ?, ?, ?) ON CONFLICT (pk, sk) DO UPDATE SET value = excluded.value, bin = excluded.bin');
+    // A put conditional on the item's absence (every commit page) is this insert: the unique
+    // index finds a taken key as a point get would, and a write that finds none needs no read
+    // before it (issue 18 item 1: one statement and a row decode less per commit).
+    this.sCreate = this.db.prepare('INSERT INTO items (pk, sk, value, bin) VALUES (?, ?, ?, ?) ON CONFLICT (pk, sk) DO NOTHING');
     this.sDel = this.db.prepare('DELETE FROM items WHERE pk = ? AND sk = ?');
     // IMMEDIATE takes the write lock up front: the read that feeds a condition and the write
     // it guards cannot interleave with another connection's commit.
-    this.txWrite = this.db.transaction((op: WriteOp) => this.apply(op, this.currentFor(op), 0)).immediate;
+    this.txWrite = this.db.transaction((op: WriteOp) => this.apply(op, 0, true)).immediate;
     this.txMany = this.db.transaction((ops: WriteOp[]) => {
-      const currents = ops.map((op, i) => {
-        const cur = this.currentFor(op);
-        if (op.condition && !evaluate(op.condition, cur)) throw new ConditionFailedError(i, cur);
-        return cur;
-      });
-      ops.forEach((op, i) => this.apply(op, currents[i], i));
+      // Each op is checked, then written, in turn: ops name distinct keys (transact checks), so
+      // a write cannot change what a later op's condition sees, and a failed condition rolls
+      // back what went before. What is reported stays that of checking every condition first:
+      // the first failing condition, else the first op that could not be written.
+      for (let i = 0; i < ops.length; i++) {
+        try {
+          this.apply(ops[i]!, i, false);
+        } catch (err) {
+          if (!(err instanceof ConditionFailedError)) for (let j = i + 1; j < ops.length; j++) this.check(ops[j]!, j);
+          throw err;
+        }
+      }
     }).immediate;
     // WAL checkpoints from a worker thread, the commit's own only as a backstop (sqlite-checkpointer.ts).
     this.checkpointIntervalMs = this.db.memory ? 0 : Math.max(0, Math.floor(opts.checkpointIntervalMs ?? 100));
@@ -210,7 +221,7 @@ export class SqliteMetaStore implements MetaStore {
     const more = limit !== undefined && rows.length > limit;
     if (more) rows.length = limit;
     const items = opts.withoutBinary
-      ? (rows as KeyRow[]).map((r) => stripBinary(toItem(opts.pk, r.sk, r.value, r.binLen === null ? null : undefined)))
+      ? (rows as KeyRow[]).map((r) => withoutBinaryItem(opts.pk, r.sk, r.value, r.binLen))
       : (rows as Row[]).map((r) => toItem(opts.pk, r.sk, r.value, r.bin));
     return more ? { items, next: items[items.length - 1]?.sk } : { items };
   }
@@ -218,24 +229,26 @@ export class SqliteMetaStore implements MetaStore {
   async write(op: WriteOp): Promise<MetaItem | undefined> {
     checkOp(op);
     this.startCheckpointer();
-    return this.run(() => this.txWrite(op));
+    return this.run(this.txWrite, op);
   }
 
   async transact(ops: WriteOp[]): Promise<void> {
     if (ops.length > this.limits.maxTransactItems) {
       throw new Error(`transact: ${ops.length} ops exceed the limit of ${this.limits.maxTransactItems}`);
     }
-    const seen = new Set<string>();
-    for (const op of ops) {
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
       checkOp(op);
+      // Pairwise: a commit's transaction holds two ops per partition, a flush's a few deletes.
       const k = keyOf(op);
-      const id = JSON.stringify([k.pk, k.sk]);
-      if (seen.has(id)) throw new Error(`transact: more than one op for key ${id}`);
-      seen.add(id);
+      for (let j = 0; j < i; j++) {
+        const o = keyOf(ops[j]!);
+        if (o.pk === k.pk && o.sk === k.sk) throw new Error(`transact: more than one op for key ${JSON.stringify([k.pk, k.sk])}`);
+      }
     }
     if (ops.length === 0) return;
     this.startCheckpointer();
-    this.run(() => this.txMany(ops));
+    this.run(this.txMany, ops);
   }
 
   /** What the checkpoint worker last saw (undefined: no worker; tests and diagnostics). */
@@ -266,67 +279,90 @@ export class SqliteMetaStore implements MetaStore {
     return row ? toItem(pk, sk, row.value, row.bin) : undefined;
   }
 
-  private current(op: WriteOp): MetaItem | undefined {
+  /** The stored item's attributes (no pk, sk), in a fresh object the caller may change. */
+  private readAttrs(pk: string, sk: string): Attrs | undefined {
+    const row = this.sGet.get(pk, sk);
+    if (!row) return undefined;
+    if (typeof row.value === 'string') {
+      const attrs = JSON.parse(row.value) as Attrs;
+      return row.bin === null ? attrs : (withBinary(attrs, row.bin) as Attrs);
+    }
+    const { pk: _pk, sk: _sk, ...attrs } = toItem(pk, sk, row.value, row.bin);
+    return attrs;
+  }
+
+  /** Fails unless op's condition holds for the stored item (all a transaction's ops after a write error). */
+  private check(op: WriteOp, index: number): void {
+    if (op.condition === undefined) return;
     const k = keyOf(op);
-    return this.read(k.pk, k.sk);
+    const cur = this.read(k.pk, k.sk);
+    if (!evaluate(op.condition, cur)) throw new ConditionFailedError(index, cur);
   }
 
   /**
-   * The stored item an op needs: for its condition, or to update. A plain put or delete needs
-   * none, and reading one would fetch and deserialize its whole value only to drop it (issue 18:
-   * a flush's deletes of inline commit pages read every page's bytes once more so).
+   * Checks op's condition against the stored item, then writes. Runs inside a transaction. A
+   * plain put or delete reads no stored item (issue 18: a flush's deletes of inline commit pages
+   * read every page's bytes once more so), a create-if-absent only when the key is taken.
+   * `result`: return the item as written (write(); a transaction's ops need none built).
    */
-  private currentFor(op: WriteOp): MetaItem | undefined {
-    return op.condition !== undefined || op.type === 'update' ? this.current(op) : undefined;
-  }
-
-  /** Checks op's condition against `cur`, then writes. Runs inside a transaction. */
-  private apply(op: WriteOp, cur: MetaItem | undefined, index: number): MetaItem | undefined {
-    if (op.condition && !evaluate(op.condition, cur)) throw new ConditionFailedError(index, cur);
+  private apply(op: WriteOp, index: number, result: boolean): MetaItem | undefined {
     switch (op.type) {
       case 'check':
-        return undefined;
       case 'delete':
-        this.sDel.run(op.key.pk, op.key.sk);
+        this.check(op, index);
+        if (op.type === 'delete') this.sDel.run(op.key.pk, op.key.sk);
         return undefined;
       case 'put': {
-        const { pk, sk, ...attrs } = op.item;
-        return this.store(pk, sk, attrs);
+        const item = op.item;
+        const create = op.condition?.op === 'notExists';
+        if (!create) this.check(op, index);
+        const size = itemSize(item);
+        if (size > this.limits.maxItemBytes) {
+          if (create) this.check(op, index); // a taken key fails its condition first, as it did
+          throw tooLarge(item.pk, item.sk, size, this.limits.maxItemBytes);
+        }
+        const enc = encodeAttrs(item);
+        if (!create) this.sPut.run(item.pk, item.sk, enc.json, enc.bin);
+        else if (this.sCreate.run(item.pk, item.sk, enc.json, enc.bin).changes === 0) this.check(op, index);
+        if (!result) return undefined;
+        const stored: MetaItem = { pk: item.pk, sk: item.sk };
+        for (const k in item) if (k !== 'pk' && k !== 'sk') stored[k] = item[k]!;
+        return stored;
       }
       case 'update': {
         const { pk, sk } = op.key;
-        const attrs: Attrs = {};
-        if (cur) for (const [k, v] of Object.entries(cur)) if (k !== 'pk' && k !== 'sk') attrs[k] = v;
-        for (const [k, v] of Object.entries(op.set ?? {})) attrs[k] = v;
-        for (const k of op.remove ?? []) delete attrs[k];
-        for (const [k, n] of Object.entries(op.add ?? {})) {
-          const old = attrs[k] ?? 0;
-          if (typeof old !== 'number') {
-            throw new StorageError(`update ${pk}/${sk}: cannot add to ${k}, which is not a number`);
+        // The stored attributes, parsed once: the condition reads them, the update changes them
+        // in place (a set attribute keeps its place, a new one comes last, as before).
+        const cur = this.readAttrs(pk, sk);
+        if (op.condition && !evaluateAttrs(op.condition, pk, sk, cur)) throw new ConditionFailedError(index, cur && { pk, sk, ...cur });
+        const attrs: Attrs = cur ?? {};
+        const set = op.set;
+        if (set) for (const k in set) attrs[k] = set[k]!;
+        if (op.remove) for (const k of op.remove) delete attrs[k];
+        const add = op.add;
+        if (add) {
+          for (const k in add) {
+            const old = attrs[k] ?? 0;
+            if (typeof old !== 'number') {
+              throw new StorageError(`update ${pk}/${sk}: cannot add to ${k}, which is not a number`);
+            }
+            const sum = old + add[k]!;
+            if (!Number.isFinite(sum)) throw new StorageError(`update ${pk}/${sk}: ${k} overflows`);
+            attrs[k] = sum;
           }
-          const sum = old + n;
-          if (!Number.isFinite(sum)) throw new StorageError(`update ${pk}/${sk}: ${k} overflows`);
-          attrs[k] = sum;
         }
-        return this.store(pk, sk, attrs);
+        const size = keySize(pk, sk) + attributesSize(attrs);
+        if (size > this.limits.maxItemBytes) throw tooLarge(pk, sk, size, this.limits.maxItemBytes);
+        const enc = encodeAttrs(attrs);
+        this.sPut.run(pk, sk, enc.json, enc.bin);
+        return result ? { pk, sk, ...attrs } : undefined;
       }
     }
   }
 
-  private store(pk: string, sk: string, attrs: Attrs): MetaItem {
-    const item: MetaItem = { pk, sk, ...attrs };
-    const size = itemSize(item);
-    if (size > this.limits.maxItemBytes) {
-      throw new StorageError(`item ${pk}/${sk} is ${size} bytes, over the ${this.limits.maxItemBytes}-byte limit`);
-    }
-    const enc = encodeAttrs(attrs);
-    this.sPut.run(pk, sk, enc.json, enc.bin);
-    return item;
-  }
-
-  private run<T>(f: () => T): T {
+  private run<A, T>(f: (a: A) => T, a: A): T {
     try {
-      return f();
+      return f(a);
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED') {
@@ -342,8 +378,11 @@ export class SqliteMetaStore implements MetaStore {
 
 // --- conditions ------------------------------------------------------------------------------
 
-function attrOf(item: MetaItem | undefined, attr: string): MetaValue | undefined {
-  return item !== undefined && Object.hasOwn(item, attr) ? item[attr] : undefined;
+function attrOf(pk: string, sk: string, attrs: Attrs | undefined, attr: string): MetaValue | undefined {
+  if (attrs === undefined) return undefined;
+  if (attr === 'pk') return pk;
+  if (attr === 'sk') return sk;
+  return Object.hasOwn(attrs, attr) ? attrs[attr] : undefined;
 }
 
 function scalarEquals(a: MetaValue, b: MetaScalar): boolean {
@@ -353,28 +392,33 @@ function scalarEquals(a: MetaValue, b: MetaScalar): boolean {
 
 /** DynamoDB semantics: a missing attribute or a type mismatch makes a comparison false, except `ne`. */
 export function evaluate(c: Condition, item: MetaItem | undefined): boolean {
+  return evaluateAttrs(c, item?.pk ?? '', item?.sk ?? '', item);
+}
+
+/** evaluate() on an item given as its key and its attributes (undefined: no item). */
+function evaluateAttrs(c: Condition, pk: string, sk: string, attrs: Attrs | undefined): boolean {
   switch (c.op) {
     case 'exists':
-      return item !== undefined;
+      return attrs !== undefined;
     case 'notExists':
-      return item === undefined;
+      return attrs === undefined;
     case 'attrExists':
-      return attrOf(item, c.attr) !== undefined;
+      return attrOf(pk, sk, attrs, c.attr) !== undefined;
     case 'attrNotExists':
-      return attrOf(item, c.attr) === undefined;
+      return attrOf(pk, sk, attrs, c.attr) === undefined;
     case 'eq': {
-      const v = attrOf(item, c.attr);
+      const v = attrOf(pk, sk, attrs, c.attr);
       return v !== undefined && scalarEquals(v, c.value);
     }
     case 'ne': {
-      const v = attrOf(item, c.attr);
+      const v = attrOf(pk, sk, attrs, c.attr);
       return v === undefined || !scalarEquals(v, c.value);
     }
     case 'lt':
     case 'le':
     case 'gt':
     case 'ge': {
-      const v = attrOf(item, c.attr);
+      const v = attrOf(pk, sk, attrs, c.attr);
       let d: number;
       if (typeof v === 'number' && typeof c.value === 'number') d = v - c.value;
       else if (typeof v === 'string' && typeof c.value === 'string') d = compareUtf8(v, c.value);
@@ -382,9 +426,11 @@ export function evaluate(c: Condition, item: MetaItem | undefined): boolean {
       return c.op === 'lt' ? d < 0 : c.op === 'le' ? d <= 0 : c.op === 'gt' ? d > 0 : d >= 0;
     }
     case 'and':
-      return c.conds.every((x) => evaluate(x, item));
+      for (let i = 0; i < c.conds.length; i++) if (!evaluateAttrs(c.conds[i]!, pk, sk, attrs)) return false;
+      return true;
     case 'or':
-      return c.conds.some((x) => evaluate(x, item));
+      for (let i = 0; i < c.conds.length; i++) if (evaluateAttrs(c.conds[i]!, pk, sk, attrs)) return true;
+      return false;
   }
 }
 
@@ -412,7 +458,7 @@ function validValue(v: unknown): boolean {
   if (typeof v === 'string' || typeof v === 'boolean' || v === null || v instanceof Uint8Array) return true;
   if (typeof v === 'number') return Number.isFinite(v);
   if (Array.isArray(v)) {
-    for (const x of v) if (!validValue(x)) return false;
+    for (let i = 0; i < v.length; i++) if (!validValue(v[i])) return false;
     return true;
   }
   if (typeof v === 'object' && v !== undefined && Object.getPrototypeOf(v) === Object.prototype) {
@@ -477,33 +523,45 @@ function checkCondition(c: Condition): void {
   }
 }
 
+function twice(k: string): never {
+  throw new Error(`update: attribute ${k} appears in more than one of set/remove/add`);
+}
+
 function checkOp(op: WriteOp): void {
   checkKey(keyOf(op));
   if (op.condition !== undefined) checkCondition(op.condition);
   else if (op.type === 'check') throw new Error('check op needs a condition');
   switch (op.type) {
     case 'put':
-      for (const [k, v] of Object.entries(op.item)) {
+      for (const k in op.item) {
         if (k === 'pk' || k === 'sk') continue;
         checkName(k);
-        checkValue(v, k);
+        checkValue(op.item[k], k);
       }
       return;
     case 'update': {
-      const seen = new Set<string>();
-      const once = (k: string) => {
-        checkName(k);
-        if (seen.has(k)) throw new Error(`update: attribute ${k} appears in more than one of set/remove/add`);
-        seen.add(k);
-      };
-      for (const [k, v] of Object.entries(op.set ?? {})) {
-        once(k);
-        checkValue(v, k);
+      // An attribute named in more than one of set/remove/add is a bug (DynamoDB refuses it).
+      const { set, remove, add } = op;
+      if (set) {
+        for (const k in set) {
+          checkName(k);
+          checkValue(set[k], k);
+        }
       }
-      for (const k of op.remove ?? []) once(k);
-      for (const [k, n] of Object.entries(op.add ?? {})) {
-        once(k);
-        if (typeof n !== 'number' || !Number.isFinite(n)) throw new Error(`update: add.${k} must be a finite number`);
+      if (remove) {
+        for (let i = 0; i < remove.length; i++) {
+          const k = remove[i]!;
+          checkName(k);
+          if ((set && Object.hasOwn(set, k)) || remove.indexOf(k) !== i) twice(k);
+        }
+      }
+      if (add) {
+        for (const k in add) {
+          checkName(k);
+          if ((set && Object.hasOwn(set, k)) || remove?.includes(k)) twice(k);
+          const n = add[k];
+          if (typeof n !== 'number' || !Number.isFinite(n)) throw new Error(`update: add.${k} must be a finite number`);
+        }
       }
       return;
     }
@@ -516,6 +574,12 @@ function checkOp(op: WriteOp): void {
 }
 
 // --- helpers ---------------------------------------------------------------------------------
+
+/** What the key attributes add to an item's size (itemSize counts them like any attribute). */
+const keySize = (pk: string, sk: string): number => 4 + utf8Len(pk) + utf8Len(sk);
+
+const tooLarge = (pk: string, sk: string, size: number, max: number): StorageError =>
+  new StorageError(`item ${pk}/${sk} is ${size} bytes, over the ${max}-byte limit`);
 
 interface Bound {
   v: string;
@@ -551,6 +615,47 @@ function toItem(pk: string, sk: string, value: string | Buffer, bin: Buffer | nu
 const UNREAD = new Uint8Array(0);
 
 /**
+ * A row read withoutBinary (its `bin` column unread; `binLen` null when it has none). JSON rows
+ * lose their binary markers while parsed, in the fresh objects JSON.parse made: what
+ * stripBinary would leave of the item, without a second walk and copy (issue 18: the flush
+ * reads every commit page so).
+ */
+function withoutBinaryItem(pk: string, sk: string, value: string | Buffer, binLen: number | null): MetaItem {
+  if (typeof value !== 'string') return stripBinary(toItem(pk, sk, value, binLen === null ? null : undefined));
+  const attrs = JSON.parse(value) as Attrs;
+  if (binLen !== null) dropMarkers(attrs);
+  return { pk, sk, ...attrs };
+}
+
+/** Removes binary markers from parsed JSON in place: a map loses the attribute, a list the element (as stripBinary). */
+function dropMarkers(v: unknown): void {
+  if (Array.isArray(v)) {
+    let w = 0;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (x !== null && typeof x === 'object') {
+        if (isMarker(x)) continue;
+        dropMarkers(x);
+      }
+      v[w++] = x;
+    }
+    v.length = w;
+    return;
+  }
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const x = o[k];
+      if (x === null || typeof x !== 'object') continue;
+      if (isMarker(x)) delete o[k];
+      else dropMarkers(x);
+    }
+  }
+}
+
+const isMarker = (x: object): boolean => !Array.isArray(x) && Object.hasOwn(x, BIN);
+
+/**
  * A binary value's place in the JSON: `{"\u0000b": [isBuffer, offset, length]}` into the row's
  * `bin` column. NUL appears in no attribute name or key this store is given (names are
  * [A-Za-z0-9_], nested keys topic, member and config names), so the marker is unambiguous.
@@ -565,45 +670,60 @@ const BIN = '\u0000b';
  * those handles, the largest in-server share of the single-record p99 (issue 18). An item with
  * a single binary value (a commit page of one extent) stores that very array: no copy.
  */
-function encodeAttrs(attrs: Attrs): { json: string; bin: Buffer | null } {
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  const ref = (bytes: Uint8Array): Record<string, number[]> => {
-    const r = { [BIN]: [Buffer.isBuffer(bytes) ? 1 : 0, length, bytes.byteLength] };
-    parts.push(bytes);
-    length += bytes.byteLength;
-    return r;
-  };
-  // Copies only the containers on the way to a binary value; the rest is shared as it is.
-  const swap = (v: MetaValue): unknown => {
-    if (v instanceof Uint8Array) return ref(v);
-    if (Array.isArray(v)) {
-      let out: unknown[] | undefined;
-      for (let i = 0; i < v.length; i++) {
-        const x = v[i]!;
-        if (x === null || typeof x !== 'object') continue;
-        const y = swap(x);
-        if (y !== x) (out ??= v.slice())[i] = y;
-      }
-      return out ?? v;
-    }
-    if (v !== null && typeof v === 'object') {
-      let out: Record<string, unknown> | undefined;
-      for (const k in v) {
-        const x = v[k]!;
-        if (x === null || typeof x !== 'object') continue;
-        const y = swap(x);
-        if (y !== x) (out ??= { ...v })[k] = y;
-      }
-      return out ?? v;
-    }
-    return v;
-  };
-  const json = JSON.stringify(swap(attrs as MetaValue));
+function encodeAttrs(attrs: Attrs | MetaItem): { json: string; bin: Buffer | null } {
+  const found: BinaryParts = { parts: [], length: 0 };
+  // The top level is copied (without an item's pk and sk, which are columns of their own), in
+  // its key order; below it only the containers on the way to a binary value.
+  const top: Record<string, unknown> = {};
+  for (const k in attrs) {
+    if (k === 'pk' || k === 'sk') continue;
+    const x = attrs[k]!;
+    top[k] = x !== null && typeof x === 'object' ? swapBinary(x, found) : x;
+  }
+  const json = JSON.stringify(top);
+  const { parts, length } = found;
   if (parts.length === 0) return { json, bin: null };
   if (length === 0) return { json, bin: Buffer.alloc(1) };
   const one = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   return { json, bin: Buffer.from(one.buffer, one.byteOffset, one.byteLength) };
+}
+
+/** The binary values encodeAttrs has met so far, and their total length. */
+type BinaryParts = { parts: Uint8Array[]; length: number };
+
+/**
+ * `v` with its binary values replaced by their markers (appended to `found`). Copies only the
+ * containers on the way to a binary value; the rest is shared as it is. Module functions, not
+ * closures per call: every commit encodes two items (issue 18 item 1).
+ */
+function swapBinary(v: MetaValue, found: BinaryParts): unknown {
+  if (v instanceof Uint8Array) {
+    const r = { [BIN]: [Buffer.isBuffer(v) ? 1 : 0, found.length, v.byteLength] };
+    found.parts.push(v);
+    found.length += v.byteLength;
+    return r;
+  }
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i]!;
+      if (x === null || typeof x !== 'object') continue;
+      const y = swapBinary(x, found);
+      if (y !== x) (out ??= v.slice())[i] = y;
+    }
+    return out ?? v;
+  }
+  if (v !== null && typeof v === 'object') {
+    let out: Record<string, unknown> | undefined;
+    for (const k in v) {
+      const x = v[k]!;
+      if (x === null || typeof x !== 'object') continue;
+      const y = swapBinary(x, found);
+      if (y !== x) (out ??= { ...v })[k] = y;
+    }
+    return out ?? v;
+  }
+  return v;
 }
 
 /** Parsed JSON with its binary markers replaced by views of `bin` (or UNREAD when unread). */

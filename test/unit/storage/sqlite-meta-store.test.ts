@@ -91,7 +91,7 @@ describe('SqliteMetaStore', () => {
     await s.close();
   });
 
-  it('deletes and puts without a condition read no stored item (issue 18)', async () => {
+  it('deletes and puts without a condition, and creates of a free key, read no stored item (issue 18)', async () => {
     const s = new SqliteMetaStore({ path: file });
     const big = new Uint8Array(64 * 1024).fill(1);
     await s.transact(Array.from({ length: 10 }, (_, i): WriteOp => ({ type: 'put', item: { pk: 'p', sk: `x#${i}`, data: big } })));
@@ -106,7 +106,14 @@ describe('SqliteMetaStore', () => {
     await s.transact(Array.from({ length: 5 }, (_, i): WriteOp => ({ type: 'delete', key: { pk: 'p', sk: `x#${i}` } })));
     await s.write({ type: 'delete', key: { pk: 'p', sk: 'x#5' } });
     await s.write({ type: 'put', item: { pk: 'p', sk: 'x#6', data: new Uint8Array(1) } });
+    // A create-if-absent of a free key (a commit page) reads nothing either (issue 18 item 1).
+    await s.transact([{ type: 'put', item: { pk: 'p', sk: 'y#1', v: 1 }, condition: { op: 'notExists' } }]);
     expect(reads).toBe(0);
+    // ...and of a taken key reads the item its failure reports.
+    await expect(s.write({ type: 'put', item: { pk: 'p', sk: 'y#1', v: 2 }, condition: { op: 'notExists' } })).rejects.toMatchObject({ item: { pk: 'p', sk: 'y#1', v: 1 } });
+    expect(reads).toBe(1);
+    await s.write({ type: 'delete', key: { pk: 'p', sk: 'y#1' } });
+    reads = 0;
     // Conditions and updates still see the stored item.
     await expect(s.write({ type: 'delete', key: { pk: 'p', sk: 'c' }, condition: { op: 'eq', attr: 'v', value: 2 } })).rejects.toBeInstanceOf(ConditionFailedError);
     await s.write({ type: 'update', key: { pk: 'p', sk: 'c' }, add: { v: 1 } });
@@ -155,9 +162,13 @@ describe('SqliteMetaStore', () => {
     await s.write({ type: 'put', item: { pk: 'p', sk: 'b', v: 2 } });
     await s.write({ type: 'put', item: { pk: 'p', sk: 'a', v: 1 } });
     await s.write({ type: 'update', key: { pk: 'p', sk: 'a' }, set: { v: 3 }, condition: { op: 'eq', attr: 'v', value: 1 } });
+    // A create-if-absent is an insert that does nothing on a taken key, on this table too.
+    await s.transact([{ type: 'put', item: { pk: 'p', sk: 'c', v: 4 }, condition: { op: 'notExists' } }]);
+    await expect(s.transact([{ type: 'put', item: { pk: 'p', sk: 'c', v: 5 }, condition: { op: 'notExists' } }])).rejects.toMatchObject({ index: 0, item: { pk: 'p', sk: 'c', v: 4 } });
     expect((await s.query({ pk: 'p' })).items.map((i) => [i.sk, i.v])).toEqual([
       ['a', 3],
       ['b', 2],
+      ['c', 4],
     ]);
     await s.close();
     const check = new Database(file);
@@ -214,6 +225,70 @@ describe('SqliteMetaStore', () => {
     raw.close();
     expect(await s.get({ pk: 'p', sk: 'o' })).toEqual({ pk: 'p', sk: 'o', last: 4, exts: [{ base: 3, data: new Uint8Array([5, 6]) }] });
     expect((await s.query({ pk: 'p', withoutBinary: true })).items.find((i) => i.sk === 'o')).toEqual({ pk: 'p', sk: 'o', last: 4, exts: [{ base: 3 }] });
+    // An update of such a row keeps its attributes, binary values included, and writes JSON.
+    await s.write({ type: 'update', key: { pk: 'p', sk: 'o' }, set: { n: 1 }, condition: { op: 'eq', attr: 'last', value: 4 } });
+    expect(await s.get({ pk: 'p', sk: 'o' })).toEqual({ pk: 'p', sk: 'o', last: 4, exts: [{ base: 3, data: new Uint8Array([5, 6]) }], n: 1 });
+    await s.close();
+  });
+
+  // Issue 18 item 1 made the commit's writes cheaper (a create-if-absent without a read, an
+  // update on the parsed row). The bytes stored are what readers of every earlier build parse:
+  // pinned here as they were before that change.
+  it('stores a commit page and a head update as the same JSON text and binary column as before', async () => {
+    const s = new SqliteMetaStore({ path: file });
+    const data = Buffer.from([1, 2, 3, 4]);
+    const head = { pk: 'log#t#0', sk: 'head', next_offset: 7, lease_owner: 'h/1/ab', ret_upto: 0, tails: [{ base: 5, data: new Uint8Array([9]) }], recent: [1, 2] };
+    await s.write({ type: 'put', item: head });
+    await s.transact([
+      { type: 'put', item: { pk: 'log#t#0', sk: 'x#00000000000000000007', base: 7, last: 7, exts: [{ base: 7, last: 7, kind: 'inline', pos: 0, len: 4, wb: 7, max_ts: 1764550000123, data, cid: 4503599627370497 }] }, condition: { op: 'notExists' } },
+      { type: 'update', key: { pk: 'log#t#0', sk: 'head' }, set: { next_offset: 8, recent: [1, 2, 7, 4503599627370497], new_attr: 'é' }, remove: ['tails'], add: { ret_upto: 3 }, condition: { op: 'eq', attr: 'next_offset', value: 7 } },
+    ]);
+    const raw = new Database(file, { readonly: true });
+    const rows = raw.prepare<[], { sk: string; value: string; bin: Buffer | null }>("SELECT sk, value, bin FROM items WHERE pk = 'log#t#0' ORDER BY sk").all();
+    raw.close();
+    expect(rows.map((r) => [r.sk, r.value, r.bin?.toString('hex') ?? null])).toEqual([
+      ['head', '{"next_offset":8,"lease_owner":"h/1/ab","ret_upto":3,"recent":[1,2,7,4503599627370497],"new_attr":"é"}', null],
+      ['x#00000000000000000007', '{"base":7,"last":7,"exts":[{"base":7,"last":7,"kind":"inline","pos":0,"len":4,"wb":7,"max_ts":1764550000123,"data":{"\\u0000b":[1,0,4]},"cid":4503599627370497}]}', '01020304'],
+    ]);
+    await s.close();
+  });
+
+  it('reports the first failing condition of a transaction, before any write error of an earlier op', async () => {
+    const s = new SqliteMetaStore({ path: ':memory:' });
+    await s.transact([
+      { type: 'put', item: { pk: 'p', sk: 'a', v: 1 } },
+      { type: 'put', item: { pk: 'p', sk: 'b', v: 'text' } },
+    ]);
+    const failure = (ops: WriteOp[]) => s.transact(ops).then(() => undefined, (e: unknown) => e);
+    // Both creates fail: the first is reported, with the item it found.
+    const both = await failure([
+      { type: 'put', item: { pk: 'p', sk: 'a', v: 2 }, condition: { op: 'notExists' } },
+      { type: 'put', item: { pk: 'p', sk: 'b', v: 2 }, condition: { op: 'notExists' } },
+    ]);
+    expect(both).toBeInstanceOf(ConditionFailedError);
+    expect([(both as ConditionFailedError).index, (both as ConditionFailedError).item]).toEqual([0, { pk: 'p', sk: 'a', v: 1 }]);
+    // An update that cannot apply (add to a string) and a later failing condition: the condition.
+    const later = await failure([
+      { type: 'update', key: { pk: 'p', sk: 'b' }, add: { v: 1 } },
+      { type: 'put', item: { pk: 'p', sk: 'c', big: 'x'.repeat(500 * 1024) }, condition: { op: 'notExists' } },
+      { type: 'put', item: { pk: 'p', sk: 'a', v: 3 }, condition: { op: 'notExists' } },
+    ]);
+    expect(later).toBeInstanceOf(ConditionFailedError);
+    expect((later as ConditionFailedError).index).toBe(2);
+    // Without one, the write error; an oversized create of an existing key fails its condition.
+    await expect(failure([{ type: 'update', key: { pk: 'p', sk: 'b' }, add: { v: 1 } }])).resolves.toBeInstanceOf(StorageError);
+    const big = await failure([{ type: 'put', item: { pk: 'p', sk: 'a', big: 'x'.repeat(500 * 1024) }, condition: { op: 'notExists' } }]);
+    expect(big).toBeInstanceOf(ConditionFailedError);
+    await expect(failure([{ type: 'put', item: { pk: 'p', sk: 'd', big: 'x'.repeat(500 * 1024) }, condition: { op: 'notExists' } }])).resolves.not.toBeInstanceOf(ConditionFailedError);
+    // Nothing of a failed transaction is kept, a create before the failure included.
+    await failure([
+      { type: 'put', item: { pk: 'p', sk: 'e', v: 1 }, condition: { op: 'notExists' } },
+      { type: 'update', key: { pk: 'p', sk: 'a' }, set: { v: 9 }, condition: { op: 'eq', attr: 'v', value: 0 } },
+    ]);
+    expect((await s.query({ pk: 'p' })).items.map((i) => [i.sk, i.v])).toEqual([
+      ['a', 1],
+      ['b', 'text'],
+    ]);
     await s.close();
   });
 
