@@ -46,17 +46,34 @@ export async function emulator(): Promise<{ endpoint: string; stop(): void }> {
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
+let built: Promise<void> | undefined;
+/** `npm run build` once per benchmark process (a no-op when dist/ is up to date: scripts/build.mjs). */
+function ensureBuilt(): Promise<void> {
+  built ??= new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [path.join(ROOT, 'scripts/build.mjs')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`npm run build failed (exit ${code})`))));
+  });
+  return built;
+}
+
 /**
- * A real Samsa server (`bin/serve.ts`, embedded, on a free loopback port and a fresh data
- * directory), as the load generators of the benchmarks talk to it; resolves once /healthz
- * answers. `env` adds to (or overrides) the defaults; `nodeArgs` go to node (e.g. --cpu-prof).
+ * A real Samsa server (embedded, on a free loopback port and a fresh data directory), as the
+ * load generators of the benchmarks talk to it; resolves once /healthz answers. It runs as
+ * `npm start` runs it: the compiled dist/bin/serve.js, built first if the sources changed.
+ * BENCH_FROM_SOURCE=1 runs bin/serve.ts under tsx instead (no build; tsx keeps function names,
+ * which costs every closure a call: measured ~10% more server CPU per single-record request).
+ * `env` adds to (or overrides) the defaults; `nodeArgs` go to node (e.g. --cpu-prof).
  * The server logs at warn (no access log) unless SAMSA_LOG_LEVEL says otherwise: `npm start`'s
  * default is info, so `SAMSA_LOG_LEVEL=info npm run bench -- peers` measures it with the access log.
  */
 export async function startSamsa(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<{ url: string; port: number; child: ChildProcess; dir: string }> {
+  const fromSource = process.env.BENCH_FROM_SOURCE === '1';
+  if (!fromSource) await ensureBuilt();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-bench-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'bin/serve.ts')], {
+  const entry = fromSource ? ['--import', 'tsx', path.join(ROOT, 'bin/serve.ts')] : [path.join(ROOT, 'dist/bin/serve.js')];
+  const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), SAMSA_HOST: '127.0.0.1', SAMSA_DATA_DIR: dir, SAMSA_STORAGE: 'embedded', SAMSA_LOG_LEVEL: process.env.SAMSA_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
