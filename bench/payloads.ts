@@ -3,18 +3,10 @@
 // size, varied per record (ids, timestamps, amounts, a free-text note), from a seeded generator
 // so that runs compare. A 1 KiB one deflates to 510-610 bytes on its own (~1.8x), in the range
 // of real single-event JSON; random bytes stand for payloads that are already compressed or encrypted.
+import { mulberry32 } from '../test/helpers/mulberry32';
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same records in every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The records' PRNG: the same seed gives the same records in every run. */
+export const seeded = mulberry32;
 
 const WORDS = 'the a customer order shipped delayed warehouse refund payment card declined address updated package carrier tracking delivered returned item size color promo applied loyalty points cart checkout session mobile web android ios browser page view search query results filter price low high'.split(' ');
 const AGENTS = [

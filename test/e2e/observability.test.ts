@@ -21,14 +21,6 @@ async function metric(name: string, labels: string): Promise<number | undefined>
   return line === undefined ? undefined : Number(line.split(' ').pop());
 }
 
-function logLines(): Array<Record<string, unknown>> {
-  return server
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 describe('metrics and structured logs', () => {
   it('counts produced and fetched records and bytes exactly, per topic', async () => {
     const post = (path: string, body: unknown) =>
@@ -72,7 +64,7 @@ describe('metrics and structured logs', () => {
     expect(hostile.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
 
     await new Promise((r) => setTimeout(r, 100));
-    const lines = logLines();
+    const lines = server.logLines();
     const miss = lines.find((l) => l.request_id === 'trace-abc.123')!;
     expect(miss).toMatchObject({
       level: 'info',

@@ -45,17 +45,9 @@ function headerMap(rawHeaders: string[]): Record<string, string> {
   return out;
 }
 
-function logLines(): Array<Record<string, unknown>> {
-  return server
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 async function waitForLine(id: string): Promise<Record<string, unknown>> {
   for (let i = 0; i < 100; i++) {
-    const line = logLines().find((l) => l.request_id === id && l.msg === 'request');
+    const line = server.logLines().find((l) => l.request_id === id && l.msg === 'request');
     if (line) return line;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -31,6 +31,8 @@ export interface ServerHandle {
   child: ChildProcess;
   /** stdout + stderr so far. */
   output(): string;
+  /** The JSON lines (structured logs, EMF metrics) of the output so far, parsed. */
+  logLines(): Array<Record<string, unknown>>;
   /** Send a signal; resolves with the exit code / signal once the process is gone. */
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Graceful stop (SIGTERM, SIGKILL after 10 s). */
@@ -131,6 +133,11 @@ async function launch(dataDir: string, port: number, env: Record<string, string>
     dataDir,
     child,
     output: () => out,
+    logLines: () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     get exited() {
       return exitInfo !== undefined;
     },

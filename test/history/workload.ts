@@ -11,6 +11,7 @@ import { JobRunner, Server, setupAws, startEmulator, type Emulator } from './clu
 import { freePort } from '../helpers/net';
 import { Recorder, type Obs, type Op, type OpType } from './history';
 import { startProxy, type ProxyHandle } from './proxy';
+import { mulberry32 } from '../helpers/mulberry32';
 
 export interface RunOptions {
   mode: 'embedded' | 'aws';
@@ -40,17 +41,8 @@ const GROUPS = [
 ];
 const SESSION_TIMEOUT_MS = 10_000;
 
-/** mulberry32: small, seedable, good enough for schedules. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The schedule's PRNG (seedable: a seed replays a run's schedule). */
+export const rng = mulberry32;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
