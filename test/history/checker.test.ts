@@ -87,6 +87,12 @@ function clean(): H {
   h.poll('m2', 'g', 'B', 'auto', 2, [['t', 1]], [['t', 1, 0, 'd'], ['t', 1, 1, 'f'], ['t', 1, 2, 'g'], ['t', 1, 3, 'g']]);
   // Churn: an acknowledged write to a deleted incarnation may vanish; the new one starts at 0.
   h.send('p1', 'c', [['x', 0, 0]]);
+  // A plain send the proxy forwarded twice whose answer was a refusal: the other copy may have
+  // written it, and a reader saw it in this incarnation (seen with AWS seed 411: the second copy
+  // reached the server after the topic's deletion and got its 404).
+  const twice = h.send('p2', 'c', [['x2', 0, 1]], { type: 'fail' });
+  h.proxyDup(twice);
+  h.fetch('r1', 'c', 0, 0, [[0, 'x'], [1, 'x2']]);
   h.topic('delete-topic', 'c');
   h.topic('create-topic', 'c');
   h.send('p1', 'c', [['y', 0, 0]]);

@@ -181,7 +181,11 @@ export function check(ops: Op[], opts: { maxExamples?: number } = {}): CheckResu
       report('read-of-failed-write', { read: r, write: w.attempts.map(brief) });
       continue;
     }
-    if (r.inc !== null && incs.has(r.topic) && !w.attempts.some((a) => a.type !== 'fail' && couldBeIn(a.topic, span(a), r.inc!))) {
+    // An attempt may have written unless it was refused — and a refused attempt the proxy
+    // forwarded twice may have written too: the answer heard is one copy's (the other's can
+    // land first, e.g. before a deletion the second copy then meets).
+    const mayHaveWritten = (a: SendOp): boolean => a.type !== 'fail' || proxyDup.has(a.id);
+    if (r.inc !== null && incs.has(r.topic) && !w.attempts.some((a) => mayHaveWritten(a) && couldBeIn(a.topic, span(a), r.inc!))) {
       report('incarnation-leak', { read: r, incarnation: r.inc, write: w.attempts.map(brief) });
     }
   }
