@@ -4,7 +4,7 @@
 // Both sides use 4 concurrent senders on a 4-partition topic. `npm run bench -- kafka`.
 import { Kafka, logLevel } from 'kafkajs';
 import { encodeRecordBatch } from '../lib/records';
-import { closeConnections, freePort, request, startSamsa } from './lib';
+import { closeConnections, freePort, request, startSamsa, stopSamsa } from './lib';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
 const RECORD = 1024;
@@ -102,5 +102,5 @@ try {
   console.log('The Kafka consume figure includes the group join and KafkaJS decoding every record; the HTTP one counts bytes returned, undecoded.');
 } finally {
   closeConnections();
-  server.child.kill('SIGTERM');
+  await stopSamsa(server);
 }

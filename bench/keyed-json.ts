@@ -3,14 +3,15 @@
 // over 8 partitions, 8 concurrent requests, for BENCH_SECONDS (default 5) — and the server
 // process's CPU time per record, which moves less than records/s on a shared machine.
 import fs from 'node:fs';
-import { closeConnections, request, startSamsa } from './lib';
+import { closeConnections, request, startSamsa, stopSamsa } from './lib';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PARTITIONS = 8;
 const PER_REQUEST = 500;
 const CONCURRENCY = 8;
 
-const { port, child } = await startSamsa();
+const server = await startSamsa();
+const { port, child } = server;
 try {
   const json = { 'content-type': 'application/json' };
   const created = await request(port, 'POST', '/v1/topics', JSON.stringify({ name: 'keyed', partitions: PARTITIONS }), json);
@@ -43,8 +44,8 @@ try {
   console.log(`| keyed JSON produce, ${PER_REQUEST} × 1 KiB records per request over ${PARTITIONS} partitions, ${CONCURRENCY} concurrent | ${Math.round(records / seconds).toLocaleString('en-US')} records/s | ≥ 100,000 records/s |`);
   console.log(`| server CPU per record | ${((cpu * 1000) / records).toFixed(1)} µs | |`);
 } finally {
-  child.kill('SIGTERM');
   closeConnections();
+  await stopSamsa(server);
 }
 
 /** User + system CPU time of a process so far, from /proc (Linux), in ms; NaN elsewhere. */

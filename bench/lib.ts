@@ -91,6 +91,16 @@ export async function startSamsa(env: Record<string, string> = {}, nodeArgs: str
   throw new Error('the Samsa server did not start');
 }
 
+/** Stops a server from startSamsa and removes its data directory (a keyed JSON run leaves over a GB). */
+export async function stopSamsa(server: { child: ChildProcess; dir: string }): Promise<void> {
+  if (server.child.exitCode === null && server.child.signalCode === null) {
+    const exited = new Promise((r) => server.child.once('exit', r));
+    server.child.kill('SIGTERM');
+    await exited;
+  }
+  fs.rmSync(server.dir, { recursive: true, force: true });
+}
+
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 /** One HTTP request over a kept-alive loopback connection (lighter than fetch for load loops). */
