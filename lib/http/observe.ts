@@ -109,10 +109,6 @@ export interface Observer {
   preparedJson(c: Context, text: string, status: number): Response;
 }
 
-export function observe(opts: ObserveOptions): MiddlewareHandler {
-  return observer(opts).middleware;
-}
-
 export function observer(opts: ObserveOptions): Observer {
   const { logger, metrics, runtime } = opts;
   // The duration series by route pattern, method and status, without building the labels
