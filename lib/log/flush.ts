@@ -50,10 +50,13 @@ export interface FlushOptions {
   transactDeletes?: boolean;
   /** Items mode: producer streams idle this long leave the head's snapshot (default Kafka's 7 days). */
   producerIdExpirationMs?: number;
+  /** Write-ahead objects read at once, at most (default WAL_READ_AHEAD; 1 reads them one after another). */
+  readAhead?: number;
 }
 
 // 32 MiB steps: fewer object compositions and catalog transactions per GiB (cost), while a
-// step's bytes (held twice at most: read, then concatenated) keep the heap well under 256 MiB.
+// step's bytes (held twice at most: read, then concatenated; plus at most WAL_READ_AHEAD
+// write-ahead objects read ahead) keep the heap well under 256 MiB.
 export const DEFAULT_FLUSH_OPTIONS: FlushOptions = { stepBytes: 32 * 1024 * 1024, indexIntervalBytes: 4096 };
 
 /**
@@ -239,7 +242,9 @@ export class Flusher {
     });
     let sinceYield = 0;
     const cacheKey = partitionKey(topic, partition);
-    for (const e of chain) {
+    const ahead = new WalReadAhead(this.objects, chain, this.opts.stepBytes, this.opts.readAhead);
+    for (let i = 0; i < chain.length; i++) {
+      const e = chain[i]!;
       if (e.kind === 'seg') break; // already flushed (a racing flusher got here first)
       // Inline extents are read without I/O, so a step over many small commits would run to its
       // end without letting requests in (issue 18: the single-record p99). Reading a
@@ -248,7 +253,10 @@ export class Flusher {
       // This process's own recent inline commit: its bytes as committed, no copy and no second
       // CRC pass (inline-cache.ts); anything else is read (and verified) from the store.
       let read = this.inlineCache?.take(cacheKey, e);
-      if (!read) {
+      if (!read && e.kind === 'wal') {
+        // Its object was read ahead (or is read now, with the next few): verified here, in order.
+        read = await this.reader.readExtent(topic, partition, e, await ahead.take(i));
+      } else if (!read) {
         const stored = await this.withBytes(topic, partition, e);
         // Its page is gone since the chain was read: a racing flusher moved it (and this
         // step's transaction would fail on `flushed`). Flush what came before it, if anything.
@@ -441,4 +449,62 @@ function fromOffset(read: { bytes: Uint8Array; batches: BatchInfo[] }, from: num
   if (i < 0) throw new Error(`no batch of ${topic.name}/${partition} starts at the flushed offset ${from}`);
   const cut = read.batches[i]!.start;
   return { bytes: read.bytes.subarray(cut), batches: read.batches.slice(i).map((b) => ({ ...b, start: b.start - cut, end: b.end - cut })) };
+}
+
+/** Write-ahead objects a step reads at once, at most, by default (see WalReadAhead). */
+export const WAL_READ_AHEAD = 8;
+
+/**
+ * A step's write-ahead object reads, up to `limit` at a time from the one being packed on. On S3
+ * each GET waits tens of milliseconds for its first byte (AWS's S3 performance guidelines), and
+ * the step used to read them one after another: 32 per 32 MiB step of 1 MiB requests, most of the
+ * step's wall time, which Lambda bills (issue 18). Bounded twice: in reads (at most `limit`
+ * objects in flight) and in bytes (nothing past what the step can take: `stepBytes` counted from
+ * its first extent, so only a step that stops early for another reason, a segment roll, leaves
+ * reads unused). A read nobody takes is dropped; its failure, if any, is nobody's: only a taken
+ * read's error reaches the step, as the same read made then would have.
+ */
+export class WalReadAhead {
+  private readonly started = new Map<number, Promise<Uint8Array>>();
+  /** The next chain index to consider, and the bytes of the extents before it. */
+  private next = 0;
+  private bytes = 0;
+
+  constructor(
+    private readonly objects: ObjectStore,
+    private readonly chain: readonly Extent[],
+    private readonly stepBytes: number,
+    /** Reads in flight at most, the one being taken included. */
+    private readonly limit = WAL_READ_AHEAD,
+  ) {}
+
+  /** The bytes of write-ahead extent `i`, starting its read (and the next ones') if not yet. */
+  take(i: number): Promise<Uint8Array> {
+    this.fill(i, this.limit);
+    const read = this.started.get(i) ?? this.read(this.chain[i]!);
+    this.started.delete(i);
+    // `i`'s read may still be in flight: it counts against the bound until the caller has it.
+    this.fill(i + 1, this.limit - 1);
+    return read;
+  }
+
+  /** Start the reads from chain index `from` on, while fewer than `limit` are started and not taken. */
+  private fill(from: number, limit: number): void {
+    for (; this.next < from; this.next++) this.bytes += this.chain[this.next]!.len;
+    while (this.next < this.chain.length && this.started.size < limit) {
+      const e = this.chain[this.next]!;
+      if (e.kind === 'seg' || (this.next > 0 && this.bytes + e.len > this.stepBytes)) return;
+      if (e.kind === 'wal') {
+        const read = this.read(e);
+        read.catch(() => undefined); // awaited by take(), or dropped with the step
+        this.started.set(this.next, read);
+      }
+      this.bytes += e.len;
+      this.next++;
+    }
+  }
+
+  private read(e: Extent): Promise<Uint8Array> {
+    return this.objects.get(e.obj!, { start: e.pos, end: e.pos + e.len });
+  }
 }

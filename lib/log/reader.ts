@@ -701,8 +701,9 @@ export class LogReader {
   }
 
   /** A whole extent's bytes with offsets patched, and its batches (offsets as patched). */
-  async readExtent(topic: Topic, partition: number, e: Extent): Promise<{ bytes: Uint8Array; batches: BatchInfo[] }> {
-    const bytes = e.kind === 'inline' ? new Uint8Array(e.data!) : await this.objects.get(e.obj!, { start: e.pos, end: e.pos + e.len });
+  async readExtent(topic: Topic, partition: number, e: Extent, stored?: Uint8Array): Promise<{ bytes: Uint8Array; batches: BatchInfo[] }> {
+    // `stored`: the object's range, already read by the caller (the flush reads ahead).
+    const bytes = e.kind === 'inline' ? new Uint8Array(e.data!) : (stored ?? (await this.objects.get(e.obj!, { start: e.pos, end: e.pos + e.len })));
     if (bytes.length !== e.len) throw corrupt(topic, partition, e.base, `extent holds ${bytes.length} bytes, expected ${e.len}`);
     const batches = verifiedBatches(bytes, topic, partition);
     const shift = e.base - e.wb;
