@@ -31,13 +31,27 @@ function cpuOf(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
-/** `WARMUP` requests from 8 concurrent clients, then a short pause so the last ones' work settles. */
-async function warmUp(one: () => Promise<void>): Promise<void> {
+/**
+ * `WARMUP` requests from 8 concurrent clients, then a pause so the last ones' work settles:
+ * with `settled` (Samsa), until it says so — the eager flush of the warm-up's records runs for
+ * a second or more after it, and measuring beside it made this bench's idle p99 noisier than
+ * bench/peers.ts's, which measures after its earlier phases' flushes are done.
+ */
+async function warmUp(one: () => Promise<void>, settled?: () => Promise<boolean>): Promise<void> {
   let left = WARMUP;
   await Promise.all(Array.from({ length: 8 }, async () => {
     while (left-- > 0) await one();
   }));
   await new Promise((r) => setTimeout(r, 250));
+  for (let waited = 0; settled && waited < 30_000 && !(await settled()); waited += 100) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** The server's flush backlog (records committed but not yet in a segment), from /metrics. */
+async function flushBacklog(port: number): Promise<number> {
+  const r = await request(port, 'GET', '/metrics');
+  const m = /^samsa_flush_lag_records(?:\{[^}]*\})? (\S+)$/m.exec(r.body.toString());
+  if (!m) throw new Error('no samsa_flush_lag_records in /metrics');
+  return Number(m[1]);
 }
 
 const f = (q: Q) => `${q.p50.toFixed(2)} / ${q.p99.toFixed(2)} / ${q.p999.toFixed(2)}`;
@@ -81,7 +95,7 @@ async function samsa(): Promise<void> {
     if (r.status !== 200) throw new Error(`produce: ${r.status} ${r.body}`);
   };
   const one = () => produce(1);
-  await warmUp(one);
+  await warmUp(one, async () => (await flushBacklog(port)) === 0);
   const c0 = cpuOf(child.pid!);
   const idle = await latency(one, produce, { samples: SAMPLES, background: false, mark });
   const c1 = cpuOf(child.pid!);
