@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 
-const ALL = ['codec', 'http', 'client', 'groups', 'group-idle', 'cost', 'flush-memory', 'flush-read-ahead', 'coldstart', 'peers', 'kafka'];
+const ALL = ['codec', 'http', 'client', 'groups', 'group-idle', 'cost', 'flush-memory', 'flush-latency', 'coldstart', 'peers', 'kafka'];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = (wanted.length > 0 ? wanted : ALL).filter((n) => {
   const ok = fs.existsSync(new URL(`./${n}.ts`, import.meta.url));

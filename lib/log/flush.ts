@@ -272,17 +272,29 @@ export class Flusher {
     // Objects first: bytes past a segment's catalogued size are invisible until the commit.
     // Every replace is conditional on the ETag the catalog knows, so a stale flusher (one
     // whose lease ran out while it was paused) cannot clobber what its successor committed.
+    // A segment's three objects are written together: nothing orders them (the catalog commit
+    // below makes them visible), and on S3 each write is a few round trips a flush function
+    // waits for. All settle before the step decides, so no write of this step is still in
+    // flight once it has given up.
     try {
       for (const p of plan.segments) {
         if (p.log.length === 0 && !p.isNew) continue;
         const base = p.seg.base;
-        p.seg.etags.log = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'log'), p.prev.size, p.log, p.isNew, p.seg.etags.log);
+        const writes: Array<Promise<unknown>> = [
+          this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'log'), p.prev.size, p.log, p.isNew, p.seg.etags.log).then((etag) => (p.seg.etags.log = etag)),
+        ];
         if (p.isNew || p.index.length > 0) {
-          p.seg.etags.index = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'index'), p.prev.indexSize, encodeIndexEntries(p.index), p.isNew, p.seg.etags.index);
+          writes.push(
+            this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'index'), p.prev.indexSize, encodeIndexEntries(p.index), p.isNew, p.seg.etags.index).then((etag) => (p.seg.etags.index = etag)),
+          );
         }
         if (p.isNew || p.timeIndex.length > 0) {
-          p.seg.etags.timeindex = await this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'timeindex'), p.prev.timeIndexSize, encodeTimeIndexEntries(p.timeIndex), p.isNew, p.seg.etags.timeindex);
+          writes.push(
+            this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'timeindex'), p.prev.timeIndexSize, encodeTimeIndexEntries(p.timeIndex), p.isNew, p.seg.etags.timeindex).then((etag) => (p.seg.etags.timeindex = etag)),
+          );
         }
+        const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
       }
     } catch (err) {
       if (err instanceof PreconditionFailedError) return undefined; // someone newer wrote it

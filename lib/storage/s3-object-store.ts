@@ -220,40 +220,41 @@ export class S3ObjectStore implements ObjectStore {
     let uploadId: string | undefined;
     try {
       const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }));
-      uploadId = created.UploadId;
-      if (!uploadId) throw new StorageError(`S3 CreateMultipartUpload ${key} returned no UploadId`);
+      const UploadId = (uploadId = created.UploadId);
+      if (!UploadId) throw new StorageError(`S3 CreateMultipartUpload ${key} returned no UploadId`);
 
-      const parts: CompletedPart[] = [];
-      for (const [start, end] of copyRanges(keepBytes)) {
-        const PartNumber = parts.length + 1;
+      // The copied ranges and the new body go up together: a server-side copy of a large prefix
+      // takes a while, and uploading the body meanwhile hides its transfer (a flush function is
+      // billed for the wall time). All settle before anything is decided: a failure aborts
+      // the upload below with no part still in flight.
+      const ranges = copyRanges(keepBytes);
+      const sends: Array<Promise<CompletedPart>> = ranges.map(async ([start, end], i) => {
         const res = await this.client.send(
           new UploadPartCopyCommand({
             Bucket: this.bucket,
             Key,
-            UploadId: uploadId,
-            PartNumber,
+            UploadId,
+            PartNumber: i + 1,
             CopySource: `${this.bucket}/${encodeCopyKey(Key)}`,
             CopySourceRange: `bytes=${start}-${end - 1}`,
             // Copy from exactly the version we sized, not a concurrent replacement.
             ...(info.etag ? { CopySourceIfMatch: info.etag } : {}),
           }),
         );
-        parts.push({ PartNumber, ETag: res.CopyPartResult?.ETag });
-      }
+        return { PartNumber: i + 1, ETag: res.CopyPartResult?.ETag };
+      });
       if (body.byteLength > 0) {
-        const PartNumber = parts.length + 1;
-        const res = await this.client.send(
-          new UploadPartCommand({
-            Bucket: this.bucket,
-            Key,
-            UploadId: uploadId,
-            PartNumber,
-            Body: body,
-            ContentLength: body.byteLength,
-          }),
+        const PartNumber = ranges.length + 1;
+        sends.push(
+          this.client
+            .send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: body, ContentLength: body.byteLength }))
+            .then((res) => ({ PartNumber, ETag: res.ETag })),
         );
-        parts.push({ PartNumber, ETag: res.ETag });
       }
+      const settled = await Promise.allSettled(sends);
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      const parts = settled.map((r) => (r as PromiseFulfilledResult<CompletedPart>).value);
       // If-Match on completion (S3, since 2024) makes the replace itself conditional: a stale
       // writer cannot clobber a newer version between our HEAD and this call.
       const done = await this.client.send(

@@ -122,6 +122,66 @@ describeAws('S3ObjectStore on the emulator', () => {
     expect(Buffer.compare(Buffer.from(await f.store.get('fail.log')), data)).toBe(0);
   });
 
+  // The copy of a large kept prefix takes a while on S3 and a flush function is billed for the
+  // wall time: the new body is uploaded while the copy runs, not after it (issue 18).
+  it('uploads the new body while the prefix is being copied, and completes after both', async () => {
+    const prefix = randomBytes(5 * MiB + 3);
+    const { etag } = await f.store.append('overlap.log', 0, prefix);
+    const events: string[] = [];
+    const mw = (next: (a: unknown) => Promise<unknown>, ctx: { commandName?: string }) => async (args: unknown) => {
+      const name = ctx.commandName ?? '?';
+      events.push(`start ${name}`);
+      // Every request waits 50 ms, like a round trip to S3: sequential sends could not overlap.
+      await new Promise((r) => setTimeout(r, 50));
+      const out = await next(args);
+      events.push(`end ${name}`);
+      return out;
+    };
+    f.client.middlewareStack.add(mw as never, { step: 'finalizeRequest', name: 'orderOfSends' });
+    const tail = randomBytes(2000);
+    try {
+      await f.store.append('overlap.log', prefix.length, tail, { ifMatch: etag });
+    } finally {
+      f.client.middlewareStack.remove('orderOfSends');
+    }
+    const at = (e: string) => events.indexOf(e);
+    expect(at('start UploadPartCommand')).toBeGreaterThan(-1);
+    expect(at('start UploadPartCommand')).toBeLessThan(at('end UploadPartCopyCommand'));
+    expect(at('start CompleteMultipartUploadCommand')).toBeGreaterThan(Math.max(at('end UploadPartCommand'), at('end UploadPartCopyCommand')));
+    expect(Buffer.compare(Buffer.from(await f.store.get('overlap.log')), Buffer.concat([prefix, tail]))).toBe(0);
+  });
+
+  it('a copy that fails while the body is uploading aborts only after both settled, leaving the object as it was', async () => {
+    const data = randomBytes(5 * MiB + 10);
+    await f.store.put('copyfail.log', data);
+    const boom = Object.assign(new Error('injected'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } });
+    const events: string[] = [];
+    const mw = (next: (a: unknown) => Promise<unknown>, ctx: { commandName?: string }) => async (args: unknown) => {
+      const name = ctx.commandName ?? '?';
+      events.push(`start ${name}`);
+      if (name === 'UploadPartCopyCommand') throw boom;
+      // The body's upload is still running when the copy has failed.
+      if (name === 'UploadPartCommand') await new Promise((r) => setTimeout(r, 100));
+      const out = await next(args);
+      events.push(`end ${name}`);
+      return out;
+    };
+    f.client.middlewareStack.add(mw as never, { step: 'finalizeRequest', name: 'failTheCopy' });
+    try {
+      const e = await f.store.append('copyfail.log', data.length, randomBytes(10)).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(StorageError);
+      expect((e as StorageError).cause).toBe(boom);
+    } finally {
+      f.client.middlewareStack.remove('failTheCopy');
+    }
+    // The body's upload finished (it was not cut off by the abort), then the upload was aborted.
+    expect(events).toContain('end UploadPartCommand');
+    expect(events.indexOf('start AbortMultipartUploadCommand')).toBeGreaterThan(events.indexOf('end UploadPartCommand'));
+    const open = await f.client.send(new ListMultipartUploadsCommand({ Bucket: f.bucket }));
+    expect(open.Uploads ?? []).toEqual([]);
+    expect(Buffer.compare(Buffer.from(await f.store.get('copyfail.log')), data)).toBe(0);
+  });
+
   it('deletes in batches of at most 1000 keys', async () => {
     const keys = Array.from({ length: 1001 }, (_, i) => `many/${String(i).padStart(5, '0')}`);
     await f.store.put(keys[0] as string, new Uint8Array(1));

@@ -1,9 +1,11 @@
-// The flush reads a step's write-ahead objects a few at a time, ahead of the one it packs
-// (issue 18: on S3 each GET waits tens of ms before its first byte, and Lambda bills the step's
-// wall time). What a user would notice: flushes take a fraction of the time on a store with
-// latency, memory stays bounded (never more than WAL_READ_AHEAD reads beyond the one packed,
-// none past the step's bytes), and a read that fails behaves as before: the step fails, the
-// process does not crash on a rejected read nobody took, and the next flush moves everything.
+// A flush step's object I/O runs concurrently where nothing orders it (issue 18: on S3 each call
+// waits tens of ms, and Lambda bills the flush function's wall time): it reads its write-ahead
+// objects a few at a time ahead of the one it packs, and writes a segment's .log, .index and
+// .timeindex together. What a user would notice: flushes take a fraction of the time on a store
+// with latency, memory stays bounded (never more than WAL_READ_AHEAD reads in flight, none past
+// the step's bytes), and a failed read or write behaves as before: the step fails with nothing
+// committed, nothing of it is left running, the process does not crash on a rejected read nobody
+// took, and the next flush moves everything.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,16 +28,26 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 const batch = (i: number) => encodeRecordBatch([{ value: new Uint8Array(8 * 1024).fill(i % 251) }]);
 
 /** An object store whose `get`s are counted while in flight (each waits a tick or two, like a network call). */
-function watched(inner: ObjectStore): ObjectStore & { inFlight: number; maxInFlight: number; gets: string[] } {
+function watched(inner: ObjectStore): ObjectStore & { inFlight: number; maxInFlight: number; gets: string[]; appending: number; maxAppending: number } {
   const w = {
     inFlight: 0,
     maxInFlight: 0,
     gets: [] as string[],
+    appending: 0,
+    maxAppending: 0,
     put: inner.put.bind(inner),
     head: inner.head.bind(inner),
     delete: inner.delete.bind(inner),
     list: inner.list.bind(inner),
-    append: inner.append.bind(inner),
+    async append(...a: Parameters<ObjectStore['append']>) {
+      w.maxAppending = Math.max(w.maxAppending, ++w.appending);
+      try {
+        await new Promise((r) => setTimeout(r, 2));
+        return await inner.append(...a);
+      } finally {
+        w.appending--;
+      }
+    },
     async get(key: string, range?: { start: number; end: number }) {
       w.gets.push(key);
       w.maxInFlight = Math.max(w.maxInFlight, ++w.inFlight);
@@ -63,7 +75,7 @@ async function values(engine: LogEngine): Promise<number[]> {
   return got.map((r) => r.value![0]!);
 }
 
-describe('flush reads write-ahead objects ahead', () => {
+describe('flush I/O', () => {
   it(`keeps up to ${WAL_READ_AHEAD} reads in flight, never more, and moves every record intact`, async () => {
     const objects = watched(new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false }));
     const engine = await engineWith(objects);
@@ -120,5 +132,33 @@ describe('flush reads write-ahead objects ahead', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  it("writes a segment's .log, .index and .timeindex together", async () => {
+    const objects = watched(new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false }));
+    const engine = await engineWith(objects);
+    for (let i = 0; i < 4; i++) await engine.produceBatches('t', 0, batch(i));
+    await engine.flushPartition(await engine.topics.get('t'), 0);
+    expect(objects.maxAppending).toBe(3);
+    expect(await values(engine)).toEqual([0, 1, 2, 3]);
+    await engine.close();
+  });
+
+  it('a failed segment write fails the step with nothing committed and nothing left running; the next flush moves everything', async () => {
+    const inner = watched(new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false }));
+    const objects = faultyObjectStore(inner);
+    const engine = await engineWith(objects);
+    for (let i = 0; i < 5; i++) await engine.produceBatches('t', 0, batch(i));
+    const topic = await engine.topics.get('t');
+    objects.faults.add({ method: 'append', when: (c) => c.method === 'append' && String(c.args[0]).endsWith('.index'), action: { kind: 'fail', error: Object.assign(new Error('injected index write failure'), { name: 'StorageError' }) } });
+    await expect(engine.flushPartition(topic, 0)).rejects.toThrow('injected index write failure');
+    expect(inner.appending).toBe(0); // the .log and .timeindex writes settled before the step gave up
+    expect((await engine.head(topic, 0)).flushed).toBe(0);
+    expect(await values(engine)).toEqual([0, 1, 2, 3, 4]);
+    objects.faults.clear();
+    await engine.flushPartition(topic, 0);
+    expect((await engine.head(topic, 0)).flushed).toBe(5);
+    expect(await values(engine)).toEqual([0, 1, 2, 3, 4]);
+    await engine.close();
   });
 });

@@ -1,0 +1,133 @@
+// A flush's wall time on stores with AWS-like round-trip latency (issue 18). On Lambda the flush
+// function is billed for that wall time, and most of it is waiting: a step of 1 MiB requests
+// reads 32 write-ahead objects and composes the segment's .log (a multipart copy of the kept
+// prefix plus the new part) and rewrites its .index and .timeindex. S3 answers small requests
+// in "tens of milliseconds" at the median (AWS whitepaper "Best Practices Design Patterns:
+// Optimizing Amazon S3 Performance", Timeouts and Retries); DynamoDB in single-digit
+// milliseconds. The emulator here answers on loopback in about a millisecond, one request at a
+// time, so it shows none of this: this bench adds the latency.
+//
+//   FLUSH_LAT_STORE=s3 (default): S3 + DynamoDB on moto, every HTTP attempt delayed in the SDK
+//     (S3_LATENCY_MS, default 20; DDB_LATENCY_MS, default 5).
+//   FLUSH_LAT_STORE=local: SQLite + local files, every object-store call delayed S3_LATENCY_MS.
+// Transfer time is not modelled (it would add the same to both rows). Each store flushes the same
+// data with readAhead 1 (write-ahead objects read one after another, as before) and the default.
+//
+//   npx tsx bench/flush-latency.ts              # 128 MiB of 1 MiB requests, one partition
+//   FLUSH_LAT_MIB=256 S3_LATENCY_MS=30 npx tsx bench/flush-latency.ts
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LogEngine } from '../lib/log/engine';
+import { DEFAULT_FLUSH_OPTIONS, WAL_READ_AHEAD } from '../lib/log/flush';
+import { codecsReady, encodeRecordBatch } from '../lib/records';
+import { LocalObjectStore } from '../lib/storage/local-object-store';
+import type { MetaStore, ObjectStore } from '../lib/storage/ports';
+import { SqliteMetaStore } from '../lib/storage/sqlite-meta-store';
+import { emulator } from './lib';
+
+const MIB = Number(process.env.FLUSH_LAT_MIB ?? 128);
+const STORE = process.env.FLUSH_LAT_STORE ?? 's3';
+const S3_MS = Number(process.env.S3_LATENCY_MS ?? 20);
+const DDB_MS = Number(process.env.DDB_LATENCY_MS ?? 5);
+const LAMBDA_GB = 1; // the flush function's memory in the CDK construct (1024 MB)
+const LAMBDA_GB_SECOND = 0.0000133334; // arm64, us-east-1
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Every object-store call waits `ms` first: a round trip, roughly. */
+function withLatency(inner: ObjectStore, ms: number): ObjectStore {
+  return {
+    put: async (...a) => (await sleep(ms), inner.put(...a)),
+    get: async (...a) => (await sleep(ms), inner.get(...a)),
+    head: async (...a) => (await sleep(ms), inner.head(...a)),
+    delete: async (...a) => (await sleep(ms), inner.delete(...a)),
+    list: async (...a) => (await sleep(ms), inner.list(...a)),
+    append: async (...a) => (await sleep(ms), inner.append(...a)),
+    close: async () => inner.close?.(),
+  };
+}
+
+interface Stores {
+  meta: MetaStore;
+  objects: ObjectStore;
+  /** The same stores, with latency (what the flush runs on). */
+  slowMeta: MetaStore;
+  slowObjects: ObjectStore;
+  done(): Promise<void>;
+}
+
+async function localStores(): Promise<Stores> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-flushlat-'));
+  const meta = new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false });
+  const objects = new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false });
+  return { meta, objects, slowMeta: meta, slowObjects: withLatency(objects, S3_MS), done: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+let emu: { stop(): void } | undefined;
+async function s3Stores(): Promise<Stores> {
+  emu ??= await emulator();
+  const { awsConfigFromEnv, makeDynamoClient, makeS3Client } = await import('../lib/storage/aws-clients');
+  const { ensureBucket, ensureTable } = await import('../lib/storage/aws-provision');
+  const { DynamoMetaStore } = await import('../lib/storage/dynamo-meta-store');
+  const { S3ObjectStore } = await import('../lib/storage/s3-object-store');
+  const cfg = awsConfigFromEnv();
+  const name = `samsa-flushlat-${Date.now()}`;
+  const fast = { s3: makeS3Client(cfg), ddb: makeDynamoClient(cfg) };
+  await ensureBucket(fast.s3, name, cfg.region);
+  await ensureTable(fast.ddb, name);
+  const slow = { s3: makeS3Client(cfg), ddb: makeDynamoClient(cfg) };
+  // Per HTTP attempt, after signing: what a round trip to the service adds.
+  const delay = (ms: number) => (next: (a: unknown) => Promise<unknown>) => async (args: unknown) => (await sleep(ms), next(args));
+  slow.s3.middlewareStack.add(delay(S3_MS) as never, { step: 'finalizeRequest', name: 'benchLatency' });
+  slow.ddb.middlewareStack.add(delay(DDB_MS) as never, { step: 'finalizeRequest', name: 'benchLatency' });
+  return {
+    meta: new DynamoMetaStore({ client: fast.ddb, table: name }),
+    objects: new S3ObjectStore({ client: fast.s3, bucket: name }),
+    slowMeta: new DynamoMetaStore({ client: slow.ddb, table: name }),
+    slowObjects: new S3ObjectStore({ client: slow.s3, bucket: name }),
+    done: async () => undefined, // the emulator goes with the process
+  };
+}
+
+async function run(readAhead: number): Promise<{ seconds: number; steps: number }> {
+  const s = STORE === 'local' ? await localStores() : await s3Stores();
+  try {
+    // Produce without latency (not what is measured); AWS mode's commit settings on moto.
+    const aws = STORE !== 'local';
+    const settings = aws ? { inlineMaxBytes: 2560, headOnlyCommits: true, itemCommits: true } : {};
+    const producer = new LogEngine(s.meta, s.objects, undefined, settings);
+    await producer.createTopic('t', 1);
+    const value = new Uint8Array(1024).fill(7);
+    const batch = encodeRecordBatch(Array.from({ length: 1000 }, () => ({ value })));
+    for (let i = 0; i < Math.round((MIB * 2 ** 20) / batch.length); i++) await producer.produceBatches('t', 0, new Uint8Array(batch), { owned: true });
+    const flusher = new LogEngine(s.slowMeta, s.slowObjects, undefined, { ...settings, flush: { ...DEFAULT_FLUSH_OPTIONS, readAhead } });
+    const topic = await flusher.topics.get('t');
+    const t0 = performance.now();
+    const stats = await flusher.flushPartition(topic, 0);
+    const seconds = (performance.now() - t0) / 1000;
+    await flusher.close();
+    await producer.close();
+    return { seconds, steps: stats.steps };
+  } finally {
+    await s.done();
+  }
+}
+
+await codecsReady();
+const where = STORE === 'local' ? `SQLite + local files, ${S3_MS} ms per object-store call` : `S3 + DynamoDB on moto, ${S3_MS} ms per S3 and ${DDB_MS} ms per DynamoDB request`;
+console.log(`${MIB} MiB of 1 MiB write-ahead commits, one partition, 32 MiB steps; ${where}; load ${os.loadavg()[0]!.toFixed(1)}\n`);
+console.log('| read ahead | run | flush s | steps | s per GiB | Lambda $/GiB (1 GB) |');
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
+const per: Record<number, number[]> = { 1: [], [WAL_READ_AHEAD]: [] };
+for (let round = 1; round <= 2; round++) {
+  for (const readAhead of [1, WAL_READ_AHEAD]) {
+    const r = await run(readAhead);
+    const perGiB = (r.seconds / MIB) * 1024;
+    per[readAhead]!.push(perGiB);
+    console.log(`| ${readAhead} | ${round} | ${r.seconds.toFixed(2)} | ${r.steps} | ${perGiB.toFixed(1)} | ${(perGiB * LAMBDA_GB * LAMBDA_GB_SECOND).toFixed(5)} |`);
+  }
+}
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const saved = mean(per[1]!) - mean(per[WAL_READ_AHEAD]!);
+console.log(`\nRead ahead ${WAL_READ_AHEAD}: ${(mean(per[1]!) / mean(per[WAL_READ_AHEAD]!)).toFixed(2)}x faster; ${saved.toFixed(1)} s and $${(saved * LAMBDA_GB * LAMBDA_GB_SECOND).toFixed(5)} of flush Lambda time saved per GiB.`);
+emu?.stop();
