@@ -151,7 +151,10 @@ async function main(): Promise<void> {
   const inlineMaxBytes = Number(process.env.COST_INLINE_BYTES ?? DYNAMODB_TRAITS.inlineMaxBytes);
   // Items mode (write-once commit items, lib/log/commit-items.ts) unless COST_ITEMS=0, which
   // measures the head-only commit that topics created before it keep.
-  const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes, headOnlyCommits: process.env.COST_TRANSACTIONS !== '1', itemCommits: process.env.COST_ITEMS !== '0' });
+  // Items-mode topics keep a commit inline up to the store's break-even on the item as stored
+  // (design note 0010, point 11); COST_ITEM_INLINE_BYTES fixes it instead.
+  const itemInlineMaxBytes = process.env.COST_ITEM_INLINE_BYTES ? Number(process.env.COST_ITEM_INLINE_BYTES) : DYNAMODB_TRAITS.itemInlineMaxBytes!;
+  const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes, itemInlineMaxBytes, headOnlyCommits: process.env.COST_TRANSACTIONS !== '1', itemCommits: process.env.COST_ITEMS !== '0' });
   const results: Measure[] = [];
 
   async function measure(label: string, mib: number, fn: () => Promise<number>): Promise<void> {
@@ -344,7 +347,8 @@ async function main(): Promise<void> {
 
   // --- report ------------------------------------------------------------------------------
   const perGiB = (m: Measure, usd: number): number => (usd / m.mib) * 1024;
-  console.log(`Emulator: ${endpoint}. Inline threshold ${inlineMaxBytes} B. Per-GiB figures scale the measured workload linearly.\n`);
+  const itemLimit = typeof itemInlineMaxBytes === 'number' ? itemInlineMaxBytes : itemInlineMaxBytes({ days: 8, deleted: false });
+  console.log(`Emulator: ${endpoint}. Inline threshold ${inlineMaxBytes} B (head mode, raw batch); items mode ${itemLimit} B of item as stored (7-day topics). Per-GiB figures scale the measured workload linearly.\n`);
   console.log('| workload | MiB | AWS requests | per MiB | S3 $/GiB | DynamoDB $/GiB | AWS $/GiB | Lambda $/GiB (lower bound) |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   const cost = new Map<string, { aws: number; lambda: number }>();

@@ -183,6 +183,13 @@ export interface MetaStoreTraits {
    */
   inlineMaxBytes: number;
   /**
+   * Items mode (lib/log/commit-items.ts): the largest commit item, as stored (its batch deflated
+   * when that pays, keys and attribute names included), that is cheaper than writing the batch
+   * ahead to an object, for an item stored this long (item-inline-cost.ts). Absent: the store
+   * has no such price, and items mode keeps items up to inlineMaxBytes.
+   */
+  itemInlineMaxBytes?(life: { days: number; deleted: boolean }): number;
+  /**
    * Processes on other hosts may use the store: their writes are seen only by reading it, and
    * a lease owner cannot be checked for liveness locally.
    */
