@@ -7,6 +7,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { jsonEvent, randomValue, seeded } from '../../../bench/payloads';
 import { SamsaError, StorageError } from '../../../lib/errors';
+import { createApp } from '../../../lib/http/app';
+import { silentLogger } from '../../../lib/obs/logger';
 import { ITEM_DEFLATE_MAX_RATIO } from '../../../lib/log/commit';
 import { commitItemLife } from '../../../lib/log/commit-items';
 import { LogEngine } from '../../../lib/log/engine';
@@ -43,6 +45,11 @@ vi.mock('node:zlib', async (importOriginal) => {
 const AWS_THRESHOLDS = { inlineMaxBytes: DYNAMODB_TRAITS.inlineMaxBytes, itemInlineMaxBytes: DYNAMODB_TRAITS.itemInlineMaxBytes! };
 const isItemPut = (c: CallOf<MetaStore>): boolean => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.sk.startsWith(COMMIT_ITEM_PREFIX);
 const putItem = (c: CallOf<MetaStore>): MetaItem | undefined => (c.method === 'write' && c.args[0].type === 'put' ? c.args[0].item : undefined);
+/** A store's member, methods bound to it (for Proxy wrappers that replace one member). */
+const bound = (t: MetaStore, p: string | symbol): unknown => {
+  const v = (t as unknown as Record<string | symbol, unknown>)[p];
+  return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+};
 /** What the DynamoDB store throws for a throttled PutItem once the SDK has given up retrying it. */
 const throttle = (): StorageError =>
   wrapAwsError(Object.assign(new Error('Throughput exceeds the current capacity for one or more partition keys'), { name: 'ProvisionedThroughputExceededException', $fault: 'client', $metadata: { httpStatusCode: 400 } }), 'DynamoDB PutItem');
@@ -193,6 +200,26 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect(await values(s.name)).toEqual([]);
   });
 
+  it('through HTTP, a produce throttled to the end answers 429 THROTTLING (retriable), not a 5xx', async () => {
+    const { s, e } = await world({}, [{ method: 'write', when: isItemPut, times: Infinity, action: { kind: 'fail', error: throttle() } }]);
+    await e.createTopic(s.name, 1);
+    const app = createApp({ engine: e, logger: silentLogger });
+    const res = await app.request(`/v1/topics/${s.name}/records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ records: [{ value: 'x' }] }) });
+    expect(res.status).toBe(429);
+    expect(await res.json()).toMatchObject({ error_code: 'THROTTLING' });
+  });
+
+  it('the limit never passes the store\'s item size limit', async () => {
+    const s = await setup();
+    const small = new Proxy(s.meta, { get: (t, p) => (p === 'limits' ? { ...t.limits, maxItemBytes: 2048 } : bound(t, p)) });
+    const e = closing(new LogEngine(small, s.objects, undefined, { itemCommits: true, headOnlyCommits: true, ...AWS_THRESHOLDS }));
+    await e.createTopic(s.name, 1);
+    const value = randomValue(r, 3000);
+    await e.produce(s.name, [{ value }]);
+    expect((await s.objects.list('wal/')).objects).toHaveLength(1);
+    expect((await e.fetch(s.name, 0, { offset: 0, maxRecords: 10, maxBytes: 1 << 20 })).records().map((x) => Buffer.from(x.value!))).toEqual([Buffer.from(value)]);
+  });
+
   it('a timed-out inline put that lands late, while the throttled commit has fallen back, is found by its id: one commit, acknowledged', async () => {
     const s0 = await setup();
     let late: (() => Promise<unknown>) | undefined;
@@ -211,7 +238,7 @@ function scenario(stores: () => Promise<TestStores>): void {
       }
       return s0.meta.write(op);
     };
-    const meta: MetaStore = new Proxy(s0.meta, { get: (t, p) => (p === 'write' ? write : typeof t[p as keyof MetaStore] === 'function' ? (t[p as keyof MetaStore] as (...a: unknown[]) => unknown).bind(t) : t[p as keyof MetaStore]) });
+    const meta: MetaStore = new Proxy(s0.meta, { get: (t, p) => (p === 'write' ? write : bound(t, p)) });
     const e = closing(new LogEngine(meta, s0.objects, undefined, { itemCommits: true, headOnlyCommits: true, ...AWS_THRESHOLDS }));
     await e.createTopic(s0.name, 1);
     const topic = await e.topics.get(s0.name);
