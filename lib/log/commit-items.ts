@@ -28,7 +28,7 @@
 // item lives (8 days; a day for the deleted items of topics without TTL) could put below the
 // flushed log — the same class as a writer frozen past its tombstone (tombstones.ts).
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors';
-import type { MetaItem, MetaStore, QueryOptions, QueryPage } from '../storage/ports';
+import type { ItemLife, MetaItem, MetaStore, QueryOptions, QueryPage } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { type CommitItem, commitItemEnd, commitItemFromItem, commitItemToItem, headFromItem } from './items';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemKey, commitItemSk, headKey, partitionPk } from './keys';
@@ -61,7 +61,7 @@ export function commitTtl(topic: Pick<Topic, 'config'>, nowMs: number): number |
  * flushed (flush.ts ITEM_DELETE_MIN_AGE_MS). What an inline byte costs depends on it
  * (MetaStoreTraits.itemInlineMaxBytes).
  */
-export function commitItemLife(topic: Pick<Topic, 'config'>): { days: number; deleted: boolean } {
+export function commitItemLife(topic: Pick<Topic, 'config'>): ItemLife {
   const retention = topic.config['retention.ms'];
   if (retention < 0) return { days: 1, deleted: true };
   return { days: (Math.max(COMMIT_ITEM_MIN_LIFE_MS, retention) + COMMIT_ITEM_TTL_SLACK_MS) / DAY_MS, deleted: false };

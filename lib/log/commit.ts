@@ -35,7 +35,7 @@
 // it; its extents lie below `flushed`, where readers never look (see model.ts).
 import { ConditionFailedError, PreconditionFailedError, SamsaError, StorageError, ThrottledError, TransactionConflictError } from '../errors';
 import { setBaseOffset } from '../records';
-import type { Condition, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
+import type { Condition, ItemLife, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { type BackoffOptions, retryOnConflict } from '../util/retry';
 import { ambiguous, commitItemLife, ItemLog } from './commit-items';
@@ -84,7 +84,7 @@ export interface CommitOptions {
    * and attribute names included) keep their batch inline, larger ones write it ahead; a number,
    * or the store's break-even for how long the topic's items live. Default: inlineMaxBytes.
    */
-  itemInlineMaxBytes?: number | ((life: { days: number; deleted: boolean }) => number);
+  itemInlineMaxBytes?: number | ((life: ItemLife) => number);
   /**
    * Commit a single partition with a conditional head write (and a commit page every few
    * commits) rather than a transaction. Right for DynamoDB, which bills transactional writes

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { SamsaError } from '../errors';
 import { defaultPartition, type RecordInput } from '../records';
-import type { MetaStore, ObjectStore } from '../storage/ports';
+import type { ItemLife, MetaStore, ObjectStore } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { Mutex } from '../util/mutex';
 import { Committer, partitionKey } from './commit';
@@ -31,7 +31,7 @@ export interface EngineOptions {
    * store's break-even for how long a topic's items live (MetaStoreTraits.itemInlineMaxBytes).
    * Default: inlineMaxBytes.
    */
-  itemInlineMaxBytes?: number | ((life: { days: number; deleted: boolean }) => number);
+  itemInlineMaxBytes?: number | ((life: ItemLife) => number);
   /** Single-partition commits as plain writes, not a transaction (see commit.ts). */
   headOnlyCommits?: boolean;
   /**

@@ -30,9 +30,9 @@ import {
   unmarshalItem,
   updateExpression,
 } from './dynamo-marshal.js';
-import { AWS_ON_DEMAND_PRICES, type ItemLife, itemInlineBreakEven } from './item-inline-cost.js';
+import { AWS_ON_DEMAND_PRICES, itemInlineBreakEven } from './item-inline-cost.js';
 import { attributesSize } from './item-size.js';
-import type { MetaItem, MetaKey, MetaStore, MetaStoreLimits, MetaStoreTraits, QueryOptions, QueryPage, WriteOp } from './ports.js';
+import type { ItemLife, MetaItem, MetaKey, MetaStore, MetaStoreLimits, MetaStoreTraits, QueryOptions, QueryPage, WriteOp } from './ports.js';
 import { stripBinary } from './strip-binary.js';
 
 /**

@@ -19,6 +19,8 @@
 // partition before it is flushed favour inline further (a Query share of 4 KB units against
 // one S3 GET per object per fetch), so leaving them out only makes the threshold cautious.
 
+import type { ItemLife } from './ports.js';
+
 /** A price list, in dollars per million (requests, units, or KB-days of storage). */
 export interface ItemInlinePrices {
   /** One write unit of `writeUnitBytes`. */
@@ -32,11 +34,6 @@ export interface ItemInlinePrices {
   writeAhead: number;
 }
 
-/** How long a commit item is stored, and whether it leaves by a (billed) delete rather than TTL. */
-export interface ItemLife {
-  days: number;
-  deleted: boolean;
-}
 
 const GIB_IN_KIB = 1024 * 1024;
 const DAYS_PER_MONTH = 30.4;
