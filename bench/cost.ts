@@ -151,7 +151,10 @@ async function main(): Promise<void> {
   const inlineMaxBytes = Number(process.env.COST_INLINE_BYTES ?? DYNAMODB_TRAITS.inlineMaxBytes);
   // Items mode (write-once commit items, lib/log/commit-items.ts) unless COST_ITEMS=0, which
   // measures the head-only commit that topics created before it keep.
-  const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes, headOnlyCommits: process.env.COST_TRANSACTIONS !== '1', itemCommits: process.env.COST_ITEMS !== '0' });
+  // Items-mode topics keep a commit inline up to the store's break-even on the item as stored
+  // (design note 0010, point 11); COST_ITEM_INLINE_BYTES fixes it instead.
+  const itemInlineMaxBytes = process.env.COST_ITEM_INLINE_BYTES ? Number(process.env.COST_ITEM_INLINE_BYTES) : DYNAMODB_TRAITS.itemInlineMaxBytes!;
+  const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes, itemInlineMaxBytes, headOnlyCommits: process.env.COST_TRANSACTIONS !== '1', itemCommits: process.env.COST_ITEMS !== '0' });
   const results: Measure[] = [];
 
   async function measure(label: string, mib: number, fn: () => Promise<number>): Promise<void> {
@@ -257,28 +260,44 @@ async function main(): Promise<void> {
   }
   await measure('consume once, 4 MiB fetches (4 MiB requests)', (big4Requests * request4Bytes) / 2 ** 20, () => consumeAll('big4', 1, 4 << 20));
 
-  // --- 1 KiB single-record requests --------------------------------------------------------
-  // Two payloads (bench/payloads.ts): JSON events, which items mode stores deflated (~1.8x: one
-  // 1 KB write unit instead of two), and random bytes, which no store can shrink.
+  // --- single-record requests: 1 KiB, and 4 KiB ---------------------------------------------
+  // Two payloads (bench/payloads.ts): JSON events, which items mode stores deflated (~1.8x at
+  // 1 KiB: one 1 KB write unit instead of two) and, at 4 KiB, keeps inline because the deflated
+  // item is what decides (design note 0010, point 11); and random bytes, which no store can
+  // shrink (at 4 KiB they stay written ahead to S3).
   const SMALL = Number(process.env.COST_SMALL_REQUESTS ?? 2000);
-  const smallMib = (SMALL * 1024) / 2 ** 20;
+  const SMALL4 = Number(process.env.COST_SMALL4_REQUESTS ?? 500);
   const smallPayloads = [
-    { name: 'JSON events', topic: 'small', value: jsonEvent },
-    { name: 'random bytes', topic: 'small-random', value: randomValue },
+    { name: 'JSON events', value: jsonEvent },
+    { name: 'random bytes', value: randomValue },
   ];
-  for (const p of smallPayloads) {
-    await engine.createTopic(p.topic, 4);
-    const r = seeded(18);
-    const values = Array.from({ length: SMALL }, () => p.value(r, 1024));
-    await measure(`produce, 1 KiB single-record requests (${p.name})`, smallMib, async () => {
-      for (const value of values) await engine.produce(p.topic, [{ value }]);
-      return SMALL;
-    });
-    await measure(`flush the 1 KiB-request data (${p.name}; job, once)`, smallMib, async () => {
-      await flushTopic(p.topic);
-      return 1;
-    });
-    await measure(`consume once, 1 MiB fetches (1 KiB ${p.name})`, smallMib, () => consumeAll(p.topic, 4, 1 << 20));
+  const singleSizes = [
+    { kib: 1, requests: SMALL },
+    { kib: 4, requests: SMALL4 },
+  ];
+  const singleLabels = (kib: number, name: string) => ({
+    produce: `produce, ${kib} KiB single-record requests (${name})`,
+    flush: `flush the ${kib} KiB-request data (${name}; job, once)`,
+    consume: `consume once, 1 MiB fetches (${kib} KiB ${name})`,
+  });
+  for (const { kib, requests } of singleSizes) {
+    for (const p of smallPayloads) {
+      const topic = `single-${kib}-${p.name.split(' ')[0]!.toLowerCase()}`;
+      const l = singleLabels(kib, p.name);
+      await engine.createTopic(topic, 4);
+      const r = seeded(18);
+      const values = Array.from({ length: requests }, () => p.value(r, kib * 1024));
+      const mib = (requests * kib * 1024) / 2 ** 20;
+      await measure(l.produce, mib, async () => {
+        for (const value of values) await engine.produce(topic, [{ value }]);
+        return requests;
+      });
+      await measure(l.flush, mib, async () => {
+        await flushTopic(topic);
+        return 1;
+      });
+      await measure(l.consume, mib, () => consumeAll(topic, 4, 1 << 20));
+    }
   }
 
   // --- mid-sized requests: where inline (DynamoDB) vs write-ahead (S3) matters -------------
@@ -286,11 +305,14 @@ async function main(): Promise<void> {
   const MID = Number(process.env.COST_MID_REQUESTS ?? 400);
   const MID_BYTES = Number(process.env.COST_MID_BYTES ?? 16 * 1024);
   await engine.createTopic('mid', 4);
-  const midBatch = encodeRecordBatch([{ value: new Uint8Array(MID_BYTES).fill(3) }]);
-  const midMib = (MID * midBatch.length) / 2 ** 20;
-  const midLabel = `${(MID_BYTES / 1024).toFixed(0)} KiB requests, ${midBatch.length <= inlineMaxBytes ? 'inline' : 'write-ahead'}`;
+  // JSON events of that size (not one repeated byte, which deflates to nothing and would put
+  // any size inline now that items mode decides on the deflated item).
+  const midRandom = seeded(19);
+  const midBatches = Array.from({ length: MID }, () => encodeRecordBatch([{ value: jsonEvent(midRandom, MID_BYTES) }]));
+  const midMib = midBatches.reduce((a, b) => a + b.length, 0) / 2 ** 20;
+  const midLabel = `${(MID_BYTES / 1024).toFixed(0)} KiB JSON requests`;
   await measure(`produce, ${midLabel}`, midMib, async () => {
-    for (let i = 0; i < MID; i++) await engine.produceBatches('mid', i % 4, new Uint8Array(midBatch), { owned: true });
+    for (let i = 0; i < MID; i++) await engine.produceBatches('mid', i % 4, midBatches[i]!, { owned: true });
     return MID;
   });
   await measure(`flush the ${midLabel} data (job, once)`, midMib, async () => {
@@ -325,7 +347,8 @@ async function main(): Promise<void> {
 
   // --- report ------------------------------------------------------------------------------
   const perGiB = (m: Measure, usd: number): number => (usd / m.mib) * 1024;
-  console.log(`Emulator: ${endpoint}. Inline threshold ${inlineMaxBytes} B. Per-GiB figures scale the measured workload linearly.\n`);
+  const itemLimit = typeof itemInlineMaxBytes === 'number' ? itemInlineMaxBytes : itemInlineMaxBytes({ days: 8, deleted: false });
+  console.log(`Emulator: ${endpoint}. Inline threshold ${inlineMaxBytes} B (head mode, raw batch); items mode ${itemLimit} B of item as stored (7-day topics). Per-GiB figures scale the measured workload linearly.\n`);
   console.log('| workload | MiB | AWS requests | per MiB | S3 $/GiB | DynamoDB $/GiB | AWS $/GiB | Lambda $/GiB (lower bound) |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   const cost = new Map<string, { aws: number; lambda: number }>();
@@ -351,8 +374,16 @@ async function main(): Promise<void> {
   row('1 MiB requests, flushed every 8 MiB', [...big, steadyLabel(8)]);
   row('1 MiB requests from an idempotent producer, flushed every 32 MiB', ['produce, 1 MiB requests, idempotent producer', 'consume once, 4 MiB fetches', steadyLabel(32)]);
   row('4 MiB requests from an idempotent producer (the client\'s default under load), flushed every 32 MiB', [big4Label, 'flush every 32 MiB, 4 MiB requests', 'consume once, 4 MiB fetches (4 MiB requests)']);
-  for (const p of smallPayloads) row(`1 KiB single-record requests (${p.name}), flushed once`, [`produce, 1 KiB single-record requests (${p.name})`, `flush the 1 KiB-request data (${p.name}; job, once)`, `consume once, 1 MiB fetches (1 KiB ${p.name})`]);
-  row(`${midLabel}, flushed once`, [`produce, ${midLabel}`, `flush the ${midLabel} data (job, once)`, `consume the ${midLabel} data, 1 MiB fetches`]);
+  // Whether a workload's commits were written ahead shows in its S3 PutObject count.
+  const putObjects = (label: string): number => results.find((m) => m.label === label)?.byCommand['S3.PutObject'] ?? 0;
+  const how = (label: string): string => (putObjects(label) > 0 ? `write-ahead, ${putObjects(label)} PutObject` : 'inline');
+  for (const { kib } of singleSizes) {
+    for (const p of smallPayloads) {
+      const l = singleLabels(kib, p.name);
+      row(`${kib} KiB single-record requests (${p.name}; ${how(l.produce)}), flushed once`, [l.produce, l.flush, l.consume]);
+    }
+  }
+  row(`${midLabel} (${how(`produce, ${midLabel}`)}), flushed once`, [`produce, ${midLabel}`, `flush the ${midLabel} data (job, once)`, `consume the ${midLabel} data, 1 MiB fetches`]);
   console.log('\nRequests by command (last scenario run):');
   for (const m of results) console.log(`- ${m.label}: ${JSON.stringify(m.byCommand)}; WRU ${m.wru}, RRU ${m.rru}`);
 }

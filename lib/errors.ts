@@ -149,3 +149,15 @@ export class TransactionConflictError extends StorageError {
     this.name = 'TransactionConflictError';
   }
 }
+
+/**
+ * The store refused the request for capacity (DynamoDB ProvisionedThroughputExceeded /
+ * ThrottlingException, after the SDK's own retries): retriable, and the refused request itself
+ * was not applied (a request the SDK sent before it, whose response was lost, may have been).
+ */
+export class ThrottledError extends StorageError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, true, options);
+    this.name = 'ThrottledError';
+  }
+}

@@ -28,7 +28,7 @@
 // item lives (8 days; a day for the deleted items of topics without TTL) could put below the
 // flushed log — the same class as a writer frozen past its tombstone (tombstones.ts).
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors';
-import type { MetaStore, QueryOptions, QueryPage } from '../storage/ports';
+import type { ItemLife, MetaItem, MetaStore, QueryOptions, QueryPage } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { type CommitItem, commitItemEnd, commitItemFromItem, commitItemToItem, headFromItem } from './items';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemKey, commitItemSk, headKey, partitionPk } from './keys';
@@ -53,6 +53,18 @@ export function commitTtl(topic: Pick<Topic, 'config'>, nowMs: number): number |
   const retention = topic.config['retention.ms'];
   if (retention < 0) return undefined;
   return Math.ceil((nowMs + Math.max(COMMIT_ITEM_MIN_LIFE_MS, retention) + COMMIT_ITEM_TTL_SLACK_MS) / 1000);
+}
+
+/**
+ * How long a topic's commit items are stored, and whether they leave by a billed delete: by TTL
+ * (commitTtl), or — topics that keep records forever — deleted by flush once a day old and
+ * flushed (flush.ts ITEM_DELETE_MIN_AGE_MS). What an inline byte costs depends on it
+ * (MetaStoreTraits.itemInlineMaxBytes).
+ */
+export function commitItemLife(topic: Pick<Topic, 'config'>): ItemLife {
+  const retention = topic.config['retention.ms'];
+  if (retention < 0) return { days: 1, deleted: true };
+  return { days: (Math.max(COMMIT_ITEM_MIN_LIFE_MS, retention) + COMMIT_ITEM_TTL_SLACK_MS) / DAY_MS, deleted: false };
 }
 
 /** What a put at the end of the log found. */
@@ -146,11 +158,15 @@ export class ItemLog {
     return cached && this.clock.monotonic() - cached.at < END_CACHE_MS ? cached.end : undefined;
   }
 
-  /** The commit point: put `e`'s item at its base if no item is there. */
-  async put(topic: Topic, partition: number, e: Omit<Extent, 'sk'>, cid: number): Promise<PutOutcome> {
+  /** `e`'s item as it would be put now (its expiry from the clock); `deflated`: see commitItemToItem. */
+  item(topic: Topic, partition: number, e: Omit<Extent, 'sk'>, deflated?: { z: Uint8Array | undefined }): MetaItem {
     const now = this.clock.now();
     const ttl = commitTtl(topic, now);
-    const item = commitItemToItem(topic.id, partition, e, ttl !== undefined ? { ttl } : { at: now });
+    return commitItemToItem(topic.id, partition, e, ttl !== undefined ? { ttl } : { at: now }, deflated);
+  }
+
+  /** The commit point: put `e`'s item (`item`, when built already) at its base if no item is there. */
+  async put(topic: Topic, partition: number, e: Omit<Extent, 'sk'>, cid: number, item: MetaItem = this.item(topic, partition, e)): Promise<PutOutcome> {
     try {
       await this.meta.write({ type: 'put', item, condition: { op: 'notExists' } });
     } catch (err) {

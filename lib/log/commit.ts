@@ -33,14 +33,14 @@
 // before the head write leaves at most a page of extents that were already committed. A
 // stale writer (one that read the head long ago) can write such a page after flush passed
 // it; its extents lie below `flushed`, where readers never look (see model.ts).
-import { ConditionFailedError, PreconditionFailedError, SamsaError, StorageError, TransactionConflictError } from '../errors';
+import { ConditionFailedError, PreconditionFailedError, SamsaError, StorageError, ThrottledError, TransactionConflictError } from '../errors';
 import { setBaseOffset } from '../records';
-import type { Condition, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
+import type { Condition, ItemLife, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { type BackoffOptions, retryOnConflict } from '../util/retry';
-import { ambiguous, ItemLog } from './commit-items';
+import { ambiguous, commitItemLife, ItemLog } from './commit-items';
 import { EXTENT_END, extentSk, headKey, partitionPk, walObject } from './keys';
-import { commitPageToItem, extentsFromItem, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, storedHeadField } from './items';
+import { commitPageToItem, deflateCommitData, extentsFromItem, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, storedHeadField } from './items';
 import { type Extent, type Head, liveTails } from './model';
 import type { Notifier } from './notifier';
 import { decideProducer, type ProducerBatch, type ProducerDecision } from './producers';
@@ -80,6 +80,12 @@ export interface CommitOptions {
   /** Payloads up to this size are stored inline (in the extent; no object write). */
   inlineMaxBytes: number;
   /**
+   * Items mode: commit items up to this size as stored (the batch deflated when that pays, keys
+   * and attribute names included) keep their batch inline, larger ones write it ahead; a number,
+   * or the store's break-even for how long the topic's items live. Default: inlineMaxBytes.
+   */
+  itemInlineMaxBytes?: number | ((life: ItemLife) => number);
+  /**
    * Commit a single partition with a conditional head write (and a commit page every few
    * commits) rather than a transaction. Right for DynamoDB, which bills transactional writes
    * double; SQLite commits a transaction as cheaply as one write.
@@ -96,6 +102,14 @@ export interface CommitOptions {
 }
 
 const MAX_ATTEMPTS = 50;
+/**
+ * Items mode: a batch larger than this many times the inline limit is written ahead without
+ * being deflated to size it. JSON events deflate 1.8x (1 KiB), 3x (4 KiB), 4-5x (16-32 KiB),
+ * so 4x keeps JSON up to the limit in reach; deflating costs 10-30 µs per KiB on the request path
+ * (design note 0010, point 11), which a batch bound for S3 anyway should not pay.
+ */
+export const ITEM_DEFLATE_MAX_RATIO = 4;
+
 /** Retriable storage failures of a commit's writes (outcome unknown) retried before giving up. */
 const MAX_AMBIGUOUS_RETRIES = 3;
 /**
@@ -252,12 +266,49 @@ export class Committer {
     const { topic, partition } = part;
     const total = recordsOf(part);
     const cid = randomCid();
-    const wal: Array<WalRef | undefined> = [part.payload.length > this.opts.inlineMaxBytes ? await this.writeAhead(part, await this.items.end(topic, partition)) : undefined];
+    // Where the batch goes is decided on the item as it would be stored (design note 0010,
+    // point 11), by the first attempt, which knows the base its bytes carry. A batch too large
+    // to fit even deflated ITEM_DEFLATE_MAX_RATIO-fold is written ahead without deflating it.
+    const sized: ItemSizing = { limit: this.itemInlineLimit(topic) };
+    const writeAheadNow = part.payload.length > sized.limit * ITEM_DEFLATE_MAX_RATIO;
+    const wal: Array<WalRef | undefined> = [writeAheadNow ? await this.writeAhead(part, await this.items.end(topic, partition)) : undefined];
     const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
-    return this.untilWon(() => this.attemptItem(part, total, cid, wal, ambiguity));
+    return this.untilWon(() => this.attemptItem(part, total, cid, wal, ambiguity, sized));
   }
 
-  private async attemptItem(part: CommitPart, total: number, cid: number, wal: Array<WalRef | undefined>, ambiguity: { left: number }): Promise<CommitResult[]> {
+  /** Items mode: the largest commit item kept inline for a topic (CommitOptions.itemInlineMaxBytes), per retention. */
+  private itemInlineLimit(topic: Topic): number {
+    const retention = topic.config['retention.ms'];
+    let limit = this.itemLimits.get(retention);
+    if (limit === undefined) {
+      const rule = this.opts.itemInlineMaxBytes ?? this.opts.inlineMaxBytes;
+      limit = Math.min(typeof rule === 'number' ? rule : rule(commitItemLife(topic)), this.meta.limits.maxItemBytes);
+      this.itemLimits.set(retention, limit);
+    }
+    return limit;
+  }
+
+  private readonly itemLimits = new Map<number, number>();
+
+  /**
+   * The inline item of `e` if it is within the limit as stored, else undefined. Deflated once
+   * per base (the bytes carry it: only a lost race changes it), and the item is built from those
+   * very bytes, so what decided the size is what is put.
+   */
+  private inlineItem(topic: Topic, partition: number, e: NewExtent, sized: ItemSizing): MetaItem | undefined {
+    if (sized.deflated?.base !== e.base) sized.deflated = { base: e.base, z: deflateCommitData(e.data!) };
+    const item = this.items.item(topic, partition, e, sized.deflated);
+    return this.meta.traits.sizeOf(item) <= sized.limit ? item : undefined;
+  }
+
+  private async attemptItem(
+    part: CommitPart,
+    total: number,
+    cid: number,
+    wal: Array<WalRef | undefined>,
+    ambiguity: { left: number },
+    sized: ItemSizing,
+  ): Promise<CommitResult[]> {
     const { topic, partition } = part;
     if (wal[0]) await this.refreshWal([part], wal);
     // An idempotent producer's commit: decided against this process's view of the producer
@@ -285,19 +336,40 @@ export class Committer {
     }
     const w = wal[0];
     if (!w) patchBases(part, base);
-    const extent: NewExtent = {
-      ...newExtent(part, base, total, w, cid),
-      ...(pb ? { producer: { stream: pb.stream, epoch: pb.epoch, firstSeq: pb.firstSeq, lastSeq: pb.lastSeq, now: pb.now } } : {}),
-    };
+    const producer = pb ? { producer: { stream: pb.stream, epoch: pb.epoch, firstSeq: pb.firstSeq, lastSeq: pb.lastSeq, now: pb.now } } : {};
+    let extent: NewExtent = { ...newExtent(part, base, total, w, cid), ...producer };
+    let item: MetaItem | undefined;
+    if (!w) {
+      item = this.inlineItem(topic, partition, extent, sized);
+      if (!item) {
+        // Over the limit as stored: the bytes (based at this base already) go to an object.
+        wal[0] = await this.writeAhead(part, base);
+        extent = { ...newExtent(part, base, total, wal[0], cid), ...producer };
+      }
+    }
     let outcome;
     try {
-      outcome = await this.items.put(topic, partition, extent, cid);
+      outcome = await this.items.put(topic, partition, extent, cid, item);
     } catch (err) {
       // Outcome unknown: look at the key. Ours → done; another commit's → the end moved;
       // nothing → the same put again (same key, same id: a first write still in flight and
       // the retry cannot both land, and whichever does is found by its id).
-      if (!ambiguous(err) || ambiguity.left-- <= 0) throw err;
-      outcome = (await this.items.lookAt(topic, partition, base, cid)) ?? { kind: 'taken' as const };
+      if (!ambiguous(err)) throw err;
+      const last = ambiguity.left-- <= 0;
+      const throttled = err instanceof ThrottledError;
+      if (last && !throttled) throw err;
+      const found = await this.items.lookAt(topic, partition, base, cid);
+      // Throttled to the end: the refused puts were not applied, and the key holds nothing of
+      // ours, so nothing was written — a retriable 429, not a 5xx (design note 0010, 11).
+      if (last && found?.kind !== 'ours') throw throttledCommit(topic, partition);
+      if (!found && throttled && !wal[0]) {
+        // DynamoDB throttled the inline put (the partition key's write capacity): the batch
+        // goes to an object and the retry puts a one-unit item at the same key with the same
+        // id. Whichever of the two lands is the commit (same base, same records, same id:
+        // 0010's rule 3 holds for either content); the other's object is an orphan.
+        wal[0] = await this.writeAhead(part, base);
+      }
+      outcome = found ?? { kind: 'taken' as const };
     }
     if (outcome.kind === 'taken') {
       // Another item holds the key: the view applies it and what follows before the next
@@ -642,6 +714,13 @@ function expectNext(base: number): Condition {
 // expectNext's parts that are the same in every commit (stores only read conditions).
 const NOT_DELETED: Condition = Object.freeze({ op: 'attrNotExists', attr: HEAD_ATTR.deleted });
 const NO_NEXT_OFFSET: Condition = Object.freeze({ op: 'attrNotExists', attr: HEAD_ATTR.nextOffset });
+
+/** Items mode: the inline limit of a commit, and its batch deflated for the base it was sized at. */
+type ItemSizing = { limit: number; deflated?: { base: number; z: Uint8Array | undefined } };
+
+/** A commit the store kept throttling (and that wrote nothing): retriable. */
+const throttledCommit = (topic: Topic, partition: number): SamsaError =>
+  new SamsaError('THROTTLING', `the metadata store throttled the commit to ${topic.name}/${partition} (nothing was written); retry the request`, {}, true);
 
 /** A commit's write-ahead object: its key, the base offset its bytes were written with, and when (monotonic). */
 type WalRef = { key: string; wb: number; at: number };

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { SamsaError } from '../errors';
 import { defaultPartition, type RecordInput } from '../records';
-import type { MetaStore, ObjectStore } from '../storage/ports';
+import type { ItemLife, MetaStore, ObjectStore } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { Mutex } from '../util/mutex';
 import { Committer, partitionKey } from './commit';
@@ -25,6 +25,13 @@ import { type Topic, TopicRegistry } from './topics';
 export interface EngineOptions {
   /** Commit payloads up to this size inline in the metadata store. */
   inlineMaxBytes: number;
+  /**
+   * Items-mode topics: commit items up to this size as stored (the batch deflated when that
+   * pays, keys included) keep their batch inline; larger ones write it ahead. A number, or the
+   * store's break-even for how long a topic's items live (MetaStoreTraits.itemInlineMaxBytes).
+   * Default: inlineMaxBytes.
+   */
+  itemInlineMaxBytes?: number | ((life: ItemLife) => number);
   /** Single-partition commits as plain writes, not a transaction (see commit.ts). */
   headOnlyCommits?: boolean;
   /**
@@ -147,6 +154,7 @@ export class LogEngine {
     this.retention = new Retention(meta, objects, this.topics, clock, this.leases, this.opts.retention);
     this.committer = new Committer(meta, objects, this.notifier, {
       inlineMaxBytes: Math.min(this.opts.inlineMaxBytes, meta.limits.maxItemBytes - 4096),
+      itemInlineMaxBytes: this.opts.itemInlineMaxBytes ?? this.opts.inlineMaxBytes,
       headOnlyCommits: this.opts.headOnlyCommits ?? false,
       clock,
       ...(inlineCache ? { inlineCache } : {}),

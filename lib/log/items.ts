@@ -265,10 +265,21 @@ export function deflateCommitData(data: Uint8Array): Uint8Array | undefined {
   return z.length + DEFLATE_MIN_SAVING_BYTES <= data.length ? new Uint8Array(z.buffer, z.byteOffset, z.length) : undefined;
 }
 
-/** A commit's item, under c#<base>: its extent, and when it may expire (`ttl`) or was written (`at`). */
-export function commitItemToItem(topicId: string, partition: number, e: Omit<Extent, 'sk'>, expiry: { ttl?: number; at?: number }): MetaItem {
+/**
+ * A commit's item, under c#<base>: its extent, and when it may expire (`ttl`) or was written
+ * (`at`). `deflated` is what deflateCommitData returned for these very bytes when the caller
+ * has it already (the committer deflates once, to size the item before deciding where the batch
+ * goes); without it the bytes are deflated here.
+ */
+export function commitItemToItem(
+  topicId: string,
+  partition: number,
+  e: Omit<Extent, 'sk'>,
+  expiry: { ttl?: number; at?: number },
+  deflated?: { z: Uint8Array | undefined },
+): MetaItem {
   const fields = extentFields(e);
-  const z = e.data && deflateCommitData(e.data);
+  const z = e.data && (deflated ? deflated.z : deflateCommitData(e.data));
   if (z) {
     delete fields['data'];
     fields[COMMIT_DEFLATED_ATTR] = z;

@@ -25,6 +25,8 @@ export function engineOptions(cfg: Config, traits: MetaStoreTraits): Partial<Eng
     // ...backing off to one read per 2 s while nothing moves (an idle poller's metadata bill).
     longPollMaxRecheckMs: 2000,
     inlineMaxBytes: traits.inlineMaxBytes,
+    // Items-mode topics decide on the item as stored, at the store's price (design note 0010, 11).
+    ...(traits.itemInlineMaxBytes ? { itemInlineMaxBytes: traits.itemInlineMaxBytes } : {}),
     // Where a transaction's writes cost double, commit with a conditional head write
     // (lib/log/commit.ts).
     headOnlyCommits: traits.transactionsCostDouble,

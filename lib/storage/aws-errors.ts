@@ -2,7 +2,7 @@
 // the adapters: callers see StorageError (or a precise subclass) with the SDK error as `cause`
 // and `retriable` set for throttling, server faults, timeouts and dropped connections.
 
-import { StorageError } from '../errors.js';
+import { StorageError, ThrottledError } from '../errors.js';
 
 /** The fields of an SDK v3 service exception we rely on (a structural view, no SDK import). */
 export interface SdkErrorLike {
@@ -77,5 +77,7 @@ export function wrapAwsError(err: unknown, what: string): StorageError {
   const detail = [kind, status !== undefined ? `HTTP ${status}` : undefined, e.message]
     .filter((s) => s !== undefined && s !== '')
     .join(': ');
+  // Throttling is told apart: a commit can answer it by writing less (commit.ts, items mode).
+  if (kind === 'throttled') return new ThrottledError(`${what} failed: ${detail}`, { cause: err });
   return new StorageError(`${what} failed: ${detail}`, isRetriable(err), { cause: err });
 }

@@ -30,8 +30,9 @@ import {
   unmarshalItem,
   updateExpression,
 } from './dynamo-marshal.js';
+import { AWS_ON_DEMAND_PRICES, itemInlineBreakEven } from './item-inline-cost.js';
 import { attributesSize } from './item-size.js';
-import type { MetaItem, MetaKey, MetaStore, MetaStoreLimits, MetaStoreTraits, QueryOptions, QueryPage, WriteOp } from './ports.js';
+import type { ItemLife, MetaItem, MetaKey, MetaStore, MetaStoreLimits, MetaStoreTraits, QueryOptions, QueryPage, WriteOp } from './ports.js';
 import { stripBinary } from './strip-binary.js';
 
 /**
@@ -39,13 +40,16 @@ import { stripBinary } from './strip-binary.js';
  * commit bytes are billed in write units three times (the head, the commit page, its delete at
  * flush); a write-ahead object costs a flat S3 PUT plus a GET at flush. Measured end to end
  * with bench:cost (produce, flush, consume): 2 KiB records are cheaper inline, 3 KiB ones
- * written ahead (bench/RESULTS.md), hence 2.5 KiB.
+ * written ahead (bench/RESULTS.md), hence 2.5 KiB — for head-mode topics (design note 0003).
  */
 export const DYNAMODB_TRAITS: MetaStoreTraits = Object.freeze({
   sizeOf: attributesSize,
   writeUnitBytes: 1024,
   transactionsCostDouble: true,
   inlineMaxBytes: 2560,
+  // Items mode writes inline bytes once (design note 0010), so its break-even is higher, and is
+  // decided on the item as stored: 8 KB for a 7-day topic (item-inline-cost.ts).
+  itemInlineMaxBytes: (life: ItemLife) => itemInlineBreakEven(AWS_ON_DEMAND_PRICES, 1024, life),
   sharedAcrossHosts: true,
 });
 

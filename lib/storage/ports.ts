@@ -183,10 +183,23 @@ export interface MetaStoreTraits {
    */
   inlineMaxBytes: number;
   /**
+   * Items mode (lib/log/commit-items.ts): the largest commit item, as stored (its batch deflated
+   * when that pays, keys and attribute names included), that is cheaper than writing the batch
+   * ahead to an object, for an item stored this long (item-inline-cost.ts). Absent: the store
+   * has no such price, and items mode keeps items up to inlineMaxBytes.
+   */
+  itemInlineMaxBytes?(life: ItemLife): number;
+  /**
    * Processes on other hosts may use the store: their writes are seen only by reading it, and
    * a lease owner cannot be checked for liveness locally.
    */
   sharedAcrossHosts: boolean;
+}
+
+/** How long a commit item is stored, and whether it leaves by a (billed) delete rather than by TTL. */
+export interface ItemLife {
+  days: number;
+  deleted: boolean;
 }
 
 export interface MetaStore {

@@ -394,7 +394,9 @@ function scenario(stores: () => Promise<TestStores>): void {
       await e.createTopic(s.name, 1);
       const acks: Array<{ offset: number; value: string }> = [];
       for (let i = 0; i < 6; i++) {
-        const value = `${i}-${i % 2 ? 'w'.repeat(1200) : 'i'}`; // inline and write-ahead
+        // Inline, and write-ahead: random hex, which deflates too little to fit 512 bytes of item
+        // (a repeated character would deflate to nothing and stay inline).
+        const value = `${i}-${i % 2 ? randomBytes(600).toString('hex') : 'i'}`;
         acks.push({ offset: (await e.produce(s.name, [{ value: enc(value) }]))[0]!.offset, value });
       }
       const topic = await e.topics.get(s.name);

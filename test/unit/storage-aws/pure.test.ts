@@ -3,7 +3,7 @@
 
 import { TransactionCanceledException, type AttributeValue as ddbAttr } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { ConditionFailedError, StorageError, TransactionConflictError } from '../../../lib/errors.js';
+import { ConditionFailedError, StorageError, ThrottledError, TransactionConflictError } from '../../../lib/errors.js';
 import { estimateAwsRequestCostUsd } from '../../../bench/aws-prices.js';
 import { awsConfigFromEnv } from '../../../lib/storage/aws-clients.js';
 import { isRetriable, wrapAwsError } from '../../../lib/storage/aws-errors.js';
@@ -91,6 +91,10 @@ describe('AWS error translation', () => {
     expect(e.retriable).toBe(true);
     expect(e.cause).toBe(cause);
     expect(e.message).toMatch(/DynamoDB GetItem k failed: throttled: HTTP 400/);
+    // Throttling is its own kind: an items-mode commit answers it by writing ahead (commit.ts).
+    expect(e).toBeInstanceOf(ThrottledError);
+    expect(wrapAwsError(sdkErr('ProvisionedThroughputExceededException', 400), 'p')).toBeInstanceOf(ThrottledError);
+    expect(wrapAwsError(sdkErr('InternalServerError', 500), 'p')).not.toBeInstanceOf(ThrottledError);
     const ours = new TransactionConflictError();
     expect(wrapAwsError(ours, 'x')).toBe(ours);
   });
