@@ -161,3 +161,16 @@ export class ThrottledError extends StorageError {
     this.name = 'ThrottledError';
   }
 }
+
+/**
+ * What a caller is told of `err`: a SamsaError as it is; a store that kept throttling (after the
+ * SDK's retries, on any path: a read, a key check, a write-ahead PUT) as a retriable THROTTLING,
+ * which says "slow down and retry" where UNKNOWN_SERVER_ERROR would say "broken"; undefined for
+ * anything else (an unexpected failure, answered as one and logged).
+ */
+export function publicError(err: unknown): SamsaError | undefined {
+  if (err instanceof SamsaError) return err;
+  if (err instanceof ThrottledError) return new SamsaError('THROTTLING', 'the storage service is throttling requests; retry with backoff', {}, true);
+  return undefined;
+}
+

@@ -6,7 +6,7 @@ import { createRoute, OpenAPIHono, type z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { type ErrorCode, SamsaError } from '../errors';
+import { type ErrorCode, publicError, SamsaError } from '../errors';
 import type { GroupCoordinator } from '../groups/coordinator';
 import type { LogEngine, RecordOffset } from '../log/engine';
 import { type BatchRun, STREAM_CHUNK } from '../log/reader';
@@ -295,9 +295,8 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     return c.json(body, status as 400);
   };
   app.onError((err, c) => {
-    if (err instanceof SamsaError) {
-      return fail(c, err.code, err.toJSON(), err.status);
-    }
+    const known = publicError(err);
+    if (known) return fail(c, known.code, known.toJSON(), known.status);
     if (err instanceof HTTPException) {
       // Hono's own 400s (malformed JSON and the like) and 413s.
       const status = err.status;

@@ -6,7 +6,7 @@
 // Registered ahead of the plain fetch route and passing every other request through.
 import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { SamsaError } from '../errors';
+import { publicError, SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
 import { type KeyFormat, recordToJson, type ValueFormat } from './format';
 
@@ -93,7 +93,7 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
         } catch (err) {
           if (aborted.signal.aborted) return;
           // Retention passed the tail, or the topic went away: say so, then end the session.
-          const e = err instanceof SamsaError ? err.toJSON() : { error_code: 'UNKNOWN_SERVER_ERROR', message: 'the tail failed; reconnect with Last-Event-ID' };
+          const e = publicError(err)?.toJSON() ?? { error_code: 'UNKNOWN_SERVER_ERROR', message: 'the tail failed; reconnect with Last-Event-ID' };
           await stream.writeSSE({ event: 'error', data: JSON.stringify(e) });
           return;
         }

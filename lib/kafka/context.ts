@@ -1,6 +1,6 @@
 // What every Kafka API handler is given: the engine and stores it serves from, this node's
 // identity, and the connection's session (principal, SASL state).
-import { SamsaError } from '../errors';
+import { publicError } from '../errors';
 import type { GroupCoordinator } from '../groups/coordinator';
 import type { LogEngine } from '../log/engine';
 import type { KafkaCluster } from './cluster';
@@ -56,4 +56,7 @@ export interface Api {
   handle(ctx: Context, s: Session, h: RequestHeader, r: Reader): Promise<Writer | null>;
 }
 
-export const errOf = (err: unknown): number => (err instanceof SamsaError ? kafkaErrorCode(err.code) : ErrorCode.UNKNOWN_SERVER_ERROR);
+export const errOf = (err: unknown): number => {
+  const known = publicError(err);
+  return known ? kafkaErrorCode(known.code) : ErrorCode.UNKNOWN_SERVER_ERROR;
+};
