@@ -197,6 +197,17 @@ interface FetchOut {
 
 const MAX_FETCH_WAIT_MS = 30_000;
 
+/**
+ * A fetch partition's error code. A store that kept throttling is KAFKA_STORAGE_ERROR here, not
+ * the THROTTLING_QUOTA_EXCEEDED other APIs answer: the Java consumer retries a fetch's
+ * KAFKA_STORAGE_ERROR (after a metadata refresh) but throws IllegalStateException from poll()
+ * for any code its fetch handling does not list, 89 among them; KafkaJS retries 56 too.
+ */
+const fetchErrOf = (err: unknown): number => {
+  const code = errOf(err);
+  return code === ErrorCode.THROTTLING_QUOTA_EXCEEDED ? ErrorCode.KAFKA_STORAGE_ERROR : code;
+};
+
 const fetchApi: Api = {
   name: 'Fetch',
   min: 4,
@@ -257,7 +268,7 @@ const fetchApi: Api = {
             parts.push({ partition: p.partition, error: ErrorCode.NONE, hw: res.highWatermark, logStart: res.logStartOffset, records: bytes });
           } catch (err) {
             const d = err instanceof SamsaError ? (err.details as { high_watermark?: number; log_start_offset?: number } | undefined) : undefined;
-            parts.push({ partition: p.partition, error: errOf(err), hw: d?.high_watermark ?? -1, logStart: d?.log_start_offset ?? -1, records: null });
+            parts.push({ partition: p.partition, error: fetchErrOf(err), hw: d?.high_watermark ?? -1, logStart: d?.log_start_offset ?? -1, records: null });
           }
         }
         out.push({ topic: t.topic, parts });

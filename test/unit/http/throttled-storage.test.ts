@@ -1,14 +1,18 @@
 // A storage service that keeps throttling (DynamoDB ProvisionedThroughputExceeded, S3 SlowDown,
 // after the SDK's own retries) on any path — a fetch's reads, a produce's write-ahead PUT — is
 // answered as what it is: 429 THROTTLING, retriable, over HTTP, and THROTTLING_QUOTA_EXCEEDED on
-// the Kafka listener, never a 500 that tells a client the service is broken.
+// the Kafka listener (a Fetch says KAFKA_STORAGE_ERROR, which consumers retry), never a 500 that
+// tells a client the service is broken.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { createApp } from '../../../lib/http/app';
 import { errOf } from '../../../lib/kafka/context';
-import { ErrorCode } from '../../../lib/kafka/protocol';
+import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
+import { startKafkaListener } from '../../../lib/kafka/server';
 import { LogEngine } from '../../../lib/log/engine';
 import { silentLogger } from '../../../lib/obs/logger';
 import { codecsReady } from '../../../lib/records';
@@ -69,3 +73,61 @@ it('the Kafka listener answers a throttled store with THROTTLING_QUOTA_EXCEEDED,
   expect(errOf(s3SlowDown())).toBe(ErrorCode.THROTTLING_QUOTA_EXCEEDED);
   expect(errOf(new Error('boom'))).toBe(ErrorCode.UNKNOWN_SERVER_ERROR);
 });
+
+it('a Kafka Fetch whose reads are throttled answers KAFKA_STORAGE_ERROR, which consumers retry (THROTTLING_QUOTA_EXCEEDED makes the Java consumer throw)', async () => {
+  // The Java consumer's fetch handling (FetchCollector.handleInitializeErrors) retries
+  // KAFKA_STORAGE_ERROR after a metadata refresh, warns and retries UNKNOWN_SERVER_ERROR, and
+  // throws IllegalStateException from poll() for any code it does not list, 89 among them;
+  // KafkaJS retries 56 and gives up on 89 (an unknown code). Produce keeps 89, which both retry.
+  const { meta, engine } = await world();
+  const l = await startKafkaListener({ engine, coordinator: new GroupCoordinator(engine.meta, engine), port: 0, host: '127.0.0.1' });
+  const fetchV4 = async (): Promise<{ error: number; bytes: number }> => {
+    const body = new Writer().int32(-1).int32(0).int32(1).int32(1 << 20).int8(0);
+    body.array(['t'], (x, t) => void x.string(t).array([0], (y) => void y.int32(0).int64(0).int32(1 << 20)));
+    const res = await kafkaRoundTrip(l.port, 1, 4, body);
+    const r = new Reader(res);
+    r.int32(); // correlation id
+    r.int32(); // throttle_time_ms
+    const [part] = r.array((x) => (x.string(), x.array((y) => {
+      y.int32();
+      const error = y.int16();
+      y.int64();
+      y.int64();
+      y.nullableArray((z) => [z.int64(), z.int64()], 16);
+      return { error, bytes: y.nullableBytes()?.length ?? 0 };
+    }, 4)), 4).flat();
+    return part!;
+  };
+  try {
+    meta.faults.add({ method: 'get', times: Infinity, action: { kind: 'fail', error: dynamoThrottle() } });
+    expect((await fetchV4()).error).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    meta.faults.clear();
+    const ok = await fetchV4();
+    expect(ok.error).toBe(ErrorCode.NONE);
+    expect(ok.bytes).toBeGreaterThan(0);
+  } finally {
+    await l.close();
+    await engine.close();
+  }
+});
+
+/** One request frame to a Kafka listener, its response frame back (without the size). */
+function kafkaRoundTrip(port: number, apiKey: number, version: number, body: Writer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      const payload = Buffer.concat([new Writer().int16(apiKey).int16(version).int32(1).string('throttle-test').finish(), body.finish()]);
+      const size = Buffer.alloc(4);
+      size.writeInt32BE(payload.length);
+      s.write(Buffer.concat([size, payload]));
+    });
+    let buf = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
+        s.destroy();
+        resolve(buf.subarray(4, 4 + buf.readInt32BE(0)));
+      }
+    });
+    s.on('error', reject);
+  });
+}
