@@ -2,7 +2,7 @@
 // (HTTP routes, Lambda handlers, jobs, consumer groups) calls this; everything below it is a
 // port adapter. One engine per process; any number of processes may share the same stores.
 import os from 'node:os';
-import { SamsaError } from '../errors';
+import { publicError, SamsaError } from '../errors';
 import { defaultPartition, type RecordInput } from '../records';
 import type { ItemLife, MetaStore, ObjectStore } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
@@ -606,11 +606,18 @@ async function everyPartition(commits: Array<Promise<void>>): Promise<void> {
   const settled = await Promise.allSettled(commits);
   const refused = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (refused.length === 0) return;
-  const definite = (e: unknown): e is SamsaError => e instanceof SamsaError && e.status < 500;
+  // A refusal is what a caller is told as a 4xx (publicError): a SamsaError, or a store that
+  // kept throttling (429), whose refused write was not applied. Answered as is, a throttle of
+  // one partition's write would promise "nothing was written" for a request whose other
+  // partitions committed, and a client retrying the 429 would write those twice.
+  const definite = (e: unknown): SamsaError | undefined => {
+    const known = publicError(e);
+    return known && known.status < 500 ? known : undefined;
+  };
   const unsure = refused.find((e) => !definite(e));
   if (unsure !== undefined) throw unsure;
-  const first = refused[0] as SamsaError;
-  if (refused.length === settled.length) throw first;
+  if (refused.length === settled.length) throw refused[0];
+  const first = definite(refused[0])!;
   throw new SamsaError(
     'UNKNOWN_SERVER_ERROR',
     `the request was partly written: ${settled.length - refused.length} of its ${settled.length} partitions committed, then ${first.message}`,

@@ -17,6 +17,7 @@ import { LogEngine } from '../../../lib/log/engine';
 import { silentLogger } from '../../../lib/obs/logger';
 import { codecsReady } from '../../../lib/records';
 import { wrapAwsError } from '../../../lib/storage/aws-errors';
+import { parseWalObject } from '../../../lib/log/keys';
 import { faultyMetaStore, faultyObjectStore } from '../../../lib/storage/faults';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
@@ -131,3 +132,26 @@ function kafkaRoundTrip(port: number, apiKey: number, version: number, body: Wri
     s.on('error', reject);
   });
 }
+
+it('a produce one partition of which committed is not answered 429 when another partition\'s write-ahead PUT is throttled: it was partly written', async () => {
+  // Partitions commit one by one (head-only commits, as on DynamoDB). A 4xx promises that
+  // nothing was written (engine.ts everyPartition); a client that retries a 429 would write
+  // partition 0's records twice.
+  const meta = faultyMetaStore(new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false }));
+  const objects = faultyObjectStore(new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false }));
+  const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 1024, headOnlyCommits: true });
+  await engine.createTopic('p2', 2);
+  const app = createApp({ engine, logger: silentLogger });
+  objects.faults.add({ method: 'put', when: (c) => c.method === 'put' && parseWalObject(c.args[0])?.partition === 1, times: Infinity, action: { kind: 'fail', error: s3SlowDown() } });
+  const res = await app.request('/v1/topics/p2/records', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ records: [{ partition: 0, value: 'x'.repeat(4000) }, { partition: 1, value: 'y'.repeat(4000) }] }),
+  });
+  const topic = await engine.topics.get('p2');
+  expect((await engine.head(topic, 0)).nextOffset).toBe(1); // what the answer must not deny
+  expect((await engine.head(topic, 1)).nextOffset).toBe(0);
+  expect(res.status).toBe(500);
+  expect(await res.json()).toMatchObject({ error_code: 'UNKNOWN_SERVER_ERROR', partially_written: true, cause_code: 'THROTTLING' });
+  await engine.close();
+});
