@@ -33,7 +33,7 @@
 // before the head write leaves at most a page of extents that were already committed. A
 // stale writer (one that read the head long ago) can write such a page after flush passed
 // it; its extents lie below `flushed`, where readers never look (see model.ts).
-import { ConditionFailedError, PreconditionFailedError, SamsaError, StorageError, ThrottledError, TransactionConflictError } from '../errors';
+import { ConditionFailedError, PreconditionFailedError, publicError, SamsaError, StorageError, ThrottledError, TransactionConflictError } from '../errors';
 import { setBaseOffset } from '../records';
 import type { Condition, ItemLife, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
@@ -228,8 +228,8 @@ export class Committer {
       }
       wal.push(await this.writeAhead(part, (await this.knownHead(part.topic, part.partition)).nextOffset));
     }
-    const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
-    return this.untilWon(() => this.attempt(parts, totals, cids, wal, ambiguity));
+    const ambiguity: Ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
+    return this.untilWon(() => this.attempt(parts, totals, cids, wal, ambiguity)).catch((err: unknown) => unsureIfThrottled(err, ambiguity));
   }
 
   /**
@@ -272,8 +272,8 @@ export class Committer {
     const sized: ItemSizing = { limit: this.itemInlineLimit(topic) };
     const writeAheadNow = part.payload.length > sized.limit * ITEM_DEFLATE_MAX_RATIO;
     const wal: Array<WalRef | undefined> = [writeAheadNow ? await this.writeAhead(part, await this.items.end(topic, partition)) : undefined];
-    const ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
-    return this.untilWon(() => this.attemptItem(part, total, cid, wal, ambiguity, sized));
+    const ambiguity: Ambiguity = { left: MAX_AMBIGUOUS_RETRIES };
+    return this.untilWon(() => this.attemptItem(part, total, cid, wal, ambiguity, sized)).catch((err: unknown) => unsureIfThrottled(err, ambiguity));
   }
 
   /** Items mode: the largest commit item kept inline for a topic (CommitOptions.itemInlineMaxBytes), per retention. */
@@ -306,7 +306,7 @@ export class Committer {
     total: number,
     cid: number,
     wal: Array<WalRef | undefined>,
-    ambiguity: { left: number },
+    ambiguity: Ambiguity,
     sized: ItemSizing,
   ): Promise<CommitResult[]> {
     const { topic, partition } = part;
@@ -357,6 +357,7 @@ export class Committer {
       if (!ambiguous(err)) throw err;
       const last = ambiguity.left-- <= 0;
       const throttled = err instanceof ThrottledError;
+      if (!throttled) ambiguity.unsure ??= err;
       if (last && !throttled) throw err;
       const found = await this.items.lookAt(topic, partition, base, cid);
       // Throttled to the end: the refused puts were not applied, and the key holds nothing of
@@ -407,7 +408,7 @@ export class Committer {
     totals: number[],
     cids: number[],
     wal: Array<WalRef | undefined>,
-    ambiguity: { left: number },
+    ambiguity: Ambiguity,
   ): Promise<CommitResult[]> {
     if (wal.some((w) => w !== undefined)) await this.refreshWal(parts, wal);
     // Known heads (every commit but a partition's first) without a turn of the event loop.
@@ -507,6 +508,7 @@ export class Committer {
         // been applied (or may still be). Find out as after a failed condition; a write still
         // in flight can land only at the same base as our retry would, with the same id, so
         // either way one copy is committed.
+        if (!(err instanceof ThrottledError)) ambiguity.unsure ??= err;
         if (ambiguity.left-- <= 0) throw err;
         err = new PartConflict(0, undefined, false);
       }
@@ -717,6 +719,25 @@ const NO_NEXT_OFFSET: Condition = Object.freeze({ op: 'attrNotExists', attr: HEA
 
 /** Items mode: the inline limit of a commit, and its batch deflated for the base it was sized at. */
 type ItemSizing = { limit: number; deflated?: { base: number; z: Uint8Array | undefined } };
+
+/**
+ * A commit's retries of writes whose outcome was unknown; `unsure`: the first such failure that
+ * was not a throttle (a timeout, a dropped connection, a server fault), whose write may still
+ * land — and be found by its id only by an attempt that is still running.
+ */
+type Ambiguity = { left: number; unsure?: unknown };
+
+/**
+ * A commit that gives up with a throttle (the store's, after the SDK's retries, or too much
+ * contention) is answered 429, which promises that nothing was written (engine.ts
+ * everyPartition). That holds only if no write of the commit had an unknown outcome: one that
+ * timed out may land after the answer, so the commit answers that unknown outcome instead, a
+ * retriable 5xx (design note 0010, point 11).
+ */
+function unsureIfThrottled(err: unknown, ambiguity: Ambiguity): never {
+  if (ambiguity.unsure !== undefined && publicError(err)?.code === 'THROTTLING') throw ambiguity.unsure;
+  throw err;
+}
 
 /** A commit the store kept throttling (and that wrote nothing): retriable. */
 const throttledCommit = (topic: Topic, partition: number): SamsaError =>

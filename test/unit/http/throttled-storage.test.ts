@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { GroupCoordinator } from '../../../lib/groups/coordinator';
+import { StorageError } from '../../../lib/errors';
 import { createApp } from '../../../lib/http/app';
 import { errOf } from '../../../lib/kafka/context';
 import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
@@ -17,8 +18,10 @@ import { LogEngine } from '../../../lib/log/engine';
 import { silentLogger } from '../../../lib/obs/logger';
 import { codecsReady } from '../../../lib/records';
 import { wrapAwsError } from '../../../lib/storage/aws-errors';
+import { HEAD_ATTR } from '../../../lib/log/items';
 import { parseWalObject } from '../../../lib/log/keys';
 import { faultyMetaStore, faultyObjectStore } from '../../../lib/storage/faults';
+import type { MetaItem, MetaStore, WriteOp } from '../../../lib/storage/ports';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
 
@@ -153,5 +156,45 @@ it('a produce one partition of which committed is not answered 429 when another 
   expect((await engine.head(topic, 1)).nextOffset).toBe(0);
   expect(res.status).toBe(500);
   expect(await res.json()).toMatchObject({ error_code: 'UNKNOWN_SERVER_ERROR', partially_written: true, cause_code: 'THROTTLING' });
+  await engine.close();
+});
+
+it('a head-mode commit throttled to the end after a write that timed out is not a 429: that write may still land, so the answer is a retriable 5xx', async () => {
+  const base: MetaStore = new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false });
+  let late: (() => Promise<unknown>) | undefined;
+  let n = 0;
+  // The commit's head write (head-only commits, as on DynamoDB): the first times out, not
+  // applied yet (it lands after the answer); every later one is throttled.
+  const isCommit = (op: WriteOp): boolean => op.type === 'update' && op.set !== undefined && HEAD_ATTR.nextOffset in op.set;
+  const write = async (op: WriteOp): Promise<MetaItem | undefined> => {
+    if (armed && isCommit(op)) {
+      if (++n === 1) {
+        late = () => base.write(op);
+        throw new StorageError('DynamoDB UpdateItem failed: TimeoutError', true);
+      }
+      throw dynamoThrottle();
+    }
+    return base.write(op);
+  };
+  let armed = false;
+  const meta: MetaStore = new Proxy(base, {
+    get: (t, p) => {
+      if (p === 'write') return write;
+      const v = (t as unknown as Record<string | symbol, unknown>)[p];
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+  const engine = new LogEngine(meta, new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false }), undefined, { headOnlyCommits: true });
+  await engine.createTopic('h', 1);
+  const app = createApp({ engine, logger: silentLogger });
+  armed = true;
+  const res = await app.request('/v1/topics/h/records', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ records: [{ value: 'x' }] }) });
+  armed = false;
+  expect(n).toBeGreaterThan(2);
+  expect(res.status).toBe(500);
+  expect(await res.json()).toMatchObject({ error_code: 'UNKNOWN_SERVER_ERROR' });
+  await late!();
+  const got = (await engine.fetch('h', 0, { offset: 0 })).records();
+  expect(got.map((x) => Buffer.from(x.value!).toString())).toEqual(['"x"']);
   await engine.close();
 });

@@ -258,6 +258,36 @@ function scenario(stores: () => Promise<TestStores>): void {
     const wal = (await s0.objects.list(walObject(topic.id, 0, ''))).objects;
     expect(wal).toHaveLength(1);
   });
+
+  it('a commit throttled to the end after a put that timed out is not a 429: that put may still land, so the answer is a retriable 5xx', async () => {
+    const s0 = await setup();
+    let late: (() => Promise<unknown>) | undefined;
+    let n = 0;
+    // First item put: times out, not applied yet (it lands after the answer). Every later one:
+    // throttled, to the end of the commit's retries.
+    const write = async (op: WriteOp): Promise<MetaItem | undefined> => {
+      if (op.type === 'put' && op.item.sk.startsWith(COMMIT_ITEM_PREFIX) && ++n > 0) {
+        if (n === 1) {
+          late = () => s0.meta.write(op);
+          throw new StorageError('DynamoDB PutItem failed: TimeoutError', true);
+        }
+        throw throttle();
+      }
+      return s0.meta.write(op);
+    };
+    const meta: MetaStore = new Proxy(s0.meta, { get: (t, p) => (p === 'write' ? write : bound(t, p)) });
+    const e = closing(new LogEngine(meta, s0.objects, undefined, { itemCommits: true, headOnlyCommits: true, ...AWS_THRESHOLDS }));
+    await e.createTopic(s0.name, 1);
+    const app = createApp({ engine: e, logger: silentLogger });
+    const res = await app.request(`/v1/topics/${s0.name}/records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ records: [{ value: 'x' }] }) });
+    expect(n).toBeGreaterThan(2);
+    // 429 would promise that nothing was written; the timed-out put then lands.
+    expect(res.status).toBe(500);
+    expect(await res.json()).toMatchObject({ error_code: 'UNKNOWN_SERVER_ERROR' });
+    await late!();
+    const got = (await e.fetch(s0.name, 0, { offset: 0, maxRecords: 10, maxBytes: 1 << 20 })).records();
+    expect(got.map((x) => Buffer.from(x.value!).toString())).toEqual(['"x"']);
+  });
 }
 
 describe('items-mode inline threshold on SQLite', () => scenario(() => localStores('samsa-inline-')));
