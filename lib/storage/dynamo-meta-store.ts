@@ -17,7 +17,7 @@ import {
   type ReturnConsumedCapacity,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
-import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors.js';
+import { ConditionFailedError, StorageError, ThrottledError, TransactionConflictError } from '../errors.js';
 import { sdkError, wrapAwsError } from './aws-errors.js';
 import {
   conditionExpression,
@@ -304,9 +304,13 @@ export class DynamoMetaStore implements MetaStore {
     if (codes.includes('TransactionConflict')) {
       return new TransactionConflictError(`transaction conflict (reasons: ${codes.join(', ')})`, { cause: err });
     }
-    const retriable = codes.some((c) => c === 'ProvisionedThroughputExceeded' || c === 'ThrottlingError' || c === 'RequestLimitExceeded');
+    const throttle = (c: string): boolean => c === 'ProvisionedThroughputExceeded' || c === 'ThrottlingError' || c === 'RequestLimitExceeded';
+    const retriable = codes.some(throttle);
     const bad = reasons.findIndex((r) => r.Code && r.Code !== 'None');
     const msg = bad >= 0 ? `op ${bad}: ${reasons[bad]?.Code} ${reasons[bad]?.Message ?? ''}` : err.message;
+    // Cancelled for capacity alone: nothing of it was applied, and the caller is told to slow
+    // down and retry (429 THROTTLING, errors.ts publicError) like a throttled single write.
+    if (retriable && codes.every((c) => c === 'None' || throttle(c))) return new ThrottledError(`DynamoDB transaction cancelled: ${msg}`, { cause: err });
     return new StorageError(`DynamoDB transaction cancelled: ${msg}`, retriable, { cause: err });
   }
 }

@@ -61,6 +61,10 @@ describe('the inline break-even, from the prices (design note 0010, point 11)', 
     expect(at(3600_000)).toBe(8192); // items live 8 days whatever a shorter retention says
     expect(at(30 * 86400_000)).toBe(6144);
     expect(at(-1)).toBe(5120);
+    // retention.ms 0 lives the 8-day minimum; the largest allowed keeps items ~forever, where
+    // a byte stored costs more than any write: one write unit, never less (nor NaN).
+    expect(at(0)).toBe(8192);
+    expect(at(Number.MAX_SAFE_INTEGER)).toBe(1024);
   });
   it('is what AWS mode wires in (head-mode topics keep 2,560 raw bytes)', () => {
     const opts = engineOptions(loadConfig({ SAMSA_STORAGE: 'aws', SAMSA_BUCKET: 'b', SAMSA_TABLE: 't' }), DYNAMODB_TRAITS);

@@ -3,7 +3,7 @@
 
 import { TransactionCanceledException, type AttributeValue as ddbAttr } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { ConditionFailedError, StorageError, ThrottledError, TransactionConflictError } from '../../../lib/errors.js';
+import { ConditionFailedError, publicError, StorageError, ThrottledError, TransactionConflictError } from '../../../lib/errors.js';
 import { estimateAwsRequestCostUsd } from '../../../bench/aws-prices.js';
 import { awsConfigFromEnv } from '../../../lib/storage/aws-clients.js';
 import { isRetriable, wrapAwsError } from '../../../lib/storage/aws-errors.js';
@@ -149,6 +149,14 @@ describe('AWS error translation', () => {
     const e3 = await store(cancelled(['ThrottlingError', 'None'])).transact(ops).catch((x: unknown) => x);
     expect(e3).toBeInstanceOf(StorageError);
     expect((e3 as StorageError).retriable).toBe(true);
+    // Cancelled for capacity alone (nothing applied): a throttle, answered 429 like a throttled
+    // single write, not a 500.
+    expect(e3).toBeInstanceOf(ThrottledError);
+    expect(publicError(e3)).toMatchObject({ code: 'THROTTLING', status: 429 });
+    expect(await store(cancelled(['None', 'ProvisionedThroughputExceeded'])).transact(ops).catch((x: unknown) => x)).toBeInstanceOf(ThrottledError);
+    // A throttle beside another failure stays that failure's.
+    const mixed = await store(cancelled(['ThrottlingError', 'ValidationError'])).transact(ops).catch((x: unknown) => x);
+    expect(mixed).not.toBeInstanceOf(ThrottledError);
     const e4 = await store(cancelled(['ValidationError', 'None'])).transact(ops).catch((x: unknown) => x);
     expect((e4 as StorageError).retriable).toBe(false);
     expect((e4 as StorageError).message).toMatch(/op 0: ValidationError/);
