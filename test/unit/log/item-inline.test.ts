@@ -263,6 +263,31 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect(wal).toHaveLength(1);
   });
 
+  it('a commit that lost the race for its base deflates its bytes again at the new base: the item stored carries the offsets it is read at', async () => {
+    // The batch's bytes carry their base offset, and the committer deflates once per base to
+    // size the item; a cached deflate of the lost base would store offsets one commit behind.
+    const s0 = await setup();
+    const a = closing(new LogEngine(s0.meta, s0.objects, undefined, { itemCommits: true, headOnlyCommits: true, ...AWS_THRESHOLDS }));
+    const b = closing(new LogEngine(s0.meta, s0.objects, undefined, { itemCommits: true, headOnlyCommits: true, ...AWS_THRESHOLDS }));
+    await a.createTopic(s0.name, 1);
+    const first = json4k();
+    expect((await a.produce(s0.name, [{ value: first }]))[0]!.offset).toBe(0); // a caches the end: 1
+    const other = json4k();
+    expect((await b.produce(s0.name, [{ value: other }]))[0]!.offset).toBe(1);
+    const mine = json4k();
+    deflated.sizes.length = 0;
+    expect((await a.produce(s0.name, [{ value: mine }]))[0]!.offset).toBe(2); // put at 1 lost, then at 2
+    expect(deflated.sizes.filter((n) => n > 4096)).toHaveLength(2);
+    const topic = await a.topics.get(s0.name);
+    const items = await commitItems(s0.meta, topic.id);
+    expect(items.map((i) => i[COMMIT_DEFLATED_ATTR] instanceof Uint8Array)).toEqual([true, true, true]);
+    const read = async (e: LogEngine) => (await e.fetch(s0.name, 0, { offset: 0, maxRecords: 10, maxBytes: 1 << 20 })).records().map((x) => [x.offset, Buffer.from(x.value!)]);
+    const want = [first, other, mine].map((v, i) => [i, Buffer.from(v)]);
+    expect(await read(b)).toEqual(want);
+    await a.flushPartition(topic, 0);
+    expect(await read(b)).toEqual(want);
+  });
+
   it('a commit throttled to the end after a put that timed out is not a 429: that put may still land, so the answer is a retriable 5xx', async () => {
     const s0 = await setup();
     let late: (() => Promise<unknown>) | undefined;
