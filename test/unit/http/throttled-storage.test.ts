@@ -2,7 +2,9 @@
 // after the SDK's own retries) on any path — a fetch's reads, a produce's write-ahead PUT — is
 // answered as what it is: 429 THROTTLING, retriable, over HTTP, and THROTTLING_QUOTA_EXCEEDED on
 // the Kafka listener (a Fetch says KAFKA_STORAGE_ERROR, which consumers retry), never a 500 that
-// tells a client the service is broken.
+// tells a client the service is broken. But a 429 promises that nothing was written: a request
+// partly written (another partition committed), or a commit one of whose writes timed out (it
+// may still land), answers the retriable 5xx that says so instead.
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
