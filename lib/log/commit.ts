@@ -361,7 +361,8 @@ export class Committer {
       if (last && !throttled) throw err;
       const found = await this.items.lookAt(topic, partition, base, cid);
       // Throttled to the end: the refused puts were not applied, and the key holds nothing of
-      // ours, so nothing was written — a retriable 429, not a 5xx (design note 0010, 11).
+      // ours, so nothing was written — a retriable 429, not a 5xx (design note 0010, 11) —
+      // unless an earlier put of this commit timed out (unsureIfThrottled answers that).
       if (last && found?.kind !== 'ours') throw throttledCommit(topic, partition);
       if (!found && throttled && !wal[0]) {
         // DynamoDB throttled the inline put (the partition key's write capacity): the batch
