@@ -61,6 +61,20 @@ describe('fault proxy', () => {
     await p.close();
   });
 
+  it('throttles before forwarding with the throttling error of the storage service', async () => {
+    hits = [];
+    const p = await startProxy(target, always, { throttle: 1 }, { kind: 'storage' });
+    const s3 = await fetch(`${p.url}/bucket/key`, { method: 'PUT', body: 'c' });
+    expect(s3.status).toBe(503);
+    expect(await s3.text()).toContain('<Code>SlowDown</Code>');
+    const ddb = await fetch(`${p.url}/`, { method: 'POST', body: '{}', headers: { 'x-amz-target': 'DynamoDB_20120810.PutItem' } });
+    expect(ddb.status).toBe(400);
+    expect(((await ddb.json()) as { __type: string }).__type).toContain('ProvisionedThroughputExceededException');
+    expect(hits).toEqual([]);
+    expect(p.counts['throttle']).toBe(2);
+    await p.close();
+  });
+
   it('passes everything through when disabled', async () => {
     hits = [];
     const p = await startProxy(target, always, { dropResponse: 1 }, { kind: 'samsa' });

@@ -2,9 +2,11 @@
 // request, lets the server act on it, then cuts the client's connection) and duplicates
 // requests (forwards twice, answers with the second response) — what a client sees when a
 // network drops an answer or a retry races the original. In front of the S3/DynamoDB
-// emulator it adds storage faults: a 500 before forwarding (clean failure), a cut connection
-// after forwarding (the call succeeded but the caller cannot know: ambiguous), and delays
-// past the SDK's request timeout (a timeout on a call that may still apply).
+// emulator it adds storage faults: a 500 before forwarding (clean failure), the service
+// throttling (DynamoDB's ProvisionedThroughputExceededException, S3's SlowDown: not applied,
+// retried by the SDK, and past its retries answered by Samsa as 429), a cut connection after
+// forwarding (the call succeeded but the caller cannot know: ambiguous), and delays past the
+// SDK's request timeout (a timeout on a call that may still apply).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -15,6 +17,8 @@ export interface FaultRates {
   duplicate?: number;
   /** Answer 500 without forwarding. */
   errorBefore?: number;
+  /** Answer as the service throttling, without forwarding (storage only). */
+  throttle?: number;
   /** Hold the request this long before forwarding: [min, max] ms, with probability `delay`. */
   delay?: number;
   delayMs?: [number, number];
@@ -84,6 +88,11 @@ export async function startProxy(
             sendError(res, req);
             return;
           }
+          if (hit(r.throttle)) {
+            bump('throttle');
+            sendThrottle(res, req);
+            return;
+          }
           // Its own roll: a delay combines with any other fault (or none).
           if (random() < (r.delay ?? 0)) {
             bump('delay');
@@ -147,5 +156,18 @@ function sendError(res: http.ServerResponse, req: http.IncomingMessage): void {
   }
   const body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by the history proxy</Message></Error>';
   res.writeHead(500, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) });
+  res.end(body);
+}
+
+/** A throttle as DynamoDB (400 ProvisionedThroughputExceededException) or S3 (503 SlowDown) sends it. */
+function sendThrottle(res: http.ServerResponse, req: http.IncomingMessage): void {
+  if (req.headers['x-amz-target']) {
+    const body = JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException', message: 'The level of configured provisioned throughput for the table was exceeded (injected by the history proxy)' });
+    res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(Buffer.byteLength(body)) });
+    res.end(body);
+    return;
+  }
+  const body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate. (injected by the history proxy)</Message></Error>';
+  res.writeHead(503, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
 }

@@ -427,6 +427,16 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
           if (churning) continue;
           nemesisLog('delete + re-create', churn.name);
           later(0, recreate);
+        } else if (storageProxy && r() < 0.4) {
+          // A throttle storm: S3 and DynamoDB refuse most calls for a while, often past the SDK's
+          // retries, so the committer's fallback to write-ahead and the 429s (which promise that
+          // nothing was written: a 'fail' the checker holds them to) are exercised.
+          const storm = 2000 + r() * 3000;
+          nemesisLog(`throttle storm for ${Math.round(storm)} ms`, 'storage');
+          storageProxy.rates = { throttle: 0.8 };
+          later(storm, () => {
+            if (storageProxy) storageProxy.rates = { errorBefore: 0.01, dropResponse: 0.01, delay: 0.01, delayMs: [500, 4000] };
+          });
         } else {
           // Bursts of faults: the proxies' rates go up for a while.
           const burst = 2000 + r() * 3000;
