@@ -48,30 +48,20 @@ describe('fault proxy', () => {
     await p.close();
   });
 
-  it('fails before forwarding with the error shape of the storage service', async () => {
+  it.each([
+    { fault: 'errorBefore', s3: [500, 'InternalError'], ddb: [500, 'InternalServerError'] },
+    { fault: 'throttle', s3: [503, 'SlowDown'], ddb: [400, 'ProvisionedThroughputExceededException'] },
+  ] as const)('$fault: answers before forwarding in the shape of the storage service', async ({ fault, s3: [s3Status, s3Code], ddb: [ddbStatus, ddbType] }) => {
     hits = [];
-    const p = await startProxy(target, always, { errorBefore: 1 }, { kind: 'storage' });
+    const p = await startProxy(target, always, { [fault]: 1 }, { kind: 'storage' });
     const s3 = await fetch(`${p.url}/bucket/key`, { method: 'PUT', body: 'c' });
-    expect(s3.status).toBe(500);
-    expect(await s3.text()).toContain('<Code>InternalError</Code>');
+    expect(s3.status).toBe(s3Status);
+    expect(await s3.text()).toContain(`<Code>${s3Code}</Code>`);
     const ddb = await fetch(`${p.url}/`, { method: 'POST', body: '{}', headers: { 'x-amz-target': 'DynamoDB_20120810.PutItem' } });
-    expect(ddb.status).toBe(500);
-    expect(((await ddb.json()) as { __type: string }).__type).toContain('InternalServerError');
+    expect(ddb.status).toBe(ddbStatus);
+    expect(((await ddb.json()) as { __type: string }).__type).toContain(ddbType);
     expect(hits).toEqual([]);
-    await p.close();
-  });
-
-  it('throttles before forwarding with the throttling error of the storage service', async () => {
-    hits = [];
-    const p = await startProxy(target, always, { throttle: 1 }, { kind: 'storage' });
-    const s3 = await fetch(`${p.url}/bucket/key`, { method: 'PUT', body: 'c' });
-    expect(s3.status).toBe(503);
-    expect(await s3.text()).toContain('<Code>SlowDown</Code>');
-    const ddb = await fetch(`${p.url}/`, { method: 'POST', body: '{}', headers: { 'x-amz-target': 'DynamoDB_20120810.PutItem' } });
-    expect(ddb.status).toBe(400);
-    expect(((await ddb.json()) as { __type: string }).__type).toContain('ProvisionedThroughputExceededException');
-    expect(hits).toEqual([]);
-    expect(p.counts['throttle']).toBe(2);
+    expect(p.counts[fault === 'errorBefore' ? 'error-before' : 'throttle']).toBe(2);
     await p.close();
   });
 

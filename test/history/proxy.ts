@@ -148,26 +148,24 @@ function reply(res: http.ServerResponse, up: Upstream): void {
 
 /** A 500 as S3 (XML) or DynamoDB (JSON, recognised by its x-amz-target header) would send it. */
 function sendError(res: http.ServerResponse, req: http.IncomingMessage): void {
-  if (req.headers['x-amz-target']) {
-    const body = JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'injected by the history proxy' });
-    res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(Buffer.byteLength(body)) });
-    res.end(body);
-    return;
-  }
-  const body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by the history proxy</Message></Error>';
-  res.writeHead(500, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) });
-  res.end(body);
+  sendServiceError(res, req, { status: 500, type: 'InternalServerError', message: 'injected by the history proxy' }, { status: 500, code: 'InternalError', message: 'injected by the history proxy' });
 }
 
 /** A throttle as DynamoDB (400 ProvisionedThroughputExceededException) or S3 (503 SlowDown) sends it. */
 function sendThrottle(res: http.ServerResponse, req: http.IncomingMessage): void {
-  if (req.headers['x-amz-target']) {
-    const body = JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException', message: 'The level of configured provisioned throughput for the table was exceeded (injected by the history proxy)' });
-    res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(Buffer.byteLength(body)) });
-    res.end(body);
-    return;
-  }
-  const body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate. (injected by the history proxy)</Message></Error>';
-  res.writeHead(503, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) });
+  sendServiceError(
+    res,
+    req,
+    { status: 400, type: 'ProvisionedThroughputExceededException', message: 'The level of configured provisioned throughput for the table was exceeded (injected by the history proxy)' },
+    { status: 503, code: 'SlowDown', message: 'Please reduce your request rate. (injected by the history proxy)' },
+  );
+}
+
+/** An error in the shape of the service the request was for: DynamoDB (x-amz-target, JSON) or S3 (XML). */
+function sendServiceError(res: http.ServerResponse, req: http.IncomingMessage, ddb: { status: number; type: string; message: string }, s3: { status: number; code: string; message: string }): void {
+  const [status, type, body] = req.headers['x-amz-target']
+    ? [ddb.status, 'application/x-amz-json-1.0', JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${ddb.type}`, message: ddb.message })]
+    : [s3.status, 'application/xml', `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${s3.code}</Code><Message>${s3.message}</Message></Error>`];
+  res.writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
 }
