@@ -433,7 +433,7 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
           // nothing was written: a 'fail' the checker holds them to) are exercised.
           const storm = 2000 + r() * 3000;
           nemesisLog(`throttle storm for ${Math.round(storm)} ms`, 'storage');
-          storageProxy.rates = { throttle: 0.8 };
+          storageProxy.rates = { throttle: 0.95 };
           later(storm, () => {
             if (storageProxy) storageProxy.rates = { errorBefore: 0.01, dropResponse: 0.01, delay: 0.01, delayMs: [500, 4000] };
           });
