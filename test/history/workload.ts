@@ -428,10 +428,11 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
           nemesisLog('delete + re-create', churn.name);
           later(0, recreate);
         } else if (storageProxy && r() < 0.4) {
-          // A throttle storm: S3 and DynamoDB refuse most calls for a while, often past the SDK's
-          // retries, so the committer's fallback to write-ahead and the 429s (which promise that
-          // nothing was written: a 'fail' the checker holds them to) are exercised.
-          const storm = 2000 + r() * 3000;
+          // A throttle storm: S3 and DynamoDB refuse most calls for a while. Short ones are what
+          // the SDK's adaptive retries absorb; long ones (10–20 s) outlast them, so the committer's
+          // fallback to write-ahead and the 429s (which promise that nothing was written: a
+          // 'fail' the checker holds them to) are exercised.
+          const storm = r() < 0.5 ? 2000 + r() * 3000 : 10_000 + r() * 10_000;
           nemesisLog(`throttle storm for ${Math.round(storm)} ms`, 'storage');
           storageProxy.rates = { throttle: 0.95 };
           later(storm, () => {
