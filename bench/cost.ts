@@ -11,6 +11,7 @@
 import { LogEngine } from '../lib/log/engine';
 import { codecsReady, encodeRecordBatch } from '../lib/records';
 import { awsConfigFromEnv, awsRequestCounts, makeDynamoClient, makeS3Client, resetAwsRequestCounts } from '../lib/storage/aws-clients';
+import { AWS_PRICES, s3RequestPrice } from '../lib/storage/aws-prices';
 import { ensureBucket, ensureTable } from '../lib/storage/aws-provision';
 import { itemSize } from '../lib/storage/counting';
 import { DYNAMODB_TRAITS, DynamoMetaStore } from '../lib/storage/dynamo-meta-store';
@@ -20,19 +21,15 @@ import { stripBinary } from '../lib/storage/strip-binary';
 import { emulator } from './lib';
 import { jsonEvent, randomValue, seeded } from './payloads';
 
+// lib/storage/aws-prices.ts: the product's one price list.
 const PRICE = {
-  s3Tier1: 0.005 / 1000, // PUT, COPY, POST, LIST (UploadPart, UploadPartCopy, multipart calls)
-  s3Tier2: 0.0004 / 1000, // GET, HEAD
-  wru: 0.625 / 1e6,
-  rru: 0.125 / 1e6,
-  lambdaRequest: 0.2 / 1e6,
-  lambdaGbSecond: 0.0000133334, // arm64
+  wru: AWS_PRICES.dynamoWritePerMillion / 1e6,
+  rru: AWS_PRICES.dynamoReadPerMillion / 1e6,
+  lambdaRequest: AWS_PRICES.lambdaPerMillion / 1e6,
+  lambdaGbSecond: AWS_PRICES.lambdaArmGbSecond,
 };
 const LAMBDA_GB = 1; // the API function's memory in the CDK construct (1024 MB)
-const KINESIS_ON_DEMAND_PER_GB = 0.08 + 0.04; // ingest + retrieval, us-east-1
-
-const S3_TIER1 = new Set(['PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'ListObjectsV2']);
-const S3_FREE = new Set(['DeleteObject', 'DeleteObjects', 'AbortMultipartUpload']);
+const KINESIS_ON_DEMAND_PER_GB = AWS_PRICES.kinesisOnDemandPerGb; // ingest + retrieval, us-east-1
 
 /**
  * DynamoDB on-demand capacity units of what passes through, by DynamoDB's rules: a write
@@ -124,8 +121,7 @@ function price(m: Measure): { s3: number; ddb: number; lambda: number; requests:
   for (const [key, n] of Object.entries(m.byCommand)) {
     requests += n;
     const [svc, cmd = ''] = key.split('.');
-    if (svc !== 'S3' || S3_FREE.has(cmd)) continue;
-    s3 += n * (S3_TIER1.has(cmd) ? PRICE.s3Tier1 : PRICE.s3Tier2);
+    if (svc === 'S3') s3 += n * s3RequestPrice(cmd);
   }
   const ddb = m.wru * PRICE.wru + m.rru * PRICE.rru;
   const lambda = m.httpRequests * PRICE.lambdaRequest + m.seconds * LAMBDA_GB * PRICE.lambdaGbSecond;

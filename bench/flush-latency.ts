@@ -21,6 +21,7 @@ import path from 'node:path';
 import { LogEngine } from '../lib/log/engine';
 import { DEFAULT_FLUSH_OPTIONS, WAL_READ_AHEAD } from '../lib/log/flush';
 import { codecsReady, encodeRecordBatch } from '../lib/records';
+import { AWS_PRICES } from '../lib/storage/aws-prices';
 import { LocalObjectStore } from '../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../lib/storage/ports';
 import { SqliteMetaStore } from '../lib/storage/sqlite-meta-store';
@@ -31,7 +32,7 @@ const STORE = process.env.FLUSH_LAT_STORE ?? 's3';
 const S3_MS = Number(process.env.S3_LATENCY_MS ?? 20);
 const DDB_MS = Number(process.env.DDB_LATENCY_MS ?? 5);
 const LAMBDA_GB = 1; // the flush function's memory in the CDK construct (1024 MB)
-const LAMBDA_GB_SECOND = 0.0000133334; // arm64, us-east-1
+const LAMBDA_GB_SECOND = AWS_PRICES.lambdaArmGbSecond;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Every object-store call waits `ms` first: a round trip, roughly. */

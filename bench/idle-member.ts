@@ -28,13 +28,14 @@ import { itemSize } from '../lib/storage/counting';
 import { DynamoMetaStore } from '../lib/storage/dynamo-meta-store';
 import type { MetaItem, MetaStore } from '../lib/storage/ports';
 import { S3ObjectStore } from '../lib/storage/s3-object-store';
+import { AWS_PRICES } from '../lib/storage/aws-prices';
 import { emulator } from './lib';
 
 const IDLE_SECONDS = Number(process.argv[2] ?? 10);
 const PROBES = Number(process.argv[3] ?? 6);
 const PARTITIONS = 6;
 const MONTH_S = 30 * 24 * 3600;
-const PRICE = { request: 0.2 / 1e6, gbSecond: 0.0000133334, rru: 0.125 / 1e6, wru: 0.625 / 1e6 };
+const PRICE = { request: AWS_PRICES.lambdaPerMillion / 1e6, gbSecond: AWS_PRICES.lambdaArmGbSecond, rru: AWS_PRICES.dynamoReadPerMillion / 1e6, wru: AWS_PRICES.dynamoWritePerMillion / 1e6 };
 const LAMBDA_GB = 1;
 
 export interface Strategy {

@@ -9,9 +9,10 @@ import { awsConfigFromEnv, awsRequestCounts, makeDynamoClient, resetAwsRequestCo
 import { ensureTable } from '../lib/storage/aws-provision';
 import { DynamoMetaStore } from '../lib/storage/dynamo-meta-store';
 import { ManualClock } from '../lib/util/clock';
+import { AWS_PRICES } from '../lib/storage/aws-prices';
 import { emulator } from './lib';
 
-const WRU_PRICE = 0.625 / 1e6;
+const WRU_PRICE = AWS_PRICES.dynamoWritePerMillion / 1e6;
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 

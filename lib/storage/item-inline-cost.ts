@@ -19,6 +19,7 @@
 // partition before it is flushed favour inline further (a Query share of 4 KB units against
 // one S3 GET per object per fetch), so leaving them out only makes the threshold cautious.
 
+import { AWS_PRICES } from './aws-prices.js';
 import type { ItemLife } from './ports.js';
 
 /** A price list, in dollars per million (requests, units, or KB-days of storage). */
@@ -40,11 +41,11 @@ const DAYS_PER_MONTH = 30.4;
 
 /** DynamoDB on-demand and S3 Standard, us-east-1 (per million). */
 export const AWS_ON_DEMAND_PRICES: ItemInlinePrices = Object.freeze({
-  writeUnit: 0.625,
-  readUnit: 0.125,
+  writeUnit: AWS_PRICES.dynamoWritePerMillion,
+  readUnit: AWS_PRICES.dynamoReadPerMillion,
   readUnitBytes: 4096,
-  storageKibDay: (0.25 * 1e6) / GIB_IN_KIB / DAYS_PER_MONTH,
-  writeAhead: 5.0 + 0.4,
+  storageKibDay: (AWS_PRICES.dynamoStorageGbMonth * 1e6) / GIB_IN_KIB / DAYS_PER_MONTH,
+  writeAhead: AWS_PRICES.s3WritePerMillion + AWS_PRICES.s3ReadPerMillion,
 });
 
 /** A write-ahead commit's item: keys, extent fields and the object's key (measured: ~230 bytes). */
