@@ -10,7 +10,7 @@ import { encodeRecordBatch } from '../../lib/records';
 import { JobRunner, Server, setupAws, startEmulator, type Emulator } from './cluster';
 import { freePort } from '../helpers/net';
 import { Recorder, type Obs, type Op, type OpType } from './history';
-import { startProxy, type ProxyHandle } from './proxy';
+import { type FaultRates, startProxy, type ProxyHandle } from './proxy';
 import { mulberry32 } from '../helpers/mulberry32';
 
 export interface RunOptions {
@@ -40,6 +40,8 @@ const GROUPS = [
   { name: 'g-auto', mode: 'auto' as const, members: 2 },
 ];
 const SESSION_TIMEOUT_MS = 10_000;
+/** The storage proxy's background faults between bursts and storms. */
+const calmStorage = (): FaultRates => ({ errorBefore: 0.01, dropResponse: 0.01, delay: 0.01, delayMs: [500, 4000] });
 
 /** The schedule's PRNG (seedable: a seed replays a run's schedule). */
 export const rng = mulberry32;
@@ -140,7 +142,7 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
       emulator = await startEmulator();
       cleanups.push(() => emulator!.stop());
       const r = sub();
-      storageProxy = await startProxy(emulator.endpoint, r, { errorBefore: 0.01, dropResponse: 0.01, delay: 0.01, delayMs: [500, 4000] }, { kind: 'storage' });
+      storageProxy = await startProxy(emulator.endpoint, r, calmStorage(), { kind: 'storage' });
       storageProxy.enabled = false; // on once the cluster is up
       cleanups.push(() => storageProxy!.close());
       const suffix = `${process.pid}-${o.seed}`.toLowerCase();
@@ -436,7 +438,7 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
           nemesisLog(`throttle storm for ${Math.round(storm)} ms`, 'storage');
           storageProxy.rates = { throttle: 0.95 };
           later(storm, () => {
-            if (storageProxy) storageProxy.rates = { errorBefore: 0.01, dropResponse: 0.01, delay: 0.01, delayMs: [500, 4000] };
+            if (storageProxy) storageProxy.rates = calmStorage();
           });
         } else {
           // Bursts of faults: the proxies' rates go up for a while.
@@ -446,7 +448,7 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
           if (storageProxy) storageProxy.rates = { errorBefore: 0.05, dropResponse: 0.05, delay: 0.05, delayMs: [500, 4000] };
           later(burst, () => {
             for (const p of proxies) p.rates = { dropResponse: 0.03, duplicate: 0.03 };
-            if (storageProxy) storageProxy.rates = { errorBefore: 0.01, dropResponse: 0.01, delay: 0.01, delayMs: [500, 4000] };
+            if (storageProxy) storageProxy.rates = calmStorage();
           });
         }
       }

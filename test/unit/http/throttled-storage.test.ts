@@ -19,23 +19,19 @@ import { startKafkaListener } from '../../../lib/kafka/server';
 import { LogEngine } from '../../../lib/log/engine';
 import { silentLogger } from '../../../lib/obs/logger';
 import { codecsReady } from '../../../lib/records';
-import { wrapAwsError } from '../../../lib/storage/aws-errors';
 import { HEAD_ATTR } from '../../../lib/log/items';
 import { parseWalObject } from '../../../lib/log/keys';
 import { faultyMetaStore, faultyObjectStore } from '../../../lib/storage/faults';
 import type { MetaItem, MetaStore, WriteOp } from '../../../lib/storage/ports';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
+import { dynamoThrottle, s3SlowDown } from '../../helpers/throttles';
 
 let dir: string;
 beforeAll(codecsReady);
 beforeEach(() => void (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-throttled-'))));
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** What the AWS adapters throw once the SDK gave up retrying a throttled call. */
-const dynamoThrottle = () =>
-  wrapAwsError(Object.assign(new Error('Throughput exceeds the current capacity of your table or index'), { name: 'ProvisionedThroughputExceededException', $fault: 'client', $metadata: { httpStatusCode: 400 } }), 'DynamoDB GetItem');
-const s3SlowDown = () => wrapAwsError(Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 } }), 'S3 PutObject');
 
 async function world() {
   const meta = faultyMetaStore(new SqliteMetaStore({ path: path.join(dir, 'meta.sqlite'), fsync: false }));
@@ -49,7 +45,7 @@ async function world() {
 
 it('a fetch whose metadata reads are throttled answers 429 THROTTLING (retriable), and works once the throttling stops', async () => {
   const { meta, engine, app } = await world();
-  meta.faults.add({ method: 'get', times: Infinity, action: { kind: 'fail', error: dynamoThrottle() } });
+  meta.faults.add({ method: 'get', times: Infinity, action: { kind: 'fail', error: dynamoThrottle('DynamoDB GetItem') } });
   const res = await app.request('/v1/topics/t/partitions/0/records?offset=0');
   expect(res.status).toBe(429);
   expect(await res.json()).toMatchObject({ error_code: 'THROTTLING' });
@@ -75,7 +71,7 @@ it('a produce whose write-ahead PUT is throttled answers 429 THROTTLING with not
 });
 
 it('the Kafka listener answers a throttled store with THROTTLING_QUOTA_EXCEEDED, anything unexpected with UNKNOWN_SERVER_ERROR', () => {
-  expect(errOf(dynamoThrottle())).toBe(ErrorCode.THROTTLING_QUOTA_EXCEEDED);
+  expect(errOf(dynamoThrottle('DynamoDB GetItem'))).toBe(ErrorCode.THROTTLING_QUOTA_EXCEEDED);
   expect(errOf(s3SlowDown())).toBe(ErrorCode.THROTTLING_QUOTA_EXCEEDED);
   expect(errOf(new Error('boom'))).toBe(ErrorCode.UNKNOWN_SERVER_ERROR);
 });
@@ -105,7 +101,7 @@ it('a Kafka Fetch whose reads are throttled answers KAFKA_STORAGE_ERROR, which c
     return part!;
   };
   try {
-    meta.faults.add({ method: 'get', times: Infinity, action: { kind: 'fail', error: dynamoThrottle() } });
+    meta.faults.add({ method: 'get', times: Infinity, action: { kind: 'fail', error: dynamoThrottle('DynamoDB GetItem') } });
     expect((await fetchV4()).error).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
     meta.faults.clear();
     const ok = await fetchV4();
@@ -174,7 +170,7 @@ it('a head-mode commit throttled to the end after a write that timed out is not 
         late = () => base.write(op);
         throw new StorageError('DynamoDB UpdateItem failed: TimeoutError', true);
       }
-      throw dynamoThrottle();
+      throw dynamoThrottle('DynamoDB GetItem');
     }
     return base.write(op);
   };

@@ -17,7 +17,6 @@ import { COMMIT_ITEM_PREFIX, walObject } from '../../../lib/log/keys';
 import { DEFAULT_TOPIC_CONFIG } from '../../../lib/log/topic-config';
 import { loadConfig } from '../../../lib/runtime/config';
 import { engineOptions } from '../../../lib/runtime/core';
-import { wrapAwsError } from '../../../lib/storage/aws-errors';
 import { itemSize } from '../../../lib/storage/counting';
 import { DYNAMODB_TRAITS } from '../../../lib/storage/dynamo-meta-store';
 import { type CallOf, faultyMetaStore, faultyObjectStore } from '../../../lib/storage/faults';
@@ -26,6 +25,7 @@ import type { MetaItem, MetaStore, WriteOp } from '../../../lib/storage/ports';
 import { describeAws } from '../../helpers/aws';
 import { commitItems } from '../../helpers/log';
 import { awsStores, freshStoresEachTest, localStores, type TestStores } from '../../helpers/stores';
+import { dynamoThrottle } from '../../helpers/throttles';
 
 // Every DEFLATE the process runs, by input size: the request path must not deflate a batch it
 // writes ahead anyway, and must deflate an inline one once.
@@ -50,9 +50,6 @@ const bound = (t: MetaStore, p: string | symbol): unknown => {
   const v = (t as unknown as Record<string | symbol, unknown>)[p];
   return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
 };
-/** What the DynamoDB store throws for a throttled PutItem once the SDK has given up retrying it. */
-const throttle = (): StorageError =>
-  wrapAwsError(Object.assign(new Error('Throughput exceeds the current capacity for one or more partition keys'), { name: 'ProvisionedThroughputExceededException', $fault: 'client', $metadata: { httpStatusCode: 400 } }), 'DynamoDB PutItem');
 
 describe('the inline break-even, from the prices (design note 0010, point 11)', () => {
   const at = (retentionMs: number) => itemInlineBreakEven(AWS_ON_DEMAND_PRICES, 1024, commitItemLife({ config: { ...DEFAULT_TOPIC_CONFIG, 'retention.ms': retentionMs } }));
@@ -173,7 +170,7 @@ function scenario(stores: () => Promise<TestStores>): void {
 
   it('a throttled inline put falls back to write-ahead: same key, same commit id, a one-unit item', async () => {
     const inlinePut = (c: CallOf<MetaStore>) => isItemPut(c) && putItem(c)!['obj'] === undefined;
-    const { s, meta, e, objectPuts, values } = await world({}, [{ method: 'write', when: inlinePut, times: Infinity, action: { kind: 'fail', error: throttle() } }]);
+    const { s, meta, e, objectPuts, values } = await world({}, [{ method: 'write', when: inlinePut, times: Infinity, action: { kind: 'fail', error: dynamoThrottle() } }]);
     await e.createTopic(s.name, 1);
     const topic = await e.topics.get(s.name);
     const value = json4k();
@@ -195,7 +192,7 @@ function scenario(stores: () => Promise<TestStores>): void {
   });
 
   it('a commit throttled to the end is a retriable THROTTLING (429), with nothing written', async () => {
-    const { s, e, values } = await world({}, [{ method: 'write', when: isItemPut, times: Infinity, action: { kind: 'fail', error: throttle() } }]);
+    const { s, e, values } = await world({}, [{ method: 'write', when: isItemPut, times: Infinity, action: { kind: 'fail', error: dynamoThrottle() } }]);
     await e.createTopic(s.name, 1);
     const err = await e.produce(s.name, [{ value: json4k() }]).catch((x: unknown) => x);
     expect(err).toBeInstanceOf(SamsaError);
@@ -205,7 +202,7 @@ function scenario(stores: () => Promise<TestStores>): void {
   });
 
   it('through HTTP, a produce throttled to the end answers 429 THROTTLING (retriable), not a 5xx', async () => {
-    const { s, e } = await world({}, [{ method: 'write', when: isItemPut, times: Infinity, action: { kind: 'fail', error: throttle() } }]);
+    const { s, e } = await world({}, [{ method: 'write', when: isItemPut, times: Infinity, action: { kind: 'fail', error: dynamoThrottle() } }]);
     await e.createTopic(s.name, 1);
     const app = createApp({ engine: e, logger: silentLogger });
     const res = await app.request(`/v1/topics/${s.name}/records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ records: [{ value: 'x' }] }) });
@@ -237,7 +234,7 @@ function scenario(stores: () => Promise<TestStores>): void {
           late = () => s0.meta.write(op);
           throw new StorageError('DynamoDB PutItem failed: TimeoutError', true);
         }
-        if (n === 2) throw throttle();
+        if (n === 2) throw dynamoThrottle();
         if (n === 3) await late!();
       }
       return s0.meta.write(op);
@@ -300,7 +297,7 @@ function scenario(stores: () => Promise<TestStores>): void {
           late = () => s0.meta.write(op);
           throw new StorageError('DynamoDB PutItem failed: TimeoutError', true);
         }
-        throw throttle();
+        throw dynamoThrottle();
       }
       return s0.meta.write(op);
     };
