@@ -173,4 +173,3 @@ export function publicError(err: unknown): SamsaError | undefined {
   if (err instanceof ThrottledError) return new SamsaError('THROTTLING', 'the storage service is throttling requests; retry with backoff', {}, true);
   return undefined;
 }
-

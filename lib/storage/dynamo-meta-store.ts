@@ -35,6 +35,9 @@ import { attributesSize } from './item-size.js';
 import type { ItemLife, MetaItem, MetaKey, MetaStore, MetaStoreLimits, MetaStoreTraits, QueryOptions, QueryPage, WriteOp } from './ports.js';
 import { stripBinary } from './strip-binary.js';
 
+/** DynamoDB bills writes per started 1 KB of item. */
+const WRITE_UNIT_BYTES = 1024;
+
 /**
  * On-demand DynamoDB: writes billed per 1 KB write unit, transactional ones twice. Inline
  * commit bytes are billed in write units three times (the head, the commit page, its delete at
@@ -44,12 +47,12 @@ import { stripBinary } from './strip-binary.js';
  */
 export const DYNAMODB_TRAITS: MetaStoreTraits = Object.freeze({
   sizeOf: attributesSize,
-  writeUnitBytes: 1024,
+  writeUnitBytes: WRITE_UNIT_BYTES,
   transactionsCostDouble: true,
   inlineMaxBytes: 2560,
   // Items mode writes inline bytes once (design note 0010), so its break-even is higher, and is
   // decided on the item as stored: 8 KB for a 7-day topic (item-inline-cost.ts).
-  itemInlineMaxBytes: (life: ItemLife) => itemInlineBreakEven(AWS_ON_DEMAND_PRICES, 1024, life),
+  itemInlineMaxBytes: (life: ItemLife) => itemInlineBreakEven(AWS_ON_DEMAND_PRICES, WRITE_UNIT_BYTES, life),
   sharedAcrossHosts: true,
 });
 

@@ -24,7 +24,7 @@ import type { ItemLife } from './ports.js';
 
 /** A price list, in dollars per million (requests, units, or KB-days of storage). */
 export interface ItemInlinePrices {
-  /** One write unit of `writeUnitBytes`. */
+  /** One write unit (of the store's `writeUnitBytes`, passed to itemInlineBreakEven). */
   writeUnit: number;
   /** One strongly consistent read unit of `readUnitBytes`. */
   readUnit: number;
@@ -34,7 +34,6 @@ export interface ItemInlinePrices {
   /** What a commit written ahead costs besides its item: the object's PUT and the flush's GET. */
   writeAhead: number;
 }
-
 
 const GIB_IN_KIB = 1024 * 1024;
 const DAYS_PER_MONTH = 30.4;
