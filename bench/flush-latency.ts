@@ -44,6 +44,10 @@ function withLatency(inner: ObjectStore, ms: number): ObjectStore {
     delete: async (...a) => (await sleep(ms), inner.delete(...a)),
     list: async (...a) => (await sleep(ms), inner.list(...a)),
     append: async (...a) => (await sleep(ms), inner.append(...a)),
+    compose: async (...a) => (await sleep(ms), inner.compose(...a)),
+    get appendCopiesPrefix() {
+      return inner.appendCopiesPrefix;
+    },
     close: async () => inner.close?.(),
   };
 }

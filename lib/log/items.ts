@@ -8,7 +8,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { SamsaError } from '../errors';
 import type { Condition, MetaItem, MetaKey, MetaValue, WriteOp } from '../storage/ports';
 import { commitItemKey, deletionKey, EXTENT_PREFIX, extentSk, headKey, partitionPk, producerKey, segExtentSk, segmentKey, tombstoneDueKey, topicKey } from './keys';
-import type { Extent, ExtentKind, Head, LeaseState, RetentionSummary, Segment } from './model';
+import type { Extent, ExtentKind, Head, LeaseState, RetentionSummary, Segment, SegmentChunk, SegmentEtags } from './model';
 import type { ItemProducer, PartitionProducers, ProducerState, RequestClaim, RememberedBatch } from './producers';
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from './topic-config';
 import type { Topic } from './topics';
@@ -338,6 +338,8 @@ const SEGMENT_ATTR = {
   createdAt: 'created_at',
   closed: 'closed',
   etags: 'etags',
+  chunks: 'chunks',
+  composed: 'composed',
 } as const satisfies Record<keyof Segment, string>;
 
 /** Stored names of the catalog attributes that write conditions test (flush, retention). */
@@ -346,7 +348,8 @@ export const SEGMENT_COND_ATTR = { size: SEGMENT_ATTR.size, closed: SEGMENT_ATTR
 export function segmentToItem(topicId: string, partition: number, s: Segment): MetaItem {
   const item: MetaItem = { ...segmentKey(topicId, partition, s.base) };
   for (const field of Object.keys(SEGMENT_ATTR) as Array<keyof Segment>) {
-    item[SEGMENT_ATTR[field]] = field === 'etags' ? { ...s.etags } : s[field];
+    if (s[field] === undefined) continue; // chunks and composed: only on segments written in chunks
+    item[SEGMENT_ATTR[field]] = field === 'etags' ? { ...s.etags } : field === 'chunks' ? s.chunks!.map(chunkToValue) : s[field];
   }
   return item;
 }
@@ -365,7 +368,20 @@ export function segmentFromItem(item: MetaItem): Segment {
     createdAt: item[SEGMENT_ATTR.createdAt] as number,
     closed: item[SEGMENT_ATTR.closed] as boolean,
     etags: { ...((item[SEGMENT_ATTR.etags] as Segment['etags'] | undefined) ?? {}) },
+    ...(item[SEGMENT_ATTR.chunks] ? { chunks: (item[SEGMENT_ATTR.chunks] as MetaValue[]).map(chunkFromValue) } : {}),
+    ...(item[SEGMENT_ATTR.composed] ? { composed: true } : {}),
   };
+}
+
+const etagsValue = (e: SegmentEtags): MetaValue => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as MetaValue;
+
+function chunkToValue(c: SegmentChunk): MetaValue {
+  return { log: c.log, index: c.index, tidx: c.timeIndex, max_ts: c.maxTs, ...(c.etags ? { etags: etagsValue(c.etags) } : {}) };
+}
+
+function chunkFromValue(v: MetaValue): SegmentChunk {
+  const o = v as Record<string, MetaValue>;
+  return { log: o.log as number, index: o.index as number, timeIndex: o.tidx as number, maxTs: o.max_ts as number, ...(o.etags ? { etags: { ...(o.etags as SegmentEtags) } } : {}) };
 }
 
 /** A catalog entry's base offset, without decoding the rest. */

@@ -154,6 +154,19 @@ export function parseSegmentObject(key: string): { topic: string; partition: num
 }
 
 /**
+ * A chunk of segment `base` starting at byte `logStart` of its .log (design note 0011): the
+ * chunk at 0 is the segment's own objects, later ones live under `chunks/` beside them (a
+ * listing of the partition's directory shows Kafka's files). `.log` last, so that a reader
+ * finds a chunk's `.index` as it finds a segment's (replacing the extension).
+ */
+export const chunkObject = (topic: string, partition: number, base: number, logStart: number, ext: SegmentFile): string =>
+  logStart === 0 ? segmentObject(topic, partition, base, ext) : `${partitionPrefix(topic, partition)}chunks/${pad20(base)}+${pad20(logStart)}.${ext}`;
+export function parseChunkObject(key: string): { topic: string; partition: number; base: number; logStart: number; ext: SegmentFile } | undefined {
+  const m = /^([^/]+)\/(\d+)\/chunks\/(\d{20})\+(\d{20})\.(log|index|timeindex)$/.exec(after(key, TOPICS_PREFIX) ?? '');
+  return m ? { topic: m[1]!, partition: Number(m[2]), base: Number(m[3]), logStart: Number(m[4]), ext: m[5] as SegmentFile } : undefined;
+}
+
+/**
  * Write-ahead objects hold committed-but-not-yet-flushed batches too large to keep inline; by
  * topic incarnation id, so a re-created topic's commits never meet its predecessor's.
  */

@@ -126,5 +126,36 @@ export interface Segment {
    * ETags of the .log/.index/.timeindex objects as this catalog entry describes them. Object
    * replaces are conditional on them, which fences a stale flusher's object writes.
    */
-  etags: { log?: string; index?: string; timeindex?: string };
+  etags: SegmentEtags;
+  /**
+   * Where appending copies the object (S3: design note 0011), the segment is written as chunks
+   * — `<base>.*` itself, then objects under `chunks/` (chunkObject) — each closed once it holds
+   * FlushOptions.chunkBytes, and composed into `<base>.*` once the segment is closed. Absent (or
+   * one chunk) for a segment that is one object of each kind: always on local files.
+   * `etags` then describes the last chunk, the one a step extends.
+   */
+  chunks?: SegmentChunk[];
+  /**
+   * The chunks are composed: `<base>.*` are whole and every segment extent points into them; the
+   * chunk objects are being deleted (the list goes once they are).
+   */
+  composed?: boolean;
+}
+
+export interface SegmentEtags {
+  log?: string;
+  index?: string;
+  timeindex?: string;
+}
+
+/** One chunk of a segment written in chunks (Segment.chunks). */
+export interface SegmentChunk {
+  /** Where it starts in the segment's .log, .index and .timeindex (it ends where the next starts). */
+  log: number;
+  index: number;
+  timeIndex: number;
+  /** Largest record timestamp in it (-1: none), so a timestamp lookup can pass it by. */
+  maxTs: number;
+  /** Its objects' ETags once closed (the open chunk's are the segment's `etags`). */
+  etags?: SegmentEtags;
 }

@@ -81,6 +81,10 @@ export function countingObjectStore(inner: ObjectStore): ObjectStore & { counts:
         c.in(bodyBytes(body));
         return inner.append(key, keep, body, opts);
       }),
+    compose: (key, sources, opts) => counted(c, 'compose', () => inner.compose(key, sources, opts)),
+    get appendCopiesPrefix() {
+      return inner.appendCopiesPrefix;
+    },
     close: () => counted(c, 'close', async () => inner.close?.()),
   };
 }

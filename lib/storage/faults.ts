@@ -146,6 +146,10 @@ export function faultyObjectStore(
     delete: (...args) => f.run({ method: 'delete', args }, () => inner.delete(...args)),
     list: (...args) => f.run({ method: 'list', args }, () => inner.list(...args)),
     append: (...args) => f.run({ method: 'append', args }, () => inner.append(...args)),
+    compose: (...args) => f.run({ method: 'compose', args }, () => inner.compose(...args)),
+    get appendCopiesPrefix() {
+      return inner.appendCopiesPrefix;
+    },
     close: () => f.run({ method: 'close', args: [] }, async () => inner.close?.()),
   };
 }

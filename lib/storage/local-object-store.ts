@@ -10,7 +10,7 @@ import path from 'node:path';
 import { InvalidRangeError, ObjectNotFoundError, PreconditionFailedError, StorageError } from '../errors.js';
 import { concatBytes } from '../util/bytes.js';
 import { compareUtf8 } from './local-utf8.js';
-import type { AppendOptions, ByteRange, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
+import type { AppendOptions, ByteRange, ComposeSource, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
 
 /** Temp files live beside their target (same directory → rename is atomic) under this prefix. */
 export const TEMP_PREFIX = '.samsa-tmp-';
@@ -186,6 +186,28 @@ export class LocalObjectStore implements ObjectStore {
       return { objects, next: objects[limit - 1]?.key };
     }
     return { objects };
+  }
+
+  /**
+   * Reads the sources and replaces `key` atomically (a rename). Local files append in place, so
+   * the flush never writes chunks here; this serves the port's contract (and tests).
+   */
+  async compose(key: string, sources: readonly ComposeSource[], opts: AppendOptions = {}): Promise<{ etag: string }> {
+    const parts: Uint8Array[] = [];
+    for (const src of sources) {
+      if (!Number.isSafeInteger(src.size) || src.size < 0) throw new InvalidRangeError(src.key, `invalid source size ${src.size}`);
+      const info = await this.head(src.key);
+      if (!info) throw new ObjectNotFoundError(src.key);
+      if (src.etag !== undefined && info.etag !== src.etag) throw new PreconditionFailedError(src.key);
+      if (info.size < src.size) throw new InvalidRangeError(src.key, `object holds ${info.size} bytes, cannot copy ${src.size}`);
+      parts.push(await this.get(src.key, { start: 0, end: src.size }));
+    }
+    if (opts.ifMatch !== undefined) {
+      const current = await this.head(key);
+      if (!current || current.etag !== opts.ifMatch) throw new PreconditionFailedError(key);
+    }
+    await this.put(key, concatBytes(parts), opts.ifNoneMatch ? { ifNoneMatch: true } : {});
+    return { etag: (await this.head(key))?.etag ?? '' };
   }
 
   async append(key: string, keepBytes: number, parts: Uint8Array | readonly Uint8Array[], opts: AppendOptions = {}): Promise<{ etag: string }> {

@@ -39,6 +39,12 @@ export interface AppendOptions {
   ifNoneMatch?: boolean;
 }
 
+export interface ComposeSource {
+  key: string;
+  size: number;
+  etag?: string;
+}
+
 export interface ListPage {
   objects: ObjectInfo[];
   /** Pass back as `startAfter` for the next page; undefined on the last page. */
@@ -67,6 +73,22 @@ export interface ObjectStore {
    * one writev instead of first copying them into one array, issue 18).
    */
   append(key: string, keepBytes: number, body: Uint8Array | readonly Uint8Array[], opts?: AppendOptions): Promise<{ etag: string }>;
+  /**
+   * Make `key` hold the concatenation of `sources` — each the first `size` bytes of an object,
+   * which must hold at least that many (else InvalidRangeError) and, with `etag`, be exactly
+   * that version (else PreconditionFailedError) — in one atomic replace, conditional as
+   * `append` is (`ifMatch`, or `ifNoneMatch` for a new key). A source may be `key` itself:
+   * what it held before the call is what is copied. S3 copies server-side (UploadPartCopy)
+   * where a source reaches the 5 MiB part minimum, so the bytes never pass through the caller;
+   * this is how a segment written in chunks becomes one object (design note 0011).
+   */
+  compose(key: string, sources: readonly ComposeSource[], opts?: AppendOptions): Promise<{ etag: string }>;
+  /**
+   * When true, `append` rewrites the kept prefix (S3 copies it server-side), so its cost grows
+   * with the object: the flush then writes an active segment in chunks (design note 0011).
+   * Local files append in place.
+   */
+  readonly appendCopiesPrefix?: boolean;
   /**
    * A URL that lets its bearer GET exactly `range` of `key` for `expiresInSeconds`, with no
    * other credential (S3: a presigned GetObject whose signature covers the Range header). Only

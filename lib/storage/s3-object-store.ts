@@ -19,7 +19,7 @@ import {
 import { InvalidRangeError, ObjectNotFoundError, PreconditionFailedError, StorageError } from '../errors.js';
 import { concatBytes } from '../util/bytes.js';
 import { httpStatusOf, sdkError, wrapAwsError } from './aws-errors.js';
-import type { AppendOptions, ByteRange, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
+import type { AppendOptions, ByteRange, ComposeSource, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
 
 const MiB = 1024 * 1024;
 /** S3's minimum size for every part of a multipart upload but the last. */
@@ -37,6 +37,8 @@ export interface S3ObjectStoreOptions {
 }
 
 export class S3ObjectStore implements ObjectStore {
+  /** An append copies the kept prefix server-side: the flush writes active segments in chunks (design note 0011). */
+  readonly appendCopiesPrefix = true;
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
@@ -275,6 +277,102 @@ export class S3ObjectStore implements ObjectStore {
         throw new StorageError(`S3 append ${key}: object changed while composing; retry`, true, { cause: err });
       }
       throw wrapAwsError(err, `S3 append ${key}`);
+    }
+  }
+
+  /**
+   * One multipart upload: a source of at least MIN_PART_BYTES is a server-side UploadPartCopy
+   * (pinned to its ETag when given); smaller ones are read and uploaded, joined with what
+   * follows until the part reaches the minimum (only the last part may be smaller). Parts go up
+   * together and all settle before the completion, which is conditional like `append`'s.
+   */
+  async compose(key: string, sources: readonly ComposeSource[], opts: AppendOptions = {}): Promise<{ etag: string }> {
+    for (const src of sources) {
+      if (!Number.isSafeInteger(src.size) || src.size < 0) throw new InvalidRangeError(src.key, `invalid source size ${src.size}`);
+    }
+    const total = sources.reduce((n, s) => n + s.size, 0);
+    const readSource = async (src: ComposeSource): Promise<Uint8Array> => {
+      if (src.etag !== undefined) {
+        const info = await this.headWithEtag(src.key);
+        if (!info) throw new ObjectNotFoundError(src.key);
+        if (info.etag !== src.etag) throw new PreconditionFailedError(src.key);
+      }
+      const bytes = src.size === 0 ? new Uint8Array(0) : await this.get(src.key, { start: 0, end: src.size });
+      if (bytes.length < src.size) throw new InvalidRangeError(src.key, `object holds ${bytes.length} bytes, cannot copy ${src.size}`);
+      return bytes;
+    };
+    if (total < MIN_PART_BYTES) {
+      // Too small for a multipart upload's first part: one PUT of the bytes.
+      const bytes: Uint8Array[] = [];
+      for (const src of sources) bytes.push(await readSource(src));
+      return this.putObject(key, concatBytes(bytes), opts);
+    }
+    const Key = this.prefix + key;
+    let uploadId: string | undefined;
+    try {
+      const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }));
+      const UploadId = (uploadId = created.UploadId);
+      if (!UploadId) throw new StorageError(`S3 CreateMultipartUpload ${key} returned no UploadId`);
+      const sends: Array<Promise<CompletedPart>> = [];
+      let pending: Uint8Array[] = [];
+      let pendingBytes = 0;
+      const upload = (body: Uint8Array): void => {
+        const PartNumber = sends.length + 1;
+        sends.push(this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: body, ContentLength: body.byteLength })).then((res) => ({ PartNumber, ETag: res.ETag })));
+      };
+      for (const src of sources) {
+        if (src.size === 0) continue;
+        if (pendingBytes === 0 && src.size >= MIN_PART_BYTES) {
+          for (const [start, end] of copyRanges(src.size)) {
+            const PartNumber = sends.length + 1;
+            sends.push(
+              this.client
+                .send(
+                  new UploadPartCopyCommand({
+                    Bucket: this.bucket,
+                    Key,
+                    UploadId,
+                    PartNumber,
+                    CopySource: `${this.bucket}/${encodeCopyKey(this.prefix + src.key)}`,
+                    CopySourceRange: `bytes=${start}-${end - 1}`,
+                    ...(src.etag !== undefined ? { CopySourceIfMatch: src.etag } : {}),
+                  }),
+                )
+                .then((res) => ({ PartNumber, ETag: res.CopyPartResult?.ETag })),
+            );
+          }
+          continue;
+        }
+        // A small source, or one following small ones: joined into a part of at least the minimum.
+        const bytes = await readSource(src);
+        pending.push(bytes);
+        pendingBytes += bytes.length;
+        if (pendingBytes >= MIN_PART_BYTES) {
+          upload(concatBytes(pending));
+          pending = [];
+          pendingBytes = 0;
+        }
+      }
+      if (pendingBytes > 0) upload(concatBytes(pending));
+      const settled = await Promise.allSettled(sends);
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      const done = await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: settled.map((r) => (r as PromiseFulfilledResult<CompletedPart>).value) },
+          ...(opts.ifMatch !== undefined ? { IfMatch: opts.ifMatch } : opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+        }),
+      );
+      return { etag: done.ETag ?? '' };
+    } catch (err) {
+      if (uploadId) await this.abort(Key, uploadId);
+      if (err instanceof StorageError) throw err;
+      if (isPreconditionFailed(err)) throw new PreconditionFailedError(key);
+      if (isNotFound(err)) throw opts.ifMatch !== undefined ? new PreconditionFailedError(key) : new ObjectNotFoundError(key);
+      throw wrapAwsError(err, `S3 compose ${key}`);
     }
   }
 

@@ -58,6 +58,7 @@ function watched(inner: ObjectStore): ObjectStore & { inFlight: number; maxInFli
         w.inFlight--;
       }
     },
+    compose: (...a) => inner.compose(...a),
     close: async () => inner.close?.(),
   };
   return w;

@@ -19,6 +19,10 @@ function memoryStore(): ObjectStore & { data: Map<string, Uint8Array> } {
       data.set(k, new Uint8Array([...(data.get(k) ?? []).slice(0, keep), ...parts.flatMap((p) => [...p])]));
       return { etag: String(data.get(k)!.length) };
     },
+    compose: async (k, sources) => {
+      data.set(k, new Uint8Array(sources.flatMap((s) => [...(data.get(s.key) ?? []).slice(0, s.size)])));
+      return { etag: String(data.get(k)!.length) };
+    },
   };
 }
 

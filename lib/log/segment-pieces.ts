@@ -1,0 +1,51 @@
+// The objects that hold a segment's bytes, for everything that reads a segment as files rather
+// than through its extents (timestamp lookup, the raw segment route, copying, retention): one
+// piece for a segment that is one object of each kind, else one per chunk (design note 0011).
+import { chunkObject, type SegmentFile } from './keys';
+import type { Segment } from './model';
+
+export interface SegmentPiece {
+  /** Object keys of the piece's .log, .index and .timeindex. */
+  keys: Record<SegmentFile, string>;
+  /** Where the piece starts in the segment's .log, .index and .timeindex, and its bytes of each. */
+  log: { start: number; size: number };
+  index: { start: number; size: number };
+  timeIndex: { start: number; size: number };
+  /** Largest record timestamp in the piece (-1: none). */
+  maxTs: number;
+}
+
+/** True while the segment's bytes are spread over chunk objects (not yet composed). */
+export const isChunked = (seg: Pick<Segment, 'chunks' | 'composed'>): boolean => (seg.chunks?.length ?? 0) > 1 && !seg.composed;
+
+/**
+ * The pieces of segment `seg` of `topic`/`partition` in offset order, covering exactly its
+ * catalogued bytes (an object may hold a dead tail past them). Index entries in a chunk's
+ * `.index` are positions within that chunk; offsets stay relative to the segment's base.
+ */
+export function segmentPieces(topic: string, partition: number, seg: Segment): SegmentPiece[] {
+  const keys = (logStart: number): Record<SegmentFile, string> => ({
+    log: chunkObject(topic, partition, seg.base, logStart, 'log'),
+    index: chunkObject(topic, partition, seg.base, logStart, 'index'),
+    timeindex: chunkObject(topic, partition, seg.base, logStart, 'timeindex'),
+  });
+  if (!isChunked(seg)) {
+    return [{ keys: keys(0), log: { start: 0, size: seg.size }, index: { start: 0, size: seg.indexSize }, timeIndex: { start: 0, size: seg.timeIndexSize }, maxTs: seg.maxTs }];
+  }
+  const chunks = seg.chunks!;
+  return chunks.map((c, i) => {
+    const next = chunks[i + 1] ?? { log: seg.size, index: seg.indexSize, timeIndex: seg.timeIndexSize };
+    return {
+      keys: keys(c.log),
+      log: { start: c.log, size: next.log - c.log },
+      index: { start: c.index, size: next.index - c.index },
+      timeIndex: { start: c.timeIndex, size: next.timeIndex - c.timeIndex },
+      maxTs: c.maxTs,
+    };
+  });
+}
+
+/** Every chunk object of a segment written in chunks (beyond `<base>.*`), composed or not: what retention and cleanup delete. */
+export function chunkObjects(topic: string, partition: number, seg: Pick<Segment, 'base' | 'chunks'>): string[] {
+  return (seg.chunks ?? []).filter((c) => c.log > 0).flatMap((c) => (['log', 'index', 'timeindex'] as const).map((ext) => chunkObject(topic, partition, seg.base, c.log, ext)));
+}
