@@ -58,7 +58,7 @@ function watched(inner: ObjectStore): ObjectStore & { inFlight: number; maxInFli
         w.inFlight--;
       }
     },
-    compose: (...a) => inner.compose(...a),
+    compose: inner.compose.bind(inner),
     close: async () => inner.close?.(),
   };
   return w;
