@@ -85,3 +85,17 @@ export function positionBefore(index: Uint8Array, limit: number): number | undef
   }
   return found >= 1 ? dv.getInt32((found - 1) * INDEX_ENTRY + 4) : undefined;
 }
+
+/**
+ * A chunk's `.index` as it reads in the whole segment's: every position moved by `by` (the
+ * chunk's start in the segment's .log); offsets are relative to the segment's base already
+ * (design note 0011). A copy; the chunk's bytes are left alone.
+ */
+export function shiftIndexPositions(index: Uint8Array, by: number): Uint8Array {
+  const out = new Uint8Array(index.length - (index.length % INDEX_ENTRY));
+  out.set(index.subarray(0, out.length));
+  if (by === 0) return out;
+  const dv = new DataView(out.buffer);
+  for (let at = 4; at < out.length; at += INDEX_ENTRY) dv.setInt32(at, dv.getInt32(at) + by);
+  return out;
+}
