@@ -8,7 +8,7 @@ import type { ItemLife, MetaStore, ObjectStore } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { Mutex } from '../util/mutex';
 import { Committer, partitionKey } from './commit';
-import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } from './flush';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } from './flush';
 import type { FlushScheduler, FlushSchedulerFactory } from './flush-scheduler';
 import { DEFAULT_LEASE_MS, deadOnThisHost, LeaseManager } from './lease';
 import type { Head } from './model';
@@ -145,7 +145,17 @@ export class LogEngine {
     // few KiB and usually flushed by another function, which the cache would not reach.
     const inlineCacheBytes = this.opts.inlineCacheBytes ?? (this.opts.headOnlyCommits ? 0 : DEFAULT_INLINE_CACHE_BYTES);
     const inlineCache = inlineCacheBytes > 0 ? new InlineCache(inlineCacheBytes) : undefined;
-    this.flusher = new Flusher(meta, objects, this.reader, clock, { ...this.opts.flush, ...(this.opts.headOnlyCommits ? {} : { transactDeletes: true }), producerIdExpirationMs: this.opts.producerIdExpirationMs }, inlineCache);
+    // Where an append copies the whole object (S3), active segments are written in chunks
+    // (design note 0011) unless the options say otherwise.
+    const chunkBytes = this.opts.flush.chunkBytes ?? (objects.appendCopiesPrefix ? DEFAULT_CHUNK_BYTES : undefined);
+    this.flusher = new Flusher(
+      meta,
+      objects,
+      this.reader,
+      clock,
+      { ...this.opts.flush, ...(chunkBytes !== undefined ? { chunkBytes } : {}), ...(this.opts.headOnlyCommits ? {} : { transactDeletes: true }), producerIdExpirationMs: this.opts.producerIdExpirationMs },
+      inlineCache,
+    );
     this.leases = new LeaseManager(meta, clock, {
       durationMs: this.opts.leaseMs,
       owner: `${os.hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`,

@@ -9,7 +9,7 @@
 //   - deadWalObjects: the write-ahead objects the step moved wholly into segments.
 import type { Condition, WriteOp } from '../storage/ports';
 import { commitPageToItem, HEAD_ATTR, headUpdate, SEGMENT_COND_ATTR, segExtentToItem, segmentToItem } from './items';
-import { headKey, segmentObject } from './keys';
+import { chunkObject, headKey } from './keys';
 import type { Extent, Segment } from './model';
 import type { PartitionProducers } from './producers';
 import type { BatchInfo } from './reader';
@@ -24,12 +24,24 @@ export interface PackOptions {
   /** The topic's segment.bytes and segment.ms. */
   segmentBytes: number;
   segmentMs: number;
+  /**
+   * Write segments in chunks of at least this many bytes (design note 0011): where appending
+   * copies the object (S3), a step then writes a new chunk object once the open chunk holds
+   * this much, instead of re-copying the whole segment. Undefined: one object per segment.
+   */
+  chunkBytes?: number;
 }
 
 export interface SegmentPlan {
   seg: Segment;
   isNew: boolean;
   prev: { size: number; indexSize: number; timeIndexSize: number };
+  /**
+   * The chunk this step writes the segment's bytes into: where it starts in the segment's
+   * .log/.index/.timeindex (all 0 for a segment that is one object) and whether this step
+   * starts it (its objects are then created, like a new segment's).
+   */
+  chunk: { log: number; index: number; timeIndex: number; isNew: boolean };
   log: Uint8Array[];
   index: Array<{ relOffset: number; position: number }>;
   timeIndex: Array<{ timestamp: number; relOffset: number }>;
@@ -71,8 +83,10 @@ export class StepPacker {
         seg: { ...active, etags: { ...active.etags } },
         isNew: false,
         prev: { size: active.size, indexSize: active.indexSize, timeIndexSize: active.timeIndexSize },
+        chunk: { ...openChunk(active), isNew: false },
         log: [], index: [], timeIndex: [], extents: [],
       };
+      if (active.chunks) this.cur.seg.chunks = active.chunks.map((c) => ({ ...c, ...(c.etags ? { etags: { ...c.etags } } : {}) }));
       this.plans.push(this.cur);
     }
   }
@@ -96,12 +110,18 @@ export class StepPacker {
           },
           isNew: true,
           prev: { size: 0, indexSize: 0, timeIndexSize: 0 },
+          chunk: { log: 0, index: 0, timeIndex: 0, isNew: true },
           log: [], index: [], timeIndex: [], extents: [],
         };
         this.cur = cur;
         this.plans.push(cur);
       }
       const s = cur!.seg;
+      if (cur!.log.length === 0 && !cur!.isNew) this.openChunkFor(cur!);
+      if (s.chunks) {
+        const open = s.chunks[s.chunks.length - 1]!;
+        open.maxTs = Math.max(open.maxTs, b.maxTs);
+      }
       if (b.maxTs > s.maxTs) {
         s.maxTs = b.maxTs;
         s.maxTsOffset = b.last;
@@ -137,6 +157,23 @@ export class StepPacker {
     return !this.full;
   }
 
+  /**
+   * Before the first batch a step adds to the segment it continues: once its open chunk holds
+   * chunkBytes, the step starts a new chunk where the segment ends (the open one is closed with
+   * the ETags its objects have now), so that no step copies more than a chunk (design note 0011).
+   */
+  private openChunkFor(p: SegmentPlan): void {
+    const s = p.seg;
+    const chunkBytes = this.opts.chunkBytes;
+    if (chunkBytes === undefined || s.size - p.chunk.log < chunkBytes) return;
+    const chunks = s.chunks ?? [{ log: 0, index: 0, timeIndex: 0, maxTs: s.maxTs }];
+    chunks[chunks.length - 1]!.etags = { ...s.etags };
+    chunks.push({ log: s.size, index: s.indexSize, timeIndex: s.timeIndexSize, maxTs: -1 });
+    s.chunks = chunks;
+    s.etags = {};
+    p.chunk = { log: s.size, index: s.indexSize, timeIndex: s.timeIndexSize, isNew: true };
+  }
+
   /** The step is full before batch `i` of `e`: the rest of `e` (if it moved any) is a remainder. */
   private stop(e: Extent, bytes: Uint8Array, batches: BatchInfo[], i: number): false {
     if (i > 0) this.remainder = { extent: e, bytes, batches: batches.slice(i) };
@@ -156,6 +193,12 @@ export class StepPacker {
       newFlushed: this.plans.reduce((m, p) => Math.max(m, p.seg.last), -1) + 1,
     };
   }
+}
+
+/** Where the open (last) chunk of a segment starts: the segment's own objects unless it was written in chunks. */
+export function openChunk(seg: Pick<Segment, 'chunks'>): { log: number; index: number; timeIndex: number } {
+  const c = seg.chunks?.[seg.chunks.length - 1];
+  return c ? { log: c.log, index: c.index, timeIndex: c.timeIndex } : { log: 0, index: 0, timeIndex: 0 };
 }
 
 /**
@@ -227,8 +270,8 @@ export function stepWrites(
   for (const p of plan.segments) {
     for (const x of p.extents) {
       const item = segExtentToItem(topic.id, partition, {
-        base: x.base, last: x.last, kind: 'seg', obj: segmentObject(topic.name, partition, p.seg.base, 'log'),
-        pos: x.pos, len: x.len, wb: x.base, maxTs: x.maxTs, seg: p.seg.base,
+        base: x.base, last: x.last, kind: 'seg', obj: chunkObject(topic.name, partition, p.seg.base, p.chunk.log, 'log'),
+        pos: x.pos - p.chunk.log, len: x.len, wb: x.base, maxTs: x.maxTs, seg: p.seg.base,
       });
       ops.set(item.sk, { type: 'put', item });
     }

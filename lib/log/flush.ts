@@ -19,20 +19,21 @@
 // Steps 2 and 4 are decided on plain data by flush-plan.ts; this file is the executor: it
 // reads, writes the objects (fenced as write() explains), commits and cleans up.
 import { ConditionFailedError, PreconditionFailedError } from '../errors';
-import type { MetaStore, ObjectStore, WriteOp } from '../storage/ports';
+import type { AppendOptions, Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { concatBytes } from '../util/bytes';
 import { inParallel } from '../util/parallel';
-import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { chunkObject, COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_PREFIX, extentSk, headKey, parseChunkObject, partitionPk, segExtentSk, SEGMENT_PREFIX, type SegmentFile, segmentObject } from './keys';
 import { commitTtl, queryCoveringItem } from './commit-items';
 import { deadWalObjects, gapSkipWrite, StepPacker, stepWrites } from './flush-plan';
 import { partitionKey } from './commit';
 import type { InlineCache } from './inline-cache';
-import { commitItemFromItem, extentsFromItem, headFromItem, segmentFromItem } from './items';
-import type { Extent } from './model';
+import { commitItemFromItem, extentsFromItem, headFromItem, SEGMENT_COND_ATTR, segExtentToItem, segmentFromItem, segmentToItem } from './items';
+import type { Extent, Segment } from './model';
 import { applyItem, DEFAULT_PRODUCER_ID_EXPIRATION_MS, type PartitionProducers, pruneExpired } from './producers';
 import type { BatchInfo, LogReader } from './reader';
-import { encodeIndexEntries, encodeTimeIndexEntries } from './segment-index';
+import { encodeIndexEntries, encodeTimeIndexEntries, shiftIndexPositions } from './segment-index';
+import { chunkObjects, segmentPieces } from './segment-pieces';
 import type { Topic } from './topics';
 
 export interface FlushOptions {
@@ -52,7 +53,20 @@ export interface FlushOptions {
   producerIdExpirationMs?: number;
   /** Write-ahead objects read at once, at most (default WAL_READ_AHEAD; 1 reads them one after another). */
   readAhead?: number;
+  /**
+   * Write active segments in chunks of at least this many bytes and compose each once it is
+   * closed (design note 0011). The engine sets DEFAULT_CHUNK_BYTES where the object store's
+   * append copies the kept prefix (S3); undefined extends one object per segment in place.
+   */
+  chunkBytes?: number;
 }
+
+/**
+ * 8 MiB: above S3's 5 MiB minimum part (every chunk but the last is composed by a server-side
+ * UploadPartCopy), and small enough that a light-load step, which extends the open chunk,
+ * copies little; under load every 32 MiB step starts a chunk of its own.
+ */
+export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 
 // 32 MiB steps: fewer object compositions and catalog transactions per GiB (cost), while a
 // step's bytes (held twice at most: read, then concatenated; plus at most WAL_READ_AHEAD
@@ -76,6 +90,8 @@ const SYNC_EXTENTS_PER_STEP = 128;
 const DELETES_PER_STEP = 2000;
 const DELETE_CONCURRENCY = 16;
 const MAX_SEGMENTS_PER_STEP = 20;
+/** Closed segments a flush checks for an unfinished composition (design note 0011). */
+const PENDING_COMPOSE_LOOKBACK = 3;
 /** Items mode, topics without a TTL: a commit item flushed and this old may be deleted (see deleteCommitItemsBelow). */
 export const ITEM_DELETE_MIN_AGE_MS = 24 * 3600 * 1000;
 
@@ -118,6 +134,9 @@ export class Flusher {
    */
   async flushPartition(topic: Topic, partition: number, lease: LeaseGuard, maxSteps = Number.MAX_SAFE_INTEGER, upTo = Number.MAX_SAFE_INTEGER): Promise<FlushStats> {
     const stats: FlushStats = { bytes: 0, batches: 0, steps: 0 };
+    // A composition a crash interrupted (design note 0011): the segments it concerns are the
+    // last few, closed; finished before the log grows further.
+    if (this.opts.chunkBytes !== undefined) await this.composePending(topic, partition, lease);
     while (stats.steps < maxSteps) {
       if (stats.steps > 0 && !(await lease.renew())) break;
       const step = await this.step(topic, partition, lease);
@@ -239,6 +258,7 @@ export class Flusher {
       maxSegments: MAX_SEGMENTS_PER_STEP,
       segmentBytes: topic.config['segment.bytes'],
       segmentMs: topic.config['segment.ms'],
+      ...(this.opts.chunkBytes !== undefined ? { chunkBytes: this.opts.chunkBytes } : {}),
     });
     let sinceYield = 0;
     const cacheKey = partitionKey(topic, partition);
@@ -279,18 +299,22 @@ export class Flusher {
     try {
       for (const p of plan.segments) {
         if (p.log.length === 0 && !p.isNew) continue;
-        const base = p.seg.base;
+        // Into the segment's open chunk (its own objects unless written in chunks: design note
+        // 0011), at positions within that chunk; a chunk this step starts is created whole.
+        const key = (ext: 'log' | 'index' | 'timeindex'): string => chunkObject(topic.name, partition, p.seg.base, p.chunk.log, ext);
+        const fresh = p.isNew || p.chunk.isNew;
         const writes: Array<Promise<unknown>> = [
-          this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'log'), p.prev.size, p.log, p.isNew, p.seg.etags.log).then((etag) => (p.seg.etags.log = etag)),
+          this.write(topic, partition, lease, key('log'), p.prev.size - p.chunk.log, p.log, fresh, p.seg.etags.log).then((etag) => (p.seg.etags.log = etag)),
         ];
-        if (p.isNew || p.index.length > 0) {
+        if (fresh || p.index.length > 0) {
+          const entries = p.chunk.log === 0 ? p.index : p.index.map((x) => ({ relOffset: x.relOffset, position: x.position - p.chunk.log }));
           writes.push(
-            this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'index'), p.prev.indexSize, encodeIndexEntries(p.index), p.isNew, p.seg.etags.index).then((etag) => (p.seg.etags.index = etag)),
+            this.write(topic, partition, lease, key('index'), p.prev.indexSize - p.chunk.index, encodeIndexEntries(entries), fresh, p.seg.etags.index).then((etag) => (p.seg.etags.index = etag)),
           );
         }
-        if (p.isNew || p.timeIndex.length > 0) {
+        if (fresh || p.timeIndex.length > 0) {
           writes.push(
-            this.write(topic, partition, lease, segmentObject(topic.name, partition, base, 'timeindex'), p.prev.timeIndexSize, encodeTimeIndexEntries(p.timeIndex), p.isNew, p.seg.etags.timeindex).then((etag) => (p.seg.etags.timeindex = etag)),
+            this.write(topic, partition, lease, key('timeindex'), p.prev.timeIndexSize - p.chunk.timeIndex, encodeTimeIndexEntries(p.timeIndex), fresh, p.seg.etags.timeindex).then((etag) => (p.seg.etags.timeindex = etag)),
           );
         }
         const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
@@ -334,7 +358,131 @@ export class Flusher {
     // for the orphan sweeper).
     const dead = deadWalObjects(plan);
     if (dead.length > 0) await this.objects.delete(dead);
+    // A segment this step closed that was written in chunks becomes one object of each kind.
+    for (const p of plan.segments) {
+      if (p.seg.closed && (p.seg.chunks?.length ?? 0) > 1) await this.composeSegment(topic, partition, lease, p.seg);
+    }
     return { bytes: plan.bytes, batches: plan.batches, flushed: plan.newFlushed };
+  }
+
+  /** Compositions left unfinished (a crash, a lost lease) among the partition's last segments. */
+  private async composePending(topic: Topic, partition: number, lease: LeaseGuard): Promise<void> {
+    const page = await this.meta.query({ pk: partitionPk(topic.id, partition), beginsWith: SEGMENT_PREFIX, reverse: true, limit: PENDING_COMPOSE_LOOKBACK });
+    for (const item of page.items.reverse()) {
+      const seg = segmentFromItem(item);
+      if (seg.closed && seg.chunks && (seg.chunks.length > 1 || seg.composed)) await this.composeSegment(topic, partition, lease, seg);
+    }
+  }
+
+  /**
+   * Design note 0011: closed segment `seg`, written in chunks, becomes one `<base>.log`,
+   * `.index` and `.timeindex` — the .log by a server-side composition of its chunks, the
+   * indexes rebuilt from the chunks' (positions moved by each chunk's start). Then its segment
+   * extents are pointed at `<base>.log`, the catalog marks it composed with the new ETags, the
+   * chunk objects go, and last the chunk list. Each stage is safe to repeat, and until the
+   * catalog says composed every reader uses the chunks, which stay until every extent has
+   * moved; a reader that read an extent before it moved and finds its chunk gone reads the
+   * extents again (as after a flush deleted a write-ahead object).
+   */
+  async composeSegment(topic: Topic, partition: number, lease: LeaseGuard, seg: Segment): Promise<void> {
+    const chunks = seg.chunks;
+    if (!chunks || !seg.closed) return;
+    const name = topic.name;
+    const whole = (ext: SegmentFile): string => segmentObject(name, partition, seg.base, ext);
+    if (!seg.composed && chunks.length > 1) {
+      const pieces = segmentPieces(name, partition, seg);
+      const first = chunks[0]!.etags ?? {};
+      // The three objects at once: each is the chunks' bytes (below every chunk's catalogued
+      // size, which no writer changes), replacing the first chunk under its catalogued ETag.
+      const [log, index, timeindex] = await Promise.all([
+        this.replaceWhole(topic, partition, lease, whole('log'), first.log, (opts) =>
+          this.objects.compose(whole('log'), pieces.map((pc) => ({ key: pc.keys.log, size: pc.log.size })), opts),
+        ),
+        this.replaceWhole(topic, partition, lease, whole('index'), first.index, async (opts) => {
+          const parts = await Promise.all(pieces.map(async (pc) => shiftIndexPositions(await this.readRange(pc.keys.index, pc.index.size), pc.log.start)));
+          return this.objects.append(whole('index'), 0, concatBytes(parts), opts);
+        }),
+        this.replaceWhole(topic, partition, lease, whole('timeindex'), first.timeindex, async (opts) => {
+          const parts = await Promise.all(pieces.map((pc) => this.readRange(pc.keys.timeindex, pc.timeIndex.size)));
+          return this.objects.append(whole('timeindex'), 0, concatBytes(parts), opts);
+        }),
+      ]);
+      await this.pointExtentsAtWhole(topic, partition, seg);
+      const composed: Segment = { ...seg, etags: { log, index, timeindex }, composed: true };
+      try {
+        await this.meta.write({ type: 'put', item: segmentToItem(topic.id, partition, composed), condition: segmentUnchanged(seg, false) });
+      } catch (err) {
+        if (err instanceof ConditionFailedError) return; // retention removed it, or a racing flusher composed it
+        throw err;
+      }
+      seg = composed;
+    }
+    await this.objects.delete(chunkObjects(name, partition, seg));
+    const { chunks: _chunks, composed: _composed, ...plain } = seg;
+    try {
+      await this.meta.write({ type: 'put', item: segmentToItem(topic.id, partition, plain), condition: segmentUnchanged(seg, true) });
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+    }
+  }
+
+  /**
+   * Replaces a segment's `key` with what `make` writes, conditional on the first chunk's
+   * catalogued ETag. That ETag can be stale without anything being wrong: a former leader
+   * paused past its lease may have extended the chunk's dead tail (past its catalogued size,
+   * which it keeps), or an earlier composition crashed before the catalog learnt of it. Then,
+   * as write() does, the current version is taken once our epoch is proven to lead: the bytes
+   * composed are below the chunks' catalogued sizes, which that version holds unchanged.
+   */
+  private async replaceWhole(topic: Topic, partition: number, lease: LeaseGuard, key: string, etag: string | undefined, make: (opts: AppendOptions) => Promise<{ etag: string }>): Promise<string> {
+    if (!lease.held()) throw new PreconditionFailedError(key);
+    // Composition replaces `<base>.*`, which a re-created topic of the same name shares: prove first.
+    if (etag === undefined) await this.proveLeader(topic, partition, lease, key);
+    try {
+      return (await make(etag !== undefined ? { ifMatch: etag } : {})).etag;
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+      const current = await this.objects.head(key);
+      if (!current?.etag) throw err;
+      await this.proveLeader(topic, partition, lease, key);
+      return (await make({ ifMatch: current.etag })).etag;
+    }
+  }
+
+  private async readRange(key: string, size: number): Promise<Uint8Array> {
+    return size === 0 ? new Uint8Array(0) : this.objects.get(key, { start: 0, end: size });
+  }
+
+  /** Every segment extent of `seg` that points into a chunk object now points into `<base>.log`. */
+  private async pointExtentsAtWhole(topic: Topic, partition: number, seg: Segment): Promise<void> {
+    const pk = partitionPk(topic.id, partition);
+    const logKey = segmentObject(topic.name, partition, seg.base, 'log');
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk, gte: segExtentSk(seg.base), lte: segExtentSk(seg.last), startAfter, limit: 500 });
+      const moves: WriteOp[] = [];
+      for (const item of page.items) {
+        for (const e of extentsFromItem(item)) {
+          const chunk = e.obj !== undefined ? parseChunkObject(e.obj) : undefined;
+          if (!chunk || chunk.base !== seg.base) continue;
+          const { sk: _sk, ...rest } = e;
+          moves.push({
+            type: 'put',
+            item: segExtentToItem(topic.id, partition, { ...rest, obj: logKey, pos: e.pos + chunk.logStart }),
+            // Only the extent as read: never one retention deleted meanwhile.
+            condition: { op: 'eq', attr: 'obj', value: e.obj! },
+          });
+        }
+      }
+      await inParallel(moves, DELETE_CONCURRENCY, async (op) => {
+        try {
+          await this.meta.write(op);
+        } catch (err) {
+          if (!(err instanceof ConditionFailedError)) throw err;
+        }
+      });
+      startAfter = page.next;
+    } while (startAfter);
   }
 
   /**
@@ -456,6 +604,18 @@ export class Flusher {
  * The batches of an extent's bytes from offset `from` on (a batch boundary: flush moves whole
  * batches), re-based to start at byte 0 — an items-mode commit item flush already moved in part.
  */
+/** The catalog entry is still `seg` as read: same size, closed, composed or not as said. */
+function segmentUnchanged(seg: Segment, composed: boolean): Condition {
+  return {
+    op: 'and',
+    conds: [
+      { op: 'eq', attr: SEGMENT_COND_ATTR.size, value: seg.size },
+      { op: 'eq', attr: SEGMENT_COND_ATTR.closed, value: true },
+      composed ? { op: 'eq', attr: SEGMENT_COND_ATTR.composed, value: true } : { op: 'attrNotExists', attr: SEGMENT_COND_ATTR.composed },
+    ],
+  };
+}
+
 function fromOffset(read: { bytes: Uint8Array; batches: BatchInfo[] }, from: number, topic: Topic, partition: number): { bytes: Uint8Array; batches: BatchInfo[] } {
   const i = read.batches.findIndex((b) => b.base === from);
   if (i < 0) throw new Error(`no batch of ${topic.name}/${partition} starts at the flushed offset ${from}`);

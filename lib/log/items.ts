@@ -343,7 +343,7 @@ const SEGMENT_ATTR = {
 } as const satisfies Record<keyof Segment, string>;
 
 /** Stored names of the catalog attributes that write conditions test (flush, retention). */
-export const SEGMENT_COND_ATTR = { size: SEGMENT_ATTR.size, closed: SEGMENT_ATTR.closed } as const;
+export const SEGMENT_COND_ATTR = { size: SEGMENT_ATTR.size, closed: SEGMENT_ATTR.closed, composed: SEGMENT_ATTR.composed } as const;
 
 export function segmentToItem(topicId: string, partition: number, s: Segment): MetaItem {
   const item: MetaItem = { ...segmentKey(topicId, partition, s.base) };

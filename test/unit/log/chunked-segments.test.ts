@@ -1,0 +1,219 @@
+// Design note 0011: where an append copies the whole object (S3), the flush writes an active
+// segment in chunks and composes it into one `<base>.log/.index/.timeindex` once it is closed.
+// What a user would notice: every record reads back intact at every moment (before, during and
+// after a composition, and across a crash at any stage of it); closed segments end up as the
+// exact Kafka files a flush without chunks writes (byte for byte, the oracle here); no chunk
+// object outlives its segment's composition; and no step copies more than a chunk.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LogEngine } from '../../../lib/log/engine';
+import { DEFAULT_FLUSH_OPTIONS, type FlushOptions } from '../../../lib/log/flush';
+import { segmentFromItem } from '../../../lib/log/items';
+import { partitionPk, SEGMENT_FILES, SEGMENT_PREFIX, segmentObject } from '../../../lib/log/keys';
+import type { Segment } from '../../../lib/log/model';
+import { codecsReady, encodeRecordBatch } from '../../../lib/records';
+import { faultyObjectStore } from '../../../lib/storage/faults';
+import { LocalObjectStore } from '../../../lib/storage/local-object-store';
+import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
+import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
+
+let dir: string;
+beforeAll(codecsReady);
+beforeEach(() => void (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samsa-chunks-'))));
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+// 8 KiB records over a 4 KiB inline limit: every commit is a write-ahead object. Fixed
+// timestamps, so two engines fed the same batches write the same segment files.
+const BATCHES = Array.from({ length: 60 }, (_, i) => encodeRecordBatch([{ value: new Uint8Array(8 * 1024).fill(i % 251), timestamp: 1_700_000_000_000 + i * 1000 }]));
+const BATCH = BATCHES[0]!.length;
+// Steps of three batches, chunks closed at two and a half, segments of twelve.
+const FLUSH: FlushOptions = { ...DEFAULT_FLUSH_OPTIONS, stepBytes: 3 * BATCH, chunkBytes: Math.floor(2.5 * BATCH) };
+const SEGMENT_BYTES = 12 * BATCH + 100;
+
+interface Node {
+  engine: LogEngine;
+  meta: MetaStore;
+  objects: ObjectStore;
+  root: string;
+}
+
+async function node(name: string, flush: FlushOptions, wrap: (o: ObjectStore) => ObjectStore = (o) => o): Promise<Node> {
+  const root = path.join(dir, name, 'objects');
+  const meta = new SqliteMetaStore({ path: path.join(dir, `${name}.sqlite`), fsync: false });
+  const objects = wrap(new LocalObjectStore({ root, fsync: false }));
+  const engine = new LogEngine(meta, objects, undefined, { inlineMaxBytes: 4096, flush });
+  return { engine, meta, objects, root };
+}
+
+async function segments(n: Node): Promise<Segment[]> {
+  const t = await n.engine.topics.get('t');
+  const page = await n.meta.query({ pk: partitionPk(t.id, 0), beginsWith: SEGMENT_PREFIX });
+  return page.items.map(segmentFromItem);
+}
+
+function chunkFiles(n: Node): string[] {
+  const d = path.join(n.root, 'topics', 't', '0', 'chunks');
+  return fs.existsSync(d) ? fs.readdirSync(d).sort() : [];
+}
+
+async function values(n: Node, from = 0): Promise<number[]> {
+  const out: number[] = [];
+  for (let offset = from; ; ) {
+    const got = await n.engine.fetch('t', 0, { offset, maxRecords: 7, maxBytes: 40 * 1024 });
+    const records = got.records();
+    if (records.length === 0) break;
+    for (const r of records) out.push(r.value![0]!);
+    offset = got.nextOffset;
+  }
+  return out;
+}
+
+const expected = (n: number, from = 0): number[] => Array.from({ length: n - from }, (_, i) => (i + from) % 251);
+
+/** Every closed segment's three files, as bytes. */
+async function closedFiles(n: Node): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const s of await segments(n)) {
+    if (!s.closed) continue;
+    for (const ext of SEGMENT_FILES) out.set(`${s.base}.${ext}`, Buffer.from(await n.objects.get(segmentObject('t', 0, s.base, ext))));
+  }
+  return out;
+}
+
+async function produce(n: Node, from: number, to: number): Promise<void> {
+  for (let i = from; i < to; i++) await n.engine.produceBatches('t', 0, new Uint8Array(BATCHES[i]!));
+}
+
+async function flush(n: Node): Promise<void> {
+  await n.engine.flushPartition(await n.engine.topics.get('t'), 0);
+}
+
+describe('segments written in chunks (design note 0011)', () => {
+  it('closed segments are composed into exactly the files an unchunked flush writes; the open one reads from its chunks', async () => {
+    const plain = await node('plain', { ...FLUSH, chunkBytes: undefined });
+    const chunked = await node('chunked', FLUSH);
+    for (const n of [plain, chunked]) {
+      await n.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+      // Flushed a few batches at a time, as a partition under light load is: chunks grow by appends.
+      for (const [from, to] of [[0, 5], [5, 10], [10, 15], [15, 20], [20, 25], [25, 30], [30, 35], [35, 38], [38, 40], [40, 42]] as const) {
+        await produce(n, from, to);
+        await flush(n);
+      }
+    }
+    expect(await values(chunked)).toEqual(expected(42));
+    const segs = await segments(chunked);
+    expect(segs.length).toBe(4);
+    for (const s of segs.filter((x) => x.closed)) {
+      expect(s.chunks).toBeUndefined();
+      expect(s.composed).toBeUndefined();
+    }
+    // The open segment (36–41) spans two chunks, 36–39 grown by appends and 40–41: its second chunk's objects exist.
+    const open = segs.at(-1)!;
+    expect(open.closed).toBe(false);
+    expect(open.chunks?.length).toBe(2);
+    expect(chunkFiles(chunked)).toEqual([`${String(open.base).padStart(20, '0')}+${String(open.chunks![1]!.log).padStart(20, '0')}.index`, expect.stringMatching(/\.log$/), expect.stringMatching(/\.timeindex$/)].sort());
+    // Byte for byte what the unchunked flush wrote: Kafka's files, whole.
+    const want = await closedFiles(plain);
+    expect(want.size).toBe(9);
+    expect(await closedFiles(chunked)).toEqual(want);
+    for (const n of [plain, chunked]) await n.engine.close();
+  });
+
+  it('a step under load starts a chunk of its own and copies nothing it wrote before', async () => {
+    const appends: Array<{ key: string; keep: number }> = [];
+    const chunked = await node('chunked', FLUSH, (o) => {
+      const inner = o;
+      return Object.assign(Object.create(null) as ObjectStore, {
+        put: inner.put.bind(inner),
+        get: inner.get.bind(inner),
+        head: inner.head.bind(inner),
+        delete: inner.delete.bind(inner),
+        list: inner.list.bind(inner),
+        compose: inner.compose.bind(inner),
+        append: (key: string, keep: number, body: Uint8Array | readonly Uint8Array[], opts?: Parameters<ObjectStore['append']>[3]) => {
+          appends.push({ key, keep });
+          return inner.append(key, keep, body, opts);
+        },
+      });
+    });
+    await chunked.engine.createTopic('t', 1, { 'segment.bytes': 1 << 30 });
+    await produce(chunked, 0, 30);
+    await flush(chunked);
+    // Ten steps of three batches, each a new chunk: every .log write starts at 0 of its object.
+    const logs = appends.filter((a) => a.key.endsWith('.log'));
+    expect(logs.length).toBe(10);
+    expect(logs.every((a) => a.keep === 0)).toBe(true);
+    expect(await values(chunked)).toEqual(expected(30));
+    await chunked.engine.close();
+  });
+
+  it('a reader holding extents read before a composition reads on after the chunks are gone', async () => {
+    const writer = await node('w', FLUSH);
+    await writer.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+    await produce(writer, 0, 10);
+    await flush(writer);
+    // A second engine on the same stores (a consumer's process): it reads, and caches the
+    // chunk indexes, while the segment is still open and in chunks.
+    const reader = new LogEngine(writer.meta, writer.objects, undefined, { inlineMaxBytes: 4096, flush: FLUSH });
+    expect(await values({ ...writer, engine: reader })).toEqual(expected(10));
+    await produce(writer, 10, 20);
+    await flush(writer); // closes the first segment at 12 batches and composes it
+    expect(chunkFiles(writer).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+    expect(await values({ ...writer, engine: reader })).toEqual(expected(20));
+    expect(await values({ ...writer, engine: reader }, 5)).toEqual(expected(20, 5));
+    await reader.close();
+    await writer.engine.close();
+  });
+
+  for (const stage of ['compose', 'index', 'extents', 'catalog', 'chunk deletes'] as const) {
+    it(`a composition that fails at its ${stage} is finished by the next flush, and every record reads throughout`, async () => {
+      const plain = await node('plain', { ...FLUSH, chunkBytes: undefined });
+      await plain.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+      await produce(plain, 0, 20);
+      await flush(plain);
+      const want = await closedFiles(plain);
+
+      const broken = new Error(`injected ${stage} failure`);
+      const chunked = await node('chunked', FLUSH, (o) => faultyObjectStore(o));
+      const faults = (chunked.objects as ReturnType<typeof faultyObjectStore>).faults;
+      await chunked.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+      await produce(chunked, 0, 12);
+      await flush(chunked);
+      await produce(chunked, 12, 19);
+      if (stage === 'compose') faults.add({ method: 'compose', action: { kind: 'failAfter', error: broken } });
+      if (stage === 'index') faults.add({ method: 'append', when: (c) => String(c.args[0]).endsWith('00000000000000000000.index'), action: { kind: 'fail', error: broken } });
+      if (stage === 'chunk deletes') faults.add({ method: 'delete', when: (c) => (c.args[0] as string[]).some((k) => k.includes('/chunks/')), action: { kind: 'fail', error: broken } });
+      const metaFaults = stage === 'extents' || stage === 'catalog';
+      if (metaFaults) {
+        // Fail the composition's first extent move, or its catalog write, through a meta store that throws once.
+        const inner = chunked.meta;
+        let armed = true;
+        const write = inner.write.bind(inner);
+        (inner as { write: MetaStore['write'] }).write = async (op) => {
+          const isExtent = op.type === 'put' && op.item.sk.startsWith('sx#') && String(op.item['obj']).endsWith('00000000000000000000.log');
+          const isCatalog = op.type === 'put' && op.item.sk.startsWith(SEGMENT_PREFIX) && op.item['composed'] === true;
+          if (armed && ((stage === 'extents' && isExtent) || (stage === 'catalog' && isCatalog))) {
+            armed = false;
+            if (stage === 'catalog') await write(op); // applied, reported failed
+            throw broken;
+          }
+          return write(op);
+        };
+      }
+      await expect(flush(chunked)).rejects.toThrow(broken.message);
+      faults.clear();
+      // Every record reads at this point, whatever the stage left behind.
+      expect(await values(chunked)).toEqual(expected(19));
+      await produce(chunked, 19, 20);
+      await flush(chunked);
+      expect(await values(chunked)).toEqual(expected(20));
+      expect(await closedFiles(chunked)).toEqual(want);
+      expect(chunkFiles(chunked).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+      const first = (await segments(chunked))[0]!;
+      expect(first.chunks).toBeUndefined();
+      for (const n of [plain, chunked]) await n.engine.close();
+    });
+  }
+});
