@@ -23,7 +23,13 @@ type Stores = TestStores;
 const firstLogCreate: FaultRule<ObjectStore>['when'] = (c) => c.method === 'append' && c.args[0].endsWith('.log') && c.args[3]?.ifNoneMatch === true;
 
 function suite(open: () => Promise<Stores>): void {
-  describe.each([false, true])('head-only commits: %s', (headOnlyCommits) => {
+  // Segments as one object each, and written in chunks (design note 0011) small enough that
+  // every step here starts one: a paused flusher then wakes holding a chunk's old ETag.
+  describe.each([
+    [false, undefined],
+    [true, undefined],
+    [true, 256],
+  ] as const)('head-only commits: %s, chunks of %s bytes', (headOnlyCommits, chunkBytes) => {
     let s: Stores;
     let clock: ManualClock;
     beforeEach(async () => {
@@ -40,7 +46,7 @@ function suite(open: () => Promise<Stores>): void {
         leaseMs: LEASE,
         inlineMaxBytes: 256,
         headOnlyCommits,
-        flush: { stepBytes: 64 * 1024, indexIntervalBytes: 256 },
+        flush: { stepBytes: 64 * 1024, indexIntervalBytes: 256, ...(chunkBytes !== undefined ? { chunkBytes } : {}) },
         retention: { deletionGraceMs: GRACE, orphanGraceMs: 60 * 60 * 1000, budgetMs: 60_000, partitionsPerRun: 100, segmentsPerStep: 100 },
       });
 
