@@ -159,15 +159,16 @@ export class StepPacker {
 
   /**
    * Before the first batch a step adds to the segment it continues: once its open chunk holds
-   * chunkBytes, the step starts a new chunk where the segment ends (the open one is closed with
-   * the ETags its objects have now), so that no step copies more than a chunk (design note 0011).
+   * chunkBytes, the step starts a new chunk where the segment ends, so that no step copies more
+   * than a chunk (design note 0011). The first chunk keeps the ETags its objects have now: the
+   * composition replaces `<base>.*` under them. Later chunks' are of no use once closed, and
+   * the catalog entry, rewritten every step, is billed by its size.
    */
   private openChunkFor(p: SegmentPlan): void {
     const s = p.seg;
     const chunkBytes = this.opts.chunkBytes;
     if (chunkBytes === undefined || s.size - p.chunk.log < chunkBytes) return;
-    const chunks = s.chunks ?? [{ log: 0, index: 0, timeIndex: 0, maxTs: s.maxTs }];
-    chunks[chunks.length - 1]!.etags = { ...s.etags };
+    const chunks = s.chunks ?? [{ log: 0, index: 0, timeIndex: 0, maxTs: s.maxTs, etags: { ...s.etags } }];
     chunks.push({ log: s.size, index: s.indexSize, timeIndex: s.timeIndexSize, maxTs: -1 });
     s.chunks = chunks;
     s.etags = {};

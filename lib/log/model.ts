@@ -156,6 +156,6 @@ export interface SegmentChunk {
   timeIndex: number;
   /** Largest record timestamp in it (-1: none), so a timestamp lookup can pass it by. */
   maxTs: number;
-  /** Its objects' ETags once closed (the open chunk's are the segment's `etags`). */
+  /** The first chunk's: its objects' ETags when it was closed (the open chunk's are the segment's `etags`). */
   etags?: SegmentEtags;
 }
