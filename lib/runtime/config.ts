@@ -37,6 +37,11 @@ export interface Config {
    */
   flushTriggerWindowMs: number;
   /**
+   * Where the object store's append copies the object (S3), the active segment is written in
+   * chunks of at least this many bytes (design note 0011; default 8 MiB). Undefined: the default.
+   */
+  flushChunkBytes: number | undefined;
+  /**
    * Partition lease duration (flush and retention leadership). Every process sharing the
    * storage must use the same value: expiry is judged with the reader's duration.
    */
@@ -110,6 +115,7 @@ export function loadConfig(env: Env = process.env): Config {
     fsync: bool('SAMSA_FSYNC', false),
     flushFunction: env.SAMSA_FLUSH_FUNCTION?.trim() || undefined,
     flushTriggerBytes: int('SAMSA_FLUSH_TRIGGER_BYTES', 32 * 1024 * 1024, 0),
+    flushChunkBytes: env.SAMSA_FLUSH_CHUNK_BYTES?.trim() ? int('SAMSA_FLUSH_CHUNK_BYTES', 0, 1024) : undefined,
     flushTriggerWindowMs: int(env.SAMSA_FLUSH_TRIGGER_WINDOW_MS !== undefined ? 'SAMSA_FLUSH_TRIGGER_WINDOW_MS' : 'SAMSA_FLUSH_DELAY_MS', -1, -1),
     leaseMs: int('SAMSA_LEASE_MS', DEFAULT_LEASE_MS, 100),
     auth: 'none',

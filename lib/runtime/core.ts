@@ -5,6 +5,7 @@ import type { Config } from './config';
 import { GroupCoordinator } from '../groups/coordinator';
 import { type EngineOptions, LogEngine } from '../log/engine';
 import { type FlushSchedulerFactory, handOffFlushes, inProcessFlushes } from '../log/flush-scheduler';
+import { DEFAULT_FLUSH_OPTIONS } from '../log/flush';
 import type { Topic } from '../log/topics';
 import type { MetaStore, MetaStoreTraits, ObjectStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
@@ -37,6 +38,7 @@ export function engineOptions(cfg: Config, traits: MetaStoreTraits): Partial<Eng
     // a killed process is taken at once (restart after kill -9 flushes right away).
     singleHost: !traits.sharedAcrossHosts,
     leaseMs: cfg.leaseMs,
+    ...(cfg.flushChunkBytes !== undefined ? { flush: { ...DEFAULT_FLUSH_OPTIONS, chunkBytes: cfg.flushChunkBytes } } : {}),
   };
 }
 

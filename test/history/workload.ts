@@ -156,8 +156,10 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
       };
       await setupAws({ ...base, AWS_ENDPOINT_URL: emulator.endpoint });
       // Servers and jobs reach storage through the fault proxy; a short SDK timeout turns the
-      // proxy's delays into timeouts of calls that may still apply.
-      const env = { ...base, AWS_ENDPOINT_URL: storageProxy.url, SAMSA_AWS_REQUEST_TIMEOUT_MS: '3000', SAMSA_JOB_INTERVAL_MS: '0', SAMSA_FLUSH_DELAY_MS: '300', SAMSA_LOG_LEVEL: 'warn' };
+      // proxy's delays into timeouts of calls that may still apply. Chunks of 2 KiB in the
+      // workload's 8 KiB segments: every segment is written in chunks and composed when it
+      // closes (design note 0011), under the same faults.
+      const env = { ...base, AWS_ENDPOINT_URL: storageProxy.url, SAMSA_AWS_REQUEST_TIMEOUT_MS: '3000', SAMSA_JOB_INTERVAL_MS: '0', SAMSA_FLUSH_DELAY_MS: '300', SAMSA_FLUSH_CHUNK_BYTES: '2048', SAMSA_LOG_LEVEL: 'warn' };
       for (let i = 0; i < 3; i++) servers.push(new Server(`server-${i}`, await freePort(), env));
       jobs = new JobRunner(env, 1500, 2);
     } else {

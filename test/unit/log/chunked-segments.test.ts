@@ -19,6 +19,8 @@ import { faultyObjectStore } from '../../../lib/storage/faults';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
+import { loadConfig } from '../../../lib/runtime/config';
+import { engineOptions } from '../../../lib/runtime/core';
 import { describeAws } from '../../helpers/aws';
 import { awsStores, type TestStores } from '../../helpers/stores';
 
@@ -125,6 +127,24 @@ describe('segments written in chunks (design note 0011)', () => {
     expect(want.size).toBe(9);
     expect(await closedFiles(chunked)).toEqual(want);
     for (const n of [plain, chunked]) await n.engine.close();
+  });
+
+  it('SAMSA_FLUSH_CHUNK_BYTES sets the chunk size; without it, local files keep one object per segment', async () => {
+    for (const [env, chunks] of [[{}, 0], [{ SAMSA_FLUSH_CHUNK_BYTES: String(2 * BATCH) }, 3]] as const) {
+      const name = `env-${chunks}`;
+      const root = path.join(dir, name, 'objects');
+      const meta = new SqliteMetaStore({ path: path.join(dir, `${name}.sqlite`), fsync: false });
+      const opts = engineOptions(loadConfig(env), meta.traits);
+      const engine = new LogEngine(meta, new LocalObjectStore({ root, fsync: false }), undefined, { ...opts, inlineMaxBytes: 4096, flush: { ...(opts.flush ?? DEFAULT_FLUSH_OPTIONS), stepBytes: 3 * BATCH } });
+      const n: Node = { engine, meta, objects: new LocalObjectStore({ root, fsync: false }), root };
+      await engine.createTopic('t', 1);
+      await produce(n, 0, 12);
+      await flush(n);
+      expect(chunkFiles(n).length).toBe(chunks * 3);
+      expect(await values(n)).toEqual(expected(12));
+      await engine.close();
+    }
+    expect(() => loadConfig({ SAMSA_FLUSH_CHUNK_BYTES: '12' })).toThrow(/SAMSA_FLUSH_CHUNK_BYTES/);
   });
 
   it('a step under load starts a chunk of its own and copies nothing it wrote before', async () => {
