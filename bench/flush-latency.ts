@@ -10,16 +10,18 @@
 //   FLUSH_LAT_STORE=s3 (default): S3 + DynamoDB on moto, every HTTP attempt delayed in the SDK
 //     (S3_LATENCY_MS, default 20; DDB_LATENCY_MS, default 5).
 //   FLUSH_LAT_STORE=local: SQLite + local files, every object-store call delayed S3_LATENCY_MS.
-// Transfer time is not modelled (it would add the same to both rows). Each store flushes the same
-// data with readAhead 1 (write-ahead objects read one after another, as before) and the default.
+// Transfer time is not modelled (it would add the same to both rows), but moto's server-side
+// copies take real time. Each run flushes the same data two ways (FLUSH_LAT_COMPARE, below).
 //
 //   npx tsx bench/flush-latency.ts              # 128 MiB of 1 MiB requests, one partition
-//   FLUSH_LAT_MIB=256 S3_LATENCY_MS=30 npx tsx bench/flush-latency.ts
+//   FLUSH_LAT_MIB=512 npx tsx bench/flush-latency.ts                        # a growing 1 GiB segment
+//   FLUSH_LAT_MIB=512 FLUSH_LAT_SEGMENT_MIB=128 npx tsx bench/flush-latency.ts   # rolls and compositions
+//   FLUSH_LAT_COMPARE=readahead FLUSH_LAT_STORE=local npx tsx bench/flush-latency.ts
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LogEngine } from '../lib/log/engine';
-import { DEFAULT_FLUSH_OPTIONS, WAL_READ_AHEAD } from '../lib/log/flush';
+import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, WAL_READ_AHEAD } from '../lib/log/flush';
 import { codecsReady, encodeRecordBatch } from '../lib/records';
 import { AWS_PRICES } from '../lib/storage/aws-prices';
 import { LocalObjectStore } from '../lib/storage/local-object-store';
@@ -28,6 +30,8 @@ import { SqliteMetaStore } from '../lib/storage/sqlite-meta-store';
 import { emulator } from './lib';
 
 const MIB = Number(process.env.FLUSH_LAT_MIB ?? 128);
+/** The topic's segment.bytes, in MiB (default Kafka's 1 GiB): smaller ones roll, and the chunked layout then composes. */
+const SEGMENT_MIB = Number(process.env.FLUSH_LAT_SEGMENT_MIB ?? 1024);
 const STORE = process.env.FLUSH_LAT_STORE ?? 's3';
 const S3_MS = Number(process.env.S3_LATENCY_MS ?? 20);
 const DDB_MS = Number(process.env.DDB_LATENCY_MS ?? 5);
@@ -94,18 +98,38 @@ async function s3Stores(): Promise<Stores> {
   };
 }
 
-async function run(readAhead: number): Promise<{ seconds: number; steps: number }> {
+interface Variant {
+  label: string;
+  flush: Partial<FlushOptions>;
+}
+
+// FLUSH_LAT_COMPARE=chunks (default): segments as one object each, extended by an append that
+// copies the kept prefix (before design note 0011), against chunks. =readahead: write-ahead
+// objects read one after another against WAL_READ_AHEAD at a time.
+const COMPARE = process.env.FLUSH_LAT_COMPARE ?? 'chunks';
+const VARIANTS: Variant[] =
+  COMPARE === 'readahead'
+    ? [
+        { label: 'read ahead 1', flush: { readAhead: 1 } },
+        { label: `read ahead ${WAL_READ_AHEAD}`, flush: {} },
+      ]
+    : [
+        { label: 'one object per segment', flush: { chunkBytes: Number.POSITIVE_INFINITY } },
+        { label: 'chunks (default)', flush: {} },
+      ];
+
+async function run(v: Variant): Promise<{ seconds: number; steps: number }> {
   const s = STORE === 'local' ? await localStores() : await s3Stores();
   try {
     // Produce without latency (not what is measured); AWS mode's commit settings on moto.
     const aws = STORE !== 'local';
     const settings = aws ? { inlineMaxBytes: 2560, headOnlyCommits: true, itemCommits: true } : {};
     const producer = new LogEngine(s.meta, s.objects, undefined, settings);
-    await producer.createTopic('t', 1);
+    await producer.createTopic('t', 1, { 'segment.bytes': SEGMENT_MIB * 2 ** 20 });
     const value = new Uint8Array(1024).fill(7);
     const batch = encodeRecordBatch(Array.from({ length: 1000 }, () => ({ value })));
     for (let i = 0; i < Math.round((MIB * 2 ** 20) / batch.length); i++) await producer.produceBatches('t', 0, new Uint8Array(batch), { owned: true });
-    const flusher = new LogEngine(s.slowMeta, s.slowObjects, undefined, { ...settings, flush: { ...DEFAULT_FLUSH_OPTIONS, readAhead } });
+    const flusher = new LogEngine(s.slowMeta, s.slowObjects, undefined, { ...settings, flush: { ...DEFAULT_FLUSH_OPTIONS, ...v.flush } });
     const topic = await flusher.topics.get('t');
     const t0 = performance.now();
     const stats = await flusher.flushPartition(topic, 0);
@@ -120,19 +144,19 @@ async function run(readAhead: number): Promise<{ seconds: number; steps: number 
 
 await codecsReady();
 const where = STORE === 'local' ? `SQLite + local files, ${S3_MS} ms per object-store call` : `S3 + DynamoDB on moto, ${S3_MS} ms per S3 and ${DDB_MS} ms per DynamoDB request`;
-console.log(`${MIB} MiB of 1 MiB write-ahead commits, one partition, 32 MiB steps; ${where}; load ${os.loadavg()[0]!.toFixed(1)}\n`);
-console.log('| read ahead | run | flush s | steps | s per GiB | Lambda $/GiB (1 GB) |');
-console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
-const per: Record<number, number[]> = { 1: [], [WAL_READ_AHEAD]: [] };
+console.log(`${MIB} MiB of 1 MiB write-ahead commits, one partition, 32 MiB steps, segment.bytes ${SEGMENT_MIB} MiB; ${where}; load ${os.loadavg()[0]!.toFixed(1)}\n`);
+console.log('| variant | run | flush s | steps | s per GiB | Lambda $/GiB (1 GB) |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+const per = VARIANTS.map(() => [] as number[]);
 for (let round = 1; round <= 2; round++) {
-  for (const readAhead of [1, WAL_READ_AHEAD]) {
-    const r = await run(readAhead);
+  for (const [i, v] of VARIANTS.entries()) {
+    const r = await run(v);
     const perGiB = (r.seconds / MIB) * 1024;
-    per[readAhead]!.push(perGiB);
-    console.log(`| ${readAhead} | ${round} | ${r.seconds.toFixed(2)} | ${r.steps} | ${perGiB.toFixed(1)} | ${(perGiB * LAMBDA_GB * LAMBDA_GB_SECOND).toFixed(5)} |`);
+    per[i]!.push(perGiB);
+    console.log(`| ${v.label} | ${round} | ${r.seconds.toFixed(2)} | ${r.steps} | ${perGiB.toFixed(1)} | ${(perGiB * LAMBDA_GB * LAMBDA_GB_SECOND).toFixed(5)} |`);
   }
 }
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const saved = mean(per[1]!) - mean(per[WAL_READ_AHEAD]!);
-console.log(`\nRead ahead ${WAL_READ_AHEAD}: ${(mean(per[1]!) / mean(per[WAL_READ_AHEAD]!)).toFixed(2)}x faster; ${saved.toFixed(1)} s and $${(saved * LAMBDA_GB * LAMBDA_GB_SECOND).toFixed(5)} of flush Lambda time saved per GiB.`);
+const saved = mean(per[0]!) - mean(per[1]!);
+console.log(`\n${VARIANTS[1]!.label}: ${(mean(per[0]!) / mean(per[1]!)).toFixed(2)}x faster than ${VARIANTS[0]!.label}; ${saved.toFixed(1)} s and $${(saved * LAMBDA_GB * LAMBDA_GB_SECOND).toFixed(5)} of flush Lambda time saved per GiB.`);
 emu?.stop();

@@ -4,6 +4,7 @@
 // after a composition, and across a crash at any stage of it); closed segments end up as the
 // exact Kafka files a flush without chunks writes (byte for byte, the oracle here); no chunk
 // object outlives its segment's composition; and no step copies more than a chunk.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,8 @@ import { faultyObjectStore } from '../../../lib/storage/faults';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
+import { describeAws } from '../../helpers/aws';
+import { awsStores, type TestStores } from '../../helpers/stores';
 
 let dir: string;
 beforeAll(codecsReady);
@@ -72,12 +75,15 @@ async function values(n: Node, from = 0): Promise<number[]> {
 
 const expected = (n: number, from = 0): number[] => Array.from({ length: n - from }, (_, i) => (i + from) % 251);
 
-/** Every closed segment's three files, as bytes. */
-async function closedFiles(n: Node): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
+/** Every closed segment's three files: size and SHA-256 (a diff of megabytes is no help). */
+async function closedFiles(n: Node): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
   for (const s of await segments(n)) {
     if (!s.closed) continue;
-    for (const ext of SEGMENT_FILES) out.set(`${s.base}.${ext}`, Buffer.from(await n.objects.get(segmentObject('t', 0, s.base, ext))));
+    for (const ext of SEGMENT_FILES) {
+      const bytes = await n.objects.get(segmentObject('t', 0, s.base, ext));
+      out.set(`${s.base}.${ext}`, `${bytes.length} ${createHash('sha256').update(bytes).digest('hex')}`);
+    }
   }
   return out;
 }
@@ -216,4 +222,35 @@ describe('segments written in chunks (design note 0011)', () => {
       for (const n of [plain, chunked]) await n.engine.close();
     });
   }
+});
+
+describeAws('segments written in chunks on S3 + DynamoDB (emulator)', () => {
+  let aws: TestStores | undefined;
+  afterEach(async () => void (await aws?.cleanup()));
+
+  it('by default (8 MiB chunks), a composed segment is the unchunked flush\'s files byte for byte, and no chunk is left', async () => {
+    // 1 MiB batches, 32 MiB steps, 24 MiB segments: the first segment is three chunks (two steps
+    // under load, then one grown by a small step), composed by server-side copies.
+    const MiB = 1 << 20;
+    const big = Array.from({ length: 40 }, (_, i) => encodeRecordBatch(Array.from({ length: 15 }, (_, j) => ({ value: new Uint8Array(64 * 1024).fill((i * 15 + j) % 251), timestamp: 1_700_000_000_000 + i }))));
+    const plain = await node('plain', { ...DEFAULT_FLUSH_OPTIONS, stepBytes: 10 * MiB });
+    aws = await awsStores();
+    const engine = new LogEngine(aws.meta, aws.objects, undefined, { inlineMaxBytes: 4096, flush: { ...DEFAULT_FLUSH_OPTIONS, stepBytes: 10 * MiB } });
+    const chunked: Node = { engine, meta: aws.meta, objects: aws.objects, root: '' };
+    for (const n of [plain, chunked]) {
+      await n.engine.createTopic('t', 1, { 'segment.bytes': 24 * MiB });
+      for (const [from, to] of [[0, 10], [10, 20], [20, 22], [22, 30]] as const) {
+        for (let i = from; i < to; i++) await n.engine.produceBatches('t', 0, new Uint8Array(big[i]!));
+        await flush(n);
+      }
+    }
+    const segs = await segments(chunked);
+    expect(segs.map((x) => [x.closed, x.chunks?.length])).toEqual([[true, undefined], [false, undefined]]);
+    expect((await aws.objects.list('topics/t/0/chunks/')).objects).toEqual([]);
+    expect(await closedFiles(chunked)).toEqual(await closedFiles(plain));
+    const got = (await chunked.engine.fetch('t', 0, { offset: 100, maxRecords: 1, maxBytes: 1 })).records();
+    expect(got[0]!.value![0]).toBe(100 % 251);
+    await plain.engine.close();
+    await engine.close();
+  }, 120_000);
 });
