@@ -1,6 +1,6 @@
 // Design note 0011 from the side of everything that reads or deletes segments as files rather
 // than through extents: a timestamp lookup into a segment written in chunks (and one racing the
-// composition that deletes them), bulk reads of a closed segment not composed yet, retention
+// composition that deletes them, or retention deleting its segment), bulk reads of a closed segment not composed yet, retention
 // deleting a segment's chunks with it, and the orphan sweeper telling live chunks from crash
 // leftovers. Segments are written in chunks by the real flush (chunkBytes), on local files and
 // on the emulator (S3 composes parts of at least 5 MiB, so there the chunks are 5 MiB).
@@ -191,6 +191,27 @@ function suite(stores: () => Promise<TestStores>, shape: Shape, opts: { local: b
     gate.release();
     expect(await lookup).toEqual({ offset: 7, timestamp: T0 + 7000 });
     expect(faults.fired(0)).toBe(1);
+  });
+
+  it('a timestamp lookup whose segment retention deleted meanwhile answers from what is left, not with an error', async () => {
+    const gate = new Gate();
+    const n = await open((o) => faultyObjectStore(o));
+    const faults = (n.objects as ReturnType<typeof faultyObjectStore>).faults;
+    await chunkedActive(n);
+    n.clock.advance(SEGMENT_MS + 1);
+    await n.engine.retention.runOnce(); // seals the first segment
+    await n.produce(10, 11);
+    await n.flush(); // composes it and opens the next
+    await n.engine.topics.alter(n.name, { config: { 'segment.ms': 30 * DAY } }); // which stays open
+    faults.add({ method: 'get', when: (c) => String(c.args[0]).endsWith(`${'0'.repeat(20)}.timeindex`), action: { kind: 'hang', gate } });
+    const lookup = n.engine.listOffsets(n.name, 0, T0 + 3000);
+    await Promise.race([gate.reached, lookup]);
+    faults.clear();
+    n.clock.advance(DAY); // the first segment expires: the log start moves to 10, its objects go
+    expect((await n.engine.retention.runOnce()).deletedSegments).toBe(1);
+    gate.release();
+    // Kafka's answer for the log as it is now: its first record at or after the timestamp.
+    expect(await lookup).toEqual({ offset: 10, timestamp: T0 + 10_000 });
   });
 
   it('the sweeper deletes chunk objects no catalog entry lists after the grace period, and keeps live ones and those a flush could still adopt', async () => {
