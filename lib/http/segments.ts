@@ -5,7 +5,7 @@
 // The unsealed tail is read through the fetch route.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { SamsaError } from '../errors';
-import { planSegmentRanges } from '../log/bulk';
+import { isSealed, planSegmentRanges } from '../log/bulk';
 import type { LogEngine } from '../log/engine';
 import { segmentObject } from '../log/keys';
 import * as S from './schemas';
@@ -112,7 +112,8 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
   );
 
   // Embedded mode's stand-in for the presigned URL: the same bytes, from this server, for a
-  // sealed segment holding records at or above the log start, and only the range asked for.
+  // sealed segment holding records at or above the log start, and only the range asked for
+  // (never a closed segment still in chunks: its `<base>.log` holds only the first one).
   app.openapi(
     createRoute({
       method: 'get',
@@ -127,7 +128,7 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
       const topic = await engine.topics.partition(name, partition);
       const head = await engine.head(topic, partition);
       const seg = (await engine.reader.segments(topic, partition)).find((s) => s.base === base);
-      if (!seg || !seg.closed || seg.last < head.logStart) {
+      if (!seg || !isSealed(seg) || seg.last < head.logStart) {
         throw new SamsaError('OFFSET_OUT_OF_RANGE', `no sealed segment at ${base} holds records at or above the log start ${head.logStart}`, {
           log_start_offset: head.logStart,
           high_watermark: head.nextOffset,

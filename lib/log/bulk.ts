@@ -10,6 +10,7 @@ import { BATCH_HEADER_SIZE, batchFrames, batchSize, readBatchHeader } from '../r
 import type { ObjectStore } from '../storage/ports';
 import { segmentObject } from './keys';
 import type { Segment } from './model';
+import { isChunked } from './segment-pieces';
 import { INDEX_ENTRY, lookupOffset } from './segment-index';
 import type { Topic } from './topics';
 
@@ -73,6 +74,13 @@ function lastIndexPointWithin(index: Uint8Array, after: number, limit: number): 
 }
 
 /**
+ * Sealed: closed, and its bytes in `<base>.log` alone. A closed segment still written in chunks
+ * (design note 0011: between its roll and its composition) has only its first chunk there, so
+ * it is served as the unsealed tail is, through the fetch route, until it is composed.
+ */
+export const isSealed = (seg: Segment): boolean => seg.closed && !isChunked(seg);
+
+/**
  * The ranges of sealed segments that hold records from `offset` on, up to about `maxBytes` in
  * all (always at least one whole batch when one exists, as Kafka's fetch). Stops at the first
  * segment that is not sealed: the unsealed tail is read through the fetch route.
@@ -89,7 +97,7 @@ export async function planSegmentRanges(
   let budget = maxBytes;
   let from = offset;
   for (const seg of await src.segments()) {
-    if (!seg.closed) break;
+    if (!isSealed(seg)) break;
     if (seg.last < from || seg.last < logStart || seg.size === 0) continue;
     if (out.length > 0 && budget <= 0) break;
     const key = segmentObject(topic.name, partition, seg.base, 'log');

@@ -1,14 +1,15 @@
 // The orphan sweeper, the last step of a retention pass (design note 0007): crash leftovers —
-// write-ahead and segment objects no metadata references — are deleted once older than a
+// write-ahead, segment and chunk objects no metadata references — are deleted once older than a
 // grace period longer than any commit or flush can keep an unreferenced object it will still
 // reference (MIN_ORPHAN_GRACE_MS in retention.ts), so a live write never loses its object.
 import type { MetaStore, ObjectStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
-import { extentsFromItem, headFromItem, segmentItemBase, sweepCursorFromItem, sweepCursorToItem, topicItemFromItem } from './items';
-import { COMMIT_ITEM_END, commitItemSk, EXTENT_END, extentSk, headKey, parseSegmentObject, parseWalObject, partitionPk, segmentSk, SWEEP_CURSOR, TOPICS_PK, TOPICS_PREFIX, WAL_PREFIX } from './keys';
+import { extentsFromItem, headFromItem, segmentFromItem, sweepCursorFromItem, sweepCursorToItem, topicItemFromItem } from './items';
+import { COMMIT_ITEM_END, commitItemSk, EXTENT_END, extentSk, headKey, parseChunkObject, parseSegmentObject, parseWalObject, partitionPk, segmentSk, SWEEP_CURSOR, TOPICS_PK, TOPICS_PREFIX, WAL_PREFIX } from './keys';
 import { queryCoveringItem } from './commit-items';
 import { unflushedItems } from './reader';
 import type { RetentionStats } from './retention';
+import type { Segment } from './model';
 import type { Topic } from './topics';
 
 /** Listing pages per prefix a pass sweeps at most (the sweep wraps around over many passes). */
@@ -23,8 +24,9 @@ export class OrphanSweeper {
   ) {}
 
   /**
-   * Crash leftovers: write-ahead objects no extent references, and segment objects absent from
-   * the catalog, older than the grace period; objects of topics that no longer exist go too.
+   * Crash leftovers: write-ahead objects no extent references, segment objects absent from the
+   * catalog, and chunk objects no catalog entry lists (design note 0011), older than the grace
+   * period; objects of topics that no longer exist go too.
    * Keys that are not Samsa's are left alone. A cursor in the metadata store bounds each pass
    * (SWEEP_PAGES listing pages per prefix): the sweep wraps around over many passes.
    */
@@ -56,12 +58,13 @@ export class OrphanSweeper {
         if (this.clock.monotonic() > deadline || pages++ >= SWEEP_PAGES) break;
         const page = await this.objects.list(prefix, { ...(startAfter ? { startAfter } : {}), limit: 1000 });
         // Candidates: old enough, and Samsa's; grouped by partition.
-        const groups = new Map<string, { topic?: Topic; partition: number; keys: Array<{ key: string; id: string | number }> }>();
+        const groups = new Map<string, { topic?: Topic; partition: number; keys: Array<{ key: string; id: string | number; chunk?: number }> }>();
         const dead: string[] = [];
         for (const o of page.objects) {
           if (now - o.lastModified < this.opts.orphanGraceMs) continue;
           const wal = prefix === WAL_PREFIX ? parseWalObject(o.key) : undefined;
-          const seg = prefix === WAL_PREFIX ? undefined : parseSegmentObject(o.key);
+          const chunk = prefix === WAL_PREFIX ? undefined : parseChunkObject(o.key);
+          const seg = prefix === WAL_PREFIX ? undefined : (parseSegmentObject(o.key) ?? chunk);
           if (!wal && !seg) continue;
           if (seg && deleting.has(seg.topic)) continue; // processDeletions owns these
           const topic = wal ? byId.get(wal.topicId) : byName.get(seg!.topic);
@@ -73,7 +76,7 @@ export class OrphanSweeper {
           const g = `${topic.id}/${partition}`;
           let group = groups.get(g);
           if (!group) groups.set(g, (group = { topic, partition, keys: [] }));
-          group.keys.push({ key: o.key, id: wal ? wal.id : seg!.base });
+          group.keys.push({ key: o.key, id: wal ? wal.id : seg!.base, ...(chunk ? { chunk: chunk.logStart } : {}) });
         }
         for (const g of groups.values()) {
           if (prefix === WAL_PREFIX) {
@@ -81,7 +84,10 @@ export class OrphanSweeper {
             for (const k of g.keys) if (!refs.has(k.key)) dead.push(k.key);
           } else {
             const { flushed, refs } = await this.segmentRefs(g.topic!, g.partition, g.keys.map((k) => k.id as number));
-            for (const k of g.keys) if ((k.id as number) < flushed && !refs.has(k.id as number)) dead.push(k.key);
+            for (const k of g.keys) {
+              const orphan = k.chunk === undefined ? (k.id as number) < flushed && !refs.has(k.id as number) : orphanChunk(refs.get(k.id as number), k.id as number, k.chunk, flushed);
+              if (orphan) dead.push(k.key);
+            }
           }
         }
         if (dead.length > 0) {
@@ -131,24 +137,44 @@ export class OrphanSweeper {
   }
 
   /**
-   * Base offsets among `bases` that the partition's catalog holds (one range query), and the
-   * flushed offset read BEFORE it. A segment object at a base at or above `flushed` may be a
+   * The catalog entries at base offsets among `bases` (one range query; their chunk lists say
+   * which chunk objects are live), and the flushed offset read BEFORE them. A segment object at a base at or above `flushed` may be a
    * crashed flush step's leftover that the next step adopts (flush.ts keeps one holding exactly
    * its bytes without rewriting it), so it is never swept: the next flush at that base
    * replaces it, or it falls below `flushed` and is swept then. Below `flushed`, no future
    * commit can add a catalog entry (flush commits move `flushed` from its current value), so
    * an object absent from the catalog there is garbage for good.
    */
-  private async segmentRefs(topic: Topic, partition: number, bases: number[]): Promise<{ flushed: number; refs: Set<number> }> {
+  private async segmentRefs(topic: Topic, partition: number, bases: number[]): Promise<{ flushed: number; refs: Map<number, Segment> }> {
     const { flushed } = headFromItem(await this.meta.get(headKey(topic.id, partition)));
     const pk = partitionPk(topic.id, partition);
-    const refs = new Set<number>();
+    const refs = new Map<number, Segment>();
     let startAfter: string | undefined;
     do {
       const page = await this.meta.query({ pk, gte: segmentSk(Math.min(...bases)), lte: segmentSk(Math.max(...bases)), startAfter, limit: 500 });
-      for (const item of page.items) refs.add(segmentItemBase(item));
+      for (const item of page.items) {
+        const seg = segmentFromItem(item);
+        refs.set(seg.base, seg);
+      }
       startAfter = page.next;
     } while (startAfter);
     return { flushed, refs };
   }
+}
+
+/**
+ * Whether chunk object `logStart` of segment `base` (design note 0011) is garbage for good, as
+ * the catalog entry `seg` read after `flushed` says. It is live while the entry lists it and is
+ * not composed (a composed segment's extents all point at `<base>.log`). Unlisted, it is a
+ * crashed step's chunk or one a composition did not get to delete — but a crashed step's chunk
+ * may still be adopted as is by the step that redoes it (flush keeps a leftover holding exactly
+ * its bytes, old timestamp and all), so it is kept while such a step can come: the segment is
+ * not catalogued yet (base at or above `flushed`), or is open and has not grown past the
+ * chunk's start (a new chunk starts at the segment's size, which only grows). A closed
+ * segment never gains a chunk.
+ */
+export function orphanChunk(seg: Segment | undefined, base: number, logStart: number, flushed: number): boolean {
+  if (!seg) return base < flushed;
+  if (seg.chunks?.some((c) => c.log === logStart) && !seg.composed) return false;
+  return seg.closed || seg.size > logStart;
 }

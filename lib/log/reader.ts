@@ -12,11 +12,12 @@
 import { SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, batchFrames, batchSizeAt, crc32c, type DecodedRecord, decodeRecordBatch, readBatchHeader, setBaseOffset, wholeBatchBytes } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
-import { COMMIT_ITEM_END, commitItemSk, EXTENT_END, extentSk, headKey, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX, segmentObject } from './keys';
+import { COMMIT_ITEM_END, commitItemSk, EXTENT_END, extentSk, headKey, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX } from './keys';
 import { itemLogEnd, lastCommitItem, queryCoveringItem } from './commit-items';
 import { commitItemFromItem, extentsFromItem, headFromItem, segmentFromItem } from './items';
 import { type Extent, type Head, liveTails, type Segment } from './model';
 import { lookupOffset, lookupTimestamp, positionBefore } from './segment-index';
+import { segmentPieces } from './segment-pieces';
 import { concatBytes } from '../util/bytes';
 import { deletedTopicError } from './tombstones';
 import type { Topic } from './topics';
@@ -748,7 +749,8 @@ export class LogReader {
 
   /**
    * Kafka's ListOffsets by timestamp: the first offset whose record timestamp is ≥ ts. Finds
-   * the first segment whose max timestamp reaches ts, enters it through the .timeindex and
+   * the first segment piece (a whole segment, or one chunk of a segment written in chunks:
+   * design note 0011) whose max timestamp reaches ts, enters it through its own .timeindex and
    * .index, then scans batch headers (skipping whole batches by their max timestamp); offsets
    * not yet flushed are searched through their extents' max timestamps the same way.
    */
@@ -758,21 +760,22 @@ export class LogReader {
     ts: number,
     head: ReadHead & { logStart: number },
   ): Promise<{ offset: number; timestamp: number } | undefined> {
-    const segments = await this.segments(topic, partition);
-    for (const seg of segments) {
-      if (seg.last < head.logStart || seg.maxTs < ts || seg.size === 0) continue;
-      const logKey = segmentObject(topic.name, partition, seg.base, 'log');
-      let startPos = 0;
-      if (seg.timeIndexSize > 0) {
-        const tidx = await this.objects.get(segmentObject(topic.name, partition, seg.base, 'timeindex'), { start: 0, end: seg.timeIndexSize });
-        const entry = lookupTimestamp(tidx, ts);
-        if (entry && seg.indexSize > 0) {
-          const idx = await this.objects.get(segmentObject(topic.name, partition, seg.base, 'index'), { start: 0, end: seg.indexSize });
-          startPos = lookupOffset(idx, entry.relOffset)?.position ?? 0;
+    for (let attempt = 0; ; attempt++) {
+      let inSegments: { offset: number; timestamp: number } | undefined;
+      try {
+        inSegments = await this.segmentOffsetForTimestamp(topic, partition, ts, head.logStart);
+      } catch (err) {
+        // The segment list is a snapshot: a chunk object read after a composition finished (it
+        // deletes the chunks once the catalog says composed), or a segment retention deleted
+        // (the log start moved first), is gone. A fresh list (and head) no longer names it.
+        if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt < FETCH_RETRIES) {
+          head = await this.liveHead(topic, partition);
+          continue;
         }
+        throw err;
       }
-      const found = await this.scanForTimestamp(logKey, startPos, seg.size, ts);
-      if (found) return found.offset < head.logStart ? { ...found, offset: head.logStart } : found;
+      if (inSegments) return inSegments.offset < head.logStart ? { ...inSegments, offset: head.logStart } : inSegments;
+      break;
     }
     // Offsets not yet in segments.
     const from = Math.max(head.flushed, head.logStart);
@@ -784,6 +787,30 @@ export class LogReader {
       if (!run) continue;
       const found = firstAtLeast(run.bytes, ts);
       if (found) return found;
+    }
+    return undefined;
+  }
+
+  /** The first offset with timestamp ≥ ts in the partition's segments, piece by piece (one catalog snapshot). */
+  private async segmentOffsetForTimestamp(topic: Topic, partition: number, ts: number, logStart: number): Promise<{ offset: number; timestamp: number } | undefined> {
+    for (const seg of await this.segments(topic, partition)) {
+      if (seg.last < logStart || seg.maxTs < ts || seg.size === 0) continue;
+      // A piece's .index holds offsets relative to the segment's base and positions within the
+      // piece, and its .timeindex the segment's entries that fall in it: each is entered alone.
+      for (const piece of segmentPieces(topic.name, partition, seg)) {
+        if (piece.maxTs < ts || piece.log.size === 0) continue;
+        let startPos = 0;
+        if (piece.timeIndex.size > 0) {
+          const tidx = await this.objects.get(piece.keys.timeindex, { start: 0, end: piece.timeIndex.size });
+          const entry = lookupTimestamp(tidx, ts);
+          if (entry && piece.index.size > 0) {
+            const idx = await this.objects.get(piece.keys.index, { start: 0, end: piece.index.size });
+            startPos = lookupOffset(idx, entry.relOffset)?.position ?? 0;
+          }
+        }
+        const found = await this.scanForTimestamp(piece.keys.log, startPos, piece.log.size, ts);
+        if (found) return found;
+      }
     }
     return undefined;
   }

@@ -44,6 +44,7 @@ import {
 import type { LeaseManager } from './lease';
 import { OrphanSweeper } from './orphan-sweeper';
 import { unflushedItems } from './reader';
+import { chunkObjects } from './segment-pieces';
 import { deleteItems, TopicDeletion } from './topic-deletion';
 import {
   extentItemLast,
@@ -443,7 +444,10 @@ export class Retention {
       } while (startAfter);
     }
     await deleteItems(this.meta, pk, extentKeys, { key: hk, condition: isLeader });
-    const keys = doomed.flatMap((s) => SEGMENT_FILES.map((ext) => segmentObject(topic.name, partition, s.base, ext)));
+    // A segment written in chunks (design note 0011) has objects beyond `<base>.*`: those its
+    // catalog entry still lists go with it, composed or not (a composition deletes them only
+    // after it marks the entry composed, and drops the list only after that).
+    const keys = doomed.flatMap((s) => [...SEGMENT_FILES.map((ext) => segmentObject(topic.name, partition, s.base, ext)), ...chunkObjects(topic.name, partition, s)]);
     for (let i = 0; i < keys.length; i += 999) await this.objects.delete(keys.slice(i, i + 999));
     await deleteItems(this.meta, pk, doomed.map((s) => segmentSk(s.base)), { key: hk, condition: isLeader });
   }

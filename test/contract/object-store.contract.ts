@@ -10,6 +10,11 @@ import type { ObjectStore } from '../../lib/storage/ports.js';
 export interface ObjectStoreFixture {
   store: ObjectStore;
   cleanup(): Promise<void>;
+  /**
+   * Contract clauses this adapter is known to break, each with the reason: the test then
+   * requires the clause to fail (it turns red, and the entry is removed, once the adapter is fixed).
+   */
+  knownGaps?: { largeComposeSourceChecks?: string };
 }
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -292,6 +297,125 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
         await store.append(k, 0, enc('first'), { ifNoneMatch: true });
         await expect(store.append(k, 0, enc('second'), { ifNoneMatch: true })).rejects.toBeInstanceOf(PreconditionFailedError);
         expect(dec(await store.get(k))).toBe('first');
+      });
+    });
+
+    describe('compose', () => {
+      // Design note 0011: a segment written in chunks becomes one object by composing them,
+      // its first chunk being the target itself, conditional on the target's ETag.
+      it('concatenates the first `size` bytes of each source, in order, and reports the new ETag', async () => {
+        const [a, b, c, k] = ['a', 'b', 'c', 'composed'].map((x) => `${ns}/compose/${x}`) as [string, string, string, string];
+        await store.put(a, enc('alpha'));
+        await store.put(b, enc('beta-and-a-dead-tail'));
+        await store.put(c, enc('gamma'));
+        const done = await store.compose(k, [
+          { key: a, size: 5 },
+          { key: b, size: 4 },
+          { key: a, size: 0 },
+          { key: c, size: 3 },
+        ]);
+        expect(dec(await store.get(k))).toBe('alphabetagam');
+        expect((await store.head(k))?.etag).toBe(done.etag);
+        // The sources are untouched.
+        expect(dec(await store.get(b))).toBe('beta-and-a-dead-tail');
+      });
+
+      it('takes the target itself as a source: what it held before the call is copied', async () => {
+        const k = `${ns}/compose/self`;
+        const tail = `${ns}/compose/tail`;
+        const first = await store.append(k, 0, enc('head+dead'));
+        await store.put(tail, enc('-tail'));
+        const done = await store.compose(k, [{ key: k, size: 4, etag: first.etag }, { key: tail, size: 5 }], { ifMatch: first.etag });
+        expect(dec(await store.get(k))).toBe('head-tail');
+        expect(done.etag).not.toBe(first.etag);
+      });
+
+      it('copies a source pinned to its ETag only while it is that version', async () => {
+        const src = `${ns}/compose/pinned`;
+        const k = `${ns}/compose/out`;
+        const v1 = await store.append(src, 0, enc('version-1'));
+        await store.compose(k, [{ key: src, size: 9, etag: v1.etag }]);
+        expect(dec(await store.get(k))).toBe('version-1');
+        await store.append(src, 0, enc('version-2'));
+        await expect(store.compose(k, [{ key: src, size: 9, etag: v1.etag }])).rejects.toBeInstanceOf(PreconditionFailedError);
+        expect(dec(await store.get(k))).toBe('version-1');
+      });
+
+      it('replaces the target only under ifMatch / ifNoneMatch as asked', async () => {
+        const src = `${ns}/compose/src`;
+        const k = `${ns}/compose/target`;
+        await store.put(src, enc('new'));
+        const created = await store.compose(k, [{ key: src, size: 3 }], { ifNoneMatch: true });
+        expect(dec(await store.get(k))).toBe('new');
+        await expect(store.compose(k, [{ key: src, size: 2 }], { ifNoneMatch: true })).rejects.toBeInstanceOf(PreconditionFailedError);
+        const other = await store.append(k, 3, enc('+more'), { ifMatch: created.etag });
+        // A composer still holding the first ETag (a paused former leader) is refused.
+        await expect(store.compose(k, [{ key: src, size: 1 }], { ifMatch: created.etag })).rejects.toBeInstanceOf(PreconditionFailedError);
+        expect(dec(await store.get(k))).toBe('new+more');
+        await store.compose(k, [{ key: src, size: 1 }], { ifMatch: other.etag });
+        expect(dec(await store.get(k))).toBe('n');
+        await expect(store.compose(`${ns}/compose/absent`, [{ key: src, size: 1 }], { ifMatch: other.etag })).rejects.toBeInstanceOf(PreconditionFailedError);
+        expect(await store.head(`${ns}/compose/absent`)).toBeUndefined();
+      });
+
+      it('throws InvalidRangeError for a source shorter than its size, and ObjectNotFoundError for an absent one, changing nothing', async () => {
+        const src = `${ns}/compose/short`;
+        const k = `${ns}/compose/keep`;
+        await store.put(src, enc('short'));
+        await store.put(k, enc('kept'));
+        await expect(store.compose(k, [{ key: src, size: 6 }])).rejects.toBeInstanceOf(InvalidRangeError);
+        await expect(store.compose(k, [{ key: `${ns}/compose/missing`, size: 1 }])).rejects.toBeInstanceOf(ObjectNotFoundError);
+        expect(dec(await store.get(k))).toBe('kept');
+      });
+
+      it('composes sources past the 5 MiB part minimum mixed with small ones, byte-exact (S3: server-side copies)', async () => {
+        const MiB = 1024 * 1024;
+        const big = randomBytes(5 * MiB + 3);
+        const small = randomBytes(100);
+        const k = `${ns}/compose/large`;
+        const s1 = `${ns}/compose/small`;
+        const first = await store.append(k, 0, big);
+        await store.put(s1, small);
+        // The target's own 5 MiB (a segment's first chunk), a small chunk, the first 5 MiB of
+        // the large one again (after a small source: joined into one part), a 7-byte tail.
+        const done = await store.compose(
+          k,
+          [
+            { key: k, size: big.length, etag: first.etag },
+            { key: s1, size: small.length },
+            { key: k, size: 5 * MiB },
+            { key: s1, size: 7 },
+          ],
+          { ifMatch: first.etag },
+        );
+        const want = Buffer.concat([big, small, big.subarray(0, 5 * MiB), small.subarray(0, 7)]);
+        const got = await store.get(k);
+        expect(got.length).toBe(want.length);
+        expect(Buffer.compare(Buffer.from(got), want)).toBe(0);
+        expect((await store.head(k))?.etag).toBe(done.etag);
+      });
+    });
+
+    // Checked once per adapter, so a known gap can be declared by the factory (see knownGaps).
+    describe('compose (large sources)', () => {
+      const name = 'checks a large source (one S3 copies server-side) as a small one: pinned ETag, size, presence';
+      const check = async () => {
+        const MiB = 1024 * 1024;
+        const k = `${ns}/compose/large-src`;
+        const out = `${ns}/compose/large-out`;
+        const v1 = await store.append(k, 0, randomBytes(5 * MiB + 1));
+        await store.append(k, 5 * MiB, enc('!'));
+        await expect(store.compose(out, [{ key: k, size: 5 * MiB, etag: v1.etag }])).rejects.toBeInstanceOf(PreconditionFailedError);
+        await expect(store.compose(out, [{ key: k, size: 5 * MiB + 2 }])).rejects.toBeInstanceOf(InvalidRangeError);
+        await expect(store.compose(out, [{ key: `${ns}/compose/absent-large`, size: 5 * MiB }])).rejects.toBeInstanceOf(ObjectNotFoundError);
+        expect(await store.head(out)).toBeUndefined();
+      };
+      it(name, async () => {
+        const gap = fixture.knownGaps?.largeComposeSourceChecks;
+        if (!gap) return check();
+        // Known gap: the contract must still fail here, or the gap entry is stale.
+        console.warn(`ObjectStore contract (${name}): known gap: ${gap}`);
+        await expect(check()).rejects.toThrow();
       });
     });
 
