@@ -161,7 +161,7 @@ export class LogEngine {
       owner: `${os.hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`,
       ...(this.opts.singleHost ? { ownerIsDead: deadOnThisHost(os.hostname()) } : {}),
     });
-    this.retention = new Retention(meta, objects, this.topics, clock, this.leases, this.opts.retention);
+    this.retention = new Retention(meta, objects, this.topics, clock, this.leases, this.opts.retention, (topic, partition, lease, seg) => this.flusher.composeSegment(topic, partition, lease, seg));
     this.committer = new Committer(meta, objects, this.notifier, {
       inlineMaxBytes: Math.min(this.opts.inlineMaxBytes, meta.limits.maxItemBytes - 4096),
       itemInlineMaxBytes: this.opts.itemInlineMaxBytes ?? this.opts.inlineMaxBytes,

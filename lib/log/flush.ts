@@ -368,9 +368,13 @@ export class Flusher {
   /** Compositions left unfinished (a crash, a lost lease) among the partition's last segments. */
   private async composePending(topic: Topic, partition: number, lease: LeaseGuard): Promise<void> {
     const page = await this.meta.query({ pk: partitionPk(topic.id, partition), beginsWith: SEGMENT_PREFIX, reverse: true, limit: PENDING_COMPOSE_LOOKBACK });
-    for (const item of page.items.reverse()) {
-      const seg = segmentFromItem(item);
-      if (seg.closed && seg.chunks && (seg.chunks.length > 1 || seg.composed)) await this.composeSegment(topic, partition, lease, seg);
+    const pending = page.items.map(segmentFromItem).filter((seg) => seg.closed && seg.chunks && (seg.chunks.length > 1 || seg.composed));
+    if (pending.length === 0) return;
+    // Not one retention is deleting (below the log start; a pass that crashed midway leaves its
+    // catalog entry for the next pass, its objects perhaps gone already).
+    const logStart = headFromItem(await this.meta.get(headKey(topic.id, partition))).logStart;
+    for (const seg of pending.reverse()) {
+      if (seg.last >= logStart) await this.composeSegment(topic, partition, lease, seg);
     }
   }
 

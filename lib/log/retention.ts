@@ -42,9 +42,10 @@ import {
   TOPICS_PK,
 } from './keys';
 import type { LeaseManager } from './lease';
+import type { LeaseGuard } from './flush';
 import { OrphanSweeper } from './orphan-sweeper';
 import { unflushedItems } from './reader';
-import { chunkObjects } from './segment-pieces';
+import { chunkObjects, isChunked } from './segment-pieces';
 import { deleteItems, TopicDeletion } from './topic-deletion';
 import {
   extentItemLast,
@@ -141,6 +142,8 @@ export class Retention {
     private readonly clock: Clock,
     private readonly leases: LeaseManager,
     private readonly opts: RetentionOptions = DEFAULT_RETENTION_OPTIONS,
+    /** The flush's composition (flush.ts composeSegment), for a segment this job seals in chunks. */
+    private readonly composeSealed?: (topic: Topic, partition: number, lease: LeaseGuard, seg: Segment) => Promise<void>,
   ) {
     if (opts.orphanGraceMs < MIN_ORPHAN_GRACE_MS) {
       throw new Error(`orphanGraceMs must be at least ${MIN_ORPHAN_GRACE_MS} ms (COMMIT_MAX_WAL_AGE_MS + SigV4 validity + slack), got ${opts.orphanGraceMs}`);
@@ -253,12 +256,18 @@ export class Retention {
     let lastStart = 0;
     const guard = this.leases.guard(topic, partition, lease.epoch);
     const isLeader: Condition = { op: 'eq', attr: HEAD_ATTR.leaderEpoch, value: lease.epoch };
+    // An idle segment this pass sealed while it was still in chunks (design note 0011): composed
+    // once the pass is done with it, unless the pass deleted it.
+    let sealedInChunks: Segment | undefined;
     for (let step = 0; step < 1000; step++) {
       // Taking the lease wrote the head (its epoch); every step works from a fresh plan.
       const plan = await this.plan(topic, partition);
       lastStart = plan.head.logStart;
       if (plan.head.leaderEpoch !== lease.epoch || !guard.held()) return plan.head.logStart;
-      if (!this.hasWork(plan)) return plan.head.logStart;
+      if (!this.hasWork(plan)) {
+        if (sealedInChunks && sealedInChunks.last >= plan.head.logStart && this.composeSealed) await this.composeSealed(topic, partition, guard, sealedInChunks);
+        return plan.head.logStart;
+      }
 
       if (plan.sealable && plan.active) {
         // Kafka rolls on append; here nobody may append for days, so the idle active segment
@@ -275,6 +284,7 @@ export class Retention {
             },
           ]);
           if (stats) stats.sealedSegments++;
+          if (isChunked(a)) sealedInChunks = { ...a, closed: true };
         } catch (err) {
           if (!(err instanceof ConditionFailedError)) throw err;
         }

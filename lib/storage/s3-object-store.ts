@@ -301,6 +301,19 @@ export class S3ObjectStore implements ObjectStore {
       if (bytes.length < src.size) throw new InvalidRangeError(src.key, `object holds ${bytes.length} bytes, cannot copy ${src.size}`);
       return bytes;
     };
+    // A server-side copy checks nothing the contract promises (a range past the source's end is
+    // an InvalidArgument on S3, copied short on moto, and moto ignores CopySourceIfMatch): the
+    // sources to be copied are looked at first, together — a HEAD each, a fraction of a copy.
+    await Promise.all(
+      sources
+        .filter((src) => src.size >= MIN_PART_BYTES)
+        .map(async (src) => {
+          const info = await this.headWithEtag(src.key);
+          if (!info) throw new ObjectNotFoundError(src.key);
+          if (src.etag !== undefined && info.etag !== src.etag) throw new PreconditionFailedError(src.key);
+          if (info.size < src.size) throw new InvalidRangeError(src.key, `object holds ${info.size} bytes, cannot copy ${src.size}`);
+        }),
+    );
     if (total < MIN_PART_BYTES) {
       // Too small for a multipart upload's first part: one PUT of the bytes.
       const bytes: Uint8Array[] = [];

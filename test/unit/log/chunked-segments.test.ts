@@ -15,7 +15,8 @@ import { segmentFromItem } from '../../../lib/log/items';
 import { partitionPk, SEGMENT_FILES, SEGMENT_PREFIX, segmentObject } from '../../../lib/log/keys';
 import type { Segment } from '../../../lib/log/model';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
-import { faultyObjectStore } from '../../../lib/storage/faults';
+import { faultyMetaStore, faultyObjectStore } from '../../../lib/storage/faults';
+import { ManualClock } from '../../../lib/util/clock';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
@@ -191,6 +192,62 @@ describe('segments written in chunks (design note 0011)', () => {
     expect(await values({ ...writer, engine: reader }, 5)).toEqual(expected(20, 5));
     await reader.close();
     await writer.engine.close();
+  });
+
+  it('a segment in chunks that retention seals for age (segment.ms) is composed by that retention pass', async () => {
+    const clock = new ManualClock();
+    const plain = await node('plain', { ...FLUSH, chunkBytes: undefined });
+    const meta = new SqliteMetaStore({ path: path.join(dir, 'c.sqlite'), fsync: false });
+    const root = path.join(dir, 'c', 'objects');
+    const objects = new LocalObjectStore({ root, fsync: false });
+    const chunked: Node = { engine: new LogEngine(meta, objects, clock, { inlineMaxBytes: 4096, flush: FLUSH }), meta, objects, root };
+    for (const n of [plain, chunked]) {
+      await n.engine.createTopic('t', 1, { 'segment.ms': 60_000, 'retention.ms': -1 });
+      await produce(n, 0, 10);
+      await flush(n);
+    }
+    expect((await segments(chunked))[0]!.chunks?.length).toBe(4);
+    clock.advance(61_000);
+    expect((await chunked.engine.retention.runOnce()).sealedSegments).toBe(1);
+    const [seg] = await segments(chunked);
+    expect([seg!.closed, seg!.chunks, seg!.composed]).toEqual([true, undefined, undefined]);
+    expect(chunkFiles(chunked)).toEqual([]);
+    // The unchunked segment, sealed the same way, is the oracle for the composed files.
+    const t = await plain.engine.topics.get('t');
+    await plain.meta.write({ type: 'update', key: { pk: partitionPk(t.id, 0), sk: `${SEGMENT_PREFIX}${'0'.padStart(20, '0')}` }, set: { closed: true } });
+    expect(await closedFiles(chunked)).toEqual(await closedFiles(plain));
+    expect(await values(chunked)).toEqual(expected(10));
+    for (const n of [plain, chunked]) await n.engine.close();
+  });
+
+  it('an unfinished composition of a segment retention is deleting does not stop the next flush', async () => {
+    const clock = new ManualClock();
+    const meta = faultyMetaStore(new SqliteMetaStore({ path: path.join(dir, 'c.sqlite'), fsync: false }));
+    const root = path.join(dir, 'c', 'objects');
+    const objects = faultyObjectStore(new LocalObjectStore({ root, fsync: false }));
+    const n: Node = { engine: new LogEngine(meta, objects, clock, { inlineMaxBytes: 4096, flush: FLUSH, retention: { deletionGraceMs: 1000, orphanGraceMs: 60 * 60 * 1000, budgetMs: 60_000, partitionsPerRun: 100, segmentsPerStep: 100 } }), meta, objects, root };
+    await n.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES, 'retention.ms': 3_600_000 });
+    await produce(n, 0, 12);
+    await flush(n);
+    // The flush that closes the first segment fails to compose it: it stays in chunks.
+    await produce(n, 12, 14);
+    objects.faults.add({ method: 'compose', action: { kind: 'fail', error: new Error('injected compose failure') } });
+    await expect(flush(n)).rejects.toThrow('injected compose failure');
+    objects.faults.clear();
+    expect((await segments(n))[0]!.chunks?.length).toBeGreaterThan(1);
+    // Retention deletes it for age and crashes after its objects went, before its catalog entry.
+    clock.advance(3_700_000);
+    meta.faults.add({ when: (c) => JSON.stringify(c.args).includes(SEGMENT_PREFIX) && (c.method === 'transact' || c.method === 'write') && JSON.stringify(c.args).includes('"delete"'), times: Infinity, action: { kind: 'fail', error: new Error('injected crash') } });
+    await n.engine.retention.runOnce();
+    meta.faults.clear();
+    expect((await segments(n))[0]!.base).toBe(0);
+    const t = await n.engine.topics.get('t');
+    expect((await n.engine.head(t, 0)).logStart).toBeGreaterThan(0);
+    // The next flush moves new records; the doomed segment is retention's to finish.
+    await produce(n, 14, 16);
+    await flush(n);
+    expect(await values(n, 12)).toEqual(expected(16, 12));
+    await n.engine.close();
   });
 
   for (const stage of ['compose', 'index', 'extents', 'catalog', 'chunk deletes'] as const) {
