@@ -147,6 +147,9 @@ export function faultyObjectStore(
     list: (...args) => f.run({ method: 'list', args }, () => inner.list(...args)),
     append: (...args) => f.run({ method: 'append', args }, () => inner.append(...args)),
     compose: (...args) => f.run({ method: 'compose', args }, () => inner.compose(...args)),
+    // Only where the wrapped store has one (S3): its absence is how the bulk route knows to
+    // hand out its own URLs instead.
+    ...(inner.presignGet ? { presignGet: (...args: Parameters<NonNullable<ObjectStore['presignGet']>>) => f.run({ method: 'presignGet', args }, () => inner.presignGet!(...args)) } : {}),
     get appendCopiesPrefix() {
       return inner.appendCopiesPrefix;
     },

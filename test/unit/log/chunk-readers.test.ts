@@ -112,12 +112,19 @@ function suite(stores: () => Promise<TestStores>, shape: Shape, opts: { local: b
     expect(await n.engine.listOffsets(n.name, 0, T0 + 10 * 1000)).toEqual({ offset: 10, timestamp: null });
   });
 
-  it('retention deletes a segment with its chunks, and counts its bytes once', async () => {
-    const n = await open();
-    const seg = await chunkedActive(n);
-    // segment.ms seals the idle segment: closed, still in chunks (no flush came to compose it).
+  /** segment.ms seals the idle segment, and the same pass composes it — here it fails to (a crash): closed, still in chunks. */
+  async function sealedInChunks(n: Awaited<ReturnType<typeof open>>): Promise<void> {
+    const faults = (n.objects as ReturnType<typeof faultyObjectStore>).faults;
     n.clock.advance(SEGMENT_MS + 1);
+    faults.add({ method: 'compose', action: { kind: 'fail', error: new Error('injected crash before the composition') } });
     expect((await n.engine.retention.runOnce()).sealedSegments).toBe(1);
+    faults.clear();
+  }
+
+  it('retention deletes a segment with its chunks, and counts its bytes once', async () => {
+    const n = await open((o) => faultyObjectStore(o));
+    const seg = await chunkedActive(n);
+    await sealedInChunks(n);
     const [sealed] = await n.segments();
     expect(sealed!.closed).toBe(true);
     expect(isChunked(sealed!)).toBe(true);
@@ -132,11 +139,10 @@ function suite(stores: () => Promise<TestStores>, shape: Shape, opts: { local: b
   });
 
   it('bulk reads pass a closed segment by until it is composed, then serve it whole', async () => {
-    const n = await open();
+    const n = await open((o) => faultyObjectStore(o));
     await chunkedActive(n);
     const app = createApp({ engine: n.engine, logger: silentLogger });
-    n.clock.advance(SEGMENT_MS + 1);
-    expect((await n.engine.retention.runOnce()).sealedSegments).toBe(1);
+    await sealedInChunks(n);
     const [sealed] = await n.segments();
     expect(isChunked(sealed!)).toBe(true);
 
@@ -152,8 +158,8 @@ function suite(stores: () => Promise<TestStores>, shape: Shape, opts: { local: b
     expect(((await raw.json()) as { error_code: string }).error_code).toBe('OFFSET_OUT_OF_RANGE');
     expect(await n.offsets()).toEqual(Array.from({ length: 10 }, (_, i) => i));
 
-    // The next flush composes it (one with something to flush: an idle partition's flush
-    // returns before the flusher looks); from then on the bulk route serves it whole.
+    // The next flush finishes the composition (one with something to flush: an idle
+    // partition's flush returns before the flusher looks); from then on the bulk route serves it whole.
     await n.produce(10, 11);
     await n.flush();
     const [composed] = await n.segments();
