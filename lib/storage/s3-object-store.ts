@@ -218,65 +218,69 @@ export class S3ObjectStore implements ObjectStore {
     }
     if (info.size === keepBytes && body.byteLength === 0) return { etag: info.etag ?? '' };
 
-    const Key = this.prefix + key;
-    let uploadId: string | undefined;
     try {
-      const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }));
-      const UploadId = (uploadId = created.UploadId);
-      if (!UploadId) throw new StorageError(`S3 CreateMultipartUpload ${key} returned no UploadId`);
-
       // The copied ranges and the new body go up together: a server-side copy of a large prefix
       // takes a while, and uploading the body meanwhile hides its transfer (a flush function is
-      // billed for the wall time). All settle before anything is decided: a failure aborts
-      // the upload below with no part still in flight.
-      const ranges = copyRanges(keepBytes);
-      const sends: Array<Promise<CompletedPart>> = ranges.map(async ([start, end], i) => {
-        const res = await this.client.send(
-          new UploadPartCopyCommand({
-            Bucket: this.bucket,
-            Key,
-            UploadId,
-            PartNumber: i + 1,
-            CopySource: `${this.bucket}/${encodeCopyKey(Key)}`,
-            CopySourceRange: `bytes=${start}-${end - 1}`,
-            // Copy from exactly the version we sized, not a concurrent replacement.
-            ...(info.etag ? { CopySourceIfMatch: info.etag } : {}),
-          }),
-        );
-        return { PartNumber: i + 1, ETag: res.CopyPartResult?.ETag };
+      // billed for the wall time). Copy from exactly the version we sized, not a concurrent
+      // replacement; If-Match on completion (S3, since 2024) makes the replace itself
+      // conditional: a stale writer cannot clobber a newer version between our HEAD and it.
+      return await this.multipart(key, opts, (part) => {
+        for (const [start, end] of copyRanges(keepBytes)) part.copy(key, start, end, info.etag);
+        if (body.byteLength > 0) part.upload(body);
       });
-      if (body.byteLength > 0) {
-        const PartNumber = ranges.length + 1;
-        sends.push(
-          this.client
-            .send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: body, ContentLength: body.byteLength }))
-            .then((res) => ({ PartNumber, ETag: res.ETag })),
-        );
-      }
-      const settled = await Promise.allSettled(sends);
-      const failed = settled.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
-      const parts = settled.map((r) => (r as PromiseFulfilledResult<CompletedPart>).value);
-      // If-Match on completion (S3, since 2024) makes the replace itself conditional: a stale
-      // writer cannot clobber a newer version between our HEAD and this call.
-      const done = await this.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: parts },
-          ...(opts.ifMatch !== undefined ? { IfMatch: opts.ifMatch } : {}),
-        }),
-      );
-      return { etag: done.ETag ?? '' };
     } catch (err) {
-      if (uploadId) await this.abort(Key, uploadId);
       if (isNotFound(err)) throw opts.ifMatch !== undefined ? new PreconditionFailedError(key) : new ObjectNotFoundError(key);
       if (isPreconditionFailed(err)) {
         if (opts.ifMatch !== undefined) throw new PreconditionFailedError(key);
         throw new StorageError(`S3 append ${key}: object changed while composing; retry`, true, { cause: err });
       }
       throw wrapAwsError(err, `S3 append ${key}`);
+    }
+  }
+
+  /**
+   * One multipart upload of `key`: `parts` starts its parts (numbered in call order), which go
+   * up together; all settle before anything is decided, then the completion, conditional as
+   * `opts` says. A failure aborts the upload with no part still in flight, and is rethrown as
+   * the SDK raised it (the caller names it).
+   */
+  private async multipart(key: string, opts: AppendOptions, parts: (part: { copy(src: string, start: number, end: number, etag?: string): void; upload(body: Uint8Array): void }) => void): Promise<{ etag: string }> {
+    const Key = this.prefix + key;
+    let uploadId: string | undefined;
+    try {
+      const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }));
+      const UploadId = (uploadId = created.UploadId);
+      if (!UploadId) throw new StorageError(`S3 CreateMultipartUpload ${key} returned no UploadId`);
+      const sends: Array<Promise<CompletedPart>> = [];
+      parts({
+        copy: (src, start, end, etag) => {
+          const PartNumber = sends.length + 1;
+          const CopySource = `${this.bucket}/${encodeCopyKey(this.prefix + src)}`;
+          const copy = new UploadPartCopyCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, CopySource, CopySourceRange: `bytes=${start}-${end - 1}`, ...(etag ? { CopySourceIfMatch: etag } : {}) });
+          sends.push(this.client.send(copy).then((res) => ({ PartNumber, ETag: res.CopyPartResult?.ETag })));
+        },
+        upload: (body) => {
+          const PartNumber = sends.length + 1;
+          const upload = new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: body, ContentLength: body.byteLength });
+          sends.push(this.client.send(upload).then((res) => ({ PartNumber, ETag: res.ETag })));
+        },
+      });
+      const settled = await Promise.allSettled(sends);
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      const done = await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: settled.map((r) => (r as PromiseFulfilledResult<CompletedPart>).value) },
+          ...(opts.ifMatch !== undefined ? { IfMatch: opts.ifMatch } : opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+        }),
+      );
+      return { etag: done.ETag ?? '' };
+    } catch (err) {
+      if (uploadId) await this.abort(Key, uploadId);
+      throw err;
     }
   }
 
@@ -320,68 +324,35 @@ export class S3ObjectStore implements ObjectStore {
       for (const src of sources) bytes.push(await readSource(src));
       return this.putObject(key, concatBytes(bytes), opts);
     }
-    const Key = this.prefix + key;
-    let uploadId: string | undefined;
-    try {
-      const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }));
-      const UploadId = (uploadId = created.UploadId);
-      if (!UploadId) throw new StorageError(`S3 CreateMultipartUpload ${key} returned no UploadId`);
-      const sends: Array<Promise<CompletedPart>> = [];
-      let pending: Uint8Array[] = [];
-      let pendingBytes = 0;
-      const upload = (body: Uint8Array): void => {
-        const PartNumber = sends.length + 1;
-        sends.push(this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: body, ContentLength: body.byteLength })).then((res) => ({ PartNumber, ETag: res.ETag })));
-      };
-      for (const src of sources) {
-        if (src.size === 0) continue;
-        if (pendingBytes === 0 && src.size >= MIN_PART_BYTES) {
-          for (const [start, end] of copyRanges(src.size)) {
-            const PartNumber = sends.length + 1;
-            sends.push(
-              this.client
-                .send(
-                  new UploadPartCopyCommand({
-                    Bucket: this.bucket,
-                    Key,
-                    UploadId,
-                    PartNumber,
-                    CopySource: `${this.bucket}/${encodeCopyKey(this.prefix + src.key)}`,
-                    CopySourceRange: `bytes=${start}-${end - 1}`,
-                    ...(src.etag !== undefined ? { CopySourceIfMatch: src.etag } : {}),
-                  }),
-                )
-                .then((res) => ({ PartNumber, ETag: res.CopyPartResult?.ETag })),
-            );
-          }
-          continue;
-        }
-        // A small source, or one following small ones: joined into a part of at least the minimum.
-        const bytes = await readSource(src);
-        pending.push(bytes);
-        pendingBytes += bytes.length;
-        if (pendingBytes >= MIN_PART_BYTES) {
-          upload(concatBytes(pending));
-          pending = [];
-          pendingBytes = 0;
-        }
+    // Sources are read before the upload starts, so that a read failure leaves nothing to abort.
+    const uploads: Array<Uint8Array | ComposeSource> = [];
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    for (const src of sources) {
+      if (src.size === 0) continue;
+      if (pendingBytes === 0 && src.size >= MIN_PART_BYTES) {
+        uploads.push(src);
+        continue;
       }
-      if (pendingBytes > 0) upload(concatBytes(pending));
-      const settled = await Promise.allSettled(sends);
-      const failed = settled.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
-      const done = await this.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: settled.map((r) => (r as PromiseFulfilledResult<CompletedPart>).value) },
-          ...(opts.ifMatch !== undefined ? { IfMatch: opts.ifMatch } : opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
-        }),
-      );
-      return { etag: done.ETag ?? '' };
+      // A small source, or one following small ones: joined into a part of at least the minimum.
+      const bytes = await readSource(src);
+      pending.push(bytes);
+      pendingBytes += bytes.length;
+      if (pendingBytes >= MIN_PART_BYTES) {
+        uploads.push(concatBytes(pending));
+        pending = [];
+        pendingBytes = 0;
+      }
+    }
+    if (pendingBytes > 0) uploads.push(concatBytes(pending));
+    try {
+      return await this.multipart(key, opts, (part) => {
+        for (const u of uploads) {
+          if (u instanceof Uint8Array) part.upload(u);
+          else for (const [start, end] of copyRanges(u.size)) part.copy(u.key, start, end, u.etag);
+        }
+      });
     } catch (err) {
-      if (uploadId) await this.abort(Key, uploadId);
       if (err instanceof StorageError) throw err;
       if (isPreconditionFailed(err)) throw new PreconditionFailedError(key);
       if (isNotFound(err)) throw opts.ifMatch !== undefined ? new PreconditionFailedError(key) : new ObjectNotFoundError(key);
