@@ -11,13 +11,13 @@
 // (store.ts: load, conditional writes, cooperative steps); the poll is in poll.ts, the admin
 // calls in admin.ts, the stored items in items.ts. The class is the one face routes and tests use.
 import { randomUUID } from 'node:crypto';
-import { SamsaError } from '../errors';
+import { ConditionFailedError, SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
 import { groupMetaKey } from '../log/keys';
 import type { MetaStore } from '../storage/ports';
 import { GroupAdmin } from './admin';
 import { tpKey } from './assignors';
-import { commitOp } from './items';
+import { commitOp, committedAfter, notCommittedAfter } from './items';
 import { transition } from './lifecycle';
 import { GroupPoller } from './poll';
 import type { MemberSpec } from './reconcile';
@@ -136,9 +136,30 @@ export class GroupCoordinator extends GroupStore {
   async commit(group: string, req: { memberId?: string; generation?: number; offsets: OffsetCommit[] }): Promise<OffsetCommit[]> {
     checkGroupName(group);
     const ids = await this.validateOffsets(req.offsets);
+    // When this request arrived (design note 0005, "Late commits"): its writes are conditional
+    // on no later commit of the same partition having landed first. Else a process paused (or
+    // a storage call delayed) past the client's timeout, after which the client committed again
+    // elsewhere, would move the offset back when it resumes.
+    const arrived = this.clock.now();
+    const fence = notCommittedAfter(arrived);
+    let raced = false;
     return this.run(group, async (l) => {
-      const now = this.clock.now();
       const limit = this.meta.limits.maxTransactItems - 2;
+      // After a lost race on that condition: the partitions a later commit moved are left to it
+      // (this commit happened before that one, which overwrote it).
+      let offsets = req.offsets;
+      if (raced) {
+        const parts = await this.loadPartitions(group);
+        offsets = offsets.filter((o) => !committedAfter(parts.get(tpKey(o.topic, o.partition)), arrived));
+      }
+      const write = async (run: () => Promise<void>): Promise<void> => {
+        try {
+          await run();
+        } catch (err) {
+          if (err instanceof ConditionFailedError) raced = true;
+          throw err;
+        }
+      };
       if (req.memberId !== undefined) {
         const m = req.memberId;
         this.requireMember(l, group, m, 'commit');
@@ -169,17 +190,19 @@ export class GroupCoordinator extends GroupStore {
         // Fencing, atomically with each write: the generation has not moved. Ownership changes
         // only with the generation, so the member still owns (or is giving up, and may still
         // commit) every partition it held in the generation just read.
-        for (const chunk of chunks(req.offsets, limit)) {
-          await this.meta.transact([
-            { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } },
-            ...chunk.map((o) => commitOp(group, o, ids.get(o.topic)!, now)),
-          ]);
+        for (const chunk of chunks(offsets, limit)) {
+          await write(() =>
+            this.meta.transact([
+              { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } },
+              ...chunk.map((o) => commitOp(group, o, ids.get(o.topic)!, arrived, fence)),
+            ]),
+          );
         }
       } else {
         if (l.state.members.size > 0) {
           throw new SamsaError('ILLEGAL_GENERATION', `group "${group}" has ${l.state.members.size} member(s); only a member may commit (with member_id and generation)`, { group });
         }
-        await this.writeMemberless(group, l, req.offsets.map((o) => commitOp(group, o, ids.get(o.topic)!, now)));
+        if (offsets.length > 0) await write(() => this.writeMemberless(group, l, offsets.map((o) => commitOp(group, o, ids.get(o.topic)!, arrived, fence))));
       }
       return req.offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null }));
     });

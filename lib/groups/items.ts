@@ -216,6 +216,18 @@ export function commitOp(group: string, o: OffsetCommit, topicId: string, now: n
   };
 }
 
+/**
+ * A commit's write condition: no commit of the partition that arrived after this one (`arrived`,
+ * when its request reached the coordinator, which is what `committed_at` records) has landed
+ * (design note 0005, "Late commits").
+ */
+export function notCommittedAfter(arrived: number): Condition {
+  return { op: 'or', conds: [{ op: 'attrNotExists', attr: 'committed_at' }, { op: 'le', attr: 'committed_at', value: arrived }] };
+}
+
+/** Whether a later commit than one that arrived at `arrived` already moved this partition. */
+export const committedAfter = (item: PartitionItem | undefined, arrived: number): boolean => item?.committedAt !== undefined && item.committedAt > arrived;
+
 /** The committed offset of a partition item, if it was committed on the topic's current incarnation. */
 export function currentOffset(item: PartitionItem | undefined, topicId: string | undefined): number | undefined {
   if (item?.offset === undefined) return undefined;

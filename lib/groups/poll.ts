@@ -12,7 +12,7 @@ import type { Condition, WriteOp } from '../storage/ports';
 import { inParallel } from '../util/parallel';
 import { abortableSleep } from '../util/sleep';
 import { tpKey } from './assignors';
-import { commitOp, currentOffset, type Loaded, type OffsetReset, type PartitionItem } from './items';
+import { commitOp, committedAfter, currentOffset, type Loaded, notCommittedAfter, type OffsetReset, type PartitionItem } from './items';
 import type { GroupStore } from './store';
 import { assignmentOf, checkGroupName, chunks, token, holds, MAX_RECHECK_MS, type OffsetCommit, type PolledRecord, type PollOptions, type PollPosition, type PollResult, type TopicPartition } from './types';
 
@@ -45,6 +45,9 @@ export class GroupPoller {
     const covered = acks.length === 0 && (opts.from?.size ?? 0) > 0;
     let early: Promise<Map<string, PartitionItem>> | undefined = covered ? undefined : this.store.loadPartitions(group);
     early?.catch(() => undefined); // awaited below; a failure surfaces there, not as unhandled
+    // When this poll arrived: its acks do not overwrite a commit of the same partition that
+    // arrived later and landed first (design note 0005, "Late commits").
+    const arrived = this.store.clock.now();
     const prepared = await this.store.run(group, async (l) => {
       this.store.requireMember(l, group, memberId, 'poll');
       const parts = covered ? undefined : await (early ?? this.store.loadPartitions(group));
@@ -52,7 +55,6 @@ export class GroupPoller {
       const me = l.members.get(memberId)!;
       const commits: WriteOp[] = [];
       const committedAcks: OffsetCommit[] = [];
-      const now = this.store.clock.now();
       const ackGen = opts.ackGeneration ?? 0;
       // Fencing of an ack: the member holds the partition (or is giving it up and has not yet
       // acknowledged that) and has held it without interruption since the generation of the
@@ -68,10 +70,13 @@ export class GroupPoller {
         const sameLog = inc === undefined || (inc.id === ids.get(a.topic) && inc.since <= ackGen);
         const held = ids.has(a.topic) && sameLog && holds(l.state, memberId, key) && (l.since.get(key) ?? Infinity) <= ackGen;
         if (!held) continue;
+        // Its client gave up on this poll and committed again elsewhere, and that landed first
+        // (this process paused, or its storage calls were delayed): the later commit stands.
+        if (committedAfter(parts!.get(key), arrived)) continue;
         committedAcks.push({ topic: a.topic, partition: a.partition, offset: a.offset, metadata: a.metadata ?? null });
         const item = parts!.get(key);
         if (item?.offset === a.offset && item.topicId === ids.get(a.topic)) continue;
-        commits.push(commitOp(group, a, ids.get(a.topic)!, now));
+        commits.push(commitOp(group, a, ids.get(a.topic)!, arrived, notCommittedAfter(arrived)));
       }
       const acked = Math.max(me.acked, l.state.generation);
       // A poll is a heartbeat, but an idle member polling every second need not write one each
