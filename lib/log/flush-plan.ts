@@ -8,7 +8,7 @@
 //     segment extents appear, and a remainder commit page when the step stopped mid-extent;
 //   - deadWalObjects: the write-ahead objects the step moved wholly into segments.
 import type { Condition, WriteOp } from '../storage/ports';
-import { commitPageToItem, HEAD_ATTR, headUpdate, SEGMENT_COND_ATTR, segExtentToItem, segmentToItem } from './items';
+import { commitPageToItem, HEAD_ATTR, headUpdate, segExtentToItem, segmentAsRead, segmentToItem } from './items';
 import { chunkObject, headKey } from './keys';
 import type { Extent, Segment } from './model';
 import type { PartitionProducers } from './producers';
@@ -244,7 +244,7 @@ export function stepWrites(
       item,
       condition: p.isNew
         ? { op: 'notExists' }
-        : { op: 'and', conds: [{ op: 'eq', attr: SEGMENT_COND_ATTR.size, value: p.prev.size }, { op: 'eq', attr: SEGMENT_COND_ATTR.closed, value: false }] },
+        : segmentAsRead(p.prev.size, false),
     });
   }
   if (plan.remainder && opts.remainderPage) {

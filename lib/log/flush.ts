@@ -19,7 +19,7 @@
 // Steps 2 and 4 are decided on plain data by flush-plan.ts; this file is the executor: it
 // reads, writes the objects (fenced as write() explains), commits and cleans up.
 import { ConditionFailedError, PreconditionFailedError } from '../errors';
-import type { AppendOptions, Condition, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
+import type { AppendOptions, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { concatBytes } from '../util/bytes';
 import { inParallel } from '../util/parallel';
@@ -28,7 +28,7 @@ import { commitTtl, queryCoveringItem } from './commit-items';
 import { deadWalObjects, gapSkipWrite, StepPacker, stepWrites } from './flush-plan';
 import { partitionKey } from './commit';
 import type { InlineCache } from './inline-cache';
-import { commitItemFromItem, extentsFromItem, headFromItem, SEGMENT_COND_ATTR, segExtentToItem, segmentFromItem, segmentToItem } from './items';
+import { commitItemFromItem, extentsFromItem, headFromItem, segExtentToItem, segmentAsRead, segmentFromItem, segmentToItem } from './items';
 import type { Extent, Segment } from './model';
 import { applyItem, DEFAULT_PRODUCER_ID_EXPIRATION_MS, type PartitionProducers, pruneExpired } from './producers';
 import type { BatchInfo, LogReader } from './reader';
@@ -301,7 +301,7 @@ export class Flusher {
         if (p.log.length === 0 && !p.isNew) continue;
         // Into the segment's open chunk (its own objects unless written in chunks: design note
         // 0011), at positions within that chunk; a chunk this step starts is created whole.
-        const key = (ext: 'log' | 'index' | 'timeindex'): string => chunkObject(topic.name, partition, p.seg.base, p.chunk.log, ext);
+        const key = (ext: SegmentFile): string => chunkObject(topic.name, partition, p.seg.base, p.chunk.log, ext);
         const fresh = p.isNew || p.chunk.isNew;
         const writes: Array<Promise<unknown>> = [
           this.write(topic, partition, lease, key('log'), p.prev.size - p.chunk.log, p.log, fresh, p.seg.etags.log).then((etag) => (p.seg.etags.log = etag)),
@@ -414,7 +414,7 @@ export class Flusher {
       await this.pointExtentsAtWhole(topic, partition, seg);
       const composed: Segment = { ...seg, etags: { log, index, timeindex }, composed: true };
       try {
-        await this.meta.write({ type: 'put', item: segmentToItem(topic.id, partition, composed), condition: segmentUnchanged(seg, false) });
+        await this.meta.write({ type: 'put', item: segmentToItem(topic.id, partition, composed), condition: segmentAsRead(seg.size, true, false) });
       } catch (err) {
         if (err instanceof ConditionFailedError) return; // retention removed it, or a racing flusher composed it
         throw err;
@@ -424,7 +424,7 @@ export class Flusher {
     await this.objects.delete(chunkObjects(name, partition, seg));
     const { chunks: _chunks, composed: _composed, ...plain } = seg;
     try {
-      await this.meta.write({ type: 'put', item: segmentToItem(topic.id, partition, plain), condition: segmentUnchanged(seg, true) });
+      await this.meta.write({ type: 'put', item: segmentToItem(topic.id, partition, plain), condition: segmentAsRead(seg.size, true, true) });
     } catch (err) {
       if (!(err instanceof ConditionFailedError)) throw err;
     }
@@ -608,18 +608,6 @@ export class Flusher {
  * The batches of an extent's bytes from offset `from` on (a batch boundary: flush moves whole
  * batches), re-based to start at byte 0 — an items-mode commit item flush already moved in part.
  */
-/** The catalog entry is still `seg` as read: same size, closed, composed or not as said. */
-function segmentUnchanged(seg: Segment, composed: boolean): Condition {
-  return {
-    op: 'and',
-    conds: [
-      { op: 'eq', attr: SEGMENT_COND_ATTR.size, value: seg.size },
-      { op: 'eq', attr: SEGMENT_COND_ATTR.closed, value: true },
-      composed ? { op: 'eq', attr: SEGMENT_COND_ATTR.composed, value: true } : { op: 'attrNotExists', attr: SEGMENT_COND_ATTR.composed },
-    ],
-  };
-}
-
 function fromOffset(read: { bytes: Uint8Array; batches: BatchInfo[] }, from: number, topic: Topic, partition: number): { bytes: Uint8Array; batches: BatchInfo[] } {
   const i = read.batches.findIndex((b) => b.base === from);
   if (i < 0) throw new Error(`no batch of ${topic.name}/${partition} starts at the flushed offset ${from}`);

@@ -342,8 +342,19 @@ const SEGMENT_ATTR = {
   composed: 'composed',
 } as const satisfies Record<keyof Segment, string>;
 
-/** Stored names of the catalog attributes that write conditions test (flush, retention). */
-export const SEGMENT_COND_ATTR = { size: SEGMENT_ATTR.size, closed: SEGMENT_ATTR.closed, composed: SEGMENT_ATTR.composed } as const;
+/**
+ * A catalog entry's write condition: the entry is still as read — its size, open or closed, and
+ * (for a closed one written in chunks, design note 0011) composed or not. Flush steps, retention's
+ * seal and the composition all fence on it.
+ */
+export function segmentAsRead(size: number, closed: boolean, composed?: boolean): Condition {
+  const conds: Condition[] = [
+    { op: 'eq', attr: SEGMENT_ATTR.size, value: size },
+    { op: 'eq', attr: SEGMENT_ATTR.closed, value: closed },
+  ];
+  if (composed !== undefined) conds.push(composed ? { op: 'eq', attr: SEGMENT_ATTR.composed, value: true } : { op: 'attrNotExists', attr: SEGMENT_ATTR.composed });
+  return { op: 'and', conds };
+}
 
 export function segmentToItem(topicId: string, partition: number, s: Segment): MetaItem {
   const item: MetaItem = { ...segmentKey(topicId, partition, s.base) };

@@ -56,7 +56,7 @@ import {
   RETENTION_ATTR,
   retentionCursorFromItem,
   retentionCursorToItem,
-  SEGMENT_COND_ATTR,
+  segmentAsRead,
   segmentFromItem,
   topicItemFromItem,
 } from './items';
@@ -280,7 +280,7 @@ export class Retention {
               type: 'update',
               key: segmentKey(topic.id, partition, a.base),
               set: { closed: true },
-              condition: { op: 'and', conds: [{ op: 'eq', attr: SEGMENT_COND_ATTR.size, value: a.size }, { op: 'eq', attr: SEGMENT_COND_ATTR.closed, value: false }] },
+              condition: segmentAsRead(a.size, false),
             },
           ]);
           if (stats) stats.sealedSegments++;
