@@ -395,9 +395,6 @@ function chunkFromValue(v: MetaValue): SegmentChunk {
   return { log: o.log as number, index: o.index as number, timeIndex: o.tidx as number, maxTs: o.max_ts as number, ...(o.etags ? { etags: { ...(o.etags as SegmentEtags) } } : {}) };
 }
 
-/** A catalog entry's base offset, without decoding the rest. */
-export const segmentItemBase = (item: MetaItem): number => item[SEGMENT_ATTR.base] as number;
-
 // --- topics and their deletion ----------------------------------------------------------------
 
 /** A topic item: the topic, live or (state "deleting", since `deletedAt`) being deleted. */

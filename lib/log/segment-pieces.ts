@@ -1,7 +1,7 @@
 // The objects that hold a segment's bytes, for everything that reads a segment as files rather
 // than through its extents (timestamp lookup, the raw segment route, copying, retention): one
 // piece for a segment that is one object of each kind, else one per chunk (design note 0011).
-import { chunkObject, type SegmentFile } from './keys';
+import { chunkObject, SEGMENT_FILES, type SegmentFile } from './keys';
 import type { Segment } from './model';
 
 export interface SegmentPiece {
@@ -24,11 +24,7 @@ export const isChunked = (seg: Pick<Segment, 'chunks' | 'composed'>): boolean =>
  * `.index` are positions within that chunk; offsets stay relative to the segment's base.
  */
 export function segmentPieces(topic: string, partition: number, seg: Segment): SegmentPiece[] {
-  const keys = (logStart: number): Record<SegmentFile, string> => ({
-    log: chunkObject(topic, partition, seg.base, logStart, 'log'),
-    index: chunkObject(topic, partition, seg.base, logStart, 'index'),
-    timeindex: chunkObject(topic, partition, seg.base, logStart, 'timeindex'),
-  });
+  const keys = (logStart: number) => Object.fromEntries(SEGMENT_FILES.map((ext) => [ext, chunkObject(topic, partition, seg.base, logStart, ext)])) as Record<SegmentFile, string>;
   if (!isChunked(seg)) {
     return [{ keys: keys(0), log: { start: 0, size: seg.size }, index: { start: 0, size: seg.indexSize }, timeIndex: { start: 0, size: seg.timeIndexSize }, maxTs: seg.maxTs }];
   }
@@ -47,5 +43,5 @@ export function segmentPieces(topic: string, partition: number, seg: Segment): S
 
 /** Every chunk object of a segment written in chunks (beyond `<base>.*`), composed or not: what retention and cleanup delete. */
 export function chunkObjects(topic: string, partition: number, seg: Pick<Segment, 'base' | 'chunks'>): string[] {
-  return (seg.chunks ?? []).filter((c) => c.log > 0).flatMap((c) => (['log', 'index', 'timeindex'] as const).map((ext) => chunkObject(topic, partition, seg.base, c.log, ext)));
+  return (seg.chunks ?? []).filter((c) => c.log > 0).flatMap((c) => SEGMENT_FILES.map((ext) => chunkObject(topic, partition, seg.base, c.log, ext)));
 }
