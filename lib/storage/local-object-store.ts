@@ -9,6 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidRangeError, ObjectNotFoundError, PreconditionFailedError, StorageError } from '../errors.js';
 import { concatBytes } from '../util/bytes.js';
+import { checkComposeSource } from './compose-source.js';
 import { compareUtf8 } from './local-utf8.js';
 import type { AppendOptions, ByteRange, ComposeSource, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
 
@@ -195,11 +196,7 @@ export class LocalObjectStore implements ObjectStore {
   async compose(key: string, sources: readonly ComposeSource[], opts: AppendOptions = {}): Promise<{ etag: string }> {
     const parts: Uint8Array[] = [];
     for (const src of sources) {
-      if (!Number.isSafeInteger(src.size) || src.size < 0) throw new InvalidRangeError(src.key, `invalid source size ${src.size}`);
-      const info = await this.head(src.key);
-      if (!info) throw new ObjectNotFoundError(src.key);
-      if (src.etag !== undefined && info.etag !== src.etag) throw new PreconditionFailedError(src.key);
-      if (info.size < src.size) throw new InvalidRangeError(src.key, `object holds ${info.size} bytes, cannot copy ${src.size}`);
+      checkComposeSource(src, await this.head(src.key));
       parts.push(await this.get(src.key, { start: 0, end: src.size }));
     }
     if (opts.ifMatch !== undefined) {

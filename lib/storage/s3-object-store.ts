@@ -17,6 +17,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { InvalidRangeError, ObjectNotFoundError, PreconditionFailedError, StorageError } from '../errors.js';
+import { checkComposeSource } from './compose-source.js';
 import { concatBytes } from '../util/bytes.js';
 import { httpStatusOf, sdkError, wrapAwsError } from './aws-errors.js';
 import type { AppendOptions, ByteRange, ComposeSource, ListPage, ObjectInfo, ObjectStore, PutOptions } from './ports.js';
@@ -291,33 +292,19 @@ export class S3ObjectStore implements ObjectStore {
    * together and all settle before the completion, which is conditional like `append`'s.
    */
   async compose(key: string, sources: readonly ComposeSource[], opts: AppendOptions = {}): Promise<{ etag: string }> {
-    for (const src of sources) {
-      if (!Number.isSafeInteger(src.size) || src.size < 0) throw new InvalidRangeError(src.key, `invalid source size ${src.size}`);
-    }
+    // A server-side copy checks nothing the contract promises (a range past the source's end is
+    // an InvalidArgument on S3, copied short on moto, and moto ignores CopySourceIfMatch), and a
+    // ranged GET does not check a pinned ETag: every source is looked at first, together — a
+    // HEAD each, a fraction of a copy.
+    const held = await Promise.all(sources.map((src) => this.headWithEtag(src.key)));
+    sources.forEach((src, i) => checkComposeSource(src, held[i]));
     const total = sources.reduce((n, s) => n + s.size, 0);
     const readSource = async (src: ComposeSource): Promise<Uint8Array> => {
-      if (src.etag !== undefined) {
-        const info = await this.headWithEtag(src.key);
-        if (!info) throw new ObjectNotFoundError(src.key);
-        if (info.etag !== src.etag) throw new PreconditionFailedError(src.key);
-      }
       const bytes = src.size === 0 ? new Uint8Array(0) : await this.get(src.key, { start: 0, end: src.size });
+      // Shorter than the HEAD said: replaced meanwhile.
       if (bytes.length < src.size) throw new InvalidRangeError(src.key, `object holds ${bytes.length} bytes, cannot copy ${src.size}`);
       return bytes;
     };
-    // A server-side copy checks nothing the contract promises (a range past the source's end is
-    // an InvalidArgument on S3, copied short on moto, and moto ignores CopySourceIfMatch): the
-    // sources to be copied are looked at first, together — a HEAD each, a fraction of a copy.
-    await Promise.all(
-      sources
-        .filter((src) => src.size >= MIN_PART_BYTES)
-        .map(async (src) => {
-          const info = await this.headWithEtag(src.key);
-          if (!info) throw new ObjectNotFoundError(src.key);
-          if (src.etag !== undefined && info.etag !== src.etag) throw new PreconditionFailedError(src.key);
-          if (info.size < src.size) throw new InvalidRangeError(src.key, `object holds ${info.size} bytes, cannot copy ${src.size}`);
-        }),
-    );
     if (total < MIN_PART_BYTES) {
       // Too small for a multipart upload's first part: one PUT of the bytes.
       const bytes: Uint8Array[] = [];
