@@ -117,6 +117,8 @@ export type ExtentPages = [QueryPage, QueryPage, QueryPage];
 export type ReadHead = Pick<Head, 'nextOffset' | 'flushed' | 'tails'>;
 const SEEK_THRESHOLD = 64 * 1024; // below this, reading a whole extent beats an index lookup
 const CHAIN_RETRIES = 5;
+/** Partitions whose highest seen `flushed` a reader remembers (LogReader.flushedSeen). */
+const FLUSHED_SEEN_MAX = 100_000;
 
 /**
  * Default bytes of `.index` objects kept in memory per process. A 1 GiB segment's index is
@@ -135,6 +137,12 @@ export class LogReader {
   private indexCache = new Map<string, { bytes: Uint8Array; at: number }>();
   private indexCacheSize = 0;
   private readonly indexCacheMax: number;
+  /**
+   * Per partition incarnation (topic id), the highest `flushed` a head read here showed. It
+   * only grows, and everything below it is in segment extents (or below the log start, which
+   * the head read alongside catches), so a read below it needs no commit-page queries.
+   */
+  private flushedSeen = new Map<string, number>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -171,10 +179,24 @@ export class LogReader {
    * alongside it — or the flushed offset / log start when no item is left.
    */
   async head(topic: Topic, partition: number): Promise<Head> {
-    if (topic.commit !== 'items') return headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    if (topic.commit !== 'items') {
+      const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+      this.sawFlushed(topic, partition, head.flushed);
+      return head;
+    }
     const [item, last] = await Promise.all([this.meta.get(headKey(topic.id, partition)), lastCommitItem(this.meta, topic, partition)]);
     const head = headFromItem(item);
+    this.sawFlushed(topic, partition, head.flushed);
     return { ...head, nextOffset: itemLogEnd(head, last) };
+  }
+
+  private sawFlushed(topic: Topic, partition: number, flushed: number): void {
+    const key = `${topic.id}/${partition}`;
+    if ((this.flushedSeen.get(key) ?? 0) >= flushed) return;
+    // A bound, not a cache policy: a process reading more partitions than this forgets them
+    // all at once and learns them again from its next head reads.
+    if (this.flushedSeen.size >= FLUSHED_SEEN_MAX) this.flushedSeen.clear();
+    this.flushedSeen.set(key, flushed);
   }
 
   /** The head, refusing a deleted incarnation's tombstone (a caller holding a stale topic). */
@@ -236,7 +258,7 @@ export class LogReader {
   ): Promise<{ head: Head; offset: number; got: T | undefined }> {
     // At a known offset, the head and the extent lookups go out together: one metadata round
     // trip before the object reads.
-    const prefetched = opts.offset !== undefined ? this.queryExtents(topic, partition, opts.offset) : undefined;
+    const prefetched = opts.offset !== undefined ? this.queryExtents(topic, partition, opts.offset, 16, false, this.flushedSeen.get(`${topic.id}/${partition}`)) : undefined;
     prefetched?.catch(() => undefined); // consumed (or dropped) below; never an unhandled rejection
     let head = await this.liveHead(topic, partition);
     const offset = opts.offset ?? head.logStart;
@@ -293,7 +315,7 @@ export class LogReader {
   async extentsFrom(topic: Topic, partition: number, offset: number, head: ReadHead, limit = 16, prefetched?: Promise<ExtentPages>, withoutBinary = false): Promise<Extent[] | undefined> {
     const hw = head.nextOffset;
     for (let attempt = 0; attempt < CHAIN_RETRIES; attempt++) {
-      const pages = attempt === 0 && prefetched ? await prefetched : await this.queryExtents(topic, partition, offset, limit, withoutBinary);
+      const pages = attempt === 0 && prefetched ? await prefetched : await this.queryExtents(topic, partition, offset, limit, withoutBinary, head.flushed);
       const segs = [...pages[0].items, ...pages[1].items].flatMap(extentsFromItem);
       const commits = topic.commit === 'items' ? unflushedItems(pages[2], head.flushed) : [...pages[2].items.flatMap(extentsFromItem).filter((e) => e.base >= head.flushed), ...liveTails(head)];
       const at = (pos: number): Extent | undefined =>
@@ -315,22 +337,32 @@ export class LogReader {
    * commit pages from the one that can cover it on — which depend on nothing but the offset,
    * so a fetch can run them alongside its head read (one metadata round trip, then the object
    * reads).
+   *
+   * `flushed`: a `flushed` the partition's head showed. Below it the chain is segment extents
+   * (a catching-up consumer's whole read), so the commit pages — below `flushed` only
+   * garbage, and in items mode kept until their TTL — are not queried: two or three queries
+   * fewer per fetch. The chain then ends at `flushed`, and the walk's next page queries them.
    */
-  queryExtents(topic: Topic, partition: number, offset: number, limit = 16, withoutBinary = false): Promise<ExtentPages> {
+  queryExtents(topic: Topic, partition: number, offset: number, limit = 16, withoutBinary = false, flushed = 0): Promise<ExtentPages> {
     const pk = partitionPk(topic.id, partition);
-    const binary = withoutBinary ? { withoutBinary } : {};
     return Promise.all([
       this.meta.query({ pk, gte: SEG_EXTENT_PREFIX, lte: segExtentSk(offset), reverse: true, limit: 1 }),
       this.meta.query({ pk, gt: segExtentSk(offset), lt: SEG_EXTENT_END, limit }),
-      topic.commit === 'items'
-        ? // Commit items are keyed by their base: the one covering `offset` is the last at or
-          // below it, then those after it.
-          Promise.all([
-            queryCoveringItem(this.meta, topic.id, partition, offset, binary),
-            this.meta.query({ pk, gt: commitItemSk(offset), lt: COMMIT_ITEM_END, limit, ...binary }),
-          ]).then(([covering, after]): QueryPage => ({ items: [...covering.items, ...after.items] }))
-        : this.meta.query({ pk, gte: extentSk(offset), lt: EXTENT_END, limit, ...binary }),
+      offset < flushed ? { items: [] } : this.queryCommitPages(topic, partition, offset, limit, withoutBinary),
     ]);
+  }
+
+  /** The commit pages from the one that can cover `offset` on (queryExtents). */
+  private queryCommitPages(topic: Topic, partition: number, offset: number, limit: number, withoutBinary: boolean): Promise<QueryPage> {
+    const pk = partitionPk(topic.id, partition);
+    const binary = withoutBinary ? { withoutBinary } : {};
+    if (topic.commit !== 'items') return this.meta.query({ pk, gte: extentSk(offset), lt: EXTENT_END, limit, ...binary });
+    // Commit items are keyed by their base: the one covering `offset` is the last at or below
+    // it, then those after it.
+    return Promise.all([
+      queryCoveringItem(this.meta, topic.id, partition, offset, binary),
+      this.meta.query({ pk, gt: commitItemSk(offset), lt: COMMIT_ITEM_END, limit, ...binary }),
+    ]).then(([covering, after]): QueryPage => ({ items: [...covering.items, ...after.items] }));
   }
 
   /**
