@@ -33,7 +33,7 @@ import type { Extent, Segment } from './model';
 import { applyItem, DEFAULT_PRODUCER_ID_EXPIRATION_MS, type PartitionProducers, pruneExpired } from './producers';
 import type { BatchInfo, LogReader } from './reader';
 import { encodeIndexEntries, encodeTimeIndexEntries, shiftIndexPositions } from './segment-index';
-import { chunkObjects, segmentPieces } from './segment-pieces';
+import { chunkObjects, compositionUnfinished, segmentPieces } from './segment-pieces';
 import type { Topic } from './topics';
 
 export interface FlushOptions {
@@ -368,7 +368,7 @@ export class Flusher {
   /** Compositions left unfinished (a crash, a lost lease) among the partition's last segments. */
   private async composePending(topic: Topic, partition: number, lease: LeaseGuard): Promise<void> {
     const page = await this.meta.query({ pk: partitionPk(topic.id, partition), beginsWith: SEGMENT_PREFIX, reverse: true, limit: PENDING_COMPOSE_LOOKBACK });
-    const pending = page.items.map(segmentFromItem).filter((seg) => seg.closed && seg.chunks && (seg.chunks.length > 1 || seg.composed));
+    const pending = page.items.map(segmentFromItem).filter(compositionUnfinished);
     if (pending.length === 0) return;
     // Not one retention is deleting (below the log start; a pass that crashed midway leaves its
     // catalog entry for the next pass, its objects perhaps gone already).

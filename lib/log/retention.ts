@@ -45,7 +45,7 @@ import type { LeaseManager } from './lease';
 import type { LeaseGuard } from './flush';
 import { OrphanSweeper } from './orphan-sweeper';
 import { unflushedItems } from './reader';
-import { chunkObjects, isChunked } from './segment-pieces';
+import { chunkObjects, compositionUnfinished, isChunked } from './segment-pieces';
 import { deleteItems, TopicDeletion } from './topic-deletion';
 import {
   extentItemLast,
@@ -129,6 +129,11 @@ interface Plan {
   /** The expiring prefix of the catalog, oldest first (at most segmentsPerStep). */
   doomed: Segment[];
   newLogStart: number;
+  /**
+   * Closed segments in the tail still in chunks: a composition a crash interrupted (design
+   * note 0011). The partition's next flush finishes it too, but an idle partition has none.
+   */
+  unfinished: Segment[];
 }
 
 export class Retention {
@@ -251,23 +256,35 @@ export class Retention {
     }
   }
 
+  /**
+   * Retention's steps as the leader, then the compositions it found to do (design note 0011):
+   * segments it sealed while they were in chunks, and closed ones a crash left in chunks.
+   * Composed once the steps are done with them, unless they went below the log start.
+   */
   private async asLeader(topic: Topic, partition: number, epoch: number, stats?: RetentionStats): Promise<number> {
+    const guard = this.leases.guard(topic, partition, epoch);
+    const toCompose = new Map<number, Segment>();
+    const logStart = await this.retainAsLeader(topic, partition, epoch, guard, toCompose, stats);
+    if (this.composeSealed) {
+      for (const seg of toCompose.values()) {
+        if (seg.last < logStart || !guard.held()) continue;
+        await this.composeSealed(topic, partition, guard, seg);
+      }
+    }
+    return logStart;
+  }
+
+  private async retainAsLeader(topic: Topic, partition: number, epoch: number, guard: LeaseGuard, toCompose: Map<number, Segment>, stats?: RetentionStats): Promise<number> {
     const lease = { epoch };
     let lastStart = 0;
-    const guard = this.leases.guard(topic, partition, lease.epoch);
     const isLeader: Condition = { op: 'eq', attr: HEAD_ATTR.leaderEpoch, value: lease.epoch };
-    // An idle segment this pass sealed while it was still in chunks (design note 0011): composed
-    // once the pass is done with it, unless the pass deleted it.
-    let sealedInChunks: Segment | undefined;
     for (let step = 0; step < 1000; step++) {
       // Taking the lease wrote the head (its epoch); every step works from a fresh plan.
       const plan = await this.plan(topic, partition);
       lastStart = plan.head.logStart;
       if (plan.head.leaderEpoch !== lease.epoch || !guard.held()) return plan.head.logStart;
-      if (!this.hasWork(plan)) {
-        if (sealedInChunks && sealedInChunks.last >= plan.head.logStart && this.composeSealed) await this.composeSealed(topic, partition, guard, sealedInChunks);
-        return plan.head.logStart;
-      }
+      for (const seg of plan.unfinished) toCompose.set(seg.base, seg);
+      if (!this.hasWork(plan, false)) return plan.head.logStart;
 
       if (plan.sealable && plan.active) {
         // Kafka rolls on append; here nobody may append for days, so the idle active segment
@@ -284,7 +301,7 @@ export class Retention {
             },
           ]);
           if (stats) stats.sealedSegments++;
-          if (isChunked(a)) sealedInChunks = { ...a, closed: true };
+          if (isChunked(a)) toCompose.set(a.base, { ...a, closed: true });
         } catch (err) {
           if (!(err instanceof ConditionFailedError)) throw err;
         }
@@ -338,8 +355,9 @@ export class Retention {
     return lastStart;
   }
 
-  private hasWork(plan: Plan): boolean {
-    return plan.sealable || plan.doomed.length > 0 || plan.added >= SUMMARY_WRITE_MIN;
+  /** `compositions`: whether an unfinished composition alone is work (it is to take the lease). */
+  private hasWork(plan: Plan, compositions = true): boolean {
+    return plan.sealable || plan.doomed.length > 0 || plan.added >= SUMMARY_WRITE_MIN || (compositions && !!this.composeSealed && plan.unfinished.length > 0);
   }
 
   /**
@@ -359,6 +377,7 @@ export class Retention {
     const summary: Summary = { ...old };
     let added = 0;
     let active: Segment | undefined;
+    const unfinished: Segment[] = [];
     let tailBytes = 0; // the active segment, and closed ones the page cap left uncounted
     let startAfter: string | undefined;
     let complete = false;
@@ -372,6 +391,7 @@ export class Retention {
           continue;
         }
         if (active) continue; // never: only the last segment is open
+        if (compositionUnfinished(seg) && seg.last >= head.logStart) unfinished.push(seg);
         summary.upto = seg.base + 1;
         if (seg.last >= head.logStart) {
           summary.bytes += seg.size;
@@ -434,7 +454,7 @@ export class Retention {
       startAfter = page.next;
       limit = 100;
     }
-    return { head, old, summary, added, ...(active ? { active } : {}), sealable, doomed, newLogStart };
+    return { head, old, summary, added, ...(active ? { active } : {}), sealable, doomed, newLogStart, unfinished };
   }
 
   /** Extents, then objects, then catalog entries of segments wholly below `logStart`. */

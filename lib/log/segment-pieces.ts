@@ -19,6 +19,12 @@ export interface SegmentPiece {
 export const isChunked = (seg: Pick<Segment, 'chunks' | 'composed'>): boolean => (seg.chunks?.length ?? 0) > 1 && !seg.composed;
 
 /**
+ * True for a closed segment whose composition has not finished (design note 0011): still in
+ * chunks, or composed with its chunk objects or chunk list not yet gone.
+ */
+export const compositionUnfinished = (seg: Pick<Segment, 'closed' | 'chunks' | 'composed'>): boolean => seg.closed && !!seg.chunks && (seg.chunks.length > 1 || !!seg.composed);
+
+/**
  * The pieces of segment `seg` of `topic`/`partition` in offset order, covering exactly its
  * catalogued bytes (an object may hold a dead tail past them). Index entries in a chunk's
  * `.index` are positions within that chunk; offsets stay relative to the segment's base.

@@ -237,6 +237,52 @@ describe('segments written in chunks (design note 0011)', () => {
     await n.engine.close();
   });
 
+  // An idle partition: no next flush comes. The retention pass finds the closed segment still in
+  // chunks at the tail of the catalog and finishes it.
+  for (const stage of ['compose', 'catalog'] as const) {
+    it(`a composition that fails at its ${stage} on a partition that then goes idle is finished by the next retention pass`, async () => {
+      // The records carry 2023 timestamps: kept forever, so retention only has the composition to do.
+      const config = { 'segment.bytes': SEGMENT_BYTES, 'retention.ms': -1 };
+      const plain = await node('plain', { ...FLUSH, chunkBytes: undefined });
+      await plain.engine.createTopic('t', 1, config);
+      await produce(plain, 0, 19);
+      await flush(plain);
+      const want = await closedFiles(plain);
+
+      const broken = new Error(`injected ${stage} failure`);
+      const chunked = await node('chunked', FLUSH, (o) => faultyObjectStore(o));
+      const faults = (chunked.objects as ReturnType<typeof faultyObjectStore>).faults;
+      await chunked.engine.createTopic('t', 1, config);
+      await produce(chunked, 0, 19);
+      if (stage === 'compose') faults.add({ method: 'compose', action: { kind: 'failAfter', error: broken } });
+      else {
+        const inner = chunked.meta;
+        const write = inner.write.bind(inner);
+        let armed = true;
+        (inner as { write: MetaStore['write'] }).write = async (op) => {
+          if (armed && op.type === 'put' && op.item.sk.startsWith(SEGMENT_PREFIX) && op.item['composed'] === true) {
+            armed = false;
+            await write(op); // applied, reported failed: the chunks are left to delete
+            throw broken;
+          }
+          return write(op);
+        };
+      }
+      await expect(flush(chunked)).rejects.toThrow(broken.message);
+      faults.clear();
+      expect((await segments(chunked))[0]!.closed).toBe(true);
+      expect(chunkFiles(chunked).filter((f) => f.startsWith('00000000000000000000+')).length).toBeGreaterThan(0);
+
+      await chunked.engine.retention.runOnce();
+      const first = (await segments(chunked))[0]!;
+      expect([first.closed, first.chunks]).toEqual([true, undefined]);
+      expect(chunkFiles(chunked).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+      expect(await closedFiles(chunked)).toEqual(want);
+      expect(await values(chunked)).toEqual(expected(19));
+      for (const n of [plain, chunked]) await n.engine.close();
+    });
+  }
+
   for (const stage of ['compose', 'index', 'extents', 'catalog', 'chunk deletes'] as const) {
     it(`a composition that fails at its ${stage} is finished by the next flush, and every record reads throughout`, async () => {
       const plain = await node('plain', { ...FLUSH, chunkBytes: undefined });
