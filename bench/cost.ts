@@ -8,6 +8,9 @@
 // Lambda is priced per HTTP request ($0.20 per million) plus GB-seconds (arm64, $0.0000133334)
 // at the memory the CDK construct sets, with the duration measured here (an emulator on
 // loopback is faster than AWS, so this part is a lower bound; it is reported separately).
+// COST_S3_LATENCY_MS / COST_DDB_LATENCY_MS add that much to every S3 / DynamoDB HTTP attempt
+// (as bench/flush-latency.ts does), for an estimate of the Lambda part on AWS's round trips;
+// the request counts and the AWS column do not change.
 import { LogEngine } from '../lib/log/engine';
 import { codecsReady, encodeRecordBatch } from '../lib/records';
 import { awsConfigFromEnv, awsRequestCounts, makeDynamoClient, makeS3Client, resetAwsRequestCounts } from '../lib/storage/aws-clients';
@@ -29,6 +32,8 @@ const PRICE = {
   lambdaGbSecond: AWS_PRICES.lambdaArmGbSecond,
 };
 const LAMBDA_GB = 1; // the API function's memory in the CDK construct (1024 MB)
+const S3_LATENCY_MS = Number(process.env.COST_S3_LATENCY_MS ?? 0);
+const DDB_LATENCY_MS = Number(process.env.COST_DDB_LATENCY_MS ?? 0);
 const KINESIS_ON_DEMAND_PER_GB = AWS_PRICES.kinesisOnDemandPerGb; // ingest + retrieval, us-east-1
 
 /**
@@ -136,6 +141,10 @@ async function main(): Promise<void> {
   const cfg = awsConfigFromEnv();
   const s3c = makeS3Client(cfg);
   const ddbc = makeDynamoClient(cfg);
+  // Per HTTP attempt, after signing: what a round trip to the service adds.
+  const delay = (ms: number) => (next: (a: unknown) => Promise<unknown>) => async (args: unknown) => (await new Promise((r) => setTimeout(r, ms)), next(args));
+  if (S3_LATENCY_MS > 0) s3c.middlewareStack.add(delay(S3_LATENCY_MS) as never, { step: 'finalizeRequest', name: 'benchLatency' });
+  if (DDB_LATENCY_MS > 0) ddbc.middlewareStack.add(delay(DDB_LATENCY_MS) as never, { step: 'finalizeRequest', name: 'benchLatency' });
   const bucket = `samsa-cost-${Date.now()}`;
   const table = `samsa-cost-${Date.now()}`;
   await ensureBucket(s3c, bucket, cfg.region);
@@ -351,7 +360,8 @@ async function main(): Promise<void> {
   // --- report ------------------------------------------------------------------------------
   const perGiB = (m: Measure, usd: number): number => (usd / m.mib) * 1024;
   const itemLimit = typeof itemInlineMaxBytes === 'number' ? itemInlineMaxBytes : itemInlineMaxBytes({ days: 8, deleted: false });
-  console.log(`Emulator: ${endpoint}. Inline threshold ${inlineMaxBytes} B (head mode, raw batch); items mode ${itemLimit} B of item as stored (7-day topics). Per-GiB figures scale the measured workload linearly.\n`);
+  const latency = S3_LATENCY_MS > 0 || DDB_LATENCY_MS > 0 ? ` Every S3 request delayed ${S3_LATENCY_MS} ms and every DynamoDB request ${DDB_LATENCY_MS} ms (the Lambda column's durations include it).` : '';
+  console.log(`Emulator: ${endpoint}.${latency} Inline threshold ${inlineMaxBytes} B (head mode, raw batch); items mode ${itemLimit} B of item as stored (7-day topics). Per-GiB figures scale the measured workload linearly.\n`);
   console.log('| workload | MiB | AWS requests | per MiB | S3 $/GiB | DynamoDB $/GiB | AWS $/GiB | Lambda $/GiB (lower bound) |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   const cost = new Map<string, { aws: number; lambda: number }>();
