@@ -438,7 +438,7 @@ export class LogReader {
     if (from <= e.base && e.len <= budget) return piece(e.pos, end, e.base, e.last);
     let start = e.pos;
     if (e.kind === 'seg' && from > e.base && e.len > SEEK_THRESHOLD && e.seg !== undefined) {
-      const pos = await this.seek(e.obj!, e.seg, e.wb, e.base, from, start);
+      const pos = await this.seek(topic, e.obj!, e.seg, e.wb, e.base, from, start);
       if (pos > start && pos < end) start = pos;
     }
     if (budget <= 0) return undefined;
@@ -472,7 +472,7 @@ export class LogReader {
   private async lastBatchWithin(topic: Topic, partition: number, e: Extent, first: Frame, limit: number): Promise<Frame> {
     let walkFrom = first.start;
     if (e.kind === 'seg' && e.seg !== undefined && limit - first.start > SEEK_THRESHOLD) {
-      const index = await this.indexOf(e.obj!);
+      const index = await this.indexOf(topic, e.obj!);
       const jump = index && positionBefore(index.bytes, limit);
       if (jump !== undefined && jump > walkFrom) walkFrom = jump;
     }
@@ -661,20 +661,23 @@ export class LogReader {
   }
 
   /**
-   * The `.index` of a segment `.log`: the cached one (marked most recently used) unless
-   * `reload`, else read and cached; undefined when it cannot be read.
+   * The `.index` of a segment `.log` of `topic`: the cached one (marked most recently used)
+   * unless `reload`, else read and cached; undefined when it cannot be read. Cached per topic
+   * incarnation: object keys are by name, and a topic deleted and created again under it
+   * writes other bytes, with other positions, under the same keys.
    */
-  private async indexOf(logKey: string, reload = false): Promise<{ bytes: Uint8Array; at: number } | undefined> {
+  private async indexOf(topic: Topic, logKey: string, reload = false): Promise<{ bytes: Uint8Array; at: number } | undefined> {
     const indexKey = logKey.replace(/\.log$/, '.index');
-    const cached = this.indexCache.get(indexKey);
+    const cacheKey = `${topic.id}/${indexKey}`;
+    const cached = this.indexCache.get(cacheKey);
     if (cached && !reload) {
-      this.indexCache.delete(indexKey);
-      this.indexCache.set(indexKey, cached);
+      this.indexCache.delete(cacheKey);
+      this.indexCache.set(cacheKey, cached);
       return cached;
     }
     try {
       const entry = { bytes: await this.objects.get(indexKey), at: Date.now() };
-      this.cacheIndex(indexKey, entry);
+      this.cacheIndex(cacheKey, entry);
       return entry;
     } catch {
       return undefined;
@@ -686,7 +689,7 @@ export class LogReader {
     let start = e.pos;
     const end = e.pos + e.len;
     if (e.kind === 'seg' && from > e.base && e.len > SEEK_THRESHOLD && e.seg !== undefined && e.obj) {
-      const pos = await this.seek(e.obj, e.seg, e.wb, e.base, from, start);
+      const pos = await this.seek(topic, e.obj, e.seg, e.wb, e.base, from, start);
       if (pos > start && pos < end) start = pos;
     }
     const shift = e.base - e.wb;
@@ -752,15 +755,15 @@ export class LogReader {
   }
 
   /** Position in the segment's .log of the last index entry at or before `from`. */
-  private async seek(logKey: string, segBase: number, wb: number, base: number, from: number, extentPos: number): Promise<number> {
+  private async seek(topic: Topic, logKey: string, segBase: number, wb: number, base: number, from: number, extentPos: number): Promise<number> {
     // Index entries hold offsets as written (wb-relative within segments they always equal base).
     const rel = from - (base - wb) - segBase;
-    let index = await this.indexOf(logKey);
+    let index = await this.indexOf(topic, logKey);
     let hit = index ? lookupOffset(index.bytes, rel) : undefined;
     // A cached index that does not reach this extent yet may be older than the segment's last
     // flush: read it again, at most once a second.
     if (index && (!hit || hit.position < extentPos) && Date.now() - index.at >= 1000) {
-      index = await this.indexOf(logKey, true);
+      index = await this.indexOf(topic, logKey, true);
       hit = index ? lookupOffset(index.bytes, rel) : undefined;
     }
     return hit?.position ?? extentPos; // no index: read the extent from its start
