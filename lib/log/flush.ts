@@ -421,7 +421,14 @@ export class Flusher {
       }
       seg = composed;
     }
-    await this.objects.delete(chunkObjects(name, partition, seg));
+    // Chunk objects are named by the topic's name, which a topic deleted and created again
+    // shares: these keys may hold its live chunks. Deleted only once our epoch is proven to lead
+    // this incarnation (a tombstoned head refuses), as write() proves before acting on a key.
+    const chunkKeys = chunkObjects(name, partition, seg);
+    if (chunkKeys.length > 0) {
+      await this.proveLeader(topic, partition, lease, chunkKeys[0]!);
+      await this.objects.delete(chunkKeys);
+    }
     const { chunks: _chunks, composed: _composed, ...plain } = seg;
     try {
       await this.meta.write({ type: 'put', item: segmentToItem(topic.id, partition, plain), condition: segmentAsRead(seg.size, true, true) });

@@ -10,12 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
+import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import { DEFAULT_FLUSH_OPTIONS, type FlushOptions } from '../../../lib/log/flush';
 import { segmentFromItem } from '../../../lib/log/items';
 import { partitionPk, SEGMENT_FILES, SEGMENT_PREFIX, segmentObject } from '../../../lib/log/keys';
 import type { Segment } from '../../../lib/log/model';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
-import { faultyMetaStore, faultyObjectStore } from '../../../lib/storage/faults';
+import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
 import { ManualClock } from '../../../lib/util/clock';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
@@ -235,6 +236,62 @@ describe('segments written in chunks (design note 0011)', () => {
     await flush(n);
     expect(await values(n, 12)).toEqual(expected(16, 12));
     await n.engine.close();
+  });
+
+  it('a flush paused in finishing a composition, across its topic\'s deletion and re-creation, leaves the new topic\'s chunks alone', async () => {
+    // Chunk objects are named by topic name, base and start: the same batches flushed the same way
+    // into a topic created again under its name land at the same keys.
+    const clock = new ManualClock();
+    const meta = new SqliteMetaStore({ path: path.join(dir, 'c.sqlite'), fsync: false });
+    const root = path.join(dir, 'c', 'objects');
+    const objects = new LocalObjectStore({ root, fsync: false });
+    const pausedMeta = faultyMetaStore(meta);
+    const pausedObjects = faultyObjectStore(objects);
+    const zombie: Node = { engine: new LogEngine(pausedMeta, pausedObjects, clock, { inlineMaxBytes: 4096, flush: FLUSH }), meta: pausedMeta, objects: pausedObjects, root };
+    const admin: Node = { engine: new LogEngine(meta, objects, clock, { inlineMaxBytes: 4096, flush: FLUSH }), meta, objects, root };
+    await admin.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+    await produce(admin, 0, 12);
+    await flush(zombie);
+    // The flush that closes the first segment composes it but fails to delete its chunks: the
+    // catalog says composed, and still lists them.
+    await produce(admin, 12, 13);
+    pausedObjects.faults.add({ when: (c) => c.method === 'delete' && (c.args[0] as string[]).some((k) => k.includes('/chunks/')), action: { kind: 'fail', error: new Error('injected crash') } });
+    await expect(flush(zombie)).rejects.toThrow('injected crash');
+    pausedObjects.faults.clear();
+    expect((await segments(admin))[0]!.composed).toBe(true);
+    // The next flush finishes that composition first: it reads the catalog, then pauses (before
+    // its read of the head).
+    await produce(admin, 13, 14);
+    const gate = new Gate();
+    let finishing = false;
+    pausedMeta.faults.add({
+      when: (c) => {
+        if (c.method === 'query' && c.args[0].beginsWith === SEGMENT_PREFIX && c.args[0].limit === 3) finishing = true;
+        return finishing && c.method === 'get';
+      },
+      action: { kind: 'hang', gate },
+    });
+    const frozen = flush(zombie).catch((err: unknown) => err);
+    await gate.reached;
+
+    // Deleted (its data removed after the grace period, well inside the paused flusher's lease),
+    // created again, and written: its open first segment is in chunks at the old keys.
+    await admin.engine.deleteTopic('t');
+    clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+    expect((await admin.engine.retention.runOnce()).deletedTopics).toBe(1);
+    await admin.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+    await produce(admin, 0, 12);
+    await flush(admin);
+    const [open] = await segments(admin);
+    expect([open!.closed, open!.chunks?.length]).toEqual([false, 4]);
+    const live = chunkFiles(admin);
+    expect(live.length).toBe(9);
+
+    gate.release();
+    await frozen;
+    expect(chunkFiles(admin)).toEqual(live);
+    expect(await values(admin)).toEqual(expected(12));
+    for (const n of [zombie, admin]) await n.engine.close();
   });
 
   // An idle partition: no next flush comes. The retention pass finds the closed segment still in
