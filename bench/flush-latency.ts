@@ -27,7 +27,7 @@ import { AWS_PRICES } from '../lib/storage/aws-prices';
 import { LocalObjectStore } from '../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../lib/storage/ports';
 import { SqliteMetaStore } from '../lib/storage/sqlite-meta-store';
-import { emulator } from './lib';
+import { addLatency, emulator } from './lib';
 
 const MIB = Number(process.env.FLUSH_LAT_MIB ?? 128);
 /** The topic's segment.bytes, in MiB (default Kafka's 1 GiB): smaller ones roll, and the chunked layout then composes. */
@@ -85,10 +85,8 @@ async function s3Stores(): Promise<Stores> {
   await ensureBucket(fast.s3, name, cfg.region);
   await ensureTable(fast.ddb, name);
   const slow = { s3: makeS3Client(cfg), ddb: makeDynamoClient(cfg) };
-  // Per HTTP attempt, after signing: what a round trip to the service adds.
-  const delay = (ms: number) => (next: (a: unknown) => Promise<unknown>) => async (args: unknown) => (await sleep(ms), next(args));
-  slow.s3.middlewareStack.add(delay(S3_MS) as never, { step: 'finalizeRequest', name: 'benchLatency' });
-  slow.ddb.middlewareStack.add(delay(DDB_MS) as never, { step: 'finalizeRequest', name: 'benchLatency' });
+  addLatency(slow.s3, S3_MS);
+  addLatency(slow.ddb, DDB_MS);
   return {
     meta: new DynamoMetaStore({ client: fast.ddb, table: name }),
     objects: new S3ObjectStore({ client: fast.s3, bucket: name }),

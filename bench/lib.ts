@@ -7,6 +7,16 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
+/**
+ * Adds `ms` to every HTTP attempt an AWS SDK client makes (after signing): what a round trip to
+ * the service adds over an emulator on loopback. Request counts are unchanged.
+ */
+export function addLatency(client: { middlewareStack: { add(mw: never, opts: { step: 'finalizeRequest'; name: string }): void } }, ms: number): void {
+  if (ms <= 0) return;
+  const delay = (next: (a: unknown) => Promise<unknown>) => async (args: unknown) => (await new Promise((r) => setTimeout(r, ms)), next(args));
+  client.middlewareStack.add(delay as never, { step: 'finalizeRequest', name: 'benchLatency' });
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
