@@ -18,6 +18,8 @@ export interface PartitionState {
 }
 export interface TopicDescription {
   name: string;
+  /** This incarnation of the topic (Kafka's topic ID): a topic deleted and created again under its name gets a new one. */
+  topicId: string;
   config: TopicConfig;
   partitions: PartitionState[];
 }
@@ -127,9 +129,10 @@ export class Admin {
   }
 
   async describeTopic(topic: string): Promise<TopicDescription> {
-    const r = await this.http.json<{ name: string; config: TopicConfig; partitions: RawPartition[] }>('GET', `/v1/topics/${seg(topic)}`, { what: `describe topic "${topic}"` });
+    const r = await this.http.json<{ name: string; topic_id: string; config: TopicConfig; partitions: RawPartition[] }>('GET', `/v1/topics/${seg(topic)}`, { what: `describe topic "${topic}"` });
     return {
       name: r.name,
+      topicId: r.topic_id,
       config: r.config,
       partitions: r.partitions.map((p) => ({ partition: p.partition, logStartOffset: p.log_start_offset, highWatermark: p.high_watermark, leaderEpoch: p.leader_epoch })),
     };

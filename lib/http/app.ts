@@ -387,7 +387,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     }),
     async (c) => {
       const { topic, partitions } = await engine.describeTopic(c.req.valid('param').topic, { stats: c.req.valid('query').stats === 'true' });
-      return c.json({ name: topic.name, config: topic.config, partitions }, 200);
+      return c.json({ name: topic.name, topic_id: topic.id, config: topic.config, partitions }, 200);
     },
   );
 

@@ -89,6 +89,10 @@ export const DescribeQuery = z.object({
 export const TopicDescription = z
   .object({
     name: z.string(),
+    topic_id: z.string().openapi({
+      description: 'This incarnation of the topic (Kafka’s topic ID): a topic deleted and created again under its name gets a new one. Its segment objects are under `topics/<name>/<topic_id>/`.',
+      example: '6f1c2f0e-8a4b-4d6e-9c1a-3b5d7e9f0a12',
+    }),
     config: z.record(z.string(), z.union([z.number(), z.string()])),
     partitions: z.array(PartitionState),
   })

@@ -48,6 +48,14 @@ const SegmentObjectParams = S.PartitionParams.extend({
     .openapi({ param: { name: 'base', in: 'path' }, type: 'integer' }),
 });
 
+const SegmentObjectQuery = z.object({
+  topic_id: z
+    .string()
+    .max(64)
+    .optional()
+    .openapi({ param: { name: 'topic_id', in: 'query' }, description: 'The topic incarnation the URL was handed out for (the segments route sets it): another incarnation of the name is 404.' }),
+});
+
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, json(S.ErrorBody, 'Error')]));
 
@@ -102,7 +110,7 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
           bytes: r.end - r.start + 1,
           url: engine.objects.presignGet
             ? await engine.objects.presignGet(r.key, { start: r.start, end: r.end + 1 }, PRESIGN_SECONDS)
-            : `${origin}/v1/topics/${encodeURIComponent(name)}/partitions/${partition}/segments/${r.segment}/log`,
+            : `${origin}/v1/topics/${encodeURIComponent(name)}/partitions/${partition}/segments/${r.segment}/log?topic_id=${topic.id}`,
           range: `bytes=${r.start}-${r.end}`,
         })),
       );
@@ -120,12 +128,19 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
       path: '/v1/topics/{topic}/partitions/{partition}/segments/{base}/log',
       tags: ['fetch'],
       summary: 'Bytes of a sealed segment (embedded mode’s URL for bulk reads); needs a Range header',
-      request: { params: SegmentObjectParams },
+      request: { params: SegmentObjectParams, query: SegmentObjectQuery },
       responses: { 206: { description: 'The requested range', content: { [RECORD_BATCH_TYPE]: { schema: { type: 'string', format: 'binary' } } } }, ...errors(400, 404, 416) },
     }),
     async (c) => {
       const { topic: name, partition, base } = c.req.valid('param');
       const topic = await engine.topics.partition(name, partition);
+      // A URL handed out for an earlier incarnation of the name (deleted, then created again)
+      // must not serve the new one's bytes, as a presigned URL of its objects cannot (design
+      // note 0012): they are other records at the same offsets.
+      const wanted = c.req.valid('query').topic_id;
+      if (wanted !== undefined && wanted !== topic.id) {
+        throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `this URL is for an earlier topic "${name}" (id ${wanted}), since deleted; ask the segments route again`, { topic: name });
+      }
       const head = await engine.head(topic, partition);
       const seg = (await engine.reader.segments(topic, partition)).find((s) => s.base === base);
       if (!seg || !isSealed(seg) || seg.last < head.logStart) {
@@ -139,7 +154,7 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
       if (range.end >= seg.size) {
         throw new SamsaError('OFFSET_OUT_OF_RANGE', `range ends past the segment's ${seg.size} bytes`, { log_start_offset: head.logStart, high_watermark: head.nextOffset });
       }
-      const bytes = await engine.objects.get(segmentObject(name, partition, base, 'log'), { start: range.start, end: range.end + 1 });
+      const bytes = await engine.objects.get(segmentObject(topic, partition, base, 'log'), { start: range.start, end: range.end + 1 });
       return c.body(bytes as Uint8Array<ArrayBuffer>, 206, {
         'content-type': RECORD_BATCH_TYPE,
         'content-range': `bytes ${range.start}-${range.end}/${seg.size}`,

@@ -100,8 +100,8 @@ export async function planSegmentRanges(
     if (!isSealed(seg)) break;
     if (seg.last < from || seg.last < logStart || seg.size === 0) continue;
     if (out.length > 0 && budget <= 0) break;
-    const key = segmentObject(topic.name, partition, seg.base, 'log');
-    const index = seg.indexSize > 0 ? await src.objects.get(segmentObject(topic.name, partition, seg.base, 'index')).catch(() => new Uint8Array(0)) : new Uint8Array(0);
+    const key = segmentObject(topic, partition, seg.base, 'log');
+    const index = seg.indexSize > 0 ? await src.objects.get(segmentObject(topic, partition, seg.base, 'index')).catch(() => new Uint8Array(0)) : new Uint8Array(0);
     const first = from <= seg.base ? { pos: 0, base: seg.base } : await batchHolding(src.objects, key, seg, index, from);
     const limit = first.pos + Math.max(budget, 1) - 1; // the last byte we may include
     let end: number;

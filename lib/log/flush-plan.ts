@@ -271,7 +271,7 @@ export function stepWrites(
   for (const p of plan.segments) {
     for (const x of p.extents) {
       const item = segExtentToItem(topic.id, partition, {
-        base: x.base, last: x.last, kind: 'seg', obj: chunkObject(topic.name, partition, p.seg.base, p.chunk.log, 'log'),
+        base: x.base, last: x.last, kind: 'seg', obj: chunkObject(topic, partition, p.seg.base, p.chunk.log, 'log'),
         pos: x.pos - p.chunk.log, len: x.len, wb: x.base, maxTs: x.maxTs, seg: p.seg.base,
       });
       ops.set(item.sk, { type: 'put', item });

@@ -161,8 +161,9 @@ export class Flusher {
    * only after its takeover raised the epoch, so the version we read predates any successor,
    * and If-Match makes the write fail if anyone wrote since. A deleted topic's heads are
    * tombstones from the moment its deletion is answered (tombstones.ts), so the same proof
-   * stops a flusher of a deleted incarnation from writing into a re-created topic's objects,
-   * which share its keys.
+   * stops a flusher of a deleted incarnation from writing into a re-created topic's objects
+   * where they share its keys (a topic created before design note 0012 uses the name's
+   * directory; one created since has a directory of its own).
    */
   private async write(topic: Topic, partition: number, lease: LeaseGuard, key: string, keep: number, parts: Uint8Array | Uint8Array[], isNew: boolean, etag: string | undefined): Promise<string> {
     // The lease is checked (in memory, with its safety margin) right before each write.
@@ -301,7 +302,7 @@ export class Flusher {
         if (p.log.length === 0 && !p.isNew) continue;
         // Into the segment's open chunk (its own objects unless written in chunks: design note
         // 0011), at positions within that chunk; a chunk this step starts is created whole.
-        const key = (ext: SegmentFile): string => chunkObject(topic.name, partition, p.seg.base, p.chunk.log, ext);
+        const key = (ext: SegmentFile): string => chunkObject(topic, partition, p.seg.base, p.chunk.log, ext);
         const fresh = p.isNew || p.chunk.isNew;
         const writes: Array<Promise<unknown>> = [
           this.write(topic, partition, lease, key('log'), p.prev.size - p.chunk.log, p.log, fresh, p.seg.etags.log).then((etag) => (p.seg.etags.log = etag)),
@@ -391,10 +392,9 @@ export class Flusher {
   async composeSegment(topic: Topic, partition: number, lease: LeaseGuard, seg: Segment): Promise<void> {
     const chunks = seg.chunks;
     if (!chunks || !seg.closed) return;
-    const name = topic.name;
-    const whole = (ext: SegmentFile): string => segmentObject(name, partition, seg.base, ext);
+    const whole = (ext: SegmentFile): string => segmentObject(topic, partition, seg.base, ext);
     if (!seg.composed && chunks.length > 1) {
-      const pieces = segmentPieces(name, partition, seg);
+      const pieces = segmentPieces(topic, partition, seg);
       const first = chunks[0]!.etags ?? {};
       // The three objects at once: each is the chunks' bytes (below every chunk's catalogued
       // size, which no writer changes), replacing the first chunk under its catalogued ETag.
@@ -421,10 +421,12 @@ export class Flusher {
       }
       seg = composed;
     }
-    // Chunk objects are named by the topic's name, which a topic deleted and created again
-    // shares: these keys may hold its live chunks. Deleted only once our epoch is proven to lead
-    // this incarnation (a tombstoned head refuses), as write() proves before acting on a key.
-    const chunkKeys = chunkObjects(name, partition, seg);
+    // A topic created before design note 0012 names its chunk objects by its name alone, which
+    // a topic deleted and created again shares: these keys may hold its live chunks. Deleted
+    // only once our epoch is proven to lead this incarnation (a tombstoned head refuses), as
+    // write() proves before acting on a key. (Since 0012 the keys are the incarnation's own,
+    // and the proof also keeps a deposed leader from deleting what a successor composes.)
+    const chunkKeys = chunkObjects(topic, partition, seg);
     if (chunkKeys.length > 0) {
       await this.proveLeader(topic, partition, lease, chunkKeys[0]!);
       await this.objects.delete(chunkKeys);
@@ -447,7 +449,7 @@ export class Flusher {
    */
   private async replaceWhole(topic: Topic, partition: number, lease: LeaseGuard, key: string, etag: string | undefined, make: (opts: AppendOptions) => Promise<{ etag: string }>): Promise<string> {
     if (!lease.held()) throw new PreconditionFailedError(key);
-    // Composition replaces `<base>.*`, which a re-created topic of the same name shares: prove first.
+    // Composition replaces `<base>.*`, which a re-created topic of the same name shares when it predates design note 0012: prove first.
     if (etag === undefined) await this.proveLeader(topic, partition, lease, key);
     try {
       return (await make(etag !== undefined ? { ifMatch: etag } : {})).etag;
@@ -467,7 +469,7 @@ export class Flusher {
   /** Every segment extent of `seg` that points into a chunk object now points into `<base>.log`. */
   private async pointExtentsAtWhole(topic: Topic, partition: number, seg: Segment): Promise<void> {
     const pk = partitionPk(topic.id, partition);
-    const logKey = segmentObject(topic.name, partition, seg.base, 'log');
+    const logKey = segmentObject(topic, partition, seg.base, 'log');
     let startAfter: string | undefined;
     do {
       const page = await this.meta.query({ pk, gte: segExtentSk(seg.base), lte: segExtentSk(seg.last), startAfter, limit: 500 });

@@ -140,17 +140,43 @@ export const SWEEP_CURSOR: MetaKey = { pk: 'sweeper', sk: 'cursor' };
 
 // --- objects ----------------------------------------------------------------------------------
 
-/** Segment objects, by topic NAME (as Kafka's log directories); see storage/layout.ts. */
+/**
+ * Segment objects, by topic NAME and incarnation (design note 0012; storage/layout.ts):
+ * `topics/<name>/<topic id>/<partition>/…`. A topic created before incarnation-scoped keys
+ * (`layout` absent) keeps `topics/<name>/<partition>/…`, shared by every incarnation of the
+ * name; a re-created name always gets the scoped layout, so no two incarnations share a key.
+ */
 export const TOPICS_PREFIX = OBJECT_PREFIXES.topics;
-export const topicPrefix = (topic: string): string => `${TOPICS_PREFIX}${topic}/`;
-export const partitionPrefix = (topic: string, partition: number): string => `${topicPrefix(topic)}${partition}/`;
+/** What names a topic incarnation's objects: the topic itself, or a deletion marker's copy. */
+export interface TopicObjects {
+  name: string;
+  id: string;
+  /** 'incarnation': keys under the incarnation id; absent: the name's shared directory. */
+  layout?: 'incarnation';
+}
+/** The directory of `topic`'s objects (every key of the incarnation starts with it). */
+export const topicDir = (topic: TopicObjects): string =>
+  topic.layout === 'incarnation' ? `${TOPICS_PREFIX}${topic.name}/${topic.id}/` : `${TOPICS_PREFIX}${topic.name}/`;
+/** The directory of one partition's objects. */
+export const partitionPrefix = (topic: TopicObjects, partition: number): string => `${topicDir(topic)}${partition}/`;
 export type SegmentFile = 'log' | 'index' | 'timeindex';
 export const SEGMENT_FILES: readonly SegmentFile[] = ['log', 'index', 'timeindex'];
-export const segmentObject = (topic: string, partition: number, base: number, ext: SegmentFile): string =>
+export const segmentObject = (topic: TopicObjects, partition: number, base: number, ext: SegmentFile): string =>
   `${partitionPrefix(topic, partition)}${pad20(base)}.${ext}`;
-export function parseSegmentObject(key: string): { topic: string; partition: number; base: number; ext: SegmentFile } | undefined {
-  const m = /^([^/]+)\/(\d+)\/(\d{20})\.(log|index|timeindex)$/.exec(after(key, TOPICS_PREFIX) ?? '');
-  return m ? { topic: m[1]!, partition: Number(m[2]), base: Number(m[3]), ext: m[4] as SegmentFile } : undefined;
+
+/** A topic's directory in a key: `<name>/` (the shared layout) or `<name>/<id>/` (an incarnation's: its id is a UUID). */
+const DIR = String.raw`([^/]+)\/(?:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/)?(\d+)\/`;
+/** A parsed segment or chunk key: `topicId` is set for an incarnation's key, absent for the name's shared directory. */
+export interface ObjectKeyParts {
+  topic: string;
+  topicId?: string;
+  partition: number;
+  base: number;
+  ext: SegmentFile;
+}
+export function parseSegmentObject(key: string): ObjectKeyParts | undefined {
+  const m = new RegExp(`^${DIR}(\\d{20})\\.(log|index|timeindex)$`).exec(after(key, TOPICS_PREFIX) ?? '');
+  return m ? { topic: m[1]!, ...(m[2] !== undefined ? { topicId: m[2] } : {}), partition: Number(m[3]), base: Number(m[4]), ext: m[5] as SegmentFile } : undefined;
 }
 
 /**
@@ -159,11 +185,13 @@ export function parseSegmentObject(key: string): { topic: string; partition: num
  * listing of the partition's directory shows Kafka's files). `.log` last, so that a reader
  * finds a chunk's `.index` as it finds a segment's (replacing the extension).
  */
-export const chunkObject = (topic: string, partition: number, base: number, logStart: number, ext: SegmentFile): string =>
+export const chunkObject = (topic: TopicObjects, partition: number, base: number, logStart: number, ext: SegmentFile): string =>
   logStart === 0 ? segmentObject(topic, partition, base, ext) : `${partitionPrefix(topic, partition)}chunks/${pad20(base)}+${pad20(logStart)}.${ext}`;
-export function parseChunkObject(key: string): { topic: string; partition: number; base: number; logStart: number; ext: SegmentFile } | undefined {
-  const m = /^([^/]+)\/(\d+)\/chunks\/(\d{20})\+(\d{20})\.(log|index|timeindex)$/.exec(after(key, TOPICS_PREFIX) ?? '');
-  return m ? { topic: m[1]!, partition: Number(m[2]), base: Number(m[3]), logStart: Number(m[4]), ext: m[5] as SegmentFile } : undefined;
+export function parseChunkObject(key: string): (ObjectKeyParts & { logStart: number }) | undefined {
+  const m = new RegExp(`^${DIR}chunks\\/(\\d{20})\\+(\\d{20})\\.(log|index|timeindex)$`).exec(after(key, TOPICS_PREFIX) ?? '');
+  return m
+    ? { topic: m[1]!, ...(m[2] !== undefined ? { topicId: m[2] } : {}), partition: Number(m[3]), base: Number(m[4]), logStart: Number(m[5]), ext: m[6] as SegmentFile }
+    : undefined;
 }
 
 /**

@@ -34,13 +34,15 @@ export class OrphanSweeper {
     const now = this.clock.now();
     const byId = new Map<string, Topic>();
     const byName = new Map<string, Topic>();
+    // Topics being deleted, by name (their objects in the name's shared directory) and by
+    // incarnation (their own directory): processDeletions owns those objects.
     const deleting = new Set<string>();
     let after: string | undefined;
     do {
       const page = await this.meta.query({ pk: TOPICS_PK, startAfter: after, limit: 1000 });
       for (const item of page.items) {
         const { topic: t, deleting: isDeleting } = topicItemFromItem(item);
-        if (isDeleting) deleting.add(t.name);
+        if (isDeleting) deleting.add(t.name).add(t.id);
         else {
           byId.set(t.id, t);
           byName.set(t.name, t);
@@ -66,8 +68,14 @@ export class OrphanSweeper {
           const chunk = prefix === WAL_PREFIX ? undefined : parseChunkObject(o.key);
           const seg = prefix === WAL_PREFIX ? undefined : (parseSegmentObject(o.key) ?? chunk);
           if (!wal && !seg) continue;
-          if (seg && deleting.has(seg.topic)) continue; // processDeletions owns these
-          const topic = wal ? byId.get(wal.topicId) : byName.get(seg!.topic);
+          if (seg && deleting.has(seg.topicId ?? seg.topic)) continue; // processDeletions owns these
+          // A key names its incarnation (write-ahead objects, and segments since design note
+          // 0012), or only its topic's name (the shared directory of topics created before):
+          // then it is checked against the catalog of the topic now under the name, whatever
+          // its layout. An older build still running during a deploy writes a new topic's
+          // segments there, and catalogs them; a deleted incarnation's leftover at a base the
+          // new one catalogues is kept until that base is retained, then swept.
+          const topic = wal ? byId.get(wal.topicId) : seg!.topicId !== undefined ? byId.get(seg!.topicId) : byName.get(seg!.topic);
           const partition = wal ? wal.partition : seg!.partition;
           if (!topic || partition >= topic.partitions) {
             dead.push(o.key);

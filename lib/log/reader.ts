@@ -663,8 +663,9 @@ export class LogReader {
   /**
    * The `.index` of a segment `.log` of `topic`: the cached one (marked most recently used)
    * unless `reload`, else read and cached; undefined when it cannot be read. Cached per topic
-   * incarnation: object keys are by name, and a topic deleted and created again under it
-   * writes other bytes, with other positions, under the same keys.
+   * incarnation: a topic created before design note 0012 keys its objects by name alone, and a
+   * topic deleted and created again under it wrote other bytes, with other positions, under
+   * the same keys (a process may have cached the old ones).
    */
   private async indexOf(topic: Topic, logKey: string, reload = false): Promise<{ bytes: Uint8Array; at: number } | undefined> {
     const indexKey = logKey.replace(/\.log$/, '.index');
@@ -832,7 +833,7 @@ export class LogReader {
       if (seg.last < logStart || seg.maxTs < ts || seg.size === 0) continue;
       // A piece's .index holds offsets relative to the segment's base and positions within the
       // piece, and its .timeindex the segment's entries that fall in it: each is entered alone.
-      for (const piece of segmentPieces(topic.name, partition, seg)) {
+      for (const piece of segmentPieces(topic, partition, seg)) {
         if (piece.maxTs < ts || piece.log.size === 0) continue;
         let startPos = 0;
         if (piece.timeIndex.size > 0) {

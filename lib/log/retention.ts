@@ -477,7 +477,7 @@ export class Retention {
     // A segment written in chunks (design note 0011) has objects beyond `<base>.*`: those its
     // catalog entry still lists go with it, composed or not (a composition deletes them only
     // after it marks the entry composed, and drops the list only after that).
-    const keys = doomed.flatMap((s) => [...SEGMENT_FILES.map((ext) => segmentObject(topic.name, partition, s.base, ext)), ...chunkObjects(topic.name, partition, s)]);
+    const keys = doomed.flatMap((s) => [...SEGMENT_FILES.map((ext) => segmentObject(topic, partition, s.base, ext)), ...chunkObjects(topic, partition, s)]);
     for (let i = 0; i < keys.length; i += 999) await this.objects.delete(keys.slice(i, i + 999));
     await deleteItems(this.meta, pk, doomed.map((s) => segmentSk(s.base)), { key: hk, condition: isLeader });
   }

@@ -1,7 +1,7 @@
 // The objects that hold a segment's bytes, for everything that reads a segment as files rather
 // than through its extents (timestamp lookup, the raw segment route, copying, retention): one
 // piece for a segment that is one object of each kind, else one per chunk (design note 0011).
-import { chunkObject, SEGMENT_FILES, type SegmentFile } from './keys';
+import { chunkObject, SEGMENT_FILES, type SegmentFile, type TopicObjects } from './keys';
 import type { Segment } from './model';
 
 export interface SegmentPiece {
@@ -29,7 +29,7 @@ export const compositionUnfinished = (seg: Pick<Segment, 'closed' | 'chunks' | '
  * catalogued bytes (an object may hold a dead tail past them). Index entries in a chunk's
  * `.index` are positions within that chunk; offsets stay relative to the segment's base.
  */
-export function segmentPieces(topic: string, partition: number, seg: Segment): SegmentPiece[] {
+export function segmentPieces(topic: TopicObjects, partition: number, seg: Segment): SegmentPiece[] {
   const keys = (logStart: number) => Object.fromEntries(SEGMENT_FILES.map((ext) => [ext, chunkObject(topic, partition, seg.base, logStart, ext)])) as Record<SegmentFile, string>;
   if (!isChunked(seg)) {
     return [{ keys: keys(0), log: { start: 0, size: seg.size }, index: { start: 0, size: seg.indexSize }, timeIndex: { start: 0, size: seg.timeIndexSize }, maxTs: seg.maxTs }];
@@ -48,6 +48,6 @@ export function segmentPieces(topic: string, partition: number, seg: Segment): S
 }
 
 /** Every chunk object of a segment written in chunks (beyond `<base>.*`), composed or not: what retention and cleanup delete. */
-export function chunkObjects(topic: string, partition: number, seg: Pick<Segment, 'base' | 'chunks'>): string[] {
+export function chunkObjects(topic: TopicObjects, partition: number, seg: Pick<Segment, 'base' | 'chunks'>): string[] {
   return (seg.chunks ?? []).filter((c) => c.log > 0).flatMap((c) => SEGMENT_FILES.map((ext) => chunkObject(topic, partition, seg.base, c.log, ext)));
 }

@@ -9,7 +9,7 @@ import type { MetaItem, MetaKey, MetaStore, ObjectStore, Condition, WriteOp } fr
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { commitItemFromItem, DELETION_TOPIC_ID_ATTR, deletionMarkerFromItem, TOPIC_ID_ATTR, tombstoneDueFromItem, tombstoneDueToItem, topicItemFromItem } from './items';
-import { COMMIT_ITEM_PREFIX, deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, topicKey, topicPrefix, walPrefix } from './keys';
+import { COMMIT_ITEM_PREFIX, deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, topicDir, topicKey, walPrefix } from './keys';
 import type { RetentionStats } from './retention';
 import { bareTombstone, fenceItemLogs, removeTombstones, TOMBSTONE_TTL_MS, tombstoneHeads } from './tombstones';
 import type { TopicRegistry } from './topics';
@@ -31,7 +31,7 @@ export class TopicDeletion {
     const page = await this.meta.query({ pk: DELETIONS_PK, limit: 50 });
     for (const marker of page.items) {
       if (this.clock.monotonic() > deadline) return;
-      const { name, topicId, partitions, commit } = deletionMarkerFromItem(marker);
+      const { name, topicId, partitions, commit, layout } = deletionMarkerFromItem(marker);
       const stored = await this.meta.get(topicKey(name));
       const topicItem = stored && topicItemFromItem(stored);
       const ours = topicItem?.topic.id === topicId;
@@ -56,16 +56,27 @@ export class TopicDeletion {
         }
         await bareTombstone(this.meta, topicId, p);
       }
-      // Objects under the name are shared by every incarnation of it; before each page of
-      // deletes, confirm this deletion is still pending (its marker is ours): a pass paused
-      // here while another finished the deletion and the name was re-created must not delete
-      // the new topic's segments. (The marker goes in the same transaction as the topic item,
-      // and the name can be re-created only after both.)
-      const pending = async (): Promise<boolean> => {
-        const m = await this.meta.get(deletionKey(name));
-        return m !== undefined && deletionMarkerFromItem(m).topicId === topicId;
-      };
-      if ((ours || !topicItem) && !(await this.deletePrefix(topicPrefix(name), deadline, pending))) return;
+      // The incarnation's segment objects. Since design note 0012 they are under its own
+      // directory, `topics/<name>/<id>/`, which nothing else ever writes.
+      const dir = topicDir({ name, id: topicId, ...(layout ? { layout } : {}) });
+      if (layout === 'incarnation') {
+        if (!(await this.deletePrefix(dir, deadline))) return;
+      } else {
+        // A topic created before then keeps the name's shared directory, `topics/<name>/<p>/`
+        // (each partition's prefix, never `topics/<name>/` whole: a later incarnation's
+        // directory is under it). A re-created name always gets its own directory, but confirm
+        // before each page of deletes that this deletion is still pending (its marker is ours),
+        // as before: a pass paused here while another finished the deletion, and the name was
+        // re-created, deletes nothing. (The marker goes in the same transaction as the topic
+        // item, and the name can be re-created only after both.)
+        const pending = async (): Promise<boolean> => {
+          const m = await this.meta.get(deletionKey(name));
+          return m !== undefined && deletionMarkerFromItem(m).topicId === topicId;
+        };
+        if (ours || !topicItem) {
+          for (let p = 0; p < partitions; p++) if (!(await this.deletePrefix(`${dir}${p}/`, deadline, pending))) return;
+        }
+      }
       if (!(await this.deletePrefix(walPrefix(topicId), deadline))) return;
       const ops: WriteOp[] = [
         // Only this incarnation's marker: a pass that read it long ago (paused before its topic

@@ -32,6 +32,12 @@ export interface Topic {
    * head (commit.ts).
    */
   commit?: 'items';
+  /**
+   * 'incarnation': the incarnation's objects live under `topics/<name>/<id>/` (design note
+   * 0012), set on every topic created since; absent: a topic created before, whose objects are
+   * under `topics/<name>/`, shared by every incarnation of the name (lib/log/keys.ts).
+   */
+  layout?: 'incarnation';
 }
 
 /** How old a cached topic lookup may be by default. */
@@ -72,6 +78,7 @@ export class TopicRegistry {
       id: crypto.randomUUID(),
       createdAt: this.clock.now(),
       version: 1,
+      layout: 'incarnation',
       ...(mode.itemCommits ? { commit: 'items' as const } : {}),
     };
     // A topic still being deleted keeps its item (state "deleting") until its data is gone, so
@@ -231,7 +238,7 @@ export class TopicRegistry {
         set: topicDeletingSet(this.clock.now()),
         condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topic.id },
       },
-      { type: 'put', item: deletionMarkerToItem({ name, topicId: topic.id, partitions: topic.partitions, ...(topic.commit ? { commit: topic.commit } : {}) }) },
+      { type: 'put', item: deletionMarkerToItem({ name, topicId: topic.id, partitions: topic.partitions, ...(topic.commit ? { commit: topic.commit } : {}), ...(topic.layout ? { layout: topic.layout } : {}) }) },
     ]);
     this.cache.delete(name);
     // Before answering: from here on no process still holding this incarnation can commit to,

@@ -21,7 +21,7 @@ export async function openStores(cfg: Config): Promise<Stores> {
   }
   fs.mkdirSync(cfg.dataDir, { recursive: true });
   const meta: MetaStore = new SqliteMetaStore({ path: path.join(cfg.dataDir, 'meta.sqlite'), fsync: cfg.fsync });
-  // Segment objects live at <data dir>/objects/topics/<topic>/<partition>/..., as in the bucket.
+  // Segment objects live at <data dir>/objects/topics/<topic>/<topic id>/<partition>/..., as in the bucket.
   const objects: ObjectStore = new LocalObjectStore({ root: path.join(cfg.dataDir, 'objects'), fsync: cfg.fsync });
   return { meta, objects, close: async () => void (await Promise.all([objects.close?.(), meta.close?.()])) };
 }

@@ -3,7 +3,7 @@
 // because the bucket's lifecycle rules (aws-resources.ts) are scoped by them too, and storage
 // may not import the log.
 export const OBJECT_PREFIXES = {
-  /** Segments: topics/<topic>/<partition>/<20-digit base>.log|.index|.timeindex; on S3 an active segment's later chunks under topics/<topic>/<partition>/chunks/<base>+<logStart>.* (design note 0011) */
+  /** Segments: topics/<topic>/<topic id>/<partition>/<20-digit base>.log|.index|.timeindex (topics created before design note 0012: topics/<topic>/<partition>/…); on S3 an active segment's later chunks under <partition>/chunks/<base>+<logStart>.* (design note 0011) */
   topics: 'topics/',
   /** Write-ahead objects: wal/<topic id>/<partition>/<random id>; short-lived, superseded by segments on flush. */
   wal: 'wal/',

@@ -291,8 +291,9 @@ describe('topic lifecycle', () => {
     const produced = await post(`/v1/topics/${name}/records`, { records: [{ value: { a: 1 }, partition: 0 }, { value: { b: 2 }, partition: 1 }] });
     expect(produced.status).toBe(200);
     const dir = path.join(srv.dataDir, 'objects', 'topics', name);
-    // The eager flush writes the partitions' segments.
-    await waitFor(() => fs.existsSync(path.join(dir, '0', '00000000000000000000.log')), 10_000, `segments of ${name} never appeared`);
+    const id = (await describeTopic(name)).topic_id;
+    // The eager flush writes the partitions' segments, under the name and this incarnation's id.
+    await waitFor(() => fs.existsSync(path.join(dir, id, '0', '00000000000000000000.log')), 10_000, `segments of ${name} never appeared`);
 
     const del = await call('DELETE', `/v1/topics/${name}`);
     expect(del.status).toBe(204);
@@ -1248,7 +1249,7 @@ async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number
 
 /** Waits until the partition's segment files on disk hold `hw` offsets' worth of batches. */
 async function waitForFlushed(topic: string, partition: number, hw: number): Promise<void> {
-  const dir = path.join(srv.dataDir, 'objects', 'topics', topic, String(partition));
+  const dir = path.join(srv.dataDir, 'objects', 'topics', topic, (await describeTopic(topic)).topic_id, String(partition));
   await waitFor(
     () => {
       if (!fs.existsSync(dir)) return false;

@@ -153,8 +153,11 @@ describeAws('AWS mode: three instances sharing one bucket and table', () => {
     const c = await run('bin/job.ts', ['flush'], env);
     expect(c.code, c.out).toBe(0);
 
+    // The topic's objects are under its incarnation's directory, named by the id it describes.
+    const id = (await call(servers[0]!.url, 'GET', `/v1/topics/${TOPIC}`)).json.topic_id as string;
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     for (let p = 0; p < 3; p++) {
-      const list = await s3.send(new ListObjectsV2Command({ Bucket: env.SAMSA_BUCKET, Prefix: `topics/${TOPIC}/${p}/` }));
+      const list = await s3.send(new ListObjectsV2Command({ Bucket: env.SAMSA_BUCKET, Prefix: `topics/${TOPIC}/${id}/${p}/` }));
       const logs = (list.Contents ?? []).map((o) => o.Key!).filter((k) => k.endsWith('.log')).sort();
       expect(logs.length).toBeGreaterThan(1);
       let expected = 0;

@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app';
 import { LogEngine } from '../../lib/log/engine';
+import { DEFAULT_RETENTION_OPTIONS } from '../../lib/log/retention';
 import { codecsReady, splitBatches } from '../../lib/records';
 import { describeAws } from '../helpers/aws';
 import { awsStores, localStores, type TestStores } from '../helpers/stores';
@@ -102,7 +103,7 @@ function suite(open: () => Promise<Stores>, presigned: boolean): void {
     if (presigned) {
       const { body } = await segments('offset=0&max_bytes=1000000');
       const u = new URL(body.segments[0]!.url);
-      expect(u.pathname).toMatch(/\/topics\/bulk\/0\/0{20}\.log$/);
+      expect(u.pathname).toMatch(new RegExp(`/topics/bulk/${(await engine.topics.get('bulk')).id}/0/0{20}\\.log$`));
       expect(u.searchParams.get('X-Amz-Expires')).toBe('300');
       // The signature covers the Range header: the URL grants these bytes, not the object.
       expect(u.searchParams.get('X-Amz-SignedHeaders')!.split(';')).toContain('range');
@@ -129,6 +130,40 @@ function suite(open: () => Promise<Stores>, presigned: boolean): void {
     // The default starts at the log start too.
     const dflt = await segments('');
     expect(dflt.body.segments[0]!.base_offset).toBe(head.logStart);
+  });
+
+  it('a URL handed out before its topic was deleted and created again never serves the new topic’s bytes', async () => {
+    const fill = async (tag: string): Promise<void> => {
+      for (let i = 0; i < 200; i += 5) {
+        await engine.produce('bulk', Array.from({ length: 5 }, (_, j) => ({ value: enc(`${tag}-${i + j}-${'w'.repeat(40)}`), partition: 0 })));
+      }
+      await engine.flushAll();
+    };
+    await engine.createTopic('bulk', 1, { 'segment.bytes': 4096 });
+    await fill('old');
+    const before = await segments('offset=0');
+    expect(before.body.segments.length).toBeGreaterThan(0);
+    const old = before.body.segments[0]!;
+
+    // Deleted, its data removed (no grace), and created again with records at the same offsets.
+    await engine.deleteTopic('bulk');
+    const cleaner = new LogEngine(s.meta, s.objects, undefined, { retention: { ...DEFAULT_RETENTION_OPTIONS, deletionGraceMs: 0 } });
+    try {
+      expect((await cleaner.retention.runOnce()).deletedTopics).toBe(1);
+    } finally {
+      await cleaner.close();
+    }
+    await engine.createTopic('bulk', 1, { 'segment.bytes': 4096 });
+    await fill('new');
+    const now = (await segments('offset=0')).body.segments[0]!;
+    expect([now.base_offset, now.range]).toEqual([old.base_offset, old.range]);
+    expect(now.url).not.toBe(old.url);
+
+    // The old URL: gone, not the new records at those offsets (a presigned URL lives 300 s).
+    const res = presigned ? await fetch(old.url, { headers: { range: old.range } }) : await app.request(old.url, { headers: { range: old.range } });
+    expect(res.status).toBe(404);
+    expect(Buffer.from(await res.arrayBuffer()).includes('new-0-')).toBe(false);
+    expect(Buffer.from(await get(now.url, now.range)).includes('new-0-')).toBe(true);
   });
 }
 

@@ -80,10 +80,15 @@ describe('retention on the embedded server (its own job loop)', () => {
   let base: string;
   /** .log objects of a partition: base offset → size. */
   const logs = (topic: string): Map<number, number> => {
-    const d = path.join(server.dataDir, 'objects', 'topics', topic, '0');
+    // Partition 0 of every incarnation of the name on disk (each has a directory of its own, by id).
+    const name = path.join(server.dataDir, 'objects', 'topics', topic);
     const out = new Map<number, number>();
-    if (!fs.existsSync(d)) return out;
-    for (const f of fs.readdirSync(d)) if (f.endsWith('.log')) out.set(baseOf(f), fs.statSync(path.join(d, f)).size);
+    if (!fs.existsSync(name)) return out;
+    for (const id of fs.readdirSync(name)) {
+      const d = path.join(name, id, '0');
+      if (!fs.existsSync(d)) continue;
+      for (const f of fs.readdirSync(d)) if (f.endsWith('.log')) out.set(baseOf(f), fs.statSync(path.join(d, f)).size);
+    }
     return out;
   };
 
@@ -170,9 +175,10 @@ describeAws('retention in AWS mode (npm run job:flush, then job:retention)', () 
   };
   const logs = async (topic: string): Promise<Map<number, number>> => {
     const out = new Map<number, number>();
+    const id = (await call(base, 'GET', `/v1/topics/${topic}`)).json.topic_id as string;
     let token: string | undefined;
     do {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: env['SAMSA_BUCKET'], Prefix: `topics/${topic}/0/`, ContinuationToken: token }));
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: env['SAMSA_BUCKET'], Prefix: `topics/${topic}/${id}/0/`, ContinuationToken: token }));
       for (const o of page.Contents ?? []) if (o.Key!.endsWith('.log')) out.set(baseOf(o.Key!), o.Size!);
       token = page.NextContinuationToken;
     } while (token);

@@ -234,7 +234,8 @@ describe('segment files on disk', () => {
     const before = await observe(srv);
     const hws: number[] = before.describe.partitions.map((p: any) => p.high_watermark);
     expect(hws.every((h) => h > 50)).toBe(true);
-    const objects = path.join(dataDir, 'objects', 'topics', TOPIC);
+    // The topic's directory: its name, then this incarnation's id (docs/http-api.md, "Storage layout").
+    const objects = path.join(dataDir, 'objects', 'topics', TOPIC, before.describe.topic_id);
     const logsOnDisk = (): string[] => (fs.existsSync(objects) ? fs.readdirSync(objects, { recursive: true }).map(String).filter((f) => f.endsWith('.log')) : []);
     expect(logsOnDisk()).toEqual([]);
 

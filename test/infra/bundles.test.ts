@@ -464,9 +464,10 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
       samsa_oldest_unconsumed_age_seconds: expect.any(Number),
     });
 
+    const id = (await call(urlEvent('GET', `/v1/topics/${topic}`))).json['topic_id'];
     const objects = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `topics/${topic}/` }));
     const keys = (objects.Contents ?? []).map((o) => o.Key);
-    expect(keys).toEqual(expect.arrayContaining([`topics/${topic}/0/00000000000000000000.log`, `topics/${topic}/1/00000000000000000000.log`]));
+    expect(keys).toEqual(expect.arrayContaining([`topics/${topic}/${id}/0/00000000000000000000.log`, `topics/${topic}/${id}/1/00000000000000000000.log`]));
 
     // Reads now come from the segments.
     const fetched = await call(urlEvent('GET', `/v1/topics/${topic}/partitions/1/records?offset=0`));

@@ -9,7 +9,7 @@ import { createApp } from '../../../lib/http/app';
 import { LogEngine } from '../../../lib/log/engine';
 import { DEFAULT_FLUSH_OPTIONS, type FlushOptions } from '../../../lib/log/flush';
 import { segmentFromItem } from '../../../lib/log/items';
-import { chunkObject, partitionPk, SEGMENT_PREFIX } from '../../../lib/log/keys';
+import { chunkObject, partitionPk, partitionPrefix, SEGMENT_PREFIX } from '../../../lib/log/keys';
 import type { Segment } from '../../../lib/log/model';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import { isChunked } from '../../../lib/log/segment-pieces';
@@ -69,7 +69,7 @@ function suite(stores: () => Promise<TestStores>, shape: Shape, opts: { local: b
         return page.items.map(segmentFromItem);
       },
       async keys(): Promise<string[]> {
-        return (await objects.list(`topics/${name}/0/`)).objects.map((o) => o.key).sort();
+        return (await objects.list(partitionPrefix(await topic(), 0))).objects.map((o) => o.key).sort();
       },
       /** Offsets read back through fetch, checked against the values they must hold. */
       async offsets(): Promise<number[]> {
@@ -228,12 +228,13 @@ function suite(stores: () => Promise<TestStores>, shape: Shape, opts: { local: b
     // Crash leftovers: a chunk of the open segment at a start its catalog entry does not list,
     // below its size (no step can start a chunk there any more); a chunk of a segment that is
     // not in the catalog, below the flushed offset.
-    const unlisted = chunkObject(n.name, 0, 0, 1, 'log');
-    const uncatalogued = chunkObject(n.name, 0, 5, 100, 'index');
+    const t = await n.engine.topics.get(n.name);
+    const unlisted = chunkObject(t, 0, 0, 1, 'log');
+    const uncatalogued = chunkObject(t, 0, 5, 100, 'index');
     // Kept: a chunk past the open segment's size (the step that wrote it may be redone and
     // adopt it as is), and one of a segment at the flushed offset (not catalogued yet).
-    const pastSize = chunkObject(n.name, 0, 0, seg.size + 64, 'log');
-    const pending = chunkObject(n.name, 0, 10, 7, 'timeindex');
+    const pastSize = chunkObject(t, 0, 0, seg.size + 64, 'log');
+    const pending = chunkObject(t, 0, 10, 7, 'timeindex');
     for (const k of [unlisted, uncatalogued, pastSize, pending]) await n.objects.put(k, junk);
 
     n.clock.advance(DEFAULT_RETENTION_OPTIONS.orphanGraceMs - 60_000); // younger than the grace

@@ -13,7 +13,7 @@ import { LogEngine } from '../../../lib/log/engine';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import { DEFAULT_FLUSH_OPTIONS, type FlushOptions } from '../../../lib/log/flush';
 import { segmentFromItem } from '../../../lib/log/items';
-import { partitionPk, SEGMENT_FILES, SEGMENT_PREFIX, segmentObject } from '../../../lib/log/keys';
+import { partitionPk, partitionPrefix, SEGMENT_FILES, SEGMENT_PREFIX, segmentObject } from '../../../lib/log/keys';
 import type { Segment } from '../../../lib/log/model';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
@@ -60,8 +60,9 @@ async function segments(n: Node): Promise<Segment[]> {
   return page.items.map(segmentFromItem);
 }
 
-function chunkFiles(n: Node): string[] {
-  const d = path.join(n.root, 'topics', 't', '0', 'chunks');
+/** The chunk objects of topic t's partition 0 (its current incarnation), in a local directory. */
+async function chunkFiles(n: Node): Promise<string[]> {
+  const d = path.join(n.root, partitionPrefix(await n.engine.topics.get('t'), 0), 'chunks');
   return fs.existsSync(d) ? fs.readdirSync(d).sort() : [];
 }
 
@@ -82,10 +83,11 @@ const expected = (n: number, from = 0): number[] => Array.from({ length: n - fro
 /** Every closed segment's three files: size and SHA-256 (a diff of megabytes is no help). */
 async function closedFiles(n: Node): Promise<Map<string, string>> {
   const out = new Map<string, string>();
+  const topic = await n.engine.topics.get('t');
   for (const s of await segments(n)) {
     if (!s.closed) continue;
     for (const ext of SEGMENT_FILES) {
-      const bytes = await n.objects.get(segmentObject('t', 0, s.base, ext));
+      const bytes = await n.objects.get(segmentObject(topic, 0, s.base, ext));
       out.set(`${s.base}.${ext}`, `${bytes.length} ${createHash('sha256').update(bytes).digest('hex')}`);
     }
   }
@@ -123,7 +125,7 @@ describe('segments written in chunks (design note 0011)', () => {
     const open = segs.at(-1)!;
     expect(open.closed).toBe(false);
     expect(open.chunks?.length).toBe(2);
-    expect(chunkFiles(chunked)).toEqual([`${String(open.base).padStart(20, '0')}+${String(open.chunks![1]!.log).padStart(20, '0')}.index`, expect.stringMatching(/\.log$/), expect.stringMatching(/\.timeindex$/)].sort());
+    expect((await chunkFiles(chunked))).toEqual([`${String(open.base).padStart(20, '0')}+${String(open.chunks![1]!.log).padStart(20, '0')}.index`, expect.stringMatching(/\.log$/), expect.stringMatching(/\.timeindex$/)].sort());
     // Byte for byte what the unchunked flush wrote: Kafka's files, whole.
     const want = await closedFiles(plain);
     expect(want.size).toBe(9);
@@ -142,7 +144,7 @@ describe('segments written in chunks (design note 0011)', () => {
       await engine.createTopic('t', 1);
       await produce(n, 0, 12);
       await flush(n);
-      expect(chunkFiles(n).length).toBe(chunks * 3);
+      expect((await chunkFiles(n)).length).toBe(chunks * 3);
       expect(await values(n)).toEqual(expected(12));
       await engine.close();
     }
@@ -175,7 +177,7 @@ describe('segments written in chunks (design note 0011)', () => {
     expect(await values({ ...writer, engine: reader })).toEqual(expected(10));
     await produce(writer, 10, 20);
     await flush(writer); // closes the first segment at 12 batches and composes it
-    expect(chunkFiles(writer).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+    expect((await chunkFiles(writer)).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
     expect(await values({ ...writer, engine: reader })).toEqual(expected(20));
     expect(await values({ ...writer, engine: reader }, 5)).toEqual(expected(20, 5));
     await reader.close();
@@ -199,7 +201,7 @@ describe('segments written in chunks (design note 0011)', () => {
     expect((await chunked.engine.retention.runOnce()).sealedSegments).toBe(1);
     const [seg] = await segments(chunked);
     expect([seg!.closed, seg!.chunks, seg!.composed]).toEqual([true, undefined, undefined]);
-    expect(chunkFiles(chunked)).toEqual([]);
+    expect((await chunkFiles(chunked))).toEqual([]);
     // The unchunked segment, sealed the same way, is the oracle for the composed files.
     const t = await plain.engine.topics.get('t');
     await plain.meta.write({ type: 'update', key: { pk: partitionPk(t.id, 0), sk: `${SEGMENT_PREFIX}${'0'.padStart(20, '0')}` }, set: { closed: true } });
@@ -284,12 +286,12 @@ describe('segments written in chunks (design note 0011)', () => {
     await flush(admin);
     const [open] = await segments(admin);
     expect([open!.closed, open!.chunks?.length]).toEqual([false, 4]);
-    const live = chunkFiles(admin);
+    const live = (await chunkFiles(admin));
     expect(live.length).toBe(9);
 
     gate.release();
     await frozen;
-    expect(chunkFiles(admin)).toEqual(live);
+    expect((await chunkFiles(admin))).toEqual(live);
     expect(await values(admin)).toEqual(expected(12));
     for (const n of [zombie, admin]) await n.engine.close();
   });
@@ -328,12 +330,12 @@ describe('segments written in chunks (design note 0011)', () => {
       await expect(flush(chunked)).rejects.toThrow(broken.message);
       faults.clear();
       expect((await segments(chunked))[0]!.closed).toBe(true);
-      expect(chunkFiles(chunked).filter((f) => f.startsWith('00000000000000000000+')).length).toBeGreaterThan(0);
+      expect((await chunkFiles(chunked)).filter((f) => f.startsWith('00000000000000000000+')).length).toBeGreaterThan(0);
 
       await chunked.engine.retention.runOnce();
       const first = (await segments(chunked))[0]!;
       expect([first.closed, first.chunks]).toEqual([true, undefined]);
-      expect(chunkFiles(chunked).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+      expect((await chunkFiles(chunked)).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
       expect(await closedFiles(chunked)).toEqual(want);
       expect(await values(chunked)).toEqual(expected(19));
       for (const n of [plain, chunked]) await n.engine.close();
@@ -383,7 +385,7 @@ describe('segments written in chunks (design note 0011)', () => {
       await flush(chunked);
       expect(await values(chunked)).toEqual(expected(20));
       expect(await closedFiles(chunked)).toEqual(want);
-      expect(chunkFiles(chunked).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+      expect((await chunkFiles(chunked)).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
       const first = (await segments(chunked))[0]!;
       expect(first.chunks).toBeUndefined();
       for (const n of [plain, chunked]) await n.engine.close();
@@ -413,7 +415,7 @@ describeAws('segments written in chunks on S3 + DynamoDB (emulator)', () => {
     }
     const segs = await segments(chunked);
     expect(segs.map((x) => [x.closed, x.chunks?.length])).toEqual([[true, undefined], [false, undefined]]);
-    expect((await aws.objects.list('topics/t/0/chunks/')).objects).toEqual([]);
+    expect((await aws.objects.list(`${partitionPrefix(await engine.topics.get('t'), 0)}chunks/`)).objects).toEqual([]);
     expect(await closedFiles(chunked)).toEqual(await closedFiles(plain));
     const got = (await chunked.engine.fetch('t', 0, { offset: 100, maxRecords: 1, maxBytes: 1 })).records();
     expect(got[0]!.value![0]).toBe(100 % 251);

@@ -63,7 +63,7 @@ const segmentFiles = (sub: string): Record<string, string> => {
     for (const f of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, f.name);
       if (f.isDirectory()) walk(p);
-      else out[path.relative(root, p).replace(/^topics\/[^/]+/, 'topic')] = fs.readFileSync(p).toString('hex');
+      else out[path.relative(root, p).replace(/^topics\/[^/]+\/[0-9a-f-]{36}/, 'topic')] = fs.readFileSync(p).toString('hex');
     }
   };
   walk(root);

@@ -2,11 +2,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  chunkObject,
   COMMIT_ITEM_END,
   commitItemSk,
   EXTENT_END,
   extentSk,
   headKey,
+  parseChunkObject,
   parseCommitItemSk,
   parseExtentSk,
   parsePartitionPk,
@@ -16,6 +18,7 @@ import {
   parseSegmentSk,
   parseWalObject,
   partitionPk,
+  partitionPrefix,
   producerKey,
   SEG_EXTENT_END,
   segExtentSk,
@@ -23,6 +26,7 @@ import {
   SEGMENT_FILES,
   segmentObject,
   segmentSk,
+  topicDir,
   TOPICS_PREFIX,
   WAL_PREFIX,
   walObject,
@@ -70,9 +74,23 @@ describe('keys: build and parse invert', () => {
 
   it('object keys', () => {
     fc.assert(
-      fc.property(topicName, partition, off, fc.constantFrom(...SEGMENT_FILES), (t, p, base, ext) => {
-        expect(parseSegmentObject(segmentObject(t, p, base, ext))).toEqual({ topic: t, partition: p, base, ext });
-        expect(parseWalObject(segmentObject(t, p, base, ext))).toBeUndefined();
+      fc.property(topicName, fc.uuid({ version: 4 }), partition, off, fc.constantFrom(...SEGMENT_FILES), (t, id, p, base, ext) => {
+        // Design note 0012: an incarnation's own directory, and the name's shared one (topics
+        // created before it); a key says which, and parses back to it.
+        const scoped = { name: t, id, layout: 'incarnation' as const };
+        const shared = { name: t, id };
+        expect(parseSegmentObject(segmentObject(scoped, p, base, ext))).toEqual({ topic: t, topicId: id, partition: p, base, ext });
+        expect(parseSegmentObject(segmentObject(shared, p, base, ext))).toEqual({ topic: t, partition: p, base, ext });
+        expect(segmentObject(scoped, p, base, ext).startsWith(topicDir(scoped))).toBe(true);
+        // No key of the shared layout is under another partition's prefix or an incarnation's directory, nor the reverse.
+        expect(segmentObject(scoped, p, base, ext).startsWith(partitionPrefix(shared, p))).toBe(false);
+        expect(segmentObject(shared, p, base, ext).startsWith(topicDir(scoped))).toBe(false);
+        for (const o of [scoped, shared]) {
+          expect(parseWalObject(segmentObject(o, p, base, ext))).toBeUndefined();
+          expect(parseChunkObject(segmentObject(o, p, base, ext))).toBeUndefined();
+          expect(parseSegmentObject(chunkObject(o, p, base, 1 + base, ext))).toBeUndefined();
+          expect(parseChunkObject(chunkObject(o, p, base, 1 + base, ext))).toEqual({ ...parseSegmentObject(segmentObject(o, p, base, ext)), logStart: 1 + base });
+        }
       }),
     );
     fc.assert(
@@ -84,14 +102,17 @@ describe('keys: build and parse invert', () => {
   });
 
   it('keys that are not Samsa’s parse as nothing', () => {
-    for (const k of ['topics/t/0/12.log', 'topics/t/0/00000000000000000012.txt', 'topics/t/00000000000000000012.log', 'wal/a/b/c', 'wal/a/0/c/d', 'other/x']) {
+    const keys = ['topics/t/0/12.log', 'topics/t/0/00000000000000000012.txt', 'topics/t/00000000000000000012.log', 'wal/a/b/c', 'wal/a/0/c/d', 'other/x'];
+    // A directory between the name and the partition is an incarnation's only when it is an id (the sweeper deletes what parses).
+    keys.push('topics/t/backup/0/00000000000000000012.log', 'topics/t/backup/0/chunks/00000000000000000012+00000000000000000100.log');
+    for (const k of keys) {
       expect(parseSegmentObject(k) ?? parseWalObject(k)).toBeUndefined();
     }
   });
 
   it('the bucket layout the infrastructure scopes its rules by is the one keys.ts builds under', () => {
     expect(S3_PREFIXES).toEqual({ topics: TOPICS_PREFIX, wal: WAL_PREFIX });
-    expect(segmentObject('t', 0, 0, 'log').startsWith(S3_PREFIXES.topics)).toBe(true);
+    expect(segmentObject({ name: 't', id: crypto.randomUUID(), layout: 'incarnation' }, 0, 0, 'log').startsWith(S3_PREFIXES.topics)).toBe(true);
     expect(walObject('id', 0, 'x').startsWith(BUCKET_LIFECYCLE_RULES.find((r) => r.id === 'samsa-expire-wal')!.prefix)).toBe(true);
   });
 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
-import { headKey, segmentObject } from '../../../lib/log/keys';
+import { headKey, partitionPrefix, segmentObject } from '../../../lib/log/keys';
 import { codecsReady, readBatchHeader, splitBatches } from '../../../lib/records';
 import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
@@ -156,7 +156,7 @@ describe.each([false, true])('partition leadership (head-only commits: %s)', (he
     clock.advance(LEASE + 1);
     await produceMany(successor, 't', 12, 8);
     expect((await successor.flushPartition(topic, 0)).skipped).toBe(false);
-    const key = segmentObject('t', 0, 0, 'log');
+    const key = segmentObject(topic, 0, 0, 'log');
     const extended = fs.readFileSync(path.join(dir, 'objects', key));
 
     gate.release();
@@ -185,7 +185,7 @@ describe.each([false, true])('flush into segments (head-only commits: %s)', (hea
     await e.flushPartition(topic, 0);
     expect(await partitionValues(e, 't')).toEqual(before);
 
-    const folder = path.join(dir, 'objects', 'topics', 't', '0');
+    const folder = path.join(dir, 'objects', partitionPrefix(topic, 0));
     const logs = fs.readdirSync(folder).filter((f) => f.endsWith('.log')).sort();
     expect(logs.length).toBeGreaterThan(3);
     let expected = 0;
@@ -256,7 +256,7 @@ describe('flush after a crash between its object writes and its commit', () => {
     // The next flush appends to the segment objects, then dies before its catalog commit.
     fm.faults.add({ method: 'transact', action: { kind: 'fail', error: new Error('killed before the commit') } });
     await expect(crashed.flushPartition(topic, 0)).rejects.toThrow('killed before the commit');
-    const key = segmentObject('t', 0, 0, 'log');
+    const key = segmentObject(topic, 0, 0, 'log');
     const catalogued = (await crashed.reader.segments(topic, 0))[0]!;
     expect((await objects.head(key))!.etag).not.toBe(catalogued.etags.log); // the object moved on
 

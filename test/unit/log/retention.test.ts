@@ -11,8 +11,8 @@ import { SamsaError } from '../../../lib/errors';
 import { COMMIT_MAX_WAL_AGE_MS } from '../../../lib/log/commit';
 import { TOMBSTONE_TTL_MS } from '../../../lib/log/tombstones';
 import { LogEngine } from '../../../lib/log/engine';
-import { EXTENT_PREFIX, extentSk, headKey, partitionPk, SEGMENT_PREFIX, segmentObject, TOMBSTONES_PK, topicKey, walObject } from '../../../lib/log/keys';
-import { segmentFromItem } from '../../../lib/log/items';
+import { EXTENT_PREFIX, extentSk, headKey, partitionPk, partitionPrefix, SEGMENT_PREFIX, segmentObject, TOMBSTONES_PK, topicDir, topicKey, walObject } from '../../../lib/log/keys';
+import { segmentFromItem, topicFromItem } from '../../../lib/log/items';
 import type { Segment } from '../../../lib/log/model';
 import { DEFAULT_RETENTION_OPTIONS, MIN_ORPHAN_GRACE_MS, type RetentionOptions, SIGV4_VALIDITY_MS } from '../../../lib/log/retention';
 import { codecsReady } from '../../../lib/records';
@@ -76,7 +76,7 @@ async function catalog(e: LogEngine, name: string, partition = 0): Promise<Segme
 }
 
 async function logObjects(name: string, partition = 0): Promise<string[]> {
-  return (await objects.list(`topics/${name}/${partition}/`)).objects.map((o) => o.key);
+  return (await objects.list(partitionPrefix(topicFromItem((await meta.get(topicKey(name)))!), partition))).objects.map((o) => o.key);
 }
 
 async function readFrom(e: LogEngine, name: string, offset: number): Promise<Array<{ offset: number; value: string }>> {
@@ -154,9 +154,9 @@ describe('retention.ms', () => {
     expect((await catalog(e, 't')).map((s) => s.base)).toEqual(before.slice(expired.length).map((s) => s.base));
     const after = await logObjects('t');
     expect(after.length).toBe(objectsBefore.length - 3 * expired.length);
-    for (const s of expired) expect(after).not.toContain(segmentObject('t', 0, s.base, 'log'));
-    // Their extents went too.
     const t = await e.topics.get('t');
+    for (const s of expired) expect(after).not.toContain(segmentObject(t, 0, s.base, 'log'));
+    // Their extents went too.
     expect((await meta.query({ pk: partitionPk(t.id, 0), gte: EXTENT_PREFIX, lt: extentSk(start) })).items).toEqual([]);
     // Nothing more to do: a second pass deletes nothing.
     expect((await e.retention.runOnce()).deletedSegments).toBe(0);
@@ -285,7 +285,8 @@ describe('the log start moves before anything is deleted', () => {
     const done = await survivor.retention.runOnce();
     expect(done.deletedSegments).toBe(doomed.length);
     expect((await catalog(survivor, 'c'))[0]!.base).toBe(start);
-    for (const s of doomed) for (const ext of ['log', 'index', 'timeindex'] as const) expect(await objects.head(segmentObject('c', 0, s.base, ext))).toBeUndefined();
+    const c = await survivor.topics.get('c');
+    for (const s of doomed) for (const ext of ['log', 'index', 'timeindex'] as const) expect(await objects.head(segmentObject(c, 0, s.base, ext))).toBeUndefined();
     await expectLogStart(survivor, 'c', start);
     await expectIntactFrom(survivor, 'c', start, 24);
   });
@@ -302,7 +303,7 @@ describe('the log start moves before anything is deleted', () => {
     });
     expect((await e.retention.runOnce()).failedPartitions).toBe(1);
     fm.faults.clear();
-    for (const s of doomed) expect(await objects.head(segmentObject('c', 0, s.base, 'log'))).toBeUndefined();
+    for (const s of doomed) expect(await objects.head(segmentObject(t, 0, s.base, 'log'))).toBeUndefined();
     expect((await catalog(e, 'c'))[0]!.base).toBe(doomed[0]!.base); // entries left below the start
     await expectLogStart(e, 'c', start);
     const done = await e.retention.runOnce();
@@ -319,7 +320,8 @@ describe('the log start moves before anything is deleted', () => {
     const { start } = await expiredTopic(e);
     // A fetch at offset 0 reads the head and extents, then stalls on its object read...
     const gate = new Gate();
-    fo.faults.add({ method: 'get', when: (c) => c.method === 'get' && c.args[0] === segmentObject('c', 0, 0, 'log'), action: { kind: 'hang', gate } });
+    const first = segmentObject(await e.topics.get('c'), 0, 0, 'log');
+    fo.faults.add({ method: 'get', when: (c) => c.method === 'get' && c.args[0] === first, action: { kind: 'hang', gate } });
     const racing = e.fetch('c', 0, { offset: 0, maxRecords: 3 }).then(
       (r) => ({ ok: r.records().map((x) => x.offset) }),
       (err: unknown) => ({ err }),
@@ -503,7 +505,7 @@ describe('topic deletion paused mid-way', () => {
     clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
 
     const gate = new Gate();
-    fo.faults.add({ method: 'list', when: (c) => c.method === 'list' && c.args[0] === 'topics/rc/', action: { kind: 'hang', gate } });
+    fo.faults.add({ method: 'list', when: (c) => c.method === 'list' && c.args[0].startsWith('topics/rc/'), action: { kind: 'hang', gate } });
     const pass = paused.retention.runOnce();
     await gate.reached;
     expect((await e.retention.runOnce()).deletedTopics).toBe(1);
@@ -585,10 +587,10 @@ describe('orphan sweeper', () => {
     // (a flush step that crashed before its commit, since superseded), objects of a topic
     // that no longer exists, and a key that is not Samsa's.
     const strayWal = walObject(t.id, 0, 'stray');
-    const straySeg = segmentObject('s', 0, 1, 'log');
-    const pendingSeg = segmentObject('s', 0, flushed + 100, 'log'); // at/above flushed: a flush may adopt it
-    const deadTopic = segmentObject('no-such-topic', 0, 0, 'log');
-    const foreign = 'topics/s/0/README';
+    const straySeg = segmentObject(t, 0, 1, 'log');
+    const pendingSeg = segmentObject(t, 0, flushed + 100, 'log'); // at/above flushed: a flush may adopt it
+    const deadTopic = segmentObject({ name: 'no-such-topic', id: crypto.randomUUID(), layout: 'incarnation' }, 0, 0, 'log');
+    const foreign = `${partitionPrefix(t, 0)}README`;
     for (const k of [strayWal, straySeg, pendingSeg, deadTopic, foreign]) await objects.put(k, enc('junk'));
     const all = async () => [...(await objects.list('wal/')).objects, ...(await objects.list('topics/')).objects].map((o) => o.key).sort();
     const before = await all();
@@ -603,7 +605,161 @@ describe('orphan sweeper', () => {
     const after = await all();
     expect(after).toEqual(before.filter((k) => ![strayWal, straySeg, deadTopic].includes(k)));
     expect(after).toEqual(expect.arrayContaining([...referencedWal, pendingSeg, foreign]));
-    for (const s of segs) for (const ext of ['log', 'index', 'timeindex'] as const) expect(after).toContain(segmentObject('s', 0, s.base, ext));
+    for (const s of segs) for (const ext of ['log', 'index', 'timeindex'] as const) expect(after).toContain(segmentObject(t, 0, s.base, ext));
     expect((await readFrom(e, 's', 0)).map((r) => r.offset)).toEqual(Array.from({ length: 13 }, (_, i) => i));
+  });
+});
+
+// Design note 0012: each topic incarnation has a directory of its own, `topics/<name>/<id>/`. Before
+// it every incarnation of a name shared `topics/<name>/`, and a retention pass or a sweep paused
+// across the topic's deletion and re-creation woke and deleted the new topic's objects at the
+// same keys (same records, same segment bases): its committed records read ObjectNotFound.
+describe('objects by topic incarnation (design note 0012)', () => {
+  /** A topic as a version before design note 0012 created it: its item has no layout. */
+  async function legacyTopic(e: LogEngine, name: string, partitions: number, config: Record<string, unknown> = {}): Promise<void> {
+    await e.createTopic(name, partitions, config);
+    const item = (await meta.get(topicKey(name)))!;
+    delete item['layout'];
+    await meta.write({ type: 'put', item });
+    e.topics.invalidate(name);
+  }
+  const keysUnder = async (prefix: string): Promise<string[]> => (await objects.list(prefix)).objects.map((o) => o.key).sort();
+
+  it('a retention pass paused before its object deletes, across its topic’s deletion and re-creation, deletes none of the new topic’s objects', async () => {
+    const fo = faultyObjectStore(objects);
+    const paused = engine(meta, fo); // writes the topic and holds its lease, then runs the pass
+    const e = engine();
+    await paused.createTopic('c', 1, { 'retention.ms': 600_000, 'segment.bytes': SEG });
+    await produce(paused, 'c', 0, 16);
+    await flush(paused, 'c');
+    clock.advance(1_200_000);
+    await produce(paused, 'c', 16, 8);
+    await flush(paused, 'c');
+    const doomed = (await catalog(paused, 'c')).filter((s) => s.closed && s.last < 16);
+    expect(doomed.length).toBeGreaterThan(1);
+    const old = await paused.topics.get('c');
+    const gate = new Gate();
+    fo.faults.add({ method: 'delete', action: { kind: 'hang', gate } });
+    const pass = paused.retention.runOnce();
+    await gate.reached; // its extents are gone, its object deletes not yet made
+
+    await e.deleteTopic('c');
+    clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+    expect((await e.retention.runOnce()).deletedTopics).toBe(1);
+    await e.createTopic('c', 1, { 'segment.bytes': SEG });
+    await produce(e, 'c', 0, 24); // the same records: the same segment bases as the doomed ones
+    await flush(e, 'c');
+    const t = await e.topics.get('c');
+    expect((await catalog(e, 'c')).map((s) => s.base)).toEqual(expect.arrayContaining(doomed.map((s) => s.base)));
+    expect(topicDir(t)).not.toBe(topicDir(old));
+    const live = await keysUnder(topicDir(t));
+
+    gate.release();
+    await pass;
+    expect(await keysUnder(topicDir(t))).toEqual(live);
+    await expectIntactFrom(e, 'c', 0, 24);
+  });
+
+  it('a sweep paused before its deletes, across its topic’s deletion and re-creation, deletes none of the new topic’s objects', async () => {
+    const fo = faultyObjectStore(objects);
+    const paused = engine(meta, fo);
+    const e = engine();
+    await e.createTopic('s', 1, { 'segment.bytes': SEG });
+    await e.produce('s', [0, 1, 2, 3].map((i) => ({ value: enc(value(i)), partition: 0 }))); // one batch: segment 0 holds 0-3
+    await flush(e, 's');
+    // A crash leftover below the flushed offset that the catalog does not know: an orphan.
+    const stray = segmentObject(await e.topics.get('s'), 0, 1, 'log');
+    await objects.put(stray, enc('junk'));
+    clock.advance(DEFAULT_RETENTION_OPTIONS.orphanGraceMs + 60_000);
+    const gate = new Gate();
+    fo.faults.add({ method: 'delete', action: { kind: 'hang', gate } });
+    const pass = paused.retention.runOnce();
+    await gate.reached; // the sweep listed the stray and is about to delete it
+
+    await e.deleteTopic('s');
+    clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+    expect((await e.retention.runOnce()).deletedTopics).toBe(1);
+    await e.createTopic('s', 1, { 'segment.bytes': SEG });
+    // A first batch larger than a segment: the next one starts segment 1, where the stray was.
+    await e.produce('s', [{ value: enc('x'.repeat(2 * SEG)), partition: 0 }]);
+    await e.produce('s', [{ value: enc(value(1)), partition: 0 }]);
+    await flush(e, 's');
+    expect((await catalog(e, 's')).map((s) => s.base)).toEqual([0, 1]);
+
+    gate.release();
+    await pass;
+    const got = await readFrom(e, 's', 0);
+    expect(got.map((r) => r.offset)).toEqual([0, 1]);
+    expect(got[1]!.value).toBe(value(1));
+    expect(await objects.head(stray)).toBeUndefined();
+  });
+
+  it('a topic created before it keeps the name’s directory; its deletion removes only that, and the name re-created gets its own', async () => {
+    const fo = faultyObjectStore(objects);
+    const paused = engine(meta, fo);
+    const e = engine();
+    await legacyTopic(e, 'lg', 2, { 'segment.bytes': SEG });
+    await produce(e, 'lg', 0, 12, 0);
+    await produce(e, 'lg', 0, 6, 1);
+    await flush(e, 'lg', 0);
+    await flush(e, 'lg', 1);
+    const old = await e.topics.get('lg');
+    expect(old.layout).toBeUndefined();
+    expect(topicDir(old)).toBe('topics/lg/');
+    const legacyKeys = await keysUnder('topics/lg/');
+    expect(legacyKeys.length).toBeGreaterThan(6);
+    for (const k of legacyKeys) expect(k).toMatch(/^topics\/lg\/[01]\/\d{20}\.(log|index|timeindex)$/);
+    await expectIntactFrom(e, 'lg', 0, 12);
+
+    // Its deletion, paused on its first listing, while another pass finishes it and the name
+    // is created again: the new topic's objects, under the name too, stay.
+    await e.deleteTopic('lg');
+    clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+    const gate = new Gate();
+    fo.faults.add({ method: 'list', when: (c) => c.method === 'list' && c.args[0].startsWith('topics/lg/'), action: { kind: 'hang', gate } });
+    const pass = paused.retention.runOnce();
+    await gate.reached;
+    expect((await e.retention.runOnce()).deletedTopics).toBe(1);
+    expect(await keysUnder('topics/lg/')).toEqual([]);
+    await e.createTopic('lg', 1, { 'segment.bytes': SEG });
+    const t = await e.topics.get('lg');
+    expect(t.layout).toBe('incarnation');
+    expect(topicDir(t)).toBe(`topics/lg/${t.id}/`);
+    await produce(e, 'lg', 100, 12);
+    await flush(e, 'lg');
+    const live = await keysUnder('topics/lg/');
+    expect(live.length).toBeGreaterThan(6);
+    for (const k of live) expect(k.startsWith(topicDir(t))).toBe(true);
+    gate.release();
+    await pass;
+    expect(await keysUnder('topics/lg/')).toEqual(live);
+
+    // A leftover in the name's shared directory, at a base the new topic does not catalogue:
+    // swept after the grace.
+    expect((await catalog(e, 'lg')).map((s) => s.base)).not.toContain(1);
+    const leftover = segmentObject(old, 0, 1, 'log');
+    await objects.put(leftover, enc('junk'));
+    clock.advance(DEFAULT_RETENTION_OPTIONS.orphanGraceMs + 60_000);
+    expect((await e.retention.runOnce()).sweptObjects).toBe(1);
+    expect(await keysUnder('topics/lg/')).toEqual(live);
+    expect((await readFrom(e, 'lg', 0)).map((r) => r.value)).toEqual(Array.from({ length: 12 }, (_, i) => value(100 + i)));
+  });
+
+  it('the sweep keeps a deleting incarnation’s objects for its deletion, and deletes those of incarnations no topic item names', async () => {
+    const e = engine();
+    await e.createTopic('dz', 1, { 'segment.bytes': SEG });
+    await produce(e, 'dz', 0, 8);
+    await flush(e, 'dz');
+    const t = await e.topics.get('dz');
+    const kept = await keysUnder(topicDir(t));
+    await e.deleteTopic('dz');
+    const unknown = segmentObject({ name: 'dz', id: crypto.randomUUID(), layout: 'incarnation' }, 0, 0, 'log');
+    await objects.put(unknown, enc('junk'));
+    // Past the orphan grace but inside the deletion's own: the deletion owns the incarnation's objects.
+    const r = engine(meta, objects, { deletionGraceMs: 10 * DEFAULT_RETENTION_OPTIONS.orphanGraceMs });
+    clock.advance(DEFAULT_RETENTION_OPTIONS.orphanGraceMs + 60_000);
+    expect(await r.retention.runOnce()).toMatchObject({ sweptObjects: 1, deletedTopics: 0 });
+    expect(await objects.head(unknown)).toBeUndefined();
+    expect(await keysUnder(topicDir(t))).toEqual(kept);
   });
 });
