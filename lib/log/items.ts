@@ -415,7 +415,6 @@ export function topicToItem(t: Topic): MetaItem {
     version: t.version,
     state: 'active',
     ...(t.commit !== undefined ? { [TOPIC_COMMIT_ATTR]: t.commit } : {}),
-    ...(t.layout !== undefined ? { [TOPIC_LAYOUT_ATTR]: t.layout } : {}),
   };
 }
 
@@ -431,16 +430,11 @@ export function topicFromItem(item: MetaItem): Topic {
     // Decided at creation for the incarnation's life: a topic item written before items mode
     // existed (or on a store without it) commits through the head.
     ...(item[TOPIC_COMMIT_ATTR] === 'items' ? { commit: 'items' as const } : {}),
-    // Decided at creation too: a topic item written before incarnation-scoped object keys
-    // (design note 0012) keeps its objects under the name's shared directory.
-    ...(item[TOPIC_LAYOUT_ATTR] === 'incarnation' ? { layout: 'incarnation' as const } : {}),
   };
 }
 
 /** Stored name of a topic incarnation's commit mode (items mode: commit-items.ts). */
 export const TOPIC_COMMIT_ATTR = 'commit';
-/** Stored name of a topic incarnation's object layout (lib/log/keys.ts, design note 0012). */
-export const TOPIC_LAYOUT_ATTR = 'layout';
 
 export function topicItemFromItem(item: MetaItem): TopicItem {
   const deletedAt = num(item['deleted_at']);
@@ -464,8 +458,6 @@ export interface DeletionMarker {
   partitions: number;
   /** The incarnation's commit mode (items mode: its logs are fenced, tombstones.ts). */
   commit?: 'items';
-  /** The incarnation's object layout (whose objects the deletion removes: lib/log/keys.ts). */
-  layout?: 'incarnation';
 }
 
 /** Stored name of the incarnation a deletion marker is for (its removal is conditional on it). */
@@ -475,14 +467,12 @@ export const deletionMarkerToItem = (m: DeletionMarker): MetaItem => ({
   [DELETION_TOPIC_ID_ATTR]: m.topicId,
   partitions: m.partitions,
   ...(m.commit ? { [TOPIC_COMMIT_ATTR]: m.commit } : {}),
-  ...(m.layout ? { [TOPIC_LAYOUT_ATTR]: m.layout } : {}),
 });
 export const deletionMarkerFromItem = (item: MetaItem): DeletionMarker => ({
   name: item.sk,
   topicId: item['topic_id'] as string,
   partitions: item['partitions'] as number,
   ...(item[TOPIC_COMMIT_ATTR] === 'items' ? { commit: 'items' as const } : {}),
-  ...(item[TOPIC_LAYOUT_ATTR] === 'incarnation' ? { layout: 'incarnation' as const } : {}),
 });
 
 /** A deleted incarnation whose tombstone heads may be removed from `dueMs` on (tombstones.ts). */

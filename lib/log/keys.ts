@@ -143,20 +143,42 @@ export const SWEEP_CURSOR: MetaKey = { pk: 'sweeper', sk: 'cursor' };
 /**
  * Segment objects, by topic NAME and incarnation (design note 0012; storage/layout.ts):
  * `topics/<name>/<topic id>/<partition>/…`. A topic created before incarnation-scoped keys
- * (`layout` absent) keeps `topics/<name>/<partition>/…`, shared by every incarnation of the
- * name; a re-created name always gets the scoped layout, so no two incarnations share a key.
+ * keeps `topics/<name>/<partition>/…`, shared by every incarnation of the name; a re-created
+ * name gets a directory of its own, so no two incarnations share a key.
  */
 export const TOPICS_PREFIX = OBJECT_PREFIXES.topics;
 /** What names a topic incarnation's objects: the topic itself, or a deletion marker's copy. */
 export interface TopicObjects {
   name: string;
   id: string;
-  /** 'incarnation': keys under the incarnation id; absent: the name's shared directory. */
-  layout?: 'incarnation';
 }
+
+/**
+ * The id of a new topic incarnation: a UUIDv7 (RFC 9562: 48 bits of Unix milliseconds, then
+ * random bits). Topics created before design note 0012 have v4 ids (crypto.randomUUID), and
+ * the version is what says whether an incarnation has a directory of its own — not an
+ * attribute, which a build before 0012 would drop when it rewrites the topic item (an alter)
+ * or leave out of a deletion marker; every build copies the id as it is.
+ */
+export function newTopicId(nowMs: number): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  let ms = Math.max(0, Math.floor(nowMs));
+  for (let i = 5; i >= 0; i--) {
+    b[i] = ms % 256;
+    ms = Math.floor(ms / 256);
+  }
+  b[6] = 0x70 | (b[6]! & 0x0f);
+  b[8] = 0x80 | (b[8]! & 0x3f);
+  const h = Buffer.from(b).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+const V7 = '[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}';
+/** Whether the incarnation `id` keeps its objects in a directory of its own (design note 0012): a v7 id. */
+export const ownsDirectory = (id: string): boolean => new RegExp(`^${V7}$`).test(id);
+
 /** The directory of `topic`'s objects (every key of the incarnation starts with it). */
 export const topicDir = (topic: TopicObjects): string =>
-  topic.layout === 'incarnation' ? `${TOPICS_PREFIX}${topic.name}/${topic.id}/` : `${TOPICS_PREFIX}${topic.name}/`;
+  ownsDirectory(topic.id) ? `${TOPICS_PREFIX}${topic.name}/${topic.id}/` : `${TOPICS_PREFIX}${topic.name}/`;
 /** The directory of one partition's objects. */
 export const partitionPrefix = (topic: TopicObjects, partition: number): string => `${topicDir(topic)}${partition}/`;
 export type SegmentFile = 'log' | 'index' | 'timeindex';
@@ -164,8 +186,8 @@ export const SEGMENT_FILES: readonly SegmentFile[] = ['log', 'index', 'timeindex
 export const segmentObject = (topic: TopicObjects, partition: number, base: number, ext: SegmentFile): string =>
   `${partitionPrefix(topic, partition)}${pad20(base)}.${ext}`;
 
-/** A topic's directory in a key: `<name>/` (the shared layout) or `<name>/<id>/` (an incarnation's: its id is a UUID). */
-const DIR = String.raw`([^/]+)\/(?:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/)?(\d+)\/`;
+/** A topic's directory in a key: `<name>/` (the shared layout) or `<name>/<id>/` (an incarnation's: its id is a v7 UUID). */
+const DIR = String.raw`([^/]+)\/(?:(${V7})\/)?(\d+)\/`;
 /** A parsed segment or chunk key: `topicId` is set for an incarnation's key, absent for the name's shared directory. */
 export interface ObjectKeyParts {
   topic: string;

@@ -9,7 +9,7 @@ import type { MetaItem, MetaKey, MetaStore, ObjectStore, Condition, WriteOp } fr
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { commitItemFromItem, DELETION_TOPIC_ID_ATTR, deletionMarkerFromItem, TOPIC_ID_ATTR, tombstoneDueFromItem, tombstoneDueToItem, topicItemFromItem } from './items';
-import { COMMIT_ITEM_PREFIX, deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, topicDir, topicKey, walPrefix } from './keys';
+import { COMMIT_ITEM_PREFIX, deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, ownsDirectory, topicDir, topicKey, walPrefix } from './keys';
 import type { RetentionStats } from './retention';
 import { bareTombstone, fenceItemLogs, removeTombstones, TOMBSTONE_TTL_MS, tombstoneHeads } from './tombstones';
 import type { TopicRegistry } from './topics';
@@ -31,7 +31,7 @@ export class TopicDeletion {
     const page = await this.meta.query({ pk: DELETIONS_PK, limit: 50 });
     for (const marker of page.items) {
       if (this.clock.monotonic() > deadline) return;
-      const { name, topicId, partitions, commit, layout } = deletionMarkerFromItem(marker);
+      const { name, topicId, partitions, commit } = deletionMarkerFromItem(marker);
       const stored = await this.meta.get(topicKey(name));
       const topicItem = stored && topicItemFromItem(stored);
       const ours = topicItem?.topic.id === topicId;
@@ -58,8 +58,9 @@ export class TopicDeletion {
       }
       // The incarnation's segment objects. Since design note 0012 they are under its own
       // directory, `topics/<name>/<id>/`, which nothing else ever writes.
-      const dir = topicDir({ name, id: topicId, ...(layout ? { layout } : {}) });
-      if (layout === 'incarnation') {
+      // (The id says which: a marker written by a build before 0012 is read the same.)
+      const dir = topicDir({ name, id: topicId });
+      if (ownsDirectory(topicId)) {
         if (!(await this.deletePrefix(dir, deadline))) return;
       } else {
         // A topic created before then keeps the name's shared directory, `topics/<name>/<p>/`

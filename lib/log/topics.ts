@@ -1,13 +1,13 @@
 // Topic registry: one metadata item per topic holding its partition count and config. Reads
 // are cached briefly per process (topic metadata is eventually consistent in Kafka too); every
 // change goes through a conditional write so concurrent admins never lose an update.
-import { ConditionFailedError, SamsaError } from '../errors';
+import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { MetaItem, MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
 import { deletionMarkerToItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
-import { headKey, topicKey, TOPICS_PK } from './keys';
+import { headKey, newTopicId, topicKey, TOPICS_PK } from './keys';
 import { fenceItemLogs, tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
@@ -32,12 +32,6 @@ export interface Topic {
    * head (commit.ts).
    */
   commit?: 'items';
-  /**
-   * 'incarnation': the incarnation's objects live under `topics/<name>/<id>/` (design note
-   * 0012), set on every topic created since; absent: a topic created before, whose objects are
-   * under `topics/<name>/`, shared by every incarnation of the name (lib/log/keys.ts).
-   */
-  layout?: 'incarnation';
 }
 
 /** How old a cached topic lookup may be by default. */
@@ -75,10 +69,10 @@ export class TopicRegistry {
       name,
       partitions: count,
       config: cfg,
-      id: crypto.randomUUID(),
+      // A v7 id: its objects get a directory of their own (design note 0012, keys.ts).
+      id: newTopicId(this.clock.now()),
       createdAt: this.clock.now(),
       version: 1,
-      layout: 'incarnation',
       ...(mode.itemCommits ? { commit: 'items' as const } : {}),
     };
     // A topic still being deleted keeps its item (state "deleting") until its data is gone, so
@@ -230,16 +224,26 @@ export class TopicRegistry {
    * is interrupted resumes on the next run.
    */
   async markDeleted(name: string): Promise<Topic> {
-    const topic = await this.get(name, { fresh: true });
-    await this.meta.transact([
-      {
-        type: 'update',
-        key: topicKey(name),
-        set: topicDeletingSet(this.clock.now()),
-        condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topic.id },
+    // Conditional on the version read, not only the id: the marker's partition count is what the
+    // deletion tombstones and removes, and an alter that added partitions between the read and
+    // this write would leave those partitions live (their heads never tombstoned).
+    const topic = await retryOnConflict(
+      async () => {
+        const t = await this.get(name, { fresh: true });
+        await this.meta.transact([
+          {
+            type: 'update',
+            key: topicKey(name),
+            set: topicDeletingSet(this.clock.now()),
+            condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: t.id }, { op: 'eq', attr: TOPIC_VERSION_ATTR, value: t.version }, TOPIC_NOT_DELETING] },
+          },
+          { type: 'put', item: deletionMarkerToItem({ name, topicId: t.id, partitions: t.partitions, ...(t.commit ? { commit: t.commit } : {}) }) },
+        ]);
+        return t;
       },
-      { type: 'put', item: deletionMarkerToItem({ name, topicId: topic.id, partitions: topic.partitions, ...(topic.commit ? { commit: topic.commit } : {}), ...(topic.layout ? { layout: topic.layout } : {}) }) },
-    ]);
+      (err) => err instanceof ConditionFailedError || err instanceof TransactionConflictError,
+      { maxAttempts: ALTER_ATTEMPTS },
+    );
     this.cache.delete(name);
     // Before answering: from here on no process still holding this incarnation can commit to,
     // flush or read it (tombstones.ts). A crash before this completes leaves the marker, and

@@ -192,10 +192,13 @@ describe('kill -9 right after an acknowledgement loses nothing', () => {
     srv = await startServer({ dataDir, env: { SAMSA_JOB_INTERVAL_MS: '0', SAMSA_FLUSH_DELAY_MS: '-1' } });
     const hws = await verify(srv, ledger);
     const served = await Promise.all(Array.from({ length: PARTITIONS }, (_, p) => readPartition(srv, p)));
+    // The topic's objects are under its name and this incarnation's id (design note 0012).
+    const topicId = ((await (await fetch(`${srv.url}/v1/topics/${TOPIC}`)).json()) as { topic_id: string }).topic_id;
     expect((await srv.stop()).code).toBe(0);
     let onDisk = 0;
     for (let p = 0; p < PARTITIONS; p++) {
-      const dir = path.join(dataDir, 'objects', 'topics', TOPIC, String(p));
+      const dir = path.join(dataDir, 'objects', 'topics', TOPIC, topicId, String(p));
+      expect(fs.existsSync(dir) || hws[p] === 0, `partition ${p}: no segment files at ${dir}`).toBe(true);
       if (!fs.existsSync(dir)) continue;
       let next = 0;
       for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.log')).sort()) {
@@ -216,6 +219,7 @@ describe('kill -9 right after an acknowledgement loses nothing', () => {
       expect(next, `partition ${p}: offsets in segment files`).toBe(hws[p]!);
       onDisk += next;
     }
+    expect(onDisk, 'every acknowledged offset is in the segment files after the flush job').toBe(hws.reduce((a, b) => a + b, 0));
     if (process.env.SAMSA_E2E_VERBOSE) console.log(`crash: ${onDisk} of ${hws.reduce((a, b) => a + b, 0)} offsets in segment files (${job.stdout.trim()})`);
   }, 120_000);
 });

@@ -8,6 +8,8 @@ import {
   EXTENT_END,
   extentSk,
   headKey,
+  newTopicId,
+  ownsDirectory,
   parseChunkObject,
   parseCommitItemSk,
   parseExtentSk,
@@ -74,13 +76,18 @@ describe('keys: build and parse invert', () => {
 
   it('object keys', () => {
     fc.assert(
-      fc.property(topicName, fc.uuid({ version: 4 }), partition, off, fc.constantFrom(...SEGMENT_FILES), (t, id, p, base, ext) => {
-        // Design note 0012: an incarnation's own directory, and the name's shared one (topics
-        // created before it); a key says which, and parses back to it.
-        const scoped = { name: t, id, layout: 'incarnation' as const };
-        const shared = { name: t, id };
+      fc.property(topicName, fc.integer({ min: 0, max: 2 ** 48 - 1 }), fc.uuid({ version: 4 }), partition, off, fc.constantFrom(...SEGMENT_FILES), (t, ms, v4, p, base, ext) => {
+        // Design note 0012: an incarnation's own directory (a v7 id, as new topics get), and the
+        // name's shared one (topics created before it had v4 ids); a key says which, and parses back to it.
+        const id = newTopicId(ms);
+        expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        expect(parseInt(id.replace(/-/g, '').slice(0, 12), 16)).toBe(ms); // RFC 9562: the milliseconds first
+        expect([ownsDirectory(id), ownsDirectory(v4)]).toEqual([true, false]);
+        const scoped = { name: t, id };
+        const shared = { name: t, id: v4 };
         expect(parseSegmentObject(segmentObject(scoped, p, base, ext))).toEqual({ topic: t, topicId: id, partition: p, base, ext });
         expect(parseSegmentObject(segmentObject(shared, p, base, ext))).toEqual({ topic: t, partition: p, base, ext });
+        expect(topicDir(shared)).toBe(`topics/${t}/`);
         expect(segmentObject(scoped, p, base, ext).startsWith(topicDir(scoped))).toBe(true);
         // No key of the shared layout is under another partition's prefix or an incarnation's directory, nor the reverse.
         expect(segmentObject(scoped, p, base, ext).startsWith(partitionPrefix(shared, p))).toBe(false);
@@ -112,7 +119,7 @@ describe('keys: build and parse invert', () => {
 
   it('the bucket layout the infrastructure scopes its rules by is the one keys.ts builds under', () => {
     expect(S3_PREFIXES).toEqual({ topics: TOPICS_PREFIX, wal: WAL_PREFIX });
-    expect(segmentObject({ name: 't', id: crypto.randomUUID(), layout: 'incarnation' }, 0, 0, 'log').startsWith(S3_PREFIXES.topics)).toBe(true);
+    expect(segmentObject({ name: 't', id: newTopicId(Date.now()) }, 0, 0, 'log').startsWith(S3_PREFIXES.topics)).toBe(true);
     expect(walObject('id', 0, 'x').startsWith(BUCKET_LIFECYCLE_RULES.find((r) => r.id === 'samsa-expire-wal')!.prefix)).toBe(true);
   });
 });

@@ -11,7 +11,7 @@ import { SamsaError } from '../../../lib/errors';
 import { COMMIT_MAX_WAL_AGE_MS } from '../../../lib/log/commit';
 import { TOMBSTONE_TTL_MS } from '../../../lib/log/tombstones';
 import { LogEngine } from '../../../lib/log/engine';
-import { EXTENT_PREFIX, extentSk, headKey, partitionPk, partitionPrefix, SEGMENT_PREFIX, segmentObject, TOMBSTONES_PK, topicDir, topicKey, walObject } from '../../../lib/log/keys';
+import { EXTENT_PREFIX, extentSk, headKey, newTopicId, ownsDirectory, partitionPk, partitionPrefix, SEGMENT_PREFIX, segmentObject, TOMBSTONES_PK, topicDir, topicKey, walObject } from '../../../lib/log/keys';
 import { segmentFromItem, topicFromItem } from '../../../lib/log/items';
 import type { Segment } from '../../../lib/log/model';
 import { DEFAULT_RETENTION_OPTIONS, MIN_ORPHAN_GRACE_MS, type RetentionOptions, SIGV4_VALIDITY_MS } from '../../../lib/log/retention';
@@ -531,6 +531,32 @@ describe('topic deletion by a pass that read its marker long ago', () => {
   // remove the queue marker, which by then was the new incarnation's: that deletion never
   // finished, and the name stayed "marked for deletion" for good (the history checker's AWS run
   // hung there, re-creating `churn` forever).
+  it('a deletion racing an alter that adds partitions tombstones and removes every partition', async () => {
+    const fm = faultyMetaStore(meta);
+    const e = engine(fm);
+    const other = engine();
+    await e.createTopic('gr', 1, { 'segment.bytes': SEG });
+    // The deletion has read the topic (one partition) and is about to mark it...
+    const gate = new Gate();
+    fm.faults.add({ method: 'transact', when: (c) => c.method === 'transact' && c.args[0].some((op) => op.type === 'put' && op.item.pk === 'deletions'), action: { kind: 'hang', gate } });
+    const deleting = e.deleteTopic('gr');
+    await gate.reached;
+    // ...when another admin adds two partitions, and a producer writes to one of them.
+    await other.topics.alter('gr', { partitions: 3 });
+    await other.produce('gr', [{ value: enc('early'), partition: 2 }]);
+    gate.release();
+    await deleting;
+    const t = await other.topics.get('gr', { maxAgeMs: Number.MAX_SAFE_INTEGER }); // the cached incarnation
+    expect((await meta.query({ pk: 'deletions' })).items.map((m) => m['partitions'])).toEqual([3]);
+    // The deletion covers the new partitions: a late write there is refused, not acknowledged.
+    await expect(other.produce('gr', [{ value: enc('late'), partition: 2 }])).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+    expect((await e.retention.runOnce()).deletedTopics).toBe(1);
+    for (const p of [0, 1, 2]) {
+      expect((await meta.query({ pk: partitionPk(t.id, p) })).items).toEqual([{ pk: partitionPk(t.id, p), sk: 'head', deleted: true }]);
+    }
+  });
+
   it("does not remove a later incarnation's marker; that deletion still completes", async () => {
     const fm = faultyMetaStore(meta);
     const paused = engine(fm, objects);
@@ -589,7 +615,7 @@ describe('orphan sweeper', () => {
     const strayWal = walObject(t.id, 0, 'stray');
     const straySeg = segmentObject(t, 0, 1, 'log');
     const pendingSeg = segmentObject(t, 0, flushed + 100, 'log'); // at/above flushed: a flush may adopt it
-    const deadTopic = segmentObject({ name: 'no-such-topic', id: crypto.randomUUID(), layout: 'incarnation' }, 0, 0, 'log');
+    const deadTopic = segmentObject({ name: 'no-such-topic', id: newTopicId(Date.now()) }, 0, 0, 'log');
     const foreign = `${partitionPrefix(t, 0)}README`;
     for (const k of [strayWal, straySeg, pendingSeg, deadTopic, foreign]) await objects.put(k, enc('junk'));
     const all = async () => [...(await objects.list('wal/')).objects, ...(await objects.list('topics/')).objects].map((o) => o.key).sort();
@@ -615,12 +641,11 @@ describe('orphan sweeper', () => {
 // across the topic's deletion and re-creation woke and deleted the new topic's objects at the
 // same keys (same records, same segment bases): its committed records read ObjectNotFound.
 describe('objects by topic incarnation (design note 0012)', () => {
-  /** A topic as a version before design note 0012 created it: its item has no layout. */
+  /** A topic as a version before design note 0012 created it: a v4 id (its partitions hold nothing yet). */
   async function legacyTopic(e: LogEngine, name: string, partitions: number, config: Record<string, unknown> = {}): Promise<void> {
     await e.createTopic(name, partitions, config);
     const item = (await meta.get(topicKey(name)))!;
-    delete item['layout'];
-    await meta.write({ type: 'put', item });
+    await meta.write({ type: 'put', item: { ...item, id: crypto.randomUUID() } });
     e.topics.invalidate(name);
   }
   const keysUnder = async (prefix: string): Promise<string[]> => (await objects.list(prefix)).objects.map((o) => o.key).sort();
@@ -704,7 +729,7 @@ describe('objects by topic incarnation (design note 0012)', () => {
     await flush(e, 'lg', 0);
     await flush(e, 'lg', 1);
     const old = await e.topics.get('lg');
-    expect(old.layout).toBeUndefined();
+    expect(ownsDirectory(old.id)).toBe(false);
     expect(topicDir(old)).toBe('topics/lg/');
     const legacyKeys = await keysUnder('topics/lg/');
     expect(legacyKeys.length).toBeGreaterThan(6);
@@ -723,7 +748,7 @@ describe('objects by topic incarnation (design note 0012)', () => {
     expect(await keysUnder('topics/lg/')).toEqual([]);
     await e.createTopic('lg', 1, { 'segment.bytes': SEG });
     const t = await e.topics.get('lg');
-    expect(t.layout).toBe('incarnation');
+    expect(ownsDirectory(t.id)).toBe(true);
     expect(topicDir(t)).toBe(`topics/lg/${t.id}/`);
     await produce(e, 'lg', 100, 12);
     await flush(e, 'lg');
@@ -745,6 +770,34 @@ describe('objects by topic incarnation (design note 0012)', () => {
     expect((await readFrom(e, 'lg', 0)).map((r) => r.value)).toEqual(Array.from({ length: 12 }, (_, i) => value(100 + i)));
   });
 
+  it('a topic item rewritten by a build before it (an alter) keeps its directory, and so does its deletion', async () => {
+    const e = engine();
+    await e.createTopic('al', 1, { 'segment.bytes': SEG });
+    await produce(e, 'al', 0, 12);
+    await flush(e, 'al');
+    const t = await e.topics.get('al');
+    const kept = await keysUnder(topicDir(t));
+    expect(kept.length).toBeGreaterThan(6);
+    // The previous build's alter put the whole item back with the fields it knew: an attribute
+    // saying where the objects are would be gone; the id is copied as it is.
+    const item = (await meta.get(topicKey('al')))!;
+    const old = Object.fromEntries(['name', 'config', 'id', 'created_at', 'state'].map((k) => [k, item[k]!]));
+    await meta.write({ type: 'put', item: { pk: item.pk, sk: item.sk, ...old, partitions: (item['partitions'] as number) + 1, version: (item['version'] as number) + 1 } });
+    e.topics.invalidate('al');
+    const altered = await e.topics.get('al');
+    expect([altered.partitions, topicDir(altered)]).toEqual([2, topicDir(t)]);
+    await produce(e, 'al', 12, 12);
+    await flush(e, 'al');
+    await expectIntactFrom(e, 'al', 0, 24);
+    const last = (await catalog(e, 'al')).at(-1)!;
+    expect((await e.listOffsets('al', 0, last.maxTs)).offset).toBeLessThanOrEqual(last.last); // through the .timeindex
+    expect((await keysUnder(topicDir(t))).length).toBeGreaterThan(kept.length);
+    await e.deleteTopic('al');
+    clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+    expect((await e.retention.runOnce()).deletedTopics).toBe(1);
+    expect(await keysUnder('topics/al/')).toEqual([]);
+  });
+
   it('the sweep keeps a deleting incarnation’s objects for its deletion, and deletes those of incarnations no topic item names', async () => {
     const e = engine();
     await e.createTopic('dz', 1, { 'segment.bytes': SEG });
@@ -753,7 +806,7 @@ describe('objects by topic incarnation (design note 0012)', () => {
     const t = await e.topics.get('dz');
     const kept = await keysUnder(topicDir(t));
     await e.deleteTopic('dz');
-    const unknown = segmentObject({ name: 'dz', id: crypto.randomUUID(), layout: 'incarnation' }, 0, 0, 'log');
+    const unknown = segmentObject({ name: 'dz', id: newTopicId(Date.now()) }, 0, 0, 'log');
     await objects.put(unknown, enc('junk'));
     // Past the orphan grace but inside the deletion's own: the deletion owns the incarnation's objects.
     const r = engine(meta, objects, { deletionGraceMs: 10 * DEFAULT_RETENTION_OPTIONS.orphanGraceMs });
