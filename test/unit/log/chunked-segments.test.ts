@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
-import { DEFAULT_FLUSH_OPTIONS, type FlushOptions } from '../../../lib/log/flush';
+import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, PENDING_COMPOSE_LOOKBACK } from '../../../lib/log/flush';
 import { segmentFromItem } from '../../../lib/log/items';
 import { partitionPk, partitionPrefix, SEGMENT_FILES, SEGMENT_PREFIX, segmentObject } from '../../../lib/log/keys';
 import type { Segment } from '../../../lib/log/model';
@@ -268,7 +268,7 @@ describe('segments written in chunks (design note 0011)', () => {
     let finishing = false;
     pausedMeta.faults.add({
       when: (c) => {
-        if (c.method === 'query' && c.args[0].beginsWith === SEGMENT_PREFIX && c.args[0].limit === 3) finishing = true;
+        if (c.method === 'query' && c.args[0].beginsWith === SEGMENT_PREFIX && c.args[0].limit === PENDING_COMPOSE_LOOKBACK) finishing = true;
         return finishing && c.method === 'get';
       },
       action: { kind: 'hang', gate },
@@ -391,6 +391,35 @@ describe('segments written in chunks (design note 0011)', () => {
       for (const n of [plain, chunked]) await n.engine.close();
     });
   }
+
+  it('a composition that fails after its step rolled several segments past the closed one is finished by the next flush', async () => {
+    const chunked = await node('chunked', FLUSH, (o) => faultyObjectStore(o));
+    const faults = (chunked.objects as ReturnType<typeof faultyObjectStore>).faults;
+    await chunked.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+    await produce(chunked, 0, 7);
+    await flush(chunked);
+    expect((await segments(chunked))[0]!.chunks!.length).toBeGreaterThan(1);
+    // Segments of one batch from now on: the step that closes segment 0 rolls three more.
+    await chunked.engine.topics.alter('t', { config: { 'segment.bytes': BATCH + 100 } });
+    await produce(chunked, 7, 10);
+    const broken = new Error('injected compose failure');
+    faults.add({ method: 'compose', action: { kind: 'failAfter', error: broken } });
+    await expect(flush(chunked)).rejects.toThrow(broken.message);
+    faults.clear();
+    expect((await segments(chunked)).map((s) => [s.base, s.closed, (s.chunks?.length ?? 0) > 1])).toEqual([
+      [0, true, true],
+      [7, true, false],
+      [8, true, false],
+      [9, false, false],
+    ]);
+    // The next flush finishes segment 0 first, five catalog entries back by then.
+    await produce(chunked, 10, 11);
+    await flush(chunked);
+    expect((await segments(chunked))[0]!.chunks).toBeUndefined();
+    expect((await chunkFiles(chunked)).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+    expect(await values(chunked)).toEqual(expected(11));
+    await chunked.engine.close();
+  });
 });
 
 describeAws('segments written in chunks on S3 + DynamoDB (emulator)', () => {
