@@ -94,9 +94,9 @@ const MAX_SEGMENTS_PER_STEP = 20;
  * Catalog entries a flush checks for an unfinished composition (design note 0011). A step
  * composes the chunked segment it closes after committing, and may have rolled up to
  * MAX_SEGMENTS_PER_STEP segments in all by then: a crash there leaves that segment at most that
- * many entries from the end, and no step runs before the next flush's check. (It was 3, and a
- * step that rolled three more segments past the closed one left it in chunks for good unless
- * retention had not counted it yet.) The entries are small: 21 of them are one or two read units.
+ * many entries from the end, and no step runs before the next flush's check. (It was 3: a step
+ * that rolled three more segments past the closed one left it in chunks until a retention pass
+ * composed it.) The entries are small: 21 of them are one or two read units.
  */
 export const PENDING_COMPOSE_LOOKBACK = MAX_SEGMENTS_PER_STEP + 1;
 /** Items mode, topics without a TTL: a commit item flushed and this old may be deleted (see deleteCommitItemsBelow). */

@@ -173,8 +173,9 @@ export function newTopicId(nowMs: number): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 const V7 = '[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}';
+const V7_ID = new RegExp(`^${V7}$`);
 /** Whether the incarnation `id` keeps its objects in a directory of its own (design note 0012): a v7 id. */
-export const ownsDirectory = (id: string): boolean => new RegExp(`^${V7}$`).test(id);
+export const ownsDirectory = (id: string): boolean => V7_ID.test(id);
 
 /** The directory of `topic`'s objects (every key of the incarnation starts with it). */
 export const topicDir = (topic: TopicObjects): string =>
@@ -196,9 +197,16 @@ export interface ObjectKeyParts {
   base: number;
   ext: SegmentFile;
 }
+/** The name, incarnation id (when the key has one) and partition that DIR matched as groups 1-3. */
+const dirParts = (m: RegExpExecArray): Pick<ObjectKeyParts, 'topic' | 'topicId' | 'partition'> => ({
+  topic: m[1]!,
+  ...(m[2] !== undefined ? { topicId: m[2] } : {}),
+  partition: Number(m[3]),
+});
+const SEGMENT_KEY = new RegExp(`^${DIR}(\\d{20})\\.(log|index|timeindex)$`);
 export function parseSegmentObject(key: string): ObjectKeyParts | undefined {
-  const m = new RegExp(`^${DIR}(\\d{20})\\.(log|index|timeindex)$`).exec(after(key, TOPICS_PREFIX) ?? '');
-  return m ? { topic: m[1]!, ...(m[2] !== undefined ? { topicId: m[2] } : {}), partition: Number(m[3]), base: Number(m[4]), ext: m[5] as SegmentFile } : undefined;
+  const m = SEGMENT_KEY.exec(after(key, TOPICS_PREFIX) ?? '');
+  return m ? { ...dirParts(m), base: Number(m[4]), ext: m[5] as SegmentFile } : undefined;
 }
 
 /**
@@ -209,11 +217,10 @@ export function parseSegmentObject(key: string): ObjectKeyParts | undefined {
  */
 export const chunkObject = (topic: TopicObjects, partition: number, base: number, logStart: number, ext: SegmentFile): string =>
   logStart === 0 ? segmentObject(topic, partition, base, ext) : `${partitionPrefix(topic, partition)}chunks/${pad20(base)}+${pad20(logStart)}.${ext}`;
+const CHUNK_KEY = new RegExp(`^${DIR}chunks\\/(\\d{20})\\+(\\d{20})\\.(log|index|timeindex)$`);
 export function parseChunkObject(key: string): (ObjectKeyParts & { logStart: number }) | undefined {
-  const m = new RegExp(`^${DIR}chunks\\/(\\d{20})\\+(\\d{20})\\.(log|index|timeindex)$`).exec(after(key, TOPICS_PREFIX) ?? '');
-  return m
-    ? { topic: m[1]!, ...(m[2] !== undefined ? { topicId: m[2] } : {}), partition: Number(m[3]), base: Number(m[4]), logStart: Number(m[5]), ext: m[6] as SegmentFile }
-    : undefined;
+  const m = CHUNK_KEY.exec(after(key, TOPICS_PREFIX) ?? '');
+  return m ? { ...dirParts(m), base: Number(m[4]), logStart: Number(m[5]), ext: m[6] as SegmentFile } : undefined;
 }
 
 /**

@@ -65,13 +65,14 @@ export class TopicRegistry {
     validateTopicName(name);
     const count = validatePartitionCount(partitions);
     const cfg = applyTopicConfig(DEFAULT_TOPIC_CONFIG, config);
+    const now = this.clock.now();
     const topic: Topic = {
       name,
       partitions: count,
       config: cfg,
       // A v7 id: its objects get a directory of their own (design note 0012, keys.ts).
-      id: newTopicId(this.clock.now()),
-      createdAt: this.clock.now(),
+      id: newTopicId(now),
+      createdAt: now,
       version: 1,
       ...(mode.itemCommits ? { commit: 'items' as const } : {}),
     };
