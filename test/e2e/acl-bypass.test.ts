@@ -1,0 +1,58 @@
+// Authorization bypasses found by review (wt-hunt3), each reproduced over real HTTP against the
+// server with SAMSA_AUTH=keys: the ACL check must decide on exactly the resource the handler then
+// acts on, and must cover every resource the handler reads.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ServerHandle, startServer } from '../helpers/server';
+
+type Json = any;
+const KEYS = { admin: 'admin-secret-0123456789', eve: 'eve-secret-abcdef012345' };
+let server: ServerHandle;
+
+async function call(key: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: Json }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(server.url + p, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+const admin = (m: string, p: string, b?: unknown) => call(KEYS.admin, m, p, b);
+const eve = (m: string, p: string, b?: unknown) => call(KEYS.eve, m, p, b);
+const grant = async (acl: Record<string, unknown>) => expect((await admin('POST', '/v1/acls', acl)).status).toBe(201);
+
+beforeAll(async () => {
+  server = await startServer({
+    env: {
+      SAMSA_AUTH: 'keys',
+      SAMSA_API_KEYS: `User:admin=${KEYS.admin},User:eve=${KEYS.eve}`,
+      SAMSA_SUPER_USERS: 'User:admin',
+    },
+  });
+  for (const name of ['public', 'secret']) expect((await admin('POST', '/v1/topics', { name, partitions: 1 })).status).toBe(201);
+  expect((await admin('POST', '/v1/topics/secret/records', { records: [{ value: 'classified' }] })).status).toBe(200);
+  // eve: every "team" group, but none under "team:prod"; the topic "public" only.
+  await grant({ principal: 'User:eve', resource_type: 'group', pattern_type: 'prefixed', resource_name: 'team', operation: 'all' });
+  await grant({ principal: 'User:eve', resource_type: 'group', pattern_type: 'prefixed', resource_name: 'team:prod', operation: 'all', permission: 'deny' });
+  await grant({ principal: 'User:eve', resource_type: 'topic', resource_name: 'public', operation: 'read' });
+}, 60_000);
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('group offset resets', () => {
+  it('need read on the topic: a caller with delete on its own group learns nothing of a topic it may not describe', async () => {
+    // eve may do anything to its "team-eve" group, and nothing to the topic "secret".
+    const hw = (await admin('GET', '/v1/topics/secret')).body.partitions[0].high_watermark;
+    expect(hw).toBe(1);
+    const onSecret = await eve('POST', '/v1/groups/team-eve/offsets/reset', { topic: 'secret', to: 'latest' });
+    const onMissing = await eve('POST', '/v1/groups/team-eve/offsets/reset', { topic: 'no.such.topic', to: 'latest' });
+    // Was: 200 {"offsets":[{"topic":"secret","partition":0,"offset":1}]} — the topic's partitions
+    // and high watermark — and 404 for the missing one: an existence oracle.
+    expect(JSON.stringify(onSecret.body)).not.toContain('"offset"');
+    expect(onSecret.status, JSON.stringify(onSecret.body)).toBe(403);
+    expect(onSecret.body.error_code).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(onMissing.status, JSON.stringify(onMissing.body)).toBe(403);
+    // And the group keeps no offsets of that topic.
+    const offsets = await admin('GET', '/v1/groups/team-eve/offsets');
+    expect(offsets.status === 404 || !offsets.body.offsets.some((o: Json) => o.topic === 'secret'), JSON.stringify(offsets.body)).toBe(true);
+  });
+});
