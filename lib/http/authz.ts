@@ -70,7 +70,7 @@ type Need =
   /** KIP-679: WRITE on any topic implies the right to get a producer id. */
   | { anyTopicWrite: true };
 
-type NameSource = { param: string } | { body: 'name' | 'join.topics' | 'commit.topics' } | { member: true } | { cluster: true };
+type NameSource = { param: string } | { body: 'name' | 'topic' | 'join.topics' | 'commit.topics' } | { member: true } | { cluster: true };
 
 interface Rule {
   needs: Need[];
@@ -113,8 +113,10 @@ export const RULES: Record<string, Rule> = {
   'GET /v1/groups/:group/members/:member_id/records': { needs: [group('read'), { resource: 'topic', name: { member: true }, op: 'read' }], consume: true },
   'POST /v1/groups/:group/offsets': { needs: [group('read'), { resource: 'topic', name: { body: 'commit.topics' }, op: 'read' }] },
   'GET /v1/groups/:group/offsets': { needs: [group('describe')], filter: 'offsets' },
-  'POST /v1/groups/:group/offsets/reset': { needs: [group('delete')] },
-  'DELETE /v1/groups/:group/offsets': { needs: [group('delete')] },
+  // Kafka: an offset reset is an OffsetCommit and OffsetDelete needs topic READ too. Without it a
+  // caller with delete on its own group learned any topic's existence, partitions and offsets.
+  'POST /v1/groups/:group/offsets/reset': { needs: [group('delete'), { resource: 'topic', name: { body: 'topic' }, op: 'read' }] },
+  'DELETE /v1/groups/:group/offsets': { needs: [group('delete'), { resource: 'topic', name: { body: 'topic' }, op: 'read' }] },
   'GET /v1/acls': { needs: [cluster('describe')] },
   'POST /v1/acls': { needs: [cluster('alter')] },
   'DELETE /v1/acls': { needs: [cluster('alter')] },
@@ -238,6 +240,7 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
     if ('member' in src) return topicsOfMember(params['group'] ?? '', params['member_id'] ?? '');
     const body = (await jsonBody(c)) as Record<string, unknown> | undefined;
     if (src.body === 'name') return typeof body?.['name'] === 'string' ? [body['name']] : undefined;
+    if (src.body === 'topic') return typeof body?.['topic'] === 'string' ? [body['topic']] : [];
     if (src.body === 'join.topics') return strings(body?.['topics']);
     return strings(Array.isArray(body?.['offsets']) ? (body['offsets'] as Array<{ topic?: unknown }>).map((o) => o?.topic) : []);
   }
