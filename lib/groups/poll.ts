@@ -143,7 +143,8 @@ export class GroupPoller {
       if (spec.autoOffsetReset === 'latest') await this.storeStart(group, state.generation, tp, topic.id, offset, item);
     });
     const topics = await Promise.all(reading.map((tp) => this.topicOf(state, tp)));
-    const fetched = await this.fetchMany(reading, topics, positions, spec.autoOffsetReset, maxRecords, maxBytes, opts.waitMs ?? 0, opts.signal);
+    const maxDecoded = Math.min(maxBytes, opts.maxDecodedBytes ?? maxBytes);
+    const fetched = await this.fetchMany(reading, topics, positions, spec.autoOffsetReset, maxRecords, maxBytes, maxDecoded, opts.waitMs ?? 0, opts.signal);
     const out: PollPosition[] = reading.map((tp) => {
       const key = tpKey(tp.topic, tp.partition);
       const start = positions.get(key)!;
@@ -209,6 +210,7 @@ export class GroupPoller {
     reset: OffsetReset,
     maxRecords: number,
     maxBytes: number,
+    maxDecoded: number,
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<{ records: PolledRecord[]; next: Map<string, number>; hw: Map<string, number> }> {
@@ -221,7 +223,7 @@ export class GroupPoller {
       const key = tpKey(tp.topic, tp.partition);
       // Every read of this poll is of the incarnation its positions were computed for: a poll
       // that waits across a delete + re-create must not read the new log at the old positions.
-      const opts = { maxRecords, maxBytes, topic: topics[i]! };
+      const opts = { maxRecords, maxBytes, maxDecodedBytes: maxDecoded, topic: topics[i]! };
       const at = positions.get(key)!;
       try {
         return await this.store.engine.fetch(tp.topic, tp.partition, { ...opts, offset: at });
@@ -263,19 +265,25 @@ export class GroupPoller {
       const idx = (start + i) % assignment.length;
       const tp = assignment[idx]!;
       const r = results[idx]!;
+      const key = tpKey(tp.topic, tp.partition);
+      hw.set(key, r.highWatermark);
+      // The poll is full: the partition's records are not even decoded (each may expand a
+      // thousandfold); it is read from where it was next time.
+      if (records.length >= maxRecords || (records.length > 0 && bytes >= maxDecoded)) {
+        next.set(key, positions.get(key)!);
+        continue;
+      }
       const rs = r.records();
       let taken = 0;
       for (const rec of rs) {
         const size = (rec.key?.length ?? 0) + (rec.value?.length ?? 0) + 32;
-        if (records.length >= maxRecords || (records.length > 0 && bytes + size > maxBytes)) break;
+        if (records.length >= maxRecords || (records.length > 0 && bytes + size > maxBytes) || (records.length > 0 && bytes >= maxDecoded)) break;
         records.push({ ...rec, topic: tp.topic, partition: tp.partition });
         bytes += size;
         taken++;
       }
-      const key = tpKey(tp.topic, tp.partition);
       if (taken === rs.length) next.set(key, Math.max(r.nextOffset, positions.get(key)!));
       else next.set(key, rs[taken - 1] ? rs[taken - 1]!.offset + 1 : positions.get(key)!);
-      hw.set(key, r.highWatermark);
     }
     return { records, next, hw };
   }

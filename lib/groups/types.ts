@@ -54,6 +54,12 @@ export interface PolledRecord extends DecodedRecord {
 export interface PollOptions {
   maxRecords?: number;
   maxBytes?: number;
+  /**
+   * Stop decoding records once the poll holds this many decoded bytes (default maxBytes); at
+   * least one record is returned. The HTTP route renders JSON, so it bounds this as a JSON
+   * fetch does (docs/limits.md): stored batches can expand a thousandfold.
+   */
+  maxDecodedBytes?: number;
   waitMs?: number;
   /**
    * Positions the member has processed (next offset to read), committed before reading —

@@ -5,7 +5,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { ASSIGNORS, type AssignorName, tpKey } from '../groups/assignors';
 import { type CoordinatorOptions, GroupCoordinator, MEMBER_ID_PATTERN, SESSION_TIMEOUT } from '../groups/coordinator';
 import type { LogEngine } from '../log/engine';
-import { recordToJson } from './format';
+import { MAX_JSON_FETCH_DECODED_BYTES, recordToJson } from './format';
 import { ErrorBody, FetchedRecord, intParam } from './schemas';
 
 export interface GroupRouteDeps {
@@ -278,6 +278,8 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       const r = await groups.poll(group, member_id, {
         ...(q.max_records !== undefined ? { maxRecords: q.max_records } : {}),
         ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
+        // Rendered as JSON: decode at most what a JSON fetch decodes (docs/limits.md).
+        maxDecodedBytes: Math.min(q.max_bytes ?? 1024 * 1024, MAX_JSON_FETCH_DECODED_BYTES),
         ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, deps.maxWaitMs ?? q.wait_ms) } : {}),
         ...(q.ack !== undefined ? { acks: parsePositions(q.ack) } : {}),
         ...(q.generation !== undefined ? { ackGeneration: q.generation, fromGeneration: q.generation } : {}),
