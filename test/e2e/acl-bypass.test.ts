@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServerHandle, startServer } from '../helpers/server';
 
 type Json = any;
-const KEYS = { admin: 'admin-secret-0123456789', eve: 'eve-secret-abcdef012345' };
+const KEYS = { admin: 'admin-secret-0123456789', eve: 'eve-secret-abcdef012345', writer: 'writer-secret-9876543210' };
 let server: ServerHandle;
 
 async function call(key: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: Json }> {
@@ -23,7 +23,7 @@ beforeAll(async () => {
   server = await startServer({
     env: {
       SAMSA_AUTH: 'keys',
-      SAMSA_API_KEYS: `User:admin=${KEYS.admin},User:eve=${KEYS.eve}`,
+      SAMSA_API_KEYS: `User:admin=${KEYS.admin},User:eve=${KEYS.eve},User:writer=${KEYS.writer}`,
       SAMSA_SUPER_USERS: 'User:admin',
     },
   });
@@ -33,6 +33,9 @@ beforeAll(async () => {
   await grant({ principal: 'User:eve', resource_type: 'group', pattern_type: 'prefixed', resource_name: 'team', operation: 'all' });
   await grant({ principal: 'User:eve', resource_type: 'group', pattern_type: 'prefixed', resource_name: 'team:prod', operation: 'all', permission: 'deny' });
   await grant({ principal: 'User:eve', resource_type: 'topic', resource_name: 'public', operation: 'read' });
+  await grant({ principal: 'User:eve', resource_type: 'topic', resource_name: 'public', operation: 'write' });
+  // writer: writes "secret", which eve may not touch.
+  await grant({ principal: 'User:writer', resource_type: 'topic', resource_name: 'secret', operation: 'write' });
 }, 60_000);
 afterAll(async () => {
   await server?.stop();
@@ -54,5 +57,22 @@ describe('group offset resets', () => {
     // And the group keeps no offsets of that topic.
     const offsets = await admin('GET', '/v1/groups/team-eve/offsets');
     expect(offsets.status === 404 || !offsets.body.offsets.some((o: Json) => o.topic === 'secret'), JSON.stringify(offsets.body)).toBe(true);
+  });
+});
+
+describe('idempotent producer ids', () => {
+  it('cannot be fenced by another principal: write on its own topic does not let eve bump the epoch of a producer writing a topic she may not', async () => {
+    const writer = (m: string, p: string, b?: unknown) => call(KEYS.writer, m, p, b);
+    const pid = await writer('POST', '/v1/producers', {});
+    expect(pid.status).toBe(200);
+    const produce = (sequence: number) => writer('POST', '/v1/topics/secret/records', { records: [{ value: sequence, partition: 0 }], producer: { id: pid.body.id, epoch: pid.body.epoch, sequence } });
+    expect((await produce(0)).status).toBe(200);
+    // Producer ids are issued in sequence from 0, so eve need not even learn it: she bumps them all.
+    const bumps = [];
+    for (let id = 0; id <= pid.body.id; id++) bumps.push((await eve('POST', '/v1/producers', { id })).status);
+    // Was: 200 for every id, and writer's next produce then failed with 409 INVALID_PRODUCER_EPOCH.
+    const next = await produce(1);
+    expect(next.status, JSON.stringify(next.body)).toBe(200);
+    expect(bumps.every((s) => s >= 400 && s < 500), JSON.stringify(bumps)).toBe(true);
   });
 });
