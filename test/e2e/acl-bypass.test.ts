@@ -76,3 +76,26 @@ describe('idempotent producer ids', () => {
     expect(bumps.every((s) => s >= 400 && s < 500), JSON.stringify(bumps)).toBe(true);
   });
 });
+
+describe('describing a group', () => {
+  it('counts in its lag only the topics the caller may describe, as the group offsets route does', async () => {
+    // A group eve may describe holds offsets of "public" (caught up) and "secret" (behind).
+    const committed = await admin('POST', '/v1/groups/team-lag/offsets', {
+      offsets: [
+        { topic: 'public', partition: 0, offset: 0 },
+        { topic: 'secret', partition: 0, offset: 0 },
+      ],
+    });
+    expect(committed.status, JSON.stringify(committed.body)).toBe(200);
+    const secretLag = (await admin('GET', '/v1/groups/team-lag/offsets')).body.offsets.find((o: Json) => o.topic === 'secret').lag;
+    expect(secretLag).toBeGreaterThan(0);
+    expect((await admin('GET', '/v1/groups/team-lag')).body.lag).toBe(secretLag);
+    const offsets = await eve('GET', '/v1/groups/team-lag/offsets');
+    expect(offsets.body.offsets.map((o: Json) => o.topic)).toEqual(['public']);
+    expect(offsets.body.lag).toBe(0);
+    // Was: secretLag — the lag of "secret", a topic eve may not describe, through the describe route.
+    const described = await eve('GET', '/v1/groups/team-lag');
+    expect(described.status).toBe(200);
+    expect(described.body.lag).toBe(0);
+  });
+});
