@@ -62,3 +62,32 @@ describe('a group poll', () => {
     expect(growth).toBeLessThan(200 * MiB);
   });
 });
+
+describe('a live tail', () => {
+  it('renders at most 4 MiB of decoded records per event, as a JSON fetch does', async () => {
+    // The topic of the test above: 40 values of ~1 MiB that each parse into ~350,000 objects.
+    const ac = new AbortController();
+    const { growth, result } = await peakGrowth(async () => {
+      const res = await fetch(`${srv.url}/v1/topics/objects/partitions/0/records?follow=true&offset=0&max_records=10000&max_bytes=${8 * MiB}`, {
+        headers: { accept: 'text/event-stream' },
+        signal: ac.signal,
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!/\n\n/.test(text.slice(text.indexOf('event: records')))) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString();
+      }
+      ac.abort();
+      const data = /event: records\ndata: (.*)\n/.exec(text)![1]!;
+      return JSON.parse(data) as { records: unknown[]; next_offset: number };
+    });
+    console.log(`tail event of parse-heavy values: ${result.records.length} records, peak RSS growth ${(growth / MiB).toFixed(1)} MiB`);
+    // Was: 9 records (8 MiB decoded: the tail's max_bytes bound, not the JSON budget) and
+    // ~520 MiB of RSS growth for one tail; ~175 MiB with the budget.
+    expect(result.records.length).toBeLessThanOrEqual(5);
+    expect(growth).toBeLessThan(300 * MiB);
+  });
+});
