@@ -8,7 +8,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { publicError, SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
-import { type KeyFormat, recordToJson, type ValueFormat } from './format';
+import { type KeyFormat, MAX_JSON_FETCH_DECODED_BYTES, recordToJson, type ValueFormat } from './format';
 
 export interface TailOptions {
   engine: LogEngine;
@@ -52,6 +52,8 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
     const offset = resume ?? intOf(c.req.query('offset'), 'offset', 0, Number.MAX_SAFE_INTEGER);
     const maxRecords = intOf(c.req.query('max_records'), 'max_records', 1, 10_000) ?? 500;
     const maxBytes = intOf(c.req.query('max_bytes'), 'max_bytes', 1, 8 * 1024 * 1024) ?? 1024 * 1024;
+    // Events are JSON: decode at most what a JSON fetch decodes (docs/limits.md).
+    const maxDecodedBytes = Math.min(maxBytes, MAX_JSON_FETCH_DECODED_BYTES);
     // The session ends before the platform would cut it: within the configured bound and,
     // on Lambda, a margin inside the invocation's remaining time, so the client sees `end`.
     const budget = opts.sessionBudgetMs?.(c);
@@ -63,7 +65,7 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
     if (!VALUE_FORMATS.has(vf)) throw new SamsaError('INVALID_REQUEST', 'value_format must be json, string or base64', { field: 'value_format' });
 
     // Errors before the stream opens (no topic, offset out of range) are ordinary JSON answers.
-    const first = await engine.fetch(topicName, partition, { ...(offset !== undefined ? { offset } : {}), maxRecords, maxBytes, signal: c.req.raw.signal });
+    const first = await engine.fetch(topicName, partition, { ...(offset !== undefined ? { offset } : {}), maxRecords, maxBytes, maxDecodedBytes, signal: c.req.raw.signal });
     const deadline = Date.now() + sessionMs;
     return streamSSE(c, async (stream) => {
       const aborted = new AbortController();
@@ -89,7 +91,7 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
         const left = deadline - Date.now();
         if (aborted.signal.aborted || left <= 0) break;
         try {
-          result = await engine.fetch(topicName, partition, { offset: next, maxRecords, maxBytes, waitMs: Math.min(WAIT_MS, left), signal: aborted.signal });
+          result = await engine.fetch(topicName, partition, { offset: next, maxRecords, maxBytes, maxDecodedBytes, waitMs: Math.min(WAIT_MS, left), signal: aborted.signal });
         } catch (err) {
           if (aborted.signal.aborted) return;
           // Retention passed the tail, or the topic went away: say so, then end the session.
