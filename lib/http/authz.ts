@@ -356,7 +356,8 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
 
     await next();
 
-    if (q && rule.consume && q.consumer_byte_rate !== undefined && c.res.status === 200) {
+    // 206: the segment download route (a byte range) serves records as much as a fetch does.
+    if (q && rule.consume && q.consumer_byte_rate !== undefined && (c.res.status === 200 || c.res.status === 206)) {
       const declared = Number(c.res.headers.get('content-length'));
       const streaming = (c.res.headers.get('content-type') ?? '').startsWith('text/event-stream');
       // A stream's bytes are not known here; a body without a declared length is measured on a copy.
