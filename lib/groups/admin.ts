@@ -72,16 +72,22 @@ export class GroupAdmin {
 
   // --- admin ----------------------------------------------------------------------------------
 
-  async describe(group: string): Promise<GroupDescription> {
+  /**
+   * `visible`: the topics the caller may describe (all when absent). The others are left out of
+   * the members' subscriptions and assignments and of the lag, as the offsets route leaves them
+   * out (Kafka's OffsetFetch answers nothing of a topic the caller may not describe).
+   */
+  async describe(group: string, visible?: (topic: string) => boolean): Promise<GroupDescription> {
     checkGroupName(group);
     // A touch: also take any cooperative step that has become possible.
     const l = await this.store.run(group, async (x) => (x.exists ? { ...x, state: await this.store.writeGroup(group, x, {}) } : x));
     if (!l.exists) throw notFound(group);
     const offsets = await this.offsetInfo(group, l);
+    const shown = visible ?? (() => true);
     return {
       ...this.summary(group, l.state),
-      members: this.memberViews(l.state),
-      lag: offsets.reduce((a, o) => a + o.lag, 0),
+      members: this.memberViews(l.state).map((m) => (visible ? { ...m, topics: m.topics.filter(shown), assignment: m.assignment.filter((tp) => shown(tp.topic)) } : m)),
+      lag: offsets.filter((o) => shown(o.topic)).reduce((a, o) => a + o.lag, 0),
     };
   }
 

@@ -226,8 +226,9 @@ export class GroupCoordinator extends GroupStore {
     return this.admin.deleteOffsets(group, topic, partitions);
   }
 
-  describe(group: string): Promise<GroupDescription> {
-    return this.admin.describe(group);
+  /** `visible`: the topics the caller may describe (GroupAdmin.describe). */
+  describe(group: string, visible?: (topic: string) => boolean): Promise<GroupDescription> {
+    return this.admin.describe(group, visible);
   }
 
   list(): Promise<Array<{ group: string; state: GroupDescription['state']; generation: number; members: number }>> {

@@ -3,6 +3,7 @@
 // and the small checks and errors every part raises the same way.
 import { randomBytes } from 'node:crypto';
 import { SamsaError } from '../errors';
+import { GROUP_ID_PATTERN, MEMBER_ID_PATTERN } from '../log/topic-config';
 import type { DecodedRecord } from '../records';
 import type { Clock } from '../util/clock';
 import { type AssignorName, cmpTp, parseTp } from './assignors';
@@ -128,8 +129,8 @@ export interface GroupDescription {
   lag: number;
 }
 
-export const GROUP_NAME = /^[A-Za-z0-9._-]{1,249}$/;
-export const MEMBER_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+export const GROUP_NAME = GROUP_ID_PATTERN;
+export { MEMBER_ID_PATTERN };
 export const MEMBER_ID = MEMBER_ID_PATTERN;
 export const MAX_METADATA = 4096;
 export const MAX_ATTEMPTS = 40;

@@ -84,6 +84,7 @@ const errorResponses = (...statuses: number[]) =>
   );
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request (INVALID_REQUEST, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, INVALID_CONFIG, CORRUPT_MESSAGE)',
+  403: 'Not authorized (NOT_AUTHORIZED, TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED)',
   404: 'UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_PRODUCER_ID',
   409: 'Conflict (TOPIC_ALREADY_EXISTS, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH)',
   413: 'RECORD_TOO_LARGE: a batch exceeds max.message.bytes or the body exceeds the request limit',
@@ -523,11 +524,15 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       tags: ['produce'],
       summary: 'Issue an idempotent producer id, or bump the epoch of one',
       request: { body: { required: false, content: { 'application/json': { schema: S.ProducerInit } } } },
-      responses: { 200: json(S.ProducerIdentity, 'Producer id and epoch'), ...errorResponses(400, 404) },
+      responses: { 200: json(S.ProducerIdentity, 'Producer id and epoch'), ...errorResponses(400, 403, 404) },
     }),
     async (c) => {
       const body = c.req.valid('json') ?? {};
-      return c.json(await engine.producers.init(body.id), 200);
+      // Where requests are authenticated, an id belongs to the principal it was issued to.
+      const auth = opts.auth;
+      const principal = c.get('principal' as never) as string | undefined;
+      const caller = auth && auth.mode !== 'none' && principal !== undefined ? { principal, anyProducer: auth.superUsers.has(principal) } : undefined;
+      return c.json(await engine.producers.init(body.id, caller), 200);
     },
   );
 
@@ -716,7 +721,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       description:
         'A serverless, Kafka-style event log: topics, partitions, offsets, consumer groups and retention over HTTP.\n\n' +
         'Limits (docs/limits.md): JSON bodies ≤ 6 MiB (413 RECORD_TOO_LARGE, max_json_request_bytes) and ≤ 64 levels of nesting (400 INVALID_REQUEST, max_json_depth), sent as application/json (415 UNSUPPORTED_MEDIA_TYPE otherwise); ' +
-        'a JSON produce ≤ 10000 records and ≤ 1000 headers per record; topic names 1-249 of [a-zA-Z0-9._-], not "." or ".." (400 INVALID_TOPIC_EXCEPTION); group and member ids 1-249 printable characters; ' +
+        'a JSON produce ≤ 10000 records and ≤ 1000 headers per record; topic names 1-249 of [a-zA-Z0-9._-], not "." or ".." (400 INVALID_TOPIC_EXCEPTION); group ids 1-249 and member ids 1-128 of [A-Za-z0-9._-]; ' +
         'record batches: see the binary produce route. JSON fetches decode at most min(max_bytes, 4 MiB) of records (after the first) and return keys, values and headers over 1 MiB as base64 (value_encoding).',
     },
   };

@@ -80,6 +80,12 @@ interface Rule {
   consume?: boolean;
   /** Keep only the list entries the caller may describe. */
   filter?: 'topics' | 'groups' | 'offsets';
+  /**
+   * The handler shows only the topics the caller may describe: it gets a predicate as the
+   * context's `describableTopic` (where ACLs are checked), for answers it cannot filter after
+   * the fact (a group's total lag).
+   */
+  describableTopics?: true;
 }
 
 const P_TOPIC = { param: 'topic' } as const;
@@ -105,7 +111,7 @@ export const RULES: Record<string, Rule> = {
   'GET /v1/topics/:topic/partitions/:partition/segments/:base/log': { needs: [topic('read')], consume: true },
   'POST /v1/producers': { needs: [{ anyTopicWrite: true }] },
   'GET /v1/groups': { needs: [], filter: 'groups' },
-  'GET /v1/groups/:group': { needs: [group('describe')] },
+  'GET /v1/groups/:group': { needs: [group('describe')], describableTopics: true },
   'DELETE /v1/groups/:group': { needs: [group('delete')] },
   'POST /v1/groups/:group/members': { needs: [group('read'), { resource: 'topic', name: { body: 'join.topics' }, op: 'read' }] },
   'POST /v1/groups/:group/members/:member_id/heartbeat': { needs: [group('read'), { resource: 'topic', name: { member: true }, op: 'read' }] },
@@ -342,6 +348,10 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
 
   async function guarded(c: Context, next: () => Promise<void>, principal: string, pattern: string, key: string, rule: Rule, checked: boolean, cachedQuota: QuotaSettings | undefined | null): Promise<void> {
     if (checked) await check(c, principal, rule, paramsOf(pattern, c.req.path));
+    if (checked && rule.describableTopics) {
+      const acls = await opts.acls.all();
+      c.set('describableTopic' as never, ((name: string) => authorize(acls, opts.superUsers, principal, 'describe', { type: 'topic', name }).allowed) as never);
+    }
     const q = cachedQuota === null ? await opts.quotas.of(principal) : cachedQuota;
     if (q) {
       await admit(c, principal, q, 'request_rate', 1);

@@ -390,7 +390,8 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       request: { params: GroupParam },
       responses: { 200: json(GroupDescription, 'Group'), ...err(404, 'GROUP_ID_NOT_FOUND') },
     }),
-    async (c) => c.json(await groups.describe(c.req.valid('param').group), 200),
+    // authz sets which topics the caller may describe where it checks ACLs (lib/http/authz.ts).
+    async (c) => c.json(await groups.describe(c.req.valid('param').group, c.get('describableTopic' as never) as ((topic: string) => boolean) | undefined), 200),
   );
 
   app.openapi(

@@ -396,7 +396,9 @@ const initProducerId: Api = {
     // the authorizer answers 'write' on the cluster that way, as POST /v1/producers does.
     if (!(await ctx.authorize(s, 'write', 'cluster', 'samsa-cluster'))) return w.int16(ErrorCode.CLUSTER_AUTHORIZATION_FAILED).int64(-1).int16(-1);
     try {
-      const p = await ctx.engine.producers.init();
+      // Issued to the SASL principal, as POST /v1/producers issues it to the caller: only that
+      // principal may bump its epoch over HTTP.
+      const p = await ctx.engine.producers.init(undefined, s.principal !== undefined ? { principal: s.principal } : undefined);
       return w.int16(ErrorCode.NONE).int64(p.id).int16(p.epoch);
     } catch (err) {
       return w.int16(errOf(err)).int64(-1).int16(-1);

@@ -538,6 +538,7 @@ export function claimValue(c: RequestClaim): MetaValue {
 
 export function producerToItem(s: ProducerState, remembered: number): MetaItem {
   const item: MetaItem = { ...producerKey(s.id), id: s.id, epoch: s.epoch, version: s.version };
+  if (s.owner !== undefined) item['owner'] = s.owner;
   for (const c of s.claims) item[claimSlot(c.sequence, remembered)] = claimValue(c);
   return item;
 }
@@ -560,6 +561,7 @@ export function producerFromItem(item: MetaItem, remembered: number): ProducerSt
     id: item['id'] as number,
     epoch: item['epoch'] as number,
     version: item['version'] as number,
+    ...(typeof item['owner'] === 'string' ? { owner: item['owner'] } : {}),
     claims,
     claimSeq: num(item[CLAIM_SEQ_ATTR]) ?? -1,
   };

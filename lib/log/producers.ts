@@ -202,8 +202,20 @@ export interface ProducerState {
   id: number;
   epoch: number;
   version: number;
+  /**
+   * The principal the id was issued to, where requests are authenticated: only it (or a super
+   * user) may bump the epoch. Absent on ids issued without authentication, or before owners.
+   */
+  owner?: string;
   /** The last MAX_REMEMBERED JSON requests of this epoch (in no particular order). */
   claims: RequestClaim[];
+}
+
+/** Who asks for a producer id, where requests are authenticated (ProducerRegistry.init). */
+export interface ProducerCaller {
+  principal: string;
+  /** May bump any id's epoch (a super user). */
+  anyProducer?: boolean;
 }
 
 export class ProducerRegistry {
@@ -245,17 +257,26 @@ export class ProducerRegistry {
     this.checkEpoch(await this.load(id), epoch);
   }
 
-  /** Issue a new producer id (epoch 0), or bump the epoch of an existing one. */
-  async init(id?: number): Promise<{ id: number; epoch: number }> {
+  /**
+   * Issue a new producer id (epoch 0), or bump the epoch of an existing one. `caller`: who asks,
+   * where requests are authenticated. A new id is issued to it, and an id issued to another
+   * principal is not bumped (NOT_AUTHORIZED): a bump fences the id's current writer, and ids
+   * are sequential, so any principal allowed a producer id could otherwise fence every other
+   * principal's producers.
+   */
+  async init(id?: number, caller?: ProducerCaller): Promise<{ id: number; epoch: number }> {
     if (id !== undefined) {
       // Lost to a racing init or claim: re-read and bump again. Every loss is another writer's
       // progress, so this is not capped.
       return retryOnConflict(
         async () => {
           const state = await this.load(id);
+          if (caller && !caller.anyProducer && state.owner !== undefined && state.owner !== caller.principal) {
+            throw new SamsaError('NOT_AUTHORIZED', `producer id ${id} was issued to another principal: only that principal may bump its epoch`, { producer_id: id });
+          }
           await this.meta.write({
             type: 'put',
-            item: producerToItem({ id, epoch: state.epoch + 1, version: state.version + 1, claims: [] }, MAX_REMEMBERED),
+            item: producerToItem({ id, epoch: state.epoch + 1, version: state.version + 1, ...(state.owner !== undefined ? { owner: state.owner } : {}), claims: [] }, MAX_REMEMBERED),
             condition: { op: 'eq', attr: PRODUCER_VERSION_ATTR, value: state.version },
           });
           this.remember(id, state.epoch + 1);
@@ -269,7 +290,7 @@ export class ProducerRegistry {
     const newId = counterValue(counter) - 1;
     await this.meta.write({
       type: 'put',
-      item: producerToItem({ id: newId, epoch: 0, version: 1, claims: [] }, MAX_REMEMBERED),
+      item: producerToItem({ id: newId, epoch: 0, version: 1, ...(caller ? { owner: caller.principal } : {}), claims: [] }, MAX_REMEMBERED),
       condition: { op: 'notExists' },
     });
     this.remember(newId, 0);

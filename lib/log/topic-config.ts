@@ -73,20 +73,22 @@ export function validateTopicName(name: string): void {
   }
 }
 
-/** Printable: no control characters (C0, DEL, C1) and no lone surrogates. */
-const PRINTABLE = /^(?:[^\p{Cc}\p{Cs}])+$/u;
-
 /**
- * Consumer group ids and member ids: Kafka leaves them free-form, but they become storage
- * keys, so Samsa bounds them to 1-249 printable characters. Throws INVALID_REQUEST.
+ * Consumer group ids and member ids. Kafka leaves them free-form, but they become storage keys
+ * and ACL resource names, and the group coordinator has always taken only these characters:
+ * one rule for every route (docs/limits.md).
  */
+export const GROUP_ID_PATTERN = /^[A-Za-z0-9._-]{1,249}$/;
+export const MEMBER_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Throws INVALID_REQUEST unless `name` is a group id (or, with `member_id`, a member id). */
 export function validateGroupName(name: string, what: 'group' | 'member_id' = 'group'): void {
-  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH || !PRINTABLE.test(name)) {
-    throw new SamsaError(
-      'INVALID_REQUEST',
-      `${what} must be 1-${MAX_NAME_LENGTH} printable characters${typeof name === 'string' ? ` (got ${name.length})` : ''}`,
-      { field: what },
-    );
+  const ok = typeof name === 'string' && (what === 'group' ? GROUP_ID_PATTERN : MEMBER_ID_PATTERN).test(name);
+  if (!ok) {
+    const max = what === 'group' ? MAX_NAME_LENGTH : 128;
+    throw new SamsaError('INVALID_REQUEST', `${what} must be 1-${max} characters of [A-Za-z0-9._-]${typeof name === 'string' ? ` (got ${JSON.stringify(name.slice(0, 64))}${name.length > 64 ? '…' : ''})` : ''}`, {
+      field: what,
+    });
   }
 }
 

@@ -74,6 +74,18 @@ describe('idempotent producer ids', () => {
     const next = await produce(1);
     expect(next.status, JSON.stringify(next.body)).toBe(200);
     expect(bumps.every((s) => s >= 400 && s < 500), JSON.stringify(bumps)).toBe(true);
+    const refused = await eve('POST', '/v1/producers', { id: pid.body.id });
+    expect(refused.body.error_code).toBe('NOT_AUTHORIZED');
+    expect(refused.body.message).not.toContain('writer'); // whose id it is stays unsaid
+    // The principal it was issued to still bumps it (a producer restarting), and so may a super user.
+    const own = await writer('POST', '/v1/producers', { id: pid.body.id });
+    expect(own.status, JSON.stringify(own.body)).toBe(200);
+    expect(own.body.epoch).toBe(pid.body.epoch + 1);
+    const bySuper = await admin('POST', '/v1/producers', { id: pid.body.id });
+    expect(bySuper.body.epoch).toBe(pid.body.epoch + 2);
+    // An id eve was issued is eve's to bump.
+    const evesOwn = await eve('POST', '/v1/producers', {});
+    expect((await eve('POST', '/v1/producers', { id: evesOwn.body.id })).body.epoch).toBe(1);
   });
 });
 

@@ -195,7 +195,9 @@ describe('hostile input → 4xx, nothing stored', () => {
     // Group ids are bounded too (they become storage keys).
     expectError(await json('POST', `/v1/groups/${'g'.repeat(2000)}/offsets`, { offsets: [{ topic: name, partition: 0, offset: 0 }] }), 400, 'INVALID_REQUEST', /group must be 1-249/);
     expectError(await raw('GET', `/v1/groups/${'g'.repeat(2000)}`), 400, 'INVALID_REQUEST');
-    expectError(await json('POST', `/v1/groups/${uniq('g')}/members/${'m'.repeat(2000)}/heartbeat`, {}), 400, 'INVALID_REQUEST', /member_id must be 1-249/);
+    expectError(await json('POST', `/v1/groups/${uniq('g')}/members/${'m'.repeat(2000)}/heartbeat`, {}), 400, 'INVALID_REQUEST', /member_id must be 1-128/);
+    // One rule for group ids on every route (the coordinator has only ever taken these characters).
+    expectError(await raw('GET', `/v1/groups/team%3Aprod`), 400, 'INVALID_REQUEST', /group must be 1-249 characters of \[A-Za-z0-9._-\]/);
     expectError(await raw('DELETE', `/v1/groups/${uniq('g')}/members/a%01b`), 400, 'INVALID_REQUEST', /member_id/);
     expect(await topicNames()).toEqual(before);
   });
