@@ -5,14 +5,14 @@
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { FetchResult } from '../log/engine';
 import { partitionKey } from '../log/commit';
-import { groupMemberKey, groupMetaKey } from '../log/keys';
+import { groupMemberKey, groupMetaKey, groupPartitionKey } from '../log/keys';
 import { emptyFetchResult } from '../log/reader';
 import { TOPIC_CACHE_MS, type Topic } from '../log/topics';
 import type { Condition, WriteOp } from '../storage/ports';
 import { inParallel } from '../util/parallel';
 import { abortableSleep } from '../util/sleep';
 import { tpKey } from './assignors';
-import { commitOp, committedAfter, currentOffset, type Loaded, notCommittedAfter, type OffsetReset, type PartitionItem } from './items';
+import { commitOp, committedAfter, currentOffset, type Loaded, notCommittedAfter, type OffsetReset, type PartitionItem, partitionFromItem } from './items';
 import type { GroupStore } from './store';
 import { assignmentOf, checkGroupName, chunks, token, holds, MAX_RECHECK_MS, type OffsetCommit, type PolledRecord, type PollOptions, type PollPosition, type PollResult, type TopicPartition } from './types';
 
@@ -140,7 +140,14 @@ export class GroupPoller {
       positions.set(tpKey(tp.topic, tp.partition), offset);
       // `latest` must mean the end at the member's first poll, not at every poll until a record
       // arrives: store that starting position (it covers no record, so nothing is skipped).
-      if (spec.autoOffsetReset === 'latest') await this.storeStart(group, state.generation, tp, topic.id, offset, item);
+      if (spec.autoOffsetReset !== 'latest' || (await this.storeStart(group, state.generation, tp, topic.id, offset, item))) return;
+      // Not stored: an offset may have been committed since the committed offsets were read
+      // (they are read beside the group, so possibly before the previous owner's last commit
+      // and hand-over). Absent then is not absent now: read on from that commit, or the records
+      // between it and the end would be delivered to no one.
+      const now = await this.store.meta.get(groupPartitionKey(group, tp.topic, tp.partition));
+      const committed = now ? currentOffset(partitionFromItem(now).item, topic.id) : undefined;
+      if (committed !== undefined) positions.set(tpKey(tp.topic, tp.partition), committed);
     });
     const topics = await Promise.all(reading.map((tp) => this.topicOf(state, tp)));
     const maxDecoded = Math.min(maxBytes, opts.maxDecodedBytes ?? maxBytes);
@@ -173,7 +180,7 @@ export class GroupPoller {
   }
 
   /** Record the position a `latest` member starts from, unless an offset got there first. */
-  private async storeStart(group: string, generation: number, tp: TopicPartition, topicId: string, offset: number, item: PartitionItem | undefined): Promise<void> {
+  private async storeStart(group: string, generation: number, tp: TopicPartition, topicId: string, offset: number, item: PartitionItem | undefined): Promise<boolean> {
     const none: Condition =
       item?.offset === undefined ? { op: 'attrNotExists', attr: 'offset' } : item.topicId === undefined ? { op: 'attrNotExists', attr: 'topic_id' } : { op: 'eq', attr: 'topic_id', value: item.topicId };
     try {
@@ -182,9 +189,11 @@ export class GroupPoller {
         { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: generation } },
         commitOp(group, { ...tp, offset, metadata: null }, topicId, this.store.clock.now(), none),
       ]);
+      return true;
     } catch (err) {
       // Someone committed, or the group moved on: the next poll decides again.
       if (!(err instanceof ConditionFailedError || err instanceof TransactionConflictError)) throw err;
+      return false;
     }
   }
 
