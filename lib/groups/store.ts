@@ -12,7 +12,7 @@ import { headFromItem } from '../log/items';
 import type { Head } from '../log/model';
 import type { Topic } from '../log/topics';
 import { itemSize } from '../storage/counting';
-import type { MetaItem, MetaStore, WriteOp } from '../storage/ports';
+import type { Condition, MetaItem, MetaStore, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
@@ -22,6 +22,13 @@ import { transition } from './lifecycle';
 import { LivenessTracker, monotonicClock } from './liveness';
 import { type GroupState, type MemberSpec, reconcile, targetOf } from './reconcile';
 import { chunks, type CoordinatorOptions, MAX_ATTEMPTS, MAX_META_BYTES, MAX_METADATA, type Mutation, type OffsetCommit, SESSION_TIMEOUT } from './types';
+
+/**
+ * A group deletion marks the group item (`deleting`, the generation unchanged) and then removes
+ * the offsets: a write that read the group before the mark must not land after that removal —
+ * an offset left behind would be inherited by the next group of that name.
+ */
+const NOT_DELETING: Condition = { op: 'attrNotExists', attr: 'deleting' };
 
 /** How long readHeads trusts an items-mode partition's head it read, checking only its end item. */
 const ITEM_HINT_MS = 60_000;
@@ -236,7 +243,9 @@ export class GroupStore {
     if (itemSize(meta) > MAX_META_BYTES) {
       throw new SamsaError('INVALID_REQUEST', `group "${group}" would subscribe to too many topics (${Object.keys(partitions).length}) for its group item; subscribe to fewer`, { group });
     }
-    ops.push({ type: 'put', item: meta, condition: l.exists ? { op: 'eq', attr: 'generation', value: l.state.generation } : { op: 'notExists' } });
+    // Not on a group marked for deletion (the mark keeps the generation): the put would drop the
+    // mark while finishDelete is removing the offsets; retried, it finishes the deletion first.
+    ops.push({ type: 'put', item: meta, condition: l.exists ? { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, NOT_DELETING] } : { op: 'notExists' } });
     if (!l.exists) ops.push({ type: 'put', item: { ...groupRegistryKey(group), group } });
     const since = new Map(l.since);
     // A member giving a partition up keeps its `since` until the hand-over: it may still ack.
@@ -270,11 +279,11 @@ export class GroupStore {
   /** Offset writes while the group has no members (memberless commit, reset). */
   async writeMemberless(group: string, l: Loaded, writes: WriteOp[]): Promise<void> {
     const guard: WriteOp = l.exists
-      ? { type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, { op: 'eq', attr: 'member_count', value: 0 }] } }
+      ? { type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, { op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }
       : { type: 'put', item: groupMetaItem(group, emptyState()), condition: { op: 'notExists' } };
     const first = l.exists ? [guard] : [guard, { type: 'put', item: { ...groupRegistryKey(group), group } } as WriteOp];
     for (const [i, chunk] of chunks(writes, this.meta.limits.maxTransactItems - 2).entries()) {
-      await this.meta.transact(i === 0 ? [...first, ...chunk] : [{ type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'member_count', value: 0 } }, ...chunk]);
+      await this.meta.transact(i === 0 ? [...first, ...chunk] : [{ type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [{ op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }, ...chunk]);
     }
   }
 
