@@ -78,7 +78,8 @@ export class KafkaGroups {
   private readonly groups = new Map<string, Group>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly now: () => number = Date.now) {
+  /** `now` measures durations only (sessions, empty-group pruning): monotonic, so a step of the wall clock expels nobody. */
+  constructor(private readonly now: () => number = () => performance.now()) {
     // Session expiry: a member silent for its session timeout leaves, and the others rebalance.
     this.sweeper = setInterval(() => this.expire(), 500);
     this.sweeper.unref();
