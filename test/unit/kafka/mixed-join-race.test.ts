@@ -1,0 +1,83 @@
+// The mixed-protocol rule (docs/kafka.md): a group is HTTP-managed or Kafka-managed, never both.
+// The Kafka JoinGroup marks the group, then looks for HTTP members; the HTTP join looked for the
+// mark, then joined. Check-then-act on the HTTP side: a Kafka join that marks and checks between
+// the HTTP join's check and its write sees no HTTP member, and the HTTP join sees no mark. Both
+// are admitted, and the two kinds of members read the same partitions at once (while every Kafka
+// OffsetCommit is refused, as the group has HTTP members).
+import net from 'node:net';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { GroupCoordinator } from '../../../lib/groups/coordinator';
+import { mountGroupRoutes } from '../../../lib/http/groups';
+import { kafkaGroupGuard } from '../../../lib/kafka/cluster';
+import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
+import { startKafkaListener, type KafkaListener } from '../../../lib/kafka/server';
+import { LogEngine } from '../../../lib/log/engine';
+import { groupPk } from '../../../lib/log/keys';
+import { faultyMetaStore, Gate } from '../../../lib/storage/faults';
+import { localStores, type TestStores } from '../../helpers/stores';
+
+let stores: TestStores;
+let engine: LogEngine;
+let listener: KafkaListener;
+let faults: ReturnType<typeof faultyMetaStore>['faults'];
+let app: OpenAPIHono;
+
+beforeAll(async () => {
+  stores = await localStores('samsa-mixed-');
+  const meta = faultyMetaStore(stores.meta);
+  faults = meta.faults;
+  engine = new LogEngine(meta, stores.objects);
+  const coordinator = new GroupCoordinator(meta, engine);
+  await engine.createTopic('t', 2);
+  listener = await startKafkaListener({ engine, coordinator, port: 0, host: '127.0.0.1' });
+  app = new OpenAPIHono();
+  mountGroupRoutes(app, { engine, coordinator, beforeJoin: kafkaGroupGuard(meta) });
+});
+
+afterAll(async () => {
+  await listener.close();
+  await engine.close();
+  await stores.cleanup();
+});
+
+/** One Kafka JoinGroup v0 round trip on a fresh connection: its error code. */
+async function kafkaJoin(port: number, group: string): Promise<number> {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const body = new Writer()
+    .string(group)
+    .int32(10_000)
+    .string('')
+    .string('consumer')
+    .array([{ name: 'range', metadata: Uint8Array.from([0, 0, 0, 0, 0, 0]) }], (w, p) => void w.string(p.name).bytes(p.metadata));
+  const header = new Writer().int16(11).int16(0).int32(1).string('mixed-test');
+  const payload = Buffer.concat([header.finish(), body.finish()]);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(payload.length);
+  socket.write(Buffer.concat([size, payload]));
+  let buf = Buffer.alloc(0);
+  const frame = await new Promise<Buffer>((resolve, reject) => {
+    socket.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) resolve(buf.subarray(4, 4 + buf.readInt32BE(0)));
+    });
+    socket.once('close', () => reject(new Error('closed')));
+  });
+  socket.destroy();
+  const r = new Reader(frame);
+  r.int32(); // correlation id
+  return r.int16();
+}
+
+it('an HTTP join and a Kafka JoinGroup racing for one group are not both admitted', async () => {
+  // The HTTP join has passed its check for Kafka members; its read of the group is slow.
+  const gate = new Gate();
+  faults.add({ method: 'query', when: (c) => (c.args[0] as { pk: string }).pk === groupPk('g'), action: { kind: 'hang', gate } });
+  const httpJoin = app.request('/v1/groups/g/members', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topics: ['t'] }) });
+  await gate.reached;
+  const kafka = await kafkaJoin(listener.port, 'g');
+  gate.release();
+  const http = (await httpJoin).status;
+  expect({ kafkaAdmitted: kafka === ErrorCode.NONE, httpAdmitted: http === 200 }).not.toEqual({ kafkaAdmitted: true, httpAdmitted: true });
+});
