@@ -218,14 +218,26 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
     }),
     async (c) => {
       const b = c.req.valid('json');
-      await deps.beforeJoin?.(c.req.valid('param').group);
-      const r = await groups.join(c.req.valid('param').group, {
+      const group = c.req.valid('param').group;
+      await deps.beforeJoin?.(group);
+      const r = await groups.join(group, {
         topics: b.topics,
         ...(b.session_timeout_ms !== undefined ? { sessionTimeoutMs: b.session_timeout_ms } : {}),
         ...(b.auto_offset_reset !== undefined ? { autoOffsetReset: b.auto_offset_reset } : {}),
         ...(b.member_id !== undefined ? { memberId: b.member_id } : {}),
         ...(b.assignor !== undefined ? { assignor: b.assignor } : {}),
       });
+      // Checked again once joined: a Kafka JoinGroup marks the group and then looks for HTTP
+      // members, so with both sides writing before they read, one of two racing joins sees the
+      // other. The check before the join alone let both in.
+      if (deps.beforeJoin) {
+        try {
+          await deps.beforeJoin(group);
+        } catch (err) {
+          await groups.leave(group, r.memberId).catch(() => undefined);
+          throw err;
+        }
+      }
       return c.json({ member_id: r.memberId, generation: r.generation, assignment: r.assignment, heartbeat_interval_ms: r.heartbeatIntervalMs }, 200);
     },
   );
