@@ -306,11 +306,15 @@ export class Consumer extends EventEmitter {
 
   private async join(): Promise<void> {
     const topics = await this.resolveTopics();
+    // The member id is chosen here, so a retry of a join whose response was lost rejoins the
+    // member it made instead of making a second one (a ghost holding partitions, or holding up
+    // their hand-over, until its session expires).
+    const memberId = globalThis.crypto.randomUUID();
     const r = await this.http.json<{ member_id: string; generation: number; assignment: TopicPartition[]; heartbeat_interval_ms: number }>(
       'POST',
       `/v1/groups/${seg(this.groupId)}/members`,
       {
-        json: { topics, session_timeout_ms: this.config.sessionTimeout ?? 30_000, auto_offset_reset: this.fromBeginning ? 'earliest' : 'latest' },
+        json: { topics, member_id: memberId, session_timeout_ms: this.config.sessionTimeout ?? 30_000, auto_offset_reset: this.fromBeginning ? 'earliest' : 'latest' },
         what: `join group "${this.groupId}"`,
       },
     );
