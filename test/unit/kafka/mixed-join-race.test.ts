@@ -5,15 +5,16 @@
 // are admitted, and the two kinds of members read the same partitions at once (while every Kafka
 // OffsetCommit is refused, as the group has HTTP members).
 import net from 'node:net';
-import { OpenAPIHono } from '@hono/zod-openapi';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GroupCoordinator } from '../../../lib/groups/coordinator';
-import { mountGroupRoutes } from '../../../lib/http/groups';
+import { createApp } from '../../../lib/http/app';
 import { kafkaGroupGuard } from '../../../lib/kafka/cluster';
 import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { startKafkaListener, type KafkaListener } from '../../../lib/kafka/server';
 import { LogEngine } from '../../../lib/log/engine';
 import { groupPk } from '../../../lib/log/keys';
+import { silentLogger } from '../../../lib/obs/logger';
 import { faultyMetaStore, Gate } from '../../../lib/storage/faults';
 import { localStores, type TestStores } from '../../helpers/stores';
 
@@ -31,8 +32,7 @@ beforeAll(async () => {
   const coordinator = new GroupCoordinator(meta, engine);
   await engine.createTopic('t', 2);
   listener = await startKafkaListener({ engine, coordinator, port: 0, host: '127.0.0.1' });
-  app = new OpenAPIHono();
-  mountGroupRoutes(app, { engine, coordinator, beforeJoin: kafkaGroupGuard(meta) });
+  app = createApp({ engine, groups: coordinator, beforeGroupJoin: kafkaGroupGuard(meta), logger: silentLogger });
 });
 
 afterAll(async () => {
@@ -80,4 +80,23 @@ it('an HTTP join and a Kafka JoinGroup racing for one group are not both admitte
   gate.release();
   const http = (await httpJoin).status;
   expect({ kafkaAdmitted: kafka === ErrorCode.NONE, httpAdmitted: http === 200 }).not.toEqual({ kafkaAdmitted: true, httpAdmitted: true });
+});
+
+// The admin writes of the HTTP API refuse a group with members ("only while the group has no
+// members"), as Kafka refuses them for a group with live consumers. They counted only HTTP
+// members: with Kafka consumers in the group, DELETE removed the offsets those consumers resume
+// from at their next rebalance (auto.offset.reset then: with latest, the backlog is skipped), and
+// a reset was answered 200 and then undone by the consumers' next commits.
+it('a group with Kafka members is neither reset, nor deleted, nor has its offsets deleted over HTTP', async () => {
+  await engine.produce('t', Array.from({ length: 10 }, () => ({ key: null, value: new TextEncoder().encode('x'), headers: [], partition: 0 })));
+  const coordinator = new GroupCoordinator(engine.meta, engine);
+  // What a Kafka consumer's OffsetCommit writes, then the consumer (re-)joins.
+  await coordinator.commit('k', { offsets: [{ topic: 't', partition: 0, offset: 7 }] });
+  expect(await kafkaJoin(listener.port, 'k')).toBe(ErrorCode.NONE);
+  const json = { 'content-type': 'application/json' };
+  const reset = await app.request('/v1/groups/k/offsets/reset', { method: 'POST', headers: json, body: JSON.stringify({ topic: 't', to: 'earliest' }) });
+  const delOffsets = await app.request('/v1/groups/k/offsets', { method: 'DELETE', headers: json, body: JSON.stringify({ topic: 't' }) });
+  const del = await app.request('/v1/groups/k', { method: 'DELETE' });
+  const offset = (await coordinator.offsets('k').catch(() => [])).find((o) => o.partition === 0)?.offset;
+  expect({ reset: reset.status, delOffsets: delOffsets.status, del: del.status, offset }).toEqual({ reset: 409, delOffsets: 409, del: 409, offset: 7 });
 });
