@@ -4,6 +4,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { ASSIGNORS, type AssignorName, tpKey } from '../groups/assignors';
 import { type CoordinatorOptions, GroupCoordinator, MEMBER_ID_PATTERN, SESSION_TIMEOUT } from '../groups/coordinator';
+import { SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
 import { MAX_JSON_FETCH_DECODED_BYTES, recordToJson } from './format';
 import { ErrorBody, FetchedRecord, intParam } from './schemas';
@@ -15,7 +16,10 @@ export interface GroupRouteDeps {
   options?: CoordinatorOptions;
   /** Longest server-side wait of a poll where the front cuts requests short (API Gateway: 25 s). */
   maxWaitMs?: number;
-  /** Refuses an HTTP join (throws), e.g. while Kafka-protocol members hold the group (lib/kafka/cluster.ts). */
+  /**
+   * Throws while Kafka-protocol members hold the group (lib/kafka/cluster.ts): refuses an HTTP
+   * join, and resets and deletions (as NON_EMPTY_GROUP).
+   */
   beforeJoin?: (group: string) => Promise<void>;
 }
 
@@ -205,6 +209,19 @@ const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, cont
 export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupCoordinator {
   const groups = deps.coordinator ?? new GroupCoordinator(deps.engine.meta, deps.engine, deps.options);
   const tags = ['consumer groups'];
+  /**
+   * Resets and deletions wait until a group has no members — Kafka-protocol members too, which
+   * the coordinator does not see (they live in the listener): deleting the offsets under them
+   * makes their next rebalance start over at auto.offset.reset, and their commits undo a reset.
+   */
+  const refuseKafkaMembers = async (group: string, what: string): Promise<void> => {
+    try {
+      await deps.beforeJoin?.(group);
+    } catch (err) {
+      if (!(err instanceof SamsaError && err.code === 'INCONSISTENT_GROUP_PROTOCOL')) throw err;
+      throw new SamsaError('NON_EMPTY_GROUP', `group "${group}" has Kafka-protocol members; it can only ${what} once they leave or expire`, { group });
+    }
+  };
 
   app.openapi(
     createRoute({
@@ -368,6 +385,7 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
     async (c) => {
       const b = c.req.valid('json');
       const to = typeof b.to === 'string' ? b.to : 'timestamp' in b.to ? { timestamp: b.to.timestamp } : { offset: b.to.offset };
+      await refuseKafkaMembers(c.req.valid('param').group, 'reset its offsets');
       return c.json({ offsets: await groups.resetOffsets(c.req.valid('param').group, b.topic, to) }, 200);
     },
   );
@@ -383,6 +401,7 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
     }),
     async (c) => {
       const b = c.req.valid('json');
+      await refuseKafkaMembers(c.req.valid('param').group, 'have its offsets deleted');
       const deleted = await groups.deleteOffsets(c.req.valid('param').group, b.topic, b.partitions);
       return c.json({ deleted }, 200);
     },
@@ -416,6 +435,7 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       responses: { 204: { description: 'Deleted' }, ...err(404, 'GROUP_ID_NOT_FOUND'), ...err(409, 'NON_EMPTY_GROUP') },
     }),
     async (c) => {
+      await refuseKafkaMembers(c.req.valid('param').group, 'be deleted');
       await groups.deleteGroup(c.req.valid('param').group);
       return c.body(null, 204);
     },
