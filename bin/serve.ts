@@ -42,8 +42,9 @@ const app = createApp({
   guards: [hostGuard(hostGuardOptions(cfg.host, process.env))],
   auth: authFromConfig(cfg, engine.meta),
   groups,
-  // With a Kafka listener, a group Kafka members hold takes no HTTP members (docs/kafka.md).
-  ...(cfg.kafka ? { beforeGroupJoin: kafkaGroupGuard(engine.meta) } : {}),
+  // A group Kafka members hold takes no HTTP members (docs/kafka.md), whether the listener runs
+  // here or in another process on the same table or data folder.
+  beforeGroupJoin: kafkaGroupGuard(engine.meta),
 });
 // The Kafka listener (SAMSA_KAFKA_PORT): same engine, same offset store, same ACLs as HTTP.
 let kafka: KafkaListener | undefined;
