@@ -306,10 +306,11 @@ export class GroupPoller {
    */
   private async waitForAny(assignment: TopicPartition[], topics: Topic[], first: FetchResult[], waitMs: number, signal?: AbortSignal): Promise<boolean> {
     const hws = first.map((r) => r.highWatermark);
-    const deadline = Date.now() + Math.min(waitMs, 60_000);
+    // A duration: on this process's monotonic clock, which no step of the wall clock moves.
+    const deadline = performance.now() + Math.min(waitMs, 60_000);
     let interval = Math.min(this.store.engine.opts.longPollRecheckMs, MAX_RECHECK_MS);
     while (!signal?.aborted) {
-      const remaining = deadline - Date.now();
+      const remaining = deadline - performance.now();
       if (remaining <= 0) return false;
       const ac = new AbortController();
       const onAbort = (): void => ac.abort();
