@@ -70,6 +70,12 @@ type Need =
   /** KIP-679: WRITE on any topic implies the right to get a producer id. */
   | { anyTopicWrite: true };
 
+/**
+ * Context key: bytes a response lets its caller read past this server (presigned S3 URLs of the
+ * segments route), charged to consumer_byte_rate with the response's own.
+ */
+export const CONSUMED_ELSEWHERE = 'consumedElsewhere';
+
 type NameSource = { param: string } | { body: 'name' | 'topic' | 'join.topics' | 'commit.topics' } | { member: true } | { cluster: true };
 
 interface Rule {
@@ -106,7 +112,8 @@ export const RULES: Record<string, Rule> = {
   'POST /v1/topics/:topic/partitions/:partition/records': { needs: [topic('write')], produce: true },
   'GET /v1/topics/:topic/partitions/:partition/records': { needs: [topic('read')], consume: true },
   'GET /v1/topics/:topic/partitions/:partition/offsets': { needs: [topic('read')] },
-  'GET /v1/topics/:topic/partitions/:partition/segments': { needs: [topic('read')] },
+  // Its presigned URLs are charged to the consumer quota as it hands them out (CONSUMED_ELSEWHERE).
+  'GET /v1/topics/:topic/partitions/:partition/segments': { needs: [topic('read')], consume: true },
   // Embedded mode's stand-in for a presigned S3 URL: the segment bytes themselves.
   'GET /v1/topics/:topic/partitions/:partition/segments/:base/log': { needs: [topic('read')], consume: true },
   'POST /v1/producers': { needs: [{ anyTopicWrite: true }] },
@@ -372,7 +379,9 @@ export function authz(opts: AuthOptions): MiddlewareHandler {
       const streaming = (c.res.headers.get('content-type') ?? '').startsWith('text/event-stream');
       // A stream's bytes are not known here; a body without a declared length is measured on a copy.
       const bytes = Number.isSafeInteger(declared) && declared > 0 ? declared : streaming ? 0 : (await c.res.clone().arrayBuffer()).byteLength;
-      opts.limiter.charge(principal, 'consumer_byte_rate', bytes);
+      // And what the response lets the caller read elsewhere (presigned S3 URLs of segments).
+      const elsewhere = Number(c.get(CONSUMED_ELSEWHERE as never) ?? 0);
+      opts.limiter.charge(principal, 'consumer_byte_rate', bytes + (Number.isSafeInteger(elsewhere) && elsewhere > 0 ? elsewhere : 0));
     }
     if (enforcing && rule.filter && c.res.status === 200) await filterList(c, principal, rule.filter);
     if (enforcing && key === 'POST /v1/topics' && c.res.status === 409) await hideExistence(c, principal);

@@ -8,6 +8,7 @@ import { SamsaError } from '../errors';
 import { isSealed, planSegmentRanges } from '../log/bulk';
 import type { LogEngine } from '../log/engine';
 import { segmentObject } from '../log/keys';
+import { CONSUMED_ELSEWHERE } from './authz';
 import * as S from './schemas';
 
 export const RECORD_BATCH_TYPE = 'application/vnd.kafka.record-batch';
@@ -115,6 +116,10 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
         })),
       );
       const next = segments.length > 0 ? segments[segments.length - 1]!.last_offset + 1 : offset;
+      // Presigned URLs are read from S3, past this server: their bytes are charged to the
+      // consumer byte quota as they are handed out (lib/http/authz.ts). The embedded download
+      // route is charged when it serves them instead.
+      if (engine.objects.presignGet) c.set(CONSUMED_ELSEWHERE as never, segments.reduce((a, x) => a + x.bytes, 0) as never);
       return c.json({ segments, next_offset: next, log_start_offset: head.logStart, high_watermark: head.nextOffset }, 200);
     },
   );
