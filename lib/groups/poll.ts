@@ -16,6 +16,9 @@ import { commitOp, committedAfter, currentOffset, type Loaded, notCommittedAfter
 import type { GroupStore } from './store';
 import { assignmentOf, checkGroupName, chunks, token, holds, MAX_RECHECK_MS, type OffsetCommit, type PolledRecord, type PollOptions, type PollPosition, type PollResult, type TopicPartition } from './types';
 
+/** The least a poll asks of one partition (its fair share of the poll's budget may be less). */
+const MIN_PARTITION_SHARE = 64 * 1024;
+
 export class GroupPoller {
   constructor(private readonly store: GroupStore) {}
 
@@ -227,12 +230,12 @@ export class GroupPoller {
       if (waitMs > 0) await abortableSleep(Math.min(waitMs, 30_000), signal);
       return { records: [], next: new Map(), hw: new Map() };
     }
-    const one = async (i: number): Promise<FetchResult> => {
+    const one = async (i: number, share: number): Promise<FetchResult> => {
       const tp = assignment[i]!;
       const key = tpKey(tp.topic, tp.partition);
       // Every read of this poll is of the incarnation its positions were computed for: a poll
       // that waits across a delete + re-create must not read the new log at the old positions.
-      const opts = { maxRecords, maxBytes, maxDecodedBytes: maxDecoded, topic: topics[i]! };
+      const opts = { maxRecords, maxBytes: share, maxDecodedBytes: Math.min(maxDecoded, share), topic: topics[i]! };
       const at = positions.get(key)!;
       try {
         return await this.store.engine.fetch(tp.topic, tp.partition, { ...opts, offset: at });
@@ -255,10 +258,17 @@ export class GroupPoller {
       // with something to read is read from a strongly consistent head (engine.fetch).
       const heads = await this.store.readHeads(assignment.map((tp, i) => ({ topic: topics[i]!, partition: tp.partition })), { consistent: false });
       const out: FetchResult[] = new Array(assignment.length);
+      const idle = (i: number): boolean => positions.get(tpKey(assignment[i]!.topic, assignment[i]!.partition)) === heads[i]!.nextOffset && !heads[i]!.deleted;
+      // Each partition with something to read gets a fair share of the poll's budget (at least
+      // one batch each, as a fetch always returns): the poll answers at most that many bytes in
+      // all, and every result is held until it is assembled, so reading `maxBytes` from each
+      // partition could hold partitions × maxBytes (64 MiB each) for one small request.
+      const reading = [...assignment.keys()].filter((i) => !idle(i)).length;
+      const share = Math.max(MIN_PARTITION_SHARE, Math.ceil(Math.min(maxBytes, maxDecoded) / Math.max(1, reading)));
       await inParallel([...assignment.keys()], 32, async (i) => {
         const h = heads[i]!;
         const at = positions.get(tpKey(assignment[i]!.topic, assignment[i]!.partition))!;
-        out[i] = at === h.nextOffset && !h.deleted ? emptyFetchResult(h, at) : await one(i);
+        out[i] = idle(i) ? emptyFetchResult(h, at) : await one(i, Math.min(maxBytes, share));
       });
       return out;
     };
