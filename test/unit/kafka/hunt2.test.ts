@@ -1,0 +1,162 @@
+// Kafka listener behaviours a client or a hostile peer would notice, each pinned against what
+// Kafka (and Samsa's own HTTP API) does: authorization gaps, group-protocol timing, admin
+// validation. Real listener, real sockets, real (local) stores, raw frames.
+import net from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AclStore } from '../../../lib/auth/acl-store';
+import { QuotaLimiter, QuotaStore } from '../../../lib/auth/quota';
+import { anonymousAuthenticator } from '../../../lib/auth/principal';
+import { GroupCoordinator } from '../../../lib/groups/coordinator';
+import type { AuthOptions } from '../../../lib/http/authz';
+import { startKafkaListener, type KafkaListener } from '../../../lib/kafka/server';
+import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
+import { LogEngine } from '../../../lib/log/engine';
+import { systemClock } from '../../../lib/util/clock';
+import { localStores, type TestStores } from '../../helpers/stores';
+
+let stores: TestStores;
+let engine: LogEngine;
+let coordinator: GroupCoordinator;
+const listeners: KafkaListener[] = [];
+
+beforeAll(async () => {
+  stores = await localStores('samsa-kafka-hunt2-');
+  engine = new LogEngine(stores.meta, stores.objects);
+  coordinator = new GroupCoordinator(engine.meta, engine);
+});
+
+afterEach(async () => {
+  await Promise.all(listeners.splice(0).map((l) => l.close()));
+});
+
+afterAll(async () => {
+  await engine.close();
+  await stores.cleanup();
+});
+
+async function listener(extra: Partial<Parameters<typeof startKafkaListener>[0]> = {}): Promise<KafkaListener> {
+  const l = await startKafkaListener({ engine, coordinator, port: 0, host: '127.0.0.1', ...extra });
+  listeners.push(l);
+  return l;
+}
+
+class RawClient {
+  private buf = Buffer.alloc(0);
+  private waiters: Array<() => void> = [];
+  closed = false;
+  readonly socket: net.Socket;
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on('error', () => undefined);
+  }
+  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, host, () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+  request(apiKey: number, version: number, correlationId: number, body: Writer = new Writer()): void {
+    const h = new Writer().int16(apiKey).int16(version).int32(correlationId).string('raw-test');
+    const payload = Buffer.concat([h.finish(), body.finish()]);
+    const frame = Buffer.alloc(4);
+    frame.writeInt32BE(payload.length);
+    this.socket.write(Buffer.concat([frame, payload]));
+  }
+  /** The next response body (after the correlation id), or undefined once the server closed. */
+  async response(timeoutMs = 5000): Promise<Reader | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.buf.length >= 4 && this.buf.length >= 4 + this.buf.readInt32BE(0)) {
+        const n = this.buf.readInt32BE(0);
+        const frame = this.buf.subarray(4, 4 + n);
+        this.buf = this.buf.subarray(4 + n);
+        const r = new Reader(frame);
+        r.int32();
+        return r;
+      }
+      if (this.closed) return undefined;
+      if (Date.now() > deadline) throw new Error('no response');
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  }
+  async closedWithin(ms = 3000): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return this.closed;
+  }
+  end(): void {
+    this.socket.destroy();
+  }
+}
+
+let acls: AclStore;
+function keysAuth(): AuthOptions {
+  acls = new AclStore(engine.meta, systemClock);
+  return {
+    mode: 'keys',
+    authenticate: anonymousAuthenticator,
+    superUsers: new Set(['User:admin']),
+    acls,
+    quotas: new QuotaStore(engine.meta, systemClock),
+    limiter: new QuotaLimiter(engine.meta, systemClock),
+    meta: engine.meta,
+    clock: systemClock,
+  };
+}
+const keys = new Map([
+  ['User:admin', 'admin-secret'],
+  ['User:bob', 'bob-secret'],
+]);
+
+async function login(c: RawClient, user: string, password: string): Promise<number> {
+  c.request(17, 1, 1, new Writer().string('PLAIN'));
+  const hs = (await c.response())!;
+  expect(hs.int16()).toBe(ErrorCode.NONE);
+  c.request(36, 1, 2, new Writer().bytes(Buffer.from(`\u0000${user}\u0000${password}`)));
+  const r = await c.response();
+  return r ? r.int16() : -999;
+}
+
+async function allow(principal: string, resourceType: 'topic' | 'group' | 'cluster', resourceName: string, operation: 'read' | 'write' | 'describe' | 'create'): Promise<void> {
+  await acls.add({ principal, resourceType, resourceName, patternType: 'literal', operation, permission: 'allow' });
+}
+
+describe('authorization', () => {
+  it('OffsetFetch hides committed offsets of topics the caller may not describe (GET /v1/groups/{g}/offsets does)', async () => {
+    await engine.createTopic('of-secret', 1);
+    await engine.createTopic('of-open', 1);
+    await coordinator.commit('of-group', { offsets: [{ topic: 'of-secret', partition: 0, offset: 42, metadata: 'secret-meta' }, { topic: 'of-open', partition: 0, offset: 7, metadata: null }] });
+    const l = await listener({ auth: keysAuth(), apiKeys: keys });
+    await allow('User:bob', 'group', 'of-group', 'describe');
+    await allow('User:bob', 'topic', 'of-open', 'describe');
+    const c = await RawClient.connect(l.port);
+    expect(await login(c, 'bob', 'bob-secret')).toBe(ErrorCode.NONE);
+    // OffsetFetch v2, all topics (null): Kafka leaves out topics the caller may not describe.
+    c.request(9, 2, 3, new Writer().string('of-group').int32(-1));
+    const all = (await c.response())!;
+    const topics = all.array((x) => ({ name: x.string(), parts: x.array((y) => ({ p: y.int32(), offset: y.int64(), meta: y.nullableString(), err: y.int16() }), 14) }), 6);
+    expect(all.int16()).toBe(ErrorCode.NONE);
+    expect(topics.map((t) => t.name)).toEqual(['of-open']);
+    // Asked by name: TOPIC_AUTHORIZATION_FAILED and no offset, as Kafka answers.
+    c.request(9, 2, 4, new Writer().string('of-group').array(['of-secret'], (w, t) => void w.string(t).array([0], (x, p) => void x.int32(p))));
+    const named = (await c.response())!;
+    const [t] = named.array((x) => ({ name: x.string(), parts: x.array((y) => ({ p: y.int32(), offset: y.int64(), meta: y.nullableString(), err: y.int16() }), 14) }), 6);
+    expect(t!.parts[0]!.offset).toBe(-1);
+    expect(t!.parts[0]!.err).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    c.end();
+  });
+});
