@@ -224,15 +224,22 @@ const offsetFetch: Api = {
       }
       topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));
     }
+    // Topics the caller may not describe: left out of an all-topics answer, and answered
+    // TOPIC_AUTHORIZATION_FAILED without their offsets when named (Kafka's rule, and what
+    // GET /v1/groups/{g}/offsets filters too).
+    const describable = new Map<string, boolean>();
+    for (const t of topics) if (!describable.has(t.name)) describable.set(t.name, await ctx.authorize(s, 'describe', 'topic', t.name));
+    if (!requested) topics = topics.filter((t) => describable.get(t.name));
     const w = new Writer();
     if (v >= 3) w.int32(0);
     w.array(topics, (x, t) => {
       x.string(t.name);
+      const ok = describable.get(t.name) === true;
       x.array(t.partitions, (y, p) => {
-        const c = committed.get(`${t.name}\u0000${p}`);
+        const c = ok ? committed.get(`${t.name}\u0000${p}`) : undefined;
         y.int32(p).int64(c && c.offset >= 0 ? c.offset : -1);
         if (v >= 5) y.int32(-1);
-        y.string(c?.metadata ?? '').int16(v < 2 ? top : ErrorCode.NONE);
+        y.string(c?.metadata ?? '').int16(v < 2 && top !== ErrorCode.NONE ? top : ok ? ErrorCode.NONE : ErrorCode.TOPIC_AUTHORIZATION_FAILED);
       });
     });
     if (v >= 2) w.int16(top);
