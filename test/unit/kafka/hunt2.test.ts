@@ -160,3 +160,28 @@ describe('authorization', () => {
     c.end();
   });
 });
+
+describe('CreateTopics', () => {
+  /** CreateTopics v1 of one topic: [error, message]. */
+  async function create(c: RawClient, name: string, partitions: number, validateOnly: boolean, configs: Array<[string, string]> = []): Promise<[number, string | null]> {
+    const body = new Writer().array([name], (w, t) => void w.string(t).int32(partitions).int16(1).array([], () => {}).array(configs, (x, [k, v]) => void x.string(k).string(v)));
+    c.request(19, 1, 5, body.int32(5000).bool(validateOnly));
+    const r = (await c.response())!;
+    const [res] = r.array((x) => [x.string(), x.int16(), x.nullableString()] as const, 6);
+    return [res![1], res![2]];
+  }
+
+  it('a caller who may create but not describe a topic is not told it exists (TOPIC_AUTHORIZATION_FAILED, as Kafka and POST /v1/topics answer)', async () => {
+    await engine.createTopic('ct-hidden', 1);
+    const l = await listener({ auth: keysAuth(), apiKeys: keys });
+    await allow('User:bob', 'cluster', 'samsa-cluster', 'create');
+    const c = await RawClient.connect(l.port);
+    expect(await login(c, 'bob', 'bob-secret')).toBe(ErrorCode.NONE);
+    // A new name: created (bob may create).
+    expect((await create(c, 'ct-new-by-bob', 1, false))[0]).toBe(ErrorCode.NONE);
+    // An existing topic bob may not describe: no existence oracle.
+    expect((await create(c, 'ct-hidden', 1, false))[0]).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    expect((await create(c, 'ct-hidden', 1, true))[0]).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    c.end();
+  });
+});
