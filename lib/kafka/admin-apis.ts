@@ -51,6 +51,12 @@ const createTopics: Api = {
         } catch (err) {
           error = errOf(err);
           message = messageOf(err);
+          // No existence oracle: a caller who may create but not describe the topic is not
+          // told it exists (Kafka's controller answers so; POST /v1/topics turns 409 into 403).
+          if (error === ErrorCode.TOPIC_ALREADY_EXISTS && !(await ctx.authorize(s, 'describe', 'topic', t.name))) {
+            error = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+            message = null;
+          }
         }
       }
       out.push({ name: t.name, error, message });
