@@ -185,3 +185,18 @@ describe('CreateTopics', () => {
     c.end();
   });
 });
+
+describe('FindCoordinator', () => {
+  it('a caller without describe on the group gets GROUP_AUTHORIZATION_FAILED and claims no coordinator lease (Kafka checks DESCRIBE on the group)', async () => {
+    const l = await listener({ auth: keysAuth(), apiKeys: keys });
+    const c = await RawClient.connect(l.port);
+    expect(await login(c, 'bob', 'bob-secret')).toBe(ErrorCode.NONE);
+    c.request(10, 1, 3, new Writer().string('fc-not-bobs').int8(0));
+    const r = (await c.response())!;
+    r.int32();
+    expect(r.int16()).toBe(ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    // Nothing written to the metadata store on bob's behalf.
+    expect(await engine.meta.get({ pk: 'kafka-coord', sk: 'fc-not-bobs' })).toBeUndefined();
+    c.end();
+  });
+});
