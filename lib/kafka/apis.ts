@@ -414,17 +414,19 @@ const findCoordinator: Api = {
   name: 'FindCoordinator',
   min: 0,
   max: 2,
-  async handle(ctx, _s, h, r) {
+  async handle(ctx, s, h, r) {
     const v = h.apiVersion;
     const key = r.string();
     const keyType = v >= 1 ? r.int8() : 0;
-    const error = keyType === 1 ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED : ErrorCode.NONE;
+    // Kafka asks DESCRIBE on the group before naming (here: claiming) its coordinator.
+    const error =
+      keyType === 1 ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED : !(await ctx.authorize(s, 'describe', 'group', key)) ? ErrorCode.GROUP_AUTHORIZATION_FAILED : ErrorCode.NONE;
     // The instance holding the group's coordinator lease (cluster.ts), claimed here when free.
-    const node = error === ErrorCode.NONE ? await ctx.cluster.coordinator(key) : ctx.node;
+    const node = error === ErrorCode.NONE ? await ctx.cluster.coordinator(key) : { id: -1, host: '', port: -1 };
     const w = new Writer();
     if (v >= 1) w.int32(0);
     w.int16(error);
-    if (v >= 1) w.string(error === ErrorCode.NONE ? null : 'transactions are not supported');
+    if (v >= 1) w.string(error === ErrorCode.NONE ? null : error === ErrorCode.GROUP_AUTHORIZATION_FAILED ? `not authorized to describe group "${key}"` : 'transactions are not supported');
     return w.int32(node.id).string(node.host).int32(node.port);
   },
 };
