@@ -200,3 +200,55 @@ describe('FindCoordinator', () => {
     c.end();
   });
 });
+
+describe('group membership', () => {
+  const join = (c: RawClient, id: number, group: string, memberId: string, sessionMs: number): void =>
+    c.request(11, 1, id, new Writer().string(group).int32(sessionMs).int32(5000).string(memberId).string('consumer').array(['range'], (w, p) => void w.string(p).bytes(new Uint8Array([1]))));
+  const readJoin = (r: Reader): { error: number; generation: number; leader: string; memberId: string } => {
+    const error = r.int16();
+    const generation = r.int32();
+    r.string();
+    const leader = r.string();
+    const memberId = r.string();
+    return { error, generation, leader, memberId };
+  };
+  const heartbeat = async (c: RawClient, id: number, group: string, generation: number, memberId: string): Promise<number> => {
+    c.request(12, 0, id, new Writer().string(group).int32(generation).string(memberId));
+    return (await c.response())!.int16();
+  };
+
+  it('a follower waiting in SyncGroup for a slow (but heartbeating) leader is not expired (Kafka keeps members awaiting sync alive)', async () => {
+    const l = await listener();
+    const group = 'sync-wait';
+    const session = 1500;
+    const a = await RawClient.connect(l.port);
+    const b = await RawClient.connect(l.port);
+    join(a, 1, group, '', session);
+    const a1 = readJoin((await a.response())!);
+    expect(a1.error).toBe(ErrorCode.NONE);
+    // b joins: a learns of the rebalance from its heartbeat and re-joins; both get generation 2.
+    join(b, 1, group, '', session);
+    expect(await heartbeat(a, 2, group, a1.generation, a1.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    join(a, 3, group, a1.memberId, session);
+    const [a2, b2] = [readJoin((await a.response())!), readJoin((await b.response())!)];
+    expect([a2.error, b2.error]).toEqual([0, 0]);
+    expect(a2.leader).toBe(a1.memberId);
+    // b (follower) syncs at once and waits for the leader's assignment.
+    b.request(14, 0, 2, new Writer().string(group).int32(b2.generation).string(b2.memberId).array([], () => {}));
+    // The leader takes longer than the session timeout to assign, heartbeating meanwhile.
+    const until = Date.now() + session * 2;
+    while (Date.now() < until) {
+      expect(await heartbeat(a, 4, group, a2.generation, a2.memberId)).toBe(ErrorCode.NONE);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    a.request(14, 0, 5, new Writer().string(group).int32(a2.generation).string(a2.memberId).array([[a2.memberId, [0xa]], [b2.memberId, [0xb]]] as const, (w, [m, x]) => void w.string(m).bytes(new Uint8Array(x))));
+    const aSync = (await a.response())!;
+    const bSync = (await b.response())!;
+    const bErr = bSync.int16();
+    expect(bErr).toBe(ErrorCode.NONE);
+    expect([...bSync.bytes()]).toEqual([0xb]);
+    expect(aSync.int16()).toBe(ErrorCode.NONE);
+    a.end();
+    b.end();
+  }, 20_000);
+});
