@@ -158,6 +158,8 @@ export class KafkaGroups {
         x.assignment = given.get(x.id) ?? empty;
         const done = x.sync;
         x.sync = undefined;
+        // Its session runs again from the answer (it could not heartbeat while it waited).
+        if (done) x.lastSeen = this.now();
         done?.({ errorCode: ErrorCode.NONE, assignment: x.assignment });
       }
       g.state = 'Stable';
@@ -249,6 +251,7 @@ export class KafkaGroups {
     for (const m of g.members.values()) {
       const s = m.sync;
       m.sync = undefined;
+      if (s) m.lastSeen = this.now();
       s?.({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS, assignment: new Uint8Array(0) });
     }
     if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
@@ -321,8 +324,9 @@ export class KafkaGroups {
         continue;
       }
       for (const m of [...g.members.values()]) {
-        // A member parked in JoinGroup is waiting on us, not silent.
-        if (!m.join && now - m.lastSeen > m.sessionTimeoutMs) this.remove(g, m.id);
+        // A member parked in JoinGroup or SyncGroup is waiting on us, not silent (Kafka keeps
+        // members awaiting sync alive; its session restarts when the answer goes out).
+        if (!m.join && !m.sync && now - m.lastSeen > m.sessionTimeoutMs) this.remove(g, m.id);
       }
     }
   }
