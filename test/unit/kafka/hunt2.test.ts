@@ -184,6 +184,22 @@ describe('CreateTopics', () => {
     expect((await create(c, 'ct-hidden', 1, true))[0]).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
     c.end();
   });
+
+  it('validate_only answers what the real create would: bad partition counts, names and configs are refused, not reported as fine', async () => {
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    const cases: Array<[string, number, Array<[string, string]>]> = [
+      ['ct-zero-partitions', 0, []],
+      ['ct bad name!', 1, []],
+      ['ct-bad-config', 1, [['retention.ms', 'soon']]],
+    ];
+    for (const [name, partitions, configs] of cases) {
+      const real = (await create(c, name, partitions, false, configs))[0];
+      expect(real).not.toBe(ErrorCode.NONE);
+      expect([name, (await create(c, name, partitions, true, configs))[0]]).toEqual([name, real]);
+    }
+    c.end();
+  });
 });
 
 describe('FindCoordinator', () => {
