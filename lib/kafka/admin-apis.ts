@@ -2,7 +2,7 @@
 // metadata calls need. Replication factors are accepted and ignored: durability is S3's (or the
 // local disk's), not a replica count's.
 import { SamsaError } from '../errors';
-import { DEFAULT_TOPIC_CONFIG } from '../log/topic-config';
+import { applyTopicConfig, DEFAULT_TOPIC_CONFIG, validatePartitionCount, validateTopicName } from '../log/topic-config';
 import { type Api, errOf } from './context';
 import { ErrorCode, Writer } from './protocol';
 
@@ -44,6 +44,10 @@ const createTopics: Api = {
         const config = Object.fromEntries(t.configs.filter((c) => c.value !== null).map((c) => [c.name, c.value]));
         try {
           if (validateOnly) {
+            // The checks the real create makes, in its order, without creating anything.
+            validateTopicName(t.name);
+            validatePartitionCount(t.partitions === -1 ? 1 : t.partitions);
+            applyTopicConfig(DEFAULT_TOPIC_CONFIG, config);
             if (await ctx.engine.topics.find(t.name)) throw new SamsaError('TOPIC_ALREADY_EXISTS', `topic "${t.name}" already exists`);
           } else {
             await ctx.engine.createTopic(t.name, t.partitions === -1 ? 1 : t.partitions, config);
