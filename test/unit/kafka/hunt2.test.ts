@@ -11,6 +11,7 @@ import type { AuthOptions } from '../../../lib/http/authz';
 import { startKafkaListener, type KafkaListener } from '../../../lib/kafka/server';
 import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { LogEngine } from '../../../lib/log/engine';
+import { encodeRecordBatch } from '../../../lib/records';
 import { systemClock } from '../../../lib/util/clock';
 import { localStores, type TestStores } from '../../helpers/stores';
 
@@ -267,4 +268,19 @@ describe('group membership', () => {
     a.end();
     b.end();
   }, 20_000);
+});
+
+describe('Produce', () => {
+  it('acks=0 that fails (unknown topic) closes the connection, as Kafka does, so the producer learns of the error and refreshes metadata', async () => {
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    const batch = encodeRecordBatch([{ value: new Uint8Array([1]) }]);
+    const body = new Writer().string(null).int16(0).int32(5000);
+    body.array(['acks0-no-such-topic'], (w, t) => void w.string(t).array([0], (x) => void x.int32(0).bytes(batch)));
+    c.request(0, 3, 1, body);
+    // Kafka: "if there is any error in handling the request, since no response is expected by
+    // the producer, the server will close socket server so that the producer client will know".
+    expect(await c.closedWithin(3000)).toBe(true);
+    c.end();
+  });
 });
