@@ -6,7 +6,7 @@
 // HTTP API, so a record or a committed offset is the same whichever protocol wrote it.
 import { SamsaError } from '../errors';
 import { adminApis } from './admin-apis';
-import { type Api, type Context, errOf } from './context';
+import { type Api, CloseConnection, type Context, errOf } from './context';
 import { groupApis } from './group-apis';
 import { ErrorCode, Writer } from './protocol';
 import { saslApis } from './sasl';
@@ -156,7 +156,13 @@ const produce: Api = {
         };
       }),
     );
-    if (acks === 0) return null;
+    if (acks === 0) {
+      // No answer is expected, so an error closes the connection instead (Kafka's rule): the
+      // producer sees the disconnection, refreshes its metadata and knows records were lost.
+      const failed = results.flatMap((t) => t.partitions.filter((p) => p.error !== ErrorCode.NONE).map((p) => `${t.name}/${p.index}: error ${p.error}`));
+      if (failed.length > 0) throw new CloseConnection(`acks=0 produce failed (${failed.join(', ')})`);
+      return null;
+    }
     const w = new Writer();
     w.array(results, (x, t) => {
       x.string(t.name);

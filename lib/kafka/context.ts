@@ -56,6 +56,20 @@ export interface Api {
   handle(ctx: Context, s: Session, h: RequestHeader, r: Reader): Promise<Writer | null>;
 }
 
+/**
+ * Thrown by a handler to end the connection after this request, as Kafka does: after `body` (its
+ * answer, sent first and in order) or with no answer at all (a failed acks=0 Produce).
+ */
+export class CloseConnection extends Error {
+  override name = 'CloseConnection';
+  constructor(
+    reason: string,
+    readonly body: Writer | null = null,
+  ) {
+    super(reason);
+  }
+}
+
 export const errOf = (err: unknown): number => {
   const known = publicError(err);
   return known ? kafkaErrorCode(known.code) : ErrorCode.UNKNOWN_SERVER_ERROR;

@@ -16,11 +16,11 @@ import type { AuthOptions } from '../http/authz';
 import type { LogEngine } from '../log/engine';
 import type { Logger } from '../obs/logger';
 import { APIS, apiVersionsBody } from './apis';
-import type { Authorizer, Context, Node, Session } from './context';
+import { type Authorizer, CloseConnection, type Context, type Node, type Session } from './context';
 import { KafkaCluster } from './cluster';
 import { plainLogin } from './sasl';
 import { KafkaGroups } from './groups';
-import { ErrorCode, MalformedFrame, Reader, readRequestHeader, Writer } from './protocol';
+import { ErrorCode, MalformedFrame, Reader, readRequestHeader, type Writer } from './protocol';
 
 /** Kafka's socket.request.max.bytes default. */
 export const DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024;
@@ -243,6 +243,15 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         } catch (err) {
           await prev;
           inFlight--;
+          if (err instanceof CloseConnection) {
+            // Answered (if at all) in order, then closed once the answer is flushed.
+            if (dead) return;
+            if (err.body !== null) writeResponse(err.body);
+            dead = true;
+            opts.logger?.debug('kafka connection closed', { remote, reason: err.message });
+            socket.end();
+            return;
+          }
           if (err instanceof MalformedFrame) return kill(`malformed ${api?.name ?? 'request'}: ${err.message}`);
           opts.logger?.warn('kafka request failed', { remote, api: api?.name, error: String((err as Error)?.stack ?? err) });
           return kill('request failed');
@@ -250,20 +259,21 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         await prev;
         inFlight--;
         if (dead) return;
-        if (body !== null) {
-          const b = body.finish();
-          if (header.apiKey === FETCH) chargeFetch(session, b.length);
-          // ApiVersions answers with header v0 whatever its version (KIP-511).
-          const tagged = flexible && header.apiKey !== API_VERSIONS;
-          const head = Buffer.allocUnsafe(tagged ? 9 : 8);
-          head.writeInt32BE(b.length + head.length - 4, 0);
-          head.writeInt32BE(header.correlationId, 4);
-          if (tagged) head[8] = 0;
-          socket.write(head);
-          socket.write(b);
-        }
+        if (body !== null) writeResponse(body);
         throttle();
       })();
+      function writeResponse(body: Writer): void {
+        const b = body.finish();
+        if (header.apiKey === FETCH) chargeFetch(session, b.length);
+        // ApiVersions answers with header v0 whatever its version (KIP-511).
+        const tagged = flexible && header.apiKey !== API_VERSIONS;
+        const head = Buffer.allocUnsafe(tagged ? 9 : 8);
+        head.writeInt32BE(b.length + head.length - 4, 0);
+        head.writeInt32BE(header.correlationId, 4);
+        if (tagged) head[8] = 0;
+        socket.write(head);
+        socket.write(b);
+      }
     };
 
     // Bytes the frame being received needs in all (0: its size is not read yet), so a large
