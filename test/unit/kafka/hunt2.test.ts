@@ -284,3 +284,13 @@ describe('Produce', () => {
     c.end();
   });
 });
+
+describe('SASL', () => {
+  it('a failed SaslAuthenticate is answered, then the connection is closed (Kafka closes it; no password guessing on one connection)', async () => {
+    const l = await listener({ auth: keysAuth(), apiKeys: keys });
+    const c = await RawClient.connect(l.port);
+    expect(await login(c, 'bob', 'wrong')).toBe(ErrorCode.SASL_AUTHENTICATION_FAILED);
+    expect(await c.closedWithin(3000)).toBe(true);
+    c.end();
+  });
+});
