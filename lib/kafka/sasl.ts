@@ -3,7 +3,7 @@
 // one key serves both protocols and the same ACLs decide. Handshake v1 is followed by framed
 // SaslAuthenticate requests; v0 (which librdkafka needs advertised to enable SASL at all, though
 // it then uses v1) by one bare token frame, handled in server.ts.
-import type { Api, Context, Session } from './context';
+import { type Api, CloseConnection, type Context, type Session } from './context';
 import { ErrorCode, Writer } from './protocol';
 
 // --- SaslHandshake (17) -------------------------------------------------------------------
@@ -46,7 +46,8 @@ const saslAuthenticate: Api = {
     if (s.saslMechanism !== 'PLAIN' || !ctx.authenticatePlain) return answer(ErrorCode.ILLEGAL_SASL_STATE, 'SaslAuthenticate must follow a SaslHandshake for PLAIN');
     s.saslMechanism = undefined;
     const failure = plainLogin(ctx, s, token);
-    if (failure !== null) return answer(ErrorCode.SASL_AUTHENTICATION_FAILED, failure);
+    // Kafka answers a failed authentication, then closes the connection.
+    if (failure !== null) throw new CloseConnection(`SASL/PLAIN: ${failure}`, answer(ErrorCode.SASL_AUTHENTICATION_FAILED, failure));
     return answer(ErrorCode.NONE, null);
   },
 };
