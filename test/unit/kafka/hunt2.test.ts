@@ -294,3 +294,26 @@ describe('SASL', () => {
     c.end();
   });
 });
+
+describe('OffsetCommit', () => {
+  it('a commit naming a topic the caller may not read still commits the topics it may read (per-topic TOPIC_AUTHORIZATION_FAILED, as Kafka answers)', async () => {
+    await engine.createTopic('oc-a', 1);
+    await engine.createTopic('oc-b', 1);
+    const l = await listener({ auth: keysAuth(), apiKeys: keys });
+    await allow('User:bob', 'group', 'oc-group', 'read');
+    await allow('User:bob', 'topic', 'oc-a', 'read');
+    const c = await RawClient.connect(l.port);
+    expect(await login(c, 'bob', 'bob-secret')).toBe(ErrorCode.NONE);
+    const body = new Writer().string('oc-group').int32(-1).string('').int64(-1);
+    body.array(['oc-a', 'oc-b'], (w, t) => void w.string(t).array([0], (x, p) => void x.int32(p).int64(5).string(null)));
+    c.request(8, 2, 3, body);
+    const r = (await c.response())!;
+    const errors = r.array((x) => [x.string(), x.array((y) => (y.int32(), y.int16()), 6)[0]] as const, 6);
+    expect(errors).toEqual([
+      ['oc-a', ErrorCode.NONE],
+      ['oc-b', ErrorCode.TOPIC_AUTHORIZATION_FAILED],
+    ]);
+    expect((await coordinator.offsets('oc-group')).map((o) => [o.topic, o.offset])).toEqual([['oc-a', 5]]);
+    c.end();
+  });
+});
