@@ -165,16 +165,20 @@ const offsetCommit: Api = {
       6,
     );
     let code: number = ErrorCode.NONE;
+    // Topics the caller may not read answer TOPIC_AUTHORIZATION_FAILED on their own; the others
+    // are committed (Kafka's rule: one refused topic does not fail the whole commit).
+    const readable = new Map<string, boolean>();
     if (!(await groupAllowed(ctx, s, 'read', groupId))) code = ErrorCode.GROUP_AUTHORIZATION_FAILED;
     else if (topics.length > 0) {
+      for (const t of topics) if (!readable.has(t.name)) readable.set(t.name, await ctx.authorize(s, 'read', 'topic', t.name));
       // A member's commit goes to the coordinator of its generation; a standalone commit
       // (generation -1) may be written by any instance.
       code = generation >= 0 && !(await ctx.cluster.owns(groupId)) ? ErrorCode.NOT_COORDINATOR : ctx.groups.checkCommit(groupId, memberId, generation);
-      for (const t of topics) if (code === ErrorCode.NONE && !(await ctx.authorize(s, 'read', 'topic', t.name))) code = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
     }
-    if (code === ErrorCode.NONE && topics.length > 0) {
+    const allowed = topics.filter((t) => readable.get(t.name) === true);
+    if (code === ErrorCode.NONE && allowed.length > 0) {
       try {
-        await ctx.coordinator.commit(groupId, { offsets: topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata }))) });
+        await ctx.coordinator.commit(groupId, { offsets: allowed.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata }))) });
       } catch (err) {
         // A memberless commit is refused with ILLEGAL_GENERATION while HTTP members hold the group.
         code = err instanceof SamsaError && err.code === 'ILLEGAL_GENERATION' ? ErrorCode.INCONSISTENT_GROUP_PROTOCOL : errOf(err);
@@ -184,7 +188,8 @@ const offsetCommit: Api = {
     if (v >= 3) w.int32(0);
     return w.array(topics, (x, t) => {
       x.string(t.name);
-      x.array(t.partitions, (y, p) => void y.int32(p.index).int16(code));
+      const c = code === ErrorCode.GROUP_AUTHORIZATION_FAILED || readable.get(t.name) !== false ? code : ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+      x.array(t.partitions, (y, p) => void y.int32(p.index).int16(c));
     });
   },
 };
