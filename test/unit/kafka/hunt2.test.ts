@@ -316,4 +316,22 @@ describe('OffsetCommit', () => {
     expect((await coordinator.offsets('oc-group')).map((o) => [o.topic, o.offset])).toEqual([['oc-a', 5]]);
     c.end();
   });
+
+  it('an offset beyond 2^53 (Long.MAX_VALUE) is refused, not stored where every later OffsetFetch of the group kills the connection', async () => {
+    await engine.createTopic('oc-huge', 1);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    const longMax = Buffer.from('7fffffffffffffff', 'hex');
+    const body = new Writer().string('oc-huge-group').int32(-1).string('').int64(-1);
+    body.array(['oc-huge'], (w, t) => void w.string(t).array([0], (x, p) => void x.int32(p).raw(longMax).string(null)));
+    c.request(8, 2, 1, body);
+    const r = (await c.response())!;
+    const [[, err]] = r.array((x) => [x.string(), x.array((y) => (y.int32(), y.int16()), 6)[0]] as const, 6) as Array<readonly [string, number]>;
+    expect(err).not.toBe(ErrorCode.NONE);
+    // Whatever the commit answered, the group's offsets can still be read.
+    c.request(9, 2, 2, new Writer().string('oc-huge-group').int32(-1));
+    const f = await c.response();
+    expect(f, 'OffsetFetch answered (not a closed connection)').toBeDefined();
+    c.end();
+  });
 });
