@@ -175,10 +175,14 @@ const offsetCommit: Api = {
       // (generation -1) may be written by any instance.
       code = generation >= 0 && !(await ctx.cluster.owns(groupId)) ? ErrorCode.NOT_COORDINATOR : ctx.groups.checkCommit(groupId, memberId, generation);
     }
+    // Offsets are JavaScript numbers here and in the store: one past 2^53 (Long.MAX_VALUE, say)
+    // would be stored rounded and could not be encoded back as an INT64. Refused on its own.
+    const badOffset = (p: { offset: number }): boolean => !Number.isSafeInteger(p.offset);
     const allowed = topics.filter((t) => readable.get(t.name) === true);
-    if (code === ErrorCode.NONE && allowed.length > 0) {
+    const offsets = allowed.flatMap((t) => t.partitions.filter((p) => !badOffset(p)).map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })));
+    if (code === ErrorCode.NONE && offsets.length > 0) {
       try {
-        await ctx.coordinator.commit(groupId, { offsets: allowed.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata }))) });
+        await ctx.coordinator.commit(groupId, { offsets });
       } catch (err) {
         // A memberless commit is refused with ILLEGAL_GENERATION while HTTP members hold the group.
         code = err instanceof SamsaError && err.code === 'ILLEGAL_GENERATION' ? ErrorCode.INCONSISTENT_GROUP_PROTOCOL : errOf(err);
@@ -189,7 +193,7 @@ const offsetCommit: Api = {
     return w.array(topics, (x, t) => {
       x.string(t.name);
       const c = code === ErrorCode.GROUP_AUTHORIZATION_FAILED || readable.get(t.name) !== false ? code : ErrorCode.TOPIC_AUTHORIZATION_FAILED;
-      x.array(t.partitions, (y, p) => void y.int32(p.index).int16(c));
+      x.array(t.partitions, (y, p) => void y.int32(p.index).int16(c === ErrorCode.NONE && badOffset(p) ? ErrorCode.INVALID_REQUEST : c));
     });
   },
 };

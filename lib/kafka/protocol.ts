@@ -160,6 +160,9 @@ export class Reader {
   }
 }
 
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+
 /** A growable buffer; every writer method returns `this` so a response reads as its grammar. */
 export class Writer {
   private buf = Buffer.allocUnsafe(256);
@@ -201,7 +204,9 @@ export class Writer {
   }
   int64(v: number): this {
     this.ensure(8);
-    this.buf.writeBigInt64BE(BigInt(Math.trunc(v)), this.p);
+    // A double past the INT64 range (2^63 is what Long.MAX_VALUE reads as) is clamped, not thrown.
+    const b = BigInt(Math.trunc(v));
+    this.buf.writeBigInt64BE(b > INT64_MAX ? INT64_MAX : b < INT64_MIN ? INT64_MIN : b, this.p);
     this.p += 8;
     return this;
   }
