@@ -335,3 +335,34 @@ describe('OffsetCommit', () => {
     c.end();
   });
 });
+
+describe('Fetch', () => {
+  function fetchBody(topic: string, offset: number, maxWait: number, minBytes: number): Writer {
+    const w = new Writer().int32(-1).int32(maxWait).int32(minBytes).int32(1 << 20).int8(0);
+    return w.array([topic], (x, t) => void x.string(t).array([0], (y, p) => void y.int32(p).int64(offset).int32(1 << 20)));
+  }
+  function fetchedBytes(r: Reader): number {
+    r.int32();
+    return r.array((x) => (x.string(), x.array((y) => (y.int32(), y.int16(), y.int64(), y.int64(), y.nullableArray((z) => [z.int64(), z.int64()], 16), y.nullableBytes()?.length ?? 0), 30)), 6).flat()[0]!;
+  }
+
+  it('min_bytes: with less data than min_bytes the fetch waits up to max_wait_ms for more, as Kafka does', async () => {
+    await engine.createTopic('fmin', 1);
+    await engine.produce('fmin', [{ partition: 0, value: new Uint8Array([1, 2, 3]) }]);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    const t0 = Date.now();
+    c.request(1, 4, 1, fetchBody('fmin', 0, 800, 1 << 20));
+    const got = fetchedBytes((await c.response())!);
+    expect(got).toBeGreaterThan(0);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+    // More data arriving meanwhile is in the answer.
+    const t1 = Date.now();
+    c.request(1, 4, 2, fetchBody('fmin', 0, 1500, 1 << 20));
+    setTimeout(() => void engine.produce('fmin', [{ partition: 0, value: new Uint8Array(100) }]), 200);
+    const more = fetchedBytes((await c.response())!);
+    expect(more).toBeGreaterThan(got + 100);
+    expect(Date.now() - t1).toBeGreaterThanOrEqual(1400);
+    c.end();
+  });
+});
