@@ -285,24 +285,38 @@ const fetchApi: Api = {
     let result = await pass();
     const got = (): number => result.reduce((a, t) => a + t.parts.reduce((b, p) => b + (p.records?.length ?? 0), 0), 0);
     const errors = result.some((t) => t.parts.some((p) => p.error !== ErrorCode.NONE));
-    if (maxWait > 0 && got() < Math.max(minBytes, 1) && !errors) {
-      // Long poll: wait on every partition at its fetch offset until one has data or max_wait
-      // passes, then read them all again.
-      const stop = new AbortController();
-      const onAbort = (): void => stop.abort();
-      ctx.signal?.addEventListener('abort', onAbort);
-      await Promise.race(
-        topics.flatMap((t) =>
-          t.partitions.map((p) =>
+    const need = Math.max(minBytes, 1);
+    if (maxWait > 0 && got() < need && !errors) {
+      // Long poll (Kafka's min_bytes / max_wait_ms): wait on every partition where this pass's
+      // read ended until the logs have grown by what min_bytes still lacks, or max_wait passes;
+      // each wake reads only the new batches (bounded by what is still lacking), then the
+      // response is read once more in full.
+      const deadline = Date.now() + maxWait;
+      const at = new Map<string, number>();
+      const parts = topics.flatMap((t, i) => t.partitions.map((p, j) => ({ t, p, key: `${i}/${j}` })));
+      for (const [i, t] of result.entries()) for (const [j, p] of t.parts.entries()) at.set(`${i}/${j}`, Math.max(topics[i]!.partitions[j]!.offset, p.hw));
+      let have = got();
+      while (have < need) {
+        const left = deadline - Date.now();
+        if (left <= 0 || ctx.signal?.aborted) break;
+        const stop = new AbortController();
+        const onAbort = (): void => stop.abort();
+        ctx.signal?.addEventListener('abort', onAbort);
+        const woken = await Promise.race(
+          parts.map(({ t, p, key }) =>
             ctx.engine
-              .fetch(t.topic, p.partition, { offset: p.offset, maxBytes: 1, waitMs: maxWait, signal: stop.signal })
-              .then((res) => void (res.runs.length > 0 ? stop.abort() : undefined))
+              .fetch(t.topic, p.partition, { offset: at.get(key)!, maxBytes: Math.min(need - have, p.maxBytes), waitMs: left, signal: stop.signal })
+              .then((res) => ({ key, res }))
               .catch(() => undefined),
           ),
-        ),
-      );
-      stop.abort();
-      ctx.signal?.removeEventListener('abort', onAbort);
+        );
+        stop.abort();
+        ctx.signal?.removeEventListener('abort', onAbort);
+        // Nothing new before the deadline, or an error (the final read reports it): stop waiting.
+        if (!woken || woken.res.runs.length === 0) break;
+        have += woken.res.runs.reduce((a, r) => a + r.bytes.length, 0);
+        at.set(woken.key, woken.res.nextBatchOffset);
+      }
       result = await pass();
     }
 
