@@ -366,3 +366,21 @@ describe('Fetch', () => {
     c.end();
   });
 });
+
+describe('CreatePartitions', () => {
+  it('validate_only refuses a count the real request refuses (above the partition limit)', async () => {
+    await engine.createTopic('cp-limit', 1);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    const ask = async (count: number, validateOnly: boolean): Promise<number> => {
+      c.request(37, 0, 1, new Writer().array(['cp-limit'], (w, t) => void w.string(t).int32(count).int32(-1)).int32(5000).bool(validateOnly));
+      const r = (await c.response())!;
+      r.int32();
+      return r.array((x) => (x.string(), x.int16()), 4)[0]!;
+    };
+    const real = await ask(1_000_000, false);
+    expect(real).toBe(ErrorCode.INVALID_PARTITIONS);
+    expect(await ask(1_000_000, true)).toBe(real);
+    c.end();
+  });
+});
