@@ -125,7 +125,9 @@ const createPartitions: Api = {
           const cur = await ctx.engine.topics.get(t.name, { fresh: true });
           // Kafka refuses a count that does not grow the topic.
           if (t.count <= cur.partitions) throw new SamsaError('INVALID_PARTITIONS', `topic "${t.name}" already has ${cur.partitions} partition(s); the new count must be larger`);
-          if (!validateOnly) await ctx.engine.topics.alter(t.name, { partitions: t.count });
+          // validate_only: the limit the alter itself checks.
+          if (validateOnly) validatePartitionCount(t.count);
+          else await ctx.engine.topics.alter(t.name, { partitions: t.count });
         } catch (err) {
           error = errOf(err);
           message = messageOf(err);
