@@ -2,7 +2,7 @@
 // Kafka (and Samsa's own HTTP API) does: authorization gaps, group-protocol timing, admin
 // validation. Real listener, real sockets, real (local) stores, raw frames.
 import net from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AclStore } from '../../../lib/auth/acl-store';
 import { QuotaLimiter, QuotaStore } from '../../../lib/auth/quota';
 import { anonymousAuthenticator } from '../../../lib/auth/principal';
@@ -383,4 +383,39 @@ describe('CreatePartitions', () => {
     expect(await ask(1_000_000, true)).toBe(real);
     c.end();
   });
+});
+
+describe('back-pressure', () => {
+  it('requests pipelined in one TCP write are bounded by the 32-in-work limit too (a client that does not read cannot make the listener read and buffer a thousand Fetch answers)', async () => {
+    await engine.createTopic('bp-one-write', 1);
+    await engine.produce('bp-one-write', [{ partition: 0, value: new Uint8Array(64 * 1024).fill(7) }]);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    c.socket.pause();
+    const spy = vi.spyOn(engine, 'fetch');
+    try {
+      const n = 1000;
+      const frames: Buffer[] = [];
+      for (let i = 0; i < n; i++) {
+        const body = new Writer().int32(-1).int32(0).int32(1).int32(1 << 20).int8(0);
+        body.array(['bp-one-write'], (x, t) => void x.string(t).array([0], (y) => void y.int32(0).int64(0).int32(1 << 20)));
+        const payload = Buffer.concat([new Writer().int16(1).int16(4).int32(i).string('bp').finish(), body.finish()]);
+        const size = Buffer.alloc(4);
+        size.writeInt32BE(payload.length);
+        frames.push(size, payload);
+      }
+      c.socket.write(Buffer.concat(frames));
+      await new Promise((r) => setTimeout(r, 1500));
+      // 32 in work, plus the answers the socket buffers took before the listener paused: each
+      // carries 64 KiB, so a few MiB of buffers hold well under 200 of them.
+      expect(spy.mock.calls.length).toBeLessThan(200);
+      c.socket.resume();
+      const seen: number[] = [];
+      for (let i = 0; i < n; i++) seen.push((await c.response(30_000))!.offset);
+      expect(seen.length).toBe(n);
+    } finally {
+      spy.mockRestore();
+      c.end();
+    }
+  }, 60_000);
 });
