@@ -181,10 +181,16 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
       opts.logger?.debug('kafka connection closed', { remote, reason: why });
       socket.destroy();
     };
+    // Whether another request may start: fewer than MAX_IN_FLIGHT in work and the socket's
+    // write buffer below its high-water mark. Frames already received wait in `pending` too.
+    const canTake = (): boolean => inFlight < MAX_IN_FLIGHT && !socket.writableNeedDrain;
     const throttle = (): void => {
       if (dead) return;
-      if (inFlight >= MAX_IN_FLIGHT || socket.writableNeedDrain) socket.pause();
-      else socket.resume();
+      if (!canTake()) socket.pause();
+      else {
+        socket.resume();
+        pump();
+      }
     };
     socket.on('drain', throttle);
     socket.on('error', () => kill('socket error'));
@@ -279,28 +285,40 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     // Bytes the frame being received needs in all (0: its size is not read yet), so a large
     // frame arriving in many chunks is joined once, not once per chunk.
     let needed = 0;
+    let pumping = false;
+    /** Starts the received frames while requests may start; the rest wait for throttle(). */
+    function pump(): void {
+      if (pumping) return;
+      pumping = true;
+      try {
+        while (!dead && canTake() && pendingBytes >= 4 && pendingBytes >= needed) {
+          let buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+          const size = buf.readInt32BE(0);
+          // Kafka's own bound, checked before anything is buffered for the frame.
+          if (size < 0 || size > maxBytes) return kill(`frame of ${size} bytes (socket.request.max.bytes ${maxBytes})`);
+          if (buf.length < 4 + size) {
+            pending = [buf];
+            needed = 4 + size;
+            return;
+          }
+          needed = 0;
+          const frame = Buffer.from(buf.subarray(4, 4 + size));
+          buf = buf.subarray(4 + size);
+          pending = buf.length > 0 ? [buf] : [];
+          pendingBytes = buf.length;
+          handleFrame(frame);
+        }
+      } finally {
+        pumping = false;
+      }
+    }
     socket.on('data', (chunk: Buffer) => {
       if (dead) return;
       pending.push(chunk);
       pendingBytes += chunk.length;
-      while (pendingBytes >= 4 && pendingBytes >= needed) {
-        let buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-        const size = buf.readInt32BE(0);
-        // Kafka's own bound, checked before anything is buffered for the frame.
-        if (size < 0 || size > maxBytes) return kill(`frame of ${size} bytes (socket.request.max.bytes ${maxBytes})`);
-        if (buf.length < 4 + size) {
-          pending = [buf];
-          needed = 4 + size;
-          return;
-        }
-        needed = 0;
-        const frame = Buffer.from(buf.subarray(4, 4 + size));
-        buf = buf.subarray(4 + size);
-        pending = buf.length > 0 ? [buf] : [];
-        pendingBytes = buf.length;
-        handleFrame(frame);
-        if (dead) return;
-      }
+      pump();
+      // Frames left waiting: read no more until requests finish (throttle() resumes).
+      if (!dead && !canTake()) socket.pause();
     });
   };
 
