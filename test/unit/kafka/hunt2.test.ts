@@ -419,3 +419,97 @@ describe('back-pressure', () => {
     }
   }, 60_000);
 });
+
+describe('Produce ordering', () => {
+  const produceFrame = (topic: string, id: number, batch: Uint8Array, acks = 1): Buffer => {
+    const body = new Writer().string(null).int16(acks).int32(5000);
+    body.array([topic], (w, t) => void w.string(t).array([0], (x) => void x.int32(0).bytes(batch)));
+    const payload = Buffer.concat([new Writer().int16(0).int16(3).int32(id).string('order').finish(), body.finish()]);
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(payload.length);
+    return Buffer.concat([size, payload]);
+  };
+
+  it('requests pipelined on one connection to one partition are appended in request order (Kafka handles a connection’s requests one at a time)', async () => {
+    await engine.createTopic('order-plain', 1);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    const n = 40;
+    // Sizes vary so that the requests' work differs; the log must still read 0, 1, 2, ...
+    const frames = Array.from({ length: n }, (_, i) => produceFrame('order-plain', i, encodeRecordBatch([{ value: new Uint8Array((i % 3) * 20_000 + 1).fill(i) }])));
+    c.socket.write(Buffer.concat(frames));
+    const bases: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = (await c.response(20_000))!;
+      r.array((x) => (x.string(), x.array((y) => (y.int32(), expect(y.int16()).toBe(0), bases.push(y.int64()), y.int64()), 22)), 6);
+    }
+    expect(bases).toEqual(Array.from({ length: n }, (_, i) => i));
+    c.end();
+  }, 30_000);
+
+  it('an idempotent producer pipelining sequences 0, 1, 2, ... on one connection gets no OUT_OF_ORDER_SEQUENCE_NUMBER', async () => {
+    await engine.createTopic('order-idem', 1);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    c.request(22, 0, 1, new Writer().string(null).int32(60_000));
+    const ip = (await c.response())!;
+    ip.int32();
+    expect(ip.int16()).toBe(ErrorCode.NONE);
+    const pid = ip.int64();
+    const epoch = ip.int16();
+    const n = 40;
+    const frames = Array.from({ length: n }, (_, i) =>
+      produceFrame('order-idem', 100 + i, encodeRecordBatch([{ value: new Uint8Array((i % 3) * 20_000 + 1).fill(i) }], { producerId: pid, producerEpoch: epoch, baseSequence: i })),
+    );
+    c.socket.write(Buffer.concat(frames));
+    const errors: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = (await c.response(20_000))!;
+      r.array((x) => (x.string(), x.array((y) => (y.int32(), errors.push(y.int16()), y.int64(), y.int64()), 22)), 6);
+    }
+    expect(errors).toEqual(Array.from({ length: n }, () => ErrorCode.NONE));
+    c.end();
+  }, 30_000);
+});
+
+describe('Produce ordering under a quota', () => {
+  it("a throttled connection's pipelined produce requests are still appended in request order (throttling delays, it does not reorder)", async () => {
+    const quotas = new QuotaStore(engine.meta, systemClock);
+    const auth: AuthOptions = {
+      mode: 'none',
+      authenticate: anonymousAuthenticator,
+      superUsers: new Set(),
+      acls: new AclStore(engine.meta, systemClock),
+      quotas,
+      limiter: new QuotaLimiter(engine.meta, systemClock),
+      meta: engine.meta,
+      clock: systemClock,
+    };
+    await engine.createTopic('order-quota', 1);
+    await quotas.put({ principal: 'User:ANONYMOUS', producer_byte_rate: 20_000 });
+    try {
+      const l = await listener({ auth });
+      const c = await RawClient.connect(l.port);
+      // Big and small requests alternate: a small one fits the bucket when the big one before it does not.
+      const sizes = [15_000, 12_000, 10, 12_000, 10, 10, 12_000, 10];
+      const frames = sizes.map((n, i) => {
+        const body = new Writer().string(null).int16(1).int32(30_000);
+        body.array(['order-quota'], (w, t) => void w.string(t).array([0], (x) => void x.int32(0).bytes(encodeRecordBatch([{ value: new Uint8Array(n).fill(i) }]))));
+        const payload = Buffer.concat([new Writer().int16(0).int16(3).int32(i).string('q').finish(), body.finish()]);
+        const size = Buffer.alloc(4);
+        size.writeInt32BE(payload.length);
+        return Buffer.concat([size, payload]);
+      });
+      c.socket.write(Buffer.concat(frames));
+      const bases: number[] = [];
+      for (let i = 0; i < sizes.length; i++) {
+        const r = (await c.response(30_000))!;
+        r.array((x) => (x.string(), x.array((y) => (y.int32(), expect(y.int16()).toBe(0), bases.push(y.int64()), y.int64()), 22)), 6);
+      }
+      expect(bases).toEqual(sizes.map((_, i) => i));
+      c.end();
+    } finally {
+      await quotas.put({ principal: 'User:ANONYMOUS' });
+    }
+  }, 60_000);
+});
