@@ -173,6 +173,8 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     let pendingBytes = 0;
     let inFlight = 0;
     let tail: Promise<void> = Promise.resolve();
+    /** The last request's quota wait: the next one's starts after it (see handleFrame). */
+    let quotaTail: Promise<void> = Promise.resolve();
     let dead = false;
 
     const kill = (why: string): void => {
@@ -236,7 +238,14 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         } catch {
           return kill('malformed request header');
         }
-        work = api.preAuth ? api.handle(ctx, session, header, r) : quotaDelay(session, header.apiKey, frame.length).then(() => api.handle(ctx, session, header, r));
+        if (api.preAuth) work = api.handle(ctx, session, header, r);
+        else {
+          // Quota waits run in request order: a later request that fits the bucket must not
+          // overtake one still waiting (it would reorder a producer's writes to a partition).
+          const admitted = quotaTail.then(() => quotaDelay(session, header.apiKey, frame.length));
+          quotaTail = admitted.catch(() => undefined);
+          work = admitted.then(() => api.handle(ctx, session, header, r));
+        }
       }
       inFlight++;
       throttle();
