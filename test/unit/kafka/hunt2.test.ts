@@ -8,6 +8,7 @@ import { QuotaLimiter, QuotaStore } from '../../../lib/auth/quota';
 import { anonymousAuthenticator } from '../../../lib/auth/principal';
 import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import type { AuthOptions } from '../../../lib/http/authz';
+import { kafkaGroupGuard } from '../../../lib/kafka/cluster';
 import { startKafkaListener, type KafkaListener } from '../../../lib/kafka/server';
 import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { LogEngine } from '../../../lib/log/engine';
@@ -512,4 +513,19 @@ describe('Produce ordering under a quota', () => {
       await quotas.put({ principal: 'User:ANONYMOUS' });
     }
   }, 60_000);
+});
+
+describe('mixed-protocol rule', () => {
+  it('a Kafka JoinGroup refused because HTTP members hold the group does not lock HTTP joins out of it', async () => {
+    await engine.createTopic('mixed-lock', 1);
+    const guard = kafkaGroupGuard(engine.meta);
+    await coordinator.join('mixed-lock-group', { topics: ['mixed-lock'] });
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    c.request(11, 1, 1, new Writer().string('mixed-lock-group').int32(10_000).int32(5000).string('').string('consumer').array(['range'], (w, p) => void w.string(p).bytes(new Uint8Array([1]))));
+    expect((await c.response())!.int16()).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    // No Kafka member is in the group: another HTTP member may join (the guard lets it).
+    await expect(guard('mixed-lock-group')).resolves.toBeUndefined();
+    c.end();
+  });
 });
