@@ -113,6 +113,11 @@ export class KafkaCluster {
     if (!this.marked.has(group)) await this.claim(group, true);
   }
 
+  /** Records that no Kafka member is in `group` after all (a refused join marked it). */
+  async markInactive(group: string): Promise<void> {
+    if (this.marked.has(group)) await this.claim(group, false);
+  }
+
   /** Take or renew the lease when free or ours; the owner's address either way. */
   private async claim(group: string, active = this.marked.has(group), attempt = 0): Promise<string> {
     const now = this.now();

@@ -68,7 +68,12 @@ const joinGroup: Api = {
     // Marked first, then the HTTP members checked: an HTTP join racing this one sees one or
     // the other (the HTTP side checks the mark before it joins).
     await ctx.cluster.markActive(groupId);
-    if ((await httpMembers(ctx, groupId)) > 0) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    if ((await httpMembers(ctx, groupId)) > 0) {
+      // Refused: unless Kafka members are in the group already, take the mark back, or HTTP
+      // members could not join it until the next renewal cleared it.
+      if (!ctx.groups.active(groupId)) await ctx.cluster.markInactive(groupId);
+      return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    }
     const res = await ctx.groups.join({ groupId, memberId, clientId: h.clientId ?? '', clientHost: s.clientHost, sessionTimeoutMs, rebalanceTimeoutMs, protocolType, protocols });
     return answer(res);
   },
