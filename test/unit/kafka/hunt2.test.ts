@@ -528,4 +528,14 @@ describe('mixed-protocol rule', () => {
     await expect(guard('mixed-lock-group')).resolves.toBeUndefined();
     c.end();
   });
+
+  it('a Kafka JoinGroup refused for a bad session timeout does not lock HTTP joins out of the group either', async () => {
+    const guard = kafkaGroupGuard(engine.meta);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    c.request(11, 1, 1, new Writer().string('bad-timeout-group').int32(10).int32(5000).string('').string('consumer').array(['range'], (w, p) => void w.string(p).bytes(new Uint8Array([1]))));
+    expect((await c.response())!.int16()).toBe(ErrorCode.INVALID_SESSION_TIMEOUT);
+    await expect(guard('bad-timeout-group')).resolves.toBeUndefined();
+    c.end();
+  });
 });
