@@ -75,6 +75,8 @@ const joinGroup: Api = {
       return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     }
     const res = await ctx.groups.join({ groupId, memberId, clientId: h.clientId ?? '', clientHost: s.clientHost, sessionTimeoutMs, rebalanceTimeoutMs, protocolType, protocols });
+    // A refused join leaves no member: a group left without Kafka members is not Kafka-held.
+    if (res.errorCode !== ErrorCode.NONE && !ctx.groups.active(groupId)) await ctx.cluster.markInactive(groupId);
     return answer(res);
   },
 };
