@@ -173,8 +173,8 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     let pendingBytes = 0;
     let inFlight = 0;
     let tail: Promise<void> = Promise.resolve();
-    /** The last request's quota wait: the next one's starts after it (see handleFrame). */
-    let quotaTail: Promise<void> = Promise.resolve();
+    /** The last Produce request's quota wait: the next one's starts after it (see handleFrame). */
+    let produceQuotaTail: Promise<void> = Promise.resolve();
     let dead = false;
 
     const kill = (why: string): void => {
@@ -240,10 +240,11 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         }
         if (api.preAuth) work = api.handle(ctx, session, header, r);
         else {
-          // Quota waits run in request order: a later request that fits the bucket must not
-          // overtake one still waiting (it would reorder a producer's writes to a partition).
-          const admitted = quotaTail.then(() => quotaDelay(session, header.apiKey, frame.length));
-          quotaTail = admitted.catch(() => undefined);
+          // Produce quota waits run in request order: a later produce that fits the bucket must
+          // not overtake one still waiting (it would reorder a producer's writes to a partition).
+          // Other requests are not held behind them (a heartbeat still runs at once).
+          const admitted = header.apiKey === PRODUCE ? produceQuotaTail.then(() => quotaDelay(session, header.apiKey, frame.length)) : quotaDelay(session, header.apiKey, frame.length);
+          if (header.apiKey === PRODUCE) produceQuotaTail = admitted.catch(() => undefined);
           work = admitted.then(() => api.handle(ctx, session, header, r));
         }
       }
