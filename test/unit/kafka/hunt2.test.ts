@@ -539,3 +539,48 @@ describe('mixed-protocol rule', () => {
     c.end();
   });
 });
+
+describe('idempotent pipelining with a slow metadata store', () => {
+  it('an idempotent producer pipelining sequences on one connection gets no OUT_OF_ORDER_SEQUENCE_NUMBER when registry reads return out of order (DynamoDB latency varies)', async () => {
+    await engine.createTopic('order-idem-slow', 1);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    c.request(22, 0, 1, new Writer().string(null).int32(60_000));
+    const ip = (await c.response())!;
+    ip.int32();
+    expect(ip.int16()).toBe(ErrorCode.NONE);
+    const pid = ip.int64();
+    const epoch = ip.int16();
+    // Past the registry's epoch cache (1 s): every produce re-reads the producer item.
+    await new Promise((r) => setTimeout(r, 1100));
+    const realGet = engine.meta.get.bind(engine.meta);
+    let k = 0;
+    const spy = vi.spyOn(engine.meta, 'get').mockImplementation(async (key, opts) => {
+      // Registry reads take 30, 0, 30, 0, ... ms: later requests' reads may finish first.
+      if (key.sk.startsWith('pid#')) await new Promise((r) => setTimeout(r, k++ % 2 === 0 ? 30 : 0));
+      return realGet(key, opts);
+    });
+    try {
+      const n = 10;
+      const frames = Array.from({ length: n }, (_, i) => {
+        const body = new Writer().string(null).int16(-1).int32(5000);
+        const batch = encodeRecordBatch([{ value: new Uint8Array([i]) }], { producerId: pid, producerEpoch: epoch, baseSequence: i });
+        body.array(['order-idem-slow'], (w, t) => void w.string(t).array([0], (x) => void x.int32(0).bytes(batch)));
+        const payload = Buffer.concat([new Writer().int16(0).int16(3).int32(10 + i).string('idem').finish(), body.finish()]);
+        const size = Buffer.alloc(4);
+        size.writeInt32BE(payload.length);
+        return Buffer.concat([size, payload]);
+      });
+      c.socket.write(Buffer.concat(frames));
+      const errors: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = (await c.response(20_000))!;
+        r.array((x) => (x.string(), x.array((y) => (y.int32(), errors.push(y.int16()), y.int64(), y.int64()), 22)), 6);
+      }
+      expect(errors).toEqual(Array.from({ length: n }, () => ErrorCode.NONE));
+    } finally {
+      spy.mockRestore();
+      c.end();
+    }
+  }, 30_000);
+});
