@@ -448,6 +448,22 @@ describe('Produce ordering', () => {
     c.end();
   }, 30_000);
 
+  it('pipelined produce requests stay in order when the topic cache has lapsed (one second after the last lookup)', async () => {
+    await engine.createTopic('order-cold', 1);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    await new Promise((r) => setTimeout(r, 1100));
+    const n = 10;
+    c.socket.write(Buffer.concat(Array.from({ length: n }, (_, i) => produceFrame('order-cold', i, encodeRecordBatch([{ value: new Uint8Array([i]) }])))));
+    const bases: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = (await c.response(20_000))!;
+      r.array((x) => (x.string(), x.array((y) => (y.int32(), expect(y.int16()).toBe(0), bases.push(y.int64()), y.int64()), 22)), 6);
+    }
+    expect(bases).toEqual(Array.from({ length: n }, (_, i) => i));
+    c.end();
+  }, 30_000);
+
   it('an idempotent producer pipelining sequences 0, 1, 2, ... on one connection gets no OUT_OF_ORDER_SEQUENCE_NUMBER', async () => {
     await engine.createTopic('order-idem', 1);
     const l = await listener();
