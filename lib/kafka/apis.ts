@@ -131,25 +131,46 @@ const produce: Api = {
     const acks = r.int16();
     r.int32();
     const topics = r.array((x) => ({ name: x.string(), partitions: x.array((y) => ({ index: y.int32(), records: y.nullableBytes() }), 8) }), 6);
+    // Each partition's place in this connection's write order, taken now (handlers start in
+    // request order; nothing is awaited before this): a partition's write waits until the
+    // connection's previous write to it is in the commit order, so pipelined requests land in
+    // request order whatever their lookups' timing.
+    const order = (s.produceOrder ??= new Map<string, Promise<void>>());
+    const turn = (name: string, index: number): { prev: Promise<void>; done: () => void } => {
+      const key = `${name}\u0000${index}`;
+      const prev = order.get(key) ?? Promise.resolve();
+      let done!: () => void;
+      const mine = new Promise<void>((resolve) => (done = resolve));
+      order.set(key, mine);
+      void mine.then(() => {
+        if (order.get(key) === mine) order.delete(key);
+      });
+      return { prev, done };
+    };
+    const turns = topics.map((t) => t.partitions.map((p) => turn(t.name, p.index)));
     const results = await Promise.all(
-      topics.map(async (t) => {
+      topics.map(async (t, ti) => {
         const allowed = await ctx.authorize(s, 'write', 'topic', t.name);
         return {
           name: t.name,
           partitions: await Promise.all(
-            t.partitions.map(async (p) => {
-              if (transactionalId !== null) return { index: p.index, error: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, base: -1 };
-              if (!allowed) return { index: p.index, error: ErrorCode.TOPIC_AUTHORIZATION_FAILED, base: -1 };
-              if (!p.records || p.records.length === 0) return { index: p.index, error: ErrorCode.CORRUPT_MESSAGE, base: -1 };
+            t.partitions.map(async (p, pi) => {
+              const { prev, done } = turns[ti]![pi]!;
               try {
+                if (transactionalId !== null) return { index: p.index, error: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, base: -1 };
+                if (!allowed) return { index: p.index, error: ErrorCode.TOPIC_AUTHORIZATION_FAILED, base: -1 };
+                if (!p.records || p.records.length === 0) return { index: p.index, error: ErrorCode.CORRUPT_MESSAGE, base: -1 };
+                await prev;
                 // The request frame is ours alone: the engine may keep the bytes without a copy.
-                const res = await ctx.engine.produceBatches(t.name, p.index, p.records, { owned: true });
+                const res = await ctx.engine.produceBatches(t.name, p.index, p.records, { owned: true, queued: done });
                 return { index: p.index, error: ErrorCode.NONE, base: res.base_offset };
               } catch (err) {
                 const code = errOf(err);
                 // A retry of a batch the partition already holds: Kafka answers success with the
                 // original offset; the engine answers the original offsets too (no error).
                 return { index: p.index, error: code, base: -1 };
+              } finally {
+                done();
               }
             }),
           ),

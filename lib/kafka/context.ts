@@ -24,6 +24,12 @@ export interface Session {
   saslMechanism?: string;
   /** Whether the connection may run APIs other than ApiVersions/SASL yet. */
   authenticated: boolean;
+  /**
+   * Per topic/partition, the last Produce of this connection not yet in the partition's commit
+   * order: the next one waits for it, so pipelined writes land in request order (as Kafka,
+   * which runs a connection's requests one at a time, appends them).
+   */
+  produceOrder?: Map<string, Promise<void>>;
 }
 
 /** Checks an operation on a resource for the session; a refusal is the error code to answer. */

@@ -333,7 +333,12 @@ export class LogEngine {
     topicName: string,
     partition: number,
     body: Uint8Array,
-    opts: { owned?: boolean } = {},
+    /**
+     * `queued`: called once the batches hold their place in the partition's commit order (or
+     * failed before): a caller that must keep its writes in order (a Kafka connection's
+     * pipelined requests) starts the next one then, without waiting for this commit.
+     */
+    opts: { owned?: boolean; queued?: () => void } = {},
   ): Promise<{ partition: number; base_offset: number; last_offset: number }> {
     const topic = await this.topics.partition(topicName, partition);
     const prep = prepareBinary(body, topic.config['max.message.bytes'], opts.owned);
@@ -345,7 +350,8 @@ export class LogEngine {
       // partition, including those its producer state still shows at the old epoch — within
       // the registry's epoch cache window when bumped through another instance (producers.ts).
       await this.producers.checkCurrentEpoch(pf.producerId, pf.producerEpoch);
-      base = await this.commitIdempotent(topic, partition, prep, {
+      // The partition lock is taken (in call order) before commitIdempotent's first await.
+      const committed = this.commitIdempotent(topic, partition, prep, {
         stream: binaryStream(pf.producerId),
         producerId: pf.producerId,
         epoch: pf.producerEpoch,
@@ -354,8 +360,12 @@ export class LogEngine {
         count,
         requestSequence: false,
       });
+      opts.queued?.();
+      base = await committed;
     } else {
-      base = (await this.enqueue(topic, partition, prep))[0]!;
+      const committed = this.enqueue(topic, partition, prep);
+      opts.queued?.();
+      base = (await committed)[0]!;
     }
     return { partition, base_offset: base, last_offset: base + count - 1 };
   }
