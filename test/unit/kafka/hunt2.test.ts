@@ -318,6 +318,31 @@ describe('OffsetCommit', () => {
     c.end();
   });
 
+  it('a commit naming a partition that does not exist still commits the others (per-partition UNKNOWN_TOPIC_OR_PARTITION, as Kafka answers)', async () => {
+    await engine.createTopic('oc-exists', 1);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    const body = new Writer().string('oc-unknown-group').int32(-1).string('').int64(-1);
+    body.array(
+      [
+        ['oc-exists', 0],
+        ['oc-exists', 7],
+        ['oc-gone', 0],
+      ] as const,
+      (w, [t, p]) => void w.string(t).array([p], (x, q) => void x.int32(q).int64(3).string(null)),
+    );
+    c.request(8, 2, 1, body);
+    const r = (await c.response())!;
+    const errors = r.array((x) => [x.string(), x.array((y) => (y.int32(), y.int16()), 6)[0]] as const, 6);
+    expect(errors).toEqual([
+      ['oc-exists', ErrorCode.NONE],
+      ['oc-exists', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+      ['oc-gone', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+    ]);
+    expect((await coordinator.offsets('oc-unknown-group')).map((o) => [o.topic, o.partition, o.offset])).toEqual([['oc-exists', 0, 3]]);
+    c.end();
+  });
+
   it('an offset beyond 2^53 (Long.MAX_VALUE) is refused, not stored where every later OffsetFetch of the group kills the connection', async () => {
     await engine.createTopic('oc-huge', 1);
     const l = await listener();
