@@ -186,7 +186,18 @@ const offsetCommit: Api = {
     // would be stored rounded and could not be encoded back as an INT64. Refused on its own.
     const badOffset = (p: { offset: number }): boolean => !Number.isSafeInteger(p.offset);
     const allowed = topics.filter((t) => readable.get(t.name) === true);
-    const offsets = allowed.flatMap((t) => t.partitions.filter((p) => !badOffset(p)).map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })));
+    // A partition that does not exist (a deleted topic, say) answers its own error; the others
+    // are committed (the store refuses a whole commit that names one).
+    const partErrors = new Map<object, number>();
+    if (code === ErrorCode.NONE) {
+      for (const t of allowed) {
+        for (const p of t.partitions) {
+          if (badOffset(p)) partErrors.set(p, ErrorCode.INVALID_REQUEST);
+          else await ctx.engine.topics.partition(t.name, p.index).catch((err: unknown) => void partErrors.set(p, errOf(err)));
+        }
+      }
+    }
+    const offsets = allowed.flatMap((t) => t.partitions.filter((p) => !partErrors.has(p)).map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })));
     if (code === ErrorCode.NONE && offsets.length > 0) {
       try {
         await ctx.coordinator.commit(groupId, { offsets });
@@ -200,7 +211,7 @@ const offsetCommit: Api = {
     return w.array(topics, (x, t) => {
       x.string(t.name);
       const c = code === ErrorCode.GROUP_AUTHORIZATION_FAILED || readable.get(t.name) !== false ? code : ErrorCode.TOPIC_AUTHORIZATION_FAILED;
-      x.array(t.partitions, (y, p) => void y.int32(p.index).int16(c === ErrorCode.NONE && badOffset(p) ? ErrorCode.INVALID_REQUEST : c));
+      x.array(t.partitions, (y, p) => void y.int32(p.index).int16(c === ErrorCode.NONE ? (partErrors.get(p) ?? c) : c));
     });
   },
 };
