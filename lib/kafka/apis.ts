@@ -317,27 +317,28 @@ const fetchApi: Api = {
       const parts = topics.flatMap((t, i) => t.partitions.map((p, j) => ({ t, p, key: `${i}/${j}` })));
       for (const [i, t] of result.entries()) for (const [j, p] of t.parts.entries()) at.set(`${i}/${j}`, Math.max(topics[i]!.partitions[j]!.offset, p.hw));
       let have = got();
-      while (have < need) {
-        const left = deadline - Date.now();
-        if (left <= 0 || ctx.signal?.aborted) break;
-        const stop = new AbortController();
-        const onAbort = (): void => stop.abort();
-        ctx.signal?.addEventListener('abort', onAbort);
-        const woken = await Promise.race(
-          parts.map(({ t, p, key }) =>
-            ctx.engine
-              .fetch(t.topic, p.partition, { offset: at.get(key)!, maxBytes: Math.min(need - have, p.maxBytes), waitMs: left, signal: stop.signal })
-              .then((res) => ({ key, res }))
-              .catch(() => undefined),
-          ),
-        );
-        stop.abort();
-        ctx.signal?.removeEventListener('abort', onAbort);
-        // Nothing new before the deadline, or an error (the final read reports it): stop waiting.
-        if (!woken || woken.res.runs.length === 0) break;
-        have += woken.res.runs.reduce((a, r) => a + r.bytes.length, 0);
-        at.set(woken.key, woken.res.nextBatchOffset);
+      const stop = new AbortController();
+      const onAbort = (): void => stop.abort();
+      ctx.signal?.addEventListener('abort', onAbort);
+      type Part = (typeof parts)[number];
+      const arm = (x: Part): Promise<{ x: Part; res: Awaited<ReturnType<typeof ctx.engine.fetch>> | undefined }> =>
+        ctx.engine
+          .fetch(x.t.topic, x.p.partition, { offset: at.get(x.key)!, maxBytes: Math.max(Math.min(need - have, x.p.maxBytes), 1), waitMs: Math.max(deadline - Date.now(), 1), signal: stop.signal })
+          .then((res) => ({ x, res }), () => ({ x, res: undefined }));
+      // One waiter per partition; only the one that woke is armed again (at its new end).
+      const live = new Map(parts.map((x) => [x.key, arm(x)]));
+      while (have < need && live.size > 0 && !stop.signal.aborted) {
+        const { x, res } = await Promise.race(live.values());
+        live.delete(x.key);
+        // An error: stop waiting (the final read reports it). No data: that wait ran out.
+        if (!res) break;
+        if (res.runs.length === 0) continue;
+        have += res.runs.reduce((a, r) => a + r.bytes.length, 0);
+        at.set(x.key, res.nextBatchOffset);
+        if (have < need && Date.now() < deadline) live.set(x.key, arm(x));
       }
+      stop.abort();
+      ctx.signal?.removeEventListener('abort', onAbort);
       result = await pass();
     }
 
