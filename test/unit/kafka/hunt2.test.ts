@@ -625,3 +625,18 @@ describe('idempotent pipelining with a slow metadata store', () => {
     }
   }, 30_000);
 });
+
+describe('coordinator leases', () => {
+  it('a lease taken for a group that never gets members is removed once it lapses (one-off group ids, e.g. console consumers, must not leave an item each forever)', async () => {
+    const { KafkaCluster, LEASE_MS } = await import('../../../lib/kafka/cluster');
+    let now = Date.now();
+    const cluster = new KafkaCluster(engine.meta, { id: 1, host: '127.0.0.1', port: 1 }, () => [], () => now);
+    await cluster.coordinator('one-off-group');
+    expect(await engine.meta.get({ pk: 'kafka-coord', sk: 'one-off-group' })).toBeDefined();
+    now += LEASE_MS + 1000;
+    // The renewal pass (every 10 s).
+    await (cluster as unknown as { tick(): Promise<void> }).tick();
+    expect(await engine.meta.get({ pk: 'kafka-coord', sk: 'one-off-group' })).toBeUndefined();
+    await cluster.stop();
+  });
+});
