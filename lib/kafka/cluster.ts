@@ -69,7 +69,15 @@ export class KafkaCluster {
     for (const g of [...this.owned.keys()]) {
       if (active.has(g)) await this.claim(g, true).catch(() => undefined);
       else if (this.marked.has(g)) await this.claim(g, false).catch(() => undefined);
-      else if ((this.owned.get(g) ?? 0) < this.now()) this.owned.delete(g);
+      else if ((this.owned.get(g) ?? 0) < this.now()) {
+        // Lapsed and unused: remove the item too (one-off group ids would otherwise leave one
+        // each), unless another instance has taken the group meanwhile.
+        this.owned.delete(g);
+        const now = this.now();
+        await this.meta
+          .write({ type: 'delete', key: { pk: COORD_PK, sk: g }, condition: { op: 'and', conds: [{ op: 'eq', attr: 'owner', value: this.self }, { op: 'lt', attr: 'until', value: now }] } })
+          .catch(() => undefined);
+      }
     }
   }
 
