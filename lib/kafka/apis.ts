@@ -312,7 +312,8 @@ const fetchApi: Api = {
       // read ended until the logs have grown by what min_bytes still lacks, or max_wait passes;
       // each wake reads only the new batches (bounded by what is still lacking), then the
       // response is read once more in full.
-      const deadline = Date.now() + maxWait;
+      // A duration: on the monotonic clock, which no step of the wall clock moves.
+      const deadline = performance.now() + maxWait;
       const at = new Map<string, number>();
       const parts = topics.flatMap((t, i) => t.partitions.map((p, j) => ({ t, p, key: `${i}/${j}` })));
       for (const [i, t] of result.entries()) for (const [j, p] of t.parts.entries()) at.set(`${i}/${j}`, Math.max(topics[i]!.partitions[j]!.offset, p.hw));
@@ -323,7 +324,7 @@ const fetchApi: Api = {
       type Part = (typeof parts)[number];
       const arm = (x: Part): Promise<{ x: Part; res: Awaited<ReturnType<typeof ctx.engine.fetch>> | undefined }> =>
         ctx.engine
-          .fetch(x.t.topic, x.p.partition, { offset: at.get(x.key)!, maxBytes: Math.max(Math.min(need - have, x.p.maxBytes), 1), waitMs: Math.max(deadline - Date.now(), 1), signal: stop.signal })
+          .fetch(x.t.topic, x.p.partition, { offset: at.get(x.key)!, maxBytes: Math.max(Math.min(need - have, x.p.maxBytes), 1), waitMs: Math.max(deadline - performance.now(), 1), signal: stop.signal })
           .then((res) => ({ x, res }), () => ({ x, res: undefined }));
       // One waiter per partition; only the one that woke is armed again (at its new end).
       const live = new Map(parts.map((x) => [x.key, arm(x)]));
@@ -335,7 +336,7 @@ const fetchApi: Api = {
         if (res.runs.length === 0) continue;
         have += res.runs.reduce((a, r) => a + r.bytes.length, 0);
         at.set(x.key, res.nextBatchOffset);
-        if (have < need && Date.now() < deadline) live.set(x.key, arm(x));
+        if (have < need && performance.now() < deadline) live.set(x.key, arm(x));
       }
       stop.abort();
       ctx.signal?.removeEventListener('abort', onAbort);
