@@ -6,8 +6,8 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { SamsaError } from '../../../lib/errors';
 import { faultyMetaStore, Gate } from '../../../lib/storage/faults';
-import type { MetaStore, WriteOp } from '../../../lib/storage/ports';
-import { type Harness, harness } from './harness';
+import type { WriteOp } from '../../../lib/storage/ports';
+import { type Harness, racingHarness } from './harness';
 
 let h: Harness;
 let X: GroupCoordinator;
@@ -16,16 +16,7 @@ let faults: ReturnType<typeof faultyMetaStore>['faults'];
 const enc = new TextEncoder();
 
 beforeEach(async () => {
-  h = await harness({
-    instances: 2,
-    wrap: (m: MetaStore) => {
-      const f = faultyMetaStore(m);
-      faults = f.faults;
-      return f;
-    },
-  });
-  [X, Y] = h.instances.map((i) => i.coord) as [GroupCoordinator, GroupCoordinator];
-  await h.engine.createTopic('t', 1);
+  ({ h, faults, coords: [X, Y] } = await racingHarness());
   await h.engine.produce('t', Array.from({ length: 100 }, (_, i) => ({ key: null, value: enc.encode(String(i)), headers: [], partition: 0 })));
 });
 afterEach(() => h.close());

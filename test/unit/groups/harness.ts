@@ -9,6 +9,7 @@ import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady } from '../../../lib/records';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import type { MetaStore } from '../../../lib/storage/ports';
+import { faultyMetaStore } from '../../../lib/storage/faults';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
 import { ManualClock } from '../../../lib/util/clock';
 
@@ -51,4 +52,22 @@ export async function harness(opts: { instances?: number; wrap?: (m: MetaStore) 
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Two instances over one metadata store whose calls a test can gate or fail (lib/storage/faults.ts),
+ * and topic `t` of one partition: the setup of the race tests.
+ */
+export async function racingHarness(): Promise<{ h: Harness; faults: ReturnType<typeof faultyMetaStore>['faults']; coords: [GroupCoordinator, GroupCoordinator] }> {
+  let faults!: ReturnType<typeof faultyMetaStore>['faults'];
+  const h = await harness({
+    instances: 2,
+    wrap: (m: MetaStore) => {
+      const f = faultyMetaStore(m);
+      faults = f.faults;
+      return f;
+    },
+  });
+  await h.engine.createTopic('t', 1);
+  return { h, faults, coords: h.instances.map((i) => i.coord) as [GroupCoordinator, GroupCoordinator] };
 }

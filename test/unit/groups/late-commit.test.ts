@@ -7,8 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { faultyMetaStore, Gate } from '../../../lib/storage/faults';
-import type { MetaStore } from '../../../lib/storage/ports';
-import { type Harness, harness } from './harness';
+import { type Harness, racingHarness } from './harness';
 import { readGroup } from './read-group';
 
 let h: Harness;
@@ -17,16 +16,7 @@ let B: GroupCoordinator;
 let faults: ReturnType<typeof faultyMetaStore>['faults'];
 
 beforeEach(async () => {
-  h = await harness({
-    instances: 2,
-    wrap: (m: MetaStore) => {
-      const f = faultyMetaStore(m);
-      faults = f.faults;
-      return f;
-    },
-  });
-  [A, B] = h.instances.map((i) => i.coord) as [GroupCoordinator, GroupCoordinator];
-  await h.engine.createTopic('t', 1);
+  ({ h, faults, coords: [A, B] } = await racingHarness());
   await h.engine.produce('t', Array.from({ length: 100 }, (_, i) => ({ key: null, value: new TextEncoder().encode(String(i)), headers: [], partition: 0 })));
 });
 afterEach(() => h.close());

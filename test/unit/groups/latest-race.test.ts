@@ -7,8 +7,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { groupPk } from '../../../lib/log/keys';
 import { faultyMetaStore, Gate } from '../../../lib/storage/faults';
-import type { MetaStore } from '../../../lib/storage/ports';
-import { type Harness, harness } from './harness';
+import { type Harness, racingHarness } from './harness';
 import { readGroup } from './read-group';
 
 let h: Harness;
@@ -18,16 +17,7 @@ let faults: ReturnType<typeof faultyMetaStore>['faults'];
 const enc = new TextEncoder();
 
 beforeEach(async () => {
-  h = await harness({
-    instances: 2,
-    wrap: (m: MetaStore) => {
-      const f = faultyMetaStore(m);
-      faults = f.faults;
-      return f;
-    },
-  });
-  [X, Y] = h.instances.map((i) => i.coord) as [GroupCoordinator, GroupCoordinator];
-  await h.engine.createTopic('t', 1);
+  ({ h, faults, coords: [X, Y] } = await racingHarness());
 });
 afterEach(() => h.close());
 

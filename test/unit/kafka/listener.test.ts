@@ -2,7 +2,6 @@
 // broken frames do (close that connection only), ordering of pipelined responses, the
 // socket.request.max.bytes bound, SASL/PLAIN with the HTTP API's keys and ACLs, and a fuzz of
 // random frames that must never take the process (or another connection) down.
-import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AclStore } from '../../../lib/auth/acl-store';
@@ -15,6 +14,7 @@ import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { LogEngine } from '../../../lib/log/engine';
 import { encodeRecordBatch } from '../../../lib/records';
 import { systemClock } from '../../../lib/util/clock';
+import { RawClient } from './raw-client';
 import { localStores, type TestStores } from '../../helpers/stores';
 
 let stores: TestStores;
@@ -44,71 +44,6 @@ async function listener(extra: Partial<Parameters<typeof startKafkaListener>[0]>
   return l;
 }
 
-/** A raw client: send frames, read size-prefixed responses, see when the server closes. */
-class RawClient {
-  private buf = Buffer.alloc(0);
-  private waiters: Array<() => void> = [];
-  closed = false;
-  readonly socket: net.Socket;
-  private constructor(socket: net.Socket) {
-    this.socket = socket;
-    socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => undefined);
-  }
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect(port, host, () => resolve(new RawClient(s)));
-      s.once('error', reject);
-    });
-  }
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-  send(bytes: Uint8Array): void {
-    this.socket.write(bytes);
-  }
-  request(apiKey: number, version: number, correlationId: number, body: Writer = new Writer(), flexible = false): void {
-    const h = new Writer().int16(apiKey).int16(version).int32(correlationId).string('raw-test');
-    if (flexible) h.emptyTags();
-    const payload = Buffer.concat([h.finish(), body.finish()]);
-    const frame = Buffer.alloc(4);
-    frame.writeInt32BE(payload.length);
-    this.send(Buffer.concat([frame, payload]));
-  }
-  /** The next response frame (without its size), or undefined once the server closed. */
-  async response(timeoutMs = 5000): Promise<Buffer | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.buf.length >= 4 && this.buf.length >= 4 + this.buf.readInt32BE(0)) {
-        const n = this.buf.readInt32BE(0);
-        const frame = this.buf.subarray(4, 4 + n);
-        this.buf = this.buf.subarray(4 + n);
-        return frame;
-      }
-      if (this.closed) return undefined;
-      if (Date.now() > deadline) throw new Error('no response');
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
-  }
-  async closedWithin(ms = 3000): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return this.closed;
-  }
-  end(): void {
-    this.socket.destroy();
-  }
-}
 
 /** ApiVersions v0 round trip: the connection (and the listener) still answer. */
 async function stillServes(port: number): Promise<void> {

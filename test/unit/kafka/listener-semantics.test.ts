@@ -1,7 +1,6 @@
 // Kafka listener behaviours a client or a hostile peer would notice, each pinned against what
 // Kafka (and Samsa's own HTTP API) does: authorization gaps, group-protocol timing, admin
 // validation. Real listener, real sockets, real (local) stores, raw frames.
-import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AclStore } from '../../../lib/auth/acl-store';
 import { QuotaLimiter, QuotaStore } from '../../../lib/auth/quota';
@@ -14,6 +13,7 @@ import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { LogEngine } from '../../../lib/log/engine';
 import { encodeRecordBatch } from '../../../lib/records';
 import { systemClock } from '../../../lib/util/clock';
+import { RawClient } from './raw-client';
 import { localStores, type TestStores } from '../../helpers/stores';
 
 let stores: TestStores;
@@ -22,7 +22,7 @@ let coordinator: GroupCoordinator;
 const listeners: KafkaListener[] = [];
 
 beforeAll(async () => {
-  stores = await localStores('samsa-kafka-hunt2-');
+  stores = await localStores('samsa-kafka-semantics-');
   engine = new LogEngine(stores.meta, stores.objects);
   coordinator = new GroupCoordinator(engine.meta, engine);
 });
@@ -42,68 +42,6 @@ async function listener(extra: Partial<Parameters<typeof startKafkaListener>[0]>
   return l;
 }
 
-class RawClient {
-  private buf = Buffer.alloc(0);
-  private waiters: Array<() => void> = [];
-  closed = false;
-  readonly socket: net.Socket;
-  private constructor(socket: net.Socket) {
-    this.socket = socket;
-    socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => undefined);
-  }
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect(port, host, () => resolve(new RawClient(s)));
-      s.once('error', reject);
-    });
-  }
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-  request(apiKey: number, version: number, correlationId: number, body: Writer = new Writer()): void {
-    const h = new Writer().int16(apiKey).int16(version).int32(correlationId).string('raw-test');
-    const payload = Buffer.concat([h.finish(), body.finish()]);
-    const frame = Buffer.alloc(4);
-    frame.writeInt32BE(payload.length);
-    this.socket.write(Buffer.concat([frame, payload]));
-  }
-  /** The next response body (after the correlation id), or undefined once the server closed. */
-  async response(timeoutMs = 5000): Promise<Reader | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.buf.length >= 4 && this.buf.length >= 4 + this.buf.readInt32BE(0)) {
-        const n = this.buf.readInt32BE(0);
-        const frame = this.buf.subarray(4, 4 + n);
-        this.buf = this.buf.subarray(4 + n);
-        const r = new Reader(frame);
-        r.int32();
-        return r;
-      }
-      if (this.closed) return undefined;
-      if (Date.now() > deadline) throw new Error('no response');
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
-  }
-  async closedWithin(ms = 3000): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return this.closed;
-  }
-  end(): void {
-    this.socket.destroy();
-  }
-}
 
 let acls: AclStore;
 function keysAuth(): AuthOptions {
@@ -126,10 +64,10 @@ const keys = new Map([
 
 async function login(c: RawClient, user: string, password: string): Promise<number> {
   c.request(17, 1, 1, new Writer().string('PLAIN'));
-  const hs = (await c.response())!;
+  const hs = (await c.reply())!;
   expect(hs.int16()).toBe(ErrorCode.NONE);
   c.request(36, 1, 2, new Writer().bytes(Buffer.from(`\u0000${user}\u0000${password}`)));
-  const r = await c.response();
+  const r = await c.reply();
   return r ? r.int16() : -999;
 }
 
@@ -149,13 +87,13 @@ describe('authorization', () => {
     expect(await login(c, 'bob', 'bob-secret')).toBe(ErrorCode.NONE);
     // OffsetFetch v2, all topics (null): Kafka leaves out topics the caller may not describe.
     c.request(9, 2, 3, new Writer().string('of-group').int32(-1));
-    const all = (await c.response())!;
+    const all = (await c.reply())!;
     const topics = all.array((x) => ({ name: x.string(), parts: x.array((y) => ({ p: y.int32(), offset: y.int64(), meta: y.nullableString(), err: y.int16() }), 14) }), 6);
     expect(all.int16()).toBe(ErrorCode.NONE);
     expect(topics.map((t) => t.name)).toEqual(['of-open']);
     // Asked by name: TOPIC_AUTHORIZATION_FAILED and no offset, as Kafka answers.
     c.request(9, 2, 4, new Writer().string('of-group').array(['of-secret'], (w, t) => void w.string(t).array([0], (x, p) => void x.int32(p))));
-    const named = (await c.response())!;
+    const named = (await c.reply())!;
     const [t] = named.array((x) => ({ name: x.string(), parts: x.array((y) => ({ p: y.int32(), offset: y.int64(), meta: y.nullableString(), err: y.int16() }), 14) }), 6);
     expect(t!.parts[0]!.offset).toBe(-1);
     expect(t!.parts[0]!.err).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
@@ -168,7 +106,7 @@ describe('CreateTopics', () => {
   async function create(c: RawClient, name: string, partitions: number, validateOnly: boolean, configs: Array<[string, string]> = []): Promise<[number, string | null]> {
     const body = new Writer().array([name], (w, t) => void w.string(t).int32(partitions).int16(1).array([], () => {}).array(configs, (x, [k, v]) => void x.string(k).string(v)));
     c.request(19, 1, 5, body.int32(5000).bool(validateOnly));
-    const r = (await c.response())!;
+    const r = (await c.reply())!;
     const [res] = r.array((x) => [x.string(), x.int16(), x.nullableString()] as const, 6);
     return [res![1], res![2]];
   }
@@ -210,7 +148,7 @@ describe('FindCoordinator', () => {
     const c = await RawClient.connect(l.port);
     expect(await login(c, 'bob', 'bob-secret')).toBe(ErrorCode.NONE);
     c.request(10, 1, 3, new Writer().string('fc-not-bobs').int8(0));
-    const r = (await c.response())!;
+    const r = (await c.reply())!;
     r.int32();
     expect(r.int16()).toBe(ErrorCode.GROUP_AUTHORIZATION_FAILED);
     // Nothing written to the metadata store on bob's behalf.
@@ -232,7 +170,7 @@ describe('group membership', () => {
   };
   const heartbeat = async (c: RawClient, id: number, group: string, generation: number, memberId: string): Promise<number> => {
     c.request(12, 0, id, new Writer().string(group).int32(generation).string(memberId));
-    return (await c.response())!.int16();
+    return (await c.reply())!.int16();
   };
 
   it('a follower waiting in SyncGroup for a slow (but heartbeating) leader is not expired (Kafka keeps members awaiting sync alive)', async () => {
@@ -242,13 +180,13 @@ describe('group membership', () => {
     const a = await RawClient.connect(l.port);
     const b = await RawClient.connect(l.port);
     join(a, 1, group, '', session);
-    const a1 = readJoin((await a.response())!);
+    const a1 = readJoin((await a.reply())!);
     expect(a1.error).toBe(ErrorCode.NONE);
     // b joins: a learns of the rebalance from its heartbeat and re-joins; both get generation 2.
     join(b, 1, group, '', session);
     expect(await heartbeat(a, 2, group, a1.generation, a1.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
     join(a, 3, group, a1.memberId, session);
-    const [a2, b2] = [readJoin((await a.response())!), readJoin((await b.response())!)];
+    const [a2, b2] = [readJoin((await a.reply())!), readJoin((await b.reply())!)];
     expect([a2.error, b2.error]).toEqual([0, 0]);
     expect(a2.leader).toBe(a1.memberId);
     // b (follower) syncs at once and waits for the leader's assignment.
@@ -260,8 +198,8 @@ describe('group membership', () => {
       await new Promise((r) => setTimeout(r, 300));
     }
     a.request(14, 0, 5, new Writer().string(group).int32(a2.generation).string(a2.memberId).array([[a2.memberId, [0xa]], [b2.memberId, [0xb]]] as const, (w, [m, x]) => void w.string(m).bytes(new Uint8Array(x))));
-    const aSync = (await a.response())!;
-    const bSync = (await b.response())!;
+    const aSync = (await a.reply())!;
+    const bSync = (await b.reply())!;
     const bErr = bSync.int16();
     expect(bErr).toBe(ErrorCode.NONE);
     expect([...bSync.bytes()]).toEqual([0xb]);
@@ -308,7 +246,7 @@ describe('OffsetCommit', () => {
     const body = new Writer().string('oc-group').int32(-1).string('').int64(-1);
     body.array(['oc-a', 'oc-b'], (w, t) => void w.string(t).array([0], (x, p) => void x.int32(p).int64(5).string(null)));
     c.request(8, 2, 3, body);
-    const r = (await c.response())!;
+    const r = (await c.reply())!;
     const errors = r.array((x) => [x.string(), x.array((y) => (y.int32(), y.int16()), 6)[0]] as const, 6);
     expect(errors).toEqual([
       ['oc-a', ErrorCode.NONE],
@@ -332,7 +270,7 @@ describe('OffsetCommit', () => {
       (w, [t, p]) => void w.string(t).array([p], (x, q) => void x.int32(q).int64(3).string(null)),
     );
     c.request(8, 2, 1, body);
-    const r = (await c.response())!;
+    const r = (await c.reply())!;
     const errors = r.array((x) => [x.string(), x.array((y) => (y.int32(), y.int16()), 6)[0]] as const, 6);
     expect(errors).toEqual([
       ['oc-exists', ErrorCode.NONE],
@@ -351,12 +289,12 @@ describe('OffsetCommit', () => {
     const body = new Writer().string('oc-huge-group').int32(-1).string('').int64(-1);
     body.array(['oc-huge'], (w, t) => void w.string(t).array([0], (x, p) => void x.int32(p).raw(longMax).string(null)));
     c.request(8, 2, 1, body);
-    const r = (await c.response())!;
+    const r = (await c.reply())!;
     const err = r.array((x) => (x.string(), x.array((y) => (y.int32(), y.int16()), 6)[0]), 6)[0];
     expect(err).not.toBe(ErrorCode.NONE);
     // Whatever the commit answered, the group's offsets can still be read.
     c.request(9, 2, 2, new Writer().string('oc-huge-group').int32(-1));
-    const f = await c.response();
+    const f = await c.reply();
     expect(f, 'OffsetFetch answered (not a closed connection)').toBeDefined();
     c.end();
   });
@@ -379,14 +317,14 @@ describe('Fetch', () => {
     const c = await RawClient.connect(l.port);
     const t0 = Date.now();
     c.request(1, 4, 1, fetchBody('fmin', 0, 800, 1 << 20));
-    const got = fetchedBytes((await c.response())!);
+    const got = fetchedBytes((await c.reply())!);
     expect(got).toBeGreaterThan(0);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
     // More data arriving meanwhile is in the answer.
     const t1 = Date.now();
     c.request(1, 4, 2, fetchBody('fmin', 0, 1500, 1 << 20));
     setTimeout(() => void engine.produce('fmin', [{ partition: 0, value: new Uint8Array(100) }]), 200);
-    const more = fetchedBytes((await c.response())!);
+    const more = fetchedBytes((await c.reply())!);
     expect(more).toBeGreaterThan(got + 100);
     expect(Date.now() - t1).toBeGreaterThanOrEqual(1400);
     c.end();
@@ -400,7 +338,7 @@ describe('CreatePartitions', () => {
     const c = await RawClient.connect(l.port);
     const ask = async (count: number, validateOnly: boolean): Promise<number> => {
       c.request(37, 0, 1, new Writer().array(['cp-limit'], (w, t) => void w.string(t).int32(count).int32(-1)).int32(5000).bool(validateOnly));
-      const r = (await c.response())!;
+      const r = (await c.reply())!;
       r.int32();
       return r.array((x) => (x.string(), x.int16()), 4)[0]!;
     };
@@ -437,7 +375,7 @@ describe('back-pressure', () => {
       expect(spy.mock.calls.length).toBeLessThan(200);
       c.socket.resume();
       const seen: number[] = [];
-      for (let i = 0; i < n; i++) seen.push((await c.response(30_000))!.offset);
+      for (let i = 0; i < n; i++) seen.push((await c.reply(30_000))!.offset);
       expect(seen.length).toBe(n);
     } finally {
       spy.mockRestore();
@@ -466,7 +404,7 @@ describe('Produce ordering', () => {
     c.socket.write(Buffer.concat(frames));
     const bases: number[] = [];
     for (let i = 0; i < n; i++) {
-      const r = (await c.response(20_000))!;
+      const r = (await c.reply(20_000))!;
       r.array((x) => (x.string(), x.array((y) => (y.int32(), expect(y.int16()).toBe(0), bases.push(y.int64()), y.int64()), 22)), 6);
     }
     expect(bases).toEqual(Array.from({ length: n }, (_, i) => i));
@@ -482,7 +420,7 @@ describe('Produce ordering', () => {
     c.socket.write(Buffer.concat(Array.from({ length: n }, (_, i) => produceFrame('order-cold', i, encodeRecordBatch([{ value: new Uint8Array([i]) }])))));
     const bases: number[] = [];
     for (let i = 0; i < n; i++) {
-      const r = (await c.response(20_000))!;
+      const r = (await c.reply(20_000))!;
       r.array((x) => (x.string(), x.array((y) => (y.int32(), expect(y.int16()).toBe(0), bases.push(y.int64()), y.int64()), 22)), 6);
     }
     expect(bases).toEqual(Array.from({ length: n }, (_, i) => i));
@@ -494,7 +432,7 @@ describe('Produce ordering', () => {
     const l = await listener();
     const c = await RawClient.connect(l.port);
     c.request(22, 0, 1, new Writer().string(null).int32(60_000));
-    const ip = (await c.response())!;
+    const ip = (await c.reply())!;
     ip.int32();
     expect(ip.int16()).toBe(ErrorCode.NONE);
     const pid = ip.int64();
@@ -506,7 +444,7 @@ describe('Produce ordering', () => {
     c.socket.write(Buffer.concat(frames));
     const errors: number[] = [];
     for (let i = 0; i < n; i++) {
-      const r = (await c.response(20_000))!;
+      const r = (await c.reply(20_000))!;
       r.array((x) => (x.string(), x.array((y) => (y.int32(), errors.push(y.int16()), y.int64(), y.int64()), 22)), 6);
     }
     expect(errors).toEqual(Array.from({ length: n }, () => ErrorCode.NONE));
@@ -545,7 +483,7 @@ describe('Produce ordering under a quota', () => {
       c.socket.write(Buffer.concat(frames));
       const bases: number[] = [];
       for (let i = 0; i < sizes.length; i++) {
-        const r = (await c.response(30_000))!;
+        const r = (await c.reply(30_000))!;
         r.array((x) => (x.string(), x.array((y) => (y.int32(), expect(y.int16()).toBe(0), bases.push(y.int64()), y.int64()), 22)), 6);
       }
       expect(bases).toEqual(sizes.map((_, i) => i));
@@ -564,7 +502,7 @@ describe('mixed-protocol rule', () => {
     const l = await listener();
     const c = await RawClient.connect(l.port);
     c.request(11, 1, 1, new Writer().string('mixed-lock-group').int32(10_000).int32(5000).string('').string('consumer').array(['range'], (w, p) => void w.string(p).bytes(new Uint8Array([1]))));
-    expect((await c.response())!.int16()).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    expect((await c.reply())!.int16()).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     // No Kafka member is in the group: another HTTP member may join (the guard lets it).
     await expect(guard('mixed-lock-group')).resolves.toBeUndefined();
     c.end();
@@ -575,7 +513,7 @@ describe('mixed-protocol rule', () => {
     const l = await listener();
     const c = await RawClient.connect(l.port);
     c.request(11, 1, 1, new Writer().string('bad-timeout-group').int32(10).int32(5000).string('').string('consumer').array(['range'], (w, p) => void w.string(p).bytes(new Uint8Array([1]))));
-    expect((await c.response())!.int16()).toBe(ErrorCode.INVALID_SESSION_TIMEOUT);
+    expect((await c.reply())!.int16()).toBe(ErrorCode.INVALID_SESSION_TIMEOUT);
     await expect(guard('bad-timeout-group')).resolves.toBeUndefined();
     c.end();
   });
@@ -587,7 +525,7 @@ describe('idempotent pipelining with a slow metadata store', () => {
     const l = await listener();
     const c = await RawClient.connect(l.port);
     c.request(22, 0, 1, new Writer().string(null).int32(60_000));
-    const ip = (await c.response())!;
+    const ip = (await c.reply())!;
     ip.int32();
     expect(ip.int16()).toBe(ErrorCode.NONE);
     const pid = ip.int64();
@@ -615,7 +553,7 @@ describe('idempotent pipelining with a slow metadata store', () => {
       c.socket.write(Buffer.concat(frames));
       const errors: number[] = [];
       for (let i = 0; i < n; i++) {
-        const r = (await c.response(20_000))!;
+        const r = (await c.reply(20_000))!;
         r.array((x) => (x.string(), x.array((y) => (y.int32(), errors.push(y.int16()), y.int64(), y.int64()), 22)), 6);
       }
       expect(errors).toEqual(Array.from({ length: n }, () => ErrorCode.NONE));
