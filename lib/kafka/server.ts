@@ -172,6 +172,8 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let inFlight = 0;
+    /** Bytes of the request frames in work: bounded by socket.request.max.bytes (see canTake). */
+    let inFlightBytes = 0;
     let tail: Promise<void> = Promise.resolve();
     /** The last Produce request's quota wait: the next one's starts after it (see handleFrame). */
     let produceQuotaTail: Promise<void> = Promise.resolve();
@@ -183,9 +185,12 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
       opts.logger?.debug('kafka connection closed', { remote, reason: why });
       socket.destroy();
     };
-    // Whether another request may start: fewer than MAX_IN_FLIGHT in work and the socket's
-    // write buffer below its high-water mark. Frames already received wait in `pending` too.
-    const canTake = (): boolean => inFlight < MAX_IN_FLIGHT && !socket.writableNeedDrain;
+    // Whether another request may start: fewer than MAX_IN_FLIGHT in work, their frames holding
+    // less than socket.request.max.bytes (one request always may), and the socket's write buffer
+    // below its high-water mark. Frames already received wait in `pending` too. Without the byte
+    // bound one connection could hold 32 requests of socket.request.max.bytes (3.2 GB at the
+    // default) that the engine is slow to take, such as produces held by a quota wait.
+    const canTake = (): boolean => inFlight < MAX_IN_FLIGHT && (inFlight === 0 || inFlightBytes < maxBytes) && !socket.writableNeedDrain;
     const throttle = (): void => {
       if (dead) return;
       if (!canTake()) socket.pause();
@@ -249,6 +254,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         }
       }
       inFlight++;
+      inFlightBytes += frame.length;
       throttle();
       // Responses leave in request order whatever order the handlers finish in.
       const prev = tail;
@@ -259,6 +265,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         } catch (err) {
           await prev;
           inFlight--;
+          inFlightBytes -= frame.length;
           if (err instanceof CloseConnection) {
             // Answered (if at all) in order, then closed once the answer is flushed.
             if (dead) return;
@@ -274,6 +281,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         }
         await prev;
         inFlight--;
+        inFlightBytes -= frame.length;
         if (dead) return;
         if (body !== null) writeResponse(body);
         throttle();

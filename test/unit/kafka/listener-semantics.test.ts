@@ -384,6 +384,58 @@ describe('back-pressure', () => {
   }, 60_000);
 });
 
+describe('bytes in work', () => {
+  it('one connection holds at most about socket.request.max.bytes of requests in work, not 32 of the largest (32 × 100 MiB by default)', async () => {
+    await engine.createTopic('bp-bytes', 10);
+    const l = await listener({ maxRequestBytes: 256 * 1024 });
+    const c = await RawClient.connect(l.port);
+    // The engine takes no produce until released: every request started stays in work (one
+    // partition each, so that none waits behind another's place in a partition's order).
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const real = engine.produceBatches.bind(engine);
+    const spy = vi.spyOn(engine, 'produceBatches').mockImplementation(async (...args) => {
+      await gate;
+      return real(...args);
+    });
+    try {
+      const n = 10;
+      const frames: Buffer[] = [];
+      for (let i = 0; i < n; i++) {
+        const body = new Writer().string(null).int16(1).int32(30_000);
+        body.array(['bp-bytes'], (w, t) => void w.string(t).array([i], (x) => void x.int32(i).bytes(encodeRecordBatch([{ value: new Uint8Array(100 * 1024).fill(i) }]))));
+        const payload = Buffer.concat([new Writer().int16(0).int16(3).int32(i).string('bytes').finish(), body.finish()]);
+        const size = Buffer.alloc(4);
+        size.writeInt32BE(payload.length);
+        frames.push(size, payload);
+      }
+      c.socket.write(Buffer.concat(frames));
+      await new Promise((r) => setTimeout(r, 500));
+      // ~100 KiB each against a 256 KiB bound: three in work (the third crosses it), not ten.
+      // Was 10: only the count of requests (32) bounded a connection.
+      expect(spy.mock.calls.length).toBe(3);
+      release();
+      const offsets: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = (await c.reply(10_000))!;
+        r.array((x) => {
+          x.string();
+          x.array((y) => {
+            y.int32();
+            expect(y.int16()).toBe(ErrorCode.NONE);
+            offsets.push(Number(y.int64()));
+          });
+        });
+      }
+      expect(offsets).toEqual(Array(n).fill(0));
+    } finally {
+      release();
+      spy.mockRestore();
+      c.end();
+    }
+  }, 30_000);
+});
+
 describe('Produce ordering', () => {
   const produceFrame = (topic: string, id: number, batch: Uint8Array, acks = 1): Buffer => {
     const body = new Writer().string(null).int16(acks).int32(5000);
