@@ -707,12 +707,16 @@ export class LogReader {
       let complete = wholeBatchBytes(buf);
       if (complete === 0) {
         if (budget <= 0 && buf.length === 0) return undefined;
-        // The first batch alone is larger than the budget: return it whole anyway.
-        const header = e.kind === 'inline' ? e.data!.subarray(start - e.pos) : await this.objects.get(e.obj!, { start, end: Math.min(end, start + BATCH_HEADER_SIZE) });
+        // The first batch alone is larger than the budget: return it whole anyway. The bytes
+        // read so far are its head (its size among them, unless the budget was tiny): only the
+        // rest is read.
+        const header = e.kind === 'inline' || buf.length >= BATCH_HEADER_SIZE ? (e.kind === 'inline' ? e.data!.subarray(start - e.pos) : buf) : await this.objects.get(e.obj!, { start, end: Math.min(end, start + BATCH_HEADER_SIZE) });
         const size = batchSizeAt(header);
         if (size === undefined) throw corrupt(topic, partition, from, header.length < 12 ? 'truncated batch header' : 'negative batch length');
         if (start + size > end) throw corrupt(topic, partition, from, 'batch runs past the end of its extent');
-        buf = e.kind === 'inline' ? e.data!.subarray(start - e.pos, start - e.pos + size) : await this.objects.get(e.obj!, { start, end: start + size });
+        if (e.kind === 'inline') buf = e.data!.subarray(start - e.pos, start - e.pos + size);
+        else if (buf.length > 0 && buf.length < size) buf = concatBytes([buf, await this.objects.get(e.obj!, { start: start + buf.length, end: start + size })]);
+        else buf = await this.objects.get(e.obj!, { start, end: start + size });
         complete = size;
       }
       // Patch before verifying: base offsets sit outside the CRC, the copy is ours to change.

@@ -130,3 +130,38 @@ describeAws('catch-up reads on S3 + DynamoDB (emulator)', () => {
   scenario(awsStores, 'items');
   scenario(awsStores, 'head');
 });
+
+// A fetch whose first batch is larger than its max_bytes returns that batch whole (as Kafka
+// does). The bytes it read up to max_bytes are that batch's head, size included: it reads only
+// the rest. It read the head again (a second GET for 61 bytes) and then the whole batch (a
+// third GET, the head's bytes a second time).
+describe('a first batch larger than max_bytes', () => {
+  it('is read in two object reads, each of its bytes once', async () => {
+    const s = await localStores('samsa-bigbatch-');
+    const e = new LogEngine(s.meta, s.objects);
+    try {
+      await e.createTopic('big', 1);
+      const big = new Uint8Array(200 * 1024).fill(9);
+      await e.produce('big', [{ value: big, partition: 0 }]);
+      await e.produce('big', [{ value: enc('after'), partition: 0 }]);
+      await e.flushPartition(await e.topics.get('big'), 0);
+      const reads: number[] = [];
+      const get = s.objects.get.bind(s.objects);
+      s.objects.get = async (key, range) => {
+        const bytes = await get(key, range);
+        if (key.endsWith('.log')) reads.push(bytes.length);
+        return bytes;
+      };
+      const r = await e.fetch('big', 0, { offset: 0, maxBytes: 1024 });
+      const records = r.records();
+      expect(records.map((x) => x.offset)).toEqual([0]);
+      expect(Buffer.from(records[0]!.value!).equals(Buffer.from(big))).toBe(true);
+      expect(reads.length, JSON.stringify(reads)).toBe(2);
+      expect(reads[0]).toBe(1024);
+      expect(reads[0]! + reads[1]!).toBe(r.runs.reduce((a, x) => a + x.bytes.length, 0));
+    } finally {
+      await e.close();
+      await s.cleanup();
+    }
+  });
+});
