@@ -3,8 +3,6 @@
 // validation. Real listener, real sockets, real (local) stores, raw frames.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AclStore } from '../../../lib/auth/acl-store';
-import { QuotaLimiter, QuotaStore } from '../../../lib/auth/quota';
-import { anonymousAuthenticator } from '../../../lib/auth/principal';
 import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import type { AuthOptions } from '../../../lib/http/authz';
 import { kafkaGroupGuard } from '../../../lib/kafka/cluster';
@@ -12,8 +10,7 @@ import { startKafkaListener, type KafkaListener } from '../../../lib/kafka/serve
 import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { LogEngine } from '../../../lib/log/engine';
 import { encodeRecordBatch } from '../../../lib/records';
-import { systemClock } from '../../../lib/util/clock';
-import { RawClient } from './raw-client';
+import { produceBases, RawClient, testAuth } from './raw-client';
 import { localStores, type TestStores } from '../../helpers/stores';
 
 let stores: TestStores;
@@ -45,17 +42,9 @@ async function listener(extra: Partial<Parameters<typeof startKafkaListener>[0]>
 
 let acls: AclStore;
 function keysAuth(): AuthOptions {
-  acls = new AclStore(engine.meta, systemClock);
-  return {
-    mode: 'keys',
-    authenticate: anonymousAuthenticator,
-    superUsers: new Set(['User:admin']),
-    acls,
-    quotas: new QuotaStore(engine.meta, systemClock),
-    limiter: new QuotaLimiter(engine.meta, systemClock),
-    meta: engine.meta,
-    clock: systemClock,
-  };
+  const auth = testAuth(engine.meta, 'keys', ['User:admin']);
+  acls = auth.acls;
+  return auth;
 }
 const keys = new Map([
   ['User:admin', 'admin-secret'],
@@ -457,7 +446,7 @@ describe('Produce ordering', () => {
     const bases: number[] = [];
     for (let i = 0; i < n; i++) {
       const r = (await c.reply(20_000))!;
-      r.array((x) => (x.string(), x.array((y) => (y.int32(), expect(y.int16()).toBe(0), bases.push(y.int64()), y.int64()), 22)), 6);
+      bases.push(...produceBases(r));
     }
     expect(bases).toEqual(Array.from({ length: n }, (_, i) => i));
     c.end();
@@ -473,7 +462,7 @@ describe('Produce ordering', () => {
     const bases: number[] = [];
     for (let i = 0; i < n; i++) {
       const r = (await c.reply(20_000))!;
-      r.array((x) => (x.string(), x.array((y) => (y.int32(), expect(y.int16()).toBe(0), bases.push(y.int64()), y.int64()), 22)), 6);
+      bases.push(...produceBases(r));
     }
     expect(bases).toEqual(Array.from({ length: n }, (_, i) => i));
     c.end();
@@ -506,17 +495,8 @@ describe('Produce ordering', () => {
 
 describe('Produce ordering under a quota', () => {
   it("a throttled connection's pipelined produce requests are still appended in request order (throttling delays, it does not reorder)", async () => {
-    const quotas = new QuotaStore(engine.meta, systemClock);
-    const auth: AuthOptions = {
-      mode: 'none',
-      authenticate: anonymousAuthenticator,
-      superUsers: new Set(),
-      acls: new AclStore(engine.meta, systemClock),
-      quotas,
-      limiter: new QuotaLimiter(engine.meta, systemClock),
-      meta: engine.meta,
-      clock: systemClock,
-    };
+    const auth = testAuth(engine.meta, 'none');
+    const quotas = auth.quotas;
     await engine.createTopic('order-quota', 1);
     await quotas.put({ principal: 'User:ANONYMOUS', producer_byte_rate: 20_000 });
     try {
@@ -536,7 +516,7 @@ describe('Produce ordering under a quota', () => {
       const bases: number[] = [];
       for (let i = 0; i < sizes.length; i++) {
         const r = (await c.reply(30_000))!;
-        r.array((x) => (x.string(), x.array((y) => (y.int32(), expect(y.int16()).toBe(0), bases.push(y.int64()), y.int64()), 22)), 6);
+        bases.push(...produceBases(r));
       }
       expect(bases).toEqual(sizes.map((_, i) => i));
       c.end();

@@ -4,17 +4,13 @@
 // random frames that must never take the process (or another connection) down.
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AclStore } from '../../../lib/auth/acl-store';
-import { QuotaLimiter, QuotaStore } from '../../../lib/auth/quota';
-import { anonymousAuthenticator } from '../../../lib/auth/principal';
 import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import type { AuthOptions } from '../../../lib/http/authz';
 import { startKafkaListener, type KafkaListener } from '../../../lib/kafka/server';
 import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { LogEngine } from '../../../lib/log/engine';
 import { encodeRecordBatch } from '../../../lib/records';
-import { systemClock } from '../../../lib/util/clock';
-import { RawClient } from './raw-client';
+import { produceBases, RawClient, testAuth } from './raw-client';
 import { localStores, type TestStores } from '../../helpers/stores';
 
 let stores: TestStores;
@@ -193,18 +189,7 @@ describe('frames', () => {
 });
 
 describe('SASL/PLAIN with the HTTP API keys', () => {
-  function keysAuth(): AuthOptions {
-    return {
-      mode: 'keys',
-      authenticate: anonymousAuthenticator,
-      superUsers: new Set(['User:admin']),
-      acls: new AclStore(engine.meta, systemClock),
-      quotas: new QuotaStore(engine.meta, systemClock),
-      limiter: new QuotaLimiter(engine.meta, systemClock),
-      meta: engine.meta,
-      clock: systemClock,
-    };
-  }
+  const keysAuth = (): AuthOptions => testAuth(engine.meta, 'keys', ['User:admin']);
   const keys = new Map([
     ['User:admin', 'admin-secret'],
     ['User:bob', 'bob-secret'],
@@ -367,7 +352,7 @@ describe('Produce acks', () => {
     for (const id of [11, 12]) {
       const r = new Reader((await c.response())!);
       expect(r.int32()).toBe(id);
-      r.array((x) => (x.string(), x.array((y) => (y.int32(), expect(y.int16()).toBe(0), bases.push(y.int64()), y.int64()), 22)), 6);
+      bases.push(...produceBases(r));
     }
     expect(new Set(bases).size).toBe(2);
     for (const b of bases) expect([0, 2, 4]).toContain(b);
@@ -445,17 +430,8 @@ describe('Fetch', () => {
 
 describe('quotas', () => {
   it("the HTTP API's producer_byte_rate throttles Kafka produce (requests wait, none is refused)", async () => {
-    const quotas = new QuotaStore(engine.meta, systemClock);
-    const auth: AuthOptions = {
-      mode: 'none',
-      authenticate: anonymousAuthenticator,
-      superUsers: new Set(),
-      acls: new AclStore(engine.meta, systemClock),
-      quotas,
-      limiter: new QuotaLimiter(engine.meta, systemClock),
-      meta: engine.meta,
-      clock: systemClock,
-    };
+    const auth = testAuth(engine.meta, 'none');
+    const quotas = auth.quotas;
     await engine.createTopic('quota', 1);
     await quotas.put({ principal: 'User:ANONYMOUS', producer_byte_rate: 20_000 });
     try {

@@ -1,7 +1,14 @@
 // A raw Kafka client for the listener's tests: send frames (whatever their bytes), read the
 // size-prefixed responses in order, and see when the server closes the connection.
 import net from 'node:net';
-import { Reader, Writer } from '../../../lib/kafka/protocol';
+import { expect } from 'vitest';
+import { AclStore } from '../../../lib/auth/acl-store';
+import { anonymousAuthenticator } from '../../../lib/auth/principal';
+import { QuotaLimiter, QuotaStore } from '../../../lib/auth/quota';
+import type { AuthOptions } from '../../../lib/http/authz';
+import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
+import type { MetaStore } from '../../../lib/storage/ports';
+import { systemClock } from '../../../lib/util/clock';
 
 export class RawClient {
   private buf = Buffer.alloc(0);
@@ -74,4 +81,25 @@ export class RawClient {
     r.int32();
     return r;
   }
+}
+
+/** Auth options for a listener test: ACLs and quotas of `meta`, everyone ANONYMOUS until SASL. */
+export function testAuth(meta: MetaStore, mode: 'none' | 'keys', superUsers: string[] = []): AuthOptions {
+  return {
+    mode,
+    authenticate: anonymousAuthenticator,
+    superUsers: new Set(superUsers),
+    acls: new AclStore(meta, systemClock),
+    quotas: new QuotaStore(meta, systemClock),
+    limiter: new QuotaLimiter(meta, systemClock),
+    meta,
+    clock: systemClock,
+  };
+}
+
+/** A Produce v3 response's base offsets, in order, each partition asserted to have succeeded. */
+export function produceBases(r: Reader): number[] {
+  const bases: number[] = [];
+  r.array((x) => (x.string(), x.array((y) => (y.int32(), expect(y.int16()).toBe(ErrorCode.NONE), bases.push(y.int64()), y.int64()), 22)), 6);
+  return bases;
 }
