@@ -379,12 +379,16 @@ export class Retention {
     let active: Segment | undefined;
     const unfinished: Segment[] = [];
     let tailBytes = 0; // the active segment, and closed ones the page cap left uncounted
+    // One past the last offset the tail's segments hold: a flush step that committed after the
+    // head was read shows here, and its batches must not be counted again as unflushed.
+    let catalogued = 0;
     let startAfter: string | undefined;
     let complete = false;
     for (let pages = 0; pages < TAIL_PAGES; pages++) {
       const page = await this.meta.query({ pk, gte: segmentSk(old.upto), lt: SEGMENT_END, startAfter, limit: 100 });
       for (const item of page.items) {
         const seg = segmentFromItem(item);
+        catalogued = Math.max(catalogued, seg.last + 1);
         if (!seg.closed) {
           active = seg;
           tailBytes += seg.size;
@@ -412,14 +416,19 @@ export class Retention {
     // every segment (the active one included) and the batches not yet flushed. A lower bound
     // when a page cap cut the reading short, which only makes retention delete less.
     let total = summary.bytes + tailBytes;
+    // Unflushed bytes are counted from where the segments just read end, when that is past the
+    // head's `flushed`: the head was read first, and a step that committed since moved batches
+    // into the segments counted above (the head's tails and the commit pages, read after, may
+    // still hold them). Counting them twice deleted segments retention.bytes had to keep.
+    const unflushedFrom = Math.max(head.flushed, head.logStart, catalogued);
     if (retentionBytes >= 0 && topic.commit === 'items') {
       // Items mode: the head does not know the high watermark; the commit items from the
       // flushed offset on are the unflushed bytes (one straddling it is left out: a lower bound).
-      const from = Math.max(head.flushed, head.logStart);
+      const from = unflushedFrom;
       const page = await this.meta.query({ pk, gte: commitItemSk(from), lt: COMMIT_ITEM_END, limit: 500, withoutBinary: true });
       for (const e of unflushedItems(page, from)) total += e.len;
-    } else if (retentionBytes >= 0 && head.flushed < head.nextOffset) {
-      const from = Math.max(head.flushed, head.logStart);
+    } else if (retentionBytes >= 0 && unflushedFrom < head.nextOffset) {
+      const from = unflushedFrom;
       // Commit pages are keyed by their last offset; an extent can sit in a page and in the
       // head's tails (or in two pages) at once, so count each base once. Lengths only: the
       // pages' inline bytes are not read (on SQLite; issue 18).
