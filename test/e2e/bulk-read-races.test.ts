@@ -44,3 +44,38 @@ describe('bulk reads racing retention (embedded)', () => {
     await engine.close();
   });
 });
+
+describe('the embedded segment download racing retention', () => {
+  let s: TestStores;
+  beforeEach(async () => {
+    await codecsReady();
+    s = await localStores('samsa-bulkrace2-');
+  });
+  afterEach(async () => s.cleanup());
+
+  it('a URL whose segment retention deletes while it is served answers OFFSET_OUT_OF_RANGE, not a 5xx', async () => {
+    const clock = new ManualClock(Date.now());
+    const gate = new Gate();
+    const objects = faultyObjectStore(s.objects);
+    const engine = new LogEngine(s.meta, objects, clock, {
+      inlineMaxBytes: 256,
+      flush: { stepBytes: 64 * 1024, indexIntervalBytes: 256 },
+      retention: DEFAULT_RETENTION_OPTIONS,
+    });
+    const app = createApp({ engine, logger: { ...(await import('../../lib/obs/logger')).silentLogger } });
+    await engine.createTopic('bulk', 1, { 'segment.bytes': 1024, 'retention.ms': 60_000 });
+    for (let i = 0; i < 12; i++) await engine.produce('bulk', [{ value: enc(`old-${i}-${'v'.repeat(150)}`), partition: 0, timestamp: clock.now() - 3_600_000 }]);
+    for (let i = 12; i < 24; i++) await engine.produce('bulk', [{ value: enc(`new-${i}-${'v'.repeat(150)}`), partition: 0, timestamp: clock.now() }]);
+    await engine.flushPartition(await engine.topics.get('bulk'), 0);
+    const plan = await app.request('http://samsa.test/v1/topics/bulk/partitions/0/segments?offset=0&max_bytes=100');
+    const first = ((await plan.json()) as { segments: Array<{ url: string; range: string }> }).segments[0]!;
+    objects.faults.add({ method: 'get', when: (c) => c.method === 'get' && /\/0{20}\.log$/.test(c.args[0]), action: { kind: 'hang', gate } });
+    const res = app.request(first.url, { headers: { range: first.range } });
+    await gate.reached;
+    expect((await engine.retention.runOnce()).deletedSegments).toBeGreaterThan(0);
+    gate.release();
+    const r = await res;
+    expect([r.status, await r.text()].join(' ')).toMatch(/^416 /);
+    await engine.close();
+  });
+});
