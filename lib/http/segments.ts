@@ -171,7 +171,17 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
       if (range.end >= seg.size) {
         throw new SamsaError('OFFSET_OUT_OF_RANGE', `range ends past the segment's ${seg.size} bytes`, { log_start_offset: head.logStart, high_watermark: head.nextOffset });
       }
-      const bytes = await engine.objects.get(segmentObject(topic, partition, base, 'log'), { start: range.start, end: range.end + 1 });
+      let bytes: Uint8Array;
+      try {
+        bytes = await engine.objects.get(segmentObject(topic, partition, base, 'log'), { start: range.start, end: range.end + 1 });
+      } catch (err) {
+        if (!(err instanceof Error && err.name === 'ObjectNotFoundError')) throw err;
+        // Retention deleted the segment since the catalog was read (it moves the log start
+        // first): gone, as a fetch below the log start is.
+        const now = await engine.head(topic, partition);
+        if (seg.last >= now.logStart) throw err;
+        throw new SamsaError('OFFSET_OUT_OF_RANGE', `segment ${base} was deleted by retention (log start ${now.logStart})`, { log_start_offset: now.logStart, high_watermark: now.nextOffset });
+      }
       return c.body(bytes as Uint8Array<ArrayBuffer>, 206, {
         'content-type': RECORD_BATCH_TYPE,
         'content-range': `bytes ${range.start}-${range.end}/${seg.size}`,
