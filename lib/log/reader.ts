@@ -801,23 +801,27 @@ export class LogReader {
     head: ReadHead & { logStart: number },
   ): Promise<{ offset: number; timestamp: number } | undefined> {
     for (let attempt = 0; ; attempt++) {
-      let inSegments: { offset: number; timestamp: number } | undefined;
       try {
-        inSegments = await this.segmentOffsetForTimestamp(topic, partition, ts, head.logStart);
+        const inSegments = await this.segmentOffsetForTimestamp(topic, partition, ts, head.logStart);
+        if (inSegments) return inSegments.offset < head.logStart ? { ...inSegments, offset: head.logStart } : inSegments;
+        return await this.unflushedOffsetForTimestamp(topic, partition, ts, head);
       } catch (err) {
         // The segment list is a snapshot: a chunk object read after a composition finished (it
         // deletes the chunks once the catalog says composed), or a segment retention deleted
-        // (the log start moved first), is gone. A fresh list (and head) no longer names it.
+        // (the log start moved first), is gone. So is the write-ahead object of an unflushed
+        // extent a flush moved into a segment since the chain was read. A fresh list (and
+        // head) no longer names it.
         if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt < FETCH_RETRIES) {
           head = await this.liveHead(topic, partition);
           continue;
         }
         throw err;
       }
-      if (inSegments) return inSegments.offset < head.logStart ? { ...inSegments, offset: head.logStart } : inSegments;
-      break;
     }
-    // Offsets not yet in segments.
+  }
+
+  /** Offsets not yet in segments, as `head` shows them: the first with timestamp ≥ ts. */
+  private async unflushedOffsetForTimestamp(topic: Topic, partition: number, ts: number, head: ReadHead & { logStart: number }): Promise<{ offset: number; timestamp: number } | undefined> {
     const from = Math.max(head.flushed, head.logStart);
     if (from >= head.nextOffset) return undefined;
     const chain = await this.extentsFrom(topic, partition, from, head, 1000);
