@@ -232,11 +232,13 @@ export class LogReader {
    * within it, and always the first.
    */
   async planFetch(topic: Topic, partition: number, opts: FetchOptions & { limitBytes?: number } = {}, wait?: WaitForData): Promise<FetchPlan> {
-    const { head, offset, got } = await this.fetchRound(topic, partition, opts, wait, (offset, head, maxBytes, prefetched) =>
-      this.planRead(topic, partition, offset, head, maxBytes, prefetched),
-    );
-    let pieces = got ?? [];
-    if (opts.limitBytes !== undefined) pieces = await this.withinBytes(topic, partition, pieces, opts.limitBytes);
+    // The cut to `limitBytes` reads batch headers from the planned objects: inside the round,
+    // so that an object a flush or retention deleted meanwhile sends it round again.
+    const { head, offset, got } = await this.fetchRound(topic, partition, opts, wait, async (offset, head, maxBytes, prefetched) => {
+      const planned = await this.planRead(topic, partition, offset, head, maxBytes, prefetched);
+      return planned && opts.limitBytes !== undefined ? this.withinBytes(topic, partition, planned, opts.limitBytes) : planned;
+    });
+    const pieces = got ?? [];
     const bytes = pieces.reduce((a, p) => a + pieceBytes(p), 0);
     const nextBatchOffset = pieces.length > 0 ? Math.min(pieces[pieces.length - 1]!.last + 1, head.nextOffset) : offset;
     return { topic, partition, highWatermark: head.nextOffset, logStartOffset: head.logStart, nextBatchOffset, pieces, bytes };
