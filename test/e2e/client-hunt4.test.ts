@@ -28,3 +28,18 @@ it('a send() that rejects over an invalid message writes none of its messages', 
   const r = await fetchPartition(samsa.http, topic, 0, 0);
   expect(r.messages.map((m) => m.value?.toString())).toEqual(['later']);
 });
+
+it("a send with a malformed value fails alone: other sends batched with it are written", async () => {
+  const topic = name('poison');
+  await samsa.admin().createTopic({ topic, numPartitions: 1 });
+  const producer = samsa.producer({ lingerMs: 20 });
+  const good = producer.send({ topic, messages: [{ value: 'good' }] });
+  // A JavaScript caller (no type checks) passes a number, as KafkaJS users sometimes do.
+  const bad = producer.send({ topic, messages: [{ value: 42 as unknown as string }] });
+  const [g, b] = await Promise.allSettled([good, bad]);
+  expect(b).toMatchObject({ status: 'rejected', reason: { code: 'INVALID_REQUEST' } });
+  expect(g.status).toBe('fulfilled');
+  await producer.disconnect();
+  const r = await fetchPartition(samsa.http, topic, 0, 0);
+  expect(r.messages.map((m) => m.value?.toString())).toEqual(['good']);
+});
