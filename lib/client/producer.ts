@@ -148,14 +148,14 @@ export class Producer {
     let count = await this.partitionCount(record.topic);
     if (record.messages.some((m) => m.partition !== undefined && m.partition >= count)) count = await this.partitionCount(record.topic, true);
 
-    const promises: Array<Promise<RecordMetadata>> = [];
-    const touched = new Set<Accumulator>();
+    // Every message is checked before any is queued: a send that is refused writes nothing.
+    const checked: Array<{ partition: number; input: RecordInput; size: number }> = [];
     for (const [i, m] of record.messages.entries()) {
-      const key = toBytes(m.key);
-      const value = toBytes(m.value);
+      const key = bytesOf(m.key, `messages[${i}].key`);
+      const value = bytesOf(m.value, `messages[${i}].value`);
       const headers = Object.entries(m.headers ?? {})
         .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => ({ key: k, value: toBytes(v) }));
+        .map(([k, v]) => ({ key: k, value: bytesOf(v, `messages[${i}].headers.${k}`) }));
       let partition: number;
       if (m.partition !== undefined) {
         if (!Number.isInteger(m.partition) || m.partition < 0 || m.partition >= count) {
@@ -173,6 +173,11 @@ export class Producer {
       }
       const input: RecordInput = { key, value, headers, ...(timestamp !== undefined ? { timestamp } : {}) };
       const size = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0) + headers.reduce((a, h) => a + h.key.length * 3 + (h.value?.length ?? 0) + 10, 0);
+      checked.push({ partition, input, size });
+    }
+    const promises: Array<Promise<RecordMetadata>> = [];
+    const touched = new Set<Accumulator>();
+    for (const { partition, input, size } of checked) {
       const acc = this.accumulator(record.topic, partition);
       promises.push(new Promise<RecordMetadata>((resolve, reject) => acc.queue.push({ record: input, size, compression, resolve, reject })));
       acc.bytes += size;
@@ -382,6 +387,14 @@ export class Producer {
     });
     return current;
   }
+}
+
+/** A key, value or header value as bytes; anything but a string, bytes or null is refused up front. */
+function bytesOf(v: unknown, what: string): Uint8Array | null {
+  if (v !== null && v !== undefined && typeof v !== 'string' && !(v instanceof Uint8Array)) {
+    throw new SamsaClientError('INVALID_REQUEST', `${what} must be a string, a Buffer or null, got ${typeof v}`);
+  }
+  return toBytes(v as Message['value']);
 }
 
 /** A final answer from the server about the batch's producer state (nothing was written). */
