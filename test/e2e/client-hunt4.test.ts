@@ -43,3 +43,27 @@ it("a send with a malformed value fails alone: other sends batched with it are w
   const r = await fetchPartition(samsa.http, topic, 0, 0);
   expect(r.messages.map((m) => m.value?.toString())).toEqual(['good']);
 });
+
+it('a producer over its producer_byte_rate waits as long as Retry-After says instead of failing the send', async () => {
+  const KEYS = { admin: 'admin-secret-0123456789', writer: 'writer-secret-abcdef0123' };
+  const quoted = await startServer({ env: { SAMSA_AUTH: 'keys', SAMSA_API_KEYS: `User:admin=${KEYS.admin},User:writer=${KEYS.writer}`, SAMSA_SUPER_USERS: 'User:admin' } });
+  try {
+    const admin = new Samsa({ url: quoted.url, auth: { mode: 'bearer', token: KEYS.admin } });
+    const topic = name('quota');
+    await admin.admin().createTopic({ topic, numPartitions: 1 });
+    const put = (p: string, body: unknown) => admin.http.json('PUT', p, { json: body });
+    await admin.http.json('POST', '/v1/acls', { json: { principal: 'User:writer', resource_type: 'topic', resource_name: topic, operation: 'write' } });
+    await admin.http.json('POST', '/v1/acls', { json: { principal: 'User:writer', resource_type: 'topic', resource_name: topic, operation: 'describe' } });
+    // 20 KB/s: each 120 KB send is six seconds of quota.
+    await put('/v1/quotas', { principal: 'User:writer', producer_byte_rate: 20_000 });
+    const writer = new Samsa({ url: quoted.url, auth: { mode: 'bearer', token: KEYS.writer } });
+    const producer = writer.producer({ lingerMs: 0, idempotent: false });
+    const value = 'x'.repeat(120_000);
+    await producer.send({ topic, messages: [{ value }] });
+    // The server answers 429 with Retry-After: 6; the client's own backoff (0.1 + 0.2 + 0.4 + 0.8 + 1.6 s) gives up first.
+    await expect(producer.send({ topic, messages: [{ value }] })).resolves.toHaveLength(1);
+    await producer.disconnect();
+  } finally {
+    await quoted.stop();
+  }
+}, 30_000);
