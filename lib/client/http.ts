@@ -146,7 +146,7 @@ export class HttpClient {
     } catch {
       // not JSON (a proxy's page): keep the text
     }
-    throw errorFromResponse(res.status, parsed, what);
+    throw errorFromResponse(res.status, parsed, what, res.headers);
   }
 
   /**
@@ -173,7 +173,7 @@ export class HttpClient {
     } catch {
       // not JSON (a proxy's page): keep the text
     }
-    throw errorFromResponse(res.status, parsed, opts.what ?? `${method} ${url.pathname}`);
+    throw errorFromResponse(res.status, parsed, opts.what ?? `${method} ${url.pathname}`, res.headers);
   }
 
   /** Runs the signer; a failure (no credentials found, a token callback that threw) names itself and is final. */

@@ -46,7 +46,10 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
       return await fn(attempt);
     } catch (err) {
       if (!isRetriable(err) || attempt >= retries) throw err;
-      const ms = backoff(opts, attempt, hooks.random);
+      // Never sooner than the server asked (Retry-After), within maxRetryTime.
+      const asked = (err as { retryAfterMs?: unknown }).retryAfterMs;
+      const maxRetryTime = opts.maxRetryTime ?? DEFAULT_RETRY.maxRetryTime;
+      const ms = Math.max(backoff(opts, attempt, hooks.random), typeof asked === 'number' && asked > 0 ? Math.min(asked, maxRetryTime) : 0);
       hooks.onRetry?.(err, attempt, ms);
       await wait(ms);
     }
