@@ -424,7 +424,15 @@ program
     for await (const item of source) {
       lineNo++;
       if (item === '') continue;
-      const message = typeof item === 'string' ? parseLine(item, lineNo) : item;
+      let message: Message;
+      try {
+        message = typeof item === 'string' ? parseLine(item, lineNo) : item;
+      } catch (err) {
+        // A bad line ends the run, but what was read before it is still sent (Kafka's console
+        // producer closes, and so flushes, its producer on the way out) and counted.
+        firstError = err;
+        break;
+      }
       read++;
       bar?.setTotal(read);
       const p: Promise<void> = producer.send({ topic, messages: [message] }).then(
@@ -448,7 +456,7 @@ program
     bar?.stop();
     const secs = (Date.now() - started) / 1000;
     if (firstError) {
-      info(`samsa: ${failed} of ${read} records failed; ${acked} stored`);
+      info(failed > 0 ? `samsa: ${failed} of ${read} records failed; ${acked} stored` : `samsa: stopped at line ${lineNo}; of the ${read} records before it, ${acked} stored`);
       throw firstError;
     }
     info(`Produced ${acked} record${acked === 1 ? '' : 's'} to "${topic}" in ${secs.toFixed(2)} s${secs > 0 ? ` (${Math.round(acked / secs)} records/s)` : ''}.`);
