@@ -1,6 +1,8 @@
 // Client bugs found by review (wt-hunt4), each reproduced against the real embedded server.
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { fetchPartition, Samsa } from '../../lib/client';
+import { fetchPartition, HttpClient, readPartition, type ReadChunk, Samsa } from '../../lib/client';
 import { type ServerHandle, startServer } from '../helpers/server';
 
 let server: ServerHandle;
@@ -67,3 +69,58 @@ it('a producer over its producer_byte_rate waits as long as Retry-After says ins
     await quoted.stop();
   }
 }, 30_000);
+
+/** A TCP pass-through to `port` whose open connections can be cut (a proxy or NAT dropping an idle stream). */
+async function cuttable(port: number): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer((c) => {
+    const up = net.connect(port, '127.0.0.1');
+    sockets.add(c).add(up);
+    c.pipe(up).pipe(c);
+    const done = () => (c.destroy(), up.destroy(), sockets.delete(c), sockets.delete(up));
+    c.on('error', done).on('close', done);
+    up.on('error', done).on('close', done);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
+    cut: () => sockets.forEach((s) => s.destroy()),
+    close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), srv.close(() => r()))),
+  };
+}
+
+it('readPartition with follow: a live tail whose connection drops resumes where it was, neither failing nor repeating records', async () => {
+  const topic = name('tail-drop');
+  await samsa.admin().createTopic({ topic, numPartitions: 1 });
+  const producer = samsa.producer({ lingerMs: 0 });
+  await producer.send({ topic, messages: [{ value: 'v0' }] });
+  const proxy = await cuttable(server.port);
+  const abort = new AbortController();
+  const got: string[] = [];
+  let failure: unknown;
+  const reading = (async () => {
+    for await (const c of readPartition(new HttpClient({ url: proxy.url }), topic, 0, 0, { follow: true, signal: abort.signal }) as AsyncGenerator<ReadChunk>) {
+      for (const m of c.messages) got.push(`${m.offset}:${m.value}`);
+    }
+  })().catch((e: unknown) => (failure = e));
+  const until = async (ok: () => boolean) => {
+    for (let i = 0; i < 100 && !ok() && failure === undefined; i++) await new Promise((r) => setTimeout(r, 50));
+  };
+  try {
+    await until(() => got.length === 1);
+    await new Promise((r) => setTimeout(r, 300)); // the tail is open
+    await producer.send({ topic, messages: [{ value: 'v1' }] });
+    await until(() => got.length === 2);
+    proxy.cut(); // the stream's connection drops (an idle timeout, a NAT, a restarting proxy)
+    await new Promise((r) => setTimeout(r, 100));
+    await producer.send({ topic, messages: [{ value: 'v2' }] });
+    await until(() => got.length >= 3);
+    expect(failure).toBeUndefined();
+    expect(got).toEqual(['0:v0', '1:v1', '2:v2']);
+  } finally {
+    abort.abort();
+    await reading;
+    await proxy.close();
+    await producer.disconnect();
+  }
+}, 20_000);
