@@ -9,10 +9,11 @@
 //     event id), or short polls (a fetch every pollIntervalMs), which is also what happens where
 //     the deployment cannot stream (a buffered Lambda answers 400 on `follow`).
 import { ATTR_CONTROL, decodeBatches } from '../records';
-import { SamsaClientError } from './errors';
+import { SamsaClientError, SamsaConnectionError } from './errors';
 import { fetchPartition, type PartitionFetch } from './fetch';
 import { type HttpClient, RECORD_BATCH_TYPE, seg } from './http';
 import type { ConsumedMessage } from './messages';
+import { backoff, DEFAULT_RETRY } from './retry';
 import { abortableSleep } from '../util/sleep';
 
 
@@ -133,7 +134,15 @@ async function* tailSession(http: HttpClient, topic: string, partition: number, 
   let buf = '';
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      let read: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        read = await reader.read();
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+        // The stream's connection dropped (an idle timeout, a proxy, a restart): resumable.
+        throw new SamsaConnectionError(`the tail of ${topic}/${partition} was cut: ${(err as { cause?: { message?: string } })?.cause?.message ?? (err as Error)?.message ?? String(err)}`, err);
+      }
+      const { done, value } = read;
       if (done) return pos;
       buf += value;
       for (let cut = buf.indexOf('\n\n'); cut >= 0; cut = buf.indexOf('\n\n')) {
@@ -178,6 +187,8 @@ export async function* readPartition(http: HttpClient, topic: string, partition:
   const threshold = opts.bulkThresholdRecords ?? DEFAULT_BULK_THRESHOLD_RECORDS;
   let pos = offset;
   let tail = (opts.followWith ?? 'tail') === 'tail';
+  const retry = { ...DEFAULT_RETRY, ...http.config.retry };
+  let tailFailures = 0;
   while (!opts.signal?.aborted) {
     const r = await fetchPartition(http, topic, partition, pos, { ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     if (r.nextOffset > pos || r.messages.length > 0) {
@@ -194,13 +205,32 @@ export async function* readPartition(http: HttpClient, topic: string, partition:
     // Caught up.
     if (!opts.follow) return;
     if (tail) {
+      // The position moves with every chunk yielded, so a session that fails part-way resumes
+      // after what it delivered, not from where it started.
+      const session = tailSession(http, topic, partition, pos, opts);
       try {
-        pos = yield* tailSession(http, topic, partition, pos, opts);
+        for (;;) {
+          const n = await session.next();
+          if (n.done) {
+            pos = n.value;
+            break;
+          }
+          pos = n.value.nextOffset;
+          tailFailures = 0;
+          yield n.value;
+        }
         continue;
       } catch (err) {
         // A deployment that cannot stream says so once; the rest of the read polls.
         if (err instanceof SamsaClientError && err.status === 400 && err.details['field'] === 'follow') tail = false;
-        else throw err;
+        else if (err instanceof SamsaClientError && err.retriable && !opts.signal?.aborted && tailFailures < retry.retries) {
+          // A dropped stream or a failing server: back off, then fetch what came meanwhile and
+          // open the tail again from there.
+          await abortableSleep(backoff(retry, tailFailures++), opts.signal);
+          continue;
+        } else throw err;
+      } finally {
+        await session.return(pos).catch(() => undefined);
       }
     }
     await abortableSleep(opts.pollIntervalMs ?? 1000, opts.signal);
