@@ -124,3 +124,30 @@ it('readPartition with follow: a live tail whose connection drops resumes where 
     await producer.disconnect();
   }
 }, 20_000);
+
+it('a consumer stopped and run again reads every partition at once (it does not leave a ghost of itself holding some)', async () => {
+  const topic = name('restart');
+  await samsa.admin().createTopic({ topic, numPartitions: 4 });
+  const producer = samsa.producer({ lingerMs: 0 });
+  const consumer = samsa.consumer({ groupId: `g-${topic}`, sessionTimeout: 30_000, maxWaitTimeInMs: 200 });
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen = new Set<string>();
+  const eachMessage = async ({ message }: { message: { value: Buffer | null } }) => void seen.add(message.value!.toString());
+  await consumer.run({ eachMessage });
+  await producer.send({ topic, messages: [0, 1, 2, 3].map((p) => ({ value: `a${p}`, partition: p })) });
+  for (let i = 0; i < 100 && seen.size < 4; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(seen.size).toBe(4);
+  await consumer.stop();
+  // KafkaJS: a stopped consumer can be run again.
+  await consumer.run({ eachMessage });
+  await producer.send({ topic, messages: [0, 1, 2, 3].map((p) => ({ value: `b${p}`, partition: p })) });
+  for (let i = 0; i < 160 && seen.size < 8; i++) await new Promise((r) => setTimeout(r, 50));
+  const described = await samsa.admin().describeGroup(`g-${topic}`);
+  try {
+    expect([...seen].filter((v) => v.startsWith('b')).sort()).toEqual(['b0', 'b1', 'b2', 'b3']);
+    expect(described.members).toHaveLength(1);
+  } finally {
+    await consumer.disconnect();
+    await producer.disconnect();
+  }
+}, 30_000);
