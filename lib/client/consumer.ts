@@ -208,7 +208,9 @@ export class Consumer extends EventEmitter {
     this.running = true;
     this.wakeup = new AbortController();
     try {
-      await this.join();
+      // Run again after stop(): this member is still in the group (it heartbeats until
+      // disconnect), so it rejoins as itself rather than as a second member beside its own ghost.
+      await this.join(this.memberId);
     } catch (err) {
       this.running = false;
       throw err;
@@ -304,12 +306,12 @@ export class Consumer extends EventEmitter {
 
   // --- membership ------------------------------------------------------------------------------
 
-  private async join(): Promise<void> {
+  private async join(rejoin?: string): Promise<void> {
     const topics = await this.resolveTopics();
     // The member id is chosen here, so a retry of a join whose response was lost rejoins the
     // member it made instead of making a second one (a ghost holding partitions, or holding up
     // their hand-over, until its session expires).
-    const memberId = globalThis.crypto.randomUUID();
+    const memberId = rejoin ?? globalThis.crypto.randomUUID();
     const r = await this.http.json<{ member_id: string; generation: number; assignment: TopicPartition[]; heartbeat_interval_ms: number }>(
       'POST',
       `/v1/groups/${seg(this.groupId)}/members`,
