@@ -77,7 +77,10 @@ interface SegmentsAnswer {
 async function getRange(http: HttpClient, url: string, range: string, signal?: AbortSignal): Promise<Uint8Array> {
   const u = new URL(url);
   if (u.origin === http.base.origin) {
-    const res = await http.open('GET', u.pathname, { headers: { range }, accept: RECORD_BATCH_TYPE, ...(signal ? { signal } : {}), what: `bulk read ${u.pathname}` });
+    // The URL's query (topic_id: the incarnation it was handed out for) goes along, so the route
+    // refuses a URL that outlived its topic instead of serving the new topic's bytes.
+    const query = Object.fromEntries(u.searchParams);
+    const res = await http.open('GET', u.pathname, { query, headers: { range }, accept: RECORD_BATCH_TYPE, ...(signal ? { signal } : {}), what: `bulk read ${u.pathname}` });
     return new Uint8Array(await res.arrayBuffer());
   }
   // A presigned URL carries its own authorization; the client's credentials stay home.
