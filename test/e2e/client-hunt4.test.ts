@@ -151,3 +151,20 @@ it('a consumer stopped and run again reads every partition at once (it does not 
     await producer.disconnect();
   }
 }, 30_000);
+
+it('a request packing several batches, one of them over max.message.bytes, fails only that batch’s sends', async () => {
+  const topic = name('packed');
+  await samsa.admin().createTopic({ topic, numPartitions: 1, config: { 'max.message.bytes': 4096 } });
+  const producer = samsa.producer({ lingerMs: 30, batchSize: 2048 });
+  // Queued together: three small records, then one too large for the topic; the producer packs
+  // them into one request of two batches.
+  const small = (i: number) => producer.send({ topic, messages: [{ value: `s${i}`.padEnd(600, '.') }] });
+  const settled = await Promise.allSettled([small(0), small(1), small(2), producer.send({ topic, messages: [{ value: 'x'.repeat(10_000) }] })]);
+  await producer.disconnect();
+  // As with Kafka's producer (one batch per partition per request): the large record's send
+  // fails, and the small ones, valid on their own, are written.
+  expect(settled[3]).toMatchObject({ status: 'rejected', reason: { code: 'RECORD_TOO_LARGE' } });
+  expect(settled.slice(0, 3).map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+  const r = await fetchPartition(samsa.http, topic, 0, 0);
+  expect(r.messages.map((m) => m.value!.toString().slice(0, 2))).toEqual(['s0', 's1', 's2']);
+});
