@@ -332,6 +332,13 @@ export class Producer {
           // restart at 0, cannot duplicate anything. Once: a second refusal is the user's.
           // The queue behind this batch waits (one request in flight per partition), so the
           // resend keeps the partition's order.
+          if (counts.length > 1 && !maybeWritten && err instanceof SamsaClientError && err.status === 413) {
+            // One batch over a limit (max.message.bytes, the request size) refuses the whole
+            // request, so nothing was written: each batch goes again on its own, in order, and
+            // only the one too large fails (as Kafka's producer sends one batch per partition).
+            for (let i = 0, from = 0; i < counts.length; from += counts[i]!, i++) await this.sendBatch(acc, items.slice(from, from + counts[i]!), codec);
+            return;
+          }
           if (!id || resent || maybeWritten || !isSequenceRefusal(err)) throw err;
           await this.renewIdentity(id, err.code).catch(() => {
             throw err; // no new identity to resend under: the batch's own refusal is the answer
