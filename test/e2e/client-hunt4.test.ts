@@ -168,3 +168,48 @@ it('a request packing several batches, one of them over max.message.bytes, fails
   const r = await fetchPartition(samsa.http, topic, 0, 0);
   expect(r.messages.map((m) => m.value!.toString().slice(0, 2))).toEqual(['s0', 's1', 's2']);
 });
+
+it('disconnect() while the consumer backs off after failed polls returns at once, not after the backoff', async () => {
+  const topic = name('outage');
+  await samsa.admin().createTopic({ topic, numPartitions: 1 });
+  // A proxy that fails every poll with 503 once `down` (the rest of the API works).
+  let down = false;
+  let polls = 0;
+  const proxy = (await import('node:http')).createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        if (down && req.method === 'GET' && /\/members\/[^/]+\/records/.test(req.url ?? '')) {
+          polls++;
+          res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error_code: 'UNKNOWN_SERVER_ERROR', message: 'down' }));
+          return;
+        }
+        const body = chunks.length ? Buffer.concat(chunks) : undefined;
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<string, string>;
+        const r = await fetch(server.url + req.url, { method: req.method, headers, ...(body ? { body } : {}) });
+        const out = Buffer.from(await r.arrayBuffer());
+        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' }).end(out);
+      })().catch(() => res.destroy());
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  const client = new Samsa({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, retry: { retries: 0 } });
+  // The loop's backoff after a failed poll: 5 s (as it reaches after a few failures with the defaults, up to 25.6 s).
+  const consumer = client.consumer({ groupId: `g-${topic}`, maxWaitTimeInMs: 100, retry: { initialRetryTime: 5000, factor: 0 } });
+  consumer.on('error', () => undefined);
+  await consumer.subscribe({ topic });
+  await consumer.run({ eachMessage: async () => undefined });
+  try {
+    down = true;
+    for (let i = 0; i < 100 && polls === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(polls).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 100)); // the loop is in its backoff
+    down = false;
+    const started = Date.now();
+    await consumer.disconnect();
+    expect(Date.now() - started).toBeLessThan(1500);
+  } finally {
+    await new Promise<void>((r) => (proxy.closeAllConnections(), proxy.close(() => r())));
+  }
+}, 20_000);
