@@ -17,7 +17,7 @@ import type { PartitionFetch } from './fetch';
 import { type HttpClient, seg } from './http';
 import type { ConsumedMessage } from './messages';
 import { bulkRead, DEFAULT_BULK_THRESHOLD_RECORDS } from './reader';
-import { backoff, DEFAULT_RETRY, type RetryOptions, sleep } from './retry';
+import { backoff, DEFAULT_RETRY, type RetryOptions } from './retry';
 import { abortableSleep } from '../util/sleep';
 
 
@@ -510,16 +510,23 @@ export class Consumer extends EventEmitter {
             void this.disconnect().catch((e) => this.report(e));
             break;
           }
-          await sleep(backoff(retry, this.handlerFailures - 1));
+          await this.backOff(backoff(retry, this.handlerFailures - 1));
         } else {
           if (isAbort(err) && this.wakeup.signal.aborted) continue; // woken on purpose (seek, pause, new assignment)
           if (err instanceof SamsaClientError && err.code === 'UNKNOWN_MEMBER_ID') this.rejoinNeeded = true;
           this.report(err);
           fetchFailures++;
-          await sleep(backoff(retry, Math.min(fetchFailures - 1, 8)));
+          await this.backOff(backoff(retry, Math.min(fetchFailures - 1, 8)));
         }
       }
     }
+  }
+
+  /** The loop's wait after a failure: a stop (or a seek, a pause) ends it, as it ends a poll. */
+  private async backOff(ms: number): Promise<void> {
+    if (!this.running) return;
+    if (this.wakeup.signal.aborted) this.wakeup = new AbortController(); // woken before the failure
+    await abortableSleep(ms, this.wakeup.signal);
   }
 
   /**
