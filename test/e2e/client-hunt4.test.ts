@@ -213,3 +213,22 @@ it('disconnect() while the consumer backs off after failed polls returns at once
     await new Promise<void>((r) => (proxy.closeAllConnections(), proxy.close(() => r())));
   }
 }, 20_000);
+
+it('a request whose caller aborts it while it waits to retry ends at the abort, not after the wait', async () => {
+  // A server answering 503 with Retry-After: 10 (a throttle, an overloaded deployment).
+  const busy = (await import('node:http')).createServer((_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '10' }).end(JSON.stringify({ error_code: 'UNKNOWN_SERVER_ERROR', message: 'busy' }));
+  });
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+  try {
+    const http = new HttpClient({ url: `http://127.0.0.1:${(busy.address() as AddressInfo).port}` });
+    const abort = new AbortController();
+    const started = Date.now();
+    const read = fetchPartition(http, 't', 0, 0, { signal: abort.signal });
+    setTimeout(() => abort.abort(), 300);
+    await expect(read).rejects.toBeDefined();
+    expect(Date.now() - started).toBeLessThan(1500);
+  } finally {
+    await new Promise<void>((r) => (busy.closeAllConnections(), busy.close(() => r())));
+  }
+}, 20_000);
