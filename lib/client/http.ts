@@ -4,6 +4,7 @@
 import { type AuthConfig, signerFor } from './auth';
 import { errorFromResponse, SamsaClientError, SamsaConnectionError } from './errors';
 import { type RetryHooks, type RetryOptions, withRetry } from './retry';
+import { abortableSleep } from '../util/sleep';
 
 export const RECORD_BATCH_TYPE = 'application/vnd.kafka.record-batch';
 
@@ -110,7 +111,10 @@ export class HttpClient {
           },
         }
       : this.hooks;
-    return withRetry(() => this.once(method, path, opts), retry, hooks);
+    // The caller's abort also ends a wait between attempts (it may be a long Retry-After).
+    const signal = opts.signal;
+    const wakeable: RetryHooks = signal && !hooks.sleep ? { ...hooks, sleep: (ms) => abortableSleep(ms, signal) } : hooks;
+    return withRetry(() => this.once(method, path, opts), retry, wakeable);
   }
 
   private async once(method: string, path: string, opts: RequestOptions): Promise<RawResponse> {
