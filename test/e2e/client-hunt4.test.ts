@@ -232,3 +232,29 @@ it('a request whose caller aborts it while it waits to retry ends at the abort, 
     await new Promise<void>((r) => (busy.closeAllConnections(), busy.close(() => r())));
   }
 }, 20_000);
+
+it('a stopped consumer does not hold up its group: another member gets the partitions and reads them', async () => {
+  const topic = name('stopped');
+  await samsa.admin().createTopic({ topic, numPartitions: 2 });
+  const groupId = `g-${topic}`;
+  const a = samsa.consumer({ groupId, sessionTimeout: 30_000, maxWaitTimeInMs: 200 });
+  await a.subscribe({ topic, fromBeginning: true });
+  await a.run({ eachMessage: async () => undefined });
+  for (let i = 0; i < 100 && a.assignment().length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(a.assignment()).toHaveLength(2);
+  await a.stop(); // not disconnected: KafkaJS's stop() leaves the group
+  const b = samsa.consumer({ groupId, sessionTimeout: 30_000, maxWaitTimeInMs: 200 });
+  await b.subscribe({ topic, fromBeginning: true });
+  const seen = new Set<number>();
+  await b.run({ eachMessage: async ({ partition }) => void seen.add(partition) });
+  const producer = samsa.producer({ lingerMs: 0 });
+  await producer.send({ topic, messages: [{ value: 'p0', partition: 0 }, { value: 'p1', partition: 1 }] });
+  try {
+    for (let i = 0; i < 160 && seen.size < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect([...seen].sort()).toEqual([0, 1]);
+  } finally {
+    await b.disconnect();
+    await a.disconnect();
+    await producer.disconnect();
+  }
+}, 30_000);
