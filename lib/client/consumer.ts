@@ -208,8 +208,8 @@ export class Consumer extends EventEmitter {
     this.running = true;
     this.wakeup = new AbortController();
     try {
-      // Run again after stop(): this member is still in the group (it heartbeats until
-      // disconnect), so it rejoins as itself rather than as a second member beside its own ghost.
+      // Should this consumer still be a member, it rejoins as itself, never as a second member
+      // beside its own ghost.
       await this.join(this.memberId);
     } catch (err) {
       this.running = false;
@@ -218,7 +218,11 @@ export class Consumer extends EventEmitter {
     this.loop = this.consumeLoop();
   }
 
-  /** Stops consuming (and commits what was resolved) but stays in the group until disconnect. */
+  /**
+   * Stops consuming, commits what was resolved and leaves the group, as KafkaJS's stop() does:
+   * a member that stayed would hold its partitions unread, and hold up their hand-over to the
+   * others, for as long as it heartbeats. run() joins again.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
@@ -226,12 +230,17 @@ export class Consumer extends EventEmitter {
     await this.loop;
     this.loop = undefined;
     if (this.run_.autoCommit) await this.commitResolved().catch((err) => this.report(err));
+    await this.leave();
     this.emit('stop');
   }
 
   /** Stops, commits, and leaves the group so its partitions move at once. */
   async disconnect(): Promise<void> {
     await this.stop();
+    await this.leave(); // a crashed consumer is stopped already, and may still be a member
+  }
+
+  private async leave(): Promise<void> {
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
     await this.heartbeatInFlight;
