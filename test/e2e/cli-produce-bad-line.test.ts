@@ -1,4 +1,4 @@
-// CLI bugs found by review (wt-hunt4), each reproduced against the real embedded server.
+// samsa produce stopped by a bad line: what was read before it is still sent, and counted.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fetchPartition, Samsa } from '../../lib/client';
 import { runSamsa } from '../helpers/cli';

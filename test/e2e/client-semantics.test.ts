@@ -1,4 +1,6 @@
-// Client bugs found by review (wt-hunt4), each reproduced against the real embedded server.
+// What a user of the client sees under faults and odd input: sends refused as a whole, quotas'
+// Retry-After honoured, aborts that end waits, tails that resume, consumers that stop cleanly.
+// Each case was a bug, reproduced against the real embedded server.
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 // The client's bulk reads against the embedded server's segment download route, with the route
-// held while the topic is deleted and created again (wt-hunt4).
+// held while the topic is deleted and created again.
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ async function fill(engine: LogEngine, prefix: string, n: number): Promise<void>
 
 it('a bulk read whose segment URL outlived its topic (deleted, created again) does not return the new topic’s records as the old one’s', async () => {
   await codecsReady();
-  const stores: TestStores = await localStores('samsa-bulk-hunt4-');
+  const stores: TestStores = await localStores('samsa-bulk-incarnation-');
   const engine = new LogEngine(stores.meta, stores.objects, undefined, { inlineMaxBytes: 256, flush: { stepBytes: 64 * 1024, indexIntervalBytes: 256 } });
   const app = createApp({ engine, logger: silentLogger });
   let hold: Promise<void> | undefined;
