@@ -6,8 +6,8 @@ import type { MetaItem, MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
-import { deletionMarkerToItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
-import { headKey, newTopicId, topicKey, TOPICS_PK } from './keys';
+import { deletionMarkerFromItem, deletionMarkerToItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
+import { deletionKey, headKey, newTopicId, topicKey, TOPICS_PK } from './keys';
 import { fenceItemLogs, tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
@@ -228,7 +228,37 @@ export class TopicRegistry {
     // Conditional on the version read, not only the id: the marker's partition count is what the
     // deletion tombstones and removes, and an alter that added partitions between the read and
     // this write would leave those partitions live (their heads never tombstoned).
-    const topic = await retryOnConflict(
+    let topic: Topic;
+    try {
+      topic = await this.markOnce(name);
+    } catch (err) {
+      // Not found: perhaps because an earlier attempt marked it and its answer was lost (the
+      // store reported a failure, or an SDK retry of the applied write failed its condition).
+      // A deletion still under way finishes its tombstones first, so that no answer to a
+      // DELETE, this 404 included, comes while a process holding the topic can still commit.
+      if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') {
+        const marker = await this.meta.get(deletionKey(name));
+        if (marker) {
+          const m = deletionMarkerFromItem(marker);
+          await tombstoneHeads(this.meta, m.topicId, m.partitions);
+          await fenceItemLogs(this.meta, { id: m.topicId, partitions: m.partitions, ...(m.commit ? { commit: m.commit } : {}) });
+        }
+      }
+      throw err;
+    }
+    this.cache.delete(name);
+    // Before answering: from here on no process still holding this incarnation can commit to,
+    // flush or read it (tombstones.ts). A crash before this completes leaves the marker, and
+    // the retention job writes the tombstones before it removes anything.
+    await tombstoneHeads(this.meta, topic.id, topic.partitions);
+    // Items-mode commits never write the head: each partition's log also ends in a fence.
+    await fenceItemLogs(this.meta, topic);
+    return topic;
+  }
+
+  /** Marks the topic deleting and writes its deletion marker (markDeleted). */
+  private markOnce(name: string): Promise<Topic> {
+    return retryOnConflict(
       async () => {
         const t = await this.get(name, { fresh: true });
         await this.meta.transact([
@@ -245,14 +275,6 @@ export class TopicRegistry {
       (err) => err instanceof ConditionFailedError || err instanceof TransactionConflictError,
       { maxAttempts: ALTER_ATTEMPTS },
     );
-    this.cache.delete(name);
-    // Before answering: from here on no process still holding this incarnation can commit to,
-    // flush or read it (tombstones.ts). A crash before this completes leaves the marker, and
-    // the retention job writes the tombstones before it removes anything.
-    await tombstoneHeads(this.meta, topic.id, topic.partitions);
-    // Items-mode commits never write the head: each partition's log also ends in a fence.
-    await fenceItemLogs(this.meta, topic);
-    return topic;
   }
 
   /** Forget cached metadata (tests, and after admin changes seen elsewhere). */
