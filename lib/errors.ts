@@ -116,6 +116,12 @@ export class ObjectNotFoundError extends StorageError {
   }
 }
 
+/**
+ * An object that is gone: by name, so that it holds for every copy of this module (the S3
+ * adapter's compiled import of it included).
+ */
+export const isObjectNotFound = (err: unknown): err is ObjectNotFoundError => err instanceof Error && err.name === 'ObjectNotFoundError';
+
 export class PreconditionFailedError extends StorageError {
   constructor(readonly key: string) {
     super(`object already exists: ${key}`);

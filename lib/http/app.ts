@@ -14,7 +14,7 @@ import type { SamsaMetrics } from '../obs/instruments';
 import { createLogger, type Logger } from '../obs/logger';
 import { mountConsole } from './console';
 import { renderDocsPage } from './docs';
-import { headerFromJson, jsonDepth, MAX_JSON_FETCH_DECODED_BYTES, recordToJson, toBytes } from './format';
+import { headerFromJson, jsonDecodedBudget, jsonDepth, recordToJson, toBytes } from './format';
 import { type AuthOptions, authz, mountAclRoutes } from './authz';
 import { observer } from './observe';
 import { mountGroupRoutes } from './groups';
@@ -609,7 +609,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         ...(q.max_bytes !== undefined || clamped ? { maxBytes } : {}),
         // Rendering decoded records as JSON costs several times their bytes (objects, escapes):
         // a JSON response decodes at most MAX_JSON_FETCH_DECODED_BYTES (docs/limits.md).
-        ...(binary ? {} : { maxDecodedBytes: Math.min(maxBytes, MAX_JSON_FETCH_DECODED_BYTES) }),
+        ...(binary ? {} : { maxDecodedBytes: jsonDecodedBudget(maxBytes) }),
         ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, limits.maxWaitMs ?? q.wait_ms) } : {}),
         signal: c.req.raw.signal,
       });

@@ -78,6 +78,8 @@ const MAX_RENDER_DEPTH = MAX_JSON_DEPTH;
 export const MAX_RENDERED_FIELD_BYTES = 1024 * 1024;
 /** Decoded record bytes one JSON fetch response renders (after at least one record). */
 export const MAX_JSON_FETCH_DECODED_BYTES = 4 * 1024 * 1024;
+/** What a JSON answer of about `maxBytes` decodes at most: the fetch route, group polls, live tails. */
+export const jsonDecodedBudget = (maxBytes: number): number => Math.min(maxBytes, MAX_JSON_FETCH_DECODED_BYTES);
 
 type Rendered = { value: unknown; base64: boolean };
 

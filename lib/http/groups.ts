@@ -6,7 +6,7 @@ import { ASSIGNORS, type AssignorName, tpKey } from '../groups/assignors';
 import { type CoordinatorOptions, GroupCoordinator, MEMBER_ID_PATTERN, SESSION_TIMEOUT } from '../groups/coordinator';
 import { SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
-import { MAX_JSON_FETCH_DECODED_BYTES, recordToJson } from './format';
+import { jsonDecodedBudget, recordToJson } from './format';
 import { ErrorBody, FetchedRecord, intParam } from './schemas';
 
 export interface GroupRouteDeps {
@@ -308,7 +308,7 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
         ...(q.max_records !== undefined ? { maxRecords: q.max_records } : {}),
         ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
         // Rendered as JSON: decode at most what a JSON fetch decodes (docs/limits.md).
-        maxDecodedBytes: Math.min(q.max_bytes ?? 1024 * 1024, MAX_JSON_FETCH_DECODED_BYTES),
+        maxDecodedBytes: jsonDecodedBudget(q.max_bytes ?? 1024 * 1024),
         ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, deps.maxWaitMs ?? q.wait_ms) } : {}),
         ...(q.ack !== undefined ? { acks: parsePositions(q.ack) } : {}),
         ...(q.generation !== undefined ? { ackGeneration: q.generation, fromGeneration: q.generation } : {}),

@@ -4,7 +4,7 @@
 // route of this server that serves the same bytes. Either way the body is plain RecordBatch v2.
 // The unsealed tail is read through the fetch route.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { SamsaError } from '../errors';
+import { isObjectNotFound, SamsaError } from '../errors';
 import { isSealed, planSegmentRanges } from '../log/bulk';
 import type { LogEngine } from '../log/engine';
 import { segmentObject } from '../log/keys';
@@ -111,7 +111,7 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
           // A segment retention deleted while we read it (the log start moved first, design
           // note 0007): the head read again says whether `offset` is gone (416) or the catalog
           // changed under us (plan again), as fetch does; never a 500.
-          if (!(err instanceof Error && err.name === 'ObjectNotFoundError') || attempt >= 3) throw err;
+          if (!isObjectNotFound(err) || attempt >= 3) throw err;
           head = await engine.head(topic, partition);
         }
       }
@@ -175,7 +175,7 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
       try {
         bytes = await engine.objects.get(segmentObject(topic, partition, base, 'log'), { start: range.start, end: range.end + 1 });
       } catch (err) {
-        if (!(err instanceof Error && err.name === 'ObjectNotFoundError')) throw err;
+        if (!isObjectNotFound(err)) throw err;
         // Retention deleted the segment since the catalog was read (it moves the log start
         // first): gone, as a fetch below the log start is.
         const now = await engine.head(topic, partition);

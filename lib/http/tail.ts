@@ -8,7 +8,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { publicError, SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
-import { type KeyFormat, MAX_JSON_FETCH_DECODED_BYTES, recordToJson, type ValueFormat } from './format';
+import { jsonDecodedBudget, type KeyFormat, recordToJson, type ValueFormat } from './format';
 
 export interface TailOptions {
   engine: LogEngine;
@@ -53,7 +53,7 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
     const maxRecords = intOf(c.req.query('max_records'), 'max_records', 1, 10_000) ?? 500;
     const maxBytes = intOf(c.req.query('max_bytes'), 'max_bytes', 1, 8 * 1024 * 1024) ?? 1024 * 1024;
     // Events are JSON: decode at most what a JSON fetch decodes (docs/limits.md).
-    const maxDecodedBytes = Math.min(maxBytes, MAX_JSON_FETCH_DECODED_BYTES);
+    const maxDecodedBytes = jsonDecodedBudget(maxBytes);
     // The session ends before the platform would cut it: within the configured bound and,
     // on Lambda, a margin inside the invocation's remaining time, so the client sees `end`.
     const budget = opts.sessionBudgetMs?.(c);

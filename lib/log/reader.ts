@@ -9,7 +9,7 @@
 // before their offsets were known. A streamed binary fetch (`planFetch`, `streamPlan`) walks the
 // same chain but plans instead of reading: its headers are known before its bytes, which are
 // then read a bounded chunk at a time as the response goes out.
-import { SamsaError } from '../errors';
+import { isObjectNotFound, SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, batchFrames, batchSizeAt, crc32c, type DecodedRecord, decodeRecordBatch, readBatchHeader, setBaseOffset, wholeBatchBytes } from '../records';
 import type { MetaStore, ObjectStore, QueryPage } from '../storage/ports';
 import { COMMIT_ITEM_END, commitItemSk, EXTENT_END, extentSk, headKey, partitionPk, SEG_EXTENT_END, SEG_EXTENT_PREFIX, segExtentSk, SEGMENT_PREFIX } from './keys';
@@ -286,7 +286,7 @@ export class LogReader {
       } catch (err) {
         // A write-ahead object deleted by a flush we raced: the extents moved, look again.
         // Or a segment retention deleted: the log start moved past the offset first.
-        if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt < FETCH_RETRIES) {
+        if (isObjectNotFound(err) && attempt < FETCH_RETRIES) {
           head = await this.liveHead(topic, partition);
           if (offset < head.logStart) throw outOfRange(head);
           continue;
@@ -572,7 +572,7 @@ export class LogReader {
         try {
           buf = await this.objects.get(p.obj, { start: pos, end: Math.min(p.end, pos + chunkBytes) });
         } catch (err) {
-          if (!(err instanceof Error && err.name === 'ObjectNotFoundError')) throw err;
+          if (!isObjectNotFound(err)) throw err;
           // `expect` is a batch boundary: the batches from it on, wherever they are now.
           yield* this.streamRange(topic, partition, expect, p.last, chunkBytes);
           expect = p.last + 1;
@@ -635,7 +635,7 @@ export class LogReader {
       try {
         runs = await this.read(topic, partition, next, head, chunkBytes);
       } catch (err) {
-        if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt++ < FETCH_RETRIES) continue;
+        if (isObjectNotFound(err) && attempt++ < FETCH_RETRIES) continue;
         throw err;
       }
       if (!runs || runs.length === 0) {
@@ -813,7 +813,7 @@ export class LogReader {
         // (the log start moved first), is gone. So is the write-ahead object of an unflushed
         // extent a flush moved into a segment since the chain was read. A fresh list (and
         // head) no longer names it.
-        if (err instanceof Error && err.name === 'ObjectNotFoundError' && attempt < FETCH_RETRIES) {
+        if (isObjectNotFound(err) && attempt < FETCH_RETRIES) {
           head = await this.liveHead(topic, partition);
           continue;
         }
