@@ -258,17 +258,16 @@ export class GroupPoller {
       // with something to read is read from a strongly consistent head (engine.fetch).
       const heads = await this.store.readHeads(assignment.map((tp, i) => ({ topic: topics[i]!, partition: tp.partition })), { consistent: false });
       const out: FetchResult[] = new Array(assignment.length);
-      const idle = (i: number): boolean => positions.get(tpKey(assignment[i]!.topic, assignment[i]!.partition)) === heads[i]!.nextOffset && !heads[i]!.deleted;
+      const at = assignment.map((tp) => positions.get(tpKey(tp.topic, tp.partition))!);
+      const idle = heads.map((h, i) => at[i] === h.nextOffset && !h.deleted);
       // Each partition with something to read gets a fair share of the poll's budget (at least
       // one batch each, as a fetch always returns): the poll answers at most that many bytes in
       // all, and every result is held until it is assembled, so reading `maxBytes` from each
       // partition could hold partitions × maxBytes (64 MiB each) for one small request.
-      const reading = [...assignment.keys()].filter((i) => !idle(i)).length;
-      const share = Math.max(MIN_PARTITION_SHARE, Math.ceil(Math.min(maxBytes, maxDecoded) / Math.max(1, reading)));
+      const reading = idle.filter((x) => !x).length;
+      const share = Math.min(maxBytes, Math.max(MIN_PARTITION_SHARE, Math.ceil(maxDecoded / Math.max(1, reading))));
       await inParallel([...assignment.keys()], 32, async (i) => {
-        const h = heads[i]!;
-        const at = positions.get(tpKey(assignment[i]!.topic, assignment[i]!.partition))!;
-        out[i] = idle(i) ? emptyFetchResult(h, at) : await one(i, Math.min(maxBytes, share));
+        out[i] = idle[i] ? emptyFetchResult(heads[i]!, at[i]!) : await one(i, share);
       });
       return out;
     };
