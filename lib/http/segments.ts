@@ -5,7 +5,7 @@
 // The unsealed tail is read through the fetch route.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { isObjectNotFound, SamsaError } from '../errors';
-import { isSealed, planSegmentRanges } from '../log/bulk';
+import { isSealed, planSegmentRangesAtHead } from '../log/bulk';
 import type { LogEngine } from '../log/engine';
 import { segmentObject } from '../log/keys';
 import { CONSUMED_ELSEWHERE } from './authz';
@@ -87,34 +87,13 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
       const { topic: name, partition } = c.req.valid('param');
       const q = c.req.valid('query');
       const topic = await engine.topics.partition(name, partition);
-      let head = await engine.head(topic, partition);
-      const offset = q.offset ?? head.logStart;
-      let ranges: Awaited<ReturnType<typeof planSegmentRanges>>;
-      for (let attempt = 0; ; attempt++) {
-        if (offset < head.logStart || offset > head.nextOffset) {
-          throw new SamsaError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside the log [${head.logStart}, ${head.nextOffset}]`, {
-            log_start_offset: head.logStart,
-            high_watermark: head.nextOffset,
-          });
-        }
-        try {
-          ranges = await planSegmentRanges(
-            { objects: engine.objects, segments: () => engine.reader.segments(topic, partition) },
-            topic,
-            partition,
-            offset,
-            q.max_bytes ?? DEFAULT_BULK_BYTES,
-            head.logStart,
-          );
-          break;
-        } catch (err) {
-          // A segment retention deleted while we read it (the log start moved first, design
-          // note 0007): the head read again says whether `offset` is gone (416) or the catalog
-          // changed under us (plan again), as fetch does; never a 500.
-          if (!isObjectNotFound(err) || attempt >= 3) throw err;
-          head = await engine.head(topic, partition);
-        }
-      }
+      const { head, offset, ranges } = await planSegmentRangesAtHead(
+        { objects: engine.objects, segments: () => engine.reader.segments(topic, partition), head: () => engine.head(topic, partition) },
+        topic,
+        partition,
+        q.offset,
+        q.max_bytes ?? DEFAULT_BULK_BYTES,
+      );
       const origin = new URL(c.req.url).origin;
       const segments = await Promise.all(
         ranges.map(async (r) => ({

@@ -5,11 +5,11 @@
 // decodes. Boundaries come from the segment's .index (Kafka's: an entry holds the LAST offset of
 // a batch and that batch's position) plus a few small header reads; the .log itself is never
 // read whole here.
-import { SamsaError } from '../errors';
+import { isObjectNotFound, SamsaError } from '../errors';
 import { BATCH_HEADER_SIZE, batchFrames, batchSize, readBatchHeader } from '../records';
 import type { ObjectStore } from '../storage/ports';
 import { segmentObject } from './keys';
-import type { Segment } from './model';
+import type { Head, Segment } from './model';
 import { isChunked } from './segment-pieces';
 import { INDEX_ENTRY, lookupOffset } from './segment-index';
 import type { Topic } from './topics';
@@ -127,4 +127,39 @@ export async function planSegmentRanges(
     if (last < seg.last) break; // the budget ran out inside this segment
   }
   return out;
+}
+
+/** How often a plan is made again after a segment vanished under it, before the error stands. */
+const PLAN_RETRIES = 3;
+
+/**
+ * The ranges from `offset` (the log start when absent) against the partition's live head,
+ * with that head. A segment that retention deletes while the plan reads it (the log start
+ * moved first, design note 0007) makes the head be read again: it says whether `offset` is
+ * gone (OFFSET_OUT_OF_RANGE, the route's 416) or the catalog changed under the plan (plan
+ * again), as a fetch does; never a 500.
+ */
+export async function planSegmentRangesAtHead(
+  src: Sources & { head(): Promise<Head> },
+  topic: Topic,
+  partition: number,
+  offset: number | undefined,
+  maxBytes: number,
+): Promise<{ head: Head; offset: number; ranges: SegmentRange[] }> {
+  let head = await src.head();
+  const from = offset ?? head.logStart;
+  for (let attempt = 0; ; attempt++) {
+    if (from < head.logStart || from > head.nextOffset) {
+      throw new SamsaError('OFFSET_OUT_OF_RANGE', `offset ${from} is outside the log [${head.logStart}, ${head.nextOffset}]`, {
+        log_start_offset: head.logStart,
+        high_watermark: head.nextOffset,
+      });
+    }
+    try {
+      return { head, offset: from, ranges: await planSegmentRanges(src, topic, partition, from, maxBytes, head.logStart) };
+    } catch (err) {
+      if (!isObjectNotFound(err) || attempt >= PLAN_RETRIES) throw err;
+      head = await src.head();
+    }
+  }
 }
