@@ -114,6 +114,26 @@ describe('CreateTopics', () => {
     c.end();
   });
 
+  it('a request naming one topic twice is refused for that name (INVALID_REQUEST, as Kafka answers), and the topic is not created', async () => {
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    for (const validateOnly of [true, false]) {
+      const names = ['ct-dup', 'ct-dup-other', 'ct-dup'];
+      const body = new Writer().array(names, (w, t) => void w.string(t).int32(t === 'ct-dup' ? 1 : 2).int16(1).array([], () => {}).array([], () => {}));
+      c.request(19, 1, 7, body.int32(5000).bool(validateOnly));
+      const res = (await c.reply())!.array((x) => [x.string(), x.int16(), x.nullableString()] as const, 6);
+      expect(res.map(([n, e]) => [n, e])).toEqual([
+        ['ct-dup', ErrorCode.INVALID_REQUEST],
+        ['ct-dup-other', ErrorCode.NONE],
+        ['ct-dup', ErrorCode.INVALID_REQUEST],
+      ]);
+      expect(res[0]![2]).toMatch(/more than once/);
+    }
+    expect(await engine.topics.find('ct-dup')).toBeUndefined();
+    expect((await engine.topics.find('ct-dup-other'))?.partitions).toBe(2);
+    c.end();
+  });
+
   it('validate_only answers what the real create would: bad partition counts, names and configs are refused, not reported as fine', async () => {
     const l = await listener();
     const c = await RawClient.connect(l.port);
@@ -161,6 +181,28 @@ describe('group membership', () => {
     c.request(12, 0, id, new Writer().string(group).int32(generation).string(memberId));
     return (await c.reply())!.int16();
   };
+
+  it('a standalone commit (generation -1, no member id) to a group with members gets UNKNOWN_MEMBER_ID, as Kafka answers; a member naming itself with generation -1 gets ILLEGAL_GENERATION', async () => {
+    await engine.createTopic('sc-topic', 1);
+    const l = await listener();
+    const group = 'sc-group';
+    const a = await RawClient.connect(l.port);
+    join(a, 1, group, '', 10_000);
+    const a1 = readJoin((await a.reply())!);
+    expect(a1.error).toBe(ErrorCode.NONE);
+    a.request(14, 0, 2, new Writer().string(group).int32(a1.generation).string(a1.memberId).array([a1.memberId], (w, m) => void w.string(m).bytes(new Uint8Array([1]))));
+    expect((await a.reply())!.int16()).toBe(ErrorCode.NONE);
+    const commit = async (memberId: string): Promise<number> => {
+      const body = new Writer().string(group).int32(-1).string(memberId).int64(-1);
+      body.array(['sc-topic'], (w, t) => void w.string(t).array([0], (x, p) => void x.int32(p).int64(9).string(null)));
+      a.request(8, 2, 3, body);
+      return (await a.reply())!.array((x) => (x.string(), x.array((y) => (y.int32(), y.int16()), 6)[0]!), 6)[0]!;
+    };
+    expect(await commit('')).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+    expect(await commit(a1.memberId)).toBe(ErrorCode.ILLEGAL_GENERATION);
+    expect(await coordinator.offsets(group)).toEqual([]);
+    a.end();
+  });
 
   it('a follower waiting in SyncGroup for a slow (but heartbeating) leader is not expired (Kafka keeps members awaiting sync alive)', async () => {
     const l = await listener();
@@ -218,6 +260,17 @@ describe('SASL', () => {
     const l = await listener({ auth: keysAuth(), apiKeys: keys });
     const c = await RawClient.connect(l.port);
     expect(await login(c, 'bob', 'wrong')).toBe(ErrorCode.SASL_AUTHENTICATION_FAILED);
+    expect(await c.closedWithin(3000)).toBe(true);
+    c.end();
+  });
+
+  it('a SaslHandshake naming a mechanism not offered is answered with the offered ones, then the connection is closed (Kafka closes it)', async () => {
+    const l = await listener({ auth: keysAuth(), apiKeys: keys });
+    const c = await RawClient.connect(l.port);
+    c.request(17, 1, 1, new Writer().string('SCRAM-SHA-512'));
+    const r = (await c.reply())!;
+    expect(r.int16()).toBe(ErrorCode.UNSUPPORTED_SASL_MECHANISM);
+    expect(r.array((x) => x.string(), 4)).toEqual(['PLAIN']);
     expect(await c.closedWithin(3000)).toBe(true);
     c.end();
   });
