@@ -33,11 +33,17 @@ const createTopics: Api = {
     r.int32();
     const validateOnly = v >= 1 ? r.bool() : false;
     const out = [];
+    // Kafka refuses every entry of a name the request holds more than once, and creates none.
+    const counts = new Map<string, number>();
+    for (const t of topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
     for (const t of topics) {
       let error: number = ErrorCode.NONE;
       let message: string | null = null;
       if (!(await ctx.authorize(s, 'create', 'topic', t.name))) error = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
-      else if (t.assignments.length > 0) {
+      else if (counts.get(t.name)! > 1) {
+        error = ErrorCode.INVALID_REQUEST;
+        message = `topic "${t.name}" appears more than once in the request`;
+      } else if (t.assignments.length > 0) {
         error = ErrorCode.INVALID_REQUEST;
         message = 'manual replica assignment is not supported: every partition lives on every node';
       } else {

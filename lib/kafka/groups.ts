@@ -187,11 +187,13 @@ export class KafkaGroups {
   /**
    * Fencing for OffsetCommit: a commit with a generation must come from a member of that
    * generation (Kafka: ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS while the
-   * assignment is being handed out). Generation -1 is a standalone commit (no group membership).
+   * assignment is being handed out). Generation -1 is a standalone commit (no group membership):
+   * accepted while the group has no members; otherwise, as in Kafka, UNKNOWN_MEMBER_ID without a
+   * member id, and a member's own fencing with one.
    */
   checkCommit(groupId: string, memberId: string, generation: number): number {
     const g = this.groups.get(groupId);
-    if (generation < 0) return g && g.members.size > 0 ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.NONE;
+    if (generation < 0 && (!g || g.members.size === 0)) return ErrorCode.NONE;
     const m = g?.members.get(memberId);
     if (!g || !m) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (generation !== g.generation) return ErrorCode.ILLEGAL_GENERATION;

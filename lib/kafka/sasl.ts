@@ -18,11 +18,13 @@ const saslHandshake: Api = {
     const mechanism = r.string();
     const offered = ctx.authenticatePlain ? ['PLAIN'] : [];
     let code: number = ErrorCode.NONE;
-    if (!offered.includes(mechanism)) code = ErrorCode.UNSUPPORTED_SASL_MECHANISM;
-    else if (s.authenticated && s.principal !== undefined && s.saslMechanism === undefined && s.principal !== 'User:ANONYMOUS') code = ErrorCode.ILLEGAL_SASL_STATE;
+    const answer = (c: number): Writer => new Writer().int16(c).array(offered, (w, m) => void w.string(m));
+    // Kafka answers with the mechanisms it offers, then closes the connection.
+    if (!offered.includes(mechanism)) throw new CloseConnection(`SASL: mechanism ${JSON.stringify(mechanism)} is not offered`, answer(ErrorCode.UNSUPPORTED_SASL_MECHANISM));
+    if (s.authenticated && s.principal !== undefined && s.saslMechanism === undefined && s.principal !== 'User:ANONYMOUS') code = ErrorCode.ILLEGAL_SASL_STATE;
     else if (h.apiVersion === 0) s.saslRawNext = true;
     else s.saslMechanism = mechanism;
-    return new Writer().int16(code).array(offered, (w, m) => void w.string(m));
+    return answer(code);
   },
 };
 
