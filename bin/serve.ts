@@ -57,6 +57,7 @@ if (cfg.kafka) {
     host: cfg.host,
     ...(k.advertised ? { advertised: k.advertised } : {}),
     maxRequestBytes: k.maxRequestBytes,
+    maxQueuedBytes: k.maxQueuedBytes,
     auth: authFromConfig(cfg, engine.meta),
     apiKeys: cfg.apiKeys,
     ...(k.tlsCert && k.tlsKey ? { tls: { cert: fs.readFileSync(k.tlsCert), key: fs.readFileSync(k.tlsKey) } } : {}),

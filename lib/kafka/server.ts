@@ -24,6 +24,14 @@ import { ErrorCode, MalformedFrame, Reader, readRequestHeader, type Writer } fro
 
 /** Kafka's socket.request.max.bytes default. */
 export const DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024;
+/**
+ * Bytes of request frames all connections together may hold, being received or in work
+ * (Kafka's queued.max.request.bytes, unbounded there by default). One frame may always be held,
+ * whatever its size, so a bound below socket.request.max.bytes cannot wedge the listener.
+ */
+export const DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024;
+/** Largest frame before SASL authentication: Kafka's sasl.server.max.receive.size default. */
+export const MAX_PRE_AUTH_FRAME = 512 * 1024;
 /** Requests of one connection being worked on at once before it stops reading (back-pressure). */
 const MAX_IN_FLIGHT = 32;
 const API_VERSIONS = 18;
@@ -41,6 +49,8 @@ export interface KafkaListenerOptions {
   /** host:port Metadata and FindCoordinator name (default host:port of the listener). */
   advertised?: string;
   maxRequestBytes?: number;
+  /** Bytes of request frames all connections may hold at once (DEFAULT_MAX_QUEUED_BYTES). */
+  maxQueuedBytes?: number;
   /** The HTTP API's auth: same principals, same ACLs. Undefined or mode none: everyone may do anything. */
   auth?: AuthOptions;
   /** API keys (principal → secret) for SASL/PLAIN, when auth is keys. */
@@ -56,6 +66,8 @@ export interface KafkaListener {
   groups: KafkaGroups;
   /** Connections whose reading is paused right now (back-pressure), for tests and metrics. */
   pausedConnections(): number;
+  /** Bytes of request frames held right now, received (in part or whole) or in work. */
+  queuedBytes(): number;
   close(): Promise<void>;
 }
 
@@ -72,11 +84,44 @@ export function parseAdvertised(spec: string, fallbackPort: number): { host: str
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
 }
 
+/**
+ * The listener's byte budget for request frames. A connection takes a frame's size from it as
+ * soon as it reads the size, before buffering the frame, and gives it back when the request is
+ * answered (or the connection dies); a connection that cannot take waits, not reading, until
+ * bytes come back.
+ */
+class FrameBytes {
+  used = 0;
+  private readonly waiting = new Set<() => void>();
+  constructor(readonly max: number) {}
+  /** Takes `n` if it fits, or if nothing is held (one frame always may be). */
+  take(n: number): boolean {
+    if (this.used > 0 && this.used + n > this.max) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void {
+    if (n === 0) return;
+    this.used -= n;
+    const woken = [...this.waiting];
+    this.waiting.clear();
+    for (const w of woken) w();
+  }
+  /** `wake` runs once, after the next give (or never, if cancelled). */
+  wait(wake: () => void): void {
+    this.waiting.add(wake);
+  }
+  cancel(wake: () => void): void {
+    this.waiting.delete(wake);
+  }
+}
+
 const isLoopback = (addr: string | undefined): boolean => addr !== undefined && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
 
 export async function startKafkaListener(opts: KafkaListenerOptions): Promise<KafkaListener> {
   const groups = new KafkaGroups();
   const maxBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const frameBytes = new FrameBytes(opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES);
   const enforcing = opts.auth !== undefined && opts.auth.mode !== 'none';
   const closing = new AbortController();
   const sockets = new Set<net.Socket>();
@@ -174,6 +219,14 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     let inFlight = 0;
     /** Bytes of the request frames in work: bounded by socket.request.max.bytes (see canTake). */
     let inFlightBytes = 0;
+    /** Bytes taken from the listener's budget for the frame being received (its whole size). */
+    let receiving = 0;
+    /** Waiting for the listener's budget to take the next frame's size. */
+    let starved = false;
+    const onBudget = (): void => {
+      starved = false;
+      throttle();
+    };
     let tail: Promise<void> = Promise.resolve();
     /** The last Produce request's quota wait: the next one's starts after it (see handleFrame). */
     let produceQuotaTail: Promise<void> = Promise.resolve();
@@ -182,6 +235,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     const kill = (why: string): void => {
       if (dead) return;
       dead = true;
+      dropReceiving();
       opts.logger?.debug('kafka connection closed', { remote, reason: why });
       socket.destroy();
     };
@@ -190,7 +244,15 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     // below its high-water mark. Frames already received wait in `pending` too. Without the byte
     // bound one connection could hold 32 requests of socket.request.max.bytes (3.2 GB at the
     // default) that the engine is slow to take, such as produces held by a quota wait.
-    const canTake = (): boolean => inFlight < MAX_IN_FLIGHT && (inFlight === 0 || inFlightBytes < maxBytes) && !socket.writableNeedDrain;
+    // And the listener's budget had room for the next frame (starved: it had not).
+    const canTake = (): boolean => !starved && inFlight < MAX_IN_FLIGHT && (inFlight === 0 || inFlightBytes < maxBytes) && !socket.writableNeedDrain;
+    /** Gives back the budget of a frame that will not be handed on (the connection died). */
+    function dropReceiving(): void {
+      frameBytes.cancel(onBudget);
+      const n = receiving;
+      receiving = 0;
+      frameBytes.give(n);
+    }
     const throttle = (): void => {
       if (dead) return;
       if (!canTake()) socket.pause();
@@ -203,10 +265,12 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     socket.on('error', () => kill('socket error'));
     socket.on('close', () => {
       dead = true;
+      dropReceiving();
       sockets.delete(socket);
     });
 
-    const handleFrame = (frame: Buffer): void => {
+    /** Starts the request in `frame`; true when it is in work (its bytes held until answered). */
+    const handleFrame = (frame: Buffer): boolean => {
       if (session.saslRawNext) {
         // After a v0 SaslHandshake the next frame is the bare SASL token, not a request
         // (KIP-43): answered with an empty token on success; a failure closes the connection.
@@ -218,30 +282,38 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
           if (failure !== null) return kill(`SASL/PLAIN v0: ${failure}`);
           socket.write(Buffer.alloc(4));
         });
-        return;
+        return false;
       }
       let header: ReturnType<typeof readRequestHeader>;
       const r = new Reader(frame);
       try {
         header = readRequestHeader(r);
       } catch {
-        return kill('malformed request header');
+        kill('malformed request header');
+        return false;
       }
       const api = APIS.get(header.apiKey);
       let work: Promise<Writer | null>;
       let flexible = false;
       if (!api || header.apiVersion < api.min || header.apiVersion > api.max) {
-        if (header.apiKey !== API_VERSIONS) return kill(`unsupported api ${header.apiKey} v${header.apiVersion}`);
+        if (header.apiKey !== API_VERSIONS) {
+          kill(`unsupported api ${header.apiKey} v${header.apiVersion}`);
+          return false;
+        }
         // An ApiVersions newer than ours: answer v0 with UNSUPPORTED_VERSION and our ranges,
         // so the client retries with a version we speak (KIP-511).
         work = Promise.resolve(apiVersionsBody(0, ErrorCode.UNSUPPORTED_VERSION));
       } else {
         flexible = api.flexibleFrom !== undefined && header.apiVersion >= api.flexibleFrom;
-        if (!session.authenticated && !api.preAuth) return kill(`${api.name} before SASL authentication`);
+        if (!session.authenticated && !api.preAuth) {
+          kill(`${api.name} before SASL authentication`);
+          return false;
+        }
         try {
           if (flexible) r.taggedFields();
         } catch {
-          return kill('malformed request header');
+          kill('malformed request header');
+          return false;
         }
         if (api.preAuth) work = api.handle(ctx, session, header, r);
         else {
@@ -266,6 +338,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
           await prev;
           inFlight--;
           inFlightBytes -= frame.length;
+          frameBytes.give(frame.length);
           if (err instanceof CloseConnection) {
             // Answered (if at all) in order, then closed once the answer is flushed.
             if (dead) return;
@@ -282,6 +355,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         await prev;
         inFlight--;
         inFlightBytes -= frame.length;
+        frameBytes.give(frame.length);
         if (dead) return;
         if (body !== null) writeResponse(body);
         throttle();
@@ -298,6 +372,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         socket.write(head);
         socket.write(b);
       }
+      return true;
     };
 
     // Bytes the frame being received needs in all (0: its size is not read yet), so a large
@@ -312,8 +387,20 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         while (!dead && canTake() && pendingBytes >= 4 && pendingBytes >= needed) {
           let buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
           const size = buf.readInt32BE(0);
-          // Kafka's own bound, checked before anything is buffered for the frame.
+          // Kafka's own bounds, checked before anything is buffered for the frame: before SASL
+          // authentication a peer that has not said who it is may send only small frames.
           if (size < 0 || size > maxBytes) return kill(`frame of ${size} bytes (socket.request.max.bytes ${maxBytes})`);
+          if (!session.authenticated && size > MAX_PRE_AUTH_FRAME) return kill(`frame of ${size} bytes before authentication (sasl.server.max.receive.size ${MAX_PRE_AUTH_FRAME})`);
+          if (receiving === 0 && size > 0) {
+            if (!frameBytes.take(size)) {
+              // The listener holds its fill of frames: read no more until some are answered.
+              pending = [buf];
+              starved = true;
+              frameBytes.wait(onBudget);
+              return;
+            }
+            receiving = size;
+          }
           if (buf.length < 4 + size) {
             pending = [buf];
             needed = 4 + size;
@@ -324,7 +411,10 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
           buf = buf.subarray(4 + size);
           pending = buf.length > 0 ? [buf] : [];
           pendingBytes = buf.length;
-          handleFrame(frame);
+          const held = receiving;
+          receiving = 0;
+          // In work, the request gives its bytes back once answered; otherwise they go back now.
+          if (!handleFrame(frame)) frameBytes.give(held);
         }
       } finally {
         pumping = false;
@@ -360,6 +450,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     node,
     groups,
     pausedConnections: () => [...sockets].filter((s) => s.isPaused()).length,
+    queuedBytes: () => frameBytes.used,
     close: async () => {
       closing.abort();
       groups.close();

@@ -64,7 +64,7 @@ export interface Config {
    * The Kafka wire-protocol listener (docs/kafka.md): port (undefined: none), the host:port
    * Metadata advertises, socket.request.max.bytes, and TLS files (both or neither).
    */
-  kafka?: { port: number; advertised: string | undefined; maxRequestBytes: number; tlsCert: string | undefined; tlsKey: string | undefined };
+  kafka?: { port: number; advertised: string | undefined; maxRequestBytes: number; maxQueuedBytes: number; tlsCert: string | undefined; tlsKey: string | undefined };
 }
 
 type Env = Record<string, string | undefined>;
@@ -161,6 +161,7 @@ export function loadConfig(env: Env = process.env): Config {
       port: int('SAMSA_KAFKA_PORT', 9092, 0),
       advertised: env.SAMSA_KAFKA_ADVERTISED?.trim() || undefined,
       maxRequestBytes: int('SAMSA_KAFKA_MAX_REQUEST_BYTES', 100 * 1024 * 1024, 1024),
+      maxQueuedBytes: int('SAMSA_KAFKA_QUEUED_MAX_REQUEST_BYTES', 256 * 1024 * 1024, 1024),
       tlsCert,
       tlsKey,
     };

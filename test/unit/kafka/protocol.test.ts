@@ -103,8 +103,9 @@ describe('error codes and configuration', () => {
 
   it('SAMSA_KAFKA_* configure the listener; unset means none; TLS files go together', () => {
     expect(loadConfig({}).kafka).toBeUndefined();
-    expect(loadConfig({ SAMSA_KAFKA_PORT: '9092' }).kafka).toEqual({ port: 9092, advertised: undefined, maxRequestBytes: 100 * 1024 * 1024, tlsCert: undefined, tlsKey: undefined });
+    expect(loadConfig({ SAMSA_KAFKA_PORT: '9092' }).kafka).toEqual({ port: 9092, advertised: undefined, maxRequestBytes: 100 * 1024 * 1024, maxQueuedBytes: 256 * 1024 * 1024, tlsCert: undefined, tlsKey: undefined });
     expect(loadConfig({ SAMSA_KAFKA_PORT: '9093', SAMSA_KAFKA_ADVERTISED: 'kafka.example.com:19093' }).kafka?.advertised).toBe('kafka.example.com:19093');
+    expect(loadConfig({ SAMSA_KAFKA_PORT: '9092', SAMSA_KAFKA_QUEUED_MAX_REQUEST_BYTES: '1048576' }).kafka?.maxQueuedBytes).toBe(1048576);
     expect(() => loadConfig({ SAMSA_KAFKA_PORT: '9092', SAMSA_KAFKA_TLS_CERT: '/c.pem' })).toThrow(/go together/);
     expect(() => loadConfig({ SAMSA_KAFKA_PORT: 'abc' })).toThrow(/SAMSA_KAFKA_PORT/);
   });
