@@ -269,8 +269,11 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
       sockets.delete(socket);
     });
 
-    /** Starts the request in `frame`; true when it is in work (its bytes held until answered). */
-    const handleFrame = (frame: Buffer): boolean => {
+    /**
+     * Starts the request in `frame`, which holds `held` bytes of the listener's budget; true when
+     * it is in work (and gives them back once answered).
+     */
+    const handleFrame = (frame: Buffer, held: number): boolean => {
       if (session.saslRawNext) {
         // After a v0 SaslHandshake the next frame is the bare SASL token, not a request
         // (KIP-43): answered with an empty token on success; a failure closes the connection.
@@ -338,7 +341,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
           await prev;
           inFlight--;
           inFlightBytes -= frame.length;
-          frameBytes.give(frame.length);
+          frameBytes.give(held);
           if (err instanceof CloseConnection) {
             // Answered (if at all) in order, then closed once the answer is flushed.
             if (dead) return;
@@ -355,7 +358,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         await prev;
         inFlight--;
         inFlightBytes -= frame.length;
-        frameBytes.give(frame.length);
+        frameBytes.give(held);
         if (dead) return;
         if (body !== null) writeResponse(body);
         throttle();
@@ -391,7 +394,10 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
           // authentication a peer that has not said who it is may send only small frames.
           if (size < 0 || size > maxBytes) return kill(`frame of ${size} bytes (socket.request.max.bytes ${maxBytes})`);
           if (!session.authenticated && size > MAX_PRE_AUTH_FRAME) return kill(`frame of ${size} bytes before authentication (sasl.server.max.receive.size ${MAX_PRE_AUTH_FRAME})`);
-          if (receiving === 0 && size > 0) {
+          // Frames before authentication draw nothing from the budget: they are small, and an
+          // unknown peer must not be able to starve authenticated ones by declaring frames it
+          // never sends.
+          if (receiving === 0 && size > 0 && session.authenticated) {
             if (!frameBytes.take(size)) {
               // The listener holds its fill of frames: read no more until some are answered.
               pending = [buf];
@@ -414,7 +420,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
           const held = receiving;
           receiving = 0;
           // In work, the request gives its bytes back once answered; otherwise they go back now.
-          if (!handleFrame(frame)) frameBytes.give(held);
+          if (!handleFrame(frame, held)) frameBytes.give(held);
         }
       } finally {
         pumping = false;

@@ -6,7 +6,7 @@ import { AclStore } from '../../../lib/auth/acl-store';
 import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import type { AuthOptions } from '../../../lib/http/authz';
 import { kafkaGroupGuard } from '../../../lib/kafka/cluster';
-import { startKafkaListener, type KafkaListener } from '../../../lib/kafka/server';
+import { MAX_PRE_AUTH_FRAME, startKafkaListener, type KafkaListener } from '../../../lib/kafka/server';
 import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { LogEngine } from '../../../lib/log/engine';
 import { encodeRecordBatch } from '../../../lib/records';
@@ -550,7 +550,7 @@ describe('bytes held by the listener', () => {
       return;
     }
     await engine.createTopic('bp-preauth', 1);
-    const l = await listener({ auth: keysAuth(), apiKeys: keys, host: '0.0.0.0' });
+    const l = await listener({ auth: keysAuth(), apiKeys: keys, host: '0.0.0.0', maxQueuedBytes: 1024 * 1024 });
     const c = await RawClient.connect(l.port, nonLoopback);
     const size = Buffer.alloc(4);
     size.writeInt32BE(10 * 1024 * 1024);
@@ -558,6 +558,18 @@ describe('bytes held by the listener', () => {
     // Was: the listener waited (10 minutes idle) for the other 10 MiB, buffering all of it,
     // for a peer that had not said who it is.
     expect(await c.closedWithin(3000)).toBe(true);
+    expect(l.queuedBytes()).toBe(0);
+    // Unknown peers declaring frames they never finish hold none of the listener's budget, so
+    // they cannot starve authenticated connections.
+    const idle: RawClient[] = [];
+    for (let i = 0; i < 4; i++) {
+      const p = await RawClient.connect(l.port, nonLoopback);
+      const s = Buffer.alloc(4);
+      s.writeInt32BE(MAX_PRE_AUTH_FRAME - 100);
+      p.socket.write(Buffer.concat([s, Buffer.alloc(100)]));
+      idle.push(p);
+    }
+    await new Promise((r) => setTimeout(r, 200));
     expect(l.queuedBytes()).toBe(0);
     // An authenticated one may send frames up to socket.request.max.bytes.
     const ok = await RawClient.connect(l.port, nonLoopback);
@@ -567,6 +579,7 @@ describe('bytes held by the listener', () => {
     ok.request(0, 3, 3, body);
     expect((await ok.reply())!.array((x) => (x.string(), x.array((y) => (y.int32(), y.int16()))[0]))).toEqual([ErrorCode.NONE]);
     ok.end();
+    for (const p of idle) p.end();
   });
 });
 
