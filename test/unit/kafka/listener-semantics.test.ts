@@ -90,6 +90,28 @@ describe('authorization', () => {
   });
 });
 
+/** The engine takes no produce until released: every request started stays in work. */
+function holdProduces(): { release: () => void; spy: ReturnType<typeof vi.spyOn> } {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const real = engine.produceBatches.bind(engine);
+  const spy = vi.spyOn(engine, 'produceBatches').mockImplementation(async (...args) => {
+    await gate;
+    return real(...args);
+  });
+  return { release, spy };
+}
+
+/** A Produce v3 frame (size prefix included) of one ~`bytes`-byte batch to topic/partition. */
+function produceFrameOf(topic: string, partition: number, id: number, bytes: number): Buffer {
+  const body = new Writer().string(null).int16(1).int32(30_000);
+  body.array([topic], (w, t) => void w.string(t).array([partition], (x) => void x.int32(partition).bytes(encodeRecordBatch([{ value: new Uint8Array(bytes).fill(id) }]))));
+  const payload = Buffer.concat([new Writer().int16(0).int16(3).int32(id).string('bytes').finish(), body.finish()]);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(payload.length);
+  return Buffer.concat([size, payload]);
+}
+
 describe('CreateTopics', () => {
   /** CreateTopics v1 of one topic: [error, message]. */
   async function create(c: RawClient, name: string, partitions: number, validateOnly: boolean, configs: Array<[string, string]> = []): Promise<[number, string | null]> {
@@ -433,25 +455,10 @@ describe('bytes in work', () => {
     const c = await RawClient.connect(l.port);
     // The engine takes no produce until released: every request started stays in work (one
     // partition each, so that none waits behind another's place in a partition's order).
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const real = engine.produceBatches.bind(engine);
-    const spy = vi.spyOn(engine, 'produceBatches').mockImplementation(async (...args) => {
-      await gate;
-      return real(...args);
-    });
+    const { release, spy } = holdProduces();
     try {
       const n = 10;
-      const frames: Buffer[] = [];
-      for (let i = 0; i < n; i++) {
-        const body = new Writer().string(null).int16(1).int32(30_000);
-        body.array(['bp-bytes'], (w, t) => void w.string(t).array([i], (x) => void x.int32(i).bytes(encodeRecordBatch([{ value: new Uint8Array(100 * 1024).fill(i) }]))));
-        const payload = Buffer.concat([new Writer().int16(0).int16(3).int32(i).string('bytes').finish(), body.finish()]);
-        const size = Buffer.alloc(4);
-        size.writeInt32BE(payload.length);
-        frames.push(size, payload);
-      }
-      c.socket.write(Buffer.concat(frames));
+      c.socket.write(Buffer.concat(Array.from({ length: n }, (_, i) => produceFrameOf('bp-bytes', i, i, 100 * 1024))));
       await new Promise((r) => setTimeout(r, 500));
       // ~100 KiB each against a 256 KiB bound: three in work (the third crosses it), not ten.
       // Was 10: only the count of requests (32) bounded a connection.
@@ -482,25 +489,14 @@ describe('bytes held by the listener', () => {
   it('connections together hold at most about queued.max.request.bytes of request frames, received or in work, not connections × socket.request.max.bytes', async () => {
     await engine.createTopic('bp-global', 12);
     const l = await listener({ maxRequestBytes: 256 * 1024, maxQueuedBytes: 300 * 1024 });
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const real = engine.produceBatches.bind(engine);
-    const spy = vi.spyOn(engine, 'produceBatches').mockImplementation(async (...args) => {
-      await gate;
-      return real(...args);
-    });
+    const { release, spy } = holdProduces();
     const clients: RawClient[] = [];
     try {
       const n = 12;
       for (let i = 0; i < n; i++) {
         const c = await RawClient.connect(l.port);
         clients.push(c);
-        const body = new Writer().string(null).int16(1).int32(30_000);
-        body.array(['bp-global'], (w, t) => void w.string(t).array([i], (x) => void x.int32(i).bytes(encodeRecordBatch([{ value: new Uint8Array(100 * 1024).fill(i) }]))));
-        const payload = Buffer.concat([new Writer().int16(0).int16(3).int32(i).string('global').finish(), body.finish()]);
-        const size = Buffer.alloc(4);
-        size.writeInt32BE(payload.length);
-        c.socket.write(Buffer.concat([size, payload]));
+        c.socket.write(produceFrameOf('bp-global', i, i, 100 * 1024));
       }
       await new Promise((r) => setTimeout(r, 700));
       // ~100 KiB each against a 300 KiB listener-wide bound: two in work (a third would cross
