@@ -296,6 +296,26 @@ describe('SASL', () => {
     expect(await c.closedWithin(3000)).toBe(true);
     c.end();
   });
+
+  it('a SaslAuthenticate before any SaslHandshake is answered ILLEGAL_SASL_STATE, then the connection is closed (Kafka: an unexpected request during the handshake fails authentication)', async () => {
+    const l = await listener({ auth: keysAuth(), apiKeys: keys });
+    const c = await RawClient.connect(l.port);
+    c.request(36, 1, 1, new Writer().bytes(Buffer.from('\u0000bob\u0000bob-secret')));
+    const r = (await c.reply())!;
+    expect(r.int16()).toBe(ErrorCode.ILLEGAL_SASL_STATE);
+    expect(await c.closedWithin(3000)).toBe(true);
+    c.end();
+  });
+
+  it('a SaslAuthenticate after authentication is answered ILLEGAL_SASL_STATE and the connection stays usable (as Kafka answers it once authenticated)', async () => {
+    const l = await listener({ auth: keysAuth(), apiKeys: keys });
+    const c = await RawClient.connect(l.port);
+    expect(await login(c, 'bob', 'bob-secret')).toBe(ErrorCode.NONE);
+    c.request(36, 1, 2, new Writer().bytes(Buffer.from('\u0000bob\u0000bob-secret')));
+    expect((await c.reply())!.int16()).toBe(ErrorCode.ILLEGAL_SASL_STATE);
+    expect(await c.closedWithin(500)).toBe(false);
+    c.end();
+  });
 });
 
 describe('OffsetCommit', () => {
