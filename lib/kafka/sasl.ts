@@ -45,7 +45,15 @@ const saslAuthenticate: Api = {
       if (h.apiVersion >= 1) w.int64(0);
       return w;
     };
-    if (s.saslMechanism !== 'PLAIN' || !ctx.authenticatePlain) return answer(ErrorCode.ILLEGAL_SASL_STATE, 'SaslAuthenticate must follow a SaslHandshake for PLAIN');
+    if (s.saslMechanism !== 'PLAIN' || !ctx.authenticatePlain) {
+      const why = 'SaslAuthenticate must follow a SaslHandshake for PLAIN';
+      // On a SASL listener before a login (a loopback connection acts as ANONYMOUS until it
+      // logs in) Kafka fails the handshake and closes; once logged in, or with SASL off, it
+      // answers and keeps the connection.
+      const loggedIn = s.authenticated && s.principal !== undefined && s.principal !== 'User:ANONYMOUS';
+      if (ctx.authenticatePlain && !loggedIn) throw new CloseConnection(`SASL: ${why}`, answer(ErrorCode.ILLEGAL_SASL_STATE, why));
+      return answer(ErrorCode.ILLEGAL_SASL_STATE, why);
+    }
     s.saslMechanism = undefined;
     const failure = plainLogin(ctx, s, token);
     // Kafka answers a failed authentication, then closes the connection.
