@@ -295,6 +295,19 @@ function queryValue(name: string, schema: Schema, r: Rng, doc: OpenApiDoc): stri
   return String(valueFor(doc, s, r));
 }
 
+/**
+ * encodeURIComponent, except that a lone surrogate (which it refuses with a URIError) goes out
+ * as its three WTF-8 bytes, percent-escaped: a query value that is not valid UTF-8, which is the
+ * input the server must refuse cleanly.
+ */
+export function encodeQueryValue(s: string): string {
+  return s.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]|[\uD800-\uDFFF]|[^\uD800-\uDFFF]+/g, (part) => {
+    if (part.length === 2 || !/^[\uD800-\uDFFF]$/.test(part)) return encodeURIComponent(part);
+    const c = part.charCodeAt(0);
+    return [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('');
+  });
+}
+
 /** A request for one operation of the document, with path/query/body drawn from its schemas. */
 export function fromSpec(doc: OpenApiDoc, ops: Operation[], r: Rng): FuzzRequest {
   const op = r.pick(ops);
@@ -305,7 +318,7 @@ export function fromSpec(doc: OpenApiDoc, ops: Operation[], r: Rng): FuzzRequest
       const v = p.name === 'topic' ? topicParam(r, op.method) : p.name === 'group' ? groupParam(r) : p.name === 'partition' ? String(r.weighted([[9, r.int(0, 3)], [1, 99999]])) : r.bool(0.8) ? `m-${r.int(0, 5)}` : r.pick(ODD_SEGMENTS);
       path = path.replace(`{${p.name}}`, v);
     } else if (p.in === 'query' && r.bool(0.6)) {
-      query.push(`${p.name}=${encodeURIComponent(queryValue(p.name, p.schema, r, doc))}`);
+      query.push(`${p.name}=${encodeQueryValue(queryValue(p.name, p.schema, r, doc))}`);
     }
   }
   if (query.length) path += `?${query.join('&')}`;
