@@ -278,21 +278,33 @@ export class SamsaLog extends Construct {
     // Least privilege, per function and per key prefix (the S3 actions each one's code calls).
     const objects = (...prefixes: string[]) => prefixes.map((x) => this.bucket.arnForObjects(`${x}*`));
     const { topics, wal } = S3_PREFIXES;
+    /** Chunk objects of segments written in chunks: topics/<name>/[<id>/]<partition>/chunks/… (lib/log/keys.ts chunkObject). */
+    const chunks = `${topics}*/chunks/`;
+    // The table: every function writes items, singly and in transactions fenced by ConditionCheck
+    // items (groups, retention); transactions need the action of each item. test/infra/iam.test.ts
+    // holds every role to the requests its code path makes, both ways.
     const tableActions = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'];
     const allow = (fn: lambda.IFunction, actions: string[], resources: string[]) =>
       fn.addToRolePolicy(new iam.PolicyStatement({ effect: iam.Effect.ALLOW, actions, resources }));
-    for (const fn of [this.apiFunction, this.flushFunction, this.retentionFunction]) allow(fn, tableActions, [this.table.tableArn]);
+    // Partition heads in batches of 100 (lib/groups/store.ts readHeads): every group poll in the
+    // API, and the consumer lag the scheduled flush pass measures. Retention reads none.
+    for (const fn of [this.apiFunction, this.flushFunction]) allow(fn, [...tableActions, 'dynamodb:BatchGetItem'], [this.table.tableArn]);
+    allow(this.retentionFunction, tableActions, [this.table.tableArn]);
     // API: reads segments and write-ahead objects, writes write-ahead objects.
     allow(this.apiFunction, ['s3:GetObject'], objects(topics, wal));
     allow(this.apiFunction, ['s3:PutObject'], objects(wal));
     // API → flush hand-off: only this function, unqualified.
     allow(this.apiFunction, ['lambda:InvokeFunction'], [this.flushFunction.functionArn]);
-    // Flush: builds segments by (multipart) append, drops consumed write-ahead objects.
+    // Flush: builds segments by (multipart) append, drops consumed write-ahead objects, and the
+    // chunk objects of a segment it composed (design note 0011) — never a segment itself.
     allow(this.flushFunction, ['s3:GetObject'], objects(topics, wal));
     allow(this.flushFunction, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(topics));
-    allow(this.flushFunction, ['s3:DeleteObject'], objects(wal));
-    // Retention: expiry, deleted topics and the orphan sweep list and delete under both prefixes.
+    allow(this.flushFunction, ['s3:DeleteObject'], objects(chunks, wal));
+    // Retention: expiry, deleted topics and the orphan sweep list and delete under both prefixes;
+    // a segment a pass seals while written in chunks is composed here too (flush's code), by
+    // (multipart) upload of the segment objects.
     allow(this.retentionFunction, ['s3:GetObject', 's3:DeleteObject'], objects(topics, wal));
+    allow(this.retentionFunction, ['s3:PutObject', 's3:AbortMultipartUpload'], objects(topics));
     // ListBucket for all three, on Samsa's prefixes only: retention lists; the API and flush never
     // list, but without ListBucket S3 answers a GET/HEAD of a missing key with 403 instead of 404,
     // and the read path relies on not-found (a fetch racing a flush's deletes retries; one below
@@ -314,9 +326,9 @@ export class SamsaLog extends Construct {
           {
             id: 'AwsSolutions-IAM5',
             reason:
-              'Object keys are per topic, partition and offset, so object actions need a key wildcard; it is confined to this bucket and to the topics/ and wal/ prefixes the code writes. No action is a wildcard.',
+              'Object keys are per topic, partition and offset, so object actions need a key wildcard; it is confined to this bucket and to the topics/ and wal/ prefixes the code writes (flush deletes under topics/*/chunks/ only). No action is a wildcard.',
             appliesTo: [
-              { regex: `/^Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}\\.Arn>\\/(topics|wal)\\/\\*$/g` },
+              { regex: `/^Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}\\.Arn>\\/(topics|wal|topics\\/\\*\\/chunks)\\/\\*$/g` },
             ],
           },
         ],

@@ -146,7 +146,7 @@ describe('SamsaLog (default: IAM Function URL)', () => {
     expect(new Set(all)).toEqual(
       new Set([
         'logs:CreateLogStream', 'logs:PutLogEvents',
-        'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem',
+        'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchGetItem',
         's3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject', 's3:ListBucket',
         'lambda:InvokeFunction',
       ]),
