@@ -1,12 +1,12 @@
 // Template assertions for the SamsaLog construct and the Samsa stack, and cdk-nag's
 // AwsSolutions pack. Bundling is skipped here (context aws:cdk:bundling-stacks = []): the
 // bundles themselves are built by `npm run synth` and exercised in bundles.test.ts.
-import { App, Aspects, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { App, Aspects, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { resolveProps, type SamsaLogProps } from '../../infra/samsa-log';
+import { resolveProps, SamsaLog, type SamsaLogProps } from '../../infra/samsa-log';
 import { SamsaStack } from '../../infra/samsa-stack';
 
 function synth(samsa: SamsaLogProps = {}, opts: { nag?: boolean } = {}) {
@@ -296,6 +296,38 @@ describe('SamsaLog options', () => {
   it("api.reservedConcurrency 'none' leaves the API unreserved (accounts whose quota is still 10)", () => {
     const { template } = synth({ api: { reservedConcurrency: 'none' } });
     for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('props that cannot work fail the synth with the prop named, instead of deploying something else', () => {
+    const fails = (props: SamsaLogProps, message: RegExp) => expect(() => synth(props), message.source).toThrow(message);
+    // CloudFormation snapshots neither a bucket nor this table: SNAPSHOT would not keep the data.
+    fails({ removalPolicy: RemovalPolicy.SNAPSHOT }, /removalPolicy SNAPSHOT/);
+    // DESTROY with deletion protection on (the default, or asked for) makes stack deletion fail on the table.
+    fails({ removalPolicy: RemovalPolicy.DESTROY }, /removalPolicy DESTROY needs tableDeletionProtection: false/);
+    fails({ removalPolicy: RemovalPolicy.DESTROY, tableDeletionProtection: true }, /removalPolicy DESTROY needs tableDeletionProtection: false/);
+    // API Gateway buffers every response: a streamed front asked for with JWT would silently be buffered.
+    fails({ ...JWT, invokeMode: 'RESPONSE_STREAM' }, /invokeMode RESPONSE_STREAM .*auth.type "jwt"/);
+    // With authorization off there are no ACLs to bypass: the super users would be dropped.
+    fails({ authorization: false, superUsers: ['User:arn:aws:iam::123456789012:role/Admins'] }, /superUsers .*authorization: false/);
+    fails({ flushLagAlarmRecords: 0 }, /flushLagAlarmRecords must be a positive number/);
+    fails({ flushLagAlarmRecords: Number.NaN }, /flushLagAlarmRecords must be a positive number/);
+    fails({ consumerLagAlarmSeconds: -60 }, /consumerLagAlarmSeconds must be a positive number/);
+    fails({ auth: { ...(JWT.auth as { type: 'jwt'; issuer: string; audience: string[] }), throttle: { rateLimit: 0, burstLimit: -1 } } }, /auth.throttle.rateLimit must be a positive number[\s\S]*auth.throttle.burstLimit must be a positive integer/);
+    fails({ flush: { triggerBytes: -1 } }, /flush.triggerBytes must be a non-negative integer/);
+    fails({ flush: { triggerWindow: Duration.seconds(0) } }, /flush.triggerWindow/);
+    fails({ retention: { schedule: Duration.seconds(0) } }, /retention.schedule/);
+    // What still synthesizes: DESTROY with protection off, BUFFERED with JWT, no super users without authorization.
+    expect(() => resolveProps({ removalPolicy: RemovalPolicy.DESTROY, tableDeletionProtection: false })).not.toThrow();
+    expect(() => resolveProps({ ...JWT, invokeMode: 'BUFFERED' })).not.toThrow();
+    expect(() => resolveProps({ authorization: false })).not.toThrow();
+    expect(() => resolveProps({ removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE })).not.toThrow();
+  });
+
+  it('retention.timeout must cover a pass: its 60 s budget plus the partition it holds when the budget runs out (a 30 s lease)', () => {
+    expect(() => synth({ retention: { timeout: Duration.seconds(60) } })).toThrow(/retention.timeout must be at least 90 s/);
+    expect(() => synth({ retention: { timeout: Duration.seconds(89) } })).toThrow(/retention.timeout must be at least 90 s/);
+    const { template } = synth({ retention: { timeout: Duration.seconds(90) } });
+    template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('functions/retention.ts'), Timeout: 90 });
   });
 
   it('invalid props are reported together', () => {
