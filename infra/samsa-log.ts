@@ -176,8 +176,23 @@ export function resolveProps(props: SamsaLogProps = {}): Resolved {
     if (!/^https:\/\//.test(r.auth.issuer)) problems.push('auth.issuer must be an https:// URL');
     if (r.auth.audience.length === 0) problems.push('auth.audience needs at least one audience');
     if (r.invokers.length > 0) problems.push('invokers apply to the IAM Function URL; with auth.type "jwt" grant access through the identity provider');
+    // API Gateway's HTTP API buffers every response: asked for explicitly, streaming would be dropped without a word.
+    if (props.invokeMode === 'RESPONSE_STREAM') problems.push('invokeMode RESPONSE_STREAM needs the IAM Function URL; with auth.type "jwt" (API Gateway) responses are buffered: leave invokeMode out or set BUFFERED');
+    const t = r.auth.throttle;
+    if (t && !(Number.isFinite(t.rateLimit) && t.rateLimit > 0)) problems.push('auth.throttle.rateLimit must be a positive number (requests per second)');
+    if (t && !(Number.isInteger(t.burstLimit) && t.burstLimit > 0)) problems.push('auth.throttle.burstLimit must be a positive integer');
   }
   for (const u of r.superUsers ?? []) if (!/^User:[^\s,]+$/.test(u)) problems.push(`superUsers entries look like User:<IAM ARN or JWT claim>, got "${u}"`);
+  if (!r.authorization && r.superUsers !== undefined) problems.push('superUsers have nothing to bypass with authorization: false (every invoker may do everything): drop one of the two');
+  // Removal: CloudFormation takes snapshots of neither a bucket nor this table, and deletion
+  // protection makes a DESTROY fail on the table.
+  if (r.removalPolicy === RemovalPolicy.SNAPSHOT) problems.push('removalPolicy SNAPSHOT is not supported by S3 buckets or this DynamoDB table: use RETAIN (default), RETAIN_ON_UPDATE_OR_DELETE or DESTROY');
+  if (r.removalPolicy === RemovalPolicy.DESTROY && r.tableDeletionProtection) {
+    problems.push('removalPolicy DESTROY needs tableDeletionProtection: false (deletion protection, on by default, makes the stack deletion fail on the table)');
+  }
+  for (const [name, v] of [['flushLagAlarmRecords', r.flushLagAlarmRecords], ['consumerLagAlarmSeconds', r.consumerLagAlarmSeconds]] as const) {
+    if (!(Number.isFinite(v) && v > 0)) problems.push(`${name} must be a positive number, got ${v}`);
+  }
   if (problems.length > 0) throw new Error(`SamsaLog: invalid props:\n  - ${problems.join('\n  - ')}`);
   return r;
 }

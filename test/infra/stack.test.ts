@@ -342,7 +342,7 @@ describe('SamsaLog options', () => {
 });
 
 describe('cdk-nag AwsSolutions', () => {
-  for (const [name, props] of [['IAM Function URL (default)', {}], ['JWT HTTP API', JWT], ['no access logs, destroy', { serverAccessLogs: false, removalPolicy: RemovalPolicy.DESTROY }]] as const) {
+  for (const [name, props] of [['IAM Function URL (default)', {}], ['JWT HTTP API', JWT], ['no access logs, destroy', { serverAccessLogs: false, removalPolicy: RemovalPolicy.DESTROY, tableDeletionProtection: false }]] as const) {
     it(`${name}: no unsuppressed errors or warnings, and every suppression has a reason`, () => {
       const { stack, template } = synth(props as SamsaLogProps, { nag: true });
       const findings = [
