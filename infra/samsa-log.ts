@@ -20,6 +20,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { DEFAULT_LEASE_MS } from '../lib/log/lease';
+import { DEFAULT_RETENTION_OPTIONS } from '../lib/log/retention';
 import { METRICS_NAMESPACE } from '../lib/obs/emf';
 import { BUCKET_LIFECYCLE_RULES, BUCKET_SECURITY, META_TABLE, S3_PREFIXES } from '../lib/storage/aws-resources';
 import { bundlingOptions, PROJECT_ROOT } from './bundling';
@@ -129,6 +131,14 @@ export const SAMSA_DEFAULTS = {
   jwtThrottle: { rateLimit: 1000, burstLimit: 2000 },
 } as const;
 
+/**
+ * A retention pass stops starting work when its budget is spent, and finishes the partition it
+ * holds then within the lease it took for it (lib/log/retention.ts runOnce, lib/log/lease.ts).
+ * Cut off sooner, a pass that uses its budget times out before it stores its cursor, and the
+ * next pass starts from the same place.
+ */
+const RETENTION_MIN_TIMEOUT_MS = DEFAULT_RETENTION_OPTIONS.budgetMs + DEFAULT_LEASE_MS;
+
 type Sized = FunctionSettings & { memorySize: number; timeout: Duration };
 type Resolved = Required<Omit<SamsaLogProps, 'invokers' | 'alarmActions' | 'api' | 'flush' | 'retention' | 'superUsers'>> & {
   invokers: iam.IGrantable[];
@@ -167,6 +177,9 @@ export function resolveProps(props: SamsaLogProps = {}): Resolved {
     }
   }
   if (r.api.timeout.toSeconds() < 65) problems.push('api.timeout must be at least 65 s: a long poll may wait 60 s');
+  if (r.retention.timeout.toMilliseconds() < RETENTION_MIN_TIMEOUT_MS) {
+    problems.push(`retention.timeout must be at least ${RETENTION_MIN_TIMEOUT_MS / 1000} s: a pass starts work for ${DEFAULT_RETENTION_OPTIONS.budgetMs / 1000} s and finishes the partition it holds then within its ${DEFAULT_LEASE_MS / 1000} s lease`);
+  }
   for (const [name, d] of [['flush.schedule', r.flush.schedule], ['retention.schedule', r.retention.schedule]] as const) {
     if (d.toMinutes({ integral: false }) < 1) problems.push(`${name} must be at least 1 minute (EventBridge's finest rate)`);
   }
