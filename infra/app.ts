@@ -6,16 +6,56 @@
 //   -c accessLogs=false
 //   -c superUsers=User:arn:aws:iam::<account>:role/<admin role>[,...]   (default: the CDK deploy role)
 //   -c authorization=false        (no ACLs: every invoker may do everything)
+// A key or value not listed here fails the synth: a typo (`-c samsaAuth=jwt`, `-c auth=jtw`)
+// would otherwise deploy the defaults without a word.
 import { App, Aspects, RemovalPolicy } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { SamsaLogProps } from './samsa-log';
 import { SamsaStack } from './samsa-stack';
+
+/** The context keys this app reads, each with the values it accepts (undefined: any non-empty text). */
+const OPTIONS: Record<string, readonly string[] | undefined> = {
+  stackName: undefined,
+  auth: ['iam', 'jwt'],
+  jwtIssuer: undefined,
+  jwtAudience: undefined,
+  removalPolicy: ['retain', 'destroy'],
+  accessLogs: ['true', 'false'],
+  superUsers: undefined,
+  authorization: ['true', 'false'],
+};
+/**
+ * Context the CDK itself puts beside ours: feature flags (`@aws-cdk/...`), its own settings and
+ * lookups (`aws:cdk:...`, `availability-zones:account=...`), and these plain keys.
+ */
+const CDK_KEYS = new Set(['cli-telemetry', 'acknowledged-issue-numbers']);
+const cdkOwned = (key: string): boolean => key.startsWith('@') || key.includes(':') || CDK_KEYS.has(key);
 
 const app = new App();
 const ctx = (key: string): string | undefined => {
   const v = app.node.tryGetContext(key) as unknown;
   return v === undefined || v === null || v === '' ? undefined : String(v);
 };
+
+const problems: string[] = [];
+for (const key of Object.keys(app.node.getAllContext())) {
+  if (cdkOwned(key)) continue;
+  if (!(key in OPTIONS)) {
+    problems.push(`unknown context key "${key}" (known: ${Object.keys(OPTIONS).join(', ')})`);
+    continue;
+  }
+  const allowed = OPTIONS[key];
+  const value = ctx(key);
+  if (allowed && value !== undefined && !allowed.includes(value)) problems.push(`${key}: "${value}" is not one of ${allowed.join(', ')}`);
+}
+if (ctx('auth') !== 'jwt') {
+  for (const key of ['jwtIssuer', 'jwtAudience']) if (ctx(key) !== undefined) problems.push(`${key} applies with -c auth=jwt only`);
+}
+if (problems.length > 0) {
+  // A message, not a stack trace: the mistake is in the command line, not in this file.
+  console.error(`infra/app.ts: invalid context (-c key=value):\n  - ${problems.join('\n  - ')}`);
+  process.exit(1);
+}
 
 const samsa: SamsaLogProps = {};
 if (ctx('auth') === 'jwt') {
