@@ -52,7 +52,12 @@ export type SamsaAuth =
 export interface SamsaLogProps {
   /** Default { type: 'iam' }. Never public. */
   auth?: SamsaAuth;
-  /** Principals allowed to call the IAM-authenticated Function URL (lambda:InvokeFunctionUrl). */
+  /**
+   * Principals allowed to call the IAM-authenticated Function URL: lambda:InvokeFunctionUrl, and
+   * lambda:InvokeFunction (required of Function URL callers since October 2025) only under the
+   * condition lambda:InvokedViaFunctionUrl = true — a direct invoke could claim any identity
+   * (docs/design/0009-threat-model.md).
+   */
   invokers?: iam.IGrantable[];
   /**
    * The Function URL's invoke mode (IAM auth only; API Gateway is always buffered). Default

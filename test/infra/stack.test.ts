@@ -255,14 +255,30 @@ describe('SamsaLog options', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
   });
 
-  it('invokers get lambda:InvokeFunctionUrl on the API function, with IAM auth required', () => {
+  it('invokers get lambda:InvokeFunctionUrl and, through the URL only, lambda:InvokeFunction (both needed since October 2025)', () => {
     const { template } = synth({ invokers: [new iam.AccountPrincipal('123456789012')] });
-    template.hasResourceProperties('AWS::Lambda::Permission', {
-      Action: 'lambda:InvokeFunctionUrl',
-      Principal: '123456789012',
-      FunctionUrlAuthType: 'AWS_IAM',
-      FunctionName: { 'Fn::GetAtt': [Match.stringLikeRegexp('Api'), 'Arn'] },
-    });
+    const api = { 'Fn::GetAtt': [Match.stringLikeRegexp('Api'), 'Arn'] };
+    template.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunctionUrl', Principal: '123456789012', FunctionUrlAuthType: 'AWS_IAM', FunctionName: api });
+    // A plain InvokeFunction would let the invoker hand the API any event, identity included
+    // (docs/design/0009-threat-model.md): it is granted for invocations through the URL only.
+    template.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: '123456789012', InvokedViaFunctionUrl: true, FunctionName: api });
+    const direct = Object.values(template.findResources('AWS::Lambda::Permission')).filter(
+      (p) => p.Properties.Action === 'lambda:InvokeFunction' && p.Properties.Principal === '123456789012' && p.Properties.InvokedViaFunctionUrl !== true,
+    );
+    expect(direct).toEqual([]);
+    // A role in the same stack gets both in its own policy, InvokeFunction under the same condition.
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'RoleInvoker');
+    const team = new iam.Role(stack, 'Team', { assumedBy: new iam.AccountPrincipal('123456789012') });
+    new SamsaLog(stack, 'Samsa', { invokers: [team] });
+    const teamPolicy = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).find((p) => JSON.stringify(p.Properties.Roles).includes('Team'))!;
+    expect(teamPolicy.Properties.PolicyDocument.Statement).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Action: 'lambda:InvokeFunctionUrl', Effect: 'Allow', Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } } }),
+        expect.objectContaining({ Action: 'lambda:InvokeFunction', Effect: 'Allow', Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': true } } }),
+      ]),
+    );
+    for (const st of teamPolicy.Properties.PolicyDocument.Statement as Array<{ Action: string; Condition?: unknown }>) expect(st.Condition, st.Action).toBeDefined();
   });
 
   it('authorization: on by default with the deploy role as super user; a prop names others; JWT and opt-out', () => {
