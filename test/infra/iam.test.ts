@@ -228,8 +228,11 @@ function allows(statements: Statement[], req: Request): boolean {
   );
 }
 
+/** With cdk.json's feature flags, as `cdk deploy` synthesizes (@aws-cdk/aws-iam:minimizePolicies merges statements). */
 function synthTemplate(): Resources {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const flags = (JSON.parse(fs.readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+  expect(flags['@aws-cdk/aws-iam:minimizePolicies']).toBe(true);
+  const app = new App({ context: { ...flags, 'aws:cdk:bundling-stacks': [] } });
   const stack = new SamsaStack(app, 'Iam', {});
   return Template.fromStack(stack).toJSON().Resources as Resources;
 }
