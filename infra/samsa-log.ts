@@ -359,7 +359,7 @@ export class SamsaLog extends Construct {
           {
             id: 'AwsSolutions-IAM5',
             reason:
-              'Object keys are per topic, partition and offset, so object actions need a key wildcard; it is confined to this bucket and to the topics/ and wal/ prefixes the code writes (flush deletes under topics/*/chunks/ only). No action is a wildcard.',
+              'Object keys are per topic, partition and offset, so object actions need a key wildcard; it is confined to this bucket and to the topics/ and wal/ prefixes the code writes (under topics/, flush deletes only in topics/*/chunks/). No action is a wildcard.',
             appliesTo: [
               { regex: `/^Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}\\.Arn>\\/(topics|wal|topics\\/\\*\\/chunks)\\/\\*$/g` },
             ],
