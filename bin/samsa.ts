@@ -24,13 +24,15 @@ const int = (name: string, min = 0) => (v: string): number => {
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 function parseConfig(entries: string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
+  const pairs: Array<[string, string]> = [];
   for (const e of entries) {
     const i = e.indexOf('=');
     if (i <= 0) throw new UsageError(`--config takes key=value, got "${e}"`);
-    out[e.slice(0, i).trim()] = e.slice(i + 1).trim();
+    pairs.push([e.slice(0, i).trim(), e.slice(i + 1).trim()]);
   }
-  return out;
+  // Own properties whatever the key: assigning "__proto__" would drop it instead of sending it
+  // to the server, which refuses it as the unknown key it is.
+  return Object.fromEntries(pairs);
 }
 
 function table(rows: Array<Array<string | number>>): string {
@@ -266,8 +268,8 @@ topics
     const config: Record<string, string | number> = parseConfig(o.config);
     for (const key of o.deleteConfig ?? []) {
       // The API has no "unset": a deleted key goes back to the default every new topic gets.
-      if (!(key in DEFAULT_TOPIC_CONFIG)) throw new UsageError(`--delete-config: unknown config key "${key}" (known: ${Object.keys(DEFAULT_TOPIC_CONFIG).join(', ')})`);
-      if (key in config) throw new UsageError(`"${key}" is both set (--config) and deleted (--delete-config)`);
+      if (!Object.hasOwn(DEFAULT_TOPIC_CONFIG, key)) throw new UsageError(`--delete-config: unknown config key "${key}" (known: ${Object.keys(DEFAULT_TOPIC_CONFIG).join(', ')})`);
+      if (Object.hasOwn(config, key)) throw new UsageError(`"${key}" is both set (--config) and deleted (--delete-config)`);
       config[key] = DEFAULT_TOPIC_CONFIG[key as keyof typeof DEFAULT_TOPIC_CONFIG];
     }
     await admin().alterTopic(topic, { ...(o.partitions !== undefined ? { partitions: o.partitions } : {}), ...(Object.keys(config).length ? { config } : {}) });

@@ -99,6 +99,17 @@ const mediaType = (c: Context): string => (c.req.header('content-type') ?? '').s
 /** A partition in a path, as S.PartitionParams accepts it. */
 const DIGITS = /^\d+$/;
 
+/**
+ * A topic body's config as it was sent. The validator rebuilds a record key by key and leaves a
+ * "__proto__" key out (it will not assign one), which turned an unknown key into an ignored
+ * one: the registry's check (applyTopicConfig) gets the keys as they came.
+ */
+async function sentConfig(c: Context, validated: Record<string, unknown> | undefined): Promise<Record<string, unknown> | undefined> {
+  if (validated === undefined) return undefined;
+  const body = (await c.req.json()) as { config?: Record<string, unknown> };
+  return body.config;
+}
+
 /** A binary produce body, after its media type is checked (415 UNSUPPORTED_MEDIA_TYPE otherwise). */
 async function batchBody(c: Context): Promise<Uint8Array> {
   const given = c.req.header('content-type');
@@ -363,7 +374,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const t = await engine.createTopic(body.name, body.partitions, body.config);
+      const t = await engine.createTopic(body.name, body.partitions, await sentConfig(c, body.config));
       return c.json({ name: t.name, partitions: t.partitions, config: t.config }, 201);
     },
     invalid({ name: 'INVALID_TOPIC_EXCEPTION', partitions: 'INVALID_PARTITIONS', config: 'INVALID_CONFIG' }),
@@ -403,7 +414,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const t = await engine.topics.alter(c.req.valid('param').topic, body);
+      const t = await engine.topics.alter(c.req.valid('param').topic, { ...body, config: await sentConfig(c, body.config) });
       return c.json({ name: t.name, partitions: t.partitions, config: t.config }, 200);
     },
     invalid({ partitions: 'INVALID_PARTITIONS', config: 'INVALID_CONFIG' }),

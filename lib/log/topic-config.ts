@@ -114,7 +114,9 @@ export function applyTopicConfig(base: Readonly<TopicConfig>, input: Record<stri
       }
       continue;
     }
-    const rule = NUMERIC[key as keyof typeof NUMERIC];
+    // Own keys only: indexing NUMERIC with "constructor" or "__proto__" finds Object.prototype's
+    // members, which passed as rules without bounds and were stored as config.
+    const rule = Object.hasOwn(NUMERIC, key) ? NUMERIC[key as keyof typeof NUMERIC] : undefined;
     if (!rule) {
       problems.push(`unknown config key "${key}" (supported: ${Object.keys(DEFAULT_TOPIC_CONFIG).join(', ')})`);
       continue;
