@@ -2,7 +2,9 @@
 // from every web page the user opens: a page can send "simple" cross-origin POSTs (no
 // preflight), and DNS rebinding can make a hostile name resolve to 127.0.0.1 so the browser
 // treats the server as that page's own origin. Refusing Hosts outside an allow-list (loopback
-// names by default) defeats rebinding; refusing a cross-site Origin defeats the simple POSTs.
+// names by default) defeats rebinding; refusing a cross-site Origin defeats the simple POSTs;
+// refusing what the browser marks cross-site (Sec-Fetch-Site) defeats the GETs a page makes
+// without an Origin (an <img> whose poll URL carries ack= commits a group's offsets).
 // Lambda does not use this: a Function URL's host is AWS's, and its callers are signed.
 import type { MiddlewareHandler } from 'hono';
 
@@ -14,6 +16,13 @@ export interface HostGuardOptions {
 }
 
 const LOOPBACK = ['localhost', '127.0.0.1', '::1', '[::1]'];
+
+/**
+ * What another site's page may still fetch or link to: static, read-only, no data. Everything
+ * else is refused when the browser says the request comes from another site.
+ */
+const PUBLIC_PATHS = new Set(['/healthz', '/openapi.json', '/docs', '/console', '/console/', '/console/app.js', '/console/app.css']);
+const isPublicRead = (method: string, path: string): boolean => (method === 'GET' || method === 'HEAD') && PUBLIC_PATHS.has(path);
 
 /** Host header (or an Origin's authority) without its port, lower-cased; IPv6 keeps brackets. */
 export function hostName(authority: string): string {
@@ -79,6 +88,21 @@ export function hostGuard(opts: HostGuardOptions = {}): MiddlewareHandler {
           c.json(refuse(`cross-site request from Origin "${origin.slice(0, 100)}" refused; add it to SAMSA_ALLOWED_ORIGINS to allow it`, { reason: 'origin_not_allowed' }), 403),
         );
       }
+    }
+    // Fetch metadata: a browser marks every request with the site that made it, Origin or not.
+    // An <img>, a link or a form GET from another site carries no Origin, yet a poll with ack=
+    // commits offsets. Such a request passes only if it names an allowed Origin (a listed app's
+    // fetch; the Origin check above has vouched for it) or asks for a public, static page.
+    const site = c.req.header('sec-fetch-site');
+    if ((site === 'cross-site' || site === 'same-site') && !anyOrigin && origin === undefined && !isPublicRead(c.req.method, c.req.path)) {
+      return Promise.resolve(
+        c.json(
+          refuse(`request from another site's page (Sec-Fetch-Site: ${site}) refused; only an Origin listed in SAMSA_ALLOWED_ORIGINS may act on this server from another site`, {
+            reason: 'cross_site_request',
+          }),
+          403,
+        ),
+      );
     }
     return next();
   };
