@@ -65,7 +65,7 @@ export interface GroupOffset {
   /** Retention will delete (or has deleted) records the group has not consumed, at its current pace. */
   expiryRisk: boolean;
 }
-export type ResetTarget = 'earliest' | 'latest' | { timestamp: number } | { offset: number };
+export type ResetTarget = 'earliest' | 'latest' | { timestamp: number } | { offset: number } | { offsets: Array<{ partition: number; offset: number }> };
 
 interface RawPartition {
   partition: number;

@@ -26,17 +26,26 @@ export class GroupAdmin {
   async resetOffsets(group: string, topic: string, to: ResetTarget): Promise<Array<TopicPartition & { offset: number }>> {
     checkGroupName(group);
     const t = await this.store.engine.topics.get(topic, { fresh: true });
+    // Per partition: the listed ones (each once, each in the topic), or all of them.
+    const entries = typeof to === 'object' && 'offsets' in to ? to.offsets : undefined;
+    const listed = entries ? new Map(entries.map((o) => [o.partition, o.offset])) : undefined;
+    if (entries && listed) {
+      if (listed.size !== entries.length) throw new SamsaError('INVALID_REQUEST', 'to.offsets names a partition more than once', { field: 'to.offsets' });
+      const outside = [...listed.keys()].find((p) => p >= t.partitions);
+      if (outside !== undefined) throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}" has no partition ${outside} (it has ${t.partitions})`, { topic, partition: outside });
+    }
     return this.store.run(group, async (l) => {
       if (l.state.members.size > 0) throw nonEmpty(group, l.state.members.size, 'reset its offsets');
       const out: Array<TopicPartition & { offset: number }> = [];
       for (let p = 0; p < t.partitions; p++) {
+        if (listed && !listed.has(p)) continue;
         let offset: number;
         if (to === 'earliest' || to === 'latest') offset = (await this.store.engine.listOffsets(topic, p, to)).offset;
         else if ('timestamp' in to) offset = (await this.store.engine.listOffsets(topic, p, to.timestamp)).offset;
         else {
-          // As kafka-consumer-groups --to-offset: clamped into the log's range.
+          // As kafka-consumer-groups --to-offset and --from-file: clamped into the log's range.
           const h = await this.store.engine.head(t, p);
-          offset = Math.min(Math.max(to.offset, h.logStart), h.nextOffset);
+          offset = Math.min(Math.max(listed ? listed.get(p)! : 'offset' in to ? to.offset : 0, h.logStart), h.nextOffset);
         }
         out.push({ topic, partition: p, offset });
       }

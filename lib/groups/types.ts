@@ -25,7 +25,12 @@ export interface CoordinatorOptions {
 }
 
 export const SESSION_TIMEOUT = { min: 100, max: 3_600_000, default: 45_000 } as const;
-export type ResetTarget = 'earliest' | 'latest' | { timestamp: number } | { offset: number };
+/**
+ * Where a reset moves a topic's offsets: every partition to its log start or end, to a time, or
+ * to one offset; or the listed partitions each to its own offset (kafka-consumer-groups
+ * --from-file), as a preview computed them.
+ */
+export type ResetTarget = 'earliest' | 'latest' | { timestamp: number } | { offset: number } | { offsets: Array<{ partition: number; offset: number }> };
 
 export interface TopicPartition {
   topic: string;

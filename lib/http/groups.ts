@@ -6,6 +6,7 @@ import { ASSIGNORS, type AssignorName, tpKey } from '../groups/assignors';
 import { type CoordinatorOptions, GroupCoordinator, MEMBER_ID_PATTERN, SESSION_TIMEOUT } from '../groups/coordinator';
 import { SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
+import { MAX_PARTITIONS } from '../log/topic-config';
 import { jsonDecodedBudget, recordToJson } from './format';
 import { ErrorBody, FetchedRecord, intParam } from './schemas';
 
@@ -195,6 +196,10 @@ const ResetBody = z
       z.enum(['earliest', 'latest']),
       z.object({ timestamp: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).strict(),
       z.object({ offset: Offset }).strict(),
+      z
+        .object({ offsets: z.array(z.object({ partition: z.number().int().min(0), offset: Offset }).strict()).min(1).max(MAX_PARTITIONS) })
+        .strict()
+        .openapi({ description: 'The listed partitions each to its own offset (kafka-consumer-groups --from-file); the others keep theirs.' }),
     ]),
   })
   .openapi('ResetOffsets');
@@ -384,7 +389,7 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
     }),
     async (c) => {
       const b = c.req.valid('json');
-      const to = typeof b.to === 'string' ? b.to : 'timestamp' in b.to ? { timestamp: b.to.timestamp } : { offset: b.to.offset };
+      const to = typeof b.to === 'string' ? b.to : 'timestamp' in b.to ? { timestamp: b.to.timestamp } : 'offsets' in b.to ? { offsets: b.to.offsets } : { offset: b.to.offset };
       await refuseKafkaMembers(c.req.valid('param').group, 'reset its offsets');
       return c.json({ offsets: await groups.resetOffsets(c.req.valid('param').group, b.topic, to) }, 200);
     },

@@ -11,6 +11,10 @@ export const CONSOLE_JS = String.raw`
   var tokenInput = document.getElementById('token');
   var timers = [];
   var aborts = [];
+  // The page on screen: its requests share one AbortController (aborted when the user moves
+  // on, so a slow answer never lands on the next page) and its timers stop with it.
+  var pageCtl = new AbortController();
+  var pageNo = 0;
   var rates = {};
 
   tokenInput.value = sessionStorage.getItem('samsa.token') || '';
@@ -28,7 +32,7 @@ export const CONSOLE_JS = String.raw`
     var headers = { accept: 'application/json' };
     var t = sessionStorage.getItem('samsa.token');
     if (t) headers.authorization = 'Bearer ' + t;
-    var init = { method: method, headers: headers, signal: signal };
+    var init = { method: method, headers: headers, signal: signal || pageCtl.signal };
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -80,7 +84,38 @@ export const CONSOLE_JS = String.raw`
     if (s < 172800) return (s / 3600).toFixed(1) + ' h';
     return (s / 86400).toFixed(1) + ' d';
   }
-  function every(ms, fn) { fn(); timers.push(setInterval(fn, ms)); }
+  // Kafka timestamps are int64 ms; a Date spans only ±8.64e15 ms. Beyond that the number itself
+  // is shown: toISOString throws, which emptied the whole page of records.
+  function fmtTime(ts) {
+    var d = new Date(ts);
+    return isNaN(d.getTime()) ? String(ts) + ' ms' : d.toISOString();
+  }
+  // One call of fn at a time: a call while one is in flight returns that one and runs fn once
+  // more after it (the caller changed something and wants to see it), never beside it.
+  function single(fn) {
+    var running = null, again = false;
+    return function run() {
+      if (running) { again = true; return running; }
+      running = Promise.resolve().then(fn);
+      var done = function () {
+        running = null;
+        if (again) { again = false; run().catch(fail); }
+      };
+      running.then(done, done);
+      return running;
+    };
+  }
+  // Periodic refresh of the page on screen: the next run starts ms after the previous one has
+  // settled, so a slow server never has two of them in flight (setInterval stacked them).
+  function every(ms, fn) {
+    var mine = pageNo;
+    (function tick() {
+      if (mine !== pageNo) return;
+      Promise.resolve().then(fn).catch(fail).then(function () {
+        if (mine === pageNo) timers.push(setTimeout(tick, ms));
+      });
+    })();
+  }
   function fail(err) { if (err && err.name !== 'AbortError') setStatus(err.message || String(err), true); }
 
   // A line chart of the last points, drawn as SVG: enough for throughput and lag.
@@ -147,7 +182,7 @@ export const CONSOLE_JS = String.raw`
     } }, [field('Name', name), field('Partitions', parts), field('retention.ms (optional)', retention), h('button', { type: 'submit', text: 'Create topic' })]);
     main.replaceChildren(h('h2', { text: 'Topics' }), h('section', { class: 'card' }, [table]), h('section', { class: 'card' }, [h('h3', { text: 'Create a topic' }), form]));
     every(5000, function () {
-      api('GET', '/v1/topics').then(function (list) {
+      return api('GET', '/v1/topics').then(function (list) {
         return Promise.all(list.topics.slice(0, 200).map(function (t) {
           return api('GET', '/v1/topics/' + enc(t.name) + '?stats=true').catch(function () { return null; });
         })).then(function (descs) {
@@ -158,16 +193,17 @@ export const CONSOLE_JS = String.raw`
             var hw = d ? d.partitions.reduce(function (a, p) { return a + p.high_watermark; }, 0) : undefined;
             var size = d && d.partitions.every(function (p) { return typeof p.size_bytes === 'number'; })
               ? d.partitions.reduce(function (a, p) { return a + p.size_bytes; }, 0) : undefined;
+            // Per incarnation: a topic deleted and created again starts from zero, not a negative rate.
             var prev = rates[t.name], rate = '–';
-            if (prev && hw !== undefined && now > prev.at) rate = ((hw - prev.hw) * 1000 / (now - prev.at)).toFixed(1);
-            if (hw !== undefined) rates[t.name] = { hw: hw, at: now };
+            if (prev && d && prev.id === d.topic_id && now > prev.at) rate = ((hw - prev.hw) * 1000 / (now - prev.at)).toFixed(1);
+            if (hw !== undefined) rates[t.name] = { id: d.topic_id, hw: hw, at: now };
             return h('tr', null, [h('td', null, [h('a', { href: '#/topics/' + enc(t.name), text: t.name })]),
               h('td', { class: 'num', text: t.partitions }), h('td', { class: 'num', text: records === undefined ? '–' : records }),
               h('td', { class: 'num', text: fmtBytes(size) }), h('td', { class: 'num', text: rate })]);
           }));
           if (list.topics.length === 0) tbody.replaceChildren(h('tr', null, [h('td', { colspan: 5, class: 'muted', text: 'No topics yet.' })]));
         });
-      }).catch(fail);
+      });
     });
   }
 
@@ -179,10 +215,19 @@ export const CONSOLE_JS = String.raw`
     var prodPartition = h('select', { id: 'produce-partition' }, [h('option', { value: '', text: 'by key (Kafka partitioner)' })]);
     var lastHw;
     var known = 0;
+    var incarnation;
     var header = h('h2', null, ['Topic ', h('span', { text: topic })]);
 
-    function refresh() {
+    var refresh = single(function () {
       return api('GET', '/v1/topics/' + enc(topic) + '?stats=true').then(function (d) {
+        // Deleted and created again since this page opened: its offsets, rates and messages
+        // belong to the old topic. Start the page over on the new one.
+        if (incarnation !== undefined && d.topic_id !== incarnation) {
+          render();
+          setStatus('Topic ' + topic + ' was deleted and created again; showing the new topic.');
+          return;
+        }
+        incarnation = d.topic_id;
         partsBody.replaceChildren.apply(partsBody, d.partitions.map(function (p) {
           return h('tr', null, [h('td', { class: 'num', text: p.partition }), h('td', { class: 'num', text: p.log_start_offset }),
             h('td', { class: 'num', text: p.high_watermark }), h('td', { class: 'num', text: p.high_watermark - p.log_start_offset }),
@@ -201,7 +246,7 @@ export const CONSOLE_JS = String.raw`
         if (lastHw !== undefined) throughput.push((hw - lastHw.hw) * 1000 / Math.max(1, Date.now() - lastHw.at));
         lastHw = { hw: hw, at: Date.now() };
       });
-    }
+    });
 
     // Alter: config, partitions, delete (typing the name confirms).
     var cfgKey = h('input', { id: 'config-key', placeholder: 'retention.ms' });
@@ -211,12 +256,12 @@ export const CONSOLE_JS = String.raw`
       var cfg = {};
       var v = cfgVal.value.trim();
       cfg[cfgKey.value.trim()] = v === '' ? null : (isNaN(Number(v)) ? v : Number(v));
-      api('PATCH', '/v1/topics/' + enc(topic), { config: cfg }).then(function () { setStatus('Config updated'); refresh(); }, fail);
+      api('PATCH', '/v1/topics/' + enc(topic), { config: cfg }).then(function () { setStatus('Config updated'); refresh().catch(fail); }, fail);
     } }, [field('Config key', cfgKey), field('Config value', cfgVal), h('button', { type: 'submit', text: 'Set config' })]);
     var newParts = h('input', { id: 'partitions-count', type: 'number', min: 1 });
     var partsForm = h('form', { class: 'inline', onsubmit: function (e) {
       e.preventDefault();
-      api('PATCH', '/v1/topics/' + enc(topic), { partitions: Number(newParts.value) }).then(function () { setStatus('Partitions added'); known = 0; refresh(); }, fail);
+      api('PATCH', '/v1/topics/' + enc(topic), { partitions: Number(newParts.value) }).then(function () { setStatus('Partitions added'); known = 0; refresh().catch(fail); }, fail);
     } }, [field('New partition count', newParts), h('button', { type: 'submit', text: 'Add partitions' })]);
     var confirmName = h('input', { id: 'delete-confirm', placeholder: topic });
     var delForm = h('form', { class: 'inline', onsubmit: function (e) {
@@ -236,7 +281,7 @@ export const CONSOLE_JS = String.raw`
     var browseCtl;
     function row(r) {
       var hdrs = (r.headers || []).map(function (x) { return x.key + '=' + (x.value === null ? 'null' : x.value); }).join(', ');
-      return h('tr', null, [h('td', { class: 'num', text: r.offset }), h('td', { text: new Date(r.timestamp).toISOString() }),
+      return h('tr', null, [h('td', { class: 'num', text: r.offset }), h('td', { text: fmtTime(r.timestamp) }),
         h('td', null, [h('pre', { class: 'value', text: decodeAs(r.key, 'text') })]), h('td', { text: hdrs }),
         h('td', null, [h('pre', { class: 'value', text: decodeAs(r.value, decodeSel.value) })])]);
     }
@@ -294,7 +339,7 @@ export const CONSOLE_JS = String.raw`
       api('POST', '/v1/topics/' + enc(topic) + '/records', { records: [rec], value_format: asSel.value }).then(function (res) {
         var o = res.offsets[0];
         setStatus('Produced to partition ' + o.partition + ' at offset ' + o.offset);
-        refresh();
+        refresh().catch(fail);
       }, fail);
     } }, [field('Key', key), field('Value', value), field('Value is', asSel), field('Headers', headers), field('Partition', prodPartition),
       h('button', { type: 'submit', text: 'Produce' })]);
@@ -308,8 +353,12 @@ export const CONSOLE_JS = String.raw`
       h('section', { class: 'card' }, [h('h3', { text: 'Messages' }), browseForm, msgTable]),
       h('section', { class: 'card' }, [h('h3', { text: 'Produce a record' }), produceForm]),
       h('section', { class: 'card' }, [h('h3', { text: 'Configuration' }), h('table', { 'aria-label': 'Configuration' }, [configBody]), alterForm, partsForm, delForm]));
-    refresh().then(function () { browse(); }, fail);
-    timers.push(setInterval(function () { refresh().catch(fail); }, 2000));
+    var browsed = false;
+    every(2000, function () {
+      return refresh().then(function () {
+        if (!browsed) { browsed = true; browse(); }
+      });
+    });
   }
 
   function groupsPage() {
@@ -317,12 +366,12 @@ export const CONSOLE_JS = String.raw`
     main.replaceChildren(h('h2', { text: 'Consumer groups' }), h('section', { class: 'card' }, [h('table', { 'aria-label': 'Consumer groups' }, [
       h('thead', null, [h('tr', null, [h('th', { text: 'Group' }), h('th', { text: 'State' }), h('th', { class: 'num', text: 'Members' })])]), tbody])]));
     every(5000, function () {
-      api('GET', '/v1/groups').then(function (list) {
+      return api('GET', '/v1/groups').then(function (list) {
         tbody.replaceChildren.apply(tbody, list.groups.map(function (g) {
           return h('tr', null, [h('td', null, [h('a', { href: '#/groups/' + enc(g.group), text: g.group })]), h('td', { text: g.state }), h('td', { class: 'num', text: g.members })]);
         }));
         if (list.groups.length === 0) tbody.replaceChildren(h('tr', null, [h('td', { colspan: 3, class: 'muted', text: 'No consumer groups yet.' })]));
-      }).catch(fail);
+      });
     });
   }
 
@@ -336,7 +385,7 @@ export const CONSOLE_JS = String.raw`
     var toVal = h('input', { id: 'reset-value', placeholder: 'ms since epoch, or an offset' });
     var preview = h('tbody');
     var rows = [];
-    function refresh() {
+    var refresh = single(function () {
       return Promise.all([api('GET', '/v1/groups/' + enc(group)), api('GET', '/v1/groups/' + enc(group) + '/offsets')]).then(function (r) {
         var d = r[0], o = r[1];
         summary.textContent = 'State ' + d.state + ', generation ' + d.generation + ', ' + d.members.length + ' member(s), total lag ' + o.lag;
@@ -354,33 +403,58 @@ export const CONSOLE_JS = String.raw`
         if (topicSel.children.length !== topics.length) topicSel.replaceChildren.apply(topicSel, topics.map(function (t) { return h('option', { value: t, text: t }); }));
         lagChart.push(o.lag);
       });
-    }
+    });
     function target() {
       var to = toSel.value;
-      if (to === 'timestamp') return { timestamp: Number(toVal.value) };
-      if (to === 'offset') return { offset: Number(toVal.value) };
-      return to;
+      if (to !== 'timestamp' && to !== 'offset') return to;
+      var n = toVal.value.trim() === '' ? NaN : Number(toVal.value);
+      if (!Number.isSafeInteger(n) || n < 0) return null;
+      return to === 'timestamp' ? { timestamp: n } : { offset: n };
     }
-    var resetForm = h('form', { class: 'inline', onsubmit: function (e) {
+    // What the preview showed, partition by partition: Apply sends exactly this. Recomputing it
+    // at apply time ("latest" a moment later, say) would move the group somewhere not shown.
+    var pending = null;
+    var previewNo = 0;
+    function clearPreview() {
+      previewNo++; // a preview still being computed is for a form that has changed since
+      pending = null;
+      applyBtn.disabled = true;
+      preview.replaceChildren();
+    }
+    var resetForm = h('form', { class: 'inline', oninput: clearPreview, onchange: clearPreview, onsubmit: function (e) {
       e.preventDefault();
       // Preview first (what each partition would move to); the change needs a second click.
+      // Every partition of the topic: the reset moves them all, committed or not.
       var t = topicSel.value, to = target();
-      var affected = rows.filter(function (x) { return x.topic === t; });
-      Promise.all(affected.map(function (x) {
-        if (typeof to === 'object' && 'offset' in to) return Promise.resolve(to.offset);
-        var spec = typeof to === 'object' ? to.timestamp : to;
-        return api('GET', '/v1/topics/' + enc(t) + '/partitions/' + x.partition + '/offsets?timestamp=' + spec).then(function (r) { return r.offset; });
-      })).then(function (next) {
-        preview.replaceChildren.apply(preview, affected.map(function (x, i) {
-          return h('tr', null, [h('td', { text: x.topic }), h('td', { class: 'num', text: x.partition }), h('td', { class: 'num', text: x.offset }), h('td', { class: 'num', text: next[i] })]);
-        }));
-        applyBtn.disabled = false;
-        setStatus('Preview ready: check the new offsets, then apply.');
-      }, fail);
+      clearPreview();
+      var mine = previewNo;
+      if (to === null) { setStatus('Give the value as a whole number (ms since epoch, or an offset)', true); return; }
+      var now = {};
+      rows.forEach(function (x) { if (x.topic === t && x.offset >= 0) now[x.partition] = x.offset; });
+      api('GET', '/v1/topics/' + enc(t)).then(function (d) {
+        return Promise.all(d.partitions.map(function (p) {
+          // As the server clamps an offset target: into the partition's range.
+          if (typeof to === 'object' && 'offset' in to) return Math.min(Math.max(to.offset, p.log_start_offset), p.high_watermark);
+          var spec = typeof to === 'object' ? to.timestamp : to;
+          return api('GET', '/v1/topics/' + enc(t) + '/partitions/' + p.partition + '/offsets?timestamp=' + spec).then(function (r) { return r.offset; });
+        })).then(function (next) {
+          if (mine !== previewNo) return;
+          var plan = d.partitions.map(function (p, i) { return { partition: p.partition, offset: next[i] }; });
+          preview.replaceChildren.apply(preview, plan.map(function (x) {
+            return h('tr', null, [h('td', { text: t }), h('td', { class: 'num', text: x.partition }),
+              h('td', { class: 'num', text: now[x.partition] === undefined ? '–' : now[x.partition] }), h('td', { class: 'num', text: x.offset })]);
+          }));
+          pending = { topic: t, offsets: plan };
+          applyBtn.disabled = false;
+          setStatus('Preview ready: check the new offsets, then apply.');
+        });
+      }).catch(fail);
     } }, [field('Topic', topicSel), field('Reset to', toSel), field('Value', toVal), h('button', { type: 'submit', class: 'secondary', text: 'Preview reset' })]);
     var applyBtn = h('button', { type: 'button', class: 'danger', disabled: true, id: 'reset-apply', text: 'Apply reset', onclick: function () {
-      api('POST', '/v1/groups/' + enc(group) + '/offsets/reset', { topic: topicSel.value, to: target() }).then(function () {
-        setStatus('Offsets reset'); applyBtn.disabled = true; refresh();
+      if (!pending) return;
+      var plan = pending;
+      api('POST', '/v1/groups/' + enc(group) + '/offsets/reset', { topic: plan.topic, to: { offsets: plan.offsets } }).then(function () {
+        setStatus('Offsets reset'); clearPreview(); refresh().catch(fail);
       }, fail);
     } });
     main.replaceChildren(h('h2', null, ['Group ', h('span', { text: group })]), summary,
@@ -394,19 +468,31 @@ export const CONSOLE_JS = String.raw`
       h('section', { class: 'card' }, [h('h3', { text: 'Reset offsets (only while the group has no members)' }), resetForm,
         h('table', { 'aria-label': 'Reset preview' }, [h('thead', null, [h('tr', null, [h('th', { text: 'Topic' }), h('th', { class: 'num', text: 'Partition' }),
           h('th', { class: 'num', text: 'Now' }), h('th', { class: 'num', text: 'After reset' })])]), preview]), applyBtn]));
-    refresh().catch(fail);
-    timers.push(setInterval(function () { refresh().catch(fail); }, 2000));
+    every(2000, refresh);
   }
 
   function render() {
-    timers.forEach(clearInterval);
+    timers.forEach(clearTimeout);
     aborts.forEach(function (a) { a.abort(); });
+    pageCtl.abort();
+    pageCtl = new AbortController();
+    pageNo++;
     timers = [];
     aborts = [];
     setStatus('');
     var parts = (location.hash || '#/topics').slice(2).split('/');
     var section = parts[0] || 'topics';
-    var name = parts.length > 1 ? decodeURIComponent(parts.slice(1).join('/')) : undefined;
+    var name;
+    try {
+      name = parts.length > 1 ? decodeURIComponent(parts.slice(1).join('/')) : undefined;
+    } catch (e) {
+      // A bad percent-escape (a truncated or hand-edited link): say so instead of a blank page.
+      main.replaceChildren(h('h2', { text: 'Not a console link' }),
+        h('p', { role: 'alert', text: 'The address ' + location.hash + ' cannot be read (' + e.message + '). Pick Topics or Consumer groups above.' }));
+      setStatus('Malformed link: ' + location.hash, true);
+      document.title = 'Samsa console';
+      return;
+    }
     document.querySelectorAll('header nav a').forEach(function (a) {
       if (a.getAttribute('href') === '#/' + section) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
     });

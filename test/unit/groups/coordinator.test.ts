@@ -348,6 +348,16 @@ describe('admin', () => {
     expect((await A.describe('adm')).lag).toBe(6);
     await A.resetOffsets('adm', 't', { offset: 99 });
     expect((await A.offsets('adm')).map((o) => o.offset)).toEqual([2, 2, 2, 2, 2, 2]);
+    // Each listed partition to its own offset (clamped likewise); the others keep theirs.
+    expect(await A.resetOffsets('adm', 't', { offsets: [{ partition: 4, offset: 0 }, { partition: 1, offset: 99 }, { partition: 0, offset: 1 }] })).toEqual([
+      { topic: 't', partition: 0, offset: 1 },
+      { topic: 't', partition: 1, offset: 2 },
+      { topic: 't', partition: 4, offset: 0 },
+    ]);
+    expect((await A.offsets('adm')).map((o) => o.offset)).toEqual([1, 2, 2, 2, 0, 2]);
+    expect(await code(A.resetOffsets('adm', 't', { offsets: [{ partition: 0, offset: 1 }, { partition: 0, offset: 2 }] }))).toBe('INVALID_REQUEST');
+    expect(await code(A.resetOffsets('adm', 't', { offsets: [{ partition: 6, offset: 0 }] }))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    expect((await A.offsets('adm')).map((o) => o.offset)).toEqual([1, 2, 2, 2, 0, 2]);
     await A.deleteGroup('adm');
     expect(await code(B.describe('adm'))).toBe('GROUP_ID_NOT_FOUND');
     expect((await B.list()).find((g) => g.group === 'adm')).toBeUndefined();
