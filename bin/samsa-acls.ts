@@ -1,10 +1,18 @@
-// `samsa acls add|list|remove` and `samsa quotas set|list`: Kafka's kafka-acls and
+// `samsa acls add|list|remove` and `samsa quotas set|remove|list`: Kafka's kafka-acls and
 // kafka-configs --entity-type users, over the admin client. Kept apart from bin/samsa.ts,
 // which only registers them.
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Admin, AclBinding } from '../lib/client';
 
 const RESOURCE_FLAGS = ['topic', 'group', 'cluster'] as const;
+const OPERATIONS: ReadonlyArray<AclBinding['operation']> = ['read', 'write', 'create', 'delete', 'alter', 'describe', 'all'];
+/**
+ * kafka-acls' --resource-pattern-type: a binding is literal or prefixed; a filter may also be
+ * `any` (either, the name taken exactly) or `match` (every binding that applies to the named
+ * resource: its literal name, the literal "*", and every prefix of it).
+ */
+const PATTERN_FILTERS = ['literal', 'prefixed', 'any', 'match'] as const;
+type PatternFilter = (typeof PATTERN_FILTERS)[number];
 
 interface AclOpts {
   principal?: string;
@@ -12,8 +20,10 @@ interface AclOpts {
   group?: string;
   cluster?: boolean;
   prefixed?: boolean;
-  operation?: string[];
+  resourcePatternType?: PatternFilter;
+  operation?: Array<AclBinding['operation']>;
   deny?: boolean;
+  output?: 'table' | 'json';
 }
 
 function rate(flag: string) {
@@ -24,7 +34,18 @@ function rate(flag: string) {
   };
 }
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+/** --operation, repeatable: checked (in any case, as kafka-acls takes Read or READ) before anything is sent. */
+function operation(v: string, prev: Array<AclBinding['operation']> = []): Array<AclBinding['operation']> {
+  const op = v.trim().toLowerCase() as AclBinding['operation'];
+  if (!OPERATIONS.includes(op)) throw new InvalidArgumentError(`"${v}" is not an operation (one of ${OPERATIONS.join(', ')})`);
+  return [...prev, op];
+}
+
+function patternFilter(v: string): PatternFilter {
+  const t = v.trim().toLowerCase() as PatternFilter;
+  if (!PATTERN_FILTERS.includes(t)) throw new InvalidArgumentError(`"${v}" is not a pattern type (one of ${PATTERN_FILTERS.join(', ')})`);
+  return t;
+}
 
 function resourceOf(program: Command, o: AclOpts, required: boolean): Pick<AclBinding, 'resource_type' | 'resource_name'> | undefined {
   const given = RESOURCE_FLAGS.filter((f) => o[f] !== undefined);
@@ -37,85 +58,123 @@ function resourceOf(program: Command, o: AclOpts, required: boolean): Pick<AclBi
   return type === 'cluster' ? { resource_type: 'cluster' } : { resource_type: type, resource_name: o[type] as string };
 }
 
+/** The pattern type of --prefixed / --resource-pattern-type, `fallback` when neither is given. */
+function patternOf(program: Command, o: AclOpts, fallback: PatternFilter): PatternFilter {
+  if (o.prefixed && o.resourcePatternType !== undefined && o.resourcePatternType !== 'prefixed') program.error(`--prefixed and --resource-pattern-type ${o.resourcePatternType} contradict each other`, { exitCode: 2 });
+  return o.prefixed ? 'prefixed' : (o.resourcePatternType ?? fallback);
+}
+
+/** Whether a binding passes a pattern filter for a resource name (undefined: no name given). */
+function patternMatches(a: Required<AclBinding>, pattern: PatternFilter, name: string | undefined): boolean {
+  if (pattern === 'match') {
+    if (name === undefined) return true;
+    return a.pattern_type === 'prefixed' ? name.startsWith(a.resource_name) : a.resource_name === name || a.resource_name === '*';
+  }
+  if (name !== undefined && a.resource_name !== name) return false;
+  return pattern === 'any' || a.pattern_type === pattern;
+}
+
+/** The bindings a filter selects, as the server lists them and then by pattern, operation and permission. */
+async function matching(admin: Admin, o: AclOpts, r: Pick<AclBinding, 'resource_type' | 'resource_name'> | undefined, pattern: PatternFilter): Promise<Required<AclBinding>[]> {
+  // A cluster binding is named by the server; only the type narrows it.
+  const name = r?.resource_type === 'cluster' ? undefined : r?.resource_name;
+  const listed = await admin.describeAcls({
+    ...(o.principal ? { principal: o.principal } : {}),
+    ...(r ? { resource_type: r.resource_type } : {}),
+    // match also needs the literal "*" and the prefixes: those are filtered here.
+    ...(name !== undefined && pattern !== 'match' ? { resource_name: name } : {}),
+  });
+  return listed.filter((a) => patternMatches(a, pattern, name) && (!o.operation || o.operation.includes(a.operation)) && (!o.deny || a.permission === 'deny'));
+}
+
 function table(rows: Array<Array<string | number>>): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i]!)).join('  ').trimEnd() + '\n').join('');
 }
 
+const aclTable = (list: Required<AclBinding>[]): string =>
+  table([['PRINCIPAL', 'RESOURCE-TYPE', 'RESOURCE', 'PATTERN', 'OPERATION', 'PERMISSION'], ...list.map((a) => [a.principal, a.resource_type, a.resource_name, a.pattern_type, a.operation, a.permission])]);
+
+const outputOption = () => new Option('-o, --output <format>', 'table (default) or json').choices(['table', 'json']).default('table');
+
 export function registerAccessCommands(program: Command, admin: () => Admin, out: (s: string) => unknown): void {
   const acls = program.command('acls').description('add, list and remove Kafka-style ACLs (needs alter/describe on the cluster)');
-  const resourceOptions = (c: Command) =>
+  const resourceOptions = (c: Command, patterns: string) =>
     c
       .option('--topic <name>', 'a topic (with --prefixed: every topic starting with it; "*" for all)')
       .option('--group <name>', 'a consumer group (same rules)')
       .option('--cluster', 'the cluster (create topics, administer ACLs and quotas, /metrics)')
-      .option('--prefixed', 'match names by prefix');
+      .option('--prefixed', 'match names by prefix (--resource-pattern-type prefixed)')
+      .option('--resource-pattern-type <type>', patterns, patternFilter);
 
   resourceOptions(
     acls
       .command('add')
       .description('allow (or with --deny, deny) a principal operations on a resource')
       .requiredOption('--principal <User:name>', 'who: User:<name>, User:<IAM ARN>, or User:* for everyone')
-      .requiredOption('--operation <op>', 'read, write, create, delete, alter, describe or all (repeatable)', collect),
+      .requiredOption('--operation <op>', `${OPERATIONS.join(', ')}, in any case (repeatable)`, operation),
+    'literal (default) or prefixed',
   )
     .option('--deny', 'a deny binding (deny wins over any allow)')
     .action(async (o: AclOpts) => {
       const resource = resourceOf(program, o, true)!;
-      const bindings = o.operation!.map((operation) => ({
+      const pattern = patternOf(program, o, 'literal');
+      if (pattern !== 'literal' && pattern !== 'prefixed') program.error(`acls add: a binding's pattern type is literal or prefixed (${pattern} is for list and remove)`, { exitCode: 2 });
+      const bindings = o.operation!.map((op) => ({
         principal: o.principal!,
         ...resource,
-        pattern_type: o.prefixed ? ('prefixed' as const) : ('literal' as const),
-        operation: operation as AclBinding['operation'],
+        pattern_type: pattern,
+        operation: op,
         permission: o.deny ? ('deny' as const) : ('allow' as const),
       }));
       await admin().createAcls(bindings);
       out(`Added ${bindings.length} ACL${bindings.length === 1 ? '' : 's'}.\n`);
     });
 
-  resourceOptions(acls.command('list').description('list ACLs, optionally for one principal or resource').option('--principal <User:name>', 'only this principal')).action(
-    async (o: AclOpts) => {
+  resourceOptions(
+    acls.command('list').description('list ACLs, optionally for one principal or resource').option('--principal <User:name>', 'only this principal'),
+    'literal, prefixed, any (default: both, the name taken exactly) or match (every binding that applies to the named resource)',
+  )
+    .addOption(outputOption())
+    .action(async (o: AclOpts) => {
       const r = resourceOf(program, o, false);
-      const list = await admin().describeAcls({ ...(o.principal ? { principal: o.principal } : {}), ...(r ?? {}) });
-      out(
-        table([
-          ['PRINCIPAL', 'RESOURCE-TYPE', 'RESOURCE', 'PATTERN', 'OPERATION', 'PERMISSION'],
-          ...list.map((a) => [a.principal, a.resource_type, a.resource_name, a.pattern_type, a.operation, a.permission]),
-        ]),
-      );
-    },
-  );
+      const list = await matching(admin(), o, r, patternOf(program, o, 'any'));
+      out(o.output === 'json' ? `${JSON.stringify(list, null, 2)}\n` : aclTable(list));
+    });
 
   resourceOptions(
     acls
       .command('remove')
-      .description('remove the ACLs matching every given field')
+      .description('remove the ACLs matching every given field (literal patterns unless --resource-pattern-type says otherwise)')
       .option('--principal <User:name>', 'only this principal')
-      .option('--operation <op>', 'only this operation', collect),
+      .option('--operation <op>', 'only this operation (repeatable)', operation),
+    'literal (default, as kafka-acls), prefixed, any (both, the name taken exactly) or match (every binding that applies to the named resource)',
   )
     .option('--deny', 'only deny bindings')
     .action(async (o: AclOpts) => {
       const r = resourceOf(program, o, false);
-      const base: Partial<AclBinding> = {
-        ...(o.principal ? { principal: o.principal } : {}),
-        ...(r ?? {}),
-        ...(o.prefixed ? { pattern_type: 'prefixed' as const } : {}),
-        ...(o.deny ? { permission: 'deny' as const } : {}),
-      };
-      if (Object.keys(base).length === 0 && !o.operation) program.error('acls remove: name at least --principal or a resource (an empty filter would remove every ACL)', { exitCode: 2 });
+      if (!o.principal && !r && !o.operation && !o.deny) program.error('acls remove: name at least --principal or a resource (an empty filter would remove every ACL)', { exitCode: 2 });
+      const a = admin();
+      const found = await matching(a, o, r, patternOf(program, o, 'literal'));
+      // Each binding listed is removed by all its fields, so what goes is exactly what was listed.
       let n = 0;
-      for (const operation of o.operation ?? [undefined]) n += await admin().deleteAcls({ ...base, ...(operation ? { operation: operation as AclBinding['operation'] } : {}) });
+      for (const b of found) n += await a.deleteAcls(b);
       out(`Removed ${n} ACL${n === 1 ? '' : 's'}.\n`);
     });
 
-  const quotas = program.command('quotas').description("set and list principals' quotas (over quota: 429 with Retry-After)");
+  const quotas = program.command('quotas').description("set, remove and list principals' quotas (over quota: 429 with Retry-After)");
   quotas
     .command('set')
-    .description('replace a principal’s quotas (a rate left out is unlimited; none at all removes them)')
+    .description('replace a principal’s quotas (a rate left out is unlimited)')
     .requiredOption('--principal <User:name>', 'who (User:* sets the default)')
     .option('--producer-byte-rate <bytes/s>', 'produce request bytes per second', rate('--producer-byte-rate'))
     .option('--consumer-byte-rate <bytes/s>', 'fetch and poll response bytes per second', rate('--consumer-byte-rate'))
     .option('--request-rate <n/s>', 'requests per second', rate('--request-rate'))
     .action(async (o: { principal: string; producerByteRate?: number; consumerByteRate?: number; requestRate?: number }) => {
+      // With no rate the API removes the quotas: a forgotten flag must not do that silently.
+      if (o.producerByteRate === undefined && o.consumerByteRate === undefined && o.requestRate === undefined) {
+        program.error('quotas set: give --producer-byte-rate, --consumer-byte-rate or --request-rate (quotas remove takes a principal’s quotas away)', { exitCode: 2 });
+      }
       await admin().setQuota({
         principal: o.principal,
         ...(o.producerByteRate !== undefined ? { producer_byte_rate: o.producerByteRate } : {}),
@@ -125,11 +184,21 @@ export function registerAccessCommands(program: Command, admin: () => Admin, out
       out(`Set quotas of ${o.principal}.\n`);
     });
   quotas
+    .command('remove')
+    .description('remove a principal’s quotas (it is then unlimited, or under User:*’s)')
+    .requiredOption('--principal <User:name>', 'whose quotas')
+    .action(async (o: { principal: string }) => {
+      await admin().setQuota({ principal: o.principal });
+      out(`Removed the quotas of ${o.principal}.\n`);
+    });
+  quotas
     .command('list', { isDefault: true })
     .description('list quotas')
     .option('--principal <User:name>', 'only this principal')
-    .action(async (o: { principal?: string }) => {
+    .addOption(outputOption())
+    .action(async (o: { principal?: string; output: 'table' | 'json' }) => {
       const qs = await admin().describeQuotas(o.principal);
+      if (o.output === 'json') return void out(`${JSON.stringify(qs, null, 2)}\n`);
       const v = (n: number | undefined) => (n === undefined ? '-' : n);
       out(table([['PRINCIPAL', 'PRODUCER-BYTE-RATE', 'CONSUMER-BYTE-RATE', 'REQUEST-RATE'], ...qs.map((q) => [q.principal, v(q.producer_byte_rate), v(q.consumer_byte_rate), v(q.request_rate)])]));
     });

@@ -496,6 +496,8 @@ function bindingOf(a: z.infer<typeof AclJson>): AclBinding {
   const name = a.resource_type === 'cluster' ? (a.resource_name ?? CLUSTER_NAME) : a.resource_name;
   if (name === undefined) throw new SamsaError('INVALID_REQUEST', `resource_name is required for a ${a.resource_type} ACL`, { field: 'resource_name' });
   if (a.resource_type === 'cluster' && name !== CLUSTER_NAME) throw new SamsaError('INVALID_REQUEST', `the cluster resource is named "${CLUSTER_NAME}"`, { field: 'resource_name' });
+  // As Kafka: the one cluster resource is named, never matched by prefix.
+  if (a.resource_type === 'cluster' && a.pattern_type === 'prefixed') throw new SamsaError('INVALID_REQUEST', 'a cluster ACL is literal: the cluster takes no prefixed pattern', { field: 'pattern_type' });
   return { principal: a.principal, resourceType: a.resource_type, resourceName: name, patternType: a.pattern_type ?? 'literal', operation: a.operation, permission: a.permission ?? 'allow' };
 }
 
