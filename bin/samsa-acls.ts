@@ -1,6 +1,7 @@
 // `samsa acls add|list|remove` and `samsa quotas set|remove|list`: Kafka's kafka-acls and
 // kafka-configs --entity-type users, over the admin client. Kept apart from bin/samsa.ts,
 // which only registers them.
+import readline from 'node:readline';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Admin, AclBinding } from '../lib/client';
 
@@ -95,6 +96,27 @@ function table(rows: Array<Array<string | number>>): string {
 const aclTable = (list: Required<AclBinding>[]): string =>
   table([['PRINCIPAL', 'RESOURCE-TYPE', 'RESOURCE', 'PATTERN', 'OPERATION', 'PERMISSION'], ...list.map((a) => [a.principal, a.resource_type, a.resource_name, a.pattern_type, a.operation, a.permission])]);
 
+const info = (s: string): void => void process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
+
+/** The user answered no to a confirmation: nothing was done (exit 1). */
+export class Declined extends Error {
+  constructor() {
+    super('declined');
+  }
+}
+
+/** Asks a yes/no question at the terminal; only y or yes (any case) is yes, end of input is no. */
+function confirm(question: string): Promise<boolean> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  return new Promise<boolean>((resolve) => {
+    rl.once('close', () => resolve(false));
+    rl.question(question, (answer) => {
+      resolve(/^y(es)?$/i.test(answer.trim()));
+      rl.close();
+    });
+  });
+}
+
 const outputOption = () => new Option('-o, --output <format>', 'table (default) or json').choices(['table', 'json']).default('table');
 
 export function registerAccessCommands(program: Command, admin: () => Admin, out: (s: string) => unknown): void {
@@ -151,11 +173,21 @@ export function registerAccessCommands(program: Command, admin: () => Admin, out
     'literal (default, as kafka-acls), prefixed, any (both, the name taken exactly) or match (every binding that applies to the named resource)',
   )
     .option('--deny', 'only deny bindings')
-    .action(async (o: AclOpts) => {
+    .option('--force', 'remove without asking (needed when stdin is not a terminal)')
+    .action(async (o: AclOpts & { force?: boolean }) => {
       const r = resourceOf(program, o, false);
       if (!o.principal && !r && !o.operation && !o.deny) program.error('acls remove: name at least --principal or a resource (an empty filter would remove every ACL)', { exitCode: 2 });
       const a = admin();
       const found = await matching(a, o, r, patternOf(program, o, 'literal'));
+      if (found.length > 0 && !o.force) {
+        // As kafka-acls --remove: show what would go, and ask, or insist on --force where no one can answer.
+        info(`${found.length === 1 ? 'This ACL matches' : `These ${found.length} ACLs match`}:\n${aclTable(found)}`);
+        if (!process.stdin.isTTY) program.error('acls remove: stdin is not a terminal, so there is no one to ask: add --force to remove them', { exitCode: 2 });
+        if (!(await confirm(`Remove ${found.length === 1 ? 'this ACL' : `these ${found.length} ACLs`}? [y/N] `))) {
+          info('Nothing removed.');
+          throw new Declined();
+        }
+      }
       // Each binding listed is removed by all its fields, so what goes is exactly what was listed.
       let n = 0;
       for (const b of found) n += await a.deleteAcls(b);

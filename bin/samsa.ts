@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { registerAccessCommands } from './samsa-acls';
+import { Declined, registerAccessCommands } from './samsa-acls';
 import { DEFAULT_TOPIC_CONFIG } from '../lib/log/topic-config';
 import { type Admin, AUTH_MODES, type AuthConfig, type AuthMode, type ConsumedMessage, lookupOffset, readPartition, type Message, type ResetTarget, Samsa, SamsaClientError, SamsaConnectionError } from '../lib/client';
 
@@ -156,7 +156,8 @@ Environment:
 
 Exit codes:
   0  success
-  1  the server refused the request (unknown topic or group, topic exists, bad config, ...)
+  1  the server refused the request (unknown topic or group, topic exists, bad config, ...),
+     or you answered no to a confirmation (acls remove)
   2  usage error (unknown command or option, missing argument)
   3  the server could not be reached
 
@@ -884,6 +885,7 @@ async function main(argv: string[]): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
       return EXIT.usage; // commander already printed the message
     }
+    if (err instanceof Declined) return EXIT.refused; // said already
     if (err instanceof UsageError) {
       info(`samsa: ${err.message}`);
       return EXIT.usage;

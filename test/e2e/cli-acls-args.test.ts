@@ -102,20 +102,20 @@ describe('samsa acls: pattern types', () => {
     const p = 'User:remover';
     await add({ principal: p, resource_type: 'topic', resource_name: 'orders', operation: 'read' });
     await add({ principal: p, resource_type: 'topic', resource_name: 'orders', pattern_type: 'prefixed', operation: 'read' });
-    const r = await samsa(['acls', 'remove', '--principal', p, '--topic', 'orders']);
+    const r = await samsa(['acls', 'remove', '--principal', p, '--topic', 'orders', '--force']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('Removed 1 ACL.\n');
     expect((await aclsOf(p)).map((a) => a.pattern_type)).toEqual(['prefixed']);
-    const prefixed = await samsa(['acls', 'remove', '--principal', p, '--topic', 'orders', '--resource-pattern-type', 'prefixed']);
+    const prefixed = await samsa(['acls', 'remove', '--principal', p, '--topic', 'orders', '--resource-pattern-type', 'prefixed', '--force']);
     expect(prefixed.stdout).toBe('Removed 1 ACL.\n');
     expect(await aclsOf(p)).toEqual([]);
 
     await add({ principal: p, resource_type: 'group', resource_name: 'billing', operation: 'read' });
     await add({ principal: p, resource_type: 'group', resource_name: 'bill', pattern_type: 'prefixed', operation: 'read' });
     await add({ principal: p, resource_type: 'group', resource_name: 'billing', pattern_type: 'prefixed', operation: 'read' });
-    expect((await samsa(['acls', 'remove', '--principal', p, '--group', 'billing', '--resource-pattern-type', 'any'])).stdout).toBe('Removed 2 ACLs.\n');
+    expect((await samsa(['acls', 'remove', '--principal', p, '--group', 'billing', '--resource-pattern-type', 'any', '--force'])).stdout).toBe('Removed 2 ACLs.\n');
     expect((await aclsOf(p)).map((a) => `${a.resource_name}/${a.pattern_type}`)).toEqual(['bill/prefixed']);
-    expect((await samsa(['acls', 'remove', '--principal', p, '--group', 'billing', '--resource-pattern-type', 'match'])).stdout).toBe('Removed 1 ACL.\n');
+    expect((await samsa(['acls', 'remove', '--principal', p, '--group', 'billing', '--resource-pattern-type', 'match', '--force'])).stdout).toBe('Removed 1 ACL.\n');
     expect(await aclsOf(p)).toEqual([]);
   });
 

@@ -31,9 +31,9 @@ describe('samsa acls / quotas', () => {
     const cluster = await (await fetch(`${server.url}/v1/acls?resource_type=cluster`)).json();
     expect(cluster).toEqual({ acls: [{ principal: 'User:ops', resource_type: 'cluster', resource_name: 'samsa-cluster', pattern_type: 'literal', operation: 'alter', permission: 'deny' }] });
     // remove takes literal patterns unless told otherwise (kafka-acls' default).
-    expect((await samsa(['acls', 'remove', '--principal', 'User:orders-team', '--operation', 'read'])).stdout).toBe('Removed 0 ACLs.\n');
-    expect((await samsa(['acls', 'remove', '--principal', 'User:orders-team', '--prefixed', '--operation', 'read'])).stdout).toBe('Removed 1 ACL.\n');
-    expect((await samsa(['acls', 'remove', '--principal', 'User:orders-team', '--resource-pattern-type', 'any'])).stdout).toBe('Removed 1 ACL.\n');
+    expect((await samsa(['acls', 'remove', '--principal', 'User:orders-team', '--operation', 'read', '--force'])).stdout).toBe('Removed 0 ACLs.\n');
+    expect((await samsa(['acls', 'remove', '--principal', 'User:orders-team', '--prefixed', '--operation', 'read', '--force'])).stdout).toBe('Removed 1 ACL.\n');
+    expect((await samsa(['acls', 'remove', '--principal', 'User:orders-team', '--resource-pattern-type', 'any', '--force'])).stdout).toBe('Removed 1 ACL.\n');
     const empty = await samsa(['acls', 'remove']);
     expect(empty.code).toBe(2);
     expect(empty.stderr).toMatch(/empty filter/);
