@@ -3,6 +3,7 @@
 import type { HttpClient } from './http';
 import { seg } from './http';
 import { SamsaClientError } from './errors';
+import { mayHaveActed } from './retry';
 
 export type TopicConfig = Record<string, string | number>;
 
@@ -95,14 +96,29 @@ export class Admin {
   }
   async disconnect(): Promise<void> {}
 
-  /** Creates one topic; TOPIC_ALREADY_EXISTS and bad configs throw. */
+  /**
+   * Creates one topic; TOPIC_ALREADY_EXISTS and bad configs throw. Retried like any call: when an
+   * attempt's answer was lost and a retry finds the topic, it is the one this call created if it
+   * has the partitions and config asked for (then this resolves with it); otherwise it is another
+   * and TOPIC_ALREADY_EXISTS stands.
+   */
   async createTopic(t: NewTopic): Promise<TopicSummary & { config: TopicConfig }> {
     const config: TopicConfig = { ...Object.fromEntries((t.configEntries ?? []).map((e) => [e.name, e.value])), ...t.config };
-    return this.http.json('POST', '/v1/topics', {
-      json: { name: t.topic, partitions: t.numPartitions ?? 1, ...(Object.keys(config).length ? { config } : {}) },
-      retry: { retries: 0 },
-      what: `create topic "${t.topic}"`,
-    });
+    const partitions = t.numPartitions ?? 1;
+    const unsure = unsureOutcome();
+    try {
+      return await this.http.json('POST', '/v1/topics', {
+        json: { name: t.topic, partitions, ...(Object.keys(config).length ? { config } : {}) },
+        onRetry: unsure.onRetry,
+        what: `create topic "${t.topic}"`,
+      });
+    } catch (err) {
+      if (!(unsure.acted && isCode(err, 'TOPIC_ALREADY_EXISTS'))) throw err;
+      const d = await this.describeTopic(t.topic);
+      const same = d.partitions.length === partitions && Object.entries(config).every(([k, v]) => String(d.config[k]) === String(v));
+      if (!same) throw err;
+      return { name: d.name, partitions: d.partitions.length, config: d.config };
+    }
   }
 
   /** KafkaJS semantics: true when every topic was created, false when some already existed. */
@@ -143,8 +159,14 @@ export class Admin {
     await this.http.json('PATCH', `/v1/topics/${seg(topic)}`, { json: change, what: `alter topic "${topic}"` });
   }
 
+  /** Deletes a topic and its data; a retry after a lost answer that finds it gone is the deletion done. */
   async deleteTopic(topic: string): Promise<void> {
-    await this.http.json('DELETE', `/v1/topics/${seg(topic)}`, { what: `delete topic "${topic}"` });
+    const unsure = unsureOutcome();
+    try {
+      await this.http.json('DELETE', `/v1/topics/${seg(topic)}`, { onRetry: unsure.onRetry, what: `delete topic "${topic}"` });
+    } catch (err) {
+      if (!(unsure.acted && isCode(err, 'UNKNOWN_TOPIC_OR_PARTITION'))) throw err;
+    }
   }
 
   async deleteTopics(opts: { topics: string[] }): Promise<void> {
@@ -218,15 +240,39 @@ export class Admin {
 
   /** Kafka's OffsetDelete: forget a topic's committed offsets (not while a member subscribes to it). */
   async deleteOffsets(opts: { groupId: string; topic: string; partitions?: number[] }): Promise<Array<{ topic: string; partition: number }>> {
+    // What is committed before: after a lost answer, the only record of what that attempt deleted.
+    const before = await this.committed(opts.groupId, opts.topic);
+    const unsure = unsureOutcome();
     const r = await this.http.json<{ deleted: Array<{ topic: string; partition: number }> }>('DELETE', `/v1/groups/${seg(opts.groupId)}/offsets`, {
       json: { topic: opts.topic, ...(opts.partitions ? { partitions: opts.partitions } : {}) },
+      onRetry: unsure.onRetry,
       what: `delete offsets of group "${opts.groupId}"`,
     });
-    return r.deleted;
+    if (!unsure.acted) return r.deleted;
+    // The retry deleted only what the lost attempt left: the truth is what was committed before and is not now.
+    const now = new Set((await this.committed(opts.groupId, opts.topic)).map((tp) => tp.partition));
+    const gone = before.filter((tp) => !now.has(tp.partition) && (!opts.partitions || opts.partitions.includes(tp.partition)));
+    return [...new Map([...gone, ...r.deleted].map((tp) => [tp.partition, { topic: tp.topic, partition: tp.partition }])).values()].sort((a, b) => a.partition - b.partition);
   }
 
+  /** The partitions of a topic with a committed offset in a group (none when the group does not exist). */
+  private async committed(group: string, topic: string): Promise<Array<{ topic: string; partition: number }>> {
+    try {
+      return (await this.fetchOffsets({ groupId: group, topics: [topic] })).filter((o) => o.offset >= 0).map((o) => ({ topic: o.topic, partition: o.partition }));
+    } catch (err) {
+      if (isCode(err, 'GROUP_ID_NOT_FOUND')) return [];
+      throw err;
+    }
+  }
+
+  /** Deletes a group (no members); a retry after a lost answer that finds it gone is the deletion done. */
   async deleteGroup(group: string): Promise<void> {
-    await this.http.json('DELETE', `/v1/groups/${seg(group)}`, { what: `delete group "${group}"` });
+    const unsure = unsureOutcome();
+    try {
+      await this.http.json('DELETE', `/v1/groups/${seg(group)}`, { onRetry: unsure.onRetry, what: `delete group "${group}"` });
+    } catch (err) {
+      if (!(unsure.acted && isCode(err, 'GROUP_ID_NOT_FOUND'))) throw err;
+    }
   }
 
   async deleteGroups(groups: string[]): Promise<void> {
@@ -247,8 +293,23 @@ export class Admin {
 
   /** Deletes the bindings a filter selects (at least one field); resolves with how many. */
   async deleteAcls(filter: Partial<AclBinding>): Promise<number> {
-    const r = await this.http.json<{ deleted: number }>('DELETE', '/v1/acls', { json: filter, what: 'delete ACLs' });
-    return r.deleted;
+    // The bindings there before: after a lost answer, the only record of what that attempt deleted.
+    const before = await this.aclsMatching(filter);
+    const unsure = unsureOutcome();
+    const r = await this.http.json<{ deleted: number }>('DELETE', '/v1/acls', { json: filter, onRetry: unsure.onRetry, what: 'delete ACLs' });
+    if (!unsure.acted) return r.deleted;
+    const now = new Set((await this.aclsMatching(filter)).map((b) => JSON.stringify(b)));
+    return Math.max(r.deleted, before.filter((b) => !now.has(JSON.stringify(b))).length);
+  }
+
+  /** The bindings a delete filter selects, as the server matches them: every given field equal. */
+  private async aclsMatching(filter: Partial<AclBinding>): Promise<Required<AclBinding>[]> {
+    const listed = await this.describeAcls({
+      ...(filter.principal !== undefined ? { principal: filter.principal } : {}),
+      ...(filter.resource_type !== undefined ? { resource_type: filter.resource_type } : {}),
+      ...(filter.resource_name !== undefined ? { resource_name: filter.resource_name } : {}),
+    });
+    return listed.filter((b) => (Object.keys(filter) as Array<keyof AclBinding>).every((k) => filter[k] === undefined || filter[k] === b[k]));
   }
 
   /** Replaces a principal's quotas (a rate left out is unlimited; none removes them). */
@@ -279,3 +340,20 @@ export interface Quota {
   consumer_byte_rate?: number;
   request_rate?: number;
 }
+
+/**
+ * Tracks whether an attempt of a call that is not idempotent may have been carried out although
+ * its answer never came (lib/client/retry.ts, mayHaveActed): then a retry's refusal ("no such
+ * topic", "exists already") may be that attempt's own effect, and the call checks what is true.
+ */
+function unsureOutcome(): { acted: boolean; onRetry: (err: unknown) => void } {
+  const o = {
+    acted: false,
+    onRetry: (err: unknown) => {
+      if (mayHaveActed(err)) o.acted = true;
+    },
+  };
+  return o;
+}
+
+const isCode = (err: unknown, code: string): boolean => err instanceof SamsaClientError && err.code === code;

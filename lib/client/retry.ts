@@ -38,6 +38,15 @@ export function isRetriable(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
 }
 
+/**
+ * Whether the server may have carried out a failed attempt: a lost or timed-out response or a
+ * 5xx leaves that unknown; a throttle (429) is refused before anything runs. A retry after such
+ * an attempt may meet the attempt's own effect (the topic it created, the group it deleted).
+ */
+export function mayHaveActed(err: unknown): boolean {
+  return isRetriable(err) && (err as { status?: unknown }).status !== 429;
+}
+
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}, hooks: RetryHooks = {}): Promise<T> {
   const retries = opts.retries ?? DEFAULT_RETRY.retries;
   const wait = hooks.sleep ?? sleep;
