@@ -141,6 +141,7 @@ program
   .addOption(new Option('--auth <mode>', 'authentication: none, sigv4 (IAM Function URL) or bearer (JWT / API key) (default: $SAMSA_AUTH_MODE, else bearer when a token is set, else none)').choices(AUTH_MODES))
   .option('--region <region>', 'SigV4 region (default: $AWS_REGION, else the region in the Function URL host)')
   .option('--token <token>', 'bearer token (prefer $SAMSA_TOKEN: arguments show in the process list)')
+  .option('--request-timeout-ms <ms>', 'give up on one attempt of a request after this long (long polls add their wait; a live tail after this plus its keep-alive without a byte), then retry (default 30000)', int('--request-timeout-ms', 1))
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
   .configureOutput({ outputError: (str, write) => write(`samsa: ${str.replace(/^error: /, '')}`) })
@@ -199,7 +200,8 @@ function connect(): Samsa {
   const url = program.opts<{ url?: string }>().url ?? process.env.SAMSA_URL ?? DEFAULT_URL;
   try {
     // The CLI should fail fast on an unreachable server: two quick retries.
-    return new Samsa({ url, auth: authFromOptions(), retry: { retries: 2, initialRetryTime: 100 } });
+    const requestTimeout = program.opts<{ requestTimeoutMs?: number }>().requestTimeoutMs;
+    return new Samsa({ url, auth: authFromOptions(), retry: { retries: 2, initialRetryTime: 100 }, ...(requestTimeout !== undefined ? { requestTimeout } : {}) });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -38,6 +38,12 @@ export interface ReadOptions {
   pollIntervalMs?: number;
   /** With follow: the longest tail session asked for (the server may end it sooner). */
   tailSessionMs?: number;
+  /**
+   * With follow: the keep-alive interval asked of the tail (1-15000 ms, default 5000). A tail
+   * that stays silent for the interval the server confirms plus the client's request timeout
+   * is taken for a dead connection (one that dropped without a FIN or a reset) and reopened.
+   */
+  keepAliveMs?: number;
   signal?: AbortSignal;
 }
 
@@ -119,19 +125,51 @@ interface TailEvent {
 
 const b64 = (s: string | null): Buffer | null => (s === null ? null : Buffer.from(s, 'base64'));
 
+/** The keep-alive a tail asks for when the caller names none. */
+export const DEFAULT_TAIL_KEEPALIVE_MS = 5000;
+/** What a server that does not say (X-Keepalive-Ms) keeps to: a comment after each 15 s wait. */
+const SERVER_KEEPALIVE_MS = 15_000;
+
 /**
  * One live-tail session from `offset`: yields a chunk per `records` event; returns the offset to
  * resume from when the server ends the session. Throws SamsaClientError (400, field follow)
- * where the deployment cannot stream.
+ * where the deployment cannot stream, and SamsaConnectionError when the connection drops or
+ * falls silent for longer than the server's keep-alive plus the request timeout.
  */
 async function* tailSession(http: HttpClient, topic: string, partition: number, offset: number, opts: ReadOptions): AsyncGenerator<ReadChunk, number> {
-  const res = await http.open('GET', `/v1/topics/${seg(topic)}/partitions/${partition}/records`, {
-    query: { offset, follow: 'true', key_format: 'base64', value_format: 'base64', max_session_ms: opts.tailSessionMs },
-    accept: 'text/event-stream',
-    headers: { 'last-event-id': String(offset) },
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    what: `tail ${topic}/${partition}`,
-  });
+  const requestTimeout = http.config.requestTimeout ?? 30_000;
+  // A connection that died without a FIN or a reset says nothing at all: without this watchdog
+  // the read would wait for ever. It fires after `silence` ms without a byte (the answer's
+  // headers included), and every byte re-arms it.
+  const dead = new AbortController();
+  let silence = (opts.keepAliveMs ?? DEFAULT_TAIL_KEEPALIVE_MS) + requestTimeout;
+  let watchdog: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => dead.abort(), silence);
+    watchdog.unref();
+  };
+  const signal = opts.signal ? AbortSignal.any([opts.signal, dead.signal]) : dead.signal;
+  const silent = (err: unknown): SamsaConnectionError =>
+    new SamsaConnectionError(`the tail of ${topic}/${partition} went silent for ${silence} ms (keep-alive plus the request timeout): the connection is taken for dead`, err);
+  arm();
+  let res: Response;
+  try {
+    res = await http.open('GET', `/v1/topics/${seg(topic)}/partitions/${partition}/records`, {
+      query: { offset, follow: 'true', key_format: 'base64', value_format: 'base64', max_session_ms: opts.tailSessionMs, keepalive_ms: opts.keepAliveMs ?? DEFAULT_TAIL_KEEPALIVE_MS },
+      accept: 'text/event-stream',
+      headers: { 'last-event-id': String(offset) },
+      signal,
+      what: `tail ${topic}/${partition}`,
+    });
+  } catch (err) {
+    clearTimeout(watchdog);
+    if (dead.signal.aborted && !opts.signal?.aborted) throw silent(err);
+    throw err;
+  }
+  const confirmed = Number(res.headers.get('x-keepalive-ms') ?? NaN);
+  silence = (Number.isFinite(confirmed) && confirmed > 0 ? confirmed : SERVER_KEEPALIVE_MS) + requestTimeout;
+  arm();
   let pos = offset;
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buf = '';
@@ -142,11 +180,13 @@ async function* tailSession(http: HttpClient, topic: string, partition: number, 
         read = await reader.read();
       } catch (err) {
         if (opts.signal?.aborted) throw err;
+        if (dead.signal.aborted) throw silent(err);
         // The stream's connection dropped (an idle timeout, a proxy, a restart): resumable.
         throw new SamsaConnectionError(`the tail of ${topic}/${partition} was cut: ${(err as { cause?: { message?: string } })?.cause?.message ?? (err as Error)?.message ?? String(err)}`, err);
       }
       const { done, value } = read;
       if (done) return pos;
+      arm();
       buf += value;
       for (let cut = buf.indexOf('\n\n'); cut >= 0; cut = buf.indexOf('\n\n')) {
         const block = buf.slice(0, cut);
@@ -168,7 +208,10 @@ async function* tailSession(http: HttpClient, topic: string, partition: number, 
             headers: Object.fromEntries(r.headers.map((h) => [h.key, h.value === null ? null : Buffer.from(h.value, h.value_encoding === 'base64' ? 'base64' : 'utf8')])),
           }));
           pos = Math.max(pos, data.next_offset);
+          // The caller's time with the chunk is not the connection's silence.
+          clearTimeout(watchdog);
           yield { messages, nextOffset: pos, highWatermark: data.high_watermark, logStartOffset: NaN, source: 'tail' };
+          arm();
         } else if (event === 'end') {
           return pos;
         } else if (event === 'error') {
@@ -178,6 +221,7 @@ async function* tailSession(http: HttpClient, topic: string, partition: number, 
       }
     }
   } finally {
+    clearTimeout(watchdog);
     await reader.cancel().catch(() => undefined);
   }
 }

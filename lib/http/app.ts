@@ -567,7 +567,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
               schema: {
                 type: 'string',
                 description:
-                  'With follow=true: Server-Sent Events. `records` events carry {records, next_offset, high_watermark} with id = the next offset (reconnect with Last-Event-ID to resume); an `end` event closes the session after max_session_ms; comments keep the connection alive.',
+                  'With follow=true: Server-Sent Events. `records` events carry {records, next_offset, high_watermark} with id = the next offset (reconnect with Last-Event-ID to resume); an `end` event closes the session after max_session_ms; comments keep the connection alive, one at least every keepalive_ms (the X-Keepalive-Ms response header), so a longer silence means a dead connection.',
               },
             },
           },

@@ -171,6 +171,12 @@ export const FetchQuery = z.object({
     .optional()
     .openapi({ param: { name: 'follow', in: 'query' }, description: 'With Accept: text/event-stream, keep the response open and stream records as they arrive (Server-Sent Events).' }),
   max_session_ms: intParam('max_session_ms', 1000, 24 * 3600_000, 'With follow: end the stream after this long (capped by the server; default 15 min, less on Lambda).'),
+  keepalive_ms: intParam(
+    'keepalive_ms',
+    1,
+    15_000,
+    'With follow: after this long without an event the server writes a comment (`: keep-alive`), so the client can tell a dead connection from a quiet one (default and cap 15000). The response says the interval in X-Keepalive-Ms.',
+  ),
 });
 
 export const FetchedRecord = z

@@ -2,7 +2,9 @@
 // Server-Sent Events, one `records` event per fetched batch of records whose `id:` is the next
 // offset, so a client that reconnects with `Last-Event-ID` resumes exactly where it stopped.
 // The session ends cleanly (an `end` event) after `max_session_ms`, before a Lambda timeout or
-// an idle proxy would cut it; between records a comment keeps intermediaries from timing out.
+// an idle proxy would cut it; between records a comment keeps intermediaries from timing out,
+// and the client learns from it (X-Keepalive-Ms: the longest silence it will hear) when a
+// connection that went quiet is dead, not idle.
 // Registered ahead of the plain fetch route and passing every other request through.
 import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -22,6 +24,8 @@ export interface TailOptions {
 
 /** How long one wait inside the session lasts before a keep-alive comment. */
 const WAIT_MS = 15_000;
+/** The longest keep-alive interval a client may ask for (`keepalive_ms`), and the default. */
+export const MAX_KEEPALIVE_MS = 15_000;
 const KEY_FORMATS = new Set(['string', 'json', 'base64']);
 const VALUE_FORMATS = new Set(['json', 'string', 'base64']);
 
@@ -59,6 +63,9 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
     const budget = opts.sessionBudgetMs?.(c);
     const cap = budget !== undefined ? Math.max(1000, Math.min(opts.maxSessionMs, budget)) : opts.maxSessionMs;
     const sessionMs = Math.min(intOf(c.req.query('max_session_ms'), 'max_session_ms', 1000, 24 * 3600_000) ?? cap, cap);
+    // Silence longer than this means a dead connection to the client; the waits stay WAIT_MS
+    // long (a wait is a read of the log), a timer fills the gaps.
+    const keepAliveMs = intOf(c.req.query('keepalive_ms'), 'keepalive_ms', 1, MAX_KEEPALIVE_MS) ?? MAX_KEEPALIVE_MS;
     const kf = c.req.query('key_format') ?? 'string';
     const vf = c.req.query('value_format') ?? 'json';
     if (!KEY_FORMATS.has(kf)) throw new SamsaError('INVALID_REQUEST', 'key_format must be string, json or base64', { field: 'key_format' });
@@ -67,40 +74,60 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
     // Errors before the stream opens (no topic, offset out of range) are ordinary JSON answers.
     const first = await engine.fetch(topicName, partition, { ...(offset !== undefined ? { offset } : {}), maxRecords, maxBytes, maxDecodedBytes, signal: c.req.raw.signal });
     const deadline = Date.now() + sessionMs;
+    c.header('X-Keepalive-Ms', String(keepAliveMs));
     return streamSSE(c, async (stream) => {
       const aborted = new AbortController();
       stream.onAbort(() => aborted.abort());
+      // Every write re-arms the keep-alive: a comment goes out only after keepAliveMs of silence.
+      let keepAlive: NodeJS.Timeout | undefined;
+      let over = false;
+      const arm = (): void => {
+        clearTimeout(keepAlive);
+        if (over) return; // a write that resolves after the session ended re-arms nothing
+        keepAlive = setTimeout(() => void stream.write(': keep-alive\n\n').then(arm, () => undefined), keepAliveMs);
+      };
+      const send = async (write: Promise<unknown>): Promise<void> => {
+        await write;
+        arm();
+      };
       let result = first;
       let next = first.nextOffset;
-      for (;;) {
-        const records = result.records();
-        if (records.length > 0) {
-          next = result.nextOffset;
-          await stream.writeSSE({
-            id: String(next),
-            event: 'records',
-            data: JSON.stringify({
-              records: records.map((r) => recordToJson(r, kf as KeyFormat, vf as ValueFormat)),
-              next_offset: next,
-              high_watermark: result.highWatermark,
-            }),
-          });
-        } else {
-          await stream.write(': waiting\n\n');
+      try {
+        for (;;) {
+          const records = result.records();
+          if (records.length > 0) {
+            next = result.nextOffset;
+            await send(
+              stream.writeSSE({
+                id: String(next),
+                event: 'records',
+                data: JSON.stringify({
+                  records: records.map((r) => recordToJson(r, kf as KeyFormat, vf as ValueFormat)),
+                  next_offset: next,
+                  high_watermark: result.highWatermark,
+                }),
+              }),
+            );
+          } else {
+            await send(stream.write(': waiting\n\n'));
+          }
+          const left = deadline - Date.now();
+          if (aborted.signal.aborted || left <= 0) break;
+          try {
+            result = await engine.fetch(topicName, partition, { offset: next, maxRecords, maxBytes, maxDecodedBytes, waitMs: Math.min(WAIT_MS, left), signal: aborted.signal });
+          } catch (err) {
+            if (aborted.signal.aborted) return;
+            // Retention passed the tail, or the topic went away: say so, then end the session.
+            const e = publicError(err)?.toJSON() ?? { error_code: 'UNKNOWN_SERVER_ERROR', message: 'the tail failed; reconnect with Last-Event-ID' };
+            await stream.writeSSE({ event: 'error', data: JSON.stringify(e) });
+            return;
+          }
         }
-        const left = deadline - Date.now();
-        if (aborted.signal.aborted || left <= 0) break;
-        try {
-          result = await engine.fetch(topicName, partition, { offset: next, maxRecords, maxBytes, maxDecodedBytes, waitMs: Math.min(WAIT_MS, left), signal: aborted.signal });
-        } catch (err) {
-          if (aborted.signal.aborted) return;
-          // Retention passed the tail, or the topic went away: say so, then end the session.
-          const e = publicError(err)?.toJSON() ?? { error_code: 'UNKNOWN_SERVER_ERROR', message: 'the tail failed; reconnect with Last-Event-ID' };
-          await stream.writeSSE({ event: 'error', data: JSON.stringify(e) });
-          return;
-        }
+        if (!aborted.signal.aborted) await stream.writeSSE({ event: 'end', id: String(next), data: JSON.stringify({ next_offset: next, reason: 'session limit; reconnect with Last-Event-ID' }) });
+      } finally {
+        over = true;
+        clearTimeout(keepAlive);
       }
-      if (!aborted.signal.aborted) await stream.writeSSE({ event: 'end', id: String(next), data: JSON.stringify({ next_offset: next, reason: 'session limit; reconnect with Last-Event-ID' }) });
     });
   };
 }
