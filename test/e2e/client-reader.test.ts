@@ -16,6 +16,7 @@ import { codecsReady } from '../../lib/records';
 import { describeAws } from '../helpers/aws';
 import { runSamsa } from '../helpers/cli';
 import { awsStores, localStores, type TestStores } from '../helpers/stores';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -221,6 +222,32 @@ describe('group consumer far behind: bulk reads between polls', () => {
       expect(h.seen.some((x) => /^segments\/\d+\/log$/.test(x))).toBe(!presigned);
     }, 40_000);
   }
+});
+
+describe('a bulk read on a half-open connection', () => {
+  it('is given up after the request timeout without a byte, and the read goes on: every record once, in order', async () => {
+    h = await start(await localStores('samsa-reader-'));
+    const N = 600;
+    await fill(h.engine, N);
+    const proxy = await startTcpProxy(h.http.base.origin);
+    try {
+      // The first GET of a segment's bytes goes out, and nothing ever comes back (no FIN, no reset).
+      proxy.freezeOn(/^GET \/v1\/topics\/t\/partitions\/0\/segments\/\d+\/log/);
+      const client = new HttpClient({ url: proxy.url, requestTimeout: 500, retry: { retries: 5, initialRetryTime: 20 } });
+      const ac = new AbortController();
+      const reading = collect(readPartition(client, 't', 0, 0, { bulkThresholdRecords: 100, maxBytes: 512, signal: ac.signal }));
+      reading.catch(() => undefined);
+      const got = await Promise.race([reading, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000).unref())]);
+      ac.abort();
+      expect(proxy.trapped).toBe(1);
+      expect(got).not.toBe('hung');
+      if (got === 'hung') return;
+      expect(got.offsets).toEqual(Array.from({ length: N + 1 }, (_, i) => i));
+      expect(got.sources.has('bulk')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
 });
 
 describe('samsa consume --follow', () => {

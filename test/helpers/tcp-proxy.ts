@@ -11,18 +11,33 @@ export interface TcpProxy {
   readonly open: number;
   /** Freezes every connection open now; resolves with how many. */
   freeze(): number;
+  /**
+   * Freezes the next `times` connections on which the caller sends bytes matching `pattern`,
+   * before they are forwarded: a request that never arrives, an answer that never comes.
+   */
+  freezeOn(pattern: RegExp, times?: number): void;
+  /** How many connections froze on a freezeOn pattern. */
+  readonly trapped: number;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const upstream = new URL(target);
   const conns = new Set<{ client: net.Socket; server: net.Socket; frozen: boolean }>();
+  const traps: Array<{ pattern: RegExp; left: number }> = [];
+  let trapped = 0;
   const proxy = net.createServer((client) => {
     const server = net.connect(Number(upstream.port), upstream.hostname);
     const conn = { client, server, frozen: false };
     conns.add(conn);
     const pipe = (from: net.Socket, to: net.Socket): void => {
       from.on('data', (d: Buffer) => {
+        const trap = from === client && !conn.frozen ? traps.find((t) => t.left > 0 && t.pattern.test(d.toString('latin1'))) : undefined;
+        if (trap) {
+          trap.left--;
+          trapped++;
+          conn.frozen = true;
+        }
         if (!conn.frozen) to.write(d);
       });
       from.on('end', () => {
@@ -53,6 +68,12 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
         c.frozen = true;
       }
       return n;
+    },
+    freezeOn(pattern, times = 1) {
+      traps.push({ pattern, left: times });
+    },
+    get trapped() {
+      return trapped;
     },
     close: () =>
       new Promise<void>((resolve) => {
