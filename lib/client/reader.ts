@@ -79,20 +79,53 @@ interface SegmentsAnswer {
   high_watermark: number;
 }
 
-/** GET one bulk URL: through the client (signed) when it is the server's, directly when presigned. */
+/**
+ * GET one bulk URL: through the client (signed) when it is the server's, directly when presigned.
+ * The body may be large and slow, so there is no deadline for the whole; but a connection that
+ * died without a FIN or a reset sends nothing at all, and a wait of the request timeout without
+ * a byte (the answer's headers included) gives it up: a retriable SamsaConnectionError.
+ */
 async function getRange(http: HttpClient, url: string, range: string, signal?: AbortSignal): Promise<Uint8Array> {
   const u = new URL(url);
-  if (u.origin === http.base.origin) {
-    // The URL's query (topic_id: the incarnation it was handed out for) goes along, so the route
-    // refuses a URL that outlived its topic instead of serving the new topic's bytes.
-    const query = Object.fromEntries(u.searchParams);
-    const res = await http.open('GET', u.pathname, { query, headers: { range }, accept: RECORD_BATCH_TYPE, ...(signal ? { signal } : {}), what: `bulk read ${u.pathname}` });
-    return new Uint8Array(await res.arrayBuffer());
+  const idleMs = http.config.requestTimeout ?? 30_000;
+  const dead = new AbortController();
+  let watchdog: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => dead.abort(), idleMs);
+    watchdog.unref();
+  };
+  const both = signal ? AbortSignal.any([signal, dead.signal]) : dead.signal;
+  arm();
+  try {
+    let res: Response;
+    if (u.origin === http.base.origin) {
+      // The URL's query (topic_id: the incarnation it was handed out for) goes along, so the route
+      // refuses a URL that outlived its topic instead of serving the new topic's bytes.
+      const query = Object.fromEntries(u.searchParams);
+      res = await http.open('GET', u.pathname, { query, headers: { range }, accept: RECORD_BATCH_TYPE, signal: both, what: `bulk read ${u.pathname}` });
+    } else {
+      // A presigned URL carries its own authorization; the client's credentials stay home.
+      res = await fetch(url, { headers: { range }, signal: both });
+      if (res.status !== 206 && res.status !== 200) throw new SamsaClientError('BULK_READ_FAILED', `bulk read answered ${res.status}: ${(await res.text()).slice(0, 200)}`, { status: res.status, retriable: res.status >= 500 });
+    }
+    const parts: Uint8Array[] = [];
+    if (res.body) {
+      const reader = res.body.getReader();
+      for (;;) {
+        arm();
+        const { done, value } = await reader.read();
+        if (done) break;
+        parts.push(value);
+      }
+    }
+    return parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts));
+  } catch (err) {
+    if (dead.signal.aborted && !signal?.aborted) throw new SamsaConnectionError(`bulk read ${u.pathname}: nothing for ${idleMs} ms (the request timeout): the connection is taken for dead`, err);
+    throw err;
+  } finally {
+    clearTimeout(watchdog);
   }
-  // A presigned URL carries its own authorization; the client's credentials stay home.
-  const res = await fetch(url, { headers: { range }, ...(signal ? { signal } : {}) });
-  if (res.status !== 206 && res.status !== 200) throw new SamsaClientError('BULK_READ_FAILED', `bulk read answered ${res.status}: ${(await res.text()).slice(0, 200)}`, { status: res.status, retriable: res.status >= 500 });
-  return new Uint8Array(await res.arrayBuffer());
 }
 
 /**
@@ -236,15 +269,24 @@ export async function* readPartition(http: HttpClient, topic: string, partition:
   let tail = (opts.followWith ?? 'tail') === 'tail';
   const retry = { ...DEFAULT_RETRY, ...http.config.retry };
   let tailFailures = 0;
+  let bulkFailures = 0;
   while (!opts.signal?.aborted) {
     const r = await fetchPartition(http, topic, partition, pos, { ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     if (r.nextOffset > pos || r.messages.length > 0) {
       pos = r.nextOffset;
       yield { ...r, source: 'fetch' };
       if (Number.isFinite(r.highWatermark) && r.highWatermark - pos >= threshold) {
-        for await (const chunk of bulkRead(http, topic, partition, pos, opts.signal)) {
-          pos = chunk.nextOffset;
-          yield chunk;
+        try {
+          for await (const chunk of bulkRead(http, topic, partition, pos, opts.signal)) {
+            pos = chunk.nextOffset;
+            bulkFailures = 0;
+            yield chunk;
+          }
+        } catch (err) {
+          // A range that failed (a dead connection, a failing server): back off, then go on from
+          // the last range delivered, through the fetch route and the bulk reads again.
+          if (!(err instanceof SamsaClientError && err.retriable && !opts.signal?.aborted && bulkFailures < retry.retries)) throw err;
+          await abortableSleep(backoff(retry, bulkFailures++), opts.signal);
         }
       }
       continue;
