@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { type Browser, chromium, type Page, type Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from '../helpers/server';
+import { jsonRequest, type ServerHandle, startServer } from '../helpers/server';
 
 const CHROMIUM = process.env.SAMSA_CHROMIUM ?? '/usr/bin/chromium';
 const available = fs.existsSync(CHROMIUM);
@@ -23,16 +23,8 @@ let problems: string[] = [];
 let expectedConsole: RegExp | undefined;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function api<T = Record<string, any>>(method: string, p: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${server.url}${p}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : {}) as T;
-}
+/** The HTTP API as JSON (jsonRequest), against this file's server. */
+const api = <T = Record<string, any>>(method: string, p: string, body?: unknown): Promise<T> => jsonRequest<T>(server.url, method, p, body);
 
 /** Create a topic, waiting out an earlier incarnation's deletion ("marked for deletion"). */
 async function createTopic(name: string, partitions: number): Promise<void> {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
+import { jsonRequest, REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
 
 const CHROMIUM = process.env.SAMSA_CHROMIUM ?? '/usr/bin/chromium';
 const available = fs.existsSync(CHROMIUM);
@@ -22,16 +22,8 @@ let browser: Browser;
 let page: Page;
 const problems: string[] = [];
 
-async function api(method: string, p: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${server.url}${p}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
-  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
-}
+/** The HTTP API as JSON (jsonRequest), against this file's server. */
+const api = (method: string, p: string, body?: unknown): Promise<Record<string, unknown>> => jsonRequest(server.url, method, p, body);
 
 describe.skipIf(!available)('web console', () => {
   beforeAll(async () => {

@@ -2,17 +2,11 @@
 // any case and checked before anything is sent, pattern types on list and remove (remove defaults
 // to literal), JSON output, and a quota change that names no rate refused as usage. Each principal
 // is a test's own, so the tests share one server.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CliRun, runSamsa } from '../helpers/cli';
-import { type ServerHandle, startServer } from '../helpers/server';
+import { sharedServer } from '../helpers/server';
 
-let server: ServerHandle;
-beforeAll(async () => {
-  server = await startServer();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const server = sharedServer();
 
 function samsa(args: string[]): Promise<CliRun> {
   return runSamsa(args, { url: server.url });

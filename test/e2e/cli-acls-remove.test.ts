@@ -3,17 +3,11 @@
 // elsewhere (a script, CI) nothing happens without --force.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runSamsa } from '../helpers/cli';
-import { REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
+import { REPO_ROOT, sharedServer } from '../helpers/server';
 
-let server: ServerHandle;
-beforeAll(async () => {
-  server = await startServer();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const server = sharedServer();
 
 async function aclsOf(principal: string): Promise<Array<{ operation: string }>> {
   return ((await (await fetch(`${server.url}/v1/acls?principal=${encodeURIComponent(principal)}`)).json()) as { acls: Array<{ operation: string }> }).acls;

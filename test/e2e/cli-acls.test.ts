@@ -1,16 +1,10 @@
 // `samsa acls` and `samsa quotas` against the real server: what the CLI adds is what the API
 // lists, removal takes a filter, and bad usage exits 2.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CliRun, runSamsa } from '../helpers/cli';
-import { type ServerHandle, startServer } from '../helpers/server';
+import { sharedServer } from '../helpers/server';
 
-let server: ServerHandle;
-beforeAll(async () => {
-  server = await startServer();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const server = sharedServer();
 
 function samsa(args: string[]): Promise<CliRun> {
   return runSamsa(args, { url: server.url });

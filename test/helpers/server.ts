@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from './net';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -178,6 +178,26 @@ async function launch(dataDir: string, port: number, env: Record<string, string>
 }
 
 /** Runs `bin/job.ts <job>` once against a data directory (the server must be stopped or may share it). */
+/**
+ * One embedded server shared by a test file's tests: started before them (one minute allowed),
+ * stopped after them. Its `url` is there once the tests run.
+ */
+export function sharedServer(opts: StartOptions = {}): { readonly url: string } {
+  let handle: ServerHandle | undefined;
+  beforeAll(async () => {
+    handle = await startServer(opts);
+  }, 60_000);
+  afterAll(async () => {
+    await handle?.stop();
+  });
+  return {
+    get url(): string {
+      if (!handle) throw new Error('sharedServer(): the server starts in beforeAll; use it inside a test');
+      return handle.url;
+    },
+  };
+}
+
 export function runJob(job: 'flush' | 'retention', dataDir: string, env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, nodeArgs('bin/job.ts', [job]), {
     cwd: REPO_ROOT,
