@@ -2,18 +2,12 @@
 // playwright-core) against a real embedded server: records whose timestamps a JS Date cannot
 // show, a malformed link, an offset reset whose preview and apply must agree, a topic deleted
 // and created again under an open page, and a slow server under periodic refreshes.
-import fs from 'node:fs';
 import { type Browser, chromium, type Page, type Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { jsonRequest, type ServerHandle, startServer } from '../helpers/server';
+import { CHROMIUM, chromiumAvailable } from '../helpers/chromium';
 
-const CHROMIUM = process.env.SAMSA_CHROMIUM ?? '/usr/bin/chromium';
-const available = fs.existsSync(CHROMIUM);
-if (!available) {
-  const msg = `console browser test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set SAMSA_CHROMIUM)`;
-  if (process.env.CI === 'true') throw new Error(`${msg} — required under CI=true`);
-  console.warn(`\n*** SKIPPED: ${msg} ***\n`);
-}
+const available = chromiumAvailable;
 
 let server: ServerHandle;
 let browser: Browser;

@@ -7,14 +7,9 @@ import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonRequest, REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
+import { CHROMIUM, chromiumAvailable } from '../helpers/chromium';
 
-const CHROMIUM = process.env.SAMSA_CHROMIUM ?? '/usr/bin/chromium';
-const available = fs.existsSync(CHROMIUM);
-if (!available) {
-  const msg = `console browser test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set SAMSA_CHROMIUM)`;
-  if (process.env.CI === 'true') throw new Error(`${msg} — required under CI=true`);
-  console.warn(`\n*** SKIPPED: ${msg} ***\n`);
-}
+const available = chromiumAvailable;
 const ARTIFACTS = path.join(REPO_ROOT, 'test', 'artifacts');
 
 let server: ServerHandle;
