@@ -86,8 +86,9 @@ describe('a live tail', () => {
     });
     console.log(`tail event of parse-heavy values: ${result.records.length} records, peak RSS growth ${(growth / MiB).toFixed(1)} MiB`);
     // Was: 9 records (8 MiB decoded: the tail's max_bytes bound, not the JSON budget) and
-    // ~520 MiB of RSS growth for one tail; ~175 MiB with the budget.
+    // ~520 MiB of RSS growth for one tail; with the budget 120–175 MiB usually, and once 305 MiB
+    // in a CI run (the server's peak RSS moves with when V8 collects), so the bound sits between.
     expect(result.records.length).toBeLessThanOrEqual(5);
-    expect(growth).toBeLessThan(300 * MiB);
+    expect(growth).toBeLessThan(400 * MiB);
   });
 });
