@@ -128,7 +128,7 @@ export class Admin {
       try {
         await this.createTopic(t);
       } catch (err) {
-        if (err instanceof SamsaClientError && err.code === 'TOPIC_ALREADY_EXISTS') all = false;
+        if (isCode(err, 'TOPIC_ALREADY_EXISTS')) all = false;
         else throw err;
       }
     }
@@ -161,12 +161,7 @@ export class Admin {
 
   /** Deletes a topic and its data; a retry after a lost answer that finds it gone is the deletion done. */
   async deleteTopic(topic: string): Promise<void> {
-    const unsure = unsureOutcome();
-    try {
-      await this.http.json('DELETE', `/v1/topics/${seg(topic)}`, { onRetry: unsure.onRetry, what: `delete topic "${topic}"` });
-    } catch (err) {
-      if (!(unsure.acted && isCode(err, 'UNKNOWN_TOPIC_OR_PARTITION'))) throw err;
-    }
+    await this.deleteOnce(`/v1/topics/${seg(topic)}`, 'UNKNOWN_TOPIC_OR_PARTITION', `delete topic "${topic}"`);
   }
 
   async deleteTopics(opts: { topics: string[] }): Promise<void> {
@@ -267,11 +262,19 @@ export class Admin {
 
   /** Deletes a group (no members); a retry after a lost answer that finds it gone is the deletion done. */
   async deleteGroup(group: string): Promise<void> {
+    await this.deleteOnce(`/v1/groups/${seg(group)}`, 'GROUP_ID_NOT_FOUND', `delete group "${group}"`);
+  }
+
+  /**
+   * A DELETE whose retry may find the thing gone: after an attempt whose answer was lost, the
+   * `gone` refusal is that attempt's deletion, done; otherwise it stands.
+   */
+  private async deleteOnce(path: string, gone: string, what: string): Promise<void> {
     const unsure = unsureOutcome();
     try {
-      await this.http.json('DELETE', `/v1/groups/${seg(group)}`, { onRetry: unsure.onRetry, what: `delete group "${group}"` });
+      await this.http.json('DELETE', path, { onRetry: unsure.onRetry, what });
     } catch (err) {
-      if (!(unsure.acted && isCode(err, 'GROUP_ID_NOT_FOUND'))) throw err;
+      if (!(unsure.acted && isCode(err, gone))) throw err;
     }
   }
 
