@@ -87,33 +87,25 @@ interface SegmentsAnswer {
  */
 async function getRange(http: HttpClient, url: string, range: string, signal?: AbortSignal): Promise<Uint8Array> {
   const u = new URL(url);
-  const idleMs = http.config.requestTimeout ?? 30_000;
-  const dead = new AbortController();
-  let watchdog: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    clearTimeout(watchdog);
-    watchdog = setTimeout(() => dead.abort(), idleMs);
-    watchdog.unref();
-  };
-  const both = signal ? AbortSignal.any([signal, dead.signal]) : dead.signal;
-  arm();
+  const idle = new SilenceWatchdog(http.config.requestTimeout ?? 30_000, signal);
+  idle.arm();
   try {
     let res: Response;
     if (u.origin === http.base.origin) {
       // The URL's query (topic_id: the incarnation it was handed out for) goes along, so the route
       // refuses a URL that outlived its topic instead of serving the new topic's bytes.
       const query = Object.fromEntries(u.searchParams);
-      res = await http.open('GET', u.pathname, { query, headers: { range }, accept: RECORD_BATCH_TYPE, signal: both, what: `bulk read ${u.pathname}` });
+      res = await http.open('GET', u.pathname, { query, headers: { range }, accept: RECORD_BATCH_TYPE, signal: idle.signal, what: `bulk read ${u.pathname}` });
     } else {
       // A presigned URL carries its own authorization; the client's credentials stay home.
-      res = await fetch(url, { headers: { range }, signal: both });
+      res = await fetch(url, { headers: { range }, signal: idle.signal });
       if (res.status !== 206 && res.status !== 200) throw new SamsaClientError('BULK_READ_FAILED', `bulk read answered ${res.status}: ${(await res.text()).slice(0, 200)}`, { status: res.status, retriable: res.status >= 500 });
     }
     const parts: Uint8Array[] = [];
     if (res.body) {
       const reader = res.body.getReader();
       for (;;) {
-        arm();
+        idle.arm();
         const { done, value } = await reader.read();
         if (done) break;
         parts.push(value);
@@ -121,10 +113,39 @@ async function getRange(http: HttpClient, url: string, range: string, signal?: A
     }
     return parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts));
   } catch (err) {
-    if (dead.signal.aborted && !signal?.aborted) throw new SamsaConnectionError(`bulk read ${u.pathname}: nothing for ${idleMs} ms (the request timeout): the connection is taken for dead`, err);
+    if (idle.fired && !signal?.aborted) throw new SamsaConnectionError(`bulk read ${u.pathname}: nothing for ${idle.ms} ms (the request timeout): the connection is taken for dead`, err);
     throw err;
   } finally {
-    clearTimeout(watchdog);
+    idle.stop();
+  }
+}
+
+/**
+ * A connection that died without a FIN or a reset says nothing at all, and a read from it waits
+ * for ever. `signal` (the caller's, if any, or this) aborts once `ms` pass without an `arm()`;
+ * every byte received re-arms it.
+ */
+class SilenceWatchdog {
+  private readonly dead = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  readonly signal: AbortSignal;
+  constructor(
+    public ms: number,
+    outer?: AbortSignal,
+  ) {
+    this.signal = outer ? AbortSignal.any([outer, this.dead.signal]) : this.dead.signal;
+  }
+  arm(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.dead.abort(), this.ms);
+    this.timer.unref();
+  }
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+  /** The silence lasted `ms`: the connection is taken for dead. */
+  get fired(): boolean {
+    return this.dead.signal.aborted;
   }
 }
 
@@ -171,21 +192,13 @@ const SERVER_KEEPALIVE_MS = 15_000;
  */
 async function* tailSession(http: HttpClient, topic: string, partition: number, offset: number, opts: ReadOptions): AsyncGenerator<ReadChunk, number> {
   const requestTimeout = http.config.requestTimeout ?? 30_000;
-  // A connection that died without a FIN or a reset says nothing at all: without this watchdog
-  // the read would wait for ever. It fires after `silence` ms without a byte (the answer's
-  // headers included), and every byte re-arms it.
-  const dead = new AbortController();
-  let silence = (opts.keepAliveMs ?? DEFAULT_TAIL_KEEPALIVE_MS) + requestTimeout;
-  let watchdog: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    clearTimeout(watchdog);
-    watchdog = setTimeout(() => dead.abort(), silence);
-    watchdog.unref();
-  };
-  const signal = opts.signal ? AbortSignal.any([opts.signal, dead.signal]) : dead.signal;
+  // Silence past the keep-alive asked for plus the request timeout (the answer's headers
+  // included) is a dead connection.
+  const idle = new SilenceWatchdog((opts.keepAliveMs ?? DEFAULT_TAIL_KEEPALIVE_MS) + requestTimeout, opts.signal);
+  const signal = idle.signal;
   const silent = (err: unknown): SamsaConnectionError =>
-    new SamsaConnectionError(`the tail of ${topic}/${partition} went silent for ${silence} ms (keep-alive plus the request timeout): the connection is taken for dead`, err);
-  arm();
+    new SamsaConnectionError(`the tail of ${topic}/${partition} went silent for ${idle.ms} ms (keep-alive plus the request timeout): the connection is taken for dead`, err);
+  idle.arm();
   let res: Response;
   try {
     res = await http.open('GET', `/v1/topics/${seg(topic)}/partitions/${partition}/records`, {
@@ -196,13 +209,13 @@ async function* tailSession(http: HttpClient, topic: string, partition: number, 
       what: `tail ${topic}/${partition}`,
     });
   } catch (err) {
-    clearTimeout(watchdog);
-    if (dead.signal.aborted && !opts.signal?.aborted) throw silent(err);
+    idle.stop();
+    if (idle.fired && !opts.signal?.aborted) throw silent(err);
     throw err;
   }
   const confirmed = Number(res.headers.get('x-keepalive-ms') ?? NaN);
-  silence = (Number.isFinite(confirmed) && confirmed > 0 ? confirmed : SERVER_KEEPALIVE_MS) + requestTimeout;
-  arm();
+  idle.ms = (Number.isFinite(confirmed) && confirmed > 0 ? confirmed : SERVER_KEEPALIVE_MS) + requestTimeout;
+  idle.arm();
   let pos = offset;
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buf = '';
@@ -213,13 +226,13 @@ async function* tailSession(http: HttpClient, topic: string, partition: number, 
         read = await reader.read();
       } catch (err) {
         if (opts.signal?.aborted) throw err;
-        if (dead.signal.aborted) throw silent(err);
+        if (idle.fired) throw silent(err);
         // The stream's connection dropped (an idle timeout, a proxy, a restart): resumable.
         throw new SamsaConnectionError(`the tail of ${topic}/${partition} was cut: ${(err as { cause?: { message?: string } })?.cause?.message ?? (err as Error)?.message ?? String(err)}`, err);
       }
       const { done, value } = read;
       if (done) return pos;
-      arm();
+      idle.arm();
       buf += value;
       for (let cut = buf.indexOf('\n\n'); cut >= 0; cut = buf.indexOf('\n\n')) {
         const block = buf.slice(0, cut);
@@ -242,9 +255,9 @@ async function* tailSession(http: HttpClient, topic: string, partition: number, 
           }));
           pos = Math.max(pos, data.next_offset);
           // The caller's time with the chunk is not the connection's silence.
-          clearTimeout(watchdog);
+          idle.stop();
           yield { messages, nextOffset: pos, highWatermark: data.high_watermark, logStartOffset: NaN, source: 'tail' };
-          arm();
+          idle.arm();
         } else if (event === 'end') {
           return pos;
         } else if (event === 'error') {
@@ -254,7 +267,7 @@ async function* tailSession(http: HttpClient, topic: string, partition: number, 
       }
     }
   } finally {
-    clearTimeout(watchdog);
+    idle.stop();
     await reader.cancel().catch(() => undefined);
   }
 }
