@@ -47,6 +47,13 @@ describe('infra/app.ts context', () => {
     expect(res.stderr).toMatch(/auth, jwtIssuer, jwtAudience/);
   }, 180_000);
 
+  it('a key named like an Object.prototype member is as unknown as any other', () => {
+    const res = synthApp({ toString: 'x' });
+    expect(res.status, res.stderr).not.toBe(0);
+    expect(res.template).toBeUndefined();
+    expect(res.stderr).toMatch(/unknown context key "toString"/);
+  }, 180_000);
+
   it('values it does not know fail the synth, every one named in one message', () => {
     const res = synthApp({ auth: 'jtw', removalPolicy: 'destory', accessLogs: 'no', jwtIssuer: 'https://issuer.example.com/' });
     expect(res.status, res.stderr).not.toBe(0);
