@@ -40,7 +40,8 @@ const ctx = (key: string): string | undefined => {
 const problems: string[] = [];
 for (const key of Object.keys(app.node.getAllContext())) {
   if (cdkOwned(key)) continue;
-  if (!(key in OPTIONS)) {
+  // Own keys only: "toString" or "constructor" found Object.prototype's members.
+  if (!Object.hasOwn(OPTIONS, key)) {
     problems.push(`unknown context key "${key}" (known: ${Object.keys(OPTIONS).join(', ')})`);
     continue;
   }
