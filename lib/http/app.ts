@@ -7,6 +7,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { type ErrorCode, publicError, SamsaError } from '../errors';
+import type { RecordBytes, RecordHeader } from '../records';
 import type { GroupCoordinator } from '../groups/coordinator';
 import type { LogEngine, RecordOffset } from '../log/engine';
 import { type BatchRun, STREAM_CHUNK } from '../log/reader';
@@ -19,6 +20,7 @@ import { type AuthOptions, authz, mountAclRoutes } from './authz';
 import { observer } from './observe';
 import { mountGroupRoutes } from './groups';
 import { type CheckedProduceBody, checkProduceBody, checkTopicName } from './produce-check';
+import { fieldBytes, type ParsedProduceBody, parseProduceBody } from './produce-parse';
 import { mountSegmentRoutes } from './segments';
 import { tailMiddleware } from './tail';
 import { nodeLimits, type RuntimeLimits } from './limits';
@@ -110,6 +112,33 @@ async function sentConfig(c: Context, validated: Record<string, unknown> | undef
   return body.config;
 }
 
+/**
+ * A JSON route's body as bytes, read once and left cached for any later read (the text, once
+ * decoded as the adapter decodes it, for JSON.parse and the validator). Undefined when
+ * something before the route has already read it as text or JSON: then that is the cheaper read.
+ */
+async function rawBody(c: Context): Promise<Uint8Array | undefined> {
+  const cache = c.req.bodyCache;
+  if (cache.text !== undefined || cache.json !== undefined) return undefined;
+  if (cache.arrayBuffer === undefined) {
+    await undefined; // as in batchBody: the bytes that came with the headers are pushed by now
+    const buffered = bufferedBody(c);
+    if (buffered !== undefined) {
+      // Hono keeps the read's promise here (its types name the value).
+      cache.arrayBuffer = Promise.resolve(buffered.buffer) as never;
+      return buffered;
+    }
+  }
+  return new Uint8Array(await c.req.arrayBuffer());
+}
+
+/** After rawBody: the text every later read of the body gets, decoded once (UTF-8, replacement characters, a BOM dropped, as the adapter decodes). */
+function cacheBodyText(c: Context, bytes: Uint8Array): void {
+  const cache = c.req.bodyCache;
+  cache.text = Promise.resolve(new TextDecoder().decode(bytes)) as never;
+  delete cache.arrayBuffer;
+}
+
 /** A binary produce body, after its media type is checked (415 UNSUPPORTED_MEDIA_TYPE otherwise). */
 async function batchBody(c: Context): Promise<Uint8Array> {
   const given = c.req.header('content-type');
@@ -162,6 +191,8 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** The binary produce route: the only one whose body is not JSON. */
 const isBatchProduce = (c: Context): boolean => c.req.method === 'POST' && /^\/v1\/topics\/[^/]+\/partitions\/[^/]+\/records\/?$/.test(c.req.path);
+/** The JSON produce route, whose handler reads its body as bytes first (produce-parse.ts) and runs checkJsonBody itself otherwise. */
+const isJsonProduce = (c: Context): boolean => c.req.method === 'POST' && /^\/v1\/topics\/[^/]+\/records\/?$/.test(c.req.path);
 
 /**
  * JSON routes take only JSON bodies: anything else is 415, including the types a web page may
@@ -171,7 +202,7 @@ const isBatchProduce = (c: Context): boolean => c.req.method === 'POST' && /^\/v
  */
 const jsonBody: MiddlewareHandler = (c, next) => {
   // Not async for what it passes untouched (the binary produce route, GETs): no promise of its own.
-  if (!BODY_METHODS.has(c.req.method) || isBatchProduce(c)) return next();
+  if (!BODY_METHODS.has(c.req.method) || isBatchProduce(c) || isJsonProduce(c)) return next();
   return checkJsonBody(c, next);
 };
 
@@ -436,10 +467,24 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   );
 
   // --- produce ------------------------------------------------------------------------------
+  /**
+   * Encoding can grow a value (1e20 re-serialises as 21 digits): bound the total as it is made,
+   * so a request never holds more than about its body limit of record bytes.
+   */
+  const boundDecoded = (decoded: number): void => {
+    if (decoded > maxJsonBytes) {
+      throw new SamsaError('RECORD_TOO_LARGE', `the request's records encode to more than ${maxJsonBytes} bytes (max_json_request_bytes)`, {
+        max_json_request_bytes: maxJsonBytes,
+      });
+    }
+  };
+  const recordBytes = (rec: { key: RecordBytes | null; value: RecordBytes | null; headers: RecordHeader[] }): number => {
+    let n = (rec.key?.length ?? 0) + (rec.value?.length ?? 0);
+    for (const h of rec.headers) n += h.key.length + (h.value?.length ?? 0);
+    return n;
+  };
   /** The JSON produce route's work, on a body as S.ProduceBody parses it: the offsets. */
   const produceJson = (topic: string, body: CheckedProduceBody): Promise<RecordOffset[]> => {
-    // Encoding can grow a value (1e20 re-serialises as 21 digits): bound the total as it is
-    // made, so a request never holds more than about its body limit of record bytes.
     let decoded = 0;
     const records = body.records.map((r, i) => {
       if (!('value' in r)) {
@@ -452,35 +497,64 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         ...(r.timestamp !== undefined ? { timestamp: r.timestamp } : {}),
         ...(r.partition !== undefined ? { partition: r.partition } : {}),
       };
-      decoded += (rec.key?.length ?? 0) + (rec.value?.length ?? 0);
-      for (const h of rec.headers) decoded += h.key.length + (h.value?.length ?? 0);
-      if (decoded > maxJsonBytes) {
-        throw new SamsaError('RECORD_TOO_LARGE', `the request's records encode to more than ${maxJsonBytes} bytes (max_json_request_bytes)`, {
-          max_json_request_bytes: maxJsonBytes,
-        });
-      }
+      boundDecoded((decoded += recordBytes(rec)));
       return rec;
     });
     // Not awaited here: the parsed records need not outlive their encoding (engine.produce).
     return engine.produce(topic, records, body.producer);
   };
-  // The hot route first checks its body by hand (produce-check.ts); anything that check does
-  // not accept falls through to the documented route below, whose zod validation refuses it
-  // with the usual message.
+  /** The same work on a body read from its bytes (produce-parse.ts): the same records, errors and offsets. */
+  const produceParsed = (topic: string, body: ParsedProduceBody): Promise<RecordOffset[]> => {
+    let decoded = 0;
+    const records = body.records.map((r, i) => {
+      const rec = {
+        key: fieldBytes(body, r.key, body.key_format, `records.${i}.key`),
+        value: fieldBytes(body, r.value, body.value_format, `records.${i}.value`),
+        headers: r.headers ?? [],
+        ...(r.timestamp !== undefined ? { timestamp: r.timestamp } : {}),
+        ...(r.partition !== undefined ? { partition: r.partition } : {}),
+      };
+      boundDecoded((decoded += recordBytes(rec)));
+      return rec;
+    });
+    // Keys and values are views of the body: the encoder copies them into batches before
+    // engine.produce first waits, so the body is not held while the commit runs.
+    return engine.produce(topic, records, body.producer);
+  };
+  // The hot route reads its body as bytes (produce-parse.ts); a body that reading does not
+  // take goes through the JSON checks every route has (checkJsonBody: media type, nesting),
+  // then the hand check (produce-check.ts); anything that check does not accept falls through
+  // to the documented route below, whose zod validation refuses it with the usual message.
   app.post('/v1/topics/:topic/records', async (c, next) => {
     const topic = checkTopicName(c.req.param('topic'));
-    let body: CheckedProduceBody | undefined;
-    if (topic !== undefined && JSON_TYPE.test(mediaType(c))) {
-      try {
-        body = checkProduceBody(await c.req.json());
-      } catch {
-        // not JSON: the validator below says so in its words
+    const isJson = JSON_TYPE.test(mediaType(c));
+    if (topic !== undefined && isJson) {
+      let bytes = await rawBody(c);
+      let parsed = bytes === undefined ? undefined : parseProduceBody(bytes);
+      if (parsed !== undefined) {
+        const offsets = produceParsed(topic, parsed);
+        // Nothing reads the body again: neither the cache nor this frame keeps it (or the
+        // records over it) while the commit runs.
+        delete c.req.bodyCache.arrayBuffer;
+        bytes = parsed = undefined;
+        return obs.preparedJson(c, JSON.stringify({ offsets: await offsets }), 200);
       }
+      if (bytes !== undefined) cacheBodyText(c, bytes);
     }
-    if (topic === undefined || body === undefined) return next();
-    const offsets = produceJson(topic, body);
-    body = undefined; // nor kept by this frame while the commit runs (engine.produce says why)
-    return obs.preparedJson(c, JSON.stringify({ offsets: await offsets }), 200);
+    return checkJsonBody(c, async () => {
+      let body: CheckedProduceBody | undefined;
+      if (topic !== undefined && isJson) {
+        try {
+          body = checkProduceBody(await c.req.json());
+        } catch {
+          // not JSON: the validator below says so in its words
+        }
+      }
+      if (topic === undefined || body === undefined) return next();
+      const offsets = produceJson(topic, body);
+      body = undefined; // nor kept by this frame while the commit runs (engine.produce says why)
+      c.res = obs.preparedJson(c, JSON.stringify({ offsets: await offsets }), 200);
+    });
   });
   app.openapi(
     createRoute({
