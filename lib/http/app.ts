@@ -191,8 +191,12 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** The binary produce route: the only one whose body is not JSON. */
 const isBatchProduce = (c: Context): boolean => c.req.method === 'POST' && /^\/v1\/topics\/[^/]+\/partitions\/[^/]+\/records\/?$/.test(c.req.path);
-/** The JSON produce route, whose handler reads its body as bytes first (produce-parse.ts) and runs checkJsonBody itself otherwise. */
-const isJsonProduce = (c: Context): boolean => c.req.method === 'POST' && /^\/v1\/topics\/[^/]+\/records\/?$/.test(c.req.path);
+/**
+ * The JSON produce route, whose handler reads its body as bytes first (produce-parse.ts) and runs
+ * checkJsonBody itself otherwise. Exactly the paths that handler serves (Hono routes strictly: no
+ * trailing slash), or a path no route serves would skip the JSON checks.
+ */
+const isJsonProduce = (c: Context): boolean => c.req.method === 'POST' && /^\/v1\/topics\/[^/]+\/records$/.test(c.req.path);
 
 /**
  * JSON routes take only JSON bodies: anything else is 415, including the types a web page may

@@ -119,7 +119,7 @@ const maybe = <T,>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null, freq: 3 });
 const header = object(
   optionalMembers(
     member('key', mostly(fc.string({ maxLength: 8 }), text).chain(written)),
-    member('value', mostly(fc.oneof(text, fc.constant(null)), fc.oneof(fc.integer(), fc.constant(undefined))).chain(written)),
+    member('value', mostly<unknown>(fc.oneof(text, fc.constant(null)), fc.oneof(fc.integer(), fc.constant(undefined))).chain(written)),
     null,
   ),
 );

@@ -81,8 +81,9 @@ it.each([
     return v;
   };
   // The body as the route receives it (in-process requests read it through Request#arrayBuffer).
-  const arrayBuffer = Request.prototype.arrayBuffer;
-  Request.prototype.arrayBuffer = async function (this: Request) {
+  const proto = Request.prototype as { arrayBuffer: (this: Request) => Promise<ArrayBuffer> };
+  const arrayBuffer = proto.arrayBuffer;
+  proto.arrayBuffer = async function (this: Request) {
     const b = await arrayBuffer.call(this);
     refs.push(new WeakRef(b));
     return b;
@@ -94,7 +95,7 @@ it.each([
     await reached;
   } finally {
     JSON.parse = parse;
-    Request.prototype.arrayBuffer = arrayBuffer;
+    proto.arrayBuffer = arrayBuffer;
   }
   // The parsed records (when parsed as JSON) and the body's bytes.
   expect(refs).toHaveLength(how === 'read as JSON' ? 31 : 1);
