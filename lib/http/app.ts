@@ -521,8 +521,9 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       boundDecoded((decoded += recordBytes(rec)));
       return rec;
     });
-    // Keys and values are views of the body: the encoder copies them into batches before
-    // engine.produce first waits, so the body is not held while the commit runs.
+    // Keys and values are views of the body. engine.produce holds them across its topic
+    // lookup (and an idempotent producer's claim), as it held the parsed strings before; its
+    // encoder copies them into batches, and the route lets go of the body, before the commit.
     return engine.produce(topic, records, body.producer);
   };
   // The hot route reads its body as bytes (produce-parse.ts); a body that reading does not
