@@ -35,3 +35,13 @@ describe('POST paths the JSON produce route does not serve', () => {
     expect(r.body['error_code']).toBe('NOT_FOUND');
   });
 });
+
+describe('POST paths the binary produce route does not serve', () => {
+  // The same rule for the binary route, which reads its own (non-JSON) body: a path with a
+  // trailing slash is no route, so it gets the JSON checks before its 404 like any other.
+  it('/v1/topics/t/partitions/0/records/: a body that is not JSON is a 415, as on any other path no route serves', async () => {
+    const r = await post('/v1/topics/t/partitions/0/records/', 'x', 'text/plain');
+    expect(r.status).toBe(415);
+    expect(r.body['error_code']).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+});
