@@ -189,8 +189,8 @@ function bufferedBody(c: Context): Uint8Array | undefined {
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** The binary produce route: the only one whose body is not JSON. */
-const isBatchProduce = (c: Context): boolean => c.req.method === 'POST' && /^\/v1\/topics\/[^/]+\/partitions\/[^/]+\/records\/?$/.test(c.req.path);
+/** The binary produce route, the only one whose body is not JSON (the path exactly as it routes: Hono routes strictly, so a trailing slash is no route and gets the JSON checks). */
+const isBatchProduce = (c: Context): boolean => c.req.method === 'POST' && /^\/v1\/topics\/[^/]+\/partitions\/[^/]+\/records$/.test(c.req.path);
 /**
  * The JSON produce route, whose handler reads its body as bytes first (produce-parse.ts) and runs
  * checkJsonBody itself otherwise. Exactly the paths that handler serves (Hono routes strictly: no
