@@ -79,16 +79,19 @@ export const DEFAULT_FLUSH_OPTIONS: FlushOptions = { stepBytes: 32 * 1024 * 1024
  * - one step begun just before the deadline. A step moves at most one 32 MiB `stepBytes`: read
  *   from write-ahead objects, written as one chunk or part to S3, a catalog transaction, then up
  *   to 2,000 page deletes; at a roll it also composes the closed segment (server-side copies).
- *   That takes about a second (bench/flush-latency.ts: ~27 s per GiB, 32 steps, against an
- *   emulator with every call delayed). It cannot go on writing for long either: each write
- *   checks the lease first, and a lease stops counting as held two thirds of its duration after
- *   its renewal before the step (20 s of the default 30 s; lease.ts). So 20 s bound a step with
- *   throttled, retried requests;
+ *   Usually that takes about a second (bench/flush-latency.ts: ~27 s per GiB, 32 steps, against
+ *   an emulator with every call delayed). A slow one is bounded by the lease and the request
+ *   timeout: each write checks the lease first, and a lease stops counting as held two thirds
+ *   of its duration after the renewal before the step (20 s of the default 30 s; lease.ts), so
+ *   no write starts later than that; a request that then stalls is given up after 30 s without
+ *   data (SAMSA_AWS_REQUEST_TIMEOUT_MS). 50 s in all;
  * - then the pass's ending: measuring the flush and consumer lag, the EMF line, the report and
- *   handing back the lease of the partition it stopped in: a few seconds for hundreds of
- *   partitions. 10 s more.
+ *   handing back the lease of the partition it stopped in, a few seconds for hundreds of
+ *   partitions: 10 s more.
+ * A step that outlasts even this is killed with its invocation, which every step survives
+ * (design note 0011): it is redone by the next flush, as after a crash.
  */
-export const FLUSH_STEP_MARGIN_MS = 30_000;
+export const FLUSH_STEP_MARGIN_MS = 60_000;
 
 /**
  * Commit extents read per step. The step's transaction does not touch them (they are deleted
