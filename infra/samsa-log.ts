@@ -20,6 +20,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { FLUSH_STEP_MARGIN_MS } from '../lib/log/flush';
 import { DEFAULT_LEASE_MS } from '../lib/log/lease';
 import { DEFAULT_RETENTION_OPTIONS } from '../lib/log/retention';
 import { METRICS_NAMESPACE } from '../lib/obs/emf';
@@ -144,6 +145,13 @@ export const SAMSA_DEFAULTS = {
  */
 const RETENTION_MIN_TIMEOUT_MS = DEFAULT_RETENTION_OPTIONS.budgetMs + DEFAULT_LEASE_MS;
 
+/**
+ * A flush pass stops starting steps FLUSH_STEP_MARGIN_MS before its invocation's timeout (one
+ * step and the report must fit after the deadline: lib/log/flush.ts). A timeout of at least
+ * twice that leaves the pass at least as long for its steps.
+ */
+const FLUSH_MIN_TIMEOUT_MS = 2 * FLUSH_STEP_MARGIN_MS;
+
 type Sized = FunctionSettings & { memorySize: number; timeout: Duration };
 type Resolved = Required<Omit<SamsaLogProps, 'invokers' | 'alarmActions' | 'api' | 'flush' | 'retention' | 'superUsers'>> & {
   invokers: iam.IGrantable[];
@@ -184,6 +192,9 @@ export function resolveProps(props: SamsaLogProps = {}): Resolved {
   if (r.api.timeout.toSeconds() < 65) problems.push('api.timeout must be at least 65 s: a long poll may wait 60 s');
   if (r.retention.timeout.toMilliseconds() < RETENTION_MIN_TIMEOUT_MS) {
     problems.push(`retention.timeout must be at least ${RETENTION_MIN_TIMEOUT_MS / 1000} s: a pass starts work for ${DEFAULT_RETENTION_OPTIONS.budgetMs / 1000} s and finishes the partition it holds then within its ${DEFAULT_LEASE_MS / 1000} s lease`);
+  }
+  if (r.flush.timeout.toMilliseconds() < FLUSH_MIN_TIMEOUT_MS) {
+    problems.push(`flush.timeout must be at least ${FLUSH_MIN_TIMEOUT_MS / 1000} s: a pass stops starting steps ${FLUSH_STEP_MARGIN_MS / 1000} s before the timeout, to finish its last step and write its metrics`);
   }
   for (const [name, d] of [['flush.schedule', r.flush.schedule], ['retention.schedule', r.retention.schedule]] as const) {
     if (d.toMinutes({ integral: false }) < 1) problems.push(`${name} must be at least 1 minute (EventBridge's finest rate)`);

@@ -129,6 +129,8 @@ export class LogEngine {
   private readonly flushScheduler: FlushScheduler | undefined;
   private readonly flushLocks = new Map<string, Mutex>();
   private stickyCursor = Math.floor(Math.random() * 1_000_000);
+  /** Where the next flush pass starts (flushAll). */
+  private flushCursor: { topic: string; partition: number } | undefined;
   private closed = false;
 
   constructor(
@@ -553,35 +555,95 @@ export class LogEngine {
   /**
    * Flush one partition as its leader; serialised per partition within this process. A
    * partition whose lease another live process holds is left to it (`skipped`).
+   *
+   * With `deadline` (a `clock.monotonic()` time; see FlushDeadline), no step starts at or after
+   * it. Stopped by it with a backlog left (`complete: false`), the flush hands the partition's
+   * lease back, so that whoever flushes next — another invocation, the next pass — takes it at
+   * once instead of waiting for it to expire.
    */
-  flushPartition(topic: Topic, partition: number): Promise<FlushStats & { skipped: boolean }> {
+  flushPartition(topic: Topic, partition: number, opts: FlushDeadline = {}): Promise<FlushStats & { skipped: boolean; complete: boolean }> {
     const key = partitionKey(topic, partition);
     let m = this.flushLocks.get(key);
     if (!m) this.flushLocks.set(key, (m = new Mutex()));
     return m.run(async () => {
       // Nothing to flush: do not even take the lease (keeps idle partitions free of writes).
       const head = await this.head(topic, partition);
-      if (head.deleted || Math.max(head.flushed, head.logStart) >= head.nextOffset) return { bytes: 0, batches: 0, steps: 0, skipped: false };
+      if (head.deleted || Math.max(head.flushed, head.logStart) >= head.nextOffset) return { bytes: 0, batches: 0, steps: 0, skipped: false, complete: true };
+      if (opts.deadline !== undefined && this.clock.monotonic() >= opts.deadline) return { bytes: 0, batches: 0, steps: 0, skipped: false, complete: false };
       const lease = await this.leases.acquire(topic, partition);
-      if (!('epoch' in lease)) return { bytes: 0, batches: 0, steps: 0, skipped: true };
+      if (!('epoch' in lease)) return { bytes: 0, batches: 0, steps: 0, skipped: true, complete: true };
       // Up to what is committed now: later commits are the next flush's (Flusher.flushPartition).
-      const stats = await this.flusher.flushPartition(topic, partition, this.leases.guard(topic, partition, lease.epoch), undefined, head.nextOffset);
+      const stats = await this.flusher.flushPartition(topic, partition, this.leases.guard(topic, partition, lease.epoch), {
+        upTo: head.nextOffset,
+        ...(opts.deadline !== undefined ? { deadline: opts.deadline } : {}),
+      });
+      // Stopped between steps: nothing of ours is in flight, and a retention pass of this
+      // process that shares the lease only loses it (its writes are fenced; it retries).
+      if (!stats.complete) await this.leases.release(topic, partition);
       return { ...stats, skipped: false };
     });
   }
 
-  /** One flush pass over every partition of every topic (the flush job). */
-  async flushAll(): Promise<FlushStats & { partitions: number; skipped: number }> {
-    const total = { bytes: 0, batches: 0, steps: 0, partitions: 0, skipped: 0 };
-    for (const topic of await this.topics.list()) {
-      for (let p = 0; p < topic.partitions; p++) {
-        const s = await this.flushPartition(topic, p);
+  /**
+   * One flush pass over every partition of every topic (the flush job). With `deadline`, it
+   * starts no step at or after it and reports `complete: false` with the partitions it did not
+   * finish (`partitionsLeft`).
+   *
+   * Fairness: a pass starts where the last pass of this engine stopped — after the partition it
+   * was cut short in, so that one big backlog cannot hold every pass — and goes round once,
+   * wrapping past the end of the topic list. A cut-short pass therefore hands on to the next,
+   * and every partition is reached within as many cut-short passes as there are partitions.
+   * The cursor lives in memory (a warm Lambda instance keeps it between scheduled passes); a
+   * new engine starts at a random partition, so neither cold instances nor several passes
+   * running at once all begin at the same place.
+   */
+  async flushAll(opts: FlushDeadline = {}): Promise<FlushStats & { partitions: number; skipped: number; complete: boolean; partitionsLeft: number }> {
+    const total = { bytes: 0, batches: 0, steps: 0, partitions: 0, skipped: 0, complete: true, partitionsLeft: 0 };
+    const topics = await this.topics.list();
+    if (topics.length === 0) return total;
+    const cursor = (this.flushCursor ??= randomFlushStart(topics));
+    // The first topic at or after the cursor's name (the cursor's own may have been deleted).
+    let first = topics.findIndex((t) => t.name >= cursor.topic);
+    if (first < 0) first = 0;
+    const from = topics[first]!.name === cursor.topic ? Math.min(cursor.partition, topics[first]!.partitions) : 0;
+    // Round: the rest of the first topic, every other topic in order, then the first topic's
+    // partitions before the cursor.
+    const order: Array<[Topic, number, number]> = [[topics[first]!, from, topics[first]!.partitions]];
+    for (let i = 1; i < topics.length; i++) {
+      const t = topics[(first + i) % topics.length]!;
+      order.push([t, 0, t.partitions]);
+    }
+    if (from > 0) order.push([topics[first]!, 0, from]);
+    let stopped: { topic: string; partition: number } | undefined;
+    for (const [topic, lo, hi] of order) {
+      for (let p = lo; p < hi; p++) {
+        if (stopped) {
+          total.partitionsLeft++;
+          continue;
+        }
+        if (opts.deadline !== undefined && this.clock.monotonic() >= opts.deadline) {
+          // Past the deadline between partitions: the next pass starts with this one.
+          stopped = { topic: topic.name, partition: p };
+          total.partitionsLeft++;
+          continue;
+        }
+        const s = await this.flushPartition(topic, p, opts);
         if (s.skipped) total.skipped++;
         if (s.steps > 0) total.partitions++;
         total.bytes += s.bytes;
         total.batches += s.batches;
         total.steps += s.steps;
+        if (!s.complete) {
+          // Cut short inside this partition: the next pass starts after it (and comes back
+          // to it at the end of its round).
+          stopped = { topic: topic.name, partition: p + 1 };
+          total.partitionsLeft++;
+        }
       }
+    }
+    if (stopped) {
+      this.flushCursor = stopped;
+      total.complete = false;
     }
     return total;
   }
@@ -600,6 +662,25 @@ export class LogEngine {
 }
 
 export type { FetchOptions, FetchResult, Topic, TopicConfig };
+
+/** A time limit for flush work. */
+export interface FlushDeadline {
+  /**
+   * `clock.monotonic()` time (the engine's clock) at or after which no flush step starts. Pick
+   * it early enough for a step started just before it to finish within the time there is.
+   */
+  deadline?: number;
+}
+
+/** A random partition of all the topics': where a new engine's first flush pass starts. */
+function randomFlushStart(topics: Topic[]): { topic: string; partition: number } {
+  let i = Math.floor(Math.random() * topics.reduce((a, t) => a + t.partitions, 0));
+  for (const t of topics) {
+    if (i < t.partitions) return { topic: t.name, partition: i };
+    i -= t.partitions;
+  }
+  return { topic: topics[0]!.name, partition: 0 };
+}
 
 /** Offsets in request order: each partition's records got consecutive offsets from its base. */
 function offsetsFor(timestamps: Array<number | undefined>, assignment: number[], bases: Map<number, number>, now: number): RecordOffset[] {

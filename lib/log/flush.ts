@@ -74,6 +74,26 @@ export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_FLUSH_OPTIONS: FlushOptions = { stepBytes: 32 * 1024 * 1024, indexIntervalBytes: 4096 };
 
 /**
+ * How long before an invocation must end a flush stops starting steps (the flush function's
+ * deadline is its remaining time less this: lib/runtime/lambda/flush-handler.ts). It covers:
+ * - one step begun just before the deadline. A step moves at most one 32 MiB `stepBytes`: read
+ *   from write-ahead objects, written as one chunk or part to S3, a catalog transaction, then up
+ *   to 2,000 page deletes; at a roll it also composes the closed segment (server-side copies).
+ *   Usually that takes about a second (bench/flush-latency.ts: ~27 s per GiB, 32 steps, against
+ *   an emulator with every call delayed). A slow one is bounded by the lease and the request
+ *   timeout: each write checks the lease first, and a lease stops counting as held two thirds
+ *   of its duration after the renewal before the step (20 s of the default 30 s; lease.ts), so
+ *   no write starts later than that; a request that then stalls is given up after 30 s without
+ *   data (SAMSA_AWS_REQUEST_TIMEOUT_MS). 50 s in all;
+ * - then the pass's ending: measuring the flush and consumer lag, the EMF line, the report and
+ *   handing back the lease of the partition it stopped in, a few seconds for hundreds of
+ *   partitions: 10 s more.
+ * A step that outlasts even this is killed with its invocation, which every step survives
+ * (design note 0011): it is redone by the next flush, as after a crash.
+ */
+export const FLUSH_STEP_MARGIN_MS = 60_000;
+
+/**
  * Commit extents read per step. The step's transaction does not touch them (they are deleted
  * after it), so this bounds only the reads; small commits are flushed 1,000 at a time rather
  * than rewriting the segment objects every few dozen.
@@ -130,7 +150,12 @@ export class Flusher {
 
   /**
    * Flush until the partition is caught up (or `maxSteps` steps), as the leader of `epoch`;
-   * `stillLeader` is asked before every step so a lease that ran out stops the work.
+   * the lease is renewed before every step so a lease that ran out stops the work.
+   *
+   * With `deadline` (a `clock.monotonic()` time), no step starts at or after it: the caller
+   * picks it early enough for one step to finish before it must stop (flush-handler.ts). The
+   * result's `complete` is false when the deadline stopped the work before the partition (up
+   * to `upTo`) was caught up; every step is repeatable, so the next flush just carries on.
    *
    * With `upTo` (the head's next offset when the caller decided to flush), stop once the
    * flushed offset reaches it: commits made meanwhile wait for the next flush (the scheduler
@@ -139,12 +164,19 @@ export class Flusher {
    * metadata transaction and page deletes for every few records, on the event loop between
    * requests (issue 18: one 1 KiB record per request, a 2.5 s flush of ~450 steps).
    */
-  async flushPartition(topic: Topic, partition: number, lease: LeaseGuard, maxSteps = Number.MAX_SAFE_INTEGER, upTo = Number.MAX_SAFE_INTEGER): Promise<FlushStats> {
-    const stats: FlushStats = { bytes: 0, batches: 0, steps: 0 };
+  async flushPartition(topic: Topic, partition: number, lease: LeaseGuard, opts: { maxSteps?: number; upTo?: number; deadline?: number } = {}): Promise<FlushStats & { complete: boolean }> {
+    const { maxSteps = Number.MAX_SAFE_INTEGER, upTo = Number.MAX_SAFE_INTEGER, deadline = Infinity } = opts;
+    const stats = { bytes: 0, batches: 0, steps: 0, complete: true };
+    const late = () => this.clock.monotonic() >= deadline;
+    if (late()) return { ...stats, complete: false };
     // A composition a crash interrupted (design note 0011): the segments it concerns are the
     // last few, closed; finished before the log grows further.
     if (this.opts.chunkBytes !== undefined) await this.composePending(topic, partition, lease);
     while (stats.steps < maxSteps) {
+      if (late()) {
+        stats.complete = false;
+        break;
+      }
       if (stats.steps > 0 && !(await lease.renew())) break;
       const step = await this.step(topic, partition, lease);
       if (!step) break;

@@ -1,6 +1,6 @@
 // The background jobs, one pass each: run by the embedded server's loop, by `npm run job:*`,
 // and (in AWS) by scheduled Lambdas. Each pass is safe to run concurrently with another.
-import type { LogEngine } from '../log/engine';
+import type { FlushDeadline, LogEngine } from '../log/engine';
 import type { SamsaMetrics } from '../obs/instruments';
 import type { Logger } from '../obs/logger';
 
@@ -10,9 +10,15 @@ export interface JobReport {
   [detail: string]: unknown;
 }
 
-export async function runFlushJob(engine: LogEngine): Promise<JobReport> {
+/**
+ * One flush pass. With a deadline (the flush function's: its remaining time less a step's
+ * margin) it may end early, `complete: false`; the next pass starts after where it stopped.
+ * The embedded job loop and `npm run job:flush` give none: nothing cuts them off mid-step, and
+ * a pass that flushes everything is what they are run for.
+ */
+export async function runFlushJob(engine: LogEngine, opts: FlushDeadline = {}): Promise<JobReport> {
   const t0 = Date.now();
-  const stats = await engine.flushAll();
+  const stats = await engine.flushAll(opts);
   return { job: 'flush', ms: Date.now() - t0, ...stats };
 }
 

@@ -134,7 +134,7 @@ const NEEDS: Record<Fn, Need[]> = {
   ],
   Flush: [
     ...tableNeeds('flush'),
-    { call: 'meta.batchGet', why: 'the scheduled pass measures consumer lag from every group\'s heads (functions/flush.ts groupLag → groups/admin.ts readHeads)' },
+    { call: 'meta.batchGet', why: 'the scheduled pass measures consumer lag from every group\'s heads (runtime/lambda/flush-handler.ts groupLag → groups/admin.ts readHeads)' },
     { call: 'objects.get', key: WAL, why: 'a step reads the write-ahead objects it moves into segments' },
     ...[K.segmentLog, K.segmentIndex, K.chunkLog, K.chunkTimeindex, L.chunkLog].map((key): Need => ({ call: 'objects.get', key, why: 'appends read or copy the kept prefix; composition reads the chunks\' indexes' })),
     ...[K.segmentLog, K.segmentIndex, K.chunkLog, L.segmentLog, L.chunkLog].map((key): Need => ({ call: 'objects.append', key, why: 'a step appends to the active segment or its latest chunk (log/flush.ts write)' })),

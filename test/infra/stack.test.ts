@@ -346,6 +346,14 @@ describe('SamsaLog options', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('functions/retention.ts'), Timeout: 90 });
   });
 
+  it('flush.timeout must leave a pass time for steps: at least twice the margin a pass keeps for one step and its report (60 s)', () => {
+    // Below it, the scheduled pass's deadline (remaining time less the margin) would come
+    // before it could start any step, or soon after: little or nothing flushed, without an error.
+    expect(() => resolveProps({ flush: { timeout: Duration.seconds(60) } })).toThrow(/flush.timeout must be at least 120 s/);
+    expect(() => resolveProps({ flush: { timeout: Duration.seconds(119) } })).toThrow(/flush.timeout must be at least 120 s/);
+    expect(() => resolveProps({ flush: { timeout: Duration.seconds(120) } })).not.toThrow();
+  });
+
   it('invalid props are reported together', () => {
     expect(() =>
       resolveProps({

@@ -1,0 +1,69 @@
+// The flush function's handler (functions/flush.ts wires it to the AWS stores), here so tests
+// can run it on any engine. Two kinds of event: the EventBridge schedule (one pass over every
+// partition, then the flush lag as a CloudWatch metric) and the API function's async hand-off
+// of one busy partition. Both end before the invocation's timeout would kill them: their
+// deadline is the context's remaining time less FLUSH_STEP_MARGIN_MS (one step and the report),
+// so a pass cut short still hands its lease back and writes its metrics and its report, which
+// says how far it got (`complete`, `partitionsLeft`).
+import type { GroupCoordinator } from '../../groups/coordinator';
+import { groupLag, oldestUnconsumedSeconds } from '../../groups/lag';
+import type { FlushDeadline, LogEngine } from '../../log/engine';
+import { FLUSH_STEP_MARGIN_MS } from '../../log/flush';
+import { emfLine } from '../../obs/emf';
+import { measureFlushLag, runFlushJob } from '../jobs';
+import { isFlushRequest } from './flush-trigger';
+
+export interface FlushHandlerDeps {
+  engine: LogEngine;
+  groups: GroupCoordinator;
+  /** The metrics' Table dimension. */
+  table: string;
+  /** Where the EMF line goes (default: raw stdout). */
+  write?: (line: string) => void;
+}
+
+/** What the handler reads of Lambda's context object. */
+export interface FlushContext {
+  getRemainingTimeInMillis(): number;
+}
+
+export function flushHandler(deps: FlushHandlerDeps): (event: unknown, context?: FlushContext) => Promise<Record<string, unknown>> {
+  const { engine, groups, table } = deps;
+  // Raw stdout, not console.log: Lambda prefixes console lines, and EMF must be bare JSON.
+  const write = deps.write ?? ((line: string) => void process.stdout.write(line));
+  return async (event, context) => {
+    // On the engine's monotonic clock; no context (a direct call): no deadline.
+    const limit: FlushDeadline = context ? { deadline: engine.clock.monotonic() + context.getRemainingTimeInMillis() - FLUSH_STEP_MARGIN_MS } : {};
+    if (isFlushRequest(event)) {
+      const topic = await engine.topics.find(event.topic, { fresh: true });
+      if (!topic || topic.id !== event.topic_id || event.partition >= topic.partitions) {
+        return { job: 'flush', skipped: `${event.topic}/${event.partition} no longer exists` };
+      }
+      const stats = await engine.flushPartition(topic, event.partition, limit);
+      const report = { job: 'flush', topic: topic.name, partition: event.partition, ...stats };
+      console.log(JSON.stringify(report));
+      return report;
+    }
+    const report = await runFlushJob(engine, limit);
+    const lag = await measureFlushLag(engine);
+    // The consumer-lag alarm's input: how old the oldest record some group has not consumed is.
+    const oldest = oldestUnconsumedSeconds(await groupLag(groups).catch(() => []));
+    write(
+      `${emfLine(
+        { Table: table },
+        {
+          UnflushedRecords: { value: lag.unflushedRecords, unit: 'Count' },
+          MaxPartitionUnflushedRecords: { value: lag.maxUnflushedRecords, unit: 'Count' },
+          FlushedBytes: { value: report['bytes'] as number, unit: 'Bytes' },
+          samsa_oldest_unconsumed_age_seconds: { value: oldest, unit: 'Seconds' },
+        },
+        Date.now(),
+        // Also without the Table dimension: the construct's consumer-lag alarm reads the total.
+        { aggregate: true },
+      )}\n`,
+    );
+    const out = { ...report, ...lag, oldestUnconsumedSeconds: oldest };
+    console.log(JSON.stringify(out));
+    return out;
+  };
+}
