@@ -107,3 +107,14 @@ describe('flush function: a pass that would outlive the invocation', () => {
     expect(out['steps']).toBeLessThan(4);
   });
 });
+
+describe('flush function: the scheduled pass report', () => {
+  // The report merged the pass's stats with the lag measurement, and the lag's `partitions`
+  // (every partition) overwrote the pass's (the partitions it flushed), which `npm run
+  // job:flush` and the embedded job loop report under the same name.
+  it('says how many partitions the pass flushed, and how many there are, under different names', async () => {
+    const { handler } = await setup([2, 0, 3]);
+    const out = await handler({});
+    expect(out).toMatchObject({ complete: true, partitions: 2, partitionsTotal: 3, unflushedRecords: 0 });
+  });
+});
