@@ -62,7 +62,10 @@ export function flushHandler(deps: FlushHandlerDeps): (event: unknown, context?:
         { aggregate: true },
       )}\n`,
     );
-    const out = { ...report, ...lag, oldestUnconsumedSeconds: oldest };
+    // `partitions` stays the pass's (the partitions it flushed, as the job loop and `npm run
+    // job:flush` report it); the lag's count of every partition is `partitionsTotal`.
+    const { partitions: partitionsTotal, ...lagRest } = lag;
+    const out = { ...report, ...lagRest, partitionsTotal, oldestUnconsumedSeconds: oldest };
     console.log(JSON.stringify(out));
     return out;
   };
