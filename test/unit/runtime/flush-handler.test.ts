@@ -118,3 +118,21 @@ describe('flush function: the scheduled pass report', () => {
     expect(out).toMatchObject({ complete: true, partitions: 2, partitionsTotal: 3, unflushedRecords: 0 });
   });
 });
+
+describe('flush function: leases after an invocation', () => {
+  // Lambda freezes an instance between invocations. A lease it still holds then stops every
+  // other instance from flushing that partition until it expires (a hand-off of a busy
+  // partition to another instance is skipped), so an invocation hands back what it holds.
+  it('a complete scheduled pass and a hand-off leave no partition leased', async () => {
+    const { engine, handler } = await setup([2, 3]);
+    expect(await handler({}, context(3_600_000))).toMatchObject({ complete: true });
+    const topic = await engine.topics.get('t');
+    await engine.produceBatches('t', 1, encodeRecordBatch([{ value: new TextEncoder().encode('more') }]));
+    expect(await handler({ samsa: 'flush', topic: 't', topic_id: topic.id, partition: 1 }, context(3_600_000))).toMatchObject({ complete: true, skipped: false });
+    const other = new LogEngine(engine.meta, engine.objects, engine.clock);
+    for (const p of [0, 1]) {
+      expect(await other.leases.acquire(topic, p), `partition ${p}`).toHaveProperty('epoch');
+      await other.leases.release(topic, p);
+    }
+  });
+});
