@@ -483,6 +483,8 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
         const res = await jobs.once(which);
         summary[`final-${which}`] = res.out.trim().split('\n').slice(-1)[0] ?? '';
         o.log(`[history] final ${which} job: exit ${res.code} ${res.out.trim().split('\n').slice(-1)[0] ?? ''}`);
+        // A failed job's last line is the tail of its error: show the error whole.
+        if (res.code !== 0) o.log(`[history] final ${which} job output:\n${res.out.trim().slice(-3000)}`);
       }
       summary['jobs'] = jobs.stats;
     }
