@@ -13,6 +13,8 @@ const { engine, stores } = await openEngine(loadConfig());
 try {
   const report = which === 'flush' ? await runFlushJob(engine) : await runRetentionJob(engine);
   console.log(JSON.stringify(report));
+  // A flush pass carries on past a partition that fails (logged above); the exit code still says so.
+  if (which === 'flush' && ((report['failedPartitions'] as number | undefined) ?? 0) > 0) process.exitCode = 1;
 } catch (err) {
   console.error(`[samsa] ${which} job failed:`, err);
   process.exitCode = 1;

@@ -597,8 +597,8 @@ export class LogEngine {
    * new engine starts at a random partition, so neither cold instances nor several passes
    * running at once all begin at the same place.
    */
-  async flushAll(opts: FlushDeadline = {}): Promise<FlushStats & { partitions: number; skipped: number; complete: boolean; partitionsLeft: number }> {
-    const total = { bytes: 0, batches: 0, steps: 0, partitions: 0, skipped: 0, complete: true, partitionsLeft: 0 };
+  async flushAll(opts: FlushDeadline = {}): Promise<FlushStats & { partitions: number; skipped: number; failedPartitions: number; complete: boolean; partitionsLeft: number }> {
+    const total = { bytes: 0, batches: 0, steps: 0, partitions: 0, skipped: 0, failedPartitions: 0, complete: true, partitionsLeft: 0 };
     const topics = await this.topics.list();
     if (topics.length === 0) return total;
     const cursor = (this.flushCursor ??= randomFlushStart(topics));
@@ -627,7 +627,17 @@ export class LogEngine {
           total.partitionsLeft++;
           continue;
         }
-        const s = await this.flushPartition(topic, p, opts);
+        let s: Awaited<ReturnType<LogEngine['flushPartition']>>;
+        try {
+          s = await this.flushPartition(topic, p, opts);
+        } catch (err) {
+          // One partition's failure (a refused write, a lease lost mid-step, a bad extent) is
+          // logged and retried next pass, as retention does: it must not keep the partitions
+          // after it from being flushed. Every step is repeatable, so nothing is half done.
+          total.failedPartitions++;
+          console.error(`[samsa] flush of ${topic.name}/${p} failed:`, err);
+          continue;
+        }
         if (s.skipped) total.skipped++;
         if (s.steps > 0) total.partitions++;
         total.bytes += s.bytes;

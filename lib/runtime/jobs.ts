@@ -43,7 +43,10 @@ export function startJobLoop(engine: LogEngine, intervalMs: number, log: Logger,
         const t0 = performance.now();
         try {
           const report = await job(engine);
-          metrics?.jobPasses.inc({ job: name, outcome: 'ok' });
+          // A flush pass carries on past a partition that fails (each logged): count the pass as failed.
+          const failed = name === 'flush' && ((report['failedPartitions'] as number | undefined) ?? 0) > 0;
+          metrics?.jobPasses.inc({ job: name, outcome: failed ? 'error' : 'ok' });
+          if (failed) log.warn(`${name} pass: some partitions failed (retried next pass)`, { ...report });
           const worked = (report['steps'] as number) > 0 || (report['deletedSegments'] as number) > 0 || (report['deletedTopics'] as number) > 0;
           // Idle passes every few seconds would drown the log: they are debug lines.
           (worked ? log.info : log.debug)(`${name} pass`, { ...report });

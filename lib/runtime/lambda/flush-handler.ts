@@ -67,6 +67,9 @@ export function flushHandler(deps: FlushHandlerDeps): (event: unknown, context?:
     const { partitions: partitionsTotal, ...lagRest } = lag;
     const out = { ...report, ...lagRest, partitionsTotal, oldestUnconsumedSeconds: oldest };
     console.log(JSON.stringify(out));
+    // The pass went on past partitions that failed (each logged); the invocation still fails,
+    // so the function's Errors metric and alarm see it, after the metrics and the report.
+    if (report['failedPartitions']) throw new Error(`flush of ${String(report['failedPartitions'])} partition(s) failed; see the log above`);
     return out;
   };
   return async (event, context) => {

@@ -7,6 +7,8 @@
 import { afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
+import { GroupCoordinator } from '../../../lib/groups/coordinator';
+import { flushHandler } from '../../../lib/runtime/lambda/flush-handler';
 import { faultyObjectStore } from '../../../lib/storage/faults';
 import { partitionRecords } from '../../helpers/log';
 import { localStores } from '../../helpers/stores';
@@ -25,8 +27,8 @@ it('a pass flushes every other partition when one fails, and reports the failure
   // Every segment file write of partition 1 fails while `broken` (keys: <topic dir>/<partition>/<base>.<ext>).
   const segmentOf1 = (key: unknown) => broken && /\/1\/(chunks\/)?[\d+]+\.(log|index|timeindex)$/.test(String(key));
   const objects = faultyObjectStore(stores.objects, [
-    { method: 'append', when: (c) => segmentOf1(c.args[0]), action: { kind: 'fail', error: new Error('disk on fire') } },
-    { method: 'put', when: (c) => segmentOf1(c.args[0]), action: { kind: 'fail', error: new Error('disk on fire') } },
+    { method: 'append', when: (c) => segmentOf1(c.args[0]), times: Infinity, action: { kind: 'fail', error: new Error('disk on fire') } },
+    { method: 'put', when: (c) => segmentOf1(c.args[0]), times: Infinity, action: { kind: 'fail', error: new Error('disk on fire') } },
   ]);
   const engine = new LogEngine(stores.meta, objects, undefined, { flush: { stepBytes: 4096, indexIntervalBytes: 4096 } });
   opened.push(engine);
@@ -46,6 +48,12 @@ it('a pass flushes every other partition when one fails, and reports the failure
     expect(head.flushed, `partition ${p}`).toBe(3);
   }
   expect((await engine.head(topic, 1)).flushed).toBe(0);
+
+  // The flush function still writes its metrics, then fails the invocation so its Errors alarm sees it.
+  const lines: string[] = [];
+  const handler = flushHandler({ engine, groups: new GroupCoordinator(engine.meta, engine), table: 'tbl', write: (l) => void lines.push(l) });
+  await expect(handler({})).rejects.toThrow('flush of 1 partition(s) failed');
+  expect(JSON.parse(lines[0]!)['UnflushedRecords']).toBe(3);
 
   // Mended, the next pass flushes it, and every record reads back once, in order.
   broken = false;
