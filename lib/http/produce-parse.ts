@@ -267,24 +267,25 @@ class Scanner {
   }
 
   record(): ParsedRecord {
-    const r: ParsedRecord = { key: undefined, value: undefined as unknown as Field, headers: undefined, partition: undefined, timestamp: undefined };
-    let seenValue = false;
+    let key: Field | undefined;
+    let value: Field | undefined;
+    let headers: RecordHeader[] | undefined;
+    let partition: number | undefined;
+    let timestamp: number | undefined;
     if (this.open(LBRACE, RBRACE)) {
       do {
         const name = this.name();
-        if (name === 'value' && !seenValue) {
-          r.value = this.field(3);
-          seenValue = true;
-        } else if (name === 'key' && r.key === undefined) r.key = this.field(3);
-        else if (name === 'headers' && r.headers === undefined) r.headers = this.headers();
-        else if (name === 'partition' && r.partition === undefined) r.partition = this.integer();
-        else if (name === 'timestamp' && r.timestamp === undefined) r.timestamp = this.integer();
+        if (name === 'value' && value === undefined) value = this.field(3);
+        else if (name === 'key' && key === undefined) key = this.field(3);
+        else if (name === 'headers' && headers === undefined) headers = this.headers();
+        else if (name === 'partition' && partition === undefined) partition = this.integer();
+        else if (name === 'timestamp' && timestamp === undefined) timestamp = this.integer();
         else throw BAIL;
       } while (this.more(RBRACE));
     }
     // A record without a value is the route's own 400: the usual path words it.
-    if (!seenValue) throw BAIL;
-    return r;
+    if (value === undefined) throw BAIL;
+    return { key, value, headers, partition, timestamp };
   }
 
   format(): string {
