@@ -472,60 +472,68 @@ export function createApp(opts: AppOptions): OpenAPIHono {
 
   // --- produce ------------------------------------------------------------------------------
   /**
-   * Encoding can grow a value (1e20 re-serialises as 21 digits): bound the total as it is made,
-   * so a request never holds more than about its body limit of record bytes.
+   * The JSON produce route's work, on its records however the body was read: each record's
+   * key, value and headers in bytes (`bytesOf`), with its timestamp and partition as sent; the
+   * offsets. Encoding can grow a value (1e20 re-serialises as 21 digits): the total is bounded
+   * as it is made, so a request never holds more than about its body limit of record bytes.
    */
-  const boundDecoded = (decoded: number): void => {
-    if (decoded > maxJsonBytes) {
-      throw new SamsaError('RECORD_TOO_LARGE', `the request's records encode to more than ${maxJsonBytes} bytes (max_json_request_bytes)`, {
-        max_json_request_bytes: maxJsonBytes,
-      });
-    }
-  };
-  const recordBytes = (rec: { key: RecordBytes | null; value: RecordBytes | null; headers: RecordHeader[] }): number => {
-    let n = (rec.key?.length ?? 0) + (rec.value?.length ?? 0);
-    for (const h of rec.headers) n += h.key.length + (h.value?.length ?? 0);
-    return n;
-  };
-  /** The JSON produce route's work, on a body as S.ProduceBody parses it: the offsets. */
-  const produceJson = (topic: string, body: CheckedProduceBody): Promise<RecordOffset[]> => {
+  const produceRecords = <R extends { timestamp?: number | undefined; partition?: number | undefined }>(
+    topic: string,
+    sent: R[],
+    bytesOf: (r: R, i: number) => { key: RecordBytes | null; value: RecordBytes | null; headers: RecordHeader[] },
+    producer: CheckedProduceBody['producer'],
+  ): Promise<RecordOffset[]> => {
     let decoded = 0;
-    const records = body.records.map((r, i) => {
-      if (!('value' in r)) {
-        throw new SamsaError('INVALID_REQUEST', `records.${i}.value is required (null for a tombstone)`, { field: `records.${i}.value` });
-      }
+    const records = sent.map((r, i) => {
       const rec = {
-        key: toBytes(r.key, body.key_format, `records.${i}.key`),
-        value: toBytes(r.value, body.value_format, `records.${i}.value`),
-        headers: (r.headers ?? []).map(headerFromJson),
+        ...bytesOf(r, i),
         ...(r.timestamp !== undefined ? { timestamp: r.timestamp } : {}),
         ...(r.partition !== undefined ? { partition: r.partition } : {}),
       };
-      boundDecoded((decoded += recordBytes(rec)));
+      decoded += (rec.key?.length ?? 0) + (rec.value?.length ?? 0);
+      for (const h of rec.headers) decoded += h.key.length + (h.value?.length ?? 0);
+      if (decoded > maxJsonBytes) {
+        throw new SamsaError('RECORD_TOO_LARGE', `the request's records encode to more than ${maxJsonBytes} bytes (max_json_request_bytes)`, {
+          max_json_request_bytes: maxJsonBytes,
+        });
+      }
       return rec;
     });
-    // Not awaited here: the parsed records need not outlive their encoding (engine.produce).
-    return engine.produce(topic, records, body.producer);
+    // Not awaited here: the records need not outlive their encoding (engine.produce). Read from
+    // the body's bytes, keys and values are views of the body: engine.produce holds them across
+    // its topic lookup (and an idempotent producer's claim), as it holds parsed strings; its
+    // encoder copies them into batches, and the route lets go of the body, before the commit.
+    return engine.produce(topic, records, producer);
   };
-  /** The same work on a body read from its bytes (produce-parse.ts): the same records, errors and offsets. */
-  const produceParsed = (topic: string, body: ParsedProduceBody): Promise<RecordOffset[]> => {
-    let decoded = 0;
-    const records = body.records.map((r, i) => {
-      const rec = {
+  /** On a body as S.ProduceBody parses it. */
+  const produceJson = (topic: string, body: CheckedProduceBody): Promise<RecordOffset[]> =>
+    produceRecords(
+      topic,
+      body.records,
+      (r, i) => {
+        if (!('value' in r)) {
+          throw new SamsaError('INVALID_REQUEST', `records.${i}.value is required (null for a tombstone)`, { field: `records.${i}.value` });
+        }
+        return {
+          key: toBytes(r.key, body.key_format, `records.${i}.key`),
+          value: toBytes(r.value, body.value_format, `records.${i}.value`),
+          headers: (r.headers ?? []).map(headerFromJson),
+        };
+      },
+      body.producer,
+    );
+  /** On a body read from its bytes (produce-parse.ts): the same records, errors and offsets. */
+  const produceParsed = (topic: string, body: ParsedProduceBody): Promise<RecordOffset[]> =>
+    produceRecords(
+      topic,
+      body.records,
+      (r, i) => ({
         key: fieldBytes(body, r.key, body.key_format, `records.${i}.key`),
         value: fieldBytes(body, r.value, body.value_format, `records.${i}.value`),
         headers: r.headers ?? [],
-        ...(r.timestamp !== undefined ? { timestamp: r.timestamp } : {}),
-        ...(r.partition !== undefined ? { partition: r.partition } : {}),
-      };
-      boundDecoded((decoded += recordBytes(rec)));
-      return rec;
-    });
-    // Keys and values are views of the body. engine.produce holds them across its topic
-    // lookup (and an idempotent producer's claim), as it held the parsed strings before; its
-    // encoder copies them into batches, and the route lets go of the body, before the commit.
-    return engine.produce(topic, records, body.producer);
-  };
+      }),
+      body.producer,
+    );
   // The hot route reads its body as bytes (produce-parse.ts); a body that reading does not
   // take goes through the JSON checks every route has (checkJsonBody: media type, nesting),
   // then the hand check (produce-check.ts); anything that check does not accept falls through
