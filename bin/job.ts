@@ -1,7 +1,7 @@
 // `npm run job:flush` / `npm run job:retention`: one pass of a background job against the
 // configured storage (embedded or AWS), then exit. Prints a JSON report.
 import { loadConfig } from '../lib/runtime/config';
-import { runFlushJob, runRetentionJob } from '../lib/runtime/jobs';
+import { failedFlushPartitions, runFlushJob, runRetentionJob } from '../lib/runtime/jobs';
 import { openEngine } from '../lib/runtime';
 
 const which = process.argv[2];
@@ -14,7 +14,7 @@ try {
   const report = which === 'flush' ? await runFlushJob(engine) : await runRetentionJob(engine);
   console.log(JSON.stringify(report));
   // A flush pass carries on past a partition that fails (logged above); the exit code still says so.
-  if (which === 'flush' && ((report['failedPartitions'] as number | undefined) ?? 0) > 0) process.exitCode = 1;
+  if (failedFlushPartitions(report) > 0) process.exitCode = 1;
 } catch (err) {
   console.error(`[samsa] ${which} job failed:`, err);
   process.exitCode = 1;

@@ -10,7 +10,7 @@ import { groupLag, oldestUnconsumedSeconds } from '../../groups/lag';
 import type { FlushDeadline, LogEngine } from '../../log/engine';
 import { FLUSH_STEP_MARGIN_MS } from '../../log/flush';
 import { emfLine } from '../../obs/emf';
-import { measureFlushLag, runFlushJob } from '../jobs';
+import { failedFlushPartitions, measureFlushLag, runFlushJob } from '../jobs';
 import { isFlushRequest } from './flush-trigger';
 
 export interface FlushHandlerDeps {
@@ -69,7 +69,8 @@ export function flushHandler(deps: FlushHandlerDeps): (event: unknown, context?:
     console.log(JSON.stringify(out));
     // The pass went on past partitions that failed (each logged); the invocation still fails,
     // so the function's Errors metric and alarm see it, after the metrics and the report.
-    if (report['failedPartitions']) throw new Error(`flush of ${String(report['failedPartitions'])} partition(s) failed; see the log above`);
+    const failed = failedFlushPartitions(report);
+    if (failed > 0) throw new Error(`flush of ${failed} partition(s) failed; see the log above`);
     return out;
   };
   return async (event, context) => {
