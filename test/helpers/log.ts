@@ -3,7 +3,9 @@
 import { expect } from 'vitest';
 import type { LogEngine } from '../../lib/log/engine';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, partitionPk } from '../../lib/log/keys';
-import type { MetaItem, MetaStore } from '../../lib/storage/ports';
+import { faultyObjectStore } from '../../lib/storage/faults';
+import type { MetaItem, MetaStore, ObjectStore } from '../../lib/storage/ports';
+import type { ManualClock } from '../../lib/util/clock';
 
 const decoder = new TextDecoder();
 
@@ -47,4 +49,21 @@ export async function partitionRecords(engine: LogEngine, topic: string, partiti
     offset = r.nextOffset;
   }
   return out;
+}
+
+/**
+ * `objects`, with `clock` moved on `stepMs` at every append to a segment's `.log`: one flush
+ * step each, so a test with a deadline counts time in steps.
+ */
+export function steppingObjects(objects: ObjectStore, clock: ManualClock, stepMs: number): ObjectStore {
+  return faultyObjectStore(objects, [
+    {
+      method: 'append',
+      when: (c) => {
+        if (String(c.args[0]).endsWith('.log')) clock.advance(stepMs);
+        return false;
+      },
+      action: { kind: 'fail', error: new Error('never') },
+    },
+  ]);
 }

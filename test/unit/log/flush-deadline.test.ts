@@ -7,9 +7,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
 import type { Topic } from '../../../lib/log/topics';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
-import { faultyObjectStore } from '../../../lib/storage/faults';
 import { ManualClock } from '../../../lib/util/clock';
-import { partitionRecords } from '../../helpers/log';
+import { partitionRecords, steppingObjects } from '../../helpers/log';
 import { localStores, type TestStores } from '../../helpers/stores';
 
 beforeAll(codecsReady);
@@ -27,16 +26,7 @@ async function engineWithSteppingClock(stores?: TestStores): Promise<{ engine: L
   const s = stores ?? (await localStores('samsa-flushdl-'));
   if (!stores) opened.push({ close: s.cleanup });
   const clock = new ManualClock(Date.now());
-  const objects = faultyObjectStore(s.objects, [
-    {
-      method: 'append',
-      when: (c) => {
-        if (String(c.args[0]).endsWith('.log')) clock.advance(STEP_MS);
-        return false;
-      },
-      action: { kind: 'fail', error: new Error('never') },
-    },
-  ]);
+  const objects = steppingObjects(s.objects, clock, STEP_MS);
   // One 1 KiB batch per step: a partition's backlog of n batches takes n steps.
   const engine = new LogEngine(s.meta, objects, clock, { flush: { stepBytes: 1024, indexIntervalBytes: 4096 } });
   opened.push(engine);

@@ -7,9 +7,8 @@ import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { flushHandler } from '../../../lib/runtime/lambda/flush-handler';
-import { faultyObjectStore } from '../../../lib/storage/faults';
 import { ManualClock } from '../../../lib/util/clock';
-import { partitionRecords } from '../../helpers/log';
+import { partitionRecords, steppingObjects } from '../../helpers/log';
 import { localStores, type TestStores } from '../../helpers/stores';
 
 beforeAll(codecsReady);
@@ -27,16 +26,7 @@ async function setup(backlog: number[]): Promise<{ engine: LogEngine; stores: Te
   const stores = await localStores('samsa-flushfn-');
   opened.push({ close: stores.cleanup });
   const clock = new ManualClock(Date.now());
-  const objects = faultyObjectStore(stores.objects, [
-    {
-      method: 'append',
-      when: (c) => {
-        if (String(c.args[0]).endsWith('.log')) clock.advance(STEP_MS);
-        return false;
-      },
-      action: { kind: 'fail', error: new Error('never') },
-    },
-  ]);
+  const objects = steppingObjects(stores.objects, clock, STEP_MS);
   // A lease far longer than the slow steps, so that only the deadline stops the pass.
   const engine = new LogEngine(stores.meta, objects, clock, { flush: { stepBytes: 1024, indexIntervalBytes: 4096 }, leaseMs: 3_600_000 });
   opened.push(engine);
