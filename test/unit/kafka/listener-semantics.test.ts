@@ -365,6 +365,33 @@ describe('OffsetCommit', () => {
     c.end();
   });
 
+  it('commits pipelined on one connection are applied in request order: a later commit of a partition is never overwritten by an earlier one (Kafka handles a connection’s requests one at a time; async commits rely on it)', async () => {
+    await engine.createTopic('oc-order', 10);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    // Commit i sets partition 0 to offset i; the even ones name all ten partitions, so they take
+    // longer to check than the odd ones that follow them.
+    const n = 30;
+    const frames = Array.from({ length: n }, (_, i) => {
+      const parts = i % 2 === 0 ? [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] : [0];
+      const body = new Writer().string('oc-order-group').int32(-1).string('').int64(-1);
+      body.array(['oc-order'], (w, t) => void w.string(t).array(parts, (x, p) => void x.int32(p).int64(i).string(null)));
+      const payload = Buffer.concat([new Writer().int16(8).int16(2).int32(i).string('async-commits').finish(), body.finish()]);
+      const size = Buffer.alloc(4);
+      size.writeInt32BE(payload.length);
+      return Buffer.concat([size, payload]);
+    });
+    c.socket.write(Buffer.concat(frames));
+    for (let i = 0; i < n; i++) {
+      const r = (await c.reply(10_000))!;
+      expect(r.array((x) => (x.string(), x.array((y) => (y.int32(), y.int16()), 6)), 6).flat().every((e) => e === ErrorCode.NONE)).toBe(true);
+    }
+    const offsets = await coordinator.offsets('oc-order-group');
+    expect(offsets.find((o) => o.partition === 0)?.offset).toBe(n - 1);
+    expect(offsets.find((o) => o.partition === 9)?.offset).toBe(n - 2);
+    c.end();
+  });
+
   it('an offset beyond 2^53 (Long.MAX_VALUE) is refused, not stored where every later OffsetFetch of the group kills the connection', async () => {
     await engine.createTopic('oc-huge', 1);
     const l = await listener();
