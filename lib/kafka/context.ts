@@ -30,6 +30,12 @@ export interface Session {
    * which runs a connection's requests one at a time, appends them).
    */
   produceOrder?: Map<string, Promise<void>>;
+  /**
+   * Per group, the last OffsetCommit of this connection not yet written: the next one writes
+   * after it, so pipelined commits (asynchronous committers send them back to back) land in
+   * request order and an earlier offset never overwrites a later one.
+   */
+  commitOrder?: Map<string, Promise<void>>;
 }
 
 /** Checks an operation on a resource for the session; a refusal is the error code to answer. */

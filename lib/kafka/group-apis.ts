@@ -171,50 +171,81 @@ const offsetCommit: Api = {
       }),
       6,
     );
-    let code: number = ErrorCode.NONE;
-    // Topics the caller may not read answer TOPIC_AUTHORIZATION_FAILED on their own; the others
-    // are committed (Kafka's rule: one refused topic does not fail the whole commit).
-    const readable = new Map<string, boolean>();
-    if (!(await groupAllowed(ctx, s, 'read', groupId))) code = ErrorCode.GROUP_AUTHORIZATION_FAILED;
-    else if (topics.length > 0) {
-      for (const t of topics) if (!readable.has(t.name)) readable.set(t.name, await ctx.authorize(s, 'read', 'topic', t.name));
-      // A member's commit goes to the coordinator of its generation; a standalone commit
-      // (generation -1) may be written by any instance.
-      code = generation >= 0 && !(await ctx.cluster.owns(groupId)) ? ErrorCode.NOT_COORDINATOR : ctx.groups.checkCommit(groupId, memberId, generation);
-    }
-    // Offsets are JavaScript numbers here and in the store: one past 2^53 (Long.MAX_VALUE, say)
-    // would be stored rounded and could not be encoded back as an INT64. Refused on its own.
-    const badOffset = (p: { offset: number }): boolean => !Number.isSafeInteger(p.offset);
-    const allowed = topics.filter((t) => readable.get(t.name) === true);
-    // A partition that does not exist (a deleted topic, say) answers its own error; the others
-    // are committed (the store refuses a whole commit that names one).
-    const partErrors = new Map<object, number>();
-    if (code === ErrorCode.NONE) {
-      for (const t of allowed) {
-        for (const p of t.partitions) {
-          if (badOffset(p)) partErrors.set(p, ErrorCode.INVALID_REQUEST);
-          else await ctx.engine.topics.partition(t.name, p.index).catch((err: unknown) => void partErrors.set(p, errOf(err)));
-        }
-      }
-    }
-    const offsets = allowed.flatMap((t) => t.partitions.filter((p) => !partErrors.has(p)).map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })));
-    if (code === ErrorCode.NONE && offsets.length > 0) {
-      try {
-        await ctx.coordinator.commit(groupId, { offsets });
-      } catch (err) {
-        // A memberless commit is refused with ILLEGAL_GENERATION while HTTP members hold the group.
-        code = err instanceof SamsaError && err.code === 'ILLEGAL_GENERATION' ? ErrorCode.INCONSISTENT_GROUP_PROTOCOL : errOf(err);
-      }
-    }
-    const w = new Writer();
-    if (v >= 3) w.int32(0);
-    return w.array(topics, (x, t) => {
-      x.string(t.name);
-      const c = code === ErrorCode.GROUP_AUTHORIZATION_FAILED || readable.get(t.name) !== false ? code : ErrorCode.TOPIC_AUTHORIZATION_FAILED;
-      x.array(t.partitions, (y, p) => void y.int32(p.index).int16(c === ErrorCode.NONE ? (partErrors.get(p) ?? c) : c));
+    // This commit's place in the connection's commits to the group, taken now (handlers start
+    // in request order; nothing is awaited before this): its write waits for the previous one's,
+    // so pipelined commits land in request order whatever their checks' timing, as in Kafka,
+    // which runs a connection's requests one at a time.
+    const order = (s.commitOrder ??= new Map<string, Promise<void>>());
+    const prev = order.get(groupId) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    order.set(groupId, mine);
+    void mine.then(() => {
+      if (order.get(groupId) === mine) order.delete(groupId);
     });
+    try {
+      return await commitInTurn(ctx, s, v, groupId, generation, memberId, topics, prev);
+    } finally {
+      done();
+    }
   },
 };
+
+/** OffsetCommit's checks and write, the write once `prev` (the connection's previous commit to the group) is written. */
+async function commitInTurn(
+  ctx: Context,
+  s: Session,
+  v: number,
+  groupId: string,
+  generation: number,
+  memberId: string,
+  topics: Array<{ name: string; partitions: Array<{ index: number; offset: number; metadata: string | null }> }>,
+  prev: Promise<void>,
+): Promise<Writer> {
+  let code: number = ErrorCode.NONE;
+  // Topics the caller may not read answer TOPIC_AUTHORIZATION_FAILED on their own; the others
+  // are committed (Kafka's rule: one refused topic does not fail the whole commit).
+  const readable = new Map<string, boolean>();
+  if (!(await groupAllowed(ctx, s, 'read', groupId))) code = ErrorCode.GROUP_AUTHORIZATION_FAILED;
+  else if (topics.length > 0) {
+    for (const t of topics) if (!readable.has(t.name)) readable.set(t.name, await ctx.authorize(s, 'read', 'topic', t.name));
+    // A member's commit goes to the coordinator of its generation; a standalone commit
+    // (generation -1) may be written by any instance.
+    code = generation >= 0 && !(await ctx.cluster.owns(groupId)) ? ErrorCode.NOT_COORDINATOR : ctx.groups.checkCommit(groupId, memberId, generation);
+  }
+  // Offsets are JavaScript numbers here and in the store: one past 2^53 (Long.MAX_VALUE, say)
+  // would be stored rounded and could not be encoded back as an INT64. Refused on its own.
+  const badOffset = (p: { offset: number }): boolean => !Number.isSafeInteger(p.offset);
+  const allowed = topics.filter((t) => readable.get(t.name) === true);
+  // A partition that does not exist (a deleted topic, say) answers its own error; the others
+  // are committed (the store refuses a whole commit that names one).
+  const partErrors = new Map<object, number>();
+  if (code === ErrorCode.NONE) {
+    for (const t of allowed) {
+      for (const p of t.partitions) {
+        if (badOffset(p)) partErrors.set(p, ErrorCode.INVALID_REQUEST);
+        else await ctx.engine.topics.partition(t.name, p.index).catch((err: unknown) => void partErrors.set(p, errOf(err)));
+      }
+    }
+  }
+  const offsets = allowed.flatMap((t) => t.partitions.filter((p) => !partErrors.has(p)).map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })));
+  if (code === ErrorCode.NONE && offsets.length > 0) {
+    try {
+      await prev;
+      await ctx.coordinator.commit(groupId, { offsets });
+    } catch (err) {
+      // A memberless commit is refused with ILLEGAL_GENERATION while HTTP members hold the group.
+      code = err instanceof SamsaError && err.code === 'ILLEGAL_GENERATION' ? ErrorCode.INCONSISTENT_GROUP_PROTOCOL : errOf(err);
+    }
+  }
+  const w = new Writer();
+  if (v >= 3) w.int32(0);
+  return w.array(topics, (x, t) => {
+    x.string(t.name);
+    const c = code === ErrorCode.GROUP_AUTHORIZATION_FAILED || readable.get(t.name) !== false ? code : ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+    x.array(t.partitions, (y, p) => void y.int32(p.index).int16(c === ErrorCode.NONE ? (partErrors.get(p) ?? c) : c));
+  });
+}
 
 // --- OffsetFetch (9) ----------------------------------------------------------------------
 // Request v1-5: group_id STRING, topics [name STRING, partition_indexes [INT32]] (nullable = all, v2+)

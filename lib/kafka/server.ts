@@ -36,6 +36,7 @@ export const MAX_PRE_AUTH_FRAME = 512 * 1024;
 const MAX_IN_FLIGHT = 32;
 const API_VERSIONS = 18;
 const PRODUCE = 0;
+const OFFSET_COMMIT = 8;
 const FETCH = 1;
 /** Longest a request is held back for quota (Kafka caps throttle time at the quota window too). */
 const MAX_THROTTLE_MS = 30_000;
@@ -228,8 +229,12 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
       throttle();
     };
     let tail: Promise<void> = Promise.resolve();
-    /** The last Produce request's quota wait: the next one's starts after it (see handleFrame). */
+    /**
+     * The last Produce (and the last OffsetCommit) request's quota wait: the next one of the same
+     * API starts after it (see handleFrame).
+     */
     let produceQuotaTail: Promise<void> = Promise.resolve();
+    let commitQuotaTail: Promise<void> = Promise.resolve();
     let dead = false;
 
     const kill = (why: string): void => {
@@ -320,11 +325,15 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         }
         if (api.preAuth) work = api.handle(ctx, session, header, r);
         else {
-          // Produce quota waits run in request order: a later produce that fits the bucket must
-          // not overtake one still waiting (it would reorder a producer's writes to a partition).
+          // Produce and OffsetCommit quota waits run in request order: a later produce that fits
+          // the bucket must not overtake one still waiting (it would reorder a producer's writes
+          // to a partition), nor a later commit an earlier one (the earlier offset would win).
           // Other requests are not held behind them (a heartbeat still runs at once).
-          const admitted = header.apiKey === PRODUCE ? produceQuotaTail.then(() => quotaDelay(session, header.apiKey, frame.length)) : quotaDelay(session, header.apiKey, frame.length);
-          if (header.apiKey === PRODUCE) produceQuotaTail = admitted.catch(() => undefined);
+          const delay = (): Promise<void> => quotaDelay(session, header.apiKey, frame.length);
+          let admitted: Promise<void>;
+          if (header.apiKey === PRODUCE) produceQuotaTail = (admitted = produceQuotaTail.then(delay)).catch(() => undefined);
+          else if (header.apiKey === OFFSET_COMMIT) commitQuotaTail = (admitted = commitQuotaTail.then(delay)).catch(() => undefined);
+          else admitted = delay();
           work = admitted.then(() => api.handle(ctx, session, header, r));
         }
       }
