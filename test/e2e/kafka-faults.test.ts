@@ -342,3 +342,28 @@ describe('Fetch at batch boundaries after kill -9', () => {
     expect(contiguous(await httpValues(topic, 0))).toEqual(expected);
   }, 60_000);
 });
+
+describe('JoinGroup with a lost response', () => {
+  it('leaves no ghost member: a consumer whose first JoinGroup answer was lost consumes at once, not after a session timeout', async () => {
+    const topic = 'ghost';
+    await http('POST', '/v1/topics', { name: topic, partitions: 2 });
+    await http('POST', `/v1/topics/${topic}/records`, { records: [{ partition: 0, value: 'a' }, { partition: 1, value: 'b' }] });
+    let joins = 0;
+    proxy.lose = (api, _n, id) => id === 'ghost' && api === 11 && ++joins === 1;
+    const consumer = client('ghost').consumer({ groupId: 'g-ghost', sessionTimeout: 15_000, heartbeatInterval: 500 });
+    const seen = new Set<number>();
+    const t0 = Date.now();
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ partition }) => void seen.add(partition) });
+    while (seen.size < 2 && Date.now() - t0 < 20_000) await sleep(50);
+    const took = Date.now() - t0;
+    proxy.lose = () => false;
+    await consumer.disconnect();
+    expect(proxy.lost.get(11)).toBe(1);
+    expect(seen.size).toBe(2);
+    // Kafka (KIP-394) hands a new member its id in a MEMBER_ID_REQUIRED answer and admits it only
+    // when it joins with that id, so a lost answer leaves nobody the rebalance must wait for.
+    expect(took, `first records after ${took} ms`).toBeLessThan(5000);
+  }, 40_000);
+});
