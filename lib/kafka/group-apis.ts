@@ -37,7 +37,9 @@ async function membershipRefusal(ctx: Context, s: Session, groupId: string): Pro
 // Response: throttle_time_ms INT32 (v2+), error_code INT16, generation_id INT32,
 //   protocol_name STRING, leader STRING, member_id STRING,
 //   members [member_id STRING, group_instance_id NULLABLE_STRING (v5+), metadata BYTES]
-// A new member gets its id at once (no MEMBER_ID_REQUIRED round trip, which v4+ allows).
+// v4+: a join without a member id is answered MEMBER_ID_REQUIRED with one, and the member is
+// admitted when it joins with it (KIP-394), so a lost answer leaves no ghost member that the
+// next rebalance would wait on until its session expired. v0-3 members get their id at once.
 const joinGroup: Api = {
   name: 'JoinGroup',
   min: 0,
@@ -74,7 +76,7 @@ const joinGroup: Api = {
       if (!ctx.groups.active(groupId)) await ctx.cluster.markInactive(groupId);
       return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     }
-    const res = await ctx.groups.join({ groupId, memberId, clientId: h.clientId ?? '', clientHost: s.clientHost, sessionTimeoutMs, rebalanceTimeoutMs, protocolType, protocols });
+    const res = await ctx.groups.join({ groupId, memberId, requireKnownMemberId: v >= 4, clientId: h.clientId ?? '', clientHost: s.clientHost, sessionTimeoutMs, rebalanceTimeoutMs, protocolType, protocols });
     // A refused join leaves no member: a group left without Kafka members is not Kafka-held.
     if (res.errorCode !== ErrorCode.NONE && !ctx.groups.active(groupId)) await ctx.cluster.markInactive(groupId);
     return answer(res);

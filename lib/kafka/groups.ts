@@ -57,6 +57,11 @@ class Group {
   protocol = '';
   leader = '';
   members = new Map<string, Member>();
+  /**
+   * Member ids handed out in a MEMBER_ID_REQUIRED answer (KIP-394) and not yet joined with,
+   * with when each lapses (its session timeout after it was given).
+   */
+  pending = new Map<string, number>();
   rebalanceTimer: NodeJS.Timeout | undefined;
   /** When the group last became Empty (pruning). */
   emptySince = 0;
@@ -101,21 +106,37 @@ export class KafkaGroups {
     return (this.groups.get(groupId)?.members.size ?? 0) > 0;
   }
 
-  join(req: { groupId: string; memberId: string } & Pick<Member, 'clientId' | 'clientHost' | 'sessionTimeoutMs' | 'rebalanceTimeoutMs' | 'protocolType' | 'protocols'>): Promise<JoinResult> {
-    const fail = (errorCode: number): Promise<JoinResult> => Promise.resolve({ errorCode, generation: -1, protocolName: '', leader: '', memberId: req.memberId, members: [] });
+  /**
+   * `requireKnownMemberId` (JoinGroup v4+, KIP-394): a join without a member id is answered
+   * MEMBER_ID_REQUIRED with a new id, and the member is admitted only when it joins with that id.
+   * A lost answer then leaves no member behind for the next rebalance to wait on (the id lapses
+   * after the session timeout), where a member admitted at once would be a ghost that holds every
+   * rebalance until its session expires.
+   */
+  join(
+    req: { groupId: string; memberId: string; requireKnownMemberId?: boolean } & Pick<Member, 'clientId' | 'clientHost' | 'sessionTimeoutMs' | 'rebalanceTimeoutMs' | 'protocolType' | 'protocols'>,
+  ): Promise<JoinResult> {
+    const fail = (errorCode: number, memberId = req.memberId): Promise<JoinResult> => Promise.resolve({ errorCode, generation: -1, protocolName: '', leader: '', memberId, members: [] });
     if (req.sessionTimeoutMs < SESSION_MIN_MS || req.sessionTimeoutMs > SESSION_MAX_MS) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
     if (req.protocols.length === 0 || req.protocolType === '') return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     const g = this.group(req.groupId);
     let m = req.memberId === '' ? undefined : g.members.get(req.memberId);
-    if (req.memberId !== '' && !m) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+    const given = !m && g.pending.has(req.memberId);
+    if (req.memberId !== '' && !m && !given) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
     // Every member must share the protocol type and at least one protocol with the group.
     if (g.members.size > 0 && (req.protocolType !== g.protocolType || !this.commonProtocol(g, req.protocols))) {
       return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     }
     if (!m) {
-      if (g.members.size >= MAX_MEMBERS_PER_GROUP) return fail(ErrorCode.GROUP_MAX_SIZE_REACHED);
+      if (g.members.size + g.pending.size - (given ? 1 : 0) >= MAX_MEMBERS_PER_GROUP) return fail(ErrorCode.GROUP_MAX_SIZE_REACHED);
+      if (!given && req.requireKnownMemberId) {
+        const id = `${req.clientId || 'member'}-${randomUUID()}`;
+        g.pending.set(id, this.now() + req.sessionTimeoutMs);
+        return fail(ErrorCode.MEMBER_ID_REQUIRED, id);
+      }
+      g.pending.delete(req.memberId);
       m = {
-        id: `${req.clientId || 'member'}-${randomUUID()}`,
+        id: given ? req.memberId : `${req.clientId || 'member'}-${randomUUID()}`,
         clientId: req.clientId,
         clientHost: req.clientHost,
         sessionTimeoutMs: req.sessionTimeoutMs,
@@ -325,6 +346,7 @@ export class KafkaGroups {
         this.groups.delete(g.id);
         continue;
       }
+      for (const [id, until] of [...g.pending]) if (now > until) g.pending.delete(id);
       for (const m of [...g.members.values()]) {
         // A member parked in JoinGroup or SyncGroup is waiting on us, not silent (Kafka keeps
         // members awaiting sync alive; its session restarts when the answer goes out).

@@ -20,6 +20,29 @@ afterEach(() => {
 });
 
 describe('KafkaGroups', () => {
+  it('v4+ (KIP-394): a join without an id gets MEMBER_ID_REQUIRED and an id, is admitted when it joins with it, and an id never used lapses after the session timeout', async () => {
+    const known = (memberId = '') =>
+      groups.join({ groupId: 'g', memberId, requireKnownMemberId: true, clientId: 'c', clientHost: '127.0.0.1', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 5_000, protocolType: 'consumer', protocols: proto });
+    const first = await known();
+    expect(first.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+    expect(first.memberId).not.toBe('');
+    // Its answer was lost: the client asks again and gets another id; the first is nobody.
+    const second = await known();
+    expect(second.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+    expect(groups.describe('g').members).toEqual([]);
+    const a = await known(second.memberId);
+    expect([a.errorCode, a.memberId, a.generation]).toEqual([ErrorCode.NONE, second.memberId, 1]);
+    expect(a.members.map((m) => m.memberId)).toEqual([second.memberId]);
+    expect((await known('made-up')).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+    await groups.sync({ groupId: 'g', memberId: a.memberId, generation: 1, assignments: [] });
+    // The unused id lapses with its session timeout; until then it could still join.
+    vi.advanceTimersByTime(5_000);
+    expect(groups.heartbeat('g', a.memberId, 1)).toBe(ErrorCode.NONE);
+    vi.advanceTimersByTime(5_600);
+    expect(groups.heartbeat('g', a.memberId, 1)).toBe(ErrorCode.NONE);
+    expect((await known(first.memberId)).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+  });
+
   it('the first member completes a generation alone and leads; its assignment reaches it through SyncGroup', async () => {
     const a = await join(groups);
     expect(a.errorCode).toBe(ErrorCode.NONE);
