@@ -3,6 +3,8 @@
 // client retries), kill -9 and restart on the same data. An acknowledged produce is durable,
 // offsets are contiguous, an idempotent producer's retries never duplicate, and a consumer
 // group's committed offsets never skip records.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { type Consumer, type EachMessagePayload, Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, Reader, Writer } from '../../lib/kafka/protocol';
@@ -366,4 +368,44 @@ describe('JoinGroup with a lost response', () => {
     // when it joins with that id, so a lost answer leaves nobody the rebalance must wait for.
     expect(took, `first records after ${took} ms`).toBeLessThan(5000);
   }, 40_000);
+});
+
+const KCAT = process.env.SAMSA_KCAT ?? '/usr/bin/kcat';
+const kcatAvailable = fs.existsSync(KCAT);
+if (!kcatAvailable && process.env.CI === 'true') throw new Error(`no kcat at ${KCAT} — required under CI=true (see test/e2e/kafka-kcat.test.ts)`);
+
+describe.skipIf(!kcatAvailable)('librdkafka (kcat) idempotent producer with lost responses and kill -9', () => {
+  it('five requests in flight, answers lost, the server killed and restarted mid-stream: every line stored once, in order', async () => {
+    const topic = 'kcat-idem';
+    await http('POST', '/v1/topics', { name: topic, partitions: 1 });
+    const lines = Array.from({ length: 4000 }, (_, i) => `line-${i}`);
+    let n = 0;
+    let crash: Promise<void> | undefined;
+    proxy.lose = (api, _nth, id) => {
+      if (api !== 0 || id !== 'kcat-idem') return false;
+      n++;
+      if (n === 150) crash = crashAndRestart();
+      return n % 9 === 0;
+    };
+    const args = ['-E', '-P', '-b', `127.0.0.1:${proxy.port}`, '-t', topic, '-X', 'client.id=kcat-idem', '-X', 'enable.idempotence=true', '-X', 'max.in.flight.requests.per.connection=5'];
+    for (const kv of ['linger.ms=2', 'batch.num.messages=7', 'message.send.max.retries=1000000', 'retry.backoff.ms=20', 'reconnect.backoff.ms=10', 'reconnect.backoff.max.ms=100', 'message.timeout.ms=60000']) args.push('-X', kv);
+    const child = spawn(KCAT, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
+    child.stdout.resume();
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('close', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+      child.stdin.end(lines.join('\n') + '\n');
+    });
+    await crash;
+    proxy.lose = () => false;
+    expect(code, stderr).toBe(0);
+    expect(n, 'the server was killed while kcat produced').toBeGreaterThan(150);
+    expect(proxy.lost.get(0) ?? 0).toBeGreaterThan(10);
+    expect(contiguous(await httpValues(topic, 0))).toEqual(lines);
+  }, 90_000);
 });
