@@ -392,6 +392,31 @@ describe('OffsetCommit', () => {
     c.end();
   });
 
+  it('an OffsetFetch pipelined after an OffsetCommit on one connection reads the committed offsets (Kafka answers a connection’s requests one at a time: commitAsync, then committed())', async () => {
+    await engine.createTopic('oc-ryw', 10);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    const frame = (apiKey: number, version: number, id: number, body: Writer): Buffer => {
+      const payload = Buffer.concat([new Writer().int16(apiKey).int16(version).int32(id).string('ryw').finish(), body.finish()]);
+      const size = Buffer.alloc(4);
+      size.writeInt32BE(payload.length);
+      return Buffer.concat([size, payload]);
+    };
+    const commit = new Writer().string('oc-ryw-group').int32(-1).string('').int64(-1);
+    commit.array(['oc-ryw'], (w, t) => void w.string(t).array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], (x, p) => void x.int32(p).int64(7).string(null)));
+    const fetch = new Writer().string('oc-ryw-group');
+    fetch.array(['oc-ryw'], (w, t) => void w.string(t).array([0, 9], (x, p) => void x.int32(p)));
+    c.socket.write(Buffer.concat([frame(8, 2, 1, commit), frame(9, 1, 2, fetch)]));
+    await c.reply();
+    const r = (await c.reply())!;
+    const got = r.array((x) => (x.string(), x.array((y) => [y.int32(), y.int64(), y.nullableString(), y.int16()] as const, 16)), 6).flat();
+    expect(got.map(([p, o, , e]) => [p, o, e])).toEqual([
+      [0, 7, ErrorCode.NONE],
+      [9, 7, ErrorCode.NONE],
+    ]);
+    c.end();
+  });
+
   it('an offset beyond 2^53 (Long.MAX_VALUE) is refused, not stored where every later OffsetFetch of the group kills the connection', async () => {
     await engine.createTopic('oc-huge', 1);
     const l = await listener();
