@@ -33,7 +33,8 @@ export interface Session {
   /**
    * Per group, the last OffsetCommit of this connection not yet written: the next one writes
    * after it, so pipelined commits (asynchronous committers send them back to back) land in
-   * request order and an earlier offset never overwrites a later one.
+   * request order and an earlier offset never overwrites a later one; an OffsetFetch waits for
+   * them, so it reads the connection's own commits.
    */
   commitOrder?: Map<string, Promise<void>>;
 }

@@ -262,6 +262,10 @@ const offsetFetch: Api = {
     const v = h.apiVersion;
     const groupId = r.string();
     const requested = r.nullableArray((x) => ({ name: x.string(), partitions: x.array((y) => y.int32(), 4) }), 6);
+    // The connection's commits to the group sent before this fetch are written first (taken now:
+    // handlers start in request order), so a client reads its own commits, as in Kafka.
+    const commitsBefore = s.commitOrder?.get(groupId);
+    if (commitsBefore) await commitsBefore;
     let top: number = ErrorCode.NONE;
     let committed = new Map<string, { offset: number; metadata: string | null }>();
     if (!(await groupAllowed(ctx, s, 'describe', groupId))) top = ErrorCode.GROUP_AUTHORIZATION_FAILED;

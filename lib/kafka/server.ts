@@ -37,6 +37,7 @@ const MAX_IN_FLIGHT = 32;
 const API_VERSIONS = 18;
 const PRODUCE = 0;
 const OFFSET_COMMIT = 8;
+const OFFSET_FETCH = 9;
 const FETCH = 1;
 /** Longest a request is held back for quota (Kafka caps throttle time at the quota window too). */
 const MAX_THROTTLE_MS = 30_000;
@@ -230,8 +231,8 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     };
     let tail: Promise<void> = Promise.resolve();
     /**
-     * The last Produce (and the last OffsetCommit) request's quota wait: the next one of the same
-     * API starts after it (see handleFrame).
+     * The last Produce (and the last OffsetCommit or OffsetFetch) request's quota wait: the next
+     * one starts after it (see handleFrame).
      */
     let produceQuotaTail: Promise<void> = Promise.resolve();
     let commitQuotaTail: Promise<void> = Promise.resolve();
@@ -325,14 +326,15 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         }
         if (api.preAuth) work = api.handle(ctx, session, header, r);
         else {
-          // Produce and OffsetCommit quota waits run in request order: a later produce that fits
-          // the bucket must not overtake one still waiting (it would reorder a producer's writes
-          // to a partition), nor a later commit an earlier one (the earlier offset would win).
-          // Other requests are not held behind them (a heartbeat still runs at once).
+          // Produce and OffsetCommit/OffsetFetch quota waits run in request order: a later
+          // produce that fits the bucket must not overtake one still waiting (it would reorder a
+          // producer's writes to a partition), nor a later commit an earlier one (the earlier
+          // offset would win), nor a fetch of offsets the commits before it (it would not read
+          // them). Other requests are not held behind them (a heartbeat still runs at once).
           const delay = (): Promise<void> => quotaDelay(session, header.apiKey, frame.length);
           let admitted: Promise<void>;
           if (header.apiKey === PRODUCE) produceQuotaTail = (admitted = produceQuotaTail.then(delay)).catch(() => undefined);
-          else if (header.apiKey === OFFSET_COMMIT) commitQuotaTail = (admitted = commitQuotaTail.then(delay)).catch(() => undefined);
+          else if (header.apiKey === OFFSET_COMMIT || header.apiKey === OFFSET_FETCH) commitQuotaTail = (admitted = commitQuotaTail.then(delay)).catch(() => undefined);
           else admitted = delay();
           work = admitted.then(() => api.handle(ctx, session, header, r));
         }
