@@ -193,7 +193,7 @@ const offsetCommit: Api = {
   },
 };
 
-/** OffsetCommit's checks and write, the write once `prev` (the connection's previous commit to the group) is written. */
+/** OffsetCommit's checks and write, once `prev` (the connection's previous commit to the group) is written. */
 async function commitInTurn(
   ctx: Context,
   s: Session,
@@ -204,6 +204,10 @@ async function commitInTurn(
   topics: Array<{ name: string; partitions: Array<{ index: number; offset: number; metadata: string | null }> }>,
   prev: Promise<void>,
 ): Promise<Writer> {
+  // Checked in turn too, not only written: a commit's generation is checked after the previous
+  // commit is written, as Kafka checks each request when it gets to it, so a wait for a slow
+  // write does not stretch the time between this commit's fencing check and its write.
+  await prev;
   let code: number = ErrorCode.NONE;
   // Topics the caller may not read answer TOPIC_AUTHORIZATION_FAILED on their own; the others
   // are committed (Kafka's rule: one refused topic does not fail the whole commit).
@@ -233,7 +237,6 @@ async function commitInTurn(
   const offsets = allowed.flatMap((t) => t.partitions.filter((p) => !partErrors.has(p)).map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })));
   if (code === ErrorCode.NONE && offsets.length > 0) {
     try {
-      await prev;
       await ctx.coordinator.commit(groupId, { offsets });
     } catch (err) {
       // A memberless commit is refused with ILLEGAL_GENERATION while HTTP members hold the group.
