@@ -409,3 +409,27 @@ describe.skipIf(!kcatAvailable)('librdkafka (kcat) idempotent producer with lost
     expect(contiguous(await httpValues(topic, 0))).toEqual(lines);
   }, 90_000);
 });
+
+describe('SIGTERM with Kafka requests in work', () => {
+  it('every produce the server applied before exiting was answered (a graceful exit drains the listener as it drains HTTP), so a retry cannot duplicate it', async () => {
+    const topic = 'sigterm';
+    await http('POST', '/v1/topics', { name: topic, partitions: 1 });
+    const c = await RawClient.connect(kafkaPort);
+    const frames = Array.from({ length: 30 }, (_, i) => {
+      const payload = Buffer.concat([new Writer().int16(0).int16(3).int32(i).string('sigterm').finish(), produceBody(topic, 0, encodeRecordBatch([{ value: new Uint8Array(30_000).fill(i) }])).finish()]);
+      const size = Buffer.alloc(4);
+      size.writeInt32BE(payload.length);
+      return Buffer.concat([size, payload]);
+    });
+    c.socket.write(Buffer.concat(frames));
+    await sleep(15);
+    const exited = server.kill('SIGTERM');
+    let answered = 0;
+    while (await c.response(10_000).catch(() => undefined)) answered++;
+    expect((await exited).code).toBe(0);
+    await start();
+    const stored = (await http<{ high_watermark: number }>('GET', `/v1/topics/${topic}/partitions/0/records?offset=0&max_records=1`)).high_watermark;
+    expect(stored, 'some requests were in work when SIGTERM came').toBeGreaterThan(0);
+    expect(answered).toBe(stored);
+  }, 60_000);
+});
