@@ -42,6 +42,9 @@ const FETCH = 1;
 /** Longest a request is held back for quota (Kafka caps throttle time at the quota window too). */
 const MAX_THROTTLE_MS = 30_000;
 const IDLE_MS = 10 * 60 * 1000;
+/** close(): how long requests in work may take to be answered before the connections are cut. */
+const CLOSE_DRAIN_MS = 5000;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 export interface KafkaListenerOptions {
   engine: LogEngine;
@@ -127,6 +130,8 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
   const enforcing = opts.auth !== undefined && opts.auth.mode !== 'none';
   const closing = new AbortController();
   const sockets = new Set<net.Socket>();
+  /** Per connection: the answer of its last request started (all earlier ones are written before it). */
+  const lastAnswers = new Map<net.Socket, () => Promise<void>>();
 
   const authorizer: Authorizer = async (s, op, type, name) => {
     if (!enforcing) return true;
@@ -237,6 +242,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     let produceQuotaTail: Promise<void> = Promise.resolve();
     let commitQuotaTail: Promise<void> = Promise.resolve();
     let dead = false;
+    lastAnswers.set(socket, () => tail);
 
     const kill = (why: string): void => {
       if (dead) return;
@@ -273,6 +279,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
       dead = true;
       dropReceiving();
       sockets.delete(socket);
+      lastAnswers.delete(socket);
     });
 
     /**
@@ -398,7 +405,8 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
       if (pumping) return;
       pumping = true;
       try {
-        while (!dead && canTake() && pendingBytes >= 4 && pendingBytes >= needed) {
+        // Closing: no new request starts (those in work are answered; see close()).
+        while (!dead && !closing.signal.aborted && canTake() && pendingBytes >= 4 && pendingBytes >= needed) {
           let buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
           const size = buf.readInt32BE(0);
           // Kafka's own bounds, checked before anything is buffered for the frame: before SASL
@@ -469,10 +477,21 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     pausedConnections: () => [...sockets].filter((s) => s.isPaused()).length,
     queuedBytes: () => frameBytes.used,
     close: async () => {
+      // Graceful: no new connection and no new request; the requests in work are answered
+      // (long polls return at once, parked joins get COORDINATOR_NOT_AVAILABLE), then the
+      // connections end. Destroying them at once would leave produce requests applied but
+      // unanswered, which their producers retry: duplicates on every restart. Bounded, so a
+      // request stuck on the store does not hold the exit; frames not started are never answered
+      // (nor applied), and their clients retry them elsewhere.
       closing.abort();
       groups.close();
-      await cluster.stop();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.race([Promise.all([...lastAnswers.values()].map((answered) => answered())), sleep(CLOSE_DRAIN_MS)]);
+      await cluster.stop();
+      const open = [...sockets];
+      const ended = Promise.all(open.map((s) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())))));
+      for (const s of open) s.end();
+      await Promise.race([ended, sleep(1000)]);
       for (const s of sockets) s.destroy();
       await done;
     },
