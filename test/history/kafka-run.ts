@@ -142,23 +142,33 @@ const prefix = (p: number): number => {
 };
 const consumers: Consumer[] = [];
 async function startConsumer(n: number): Promise<void> {
-  const c = kafka(`cons${n}`).consumer({ groupId: 'kafka-faults', sessionTimeout: 8000, heartbeatInterval: 500, rebalanceTimeout: 6000, maxWaitTimeInMs: 200, retry: { retries: 1000, initialRetryTime: 100, maxRetryTime: 1500 } });
-  consumers.push(c);
-  c.on(c.events.CRASH, (e) => {
-    log(`cons${n} crashed`, e.payload.error.name, e.payload.restart ? '(KafkaJS restarts it)' : '(replaced)');
-    // KafkaJS gives some failures up for good (a lost FindCoordinator answer while it joins):
-    // a new consumer takes the member's place, as an application's supervisor would.
-    if (!e.payload.restart && sampling) void sleep(500).then(() => startConsumer(n).catch(note));
-  });
-  await c.connect();
-  await c.subscribe({ topic: 'idem', fromBeginning: true });
-  await c.run({
-    autoCommit: n === 0,
-    eachMessage: async ({ partition, message }) => {
-      processed[partition]!.add(Number(message.offset));
-      if (n !== 0) await c.commitOffsets([{ topic: 'idem', partition, offset: String(Number(message.offset) + 1) }]).catch(note);
-    },
-  });
+  // A lost answer while it joins can fail connect() or leave the consumer down for good
+  // (KafkaJS does not restart it after some errors): a new consumer takes the member's place,
+  // as an application's supervisor would.
+  for (;;) {
+    const c = kafka(`cons${n}`).consumer({ groupId: 'kafka-faults', sessionTimeout: 8000, heartbeatInterval: 500, rebalanceTimeout: 6000, maxWaitTimeInMs: 200, retry: { retries: 1000, initialRetryTime: 100, maxRetryTime: 1500 } });
+    consumers.push(c);
+    c.on(c.events.CRASH, (e) => {
+      log(`cons${n} crashed`, e.payload.error.name, e.payload.restart ? '(KafkaJS restarts it)' : '(replaced)');
+      if (!e.payload.restart && sampling) void sleep(500).then(() => startConsumer(n));
+    });
+    try {
+      await c.connect();
+      await c.subscribe({ topic: 'idem', fromBeginning: true });
+      await c.run({
+        autoCommit: n === 0,
+        eachMessage: async ({ partition, message }) => {
+          processed[partition]!.add(Number(message.offset));
+          if (n !== 0) await c.commitOffsets([{ topic: 'idem', partition, offset: String(Number(message.offset) + 1) }]).catch(note);
+        },
+      });
+      return;
+    } catch (e) {
+      note(e);
+      await c.disconnect().catch(() => undefined);
+      await sleep(500);
+    }
+  }
 }
 
 const committed = Array.from({ length: P }, () => -1);
@@ -215,6 +225,9 @@ async function readAll(topic: string, p: number): Promise<string[]> {
     }
   }
 }
+
+// KafkaJS leaves some rejections of abandoned clients unhandled: they are the clients', not a verdict.
+process.on('unhandledRejection', note);
 
 try {
   log(`seed ${args.seed}, ${DURATION} ms of faults, ${LOSE} of responses lost, data in ${dataDir}`);
