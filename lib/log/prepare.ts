@@ -3,6 +3,7 @@
 // that could not be read back is ever stored; JSON requests are encoded into batches no larger
 // than the topic's max.message.bytes.
 import { SamsaError } from '../errors';
+import { addSequence } from './producers';
 import { ATTR_LOG_APPEND_TIME, decodeRecordBatch, encodeRecordBatch, type RecordInput, setCreateTimeMaxTimestamp, splitBatches } from '../records';
 
 const TRANSACTIONAL = 0x10;
@@ -82,13 +83,14 @@ export function prepareBinary(body: Uint8Array, maxMessageBytes: number, owned =
       if (h.baseSequence < 0) {
         throw new SamsaError('INVALID_REQUEST', `batch ${i} has producer id ${h.producerId} but no base sequence`);
       }
-      const last = h.baseSequence + h.recordCount - 1;
+      // Sequences wrap after INT32 max, as in Kafka: a batch may cross the wrap.
+      const last = addSequence(h.baseSequence, h.recordCount - 1);
       if (!producer) {
         producer = { producerId: h.producerId, producerEpoch: h.producerEpoch, firstSequence: h.baseSequence, lastSequence: last };
       } else if (
         h.producerId !== producer.producerId ||
         h.producerEpoch !== producer.producerEpoch ||
-        h.baseSequence !== producer.lastSequence + 1
+        h.baseSequence !== addSequence(producer.lastSequence, 1)
       ) {
         throw new SamsaError('INVALID_REQUEST', `batch ${i}: all batches of one request must come from one producer with consecutive sequences`);
       } else {

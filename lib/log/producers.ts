@@ -74,6 +74,14 @@ export interface ProducerBatch {
 
 export type ProducerDecision = { kind: 'new'; record: (base: number) => PartitionProducers } | { kind: 'duplicate'; base: number };
 
+/** Kafka's record sequences are INT32: after this one comes 0 (DefaultRecordBatch.incrementSequence). */
+export const MAX_SEQUENCE = 2147483647;
+/**
+ * `seq` advanced by `n` (0 ≤ n ≤ MAX_SEQUENCE), wrapping to 0 after MAX_SEQUENCE as Kafka and its
+ * clients do: a producer's sequences on a partition go on past 2^31 records.
+ */
+export const addSequence = (seq: number, n: number): number => (seq > MAX_SEQUENCE - n ? n - (MAX_SEQUENCE - seq) - 1 : seq + n);
+
 export const binaryStream = (id: number): string => `${id}`;
 export const jsonStream = (id: number): string => `${id}j`;
 
@@ -95,6 +103,8 @@ export function decideProducer(states: PartitionProducers, batch: ProducerBatch)
   }
   const same = entry && entry.epoch === batch.epoch ? entry : undefined;
   const lastSeq = same ? same.batches[same.batches.length - 1]!.lastSeq : -1;
+  // Record sequences wrap (addSequence); request sequences (JSON) are Samsa's own and do not.
+  const expected = batch.requestSequence ? lastSeq + 1 : addSequence(lastSeq, 1);
   if (same) {
     const seen = same.batches.find((b) => b.firstSeq === batch.firstSeq);
     if (seen) {
@@ -103,18 +113,18 @@ export function decideProducer(states: PartitionProducers, batch: ProducerBatch)
       throw new SamsaError(
         'OUT_OF_ORDER_SEQUENCE_NUMBER',
         `sequence ${batch.firstSeq} of ${who} was already used on this partition for sequences ${seen.firstSeq}..${seen.lastSeq} (${seen.last - seen.base + 1} records); this write has ${batch.firstSeq}..${batch.lastSeq} (${batch.count} records)`,
-        { producer_id: batch.producerId, expected_sequence: lastSeq + 1 },
+        { producer_id: batch.producerId, expected_sequence: expected },
       );
     }
   }
-  const inOrder = batch.requestSequence ? batch.firstSeq > lastSeq : batch.firstSeq === lastSeq + 1;
+  const inOrder = batch.requestSequence ? batch.firstSeq > lastSeq : batch.firstSeq === expected;
   if (!inOrder) {
     throw new SamsaError(
       'OUT_OF_ORDER_SEQUENCE_NUMBER',
       batch.firstSeq <= lastSeq
         ? `sequence ${batch.firstSeq} of ${who} is older than the last ${MAX_REMEMBERED} remembered writes to this partition (last was ${lastSeq})`
-        : `sequence ${batch.firstSeq} of ${who} leaves a gap: expected ${lastSeq + 1}`,
-      { producer_id: batch.producerId, expected_sequence: lastSeq + 1 },
+        : `sequence ${batch.firstSeq} of ${who} leaves a gap: expected ${expected}`,
+      { producer_id: batch.producerId, expected_sequence: expected },
     );
   }
   return {
