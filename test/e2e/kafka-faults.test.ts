@@ -433,3 +433,75 @@ describe('SIGTERM with Kafka requests in work', () => {
     expect(answered).toBe(stored);
   }, 60_000);
 });
+
+describe.skipIf(!kcatAvailable)('librdkafka (kcat -G) consumer group with lost responses and kill -9', () => {
+  it('asynchronous auto-commits never move a committed offset back or past what was consumed, and the group reads everything', async () => {
+    const topic = 'kcat-grp';
+    await http('POST', '/v1/topics', { name: topic, partitions: 2 });
+    const produced = [0, 0];
+    const produceHttp = async (n: number, tag: string): Promise<void> => {
+      for (let p = 0; p < 2; p++) {
+        for (let b = 0; b < n / 20; b++) {
+          await http('POST', `/v1/topics/${topic}/records`, { records: Array.from({ length: 20 }, (_, i) => ({ partition: p, value: `${tag}.${p}.${b * 20 + i}` })) });
+          produced[p] = produced[p]! + 20;
+        }
+      }
+    };
+    await produceHttp(400, 'a');
+    let k = 0;
+    let commits = 0;
+    proxy.lose = (api, _n, id) => id === 'kcat-grp' && api !== 18 && (api === 8 ? ++commits % 2 === 1 : ++k % 15 === 0);
+    const args = ['-E', '-u', '-b', `127.0.0.1:${proxy.port}`, '-G', 'g-kcat', topic, '-f', '%p %o\n', '-X', 'client.id=kcat-grp', '-X', 'auto.offset.reset=earliest'];
+    for (const kv of ['enable.auto.commit=true', 'auto.commit.interval.ms=50', 'fetch.wait.max.ms=50', 'max.partition.fetch.bytes=2000', 'reconnect.backoff.ms=10', 'reconnect.backoff.max.ms=200', 'session.timeout.ms=6000', 'heartbeat.interval.ms=500']) args.push('-X', kv);
+    const child = spawn(KCAT, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const seen = [new Set<number>(), new Set<number>()];
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const l of lines) {
+        const [p, o] = l.split(' ').map(Number);
+        if (p === 0 || p === 1) seen[p]!.add(o!);
+      }
+    });
+    let kcatErr = '';
+    child.stderr.on('data', (d: Buffer) => void (kcatErr = (kcatErr + d.toString()).slice(-3000)));
+    const prefix = (p: number): number => {
+      let o = 0;
+      while (seen[p]!.has(o)) o++;
+      return o;
+    };
+    const last = [-1, -1];
+    const violations: string[] = [];
+    const sample = async (): Promise<void> => {
+      const { offsets } = await http<{ offsets: Array<{ partition: number; offset: number }> }>('GET', '/v1/groups/g-kcat/offsets');
+      for (const o of offsets) {
+        if (o.offset < last[o.partition]!) violations.push(`p${o.partition}: committed ${o.offset} after ${last[o.partition]}`);
+        if (o.offset > produced[o.partition]!) violations.push(`p${o.partition}: committed ${o.offset} past the end ${produced[o.partition]}`);
+        if (o.offset > prefix(o.partition)) violations.push(`p${o.partition}: committed ${o.offset}, ${prefix(o.partition)} not consumed`);
+        last[o.partition] = Math.max(last[o.partition]!, o.offset);
+      }
+    };
+    const until = async (cond: () => boolean, ms: number): Promise<void> => {
+      const deadline = Date.now() + ms;
+      while (!cond() && Date.now() < deadline) {
+        await sample().catch(() => undefined);
+        await sleep(30);
+      }
+    };
+    try {
+      await until(() => seen[0]!.size + seen[1]!.size >= 300, 8_000);
+      await crashAndRestart();
+      await produceHttp(200, 'b');
+      await until(() => [0, 1].every((p) => prefix(p) === produced[p] && last[p] === produced[p]), 40_000);
+    } finally {
+      child.kill('SIGKILL');
+      proxy.lose = () => false;
+    }
+    expect(violations).toEqual([]);
+    expect([prefix(0), prefix(1)], kcatErr).toEqual(produced);
+    expect(last).toEqual(produced);
+    expect(proxy.lost.get(8) ?? 0, 'OffsetCommit answers lost').toBeGreaterThan(0);
+  }, 90_000);
+});
