@@ -12,7 +12,7 @@ import { ErrorCode, Writer } from '../../../lib/kafka/protocol';
 import { type KafkaListener, startKafkaListener } from '../../../lib/kafka/server';
 import { LogEngine } from '../../../lib/log/engine';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
-import { codecsReady } from '../../../lib/records';
+import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import type { MetaStore } from '../../../lib/storage/ports';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
@@ -163,3 +163,48 @@ describe('a topic deleted and re-created under a Kafka group', () => {
   });
 });
 
+/** InitProducerId v0 (idempotent, no transactional id): the producer id and epoch. */
+async function initProducer(c: RawClient): Promise<{ id: number; epoch: number }> {
+  c.request(22, 0, 6, new Writer().string(null).int32(60_000));
+  const r = (await c.reply())!;
+  r.int32();
+  expect(r.int16()).toBe(ErrorCode.NONE);
+  return { id: r.int64(), epoch: r.int16() };
+}
+
+/** Produce v3 (acks 1) of one idempotent batch to partition 0: its error code and base offset. */
+async function produceIdempotent(c: RawClient, topic: string, p: { id: number; epoch: number }, sequence: number, values: string[]): Promise<{ error: number; base: number }> {
+  const batch = encodeRecordBatch(
+    values.map((v) => ({ value: enc.encode(v) })),
+    { producerId: p.id, producerEpoch: p.epoch, baseSequence: sequence },
+  );
+  const body = new Writer().string(null).int16(1).int32(5000);
+  body.array([topic], (w, t) => void w.string(t).array([0], (x) => void x.int32(0).bytes(batch)));
+  c.request(0, 3, 7, body);
+  const r = (await c.reply())!;
+  return r.array((x) => (x.string(), x.array((y) => (y.int32(), { error: y.int16(), base: y.int64(), _: y.int64() }), 22)), 6)[0]![0]!;
+}
+
+describe('an idempotent producer across its topic’s deletion and re-creation', () => {
+  it('its next batch to the new topic is accepted at the sequence it has reached (Kafka accepts any sequence from a producer the partition holds no state of), and the new topic dedups from there', async () => {
+    const topic = 'lc-idempotent';
+    await engine.createTopic(topic, 1);
+    const c = await connect();
+    const p = await initProducer(c);
+    for (let seq = 0; seq < 3; seq++) expect(await produceIdempotent(c, topic, p, seq, [`old${seq}`])).toEqual({ error: ErrorCode.NONE, base: seq, _: -1 });
+
+    await recreate(topic);
+    // KafkaJS, librdkafka and the Java client number a partition's batches on from 3: the
+    // partition is known to them by name. The new incarnation has no state of this producer;
+    // Kafka's broker accepts such a batch whatever its sequence (ProducerAppendInfo: "If there
+    // is no current producer epoch ... accept writes with any sequence number"). Refused with
+    // OUT_OF_ORDER_SEQUENCE_NUMBER, KafkaJS fails every later send to the topic for good.
+    expect(await produceIdempotent(c, topic, p, 3, ['new0'])).toEqual({ error: ErrorCode.NONE, base: 0, _: -1 });
+    // From there the partition knows the producer: a retry is a duplicate, a gap is refused.
+    expect(await produceIdempotent(c, topic, p, 3, ['new0'])).toEqual({ error: ErrorCode.NONE, base: 0, _: -1 });
+    expect(await produceIdempotent(c, topic, p, 4, ['new1'])).toEqual({ error: ErrorCode.NONE, base: 1, _: -1 });
+    expect((await produceIdempotent(c, topic, p, 9, ['gap'])).error).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    const read = await engine.fetch(topic, 0, { offset: 0 });
+    expect(read.records().map((r) => new TextDecoder().decode(r.value!))).toEqual(['new0', 'new1']);
+  });
+});
