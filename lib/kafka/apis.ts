@@ -162,7 +162,9 @@ const produce: Api = {
                 if (!p.records || p.records.length === 0) return { index: p.index, error: ErrorCode.CORRUPT_MESSAGE, base: -1 };
                 await prev;
                 // The request frame is ours alone: the engine may keep the bytes without a copy.
-                const res = await ctx.engine.produceBatches(t.name, p.index, p.records, { owned: true, queued: done });
+                // Kafka's sequence rule: a partition with no state of an idempotent producer (a
+                // topic re-created under its name, say) takes its next batch at any sequence.
+                const res = await ctx.engine.produceBatches(t.name, p.index, p.records, { owned: true, queued: done, anySequenceWhenUnknown: true });
                 return { index: p.index, error: ErrorCode.NONE, base: res.base_offset };
               } catch (err) {
                 const code = errOf(err);
