@@ -6,9 +6,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GroupCoordinator } from '../../../lib/groups/coordinator';
-import { ErrorCode, Writer } from '../../../lib/kafka/protocol';
+import { ErrorCode, type Reader, Writer } from '../../../lib/kafka/protocol';
 import { type KafkaListener, startKafkaListener } from '../../../lib/kafka/server';
 import { LogEngine } from '../../../lib/log/engine';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
@@ -54,10 +55,14 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function connect(): Promise<RawClient> {
+async function listen(): Promise<KafkaListener> {
   const l = await startKafkaListener({ engine, coordinator, port: 0, host: '127.0.0.1' });
   listeners.push(l);
-  const c = await RawClient.connect(l.port);
+  return l;
+}
+
+async function connect(): Promise<RawClient> {
+  const c = await RawClient.connect((await listen()).port);
   clients.push(c);
   return c;
 }
@@ -67,8 +72,8 @@ async function produce(topic: string, values: string[], partition = 0): Promise<
 }
 
 /** Delete the topic, let its deletion finish (the grace passes on the engine's clock), create it again. */
-async function recreate(topic: string, partitions = 1): Promise<void> {
-  await engine.deleteTopic(topic);
+async function recreate(topic: string, partitions = 1, { deleted = false } = {}): Promise<void> {
+  if (!deleted) await engine.deleteTopic(topic);
   for (let i = 0; ; i++) {
     clock.advance(60_000);
     await engine.retention.runOnce();
@@ -206,5 +211,161 @@ describe('an idempotent producer across its topic’s deletion and re-creation',
     expect((await produceIdempotent(c, topic, p, 9, ['gap'])).error).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
     const read = await engine.fetch(topic, 0, { offset: 0 });
     expect(read.records().map((r) => new TextDecoder().decode(r.value!))).toEqual(['new0', 'new1']);
+  });
+});
+
+/** Fetch v5 of partition 0 at `offset` (log_start_offset is in the answer from v5). */
+function fetchRequest(c: RawClient, topic: string, offset: number, maxWaitMs = 0): void {
+  const w = new Writer().int32(-1).int32(maxWaitMs).int32(1).int32(1 << 20).int8(0);
+  c.request(1, 5, 8, w.array([topic], (x, t) => void x.string(t).array([0], (y, p) => void y.int32(p).int64(offset).int64(-1).int32(1 << 20))));
+}
+
+function readFetch(r: Reader): { error: number; hw: number; logStart: number; bytes: number } {
+  r.int32();
+  return r.array((x) => (x.string(), x.array((y) => {
+    y.int32();
+    const error = y.int16();
+    const hw = y.int64();
+    y.int64();
+    const logStart = y.int64();
+    y.nullableArray((z) => [z.int64(), z.int64()], 16);
+    return { error, hw, logStart, bytes: y.nullableBytes()?.length ?? -1 };
+  }, 30)), 6).flat()[0]!;
+}
+
+/** ListOffsets v1 of partition 0 (-2 earliest, -1 latest, else a timestamp): [error, timestamp, offset]. */
+async function listOffset(c: RawClient, topic: string, timestamp: number): Promise<[number, number, number]> {
+  c.request(2, 1, 9, new Writer().int32(-1).array([topic], (w, t) => void w.string(t).array([0], (x, p) => void x.int32(p).int64(timestamp))));
+  const r = (await c.reply())!;
+  return r.array((x) => (x.string(), x.array((y) => (y.int32(), [y.int16(), y.int64(), y.int64()] as [number, number, number]), 6)), 6).flat()[0]!;
+}
+
+/** 20 records, retention.ms later 10 more, a retention pass: the log starts where the kept segments do. */
+async function retained(topic: string): Promise<{ logStart: number; oldTs: number; newTs: number }> {
+  await engine.createTopic(topic, 1, { 'retention.ms': 60_000, 'segment.bytes': 1024 });
+  const oldTs = clock.now();
+  await produce(topic, Array.from({ length: 20 }, (_, i) => `rec-${i}-${'v'.repeat(150)}`));
+  await engine.flushPartition(await engine.topics.get(topic), 0);
+  clock.advance(120_000);
+  const newTs = clock.now();
+  await produce(topic, Array.from({ length: 10 }, (_, i) => `rec-${20 + i}-${'v'.repeat(150)}`));
+  await engine.flushPartition(await engine.topics.get(topic), 0);
+  await engine.retention.runOnce();
+  const logStart = (await engine.listOffsets(topic, 0, 'earliest')).offset;
+  // Some of the old records went, none of the new ones.
+  expect(logStart).toBeGreaterThan(0);
+  expect(logStart).toBeLessThanOrEqual(20);
+  return { logStart, oldTs, newTs };
+}
+
+describe('retention moving the log start', () => {
+  it('Fetch below the log start answers OFFSET_OUT_OF_RANGE with the log start and high watermark, as GET …/records answers it; at the log start it reads', async () => {
+    const topic = 'lc-retained-fetch';
+    const { logStart } = await retained(topic);
+    const c = await connect();
+    fetchRequest(c, topic, logStart - 1);
+    expect(readFetch((await c.reply())!)).toEqual({ error: ErrorCode.OFFSET_OUT_OF_RANGE, hw: 30, logStart, bytes: -1 });
+    const http = await engine.fetch(topic, 0, { offset: logStart - 1 }).then(() => undefined, (err: { code: string; details: Record<string, unknown> }) => err);
+    expect(http).toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', details: { log_start_offset: logStart, high_watermark: 30 } });
+    fetchRequest(c, topic, logStart);
+    const at = readFetch((await c.reply())!);
+    expect(at).toMatchObject({ error: ErrorCode.NONE, hw: 30, logStart });
+    expect(at.bytes).toBeGreaterThan(0);
+  });
+
+  it('ListOffsets: earliest is the new log start; a timestamp before every kept record is the log start, with that record’s own timestamp', async () => {
+    const topic = 'lc-retained-list';
+    const { logStart, oldTs, newTs } = await retained(topic);
+    const c = await connect();
+    expect(await listOffset(c, topic, -2)).toEqual([ErrorCode.NONE, -1, logStart]);
+    expect(await listOffset(c, topic, -1)).toEqual([ErrorCode.NONE, -1, 30]);
+    // A timestamp older than every kept record finds the first kept one (with its timestamp:
+    // oldTs if some of the first 20 are kept, else newTs), never an offset retention deleted.
+    const first = logStart < 20 ? oldTs : newTs;
+    expect(await listOffset(c, topic, 0)).toEqual([ErrorCode.NONE, first, logStart]);
+    expect(await listOffset(c, topic, oldTs - 60_000)).toEqual([ErrorCode.NONE, first, logStart]);
+    // Later than the old records: the first new one; later than every record: -1 (Kafka's answer).
+    expect(await listOffset(c, topic, oldTs + 1)).toEqual([ErrorCode.NONE, newTs, 20]);
+    expect(await listOffset(c, topic, newTs + 1)).toEqual([ErrorCode.NONE, -1, -1]);
+  });
+
+  it('a KafkaJS consumer whose group committed an offset retention has since deleted resumes at the log start (auto.offset.reset earliest), not stuck and not at the end', async () => {
+    const topic = 'lc-retained-group';
+    const group = 'lc-retained-consumers';
+    await engine.createTopic(topic, 1, { 'retention.ms': 60_000, 'segment.bytes': 1024 });
+    await produce(topic, ['a', 'b']);
+    await coordinator.commit(group, { offsets: [{ topic, partition: 0, offset: 1 }] });
+    await produce(topic, Array.from({ length: 18 }, (_, i) => `rec-${2 + i}-${'v'.repeat(150)}`));
+    await engine.flushPartition(await engine.topics.get(topic), 0);
+    clock.advance(120_000);
+    await produce(topic, Array.from({ length: 10 }, (_, i) => `rec-${20 + i}-${'v'.repeat(150)}`));
+    await engine.flushPartition(await engine.topics.get(topic), 0);
+    await engine.retention.runOnce();
+    const logStart = (await engine.listOffsets(topic, 0, 'earliest')).offset;
+    expect(logStart).toBeGreaterThan(1);
+    expect((await coordinator.offsets(group))[0]).toMatchObject({ offset: 1, expiry_risk: true });
+
+    const l = await listen();
+    const kafka = new Kafka({ clientId: 'lc', brokers: [`127.0.0.1:${l.port}`], logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 100 } });
+    const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
+    const seen: number[] = [];
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void seen.push(Number(message.offset)) });
+      const deadline = Date.now() + 20_000;
+      while (seen.length < 30 - logStart && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(seen).toEqual(Array.from({ length: 30 - logStart }, (_, i) => logStart + i));
+    } finally {
+      await consumer.disconnect();
+    }
+  }, 40_000);
+});
+
+describe('DeleteTopics under a long-polling Fetch', () => {
+  it('the Fetch is answered promptly with UNKNOWN_TOPIC_OR_PARTITION, not at max_wait_ms, and the connection stays usable', async () => {
+    const topic = 'lc-delete-poll';
+    await engine.createTopic(topic, 1);
+    await produce(topic, ['x']);
+    const consumer = await connect();
+    const admin = await connect();
+    const t0 = performance.now();
+    fetchRequest(consumer, topic, 1, 20_000);
+    await new Promise((r) => setTimeout(r, 200));
+    admin.request(20, 1, 1, new Writer().array([topic], (w, t) => void w.string(t)).int32(5000));
+    const del = (await admin.reply())!;
+    del.int32();
+    expect(del.array((x) => [x.string(), x.int16()], 4)).toEqual([[topic, ErrorCode.NONE]]);
+    expect(readFetch((await consumer.reply(20_000))!)).toEqual({ error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, hw: -1, logStart: -1, bytes: -1 });
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(await listOffset(consumer, topic, -1)).toEqual([ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1]);
+  });
+});
+
+describe('offsets of a deleted topic', () => {
+  it('OffsetFetch answers -1 for it (Kafka deletes a deleted topic’s offsets) and leaves it out of an all-topics fetch; OffsetCommit to it is UNKNOWN_TOPIC_OR_PARTITION and stores nothing, and the HTTP API shows the same', async () => {
+    const topic = 'lc-deleted-offsets';
+    const other = 'lc-deleted-offsets-kept';
+    const group = 'lc-deleted-offsets-group';
+    await engine.createTopic(topic, 1);
+    await engine.createTopic(other, 1);
+    await produce(topic, ['a', 'b', 'c']);
+    await produce(other, ['a', 'b', 'c']);
+    const c = await connect();
+    expect(await commit(c, group, -1, '', topic, 0, 2)).toBe(ErrorCode.NONE);
+    expect(await commit(c, group, -1, '', other, 0, 3)).toBe(ErrorCode.NONE);
+    await engine.deleteTopic(topic);
+
+    expect(await committed(c, group, topic, 0)).toBe(-1);
+    c.request(9, 2, 10, new Writer().string(group).int32(-1));
+    const all = (await c.reply())!;
+    expect(all.array((x) => [x.string(), x.array((y) => (y.int32(), y.int64()), 6)] as const, 6)).toEqual([[other, [3]]]);
+    expect(all.int16()).toBe(ErrorCode.NONE);
+    expect(await commit(c, group, -1, '', topic, 0, 3)).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    expect((await coordinator.offsets(group)).map((o) => [o.topic, o.offset])).toEqual([[other, 3]]);
+
+    // Created again: still nothing committed for it.
+    await recreate(topic, 1, { deleted: true });
+    expect(await committed(c, group, topic, 0)).toBe(-1);
   });
 });
