@@ -369,3 +369,32 @@ describe('offsets of a deleted topic', () => {
     expect(await committed(c, group, topic, 0)).toBe(-1);
   });
 });
+
+describe('CreateTopics of a name whose deletion is still under way', () => {
+  /** CreateTopics v1 of one topic: [error, message]. */
+  async function create(c: RawClient, name: string, validateOnly: boolean): Promise<[number, string | null]> {
+    const body = new Writer().array([name], (w, t) => void w.string(t).int32(1).int16(1).array([], () => {}).array([], () => {}));
+    c.request(19, 1, 11, body.int32(5000).bool(validateOnly));
+    const r = (await c.reply())!;
+    const [res] = r.array((x) => [x.string(), x.int16(), x.nullableString()] as const, 6);
+    return [res![1], res![2]];
+  }
+
+  it('validate_only answers what the real create does, TOPIC_ALREADY_EXISTS ("marked for deletion", as Kafka answers), not NONE', async () => {
+    const topic = 'lc-create-deleting';
+    await engine.createTopic(topic, 1);
+    await engine.deleteTopic(topic);
+    const c = await connect();
+    const real = await create(c, topic, false);
+    expect(real[0]).toBe(ErrorCode.TOPIC_ALREADY_EXISTS);
+    expect(real[1]).toMatch(/marked for deletion/);
+    expect(await create(c, topic, true)).toEqual(real);
+    // Once the deletion has finished, both create it (validate_only without creating it).
+    await recreate(topic, 1, { deleted: true });
+    await engine.deleteTopic(topic);
+    clock.advance(60_000);
+    await engine.retention.runOnce();
+    expect(await create(c, topic, true)).toEqual([ErrorCode.NONE, null]);
+    expect(await engine.topics.find(topic, { fresh: true })).toBeUndefined();
+  });
+});
