@@ -1,0 +1,104 @@
+// KafkaJS 2.2.4, unmodified, across a topic's lifecycle on a real `bin/serve.ts` (embedded): a
+// consumer group and an idempotent producer while their topic is deleted and created again, and
+// a consumer group while partitions are added. The frames are pinned in
+// test/unit/kafka/lifecycle.test.ts; these check that a real client ends up where Kafka's would.
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freePort, jsonRequest, type ServerHandle, startServer } from '../helpers/server';
+import { until as waitUntil } from '../helpers/wait';
+
+let server: ServerHandle;
+let kafka: Kafka;
+const http = <T>(method: string, path: string, body?: unknown): Promise<T> => jsonRequest<T>(server.url, method, path, body);
+const until = (what: string, ms: number, ok: () => boolean | Promise<boolean>): Promise<void> => waitUntil(what, ms, ok, () => server.output().slice(-2000));
+
+beforeAll(async () => {
+  const kafkaPort = await freePort();
+  // Deletion finishes in the background job (5 s grace): run the jobs often.
+  server = await startServer({ env: { SAMSA_KAFKA_PORT: String(kafkaPort), SAMSA_JOB_INTERVAL_MS: '300' } });
+  kafka = new Kafka({ clientId: 'lifecycle', brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+async function recreate(topic: string, partitions: number): Promise<void> {
+  await http('DELETE', `/v1/topics/${topic}`);
+  await until('the topic re-created', 30_000, async () => {
+    try {
+      await http('POST', '/v1/topics', { name: topic, partitions });
+      return true;
+    } catch {
+      return false; // 409 while the deletion is still finishing
+    }
+  });
+}
+
+const values = (prefix: string, n: number): Array<{ partition: number; value: string }> => Array.from({ length: n }, (_, i) => ({ partition: 0, value: `${prefix}${i}` }));
+
+it('a consumer group reads a re-created topic from its beginning: none of the new records is skipped for the old committed offset', async () => {
+  const topic = 'life-recreate';
+  await http('POST', '/v1/topics', { name: topic, partitions: 1 });
+  await http('POST', `/v1/topics/${topic}/records`, { records: values('old', 5) });
+  const seen: string[] = [];
+  const consumer = kafka.consumer({ groupId: 'life-recreate-group', sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push(`${message.offset}:${message.value!.toString()}`) });
+    await until('the old records, committed', 20_000, async () => seen.length === 5 && (await http<{ offsets: Array<{ offset: number }> }>('GET', '/v1/groups/life-recreate-group/offsets')).offsets[0]?.offset === 5);
+    await recreate(topic, 1);
+    // More records than the old committed offset: resuming at 5 would skip new0..new4.
+    await http('POST', `/v1/topics/${topic}/records`, { records: values('new', 8) });
+    await until('the new records', 30_000, () => seen.length >= 13);
+    await new Promise((r) => setTimeout(r, 1000)); // nothing more comes
+    expect(seen).toEqual([...Array.from({ length: 5 }, (_, i) => `${i}:"old${i}"`), ...Array.from({ length: 8 }, (_, i) => `${i}:"new${i}"`)]);
+  } finally {
+    await consumer.disconnect();
+  }
+}, 90_000);
+
+it('an idempotent producer keeps sending across its topic’s re-creation: after the deletion’s refusals, every send resolves and each record lands once', async () => {
+  const topic = 'life-idempotent';
+  await http('POST', '/v1/topics', { name: topic, partitions: 1 });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  try {
+    await producer.connect();
+    for (let i = 0; i < 3; i++) await producer.send({ topic, messages: [{ value: `old${i}` }] });
+    await recreate(topic, 1);
+    // The producer numbers partition 0 on from 3; the new topic has no state of it.
+    for (let i = 0; i < 3; i++) await producer.send({ topic, messages: [{ value: `new${i}` }] });
+    const recs = (await http<{ records: Array<{ value: string }> }>('GET', `/v1/topics/${topic}/partitions/0/records?offset=0`)).records;
+    expect(recs.map((r) => Buffer.from(r.value, 'base64').toString())).toEqual(['new0', 'new1', 'new2']);
+  } finally {
+    await producer.disconnect();
+  }
+}, 60_000);
+
+it('a consumer group takes up the partitions CreatePartitions adds (the leader sees them in Metadata and rebalances)', async () => {
+  const topic = 'life-grow';
+  await http('POST', '/v1/topics', { name: topic, partitions: 1 });
+  const seen: string[] = [];
+  const assigned: number[][] = [];
+  const consumer = kafka.consumer({ groupId: 'life-grow-group', sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200, metadataMaxAge: 1000 });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => void assigned.push(e.payload.memberAssignment[topic] ?? []));
+  const admin = kafka.admin();
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ partition, message }) => void seen.push(`${partition}:${message.value!.toString()}`) });
+    await http('POST', `/v1/topics/${topic}/records`, { records: [{ partition: 0, value: 'a' }] });
+    await until('the first record', 20_000, () => seen.length === 1);
+    await admin.connect();
+    await admin.createPartitions({ topicPartitions: [{ topic, count: 3 }] });
+    expect((await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.map((p) => p.partitionId).sort()).toEqual([0, 1, 2]);
+    await http('POST', `/v1/topics/${topic}/records`, { records: [{ partition: 1, value: 'b' }, { partition: 2, value: 'c' }] });
+    await until('the new partitions’ records', 30_000, () => seen.length === 3);
+    expect(seen.sort()).toEqual(['0:"a"', '1:"b"', '2:"c"']);
+    expect(assigned.at(-1)!.sort()).toEqual([0, 1, 2]);
+  } finally {
+    await admin.disconnect();
+    await consumer.disconnect();
+  }
+}, 60_000);
