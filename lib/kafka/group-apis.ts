@@ -4,6 +4,7 @@
 import { SamsaError } from '../errors';
 import { type Api, type Context, errOf, type Session } from './context';
 import { ErrorCode, Reader, Writer } from './protocol';
+import { inParallel } from '../util/parallel';
 
 /**
  * A group with HTTP members is managed by Samsa's own coordinator; Kafka members may not join
@@ -111,14 +112,17 @@ async function assignedIncarnations(ctx: Context, groupId: string, assignments: 
   for (const a of assignments) for (const t of assignedTopics(a.assignment) ?? []) topics.add(t);
   if (topics.size === 0) return undefined;
   const out = new Map<string, string | null>();
-  // Read afresh: a cached lookup could still name the incarnation a re-creation just replaced.
-  for (const t of topics) {
+  // Read afresh (a cached lookup could still name the incarnation a re-creation just replaced),
+  // 16 at a time: a group on hundreds of topics must not hold its SyncGroup for one read after
+  // another.
+  await inParallel([...topics], 16, async (t) => {
     try {
       out.set(t, (await ctx.engine.topics.find(t, { fresh: true }))?.id ?? null);
     } catch {
-      // Not a legal topic name (the assignment is the client's): nothing to check it against.
+      // Not a legal topic name (the assignment is the client's), or the read failed: nothing to
+      // check this topic's commits against; they are taken as they were before this check.
     }
-  }
+  });
   return out;
 }
 
