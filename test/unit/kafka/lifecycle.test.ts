@@ -198,7 +198,11 @@ describe('an idempotent producer across its topic’s deletion and re-creation',
     const p = await initProducer(c);
     for (let seq = 0; seq < 3; seq++) expect(await produceIdempotent(c, topic, p, seq, [`old${seq}`])).toEqual({ error: ErrorCode.NONE, base: seq, _: -1 });
 
-    await recreate(topic);
+    // While the deletion finishes, the producer's batch (its metadata still names the topic) is
+    // refused as Kafka refuses it, UNKNOWN_TOPIC_OR_PARTITION, and written nowhere.
+    await engine.deleteTopic(topic);
+    expect(await produceIdempotent(c, topic, p, 3, ['lost'])).toEqual({ error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, base: -1, _: -1 });
+    await recreate(topic, 1, { deleted: true });
     // KafkaJS, librdkafka and the Java client number a partition's batches on from 3: the
     // partition is known to them by name. The new incarnation has no state of this producer;
     // Kafka's broker accepts such a batch whatever its sequence (ProducerAppendInfo: "If there
