@@ -402,3 +402,52 @@ describe('CreateTopics of a name whose deletion is still under way', () => {
     expect(await engine.topics.find(topic, { fresh: true })).toBeUndefined();
   });
 });
+
+describe('CreatePartitions under a consuming group', () => {
+  it('Metadata shows the new partitions at once and they take records; the group’s commits of its generation are still taken (the topic is the same incarnation)', async () => {
+    const topic = 'lc-grow';
+    const group = 'lc-grow-group';
+    await engine.createTopic(topic, 1);
+    await produce(topic, ['a', 'b']);
+    const c = await connect();
+    const m = await joinAlone(c, group, topic, [0]);
+    expect(await commit(c, group, m.generation, m.memberId, topic, 0, 1)).toBe(ErrorCode.NONE);
+
+    c.request(37, 0, 12, new Writer().array([topic], (w, t) => void w.string(t).int32(3).array(null, () => {})).int32(5000).bool(false));
+    const grown = (await c.reply())!;
+    grown.int32();
+    expect(grown.array((x) => [x.string(), x.int16(), x.nullableString()], 6)).toEqual([[topic, ErrorCode.NONE, null]]);
+
+    // Metadata v1: brokers, controller, then topics [error, name, internal, partitions [...]].
+    c.request(3, 1, 13, new Writer().array([topic], (w, t) => void w.string(t)));
+    const md = (await c.reply())!;
+    md.array((x) => (x.int32(), x.string(), x.int32(), x.nullableString()), 4);
+    md.int32();
+    const topics = md.array((x) => {
+      const error = x.int16();
+      const name = x.string();
+      x.bool();
+      const parts = x.array((y) => {
+        y.int16();
+        const p = y.int32();
+        y.int32();
+        y.array((z) => z.int32(), 4);
+        y.array((z) => z.int32(), 4);
+        return p;
+      }, 18);
+      return [error, name, parts];
+    }, 8);
+    expect(topics).toEqual([[ErrorCode.NONE, topic, [0, 1, 2]]]);
+
+    const batch = encodeRecordBatch([{ value: enc.encode('c') }]);
+    const body = new Writer().string(null).int16(1).int32(5000);
+    body.array([topic], (w, t) => void w.string(t).array([2], (x, p) => void x.int32(p).bytes(batch)));
+    c.request(0, 3, 14, body);
+    const produced = (await c.reply())!;
+    expect(produced.array((x) => (x.string(), x.array((y) => [y.int32(), y.int16(), y.int64(), y.int64()], 22)), 6).flat()).toEqual([[2, ErrorCode.NONE, 0, -1]]);
+
+    // Same incarnation: the generation's commits are taken, no rebalance.
+    expect(await commit(c, group, m.generation, m.memberId, topic, 0, 2)).toBe(ErrorCode.NONE);
+    expect(await heartbeat(c, group, m.generation, m.memberId)).toBe(ErrorCode.NONE);
+  });
+});
