@@ -451,3 +451,45 @@ describe('CreatePartitions under a consuming group', () => {
     expect(await heartbeat(c, group, m.generation, m.memberId)).toBe(ErrorCode.NONE);
   });
 });
+
+describe('a KafkaJS consumer paused across its topic’s re-creation', () => {
+  it('reads the new topic from its beginning: its first commit after resuming (a position in the old log) is refused, and the rebalance that follows starts it from auto.offset.reset', async () => {
+    const topic = 'lc-paused';
+    const group = 'lc-paused-group';
+    await engine.createTopic(topic, 1);
+    await produce(topic, ['old0', 'old1', 'old2', 'old3', 'old4']);
+    const l = await listen();
+    const kafka = new Kafka({ clientId: 'lc', brokers: [`127.0.0.1:${l.port}`], logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 100 } });
+    const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 100 });
+    const seen: string[] = [];
+    const waitFor = async (what: string, ok: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 20_000;
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(seen)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void seen.push(new TextDecoder().decode(message.value!)) });
+      await waitFor('the old records', () => seen.length === 5);
+      const deadline = Date.now() + 10_000;
+      while ((await coordinator.offsets(group).catch(() => []))[0]?.offset !== 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // Paused (a slow downstream, say): it fetches nothing while its topic is deleted, created
+      // again and given more records than its position.
+      consumer.pause([{ topic }]);
+      await new Promise((r) => setTimeout(r, 300));
+      await recreate(topic);
+      await produce(topic, ['new0', 'new1', 'new2', 'new3', 'new4', 'new5', 'new6', 'new7']);
+      consumer.resume([{ topic }]);
+      await waitFor('the new topic’s first records', () => seen.includes('new0') && seen.includes('new7'));
+      // Its position (5) read new5..new7 first; their commit was refused, and after the rebalance
+      // it started the new topic from its beginning. Nothing of the new topic was skipped.
+      expect(seen.slice(0, 5)).toEqual(['old0', 'old1', 'old2', 'old3', 'old4']);
+      expect(new Set(seen.slice(5))).toEqual(new Set(['new0', 'new1', 'new2', 'new3', 'new4', 'new5', 'new6', 'new7']));
+    } finally {
+      await consumer.disconnect();
+    }
+  }, 60_000);
+});
