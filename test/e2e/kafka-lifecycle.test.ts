@@ -2,6 +2,8 @@
 // consumer group and an idempotent producer while their topic is deleted and created again, and
 // a consumer group while partitions are added. The frames are pinned in
 // test/unit/kafka/lifecycle.test.ts; these check that a real client ends up where Kafka's would.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort, jsonRequest, type ServerHandle, startServer } from '../helpers/server';
@@ -9,11 +11,38 @@ import { until as waitUntil } from '../helpers/wait';
 
 let server: ServerHandle;
 let kafka: Kafka;
+let broker: string;
+
+// kcat (librdkafka 2.x) as in kafka-kcat.test.ts: skipped with a notice where it is missing.
+const KCAT = process.env.SAMSA_KCAT ?? '/usr/bin/kcat';
+const haveKcat = fs.existsSync(KCAT);
+if (!haveKcat) {
+  const msg = `kafka-lifecycle: no kcat at ${KCAT} (apt-get install kcat, or set SAMSA_KCAT)`;
+  if (process.env.CI === 'true') throw new Error(`${msg} — required under CI=true`);
+  console.warn(`\n*** SKIPPED (kcat cases): ${msg} ***\n`);
+}
+
+function kcat(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(KCAT, ['-b', broker, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end('');
+  });
+}
 const http = <T>(method: string, path: string, body?: unknown): Promise<T> => jsonRequest<T>(server.url, method, path, body);
 const until = (what: string, ms: number, ok: () => boolean | Promise<boolean>): Promise<void> => waitUntil(what, ms, ok, () => server.output().slice(-2000));
 
 beforeAll(async () => {
   const kafkaPort = await freePort();
+  broker = `127.0.0.1:${kafkaPort}`;
   // Deletion finishes in the background job (5 s grace): run the jobs often.
   server = await startServer({ env: { SAMSA_KAFKA_PORT: String(kafkaPort), SAMSA_JOB_INTERVAL_MS: '300' } });
   kafka = new Kafka({ clientId: 'lifecycle', brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
@@ -102,3 +131,26 @@ it('a consumer group takes up the partitions CreatePartitions adds (the leader s
     await consumer.disconnect();
   }
 }, 60_000);
+
+it.skipIf(!haveKcat)('a kcat (librdkafka) group whose committed offset retention deleted resumes at the log start (auto.offset.reset=earliest)', async () => {
+  const topic = 'life-retained';
+  const group = 'life-retained-group';
+  // Small segments, and records an hour old: retention.ms (1 min) passes for the sealed ones.
+  await http('POST', '/v1/topics', { name: topic, partitions: 1, config: { 'retention.ms': 60_000, 'segment.bytes': 300 } });
+  const old = Date.now() - 3_600_000;
+  for (let i = 0; i < 10; i++) await http('POST', `/v1/topics/${topic}/records`, { records: [{ partition: 0, value: `old${i}-${'x'.repeat(100)}`, timestamp: old }] });
+  const first = await kcat(['-G', group, '-X', 'auto.offset.reset=earliest', '-c', '2', '-f', '%o\n', topic]);
+  expect(first.code, first.stderr).toBe(0);
+  expect((await http<{ offsets: Array<{ offset: number }> }>('GET', `/v1/groups/${group}/offsets`)).offsets[0]!.offset).toBe(2);
+  await http('POST', `/v1/topics/${topic}/records`, { records: values('new', 3) });
+  let logStart = 0;
+  await until('retention to move the log start past the committed offset', 60_000, async () => {
+    logStart = (await http<{ partitions: Array<{ log_start_offset: number }> }>('GET', `/v1/topics/${topic}`)).partitions[0]!.log_start_offset;
+    return logStart > 2;
+  });
+  // Fetch at 2 answers OFFSET_OUT_OF_RANGE; librdkafka resets to the log start and reads to the end.
+  const again = await kcat(['-G', group, '-X', 'auto.offset.reset=earliest', '-e', '-f', '%o\n', topic]);
+  expect(again.stderr).not.toMatch(/PROTOERR|parse failure/i);
+  expect(again.code, again.stderr).toBe(0);
+  expect(again.stdout.trim().split('\n').map(Number)).toEqual(Array.from({ length: 13 - logStart }, (_, i) => logStart + i));
+}, 120_000);

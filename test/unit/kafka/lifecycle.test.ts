@@ -268,7 +268,10 @@ describe('retention moving the log start', () => {
     const { logStart } = await retained(topic);
     const c = await connect();
     fetchRequest(c, topic, logStart - 1);
-    expect(readFetch((await c.reply())!)).toEqual({ error: ErrorCode.OFFSET_OUT_OF_RANGE, hw: 30, logStart, bytes: -1 });
+    // An empty record set, as Kafka's broker sends with an error: librdkafka refuses a null one
+    // ("invalid MessageSetSize -1") as a parse failure of the whole response, so it never sees
+    // the error, never applies auto.offset.reset and fetches the same offset for ever.
+    expect(readFetch((await c.reply())!)).toEqual({ error: ErrorCode.OFFSET_OUT_OF_RANGE, hw: 30, logStart, bytes: 0 });
     const http = await engine.fetch(topic, 0, { offset: logStart - 1 }).then(() => undefined, (err: { code: string; details: Record<string, unknown> }) => err);
     expect(http).toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', details: { log_start_offset: logStart, high_watermark: 30 } });
     fetchRequest(c, topic, logStart);
@@ -340,7 +343,7 @@ describe('DeleteTopics under a long-polling Fetch', () => {
     const del = (await admin.reply())!;
     del.int32();
     expect(del.array((x) => [x.string(), x.int16()], 4)).toEqual([[topic, ErrorCode.NONE]]);
-    expect(readFetch((await consumer.reply(20_000))!)).toEqual({ error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, hw: -1, logStart: -1, bytes: -1 });
+    expect(readFetch((await consumer.reply(20_000))!)).toEqual({ error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, hw: -1, logStart: -1, bytes: 0 });
     expect(performance.now() - t0).toBeLessThan(5000);
     expect(await listOffset(consumer, topic, -1)).toEqual([ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1]);
   });
