@@ -221,8 +221,16 @@ interface FetchOut {
   error: number;
   hw: number;
   logStart: number;
-  records: Uint8Array | null;
+  records: Uint8Array;
 }
+
+/**
+ * The record set of a partition answered with an error, or with nothing to read: empty, never
+ * null, as Kafka's broker sends it. librdkafka takes a null one (size -1) for a malformed
+ * response ("invalid MessageSetSize -1") and drops the whole answer, so it would never see the
+ * error — an OFFSET_OUT_OF_RANGE after retention, say — and fetch the same offset for ever.
+ */
+const NO_RECORDS = new Uint8Array(0);
 
 const MAX_FETCH_WAIT_MS = 30_000;
 
@@ -278,7 +286,7 @@ const fetchApi: Api = {
         const parts: FetchOut[] = [];
         for (const p of t.partitions) {
           if (!allowed.get(t.topic)) {
-            parts.push({ partition: p.partition, error: ErrorCode.TOPIC_AUTHORIZATION_FAILED, hw: -1, logStart: -1, records: null });
+            parts.push({ partition: p.partition, error: ErrorCode.TOPIC_AUTHORIZATION_FAILED, hw: -1, logStart: -1, records: NO_RECORDS });
             continue;
           }
           try {
@@ -286,7 +294,7 @@ const fetchApi: Api = {
               // The response is full: offsets only, no read (the client asks again).
               const topic = await ctx.engine.topics.partition(t.topic, p.partition);
               const head = await ctx.engine.head(topic, p.partition);
-              parts.push({ partition: p.partition, error: ErrorCode.NONE, hw: head.nextOffset, logStart: head.logStart, records: new Uint8Array(0) });
+              parts.push({ partition: p.partition, error: ErrorCode.NONE, hw: head.nextOffset, logStart: head.logStart, records: NO_RECORDS });
               continue;
             }
             // At least one batch comes back even past the budget (Kafka's rule, so that a batch
@@ -297,7 +305,7 @@ const fetchApi: Api = {
             parts.push({ partition: p.partition, error: ErrorCode.NONE, hw: res.highWatermark, logStart: res.logStartOffset, records: bytes });
           } catch (err) {
             const d = err instanceof SamsaError ? (err.details as { high_watermark?: number; log_start_offset?: number } | undefined) : undefined;
-            parts.push({ partition: p.partition, error: fetchErrOf(err), hw: d?.high_watermark ?? -1, logStart: d?.log_start_offset ?? -1, records: null });
+            parts.push({ partition: p.partition, error: fetchErrOf(err), hw: d?.high_watermark ?? -1, logStart: d?.log_start_offset ?? -1, records: NO_RECORDS });
           }
         }
         out.push({ topic: t.topic, parts });
@@ -306,7 +314,7 @@ const fetchApi: Api = {
     };
 
     let result = await pass();
-    const got = (): number => result.reduce((a, t) => a + t.parts.reduce((b, p) => b + (p.records?.length ?? 0), 0), 0);
+    const got = (): number => result.reduce((a, t) => a + t.parts.reduce((b, p) => b + p.records.length, 0), 0);
     const errors = result.some((t) => t.parts.some((p) => p.error !== ErrorCode.NONE));
     const need = Math.max(minBytes, 1);
     if (maxWait > 0 && got() < need && !errors) {
