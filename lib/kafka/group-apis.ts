@@ -101,16 +101,27 @@ function assignedTopics(assignment: Uint8Array): string[] | undefined {
   }
 }
 
+/** The most topics an assignment may name for its incarnations to be read (assignedIncarnations). */
+const MAX_CHECKED_TOPICS = 10_000;
+
 /**
  * The incarnation of each topic a leader's assignments name, read as it hands them out, so that
  * a commit of this generation can be checked against it (OffsetCommit below). Undefined when the
  * group is not a "consumer" group or names no topic.
  */
-async function assignedIncarnations(ctx: Context, groupId: string, assignments: Array<{ assignment: Uint8Array }>): Promise<Map<string, string | null> | undefined> {
-  if (assignments.length === 0 || ctx.groups.describe(groupId).protocolType !== 'consumer') return undefined;
+async function assignedIncarnations(
+  ctx: Context,
+  req: { groupId: string; memberId: string; generation: number; assignments: Array<{ assignment: Uint8Array }> },
+): Promise<Map<string, string | null> | undefined> {
+  // Only for the leader's SyncGroup that completes the rebalance: any other would be ignored, and
+  // must not make the listener read the topics it names (a frame can name very many).
+  if (req.assignments.length === 0 || !ctx.groups.awaitsAssignment(req.groupId, req.memberId, req.generation)) return undefined;
+  if (ctx.groups.describe(req.groupId).protocolType !== 'consumer') return undefined;
   const topics = new Set<string>();
-  for (const a of assignments) for (const t of assignedTopics(a.assignment) ?? []) topics.add(t);
-  if (topics.size === 0) return undefined;
+  for (const a of req.assignments) for (const t of assignedTopics(a.assignment) ?? []) topics.add(t);
+  // Beyond MAX_CHECKED_TOPICS the group's commits go unchecked rather than the rebalance waiting
+  // on that many reads.
+  if (topics.size === 0 || topics.size > MAX_CHECKED_TOPICS) return undefined;
   const out = new Map<string, string | null>();
   // Read afresh (a cached lookup could still name the incarnation a re-creation just replaced),
   // 16 at a time: a group on hundreds of topics must not hold its SyncGroup for one read after
@@ -143,7 +154,7 @@ const syncGroup: Api = {
     const assignments = r.array((x) => ({ memberId: x.string(), assignment: x.bytes() }), 6);
     const refused = await membershipRefusal(ctx, s, groupId);
     // Only the leader sends assignments: the incarnations its assignment was made for.
-    const incarnations = refused === undefined ? await assignedIncarnations(ctx, groupId, assignments) : undefined;
+    const incarnations = refused === undefined ? await assignedIncarnations(ctx, { groupId, memberId, generation, assignments }) : undefined;
     const res =
       refused !== undefined
         ? { errorCode: refused, assignment: new Uint8Array(0) }

@@ -216,6 +216,12 @@ export class KafkaGroups {
     return ErrorCode.NONE;
   }
 
+  /** Whether a SyncGroup of this member and generation is the leader's handing out the assignment now. */
+  awaitsAssignment(groupId: string, memberId: string, generation: number): boolean {
+    const g = this.groups.get(groupId);
+    return g !== undefined && g.state === 'CompletingRebalance' && g.generation === generation && g.leader === memberId && g.members.has(memberId);
+  }
+
   /**
    * The incarnation id `topic` had when `generation`'s assignment was handed out (null: it did
    * not exist), or undefined when not known: another generation, an assignment that does not
