@@ -347,6 +347,25 @@ describe('DeleteTopics under a long-polling Fetch', () => {
     expect(performance.now() - t0).toBeLessThan(5000);
     expect(await listOffset(consumer, topic, -1)).toEqual([ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1]);
   });
+
+  it('so is one whose topic another instance deletes (no wake-up reaches this one: its re-reads of the head find the tombstone)', async () => {
+    const topic = 'lc-delete-poll-elsewhere';
+    await engine.createTopic(topic, 1);
+    await produce(topic, ['x']);
+    const consumer = await connect();
+    // Another process on the same stores (the HTTP API's Lambda, say).
+    const other = new LogEngine(meta, new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false }), clock);
+    try {
+      const t0 = performance.now();
+      fetchRequest(consumer, topic, 1, 20_000);
+      await new Promise((r) => setTimeout(r, 200));
+      await other.deleteTopic(topic);
+      expect(readFetch((await consumer.reply(20_000))!)).toEqual({ error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, hw: -1, logStart: -1, bytes: 0 });
+      expect(performance.now() - t0).toBeLessThan(5000);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe('offsets of a deleted topic', () => {
