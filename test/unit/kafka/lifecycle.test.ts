@@ -368,6 +368,48 @@ describe('DeleteTopics under a long-polling Fetch', () => {
   });
 });
 
+describe('a Fetch whose byte budget is spent before it reaches a deleted topic', () => {
+  it('answers that topic UNKNOWN_TOPIC_OR_PARTITION, not NONE with the deleted log’s offsets, when this instance still has the topic cached (deleted by another)', async () => {
+    const full = 'lc-budget-full';
+    const gone = 'lc-budget-gone';
+    await engine.createTopic(full, 1);
+    await engine.createTopic(gone, 1);
+    await produce(full, ['a'.repeat(2000)]);
+    await produce(gone, ['b', 'c']);
+    const c = await connect();
+    const other = new LogEngine(meta, new LocalObjectStore({ root: path.join(dir, 'objects'), fsync: false }), clock);
+    try {
+      // This instance has just resolved `gone` (its cache holds it for a second)...
+      await engine.topics.get(gone);
+      // ...when another instance deletes it.
+      await other.deleteTopic(gone);
+      // max_bytes 1: the first partition's batch spends it; the second is answered from its
+      // head, without a read.
+      const w = new Writer().int32(-1).int32(0).int32(1).int32(1).int8(0);
+      w.array([full, gone], (x, t) => void x.string(t).array([0], (y, p) => void y.int32(p).int64(0).int64(-1).int32(1 << 20)));
+      c.request(1, 5, 15, w);
+      const r = (await c.reply())!;
+      r.int32();
+      const parts = r.array((x) => [x.string(), x.array((y) => {
+        y.int32();
+        const error = y.int16();
+        const hw = y.int64();
+        y.int64();
+        y.int64();
+        y.nullableArray((z) => [z.int64(), z.int64()], 16);
+        y.nullableBytes();
+        return { error, hw };
+      }, 30)[0]!] as const, 6);
+      expect(parts).toEqual([
+        [full, { error: ErrorCode.NONE, hw: 1 }],
+        [gone, { error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, hw: -1 }],
+      ]);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('offsets of a deleted topic', () => {
   it('OffsetFetch answers -1 for it (Kafka deletes a deleted topic’s offsets) and leaves it out of an all-topics fetch; OffsetCommit to it is UNKNOWN_TOPIC_OR_PARTITION and stores nothing, and the HTTP API shows the same', async () => {
     const topic = 'lc-deleted-offsets';
