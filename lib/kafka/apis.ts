@@ -5,6 +5,7 @@
 // librdkafka sends first. Everything is served by the same LogEngine and offset store as the
 // HTTP API, so a record or a committed offset is the same whichever protocol wrote it.
 import { SamsaError } from '../errors';
+import { deletedTopicError } from '../log/tombstones';
 import { adminApis } from './admin-apis';
 import { type Api, CloseConnection, type Context, errOf } from './context';
 import { groupApis } from './group-apis';
@@ -294,6 +295,12 @@ const fetchApi: Api = {
               // The response is full: offsets only, no read (the client asks again).
               const topic = await ctx.engine.topics.partition(t.topic, p.partition);
               const head = await ctx.engine.head(topic, p.partition);
+              // A deleted incarnation's head (this instance's cache still names it): refused as
+              // a read of it is, and the name looked up afresh next time.
+              if (head.deleted) {
+                ctx.engine.topics.invalidate(t.topic);
+                throw deletedTopicError(topic, p.partition);
+              }
               parts.push({ partition: p.partition, error: ErrorCode.NONE, hw: head.nextOffset, logStart: head.logStart, records: NO_RECORDS });
               continue;
             }
