@@ -1,7 +1,8 @@
-// KafkaJS 2.2.4, unmodified, across a topic's lifecycle on a real `bin/serve.ts` (embedded): a
-// consumer group and an idempotent producer while their topic is deleted and created again, and
-// a consumer group while partitions are added. The frames are pinned in
-// test/unit/kafka/lifecycle.test.ts; these check that a real client ends up where Kafka's would.
+// KafkaJS 2.2.4 and kcat (librdkafka 2.x), unmodified, across a topic's lifecycle on a real
+// `bin/serve.ts` (embedded): a consumer group and an idempotent producer while their topic is
+// deleted and created again, a consumer group while partitions are added, a kcat group whose
+// committed offset retention deleted. The frames are pinned in test/unit/kafka/lifecycle.test.ts;
+// these check that a real client ends up where it would against Kafka.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
