@@ -340,7 +340,12 @@ export class LogEngine {
      * failed before): a caller that must keep its writes in order (a Kafka connection's
      * pipelined requests) starts the next one then, without waiting for this commit.
      */
-    opts: { owned?: boolean; queued?: () => void } = {},
+    opts: {
+      owned?: boolean;
+      queued?: () => void;
+      /** Kafka's sequence rule for a producer the partition holds no state of (ProducerBatch.anySequenceWhenUnknown). */
+      anySequenceWhenUnknown?: boolean;
+    } = {},
   ): Promise<{ partition: number; base_offset: number; last_offset: number }> {
     const topic = await this.topics.partition(topicName, partition);
     const prep = prepareBinary(body, topic.config['max.message.bytes'], opts.owned);
@@ -361,6 +366,7 @@ export class LogEngine {
         lastSeq: pf.lastSequence,
         count,
         requestSequence: false,
+        ...(opts.anySequenceWhenUnknown ? { anySequenceWhenUnknown: true } : {}),
       });
       opts.queued?.();
       base = await committed;
