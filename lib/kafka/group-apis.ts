@@ -316,7 +316,7 @@ const offsetFetch: Api = {
     if (!(await groupAllowed(ctx, s, 'describe', groupId))) top = ErrorCode.GROUP_AUTHORIZATION_FAILED;
     else {
       try {
-        committed = new Map((await ctx.coordinator.offsets(groupId)).map((o) => [`${o.topic}\u0000${o.partition}`, { offset: o.offset, metadata: o.metadata }]));
+        committed = new Map((await ctx.coordinator.committed(groupId)).map((o) => [`${o.topic}\u0000${o.partition}`, { offset: o.offset, metadata: o.metadata }]));
       } catch (err) {
         // A group that never committed has no offsets: -1 everywhere, as Kafka answers.
         if (!(err instanceof SamsaError && (err.code === 'GROUP_ID_NOT_FOUND' || err.code === 'NOT_FOUND'))) top = errOf(err);
