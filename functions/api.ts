@@ -6,6 +6,7 @@ import { defaultIsContentTypeBinary, handle, type LambdaContext, type LambdaEven
 import { loadConfig } from '../lib/runtime/config';
 import { lambdaInvoker } from '../lib/runtime/lambda/flush-invoker';
 import { flushTrigger } from '../lib/runtime/lambda/flush-trigger';
+import { deletionHandOff, type DeletionRequest } from '../lib/runtime/lambda/deletion-handoff';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
 import { lambdaKind, lambdaLimits } from '../lib/http/limits';
 import { MAX_JSON_REQUEST_BYTES } from '../lib/http/schemas';
@@ -24,7 +25,10 @@ const metrics = createSamsaMetrics();
 // Busy partitions are handed to the flush function (async invoke) instead of waiting for the
 // schedule; see docs/design/0006-deployment.md.
 const trigger = cfg.flushFunction && cfg.flushTriggerWindowMs >= 0 ? flushTrigger(lambdaInvoker(cfg.flushFunction)) : undefined;
-const { engine, groups } = await openAwsEngine(cfg, { ...engineHooks(metrics), ...flushSchedulerOption(cfg, trigger?.trigger) });
+// A deleted topic's data is handed to the retention function at once (async invoke), so its name
+// is free again seconds later, not at the next scheduled retention pass (deletion-handoff.ts).
+const onTopicDeleted = cfg.retentionFunction ? deletionHandOff(lambdaInvoker<DeletionRequest>(cfg.retentionFunction)) : undefined;
+const { engine, groups } = await openAwsEngine(cfg, { ...engineHooks(metrics), ...flushSchedulerOption(cfg, trigger?.trigger), ...(onTopicDeleted ? { onTopicDeleted } : {}) });
 // The principal is the IAM caller (Function URL) or a JWT claim (API Gateway): SAMSA_AUTH, set by the construct.
 // What the front of this function carries (6 MB buffered, base64 for binary; 20 MB streamed),
 // fixed by the deployment: the construct sets SAMSA_INVOKE_MODE and the timeout it chose.

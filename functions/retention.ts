@@ -1,14 +1,11 @@
-// Lambda entry point for retention, run by an EventBridge schedule: expired segments, deleted
-// topics' data and crash leftovers. One pass per event; concurrent passes are safe.
+// Lambda entry point for retention, run by an EventBridge schedule (expired segments, deleted
+// topics' data and crash leftovers) and by the API function's hand-off of a topic deletion
+// (lib/runtime/lambda/retention-handler.ts). One pass per event; concurrent passes are safe.
 import { loadConfig } from '../lib/runtime/config';
-import { runRetentionJob } from '../lib/runtime/jobs';
 import { openAwsEngine } from '../lib/runtime/aws';
+import { retentionHandler } from '../lib/runtime/lambda/retention-handler';
 
 const cfg = loadConfig();
 const { engine } = await openAwsEngine(cfg);
 
-export async function handler(_event: unknown): Promise<Record<string, unknown>> {
-  const report = await runRetentionJob(engine);
-  console.log(JSON.stringify(report));
-  return report;
-}
+export const handler = retentionHandler(engine);

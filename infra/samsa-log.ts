@@ -311,6 +311,8 @@ export class SamsaLog extends Construct {
       SAMSA_INVOKE_MODE: streaming ? 'RESPONSE_STREAM' : 'BUFFERED',
       SAMSA_FUNCTION_TIMEOUT_MS: String(p.api.timeout.toMilliseconds()),
       SAMSA_FLUSH_FUNCTION: this.flushFunction.functionName,
+      // A topic deletion is handed to the retention function, so the name is free again seconds later.
+      SAMSA_RETENTION_FUNCTION: this.retentionFunction.functionName,
       SAMSA_FLUSH_TRIGGER_WINDOW_MS: String(p.flush.triggerWindow.toMilliseconds()),
       SAMSA_FLUSH_TRIGGER_BYTES: String(p.flush.triggerBytes),
       SAMSA_AUTH: p.authorization ? p.auth.type : 'none',
@@ -318,6 +320,8 @@ export class SamsaLog extends Construct {
     }, streaming ? 'streamHandler' : 'handler');
     // A lost hand-off only delays a flush to the next scheduled pass: one retry, short-lived.
     this.flushFunction.configureAsyncInvoke({ retryAttempts: 1, maxEventAge: Duration.minutes(10) });
+    // A lost deletion hand-off only leaves the deleted topic's data to the next scheduled pass.
+    this.retentionFunction.configureAsyncInvoke({ retryAttempts: 1, maxEventAge: Duration.minutes(10) });
 
     // Least privilege, per function and per key prefix (the S3 actions each one's code calls).
     const objects = (...prefixes: string[]) => prefixes.map((x) => this.bucket.arnForObjects(`${x}*`));
@@ -339,6 +343,8 @@ export class SamsaLog extends Construct {
     allow(this.apiFunction, ['s3:PutObject'], objects(wal));
     // API → flush hand-off: only this function, unqualified.
     allow(this.apiFunction, ['lambda:InvokeFunction'], [this.flushFunction.functionArn]);
+    // API → retention: a topic deletion's hand-off (lib/runtime/lambda/deletion-handoff.ts).
+    allow(this.apiFunction, ['lambda:InvokeFunction'], [this.retentionFunction.functionArn]);
     // Flush: builds segments by (multipart) append, drops consumed write-ahead objects, and the
     // chunk objects of a segment it composed (design note 0011) — never a segment itself.
     allow(this.flushFunction, ['s3:GetObject'], objects(topics, wal));

@@ -23,6 +23,32 @@ export class GroupAdmin {
     return this.offsetInfo(group, l);
   }
 
+  /**
+   * The group's committed offsets alone, as Kafka's OffsetFetch answers them: no heads, no lag
+   * (offsets() reads a head and, per lagging partition, a record — S3 GETs once flushed — which
+   * a Kafka consumer would pay after every rebalance). Left out, as offsets() leaves them out:
+   * partitions of topics that no longer exist or are beyond the topic's partitions, and offsets
+   * committed on an earlier incarnation of the topic.
+   */
+  async committed(group: string): Promise<Array<TopicPartition & { offset: number; metadata: string | null }>> {
+    checkGroupName(group);
+    const l = await this.store.run(group, async (x) => x);
+    if (!l.exists) throw notFound(group);
+    const parts = await this.store.loadPartitions(group);
+    const topics = new Map<string, Topic | undefined>();
+    const out: Array<TopicPartition & { offset: number; metadata: string | null }> = [];
+    for (const key of [...parts.keys()].sort(cmpTp)) {
+      const { topic, partition } = parseTp(key);
+      if (!topics.has(topic)) topics.set(topic, await this.store.engine.topics.find(topic));
+      const t = topics.get(topic);
+      if (!t || partition >= t.partitions) continue;
+      const item = parts.get(key);
+      const offset = currentOffset(item, t.id);
+      if (offset !== undefined) out.push({ topic, partition, offset, metadata: item?.metadata ?? null });
+    }
+    return out;
+  }
+
   async resetOffsets(group: string, topic: string, to: ResetTarget): Promise<Array<TopicPartition & { offset: number }>> {
     checkGroupName(group);
     const t = await this.store.engine.topics.get(topic, { fresh: true });

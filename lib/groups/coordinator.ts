@@ -218,6 +218,11 @@ export class GroupCoordinator extends GroupStore {
     return this.admin.offsets(group);
   }
 
+  /** Committed offsets alone, without heads or lag (Kafka's OffsetFetch): GroupAdmin.committed. */
+  committed(group: string): Promise<Array<TopicPartition & { offset: number; metadata: string | null }>> {
+    return this.admin.committed(group);
+  }
+
   resetOffsets(group: string, topic: string, to: ResetTarget): Promise<Array<TopicPartition & { offset: number }>> {
     return this.admin.resetOffsets(group, topic, to);
   }

@@ -463,6 +463,9 @@ const AclQuery = z.object({
   principal: z.string().optional().openapi({ param: { name: 'principal', in: 'query' } }),
   resource_type: z.enum(RESOURCE_TYPES).optional().openapi({ param: { name: 'resource_type', in: 'query' } }),
   resource_name: z.string().optional().openapi({ param: { name: 'resource_name', in: 'query' } }),
+  pattern_type: z.enum(PATTERN_TYPES).optional().openapi({ param: { name: 'pattern_type', in: 'query' } }),
+  operation: z.enum(OPERATIONS).optional().openapi({ param: { name: 'operation', in: 'query' } }),
+  permission: z.enum(PERMISSIONS).optional().openapi({ param: { name: 'permission', in: 'query' } }),
 });
 const Rate = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const QuotaJson = z

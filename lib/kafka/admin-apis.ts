@@ -54,7 +54,8 @@ const createTopics: Api = {
             validateTopicName(t.name);
             validatePartitionCount(t.partitions === -1 ? 1 : t.partitions);
             applyTopicConfig(DEFAULT_TOPIC_CONFIG, config);
-            if (await ctx.engine.topics.find(t.name)) throw new SamsaError('TOPIC_ALREADY_EXISTS', `topic "${t.name}" already exists`);
+            // A name held by a live topic or one still being deleted, as the create refuses it.
+            await ctx.engine.topics.checkNameFree(t.name);
           } else {
             await ctx.engine.createTopic(t.name, t.partitions === -1 ? 1 : t.partitions, config);
           }

@@ -5,6 +5,7 @@
 // librdkafka sends first. Everything is served by the same LogEngine and offset store as the
 // HTTP API, so a record or a committed offset is the same whichever protocol wrote it.
 import { SamsaError } from '../errors';
+import { deletedTopicError } from '../log/tombstones';
 import { adminApis } from './admin-apis';
 import { type Api, CloseConnection, type Context, errOf } from './context';
 import { groupApis } from './group-apis';
@@ -162,7 +163,9 @@ const produce: Api = {
                 if (!p.records || p.records.length === 0) return { index: p.index, error: ErrorCode.CORRUPT_MESSAGE, base: -1 };
                 await prev;
                 // The request frame is ours alone: the engine may keep the bytes without a copy.
-                const res = await ctx.engine.produceBatches(t.name, p.index, p.records, { owned: true, queued: done });
+                // Kafka's sequence rule: a partition with no state of an idempotent producer (a
+                // topic re-created under its name, say) takes its next batch at any sequence.
+                const res = await ctx.engine.produceBatches(t.name, p.index, p.records, { owned: true, queued: done, anySequenceWhenUnknown: true });
                 return { index: p.index, error: ErrorCode.NONE, base: res.base_offset };
               } catch (err) {
                 const code = errOf(err);
@@ -219,8 +222,16 @@ interface FetchOut {
   error: number;
   hw: number;
   logStart: number;
-  records: Uint8Array | null;
+  records: Uint8Array;
 }
+
+/**
+ * The record set of a partition answered with an error, or with nothing to read: empty, never
+ * null, as Kafka's broker sends it. librdkafka takes a null one (size -1) for a malformed
+ * response ("invalid MessageSetSize -1") and drops the whole answer, so it would never see the
+ * error — an OFFSET_OUT_OF_RANGE after retention, say — and fetch the same offset for ever.
+ */
+const NO_RECORDS = new Uint8Array(0);
 
 const MAX_FETCH_WAIT_MS = 30_000;
 
@@ -276,7 +287,7 @@ const fetchApi: Api = {
         const parts: FetchOut[] = [];
         for (const p of t.partitions) {
           if (!allowed.get(t.topic)) {
-            parts.push({ partition: p.partition, error: ErrorCode.TOPIC_AUTHORIZATION_FAILED, hw: -1, logStart: -1, records: null });
+            parts.push({ partition: p.partition, error: ErrorCode.TOPIC_AUTHORIZATION_FAILED, hw: -1, logStart: -1, records: NO_RECORDS });
             continue;
           }
           try {
@@ -284,7 +295,13 @@ const fetchApi: Api = {
               // The response is full: offsets only, no read (the client asks again).
               const topic = await ctx.engine.topics.partition(t.topic, p.partition);
               const head = await ctx.engine.head(topic, p.partition);
-              parts.push({ partition: p.partition, error: ErrorCode.NONE, hw: head.nextOffset, logStart: head.logStart, records: new Uint8Array(0) });
+              // A deleted incarnation's head (this instance's cache still names it): refused as
+              // a read of it is, and the name looked up afresh next time.
+              if (head.deleted) {
+                ctx.engine.topics.invalidate(t.topic);
+                throw deletedTopicError(topic, p.partition);
+              }
+              parts.push({ partition: p.partition, error: ErrorCode.NONE, hw: head.nextOffset, logStart: head.logStart, records: NO_RECORDS });
               continue;
             }
             // At least one batch comes back even past the budget (Kafka's rule, so that a batch
@@ -295,7 +312,7 @@ const fetchApi: Api = {
             parts.push({ partition: p.partition, error: ErrorCode.NONE, hw: res.highWatermark, logStart: res.logStartOffset, records: bytes });
           } catch (err) {
             const d = err instanceof SamsaError ? (err.details as { high_watermark?: number; log_start_offset?: number } | undefined) : undefined;
-            parts.push({ partition: p.partition, error: fetchErrOf(err), hw: d?.high_watermark ?? -1, logStart: d?.log_start_offset ?? -1, records: null });
+            parts.push({ partition: p.partition, error: fetchErrOf(err), hw: d?.high_watermark ?? -1, logStart: d?.log_start_offset ?? -1, records: NO_RECORDS });
           }
         }
         out.push({ topic: t.topic, parts });
@@ -304,7 +321,7 @@ const fetchApi: Api = {
     };
 
     let result = await pass();
-    const got = (): number => result.reduce((a, t) => a + t.parts.reduce((b, p) => b + (p.records?.length ?? 0), 0), 0);
+    const got = (): number => result.reduce((a, t) => a + t.parts.reduce((b, p) => b + p.records.length, 0), 0);
     const errors = result.some((t) => t.parts.some((p) => p.error !== ErrorCode.NONE));
     const need = Math.max(minBytes, 1);
     if (maxWait > 0 && got() < need && !errors) {

@@ -3,7 +3,8 @@
 // over Kafka is what `GET /v1/groups/{g}/offsets` shows, and the other way round.
 import { SamsaError } from '../errors';
 import { type Api, type Context, errOf, type Session } from './context';
-import { ErrorCode, Writer } from './protocol';
+import { ErrorCode, Reader, Writer } from './protocol';
+import { inParallel } from '../util/parallel';
 
 /**
  * A group with HTTP members is managed by Samsa's own coordinator; Kafka members may not join
@@ -83,6 +84,61 @@ const joinGroup: Api = {
   },
 };
 
+/**
+ * The topics a "consumer" protocol assignment names (ConsumerProtocolAssignment, every version:
+ * version INT16, assigned_partitions [topic STRING, partitions [INT32]], user_data BYTES ...),
+ * or undefined when the bytes are not one (another protocol type, a client's own format).
+ */
+function assignedTopics(assignment: Uint8Array): string[] | undefined {
+  try {
+    const r = new Reader(assignment);
+    r.int16();
+    return r.array((x) => {
+      const topic = x.string();
+      x.array((y) => y.int32(), 4);
+      return topic;
+    }, 6);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The most topics an assignment may name for its incarnations to be read (assignedIncarnations). */
+const MAX_CHECKED_TOPICS = 10_000;
+
+/**
+ * The incarnation of each topic a leader's assignments name, read as it hands them out, so that
+ * a commit of this generation can be checked against it (OffsetCommit below). Undefined when the
+ * group is not a "consumer" group or names no topic.
+ */
+async function assignedIncarnations(
+  ctx: Context,
+  req: { groupId: string; memberId: string; generation: number; assignments: Array<{ assignment: Uint8Array }> },
+): Promise<Map<string, string | null> | undefined> {
+  // Only for the leader's SyncGroup that completes the rebalance: any other would be ignored, and
+  // must not make the listener read the topics it names (a frame can name very many).
+  if (req.assignments.length === 0 || !ctx.groups.awaitsAssignment(req.groupId, req.memberId, req.generation)) return undefined;
+  if (ctx.groups.describe(req.groupId).protocolType !== 'consumer') return undefined;
+  const topics = new Set<string>();
+  for (const a of req.assignments) for (const t of assignedTopics(a.assignment) ?? []) topics.add(t);
+  // Beyond MAX_CHECKED_TOPICS the group's commits go unchecked rather than the rebalance waiting
+  // on that many reads.
+  if (topics.size === 0 || topics.size > MAX_CHECKED_TOPICS) return undefined;
+  const out = new Map<string, string | null>();
+  // Read afresh (a cached lookup could still name the incarnation a re-creation just replaced),
+  // 16 at a time: a group on hundreds of topics must not hold its SyncGroup for one read after
+  // another.
+  await inParallel([...topics], 16, async (t) => {
+    try {
+      out.set(t, (await ctx.engine.topics.find(t, { fresh: true }))?.id ?? null);
+    } catch {
+      // Not a legal topic name (the assignment is the client's), or the read failed: nothing to
+      // check this topic's commits against; they are taken as they were before this check.
+    }
+  });
+  return out;
+}
+
 // --- SyncGroup (14) -----------------------------------------------------------------------
 // Request v0-3: group_id STRING, generation_id INT32, member_id STRING,
 //   group_instance_id NULLABLE_STRING (v3+), assignments [member_id STRING, assignment BYTES]
@@ -99,7 +155,12 @@ const syncGroup: Api = {
     if (v >= 3) r.nullableString();
     const assignments = r.array((x) => ({ memberId: x.string(), assignment: x.bytes() }), 6);
     const refused = await membershipRefusal(ctx, s, groupId);
-    const res = refused !== undefined ? { errorCode: refused, assignment: new Uint8Array(0) } : await ctx.groups.sync({ groupId, memberId, generation, assignments });
+    // Only the leader sends assignments: the incarnations its assignment was made for.
+    const incarnations = refused === undefined ? await assignedIncarnations(ctx, { groupId, memberId, generation, assignments }) : undefined;
+    const res =
+      refused !== undefined
+        ? { errorCode: refused, assignment: new Uint8Array(0) }
+        : await ctx.groups.sync({ groupId, memberId, generation, assignments, ...(incarnations ? { incarnations } : {}) });
     const w = new Writer();
     if (v >= 1) w.int32(0);
     return w.int16(res.errorCode).bytes(res.assignment);
@@ -226,12 +287,33 @@ async function commitInTurn(
   // A partition that does not exist (a deleted topic, say) answers its own error; the others
   // are committed (the store refuses a whole commit that names one).
   const partErrors = new Map<object, number>();
+  const ids = new Map<string, string>();
   if (code === ErrorCode.NONE) {
     for (const t of allowed) {
       for (const p of t.partitions) {
         if (badOffset(p)) partErrors.set(p, ErrorCode.INVALID_REQUEST);
-        else await ctx.engine.topics.partition(t.name, p.index).catch((err: unknown) => void partErrors.set(p, errOf(err)));
+        else {
+          await ctx.engine.topics.partition(t.name, p.index).then(
+            (topic) => void ids.set(t.name, topic.id),
+            (err: unknown) => void partErrors.set(p, errOf(err)),
+          );
+        }
       }
+    }
+  }
+  // A member's positions are positions in the incarnations its generation's assignment was
+  // made for. If a topic was deleted and created again since, they belong to the old log:
+  // stored as the new topic's offsets they would skip its first records. Refused as the HTTP
+  // API refuses such a commit (ILLEGAL_GENERATION), and the group rebalances, so that the
+  // members re-join and read the new topic's committed offsets (none: auto.offset.reset).
+  if (code === ErrorCode.NONE && generation >= 0) {
+    const moved = [...ids].some(([topic, id]) => {
+      const known = ctx.groups.incarnation(groupId, generation, topic);
+      return known !== undefined && known !== id;
+    });
+    if (moved) {
+      ctx.groups.rebalance(groupId);
+      code = ErrorCode.ILLEGAL_GENERATION;
     }
   }
   const offsets = allowed.flatMap((t) => t.partitions.filter((p) => !partErrors.has(p)).map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })));
@@ -274,7 +356,7 @@ const offsetFetch: Api = {
     if (!(await groupAllowed(ctx, s, 'describe', groupId))) top = ErrorCode.GROUP_AUTHORIZATION_FAILED;
     else {
       try {
-        committed = new Map((await ctx.coordinator.offsets(groupId)).map((o) => [`${o.topic}\u0000${o.partition}`, { offset: o.offset, metadata: o.metadata }]));
+        committed = new Map((await ctx.coordinator.committed(groupId)).map((o) => [`${o.topic}\u0000${o.partition}`, { offset: o.offset, metadata: o.metadata }]));
       } catch (err) {
         // A group that never committed has no offsets: -1 everywhere, as Kafka answers.
         if (!(err instanceof SamsaError && (err.code === 'GROUP_ID_NOT_FOUND' || err.code === 'NOT_FOUND'))) top = errOf(err);

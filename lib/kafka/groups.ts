@@ -62,6 +62,12 @@ class Group {
    * with when each lapses (its session timeout after it was given).
    */
   pending = new Map<string, number>();
+  /**
+   * The incarnation id (null: no such topic) of each topic the current generation's assignment
+   * names, read when the leader's SyncGroup handed it out: the positions members hold in this
+   * generation are positions in those incarnations (see `incarnation`).
+   */
+  incarnations: ReadonlyMap<string, string | null> | undefined;
   rebalanceTimer: NodeJS.Timeout | undefined;
   /** When the group last became Empty (pruning). */
   emptySince = 0;
@@ -163,7 +169,14 @@ export class KafkaGroups {
     return result;
   }
 
-  sync(req: { groupId: string; memberId: string; generation: number; assignments: Array<{ memberId: string; assignment: Uint8Array }> }): Promise<SyncResult> {
+  sync(req: {
+    groupId: string;
+    memberId: string;
+    generation: number;
+    assignments: Array<{ memberId: string; assignment: Uint8Array }>;
+    /** The incarnations of the topics the leader's assignments name, when known (group-apis.ts). */
+    incarnations?: ReadonlyMap<string, string | null>;
+  }): Promise<SyncResult> {
     const empty = new Uint8Array(0);
     const g = this.groups.get(req.groupId);
     const m = g?.members.get(req.memberId);
@@ -184,6 +197,7 @@ export class KafkaGroups {
         done?.({ errorCode: ErrorCode.NONE, assignment: x.assignment });
       }
       g.state = 'Stable';
+      g.incarnations = req.incarnations;
     }
     return result;
   }
@@ -221,6 +235,33 @@ export class KafkaGroups {
     if (g.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS;
     m.lastSeen = this.now();
     return ErrorCode.NONE;
+  }
+
+  /** Whether a SyncGroup of this member and generation is the leader's handing out the assignment now. */
+  awaitsAssignment(groupId: string, memberId: string, generation: number): boolean {
+    const g = this.groups.get(groupId);
+    return g !== undefined && g.state === 'CompletingRebalance' && g.generation === generation && g.leader === memberId && g.members.has(memberId);
+  }
+
+  /**
+   * The incarnation id `topic` had when `generation`'s assignment was handed out (null: it did
+   * not exist), or undefined when not known: another generation, an assignment that does not
+   * name the topic, or one that could not be read.
+   */
+  incarnation(groupId: string, generation: number, topic: string): string | null | undefined {
+    const g = this.groups.get(groupId);
+    if (!g || g.generation !== generation) return undefined;
+    return g.incarnations?.get(topic);
+  }
+
+  /**
+   * Starts a rebalance of a group whose assignment is out of date (a topic it names was deleted
+   * and created again): its members' heartbeats answer REBALANCE_IN_PROGRESS and they re-join,
+   * as after a member joins or leaves.
+   */
+  rebalance(groupId: string): void {
+    const g = this.groups.get(groupId);
+    if (g && g.members.size > 0 && (g.state === 'Stable' || g.state === 'CompletingRebalance')) this.prepareRebalance(g);
   }
 
   describe(groupId: string): {
@@ -299,6 +340,7 @@ export class KafkaGroups {
     if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
     g.rebalanceTimer = undefined;
     g.generation++;
+    g.incarnations = undefined;
     g.state = 'CompletingRebalance';
     if (!g.members.has(g.leader)) g.leader = members[0]!.id;
     const leader = g.members.get(g.leader)!;

@@ -68,6 +68,13 @@ export interface EngineOptions {
   /** Told of every commit attempt that lost the race for a partition head, and of every retry (metrics). */
   onCommitConflict?: () => void;
   onCommitRetry?: () => void;
+  /**
+   * Told of every topic deletion once the topic is marked deleted, before DELETE answers: the
+   * Lambda API hands the deletion to the retention function here, so the name is free again
+   * seconds later rather than at the next scheduled retention pass. A failure is logged, not
+   * thrown: the deletion happened, and the next pass removes the data anyway.
+   */
+  onTopicDeleted?: (topic: Topic) => Promise<void>;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -213,6 +220,9 @@ export class LogEngine {
   async deleteTopic(name: string): Promise<void> {
     const topic = await this.topics.markDeleted(name);
     this.committer.forget(topic);
+    if (this.opts.onTopicDeleted) {
+      await this.opts.onTopicDeleted(topic).catch((err: unknown) => console.warn(`[samsa] hand-off of the deletion of ${name} failed (the next retention pass removes its data):`, err));
+    }
   }
 
   head(topic: Topic, partition: number): Promise<Head> {
@@ -340,7 +350,12 @@ export class LogEngine {
      * failed before): a caller that must keep its writes in order (a Kafka connection's
      * pipelined requests) starts the next one then, without waiting for this commit.
      */
-    opts: { owned?: boolean; queued?: () => void } = {},
+    opts: {
+      owned?: boolean;
+      queued?: () => void;
+      /** Kafka's sequence rule for a producer the partition holds no state of (ProducerBatch.anySequenceWhenUnknown). */
+      anySequenceWhenUnknown?: boolean;
+    } = {},
   ): Promise<{ partition: number; base_offset: number; last_offset: number }> {
     const topic = await this.topics.partition(topicName, partition);
     const prep = prepareBinary(body, topic.config['max.message.bytes'], opts.owned);
@@ -361,6 +376,7 @@ export class LogEngine {
         lastSeq: pf.lastSequence,
         count,
         requestSequence: false,
+        ...(opts.anySequenceWhenUnknown ? { anySequenceWhenUnknown: true } : {}),
       });
       opts.queued?.();
       base = await committed;

@@ -423,7 +423,7 @@ export function topicFromItem(item: MetaItem): Topic {
   return {
     name: item['name'] as string,
     partitions: item['partitions'] as number,
-    config: { ...DEFAULT_TOPIC_CONFIG, ...(item['config'] as Partial<TopicConfig>) },
+    config: configFromItem(item['config']),
     id: item['id'] as string,
     createdAt: item['created_at'] as number,
     version: item['version'] as number,
@@ -431,6 +431,20 @@ export function topicFromItem(item: MetaItem): Topic {
     // existed (or on a store without it) commits through the head.
     ...(item[TOPIC_COMMIT_ATTR] === 'items' ? { commit: 'items' as const } : {}),
   };
+}
+
+/**
+ * A stored topic config over the defaults, keeping only the topic config keys: versions before
+ * c0aaf26 stored keys named like Object.prototype members ("constructor": 5) as config. Read
+ * without them, such a topic neither shows them nor writes them back with its next change.
+ */
+function configFromItem(stored: unknown): TopicConfig {
+  const config: TopicConfig = { ...DEFAULT_TOPIC_CONFIG };
+  if (typeof stored !== 'object' || stored === null) return config;
+  for (const key of Object.keys(config) as Array<keyof TopicConfig>) {
+    if (Object.hasOwn(stored, key)) (config as Record<keyof TopicConfig, unknown>)[key] = (stored as Record<string, unknown>)[key];
+  }
+  return config;
 }
 
 /** Stored name of a topic incarnation's commit mode (items mode: commit-items.ts). */

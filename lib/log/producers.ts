@@ -68,6 +68,12 @@ export interface ProducerBatch {
   count: number;
   /** Request sequences (JSON): per partition they only increase; the registry checks gaps. */
   requestSequence: boolean;
+  /**
+   * Kafka's rule (ProducerAppendInfo.checkSequence): a partition that holds no state of the
+   * producer (none yet on this incarnation of the topic, or expired) takes its batch at any
+   * sequence, and checks the next ones from there. Without it such a batch must start at 0.
+   */
+  anySequenceWhenUnknown?: boolean;
   now: number;
   expirationMs: number;
 }
@@ -117,7 +123,7 @@ export function decideProducer(states: PartitionProducers, batch: ProducerBatch)
       );
     }
   }
-  const inOrder = batch.requestSequence ? batch.firstSeq > lastSeq : batch.firstSeq === expected;
+  const inOrder = batch.requestSequence ? batch.firstSeq > lastSeq : batch.firstSeq === expected || (entry === undefined && batch.anySequenceWhenUnknown === true);
   if (!inOrder) {
     throw new SamsaError(
       'OUT_OF_ORDER_SEQUENCE_NUMBER',

@@ -157,6 +157,22 @@ export class Retention {
     this.sweeper = new OrphanSweeper(meta, objects, clock, opts);
   }
 
+  /**
+   * Deleted topics' data alone (the first step of runOnce), within the pass budget: what the
+   * retention function runs for a deletion the API handed it. A marker younger than
+   * deletionGraceMs is left for a later pass.
+   */
+  async runDeletions(): Promise<Pick<RetentionStats, 'deletedTopics'>> {
+    const stats = { deletedTopics: 0 };
+    await this.deletions.run(stats, this.clock.monotonic() + this.opts.budgetMs);
+    return stats;
+  }
+
+  /** How long a deleted topic's data stays after its deletion (in-flight writes drain). */
+  get deletionGraceMs(): number {
+    return this.opts.deletionGraceMs;
+  }
+
   async runOnce(): Promise<RetentionStats> {
     const deadline = this.clock.monotonic() + this.opts.budgetMs;
     const stats: RetentionStats = {

@@ -34,6 +34,19 @@ export interface Topic {
   commit?: 'items';
 }
 
+/**
+ * A create's refusal of a name in use. A topic still being deleted keeps its item (state
+ * "deleting") until its data is gone, so re-creating it early fails, as in Kafka ("marked for
+ * deletion").
+ */
+function nameTaken(name: string, item: MetaItem | undefined): SamsaError {
+  return new SamsaError(
+    'TOPIC_ALREADY_EXISTS',
+    item !== undefined && isDeletingTopicItem(item) ? `topic "${name}" is marked for deletion; retry once its data is removed` : `topic "${name}" already exists`,
+    { topic: name },
+  );
+}
+
 /** How old a cached topic lookup may be by default. */
 export const TOPIC_CACHE_MS = 1000;
 
@@ -76,14 +89,7 @@ export class TopicRegistry {
       version: 1,
       ...(mode.itemCommits ? { commit: 'items' as const } : {}),
     };
-    // A topic still being deleted keeps its item (state "deleting") until its data is gone, so
-    // re-creating it early fails, as in Kafka ("marked for deletion").
-    const exists = (item: MetaItem | undefined): SamsaError =>
-      new SamsaError(
-        'TOPIC_ALREADY_EXISTS',
-        item !== undefined && isDeletingTopicItem(item) ? `topic "${name}" is marked for deletion; retry once its data is removed` : `topic "${name}" already exists`,
-        { topic: name },
-      );
+    const exists = (item: MetaItem | undefined): SamsaError => nameTaken(name, item);
     if (topic.commit === 'items') {
       // Items mode: the heads are marked (markItemsHeads) before the topic item exists, under the
       // new incarnation id that nothing reads yet: no moment in which a process of an earlier
@@ -103,6 +109,16 @@ export class TopicRegistry {
     }
     this.cache.set(name, { topic, at: this.clock.now() });
     return topic;
+  }
+
+  /**
+   * Refuses, as `create` would, a name that a topic holds, live or still being deleted (a check
+   * without creating anything: CreateTopics' validate_only). One strongly consistent read.
+   */
+  async checkNameFree(name: string): Promise<void> {
+    validateTopicName(name);
+    const item = await this.meta.get(topicKey(name));
+    if (item) throw nameTaken(name, item);
   }
 
   /**

@@ -29,6 +29,12 @@ export interface Config {
    * Unset: this process flushes itself after `flushDelayMs`, or only the job does.
    */
   flushFunction: string | undefined;
+  /**
+   * AWS (Lambda) mode: the retention function to invoke asynchronously after a topic deletion,
+   * so the deleted name is free again seconds later instead of at the next scheduled pass
+   * (lib/runtime/lambda/deletion-handoff.ts). SAMSA_RETENTION_FUNCTION; unset: the schedule.
+   */
+  retentionFunction: string | undefined;
   flushTriggerBytes: number;
   /**
    * With a flush function: how often at most a partition's committed bytes are compared with
@@ -114,6 +120,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: (['debug', 'info', 'warn', 'error'].includes(level) ? level : 'info') as Config['logLevel'],
     fsync: bool('SAMSA_FSYNC', false),
     flushFunction: env.SAMSA_FLUSH_FUNCTION?.trim() || undefined,
+    retentionFunction: env.SAMSA_RETENTION_FUNCTION?.trim() || undefined,
     flushTriggerBytes: int('SAMSA_FLUSH_TRIGGER_BYTES', 32 * 1024 * 1024, 0),
     flushChunkBytes: env.SAMSA_FLUSH_CHUNK_BYTES?.trim() ? int('SAMSA_FLUSH_CHUNK_BYTES', 0, 1024) : undefined,
     flushTriggerWindowMs: int(env.SAMSA_FLUSH_TRIGGER_WINDOW_MS !== undefined ? 'SAMSA_FLUSH_TRIGGER_WINDOW_MS' : 'SAMSA_FLUSH_DELAY_MS', -1, -1),

@@ -229,6 +229,19 @@ describe('ACLs', () => {
       { principal: 'User:producer', resource_type: 'topic', resource_name: 'orders.', pattern_type: 'prefixed', operation: 'write', permission: 'allow' },
       { principal: 'User:producer', resource_type: 'topic', resource_name: 'orders.us', pattern_type: 'literal', operation: 'all', permission: 'deny' },
     ]);
+    // GET filters on every field DELETE's filter names, so a listing shows what a delete with
+    // the same filter would remove; a value that is not one of the field's values is a 400,
+    // not an unfiltered list.
+    const prefixed = await admin('GET', '/v1/acls?principal=User:producer&pattern_type=prefixed');
+    expect(prefixed.body.acls.map((a: Json) => a.resource_name)).toEqual(['orders.']);
+    const denies = await admin('GET', '/v1/acls?principal=User:producer&operation=all&permission=deny');
+    expect(denies.body.acls.map((a: Json) => a.resource_name)).toEqual(['orders.us']);
+    expect((await admin('GET', '/v1/acls?principal=User:producer&operation=write&permission=deny')).body.acls).toEqual([]);
+    for (const bad of ['pattern_type=glob', 'operation=poke', 'permission=maybe', 'resource_type=queue']) {
+      const r = await admin('GET', `/v1/acls?${bad}`);
+      expect(r.status, bad).toBe(400);
+      expect(r.body.error_code, bad).toBe('INVALID_REQUEST');
+    }
     // Bad bindings are 400s.
     expect((await admin('POST', '/v1/acls', { principal: 'alice', resource_type: 'topic', resource_name: 'x', operation: 'read' })).body.error_code).toBe('INVALID_REQUEST');
     expect((await admin('POST', '/v1/acls', { principal: 'User:a', resource_type: 'topic', operation: 'read' })).body.error_code).toBe('INVALID_REQUEST');

@@ -163,6 +163,7 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
   /** The handler the template deploys: RESPONSE_STREAM's `streamHandler`. */
   let streamApi: Handler;
   const FLUSH_FUNCTION = 'samsa-test-flush';
+  const RETENTION_FUNCTION = 'samsa-test-retention';
   const topic = `orders-${randomUUID().slice(0, 8)}`;
 
   async function load(name: 'api' | 'flush' | 'retention', variant?: { invokeMode: 'BUFFERED'; handler: 'handler' }): Promise<Handler> {
@@ -173,6 +174,7 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
       else if (k === 'SAMSA_BUCKET') env[k] = s3.bucket;
       else if (k === 'SAMSA_TABLE') env[k] = ddb.table;
       else if (k === 'SAMSA_FLUSH_FUNCTION') env[k] = FLUSH_FUNCTION;
+      else if (k === 'SAMSA_RETENTION_FUNCTION') env[k] = RETENTION_FUNCTION;
       else if (isSub(v)) env[k] = v['Fn::Sub'].replace(/\$\{AWS::(Partition|AccountId|Region)\}/g, (_, x: string) => PSEUDO[x]!);
       else throw new Error(`${b.logicalId}: no test value for ${k}=${JSON.stringify(v)}`);
     }
@@ -474,9 +476,25 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
     expect((fetched.json['records'] as { key: string }[]).map((r) => r.key)).toEqual(['customer-42', 'customer-43']);
   });
 
-  it('retention bundle: a scheduled event runs a pass without error', async () => {
+  it('retention bundle: a topic deletion the API hands it frees the name within the deletion grace; a scheduled event runs a pass without error', async () => {
+    const before = invokes.length;
     expect((await call(urlEvent('DELETE', `/v1/topics/${topic}`))).statusCode).toBe(204);
+    // Handed off before DELETE answered (Lambda freezes the API after it), as an async invoke.
+    const handoffs = invokes.slice(before);
+    expect(handoffs).toHaveLength(1);
+    expect(handoffs[0]).toMatchObject({ path: `/2015-03-31/functions/${RETENTION_FUNCTION}/invocations`, invocationType: 'Event', payload: { samsa: 'topic-deleted', topic, topic_id: expect.any(String), deleted_at: expect.any(Number) } });
+    // Until the deletion has run, the name is taken ("marked for deletion"), as in Kafka.
+    const early = await call(urlEvent('POST', '/v1/topics', { name: topic, partitions: 1 }));
+    expect([early.statusCode, early.json['error_code']]).toEqual([409, 'TOPIC_ALREADY_EXISTS']);
     const retention = await load('retention');
+    // The retention function, given the hand-off, waits out the grace and removes the data.
+    const t0 = Date.now();
+    expect(await retention(handoffs[0]!.payload, { getRemainingTimeInMillis: () => 300_000 })).toMatchObject({ job: 'retention', deletion: topic, deletedTopics: 1 });
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    const again = await call(urlEvent('POST', '/v1/topics', { name: topic, partitions: 1 }));
+    expect(again.statusCode, again.body).toBe(201);
+    expect(((await call(urlEvent('GET', `/v1/topics/${topic}/partitions/0/records?offset=0`))).json['records'] as unknown[])).toEqual([]);
+    expect((await call(urlEvent('DELETE', `/v1/topics/${topic}`))).statusCode).toBe(204);
     const report = await retention(scheduledEvent());
     expect(report).toMatchObject({ job: 'retention' });
     expect(await retention(scheduledEvent())).toMatchObject({ job: 'retention' });

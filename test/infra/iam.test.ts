@@ -91,6 +91,8 @@ type Fn = 'Api' | 'Flush' | 'Retention';
 interface Need {
   call: PortCall;
   key?: string;
+  /** lambda.invoke: the function invoked. */
+  target?: 'Flush' | 'Retention';
   why: string;
 }
 
@@ -130,7 +132,8 @@ const NEEDS: Record<Fn, Need[]> = {
     ...[K.segmentLog, K.segmentIndex, K.chunkLog, L.segmentLog, L.chunkLog].map((key): Need => ({ call: 'objects.get', key, why: 'fetches read segments, their chunks and indexes (log/reader.ts)' })),
     { call: 'objects.presignGet', key: K.segmentLog, why: 'the segments route hands out presigned GETs (http/segments.ts)' },
     ...notFoundNeeds,
-    { call: 'lambda.invoke', why: 'busy partitions are handed to the flush function (runtime/lambda/flush-invoker.ts)' },
+    { call: 'lambda.invoke', target: 'Flush', why: 'busy partitions are handed to the flush function (runtime/lambda/flush-invoker.ts)' },
+    { call: 'lambda.invoke', target: 'Retention', why: 'a topic deletion is handed to the retention function (runtime/lambda/deletion-handoff.ts)' },
   ],
   Flush: [
     ...tableNeeds('flush'),
@@ -239,7 +242,7 @@ function synthTemplate(): Resources {
 
 describe('IAM: each function may make every request its code makes, and no other', () => {
   let resources: Resources;
-  let ids: { bucket: string; table: string; flush: string };
+  let ids: { bucket: string; table: string; flush: string; retention: string };
   const statementsOf = (fn: Fn): Statement[] => {
     const [, f] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::Lambda::Function' && String(r.Properties['Description']).includes(`functions/${fn.toLowerCase()}.ts`))!;
     const role = (f.Properties['Role'] as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!;
@@ -251,7 +254,7 @@ describe('IAM: each function may make every request its code makes, and no other
   const requestsOf = (need: Need): Request[] => {
     const actions = [...new Set(PORT_REQUESTS[need.call].flatMap((r) => REQUEST_ACTIONS[r]!))];
     if (need.call.startsWith('meta.')) return actions.map((action) => ({ action, resource: `<${ids.table}.Arn>` }));
-    if (need.call === 'lambda.invoke') return actions.map((action) => ({ action, resource: `<${ids.flush}.Arn>` }));
+    if (need.call === 'lambda.invoke') return actions.map((action) => ({ action, resource: `<${need.target === 'Retention' ? ids.retention : ids.flush}.Arn>` }));
     return actions.map((action) =>
       action === 's3:ListBucket'
         ? { action, resource: `<${ids.bucket}.Arn>`, context: { 's3:prefix': need.key! } }
@@ -270,6 +273,7 @@ describe('IAM: each function may make every request its code makes, and no other
       bucket: only('AWS::S3::Bucket', (r) => JSON.stringify(r.Properties['LifecycleConfiguration'] ?? '').includes('samsa-')),
       table: only('AWS::DynamoDB::Table'),
       flush: only('AWS::Lambda::Function', (r) => String(r.Properties['Description']).includes('functions/flush.ts')),
+      retention: only('AWS::Lambda::Function', (r) => String(r.Properties['Description']).includes('functions/retention.ts')),
     };
   });
 

@@ -3,20 +3,20 @@
 // (isFlushRequest): with code splitting, esbuild emits a chunk for every import() in a module
 // it bundles, even one in a function it then drops, so the flush bundle would ship the Lambda
 // client it never loads.
-import type { FlushRequest, Invoker } from './flush-trigger';
+import type { FlushRequest } from './flush-trigger';
 
 /**
  * An Invoker that sends `InvocationType: Event` to `functionName`. The SDK client is loaded on
  * the first trigger: most API cold starts never need it. Endpoint and region come from the
  * SDK's standard variables (AWS_ENDPOINT_URL_LAMBDA, AWS_REGION).
  */
-export function lambdaInvoker(functionName: string, opts: { requestTimeoutMs?: number } = {}): Invoker {
-  let ready: Promise<(payload: FlushRequest) => Promise<void>> | undefined;
+export function lambdaInvoker<P extends object = FlushRequest>(functionName: string, opts: { requestTimeoutMs?: number } = {}): (payload: P) => Promise<void> {
+  let ready: Promise<(payload: P) => Promise<void>> | undefined;
   const load = async () => {
     const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
     const client = new LambdaClient({ maxAttempts: 2, requestHandler: { requestTimeout: opts.requestTimeoutMs ?? 2000 } });
     const encoder = new TextEncoder();
-    return async (payload: FlushRequest) => {
+    return async (payload: P) => {
       const out = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: encoder.encode(JSON.stringify(payload)) }));
       if (out.StatusCode !== 202) throw new Error(`async invoke of ${functionName} answered ${out.StatusCode}`);
     };

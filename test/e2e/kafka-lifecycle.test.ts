@@ -1,0 +1,157 @@
+// KafkaJS 2.2.4 and kcat (librdkafka 2.x), unmodified, across a topic's lifecycle on a real
+// `bin/serve.ts` (embedded): a consumer group and an idempotent producer while their topic is
+// deleted and created again, a consumer group while partitions are added, a kcat group whose
+// committed offset retention deleted. The frames are pinned in test/unit/kafka/lifecycle.test.ts;
+// these check that a real client ends up where it would against Kafka.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freePort, jsonRequest, type ServerHandle, startServer } from '../helpers/server';
+import { until as waitUntil } from '../helpers/wait';
+
+let server: ServerHandle;
+let kafka: Kafka;
+let broker: string;
+
+// kcat (librdkafka 2.x) as in kafka-kcat.test.ts: skipped with a notice where it is missing.
+const KCAT = process.env.SAMSA_KCAT ?? '/usr/bin/kcat';
+const haveKcat = fs.existsSync(KCAT);
+if (!haveKcat) {
+  const msg = `kafka-lifecycle: no kcat at ${KCAT} (apt-get install kcat, or set SAMSA_KCAT)`;
+  if (process.env.CI === 'true') throw new Error(`${msg} — required under CI=true`);
+  console.warn(`\n*** SKIPPED (kcat cases): ${msg} ***\n`);
+}
+
+function kcat(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(KCAT, ['-b', broker, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end('');
+  });
+}
+const http = <T>(method: string, path: string, body?: unknown): Promise<T> => jsonRequest<T>(server.url, method, path, body);
+const until = (what: string, ms: number, ok: () => boolean | Promise<boolean>): Promise<void> => waitUntil(what, ms, ok, () => server.output().slice(-2000));
+
+beforeAll(async () => {
+  const kafkaPort = await freePort();
+  broker = `127.0.0.1:${kafkaPort}`;
+  // Deletion finishes in the background job (5 s grace): run the jobs often.
+  server = await startServer({ env: { SAMSA_KAFKA_PORT: String(kafkaPort), SAMSA_JOB_INTERVAL_MS: '300' } });
+  kafka = new Kafka({ clientId: 'lifecycle', brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+async function recreate(topic: string, partitions: number): Promise<void> {
+  await http('DELETE', `/v1/topics/${topic}`);
+  await until('the topic re-created', 30_000, async () => {
+    try {
+      await http('POST', '/v1/topics', { name: topic, partitions });
+      return true;
+    } catch {
+      return false; // 409 while the deletion is still finishing
+    }
+  });
+}
+
+const values = (prefix: string, n: number): Array<{ partition: number; value: string }> => Array.from({ length: n }, (_, i) => ({ partition: 0, value: `${prefix}${i}` }));
+
+it('a consumer group reads a re-created topic from its beginning: none of the new records is skipped for the old committed offset', async () => {
+  const topic = 'life-recreate';
+  await http('POST', '/v1/topics', { name: topic, partitions: 1 });
+  await http('POST', `/v1/topics/${topic}/records`, { records: values('old', 5) });
+  const seen: string[] = [];
+  const consumer = kafka.consumer({ groupId: 'life-recreate-group', sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push(`${message.offset}:${message.value!.toString()}`) });
+    await until('the old records, committed', 20_000, async () => seen.length === 5 && (await http<{ offsets: Array<{ offset: number }> }>('GET', '/v1/groups/life-recreate-group/offsets')).offsets[0]?.offset === 5);
+    await recreate(topic, 1);
+    // More records than the old committed offset: resuming at 5 would skip new0..new4.
+    await http('POST', `/v1/topics/${topic}/records`, { records: values('new', 8) });
+    await until('the new records', 30_000, () => seen.length >= 13);
+    await new Promise((r) => setTimeout(r, 1000)); // nothing more comes
+    expect(seen).toEqual([...Array.from({ length: 5 }, (_, i) => `${i}:"old${i}"`), ...Array.from({ length: 8 }, (_, i) => `${i}:"new${i}"`)]);
+  } finally {
+    await consumer.disconnect();
+  }
+}, 90_000);
+
+it('an idempotent producer keeps sending across its topic’s re-creation: after the deletion’s refusals, every send resolves and each record lands once', async () => {
+  const topic = 'life-idempotent';
+  await http('POST', '/v1/topics', { name: topic, partitions: 1 });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  try {
+    await producer.connect();
+    for (let i = 0; i < 3; i++) await producer.send({ topic, messages: [{ value: `old${i}` }] });
+    await recreate(topic, 1);
+    // The producer numbers partition 0 on from 3; the new topic has no state of it.
+    for (let i = 0; i < 3; i++) await producer.send({ topic, messages: [{ value: `new${i}` }] });
+    const recs = (await http<{ records: Array<{ value: string }> }>('GET', `/v1/topics/${topic}/partitions/0/records?offset=0`)).records;
+    expect(recs.map((r) => Buffer.from(r.value, 'base64').toString())).toEqual(['new0', 'new1', 'new2']);
+  } finally {
+    await producer.disconnect();
+  }
+}, 60_000);
+
+it('a consumer group takes up the partitions CreatePartitions adds (the leader sees them in Metadata and rebalances)', async () => {
+  const topic = 'life-grow';
+  await http('POST', '/v1/topics', { name: topic, partitions: 1 });
+  const seen: string[] = [];
+  const assigned: number[][] = [];
+  const consumer = kafka.consumer({ groupId: 'life-grow-group', sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200, metadataMaxAge: 1000 });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => void assigned.push(e.payload.memberAssignment[topic] ?? []));
+  const admin = kafka.admin();
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ partition, message }) => void seen.push(`${partition}:${message.value!.toString()}`) });
+    await http('POST', `/v1/topics/${topic}/records`, { records: [{ partition: 0, value: 'a' }] });
+    await until('the first record', 20_000, () => seen.length === 1);
+    await admin.connect();
+    await admin.createPartitions({ topicPartitions: [{ topic, count: 3 }] });
+    expect((await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.map((p) => p.partitionId).sort()).toEqual([0, 1, 2]);
+    await http('POST', `/v1/topics/${topic}/records`, { records: [{ partition: 1, value: 'b' }, { partition: 2, value: 'c' }] });
+    await until('the new partitions’ records', 30_000, () => seen.length === 3);
+    expect(seen.sort()).toEqual(['0:"a"', '1:"b"', '2:"c"']);
+    expect(assigned.at(-1)!.sort()).toEqual([0, 1, 2]);
+  } finally {
+    await admin.disconnect();
+    await consumer.disconnect();
+  }
+}, 60_000);
+
+it.skipIf(!haveKcat)('a kcat (librdkafka) group whose committed offset retention deleted resumes at the log start (auto.offset.reset=earliest)', async () => {
+  const topic = 'life-retained';
+  const group = 'life-retained-group';
+  // Small segments, and records an hour old: retention.ms (1 min) passes for the sealed ones.
+  await http('POST', '/v1/topics', { name: topic, partitions: 1, config: { 'retention.ms': 60_000, 'segment.bytes': 300 } });
+  const old = Date.now() - 3_600_000;
+  for (let i = 0; i < 10; i++) await http('POST', `/v1/topics/${topic}/records`, { records: [{ partition: 0, value: `old${i}-${'x'.repeat(100)}`, timestamp: old }] });
+  const first = await kcat(['-G', group, '-X', 'auto.offset.reset=earliest', '-c', '2', '-f', '%o\n', topic]);
+  expect(first.code, first.stderr).toBe(0);
+  expect((await http<{ offsets: Array<{ offset: number }> }>('GET', `/v1/groups/${group}/offsets`)).offsets[0]!.offset).toBe(2);
+  await http('POST', `/v1/topics/${topic}/records`, { records: values('new', 3) });
+  let logStart = 0;
+  await until('retention to move the log start past the committed offset', 60_000, async () => {
+    logStart = (await http<{ partitions: Array<{ log_start_offset: number }> }>('GET', `/v1/topics/${topic}`)).partitions[0]!.log_start_offset;
+    return logStart > 2;
+  });
+  // Fetch at 2 answers OFFSET_OUT_OF_RANGE; librdkafka resets to the log start and reads to the end.
+  const again = await kcat(['-G', group, '-X', 'auto.offset.reset=earliest', '-e', '-f', '%o\n', topic]);
+  expect(again.stderr).not.toMatch(/PROTOERR|parse failure/i);
+  expect(again.code, again.stderr).toBe(0);
+  expect(again.stdout.trim().split('\n').map(Number)).toEqual(Array.from({ length: 13 - logStart }, (_, i) => logStart + i));
+}, 120_000);
