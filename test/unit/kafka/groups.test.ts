@@ -78,6 +78,36 @@ describe('KafkaGroups', () => {
     expect(groups.checkCommit('g', '', -1)).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
   });
 
+  it("a follower re-joining a Stable group with the same protocols gets the current generation and its assignment, without a rebalance (Kafka's rule); the leader's re-join or changed protocols rebalance", async () => {
+    const a = await join(groups);
+    await groups.sync({ groupId: 'g', memberId: a.memberId, generation: 1, assignments: [] });
+    const bJoin = join(groups);
+    await join(groups, a.memberId);
+    const b = await bJoin;
+    const bSync = groups.sync({ groupId: 'g', memberId: b.memberId, generation: 2, assignments: [] });
+    await groups.sync({ groupId: 'g', memberId: a.memberId, generation: 2, assignments: [{ memberId: b.memberId, assignment: Uint8Array.from([7]) }] });
+    await bSync;
+    // The follower re-joins (a client that lost a heartbeat's answer, say): answered at once,
+    // same generation, and its SyncGroup hands back its assignment; the leader is not disturbed.
+    const againP = join(groups, b.memberId);
+    expect(groups.describe('g').state).toBe('Stable');
+    const again = await againP;
+    expect([again.errorCode, again.generation, again.leader, again.memberId, again.members]).toEqual([ErrorCode.NONE, 2, a.memberId, b.memberId, []]);
+    expect(groups.heartbeat('g', a.memberId, 2)).toBe(ErrorCode.NONE);
+    expect(await groups.sync({ groupId: 'g', memberId: b.memberId, generation: 2, assignments: [] })).toEqual({ errorCode: ErrorCode.NONE, assignment: Uint8Array.from([7]) });
+    // Changed protocol metadata (a new subscription) rebalances.
+    const changed = groups.join({ groupId: 'g', memberId: b.memberId, clientId: 'c', clientHost: '127.0.0.1', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 5_000, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Uint8Array.from([2]) }] });
+    expect(groups.heartbeat('g', a.memberId, 2)).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    const a3 = await join(groups, a.memberId);
+    expect([(await changed).generation, a3.generation]).toEqual([3, 3]);
+    await groups.sync({ groupId: 'g', memberId: a.memberId, generation: 3, assignments: [] });
+    // The leader's re-join rebalances (it may have seen new metadata to assign).
+    const leaderAgain = join(groups, a.memberId);
+    expect(groups.heartbeat('g', b.memberId, 3)).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    join(groups, b.memberId).catch(() => undefined);
+    expect((await leaderAgain).generation).toBe(4);
+  });
+
   it('a member that does not re-join within the rebalance timeout is dropped and the others go on', async () => {
     const a = await join(groups);
     await groups.sync({ groupId: 'g', memberId: a.memberId, generation: 1, assignments: [] });
