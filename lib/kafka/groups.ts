@@ -74,6 +74,11 @@ class Group {
   constructor(readonly id: string) {}
 }
 
+/** The same protocols, in the same order of preference, with the same metadata bytes. */
+function sameProtocols(a: readonly Protocol[], b: readonly Protocol[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.name === b[i]!.name && Buffer.compare(p.metadata, b[i]!.metadata) === 0);
+}
+
 const SESSION_MIN_MS = 1000;
 /** Members one group may hold (memory bound; Kafka's group.max.size is unbounded by default). */
 export const MAX_MEMBERS_PER_GROUP = 1000;
@@ -154,6 +159,16 @@ export class KafkaGroups {
       };
       g.members.set(m.id, m);
     } else {
+      // Kafka's rule: a follower re-joining a Stable group with the protocols it joined with (a
+      // client that lost an answer, or restarted its poll loop) gets the current generation at
+      // once, and its SyncGroup its assignment; only the leader's re-join (it may have new
+      // metadata to assign from) or changed protocols (a new subscription) rebalance the group.
+      if (g.state === 'Stable' && m.id !== g.leader && req.protocolType === g.protocolType && sameProtocols(m.protocols, req.protocols)) {
+        m.sessionTimeoutMs = req.sessionTimeoutMs;
+        m.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+        m.lastSeen = this.now();
+        return Promise.resolve({ errorCode: ErrorCode.NONE, generation: g.generation, protocolName: g.protocol, leader: g.leader, memberId: m.id, members: [] });
+      }
       m.protocols = req.protocols;
       m.sessionTimeoutMs = req.sessionTimeoutMs;
       m.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
