@@ -1,0 +1,69 @@
+// The Lambda entry points driven as Lambda drives them: functions/api.ts's `handler` (BUFFERED
+// invoke mode, API Gateway) and `streamHandler` (RESPONSE_STREAM) with payload v2 events, a
+// context, and for the stream the response stream the runtime hands it; against the emulator.
+// The app's own behaviour is covered through app.request elsewhere (runtime-limits.test.ts);
+// these are what only the real entry point shows: how the event becomes a request, how the
+// response becomes a result or a stream, and what a warm instance carries between invocations.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { awsEndpoint, describeAws, makeDynamoStore, makeS3Store, TEST_REGION } from '../helpers/aws';
+import { type BufferedResult, installAwsLambdaGlobal, lambdaContext, RecordedStream, v2Event } from '../helpers/lambda';
+
+interface Api {
+  handler: (event: unknown, context?: unknown) => Promise<BufferedResult>;
+  streamHandler: (event: unknown, stream: RecordedStream, context: unknown) => Promise<void>;
+}
+
+const JSON_CT = { 'content-type': 'application/json' };
+
+describeAws('Lambda API entry points (payload v2)', () => {
+  let s3: Awaited<ReturnType<typeof makeS3Store>>;
+  let ddb: Awaited<ReturnType<typeof makeDynamoStore>>;
+  /** functions/api.ts loaded as a BUFFERED Function URL deployment. */
+  let buffered: Api;
+  /** … as a RESPONSE_STREAM one (its own module instance: limits are fixed at init). */
+  let streamed: Api;
+
+  const load = async (env: Record<string, string>): Promise<Api> => {
+    vi.resetModules();
+    Object.assign(process.env, env);
+    return (await import('../../functions/api')) as unknown as Api;
+  };
+
+  beforeAll(async () => {
+    [s3, ddb] = await Promise.all([makeS3Store(), makeDynamoStore()]);
+    Object.assign(process.env, {
+      SAMSA_STORAGE: 'aws',
+      SAMSA_BUCKET: s3.bucket,
+      SAMSA_TABLE: ddb.table,
+      AWS_ENDPOINT_URL: awsEndpoint()!,
+      AWS_REGION: TEST_REGION,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      SAMSA_AUTH: 'none',
+      SAMSA_FUNCTION_TIMEOUT_MS: '70000',
+    });
+    installAwsLambdaGlobal();
+    buffered = await load({ SAMSA_INVOKE_MODE: 'BUFFERED' });
+    streamed = await load({ SAMSA_INVOKE_MODE: 'RESPONSE_STREAM' });
+    const created = await buffered.handler(v2Event('POST', '/v1/topics', { headers: JSON_CT, body: JSON.stringify({ name: 'le', partitions: 2, config: { 'max.message.bytes': String(8 * 1024 * 1024) } }) }), lambdaContext());
+    expect(created.statusCode).toBe(201);
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all([s3?.cleanup(), ddb?.cleanup()]);
+  });
+
+  const stream = async (api: Api, event: unknown, context = lambdaContext()): Promise<RecordedStream> => {
+    const s = new RecordedStream();
+    await api.streamHandler(event, s, context);
+    return s;
+  };
+
+  describe('request ids', () => {
+    it("both invoke modes answer with the invocation's Lambda request id (docs/operations.md)", async () => {
+      const b = await buffered.handler(v2Event('GET', '/healthz'), lambdaContext(70_000, 'lambda-req-1'));
+      expect(b.headers?.['x-request-id']).toBe('lambda-req-1');
+      const s = await stream(streamed, v2Event('GET', '/healthz'), lambdaContext(70_000, 'lambda-req-2'));
+      expect(s.meta?.headers?.['x-request-id']).toBe('lambda-req-2');
+    });
+  });
+});
