@@ -5,6 +5,7 @@
 // these are what only the real entry point shows: how the event becomes a request, how the
 // response becomes a result or a stream, and what a warm instance carries between invocations.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LAMBDA_PAYLOAD_BYTES } from '../../lib/http/limits';
 import { awsEndpoint, describeAws, makeDynamoStore, makeS3Store, TEST_REGION } from '../helpers/aws';
 import { type BufferedResult, installAwsLambdaGlobal, lambdaContext, RecordedStream, v2Event } from '../helpers/lambda';
 
@@ -64,6 +65,28 @@ describeAws('Lambda API entry points (payload v2)', () => {
       expect(b.headers?.['x-request-id']).toBe('lambda-req-1');
       const s = await stream(streamed, v2Event('GET', '/healthz'), lambdaContext(70_000, 'lambda-req-2'));
       expect(s.meta?.headers?.['x-request-id']).toBe('lambda-req-2');
+    });
+  });
+
+  describe('buffered responses within the 6 MB result', () => {
+    it('a JSON fetch of escape-heavy values is clamped so the result JSON Lambda returns stays under 6 MB', async () => {
+      // 40 values of 100,000 quote characters: 4 MB decoded, 8 MB as a JSON body, and every
+      // quote of that body escaped once more inside the result's "body" string.
+      const value = '"'.repeat(100_000);
+      for (let i = 0; i < 4; i++) {
+        const body = JSON.stringify({ records: Array.from({ length: 10 }, () => ({ value, partition: 1 })), value_format: 'string' });
+        const res = await buffered.handler(v2Event('POST', '/v1/topics/le/records', { headers: JSON_CT, body }), lambdaContext());
+        expect(res.statusCode, res.body).toBe(200);
+      }
+      const res = await buffered.handler(v2Event('GET', '/v1/topics/le/partitions/1/records', { query: `offset=0&max_records=100&max_bytes=${8 * 1024 * 1024}&value_format=string` }), lambdaContext());
+      expect(res.statusCode).toBe(200);
+      expect(Buffer.byteLength(JSON.stringify(res))).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+      const body = JSON.parse(res.body!) as { records: Array<{ offset: number; value: string }>; next_offset: number; clamped?: unknown };
+      expect(body.records.length).toBeGreaterThan(0);
+      expect(body.records.length).toBeLessThan(40);
+      expect(body.records.every((r) => r.value === value)).toBe(true);
+      expect(body.next_offset).toBe(body.records.length);
+      expect(body.clamped).toMatchObject({ runtime: 'function-url-buffered' });
     });
   });
 });
