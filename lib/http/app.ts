@@ -23,7 +23,7 @@ import { type CheckedProduceBody, checkProduceBody, checkTopicName } from './pro
 import { fieldBytes, type ParsedProduceBody, parseProduceBody } from './produce-parse';
 import { mountSegmentRoutes } from './segments';
 import { tailMiddleware } from './tail';
-import { nodeLimits, type RuntimeLimits } from './limits';
+import { jsonResultBytes, nodeLimits, type RuntimeLimits } from './limits';
 import { validateGroupName } from '../log/topic-config';
 import * as S from './schemas';
 
@@ -752,7 +752,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         let size = 256;
         let keep = 0;
         for (const r of rendered) {
-          size += Buffer.byteLength(JSON.stringify(r)) + 1;
+          size += jsonResultBytes(JSON.stringify(r), limits) + 1;
           if (size > room && keep > 0) break;
           keep++;
         }
