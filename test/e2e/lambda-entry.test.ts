@@ -88,5 +88,25 @@ describeAws('Lambda API entry points (payload v2)', () => {
       expect(body.next_offset).toBe(body.records.length);
       expect(body.clamped).toMatchObject({ runtime: 'function-url-buffered' });
     });
+
+    it('so is a group poll of the same records: what is left out comes with the next poll, from next_offset', async () => {
+      const join = await buffered.handler(v2Event('POST', '/v1/groups/le-g/members', { headers: JSON_CT, body: JSON.stringify({ topics: ['le'], auto_offset_reset: 'earliest' }) }), lambdaContext());
+      expect(join.statusCode, join.body).toBe(200);
+      const { member_id } = JSON.parse(join.body!) as { member_id: string };
+      const poll = (query: string) => buffered.handler(v2Event('GET', `/v1/groups/le-g/members/${member_id}/records`, { query: `max_records=100&max_bytes=${8 * 1024 * 1024}&value_format=string${query}` }), lambdaContext());
+      type Poll = { records: Array<{ partition: number; offset: number }>; positions: Array<{ partition: number; next_offset: number }> };
+      const seen: number[] = [];
+      let from = '';
+      for (let i = 0; i < 4 && seen.length < 40; i++) {
+        const res = await poll(from);
+        expect(res.statusCode, res.body?.slice(0, 300)).toBe(200);
+        expect(Buffer.byteLength(JSON.stringify(res))).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+        const body = JSON.parse(res.body!) as Poll;
+        seen.push(...body.records.filter((r) => r.partition === 1).map((r) => r.offset));
+        const p1 = body.positions.find((p) => p.partition === 1)!;
+        from = `&from=le:1:${p1.next_offset}`;
+      }
+      expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    });
   });
 });
