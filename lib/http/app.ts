@@ -800,6 +800,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       engine,
       coordinator: opts.groups,
       ...(limits.maxWaitMs !== undefined ? { maxWaitMs: limits.maxWaitMs } : {}),
+      response: limits,
       ...(opts.beforeGroupJoin ? { beforeJoin: opts.beforeGroupJoin } : {}),
     });
   }

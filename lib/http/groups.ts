@@ -8,6 +8,7 @@ import { SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
 import { MAX_PARTITIONS } from '../log/topic-config';
 import { jsonDecodedBudget, recordToJson } from './format';
+import { jsonResultBytes, type RuntimeLimits } from './limits';
 import { ErrorBody, FetchedRecord, intParam } from './schemas';
 
 export interface GroupRouteDeps {
@@ -17,6 +18,11 @@ export interface GroupRouteDeps {
   options?: CoordinatorOptions;
   /** Longest server-side wait of a poll where the front cuts requests short (API Gateway: 25 s). */
   maxWaitMs?: number;
+  /**
+   * What the response can carry where the runtime bounds it (a buffered Lambda): a poll keeps
+   * the records whose rendering fits, and its positions continue at the first one left out.
+   */
+  response?: Pick<RuntimeLimits, 'kind' | 'maxJsonResponseBytes' | 'bodyInResult'>;
   /**
    * Throws while Kafka-protocol members hold the group (lib/kafka/cluster.ts): refuses an HTTP
    * join, and resets and deletions (as NON_EMPTY_GROUP).
@@ -323,16 +329,37 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       });
       const kf = q.key_format ?? 'string';
       const vf = q.value_format ?? 'json';
-      return c.json(
-        {
-          records: r.records.map((rec) => ({ topic: rec.topic, partition: rec.partition, ...recordToJson(rec, kf, vf) })),
-          generation: r.generation,
-          assignment: r.assignment,
-          committed: r.committed.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
-          positions: r.positions,
-        },
-        200,
-      );
+      let records = r.records.map((rec) => ({ topic: rec.topic, partition: rec.partition, ...recordToJson(rec, kf, vf) }));
+      const committed = r.committed.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }));
+      let positions = r.positions;
+      // Rendered JSON can outgrow what the poller decoded (escapes, base64) and, in a buffered
+      // Lambda, the result it travels in: keep the records that fit (always the first); each
+      // partition with records left out continues at the first of them. The poll is stateless
+      // (the member sends acks and `from`), so nothing is skipped.
+      const room = deps.response?.maxJsonResponseBytes;
+      if (room !== undefined && records.length > 1) {
+        let size = 256 + jsonResultBytes(JSON.stringify({ generation: r.generation, assignment: r.assignment, committed, positions }), deps.response!);
+        let keep = 0;
+        for (const rec of records) {
+          size += jsonResultBytes(JSON.stringify(rec), deps.response!) + 1;
+          if (size > room && keep > 0) break;
+          keep++;
+        }
+        if (keep < records.length) {
+          const resume = new Map<string, number>();
+          for (const rec of r.records.slice(keep)) {
+            const key = tpKey(rec.topic, rec.partition);
+            if (!resume.has(key)) resume.set(key, rec.offset);
+          }
+          positions = positions.map((p) => {
+            const at = resume.get(tpKey(p.topic, p.partition));
+            return at === undefined ? p : { ...p, next_offset: at };
+          });
+          records = records.slice(0, keep);
+          c.header('x-samsa-clamped', `max_bytes=${q.max_bytes ?? 1024 * 1024}; runtime=${deps.response!.kind}`);
+        }
+      }
+      return c.json({ records, generation: r.generation, assignment: r.assignment, committed, positions }, 200);
     },
   );
 
