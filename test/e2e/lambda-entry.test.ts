@@ -23,6 +23,8 @@ describeAws('Lambda API entry points (payload v2)', () => {
   let buffered: Api;
   /** … as a RESPONSE_STREAM one (its own module instance: limits are fixed at init). */
   let streamed: Api;
+  /** … behind API Gateway's HTTP API with the JWT authorizer. */
+  let gateway: Api;
 
   const load = async (env: Record<string, string>): Promise<Api> => {
     vi.resetModules();
@@ -46,6 +48,9 @@ describeAws('Lambda API entry points (payload v2)', () => {
     installAwsLambdaGlobal();
     buffered = await load({ SAMSA_INVOKE_MODE: 'BUFFERED' });
     streamed = await load({ SAMSA_INVOKE_MODE: 'RESPONSE_STREAM' });
+    gateway = await load({ SAMSA_INVOKE_MODE: 'BUFFERED', SAMSA_AUTH: 'jwt', SAMSA_SUPER_USERS: 'User:ops' });
+    process.env.SAMSA_AUTH = 'none';
+    delete process.env.SAMSA_SUPER_USERS;
     const created = await buffered.handler(v2Event('POST', '/v1/topics', { headers: JSON_CT, body: JSON.stringify({ name: 'le', partitions: 2, config: { 'max.message.bytes': String(8 * 1024 * 1024) } }) }), lambdaContext());
     expect(created.statusCode).toBe(201);
   }, 120_000);
@@ -107,6 +112,31 @@ describeAws('Lambda API entry points (payload v2)', () => {
         from = `&from=le:1:${p1.next_offset}`;
       }
       expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    });
+  });
+
+  describe('API Gateway HTTP API: rawPath arrives percent-decoded', () => {
+    // API Gateway's HTTP API hands the function the path decoded (a Function URL keeps it as
+    // sent): /v1/topics/gw%23x arrives as rawPath "/v1/topics/gw#x". Pasted into a URL as it
+    // is, the "#x" becomes a fragment and the request names topic gw.
+    const asOps = { apiGateway: true, authorizer: { jwt: { claims: { sub: 'ops' }, scopes: null } } };
+    const topic = async (name: string) => (await gateway.handler(v2Event('GET', `/v1/topics/${name}`, asOps), lambdaContext())).statusCode;
+
+    it('a DELETE of a topic whose name holds an encoded # or ? is refused, and deletes nothing', async () => {
+      const made = await gateway.handler(v2Event('POST', '/v1/topics', { ...asOps, headers: JSON_CT, body: JSON.stringify({ name: 'gw', partitions: 1 }) }), lambdaContext());
+      expect(made.statusCode, made.body).toBe(201);
+      for (const rawPath of ['/v1/topics/gw#x', '/v1/topics/gw?x']) {
+        const res = await gateway.handler(v2Event('DELETE', rawPath, asOps), lambdaContext());
+        expect({ rawPath, status: res.statusCode, code: (JSON.parse(res.body ?? '{}') as { error_code?: string }).error_code }).toEqual({ rawPath, status: 400, code: 'INVALID_TOPIC_EXCEPTION' });
+        expect(await topic('gw')).toBe(200);
+      }
+    });
+
+    it('a decoded %, space or non-ASCII character in a name is answered as the Node server answers the encoded name', async () => {
+      for (const rawPath of ['/v1/topics/gw%41', '/v1/topics/g w', '/v1/topics/gé']) {
+        const res = await gateway.handler(v2Event('GET', rawPath, asOps), lambdaContext());
+        expect({ rawPath, status: res.statusCode, code: (JSON.parse(res.body ?? '{}') as { error_code?: string }).error_code }).toEqual({ rawPath, status: 400, code: 'INVALID_TOPIC_EXCEPTION' });
+      }
     });
   });
 });
