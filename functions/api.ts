@@ -6,6 +6,7 @@ import { defaultIsContentTypeBinary, handle, type LambdaContext, type LambdaEven
 import { loadConfig } from '../lib/runtime/config';
 import { lambdaInvoker } from '../lib/runtime/lambda/flush-invoker';
 import { flushTrigger } from '../lib/runtime/lambda/flush-trigger';
+import { withEncodedRawPath } from '../lib/runtime/lambda/event';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
 import { lambdaKind, lambdaLimits } from '../lib/http/limits';
 import { MAX_JSON_REQUEST_BYTES } from '../lib/http/schemas';
@@ -53,6 +54,8 @@ const app = createApp({
   // an HTTP join, reset or deletion of such a group is refused (docs/kafka.md, mixed-protocol rule).
   beforeGroupJoin: kafkaGroupGuard(engine.meta),
 });
+/** API Gateway's HTTP API decodes rawPath before the function sees it (lib/runtime/lambda/event.ts). */
+const pathDecoded = limits.kind === 'api-gateway';
 const serve = handle(app, { isContentTypeBinary: (type) => type.startsWith(RECORD_BATCH_TYPE) || defaultIsContentTypeBinary(type) });
 
 /** Before the environment freezes: flush hand-offs started so far leave, metrics are written. */
@@ -65,7 +68,7 @@ async function afterInvocation(): Promise<void> {
 /** Buffered invoke mode (and API Gateway): the whole response is returned at once. */
 export async function handler(event: LambdaEvent, context?: LambdaContext) {
   try {
-    return await serve(event, context);
+    return await serve(withEncodedRawPath(event, pathDecoded), context);
   } finally {
     await afterInvocation();
   }
