@@ -139,4 +139,47 @@ describeAws('Lambda API entry points (payload v2)', () => {
       }
     });
   });
+
+  describe('the flush function and hand-offs it does not expect', () => {
+    type Flush = (event: unknown, context?: unknown) => Promise<Record<string, unknown>>;
+    let flush: Flush;
+    beforeAll(async () => {
+      vi.resetModules();
+      ({ handler: flush } = (await import('../../functions/flush')) as unknown as { handler: Flush });
+    });
+    const ctx = () => lambdaContext(5 * 60_000);
+    const topicId = async (name: string) => (JSON.parse((await buffered.handler(v2Event('GET', `/v1/topics/${name}`), lambdaContext())).body!) as { topic_id: string }).topic_id;
+
+    it('a hand-off naming a partition the topic does not have (negative) is skipped, not reported as a complete flush', async () => {
+      const id = await topicId('le');
+      for (const partition of [-1, 2]) {
+        const report = await flush({ samsa: 'flush', topic: 'le', topic_id: id, partition }, ctx());
+        expect(report, `partition ${partition}`).toEqual({ job: 'flush', skipped: `le/${partition} no longer exists` });
+      }
+    });
+
+    it("a hand-off for a deleted topic's partition leaves the re-created topic of that name alone", async () => {
+      const create = (name: string) => buffered.handler(v2Event('POST', '/v1/topics', { headers: JSON_CT, body: JSON.stringify({ name, partitions: 1 }) }), lambdaContext());
+      const produce = (value: string) => buffered.handler(v2Event('POST', '/v1/topics/le-re/records', { headers: JSON_CT, body: JSON.stringify({ records: [{ value }] }) }), lambdaContext());
+      expect((await create('le-re')).statusCode).toBe(201);
+      const old = await topicId('le-re');
+      expect((await produce('old')).statusCode).toBe(200);
+      expect((await buffered.handler(v2Event('DELETE', '/v1/topics/le-re'), lambdaContext())).statusCode).toBe(204);
+      // Re-creation waits until a retention pass (after the deletion's 5 s grace) has removed
+      // the deleted incarnation's data.
+      vi.resetModules();
+      const { handler: retention } = (await import('../../functions/retention')) as unknown as { handler: Flush };
+      let again = await create('le-re');
+      for (let i = 0; i < 20 && again.statusCode === 409; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        await retention({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} }, ctx());
+        again = await create('le-re');
+      }
+      expect(again.statusCode, again.body).toBe(201);
+      expect((await produce('new')).statusCode).toBe(200);
+      expect(await flush({ samsa: 'flush', topic: 'le-re', topic_id: old, partition: 0 }, ctx())).toEqual({ job: 'flush', skipped: 'le-re/0 no longer exists' });
+      const read = await buffered.handler(v2Event('GET', '/v1/topics/le-re/partitions/0/records', { query: 'offset=0' }), lambdaContext());
+      expect((JSON.parse(read.body!) as { records: Array<{ value: unknown }> }).records.map((r) => r.value)).toEqual(['new']);
+    });
+  });
 });
