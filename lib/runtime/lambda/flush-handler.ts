@@ -36,7 +36,7 @@ export function flushHandler(deps: FlushHandlerDeps): (event: unknown, context?:
     const limit: FlushDeadline = context ? { deadline: engine.clock.monotonic() + context.getRemainingTimeInMillis() - FLUSH_STEP_MARGIN_MS } : {};
     if (isFlushRequest(event)) {
       const topic = await engine.topics.find(event.topic, { fresh: true });
-      if (!topic || topic.id !== event.topic_id || event.partition >= topic.partitions) {
+      if (!topic || topic.id !== event.topic_id || event.partition < 0 || event.partition >= topic.partitions) {
         return { job: 'flush', skipped: `${event.topic}/${event.partition} no longer exists` };
       }
       const stats = await engine.flushPartition(topic, event.partition, limit);
