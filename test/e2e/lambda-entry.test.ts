@@ -15,6 +15,7 @@ interface Api {
 }
 
 const JSON_CT = { 'content-type': 'application/json' };
+const BATCH_TYPE = 'application/vnd.kafka.record-batch';
 
 describeAws('Lambda API entry points (payload v2)', () => {
   let s3: Awaited<ReturnType<typeof makeS3Store>>;
@@ -112,6 +113,30 @@ describeAws('Lambda API entry points (payload v2)', () => {
         from = `&from=le:1:${p1.next_offset}`;
       }
       expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    });
+  });
+
+  describe('streamed: a client that goes away mid-body', () => {
+    /** A response stream whose client disconnects after the first chunk of body. */
+    class Disconnecting extends RecordedStream {
+      override _write(chunk: Buffer, enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+        if (this.chunks.length >= 1) return cb(new Error('client went away'));
+        super._write(chunk, enc, cb);
+      }
+    }
+
+    it("still gets the invocation's metrics written before it returns (Lambda may freeze it for good)", async () => {
+      const out = vi.spyOn(process.stdout, 'write');
+      const s = new Disconnecting();
+      try {
+        // Partition 1 holds ~4 MB: the binary fetch leaves in several chunks.
+        await streamed.streamHandler(v2Event('GET', '/v1/topics/le/partitions/1/records', { query: `offset=0&max_bytes=${8 * 1024 * 1024}`, headers: { accept: BATCH_TYPE } }), s, lambdaContext());
+      } finally {
+        out.mockRestore();
+      }
+      expect(s.destroyedWith?.message).toBe('client went away');
+      const emf = out.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('samsa_request_duration_ms'));
+      expect(emf.join('')).toContain('GET /v1/topics/:topic/partitions/:partition/records');
     });
   });
 
