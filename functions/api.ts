@@ -88,7 +88,13 @@ const streamed = new Hono();
  * stream of the invocation is destroyed and the invocation fails, so the Function URL cuts the
  * response and the client sees a broken body, not a shorter one that looks whole.
  */
-const invocations = new WeakMap<object, { stream: { destroy(err?: Error): unknown }; failed?: unknown }>();
+interface StreamedInvocation {
+  stream: { destroy(err?: Error): unknown };
+  failed?: unknown;
+  /** Set while a body is being sent: ends it early (the client went away) and runs afterInvocation. */
+  abandon?: () => Promise<void>;
+}
+const invocations = new WeakMap<object, StreamedInvocation>();
 streamed.all('*', async (c) => {
   const res = await app.fetch(c.req.raw, c.env as object);
   if (!res.body) {
@@ -97,6 +103,19 @@ streamed.all('*', async (c) => {
   }
   const invocation = invocations.get((c.env as { context?: object }).context ?? {});
   const reader = res.body.getReader();
+  // Once: at the body's end, at its failure, or when the client went away before either.
+  let settled: Promise<void> | undefined;
+  const settle = () => (settled ??= afterInvocation());
+  if (invocation) {
+    // A client that disconnects fails Hono's pipe into the response stream, which neither
+    // cancels this body nor reads it to the end: the app's stream (a tail's loop, a fetch's
+    // reads) would go on in the next invocations, and the metrics would wait for one of them.
+    invocation.abandon = async () => {
+      if (settled) return;
+      await reader.cancel(new Error('the response stream closed before the body was sent')).catch(() => undefined);
+      await settle();
+    };
+  }
   // Pulled only as the response stream takes it: no read-ahead beyond what Lambda is sending.
   const body = new ReadableStream<Uint8Array>(
     {
@@ -109,15 +128,18 @@ streamed.all('*', async (c) => {
             invocation.failed = err;
             invocation.stream.destroy(err instanceof Error ? err : new Error(String(err)));
           }
-          await afterInvocation();
+          await settle();
           controller.error(err);
           return;
         }
         if (!next.done) return controller.enqueue(next.value);
-        await afterInvocation();
+        await settle();
         controller.close();
       },
-      cancel: (reason) => reader.cancel(reason),
+      cancel: async (reason) => {
+        await reader.cancel(reason);
+        await settle();
+      },
     },
     { highWaterMark: 0 },
   );
@@ -142,9 +164,10 @@ export const streamHandler = awslambda
       // from ours, with the invocation's response stream registered for the failure path above.
       const hono = streamHandle(streamed) as unknown as StreamingHandler;
       return awslambda.streamifyResponse(async (event, responseStream, context) => {
-        const invocation: { stream: typeof responseStream; failed?: unknown } = { stream: responseStream };
+        const invocation: StreamedInvocation = { stream: responseStream };
         invocations.set(context, invocation);
         await hono(event, responseStream, context);
+        await invocation.abandon?.();
         if (invocation.failed !== undefined) throw invocation.failed;
       });
     })()
