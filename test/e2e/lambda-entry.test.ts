@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LAMBDA_PAYLOAD_BYTES } from '../../lib/http/limits';
 import { awsEndpoint, describeAws, makeDynamoStore, makeS3Store, TEST_REGION } from '../helpers/aws';
-import { type BufferedResult, installAwsLambdaGlobal, lambdaContext, RecordedStream, v2Event } from '../helpers/lambda';
+import { type BufferedResult, installAwsLambdaGlobal, lambdaContext, RecordedStream, resultBytes, v2Event } from '../helpers/lambda';
+import { type ServerHandle, startServer } from '../helpers/server';
 
 interface Api {
   handler: (event: unknown, context?: unknown) => Promise<BufferedResult>;
@@ -207,6 +208,77 @@ describeAws('Lambda API entry points (payload v2)', () => {
       expect(await flush({ samsa: 'flush', topic: 'le-re', topic_id: old, partition: 0 }, ctx())).toEqual({ job: 'flush', skipped: 'le-re/0 no longer exists' });
       const read = await buffered.handler(v2Event('GET', '/v1/topics/le-re/partitions/0/records', { query: 'offset=0' }), lambdaContext());
       expect((JSON.parse(read.body!) as { records: Array<{ value: unknown }> }).records.map((r) => r.value)).toEqual(['new']);
+    });
+  });
+
+  describe('the same request through the Lambda handlers and the Node server', () => {
+    let server: ServerHandle;
+    beforeAll(async () => {
+      const env = Object.fromEntries(['SAMSA_STORAGE', 'SAMSA_BUCKET', 'SAMSA_TABLE', 'AWS_ENDPOINT_URL', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].map((k) => [k, process.env[k]!]));
+      server = await startServer({ env: { ...env, SAMSA_AUTH: 'none' } });
+      // Its own topic: 30 records of 20 kB (~600 kB) on partition 0.
+      expect((await buffered.handler(v2Event('POST', '/v1/topics', { headers: JSON_CT, body: JSON.stringify({ name: 'lp', partitions: 2 }) }), lambdaContext())).statusCode).toBe(201);
+      const records = Array.from({ length: 30 }, (_, i) => ({ partition: 0, value: { i, pad: 'p'.repeat(20_000) } }));
+      expect((await buffered.handler(v2Event('POST', '/v1/topics/lp/records', { headers: JSON_CT, body: JSON.stringify({ records }) }), lambdaContext())).statusCode).toBe(200);
+    }, 120_000);
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    interface Answer {
+      status: number;
+      type: string | undefined;
+      body: Buffer;
+      headers: Record<string, string>;
+    }
+    /** Headers that differ by design: who answered, and the request's id. */
+    const comparable = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).filter(([k]) => !['x-request-id', 'x-samsa-runtime', 'date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(k)));
+    type Req = { method: string; path: string; query?: string; headers?: Record<string, string>; body?: string | Uint8Array };
+    const viaNode = async (r: Req): Promise<Answer> => {
+      const res = await fetch(`${server.url}${r.path}${r.query ? `?${r.query}` : ''}`, { method: r.method, headers: r.headers ?? {}, ...(r.body !== undefined ? { body: r.body } : {}) });
+      return { status: res.status, type: res.headers.get('content-type') ?? undefined, body: Buffer.from(await res.arrayBuffer()), headers: comparable(Object.fromEntries(res.headers)) };
+    };
+    const event = (r: Req) => v2Event(r.method, r.path, { query: r.query ?? '', headers: r.headers ?? {}, ...(r.body !== undefined ? { body: r.body } : {}) });
+    const viaBuffered = async (r: Req): Promise<Answer> => {
+      const res = await buffered.handler(event(r), lambdaContext());
+      return { status: res.statusCode, type: res.headers?.['content-type'], body: resultBytes(res), headers: comparable(res.headers ?? {}) };
+    };
+    const viaStreamed = async (r: Req): Promise<Answer> => {
+      const s = await stream(streamed, event(r));
+      expect(s.ended, `${r.method} ${r.path}: the stream ends`).toBe(true);
+      return { status: s.meta!.statusCode!, type: s.meta!.headers?.['content-type'], body: s.body, headers: comparable(s.meta!.headers ?? {}) };
+    };
+
+    const requests: Array<[string, Req]> = [
+      ['JSON fetch', { method: 'GET', path: '/v1/topics/lp/partitions/0/records', query: 'offset=3&max_records=2&value_format=string' }],
+      ['binary fetch', { method: 'GET', path: '/v1/topics/lp/partitions/0/records', query: `offset=0&max_bytes=${1024 * 1024}`, headers: { accept: BATCH_TYPE } }],
+      ['percent-encoded query', { method: 'GET', path: '/v1/topics/lp/partitions/0/records', query: 'offset=%33&max_records=%31&value_format=string' }],
+      ['repeated query parameter', { method: 'GET', path: '/v1/topics/lp/partitions/0/records', query: 'offset=0&offset=1' }],
+      ['offsets', { method: 'GET', path: '/v1/topics/lp/partitions/0/offsets', query: 'timestamp=earliest' }],
+      ['unknown topic', { method: 'GET', path: '/v1/topics/nope' }],
+      ['illegal topic name, encoded', { method: 'GET', path: '/v1/topics/a%2Fb' }],
+      ['unknown partition', { method: 'GET', path: '/v1/topics/lp/partitions/7/records', query: 'offset=0' }],
+      ['offset out of range', { method: 'GET', path: '/v1/topics/lp/partitions/0/records', query: 'offset=999999' }],
+      ['bad query value', { method: 'GET', path: '/v1/topics/lp/partitions/0/records', query: 'offset=abc' }],
+      ['invalid JSON body', { method: 'POST', path: '/v1/topics/lp/records', headers: JSON_CT, body: '{"records": [' }],
+      ['empty body with a Content-Type', { method: 'POST', path: '/v1/topics/lp/records', headers: JSON_CT, body: '' }],
+      ['wrong media type', { method: 'POST', path: '/v1/topics/lp/records', headers: { 'content-type': 'text/plain' }, body: 'hello' }],
+      ['comma-joined Content-Type', { method: 'POST', path: '/v1/topics/lp/records', headers: { 'content-type': 'application/json, application/json' }, body: '{"records":[{"value":1}]}' }],
+      ['garbage record batch', { method: 'POST', path: '/v1/topics/lp/partitions/0/records', headers: { 'content-type': BATCH_TYPE }, body: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]) }],
+      ['no route', { method: 'GET', path: '/v2/nothing' }],
+      ['OPTIONS', { method: 'OPTIONS', path: '/v1/topics/lp' }],
+      ['HEAD', { method: 'HEAD', path: '/v1/topics/lp' }],
+    ];
+
+    it.each(requests)('%s: same status, headers and body bytes', async (_name, req) => {
+      const node = await viaNode(req);
+      const [b, st] = [await viaBuffered(req), await viaStreamed(req)];
+      if (node.status < 400) expect(node.status).toBeLessThan(300);
+      for (const [mode, got] of [['buffered', b], ['streamed', st]] as const) {
+        expect({ mode, status: got.status, type: got.type, headers: got.headers }).toEqual({ mode, status: node.status, type: node.type, headers: node.headers });
+        expect(got.body.equals(node.body), `${mode} body: ${got.body.toString('utf8', 0, 200)} vs ${node.body.toString('utf8', 0, 200)}`).toBe(true);
+      }
+      if (req.headers?.accept === BATCH_TYPE) expect(node.body.length).toBeGreaterThan(500_000);
     });
   });
 });
