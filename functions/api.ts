@@ -6,7 +6,7 @@ import { defaultIsContentTypeBinary, handle, type LambdaContext, type LambdaEven
 import { loadConfig } from '../lib/runtime/config';
 import { lambdaInvoker } from '../lib/runtime/lambda/flush-invoker';
 import { flushTrigger } from '../lib/runtime/lambda/flush-trigger';
-import { withEncodedRawPath } from '../lib/runtime/lambda/event';
+import { prepareEvent } from '../lib/runtime/lambda/event';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
 import { lambdaKind, lambdaLimits } from '../lib/http/limits';
 import { MAX_JSON_REQUEST_BYTES } from '../lib/http/schemas';
@@ -68,7 +68,7 @@ async function afterInvocation(): Promise<void> {
 /** Buffered invoke mode (and API Gateway): the whole response is returned at once. */
 export async function handler(event: LambdaEvent, context?: LambdaContext) {
   try {
-    return await serve(withEncodedRawPath(event, pathDecoded), context);
+    return await serve(prepareEvent(event, { pathDecoded }), context);
   } finally {
     await afterInvocation();
   }
@@ -166,7 +166,7 @@ export const streamHandler = awslambda
       return awslambda.streamifyResponse(async (event, responseStream, context) => {
         const invocation: StreamedInvocation = { stream: responseStream };
         invocations.set(context, invocation);
-        await hono(event, responseStream, context);
+        await hono(prepareEvent(event, { pathDecoded }), responseStream, context);
         await invocation.abandon?.();
         if (invocation.failed !== undefined) throw invocation.failed;
       });

@@ -15,8 +15,21 @@ export function encodeDecodedPath(rawPath: string): string {
     .join('/');
 }
 
-/** The event with its rawPath encoded again (`decoded`: the deployment is behind API Gateway). */
-export function withEncodedRawPath<E>(event: E, decoded: boolean): E {
-  const path = (event as { rawPath?: unknown } | null)?.rawPath;
-  return decoded && typeof path === 'string' ? { ...event, rawPath: encodeDecodedPath(path) } : event;
+/**
+ * The event as the adapter can take it: its rawPath encoded again where the front decoded it
+ * (`pathDecoded`: the deployment is behind API Gateway), and no body on a GET or HEAD. A fetch
+ * Request cannot carry one, so the adapter would throw building it (a text/plain 400 buffered,
+ * a prelude-less "Internal Server Error" streamed); the Node server ignores such a body.
+ */
+export function prepareEvent<E>(event: E, opts: { pathDecoded: boolean }): E {
+  const e = event as { rawPath?: unknown; body?: unknown; requestContext?: { http?: { method?: unknown } } } | null;
+  if (!e || typeof e !== 'object') return event;
+  let out = event;
+  if (opts.pathDecoded && typeof e.rawPath === 'string') out = { ...out, rawPath: encodeDecodedPath(e.rawPath) };
+  const method = e.requestContext?.http?.method;
+  if (e.body !== undefined && (method === 'GET' || method === 'HEAD')) {
+    const { body: _body, isBase64Encoded: _b64, ...rest } = out as Record<string, unknown>;
+    out = rest as E;
+  }
+  return out;
 }
