@@ -294,4 +294,45 @@ describeAws('Lambda API entry points (payload v2)', () => {
       }
     });
   });
+
+  describe('an IAM deployment on one warm instance', () => {
+    let iam: Api;
+    const ADMIN = { iam: { userArn: 'arn:aws:sts::123456789012:assumed-role/Admin/session-1', accountId: '123456789012', accessKey: 'AKIAEXAMPLE', callerId: 'AROAEXAMPLE:session-1', userId: 'AROAEXAMPLE:session-1' } };
+    const BOB = { iam: { userArn: 'arn:aws:iam::123456789012:user/bob', accountId: '123456789012', accessKey: 'AKIABOB', callerId: 'AIDABOB', userId: 'AIDABOB' } };
+    beforeAll(async () => {
+      iam = await load({ SAMSA_INVOKE_MODE: 'RESPONSE_STREAM', SAMSA_AUTH: 'iam', SAMSA_SUPER_USERS: 'User:arn:aws:iam::123456789012:role/Admin' });
+      process.env.SAMSA_AUTH = 'none';
+      delete process.env.SAMSA_SUPER_USERS;
+    });
+    const code = (r: BufferedResult) => (JSON.parse(r.body ?? '{}') as { error_code?: string }).error_code;
+
+    it("one caller's identity never carries over to the next invocation", async () => {
+      const made = await iam.handler(v2Event('POST', '/v1/topics', { authorizer: ADMIN, headers: JSON_CT, body: JSON.stringify({ name: 'li', partitions: 1 }) }), lambdaContext());
+      expect(made.statusCode, made.body).toBe(201);
+      const unsigned = await iam.handler(v2Event('GET', '/v1/topics/li'), lambdaContext());
+      expect({ status: unsigned.statusCode, code: code(unsigned) }).toEqual({ status: 401, code: 'AUTHENTICATION_FAILED' });
+      const bob = await iam.handler(v2Event('GET', '/v1/topics/li', { authorizer: BOB }), lambdaContext());
+      expect({ status: bob.statusCode, code: code(bob) }).toEqual({ status: 403, code: 'TOPIC_AUTHORIZATION_FAILED' });
+      const s = await stream(iam, v2Event('GET', '/v1/topics/li'));
+      expect(s.meta?.statusCode).toBe(401);
+    });
+
+    it('a quota throttle is a 429 with Retry-After in both invoke modes', async () => {
+      const put = await iam.handler(v2Event('PUT', '/v1/quotas', { authorizer: ADMIN, headers: JSON_CT, body: JSON.stringify({ principal: 'User:arn:aws:iam::123456789012:user/bob', request_rate: 1 }) }), lambdaContext());
+      expect(put.statusCode, put.body).toBe(200);
+      // Quotas are charged once the ACLs let a request through.
+      const acl = await iam.handler(v2Event('POST', '/v1/acls', { authorizer: ADMIN, headers: JSON_CT, body: JSON.stringify({ principal: 'User:arn:aws:iam::123456789012:user/bob', resource_type: 'topic', resource_name: 'li', operation: 'describe' }) }), lambdaContext());
+      expect(acl.statusCode, acl.body).toBeLessThan(300);
+      let buffered429: BufferedResult | undefined;
+      for (let i = 0; i < 20 && !buffered429; i++) {
+        const r = await iam.handler(v2Event('GET', '/v1/topics/li', { authorizer: BOB }), lambdaContext());
+        if (r.statusCode === 429) buffered429 = r;
+      }
+      expect(buffered429, 'bob is throttled').toBeDefined();
+      expect({ code: code(buffered429!), type: buffered429!.headers?.['content-type'], retry: Number(buffered429!.headers?.['retry-after']) }).toEqual({ code: 'THROTTLING_QUOTA_EXCEEDED', type: 'application/json', retry: expect.any(Number) });
+      expect(Number(buffered429!.headers?.['retry-after'])).toBeGreaterThanOrEqual(1);
+      const s = await stream(iam, v2Event('GET', '/v1/topics/li', { authorizer: BOB }));
+      expect({ status: s.meta?.statusCode, retry: Number(s.meta?.headers?.['retry-after']) >= 1, code: (JSON.parse(s.body.toString()) as { error_code: string }).error_code }).toEqual({ status: 429, retry: true, code: 'THROTTLING_QUOTA_EXCEEDED' });
+    });
+  });
 });
