@@ -117,6 +117,32 @@ describeAws('Lambda API entry points (payload v2)', () => {
     });
   });
 
+  describe("long polls within the invocation's remaining time", () => {
+    // The construct's 70 s timeout covers a 60 s wait; a deployment with a shorter timeout, or
+    // an invocation with less time left, must still answer before Lambda cuts it off (the
+    // Function URL would send its own 502, and the hand-offs and metrics would be lost).
+    it('a fetch with wait_ms beyond the time left returns empty before the invocation ends, in both modes', async () => {
+      const query = 'offset=0&wait_ms=15000';
+      let t0 = Date.now();
+      const b = await buffered.handler(v2Event('GET', '/v1/topics/le/partitions/0/records', { query }), lambdaContext(7000));
+      expect({ status: b.statusCode, records: (JSON.parse(b.body!) as { records: unknown[] }).records }).toEqual({ status: 200, records: [] });
+      expect(Date.now() - t0).toBeLessThan(6000);
+      t0 = Date.now();
+      const s = await stream(streamed, v2Event('GET', '/v1/topics/le/partitions/0/records', { query }), lambdaContext(7000));
+      expect(s.meta?.statusCode).toBe(200);
+      expect(Date.now() - t0).toBeLessThan(6000);
+    }, 40_000);
+
+    it('so does a group poll', async () => {
+      const join = await buffered.handler(v2Event('POST', '/v1/groups/le-wait/members', { headers: JSON_CT, body: JSON.stringify({ topics: ['le'], auto_offset_reset: 'latest' }) }), lambdaContext());
+      const { member_id } = JSON.parse(join.body!) as { member_id: string };
+      const t0 = Date.now();
+      const res = await buffered.handler(v2Event('GET', `/v1/groups/le-wait/members/${member_id}/records`, { query: 'wait_ms=15000' }), lambdaContext(7000));
+      expect(res.statusCode, res.body).toBe(200);
+      expect(Date.now() - t0).toBeLessThan(6000);
+    }, 40_000);
+  });
+
   describe('streamed: a client that goes away mid-body', () => {
     /** A response stream whose client disconnects after the first chunk of body. */
     class Disconnecting extends RecordedStream {
