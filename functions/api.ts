@@ -34,15 +34,19 @@ const limits = lambdaLimits(
   { maxRequestBytes: cfg.maxRequestBytes, maxJsonRequestBytes: Math.min(cfg.maxRequestBytes, MAX_JSON_REQUEST_BYTES) },
   cfg.functionTimeoutMs || 15 * 60_000,
 );
-/** A tail ends this long before the invocation would be cut, so its `end` event gets out. */
+/** A tail or a long poll ends this long before the invocation would be cut, so its answer gets out. */
 const SESSION_MARGIN_MS = 5000;
 const app = createApp({
   engine,
   limits,
   // Per invocation, the time Lambda still gives this one (a warm function's timeout is fixed,
-  // but an invocation's remaining time is what actually bounds the response).
+  // but an invocation's remaining time is what actually bounds the response): a tail's session
+  // and a long poll's wait end within it. Hono's adapter puts the context at `context`
+  // (streamHandle) or `lambdaContext` (handle).
   sessionBudgetMs: (c: Context) => {
-    const ctx = (c.env as { context?: { getRemainingTimeInMillis?: () => number } } | undefined)?.context;
+    type Ctx = { getRemainingTimeInMillis?: () => number };
+    const env = c.env as { context?: Ctx; lambdaContext?: Ctx } | undefined;
+    const ctx = env?.context ?? env?.lambdaContext;
     const left = ctx?.getRemainingTimeInMillis?.();
     return left === undefined ? undefined : left - SESSION_MARGIN_MS;
   },

@@ -57,7 +57,10 @@ export interface AppOptions {
    * Absent: the Node server's (maxRequestBytes, no response bound, tailSessionMs).
    */
   limits?: RuntimeLimits;
-  /** Per request: the longest tail session the platform still allows (Lambda: time left). */
+  /**
+   * Per request: how long the platform still lets it run (Lambda: the invocation's time left,
+   * less a margin). Bounds a live tail's session and a long poll's wait.
+   */
   sessionBudgetMs?: (c: Context) => number | undefined;
 }
 
@@ -635,6 +638,12 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   );
 
   // --- fetch --------------------------------------------------------------------------------
+  /** A long poll's wait: what was asked, within the runtime's bound and the time this request has left. */
+  const waitFor = (c: Context, asked: number): number => {
+    const bounded = Math.min(asked, limits.maxWaitMs ?? asked);
+    const left = opts.sessionBudgetMs?.(c);
+    return left === undefined ? bounded : Math.max(0, Math.min(bounded, left));
+  };
   app.use('/v1/topics/:topic/partitions/:partition/records', tailMiddleware({ engine, maxSessionMs: limits.maxSessionMs, streaming: limits.streaming, ...(opts.sessionBudgetMs ? { sessionBudgetMs: opts.sessionBudgetMs } : {}) }));
   app.openapi(
     createRoute({
@@ -684,7 +693,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
           ...(q.offset !== undefined ? { offset: q.offset } : {}),
           ...(q.max_bytes !== undefined || clamped ? { maxBytes } : {}),
           ...(carry !== undefined ? { limitBytes: carry } : {}),
-          ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, limits.maxWaitMs ?? q.wait_ms) } : {}),
+          ...(q.wait_ms !== undefined ? { waitMs: waitFor(c, q.wait_ms) } : {}),
           signal: c.req.raw.signal,
         });
         metrics?.fetchedBytes.inc({ topic }, plan.bytes);
@@ -708,7 +717,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         // Rendering decoded records as JSON costs several times their bytes (objects, escapes):
         // a JSON response decodes at most MAX_JSON_FETCH_DECODED_BYTES (docs/limits.md).
         ...(binary ? {} : { maxDecodedBytes: jsonDecodedBudget(maxBytes) }),
-        ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, limits.maxWaitMs ?? q.wait_ms) } : {}),
+        ...(q.wait_ms !== undefined ? { waitMs: waitFor(c, q.wait_ms) } : {}),
         signal: c.req.raw.signal,
       });
       if (binary) {
@@ -800,6 +809,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       engine,
       coordinator: opts.groups,
       ...(limits.maxWaitMs !== undefined ? { maxWaitMs: limits.maxWaitMs } : {}),
+      ...(opts.sessionBudgetMs ? { waitBudgetMs: opts.sessionBudgetMs } : {}),
       response: limits,
       ...(opts.beforeGroupJoin ? { beforeJoin: opts.beforeGroupJoin } : {}),
     });

@@ -2,6 +2,7 @@
 // decision in lib/groups/coordinator.ts. Mounted through createApp's `extend` by every entry
 // point (bin/serve.ts, the Lambda handler), so embedded and AWS mode serve the same routes.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { ASSIGNORS, type AssignorName, tpKey } from '../groups/assignors';
 import { type CoordinatorOptions, GroupCoordinator, MEMBER_ID_PATTERN, SESSION_TIMEOUT } from '../groups/coordinator';
 import { SamsaError } from '../errors';
@@ -18,6 +19,8 @@ export interface GroupRouteDeps {
   options?: CoordinatorOptions;
   /** Longest server-side wait of a poll where the front cuts requests short (API Gateway: 25 s). */
   maxWaitMs?: number;
+  /** Per request: the time it has left (Lambda: the invocation's, less a margin); bounds wait_ms. */
+  waitBudgetMs?: (c: Context) => number | undefined;
   /**
    * What the response can carry where the runtime bounds it (a buffered Lambda): a poll keeps
    * the records whose rendering fits, and its positions continue at the first one left out.
@@ -320,7 +323,7 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
         ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
         // Rendered as JSON: decode at most what a JSON fetch decodes (docs/limits.md).
         maxDecodedBytes: jsonDecodedBudget(q.max_bytes ?? 1024 * 1024),
-        ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, deps.maxWaitMs ?? q.wait_ms) } : {}),
+        ...(q.wait_ms !== undefined ? { waitMs: Math.max(0, Math.min(q.wait_ms, deps.maxWaitMs ?? q.wait_ms, deps.waitBudgetMs?.(c) ?? q.wait_ms)) } : {}),
         ...(q.ack !== undefined ? { acks: parsePositions(q.ack) } : {}),
         ...(q.generation !== undefined ? { ackGeneration: q.generation, fromGeneration: q.generation } : {}),
         ...(q.from !== undefined ? { from: new Map(parsePositions(q.from).map((p) => [tpKey(p.topic, p.partition), p.offset])) } : {}),
