@@ -259,12 +259,13 @@ describeAws('Lambda API entry points (payload v2)', () => {
     }
     /** Headers that differ by design: who answered, and the request's id. */
     const comparable = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).filter(([k]) => !['x-request-id', 'x-samsa-runtime', 'date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(k)));
-    type Req = { method: string; path: string; query?: string; headers?: Record<string, string>; body?: string | Uint8Array };
+    /** `base64`: the event carries the (string) body base64-encoded, as a Function URL may. */
+    type Req = { method: string; path: string; query?: string; headers?: Record<string, string>; body?: string | Uint8Array; base64?: boolean };
     const viaNode = async (r: Req): Promise<Answer> => {
       const res = await fetch(`${server.url}${r.path}${r.query ? `?${r.query}` : ''}`, { method: r.method, headers: r.headers ?? {}, ...(r.body !== undefined ? { body: r.body } : {}) });
       return { status: res.status, type: res.headers.get('content-type') ?? undefined, body: Buffer.from(await res.arrayBuffer()), headers: comparable(Object.fromEntries(res.headers)) };
     };
-    const event = (r: Req) => v2Event(r.method, r.path, { query: r.query ?? '', headers: r.headers ?? {}, ...(r.body !== undefined ? { body: r.body } : {}) });
+    const event = (r: Req) => v2Event(r.method, r.path, { query: r.query ?? '', headers: r.headers ?? {}, ...(r.body !== undefined ? { body: r.body } : {}), ...(r.base64 ? { base64: true } : {}) });
     const viaBuffered = async (r: Req): Promise<Answer> => {
       const res = await buffered.handler(event(r), lambdaContext());
       return { status: res.statusCode, type: res.headers?.['content-type'], body: resultBytes(res), headers: comparable(res.headers ?? {}) };
@@ -292,6 +293,8 @@ describeAws('Lambda API entry points (payload v2)', () => {
       ['empty body with a Content-Type', { method: 'POST', path: '/v1/topics/lp/records', headers: JSON_CT, body: '' }],
       ['wrong media type', { method: 'POST', path: '/v1/topics/lp/records', headers: { 'content-type': 'text/plain' }, body: 'hello' }],
       ['comma-joined Content-Type', { method: 'POST', path: '/v1/topics/lp/records', headers: { 'content-type': 'application/json, application/json' }, body: '{"records":[{"value":1}]}' }],
+      ['JSON body sent base64 (isBase64Encoded)', { method: 'POST', path: '/v1/topics/lp/records', headers: JSON_CT, body: '{"records": []}', base64: true }],
+      ['empty record batch body', { method: 'POST', path: '/v1/topics/lp/partitions/0/records', headers: { 'content-type': BATCH_TYPE }, body: new Uint8Array(0) }],
       ['garbage record batch', { method: 'POST', path: '/v1/topics/lp/partitions/0/records', headers: { 'content-type': BATCH_TYPE }, body: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]) }],
       ['no route', { method: 'GET', path: '/v2/nothing' }],
       ['OPTIONS', { method: 'OPTIONS', path: '/v1/topics/lp' }],
@@ -307,6 +310,19 @@ describeAws('Lambda API entry points (payload v2)', () => {
         expect(got.body.equals(node.body), `${mode} body: ${got.body.toString('utf8', 0, 200)} vs ${node.body.toString('utf8', 0, 200)}`).toBe(true);
       }
       if (req.headers?.accept === BATCH_TYPE) expect(node.body.length).toBeGreaterThan(500_000);
+    });
+
+    it('a JSON body over every limit is 413 RECORD_TOO_LARGE everywhere, each naming its own limit and runtime', async () => {
+      const req = { method: 'POST', path: '/v1/topics/lp/records', headers: JSON_CT, body: 'x'.repeat(7 * 1024 * 1024) };
+      const answers = { node: await viaNode(req), buffered: await viaBuffered(req), streamed: await viaStreamed(req) };
+      for (const [mode, a] of Object.entries(answers)) {
+        const body = JSON.parse(a.body.toString()) as { error_code: string; runtime: string; max_json_request_bytes: number };
+        expect({ mode, status: a.status, code: body.error_code, runtime: body.runtime }).toEqual({ mode, status: 413, code: 'RECORD_TOO_LARGE', runtime: mode === 'node' ? 'node' : `function-url-${mode === 'buffered' ? 'buffered' : 'streaming'}` });
+        expect(body.max_json_request_bytes).toBeLessThan(7 * 1024 * 1024);
+      }
+      // The warm instance carries nothing of it into the next request.
+      const ok = await viaBuffered({ method: 'POST', path: '/v1/topics/lp/records', headers: JSON_CT, body: JSON.stringify({ records: [{ partition: 1, value: 'after' }] }) });
+      expect(ok.status).toBe(200);
     });
 
     it('a GET or HEAD that carries a body is answered as without it (the Node server ignores it too)', async () => {
