@@ -219,6 +219,8 @@ describeAws('Lambda API entry points (payload v2)', () => {
       const old = await topicId('le-re');
       expect((await produce('old')).statusCode).toBe(200);
       expect((await buffered.handler(v2Event('DELETE', '/v1/topics/le-re'), lambdaContext())).statusCode).toBe(204);
+      // Marked for deletion, its data not yet removed: nothing is flushed into what retention is removing.
+      expect(await flush({ samsa: 'flush', topic: 'le-re', topic_id: old, partition: 0 }, ctx())).toEqual({ job: 'flush', skipped: 'le-re/0 no longer exists' });
       // Re-creation waits until a retention pass (after the deletion's 5 s grace) has removed
       // the deleted incarnation's data.
       vi.resetModules();
