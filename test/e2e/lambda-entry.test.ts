@@ -75,6 +75,35 @@ describeAws('Lambda API entry points (payload v2)', () => {
     });
   });
 
+  describe('metrics on a warm instance', () => {
+    /** The EMF request-duration values for `route` written to stdout while `run` runs. */
+    const durations = async (route: string, run: () => Promise<unknown>): Promise<number[]> => {
+      const out = vi.spyOn(process.stdout, 'write');
+      let written: string[];
+      try {
+        await run();
+      } finally {
+        written = out.mock.calls.map((c) => String(c[0]));
+        out.mockRestore();
+      }
+      return written
+        .flatMap((w) => w.split('\n'))
+        .filter((l) => l.includes('samsa_request_duration_ms'))
+        .map((l) => JSON.parse(l) as { route: string; samsa_request_duration_ms: number[] })
+        .filter((m) => m.route === route)
+        .flatMap((m) => m.samsa_request_duration_ms);
+    };
+
+    it("each invocation writes its own request's metrics once, before it returns, in both modes", async () => {
+      for (let i = 0; i < 2; i++) {
+        expect(await durations('GET /healthz', () => buffered.handler(v2Event('GET', '/healthz'), lambdaContext())), `buffered #${i}`).toHaveLength(1);
+        expect(await durations('GET /healthz', () => stream(streamed, v2Event('GET', '/healthz'))), `streamed #${i}`).toHaveLength(1);
+        // A response without a body (HEAD) goes out by the other path of the stream handler.
+        expect(await durations('HEAD /v1/topics/:topic', () => stream(streamed, v2Event('HEAD', '/v1/topics/le'))), `streamed HEAD #${i}`).toHaveLength(1);
+      }
+    });
+  });
+
   describe('buffered responses within the 6 MB result', () => {
     it('a JSON fetch of escape-heavy values is clamped so the result JSON Lambda returns stays under 6 MB', async () => {
       // 40 values of 100,000 quote characters: 4 MB decoded, 8 MB as a JSON body, and every
