@@ -125,6 +125,24 @@ describeAws('Lambda API entry points (payload v2)', () => {
       expect(body.clamped).toMatchObject({ runtime: 'function-url-buffered' });
     });
 
+    it('a single record larger than the result can carry is refused with a 413 that says so, not a result Lambda cannot return', async () => {
+      // Kafka returns a first batch whole whatever the fetch size; a buffered Lambda cannot: a
+      // 5.5 MB batch is 7.3 MB as base64, and every fetch at its offset would fail as a 502.
+      const made = await buffered.handler(v2Event('POST', '/v1/topics', { headers: JSON_CT, body: JSON.stringify({ name: 'lbig', partitions: 1, config: { 'max.message.bytes': String(16 * 1024 * 1024) } }) }), lambdaContext());
+      expect(made.statusCode, made.body).toBe(201);
+      const produced = await buffered.handler(v2Event('POST', '/v1/topics/lbig/records', { headers: JSON_CT, body: JSON.stringify({ records: [{ value: 'y'.repeat(5_500_000) }], value_format: 'string' }) }), lambdaContext());
+      expect(produced.statusCode, produced.body?.slice(0, 300)).toBe(200);
+      for (const [format, headers] of [['binary', { accept: BATCH_TYPE }], ['json', {}]] as const) {
+        const res = await buffered.handler(v2Event('GET', '/v1/topics/lbig/partitions/0/records', { query: 'offset=0', headers }), lambdaContext());
+        expect(Buffer.byteLength(JSON.stringify(res)), format).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+        expect({ format, status: res.statusCode, body: JSON.parse(res.body!) as unknown }).toMatchObject({ format, status: 413, body: { error_code: 'RECORD_TOO_LARGE', offset: 0, runtime: 'function-url-buffered' } });
+      }
+      // Streamed, the same batch leaves whole.
+      const s = await stream(streamed, v2Event('GET', '/v1/topics/lbig/partitions/0/records', { query: 'offset=0', headers: { accept: BATCH_TYPE } }));
+      expect(s.meta?.statusCode).toBe(200);
+      expect(s.body.length).toBeGreaterThan(5_500_000);
+    });
+
     it('so is a group poll of the same records: what is left out comes with the next poll, from next_offset', async () => {
       const join = await buffered.handler(v2Event('POST', '/v1/groups/le-g/members', { headers: JSON_CT, body: JSON.stringify({ topics: ['le'], auto_offset_reset: 'earliest' }) }), lambdaContext());
       expect(join.statusCode, join.body).toBe(200);
