@@ -638,6 +638,18 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   );
 
   // --- fetch --------------------------------------------------------------------------------
+  /**
+   * Kafka returns a first batch whole whatever the fetch size, and so do the Node server and a
+   * streamed Lambda; a buffered Lambda's result cannot hold more than it carries, so there one
+   * that alone exceeds it is a 413 naming it, not a result Lambda refuses (a 502 on every retry).
+   */
+  const tooLargeForResult = (offset: number, bytes: number, limit: number): SamsaError =>
+    new SamsaError('RECORD_TOO_LARGE', `the record batch at offset ${offset} needs ${bytes} bytes of response, more than this deployment (${limits.kind}) can return (${limit}); read it through a streamed Function URL or the Node server`, {
+      offset,
+      response_bytes: bytes,
+      max_response_bytes: limit,
+      runtime: limits.kind,
+    });
   /** A long poll's wait: what was asked, within the runtime's bound and the time this request has left. */
   const waitFor = (c: Context, asked: number): number => {
     const bounded = Math.min(asked, limits.maxWaitMs ?? asked);
@@ -726,6 +738,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         let runs = result.runs;
         if (carry !== undefined) runs = withinBytes(runs, carry);
         const total = runs.reduce((a, r) => a + r.bytes.length, 0);
+        if (carry !== undefined && limits.bodyInResult && total > carry) throw tooLargeForResult(runs[0]!.base, total, carry);
         metrics?.fetchedBytes.inc({ topic }, total);
         metrics?.fetchedRecords.inc({ topic }, runs.reduce((a, r) => a + (r.last - r.base + 1), 0));
         const body = new Uint8Array(total);
@@ -757,6 +770,10 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       // Rendered JSON can outgrow the stored bytes (escapes, base64): keep the records that fit
       // the response (always the first) and continue after the last one kept.
       const room = limits.maxJsonResponseBytes;
+      if (room !== undefined && limits.bodyInResult && rendered.length > 0) {
+        const first = 256 + jsonResultBytes(JSON.stringify(rendered[0]), limits);
+        if (first > room) throw tooLargeForResult(records[0]!.offset, first, room);
+      }
       if (room !== undefined && rendered.length > 1) {
         let size = 256;
         let keep = 0;

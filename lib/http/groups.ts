@@ -340,6 +340,21 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       // partition with records left out continues at the first of them. The poll is stateless
       // (the member sends acks and `from`), so nothing is skipped.
       const room = deps.response?.maxJsonResponseBytes;
+      if (room !== undefined && deps.response!.bodyInResult && records.length > 0) {
+        // Not even the first fits a buffered Lambda's result (lib/http/app.ts, tooLargeForResult).
+        const first = 256 + jsonResultBytes(JSON.stringify(records[0]), deps.response!);
+        if (first > room) {
+          const { topic, partition, offset } = records[0]!;
+          throw new SamsaError('RECORD_TOO_LARGE', `the record at ${topic}/${partition} offset ${offset} needs ${first} bytes of response, more than this deployment (${deps.response!.kind}) can return (${room}); read it through a streamed Function URL or the Node server`, {
+            topic,
+            partition,
+            offset,
+            response_bytes: first,
+            max_response_bytes: room,
+            runtime: deps.response!.kind,
+          });
+        }
+      }
       if (room !== undefined && records.length > 1) {
         let size = 256 + jsonResultBytes(JSON.stringify({ generation: r.generation, assignment: r.assignment, committed, positions }), deps.response!);
         let keep = 0;

@@ -137,6 +137,11 @@ describeAws('Lambda API entry points (payload v2)', () => {
         expect(Buffer.byteLength(JSON.stringify(res)), format).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
         expect({ format, status: res.statusCode, body: JSON.parse(res.body!) as unknown }).toMatchObject({ format, status: 413, body: { error_code: 'RECORD_TOO_LARGE', offset: 0, runtime: 'function-url-buffered' } });
       }
+      const join = await buffered.handler(v2Event('POST', '/v1/groups/lbig-g/members', { headers: JSON_CT, body: JSON.stringify({ topics: ['lbig'], auto_offset_reset: 'earliest' }) }), lambdaContext());
+      const { member_id } = JSON.parse(join.body!) as { member_id: string };
+      const poll = await buffered.handler(v2Event('GET', `/v1/groups/lbig-g/members/${member_id}/records`, { query: `max_bytes=${8 * 1024 * 1024}` }), lambdaContext());
+      expect(Buffer.byteLength(JSON.stringify(poll))).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+      expect({ status: poll.statusCode, body: JSON.parse(poll.body!) as unknown }).toMatchObject({ status: 413, body: { error_code: 'RECORD_TOO_LARGE', topic: 'lbig', partition: 0, offset: 0 } });
       // Streamed, the same batch leaves whole.
       const s = await stream(streamed, v2Event('GET', '/v1/topics/lbig/partitions/0/records', { query: 'offset=0', headers: { accept: BATCH_TYPE } }));
       expect(s.meta?.statusCode).toBe(200);
