@@ -7,6 +7,9 @@
  * is, so a decoded `#` or `?` would end the path there ("/v1/topics/a%23b" would name topic a)
  * and a decoded `%41` would be decoded again. Each segment is encoded once more, so the app
  * sees the names the client sent. (A decoded `%2F` cannot be told from `/`: it stays a slash.)
+ * For every name the API accepts (topics, groups, member ids: [A-Za-z0-9._-]) this is the
+ * identity, so were the front ever to send rawPath encoded, only names already invalid would
+ * change, and stay invalid.
  */
 export function encodeDecodedPath(rawPath: string): string {
   return rawPath
