@@ -346,6 +346,7 @@ describeAws('Lambda API entry points (payload v2)', () => {
       ['invalid JSON body', { method: 'POST', path: '/v1/topics/lp/records', headers: JSON_CT, body: '{"records": [' }],
       ['empty body with a Content-Type', { method: 'POST', path: '/v1/topics/lp/records', headers: JSON_CT, body: '' }],
       ['wrong media type', { method: 'POST', path: '/v1/topics/lp/records', headers: { 'content-type': 'text/plain' }, body: 'hello' }],
+      ['header names in mixed case', { method: 'POST', path: '/v1/topics/lp/records', headers: { 'Content-Type': 'text/plain', 'X-Request-Id': 'bad id with spaces' }, body: 'hello' }],
       ['comma-joined Content-Type', { method: 'POST', path: '/v1/topics/lp/records', headers: { 'content-type': 'application/json, application/json' }, body: '{"records":[{"value":1}]}' }],
       ['JSON body sent base64 (isBase64Encoded)', { method: 'POST', path: '/v1/topics/lp/records', headers: JSON_CT, body: '{"records": []}', base64: true }],
       ['empty record batch body', { method: 'POST', path: '/v1/topics/lp/partitions/0/records', headers: { 'content-type': BATCH_TYPE }, body: new Uint8Array(0) }],
