@@ -337,6 +337,8 @@ describeAws('Lambda API entry points (payload v2)', () => {
       ['binary fetch', { method: 'GET', path: '/v1/topics/lp/partitions/0/records', query: `offset=0&max_bytes=${1024 * 1024}`, headers: { accept: BATCH_TYPE } }],
       ['percent-encoded query', { method: 'GET', path: '/v1/topics/lp/partitions/0/records', query: 'offset=%33&max_records=%31&value_format=string' }],
       ['repeated query parameter', { method: 'GET', path: '/v1/topics/lp/partitions/0/records', query: 'offset=0&offset=1' }],
+      ['malformed percent-encoding in the query', { method: 'GET', path: '/v1/topics/lp/partitions/0/records', query: 'offset=%zz&max_records=%E0%A4%A' }],
+      ['malformed percent-encoding in the path', { method: 'GET', path: '/v1/topics/lp%zz/partitions/0/offsets', query: 'timestamp=latest' }],
       ['offsets', { method: 'GET', path: '/v1/topics/lp/partitions/0/offsets', query: 'timestamp=earliest' }],
       ['unknown topic', { method: 'GET', path: '/v1/topics/nope' }],
       ['illegal topic name, encoded', { method: 'GET', path: '/v1/topics/a%2Fb' }],
