@@ -264,6 +264,10 @@ describeAws('Lambda API entry points (payload v2)', () => {
       }
     });
 
+    it('a hand-off naming a topic no topic can be called is skipped, not failed (a failed hand-off is retried and sets off the Errors alarm)', async () => {
+      expect(await flush({ samsa: 'flush', topic: 'bad/name', topic_id: 'x', partition: 0 }, ctx())).toEqual({ job: 'flush', skipped: 'bad/name/0 no longer exists' });
+    });
+
     it("a hand-off for a deleted topic's partition leaves the re-created topic of that name alone", async () => {
       const create = (name: string) => buffered.handler(v2Event('POST', '/v1/topics', { headers: JSON_CT, body: JSON.stringify({ name, partitions: 1 }) }), lambdaContext());
       const produce = (value: string) => buffered.handler(v2Event('POST', '/v1/topics/le-re/records', { headers: JSON_CT, body: JSON.stringify({ records: [{ value }] }) }), lambdaContext());
