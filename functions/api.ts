@@ -7,6 +7,7 @@ import { loadConfig } from '../lib/runtime/config';
 import { lambdaInvoker } from '../lib/runtime/lambda/flush-invoker';
 import { flushTrigger } from '../lib/runtime/lambda/flush-trigger';
 import { deletionHandOff, type DeletionRequest } from '../lib/runtime/lambda/deletion-handoff';
+import { prepareEvent } from '../lib/runtime/lambda/event';
 import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
 import { lambdaKind, lambdaLimits } from '../lib/http/limits';
 import { MAX_JSON_REQUEST_BYTES } from '../lib/http/schemas';
@@ -37,15 +38,19 @@ const limits = lambdaLimits(
   { maxRequestBytes: cfg.maxRequestBytes, maxJsonRequestBytes: Math.min(cfg.maxRequestBytes, MAX_JSON_REQUEST_BYTES) },
   cfg.functionTimeoutMs || 15 * 60_000,
 );
-/** A tail ends this long before the invocation would be cut, so its `end` event gets out. */
+/** A tail or a long poll ends this long before the invocation would be cut, so its answer gets out. */
 const SESSION_MARGIN_MS = 5000;
 const app = createApp({
   engine,
   limits,
   // Per invocation, the time Lambda still gives this one (a warm function's timeout is fixed,
-  // but an invocation's remaining time is what actually bounds the response).
+  // but an invocation's remaining time is what actually bounds the response): a tail's session
+  // and a long poll's wait end within it. Hono's adapter puts the context at `context`
+  // (streamHandle) or `lambdaContext` (handle).
   sessionBudgetMs: (c: Context) => {
-    const ctx = (c.env as { context?: { getRemainingTimeInMillis?: () => number } } | undefined)?.context;
+    type Ctx = { getRemainingTimeInMillis?: () => number };
+    const env = c.env as { context?: Ctx; lambdaContext?: Ctx } | undefined;
+    const ctx = env?.context ?? env?.lambdaContext;
     const left = ctx?.getRemainingTimeInMillis?.();
     return left === undefined ? undefined : left - SESSION_MARGIN_MS;
   },
@@ -57,6 +62,8 @@ const app = createApp({
   // an HTTP join, reset or deletion of such a group is refused (docs/kafka.md, mixed-protocol rule).
   beforeGroupJoin: kafkaGroupGuard(engine.meta),
 });
+/** API Gateway's HTTP API decodes rawPath before the function sees it (lib/runtime/lambda/event.ts). */
+const pathDecoded = limits.kind === 'api-gateway';
 const serve = handle(app, { isContentTypeBinary: (type) => type.startsWith(RECORD_BATCH_TYPE) || defaultIsContentTypeBinary(type) });
 
 /** Before the environment freezes: flush hand-offs started so far leave, metrics are written. */
@@ -69,7 +76,7 @@ async function afterInvocation(): Promise<void> {
 /** Buffered invoke mode (and API Gateway): the whole response is returned at once. */
 export async function handler(event: LambdaEvent, context?: LambdaContext) {
   try {
-    return await serve(event, context);
+    return await serve(prepareEvent(event, { pathDecoded }), context);
   } finally {
     await afterInvocation();
   }
@@ -89,7 +96,13 @@ const streamed = new Hono();
  * stream of the invocation is destroyed and the invocation fails, so the Function URL cuts the
  * response and the client sees a broken body, not a shorter one that looks whole.
  */
-const invocations = new WeakMap<object, { stream: { destroy(err?: Error): unknown }; failed?: unknown }>();
+interface StreamedInvocation {
+  stream: { destroy(err?: Error): unknown };
+  failed?: unknown;
+  /** Set while a body is being sent: ends it early (the client went away) and runs afterInvocation. */
+  abandon?: () => Promise<void>;
+}
+const invocations = new WeakMap<object, StreamedInvocation>();
 streamed.all('*', async (c) => {
   const res = await app.fetch(c.req.raw, c.env as object);
   if (!res.body) {
@@ -98,6 +111,19 @@ streamed.all('*', async (c) => {
   }
   const invocation = invocations.get((c.env as { context?: object }).context ?? {});
   const reader = res.body.getReader();
+  // Once: at the body's end, at its failure, or when the client went away before either.
+  let settled: Promise<void> | undefined;
+  const settle = () => (settled ??= afterInvocation());
+  if (invocation) {
+    // A client that disconnects fails Hono's pipe into the response stream, which neither
+    // cancels this body nor reads it to the end: the app's stream (a tail's loop, a fetch's
+    // reads) would go on in the next invocations, and the metrics would wait for one of them.
+    invocation.abandon = async () => {
+      if (settled) return;
+      await reader.cancel(new Error('the response stream closed before the body was sent')).catch(() => undefined);
+      await settle();
+    };
+  }
   // Pulled only as the response stream takes it: no read-ahead beyond what Lambda is sending.
   const body = new ReadableStream<Uint8Array>(
     {
@@ -110,15 +136,18 @@ streamed.all('*', async (c) => {
             invocation.failed = err;
             invocation.stream.destroy(err instanceof Error ? err : new Error(String(err)));
           }
-          await afterInvocation();
+          await settle();
           controller.error(err);
           return;
         }
         if (!next.done) return controller.enqueue(next.value);
-        await afterInvocation();
+        await settle();
         controller.close();
       },
-      cancel: (reason) => reader.cancel(reason),
+      cancel: async (reason) => {
+        await reader.cancel(reason);
+        await settle();
+      },
     },
     { highWaterMark: 0 },
   );
@@ -143,9 +172,10 @@ export const streamHandler = awslambda
       // from ours, with the invocation's response stream registered for the failure path above.
       const hono = streamHandle(streamed) as unknown as StreamingHandler;
       return awslambda.streamifyResponse(async (event, responseStream, context) => {
-        const invocation: { stream: typeof responseStream; failed?: unknown } = { stream: responseStream };
+        const invocation: StreamedInvocation = { stream: responseStream };
         invocations.set(context, invocation);
-        await hono(event, responseStream, context);
+        await hono(prepareEvent(event, { pathDecoded }), responseStream, context);
+        await invocation.abandon?.();
         if (invocation.failed !== undefined) throw invocation.failed;
       });
     })()

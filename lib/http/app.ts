@@ -23,7 +23,7 @@ import { type CheckedProduceBody, checkProduceBody, checkTopicName } from './pro
 import { fieldBytes, type ParsedProduceBody, parseProduceBody } from './produce-parse';
 import { mountSegmentRoutes } from './segments';
 import { tailMiddleware } from './tail';
-import { nodeLimits, type RuntimeLimits } from './limits';
+import { jsonResultBytes, nodeLimits, type RuntimeLimits } from './limits';
 import { validateGroupName } from '../log/topic-config';
 import * as S from './schemas';
 
@@ -57,7 +57,10 @@ export interface AppOptions {
    * Absent: the Node server's (maxRequestBytes, no response bound, tailSessionMs).
    */
   limits?: RuntimeLimits;
-  /** Per request: the longest tail session the platform still allows (Lambda: time left). */
+  /**
+   * Per request: how long the platform still lets it run (Lambda: the invocation's time left,
+   * less a margin). Bounds a live tail's session and a long poll's wait.
+   */
   sessionBudgetMs?: (c: Context) => number | undefined;
 }
 
@@ -635,6 +638,24 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   );
 
   // --- fetch --------------------------------------------------------------------------------
+  /**
+   * Kafka returns a first batch whole whatever the fetch size, and so do the Node server and a
+   * streamed Lambda; a buffered Lambda's result cannot hold more than it carries, so there one
+   * that alone exceeds it is a 413 naming it, not a result Lambda refuses (a 502 on every retry).
+   */
+  const tooLargeForResult = (offset: number, bytes: number, limit: number): SamsaError =>
+    new SamsaError('RECORD_TOO_LARGE', `the record batch at offset ${offset} needs ${bytes} bytes of response, more than this deployment (${limits.kind}) can return (${limit}); read it through a streamed Function URL or the Node server`, {
+      offset,
+      response_bytes: bytes,
+      max_response_bytes: limit,
+      runtime: limits.kind,
+    });
+  /** A long poll's wait: what was asked, within the runtime's bound and the time this request has left. */
+  const waitFor = (c: Context, asked: number): number => {
+    const bounded = Math.min(asked, limits.maxWaitMs ?? asked);
+    const left = opts.sessionBudgetMs?.(c);
+    return left === undefined ? bounded : Math.max(0, Math.min(bounded, left));
+  };
   app.use('/v1/topics/:topic/partitions/:partition/records', tailMiddleware({ engine, maxSessionMs: limits.maxSessionMs, streaming: limits.streaming, ...(opts.sessionBudgetMs ? { sessionBudgetMs: opts.sessionBudgetMs } : {}) }));
   app.openapi(
     createRoute({
@@ -684,7 +705,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
           ...(q.offset !== undefined ? { offset: q.offset } : {}),
           ...(q.max_bytes !== undefined || clamped ? { maxBytes } : {}),
           ...(carry !== undefined ? { limitBytes: carry } : {}),
-          ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, limits.maxWaitMs ?? q.wait_ms) } : {}),
+          ...(q.wait_ms !== undefined ? { waitMs: waitFor(c, q.wait_ms) } : {}),
           signal: c.req.raw.signal,
         });
         metrics?.fetchedBytes.inc({ topic }, plan.bytes);
@@ -708,7 +729,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         // Rendering decoded records as JSON costs several times their bytes (objects, escapes):
         // a JSON response decodes at most MAX_JSON_FETCH_DECODED_BYTES (docs/limits.md).
         ...(binary ? {} : { maxDecodedBytes: jsonDecodedBudget(maxBytes) }),
-        ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, limits.maxWaitMs ?? q.wait_ms) } : {}),
+        ...(q.wait_ms !== undefined ? { waitMs: waitFor(c, q.wait_ms) } : {}),
         signal: c.req.raw.signal,
       });
       if (binary) {
@@ -717,6 +738,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         let runs = result.runs;
         if (carry !== undefined) runs = withinBytes(runs, carry);
         const total = runs.reduce((a, r) => a + r.bytes.length, 0);
+        if (carry !== undefined && limits.bodyInResult && total > carry) throw tooLargeForResult(runs[0]!.base, total, carry);
         metrics?.fetchedBytes.inc({ topic }, total);
         metrics?.fetchedRecords.inc({ topic }, runs.reduce((a, r) => a + (r.last - r.base + 1), 0));
         const body = new Uint8Array(total);
@@ -748,11 +770,15 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       // Rendered JSON can outgrow the stored bytes (escapes, base64): keep the records that fit
       // the response (always the first) and continue after the last one kept.
       const room = limits.maxJsonResponseBytes;
+      if (room !== undefined && limits.bodyInResult && rendered.length > 0) {
+        const first = 256 + jsonResultBytes(JSON.stringify(rendered[0]), limits);
+        if (first > room) throw tooLargeForResult(records[0]!.offset, first, room);
+      }
       if (room !== undefined && rendered.length > 1) {
         let size = 256;
         let keep = 0;
         for (const r of rendered) {
-          size += Buffer.byteLength(JSON.stringify(r)) + 1;
+          size += jsonResultBytes(JSON.stringify(r), limits) + 1;
           if (size > room && keep > 0) break;
           keep++;
         }
@@ -800,6 +826,8 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       engine,
       coordinator: opts.groups,
       ...(limits.maxWaitMs !== undefined ? { maxWaitMs: limits.maxWaitMs } : {}),
+      ...(opts.sessionBudgetMs ? { waitBudgetMs: opts.sessionBudgetMs } : {}),
+      response: limits,
       ...(opts.beforeGroupJoin ? { beforeJoin: opts.beforeGroupJoin } : {}),
     });
   }

@@ -2,12 +2,14 @@
 // decision in lib/groups/coordinator.ts. Mounted through createApp's `extend` by every entry
 // point (bin/serve.ts, the Lambda handler), so embedded and AWS mode serve the same routes.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { ASSIGNORS, type AssignorName, tpKey } from '../groups/assignors';
 import { type CoordinatorOptions, GroupCoordinator, MEMBER_ID_PATTERN, SESSION_TIMEOUT } from '../groups/coordinator';
 import { SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
 import { MAX_PARTITIONS } from '../log/topic-config';
 import { jsonDecodedBudget, recordToJson } from './format';
+import { jsonResultBytes, type RuntimeLimits } from './limits';
 import { ErrorBody, FetchedRecord, intParam } from './schemas';
 
 export interface GroupRouteDeps {
@@ -17,6 +19,13 @@ export interface GroupRouteDeps {
   options?: CoordinatorOptions;
   /** Longest server-side wait of a poll where the front cuts requests short (API Gateway: 25 s). */
   maxWaitMs?: number;
+  /** Per request: the time it has left (Lambda: the invocation's, less a margin); bounds wait_ms. */
+  waitBudgetMs?: (c: Context) => number | undefined;
+  /**
+   * What the response can carry where the runtime bounds it (a buffered Lambda): a poll keeps
+   * the records whose rendering fits, and its positions continue at the first one left out.
+   */
+  response?: Pick<RuntimeLimits, 'kind' | 'maxJsonResponseBytes' | 'bodyInResult'>;
   /**
    * Throws while Kafka-protocol members hold the group (lib/kafka/cluster.ts): refuses an HTTP
    * join, and resets and deletions (as NON_EMPTY_GROUP).
@@ -314,7 +323,7 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
         ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
         // Rendered as JSON: decode at most what a JSON fetch decodes (docs/limits.md).
         maxDecodedBytes: jsonDecodedBudget(q.max_bytes ?? 1024 * 1024),
-        ...(q.wait_ms !== undefined ? { waitMs: Math.min(q.wait_ms, deps.maxWaitMs ?? q.wait_ms) } : {}),
+        ...(q.wait_ms !== undefined ? { waitMs: Math.max(0, Math.min(q.wait_ms, deps.maxWaitMs ?? q.wait_ms, deps.waitBudgetMs?.(c) ?? q.wait_ms)) } : {}),
         ...(q.ack !== undefined ? { acks: parsePositions(q.ack) } : {}),
         ...(q.generation !== undefined ? { ackGeneration: q.generation, fromGeneration: q.generation } : {}),
         ...(q.from !== undefined ? { from: new Map(parsePositions(q.from).map((p) => [tpKey(p.topic, p.partition), p.offset])) } : {}),
@@ -323,16 +332,52 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       });
       const kf = q.key_format ?? 'string';
       const vf = q.value_format ?? 'json';
-      return c.json(
-        {
-          records: r.records.map((rec) => ({ topic: rec.topic, partition: rec.partition, ...recordToJson(rec, kf, vf) })),
-          generation: r.generation,
-          assignment: r.assignment,
-          committed: r.committed.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
-          positions: r.positions,
-        },
-        200,
-      );
+      let records = r.records.map((rec) => ({ topic: rec.topic, partition: rec.partition, ...recordToJson(rec, kf, vf) }));
+      const committed = r.committed.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }));
+      let positions = r.positions;
+      // Rendered JSON can outgrow what the poller decoded (escapes, base64) and, in a buffered
+      // Lambda, the result it travels in: keep the records that fit (always the first); each
+      // partition with records left out continues at the first of them. The poll is stateless
+      // (the member sends acks and `from`), so nothing is skipped.
+      const room = deps.response?.maxJsonResponseBytes;
+      if (room !== undefined && deps.response!.bodyInResult && records.length > 0) {
+        // Not even the first fits a buffered Lambda's result (lib/http/app.ts, tooLargeForResult).
+        const first = 256 + jsonResultBytes(JSON.stringify(records[0]), deps.response!);
+        if (first > room) {
+          const { topic, partition, offset } = records[0]!;
+          throw new SamsaError('RECORD_TOO_LARGE', `the record at ${topic}/${partition} offset ${offset} needs ${first} bytes of response, more than this deployment (${deps.response!.kind}) can return (${room}); read it through a streamed Function URL or the Node server`, {
+            topic,
+            partition,
+            offset,
+            response_bytes: first,
+            max_response_bytes: room,
+            runtime: deps.response!.kind,
+          });
+        }
+      }
+      if (room !== undefined && records.length > 1) {
+        let size = 256 + jsonResultBytes(JSON.stringify({ generation: r.generation, assignment: r.assignment, committed, positions }), deps.response!);
+        let keep = 0;
+        for (const rec of records) {
+          size += jsonResultBytes(JSON.stringify(rec), deps.response!) + 1;
+          if (size > room && keep > 0) break;
+          keep++;
+        }
+        if (keep < records.length) {
+          const resume = new Map<string, number>();
+          for (const rec of r.records.slice(keep)) {
+            const key = tpKey(rec.topic, rec.partition);
+            if (!resume.has(key)) resume.set(key, rec.offset);
+          }
+          positions = positions.map((p) => {
+            const at = resume.get(tpKey(p.topic, p.partition));
+            return at === undefined ? p : { ...p, next_offset: at };
+          });
+          records = records.slice(0, keep);
+          c.header('x-samsa-clamped', `max_bytes=${q.max_bytes ?? 1024 * 1024}; runtime=${deps.response!.kind}`);
+        }
+      }
+      return c.json({ records, generation: r.generation, assignment: r.assignment, committed, positions }, 200);
     },
   );
 

@@ -23,6 +23,12 @@ export interface RuntimeLimits {
   maxSessionMs: number;
   /** Longest server-side wait of a long poll (undefined: the route's own 60 s bound). */
   maxWaitMs?: number;
+  /**
+   * The response body travels as a string inside Lambda's result JSON (a buffered invocation),
+   * where each quote and backslash of a JSON body is escaped once more: those count twice
+   * against maxJsonResponseBytes (jsonResultBytes).
+   */
+  bodyInResult?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -68,7 +74,23 @@ export function lambdaLimits(kind: Exclude<RuntimeKind, 'node'>, configured: { m
   }
   // API Gateway answers 504 at 30 s whatever the function does: a long poll returns before.
   const wait = kind === 'api-gateway' ? { maxWaitMs: API_GATEWAY_TIMEOUT_MS - 5000 } : {};
-  return { kind, maxRequestBytes, maxJsonRequestBytes, maxBinaryResponseBytes: base64Raw(BUFFERED_BODY), maxJsonResponseBytes: BUFFERED_BODY, streaming: false, maxSessionMs, ...wait };
+  return { kind, maxRequestBytes, maxJsonRequestBytes, maxBinaryResponseBytes: base64Raw(BUFFERED_BODY), maxJsonResponseBytes: BUFFERED_BODY, streaming: false, maxSessionMs, bodyInResult: true, ...wait };
+}
+
+/**
+ * What `json` (serialised JSON) costs of the response limit: its UTF-8 bytes, and where the body
+ * is embedded in Lambda's result JSON, one more byte per quote and backslash (JSON.stringify
+ * output holds no raw control characters, so nothing else grows there).
+ */
+export function jsonResultBytes(json: string, limits: Pick<RuntimeLimits, 'bodyInResult'>): number {
+  const bytes = Buffer.byteLength(json);
+  if (!limits.bodyInResult) return bytes;
+  let escapes = 0;
+  for (let i = 0; i < json.length; i++) {
+    const ch = json.charCodeAt(i);
+    if (ch === 0x22 || ch === 0x5c) escapes++;
+  }
+  return bytes + escapes;
 }
 
 /** SAMSA_INVOKE_MODE as the construct sets it: which Lambda front the function sits behind. */

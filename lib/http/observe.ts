@@ -38,8 +38,10 @@ const TOPIC_PATH = /^\/v1\/topics\/([^/]+)(?:\/partitions\/([^/]+))?/;
 const GROUP_PATH = /^\/v1\/groups\/([^/]+)/;
 
 function lambdaRequestId(c: Context): string | undefined {
-  const env = c.env as { lambdaContext?: { awsRequestId?: unknown } } | undefined;
-  const id = env?.lambdaContext?.awsRequestId;
+  // Hono's aws-lambda adapter puts the invocation's context at `lambdaContext` (handle, the
+  // buffered handler) or at `context` (streamHandle, RESPONSE_STREAM).
+  const env = c.env as { lambdaContext?: { awsRequestId?: unknown }; context?: { awsRequestId?: unknown } } | undefined;
+  const id = (env?.lambdaContext ?? env?.context)?.awsRequestId;
   return typeof id === 'string' && SAFE_ID.test(id) ? id : undefined;
 }
 

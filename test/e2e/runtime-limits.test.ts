@@ -118,13 +118,20 @@ describe('fetches clamped to what the response carries', () => {
     expect(res.headers.get('x-samsa-clamped')).toBeNull();
   });
 
-  it("a first batch larger than the response limit is still returned whole (Kafka's rule)", async () => {
-    const tiny: RuntimeLimits = { ...buffered, maxBinaryResponseBytes: 100 * 1024 };
+  it("a first batch larger than the response limit is still returned whole (Kafka's rule) where the response can hold it", async () => {
+    const tiny: RuntimeLimits = { ...streamed, maxBinaryResponseBytes: 100 * 1024 };
     const res = await app(tiny).request(`/v1/topics/big/partitions/0/records?offset=3&max_bytes=${MiB}`, { headers: { accept: BATCH_TYPE } });
     const batches = splitBatches(new Uint8Array(await res.arrayBuffer()));
     expect(batches).toHaveLength(1);
     expect(res.headers.get('x-samsa-clamped')).toContain('max_bytes=102400');
     expect(res.headers.get('x-next-offset')).toBe('4');
+  });
+
+  it("a buffered Lambda's result cannot hold it: 413 RECORD_TOO_LARGE naming the batch's offset", async () => {
+    const tiny: RuntimeLimits = { ...buffered, maxBinaryResponseBytes: 100 * 1024 };
+    const res = await app(tiny).request(`/v1/topics/big/partitions/0/records?offset=3&max_bytes=${MiB}`, { headers: { accept: BATCH_TYPE } });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error_code: 'RECORD_TOO_LARGE', offset: 3, max_response_bytes: 100 * 1024, runtime: 'function-url-buffered' });
   });
 
   it('JSON: records that would overflow the response are left for the next fetch, with a clamped field', async () => {

@@ -9,9 +9,19 @@ import type { GroupCoordinator } from '../../groups/coordinator';
 import { groupLag, oldestUnconsumedSeconds } from '../../groups/lag';
 import type { FlushDeadline, LogEngine } from '../../log/engine';
 import { FLUSH_STEP_MARGIN_MS } from '../../log/flush';
+import { validateTopicName } from '../../log/topic-config';
 import { emfLine } from '../../obs/emf';
 import { failedFlushPartitions, measureFlushLag, runFlushJob } from '../jobs';
 import { isFlushRequest } from './flush-trigger';
+
+function isLegalTopicName(name: string): boolean {
+  try {
+    validateTopicName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface FlushHandlerDeps {
   engine: LogEngine;
@@ -35,8 +45,9 @@ export function flushHandler(deps: FlushHandlerDeps): (event: unknown, context?:
     // On the engine's monotonic clock; no context (a direct call): no deadline.
     const limit: FlushDeadline = context ? { deadline: engine.clock.monotonic() + context.getRemainingTimeInMillis() - FLUSH_STEP_MARGIN_MS } : {};
     if (isFlushRequest(event)) {
-      const topic = await engine.topics.find(event.topic, { fresh: true });
-      if (!topic || topic.id !== event.topic_id || event.partition >= topic.partitions) {
+      // A name no topic can have is a hand-off for nothing, not a failure to retry.
+      const topic = isLegalTopicName(event.topic) ? await engine.topics.find(event.topic, { fresh: true }) : undefined;
+      if (!topic || topic.id !== event.topic_id || event.partition < 0 || event.partition >= topic.partitions) {
         return { job: 'flush', skipped: `${event.topic}/${event.partition} no longer exists` };
       }
       const stats = await engine.flushPartition(topic, event.partition, limit);
