@@ -4,7 +4,7 @@
 // offsets are contiguous, an idempotent producer's retries never duplicate, and a consumer
 // group's committed offsets never skip records.
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
+import { KCAT, kcatAvailable } from '../helpers/kcat';
 import { type Consumer, type EachMessagePayload, Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, Reader, Writer } from '../../lib/kafka/protocol';
@@ -370,11 +370,9 @@ describe('JoinGroup with a lost response', () => {
   }, 40_000);
 });
 
-const KCAT = process.env.SAMSA_KCAT ?? '/usr/bin/kcat';
-const kcatAvailable = fs.existsSync(KCAT);
-if (!kcatAvailable && process.env.CI === 'true') throw new Error(`no kcat at ${KCAT} — required under CI=true (see test/e2e/kafka-kcat.test.ts)`);
+const haveKcat = kcatAvailable('kafka-faults (librdkafka cases)');
 
-describe.skipIf(!kcatAvailable)('librdkafka (kcat) idempotent producer with lost responses and kill -9', () => {
+describe.skipIf(!haveKcat)('librdkafka (kcat) idempotent producer with lost responses and kill -9', () => {
   it('five requests in flight, answers lost, the server killed and restarted mid-stream: every line stored once, in order', async () => {
     const topic = 'kcat-idem';
     await http('POST', '/v1/topics', { name: topic, partitions: 1 });
@@ -434,7 +432,7 @@ describe('SIGTERM with Kafka requests in work', () => {
   }, 60_000);
 });
 
-describe.skipIf(!kcatAvailable)('librdkafka (kcat -G) consumer group with lost responses and kill -9', () => {
+describe.skipIf(!haveKcat)('librdkafka (kcat -G) consumer group with lost responses and kill -9', () => {
   it('asynchronous auto-commits never move a committed offset back or past what was consumed, and the group reads everything', async () => {
     const topic = 'kcat-grp';
     await http('POST', '/v1/topics', { name: topic, partitions: 2 });

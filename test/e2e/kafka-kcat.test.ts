@@ -2,38 +2,17 @@
 // `bin/serve.ts`: -L, -P with keys and headers, -C from the beginning and from an offset, -G
 // group consumption — each compared with the HTTP API's view of the same topic. Under CI=true a
 // missing kcat fails the run (.ci/run installs it), elsewhere the suite is skipped with a notice.
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KCAT, kcatAvailable, runKcat } from '../helpers/kcat';
 import { freePort, jsonRequest, type ServerHandle, startServer } from '../helpers/server';
 
-const KCAT = process.env.SAMSA_KCAT ?? '/usr/bin/kcat';
-const available = fs.existsSync(KCAT);
-if (!available) {
-  const msg = `kcat test: no kcat at ${KCAT} (apt-get install kcat, or set SAMSA_KCAT)`;
-  if (process.env.CI === 'true') throw new Error(`${msg} — required under CI=true`);
-  console.warn(`\n*** SKIPPED: ${msg} ***\n`);
-}
+const available = kcatAvailable('kcat test');
 
 let server: ServerHandle;
 let broker: string;
 
-/** kcat with stdin, as a child process (async: the server runs in another process, but keep the event loop free). */
-function kcat(args: string[], input?: string, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(KCAT, ['-b', broker, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
+const kcat = (args: string[], input?: string): ReturnType<typeof runKcat> => runKcat(broker, args, input);
 
 const http = <T>(method: string, path: string, body?: unknown): Promise<T> => jsonRequest<T>(server.url, method, path, body);
 

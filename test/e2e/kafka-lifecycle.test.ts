@@ -3,10 +3,9 @@
 // deleted and created again, a consumer group while partitions are added, a kcat group whose
 // committed offset retention deleted. The frames are pinned in test/unit/kafka/lifecycle.test.ts;
 // these check that a real client ends up where it would against Kafka.
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { kcatAvailable, runKcat } from '../helpers/kcat';
 import { freePort, jsonRequest, type ServerHandle, startServer } from '../helpers/server';
 import { until as waitUntil } from '../helpers/wait';
 
@@ -15,29 +14,8 @@ let kafka: Kafka;
 let broker: string;
 
 // kcat (librdkafka 2.x) as in kafka-kcat.test.ts: skipped with a notice where it is missing.
-const KCAT = process.env.SAMSA_KCAT ?? '/usr/bin/kcat';
-const haveKcat = fs.existsSync(KCAT);
-if (!haveKcat) {
-  const msg = `kafka-lifecycle: no kcat at ${KCAT} (apt-get install kcat, or set SAMSA_KCAT)`;
-  if (process.env.CI === 'true') throw new Error(`${msg} — required under CI=true`);
-  console.warn(`\n*** SKIPPED (kcat cases): ${msg} ***\n`);
-}
-
-function kcat(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(KCAT, ['-b', broker, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end('');
-  });
-}
+const haveKcat = kcatAvailable('kafka-lifecycle (kcat cases)');
+const kcat = (args: string[]): ReturnType<typeof runKcat> => runKcat(broker, args);
 const http = <T>(method: string, path: string, body?: unknown): Promise<T> => jsonRequest<T>(server.url, method, path, body);
 const until = (what: string, ms: number, ok: () => boolean | Promise<boolean>): Promise<void> => waitUntil(what, ms, ok, () => server.output().slice(-2000));
 
