@@ -12,6 +12,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { awsEndpoint, describeAws, makeDynamoStore, makeS3Store, TEST_REGION, type DynamoFixture, type S3Fixture } from '../helpers/aws';
 import { codecsReady, encodeRecordBatch, splitBatches } from '../../lib/records';
+import { v2Event } from '../helpers/lambda';
 import { ensureSynth, functionBundle } from './synth';
 
 type Handler = (event: unknown, context?: unknown) => Promise<Record<string, unknown>>;
@@ -246,37 +247,13 @@ describeAws('Lambda bundles from cdk.out, in-process against the emulator', () =
   function urlEvent(method: string, target: string, body?: unknown, headers: Record<string, string> = {}, userArn = 'arn:aws:iam::123456789012:user/producer') {
     const [rawPath, rawQueryString = ''] = target.split('?') as [string, string?];
     const isBuffer = body instanceof Uint8Array;
-    return {
-      version: '2.0',
-      routeKey: '$default',
-      rawPath,
-      rawQueryString,
-      headers: {
-        host: 'abcdefgh.lambda-url.us-east-1.on.aws',
-        'x-forwarded-proto': 'https',
-        ...(body !== undefined && !isBuffer ? { 'content-type': 'application/json' } : {}),
-        ...headers,
-      },
-      ...(rawQueryString ? { queryStringParameters: Object.fromEntries(new URLSearchParams(rawQueryString)) } : {}),
-      requestContext: {
-        accountId: '123456789012',
-        apiId: 'abcdefgh',
-        authorizer: { iam: { accessKey: 'AKIATEST', accountId: '123456789012', callerId: 'AIDATEST', userArn, userId: 'AIDATEST' } },
-        domainName: 'abcdefgh.lambda-url.us-east-1.on.aws',
-        domainPrefix: 'abcdefgh',
-        http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'samsa-test' },
-        requestId: randomUUID(),
-        routeKey: '$default',
-        stage: '$default',
-        time: new Date().toUTCString(),
-        timeEpoch: Date.now(),
-      },
-      ...(body === undefined
-        ? {}
-        : isBuffer
-          ? { body: Buffer.from(body).toString('base64'), isBase64Encoded: true }
-          : { body: typeof body === 'string' ? body : JSON.stringify(body), isBase64Encoded: false }),
-    };
+    const e = v2Event(method, rawPath, {
+      query: rawQueryString,
+      headers: { ...(body !== undefined && !isBuffer ? { 'content-type': 'application/json' } : {}), ...headers },
+      ...(body === undefined ? {} : { body: isBuffer || typeof body === 'string' ? body : JSON.stringify(body) }),
+      authorizer: { iam: { accessKey: 'AKIATEST', accountId: '123456789012', callerId: 'AIDATEST', userArn, userId: 'AIDATEST' } },
+    }) as { headers: Record<string, string>; requestContext: Record<string, unknown> } & Record<string, unknown>;
+    return rawQueryString ? { ...e, queryStringParameters: Object.fromEntries(new URLSearchParams(rawQueryString)) } : e;
   }
 
   /** The same request as API Gateway's HTTP API delivers it behind the JWT authorizer. */
