@@ -399,11 +399,13 @@ export class KafkaGroups {
   private expire(): void {
     const now = this.now();
     for (const g of [...this.groups.values()]) {
-      if (g.state === 'Empty' && g.members.size === 0 && now - g.emptySince > EMPTY_GROUP_TTL_MS) {
+      for (const [id, until] of [...g.pending]) if (now > until) g.pending.delete(id);
+      // Not while an id it gave (MEMBER_ID_REQUIRED) is pending: its member's join with it would
+      // find no such id in a new group. Forgotten once the last one lapses (a session at most).
+      if (g.state === 'Empty' && g.members.size === 0 && g.pending.size === 0 && now - g.emptySince > EMPTY_GROUP_TTL_MS) {
         this.groups.delete(g.id);
         continue;
       }
-      for (const [id, until] of [...g.pending]) if (now > until) g.pending.delete(id);
       for (const m of [...g.members.values()]) {
         // A member parked in JoinGroup or SyncGroup is waiting on us, not silent (Kafka keeps
         // members awaiting sync alive; its session restarts when the answer goes out).
