@@ -71,3 +71,52 @@ it('a long-polling Fetch whose handler starts as the listener closes (it waited 
     await auth.quotas.put({ principal: 'User:ANONYMOUS' });
   }
 }, 30_000);
+
+const joinBody = (group: string, memberId: string): Writer =>
+  new Writer()
+    .string(group)
+    .int32(10_000)
+    .string(memberId)
+    .string('consumer')
+    .array(['range'], (x, p) => void x.string(p).bytes(Uint8Array.of(1)));
+
+it('a JoinGroup whose handler starts as the listener closes (it waited on its quota) is answered at once, not parked until the connections are cut', async () => {
+  const auth = testAuth(engine.meta, 'none');
+  const l = await startKafkaListener({ engine, coordinator, port: 0, host: '127.0.0.1', auth });
+  try {
+    // A Stable group of one member: the next member's join makes it rebalance, which waits for
+    // the first to re-join (its rebalance timeout, the session timeout at v0: 10 s).
+    const a = await RawClient.connect(l.port);
+    a.request(11, 0, 1, joinBody('drain-group', ''));
+    const r = new Reader((await a.response())!);
+    r.int32();
+    expect(r.int16()).toBe(ErrorCode.NONE);
+    const generation = r.int32();
+    r.string();
+    r.string();
+    const memberId = r.string();
+    a.request(14, 0, 2, new Writer().string('drain-group').int32(generation).string(memberId).array([memberId], (x, m) => void x.string(m).bytes(new Uint8Array(0))));
+    await a.response();
+    await auth.quotas.put({ principal: 'User:ANONYMOUS', request_rate: 1 });
+    const b = await RawClient.connect(l.port);
+    b.request(1, 4, 1, fetchBody('idle', 0, 0));
+    await b.response();
+    b.request(11, 0, 2, joinBody('drain-group', ''));
+    await new Promise((res) => setTimeout(res, 100));
+    const t0 = Date.now();
+    const answer = b.response(10_000);
+    await l.close();
+    const elapsed = Date.now() - t0;
+    const res = await answer;
+    expect(res).toBeDefined();
+    const jr = new Reader(res!);
+    jr.int32();
+    expect(jr.int16()).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    expect(elapsed).toBeLessThan(3_500);
+    a.end();
+    b.end();
+  } finally {
+    await auth.quotas.put({ principal: 'User:ANONYMOUS' });
+    await l.close();
+  }
+}, 30_000);
