@@ -101,7 +101,11 @@ export class KafkaGroups {
     this.sweeper.unref();
   }
 
+  /** Set by close(): joins and syncs that reach the groups afterwards are answered at once. */
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     clearInterval(this.sweeper);
     for (const g of this.groups.values()) {
       if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
@@ -128,6 +132,9 @@ export class KafkaGroups {
     req: { groupId: string; memberId: string; requireKnownMemberId?: boolean } & Pick<Member, 'clientId' | 'clientHost' | 'sessionTimeoutMs' | 'rebalanceTimeoutMs' | 'protocolType' | 'protocols'>,
   ): Promise<JoinResult> {
     const fail = (errorCode: number, memberId = req.memberId): Promise<JoinResult> => Promise.resolve({ errorCode, generation: -1, protocolName: '', leader: '', memberId, members: [] });
+    // Closing (the listener drains): a join that started before the close (after a quota wait,
+    // say) would park in a rebalance nobody completes, as the joins close() answered would have.
+    if (this.closed) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     if (req.sessionTimeoutMs < SESSION_MIN_MS || req.sessionTimeoutMs > SESSION_MAX_MS) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
     if (req.protocols.length === 0 || req.protocolType === '') return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     const g = this.group(req.groupId);
@@ -196,6 +203,8 @@ export class KafkaGroups {
     const g = this.groups.get(req.groupId);
     const m = g?.members.get(req.memberId);
     if (!g || !m) return Promise.resolve({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, assignment: empty });
+    // Closing: a follower's SyncGroup would wait for a leader's that can no longer be started.
+    if (this.closed) return Promise.resolve({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, assignment: empty });
     if (req.generation !== g.generation) return Promise.resolve({ errorCode: ErrorCode.ILLEGAL_GENERATION, assignment: empty });
     if (g.state === 'PreparingRebalance') return Promise.resolve({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS, assignment: empty });
     m.lastSeen = this.now();
