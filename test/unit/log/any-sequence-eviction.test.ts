@@ -54,6 +54,19 @@ describe('any-sequence rule vs producer streams evicted by the per-partition bou
     expect(decideProducer(states, batch(3, 42, 43, 2000 + DAY + MAX_PRODUCERS_PER_PARTITION + 1)).kind).toBe('new');
   });
 
+  it('a producer the partition knows is checked as without the rule: a new epoch starts at 0 (Kafka), a retry is a duplicate, a gap is refused', () => {
+    states = {};
+    next = 0;
+    apply(batch(1, 0, 4, 1000));
+    apply(batch(1, 5, 9, 1001));
+    expect(decideProducer(states, batch(1, 5, 9, 1002))).toEqual({ kind: 'duplicate', base: 5 });
+    expect(() => decideProducer(states, batch(1, 12, 12, 1002))).toThrow(/gap/);
+    // Epoch bumped (InitProducerId): the old epoch's state is the producer's, not "no state".
+    const bumped = (firstSeq: number): ProducerBatch => ({ ...batch(1, firstSeq, firstSeq, 1003), epoch: 1 });
+    expect(() => decideProducer(states, bumped(10))).toThrow(/gap/);
+    expect(decideProducer(states, bumped(0)).kind).toBe('new');
+  });
+
   it('a fresh partition takes an unknown producer at any sequence', () => {
     expect(decideProducer({}, batch(9, 17, 20, 1)).kind).toBe('new');
     expect(() => decideProducer({}, batch(9, 17, 20, 1, false))).toThrow(/gap/);
