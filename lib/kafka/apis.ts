@@ -324,7 +324,9 @@ const fetchApi: Api = {
     const got = (): number => result.reduce((a, t) => a + t.parts.reduce((b, p) => b + p.records.length, 0), 0);
     const errors = result.some((t) => t.parts.some((p) => p.error !== ErrorCode.NONE));
     const need = Math.max(minBytes, 1);
-    if (maxWait > 0 && got() < need && !errors) {
+    // Not once the listener is closing: its abort has fired already (a handler that started
+    // late, after a quota wait, say) and would never end this wait; the answer goes out now.
+    if (maxWait > 0 && got() < need && !errors && ctx.signal?.aborted !== true) {
       // Long poll (Kafka's min_bytes / max_wait_ms): wait on every partition where this pass's
       // read ended until the logs have grown by what min_bytes still lacks, or max_wait passes;
       // each wake reads only the new batches (bounded by what is still lacking), then the

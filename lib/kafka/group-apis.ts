@@ -79,7 +79,11 @@ const joinGroup: Api = {
     }
     const res = await ctx.groups.join({ groupId, memberId, requireKnownMemberId: v >= 4, clientId: h.clientId ?? '', clientHost: s.clientHost, sessionTimeoutMs, rebalanceTimeoutMs, protocolType, protocols });
     // A refused join leaves no member: a group left without Kafka members is not Kafka-held.
-    if (res.errorCode !== ErrorCode.NONE && !ctx.groups.active(groupId)) await ctx.cluster.markInactive(groupId);
+    // Not for MEMBER_ID_REQUIRED, whose member joins with its id next: taking the mark back then
+    // (on every v4+ first join) raced the joins of others, whose markActive found the mark still
+    // set and skipped, and left the group unmarked with members in it. If the id is never used,
+    // the lease renewal drops the mark of a group without members (KafkaCluster.tick).
+    if (res.errorCode !== ErrorCode.NONE && res.errorCode !== ErrorCode.MEMBER_ID_REQUIRED && !ctx.groups.active(groupId)) await ctx.cluster.markInactive(groupId);
     return answer(res);
   },
 };

@@ -101,7 +101,11 @@ export class KafkaGroups {
     this.sweeper.unref();
   }
 
+  /** Set by close(): joins and syncs that reach the groups afterwards are answered at once. */
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     clearInterval(this.sweeper);
     for (const g of this.groups.values()) {
       if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
@@ -128,6 +132,9 @@ export class KafkaGroups {
     req: { groupId: string; memberId: string; requireKnownMemberId?: boolean } & Pick<Member, 'clientId' | 'clientHost' | 'sessionTimeoutMs' | 'rebalanceTimeoutMs' | 'protocolType' | 'protocols'>,
   ): Promise<JoinResult> {
     const fail = (errorCode: number, memberId = req.memberId): Promise<JoinResult> => Promise.resolve({ errorCode, generation: -1, protocolName: '', leader: '', memberId, members: [] });
+    // Closing (the listener drains): a join that started before the close (after a quota wait,
+    // say) would park in a rebalance nobody completes, as the joins close() answered would have.
+    if (this.closed) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     if (req.sessionTimeoutMs < SESSION_MIN_MS || req.sessionTimeoutMs > SESSION_MAX_MS) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
     if (req.protocols.length === 0 || req.protocolType === '') return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     const g = this.group(req.groupId);
@@ -196,6 +203,8 @@ export class KafkaGroups {
     const g = this.groups.get(req.groupId);
     const m = g?.members.get(req.memberId);
     if (!g || !m) return Promise.resolve({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, assignment: empty });
+    // Closing: a follower's SyncGroup would wait for a leader's that can no longer be started.
+    if (this.closed) return Promise.resolve({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, assignment: empty });
     if (req.generation !== g.generation) return Promise.resolve({ errorCode: ErrorCode.ILLEGAL_GENERATION, assignment: empty });
     if (g.state === 'PreparingRebalance') return Promise.resolve({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS, assignment: empty });
     m.lastSeen = this.now();
@@ -399,11 +408,13 @@ export class KafkaGroups {
   private expire(): void {
     const now = this.now();
     for (const g of [...this.groups.values()]) {
-      if (g.state === 'Empty' && g.members.size === 0 && now - g.emptySince > EMPTY_GROUP_TTL_MS) {
+      for (const [id, until] of [...g.pending]) if (now > until) g.pending.delete(id);
+      // Not while an id it gave (MEMBER_ID_REQUIRED) is pending: its member's join with it would
+      // find no such id in a new group. Forgotten once the last one lapses (a session at most).
+      if (g.state === 'Empty' && g.members.size === 0 && g.pending.size === 0 && now - g.emptySince > EMPTY_GROUP_TTL_MS) {
         this.groups.delete(g.id);
         continue;
       }
-      for (const [id, until] of [...g.pending]) if (now > until) g.pending.delete(id);
       for (const m of [...g.members.values()]) {
         // A member parked in JoinGroup or SyncGroup is waiting on us, not silent (Kafka keeps
         // members awaiting sync alive; its session restarts when the answer goes out).

@@ -71,7 +71,9 @@ export interface ProducerBatch {
   /**
    * Kafka's rule (ProducerAppendInfo.checkSequence): a partition that holds no state of the
    * producer (none yet on this incarnation of the topic, or expired) takes its batch at any
-   * sequence, and checks the next ones from there. Without it such a batch must start at 0.
+   * sequence, and checks the next ones from there. Without it such a batch must start at 0, as
+   * it must on a partition holding MAX_PRODUCERS_PER_PARTITION live streams, where the producer
+   * may have been evicted rather than expired (mayHaveEvicted).
    */
   anySequenceWhenUnknown?: boolean;
   now: number;
@@ -123,7 +125,9 @@ export function decideProducer(states: PartitionProducers, batch: ProducerBatch)
       );
     }
   }
-  const inOrder = batch.requestSequence ? batch.firstSeq > lastSeq : batch.firstSeq === expected || (entry === undefined && batch.anySequenceWhenUnknown === true);
+  const inOrder = batch.requestSequence
+    ? batch.firstSeq > lastSeq
+    : batch.firstSeq === expected || (entry === undefined && batch.anySequenceWhenUnknown === true && !mayHaveEvicted(states, live));
   if (!inOrder) {
     throw new SamsaError(
       'OUT_OF_ORDER_SEQUENCE_NUMBER',
@@ -138,6 +142,20 @@ export function decideProducer(states: PartitionProducers, batch: ProducerBatch)
     record: (base) =>
       rememberBatch(states, { stream: batch.stream, epoch: batch.epoch, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, now: batch.now }, base, base + batch.count - 1, batch.expirationMs),
   };
+}
+
+/**
+ * Whether a stream of the partition may have been dropped by the MAX_PRODUCERS_PER_PARTITION
+ * bound while it was still live. Kafka forgets a producer only when it expires: a stream evicted
+ * by the bound is not unknown in its sense, and its retry taken at any sequence would be written
+ * twice. The streams evicted are the least recently written, so once fewer than the bound are
+ * live, some stream kept or written after the eviction has expired, and every evicted one with
+ * it: only a partition holding the bound's worth of live streams may still be missing one.
+ */
+function mayHaveEvicted(states: PartitionProducers, live: (s: StreamState | undefined) => boolean): boolean {
+  let n = 0;
+  for (const s of Object.values(states)) if (live(s) && ++n >= MAX_PRODUCERS_PER_PARTITION) return true;
+  return false;
 }
 
 /**

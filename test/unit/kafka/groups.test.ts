@@ -43,6 +43,25 @@ describe('KafkaGroups', () => {
     expect((await known(first.memberId)).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
   });
 
+  it('v4+ (KIP-394): an id given by a group Empty for almost EMPTY_GROUP_TTL_MS still admits its member: the group is not forgotten with the id pending', async () => {
+    const known = (memberId = '') =>
+      groups.join({ groupId: 'g', memberId, requireKnownMemberId: true, clientId: 'c', clientHost: '127.0.0.1', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 5_000, protocolType: 'consumer', protocols: proto });
+    const a = await join(groups);
+    await groups.sync({ groupId: 'g', memberId: a.memberId, generation: 1, assignments: [] });
+    expect(groups.leave('g', a.memberId)).toBe(ErrorCode.NONE);
+    expect(groups.describe('g').state).toBe('Empty');
+    // The consumers come back just before the empty group would be forgotten.
+    vi.advanceTimersByTime(EMPTY_GROUP_TTL_MS - 200);
+    const given = await known();
+    expect(given.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+    // The client joins with its id at once (a second later at most), well within its session.
+    vi.advanceTimersByTime(1_000);
+    const b = await known(given.memberId);
+    expect([b.errorCode, b.memberId]).toEqual([ErrorCode.NONE, given.memberId]);
+    // The group's generation went on, as an empty group's does (stale commits stay fenced).
+    expect(b.generation).toBe(2);
+  });
+
   it('the first member completes a generation alone and leads; its assignment reaches it through SyncGroup', async () => {
     const a = await join(groups);
     expect(a.errorCode).toBe(ErrorCode.NONE);

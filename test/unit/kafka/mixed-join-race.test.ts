@@ -17,6 +17,7 @@ import { groupPk } from '../../../lib/log/keys';
 import { silentLogger } from '../../../lib/obs/logger';
 import { faultyMetaStore, Gate } from '../../../lib/storage/faults';
 import { localStores, type TestStores } from '../../helpers/stores';
+import { RawClient } from './raw-client';
 
 let stores: TestStores;
 let engine: LogEngine;
@@ -99,4 +100,57 @@ it('a group with Kafka members is neither reset, nor deleted, nor has its offset
   const del = await app.request('/v1/groups/k', { method: 'DELETE' });
   const offset = (await coordinator.offsets('k').catch(() => [])).find((o) => o.partition === 0)?.offset;
   expect({ reset: reset.status, delOffsets: delOffsets.status, del: del.status, offset }).toEqual({ reset: 409, delOffsets: 409, del: 409, offset: 7 });
+});
+
+/** JoinGroup v4 on `c`: error code and member id of the answer. */
+async function joinV4(c: RawClient, group: string, memberId: string): Promise<{ error: number; memberId: string }> {
+  const body = new Writer()
+    .string(group)
+    .int32(10_000)
+    .int32(10_000)
+    .string(memberId)
+    .string('consumer')
+    .array([{ name: 'range', metadata: Uint8Array.from([0, 0, 0, 0, 0, 0]) }], (w, p) => void w.string(p.name).bytes(p.metadata));
+  c.request(11, 4, 1, body);
+  const r = (await c.reply(10_000))!;
+  r.int32(); // throttle
+  const error = r.int16();
+  r.int32();
+  r.string();
+  r.string();
+  return { error, memberId: r.string()! };
+}
+
+// KIP-394 made every v4+ first join a refused one (MEMBER_ID_REQUIRED), and a refused join takes
+// the group's Kafka mark back when the group has no member. A member joining with its id while
+// that write is under way found the mark still set and did not write it again: once the write
+// landed, the group was marked free of Kafka members while one was in it (until the next lease
+// renewal), and the HTTP side admitted HTTP members into it.
+it("a MEMBER_ID_REQUIRED answer does not take back the Kafka mark of a group a member joins meanwhile", async () => {
+  const y = await RawClient.connect(listener.port);
+  const x = await RawClient.connect(listener.port);
+  const first = await joinV4(y, 'kip394', '');
+  expect(first.error).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+  const gate = new Gate();
+  faults.add({
+    method: 'write',
+    when: (c) => {
+      const op = c.args[0] as { type: string; item?: Record<string, unknown> };
+      return op.type === 'put' && op.item?.['pk'] === 'kafka-coord' && op.item['sk'] === 'kip394' && op.item['active'] === false;
+    },
+    action: { kind: 'hang', gate },
+  });
+  // Another consumer's first join: MEMBER_ID_REQUIRED, and the group (no member yet) unmarked...
+  const other = joinV4(x, 'kip394', '');
+  await Promise.race([gate.reached, other]);
+  // ...while the first consumer joins with its id.
+  const joined = await joinV4(y, 'kip394', first.memberId);
+  expect(joined.error).toBe(ErrorCode.NONE);
+  gate.release();
+  expect((await other).error).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+  // A Kafka member is in the group: the HTTP side must see the group as Kafka-held.
+  await expect(kafkaGroupGuard(engine.meta)('kip394')).rejects.toThrow(/Kafka-protocol members/);
+  faults.clear();
+  x.end();
+  y.end();
 });
