@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app';
 import { mountGroupRoutes } from '../../lib/http/groups';
-import { lambdaLimits, type RuntimeLimits } from '../../lib/http/limits';
+import { jsonResultBytes, lambdaLimits, type RuntimeLimits } from '../../lib/http/limits';
 import { LogEngine } from '../../lib/log/engine';
 import { silentLogger } from '../../lib/obs/logger';
 import { codecsReady, encodeRecordBatch, splitBatches } from '../../lib/records';
@@ -199,5 +199,29 @@ describe('live tails follow the runtime', () => {
     expect(text).toContain('id: 40');
     expect(took).toBeGreaterThanOrEqual(1100);
     expect(took).toBeLessThan(5000);
+  });
+});
+
+describe("a buffered group poll's envelope counts against the result", () => {
+  // Assignment, positions and committed travel in the same body as the records: with many
+  // partitions of a long-named topic they are tens of bytes per partition, and a first record
+  // that fits alone can still make a result the runtime cannot return.
+  const name = `env-${'e'.repeat(200)}`;
+  const room = 30_000;
+  const tiny: RuntimeLimits = { ...buffered, maxJsonResponseBytes: room };
+  const a = () => app(undefined, { extend: (x) => void mountGroupRoutes(x, { engine, response: tiny }) });
+  beforeAll(async () => {
+    await engine.createTopic(name, 40);
+    await engine.produce(name, [{ key: null, value: new TextEncoder().encode('v'.repeat(15_000)), headers: [], partition: 7 }]);
+  });
+
+  it('a first record that fits alone but not beside the envelope is 413 RECORD_TOO_LARGE, not an oversized result', async () => {
+    const g = a();
+    const joined = (await (await g.request('/v1/groups/envelope/members', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topics: [name], auto_offset_reset: 'earliest' }) })).json()) as { member_id: string };
+    const res = await g.request(`/v1/groups/envelope/members/${joined.member_id}/records?value_format=string`);
+    const text = await res.text();
+    if (res.status === 200) expect(jsonResultBytes(text, tiny), 'a 200 must fit the result').toBeLessThanOrEqual(room);
+    expect(res.status).toBe(413);
+    expect(JSON.parse(text)).toMatchObject({ error_code: 'RECORD_TOO_LARGE', partition: 7, offset: 0, runtime: 'function-url-buffered', max_response_bytes: room });
   });
 });
