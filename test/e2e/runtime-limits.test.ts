@@ -225,3 +225,43 @@ describe("a buffered group poll's envelope counts against the result", () => {
     expect(JSON.parse(text)).toMatchObject({ error_code: 'RECORD_TOO_LARGE', partition: 7, offset: 0, runtime: 'function-url-buffered', max_response_bytes: room });
   });
 });
+
+describe('a clamped group poll resumes every partition exactly where its records stop', () => {
+  // The poll is stateless: the member sends its positions back as `from`. Whatever the cut
+  // (it falls anywhere in the poll, which starts at a random partition), every record comes
+  // once, in order, and a partition that returned nothing keeps its position.
+  const room = 3000;
+  const tiny: RuntimeLimits = { ...buffered, maxJsonResponseBytes: room };
+  beforeAll(async () => {
+    await engine.createTopic('resume', 3);
+    for (const p of [0, 1]) {
+      for (let i = 0; i < 12; i++) await engine.produce('resume', [{ key: null, value: new TextEncoder().encode(JSON.stringify({ p, i, pad: '"'.repeat(60) })), headers: [], partition: p }]);
+    }
+  });
+
+  it('with `from` = the last positions, every record once and in order; the empty partition stays at 0', async () => {
+    const g = app(undefined, { extend: (x) => void mountGroupRoutes(x, { engine, response: tiny }) });
+    const joined = (await (await g.request('/v1/groups/resume/members', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topics: ['resume'], auto_offset_reset: 'earliest' }) })).json()) as { member_id: string };
+    type Poll = { records: Array<{ partition: number; offset: number; value: { p: number; i: number } }>; positions: Array<{ partition: number; offset: number; next_offset: number }> };
+    const seen: Record<number, number[]> = { 0: [], 1: [], 2: [] };
+    let from = '';
+    let clampedPolls = 0;
+    for (let n = 0; n < 40 && seen[0]!.length + seen[1]!.length < 24; n++) {
+      const res = await g.request(`/v1/groups/resume/members/${joined.member_id}/records?max_records=100${from}`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(jsonResultBytes(text, tiny)).toBeLessThanOrEqual(room);
+      if (res.headers.get('x-samsa-clamped')) clampedPolls++;
+      const body = JSON.parse(text) as Poll;
+      for (const r of body.records) {
+        expect(r.value.p).toBe(r.partition);
+        seen[r.partition]!.push(r.offset);
+      }
+      expect(body.positions.find((p) => p.partition === 2)!.next_offset).toBe(0);
+      from = `&from=${body.positions.map((p) => `resume:${p.partition}:${p.next_offset}`).join(',')}`;
+    }
+    expect(clampedPolls).toBeGreaterThan(1);
+    const all = Array.from({ length: 12 }, (_, i) => i);
+    expect(seen).toEqual({ 0: all, 1: all, 2: [] });
+  });
+});
