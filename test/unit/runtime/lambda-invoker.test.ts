@@ -2,6 +2,7 @@
 // hand-off (lib/runtime/lambda/flush-invoker.ts): an endpoint that never answers must not hold
 // the request (a DELETE answers only after its hand-off) or the invocation for longer than the
 // invoker's timeout, retries included.
+import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { lambdaInvoker } from '../../../lib/runtime/lambda/flush-invoker';
@@ -51,3 +52,25 @@ it('an invoke whose endpoint never answers fails within its timeout, retries inc
   // Two attempts of 300 ms and the SDK's backoff between them.
   expect(Date.now() - started).toBeLessThan(3000);
 }, 10_000);
+
+it('an endpoint that accepts the invoke (202) within the timeout succeeds, the payload as JSON', async () => {
+  const seen: Array<{ url: string; type: string | undefined; body: string }> = [];
+  const ok = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      seen.push({ url: req.url ?? '', type: req.headers['x-amz-invocation-type'] as string | undefined, body });
+      res.writeHead(202).end();
+    });
+  });
+  await new Promise<void>((r) => ok.listen(0, '127.0.0.1', r));
+  const endpoint = process.env.AWS_ENDPOINT_URL_LAMBDA;
+  process.env.AWS_ENDPOINT_URL_LAMBDA = `http://127.0.0.1:${(ok.address() as net.AddressInfo).port}`;
+  try {
+    await lambdaInvoker<{ x: number }>('samsa-retention', { requestTimeoutMs: 300 })({ x: 2 });
+  } finally {
+    process.env.AWS_ENDPOINT_URL_LAMBDA = endpoint;
+    await new Promise((r) => ok.close(r));
+  }
+  expect(seen).toEqual([{ url: expect.stringContaining('/functions/samsa-retention/invocations'), type: 'Event', body: '{"x":2}' }]);
+});
