@@ -34,7 +34,7 @@ const { engine, groups } = await openAwsEngine(cfg, { ...engineHooks(metrics), .
 // What the front of this function carries (6 MB buffered, base64 for binary; 20 MB streamed),
 // fixed by the deployment: the construct sets SAMSA_INVOKE_MODE and the timeout it chose.
 const limits = lambdaLimits(
-  lambdaKind(cfg.invokeMode, cfg.auth),
+  lambdaKind(cfg.invokeMode, cfg.auth, cfg.lambdaFront),
   { maxRequestBytes: cfg.maxRequestBytes, maxJsonRequestBytes: Math.min(cfg.maxRequestBytes, MAX_JSON_REQUEST_BYTES) },
   cfg.functionTimeoutMs || 15 * 60_000,
 );

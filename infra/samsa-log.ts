@@ -309,6 +309,9 @@ export class SamsaLog extends Construct {
       ...common,
       // The app's limits follow the front (lib/http/limits.ts); live tails end before the timeout.
       SAMSA_INVOKE_MODE: streaming ? 'RESPONSE_STREAM' : 'BUFFERED',
+      // The front, whatever SAMSA_AUTH says (authorization: false leaves it none behind API
+      // Gateway too): its limits, and API Gateway's decoded rawPath (lib/runtime/lambda/event.ts).
+      SAMSA_LAMBDA_FRONT: p.auth.type === 'iam' ? 'function-url' : 'api-gateway',
       SAMSA_FUNCTION_TIMEOUT_MS: String(p.api.timeout.toMilliseconds()),
       SAMSA_FLUSH_FUNCTION: this.flushFunction.functionName,
       // A topic deletion is handed to the retention function, so the name is free again seconds later.

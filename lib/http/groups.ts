@@ -340,9 +340,12 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       // partition with records left out continues at the first of them. The poll is stateless
       // (the member sends acks and `from`), so nothing is skipped.
       const room = deps.response?.maxJsonResponseBytes;
+      // What the body carries besides the records: tens of bytes per assigned partition, so
+      // hundreds of KB for a member of a thousand partitions. (Clamping only lowers next_offset.)
+      const envelope = room === undefined ? 0 : 256 + jsonResultBytes(JSON.stringify({ generation: r.generation, assignment: r.assignment, committed, positions }), deps.response!);
       if (room !== undefined && deps.response!.bodyInResult && records.length > 0) {
-        // Not even the first fits a buffered Lambda's result (lib/http/app.ts, tooLargeForResult).
-        const first = 256 + jsonResultBytes(JSON.stringify(records[0]), deps.response!);
+        // Not even the first fits a buffered Lambda's result beside the envelope (lib/http/app.ts, tooLargeForResult).
+        const first = envelope + jsonResultBytes(JSON.stringify(records[0]), deps.response!);
         if (first > room) {
           const { topic, partition, offset } = records[0]!;
           throw new SamsaError('RECORD_TOO_LARGE', `the record at ${topic}/${partition} offset ${offset} needs ${first} bytes of response, more than this deployment (${deps.response!.kind}) can return (${room}); read it through a streamed Function URL or the Node server`, {
@@ -356,7 +359,7 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
         }
       }
       if (room !== undefined && records.length > 1) {
-        let size = 256 + jsonResultBytes(JSON.stringify({ generation: r.generation, assignment: r.assignment, committed, positions }), deps.response!);
+        let size = envelope;
         let keep = 0;
         for (const rec of records) {
           size += jsonResultBytes(JSON.stringify(rec), deps.response!) + 1;

@@ -93,8 +93,12 @@ export function jsonResultBytes(json: string, limits: Pick<RuntimeLimits, 'bodyI
   return bytes + escapes;
 }
 
-/** SAMSA_INVOKE_MODE as the construct sets it: which Lambda front the function sits behind. */
-export function lambdaKind(invokeMode: string | undefined, auth: string | undefined): Exclude<RuntimeKind, 'node'> {
-  if (auth === 'jwt') return 'api-gateway';
+/**
+ * Which Lambda front the function sits behind: SAMSA_LAMBDA_FRONT and SAMSA_INVOKE_MODE as the
+ * construct sets them. Without the front (set since API Gateway can front a deployment with
+ * ACLs off, SAMSA_AUTH=none), SAMSA_AUTH=jwt still means API Gateway.
+ */
+export function lambdaKind(invokeMode: string | undefined, auth: string | undefined, front?: 'function-url' | 'api-gateway'): Exclude<RuntimeKind, 'node'> {
+  if (front === 'api-gateway' || (front === undefined && auth === 'jwt')) return 'api-gateway';
   return invokeMode === 'RESPONSE_STREAM' ? 'function-url-streaming' : 'function-url-buffered';
 }

@@ -64,6 +64,11 @@ export interface Config {
   jwtClaim: string;
   /** Lambda: the Function URL's invoke mode, as the construct deployed it (lib/http/limits.ts). */
   invokeMode: 'BUFFERED' | 'RESPONSE_STREAM';
+  /**
+   * Lambda: what fronts the function, as the construct deployed it (SAMSA_LAMBDA_FRONT). Unset:
+   * API Gateway when SAMSA_AUTH=jwt, else a Function URL (deployments from before the variable).
+   */
+  lambdaFront: 'function-url' | 'api-gateway' | undefined;
   /** Lambda: the function's timeout, which bounds live-tail sessions (0: unknown). */
   functionTimeoutMs: number;
   /**
@@ -131,11 +136,15 @@ export function loadConfig(env: Env = process.env): Config {
     allowAnonymous: false,
     jwtClaim: 'sub',
     invokeMode: 'BUFFERED',
+    lambdaFront: undefined,
     functionTimeoutMs: int('SAMSA_FUNCTION_TIMEOUT_MS', 0, 0),
   };
   const invokeMode = (env.SAMSA_INVOKE_MODE ?? 'BUFFERED').trim().toUpperCase() || 'BUFFERED';
   if (invokeMode !== 'BUFFERED' && invokeMode !== 'RESPONSE_STREAM') problems.push(`SAMSA_INVOKE_MODE must be BUFFERED or RESPONSE_STREAM, got "${env.SAMSA_INVOKE_MODE}"`);
   else cfg.invokeMode = invokeMode;
+  const front = env.SAMSA_LAMBDA_FRONT?.trim().toLowerCase();
+  if (front === 'function-url' || front === 'api-gateway') cfg.lambdaFront = front;
+  else if (front) problems.push(`SAMSA_LAMBDA_FRONT must be function-url or api-gateway, got "${env.SAMSA_LAMBDA_FRONT}"`);
   const auth = (env.SAMSA_AUTH ?? 'none').trim().toLowerCase() || 'none';
   if (!['none', 'keys', 'iam', 'jwt'].includes(auth)) problems.push(`SAMSA_AUTH must be none, keys, iam or jwt, got "${env.SAMSA_AUTH}"`);
   let apiKeys = new Map<string, string>();

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app';
 import { mountGroupRoutes } from '../../lib/http/groups';
-import { lambdaLimits, type RuntimeLimits } from '../../lib/http/limits';
+import { jsonResultBytes, lambdaLimits, type RuntimeLimits } from '../../lib/http/limits';
 import { LogEngine } from '../../lib/log/engine';
 import { silentLogger } from '../../lib/obs/logger';
 import { codecsReady, encodeRecordBatch, splitBatches } from '../../lib/records';
@@ -199,5 +199,69 @@ describe('live tails follow the runtime', () => {
     expect(text).toContain('id: 40');
     expect(took).toBeGreaterThanOrEqual(1100);
     expect(took).toBeLessThan(5000);
+  });
+});
+
+describe("a buffered group poll's envelope counts against the result", () => {
+  // Assignment, positions and committed travel in the same body as the records: with many
+  // partitions of a long-named topic they are tens of bytes per partition, and a first record
+  // that fits alone can still make a result the runtime cannot return.
+  const name = `env-${'e'.repeat(200)}`;
+  const room = 30_000;
+  const tiny: RuntimeLimits = { ...buffered, maxJsonResponseBytes: room };
+  const a = () => app(undefined, { extend: (x) => void mountGroupRoutes(x, { engine, response: tiny }) });
+  beforeAll(async () => {
+    await engine.createTopic(name, 40);
+    await engine.produce(name, [{ key: null, value: new TextEncoder().encode('v'.repeat(15_000)), headers: [], partition: 7 }]);
+  });
+
+  it('a first record that fits alone but not beside the envelope is 413 RECORD_TOO_LARGE, not an oversized result', async () => {
+    const g = a();
+    const joined = (await (await g.request('/v1/groups/envelope/members', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topics: [name], auto_offset_reset: 'earliest' }) })).json()) as { member_id: string };
+    const res = await g.request(`/v1/groups/envelope/members/${joined.member_id}/records?value_format=string`);
+    const text = await res.text();
+    if (res.status === 200) expect(jsonResultBytes(text, tiny), 'a 200 must fit the result').toBeLessThanOrEqual(room);
+    expect(res.status).toBe(413);
+    expect(JSON.parse(text)).toMatchObject({ error_code: 'RECORD_TOO_LARGE', partition: 7, offset: 0, runtime: 'function-url-buffered', max_response_bytes: room });
+  });
+});
+
+describe('a clamped group poll resumes every partition exactly where its records stop', () => {
+  // The poll is stateless: the member sends its positions back as `from`. Whatever the cut
+  // (it falls anywhere in the poll, which starts at a random partition), every record comes
+  // once, in order, and a partition that returned nothing keeps its position.
+  const room = 3000;
+  const tiny: RuntimeLimits = { ...buffered, maxJsonResponseBytes: room };
+  beforeAll(async () => {
+    await engine.createTopic('resume', 3);
+    for (const p of [0, 1]) {
+      for (let i = 0; i < 12; i++) await engine.produce('resume', [{ key: null, value: new TextEncoder().encode(JSON.stringify({ p, i, pad: '"'.repeat(60) })), headers: [], partition: p }]);
+    }
+  });
+
+  it('with `from` = the last positions, every record once and in order; the empty partition stays at 0', async () => {
+    const g = app(undefined, { extend: (x) => void mountGroupRoutes(x, { engine, response: tiny }) });
+    const joined = (await (await g.request('/v1/groups/resume/members', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topics: ['resume'], auto_offset_reset: 'earliest' }) })).json()) as { member_id: string };
+    type Poll = { records: Array<{ partition: number; offset: number; value: { p: number; i: number } }>; positions: Array<{ partition: number; offset: number; next_offset: number }> };
+    const seen: Record<number, number[]> = { 0: [], 1: [], 2: [] };
+    let from = '';
+    let clampedPolls = 0;
+    for (let n = 0; n < 40 && seen[0]!.length + seen[1]!.length < 24; n++) {
+      const res = await g.request(`/v1/groups/resume/members/${joined.member_id}/records?max_records=100${from}`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(jsonResultBytes(text, tiny)).toBeLessThanOrEqual(room);
+      if (res.headers.get('x-samsa-clamped')) clampedPolls++;
+      const body = JSON.parse(text) as Poll;
+      for (const r of body.records) {
+        expect(r.value.p).toBe(r.partition);
+        seen[r.partition]!.push(r.offset);
+      }
+      expect(body.positions.find((p) => p.partition === 2)!.next_offset).toBe(0);
+      from = `&from=${body.positions.map((p) => `resume:${p.partition}:${p.next_offset}`).join(',')}`;
+    }
+    expect(clampedPolls).toBeGreaterThan(1);
+    const all = Array.from({ length: 12 }, (_, i) => i);
+    expect(seen).toEqual({ 0: all, 1: all, 2: [] });
   });
 });

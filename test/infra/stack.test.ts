@@ -170,6 +170,25 @@ describe('SamsaLog (default: IAM Function URL)', () => {
     expect(apiText).toMatch(/"Action":"lambda:InvokeFunction","Effect":"Allow","Resource":\{"Fn::GetAtt":\["\w*Flush\w*","Arn"\]\}/);
   });
 
+  it('IAM: the API may invoke the flush and the retention function (unqualified) and nothing else; they invoke nothing; each gets the same one-retry async config', () => {
+    const fnId = (desc: string) => Object.entries(template.findResources('AWS::Lambda::Function')).find(([, f]) => String(f.Properties.Description).includes(desc))![0];
+    const invokes = (role: string) =>
+      Object.entries(resources)
+        .filter(([k, r]) => r.Type === 'AWS::IAM::Policy' && k.includes(`${role}Role`))
+        .flatMap(([, r]) => [(r.Properties!.PolicyDocument as { Statement: unknown }).Statement].flat() as Array<Record<string, unknown>>)
+        .filter((st) => [st['Action']].flat().some((a) => String(a).startsWith('lambda:')))
+        .map((st) => ({ action: st['Action'], effect: st['Effect'], resource: st['Resource'] }));
+    expect(invokes('Api')).toEqual([
+      { action: 'lambda:InvokeFunction', effect: 'Allow', resource: { 'Fn::GetAtt': [fnId('flush.ts'), 'Arn'] } },
+      { action: 'lambda:InvokeFunction', effect: 'Allow', resource: { 'Fn::GetAtt': [fnId('retention.ts'), 'Arn'] } },
+    ]);
+    expect(invokes('Flush')).toEqual([]);
+    expect(invokes('Retention')).toEqual([]);
+    const configs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig')).map((r) => r.Properties as Record<string, unknown>);
+    expect(configs.map((c) => JSON.stringify(c.FunctionName)).sort()).toEqual([{ Ref: fnId('flush.ts') }, { Ref: fnId('retention.ts') }].map((x) => JSON.stringify(x)).sort());
+    for (const c of configs) expect(c).toMatchObject({ MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 600, Qualifier: '$LATEST' });
+  });
+
   it('IAM: every function may list the bucket, under topics/ and wal/ only, so S3 answers a missing key 404 (not 403)', () => {
     const dataBucket = Object.entries(resources).find(([k, r]) => r.Type === 'AWS::S3::Bucket' && !/Log/i.test(k))![0];
     for (const fn of ['Api', 'Flush', 'Retention']) {

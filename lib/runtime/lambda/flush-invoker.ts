@@ -14,7 +14,11 @@ export function lambdaInvoker<P extends object = FlushRequest>(functionName: str
   let ready: Promise<(payload: P) => Promise<void>> | undefined;
   const load = async () => {
     const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
-    const client = new LambdaClient({ maxAttempts: 2, requestHandler: { requestTimeout: opts.requestTimeoutMs ?? 2000 } });
+    // requestTimeout alone only logs a warning in @smithy/node-http-handler 4.x: without
+    // throwOnRequestTimeout an endpoint that never answers holds the invoke (and the DELETE or
+    // invocation awaiting it) until the function times out. A connection timeout as well.
+    const timeout = opts.requestTimeoutMs ?? 2000;
+    const client = new LambdaClient({ maxAttempts: 2, requestHandler: { requestTimeout: timeout, connectionTimeout: timeout, throwOnRequestTimeout: true } });
     const encoder = new TextEncoder();
     return async (payload: P) => {
       const out = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: encoder.encode(JSON.stringify(payload)) }));
