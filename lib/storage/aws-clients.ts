@@ -21,7 +21,7 @@ export interface AwsClientConfig {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Total attempts per call including the first (SDK default is 3). */
   maxAttempts: number;
-  /** Socket timeout per request in ms. */
+  /** How long a request may go without a byte either way before it fails (socket idle timeout), in ms. */
   requestTimeoutMs: number;
 }
 
@@ -51,7 +51,11 @@ function httpHandler(requestTimeoutMs: number): NodeHttpHandler {
     httpAgent: new http.Agent({ keepAlive: true, maxSockets: 128 }),
     httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 128 }),
     connectionTimeout: 5_000,
-    requestTimeout: requestTimeoutMs,
+    // The bound on a request that stops moving: no byte either way for this long fails it (and
+    // the SDK retries it). Not `requestTimeout`, which in @smithy/node-http-handler 4.x only logs
+    // a warning unless told to throw, and which would bound the whole transfer: a 1 GiB segment
+    // read that keeps flowing must not be cut.
+    socketTimeout: requestTimeoutMs,
   });
 }
 
