@@ -6,9 +6,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { lambdaInvoker } from '../../../lib/runtime/lambda/flush-invoker';
+import { startSilentServer } from '../../helpers/net';
 
-let server: net.Server;
-const sockets = new Set<net.Socket>();
+let silent: Awaited<ReturnType<typeof startSilentServer>>;
 const saved: Record<string, string | undefined> = {};
 const env = (k: string, v: string) => {
   saved[k] = process.env[k];
@@ -16,15 +16,8 @@ const env = (k: string, v: string) => {
 };
 
 beforeAll(async () => {
-  // Accepts connections and reads the request, never answers.
-  server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('data', () => undefined);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  env('AWS_ENDPOINT_URL_LAMBDA', `http://127.0.0.1:${port}`);
+  silent = await startSilentServer();
+  env('AWS_ENDPOINT_URL_LAMBDA', silent.endpoint);
   env('AWS_REGION', 'us-east-1');
   env('AWS_ACCESS_KEY_ID', 'test');
   env('AWS_SECRET_ACCESS_KEY', 'test');
@@ -34,8 +27,7 @@ afterAll(async () => {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
-  for (const s of sockets) s.destroy();
-  await new Promise((r) => server.close(r));
+  await silent.close();
 });
 
 it('an invoke whose endpoint never answers fails within its timeout, retries included', async () => {

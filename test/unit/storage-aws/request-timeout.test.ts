@@ -3,30 +3,20 @@
 // @smithy/node-http-handler unless told to throw, so a storage endpoint that accepted a request
 // and never answered held the call (a produce, a flush step, a Lambda invocation) until the
 // process or the invocation died; an emulator or a network path that stalls does exactly that.
-import net from 'node:net';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { makeDynamoClient, makeS3Client, type AwsClientConfig } from '../../../lib/storage/aws-clients';
+import { startSilentServer } from '../../helpers/net';
 
-let server: net.Server;
-const sockets = new Set<net.Socket>();
+let silent: Awaited<ReturnType<typeof startSilentServer>>;
 let endpoint: string;
 
 beforeAll(async () => {
-  // Accepts connections and reads the request, never answers.
-  server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('data', () => undefined);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  endpoint = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  silent = await startSilentServer();
+  endpoint = silent.endpoint;
 });
-afterAll(async () => {
-  for (const s of sockets) s.destroy();
-  await new Promise((r) => server.close(r));
-});
+afterAll(() => silent.close());
 
 const cfg = (): AwsClientConfig => ({
   region: 'us-east-1',
