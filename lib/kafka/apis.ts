@@ -7,7 +7,7 @@
 import { SamsaError } from '../errors';
 import { deletedTopicError } from '../log/tombstones';
 import { adminApis } from './admin-apis';
-import { type Api, CloseConnection, type Context, errOf } from './context';
+import { type Api, CloseConnection, type Context, errOf, takeTurn } from './context';
 import { groupApis } from './group-apis';
 import { ErrorCode, Writer } from './protocol';
 import { saslApis } from './sasl';
@@ -137,18 +137,7 @@ const produce: Api = {
     // connection's previous write to it is in the commit order, so pipelined requests land in
     // request order whatever their lookups' timing.
     const order = (s.produceOrder ??= new Map<string, Promise<void>>());
-    const turn = (name: string, index: number): { prev: Promise<void>; done: () => void } => {
-      const key = `${name}\u0000${index}`;
-      const prev = order.get(key) ?? Promise.resolve();
-      let done!: () => void;
-      const mine = new Promise<void>((resolve) => (done = resolve));
-      order.set(key, mine);
-      void mine.then(() => {
-        if (order.get(key) === mine) order.delete(key);
-      });
-      return { prev, done };
-    };
-    const turns = topics.map((t) => t.partitions.map((p) => turn(t.name, p.index)));
+    const turns = topics.map((t) => t.partitions.map((p) => takeTurn(order, `${t.name}\u0000${p.index}`)));
     const results = await Promise.all(
       topics.map(async (t, ti) => {
         const allowed = await ctx.authorize(s, 'write', 'topic', t.name);

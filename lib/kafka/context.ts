@@ -39,6 +39,22 @@ export interface Session {
   commitOrder?: Map<string, Promise<void>>;
 }
 
+/**
+ * A place in one of a session's per-key orders (produceOrder, commitOrder), taken when called:
+ * `prev` settles once the previous holder of `key` called its `done`; call `done` when this one
+ * is through (always: a `finally`). The key leaves the map once its last holder is done.
+ */
+export function takeTurn(order: Map<string, Promise<void>>, key: string): { prev: Promise<void>; done: () => void } {
+  const prev = order.get(key) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  order.set(key, mine);
+  void mine.then(() => {
+    if (order.get(key) === mine) order.delete(key);
+  });
+  return { prev, done };
+}
+
 /** Checks an operation on a resource for the session; a refusal is the error code to answer. */
 export type Authorizer = (s: Session, op: 'read' | 'write' | 'create' | 'delete' | 'alter' | 'describe', type: 'topic' | 'group' | 'cluster', name: string) => Promise<boolean>;
 

@@ -2,7 +2,7 @@
 // through the HTTP API's own offset store (GroupCoordinator.commit / offsets), so a commit made
 // over Kafka is what `GET /v1/groups/{g}/offsets` shows, and the other way round.
 import { SamsaError } from '../errors';
-import { type Api, type Context, errOf, type Session } from './context';
+import { type Api, type Context, errOf, type Session, takeTurn } from './context';
 import { ErrorCode, Reader, Writer } from './protocol';
 import { inParallel } from '../util/parallel';
 
@@ -242,14 +242,7 @@ const offsetCommit: Api = {
     // in request order; nothing is awaited before this): its write waits for the previous one's,
     // so pipelined commits land in request order whatever their checks' timing, as in Kafka,
     // which runs a connection's requests one at a time.
-    const order = (s.commitOrder ??= new Map<string, Promise<void>>());
-    const prev = order.get(groupId) ?? Promise.resolve();
-    let done!: () => void;
-    const mine = new Promise<void>((resolve) => (done = resolve));
-    order.set(groupId, mine);
-    void mine.then(() => {
-      if (order.get(groupId) === mine) order.delete(groupId);
-    });
+    const { prev, done } = takeTurn((s.commitOrder ??= new Map<string, Promise<void>>()), groupId);
     try {
       return await commitInTurn(ctx, s, v, groupId, generation, memberId, topics, prev);
     } finally {
