@@ -23,7 +23,7 @@ import { type CheckedProduceBody, checkProduceBody, checkTopicName } from './pro
 import { fieldBytes, type ParsedProduceBody, parseProduceBody } from './produce-parse';
 import { mountSegmentRoutes } from './segments';
 import { tailMiddleware } from './tail';
-import { jsonResultBytes, nodeLimits, type RuntimeLimits } from './limits';
+import { nodeLimits, recordsThatFit, type RuntimeLimits, tooLargeForResult, waitWithin } from './limits';
 import { validateGroupName } from '../log/topic-config';
 import * as S from './schemas';
 
@@ -638,24 +638,8 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   );
 
   // --- fetch --------------------------------------------------------------------------------
-  /**
-   * Kafka returns a first batch whole whatever the fetch size, and so do the Node server and a
-   * streamed Lambda; a buffered Lambda's result cannot hold more than it carries, so there one
-   * that alone exceeds it is a 413 naming it, not a result Lambda refuses (a 502 on every retry).
-   */
-  const tooLargeForResult = (offset: number, bytes: number, limit: number): SamsaError =>
-    new SamsaError('RECORD_TOO_LARGE', `the record batch at offset ${offset} needs ${bytes} bytes of response, more than this deployment (${limits.kind}) can return (${limit}); read it through a streamed Function URL or the Node server`, {
-      offset,
-      response_bytes: bytes,
-      max_response_bytes: limit,
-      runtime: limits.kind,
-    });
   /** A long poll's wait: what was asked, within the runtime's bound and the time this request has left. */
-  const waitFor = (c: Context, asked: number): number => {
-    const bounded = Math.min(asked, limits.maxWaitMs ?? asked);
-    const left = opts.sessionBudgetMs?.(c);
-    return left === undefined ? bounded : Math.max(0, Math.min(bounded, left));
-  };
+  const waitFor = (c: Context, asked: number): number => waitWithin(asked, limits.maxWaitMs, opts.sessionBudgetMs?.(c));
   app.use('/v1/topics/:topic/partitions/:partition/records', tailMiddleware({ engine, maxSessionMs: limits.maxSessionMs, streaming: limits.streaming, ...(opts.sessionBudgetMs ? { sessionBudgetMs: opts.sessionBudgetMs } : {}) }));
   app.openapi(
     createRoute({
@@ -738,7 +722,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         let runs = result.runs;
         if (carry !== undefined) runs = withinBytes(runs, carry);
         const total = runs.reduce((a, r) => a + r.bytes.length, 0);
-        if (carry !== undefined && limits.bodyInResult && total > carry) throw tooLargeForResult(runs[0]!.base, total, carry);
+        if (carry !== undefined && limits.bodyInResult && total > carry) throw tooLargeForResult(`the record batch at offset ${runs[0]!.base}`, { offset: runs[0]!.base }, total, carry, limits);
         metrics?.fetchedBytes.inc({ topic }, total);
         metrics?.fetchedRecords.inc({ topic }, runs.reduce((a, r) => a + (r.last - r.base + 1), 0));
         const body = new Uint8Array(total);
@@ -769,24 +753,12 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       clamped &&= nextOffset < result.highWatermark;
       // Rendered JSON can outgrow the stored bytes (escapes, base64): keep the records that fit
       // the response (always the first) and continue after the last one kept.
-      const room = limits.maxJsonResponseBytes;
-      if (room !== undefined && limits.bodyInResult && rendered.length > 0) {
-        const first = 256 + jsonResultBytes(JSON.stringify(rendered[0]), limits);
-        if (first > room) throw tooLargeForResult(records[0]!.offset, first, room);
-      }
-      if (room !== undefined && rendered.length > 1) {
-        let size = 256;
-        let keep = 0;
-        for (const r of rendered) {
-          size += jsonResultBytes(JSON.stringify(r), limits) + 1;
-          if (size > room && keep > 0) break;
-          keep++;
-        }
-        if (keep < rendered.length) {
-          rendered = rendered.slice(0, keep);
-          nextOffset = records[keep - 1]!.offset + 1;
-          clamped = true;
-        }
+      const fit = recordsThatFit(rendered, 256, limits);
+      if (fit.firstTooLarge !== undefined) throw tooLargeForResult(`the record batch at offset ${records[0]!.offset}`, { offset: records[0]!.offset }, fit.firstTooLarge, limits.maxJsonResponseBytes!, limits);
+      if (fit.keep < rendered.length) {
+        rendered = rendered.slice(0, fit.keep);
+        nextOffset = records[fit.keep - 1]!.offset + 1;
+        clamped = true;
       }
       if (clamped) c.header('x-samsa-clamped', `max_bytes=${maxBytes}; runtime=${limits.kind}`);
       return c.json(

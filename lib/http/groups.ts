@@ -9,7 +9,7 @@ import { SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
 import { MAX_PARTITIONS } from '../log/topic-config';
 import { jsonDecodedBudget, recordToJson } from './format';
-import { jsonResultBytes, type RuntimeLimits } from './limits';
+import { jsonResultBytes, recordsThatFit, type RuntimeLimits, tooLargeForResult, waitWithin } from './limits';
 import { ErrorBody, FetchedRecord, intParam } from './schemas';
 
 export interface GroupRouteDeps {
@@ -323,7 +323,7 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
         ...(q.max_bytes !== undefined ? { maxBytes: q.max_bytes } : {}),
         // Rendered as JSON: decode at most what a JSON fetch decodes (docs/limits.md).
         maxDecodedBytes: jsonDecodedBudget(q.max_bytes ?? 1024 * 1024),
-        ...(q.wait_ms !== undefined ? { waitMs: Math.max(0, Math.min(q.wait_ms, deps.maxWaitMs ?? q.wait_ms, deps.waitBudgetMs?.(c) ?? q.wait_ms)) } : {}),
+        ...(q.wait_ms !== undefined ? { waitMs: waitWithin(q.wait_ms, deps.maxWaitMs, deps.waitBudgetMs?.(c)) } : {}),
         ...(q.ack !== undefined ? { acks: parsePositions(q.ack) } : {}),
         ...(q.generation !== undefined ? { ackGeneration: q.generation, fromGeneration: q.generation } : {}),
         ...(q.from !== undefined ? { from: new Map(parsePositions(q.from).map((p) => [tpKey(p.topic, p.partition), p.offset])) } : {}),
@@ -343,42 +343,23 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       // What the body carries besides the records: tens of bytes per assigned partition, so
       // hundreds of KB for a member of a thousand partitions. (Clamping only lowers next_offset.)
       const envelope = room === undefined ? 0 : 256 + jsonResultBytes(JSON.stringify({ generation: r.generation, assignment: r.assignment, committed, positions }), deps.response!);
-      if (room !== undefined && deps.response!.bodyInResult && records.length > 0) {
-        // Not even the first fits a buffered Lambda's result beside the envelope (lib/http/app.ts, tooLargeForResult).
-        const first = envelope + jsonResultBytes(JSON.stringify(records[0]), deps.response!);
-        if (first > room) {
-          const { topic, partition, offset } = records[0]!;
-          throw new SamsaError('RECORD_TOO_LARGE', `the record at ${topic}/${partition} offset ${offset} needs ${first} bytes of response, more than this deployment (${deps.response!.kind}) can return (${room}); read it through a streamed Function URL or the Node server`, {
-            topic,
-            partition,
-            offset,
-            response_bytes: first,
-            max_response_bytes: room,
-            runtime: deps.response!.kind,
-          });
-        }
+      const fit = recordsThatFit(records, envelope, deps.response ?? {});
+      if (fit.firstTooLarge !== undefined) {
+        const { topic, partition, offset } = records[0]!;
+        throw tooLargeForResult(`the record at ${topic}/${partition} offset ${offset}`, { topic, partition, offset }, fit.firstTooLarge, room!, deps.response!);
       }
-      if (room !== undefined && records.length > 1) {
-        let size = envelope;
-        let keep = 0;
-        for (const rec of records) {
-          size += jsonResultBytes(JSON.stringify(rec), deps.response!) + 1;
-          if (size > room && keep > 0) break;
-          keep++;
+      if (fit.keep < records.length) {
+        const resume = new Map<string, number>();
+        for (const rec of r.records.slice(fit.keep)) {
+          const key = tpKey(rec.topic, rec.partition);
+          if (!resume.has(key)) resume.set(key, rec.offset);
         }
-        if (keep < records.length) {
-          const resume = new Map<string, number>();
-          for (const rec of r.records.slice(keep)) {
-            const key = tpKey(rec.topic, rec.partition);
-            if (!resume.has(key)) resume.set(key, rec.offset);
-          }
-          positions = positions.map((p) => {
-            const at = resume.get(tpKey(p.topic, p.partition));
-            return at === undefined ? p : { ...p, next_offset: at };
-          });
-          records = records.slice(0, keep);
-          c.header('x-samsa-clamped', `max_bytes=${q.max_bytes ?? 1024 * 1024}; runtime=${deps.response!.kind}`);
-        }
+        positions = positions.map((p) => {
+          const at = resume.get(tpKey(p.topic, p.partition));
+          return at === undefined ? p : { ...p, next_offset: at };
+        });
+        records = records.slice(0, fit.keep);
+        c.header('x-samsa-clamped', `max_bytes=${q.max_bytes ?? 1024 * 1024}; runtime=${deps.response!.kind}`);
       }
       return c.json({ records, generation: r.generation, assignment: r.assignment, committed, positions }, 200);
     },

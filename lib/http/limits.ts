@@ -4,6 +4,7 @@
 // error page (or a response it would drop) is answered by Samsa first: 413 RECORD_TOO_LARGE
 // naming the limit for bodies, and fetches clamped to what the response can hold
 // (docs/limits.md, "Runtime limits").
+import { SamsaError } from '../errors';
 
 export type RuntimeKind = 'node' | 'function-url-buffered' | 'function-url-streaming' | 'api-gateway';
 
@@ -91,6 +92,54 @@ export function jsonResultBytes(json: string, limits: Pick<RuntimeLimits, 'bodyI
     if (ch === 0x22 || ch === 0x5c) escapes++;
   }
   return bytes + escapes;
+}
+
+/**
+ * Kafka returns a first batch whole whatever the fetch size, and so do the Node server and a
+ * streamed Lambda; a buffered Lambda's result cannot hold more than it carries, so there one
+ * that alone exceeds it is a 413 naming it (`what`, and `details` of where it is), not a result
+ * Lambda refuses (a 502 on every retry).
+ */
+export function tooLargeForResult(what: string, details: Record<string, unknown>, bytes: number, limit: number, limits: Pick<RuntimeLimits, 'kind'>): SamsaError {
+  return new SamsaError('RECORD_TOO_LARGE', `${what} needs ${bytes} bytes of response, more than this deployment (${limits.kind}) can return (${limit}); read it through a streamed Function URL or the Node server`, {
+    ...details,
+    response_bytes: bytes,
+    max_response_bytes: limit,
+    runtime: limits.kind,
+  });
+}
+
+/**
+ * How many of `rendered` (a JSON response's records, in order) the response carries beside
+ * `envelope` bytes of everything else, within `maxJsonResponseBytes` (no bound: all of them):
+ * those that fit, and always the first — except on a buffered Lambda, where a first that alone
+ * does not fit the result comes back as `firstTooLarge` (its bytes with the envelope).
+ */
+export function recordsThatFit(
+  rendered: readonly unknown[],
+  envelope: number,
+  limits: Pick<RuntimeLimits, 'maxJsonResponseBytes' | 'bodyInResult'>,
+): { keep: number; firstTooLarge?: number } {
+  const room = limits.maxJsonResponseBytes;
+  if (room === undefined || rendered.length === 0) return { keep: rendered.length };
+  if (limits.bodyInResult) {
+    const first = envelope + jsonResultBytes(JSON.stringify(rendered[0]), limits);
+    if (first > room) return { keep: 0, firstTooLarge: first };
+  }
+  if (rendered.length === 1) return { keep: 1 };
+  let size = envelope;
+  let keep = 0;
+  for (const r of rendered) {
+    size += jsonResultBytes(JSON.stringify(r), limits) + 1;
+    if (size > room && keep > 0) break;
+    keep++;
+  }
+  return { keep };
+}
+
+/** A long poll's wait: what was asked, within the runtime's bound and the time the request has left. */
+export function waitWithin(asked: number, maxWaitMs: number | undefined, leftMs: number | undefined): number {
+  return Math.max(0, Math.min(asked, maxWaitMs ?? asked, leftMs ?? asked));
 }
 
 /**
