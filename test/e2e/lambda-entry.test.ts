@@ -6,8 +6,8 @@
 // response becomes a result or a stream, and what a warm instance carries between invocations.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LAMBDA_PAYLOAD_BYTES } from '../../lib/http/limits';
-import { awsEndpoint, describeAws, makeDynamoStore, makeS3Store, TEST_REGION } from '../helpers/aws';
-import { type BufferedResult, installAwsLambdaGlobal, lambdaContext, RecordedStream, resultBytes, v2Event } from '../helpers/lambda';
+import { describeAws, makeDynamoStore, makeS3Store } from '../helpers/aws';
+import { type BufferedResult, installAwsLambdaGlobal, lambdaAwsEnv, lambdaContext, RecordedStream, resultBytes, v2Event } from '../helpers/lambda';
 import { type ServerHandle, startServer } from '../helpers/server';
 
 interface Api {
@@ -36,17 +36,7 @@ describeAws('Lambda API entry points (payload v2)', () => {
 
   beforeAll(async () => {
     [s3, ddb] = await Promise.all([makeS3Store(), makeDynamoStore()]);
-    Object.assign(process.env, {
-      SAMSA_STORAGE: 'aws',
-      SAMSA_BUCKET: s3.bucket,
-      SAMSA_TABLE: ddb.table,
-      AWS_ENDPOINT_URL: awsEndpoint()!,
-      AWS_REGION: TEST_REGION,
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      SAMSA_AUTH: 'none',
-      SAMSA_FUNCTION_TIMEOUT_MS: '70000',
-    });
+    Object.assign(process.env, lambdaAwsEnv({ bucket: s3.bucket, table: ddb.table }, { SAMSA_AUTH: 'none', SAMSA_FUNCTION_TIMEOUT_MS: '70000' }));
     installAwsLambdaGlobal();
     buffered = await load({ SAMSA_INVOKE_MODE: 'BUFFERED' });
     streamed = await load({ SAMSA_INVOKE_MODE: 'RESPONSE_STREAM' });

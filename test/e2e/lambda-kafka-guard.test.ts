@@ -5,7 +5,8 @@
 // kinds of members read the same partitions, and every Kafka OffsetCommit was refused.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { awsEndpoint, describeAws, makeDynamoStore, makeS3Store, TEST_REGION } from '../helpers/aws';
+import { describeAws, makeDynamoStore, makeS3Store } from '../helpers/aws';
+import { lambdaAwsEnv } from '../helpers/lambda';
 
 type Fixture = Awaited<ReturnType<typeof makeDynamoStore>>;
 
@@ -16,17 +17,7 @@ describeAws('Lambda API and a Kafka listener on one table', () => {
 
   beforeAll(async () => {
     [s3, ddb] = await Promise.all([makeS3Store(), makeDynamoStore()]);
-    Object.assign(process.env, {
-      SAMSA_STORAGE: 'aws',
-      SAMSA_BUCKET: s3.bucket,
-      SAMSA_TABLE: ddb.table,
-      AWS_ENDPOINT_URL: awsEndpoint()!,
-      AWS_REGION: TEST_REGION,
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      SAMSA_INVOKE_MODE: 'BUFFERED',
-      SAMSA_AUTH: 'none',
-    });
+    Object.assign(process.env, lambdaAwsEnv({ bucket: s3.bucket, table: ddb.table }, { SAMSA_INVOKE_MODE: 'BUFFERED', SAMSA_AUTH: 'none' }));
     // Lambda's runtime provides `awslambda` before the module loads (only the buffered handler is used here).
     (globalThis as Record<string, unknown>)['awslambda'] = { streamifyResponse: (fn: unknown) => fn, HttpResponseStream: { from: (s: unknown) => s } };
     ({ handler } = (await import('../../functions/api')) as unknown as { handler: typeof handler });

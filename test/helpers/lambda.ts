@@ -4,6 +4,7 @@
 // Function URL would send (the metadata prelude, the body bytes, whether it ended or broke).
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { awsEndpoint, TEST_REGION } from './aws';
 
 export interface V2EventOptions {
   /** The query string as sent (already percent-encoded), without `?`. */
@@ -110,5 +111,22 @@ export function installAwsLambdaGlobal(): void {
         return stream;
       },
     },
+  };
+}
+
+/**
+ * What functions/api.ts reads from its environment, for a bucket and table on the emulator
+ * (credentials test/test), with `extra` (invoke mode, auth, ...) over it.
+ */
+export function lambdaAwsEnv(stores: { bucket: string; table: string }, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    SAMSA_STORAGE: 'aws',
+    SAMSA_BUCKET: stores.bucket,
+    SAMSA_TABLE: stores.table,
+    AWS_ENDPOINT_URL: awsEndpoint()!,
+    AWS_REGION: TEST_REGION,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    ...extra,
   };
 }
