@@ -103,14 +103,28 @@ describe('fetches clamped to what the response carries', () => {
     expect(Math.ceil(bytes.length / 3) * 4).toBeLessThan(6 * MiB);
   });
 
-  it('streamed: the same request gets everything (8.4 MB < 20 MB) and no clamp; the Node server never clamps', async () => {
-    for (const name of ['streamed', 'node']) {
-      const res = await fetchBinary(name, `offset=0&max_bytes=${64 * MiB}`);
-      expect(res.headers.get('x-samsa-clamped'), name).toBeNull();
-      expect(splitBatches(new Uint8Array(await res.arrayBuffer())).length, name).toBe(14);
-    }
-    const clamped = await fetchBinary('streamed', `offset=0&max_bytes=${64 * MiB}`);
-    expect(clamped.headers.get('x-next-offset')).toBe('14');
+  it("streamed: clamped at Lambda's uncapped 6 MB burst (past it AWS streams at 2 MB/s), and the next fetch continues where it stopped", async () => {
+    const res = await fetchBinary('streamed', `offset=0&max_bytes=${64 * MiB}`);
+    expect(res.status).toBe(200);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    expect(bytes.length).toBeLessThanOrEqual(6 * MiB);
+    expect(res.headers.get('x-samsa-clamped')).toBe(`max_bytes=${streamed.maxBinaryResponseBytes}; runtime=function-url-streaming`);
+    const first = splitBatches(bytes);
+    // Raw bytes, not base64: more batches per response than buffered, fewer than all 14.
+    expect(first.length).toBeGreaterThan(7);
+    expect(first.length).toBeLessThan(14);
+    expect(Number(res.headers.get('x-next-offset'))).toBe(first.length);
+    const rest = await fetchBinary('streamed', `offset=${first.length}&max_bytes=${64 * MiB}`);
+    expect(rest.headers.get('x-samsa-clamped')).toBeNull();
+    expect(first.length + splitBatches(new Uint8Array(await rest.arrayBuffer())).length).toBe(14);
+    expect(rest.headers.get('x-next-offset')).toBe('14');
+  });
+
+  it('the Node server never clamps: the same request gets all 14 batches (8.4 MB)', async () => {
+    const res = await fetchBinary('node', `offset=0&max_bytes=${64 * MiB}`);
+    expect(res.headers.get('x-samsa-clamped')).toBeNull();
+    expect(splitBatches(new Uint8Array(await res.arrayBuffer())).length).toBe(14);
+    expect(res.headers.get('x-next-offset')).toBe('14');
   });
 
   it('a request within the limit is not clamped', async () => {
@@ -199,6 +213,30 @@ describe('live tails follow the runtime', () => {
     expect(text).toContain('id: 40');
     expect(took).toBeGreaterThanOrEqual(1100);
     expect(took).toBeLessThan(5000);
+  });
+  it('a streamed tail ends its session once it has sent the uncapped 6 MB burst, and a reconnect resumes with no gap and no repeat', async () => {
+    const a = app(streamed, { sessionBudgetMs: () => 60_000 });
+    const tail = async (headers: Record<string, string>): Promise<{ offsets: number[]; end?: number; bytes: number }> => {
+      const res = await a.request('/v1/topics/big/partitions/0/records?follow=true&value_format=base64&max_bytes=1048576&max_session_ms=3000', { headers: { accept: 'text/event-stream', ...headers } });
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      const offsets: number[] = [];
+      let end: number | undefined;
+      for (const block of text.split('\n\n')) {
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (/^event: records$/m.test(block)) for (const r of (JSON.parse(data!) as { records: { offset: number }[] }).records) offsets.push(r.offset);
+        if (/^event: end$/m.test(block)) end = (JSON.parse(data!) as { next_offset: number }).next_offset;
+      }
+      return { offsets, ...(end !== undefined ? { end } : {}), bytes: Buffer.byteLength(text) };
+    };
+    const one = await tail({ 'last-event-id': '0' });
+    // 14 records of ~800 KB of base64 each: the session stops after the event that passes 6 MB.
+    expect(one.end).toBeDefined();
+    expect(one.end).toBeLessThan(14);
+    expect(one.offsets).toEqual([...Array(one.end).keys()]);
+    expect(one.bytes).toBeLessThan(6 * MiB + 2 * MiB);
+    const two = await tail({ 'last-event-id': String(one.end) });
+    expect([...one.offsets, ...two.offsets]).toEqual([...Array(14).keys()]);
   });
 });
 
