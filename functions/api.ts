@@ -31,7 +31,7 @@ const trigger = cfg.flushFunction && cfg.flushTriggerWindowMs >= 0 ? flushTrigge
 const onTopicDeleted = cfg.retentionFunction ? deletionHandOff(lambdaInvoker<DeletionRequest>(cfg.retentionFunction)) : undefined;
 const { engine, groups } = await openAwsEngine(cfg, { ...engineHooks(metrics), ...flushSchedulerOption(cfg, trigger?.trigger), ...(onTopicDeleted ? { onTopicDeleted } : {}) });
 // The principal is the IAM caller (Function URL) or a JWT claim (API Gateway): SAMSA_AUTH, set by the construct.
-// What the front of this function carries (6 MB buffered, base64 for binary; 20 MB streamed),
+// What the front of this function carries (6 MB buffered, base64 for binary; streamed raw up to the 6 MB burst),
 // fixed by the deployment: the construct sets SAMSA_INVOKE_MODE and the timeout it chose.
 const limits = lambdaLimits(
   lambdaKind(cfg.invokeMode, cfg.auth, cfg.lambdaFront),

@@ -62,8 +62,9 @@ export interface SamsaLogProps {
   invokers?: iam.IGrantable[];
   /**
    * The Function URL's invoke mode (IAM auth only; API Gateway is always buffered). Default
-   * RESPONSE_STREAM: responses up to 20 MB instead of 6 MB, binary fetches without base64
-   * (4.4 MB of batches per response buffered, ~20 MB streamed), and live tails (SSE). Requests are 6 MB
+   * RESPONSE_STREAM: binary fetches without base64 (4.4 MB of batches per response buffered,
+   * ~5.9 MB streamed: AWS streams the first 6 MB at full speed, the rest at 2 MB/s), and live
+   * tails (SSE). Requests are 6 MB
    * either way. docs/limits.md, "Runtime limits".
    */
   invokeMode?: 'BUFFERED' | 'RESPONSE_STREAM';

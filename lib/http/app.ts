@@ -640,7 +640,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   // --- fetch --------------------------------------------------------------------------------
   /** A long poll's wait: what was asked, within the runtime's bound and the time this request has left. */
   const waitFor = (c: Context, asked: number): number => waitWithin(asked, limits.maxWaitMs, opts.sessionBudgetMs?.(c));
-  app.use('/v1/topics/:topic/partitions/:partition/records', tailMiddleware({ engine, maxSessionMs: limits.maxSessionMs, streaming: limits.streaming, ...(opts.sessionBudgetMs ? { sessionBudgetMs: opts.sessionBudgetMs } : {}) }));
+  app.use('/v1/topics/:topic/partitions/:partition/records', tailMiddleware({ engine, maxSessionMs: limits.maxSessionMs, streaming: limits.streaming, ...(limits.maxSessionBytes !== undefined ? { maxSessionBytes: limits.maxSessionBytes } : {}), ...(opts.sessionBudgetMs ? { sessionBudgetMs: opts.sessionBudgetMs } : {}) }));
   app.openapi(
     createRoute({
       method: 'get',

@@ -22,6 +22,11 @@ export interface RuntimeLimits {
   streaming: boolean;
   /** Longest live-tail session; the Lambda wiring lowers it per invocation to the time left. */
   maxSessionMs: number;
+  /**
+   * Bytes a live-tail session sends before it ends (the client resumes with Last-Event-ID);
+   * undefined: no bound. A streamed Lambda sets it at the response's uncapped burst.
+   */
+  maxSessionBytes?: number;
   /** Longest server-side wait of a long poll (undefined: the route's own 60 s bound). */
   maxWaitMs?: number;
   /**
@@ -43,8 +48,15 @@ export const LAMBDA_PAYLOAD_BYTES = 6 * MiB;
  * Function URL headers are capped well below this; the margin keeps a body at the limit safe.
  */
 export const LAMBDA_ENVELOPE_BYTES = 128 * 1024;
-/** A streamed Function URL response (RESPONSE_STREAM): AWS's documented default limit, 20 MB. */
-export const LAMBDA_STREAM_RESPONSE_BYTES = 20 * MiB;
+/**
+ * How much of a streamed Function URL response (RESPONSE_STREAM) goes out at full speed. AWS
+ * documents a response limit of 200 MB (raised from 20 MB in July 2025), but "the streaming rate
+ * for the first 6 MB of your function's response is uncapped"; past it Lambda streams at most
+ * 2 MB/s ("Bandwidth limits for response streaming", AWS Lambda developer guide). A 20 MB fetch
+ * would take 7 s more and bill them; a second request is faster and costs $0.0000002. So a
+ * streamed fetch is clamped, and a live-tail session ended, at this burst (less the margin).
+ */
+export const LAMBDA_STREAM_BURST_BYTES = 6 * MiB;
 /** API Gateway's HTTP API gives up on an integration after 30 s. */
 export const API_GATEWAY_TIMEOUT_MS = 30_000;
 
@@ -70,8 +82,9 @@ export function lambdaLimits(kind: Exclude<RuntimeKind, 'node'>, configured: { m
   const platformMs = kind === 'api-gateway' ? Math.min(timeoutMs, API_GATEWAY_TIMEOUT_MS) : timeoutMs;
   const maxSessionMs = Math.max(1000, platformMs - 5000);
   if (kind === 'function-url-streaming') {
-    // Streamed bodies are sent as they are, not base64.
-    return { kind, maxRequestBytes, maxJsonRequestBytes, maxBinaryResponseBytes: LAMBDA_STREAM_RESPONSE_BYTES - LAMBDA_ENVELOPE_BYTES, maxJsonResponseBytes: LAMBDA_STREAM_RESPONSE_BYTES - LAMBDA_ENVELOPE_BYTES, streaming: true, maxSessionMs };
+    // Streamed bodies are sent as they are, not base64, at full speed up to the burst.
+    const burst = LAMBDA_STREAM_BURST_BYTES - LAMBDA_ENVELOPE_BYTES;
+    return { kind, maxRequestBytes, maxJsonRequestBytes, maxBinaryResponseBytes: burst, maxJsonResponseBytes: burst, streaming: true, maxSessionMs, maxSessionBytes: burst };
   }
   // API Gateway answers 504 at 30 s whatever the function does: a long poll returns before.
   const wait = kind === 'api-gateway' ? { maxWaitMs: API_GATEWAY_TIMEOUT_MS - 5000 } : {};

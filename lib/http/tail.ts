@@ -2,7 +2,7 @@
 // Server-Sent Events, one `records` event per fetched batch of records whose `id:` is the next
 // offset, so a client that reconnects with `Last-Event-ID` resumes exactly where it stopped.
 // The session ends cleanly (an `end` event) after `max_session_ms`, before a Lambda timeout or
-// an idle proxy would cut it; between records a comment keeps intermediaries from timing out,
+// an idle proxy would cut it, and on Lambda once it has sent the response's uncapped burst; between records a comment keeps intermediaries from timing out,
 // and the client learns from it (X-Keepalive-Ms: the longest silence it will hear) when a
 // connection that went quiet is dead, not idle.
 // Registered ahead of the plain fetch route and passing every other request through.
@@ -16,6 +16,11 @@ export interface TailOptions {
   engine: LogEngine;
   /** Longest session (a Lambda deployment sets it below the function timeout). */
   maxSessionMs: number;
+  /**
+   * Bytes a session sends before it ends with `end` (the client resumes with Last-Event-ID):
+   * a streamed Lambda response is bandwidth-capped past its first 6 MB (limits.ts).
+   */
+  maxSessionBytes?: number;
   /** Whether the runtime streams responses; a buffered one would hold the events to the end. */
   streaming?: boolean;
   /** Per request: how long the platform still lets this response run (Lambda: the time left). */
@@ -92,27 +97,26 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
       };
       let result = first;
       let next = first.nextOffset;
+      let sent = 0;
       try {
         for (;;) {
           const records = result.records();
           if (records.length > 0) {
             next = result.nextOffset;
-            await send(
-              stream.writeSSE({
-                id: String(next),
-                event: 'records',
-                data: JSON.stringify({
-                  records: records.map((r) => recordToJson(r, kf as KeyFormat, vf as ValueFormat)),
-                  next_offset: next,
-                  high_watermark: result.highWatermark,
-                }),
-              }),
-            );
+            const data = JSON.stringify({
+              records: records.map((r) => recordToJson(r, kf as KeyFormat, vf as ValueFormat)),
+              next_offset: next,
+              high_watermark: result.highWatermark,
+            });
+            sent += Buffer.byteLength(data);
+            await send(stream.writeSSE({ id: String(next), event: 'records', data }));
           } else {
             await send(stream.write(': waiting\n\n'));
           }
           const left = deadline - Date.now();
           if (aborted.signal.aborted || left <= 0) break;
+          // Past the burst the platform streams slowly: a reconnect is faster (and billed less).
+          if (opts.maxSessionBytes !== undefined && sent >= opts.maxSessionBytes) break;
           try {
             result = await engine.fetch(topicName, partition, { offset: next, maxRecords, maxBytes, maxDecodedBytes, waitMs: Math.min(WAIT_MS, left), signal: aborted.signal });
           } catch (err) {

@@ -102,7 +102,7 @@ describe('SamsaLog (default: IAM Function URL)', () => {
 
   it('HTTP entry point: a Function URL with AWS_IAM auth; nothing invokable by an unauthenticated principal', () => {
     template.resourceCountIs('AWS::Lambda::Url', 1);
-    // Streamed responses: up to 20 MB, binary without base64, live tails (docs/limits.md).
+    // Streamed responses: binary without base64, live tails (docs/limits.md).
     template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM' });
     for (const perm of Object.values(template.findResources('AWS::Lambda::Permission'))) {
       expect(perm.Properties.Principal).not.toBe('*');
