@@ -1,0 +1,125 @@
+// The Kafka listener's produce path as a client on one connection sees it: requests pipelined
+// behind a Produce read what it wrote (Kafka's broker runs a connection's requests one at a
+// time), and what a Produce answer carries. Real listener, real sockets, local stores, raw
+// frames.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GroupCoordinator } from '../../../lib/groups/coordinator';
+import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
+import { type KafkaListener, startKafkaListener } from '../../../lib/kafka/server';
+import { LogEngine } from '../../../lib/log/engine';
+import { encodeRecordBatch } from '../../../lib/records';
+import { localStores, type TestStores } from '../../helpers/stores';
+import { RawClient } from './raw-client';
+
+let stores: TestStores;
+let engine: LogEngine;
+let coordinator: GroupCoordinator;
+const listeners: KafkaListener[] = [];
+const clients: RawClient[] = [];
+
+beforeAll(async () => {
+  stores = await localStores('samsa-kafka-produce-');
+  engine = new LogEngine(stores.meta, stores.objects);
+  coordinator = new GroupCoordinator(engine.meta, engine);
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.end();
+  await Promise.all(listeners.splice(0).map((l) => l.close()));
+});
+
+afterAll(async () => {
+  await engine.close();
+  await stores.cleanup();
+});
+
+async function connect(): Promise<RawClient> {
+  const l = await startKafkaListener({ engine, coordinator, port: 0, host: '127.0.0.1' });
+  listeners.push(l);
+  const c = await RawClient.connect(l.port);
+  clients.push(c);
+  return c;
+}
+
+const enc = new TextEncoder();
+
+/** A Produce request body (v3+ grammar) of one batch of `values` to topic/partition. */
+function produceBody(topic: string, partition: number, values: string[], acks = 1): Writer {
+  const batch = encodeRecordBatch(values.map((v) => ({ value: enc.encode(v) })));
+  const w = new Writer().string(null).int16(acks).int32(30_000);
+  return w.array([topic], (x, t) => void x.string(t).array([partition], (y, p) => void y.int32(p).bytes(batch)));
+}
+
+/** A Produce answer of one partition, read in version `v`: [error, base offset, log start offset (v5+)]. */
+function readProduce(r: Reader, v: number): { error: number; base: number; logStart: number | undefined } {
+  const [p] = r.array((x) => (x.string(), x.array((y) => {
+    y.int32();
+    const error = y.int16();
+    const base = y.int64();
+    y.int64();
+    return { error, base, logStart: v >= 5 ? y.int64() : undefined };
+  }, 22)), 6).flat();
+  return p!;
+}
+
+/** Fetch v4 of one partition at `offset`, no wait: [error, high watermark, record count]. */
+function fetchBody(topic: string, partition: number, offset: number): Writer {
+  const w = new Writer().int32(-1).int32(0).int32(1).int32(1 << 20).int8(0);
+  return w.array([topic], (x, t) => void x.string(t).array([partition], (y, p) => void y.int32(p).int64(offset).int32(1 << 20)));
+}
+
+function readFetch(r: Reader): { error: number; hw: number; bytes: number } {
+  r.int32();
+  const [p] = r.array((x) => (x.string(), x.array((y) => {
+    y.int32();
+    const error = y.int16();
+    const hw = y.int64();
+    y.int64();
+    y.nullableArray((z) => [z.int64(), z.int64()], 16);
+    return { error, hw, bytes: y.nullableBytes()?.length ?? 0 };
+  }, 30)), 6).flat();
+  return p!;
+}
+
+/** ListOffsets v1 latest of one partition: the offset. */
+function latestBody(topic: string, partition: number): Writer {
+  return new Writer().int32(-1).array([topic], (w, t) => void w.string(t).array([partition], (x, p) => void x.int32(p).int64(-1)));
+}
+
+function readLatest(r: Reader): { error: number; offset: number } {
+  const [p] = r.array((x) => (x.string(), x.array((y) => (y.int32(), { error: y.int16(), offset: (y.int64(), y.int64()) }), 6)), 6).flat();
+  return p!;
+}
+
+describe('read your writes on one connection', () => {
+  it('a Fetch and a ListOffsets sent right behind a Produce (pipelined, not waiting for its answer) see its records', async () => {
+    await engine.createTopic('ryw', 2);
+    const c = await connect();
+    for (let round = 0; round < 5; round++) {
+      // As a script or an admin tool does it: produce, then read back at once, on the same
+      // connection. Kafka's broker answers the Fetch only after the Produce has been applied.
+      c.request(0, 3, 3 * round, produceBody('ryw', round % 2, [`a${round}`, `b${round}`]));
+      c.request(1, 4, 3 * round + 1, fetchBody('ryw', round % 2, 2 * Math.floor(round / 2)));
+      c.request(2, 1, 3 * round + 2, latestBody('ryw', round % 2));
+      const produced = readProduce((await c.reply())!, 3);
+      expect(produced.error).toBe(ErrorCode.NONE);
+      const fetched = readFetch((await c.reply())!);
+      expect(fetched.error).toBe(ErrorCode.NONE);
+      expect(fetched.hw).toBe(produced.base + 2);
+      expect(fetched.bytes).toBeGreaterThan(0);
+      expect(readLatest((await c.reply())!)).toEqual({ error: ErrorCode.NONE, offset: produced.base + 2 });
+    }
+  });
+
+  it('an acks=0 Produce is applied before a Fetch sent after it on the connection', async () => {
+    await engine.createTopic('ryw-acks0', 1);
+    const c = await connect();
+    c.request(0, 3, 1, produceBody('ryw-acks0', 0, ['x', 'y', 'z'], 0));
+    c.request(1, 4, 2, fetchBody('ryw-acks0', 0, 0));
+    const r = (await c.response())!;
+    expect(new Reader(r).int32()).toBe(2);
+    const fetched = readFetch(new Reader(r.subarray(4)));
+    expect(fetched).toMatchObject({ error: ErrorCode.NONE, hw: 3 });
+    expect(fetched.bytes).toBeGreaterThan(0);
+  });
+});
