@@ -123,3 +123,14 @@ describe('read your writes on one connection', () => {
     expect(fetched.bytes).toBeGreaterThan(0);
   });
 });
+
+describe('Produce answer', () => {
+  it('v5+ carries the partition’s log start offset (0 for a log retention never trimmed), not -1', async () => {
+    await engine.createTopic('log-start', 1);
+    const c = await connect();
+    for (const v of [5, 7]) {
+      c.request(0, v, v, produceBody('log-start', 0, ['a']));
+      expect(readProduce((await c.reply())!, v)).toMatchObject({ error: ErrorCode.NONE, logStart: 0 });
+    }
+  });
+});
