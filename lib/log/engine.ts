@@ -146,7 +146,7 @@ export class LogEngine {
   readonly opts: EngineOptions;
   private readonly committer: Committer;
   /** Each partition's log start as this process last saw it: what Produce answers carry (Kafka's log_start_offset). */
-  private readonly logStarts = new LogStartsSeen();
+  private readonly logStarts: LogStartsSeen;
   private readonly locks = new Map<string, Mutex>();
   private readonly queues = new Map<string, Pending[]>();
   private readonly draining = new Set<string>();
@@ -166,6 +166,7 @@ export class LogEngine {
     this.opts = { ...DEFAULT_ENGINE_OPTIONS, ...opts };
     this.topics = new TopicRegistry(meta, clock);
     this.producers = new ProducerRegistry(meta, clock);
+    this.logStarts = new LogStartsSeen(clock);
     this.reader = new LogReader(meta, objects, { logStarts: this.logStarts, ...(this.opts.indexCacheBytes !== undefined ? { indexCacheBytes: this.opts.indexCacheBytes } : {}) });
     // Where this process flushes what it commits (embedded): on DynamoDB inline commits are a
     // few KiB and usually flushed by another function, which the cache would not reach.
@@ -365,8 +366,9 @@ export class LogEngine {
 
   /**
    * produceBatches, and the partition's log start (Kafka's Produce answer carries it): the
-   * highest this process has seen in a head it read or wrote — the commit's own in head mode,
-   * at most END_CACHE_MS old in items mode (design note 0003) — with no read of its own.
+   * highest this process has seen in a head it read or wrote — in head mode the commit's own —
+   * with no read of its own. Items-mode commits do not read the head, so a value not confirmed
+   * for LOG_START_REFRESH_MS is read again in the background, for the next answers.
    */
   async produceBatchesWithLogStart(
     topicName: string,
@@ -375,6 +377,7 @@ export class LogEngine {
     opts: ProduceBatchesOptions = {},
   ): Promise<{ partition: number; base_offset: number; last_offset: number; log_start_offset: number }> {
     const { topic, answer } = await this.appendBatches(topicName, partition, body, opts);
+    if (this.logStarts.stale(topic.id, partition)) void this.reader.head(topic, partition).catch(() => undefined);
     // Noted by the commit (the head it read, wrote or learned its end from) or before it: -1,
     // Kafka's "unknown", only if the bound of partitions remembered dropped it meanwhile.
     return { ...answer, log_start_offset: this.logStarts.get(topic.id, partition) ?? -1 };
