@@ -8,6 +8,7 @@ import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { type KafkaListener, startKafkaListener } from '../../../lib/kafka/server';
 import { LogEngine } from '../../../lib/log/engine';
 import { encodeRecordBatch } from '../../../lib/records';
+import { ManualClock } from '../../../lib/util/clock';
 import { localStores, type TestStores } from '../../helpers/stores';
 import { RawClient } from './raw-client';
 
@@ -131,6 +132,47 @@ describe('Produce answer', () => {
     for (const v of [5, 7]) {
       c.request(0, v, v, produceBody('log-start', 0, ['a']));
       expect(readProduce((await c.reply())!, v)).toMatchObject({ error: ErrorCode.NONE, logStart: 0 });
+    }
+  });
+});
+
+describe('fencing a zombie producer', () => {
+  it('an epoch bumped through another instance fences the old epoch on a partition that holds no state of the producer, whatever its sequence, even while this instance trusts its cached epoch', async () => {
+    // This instance's clock stands still: the epoch it cached stays "fresh" for the whole test,
+    // as it does for DEFAULT_EPOCH_CACHE_MS in production.
+    const a = new LogEngine(stores.meta, stores.objects, new ManualClock(Date.now()));
+    const other = new LogEngine(stores.meta, stores.objects);
+    try {
+      await a.createTopic('zombie', 2);
+      const l = await startKafkaListener({ engine: a, coordinator: new GroupCoordinator(a.meta, a), port: 0, host: '127.0.0.1' });
+      listeners.push(l);
+      const c = await RawClient.connect(l.port);
+      clients.push(c);
+      c.request(22, 0, 1, new Writer().string(null).int32(60_000));
+      const init = (await c.reply())!;
+      init.int32();
+      expect(init.int16()).toBe(ErrorCode.NONE);
+      const p = { id: init.int64(), epoch: init.int16() };
+      const produce = async (partition: number, sequence: number): Promise<number> => {
+        const batch = encodeRecordBatch([{ value: enc.encode(`z${sequence}`) }], { producerId: p.id, producerEpoch: p.epoch, baseSequence: sequence });
+        const body = new Writer().string(null).int16(-1).int32(5000);
+        body.array(['zombie'], (w, t) => void w.string(t).array([partition], (x) => void x.int32(partition).bytes(batch)));
+        c.request(0, 3, 2, body);
+        return readProduce((await c.reply())!, 3).error;
+      };
+      expect(await produce(0, 0)).toBe(ErrorCode.NONE);
+      // A new instance of the application takes over the producer id (POST /v1/producers with
+      // it, on another server): the epoch is bumped, and the old instance is a zombie.
+      await other.producers.init(p.id);
+      // Partition 1 holds no state of the producer, so nothing in its head can fence the old
+      // epoch: without a check of the registry, the zombie's batch (at any sequence, by Kafka's
+      // rule for an unknown producer) would be appended.
+      expect(await produce(1, 57)).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+      expect(await produce(1, 0)).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+      expect((await other.describeTopic('zombie')).partitions[1]!.high_watermark).toBe(0);
+    } finally {
+      await a.close();
+      await other.close();
     }
   });
 });
