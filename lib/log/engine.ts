@@ -398,7 +398,10 @@ export class LogEngine {
       // The registry item holds the current epoch: a bumped epoch fences the old one on every
       // partition, including those its producer state still shows at the old epoch — within
       // the registry's epoch cache window when bumped through another instance (producers.ts).
-      await this.producers.checkCurrentEpoch(pf.producerId, pf.producerEpoch);
+      const read = await this.producers.checkCurrentEpoch(pf.producerId, pf.producerEpoch);
+      // The check above read the registry itself (no cached epoch): that is as fresh as a
+      // confirmation would be. Else at most one fresh read, however many attempts decide it.
+      let confirmed: Promise<unknown> | undefined = read ? Promise.resolve() : undefined;
       // The partition lock is taken (in call order) before commitIdempotent's first await.
       const committed = this.commitIdempotent(topic, partition, prep, {
         stream: binaryStream(pf.producerId),
@@ -409,6 +412,7 @@ export class LogEngine {
         count,
         requestSequence: false,
         ...(opts.anySequenceWhenUnknown ? { anySequenceWhenUnknown: true } : {}),
+        confirmEpoch: async () => void (await (confirmed ??= this.producers.checkCurrentEpoch(pf.producerId, pf.producerEpoch, { fresh: true }))),
       });
       opts.queued?.();
       base = await committed;

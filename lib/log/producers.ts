@@ -76,11 +76,22 @@ export interface ProducerBatch {
    * may have been evicted rather than expired (mayHaveEvicted).
    */
   anySequenceWhenUnknown?: boolean;
+  /**
+   * Checks the writer's epoch on a fresh read of the registry (binary batches). The committer
+   * calls it before it writes a batch the partition holds no state of its stream for
+   * (`unknown`): nothing in that head can fence an older epoch, so the cached registry epoch
+   * (DEFAULT_EPOCH_CACHE_MS) is not trusted there (design note 0003, "Fencing window").
+   */
+  confirmEpoch?: () => Promise<void>;
   now: number;
   expirationMs: number;
 }
 
-export type ProducerDecision = { kind: 'new'; record: (base: number) => PartitionProducers } | { kind: 'duplicate'; base: number };
+/**
+ * `unknown`: the partition holds no live state of the batch's stream (a new producer, or one
+ * expired or evicted there), so its head cannot fence an older epoch of it.
+ */
+export type ProducerDecision = { kind: 'new'; unknown: boolean; record: (base: number) => PartitionProducers } | { kind: 'duplicate'; base: number };
 
 /** Kafka's record sequences are INT32: after this one comes 0 (DefaultRecordBatch.incrementSequence). */
 export const MAX_SEQUENCE = 2147483647;
@@ -139,6 +150,7 @@ export function decideProducer(states: PartitionProducers, batch: ProducerBatch)
   }
   return {
     kind: 'new',
+    unknown: entry === undefined,
     record: (base) =>
       rememberBatch(states, { stream: batch.stream, epoch: batch.epoch, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, now: batch.now }, base, base + batch.count - 1, batch.expirationMs),
   };
@@ -279,16 +291,18 @@ export class ProducerRegistry {
    * this instance read or set less than epochCacheMs ago is trusted without a read (the only
    * read of an idempotent binary commit, issue 18); an older entry, or any answer that would
    * refuse the writer as *newer* than the cache says, is decided on a fresh read. An epoch
-   * below a cached one is refused at once: epochs only grow.
+   * below a cached one is refused at once: epochs only grow. Resolves to whether it read.
    */
-  async checkCurrentEpoch(id: number, epoch: number): Promise<void> {
+  async checkCurrentEpoch(id: number, epoch: number, opts: { fresh?: boolean } = {}): Promise<boolean> {
     validId(id);
     const known = this.epochs.get(id);
-    if (known && (known.epoch > epoch || (known.epoch === epoch && this.monotonic() - known.at < this.epochCacheMs))) {
+    // `fresh`: an equal cached epoch is not trusted (a partition that cannot fence it itself).
+    if (known && (known.epoch > epoch || (!opts.fresh && known.epoch === epoch && this.monotonic() - known.at < this.epochCacheMs))) {
       this.checkEpoch({ id, epoch: known.epoch }, epoch);
-      return;
+      return false;
     }
     this.checkEpoch(await this.load(id), epoch);
+    return true;
   }
 
   /**
