@@ -7,6 +7,7 @@ import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { type KafkaListener, startKafkaListener } from '../../../lib/kafka/server';
 import { LogEngine } from '../../../lib/log/engine';
+import { MAX_PRODUCERS_PER_PARTITION } from '../../../lib/log/producers';
 import { encodeRecordBatch } from '../../../lib/records';
 import { ManualClock } from '../../../lib/util/clock';
 import { localStores, type TestStores } from '../../helpers/stores';
@@ -175,4 +176,35 @@ describe('fencing a zombie producer', () => {
       await other.close();
     }
   });
+});
+
+describe('idempotent retries on a partition with many producers', () => {
+  it('a retry of a producer’s first batch is not appended again after MAX_PRODUCERS_PER_PARTITION other producers wrote the partition in between', async () => {
+    await engine.createTopic('crowd', 1);
+    const c = await connect();
+    const init = async (): Promise<{ id: number; epoch: number }> => {
+      c.request(22, 0, 1, new Writer().string(null).int32(60_000));
+      const r = (await c.reply())!;
+      r.int32();
+      expect(r.int16()).toBe(ErrorCode.NONE);
+      return { id: r.int64(), epoch: r.int16() };
+    };
+    const produce = async (p: { id: number; epoch: number }, value: string): Promise<{ error: number; base: number }> => {
+      const batch = encodeRecordBatch([{ value: enc.encode(value) }], { producerId: p.id, producerEpoch: p.epoch, baseSequence: 0 });
+      const body = new Writer().string(null).int16(-1).int32(5000);
+      body.array(['crowd'], (w, t) => void w.string(t).array([0], (x) => void x.int32(0).bytes(batch)));
+      c.request(0, 3, 2, body);
+      return readProduce((await c.reply())!, 3);
+    };
+    const p = await init();
+    // Its first batch is appended, but the answer is lost (the client sees a timeout).
+    expect(await produce(p, 'first')).toEqual({ error: ErrorCode.NONE, base: 0, logStart: undefined });
+    // Meanwhile as many other producers (a fleet of short-lived ones, say) write the partition.
+    for (let i = 0; i < MAX_PRODUCERS_PER_PARTITION; i++) expect((await produce(await init(), `other-${i}`)).error).toBe(ErrorCode.NONE);
+    // The retry, seconds later, well within any client's delivery timeout: the original offset,
+    // nothing appended (Kafka, which forgets a producer only when it expires, answers so).
+    expect(await produce(p, 'first')).toEqual({ error: ErrorCode.NONE, base: 0, logStart: undefined });
+    const head = (await engine.describeTopic('crowd')).partitions[0]!;
+    expect(head.high_watermark).toBe(MAX_PRODUCERS_PER_PARTITION + 1);
+  }, 60_000);
 });
