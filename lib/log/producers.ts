@@ -26,11 +26,27 @@ export const MAX_REMEMBERED = 5;
 /** Kafka's producer.id.expiration.ms default. */
 export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 7 * 24 * 60 * 60 * 1000;
 /**
- * Producer streams one head keeps at most (the least recently written go first): a bound on
- * the head item whatever the number of producers (DynamoDB items stop at 400 KB; an entry is
- * well under 100 bytes).
+ * Producer streams one head keeps (the least recently written go first), beyond which streams
+ * idle for MIN_EVICTION_IDLE_MS are dropped: a bound on the head item, and on what each commit's
+ * head write costs, whatever the number of producers.
  */
 export const MAX_PRODUCERS_PER_PARTITION = 500;
+/**
+ * How long a stream must have been idle before the bound above drops it. A dropped stream is
+ * unknown to the partition, and a full partition takes an unknown producer's batch at sequence
+ * 0 (decideProducer): a producer's retry of its first batch, whose answer it lost, would be
+ * appended again. Retries come within the client's delivery timeout — the Java producer's
+ * delivery.timeout.ms is 2 minutes, librdkafka's message.timeout.ms 5 — so a stream idle this
+ * long has none left to come.
+ */
+export const MIN_EVICTION_IDLE_MS = 10 * 60 * 1000;
+/**
+ * Streams one head keeps at most, idle or not (least recently written go first): beyond
+ * MAX_PRODUCERS_PER_PARTITION only while more producers than that wrote the partition within
+ * MIN_EVICTION_IDLE_MS. A stream of five batches takes at most about 130 bytes, so the head
+ * stays well within an item (DynamoDB: 400 KB).
+ */
+export const HARD_MAX_PRODUCERS_PER_PARTITION = 2000;
 /**
  * How long an instance trusts a registered epoch it read (binary produce's fencing check): a
  * bump made through another instance fences the old epoch here at most this much later on
@@ -203,7 +219,16 @@ function rememberBatch(states: PartitionProducers, b: ItemProducer, base: number
   const keys = Object.keys(next);
   if (keys.length > MAX_PRODUCERS_PER_PARTITION) {
     keys.sort((x, y) => next[x]!.touched - next[y]!.touched);
-    for (const k of keys.slice(0, keys.length - MAX_PRODUCERS_PER_PARTITION)) delete next[k];
+    // Least recently written first, always a prefix of that order (mayHaveEvicted's argument
+    // rests on it): beyond the bound those idle long enough to have no retry left to come,
+    // beyond the hard bound any.
+    let drop = 0;
+    while (
+      drop < keys.length - MAX_PRODUCERS_PER_PARTITION &&
+      (keys.length - drop > HARD_MAX_PRODUCERS_PER_PARTITION || b.now - next[keys[drop]!]!.touched >= MIN_EVICTION_IDLE_MS)
+    )
+      drop++;
+    for (const k of keys.slice(0, drop)) delete next[k];
   }
   return next;
 }
