@@ -7,7 +7,9 @@ import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { type KafkaListener, startKafkaListener } from '../../../lib/kafka/server';
 import { LogEngine } from '../../../lib/log/engine';
+import { LOG_START_REFRESH_MS } from '../../../lib/log/log-starts';
 import { MAX_PRODUCERS_PER_PARTITION } from '../../../lib/log/producers';
+import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import { encodeRecordBatch } from '../../../lib/records';
 import { ManualClock } from '../../../lib/util/clock';
 import { localStores, type TestStores } from '../../helpers/stores';
@@ -133,6 +135,43 @@ describe('Produce answer', () => {
     for (const v of [5, 7]) {
       c.request(0, v, v, produceBody('log-start', 0, ['a']));
       expect(readProduce((await c.reply())!, v)).toMatchObject({ error: ErrorCode.NONE, logStart: 0 });
+    }
+  });
+});
+
+describe('Produce answer on an items-mode topic (design note 0010)', () => {
+  it('log_start_offset follows a log start moved by another instance’s retention, without the answer waiting for a read', async () => {
+    const clock = new ManualClock(Date.now());
+    const opts = { leaseMs: 30_000, inlineMaxBytes: 1024, itemCommits: true, flush: { stepBytes: 64 * 1024, indexIntervalBytes: 256 }, retention: DEFAULT_RETENTION_OPTIONS };
+    const writer = new LogEngine(stores.meta, stores.objects, clock, opts);
+    const other = new LogEngine(stores.meta, stores.objects, clock, opts);
+    try {
+      const t = 'items-log-start';
+      await writer.createTopic(t, 1, { 'retention.ms': 60_000, 'segment.bytes': 1024 });
+      expect((await writer.topics.get(t)).commit).toBe('items');
+      const produce = (v: string) => writer.produceBatchesWithLogStart(t, 0, encodeRecordBatch([{ value: enc.encode(`${v}-${'v'.repeat(150)}`), timestamp: clock.now() }]));
+      for (let i = 0; i < 20; i++) expect((await produce(`old${i}`)).log_start_offset).toBe(0);
+      const topic = await other.topics.get(t);
+      await other.flushPartition(topic, 0);
+      clock.advance(120_000);
+      for (let i = 0; i < 10; i++) await produce(`new${i}`);
+      await other.flushPartition(topic, 0);
+      await other.retention.runOnce();
+      const logStart = (await other.describeTopic(t)).partitions[0]!.log_start_offset;
+      expect(logStart).toBeGreaterThan(0);
+      // Never past the real log start, and at most one refresh period (and one answer) behind
+      // it, however busy the partition: items-mode commits keep their cached log end fresh and
+      // never read the head themselves (steps under END_CACHE_MS apart, as a steady producer's).
+      expect((await produce('a')).log_start_offset).toBeLessThanOrEqual(logStart);
+      for (let waited = 0; waited <= LOG_START_REFRESH_MS; waited += LOG_START_REFRESH_MS / 2) {
+        clock.advance(LOG_START_REFRESH_MS / 2);
+        await produce('b');
+      }
+      await new Promise((r) => setImmediate(r));
+      expect((await produce('c')).log_start_offset).toBe(logStart);
+    } finally {
+      await writer.close();
+      await other.close();
     }
   });
 });
