@@ -3,7 +3,7 @@
 // without a store read of its own. Within a topic incarnation the log start only grows (only
 // retention moves it; partitions are keyed by incarnation), so the highest value seen is the
 // freshest; it lags only a move by another process that this one has not read since, which is
-// why a value not confirmed by a head read for REFRESH_MS is worth one read (`stale`).
+// why a value not confirmed by a head read for LOG_START_REFRESH_MS is worth one read (`stale`).
 import type { Clock } from '../util/clock';
 
 /** Partitions remembered at most (the least recently noted go first). */
