@@ -43,8 +43,8 @@ export const MIN_EVICTION_IDLE_MS = 10 * 60 * 1000;
 /**
  * Streams one head keeps at most, idle or not (least recently written go first): beyond
  * MAX_PRODUCERS_PER_PARTITION only while more producers than that wrote the partition within
- * MIN_EVICTION_IDLE_MS. A stream of five batches takes at most about 130 bytes, so the head
- * stays well within an item (DynamoDB: 400 KB).
+ * MIN_EVICTION_IDLE_MS. A stream of five batches takes at most about 120 bytes (the largest ids,
+ * sequences and offsets, item-size.ts), 240 KB for all: the head stays within an item (400 KB).
  */
 export const HARD_MAX_PRODUCERS_PER_PARTITION = 2000;
 /**
