@@ -154,8 +154,8 @@ const produce: Api = {
                 // The request frame is ours alone: the engine may keep the bytes without a copy.
                 // Kafka's sequence rule: a partition with no state of an idempotent producer (a
                 // topic re-created under its name, say) takes its next batch at any sequence.
-                const res = await ctx.engine.produceBatches(t.name, p.index, p.records, { owned: true, queued: done, anySequenceWhenUnknown: true });
-                return { index: p.index, error: ErrorCode.NONE, base: res.base_offset };
+                const res = await ctx.engine.produceBatchesWithLogStart(t.name, p.index, p.records, { owned: true, queued: done, anySequenceWhenUnknown: true });
+                return { index: p.index, error: ErrorCode.NONE, base: res.base_offset, logStart: res.log_start_offset };
               } catch (err) {
                 const code = errOf(err);
                 // A retry of a batch the partition already holds: Kafka answers success with the
@@ -181,7 +181,8 @@ const produce: Api = {
       x.string(t.name);
       x.array(t.partitions, (y, p) => {
         y.int32(p.index).int16(p.error).int64(p.base).int64(-1);
-        if (v >= 5) y.int64(-1);
+        // The log start this instance last saw (engine.produceBatchesWithLogStart); -1 with an error.
+        if (v >= 5) y.int64(p.logStart ?? -1);
       });
     });
     return w.int32(0);

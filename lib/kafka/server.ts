@@ -36,6 +36,7 @@ export const MAX_PRE_AUTH_FRAME = 512 * 1024;
 const MAX_IN_FLIGHT = 32;
 const API_VERSIONS = 18;
 const PRODUCE = 0;
+const LIST_OFFSETS = 2;
 const OFFSET_COMMIT = 8;
 const OFFSET_FETCH = 9;
 const FETCH = 1;
@@ -241,6 +242,8 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
      */
     let produceQuotaTail: Promise<void> = Promise.resolve();
     let commitQuotaTail: Promise<void> = Promise.resolve();
+    /** Settles once every Produce this connection started so far is through (applied or failed). */
+    let producesDone: Promise<void> = Promise.resolve();
     let dead = false;
     lastAnswers.set(socket, () => tail);
 
@@ -343,7 +346,21 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
           if (header.apiKey === PRODUCE) produceQuotaTail = (admitted = produceQuotaTail.then(delay)).catch(() => undefined);
           else if (header.apiKey === OFFSET_COMMIT || header.apiKey === OFFSET_FETCH) commitQuotaTail = (admitted = commitQuotaTail.then(delay)).catch(() => undefined);
           else admitted = delay();
-          work = admitted.then(() => api.handle(ctx, session, header, r));
+          if (header.apiKey === FETCH || header.apiKey === LIST_OFFSETS) {
+            // Read your writes: Kafka runs a connection's requests one at a time, so a Fetch or
+            // ListOffsets sent after a Produce reads what it wrote. Produces still run
+            // concurrently with each other (the throughput of a pipelining producer); a read
+            // waits for those sent before it, as taken now, in request order.
+            const before = producesDone;
+            work = admitted.then(() => before).then(() => api.handle(ctx, session, header, r));
+          } else work = admitted.then(() => api.handle(ctx, session, header, r));
+          if (header.apiKey === PRODUCE) {
+            const through = work.then(
+              () => undefined,
+              () => undefined,
+            );
+            producesDone = Promise.all([producesDone, through]).then(() => undefined);
+          }
         }
       }
       inFlight++;

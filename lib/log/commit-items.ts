@@ -30,6 +30,7 @@
 import { ConditionFailedError, StorageError, TransactionConflictError } from '../errors';
 import type { ItemLife, MetaItem, MetaStore, QueryOptions, QueryPage } from '../storage/ports';
 import type { Clock } from '../util/clock';
+import type { LogStartsSeen } from './log-starts';
 import { type CommitItem, commitItemEnd, commitItemFromItem, commitItemToItem, headFromItem } from './items';
 import { COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemKey, commitItemSk, headKey, partitionPk } from './keys';
 import type { Extent, Head } from './model';
@@ -78,6 +79,8 @@ export type PutOutcome =
 /** The end of one partition's log, as learned from its items (and head). */
 export interface LogEnd {
   end: number;
+  /** The head's log start, read with it. */
+  logStart: number;
   /** A deleted incarnation's: the last item is its fence, or the head its tombstone (tombstones.ts). */
   deleted: boolean;
   /** The last item is the deletion's fence. */
@@ -98,7 +101,7 @@ export async function learnItemEnd(meta: MetaStore, topic: Pick<Topic, 'id'>, pa
   const [last, headItem] = await Promise.all([lastCommitItem(meta, topic, partition, opts), meta.get(headKey(topic.id, partition), consistent)]);
   const head = headFromItem(headItem);
   const fenced = last?.kind === 'fence';
-  return { end: itemLogEnd(head, last), deleted: fenced || head.deleted === true, fenced };
+  return { end: itemLogEnd(head, last), logStart: head.logStart, deleted: fenced || head.deleted === true, fenced };
 }
 
 /**
@@ -136,6 +139,7 @@ export class ItemLog {
   constructor(
     private readonly meta: MetaStore,
     private readonly clock: Clock,
+    private readonly logStarts?: LogStartsSeen,
   ) {}
 
   /** The end to commit at: the cached one while fresh, else learned (a fence refuses). */
@@ -144,6 +148,7 @@ export class ItemLog {
     const cached = this.known(topic, partition);
     if (cached !== undefined) return cached;
     const learned = await learnItemEnd(this.meta, topic, partition);
+    this.logStarts?.saw(topic.id, partition, learned.logStart);
     if (learned.deleted) {
       this.forget(topic);
       throw deletedTopicError(topic, partition);

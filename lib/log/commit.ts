@@ -38,6 +38,7 @@ import { setBaseOffset } from '../records';
 import type { Condition, ItemLife, MetaItem, MetaStore, MetaStoreTraits, ObjectStore, WriteOp } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { type BackoffOptions, retryOnConflict } from '../util/retry';
+import type { LogStartsSeen } from './log-starts';
 import { ambiguous, commitItemLife, ItemLog } from './commit-items';
 import { EXTENT_END, extentSk, headKey, partitionPk, walObject } from './keys';
 import { commitPageToItem, deflateCommitData, extentsFromItem, HEAD_ATTR, headFieldFields, headFromItem, headUpdate, storedHeadField } from './items';
@@ -99,6 +100,8 @@ export interface CommitOptions {
   clock?: Clock;
   /** Where committed inline extents are filed for this process's flush (inline-cache.ts). */
   inlineCache?: InlineCache;
+  /** Where the log starts of the heads this committer reads or writes are noted (log-starts.ts). */
+  logStarts?: LogStartsSeen;
 }
 
 const MAX_ATTEMPTS = 50;
@@ -167,14 +170,20 @@ export class Committer {
     private readonly opts: CommitOptions,
   ) {
     this.clock = opts.clock ?? systemClock;
-    this.items = new ItemLog(meta, this.clock);
-    this.views = new ProducerViews(meta, this.items, this.clock);
+    this.items = new ItemLog(meta, this.clock, opts.logStarts);
+    this.views = new ProducerViews(meta, this.items, this.clock, opts.logStarts);
   }
 
   async readHead(topic: Topic, partition: number): Promise<CommitHead> {
     const head = commitHeadFromItem(await this.meta.get(headKey(topic.id, partition)), this.meta.traits);
-    this.heads.set(partitionKey(topic, partition), head);
+    this.cacheHead(topic, partition, head);
     return head;
+  }
+
+  /** A head as read or written just now: the guess for the next commit; its log start noted. */
+  private cacheHead(topic: Topic, partition: number, head: CommitHead): void {
+    this.heads.set(partitionKey(topic, partition), head);
+    this.opts.logStarts?.saw(topic.id, partition, head.logStart);
   }
 
   private async knownHead(topic: Topic, partition: number): Promise<CommitHead> {
@@ -330,6 +339,8 @@ export class Committer {
         decision = decideProducer(view.state, pb);
       }
       if (decision.kind === 'duplicate') return [{ ...resultAt(part, decision.base, total), duplicate: true }];
+      // A stream the view does not know: nothing in the log fences an older epoch (producers.ts).
+      if (decision.unknown) await pb.confirmEpoch?.();
       base = view.end;
     } else {
       base = await this.items.end(topic, partition);
@@ -428,6 +439,8 @@ export class Committer {
         decision = decideProducer(heads[0].producers, pb);
       }
       if (decision.kind === 'duplicate') return [{ ...resultAt(parts[0]!, decision.base, totals[0]!), duplicate: true }];
+      // A stream this head does not know: nothing here fences an older epoch (producers.ts).
+      if (decision.unknown) await pb.confirmEpoch?.();
     }
     const extents: NewExtent[] = [];
     for (let i = 0; i < parts.length; i++) {
@@ -516,7 +529,7 @@ export class Committer {
       if (err instanceof PartConflict) {
         const part = parts[err.index]!;
         const item = err.knownHead ? err.item : await this.meta.get(headKey(part.topic.id, part.partition));
-        this.heads.set(partitionKey(part.topic, part.partition), commitHeadFromItem(item, this.meta.traits));
+        this.cacheHead(part.topic, part.partition, commitHeadFromItem(item, this.meta.traits));
         // A failed condition usually means someone else appended (retry at the new end); but
         // if our own write was applied and only its response lost (the store's client sent it
         // again, and the repeat failed its condition), the commit is done: one transaction or
@@ -550,7 +563,7 @@ export class Committer {
       // transaction the head has no tails, and `recent` is what it wrote (the head this
       // attempt started from is the one cached: the partition's lock keeps other commits of
       // this process out, and any other change is caught by the next write's condition).
-      if (written) this.heads.set(key, commitHeadFromItem(written, this.meta.traits));
+      if (written) this.cacheHead(part.topic, part.partition, commitHeadFromItem(written, this.meta.traits));
       else {
         const { tails: _removed, ...rest } = heads[i]!;
         const known: CommitHead = { ...rest, exists: true, nextOffset: r.nextOffset, recent: recents![i]! };

@@ -7,6 +7,7 @@ import { defaultPartition, type RecordInput } from '../records';
 import type { ItemLife, MetaStore, ObjectStore } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { Mutex } from '../util/mutex';
+import { LogStartsSeen } from './log-starts';
 import { Committer, partitionKey } from './commit';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } from './flush';
 import type { FlushScheduler, FlushSchedulerFactory } from './flush-scheduler';
@@ -120,6 +121,20 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+/** Options of a binary produce (LogEngine.produceBatches). */
+export interface ProduceBatchesOptions {
+  /** The body is the caller's alone: the engine may keep the bytes without a copy. */
+  owned?: boolean;
+  /**
+   * Called once the batches hold their place in the partition's commit order (or failed
+   * before): a caller that must keep its writes in order (a Kafka connection's pipelined
+   * requests) starts the next one then, without waiting for this commit.
+   */
+  queued?: () => void;
+  /** Kafka's sequence rule for a producer the partition holds no state of (ProducerBatch.anySequenceWhenUnknown). */
+  anySequenceWhenUnknown?: boolean;
+}
+
 export class LogEngine {
   readonly topics: TopicRegistry;
   readonly producers: ProducerRegistry;
@@ -130,6 +145,8 @@ export class LogEngine {
   readonly notifier = new Notifier();
   readonly opts: EngineOptions;
   private readonly committer: Committer;
+  /** Each partition's log start as this process last saw it: what Produce answers carry (Kafka's log_start_offset). */
+  private readonly logStarts: LogStartsSeen;
   private readonly locks = new Map<string, Mutex>();
   private readonly queues = new Map<string, Pending[]>();
   private readonly draining = new Set<string>();
@@ -149,7 +166,8 @@ export class LogEngine {
     this.opts = { ...DEFAULT_ENGINE_OPTIONS, ...opts };
     this.topics = new TopicRegistry(meta, clock);
     this.producers = new ProducerRegistry(meta, clock);
-    this.reader = new LogReader(meta, objects, this.opts.indexCacheBytes !== undefined ? { indexCacheBytes: this.opts.indexCacheBytes } : {});
+    this.logStarts = new LogStartsSeen(clock);
+    this.reader = new LogReader(meta, objects, { logStarts: this.logStarts, ...(this.opts.indexCacheBytes !== undefined ? { indexCacheBytes: this.opts.indexCacheBytes } : {}) });
     // Where this process flushes what it commits (embedded): on DynamoDB inline commits are a
     // few KiB and usually flushed by another function, which the cache would not reach.
     const inlineCacheBytes = this.opts.inlineCacheBytes ?? (this.opts.headOnlyCommits ? 0 : DEFAULT_INLINE_CACHE_BYTES);
@@ -170,12 +188,13 @@ export class LogEngine {
       owner: `${os.hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`,
       ...(this.opts.singleHost ? { ownerIsDead: deadOnThisHost(os.hostname()) } : {}),
     });
-    this.retention = new Retention(meta, objects, this.topics, clock, this.leases, this.opts.retention, (topic, partition, lease, seg) => this.flusher.composeSegment(topic, partition, lease, seg));
+    this.retention = new Retention(meta, objects, this.topics, clock, this.leases, this.opts.retention, (topic, partition, lease, seg) => this.flusher.composeSegment(topic, partition, lease, seg), this.logStarts);
     this.committer = new Committer(meta, objects, this.notifier, {
       inlineMaxBytes: Math.min(this.opts.inlineMaxBytes, meta.limits.maxItemBytes - 4096),
       itemInlineMaxBytes: this.opts.itemInlineMaxBytes ?? this.opts.inlineMaxBytes,
       headOnlyCommits: this.opts.headOnlyCommits ?? false,
       clock,
+      logStarts: this.logStarts,
       ...(inlineCache ? { inlineCache } : {}),
       ...(this.opts.onCommitConflict ? { onConflict: this.opts.onCommitConflict } : {}),
       ...(this.opts.onCommitRetry ? { backoff: { onRetry: this.opts.onCommitRetry } } : {}),
@@ -341,22 +360,35 @@ export class LogEngine {
   }
 
   /** Produce raw RecordBatch v2 bytes to one partition (binary route). */
-  async produceBatches(
+  async produceBatches(topicName: string, partition: number, body: Uint8Array, opts: ProduceBatchesOptions = {}): Promise<{ partition: number; base_offset: number; last_offset: number }> {
+    return (await this.appendBatches(topicName, partition, body, opts)).answer;
+  }
+
+  /**
+   * produceBatches, and the partition's log start (Kafka's Produce answer carries it): the
+   * highest this process has seen in a head it read or wrote — in head mode the commit's own —
+   * with no read of its own. Items-mode commits do not read the head, so a value not confirmed
+   * for LOG_START_REFRESH_MS is read again in the background, for the next answers.
+   */
+  async produceBatchesWithLogStart(
     topicName: string,
     partition: number,
     body: Uint8Array,
-    /**
-     * `queued`: called once the batches hold their place in the partition's commit order (or
-     * failed before): a caller that must keep its writes in order (a Kafka connection's
-     * pipelined requests) starts the next one then, without waiting for this commit.
-     */
-    opts: {
-      owned?: boolean;
-      queued?: () => void;
-      /** Kafka's sequence rule for a producer the partition holds no state of (ProducerBatch.anySequenceWhenUnknown). */
-      anySequenceWhenUnknown?: boolean;
-    } = {},
-  ): Promise<{ partition: number; base_offset: number; last_offset: number }> {
+    opts: ProduceBatchesOptions = {},
+  ): Promise<{ partition: number; base_offset: number; last_offset: number; log_start_offset: number }> {
+    const { topic, answer } = await this.appendBatches(topicName, partition, body, opts);
+    if (this.logStarts.stale(topic.id, partition)) void this.reader.head(topic, partition).catch(() => undefined);
+    // Noted by the commit (the head it read, wrote or learned its end from) or before it: -1,
+    // Kafka's "unknown", only if the bound of partitions remembered dropped it meanwhile.
+    return { ...answer, log_start_offset: this.logStarts.get(topic.id, partition) ?? -1 };
+  }
+
+  private async appendBatches(
+    topicName: string,
+    partition: number,
+    body: Uint8Array,
+    opts: ProduceBatchesOptions,
+  ): Promise<{ topic: Topic; answer: { partition: number; base_offset: number; last_offset: number } }> {
     const topic = await this.topics.partition(topicName, partition);
     const prep = prepareBinary(body, topic.config['max.message.bytes'], opts.owned);
     const count = prep.records;
@@ -366,7 +398,10 @@ export class LogEngine {
       // The registry item holds the current epoch: a bumped epoch fences the old one on every
       // partition, including those its producer state still shows at the old epoch — within
       // the registry's epoch cache window when bumped through another instance (producers.ts).
-      await this.producers.checkCurrentEpoch(pf.producerId, pf.producerEpoch);
+      const read = await this.producers.checkCurrentEpoch(pf.producerId, pf.producerEpoch);
+      // The check above read the registry itself (no cached epoch): that is as fresh as a
+      // confirmation would be. Else at most one fresh read, however many attempts decide it.
+      let confirmed: Promise<unknown> | undefined = read ? Promise.resolve() : undefined;
       // The partition lock is taken (in call order) before commitIdempotent's first await.
       const committed = this.commitIdempotent(topic, partition, prep, {
         stream: binaryStream(pf.producerId),
@@ -377,6 +412,7 @@ export class LogEngine {
         count,
         requestSequence: false,
         ...(opts.anySequenceWhenUnknown ? { anySequenceWhenUnknown: true } : {}),
+        confirmEpoch: async () => void (await (confirmed ??= this.producers.checkCurrentEpoch(pf.producerId, pf.producerEpoch, { fresh: true }))),
       });
       opts.queued?.();
       base = await committed;
@@ -385,7 +421,7 @@ export class LogEngine {
       opts.queued?.();
       base = (await committed)[0]!;
     }
-    return { partition, base_offset: base, last_offset: base + count - 1 };
+    return { topic, answer: { partition, base_offset: base, last_offset: base + count - 1 } };
   }
 
   /** Group commit: requests for one partition arriving while a commit runs share the next one. */

@@ -28,6 +28,7 @@
 import { SamsaError } from '../errors';
 import type { MetaItem, MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
+import type { LogStartsSeen } from './log-starts';
 import { type ItemLog, queryCoveringItem } from './commit-items';
 import { commitItemEnd, commitItemFromItem, headFromItem } from './items';
 import { COMMIT_ITEM_END, commitItemSk, headKey, partitionPk } from './keys';
@@ -52,6 +53,7 @@ export class ProducerViews {
     private readonly meta: MetaStore,
     private readonly items: ItemLog,
     private readonly clock: Clock,
+    private readonly logStarts?: LogStartsSeen,
   ) {}
 
   /**
@@ -122,6 +124,7 @@ export class ProducerViews {
     const pk = partitionPk(topic.id, partition);
     const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
     if (head.deleted) throw this.deleted(topic, partition);
+    this.logStarts?.saw(topic.id, partition, head.logStart);
     // Read after the head: flush may move `flushed` meanwhile, but the items it passes stay
     // (TTL removes them days later; topics without TTL lose only day-old ones), so the items
     // from the head's `flushed` are all there.

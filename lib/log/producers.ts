@@ -26,11 +26,27 @@ export const MAX_REMEMBERED = 5;
 /** Kafka's producer.id.expiration.ms default. */
 export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 7 * 24 * 60 * 60 * 1000;
 /**
- * Producer streams one head keeps at most (the least recently written go first): a bound on
- * the head item whatever the number of producers (DynamoDB items stop at 400 KB; an entry is
- * well under 100 bytes).
+ * Producer streams one head keeps (the least recently written go first), beyond which streams
+ * idle for MIN_EVICTION_IDLE_MS are dropped: a bound on the head item, and on what each commit's
+ * head write costs, whatever the number of producers.
  */
 export const MAX_PRODUCERS_PER_PARTITION = 500;
+/**
+ * How long a stream must have been idle before the bound above drops it. A dropped stream is
+ * unknown to the partition, and a full partition takes an unknown producer's batch at sequence
+ * 0 (decideProducer): a producer's retry of its first batch, whose answer it lost, would be
+ * appended again. Retries come within the client's delivery timeout — the Java producer's
+ * delivery.timeout.ms is 2 minutes, librdkafka's message.timeout.ms 5 — so a stream idle this
+ * long has none left to come.
+ */
+export const MIN_EVICTION_IDLE_MS = 10 * 60 * 1000;
+/**
+ * Streams one head keeps at most, idle or not (least recently written go first): beyond
+ * MAX_PRODUCERS_PER_PARTITION only while more producers than that wrote the partition within
+ * MIN_EVICTION_IDLE_MS. A stream of five batches takes at most about 120 bytes (the largest ids,
+ * sequences and offsets, item-size.ts), 240 KB for all: the head stays within an item (400 KB).
+ */
+export const HARD_MAX_PRODUCERS_PER_PARTITION = 2000;
 /**
  * How long an instance trusts a registered epoch it read (binary produce's fencing check): a
  * bump made through another instance fences the old epoch here at most this much later on
@@ -76,11 +92,22 @@ export interface ProducerBatch {
    * may have been evicted rather than expired (mayHaveEvicted).
    */
   anySequenceWhenUnknown?: boolean;
+  /**
+   * Checks the writer's epoch on a fresh read of the registry (binary batches). The committer
+   * calls it before it writes a batch the partition holds no state of its stream for
+   * (`unknown`): nothing in that head can fence an older epoch, so the cached registry epoch
+   * (DEFAULT_EPOCH_CACHE_MS) is not trusted there (design note 0003, "Fencing window").
+   */
+  confirmEpoch?: () => Promise<void>;
   now: number;
   expirationMs: number;
 }
 
-export type ProducerDecision = { kind: 'new'; record: (base: number) => PartitionProducers } | { kind: 'duplicate'; base: number };
+/**
+ * `unknown`: the partition holds no live state of the batch's stream (a new producer, or one
+ * expired or evicted there), so its head cannot fence an older epoch of it.
+ */
+export type ProducerDecision = { kind: 'new'; unknown: boolean; record: (base: number) => PartitionProducers } | { kind: 'duplicate'; base: number };
 
 /** Kafka's record sequences are INT32: after this one comes 0 (DefaultRecordBatch.incrementSequence). */
 export const MAX_SEQUENCE = 2147483647;
@@ -139,6 +166,7 @@ export function decideProducer(states: PartitionProducers, batch: ProducerBatch)
   }
   return {
     kind: 'new',
+    unknown: entry === undefined,
     record: (base) =>
       rememberBatch(states, { stream: batch.stream, epoch: batch.epoch, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, now: batch.now }, base, base + batch.count - 1, batch.expirationMs),
   };
@@ -191,7 +219,16 @@ function rememberBatch(states: PartitionProducers, b: ItemProducer, base: number
   const keys = Object.keys(next);
   if (keys.length > MAX_PRODUCERS_PER_PARTITION) {
     keys.sort((x, y) => next[x]!.touched - next[y]!.touched);
-    for (const k of keys.slice(0, keys.length - MAX_PRODUCERS_PER_PARTITION)) delete next[k];
+    // Least recently written first, always a prefix of that order (mayHaveEvicted's argument
+    // rests on it): beyond the bound those idle long enough to have no retry left to come,
+    // beyond the hard bound any.
+    let drop = 0;
+    while (
+      drop < keys.length - MAX_PRODUCERS_PER_PARTITION &&
+      (keys.length - drop > HARD_MAX_PRODUCERS_PER_PARTITION || b.now - next[keys[drop]!]!.touched >= MIN_EVICTION_IDLE_MS)
+    )
+      drop++;
+    for (const k of keys.slice(0, drop)) delete next[k];
   }
   return next;
 }
@@ -279,16 +316,18 @@ export class ProducerRegistry {
    * this instance read or set less than epochCacheMs ago is trusted without a read (the only
    * read of an idempotent binary commit, issue 18); an older entry, or any answer that would
    * refuse the writer as *newer* than the cache says, is decided on a fresh read. An epoch
-   * below a cached one is refused at once: epochs only grow.
+   * below a cached one is refused at once: epochs only grow. Resolves to whether it read.
    */
-  async checkCurrentEpoch(id: number, epoch: number): Promise<void> {
+  async checkCurrentEpoch(id: number, epoch: number, opts: { fresh?: boolean } = {}): Promise<boolean> {
     validId(id);
     const known = this.epochs.get(id);
-    if (known && (known.epoch > epoch || (known.epoch === epoch && this.monotonic() - known.at < this.epochCacheMs))) {
+    // `fresh`: an equal cached epoch is not trusted (a partition that cannot fence it itself).
+    if (known && (known.epoch > epoch || (!opts.fresh && known.epoch === epoch && this.monotonic() - known.at < this.epochCacheMs))) {
       this.checkEpoch({ id, epoch: known.epoch }, epoch);
-      return;
+      return false;
     }
     this.checkEpoch(await this.load(id), epoch);
+    return true;
   }
 
   /**

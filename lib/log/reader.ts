@@ -16,6 +16,7 @@ import { COMMIT_ITEM_END, commitItemSk, EXTENT_END, extentSk, headKey, partition
 import { itemLogEnd, lastCommitItem, queryCoveringItem } from './commit-items';
 import { commitItemFromItem, extentsFromItem, headFromItem, segmentFromItem } from './items';
 import { type Extent, type Head, liveTails, type Segment } from './model';
+import type { LogStartsSeen } from './log-starts';
 import { lookupOffset, lookupTimestamp, positionBefore } from './segment-index';
 import { segmentPieces } from './segment-pieces';
 import { concatBytes } from '../util/bytes';
@@ -130,6 +131,8 @@ export const DEFAULT_INDEX_CACHE_BYTES = 32 * 1024 * 1024;
 export interface ReaderOptions {
   /** Bound on the bytes of cached segment indexes (least recently used go first). */
   indexCacheBytes?: number;
+  /** Where the log starts of the heads read are noted (a Produce answer carries them). */
+  logStarts?: LogStartsSeen;
 }
 
 export class LogReader {
@@ -143,6 +146,7 @@ export class LogReader {
    * the head read alongside catches), so a read below it needs no commit-page queries.
    */
   private flushedSeen = new Map<string, number>();
+  private readonly logStarts: LogStartsSeen | undefined;
 
   constructor(
     private readonly meta: MetaStore,
@@ -150,6 +154,7 @@ export class LogReader {
     opts: ReaderOptions = {},
   ) {
     this.indexCacheMax = opts.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES;
+    this.logStarts = opts.logStarts;
   }
 
   /** Bytes of segment indexes held right now (always ≤ the configured bound). */
@@ -182,11 +187,13 @@ export class LogReader {
     if (topic.commit !== 'items') {
       const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
       this.sawFlushed(topic, partition, head.flushed);
+      this.logStarts?.saw(topic.id, partition, head.logStart);
       return head;
     }
     const [item, last] = await Promise.all([this.meta.get(headKey(topic.id, partition)), lastCommitItem(this.meta, topic, partition)]);
     const head = headFromItem(item);
     this.sawFlushed(topic, partition, head.flushed);
+    this.logStarts?.saw(topic.id, partition, head.logStart);
     return { ...head, nextOffset: itemLogEnd(head, last) };
   }
 

@@ -21,6 +21,7 @@
 import { ConditionFailedError } from '../errors';
 import type { Condition, MetaStore, ObjectStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
+import type { LogStartsSeen } from './log-starts';
 import { COMMIT_MAX_WAL_AGE_MS } from './commit';
 import {
   COMMIT_ITEM_END,
@@ -149,6 +150,8 @@ export class Retention {
     private readonly opts: RetentionOptions = DEFAULT_RETENTION_OPTIONS,
     /** The flush's composition (flush.ts composeSegment), for a segment this job seals in chunks. */
     private readonly composeSealed?: (topic: Topic, partition: number, lease: LeaseGuard, seg: Segment) => Promise<void>,
+    /** Where the log starts it leaves are noted (log-starts.ts): this process's Produce answers carry them. */
+    private readonly logStarts?: LogStartsSeen,
   ) {
     if (opts.orphanGraceMs < MIN_ORPHAN_GRACE_MS) {
       throw new Error(`orphanGraceMs must be at least ${MIN_ORPHAN_GRACE_MS} ms (COMMIT_MAX_WAL_AGE_MS + SigV4 validity + slack), got ${opts.orphanGraceMs}`);
@@ -254,6 +257,12 @@ export class Retention {
    * live process is left to it. Returns the log start offset.
    */
   async applyRetention(topic: Topic, partition: number, stats?: RetentionStats): Promise<number> {
+    const logStart = await this.retainPartition(topic, partition, stats);
+    this.logStarts?.saw(topic.id, partition, logStart);
+    return logStart;
+  }
+
+  private async retainPartition(topic: Topic, partition: number, stats?: RetentionStats): Promise<number> {
     const plan = await this.plan(topic, partition);
     if (!this.hasWork(plan)) return plan.head.logStart;
     // A lease taken only for this work is handed back after it, so that another process's

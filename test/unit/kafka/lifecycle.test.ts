@@ -280,6 +280,31 @@ describe('retention moving the log start', () => {
     expect(at.bytes).toBeGreaterThan(0);
   });
 
+  it('Produce v5+ answers the partition’s log start, as Kafka does (it was -1), for a new batch and for a retry the partition remembers', async () => {
+    const topic = 'lc-retained-produce';
+    await engine.createTopic(topic, 1, { 'retention.ms': 60_000, 'segment.bytes': 1024 });
+    await produce(topic, Array.from({ length: 20 }, (_, i) => `rec-${i}-${'v'.repeat(150)}`));
+    await engine.flushPartition(await engine.topics.get(topic), 0);
+    clock.advance(120_000);
+    await engine.flushPartition(await engine.topics.get(topic), 0);
+    await engine.retention.runOnce();
+    const logStart = (await engine.describeTopic(topic)).partitions[0]!.log_start_offset;
+    expect(logStart).toBeGreaterThan(0);
+    const c = await connect();
+    const p = await initProducer(c);
+    const produceV5 = async (sequence: number): Promise<{ error: number; base: number; logStart: number }> => {
+      const batch = encodeRecordBatch([{ value: enc.encode(`new-${sequence}`) }], { producerId: p.id, producerEpoch: p.epoch, baseSequence: sequence });
+      const body = new Writer().string(null).int16(-1).int32(5000);
+      body.array([topic], (w, t) => void w.string(t).array([0], (x) => void x.int32(0).bytes(batch)));
+      c.request(0, 5, 11, body);
+      const r = (await c.reply())!;
+      return r.array((x) => (x.string(), x.array((y) => (y.int32(), { error: y.int16(), base: y.int64(), _: y.int64(), logStart: y.int64() }), 30)), 6)[0]![0]!;
+    };
+    expect(await produceV5(0)).toMatchObject({ error: ErrorCode.NONE, base: 20, logStart });
+    // The same batch again (its answer lost): the original offset, and the log start again.
+    expect(await produceV5(0)).toMatchObject({ error: ErrorCode.NONE, base: 20, logStart });
+  });
+
   it('ListOffsets: earliest is the new log start; a timestamp before every kept record is the log start, with that record’s own timestamp', async () => {
     const topic = 'lc-retained-list';
     const { logStart, oldTs, newTs } = await retained(topic);

@@ -94,8 +94,9 @@ describe('authorization', () => {
 function holdProduces(): { release: () => void; spy: ReturnType<typeof vi.spyOn> } {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  const real = engine.produceBatches.bind(engine);
-  const spy = vi.spyOn(engine, 'produceBatches').mockImplementation(async (...args) => {
+  // The listener's produce path (engine.produceBatchesWithLogStart).
+  const real = engine.produceBatchesWithLogStart.bind(engine);
+  const spy = vi.spyOn(engine, 'produceBatchesWithLogStart').mockImplementation(async (...args) => {
     await gate;
     return real(...args);
   });

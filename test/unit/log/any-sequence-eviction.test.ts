@@ -4,7 +4,7 @@
 // A stream dropped that way is not "unknown" in Kafka's sense: its retry must not be appended
 // again as a new batch.
 import { describe, expect, it } from 'vitest';
-import { binaryStream, decideProducer, MAX_PRODUCERS_PER_PARTITION, type PartitionProducers, type ProducerBatch } from '../../../lib/log/producers';
+import { binaryStream, decideProducer, HARD_MAX_PRODUCERS_PER_PARTITION, MAX_PRODUCERS_PER_PARTITION, MIN_EVICTION_IDLE_MS, type PartitionProducers, type ProducerBatch } from '../../../lib/log/producers';
 
 const DAY = 24 * 3600 * 1000;
 const batch = (id: number, firstSeq: number, lastSeq: number, now: number, any = true): ProducerBatch => ({
@@ -35,12 +35,32 @@ describe('any-sequence rule vs producer streams evicted by the per-partition bou
     next = 0;
     apply(batch(1, 0, 4, 1000));
     apply(batch(1, 5, 9, 1001));
-    // As many other producers write after it: producer 1, the least recently written, is dropped.
-    for (let i = 0; i < MAX_PRODUCERS_PER_PARTITION; i++) apply(batch(100 + i, 0, 0, 2000 + i));
+    // As many other producers write after it, once it has been idle for MIN_EVICTION_IDLE_MS:
+    // producer 1, the least recently written, is dropped.
+    for (let i = 0; i < MAX_PRODUCERS_PER_PARTITION; i++) apply(batch(100 + i, 0, 0, 2000 + MIN_EVICTION_IDLE_MS + i));
     expect(states[binaryStream(1)]).toBeUndefined();
     // Producer 1 retries its last batch (its answer was lost): Kafka, which still has its state,
     // answers it as a duplicate; taking it at "any sequence" would append the records again.
     expect(() => decideProducer(states, batch(1, 5, 9, 3000))).toThrow(/OUT_OF_ORDER|older|gap/i);
+  });
+
+  it('a stream written within MIN_EVICTION_IDLE_MS is kept beyond the bound (its retry may still come), up to the hard bound, where the least recently written go whatever their age', async () => {
+    states = {};
+    next = 0;
+    apply(batch(1, 0, 0, 1000));
+    for (let i = 0; i < MAX_PRODUCERS_PER_PARTITION; i++) apply(batch(100 + i, 0, 0, 2000 + i));
+    // Producer 1 retries its first batch (the answer was lost) a minute later: remembered.
+    expect(states[binaryStream(1)]).toBeDefined();
+    expect(decideProducer(states, batch(1, 0, 0, 60_000))).toEqual({ kind: 'duplicate', base: 0 });
+    // Once it has been idle that long, the next write beyond the bound drops it, and only it.
+    apply(batch(999, 0, 0, 1000 + MIN_EVICTION_IDLE_MS));
+    expect(states[binaryStream(1)]).toBeUndefined();
+    expect(Object.keys(states)).toHaveLength(MAX_PRODUCERS_PER_PARTITION + 1);
+    // Past the hard bound, the least recently written go even if young.
+    for (let i = 0; i < HARD_MAX_PRODUCERS_PER_PARTITION; i++) apply(batch(10_000 + i, 0, 0, 1001 + MIN_EVICTION_IDLE_MS));
+    expect(Object.keys(states)).toHaveLength(HARD_MAX_PRODUCERS_PER_PARTITION);
+    expect(states[binaryStream(10_000 + HARD_MAX_PRODUCERS_PER_PARTITION - 1)]).toBeDefined();
+    expect(states[binaryStream(100)]).toBeUndefined();
   });
 
   it('once every evicted stream would have expired anyway, an unknown producer is taken at any sequence', () => {
