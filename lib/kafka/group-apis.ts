@@ -22,6 +22,19 @@ async function httpMembers(ctx: Context, group: string): Promise<number> {
 const groupAllowed = (ctx: Context, s: Session, op: 'read' | 'describe', group: string): Promise<boolean> => ctx.authorize(s, op, 'group', group);
 
 /**
+ * Waits for the connection's commits to `group` sent before this request (their places in
+ * `commitOrder` are taken when their handlers start, in request order, before this one's). Kafka
+ * handles a connection's requests one at a time; a request that reads the offsets (OffsetFetch)
+ * or can fence the member (JoinGroup, LeaveGroup) must not overtake them: clients commit and then
+ * leave on close, and a leave handled first made the commits fail with UNKNOWN_MEMBER_ID, which
+ * lost the offsets the member had processed.
+ */
+async function afterCommits(s: Session, group: string): Promise<void> {
+  const before = s.commitOrder?.get(group);
+  if (before) await before;
+}
+
+/**
  * What a membership request (join, sync, heartbeat, leave) must pass first, as Kafka checks it:
  * READ on the group, then this instance coordinating it. The error code, or undefined.
  */
@@ -65,6 +78,8 @@ const joinGroup: Api = {
       });
     };
     const fail = (errorCode: number): Writer => answer({ errorCode, generation: -1, protocolName: '', leader: '', memberId, members: [] });
+    // A re-join can start a new generation, which fences the commits sent before it.
+    await afterCommits(s, groupId);
     if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
     const refused = await membershipRefusal(ctx, s, groupId);
     if (refused !== undefined) return fail(refused);
@@ -200,6 +215,8 @@ const leaveGroup: Api = {
   async handle(ctx, s, h, r) {
     const groupId = r.string();
     const memberId = r.string();
+    // The member's commits sent before its leave are handled first (a consumer's close).
+    await afterCommits(s, groupId);
     const code = (await membershipRefusal(ctx, s, groupId)) ?? ctx.groups.leave(groupId, memberId);
     const w = new Writer();
     if (h.apiVersion >= 1) w.int32(0);
@@ -344,10 +361,9 @@ const offsetFetch: Api = {
     const v = h.apiVersion;
     const groupId = r.string();
     const requested = r.nullableArray((x) => ({ name: x.string(), partitions: x.array((y) => y.int32(), 4) }), 6);
-    // The connection's commits to the group sent before this fetch are written first (taken now:
-    // handlers start in request order), so a client reads its own commits, as in Kafka.
-    const commitsBefore = s.commitOrder?.get(groupId);
-    if (commitsBefore) await commitsBefore;
+    // The connection's commits to the group sent before this fetch are written first, so a
+    // client reads its own commits, as in Kafka.
+    await afterCommits(s, groupId);
     let top: number = ErrorCode.NONE;
     let committed = new Map<string, { offset: number; metadata: string | null }>();
     if (!(await groupAllowed(ctx, s, 'describe', groupId))) top = ErrorCode.GROUP_AUTHORIZATION_FAILED;
