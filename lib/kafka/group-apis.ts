@@ -255,13 +255,16 @@ const offsetCommit: Api = {
       }),
       6,
     );
+    // When the request arrived, on the offset store's clock: a commit is ordered against other
+    // commits of the partition by this, not by when its write lands (commitInTurn).
+    const arrived = ctx.coordinator.clock.now();
     // This commit's place in the connection's commits to the group, taken now (handlers start
     // in request order; nothing is awaited before this): its write waits for the previous one's,
     // so pipelined commits land in request order whatever their checks' timing, as in Kafka,
     // which runs a connection's requests one at a time.
     const { prev, done } = takeTurn((s.commitOrder ??= new Map<string, Promise<void>>()), groupId);
     try {
-      return await commitInTurn(ctx, s, v, groupId, generation, memberId, topics, prev);
+      return await commitInTurn(ctx, s, v, { groupId, generation, memberId, arrived }, topics, prev);
     } finally {
       done();
     }
@@ -273,12 +276,11 @@ async function commitInTurn(
   ctx: Context,
   s: Session,
   v: number,
-  groupId: string,
-  generation: number,
-  memberId: string,
+  req: { groupId: string; generation: number; memberId: string; arrived: number },
   topics: Array<{ name: string; partitions: Array<{ index: number; offset: number; metadata: string | null }> }>,
   prev: Promise<void>,
 ): Promise<Writer> {
+  const { groupId, generation, memberId } = req;
   // Checked in turn too, not only written: a commit's generation is checked after the previous
   // commit is written, as Kafka checks each request when it gets to it, so a wait for a slow
   // write does not stretch the time between this commit's fencing check and its write.
@@ -294,6 +296,13 @@ async function commitInTurn(
     // (generation -1) may be written by any instance.
     code = generation >= 0 && !(await ctx.cluster.owns(groupId)) ? ErrorCode.NOT_COORDINATOR : ctx.groups.checkCommit(groupId, memberId, generation);
   }
+  // Stamped together with the check (nothing awaited in between): the write that follows store
+  // round trips later takes effect as if made here, so a member fenced in between cannot
+  // overwrite what the partition's next owner commits (KafkaGroups.commitStamp). The stamp is
+  // when the request arrived, not when its turn came: a commit that waited behind a slow one on
+  // its connection does not overwrite a commit that reached the listener after it on another
+  // (a client that gave up on the first connection).
+  const stamp = ctx.groups.commitStamp(groupId, req.arrived);
   // Offsets are JavaScript numbers here and in the store: one past 2^53 (Long.MAX_VALUE, say)
   // would be stored rounded and could not be encoded back as an INT64. Refused on its own.
   const badOffset = (p: { offset: number }): boolean => !Number.isSafeInteger(p.offset);
@@ -333,7 +342,7 @@ async function commitInTurn(
   const offsets = allowed.flatMap((t) => t.partitions.filter((p) => !partErrors.has(p)).map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })));
   if (code === ErrorCode.NONE && offsets.length > 0) {
     try {
-      await ctx.coordinator.commit(groupId, { offsets });
+      await ctx.coordinator.commit(groupId, { offsets, arrivedAt: stamp });
     } catch (err) {
       // A memberless commit is refused with ILLEGAL_GENERATION while HTTP members hold the group.
       code = err instanceof SamsaError && err.code === 'ILLEGAL_GENERATION' ? ErrorCode.INCONSISTENT_GROUP_PROTOCOL : errOf(err);
