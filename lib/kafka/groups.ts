@@ -180,6 +180,16 @@ export class KafkaGroups {
         m.lastSeen = this.now();
         return Promise.resolve({ errorCode: ErrorCode.NONE, generation: g.generation, protocolName: g.protocol, leader: g.leader, memberId: m.id, members: [] });
       }
+      // Kafka's rule while the assignment is being handed out: a member re-joining with the
+      // protocols it joined with (its JoinGroup answer was lost) gets this generation's answer
+      // again, the leader with the members to assign to. A new rebalance would fail the
+      // SyncGroups the others wait in and make every member join once more.
+      if (g.state === 'CompletingRebalance' && req.protocolType === g.protocolType && sameProtocols(m.protocols, req.protocols)) {
+        m.sessionTimeoutMs = req.sessionTimeoutMs;
+        m.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+        m.lastSeen = this.now();
+        return Promise.resolve({ errorCode: ErrorCode.NONE, generation: g.generation, protocolName: g.protocol, leader: g.leader, memberId: m.id, members: m.id === g.leader ? this.memberMetadata(g) : [] });
+      }
       m.protocols = req.protocols;
       m.sessionTimeoutMs = req.sessionTimeoutMs;
       m.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
@@ -410,9 +420,14 @@ export class KafkaGroups {
         protocolName: g.protocol,
         leader: g.leader,
         memberId: m.id,
-        members: m.id === g.leader ? members.map((x) => ({ memberId: x.id, metadata: x.protocols.find((p) => p.name === g.protocol)?.metadata ?? new Uint8Array(0) })) : [],
+        members: m.id === g.leader ? this.memberMetadata(g) : [],
       });
     }
+  }
+
+  /** What the leader's JoinGroup answer lists: every member with its metadata for the chosen protocol. */
+  private memberMetadata(g: Group): JoinResult['members'] {
+    return [...g.members.values()].map((x) => ({ memberId: x.id, metadata: x.protocols.find((p) => p.name === g.protocol)?.metadata ?? new Uint8Array(0) }));
   }
 
   private remove(g: Group, memberId: string): void {
