@@ -302,7 +302,7 @@ async function commitInTurn(
   // when the request arrived, not when its turn came: a commit that waited behind a slow one on
   // its connection does not overwrite a commit that reached the listener after it on another
   // (a client that gave up on the first connection).
-  const stamp = ctx.groups.commitStamp(groupId, req.arrived);
+  const stamp = code === ErrorCode.NONE ? ctx.groups.commitStamp(groupId, req.arrived) : req.arrived;
   // Offsets are JavaScript numbers here and in the store: one past 2^53 (Long.MAX_VALUE, say)
   // would be stored rounded and could not be encoded back as an INT64. Refused on its own.
   const badOffset = (p: { offset: number }): boolean => !Number.isSafeInteger(p.offset);
