@@ -133,14 +133,20 @@ export class GroupCoordinator extends GroupStore {
 
   // --- offsets --------------------------------------------------------------------------------
 
-  async commit(group: string, req: { memberId?: string; generation?: number; offsets: OffsetCommit[] }): Promise<OffsetCommit[]> {
-    checkGroupName(group);
-    const ids = await this.validateOffsets(req.offsets);
+  /**
+   * `arrivedAt`: when the request reached the caller, on this coordinator's wall clock (`clock`),
+   * if it came in before this call (the Kafka listener's OffsetCommit, checked and looked up
+   * first); else now.
+   */
+  async commit(group: string, req: { memberId?: string; generation?: number; offsets: OffsetCommit[]; arrivedAt?: number }): Promise<OffsetCommit[]> {
     // When this request arrived (design note 0005, "Late commits"): its writes are conditional
     // on no later commit of the same partition having landed first. Else a process paused (or
     // a storage call delayed) past the client's timeout, after which the client committed again
-    // elsewhere, would move the offset back when it resumes.
-    const arrived = this.clock.now();
+    // elsewhere, would move the offset back when it resumes. Read before anything that waits on
+    // the store (the topic lookups): a commit stalled there is still the one that came first.
+    const arrived = req.arrivedAt ?? this.clock.now();
+    checkGroupName(group);
+    const ids = await this.validateOffsets(req.offsets);
     const fence = notCommittedAfter(arrived);
     let raced = false;
     return this.run(group, async (l) => {

@@ -22,6 +22,19 @@ async function httpMembers(ctx: Context, group: string): Promise<number> {
 const groupAllowed = (ctx: Context, s: Session, op: 'read' | 'describe', group: string): Promise<boolean> => ctx.authorize(s, op, 'group', group);
 
 /**
+ * Waits for the connection's commits to `group` sent before this request (their places in
+ * `commitOrder` are taken when their handlers start, in request order, before this one's). Kafka
+ * handles a connection's requests one at a time; a request that reads the offsets (OffsetFetch)
+ * or can fence the member (JoinGroup, LeaveGroup) must not overtake them: clients commit and then
+ * leave on close, and a leave handled first made the commits fail with UNKNOWN_MEMBER_ID, which
+ * lost the offsets the member had processed.
+ */
+async function afterCommits(s: Session, group: string): Promise<void> {
+  const before = s.commitOrder?.get(group);
+  if (before) await before;
+}
+
+/**
  * What a membership request (join, sync, heartbeat, leave) must pass first, as Kafka checks it:
  * READ on the group, then this instance coordinating it. The error code, or undefined.
  */
@@ -65,6 +78,8 @@ const joinGroup: Api = {
       });
     };
     const fail = (errorCode: number): Writer => answer({ errorCode, generation: -1, protocolName: '', leader: '', memberId, members: [] });
+    // A re-join can start a new generation, which fences the commits sent before it.
+    await afterCommits(s, groupId);
     if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
     const refused = await membershipRefusal(ctx, s, groupId);
     if (refused !== undefined) return fail(refused);
@@ -200,6 +215,8 @@ const leaveGroup: Api = {
   async handle(ctx, s, h, r) {
     const groupId = r.string();
     const memberId = r.string();
+    // The member's commits sent before its leave are handled first (a consumer's close).
+    await afterCommits(s, groupId);
     const code = (await membershipRefusal(ctx, s, groupId)) ?? ctx.groups.leave(groupId, memberId);
     const w = new Writer();
     if (h.apiVersion >= 1) w.int32(0);
@@ -238,13 +255,16 @@ const offsetCommit: Api = {
       }),
       6,
     );
+    // When the request arrived, on the offset store's clock: a commit is ordered against other
+    // commits of the partition by this, not by when its write lands (commitInTurn).
+    const arrived = ctx.coordinator.clock.now();
     // This commit's place in the connection's commits to the group, taken now (handlers start
     // in request order; nothing is awaited before this): its write waits for the previous one's,
     // so pipelined commits land in request order whatever their checks' timing, as in Kafka,
     // which runs a connection's requests one at a time.
     const { prev, done } = takeTurn((s.commitOrder ??= new Map<string, Promise<void>>()), groupId);
     try {
-      return await commitInTurn(ctx, s, v, groupId, generation, memberId, topics, prev);
+      return await commitInTurn(ctx, s, v, { groupId, generation, memberId, arrived }, topics, prev);
     } finally {
       done();
     }
@@ -256,12 +276,11 @@ async function commitInTurn(
   ctx: Context,
   s: Session,
   v: number,
-  groupId: string,
-  generation: number,
-  memberId: string,
+  req: { groupId: string; generation: number; memberId: string; arrived: number },
   topics: Array<{ name: string; partitions: Array<{ index: number; offset: number; metadata: string | null }> }>,
   prev: Promise<void>,
 ): Promise<Writer> {
+  const { groupId, generation, memberId } = req;
   // Checked in turn too, not only written: a commit's generation is checked after the previous
   // commit is written, as Kafka checks each request when it gets to it, so a wait for a slow
   // write does not stretch the time between this commit's fencing check and its write.
@@ -277,6 +296,13 @@ async function commitInTurn(
     // (generation -1) may be written by any instance.
     code = generation >= 0 && !(await ctx.cluster.owns(groupId)) ? ErrorCode.NOT_COORDINATOR : ctx.groups.checkCommit(groupId, memberId, generation);
   }
+  // Stamped together with the check (nothing awaited in between): the write that follows store
+  // round trips later takes effect as if made here, so a member fenced in between cannot
+  // overwrite what the partition's next owner commits (KafkaGroups.commitStamp). The stamp is
+  // when the request arrived, not when its turn came: a commit that waited behind a slow one on
+  // its connection does not overwrite a commit that reached the listener after it on another
+  // (a client that gave up on the first connection).
+  const stamp = code === ErrorCode.NONE ? ctx.groups.commitStamp(groupId, req.arrived) : req.arrived;
   // Offsets are JavaScript numbers here and in the store: one past 2^53 (Long.MAX_VALUE, say)
   // would be stored rounded and could not be encoded back as an INT64. Refused on its own.
   const badOffset = (p: { offset: number }): boolean => !Number.isSafeInteger(p.offset);
@@ -316,7 +342,7 @@ async function commitInTurn(
   const offsets = allowed.flatMap((t) => t.partitions.filter((p) => !partErrors.has(p)).map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })));
   if (code === ErrorCode.NONE && offsets.length > 0) {
     try {
-      await ctx.coordinator.commit(groupId, { offsets });
+      await ctx.coordinator.commit(groupId, { offsets, arrivedAt: stamp });
     } catch (err) {
       // A memberless commit is refused with ILLEGAL_GENERATION while HTTP members hold the group.
       code = err instanceof SamsaError && err.code === 'ILLEGAL_GENERATION' ? ErrorCode.INCONSISTENT_GROUP_PROTOCOL : errOf(err);
@@ -344,10 +370,9 @@ const offsetFetch: Api = {
     const v = h.apiVersion;
     const groupId = r.string();
     const requested = r.nullableArray((x) => ({ name: x.string(), partitions: x.array((y) => y.int32(), 4) }), 6);
-    // The connection's commits to the group sent before this fetch are written first (taken now:
-    // handlers start in request order), so a client reads its own commits, as in Kafka.
-    const commitsBefore = s.commitOrder?.get(groupId);
-    if (commitsBefore) await commitsBefore;
+    // The connection's commits to the group sent before this fetch are written first, so a
+    // client reads its own commits, as in Kafka.
+    await afterCommits(s, groupId);
     let top: number = ErrorCode.NONE;
     let committed = new Map<string, { offset: number; metadata: string | null }>();
     if (!(await groupAllowed(ctx, s, 'describe', groupId))) top = ErrorCode.GROUP_AUTHORIZATION_FAILED;

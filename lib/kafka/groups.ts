@@ -69,6 +69,10 @@ class Group {
    */
   incarnations: ReadonlyMap<string, string | null> | undefined;
   rebalanceTimer: NodeJS.Timeout | undefined;
+  /** The latest `committed_at` stamp given to a commit of this group (commitStamp). */
+  lastStamp = 0;
+  /** The least stamp a commit of the current generation gets: above every earlier generation's. */
+  stampFloor = 0;
   /** When the group last became Empty (pruning). */
   emptySince = 0;
   constructor(readonly id: string) {}
@@ -176,6 +180,16 @@ export class KafkaGroups {
         m.lastSeen = this.now();
         return Promise.resolve({ errorCode: ErrorCode.NONE, generation: g.generation, protocolName: g.protocol, leader: g.leader, memberId: m.id, members: [] });
       }
+      // Kafka's rule while the assignment is being handed out: a member re-joining with the
+      // protocols it joined with (its JoinGroup answer was lost) gets this generation's answer
+      // again, the leader with the members to assign to. A new rebalance would fail the
+      // SyncGroups the others wait in and make every member join once more.
+      if (g.state === 'CompletingRebalance' && req.protocolType === g.protocolType && sameProtocols(m.protocols, req.protocols)) {
+        m.sessionTimeoutMs = req.sessionTimeoutMs;
+        m.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+        m.lastSeen = this.now();
+        return Promise.resolve({ errorCode: ErrorCode.NONE, generation: g.generation, protocolName: g.protocol, leader: g.leader, memberId: m.id, members: m.id === g.leader ? this.memberMetadata(g) : [] });
+      }
       m.protocols = req.protocols;
       m.sessionTimeoutMs = req.sessionTimeoutMs;
       m.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
@@ -259,6 +273,30 @@ export class KafkaGroups {
     if (g.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS;
     m.lastSeen = this.now();
     return ErrorCode.NONE;
+  }
+
+  /**
+   * The `committed_at` a commit that checkCommit just passed is written with (design note 0005,
+   * "Late commits": the offset store drops a write of a partition that a commit stamped later has
+   * moved). `arrived` is when its request reached the listener, on the offset store's wall clock.
+   * Call it right after the check, with nothing awaited in between.
+   *
+   * This is what makes the check and the write one step. Membership lives here, in memory; the
+   * write lands a store round trip or more later, and a member may be fenced in between (its
+   * session expires, the partition goes to another member, who commits). The new owner's commits
+   * are checked in a later generation, so they arrived after this one was checked, and are
+   * stamped later: should this write land after one of them, its condition fails and it is
+   * dropped, as if it had been written when it was checked, before the rebalance. Kafka's
+   * coordinator checks and appends a commit under the group lock, which orders it the same way.
+   * A stamp of a later generation is above every stamp given in an earlier one, even when two
+   * fall in the same millisecond or the wall clock stepped back in between.
+   */
+  commitStamp(groupId: string, arrived: number): number {
+    const g = this.groups.get(groupId);
+    if (!g) return arrived;
+    const at = Math.max(arrived, g.stampFloor);
+    g.lastStamp = Math.max(g.lastStamp, at);
+    return at;
   }
 
   /** Whether a SyncGroup of this member and generation is the leader's handing out the assignment now. */
@@ -365,6 +403,8 @@ export class KafkaGroups {
     g.rebalanceTimer = undefined;
     g.generation++;
     g.incarnations = undefined;
+    // Commits of this generation are ordered after every commit checked before it (commitStamp).
+    if (g.lastStamp > 0) g.stampFloor = g.lastStamp + 1;
     g.state = 'CompletingRebalance';
     if (!g.members.has(g.leader)) g.leader = members[0]!.id;
     const leader = g.members.get(g.leader)!;
@@ -380,9 +420,14 @@ export class KafkaGroups {
         protocolName: g.protocol,
         leader: g.leader,
         memberId: m.id,
-        members: m.id === g.leader ? members.map((x) => ({ memberId: x.id, metadata: x.protocols.find((p) => p.name === g.protocol)?.metadata ?? new Uint8Array(0) })) : [],
+        members: m.id === g.leader ? this.memberMetadata(g) : [],
       });
     }
+  }
+
+  /** What the leader's JoinGroup answer lists: every member with its metadata for the chosen protocol. */
+  private memberMetadata(g: Group): JoinResult['members'] {
+    return [...g.members.values()].map((x) => ({ memberId: x.id, metadata: x.protocols.find((p) => p.name === g.protocol)?.metadata ?? new Uint8Array(0) }));
   }
 
   private remove(g: Group, memberId: string): void {

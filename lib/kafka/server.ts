@@ -39,6 +39,14 @@ const PRODUCE = 0;
 const LIST_OFFSETS = 2;
 const OFFSET_COMMIT = 8;
 const OFFSET_FETCH = 9;
+const JOIN_GROUP = 11;
+const LEAVE_GROUP = 13;
+/**
+ * Requests whose quota waits keep request order among themselves, so that each handler starts
+ * after those of the connection's earlier commits (group-apis.ts orders them by where the
+ * handlers start): OffsetCommit and what must not overtake one.
+ */
+const COMMIT_ORDERED = new Set([OFFSET_COMMIT, OFFSET_FETCH, JOIN_GROUP, LEAVE_GROUP]);
 const FETCH = 1;
 /** Longest a request is held back for quota (Kafka caps throttle time at the quota window too). */
 const MAX_THROTTLE_MS = 30_000;
@@ -336,15 +344,16 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
         }
         if (api.preAuth) work = api.handle(ctx, session, header, r);
         else {
-          // Produce and OffsetCommit/OffsetFetch quota waits run in request order: a later
-          // produce that fits the bucket must not overtake one still waiting (it would reorder a
-          // producer's writes to a partition), nor a later commit an earlier one (the earlier
-          // offset would win), nor a fetch of offsets the commits before it (it would not read
-          // them). Other requests are not held behind them (a heartbeat still runs at once).
+          // Produce and OffsetCommit/OffsetFetch/JoinGroup/LeaveGroup quota waits run in request
+          // order: a later produce that fits the bucket must not overtake one still waiting (it
+          // would reorder a producer's writes to a partition), nor a later commit an earlier one
+          // (the earlier offset would win), nor a fetch of offsets the commits before it (it would
+          // not read them), nor a join or leave the commits before it (it would fence them).
+          // Other requests are not held behind them (a heartbeat still runs at once).
           const delay = (): Promise<void> => quotaDelay(session, header.apiKey, frame.length);
           let admitted: Promise<void>;
           if (header.apiKey === PRODUCE) produceQuotaTail = (admitted = produceQuotaTail.then(delay)).catch(() => undefined);
-          else if (header.apiKey === OFFSET_COMMIT || header.apiKey === OFFSET_FETCH) commitQuotaTail = (admitted = commitQuotaTail.then(delay)).catch(() => undefined);
+          else if (COMMIT_ORDERED.has(header.apiKey)) commitQuotaTail = (admitted = commitQuotaTail.then(delay)).catch(() => undefined);
           else admitted = delay();
           if (header.apiKey === FETCH || header.apiKey === LIST_OFFSETS) {
             // Read your writes: Kafka runs a connection's requests one at a time, so a Fetch or

@@ -127,6 +127,38 @@ describe('KafkaGroups', () => {
     expect((await leaderAgain).generation).toBe(4);
   });
 
+  it("a member re-joining while the assignment is being handed out, with the protocols it joined with (its JoinGroup answer was lost), gets that generation's answer again, and the others' SyncGroups are not failed (Kafka's rule)", async () => {
+    const a = await join(groups);
+    await groups.sync({ groupId: 'g', memberId: a.memberId, generation: 1, assignments: [] });
+    const bJoin = join(groups);
+    await join(groups, a.memberId);
+    const b = await bJoin;
+    expect(groups.describe('g').state).toBe('CompletingRebalance');
+    // The follower syncs and waits for the leader's assignment.
+    const bSync = groups.sync({ groupId: 'g', memberId: b.memberId, generation: 2, assignments: [] });
+    // The leader's JoinGroup answer was lost: it joins again with its id and the same protocols.
+    const againP = join(groups, a.memberId);
+    expect(groups.describe('g').state, 'no new rebalance').toBe('CompletingRebalance');
+    const again = await againP;
+    expect([again.errorCode, again.generation, again.leader, again.memberId]).toEqual([ErrorCode.NONE, 2, a.memberId, a.memberId]);
+    expect(again.members.map((m) => m.memberId).sort()).toEqual([a.memberId, b.memberId].sort());
+    // It assigns from that answer; the follower waiting all along gets its assignment.
+    await groups.sync({ groupId: 'g', memberId: a.memberId, generation: 2, assignments: [{ memberId: b.memberId, assignment: Uint8Array.from([5]) }] });
+    expect(await bSync).toEqual({ errorCode: ErrorCode.NONE, assignment: Uint8Array.from([5]) });
+    // A follower's re-join in that state gets the answer without the members.
+    const [c] = await Promise.all([join(groups), join(groups, a.memberId), join(groups, b.memberId)]);
+    const bAgainP = join(groups, b.memberId);
+    expect(groups.describe('g').state, 'no new rebalance').toBe('CompletingRebalance');
+    const bAgain = await bAgainP;
+    expect([bAgain.errorCode, bAgain.generation, bAgain.members]).toEqual([ErrorCode.NONE, c.generation, []]);
+    // Changed protocols in that state rebalance, as in Kafka.
+    const changed = groups.join({ groupId: 'g', memberId: c.memberId, clientId: 'c', clientHost: '127.0.0.1', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 5_000, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Uint8Array.from([2]) }] });
+    expect(groups.describe('g').state).toBe('PreparingRebalance');
+    join(groups, a.memberId).catch(() => undefined);
+    join(groups, b.memberId).catch(() => undefined);
+    expect((await changed).generation).toBe(c.generation + 1);
+  });
+
   it('a member that does not re-join within the rebalance timeout is dropped and the others go on', async () => {
     const a = await join(groups);
     await groups.sync({ groupId: 'g', memberId: a.memberId, generation: 1, assignments: [] });
