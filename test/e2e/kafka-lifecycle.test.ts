@@ -3,6 +3,8 @@
 // deleted and created again, a consumer group while partitions are added, a kcat group whose
 // committed offset retention deleted. The frames are pinned in test/unit/kafka/lifecycle.test.ts;
 // these check that a real client ends up where it would against Kafka.
+import fs from 'node:fs';
+import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { kcatAvailable, runKcat } from '../helpers/kcat';
@@ -81,6 +83,39 @@ it('an idempotent producer keeps sending across its topic’s re-creation: after
     expect(recs.map((r) => Buffer.from(r.value, 'base64').toString())).toEqual(['new0', 'new1', 'new2']);
   } finally {
     await producer.disconnect();
+  }
+}, 60_000);
+
+// A script that deletes a topic and creates it again: KafkaJS `admin.createTopics` answers false
+// on TOPIC_ALREADY_EXISTS, so while a deleted name stayed taken ("marked for deletion") such a
+// script ended with no topic and no error. KRaft Kafka frees the name at once; so does Samsa.
+it('KafkaJS admin: deleteTopics then createTopics of the name at once creates it (true); the new topic is empty and writable, and the old one’s objects still go', async () => {
+  const topic = 'life-admin-recreate';
+  const admin = kafka.admin();
+  const producer = kafka.producer();
+  try {
+    await admin.connect();
+    await producer.connect();
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] })).toBe(true);
+    await http('POST', `/v1/topics/${topic}/records`, { records: values('old', 5) });
+    const oldId = (await http<{ topic_id: string }>('GET', `/v1/topics/${topic}`)).topic_id;
+    const oldDir = path.join(server.dataDir, 'objects', 'topics', topic, oldId);
+    await until('the old records flushed', 20_000, () => fs.existsSync(oldDir) && fs.readdirSync(path.join(oldDir, '0')).some((f) => f.endsWith('.log')));
+
+    await admin.deleteTopics({ topics: [topic] });
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] })).toBe(true); // was false
+    const described = await http<{ topic_id: string; partitions: Array<{ high_watermark: number }> }>('GET', `/v1/topics/${topic}`);
+    expect(described.topic_id).not.toBe(oldId);
+    expect(described.partitions.map((p) => p.high_watermark)).toEqual([0]);
+    await producer.send({ topic, messages: [{ value: 'new0' }, { value: 'new1' }] });
+    const read = async (): Promise<string[]> =>
+      (await http<{ records: Array<{ value: string }> }>('GET', `/v1/topics/${topic}/partitions/0/records?offset=0`)).records.map((r) => Buffer.from(r.value, 'base64').toString());
+    expect(await read()).toEqual(['new0', 'new1']);
+    await until('the old incarnation’s objects removed', 30_000, () => !fs.existsSync(oldDir) || fs.readdirSync(oldDir, { recursive: true }).every((f) => !String(f).endsWith('.log')));
+    expect(await read()).toEqual(['new0', 'new1']);
+  } finally {
+    await producer.disconnect();
+    await admin.disconnect();
   }
 }, 60_000);
 
