@@ -6,8 +6,8 @@ import type { MetaItem, MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
-import { deletionMarkerFromItem, deletionMarkerToItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
-import { deletionKey, headKey, newTopicId, topicKey, TOPICS_PK } from './keys';
+import { type DeletionMarker, deletionMarkerFromItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletionToItem, topicFromItem, topicToItem } from './items';
+import { deletionKey, headKey, newTopicId, TOPIC_DELETIONS_PK, topicKey, TOPICS_PK } from './keys';
 import { fenceItemLogs, tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
@@ -35,8 +35,9 @@ export interface Topic {
 }
 
 /**
- * A create's refusal of a name in use. A topic still being deleted keeps its item (state
- * "deleting") until its data is gone, so re-creating it early fails, as in Kafka ("marked for
+ * A create's refusal of a name in use. A deletion frees the name at once (markDeleted), as KRaft
+ * Kafka does; only a topic deleted by a build before deletion markers by id keeps its item
+ * (state "deleting") until its data is gone, and its name is refused until then ("marked for
  * deletion").
  */
 function nameTaken(name: string, item: MetaItem | undefined): SamsaError {
@@ -112,8 +113,9 @@ export class TopicRegistry {
   }
 
   /**
-   * Refuses, as `create` would, a name that a topic holds, live or still being deleted (a check
-   * without creating anything: CreateTopics' validate_only). One strongly consistent read.
+   * Refuses, as `create` would, a name that a topic holds (live, or being deleted by an older
+   * build: nameTaken), without creating anything: CreateTopics' validate_only. One strongly
+   * consistent read.
    */
   async checkNameFree(name: string): Promise<void> {
     validateTopicName(name);
@@ -236,9 +238,10 @@ export class TopicRegistry {
   }
 
   /**
-   * Mark the topic deleted: from now on it is unknown to every route. Its data is removed by
-   * the retention job (which finishes the deletion by removing this item), so a deletion that
-   * is interrupted resumes on the next run.
+   * Delete the topic: one transaction removes its item (from now on it is unknown to every
+   * route, and its name is free for a new incarnation) and queues a deletion marker keyed by
+   * its incarnation id. Its data is removed by the retention job from that marker
+   * (topic-deletion.ts), so a deletion that is interrupted resumes on the next run.
    */
   async markDeleted(name: string): Promise<Topic> {
     // Conditional on the version read, not only the id: the marker's partition count is what the
@@ -253,9 +256,7 @@ export class TopicRegistry {
       // A deletion still under way finishes its tombstones first, so that no answer to a
       // DELETE, this 404 included, comes while a process holding the topic can still commit.
       if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') {
-        const marker = await this.meta.get(deletionKey(name));
-        if (marker) {
-          const m = deletionMarkerFromItem(marker);
+        for (const m of await this.pendingDeletions(name)) {
           await tombstoneHeads(this.meta, m.topicId, m.partitions);
           await fenceItemLogs(this.meta, { id: m.topicId, partitions: m.partitions, ...(m.commit ? { commit: m.commit } : {}) });
         }
@@ -272,25 +273,50 @@ export class TopicRegistry {
     return topic;
   }
 
-  /** Marks the topic deleting and writes its deletion marker (markDeleted). */
+  /**
+   * Removes the topic item and queues its deletion marker, in one transaction (markDeleted). A
+   * create of the name racing it either comes first (this finds that topic, or fails its
+   * condition and reads again) or finds the name free: one item per name, changed only by
+   * conditional writes, so the two are linearizable.
+   */
   private markOnce(name: string): Promise<Topic> {
     return retryOnConflict(
       async () => {
         const t = await this.get(name, { fresh: true });
         await this.meta.transact([
           {
-            type: 'update',
+            type: 'delete',
             key: topicKey(name),
-            set: topicDeletingSet(this.clock.now()),
             condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: t.id }, { op: 'eq', attr: TOPIC_VERSION_ATTR, value: t.version }, TOPIC_NOT_DELETING] },
           },
-          { type: 'put', item: deletionMarkerToItem({ name, topicId: t.id, partitions: t.partitions, ...(t.commit ? { commit: t.commit } : {}) }) },
+          { type: 'put', item: topicDeletionToItem({ name, topicId: t.id, partitions: t.partitions, deletedAt: this.clock.now(), ...(t.commit ? { commit: t.commit } : {}) }) },
         ]);
         return t;
       },
       (err) => err instanceof ConditionFailedError || err instanceof TransactionConflictError,
       { maxAttempts: ALTER_ATTEMPTS },
     );
+  }
+
+  /**
+   * The deletions of incarnations of `name` whose data is still being removed: the marker by
+   * name of an older build, and this build's markers by id (a scan of the queue, which holds
+   * only deletions not finished yet; read only by a DELETE that found no topic).
+   */
+  private async pendingDeletions(name: string): Promise<DeletionMarker[]> {
+    const out: DeletionMarker[] = [];
+    const legacy = await this.meta.get(deletionKey(name));
+    if (legacy) out.push(deletionMarkerFromItem(legacy));
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk: TOPIC_DELETIONS_PK, startAfter, limit: 1000 });
+      for (const item of page.items) {
+        const m = deletionMarkerFromItem(item);
+        if (m.name === name) out.push(m);
+      }
+      startAfter = page.next;
+    } while (startAfter);
+    return out;
   }
 
   /** Forget cached metadata (tests, and after admin changes seen elsewhere). */

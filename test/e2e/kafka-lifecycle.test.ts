@@ -24,7 +24,7 @@ const until = (what: string, ms: number, ok: () => boolean | Promise<boolean>): 
 beforeAll(async () => {
   const kafkaPort = await freePort();
   broker = `127.0.0.1:${kafkaPort}`;
-  // Deletion finishes in the background job (5 s grace): run the jobs often.
+  // A deleted incarnation's data goes in the background job (after a 5 s grace): run the jobs often.
   server = await startServer({ env: { SAMSA_KAFKA_PORT: String(kafkaPort), SAMSA_JOB_INTERVAL_MS: '300' } });
   kafka = new Kafka({ clientId: 'lifecycle', brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
 });
@@ -33,16 +33,10 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** Delete the topic and create it again at once: a deleted name is free from its deletion on. */
 async function recreate(topic: string, partitions: number): Promise<void> {
   await http('DELETE', `/v1/topics/${topic}`);
-  await until('the topic re-created', 30_000, async () => {
-    try {
-      await http('POST', '/v1/topics', { name: topic, partitions });
-      return true;
-    } catch {
-      return false; // 409 while the deletion is still finishing
-    }
-  });
+  await http('POST', '/v1/topics', { name: topic, partitions });
 }
 
 const values = (prefix: string, n: number): Array<{ partition: number; value: string }> => Array.from({ length: n }, (_, i) => ({ partition: 0, value: `${prefix}${i}` }));
@@ -61,9 +55,16 @@ it('a consumer group reads a re-created topic from its beginning: none of the ne
     await recreate(topic, 1);
     // More records than the old committed offset: resuming at 5 would skip new0..new4.
     await http('POST', `/v1/topics/${topic}/records`, { records: values('new', 8) });
-    await until('the new records', 30_000, () => seen.length >= 13);
+    const fresh = Array.from({ length: 8 }, (_, i) => `${i}:"new${i}"`);
+    await until('the new records from the new topic’s beginning', 30_000, () => seen.slice(-8).join() === fresh.join());
     await new Promise((r) => setTimeout(r, 1000)); // nothing more comes
-    expect(seen).toEqual([...Array.from({ length: 5 }, (_, i) => `${i}:"old${i}"`), ...Array.from({ length: 8 }, (_, i) => `${i}:"new${i}"`)]);
+    expect(seen.slice(0, 5)).toEqual(Array.from({ length: 5 }, (_, i) => `${i}:"old${i}"`));
+    expect(seen.slice(-8)).toEqual(fresh);
+    // The name is free at once, so KafkaJS (whose Fetch names topics, not incarnations) may
+    // fetch the new topic at its old position before the rebalance that the refused commit of
+    // that position starts (docs/kafka.md, "Topic lifecycle"): new records delivered twice, as
+    // against Kafka with this client, never an old record again and none of the new skipped.
+    for (const extra of seen.slice(5, -8)) expect(fresh).toContain(extra);
   } finally {
     await consumer.disconnect();
   }
