@@ -209,6 +209,39 @@ function scenario(stores: () => Promise<TestStores>): void {
     }
   });
 
+  // A create that succeeds while the DELETE is still writing the old incarnation's tombstones
+  // (its transaction done, its answer not sent): a process still holding the old topic then
+  // writes, after that create's ok. Its acknowledged write must be readable under the name —
+  // the name was created before the write began. It was acknowledged into the deleted
+  // incarnation (whose heads were not all tombstoned yet) and lost.
+  it('a write that begins after a create of the name succeeded is never acknowledged into the deleted incarnation', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = engineOn(s, clock);
+    const holder = engineOn(s, new ManualClock(Date.now())); // its topic cache never expires
+    const old = await oldTopic(e, s.name);
+    await holder.produce(s.name, [{ value: enc('held'), partition: 0 }]);
+    const fm = faultyMetaStore(s.meta);
+    const admin = closing(new LogEngine(fm, s.objects, clock));
+    const tombstoning = new Gate();
+    fm.faults.add({ method: 'write', when: (c) => c.method === 'write' && c.args[0].type === 'update' && c.args[0].key.pk === partitionPk(old.id, 0), action: { kind: 'hang', gate: tombstoning } });
+    const deleting = admin.deleteTopic(s.name);
+    await tombstoning.reached;
+    let created = await e.createTopic(s.name, 1).then(() => true, (err: SamsaError) => (expect(err.code).toBe('TOPIC_ALREADY_EXISTS'), false));
+    if (!created) {
+      tombstoning.release();
+      await deleting;
+      await e.createTopic(s.name, 1);
+      created = true;
+    }
+    // The create has answered: a write from here on is a write to the new topic, or refused.
+    const late = await holder.produce(s.name, [{ value: enc('after-create'), partition: 0 }]).then(() => 'acknowledged', (err: SamsaError) => err.code);
+    if (late === 'acknowledged') expect(await values(e, s.name)).toContain('after-create');
+    else expect(late).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    tombstoning.release();
+    await deleting;
+  });
+
   // Mixed versions: a build before markers by id (still running during a deploy, or whose
   // markers a deploy left) keeps the topic item "deleting" beside a marker by name. This build
   // refuses that name until the deletion is done ("marked for deletion"), and finishes it.
