@@ -398,9 +398,10 @@ function chunkFromValue(v: MetaValue): SegmentChunk {
 // --- topics and their deletion ----------------------------------------------------------------
 
 /**
- * A topic item: the topic, live or (state "deleting", since `deletedAt`) being deleted. Only
- * builds before deletion markers by id mark an item "deleting" (this one removes it at once:
- * topics.ts, markDeleted); such items are still read as absent, and their names as taken.
+ * A topic item: the topic, live or (state "deleting", since `deletedAt`) being deleted. This
+ * build keeps an item "deleting" only while its DELETE tombstones the partitions (topics.ts,
+ * markDeleted); builds before deletion markers by id kept it until the data was gone. Either
+ * way it reads as absent, and its name as taken.
  */
 export interface TopicItem {
   topic: Topic;
@@ -459,13 +460,13 @@ export function topicItemFromItem(item: MetaItem): TopicItem {
   return { topic: topicFromItem(item), deleting: item['state'] === 'deleting', ...(deletedAt !== undefined ? { deletedAt } : {}) };
 }
 
-/** Whether a topic item is one being deleted (by a build before markers by id: TopicItem). */
+/** Whether a topic item is one being deleted (TopicItem). */
 export const isDeletingTopicItem = (item: MetaItem): boolean => item['state'] === 'deleting';
 
-/** The update with which builds before markers by id marked a topic deleted (tests of mixed versions). */
+/** The update that marks a topic deleted (conditional on its incarnation id). */
 export const topicDeletingSet = (deletedAt: number): Fields => ({ state: 'deleting', deleted_at: deletedAt });
 export const TOPIC_ID_ATTR = 'id';
-/** Only while the topic is not being deleted by an older build (a change must not revive it). */
+/** Only while the topic is not being deleted (a change must not revive it). */
 export const TOPIC_NOT_DELETING: Condition = { op: 'ne', attr: 'state', value: 'deleting' };
 export const TOPIC_VERSION_ATTR = 'version';
 

@@ -124,8 +124,9 @@ export const groupPartitionKey = (group: string, topic: string, partition: numbe
 
 /**
  * Work queue of deleted topic incarnations whose data is still being removed: one item per
- * incarnation, keyed by its id. The deletion removes the topic item in the same transaction
- * that queues this, so the name is free at once (design note 0007, "Deleted topics").
+ * incarnation, keyed by its id. The deletion queues it as it marks the topic item "deleting",
+ * and removes that item once the partitions are tombstoned, so the name is free when the
+ * deletion answers (design note 0007, "Deleted topics").
  */
 export const TOPIC_DELETIONS_PK = 'topic-deletions';
 export const topicDeletionKey = (topicId: string): MetaKey => ({ pk: TOPIC_DELETIONS_PK, sk: topicId });

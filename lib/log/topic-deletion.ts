@@ -1,6 +1,7 @@
 // Deleted topics, as the retention pass removes them (design note 0007): a topic deletion
-// removes the topic item (the name is free at once), queues a marker keyed by the incarnation's
-// id and tombstones every partition head (tombstones.ts); each pass, once the deletion's grace
+// queues a marker keyed by the incarnation's id, tombstones every partition head
+// (tombstones.ts) and removes the topic item, freeing the name, before it answers (a pass
+// finishes those steps for a DELETE that stopped short of them); each pass, once the deletion's grace
 // has passed, tombstones the heads again, removes the incarnation's other metadata (keeping bare
 // tombstones), then its objects, then the marker — queueing the tombstones' own removal
 // TOMBSTONE_TTL_MS later. An interrupted deletion resumes from its marker. Markers by name,
@@ -14,7 +15,7 @@ import { commitItemFromItem, DELETION_TOPIC_ID_ATTR, deletionMarkerFromItem, isD
 import { COMMIT_ITEM_PREFIX, deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, ownsDirectory, TOPIC_DELETIONS_PK, topicDeletionKey, topicDir, topicKey, walPrefix } from './keys';
 import type { RetentionStats } from './retention';
 import { bareTombstone, fenceItemLogs, removeTombstones, TOMBSTONE_TTL_MS, tombstoneHeads } from './tombstones';
-import type { TopicRegistry } from './topics';
+import { freeName, type TopicRegistry } from './topics';
 
 /** Item deletes run this many transactions at once. */
 const PARALLEL = 16;
@@ -47,10 +48,21 @@ export class TopicDeletion {
     const { name, topicId, partitions, commit, deletedAt: markedAt } = deletionMarkerFromItem(marker);
     const byId = marker.pk === TOPIC_DELETIONS_PK;
     const markerKey = byId ? topicDeletionKey(topicId) : deletionKey(name);
-    // A marker by id holds its deletion time. A marker by name has its topic item beside it,
-    // still in state "deleting" (`ours`) and holding the time, until the deletion ends.
-    const topicItem = byId ? undefined : await this.topicItem(name);
-    const ours = topicItem?.topic.id === topicId;
+    // A marker by id holds its deletion time, and its topic item (`ours`, "deleting") is there
+    // only while its DELETE has not freed the name. A marker by name has its topic item beside
+    // it, holding the time, until the deletion ends.
+    const stored = await this.meta.get(topicKey(name));
+    const topicItem = stored && topicItemFromItem(stored);
+    const ours = topicItem?.topic.id === topicId && topicItem.deleting;
+    if (byId && ours) {
+      // A DELETE that stopped before it freed the name (a crash, a lost process): finish that
+      // now, whatever the grace (which is for in-flight writes to drain before the data goes):
+      // tombstones first, then the name (topics.ts, markDeleted).
+      await tombstoneHeads(this.meta, topicId, partitions);
+      await fenceItemLogs(this.meta, { id: topicId, partitions, ...(commit ? { commit } : {}) });
+      await freeName(this.meta, name, topicId);
+      this.topics.invalidate(name);
+    }
     const deletedAt = byId ? (markedAt ?? 0) : (ours ? topicItem?.deletedAt : undefined) ?? 0;
     if ((byId || ours) && this.clock.now() - deletedAt < this.opts.deletionGraceMs) return true;
     // Tombstones first (again: a deletion interrupted before its heads were marked), then
@@ -118,7 +130,7 @@ export class TopicDeletion {
       { type: 'delete', key: markerKey, condition: { op: 'eq', attr: DELETION_TOPIC_ID_ATTR, value: topicId } },
       { type: 'put', item: tombstoneDueToItem({ dueMs: this.clock.now() + TOMBSTONE_TTL_MS, topicId, partitions }) },
     ];
-    if (ours) ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topicId } });
+    if (ours && !byId) ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topicId } });
     try {
       await this.meta.transact(ops);
     } catch (err) {
@@ -129,11 +141,6 @@ export class TopicDeletion {
     this.topics.invalidate(name);
     stats.deletedTopics++;
     return true;
-  }
-
-  private async topicItem(name: string): Promise<ReturnType<typeof topicItemFromItem> | undefined> {
-    const stored = await this.meta.get(topicKey(name));
-    return stored && topicItemFromItem(stored);
   }
 
   /** Remove the bare tombstones whose time is up (and their queue items). */
