@@ -315,7 +315,7 @@ export class SamsaLog extends Construct {
       SAMSA_LAMBDA_FRONT: p.auth.type === 'iam' ? 'function-url' : 'api-gateway',
       SAMSA_FUNCTION_TIMEOUT_MS: String(p.api.timeout.toMilliseconds()),
       SAMSA_FLUSH_FUNCTION: this.flushFunction.functionName,
-      // A topic deletion is handed to the retention function, so the name is free again seconds later.
+      // A topic deletion is handed to the retention function, so its data goes seconds later.
       SAMSA_RETENTION_FUNCTION: this.retentionFunction.functionName,
       SAMSA_FLUSH_TRIGGER_WINDOW_MS: String(p.flush.triggerWindow.toMilliseconds()),
       SAMSA_FLUSH_TRIGGER_BYTES: String(p.flush.triggerBytes),

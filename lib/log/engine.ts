@@ -70,10 +70,11 @@ export interface EngineOptions {
   onCommitConflict?: () => void;
   onCommitRetry?: () => void;
   /**
-   * Told of every topic deletion once the topic is marked deleted, before DELETE answers: the
-   * Lambda API hands the deletion to the retention function here, so the name is free again
-   * seconds later rather than at the next scheduled retention pass. A failure is logged, not
-   * thrown: the deletion happened, and the next pass removes the data anyway.
+   * Told of every topic deletion once the topic is deleted, before DELETE answers: the Lambda
+   * API hands the deletion to the retention function here, so the deleted incarnation's data
+   * goes seconds later rather than at the next scheduled retention pass (the name is free at
+   * once either way). A failure is logged, not thrown: the deletion happened, and the next pass
+   * removes the data anyway.
    */
   onTopicDeleted?: (topic: Topic) => Promise<void>;
 }

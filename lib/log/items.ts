@@ -7,7 +7,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { SamsaError } from '../errors';
 import type { Condition, MetaItem, MetaKey, MetaValue, WriteOp } from '../storage/ports';
-import { commitItemKey, deletionKey, EXTENT_PREFIX, extentSk, headKey, partitionPk, producerKey, segExtentSk, segmentKey, tombstoneDueKey, topicKey } from './keys';
+import { commitItemKey, deletionKey, EXTENT_PREFIX, extentSk, headKey, partitionPk, producerKey, segExtentSk, segmentKey, tombstoneDueKey, TOPIC_DELETIONS_PK, topicDeletionKey, topicKey } from './keys';
 import type { Extent, ExtentKind, Head, LeaseState, RetentionSummary, Segment, SegmentChunk, SegmentEtags } from './model';
 import type { ItemProducer, PartitionProducers, ProducerState, RequestClaim, RememberedBatch } from './producers';
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from './topic-config';
@@ -397,7 +397,12 @@ function chunkFromValue(v: MetaValue): SegmentChunk {
 
 // --- topics and their deletion ----------------------------------------------------------------
 
-/** A topic item: the topic, live or (state "deleting", since `deletedAt`) being deleted. */
+/**
+ * A topic item: the topic, live or (state "deleting", since `deletedAt`) being deleted. This
+ * build keeps an item "deleting" only while its DELETE tombstones the partitions (topics.ts,
+ * markDeleted); builds before deletion markers by id kept it until the data was gone. Either
+ * way it reads as absent, and its name as taken.
+ */
 export interface TopicItem {
   topic: Topic;
   deleting: boolean;
@@ -455,7 +460,7 @@ export function topicItemFromItem(item: MetaItem): TopicItem {
   return { topic: topicFromItem(item), deleting: item['state'] === 'deleting', ...(deletedAt !== undefined ? { deletedAt } : {}) };
 }
 
-/** Whether a topic item is one being deleted (its data still being removed). */
+/** Whether a topic item is one being deleted (TopicItem). */
 export const isDeletingTopicItem = (item: MetaItem): boolean => item['state'] === 'deleting';
 
 /** The update that marks a topic deleted (conditional on its incarnation id). */
@@ -472,21 +477,45 @@ export interface DeletionMarker {
   partitions: number;
   /** The incarnation's commit mode (items mode: its logs are fenced, tombstones.ts). */
   commit?: 'items';
+  /**
+   * When it was deleted (the deletion grace runs from here). Absent in a marker by name, of a
+   * build before markers by id: its topic item, kept in state "deleting", holds the time.
+   */
+  deletedAt?: number;
 }
 
 /** Stored name of the incarnation a deletion marker is for (its removal is conditional on it). */
 export const DELETION_TOPIC_ID_ATTR = 'topic_id';
-export const deletionMarkerToItem = (m: DeletionMarker): MetaItem => ({
+/** A marker by incarnation id (topicDeletionKey): how a deletion is queued. */
+export const topicDeletionToItem = (m: DeletionMarker & { deletedAt: number }): MetaItem => ({
+  ...topicDeletionKey(m.topicId),
+  name: m.name,
+  [DELETION_TOPIC_ID_ATTR]: m.topicId,
+  partitions: m.partitions,
+  deleted_at: m.deletedAt,
+  ...(m.commit ? { [TOPIC_COMMIT_ATTR]: m.commit } : {}),
+});
+/**
+ * A deletion marker of either kind: by incarnation id (this build's) or by name (builds before
+ * it, still finished: keys.ts, `deletionKey`). Both carry the name, the id and the partitions.
+ */
+export const deletionMarkerFromItem = (item: MetaItem): DeletionMarker => {
+  const byId = item.pk === TOPIC_DELETIONS_PK;
+  const deletedAt = byId ? num(item['deleted_at']) : undefined;
+  return {
+    name: byId ? (item['name'] as string) : item.sk,
+    topicId: item[DELETION_TOPIC_ID_ATTR] as string,
+    partitions: item['partitions'] as number,
+    ...(item[TOPIC_COMMIT_ATTR] === 'items' ? { commit: 'items' as const } : {}),
+    ...(deletedAt !== undefined ? { deletedAt } : {}),
+  };
+};
+/** A marker by name, as builds before markers by id wrote it (tests of mixed versions). */
+export const legacyDeletionMarkerToItem = (m: DeletionMarker): MetaItem => ({
   ...deletionKey(m.name),
   [DELETION_TOPIC_ID_ATTR]: m.topicId,
   partitions: m.partitions,
   ...(m.commit ? { [TOPIC_COMMIT_ATTR]: m.commit } : {}),
-});
-export const deletionMarkerFromItem = (item: MetaItem): DeletionMarker => ({
-  name: item.sk,
-  topicId: item['topic_id'] as string,
-  partitions: item['partitions'] as number,
-  ...(item[TOPIC_COMMIT_ATTR] === 'items' ? { commit: 'items' as const } : {}),
 });
 
 /** A deleted incarnation whose tombstone heads may be removed from `dueMs` on (tombstones.ts). */

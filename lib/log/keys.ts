@@ -122,7 +122,19 @@ export const groupPartitionKey = (group: string, topic: string, partition: numbe
   sk: `${GROUP_PARTITION_PREFIX}${topic}#${pad20(partition)}`,
 });
 
-/** Work queue of deleted topics whose data is still being removed: one item per topic name. */
+/**
+ * Work queue of deleted topic incarnations whose data is still being removed: one item per
+ * incarnation, keyed by its id. The deletion queues it as it marks the topic item "deleting",
+ * and removes that item once the partitions are tombstoned, so the name is free when the
+ * deletion answers (design note 0007, "Deleted topics").
+ */
+export const TOPIC_DELETIONS_PK = 'topic-deletions';
+export const topicDeletionKey = (topicId: string): MetaKey => ({ pk: TOPIC_DELETIONS_PK, sk: topicId });
+/**
+ * The queue of builds before it: one item per topic NAME, beside a topic item kept in state
+ * "deleting" (the name taken) until the data was gone. Such markers are still read and finished
+ * (a deploy leaves some, and a build before it, still running, writes them); none is written.
+ */
 export const DELETIONS_PK = 'deletions';
 export const deletionKey = (topic: string): MetaKey => ({ pk: DELETIONS_PK, sk: topic });
 /**

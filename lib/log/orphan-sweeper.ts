@@ -4,8 +4,8 @@
 // reference (MIN_ORPHAN_GRACE_MS in retention.ts), so a live write never loses its object.
 import type { MetaStore, ObjectStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
-import { extentsFromItem, headFromItem, segmentFromItem, sweepCursorFromItem, sweepCursorToItem, topicItemFromItem } from './items';
-import { COMMIT_ITEM_END, commitItemSk, EXTENT_END, extentSk, headKey, parseChunkObject, parseSegmentObject, parseWalObject, partitionPk, segmentSk, SWEEP_CURSOR, TOPICS_PK, TOPICS_PREFIX, WAL_PREFIX } from './keys';
+import { deletionMarkerFromItem, extentsFromItem, headFromItem, segmentFromItem, sweepCursorFromItem, sweepCursorToItem, topicItemFromItem } from './items';
+import { COMMIT_ITEM_END, commitItemSk, DELETIONS_PK, EXTENT_END, extentSk, headKey, ownsDirectory, parseChunkObject, parseSegmentObject, parseWalObject, partitionPk, segmentSk, SWEEP_CURSOR, TOPIC_DELETIONS_PK, TOPICS_PK, TOPICS_PREFIX, WAL_PREFIX } from './keys';
 import { queryCoveringItem } from './commit-items';
 import { unflushedItems } from './reader';
 import type { RetentionStats } from './retention';
@@ -34,22 +34,38 @@ export class OrphanSweeper {
     const now = this.clock.now();
     const byId = new Map<string, Topic>();
     const byName = new Map<string, Topic>();
-    // Topics being deleted, by name (their objects in the name's shared directory) and by
-    // incarnation (their own directory): processDeletions owns those objects.
-    const deleting = new Set<string>();
+    // Incarnations being deleted, by id (their own directory), and the names whose shared
+    // directory holds a legacy incarnation being deleted: topic-deletion.ts owns those objects.
+    // A deletion's marker is keyed by the incarnation's id, and its name may already hold a new
+    // topic; a build before markers by id kept the topic item ("deleting") beside a marker by name.
+    const deletingIds = new Set<string>();
+    const deletingNames = new Set<string>();
     let after: string | undefined;
     do {
       const page = await this.meta.query({ pk: TOPICS_PK, startAfter: after, limit: 1000 });
       for (const item of page.items) {
         const { topic: t, deleting: isDeleting } = topicItemFromItem(item);
-        if (isDeleting) deleting.add(t.name).add(t.id);
-        else {
+        if (isDeleting) {
+          deletingIds.add(t.id);
+          deletingNames.add(t.name);
+        } else {
           byId.set(t.id, t);
           byName.set(t.name, t);
         }
       }
       after = page.next;
     } while (after);
+    for (const pk of [TOPIC_DELETIONS_PK, DELETIONS_PK]) {
+      do {
+        const page = await this.meta.query({ pk, startAfter: after, limit: 1000 });
+        for (const item of page.items) {
+          const m = deletionMarkerFromItem(item);
+          deletingIds.add(m.topicId);
+          if (!ownsDirectory(m.topicId)) deletingNames.add(m.name);
+        }
+        after = page.next;
+      } while (after);
+    }
 
     const stored = sweepCursorFromItem(await this.meta.get(SWEEP_CURSOR));
     const cursor = { ...stored };
@@ -68,7 +84,7 @@ export class OrphanSweeper {
           const chunk = prefix === WAL_PREFIX ? undefined : parseChunkObject(o.key);
           const seg = prefix === WAL_PREFIX ? undefined : (parseSegmentObject(o.key) ?? chunk);
           if (!wal && !seg) continue;
-          if (seg && deleting.has(seg.topicId ?? seg.topic)) continue; // processDeletions owns these
+          if (seg && (seg.topicId !== undefined ? deletingIds.has(seg.topicId) : deletingNames.has(seg.topic))) continue; // topic-deletion.ts owns these
           // A key names its incarnation (write-ahead objects, and segments since design note
           // 0012), or only its topic's name (the shared directory of topics created before):
           // then it is checked against the catalog of the topic now under the name, whatever

@@ -1,8 +1,8 @@
 // Retention and lifecycle, one bounded pass at a time (design note 0007). This file holds the
 // pass and partition retention; topic deletion is topic-deletion.ts, the sweeper
 // orphan-sweeper.ts. A pass:
-//   - deleted topics: their metadata and objects are removed, then the topic item itself, so
-//     the name is free again (topic-deletion.ts);
+//   - deleted topics: each deleted incarnation's metadata and objects are removed, then its
+//     deletion marker (topic-deletion.ts; the name was free from the deletion on);
 //   - segment.ms: an idle active segment older than segment.ms is sealed, so it can expire;
 //   - retention.ms / retention.bytes, as Kafka applies them: closed segments only, oldest
 //     first, a prefix of the log. The log start offset moves atomically in the metadata store

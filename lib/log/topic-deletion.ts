@@ -1,18 +1,21 @@
 // Deleted topics, as the retention pass removes them (design note 0007): a topic deletion
-// marks the topic item "deleting", queues a marker and tombstones every partition head
-// (tombstones.ts); each pass, once the deletion's grace has passed, tombstones the heads again,
-// removes the incarnation's other metadata (keeping bare tombstones), then its objects, then the
-// topic item and the marker together — queueing the tombstones' own removal TOMBSTONE_TTL_MS
-// later — so the name is free again. An interrupted deletion resumes from its marker.
+// queues a marker keyed by the incarnation's id, tombstones every partition head
+// (tombstones.ts) and removes the topic item, freeing the name, before it answers (a pass
+// finishes those steps for a DELETE that stopped short of them); each pass, once the deletion's grace
+// has passed, tombstones the heads again, removes the incarnation's other metadata (keeping bare
+// tombstones), then its objects, then the marker — queueing the tombstones' own removal
+// TOMBSTONE_TTL_MS later. An interrupted deletion resumes from its marker. Markers by name,
+// which builds before markers by id wrote beside a topic item kept in state "deleting", are
+// finished the same way, and their topic item with them.
 import { ConditionFailedError, TransactionConflictError } from '../errors';
 import type { MetaItem, MetaKey, MetaStore, ObjectStore, Condition, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
-import { commitItemFromItem, DELETION_TOPIC_ID_ATTR, deletionMarkerFromItem, TOPIC_ID_ATTR, tombstoneDueFromItem, tombstoneDueToItem, topicItemFromItem } from './items';
-import { COMMIT_ITEM_PREFIX, deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, ownsDirectory, topicDir, topicKey, walPrefix } from './keys';
+import { commitItemFromItem, DELETION_TOPIC_ID_ATTR, deletionMarkerFromItem, isDeletingTopicItem, TOPIC_ID_ATTR, tombstoneDueFromItem, tombstoneDueToItem, topicFromItem, topicItemFromItem } from './items';
+import { COMMIT_ITEM_PREFIX, deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, ownsDirectory, TOPIC_DELETIONS_PK, topicDeletionKey, topicDir, topicKey, walPrefix } from './keys';
 import type { RetentionStats } from './retention';
 import { bareTombstone, fenceItemLogs, removeTombstones, TOMBSTONE_TTL_MS, tombstoneHeads } from './tombstones';
-import type { TopicRegistry } from './topics';
+import { freeName, type TopicRegistry } from './topics';
 
 /** Item deletes run this many transactions at once. */
 const PARALLEL = 16;
@@ -28,77 +31,116 @@ export class TopicDeletion {
 
   /** Remove deleted topics' data, marker by marker, until done or past `deadline` (monotonic). */
   async run(stats: Pick<RetentionStats, 'deletedTopics'>, deadline: number): Promise<void> {
-    const page = await this.meta.query({ pk: DELETIONS_PK, limit: 50 });
-    for (const marker of page.items) {
-      if (this.clock.monotonic() > deadline) return;
-      const { name, topicId, partitions, commit } = deletionMarkerFromItem(marker);
-      const stored = await this.meta.get(topicKey(name));
-      const topicItem = stored && topicItemFromItem(stored);
-      const ours = topicItem?.topic.id === topicId;
-      const deletedAt = topicItem?.deletedAt ?? 0;
-      if (ours && this.clock.now() - deletedAt < this.opts.deletionGraceMs) continue;
-      // Tombstones first (again: a deletion interrupted before its heads were marked), then
-      // the rest of the metadata, then objects, then the topic item and the marker: an
-      // interrupted deletion is resumed by the next pass from the marker. The heads stay, as
-      // bare tombstones, so a process still holding this incarnation can never write to it.
-      await tombstoneHeads(this.meta, topicId, partitions);
-      await fenceItemLogs(this.meta, { id: topicId, partitions, ...(commit ? { commit } : {}) });
-      for (let p = 0; p < partitions; p++) {
-        const pk = partitionPk(topicId, p);
-        const head = headKey(topicId, p).sk;
-        for (;;) {
-          if (this.clock.monotonic() > deadline) return;
-          const items = await this.meta.query({ pk, limit: 500 });
-          // The tombstone and, in items mode, the fence stay (removed with the tombstones).
-          const doomed = items.items.filter((i) => i.sk !== head && !isFence(i)).map((i) => i.sk);
-          if (doomed.length === 0) break;
-          await deleteItems(this.meta, pk, doomed);
-        }
-        await bareTombstone(this.meta, topicId, p);
+    // This build's markers, by incarnation id; then the markers by name of builds before it (a
+    // deploy leaves some, and an older instance still running writes them).
+    for (const pk of [TOPIC_DELETIONS_PK, DELETIONS_PK]) {
+      const page = await this.meta.query({ pk, limit: 50 });
+      for (const marker of page.items) {
+        if (this.clock.monotonic() > deadline) return;
+        if (!(await this.finish(marker, stats, deadline))) return;
       }
-      // The incarnation's segment objects. Since design note 0012 they are under its own
-      // directory, `topics/<name>/<id>/`, which nothing else ever writes.
-      // (The id says which: a marker written by a build before 0012 is read the same.)
-      const dir = topicDir({ name, id: topicId });
-      if (ownsDirectory(topicId)) {
-        if (!(await this.deletePrefix(dir, deadline))) return;
-      } else {
-        // A topic created before then keeps the name's shared directory, `topics/<name>/<p>/`
-        // (each partition's prefix, never `topics/<name>/` whole: a later incarnation's
-        // directory is under it). A re-created name always gets its own directory, but confirm
-        // before each page of deletes that this deletion is still pending (its marker is ours),
-        // as before: a pass paused here while another finished the deletion, and the name was
-        // re-created, deletes nothing. (The marker goes in the same transaction as the topic
-        // item, and the name can be re-created only after both.)
-        const pending = async (): Promise<boolean> => {
-          const m = await this.meta.get(deletionKey(name));
-          return m !== undefined && deletionMarkerFromItem(m).topicId === topicId;
-        };
-        if (ours || !topicItem) {
-          for (let p = 0; p < partitions; p++) if (!(await this.deletePrefix(`${dir}${p}/`, deadline, pending))) return;
-        }
-      }
-      if (!(await this.deletePrefix(walPrefix(topicId), deadline))) return;
-      const ops: WriteOp[] = [
-        // Only this incarnation's marker: a pass that read it long ago (paused before its topic
-        // read, so `ours` came out false) must not remove the marker of a later incarnation
-        // deleted meanwhile under the same name — that deletion would never finish, and the
-        // name would stay "marked for deletion" for good (seen by the history checker).
-        { type: 'delete', key: deletionKey(name), condition: { op: 'eq', attr: DELETION_TOPIC_ID_ATTR, value: topicId } },
-        { type: 'put', item: tombstoneDueToItem({ dueMs: this.clock.now() + TOMBSTONE_TTL_MS, topicId, partitions }) },
-      ];
-      if (ours) ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topicId } });
-      try {
-        await this.meta.transact(ops);
-      } catch (err) {
-        // Finished by another pass, or the marker is another incarnation's now: not ours to end.
-        if (err instanceof ConditionFailedError || err instanceof TransactionConflictError) continue;
-        throw err;
-      }
-      this.topics.invalidate(name);
-      stats.deletedTopics++;
     }
     await this.expireTombstones(deadline);
+  }
+
+  /** One deletion, if its grace is over; false when out of time (the next pass resumes it). */
+  private async finish(marker: MetaItem, stats: Pick<RetentionStats, 'deletedTopics'>, deadline: number): Promise<boolean> {
+    const { name, topicId, partitions, commit, deletedAt: markedAt } = deletionMarkerFromItem(marker);
+    const byId = marker.pk === TOPIC_DELETIONS_PK;
+    const markerKey = byId ? topicDeletionKey(topicId) : deletionKey(name);
+    // A marker by id holds its deletion time, and its topic item (`ours`, "deleting") is there
+    // only while its DELETE has not freed the name. A marker by name has its topic item beside
+    // it, holding the time, until the deletion ends.
+    const stored = await this.meta.get(topicKey(name));
+    const topicItem = stored && topicItemFromItem(stored);
+    const ours = topicItem?.topic.id === topicId && topicItem.deleting;
+    if (byId && ours) {
+      // A DELETE that stopped before it freed the name (a crash, a lost process): finish that
+      // now, whatever the grace (which is for in-flight writes to drain before the data goes):
+      // tombstones first, then the name (topics.ts, markDeleted).
+      await tombstoneHeads(this.meta, topicId, partitions);
+      await fenceItemLogs(this.meta, { id: topicId, partitions, ...(commit ? { commit } : {}) });
+      await freeName(this.meta, name, topicId);
+      this.topics.invalidate(name);
+    }
+    const deletedAt = byId ? (markedAt ?? 0) : (ours ? topicItem?.deletedAt : undefined) ?? 0;
+    if ((byId || ours) && this.clock.now() - deletedAt < this.opts.deletionGraceMs) return true;
+    // Tombstones first (again: a deletion interrupted before its heads were marked), then
+    // the rest of the metadata, then objects, then the marker (and the topic item, `ours`):
+    // an interrupted deletion is resumed by the next pass from the marker. The heads stay, as
+    // bare tombstones, so a process still holding this incarnation can never write to it.
+    await tombstoneHeads(this.meta, topicId, partitions);
+    await fenceItemLogs(this.meta, { id: topicId, partitions, ...(commit ? { commit } : {}) });
+    for (let p = 0; p < partitions; p++) {
+      const pk = partitionPk(topicId, p);
+      const head = headKey(topicId, p).sk;
+      for (;;) {
+        if (this.clock.monotonic() > deadline) return false;
+        const items = await this.meta.query({ pk, limit: 500 });
+        // The tombstone and, in items mode, the fence stay (removed with the tombstones).
+        const doomed = items.items.filter((i) => i.sk !== head && !isFence(i)).map((i) => i.sk);
+        if (doomed.length === 0) break;
+        await deleteItems(this.meta, pk, doomed);
+      }
+      await bareTombstone(this.meta, topicId, p);
+    }
+    // The incarnation's segment objects. Since design note 0012 they are under its own
+    // directory, `topics/<name>/<id>/`, which nothing else ever writes — whatever incarnation
+    // holds the name now. (The id says which: a marker written by a build before 0012 is read
+    // the same.)
+    const dir = topicDir({ name, id: topicId });
+    if (ownsDirectory(topicId)) {
+      if ((await this.deletePrefix(dir, deadline)) === 'late') return false;
+    } else if (byId || ours || !topicItem) {
+      // A topic created before then keeps the name's shared directory, `topics/<name>/<p>/`
+      // (each partition's prefix, never `topics/<name>/` whole: a later incarnation's
+      // directory is under it). The name is free from the deletion on, and a later incarnation
+      // this build creates has a directory of its own, never writing here; but one created by a
+      // build before 0012 (a v4 id), still running during a deploy, would write its segments
+      // here. So before each page of deletes confirm that the deletion is still pending (its
+      // marker is there: a pass paused here while another finished it deletes nothing more) and
+      // that the name is not held by such an incarnation: then the deletion ends without these
+      // objects, and the orphan sweeper removes those that the topic now under the name does
+      // not catalogue (design note 0012: a leak, never a loss).
+      const pending = async (): Promise<boolean> => {
+        const m = await this.meta.get(markerKey);
+        return m !== undefined && deletionMarkerFromItem(m).topicId === topicId;
+      };
+      const sharedDirOurs = async (): Promise<boolean> => {
+        const now = await this.meta.get(topicKey(name));
+        return now === undefined || isDeletingTopicItem(now) || ownsDirectory(topicFromItem(now).id);
+      };
+      const allowed = async (): Promise<boolean> => (await pending()) && (await sharedDirOurs());
+      for (let p = 0; p < partitions; p++) {
+        const done = await this.deletePrefix(`${dir}${p}/`, deadline, allowed);
+        if (done === 'late') return false;
+        if (done === 'refused') {
+          if (!(await pending())) return true;
+          break;
+        }
+      }
+    }
+    if ((await this.deletePrefix(walPrefix(topicId), deadline)) === 'late') return false;
+    const ops: WriteOp[] = [
+      // Only this incarnation's marker: a pass that read a marker by name long ago (paused before
+      // its topic read, so `ours` came out false) must not remove the marker of a later
+      // incarnation deleted meanwhile under the same name — that deletion would never finish,
+      // and the name would stay "marked for deletion" for good (seen by the history checker).
+      // A marker by id is its incarnation's; the condition fails if another pass removed it.
+      { type: 'delete', key: markerKey, condition: { op: 'eq', attr: DELETION_TOPIC_ID_ATTR, value: topicId } },
+      { type: 'put', item: tombstoneDueToItem({ dueMs: this.clock.now() + TOMBSTONE_TTL_MS, topicId, partitions }) },
+    ];
+    if (ours && !byId) ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topicId } });
+    try {
+      await this.meta.transact(ops);
+    } catch (err) {
+      // Finished by another pass, or the marker is another incarnation's now: not ours to end.
+      if (err instanceof ConditionFailedError || err instanceof TransactionConflictError) return true;
+      throw err;
+    }
+    this.topics.invalidate(name);
+    stats.deletedTopics++;
+    return true;
   }
 
   /** Remove the bare tombstones whose time is up (and their queue items). */
@@ -112,15 +154,15 @@ export class TopicDeletion {
     }
   }
 
-  /** Delete every object under `prefix`; false when out of time or no longer `allowed`. */
-  private async deletePrefix(prefix: string, deadline: number, allowed?: () => Promise<boolean>): Promise<boolean> {
+  /** Delete every object under `prefix`, page by page, while each page is `allowed`. */
+  private async deletePrefix(prefix: string, deadline: number, allowed?: () => Promise<boolean>): Promise<'done' | 'late' | 'refused'> {
     for (;;) {
-      if (this.clock.monotonic() > deadline) return false;
+      if (this.clock.monotonic() > deadline) return 'late';
       const page = await this.objects.list(prefix, { limit: 1000 });
-      if (page.objects.length === 0) return true;
-      if (allowed && !(await allowed())) return false;
+      if (page.objects.length === 0) return 'done';
+      if (allowed && !(await allowed())) return 'refused';
       await this.objects.delete(page.objects.map((o) => o.key));
-      if (!page.next) return true;
+      if (!page.next) return 'done';
     }
   }
 }

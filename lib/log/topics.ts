@@ -6,8 +6,8 @@ import type { MetaItem, MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
-import { deletionMarkerFromItem, deletionMarkerToItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicFromItem, topicToItem } from './items';
-import { deletionKey, headKey, newTopicId, topicKey, TOPICS_PK } from './keys';
+import { type DeletionMarker, deletionMarkerFromItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicDeletionToItem, topicFromItem, topicToItem } from './items';
+import { deletionKey, headKey, newTopicId, TOPIC_DELETIONS_PK, topicKey, TOPICS_PK } from './keys';
 import { fenceItemLogs, tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
@@ -35,14 +35,16 @@ export interface Topic {
 }
 
 /**
- * A create's refusal of a name in use. A topic still being deleted keeps its item (state
- * "deleting") until its data is gone, so re-creating it early fails, as in Kafka ("marked for
- * deletion").
+ * A create's refusal of a name in use. A deletion frees the name before it answers (markDeleted),
+ * as KRaft Kafka does. An item in state "deleting" is a deletion under way: one of this build
+ * between its first write and its last (or interrupted there: the retried DELETE or the next
+ * retention pass finishes it), or one of a build before markers by id, which keeps the item
+ * until the data is gone. Its name is refused until then ("marked for deletion").
  */
 function nameTaken(name: string, item: MetaItem | undefined): SamsaError {
   return new SamsaError(
     'TOPIC_ALREADY_EXISTS',
-    item !== undefined && isDeletingTopicItem(item) ? `topic "${name}" is marked for deletion; retry once its data is removed` : `topic "${name}" already exists`,
+    item !== undefined && isDeletingTopicItem(item) ? `topic "${name}" is marked for deletion; retry once the deletion has finished` : `topic "${name}" already exists`,
     { topic: name },
   );
 }
@@ -112,8 +114,8 @@ export class TopicRegistry {
   }
 
   /**
-   * Refuses, as `create` would, a name that a topic holds, live or still being deleted (a check
-   * without creating anything: CreateTopics' validate_only). One strongly consistent read.
+   * Refuses, as `create` would, a name that a topic holds (live, or being deleted: nameTaken),
+   * without creating anything: CreateTopics' validate_only. One strongly consistent read.
    */
   async checkNameFree(name: string): Promise<void> {
     validateTopicName(name);
@@ -236,9 +238,15 @@ export class TopicRegistry {
   }
 
   /**
-   * Mark the topic deleted: from now on it is unknown to every route. Its data is removed by
-   * the retention job (which finishes the deletion by removing this item), so a deletion that
-   * is interrupted resumes on the next run.
+   * Delete the topic, in three steps. One transaction marks its item "deleting" (from now on it
+   * is unknown to every route) and queues a deletion marker keyed by its incarnation id; then
+   * every partition of the incarnation is tombstoned; then the item is removed, which frees the
+   * name for a new incarnation before the DELETE answers. The data is removed by the retention
+   * job from the marker (topic-deletion.ts), so a deletion that is interrupted resumes there.
+   *
+   * The name is freed only after the tombstones: a process still holding the old topic can
+   * commit to it until they land, and a create that succeeded before then let such a write,
+   * begun after the create's answer, be acknowledged into the deleted incarnation and lost.
    */
   async markDeleted(name: string): Promise<Topic> {
     // Conditional on the version read, not only the id: the marker's partition count is what the
@@ -253,11 +261,12 @@ export class TopicRegistry {
       // A deletion still under way finishes its tombstones first, so that no answer to a
       // DELETE, this 404 included, comes while a process holding the topic can still commit.
       if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') {
-        const marker = await this.meta.get(deletionKey(name));
-        if (marker) {
-          const m = deletionMarkerFromItem(marker);
+        for (const m of await this.pendingDeletions(name)) {
           await tombstoneHeads(this.meta, m.topicId, m.partitions);
           await fenceItemLogs(this.meta, { id: m.topicId, partitions: m.partitions, ...(m.commit ? { commit: m.commit } : {}) });
+          // A deletion of this build stopped before it freed the name: free it now. (One of an
+          // older build keeps its item until its data is gone, as that build expects.)
+          if (m.deletedAt !== undefined) await freeName(this.meta, m.name, m.topicId);
         }
       }
       throw err;
@@ -265,14 +274,21 @@ export class TopicRegistry {
     this.cache.delete(name);
     // Before answering: from here on no process still holding this incarnation can commit to,
     // flush or read it (tombstones.ts). A crash before this completes leaves the marker, and
-    // the retention job writes the tombstones before it removes anything.
+    // the retention job writes the tombstones before it frees the name or removes anything.
     await tombstoneHeads(this.meta, topic.id, topic.partitions);
     // Items-mode commits never write the head: each partition's log also ends in a fence.
     await fenceItemLogs(this.meta, topic);
+    await freeName(this.meta, name, topic.id);
     return topic;
   }
 
-  /** Marks the topic deleting and writes its deletion marker (markDeleted). */
+  /**
+   * Marks the topic item "deleting" and queues its deletion marker, in one transaction
+   * (markDeleted). A create of the name racing the deletion either comes first (this finds that
+   * topic, or fails its condition and reads again), or finds the name taken until markDeleted
+   * frees it, or finds it free after: one item per name, changed only by conditional writes, so
+   * the two are linearizable.
+   */
   private markOnce(name: string): Promise<Topic> {
     return retryOnConflict(
       async () => {
@@ -284,7 +300,7 @@ export class TopicRegistry {
             set: topicDeletingSet(this.clock.now()),
             condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: t.id }, { op: 'eq', attr: TOPIC_VERSION_ATTR, value: t.version }, TOPIC_NOT_DELETING] },
           },
-          { type: 'put', item: deletionMarkerToItem({ name, topicId: t.id, partitions: t.partitions, ...(t.commit ? { commit: t.commit } : {}) }) },
+          { type: 'put', item: topicDeletionToItem({ name, topicId: t.id, partitions: t.partitions, deletedAt: this.clock.now(), ...(t.commit ? { commit: t.commit } : {}) }) },
         ]);
         return t;
       },
@@ -293,10 +309,44 @@ export class TopicRegistry {
     );
   }
 
+  /**
+   * The deletions of incarnations of `name` whose data is still being removed: the marker by
+   * name of an older build, and this build's markers by id (a scan of the queue, which holds
+   * only deletions not finished yet; read only by a DELETE that found no topic).
+   */
+  private async pendingDeletions(name: string): Promise<DeletionMarker[]> {
+    const out: DeletionMarker[] = [];
+    const legacy = await this.meta.get(deletionKey(name));
+    if (legacy) out.push(deletionMarkerFromItem(legacy));
+    let startAfter: string | undefined;
+    do {
+      const page = await this.meta.query({ pk: TOPIC_DELETIONS_PK, startAfter, limit: 1000 });
+      for (const item of page.items) {
+        const m = deletionMarkerFromItem(item);
+        if (m.name === name) out.push(m);
+      }
+      startAfter = page.next;
+    } while (startAfter);
+    return out;
+  }
+
   /** Forget cached metadata (tests, and after admin changes seen elsewhere). */
   invalidate(name?: string): void {
     if (name === undefined) this.cache.clear();
     else this.cache.delete(name);
+  }
+}
+
+/**
+ * The last step of a deletion (markDeleted, or the retention pass finishing an interrupted one):
+ * remove the incarnation's topic item, marked "deleting", so that the name is free. Only after
+ * its partitions are tombstoned. Already gone (the other of the two did it): nothing to do.
+ */
+export async function freeName(meta: MetaStore, name: string, topicId: string): Promise<void> {
+  try {
+    await meta.write({ type: 'delete', key: topicKey(name), condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: topicId }, { op: 'eq', attr: 'state', value: 'deleting' }] } });
+  } catch (err) {
+    if (!(err instanceof ConditionFailedError)) throw err;
   }
 }
 

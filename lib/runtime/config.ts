@@ -31,7 +31,7 @@ export interface Config {
   flushFunction: string | undefined;
   /**
    * AWS (Lambda) mode: the retention function to invoke asynchronously after a topic deletion,
-   * so the deleted name is free again seconds later instead of at the next scheduled pass
+   * so the deleted incarnation's data goes seconds later instead of at the next scheduled pass
    * (lib/runtime/lambda/deletion-handoff.ts). SAMSA_RETENTION_FUNCTION; unset: the schedule.
    */
   retentionFunction: string | undefined;

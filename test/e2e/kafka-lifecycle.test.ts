@@ -3,6 +3,8 @@
 // deleted and created again, a consumer group while partitions are added, a kcat group whose
 // committed offset retention deleted. The frames are pinned in test/unit/kafka/lifecycle.test.ts;
 // these check that a real client ends up where it would against Kafka.
+import fs from 'node:fs';
+import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { kcatAvailable, runKcat } from '../helpers/kcat';
@@ -22,7 +24,7 @@ const until = (what: string, ms: number, ok: () => boolean | Promise<boolean>): 
 beforeAll(async () => {
   const kafkaPort = await freePort();
   broker = `127.0.0.1:${kafkaPort}`;
-  // Deletion finishes in the background job (5 s grace): run the jobs often.
+  // A deleted incarnation's data goes in the background job (after a 5 s grace): run the jobs often.
   server = await startServer({ env: { SAMSA_KAFKA_PORT: String(kafkaPort), SAMSA_JOB_INTERVAL_MS: '300' } });
   kafka = new Kafka({ clientId: 'lifecycle', brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
 });
@@ -31,16 +33,10 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** Delete the topic and create it again at once: a deleted name is free from its deletion on. */
 async function recreate(topic: string, partitions: number): Promise<void> {
   await http('DELETE', `/v1/topics/${topic}`);
-  await until('the topic re-created', 30_000, async () => {
-    try {
-      await http('POST', '/v1/topics', { name: topic, partitions });
-      return true;
-    } catch {
-      return false; // 409 while the deletion is still finishing
-    }
-  });
+  await http('POST', '/v1/topics', { name: topic, partitions });
 }
 
 const values = (prefix: string, n: number): Array<{ partition: number; value: string }> => Array.from({ length: n }, (_, i) => ({ partition: 0, value: `${prefix}${i}` }));
@@ -59,9 +55,16 @@ it('a consumer group reads a re-created topic from its beginning: none of the ne
     await recreate(topic, 1);
     // More records than the old committed offset: resuming at 5 would skip new0..new4.
     await http('POST', `/v1/topics/${topic}/records`, { records: values('new', 8) });
-    await until('the new records', 30_000, () => seen.length >= 13);
+    const fresh = Array.from({ length: 8 }, (_, i) => `${i}:"new${i}"`);
+    await until('the new records from the new topic’s beginning', 30_000, () => seen.slice(-8).join() === fresh.join());
     await new Promise((r) => setTimeout(r, 1000)); // nothing more comes
-    expect(seen).toEqual([...Array.from({ length: 5 }, (_, i) => `${i}:"old${i}"`), ...Array.from({ length: 8 }, (_, i) => `${i}:"new${i}"`)]);
+    expect(seen.slice(0, 5)).toEqual(Array.from({ length: 5 }, (_, i) => `${i}:"old${i}"`));
+    expect(seen.slice(-8)).toEqual(fresh);
+    // The name is free at once, so KafkaJS (whose Fetch names topics, not incarnations) may
+    // fetch the new topic at its old position before the rebalance that the refused commit of
+    // that position starts (docs/kafka.md, "Topic lifecycle"): new records delivered twice, as
+    // against Kafka with this client, never an old record again and none of the new skipped.
+    for (const extra of seen.slice(5, -8)) expect(fresh).toContain(extra);
   } finally {
     await consumer.disconnect();
   }
@@ -81,6 +84,39 @@ it('an idempotent producer keeps sending across its topic’s re-creation: after
     expect(recs.map((r) => Buffer.from(r.value, 'base64').toString())).toEqual(['new0', 'new1', 'new2']);
   } finally {
     await producer.disconnect();
+  }
+}, 60_000);
+
+// A script that deletes a topic and creates it again: KafkaJS `admin.createTopics` answers false
+// on TOPIC_ALREADY_EXISTS, so while a deleted name stayed taken ("marked for deletion") such a
+// script ended with no topic and no error. KRaft Kafka frees the name at once; so does Samsa.
+it('KafkaJS admin: deleteTopics then createTopics of the name at once creates it (true); the new topic is empty and writable, and the old one’s objects still go', async () => {
+  const topic = 'life-admin-recreate';
+  const admin = kafka.admin();
+  const producer = kafka.producer();
+  try {
+    await admin.connect();
+    await producer.connect();
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] })).toBe(true);
+    await http('POST', `/v1/topics/${topic}/records`, { records: values('old', 5) });
+    const oldId = (await http<{ topic_id: string }>('GET', `/v1/topics/${topic}`)).topic_id;
+    const oldDir = path.join(server.dataDir, 'objects', 'topics', topic, oldId);
+    await until('the old records flushed', 20_000, () => fs.existsSync(oldDir) && fs.readdirSync(path.join(oldDir, '0')).some((f) => f.endsWith('.log')));
+
+    await admin.deleteTopics({ topics: [topic] });
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] })).toBe(true); // was false
+    const described = await http<{ topic_id: string; partitions: Array<{ high_watermark: number }> }>('GET', `/v1/topics/${topic}`);
+    expect(described.topic_id).not.toBe(oldId);
+    expect(described.partitions.map((p) => p.high_watermark)).toEqual([0]);
+    await producer.send({ topic, messages: [{ value: 'new0' }, { value: 'new1' }] });
+    const read = async (): Promise<string[]> =>
+      (await http<{ records: Array<{ value: string }> }>('GET', `/v1/topics/${topic}/partitions/0/records?offset=0`)).records.map((r) => Buffer.from(r.value, 'base64').toString());
+    expect(await read()).toEqual(['new0', 'new1']);
+    await until('the old incarnation’s objects removed', 30_000, () => !fs.existsSync(oldDir) || fs.readdirSync(oldDir, { recursive: true }).every((f) => !String(f).endsWith('.log')));
+    expect(await read()).toEqual(['new0', 'new1']);
+  } finally {
+    await producer.disconnect();
+    await admin.disconnect();
   }
 }, 60_000);
 

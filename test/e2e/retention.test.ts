@@ -144,13 +144,20 @@ describe('retention on the embedded server (its own job loop)', () => {
     expect((await readFrom(base, 'rf', 0)).map((r) => r.offset)).toEqual(Array.from({ length: 12 }, (_, k) => k));
     expect(logs('rf').size).toBeGreaterThan(2);
 
-    // Topic deletion: the data goes after the grace period and the name is free again.
+    // Topic deletion: the name is free at once (was 409 "marked for deletion" until the data
+    // was gone), and the old incarnation's data goes after the grace period.
     await waitFor('rd flushed', 10_000, async () => logs('rd').size > 0);
+    const rdOld = path.join(server.dataDir, 'objects', 'topics', 'rd', (await call(base, 'GET', '/v1/topics/rd')).json.topic_id);
+    expect(fs.existsSync(rdOld)).toBe(true);
     expect((await call(base, 'DELETE', '/v1/topics/rd')).status).toBe(204);
     expect((await call(base, 'GET', '/v1/topics/rd/partitions/0/records?offset=0')).status).toBe(404);
-    await waitFor('rd to be removed and re-creatable', 20_000, async () => (await call(base, 'POST', '/v1/topics', { name: 'rd', partitions: 1 })).status === 201);
-    expect(logs('rd').size).toBe(0);
+    const again = await call(base, 'POST', '/v1/topics', { name: 'rd', partitions: 1 });
+    expect(again.status, JSON.stringify(again.json)).toBe(201);
     expect(await logStart(base, 'rd')).toEqual({ start: 0, hw: 0 });
+    expect(await readFrom(base, 'rd', 0)).toEqual([]);
+    await produce(base, 'rd', 100, 2);
+    await waitFor('the old rd incarnation removed', 20_000, async () => !fs.existsSync(rdOld) || fs.readdirSync(rdOld, { recursive: true }).every((f) => !String(f).endsWith('.log')));
+    expect((await readFrom(base, 'rd', 0)).map((r) => [r.offset, r.value.i])).toEqual([[0, 100], [1, 101]]);
   }, 60_000);
 });
 
@@ -227,8 +234,14 @@ describeAws('retention in AWS mode (npm run job:flush, then job:retention)', () 
     const rbBefore = await logs('rb');
     expect(rtBefore.size).toBeGreaterThanOrEqual(5);
     expect((await logs('rd')).size).toBeGreaterThan(0);
+    const rdOld = (await call(base, 'GET', '/v1/topics/rd')).json.topic_id as string;
     expect((await call(base, 'DELETE', '/v1/topics/rd')).status).toBe(204);
     const deletedAt = Date.now();
+    // The name is free at once (was 409 "marked for deletion" until the data was gone).
+    const again = await call(base, 'POST', '/v1/topics', { name: 'rd', partitions: 1 });
+    expect(again.status, JSON.stringify(again.json)).toBe(201);
+    expect(await logStart(base, 'rd')).toEqual({ start: 0, hw: 0 });
+    await produce(base, 'rd', 100, 2);
 
     const report = await runJob('retention');
     expect(report).toMatchObject({ job: 'retention', failedPartitions: 0 });
@@ -256,11 +269,11 @@ describeAws('retention in AWS mode (npm run job:flush, then job:retention)', () 
     expect(await logStart(base, 'rf')).toEqual({ start: 0, hw: 12 });
     expect((await readFrom(base, 'rf', 0)).map((r) => r.offset)).toEqual(Array.from({ length: 12 }, (_, k) => k));
 
-    // Topic deletion, once its grace period (5 s) is over: objects and name.
+    // The deleted incarnation's objects, once its grace period (5 s) is over; the new topic's
+    // records stay.
     await new Promise((r) => setTimeout(r, Math.max(0, deletedAt + 5_500 - Date.now())));
     expect((await runJob('retention')).deletedTopics).toBe(1);
-    expect((await s3.send(new ListObjectsV2Command({ Bucket: env['SAMSA_BUCKET'], Prefix: 'topics/rd/' }))).KeyCount ?? 0).toBe(0);
-    expect((await call(base, 'POST', '/v1/topics', { name: 'rd', partitions: 1 })).status).toBe(201);
-    expect(await logStart(base, 'rd')).toEqual({ start: 0, hw: 0 });
+    expect((await s3.send(new ListObjectsV2Command({ Bucket: env['SAMSA_BUCKET'], Prefix: `topics/rd/${rdOld}/` }))).KeyCount ?? 0).toBe(0);
+    expect((await readFrom(base, 'rd', 0)).map((r) => [r.offset, r.value.i])).toEqual([[0, 100], [1, 101]]);
   }, 90_000);
 });

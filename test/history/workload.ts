@@ -369,9 +369,10 @@ export async function runHistory(o: RunOptions): Promise<{ ops: Op[]; summary: R
           const { reply } = await admin.op('nemesis', { f: 'create-topic', topic: churn.name }, 'POST', '/v1/topics', { name: churn.name, partitions: churn.partitions, config: TOPIC_CONFIG });
           if (reply.type === 'ok') break;
           if (reply.status === 409) {
-            // An earlier attempt created it (or deletion is still settling): the checker treats
-            // the create as done only on an ok; retry until one is (409 means exists: delete
-            // again would lose the incarnation we just made, so confirm by describing).
+            // An earlier attempt created it (its answer was lost; a deleted name is free at once,
+            // so a 409 is never the deletion still settling): the checker treats the create as
+            // done only on an ok; retry until one is (409 means exists: delete again would lose
+            // the incarnation we just made, so confirm by describing).
             const d = await admin.request(0, 'GET', `${admin.pick()}/v1/topics/${churn.name}`);
             if (d.type === 'ok') {
               rec.add({ f: 'create-topic', topic: churn.name, type: 'ok', id: rec.newId(), process: 'nemesis' } as never);

@@ -1,11 +1,11 @@
-// Topic deletion hand-off for the Lambda deployment. DELETE marks a topic deleted at once, but
-// its data, and with it the name, is removed by a retention pass after the deletion grace
-// (in-flight writes drain): on Lambda that pass is the scheduled retention function, every 15
-// minutes by default, so a name deleted and created again (a test fixture, a reset in a dev
-// loop) was refused as "marked for deletion" for up to that long. The API function's engine
-// (EngineOptions.onTopicDeleted) now sends the retention function an asynchronous invoke, which
-// waits out the grace and removes the deleted topics' data: the name is free again seconds
-// later, as on the embedded server. A lost hand-off leaves the deletion to the schedule.
+// Topic deletion hand-off for the Lambda deployment. DELETE removes a topic at once (its name is
+// free for a new incarnation), but the deleted incarnation's data is removed by a retention pass
+// after the deletion grace (in-flight writes drain): on Lambda that pass is the scheduled
+// retention function, every 15 minutes by default, so the data stayed (and was paid for) for up
+// to that long. The API function's engine (EngineOptions.onTopicDeleted) sends the retention
+// function an asynchronous invoke, which waits out the grace and removes the deleted topics'
+// data seconds later, as on the embedded server. A lost hand-off leaves the deletion to the
+// schedule.
 import type { Topic } from '../../log/topics';
 
 /** The payload the retention function receives from the API function. */

@@ -2,7 +2,8 @@
 // tests can run it on any engine. Two kinds of event: the EventBridge schedule (one retention
 // pass: deleted topics, retention of every partition, crash leftovers) and the API function's
 // hand-off of a topic deletion (deletion-handoff.ts), for which it waits out the deletion grace
-// and removes the deleted topics' data alone, so the name can be created again.
+// and removes the deleted topics' data alone, seconds after the deletion rather than at the
+// next scheduled pass (the name itself is free from the deletion on).
 import type { LogEngine } from '../../log/engine';
 import { runRetentionJob } from '../jobs';
 import { isDeletionRequest } from './deletion-handoff';

@@ -12,6 +12,8 @@ import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { ErrorCode, type Reader, Writer } from '../../../lib/kafka/protocol';
 import { type KafkaListener, startKafkaListener } from '../../../lib/kafka/server';
 import { LogEngine } from '../../../lib/log/engine';
+import { legacyDeletionMarkerToItem, topicDeletingSet } from '../../../lib/log/items';
+import { topicKey } from '../../../lib/log/keys';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
@@ -71,19 +73,15 @@ async function produce(topic: string, values: string[], partition = 0): Promise<
   for (const v of values) await engine.produce(topic, [{ partition, value: enc.encode(v), timestamp: clock.now() }]);
 }
 
-/** Delete the topic, let its deletion finish (the grace passes on the engine's clock), create it again. */
+/**
+ * Delete the topic and create it again at once (the name is free from the deletion on), then let
+ * the old incarnation's removal run under the new one (its grace passes on the engine's clock).
+ */
 async function recreate(topic: string, partitions = 1, { deleted = false } = {}): Promise<void> {
   if (!deleted) await engine.deleteTopic(topic);
-  for (let i = 0; ; i++) {
-    clock.advance(60_000);
-    await engine.retention.runOnce();
-    try {
-      await engine.createTopic(topic, partitions);
-      return;
-    } catch (err) {
-      if (i > 5) throw err;
-    }
-  }
+  await engine.createTopic(topic, partitions);
+  clock.advance(60_000);
+  await engine.retention.runOnce();
 }
 
 // --- frames ---------------------------------------------------------------------------------
@@ -473,18 +471,34 @@ describe('CreateTopics of a name whose deletion is still under way', () => {
     return [res![1], res![2]];
   }
 
-  it('validate_only answers what the real create does, TOPIC_ALREADY_EXISTS ("marked for deletion", as Kafka answers), not NONE', async () => {
+  it('a deleted name is free at once, as in KRaft Kafka: validate_only and the real create both answer NONE while its data is still being removed', async () => {
+    const topic = 'lc-create-deleted';
+    await engine.createTopic(topic, 1);
+    const old = await engine.topics.get(topic, { fresh: true });
+    await engine.deleteTopic(topic);
+    const c = await connect();
+    expect(await create(c, topic, true)).toEqual([ErrorCode.NONE, null]);
+    expect(await engine.topics.find(topic, { fresh: true })).toBeUndefined();
+    expect(await create(c, topic, false)).toEqual([ErrorCode.NONE, null]);
+    expect((await engine.topics.get(topic, { fresh: true })).id).not.toBe(old.id);
+  });
+
+  it('validate_only answers what the real create does for a name an older build is still deleting: TOPIC_ALREADY_EXISTS ("marked for deletion", as Kafka before KRaft answers), not NONE', async () => {
     const topic = 'lc-create-deleting';
     await engine.createTopic(topic, 1);
-    await engine.deleteTopic(topic);
+    // A build before deletion markers by id keeps the topic item, "deleting", until the data is gone.
+    const t = await engine.topics.get(topic, { fresh: true });
+    await meta.transact([
+      { type: 'update', key: topicKey(topic), set: topicDeletingSet(clock.now()), condition: { op: 'eq', attr: 'id', value: t.id } },
+      { type: 'put', item: legacyDeletionMarkerToItem({ name: topic, topicId: t.id, partitions: t.partitions }) },
+    ]);
+    engine.topics.invalidate(topic);
     const c = await connect();
     const real = await create(c, topic, false);
     expect(real[0]).toBe(ErrorCode.TOPIC_ALREADY_EXISTS);
     expect(real[1]).toMatch(/marked for deletion/);
     expect(await create(c, topic, true)).toEqual(real);
     // Once the deletion has finished, both create it (validate_only without creating it).
-    await recreate(topic, 1, { deleted: true });
-    await engine.deleteTopic(topic);
     clock.advance(60_000);
     await engine.retention.runOnce();
     expect(await create(c, topic, true)).toEqual([ErrorCode.NONE, null]);

@@ -11,7 +11,8 @@ import {
   commitItemToItem,
   commitPageToItem,
   deletionMarkerFromItem,
-  deletionMarkerToItem,
+  legacyDeletionMarkerToItem,
+  topicDeletionToItem,
   EMPTY_HEAD,
   extentsFromItem,
   headFromItem,
@@ -242,9 +243,11 @@ describe('item codecs invert (in memory)', () => {
       }),
     );
     fc.assert(
-      fc.property(name, fc.uuid(), fc.integer({ min: 1, max: 10_000 }), (n, id, p) => {
-        const m = { name: n, topicId: id, partitions: p };
-        expect(deletionMarkerFromItem(deletionMarkerToItem(m))).toEqual(m);
+      fc.property(name, fc.uuid(), fc.integer({ min: 1, max: 10_000 }), off, fc.boolean(), (n, id, p, at, items) => {
+        const m = { name: n, topicId: id, partitions: p, ...(items ? { commit: 'items' as const } : {}) };
+        // By incarnation id (this build's), with its deletion time; by name (builds before it).
+        expect(deletionMarkerFromItem(topicDeletionToItem({ ...m, deletedAt: at }))).toEqual({ ...m, deletedAt: at });
+        expect(deletionMarkerFromItem(legacyDeletionMarkerToItem(m))).toEqual(m);
       }),
     );
     fc.assert(fc.property(producers, (p) => {

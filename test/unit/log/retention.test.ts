@@ -9,10 +9,10 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SamsaError } from '../../../lib/errors';
 import { COMMIT_MAX_WAL_AGE_MS } from '../../../lib/log/commit';
-import { TOMBSTONE_TTL_MS } from '../../../lib/log/tombstones';
+import { TOMBSTONE_TTL_MS, tombstoneHeads } from '../../../lib/log/tombstones';
 import { LogEngine } from '../../../lib/log/engine';
-import { EXTENT_PREFIX, extentSk, headKey, newTopicId, ownsDirectory, partitionPk, partitionPrefix, SEGMENT_PREFIX, segmentObject, TOMBSTONES_PK, topicDir, topicKey, walObject } from '../../../lib/log/keys';
-import { segmentFromItem, topicFromItem } from '../../../lib/log/items';
+import { EXTENT_PREFIX, extentSk, headKey, newTopicId, ownsDirectory, partitionPk, partitionPrefix, SEGMENT_PREFIX, segmentObject, TOMBSTONES_PK, TOPIC_DELETIONS_PK, topicDir, topicKey, walObject } from '../../../lib/log/keys';
+import { legacyDeletionMarkerToItem, segmentFromItem, topicDeletingSet, topicFromItem } from '../../../lib/log/items';
 import type { Segment } from '../../../lib/log/model';
 import { DEFAULT_RETENTION_OPTIONS, MIN_ORPHAN_GRACE_MS, type RetentionOptions, SIGV4_VALIDITY_MS } from '../../../lib/log/retention';
 import { codecsReady } from '../../../lib/records';
@@ -73,6 +73,21 @@ async function catalog(e: LogEngine, name: string, partition = 0): Promise<Segme
     startAfter = page.next;
   } while (startAfter);
   return out;
+}
+
+/**
+ * A deletion as builds before deletion markers by id made it (one may still run during a
+ * deploy): the topic item kept in state "deleting" beside a marker keyed by the name, then the
+ * tombstones.
+ */
+async function deleteAsOlderBuild(e: LogEngine, name: string): Promise<void> {
+  const t = await e.topics.get(name, { fresh: true });
+  await meta.transact([
+    { type: 'update', key: topicKey(name), set: topicDeletingSet(clock.now()), condition: { op: 'eq', attr: 'id', value: t.id } },
+    { type: 'put', item: legacyDeletionMarkerToItem({ name, topicId: t.id, partitions: t.partitions }) },
+  ]);
+  await tombstoneHeads(meta, t.id, t.partitions);
+  e.topics.invalidate(name);
 }
 
 async function logObjects(name: string, partition = 0): Promise<string[]> {
@@ -449,7 +464,7 @@ describe('passes in bounded, resumable chunks', () => {
 });
 
 describe('topic deletion', () => {
-  it('removes the topic’s objects and metadata after the grace period, then frees the name', async () => {
+  it('frees the name at once, and removes the incarnation’s objects and metadata after the grace period', async () => {
     const e = engine(meta, objects);
     await e.createTopic('gone', 2, { 'segment.bytes': SEG });
     await produce(e, 'gone', 0, 12, 0);
@@ -461,8 +476,14 @@ describe('topic deletion', () => {
 
     await e.deleteTopic('gone');
     await expect(e.fetch('gone', 0, { offset: 0 })).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    // The topic item is gone; a marker keyed by the incarnation's id is queued.
+    expect(await meta.get(topicKey('gone'))).toBeUndefined();
+    expect((await meta.query({ pk: TOPIC_DELETIONS_PK })).items.map((m) => [m.sk, m['name']])).toEqual([[t.id, 'gone']]);
     expect((await e.retention.runOnce()).deletedTopics).toBe(0); // within the grace period
-    await expect(e.createTopic('gone', 1)).rejects.toMatchObject({ code: 'TOPIC_ALREADY_EXISTS' });
+    expect((await objects.list(topicDir(t))).objects).not.toEqual([]);
+    const again = await e.createTopic('gone', 1);
+    expect(again.id).not.toBe(t.id);
+    expect((await e.describeTopic('gone')).partitions[0]).toMatchObject({ log_start_offset: 0, high_watermark: 0 });
 
     clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
     expect((await e.retention.runOnce()).deletedTopics).toBe(1);
@@ -472,11 +493,8 @@ describe('topic deletion', () => {
     for (const p of [0, 1]) {
       expect((await meta.query({ pk: partitionPk(t.id, p) })).items).toEqual([{ pk: partitionPk(t.id, p), sk: 'head', deleted: true }]);
     }
-    expect((await meta.query({ pk: 'deletions' })).items).toEqual([]);
-
-    const again = await e.createTopic('gone', 1);
-    expect(again.id).not.toBe(t.id);
-    expect((await e.describeTopic('gone')).partitions[0]).toMatchObject({ log_start_offset: 0, high_watermark: 0 });
+    expect((await meta.query({ pk: TOPIC_DELETIONS_PK })).items).toEqual([]);
+    expect((await e.topics.get('gone')).id).toBe(again.id);
 
     // ...until its time is up: a pass 7 days on removes the tombstones and their queue entry.
     clock.advance(TOMBSTONE_TTL_MS - 1000);
@@ -538,7 +556,7 @@ describe('topic deletion by a pass that read its marker long ago', () => {
     await e.createTopic('gr', 1, { 'segment.bytes': SEG });
     // The deletion has read the topic (one partition) and is about to mark it...
     const gate = new Gate();
-    fm.faults.add({ method: 'transact', when: (c) => c.method === 'transact' && c.args[0].some((op) => op.type === 'put' && op.item.pk === 'deletions'), action: { kind: 'hang', gate } });
+    fm.faults.add({ method: 'transact', when: (c) => c.method === 'transact' && c.args[0].some((op) => op.type === 'put' && op.item.pk === TOPIC_DELETIONS_PK), action: { kind: 'hang', gate } });
     const deleting = e.deleteTopic('gr');
     await gate.reached;
     // ...when another admin adds two partitions, and a producer writes to one of them.
@@ -547,7 +565,7 @@ describe('topic deletion by a pass that read its marker long ago', () => {
     gate.release();
     await deleting;
     const t = await other.topics.get('gr', { maxAgeMs: Number.MAX_SAFE_INTEGER }); // the cached incarnation
-    expect((await meta.query({ pk: 'deletions' })).items.map((m) => m['partitions'])).toEqual([3]);
+    expect((await meta.query({ pk: TOPIC_DELETIONS_PK })).items.map((m) => m['partitions'])).toEqual([3]);
     // The deletion covers the new partitions: a late write there is refused, not acknowledged.
     await expect(other.produce('gr', [{ value: enc('late'), partition: 2 }])).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
     clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
@@ -557,13 +575,16 @@ describe('topic deletion by a pass that read its marker long ago', () => {
     }
   });
 
-  it("does not remove a later incarnation's marker; that deletion still completes", async () => {
+  // Markers by name are what builds before markers by id write (beside a topic item kept
+  // "deleting"); this build still finishes them, so the race is kept here with such markers.
+  it("does not remove a later incarnation's marker (by name, an older build's); that deletion still completes", async () => {
     const fm = faultyMetaStore(meta);
     const paused = engine(fm, objects);
     const e = engine();
     await e.createTopic('mk', 1, { 'segment.bytes': SEG });
     await produce(e, 'mk', 0, 4);
-    await e.deleteTopic('mk');
+    await deleteAsOlderBuild(e, 'mk');
+    await expect(e.createTopic('mk', 1)).rejects.toThrow(/marked for deletion/);
     clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
 
     const readTopic = new Gate();
@@ -576,7 +597,7 @@ describe('topic deletion by a pass that read its marker long ago', () => {
     readTopic.release();
     await finish.reached; // the paused pass, about to end the deletion it thinks is pending
     await e.createTopic('mk', 1, { 'segment.bytes': SEG });
-    await e.deleteTopic('mk');
+    await deleteAsOlderBuild(e, 'mk');
     finish.release();
     await pass;
 
@@ -768,6 +789,51 @@ describe('objects by topic incarnation (design note 0012)', () => {
     expect((await e.retention.runOnce()).sweptObjects).toBe(1);
     expect(await keysUnder('topics/lg/')).toEqual(live);
     expect((await readFrom(e, 'lg', 0)).map((r) => r.value)).toEqual(Array.from({ length: 12 }, (_, i) => value(100 + i)));
+  });
+
+  // The name is free from the deletion on, so a legacy topic's deletion now runs while a new
+  // incarnation may already hold the name: it must delete the shared directory and nothing else.
+  it('a topic created before it, deleted and created again at once: its deletion removes the shared directory and none of the new topic’s objects', async () => {
+    const e = engine();
+    await legacyTopic(e, 'lr', 1, { 'segment.bytes': SEG });
+    await produce(e, 'lr', 0, 12);
+    await flush(e, 'lr');
+    const old = await e.topics.get('lr');
+    expect((await keysUnder('topics/lr/0/')).length).toBeGreaterThan(6);
+    await e.deleteTopic('lr');
+    await e.createTopic('lr', 1, { 'segment.bytes': SEG });
+    await produce(e, 'lr', 0, 12); // the same records: the same segment bases, in its own directory
+    await flush(e, 'lr');
+    const t = await e.topics.get('lr');
+    const live = await keysUnder(topicDir(t));
+    expect(live.length).toBeGreaterThan(6);
+    clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+    expect((await e.retention.runOnce()).deletedTopics).toBe(1);
+    expect(await keysUnder(topicDir(old))).toEqual(live); // `topics/lr/`: only the new directory is left
+    await expectIntactFrom(e, 'lr', 0, 12);
+  });
+
+  // A build before 0012, still running during a deploy, creates topics with v4 ids in the
+  // name's shared directory. If one re-creates a legacy topic's name before that topic's
+  // deletion ran, the shared directory holds the new topic's segments: the deletion leaves it
+  // (to the sweeper, which keeps what the new topic catalogues) rather than delete them.
+  it('a topic created before it whose name an older build re-created in the shared directory: the deletion leaves that directory, and the new topic reads whole', async () => {
+    const e = engine();
+    await legacyTopic(e, 'lv', 1, { 'segment.bytes': SEG });
+    await produce(e, 'lv', 0, 12);
+    await flush(e, 'lv');
+    await e.deleteTopic('lv');
+    await legacyTopic(e, 'lv', 1, { 'segment.bytes': SEG });
+    await produce(e, 'lv', 100, 12);
+    await flush(e, 'lv');
+    const shared = await keysUnder('topics/lv/0/');
+    clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+    expect((await e.retention.runOnce()).deletedTopics).toBe(1);
+    expect(await keysUnder('topics/lv/0/')).toEqual(shared);
+    expect((await readFrom(e, 'lv', 0)).map((r) => r.value)).toEqual(Array.from({ length: 12 }, (_, i) => value(100 + i)));
+    clock.advance(DEFAULT_RETENTION_OPTIONS.orphanGraceMs + 60_000);
+    await e.retention.runOnce();
+    expect((await readFrom(e, 'lv', 0)).map((r) => r.value)).toEqual(Array.from({ length: 12 }, (_, i) => value(100 + i)));
   });
 
   it('a topic item rewritten by a build before it (an alter) keeps its directory, and so does its deletion', async () => {

@@ -1,0 +1,281 @@
+// A deleted topic's name is free at once, as in KRaft Kafka: the delete removes the topic item
+// and queues a deletion marker keyed by the incarnation's id; the retention pass removes the
+// incarnation's data later (design note 0007, "Deleted topics"). A script that deletes and
+// re-creates a topic (KafkaJS `admin.createTopics` answers false on TOPIC_ALREADY_EXISTS) used to
+// end with no topic and no error. Run on SQLite + local files and on S3 + DynamoDB (emulator).
+import { describe, expect, it } from 'vitest';
+import { LogEngine } from '../../../lib/log/engine';
+import type { SamsaError } from '../../../lib/errors';
+import { legacyDeletionMarkerToItem, topicDeletingSet } from '../../../lib/log/items';
+import { DELETIONS_PK, partitionPk, TOPIC_DELETIONS_PK, topicDir, topicKey, walPrefix } from '../../../lib/log/keys';
+import type { Topic } from '../../../lib/log/topics';
+import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
+import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
+import { ManualClock } from '../../../lib/util/clock';
+import { describeAws } from '../../helpers/aws';
+import { awsStores, freshStoresEachTest, localStores, type TestStores } from '../../helpers/stores';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const dec = (b: Uint8Array | null | undefined): string => new TextDecoder().decode(b ?? new Uint8Array(0));
+const GRACE = DEFAULT_RETENTION_OPTIONS.deletionGraceMs;
+
+function scenario(stores: () => Promise<TestStores>): void {
+  const { setup, closing } = freshStoresEachTest(stores, 'recreate');
+  const engineOn = (s: TestStores, clock: ManualClock): LogEngine =>
+    closing(new LogEngine(s.meta, s.objects, clock, { inlineMaxBytes: 1024, flush: { stepBytes: 64 * 1024, indexIntervalBytes: 256 } }));
+  const keys = async (s: TestStores, prefix: string): Promise<string[]> => (await s.objects.list(prefix)).objects.map((o) => o.key);
+  const values = async (e: LogEngine, name: string, partition = 0): Promise<string[]> =>
+    (await e.fetch(name, partition, { offset: 0, maxRecords: 1000 })).records().map((r) => dec(r.value));
+
+  it('delete, then create the name at once: the new topic is empty and writable, and the old one’s data is still removed', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = engineOn(s, clock);
+    await e.createTopic(s.name, 2, { 'segment.bytes': 1024 });
+    for (let i = 0; i < 6; i++) await e.produce(s.name, [{ value: enc(`old-${i}-${'o'.repeat(200)}`), partition: 0 }]);
+    await e.produce(s.name, [{ value: enc('w'.repeat(5000)), partition: 1 }]); // a write-ahead object
+    const old = await e.topics.get(s.name);
+    await e.flushPartition(old, 0);
+    expect(await keys(s, topicDir(old))).not.toEqual([]);
+    expect(await keys(s, walPrefix(old.id))).toHaveLength(1);
+
+    await e.deleteTopic(s.name);
+    // Was: TOPIC_ALREADY_EXISTS, "marked for deletion; retry once its data is removed".
+    const fresh = await e.createTopic(s.name, 1);
+    expect(fresh.id).not.toBe(old.id);
+    expect((await e.describeTopic(s.name)).partitions).toEqual([expect.objectContaining({ partition: 0, log_start_offset: 0, high_watermark: 0 })]);
+    expect(await values(e, s.name)).toEqual([]);
+    await e.produce(s.name, [{ value: enc('new-0') }, { value: enc('new-1') }]);
+    await e.flushPartition(fresh, 0);
+    expect(await values(e, s.name)).toEqual(['new-0', 'new-1']);
+    const freshObjects = await keys(s, topicDir(fresh));
+    expect(freshObjects).not.toEqual([]);
+
+    // The old incarnation's data goes after the deletion grace, and nothing of the new topic's.
+    clock.advance(GRACE + 1);
+    expect((await e.retention.runOnce()).deletedTopics).toBe(1);
+    expect(await keys(s, topicDir(old))).toEqual([]);
+    expect(await keys(s, walPrefix(old.id))).toEqual([]);
+    for (const p of [0, 1]) expect((await s.meta.query({ pk: partitionPk(old.id, p) })).items).toEqual([{ pk: partitionPk(old.id, p), sk: 'head', deleted: true }]);
+    expect(await keys(s, topicDir(fresh))).toEqual(freshObjects);
+    expect(await values(e, s.name)).toEqual(['new-0', 'new-1']);
+    expect((await e.retention.runOnce()).deletedTopics).toBe(0);
+  });
+
+  /** A topic with flushed segments, a write-ahead object and unflushed records on two partitions. */
+  async function oldTopic(e: LogEngine, name: string): Promise<Topic> {
+    await e.createTopic(name, 2, { 'segment.bytes': 1024 });
+    for (let i = 0; i < 6; i++) await e.produce(name, [{ value: enc(`old-${i}-${'o'.repeat(200)}`), partition: 0 }]);
+    await e.produce(name, [{ value: enc('w'.repeat(5000)), partition: 1 }]);
+    const t = await e.topics.get(name);
+    await e.flushPartition(t, 0);
+    await e.produce(name, [{ value: enc('old-late'), partition: 0 }]);
+    return t;
+  }
+
+  /** Nothing of the deleted incarnation is left but its bare tombstones, and no marker. */
+  async function expectRemoved(s: TestStores, old: Topic): Promise<void> {
+    expect(await keys(s, topicDir(old))).toEqual([]);
+    expect(await keys(s, walPrefix(old.id))).toEqual([]);
+    for (let p = 0; p < old.partitions; p++) expect((await s.meta.query({ pk: partitionPk(old.id, p) })).items).toEqual([{ pk: partitionPk(old.id, p), sk: 'head', deleted: true }]);
+    expect((await s.meta.query({ pk: TOPIC_DELETIONS_PK })).items.filter((m) => m.sk === old.id)).toEqual([]);
+  }
+
+  /** A new incarnation under the name, written and flushed; returns what it reads. */
+  async function newTopic(e: LogEngine, name: string): Promise<{ topic: Topic }> {
+    const topic = await e.createTopic(name, 1, { 'segment.bytes': 1024 });
+    for (let i = 0; i < 6; i++) await e.produce(name, [{ value: enc(`new-${i}-${'n'.repeat(200)}`) }]);
+    await e.flushPartition(topic, 0);
+    return { topic };
+  }
+  const newValues = Array.from({ length: 6 }, (_, i) => `new-${i}-${'n'.repeat(200)}`);
+
+  // Every step of the deletion pass, crashed right after it took effect (the write applied, the
+  // process died before the next): the name was re-created at once, and the next pass finishes
+  // the old incarnation's removal without touching the new one.
+  it('a deletion pass crashed after any of its steps is finished by the next pass; the re-created topic is untouched', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = engineOn(s, clock);
+    for (let n = 1; ; n++) {
+      const name = `${s.name}-${n}`;
+      const old = await oldTopic(e, name);
+      await e.deleteTopic(name);
+      await newTopic(e, name);
+      const fm = faultyMetaStore(s.meta);
+      const fo = faultyObjectStore(s.objects);
+      let calls = 0;
+      const nth = (): boolean => ++calls === n;
+      fm.faults.add({ when: (c) => (c.method === 'write' || c.method === 'transact') && nth(), action: { kind: 'failAfter', error: new Error('injected crash') } });
+      fo.faults.add({ when: (c) => c.method === 'delete' && nth(), action: { kind: 'failAfter', error: new Error('injected crash') } });
+      const crashing = closing(new LogEngine(fm, fo, clock));
+      clock.advance(GRACE + 1);
+      const first = await crashing.retention.runDeletions().then(() => 'finished', (err: Error) => err.message);
+      const crashed = fm.faults.fired(0) + fo.faults.fired(0) > 0;
+      expect(first).toBe(crashed ? 'injected crash' : 'finished');
+      if (crashed) await e.retention.runDeletions();
+      await expectRemoved(s, old);
+      expect(await values(e, name)).toEqual(newValues);
+      expect((await e.topics.get(name, { fresh: true })).id).not.toBe(old.id);
+      if (!crashed) {
+        expect(n).toBeGreaterThan(5); // the pass has that many steps at least
+        break;
+      }
+    }
+  });
+
+  // The DELETE itself, crashed after each of its writes (the marker transaction, each
+  // tombstone, the removal of the topic item): the caller retries it (204, or 404 once the
+  // topic is gone), or nobody does and the next retention pass (inside the deletion grace)
+  // finishes it; then the name is created; a process still holding the old incarnation can
+  // write to none of its partitions.
+  it('a DELETE crashed after any of its writes, then retried or finished by a pass, then the name created: the old incarnation takes no write, the new one is live', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = engineOn(s, clock);
+    const holder = engineOn(s, new ManualClock(Date.now())); // its topic cache never expires
+    for (let n = 1; ; n++) {
+      const name = `${s.name}-${n}`;
+      const old = await oldTopic(e, name);
+      await holder.produce(name, [{ value: enc('held'), partition: 1 }]);
+      const fm = faultyMetaStore(s.meta);
+      let calls = 0;
+      fm.faults.add({ when: (c) => (c.method === 'write' || c.method === 'transact') && ++calls === n, action: { kind: 'failAfter', error: new Error('injected crash') } });
+      const admin = closing(new LogEngine(fm, s.objects, clock));
+      const first = await admin.deleteTopic(name).then(() => 'deleted', (err: Error) => err.message);
+      const crashed = fm.faults.fired(0) > 0;
+      expect(first).toBe(crashed ? 'injected crash' : 'deleted');
+      if (crashed && n % 2 === 1) {
+        const again = await e.deleteTopic(name).then(() => 'deleted', (err: SamsaError) => err.code);
+        expect(['deleted', 'UNKNOWN_TOPIC_OR_PARTITION']).toContain(again);
+      } else if (crashed) {
+        await e.retention.runDeletions(); // the grace has not passed: it only finishes the DELETE
+        expect(await keys(s, topicDir(old))).not.toEqual([]);
+      }
+      await newTopic(e, name);
+      for (const p of [0, 1]) {
+        const late = await holder.produce(name, [{ value: enc('late'), partition: p }]).then(() => 'acknowledged', (err: SamsaError) => err.code);
+        expect(late, `partition ${p}`).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+      }
+      expect(await values(e, name)).toEqual(newValues);
+      clock.advance(GRACE + 1);
+      await e.retention.runDeletions();
+      await expectRemoved(s, old);
+      expect(await values(e, name)).toEqual(newValues);
+      if (!crashed) break;
+    }
+  });
+
+  // A create of the name racing its deletion: one item per name, changed only by conditional
+  // writes, so they linearize. Before the deletion's transaction the create finds the topic;
+  // while the DELETE tombstones the old incarnation it finds the name "marked for deletion";
+  // once the DELETE freed it, it makes a new incarnation, and nothing of the deletion touches it.
+  it('a create racing a delete of the name: refused until the delete freed the name, a new incarnation after it', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = engineOn(s, clock);
+    const old = await oldTopic(e, s.name);
+    const fm = faultyMetaStore(s.meta);
+    const admin = closing(new LogEngine(fm, s.objects, clock));
+    const beforeMark = new Gate();
+    const beforeTombstones = new Gate();
+    fm.faults.add({ method: 'transact', when: (c) => c.method === 'transact' && c.args[0].some((op) => op.type === 'put' && op.item.pk === TOPIC_DELETIONS_PK), action: { kind: 'hang', gate: beforeMark } });
+    fm.faults.add({ method: 'write', when: (c) => c.method === 'write' && c.args[0].type === 'update' && c.args[0].key.pk === partitionPk(old.id, 0), action: { kind: 'hang', gate: beforeTombstones } });
+    const deleting = admin.deleteTopic(s.name);
+    await beforeMark.reached;
+    await expect(e.createTopic(s.name, 1)).rejects.toMatchObject({ code: 'TOPIC_ALREADY_EXISTS' });
+    expect((await e.topics.get(s.name, { fresh: true })).id).toBe(old.id);
+    beforeMark.release();
+    await beforeTombstones.reached;
+    await expect(e.createTopic(s.name, 1)).rejects.toThrow(/marked for deletion/);
+    expect(await e.topics.find(s.name, { fresh: true })).toBeUndefined(); // gone for every route
+    beforeTombstones.release();
+    await deleting;
+    const { topic: fresh } = await newTopic(e, s.name);
+    expect(fresh.id).not.toBe(old.id);
+    clock.advance(GRACE + 1);
+    await e.retention.runDeletions();
+    await expectRemoved(s, old);
+    expect((await e.topics.get(s.name, { fresh: true })).id).toBe(fresh.id);
+    expect(await values(e, s.name)).toEqual(newValues);
+
+    // Many at once: either the create came first (refused; the name ends free) or the delete
+    // did (the create's new incarnation lives on, empty).
+    for (let i = 0; i < 8; i++) {
+      const name = `${s.name}-r${i}`;
+      const t = await e.createTopic(name, 1);
+      await e.produce(name, [{ value: enc('before') }]);
+      const [del, cre] = await Promise.allSettled([admin.deleteTopic(name), e.createTopic(name, 1)]);
+      expect(del.status).toBe('fulfilled');
+      const now = await e.topics.find(name, { fresh: true });
+      if (cre.status === 'fulfilled') {
+        expect(now?.id).toBe(cre.value.id);
+        expect(now?.id).not.toBe(t.id);
+        expect(await values(e, name)).toEqual([]);
+      } else {
+        expect((cre.reason as SamsaError).code).toBe('TOPIC_ALREADY_EXISTS');
+        expect(now).toBeUndefined();
+      }
+    }
+  });
+
+  // A create that succeeds while the DELETE is still writing the old incarnation's tombstones
+  // (its transaction done, its answer not sent): a process still holding the old topic then
+  // writes, after that create's ok. Its acknowledged write must be readable under the name —
+  // the name was created before the write began. It was acknowledged into the deleted
+  // incarnation (whose heads were not all tombstoned yet) and lost.
+  it('a write that begins after a create of the name succeeded is never acknowledged into the deleted incarnation', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = engineOn(s, clock);
+    const holder = engineOn(s, new ManualClock(Date.now())); // its topic cache never expires
+    const old = await oldTopic(e, s.name);
+    await holder.produce(s.name, [{ value: enc('held'), partition: 0 }]);
+    const fm = faultyMetaStore(s.meta);
+    const admin = closing(new LogEngine(fm, s.objects, clock));
+    const tombstoning = new Gate();
+    fm.faults.add({ method: 'write', when: (c) => c.method === 'write' && c.args[0].type === 'update' && c.args[0].key.pk === partitionPk(old.id, 0), action: { kind: 'hang', gate: tombstoning } });
+    const deleting = admin.deleteTopic(s.name);
+    await tombstoning.reached;
+    let created = await e.createTopic(s.name, 1).then(() => true, (err: SamsaError) => (expect(err.code).toBe('TOPIC_ALREADY_EXISTS'), false));
+    if (!created) {
+      tombstoning.release();
+      await deleting;
+      await e.createTopic(s.name, 1);
+      created = true;
+    }
+    // The create has answered: a write from here on is a write to the new topic, or refused.
+    const late = await holder.produce(s.name, [{ value: enc('after-create'), partition: 0 }]).then(() => 'acknowledged', (err: SamsaError) => err.code);
+    if (late === 'acknowledged') expect(await values(e, s.name)).toContain('after-create');
+    else expect(late).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    tombstoning.release();
+    await deleting;
+  });
+
+  // Mixed versions: a build before markers by id (still running during a deploy, or whose
+  // markers a deploy left) keeps the topic item "deleting" beside a marker by name. This build
+  // refuses that name until the deletion is done ("marked for deletion"), and finishes it.
+  it('a deletion queued by an older build (marker by name) is finished, and its name freed', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = engineOn(s, clock);
+    const old = await oldTopic(e, s.name);
+    await s.meta.transact([
+      { type: 'update', key: topicKey(s.name), set: topicDeletingSet(clock.now()), condition: { op: 'eq', attr: 'id', value: old.id } },
+      { type: 'put', item: legacyDeletionMarkerToItem({ name: s.name, topicId: old.id, partitions: old.partitions }) },
+    ]);
+    e.topics.invalidate(s.name);
+    await expect(e.fetch(s.name, 0)).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    await expect(e.createTopic(s.name, 1)).rejects.toThrow(/marked for deletion/);
+    expect((await e.retention.runDeletions()).deletedTopics).toBe(0); // its grace, from the topic item
+    clock.advance(GRACE + 1);
+    expect((await e.retention.runDeletions()).deletedTopics).toBe(1);
+    await expectRemoved(s, old);
+    expect(await s.meta.query({ pk: DELETIONS_PK })).toMatchObject({ items: [] });
+    await newTopic(e, s.name);
+    expect(await values(e, s.name)).toEqual(newValues);
+  });
+}
+
+describe('a deleted topic’s name is free at once, on SQLite + local files', () => scenario(() => localStores('samsa-recreate-')));
+describeAws('a deleted topic’s name is free at once, on S3 + DynamoDB (emulator)', () => scenario(awsStores));
