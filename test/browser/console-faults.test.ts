@@ -192,6 +192,41 @@ describe.skipIf(!available)('web console under faults', () => {
     expect(problems).toEqual([]);
   }, 90_000);
 
+  it('keeps following a partition live across a server restart, from where it was: no gap, no duplicate', async () => {
+    // Its own server, killed (-9) and started again on the same port and data under the page.
+    const own = await startServer();
+    const call = <T = Record<string, any>>(method: string, p: string, body?: unknown): Promise<T> => jsonRequest<T>(own.url, method, p, body);
+    // While the server is down the page's requests fail; Chromium logs them.
+    expectedConsole = /ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|Failed to load resource/;
+    const topic = 'live-restart';
+    await call('POST', '/v1/topics', { name: topic, partitions: 1 });
+    await call('POST', `/v1/topics/${topic}/records`, { records: [0, 1, 2].map((i) => ({ value: `v${i}`, partition: 0 })) });
+
+    await page.goto(`${own.url}/console#/topics/${topic}`);
+    const offsets = () => page.locator('#messages tbody tr td:first-child').allTextContents();
+    await expect.poll(offsets, { timeout: 10_000 }).toEqual(['0', '1', '2']);
+    await page.locator('#browse-follow').check();
+    await page.getByRole('button', { name: 'Show messages' }).click();
+    await expect.poll(offsets, { timeout: 10_000 }).toEqual(['0', '1', '2']);
+    await call('POST', `/v1/topics/${topic}/records`, { records: [{ value: 'v3', partition: 0 }] });
+    await expect.poll(offsets, { timeout: 10_000 }).toEqual(['0', '1', '2', '3']);
+
+    await own.kill('SIGKILL');
+    await sleep(3000); // the page's long poll and refreshes fail meanwhile
+    const again = await startServer({ dataDir: own.dataDir, port: own.port });
+    try {
+      await call('POST', `/v1/topics/${topic}/records`, { records: [4, 5].map((i) => ({ value: `v${i}`, partition: 0 })) });
+      await expect.poll(offsets, { timeout: 20_000 }).toEqual(['0', '1', '2', '3', '4', '5']);
+      // And it is still following.
+      await call('POST', `/v1/topics/${topic}/records`, { records: [{ value: 'v6', partition: 0 }] });
+      await expect.poll(offsets, { timeout: 20_000 }).toEqual(['0', '1', '2', '3', '4', '5', '6']);
+      expect(await page.locator('#status').getAttribute('class')).not.toBe('error');
+      expect(problems).toEqual([]);
+    } finally {
+      await again.stop();
+    }
+  }, 90_000);
+
   it('never overlaps periodic refreshes, and aborts a page’s requests when the user moves on', async () => {
     const topic = 'slow-server';
     await createTopic(topic, 1);
