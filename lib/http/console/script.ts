@@ -299,15 +299,28 @@ export const CONSOLE_JS = String.raw`
           : api('GET', base + '/offsets?timestamp=earliest', undefined, ctl.signal).then(function (o) { return o.offset; });
       msgBody.replaceChildren();
       var shown = 0;
+      var lost = 0;
       function page(offset, wait) {
         var q = '?offset=' + offset + '&max_records=100&key_format=base64&value_format=base64' + (wait ? '&wait_ms=10000' : '');
         return api('GET', base + '/records' + q, undefined, ctl.signal).then(function (res) {
+          lost = 0;
           res.records.forEach(function (r) { msgBody.appendChild(row(r)); shown++; });
           while (msgBody.children.length > 500) msgBody.removeChild(msgBody.firstChild);
           setStatus(shown + ' message(s) from partition ' + p + '; next offset ' + res.next_offset + ', high watermark ' + res.high_watermark);
           if (ctl.signal.aborted) return;
           if (res.next_offset < res.high_watermark && shown < 100) return page(res.next_offset, false);
           if (follow.checked) return page(res.next_offset, true);
+        }, function (err) {
+          // Following, a lost connection, a restarting server or a 5xx is waited out and the
+          // same offset asked again: nothing of a failed request was shown, so the view goes on
+          // with no gap and no duplicate. An answer about the request itself (416, 404) stands.
+          var transient = err && err.name !== 'AbortError' && (err.status === undefined || err.status === 429 || err.status >= 500);
+          if (!follow.checked || ctl.signal.aborted || !transient) throw err;
+          lost++;
+          setStatus('Lost the connection (' + err.message + '); following again from offset ' + offset + '…', true);
+          return new Promise(function (resolve) { timers.push(setTimeout(resolve, Math.min(500 * lost, 5000))); }).then(function () {
+            if (!ctl.signal.aborted) return page(offset, wait);
+          });
         });
       }
       start.then(function (o) { return page(o, false); }).catch(function (err) {
