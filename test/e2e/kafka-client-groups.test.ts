@@ -1,0 +1,78 @@
+// The Samsa client library against groups that Kafka clients manage through the listener
+// (docs/kafka.md, "The mixed-protocol rule"): KafkaJS 2.2.4, unmodified, holds a group while the
+// Samsa client's admin and consumer act on it over HTTP, against one real `bin/serve.ts`.
+import { Kafka, logLevel, type Consumer as KafkaConsumer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Samsa, SamsaClientError } from '../../lib/client';
+import { freePort, jsonRequest, type ServerHandle, startServer } from '../helpers/server';
+import { until as waitUntil } from '../helpers/wait';
+
+let server: ServerHandle;
+let kafka: Kafka;
+let samsa: Samsa;
+
+const http = <T = Record<string, any>>(method: string, path: string, body?: unknown): Promise<T> => jsonRequest<T>(server.url, method, path, body);
+const until = (what: string, ms: number, ok: () => boolean | Promise<boolean>): Promise<void> => waitUntil(what, ms, ok, () => server.output().slice(-2000));
+const committed = async (group: string): Promise<number[][]> =>
+  (await http<{ offsets: Array<{ partition: number; offset: number }> }>('GET', `/v1/groups/${group}/offsets`)).offsets.map((o) => [o.partition, o.offset]);
+
+beforeAll(async () => {
+  const kafkaPort = await freePort();
+  server = await startServer({ env: { SAMSA_KAFKA_PORT: String(kafkaPort) } });
+  kafka = new Kafka({ clientId: 'samsa-test', brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
+  samsa = new Samsa({ url: server.url });
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+/** A KafkaJS member of `group` reading `topic` from the beginning; resolves once it has read `n` records and committed them. */
+async function kafkaMember(group: string, topic: string, n: number): Promise<KafkaConsumer> {
+  const got = new Set<string>();
+  const c = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
+  await c.connect();
+  await c.subscribe({ topic, fromBeginning: true });
+  await c.run({ autoCommitInterval: 100, eachMessage: async ({ partition, message }) => void got.add(`${partition}:${message.offset}`) });
+  await until(`${n} records read by the Kafka member`, 30_000, async () => got.size === n && (await committed(group)).reduce((a, [, o]) => a + o!, 0) === n);
+  return c;
+}
+
+describe('the Samsa client and a group Kafka clients hold', () => {
+  it('Admin.setOffsets is refused while KafkaJS members hold the group, and moves nothing', async () => {
+    await http('POST', '/v1/topics', { name: 'kset', partitions: 2 });
+    await http('POST', '/v1/topics/kset/records', { records: Array.from({ length: 10 }, (_, i) => ({ value: i, partition: i % 2 })) });
+    const member = await kafkaMember('kset-group', 'kset', 10);
+    try {
+      expect(await committed('kset-group')).toEqual([
+        [0, 5],
+        [1, 5],
+      ]);
+      // A memberless commit under live members: their next rebalance would start from it.
+      const err = await samsa
+        .admin()
+        .setOffsets({ groupId: 'kset-group', topic: 'kset', partitions: [{ partition: 0, offset: 0 }] })
+        .then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(SamsaClientError);
+      expect((err as SamsaClientError).code).toBe('ILLEGAL_GENERATION');
+      expect((err as SamsaClientError).message).toMatch(/Kafka-protocol members/);
+      expect(await committed('kset-group')).toEqual([
+        [0, 5],
+        [1, 5],
+      ]);
+    } finally {
+      await member.disconnect();
+    }
+    // Once they left, the group is memberless and takes the commit.
+    await until('the Kafka members gone', 15_000, () =>
+      samsa
+        .admin()
+        .setOffsets({ groupId: 'kset-group', topic: 'kset', partitions: [{ partition: 0, offset: 1 }] })
+        .then(() => true, () => false),
+    );
+    expect(await committed('kset-group')).toEqual([
+      [0, 1],
+      [1, 5],
+    ]);
+  }, 60_000);
+});
