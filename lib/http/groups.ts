@@ -28,7 +28,7 @@ export interface GroupRouteDeps {
   response?: Pick<RuntimeLimits, 'kind' | 'maxJsonResponseBytes' | 'bodyInResult'>;
   /**
    * Throws while Kafka-protocol members hold the group (lib/kafka/cluster.ts): refuses an HTTP
-   * join, and resets and deletions (as NON_EMPTY_GROUP).
+   * join, resets and deletions (as NON_EMPTY_GROUP) and memberless commits (as ILLEGAL_GENERATION).
    */
   beforeJoin?: (group: string) => Promise<void>;
 }
@@ -382,6 +382,19 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
     }),
     async (c) => {
       const b = c.req.valid('json');
+      // A memberless commit under live Kafka members would move the offsets their next
+      // rebalance starts from (records read again, or skipped): refused as under HTTP members,
+      // and as Kafka refuses a generation -1 commit to a group with members. The listener's own
+      // commits go to the coordinator, not through this route.
+      if (b.member_id === undefined && deps.beforeJoin) {
+        try {
+          await deps.beforeJoin(c.req.valid('param').group);
+        } catch (err) {
+          if (!(err instanceof SamsaError && err.code === 'INCONSISTENT_GROUP_PROTOCOL')) throw err;
+          const group = c.req.valid('param').group;
+          throw new SamsaError('ILLEGAL_GENERATION', `group "${group}" has Kafka-protocol members; only they may commit its offsets (through the Kafka listener), or anyone once they leave or expire`, { group });
+        }
+      }
       const offsets = await groups.commit(c.req.valid('param').group, {
         ...(b.member_id !== undefined ? { memberId: b.member_id } : {}),
         ...(b.generation !== undefined ? { generation: b.generation } : {}),
