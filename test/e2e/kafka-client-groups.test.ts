@@ -27,14 +27,17 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** A KafkaJS member of `group` reading `topic` from the beginning; resolves once it has read `n` records and committed them. */
-async function kafkaMember(group: string, topic: string, n: number): Promise<KafkaConsumer> {
+/**
+ * A KafkaJS member of `group` reading `topic` (from the beginning, where nothing is committed);
+ * resolves once it has read `n` records and the group's commits add up to `total` (default n).
+ */
+async function kafkaMember(group: string, topic: string, n: number, total = n): Promise<KafkaConsumer> {
   const got = new Set<string>();
   const c = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
   await c.connect();
   await c.subscribe({ topic, fromBeginning: true });
   await c.run({ autoCommitInterval: 100, eachMessage: async ({ partition, message }) => void got.add(`${partition}:${message.offset}`) });
-  await until(`${n} records read by the Kafka member`, 30_000, async () => got.size === n && (await committed(group)).reduce((a, [, o]) => a + o!, 0) === n);
+  await until(`${n} records read by the Kafka member`, 30_000, async () => got.size === n && (await committed(group)).reduce((a, [, o]) => a + o!, 0) === total);
   return c;
 }
 
@@ -74,5 +77,41 @@ describe('the Samsa client and a group Kafka clients hold', () => {
       [0, 1],
       [1, 5],
     ]);
+  }, 60_000);
+
+  it('a Samsa consumer that lost its membership while KafkaJS members took the group crashes with INCONSISTENT_GROUP_PROTOCOL instead of retrying unseen', async () => {
+    await http('POST', '/v1/topics', { name: 'khand', partitions: 1 });
+    await http('POST', '/v1/topics/khand/records', { records: Array.from({ length: 4 }, (_, i) => ({ value: i, partition: 0 })) });
+    const seen: number[] = [];
+    // Long polls and rare heartbeats: it notices its membership is gone only when a record comes.
+    const consumer = samsa.consumer({ groupId: 'khand-group', maxWaitTimeInMs: 20_000, heartbeatInterval: 60_000, retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 200 } });
+    let crashed: unknown;
+    consumer.on('crash', (e: { error: unknown }) => void (crashed = e.error));
+    await consumer.subscribe({ topic: 'khand', fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.offset) });
+    const kc = kafka.consumer({ groupId: 'khand-group', sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
+    const kafkaSeen: string[] = [];
+    let kafkaJoined = false;
+    kc.on(kc.events.GROUP_JOIN, () => void (kafkaJoined = true));
+    try {
+      await until('the HTTP member read and committed all', 20_000, async () => seen.length === 4 && (await committed('khand-group'))[0]?.[1] === 4);
+      // Its session lapses (a paused process; here its membership is ended for it), and a
+      // KafkaJS consumer takes the group meanwhile.
+      await http('DELETE', `/v1/groups/khand-group/members/${consumer.member.memberId}`);
+      await kc.connect();
+      await kc.subscribe({ topic: 'khand', fromBeginning: true });
+      await kc.run({ autoCommitInterval: 100, eachMessage: async ({ message }) => void kafkaSeen.push(message.offset) });
+      await until('the Kafka member joined', 20_000, () => kafkaJoined);
+      await http('POST', '/v1/topics/khand/records', { records: [{ value: 'late', partition: 0 }] });
+      // The Samsa consumer cannot rejoin while they hold it: it says so, as run() does and as a
+      // KafkaJS consumer refused by an HTTP-held group does, instead of retrying where no one sees.
+      await until('the Samsa consumer to crash', 20_000, () => crashed !== undefined);
+      expect((crashed as SamsaClientError).code).toBe('INCONSISTENT_GROUP_PROTOCOL');
+      await until('the Kafka member read the new record and committed it', 20_000, async () => kafkaSeen.includes('4') && (await committed('khand-group'))[0]?.[1] === 5);
+      expect(kafkaSeen).toEqual(['4']);
+    } finally {
+      await consumer.disconnect();
+      await kc.disconnect();
+    }
   }, 60_000);
 });
