@@ -4,6 +4,7 @@
 // and created again under an open page, and a slow server under periodic refreshes.
 import { type Browser, chromium, type Page, type Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Samsa } from '../../lib/client';
 import { jsonRequest, type ServerHandle, startServer } from '../helpers/server';
 import { CHROMIUM, chromiumAvailable } from '../helpers/chromium';
 
@@ -191,6 +192,23 @@ describe.skipIf(!available)('web console under faults', () => {
     expect(rates.filter((r) => r.startsWith('-')), 'negative message rates').toEqual([]);
     expect(problems).toEqual([]);
   }, 90_000);
+
+  it('shows a header value that is not UTF-8 as its bytes, marked, not as base64 text that reads like the value', async () => {
+    const topic = 'binary-header';
+    await createTopic(topic, 1);
+    const producer = new Samsa({ url: server.url }).producer({ lingerMs: 0 });
+    await producer.send({ topic, messages: [{ value: 'v', partition: 0, headers: { bin: Buffer.from([0xff, 0xfe, 0x00, 0x41]), txt: 'hello' } }] });
+    await producer.disconnect();
+
+    await page.goto(`${server.url}/console#/topics/${topic}`);
+    const cells = page.locator('#messages tbody tr td:nth-child(4)');
+    await expect.poll(() => cells.count(), { timeout: 10_000 }).toBe(1);
+    const text = (await cells.first().textContent()) ?? '';
+    expect(text).toContain('txt=hello');
+    expect(text).toMatch(/bin=ff fe 00 41\s+\(not UTF-8\)/);
+    expect(text).not.toContain('//4AQQ==');
+    expect(problems).toEqual([]);
+  });
 
   it('keeps following a partition live across a server restart, from where it was: no gap, no duplicate', async () => {
     // Its own server, killed (-9) and started again on the same port and data under the page.
