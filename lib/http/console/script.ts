@@ -280,7 +280,10 @@ export const CONSOLE_JS = String.raw`
       h('th', { text: 'Timestamp' }), h('th', { text: 'Key' }), h('th', { text: 'Headers' }), h('th', { text: 'Value' })])]), msgBody]);
     var browseCtl;
     function row(r) {
-      var hdrs = (r.headers || []).map(function (x) { return x.key + '=' + (x.value === null ? 'null' : x.value); }).join(', ');
+      // A header value that is not UTF-8 comes as base64 (value_encoding): shown as bytes, marked.
+      var hdrs = (r.headers || []).map(function (x) {
+        return x.key + '=' + (x.value === null ? 'null' : x.value_encoding === 'base64' ? decodeAs(x.value, 'text') : x.value);
+      }).join(', ');
       return h('tr', null, [h('td', { class: 'num', text: r.offset }), h('td', { text: fmtTime(r.timestamp) }),
         h('td', null, [h('pre', { class: 'value', text: decodeAs(r.key, 'text') })]), h('td', { text: hdrs }),
         h('td', null, [h('pre', { class: 'value', text: decodeAs(r.value, decodeSel.value) })])]);
