@@ -210,6 +210,28 @@ describe.skipIf(!available)('web console under faults', () => {
     expect(problems).toEqual([]);
   });
 
+  it('shows a huge value cut to a bounded length, saying how large it is', async () => {
+    const topic = 'huge-value';
+    await createTopic(topic, 1);
+    const big = 'x'.repeat(900 * 1024);
+    for (let i = 0; i < 3; i++) await api('POST', `/v1/topics/${topic}/records`, { records: [{ value: big, partition: 0 }], value_format: 'string' });
+
+    await page.goto(`${server.url}/console#/topics/${topic}`);
+    const values = page.locator('#messages tbody tr td:nth-child(5)');
+    await expect.poll(() => values.count(), { timeout: 15_000 }).toBe(3);
+    for (const v of await values.allTextContents()) {
+      // Whole, three of them are 2.7 MB of text in the page (and, followed live, up to 500 rows).
+      expect(v.length).toBeLessThan(70_000);
+      expect(v).toMatch(/921600 bytes/);
+    }
+    // Hex triples the text: still bounded.
+    await page.locator('#browse-decode').selectOption('hex');
+    await page.getByRole('button', { name: 'Show messages' }).click();
+    await expect.poll(async () => (await values.allTextContents()).length === 3 && (await values.allTextContents()).every((v) => /^78 78/.test(v)), { timeout: 15_000 }).toBe(true);
+    for (const v of await values.allTextContents()) expect(v.length).toBeLessThan(70_000);
+    expect(problems).toEqual([]);
+  });
+
   it('keeps following a partition live across a server restart, from where it was: no gap, no duplicate', async () => {
     // Its own server, killed (-9) and started again on the same port and data under the page.
     const own = await startServer();
