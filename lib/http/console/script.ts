@@ -153,13 +153,22 @@ export const CONSOLE_JS = String.raw`
     for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
     return out;
   }
+  // A value is shown up to SHOW_BYTES: a record may be as large as max.message.bytes, and a
+  // followed partition keeps 500 rows, so whole values could grow the page by gigabytes.
+  var SHOW_BYTES = 16384;
   function decodeAs(b64, how) {
     if (b64 === null || b64 === undefined) return 'null';
-    var bytes = b64bytes(b64);
+    var all = b64bytes(b64);
+    var cut = all.length > SHOW_BYTES;
+    var more = cut ? '\n… (' + all.length + ' bytes; the first ' + SHOW_BYTES + ' shown)' : '';
+    return showBytes(cut ? all.subarray(0, SHOW_BYTES) : all, how, cut) + more;
+  }
+  function showBytes(bytes, how, cut) {
     if (how === 'hex') return Array.prototype.map.call(bytes, function (x) { return (x < 16 ? '0' : '') + x.toString(16); }).join(' ');
     var text;
-    try { text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); } catch (e) { return decodeAs(b64, 'hex') + '  (not UTF-8)'; }
-    if (how === 'json') {
+    // A cut may split the last character: streaming leaves its bytes out instead of failing.
+    try { text = new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: cut }); } catch (e) { return showBytes(bytes, 'hex', cut) + '  (not UTF-8)'; }
+    if (how === 'json' && !cut) {
       try { return JSON.stringify(JSON.parse(text), null, 2); } catch (e) { return text; }
     }
     return text;
