@@ -114,4 +114,24 @@ describe('the Samsa client and a group Kafka clients hold', () => {
       await kc.disconnect();
     }
   }, 60_000);
+
+  it('a group KafkaJS consumers left is the Samsa consumer’s at once: it joins and reads on from their commits', async () => {
+    await http('POST', '/v1/topics', { name: 'kmove', partitions: 2 });
+    await http('POST', '/v1/topics/kmove/records', { records: Array.from({ length: 6 }, (_, i) => ({ value: i, partition: i % 2 })) });
+    const member = await kafkaMember('kmove-group', 'kmove', 6);
+    await member.disconnect(); // LeaveGroup: no Kafka member is left
+    await http('POST', '/v1/topics/kmove/records', { records: [0, 1].map((p) => ({ value: `after${p}`, partition: p })) });
+
+    // A migration from KafkaJS to the Samsa client: the new consumer starts as the old one stops.
+    const seen: string[] = [];
+    const consumer = samsa.consumer({ groupId: 'kmove-group', maxWaitTimeInMs: 200 });
+    await consumer.subscribe({ topic: 'kmove', fromBeginning: true });
+    try {
+      await consumer.run({ eachMessage: async ({ partition, message }) => void seen.push(`${partition}:${message.offset}`) });
+      await until('the records after the hand-over', 20_000, () => seen.length >= 2);
+      expect(seen.sort()).toEqual(['0:3', '1:3']);
+    } finally {
+      await consumer.disconnect();
+    }
+  }, 60_000);
 });
