@@ -9,7 +9,8 @@
 //
 // `active` says Kafka members are in the group: the HTTP API refuses to let its own members
 // join such a group (409 INCONSISTENT_GROUP_PROTOCOL, `kafkaGroupGuard`), whichever instance
-// it reaches; the owner clears it when the last Kafka member leaves.
+// it reaches; the owner clears it when the last Kafka member leaves (at its LeaveGroup), or at
+// the next renewal after the last one expired.
 //
 // A coordinator lease is taken when absent, expired (its `until` is in the past on the taker's
 // wall clock) or already ours, with a conditional write, so two instances never both claim it
