@@ -4,13 +4,15 @@
 // and created again under an open page, and a slow server under periodic refreshes.
 import { type Browser, chromium, type Page, type Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
 import { Samsa } from '../../lib/client';
-import { jsonRequest, type ServerHandle, startServer } from '../helpers/server';
+import { freePort, jsonRequest, type ServerHandle, startServer } from '../helpers/server';
 import { CHROMIUM, chromiumAvailable } from '../helpers/chromium';
 
 const available = chromiumAvailable;
 
 let server: ServerHandle;
+let kafkaPort: number;
 let browser: Browser;
 let page: Page;
 let problems: string[] = [];
@@ -36,8 +38,10 @@ async function createTopic(name: string, partitions: number): Promise<void> {
 
 describe.skipIf(!available)('web console under faults', () => {
   beforeAll(async () => {
-    // Short job interval: a deleted topic's name is free again soon.
-    server = await startServer({ env: { SAMSA_JOB_INTERVAL_MS: '300' } });
+    // Short job interval: a deleted topic's name is free again soon. The Kafka listener: groups
+    // that KafkaJS consumers hold.
+    kafkaPort = await freePort();
+    server = await startServer({ env: { SAMSA_JOB_INTERVAL_MS: '300', SAMSA_KAFKA_PORT: String(kafkaPort) } });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -231,6 +235,35 @@ describe.skipIf(!available)('web console under faults', () => {
     for (const v of await values.allTextContents()) expect(v.length).toBeLessThan(70_000);
     expect(problems).toEqual([]);
   });
+
+  it('says a group is held by Kafka-protocol members rather than showing it empty, and offers no reset', async () => {
+    const topic = 'kafka-held';
+    const group = 'kafka-held-group';
+    await createTopic(topic, 2);
+    await api('POST', `/v1/topics/${topic}/records`, { records: Array.from({ length: 4 }, (_, i) => ({ value: i, partition: i % 2 })) });
+    const kafka = new Kafka({ clientId: 'console-test', brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
+    const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
+    let joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => void (joined = true));
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ autoCommitInterval: 100, eachMessage: async () => {} });
+    try {
+      await expect.poll(() => joined, { timeout: 20_000 }).toBe(true);
+      await page.goto(`${server.url}/console#/groups/${group}`);
+      const summary = page.locator('#group-summary');
+      await expect.poll(() => summary.textContent(), { timeout: 10_000 }).toMatch(/Kafka-protocol members/);
+      expect(await summary.textContent()).not.toMatch(/State Empty|0 member\(s\)/);
+      // A reset would be refused (409): the form says why instead of offering it.
+      expect(await page.getByRole('button', { name: 'Preview reset' }).isDisabled()).toBe(true);
+      expect(problems).toEqual([]);
+    } finally {
+      await consumer.disconnect();
+    }
+    // Once they left, the group is an ordinary empty one again.
+    await expect.poll(() => page.locator('#group-summary').textContent(), { timeout: 15_000 }).toMatch(/State Empty/);
+    expect(await page.getByRole('button', { name: 'Preview reset' }).isDisabled()).toBe(false);
+  }, 60_000);
 
   it('keeps following a partition live across a server restart, from where it was: no gap, no duplicate', async () => {
     // Its own server, killed (-9) and started again on the same port and data under the page.
