@@ -195,6 +195,10 @@ const GroupDescription = z
       }),
     ),
     lag: z.number().int(),
+    kafka_members: z.literal(true).optional().openapi({
+      description:
+        'Present while Kafka-protocol members hold the group through the Kafka listener (docs/kafka.md): their membership lives there (DescribeGroups, kafka-consumer-groups --describe), not in state, generation and members, and the group takes no HTTP member, reset or memberless commit meanwhile.',
+    }),
   })
   .openapi('GroupDescription');
 
@@ -228,6 +232,15 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
    * the coordinator does not see (they live in the listener): deleting the offsets under them
    * makes their next rebalance start over at auto.offset.reset, and their commits undo a reset.
    */
+  const kafkaHeld = async (group: string): Promise<boolean> => {
+    try {
+      await deps.beforeJoin?.(group);
+      return false;
+    } catch (err) {
+      if (!(err instanceof SamsaError && err.code === 'INCONSISTENT_GROUP_PROTOCOL')) throw err;
+      return true;
+    }
+  };
   const refuseKafkaMembers = async (group: string, what: string): Promise<void> => {
     try {
       await deps.beforeJoin?.(group);
@@ -469,7 +482,13 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       responses: { 200: json(GroupDescription, 'Group'), ...err(404, 'GROUP_ID_NOT_FOUND') },
     }),
     // authz sets which topics the caller may describe where it checks ACLs (lib/http/authz.ts).
-    async (c) => c.json(await groups.describe(c.req.valid('param').group, c.get('describableTopic' as never) as ((topic: string) => boolean) | undefined), 200),
+    async (c) => {
+      const group = c.req.valid('param').group;
+      const d = await groups.describe(group, c.get('describableTopic' as never) as ((topic: string) => boolean) | undefined);
+      // Kafka members are not the coordinator's: without this the group read as Empty with no
+      // members while they consumed (and a reset looked possible).
+      return c.json((await kafkaHeld(group)) ? { ...d, kafka_members: true as const } : d, 200);
+    },
   );
 
   app.openapi(

@@ -410,13 +410,24 @@ export const CONSOLE_JS = String.raw`
     var toVal = h('input', { id: 'reset-value', placeholder: 'ms since epoch, or an offset' });
     var preview = h('tbody');
     var rows = [];
+    var kafkaHeld = false;
+    var previewBtn = h('button', { type: 'submit', class: 'secondary', text: 'Preview reset' });
     var refresh = single(function () {
       return Promise.all([api('GET', '/v1/groups/' + enc(group)), api('GET', '/v1/groups/' + enc(group) + '/offsets')]).then(function (r) {
         var d = r[0], o = r[1];
-        summary.textContent = 'State ' + d.state + ', generation ' + d.generation + ', ' + d.members.length + ' member(s), total lag ' + o.lag;
-        membersBody.replaceChildren.apply(membersBody, d.members.map(function (m) {
-          return h('tr', null, [h('td', { text: m.member_id }), h('td', { text: m.assignment.map(function (a) { return a.topic + '/' + a.partition; }).join(', ') })]);
-        }));
+        // Kafka clients of the listener hold it: their membership is not the coordinator's (it
+        // would read Empty, 0 members), and the server refuses a reset until they leave.
+        kafkaHeld = d.kafka_members === true;
+        previewBtn.disabled = kafkaHeld;
+        if (kafkaHeld) {
+          summary.textContent = 'Held by Kafka-protocol members through the Kafka listener (kafka-consumer-groups --describe lists them), total lag ' + o.lag;
+          membersBody.replaceChildren(h('tr', null, [h('td', { colspan: 2, class: 'muted', text: 'Kafka-protocol members: not listed here' })]));
+        } else {
+          summary.textContent = 'State ' + d.state + ', generation ' + d.generation + ', ' + d.members.length + ' member(s), total lag ' + o.lag;
+          membersBody.replaceChildren.apply(membersBody, d.members.map(function (m) {
+            return h('tr', null, [h('td', { text: m.member_id }), h('td', { text: m.assignment.map(function (a) { return a.topic + '/' + a.partition; }).join(', ') })]);
+          }));
+        }
         rows = o.offsets;
         lagBody.replaceChildren.apply(lagBody, o.offsets.map(function (x) {
           var risk = x.expiry_risk ? h('span', { class: 'warn', text: 'at risk: retention deletes unconsumed records' }) : h('span', { class: 'ok', text: 'ok' });
@@ -452,6 +463,7 @@ export const CONSOLE_JS = String.raw`
       // Every partition of the topic: the reset moves them all, committed or not.
       var t = topicSel.value, to = target();
       clearPreview();
+      if (kafkaHeld) { setStatus('Kafka-protocol members hold this group: its offsets can be reset once they leave', true); return; }
       var mine = previewNo;
       if (to === null) { setStatus('Give the value as a whole number (ms since epoch, or an offset)', true); return; }
       var now = {};
@@ -474,7 +486,7 @@ export const CONSOLE_JS = String.raw`
           setStatus('Preview ready: check the new offsets, then apply.');
         });
       }).catch(fail);
-    } }, [field('Topic', topicSel), field('Reset to', toSel), field('Value', toVal), h('button', { type: 'submit', class: 'secondary', text: 'Preview reset' })]);
+    } }, [field('Topic', topicSel), field('Reset to', toSel), field('Value', toVal), previewBtn]);
     var applyBtn = h('button', { type: 'button', class: 'danger', disabled: true, id: 'reset-apply', text: 'Apply reset', onclick: function () {
       if (!pending) return;
       var plan = pending;
