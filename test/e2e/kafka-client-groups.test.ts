@@ -51,6 +51,8 @@ describe('the Samsa client and a group Kafka clients hold', () => {
         [0, 5],
         [1, 5],
       ]);
+      // Described, it is theirs, not an empty group.
+      expect(await samsa.admin().describeGroup('kset-group')).toMatchObject({ kafkaMembers: true, members: [] });
       // A memberless commit under live members: their next rebalance would start from it.
       const err = await samsa
         .admin()
@@ -77,6 +79,7 @@ describe('the Samsa client and a group Kafka clients hold', () => {
       [0, 1],
       [1, 5],
     ]);
+    expect((await samsa.admin().describeGroup('kset-group')).kafkaMembers).toBe(false);
   }, 60_000);
 
   it('a Samsa consumer that lost its membership while KafkaJS members took the group crashes with INCONSISTENT_GROUP_PROTOCOL instead of retrying unseen', async () => {
