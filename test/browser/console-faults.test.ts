@@ -265,6 +265,24 @@ describe.skipIf(!available)('web console under faults', () => {
     expect(await page.getByRole('button', { name: 'Preview reset' }).isDisabled()).toBe(false);
   }, 60_000);
 
+  it('offers the topics a group has offsets of now, not those it had when the page opened', async () => {
+    const group = 'g-topics-change';
+    await createTopic('tc-first', 1);
+    await createTopic('tc-second', 1);
+    for (const t of ['tc-first', 'tc-second']) await api('POST', `/v1/topics/${t}/records`, { records: [{ value: 1, partition: 0 }] });
+    await api('POST', `/v1/groups/${group}/offsets`, { offsets: [{ topic: 'tc-first', partition: 0, offset: 1 }] });
+
+    await page.goto(`${server.url}/console#/groups/${group}`);
+    const options = () => page.locator('#reset-topic option').allTextContents();
+    await expect.poll(options, { timeout: 10_000 }).toEqual(['tc-first']);
+    // The group moves on to another topic: as many topics as before, not the same ones.
+    await api('DELETE', `/v1/groups/${group}/offsets`, { topic: 'tc-first' });
+    await api('POST', `/v1/groups/${group}/offsets`, { offsets: [{ topic: 'tc-second', partition: 0, offset: 1 }] });
+    await expect.poll(() => page.locator('#lag tbody tr').allTextContents(), { timeout: 10_000 }).toEqual([expect.stringContaining('tc-second')]);
+    await expect.poll(options, { timeout: 5000 }).toEqual(['tc-second']);
+    expect(problems).toEqual([]);
+  });
+
   it('keeps following a partition live across a server restart, from where it was: no gap, no duplicate', async () => {
     // Its own server, killed (-9) and started again on the same port and data under the page.
     const own = await startServer();
