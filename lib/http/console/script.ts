@@ -436,7 +436,13 @@ export const CONSOLE_JS = String.raw`
             h('td', { class: 'num', text: x.lag_ms === undefined ? '–' : fmtMs(x.lag_ms) }), h('td', null, [risk])]);
         }));
         var topics = Array.from(new Set(o.offsets.map(function (x) { return x.topic; })));
-        if (topicSel.children.length !== topics.length) topicSel.replaceChildren.apply(topicSel, topics.map(function (t) { return h('option', { value: t, text: t }); }));
+        // Rebuilt when the topics change (not only their number), keeping the one picked.
+        var shownTopics = Array.prototype.map.call(topicSel.options, function (x) { return x.value; });
+        if (shownTopics.join('\n') !== topics.join('\n')) {
+          var picked = topicSel.value;
+          topicSel.replaceChildren.apply(topicSel, topics.map(function (t) { return h('option', { value: t, text: t }); }));
+          if (topics.indexOf(picked) >= 0) topicSel.value = picked;
+        }
         lagChart.push(o.lag);
       });
     });
