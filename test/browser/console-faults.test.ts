@@ -1,7 +1,9 @@
 // The web console where things go wrong, in a real browser (Debian's chromium driven by
 // playwright-core) against a real embedded server: records whose timestamps a JS Date cannot
 // show, a malformed link, an offset reset whose preview and apply must agree, a topic deleted
-// and created again under an open page, and a slow server under periodic refreshes.
+// and created again under an open page, binary header values and huge values, a group KafkaJS
+// consumers hold, a group that moved to other topics, a server killed and restarted under a
+// live view, and a slow server under periodic refreshes.
 import { type Browser, chromium, type Page, type Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
