@@ -285,6 +285,33 @@ describe.skipIf(!available)('web console under faults', () => {
     expect(problems).toEqual([]);
   });
 
+  it('lists a group KafkaJS consumers hold as theirs, not as an empty group', async () => {
+    const topic = 'kafka-listed';
+    const group = 'kafka-listed-group';
+    await createTopic(topic, 1);
+    await api('POST', `/v1/topics/${topic}/records`, { records: [{ value: 1, partition: 0 }] });
+    const kafka = new Kafka({ clientId: 'console-test', brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
+    const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
+    let joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => void (joined = true));
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ autoCommitInterval: 100, eachMessage: async () => {} });
+    const row = page.locator('table[aria-label="Consumer groups"] tbody tr', { hasText: group });
+    try {
+      await expect.poll(() => joined, { timeout: 20_000 }).toBe(true);
+      // Its commit makes the group known to the offset store, so the list has it.
+      await expect.poll(async () => (await api<{ offsets: unknown[] }>('GET', `/v1/groups/${group}/offsets`)).offsets.length, { timeout: 10_000 }).toBe(1);
+      await page.goto(`${server.url}/console#/groups`);
+      await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
+      expect(await row.textContent()).toMatch(/Kafka-protocol members/);
+      expect(await row.textContent()).not.toMatch(/Empty/);
+      expect(problems).toEqual([]);
+    } finally {
+      await consumer.disconnect();
+    }
+  }, 60_000);
+
   it('keeps following a partition live across a server restart, from where it was: no gap, no duplicate', async () => {
     // Its own server, killed (-9) and started again on the same port and data under the page.
     const own = await startServer();
