@@ -699,7 +699,8 @@ groups
   .action(async (o: { output: 'table' | 'json' }) => {
     const gs = await admin().listGroups();
     if (o.output === 'json') return printJson(gs);
-    out(table([['GROUP', 'STATE', 'GENERATION', 'MEMBERS'], ...gs.map((g) => [g.group, g.state, g.generation, g.members])]));
+    // A group Kafka-protocol members hold: its state and members are in the listener, not here.
+    out(table([['GROUP', 'STATE', 'GENERATION', 'MEMBERS'], ...gs.map((g) => (g.kafka_members ? [g.group, 'Kafka-held', '-', '-'] : [g.group, g.state, g.generation, g.members]))]));
   });
 
 groups

@@ -36,6 +36,8 @@ export interface GroupSummary {
   state: string;
   generation: number;
   members: number;
+  /** Present while Kafka-protocol members hold the group (their state and members are not these). */
+  kafka_members?: true;
 }
 export interface GroupMember {
   memberId: string;

@@ -31,6 +31,8 @@ export interface GroupRouteDeps {
    * join, resets and deletions (as NON_EMPTY_GROUP) and memberless commits (as ILLEGAL_GENERATION).
    */
   beforeJoin?: (group: string) => Promise<void>;
+  /** The groups Kafka-protocol members hold, for the list (lib/kafka/cluster.ts kafkaHeldGroups). */
+  kafkaHeldGroups?: () => Promise<Set<string>>;
 }
 
 // --- schemas ----------------------------------------------------------------------------------
@@ -177,7 +179,17 @@ const OffsetsResponse = z.object({ group: z.string(), offsets: z.array(OffsetRow
 
 const GroupState = z.enum(['Empty', 'Stable', 'Reconciling']);
 const GroupList = z
-  .object({ groups: z.array(z.object({ group: z.string(), state: GroupState, generation: z.number().int(), members: z.number().int() })) })
+  .object({
+    groups: z.array(
+      z.object({
+        group: z.string(),
+        state: GroupState,
+        generation: z.number().int(),
+        members: z.number().int(),
+        kafka_members: z.literal(true).optional().openapi({ description: 'Present while Kafka-protocol members hold the group (as in GET /v1/groups/{group}): state and members are not theirs.' }),
+      }),
+    ),
+  })
   .openapi('GroupList');
 const GroupDescription = z
   .object({
@@ -469,7 +481,10 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
 
   app.openapi(
     createRoute({ method: 'get', path: '/v1/groups', tags, summary: 'List groups', responses: { 200: json(GroupList, 'Groups') } }),
-    async (c) => c.json({ groups: await groups.list() }, 200),
+    async (c) => {
+      const [list, held] = await Promise.all([groups.list(), deps.kafkaHeldGroups?.() ?? Promise.resolve(new Set<string>())]);
+      return c.json({ groups: list.map((g) => (held.has(g.group) ? { ...g, kafka_members: true as const } : g)) }, 200);
+    },
   );
 
   app.openapi(

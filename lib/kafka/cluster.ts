@@ -155,6 +155,24 @@ export class KafkaCluster {
 }
 
 /**
+ * The groups Kafka members hold (live leases marked active, on any instance): one query of the
+ * lease items, for listings that say which groups are not the HTTP coordinator's.
+ */
+export function kafkaHeldGroups(meta: MetaStore, now: () => number = Date.now): () => Promise<Set<string>> {
+  return async () => {
+    const held = new Set<string>();
+    const at = now();
+    let startAfter: string | undefined;
+    do {
+      const page = await meta.query({ pk: COORD_PK, limit: 1000, ...(startAfter ? { startAfter } : {}) });
+      for (const it of page.items) if (it['active'] === true && typeof it['until'] === 'number' && it['until'] >= at) held.add(it.sk);
+      startAfter = page.next;
+    } while (startAfter);
+    return held;
+  };
+}
+
+/**
  * The HTTP side of the mixed-protocol rule: a group Kafka members hold (a live lease marked
  * active, on any instance) takes no HTTP members. The Kafka side refuses the other way round
  * (JoinGroup answers INCONSISTENT_GROUP_PROTOCOL while the group has HTTP members).

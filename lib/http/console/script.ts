@@ -393,7 +393,10 @@ export const CONSOLE_JS = String.raw`
     every(5000, function () {
       return api('GET', '/v1/groups').then(function (list) {
         tbody.replaceChildren.apply(tbody, list.groups.map(function (g) {
-          return h('tr', null, [h('td', null, [h('a', { href: '#/groups/' + enc(g.group), text: g.group })]), h('td', { text: g.state }), h('td', { class: 'num', text: g.members })]);
+          // Kafka clients of the listener hold it: the state and member count are not theirs.
+          var kafkaHeld = g.kafka_members === true;
+          return h('tr', null, [h('td', null, [h('a', { href: '#/groups/' + enc(g.group), text: g.group })]),
+            h('td', { text: kafkaHeld ? 'held by Kafka-protocol members' : g.state }), h('td', { class: 'num', text: kafkaHeld ? '–' : g.members })]);
         }));
         if (list.groups.length === 0) tbody.replaceChildren(h('tr', null, [h('td', { colspan: 3, class: 'muted', text: 'No consumer groups yet.' })]));
       });
