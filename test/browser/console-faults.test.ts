@@ -312,6 +312,19 @@ describe.skipIf(!available)('web console under faults', () => {
     }
   }, 60_000);
 
+  it('follows live as soon as "Follow live" is ticked, without another click', async () => {
+    const topic = 'follow-tick';
+    await createTopic(topic, 1);
+    await api('POST', `/v1/topics/${topic}/records`, { records: [{ value: 'first', partition: 0 }] });
+    await page.goto(`${server.url}/console#/topics/${topic}`);
+    const offsets = () => page.locator('#messages tbody tr td:first-child').allTextContents();
+    await expect.poll(offsets, { timeout: 10_000 }).toEqual(['0']);
+    await page.locator('#browse-follow').check();
+    await api('POST', `/v1/topics/${topic}/records`, { records: [{ value: 'second', partition: 0 }] });
+    await expect.poll(offsets, { timeout: 10_000 }).toEqual(['0', '1']);
+    expect(problems).toEqual([]);
+  });
+
   it('keeps following a partition live across a server restart, from where it was: no gap, no duplicate', async () => {
     // Its own server, killed (-9) and started again on the same port and data under the page.
     const own = await startServer();
