@@ -288,6 +288,12 @@ export const CONSOLE_JS = String.raw`
     var msgTable = h('table', { 'aria-label': 'Messages', id: 'messages' }, [h('thead', null, [h('tr', null, [h('th', { class: 'num', text: 'Offset' }),
       h('th', { text: 'Timestamp' }), h('th', { text: 'Key' }), h('th', { text: 'Headers' }), h('th', { text: 'Value' })])]), msgBody]);
     var browseCtl;
+    // Set while a browse has stopped at the end, not following: ticking "Follow live" then
+    // goes on from where it stopped (the box is otherwise read only when a page comes back).
+    var resumeFollow = null;
+    follow.addEventListener('change', function () {
+      if (follow.checked && resumeFollow) resumeFollow();
+    });
     function row(r) {
       // A header value that is not UTF-8 comes as base64 (value_encoding): shown as bytes, marked.
       var hdrs = (r.headers || []).map(function (x) {
@@ -300,6 +306,7 @@ export const CONSOLE_JS = String.raw`
     function browse(e) {
       if (e) e.preventDefault();
       if (browseCtl) browseCtl.abort();
+      resumeFollow = null;
       var ctl = new AbortController();
       browseCtl = ctl;
       aborts.push(ctl);
@@ -322,6 +329,10 @@ export const CONSOLE_JS = String.raw`
           if (ctl.signal.aborted) return;
           if (res.next_offset < res.high_watermark && shown < 100) return page(res.next_offset, false);
           if (follow.checked) return page(res.next_offset, true);
+          resumeFollow = function () {
+            resumeFollow = null;
+            if (!ctl.signal.aborted) page(res.next_offset, true).catch(ended);
+          };
         }, function (err) {
           // Following, a lost connection, a restarting server or a 5xx is waited out and the
           // same offset asked again: nothing of a failed request was shown, so the view goes on
@@ -335,9 +346,10 @@ export const CONSOLE_JS = String.raw`
           });
         });
       }
-      start.then(function (o) { return page(o, false); }).catch(function (err) {
+      function ended(err) {
         if (err && err.status === 416) setStatus('That offset is outside the log: ' + err.message, true); else fail(err);
-      });
+      }
+      start.then(function (o) { return page(o, false); }).catch(ended);
     }
     var browseForm = h('form', { class: 'inline', onsubmit: browse }, [field('Partition', partitionSelect), field('From offset', offsetIn),
       field('or from time', timeIn), field('Decode values as', decodeSel), h('label', null, ['Follow live', follow]), h('button', { type: 'submit', text: 'Show messages' })]);
