@@ -285,6 +285,28 @@ describe.skipIf(!available)('web console under faults', () => {
     expect(problems).toEqual([]);
   });
 
+  it('shows a group KafkaJS consumers joined before they committed anything as theirs, not as not found', async () => {
+    const topic = 'kafka-fresh';
+    const group = 'kafka-fresh-group';
+    await createTopic(topic, 1); // no records: nothing to commit
+    const kafka = new Kafka({ clientId: 'console-test', brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
+    const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
+    let joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => void (joined = true));
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async () => {} });
+    try {
+      await expect.poll(() => joined, { timeout: 20_000 }).toBe(true);
+      await page.goto(`${server.url}/console#/groups/${group}`);
+      await expect.poll(() => page.locator('#group-summary').textContent(), { timeout: 10_000 }).toMatch(/Kafka-protocol members/);
+      expect(await page.locator('#status').getAttribute('class')).not.toBe('error');
+      expect(problems).toEqual([]);
+    } finally {
+      await consumer.disconnect();
+    }
+  }, 60_000);
+
   it('lists a group KafkaJS consumers hold as theirs, not as an empty group', async () => {
     const topic = 'kafka-listed';
     const group = 'kafka-listed-group';
