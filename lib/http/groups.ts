@@ -440,7 +440,12 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
     }),
     async (c) => {
       const group = c.req.valid('param').group;
-      const offsets = await groups.offsets(group);
+      // A group Kafka members joined reaches the offset store with its first commit: until then
+      // it exists, with nothing committed, rather than not at all.
+      const offsets = await groups.offsets(group).catch(async (err: unknown) => {
+        if (err instanceof SamsaError && err.code === 'GROUP_ID_NOT_FOUND' && (await kafkaHeld(group))) return [];
+        throw err;
+      });
       return c.json({ group, offsets, lag: offsets.reduce((a, o) => a + o.lag, 0) }, 200);
     },
   );
@@ -499,10 +504,15 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
     // authz sets which topics the caller may describe where it checks ACLs (lib/http/authz.ts).
     async (c) => {
       const group = c.req.valid('param').group;
-      const d = await groups.describe(group, c.get('describableTopic' as never) as ((topic: string) => boolean) | undefined);
       // Kafka members are not the coordinator's: without this the group read as Empty with no
-      // members while they consumed (and a reset looked possible).
-      return c.json((await kafkaHeld(group)) ? { ...d, kafka_members: true as const } : d, 200);
+      // members while they consumed (and a reset looked possible), or, before their first
+      // commit brought it to the offset store, as not found.
+      let held: boolean | undefined;
+      const d = await groups.describe(group, c.get('describableTopic' as never) as ((topic: string) => boolean) | undefined).catch(async (err: unknown) => {
+        if (err instanceof SamsaError && err.code === 'GROUP_ID_NOT_FOUND' && (held = await kafkaHeld(group))) return { group, state: 'Empty' as const, generation: 0, assignor: '', members: [], lag: 0 };
+        throw err;
+      });
+      return c.json((held ?? (await kafkaHeld(group))) ? { ...d, kafka_members: true as const } : d, 200);
     },
   );
 
