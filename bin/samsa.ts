@@ -699,7 +699,8 @@ groups
   .action(async (o: { output: 'table' | 'json' }) => {
     const gs = await admin().listGroups();
     if (o.output === 'json') return printJson(gs);
-    out(table([['GROUP', 'STATE', 'GENERATION', 'MEMBERS'], ...gs.map((g) => [g.group, g.state, g.generation, g.members])]));
+    // A group Kafka-protocol members hold: its state and members are in the listener, not here.
+    out(table([['GROUP', 'STATE', 'GENERATION', 'MEMBERS'], ...gs.map((g) => (g.kafka_members ? [g.group, 'Kafka-held', '-', '-'] : [g.group, g.state, g.generation, g.members]))]));
   });
 
 groups
@@ -729,7 +730,8 @@ groups
     if (o.output === 'json') return printJson({ ...d, offsets });
     const owner = new Map<string, string>();
     for (const m of d.members) for (const tp of m.assignment) owner.set(`${tp.topic}/${tp.partition}`, m.memberId);
-    out(`Group "${d.group}": ${d.state}, generation ${d.generation}, ${d.members.length} member${d.members.length === 1 ? '' : 's'}, total lag ${d.lag}\n\n`);
+    const held = d.kafkaMembers ? 'held by Kafka-protocol members through the Kafka listener (kafka-consumer-groups --describe lists them)' : undefined;
+    out(`Group "${d.group}": ${held ?? `${d.state}, generation ${d.generation}, ${d.members.length} member${d.members.length === 1 ? '' : 's'}`}, total lag ${d.lag}\n\n`);
     out(
       table([
         ['TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'LAG-TIME', 'EXPIRY-RISK', 'CONSUMER-ID'],

@@ -12,7 +12,7 @@ import { measureFlushLag, startJobLoop } from '../lib/runtime/jobs';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger, deferredWriter } from '../lib/obs/logger';
 import { openEngine } from '../lib/runtime';
-import { kafkaGroupGuard } from '../lib/kafka/cluster';
+import { kafkaGroupGuard, kafkaHeldGroups } from '../lib/kafka/cluster';
 import { type KafkaListener, startKafkaListener } from '../lib/kafka/server';
 
 const cfg = loadConfig();
@@ -45,6 +45,7 @@ const app = createApp({
   // A group Kafka members hold takes no HTTP members (docs/kafka.md), whether the listener runs
   // here or in another process on the same table or data folder.
   beforeGroupJoin: kafkaGroupGuard(engine.meta),
+  kafkaHeldGroups: kafkaHeldGroups(engine.meta),
 });
 // The Kafka listener (SAMSA_KAFKA_PORT): same engine, same offset store, same ACLs as HTTP.
 let kafka: KafkaListener | undefined;

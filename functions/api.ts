@@ -12,7 +12,7 @@ import { createApp, RECORD_BATCH_TYPE } from '../lib/http/app';
 import { lambdaKind, lambdaLimits } from '../lib/http/limits';
 import { MAX_JSON_REQUEST_BYTES } from '../lib/http/schemas';
 import { authFromConfig } from '../lib/http/authz';
-import { kafkaGroupGuard } from '../lib/kafka/cluster';
+import { kafkaGroupGuard, kafkaHeldGroups } from '../lib/kafka/cluster';
 import { createSamsaMetrics, engineHooks } from '../lib/obs/instruments';
 import { createLogger } from '../lib/obs/logger';
 import { openAwsEngine } from '../lib/runtime/aws';
@@ -61,6 +61,7 @@ const app = createApp({
   // A Kafka listener beside this API (ECS or EC2, same table) marks the groups its members hold:
   // an HTTP join, reset or deletion of such a group is refused (docs/kafka.md, mixed-protocol rule).
   beforeGroupJoin: kafkaGroupGuard(engine.meta),
+  kafkaHeldGroups: kafkaHeldGroups(engine.meta),
 });
 /** API Gateway's HTTP API decodes rawPath before the function sees it (lib/runtime/lambda/event.ts). */
 const pathDecoded = limits.kind === 'api-gateway';

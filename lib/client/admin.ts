@@ -36,6 +36,8 @@ export interface GroupSummary {
   state: string;
   generation: number;
   members: number;
+  /** Present while Kafka-protocol members hold the group (their state and members are not these). */
+  kafka_members?: true;
 }
 export interface GroupMember {
   memberId: string;
@@ -51,6 +53,11 @@ export interface GroupDescription {
   assignor: string;
   members: GroupMember[];
   lag: number;
+  /**
+   * True while Kafka-protocol members hold the group through the Kafka listener: they are not in
+   * state, generation and members, and the group takes no HTTP member, reset or setOffsets.
+   */
+  kafkaMembers: boolean;
 }
 export interface GroupOffset {
   topic: string;
@@ -197,6 +204,7 @@ export class Admin {
       assignor: string;
       lag: number;
       members: Array<{ member_id: string; state: string; topics: string[]; session_timeout_ms: number; assignment: Array<{ topic: string; partition: number }> }>;
+      kafka_members?: boolean;
     }>('GET', `/v1/groups/${seg(group)}`, { what: `describe group "${group}"` });
     return {
       group: r.group,
@@ -204,6 +212,7 @@ export class Admin {
       generation: r.generation,
       assignor: r.assignor,
       lag: r.lag,
+      kafkaMembers: r.kafka_members === true,
       members: r.members.map((m) => ({ memberId: m.member_id, state: m.state, topics: m.topics, sessionTimeoutMs: m.session_timeout_ms, assignment: m.assignment })),
     };
   }

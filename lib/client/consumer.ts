@@ -487,6 +487,7 @@ export class Consumer extends EventEmitter {
   private async consumeLoop(): Promise<void> {
     const retry = { ...DEFAULT_RETRY, ...this.config.retry };
     let fetchFailures = 0;
+    let joinRefusals = 0;
     while (this.running) {
       if (this.wakeup.signal.aborted) this.wakeup = new AbortController();
       try {
@@ -494,6 +495,7 @@ export class Consumer extends EventEmitter {
           this.states.clear();
           this.applied = { generation: -1, assignment: [] };
           await this.join();
+          joinRefusals = 0;
         }
         const results = await this.poll();
         fetchFailures = 0;
@@ -522,6 +524,17 @@ export class Consumer extends EventEmitter {
           await this.backOff(backoff(retry, this.handlerFailures - 1));
         } else {
           if (isAbort(err) && this.wakeup.signal.aborted) continue; // woken on purpose (seek, pause, new assignment)
+          // Kafka-protocol members took the group while this member was out of it (its session
+          // lapsed): it cannot rejoin while they hold it. A refused Kafka JoinGroup marks the
+          // group for a moment, so a few refusals are retried; then it crashes, as run() throws
+          // and as a Kafka client refused by an HTTP group does. Retrying for ever read nothing
+          // and told only 'error' listeners, if any.
+          if (err instanceof SamsaClientError && err.code === 'INCONSISTENT_GROUP_PROTOCOL' && ++joinRefusals > retry.retries) {
+            this.running = false;
+            this.emit('crash', { error: err, groupId: this.groupId });
+            void this.disconnect().catch((e) => this.report(e));
+            break;
+          }
           if (err instanceof SamsaClientError && err.code === 'UNKNOWN_MEMBER_ID') this.rejoinNeeded = true;
           this.report(err);
           fetchFailures++;

@@ -284,8 +284,19 @@ export async function* readPartition(http: HttpClient, topic: string, partition:
   let tailFailures = 0;
   let bulkFailures = 0;
   while (!opts.signal?.aborted) {
-    const r = await fetchPartition(http, topic, partition, pos, { ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    let r: PartitionFetch;
+    try {
+      r = await fetchPartition(http, topic, partition, pos, { ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    } catch (err) {
+      // Following, a server out of reach for longer than one request's retries (a restart, a
+      // deploy) is waited out within the budget a broken tail has: the position has not moved,
+      // so the read goes on from there, nothing skipped or repeated. A plain read fails.
+      if (!(opts.follow && err instanceof SamsaClientError && err.retriable && !opts.signal?.aborted && tailFailures < retry.retries)) throw err;
+      await abortableSleep(backoff(retry, tailFailures++), opts.signal);
+      continue;
+    }
     if (r.nextOffset > pos || r.messages.length > 0) {
+      tailFailures = 0;
       pos = r.nextOffset;
       yield { ...r, source: 'fetch' };
       if (Number.isFinite(r.highWatermark) && r.highWatermark - pos >= threshold) {

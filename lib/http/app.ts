@@ -39,6 +39,8 @@ export interface AppOptions {
   groups?: GroupCoordinator;
   /** Refuses an HTTP join (throws), e.g. while Kafka-protocol members hold the group (lib/kafka/cluster.ts). */
   beforeGroupJoin?: (group: string) => Promise<void>;
+  /** The groups Kafka-protocol members hold (lib/kafka/cluster.ts), marked in GET /v1/groups. */
+  kafkaHeldGroups?: () => Promise<Set<string>>;
   /** Extra routes mounted on the same app. */
   extend?: (app: OpenAPIHono) => void;
   version?: string;
@@ -801,6 +803,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       ...(opts.sessionBudgetMs ? { waitBudgetMs: opts.sessionBudgetMs } : {}),
       response: limits,
       ...(opts.beforeGroupJoin ? { beforeJoin: opts.beforeGroupJoin } : {}),
+      ...(opts.kafkaHeldGroups ? { kafkaHeldGroups: opts.kafkaHeldGroups } : {}),
     });
   }
   opts.extend?.(app);

@@ -28,9 +28,11 @@ export interface GroupRouteDeps {
   response?: Pick<RuntimeLimits, 'kind' | 'maxJsonResponseBytes' | 'bodyInResult'>;
   /**
    * Throws while Kafka-protocol members hold the group (lib/kafka/cluster.ts): refuses an HTTP
-   * join, and resets and deletions (as NON_EMPTY_GROUP).
+   * join, resets and deletions (as NON_EMPTY_GROUP) and memberless commits (as ILLEGAL_GENERATION).
    */
   beforeJoin?: (group: string) => Promise<void>;
+  /** The groups Kafka-protocol members hold, for the list (lib/kafka/cluster.ts kafkaHeldGroups). */
+  kafkaHeldGroups?: () => Promise<Set<string>>;
 }
 
 // --- schemas ----------------------------------------------------------------------------------
@@ -177,7 +179,17 @@ const OffsetsResponse = z.object({ group: z.string(), offsets: z.array(OffsetRow
 
 const GroupState = z.enum(['Empty', 'Stable', 'Reconciling']);
 const GroupList = z
-  .object({ groups: z.array(z.object({ group: z.string(), state: GroupState, generation: z.number().int(), members: z.number().int() })) })
+  .object({
+    groups: z.array(
+      z.object({
+        group: z.string(),
+        state: GroupState,
+        generation: z.number().int(),
+        members: z.number().int(),
+        kafka_members: z.literal(true).optional().openapi({ description: 'Present while Kafka-protocol members hold the group (as in GET /v1/groups/{group}): state and members are not theirs.' }),
+      }),
+    ),
+  })
   .openapi('GroupList');
 const GroupDescription = z
   .object({
@@ -195,6 +207,10 @@ const GroupDescription = z
       }),
     ),
     lag: z.number().int(),
+    kafka_members: z.literal(true).optional().openapi({
+      description:
+        'Present while Kafka-protocol members hold the group through the Kafka listener (docs/kafka.md): their membership lives there (DescribeGroups, kafka-consumer-groups --describe), not in state, generation and members, and the group takes no HTTP member, reset or memberless commit meanwhile.',
+    }),
   })
   .openapi('GroupDescription');
 
@@ -228,6 +244,15 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
    * the coordinator does not see (they live in the listener): deleting the offsets under them
    * makes their next rebalance start over at auto.offset.reset, and their commits undo a reset.
    */
+  const kafkaHeld = async (group: string): Promise<boolean> => {
+    try {
+      await deps.beforeJoin?.(group);
+      return false;
+    } catch (err) {
+      if (!(err instanceof SamsaError && err.code === 'INCONSISTENT_GROUP_PROTOCOL')) throw err;
+      return true;
+    }
+  };
   const refuseKafkaMembers = async (group: string, what: string): Promise<void> => {
     try {
       await deps.beforeJoin?.(group);
@@ -382,6 +407,19 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
     }),
     async (c) => {
       const b = c.req.valid('json');
+      // A memberless commit under live Kafka members would move the offsets their next
+      // rebalance starts from (records read again, or skipped): refused as under HTTP members,
+      // and as Kafka refuses a generation -1 commit to a group with members. The listener's own
+      // commits go to the coordinator, not through this route.
+      if (b.member_id === undefined && deps.beforeJoin) {
+        try {
+          await deps.beforeJoin(c.req.valid('param').group);
+        } catch (err) {
+          if (!(err instanceof SamsaError && err.code === 'INCONSISTENT_GROUP_PROTOCOL')) throw err;
+          const group = c.req.valid('param').group;
+          throw new SamsaError('ILLEGAL_GENERATION', `group "${group}" has Kafka-protocol members; only they may commit its offsets (through the Kafka listener), or anyone once they leave or expire`, { group });
+        }
+      }
       const offsets = await groups.commit(c.req.valid('param').group, {
         ...(b.member_id !== undefined ? { memberId: b.member_id } : {}),
         ...(b.generation !== undefined ? { generation: b.generation } : {}),
@@ -402,7 +440,12 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
     }),
     async (c) => {
       const group = c.req.valid('param').group;
-      const offsets = await groups.offsets(group);
+      // A group Kafka members joined reaches the offset store with its first commit: until then
+      // it exists, with nothing committed, rather than not at all.
+      const offsets = await groups.offsets(group).catch(async (err: unknown) => {
+        if (err instanceof SamsaError && err.code === 'GROUP_ID_NOT_FOUND' && (await kafkaHeld(group))) return [];
+        throw err;
+      });
       return c.json({ group, offsets, lag: offsets.reduce((a, o) => a + o.lag, 0) }, 200);
     },
   );
@@ -443,7 +486,10 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
 
   app.openapi(
     createRoute({ method: 'get', path: '/v1/groups', tags, summary: 'List groups', responses: { 200: json(GroupList, 'Groups') } }),
-    async (c) => c.json({ groups: await groups.list() }, 200),
+    async (c) => {
+      const [list, held] = await Promise.all([groups.list(), deps.kafkaHeldGroups?.() ?? Promise.resolve(new Set<string>())]);
+      return c.json({ groups: list.map((g) => (held.has(g.group) ? { ...g, kafka_members: true as const } : g)) }, 200);
+    },
   );
 
   app.openapi(
@@ -456,7 +502,18 @@ export function mountGroupRoutes(app: OpenAPIHono, deps: GroupRouteDeps): GroupC
       responses: { 200: json(GroupDescription, 'Group'), ...err(404, 'GROUP_ID_NOT_FOUND') },
     }),
     // authz sets which topics the caller may describe where it checks ACLs (lib/http/authz.ts).
-    async (c) => c.json(await groups.describe(c.req.valid('param').group, c.get('describableTopic' as never) as ((topic: string) => boolean) | undefined), 200),
+    async (c) => {
+      const group = c.req.valid('param').group;
+      // Kafka members are not the coordinator's: without this the group read as Empty with no
+      // members while they consumed (and a reset looked possible), or, before their first
+      // commit brought it to the offset store, as not found.
+      let held: boolean | undefined;
+      const d = await groups.describe(group, c.get('describableTopic' as never) as ((topic: string) => boolean) | undefined).catch(async (err: unknown) => {
+        if (err instanceof SamsaError && err.code === 'GROUP_ID_NOT_FOUND' && (held = await kafkaHeld(group))) return { group, state: 'Empty' as const, generation: 0, assignor: '', members: [], lag: 0 };
+        throw err;
+      });
+      return c.json((held ?? (await kafkaHeld(group))) ? { ...d, kafka_members: true as const } : d, 200);
+    },
   );
 
   app.openapi(

@@ -9,7 +9,8 @@
 //
 // `active` says Kafka members are in the group: the HTTP API refuses to let its own members
 // join such a group (409 INCONSISTENT_GROUP_PROTOCOL, `kafkaGroupGuard`), whichever instance
-// it reaches; the owner clears it when the last Kafka member leaves.
+// it reaches; the owner clears it when the last Kafka member leaves (at its LeaveGroup), or at
+// the next renewal after the last one expired.
 //
 // A coordinator lease is taken when absent, expired (its `until` is in the past on the taker's
 // wall clock) or already ours, with a conditional write, so two instances never both claim it
@@ -151,6 +152,24 @@ export class KafkaCluster {
       return String(item['owner']);
     }
   }
+}
+
+/**
+ * The groups Kafka members hold (live leases marked active, on any instance): one query of the
+ * lease items, for listings that say which groups are not the HTTP coordinator's.
+ */
+export function kafkaHeldGroups(meta: MetaStore, now: () => number = Date.now): () => Promise<Set<string>> {
+  return async () => {
+    const held = new Set<string>();
+    const at = now();
+    let startAfter: string | undefined;
+    do {
+      const page = await meta.query({ pk: COORD_PK, limit: 1000, ...(startAfter ? { startAfter } : {}) });
+      for (const it of page.items) if (it['active'] === true && typeof it['until'] === 'number' && it['until'] >= at) held.add(it.sk);
+      startAfter = page.next;
+    } while (startAfter);
+    return held;
+  };
 }
 
 /**

@@ -218,6 +218,13 @@ const leaveGroup: Api = {
     // The member's commits sent before its leave are handled first (a consumer's close).
     await afterCommits(s, groupId);
     const code = (await membershipRefusal(ctx, s, groupId)) ?? ctx.groups.leave(groupId, memberId);
+    // The last member gone: the group may change hands now (docs/kafka.md), not at the lease's
+    // next renewal up to 10 s later, which answered an HTTP consumer taking over 409. A JoinGroup
+    // that came in meanwhile (and skipped marking, the mark being still ours) marks it again.
+    if (code === ErrorCode.NONE && !ctx.groups.active(groupId)) {
+      await ctx.cluster.markInactive(groupId).catch(() => undefined); // else the next renewal clears it
+      if (ctx.groups.active(groupId)) await ctx.cluster.markActive(groupId).catch(() => undefined); // else the next renewal marks it
+    }
     const w = new Writer();
     if (h.apiVersion >= 1) w.int32(0);
     return w.int16(code);

@@ -1,15 +1,20 @@
 // The web console where things go wrong, in a real browser (Debian's chromium driven by
 // playwright-core) against a real embedded server: records whose timestamps a JS Date cannot
 // show, a malformed link, an offset reset whose preview and apply must agree, a topic deleted
-// and created again under an open page, and a slow server under periodic refreshes.
+// and created again under an open page, binary header values and huge values, a group KafkaJS
+// consumers hold, a group that moved to other topics, a server killed and restarted under a
+// live view, and a slow server under periodic refreshes.
 import { type Browser, chromium, type Page, type Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { jsonRequest, type ServerHandle, startServer } from '../helpers/server';
+import { Kafka, logLevel } from 'kafkajs';
+import { Samsa } from '../../lib/client';
+import { freePort, jsonRequest, type ServerHandle, startServer } from '../helpers/server';
 import { CHROMIUM, chromiumAvailable } from '../helpers/chromium';
 
 const available = chromiumAvailable;
 
 let server: ServerHandle;
+let kafkaPort: number;
 let browser: Browser;
 let page: Page;
 let problems: string[] = [];
@@ -27,8 +32,10 @@ async function createTopic(name: string, partitions: number): Promise<void> {
 
 describe.skipIf(!available)('web console under faults', () => {
   beforeAll(async () => {
-    // Short job interval: a deleted topic's data goes soon.
-    server = await startServer({ env: { SAMSA_JOB_INTERVAL_MS: '300' } });
+    // Short job interval: a deleted topic's data goes soon. The Kafka listener: groups that
+    // KafkaJS consumers hold.
+    kafkaPort = await freePort();
+    server = await startServer({ env: { SAMSA_JOB_INTERVAL_MS: '300', SAMSA_KAFKA_PORT: String(kafkaPort) } });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -182,6 +189,189 @@ describe.skipIf(!available)('web console under faults', () => {
     }
     expect(rates.filter((r) => r.startsWith('-')), 'negative message rates').toEqual([]);
     expect(problems).toEqual([]);
+  }, 90_000);
+
+  it('shows a header value that is not UTF-8 as its bytes, marked, not as base64 text that reads like the value', async () => {
+    const topic = 'binary-header';
+    await createTopic(topic, 1);
+    const producer = new Samsa({ url: server.url }).producer({ lingerMs: 0 });
+    await producer.send({ topic, messages: [{ value: 'v', partition: 0, headers: { bin: Buffer.from([0xff, 0xfe, 0x00, 0x41]), txt: 'hello' } }] });
+    await producer.disconnect();
+
+    await page.goto(`${server.url}/console#/topics/${topic}`);
+    const cells = page.locator('#messages tbody tr td:nth-child(4)');
+    await expect.poll(() => cells.count(), { timeout: 10_000 }).toBe(1);
+    const text = (await cells.first().textContent()) ?? '';
+    expect(text).toContain('txt=hello');
+    expect(text).toMatch(/bin=ff fe 00 41\s+\(not UTF-8\)/);
+    expect(text).not.toContain('//4AQQ==');
+    expect(problems).toEqual([]);
+  });
+
+  it('shows a huge value cut to a bounded length, saying how large it is', async () => {
+    const topic = 'huge-value';
+    await createTopic(topic, 1);
+    const big = 'x'.repeat(900 * 1024);
+    for (let i = 0; i < 3; i++) await api('POST', `/v1/topics/${topic}/records`, { records: [{ value: big, partition: 0 }], value_format: 'string' });
+
+    await page.goto(`${server.url}/console#/topics/${topic}`);
+    const values = page.locator('#messages tbody tr td:nth-child(5)');
+    await expect.poll(() => values.count(), { timeout: 15_000 }).toBe(3);
+    for (const v of await values.allTextContents()) {
+      // Whole, three of them are 2.7 MB of text in the page (and, followed live, up to 500 rows).
+      expect(v.length).toBeLessThan(70_000);
+      expect(v).toMatch(/921600 bytes/);
+    }
+    // Hex triples the text: still bounded.
+    await page.locator('#browse-decode').selectOption('hex');
+    await page.getByRole('button', { name: 'Show messages' }).click();
+    await expect.poll(async () => (await values.allTextContents()).length === 3 && (await values.allTextContents()).every((v) => /^78 78/.test(v)), { timeout: 15_000 }).toBe(true);
+    for (const v of await values.allTextContents()) expect(v.length).toBeLessThan(70_000);
+    expect(problems).toEqual([]);
+  });
+
+  it('says a group is held by Kafka-protocol members rather than showing it empty, and offers no reset', async () => {
+    const topic = 'kafka-held';
+    const group = 'kafka-held-group';
+    await createTopic(topic, 2);
+    await api('POST', `/v1/topics/${topic}/records`, { records: Array.from({ length: 4 }, (_, i) => ({ value: i, partition: i % 2 })) });
+    const kafka = new Kafka({ clientId: 'console-test', brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
+    const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
+    let joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => void (joined = true));
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ autoCommitInterval: 100, eachMessage: async () => {} });
+    try {
+      await expect.poll(() => joined, { timeout: 20_000 }).toBe(true);
+      await page.goto(`${server.url}/console#/groups/${group}`);
+      const summary = page.locator('#group-summary');
+      await expect.poll(() => summary.textContent(), { timeout: 10_000 }).toMatch(/Kafka-protocol members/);
+      expect(await summary.textContent()).not.toMatch(/State Empty|0 member\(s\)/);
+      // A reset would be refused (409): the form says why instead of offering it.
+      expect(await page.getByRole('button', { name: 'Preview reset' }).isDisabled()).toBe(true);
+      expect(problems).toEqual([]);
+    } finally {
+      await consumer.disconnect();
+    }
+    // Once they left, the group is an ordinary empty one again.
+    await expect.poll(() => page.locator('#group-summary').textContent(), { timeout: 15_000 }).toMatch(/State Empty/);
+    expect(await page.getByRole('button', { name: 'Preview reset' }).isDisabled()).toBe(false);
+  }, 60_000);
+
+  it('offers the topics a group has offsets of now, not those it had when the page opened', async () => {
+    const group = 'g-topics-change';
+    await createTopic('tc-first', 1);
+    await createTopic('tc-second', 1);
+    for (const t of ['tc-first', 'tc-second']) await api('POST', `/v1/topics/${t}/records`, { records: [{ value: 1, partition: 0 }] });
+    await api('POST', `/v1/groups/${group}/offsets`, { offsets: [{ topic: 'tc-first', partition: 0, offset: 1 }] });
+
+    await page.goto(`${server.url}/console#/groups/${group}`);
+    const options = () => page.locator('#reset-topic option').allTextContents();
+    await expect.poll(options, { timeout: 10_000 }).toEqual(['tc-first']);
+    // The group moves on to another topic: as many topics as before, not the same ones.
+    await api('DELETE', `/v1/groups/${group}/offsets`, { topic: 'tc-first' });
+    await api('POST', `/v1/groups/${group}/offsets`, { offsets: [{ topic: 'tc-second', partition: 0, offset: 1 }] });
+    await expect.poll(() => page.locator('#lag tbody tr').allTextContents(), { timeout: 10_000 }).toEqual([expect.stringContaining('tc-second')]);
+    await expect.poll(options, { timeout: 5000 }).toEqual(['tc-second']);
+    expect(problems).toEqual([]);
+  });
+
+  it('shows a group KafkaJS consumers joined before they committed anything as theirs, not as not found', async () => {
+    const topic = 'kafka-fresh';
+    const group = 'kafka-fresh-group';
+    await createTopic(topic, 1); // no records: nothing to commit
+    const kafka = new Kafka({ clientId: 'console-test', brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
+    const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
+    let joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => void (joined = true));
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async () => {} });
+    try {
+      await expect.poll(() => joined, { timeout: 20_000 }).toBe(true);
+      await page.goto(`${server.url}/console#/groups/${group}`);
+      await expect.poll(() => page.locator('#group-summary').textContent(), { timeout: 10_000 }).toMatch(/Kafka-protocol members/);
+      expect(await page.locator('#status').getAttribute('class')).not.toBe('error');
+      expect(problems).toEqual([]);
+    } finally {
+      await consumer.disconnect();
+    }
+  }, 60_000);
+
+  it('lists a group KafkaJS consumers hold as theirs, not as an empty group', async () => {
+    const topic = 'kafka-listed';
+    const group = 'kafka-listed-group';
+    await createTopic(topic, 1);
+    await api('POST', `/v1/topics/${topic}/records`, { records: [{ value: 1, partition: 0 }] });
+    const kafka = new Kafka({ clientId: 'console-test', brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
+    const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200 });
+    let joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => void (joined = true));
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ autoCommitInterval: 100, eachMessage: async () => {} });
+    const row = page.locator('table[aria-label="Consumer groups"] tbody tr', { hasText: group });
+    try {
+      await expect.poll(() => joined, { timeout: 20_000 }).toBe(true);
+      // Its commit makes the group known to the offset store, so the list has it.
+      await expect.poll(async () => (await api<{ offsets: unknown[] }>('GET', `/v1/groups/${group}/offsets`)).offsets.length, { timeout: 10_000 }).toBe(1);
+      await page.goto(`${server.url}/console#/groups`);
+      await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
+      expect(await row.textContent()).toMatch(/Kafka-protocol members/);
+      expect(await row.textContent()).not.toMatch(/Empty/);
+      expect(problems).toEqual([]);
+    } finally {
+      await consumer.disconnect();
+    }
+  }, 60_000);
+
+  it('follows live as soon as "Follow live" is ticked, without another click', async () => {
+    const topic = 'follow-tick';
+    await createTopic(topic, 1);
+    await api('POST', `/v1/topics/${topic}/records`, { records: [{ value: 'first', partition: 0 }] });
+    await page.goto(`${server.url}/console#/topics/${topic}`);
+    const offsets = () => page.locator('#messages tbody tr td:first-child').allTextContents();
+    await expect.poll(offsets, { timeout: 10_000 }).toEqual(['0']);
+    await page.locator('#browse-follow').check();
+    await api('POST', `/v1/topics/${topic}/records`, { records: [{ value: 'second', partition: 0 }] });
+    await expect.poll(offsets, { timeout: 10_000 }).toEqual(['0', '1']);
+    expect(problems).toEqual([]);
+  });
+
+  it('keeps following a partition live across a server restart, from where it was: no gap, no duplicate', async () => {
+    // Its own server, killed (-9) and started again on the same port and data under the page.
+    const own = await startServer();
+    const call = <T = Record<string, any>>(method: string, p: string, body?: unknown): Promise<T> => jsonRequest<T>(own.url, method, p, body);
+    // While the server is down the page's requests fail; Chromium logs them.
+    expectedConsole = /ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|Failed to load resource/;
+    const topic = 'live-restart';
+    await call('POST', '/v1/topics', { name: topic, partitions: 1 });
+    await call('POST', `/v1/topics/${topic}/records`, { records: [0, 1, 2].map((i) => ({ value: `v${i}`, partition: 0 })) });
+
+    await page.goto(`${own.url}/console#/topics/${topic}`);
+    const offsets = () => page.locator('#messages tbody tr td:first-child').allTextContents();
+    await expect.poll(offsets, { timeout: 10_000 }).toEqual(['0', '1', '2']);
+    await page.locator('#browse-follow').check();
+    await page.getByRole('button', { name: 'Show messages' }).click();
+    await expect.poll(offsets, { timeout: 10_000 }).toEqual(['0', '1', '2']);
+    await call('POST', `/v1/topics/${topic}/records`, { records: [{ value: 'v3', partition: 0 }] });
+    await expect.poll(offsets, { timeout: 10_000 }).toEqual(['0', '1', '2', '3']);
+
+    await own.kill('SIGKILL');
+    await sleep(3000); // the page's long poll and refreshes fail meanwhile
+    const again = await startServer({ dataDir: own.dataDir, port: own.port });
+    try {
+      await call('POST', `/v1/topics/${topic}/records`, { records: [4, 5].map((i) => ({ value: `v${i}`, partition: 0 })) });
+      await expect.poll(offsets, { timeout: 20_000 }).toEqual(['0', '1', '2', '3', '4', '5']);
+      // And it is still following.
+      await call('POST', `/v1/topics/${topic}/records`, { records: [{ value: 'v6', partition: 0 }] });
+      await expect.poll(offsets, { timeout: 20_000 }).toEqual(['0', '1', '2', '3', '4', '5', '6']);
+      expect(await page.locator('#status').getAttribute('class')).not.toBe('error');
+      expect(problems).toEqual([]);
+    } finally {
+      await again.stop();
+    }
   }, 90_000);
 
   it('never overlaps periodic refreshes, and aborts a page’s requests when the user moves on', async () => {

@@ -1,8 +1,11 @@
 // The live tail over Server-Sent Events, against the real server: records produced after the
 // tail opened arrive as events whose id is the next offset, a reconnect with Last-Event-ID
-// resumes exactly there, and a session ends with an `end` event at its limit.
+// resumes exactly there, a session ends with an `end` event at its limit, and the client's
+// follower outlives a server killed and restarted under it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from '../helpers/server';
+import { HttpClient, readPartition } from '../../lib/client';
+import { jsonRequest, type ServerHandle, startServer } from '../helpers/server';
+import { until } from '../helpers/wait';
 
 let server: ServerHandle;
 beforeAll(async () => {
@@ -98,4 +101,36 @@ describe('live tail (SSE)', () => {
     const bad = await fetch(`${server.url}/v1/topics/tail/partitions/0/records?follow=true`, { headers: { accept: 'text/event-stream', 'last-event-id': 'x' } });
     expect(bad.status).toBe(400);
   });
+});
+
+describe('a follower across a server restart', () => {
+  it('the client follows on after kill -9 and a restart that takes seconds: every record once, in order', async () => {
+    const own = await startServer();
+    const call = (p: string, body: unknown) => jsonRequest(own.url, 'POST', p, body);
+    await call('/v1/topics', { name: 'restart', partitions: 1 });
+    await call('/v1/topics/restart/records', { records: [0, 1, 2].map((i) => ({ value: i, partition: 0 })) });
+    const http = new HttpClient({ url: own.url });
+    const seen: number[] = [];
+    const abort = new AbortController();
+    let failed: unknown;
+    const reading = (async () => {
+      for await (const chunk of readPartition(http, 'restart', 0, 0, { follow: true, signal: abort.signal })) for (const m of chunk.messages) seen.push(m.offset);
+    })().catch((err: unknown) => void (failed = err));
+    let again: ServerHandle | undefined;
+    try {
+      await until('the first records', 10_000, () => seen.length === 3);
+      await own.kill('SIGKILL');
+      // Down for a few seconds (a restart, a deploy): longer than one request's retries.
+      await new Promise((r) => setTimeout(r, 4000));
+      again = await startServer({ dataDir: own.dataDir, port: own.port });
+      await jsonRequest(again.url, 'POST', '/v1/topics/restart/records', { records: [3, 4].map((i) => ({ value: i, partition: 0 })) });
+      await until('the records after the restart', 30_000, () => seen.length >= 5 || failed !== undefined);
+      expect(failed).toBeUndefined();
+      expect(seen).toEqual([0, 1, 2, 3, 4]);
+    } finally {
+      abort.abort();
+      await reading;
+      await again?.stop();
+    }
+  }, 90_000);
 });

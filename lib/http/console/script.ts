@@ -153,13 +153,22 @@ export const CONSOLE_JS = String.raw`
     for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
     return out;
   }
+  // A value is shown up to SHOW_BYTES: a record may be as large as max.message.bytes, and a
+  // followed partition keeps 500 rows, so whole values could grow the page by gigabytes.
+  var SHOW_BYTES = 16384;
   function decodeAs(b64, how) {
     if (b64 === null || b64 === undefined) return 'null';
-    var bytes = b64bytes(b64);
+    var all = b64bytes(b64);
+    var cut = all.length > SHOW_BYTES;
+    var more = cut ? '\n… (' + all.length + ' bytes; the first ' + SHOW_BYTES + ' shown)' : '';
+    return showBytes(cut ? all.subarray(0, SHOW_BYTES) : all, how, cut) + more;
+  }
+  function showBytes(bytes, how, cut) {
     if (how === 'hex') return Array.prototype.map.call(bytes, function (x) { return (x < 16 ? '0' : '') + x.toString(16); }).join(' ');
     var text;
-    try { text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); } catch (e) { return decodeAs(b64, 'hex') + '  (not UTF-8)'; }
-    if (how === 'json') {
+    // A cut may split the last character: streaming leaves its bytes out instead of failing.
+    try { text = new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: cut }); } catch (e) { return showBytes(bytes, 'hex', cut) + '  (not UTF-8)'; }
+    if (how === 'json' && !cut) {
       try { return JSON.stringify(JSON.parse(text), null, 2); } catch (e) { return text; }
     }
     return text;
@@ -279,8 +288,17 @@ export const CONSOLE_JS = String.raw`
     var msgTable = h('table', { 'aria-label': 'Messages', id: 'messages' }, [h('thead', null, [h('tr', null, [h('th', { class: 'num', text: 'Offset' }),
       h('th', { text: 'Timestamp' }), h('th', { text: 'Key' }), h('th', { text: 'Headers' }), h('th', { text: 'Value' })])]), msgBody]);
     var browseCtl;
+    // Set while a browse has stopped at the end, not following: ticking "Follow live" then
+    // goes on from where it stopped (the box is otherwise read only when a page comes back).
+    var resumeFollow = null;
+    follow.addEventListener('change', function () {
+      if (follow.checked && resumeFollow) resumeFollow();
+    });
     function row(r) {
-      var hdrs = (r.headers || []).map(function (x) { return x.key + '=' + (x.value === null ? 'null' : x.value); }).join(', ');
+      // A header value that is not UTF-8 comes as base64 (value_encoding): shown as bytes, marked.
+      var hdrs = (r.headers || []).map(function (x) {
+        return x.key + '=' + (x.value === null ? 'null' : x.value_encoding === 'base64' ? decodeAs(x.value, 'text') : x.value);
+      }).join(', ');
       return h('tr', null, [h('td', { class: 'num', text: r.offset }), h('td', { text: fmtTime(r.timestamp) }),
         h('td', null, [h('pre', { class: 'value', text: decodeAs(r.key, 'text') })]), h('td', { text: hdrs }),
         h('td', null, [h('pre', { class: 'value', text: decodeAs(r.value, decodeSel.value) })])]);
@@ -288,6 +306,7 @@ export const CONSOLE_JS = String.raw`
     function browse(e) {
       if (e) e.preventDefault();
       if (browseCtl) browseCtl.abort();
+      resumeFollow = null;
       var ctl = new AbortController();
       browseCtl = ctl;
       aborts.push(ctl);
@@ -299,20 +318,38 @@ export const CONSOLE_JS = String.raw`
           : api('GET', base + '/offsets?timestamp=earliest', undefined, ctl.signal).then(function (o) { return o.offset; });
       msgBody.replaceChildren();
       var shown = 0;
+      var lost = 0;
       function page(offset, wait) {
         var q = '?offset=' + offset + '&max_records=100&key_format=base64&value_format=base64' + (wait ? '&wait_ms=10000' : '');
         return api('GET', base + '/records' + q, undefined, ctl.signal).then(function (res) {
+          lost = 0;
           res.records.forEach(function (r) { msgBody.appendChild(row(r)); shown++; });
           while (msgBody.children.length > 500) msgBody.removeChild(msgBody.firstChild);
           setStatus(shown + ' message(s) from partition ' + p + '; next offset ' + res.next_offset + ', high watermark ' + res.high_watermark);
           if (ctl.signal.aborted) return;
           if (res.next_offset < res.high_watermark && shown < 100) return page(res.next_offset, false);
           if (follow.checked) return page(res.next_offset, true);
+          resumeFollow = function () {
+            resumeFollow = null;
+            if (!ctl.signal.aborted) page(res.next_offset, true).catch(ended);
+          };
+        }, function (err) {
+          // Following, a lost connection, a restarting server or a 5xx is waited out and the
+          // same offset asked again: nothing of a failed request was shown, so the view goes on
+          // with no gap and no duplicate. An answer about the request itself (416, 404) stands.
+          var transient = err && err.name !== 'AbortError' && (err.status === undefined || err.status === 429 || err.status >= 500);
+          if (!follow.checked || ctl.signal.aborted || !transient) throw err;
+          lost++;
+          setStatus('Lost the connection (' + err.message + '); following again from offset ' + offset + '…', true);
+          return new Promise(function (resolve) { timers.push(setTimeout(resolve, Math.min(500 * lost, 5000))); }).then(function () {
+            if (!ctl.signal.aborted) return page(offset, wait);
+          });
         });
       }
-      start.then(function (o) { return page(o, false); }).catch(function (err) {
+      function ended(err) {
         if (err && err.status === 416) setStatus('That offset is outside the log: ' + err.message, true); else fail(err);
-      });
+      }
+      start.then(function (o) { return page(o, false); }).catch(ended);
     }
     var browseForm = h('form', { class: 'inline', onsubmit: browse }, [field('Partition', partitionSelect), field('From offset', offsetIn),
       field('or from time', timeIn), field('Decode values as', decodeSel), h('label', null, ['Follow live', follow]), h('button', { type: 'submit', text: 'Show messages' })]);
@@ -368,7 +405,10 @@ export const CONSOLE_JS = String.raw`
     every(5000, function () {
       return api('GET', '/v1/groups').then(function (list) {
         tbody.replaceChildren.apply(tbody, list.groups.map(function (g) {
-          return h('tr', null, [h('td', null, [h('a', { href: '#/groups/' + enc(g.group), text: g.group })]), h('td', { text: g.state }), h('td', { class: 'num', text: g.members })]);
+          // Kafka clients of the listener hold it: the state and member count are not theirs.
+          var kafkaHeld = g.kafka_members === true;
+          return h('tr', null, [h('td', null, [h('a', { href: '#/groups/' + enc(g.group), text: g.group })]),
+            h('td', { text: kafkaHeld ? 'held by Kafka-protocol members' : g.state }), h('td', { class: 'num', text: kafkaHeld ? '–' : g.members })]);
         }));
         if (list.groups.length === 0) tbody.replaceChildren(h('tr', null, [h('td', { colspan: 3, class: 'muted', text: 'No consumer groups yet.' })]));
       });
@@ -385,13 +425,24 @@ export const CONSOLE_JS = String.raw`
     var toVal = h('input', { id: 'reset-value', placeholder: 'ms since epoch, or an offset' });
     var preview = h('tbody');
     var rows = [];
+    var kafkaHeld = false;
+    var previewBtn = h('button', { type: 'submit', class: 'secondary', text: 'Preview reset' });
     var refresh = single(function () {
       return Promise.all([api('GET', '/v1/groups/' + enc(group)), api('GET', '/v1/groups/' + enc(group) + '/offsets')]).then(function (r) {
         var d = r[0], o = r[1];
-        summary.textContent = 'State ' + d.state + ', generation ' + d.generation + ', ' + d.members.length + ' member(s), total lag ' + o.lag;
-        membersBody.replaceChildren.apply(membersBody, d.members.map(function (m) {
-          return h('tr', null, [h('td', { text: m.member_id }), h('td', { text: m.assignment.map(function (a) { return a.topic + '/' + a.partition; }).join(', ') })]);
-        }));
+        // Kafka clients of the listener hold it: their membership is not the coordinator's (it
+        // would read Empty, 0 members), and the server refuses a reset until they leave.
+        kafkaHeld = d.kafka_members === true;
+        previewBtn.disabled = kafkaHeld;
+        if (kafkaHeld) {
+          summary.textContent = 'Held by Kafka-protocol members through the Kafka listener (kafka-consumer-groups --describe lists them), total lag ' + o.lag;
+          membersBody.replaceChildren(h('tr', null, [h('td', { colspan: 2, class: 'muted', text: 'Kafka-protocol members: not listed here' })]));
+        } else {
+          summary.textContent = 'State ' + d.state + ', generation ' + d.generation + ', ' + d.members.length + ' member(s), total lag ' + o.lag;
+          membersBody.replaceChildren.apply(membersBody, d.members.map(function (m) {
+            return h('tr', null, [h('td', { text: m.member_id }), h('td', { text: m.assignment.map(function (a) { return a.topic + '/' + a.partition; }).join(', ') })]);
+          }));
+        }
         rows = o.offsets;
         lagBody.replaceChildren.apply(lagBody, o.offsets.map(function (x) {
           var risk = x.expiry_risk ? h('span', { class: 'warn', text: 'at risk: retention deletes unconsumed records' }) : h('span', { class: 'ok', text: 'ok' });
@@ -400,7 +451,13 @@ export const CONSOLE_JS = String.raw`
             h('td', { class: 'num', text: x.lag_ms === undefined ? '–' : fmtMs(x.lag_ms) }), h('td', null, [risk])]);
         }));
         var topics = Array.from(new Set(o.offsets.map(function (x) { return x.topic; })));
-        if (topicSel.children.length !== topics.length) topicSel.replaceChildren.apply(topicSel, topics.map(function (t) { return h('option', { value: t, text: t }); }));
+        // Rebuilt when the topics change (not only their number), keeping the one picked.
+        var shownTopics = Array.prototype.map.call(topicSel.options, function (x) { return x.value; });
+        if (shownTopics.join('\n') !== topics.join('\n')) {
+          var picked = topicSel.value;
+          topicSel.replaceChildren.apply(topicSel, topics.map(function (t) { return h('option', { value: t, text: t }); }));
+          if (topics.indexOf(picked) >= 0) topicSel.value = picked;
+        }
         lagChart.push(o.lag);
       });
     });
@@ -427,6 +484,7 @@ export const CONSOLE_JS = String.raw`
       // Every partition of the topic: the reset moves them all, committed or not.
       var t = topicSel.value, to = target();
       clearPreview();
+      if (kafkaHeld) { setStatus('Kafka-protocol members hold this group: its offsets can be reset once they leave', true); return; }
       var mine = previewNo;
       if (to === null) { setStatus('Give the value as a whole number (ms since epoch, or an offset)', true); return; }
       var now = {};
@@ -449,7 +507,7 @@ export const CONSOLE_JS = String.raw`
           setStatus('Preview ready: check the new offsets, then apply.');
         });
       }).catch(fail);
-    } }, [field('Topic', topicSel), field('Reset to', toSel), field('Value', toVal), h('button', { type: 'submit', class: 'secondary', text: 'Preview reset' })]);
+    } }, [field('Topic', topicSel), field('Reset to', toSel), field('Value', toVal), previewBtn]);
     var applyBtn = h('button', { type: 'button', class: 'danger', disabled: true, id: 'reset-apply', text: 'Apply reset', onclick: function () {
       if (!pending) return;
       var plan = pending;
