@@ -10,6 +10,12 @@ export interface FetchOptions {
   maxBytes?: number;
   /** At the high watermark, wait up to this long for new records (default 0). */
   waitMs?: number;
+  /**
+   * The topic incarnation this read continues (`topicId` of an earlier answer): when the name
+   * now holds another topic (deleted and created again) the fetch fails with
+   * UNKNOWN_TOPIC_OR_PARTITION instead of reading the new topic from this offset.
+   */
+  topicId?: string;
   signal?: AbortSignal;
 }
 
@@ -19,12 +25,14 @@ export interface PartitionFetch {
   nextOffset: number;
   highWatermark: number;
   logStartOffset: number;
+  /** The topic incarnation read (x-samsa-topic-id; undefined from a server before it). */
+  topicId?: string;
 }
 
 export async function fetchPartition(http: HttpClient, topic: string, partition: number, offset: number, opts: FetchOptions = {}): Promise<PartitionFetch> {
   const waitMs = opts.waitMs ?? 0;
   const res = await http.raw('GET', `/v1/topics/${seg(topic)}/partitions/${partition}/records`, {
-    query: { offset, max_bytes: opts.maxBytes, wait_ms: waitMs > 0 ? waitMs : undefined },
+    query: { offset, max_bytes: opts.maxBytes, wait_ms: waitMs > 0 ? waitMs : undefined, topic_id: opts.topicId },
     accept: RECORD_BATCH_TYPE,
     extraTimeoutMs: waitMs,
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -52,7 +60,8 @@ export async function fetchPartition(http: HttpClient, topic: string, partition:
   if (Number.isFinite(hinted)) next = Math.max(next, hinted);
   if (Number.isFinite(highWatermark)) next = Math.min(next, highWatermark);
   next = Math.max(next, offset);
-  return { messages, nextOffset: next, highWatermark, logStartOffset };
+  const topicId = res.headers.get('x-samsa-topic-id') ?? undefined;
+  return { messages, nextOffset: next, highWatermark, logStartOffset, ...(topicId ? { topicId } : {}) };
 }
 
 /** `earliest` / `latest` / a timestamp → an offset (ListOffsets). */

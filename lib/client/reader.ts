@@ -153,11 +153,11 @@ class SilenceWatchdog {
  * Reads sealed segments from `offset` until none is left (or after `maxCalls` segments calls);
  * yields a chunk per range.
  */
-export async function* bulkRead(http: HttpClient, topic: string, partition: number, offset: number, signal?: AbortSignal, maxCalls = Infinity): AsyncGenerator<ReadChunk> {
+export async function* bulkRead(http: HttpClient, topic: string, partition: number, offset: number, signal?: AbortSignal, maxCalls = Infinity, topicId?: string): AsyncGenerator<ReadChunk> {
   let pos = offset;
   for (let call = 0; call < maxCalls; call++) {
     const answer = await http.json<SegmentsAnswer>('GET', `/v1/topics/${seg(topic)}/partitions/${partition}/segments`, {
-      query: { offset: pos, max_bytes: BULK_CALL_BYTES },
+      query: { offset: pos, max_bytes: BULK_CALL_BYTES, topic_id: topicId },
       ...(signal ? { signal } : {}),
       what: `segments of ${topic}/${partition}`,
     });
@@ -190,7 +190,7 @@ const SERVER_KEEPALIVE_MS = 15_000;
  * where the deployment cannot stream, and SamsaConnectionError when the connection drops or
  * falls silent for longer than the server's keep-alive plus the request timeout.
  */
-async function* tailSession(http: HttpClient, topic: string, partition: number, offset: number, opts: ReadOptions): AsyncGenerator<ReadChunk, number> {
+async function* tailSession(http: HttpClient, topic: string, partition: number, offset: number, opts: ReadOptions, topicId?: string): AsyncGenerator<ReadChunk, number> {
   const requestTimeout = http.config.requestTimeout ?? 30_000;
   // Silence past the keep-alive asked for plus the request timeout (the answer's headers
   // included) is a dead connection.
@@ -202,7 +202,7 @@ async function* tailSession(http: HttpClient, topic: string, partition: number, 
   let res: Response;
   try {
     res = await http.open('GET', `/v1/topics/${seg(topic)}/partitions/${partition}/records`, {
-      query: { offset, follow: 'true', key_format: 'base64', value_format: 'base64', max_session_ms: opts.tailSessionMs, keepalive_ms: opts.keepAliveMs ?? DEFAULT_TAIL_KEEPALIVE_MS },
+      query: { offset, follow: 'true', key_format: 'base64', value_format: 'base64', max_session_ms: opts.tailSessionMs, keepalive_ms: opts.keepAliveMs ?? DEFAULT_TAIL_KEEPALIVE_MS, topic_id: topicId },
       accept: 'text/event-stream',
       headers: { 'last-event-id': String(offset) },
       signal,
@@ -283,10 +283,15 @@ export async function* readPartition(http: HttpClient, topic: string, partition:
   const retry = { ...DEFAULT_RETRY, ...http.config.retry };
   let tailFailures = 0;
   let bulkFailures = 0;
+  // The incarnation the first answer came from: every later request names it, so a topic
+  // deleted and created again under the read fails it (UNKNOWN_TOPIC_OR_PARTITION) instead of
+  // going on in the new topic from this position, skipping its first records.
+  let topicId: string | undefined;
   while (!opts.signal?.aborted) {
     let r: PartitionFetch;
     try {
-      r = await fetchPartition(http, topic, partition, pos, { ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+      r = await fetchPartition(http, topic, partition, pos, { ...(opts.maxBytes ? { maxBytes: opts.maxBytes } : {}), ...(topicId ? { topicId } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+      topicId ??= r.topicId;
     } catch (err) {
       // Following, a server out of reach for longer than one request's retries (a restart, a
       // deploy) is waited out within the budget a broken tail has: the position has not moved,
@@ -301,7 +306,7 @@ export async function* readPartition(http: HttpClient, topic: string, partition:
       yield { ...r, source: 'fetch' };
       if (Number.isFinite(r.highWatermark) && r.highWatermark - pos >= threshold) {
         try {
-          for await (const chunk of bulkRead(http, topic, partition, pos, opts.signal)) {
+          for await (const chunk of bulkRead(http, topic, partition, pos, opts.signal, Infinity, topicId)) {
             pos = chunk.nextOffset;
             bulkFailures = 0;
             yield chunk;
@@ -320,7 +325,7 @@ export async function* readPartition(http: HttpClient, topic: string, partition:
     if (tail) {
       // The position moves with every chunk yielded, so a session that fails part-way resumes
       // after what it delivered, not from where it started.
-      const session = tailSession(http, topic, partition, pos, opts);
+      const session = tailSession(http, topic, partition, pos, opts, topicId);
       try {
         for (;;) {
           const n = await session.next();

@@ -22,6 +22,7 @@ import { mountGroupRoutes } from './groups';
 import { type CheckedProduceBody, checkProduceBody, checkTopicName } from './produce-check';
 import { fieldBytes, type ParsedProduceBody, parseProduceBody } from './produce-parse';
 import { mountSegmentRoutes } from './segments';
+import { readIncarnation, TOPIC_ID_HEADER } from './incarnation';
 import { tailMiddleware } from './tail';
 import { nodeLimits, recordsThatFit, type RuntimeLimits, tooLargeForResult, waitWithin } from './limits';
 import { validateGroupName } from '../log/topic-config';
@@ -673,6 +674,9 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       const { topic, partition } = c.req.valid('param');
       const q = c.req.valid('query');
       const binary = (c.req.header('accept') ?? '').includes(RECORD_BATCH_TYPE);
+      // The incarnation read (`topic_id`: only the one the reader continues), named in the answer.
+      const incarnation = await readIncarnation(engine, topic, partition, q.topic_id);
+      c.header(TOPIC_ID_HEADER, incarnation.id);
       // Never ask for more than the response can carry (a Lambda response is 6 MB, base64 for
       // binary): the read is clamped and says so. The reader still returns the first batch
       // whole when it alone is larger, as Kafka does, so a consumer always moves on.
@@ -688,6 +692,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         // default 1 MiB) stays buffered: it holds no more than a chunk anyway, and planning
         // costs a header read or two that a single ranged read does not.
         const plan = await engine.planFetch(topic, partition, {
+          topic: incarnation,
           ...(q.offset !== undefined ? { offset: q.offset } : {}),
           ...(q.max_bytes !== undefined || clamped ? { maxBytes } : {}),
           ...(carry !== undefined ? { limitBytes: carry } : {}),
@@ -705,10 +710,12 @@ export function createApp(opts: AppOptions): OpenAPIHono {
           'x-high-watermark': String(plan.highWatermark),
           'x-log-start-offset': String(plan.logStartOffset),
           'x-next-offset': String(plan.nextBatchOffset),
+          [TOPIC_ID_HEADER]: incarnation.id,
           ...(clamped ? { 'x-samsa-clamped': `max_bytes=${maxBytes}; runtime=${limits.kind}` } : {}),
         }) as never;
       }
       const result = await engine.fetch(topic, partition, {
+        topic: incarnation,
         ...(q.offset !== undefined ? { offset: q.offset } : {}),
         ...(q.max_records !== undefined ? { maxRecords: q.max_records } : {}),
         ...(q.max_bytes !== undefined || clamped ? { maxBytes } : {}),
@@ -742,6 +749,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
           'x-high-watermark': String(result.highWatermark),
           'x-log-start-offset': String(result.logStartOffset),
           'x-next-offset': String(next),
+          [TOPIC_ID_HEADER]: incarnation.id,
           ...(clamped ? { 'x-samsa-clamped': `max_bytes=${maxBytes}; runtime=${limits.kind}` } : {}),
         }) as never;
       }

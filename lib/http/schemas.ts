@@ -2,6 +2,7 @@
 // OpenAPI document, so the two cannot drift apart.
 import { z } from '@hono/zod-openapi';
 import { MAX_NAME_LENGTH } from '../log/topic-config';
+import { TopicIdParam } from './incarnation';
 
 export const ErrorBody = z
   .object({
@@ -161,6 +162,7 @@ export const intParam = (name: string, min: number, max: number, description: st
 
 export const FetchQuery = z.object({
   offset: intParam('offset', 0, Number.MAX_SAFE_INTEGER, 'First offset to return (default: the log start offset).'),
+  topic_id: TopicIdParam,
   max_records: intParam('max_records', 1, 10000, 'At most this many records (default 500).'),
   max_bytes: intParam('max_bytes', 1, 64 * 1024 * 1024, 'About this many bytes of batches (default 1 MiB); at least one batch is returned.'),
   wait_ms: intParam('wait_ms', 0, 60000, 'At the high watermark, wait up to this long for new records (default 0).'),

@@ -9,6 +9,7 @@ import { isSealed, planSegmentRangesAtHead } from '../log/bulk';
 import type { LogEngine } from '../log/engine';
 import { segmentObject } from '../log/keys';
 import { CONSUMED_ELSEWHERE } from './authz';
+import { readIncarnation, TOPIC_ID_HEADER, TopicIdParam } from './incarnation';
 import * as S from './schemas';
 
 export const RECORD_BATCH_TYPE = 'application/vnd.kafka.record-batch';
@@ -20,6 +21,7 @@ const MAX_BULK_BYTES = 4 * 1024 * 1024 * 1024;
 const SegmentsQuery = z.object({
   offset: S.intParam('offset', 0, Number.MAX_SAFE_INTEGER, 'First offset wanted (default: the log start offset).'),
   max_bytes: S.intParam('max_bytes', 1, MAX_BULK_BYTES, `About this many bytes in all (default ${DEFAULT_BULK_BYTES}); at least one batch.`),
+  topic_id: TopicIdParam,
 });
 
 const SegmentRange = z
@@ -86,7 +88,8 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
     async (c) => {
       const { topic: name, partition } = c.req.valid('param');
       const q = c.req.valid('query');
-      const topic = await engine.topics.partition(name, partition);
+      const topic = await readIncarnation(engine, name, partition, q.topic_id);
+      c.header(TOPIC_ID_HEADER, topic.id);
       const { head, offset, ranges } = await planSegmentRangesAtHead(
         { objects: engine.objects, segments: () => engine.reader.segments(topic, partition), head: () => engine.head(topic, partition) },
         topic,

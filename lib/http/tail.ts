@@ -10,6 +10,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { publicError, SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
+import { readIncarnation, TOPIC_ID_HEADER } from './incarnation';
 import { jsonDecodedBudget, type KeyFormat, recordToJson, type ValueFormat } from './format';
 
 export interface TailOptions {
@@ -76,10 +77,14 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
     if (!KEY_FORMATS.has(kf)) throw new SamsaError('INVALID_REQUEST', 'key_format must be string, json or base64', { field: 'key_format' });
     if (!VALUE_FORMATS.has(vf)) throw new SamsaError('INVALID_REQUEST', 'value_format must be json, string or base64', { field: 'value_format' });
 
-    // Errors before the stream opens (no topic, offset out of range) are ordinary JSON answers.
-    const first = await engine.fetch(topicName, partition, { ...(offset !== undefined ? { offset } : {}), maxRecords, maxBytes, maxDecodedBytes, signal: c.req.raw.signal });
+    // Errors before the stream opens (no topic, another incarnation than `topic_id`, offset out
+    // of range) are ordinary JSON answers. The session reads the one incarnation it opened on: a
+    // deletion under it is an `error` event, never the next topic of the name at this position.
+    const topic = await readIncarnation(engine, topicName, partition, c.req.query('topic_id') || undefined);
+    const first = await engine.fetch(topicName, partition, { topic, ...(offset !== undefined ? { offset } : {}), maxRecords, maxBytes, maxDecodedBytes, signal: c.req.raw.signal });
     const deadline = Date.now() + sessionMs;
     c.header('X-Keepalive-Ms', String(keepAliveMs));
+    c.header(TOPIC_ID_HEADER, topic.id);
     return streamSSE(c, async (stream) => {
       const aborted = new AbortController();
       stream.onAbort(() => aborted.abort());
@@ -118,7 +123,7 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
           // Past the burst the platform streams slowly: a reconnect is faster (and billed less).
           if (opts.maxSessionBytes !== undefined && sent >= opts.maxSessionBytes) break;
           try {
-            result = await engine.fetch(topicName, partition, { offset: next, maxRecords, maxBytes, maxDecodedBytes, waitMs: Math.min(WAIT_MS, left), signal: aborted.signal });
+            result = await engine.fetch(topicName, partition, { topic, offset: next, maxRecords, maxBytes, maxDecodedBytes, waitMs: Math.min(WAIT_MS, left), signal: aborted.signal });
           } catch (err) {
             if (aborted.signal.aborted) return;
             // Retention passed the tail, or the topic went away: say so, then end the session.

@@ -1,0 +1,39 @@
+// Which incarnation of a topic name a read continues. A deleted name is free at once (design
+// note 0007), so between two fetches of one reader the name can come to hold another topic,
+// whose offsets are another log's. Like Kafka's fetch by topic id (KIP-516), a read may name the
+// incarnation it continues (`topic_id`, from the `x-samsa-topic-id` of an earlier answer): the
+// name's current topic when it is that one, else 404 UNKNOWN_TOPIC_OR_PARTITION naming it —
+// never the new topic's records from the old topic's position.
+import { z } from '@hono/zod-openapi';
+import { SamsaError } from '../errors';
+import type { LogEngine } from '../log/engine';
+import type { Topic } from '../log/topics';
+
+/** The response header that names the incarnation a read answered from. */
+export const TOPIC_ID_HEADER = 'x-samsa-topic-id';
+
+/** The `topic_id` query parameter of the read routes. */
+export const TopicIdParam = z
+  .string()
+  .max(64)
+  .optional()
+  .openapi({
+    param: { name: 'topic_id', in: 'query' },
+    description:
+      'The topic incarnation this read continues (the x-samsa-topic-id of an earlier answer, or topic_id of GET /v1/topics/{topic}). When the name now holds another topic (deleted and created again), 404 UNKNOWN_TOPIC_OR_PARTITION with `topic_id`, instead of the new topic\'s records at an offset of the old one.',
+  });
+
+/** The topic `name` names now, for `partition`; when `wanted` is given, only that incarnation. */
+export async function readIncarnation(engine: LogEngine, name: string, partition: number, wanted?: string): Promise<Topic> {
+  const topic = await engine.topics.partition(name, partition);
+  if (wanted === undefined || topic.id === wanted) return topic;
+  // The cache may hold the incarnation deleted meanwhile (or not yet the new one): ask again.
+  engine.topics.invalidate(name);
+  const fresh = await engine.topics.partition(name, partition);
+  if (fresh.id === wanted) return fresh;
+  throw new SamsaError(
+    'UNKNOWN_TOPIC_OR_PARTITION',
+    `topic "${name}" (id ${wanted}) was deleted; the name now holds another topic (id ${fresh.id}), whose offsets are another log's: start again from an offset of the new topic`,
+    { topic: name, topic_id: wanted },
+  );
+}
