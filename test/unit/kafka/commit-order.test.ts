@@ -226,6 +226,35 @@ function suite(stores: () => Promise<TestStores>): void {
     const stepped = await fencedWhileStalled('co-stepped', () => void (wall.offset = -60_000)).finally(() => void (wall.offset = 0));
     expect(stepped, 'the new owner’s commit stands').toBe(9);
   }, 30_000);
+
+  it('a member’s later commit in the same generation lands when the wall clock stepped back between its commits (NTP): the commit is not dropped as late while it is answered with success', async () => {
+    const group = 'co-step-same';
+    await engine.createTopic('co-step-same-t', 1);
+    const c = await RawClient.connect(l.port);
+    try {
+      const a = await joinAlone(c, group, 10_000);
+      c.request(8, 2, 3, commitBody(group, a.generation, a.memberId, [['co-step-same-t', 0, 4]]));
+      expect(commitErrors((await c.reply())!)).toEqual([ErrorCode.NONE]);
+      // The host's clock was a minute fast and is corrected; the member goes on consuming.
+      wall.offset = -60_000;
+      c.request(8, 2, 4, commitBody(group, a.generation, a.memberId, [['co-step-same-t', 0, 9]]));
+      expect(commitErrors((await c.reply())!)).toEqual([ErrorCode.NONE]);
+      c.request(9, 1, 5, new Writer().string(group).array(['co-step-same-t'], (w, t) => void w.string(t).array([0], (y, p) => void y.int32(p))));
+      const f = (await c.reply())!;
+      const fetched = f.array((x) => (x.string(), x.array((y) => {
+        y.int32();
+        const offset = y.int64();
+        y.nullableString();
+        y.int16();
+        return offset;
+      }, 6)), 6).flat();
+      expect(fetched, 'OffsetFetch reads the commit it was told succeeded').toEqual([9]);
+    } finally {
+      wall.offset = 0;
+      c.end();
+    }
+    expect(await offsetOf(group, 'co-step-same-t'), 'a restarted consumer resumes after what it processed').toBe(9);
+  });
 }
 
 describe('OffsetCommit order and fencing (embedded stores)', () => {
