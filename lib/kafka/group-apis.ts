@@ -255,9 +255,10 @@ const offsetCommit: Api = {
       }),
       6,
     );
-    // When the request arrived, on the offset store's clock: a commit is ordered against other
-    // commits of the partition by this, not by when its write lands (commitInTurn).
-    const arrived = ctx.coordinator.clock.now();
+    // When the request arrived, on the offset store's clock (never behind an earlier arrival
+    // here, whatever the wall clock does): a commit is ordered against other commits of the
+    // partition by this, not by when its write lands (commitInTurn).
+    const arrived = ctx.coordinator.arrivalNow();
     // This commit's place in the connection's commits to the group, taken now (handlers start
     // in request order; nothing is awaited before this): its write waits for the previous one's,
     // so pipelined commits land in request order whatever their checks' timing, as in Kafka,
