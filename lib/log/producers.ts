@@ -43,8 +43,10 @@ export const MIN_EVICTION_IDLE_MS = 10 * 60 * 1000;
 /**
  * Streams one head keeps at most, idle or not (least recently written go first): beyond
  * MAX_PRODUCERS_PER_PARTITION only while more producers than that wrote the partition within
- * MIN_EVICTION_IDLE_MS. A stream of five batches takes at most about 120 bytes (the largest ids,
- * sequences and offsets, item-size.ts), 240 KB for all: the head stays within an item (400 KB).
+ * MIN_EVICTION_IDLE_MS. A stream of five batches takes about 120 bytes with small values and at
+ * most about 170 with the largest (offsets near 2^53, sequences near 2^31, item-size.ts): 240 to
+ * 340 KB for all, so the head stays within an item (400 KB) with some 60 KB for the rest of it
+ * (test/unit/log/any-sequence-eviction.test.ts). Every commit's head write is billed that size.
  */
 export const HARD_MAX_PRODUCERS_PER_PARTITION = 2000;
 /**
