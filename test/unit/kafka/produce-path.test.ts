@@ -217,6 +217,45 @@ describe('fencing a zombie producer', () => {
   });
 });
 
+describe('fencing a zombie producer of a bumped epoch', () => {
+  it('an epoch bumped through another instance fences an older epoch on a partition whose head holds only a still older epoch of the producer, even while this instance trusts its cached epoch', async () => {
+    // This instance's clock stands still: the epoch it cached stays "fresh" for the whole test.
+    const a = new LogEngine(stores.meta, stores.objects, new ManualClock(Date.now()));
+    const other = new LogEngine(stores.meta, stores.objects);
+    try {
+      await a.createTopic('zombie-bumped', 1);
+      const l = await startKafkaListener({ engine: a, coordinator: new GroupCoordinator(a.meta, a), port: 0, host: '127.0.0.1' });
+      listeners.push(l);
+      const c = await RawClient.connect(l.port);
+      clients.push(c);
+      c.request(22, 0, 1, new Writer().string(null).int32(60_000));
+      const init = (await c.reply())!;
+      init.int32();
+      expect(init.int16()).toBe(ErrorCode.NONE);
+      const id = init.int64();
+      const produce = async (epoch: number, sequence: number): Promise<number> => {
+        const batch = encodeRecordBatch([{ value: enc.encode(`z${epoch}-${sequence}`) }], { producerId: id, producerEpoch: epoch, baseSequence: sequence });
+        const body = new Writer().string(null).int16(-1).int32(5000);
+        body.array(['zombie-bumped'], (w, t) => void w.string(t).array([0], (x) => void x.int32(0).bytes(batch)));
+        c.request(0, 3, 2, body);
+        return readProduce((await c.reply())!, 3).error;
+      };
+      expect(await produce(0, 0)).toBe(ErrorCode.NONE);
+      // The producer bumps its epoch through this instance (which caches epoch 1), then a new
+      // instance of the application takes the id over through another server (epoch 2): the
+      // process at epoch 1 is a zombie. The partition's head knows only epoch 0, so it cannot
+      // fence epoch 1 by itself.
+      expect((await a.producers.init(id)).epoch).toBe(1);
+      expect((await other.producers.init(id)).epoch).toBe(2);
+      expect(await produce(1, 0)).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+      expect((await other.describeTopic('zombie-bumped')).partitions[0]!.high_watermark).toBe(1);
+    } finally {
+      await a.close();
+      await other.close();
+    }
+  });
+});
+
 describe('idempotent retries on a partition with many producers', () => {
   it('a retry of a producer’s first batch is not appended again after MAX_PRODUCERS_PER_PARTITION other producers wrote the partition in between', async () => {
     await engine.createTopic('crowd', 1);
