@@ -96,9 +96,10 @@ export interface ProducerBatch {
   anySequenceWhenUnknown?: boolean;
   /**
    * Checks the writer's epoch on a fresh read of the registry (binary batches). The committer
-   * calls it before it writes a batch the partition holds no state of its stream for
-   * (`unknown`): nothing in that head can fence an older epoch, so the cached registry epoch
-   * (DEFAULT_EPOCH_CACHE_MS) is not trusted there (design note 0003, "Fencing window").
+   * calls it before it writes a batch the partition holds no state of its stream at its epoch
+   * for (`unfenced`: none at all, or only an older epoch's): nothing in that head can fence the
+   * batch's epoch, so the cached registry epoch (DEFAULT_EPOCH_CACHE_MS) is not trusted there
+   * (design note 0003, "Fencing window").
    */
   confirmEpoch?: () => Promise<void>;
   now: number;
@@ -106,10 +107,12 @@ export interface ProducerBatch {
 }
 
 /**
- * `unknown`: the partition holds no live state of the batch's stream (a new producer, or one
- * expired or evicted there), so its head cannot fence an older epoch of it.
+ * `unfenced`: the partition holds no live state of the batch's stream at the batch's epoch (a new
+ * producer, one expired or evicted there, or one whose epoch was bumped since it last wrote
+ * there), so nothing in its head can fence the batch's epoch: only a newer epoch's state could,
+ * and the head has none.
  */
-export type ProducerDecision = { kind: 'new'; unknown: boolean; record: (base: number) => PartitionProducers } | { kind: 'duplicate'; base: number };
+export type ProducerDecision = { kind: 'new'; unfenced: boolean; record: (base: number) => PartitionProducers } | { kind: 'duplicate'; base: number };
 
 /** Kafka's record sequences are INT32: after this one comes 0 (DefaultRecordBatch.incrementSequence). */
 export const MAX_SEQUENCE = 2147483647;
@@ -168,7 +171,7 @@ export function decideProducer(states: PartitionProducers, batch: ProducerBatch)
   }
   return {
     kind: 'new',
-    unknown: entry === undefined,
+    unfenced: same === undefined,
     record: (base) =>
       rememberBatch(states, { stream: batch.stream, epoch: batch.epoch, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, now: batch.now }, base, base + batch.count - 1, batch.expirationMs),
   };
