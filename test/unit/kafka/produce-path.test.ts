@@ -2,11 +2,12 @@
 // behind a Produce read what it wrote (Kafka's broker runs a connection's requests one at a
 // time), and what a Produce answer carries. Real listener, real sockets, local stores, raw
 // frames.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { type KafkaListener, startKafkaListener } from '../../../lib/kafka/server';
 import { LogEngine } from '../../../lib/log/engine';
+import { headKey } from '../../../lib/log/keys';
 import { LOG_START_REFRESH_MS } from '../../../lib/log/log-starts';
 import { MAX_PRODUCERS_PER_PARTITION } from '../../../lib/log/producers';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
@@ -172,6 +173,40 @@ describe('Produce answer on an items-mode topic (design note 0010)', () => {
     } finally {
       await writer.close();
       await other.close();
+    }
+  });
+});
+
+describe('Produce answer on an items-mode topic: what the log start refresh costs', () => {
+  it('the background refresh of log_start_offset reads the head alone, not the log’s end too (one store read a partition a minute, not two)', async () => {
+    const clock = new ManualClock(Date.now());
+    const opts = { leaseMs: 30_000, inlineMaxBytes: 1024, itemCommits: true };
+    const writer = new LogEngine(stores.meta, stores.objects, clock, opts);
+    try {
+      const t = 'items-log-start-cost';
+      await writer.createTopic(t, 1);
+      expect((await writer.topics.get(t)).commit).toBe('items');
+      const produce = () => writer.produceBatchesWithLogStart(t, 0, encodeRecordBatch([{ value: enc.encode('v'), timestamp: clock.now() }]));
+      await produce();
+      const queries = vi.spyOn(stores.meta, 'query');
+      const gets = vi.spyOn(stores.meta, 'get');
+      try {
+        // A steady producer (steps under the log end's cache period): its commits read nothing;
+        // the refresh, once the value is a period old, reads the head.
+        for (let waited = 0; waited <= LOG_START_REFRESH_MS; waited += LOG_START_REFRESH_MS / 2) {
+          clock.advance(LOG_START_REFRESH_MS / 2);
+          expect((await produce()).log_start_offset).toBe(0);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        const head = headKey((await writer.topics.get(t)).id, 0);
+        expect(gets.mock.calls.filter(([k]) => k.pk === head.pk && k.sk === head.sk).length, 'the refresh read the head').toBe(1);
+        expect(queries.mock.calls.length, 'no query of the log’s end for a log start').toBe(0);
+      } finally {
+        queries.mockRestore();
+        gets.mockRestore();
+      }
+    } finally {
+      await writer.close();
     }
   });
 });
