@@ -75,7 +75,7 @@ export class GroupAdmin {
         }
         out.push({ topic, partition: p, offset });
       }
-      const now = this.store.clock.now();
+      const now = this.store.arrivalNow();
       await this.store.writeMemberless(group, l, out.map((o) => commitOp(group, { ...o, metadata: null }, t.id, now)));
       return out;
     });

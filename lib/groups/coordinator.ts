@@ -134,9 +134,8 @@ export class GroupCoordinator extends GroupStore {
   // --- offsets --------------------------------------------------------------------------------
 
   /**
-   * `arrivedAt`: when the request reached the caller, on this coordinator's wall clock (`clock`),
-   * if it came in before this call (the Kafka listener's OffsetCommit, checked and looked up
-   * first); else now.
+   * `arrivedAt`: when the request reached the caller, as `arrivalNow` stamps it, if it came in
+   * before this call (the Kafka listener's OffsetCommit, checked and looked up first); else now.
    */
   async commit(group: string, req: { memberId?: string; generation?: number; offsets: OffsetCommit[]; arrivedAt?: number }): Promise<OffsetCommit[]> {
     // When this request arrived (design note 0005, "Late commits"): its writes are conditional
@@ -144,7 +143,7 @@ export class GroupCoordinator extends GroupStore {
     // a storage call delayed) past the client's timeout, after which the client committed again
     // elsewhere, would move the offset back when it resumes. Read before anything that waits on
     // the store (the topic lookups): a commit stalled there is still the one that came first.
-    const arrived = req.arrivedAt ?? this.clock.now();
+    const arrived = req.arrivedAt ?? this.arrivalNow();
     checkGroupName(group);
     const ids = await this.validateOffsets(req.offsets);
     const fence = notCommittedAfter(arrived);

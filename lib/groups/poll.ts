@@ -50,7 +50,7 @@ export class GroupPoller {
     early?.catch(() => undefined); // awaited below; a failure surfaces there, not as unhandled
     // When this poll arrived: its acks do not overwrite a commit of the same partition that
     // arrived later and landed first (design note 0005, "Late commits").
-    const arrived = this.store.clock.now();
+    const arrived = this.store.arrivalNow();
     const prepared = await this.store.run(group, async (l) => {
       this.store.requireMember(l, group, memberId, 'poll');
       const parts = covered ? undefined : await (early ?? this.store.loadPartitions(group));
@@ -190,7 +190,7 @@ export class GroupPoller {
       await this.store.meta.transact([
         // Still the generation in which this member was found to hold the partition.
         { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: generation } },
-        commitOp(group, { ...tp, offset, metadata: null }, topicId, this.store.clock.now(), none),
+        commitOp(group, { ...tp, offset, metadata: null }, topicId, this.store.arrivalNow(), none),
       ]);
       return true;
     } catch (err) {

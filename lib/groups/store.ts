@@ -44,6 +44,8 @@ export class GroupStore {
   private readonly targets = new Map<string, { key: string; target: Owners }>();
   /** Items-mode partitions' heads as readHeads last read them, and when (monotonic; see there). */
   private readonly itemHints = new Map<string, { head: Head; at: number }>();
+  /** The latest `arrivalNow` answer. */
+  private lastArrival = 0;
 
   constructor(
     readonly meta: MetaStore,
@@ -55,6 +57,19 @@ export class GroupStore {
     this.liveness = new LivenessTracker(this.mono);
     this.topicRefreshMs = opts.topicRefreshMs ?? 5000;
     this.defaultSessionTimeoutMs = opts.defaultSessionTimeoutMs ?? SESSION_TIMEOUT.default;
+  }
+
+  /**
+   * The `committed_at` stamp for a commit arriving now (design note 0005, "Late commits"): the
+   * wall clock, but never below a stamp this process gave before. The store drops a write
+   * stamped below the partition's stored stamp, so after a step back of the wall clock (NTP
+   * correcting a fast clock) a member's later commits, answered with success, were dropped
+   * until the clock passed the stamps taken before the step. Equal stamps are written in the
+   * order they land, which is the order of their arrival for commits on one connection.
+   */
+  arrivalNow(): number {
+    this.lastArrival = Math.max(this.lastArrival, this.clock.now());
+    return this.lastArrival;
   }
 
   /**

@@ -37,6 +37,8 @@ export interface Session {
    * them, so it reads the connection's own commits.
    */
   commitOrder?: Map<string, Promise<void>>;
+  /** Set once the connection is closed: a request still waiting then acts only if it must. */
+  closed?: boolean;
 }
 
 /**

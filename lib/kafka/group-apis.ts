@@ -80,6 +80,12 @@ const joinGroup: Api = {
     const fail = (errorCode: number): Writer => answer({ errorCode, generation: -1, protocolName: '', leader: '', memberId, members: [] });
     // A re-join can start a new generation, which fences the commits sent before it.
     await afterCommits(s, groupId);
+    // The client closed the connection while this join waited (a commit's write stalled past
+    // its request timeout) and will re-join, if at all, from a new one: joining now, from a
+    // request nobody will read the answer of, would start a generation that fences the member
+    // on its new connection (a leader's re-join rebalances a Stable group), or hold a place in
+    // the rebalance for a member that never syncs. A leave is still honoured (a consumer's close).
+    if (s.closed) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
     const refused = await membershipRefusal(ctx, s, groupId);
     if (refused !== undefined) return fail(refused);
@@ -262,9 +268,10 @@ const offsetCommit: Api = {
       }),
       6,
     );
-    // When the request arrived, on the offset store's clock: a commit is ordered against other
-    // commits of the partition by this, not by when its write lands (commitInTurn).
-    const arrived = ctx.coordinator.clock.now();
+    // When the request arrived, on the offset store's clock (never behind an earlier arrival
+    // here, whatever the wall clock does): a commit is ordered against other commits of the
+    // partition by this, not by when its write lands (commitInTurn).
+    const arrived = ctx.coordinator.arrivalNow();
     // This commit's place in the connection's commits to the group, taken now (handlers start
     // in request order; nothing is awaited before this): its write waits for the previous one's,
     // so pipelined commits land in request order whatever their checks' timing, as in Kafka,

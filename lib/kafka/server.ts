@@ -258,6 +258,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     const kill = (why: string): void => {
       if (dead) return;
       dead = true;
+      session.closed = true;
       dropReceiving();
       opts.logger?.debug('kafka connection closed', { remote, reason: why });
       socket.destroy();
@@ -288,6 +289,7 @@ export async function startKafkaListener(opts: KafkaListenerOptions): Promise<Ka
     socket.on('error', () => kill('socket error'));
     socket.on('close', () => {
       dead = true;
+      session.closed = true;
       dropReceiving();
       sockets.delete(socket);
       lastAnswers.delete(socket);

@@ -339,8 +339,8 @@ export class Committer {
         decision = decideProducer(view.state, pb);
       }
       if (decision.kind === 'duplicate') return [{ ...resultAt(part, decision.base, total), duplicate: true }];
-      // A stream the view does not know: nothing in the log fences an older epoch (producers.ts).
-      if (decision.unknown) await pb.confirmEpoch?.();
+      // No state of the stream at this epoch: nothing in the log fences the epoch (producers.ts).
+      if (decision.unfenced) await pb.confirmEpoch?.();
       base = view.end;
     } else {
       base = await this.items.end(topic, partition);
@@ -439,8 +439,8 @@ export class Committer {
         decision = decideProducer(heads[0].producers, pb);
       }
       if (decision.kind === 'duplicate') return [{ ...resultAt(parts[0]!, decision.base, totals[0]!), duplicate: true }];
-      // A stream this head does not know: nothing here fences an older epoch (producers.ts).
-      if (decision.unknown) await pb.confirmEpoch?.();
+      // No state of the stream at this epoch: nothing here fences the epoch (producers.ts).
+      if (decision.unfenced) await pb.confirmEpoch?.();
     }
     const extents: NewExtent[] = [];
     for (let i = 0; i < parts.length; i++) {

@@ -369,7 +369,8 @@ export class LogEngine {
    * produceBatches, and the partition's log start (Kafka's Produce answer carries it): the
    * highest this process has seen in a head it read or wrote — in head mode the commit's own —
    * with no read of its own. Items-mode commits do not read the head, so a value not confirmed
-   * for LOG_START_REFRESH_MS is read again in the background, for the next answers.
+   * for LOG_START_REFRESH_MS is read again in the background (the head item alone), for the
+   * next answers.
    */
   async produceBatchesWithLogStart(
     topicName: string,
@@ -378,7 +379,7 @@ export class LogEngine {
     opts: ProduceBatchesOptions = {},
   ): Promise<{ partition: number; base_offset: number; last_offset: number; log_start_offset: number }> {
     const { topic, answer } = await this.appendBatches(topicName, partition, body, opts);
-    if (this.logStarts.stale(topic.id, partition)) void this.reader.head(topic, partition).catch(() => undefined);
+    if (this.logStarts.stale(topic.id, partition)) void this.reader.logStart(topic, partition).catch(() => undefined);
     // Noted by the commit (the head it read, wrote or learned its end from) or before it: -1,
     // Kafka's "unknown", only if the bound of partitions remembered dropped it meanwhile.
     return { ...answer, log_start_offset: this.logStarts.get(topic.id, partition) ?? -1 };

@@ -43,8 +43,10 @@ export const MIN_EVICTION_IDLE_MS = 10 * 60 * 1000;
 /**
  * Streams one head keeps at most, idle or not (least recently written go first): beyond
  * MAX_PRODUCERS_PER_PARTITION only while more producers than that wrote the partition within
- * MIN_EVICTION_IDLE_MS. A stream of five batches takes at most about 120 bytes (the largest ids,
- * sequences and offsets, item-size.ts), 240 KB for all: the head stays within an item (400 KB).
+ * MIN_EVICTION_IDLE_MS. A stream of five batches takes about 120 bytes with small values and at
+ * most about 170 with the largest (offsets near 2^53, sequences near 2^31, item-size.ts): 240 to
+ * 340 KB for all, so the head stays within an item (400 KB) with some 60 KB for the rest of it
+ * (test/unit/log/any-sequence-eviction.test.ts). Every commit's head write is billed that size.
  */
 export const HARD_MAX_PRODUCERS_PER_PARTITION = 2000;
 /**
@@ -94,9 +96,10 @@ export interface ProducerBatch {
   anySequenceWhenUnknown?: boolean;
   /**
    * Checks the writer's epoch on a fresh read of the registry (binary batches). The committer
-   * calls it before it writes a batch the partition holds no state of its stream for
-   * (`unknown`): nothing in that head can fence an older epoch, so the cached registry epoch
-   * (DEFAULT_EPOCH_CACHE_MS) is not trusted there (design note 0003, "Fencing window").
+   * calls it before it writes a batch the partition holds no state of its stream at its epoch
+   * for (`unfenced`: none at all, or only an older epoch's): nothing in that head can fence the
+   * batch's epoch, so the cached registry epoch (DEFAULT_EPOCH_CACHE_MS) is not trusted there
+   * (design note 0003, "Fencing window").
    */
   confirmEpoch?: () => Promise<void>;
   now: number;
@@ -104,10 +107,12 @@ export interface ProducerBatch {
 }
 
 /**
- * `unknown`: the partition holds no live state of the batch's stream (a new producer, or one
- * expired or evicted there), so its head cannot fence an older epoch of it.
+ * `unfenced`: the partition holds no live state of the batch's stream at the batch's epoch (a new
+ * producer, one expired or evicted there, or one whose epoch was bumped since it last wrote
+ * there), so nothing in its head can fence the batch's epoch: only a newer epoch's state could,
+ * and the head has none.
  */
-export type ProducerDecision = { kind: 'new'; unknown: boolean; record: (base: number) => PartitionProducers } | { kind: 'duplicate'; base: number };
+export type ProducerDecision = { kind: 'new'; unfenced: boolean; record: (base: number) => PartitionProducers } | { kind: 'duplicate'; base: number };
 
 /** Kafka's record sequences are INT32: after this one comes 0 (DefaultRecordBatch.incrementSequence). */
 export const MAX_SEQUENCE = 2147483647;
@@ -166,7 +171,7 @@ export function decideProducer(states: PartitionProducers, batch: ProducerBatch)
   }
   return {
     kind: 'new',
-    unknown: entry === undefined,
+    unfenced: same === undefined,
     record: (base) =>
       rememberBatch(states, { stream: batch.stream, epoch: batch.epoch, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, now: batch.now }, base, base + batch.count - 1, batch.expirationMs),
   };

@@ -197,6 +197,17 @@ export class LogReader {
     return { ...head, nextOffset: itemLogEnd(head, last) };
   }
 
+  /**
+   * The partition's log start, from its head item alone (noted where Produce answers read it,
+   * log-starts.ts): no query of an items-mode log's end, which `head` adds for the high watermark.
+   */
+  async logStart(topic: Topic, partition: number): Promise<number> {
+    const head = headFromItem(await this.meta.get(headKey(topic.id, partition)));
+    this.sawFlushed(topic, partition, head.flushed);
+    this.logStarts?.saw(topic.id, partition, head.logStart);
+    return head.logStart;
+  }
+
   private sawFlushed(topic: Topic, partition: number, flushed: number): void {
     const key = `${topic.id}/${partition}`;
     if ((this.flushedSeen.get(key) ?? 0) >= flushed) return;

@@ -128,6 +128,52 @@ function suite(stores: () => Promise<TestStores>): void {
     expect(await offsetOf(group, 'co-leave-t'), 'the next member starts after what this one processed').toBe(7);
   });
 
+  it('a JoinGroup that waited behind a stalled commit on a connection the client has since closed does not rebalance the group its member went on in from a new connection', async () => {
+    const group = 'co-dead-join';
+    await engine.createTopic('co-dead-join-t', 1);
+    const old = await RawClient.connect(l.port);
+    const a = await joinAlone(old, group, 10_000);
+    const slow = latch();
+    const realTransact = engine.meta.transact.bind(engine.meta);
+    let held = false;
+    const spy = vi.spyOn(engine.meta, 'transact').mockImplementation(async (ops) => {
+      if (!held && touchesOffsets(group)(ops)) {
+        held = true;
+        slow.arrive();
+        await slow.wait;
+      }
+      return realTransact(ops);
+    });
+    const fresh = await RawClient.connect(l.port);
+    try {
+      // The member commits and re-joins (its poll loop restarted); the commit's write stalls and
+      // the join waits behind it. The client times out and closes the connection.
+      old.socket.write(Buffer.concat([frame(8, 2, 1, commitBody(group, a.generation, a.memberId, [['co-dead-join-t', 0, 4]])), frame(11, 1, 2, joinBody(group, a.memberId, 10_000))]));
+      await slow.reached;
+      old.end();
+      expect(await old.closedWithin()).toBe(true);
+      await sleep(100);
+      // It goes on from a new connection: re-joins and syncs the next generation.
+      fresh.request(11, 1, 3, joinBody(group, a.memberId, 10_000));
+      const j = (await fresh.reply())!;
+      expect(j.int16()).toBe(ErrorCode.NONE);
+      const generation = j.int32();
+      expect(generation).toBeGreaterThan(a.generation);
+      fresh.request(14, 0, 4, new Writer().string(group).int32(generation).string(a.memberId).array([a.memberId], (w, m) => void w.string(m).bytes(new Uint8Array([1]))));
+      expect((await fresh.reply())!.int16()).toBe(ErrorCode.NONE);
+      // The stalled write finally lands; the dead connection's join is then handled.
+      slow.release();
+      await sleep(500);
+      fresh.request(12, 0, 5, new Writer().string(group).int32(generation).string(a.memberId));
+      expect((await fresh.reply())!.int16(), 'no rebalance: the consumer keeps its partitions').toBe(ErrorCode.NONE);
+      expect(l.groups.describe(group).state).toBe('Stable');
+    } finally {
+      spy.mockRestore();
+      old.end();
+      fresh.end();
+    }
+  });
+
   it('a commit that waited on its connection behind a slow one does not overwrite a commit that arrived later on another connection (a client retrying on a new connection)', async () => {
     const group = 'co-retry';
     await engine.createTopic('co-retry-t', 1);
@@ -226,6 +272,35 @@ function suite(stores: () => Promise<TestStores>): void {
     const stepped = await fencedWhileStalled('co-stepped', () => void (wall.offset = -60_000)).finally(() => void (wall.offset = 0));
     expect(stepped, 'the new owner’s commit stands').toBe(9);
   }, 30_000);
+
+  it('a member’s later commit in the same generation lands when the wall clock stepped back between its commits (NTP): the commit is not dropped as late while it is answered with success', async () => {
+    const group = 'co-step-same';
+    await engine.createTopic('co-step-same-t', 1);
+    const c = await RawClient.connect(l.port);
+    try {
+      const a = await joinAlone(c, group, 10_000);
+      c.request(8, 2, 3, commitBody(group, a.generation, a.memberId, [['co-step-same-t', 0, 4]]));
+      expect(commitErrors((await c.reply())!)).toEqual([ErrorCode.NONE]);
+      // The host's clock was a minute fast and is corrected; the member goes on consuming.
+      wall.offset = -60_000;
+      c.request(8, 2, 4, commitBody(group, a.generation, a.memberId, [['co-step-same-t', 0, 9]]));
+      expect(commitErrors((await c.reply())!)).toEqual([ErrorCode.NONE]);
+      c.request(9, 1, 5, new Writer().string(group).array(['co-step-same-t'], (w, t) => void w.string(t).array([0], (y, p) => void y.int32(p))));
+      const f = (await c.reply())!;
+      const fetched = f.array((x) => (x.string(), x.array((y) => {
+        y.int32();
+        const offset = y.int64();
+        y.nullableString();
+        y.int16();
+        return offset;
+      }, 6)), 6).flat();
+      expect(fetched, 'OffsetFetch reads the commit it was told succeeded').toEqual([9]);
+    } finally {
+      wall.offset = 0;
+      c.end();
+    }
+    expect(await offsetOf(group, 'co-step-same-t'), 'a restarted consumer resumes after what it processed').toBe(9);
+  });
 }
 
 describe('OffsetCommit order and fencing (embedded stores)', () => {

@@ -2,11 +2,12 @@
 // behind a Produce read what it wrote (Kafka's broker runs a connection's requests one at a
 // time), and what a Produce answer carries. Real listener, real sockets, local stores, raw
 // frames.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { ErrorCode, Reader, Writer } from '../../../lib/kafka/protocol';
 import { type KafkaListener, startKafkaListener } from '../../../lib/kafka/server';
 import { LogEngine } from '../../../lib/log/engine';
+import { headKey } from '../../../lib/log/keys';
 import { LOG_START_REFRESH_MS } from '../../../lib/log/log-starts';
 import { MAX_PRODUCERS_PER_PARTITION } from '../../../lib/log/producers';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
@@ -176,6 +177,40 @@ describe('Produce answer on an items-mode topic (design note 0010)', () => {
   });
 });
 
+describe('Produce answer on an items-mode topic: what the log start refresh costs', () => {
+  it('the background refresh of log_start_offset reads the head alone, not the log’s end too (one store read a partition a minute, not two)', async () => {
+    const clock = new ManualClock(Date.now());
+    const opts = { leaseMs: 30_000, inlineMaxBytes: 1024, itemCommits: true };
+    const writer = new LogEngine(stores.meta, stores.objects, clock, opts);
+    try {
+      const t = 'items-log-start-cost';
+      await writer.createTopic(t, 1);
+      expect((await writer.topics.get(t)).commit).toBe('items');
+      const produce = () => writer.produceBatchesWithLogStart(t, 0, encodeRecordBatch([{ value: enc.encode('v'), timestamp: clock.now() }]));
+      await produce();
+      const queries = vi.spyOn(stores.meta, 'query');
+      const gets = vi.spyOn(stores.meta, 'get');
+      try {
+        // A steady producer (steps under the log end's cache period): its commits read nothing;
+        // the refresh, once the value is a period old, reads the head.
+        for (let waited = 0; waited <= LOG_START_REFRESH_MS; waited += LOG_START_REFRESH_MS / 2) {
+          clock.advance(LOG_START_REFRESH_MS / 2);
+          expect((await produce()).log_start_offset).toBe(0);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        const head = headKey((await writer.topics.get(t)).id, 0);
+        expect(gets.mock.calls.filter(([k]) => k.pk === head.pk && k.sk === head.sk).length, 'the refresh read the head').toBe(1);
+        expect(queries.mock.calls.length, 'no query of the log’s end for a log start').toBe(0);
+      } finally {
+        queries.mockRestore();
+        gets.mockRestore();
+      }
+    } finally {
+      await writer.close();
+    }
+  });
+});
+
 describe('fencing a zombie producer', () => {
   it('an epoch bumped through another instance fences the old epoch on a partition that holds no state of the producer, whatever its sequence, even while this instance trusts its cached epoch', async () => {
     // This instance's clock stands still: the epoch it cached stays "fresh" for the whole test,
@@ -210,6 +245,45 @@ describe('fencing a zombie producer', () => {
       expect(await produce(1, 57)).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
       expect(await produce(1, 0)).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
       expect((await other.describeTopic('zombie')).partitions[1]!.high_watermark).toBe(0);
+    } finally {
+      await a.close();
+      await other.close();
+    }
+  });
+});
+
+describe('fencing a zombie producer of a bumped epoch', () => {
+  it('an epoch bumped through another instance fences an older epoch on a partition whose head holds only a still older epoch of the producer, even while this instance trusts its cached epoch', async () => {
+    // This instance's clock stands still: the epoch it cached stays "fresh" for the whole test.
+    const a = new LogEngine(stores.meta, stores.objects, new ManualClock(Date.now()));
+    const other = new LogEngine(stores.meta, stores.objects);
+    try {
+      await a.createTopic('zombie-bumped', 1);
+      const l = await startKafkaListener({ engine: a, coordinator: new GroupCoordinator(a.meta, a), port: 0, host: '127.0.0.1' });
+      listeners.push(l);
+      const c = await RawClient.connect(l.port);
+      clients.push(c);
+      c.request(22, 0, 1, new Writer().string(null).int32(60_000));
+      const init = (await c.reply())!;
+      init.int32();
+      expect(init.int16()).toBe(ErrorCode.NONE);
+      const id = init.int64();
+      const produce = async (epoch: number, sequence: number): Promise<number> => {
+        const batch = encodeRecordBatch([{ value: enc.encode(`z${epoch}-${sequence}`) }], { producerId: id, producerEpoch: epoch, baseSequence: sequence });
+        const body = new Writer().string(null).int16(-1).int32(5000);
+        body.array(['zombie-bumped'], (w, t) => void w.string(t).array([0], (x) => void x.int32(0).bytes(batch)));
+        c.request(0, 3, 2, body);
+        return readProduce((await c.reply())!, 3).error;
+      };
+      expect(await produce(0, 0)).toBe(ErrorCode.NONE);
+      // The producer bumps its epoch through this instance (which caches epoch 1), then a new
+      // instance of the application takes the id over through another server (epoch 2): the
+      // process at epoch 1 is a zombie. The partition's head knows only epoch 0, so it cannot
+      // fence epoch 1 by itself.
+      expect((await a.producers.init(id)).epoch).toBe(1);
+      expect((await other.producers.init(id)).epoch).toBe(2);
+      expect(await produce(1, 0)).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+      expect((await other.describeTopic('zombie-bumped')).partitions[0]!.high_watermark).toBe(1);
     } finally {
       await a.close();
       await other.close();

@@ -4,6 +4,8 @@
 // A stream dropped that way is not "unknown" in Kafka's sense: its retry must not be appended
 // again as a new batch.
 import { describe, expect, it } from 'vitest';
+import { headFieldFields } from '../../../lib/log/items';
+import { attributesSize } from '../../../lib/storage/item-size';
 import { binaryStream, decideProducer, HARD_MAX_PRODUCERS_PER_PARTITION, MAX_PRODUCERS_PER_PARTITION, MIN_EVICTION_IDLE_MS, type PartitionProducers, type ProducerBatch } from '../../../lib/log/producers';
 
 const DAY = 24 * 3600 * 1000;
@@ -90,5 +92,26 @@ describe('any-sequence rule vs producer streams evicted by the per-partition bou
   it('a fresh partition takes an unknown producer at any sequence', () => {
     expect(decideProducer({}, batch(9, 17, 20, 1)).kind).toBe('new');
     expect(() => decideProducer({}, batch(9, 17, 20, 1, false))).toThrow(/gap/);
+  });
+});
+
+describe('the head item at the hard bound', () => {
+  it('2,000 streams of five batches with the largest values a head holds (counter ids, 2^31 sequences, offsets near 2^53) fit an item, with room left for the rest of the head', () => {
+    const states: PartitionProducers = {};
+    const base = Number.MAX_SAFE_INTEGER - 10_000_000;
+    for (let i = 0; i < HARD_MAX_PRODUCERS_PER_PARTITION; i++) {
+      // JSON streams carry a suffix; ids come from a counter, so 2^53 is far beyond any real one.
+      states[`${9_007_199_254_000_001 + i}j`] = {
+        epoch: 32767,
+        touched: 1_796_000_000_123 + i * 13,
+        batches: Array.from({ length: 5 }, (_, j) => ({ firstSeq: 2_147_480_000 + j * 701, lastSeq: 2_147_480_000 + j * 701 + 123_457, base: base + j * 1_234_567 + i, last: base + j * 1_234_567 + i + 123_457 })),
+      };
+    }
+    const bytes = attributesSize(headFieldFields('producers', states));
+    // What the constant's comment and design note 0003 state, and what the rest of the head
+    // (a head-only commit's inline tail, the lease, the counters) must fit beside.
+    expect(bytes).toBeGreaterThan(300 * 1024);
+    expect(bytes).toBeLessThan(345 * 1024);
+    expect(400 * 1024 - bytes).toBeGreaterThan(50 * 1024);
   });
 });
