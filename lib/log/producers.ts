@@ -44,11 +44,14 @@ export const MIN_EVICTION_IDLE_MS = 10 * 60 * 1000;
  * Streams one head keeps at most, idle or not (least recently written go first): beyond
  * MAX_PRODUCERS_PER_PARTITION only while more producers than that wrote the partition within
  * MIN_EVICTION_IDLE_MS. A stream of five batches takes about 120 bytes with small values and at
- * most about 170 with the largest (offsets near 2^53, sequences near 2^31, item-size.ts): 240 to
- * 340 KB for all, so the head stays within an item (400 KB) with some 60 KB for the rest of it
- * (test/unit/log/any-sequence-eviction.test.ts). Every commit's head write is billed that size.
+ * most about 170 with the largest (offsets near 2^53, sequences near 2^31, item-size.ts): at
+ * most ~250 KB for all. The head must hold them and, in head mode, the commit's own extent
+ * inline beside them — up to 128 KiB on the embedded store (SQLITE_TRAITS.inlineMaxBytes), which
+ * enforces DynamoDB's 400 KB item limit too — and its other fields: 1,500 leaves ~18 KB spare;
+ * at 2,000 such a commit failed (test/unit/log/any-sequence-eviction.test.ts). Every commit's
+ * head write is billed that size.
  */
-export const HARD_MAX_PRODUCERS_PER_PARTITION = 2000;
+export const HARD_MAX_PRODUCERS_PER_PARTITION = 1500;
 /**
  * How long an instance trusts a registered epoch it read (binary produce's fencing check): a
  * bump made through another instance fences the old epoch here at most this much later on
