@@ -69,6 +69,24 @@ describe('admin calls after a lost response', () => {
     await expect(client.admin().deleteTopic('never-was')).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
   });
 
+  // The name of a deleted topic is free at once: between the lost answer and the retry, another
+  // client may create the topic again and write to it. The retry is of the deletion of the topic
+  // this call found, not of whatever holds the name by then (Kafka's DeleteTopics by topic id).
+  it('deleteTopic: the retry after a lost answer leaves a topic created under the name meanwhile, and its records, alone', async () => {
+    const topic = 'lost-delete-recreated';
+    await direct.admin().createTopic({ topic });
+    proxy.dropResponses('DELETE', new RegExp(`^/v1/topics/${topic}(\\?|$)`), 1, async () => {
+      await direct.admin().createTopic({ topic, numPartitions: 2 });
+      const producer = direct.producer({ lingerMs: 0 });
+      await producer.send({ topic, messages: [{ value: 'kept', partition: 1 }] });
+      await producer.disconnect();
+    });
+    await expect(client.admin().deleteTopic(topic)).resolves.toBeUndefined();
+    expect(dropped('DELETE', new RegExp(topic)).map((r) => r.status)).toEqual([204]);
+    const now = await direct.admin().describeTopic(topic);
+    expect(now.partitions.map((p) => p.highWatermark)).toEqual([0, 1]);
+  });
+
   it('deleteGroup: the retry finds it gone and succeeds', async () => {
     await direct.admin().createTopic({ topic: 'lost-group-topic' });
     await direct.admin().setOffsets({ groupId: 'lost-group', topic: 'lost-group-topic', partitions: [{ partition: 0, offset: 0 }] });
