@@ -159,9 +159,16 @@ export class Admin {
     await this.http.json('PATCH', `/v1/topics/${seg(topic)}`, { json: change, what: `alter topic "${topic}"` });
   }
 
-  /** Deletes a topic and its data; a retry after a lost answer that finds it gone is the deletion done. */
+  /**
+   * Deletes a topic and its data; a retry after a lost answer that finds it gone is the deletion
+   * done. It deletes the incarnation it finds first (by its topic ID, as Kafka's DeleteTopics
+   * can): the name of a deleted topic is free at once, so a retry after a lost answer — or the
+   * lost attempt itself, delayed past its retry — may meet a topic another client created under
+   * the name since, and must leave it alone.
+   */
   async deleteTopic(topic: string): Promise<void> {
-    await this.deleteOnce(`/v1/topics/${seg(topic)}`, 'UNKNOWN_TOPIC_OR_PARTITION', `delete topic "${topic}"`);
+    const { topicId } = await this.describeTopic(topic);
+    await this.deleteOnce(`/v1/topics/${seg(topic)}`, 'UNKNOWN_TOPIC_OR_PARTITION', `delete topic "${topic}"`, { topic_id: topicId });
   }
 
   async deleteTopics(opts: { topics: string[] }): Promise<void> {
@@ -269,10 +276,10 @@ export class Admin {
    * A DELETE whose retry may find the thing gone: after an attempt whose answer was lost, the
    * `gone` refusal is that attempt's deletion, done; otherwise it stands.
    */
-  private async deleteOnce(path: string, gone: string, what: string): Promise<void> {
+  private async deleteOnce(path: string, gone: string, what: string, query?: Record<string, string>): Promise<void> {
     const unsure = unsureOutcome();
     try {
-      await this.http.json('DELETE', path, { onRetry: unsure.onRetry, what });
+      await this.http.json('DELETE', path, { onRetry: unsure.onRetry, what, ...(query ? { query } : {}) });
     } catch (err) {
       if (!(unsure.acted && isCode(err, gone))) throw err;
     }

@@ -237,8 +237,9 @@ export class LogEngine {
     };
   }
 
-  async deleteTopic(name: string): Promise<void> {
-    const topic = await this.topics.markDeleted(name);
+  /** Deletes the topic; with `topicId`, only that incarnation of it (TopicRegistry.markDeleted). */
+  async deleteTopic(name: string, opts: { topicId?: string } = {}): Promise<void> {
+    const topic = await this.topics.markDeleted(name, opts.topicId);
     this.committer.forget(topic);
     if (this.opts.onTopicDeleted) {
       await this.opts.onTopicDeleted(topic).catch((err: unknown) => console.warn(`[samsa] hand-off of the deletion of ${name} failed (the next retention pass removes its data):`, err));

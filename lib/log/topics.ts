@@ -247,14 +247,19 @@ export class TopicRegistry {
    * The name is freed only after the tombstones: a process still holding the old topic can
    * commit to it until they land, and a create that succeeded before then let such a write,
    * begun after the create's answer, be acknowledged into the deleted incarnation and lost.
+   *
+   * With `topicId`, only that incarnation is deleted: any other under the name (or none) is
+   * UNKNOWN_TOPIC_OR_PARTITION. As the name is free at once, a deletion retried after its
+   * answer was lost, or a request delayed past a retry that succeeded, could otherwise meet a
+   * topic created under the name meanwhile and delete it (the client sends the id it described).
    */
-  async markDeleted(name: string): Promise<Topic> {
+  async markDeleted(name: string, topicId?: string): Promise<Topic> {
     // Conditional on the version read, not only the id: the marker's partition count is what the
     // deletion tombstones and removes, and an alter that added partitions between the read and
     // this write would leave those partitions live (their heads never tombstoned).
     let topic: Topic;
     try {
-      topic = await this.markOnce(name);
+      topic = await this.markOnce(name, topicId);
     } catch (err) {
       // Not found: perhaps because an earlier attempt marked it and its answer was lost (the
       // store reported a failure, or an SDK retry of the applied write failed its condition).
@@ -289,10 +294,13 @@ export class TopicRegistry {
    * frees it, or finds it free after: one item per name, changed only by conditional writes, so
    * the two are linearizable.
    */
-  private markOnce(name: string): Promise<Topic> {
+  private markOnce(name: string, topicId: string | undefined): Promise<Topic> {
     return retryOnConflict(
       async () => {
         const t = await this.get(name, { fresh: true });
+        if (topicId !== undefined && t.id !== topicId) {
+          throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" with id ${topicId} does not exist (the name is held by another incarnation, ${t.id}, which is left alone)`, { topic: name });
+        }
         await this.meta.transact([
           {
             type: 'update',

@@ -61,7 +61,7 @@ describe('admin calls after a lost response', () => {
 
   it('deleteTopic: the retry finds it gone and succeeds', async () => {
     await direct.admin().createTopic({ topic: 'lost-delete' });
-    proxy.dropResponses('DELETE', /^\/v1\/topics\/lost-delete$/);
+    proxy.dropResponses('DELETE', /^\/v1\/topics\/lost-delete(\?|$)/);
     await expect(client.admin().deleteTopic('lost-delete')).resolves.toBeUndefined();
     expect(dropped('DELETE', /lost-delete/).map((r) => r.status)).toEqual([204]);
     expect(await direct.admin().listTopics()).not.toContain('lost-delete');
@@ -85,6 +85,21 @@ describe('admin calls after a lost response', () => {
     expect(dropped('DELETE', new RegExp(topic)).map((r) => r.status)).toEqual([204]);
     const now = await direct.admin().describeTopic(topic);
     expect(now.partitions.map((p) => p.highWatermark)).toEqual([0, 1]);
+  });
+
+  it('DELETE ?topic_id= of an earlier incarnation is 404 and leaves the topic now under the name', async () => {
+    const topic = 'delete-by-id';
+    await direct.admin().createTopic({ topic });
+    const first = (await direct.admin().describeTopic(topic)).topicId;
+    await direct.admin().deleteTopic(topic);
+    await direct.admin().createTopic({ topic });
+    const res = await fetch(`${server.url}/v1/topics/${topic}?topic_id=${first}`, { method: 'DELETE' });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error_code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    const second = (await direct.admin().describeTopic(topic)).topicId;
+    expect(second).not.toBe(first);
+    expect((await fetch(`${server.url}/v1/topics/${topic}?topic_id=${second}`, { method: 'DELETE' })).status).toBe(204);
+    expect(await direct.admin().listTopics()).not.toContain(topic);
   });
 
   it('deleteGroup: the retry finds it gone and succeeds', async () => {
