@@ -166,6 +166,42 @@ function scenario(stores: () => Promise<TestStores>): void {
     }
   });
 
+  // A DELETE killed after any of its writes (a Lambda timed out, a process killed) and neither
+  // retried nor followed by a retention pass (on Lambda the hand-off to the retention function
+  // comes after the DELETE's last write, and the schedule runs every 15 minutes): a create of
+  // the name, right away, makes the new topic — it finishes the deletion's tombstones first,
+  // so a process still holding the old incarnation can write to none of its partitions.
+  it('a DELETE killed after any of its writes: a create of the name right after succeeds, and the old incarnation takes no write', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = engineOn(s, clock);
+    const holder = engineOn(s, new ManualClock(Date.now())); // its topic cache never expires
+    for (let n = 1; ; n++) {
+      const name = `${s.name}-k${n}`;
+      const old = await oldTopic(e, name);
+      await holder.produce(name, [{ value: enc('held'), partition: 1 }]);
+      const fm = faultyMetaStore(s.meta);
+      let calls = 0;
+      fm.faults.add({ when: (c) => (c.method === 'write' || c.method === 'transact') && ++calls === n, action: { kind: 'failAfter', error: new Error('injected crash') } });
+      const killed = closing(new LogEngine(fm, s.objects, clock));
+      const first = await killed.deleteTopic(name).then(() => 'deleted', (err: Error) => err.message);
+      const crashed = fm.faults.fired(0) > 0;
+      expect(first).toBe(crashed ? 'injected crash' : 'deleted');
+      const { topic: fresh } = await newTopic(e, name);
+      expect(fresh.id).not.toBe(old.id);
+      for (const p of [0, 1]) {
+        const late = await holder.produce(name, [{ value: enc('late'), partition: p }]).then(() => 'acknowledged', (err: SamsaError) => err.code);
+        expect(late, `crash after write ${n}, partition ${p}`).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+      }
+      expect(await values(e, name)).toEqual(newValues);
+      clock.advance(GRACE + 1);
+      await e.retention.runDeletions();
+      await expectRemoved(s, old);
+      expect((await e.topics.get(name, { fresh: true })).id).toBe(fresh.id);
+      if (!crashed) break;
+    }
+  });
+
   // A create of the name racing its deletion: one item per name, changed only by conditional
   // writes, so they linearize. Before the deletion's transaction the create finds the topic;
   // while the DELETE tombstones the old incarnation it finds the name "marked for deletion";
