@@ -7,7 +7,7 @@ import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
 import { type DeletionMarker, deletionMarkerFromItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicDeletionToItem, topicFromItem, topicToItem } from './items';
-import { deletionKey, headKey, newTopicId, TOPIC_DELETIONS_PK, topicKey, TOPICS_PK } from './keys';
+import { deletionKey, headKey, newTopicId, TOPIC_DELETIONS_PK, topicDeletionKey, topicKey, TOPICS_PK } from './keys';
 import { fenceItemLogs, tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
@@ -37,9 +37,9 @@ export interface Topic {
 /**
  * A create's refusal of a name in use. A deletion frees the name before it answers (markDeleted),
  * as KRaft Kafka does. An item in state "deleting" is a deletion under way: one of this build
- * between its first write and its last (or interrupted there: the retried DELETE or the next
- * retention pass finishes it), or one of a build before markers by id, which keeps the item
- * until the data is gone. Its name is refused until then ("marked for deletion").
+ * between its first write and its last (or interrupted there), which the create finishes
+ * (finishStoppedDeletion), or one of a build before markers by id, which keeps the item until
+ * the data is gone. Only that one's name is refused ("marked for deletion").
  */
 function nameTaken(name: string, item: MetaItem | undefined): SamsaError {
   return new SamsaError(
@@ -100,14 +100,19 @@ export class TopicRegistry {
       // partition count of heads behind at each attempt; only a crash, or a create racing
       // another for the same name, leaves heads that nothing references.
       const current = await this.meta.get(topicKey(name));
-      if (current) throw exists(current);
+      if (current && !(await this.finishStoppedDeletion(name, current))) throw exists(current);
       await markItemsHeads(this.meta, topic);
     }
-    try {
-      await this.meta.write({ type: 'put', item: topicToItem(topic), condition: { op: 'notExists' } });
-    } catch (err) {
-      if (err instanceof ConditionFailedError) throw exists(err.item);
-      throw err;
+    for (let finished = false; ; ) {
+      try {
+        await this.meta.write({ type: 'put', item: topicToItem(topic), condition: { op: 'notExists' } });
+        break;
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+        // Once: the name's item is then gone, or another create's.
+        if (finished || !(await this.finishStoppedDeletion(name, err.item))) throw exists(err.item);
+        finished = true;
+      }
     }
     this.cache.set(name, { topic, at: this.clock.now() });
     return topic;
@@ -120,7 +125,36 @@ export class TopicRegistry {
   async checkNameFree(name: string): Promise<void> {
     validateTopicName(name);
     const item = await this.meta.get(topicKey(name));
-    if (item) throw nameTaken(name, item);
+    // A deletion of this build under way is one the create would finish (finishStoppedDeletion).
+    if (item && !(isDeletingTopicItem(item) && (await this.deletionById(item)) !== undefined)) throw nameTaken(name, item);
+  }
+
+  /**
+   * A create that finds the name's item "deleting" by a deletion of this build (its marker by id
+   * holds `deleted_at`) finishes that deletion's last two steps, as its DELETE or a retention
+   * pass would: the tombstones, then the name (markDeleted). A DELETE killed after its first
+   * write (a Lambda timed out) otherwise left the name refused until someone retried the DELETE
+   * or the next retention pass ran — on Lambda the hand-off to the retention function comes
+   * after the DELETE's last write, so up to the 15-minute schedule. A DELETE still running does
+   * the same idempotent writes; its own freeing of the name then finds nothing to remove. One of
+   * an older build (no marker by id) keeps its item until its data is gone: false, refused.
+   */
+  private async finishStoppedDeletion(name: string, item: MetaItem | undefined): Promise<boolean> {
+    if (item === undefined || !isDeletingTopicItem(item)) return false;
+    const m = await this.deletionById(item);
+    if (m === undefined) return false;
+    await tombstoneHeads(this.meta, m.topicId, m.partitions);
+    await fenceItemLogs(this.meta, { id: m.topicId, partitions: m.partitions, ...(m.commit ? { commit: m.commit } : {}) });
+    await freeName(this.meta, name, m.topicId);
+    this.cache.delete(name);
+    return true;
+  }
+
+  /** The deletion marker by id (this build's) of a topic item's incarnation, if there is one. */
+  private async deletionById(item: MetaItem): Promise<DeletionMarker | undefined> {
+    const marker = await this.meta.get(topicDeletionKey(item[TOPIC_ID_ATTR] as string));
+    const m = marker && deletionMarkerFromItem(marker);
+    return m && m.deletedAt !== undefined ? m : undefined;
   }
 
   /**
@@ -290,9 +324,9 @@ export class TopicRegistry {
   /**
    * Marks the topic item "deleting" and queues its deletion marker, in one transaction
    * (markDeleted). A create of the name racing the deletion either comes first (this finds that
-   * topic, or fails its condition and reads again), or finds the name taken until markDeleted
-   * frees it, or finds it free after: one item per name, changed only by conditional writes, so
-   * the two are linearizable.
+   * topic, or fails its condition and reads again), or finds the item "deleting" and finishes
+   * the deletion before it creates (finishStoppedDeletion), or finds the name free: one item per
+   * name, changed only by conditional writes, so the two are linearizable.
    */
   private markOnce(name: string, topicId: string | undefined): Promise<Topic> {
     return retryOnConflict(
