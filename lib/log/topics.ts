@@ -1,6 +1,7 @@
 // Topic registry: one metadata item per topic holding its partition count and config. Reads
 // are cached briefly per process (topic metadata is eventually consistent in Kafka too); every
 // change goes through a conditional write so concurrent admins never lose an update.
+import { randomUUID } from 'node:crypto';
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { MetaItem, MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
@@ -292,23 +293,32 @@ export class TopicRegistry {
     // deletion tombstones and removes, and an alter that added partitions between the read and
     // this write would leave those partitions live (their heads never tombstoned).
     let topic: Topic;
+    // This call's own marking, told from another's when its answer is lost (below).
+    const request = randomUUID();
+    let read: Topic | undefined;
     try {
-      topic = await this.markOnce(name, topicId);
+      topic = await this.markOnce(name, topicId, request, (t) => (read = t));
     } catch (err) {
       // Not found: perhaps because an earlier attempt marked it and its answer was lost (the
       // store reported a failure, or an SDK retry of the applied write failed its condition).
       // A deletion still under way finishes its tombstones first, so that no answer to a
       // DELETE, this 404 included, comes while a process holding the topic can still commit.
-      if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') {
-        for (const m of await this.pendingDeletions(name)) {
-          await tombstoneHeads(this.meta, m.topicId, m.partitions);
-          await fenceItemLogs(this.meta, { id: m.topicId, partitions: m.partitions, ...(m.commit ? { commit: m.commit } : {}) });
-          // A deletion of this build stopped before it freed the name: free it now. (One of an
-          // older build keeps its item until its data is gone, as that build expects.)
-          if (m.deletedAt !== undefined) await freeName(this.meta, m.name, m.topicId);
-        }
+      if (!(err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION')) throw err;
+      let ours = false;
+      for (const m of await this.pendingDeletions(name)) {
+        await tombstoneHeads(this.meta, m.topicId, m.partitions);
+        await fenceItemLogs(this.meta, { id: m.topicId, partitions: m.partitions, ...(m.commit ? { commit: m.commit } : {}) });
+        // A deletion of this build stopped before it freed the name: free it now. (One of an
+        // older build keeps its item until its data is gone, as that build expects.)
+        if (m.deletedAt !== undefined) await freeName(this.meta, m.name, m.topicId);
+        if (m.request === request && read?.id === m.topicId) ours = true;
       }
-      throw err;
+      // This call's own marking applied, its answer lost and its retry refused (the SDK's, or
+      // ours after a reported failure): the topic is gone because of this DELETE, which says so
+      // rather than 404 "does not exist". Its tombstones and the name are done just above.
+      if (!ours || read === undefined) throw err;
+      this.cache.delete(name);
+      return read;
     }
     this.cache.delete(name);
     // Before answering: from here on no process still holding this incarnation can commit to,
@@ -328,10 +338,11 @@ export class TopicRegistry {
    * the deletion before it creates (finishStoppedDeletion), or finds the name free: one item per
    * name, changed only by conditional writes, so the two are linearizable.
    */
-  private markOnce(name: string, topicId: string | undefined): Promise<Topic> {
+  private markOnce(name: string, topicId: string | undefined, request: string, onRead: (t: Topic) => void): Promise<Topic> {
     return retryOnConflict(
       async () => {
         const t = await this.get(name, { fresh: true });
+        onRead(t);
         if (topicId !== undefined && t.id !== topicId) {
           throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" with id ${topicId} does not exist (the name is held by another incarnation, ${t.id}, which is left alone)`, { topic: name });
         }
@@ -342,7 +353,7 @@ export class TopicRegistry {
             set: topicDeletingSet(this.clock.now()),
             condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: t.id }, { op: 'eq', attr: TOPIC_VERSION_ATTR, value: t.version }, TOPIC_NOT_DELETING] },
           },
-          { type: 'put', item: topicDeletionToItem({ name, topicId: t.id, partitions: t.partitions, deletedAt: this.clock.now(), ...(t.commit ? { commit: t.commit } : {}) }) },
+          { type: 'put', item: topicDeletionToItem({ name, topicId: t.id, partitions: t.partitions, deletedAt: this.clock.now(), request, ...(t.commit ? { commit: t.commit } : {}) }) },
         ]);
         return t;
       },
