@@ -290,6 +290,25 @@ function scenario(stores: () => Promise<TestStores>): void {
     await deleting;
   });
 
+  // A process whose cached lookup still names the deleted incarnation is refused (404, "retry to
+  // reach the topic now under that name"). The retry it is told to make must reach the topic
+  // created under the name since, not the same cached incarnation again: that one was still
+  // refused, for as long as the lookup stayed cached (a second; here the clock stands still).
+  it('a produce refused for the deleted incarnation, retried, reaches the topic now under the name', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = engineOn(s, clock);
+    const holder = engineOn(s, new ManualClock(Date.now())); // its topic cache never expires
+    await oldTopic(e, s.name);
+    await holder.produce(s.name, [{ value: enc('held'), partition: 1 }]);
+    await e.deleteTopic(s.name);
+    await e.createTopic(s.name, 2);
+    const first = await holder.produce(s.name, [{ value: enc('refused'), partition: 1 }]).then(() => 'acknowledged', (err: SamsaError) => err.code);
+    expect(first).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    await holder.produce(s.name, [{ value: enc('retried'), partition: 1 }]);
+    expect(await values(e, s.name, 1)).toEqual(['retried']);
+  });
+
   // Mixed versions: a build before markers by id (still running during a deploy, or whose
   // markers a deploy left) keeps the topic item "deleting" beside a marker by name. This build
   // refuses that name until the deletion is done ("marked for deletion"), and finishes it.
