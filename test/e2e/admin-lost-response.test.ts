@@ -98,6 +98,10 @@ describe('admin calls after a lost response', () => {
     expect(await res.json()).toMatchObject({ error_code: 'UNKNOWN_TOPIC_OR_PARTITION' });
     const second = (await direct.admin().describeTopic(topic)).topicId;
     expect(second).not.toBe(first);
+    const bad = await fetch(`${server.url}/v1/topics/${topic}?topic_id=${'x'.repeat(100)}`, { method: 'DELETE' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error_code: 'INVALID_REQUEST' });
+    expect((await direct.admin().describeTopic(topic)).topicId).toBe(second);
     expect((await fetch(`${server.url}/v1/topics/${topic}?topic_id=${second}`, { method: 'DELETE' })).status).toBe(204);
     expect(await direct.admin().listTopics()).not.toContain(topic);
   });
