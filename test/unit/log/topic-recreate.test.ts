@@ -309,6 +309,26 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect(await values(e, s.name, 1)).toEqual(['retried']);
   });
 
+  // The store applied the create's put and the SDK retried it on its own (a lost answer): the
+  // retry fails its condition on the very item it wrote. The create made the topic: it answers
+  // so, not 409 TOPIC_ALREADY_EXISTS (a fixture that deletes and creates the name at once then
+  // failed, or with KafkaJS's createTopics went on believing another topic held it).
+  it('a create whose put the SDK retried behind its back answers that it created the topic', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = engineOn(s, clock);
+    await oldTopic(e, s.name);
+    await e.deleteTopic(s.name);
+    const fm = faultyMetaStore(s.meta);
+    fm.faults.add({ method: 'write', times: 1, when: (c) => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.pk === topicKey(s.name).pk, action: { kind: 'repeat' } });
+    const admin = closing(new LogEngine(fm, s.objects, clock));
+    const created = await admin.createTopic(s.name, 1);
+    expect(fm.faults.fired(0)).toBe(1);
+    expect((await e.topics.get(s.name, { fresh: true })).id).toBe(created.id);
+    // A create of a name that is taken is still refused.
+    await expect(admin.createTopic(s.name, 1)).rejects.toMatchObject({ code: 'TOPIC_ALREADY_EXISTS' });
+  });
+
   // Mixed versions: a build before markers by id (still running during a deploy, or whose
   // markers a deploy left) keeps the topic item "deleting" beside a marker by name. This build
   // refuses that name until the deletion is done ("marked for deletion"), and finishes it.
