@@ -110,6 +110,8 @@ export class TopicRegistry {
         break;
       } catch (err) {
         if (!(err instanceof ConditionFailedError)) throw err;
+        // Our own put, applied, its answer lost and repeated by the store's client: created.
+        if (err.item?.[TOPIC_ID_ATTR] === topic.id) break;
         // Once: the name's item is then gone, or another create's.
         if (finished || !(await this.finishStoppedDeletion(name, err.item))) throw exists(err.item);
         finished = true;
