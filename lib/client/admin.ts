@@ -166,9 +166,24 @@ export class Admin {
     await this.http.json('PATCH', `/v1/topics/${seg(topic)}`, { json: change, what: `alter topic "${topic}"` });
   }
 
-  /** Deletes a topic and its data; a retry after a lost answer that finds it gone is the deletion done. */
+  /**
+   * Deletes a topic and its data; a retry after a lost answer that finds it gone is the deletion
+   * done. It deletes the incarnation it finds first (by its topic ID, as Kafka's DeleteTopics
+   * can): the name of a deleted topic is free at once, so a retry after a lost answer — or the
+   * lost attempt itself, delayed past its retry — may meet a topic another client created under
+   * the name since, and must leave it alone.
+   */
   async deleteTopic(topic: string): Promise<void> {
-    await this.deleteOnce(`/v1/topics/${seg(topic)}`, 'UNKNOWN_TOPIC_OR_PARTITION', `delete topic "${topic}"`);
+    // A caller may hold the right to delete the topic and be denied describing it: it deletes by
+    // name, as DELETE alone allows (without that guard).
+    const topicId = await this.describeTopic(topic).then(
+      (d) => d.topicId,
+      (err: unknown) => {
+        if (isCode(err, 'TOPIC_AUTHORIZATION_FAILED')) return undefined;
+        throw err;
+      },
+    );
+    await this.deleteOnce(`/v1/topics/${seg(topic)}`, 'UNKNOWN_TOPIC_OR_PARTITION', `delete topic "${topic}"`, topicId !== undefined ? { topic_id: topicId } : undefined);
   }
 
   async deleteTopics(opts: { topics: string[] }): Promise<void> {
@@ -278,10 +293,10 @@ export class Admin {
    * A DELETE whose retry may find the thing gone: after an attempt whose answer was lost, the
    * `gone` refusal is that attempt's deletion, done; otherwise it stands.
    */
-  private async deleteOnce(path: string, gone: string, what: string): Promise<void> {
+  private async deleteOnce(path: string, gone: string, what: string, query?: Record<string, string>): Promise<void> {
     const unsure = unsureOutcome();
     try {
-      await this.http.json('DELETE', path, { onRetry: unsure.onRetry, what });
+      await this.http.json('DELETE', path, { onRetry: unsure.onRetry, what, ...(query ? { query } : {}) });
     } catch (err) {
       if (!(unsure.acted && isCode(err, gone))) throw err;
     }

@@ -467,11 +467,12 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       path: '/v1/topics/{topic}',
       tags: ['topics'],
       summary: 'Delete a topic (its data is removed in the background)',
-      request: { params: S.TopicParam },
+      request: { params: S.TopicParam, query: S.DeleteTopicQuery },
       responses: { 204: { description: 'Deleted' }, ...errorResponses(404) },
     }),
     async (c) => {
-      await engine.deleteTopic(c.req.valid('param').topic);
+      const topicId = c.req.valid('query').topic_id;
+      await engine.deleteTopic(c.req.valid('param').topic, topicId !== undefined ? { topicId } : {});
       return c.body(null, 204);
     },
   );

@@ -87,6 +87,21 @@ export const DescribeQuery = z.object({
     .openapi({ param: { name: 'stats', in: 'query' }, description: 'Also count each partition’s segments and bytes (one catalog query per partition).' }),
 });
 
+/**
+ * DELETE of a topic, optionally of one incarnation: a deletion retried after its answer was lost
+ * must not delete a topic created under the name since (the client sends the id it described).
+ */
+export const DeleteTopicQuery = z.object({
+  topic_id: z
+    .string()
+    .max(64)
+    .optional()
+    .openapi({
+      param: { name: 'topic_id', in: 'query' },
+      description: 'Delete only this incarnation of the topic (`topic_id` of its description): another incarnation under the name, or none, is 404 UNKNOWN_TOPIC_OR_PARTITION and is left alone.',
+    }),
+});
+
 export const TopicDescription = z
   .object({
     name: z.string(),

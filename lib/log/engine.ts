@@ -237,8 +237,9 @@ export class LogEngine {
     };
   }
 
-  async deleteTopic(name: string): Promise<void> {
-    const topic = await this.topics.markDeleted(name);
+  /** Deletes the topic; with `topicId`, only that incarnation of it (TopicRegistry.markDeleted). */
+  async deleteTopic(name: string, opts: { topicId?: string } = {}): Promise<void> {
+    const topic = await this.topics.markDeleted(name, opts.topicId);
     this.committer.forget(topic);
     if (this.opts.onTopicDeleted) {
       await this.opts.onTopicDeleted(topic).catch((err: unknown) => console.warn(`[samsa] hand-off of the deletion of ${name} failed (the next retention pass removes its data):`, err));
@@ -461,7 +462,7 @@ export class LogEngine {
         try {
           const result = (
             await this.lock(key).run(() =>
-              this.committer.commit([{ topic, partition, payload: merged.payload, batchStarts: merged.batchStarts, batchCounts: merged.batchCounts, maxTs: merged.maxTs }]),
+              this.commitLive([{ topic, partition, payload: merged.payload, batchStarts: merged.batchStarts, batchCounts: merged.batchCounts, maxTs: merged.maxTs }]),
             )
           )[0];
           if (group.length === 1) group[0]!.resolve(result!.batchBases);
@@ -500,7 +501,7 @@ export class LogEngine {
     await Promise.all(
       chunks.map(async (chunk) => {
         const commit = () =>
-          this.committer.commit(chunk.map(([partition, prep]) => ({ topic, partition, payload: prep.payload, batchStarts: prep.batchStarts, batchCounts: prep.batchCounts, maxTs: prep.maxTs })));
+          this.commitLive(chunk.map(([partition, prep]) => ({ topic, partition, payload: prep.payload, batchStarts: prep.batchStarts, batchCounts: prep.batchCounts, maxTs: prep.maxTs })));
         const locked = chunk.reduceRight<() => Promise<Awaited<ReturnType<typeof commit>>>>((inner, [p]) => () => this.lock(partitionKey(topic, p)).run(inner), commit);
         const results = await locked();
         chunk.forEach(([p, prep], i) => {
@@ -511,6 +512,15 @@ export class LogEngine {
       }),
     );
     return bases;
+  }
+
+  /**
+   * The committer's commit of one topic's parts; a refusal because the incarnation was deleted
+   * (its heads tombstoned) drops the stale topic from the cache, as reads do (forgettingDeleted),
+   * so the retry the refusal asks for resolves the name again and reaches the topic now under it.
+   */
+  private commitLive(parts: Parameters<Committer['commit']>[0]): ReturnType<Committer['commit']> {
+    return this.forgettingDeleted(parts[0]!.topic, () => this.committer.commit(parts));
   }
 
   private lock(key: string): Mutex {
@@ -526,7 +536,7 @@ export class LogEngine {
    */
   private async commitIdempotent(topic: Topic, partition: number, prep: Prepared, batch: Omit<ProducerBatch, 'now' | 'expirationMs'>): Promise<number> {
     const [result] = await this.lock(partitionKey(topic, partition)).run(() =>
-      this.committer.commit([
+      this.commitLive([
         {
           topic,
           partition,

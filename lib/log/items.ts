@@ -482,6 +482,12 @@ export interface DeletionMarker {
    * build before markers by id: its topic item, kept in state "deleting", holds the time.
    */
   deletedAt?: number;
+  /**
+   * A token of the DELETE that queued it (markers by id): a DELETE whose own marking applied
+   * but whose answer was lost, then retried by the SDK and refused, tells its deletion from
+   * another's by it (topics.ts, markDeleted).
+   */
+  request?: string;
 }
 
 /** Stored name of the incarnation a deletion marker is for (its removal is conditional on it). */
@@ -494,6 +500,7 @@ export const topicDeletionToItem = (m: DeletionMarker & { deletedAt: number }): 
   partitions: m.partitions,
   deleted_at: m.deletedAt,
   ...(m.commit ? { [TOPIC_COMMIT_ATTR]: m.commit } : {}),
+  ...(m.request !== undefined ? { request: m.request } : {}),
 });
 /**
  * A deletion marker of either kind: by incarnation id (this build's) or by name (builds before
@@ -508,6 +515,7 @@ export const deletionMarkerFromItem = (item: MetaItem): DeletionMarker => {
     partitions: item['partitions'] as number,
     ...(item[TOPIC_COMMIT_ATTR] === 'items' ? { commit: 'items' as const } : {}),
     ...(deletedAt !== undefined ? { deletedAt } : {}),
+    ...(byId && typeof item['request'] === 'string' ? { request: item['request'] } : {}),
   };
 };
 /** A marker by name, as builds before markers by id wrote it (tests of mixed versions). */

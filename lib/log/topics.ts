@@ -1,13 +1,14 @@
 // Topic registry: one metadata item per topic holding its partition count and config. Reads
 // are cached briefly per process (topic metadata is eventually consistent in Kafka too); every
 // change goes through a conditional write so concurrent admins never lose an update.
+import { randomUUID } from 'node:crypto';
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { MetaItem, MetaStore } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
 import { type DeletionMarker, deletionMarkerFromItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicDeletionToItem, topicFromItem, topicToItem } from './items';
-import { deletionKey, headKey, newTopicId, TOPIC_DELETIONS_PK, topicKey, TOPICS_PK } from './keys';
+import { deletionKey, headKey, newTopicId, TOPIC_DELETIONS_PK, topicDeletionKey, topicKey, TOPICS_PK } from './keys';
 import { fenceItemLogs, tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
@@ -37,9 +38,9 @@ export interface Topic {
 /**
  * A create's refusal of a name in use. A deletion frees the name before it answers (markDeleted),
  * as KRaft Kafka does. An item in state "deleting" is a deletion under way: one of this build
- * between its first write and its last (or interrupted there: the retried DELETE or the next
- * retention pass finishes it), or one of a build before markers by id, which keeps the item
- * until the data is gone. Its name is refused until then ("marked for deletion").
+ * between its first write and its last (or interrupted there), which the create finishes
+ * (finishStoppedDeletion), or one of a build before markers by id, which keeps the item until
+ * the data is gone. Only that one's name is refused ("marked for deletion").
  */
 function nameTaken(name: string, item: MetaItem | undefined): SamsaError {
   return new SamsaError(
@@ -100,14 +101,21 @@ export class TopicRegistry {
       // partition count of heads behind at each attempt; only a crash, or a create racing
       // another for the same name, leaves heads that nothing references.
       const current = await this.meta.get(topicKey(name));
-      if (current) throw exists(current);
+      if (current && !(await this.finishStoppedDeletion(name, current))) throw exists(current);
       await markItemsHeads(this.meta, topic);
     }
-    try {
-      await this.meta.write({ type: 'put', item: topicToItem(topic), condition: { op: 'notExists' } });
-    } catch (err) {
-      if (err instanceof ConditionFailedError) throw exists(err.item);
-      throw err;
+    for (let finished = false; ; ) {
+      try {
+        await this.meta.write({ type: 'put', item: topicToItem(topic), condition: { op: 'notExists' } });
+        break;
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+        // Our own put, applied, its answer lost and repeated by the store's client: created.
+        if (err.item?.[TOPIC_ID_ATTR] === topic.id) break;
+        // Once: the name's item is then gone, or another create's.
+        if (finished || !(await this.finishStoppedDeletion(name, err.item))) throw exists(err.item);
+        finished = true;
+      }
     }
     this.cache.set(name, { topic, at: this.clock.now() });
     return topic;
@@ -120,7 +128,36 @@ export class TopicRegistry {
   async checkNameFree(name: string): Promise<void> {
     validateTopicName(name);
     const item = await this.meta.get(topicKey(name));
-    if (item) throw nameTaken(name, item);
+    // A deletion of this build under way is one the create would finish (finishStoppedDeletion).
+    if (item && !(isDeletingTopicItem(item) && (await this.deletionById(item)) !== undefined)) throw nameTaken(name, item);
+  }
+
+  /**
+   * A create that finds the name's item "deleting" by a deletion of this build (its marker by id
+   * holds `deleted_at`) finishes that deletion's last two steps, as its DELETE or a retention
+   * pass would: the tombstones, then the name (markDeleted). A DELETE killed after its first
+   * write (a Lambda timed out) otherwise left the name refused until someone retried the DELETE
+   * or the next retention pass ran — on Lambda the hand-off to the retention function comes
+   * after the DELETE's last write, so up to the 15-minute schedule. A DELETE still running does
+   * the same idempotent writes; its own freeing of the name then finds nothing to remove. One of
+   * an older build (no marker by id) keeps its item until its data is gone: false, refused.
+   */
+  private async finishStoppedDeletion(name: string, item: MetaItem | undefined): Promise<boolean> {
+    if (item === undefined || !isDeletingTopicItem(item)) return false;
+    const m = await this.deletionById(item);
+    if (m === undefined) return false;
+    await tombstoneHeads(this.meta, m.topicId, m.partitions);
+    await fenceItemLogs(this.meta, { id: m.topicId, partitions: m.partitions, ...(m.commit ? { commit: m.commit } : {}) });
+    await freeName(this.meta, name, m.topicId);
+    this.cache.delete(name);
+    return true;
+  }
+
+  /** The deletion marker by id (this build's) of a topic item's incarnation, if there is one. */
+  private async deletionById(item: MetaItem): Promise<DeletionMarker | undefined> {
+    const marker = await this.meta.get(topicDeletionKey(item[TOPIC_ID_ATTR] as string));
+    const m = marker && deletionMarkerFromItem(marker);
+    return m && m.deletedAt !== undefined ? m : undefined;
   }
 
   /**
@@ -247,29 +284,43 @@ export class TopicRegistry {
    * The name is freed only after the tombstones: a process still holding the old topic can
    * commit to it until they land, and a create that succeeded before then let such a write,
    * begun after the create's answer, be acknowledged into the deleted incarnation and lost.
+   *
+   * With `topicId`, only that incarnation is deleted: any other under the name (or none) is
+   * UNKNOWN_TOPIC_OR_PARTITION. As the name is free at once, a deletion retried after its
+   * answer was lost, or a request delayed past a retry that succeeded, could otherwise meet a
+   * topic created under the name meanwhile and delete it (the client sends the id it described).
    */
-  async markDeleted(name: string): Promise<Topic> {
+  async markDeleted(name: string, topicId?: string): Promise<Topic> {
     // Conditional on the version read, not only the id: the marker's partition count is what the
     // deletion tombstones and removes, and an alter that added partitions between the read and
     // this write would leave those partitions live (their heads never tombstoned).
     let topic: Topic;
+    // This call's own marking, told from another's when its answer is lost (below).
+    const request = randomUUID();
+    let read: Topic | undefined;
     try {
-      topic = await this.markOnce(name);
+      topic = await this.markOnce(name, topicId, request, (t) => (read = t));
     } catch (err) {
       // Not found: perhaps because an earlier attempt marked it and its answer was lost (the
       // store reported a failure, or an SDK retry of the applied write failed its condition).
       // A deletion still under way finishes its tombstones first, so that no answer to a
       // DELETE, this 404 included, comes while a process holding the topic can still commit.
-      if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') {
-        for (const m of await this.pendingDeletions(name)) {
-          await tombstoneHeads(this.meta, m.topicId, m.partitions);
-          await fenceItemLogs(this.meta, { id: m.topicId, partitions: m.partitions, ...(m.commit ? { commit: m.commit } : {}) });
-          // A deletion of this build stopped before it freed the name: free it now. (One of an
-          // older build keeps its item until its data is gone, as that build expects.)
-          if (m.deletedAt !== undefined) await freeName(this.meta, m.name, m.topicId);
-        }
+      if (!(err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION')) throw err;
+      let ours = false;
+      for (const m of await this.pendingDeletions(name)) {
+        await tombstoneHeads(this.meta, m.topicId, m.partitions);
+        await fenceItemLogs(this.meta, { id: m.topicId, partitions: m.partitions, ...(m.commit ? { commit: m.commit } : {}) });
+        // A deletion of this build stopped before it freed the name: free it now. (One of an
+        // older build keeps its item until its data is gone, as that build expects.)
+        if (m.deletedAt !== undefined) await freeName(this.meta, m.name, m.topicId);
+        if (m.request === request && read?.id === m.topicId) ours = true;
       }
-      throw err;
+      // This call's own marking applied, its answer lost and its retry refused (the SDK's, or
+      // ours after a reported failure): the topic is gone because of this DELETE, which says so
+      // rather than 404 "does not exist". Its tombstones and the name are done just above.
+      if (!ours || read === undefined) throw err;
+      this.cache.delete(name);
+      return read;
     }
     this.cache.delete(name);
     // Before answering: from here on no process still holding this incarnation can commit to,
@@ -285,14 +336,18 @@ export class TopicRegistry {
   /**
    * Marks the topic item "deleting" and queues its deletion marker, in one transaction
    * (markDeleted). A create of the name racing the deletion either comes first (this finds that
-   * topic, or fails its condition and reads again), or finds the name taken until markDeleted
-   * frees it, or finds it free after: one item per name, changed only by conditional writes, so
-   * the two are linearizable.
+   * topic, or fails its condition and reads again), or finds the item "deleting" and finishes
+   * the deletion before it creates (finishStoppedDeletion), or finds the name free: one item per
+   * name, changed only by conditional writes, so the two are linearizable.
    */
-  private markOnce(name: string): Promise<Topic> {
+  private markOnce(name: string, topicId: string | undefined, request: string, onRead: (t: Topic) => void): Promise<Topic> {
     return retryOnConflict(
       async () => {
         const t = await this.get(name, { fresh: true });
+        onRead(t);
+        if (topicId !== undefined && t.id !== topicId) {
+          throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" with id ${topicId} does not exist (the name is held by another incarnation, ${t.id}, which is left alone)`, { topic: name });
+        }
         await this.meta.transact([
           {
             type: 'update',
@@ -300,7 +355,7 @@ export class TopicRegistry {
             set: topicDeletingSet(this.clock.now()),
             condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: t.id }, { op: 'eq', attr: TOPIC_VERSION_ATTR, value: t.version }, TOPIC_NOT_DELETING] },
           },
-          { type: 'put', item: topicDeletionToItem({ name, topicId: t.id, partitions: t.partitions, deletedAt: this.clock.now(), ...(t.commit ? { commit: t.commit } : {}) }) },
+          { type: 'put', item: topicDeletionToItem({ name, topicId: t.id, partitions: t.partitions, deletedAt: this.clock.now(), request, ...(t.commit ? { commit: t.commit } : {}) }) },
         ]);
         return t;
       },

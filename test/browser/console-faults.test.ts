@@ -374,6 +374,33 @@ describe.skipIf(!available)('web console under faults', () => {
     }
   }, 90_000);
 
+  // The name of a deleted topic is free at once: between the page's last refresh and the user's
+  // click, the topic it shows may have been deleted and another created under its name. The
+  // Delete button is for the topic on the page, not for one the user never saw.
+  it('deletes only the topic its page shows, never one created under the name since', async () => {
+    const topic = 'delete-shown';
+    expectedConsole = /status of 404/;
+    await createTopic(topic, 2);
+    await page.goto(`${server.url}/console#/topics/${topic}`);
+    await expect.poll(() => page.locator('table[aria-label="Partitions"] tbody tr').count(), { timeout: 10_000 }).toBe(2);
+    // The page's refreshes are held from here: it shows the topic it loaded, as it would until
+    // its next refresh.
+    await page.route(
+      (u) => u.pathname === `/v1/topics/${topic}`,
+      (route) => (route.request().method() === 'GET' ? undefined : route.continue()),
+    );
+    await api('DELETE', `/v1/topics/${topic}`);
+    await createTopic(topic, 1);
+    await api('POST', `/v1/topics/${topic}/records`, { records: [{ value: 'keep', partition: 0 }] });
+
+    await page.locator('#delete-confirm').fill(topic);
+    await page.locator('button.danger', { hasText: 'Delete topic' }).click();
+    await expect.poll(() => page.locator('#status').getAttribute('class'), { timeout: 10_000 }).toBe('error');
+    const now = await api<{ partitions: Array<{ high_watermark: number }> }>('GET', `/v1/topics/${topic}`);
+    expect(now.partitions.map((p) => p.high_watermark)).toEqual([1]);
+    expect(problems).toEqual([]);
+  });
+
   it('never overlaps periodic refreshes, and aborts a page’s requests when the user moves on', async () => {
     const topic = 'slow-server';
     await createTopic(topic, 1);

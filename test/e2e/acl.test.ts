@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Samsa } from '../../lib/client';
 import { REPO_ROOT, type ServerHandle, startServer } from '../helpers/server';
 
 type Json = any;
@@ -162,6 +163,18 @@ describe('ACLs', () => {
     // Denied "all" on orders.us takes describe away too.
     expect(await names(KEYS.producer)).toEqual(['orders.eu']);
     expect(await names(KEYS.admin)).toEqual(['orders.eu', 'orders.us', 'other.fresh', 'payments', 'secret.audit']);
+  });
+
+  // The client's deleteTopic describes the topic first, to delete that incarnation only; a
+  // caller allowed to delete a topic but denied describing it deletes it all the same (by name,
+  // as DELETE itself allows).
+  it('lets the client delete a topic its caller may delete but is denied describing', async () => {
+    expect((await admin('POST', '/v1/topics', { name: 'other.doomed', partitions: 1 })).status).toBe(201);
+    await grant({ principal: 'User:other', resource_type: 'topic', resource_name: 'other.doomed', operation: 'delete' });
+    await grant({ principal: 'User:other', resource_type: 'topic', resource_name: 'other.doomed', operation: 'describe', permission: 'deny' });
+    const client = new Samsa({ url: server.url, auth: { mode: 'bearer', token: KEYS.other } });
+    await expect(client.admin().deleteTopic('other.doomed')).resolves.toBeUndefined();
+    expect((await admin('GET', '/v1/topics/other.doomed')).status).toBe(404);
   });
 
   it('needs read on both the group and every topic to consume through a group', async () => {

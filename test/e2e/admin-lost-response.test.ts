@@ -61,12 +61,49 @@ describe('admin calls after a lost response', () => {
 
   it('deleteTopic: the retry finds it gone and succeeds', async () => {
     await direct.admin().createTopic({ topic: 'lost-delete' });
-    proxy.dropResponses('DELETE', /^\/v1\/topics\/lost-delete$/);
+    proxy.dropResponses('DELETE', /^\/v1\/topics\/lost-delete(\?|$)/);
     await expect(client.admin().deleteTopic('lost-delete')).resolves.toBeUndefined();
     expect(dropped('DELETE', /lost-delete/).map((r) => r.status)).toEqual([204]);
     expect(await direct.admin().listTopics()).not.toContain('lost-delete');
     // A topic that never existed is still an error.
     await expect(client.admin().deleteTopic('never-was')).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+  });
+
+  // The name of a deleted topic is free at once: between the lost answer and the retry, another
+  // client may create the topic again and write to it. The retry is of the deletion of the topic
+  // this call found, not of whatever holds the name by then (Kafka's DeleteTopics by topic id).
+  it('deleteTopic: the retry after a lost answer leaves a topic created under the name meanwhile, and its records, alone', async () => {
+    const topic = 'lost-delete-recreated';
+    await direct.admin().createTopic({ topic });
+    proxy.dropResponses('DELETE', new RegExp(`^/v1/topics/${topic}(\\?|$)`), 1, async () => {
+      await direct.admin().createTopic({ topic, numPartitions: 2 });
+      const producer = direct.producer({ lingerMs: 0 });
+      await producer.send({ topic, messages: [{ value: 'kept', partition: 1 }] });
+      await producer.disconnect();
+    });
+    await expect(client.admin().deleteTopic(topic)).resolves.toBeUndefined();
+    expect(dropped('DELETE', new RegExp(topic)).map((r) => r.status)).toEqual([204]);
+    const now = await direct.admin().describeTopic(topic);
+    expect(now.partitions.map((p) => p.highWatermark)).toEqual([0, 1]);
+  });
+
+  it('DELETE ?topic_id= of an earlier incarnation is 404 and leaves the topic now under the name', async () => {
+    const topic = 'delete-by-id';
+    await direct.admin().createTopic({ topic });
+    const first = (await direct.admin().describeTopic(topic)).topicId;
+    await direct.admin().deleteTopic(topic);
+    await direct.admin().createTopic({ topic });
+    const res = await fetch(`${server.url}/v1/topics/${topic}?topic_id=${first}`, { method: 'DELETE' });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error_code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    const second = (await direct.admin().describeTopic(topic)).topicId;
+    expect(second).not.toBe(first);
+    const bad = await fetch(`${server.url}/v1/topics/${topic}?topic_id=${'x'.repeat(100)}`, { method: 'DELETE' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error_code: 'INVALID_REQUEST' });
+    expect((await direct.admin().describeTopic(topic)).topicId).toBe(second);
+    expect((await fetch(`${server.url}/v1/topics/${topic}?topic_id=${second}`, { method: 'DELETE' })).status).toBe(204);
+    expect(await direct.admin().listTopics()).not.toContain(topic);
   });
 
   it('deleteGroup: the retry finds it gone and succeeds', async () => {

@@ -20,15 +20,19 @@ export interface HttpProxy {
   url: string;
   /** Every request forwarded so far, in order. */
   readonly requests: ProxiedRequest[];
-  /** Drops the responses of the next `times` requests with this method whose path matches. */
-  dropResponses(method: string, path: RegExp, times?: number): void;
+  /**
+   * Drops the responses of the next `times` requests with this method whose path matches;
+   * `meanwhile`, if given, runs after the server answered and before the caller's connection is
+   * dropped (what another client does between an attempt and its retry).
+   */
+  dropResponses(method: string, path: RegExp, times?: number, meanwhile?: () => Promise<void>): void;
   close(): Promise<void>;
 }
 
 export async function startHttpProxy(target: string): Promise<HttpProxy> {
   const upstream = new URL(target);
   const requests: ProxiedRequest[] = [];
-  const rules: Array<{ method: string; path: RegExp; left: number }> = [];
+  const rules: Array<{ method: string; path: RegExp; left: number; meanwhile?: () => Promise<void> }> = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -45,7 +49,10 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
             if (rule) rule.left--;
             requests.push({ method: req.method ?? '', path, status: ur.statusCode ?? 0, dropped: rule !== undefined });
             // The server has answered: the caller hears nothing but a reset.
-            if (rule) return void req.socket.resetAndDestroy();
+            if (rule) {
+              const meanwhile = rule.meanwhile ?? (() => Promise.resolve());
+              return void meanwhile().finally(() => req.socket.resetAndDestroy());
+            }
             const payload = Buffer.concat(parts);
             const headers = { ...ur.headers };
             delete headers['transfer-encoding'];
@@ -62,8 +69,8 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
-    dropResponses(method, path, times = 1) {
-      rules.push({ method, path, left: times });
+    dropResponses(method, path, times = 1, meanwhile) {
+      rules.push({ method, path, left: times, ...(meanwhile ? { meanwhile } : {}) });
     },
     close: () =>
       new Promise<void>((resolve) => {

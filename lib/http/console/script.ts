@@ -276,7 +276,13 @@ export const CONSOLE_JS = String.raw`
     var delForm = h('form', { class: 'inline', onsubmit: function (e) {
       e.preventDefault();
       if (confirmName.value !== topic) { setStatus('Type the topic name to confirm deletion', true); return; }
-      api('DELETE', '/v1/topics/' + enc(topic)).then(function () { setStatus('Deleted topic ' + topic); location.hash = '#/topics'; }, fail);
+      // Only the incarnation this page shows: the name may hold another topic since its last
+      // refresh (a deleted name is free at once), and that one is not the user's to delete here.
+      var only = incarnation === undefined ? '' : '?topic_id=' + enc(incarnation);
+      api('DELETE', '/v1/topics/' + enc(topic) + only).then(function () { setStatus('Deleted topic ' + topic); location.hash = '#/topics'; }, function (err) {
+        if (err && err.status === 404) setStatus('Topic ' + topic + ' as shown here is gone (deleted, perhaps created again since); nothing was deleted.', true);
+        else fail(err);
+      });
     } }, [field('Type "' + topic + '" to delete it', confirmName), h('button', { type: 'submit', class: 'danger', text: 'Delete topic' })]);
 
     // Message browser: seek by offset or time, decode as JSON / text / hex, follow live.

@@ -58,4 +58,30 @@ describe('a deletion whose marking lost its answer', () => {
       expect(late, `partition ${p}`).toBe('UNKNOWN_TOPIC_OR_PARTITION');
     }
   });
+
+  // The store applied the marking transaction and the SDK retried it on its own (a lost
+  // answer): the retry fails its condition, and the DELETE, reading the topic again, finds it
+  // gone. It was gone because of this very DELETE: the answer is that it deleted the topic, not
+  // 404 "does not exist" (the client's deleteTopic threw, `samsa topics delete` exited 1 on a
+  // topic it had deleted).
+  it('a DELETE whose marking the SDK retried behind its back answers that it deleted the topic', async () => {
+    await codecsReady();
+    s = await localStores('samsa-delete-lost-');
+    const meta = faultyMetaStore(s.meta);
+    const holder = new LogEngine(s.meta, s.objects, new ManualClock(Date.now()), { headOnlyCommits: true });
+    const admin = new LogEngine(meta, s.objects, undefined, { headOnlyCommits: true });
+    engines.push(holder, admin);
+    await admin.createTopic('doomed', 2);
+    await holder.produce('doomed', [rec('before-0'), rec('before-1', 1)]);
+    meta.faults.add({ method: 'transact', times: 1, action: { kind: 'repeat' } });
+    await expect(admin.deleteTopic('doomed')).resolves.toBeUndefined();
+    expect(meta.faults.fired(0)).toBe(1);
+    await expect(admin.topics.find('doomed', { fresh: true })).resolves.toBeUndefined();
+    for (const p of [0, 1]) {
+      const late = await holder.produce('doomed', [rec('after', p)]).then(() => 'acknowledged', (err: SamsaError) => err.code);
+      expect(late, `partition ${p}`).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    }
+    // A DELETE of a topic that is not there is still 404.
+    await expect(admin.deleteTopic('doomed')).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+  });
 });
