@@ -65,6 +65,33 @@ describe('fault proxy', () => {
     await p.close();
   });
 
+  // S3's HeadObject answers an object's size in Content-Length with no body; the SDK reads
+  // ContentLength from it. Seed 482 (AWS): every HEAD through the storage proxy said 0 bytes,
+  // so compose's source check refused a 2,452-byte first chunk for good ('object holds 0 bytes').
+  it.each([
+    { pass: 'a pass-through', setup: (p: { enabled: boolean }) => void p },
+    { pass: 'disabled', setup: (p: { enabled: boolean }) => void (p.enabled = false) },
+  ])('answers a HEAD with the upstream Content-Length ($pass)', async ({ setup }) => {
+    const s3 = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-length': '2452', etag: '"e"' });
+      res.end(req.method === 'HEAD' ? undefined : Buffer.alloc(2452));
+    });
+    await new Promise<void>((r) => s3.listen(0, '127.0.0.1', () => r()));
+    const p = await startProxy(`http://127.0.0.1:${(s3.address() as AddressInfo).port}`, () => 0.99, {}, { kind: 'storage' });
+    setup(p);
+    try {
+      const head = await fetch(`${p.url}/bucket/key`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-length')).toBe('2452');
+      expect(head.headers.get('etag')).toBe('"e"');
+      const get = await fetch(`${p.url}/bucket/key`);
+      expect((await get.arrayBuffer()).byteLength).toBe(2452);
+    } finally {
+      await p.close();
+      await new Promise<void>((r) => s3.close(() => r()));
+    }
+  });
+
   it('passes everything through when disabled', async () => {
     hits = [];
     const p = await startProxy(target, always, { dropResponse: 1 }, { kind: 'samsa' });
