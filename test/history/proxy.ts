@@ -104,7 +104,7 @@ export async function startProxy(
             await forward(to, req, body).catch(() => undefined);
             const op = Number(req.headers['x-history-op']);
             if (Number.isFinite(op)) opts.onDuplicate?.(op);
-            reply(res, await forward(to, req, body));
+            reply(req, res, await forward(to, req, body));
             return;
           }
           const up = await forward(to, req, body);
@@ -114,7 +114,7 @@ export async function startProxy(
             return;
           }
           bump('pass');
-          reply(res, up);
+          reply(req, res, up);
         } catch {
           bump('upstream-error');
           req.socket.destroy();
@@ -136,12 +136,15 @@ export async function startProxy(
   return handle;
 }
 
-function reply(res: http.ServerResponse, up: Upstream): void {
+function reply(req: http.IncomingMessage, res: http.ServerResponse, up: Upstream): void {
   const headers = { ...up.headers };
   delete headers['transfer-encoding'];
   delete headers['connection'];
   delete headers['keep-alive'];
-  headers['content-length'] = String(up.body.length);
+  // A HEAD response has no body but says the object's size in Content-Length (S3's HeadObject:
+  // the SDK's ContentLength): keep the upstream's. Rewriting it to 0 made every object look
+  // empty to the S3 adapter's HEADs (compose's source check, write()'s leftover checks).
+  if (req.method !== 'HEAD') headers['content-length'] = String(up.body.length);
   res.writeHead(up.status, headers);
   res.end(up.body);
 }
