@@ -12,16 +12,13 @@ import type { Topic } from '../log/topics';
 /** The response header that names the incarnation a read answered from. */
 export const TOPIC_ID_HEADER = 'x-samsa-topic-id';
 
+/** A `topic_id` query parameter (one incarnation of the name), described for its route. */
+export const topicIdParam = (description: string) => z.string().max(64).optional().openapi({ param: { name: 'topic_id', in: 'query' }, description });
+
 /** The `topic_id` query parameter of the read routes. */
-export const TopicIdParam = z
-  .string()
-  .max(64)
-  .optional()
-  .openapi({
-    param: { name: 'topic_id', in: 'query' },
-    description:
-      'The topic incarnation this read continues (the x-samsa-topic-id of an earlier answer, or topic_id of GET /v1/topics/{topic}). When the name now holds another topic (deleted and created again), 404 UNKNOWN_TOPIC_OR_PARTITION with `topic_id`, instead of the new topic\'s records at an offset of the old one.',
-  });
+export const TopicIdParam = topicIdParam(
+  'The topic incarnation this read continues (the x-samsa-topic-id of an earlier answer, or topic_id of GET /v1/topics/{topic}). When the name now holds another topic (deleted and created again), 404 UNKNOWN_TOPIC_OR_PARTITION with `topic_id`, instead of the new topic\'s records at an offset of the old one.',
+);
 
 /** The topic `name` names now, for `partition`; when `wanted` is given, only that incarnation. */
 export async function readIncarnation(engine: LogEngine, name: string, partition: number, wanted?: string): Promise<Topic> {

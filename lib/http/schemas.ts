@@ -2,7 +2,7 @@
 // OpenAPI document, so the two cannot drift apart.
 import { z } from '@hono/zod-openapi';
 import { MAX_NAME_LENGTH } from '../log/topic-config';
-import { TopicIdParam } from './incarnation';
+import { TopicIdParam, topicIdParam } from './incarnation';
 
 export const ErrorBody = z
   .object({
@@ -92,14 +92,9 @@ export const DescribeQuery = z.object({
  * must not delete a topic created under the name since (the client sends the id it described).
  */
 export const DeleteTopicQuery = z.object({
-  topic_id: z
-    .string()
-    .max(64)
-    .optional()
-    .openapi({
-      param: { name: 'topic_id', in: 'query' },
-      description: 'Delete only this incarnation of the topic (`topic_id` of its description): another incarnation under the name, or none, is 404 UNKNOWN_TOPIC_OR_PARTITION and is left alone.',
-    }),
+  topic_id: topicIdParam(
+    'Delete only this incarnation of the topic (`topic_id` of its description): another incarnation under the name, or none, is 404 UNKNOWN_TOPIC_OR_PARTITION and is left alone.',
+  ),
 });
 
 export const TopicDescription = z

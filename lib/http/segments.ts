@@ -9,7 +9,7 @@ import { isSealed, planSegmentRangesAtHead } from '../log/bulk';
 import type { LogEngine } from '../log/engine';
 import { segmentObject } from '../log/keys';
 import { CONSUMED_ELSEWHERE } from './authz';
-import { readIncarnation, TOPIC_ID_HEADER, TopicIdParam } from './incarnation';
+import { readIncarnation, TOPIC_ID_HEADER, TopicIdParam, topicIdParam } from './incarnation';
 import * as S from './schemas';
 
 export const RECORD_BATCH_TYPE = 'application/vnd.kafka.record-batch';
@@ -52,11 +52,7 @@ const SegmentObjectParams = S.PartitionParams.extend({
 });
 
 const SegmentObjectQuery = z.object({
-  topic_id: z
-    .string()
-    .max(64)
-    .optional()
-    .openapi({ param: { name: 'topic_id', in: 'query' }, description: 'The topic incarnation the URL was handed out for (the segments route sets it): another incarnation of the name is 404.' }),
+  topic_id: topicIdParam('The topic incarnation the URL was handed out for (the segments route sets it): another incarnation of the name is 404.'),
 });
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
