@@ -17,6 +17,7 @@ import { partitionPk, partitionPrefix, SEGMENT_FILES, SEGMENT_PREFIX, segmentObj
 import type { Segment } from '../../../lib/log/model';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
+import { wrapAwsError } from '../../../lib/storage/aws-errors';
 import { ManualClock } from '../../../lib/util/clock';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
 import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
@@ -450,5 +451,46 @@ describeAws('segments written in chunks on S3 + DynamoDB (emulator)', () => {
     expect(got[0]!.value![0]).toBe(100 % 251);
     await plain.engine.close();
     await engine.close();
+  }, 120_000);
+
+  /**
+   * A partition whose first segment, closed in chunks, cannot be composed: every compose of its
+   * `<base>.log` is refused by S3 with an error no retry cures (AccessDenied, as the adapter
+   * wraps it; a missing or short chunk, an index that does not parse fail the same way). Its
+   * records are intact in the chunks. Forty batches are produced and flushed a few at a time.
+   */
+  async function stuckComposition(): Promise<Node & { objects: ReturnType<typeof faultyObjectStore> }> {
+    aws = await awsStores();
+    const objects = faultyObjectStore(aws.objects);
+    const engine = new LogEngine(aws.meta, objects, undefined, { inlineMaxBytes: 4096, flush: FLUSH });
+    const n = { engine, meta: aws.meta, objects, root: '' };
+    await engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+    await produce(n, 0, 12);
+    await flush(n);
+    const denied = wrapAwsError({ name: 'AccessDenied', message: 'Access Denied', $fault: 'client', $metadata: { httpStatusCode: 403 } }, 'S3 compose');
+    objects.faults.add({ method: 'compose', when: (c) => String(c.args[0]).endsWith(`${'0'.repeat(20)}.log`), times: Infinity, action: { kind: 'fail', error: denied } });
+    for (const [from, to] of [[12, 15], [15, 27], [27, 40]] as const) {
+      await produce(n, from, to);
+      await flush(n);
+    }
+    return n;
+  }
+
+  it('a segment whose composition fails for good does not block its partition: later produces are flushed and every record reads', async () => {
+    const n = await stuckComposition();
+    expect(n.objects.faults.fired(0)).toBeGreaterThan(0);
+    const t = await n.engine.topics.get('t');
+    const head = await n.engine.head(t, 0);
+    expect([head.nextOffset, head.flushed]).toEqual([40, 40]);
+    // Segment 0 is still in chunks (readable through them); the ones after it were composed.
+    expect((await segments(n)).map((s) => [s.base, s.closed, (s.chunks?.length ?? 0) > 1])).toEqual([
+      [0, true, true],
+      [12, true, false],
+      [24, true, false],
+      [36, false, true],
+    ]);
+    expect(await values(n)).toEqual(expected(40));
+    expect(await values(n, 5)).toEqual(expected(40, 5));
+    await n.engine.close();
   }, 120_000);
 });
