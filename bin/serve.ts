@@ -31,7 +31,7 @@ const metrics = createSamsaMetrics({
   flushLag: async () => (await measureFlushLag(engine)).unflushedRecords,
   consumerLag: () => groupLag(groups),
 });
-const { engine, stores, groups } = await openEngine(cfg, undefined, engineHooks(metrics));
+const { engine, stores, groups } = await openEngine(cfg, undefined, { ...engineHooks(metrics), log: logger });
 const app = createApp({
   engine,
   maxRequestBytes: cfg.maxRequestBytes,

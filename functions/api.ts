@@ -29,7 +29,7 @@ const trigger = cfg.flushFunction && cfg.flushTriggerWindowMs >= 0 ? flushTrigge
 // A deleted topic's data is handed to the retention function at once (async invoke), so its name
 // is free again seconds later, not at the next scheduled retention pass (deletion-handoff.ts).
 const onTopicDeleted = cfg.retentionFunction ? deletionHandOff(lambdaInvoker<DeletionRequest>(cfg.retentionFunction)) : undefined;
-const { engine, groups } = await openAwsEngine(cfg, { ...engineHooks(metrics), ...flushSchedulerOption(cfg, trigger?.trigger), ...(onTopicDeleted ? { onTopicDeleted } : {}) });
+const { engine, groups } = await openAwsEngine(cfg, { ...engineHooks(metrics), log: logger, ...flushSchedulerOption(cfg, trigger?.trigger), ...(onTopicDeleted ? { onTopicDeleted } : {}) });
 // The principal is the IAM caller (Function URL) or a JWT claim (API Gateway): SAMSA_AUTH, set by the construct.
 // What the front of this function carries (6 MB buffered, base64 for binary; streamed raw up to the 6 MB burst),
 // fixed by the deployment: the construct sets SAMSA_INVOKE_MODE and the timeout it chose.

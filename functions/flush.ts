@@ -5,8 +5,10 @@
 import { loadConfig } from '../lib/runtime/config';
 import { flushHandler } from '../lib/runtime/lambda/flush-handler';
 import { openAwsEngine } from '../lib/runtime/aws';
+import { createLogger } from '../lib/obs/logger';
 
 const cfg = loadConfig();
-const { engine, groups } = await openAwsEngine(cfg);
+// JSON lines on stdout (a composition set aside, design note 0011); the handler adds the EMF line.
+const { engine, groups } = await openAwsEngine(cfg, { log: createLogger({ level: cfg.logLevel, bindings: { service: 'samsa-flush' } }) });
 
 export const handler = flushHandler({ engine, groups, table: cfg.table });

@@ -4,8 +4,10 @@
 import { loadConfig } from '../lib/runtime/config';
 import { openAwsEngine } from '../lib/runtime/aws';
 import { retentionHandler } from '../lib/runtime/lambda/retention-handler';
+import { createLogger } from '../lib/obs/logger';
 
 const cfg = loadConfig();
-const { engine } = await openAwsEngine(cfg);
+// JSON lines on stdout: a composition this function's passes set aside (design note 0011).
+const { engine } = await openAwsEngine(cfg, { log: createLogger({ level: cfg.logLevel, bindings: { service: 'samsa-retention' } }) });
 
 export const handler = retentionHandler(engine);

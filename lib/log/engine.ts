@@ -7,6 +7,7 @@ import { defaultPartition, type RecordInput } from '../records';
 import type { ItemLife, MetaStore, ObjectStore } from '../storage/ports';
 import { type Clock, systemClock } from '../util/clock';
 import { Mutex } from '../util/mutex';
+import type { Logger } from '../obs/logger';
 import { LogStartsSeen } from './log-starts';
 import { Committer, partitionKey } from './commit';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_FLUSH_OPTIONS, type FlushOptions, Flusher, type FlushStats } from './flush';
@@ -77,6 +78,10 @@ export interface EngineOptions {
    * removes the data anyway.
    */
   onTopicDeleted?: (topic: Topic) => Promise<void>;
+  /** Where the flush logs a composition it sets aside (design note 0011); default JSON lines on stdout. */
+  log?: Logger;
+  /** Told of every composition set aside after a failure no retry cures (metrics). */
+  onCompositionFailure?: (topic: string) => void;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -141,6 +146,11 @@ export class LogEngine {
   readonly producers: ProducerRegistry;
   readonly reader: LogReader;
   readonly flusher: Flusher;
+  /**
+   * Compositions this engine's flushes and retention passes set aside so far (design note 0011,
+   * "When a composition fails"): the flush function reports a pass's share as a metric.
+   */
+  compositionFailures = 0;
   readonly retention: Retention;
   readonly leases: LeaseManager;
   readonly notifier = new Notifier();
@@ -183,13 +193,20 @@ export class LogEngine {
       clock,
       { ...this.opts.flush, ...(chunkBytes !== undefined ? { chunkBytes } : {}), ...(this.opts.headOnlyCommits ? {} : { transactDeletes: true }), producerIdExpirationMs: this.opts.producerIdExpirationMs },
       inlineCache,
+      {
+        ...(this.opts.log ? { log: this.opts.log } : {}),
+        onCompositionFailure: (topic) => {
+          this.compositionFailures++;
+          this.opts.onCompositionFailure?.(topic);
+        },
+      },
     );
     this.leases = new LeaseManager(meta, clock, {
       durationMs: this.opts.leaseMs,
       owner: `${os.hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`,
       ...(this.opts.singleHost ? { ownerIsDead: deadOnThisHost(os.hostname()) } : {}),
     });
-    this.retention = new Retention(meta, objects, this.topics, clock, this.leases, this.opts.retention, (topic, partition, lease, seg) => this.flusher.composeSegment(topic, partition, lease, seg), this.logStarts);
+    this.retention = new Retention(meta, objects, this.topics, clock, this.leases, this.opts.retention, async (topic, partition, lease, seg) => void (await this.flusher.composeOrSetAside(topic, partition, lease, seg)), this.logStarts);
     this.committer = new Committer(meta, objects, this.notifier, {
       inlineMaxBytes: Math.min(this.opts.inlineMaxBytes, meta.limits.maxItemBytes - 4096),
       itemInlineMaxBytes: this.opts.itemInlineMaxBytes ?? this.opts.inlineMaxBytes,

@@ -21,9 +21,10 @@
 import { ConditionFailedError, PreconditionFailedError } from '../errors';
 import type { AppendOptions, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
+import { createLogger, type Logger } from '../obs/logger';
 import { concatBytes } from '../util/bytes';
 import { inParallel } from '../util/parallel';
-import { chunkObject, COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_PREFIX, extentSk, headKey, parseChunkObject, partitionPk, segExtentSk, SEGMENT_PREFIX, type SegmentFile, segmentObject } from './keys';
+import { chunkObject, COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_PREFIX, extentSk, headKey, parseChunkObject, partitionPk, segExtentSk, segmentKey, SEGMENT_PREFIX, type SegmentFile, segmentObject } from './keys';
 import { commitTtl, queryCoveringItem } from './commit-items';
 import { deadWalObjects, gapSkipWrite, StepPacker, stepWrites } from './flush-plan';
 import { partitionKey } from './commit';
@@ -33,7 +34,7 @@ import type { Extent, Segment } from './model';
 import { applyItem, DEFAULT_PRODUCER_ID_EXPIRATION_MS, type PartitionProducers, pruneExpired } from './producers';
 import type { BatchInfo, LogReader } from './reader';
 import { encodeIndexEntries, encodeTimeIndexEntries, shiftIndexPositions } from './segment-index';
-import { chunkObjects, compositionUnfinished, segmentPieces } from './segment-pieces';
+import { chunkObjects, compositionDue, compositionUnfinished, segmentPieces } from './segment-pieces';
 import type { Topic } from './topics';
 
 export interface FlushOptions {
@@ -119,6 +120,42 @@ const MAX_SEGMENTS_PER_STEP = 20;
  * composed it.) The entries are small: 21 of them are one or two read units.
  */
 export const PENDING_COMPOSE_LOOKBACK = MAX_SEGMENTS_PER_STEP + 1;
+/**
+ * A composition set aside after a failure no retry cures (design note 0011, "When a composition
+ * fails") is tried again after COMPOSE_RETRY_FIRST_MS, then after twice the previous wait each
+ * time, at most COMPOSE_RETRY_MAX_MS apart: a failure that passes after all (a bucket policy put
+ * right) is composed within hours, one that never passes costs an attempt's requests four
+ * times a day.
+ */
+export const COMPOSE_RETRY_FIRST_MS = 5 * 60_000;
+export const COMPOSE_RETRY_MAX_MS = 6 * 3_600_000;
+
+/** How long after its `failures`-th failure in a row a composition set aside waits. */
+export const composeRetryDelay = (failures: number): number => Math.min(COMPOSE_RETRY_FIRST_MS * 2 ** Math.min(Math.max(failures, 1) - 1, 20), COMPOSE_RETRY_MAX_MS);
+
+/**
+ * Whether a composition that failed with `err` is set aside rather than failing its flush step
+ * (design note 0011, "When a composition fails"): anything but a fence — a lost lease, an object
+ * or catalog condition another writer broke: the step must stop, as any write's does — and a
+ * failure the store says may pass (throttling, a server fault, a timeout, a dropped
+ * connection), which fails the step as before, so the next flush tries again at once. What is
+ * left (a chunk missing or shorter than catalogued, an index that does not parse, S3 refusing
+ * the request itself) fails again on every attempt; the chunks still hold every record.
+ */
+export function setAsideOnFailure(err: unknown): boolean {
+  if (err instanceof PreconditionFailedError || err instanceof ConditionFailedError) return false;
+  // By field, not class: the S3 adapter's errors may come from another copy of errors.ts.
+  return !(err instanceof Error && (err as { retriable?: unknown }).retriable === true);
+}
+
+/** What a flusher tells of compositions it sets aside. */
+export interface FlushEvents {
+  /** Where each is logged, once per failed attempt (default: JSON lines on stdout). */
+  log?: Logger;
+  /** Told of each (metrics: samsa_composition_failures_total). */
+  onCompositionFailure?: (topic: string) => void;
+}
+
 /** Items mode, topics without a TTL: a commit item flushed and this old may be deleted (see deleteCommitItemsBelow). */
 export const ITEM_DELETE_MIN_AGE_MS = 24 * 3600 * 1000;
 
@@ -138,6 +175,8 @@ export interface FlushStats {
 }
 
 export class Flusher {
+  private readonly log: Logger;
+
   constructor(
     private readonly meta: MetaStore,
     private readonly objects: ObjectStore,
@@ -146,7 +185,10 @@ export class Flusher {
     private readonly opts: FlushOptions = DEFAULT_FLUSH_OPTIONS,
     /** The committer's recent inline extents (inline-cache.ts): read from memory when there. */
     private readonly inlineCache?: InlineCache,
-  ) {}
+    private readonly events: FlushEvents = {},
+  ) {
+    this.log = events.log ?? createLogger({ bindings: { service: 'samsa' } });
+  }
 
   /**
    * Flush until the partition is caught up (or `maxSteps` steps), as the leader of `epoch`;
@@ -399,22 +441,85 @@ export class Flusher {
     const dead = deadWalObjects(plan);
     if (dead.length > 0) await this.objects.delete(dead);
     // A segment this step closed that was written in chunks becomes one object of each kind.
+    // A composition that fails for good is set aside (logged, retried after a back-off): the
+    // step's records are committed and read from the chunks meanwhile.
     for (const p of plan.segments) {
-      if (p.seg.closed && (p.seg.chunks?.length ?? 0) > 1) await this.composeSegment(topic, partition, lease, p.seg);
+      if (p.seg.closed && (p.seg.chunks?.length ?? 0) > 1) await this.composeOrSetAside(topic, partition, lease, p.seg);
     }
     return { bytes: plan.bytes, batches: plan.batches, flushed: plan.newFlushed };
   }
 
-  /** Compositions left unfinished (a crash, a lost lease) among the partition's last segments. */
+  /**
+   * Compositions left unfinished (a crash, a lost lease) among the partition's last segments,
+   * but not one set aside whose back-off has not run out: that would fail again, at the cost of
+   * an attempt's requests on every flush.
+   */
   private async composePending(topic: Topic, partition: number, lease: LeaseGuard): Promise<void> {
     const page = await this.meta.query({ pk: partitionPk(topic.id, partition), beginsWith: SEGMENT_PREFIX, reverse: true, limit: PENDING_COMPOSE_LOOKBACK });
-    const pending = page.items.map(segmentFromItem).filter(compositionUnfinished);
+    const now = this.clock.now();
+    const pending = page.items.map(segmentFromItem).filter((s) => compositionUnfinished(s) && compositionDue(s, now));
     if (pending.length === 0) return;
     // Not one retention is deleting (below the log start; a pass that crashed midway leaves its
     // catalog entry for the next pass, its objects perhaps gone already).
     const logStart = headFromItem(await this.meta.get(headKey(topic.id, partition))).logStart;
     for (const seg of pending.reverse()) {
-      if (seg.last >= logStart) await this.composeSegment(topic, partition, lease, seg);
+      if (seg.last >= logStart) await this.composeOrSetAside(topic, partition, lease, seg);
+    }
+  }
+
+  /**
+   * composeSegment, or, when it fails with an error no retry cures (setAsideOnFailure), the
+   * composition set aside instead of failing the caller's step: logged, counted, and recorded
+   * on the catalog entry with when to try again (composeRetryDelay). Nothing is lost meanwhile:
+   * every reader uses the chunks until the entry says composed. A lost lease, a broken
+   * condition and a transient failure are thrown as composeSegment throws them.
+   * True when composed (or nothing was left to do), false when set aside.
+   */
+  async composeOrSetAside(topic: Topic, partition: number, lease: LeaseGuard, seg: Segment): Promise<boolean> {
+    try {
+      await this.composeSegment(topic, partition, lease, seg);
+      return true;
+    } catch (err) {
+      if (!setAsideOnFailure(err) || !lease.held()) throw err;
+      await this.setAside(topic, partition, lease, seg, err);
+      return false;
+    }
+  }
+
+  private async setAside(topic: Topic, partition: number, lease: LeaseGuard, seg: Segment, err: unknown): Promise<void> {
+    // The entry as it is now: a failure after stage 3 finds it composed, one after a racing
+    // retention pass finds it gone (nothing to set aside then).
+    const item = await this.meta.get(segmentKey(topic.id, partition, seg.base));
+    const current = item && segmentFromItem(item);
+    if (!current || !compositionUnfinished(current)) return;
+    const failures = (current.composeFailures ?? 0) + 1;
+    const retryAt = this.clock.now() + composeRetryDelay(failures);
+    this.events.onCompositionFailure?.(topic.name);
+    this.log.warn(
+      'composition set aside',
+      {
+        topic: topic.name,
+        topic_id: topic.id,
+        partition,
+        segment_base: seg.base,
+        segment_last: seg.last,
+        chunks: current.chunks?.length ?? 0,
+        composed: current.composed === true,
+        attempt: failures,
+        retry_at: new Date(retryAt).toISOString(),
+      },
+      err,
+    );
+    if (!lease.held()) return;
+    try {
+      await this.meta.write({
+        type: 'put',
+        item: segmentToItem(topic.id, partition, { ...current, composeFailures: failures, composeRetryAt: retryAt }),
+        condition: segmentAsRead(current.size, true, current.composed === true),
+      });
+    } catch (e) {
+      // Finished, set aside or deleted by another process meanwhile: its record stands.
+      if (!(e instanceof ConditionFailedError)) throw e;
     }
   }
 
@@ -470,7 +575,7 @@ export class Flusher {
       await this.proveLeader(topic, partition, lease, chunkKeys[0]!);
       await this.objects.delete(chunkKeys);
     }
-    const { chunks: _chunks, composed: _composed, ...plain } = seg;
+    const { chunks: _chunks, composed: _composed, composeFailures: _failures, composeRetryAt: _retryAt, ...plain } = seg;
     try {
       await this.meta.write({ type: 'put', item: segmentToItem(topic.id, partition, plain), condition: segmentAsRead(seg.size, true, true) });
     } catch (err) {

@@ -340,6 +340,8 @@ const SEGMENT_ATTR = {
   etags: 'etags',
   chunks: 'chunks',
   composed: 'composed',
+  composeFailures: 'compose_fails',
+  composeRetryAt: 'compose_retry_at',
 } as const satisfies Record<keyof Segment, string>;
 
 /**
@@ -359,7 +361,7 @@ export function segmentAsRead(size: number, closed: boolean, composed?: boolean)
 export function segmentToItem(topicId: string, partition: number, s: Segment): MetaItem {
   const item: MetaItem = { ...segmentKey(topicId, partition, s.base) };
   for (const field of Object.keys(SEGMENT_ATTR) as Array<keyof Segment>) {
-    if (s[field] === undefined) continue; // chunks and composed: only on segments written in chunks
+    if (s[field] === undefined) continue; // chunks, composed and the compose* fields: only on segments written in chunks
     item[SEGMENT_ATTR[field]] = field === 'etags' ? { ...s.etags } : field === 'chunks' ? s.chunks!.map(chunkToValue) : s[field];
   }
   return item;
@@ -381,6 +383,8 @@ export function segmentFromItem(item: MetaItem): Segment {
     etags: { ...((item[SEGMENT_ATTR.etags] as Segment['etags'] | undefined) ?? {}) },
     ...(item[SEGMENT_ATTR.chunks] ? { chunks: (item[SEGMENT_ATTR.chunks] as MetaValue[]).map(chunkFromValue) } : {}),
     ...(item[SEGMENT_ATTR.composed] ? { composed: true } : {}),
+    ...(item[SEGMENT_ATTR.composeFailures] !== undefined ? { composeFailures: item[SEGMENT_ATTR.composeFailures] as number } : {}),
+    ...(item[SEGMENT_ATTR.composeRetryAt] !== undefined ? { composeRetryAt: item[SEGMENT_ATTR.composeRetryAt] as number } : {}),
   };
 }
 

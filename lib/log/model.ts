@@ -140,6 +140,14 @@ export interface Segment {
    * chunk objects are being deleted (the list goes once they are).
    */
   composed?: boolean;
+  /**
+   * A composition set aside (design note 0011, "When a composition fails"): it failed with an
+   * error no retry cures — not a lost lease, not throttling or a server fault — this many times
+   * in a row, and is not tried again before `composeRetryAt` (ms, wall clock). Until then every
+   * reader uses the chunks, as before any composition. Dropped with the chunk list.
+   */
+  composeFailures?: number;
+  composeRetryAt?: number;
 }
 
 export interface SegmentEtags {

@@ -46,7 +46,7 @@ import type { LeaseManager } from './lease';
 import type { LeaseGuard } from './flush';
 import { OrphanSweeper } from './orphan-sweeper';
 import { unflushedItems } from './reader';
-import { chunkObjects, compositionUnfinished, isChunked } from './segment-pieces';
+import { chunkObjects, compositionDue, compositionUnfinished, isChunked } from './segment-pieces';
 import { deleteItems, TopicDeletion } from './topic-deletion';
 import {
   extentItemLast,
@@ -148,7 +148,7 @@ export class Retention {
     private readonly clock: Clock,
     private readonly leases: LeaseManager,
     private readonly opts: RetentionOptions = DEFAULT_RETENTION_OPTIONS,
-    /** The flush's composition (flush.ts composeSegment), for a segment this job seals in chunks. */
+    /** The flush's composition (flush.ts composeOrSetAside), for a segment this job seals in chunks. */
     private readonly composeSealed?: (topic: Topic, partition: number, lease: LeaseGuard, seg: Segment) => Promise<void>,
     /** Where the log starts it leaves are noted (log-starts.ts): this process's Produce answers carry them. */
     private readonly logStarts?: LogStartsSeen,
@@ -420,7 +420,8 @@ export class Retention {
           continue;
         }
         if (active) continue; // never: only the last segment is open
-        if (compositionUnfinished(seg) && seg.last >= head.logStart) unfinished.push(seg);
+        // Not one set aside after a failure until its back-off runs out (design note 0011).
+        if (compositionUnfinished(seg) && compositionDue(seg, now) && seg.last >= head.logStart) unfinished.push(seg);
         summary.upto = seg.base + 1;
         if (seg.last >= head.logStart) {
           summary.bytes += seg.size;

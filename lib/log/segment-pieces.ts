@@ -25,6 +25,12 @@ export const isChunked = (seg: Pick<Segment, 'chunks' | 'composed'>): boolean =>
 export const compositionUnfinished = (seg: Pick<Segment, 'closed' | 'chunks' | 'composed'>): boolean => seg.closed && !!seg.chunks && (seg.chunks.length > 1 || !!seg.composed);
 
 /**
+ * Whether an unfinished composition may be tried now (ms, wall clock): not one set aside after
+ * a failure whose back-off has not run out (design note 0011, "When a composition fails").
+ */
+export const compositionDue = (seg: Pick<Segment, 'composeRetryAt'>, now: number): boolean => seg.composeRetryAt === undefined || now >= seg.composeRetryAt;
+
+/**
  * The pieces of segment `seg` of `topic`/`partition` in offset order, covering exactly its
  * catalogued bytes (an object may hold a dead tail past them). Index entries in a chunk's
  * `.index` are positions within that chunk; offsets stay relative to the segment's base.

@@ -25,6 +25,8 @@ export interface SamsaMetrics {
   readonly produceFailures: Counter;
   readonly commitConflicts: Counter;
   readonly commitRetries: Counter;
+  /** Compositions of chunked segments set aside after a failure no retry cures (design note 0011). */
+  readonly compositionFailures: Counter<'topic'>;
   readonly jobPasses: Counter<'job' | 'outcome'>;
   readonly jobDuration: Histogram<'job'>;
   readonly flushLagRecords: Gauge;
@@ -60,6 +62,7 @@ export function createSamsaMetrics(sources: MetricsSources = {}): SamsaMetrics {
     produceFailures: r.counter('samsa_produce_failures_total', 'Produce requests answered with a server error (5xx)'),
     commitConflicts: r.counter('samsa_commit_conflicts_total', 'Commits whose conditional head write lost to another writer'),
     commitRetries: r.counter('samsa_commit_retries_total', 'Commit attempts retried after a conflict or a retriable storage error'),
+    compositionFailures: r.counter('samsa_composition_failures_total', 'Compositions of segments written in chunks that failed for a reason no retry cures and were set aside (retried after a back-off)', ['topic']),
     jobPasses: r.counter('samsa_job_passes_total', 'Flush and retention passes by outcome', ['job', 'outcome']),
     jobDuration: r.histogram('samsa_job_duration_seconds', 'Flush and retention pass duration', ['job']),
     flushLagRecords: r.gauge('samsa_flush_lag_records', 'Committed records not yet in a segment object', [], async () =>
@@ -79,6 +82,7 @@ export function engineHooks(m: SamsaMetrics): {
   onAppend: (topic: string, records: number, bytes: number) => void;
   onCommitConflict: () => void;
   onCommitRetry: () => void;
+  onCompositionFailure: (topic: string) => void;
 } {
   return {
     onAppend: (topic, records, bytes) => {
@@ -87,5 +91,6 @@ export function engineHooks(m: SamsaMetrics): {
     },
     onCommitConflict: () => m.commitConflicts.inc(),
     onCommitRetry: () => m.commitRetries.inc(),
+    onCompositionFailure: (topic) => m.compositionFailures.inc({ topic }),
   };
 }

@@ -55,7 +55,10 @@ export function flushHandler(deps: FlushHandlerDeps): (event: unknown, context?:
       console.log(JSON.stringify(report));
       return report;
     }
+    const setAsideBefore = engine.compositionFailures;
     const report = await runFlushJob(engine, limit);
+    // Compositions this pass set aside (design note 0011): each also logged with its cause.
+    const setAside = engine.compositionFailures - setAsideBefore;
     const lag = await measureFlushLag(engine);
     // The consumer-lag alarm's input: how old the oldest record some group has not consumed is.
     const oldest = oldestUnconsumedSeconds(await groupLag(groups).catch(() => []));
@@ -67,6 +70,7 @@ export function flushHandler(deps: FlushHandlerDeps): (event: unknown, context?:
           MaxPartitionUnflushedRecords: { value: lag.maxUnflushedRecords, unit: 'Count' },
           FlushedBytes: { value: report['bytes'] as number, unit: 'Bytes' },
           samsa_oldest_unconsumed_age_seconds: { value: oldest, unit: 'Seconds' },
+          samsa_composition_failures_total: { value: setAside, unit: 'Count' },
         },
         Date.now(),
         // Also without the Table dimension: the construct's consumer-lag alarm reads the total.
@@ -76,7 +80,7 @@ export function flushHandler(deps: FlushHandlerDeps): (event: unknown, context?:
     // `partitions` stays the pass's (the partitions it flushed, as the job loop and `npm run
     // job:flush` report it); the lag's count of every partition is `partitionsTotal`.
     const { partitions: partitionsTotal, ...lagRest } = lag;
-    const out = { ...report, ...lagRest, partitionsTotal, oldestUnconsumedSeconds: oldest };
+    const out = { ...report, ...lagRest, partitionsTotal, oldestUnconsumedSeconds: oldest, compositionsSetAside: setAside };
     console.log(JSON.stringify(out));
     // The pass went on past partitions that failed (each logged); the invocation still fails,
     // so the function's Errors metric and alarm see it, after the metrics and the report.

@@ -15,11 +15,19 @@ import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import { isChunked } from '../../../lib/log/segment-pieces';
 import { silentLogger } from '../../../lib/obs/logger';
 import { encodeRecordBatch, splitBatches } from '../../../lib/records';
+import { StorageError } from '../../../lib/errors';
 import { faultyObjectStore, Gate } from '../../../lib/storage/faults';
 import type { ObjectStore } from '../../../lib/storage/ports';
 import { ManualClock } from '../../../lib/util/clock';
 import { describeAws } from '../../helpers/aws';
 import { awsStores, freshStoresEachTest, localStores, type TestStores } from '../../helpers/stores';
+
+/**
+ * A failure the store calls transient (a timeout, a dropped connection), standing in for a
+ * crash: the step fails, and the next flush or retention pass finishes the work. A failure no
+ * retry cures is set aside instead (see "fails for good" in chunked-segments.test.ts).
+ */
+const interrupted = (message: string): StorageError => new StorageError(message, true);
 
 // Record timestamps a minute old when the tests start, a second apart: retention.ms (a day)
 // expires them only once the test moves its clock that far.
@@ -116,7 +124,7 @@ function suite(stores: () => Promise<TestStores>, shape: Shape, opts: { local: b
   async function sealedInChunks(n: Awaited<ReturnType<typeof open>>): Promise<void> {
     const faults = (n.objects as ReturnType<typeof faultyObjectStore>).faults;
     n.clock.advance(SEGMENT_MS + 1);
-    faults.add({ method: 'compose', action: { kind: 'fail', error: new Error('injected crash before the composition') } });
+    faults.add({ method: 'compose', action: { kind: 'fail', error: interrupted('injected crash before the composition') } });
     expect((await n.engine.retention.runOnce()).sealedSegments).toBe(1);
     faults.clear();
   }
@@ -252,7 +260,7 @@ function suite(stores: () => Promise<TestStores>, shape: Shape, opts: { local: b
       // Six batches close the first segment once a seventh comes.
       await n.engine.createTopic(n.name, 1, { 'segment.bytes': 6 * BATCH + 100, 'segment.ms': SEGMENT_MS, 'retention.ms': DAY });
       await n.produce(0, 7);
-      faults.add({ method: 'delete', when: (c) => (c.args[0] as string[]).some((k) => k.includes('/chunks/')), times: Infinity, action: { kind: 'fail', error: new Error('injected delete failure') } });
+      faults.add({ method: 'delete', when: (c) => (c.args[0] as string[]).some((k) => k.includes('/chunks/')), times: Infinity, action: { kind: 'fail', error: interrupted('injected delete failure') } });
       await expect(n.flush()).rejects.toThrow('injected delete failure');
       faults.clear();
       const [first] = await n.segments();

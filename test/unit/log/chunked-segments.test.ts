@@ -9,13 +9,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { GroupCoordinator } from '../../../lib/groups/coordinator';
 import { LogEngine } from '../../../lib/log/engine';
+import { DEFAULT_LEASE_MS } from '../../../lib/log/lease';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
-import { DEFAULT_FLUSH_OPTIONS, type FlushOptions, PENDING_COMPOSE_LOOKBACK } from '../../../lib/log/flush';
+import { COMPOSE_RETRY_FIRST_MS, composeRetryDelay, DEFAULT_FLUSH_OPTIONS, type FlushOptions, PENDING_COMPOSE_LOOKBACK } from '../../../lib/log/flush';
+import { createLogger } from '../../../lib/obs/logger';
 import { segmentFromItem } from '../../../lib/log/items';
 import { partitionPk, partitionPrefix, SEGMENT_FILES, SEGMENT_PREFIX, segmentObject } from '../../../lib/log/keys';
 import type { Segment } from '../../../lib/log/model';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
+import { InvalidRangeError, PreconditionFailedError, StorageError, ThrottledError } from '../../../lib/errors';
 import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
 import { wrapAwsError } from '../../../lib/storage/aws-errors';
 import { ManualClock } from '../../../lib/util/clock';
@@ -24,8 +28,16 @@ import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
 import { loadConfig } from '../../../lib/runtime/config';
 import { engineOptions } from '../../../lib/runtime/core';
+import { flushHandler } from '../../../lib/runtime/lambda/flush-handler';
 import { describeAws } from '../../helpers/aws';
 import { awsStores, type TestStores } from '../../helpers/stores';
+
+/**
+ * A failure the store calls transient (a timeout, a dropped connection), standing in for a
+ * crash: the step fails, and the next flush or retention pass finishes the work. A failure no
+ * retry cures is set aside instead (see "fails for good" below).
+ */
+const interrupted = (message: string): StorageError => new StorageError(message, true);
 
 let dir: string;
 beforeAll(codecsReady);
@@ -222,7 +234,7 @@ describe('segments written in chunks (design note 0011)', () => {
     await flush(n);
     // The flush that closes the first segment fails to compose it: it stays in chunks.
     await produce(n, 12, 14);
-    objects.faults.add({ method: 'compose', action: { kind: 'fail', error: new Error('injected compose failure') } });
+    objects.faults.add({ method: 'compose', action: { kind: 'fail', error: interrupted('injected compose failure') } });
     await expect(flush(n)).rejects.toThrow('injected compose failure');
     objects.faults.clear();
     expect((await segments(n))[0]!.chunks?.length).toBeGreaterThan(1);
@@ -258,7 +270,7 @@ describe('segments written in chunks (design note 0011)', () => {
     // The flush that closes the first segment composes it but fails to delete its chunks: the
     // catalog says composed, and still lists them.
     await produce(admin, 12, 13);
-    pausedObjects.faults.add({ when: (c) => c.method === 'delete' && (c.args[0] as string[]).some((k) => k.includes('/chunks/')), action: { kind: 'fail', error: new Error('injected crash') } });
+    pausedObjects.faults.add({ when: (c) => c.method === 'delete' && (c.args[0] as string[]).some((k) => k.includes('/chunks/')), action: { kind: 'fail', error: interrupted('injected crash') } });
     await expect(flush(zombie)).rejects.toThrow('injected crash');
     pausedObjects.faults.clear();
     expect((await segments(admin))[0]!.composed).toBe(true);
@@ -309,7 +321,7 @@ describe('segments written in chunks (design note 0011)', () => {
       await flush(plain);
       const want = await closedFiles(plain);
 
-      const broken = new Error(`injected ${stage} failure`);
+      const broken = interrupted(`injected ${stage} failure`);
       const chunked = await node('chunked', FLUSH, (o) => faultyObjectStore(o));
       const faults = (chunked.objects as ReturnType<typeof faultyObjectStore>).faults;
       await chunked.engine.createTopic('t', 1, config);
@@ -351,7 +363,7 @@ describe('segments written in chunks (design note 0011)', () => {
       await flush(plain);
       const want = await closedFiles(plain);
 
-      const broken = new Error(`injected ${stage} failure`);
+      const broken = interrupted(`injected ${stage} failure`);
       const chunked = await node('chunked', FLUSH, (o) => faultyObjectStore(o));
       const faults = (chunked.objects as ReturnType<typeof faultyObjectStore>).faults;
       await chunked.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
@@ -403,7 +415,7 @@ describe('segments written in chunks (design note 0011)', () => {
     // Segments of one batch from now on: the step that closes segment 0 rolls three more.
     await chunked.engine.topics.alter('t', { config: { 'segment.bytes': BATCH + 100 } });
     await produce(chunked, 7, 10);
-    const broken = new Error('injected compose failure');
+    const broken = interrupted('injected compose failure');
     faults.add({ method: 'compose', action: { kind: 'failAfter', error: broken } });
     await expect(flush(chunked)).rejects.toThrow(broken.message);
     faults.clear();
@@ -420,6 +432,149 @@ describe('segments written in chunks (design note 0011)', () => {
     expect((await chunkFiles(chunked)).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
     expect(await values(chunked)).toEqual(expected(11));
     await chunked.engine.close();
+  });
+
+  /**
+   * An engine whose compositions of segment 0 fail the way no retry cures (its chunk looks
+   * short to the store), on a manual clock, its log lines and failure counts kept. Segment 0
+   * closes and is set aside by the flush of batches 12–13.
+   */
+  async function setAside(retentionMs = -1) {
+    const clock = new ManualClock();
+    const lines: Array<Record<string, unknown>> = [];
+    const counted: string[] = [];
+    const meta = new SqliteMetaStore({ path: path.join(dir, 'c.sqlite'), fsync: false });
+    const root = path.join(dir, 'c', 'objects');
+    const objects = faultyObjectStore(new LocalObjectStore({ root, fsync: false }));
+    const engine = new LogEngine(meta, objects, clock, {
+      inlineMaxBytes: 4096,
+      flush: FLUSH,
+      log: createLogger({ level: 'info', write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) }),
+      onCompositionFailure: (topic) => counted.push(topic),
+    });
+    const n: Node = { engine, meta, objects, root };
+    await engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES, 'retention.ms': retentionMs });
+    await produce(n, 0, 12);
+    await flush(n);
+    const first = `${'0'.repeat(20)}.log`;
+    objects.faults.add({ method: 'compose', when: (c) => String(c.args[0]).endsWith(first), times: Infinity, action: { kind: 'fail', error: new InvalidRangeError(first, 'object holds 0 bytes, cannot copy 2452') } });
+    await produce(n, 12, 14);
+    await flush(n);
+    return { n, clock, lines, counted, objects, attempts: () => objects.faults.fired(0) };
+  }
+
+  it('a composition set aside is logged and counted once per attempt, tried again only after its back-off, and composed once it can be', async () => {
+    const { n, clock, lines, counted, objects, attempts } = await setAside();
+    expect(attempts()).toBe(1);
+    const [seg] = await segments(n);
+    expect([seg!.closed, seg!.chunks!.length > 1, seg!.composeFailures, seg!.composeRetryAt]).toEqual([true, true, 1, clock.now() + COMPOSE_RETRY_FIRST_MS]);
+    expect(counted).toEqual(['t']);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: 'warn',
+      msg: 'composition set aside',
+      topic: 't',
+      partition: 0,
+      segment_base: 0,
+      attempt: 1,
+      retry_at: new Date(clock.now() + COMPOSE_RETRY_FIRST_MS).toISOString(),
+      err: { name: 'InvalidRangeError', message: expect.stringContaining('cannot copy 2452') },
+    });
+
+    // Within the back-off neither a flush nor a retention pass tries again.
+    await produce(n, 14, 16);
+    await flush(n);
+    clock.advance(COMPOSE_RETRY_FIRST_MS - 1);
+    await n.engine.retention.runOnce();
+    expect(attempts()).toBe(1);
+    // Past it, the next flush does, fails, and waits twice as long.
+    clock.advance(1);
+    await produce(n, 16, 18);
+    await flush(n);
+    expect(attempts()).toBe(2);
+    expect((await segments(n))[0]!.composeFailures).toBe(2);
+    expect([counted.length, lines.length, lines[1]!['attempt']]).toEqual([2, 2, 2]);
+    expect(composeRetryDelay(2)).toBe(2 * COMPOSE_RETRY_FIRST_MS);
+
+    // The cause put right, the first flush past the back-off composes it; the failures go with the chunk list.
+    objects.faults.clear();
+    clock.advance(composeRetryDelay(2));
+    await produce(n, 18, 20);
+    await flush(n);
+    const [composed] = await segments(n);
+    expect([composed!.chunks, composed!.composed, composed!.composeFailures, composed!.composeRetryAt]).toEqual([undefined, undefined, undefined, undefined]);
+    expect((await chunkFiles(n)).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+    expect(await values(n)).toEqual(expected(20));
+    expect(lines).toHaveLength(2);
+    await n.engine.close();
+  });
+
+  it('the flush function\'s pass counts the compositions it set aside in its metrics line and its report', async () => {
+    const { n, clock } = await setAside();
+    clock.advance(COMPOSE_RETRY_FIRST_MS);
+    await produce(n, 14, 15);
+    const emf: string[] = [];
+    const handler = flushHandler({ engine: n.engine, groups: new GroupCoordinator(n.meta, n.engine), table: 'tbl', write: (l) => void emf.push(l) });
+    const report = await handler({});
+    expect(report).toMatchObject({ job: 'flush', compositionsSetAside: 1, unflushedRecords: 0 });
+    expect(emf).toHaveLength(1);
+    expect(JSON.parse(emf[0]!)).toMatchObject({ samsa_composition_failures_total: 1 });
+    expect(n.engine.compositionFailures).toBe(2);
+    await n.engine.close();
+  });
+
+  it('retention deletes a segment whose composition was set aside, its chunk objects included', async () => {
+    const { n, clock } = await setAside(3_600_000);
+    expect((await chunkFiles(n)).filter((f) => f.startsWith('00000000000000000000+')).length).toBeGreaterThan(0);
+    clock.advance(3_700_000); // segment 0's records are past retention.ms
+    expect((await n.engine.retention.runOnce()).deletedSegments).toBe(1);
+    expect((await segments(n)).map((s) => s.base)).toEqual([12]);
+    expect((await chunkFiles(n)).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+    const t = await n.engine.topics.get('t');
+    expect(fs.existsSync(path.join(n.root, segmentObject(t, 0, 0, 'log')))).toBe(false);
+    expect(await values(n, 12)).toEqual(expected(14, 12));
+    await n.engine.close();
+  });
+
+  it('a composition that fails with throttling still fails its flush, is not set aside, and the next flush composes it', async () => {
+    const chunked = await node('chunked', FLUSH, (o) => faultyObjectStore(o));
+    const faults = (chunked.objects as ReturnType<typeof faultyObjectStore>).faults;
+    await chunked.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+    await produce(chunked, 0, 14);
+    const throttled = new ThrottledError('S3 compose failed: throttled: HTTP 503: SlowDown');
+    faults.add({ method: 'compose', action: { kind: 'fail', error: throttled } });
+    await expect(flush(chunked)).rejects.toBe(throttled);
+    expect(chunked.engine.compositionFailures).toBe(0);
+    const [seg] = await segments(chunked);
+    expect([seg!.chunks!.length > 1, seg!.composeFailures, seg!.composeRetryAt]).toEqual([true, undefined, undefined]);
+    await produce(chunked, 14, 15);
+    await flush(chunked);
+    expect((await segments(chunked))[0]!.chunks).toBeUndefined();
+    expect(await values(chunked)).toEqual(expected(15));
+    await chunked.engine.close();
+  });
+
+  it('a composition whose flusher loses its lease midway stops there, is not set aside, and the next leader finishes it', async () => {
+    const clock = new ManualClock();
+    const meta = new SqliteMetaStore({ path: path.join(dir, 'c.sqlite'), fsync: false });
+    const root = path.join(dir, 'c', 'objects');
+    // The process pauses past its lease while S3 composes the .log (it goes on once it wakes).
+    const objects = faultyObjectStore(new LocalObjectStore({ root, fsync: false }), [
+      { method: 'compose', when: () => (clock.advance(DEFAULT_LEASE_MS), false), action: { kind: 'fail', error: undefined } },
+    ]);
+    const n: Node = { engine: new LogEngine(meta, objects, clock, { inlineMaxBytes: 4096, flush: FLUSH }), meta, objects, root };
+    await n.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+    await produce(n, 0, 14);
+    await expect(flush(n)).rejects.toBeInstanceOf(PreconditionFailedError);
+    expect(n.engine.compositionFailures).toBe(0);
+    const [seg] = await segments(n);
+    expect([seg!.chunks!.length > 1, seg!.composeFailures, seg!.composeRetryAt]).toEqual([true, undefined, undefined]);
+    objects.faults.clear();
+    await produce(n, 14, 15);
+    await flush(n);
+    expect((await segments(n))[0]!.chunks).toBeUndefined();
+    expect(await values(n)).toEqual(expected(15));
+    await n.engine.close();
   });
 });
 
