@@ -10,15 +10,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GroupCoordinator } from '../../../lib/groups/coordinator';
+import { createApp } from '../../../lib/http/app';
 import { LogEngine } from '../../../lib/log/engine';
 import { DEFAULT_LEASE_MS } from '../../../lib/log/lease';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import { COMPOSE_RETRY_FIRST_MS, composeRetryDelay, DEFAULT_FLUSH_OPTIONS, type FlushOptions, PENDING_COMPOSE_LOOKBACK } from '../../../lib/log/flush';
-import { createLogger } from '../../../lib/obs/logger';
+import { createLogger, silentLogger } from '../../../lib/obs/logger';
 import { segmentFromItem } from '../../../lib/log/items';
 import { partitionPk, partitionPrefix, SEGMENT_FILES, SEGMENT_PREFIX, segmentObject } from '../../../lib/log/keys';
 import type { Segment } from '../../../lib/log/model';
-import { codecsReady, encodeRecordBatch } from '../../../lib/records';
+import { codecsReady, encodeRecordBatch, splitBatches } from '../../../lib/records';
 import { InvalidRangeError, PreconditionFailedError, StorageError, ThrottledError } from '../../../lib/errors';
 import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
 import { wrapAwsError } from '../../../lib/storage/aws-errors';
@@ -646,6 +647,31 @@ describeAws('segments written in chunks on S3 + DynamoDB (emulator)', () => {
     ]);
     expect(await values(n)).toEqual(expected(40));
     expect(await values(n, 5)).toEqual(expected(40, 5));
+    await n.engine.close();
+  }, 120_000);
+
+  it('bulk reads serve the sealed segments after one whose composition was set aside, at their offsets', async () => {
+    const n = await stuckComposition();
+    const app = createApp({ engine: n.engine, logger: silentLogger });
+    const bulk = async (offset: number) => {
+      const res = await app.request(`http://samsa.test/v1/topics/t/partitions/0/segments?offset=${offset}`);
+      expect(res.status).toBe(200);
+      return (await res.json()) as { segments: Array<{ base_offset: number; last_offset: number; url: string; range: string }>; next_offset: number };
+    };
+    // Segment 0 is in chunks: its offsets are the fetch route's, as an unsealed tail's are.
+    expect(await bulk(0)).toMatchObject({ segments: [], next_offset: 0 });
+    // Past it, segments 12 and 24 are sealed: handed out, and their presigned URLs serve them.
+    for (const from of [12, 17, 24]) {
+      const answer = await bulk(from);
+      expect(answer.next_offset).toBe(36);
+      const offsets: number[] = [];
+      for (const r of answer.segments) {
+        const res = await fetch(r.url, { headers: { range: r.range } });
+        expect(res.status).toBe(206);
+        for (const b of splitBatches(new Uint8Array(await res.arrayBuffer()))) offsets.push(b.header.baseOffset);
+      }
+      expect(offsets).toEqual(Array.from({ length: 36 - from }, (_, i) => from + i));
+    }
     await n.engine.close();
   }, 120_000);
 });
