@@ -650,6 +650,28 @@ describeAws('segments written in chunks on S3 + DynamoDB (emulator)', () => {
     await n.engine.close();
   }, 120_000);
 
+  it('a chunk object gone from S3 behind the flusher\'s back (a .timeindex) sets its composition aside the same way: the partition flushes on and every record reads', async () => {
+    aws = await awsStores();
+    const lines: Array<Record<string, unknown>> = [];
+    const engine = new LogEngine(aws.meta, aws.objects, undefined, { inlineMaxBytes: 4096, flush: FLUSH, log: createLogger({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) }) });
+    const n: Node = { engine, meta: aws.meta, objects: aws.objects, root: '' };
+    await engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+    await produce(n, 0, 12);
+    await flush(n);
+    const t = await engine.topics.get('t');
+    const gone = (await aws.objects.list(`${partitionPrefix(t, 0)}chunks/`)).objects.map((o) => o.key).find((k) => k.endsWith('.timeindex'))!;
+    await aws.objects.delete([gone]);
+    await produce(n, 12, 27);
+    await flush(n);
+    const head = await engine.head(t, 0);
+    expect([head.nextOffset, head.flushed]).toEqual([27, 27]);
+    expect(engine.compositionFailures).toBe(1);
+    expect(lines).toEqual([expect.objectContaining({ msg: 'composition set aside', segment_base: 0, err: expect.objectContaining({ name: 'ObjectNotFoundError' }) })]);
+    expect((await segments(n))[0]!.composeFailures).toBe(1);
+    expect(await values(n)).toEqual(expected(27));
+    await engine.close();
+  }, 120_000);
+
   it('bulk reads serve the sealed segments after one whose composition was set aside, at their offsets', async () => {
     const n = await stuckComposition();
     const app = createApp({ engine: n.engine, logger: silentLogger });
