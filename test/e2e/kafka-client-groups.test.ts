@@ -161,19 +161,11 @@ describe('group ids "." and ".."', () => {
       } finally {
         await c.disconnect();
       }
-      // A standalone commit (generation -1, as kafka-consumer-groups --reset-offsets sends) too.
-      const admin = kafka.admin({ retry: { retries: 0 } });
-      await admin.connect();
-      try {
-        await expect(admin.setOffsets({ groupId, topic: 'kdot', partitions: [{ partition: 0, offset: '1' }] })).rejects.toMatchObject({ type: 'INVALID_GROUP_ID' });
-      } finally {
-        await admin.disconnect();
-      }
     }
     const groups = (await http<{ groups: Array<{ group: string }> }>('GET', '/v1/groups')).groups.map((g) => g.group);
     expect(groups).not.toContain('.');
     expect(groups).not.toContain('..');
-  }, 90_000);
+  }, 60_000);
 
   it("the Samsa client refuses them before sending: the URL would name another group's route", async () => {
     // GET /v1/groups/./offsets would arrive as GET /v1/groups/offsets: group "offsets" described.
