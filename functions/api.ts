@@ -99,18 +99,23 @@ const streamed = new Hono();
  */
 interface StreamedInvocation {
   stream: { destroy(err?: Error): unknown };
+  /** Aborted when the response stream closes before the response ended: the client is gone. */
+  gone: AbortController;
   failed?: unknown;
   /** Set while a body is being sent: ends it early (the client went away) and runs afterInvocation. */
   abandon?: () => Promise<void>;
 }
 const invocations = new WeakMap<object, StreamedInvocation>();
 streamed.all('*', async (c) => {
-  const res = await app.fetch(c.req.raw, c.env as object);
+  const invocation = invocations.get((c.env as { context?: object }).context ?? {});
+  // The request Hono builds from the event carries no signal that ever aborts: this one aborts
+  // when the response stream closes, so a long poll (or a tail's first read) stops waiting.
+  const req = invocation ? new Request(c.req.raw, { signal: invocation.gone.signal }) : c.req.raw;
+  const res = await app.fetch(req, c.env as object);
   if (!res.body) {
     await afterInvocation();
     return res;
   }
-  const invocation = invocations.get((c.env as { context?: object }).context ?? {});
   const reader = res.body.getReader();
   // Once: at the body's end, at its failure, or when the client went away before either.
   let settled: Promise<void> | undefined;
@@ -159,7 +164,8 @@ streamed.all('*', async (c) => {
   return new Response(body, { status: res.status, headers });
 });
 
-type StreamingHandler = (event: LambdaEvent, responseStream: { destroy(err?: Error): unknown }, context: LambdaContext) => Promise<void>;
+type ResponseStream = { destroy(err?: Error): unknown; once(event: 'close', fn: () => void): unknown; off(event: 'close', fn: () => void): unknown };
+type StreamingHandler = (event: LambdaEvent, responseStream: ResponseStream, context: LambdaContext) => Promise<void>;
 const awslambda = (globalThis as { awslambda?: { streamifyResponse(fn: StreamingHandler): StreamingHandler } }).awslambda;
 
 /**
@@ -173,9 +179,22 @@ export const streamHandler = awslambda
       // from ours, with the invocation's response stream registered for the failure path above.
       const hono = streamHandle(streamed) as unknown as StreamingHandler;
       return awslambda.streamifyResponse(async (event, responseStream, context) => {
-        const invocation: StreamedInvocation = { stream: responseStream };
+        const invocation: StreamedInvocation = { stream: responseStream, gone: new AbortController() };
         invocations.set(context, invocation);
-        await hono(prepareEvent(event, { pathDecoded }), responseStream, context);
+        // The client went away (the runtime closes the response stream). Hono's pipe notices
+        // only at its next write, and waits for the body's pending read before it gives up:
+        // an idle tail's next keep-alive, up to 15 s later. Stop the body and the request now;
+        // after a complete response, `abandon` does nothing.
+        const closed = () => {
+          invocation.gone.abort(new Error('the response stream closed'));
+          void invocation.abandon?.();
+        };
+        responseStream.once('close', closed);
+        try {
+          await hono(prepareEvent(event, { pathDecoded }), responseStream, context);
+        } finally {
+          responseStream.off('close', closed);
+        }
         await invocation.abandon?.();
         if (invocation.failed !== undefined) throw invocation.failed;
       });

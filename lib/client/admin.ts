@@ -1,7 +1,7 @@
 // Admin: topics, groups and offsets, KafkaJS's Admin in spirit with Samsa's own shapes where
 // the HTTP API offers more (config and partition state in one describe, lag with the offsets).
 import type { HttpClient } from './http';
-import { seg } from './http';
+import { groupSeg, seg } from './http';
 import { SamsaClientError } from './errors';
 import { mayHaveActed } from './retry';
 
@@ -220,7 +220,7 @@ export class Admin {
       lag: number;
       members: Array<{ member_id: string; state: string; topics: string[]; session_timeout_ms: number; assignment: Array<{ topic: string; partition: number }> }>;
       kafka_members?: boolean;
-    }>('GET', `/v1/groups/${seg(group)}`, { what: `describe group "${group}"` });
+    }>('GET', `/v1/groups/${groupSeg(group)}`, { what: `describe group "${group}"` });
     return {
       group: r.group,
       state: r.state,
@@ -234,7 +234,7 @@ export class Admin {
 
   /** Committed offsets with high watermark and lag, optionally for some topics only. */
   async fetchOffsets(opts: { groupId: string; topics?: string[] }): Promise<GroupOffset[]> {
-    const r = await this.http.json<{ offsets: RawOffset[] }>('GET', `/v1/groups/${seg(opts.groupId)}/offsets`, { what: `offsets of group "${opts.groupId}"` });
+    const r = await this.http.json<{ offsets: RawOffset[] }>('GET', `/v1/groups/${groupSeg(opts.groupId)}/offsets`, { what: `offsets of group "${opts.groupId}"` });
     return r.offsets
       .filter((o) => !opts.topics || opts.topics.includes(o.topic))
       .map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata, highWatermark: o.high_watermark, logStartOffset: o.log_start_offset, lag: o.lag, lagMs: o.lag_ms ?? 0, expiryRisk: o.expiry_risk ?? false }));
@@ -242,7 +242,7 @@ export class Admin {
 
   /** Moves a topic's committed offsets (the group must have no members: NON_EMPTY_GROUP otherwise). */
   async resetOffsets(opts: { groupId: string; topic: string; to: ResetTarget }): Promise<Array<{ topic: string; partition: number; offset: number }>> {
-    const r = await this.http.json<{ offsets: Array<{ topic: string; partition: number; offset: number }> }>('POST', `/v1/groups/${seg(opts.groupId)}/offsets/reset`, {
+    const r = await this.http.json<{ offsets: Array<{ topic: string; partition: number; offset: number }> }>('POST', `/v1/groups/${groupSeg(opts.groupId)}/offsets/reset`, {
       json: { topic: opts.topic, to: opts.to },
       what: `reset offsets of group "${opts.groupId}"`,
     });
@@ -251,7 +251,7 @@ export class Admin {
 
   /** Sets explicit offsets (KafkaJS's setOffsets); only while the group has no members. */
   async setOffsets(opts: { groupId: string; topic: string; partitions: Array<{ partition: number; offset: number | string }> }): Promise<void> {
-    await this.http.json('POST', `/v1/groups/${seg(opts.groupId)}/offsets`, {
+    await this.http.json('POST', `/v1/groups/${groupSeg(opts.groupId)}/offsets`, {
       json: { offsets: opts.partitions.map((p) => ({ topic: opts.topic, partition: p.partition, offset: Number(p.offset) })) },
       what: `set offsets of group "${opts.groupId}"`,
     });
@@ -262,7 +262,7 @@ export class Admin {
     // What is committed before: after a lost answer, the only record of what that attempt deleted.
     const before = await this.committed(opts.groupId, opts.topic);
     const unsure = unsureOutcome();
-    const r = await this.http.json<{ deleted: Array<{ topic: string; partition: number }> }>('DELETE', `/v1/groups/${seg(opts.groupId)}/offsets`, {
+    const r = await this.http.json<{ deleted: Array<{ topic: string; partition: number }> }>('DELETE', `/v1/groups/${groupSeg(opts.groupId)}/offsets`, {
       json: { topic: opts.topic, ...(opts.partitions ? { partitions: opts.partitions } : {}) },
       onRetry: unsure.onRetry,
       what: `delete offsets of group "${opts.groupId}"`,
@@ -286,7 +286,7 @@ export class Admin {
 
   /** Deletes a group (no members); a retry after a lost answer that finds it gone is the deletion done. */
   async deleteGroup(group: string): Promise<void> {
-    await this.deleteOnce(`/v1/groups/${seg(group)}`, 'GROUP_ID_NOT_FOUND', `delete group "${group}"`);
+    await this.deleteOnce(`/v1/groups/${groupSeg(group)}`, 'GROUP_ID_NOT_FOUND', `delete group "${group}"`);
   }
 
   /**

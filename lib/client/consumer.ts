@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { SamsaClientError } from './errors';
 import type { PartitionFetch } from './fetch';
-import { type HttpClient, seg } from './http';
+import { groupSeg, type HttpClient, seg } from './http';
 import type { ConsumedMessage } from './messages';
 import { bulkRead, DEFAULT_BULK_THRESHOLD_RECORDS } from './reader';
 import { backoff, DEFAULT_RETRY, type RetryOptions } from './retry';
@@ -182,6 +182,7 @@ export class Consumer extends EventEmitter {
   ) {
     super();
     if (!config.groupId) throw new SamsaClientError('INVALID_CONFIG', 'a consumer needs a groupId');
+    groupSeg(config.groupId); // "." and ".." cannot be named in a URL: refused now, not at the first join
     this.groupId = config.groupId;
   }
 
@@ -250,7 +251,7 @@ export class Consumer extends EventEmitter {
     this.applied = this.latest = { generation: -1, assignment: [] };
     if (id) {
       try {
-        await this.http.json('DELETE', `/v1/groups/${seg(this.groupId)}/members/${seg(id)}`, { what: `leave group "${this.groupId}"` });
+        await this.http.json('DELETE', `/v1/groups/${groupSeg(this.groupId)}/members/${seg(id)}`, { what: `leave group "${this.groupId}"` });
       } catch (err) {
         if (!(err instanceof SamsaClientError && err.code === 'UNKNOWN_MEMBER_ID')) throw err;
       }
@@ -323,7 +324,7 @@ export class Consumer extends EventEmitter {
     const memberId = rejoin ?? globalThis.crypto.randomUUID();
     const r = await this.http.json<{ member_id: string; generation: number; assignment: TopicPartition[]; heartbeat_interval_ms: number }>(
       'POST',
-      `/v1/groups/${seg(this.groupId)}/members`,
+      `/v1/groups/${groupSeg(this.groupId)}/members`,
       {
         json: { topics, member_id: memberId, session_timeout_ms: this.config.sessionTimeout ?? 30_000, auto_offset_reset: this.fromBeginning ? 'earliest' : 'latest' },
         what: `join group "${this.groupId}"`,
@@ -376,7 +377,7 @@ export class Consumer extends EventEmitter {
     if (!id || this.rejoinNeeded) return Promise.resolve();
     const p = (async () => {
       try {
-        const r = await this.http.json<Assignment>('POST', `/v1/groups/${seg(this.groupId)}/members/${seg(id)}/heartbeat`, {
+        const r = await this.http.json<Assignment>('POST', `/v1/groups/${groupSeg(this.groupId)}/members/${seg(id)}/heartbeat`, {
           json: { generation: this.applied.generation },
           retry: { retries: 0 },
           what: `heartbeat to group "${this.groupId}"`,
@@ -443,7 +444,7 @@ export class Consumer extends EventEmitter {
     let todo = offsets;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.http.json('POST', `/v1/groups/${seg(this.groupId)}/offsets`, {
+        await this.http.json('POST', `/v1/groups/${groupSeg(this.groupId)}/offsets`, {
           json: { member_id: this.memberId, generation: this.latest.generation, offsets: todo },
           what: `commit offsets of group "${this.groupId}"`,
         });
@@ -592,7 +593,7 @@ export class Consumer extends EventEmitter {
     const epochs = new Map([...this.states].map(([k, s]) => [k, { state: s, epoch: s.epoch }]));
     const allPaused = this.states.size > 0 && [...this.states.values()].every((s) => this.isPaused(s.topic, s.partition));
     this.lastPollAt = Date.now();
-    const res = await this.http.raw('GET', `/v1/groups/${seg(this.groupId)}/members/${seg(id)}/records`, {
+    const res = await this.http.raw('GET', `/v1/groups/${groupSeg(this.groupId)}/members/${seg(id)}/records`, {
       query: {
         max_bytes: this.config.maxBytesPerPartition ?? 1024 * 1024,
         wait_ms: this.running ? (allPaused ? Math.min(wait, 200) : wait) : 0,

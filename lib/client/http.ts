@@ -201,5 +201,14 @@ function describeNetworkError(err: unknown): string {
 
 const rfc3986 = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-/** Topic and group names go into paths: encode them (the server validates them). */
-export const seg = (s: string): string => encodeURIComponent(s);
+/**
+ * Topic and group names go into paths: encode them (the server validates them). "." and ".."
+ * cannot go: fetch resolves such a segment, percent-encoded too (%2E, WHATWG URL), so the
+ * request would reach another route (GET /v1/groups/./offsets is GET /v1/groups/offsets).
+ */
+export const seg = (s: string, code = 'INVALID_REQUEST'): string => {
+  if (s === '.' || s === '..') throw new SamsaClientError(code, `${JSON.stringify(s)} cannot be named in a URL path: a name cannot be "." or ".." (the request would reach another route)`);
+  return encodeURIComponent(s);
+};
+/** A group id in a path: "." and ".." are refused as the server refuses them (INVALID_GROUP_ID). */
+export const groupSeg = (group: string): string => seg(group, 'INVALID_GROUP_ID');

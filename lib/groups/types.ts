@@ -170,7 +170,7 @@ export function assignmentOf(state: GroupState, member: string): TopicPartition[
 }
 
 export function checkGroupName(group: string): void {
-  if (!GROUP_NAME.test(group)) throw new SamsaError('INVALID_REQUEST', 'group names are 1-249 characters of [A-Za-z0-9._-]', { group });
+  if (!GROUP_NAME.test(group)) throw new SamsaError('INVALID_REQUEST', 'group names are 1-249 characters of [A-Za-z0-9._-], not "." or ".."', { group });
 }
 
 export const notFound = (group: string): SamsaError => new SamsaError('GROUP_ID_NOT_FOUND', `group "${group}" does not exist`, { group });

@@ -20,8 +20,11 @@ export const TopicIdParam = topicIdParam(
   'The topic incarnation this read continues (the x-samsa-topic-id of an earlier answer, or topic_id of GET /v1/topics/{topic}). When the name now holds another topic (deleted and created again), 404 UNKNOWN_TOPIC_OR_PARTITION with `topic_id`, instead of the new topic\'s records at an offset of the old one.',
 );
 
-/** The topic `name` names now, for `partition`; when `wanted` is given, only that incarnation. */
-export async function readIncarnation(engine: LogEngine, name: string, partition: number, wanted?: string): Promise<Topic> {
+/**
+ * The topic `name` names now, for `partition`; when `wanted` is given, only that incarnation.
+ * `then` is what the refusal tells the caller to do next.
+ */
+export async function readIncarnation(engine: LogEngine, name: string, partition: number, wanted?: string, then = 'start again from an offset of the new topic'): Promise<Topic> {
   const topic = await engine.topics.partition(name, partition);
   if (wanted === undefined || topic.id === wanted) return topic;
   // The cache may hold the incarnation deleted meanwhile (or not yet the new one): ask again.
@@ -30,7 +33,7 @@ export async function readIncarnation(engine: LogEngine, name: string, partition
   if (fresh.id === wanted) return fresh;
   throw new SamsaError(
     'UNKNOWN_TOPIC_OR_PARTITION',
-    `topic "${name}" (id ${wanted}) was deleted; the name now holds another topic (id ${fresh.id}), whose offsets are another log's: start again from an offset of the new topic`,
+    `topic "${name}" (id ${wanted}) was deleted; the name now holds another topic (id ${fresh.id}), whose offsets are another log's: ${then}`,
     { topic: name, topic_id: wanted },
   );
 }

@@ -33,13 +33,14 @@ export const TopicName = z
   .refine((n) => n !== '.' && n !== '..', 'a topic name cannot be "." or ".."')
   .openapi({ example: 'orders', description: "Kafka's rules: 1-249 of [a-zA-Z0-9._-], not '.' or '..'." });
 
-/** Group ids: 1-249 of [A-Za-z0-9._-] (validateGroupName). */
+/** Group ids: 1-249 of [A-Za-z0-9._-], not '.' or '..' (validateGroupName). */
 export const GroupId = z
   .string()
   .min(1)
   .max(MAX_NAME_LENGTH)
   .regex(/^[A-Za-z0-9._-]+$/, "a group id may contain only ASCII letters, digits, '.', '_' and '-'")
-  .openapi({ description: '1-249 of [A-Za-z0-9._-].' });
+  .refine((n) => n !== '.' && n !== '..', 'a group id cannot be "." or ".."')
+  .openapi({ description: "1-249 of [A-Za-z0-9._-], not '.' or '..'." });
 
 export const TopicConfigBody = z
   .record(z.string(), z.union([z.number(), z.string()]))

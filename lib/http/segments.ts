@@ -128,14 +128,12 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
     }),
     async (c) => {
       const { topic: name, partition, base } = c.req.valid('param');
-      const topic = await engine.topics.partition(name, partition);
       // A URL handed out for an earlier incarnation of the name (deleted, then created again)
       // must not serve the new one's bytes, as a presigned URL of its objects cannot (design
-      // note 0012): they are other records at the same offsets.
-      const wanted = c.req.valid('query').topic_id;
-      if (wanted !== undefined && wanted !== topic.id) {
-        throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `this URL is for an earlier topic "${name}" (id ${wanted}), since deleted; ask the segments route again`, { topic: name });
-      }
+      // note 0012): they are other records at the same offsets. The read routes' check, which
+      // asks again before refusing: a topic cache still holding the deleted incarnation (another
+      // process re-created the name) must not refuse a URL for the current one.
+      const topic = await readIncarnation(engine, name, partition, c.req.valid('query').topic_id, 'this URL is for the deleted one; ask the segments route again');
       const head = await engine.head(topic, partition);
       const seg = (await engine.reader.segments(topic, partition)).find((s) => s.base === base);
       if (!seg || !isSealed(seg) || seg.last < head.logStart) {

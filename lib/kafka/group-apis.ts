@@ -5,6 +5,7 @@ import { SamsaError } from '../errors';
 import { type Api, type Context, errOf, type Session, takeTurn } from './context';
 import { ErrorCode, Reader, Writer } from './protocol';
 import { inParallel } from '../util/parallel';
+import { isDotSegment } from '../log/topic-config';
 
 /**
  * A group with HTTP members is managed by Samsa's own coordinator; Kafka members may not join
@@ -86,7 +87,9 @@ const joinGroup: Api = {
     // on its new connection (a leader's re-join rebalances a Stable group), or hold a place in
     // the rebalance for a member that never syncs. A leave is still honoured (a consumer's close).
     if (s.closed) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
+    // Kafka takes any non-empty id; "." and ".." no URL can carry (GROUP_ID_PATTERN), so such a
+    // group could never be described, reset or deleted over HTTP.
+    if (groupId === '' || isDotSegment(groupId)) return fail(ErrorCode.INVALID_GROUP_ID);
     const refused = await membershipRefusal(ctx, s, groupId);
     if (refused !== undefined) return fail(refused);
     // Marked first, then the HTTP members checked: an HTTP join racing this one sees one or
@@ -303,7 +306,8 @@ async function commitInTurn(
   // Topics the caller may not read answer TOPIC_AUTHORIZATION_FAILED on their own; the others
   // are committed (Kafka's rule: one refused topic does not fail the whole commit).
   const readable = new Map<string, boolean>();
-  if (!(await groupAllowed(ctx, s, 'read', groupId))) code = ErrorCode.GROUP_AUTHORIZATION_FAILED;
+  if (isDotSegment(groupId)) code = ErrorCode.INVALID_GROUP_ID; // as JoinGroup refuses it
+  else if (!(await groupAllowed(ctx, s, 'read', groupId))) code = ErrorCode.GROUP_AUTHORIZATION_FAILED;
   else if (topics.length > 0) {
     for (const t of topics) if (!readable.has(t.name)) readable.set(t.name, await ctx.authorize(s, 'read', 'topic', t.name));
     // A member's commit goes to the coordinator of its generation; a standalone commit

@@ -76,9 +76,13 @@ export function validateTopicName(name: string): void {
 /**
  * Consumer group ids and member ids. Kafka leaves them free-form, but they become storage keys
  * and ACL resource names, and the group coordinator has always taken only these characters:
- * one rule for every route (docs/limits.md).
+ * one rule for every route (docs/limits.md). Not "." or "..": every HTTP client, and the server
+ * before it routes, resolves such a path segment (percent-encoded too, as %2E: WHATWG URL), so
+ * /v1/groups/../offsets names another route and such a group could never be reached over HTTP.
  */
-export const GROUP_ID_PATTERN = /^[A-Za-z0-9._-]{1,249}$/;
+export const GROUP_ID_PATTERN = /^(?!\.\.?$)[A-Za-z0-9._-]{1,249}$/;
+/** The group ids no URL can carry (GROUP_ID_PATTERN): the Kafka listener answers INVALID_GROUP_ID. */
+export const isDotSegment = (id: string): boolean => id === '.' || id === '..';
 export const MEMBER_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** Throws INVALID_REQUEST unless `name` is a group id (or, with `member_id`, a member id). */
@@ -86,7 +90,7 @@ export function validateGroupName(name: string, what: 'group' | 'member_id' = 'g
   const ok = typeof name === 'string' && (what === 'group' ? GROUP_ID_PATTERN : MEMBER_ID_PATTERN).test(name);
   if (!ok) {
     const max = what === 'group' ? MAX_NAME_LENGTH : 128;
-    throw new SamsaError('INVALID_REQUEST', `${what} must be 1-${max} characters of [A-Za-z0-9._-]${typeof name === 'string' ? ` (got ${JSON.stringify(name.slice(0, 64))}${name.length > 64 ? '…' : ''})` : ''}`, {
+    throw new SamsaError('INVALID_REQUEST', `${what} must be 1-${max} characters of [A-Za-z0-9._-]${what === 'group' ? ', not "." or ".."' : ''}${typeof name === 'string' ? ` (got ${JSON.stringify(name.slice(0, 64))}${name.length > 64 ? '…' : ''})` : ''}`, {
       field: what,
     });
   }

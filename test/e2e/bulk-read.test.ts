@@ -189,6 +189,50 @@ describe('bulk reads, embedded (files + SQLite)', () => {
       await cleanup();
     }
   });
+
+  // Two processes on one data directory (a server and the Kafka listener's, a job runner): one
+  // deletes the topic and creates it again, the other still has the old incarnation in its topic
+  // cache (TOPIC_CACHE_MS). A URL for the new incarnation, handed out by the first, is refused
+  // by the second only if the topic_id check trusts that cache; the read routes ask again.
+  it('a URL for the current incarnation is served by a server whose topic cache still holds the deleted one', async () => {
+    const { meta, objects, cleanup } = await localStores('samsa-bulk-');
+    // This server's clock stands still once frozen: its cached topic stays "fresh" as long as
+    // the test needs, where a real one is up to a second (TOPIC_CACHE_MS) behind the other.
+    let frozen: number | undefined;
+    const clock = { now: () => frozen ?? Date.now(), monotonic: () => performance.now(), sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) };
+    const opts = { inlineMaxBytes: 256, flush: { stepBytes: 64 * 1024, indexIntervalBytes: 256 } };
+    const stale = new LogEngine(meta, objects, clock, opts);
+    const other = new LogEngine(meta, objects, undefined, opts);
+    const silent = (await import('../../lib/obs/logger')).silentLogger;
+    const staleApp = createApp({ engine: stale, logger: silent });
+    const otherApp = createApp({ engine: other, logger: silent });
+    const fill = async (engine: LogEngine, tag: string): Promise<void> => {
+      for (let i = 0; i < 100; i += 5) await engine.produce('bulk', Array.from({ length: 5 }, (_, j) => ({ value: enc(`${tag}-${i + j}-${'q'.repeat(40)}`), partition: 0 })));
+      await engine.flushAll();
+    };
+    try {
+      await stale.createTopic('bulk', 1, { 'segment.bytes': 4096 });
+      await fill(stale, 'old');
+      expect((await staleApp.request('/v1/topics/bulk/partitions/0/segments?offset=0')).status).toBe(200);
+      frozen = Date.now();
+
+      await other.deleteTopic('bulk');
+      await other.createTopic('bulk', 1, { 'segment.bytes': 4096 });
+      await fill(other, 'new');
+      const answer = (await (await otherApp.request('http://samsa.test/v1/topics/bulk/partitions/0/segments?offset=0')).json()) as SegmentsAnswer;
+      const seg = answer.segments[0]!;
+      expect(new URL(seg.url).searchParams.get('topic_id')).toBe((await other.topics.get('bulk')).id);
+
+      const res = await staleApp.request(seg.url, { headers: { range: seg.range } });
+      const body = Buffer.from(await res.arrayBuffer());
+      expect({ status: res.status, error: res.status === 206 ? undefined : body.toString() }).toEqual({ status: 206, error: undefined });
+      expect(body.includes('new-0-')).toBe(true);
+    } finally {
+      await stale.close();
+      await other.close();
+      await cleanup();
+    }
+  });
 });
 
 describeAws('bulk reads, S3 + DynamoDB (emulator): presigned URLs', () => {

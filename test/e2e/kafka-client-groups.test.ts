@@ -138,3 +138,44 @@ describe('the Samsa client and a group Kafka clients hold', () => {
     }
   }, 60_000);
 });
+
+describe('group ids "." and ".."', () => {
+  // Every HTTP client resolves "." and ".." path segments, percent-encoded too (%2E: WHATWG URL),
+  // and so does the server before it routes: /v1/groups/./offsets arrives as /v1/groups/offsets.
+  // A group of such an id could be made through the listener and never be seen, reset or
+  // deleted over HTTP (the console, the client, curl); so Kafka clients are refused it.
+  it('a KafkaJS consumer of group "." is refused with INVALID_GROUP_ID, and no such group is made', async () => {
+    await http('POST', '/v1/topics', { name: 'kdot', partitions: 1 });
+    await http('POST', '/v1/topics/kdot/records', { records: [{ value: 1 }] });
+    for (const groupId of ['.', '..']) {
+      const c = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 300, maxWaitTimeInMs: 200, retry: { retries: 0 } });
+      let crashed: { type?: string } | undefined;
+      c.on(c.events.CRASH, (e) => void (crashed = e.payload.error as { type?: string }));
+      const read: string[] = [];
+      try {
+        await c.connect();
+        await c.subscribe({ topic: 'kdot', fromBeginning: true });
+        await c.run({ autoCommitInterval: 100, eachMessage: async ({ message }) => void read.push(String(message.offset)) });
+        await until(`the consumer of group "${groupId}" to crash or read`, 20_000, () => crashed !== undefined || read.length > 0);
+        expect({ groupId, error: crashed?.type, read }).toEqual({ groupId, error: 'INVALID_GROUP_ID', read: [] });
+      } finally {
+        await c.disconnect();
+      }
+    }
+    const groups = (await http<{ groups: Array<{ group: string }> }>('GET', '/v1/groups')).groups.map((g) => g.group);
+    expect(groups).not.toContain('.');
+    expect(groups).not.toContain('..');
+  }, 60_000);
+
+  it("the Samsa client refuses them before sending: the URL would name another group's route", async () => {
+    // GET /v1/groups/./offsets would arrive as GET /v1/groups/offsets: group "offsets" described.
+    await http('POST', '/v1/groups/offsets/offsets', { offsets: [{ topic: 'kdot', partition: 0, offset: 0 }] });
+    const admin = samsa.admin();
+    for (const groupId of ['.', '..']) {
+      await expect(admin.fetchOffsets({ groupId }), groupId).rejects.toMatchObject({ code: 'INVALID_GROUP_ID', message: expect.stringContaining('"." or ".."') });
+      await expect(admin.deleteGroup(groupId), groupId).rejects.toMatchObject({ code: 'INVALID_GROUP_ID' });
+      expect(() => samsa.consumer({ groupId }), groupId).toThrow(/"\." or "\.\."/);
+    }
+    expect((await http<{ groups: Array<{ group: string }> }>('GET', '/v1/groups')).groups.map((g) => g.group)).toContain('offsets');
+  });
+});

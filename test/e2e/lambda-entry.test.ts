@@ -209,6 +209,40 @@ describeAws('Lambda API entry points (payload v2)', () => {
       const emf = written.filter((l) => l.includes('samsa_request_duration_ms'));
       expect(emf.join('')).toContain('GET /v1/topics/:topic/partitions/:partition/records');
     });
+
+    /** A response stream the runtime closes (the client went away) once the first chunk is out. */
+    class ClosedAfterFirstChunk extends RecordedStream {
+      override _write(chunk: Buffer, enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+        super._write(chunk, enc, cb);
+        if (this.chunks.length === 1) setImmediate(() => this.destroy());
+      }
+    }
+    /** Whether `run` settles within `ms`: far less than what a stream left running would take. */
+    const settlesWithin = (run: Promise<unknown>, ms: number) =>
+      Promise.race([run.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+
+    // An idle tail writes nothing for keepalive_ms (15 s by default): the invocation must not
+    // learn of the closed stream only from its next keep-alive, billed and holding a
+    // concurrency slot all that while (and its reads of the log with it).
+    it('an idle live tail ends with the invocation once the response stream closes, not at its next keep-alive', async () => {
+      const made = await buffered.handler(v2Event('POST', '/v1/topics', { headers: JSON_CT, body: JSON.stringify({ name: 'le-tail', partitions: 1 }) }), lambdaContext());
+      expect(made.statusCode, made.body).toBe(201);
+      const s = new ClosedAfterFirstChunk();
+      const run = streamed.streamHandler(v2Event('GET', '/v1/topics/le-tail/partitions/0/records', { query: 'follow=true&offset=0', headers: { accept: 'text/event-stream' } }), s, lambdaContext());
+      const ended = await settlesWithin(run, 5000);
+      await run;
+      expect(s.body.toString()).toContain(': waiting');
+      expect(ended, 'the invocation returned within 5 s of the close (a keep-alive is 15 s away)').toBe(true);
+    }, 30_000);
+
+    it('so does a long poll whose response stream closes while it waits', async () => {
+      const s = new RecordedStream();
+      setTimeout(() => s.destroy(), 300);
+      const run = streamed.streamHandler(v2Event('GET', '/v1/topics/le-tail/partitions/0/records', { query: 'offset=0&wait_ms=20000' }), s, lambdaContext());
+      const ended = await settlesWithin(run, 5000);
+      await run;
+      expect(ended, 'the invocation returned within 5 s of the close (the wait is 20 s)').toBe(true);
+    }, 40_000);
   });
 
   describe('API Gateway HTTP API: rawPath arrives percent-decoded', () => {

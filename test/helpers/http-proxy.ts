@@ -56,7 +56,10 @@ export async function startHttpProxy(target: string): Promise<HttpProxy> {
             const payload = Buffer.concat(parts);
             const headers = { ...ur.headers };
             delete headers['transfer-encoding'];
-            res.writeHead(ur.statusCode ?? 502, { ...headers, 'content-length': String(payload.length) });
+            // A HEAD response has no body but says the size a GET would send in Content-Length
+            // (S3's HeadObject: the object's size): keep the upstream's, as test/history/proxy.ts does.
+            if (req.method !== 'HEAD') headers['content-length'] = String(payload.length);
+            res.writeHead(ur.statusCode ?? 502, headers);
             res.end(payload);
           });
         },

@@ -16,6 +16,8 @@ export const CONSOLE_JS = String.raw`
   var pageCtl = new AbortController();
   var pageNo = 0;
   var rates = {};
+  /** Topics per page of the topic list (each is described at every refresh). */
+  var TOPICS_PAGE = 200;
 
   tokenInput.value = sessionStorage.getItem('samsa.token') || '';
   tokenInput.addEventListener('change', function () {
@@ -189,14 +191,28 @@ export const CONSOLE_JS = String.raw`
       if (retention.value) body.config = { 'retention.ms': Number(retention.value) };
       api('POST', '/v1/topics', body).then(function () { setStatus('Created topic ' + body.name); location.hash = '#/topics/' + enc(body.name); }, fail);
     } }, [field('Name', name), field('Partitions', parts), field('retention.ms (optional)', retention), h('button', { type: 'submit', text: 'Create topic' })]);
-    main.replaceChildren(h('h2', { text: 'Topics' }), h('section', { class: 'card' }, [table]), h('section', { class: 'card' }, [h('h3', { text: 'Create a topic' }), form]));
-    every(5000, function () {
+    // Each topic shown is described (stats, rate) at every refresh: the list shows a page of
+    // TOPICS_PAGE at a time, and the buttons move through the rest (GET /v1/topics has them all).
+    var first = 0;
+    var pageInfo = h('span', { class: 'muted', 'aria-live': 'polite' });
+    var prevBtn = h('button', { type: 'button', class: 'secondary', text: 'Previous ' + TOPICS_PAGE, onclick: function () { first = Math.max(0, first - TOPICS_PAGE); refresh().catch(fail); } });
+    var nextBtn = h('button', { type: 'button', class: 'secondary', text: 'Next ' + TOPICS_PAGE, onclick: function () { first += TOPICS_PAGE; refresh().catch(fail); } });
+    var pager = h('div', { class: 'pager', hidden: true }, [prevBtn, nextBtn, pageInfo]);
+    main.replaceChildren(h('h2', { text: 'Topics' }), h('section', { class: 'card' }, [table, pager]), h('section', { class: 'card' }, [h('h3', { text: 'Create a topic' }), form]));
+    var refresh = single(function () {
       return api('GET', '/v1/topics').then(function (list) {
-        return Promise.all(list.topics.slice(0, 200).map(function (t) {
+        // Topics deleted since the last page was chosen: stay on the last page there is.
+        if (first >= list.topics.length) first = Math.max(0, Math.floor((list.topics.length - 1) / TOPICS_PAGE) * TOPICS_PAGE);
+        var shown = list.topics.slice(first, first + TOPICS_PAGE);
+        return Promise.all(shown.map(function (t) {
           return api('GET', '/v1/topics/' + enc(t.name) + '?stats=true').catch(function () { return null; });
         })).then(function (descs) {
           var now = Date.now();
-          tbody.replaceChildren.apply(tbody, list.topics.slice(0, 200).map(function (t, i) {
+          prevBtn.disabled = first === 0;
+          nextBtn.disabled = first + TOPICS_PAGE >= list.topics.length;
+          pager.hidden = list.topics.length <= TOPICS_PAGE;
+          pageInfo.textContent = 'Topics ' + (first + 1) + '–' + (first + shown.length) + ' of ' + list.topics.length;
+          tbody.replaceChildren.apply(tbody, shown.map(function (t, i) {
             var d = descs[i];
             var records = d ? d.partitions.reduce(function (a, p) { return a + p.high_watermark - p.log_start_offset; }, 0) : undefined;
             var hw = d ? d.partitions.reduce(function (a, p) { return a + p.high_watermark; }, 0) : undefined;
@@ -214,6 +230,7 @@ export const CONSOLE_JS = String.raw`
         });
       });
     });
+    every(5000, refresh);
   }
 
   function topicPage(topic) {

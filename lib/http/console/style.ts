@@ -38,6 +38,8 @@ pre.value { margin:0; white-space:pre-wrap; word-break:break-all; max-height:12r
 svg.chart { width:100%; height:140px; background:#fbfcfd; border:1px solid var(--line); border-radius:4px; }
 svg.chart polyline { fill:none; stroke:var(--accent); stroke-width:2; }
 svg.chart text { font-size:10px; fill:var(--muted); }
+.pager { display:flex; gap:.6rem; align-items:center; margin-top:.6rem; }
+.pager[hidden] { display:none; }
 .row { display:flex; gap:1rem; flex-wrap:wrap; }
 .row > section { flex:1 1 420px; }
 `;

@@ -366,6 +366,21 @@ describe('OffsetCommit', () => {
     c.end();
   });
 
+  it('a standalone commit to group "." or ".." is refused with INVALID_GROUP_ID and stores nothing (no URL can name such a group: docs/http-api.md)', async () => {
+    await engine.createTopic('oc-dot', 1);
+    const l = await listener();
+    const c = await RawClient.connect(l.port);
+    for (const [i, group] of ['.', '..'].entries()) {
+      const body = new Writer().string(group).int32(-1).string('').int64(-1);
+      body.array(['oc-dot'], (w, t) => void w.string(t).array([0], (x, p) => void x.int32(p).int64(1).string(null)));
+      c.request(8, 2, i, body);
+      const r = (await c.reply())!;
+      expect({ group, errors: r.array((x) => [x.string(), x.array((y) => (y.int32(), y.int16()), 6)[0]] as const, 6) }).toEqual({ group, errors: [['oc-dot', ErrorCode.INVALID_GROUP_ID]] });
+    }
+    expect((await coordinator.list()).map((g) => g.group)).not.toContain('.');
+    c.end();
+  });
+
   it('commits pipelined on one connection are applied in request order: a later commit of a partition is never overwritten by an earlier one (Kafka handles a connection’s requests one at a time; async commits rely on it)', async () => {
     await engine.createTopic('oc-order', 10);
     const l = await listener();
