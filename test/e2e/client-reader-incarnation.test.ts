@@ -102,3 +102,33 @@ it('a follower on the live tail fails the same way when its topic is re-created 
   expect(seen.filter((v) => v.startsWith('new'))).toEqual([]);
   expect(err?.code).toBe('UNKNOWN_TOPIC_OR_PARTITION');
 });
+
+it('an empty or over-long topic_id is a 400 naming topic_id on every route that takes it, and deletes nothing', async () => {
+  const topic = `inc-e-${Date.now().toString(36)}`;
+  await api('POST', '/v1/topics', { name: topic, partitions: 1 });
+  await produce(topic, 'v', 2);
+  const { topic_id: id } = await api<{ topic_id: string }>('GET', `/v1/topics/${topic}`);
+  for (const bad of ['', 'x'.repeat(65)]) {
+    const q = `topic_id=${bad}`;
+    const reads: Array<[string, RequestInit]> = [
+      [`partitions/0/records?offset=0&${q}`, {}],
+      [`partitions/0/records?offset=0&follow=true&${q}`, { headers: { accept: 'text/event-stream' } }],
+      [`partitions/0/segments?offset=0&${q}`, {}],
+      [`partitions/0/segments/0/log?${q}`, {}],
+      [`?${q}`, { method: 'DELETE' }],
+    ];
+    for (const [path, init] of reads) {
+      const res = await fetch(`${server.url}/v1/topics/${topic}${path.startsWith('?') ? '' : '/'}${path}`, init);
+      const label = `${init.method ?? 'GET'} ${path.slice(0, 60)}`;
+      expect(res.status, label).toBe(400);
+      const body = (await res.json()) as { error_code: string; message: string };
+      expect(body.error_code, label).toBe('INVALID_REQUEST');
+      expect(body.message, label).toContain('topic_id');
+    }
+  }
+  // The topic and its records are untouched.
+  const after = await api<{ topic_id: string }>('GET', `/v1/topics/${topic}`);
+  expect(after.topic_id).toBe(id);
+  const res = await fetch(`${server.url}/v1/topics/${topic}/partitions/0/records?offset=0`);
+  expect(((await res.json()) as { records: unknown[] }).records).toHaveLength(2);
+});
