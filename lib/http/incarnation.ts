@@ -12,8 +12,30 @@ import type { Topic } from '../log/topics';
 /** The response header that names the incarnation a read answered from. */
 export const TOPIC_ID_HEADER = 'x-samsa-topic-id';
 
+const TOPIC_ID_MAX = 64;
+const TOPIC_ID_EMPTY = 'topic_id must not be empty: leave it out to read the topic the name holds now';
+const TOPIC_ID_LONG = `topic_id must be at most ${TOPIC_ID_MAX} characters (a topic id is a UUID)`;
+
 /** A `topic_id` query parameter (one incarnation of the name), described for its route. */
-export const topicIdParam = (description: string) => z.string().max(64).optional().openapi({ param: { name: 'topic_id', in: 'query' }, description });
+export const topicIdParam = (description: string) =>
+  z
+    .string()
+    .min(1, TOPIC_ID_EMPTY)
+    .max(TOPIC_ID_MAX, TOPIC_ID_LONG)
+    .optional()
+    .openapi({ param: { name: 'topic_id', in: 'query' }, description });
+
+/**
+ * The tail's `topic_id` (its route reads the query itself): absent, or 1 to 64 characters, as
+ * topicIdParam. An empty value is refused, not read as absent: it is a caller that meant to name
+ * an incarnation and lost it, and a read of whatever the name holds now is what topic_id guards.
+ */
+export function topicIdOf(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.length === 0) throw new SamsaError('INVALID_REQUEST', TOPIC_ID_EMPTY, { field: 'topic_id' });
+  if (raw.length > TOPIC_ID_MAX) throw new SamsaError('INVALID_REQUEST', TOPIC_ID_LONG, { field: 'topic_id' });
+  return raw;
+}
 
 /** The `topic_id` query parameter of the read routes. */
 export const TopicIdParam = topicIdParam(
