@@ -297,30 +297,31 @@ export class TopicRegistry {
     let topic: Topic;
     // This call's own marking, told from another's when its answer is lost (below).
     const request = randomUUID();
-    let read: Topic | undefined;
+    // Every incarnation an attempt read, by id: the one whose marking turns out to be ours.
+    const read = new Map<string, Topic>();
     try {
-      topic = await this.markOnce(name, topicId, request, (t) => (read = t));
+      topic = await this.markOnce(name, topicId, request, (t) => read.set(t.id, t));
     } catch (err) {
       // Not found: perhaps because an earlier attempt marked it and its answer was lost (the
       // store reported a failure, or an SDK retry of the applied write failed its condition).
       // A deletion still under way finishes its tombstones first, so that no answer to a
       // DELETE, this 404 included, comes while a process holding the topic can still commit.
       if (!(err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION')) throw err;
-      let ours = false;
+      let ours: Topic | undefined;
       for (const m of await this.pendingDeletions(name)) {
         await tombstoneHeads(this.meta, m.topicId, m.partitions);
         await fenceItemLogs(this.meta, { id: m.topicId, partitions: m.partitions, ...(m.commit ? { commit: m.commit } : {}) });
         // A deletion of this build stopped before it freed the name: free it now. (One of an
         // older build keeps its item until its data is gone, as that build expects.)
         if (m.deletedAt !== undefined) await freeName(this.meta, m.name, m.topicId);
-        if (m.request === request && read?.id === m.topicId) ours = true;
+        if (m.request === request) ours = read.get(m.topicId) ?? ours;
       }
       // This call's own marking applied, its answer lost and its retry refused (the SDK's, or
       // ours after a reported failure): the topic is gone because of this DELETE, which says so
       // rather than 404 "does not exist". Its tombstones and the name are done just above.
-      if (!ours || read === undefined) throw err;
+      if (ours === undefined) throw err;
       this.cache.delete(name);
-      return read;
+      return ours;
     }
     this.cache.delete(name);
     // Before answering: from here on no process still holding this incarnation can commit to,
@@ -348,20 +349,42 @@ export class TopicRegistry {
         if (topicId !== undefined && t.id !== topicId) {
           throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" with id ${topicId} does not exist (the name is held by another incarnation, ${t.id}, which is left alone)`, { topic: name });
         }
-        await this.meta.transact([
-          {
-            type: 'update',
-            key: topicKey(name),
-            set: topicDeletingSet(this.clock.now()),
-            condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: t.id }, { op: 'eq', attr: TOPIC_VERSION_ATTR, value: t.version }, TOPIC_NOT_DELETING] },
-          },
-          { type: 'put', item: topicDeletionToItem({ name, topicId: t.id, partitions: t.partitions, deletedAt: this.clock.now(), request, ...(t.commit ? { commit: t.commit } : {}) }) },
-        ]);
+        try {
+          await this.meta.transact([
+            {
+              type: 'update',
+              key: topicKey(name),
+              set: topicDeletingSet(this.clock.now()),
+              condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: t.id }, { op: 'eq', attr: TOPIC_VERSION_ATTR, value: t.version }, TOPIC_NOT_DELETING] },
+            },
+            { type: 'put', item: topicDeletionToItem({ name, topicId: t.id, partitions: t.partitions, deletedAt: this.clock.now(), request, ...(t.commit ? { commit: t.commit } : {}) }) },
+          ]);
+        } catch (err) {
+          // Refused: perhaps the transaction applied with its answer lost, and the SDK sent it
+          // again, which failed its condition. The name is free from that instant (a create
+          // finishes the deletion), and another client may have created it before the repeat
+          // came back; the next attempt, reading the name again, would then mark that new topic
+          // too (by name), or refuse with 404 the one this DELETE deleted (by id). This
+          // incarnation's marker with this call's token says the marking is ours. (Any other
+          // failure is the caller's to retry, as a new DELETE.)
+          if ((err instanceof ConditionFailedError || err instanceof TransactionConflictError) && (await this.markedBy(t.id, request))) return t;
+          throw err;
+        }
         return t;
       },
       (err) => err instanceof ConditionFailedError || err instanceof TransactionConflictError,
       { maxAttempts: ALTER_ATTEMPTS },
     );
+  }
+
+  /** Whether the deletion marker of incarnation `topicId` is this call's (its `request`); false when unreadable. */
+  private async markedBy(topicId: string, request: string): Promise<boolean> {
+    try {
+      const marker = await this.meta.get(topicDeletionKey(topicId));
+      return marker !== undefined && deletionMarkerFromItem(marker).request === request;
+    } catch {
+      return false;
+    }
   }
 
   /**
