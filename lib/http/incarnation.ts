@@ -24,8 +24,11 @@ export const TopicIdParam = topicIdParam(
 export async function readIncarnation(engine: LogEngine, name: string, partition: number, wanted?: string): Promise<Topic> {
   const topic = await engine.topics.partition(name, partition);
   if (wanted === undefined || topic.id === wanted) return topic;
-  // The cache may hold the incarnation deleted meanwhile (or not yet the new one): ask again.
-  engine.topics.invalidate(name);
+  // The cache may hold the incarnation deleted meanwhile (or not yet the new one): ask again,
+  // strongly consistently. A lookup reads eventually consistently, and on DynamoDB that read may
+  // still return the item a delete and re-create just replaced: the deleted incarnation, so a
+  // reader of the new one was told its topic was deleted.
+  await engine.topics.get(name, { fresh: true });
   const fresh = await engine.topics.partition(name, partition);
   if (fresh.id === wanted) return fresh;
   throw new SamsaError(
