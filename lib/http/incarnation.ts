@@ -12,8 +12,11 @@ import type { Topic } from '../log/topics';
 /** The response header that names the incarnation a read answered from. */
 export const TOPIC_ID_HEADER = 'x-samsa-topic-id';
 
+/** The longest `topic_id` accepted (an id is 36 characters); a longer one is 400 INVALID_REQUEST. */
+export const MAX_TOPIC_ID_CHARS = 64;
+
 /** A `topic_id` query parameter (one incarnation of the name), described for its route. */
-export const topicIdParam = (description: string) => z.string().max(64).optional().openapi({ param: { name: 'topic_id', in: 'query' }, description });
+export const topicIdParam = (description: string) => z.string().max(MAX_TOPIC_ID_CHARS).optional().openapi({ param: { name: 'topic_id', in: 'query' }, description });
 
 /** The `topic_id` query parameter of the read routes. */
 export const TopicIdParam = topicIdParam(

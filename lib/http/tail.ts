@@ -10,7 +10,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { publicError, SamsaError } from '../errors';
 import type { LogEngine } from '../log/engine';
-import { readIncarnation, TOPIC_ID_HEADER } from './incarnation';
+import { MAX_TOPIC_ID_CHARS, readIncarnation, TOPIC_ID_HEADER } from './incarnation';
 import { jsonDecodedBudget, type KeyFormat, recordToJson, type ValueFormat } from './format';
 
 export interface TailOptions {
@@ -80,7 +80,12 @@ export function tailMiddleware(opts: TailOptions): MiddlewareHandler {
     // Errors before the stream opens (no topic, another incarnation than `topic_id`, offset out
     // of range) are ordinary JSON answers. The session reads the one incarnation it opened on: a
     // deletion under it is an `error` event, never the next topic of the name at this position.
-    const topic = await readIncarnation(engine, topicName, partition, c.req.query('topic_id') || undefined);
+    // Bounded as the fetch route's schema bounds it (the tail answers before that schema runs).
+    const topicId = c.req.query('topic_id') || undefined;
+    if (topicId !== undefined && topicId.length > MAX_TOPIC_ID_CHARS) {
+      throw new SamsaError('INVALID_REQUEST', `topic_id must be at most ${MAX_TOPIC_ID_CHARS} characters (a topic's id, from x-samsa-topic-id)`, { field: 'topic_id' });
+    }
+    const topic = await readIncarnation(engine, topicName, partition, topicId);
     const first = await engine.fetch(topicName, partition, { topic, ...(offset !== undefined ? { offset } : {}), maxRecords, maxBytes, maxDecodedBytes, signal: c.req.raw.signal });
     const deadline = Date.now() + sessionMs;
     c.header('X-Keepalive-Ms', String(keepAliveMs));
