@@ -9,29 +9,8 @@ import { createApp } from '../../../lib/http/app';
 import { LogEngine } from '../../../lib/log/engine';
 import { topicKey } from '../../../lib/log/keys';
 import { silentLogger } from '../../../lib/obs/logger';
-import type { MetaItem, MetaKey, MetaStore } from '../../../lib/storage/ports';
 import { describeAws } from '../../helpers/aws';
-import { awsStores, freshStoresEachTest, localStores, type TestStores } from '../../helpers/stores';
-
-/**
- * `inner`, whose eventually consistent reads of the keys in `stale` (pk, NUL, sk) still return the
- * item held there, as a DynamoDB replica behind the latest write does.
- */
-function laggingReplica(inner: MetaStore): { meta: MetaStore; stale: Map<string, MetaItem | undefined> } {
-  const stale = new Map<string, MetaItem | undefined>();
-  const at = (k: MetaKey): string => `${k.pk}\u0000${k.sk}`;
-  const get = async (key: MetaKey, opts?: { consistent?: boolean }): Promise<MetaItem | undefined> =>
-    opts?.consistent === false && stale.has(at(key)) ? stale.get(at(key)) : inner.get(key, opts);
-  const meta = new Proxy(inner, {
-    get(target, prop) {
-      if (prop === 'get') return get;
-      if (prop === 'batchGet') return undefined;
-      const v: unknown = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-  return { meta, stale };
-}
+import { awsStores, freshStoresEachTest, laggingReplica, localStores, type TestStores } from '../../helpers/stores';
 
 function scenario(stores: () => Promise<TestStores>): void {
   const { setup, closing } = freshStoresEachTest(stores, 'lag');
@@ -46,8 +25,7 @@ function scenario(stores: () => Promise<TestStores>): void {
     const old = await admin.createTopic(s.name, 1);
     await admin.produce(s.name, [{ value: new TextEncoder().encode('old-0') }]);
     expect((await fetch()).headers.get('x-samsa-topic-id')).toBe(old.id);
-    const k = topicKey(s.name);
-    replica.stale.set(`${k.pk}\u0000${k.sk}`, await s.meta.get(k));
+    replica.lagOn(topicKey(s.name), await s.meta.get(topicKey(s.name)));
 
     await admin.deleteTopic(s.name);
     const fresh = await admin.createTopic(s.name, 1);

@@ -13,7 +13,7 @@ import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/f
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import { ManualClock } from '../../../lib/util/clock';
 import { describeAws } from '../../helpers/aws';
-import { awsStores, freshStoresEachTest, localStores, type TestStores } from '../../helpers/stores';
+import { awsStores, freshStoresEachTest, laggingReplica, localStores, type TestStores } from '../../helpers/stores';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | null | undefined): string => new TextDecoder().decode(b ?? new Uint8Array(0));
@@ -305,6 +305,28 @@ function scenario(stores: () => Promise<TestStores>): void {
     await e.createTopic(s.name, 2);
     const first = await holder.produce(s.name, [{ value: enc('refused'), partition: 1 }]).then(() => 'acknowledged', (err: SamsaError) => err.code);
     expect(first).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    await holder.produce(s.name, [{ value: enc('retried'), partition: 1 }]);
+    expect(await values(e, s.name, 1)).toEqual(['retried']);
+  });
+
+  // The same retry on DynamoDB, where the lookup after the refusal reads eventually consistently:
+  // a replica behind the delete and re-create still returns the deleted incarnation, which the
+  // process had just been refused by. It resolved the name to it again and refused the retry
+  // again, for as long as the replica lagged (and cached it for a second more).
+  it('a produce refused for the deleted incarnation, retried, reaches the new topic though an eventually consistent read still returns the deleted one', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = engineOn(s, clock);
+    const replica = laggingReplica(s.meta);
+    const holder = closing(new LogEngine(replica.meta, s.objects, new ManualClock(Date.now()), { inlineMaxBytes: 1024 }));
+    await oldTopic(e, s.name);
+    await holder.produce(s.name, [{ value: enc('held'), partition: 1 }]);
+    replica.lagOn(topicKey(s.name), await s.meta.get(topicKey(s.name)));
+    await e.deleteTopic(s.name);
+    await e.createTopic(s.name, 2);
+    const first = await holder.produce(s.name, [{ value: enc('refused'), partition: 1 }]).then(() => 'acknowledged', (err: SamsaError) => err.code);
+    expect(first).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    // Was: UNKNOWN_TOPIC_OR_PARTITION again.
     await holder.produce(s.name, [{ value: enc('retried'), partition: 1 }]);
     expect(await values(e, s.name, 1)).toEqual(['retried']);
   });
