@@ -262,7 +262,7 @@ export class LogEngine {
     try {
       return await read();
     } catch (err) {
-      if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.topics.invalidate(topic.name);
+      if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.topics.forgetDeleted(topic);
       throw err;
     }
   }

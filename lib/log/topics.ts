@@ -59,6 +59,8 @@ export interface TopicLookup {
   /** The oldest cached lookup accepted (default TOPIC_CACHE_MS). */
   maxAgeMs?: number;
 }
+/** Names remembered by forgetDeleted at most (the oldest go first). */
+const MAX_REFUSED = 1000;
 /** Conditional writes an alter tries before it gives up on a topic under constant change. */
 const ALTER_ATTEMPTS = 11;
 
@@ -71,6 +73,13 @@ export class TopicRegistry {
    * member (bench/idle-member.ts).
    */
   private loading = new Map<string, Promise<Topic | undefined>>();
+  /**
+   * Per name, the incarnation a write or read of this process was just refused by as deleted
+   * (forgetDeleted). A lookup reads eventually consistently, and on DynamoDB a replica may still
+   * return that item after a delete and re-create: the retry the refusal asks for then resolved
+   * the name to it again and was refused again. A read returning it is confirmed strongly, once.
+   */
+  private refused = new Map<string, string>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -182,7 +191,8 @@ export class TopicRegistry {
       // writes and reads (tombstones.ts) — and a miss is confirmed strongly here, so a topic
       // just created elsewhere is never reported missing.
       let item = await this.meta.get(topicKey(name), opts.fresh ? undefined : { consistent: false });
-      if (!opts.fresh && (!item || isDeletingTopicItem(item))) item = await this.meta.get(topicKey(name));
+      if (!opts.fresh && (!item || isDeletingTopicItem(item) || item[TOPIC_ID_ATTR] === this.refused.get(name))) item = await this.meta.get(topicKey(name));
+      this.refused.delete(name);
       const topic = item && !isDeletingTopicItem(item) ? topicFromItem(item) : undefined;
       if (topic) this.cache.set(name, { topic, at: this.clock.now() });
       else this.cache.delete(name);
@@ -406,6 +416,18 @@ export class TopicRegistry {
       startAfter = page.next;
     } while (startAfter);
     return out;
+  }
+
+  /**
+   * Forget the cached topic after a write or read to it was refused because the incarnation was
+   * deleted (its heads tombstoned): the next lookup of the name reads it again, strongly
+   * consistently if an eventually consistent read still returns this incarnation.
+   */
+  forgetDeleted(topic: Pick<Topic, 'name' | 'id'>): void {
+    this.cache.delete(topic.name);
+    this.refused.delete(topic.name);
+    if (this.refused.size >= MAX_REFUSED) this.refused.delete(this.refused.keys().next().value!);
+    this.refused.set(topic.name, topic.id);
   }
 
   /** Forget cached metadata (tests, and after admin changes seen elsewhere). */
