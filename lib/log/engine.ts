@@ -252,9 +252,10 @@ export class LogEngine {
 
   /**
    * The reader's live head (a tombstone refuses); a refusal also drops the stale topic from the
-   * cache, so the next lookup of the name reads it again.
+   * cache, so the next lookup of the name reads it again. What a read resolved by name checks
+   * before it answers from the incarnation (fetch, ListOffsets, the segments route).
    */
-  private liveHead(topic: Topic, partition: number): Promise<Head> {
+  liveHead(topic: Topic, partition: number): Promise<Head> {
     return this.forgettingDeleted(topic, () => this.reader.liveHead(topic, partition));
   }
 
