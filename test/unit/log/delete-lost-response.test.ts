@@ -10,6 +10,7 @@ import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady } from '../../../lib/records';
 import { faultyMetaStore, type FaultAction } from '../../../lib/storage/faults';
 import { topicKey } from '../../../lib/log/keys';
+import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import type { MetaStore, WriteOp } from '../../../lib/storage/ports';
 import { ManualClock } from '../../../lib/util/clock';
 import { describeAws } from '../../helpers/aws';
@@ -116,16 +117,25 @@ const marking = (name: string) => (ops: WriteOp[]) => ops.some((op) => op.type =
 
 function recreatedDuringRetry(stores: () => Promise<TestStores>): void {
   const { setup, closing } = freshStoresEachTest(stores, 'lostmark');
-  for (const byId of [false, true]) {
-    it(`a DELETE ${byId ? '?topic_id=' : 'by name'} whose marking the SDK sent again after another client created the name: deletes only the topic it found, and says it did`, async () => {
+  // `pass`: a retention pass also ran in between, past the deletion grace, and finished the
+  // deletion, its marker with it. The SDK sends again only after its socket timeout (30 s by
+  // default, lib/storage/aws-clients.ts), well past the 5 s grace after which a pass (the
+  // schedule, or another deletion's hand-off on Lambda) removes the marker the DELETE's token is in.
+  for (const [byId, pass] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    it(`a DELETE ${byId ? '?topic_id=' : 'by name'} whose marking the SDK sent again after another client created the name${pass ? ' and a pass finished the deletion' : ''}: deletes only the topic it found, and says it did`, async () => {
       const s = await setup();
-      const other = closing(new LogEngine(s.meta, s.objects, undefined, { headOnlyCommits: true }));
+      const clock = new ManualClock(Date.now());
+      const other = closing(new LogEngine(s.meta, s.objects, clock, { headOnlyCommits: true }));
       let created: string | undefined;
       const meta = sentTwice(s.meta, marking(s.name), async () => {
         created = (await other.createTopic(s.name, 1)).id;
         await other.produce(s.name, [rec('new-0')]);
+        if (pass) {
+          clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+          expect((await other.retention.runDeletions()).deletedTopics).toBe(1);
+        }
       });
-      const admin = closing(new LogEngine(meta, s.objects, undefined, { headOnlyCommits: true }));
+      const admin = closing(new LogEngine(meta, s.objects, clock, { headOnlyCommits: true }));
       const old = await admin.createTopic(s.name, 1);
       await admin.produce(s.name, [rec('old-0')]);
 
