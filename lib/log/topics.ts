@@ -8,7 +8,7 @@ import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
 import { type DeletionMarker, deletionMarkerFromItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicDeletionToItem, topicFromItem, topicToItem } from './items';
-import { deletionKey, headKey, newTopicId, TOPIC_DELETIONS_PK, topicDeletionKey, topicKey, TOPICS_PK } from './keys';
+import { deletionKey, headKey, newTopicId, TOPIC_DELETIONS_PK, topicDeletionDoneKey, topicDeletionKey, topicKey, TOPICS_PK } from './keys';
 import { fenceItemLogs, tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
@@ -387,11 +387,16 @@ export class TopicRegistry {
     );
   }
 
-  /** Whether the deletion marker of incarnation `topicId` is this call's (its `request`); false when unreadable. */
+  /**
+   * Whether incarnation `topicId` was marked deleted by this call (its `request`): its marker
+   * says so, or, once a retention pass has finished the deletion, the record the pass keeps of
+   * it (topicDeletionDoneKey). False when unreadable.
+   */
   private async markedBy(topicId: string, request: string): Promise<boolean> {
     try {
       const marker = await this.meta.get(topicDeletionKey(topicId));
-      return marker !== undefined && deletionMarkerFromItem(marker).request === request;
+      if (marker !== undefined) return deletionMarkerFromItem(marker).request === request;
+      return (await this.meta.get(topicDeletionDoneKey(topicId)))?.['request'] === request;
     } catch {
       return false;
     }
