@@ -275,11 +275,34 @@ export class TopicRegistry {
     // Partitions added to an items-mode topic are marked as its first ones were, before the
     // topic item names them (see create and markItemsHeads).
     if (next.commit === 'items' && partitions > current.partitions) await markItemsHeads(this.meta, next, current.partitions);
-    await this.meta.write({
-      type: 'put',
-      item: topicToItem(next),
-      condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_VERSION_ATTR, value: current.version }, TOPIC_NOT_DELETING] },
-    });
+    try {
+      await this.meta.write({
+        type: 'put',
+        item: topicToItem(next),
+        // The id too, not only the version: every incarnation starts at version 1, and an alter
+        // held up after its read (a paused process, or its put sent again by the SDK after a
+        // lost answer) while the topic was deleted and the name created again replaced the new
+        // topic's item with the deleted one's. The name then named a tombstoned incarnation
+        // (every write refused, a create "already exists") and the new topic was unreachable.
+        condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: current.id }, { op: 'eq', attr: TOPIC_VERSION_ATTR, value: current.version }, TOPIC_NOT_DELETING] },
+      });
+    } catch (err) {
+      // Another change of this topic: the caller applies the change again on top of it. The
+      // topic itself deleted meanwhile (gone, being deleted, or another incarnation in its
+      // place): refused, as a produce to it is. Applying the change to the topic now under the
+      // name could apply it to two topics (if this put did land before the deletion) and
+      // altered one created after the request arrived.
+      if (err instanceof ConditionFailedError && (err.item === undefined || err.item[TOPIC_ID_ATTR] !== current.id || isDeletingTopicItem(err.item))) {
+        this.cache.delete(name);
+        throw new SamsaError(
+          'UNKNOWN_TOPIC_OR_PARTITION',
+          `topic "${name}" was deleted while this alter was in flight; nothing was changed on any live topic — retry to alter the topic now under that name, if any`,
+          { topic: name },
+          true,
+        );
+      }
+      throw err;
+    }
     this.cache.set(name, { topic: next, at: this.clock.now() });
     return next;
   }
