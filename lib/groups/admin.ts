@@ -39,7 +39,10 @@ export class GroupAdmin {
     const out: Array<TopicPartition & { offset: number; metadata: string | null }> = [];
     for (const key of [...parts.keys()].sort(cmpTp)) {
       const { topic, partition } = parseTp(key);
-      if (!topics.has(topic)) topics.set(topic, await this.store.engine.topics.find(topic));
+      // Read fresh, not from the cache: a lookup made here less than a second ago may name an
+      // incarnation deleted since, whose offsets would then be answered for the topic now
+      // under the name (a consumer starting there skips its first records). One read per topic.
+      if (!topics.has(topic)) topics.set(topic, await this.store.engine.topics.find(topic, { fresh: true }));
       const t = topics.get(topic);
       if (!t || partition >= t.partitions) continue;
       const item = parts.get(key);
@@ -199,7 +202,8 @@ export class GroupAdmin {
     }
     for (const k of subscribed) keys.add(k);
     const sorted = [...keys].sort(cmpTp);
-    for (const t of new Set(sorted.map((k) => parseTp(k).topic))) topics.set(t, await this.store.engine.topics.find(t));
+    // Fresh, as in committed(): a cached lookup may name a deleted incarnation.
+    for (const t of new Set(sorted.map((k) => parseTp(k).topic))) topics.set(t, await this.store.engine.topics.find(t, { fresh: true }));
     const listed: Array<{ key: string; topic: Topic; partition: number; offset: number | undefined }> = [];
     for (const key of sorted) {
       const { topic, partition } = parseTp(key);

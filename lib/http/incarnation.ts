@@ -12,16 +12,17 @@ import type { Topic } from '../log/topics';
 /** The response header that names the incarnation a read answered from. */
 export const TOPIC_ID_HEADER = 'x-samsa-topic-id';
 
-const TOPIC_ID_MAX = 64;
+/** The longest `topic_id` accepted (an id is 36 characters); a longer one is 400 INVALID_REQUEST. */
+export const MAX_TOPIC_ID_CHARS = 64;
 const TOPIC_ID_EMPTY = 'topic_id must not be empty: leave it out to read the topic the name holds now';
-const TOPIC_ID_LONG = `topic_id must be at most ${TOPIC_ID_MAX} characters (a topic id is a UUID)`;
+const TOPIC_ID_LONG = `topic_id must be at most ${MAX_TOPIC_ID_CHARS} characters (a topic id is a UUID)`;
 
 /** A `topic_id` query parameter (one incarnation of the name), described for its route. */
 export const topicIdParam = (description: string) =>
   z
     .string()
     .min(1, TOPIC_ID_EMPTY)
-    .max(TOPIC_ID_MAX, TOPIC_ID_LONG)
+    .max(MAX_TOPIC_ID_CHARS, TOPIC_ID_LONG)
     .optional()
     .openapi({ param: { name: 'topic_id', in: 'query' }, description });
 
@@ -33,7 +34,7 @@ export const topicIdParam = (description: string) =>
 export function topicIdOf(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
   if (raw.length === 0) throw new SamsaError('INVALID_REQUEST', TOPIC_ID_EMPTY, { field: 'topic_id' });
-  if (raw.length > TOPIC_ID_MAX) throw new SamsaError('INVALID_REQUEST', TOPIC_ID_LONG, { field: 'topic_id' });
+  if (raw.length > MAX_TOPIC_ID_CHARS) throw new SamsaError('INVALID_REQUEST', TOPIC_ID_LONG, { field: 'topic_id' });
   return raw;
 }
 
@@ -49,8 +50,11 @@ export const TopicIdParam = topicIdParam(
 export async function readIncarnation(engine: LogEngine, name: string, partition: number, wanted?: string, then = 'start again from an offset of the new topic'): Promise<Topic> {
   const topic = await engine.topics.partition(name, partition);
   if (wanted === undefined || topic.id === wanted) return topic;
-  // The cache may hold the incarnation deleted meanwhile (or not yet the new one): ask again.
-  engine.topics.invalidate(name);
+  // The cache may hold the incarnation deleted meanwhile (or not yet the new one): ask again,
+  // strongly consistently. A lookup reads eventually consistently, and on DynamoDB that read may
+  // still return the item a delete and re-create just replaced: the deleted incarnation, so a
+  // reader of the new one was told its topic was deleted.
+  await engine.topics.get(name, { fresh: true });
   const fresh = await engine.topics.partition(name, partition);
   if (fresh.id === wanted) return fresh;
   throw new SamsaError(

@@ -87,7 +87,10 @@ export function mountSegmentRoutes(app: OpenAPIHono, deps: { engine: LogEngine }
       const topic = await readIncarnation(engine, name, partition, q.topic_id);
       c.header(TOPIC_ID_HEADER, topic.id);
       const { head, offset, ranges } = await planSegmentRangesAtHead(
-        { objects: engine.objects, segments: () => engine.reader.segments(topic, partition), head: () => engine.head(topic, partition) },
+        // A live head: a lookup that still names a deleted incarnation (cached, or an eventually
+        // consistent read) is refused, 404 and retriable, as a fetch is, rather than answered
+        // with the deleted topic's segments as the name's.
+        { objects: engine.objects, segments: () => engine.reader.segments(topic, partition), head: () => engine.liveHead(topic, partition) },
         topic,
         partition,
         q.offset,

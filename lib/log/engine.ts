@@ -269,9 +269,10 @@ export class LogEngine {
 
   /**
    * The reader's live head (a tombstone refuses); a refusal also drops the stale topic from the
-   * cache, so the next lookup of the name reads it again.
+   * cache, so the next lookup of the name reads it again. What a read resolved by name checks
+   * before it answers from the incarnation (fetch, ListOffsets, the segments route).
    */
-  private liveHead(topic: Topic, partition: number): Promise<Head> {
+  liveHead(topic: Topic, partition: number): Promise<Head> {
     return this.forgettingDeleted(topic, () => this.reader.liveHead(topic, partition));
   }
 
@@ -279,7 +280,7 @@ export class LogEngine {
     try {
       return await read();
     } catch (err) {
-      if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.topics.invalidate(topic.name);
+      if (err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.topics.forgetDeleted(topic);
       throw err;
     }
   }

@@ -131,6 +131,15 @@ export const groupPartitionKey = (group: string, topic: string, partition: numbe
 export const TOPIC_DELETIONS_PK = 'topic-deletions';
 export const topicDeletionKey = (topicId: string): MetaKey => ({ pk: TOPIC_DELETIONS_PK, sk: topicId });
 /**
+ * Finished deletions by id, each with the token of the DELETE that queued it: the deletion's
+ * last transaction puts it as it removes the marker, and it goes with the incarnation's
+ * tombstones (TOMBSTONE_TTL_MS on). A DELETE whose marking the SDK sent again after a lost
+ * answer tells by it that the marking was its own, even once a pass has finished the deletion
+ * (topics.ts, markDeleted).
+ */
+export const TOPIC_DELETIONS_DONE_PK = 'topic-deletions-done';
+export const topicDeletionDoneKey = (topicId: string): MetaKey => ({ pk: TOPIC_DELETIONS_DONE_PK, sk: topicId });
+/**
  * The queue of builds before it: one item per topic NAME, beside a topic item kept in state
  * "deleting" (the name taken) until the data was gone. Such markers are still read and finished
  * (a deploy leaves some, and a build before it, still running, writes them); none is written.

@@ -12,7 +12,7 @@ import type { MetaItem, MetaKey, MetaStore, ObjectStore, Condition, WriteOp } fr
 import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { commitItemFromItem, DELETION_TOPIC_ID_ATTR, deletionMarkerFromItem, isDeletingTopicItem, TOPIC_ID_ATTR, tombstoneDueFromItem, tombstoneDueToItem, topicFromItem, topicItemFromItem } from './items';
-import { COMMIT_ITEM_PREFIX, deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, ownsDirectory, TOPIC_DELETIONS_PK, topicDeletionKey, topicDir, topicKey, walPrefix } from './keys';
+import { COMMIT_ITEM_PREFIX, deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, ownsDirectory, TOPIC_DELETIONS_PK, topicDeletionDoneKey, topicDeletionKey, topicDir, topicKey, walPrefix } from './keys';
 import type { RetentionStats } from './retention';
 import { bareTombstone, fenceItemLogs, removeTombstones, TOMBSTONE_TTL_MS, tombstoneHeads } from './tombstones';
 import { freeName, type TopicRegistry } from './topics';
@@ -45,7 +45,7 @@ export class TopicDeletion {
 
   /** One deletion, if its grace is over; false when out of time (the next pass resumes it). */
   private async finish(marker: MetaItem, stats: Pick<RetentionStats, 'deletedTopics'>, deadline: number): Promise<boolean> {
-    const { name, topicId, partitions, commit, deletedAt: markedAt } = deletionMarkerFromItem(marker);
+    const { name, topicId, partitions, commit, deletedAt: markedAt, request } = deletionMarkerFromItem(marker);
     const byId = marker.pk === TOPIC_DELETIONS_PK;
     const markerKey = byId ? topicDeletionKey(topicId) : deletionKey(name);
     // A marker by id holds its deletion time, and its topic item (`ours`, "deleting") is there
@@ -129,6 +129,9 @@ export class TopicDeletion {
       // A marker by id is its incarnation's; the condition fails if another pass removed it.
       { type: 'delete', key: markerKey, condition: { op: 'eq', attr: DELETION_TOPIC_ID_ATTR, value: topicId } },
       { type: 'put', item: tombstoneDueToItem({ dueMs: this.clock.now() + TOMBSTONE_TTL_MS, topicId, partitions }) },
+      // The DELETE's token outlives the marker, until the tombstones go: the SDK may send that
+      // DELETE's marking again after its socket timeout (30 s), past this pass (topics.ts).
+      ...(request !== undefined ? [{ type: 'put' as const, item: { ...topicDeletionDoneKey(topicId), request } }] : []),
     ];
     if (ours && !byId) ops.push({ type: 'delete', key: topicKey(name), condition: { op: 'eq', attr: TOPIC_ID_ATTR, value: topicId } });
     try {
@@ -150,6 +153,7 @@ export class TopicDeletion {
       if (this.clock.monotonic() > deadline) return;
       const t = tombstoneDueFromItem(item);
       await removeTombstones(this.meta, t.topicId, t.partitions);
+      await this.meta.write({ type: 'delete', key: topicDeletionDoneKey(t.topicId) });
       await this.meta.write({ type: 'delete', key: { pk: item.pk, sk: item.sk } });
     }
   }

@@ -8,7 +8,7 @@ import type { Clock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
 import { type DeletionMarker, deletionMarkerFromItem, HEAD_ATTR, isDeletingTopicItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING, TOPIC_VERSION_ATTR, topicDeletingSet, topicDeletionToItem, topicFromItem, topicToItem } from './items';
-import { deletionKey, headKey, newTopicId, TOPIC_DELETIONS_PK, topicDeletionKey, topicKey, TOPICS_PK } from './keys';
+import { deletionKey, headKey, newTopicId, TOPIC_DELETIONS_PK, topicDeletionDoneKey, topicDeletionKey, topicKey, TOPICS_PK } from './keys';
 import { fenceItemLogs, tombstoneHeads } from './tombstones';
 import {
   applyTopicConfig,
@@ -59,6 +59,8 @@ export interface TopicLookup {
   /** The oldest cached lookup accepted (default TOPIC_CACHE_MS). */
   maxAgeMs?: number;
 }
+/** Names remembered by forgetDeleted at most (the oldest go first). */
+const MAX_REFUSED = 1000;
 /** Conditional writes an alter tries before it gives up on a topic under constant change. */
 const ALTER_ATTEMPTS = 11;
 
@@ -71,6 +73,13 @@ export class TopicRegistry {
    * member (bench/idle-member.ts).
    */
   private loading = new Map<string, Promise<Topic | undefined>>();
+  /**
+   * Per name, the incarnation a write or read of this process was just refused by as deleted
+   * (forgetDeleted). A lookup reads eventually consistently, and on DynamoDB a replica may still
+   * return that item after a delete and re-create: the retry the refusal asks for then resolved
+   * the name to it again and was refused again. A read returning it is confirmed strongly, once.
+   */
+  private refused = new Map<string, string>();
 
   constructor(
     private readonly meta: MetaStore,
@@ -182,7 +191,8 @@ export class TopicRegistry {
       // writes and reads (tombstones.ts) — and a miss is confirmed strongly here, so a topic
       // just created elsewhere is never reported missing.
       let item = await this.meta.get(topicKey(name), opts.fresh ? undefined : { consistent: false });
-      if (!opts.fresh && (!item || isDeletingTopicItem(item))) item = await this.meta.get(topicKey(name));
+      if (!opts.fresh && (!item || isDeletingTopicItem(item) || item[TOPIC_ID_ATTR] === this.refused.get(name))) item = await this.meta.get(topicKey(name));
+      this.refused.delete(name);
       const topic = item && !isDeletingTopicItem(item) ? topicFromItem(item) : undefined;
       if (topic) this.cache.set(name, { topic, at: this.clock.now() });
       else this.cache.delete(name);
@@ -265,11 +275,34 @@ export class TopicRegistry {
     // Partitions added to an items-mode topic are marked as its first ones were, before the
     // topic item names them (see create and markItemsHeads).
     if (next.commit === 'items' && partitions > current.partitions) await markItemsHeads(this.meta, next, current.partitions);
-    await this.meta.write({
-      type: 'put',
-      item: topicToItem(next),
-      condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_VERSION_ATTR, value: current.version }, TOPIC_NOT_DELETING] },
-    });
+    try {
+      await this.meta.write({
+        type: 'put',
+        item: topicToItem(next),
+        // The id too, not only the version: every incarnation starts at version 1, and an alter
+        // held up after its read (a paused process, or its put sent again by the SDK after a
+        // lost answer) while the topic was deleted and the name created again replaced the new
+        // topic's item with the deleted one's. The name then named a tombstoned incarnation
+        // (every write refused, a create "already exists") and the new topic was unreachable.
+        condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: current.id }, { op: 'eq', attr: TOPIC_VERSION_ATTR, value: current.version }, TOPIC_NOT_DELETING] },
+      });
+    } catch (err) {
+      // Another change of this topic: the caller applies the change again on top of it. The
+      // topic itself deleted meanwhile (gone, being deleted, or another incarnation in its
+      // place): refused, as a produce to it is. Applying the change to the topic now under the
+      // name could apply it to two topics (if this put did land before the deletion) and
+      // altered one created after the request arrived.
+      if (err instanceof ConditionFailedError && (err.item === undefined || err.item[TOPIC_ID_ATTR] !== current.id || isDeletingTopicItem(err.item))) {
+        this.cache.delete(name);
+        throw new SamsaError(
+          'UNKNOWN_TOPIC_OR_PARTITION',
+          `topic "${name}" was deleted while this alter was in flight; nothing was changed on any live topic — retry to alter the topic now under that name, if any`,
+          { topic: name },
+          true,
+        );
+      }
+      throw err;
+    }
     this.cache.set(name, { topic: next, at: this.clock.now() });
     return next;
   }
@@ -297,30 +330,31 @@ export class TopicRegistry {
     let topic: Topic;
     // This call's own marking, told from another's when its answer is lost (below).
     const request = randomUUID();
-    let read: Topic | undefined;
+    // Every incarnation an attempt read, by id: the one whose marking turns out to be ours.
+    const read = new Map<string, Topic>();
     try {
-      topic = await this.markOnce(name, topicId, request, (t) => (read = t));
+      topic = await this.markOnce(name, topicId, request, (t) => read.set(t.id, t));
     } catch (err) {
       // Not found: perhaps because an earlier attempt marked it and its answer was lost (the
       // store reported a failure, or an SDK retry of the applied write failed its condition).
       // A deletion still under way finishes its tombstones first, so that no answer to a
       // DELETE, this 404 included, comes while a process holding the topic can still commit.
       if (!(err instanceof SamsaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION')) throw err;
-      let ours = false;
+      let ours: Topic | undefined;
       for (const m of await this.pendingDeletions(name)) {
         await tombstoneHeads(this.meta, m.topicId, m.partitions);
         await fenceItemLogs(this.meta, { id: m.topicId, partitions: m.partitions, ...(m.commit ? { commit: m.commit } : {}) });
         // A deletion of this build stopped before it freed the name: free it now. (One of an
         // older build keeps its item until its data is gone, as that build expects.)
         if (m.deletedAt !== undefined) await freeName(this.meta, m.name, m.topicId);
-        if (m.request === request && read?.id === m.topicId) ours = true;
+        if (m.request === request) ours = read.get(m.topicId) ?? ours;
       }
       // This call's own marking applied, its answer lost and its retry refused (the SDK's, or
       // ours after a reported failure): the topic is gone because of this DELETE, which says so
       // rather than 404 "does not exist". Its tombstones and the name are done just above.
-      if (!ours || read === undefined) throw err;
+      if (ours === undefined) throw err;
       this.cache.delete(name);
-      return read;
+      return ours;
     }
     this.cache.delete(name);
     // Before answering: from here on no process still holding this incarnation can commit to,
@@ -348,20 +382,47 @@ export class TopicRegistry {
         if (topicId !== undefined && t.id !== topicId) {
           throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" with id ${topicId} does not exist (the name is held by another incarnation, ${t.id}, which is left alone)`, { topic: name });
         }
-        await this.meta.transact([
-          {
-            type: 'update',
-            key: topicKey(name),
-            set: topicDeletingSet(this.clock.now()),
-            condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: t.id }, { op: 'eq', attr: TOPIC_VERSION_ATTR, value: t.version }, TOPIC_NOT_DELETING] },
-          },
-          { type: 'put', item: topicDeletionToItem({ name, topicId: t.id, partitions: t.partitions, deletedAt: this.clock.now(), request, ...(t.commit ? { commit: t.commit } : {}) }) },
-        ]);
+        try {
+          await this.meta.transact([
+            {
+              type: 'update',
+              key: topicKey(name),
+              set: topicDeletingSet(this.clock.now()),
+              condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: t.id }, { op: 'eq', attr: TOPIC_VERSION_ATTR, value: t.version }, TOPIC_NOT_DELETING] },
+            },
+            { type: 'put', item: topicDeletionToItem({ name, topicId: t.id, partitions: t.partitions, deletedAt: this.clock.now(), request, ...(t.commit ? { commit: t.commit } : {}) }) },
+          ]);
+        } catch (err) {
+          // Refused: perhaps the transaction applied with its answer lost, and the SDK sent it
+          // again, which failed its condition. The name is free from that instant (a create
+          // finishes the deletion), and another client may have created it before the repeat
+          // came back; the next attempt, reading the name again, would then mark that new topic
+          // too (by name), or refuse with 404 the one this DELETE deleted (by id). This
+          // incarnation's marker with this call's token says the marking is ours. (Any other
+          // failure is the caller's to retry, as a new DELETE.)
+          if ((err instanceof ConditionFailedError || err instanceof TransactionConflictError) && (await this.markedBy(t.id, request))) return t;
+          throw err;
+        }
         return t;
       },
       (err) => err instanceof ConditionFailedError || err instanceof TransactionConflictError,
       { maxAttempts: ALTER_ATTEMPTS },
     );
+  }
+
+  /**
+   * Whether incarnation `topicId` was marked deleted by this call (its `request`): its marker
+   * says so, or, once a retention pass has finished the deletion, the record the pass keeps of
+   * it (topicDeletionDoneKey). False when unreadable.
+   */
+  private async markedBy(topicId: string, request: string): Promise<boolean> {
+    try {
+      const marker = await this.meta.get(topicDeletionKey(topicId));
+      if (marker !== undefined) return deletionMarkerFromItem(marker).request === request;
+      return (await this.meta.get(topicDeletionDoneKey(topicId)))?.['request'] === request;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -383,6 +444,18 @@ export class TopicRegistry {
       startAfter = page.next;
     } while (startAfter);
     return out;
+  }
+
+  /**
+   * Forget the cached topic after a write or read to it was refused because the incarnation was
+   * deleted (its heads tombstoned): the next lookup of the name reads it again, strongly
+   * consistently if an eventually consistent read still returns this incarnation.
+   */
+  forgetDeleted(topic: Pick<Topic, 'name' | 'id'>): void {
+    this.cache.delete(topic.name);
+    this.refused.delete(topic.name);
+    if (this.refused.size >= MAX_REFUSED) this.refused.delete(this.refused.keys().next().value!);
+    this.refused.set(topic.name, topic.id);
   }
 
   /** Forget cached metadata (tests, and after admin changes seen elsewhere). */

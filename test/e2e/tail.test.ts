@@ -101,6 +101,18 @@ describe('live tail (SSE)', () => {
     const bad = await fetch(`${server.url}/v1/topics/tail/partitions/0/records?follow=true`, { headers: { accept: 'text/event-stream', 'last-event-id': 'x' } });
     expect(bad.status).toBe(400);
   });
+
+  // The fetch, segments and DELETE routes refuse a topic_id longer than any id (64 characters)
+  // with 400 INVALID_REQUEST naming the field; the tail read it past its schema and answered 404
+  // "was deleted" with the whole value echoed back in the message.
+  it('refuses a topic_id that cannot be one with 400 naming the field, as the fetch route does', async () => {
+    const long = 'x'.repeat(5000);
+    for (const follow of [false, true]) {
+      const res = await fetch(`${server.url}/v1/topics/tail/partitions/0/records?${follow ? 'follow=true&' : ''}topic_id=${long}`, { headers: { accept: 'text/event-stream' } });
+      expect(res.status, `follow=${follow}`).toBe(400);
+      expect(await res.json()).toMatchObject({ error_code: 'INVALID_REQUEST', field: 'topic_id' });
+    }
+  });
 });
 
 describe('a follower across a server restart', () => {

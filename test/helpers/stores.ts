@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach } from 'vitest';
 import { codecsReady } from '../../lib/records';
 import { LocalObjectStore } from '../../lib/storage/local-object-store';
-import type { MetaStore, ObjectStore } from '../../lib/storage/ports';
+import type { MetaItem, MetaKey, MetaStore, ObjectStore } from '../../lib/storage/ports';
 import { SqliteMetaStore } from '../../lib/storage/sqlite-meta-store';
 import { makeDynamoStore, makeS3Store } from './aws';
 
@@ -61,4 +61,25 @@ export function freshStoresEachTest(stores: () => Promise<TestStores>, namePrefi
       return x;
     },
   };
+}
+
+/**
+ * `inner` behind a lagging replica: its eventually consistent reads (`consistent: false`) of a
+ * key given to `lagOn` still return the item given there, as a DynamoDB read may for a while
+ * after a write replaced it. Strongly consistent reads, and every other key, see the store.
+ */
+export function laggingReplica(inner: MetaStore): { meta: MetaStore; lagOn(key: MetaKey, item: MetaItem | undefined): void } {
+  const stale = new Map<string, MetaItem | undefined>();
+  const at = (k: MetaKey): string => `${k.pk}\u0000${k.sk}`;
+  const get = async (key: MetaKey, opts?: { consistent?: boolean }): Promise<MetaItem | undefined> =>
+    opts?.consistent === false && stale.has(at(key)) ? stale.get(at(key)) : inner.get(key, opts);
+  const meta = new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'get') return get;
+      if (prop === 'batchGet') return undefined; // callers fall back to get
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { meta, lagOn: (key, item) => void stale.set(at(key), item) };
 }

@@ -83,6 +83,29 @@ function scenario(store: () => Promise<{ meta: MetaStore; cleanup(): Promise<voi
     expect((await coord.offsets('g')).map((o) => [o.offset, o.lag])).toEqual([[7, 0]]);
   });
 
+  // Kafka's OffsetFetch (and GET /v1/groups/{g}/offsets) on a process that looked the topic up
+  // less than a second before another process deleted and re-created it: its cached lookup still
+  // named the deleted incarnation, whose offsets it then answered for the new topic, and a
+  // consumer starting there skipped the new topic's first records.
+  it('committed offsets read on a process that looked the topic up just before its deletion are not the deleted topic’s', async () => {
+    const { engine, coord, topic, produce } = await setup('of', 'wall');
+    await engine.createTopic(topic, 1);
+    await produce('old', 7);
+    await coord.commit('g', { offsets: [{ topic, partition: 0, offset: 5 }] });
+    expect(await coord.committed('g')).toEqual([{ topic, partition: 0, offset: 5, metadata: null }]);
+
+    // Another process deletes the topic and creates it again; on this one, no time has passed.
+    const other = new LogEngine(engine.meta, engine.objects);
+    cleanups.push(() => other.close());
+    await other.deleteTopic(topic);
+    await other.createTopic(topic, 1);
+    await other.produce(topic, Array.from({ length: 7 }, (_, i) => ({ key: null, value: enc.encode(`new${i}`), headers: [], partition: 0 })));
+
+    // Was: offset 5, a position in the deleted log.
+    expect(await coord.committed('g')).toEqual([]);
+    expect(await coord.offsets('g')).toEqual([]);
+  });
+
   // A member read the old topic's records, the topic was deleted and re-created, and then the
   // member's commit (or ack) of its position in the old log arrives. Taken as a position in the
   // new log it skipped the new topic's first records (the AWS history run's last group-skip:

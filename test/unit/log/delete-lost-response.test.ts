@@ -9,8 +9,12 @@ import { SamsaError } from '../../../lib/errors';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady } from '../../../lib/records';
 import { faultyMetaStore, type FaultAction } from '../../../lib/storage/faults';
+import { topicKey } from '../../../lib/log/keys';
+import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
+import type { MetaStore, WriteOp } from '../../../lib/storage/ports';
 import { ManualClock } from '../../../lib/util/clock';
-import { localStores, type TestStores } from '../../helpers/stores';
+import { describeAws } from '../../helpers/aws';
+import { awsStores, freshStoresEachTest, localStores, type TestStores } from '../../helpers/stores';
 
 const enc = new TextEncoder();
 const rec = (v: string, partition = 0) => ({ key: null, value: enc.encode(v), headers: [], partition });
@@ -85,3 +89,69 @@ describe('a deletion whose marking lost its answer', () => {
     await expect(admin.deleteTopic('doomed')).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
   });
 });
+
+// The SDK sends a transaction again when its answer did not come (DynamoDB transactions here
+// carry no idempotency token): the first send applied, the second fails its condition. Between
+// the two, seconds may pass (the SDK waits out its request timeout), and since a deleted name is
+// free at once, another client may create the name in that time.
+function sentTwice(inner: MetaStore, match: (ops: WriteOp[]) => boolean, meanwhile: () => Promise<void>): MetaStore {
+  let fired = false;
+  const transact = async (ops: WriteOp[]): Promise<void> => {
+    if (fired || !match(ops)) return inner.transact(ops);
+    fired = true;
+    await inner.transact(ops);
+    await meanwhile();
+    return inner.transact(ops);
+  };
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'transact') return transact;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+/** The DELETE's first write: its topic item marked "deleting". */
+const marking = (name: string) => (ops: WriteOp[]) => ops.some((op) => op.type === 'update' && op.key.pk === topicKey(name).pk && op.key.sk === topicKey(name).sk);
+
+function recreatedDuringRetry(stores: () => Promise<TestStores>): void {
+  const { setup, closing } = freshStoresEachTest(stores, 'lostmark');
+  // `pass`: a retention pass also ran in between, past the deletion grace, and finished the
+  // deletion, its marker with it. The SDK sends again only after its socket timeout (30 s by
+  // default, lib/storage/aws-clients.ts), well past the 5 s grace after which a pass (the
+  // schedule, or another deletion's hand-off on Lambda) removes the marker the DELETE's token is in.
+  for (const [byId, pass] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    it(`a DELETE ${byId ? '?topic_id=' : 'by name'} whose marking the SDK sent again after another client created the name${pass ? ' and a pass finished the deletion' : ''}: deletes only the topic it found, and says it did`, async () => {
+      const s = await setup();
+      const clock = new ManualClock(Date.now());
+      const other = closing(new LogEngine(s.meta, s.objects, clock, { headOnlyCommits: true }));
+      let created: string | undefined;
+      const meta = sentTwice(s.meta, marking(s.name), async () => {
+        created = (await other.createTopic(s.name, 1)).id;
+        await other.produce(s.name, [rec('new-0')]);
+        if (pass) {
+          clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+          expect((await other.retention.runDeletions()).deletedTopics).toBe(1);
+        }
+      });
+      const admin = closing(new LogEngine(meta, s.objects, clock, { headOnlyCommits: true }));
+      const old = await admin.createTopic(s.name, 1);
+      await admin.produce(s.name, [rec('old-0')]);
+
+      // Was, by name: 204 after deleting the new topic too (the retry after the failed condition
+      // read the name again and marked whatever held it). With ?topic_id=: 404 "does not exist"
+      // for the topic this DELETE had deleted.
+      await expect(admin.deleteTopic(s.name, byId ? { topicId: old.id } : {})).resolves.toBeUndefined();
+      expect(created).toBeDefined();
+      const now = await other.topics.find(s.name, { fresh: true });
+      expect(now?.id).toBe(created);
+      const values = (await other.fetch(s.name, 0, { offset: 0, maxRecords: 10 })).records().map((r) => new TextDecoder().decode(r.value ?? new Uint8Array(0)));
+      expect(values).toEqual(['new-0']);
+      await expect(other.produce(s.name, [rec('new-1')])).resolves.toBeDefined();
+    });
+  }
+}
+
+describe('a DELETE whose marking was sent twice around a create of the name, on SQLite + local files', () => recreatedDuringRetry(() => localStores('samsa-delete-lost-')));
+describeAws('a DELETE whose marking was sent twice around a create of the name, on S3 + DynamoDB (emulator)', () => recreatedDuringRetry(awsStores));

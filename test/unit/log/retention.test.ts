@@ -11,7 +11,7 @@ import { SamsaError } from '../../../lib/errors';
 import { COMMIT_MAX_WAL_AGE_MS } from '../../../lib/log/commit';
 import { TOMBSTONE_TTL_MS, tombstoneHeads } from '../../../lib/log/tombstones';
 import { LogEngine } from '../../../lib/log/engine';
-import { EXTENT_PREFIX, extentSk, headKey, newTopicId, ownsDirectory, partitionPk, partitionPrefix, SEGMENT_PREFIX, segmentObject, TOMBSTONES_PK, TOPIC_DELETIONS_PK, topicDir, topicKey, walObject } from '../../../lib/log/keys';
+import { EXTENT_PREFIX, extentSk, headKey, newTopicId, ownsDirectory, partitionPk, partitionPrefix, SEGMENT_PREFIX, segmentObject, TOMBSTONES_PK, TOPIC_DELETIONS_DONE_PK, TOPIC_DELETIONS_PK, topicDir, topicKey, walObject } from '../../../lib/log/keys';
 import { legacyDeletionMarkerToItem, segmentFromItem, topicDeletingSet, topicFromItem } from '../../../lib/log/items';
 import type { Segment } from '../../../lib/log/model';
 import { DEFAULT_RETENTION_OPTIONS, MIN_ORPHAN_GRACE_MS, type RetentionOptions, SIGV4_VALIDITY_MS } from '../../../lib/log/retention';
@@ -494,9 +494,11 @@ describe('topic deletion', () => {
       expect((await meta.query({ pk: partitionPk(t.id, p) })).items).toEqual([{ pk: partitionPk(t.id, p), sk: 'head', deleted: true }]);
     }
     expect((await meta.query({ pk: TOPIC_DELETIONS_PK })).items).toEqual([]);
+    // ...and the queue keeps the DELETE's token (a repeat of its marking by the SDK is its own)...
+    expect((await meta.query({ pk: TOPIC_DELETIONS_DONE_PK })).items.map((d) => d.sk)).toEqual([t.id]);
     expect((await e.topics.get('gone')).id).toBe(again.id);
 
-    // ...until its time is up: a pass 7 days on removes the tombstones and their queue entry.
+    // ...until its time is up: a pass 7 days on removes the tombstones, the token and the queue entry.
     clock.advance(TOMBSTONE_TTL_MS - 1000);
     await e.retention.runOnce();
     expect((await meta.query({ pk: partitionPk(t.id, 0) })).items).toHaveLength(1);
@@ -504,6 +506,7 @@ describe('topic deletion', () => {
     await e.retention.runOnce();
     for (const p of [0, 1]) expect((await meta.query({ pk: partitionPk(t.id, p) })).items).toEqual([]);
     expect((await meta.query({ pk: TOMBSTONES_PK })).items).toEqual([]);
+    expect((await meta.query({ pk: TOPIC_DELETIONS_DONE_PK })).items).toEqual([]);
   });
 });
 

@@ -10,10 +10,11 @@ import { legacyDeletionMarkerToItem, topicDeletingSet } from '../../../lib/log/i
 import { DELETIONS_PK, partitionPk, TOPIC_DELETIONS_PK, topicDir, topicKey, walPrefix } from '../../../lib/log/keys';
 import type { Topic } from '../../../lib/log/topics';
 import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
+import type { MetaItem, WriteOp } from '../../../lib/storage/ports';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import { ManualClock } from '../../../lib/util/clock';
 import { describeAws } from '../../helpers/aws';
-import { awsStores, freshStoresEachTest, localStores, type TestStores } from '../../helpers/stores';
+import { awsStores, freshStoresEachTest, laggingReplica, localStores, type TestStores } from '../../helpers/stores';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | null | undefined): string => new TextDecoder().decode(b ?? new Uint8Array(0));
@@ -308,6 +309,76 @@ function scenario(stores: () => Promise<TestStores>): void {
     await holder.produce(s.name, [{ value: enc('retried'), partition: 1 }]);
     expect(await values(e, s.name, 1)).toEqual(['retried']);
   });
+
+  // The same retry on DynamoDB, where the lookup after the refusal reads eventually consistently:
+  // a replica behind the delete and re-create still returns the deleted incarnation, which the
+  // process had just been refused by. It resolved the name to it again and refused the retry
+  // again, for as long as the replica lagged (and cached it for a second more).
+  it('a produce refused for the deleted incarnation, retried, reaches the new topic though an eventually consistent read still returns the deleted one', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = engineOn(s, clock);
+    const replica = laggingReplica(s.meta);
+    const holder = closing(new LogEngine(replica.meta, s.objects, new ManualClock(Date.now()), { inlineMaxBytes: 1024 }));
+    await oldTopic(e, s.name);
+    await holder.produce(s.name, [{ value: enc('held'), partition: 1 }]);
+    replica.lagOn(topicKey(s.name), await s.meta.get(topicKey(s.name)));
+    await e.deleteTopic(s.name);
+    await e.createTopic(s.name, 2);
+    const first = await holder.produce(s.name, [{ value: enc('refused'), partition: 1 }]).then(() => 'acknowledged', (err: SamsaError) => err.code);
+    expect(first).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    // Was: UNKNOWN_TOPIC_OR_PARTITION again.
+    await holder.produce(s.name, [{ value: enc('retried'), partition: 1 }]);
+    expect(await values(e, s.name, 1)).toEqual(['retried']);
+  });
+
+  // An alter read the topic, then its put was held up while another client deleted the topic
+  // and created the name again: the process paused before the put, or the put applied and its
+  // answer was lost, and the SDK sent it again after its socket timeout (30 s). The put is
+  // conditioned on the version it read, and every incarnation starts at version 1: it replaced
+  // the new topic's item with the deleted one's, altered. The name then named the deleted
+  // incarnation (every produce refused by its tombstones, a create refused as "already
+  // exists"), and the new topic and its acknowledged records were unreachable.
+  for (const how of ['paused before its put', 'whose put the SDK sent again'] as const) {
+    it(`an alter ${how} while the topic was deleted and re-created leaves the new topic alone`, async () => {
+      const s = await setup();
+      const clock = new ManualClock(Date.now());
+      const e = engineOn(s, clock);
+      let fresh: Topic | undefined;
+      let fired = false;
+      const write = async (op: WriteOp): Promise<MetaItem | undefined> => {
+        if (fired || op.type !== 'put' || op.item.sk !== topicKey(s.name).sk || op.item.pk !== topicKey(s.name).pk) return s.meta.write(op);
+        fired = true;
+        if (how === 'whose put the SDK sent again') await s.meta.write(op);
+        await e.deleteTopic(s.name);
+        fresh = await e.createTopic(s.name, 1);
+        await e.produce(s.name, [{ value: enc('new-0') }]);
+        return s.meta.write(op);
+      };
+      const meta = new Proxy(s.meta, {
+        get(target, prop) {
+          if (prop === 'write') return write;
+          const v: unknown = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const admin = closing(new LogEngine(meta, s.objects, clock));
+      await e.createTopic(s.name, 1);
+      const altered = await admin.topics.alter(s.name, { partitions: 3, config: { 'retention.ms': 60_000 } }).then(
+        () => 'altered',
+        (err: SamsaError) => err.code,
+      );
+      expect(fired).toBe(true);
+      // Was: the name held the deleted incarnation's id, with 3 partitions.
+      const now = await e.topics.get(s.name, { fresh: true });
+      expect(now.id).toBe(fresh!.id);
+      expect([now.partitions, now.config['retention.ms']]).toEqual([1, fresh!.config['retention.ms']]);
+      await e.produce(s.name, [{ value: enc('new-1') }]);
+      expect(await values(e, s.name)).toEqual(['new-0', 'new-1']);
+      // The topic it read is gone: said so, rather than altering the one created since.
+      expect(altered).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    });
+  }
 
   // The store applied the create's put and the SDK retried it on its own (a lost answer): the
   // retry fails its condition on the very item it wrote. The create made the topic: it answers
