@@ -5,6 +5,7 @@
 // exact Kafka files a flush without chunks writes (byte for byte, the oracle here); no chunk
 // object outlives its segment's composition; and no step copies more than a chunk.
 import { createHash } from 'node:crypto';
+import { NoSuchUpload } from '@aws-sdk/client-s3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,7 +31,7 @@ import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
 import { loadConfig } from '../../../lib/runtime/config';
 import { engineOptions } from '../../../lib/runtime/core';
 import { flushHandler } from '../../../lib/runtime/lambda/flush-handler';
-import { describeAws } from '../../helpers/aws';
+import { describeAws, makeDynamoStore, makeS3Store } from '../../helpers/aws';
 import { awsStores, type TestStores } from '../../helpers/stores';
 
 /**
@@ -669,6 +670,52 @@ describeAws('segments written in chunks on S3 + DynamoDB (emulator)', () => {
     expect(lines).toEqual([expect.objectContaining({ msg: 'composition set aside', segment_base: 0, err: expect.objectContaining({ name: 'ObjectNotFoundError' }) })]);
     expect((await segments(n))[0]!.composeFailures).toBe(1);
     expect(await values(n)).toEqual(expected(27));
+    await engine.close();
+  }, 120_000);
+
+  // "A storage write can succeed and still report failure, and the SDK retries it": S3 applied
+  // the composition's CompleteMultipartUpload, its response was lost, and the SDK's repeat
+  // finds no such upload any more (S3: NoSuchUpload, "the upload may have been aborted or
+  // completed"). Nothing is wrong with the segment: the next attempt finishes it. It must not
+  // be set aside for minutes (then hours), out of reach of bulk reads meanwhile.
+  it('a composition whose CompleteMultipartUpload applied but was repeated by the SDK (NoSuchUpload) is not set aside: the next flush composes it', async () => {
+    const MiB = 1 << 20;
+    const big = Array.from({ length: 12 }, (_, i) => encodeRecordBatch([{ value: new Uint8Array(MiB - 1024).fill(i % 251), timestamp: 1_700_000_000_000 + i }]));
+    const [s3, ddb] = await Promise.all([makeS3Store(), makeDynamoStore()]);
+    aws = { meta: ddb.store, objects: s3.store, cleanup: async () => void (await Promise.all([s3.cleanup(), ddb.cleanup()])) };
+    // The first Complete of segment 0's .log is applied, and its answer lost; the repeat is told
+    // the upload is gone.
+    let repeated = 0;
+    s3.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Key?: string };
+        if (context.commandName === 'CompleteMultipartUploadCommand' && repeated === 0 && String(input.Key).endsWith(`${'0'.repeat(20)}.log`)) {
+          repeated++;
+          await next(args);
+          // What S3 answers a Complete of an upload already completed (moto answers it again).
+          throw new NoSuchUpload({ message: 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', $metadata: { httpStatusCode: 404 } });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'repeatFirstComplete' },
+    );
+    const engine = new LogEngine(ddb.store, s3.store, undefined, { inlineMaxBytes: 4096, flush: { ...DEFAULT_FLUSH_OPTIONS, stepBytes: 3 * MiB, chunkBytes: 2 * MiB }, log: silentLogger });
+    const n: Node = { engine, meta: ddb.store, objects: s3.store, root: '' };
+    await engine.createTopic('t', 1, { 'segment.bytes': 7 * MiB });
+    for (const [from, to] of [[0, 3], [3, 6], [6, 9], [9, 12]] as const) {
+      for (let i = from; i < to; i++) await engine.produceBatches('t', 0, new Uint8Array(big[i]!));
+      await engine.flushPartition(await engine.topics.get('t'), 0).catch(() => undefined);
+    }
+    expect(repeated).toBe(1);
+    const first = (await segments(n))[0]!;
+    expect([first.base, first.closed, first.composeFailures, first.chunks]).toEqual([0, true, undefined, undefined]);
+    expect(engine.compositionFailures).toBe(0);
+    // Bulk reads serve it.
+    const app = createApp({ engine, logger: silentLogger });
+    const res = await app.request('http://samsa.test/v1/topics/t/partitions/0/segments?offset=0');
+    const answer = (await res.json()) as { segments: Array<{ base_offset: number }> };
+    expect(answer.segments[0]?.base_offset).toBe(0);
+    expect(await values(n)).toEqual(expected(12));
     await engine.close();
   }, 120_000);
 
