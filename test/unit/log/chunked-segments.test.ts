@@ -26,7 +26,7 @@ import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/f
 import { wrapAwsError } from '../../../lib/storage/aws-errors';
 import { ManualClock } from '../../../lib/util/clock';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
-import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
+import type { MetaStore, ObjectStore, WriteOp } from '../../../lib/storage/ports';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
 import { loadConfig } from '../../../lib/runtime/config';
 import { engineOptions } from '../../../lib/runtime/core';
@@ -536,6 +536,54 @@ describe('segments written in chunks (design note 0011)', () => {
     expect(fs.existsSync(path.join(n.root, segmentObject(t, 0, 0, 'log')))).toBe(false);
     expect(await values(n, 12)).toEqual(expected(14, 12));
     await n.engine.close();
+  });
+
+  // A flusher sets a composition aside (a failure no retry cures), checks its lease, and pauses
+  // before its catalog write lands. Its successor composes the segment to the end (chunk
+  // objects deleted, chunk list dropped). The paused write must not bring the chunk list back:
+  // the segment would read as "in chunks" whose objects are gone, for good.
+  it('a set-aside write delayed past its lease does not bring back the chunk list of a segment its successor composed since', async () => {
+    const clock = new ManualClock();
+    const meta = new SqliteMetaStore({ path: path.join(dir, 'c.sqlite'), fsync: false });
+    const root = path.join(dir, 'c', 'objects');
+    const objects = new LocalObjectStore({ root, fsync: false });
+    const pausedMeta = faultyMetaStore(meta);
+    const pausedObjects = faultyObjectStore(objects);
+    const zombie: Node = { engine: new LogEngine(pausedMeta, pausedObjects, clock, { inlineMaxBytes: 4096, flush: FLUSH, log: silentLogger }), meta: pausedMeta, objects: pausedObjects, root };
+    const next: Node = { engine: new LogEngine(meta, objects, clock, { inlineMaxBytes: 4096, flush: FLUSH, log: silentLogger }), meta, objects, root };
+    await next.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+    await produce(next, 0, 12);
+    await flush(zombie);
+    await produce(next, 12, 14);
+    const first = `${'0'.repeat(20)}.log`;
+    pausedObjects.faults.add({ method: 'compose', when: (c) => String(c.args[0]).endsWith(first), action: { kind: 'fail', error: new InvalidRangeError(first, 'object holds 0 bytes, cannot copy 2452') } });
+    const gate = new Gate();
+    // The write that records the set-aside, however it is made.
+    const recordsSetAside = (op: WriteOp): boolean => (op.type === 'put' && 'compose_fails' in op.item) || (op.type === 'update' && 'compose_fails' in (op.set ?? {}));
+    pausedMeta.faults.add({ method: 'write', when: (c) => c.method === 'write' && recordsSetAside(c.args[0]), action: { kind: 'hang', gate } });
+    const frozen = flush(zombie).catch((err: unknown) => err);
+    await gate.reached;
+
+    // Past the paused flusher's lease, the next leader flushes and composes segment 0.
+    clock.advance(2 * DEFAULT_LEASE_MS);
+    await produce(next, 14, 15);
+    await flush(next);
+    const composed = (await segments(next))[0]!;
+    expect([composed.closed, composed.chunks, composed.composed]).toEqual([true, undefined, undefined]);
+    expect((await chunkFiles(next)).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+
+    gate.release();
+    await frozen;
+    const after = (await segments(next))[0]!;
+    expect([after.closed, after.chunks, after.composeFailures]).toEqual([true, undefined, undefined]);
+    // What a user sees of it: a timestamp in its last chunk is found, and bulk reads serve it.
+    expect((await next.engine.listOffsets('t', 0, 1_700_000_000_000 + 10_000)).offset).toBe(10);
+    const app = createApp({ engine: next.engine, logger: silentLogger });
+    const res = await app.request('http://samsa.test/v1/topics/t/partitions/0/segments?offset=0');
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { segments: Array<{ base_offset: number }> }).segments[0]?.base_offset).toBe(0);
+    expect(await values(next)).toEqual(expected(15));
+    for (const n of [zombie, next]) await n.engine.close();
   });
 
   it('a composition that fails with throttling still fails its flush, is not set aside, and the next flush composes it', async () => {
