@@ -243,6 +243,21 @@ describeAws('Lambda API entry points (payload v2)', () => {
       await run;
       expect(ended, 'the invocation returned within 5 s of the close (the wait is 20 s)').toBe(true);
     }, 40_000);
+
+    // The runtime may hand the handler a response stream that is already closed (the client left
+    // while the invocation was queued): there is no 'close' event left to wait for.
+    it('so does a long poll whose response stream closed before the handler started', async () => {
+      const made = await buffered.handler(v2Event('POST', '/v1/topics', { headers: JSON_CT, body: JSON.stringify({ name: 'le-closed', partitions: 1 }) }), lambdaContext());
+      expect(made.statusCode, made.body).toBe(201);
+      const s = new RecordedStream();
+      s.destroy();
+      await new Promise((r) => setImmediate(r));
+      expect(s.closed).toBe(true);
+      const run = streamed.streamHandler(v2Event('GET', '/v1/topics/le-closed/partitions/0/records', { query: 'offset=0&wait_ms=20000' }), s, lambdaContext());
+      const ended = await settlesWithin(run, 5000);
+      await run;
+      expect(ended, 'the invocation returned within 5 s (the wait is 20 s)').toBe(true);
+    }, 40_000);
   });
 
   describe('API Gateway HTTP API: rawPath arrives percent-decoded', () => {
