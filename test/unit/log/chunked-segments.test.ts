@@ -407,6 +407,85 @@ describe('segments written in chunks (design note 0011)', () => {
     });
   }
 
+  // A failure no retry cures at each stage of a composition (the write applied before it was
+  // reported failed, where it is a write): the composition is set aside, and meanwhile every
+  // offset reads the same records through the fetch route and, where it hands out segments,
+  // the segments route; once the cause is gone, the retry after the back-off finishes it.
+  for (const stage of ['compose', 'index', 'timeindex', 'extents', 'catalog', 'chunk deletes', 'chunk list'] as const) {
+    it(`a composition set aside at its ${stage} reads every offset the same through fetches and bulk reads, and is finished after its back-off`, async () => {
+      const plain = await node('plain', { ...FLUSH, chunkBytes: undefined });
+      await plain.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+      await produce(plain, 0, 20);
+      await flush(plain);
+      const want = await closedFiles(plain);
+
+      const broken = new StorageError(`injected ${stage} failure`, false);
+      const clock = new ManualClock();
+      const meta = new SqliteMetaStore({ path: path.join(dir, 'c.sqlite'), fsync: false });
+      const root = path.join(dir, 'c', 'objects');
+      const objects = faultyObjectStore(new LocalObjectStore({ root, fsync: false }));
+      const engine = new LogEngine(meta, objects, clock, { inlineMaxBytes: 4096, flush: FLUSH, log: silentLogger });
+      const n: Node = { engine, meta, objects, root };
+      await engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+      await produce(n, 0, 12);
+      await flush(n);
+      await produce(n, 12, 19);
+      const whole = (ext: string) => (c: { args: unknown[] }) => String(c.args[0]).endsWith(`00000000000000000000.${ext}`) && c.args[1] === 0 && (c.args[3] as { ifMatch?: string } | undefined)?.ifMatch !== undefined;
+      if (stage === 'compose') objects.faults.add({ method: 'compose', action: { kind: 'failAfter', error: broken } });
+      if (stage === 'index') objects.faults.add({ method: 'append', when: whole('index'), action: { kind: 'failAfter', error: broken } });
+      if (stage === 'timeindex') objects.faults.add({ method: 'append', when: whole('timeindex'), action: { kind: 'failAfter', error: broken } });
+      if (stage === 'chunk deletes') objects.faults.add({ method: 'delete', when: (c) => (c.args[0] as string[]).some((k) => k.includes('/chunks/')), action: { kind: 'fail', error: broken } });
+      let armed = true;
+      const write = meta.write.bind(meta);
+      (meta as { write: MetaStore['write'] }).write = async (op) => {
+        const isExtent = op.type === 'put' && op.item.sk.startsWith('sx#') && String(op.item['obj']).endsWith('00000000000000000000.log');
+        const isCatalog = op.type === 'put' && op.item.sk.startsWith(SEGMENT_PREFIX) && op.item['composed'] === true;
+        const isList = op.type === 'put' && op.item.sk.startsWith(SEGMENT_PREFIX) && op.item['closed'] === true && op.item['chunks'] === undefined && op.item['base'] === 0;
+        if (armed && ((stage === 'extents' && isExtent) || (stage === 'catalog' && isCatalog) || (stage === 'chunk list' && isList))) {
+          armed = false;
+          if (stage !== 'extents') await write(op); // applied, reported failed
+          throw broken;
+        }
+        return write(op);
+      };
+      await flush(n);
+      expect(engine.compositionFailures).toBe(stage === 'chunk list' ? 0 : 1);
+
+      const app = createApp({ engine, logger: silentLogger });
+      const bulkOffsets = async (from: number): Promise<number[]> => {
+        const res = await app.request(`http://samsa.test/v1/topics/t/partitions/0/segments?offset=${from}`);
+        expect(res.status).toBe(200);
+        const answer = (await res.json()) as { segments: Array<{ url: string; range: string }> };
+        const out: number[] = [];
+        for (const r of answer.segments) {
+          const got = await app.request(r.url, { headers: { range: r.range } });
+          expect(got.status).toBe(206);
+          for (const b of splitBatches(new Uint8Array(await got.arrayBuffer()))) if (b.header.baseOffset >= from) out.push(b.header.baseOffset);
+        }
+        return out;
+      };
+      const readAll = async (count: number) => {
+        for (let from = 0; from < count; from++) {
+          expect(await values(n, from)).toEqual(expected(count, from));
+          const bulk = await bulkOffsets(from);
+          expect(bulk).toEqual(Array.from({ length: bulk.length }, (_, i) => from + i));
+        }
+      };
+      await readAll(19);
+
+      clock.advance(COMPOSE_RETRY_FIRST_MS);
+      await produce(n, 19, 20);
+      await flush(n);
+      await readAll(20);
+      expect(await closedFiles(n)).toEqual(want);
+      expect((await chunkFiles(n)).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+      const first = (await segments(n))[0]!;
+      expect([first.chunks, first.composed, first.composeFailures]).toEqual([undefined, undefined, undefined]);
+      expect((await bulkOffsets(0))[0]).toBe(0);
+      for (const x of [plain, n]) await x.engine.close();
+    });
+  }
+
   it('a composition that fails after its step rolled several segments past the closed one is finished by the next flush', async () => {
     const chunked = await node('chunked', FLUSH, (o) => faultyObjectStore(o));
     const faults = (chunked.objects as ReturnType<typeof faultyObjectStore>).faults;
