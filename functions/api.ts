@@ -164,7 +164,7 @@ streamed.all('*', async (c) => {
   return new Response(body, { status: res.status, headers });
 });
 
-type ResponseStream = { destroy(err?: Error): unknown; once(event: 'close', fn: () => void): unknown; off(event: 'close', fn: () => void): unknown };
+type ResponseStream = { destroy(err?: Error): unknown; once(event: 'close', fn: () => void): unknown; off(event: 'close', fn: () => void): unknown; readonly closed?: boolean; readonly destroyed?: boolean };
 type StreamingHandler = (event: LambdaEvent, responseStream: ResponseStream, context: LambdaContext) => Promise<void>;
 const awslambda = (globalThis as { awslambda?: { streamifyResponse(fn: StreamingHandler): StreamingHandler } }).awslambda;
 
@@ -190,6 +190,10 @@ export const streamHandler = awslambda
           void invocation.abandon?.();
         };
         responseStream.once('close', closed);
+        // Closed already (the client left while the invocation waited to start): its 'close'
+        // was emitted before anyone listened. The request still runs — a produce commits whole,
+        // its answer lost — but waits end at once.
+        if (responseStream.closed === true || responseStream.destroyed === true) invocation.gone.abort(new Error('the response stream closed'));
         try {
           await hono(prepareEvent(event, { pathDecoded }), responseStream, context);
         } finally {

@@ -11,13 +11,13 @@ import { commitOp, currentOffset, type Loaded } from './items';
 import { reconciliationState } from './lifecycle';
 import { type GroupState, targetOf } from './reconcile';
 import type { GroupStore } from './store';
-import { assignmentOf, checkGroupName, chunks, type GroupDescription, nonEmpty, notFound, type OffsetInfo, type ResetTarget, type TopicPartition } from './types';
+import { assignmentOf, checkGroupName, checkStoredGroupName, chunks, type GroupDescription, nonEmpty, notFound, type OffsetInfo, type ResetTarget, type TopicPartition } from './types';
 
 export class GroupAdmin {
   constructor(private readonly store: GroupStore) {}
 
   async offsets(group: string): Promise<OffsetInfo[]> {
-    checkGroupName(group);
+    checkStoredGroupName(group);
     const l = await this.store.run(group, async (x) => x);
     if (!l.exists) throw notFound(group);
     return this.offsetInfo(group, l);
@@ -31,7 +31,7 @@ export class GroupAdmin {
    * committed on an earlier incarnation of the topic.
    */
   async committed(group: string): Promise<Array<TopicPartition & { offset: number; metadata: string | null }>> {
-    checkGroupName(group);
+    checkStoredGroupName(group);
     const l = await this.store.run(group, async (x) => x);
     if (!l.exists) throw notFound(group);
     const parts = await this.store.loadPartitions(group);
@@ -91,7 +91,7 @@ export class GroupAdmin {
    * makes them fail rather than lose its starting point.
    */
   async deleteOffsets(group: string, topic: string, partitions?: number[]): Promise<TopicPartition[]> {
-    checkGroupName(group);
+    checkStoredGroupName(group);
     return this.store.run(group, async (l) => {
       for (const spec of l.state.members.values()) {
         if (spec.topics.includes(topic)) throw new SamsaError('NON_EMPTY_GROUP', `group "${group}" has members subscribed to "${topic}": its offsets of that topic stay while they do`, { group, topic });
@@ -116,7 +116,7 @@ export class GroupAdmin {
    * out (Kafka's OffsetFetch answers nothing of a topic the caller may not describe).
    */
   async describe(group: string, visible?: (topic: string) => boolean): Promise<GroupDescription> {
-    checkGroupName(group);
+    checkStoredGroupName(group);
     // A touch: also take any cooperative step that has become possible.
     const l = await this.store.run(group, async (x) => (x.exists ? { ...x, state: await this.store.writeGroup(group, x, {}) } : x));
     if (!l.exists) throw notFound(group);
@@ -148,7 +148,7 @@ export class GroupAdmin {
   }
 
   async deleteGroup(group: string): Promise<void> {
-    checkGroupName(group);
+    checkStoredGroupName(group);
     await this.store.run(group, async (l) => {
       if (!l.exists) throw notFound(group);
       if (l.state.members.size > 0) throw nonEmpty(group, l.state.members.size, 'be deleted');

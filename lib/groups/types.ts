@@ -173,6 +173,18 @@ export function checkGroupName(group: string): void {
   if (!GROUP_NAME.test(group)) throw new SamsaError('INVALID_REQUEST', 'group names are 1-249 characters of [A-Za-z0-9._-], not "." or ".."', { group });
 }
 
+/**
+ * For what reads or removes a group that exists: the rule groups were made under before "."
+ * and ".." were refused. The Kafka listener stored such groups until then, and a deployment
+ * upgraded with one still lists it: refused here, it made groupLag throw (the consumer-lag
+ * metrics of every group lost) and could never be deleted. New ones are refused where groups
+ * are made (checkGroupName; the listener's JoinGroup and OffsetCommit).
+ */
+const STORED_GROUP_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+export function checkStoredGroupName(group: string): void {
+  if (!STORED_GROUP_NAME.test(group)) throw new SamsaError('INVALID_REQUEST', 'group names are 1-249 characters of [A-Za-z0-9._-]', { group });
+}
+
 export const notFound = (group: string): SamsaError => new SamsaError('GROUP_ID_NOT_FOUND', `group "${group}" does not exist`, { group });
 export const nonEmpty = (group: string, n: number, what: string): SamsaError =>
   new SamsaError('NON_EMPTY_GROUP', `group "${group}" has ${n} member(s); it can only ${what} once they leave or expire`, { group, members: n });

@@ -29,7 +29,7 @@ import { commitTtl, queryCoveringItem } from './commit-items';
 import { deadWalObjects, gapSkipWrite, StepPacker, stepWrites } from './flush-plan';
 import { partitionKey } from './commit';
 import type { InlineCache } from './inline-cache';
-import { commitItemFromItem, extentsFromItem, headFromItem, segExtentToItem, segmentAsRead, segmentFromItem, segmentToItem } from './items';
+import { commitItemFromItem, extentsFromItem, headFromItem, segExtentToItem, segmentAsRead, segmentFromItem, segmentSetAside, segmentToItem } from './items';
 import type { Extent, Segment } from './model';
 import { applyItem, DEFAULT_PRODUCER_ID_EXPIRATION_MS, type PartitionProducers, pruneExpired } from './producers';
 import type { BatchInfo, LogReader } from './reader';
@@ -512,11 +512,10 @@ export class Flusher {
     );
     if (!lease.held()) return;
     try {
-      await this.meta.write({
-        type: 'put',
-        item: segmentToItem(topic.id, partition, { ...current, composeFailures: failures, composeRetryAt: retryAt }),
-        condition: segmentAsRead(current.size, true, current.composed === true),
-      });
+      // Conditional on the entry as read, chunk list included: a put of it here, landing after
+      // a pause past our lease, brought back the chunk list of a segment our successor had
+      // composed since (its chunk objects deleted), for good.
+      await this.meta.write(segmentSetAside(topic.id, partition, current, failures, retryAt));
     } catch (e) {
       // Finished, set aside or deleted by another process meanwhile: its record stands.
       if (!(e instanceof ConditionFailedError)) throw e;

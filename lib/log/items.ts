@@ -358,6 +358,29 @@ export function segmentAsRead(size: number, closed: boolean, composed?: boolean)
   return { op: 'and', conds };
 }
 
+/**
+ * Records a composition set aside (design note 0011, "When a composition fails"): its failures
+ * in a row and when to try again, and nothing else of the entry. Only while the entry is as
+ * `seg` was read — same size, closed, composed or not, still listing its chunks, and with the
+ * failure count read — so a write that lands late (its process paused past its lease) never
+ * brings back the chunk list of a segment composed meanwhile, whose chunk objects are gone.
+ */
+export function segmentSetAside(topicId: string, partition: number, seg: Segment, failures: number, retryAt: number): WriteOp {
+  return {
+    type: 'update',
+    key: segmentKey(topicId, partition, seg.base),
+    set: { [SEGMENT_ATTR.composeFailures]: failures, [SEGMENT_ATTR.composeRetryAt]: retryAt },
+    condition: {
+      op: 'and',
+      conds: [
+        segmentAsRead(seg.size, true, seg.composed === true),
+        { op: 'attrExists', attr: SEGMENT_ATTR.chunks },
+        seg.composeFailures === undefined ? { op: 'attrNotExists', attr: SEGMENT_ATTR.composeFailures } : { op: 'eq', attr: SEGMENT_ATTR.composeFailures, value: seg.composeFailures },
+      ],
+    },
+  };
+}
+
 export function segmentToItem(topicId: string, partition: number, s: Segment): MetaItem {
   const item: MetaItem = { ...segmentKey(topicId, partition, s.base) };
   for (const field of Object.keys(SEGMENT_ATTR) as Array<keyof Segment>) {

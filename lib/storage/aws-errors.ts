@@ -1,6 +1,6 @@
 // Translation of AWS SDK failures into Samsa's storage errors. SDK error objects never leave
 // the adapters: callers see StorageError (or a precise subclass) with the SDK error as `cause`
-// and `retriable` set for throttling, server faults, timeouts and dropped connections.
+// and `retriable` set for throttling, server faults, timeouts, dropped connections and the like (TRANSIENT).
 
 import { StorageError, ThrottledError } from '../errors.js';
 
@@ -39,6 +39,11 @@ const TRANSIENT = new Set([
   // S3: a concurrent conditional write on the same key; retrying gives the definitive answer.
   'ConditionalRequestConflict',
   'OperationAborted',
+  // S3: a multipart upload it no longer knows. Its Complete may have applied, the response was
+  // lost, and the SDK's repeat finds the upload completed (or it was aborted meanwhile): the
+  // write's outcome is unknown, and doing it again (a new upload) gives the definitive answer.
+  // Not a failure that recurs: a composition must not be set aside for it (design note 0011).
+  'NoSuchUpload',
 ]);
 
 const NETWORK_CODES = new Set([

@@ -243,6 +243,41 @@ describeAws('Lambda API entry points (payload v2)', () => {
       await run;
       expect(ended, 'the invocation returned within 5 s of the close (the wait is 20 s)').toBe(true);
     }, 40_000);
+
+    // The runtime may hand the handler a response stream that is already closed (the client left
+    // while the invocation was queued): there is no 'close' event left to wait for.
+    it('so does a long poll whose response stream closed before the handler started', async () => {
+      const made = await buffered.handler(v2Event('POST', '/v1/topics', { headers: JSON_CT, body: JSON.stringify({ name: 'le-closed', partitions: 1 }) }), lambdaContext());
+      expect(made.statusCode, made.body).toBe(201);
+      const s = new RecordedStream();
+      s.destroy();
+      await new Promise((r) => setImmediate(r));
+      expect(s.closed).toBe(true);
+      const run = streamed.streamHandler(v2Event('GET', '/v1/topics/le-closed/partitions/0/records', { query: 'offset=0&wait_ms=20000' }), s, lambdaContext());
+      const ended = await settlesWithin(run, 5000);
+      await run;
+      expect(ended, 'the invocation returned within 5 s (the wait is 20 s)').toBe(true);
+    }, 40_000);
+
+    // The 200 of a produce is lost when its response stream closes, but the write is done (or,
+    // had it failed, not done at all): a closed stream aborts waits, never a commit. The
+    // idempotent retry that follows finds it and writes nothing twice.
+    it('a produce whose response stream closed before the handler started is committed whole, and its idempotent retry writes nothing twice', async () => {
+      const made = await buffered.handler(v2Event('POST', '/v1/topics', { headers: JSON_CT, body: JSON.stringify({ name: 'le-lost', partitions: 1 }) }), lambdaContext());
+      expect(made.statusCode, made.body).toBe(201);
+      const pid = JSON.parse((await buffered.handler(v2Event('POST', '/v1/producers', { headers: JSON_CT, body: '{}' }), lambdaContext())).body!) as { id: number; epoch: number };
+      const body = JSON.stringify({ records: Array.from({ length: 50 }, (_, i) => ({ partition: 0, value: `v${i}` })), value_format: 'string', producer: { id: pid.id, epoch: pid.epoch, sequence: 0 } });
+      const s = new RecordedStream();
+      s.destroy();
+      await new Promise((r) => setImmediate(r));
+      await streamed.streamHandler(v2Event('POST', '/v1/topics/le-lost/records', { headers: JSON_CT, body }), s, lambdaContext());
+      const retry = await buffered.handler(v2Event('POST', '/v1/topics/le-lost/records', { headers: JSON_CT, body }), lambdaContext());
+      expect(retry.statusCode, retry.body).toBe(200);
+      const read = await buffered.handler(v2Event('GET', '/v1/topics/le-lost/partitions/0/records', { query: 'offset=0&max_records=500&value_format=string' }), lambdaContext());
+      const got = JSON.parse(read.body!) as { records: Array<{ offset: number; value: string }>; high_watermark: number };
+      expect(got.records.map((r) => r.value)).toEqual(Array.from({ length: 50 }, (_, i) => `v${i}`));
+      expect(got.high_watermark).toBe(50);
+    }, 40_000);
   });
 
   describe('API Gateway HTTP API: rawPath arrives percent-decoded', () => {

@@ -5,6 +5,7 @@
 // exact Kafka files a flush without chunks writes (byte for byte, the oracle here); no chunk
 // object outlives its segment's composition; and no step copies more than a chunk.
 import { createHash } from 'node:crypto';
+import { NoSuchUpload } from '@aws-sdk/client-s3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,12 +26,12 @@ import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/f
 import { wrapAwsError } from '../../../lib/storage/aws-errors';
 import { ManualClock } from '../../../lib/util/clock';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
-import type { MetaStore, ObjectStore } from '../../../lib/storage/ports';
+import type { MetaStore, ObjectStore, WriteOp } from '../../../lib/storage/ports';
 import { SqliteMetaStore } from '../../../lib/storage/sqlite-meta-store';
 import { loadConfig } from '../../../lib/runtime/config';
 import { engineOptions } from '../../../lib/runtime/core';
 import { flushHandler } from '../../../lib/runtime/lambda/flush-handler';
-import { describeAws } from '../../helpers/aws';
+import { describeAws, makeDynamoStore, makeS3Store } from '../../helpers/aws';
 import { awsStores, type TestStores } from '../../helpers/stores';
 
 /**
@@ -406,6 +407,85 @@ describe('segments written in chunks (design note 0011)', () => {
     });
   }
 
+  // A failure no retry cures at each stage of a composition (the write applied before it was
+  // reported failed, where it is a write): the composition is set aside, and meanwhile every
+  // offset reads the same records through the fetch route and, where it hands out segments,
+  // the segments route; once the cause is gone, the retry after the back-off finishes it.
+  for (const stage of ['compose', 'index', 'timeindex', 'extents', 'catalog', 'chunk deletes', 'chunk list'] as const) {
+    it(`a composition set aside at its ${stage} reads every offset the same through fetches and bulk reads, and is finished after its back-off`, async () => {
+      const plain = await node('plain', { ...FLUSH, chunkBytes: undefined });
+      await plain.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+      await produce(plain, 0, 20);
+      await flush(plain);
+      const want = await closedFiles(plain);
+
+      const broken = new StorageError(`injected ${stage} failure`, false);
+      const clock = new ManualClock();
+      const meta = new SqliteMetaStore({ path: path.join(dir, 'c.sqlite'), fsync: false });
+      const root = path.join(dir, 'c', 'objects');
+      const objects = faultyObjectStore(new LocalObjectStore({ root, fsync: false }));
+      const engine = new LogEngine(meta, objects, clock, { inlineMaxBytes: 4096, flush: FLUSH, log: silentLogger });
+      const n: Node = { engine, meta, objects, root };
+      await engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+      await produce(n, 0, 12);
+      await flush(n);
+      await produce(n, 12, 19);
+      const whole = (ext: string) => (c: { args: unknown[] }) => String(c.args[0]).endsWith(`00000000000000000000.${ext}`) && c.args[1] === 0 && (c.args[3] as { ifMatch?: string } | undefined)?.ifMatch !== undefined;
+      if (stage === 'compose') objects.faults.add({ method: 'compose', action: { kind: 'failAfter', error: broken } });
+      if (stage === 'index') objects.faults.add({ method: 'append', when: whole('index'), action: { kind: 'failAfter', error: broken } });
+      if (stage === 'timeindex') objects.faults.add({ method: 'append', when: whole('timeindex'), action: { kind: 'failAfter', error: broken } });
+      if (stage === 'chunk deletes') objects.faults.add({ method: 'delete', when: (c) => (c.args[0] as string[]).some((k) => k.includes('/chunks/')), action: { kind: 'fail', error: broken } });
+      let armed = true;
+      const write = meta.write.bind(meta);
+      (meta as { write: MetaStore['write'] }).write = async (op) => {
+        const isExtent = op.type === 'put' && op.item.sk.startsWith('sx#') && String(op.item['obj']).endsWith('00000000000000000000.log');
+        const isCatalog = op.type === 'put' && op.item.sk.startsWith(SEGMENT_PREFIX) && op.item['composed'] === true;
+        const isList = op.type === 'put' && op.item.sk.startsWith(SEGMENT_PREFIX) && op.item['closed'] === true && op.item['chunks'] === undefined && op.item['base'] === 0;
+        if (armed && ((stage === 'extents' && isExtent) || (stage === 'catalog' && isCatalog) || (stage === 'chunk list' && isList))) {
+          armed = false;
+          if (stage !== 'extents') await write(op); // applied, reported failed
+          throw broken;
+        }
+        return write(op);
+      };
+      await flush(n);
+      expect(engine.compositionFailures).toBe(stage === 'chunk list' ? 0 : 1);
+
+      const app = createApp({ engine, logger: silentLogger });
+      const bulkOffsets = async (from: number): Promise<number[]> => {
+        const res = await app.request(`http://samsa.test/v1/topics/t/partitions/0/segments?offset=${from}`);
+        expect(res.status).toBe(200);
+        const answer = (await res.json()) as { segments: Array<{ url: string; range: string }> };
+        const out: number[] = [];
+        for (const r of answer.segments) {
+          const got = await app.request(r.url, { headers: { range: r.range } });
+          expect(got.status).toBe(206);
+          for (const b of splitBatches(new Uint8Array(await got.arrayBuffer()))) if (b.header.baseOffset >= from) out.push(b.header.baseOffset);
+        }
+        return out;
+      };
+      const readAll = async (count: number) => {
+        for (let from = 0; from < count; from++) {
+          expect(await values(n, from)).toEqual(expected(count, from));
+          const bulk = await bulkOffsets(from);
+          expect(bulk).toEqual(Array.from({ length: bulk.length }, (_, i) => from + i));
+        }
+      };
+      await readAll(19);
+
+      clock.advance(COMPOSE_RETRY_FIRST_MS);
+      await produce(n, 19, 20);
+      await flush(n);
+      await readAll(20);
+      expect(await closedFiles(n)).toEqual(want);
+      expect((await chunkFiles(n)).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+      const first = (await segments(n))[0]!;
+      expect([first.chunks, first.composed, first.composeFailures]).toEqual([undefined, undefined, undefined]);
+      expect((await bulkOffsets(0))[0]).toBe(0);
+      for (const x of [plain, n]) await x.engine.close();
+    });
+  }
+
   it('a composition that fails after its step rolled several segments past the closed one is finished by the next flush', async () => {
     const chunked = await node('chunked', FLUSH, (o) => faultyObjectStore(o));
     const faults = (chunked.objects as ReturnType<typeof faultyObjectStore>).faults;
@@ -535,6 +615,54 @@ describe('segments written in chunks (design note 0011)', () => {
     expect(fs.existsSync(path.join(n.root, segmentObject(t, 0, 0, 'log')))).toBe(false);
     expect(await values(n, 12)).toEqual(expected(14, 12));
     await n.engine.close();
+  });
+
+  // A flusher sets a composition aside (a failure no retry cures), checks its lease, and pauses
+  // before its catalog write lands. Its successor composes the segment to the end (chunk
+  // objects deleted, chunk list dropped). The paused write must not bring the chunk list back:
+  // the segment would read as "in chunks" whose objects are gone, for good.
+  it('a set-aside write delayed past its lease does not bring back the chunk list of a segment its successor composed since', async () => {
+    const clock = new ManualClock();
+    const meta = new SqliteMetaStore({ path: path.join(dir, 'c.sqlite'), fsync: false });
+    const root = path.join(dir, 'c', 'objects');
+    const objects = new LocalObjectStore({ root, fsync: false });
+    const pausedMeta = faultyMetaStore(meta);
+    const pausedObjects = faultyObjectStore(objects);
+    const zombie: Node = { engine: new LogEngine(pausedMeta, pausedObjects, clock, { inlineMaxBytes: 4096, flush: FLUSH, log: silentLogger }), meta: pausedMeta, objects: pausedObjects, root };
+    const next: Node = { engine: new LogEngine(meta, objects, clock, { inlineMaxBytes: 4096, flush: FLUSH, log: silentLogger }), meta, objects, root };
+    await next.engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES });
+    await produce(next, 0, 12);
+    await flush(zombie);
+    await produce(next, 12, 14);
+    const first = `${'0'.repeat(20)}.log`;
+    pausedObjects.faults.add({ method: 'compose', when: (c) => String(c.args[0]).endsWith(first), action: { kind: 'fail', error: new InvalidRangeError(first, 'object holds 0 bytes, cannot copy 2452') } });
+    const gate = new Gate();
+    // The write that records the set-aside, however it is made.
+    const recordsSetAside = (op: WriteOp): boolean => (op.type === 'put' && 'compose_fails' in op.item) || (op.type === 'update' && 'compose_fails' in (op.set ?? {}));
+    pausedMeta.faults.add({ method: 'write', when: (c) => c.method === 'write' && recordsSetAside(c.args[0]), action: { kind: 'hang', gate } });
+    const frozen = flush(zombie).catch((err: unknown) => err);
+    await gate.reached;
+
+    // Past the paused flusher's lease, the next leader flushes and composes segment 0.
+    clock.advance(2 * DEFAULT_LEASE_MS);
+    await produce(next, 14, 15);
+    await flush(next);
+    const composed = (await segments(next))[0]!;
+    expect([composed.closed, composed.chunks, composed.composed]).toEqual([true, undefined, undefined]);
+    expect((await chunkFiles(next)).filter((f) => f.startsWith('00000000000000000000+'))).toEqual([]);
+
+    gate.release();
+    await frozen;
+    const after = (await segments(next))[0]!;
+    expect([after.closed, after.chunks, after.composeFailures]).toEqual([true, undefined, undefined]);
+    // What a user sees of it: a timestamp in its last chunk is found, and bulk reads serve it.
+    expect((await next.engine.listOffsets('t', 0, 1_700_000_000_000 + 10_000)).offset).toBe(10);
+    const app = createApp({ engine: next.engine, logger: silentLogger });
+    const res = await app.request('http://samsa.test/v1/topics/t/partitions/0/segments?offset=0');
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { segments: Array<{ base_offset: number }> }).segments[0]?.base_offset).toBe(0);
+    expect(await values(next)).toEqual(expected(15));
+    for (const n of [zombie, next]) await n.engine.close();
   });
 
   it('a composition that fails with throttling still fails its flush, is not set aside, and the next flush composes it', async () => {
@@ -669,6 +797,52 @@ describeAws('segments written in chunks on S3 + DynamoDB (emulator)', () => {
     expect(lines).toEqual([expect.objectContaining({ msg: 'composition set aside', segment_base: 0, err: expect.objectContaining({ name: 'ObjectNotFoundError' }) })]);
     expect((await segments(n))[0]!.composeFailures).toBe(1);
     expect(await values(n)).toEqual(expected(27));
+    await engine.close();
+  }, 120_000);
+
+  // "A storage write can succeed and still report failure, and the SDK retries it": S3 applied
+  // the composition's CompleteMultipartUpload, its response was lost, and the SDK's repeat
+  // finds no such upload any more (S3: NoSuchUpload, "the upload may have been aborted or
+  // completed"). Nothing is wrong with the segment: the next attempt finishes it. It must not
+  // be set aside for minutes (then hours), out of reach of bulk reads meanwhile.
+  it('a composition whose CompleteMultipartUpload applied but was repeated by the SDK (NoSuchUpload) is not set aside: the next flush composes it', async () => {
+    const MiB = 1 << 20;
+    const big = Array.from({ length: 12 }, (_, i) => encodeRecordBatch([{ value: new Uint8Array(MiB - 1024).fill(i % 251), timestamp: 1_700_000_000_000 + i }]));
+    const [s3, ddb] = await Promise.all([makeS3Store(), makeDynamoStore()]);
+    aws = { meta: ddb.store, objects: s3.store, cleanup: async () => void (await Promise.all([s3.cleanup(), ddb.cleanup()])) };
+    // The first Complete of segment 0's .log is applied, and its answer lost; the repeat is told
+    // the upload is gone.
+    let repeated = 0;
+    s3.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Key?: string };
+        if (context.commandName === 'CompleteMultipartUploadCommand' && repeated === 0 && String(input.Key).endsWith(`${'0'.repeat(20)}.log`)) {
+          repeated++;
+          await next(args);
+          // What S3 answers a Complete of an upload already completed (moto answers it again).
+          throw new NoSuchUpload({ message: 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', $metadata: { httpStatusCode: 404 } });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'repeatFirstComplete' },
+    );
+    const engine = new LogEngine(ddb.store, s3.store, undefined, { inlineMaxBytes: 4096, flush: { ...DEFAULT_FLUSH_OPTIONS, stepBytes: 3 * MiB, chunkBytes: 2 * MiB }, log: silentLogger });
+    const n: Node = { engine, meta: ddb.store, objects: s3.store, root: '' };
+    await engine.createTopic('t', 1, { 'segment.bytes': 7 * MiB });
+    for (const [from, to] of [[0, 3], [3, 6], [6, 9], [9, 12]] as const) {
+      for (let i = from; i < to; i++) await engine.produceBatches('t', 0, new Uint8Array(big[i]!));
+      await engine.flushPartition(await engine.topics.get('t'), 0).catch(() => undefined);
+    }
+    expect(repeated).toBe(1);
+    const first = (await segments(n))[0]!;
+    expect([first.base, first.closed, first.composeFailures, first.chunks]).toEqual([0, true, undefined, undefined]);
+    expect(engine.compositionFailures).toBe(0);
+    // Bulk reads serve it.
+    const app = createApp({ engine, logger: silentLogger });
+    const res = await app.request('http://samsa.test/v1/topics/t/partitions/0/segments?offset=0');
+    const answer = (await res.json()) as { segments: Array<{ base_offset: number }> };
+    expect(answer.segments[0]?.base_offset).toBe(0);
+    expect(await values(n)).toEqual(expected(12));
     await engine.close();
   }, 120_000);
 
