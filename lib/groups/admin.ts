@@ -7,7 +7,7 @@ import type { Topic } from '../log/topics';
 import type { WriteOp } from '../storage/ports';
 import { inParallel } from '../util/parallel';
 import { type AssignorName, cmpTp, parseTp, tpKey } from './assignors';
-import { commitOp, currentOffset, type Loaded } from './items';
+import { commitOp, currentOffset, type Loaded, sameGroup } from './items';
 import { reconciliationState } from './lifecycle';
 import { type GroupState, targetOf } from './reconcile';
 import type { GroupStore } from './store';
@@ -102,7 +102,7 @@ export class GroupAdmin {
         .sort((a, b) => a.partition - b.partition);
       const deletes: WriteOp[] = keys.map((tp) => ({ type: 'delete', key: groupPartitionKey(group, tp.topic, tp.partition) }));
       for (const chunk of chunks(deletes, this.store.meta.limits.maxTransactItems - 1)) {
-        await this.store.meta.transact(l.exists ? [{ type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } }, ...chunk] : chunk);
+        await this.store.meta.transact(l.exists ? [{ type: 'check', key: groupMetaKey(group), condition: sameGroup(l.state) }, ...chunk] : chunk);
       }
       return keys;
     });
@@ -156,7 +156,7 @@ export class GroupAdmin {
         type: 'update',
         key: groupMetaKey(group),
         set: { deleting: true },
-        condition: { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, { op: 'eq', attr: 'member_count', value: 0 }] },
+        condition: { op: 'and', conds: [sameGroup(l.state), { op: 'eq', attr: 'member_count', value: 0 }] },
       });
     });
     await this.store.finishDelete(group);

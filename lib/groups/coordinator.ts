@@ -17,7 +17,7 @@ import { groupMetaKey } from '../log/keys';
 import type { MetaStore } from '../storage/ports';
 import { GroupAdmin } from './admin';
 import { tpKey } from './assignors';
-import { commitOp, committedAfter, notCommittedAfter } from './items';
+import { commitOp, committedAfter, notCommittedAfter, sameGroup } from './items';
 import { transition } from './lifecycle';
 import { GroupPoller } from './poll';
 import type { MemberSpec } from './reconcile';
@@ -198,7 +198,7 @@ export class GroupCoordinator extends GroupStore {
         for (const chunk of chunks(offsets, limit)) {
           await write(() =>
             this.meta.transact([
-              { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } },
+              { type: 'check', key: groupMetaKey(group), condition: sameGroup(l.state) },
               ...chunk.map((o) => commitOp(group, o, ids.get(o.topic)!, arrived, fence)),
             ]),
           );

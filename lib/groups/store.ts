@@ -17,11 +17,11 @@ import { type Clock, systemClock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
 import { type Owners, tpKey } from './assignors';
-import { emptyState, groupFromItems, groupMetaItem, type Loaded, memberAckAttrs, memberItem, type PartitionItem, partitionFromItem, shardItem, shardsOf, specAttrs } from './items';
+import { emptyState, groupFromItems, groupMetaItem, type Loaded, sameGroup, memberAckAttrs, memberItem, type PartitionItem, partitionFromItem, shardItem, shardsOf, specAttrs } from './items';
 import { transition } from './lifecycle';
 import { LivenessTracker, monotonicClock } from './liveness';
 import { type GroupState, type MemberSpec, reconcile, targetOf } from './reconcile';
-import { chunks, type CoordinatorOptions, MAX_ATTEMPTS, MAX_META_BYTES, MAX_METADATA, type Mutation, type OffsetCommit, SESSION_TIMEOUT } from './types';
+import { chunks, type CoordinatorOptions, token, MAX_ATTEMPTS, MAX_META_BYTES, MAX_METADATA, type Mutation, type OffsetCommit, SESSION_TIMEOUT } from './types';
 
 /**
  * A group deletion marks the group item (`deleting`, the generation unchanged) and then removes
@@ -253,14 +253,15 @@ export class GroupStore {
       if (selfOp) await this.meta.write(selfOp);
       return l.state;
     }
-    const next: GroupState = { ...draft, generation: nextGen, owners: step.owners, revoking: step.revoking };
+    // A new group, or one stored before groups had an id, gets its id with this write.
+    const next: GroupState = { ...draft, generation: nextGen, owners: step.owners, revoking: step.revoking, gid: l.state.gid ?? token() };
     const meta = groupMetaItem(group, next);
     if (itemSize(meta) > MAX_META_BYTES) {
       throw new SamsaError('INVALID_REQUEST', `group "${group}" would subscribe to too many topics (${Object.keys(partitions).length}) for its group item; subscribe to fewer`, { group });
     }
     // Not on a group marked for deletion (the mark keeps the generation): the put would drop the
     // mark while finishDelete is removing the offsets; retried, it finishes the deletion first.
-    ops.push({ type: 'put', item: meta, condition: l.exists ? { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, NOT_DELETING] } : { op: 'notExists' } });
+    ops.push({ type: 'put', item: meta, condition: l.exists ? { op: 'and', conds: [sameGroup(l.state), NOT_DELETING] } : { op: 'notExists' } });
     if (!l.exists) ops.push({ type: 'put', item: { ...groupRegistryKey(group), group } });
     const since = new Map(l.since);
     // A member giving a partition up keeps its `since` until the hand-over: it may still ack.
@@ -293,12 +294,16 @@ export class GroupStore {
 
   /** Offset writes while the group has no members (memberless commit, reset). */
   async writeMemberless(group: string, l: Loaded, writes: WriteOp[]): Promise<void> {
+    const created: GroupState = { ...emptyState(), gid: token() };
     const guard: WriteOp = l.exists
-      ? { type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, { op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }
-      : { type: 'put', item: groupMetaItem(group, emptyState()), condition: { op: 'notExists' } };
+      ? { type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [sameGroup(l.state), { op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }
+      : { type: 'put', item: groupMetaItem(group, created), condition: { op: 'notExists' } };
     const first = l.exists ? [guard] : [guard, { type: 'put', item: { ...groupRegistryKey(group), group } } as WriteOp];
+    // Later chunks: still this group (not one created after a deletion), still memberless.
+    const gid = l.exists ? l.state.gid : created.gid;
+    const same: Condition = gid === undefined ? { op: 'attrNotExists', attr: 'gid' } : { op: 'eq', attr: 'gid', value: gid };
     for (const [i, chunk] of chunks(writes, this.meta.limits.maxTransactItems - 2).entries()) {
-      await this.meta.transact(i === 0 ? [...first, ...chunk] : [{ type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [{ op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }, ...chunk]);
+      await this.meta.transact(i === 0 ? [...first, ...chunk] : [{ type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [same, { op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }, ...chunk]);
     }
   }
 
