@@ -79,7 +79,7 @@ export class GroupAdmin {
         out.push({ topic, partition: p, offset });
       }
       const now = this.store.arrivalNow();
-      await this.store.writeMemberless(group, l, out.map((o) => commitOp(group, { ...o, metadata: null }, t.id, now)));
+      await this.store.writeMemberless(group, l, out.map((o) => ({ topic, op: commitOp(group, { ...o, metadata: null }, t.id, now) })));
       return out;
     });
   }

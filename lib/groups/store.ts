@@ -6,9 +6,9 @@
 // calls (admin.ts) all go through it; its methods are the parts' shared internals.
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { LogEngine } from '../log/engine';
-import { commitItemKey, GROUP_MEMBER_PREFIX, GROUP_OWNER_PREFIX, GROUP_PARTITION_PREFIX, groupMemberKey, groupMetaKey, groupOffsetsPk, groupOwnerKey, groupPk, groupRegistryKey, headKey } from '../log/keys';
+import { commitItemKey, GROUP_MEMBER_PREFIX, GROUP_OWNER_PREFIX, GROUP_PARTITION_PREFIX, groupMemberKey, groupMetaKey, groupOffsetsPk, groupOwnerKey, groupPk, groupRegistryKey, headKey, topicKey } from '../log/keys';
 import { itemLogEnd, lastCommitItem } from '../log/commit-items';
-import { headFromItem } from '../log/items';
+import { headFromItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING } from '../log/items';
 import type { Head } from '../log/model';
 import type { Topic } from '../log/topics';
 import { itemSize } from '../storage/counting';
@@ -21,7 +21,7 @@ import { emptyState, groupFromItems, groupMetaItem, type Loaded, sameGroup, memb
 import { transition } from './lifecycle';
 import { LivenessTracker, monotonicClock } from './liveness';
 import { type GroupState, type MemberSpec, reconcile, targetOf } from './reconcile';
-import { chunks, type CoordinatorOptions, token, MAX_ATTEMPTS, MAX_META_BYTES, MAX_METADATA, type Mutation, type OffsetCommit, SESSION_TIMEOUT } from './types';
+import { type CoordinatorOptions, token, MAX_ATTEMPTS, MAX_META_BYTES, MAX_METADATA, type Mutation, type OffsetCommit, SESSION_TIMEOUT } from './types';
 
 /**
  * A group deletion marks the group item (`deleting`, the generation unchanged) and then removes
@@ -292,8 +292,12 @@ export class GroupStore {
     return target;
   }
 
-  /** Offset writes while the group has no members (memberless commit, reset). */
-  async writeMemberless(group: string, l: Loaded, writes: WriteOp[]): Promise<void> {
+  /**
+   * Offset writes while the group has no members (memberless commit, reset). `confirm`: topic →
+   * the incarnation id the writes were made for; each transaction that writes an offset of such
+   * a topic also checks that the topic item still carries that id (see coordinator `commit`).
+   */
+  async writeMemberless(group: string, l: Loaded, writes: Array<{ topic: string; op: WriteOp }>, confirm?: ReadonlyMap<string, string>): Promise<void> {
     const created: GroupState = { ...emptyState(), gid: token() };
     const guard: WriteOp = l.exists
       ? { type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [sameGroup(l.state), { op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }
@@ -302,8 +306,28 @@ export class GroupStore {
     // Later chunks: still this group (not one created after a deletion), still memberless.
     const gid = l.exists ? l.state.gid : created.gid;
     const same: Condition = gid === undefined ? { op: 'attrNotExists', attr: 'gid' } : { op: 'eq', attr: 'gid', value: gid };
-    for (const [i, chunk] of chunks(writes, this.meta.limits.maxTransactItems - 2).entries()) {
-      await this.meta.transact(i === 0 ? [...first, ...chunk] : [{ type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [same, { op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }, ...chunk]);
+    // Batches of at most room items: the offsets and, with `confirm`, one check per topic in them.
+    const room = this.meta.limits.maxTransactItems - 2;
+    const batches: WriteOp[][] = [];
+    let batch: WriteOp[] = [];
+    let checked = new Set<string>();
+    for (const w of writes) {
+      const id = confirm?.get(w.topic);
+      const check = id !== undefined && !checked.has(w.topic);
+      if (batch.length + (check ? 2 : 1) > room) {
+        batches.push(batch);
+        batch = [];
+        checked = new Set();
+      }
+      if (id !== undefined && !checked.has(w.topic)) {
+        checked.add(w.topic);
+        batch.push({ type: 'check', key: topicKey(w.topic), condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: id }, TOPIC_NOT_DELETING] } });
+      }
+      batch.push(w.op);
+    }
+    if (batch.length > 0) batches.push(batch);
+    for (const [i, b] of batches.entries()) {
+      await this.meta.transact(i === 0 ? [...first, ...b] : [{ type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [same, { op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }, ...b]);
     }
   }
 
