@@ -81,6 +81,48 @@ function scenario(stores: () => Promise<TestStores>): void {
     });
   }
 
+  // A deletion removes the group's offsets page by page, by key, then its group item. Paused
+  // after reading a page (a frozen Lambda), it was finished meanwhile by any request that found
+  // the group marked, the name was used again, and the new group committed the same partition:
+  // the paused deletion's removal of that page then deleted the new group's offset, which had
+  // been answered 200 — and left the new group standing without it.
+  it("a deletion paused while removing its offsets, finished elsewhere, does not remove the offsets of the group created since", async () => {
+    const s = await setup();
+    const wall = new ManualClock(Date.now());
+    const engine = closing(new LogEngine(s.meta, s.objects, wall));
+    const opts = { clock: wall, monotonic: new ManualClock(1_000), topicRefreshMs: 0 };
+    const other = new GroupCoordinator(s.meta, engine, opts);
+    await engine.createTopic(s.name, 2);
+    const group = `${s.name}-g`;
+    await other.commit(group, { offsets: [{ topic: s.name, partition: 0, offset: 3 }, { topic: s.name, partition: 1, offset: 4 }] });
+
+    let fired = false;
+    const transact = async (ops: WriteOp[]): Promise<Array<MetaItem | undefined> | void> => {
+      if (fired || !ops.some((o) => o.type === 'delete' && o.key.pk === groupOffsetsPk(group))) return s.meta.transact(ops);
+      fired = true;
+      // While this deletion is paused: another request finds the group marked and finishes the
+      // deletion, and a new consumer of the name commits.
+      await expect(other.offsets(group)).rejects.toMatchObject({ code: 'GROUP_ID_NOT_FOUND' });
+      await other.commit(group, { offsets: [{ topic: s.name, partition: 0, offset: 1 }, { topic: s.name, partition: 1, offset: 2 }] });
+      return s.meta.transact(ops);
+    };
+    const meta = new Proxy(s.meta, {
+      get(target, prop) {
+        if (prop === 'transact') return transact;
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const paused = new GroupCoordinator(meta, engine, { ...opts, monotonic: new ManualClock(5_000) });
+    await paused.deleteGroup(group);
+    expect(fired).toBe(true);
+    // Was: [] — the new group stood, with its offsets gone.
+    expect((await other.committed(group)).map((o) => [o.partition, o.offset])).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
+  });
+
   // The helper note of the earlier hunt: a commit without a member (POST /v1/groups/{g}/offsets
   // with no member_id; a Kafka OffsetCommit of generation -1, what kafka-consumer-groups
   // --reset-offsets and assign()-mode consumers send) took its topic's id from the cached,
