@@ -149,7 +149,7 @@ export class GroupAdmin {
 
   async deleteGroup(group: string): Promise<void> {
     checkGroupName(group);
-    await this.store.run(group, async (l) => {
+    const gid = await this.store.run(group, async (l) => {
       if (!l.exists) throw notFound(group);
       if (l.state.members.size > 0) throw nonEmpty(group, l.state.members.size, 'be deleted');
       await this.store.meta.write({
@@ -158,8 +158,9 @@ export class GroupAdmin {
         set: { deleting: true },
         condition: { op: 'and', conds: [sameGroup(l.state), { op: 'eq', attr: 'member_count', value: 0 }] },
       });
+      return l.state.gid;
     });
-    await this.store.finishDelete(group);
+    await this.store.finishDelete(group, gid);
   }
 
   // --- internals ------------------------------------------------------------------------------

@@ -151,7 +151,7 @@ export class GroupStore {
         for (;;) {
           const l = await this.load(group);
           if (l.deleting) {
-            await this.finishDelete(group);
+            await this.finishDelete(group, l.state.gid);
             continue;
           }
           if (await this.expire(group, l)) continue;
@@ -331,19 +331,31 @@ export class GroupStore {
     }
   }
 
-  async finishDelete(group: string): Promise<void> {
-    // Offsets, then any ownership shard left over (a memberless group owns nothing, but a step
-    // cut short for room may have left an empty shard behind).
-    for (const q of [{ pk: groupOffsetsPk(group) }, { pk: groupPk(group), beginsWith: GROUP_OWNER_PREFIX }]) {
-      for (;;) {
-        const page = await this.meta.query({ ...q, limit: this.meta.limits.maxTransactItems - 1 });
-        if (page.items.length === 0) break;
-        await this.meta.transact(page.items.map((i) => ({ type: 'delete', key: { pk: i.pk, sk: i.sk } }) as WriteOp));
-      }
-    }
+  /**
+   * Finish the deletion of the group `gid` names (marked `deleting`): its offsets, shards, group
+   * item and registry entry. Every removal is checked against the marked group item — still
+   * there, still that group: a deletion paused after reading a page of keys (a frozen Lambda)
+   * while another request finished it and the name was used again removed the new group's
+   * offsets by those keys. Refused, someone else finished it.
+   */
+  async finishDelete(group: string, gid: string | undefined): Promise<void> {
+    const marked: WriteOp = {
+      type: 'check',
+      key: groupMetaKey(group),
+      condition: { op: 'and', conds: [{ op: 'eq', attr: 'deleting', value: true }, gid === undefined ? { op: 'attrNotExists', attr: 'gid' } : { op: 'eq', attr: 'gid', value: gid }] },
+    };
     try {
+      // Offsets, then any ownership shard left over (a memberless group owns nothing, but a step
+      // cut short for room may have left an empty shard behind).
+      for (const q of [{ pk: groupOffsetsPk(group) }, { pk: groupPk(group), beginsWith: GROUP_OWNER_PREFIX }]) {
+        for (;;) {
+          const page = await this.meta.query({ ...q, limit: this.meta.limits.maxTransactItems - 1 });
+          if (page.items.length === 0) break;
+          await this.meta.transact([marked, ...page.items.map((i) => ({ type: 'delete', key: { pk: i.pk, sk: i.sk } }) as WriteOp)]);
+        }
+      }
       await this.meta.transact([
-        { type: 'delete', key: groupMetaKey(group), condition: { op: 'eq', attr: 'deleting', value: true } },
+        { type: 'delete', key: groupMetaKey(group), condition: marked.condition },
         { type: 'delete', key: groupRegistryKey(group) },
       ]);
     } catch (err) {
