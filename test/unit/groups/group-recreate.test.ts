@@ -81,6 +81,50 @@ function scenario(stores: () => Promise<TestStores>): void {
     });
   }
 
+  // A `latest` member's first poll stores the end it starts from, fenced on the generation in
+  // which it held the partition: held up across its leaving, the group's deletion and a new
+  // consumer's join at the same generation, it was stored as the new group's offset, and the
+  // new consumer (auto_offset_reset earliest) started at the old end, skipping what was before.
+  it("a `latest` member's starting position held up while its group was deleted and created again is not the new group's offset", async () => {
+    const s = await setup();
+    const wall = new ManualClock(Date.now());
+    const engine = closing(new LogEngine(s.meta, s.objects, wall));
+    const opts = { clock: wall, monotonic: new ManualClock(1_000), topicRefreshMs: 0 };
+    const admin = new GroupCoordinator(s.meta, engine, opts);
+    await engine.createTopic(s.name, 1);
+    await engine.produce(s.name, Array.from({ length: 10 }, (_, i) => ({ value: enc(String(i)) })));
+    const group = `${s.name}-g`;
+    const old = await admin.join(group, { topics: [s.name], autoOffsetReset: 'latest' });
+
+    let fresh: { memberId: string; generation: number } | undefined;
+    let fired = false;
+    const isStart = (ops: WriteOp[]): boolean => ops.some((o) => o.type === 'update' && o.key.pk === groupOffsetsPk(group) && o.set?.['offset'] === 10);
+    const transact = async (ops: WriteOp[]): Promise<Array<MetaItem | undefined> | void> => {
+      if (fired || !isStart(ops)) return s.meta.transact(ops);
+      fired = true;
+      await admin.leave(group, old.memberId);
+      await admin.deleteGroup(group);
+      const n = await admin.join(group, { topics: [s.name], autoOffsetReset: 'earliest' });
+      fresh = { memberId: n.memberId, generation: n.generation };
+      return s.meta.transact(ops);
+    };
+    const meta = new Proxy(s.meta, {
+      get(target, prop) {
+        if (prop === 'transact') return transact;
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const held = new GroupCoordinator(meta, engine, opts);
+    await held.poll(group, old.memberId, { maxRecords: 1 });
+    expect(fired).toBe(true);
+    expect(fresh!.generation).toBe(old.generation);
+    // Was: [10], and the new member's poll read nothing of records 0-9.
+    expect((await admin.committed(group)).map((o) => o.offset)).toEqual([]);
+    const polled = await admin.poll(group, fresh!.memberId, { maxRecords: 100 });
+    expect(polled.records.map((r) => new TextDecoder().decode(r.value ?? new Uint8Array(0)))).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  });
+
   // A deletion removes the group's offsets page by page, by key, then its group item. Paused
   // after reading a page (a frozen Lambda), it was finished meanwhile by any request that found
   // the group marked, the name was used again, and the new group committed the same partition:
