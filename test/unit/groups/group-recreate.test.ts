@@ -167,6 +167,53 @@ function scenario(stores: () => Promise<TestStores>): void {
     ]);
   });
 
+  // DELETE /v1/groups/{g}: the mark applied, its answer was lost, and before the SDK sent it
+  // again another request finished the deletion and a new consumer committed under the name.
+  // The mark sent again fails its condition on the new group; the retry read the group again
+  // and deleted the new one with its offsets (answered 200), or, with the name not used again,
+  // answered 404 for the deletion it had made.
+  for (const after of ['a new group committed under the name', 'nothing else'] as const) {
+    it(`a group DELETE whose mark the SDK sent again after the deletion finished (${after}) answers 204 and touches no new group`, async () => {
+      const s = await setup();
+      const wall = new ManualClock(Date.now());
+      const engine = closing(new LogEngine(s.meta, s.objects, wall));
+      const opts = { clock: wall, monotonic: new ManualClock(1_000), topicRefreshMs: 0 };
+      const other = new GroupCoordinator(s.meta, engine, opts);
+      await engine.createTopic(s.name, 1);
+      const group = `${s.name}-g`;
+      await other.commit(group, { offsets: [{ topic: s.name, partition: 0, offset: 3 }] });
+
+      let fired = false;
+      const write = async (op: WriteOp): Promise<MetaItem | undefined> => {
+        if (fired || op.type !== 'update' || op.set?.['deleting'] !== true) return s.meta.write(op);
+        fired = true;
+        await s.meta.write(op);
+        await expect(other.offsets(group)).rejects.toMatchObject({ code: 'GROUP_ID_NOT_FOUND' }); // finishes the deletion
+        if (after === 'a new group committed under the name') await other.commit(group, { offsets: [{ topic: s.name, partition: 0, offset: 1 }] });
+        return s.meta.write(op);
+      };
+      const meta = new Proxy(s.meta, {
+        get(target, prop) {
+          if (prop === 'write') return write;
+          const v: unknown = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const deleting = new GroupCoordinator(meta, engine, { ...opts, monotonic: new ManualClock(5_000) });
+      const answer = await deleting.deleteGroup(group).then(
+        () => 'deleted',
+        (err: unknown) => (err instanceof SamsaError ? err.code : Promise.reject(err)),
+      );
+      expect(fired).toBe(true);
+      const left = await other.committed(group).then(
+        (o) => o.map((r) => r.offset),
+        (err: unknown) => (err instanceof SamsaError ? err.code : Promise.reject(err)),
+      );
+      // Was: GROUP_ID_NOT_FOUND (the new group deleted), or a 404 answer to the deletion it made.
+      expect({ answer, left }).toEqual({ answer: 'deleted', left: after === 'nothing else' ? 'GROUP_ID_NOT_FOUND' : [1] });
+    });
+  }
+
   // The helper note of the earlier hunt: a commit without a member (POST /v1/groups/{g}/offsets
   // with no member_id; a Kafka OffsetCommit of generation -1, what kafka-consumer-groups
   // --reset-offsets and assign()-mode consumers send) took its topic's id from the cached,
