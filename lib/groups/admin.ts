@@ -149,9 +149,19 @@ export class GroupAdmin {
 
   async deleteGroup(group: string): Promise<void> {
     checkGroupName(group);
+    // The group this request went to mark, once it did: its id (undefined on a group item older
+    // than the field, which a new group never is).
+    let marking: { gid: string | undefined } | undefined;
     const gid = await this.store.run(group, async (l) => {
+      // Read again after a mark that failed: if that group is gone, or another is in its place,
+      // it was deleted meanwhile — by this very mark, applied and sent again by the SDK after a
+      // lost answer, with another request finishing the deletion before the repeat, or by a
+      // DELETE racing this one. Done: not 404 for a deletion this request may have made, and
+      // not a deletion of a group created under the name since, which nobody asked to delete.
+      if (marking && (!l.exists || l.state.gid !== marking.gid)) return null;
       if (!l.exists) throw notFound(group);
       if (l.state.members.size > 0) throw nonEmpty(group, l.state.members.size, 'be deleted');
+      marking = { gid: l.state.gid };
       await this.store.meta.write({
         type: 'update',
         key: groupMetaKey(group),
@@ -160,7 +170,7 @@ export class GroupAdmin {
       });
       return l.state.gid;
     });
-    await this.store.finishDelete(group, gid);
+    if (gid !== null) await this.store.finishDelete(group, gid);
   }
 
   // --- internals ------------------------------------------------------------------------------
