@@ -214,6 +214,43 @@ function scenario(stores: () => Promise<TestStores>): void {
     });
   }
 
+  // An offset reset (POST /v1/groups/{g}/offsets/reset, what kafka-consumer-groups
+  // --reset-offsets does through OffsetCommit) reads the topic, then the partitions' offsets,
+  // then writes: the topic deleted and created again in between (a paused process), the reset
+  // was stored under the deleted incarnation's id — answered 200, and then not there.
+  it('an offset reset held up while its topic was deleted and created again is stored for the topic now under the name', async () => {
+    const s = await setup();
+    const wall = new ManualClock(Date.now());
+    const engine = closing(new LogEngine(s.meta, s.objects, wall));
+    const other = closing(new LogEngine(s.meta, s.objects, wall));
+    const opts = { clock: wall, monotonic: new ManualClock(1_000), topicRefreshMs: 0 };
+    const admin = new GroupCoordinator(s.meta, engine, opts);
+    await engine.createTopic(s.name, 1);
+    await engine.produce(s.name, Array.from({ length: 10 }, (_, i) => ({ value: enc(`old-${i}`) })));
+    const group = `${s.name}-g`;
+    let fired = false;
+    const transact = async (ops: WriteOp[]): Promise<Array<MetaItem | undefined> | void> => {
+      if (fired || !ops.some((o) => o.type === 'update' && o.key.pk === groupOffsetsPk(group))) return s.meta.transact(ops);
+      fired = true;
+      await other.deleteTopic(s.name);
+      await other.createTopic(s.name, 1);
+      await other.produce(s.name, Array.from({ length: 10 }, (_, i) => ({ value: enc(`new-${i}`) })));
+      return s.meta.transact(ops);
+    };
+    const meta = new Proxy(s.meta, {
+      get(target, prop) {
+        if (prop === 'transact') return transact;
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const held = new GroupCoordinator(meta, engine, opts);
+    expect(await held.resetOffsets(group, s.name, { offset: 4 })).toEqual([{ topic: s.name, partition: 0, offset: 4 }]);
+    expect(fired).toBe(true);
+    // Was: [] — stored under the deleted incarnation's id.
+    expect((await admin.committed(group)).map((o) => o.offset)).toEqual([4]);
+  });
+
   // The helper note of the earlier hunt: a commit without a member (POST /v1/groups/{g}/offsets
   // with no member_id; a Kafka OffsetCommit of generation -1, what kafka-consumer-groups
   // --reset-offsets and assign()-mode consumers send) took its topic's id from the cached,
