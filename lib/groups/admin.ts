@@ -1,7 +1,7 @@
 // The admin side of consumer groups: committed offsets and lag, resets, deletes, describe
 // and list. No member is involved; writes to a group with members are refused where Kafka
 // refuses them (NON_EMPTY_GROUP).
-import { SamsaError } from '../errors';
+import { ConditionFailedError, SamsaError } from '../errors';
 import { GROUPS_PK, groupMetaKey, groupPartitionKey } from '../log/keys';
 import type { Topic } from '../log/topics';
 import type { WriteOp } from '../storage/ports';
@@ -54,7 +54,7 @@ export class GroupAdmin {
 
   async resetOffsets(group: string, topic: string, to: ResetTarget): Promise<Array<TopicPartition & { offset: number }>> {
     checkGroupName(group);
-    const t = await this.store.engine.topics.get(topic, { fresh: true });
+    let t = await this.store.engine.topics.get(topic, { fresh: true });
     // Per partition: the listed ones (each once, each in the topic), or all of them.
     const entries = typeof to === 'object' && 'offsets' in to ? to.offsets : undefined;
     const listed = entries ? new Map(entries.map((o) => [o.partition, o.offset])) : undefined;
@@ -63,8 +63,15 @@ export class GroupAdmin {
       const outside = [...listed.keys()].find((p) => p >= t.partitions);
       if (outside !== undefined) throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}" has no partition ${outside} (it has ${t.partitions})`, { topic, partition: outside });
     }
+    let raced = false;
     return this.store.run(group, async (l) => {
       if (l.state.members.size > 0) throw nonEmpty(group, l.state.members.size, 'reset its offsets');
+      // After a refused write: the topic may be another incarnation now (see below).
+      if (raced) t = await this.store.engine.topics.get(topic, { fresh: true });
+      if (listed) {
+        const outside = [...listed.keys()].find((p) => p >= t.partitions);
+        if (outside !== undefined) throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}" has no partition ${outside} (it has ${t.partitions})`, { topic, partition: outside });
+      }
       const out: Array<TopicPartition & { offset: number }> = [];
       for (let p = 0; p < t.partitions; p++) {
         if (listed && !listed.has(p)) continue;
@@ -79,7 +86,15 @@ export class GroupAdmin {
         out.push({ topic, partition: p, offset });
       }
       const now = this.store.arrivalNow();
-      await this.store.writeMemberless(group, l, out.map((o) => ({ topic, op: commitOp(group, { ...o, metadata: null }, t.id, now) })));
+      // The write checks that the topic is still the incarnation read: deleted and created again
+      // meanwhile (a paused process), the reset was stored under the deleted one's id, answered
+      // 200 and then not there. Refused, the topic is read again and the reset made on it.
+      try {
+        await this.store.writeMemberless(group, l, out.map((o) => ({ topic, op: commitOp(group, { ...o, metadata: null }, t.id, now) })), new Map([[topic, t.id]]));
+      } catch (err) {
+        if (err instanceof ConditionFailedError) raced = true;
+        throw err;
+      }
       return out;
     });
   }
