@@ -1,13 +1,13 @@
 // The admin side of consumer groups: committed offsets and lag, resets, deletes, describe
 // and list. No member is involved; writes to a group with members are refused where Kafka
 // refuses them (NON_EMPTY_GROUP).
-import { SamsaError } from '../errors';
+import { ConditionFailedError, SamsaError } from '../errors';
 import { GROUPS_PK, groupMetaKey, groupPartitionKey } from '../log/keys';
 import type { Topic } from '../log/topics';
 import type { WriteOp } from '../storage/ports';
 import { inParallel } from '../util/parallel';
 import { type AssignorName, cmpTp, parseTp, tpKey } from './assignors';
-import { commitOp, currentOffset, type Loaded } from './items';
+import { commitOp, currentOffset, type Loaded, sameGroup } from './items';
 import { reconciliationState } from './lifecycle';
 import { type GroupState, targetOf } from './reconcile';
 import type { GroupStore } from './store';
@@ -54,7 +54,7 @@ export class GroupAdmin {
 
   async resetOffsets(group: string, topic: string, to: ResetTarget): Promise<Array<TopicPartition & { offset: number }>> {
     checkGroupName(group);
-    const t = await this.store.engine.topics.get(topic, { fresh: true });
+    let t = await this.store.engine.topics.get(topic, { fresh: true });
     // Per partition: the listed ones (each once, each in the topic), or all of them.
     const entries = typeof to === 'object' && 'offsets' in to ? to.offsets : undefined;
     const listed = entries ? new Map(entries.map((o) => [o.partition, o.offset])) : undefined;
@@ -63,8 +63,15 @@ export class GroupAdmin {
       const outside = [...listed.keys()].find((p) => p >= t.partitions);
       if (outside !== undefined) throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}" has no partition ${outside} (it has ${t.partitions})`, { topic, partition: outside });
     }
+    let raced = false;
     return this.store.run(group, async (l) => {
       if (l.state.members.size > 0) throw nonEmpty(group, l.state.members.size, 'reset its offsets');
+      // After a refused write: the topic may be another incarnation now (see below).
+      if (raced) t = await this.store.engine.topics.get(topic, { fresh: true });
+      if (listed) {
+        const outside = [...listed.keys()].find((p) => p >= t.partitions);
+        if (outside !== undefined) throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}" has no partition ${outside} (it has ${t.partitions})`, { topic, partition: outside });
+      }
       const out: Array<TopicPartition & { offset: number }> = [];
       for (let p = 0; p < t.partitions; p++) {
         if (listed && !listed.has(p)) continue;
@@ -79,7 +86,15 @@ export class GroupAdmin {
         out.push({ topic, partition: p, offset });
       }
       const now = this.store.arrivalNow();
-      await this.store.writeMemberless(group, l, out.map((o) => commitOp(group, { ...o, metadata: null }, t.id, now)));
+      // The write checks that the topic is still the incarnation read: deleted and created again
+      // meanwhile (a paused process), the reset was stored under the deleted one's id, answered
+      // 200 and then not there. Refused, the topic is read again and the reset made on it.
+      try {
+        await this.store.writeMemberless(group, l, out.map((o) => ({ topic, op: commitOp(group, { ...o, metadata: null }, t.id, now) })), new Map([[topic, t.id]]));
+      } catch (err) {
+        if (err instanceof ConditionFailedError) raced = true;
+        throw err;
+      }
       return out;
     });
   }
@@ -102,7 +117,7 @@ export class GroupAdmin {
         .sort((a, b) => a.partition - b.partition);
       const deletes: WriteOp[] = keys.map((tp) => ({ type: 'delete', key: groupPartitionKey(group, tp.topic, tp.partition) }));
       for (const chunk of chunks(deletes, this.store.meta.limits.maxTransactItems - 1)) {
-        await this.store.meta.transact(l.exists ? [{ type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } }, ...chunk] : chunk);
+        await this.store.meta.transact(l.exists ? [{ type: 'check', key: groupMetaKey(group), condition: sameGroup(l.state) }, ...chunk] : chunk);
       }
       return keys;
     });
@@ -149,17 +164,28 @@ export class GroupAdmin {
 
   async deleteGroup(group: string): Promise<void> {
     checkStoredGroupName(group);
-    await this.store.run(group, async (l) => {
+    // The group this request went to mark, once it did: its id (undefined on a group item older
+    // than the field, which a new group never is).
+    let marking: { gid: string | undefined } | undefined;
+    const gid = await this.store.run(group, async (l) => {
+      // Read again after a mark that failed: if that group is gone, or another is in its place,
+      // it was deleted meanwhile — by this very mark, applied and sent again by the SDK after a
+      // lost answer, with another request finishing the deletion before the repeat, or by a
+      // DELETE racing this one. Done: not 404 for a deletion this request may have made, and
+      // not a deletion of a group created under the name since, which nobody asked to delete.
+      if (marking && (!l.exists || l.state.gid !== marking.gid)) return null;
       if (!l.exists) throw notFound(group);
       if (l.state.members.size > 0) throw nonEmpty(group, l.state.members.size, 'be deleted');
+      marking = { gid: l.state.gid };
       await this.store.meta.write({
         type: 'update',
         key: groupMetaKey(group),
         set: { deleting: true },
-        condition: { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, { op: 'eq', attr: 'member_count', value: 0 }] },
+        condition: { op: 'and', conds: [sameGroup(l.state), { op: 'eq', attr: 'member_count', value: 0 }] },
       });
+      return l.state.gid;
     });
-    await this.store.finishDelete(group);
+    if (gid !== null) await this.store.finishDelete(group, gid);
   }
 
   // --- internals ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import { groupMetaKey } from '../log/keys';
 import type { MetaStore } from '../storage/ports';
 import { GroupAdmin } from './admin';
 import { tpKey } from './assignors';
-import { commitOp, committedAfter, notCommittedAfter } from './items';
+import { commitOp, committedAfter, notCommittedAfter, sameGroup } from './items';
 import { transition } from './lifecycle';
 import { GroupPoller } from './poll';
 import type { MemberSpec } from './reconcile';
@@ -137,7 +137,12 @@ export class GroupCoordinator extends GroupStore {
    * `arrivedAt`: when the request reached the caller, as `arrivalNow` stamps it, if it came in
    * before this call (the Kafka listener's OffsetCommit, checked and looked up first); else now.
    */
-  async commit(group: string, req: { memberId?: string; generation?: number; offsets: OffsetCommit[]; arrivedAt?: number }): Promise<OffsetCommit[]> {
+  /**
+   * `forGeneration`: a Kafka member's commit, whose generation the listener checked — its
+   * offsets are positions in the incarnations that generation's assignment was made for (the
+   * listener refuses it if a topic moved on), not in the topic now under the name.
+   */
+  async commit(group: string, req: { memberId?: string; generation?: number; offsets: OffsetCommit[]; arrivedAt?: number; forGeneration?: boolean }): Promise<OffsetCommit[]> {
     // When this request arrived (design note 0005, "Late commits"): its writes are conditional
     // on no later commit of the same partition having landed first. Else a process paused (or
     // a storage call delayed) past the client's timeout, after which the client committed again
@@ -145,10 +150,24 @@ export class GroupCoordinator extends GroupStore {
     // the store (the topic lookups): a commit stalled there is still the one that came first.
     const arrived = req.arrivedAt ?? this.arrivalNow();
     checkGroupName(group);
-    const ids = await this.validateOffsets(req.offsets);
+    let ids = await this.validateOffsets(req.offsets);
     const fence = notCommittedAfter(arrived);
     let raced = false;
+    // A commit without a member (HTTP without member_id, a Kafka OffsetCommit of generation -1:
+    // kafka-consumer-groups --reset-offsets, assign()-mode consumers) names the topic now under
+    // the name. Its ids come from the cached, eventually consistent lookup, which for up to a
+    // second may still name a topic another process deleted and created again: stored under
+    // that id, the commit was answered 200 and then not there. Its write checks each topic's id
+    // (an item of the transaction it makes anyway, no read); refused, the lookup is confirmed
+    // strongly and the commit made again.
+    const confirm = req.memberId === undefined && req.forGeneration !== true;
+    let relook = false;
     return this.run(group, async (l) => {
+      if (relook) {
+        for (const [name, id] of ids) this.engine.topics.forgetDeleted({ name, id });
+        ids = await this.validateOffsets(req.offsets);
+        relook = false;
+      }
       const limit = this.meta.limits.maxTransactItems - 2;
       // After a lost race on that condition: the partitions a later commit moved are left to it
       // (this commit happened before that one, which overwrote it).
@@ -161,7 +180,10 @@ export class GroupCoordinator extends GroupStore {
         try {
           await run();
         } catch (err) {
-          if (err instanceof ConditionFailedError) raced = true;
+          if (err instanceof ConditionFailedError) {
+            raced = true;
+            relook = confirm;
+          }
           throw err;
         }
       };
@@ -198,7 +220,7 @@ export class GroupCoordinator extends GroupStore {
         for (const chunk of chunks(offsets, limit)) {
           await write(() =>
             this.meta.transact([
-              { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } },
+              { type: 'check', key: groupMetaKey(group), condition: sameGroup(l.state) },
               ...chunk.map((o) => commitOp(group, o, ids.get(o.topic)!, arrived, fence)),
             ]),
           );
@@ -207,7 +229,10 @@ export class GroupCoordinator extends GroupStore {
         if (l.state.members.size > 0) {
           throw new SamsaError('ILLEGAL_GENERATION', `group "${group}" has ${l.state.members.size} member(s); only a member may commit (with member_id and generation)`, { group });
         }
-        if (offsets.length > 0) await write(() => this.writeMemberless(group, l, offsets.map((o) => commitOp(group, o, ids.get(o.topic)!, arrived, fence))));
+        if (offsets.length > 0) {
+          const writes = offsets.map((o) => ({ topic: o.topic, op: commitOp(group, o, ids.get(o.topic)!, arrived, fence) }));
+          await write(() => this.writeMemberless(group, l, writes, confirm ? ids : undefined));
+        }
       }
       return req.offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null }));
     });

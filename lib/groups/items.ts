@@ -84,6 +84,7 @@ export function groupMetaItem(group: string, s: GroupState): MetaItem {
     member_count: s.members.size,
     assignor: s.assignor,
     partitions: { ...s.partitions },
+    ...(s.gid !== undefined ? { gid: s.gid } : {}),
     ...(s.incarnations ? { incarnations: Object.fromEntries(Object.entries(s.incarnations).map(([t, i]) => [t, [i.id, i.since]])) } : {}),
   };
 }
@@ -191,7 +192,7 @@ function stateFromItems(metaIt: MetaItem, memberItems: MetaItem[], shardItems: M
 }
 
 /** The group item's own fields (generation, assignor, partition counts, incarnations), in either layout. */
-function metaFromItem(item: MetaItem): Pick<GroupState, 'generation' | 'assignor' | 'partitions' | 'incarnations'> {
+function metaFromItem(item: MetaItem): Pick<GroupState, 'generation' | 'assignor' | 'partitions' | 'incarnations' | 'gid'> {
   const assignor = item['assignor'] as AssignorName;
   const incarnations = incarnationsFromItem(item);
   return {
@@ -199,6 +200,22 @@ function metaFromItem(item: MetaItem): Pick<GroupState, 'generation' | 'assignor
     assignor: assignor in ASSIGNORS ? assignor : DEFAULT_ASSIGNOR,
     partitions: { ...((item['partitions'] ?? {}) as Record<string, number>) },
     ...(incarnations ? { incarnations } : {}),
+    ...(typeof item['gid'] === 'string' ? { gid: item['gid'] } : {}),
+  };
+}
+
+/**
+ * The group item is still the one read in `s`: the same incarnation of the group (its `gid`;
+ * absent on an item older than the field) at the same generation. The generation alone does
+ * not say it: a group deleted and created again under its name starts over at generation 0, and
+ * a member's write held up across that (a paused process, or a write the SDK sent again after a
+ * lost answer) passed the check once the new group reached the generation it read — the new
+ * group's consumer then started from the deleted group's member's offset.
+ */
+export function sameGroup(s: Pick<GroupState, 'generation' | 'gid'>): Condition {
+  return {
+    op: 'and',
+    conds: [{ op: 'eq', attr: 'generation', value: s.generation }, s.gid === undefined ? { op: 'attrNotExists', attr: 'gid' } : { op: 'eq', attr: 'gid', value: s.gid }],
   };
 }
 

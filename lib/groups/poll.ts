@@ -12,7 +12,8 @@ import type { Condition, WriteOp } from '../storage/ports';
 import { inParallel } from '../util/parallel';
 import { abortableSleep } from '../util/sleep';
 import { tpKey } from './assignors';
-import { commitOp, committedAfter, currentOffset, type Loaded, notCommittedAfter, type OffsetReset, type PartitionItem, partitionFromItem } from './items';
+import { commitOp, committedAfter, currentOffset, type Loaded, notCommittedAfter, type OffsetReset, type PartitionItem, partitionFromItem, sameGroup } from './items';
+import type { GroupState } from './reconcile';
 import type { GroupStore } from './store';
 import { assignmentOf, checkGroupName, chunks, token, holds, MAX_RECHECK_MS, type OffsetCommit, type PolledRecord, type PollOptions, type PollPosition, type PollResult, type TopicPartition } from './types';
 
@@ -92,7 +93,7 @@ export class GroupPoller {
         commits.length === 0 && acked === me.acked && spec0 !== undefined && this.store.liveness.wroteWithin(group, memberId, me.hb, spec0.sessionTimeoutMs / 3);
       const hb = skipHeartbeat ? me.hb : token();
       const selfOp: WriteOp = { type: 'update', key: groupMemberKey(group, memberId), set: { hb, acked }, condition: { op: 'exists' } };
-      const genCheck: WriteOp = { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: l.state.generation } };
+      const genCheck: WriteOp = { type: 'check', key: groupMetaKey(group), condition: sameGroup(l.state) };
       const batches = chunks(commits, this.store.meta.limits.maxTransactItems - 2);
       if (!skipHeartbeat) {
         if (batches.length === 0) await this.store.meta.write(selfOp);
@@ -143,7 +144,7 @@ export class GroupPoller {
       positions.set(tpKey(tp.topic, tp.partition), offset);
       // `latest` must mean the end at the member's first poll, not at every poll until a record
       // arrives: store that starting position (it covers no record, so nothing is skipped).
-      if (spec.autoOffsetReset !== 'latest' || (await this.storeStart(group, state.generation, tp, topic.id, offset, item))) return;
+      if (spec.autoOffsetReset !== 'latest' || (await this.storeStart(group, state, tp, topic.id, offset, item))) return;
       // Not stored: an offset may have been committed since the committed offsets were read
       // (they are read beside the group, so possibly before the previous owner's last commit
       // and hand-over). Absent then is not absent now: read on from that commit, or the records
@@ -183,13 +184,14 @@ export class GroupPoller {
   }
 
   /** Record the position a `latest` member starts from, unless an offset got there first. */
-  private async storeStart(group: string, generation: number, tp: TopicPartition, topicId: string, offset: number, item: PartitionItem | undefined): Promise<boolean> {
+  private async storeStart(group: string, state: Pick<GroupState, 'generation' | 'gid'>, tp: TopicPartition, topicId: string, offset: number, item: PartitionItem | undefined): Promise<boolean> {
     const none: Condition =
       item?.offset === undefined ? { op: 'attrNotExists', attr: 'offset' } : item.topicId === undefined ? { op: 'attrNotExists', attr: 'topic_id' } : { op: 'eq', attr: 'topic_id', value: item.topicId };
     try {
       await this.store.meta.transact([
-        // Still the generation in which this member was found to hold the partition.
-        { type: 'check', key: groupMetaKey(group), condition: { op: 'eq', attr: 'generation', value: generation } },
+        // Still the generation (of this group, not one created since under its name) in which
+        // this member was found to hold the partition.
+        { type: 'check', key: groupMetaKey(group), condition: sameGroup(state) },
         commitOp(group, { ...tp, offset, metadata: null }, topicId, this.store.arrivalNow(), none),
       ]);
       return true;

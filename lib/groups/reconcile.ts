@@ -33,6 +33,13 @@ export interface GroupState {
    * or committed for the old one must not land on the new one (poll.ts, coordinator.ts).
    */
   incarnations?: Record<string, { id: string; since: number }>;
+  /**
+   * This group's own incarnation: a random id given when its group item is created. A group
+   * deleted and created again under its name starts over at generation 0, so a write fenced on
+   * the generation alone could land in the new group (store.ts, `sameGroup`). Absent on a group
+   * item older than the field (its next step adds one) and on a group not stored yet.
+   */
+  gid?: string;
 }
 
 /** What one partition's ownership item must become. */

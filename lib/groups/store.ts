@@ -6,9 +6,9 @@
 // calls (admin.ts) all go through it; its methods are the parts' shared internals.
 import { ConditionFailedError, SamsaError, TransactionConflictError } from '../errors';
 import type { LogEngine } from '../log/engine';
-import { commitItemKey, GROUP_MEMBER_PREFIX, GROUP_OWNER_PREFIX, GROUP_PARTITION_PREFIX, groupMemberKey, groupMetaKey, groupOffsetsPk, groupOwnerKey, groupPk, groupRegistryKey, headKey } from '../log/keys';
+import { commitItemKey, GROUP_MEMBER_PREFIX, GROUP_OWNER_PREFIX, GROUP_PARTITION_PREFIX, groupMemberKey, groupMetaKey, groupOffsetsPk, groupOwnerKey, groupPk, groupRegistryKey, headKey, topicKey } from '../log/keys';
 import { itemLogEnd, lastCommitItem } from '../log/commit-items';
-import { headFromItem } from '../log/items';
+import { headFromItem, TOPIC_ID_ATTR, TOPIC_NOT_DELETING } from '../log/items';
 import type { Head } from '../log/model';
 import type { Topic } from '../log/topics';
 import { itemSize } from '../storage/counting';
@@ -17,11 +17,11 @@ import { type Clock, systemClock } from '../util/clock';
 import { inParallel } from '../util/parallel';
 import { retryOnConflict } from '../util/retry';
 import { type Owners, tpKey } from './assignors';
-import { emptyState, groupFromItems, groupMetaItem, type Loaded, memberAckAttrs, memberItem, type PartitionItem, partitionFromItem, shardItem, shardsOf, specAttrs } from './items';
+import { emptyState, groupFromItems, groupMetaItem, type Loaded, sameGroup, memberAckAttrs, memberItem, type PartitionItem, partitionFromItem, shardItem, shardsOf, specAttrs } from './items';
 import { transition } from './lifecycle';
 import { LivenessTracker, monotonicClock } from './liveness';
 import { type GroupState, type MemberSpec, reconcile, targetOf } from './reconcile';
-import { chunks, type CoordinatorOptions, MAX_ATTEMPTS, MAX_META_BYTES, MAX_METADATA, type Mutation, type OffsetCommit, SESSION_TIMEOUT } from './types';
+import { type CoordinatorOptions, token, MAX_ATTEMPTS, MAX_META_BYTES, MAX_METADATA, type Mutation, type OffsetCommit, SESSION_TIMEOUT } from './types';
 
 /**
  * A group deletion marks the group item (`deleting`, the generation unchanged) and then removes
@@ -151,7 +151,7 @@ export class GroupStore {
         for (;;) {
           const l = await this.load(group);
           if (l.deleting) {
-            await this.finishDelete(group);
+            await this.finishDelete(group, l.state.gid);
             continue;
           }
           if (await this.expire(group, l)) continue;
@@ -253,14 +253,15 @@ export class GroupStore {
       if (selfOp) await this.meta.write(selfOp);
       return l.state;
     }
-    const next: GroupState = { ...draft, generation: nextGen, owners: step.owners, revoking: step.revoking };
+    // A new group, or one stored before groups had an id, gets its id with this write.
+    const next: GroupState = { ...draft, generation: nextGen, owners: step.owners, revoking: step.revoking, gid: l.state.gid ?? token() };
     const meta = groupMetaItem(group, next);
     if (itemSize(meta) > MAX_META_BYTES) {
       throw new SamsaError('INVALID_REQUEST', `group "${group}" would subscribe to too many topics (${Object.keys(partitions).length}) for its group item; subscribe to fewer`, { group });
     }
     // Not on a group marked for deletion (the mark keeps the generation): the put would drop the
     // mark while finishDelete is removing the offsets; retried, it finishes the deletion first.
-    ops.push({ type: 'put', item: meta, condition: l.exists ? { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, NOT_DELETING] } : { op: 'notExists' } });
+    ops.push({ type: 'put', item: meta, condition: l.exists ? { op: 'and', conds: [sameGroup(l.state), NOT_DELETING] } : { op: 'notExists' } });
     if (!l.exists) ops.push({ type: 'put', item: { ...groupRegistryKey(group), group } });
     const since = new Map(l.since);
     // A member giving a partition up keeps its `since` until the hand-over: it may still ack.
@@ -291,30 +292,70 @@ export class GroupStore {
     return target;
   }
 
-  /** Offset writes while the group has no members (memberless commit, reset). */
-  async writeMemberless(group: string, l: Loaded, writes: WriteOp[]): Promise<void> {
+  /**
+   * Offset writes while the group has no members (memberless commit, reset). `confirm`: topic →
+   * the incarnation id the writes were made for; each transaction that writes an offset of such
+   * a topic also checks that the topic item still carries that id (see coordinator `commit`).
+   */
+  async writeMemberless(group: string, l: Loaded, writes: Array<{ topic: string; op: WriteOp }>, confirm?: ReadonlyMap<string, string>): Promise<void> {
+    const created: GroupState = { ...emptyState(), gid: token() };
     const guard: WriteOp = l.exists
-      ? { type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [{ op: 'eq', attr: 'generation', value: l.state.generation }, { op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }
-      : { type: 'put', item: groupMetaItem(group, emptyState()), condition: { op: 'notExists' } };
+      ? { type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [sameGroup(l.state), { op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }
+      : { type: 'put', item: groupMetaItem(group, created), condition: { op: 'notExists' } };
     const first = l.exists ? [guard] : [guard, { type: 'put', item: { ...groupRegistryKey(group), group } } as WriteOp];
-    for (const [i, chunk] of chunks(writes, this.meta.limits.maxTransactItems - 2).entries()) {
-      await this.meta.transact(i === 0 ? [...first, ...chunk] : [{ type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [{ op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }, ...chunk]);
+    // Later chunks: still this group (not one created after a deletion), still memberless.
+    const gid = l.exists ? l.state.gid : created.gid;
+    const same: Condition = gid === undefined ? { op: 'attrNotExists', attr: 'gid' } : { op: 'eq', attr: 'gid', value: gid };
+    // Batches of at most room items: the offsets and, with `confirm`, one check per topic in them.
+    const room = this.meta.limits.maxTransactItems - 2;
+    const batches: WriteOp[][] = [];
+    let batch: WriteOp[] = [];
+    let checked = new Set<string>();
+    for (const w of writes) {
+      const id = confirm?.get(w.topic);
+      const check = id !== undefined && !checked.has(w.topic);
+      if (batch.length + (check ? 2 : 1) > room) {
+        batches.push(batch);
+        batch = [];
+        checked = new Set();
+      }
+      if (id !== undefined && !checked.has(w.topic)) {
+        checked.add(w.topic);
+        batch.push({ type: 'check', key: topicKey(w.topic), condition: { op: 'and', conds: [{ op: 'eq', attr: TOPIC_ID_ATTR, value: id }, TOPIC_NOT_DELETING] } });
+      }
+      batch.push(w.op);
+    }
+    if (batch.length > 0) batches.push(batch);
+    for (const [i, b] of batches.entries()) {
+      await this.meta.transact(i === 0 ? [...first, ...b] : [{ type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [same, { op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }, ...b]);
     }
   }
 
-  async finishDelete(group: string): Promise<void> {
-    // Offsets, then any ownership shard left over (a memberless group owns nothing, but a step
-    // cut short for room may have left an empty shard behind).
-    for (const q of [{ pk: groupOffsetsPk(group) }, { pk: groupPk(group), beginsWith: GROUP_OWNER_PREFIX }]) {
-      for (;;) {
-        const page = await this.meta.query({ ...q, limit: this.meta.limits.maxTransactItems - 1 });
-        if (page.items.length === 0) break;
-        await this.meta.transact(page.items.map((i) => ({ type: 'delete', key: { pk: i.pk, sk: i.sk } }) as WriteOp));
-      }
-    }
+  /**
+   * Finish the deletion of the group `gid` names (marked `deleting`): its offsets, shards, group
+   * item and registry entry. Every removal is checked against the marked group item — still
+   * there, still that group: a deletion paused after reading a page of keys (a frozen Lambda)
+   * while another request finished it and the name was used again removed the new group's
+   * offsets by those keys. Refused, someone else finished it.
+   */
+  async finishDelete(group: string, gid: string | undefined): Promise<void> {
+    const marked: WriteOp = {
+      type: 'check',
+      key: groupMetaKey(group),
+      condition: { op: 'and', conds: [{ op: 'eq', attr: 'deleting', value: true }, gid === undefined ? { op: 'attrNotExists', attr: 'gid' } : { op: 'eq', attr: 'gid', value: gid }] },
+    };
     try {
+      // Offsets, then any ownership shard left over (a memberless group owns nothing, but a step
+      // cut short for room may have left an empty shard behind).
+      for (const q of [{ pk: groupOffsetsPk(group) }, { pk: groupPk(group), beginsWith: GROUP_OWNER_PREFIX }]) {
+        for (;;) {
+          const page = await this.meta.query({ ...q, limit: this.meta.limits.maxTransactItems - 1 });
+          if (page.items.length === 0) break;
+          await this.meta.transact([marked, ...page.items.map((i) => ({ type: 'delete', key: { pk: i.pk, sk: i.sk } }) as WriteOp)]);
+        }
+      }
       await this.meta.transact([
-        { type: 'delete', key: groupMetaKey(group), condition: { op: 'eq', attr: 'deleting', value: true } },
+        { type: 'delete', key: groupMetaKey(group), condition: marked.condition },
         { type: 'delete', key: groupRegistryKey(group) },
       ]);
     } catch (err) {

@@ -360,7 +360,7 @@ async function commitInTurn(
   const offsets = allowed.flatMap((t) => t.partitions.filter((p) => !partErrors.has(p)).map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })));
   if (code === ErrorCode.NONE && offsets.length > 0) {
     try {
-      await ctx.coordinator.commit(groupId, { offsets, arrivedAt: stamp });
+      await ctx.coordinator.commit(groupId, { offsets, arrivedAt: stamp, forGeneration: generation >= 0 });
     } catch (err) {
       // A memberless commit is refused with ILLEGAL_GENERATION while HTTP members hold the group.
       code = err instanceof SamsaError && err.code === 'ILLEGAL_GENERATION' ? ErrorCode.INCONSISTENT_GROUP_PROTOCOL : errOf(err);
