@@ -406,8 +406,8 @@ export class TopicRegistry {
           if (!(err instanceof ConditionFailedError || err instanceof TransactionConflictError)) throw err;
           const mine = await this.markedBy(t.id, request);
           if (mine) return t;
-          // Unreadable (a throttled read): the marking may be ours all the same, so the retry
-          // marks only this incarnation. Another under the name now is refused as with
+          // Unknown (a throttled read, or no record either way): the marking may be ours all
+          // the same, so the retry marks only this incarnation. Another under the name now is refused as with
           // ?topic_id=, and the caller then looks for this call's marker among the pending
           // deletions (markDeleted) — never a second topic deleted by one DELETE.
           if (mine === undefined) only = t.id;
@@ -423,13 +423,17 @@ export class TopicRegistry {
   /**
    * Whether incarnation `topicId` was marked deleted by this call (its `request`): its marker
    * says so, or, once a retention pass has finished the deletion, the record the pass keeps of
-   * it (topicDeletionDoneKey). Undefined when unreadable: not knowing is not "another's".
+   * it (topicDeletionDoneKey). Undefined when it cannot tell: not knowing is not "another's".
+   * That is when a read fails, and when neither record is there: the incarnation is not marked
+   * (an alter's new version refused the marking), or a pass of a build before the done record
+   * finished its deletion during a deploy, keeping no token.
    */
   private async markedBy(topicId: string, request: string): Promise<boolean | undefined> {
     try {
       const marker = await this.meta.get(topicDeletionKey(topicId));
       if (marker !== undefined) return deletionMarkerFromItem(marker).request === request;
-      return (await this.meta.get(topicDeletionDoneKey(topicId)))?.['request'] === request;
+      const done = await this.meta.get(topicDeletionDoneKey(topicId));
+      return done === undefined ? undefined : done['request'] === request;
     } catch {
       return undefined;
     }
