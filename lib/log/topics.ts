@@ -375,12 +375,15 @@ export class TopicRegistry {
    * name, changed only by conditional writes, so the two are linearizable.
    */
   private markOnce(name: string, topicId: string | undefined, request: string, onRead: (t: Topic) => void): Promise<Topic> {
+    // The incarnation this call may still mark, once a refused attempt could not tell whose
+    // marking refused it (below): only the one it already tried.
+    let only = topicId;
     return retryOnConflict(
       async () => {
         const t = await this.get(name, { fresh: true });
         onRead(t);
-        if (topicId !== undefined && t.id !== topicId) {
-          throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" with id ${topicId} does not exist (the name is held by another incarnation, ${t.id}, which is left alone)`, { topic: name });
+        if (only !== undefined && t.id !== only) {
+          throw new SamsaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" with id ${only} does not exist (the name is held by another incarnation, ${t.id}, which is left alone)`, { topic: name });
         }
         try {
           await this.meta.transact([
@@ -400,7 +403,14 @@ export class TopicRegistry {
           // too (by name), or refuse with 404 the one this DELETE deleted (by id). This
           // incarnation's marker with this call's token says the marking is ours. (Any other
           // failure is the caller's to retry, as a new DELETE.)
-          if ((err instanceof ConditionFailedError || err instanceof TransactionConflictError) && (await this.markedBy(t.id, request))) return t;
+          if (!(err instanceof ConditionFailedError || err instanceof TransactionConflictError)) throw err;
+          const mine = await this.markedBy(t.id, request);
+          if (mine) return t;
+          // Unknown (a throttled read, or no record either way): the marking may be ours all
+          // the same, so the retry marks only this incarnation. Another under the name now is refused as with
+          // ?topic_id=, and the caller then looks for this call's marker among the pending
+          // deletions (markDeleted) — never a second topic deleted by one DELETE.
+          if (mine === undefined) only = t.id;
           throw err;
         }
         return t;
@@ -413,15 +423,19 @@ export class TopicRegistry {
   /**
    * Whether incarnation `topicId` was marked deleted by this call (its `request`): its marker
    * says so, or, once a retention pass has finished the deletion, the record the pass keeps of
-   * it (topicDeletionDoneKey). False when unreadable.
+   * it (topicDeletionDoneKey). Undefined when it cannot tell: not knowing is not "another's".
+   * That is when a read fails, and when neither record is there: the incarnation is not marked
+   * (an alter's new version refused the marking), or a pass of a build before the done record
+   * finished its deletion during a deploy, keeping no token.
    */
-  private async markedBy(topicId: string, request: string): Promise<boolean> {
+  private async markedBy(topicId: string, request: string): Promise<boolean | undefined> {
     try {
       const marker = await this.meta.get(topicDeletionKey(topicId));
       if (marker !== undefined) return deletionMarkerFromItem(marker).request === request;
-      return (await this.meta.get(topicDeletionDoneKey(topicId)))?.['request'] === request;
+      const done = await this.meta.get(topicDeletionDoneKey(topicId));
+      return done === undefined ? undefined : done['request'] === request;
     } catch {
-      return false;
+      return undefined;
     }
   }
 

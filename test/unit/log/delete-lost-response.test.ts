@@ -5,11 +5,11 @@
 // the topic kept acknowledging writes to it, all to be removed with it, until the retention job
 // wrote the tombstones after its grace.
 import { afterEach, describe, expect, it } from 'vitest';
-import { SamsaError } from '../../../lib/errors';
+import { SamsaError, ThrottledError } from '../../../lib/errors';
 import { LogEngine } from '../../../lib/log/engine';
 import { codecsReady } from '../../../lib/records';
 import { faultyMetaStore, type FaultAction } from '../../../lib/storage/faults';
-import { topicKey } from '../../../lib/log/keys';
+import { TOPIC_DELETIONS_PK, topicDeletionDoneKey, topicKey } from '../../../lib/log/keys';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import type { MetaStore, WriteOp } from '../../../lib/storage/ports';
 import { ManualClock } from '../../../lib/util/clock';
@@ -151,6 +151,69 @@ function recreatedDuringRetry(stores: () => Promise<TestStores>): void {
       await expect(other.produce(s.name, [rec('new-1')])).resolves.toBeDefined();
     });
   }
+
+  // The same lost answer, and the read that looks for this DELETE's own marker fails too (a
+  // throttled read the SDK gave up on). That read cannot say the marking was not this DELETE's:
+  // taken as "another's", the DELETE read the name again and marked the topic created under it.
+  // (With ?topic_id= the retry refuses any other incarnation, and finds its own marker.)
+  it('a DELETE by name whose marking the SDK sent again after a create of the name, and whose look for its own marker failed: deletes only the topic it found', async () => {
+    const s = await setup();
+    const other = closing(new LogEngine(s.meta, s.objects, undefined, { headOnlyCommits: true }));
+    let created: string | undefined;
+    const twice = sentTwice(s.meta, marking(s.name), async () => {
+      created = (await other.createTopic(s.name, 1)).id;
+      await other.produce(s.name, [rec('new-0')]);
+    });
+    const meta = faultyMetaStore(twice);
+    const admin = closing(new LogEngine(meta, s.objects, undefined, { headOnlyCommits: true }));
+    await admin.createTopic(s.name, 1);
+    await admin.produce(s.name, [rec('old-0')]);
+    meta.faults.add({ method: 'get', when: (c) => c.method === 'get' && c.args[0].pk === TOPIC_DELETIONS_PK, action: { kind: 'fail', error: new ThrottledError('read throttled') } });
+
+    // Was: 204 after deleting the new topic too (the failed read counted as "another DELETE's
+    // marking", and the retry read the name again and marked what held it).
+    await expect(admin.deleteTopic(s.name)).resolves.toBeUndefined();
+    expect(meta.faults.fired(0)).toBe(1);
+    expect(created).toBeDefined();
+    const now = await other.topics.find(s.name, { fresh: true });
+    expect(now?.id).toBe(created);
+    const values = (await other.fetch(s.name, 0, { offset: 0, maxRecords: 10 })).records().map((r) => new TextDecoder().decode(r.value ?? new Uint8Array(0)));
+    expect(values).toEqual(['new-0']);
+    await expect(other.produce(s.name, [rec('new-1')])).resolves.toBeDefined();
+  });
+
+  // A rolling deploy: the pass that finished the deletion was one of the build before the
+  // done record (topic-deletions-done), which removes the marker and keeps no token. The DELETE
+  // then finds neither: it cannot tell its own marking, and must not take it for another's.
+  it("a DELETE by name whose marking the SDK sent again after a create of the name and a previous build's pass finished the deletion: deletes only the topic it found", async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const other = closing(new LogEngine(s.meta, s.objects, clock, { headOnlyCommits: true }));
+    let created: string | undefined;
+    const deleting: { id?: string } = {};
+    const meta = sentTwice(s.meta, marking(s.name), async () => {
+      created = (await other.createTopic(s.name, 1)).id;
+      await other.produce(s.name, [rec('new-0')]);
+      clock.advance(DEFAULT_RETENTION_OPTIONS.deletionGraceMs + 1);
+      expect((await other.retention.runDeletions()).deletedTopics).toBe(1);
+      // What that build's last transaction leaves: no record of the DELETE's token.
+      await s.meta.write({ type: 'delete', key: topicDeletionDoneKey(deleting.id!) });
+    });
+    const admin = closing(new LogEngine(meta, s.objects, clock, { headOnlyCommits: true }));
+    deleting.id = (await admin.createTopic(s.name, 1)).id;
+    await admin.produce(s.name, [rec('old-0')]);
+
+    // Was: 204 after deleting the new topic too. Now 404 (the DELETE cannot tell that the topic
+    // it found is gone by its own doing), the new topic left alone.
+    const outcome = await admin.deleteTopic(s.name).then(() => 'deleted', (err: SamsaError) => err.code);
+    expect(['deleted', 'UNKNOWN_TOPIC_OR_PARTITION']).toContain(outcome);
+    expect(created).toBeDefined();
+    const now = await other.topics.find(s.name, { fresh: true });
+    expect(now?.id).toBe(created);
+    const values = (await other.fetch(s.name, 0, { offset: 0, maxRecords: 10 })).records().map((r) => new TextDecoder().decode(r.value ?? new Uint8Array(0)));
+    expect(values).toEqual(['new-0']);
+    await expect(other.produce(s.name, [rec('new-1')])).resolves.toBeDefined();
+  });
 }
 
 describe('a DELETE whose marking was sent twice around a create of the name, on SQLite + local files', () => recreatedDuringRetry(() => localStores('samsa-delete-lost-')));
