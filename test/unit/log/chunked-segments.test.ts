@@ -846,6 +846,87 @@ describeAws('segments written in chunks on S3 + DynamoDB (emulator)', () => {
     await engine.close();
   }, 120_000);
 
+  /**
+   * On S3 + DynamoDB and a manual clock: segment 0 closes in chunks, and S3 refuses every
+   * composition of its `<base>.log` (AccessDenied, a failure no retry cures) until `cure()`.
+   * Its first attempt, by the flush that closed it, sets it aside. `passes()` runs what the
+   * schedules run: a flush pass over every partition, then a retention pass.
+   */
+  async function setAsideOnS3() {
+    aws = await awsStores();
+    const clock = new ManualClock();
+    const objects = faultyObjectStore(aws.objects);
+    const engine = new LogEngine(aws.meta, objects, clock, { inlineMaxBytes: 4096, flush: FLUSH, log: silentLogger });
+    const n: Node & { objects: typeof objects } = { engine, meta: aws.meta, objects, root: '' };
+    await engine.createTopic('t', 1, { 'segment.bytes': SEGMENT_BYTES, 'retention.ms': -1 });
+    await produce(n, 0, 12);
+    await flush(n);
+    const denied = wrapAwsError({ name: 'AccessDenied', message: 'Access Denied', $fault: 'client', $metadata: { httpStatusCode: 403 } }, 'S3 compose');
+    objects.faults.add({ method: 'compose', when: (c) => String(c.args[0]).endsWith(`${'0'.repeat(20)}.log`), times: Infinity, action: { kind: 'fail', error: denied } });
+    await produce(n, 12, 14);
+    await flush(n);
+    expect((await segments(n))[0]!.composeFailures).toBe(1);
+    const passes = async (): Promise<void> => {
+      await engine.flushAll();
+      await engine.retention.runOnce();
+    };
+    return { n, clock, passes, attempts: () => objects.faults.fired(0), cure: () => objects.faults.clear() };
+  }
+
+  /** Segment 0 composed: its chunk objects gone, its entry plain, bulk reads serving it, every record read. */
+  async function expectComposed(n: Node, records: number): Promise<void> {
+    const [first] = await segments(n);
+    expect([first!.base, first!.closed, first!.chunks, first!.composeFailures, first!.composeRetryAt]).toEqual([0, true, undefined, undefined, undefined]);
+    const t = await n.engine.topics.get('t');
+    expect((await n.objects.list(`${partitionPrefix(t, 0)}chunks/${'0'.repeat(20)}+`)).objects).toEqual([]);
+    const app = createApp({ engine: n.engine, logger: silentLogger });
+    const res = await app.request('http://samsa.test/v1/topics/t/partitions/0/segments?offset=0');
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { segments: Array<{ base_offset: number }> }).segments[0]?.base_offset).toBe(0);
+    expect(await values(n)).toEqual(expected(records));
+  }
+
+  // The step that closes the segment rolls 18 more, small ones, and then the partition takes no
+  // more records; a retention pass within the back-off summarises every closed segment, the
+  // set-aside one included. The cause is then put right: once the back-off has run out, the
+  // scheduled passes must try again, with no produce to wake the partition's flush.
+  it('a set-aside composition on a partition that takes no more records is composed by the scheduled passes once its back-off runs out', async () => {
+    const { n, clock, passes, cure } = await setAsideOnS3();
+    await n.engine.topics.alter('t', { config: { 'segment.bytes': BATCH + 100 } });
+    await produce(n, 14, 32);
+    await flush(n);
+    await n.engine.retention.runOnce();
+    cure();
+    clock.advance(COMPOSE_RETRY_FIRST_MS - 1);
+    await passes();
+    expect((await segments(n))[0]!.chunks!.length).toBeGreaterThan(1); // not before its time
+    clock.advance(1);
+    await passes();
+    await expectComposed(n, 32);
+    await n.engine.close();
+  }, 120_000);
+
+  // The partition rolls on: 28 segments after the set-aside one, far past the flush's look-back
+  // (PENDING_COMPOSE_LOOKBACK), and a retention pass within the back-off summarises them all.
+  it('a set-aside composition followed by more segments than the flush looks back over is still tried again and composed', async () => {
+    const { n, clock, passes, cure } = await setAsideOnS3();
+    await n.engine.topics.alter('t', { config: { 'segment.bytes': BATCH + 100 } });
+    for (const [from, to] of [[14, 24], [24, 34], [34, 42]] as const) {
+      await produce(n, from, to);
+      await flush(n);
+    }
+    await n.engine.retention.runOnce();
+    const segs = await segments(n);
+    expect(segs.length - 1).toBeGreaterThan(PENDING_COMPOSE_LOOKBACK + 4);
+    expect(segs[0]!.chunks!.length).toBeGreaterThan(1);
+    cure();
+    clock.advance(COMPOSE_RETRY_FIRST_MS);
+    await produce(n, 42, 44);
+    await passes();
+    await expectComposed(n, 44);
+    await n.engine.close();
+  }, 120_000);
+
   it('bulk reads serve the sealed segments after one whose composition was set aside, at their offsets', async () => {
     const n = await stuckComposition();
     const app = createApp({ engine: n.engine, logger: silentLogger });
