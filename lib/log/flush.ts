@@ -18,13 +18,13 @@
 // A crash between steps leaves either the old extents (still readable) or the new ones.
 // Steps 2 and 4 are decided on plain data by flush-plan.ts; this file is the executor: it
 // reads, writes the objects (fenced as write() explains), commits and cleans up.
-import { ConditionFailedError, PreconditionFailedError } from '../errors';
+import { ConditionFailedError, PreconditionFailedError, TransactionConflictError } from '../errors';
 import type { AppendOptions, MetaStore, ObjectStore, WriteOp } from '../storage/ports';
 import type { Clock } from '../util/clock';
 import { createLogger, type Logger } from '../obs/logger';
 import { concatBytes } from '../util/bytes';
 import { inParallel } from '../util/parallel';
-import { chunkObject, COMMIT_ITEM_END, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_PREFIX, extentSk, headKey, parseChunkObject, partitionPk, segExtentSk, segmentKey, SEGMENT_PREFIX, type SegmentFile, segmentObject } from './keys';
+import { chunkObject, COMMIT_ITEM_END, composeDueKey, COMMIT_ITEM_PREFIX, commitItemSk, EXTENT_PREFIX, extentSk, headKey, parseChunkObject, partitionPk, segExtentSk, segmentKey, SEGMENT_PREFIX, type SegmentFile, segmentObject } from './keys';
 import { commitTtl, queryCoveringItem } from './commit-items';
 import { deadWalObjects, gapSkipWrite, StepPacker, stepWrites } from './flush-plan';
 import { partitionKey } from './commit';
@@ -514,11 +514,13 @@ export class Flusher {
     try {
       // Conditional on the entry as read, chunk list included: a put of it here, landing after
       // a pause past our lease, brought back the chunk list of a segment our successor had
-      // composed since (its chunk objects deleted), for good.
-      await this.meta.write(segmentSetAside(topic.id, partition, current, failures, retryAt));
+      // composed since (its chunk objects deleted), for good. With it, atomically, the
+      // segment's place in the queue a retention pass reads (Retention.retryCompositions):
+      // wherever the segment sits, and whether or not its partition flushes again.
+      await this.meta.transact(segmentSetAside(topic, partition, current, failures, retryAt));
     } catch (e) {
       // Finished, set aside or deleted by another process meanwhile: its record stands.
-      if (!(e instanceof ConditionFailedError)) throw e;
+      if (!(e instanceof ConditionFailedError || e instanceof TransactionConflictError)) throw e;
     }
   }
 
@@ -574,12 +576,16 @@ export class Flusher {
       await this.proveLeader(topic, partition, lease, chunkKeys[0]!);
       await this.objects.delete(chunkKeys);
     }
-    const { chunks: _chunks, composed: _composed, composeFailures: _failures, composeRetryAt: _retryAt, ...plain } = seg;
+    const { chunks: _chunks, composed: _composed, composeFailures: _failures, composeRetryAt: retryAt, ...plain } = seg;
     try {
       await this.meta.write({ type: 'put', item: segmentToItem(topic.id, partition, plain), condition: segmentAsRead(seg.size, true, true) });
     } catch (err) {
       if (!(err instanceof ConditionFailedError)) throw err;
     }
+    // Done: a set-aside composition leaves the queue of those to try again. (A crash before
+    // this leaves the item to the retention pass, which drops it once it finds the segment
+    // composed.)
+    if (retryAt !== undefined) await this.meta.write({ type: 'delete', key: composeDueKey(retryAt, topic.id, partition, seg.base) });
   }
 
   /**

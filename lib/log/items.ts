@@ -7,7 +7,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { SamsaError } from '../errors';
 import type { Condition, MetaItem, MetaKey, MetaValue, WriteOp } from '../storage/ports';
-import { commitItemKey, deletionKey, EXTENT_PREFIX, extentSk, headKey, partitionPk, producerKey, segExtentSk, segmentKey, tombstoneDueKey, TOPIC_DELETIONS_PK, topicDeletionKey, topicKey } from './keys';
+import { commitItemKey, composeDueKey, deletionKey, EXTENT_PREFIX, extentSk, headKey, partitionPk, producerKey, segExtentSk, segmentKey, tombstoneDueKey, TOPIC_DELETIONS_PK, topicDeletionKey, topicKey } from './keys';
 import type { Extent, ExtentKind, Head, LeaseState, RetentionSummary, Segment, SegmentChunk, SegmentEtags } from './model';
 import type { ItemProducer, PartitionProducers, ProducerState, RequestClaim, RememberedBatch } from './producers';
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from './topic-config';
@@ -364,22 +364,53 @@ export function segmentAsRead(size: number, closed: boolean, composed?: boolean)
  * `seg` was read — same size, closed, composed or not, still listing its chunks, and with the
  * failure count read — so a write that lands late (its process paused past its lease) never
  * brings back the chunk list of a segment composed meanwhile, whose chunk objects are gone.
+ * In the same transaction, the segment's item in the queue of set-aside compositions moves to
+ * the new time (composeDueKey): a retention pass finds it there once it is due.
  */
-export function segmentSetAside(topicId: string, partition: number, seg: Segment, failures: number, retryAt: number): WriteOp {
-  return {
-    type: 'update',
-    key: segmentKey(topicId, partition, seg.base),
-    set: { [SEGMENT_ATTR.composeFailures]: failures, [SEGMENT_ATTR.composeRetryAt]: retryAt },
-    condition: {
-      op: 'and',
-      conds: [
-        segmentAsRead(seg.size, true, seg.composed === true),
-        { op: 'attrExists', attr: SEGMENT_ATTR.chunks },
-        seg.composeFailures === undefined ? { op: 'attrNotExists', attr: SEGMENT_ATTR.composeFailures } : { op: 'eq', attr: SEGMENT_ATTR.composeFailures, value: seg.composeFailures },
-      ],
+export function segmentSetAside(topic: { name: string; id: string }, partition: number, seg: Segment, failures: number, retryAt: number): WriteOp[] {
+  const ops: WriteOp[] = [
+    {
+      type: 'update',
+      key: segmentKey(topic.id, partition, seg.base),
+      set: { [SEGMENT_ATTR.composeFailures]: failures, [SEGMENT_ATTR.composeRetryAt]: retryAt },
+      condition: {
+        op: 'and',
+        conds: [
+          segmentAsRead(seg.size, true, seg.composed === true),
+          { op: 'attrExists', attr: SEGMENT_ATTR.chunks },
+          seg.composeFailures === undefined ? { op: 'attrNotExists', attr: SEGMENT_ATTR.composeFailures } : { op: 'eq', attr: SEGMENT_ATTR.composeFailures, value: seg.composeFailures },
+        ],
+      },
     },
-  };
+    { type: 'put', item: composeDueToItem({ dueMs: retryAt, topic: topic.name, topicId: topic.id, partition, base: seg.base }) },
+  ];
+  if (seg.composeRetryAt !== undefined && seg.composeRetryAt !== retryAt) ops.push({ type: 'delete', key: composeDueKey(seg.composeRetryAt, topic.id, partition, seg.base) });
+  return ops;
 }
+
+/** A composition set aside, in the queue of those to try again (composeDueKey). */
+export interface ComposeDue {
+  dueMs: number;
+  topic: string;
+  topicId: string;
+  partition: number;
+  base: number;
+}
+export const composeDueToItem = (d: ComposeDue): MetaItem => ({
+  ...composeDueKey(d.dueMs, d.topicId, d.partition, d.base),
+  due: d.dueMs,
+  topic: d.topic,
+  topic_id: d.topicId,
+  partition: d.partition,
+  base: d.base,
+});
+export const composeDueFromItem = (item: MetaItem): ComposeDue => ({
+  dueMs: item['due'] as number,
+  topic: item['topic'] as string,
+  topicId: item['topic_id'] as string,
+  partition: item['partition'] as number,
+  base: item['base'] as number,
+});
 
 export function segmentToItem(topicId: string, partition: number, s: Segment): MetaItem {
   const item: MetaItem = { ...segmentKey(topicId, partition, s.base) };

@@ -155,6 +155,21 @@ export const tombstoneDueKey = (dueMs: number, topicId: string): MetaKey => ({ p
 /** Everything due at or before `nowMs` sorts below this. */
 export const tombstoneDueBefore = (nowMs: number): string => `${pad20(nowMs + 1)}`;
 
+/**
+ * Compositions set aside after a failure no retry cures (design note 0011, "When a composition
+ * fails"): one item per segment, sorted by when it may be tried again, so that a retention pass
+ * reads only the ones due, wherever their segments sit in their catalogs and whether or not
+ * their partitions take records. Written with the catalog entry's failure record, in one
+ * transaction.
+ */
+export const COMPOSE_DUE_PK = 'compose-due';
+export const composeDueKey = (dueMs: number, topicId: string, partition: number, base: number): MetaKey => ({
+  pk: COMPOSE_DUE_PK,
+  sk: `${pad20(dueMs)}#${topicId}#${partition}#${pad20(base)}`,
+});
+/** Every composition due at or before `nowMs` sorts below this. */
+export const composeDueBefore = (nowMs: number): string => `${pad20(nowMs + 1)}`;
+
 /** Where the background jobs resume (retention.ts): one item each. */
 export const RETENTION_CURSOR: MetaKey = { pk: 'retention', sk: 'cursor' };
 export const SWEEP_CURSOR: MetaKey = { pk: 'sweeper', sk: 'cursor' };

@@ -10,6 +10,9 @@
 //     OFFSET_OUT_OF_RANGE — never a half-deleted segment. Deletion then goes extents →
 //     objects → catalog entries, so a crash anywhere leaves catalog entries below the log
 //     start, which the next pass finishes;
+//   - set-aside compositions (design note 0011): segments whose composition from chunks failed
+//     for a reason no retry cures, tried again from their queue once their back-off has run
+//     out, wherever they sit in their partitions (retryCompositions);
 //   - orphans: write-ahead and segment objects no metadata references, older than a grace
 //     period longer than any commit or flush can keep an unreferenced object it will still
 //     reference (see MIN_ORPHAN_GRACE_MS; orphan-sweeper.ts).
@@ -26,6 +29,8 @@ import { COMMIT_MAX_WAL_AGE_MS } from './commit';
 import {
   COMMIT_ITEM_END,
   commitItemSk,
+  COMPOSE_DUE_PK,
+  composeDueBefore,
   EXTENT_END,
   EXTENT_PREFIX,
   extentSk,
@@ -49,6 +54,7 @@ import { unflushedItems } from './reader';
 import { chunkObjects, compositionDue, compositionUnfinished, isChunked } from './segment-pieces';
 import { deleteItems, TopicDeletion } from './topic-deletion';
 import {
+  composeDueFromItem,
   extentItemLast,
   extentsFromItem,
   HEAD_ATTR,
@@ -99,6 +105,11 @@ export const DEFAULT_RETENTION_OPTIONS: RetentionOptions = {
 const TAIL_PAGES = 20;
 /** Write the summary alone (no deletion due) once this many segments were added to it. */
 const SUMMARY_WRITE_MIN = 16;
+/**
+ * Set-aside compositions a pass tries again at most (the rest, due since, next pass). Each is
+ * an attempt's requests and at most a lease; they are rare, a handful a day per segment.
+ */
+const COMPOSE_DUE_PER_PASS = 50;
 
 export interface RetentionStats {
   /** Partitions examined this pass. */
@@ -184,6 +195,9 @@ export class Retention {
     };
     await this.deletions.run(stats, deadline);
     const visitedAll = await this.retainPartitions(stats, deadline);
+    // After the partitions: a set-aside composition their tails held was tried there, and its
+    // queue item moved on if it failed again.
+    if (this.clock.monotonic() < deadline) await this.retryCompositions(stats, deadline);
     if (this.clock.monotonic() < deadline) await this.sweeper.run(stats, deadline);
     stats.complete = visitedAll && this.clock.monotonic() <= deadline;
     return stats;
@@ -247,6 +261,67 @@ export class Retention {
       await this.meta.write({ type: 'put', item: retentionCursorToItem(RETENTION_CURSOR, wanted) });
     }
     return all;
+  }
+
+  // --- set-aside compositions -------------------------------------------------------------------
+
+  /**
+   * Compositions set aside (design note 0011, "When a composition fails") whose back-off has run
+   * out, from their queue (composeDueKey): wherever the segment sits in its catalog, and whether
+   * or not its partition takes records. The flush's look-back sees only a partition's last
+   * PENDING_COMPOSE_LOOKBACK entries, and only when it has something to flush; the plan's tail
+   * only what the summary has not counted. One query a pass, of the ones due alone, at most
+   * COMPOSE_DUE_PER_PASS of them.
+   *
+   * Each is tried as its partition's leader, as retention's own compositions are: composed, it
+   * leaves the queue (flush.ts, stage 5); set aside again, its item moves to the new time. A
+   * partition another live process leases, or a composition that fails the way a retry may cure
+   * (a fence, a timeout), keeps its item for the next pass. An item whose segment is composed,
+   * gone, below the log start (retention is deleting it) or of a deleted incarnation is dropped.
+   */
+  private async retryCompositions(stats: RetentionStats, deadline: number): Promise<void> {
+    if (!this.composeSealed) return;
+    const now = this.clock.now();
+    const due = await this.meta.query({ pk: COMPOSE_DUE_PK, lt: composeDueBefore(now), limit: COMPOSE_DUE_PER_PASS });
+    for (const item of due.items) {
+      if (this.clock.monotonic() > deadline) return;
+      const d = composeDueFromItem(item);
+      const drop = () => this.meta.write({ type: 'delete', key: { pk: item.pk, sk: item.sk } });
+      try {
+        const topic = await this.topics.find(d.topic, { fresh: true });
+        if (!topic || topic.id !== d.topicId || d.partition >= topic.partitions) {
+          await drop();
+          continue;
+        }
+        const entry = await this.meta.get(segmentKey(topic.id, d.partition, d.base));
+        const seg = entry && segmentFromItem(entry);
+        // Not ours to try: finished, deleted, or set aside again since (its item is at its new time).
+        if (!seg || !compositionUnfinished(seg) || (seg.composeRetryAt !== undefined && seg.composeRetryAt !== d.dueMs)) {
+          await drop();
+          continue;
+        }
+        if (!compositionDue(seg, now)) continue;
+        const head = headFromItem(await this.meta.get(headKey(topic.id, d.partition)));
+        if (head.deleted || seg.last < head.logStart) {
+          await drop();
+          continue;
+        }
+        const heldBefore = this.leases.stillHeld(topic, d.partition);
+        const lease = await this.leases.acquire(topic, d.partition);
+        if (!('epoch' in lease)) {
+          stats.skippedPartitions++;
+          continue;
+        }
+        try {
+          await this.composeSealed(topic, d.partition, this.leases.guard(topic, d.partition, lease.epoch), seg);
+        } finally {
+          if (!heldBefore) await this.leases.release(topic, d.partition);
+        }
+      } catch (err) {
+        stats.failedPartitions++;
+        console.error(`[samsa] retrying the composition of ${d.topic}/${d.partition} segment ${d.base} failed:`, err);
+      }
+    }
   }
 
   // --- one partition ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import { COMPOSE_RETRY_FIRST_MS, composeRetryDelay, DEFAULT_FLUSH_OPTIONS, type FlushOptions, PENDING_COMPOSE_LOOKBACK } from '../../../lib/log/flush';
 import { createLogger, silentLogger } from '../../../lib/obs/logger';
 import { segmentFromItem } from '../../../lib/log/items';
-import { partitionPk, partitionPrefix, SEGMENT_FILES, SEGMENT_PREFIX, segmentObject } from '../../../lib/log/keys';
+import { COMPOSE_DUE_PK, partitionPk, partitionPrefix, SEGMENT_FILES, SEGMENT_PREFIX, segmentObject } from '../../../lib/log/keys';
 import type { Segment } from '../../../lib/log/model';
 import { codecsReady, encodeRecordBatch, splitBatches } from '../../../lib/records';
 import { InvalidRangeError, PreconditionFailedError, StorageError, ThrottledError } from '../../../lib/errors';
@@ -639,7 +639,7 @@ describe('segments written in chunks (design note 0011)', () => {
     const gate = new Gate();
     // The write that records the set-aside, however it is made.
     const recordsSetAside = (op: WriteOp): boolean => (op.type === 'put' && 'compose_fails' in op.item) || (op.type === 'update' && 'compose_fails' in (op.set ?? {}));
-    pausedMeta.faults.add({ method: 'write', when: (c) => c.method === 'write' && recordsSetAside(c.args[0]), action: { kind: 'hang', gate } });
+    pausedMeta.faults.add({ when: (c) => (c.method === 'write' && recordsSetAside(c.args[0])) || (c.method === 'transact' && c.args[0].some(recordsSetAside)), action: { kind: 'hang', gate } });
     const frozen = flush(zombie).catch((err: unknown) => err);
     await gate.reached;
 
@@ -884,6 +884,8 @@ describeAws('segments written in chunks on S3 + DynamoDB (emulator)', () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { segments: Array<{ base_offset: number }> }).segments[0]?.base_offset).toBe(0);
     expect(await values(n)).toEqual(expected(records));
+    // Nothing left in the queue of set-aside compositions.
+    expect((await n.meta.query({ pk: COMPOSE_DUE_PK })).items).toEqual([]);
   }
 
   // The step that closes the segment rolls 18 more, small ones, and then the partition takes no
