@@ -5,7 +5,7 @@
 // exact Kafka files a flush without chunks writes (byte for byte, the oracle here); no chunk
 // object outlives its segment's composition; and no step copies more than a chunk.
 import { createHash } from 'node:crypto';
-import { NoSuchUpload } from '@aws-sdk/client-s3';
+import { NoSuchUpload, S3ServiceException } from '@aws-sdk/client-s3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -928,6 +928,51 @@ describeAws('segments written in chunks on S3 + DynamoDB (emulator)', () => {
     await expectComposed(n, 44);
     await n.engine.close();
   }, 120_000);
+
+  // Credentials that expired between the SDK resolving them and S3 checking them, and a clock
+  // S3 finds too far off: on Lambda and ECS the SDK fetches fresh credentials (and corrects its
+  // clock offset) for the next request, so the next attempt succeeds. Not a failure that recurs:
+  // the composition must not be set aside for minutes, out of reach of bulk reads meanwhile.
+  for (const [code, status, message] of [
+    ['ExpiredToken', 400, 'The provided token has expired.'],
+    ['RequestTimeTooSkewed', 403, 'The difference between the request time and the current time is too large.'],
+  ] as const) {
+    it(`a composition S3 refuses with ${code} is not set aside: the next flush composes it`, async () => {
+      const MiB = 1 << 20;
+      const big = Array.from({ length: 12 }, (_, i) => encodeRecordBatch([{ value: new Uint8Array(MiB - 1024).fill(i % 251), timestamp: 1_700_000_000_000 + i }]));
+      const [s3, ddb] = await Promise.all([makeS3Store(), makeDynamoStore()]);
+      aws = { meta: ddb.store, objects: s3.store, cleanup: async () => void (await Promise.all([s3.cleanup(), ddb.cleanup()])) };
+      // The first Complete of segment 0's .log is refused (not applied).
+      let refused = 0;
+      s3.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const input = args.input as { Key?: string };
+          if (context.commandName === 'CompleteMultipartUploadCommand' && refused === 0 && String(input.Key).endsWith(`${'0'.repeat(20)}.log`)) {
+            refused++;
+            throw new S3ServiceException({ name: code, $fault: 'client', message, $metadata: { httpStatusCode: status } });
+          }
+          return next(args);
+        },
+        { step: 'initialize', name: 'refuseFirstComplete' },
+      );
+      const engine = new LogEngine(ddb.store, s3.store, undefined, { inlineMaxBytes: 4096, flush: { ...DEFAULT_FLUSH_OPTIONS, stepBytes: 3 * MiB, chunkBytes: 2 * MiB }, log: silentLogger });
+      const n: Node = { engine, meta: ddb.store, objects: s3.store, root: '' };
+      await engine.createTopic('t', 1, { 'segment.bytes': 7 * MiB });
+      for (const [from, to] of [[0, 3], [3, 6], [6, 9], [9, 12]] as const) {
+        for (let i = from; i < to; i++) await engine.produceBatches('t', 0, new Uint8Array(big[i]!));
+        await engine.flushPartition(await engine.topics.get('t'), 0).catch(() => undefined);
+      }
+      expect(refused).toBe(1);
+      const first = (await segments(n))[0]!;
+      expect([first.base, first.closed, first.composeFailures, first.chunks]).toEqual([0, true, undefined, undefined]);
+      expect(engine.compositionFailures).toBe(0);
+      const app = createApp({ engine, logger: silentLogger });
+      const res = await app.request('http://samsa.test/v1/topics/t/partitions/0/segments?offset=0');
+      expect(((await res.json()) as { segments: Array<{ base_offset: number }> }).segments[0]?.base_offset).toBe(0);
+      expect(await values(n)).toEqual(expected(12));
+      await engine.close();
+    }, 120_000);
+  }
 
   it('bulk reads serve the sealed segments after one whose composition was set aside, at their offsets', async () => {
     const n = await stuckComposition();

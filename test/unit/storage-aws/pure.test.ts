@@ -84,6 +84,15 @@ describe('AWS error translation', () => {
     expect(isRetriable(sdkErr('AccessDenied', 403))).toBe(false);
   });
 
+  it('marks credentials that expired and a clock S3 finds skewed retriable: the SDK refreshes both for the next request', () => {
+    expect(isRetriable(sdkErr('ExpiredToken', 400))).toBe(true);
+    expect(isRetriable(sdkErr('ExpiredTokenException', 400))).toBe(true);
+    expect(isRetriable(sdkErr('RequestTimeTooSkewed', 403))).toBe(true);
+    expect(wrapAwsError(sdkErr('ExpiredToken', 400), 'S3 compose k').retriable).toBe(true);
+    // Credentials that are wrong, not stale, stay permanent.
+    expect(isRetriable(sdkErr('InvalidAccessKeyId', 403))).toBe(false);
+  });
+
   it('wraps SDK errors in StorageError with the cause, and passes ours through', () => {
     const cause = sdkErr('ThrottlingException', 400);
     const e = wrapAwsError(cause, 'DynamoDB GetItem k');
