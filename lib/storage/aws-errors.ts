@@ -44,6 +44,17 @@ const TRANSIENT = new Set([
   // write's outcome is unknown, and doing it again (a new upload) gives the definitive answer.
   // Not a failure that recurs: a composition must not be set aside for it (design note 0011).
   'NoSuchUpload',
+  // Credentials that expired between the SDK resolving them and the service checking them (S3:
+  // ExpiredToken; DynamoDB: ExpiredTokenException), and a request time the service finds too
+  // far from its own (S3: RequestTimeTooSkewed). Nothing was applied. Credentials that rotate
+  // (task and instance roles, assumed roles) are fetched afresh by the SDK's provider once the
+  // cached ones expire, and the SDK corrects its clock offset from the refusal, so the next
+  // request passes: transient, not a failure that recurs. (Fixed temporary credentials that
+  // expired fail every request, composition or not: the flush stops either way.) A composition must not be set aside for them (design note 0011). Credentials
+  // that are wrong (InvalidAccessKeyId, SignatureDoesNotMatch) stay permanent.
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'RequestTimeTooSkewed',
 ]);
 
 const NETWORK_CODES = new Set([
