@@ -617,6 +617,23 @@ describe('segments written in chunks (design note 0011)', () => {
     await n.engine.close();
   });
 
+  it('a set-aside composition waits in its queue until retried, and leaves it with its segment: deleted by retention, or with its topic', async () => {
+    for (const end of ['retention', 'topic deletion'] as const) {
+      const { n, clock } = await setAside(end === 'retention' ? 3_600_000 : -1);
+      const queued = async () => (await n.meta.query({ pk: COMPOSE_DUE_PK })).items.map((i) => [i['topic'], i['partition'], i['base'], i['due']]);
+      expect(await queued()).toEqual([['t', 0, 0, clock.now() + COMPOSE_RETRY_FIRST_MS]]);
+      if (end === 'retention') clock.advance(3_700_000); // segment 0's records are past retention.ms
+      else await n.engine.deleteTopic('t');
+      clock.advance(composeRetryDelay(1) + 60_000);
+      await n.engine.retention.runOnce();
+      await n.engine.retention.runOnce();
+      expect(await queued()).toEqual([]);
+      await n.engine.close();
+      fs.rmSync(path.join(dir, 'c'), { recursive: true, force: true });
+      fs.rmSync(path.join(dir, 'c.sqlite'), { force: true });
+    }
+  });
+
   // A flusher sets a composition aside (a failure no retry cures), checks its lease, and pauses
   // before its catalog write lands. Its successor composes the segment to the end (chunk
   // objects deleted, chunk list dropped). The paused write must not bring the chunk list back:
