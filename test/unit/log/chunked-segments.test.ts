@@ -634,6 +634,33 @@ describe('segments written in chunks (design note 0011)', () => {
     }
   });
 
+  it('a retention pass leaves a due set-aside composition whose partition another live process leads to a later pass, and composes it once it may', async () => {
+    const { n, clock, objects } = await setAside();
+    objects.faults.clear();
+    // 18 more segments, summarised by a pass within the back-off: only the queue leads back to segment 0.
+    await n.engine.topics.alter('t', { config: { 'segment.bytes': BATCH + 100 } });
+    await produce(n, 14, 32);
+    await flush(n);
+    await n.engine.retention.runOnce();
+    const other = new LogEngine(n.meta, n.objects, clock, { inlineMaxBytes: 4096, flush: FLUSH, log: silentLogger });
+    const t = await n.engine.topics.get('t');
+    await n.engine.leases.releaseAll();
+    expect('epoch' in (await other.leases.acquire(t, 0))).toBe(true);
+    clock.advance(COMPOSE_RETRY_FIRST_MS);
+    expect('epoch' in (await other.leases.acquire(t, 0))).toBe(true); // renewed: still live
+    expect((await n.engine.retention.runOnce()).skippedPartitions).toBeGreaterThan(0);
+    expect((await segments(n))[0]!.chunks!.length).toBeGreaterThan(1);
+    expect((await n.meta.query({ pk: COMPOSE_DUE_PK })).items).toHaveLength(1);
+    await other.leases.release(t, 0);
+    await n.engine.retention.runOnce();
+    const [first] = await segments(n);
+    expect([first!.chunks, first!.composeFailures]).toEqual([undefined, undefined]);
+    expect((await n.meta.query({ pk: COMPOSE_DUE_PK })).items).toEqual([]);
+    expect(await values(n)).toEqual(expected(32));
+    await other.close();
+    await n.engine.close();
+  });
+
   // A flusher sets a composition aside (a failure no retry cures), checks its lease, and pauses
   // before its catalog write lands. Its successor composes the segment to the end (chunk
   // objects deleted, chunk list dropped). The paused write must not bring the chunk list back:
