@@ -50,8 +50,9 @@ const TRANSIENT = new Set([
   // (task and instance roles, assumed roles) are fetched afresh by the SDK's provider once the
   // cached ones expire, and the SDK corrects its clock offset from the refusal, so the next
   // request passes: transient, not a failure that recurs. (Fixed temporary credentials that
-  // expired fail every request, composition or not: the flush stops either way.) A composition must not be set aside for them (design note 0011). Credentials
-  // that are wrong (InvalidAccessKeyId, SignatureDoesNotMatch) stay permanent.
+  // expired fail every request, composition or not: the flush stops either way.) A composition
+  // must not be set aside for them (design note 0011). Credentials that are wrong
+  // (InvalidAccessKeyId, SignatureDoesNotMatch) stay permanent.
   'ExpiredToken',
   'ExpiredTokenException',
   'RequestTimeTooSkewed',
