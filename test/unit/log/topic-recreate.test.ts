@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
 import type { SamsaError } from '../../../lib/errors';
 import { legacyDeletionMarkerToItem, topicDeletingSet } from '../../../lib/log/items';
-import { DELETIONS_PK, partitionPk, TOPIC_DELETIONS_PK, topicDir, topicKey, walPrefix } from '../../../lib/log/keys';
+import { DELETIONS_PK, partitionPk, TOPIC_DELETIONS_PK, topicDeletionDoneKey, topicDeletionKey, topicDir, topicKey, walPrefix } from '../../../lib/log/keys';
+import { TOMBSTONE_TTL_MS } from '../../../lib/log/tombstones';
 import type { Topic } from '../../../lib/log/topics';
 import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
 import type { MetaItem, WriteOp } from '../../../lib/storage/ports';
@@ -377,6 +378,65 @@ function scenario(stores: () => Promise<TestStores>): void {
       expect(await values(e, s.name)).toEqual(['new-0', 'new-1']);
       // The topic it read is gone: said so, rather than altering the one created since.
       expect(altered).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    });
+  }
+
+  // Items mode: an alter that adds partitions marks their heads before its put (markItemsHeads).
+  // Held up there while the topic was deleted, its put is refused (404, above) — but the heads
+  // it marked, under the deleted incarnation's id and beyond the partition count the deletion
+  // recorded, were never tombstoned nor removed: left in the table for good. When the put had
+  // landed before the deletion (the SDK's repeat), the deletion covers them and they are kept as
+  // tombstones until their time is up.
+  for (const how of ['paused before its put', 'whose put the SDK sent again'] as const) {
+    it(`an items-mode alter ${how} while the topic was deleted leaves nothing of the deleted incarnation once retention is done`, async () => {
+      const s = await setup();
+      const clock = new ManualClock(Date.now());
+      const e = closing(new LogEngine(s.meta, s.objects, clock, { itemCommits: true }));
+      let fired = false;
+      const write = async (op: WriteOp): Promise<MetaItem | undefined> => {
+        if (fired || op.type !== 'put' || op.item.sk !== topicKey(s.name).sk || op.item.pk !== topicKey(s.name).pk) return s.meta.write(op);
+        fired = true;
+        if (how === 'whose put the SDK sent again') await s.meta.write(op);
+        await e.deleteTopic(s.name);
+        await e.createTopic(s.name, 1);
+        return s.meta.write(op);
+      };
+      const meta = new Proxy(s.meta, {
+        get(target, prop) {
+          if (prop === 'write') return write;
+          const v: unknown = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const admin = closing(new LogEngine(meta, s.objects, clock, { itemCommits: true }));
+      const old = await e.createTopic(s.name, 1);
+      expect(old.commit).toBe('items');
+      await e.produce(s.name, [{ value: enc('old-0') }]);
+      const altered = await admin.topics.alter(s.name, { partitions: 4 }).then(
+        () => 'altered',
+        (err: SamsaError) => err.code,
+      );
+      expect(fired).toBe(true);
+      expect(altered).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+      const left = async (): Promise<MetaItem[]> => {
+        const out: MetaItem[] = [];
+        for (let p = 0; p < 4; p++) out.push(...(await s.meta.query({ pk: partitionPk(old.id, p) })).items);
+        return out;
+      };
+      clock.advance(GRACE + 1);
+      await e.retention.runDeletions();
+      // The partitions the deletion knew of are bare tombstones (with their fences) until their time is up.
+      const deleted = how === 'whose put the SDK sent again' ? 4 : 1;
+      const heads = (await left()).filter((i) => i.sk === 'head');
+      expect(heads).toEqual(Array.from({ length: deleted }, (_, p) => ({ pk: partitionPk(old.id, p), sk: 'head', deleted: true })));
+      clock.advance(TOMBSTONE_TTL_MS + 1);
+      await e.retention.runDeletions();
+      // Was (paused): the heads of partitions 1 to 3, marked by the alter, under the deleted id.
+      expect(await left()).toEqual([]);
+      expect(await s.meta.get(topicDeletionKey(old.id))).toBeUndefined();
+      expect(await s.meta.get(topicDeletionDoneKey(old.id))).toBeUndefined();
+      expect(await keys(s, topicDir(old))).toEqual([]);
+      expect(await keys(s, walPrefix(old.id))).toEqual([]);
     });
   }
 
