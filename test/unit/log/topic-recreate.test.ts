@@ -440,6 +440,33 @@ function scenario(stores: () => Promise<TestStores>): void {
     });
   }
 
+  // The same heads, left by an alter killed between its marking and its put (a Lambda timed
+  // out): the topic never named them, and its deletion, later, records the count it has. The
+  // retention pass that removes the deletion finds them beyond that count.
+  it('an items-mode alter killed before its put leaves nothing of the topic once it is deleted and retention is done', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = closing(new LogEngine(s.meta, s.objects, clock, { itemCommits: true }));
+    const old = await e.createTopic(s.name, 2);
+    await e.produce(s.name, [{ value: enc('old-0') }]);
+    const fm = faultyMetaStore(s.meta);
+    fm.faults.add({ method: 'write', times: 1, when: (c) => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.pk === topicKey(s.name).pk, action: { kind: 'fail', error: new Error('killed') } });
+    const killed = closing(new LogEngine(fm, s.objects, clock, { itemCommits: true }));
+    await expect(killed.topics.alter(s.name, { partitions: 40 })).rejects.toThrow('killed');
+    expect(fm.faults.fired(0)).toBe(1);
+    expect((await e.topics.get(s.name, { fresh: true })).partitions).toBe(2);
+    await e.deleteTopic(s.name);
+    clock.advance(GRACE + 1);
+    await e.retention.runDeletions();
+    clock.advance(TOMBSTONE_TTL_MS + 1);
+    await e.retention.runDeletions();
+    const left: MetaItem[] = [];
+    for (let p = 0; p < 40; p++) left.push(...(await s.meta.query({ pk: partitionPk(old.id, p) })).items);
+    // Was: the heads of partitions 2 to 39, marked by the killed alter.
+    expect(left).toEqual([]);
+    expect(await s.meta.get(topicDeletionKey(old.id))).toBeUndefined();
+  });
+
   // The store applied the create's put and the SDK retried it on its own (a lost answer): the
   // retry fails its condition on the very item it wrote. The create made the topic: it answers
   // so, not 409 TOPIC_ALREADY_EXISTS (a fixture that deletes and creates the name at once then
