@@ -294,6 +294,9 @@ export class TopicRegistry {
       // altered one created after the request arrived.
       if (err instanceof ConditionFailedError && (err.item === undefined || err.item[TOPIC_ID_ATTR] !== current.id || isDeletingTopicItem(err.item))) {
         this.cache.delete(name);
+        // The heads this attempt marked for its new partitions are the deleted incarnation's,
+        // and its deletion tombstones and removes only the partition count it recorded.
+        if (next.commit === 'items' && partitions > current.partitions) await this.unmarkAddedHeads(name, current, partitions);
         throw new SamsaError(
           'UNKNOWN_TOPIC_OR_PARTITION',
           `topic "${name}" was deleted while this alter was in flight; nothing was changed on any live topic — retry to alter the topic now under that name, if any`,
@@ -305,6 +308,44 @@ export class TopicRegistry {
     }
     this.cache.set(name, { topic: next, at: this.clock.now() });
     return next;
+  }
+
+  /**
+   * An alter refused because its topic was deleted removes the heads it marked for partitions
+   * [current.partitions, partitions) (markItemsHeads) that the deletion does not cover: those at
+   * or beyond the count its marker recorded. Those below are the deletion's, tombstoned (or
+   * about to be), and a head that carries a tombstone is never removed here (the condition):
+   * with no marker left to read, the deletion is finished and its heads all carry one. Highest
+   * first, a batch at a time, stopping at the first failure: what a failure leaves is a run
+   * with gaps shorter than a batch, which the retention pass finds beyond the deletion's count
+   * (topic-deletion.ts, removeHeadsBeyond); so does a crash between the marking and the put.
+   * Best effort: the answer is the 404 whatever happens here.
+   */
+  private async unmarkAddedHeads(name: string, current: Topic, partitions: number): Promise<void> {
+    try {
+      const byId = await this.meta.get(topicDeletionKey(current.id));
+      const legacy = byId ? undefined : await this.meta.get(deletionKey(name));
+      const marker = [byId, legacy].map((m) => m && deletionMarkerFromItem(m)).find((m) => m?.topicId === current.id);
+      const from = Math.max(current.partitions, marker?.partitions ?? 0);
+      for (let hi = partitions; hi > from; hi -= MARK_PARALLEL) {
+        const batch = Array.from({ length: Math.min(MARK_PARALLEL, hi - from) }, (_, i) => hi - 1 - i);
+        await Promise.all(
+          batch.map(async (p) => {
+            try {
+              await this.meta.write({
+                type: 'delete',
+                key: headKey(current.id, p),
+                condition: { op: 'and', conds: [{ op: 'eq', attr: HEAD_ATTR.nextOffset, value: ITEMS_HEAD_MARKER }, { op: 'attrNotExists', attr: HEAD_ATTR.deleted }] },
+              });
+            } catch (err) {
+              if (!(err instanceof ConditionFailedError)) throw err;
+            }
+          }),
+        );
+      }
+    } catch {
+      // Left to the retention pass (above).
+    }
   }
 
   /**
@@ -502,8 +543,14 @@ export async function freeName(meta: MetaStore, name: string, topicId: string): 
  * build conditions on it: items mode reads the high watermark from the items (commit-items.ts).
  */
 export const ITEMS_HEAD_MARKER = 'items';
+/**
+ * Heads marked (or unmarked) at once. In partition order, so a marking cut short (a crash, a
+ * failed write) leaves gaps shorter than this among the heads it marked: a later index is
+ * taken only by a worker free of all below it but the other workers' (at most this many less one).
+ */
+export const MARK_PARALLEL = 16;
 export async function markItemsHeads(meta: MetaStore, topic: Pick<Topic, 'id' | 'partitions'>, fromPartition = 0): Promise<void> {
-  await inParallel(Array.from({ length: topic.partitions - fromPartition }, (_, i) => fromPartition + i), 16, (p) =>
+  await inParallel(Array.from({ length: topic.partitions - fromPartition }, (_, i) => fromPartition + i), MARK_PARALLEL, (p) =>
     meta.write({ type: 'update', key: headKey(topic.id, p), set: { [HEAD_ATTR.nextOffset]: ITEMS_HEAD_MARKER } }),
   );
 }

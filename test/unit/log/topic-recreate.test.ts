@@ -423,10 +423,13 @@ function scenario(stores: () => Promise<TestStores>): void {
         for (let p = 0; p < 4; p++) out.push(...(await s.meta.query({ pk: partitionPk(old.id, p) })).items);
         return out;
       };
+      const deleted = how === 'whose put the SDK sent again' ? 4 : 1;
+      // Right after the refusal: the heads the deletion recorded are tombstoned, and the alter
+      // removed those beyond them.
+      expect((await left()).filter((i) => i.sk === 'head').map((i) => [i.pk, i['deleted']])).toEqual(Array.from({ length: deleted }, (_, p) => [partitionPk(old.id, p), true]));
       clock.advance(GRACE + 1);
       await e.retention.runDeletions();
       // The partitions the deletion knew of are bare tombstones (with their fences) until their time is up.
-      const deleted = how === 'whose put the SDK sent again' ? 4 : 1;
       const heads = (await left()).filter((i) => i.sk === 'head');
       expect(heads).toEqual(Array.from({ length: deleted }, (_, p) => ({ pk: partitionPk(old.id, p), sk: 'head', deleted: true })));
       clock.advance(TOMBSTONE_TTL_MS + 1);
