@@ -470,6 +470,42 @@ function scenario(stores: () => Promise<TestStores>): void {
     expect(await s.meta.get(topicDeletionKey(old.id))).toBeUndefined();
   });
 
+  // Items mode: a create marks its heads, under its new id, before its put. Two creates of one
+  // name racing: the one that loses is refused "already exists" — and its heads, under an id no
+  // topic item ever held, were left in the table for good (no deletion ever names that id).
+  it('an items-mode create that loses a race for its name leaves no heads behind', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = closing(new LogEngine(s.meta, s.objects, clock, { itemCommits: true }));
+    let loser: string | undefined;
+    const write = async (op: WriteOp): Promise<MetaItem | undefined> => {
+      if (loser !== undefined || op.type !== 'put' || op.item.sk !== topicKey(s.name).sk || op.item.pk !== topicKey(s.name).pk) return s.meta.write(op);
+      loser = op.item['id'] as string;
+      await e.createTopic(s.name, 1); // the other create, between this one's marking and its put
+      return s.meta.write(op);
+    };
+    const meta = new Proxy(s.meta, {
+      get(target, prop) {
+        if (prop === 'write') return write;
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const racing = closing(new LogEngine(meta, s.objects, clock, { itemCommits: true }));
+    await expect(racing.createTopic(s.name, 3)).rejects.toMatchObject({ code: 'TOPIC_ALREADY_EXISTS' });
+    expect(loser).toBeDefined();
+    const winner = await e.topics.get(s.name, { fresh: true });
+    expect(winner.id).not.toBe(loser);
+    const left: MetaItem[] = [];
+    for (let p = 0; p < 3; p++) left.push(...(await s.meta.query({ pk: partitionPk(loser!, p) })).items);
+    // Was: the three heads the refused create marked.
+    expect(left).toEqual([]);
+    // The winner's head is untouched: marked for items mode.
+    expect((await s.meta.query({ pk: partitionPk(winner.id, 0) })).items).toEqual([expect.objectContaining({ sk: 'head', next_offset: 'items' })]);
+    await e.produce(s.name, [{ value: enc('a') }]);
+    expect(await values(e, s.name)).toEqual(['a']);
+  });
+
   // The store applied the create's put and the SDK retried it on its own (a lost answer): the
   // retry fails its condition on the very item it wrote. The create made the topic: it answers
   // so, not 409 TOPIC_ALREADY_EXISTS (a fixture that deletes and creates the name at once then
