@@ -208,6 +208,26 @@ describe('a Kafka member’s commit held up across its group’s deletion and re
   });
 });
 
+describe('a Kafka generation formed before its group was stored', () => {
+  // The generation formed with no stored group, and a commit without a member (HTTP, or a
+  // reset tool) created one before the generation's first commit: the generation's commit
+  // cannot tell that group from one created after a deletion. It is refused once, the group
+  // rebalances, and the re-joined generation commits to the group there.
+  it('a commit refused because another request stored the group first is taken after the re-join', async () => {
+    const topic = 'lc-first-stored';
+    const group = 'lc-first-stored-group';
+    await engine.createTopic(topic, 2);
+    const c = await connect();
+    const m = await joinAlone(c, group, topic, [0, 1]);
+    await coordinator.commit(group, { offsets: [{ topic, partition: 1, offset: 1 }] });
+    expect(await commit(c, group, m.generation, m.memberId, topic, 0, 2)).toBe(ErrorCode.ILLEGAL_GENERATION);
+    expect(await heartbeat(c, group, m.generation, m.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    const again = await joinAlone(c, group, topic, [0, 1], m.memberId);
+    expect(await commit(c, group, again.generation, again.memberId, topic, 0, 2)).toBe(ErrorCode.NONE);
+    expect([await committed(c, group, topic, 0), await committed(c, group, topic, 1)]).toEqual([2, 1]);
+  });
+});
+
 /** InitProducerId v0 (idempotent, no transactional id): the producer id and epoch. */
 async function initProducer(c: RawClient): Promise<{ id: number; epoch: number }> {
   c.request(22, 0, 6, new Writer().string(null).int32(60_000));
