@@ -62,6 +62,13 @@ export {
   type TopicPartition,
 } from './types';
 
+/**
+ * The stored group a Kafka generation's commits belong to: the one of `gid` (undefined: an item
+ * older than the field), or, none existing when the generation formed, the one its first commit
+ * creates with the id `create`.
+ */
+export type GroupIncarnation = { gid: string | undefined } | { create: string };
+
 export class GroupCoordinator extends GroupStore {
   private readonly poller = new GroupPoller(this);
   private readonly admin = new GroupAdmin(this);
@@ -141,8 +148,14 @@ export class GroupCoordinator extends GroupStore {
    * `forGeneration`: a Kafka member's commit, whose generation the listener checked — its
    * offsets are positions in the incarnations that generation's assignment was made for (the
    * listener refuses it if a topic moved on), not in the topic now under the name.
+   * `incarnation`: the stored group that generation's commits belong to (incarnationOf, read
+   * when it formed); a commit that finds another, or none where one was, is refused
+   * GROUP_ID_NOT_FOUND — checked on the load every commit makes, and in its write (sameGroup).
    */
-  async commit(group: string, req: { memberId?: string; generation?: number; offsets: OffsetCommit[]; arrivedAt?: number; forGeneration?: boolean }): Promise<OffsetCommit[]> {
+  async commit(
+    group: string,
+    req: { memberId?: string; generation?: number; offsets: OffsetCommit[]; arrivedAt?: number; forGeneration?: boolean; incarnation?: GroupIncarnation },
+  ): Promise<OffsetCommit[]> {
     // When this request arrived (design note 0005, "Late commits"): its writes are conditional
     // on no later commit of the same partition having landed first. Else a process paused (or
     // a storage call delayed) past the client's timeout, after which the client committed again
@@ -229,13 +242,34 @@ export class GroupCoordinator extends GroupStore {
         if (l.state.members.size > 0) {
           throw new SamsaError('ILLEGAL_GENERATION', `group "${group}" has ${l.state.members.size} member(s); only a member may commit (with member_id and generation)`, { group });
         }
+        // A Kafka member's commit, memberless here: the group its generation formed with is
+        // still the one under the name. Held up (a paused process, a slow store call, the retry
+        // after its write lost to a deletion) while the member left, the group was deleted and
+        // the name joined again, it landed in the new group, whose consumer then started at the
+        // old member's position.
+        const inc = req.incarnation;
+        if (inc !== undefined && ('create' in inc ? l.exists && l.state.gid !== inc.create : !l.exists || l.state.gid !== inc.gid)) {
+          throw new SamsaError('GROUP_ID_NOT_FOUND', `group "${group}" was deleted since this member's generation formed; its commit belongs to that group`, { group });
+        }
         if (offsets.length > 0) {
           const writes = offsets.map((o) => ({ topic: o.topic, op: commitOp(group, o, ids.get(o.topic)!, arrived, fence) }));
-          await write(() => this.writeMemberless(group, l, writes, confirm ? ids : undefined));
+          await write(() => this.writeMemberless(group, l, writes, confirm ? ids : undefined, inc !== undefined && 'create' in inc ? inc.create : undefined));
         }
       }
       return req.offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null }));
     });
+  }
+
+  /**
+   * The stored group a Kafka generation forming now belongs to (one strongly consistent read):
+   * the one under the name, or, with none there (or one being deleted), the one its first
+   * commit creates, with an id chosen here so that every member's commit names the same.
+   */
+  async incarnationOf(group: string): Promise<GroupIncarnation> {
+    checkGroupName(group);
+    const item = await this.meta.get(groupMetaKey(group));
+    if (item === undefined || item['deleting'] === true) return { create: token() };
+    return { gid: typeof item['gid'] === 'string' ? item['gid'] : undefined };
   }
 
   // --- poll and admin (poll.ts, admin.ts) --------------------------------------------------------

@@ -296,9 +296,10 @@ export class GroupStore {
    * Offset writes while the group has no members (memberless commit, reset). `confirm`: topic →
    * the incarnation id the writes were made for; each transaction that writes an offset of such
    * a topic also checks that the topic item still carries that id (see coordinator `commit`).
+   * `createAs`: the id a group created here gets (a Kafka generation's, coordinator `commit`).
    */
-  async writeMemberless(group: string, l: Loaded, writes: Array<{ topic: string; op: WriteOp }>, confirm?: ReadonlyMap<string, string>): Promise<void> {
-    const created: GroupState = { ...emptyState(), gid: token() };
+  async writeMemberless(group: string, l: Loaded, writes: Array<{ topic: string; op: WriteOp }>, confirm?: ReadonlyMap<string, string>, createAs?: string): Promise<void> {
+    const created: GroupState = { ...emptyState(), gid: createAs ?? token() };
     const guard: WriteOp = l.exists
       ? { type: 'check', key: groupMetaKey(group), condition: { op: 'and', conds: [sameGroup(l.state), { op: 'eq', attr: 'member_count', value: 0 }, NOT_DELETING] } }
       : { type: 'put', item: groupMetaItem(group, created), condition: { op: 'notExists' } };

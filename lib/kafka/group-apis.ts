@@ -2,6 +2,7 @@
 // through the HTTP API's own offset store (GroupCoordinator.commit / offsets), so a commit made
 // over Kafka is what `GET /v1/groups/{g}/offsets` shows, and the other way round.
 import { SamsaError } from '../errors';
+import type { GroupIncarnation } from '../groups/coordinator';
 import { type Api, type Context, errOf, type Session, takeTurn } from './context';
 import { ErrorCode, Reader, Writer } from './protocol';
 import { inParallel } from '../util/parallel';
@@ -167,6 +168,22 @@ async function assignedIncarnations(
   return out;
 }
 
+/**
+ * The stored group the generation a leader's SyncGroup completes belongs to (one read per
+ * rebalance, none per commit): its members' commits reach the store as memberless ones, and
+ * carry it so that one held up across the group's deletion and the name's re-creation does not
+ * land in the new group (OffsetCommit; design note 0005). Undefined when not the leader's
+ * completing SyncGroup, or when the read fails (the commits are then unchecked, as before).
+ */
+async function storeGroupFor(ctx: Context, req: { groupId: string; memberId: string; generation: number }): Promise<GroupIncarnation | undefined> {
+  if (!ctx.groups.awaitsAssignment(req.groupId, req.memberId, req.generation)) return undefined;
+  try {
+    return await ctx.coordinator.incarnationOf(req.groupId);
+  } catch {
+    return undefined;
+  }
+}
+
 // --- SyncGroup (14) -----------------------------------------------------------------------
 // Request v0-3: group_id STRING, generation_id INT32, member_id STRING,
 //   group_instance_id NULLABLE_STRING (v3+), assignments [member_id STRING, assignment BYTES]
@@ -183,12 +200,14 @@ const syncGroup: Api = {
     if (v >= 3) r.nullableString();
     const assignments = r.array((x) => ({ memberId: x.string(), assignment: x.bytes() }), 6);
     const refused = await membershipRefusal(ctx, s, groupId);
-    // Only the leader sends assignments: the incarnations its assignment was made for.
+    // Only the leader sends assignments: the incarnations its assignment was made for, and the
+    // stored group its commits belong to.
     const incarnations = refused === undefined ? await assignedIncarnations(ctx, { groupId, memberId, generation, assignments }) : undefined;
+    const storeGroup = refused === undefined ? await storeGroupFor(ctx, { groupId, memberId, generation }) : undefined;
     const res =
       refused !== undefined
         ? { errorCode: refused, assignment: new Uint8Array(0) }
-        : await ctx.groups.sync({ groupId, memberId, generation, assignments, ...(incarnations ? { incarnations } : {}) });
+        : await ctx.groups.sync({ groupId, memberId, generation, assignments, ...(incarnations ? { incarnations } : {}), ...(storeGroup ? { storeGroup } : {}) });
     const w = new Writer();
     if (v >= 1) w.int32(0);
     return w.int16(res.errorCode).bytes(res.assignment);
@@ -247,7 +266,8 @@ const leaveGroup: Api = {
 //           committed_leader_epoch INT32 (v6+), committed_metadata NULLABLE_STRING]]
 // Response: throttle_time_ms INT32 (v3+), topics [name STRING, partitions [partition_index INT32, error_code INT16]]
 // Fenced here by the Kafka generation (groups.ts), then written as a memberless commit of the
-// offset store — which the store itself refuses while the group has HTTP members.
+// offset store — which the store itself refuses while the group has HTTP members, and, for a
+// member's commit, when the stored group is no longer the one its generation formed with.
 const offsetCommit: Api = {
   name: 'OffsetCommit',
   min: 2,
@@ -321,6 +341,8 @@ async function commitInTurn(
   // its connection does not overwrite a commit that reached the listener after it on another
   // (a client that gave up on the first connection).
   const stamp = code === ErrorCode.NONE ? ctx.groups.commitStamp(groupId, req.arrived) : req.arrived;
+  // Taken with the check too: the stored group of the generation it passed for.
+  const storeGroup = code === ErrorCode.NONE && generation >= 0 ? ctx.groups.storeGroupOf(groupId, generation) : undefined;
   // Offsets are JavaScript numbers here and in the store: one past 2^53 (Long.MAX_VALUE, say)
   // would be stored rounded and could not be encoded back as an INT64. Refused on its own.
   const badOffset = (p: { offset: number }): boolean => !Number.isSafeInteger(p.offset);
@@ -360,10 +382,18 @@ async function commitInTurn(
   const offsets = allowed.flatMap((t) => t.partitions.filter((p) => !partErrors.has(p)).map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })));
   if (code === ErrorCode.NONE && offsets.length > 0) {
     try {
-      await ctx.coordinator.commit(groupId, { offsets, arrivedAt: stamp, forGeneration: generation >= 0 });
+      await ctx.coordinator.commit(groupId, { offsets, arrivedAt: stamp, forGeneration: generation >= 0, ...(storeGroup ? { incarnation: storeGroup } : {}) });
     } catch (err) {
-      // A memberless commit is refused with ILLEGAL_GENERATION while HTTP members hold the group.
-      code = err instanceof SamsaError && err.code === 'ILLEGAL_GENERATION' ? ErrorCode.INCONSISTENT_GROUP_PROTOCOL : errOf(err);
+      if (storeGroup && err instanceof SamsaError && err.code === 'GROUP_ID_NOT_FOUND') {
+        // The stored group this generation formed with was deleted (another may hold the name):
+        // refused as a generation that is over, and the group rebalances, so that the members
+        // re-join a generation that belongs to the group under the name now.
+        ctx.groups.rebalance(groupId);
+        code = ErrorCode.ILLEGAL_GENERATION;
+      } else {
+        // A memberless commit is refused with ILLEGAL_GENERATION while HTTP members hold the group.
+        code = err instanceof SamsaError && err.code === 'ILLEGAL_GENERATION' ? ErrorCode.INCONSISTENT_GROUP_PROTOCOL : errOf(err);
+      }
     }
   }
   const w = new Writer();

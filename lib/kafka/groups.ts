@@ -13,6 +13,7 @@
 //   Empty ──join──▶ PreparingRebalance ──all joined / timeout──▶ CompletingRebalance
 //   CompletingRebalance ──leader's SyncGroup──▶ Stable ──join / leave / expiry──▶ PreparingRebalance
 import { randomUUID } from 'node:crypto';
+import type { GroupIncarnation } from '../groups/coordinator';
 import { ErrorCode } from './protocol';
 
 export type GroupStateName = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
@@ -68,6 +69,11 @@ class Group {
    * generation are positions in those incarnations (see `incarnation`).
    */
   incarnations: ReadonlyMap<string, string | null> | undefined;
+  /**
+   * The stored group the current generation's commits belong to, read when the leader's
+   * SyncGroup handed the assignment out (see `storeGroup`); undefined when not known.
+   */
+  storeGroup: GroupIncarnation | undefined;
   rebalanceTimer: NodeJS.Timeout | undefined;
   /** The latest `committed_at` stamp given to a commit of this group (commitStamp). */
   lastStamp = 0;
@@ -212,6 +218,8 @@ export class KafkaGroups {
     assignments: Array<{ memberId: string; assignment: Uint8Array }>;
     /** The incarnations of the topics the leader's assignments name, when known (group-apis.ts). */
     incarnations?: ReadonlyMap<string, string | null>;
+    /** The stored group this generation's commits belong to, when known (group-apis.ts). */
+    storeGroup?: GroupIncarnation;
   }): Promise<SyncResult> {
     const empty = new Uint8Array(0);
     const g = this.groups.get(req.groupId);
@@ -236,8 +244,20 @@ export class KafkaGroups {
       }
       g.state = 'Stable';
       g.incarnations = req.incarnations;
+      g.storeGroup = req.storeGroup;
     }
     return result;
+  }
+
+  /**
+   * The stored group (GroupCoordinator.incarnationOf) `generation`'s commits belong to, or
+   * undefined when not known: another generation, or a read that failed. Commits are memberless
+   * at the store, which cannot tell them from a commit of a group created under the name since:
+   * they carry this instead (OffsetCommit).
+   */
+  storeGroupOf(groupId: string, generation: number): GroupIncarnation | undefined {
+    const g = this.groups.get(groupId);
+    return g && g.generation === generation && g.state === 'Stable' ? g.storeGroup : undefined;
   }
 
   heartbeat(groupId: string, memberId: string, generation: number): number {

@@ -4,7 +4,8 @@
 // finishes those steps for a DELETE that stopped short of them); each pass, once the deletion's grace
 // has passed, tombstones the heads again, removes the incarnation's other metadata (keeping bare
 // tombstones), then its objects, then the marker — queueing the tombstones' own removal
-// TOMBSTONE_TTL_MS later. An interrupted deletion resumes from its marker. Markers by name,
+// TOMBSTONE_TTL_MS later (items mode: and the heads an alter marked past the recorded count,
+// which no topic item ever named: removeHeadsBeyond). An interrupted deletion resumes from its marker. Markers by name,
 // which builds before markers by id wrote beside a topic item kept in state "deleting", are
 // finished the same way, and their topic item with them.
 import { ConditionFailedError, TransactionConflictError } from '../errors';
@@ -15,7 +16,8 @@ import { commitItemFromItem, DELETION_TOPIC_ID_ATTR, deletionMarkerFromItem, isD
 import { COMMIT_ITEM_PREFIX, deletionKey, DELETIONS_PK, headKey, partitionPk, TOMBSTONES_PK, tombstoneDueBefore, ownsDirectory, TOPIC_DELETIONS_PK, topicDeletionDoneKey, topicDeletionKey, topicDir, topicKey, walPrefix } from './keys';
 import type { RetentionStats } from './retention';
 import { bareTombstone, fenceItemLogs, removeTombstones, TOMBSTONE_TTL_MS, tombstoneHeads } from './tombstones';
-import { freeName, type TopicRegistry } from './topics';
+import { MAX_PARTITIONS } from './topic-config';
+import { freeName, MARK_PARALLEL, type TopicRegistry } from './topics';
 
 /** Item deletes run this many transactions at once. */
 const PARALLEL = 16;
@@ -84,6 +86,7 @@ export class TopicDeletion {
       }
       await bareTombstone(this.meta, topicId, p);
     }
+    if (commit === 'items' && !(await this.removeHeadsBeyond(topicId, partitions, deadline))) return false;
     // The incarnation's segment objects. Since design note 0012 they are under its own
     // directory, `topics/<name>/<id>/`, which nothing else ever writes — whatever incarnation
     // holds the name now. (The id says which: a marker written by a build before 0012 is read
@@ -143,6 +146,31 @@ export class TopicDeletion {
     }
     this.topics.invalidate(name);
     stats.deletedTopics++;
+    return true;
+  }
+
+  /**
+   * Items mode: heads marked beyond the count the deletion recorded, by an alter that added
+   * partitions and never put the topic item naming them — killed between the two, or refused
+   * because the topic was deleted and then unable to remove them (topics.ts, unmarkAddedHeads).
+   * Nothing ever named those partitions, so no process writes to them: removed, not tombstoned.
+   * Such heads start at or just past the count and leave gaps shorter than 2 × MARK_PARALLEL
+   * (a marking cut short, then an unmarking cut short: topics.ts), so the search ends after that
+   * many partitions in a row with nothing. False when out of time.
+   */
+  private async removeHeadsBeyond(topicId: string, partitions: number, deadline: number): Promise<boolean> {
+    for (let p = partitions, empty = 0; empty < 2 * MARK_PARALLEL && p < MAX_PARTITIONS; p++) {
+      if (this.clock.monotonic() > deadline) return false;
+      const pk = partitionPk(topicId, p);
+      const items = (await this.meta.query({ pk, limit: 500 })).items;
+      if (items.length === 0) {
+        empty++;
+        continue;
+      }
+      empty = 0;
+      await deleteItems(this.meta, pk, items.map((i) => i.sk));
+      p--; // again, until the partition is empty
+    }
     return true;
   }
 

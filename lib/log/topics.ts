@@ -106,9 +106,10 @@ export class TopicRegistry {
       // Items mode: the heads are marked (markItemsHeads) before the topic item exists, under the
       // new incarnation id that nothing reads yet: no moment in which a process of an earlier
       // build can resolve the topic and find an unmarked head. An existing name is refused
-      // first (one strongly consistent read), so "create if absent" clients do not leave a
-      // partition count of heads behind at each attempt; only a crash, or a create racing
-      // another for the same name, leaves heads that nothing references.
+      // first (one strongly consistent read), so "create if absent" clients do not mark a
+      // partition count of heads at each attempt; a create that loses a race for the name
+      // removes its heads when refused, and only a crash (or a failure of that removal) leaves
+      // heads that nothing references.
       const current = await this.meta.get(topicKey(name));
       if (current && !(await this.finishStoppedDeletion(name, current))) throw exists(current);
       await markItemsHeads(this.meta, topic);
@@ -122,7 +123,12 @@ export class TopicRegistry {
         // Our own put, applied, its answer lost and repeated by the store's client: created.
         if (err.item?.[TOPIC_ID_ATTR] === topic.id) break;
         // Once: the name's item is then gone, or another create's.
-        if (finished || !(await this.finishStoppedDeletion(name, err.item))) throw exists(err.item);
+        if (finished || !(await this.finishStoppedDeletion(name, err.item))) {
+          // Refused: the heads marked above are under an id no topic item will ever hold, and
+          // no deletion will name. (Best effort: a failure or a crash here leaves them.)
+          if (topic.commit === 'items') await unmarkItemsHeads(this.meta, topic.id, 0, count).catch(() => undefined);
+          throw exists(err.item);
+        }
         finished = true;
       }
     }
@@ -294,6 +300,9 @@ export class TopicRegistry {
       // altered one created after the request arrived.
       if (err instanceof ConditionFailedError && (err.item === undefined || err.item[TOPIC_ID_ATTR] !== current.id || isDeletingTopicItem(err.item))) {
         this.cache.delete(name);
+        // The heads this attempt marked for its new partitions are the deleted incarnation's,
+        // and its deletion tombstones and removes only the partition count it recorded.
+        if (next.commit === 'items' && partitions > current.partitions) await this.unmarkAddedHeads(name, current, partitions);
         throw new SamsaError(
           'UNKNOWN_TOPIC_OR_PARTITION',
           `topic "${name}" was deleted while this alter was in flight; nothing was changed on any live topic — retry to alter the topic now under that name, if any`,
@@ -305,6 +314,27 @@ export class TopicRegistry {
     }
     this.cache.set(name, { topic: next, at: this.clock.now() });
     return next;
+  }
+
+  /**
+   * An alter refused because its topic was deleted removes the heads it marked for partitions
+   * [current.partitions, partitions) (markItemsHeads) that the deletion does not cover: those at
+   * or beyond the count its marker recorded. Those below are the deletion's, tombstoned (or
+   * about to be), and a head that carries a tombstone is never removed here (the condition):
+   * with no marker left to read, the deletion is finished and its heads all carry one. What a
+   * failure here leaves (unmarkItemsHeads), the retention pass finds beyond the deletion's count
+   * (topic-deletion.ts, removeHeadsBeyond), as it does the heads of an alter killed between its
+   * marking and its put. Best effort: the answer is the 404 whatever happens here.
+   */
+  private async unmarkAddedHeads(name: string, current: Topic, partitions: number): Promise<void> {
+    try {
+      const byId = await this.meta.get(topicDeletionKey(current.id));
+      const legacy = byId ? undefined : await this.meta.get(deletionKey(name));
+      const marker = [byId, legacy].map((m) => m && deletionMarkerFromItem(m)).find((m) => m?.topicId === current.id);
+      await unmarkItemsHeads(this.meta, current.id, Math.max(current.partitions, marker?.partitions ?? 0), partitions);
+    } catch {
+      // Left to the retention pass (above).
+    }
   }
 
   /**
@@ -502,8 +532,39 @@ export async function freeName(meta: MetaStore, name: string, topicId: string): 
  * build conditions on it: items mode reads the high watermark from the items (commit-items.ts).
  */
 export const ITEMS_HEAD_MARKER = 'items';
+/**
+ * Heads marked (or unmarked) at once. In partition order, so a marking cut short (a crash, a
+ * failed write) leaves gaps shorter than this among the heads it marked: a later index is
+ * taken only by a worker free of all below it but the other workers' (at most this many less one).
+ */
+export const MARK_PARALLEL = 16;
+/**
+ * Removes the items-mode heads of partitions [from, to) of incarnation `topicId` that no topic
+ * item names (an alter or create refused), each only while it is just the marker: a tombstoned
+ * head is a deletion's, kept. Highest first, MARK_PARALLEL at a time, stopping at the first
+ * failure: what a failure leaves are the heads below, with gaps shorter than a batch.
+ */
+async function unmarkItemsHeads(meta: MetaStore, topicId: string, from: number, to: number): Promise<void> {
+  for (let hi = to; hi > from; hi -= MARK_PARALLEL) {
+    const batch = Array.from({ length: Math.min(MARK_PARALLEL, hi - from) }, (_, i) => hi - 1 - i);
+    await Promise.all(
+      batch.map(async (p) => {
+        try {
+          await meta.write({
+            type: 'delete',
+            key: headKey(topicId, p),
+            condition: { op: 'and', conds: [{ op: 'eq', attr: HEAD_ATTR.nextOffset, value: ITEMS_HEAD_MARKER }, { op: 'attrNotExists', attr: HEAD_ATTR.deleted }] },
+          });
+        } catch (err) {
+          if (!(err instanceof ConditionFailedError)) throw err;
+        }
+      }),
+    );
+  }
+}
+
 export async function markItemsHeads(meta: MetaStore, topic: Pick<Topic, 'id' | 'partitions'>, fromPartition = 0): Promise<void> {
-  await inParallel(Array.from({ length: topic.partitions - fromPartition }, (_, i) => fromPartition + i), 16, (p) =>
+  await inParallel(Array.from({ length: topic.partitions - fromPartition }, (_, i) => fromPartition + i), MARK_PARALLEL, (p) =>
     meta.write({ type: 'update', key: headKey(topic.id, p), set: { [HEAD_ATTR.nextOffset]: ITEMS_HEAD_MARKER } }),
   );
 }

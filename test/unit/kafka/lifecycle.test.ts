@@ -13,7 +13,8 @@ import { ErrorCode, type Reader, Writer } from '../../../lib/kafka/protocol';
 import { type KafkaListener, startKafkaListener } from '../../../lib/kafka/server';
 import { LogEngine } from '../../../lib/log/engine';
 import { legacyDeletionMarkerToItem, topicDeletingSet } from '../../../lib/log/items';
-import { topicKey } from '../../../lib/log/keys';
+import { groupMetaKey, topicKey } from '../../../lib/log/keys';
+import { faultyMetaStore, Gate } from '../../../lib/storage/faults';
 import { DEFAULT_RETENTION_OPTIONS } from '../../../lib/log/retention';
 import { codecsReady, encodeRecordBatch } from '../../../lib/records';
 import { LocalObjectStore } from '../../../lib/storage/local-object-store';
@@ -163,6 +164,67 @@ describe('a topic deleted and re-created under a Kafka group', () => {
     expect(again.generation).toBeGreaterThan(m.generation);
     expect(await commit(c, group, again.generation, again.memberId, topic, 0, 3)).toBe(ErrorCode.NONE);
     expect(await committed(c, group, topic, 0)).toBe(3);
+  });
+});
+
+// A Kafka member's commit reaches the store as a memberless commit (groups.ts). Held up before
+// its write (a paused process, a slow store call) while its member left, the group was deleted
+// (DELETE /v1/groups/{g}) and the name joined again by a new consumer, it must not land in the
+// new group: that group's consumer would start at the old member's position, skipping records.
+describe('a Kafka member’s commit held up across its group’s deletion and re-creation', () => {
+  it('does not land in the new group', async () => {
+    const topic = 'lc-held-commit';
+    const group = 'lc-held-group';
+    await engine.createTopic(topic, 2);
+    await produce(topic, ['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
+    const gate = new Gate();
+    let armed = false;
+    const fm = faultyMetaStore(meta);
+    fm.faults.add({ method: 'transact', times: 1, when: (c) => armed && c.method === 'transact' && c.args[0].some((op) => 'key' in op && op.key.pk === groupMetaKey(group).pk), action: { kind: 'hang', gate } });
+    const held = new GroupCoordinator(fm, engine, { topicRefreshMs: 0 });
+    const l = await startKafkaListener({ engine, coordinator: held, port: 0, host: '127.0.0.1' });
+    listeners.push(l);
+    const c = await RawClient.connect(l.port);
+    const other = await RawClient.connect(l.port);
+    clients.push(c, other);
+    const m = await joinAlone(c, group, topic, [0, 1]);
+    expect(await commit(c, group, m.generation, m.memberId, topic, 0, 1)).toBe(ErrorCode.NONE);
+    armed = true;
+    const late = commit(c, group, m.generation, m.memberId, topic, 0, 5);
+    await gate.reached;
+    // The member leaves (its connection is busy with the commit: another sends the leave).
+    other.request(13, 0, 9, new Writer().string(group).string(m.memberId));
+    expect((await other.reply())!.int16()).toBe(ErrorCode.NONE);
+    await coordinator.deleteGroup(group);
+    // A new consumer joins the name and commits partition 1.
+    const n = await joinAlone(other, group, topic, [0, 1]);
+    expect(await commit(other, group, n.generation, n.memberId, topic, 1, 2)).toBe(ErrorCode.NONE);
+    gate.release();
+    // Refused: its group is gone (was: NONE).
+    expect(await late).not.toBe(ErrorCode.NONE);
+    // Was: 5, the deleted group's member's position, stored in the new group.
+    expect(await committed(other, group, topic, 0)).toBe(-1);
+    expect(await committed(other, group, topic, 1)).toBe(2);
+  });
+});
+
+describe('a Kafka generation formed before its group was stored', () => {
+  // The generation formed with no stored group, and a commit without a member (HTTP, or a
+  // reset tool) created one before the generation's first commit: the generation's commit
+  // cannot tell that group from one created after a deletion. It is refused once, the group
+  // rebalances, and the re-joined generation commits to the group there.
+  it('a commit refused because another request stored the group first is taken after the re-join', async () => {
+    const topic = 'lc-first-stored';
+    const group = 'lc-first-stored-group';
+    await engine.createTopic(topic, 2);
+    const c = await connect();
+    const m = await joinAlone(c, group, topic, [0, 1]);
+    await coordinator.commit(group, { offsets: [{ topic, partition: 1, offset: 1 }] });
+    expect(await commit(c, group, m.generation, m.memberId, topic, 0, 2)).toBe(ErrorCode.ILLEGAL_GENERATION);
+    expect(await heartbeat(c, group, m.generation, m.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    const again = await joinAlone(c, group, topic, [0, 1], m.memberId);
+    expect(await commit(c, group, again.generation, again.memberId, topic, 0, 2)).toBe(ErrorCode.NONE);
+    expect([await committed(c, group, topic, 0), await committed(c, group, topic, 1)]).toEqual([2, 1]);
   });
 });
 

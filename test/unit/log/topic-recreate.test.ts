@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { LogEngine } from '../../../lib/log/engine';
 import type { SamsaError } from '../../../lib/errors';
 import { legacyDeletionMarkerToItem, topicDeletingSet } from '../../../lib/log/items';
-import { DELETIONS_PK, partitionPk, TOPIC_DELETIONS_PK, topicDir, topicKey, walPrefix } from '../../../lib/log/keys';
+import { DELETIONS_PK, partitionPk, TOPIC_DELETIONS_PK, topicDeletionDoneKey, topicDeletionKey, topicDir, topicKey, walPrefix } from '../../../lib/log/keys';
+import { TOMBSTONE_TTL_MS } from '../../../lib/log/tombstones';
 import type { Topic } from '../../../lib/log/topics';
 import { faultyMetaStore, faultyObjectStore, Gate } from '../../../lib/storage/faults';
 import type { MetaItem, WriteOp } from '../../../lib/storage/ports';
@@ -379,6 +380,131 @@ function scenario(stores: () => Promise<TestStores>): void {
       expect(altered).toBe('UNKNOWN_TOPIC_OR_PARTITION');
     });
   }
+
+  // Items mode: an alter that adds partitions marks their heads before its put (markItemsHeads).
+  // Held up there while the topic was deleted, its put is refused (404, above) — but the heads
+  // it marked, under the deleted incarnation's id and beyond the partition count the deletion
+  // recorded, were never tombstoned nor removed: left in the table for good. When the put had
+  // landed before the deletion (the SDK's repeat), the deletion covers them and they are kept as
+  // tombstones until their time is up.
+  for (const how of ['paused before its put', 'whose put the SDK sent again'] as const) {
+    it(`an items-mode alter ${how} while the topic was deleted leaves nothing of the deleted incarnation once retention is done`, async () => {
+      const s = await setup();
+      const clock = new ManualClock(Date.now());
+      const e = closing(new LogEngine(s.meta, s.objects, clock, { itemCommits: true }));
+      let fired = false;
+      const write = async (op: WriteOp): Promise<MetaItem | undefined> => {
+        if (fired || op.type !== 'put' || op.item.sk !== topicKey(s.name).sk || op.item.pk !== topicKey(s.name).pk) return s.meta.write(op);
+        fired = true;
+        if (how === 'whose put the SDK sent again') await s.meta.write(op);
+        await e.deleteTopic(s.name);
+        await e.createTopic(s.name, 1);
+        return s.meta.write(op);
+      };
+      const meta = new Proxy(s.meta, {
+        get(target, prop) {
+          if (prop === 'write') return write;
+          const v: unknown = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const admin = closing(new LogEngine(meta, s.objects, clock, { itemCommits: true }));
+      const old = await e.createTopic(s.name, 1);
+      expect(old.commit).toBe('items');
+      await e.produce(s.name, [{ value: enc('old-0') }]);
+      const altered = await admin.topics.alter(s.name, { partitions: 4 }).then(
+        () => 'altered',
+        (err: SamsaError) => err.code,
+      );
+      expect(fired).toBe(true);
+      expect(altered).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+      const left = async (): Promise<MetaItem[]> => {
+        const out: MetaItem[] = [];
+        for (let p = 0; p < 4; p++) out.push(...(await s.meta.query({ pk: partitionPk(old.id, p) })).items);
+        return out;
+      };
+      const deleted = how === 'whose put the SDK sent again' ? 4 : 1;
+      // Right after the refusal: the heads the deletion recorded are tombstoned, and the alter
+      // removed those beyond them.
+      expect((await left()).filter((i) => i.sk === 'head').map((i) => [i.pk, i['deleted']])).toEqual(Array.from({ length: deleted }, (_, p) => [partitionPk(old.id, p), true]));
+      clock.advance(GRACE + 1);
+      await e.retention.runDeletions();
+      // The partitions the deletion knew of are bare tombstones (with their fences) until their time is up.
+      const heads = (await left()).filter((i) => i.sk === 'head');
+      expect(heads).toEqual(Array.from({ length: deleted }, (_, p) => ({ pk: partitionPk(old.id, p), sk: 'head', deleted: true })));
+      clock.advance(TOMBSTONE_TTL_MS + 1);
+      await e.retention.runDeletions();
+      // Was (paused): the heads of partitions 1 to 3, marked by the alter, under the deleted id.
+      expect(await left()).toEqual([]);
+      expect(await s.meta.get(topicDeletionKey(old.id))).toBeUndefined();
+      expect(await s.meta.get(topicDeletionDoneKey(old.id))).toBeUndefined();
+      expect(await keys(s, topicDir(old))).toEqual([]);
+      expect(await keys(s, walPrefix(old.id))).toEqual([]);
+    });
+  }
+
+  // The same heads, left by an alter killed between its marking and its put (a Lambda timed
+  // out): the topic never named them, and its deletion, later, records the count it has. The
+  // retention pass that removes the deletion finds them beyond that count.
+  it('an items-mode alter killed before its put leaves nothing of the topic once it is deleted and retention is done', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = closing(new LogEngine(s.meta, s.objects, clock, { itemCommits: true }));
+    const old = await e.createTopic(s.name, 2);
+    await e.produce(s.name, [{ value: enc('old-0') }]);
+    const fm = faultyMetaStore(s.meta);
+    fm.faults.add({ method: 'write', times: 1, when: (c) => c.method === 'write' && c.args[0].type === 'put' && c.args[0].item.pk === topicKey(s.name).pk, action: { kind: 'fail', error: new Error('killed') } });
+    const killed = closing(new LogEngine(fm, s.objects, clock, { itemCommits: true }));
+    await expect(killed.topics.alter(s.name, { partitions: 40 })).rejects.toThrow('killed');
+    expect(fm.faults.fired(0)).toBe(1);
+    expect((await e.topics.get(s.name, { fresh: true })).partitions).toBe(2);
+    await e.deleteTopic(s.name);
+    clock.advance(GRACE + 1);
+    await e.retention.runDeletions();
+    clock.advance(TOMBSTONE_TTL_MS + 1);
+    await e.retention.runDeletions();
+    const left: MetaItem[] = [];
+    for (let p = 0; p < 40; p++) left.push(...(await s.meta.query({ pk: partitionPk(old.id, p) })).items);
+    // Was: the heads of partitions 2 to 39, marked by the killed alter.
+    expect(left).toEqual([]);
+    expect(await s.meta.get(topicDeletionKey(old.id))).toBeUndefined();
+  });
+
+  // Items mode: a create marks its heads, under its new id, before its put. Two creates of one
+  // name racing: the one that loses is refused "already exists" — and its heads, under an id no
+  // topic item ever held, were left in the table for good (no deletion ever names that id).
+  it('an items-mode create that loses a race for its name leaves no heads behind', async () => {
+    const s = await setup();
+    const clock = new ManualClock(Date.now());
+    const e = closing(new LogEngine(s.meta, s.objects, clock, { itemCommits: true }));
+    let loser: string | undefined;
+    const write = async (op: WriteOp): Promise<MetaItem | undefined> => {
+      if (loser !== undefined || op.type !== 'put' || op.item.sk !== topicKey(s.name).sk || op.item.pk !== topicKey(s.name).pk) return s.meta.write(op);
+      loser = op.item['id'] as string;
+      await e.createTopic(s.name, 1); // the other create, between this one's marking and its put
+      return s.meta.write(op);
+    };
+    const meta = new Proxy(s.meta, {
+      get(target, prop) {
+        if (prop === 'write') return write;
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const racing = closing(new LogEngine(meta, s.objects, clock, { itemCommits: true }));
+    await expect(racing.createTopic(s.name, 3)).rejects.toMatchObject({ code: 'TOPIC_ALREADY_EXISTS' });
+    expect(loser).toBeDefined();
+    const winner = await e.topics.get(s.name, { fresh: true });
+    expect(winner.id).not.toBe(loser);
+    const left: MetaItem[] = [];
+    for (let p = 0; p < 3; p++) left.push(...(await s.meta.query({ pk: partitionPk(loser!, p) })).items);
+    // Was: the three heads the refused create marked.
+    expect(left).toEqual([]);
+    // The winner's head is untouched: marked for items mode.
+    expect((await s.meta.query({ pk: partitionPk(winner.id, 0) })).items).toEqual([expect.objectContaining({ sk: 'head', next_offset: 'items' })]);
+    await e.produce(s.name, [{ value: enc('a') }]);
+    expect(await values(e, s.name)).toEqual(['a']);
+  });
 
   // The store applied the create's put and the SDK retried it on its own (a lost answer): the
   // retry fails its condition on the very item it wrote. The create made the topic: it answers
